@@ -1,0 +1,202 @@
+"""Catalogue CSV: pure parsing and validation, and the export writer.
+
+Columns (header row required, order free, names case-insensitive):
+
+| column        | required | example                | meaning                                        |
+|---------------|----------|------------------------|------------------------------------------------|
+| sku           | yes      | ATA-AASH-5KG           | your product code, unique, A-Z 0-9 - _ . /     |
+| name          | yes      | Aashirvaad Atta 5 kg   | shown on screens and receipts                  |
+| price         | yes      | 245.00                 | MRP in rupees incl. GST (per kg/litre if loose)|
+| gst_rate      | yes      | 5                      | GST percent: 0, 0.25, 3, 5, 12, 18, 28, 40      |
+| barcodes      | no       | 8901234567895|890…     | EAN/UPC codes separated by `|`                 |
+| hsn           | no       | 1101                   | HSN code, 4-8 digits                           |
+| unit          | no       | piece                  | piece, kg or litre (default piece)             |
+| pack_size     | no       | 5 kg                   | free text                                      |
+| category      | no       | Atta, Rice & Dals      | free text                                      |
+| active        | no       | yes                    | yes/no, true/false, 1/0 (default yes)          |
+| reorder_level | no       | 10                     | low-stock mark in pieces, grams or ml          |
+
+Every row is checked before anything is written; errors name the line number
+(as a spreadsheet shows it, header = line 1) and the reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from app.catalog.barcodes import BarcodeError, MeasureRule, parse_scan
+from app.catalog.models import UNITS
+from app.core.money import MoneyError, parse_amount, parse_gst_rate, to_decimal_string
+
+COLUMNS = (
+    "sku", "name", "barcodes", "price", "gst_rate", "hsn", "unit", "pack_size",
+    "category", "active", "reorder_level",
+)
+REQUIRED = ("sku", "name", "price", "gst_rate")
+SKU_RE = re.compile(r"^[A-Z0-9][A-Z0-9._/-]{0,39}$")
+HSN_RE = re.compile(r"^([0-9]{4}|[0-9]{6}|[0-9]{8})$")
+MAX_PRICE_MINOR = 10_000_000_00  # ₹1 crore: anything above is a typo, not a grocery item
+TRUE_WORDS = {"yes", "y", "true", "1", ""}
+FALSE_WORDS = {"no", "n", "false", "0"}
+
+
+@dataclass(frozen=True)
+class ProductRow:
+    line: int
+    sku: str
+    name: str
+    price_minor: int
+    gst_rate_bp: int
+    barcodes: tuple[str, ...]
+    hsn: str = ""
+    unit: str = "piece"
+    pack_size: str = ""
+    category: str = ""
+    active: bool = True
+    reorder_level: int = 0
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+@dataclass
+class ParsedCatalog:
+    rows: list[ProductRow] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not self.errors
+
+
+def canonical_barcode(code: str, rules: Sequence[MeasureRule]) -> str:
+    """The form a code is stored and looked up in (shared with the scan lookup)."""
+    result = parse_scan(code, rules)
+    if result.symbology == "gs1":
+        raise BarcodeError("a GS1 element string is not a product barcode; use the GTIN")
+    if result.symbology == "variable" and result.lookup_code != code.strip():
+        raise BarcodeError(f"variable-measure code must have zero value digits: {result.lookup_code}")
+    return result.lookup_code
+
+
+def _row(line: int, rec: dict[str, str], rules: Sequence[MeasureRule]) -> ProductRow:
+    get = lambda k: (rec.get(k) or "").strip()  # noqa: E731
+    for col in REQUIRED:
+        if not get(col):
+            raise ValueError(f"{col} is empty")
+    sku = get("sku").upper()
+    if not SKU_RE.match(sku):
+        raise ValueError(f"sku {get('sku')!r} may only use A-Z, 0-9 and . _ / - (max 40)")
+    name = " ".join(get("name").split())
+    if len(name) > 120:
+        raise ValueError("name is longer than 120 characters")
+    try:
+        price = parse_amount(get("price"))
+    except MoneyError as exc:
+        raise ValueError(f"price: {exc}") from None
+    if price <= 0 or price > MAX_PRICE_MINOR:
+        raise ValueError(f"price {get('price')} must be above 0 and below 1,00,00,000")
+    try:
+        gst = parse_gst_rate(get("gst_rate"))
+    except MoneyError as exc:
+        raise ValueError(str(exc)) from None
+    unit = get("unit").lower() or "piece"
+    if unit not in UNITS:
+        raise ValueError(f"unit {unit!r} must be one of {', '.join(UNITS)}")
+    hsn = get("hsn")
+    if hsn and not HSN_RE.match(hsn):
+        raise ValueError(f"hsn {hsn!r} must be 4, 6 or 8 digits")
+    codes: list[str] = []
+    for raw in filter(None, (c.strip() for c in get("barcodes").split("|"))):
+        try:
+            code = canonical_barcode(raw, rules)
+        except BarcodeError as exc:
+            raise ValueError(f"barcode {raw}: {exc}") from None
+        if code in codes:
+            raise ValueError(f"barcode {raw} is listed twice")
+        codes.append(code)
+    active_word = get("active").lower()
+    if active_word not in TRUE_WORDS | FALSE_WORDS:
+        raise ValueError(f"active {get('active')!r} must be yes or no")
+    reorder = get("reorder_level") or "0"
+    if not reorder.isdigit() or int(reorder) > 10_000_000:
+        raise ValueError(f"reorder_level {reorder!r} must be a whole number")
+    return ProductRow(
+        line=line, sku=sku, name=name, price_minor=price, gst_rate_bp=gst,
+        barcodes=tuple(codes), hsn=hsn, unit=unit, pack_size=get("pack_size")[:20],
+        category=get("category")[:60], active=active_word in TRUE_WORDS,
+        reorder_level=int(reorder),
+    )
+
+
+def parse_catalog(text: str, rules: Sequence[MeasureRule] = ()) -> ParsedCatalog:
+    """Validate a whole file; duplicates inside the file are errors too."""
+    out = ParsedCatalog()
+    if text.startswith("\ufeff"):
+        text = text[1:]  # Excel's UTF-8 BOM
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    if not header:
+        out.errors.append(RowError(1, "the file is empty (a header row is needed)"))
+        return out
+    reader.fieldnames = header
+    unknown = [h for h in header if h not in COLUMNS]
+    missing = [c for c in REQUIRED if c not in header]
+    if unknown or missing:
+        parts = []
+        if missing:
+            parts.append("missing column(s): " + ", ".join(missing))
+        if unknown:
+            parts.append("unknown column(s): " + ", ".join(unknown))
+        out.errors.append(RowError(1, "; ".join(parts)))
+        return out
+    seen_sku: dict[str, int] = {}
+    seen_code: dict[str, int] = {}
+    for rec in reader:
+        line = reader.line_num
+        if None in rec:
+            out.errors.append(RowError(line, "more fields than the header has columns"))
+            continue
+        if not any((v or "").strip() for v in rec.values()):
+            continue  # blank line
+        try:
+            row = _row(line, rec, rules)
+        except ValueError as exc:
+            out.errors.append(RowError(line, str(exc)))
+            continue
+        if row.sku in seen_sku:
+            out.errors.append(RowError(line, f"sku {row.sku} already on line {seen_sku[row.sku]}"))
+            continue
+        clash = next((c for c in row.barcodes if c in seen_code), None)
+        if clash:
+            out.errors.append(RowError(line, f"barcode {clash} already on line {seen_code[clash]}"))
+            continue
+        seen_sku[row.sku] = line
+        seen_code.update(dict.fromkeys(row.barcodes, line))
+        out.rows.append(row)
+    return out
+
+
+def write_catalog(products: Iterable[dict], stream: io.TextIOBase) -> int:
+    """Write products (dicts with the model's fields) in the import format."""
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    n = 0
+    for p in products:
+        writer.writerow([
+            p["sku"], p["name"], "|".join(p["barcodes"]), to_decimal_string(p["price_minor"]),
+            f"{p['gst_rate_bp'] / 100:g}", p["hsn"], p["unit"], p["pack_size"], p["category"],
+            "yes" if p["active"] else "no", p["reorder_level"],
+        ])
+        n += 1
+    return n

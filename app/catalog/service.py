@@ -1,0 +1,221 @@
+"""Catalogue use cases: scan lookup (the hot path), search, CSV import/export."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.catalog.barcodes import BarcodeError, MeasureRule, ScanResult, parse_scan
+from app.catalog.csv_io import ParsedCatalog, ProductRow, RowError
+from app.catalog.models import Barcode, Product
+from app.core.clock import utcnow
+from app.core.db import Database
+from app.core.ids import uuid7
+
+Progress = Callable[[int, int], None]  # (done, total)
+
+
+@dataclass(frozen=True)
+class ScanLookup:
+    scan: ScanResult
+    product: Product | None
+
+
+class UnknownProduct(LookupError):
+    def __init__(self, code: str) -> None:
+        super().__init__(f"No product has barcode {code}. Search by name to pick it.")
+        self.code = code
+
+
+async def lookup_scan(db: Database, code: str, rules: Sequence[MeasureRule]) -> ScanLookup:
+    """Parse a scanned code and find its product in one indexed query.
+
+    Raises BarcodeError (malformed code) or UnknownProduct (valid but not ours)."""
+    scan = parse_scan(code, rules)
+    async with db.read() as s:
+        product = await product_for_code(s, scan.lookup_code)
+        if product is None and scan.symbology == "text":
+            product = await s.scalar(select(Product).where(Product.sku == scan.lookup_code.upper()))
+    if product is None:
+        raise UnknownProduct(scan.lookup_code)
+    return ScanLookup(scan, product)
+
+
+async def product_for_code(s: AsyncSession, code: str) -> Product | None:
+    return await s.scalar(
+        select(Product).join(Barcode, Barcode.product_id == Product.id).where(Barcode.code == code)
+    )
+
+
+async def get_by_sku(db: Database, sku: str) -> Product | None:
+    async with db.read() as s:
+        return await s.scalar(select(Product).where(Product.sku == sku.upper()))
+
+
+async def get_by_id(db: Database, product_id: str) -> Product | None:
+    async with db.read() as s:
+        return await s.get(Product, product_id)
+
+
+async def search(db: Database, query: str, limit: int = 20) -> list[Product]:
+    """Type-ahead: exact barcode or sku first, then sku prefix, then name words."""
+    q = " ".join(query.split())[:60]
+    if not q:
+        return []
+    async with db.read() as s:
+        exact = await product_for_code(s, q)
+        if exact is None:
+            try:
+                exact = await product_for_code(s, parse_scan(q).lookup_code)
+            except BarcodeError:
+                exact = None
+        words = [w for w in q.split() if w]
+        name_match = and_(*(Product.name.ilike(f"%{w}%", escape="\\") for w in map(_escape_like, words)))
+        stmt = (
+            select(Product)
+            .where(or_(Product.sku.startswith(q.upper(), autoescape=True), name_match))
+            .order_by(Product.active.desc(), Product.name)
+            .limit(limit)
+        )
+        found = list(await s.scalars(stmt))
+    if exact is not None:
+        found = [exact] + [p for p in found if p.id != exact.id][: limit - 1]
+    return found
+
+
+def _escape_like(word: str) -> str:
+    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# ---- CSV import / export --------------------------------------------------------
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: list[RowError] = field(default_factory=list)
+    written: bool = False
+
+
+class ImportRejected(Exception):
+    def __init__(self, errors: list[RowError]) -> None:
+        super().__init__(f"{len(errors)} bad row(s); nothing was written")
+        self.errors = errors
+
+
+def _fields(row: ProductRow) -> dict:
+    return {
+        "name": row.name, "price_minor": row.price_minor, "gst_rate_bp": row.gst_rate_bp,
+        "hsn": row.hsn, "unit": row.unit, "pack_size": row.pack_size,
+        "category": row.category, "active": row.active, "reorder_level": row.reorder_level,
+    }
+
+
+async def import_catalog(
+    db: Database, parsed: ParsedCatalog, *, skip_bad: bool = False, dry_run: bool = False,
+    progress: Progress | None = None, chunk: int = 2000,
+) -> ImportReport:
+    """Upsert products by sku in ONE transaction. Any bad row (from the file, or a
+    barcode owned by a product this file does not mention) rejects the whole file
+    unless skip_bad; a dry run checks everything and writes nothing."""
+    report = ImportReport()
+    errors = list(parsed.errors)
+    now = utcnow()
+    async with db.write() as s:
+        existing = {
+            sku: (pid, fields) for sku, pid, *fields in (await s.execute(select(
+                Product.sku, Product.id, Product.name, Product.price_minor, Product.gst_rate_bp,
+                Product.hsn, Product.unit, Product.pack_size, Product.category, Product.active,
+                Product.reorder_level,
+            ))).all()
+        }
+        owner = dict((await s.execute(select(Barcode.code, Barcode.product_id))).all())
+        codes_by_pid: dict[str, set[str]] = {}
+        for code, pid in owner.items():
+            codes_by_pid.setdefault(pid, set()).add(code)
+        file_skus = {r.sku for r in parsed.rows}
+        sku_of = {pid: sku for sku, (pid, _f) in existing.items()}
+
+        good: list[ProductRow] = []
+        for row in parsed.rows:
+            pid = existing.get(row.sku, (None,))[0]
+            clash = next((c for c in row.barcodes if c in owner and owner[c] != pid
+                          and sku_of.get(owner[c]) not in file_skus), None)
+            if clash:
+                errors.append(RowError(row.line, f"barcode {clash} belongs to product "
+                                                 f"{sku_of.get(owner[clash], '?')}"))
+                continue
+            good.append(row)
+        errors.sort(key=lambda e: e.line)
+        if errors and not skip_bad:
+            raise ImportRejected(errors)
+        report.skipped = errors
+
+        inserts, updates, barcode_rows, touched = [], [], [], []
+        for row in good:
+            values = _fields(row)
+            if row.sku in existing:
+                pid, old = existing[row.sku]
+                same = list(values.values()) == list(old)
+                if same and codes_by_pid.get(pid, set()) == set(row.barcodes):
+                    report.unchanged += 1
+                    continue
+                updates.append({"pid": pid, **values, "updated_at": now})
+                report.updated += 1
+            else:
+                pid = uuid7()
+                inserts.append({"id": pid, "sku": row.sku, **values, "updated_at": now})
+                report.created += 1
+            touched.append(pid)
+            barcode_rows.extend({"code": c, "product_id": pid} for c in row.barcodes)
+        if dry_run:
+            await s.rollback()
+            return report
+        total = len(inserts) + len(updates) + len(barcode_rows)
+        done = 0
+        for i in range(0, len(touched), chunk):
+            await s.execute(delete(Barcode).where(Barcode.product_id.in_(touched[i:i + chunk])))
+        # Codes moving between products in this file: free them before re-inserting.
+        moving = [b["code"] for b in barcode_rows]
+        for i in range(0, len(moving), chunk):
+            await s.execute(delete(Barcode).where(Barcode.code.in_(moving[i:i + chunk])))
+        for batch, stmt in ((inserts, insert(Product)), (updates, None)):
+            for i in range(0, len(batch), chunk):
+                part = batch[i:i + chunk]
+                if stmt is not None:
+                    await s.execute(stmt, part)
+                else:
+                    conn = await s.connection()
+                    await conn.execute(
+                        update(Product.__table__).where(
+                            Product.__table__.c.id == bindparam("pid")), part)
+                done += len(part)
+                if progress:
+                    progress(done, total)
+        for i in range(0, len(barcode_rows), chunk):
+            part = barcode_rows[i:i + chunk]
+            await s.execute(insert(Barcode), part)
+            done += len(part)
+            if progress:
+                progress(done, total)
+        report.written = True
+    return report
+
+
+async def export_rows(db: Database) -> list[dict]:
+    async with db.read() as s:
+        products = list(await s.scalars(select(Product).order_by(Product.category, Product.name)))
+        return [
+            {
+                "sku": p.sku, "name": p.name, "barcodes": [b.code for b in p.barcodes],
+                "price_minor": p.price_minor, "gst_rate_bp": p.gst_rate_bp, "hsn": p.hsn,
+                "unit": p.unit, "pack_size": p.pack_size, "category": p.category,
+                "active": p.active, "reorder_level": p.reorder_level,
+            }
+            for p in products
+        ]

@@ -1,0 +1,41 @@
+"""Quantities: staff type kilograms and litres, the database keeps grams and millilitres."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+_QTY_RE = re.compile(r"^[0-9]{1,7}(\.[0-9]{1,3})?$")
+MAX_BASE_QTY = 10_000_000  # 10 t or 10,000 kL or ten million pieces: beyond is a typo
+
+
+class QuantityError(ValueError):
+    pass
+
+
+def parse_quantity(text: str, unit: str) -> int:
+    """'2' pieces -> 2; '1.25' kg -> 1250 g. Zero, negatives and fractions of a piece are refused."""
+    cleaned = str(text).strip()
+    if not _QTY_RE.match(cleaned):
+        raise QuantityError(f"{text!r} is not a quantity" + (
+            "" if unit == "piece" else f" in {unit} like 1.250"))
+    value = Decimal(cleaned)
+    if unit == "piece":
+        if value != value.to_integral_value():
+            raise QuantityError("pieces must be a whole number")
+        base = int(value)
+    else:
+        base = int(value * 1000)
+    if base <= 0:
+        raise QuantityError("quantity must be more than zero")
+    if base > MAX_BASE_QTY:
+        raise QuantityError(f"{text} {unit} is too large; check the quantity")
+    return base
+
+
+def format_quantity(base: int, unit: str) -> str:
+    """2 -> '2'; 1250 g -> '1.25 kg'; -500 ml -> '-0.5 L'."""
+    if unit == "piece":
+        return str(base)
+    text = f"{Decimal(base) / 1000:f}".rstrip("0").rstrip(".") if base % 1000 else str(base // 1000)
+    return f"{text} {'kg' if unit == 'kg' else 'L'}"

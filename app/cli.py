@@ -1,0 +1,315 @@
+"""`kirana` command line. Each command prints plain words and exits non-zero on failure;
+config and input mistakes are one line (``file: key: what is wrong``), never a traceback."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+from app.config import ConfigError, StoreConfig, load_config
+
+console = Console(stderr=True)
+CONFIG_OPTION = click.option(
+    "--config", "config_path", required=True, type=click.Path(dir_okay=False),
+    help="Store config file, e.g. store_config/store.toml",
+)
+
+
+def fail(message: str) -> None:
+    console.print(f"[bold red]Error:[/] {message}", highlight=False)
+    sys.exit(2)
+
+
+def with_config(fn):
+    @functools.wraps(fn)
+    def wrapper(config_path: str, *args, **kwargs):
+        try:
+            cfg = load_config(config_path)
+        except ConfigError as exc:
+            fail(str(exc))
+        return fn(cfg, *args, **kwargs)
+
+    return wrapper
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def progress_bar() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+                    TimeRemainingColumn(), console=console, transient=False)
+
+
+@click.group(help="Kirana: store and dark-store operations.")
+@click.version_option(package_name="kirana")
+def main() -> None:
+    pass
+
+
+# ---- serve -------------------------------------------------------------------------
+
+
+@main.command(help="Run the store server.")
+@CONFIG_OPTION
+@click.option("--host", default=None, help="Address to listen on (default from config).")
+@click.option("--port", default=None, type=int, help="Port (default from config).")
+@with_config
+def serve(cfg: StoreConfig, host: str | None, port: int | None) -> None:
+    import uvicorn
+
+    from app.server import StartupError, create_store_app
+
+    try:
+        app = create_store_app(cfg)
+    except StartupError as exc:
+        fail(str(exc))
+    host = host or cfg.server.host
+    port = port or cfg.server.port
+    console.print(f"Kirana store [bold]{cfg.store.id}[/] ({cfg.store.name}) on http://{host}:{port}/")
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False)
+
+
+# ---- db -----------------------------------------------------------------------------
+
+
+@main.group(help="Database commands.")
+def db() -> None:
+    pass
+
+
+@db.command("upgrade", help="Create or migrate the store database to the current schema.")
+@CONFIG_OPTION
+@with_config
+def db_upgrade(cfg: StoreConfig) -> None:
+    from app.core import migrate
+
+    before = migrate.current_revision(cfg.database_path)
+    migrate.upgrade(cfg.database_path)
+    after = migrate.current_revision(cfg.database_path)
+    if before == after:
+        console.print(f"Database {cfg.database_path} is up to date ({after}).")
+    else:
+        console.print(f"Database {cfg.database_path} migrated {before or 'empty'} → {after}.")
+
+
+def _database(cfg: StoreConfig):
+    from app.core import migrate
+    from app.core.db import Database
+
+    pending = migrate.pending_message(cfg.database_path)
+    if pending:
+        fail(pending)
+    return Database(cfg.database_path)
+
+
+# ---- users and keys ----------------------------------------------------------------------
+
+
+@main.group(help="Staff users.")
+def user() -> None:
+    pass
+
+
+@user.command("add", help="Add a staff user with a 4-6 digit PIN.")
+@CONFIG_OPTION
+@click.option("--name", required=True)
+@click.option("--role", required=True, type=click.Choice(["cashier", "picker", "manager", "admin"]))
+@click.option("--pin", required=True, help="4 to 6 digits.")
+@with_config
+def user_add(cfg: StoreConfig, name: str, role: str, pin: str) -> None:
+    from app.core.auth import create_user
+    from app.core.security import PinPolicyError
+
+    async def go():
+        database = _database(cfg)
+        try:
+            return await create_user(database, name, role, pin)
+        finally:
+            await database.dispose()
+
+    try:
+        created = run(go())
+    except (ValueError, PinPolicyError) as exc:
+        fail(str(exc))
+    console.print(f"Added {created.name} ({created.role}).")
+
+
+@main.group(help="API keys for sales channels and scripts.")
+def apikey() -> None:
+    pass
+
+
+@apikey.command("create", help="Create an API key; it is shown once, only its hash is kept.")
+@CONFIG_OPTION
+@click.option("--name", required=True)
+@click.option("--scope", required=True,
+              type=click.Choice(["catalog:read", "stock:read", "orders:write", "orders:read", "all"]))
+@with_config
+def apikey_create(cfg: StoreConfig, name: str, scope: str) -> None:
+    from app.core.auth import create_api_key
+
+    async def go():
+        database = _database(cfg)
+        try:
+            return await create_api_key(database, name, scope)
+        finally:
+            await database.dispose()
+
+    try:
+        key, full = run(go())
+    except ValueError as exc:
+        fail(str(exc))
+    console.print(f"API key [bold]{key.name}[/] (scope {key.scope}). Copy it now; it is not shown again:")
+    click.echo(full)
+
+
+# ---- catalogue ------------------------------------------------------------------------
+
+
+@main.group(help="Catalogue import and export.")
+def catalog() -> None:
+    pass
+
+
+@catalog.command("import", help="Import products from a CSV file (see README for columns).")
+@CONFIG_OPTION
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Check the file and report; write nothing.")
+@click.option("--skip-bad", is_flag=True, help="Import the good rows and skip the bad ones.")
+@with_config
+def catalog_import(cfg: StoreConfig, csv_file: str, dry_run: bool, skip_bad: bool) -> None:
+    report = import_catalog_file(cfg, Path(csv_file), dry_run=dry_run, skip_bad=skip_bad)
+    if report is None:
+        sys.exit(1)
+
+
+def import_catalog_file(cfg: StoreConfig, path: Path, *, dry_run: bool = False,
+                        skip_bad: bool = False, quiet: bool = False):
+    from app.catalog.csv_io import parse_catalog
+    from app.catalog.service import ImportRejected, import_catalog
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        fail(f"{path}: not UTF-8 text; save the sheet as 'CSV UTF-8'")
+    parsed = parse_catalog(text, cfg.measure_rules)
+
+    async def go():
+        database = _database(cfg)
+        try:
+            with progress_bar() as bar:
+                task = bar.add_task(f"Importing {path.name}", total=max(len(parsed.rows), 1))
+
+                def step(done: int, total: int) -> None:
+                    bar.update(task, completed=done, total=total)
+
+                return await import_catalog(database, parsed, skip_bad=skip_bad,
+                                            dry_run=dry_run, progress=step)
+        finally:
+            await database.dispose()
+
+    try:
+        report = run(go())
+    except ImportRejected as exc:
+        for err in exc.errors[:50]:
+            console.print(f"  {path}: {err}", highlight=False)
+        if len(exc.errors) > 50:
+            console.print(f"  … and {len(exc.errors) - 50} more")
+        console.print(f"[bold red]{len(exc.errors)} bad row(s); nothing was imported.[/] "
+                      "Fix them, or run again with --skip-bad to import the good rows.")
+        return None
+    verb = "Would import" if dry_run else "Imported"
+    if not quiet:
+        console.print(f"{verb}: {report.created} new, {report.updated} changed, "
+                      f"{report.unchanged} unchanged.")
+        for err in report.skipped:
+            console.print(f"  skipped {path}: {err}", highlight=False)
+        if dry_run and not report.skipped:
+            console.print("The file is clean. Run again without --dry-run to import it.")
+    return report
+
+
+@catalog.command("export", help="Write the catalogue as CSV (to stdout or --out FILE).")
+@CONFIG_OPTION
+@click.option("--out", type=click.Path(dir_okay=False), default=None)
+@with_config
+def catalog_export(cfg: StoreConfig, out: str | None) -> None:
+    from app.catalog.csv_io import write_catalog
+    from app.catalog.service import export_rows
+
+    async def go():
+        database = _database(cfg)
+        try:
+            return await export_rows(database)
+        finally:
+            await database.dispose()
+
+    rows = run(go())
+    if out:
+        with open(out, "w", encoding="utf-8", newline="") as fh:
+            n = write_catalog(rows, fh)
+        console.print(f"Wrote {n} products to {out}.")
+    else:
+        write_catalog(rows, sys.stdout)
+
+
+@main.group(help="Bins (shelf locations).")
+def bins() -> None:
+    pass
+
+
+@bins.command("import", help="Create or update bins from CSV: code,zone,aisle,shelf,pick_seq")
+@CONFIG_OPTION
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False))
+@with_config
+def bins_import(cfg: StoreConfig, csv_file: str) -> None:
+    from app.stock.service import StockError, load_bins_csv
+
+    async def go():
+        database = _database(cfg)
+        try:
+            return await load_bins_csv(database, Path(csv_file).read_text(encoding="utf-8"))
+        finally:
+            await database.dispose()
+
+    try:
+        n = run(go())
+    except StockError as exc:
+        fail(f"{csv_file}: {exc}")
+    console.print(f"{n} bins loaded.")
+
+
+# ---- demo ------------------------------------------------------------------------------
+
+
+@main.command(help="Set up a demo store (catalogue, bins, stock, staff) and run it.")
+@click.option("--dir", "directory", default="demo-data", type=click.Path(file_okay=False),
+              help="Where the demo's config and database go.")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=8000, type=int)
+@click.option("--no-serve", is_flag=True, help="Only prepare the demo; don't start the server.")
+def demo(directory: str, host: str, port: int, no_serve: bool) -> None:
+    from app.demo import prepare_demo
+
+    cfg_path, logins, fresh = prepare_demo(Path(directory), host=host, port=port,
+                                           progress=progress_bar)
+    console.print()
+    console.print(f"[bold green]Demo store ready[/] ({'new' if fresh else 'existing'} data in {directory}/)")
+    console.print(f"Open [bold]http://{host}:{port}/[/] and sign in with a name and PIN:")
+    for name, role, pin in logins:
+        console.print(f"  {name:<10} {role:<8} PIN {pin}")
+    if no_serve:
+        return
+    serve.main(["--config", str(cfg_path), "--host", host, "--port", str(port)],
+               standalone_mode=False)
+
+
+if __name__ == "__main__":
+    main()

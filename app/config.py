@@ -1,0 +1,211 @@
+"""Typed store/hub configuration loaded from a TOML file.
+
+Every value is checked at load time so a typo stops start-up with one line a
+store manager can act on: ``store_config/s1.toml: store.kind: expected one of
+'counter', 'darkstore', got 'shop'`` -- never a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import msgspec
+from stdnum.in_ import gstin as gstin_check
+
+from app.catalog.barcodes import BarcodeError, MeasureRule
+
+
+class ConfigError(Exception):
+    """A config file is wrong; ``str(e)`` is ``file: key: what is wrong``."""
+
+
+StoreId = Annotated[str, msgspec.Meta(pattern=r"^[A-Z][A-Z0-9]{0,7}$")]
+Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
+
+
+class Base(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class StoreSection(Base):
+    id: StoreId
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
+    kind: Literal["counter", "darkstore"] = "counter"
+    currency: Literal["INR"] = "INR"
+    timezone: str = "Asia/Kolkata"
+    gstin: str = ""
+    address: str = ""
+    phone: str = ""
+
+
+class DatabaseSection(Base):
+    path: str = "var/store.db"  # relative paths are relative to the config file
+
+
+class ServerSection(Base):
+    host: str = "127.0.0.1"
+    port: Port = 8000
+    data_dir: str = "var"  # sessions, secrets, certificates; relative to the config file
+    secure_cookies: bool = False  # turn on once the store serves HTTPS (kirana tls init)
+
+
+class BarcodeRuleSection(Base):
+    name: str
+    pattern: str
+    kind: Literal["weight", "price", "count"]
+
+
+class PrinterSection(Base):
+    name: Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
+    kind: Literal["network", "usb", "serial", "file", "cups", "preview"] = "preview"
+    host: str = ""
+    port: Port = 9100
+    vendor_id: int = 0
+    product_id: int = 0
+    device: str = ""
+    baudrate: int = 9600
+    queue: str = ""
+    profile: str = "TM-T88V"
+    columns: Literal[32, 42, 48] = 48
+    documents: list[str] = []
+    counters: list[str] = []
+
+
+class HubLinkSection(Base):
+    url: str = ""  # e.g. wss://hub.example.in/sync/v1 ; empty = run standalone
+    token_file: str = ""
+
+
+class SecuritySection(Base):
+    pin_max_failures: Annotated[int, msgspec.Meta(ge=1, le=20)] = 5
+    lockout_seconds: Annotated[int, msgspec.Meta(ge=10, le=86400)] = 300
+    session_hours: Annotated[int, msgspec.Meta(ge=1, le=24 * 14)] = 12
+
+
+class StoreConfig(Base):
+    store: StoreSection
+    database: DatabaseSection = msgspec.field(default_factory=DatabaseSection)
+    server: ServerSection = msgspec.field(default_factory=ServerSection)
+    security: SecuritySection = msgspec.field(default_factory=SecuritySection)
+    barcode_rules: list[BarcodeRuleSection] = []
+    printers: list[PrinterSection] = []
+    hub: HubLinkSection = msgspec.field(default_factory=HubLinkSection)
+
+    # Filled in by load_config, not read from the file.
+    source: str = ""
+    base_dir: str = "."
+
+    def resolve(self, relative: str) -> Path:
+        path = Path(relative)
+        return path if path.is_absolute() else Path(self.base_dir) / path
+
+    @property
+    def database_path(self) -> Path:
+        return self.resolve(self.database.path)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.resolve(self.server.data_dir)
+
+    @property
+    def measure_rules(self) -> tuple[MeasureRule, ...]:
+        return _compiled_rules(self)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.store.timezone)
+
+
+_RULE_CACHE: dict[int, tuple[MeasureRule, ...]] = {}
+
+
+def _compiled_rules(cfg: StoreConfig) -> tuple[MeasureRule, ...]:
+    key = id(cfg)
+    if key not in _RULE_CACHE:
+        _RULE_CACHE[key] = tuple(
+            MeasureRule.compile(r.name, r.pattern, r.kind) for r in cfg.barcode_rules
+        )
+    return _RULE_CACHE[key]
+
+
+_PATH_RE = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+
+
+def _friendly(message: str) -> tuple[str, str]:
+    """Turn msgspec's "Expected `int`, got `str` - at `$.a.b[0]`" into (key, reason)."""
+    match = _PATH_RE.search(message)
+    path = match.group("path").lstrip(".") if match else ""
+    reason = _PATH_RE.sub("", message)
+    unknown = re.match(r"Object contains unknown field `([^`]+)`", reason)
+    if unknown:
+        path = f"{path}.{unknown.group(1)}" if path else unknown.group(1)
+        reason = "unknown key (check the spelling; see store_config/README.md)"
+    missing = re.match(r"Object missing required field `([^`]+)`", reason)
+    if missing:
+        path = f"{path}.{missing.group(1)}" if path else missing.group(1)
+        reason = "required value is missing"
+    reason = reason.replace("Expected `", "expected ").replace("`, got `", ", got ").rstrip("`")
+    return path or "(top level)", reason
+
+
+def _check_semantics(cfg: StoreConfig) -> None:
+    """Checks msgspec's types cannot express; raises (key, reason)."""
+    try:
+        ZoneInfo(cfg.store.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("store.timezone", f"unknown time zone {cfg.store.timezone!r}") from None
+    if cfg.store.gstin and not gstin_check.is_valid(cfg.store.gstin):
+        raise ValueError("store.gstin", f"{cfg.store.gstin!r} is not a valid GSTIN")
+    for i, rule in enumerate(cfg.barcode_rules):
+        try:
+            MeasureRule.compile(rule.name, rule.pattern, rule.kind)
+        except BarcodeError as exc:
+            raise ValueError(f"barcode_rules[{i}].pattern", str(exc)) from None
+    names = [p.name for p in cfg.printers]
+    for name in names:
+        if names.count(name) > 1:
+            raise ValueError("printers", f"printer name {name!r} is used twice")
+    for i, p in enumerate(cfg.printers):
+        needs = {"network": "host", "file": "device", "serial": "device", "cups": "queue"}
+        field = needs.get(p.kind)
+        if field and not getattr(p, field):
+            raise ValueError(f"printers[{i}].{field}", f"a {p.kind} printer needs {field}")
+        if p.kind == "usb" and not (p.vendor_id and p.product_id):
+            raise ValueError(f"printers[{i}]", "a usb printer needs vendor_id and product_id")
+    if cfg.hub.url and not re.match(r"^wss?://", cfg.hub.url):
+        raise ValueError("hub.url", "must start with ws:// or wss://")
+
+
+def parse_config(text: str, source: str = "<config>", base_dir: str = ".") -> StoreConfig:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    try:
+        cfg = msgspec.convert(raw, StoreConfig)
+    except msgspec.ValidationError as exc:
+        key, reason = _friendly(str(exc))
+        raise ConfigError(f"{source}: {key}: {reason}") from None
+    try:
+        _check_semantics(cfg)
+    except ValueError as exc:
+        key, reason = exc.args
+        raise ConfigError(f"{source}: {key}: {reason}") from None
+    cfg.source = source
+    cfg.base_dir = base_dir
+    return cfg
+
+
+def load_config(path: str | Path) -> StoreConfig:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    return parse_config(text, source=str(path), base_dir=str(path.resolve().parent))

@@ -1,0 +1,239 @@
+"""Who may do what: staff logins by PIN, machine API keys, and route guards.
+
+Every route declares its roles with ``guards=[requires(...)]`` (people),
+``guards=[api_access(...)]`` (machines and people), or ``opt=PUBLIC`` for the
+few public routes. ``tests/integration/test_security.py`` walks the route table
+and fails on any route that does none of these.
+
+Role ladder: admin may do everything; a manager may also do cashier and picker
+work (they cover the till at lunch); cashier and picker are separate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import StoreConfig
+from app.core.clock import utcnow
+from app.core.db import Database
+from app.core.models import ROLES, ApiKey, AuditLog, LoginThrottle, User
+from app.core.security import (
+    ThrottleState,
+    after_failure,
+    check_pin_policy,
+    hash_pin,
+    hash_token,
+    new_api_key,
+    verify_pin,
+)
+
+PUBLIC: dict[str, Any] = {"public": True}
+SESSION_USER = "user"
+API_SCOPES = ("catalog:read", "stock:read", "orders:write", "orders:read")
+
+
+def role_allows(role: str, allowed: tuple[str, ...]) -> bool:
+    if role == "admin":
+        return True
+    if role == "manager" and any(r in allowed for r in ("manager", "cashier", "picker")):
+        return True
+    return role in allowed
+
+
+@dataclass(frozen=True)
+class StaffUser:
+    id: str
+    name: str
+    role: str
+
+
+@dataclass(frozen=True)
+class Machine:
+    key_id: str
+    name: str
+    scope: str
+
+
+class NotLoggedIn(NotAuthorizedException):
+    """Raised for pages; the app turns it into a redirect to /login."""
+
+
+async def session_user(connection: ASGIConnection) -> StaffUser | None:
+    """The logged-in user, re-checked against the database (deactivation bites at once)."""
+    cached = connection.scope.get("state", {}).get("kirana_user")
+    if cached is not None:
+        return cached
+    data = connection.session.get(SESSION_USER) if "session" in connection.scope else None
+    if not data:
+        return None
+    db: Database = connection.app.state.db
+    async with db.read() as s:
+        user = await s.get(User, data.get("id"))
+    if user is None or not user.active:
+        return None
+    staff = StaffUser(user.id, user.name, user.role)
+    connection.scope.setdefault("state", {})["kirana_user"] = staff
+    return staff
+
+
+def requires(*roles: str):
+    """Guard for pages and form posts: a logged-in user with one of `roles`."""
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise ValueError(f"unknown roles {unknown}")
+
+    async def guard(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
+        user = await session_user(connection)
+        if user is None:
+            raise NotLoggedIn("Please sign in")
+        if not role_allows(user.role, roles):
+            raise PermissionDeniedException(
+                f"{user.name} ({user.role}) may not open this page; ask a "
+                + " or ".join(roles)
+            )
+
+    guard.kirana_roles = roles  # type: ignore[attr-defined]
+    return guard
+
+
+async def machine_from_bearer(connection: ASGIConnection) -> Machine | None:
+    header = connection.headers.get("authorization", "")
+    if not header.lower().startswith("bearer "):
+        return None
+    token = header[7:].strip()
+    db: Database = connection.app.state.db
+    async with db.read() as s:
+        key = await s.scalar(select(ApiKey).where(ApiKey.key_hash == hash_token(token)))
+    if key is None or key.revoked_at is not None:
+        raise NotAuthorizedException("API key unknown or revoked")
+    return Machine(key.id, key.name, key.scope)
+
+
+def api_access(scope: str, *roles: str):
+    """Guard for /api/v1: a bearer API key with `scope`, or (read-only requests) a
+    logged-in user with one of `roles`. Writes need a key: the API is exempt from
+    CSRF, so a browser session alone must never change anything through it."""
+    if scope not in API_SCOPES:
+        raise ValueError(f"unknown API scope {scope}")
+
+    async def guard(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
+        machine = await machine_from_bearer(connection)
+        if machine is not None:
+            if machine.scope != scope and machine.scope != "all":
+                raise PermissionDeniedException(f"this API key lacks scope {scope}")
+            connection.scope.setdefault("state", {})["kirana_machine"] = machine
+            return
+        if connection.scope.get("method", "GET") not in ("GET", "HEAD") or not roles:
+            raise NotAuthorizedException("send Authorization: Bearer <API key>")
+        user = await session_user(connection)
+        if user is None:
+            raise NotAuthorizedException("sign in or send Authorization: Bearer <API key>")
+        if not role_allows(user.role, roles):
+            raise PermissionDeniedException(f"role {user.role} may not use this")
+
+    guard.kirana_roles = roles  # type: ignore[attr-defined]
+    guard.kirana_scope = scope  # type: ignore[attr-defined]
+    return guard
+
+
+# ---- use cases --------------------------------------------------------------
+
+
+class LoginError(Exception):
+    def __init__(self, message: str, locked_seconds: int = 0) -> None:
+        super().__init__(message)
+        self.locked_seconds = locked_seconds
+
+
+async def _throttle(s: AsyncSession, key: str) -> LoginThrottle:
+    row = await s.get(LoginThrottle, key)
+    if row is None:
+        row = LoginThrottle(key=key, failures=0, locked_until=None)
+        s.add(row)
+    return row
+
+
+async def authenticate(
+    db: Database, cfg: StoreConfig, user_id: str, pin: str, device_key: str
+) -> StaffUser:
+    """Check a PIN. Five failures lock both the user and the device for five minutes
+    (both configurable); a locked pair is refused before the PIN is even checked."""
+    now = utcnow()
+    lockout = timedelta(seconds=cfg.security.lockout_seconds)
+    async with db.write() as s:
+        user = await s.get(User, user_id) if user_id else None
+        keys = [f"device:{device_key}"] + ([f"user:{user.id}"] if user else [])
+        rows = [await _throttle(s, k) for k in keys]
+        locked = [r for r in rows if r.locked_until and now < r.locked_until]
+        if locked:
+            wait = max(int((r.locked_until - now).total_seconds()) + 1 for r in locked)
+            raise LoginError(f"Too many wrong PINs. Try again in {_minutes(wait)}.", wait)
+        if user is not None and user.active and verify_pin(pin, user.pin_hash):
+            for r in rows:
+                r.failures, r.locked_until = 0, None
+            s.add(AuditLog(at=now, user_id=user.id, action="login", detail=device_key[:12]))
+            return StaffUser(user.id, user.name, user.role)
+        newly_locked = 0
+        for r in rows:
+            state = after_failure(
+                ThrottleState(r.failures, r.locked_until), now,
+                cfg.security.pin_max_failures, lockout,
+            )
+            r.failures, r.locked_until = state.failures, state.locked_until
+            if state.is_locked(now):
+                newly_locked = cfg.security.lockout_seconds
+        s.add(AuditLog(at=now, user_id=user.id if user else None, action="login_failed",
+                       detail=f"device {device_key[:12]}" + (" locked" if newly_locked else "")))
+    if newly_locked:
+        raise LoginError(
+            f"Too many wrong PINs. Try again in {_minutes(newly_locked)}.", newly_locked
+        )
+    raise LoginError("Wrong PIN. Try again.")
+
+
+def _minutes(seconds: int) -> str:
+    if seconds < 60:
+        return f"{seconds} seconds"
+    minutes = -(-seconds // 60)
+    return f"{minutes} minute" + ("s" if minutes != 1 else "")
+
+
+async def create_user(db: Database, name: str, role: str, pin: str) -> User:
+    name = name.strip()
+    if not name:
+        raise ValueError("name must not be empty")
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    check_pin_policy(pin)
+    async with db.write() as s:
+        if await s.scalar(select(User).where(User.name == name)):
+            raise ValueError(f"a user named {name!r} already exists")
+        user = User(name=name, role=role, pin_hash=hash_pin(pin), active=True,
+                    created_at=utcnow())
+        s.add(user)
+    return user
+
+
+async def create_api_key(db: Database, name: str, scope: str) -> tuple[ApiKey, str]:
+    if scope not in (*API_SCOPES, "all"):
+        raise ValueError(f"scope must be one of {', '.join((*API_SCOPES, 'all'))}")
+    full, prefix, digest = new_api_key()
+    async with db.write() as s:
+        if await s.scalar(select(ApiKey).where(ApiKey.name == name)):
+            raise ValueError(f"an API key named {name!r} already exists")
+        key = ApiKey(name=name, scope=scope, prefix=prefix, key_hash=digest, created_at=utcnow())
+        s.add(key)
+    return key, full
+
+
+async def list_login_users(db: Database) -> list[User]:
+    async with db.read() as s:
+        return list(await s.scalars(select(User).where(User.active).order_by(User.name)))

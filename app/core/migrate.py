@@ -1,0 +1,59 @@
+"""Alembic, driven from code: `kirana db upgrade` and the start-up check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine
+
+from app.core.db import sqlite_url
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def alembic_config(db_path: Path) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", sqlite_url(db_path, driver="pysqlite"))
+    return cfg
+
+
+def upgrade(db_path: Path) -> None:
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(sqlite_url(db_path, driver="pysqlite"))
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+    engine.dispose()
+    command.upgrade(alembic_config(db_path), "head")
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config(Path("unused.db"))).get_current_head()
+
+
+def current_revision(db_path: Path) -> str | None:
+    if not db_path.exists():
+        return None
+    engine = create_engine(sqlite_url(db_path, driver="pysqlite"))
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+def pending_message(db_path: Path) -> str | None:
+    """None when the database is at the code's head, else what to do about it."""
+    current, head = current_revision(db_path), head_revision()
+    if current == head:
+        return None
+    if current is None:
+        return f"{db_path}: database is empty; run `kirana db upgrade --config FILE` first"
+    return (
+        f"{db_path}: database is at migration {current}, the code needs {head}; "
+        "run `kirana db upgrade --config FILE`"
+    )

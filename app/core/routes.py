@@ -1,0 +1,137 @@
+"""Shell routes: sign in/out, home, health, service worker, offline page."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlparse
+
+from litestar import Request, Response, get, post
+from litestar.datastructures import Cookie
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.response import Redirect, Template
+from sqlalchemy import text
+
+from app.core import auth, migrate
+from app.core.auth import PUBLIC, SESSION_USER, LoginError, requires
+from app.core.db import Database
+from app.core.web import VARY, current_user, page
+
+DEVICE_COOKIE = "kirana_device"
+NEW_SESSION_ID = "kirana_new_sid"
+STATIC_DIR = Path(__file__).resolve().parent.parent.parent / "static"
+Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: an open redirect after login would be a phishing aid."""
+    if not target:
+        return "/"
+    parsed = urlparse(target)
+    if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
+
+
+def _device_key(request: Request) -> str:
+    return request.cookies.get(DEVICE_COOKIE) or f"ip-{request.client.host if request.client else '?'}"
+
+
+def _device_cookie(request: Request) -> list[Cookie]:
+    if request.cookies.get(DEVICE_COOKIE):
+        return []
+    return [Cookie(key=DEVICE_COOKIE, value=secrets.token_urlsafe(18), max_age=3600 * 24 * 365 * 5,
+                   httponly=True, samesite="lax",
+                   secure=request.app.state.cfg.server.secure_cookies)]
+
+
+async def _login_page(request: Request, error: str = "", status: int = 200,
+                      selected: str = "") -> Template:
+    users = await auth.list_login_users(request.app.state.db)
+    response = page(
+        request, "core/login.html", status_code=status, users=users, error=error,
+        selected=selected, next=_safe_next(request.query_params.get("next")),
+        store=request.app.state.cfg.store,
+    )
+    response.cookies.extend(_device_cookie(request))
+    return response
+
+
+@get("/login", opt=PUBLIC)
+async def login_form(request: Request) -> Template:
+    return await _login_page(request)
+
+
+@post("/login", opt=PUBLIC)
+async def login_submit(request: Request, data: Form) -> Response | Template:
+    user_id = data.get("user_id", "")
+    pin = data.get("pin", "")
+    if not user_id:
+        return await _login_page(request, "Tap your name first.", 400)
+    if not pin:
+        return await _login_page(request, "Enter your PIN.", 400, selected=user_id)
+    try:
+        user = await auth.authenticate(
+            request.app.state.db, request.app.state.cfg, user_id, pin, _device_key(request)
+        )
+    except LoginError as exc:
+        return await _login_page(request, str(exc), 429 if exc.locked_seconds else 401,
+                                 selected=user_id)
+    # A fresh session id at login defeats session fixation.
+    request.scope.setdefault("state", {})[NEW_SESSION_ID] = secrets.token_hex(32)
+    request.clear_session()
+    request.set_session({SESSION_USER: {"id": user.id, "name": user.name, "role": user.role}})
+    return Redirect(_safe_next(data.get("next")), status_code=303)
+
+
+@post("/logout", guards=[requires("cashier", "picker", "manager")])
+async def logout(request: Request) -> Redirect:
+    request.clear_session()
+    return Redirect("/login", status_code=303)
+
+
+@get("/", guards=[requires("cashier", "picker", "manager")])
+async def home(request: Request) -> Template:
+    return page(request, "core/home.html", user=current_user(request),
+                store=request.app.state.cfg.store)
+
+
+@get("/healthz", opt=PUBLIC)
+async def healthz() -> dict[str, Any]:
+    return {"status": "ok"}
+
+
+@get("/readyz", opt=PUBLIC)
+async def readyz(request: Request) -> Response:
+    db: Database = request.app.state.db
+    checks: dict[str, Any] = {}
+    try:
+        async with db.read() as s:
+            await s.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - report, don't crash the probe
+        checks["database"] = f"unreachable: {type(exc).__name__}"
+    pending = migrate.pending_message(db.path) if checks["database"] == "ok" else "unknown"
+    checks["migrations"] = "current" if pending is None else pending
+    ready = checks["database"] == "ok" and pending is None
+    return Response({"status": "ready" if ready else "not ready", **checks},
+                    status_code=200 if ready else 503)
+
+
+@get("/sw.js", opt=PUBLIC)
+async def service_worker(request: Request) -> Response:
+    body = (STATIC_DIR / "sw.js").read_text().replace(
+        "__KIRANA_VERSION__", request.app.state.asset_version)
+    return Response(body, media_type="application/javascript", headers={
+        "Service-Worker-Allowed": "/", "Cache-Control": "no-cache"})
+
+
+@get("/offline", opt=PUBLIC)
+async def offline(request: Request) -> Template:
+    return Template(template_name="core/offline.html", headers=VARY,
+                    context={"store": request.app.state.cfg.store})
+
+
+ROUTES = [login_form, login_submit, logout, home, healthz, readyz, service_worker, offline]

@@ -1,0 +1,140 @@
+"""HTML plumbing shared by every feature: page vs fragment, template globals, errors.
+
+A normal request gets the whole page; an htmx request (``HX-Request``) gets only
+the fragment it asked for. Both carry ``Vary: HX-Request`` so no cache mixes them.
+Errors come back as readable pages or fragments, never stack traces.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    ValidationException,
+)
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from app.core.auth import StaffUser, role_allows
+from app.core.money import format_amount, format_rate
+
+log = logging.getLogger("kirana.web")
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent.parent / "templates"
+VARY = {"Vary": "HX-Request"}
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def current_user(request: Request) -> StaffUser | None:
+    return request.scope.get("state", {}).get("kirana_user")
+
+
+def page(
+    request: Request, template: str, fragment: str | None = None, status_code: int = 200,
+    **context: Any,
+) -> Template:
+    """Render `template` (full page), or `fragment` when htmx asked for a part."""
+    name = fragment if fragment and is_htmx(request) else template
+    return Template(template_name=name, context=context, status_code=status_code, headers=VARY)
+
+
+# Navigation: (label, path, roles allowed). Shown only to roles that may open it.
+NAV: list[tuple[str, str, tuple[str, ...]]] = [
+    ("Products", "/products", ("cashier", "picker", "manager")),
+    ("Receive", "/stock/receive", ("manager",)),
+    ("Adjust", "/stock/adjust", ("manager",)),
+    ("Stock", "/stock", ("manager", "picker")),
+]
+
+
+def nav_for(user: StaffUser | None) -> list[tuple[str, str]]:
+    if user is None:
+        return []
+    return [(label, path) for label, path, roles in NAV if role_allows(user.role, roles)]
+
+
+def template_globals(request_user_getter=current_user) -> dict[str, Any]:
+    return {"money": format_amount, "rate": format_rate, "nav_for": nav_for}
+
+
+# ---- error handlers -----------------------------------------------------------
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith(("/api/", "/schema")) or (
+        "application/json" in request.headers.get("accept", "")
+        and "text/html" not in request.headers.get("accept", "")
+    )
+
+
+def _error_page(request: Request, status: int, title: str, message: str) -> Response:
+    if _wants_json(request):
+        return Response({"error": title, "detail": message}, status_code=status)
+    return page(request, "errors/error.html", fragment="errors/_error.html",
+                status_code=status, title=title, message=message,
+                user=current_user(request))
+
+
+def not_authorized_handler(request: Request, exc: NotAuthorizedException) -> Response:
+    if _wants_json(request):
+        return Response({"error": "not signed in", "detail": exc.detail}, status_code=401)
+    if is_htmx(request):
+        # htmx follows HX-Redirect with a full navigation.
+        return Response("", status_code=401, headers={"HX-Redirect": "/login", **VARY})
+    return Redirect(f"/login?next={request.url.path}")
+
+
+def permission_denied_handler(request: Request, exc: PermissionDeniedException) -> Response:
+    return _error_page(request, 403, "Not allowed", exc.detail)
+
+
+def not_found_handler(request: Request, exc: NotFoundException) -> Response:
+    return _error_page(request, 404, "Not found", exc.detail or "There is nothing at this address.")
+
+
+def validation_handler(request: Request, exc: ValidationException) -> Response:
+    detail = exc.detail
+    extra = exc.extra
+    if isinstance(extra, list) and extra:
+        parts = []
+        for item in extra:
+            if isinstance(item, dict):
+                key = item.get("key") or ""
+                parts.append(f"{key}: {item.get('message')}" if key else str(item.get("message")))
+        if parts:
+            detail = "; ".join(parts)
+    if _wants_json(request):
+        return Response({"error": "bad request", "detail": detail}, status_code=400)
+    return _error_page(request, 400, "Please check", detail)
+
+
+def http_exception_handler(request: Request, exc: HTTPException) -> Response:
+    return _error_page(request, exc.status_code, "Problem", exc.detail)
+
+
+def server_error_handler(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return _error_page(
+        request, HTTP_500_INTERNAL_SERVER_ERROR, "Something went wrong",
+        "The server hit a problem and saved nothing from this step. Try again; "
+        "if it keeps happening, tell the store manager.",
+    )
+
+
+EXCEPTION_HANDLERS = {
+    NotAuthorizedException: not_authorized_handler,
+    PermissionDeniedException: permission_denied_handler,
+    NotFoundException: not_found_handler,
+    ValidationException: validation_handler,
+    HTTPException: http_exception_handler,
+    Exception: server_error_handler,
+}

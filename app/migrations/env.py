@@ -1,0 +1,39 @@
+"""Alembic environment: migrations run on a plain (sync) SQLite connection."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import create_engine
+
+import app.catalog.models  # noqa: F401  (register tables)
+import app.core.models  # noqa: F401
+import app.stock.models  # noqa: F401
+import app.sync.models  # noqa: F401
+from app.core.db import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def run_migrations_online() -> None:
+    connectable = config.attributes.get("connection")
+    if connectable is not None:
+        _run(connectable)
+        return
+    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    with engine.connect() as connection:
+        _run(connection)
+    engine.dispose()
+
+
+def _run(connection) -> None:  # noqa: ANN001
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,  # SQLite needs table rebuilds for most ALTERs
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run_migrations_online()

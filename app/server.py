@@ -1,0 +1,144 @@
+"""Application wiring: configuration in, Litestar app out. No business rules here."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from jinja2 import pass_context
+from litestar import Litestar, Router
+from litestar.config.csrf import CSRFConfig
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.middleware.session.server_side import (
+    ServerSideSessionBackend,
+    ServerSideSessionConfig,
+)
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.static_files import create_static_files_router
+from litestar.stores.file import FileStore
+from litestar.template.config import TemplateConfig
+
+from app import __version__
+from app.catalog import routes as catalog_routes
+from app.config import StoreConfig
+from app.core import migrate
+from app.core import routes as core_routes
+from app.core.auth import PUBLIC, requires
+from app.core.db import Database
+from app.core.web import EXCEPTION_HANDLERS, TEMPLATES_DIR, nav_for, template_globals
+from app.stock import routes as stock_routes
+
+log = logging.getLogger("kirana")
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+
+class StartupError(Exception):
+    """Start-up refused, with a message for the person running `kirana serve`."""
+
+
+class RotatingSessionBackend(ServerSideSessionBackend):
+    """Server-side sessions that can take a new id mid-request (at login)."""
+
+    def get_session_id(self, connection) -> str:  # noqa: ANN001
+        new_id = connection.scope.get("state", {}).get(core_routes.NEW_SESSION_ID)
+        return new_id or super().get_session_id(connection)
+
+    async def store_in_message(self, scope_session, message, connection) -> None:  # noqa: ANN001
+        new_id = connection.scope.get("state", {}).get(core_routes.NEW_SESSION_ID)
+        old_id = connection.cookies.get(self.config.key)
+        if new_id and old_id and old_id != new_id:
+            await self.delete(old_id, store=self.config.get_store_from_app(connection.scope["app"]))
+        await super().store_in_message(scope_session, message, connection)
+
+
+class RotatingSessionConfig(ServerSideSessionConfig):
+    _backend_class = RotatingSessionBackend
+
+
+def _secret(data_dir: Path) -> str:
+    """Per-install secret for CSRF tokens; made once, kept out of config and logs."""
+    path = data_dir / "secret.key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def asset_version() -> str:
+    """Changes whenever a static file changes, so the service worker's cache does too."""
+    digest = hashlib.sha256(__version__.encode())
+    for path in sorted(STATIC_DIR.rglob("*")):
+        if path.is_file():
+            stat = path.stat()
+            digest.update(f"{path.relative_to(STATIC_DIR)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:12]
+
+
+def _template_engine(engine: JinjaTemplateEngine) -> None:
+    env = engine.engine
+    env.globals.update(template_globals())
+    env.globals["app_version"] = __version__
+
+    @pass_context
+    def user(context):  # noqa: ANN001, ANN202
+        request = context.get("request")
+        return request.scope.get("state", {}).get("kirana_user") if request else None
+
+    env.globals["current_user"] = user
+    env.globals["nav_for"] = nav_for
+
+
+def create_store_app(cfg: StoreConfig, *, check_migrations: bool = True) -> Litestar:
+    db_path = cfg.database_path
+    if check_migrations:
+        pending = migrate.pending_message(db_path)
+        if pending:
+            raise StartupError(pending)
+    db = Database(db_path)
+    data_dir = cfg.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+
+    async def close_db() -> None:
+        await db.dispose()
+
+    schema_router = Router(path="/schema", route_handlers=[], guards=[requires("manager")])
+    app = Litestar(
+        route_handlers=[
+            *core_routes.ROUTES,
+            *catalog_routes.ROUTES,
+            *stock_routes.ROUTES,
+            create_static_files_router(path="/static", directories=[STATIC_DIR], opt=PUBLIC,
+                                       send_as_attachment=False),
+        ],
+        template_config=TemplateConfig(
+            directory=TEMPLATES_DIR, engine=JinjaTemplateEngine,
+            engine_callback=_template_engine,
+        ),
+        middleware=[RotatingSessionConfig(
+            max_age=cfg.security.session_hours * 3600, secure=cfg.server.secure_cookies,
+            samesite="lax", exclude=["/static", "/healthz", "/readyz", "/sw.js"],
+        ).middleware],
+        stores={"sessions": FileStore(data_dir / "sessions", create_directories=True)},
+        csrf_config=CSRFConfig(
+            secret=_secret(data_dir), cookie_secure=cfg.server.secure_cookies,
+            exclude=["/api/"],
+        ),
+        openapi_config=OpenAPIConfig(
+            title=f"Kirana store {cfg.store.id}", version=__version__,
+            render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"])],
+            openapi_router=schema_router,
+        ),
+        exception_handlers=EXCEPTION_HANDLERS,
+        on_shutdown=[close_db],
+        debug=False,
+    )
+    app.state.cfg = cfg
+    app.state.db = db
+    app.state.asset_version = asset_version()
+    return app

@@ -1,0 +1,151 @@
+"""Stock pages for managers (receive, adjust, stock list) and the stock JSON API.
+
+Receiving and adjusting are two steps on one screen: scan (or type) a code, the
+server finds the product and shows a short form; submit it and the screen shows
+the new level and is ready for the next scan.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from litestar import Request, get, post
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import NotFoundException
+from litestar.params import Body
+from litestar.response import Template
+
+from app.catalog import service as catalog
+from app.catalog.barcodes import BarcodeError
+from app.catalog.units import QuantityError, format_quantity, parse_quantity
+from app.core.auth import api_access, requires
+from app.core.web import current_user, page
+from app.stock import service
+from app.stock.service import ADJUST_REASONS, StockError
+
+Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+MANAGER = requires("manager")
+
+
+def _ctx(request: Request, mode: str, **extra: Any) -> dict[str, Any]:
+    return {"user": current_user(request), "mode": mode, "reasons": list(ADJUST_REASONS),
+            **extra}
+
+
+@get("/stock", guards=[requires("manager", "picker")])
+async def stock_page(request: Request, low: bool = False, q: str = "") -> Template:
+    rows = await service.stock_list(request.app.state.db, low_only=low, query=q.strip())
+    return page(request, "stock/list.html", fragment="stock/_rows.html",
+                user=current_user(request), rows=rows, low=low, q=q, fq=format_quantity)
+
+
+@get("/stock/receive", guards=[MANAGER])
+async def receive_page(request: Request) -> Template:
+    return page(request, "stock/move.html", **_ctx(request, "receive"))
+
+
+@get("/stock/adjust", guards=[MANAGER])
+async def adjust_page(request: Request) -> Template:
+    return page(request, "stock/move.html", **_ctx(request, "adjust"))
+
+
+@post("/stock/{mode:str}/scan", guards=[MANAGER])
+async def move_scan(request: Request, mode: str, data: Form) -> Template:
+    """Step 1: a scanned or typed code -> the product and the quantity form."""
+    if mode not in ("receive", "adjust"):
+        raise NotFoundException()
+    db = request.app.state.db
+    code = data.get("code", "").strip()
+    try:
+        found = await catalog.lookup_scan(db, code, request.app.state.cfg.measure_rules)
+    except (BarcodeError, catalog.UnknownProduct) as exc:
+        return page(request, "stock/_move_step.html", status_code=200,
+                    **_ctx(request, mode, error=str(exc), code=code, matches=(
+                        await catalog.search(db, code, limit=5) if code else [])))
+    product, scan = found.product, found.scan
+    levels = await service.levels_for_product(db, product.id)
+    bins = await service.list_bins(db)
+    default_qty = ""
+    if scan.weight_g and product.unit != "piece":
+        default_qty = format_quantity(scan.weight_g, product.unit).split()[0]
+    elif scan.quantity:
+        default_qty = str(scan.quantity)
+    return page(
+        request, "stock/_move_step.html",
+        **_ctx(request, mode, product=product, scan=scan, levels=levels, bins=bins,
+               default_bin=levels[0].bin_code if levels else "", default_qty=default_qty,
+               fq=format_quantity),
+    )
+
+
+@get("/stock/{mode:str}/pick/{sku:str}", guards=[MANAGER])
+async def move_pick(request: Request, mode: str, sku: str) -> Template:
+    """Picking a product from the 'did you mean' list behaves like scanning its SKU."""
+    return await move_scan.fn(request, mode, {"code": sku})
+
+
+def _parse_expiry(text: str) -> date | None:
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise StockError(f"expiry {text!r} is not a date like 2026-12-31") from None
+
+
+@post("/stock/{mode:str}", guards=[MANAGER])
+async def move_submit(request: Request, mode: str, data: Form) -> Template:
+    """Step 2: record the movement; show the new level and get ready for the next scan."""
+    if mode not in ("receive", "adjust"):
+        raise NotFoundException()
+    db = request.app.state.db
+    user = current_user(request)
+    product_id = data.get("product_id", "")
+    try:
+        product = await catalog.get_by_id(db, product_id)
+        if product is None:
+            raise StockError("scan the product again: it was not found")
+        reason = data.get("reason", "count") if mode == "adjust" else "receive"
+        qty_text = data.get("quantity", "").strip()
+        if mode == "adjust" and reason == "count" and qty_text in ("0", "0.0", "0.000"):
+            quantity = 0
+        else:
+            quantity = parse_quantity(qty_text, product.unit)
+        if mode == "receive":
+            result = await service.receive(
+                db, product_id=product.id, bin_code=data.get("bin", ""), quantity=quantity,
+                user_id=user.id if user else None, reference=data.get("reference", "")[:80],
+                batch=data.get("batch", "").strip()[:20] or None,
+                expiry=_parse_expiry(data.get("expiry", "")),
+            )
+        else:
+            result = await service.adjust(
+                db, product_id=product.id, bin_code=data.get("bin", ""), reason=reason,
+                quantity=quantity, user_id=user.id if user else None,
+                note=data.get("reference", "")[:80],
+            )
+    except (StockError, QuantityError) as exc:
+        return page(request, "stock/_move_error.html", **_ctx(request, mode, error=str(exc)))
+    return page(request, "stock/_move_done.html", **_ctx(
+        request, mode, result=result, fq=format_quantity))
+
+
+@get("/api/v1/stock/{sku:str}", guards=[api_access("stock:read", "cashier", "picker", "manager")])
+async def api_stock(request: Request, sku: str) -> dict[str, Any]:
+    db = request.app.state.db
+    product = await catalog.get_by_sku(db, sku)
+    if product is None:
+        raise NotFoundException(f"no product with sku {sku}")
+    levels = await service.levels_for_product(db, product.id)
+    return {
+        "sku": product.sku, "unit": product.unit,
+        "on_hand": sum(level.on_hand for level in levels),
+        "bins": [{"bin": level.bin_code, "zone": level.zone, "on_hand": level.on_hand}
+                 for level in levels],
+        "low": sum(level.on_hand for level in levels) <= product.reorder_level,
+    }
+
+
+ROUTES = [stock_page, receive_page, adjust_page, move_scan, move_pick, move_submit, api_stock]

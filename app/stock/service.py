@@ -1,0 +1,217 @@
+"""Stock use cases. Every movement goes through ``record_move``: one ledger row,
+the level updated by the same delta, and a ``stock.moved`` outbox event, all in
+the caller's transaction -- so the level always equals the ledger's sum."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.catalog.models import Product
+from app.core.clock import utcnow
+from app.core.db import Database
+from app.core.ids import uuid7
+from app.stock.models import REASONS, Bin, StockLevel, StockMove
+from app.sync.outbox import emit
+
+ADJUST_REASONS = {"damaged": -1, "expired": -1, "found": +1, "count": 0}
+
+
+class StockError(ValueError):
+    pass
+
+
+async def record_move(
+    s: AsyncSession, *, product: Product, bin: Bin, delta: int, reason: str,
+    reference: str = "", user_id: str | None = None, batch: str | None = None,
+    expiry: date | None = None,
+) -> StockMove:
+    if reason not in REASONS:
+        raise StockError(f"unknown stock reason {reason!r}")
+    if delta == 0:
+        raise StockError("a stock movement needs a non-zero quantity")
+    move = StockMove(
+        id=uuid7(), product_id=product.id, bin_id=bin.id, delta=delta, reason=reason,
+        reference=reference[:80], batch=batch or None, expiry=expiry, user_id=user_id,
+        at=utcnow(),
+    )
+    s.add(move)
+    await s.execute(
+        sqlite_insert(StockLevel)
+        .values(product_id=product.id, bin_id=bin.id, on_hand=delta)
+        .on_conflict_do_update(
+            index_elements=["product_id", "bin_id"],
+            set_={"on_hand": StockLevel.on_hand + delta},
+        )
+    )
+    emit(s, "stock.moved", {
+        "move_id": move.id, "sku": product.sku, "bin": bin.code, "delta": delta,
+        "reason": reason, "reference": move.reference, "batch": move.batch,
+        "expiry": expiry.isoformat() if expiry else None, "at": move.at.isoformat(),
+    })
+    return move
+
+
+async def _product_and_bin(s: AsyncSession, product_id: str, bin_code: str) -> tuple[Product, Bin]:
+    product = await s.get(Product, product_id)
+    if product is None:
+        raise StockError("that product no longer exists")
+    bin_ = await s.scalar(select(Bin).where(Bin.code == bin_code.strip().upper()))
+    if bin_ is None:
+        raise StockError(f"there is no bin {bin_code!r}; pick one from the list")
+    return product, bin_
+
+
+@dataclass(frozen=True)
+class MoveResult:
+    move: StockMove
+    product: Product
+    bin: Bin
+    on_hand_in_bin: int
+    on_hand_total: int
+
+
+async def _result(s: AsyncSession, move: StockMove, product: Product, bin_: Bin) -> MoveResult:
+    level = await s.get(StockLevel, (product.id, bin_.id), populate_existing=True)
+    total = await s.scalar(
+        select(func.coalesce(func.sum(StockLevel.on_hand), 0)).where(
+            StockLevel.product_id == product.id)
+    )
+    return MoveResult(move, product, bin_, level.on_hand if level else 0, int(total or 0))
+
+
+async def receive(
+    db: Database, *, product_id: str, bin_code: str, quantity: int, user_id: str | None,
+    reference: str = "", batch: str | None = None, expiry: date | None = None,
+) -> MoveResult:
+    if quantity <= 0:
+        raise StockError("received quantity must be more than zero")
+    async with db.write() as s:
+        product, bin_ = await _product_and_bin(s, product_id, bin_code)
+        move = await record_move(
+            s, product=product, bin=bin_, delta=quantity, reason="receive",
+            reference=reference or "goods in", user_id=user_id, batch=batch, expiry=expiry,
+        )
+        return await _result(s, move, product, bin_)
+
+
+async def adjust(
+    db: Database, *, product_id: str, bin_code: str, reason: str, quantity: int,
+    user_id: str | None, note: str = "",
+) -> MoveResult:
+    """damaged/expired remove `quantity`; found adds it; count sets the bin to `quantity`."""
+    if reason not in ADJUST_REASONS:
+        raise StockError(f"reason must be one of {', '.join(ADJUST_REASONS)}")
+    if quantity < 0 or (quantity == 0 and reason != "count"):
+        raise StockError("quantity must be more than zero")
+    async with db.write() as s:
+        product, bin_ = await _product_and_bin(s, product_id, bin_code)
+        if reason == "count":
+            level = await s.get(StockLevel, (product.id, bin_.id))
+            delta = quantity - (level.on_hand if level else 0)
+            if delta == 0:
+                raise StockError("the count matches the book figure; nothing to adjust")
+        else:
+            delta = ADJUST_REASONS[reason] * quantity
+        move = await record_move(
+            s, product=product, bin=bin_, delta=delta, reason=reason,
+            reference=note or f"adjust: {reason}", user_id=user_id,
+        )
+        return await _result(s, move, product, bin_)
+
+
+# ---- reading -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BinLevel:
+    bin_code: str
+    zone: str
+    on_hand: int
+
+
+async def levels_for_product(db: Database, product_id: str) -> list[BinLevel]:
+    async with db.read() as s:
+        rows = await s.execute(
+            select(Bin.code, Bin.zone, StockLevel.on_hand)
+            .join(StockLevel, StockLevel.bin_id == Bin.id)
+            .where(StockLevel.product_id == product_id, StockLevel.on_hand != 0)
+            .order_by(Bin.pick_seq)
+        )
+        return [BinLevel(*r) for r in rows.all()]
+
+
+@dataclass(frozen=True)
+class StockRow:
+    product: Product
+    on_hand: int
+
+    @property
+    def low(self) -> bool:
+        return self.on_hand <= self.product.reorder_level
+
+
+async def stock_list(
+    db: Database, *, low_only: bool = False, query: str = "", limit: int = 200, offset: int = 0,
+) -> list[StockRow]:
+    total = func.coalesce(func.sum(StockLevel.on_hand), 0).label("on_hand")
+    stmt = (
+        select(Product, total)
+        .outerjoin(StockLevel, StockLevel.product_id == Product.id)
+        .where(Product.active)
+        .group_by(Product.id)
+        .order_by(Product.category, Product.name)
+        .limit(limit)
+        .offset(offset)
+    )
+    if query:
+        stmt = stmt.where(Product.name.ilike(f"%{query}%") | (Product.sku == query.upper()))
+    if low_only:
+        stmt = stmt.having(total <= Product.reorder_level)
+    async with db.read() as s:
+        return [StockRow(p, int(q)) for p, q in (await s.execute(stmt)).all()]
+
+
+async def total_on_hand(db: Database, product_id: str) -> int:
+    async with db.read() as s:
+        return int(await s.scalar(
+            select(func.coalesce(func.sum(StockLevel.on_hand), 0)).where(
+                StockLevel.product_id == product_id)) or 0)
+
+
+async def list_bins(db: Database) -> list[Bin]:
+    async with db.read() as s:
+        return list(await s.scalars(select(Bin).order_by(Bin.pick_seq, Bin.code)))
+
+
+async def load_bins_csv(db: Database, text: str) -> int:
+    """Create or update bins from `code,zone,aisle,shelf,pick_seq` rows."""
+    reader = csv.DictReader(io.StringIO(text))
+    rows = []
+    for rec in reader:
+        code = (rec.get("code") or "").strip().upper()
+        if not code:
+            raise StockError(f"line {reader.line_num}: bin code is empty")
+        try:
+            seq = int(rec.get("pick_seq") or 0)
+        except ValueError:
+            raise StockError(f"line {reader.line_num}: pick_seq must be a number") from None
+        rows.append({"code": code, "zone": (rec.get("zone") or "").strip(),
+                     "aisle": (rec.get("aisle") or "").strip(),
+                     "shelf": (rec.get("shelf") or "").strip(), "pick_seq": seq})
+    async with db.write() as s:
+        existing = {b.code: b for b in await s.scalars(select(Bin))}
+        for row in rows:
+            if row["code"] in existing:
+                b = existing[row["code"]]
+                b.zone, b.aisle, b.shelf, b.pick_seq = (
+                    row["zone"], row["aisle"], row["shelf"], row["pick_seq"])
+            else:
+                s.add(Bin(id=uuid7(), **row))
+    return len(rows)

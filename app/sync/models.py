@@ -1,0 +1,21 @@
+"""The outbox: events other nodes must learn, written in the same transaction as the change."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.db import Base, UTCDateTime
+
+
+class OutboxEvent(Base):
+    __tablename__ = "outbox"
+
+    # seq is the store->hub sequence of sync protocol v1: consecutive, never reused.
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    data: Mapped[str] = mapped_column(Text)  # JSON

@@ -1,0 +1,240 @@
+/* Kirana front-end glue: CSRF for htmx, service worker + update banner,
+   barcode-scanner capture, scan-field focus, PIN pad, beeps, offline flag.
+   Plain ES2017, no build step; loaded with `defer` after htmx. */
+(function () {
+  "use strict";
+
+  const SCAN_GAP_MS = 50; // scanners type far faster than people
+  const SCAN_MIN_LEN = 4;
+
+  function isEditable(el) {
+    return !!el && (/^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName) || el.isContentEditable);
+  }
+
+  function scanField() {
+    return document.querySelector("input[data-scan-field]");
+  }
+
+  // Focus the scan field unless the user is busy in another field.
+  function focusScanField() {
+    const field = scanField();
+    if (field && !field.disabled && !isEditable(document.activeElement)) field.focus();
+  }
+
+  /* ---- CSRF: send the page's token with every htmx request ---- */
+  document.addEventListener("htmx:configRequest", function (e) {
+    const meta = document.querySelector('meta[name="csrf-token"]');
+    if (meta && meta.content) e.detail.headers["x-csrftoken"] = meta.content;
+  });
+
+  /* ---- Service worker and "new version" banner ---- */
+  let updateRequested = false;
+  function showUpdateBanner(worker) {
+    let banner = document.getElementById("update-banner");
+    if (!banner) {
+      banner = document.createElement("div");
+      banner.id = "update-banner";
+      banner.setAttribute("role", "status");
+      banner.innerHTML = 'A new version of Kirana is ready. <button type="button">Reload</button>';
+      document.body.appendChild(banner);
+    }
+    const button = banner.querySelector("button");
+    banner.hidden = false;
+    if (!button) return;
+    button.onclick = function () {
+      button.disabled = true;
+      updateRequested = true;
+      // Another tab may already have activated it; otherwise the reload
+      // follows on controllerchange.
+      if (worker.state === "activated") window.location.reload();
+      else worker.postMessage({ type: "SKIP_WAITING" });
+    };
+  }
+
+  function watchInstall(worker) {
+    if (!worker) return;
+    worker.addEventListener("statechange", function () {
+      if (worker.state === "installed" && navigator.serviceWorker.controller) showUpdateBanner(worker);
+    });
+  }
+
+  if ("serviceWorker" in navigator) {
+    const sw = navigator.serviceWorker;
+    // Reload only when this tab asked for the update: the first install
+    // (clients.claim) also fires controllerchange, and a POS tab must not
+    // reload under a cashier mid-sale.
+    let reloading = false;
+    sw.addEventListener("controllerchange", function () {
+      if (updateRequested && !reloading) {
+        reloading = true;
+        window.location.reload();
+      }
+    });
+    window.addEventListener("load", function () {
+      sw.register("/sw.js", { scope: "/" }).then(function (reg) {
+        // An update may already be waiting, or be installing since this
+        // navigation (then "updatefound" has already fired).
+        if (reg.waiting && sw.controller) showUpdateBanner(reg.waiting);
+        else if (reg.installing) watchInstall(reg.installing);
+        reg.addEventListener("updatefound", function () { watchInstall(reg.installing); });
+        // htmx pages rarely navigate, so also look for a new version hourly.
+        setInterval(function () { reg.update().catch(function () {}); }, 60 * 60 * 1000);
+      }).catch(function (err) { console.warn("Service worker registration failed:", err); });
+    });
+  }
+
+  /* ---- Keyboard-wedge scanner capture when no field has focus ---- */
+  let scanBuf = "";
+  let lastKeyAt = 0;
+  document.addEventListener("keydown", function (e) {
+    if (isEditable(document.activeElement) || e.ctrlKey || e.altKey || e.metaKey) {
+      scanBuf = "";
+      return;
+    }
+    const now = e.timeStamp || performance.now();
+    const fast = now - lastKeyAt < SCAN_GAP_MS;
+    lastKeyAt = now;
+    if (e.key === "Enter") {
+      const field = scanField();
+      if (fast && scanBuf.length >= SCAN_MIN_LEN && field && field.form) {
+        e.preventDefault(); // don't also "click" a focused button
+        field.value = scanBuf;
+        field.focus();
+        field.form.requestSubmit(); // fires "submit", so htmx handles it
+      }
+      scanBuf = "";
+    } else if (e.key && e.key.length === 1) {
+      // A slow key starts a new buffer: it may be the first char of a scan.
+      scanBuf = fast ? scanBuf + e.key : e.key;
+    }
+  });
+
+  /* ---- Scan fields: keep focus, clear after each submitted scan ---- */
+  document.addEventListener("htmx:afterSettle", focusScanField);
+  document.addEventListener("htmx:afterRequest", function (e) {
+    const elt = e.detail.elt;
+    if (!elt || !elt.isConnected) return; // swapped away: afterSettle refocuses
+    // Only the scan form's own request (or the field's), not other buttons.
+    const field = elt.tagName === "FORM" ? elt.querySelector("input[data-scan-field]")
+      : elt.matches("input[data-scan-field]") ? elt : null;
+    if (!field) return;
+    // On failure keep the code so the cashier can retry it.
+    if (e.detail.successful && !field.hasAttribute("data-scan-keep")) field.value = "";
+    const active = document.activeElement;
+    if (!isEditable(active) || active === field) field.focus();
+  });
+
+  /* ---- PIN pad ---- */
+  function pinTarget(pad) {
+    const sel = pad.getAttribute("data-pinpad-target");
+    return sel ? document.querySelector(sel) : pad.querySelector("input");
+  }
+
+  function renderPinDots(pad, input) {
+    const dots = pad.querySelector("[data-pin-dots]");
+    if (!dots || !input) return;
+    const len = input.value.length;
+    const max = Math.max(input.maxLength, len); // maxLength is -1 when unset
+    dots.textContent = "●".repeat(len) + "○".repeat(max - len);
+  }
+
+  function initPinpads(root) {
+    if (!root.querySelectorAll) return;
+    const pads = Array.from(root.querySelectorAll("[data-pinpad]"));
+    if (root.matches && root.matches("[data-pinpad]")) pads.push(root);
+    pads.forEach(function (pad) {
+      // Buttons must never submit the form by themselves.
+      pad.querySelectorAll("button[data-key]").forEach(function (b) { b.type = "button"; });
+      renderPinDots(pad, pinTarget(pad));
+    });
+  }
+
+  document.addEventListener("click", function (e) {
+    const btn = e.target.closest && e.target.closest("[data-pinpad] [data-key]");
+    if (!btn) return;
+    const pad = btn.closest("[data-pinpad]");
+    const input = pinTarget(pad);
+    if (!input || input.disabled) return;
+    const key = btn.getAttribute("data-key");
+    let value = input.value;
+    if (key === "back") value = value.slice(0, -1);
+    else if (key === "clear") value = "";
+    else if (/^[0-9]$/.test(key) && (input.maxLength < 0 || value.length < input.maxLength)) value += key;
+    input.value = value; // reaching maxlength never auto-submits
+    input.dispatchEvent(new Event("input", { bubbles: true }));
+  });
+
+  // Keep the dots in step whatever changed the input (pad or keyboard).
+  document.addEventListener("input", function (e) {
+    document.querySelectorAll("[data-pinpad]").forEach(function (pad) {
+      if (pinTarget(pad) === e.target) renderPinDots(pad, e.target);
+    });
+  });
+
+  /* ---- Beeps: window.kirana.beep(ok) ---- */
+  let audio = null;
+  function audioContext() {
+    const AC = window.AudioContext || window.webkitAudioContext;
+    if (!audio && AC) audio = new AC();
+    // Audio starts suspended until a user gesture, so unlock it on gestures
+    // until it runs.
+    if (audio && audio.state === "suspended") audio.resume().catch(function () {});
+    return audio;
+  }
+  document.addEventListener("click", audioContext);
+  // Only on Enter: creating the context can block ~100 ms, which must not
+  // happen between a scan's keystrokes (a scan ends with Enter).
+  document.addEventListener("keydown", function (e) { if (e.key === "Enter") audioContext(); });
+
+  function beep(ok) {
+    const ctx = audioContext();
+    if (ctx) {
+      // ok: short high sine "bip"; error: longer low square-wave buzz.
+      const osc = ctx.createOscillator(), gain = ctx.createGain();
+      const t = ctx.currentTime, dur = ok ? 0.08 : 0.35;
+      osc.type = ok ? "sine" : "square";
+      osc.frequency.value = ok ? 1800 : 160;
+      gain.gain.setValueAtTime(0.2, t);
+      gain.gain.exponentialRampToValueAtTime(0.0001, t + dur); // no click at the end
+      osc.connect(gain);
+      gain.connect(ctx.destination);
+      osc.start(t);
+      osc.stop(t + dur);
+    }
+    if (!ok && navigator.vibrate) navigator.vibrate([120, 60, 120]);
+  }
+
+  // htmx fires afterSwap once per swapped element (main + out-of-band), so
+  // collect them and play a single sound per response; an error wins.
+  let pendingBeep = null;
+  const beeped = new WeakSet(); // an element beeps once, even if swapped around
+  document.addEventListener("htmx:afterSwap", function (e) {
+    const root = e.target;
+    if (!root.querySelectorAll) return; // a swapped text node
+    const els = Array.from(root.querySelectorAll("[data-beep]"));
+    if (root.hasAttribute("data-beep")) els.push(root);
+    els.forEach(function (el) {
+      const kind = el.getAttribute("data-beep");
+      if (beeped.has(el) || (kind !== "ok" && kind !== "error")) return;
+      beeped.add(el);
+      pendingBeep = pendingBeep === "error" ? "error" : kind;
+    });
+    if (pendingBeep) setTimeout(function () {
+      if (pendingBeep) beep(pendingBeep === "ok");
+      pendingBeep = null;
+    }, 0);
+  });
+
+  /* ---- Online / offline flag on <body> ---- */
+  function updateOnline() { document.body.classList.toggle("offline", !navigator.onLine); }
+  window.addEventListener("online", updateOnline);
+  window.addEventListener("offline", updateOnline);
+
+  /* ---- Page load (deferred script: the DOM is already parsed) ---- */
+  document.addEventListener("htmx:load", function (e) { initPinpads(e.target); });
+  initPinpads(document);
+  updateOnline();
+  focusScanField();
+
+  window.kirana = { beep: beep, focusScanField: focusScanField };
+})();
