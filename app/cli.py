@@ -22,7 +22,7 @@ CONFIG_OPTION = click.option(
 
 
 def fail(message: str) -> None:
-    console.print(f"[bold red]Error:[/] {message}", highlight=False)
+    console.print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
     sys.exit(2)
 
 
@@ -219,7 +219,7 @@ def import_catalog_file(cfg: StoreConfig, path: Path, *, dry_run: bool = False,
         report = run(go())
     except ImportRejected as exc:
         for err in exc.errors[:50]:
-            console.print(f"  {path}: {err}", highlight=False)
+            console.print(f"  {path}: {err}", highlight=False, soft_wrap=True)
         if len(exc.errors) > 50:
             console.print(f"  … and {len(exc.errors) - 50} more")
         console.print(f"[bold red]{len(exc.errors)} bad row(s); nothing was imported.[/] "
@@ -230,7 +230,7 @@ def import_catalog_file(cfg: StoreConfig, path: Path, *, dry_run: bool = False,
         console.print(f"{verb}: {report.created} new, {report.updated} changed, "
                       f"{report.unchanged} unchanged.")
         for err in report.skipped:
-            console.print(f"  skipped {path}: {err}", highlight=False)
+            console.print(f"  skipped {path}: {err}", highlight=False, soft_wrap=True)
         if dry_run and not report.skipped:
             console.print("The file is clean. Run again without --dry-run to import it.")
     return report

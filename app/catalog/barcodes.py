@@ -312,8 +312,8 @@ def make_variable_barcode(rule: MeasureRule, item_code: str, value: int) -> str:
     step = rule._step()
     if value % step:
         raise BarcodeError(
-            f"{where}: {value} {unit} cannot be encoded with {rule.decimals} decimals "
-            f"(steps of {step} {unit})"
+            f"{where}: {value} {unit} is not a multiple of {step} {unit}, "
+            "the smallest step this rule can encode"
         )
     digits = value // step
     if digits >= 10**rule.value_length:

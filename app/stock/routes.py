@@ -95,11 +95,18 @@ def _parse_expiry(text: str) -> date | None:
         raise StockError(f"expiry {text!r} is not a date like 2026-12-31") from None
 
 
-@post("/stock/{mode:str}", guards=[MANAGER])
-async def move_submit(request: Request, mode: str, data: Form) -> Template:
+@post("/stock/receive", guards=[MANAGER])
+async def receive_submit(request: Request, data: Form) -> Template:
+    return await _move_submit(request, "receive", data)
+
+
+@post("/stock/adjust", guards=[MANAGER])
+async def adjust_submit(request: Request, data: Form) -> Template:
+    return await _move_submit(request, "adjust", data)
+
+
+async def _move_submit(request: Request, mode: str, data: dict[str, str]) -> Template:
     """Step 2: record the movement; show the new level and get ready for the next scan."""
-    if mode not in ("receive", "adjust"):
-        raise NotFoundException()
     db = request.app.state.db
     user = current_user(request)
     product_id = data.get("product_id", "")
@@ -148,4 +155,7 @@ async def api_stock(request: Request, sku: str) -> dict[str, Any]:
     }
 
 
-ROUTES = [stock_page, receive_page, adjust_page, move_scan, move_pick, move_submit, api_stock]
+ROUTES = [
+    stock_page, receive_page, adjust_page, move_scan, move_pick, receive_submit, adjust_submit,
+    api_stock,
+]

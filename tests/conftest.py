@@ -1,0 +1,96 @@
+"""Shared fixtures: a real store config and a migrated SQLite file per test.
+
+Migrating once per session and copying the file keeps each test on a fresh,
+real database without paying for Alembic every time.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from app.config import StoreConfig, parse_config
+from app.core import migrate
+from app.core.auth import create_user
+from app.core.db import Database
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG_TEMPLATE = (ROOT / "store_config" / "store.toml").read_text()
+
+
+def make_config(tmp: Path, **overrides: str) -> StoreConfig:
+    text = CONFIG_TEMPLATE.replace('path = "../var/s1/store.db"', 'path = "store.db"').replace(
+        'data_dir = "../var/s1"', 'data_dir = "var"')
+    for old, new in overrides.items():
+        text = text.replace(old, new)
+    (tmp / "store.toml").write_text(text)
+    return parse_config(text, source=str(tmp / "store.toml"), base_dir=str(tmp))
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "store.db"
+    migrate.upgrade(path)
+    return path
+
+
+@pytest.fixture
+def cfg(tmp_path: Path, migrated_template: Path) -> StoreConfig:
+    config = make_config(tmp_path)
+    shutil.copy(migrated_template, config.database_path)
+    return config
+
+
+@pytest.fixture
+async def db(cfg: StoreConfig):
+    database = Database(cfg.database_path)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+async def app(cfg: StoreConfig):
+    from app.server import create_store_app
+
+    return create_store_app(cfg)
+
+
+@pytest.fixture
+async def client(app):
+    async with AsyncTestClient(app=app) as c:
+        yield c
+
+
+STAFF = {"cashier": ("Asha", "2580"), "picker": ("Ravi", "1357"),
+         "manager": ("Meena", "2468"), "admin": ("Arjun", "9753")}
+
+
+@pytest.fixture
+async def staff(db: Database) -> dict[str, str]:
+    """One user per role; returns role -> user id."""
+    ids = {}
+    for role, (name, pin) in STAFF.items():
+        ids[role] = (await create_user(db, name, role, pin)).id
+    return ids
+
+
+def csrf_of(client) -> str:
+    return client.cookies.get("csrftoken", "")
+
+
+async def login(client, user_id: str, pin: str):
+    await client.get("/login")
+    return await client.post("/login", data={"user_id": user_id, "pin": pin, "next": "/",
+                                             "_csrf_token": csrf_of(client)})
+
+
+@pytest.fixture
+def login_as(client, staff):
+    async def _login(role: str):
+        response = await login(client, staff[role], STAFF[role][1])
+        assert response.status_code in (200, 303), response.text
+        return client
+    return _login
