@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-_QTY_RE = re.compile(r"^[0-9]{1,7}(\.[0-9]{1,3})?$")
+_QTY_RE = re.compile(r"^[0-9]{1,9}(\.[0-9]{1,3})?$")
 MAX_BASE_QTY = 10_000_000  # 10 t or 10,000 kL or ten million pieces: beyond is a typo
 
 

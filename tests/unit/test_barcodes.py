@@ -632,6 +632,7 @@ def test_gs1_weight_and_price(raw: str) -> None:
         ("3105012355", "weight_g", 124),  # 0.12355 kg rounds half up to 124 g
         ("3201000010", "weight_g", 454),  # 1.0 lb = 453.59237 g
         ("3200000100", "weight_g", 45359),  # 100 lb
+        ("3200999999", "weight_g", 453591916),  # 999999 x 453.59237 g = 453591916.40763 g
         ("392099", "price_minor", 9900),
         ("39211234", "price_minor", 12340),
         ("39241234500", "price_minor", 12345),  # 123.4500 is exactly 12345 paise
