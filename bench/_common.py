@@ -89,10 +89,16 @@ def free_port(host: str = LOCALHOST) -> int:
 
 
 def child_env(**extra: str) -> dict[str, str]:
-    """Environment for child processes: unbuffered, no colours, no proxies for localhost."""
+    """Environment for child processes: unbuffered, no colours, no proxies for localhost.
+
+    PYTHONPATH starts with the repository so ``app`` is always this checkout's package,
+    whatever the child's working directory (a stale editable install can otherwise turn
+    ``app`` into a namespace package without ``app/__init__.py``).
+    """
     env = dict(os.environ)
     env.update(PYTHONUNBUFFERED="1", NO_COLOR="1", TERM="dumb", COLUMNS="120",
                NO_PROXY=LOCALHOST, no_proxy=LOCALHOST)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     env.update(extra)
     return env
 
@@ -105,8 +111,10 @@ class CliResult:
     stderr: str
     seconds: float
 
-    def last_line(self) -> str:
-        lines = [line for line in self.stdout.splitlines() if line.strip()]
+    def last_line(self, stream: str = "stdout") -> str:
+        """Last non-empty line of stdout (or "stderr": where kirana's rich console writes)."""
+        text = self.stdout if stream == "stdout" else self.stderr
+        lines = [line for line in text.splitlines() if line.strip()]
         return lines[-1].strip() if lines else ""
 
 
@@ -347,17 +355,18 @@ def machine_info(packages: Sequence[str] = ()) -> list[tuple[str, str]]:
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]], *,
-                 markdown: bool = False) -> str:
-    """A plain (or Markdown) table; first column left-aligned, the others right-aligned."""
+                 markdown: bool = False, numeric: bool = True) -> str:
+    """A plain (or Markdown) table; first column left-aligned, the others right-aligned
+    (left-aligned too when ``numeric`` is false)."""
     cells = [[str(h) for h in headers]] + [[_cell(v) for v in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
 
     def line(row: list[str]) -> str:
-        parts = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in
+        parts = [c.ljust(w) if i == 0 or not numeric else c.rjust(w) for i, (c, w) in
                  enumerate(zip(row, widths, strict=True))]
         return ("| " + " | ".join(parts) + " |") if markdown else "  ".join(parts)
 
-    rule = ("|" + "|".join("-" * (w + 1) + ("-" if i == 0 else ":")
+    rule = ("|" + "|".join("-" * (w + 1) + ("-" if i == 0 or not numeric else ":")
                            for i, w in enumerate(widths)) + "|") if markdown else \
         "  ".join("-" * w for w in widths)
     return "\n".join([line(cells[0]), rule, *(line(r) for r in cells[1:])])

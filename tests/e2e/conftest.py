@@ -47,6 +47,7 @@ DEVICES = {
 }
 LOGINS = {"Asha": "2580", "Ravi": "1357", "Meena": "2468", "Arjun": "9753"}
 SHOTS = Path("/tmp/kirana-shots")
+SHOTS.mkdir(parents=True, exist_ok=True)
 
 
 # ---- marks and event loop ------------------------------------------------------------
