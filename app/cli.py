@@ -16,7 +16,10 @@ from app.config import ConfigError, StoreConfig, load_config
 
 console = Console(stderr=True)
 CONFIG_OPTION = click.option(
-    "--config", "config_path", required=True, type=click.Path(dir_okay=False),
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(dir_okay=False),
     help="Store config file, e.g. store_config/store.toml",
 )
 
@@ -43,8 +46,14 @@ def run(coro):
 
 
 def progress_bar() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
-                    TimeRemainingColumn(), console=console, transient=False)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
 
 
 @click.group(help="Kirana: store and dark-store operations.")
@@ -72,7 +81,9 @@ def serve(cfg: StoreConfig, host: str | None, port: int | None) -> None:
         fail(str(exc))
     host = host or cfg.server.host
     port = port or cfg.server.port
-    console.print(f"Kirana store [bold]{cfg.store.id}[/] ({cfg.store.name}) on http://{host}:{port}/")
+    console.print(
+        f"Kirana store [bold]{cfg.store.id}[/] ({cfg.store.name}) on http://{host}:{port}/"
+    )
     uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False)
 
 
@@ -149,8 +160,11 @@ def apikey() -> None:
 @apikey.command("create", help="Create an API key; it is shown once, only its hash is kept.")
 @CONFIG_OPTION
 @click.option("--name", required=True)
-@click.option("--scope", required=True,
-              type=click.Choice(["catalog:read", "stock:read", "orders:write", "orders:read", "all"]))
+@click.option(
+    "--scope",
+    required=True,
+    type=click.Choice(["catalog:read", "stock:read", "orders:write", "orders:read", "all"]),
+)
 @with_config
 def apikey_create(cfg: StoreConfig, name: str, scope: str) -> None:
     from app.core.auth import create_api_key
@@ -166,7 +180,9 @@ def apikey_create(cfg: StoreConfig, name: str, scope: str) -> None:
         key, full = run(go())
     except ValueError as exc:
         fail(str(exc))
-    console.print(f"API key [bold]{key.name}[/] (scope {key.scope}). Copy it now; it is not shown again:")
+    console.print(
+        f"API key [bold]{key.name}[/] (scope {key.scope}). Copy it now; it is not shown again:"
+    )
     click.echo(full)
 
 
@@ -190,8 +206,14 @@ def catalog_import(cfg: StoreConfig, csv_file: str, dry_run: bool, skip_bad: boo
         sys.exit(1)
 
 
-def import_catalog_file(cfg: StoreConfig, path: Path, *, dry_run: bool = False,
-                        skip_bad: bool = False, quiet: bool = False):
+def import_catalog_file(
+    cfg: StoreConfig,
+    path: Path,
+    *,
+    dry_run: bool = False,
+    skip_bad: bool = False,
+    quiet: bool = False,
+):
     from app.catalog.csv_io import parse_catalog
     from app.catalog.service import ImportRejected, import_catalog
 
@@ -210,8 +232,9 @@ def import_catalog_file(cfg: StoreConfig, path: Path, *, dry_run: bool = False,
                 def step(done: int, total: int) -> None:
                     bar.update(task, completed=done, total=total)
 
-                return await import_catalog(database, parsed, skip_bad=skip_bad,
-                                            dry_run=dry_run, progress=step)
+                return await import_catalog(
+                    database, parsed, skip_bad=skip_bad, dry_run=dry_run, progress=step
+                )
         finally:
             await database.dispose()
 
@@ -222,13 +245,16 @@ def import_catalog_file(cfg: StoreConfig, path: Path, *, dry_run: bool = False,
             console.print(f"  {path}: {err}", highlight=False, soft_wrap=True)
         if len(exc.errors) > 50:
             console.print(f"  … and {len(exc.errors) - 50} more")
-        console.print(f"[bold red]{len(exc.errors)} bad row(s); nothing was imported.[/] "
-                      "Fix them, or run again with --skip-bad to import the good rows.")
+        console.print(
+            f"[bold red]{len(exc.errors)} bad row(s); nothing was imported.[/] "
+            "Fix them, or run again with --skip-bad to import the good rows."
+        )
         return None
     verb = "Would import" if dry_run else "Imported"
     if not quiet:
-        console.print(f"{verb}: {report.created} new, {report.updated} changed, "
-                      f"{report.unchanged} unchanged.")
+        console.print(
+            f"{verb}: {report.created} new, {report.updated} changed, {report.unchanged} unchanged."
+        )
         for err in report.skipped:
             console.print(f"  skipped {path}: {err}", highlight=False, soft_wrap=True)
         if dry_run and not report.skipped:
@@ -272,10 +298,12 @@ def bins() -> None:
 def bins_import(cfg: StoreConfig, csv_file: str) -> None:
     from app.stock.service import StockError, load_bins_csv
 
+    text = Path(csv_file).read_text(encoding="utf-8")
+
     async def go():
         database = _database(cfg)
         try:
-            return await load_bins_csv(database, Path(csv_file).read_text(encoding="utf-8"))
+            return await load_bins_csv(database, text)
         finally:
             await database.dispose()
 
@@ -290,25 +318,34 @@ def bins_import(cfg: StoreConfig, csv_file: str) -> None:
 
 
 @main.command(help="Set up a demo store (catalogue, bins, stock, staff) and run it.")
-@click.option("--dir", "directory", default="demo-data", type=click.Path(file_okay=False),
-              help="Where the demo's config and database go.")
+@click.option(
+    "--dir",
+    "directory",
+    default="demo-data",
+    type=click.Path(file_okay=False),
+    help="Where the demo's config and database go.",
+)
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=8000, type=int)
 @click.option("--no-serve", is_flag=True, help="Only prepare the demo; don't start the server.")
 def demo(directory: str, host: str, port: int, no_serve: bool) -> None:
     from app.demo import prepare_demo
 
-    cfg_path, logins, fresh = prepare_demo(Path(directory), host=host, port=port,
-                                           progress=progress_bar)
+    cfg_path, logins, fresh = prepare_demo(
+        Path(directory), host=host, port=port, progress=progress_bar
+    )
     console.print()
-    console.print(f"[bold green]Demo store ready[/] ({'new' if fresh else 'existing'} data in {directory}/)")
+    console.print(
+        f"[bold green]Demo store ready[/] ({'new' if fresh else 'existing'} data in {directory}/)"
+    )
     console.print(f"Open [bold]http://{host}:{port}/[/] and sign in with a name and PIN:")
     for name, role, pin in logins:
         console.print(f"  {name:<10} {role:<8} PIN {pin}")
     if no_serve:
         return
-    serve.main(["--config", str(cfg_path), "--host", host, "--port", str(port)],
-               standalone_mode=False)
+    serve.main(
+        ["--config", str(cfg_path), "--host", host, "--port", str(port)], standalone_mode=False
+    )
 
 
 if __name__ == "__main__":

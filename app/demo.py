@@ -31,8 +31,11 @@ DEMO_LOGINS = [  # (name, role, PIN): printed at start so anyone can try each ro
     ("Meena", "manager", "2468"),
     ("Arjun", "admin", "9753"),
 ]
-ZONE_FOR_CATEGORY = {"Dairy & Eggs": "CHILLED", "Frozen": "FROZEN",
-                     "Fruits & Vegetables": "PRODUCE"}
+ZONE_FOR_CATEGORY = {
+    "Dairy & Eggs": "CHILLED",
+    "Frozen": "FROZEN",
+    "Fruits & Vegetables": "PRODUCE",
+}
 
 
 def write_demo_config(directory: Path, host: str, port: int) -> Path:
@@ -40,7 +43,9 @@ def write_demo_config(directory: Path, host: str, port: int) -> Path:
     text = (STORE_CONFIG_DIR / "darkstore.toml").read_text(encoding="utf-8")
     text = text.replace('path = "../var/d2/store.db"', 'path = "store.db"')
     text = text.replace('data_dir = "../var/d2"', 'data_dir = "var"')
-    text = text.replace('host = "0.0.0.0"', f'host = "{host}"').replace("port = 8001", f"port = {port}")
+    text = text.replace('host = "0.0.0.0"', f'host = "{host}"').replace(
+        "port = 8001", f"port = {port}"
+    )
     path = directory / "store.toml"
     path.write_text(text, encoding="utf-8")
     return path
@@ -55,15 +60,17 @@ async def _load(cfg_path: Path, progress: Callable | None) -> bool:
             if await s.scalar(select(func.count()).select_from(Product)):
                 return False
         await load_bins_csv(db, (STORE_CONFIG_DIR / "demo_bins.csv").read_text(encoding="utf-8"))
-        parsed = parse_catalog((STORE_CONFIG_DIR / "demo_catalog.csv").read_text(encoding="utf-8"),
-                               cfg.measure_rules)
+        parsed = parse_catalog(
+            (STORE_CONFIG_DIR / "demo_catalog.csv").read_text(encoding="utf-8"), cfg.measure_rules
+        )
         if parsed.errors:
             raise RuntimeError(f"demo catalogue has errors: {parsed.errors[:3]}")
         if progress:
             with progress() as bar:
                 task = bar.add_task("Loading demo catalogue", total=len(parsed.rows))
-                await import_catalog(db, parsed, progress=lambda d, t: bar.update(
-                    task, completed=d, total=t))
+                await import_catalog(
+                    db, parsed, progress=lambda d, t: bar.update(task, completed=d, total=t)
+                )
         else:
             await import_catalog(db, parsed)
         await _opening_stock(db)
@@ -85,8 +92,11 @@ async def _opening_stock(db: Database) -> None:
         by_zone: dict[str, list[Bin]] = {}
         for b in bins:
             by_zone.setdefault(b.zone, []).append(b)
-        products = list(await s.scalars(
-            select(Product).where(Product.active).order_by(Product.category, Product.name)))
+        products = list(
+            await s.scalars(
+                select(Product).where(Product.active).order_by(Product.category, Product.name)
+            )
+        )
         cursor: dict[str, int] = {}
         for i, p in enumerate(products):
             zone = ZONE_FOR_CATEGORY.get(p.category, "AMBIENT")
@@ -98,12 +108,16 @@ async def _opening_stock(db: Database) -> None:
             else:
                 qty = rng.randint(4, 40) * 1000
             if qty:
-                await record_move(s, product=p, bin=bin_, delta=qty, reason="receive",
-                                  reference="opening stock")
+                await record_move(
+                    s, product=p, bin=bin_, delta=qty, reason="receive", reference="opening stock"
+                )
 
 
 def prepare_demo(
-    directory: Path, *, host: str = "127.0.0.1", port: int = 8000,
+    directory: Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
     progress: Callable | None = None,
 ) -> tuple[Path, list[tuple[str, str, str]], bool]:
     directory.mkdir(parents=True, exist_ok=True)

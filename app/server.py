@@ -11,13 +11,13 @@ from pathlib import Path
 from jinja2 import pass_context
 from litestar import Litestar, Router
 from litestar.config.csrf import CSRFConfig
-from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.middleware.session.server_side import (
     ServerSideSessionBackend,
     ServerSideSessionConfig,
 )
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.stores.file import FileStore
 from litestar.template.config import TemplateConfig
@@ -76,7 +76,9 @@ def asset_version() -> str:
     for path in sorted(STATIC_DIR.rglob("*")):
         if path.is_file():
             stat = path.stat()
-            digest.update(f"{path.relative_to(STATIC_DIR)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+            digest.update(
+                f"{path.relative_to(STATIC_DIR)}:{stat.st_size}:{stat.st_mtime_ns}".encode()
+            )
     return digest.hexdigest()[:12]
 
 
@@ -113,24 +115,32 @@ def create_store_app(cfg: StoreConfig, *, check_migrations: bool = True) -> Lite
             *core_routes.ROUTES,
             *catalog_routes.ROUTES,
             *stock_routes.ROUTES,
-            create_static_files_router(path="/static", directories=[STATIC_DIR], opt=PUBLIC,
-                                       send_as_attachment=False),
+            create_static_files_router(
+                path="/static", directories=[STATIC_DIR], opt=PUBLIC, send_as_attachment=False
+            ),
         ],
         template_config=TemplateConfig(
-            directory=TEMPLATES_DIR, engine=JinjaTemplateEngine,
+            directory=TEMPLATES_DIR,
+            engine=JinjaTemplateEngine,
             engine_callback=_template_engine,
         ),
-        middleware=[RotatingSessionConfig(
-            max_age=cfg.security.session_hours * 3600, secure=cfg.server.secure_cookies,
-            samesite="lax", exclude=["/static", "/healthz", "/readyz", "/sw.js"],
-        ).middleware],
+        middleware=[
+            RotatingSessionConfig(
+                max_age=cfg.security.session_hours * 3600,
+                secure=cfg.server.secure_cookies,
+                samesite="lax",
+                exclude=["/static", "/healthz", "/readyz", "/sw.js"],
+            ).middleware
+        ],
         stores={"sessions": FileStore(data_dir / "sessions", create_directories=True)},
         csrf_config=CSRFConfig(
-            secret=_secret(data_dir), cookie_secure=cfg.server.secure_cookies,
+            secret=_secret(data_dir),
+            cookie_secure=cfg.server.secure_cookies,
             exclude=["/api/"],
         ),
         openapi_config=OpenAPIConfig(
-            title=f"Kirana store {cfg.store.id}", version=__version__,
+            title=f"Kirana store {cfg.store.id}",
+            version=__version__,
             render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"])],
             openapi_router=schema_router,
         ),
@@ -141,4 +151,7 @@ def create_store_app(cfg: StoreConfig, *, check_migrations: bool = True) -> Lite
     app.state.cfg = cfg
     app.state.db = db
     app.state.asset_version = asset_version()
+    app.state.service_worker = (STATIC_DIR / "sw.js").read_text(encoding="utf-8").replace(
+        "__KIRANA_VERSION__", app.state.asset_version
+    )
     return app

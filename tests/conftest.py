@@ -23,7 +23,8 @@ CONFIG_TEMPLATE = (ROOT / "store_config" / "store.toml").read_text()
 
 def make_config(tmp: Path, **overrides: str) -> StoreConfig:
     text = CONFIG_TEMPLATE.replace('path = "../var/s1/store.db"', 'path = "store.db"').replace(
-        'data_dir = "../var/s1"', 'data_dir = "var"')
+        'data_dir = "../var/s1"', 'data_dir = "var"'
+    )
     for old, new in overrides.items():
         text = text.replace(old, new)
     (tmp / "store.toml").write_text(text)
@@ -64,8 +65,12 @@ async def client(app):
         yield c
 
 
-STAFF = {"cashier": ("Asha", "2580"), "picker": ("Ravi", "1357"),
-         "manager": ("Meena", "2468"), "admin": ("Arjun", "9753")}
+STAFF = {
+    "cashier": ("Asha", "2580"),
+    "picker": ("Ravi", "1357"),
+    "manager": ("Meena", "2468"),
+    "admin": ("Arjun", "9753"),
+}
 
 
 @pytest.fixture
@@ -83,8 +88,9 @@ def csrf_of(client) -> str:
 
 async def login(client, user_id: str, pin: str):
     await client.get("/login")
-    return await client.post("/login", data={"user_id": user_id, "pin": pin, "next": "/",
-                                             "_csrf_token": csrf_of(client)})
+    return await client.post(
+        "/login", data={"user_id": user_id, "pin": pin, "next": "/", "_csrf_token": csrf_of(client)}
+    )
 
 
 @pytest.fixture
@@ -93,4 +99,5 @@ def login_as(client, staff):
         response = await login(client, staff[role], STAFF[role][1])
         assert response.status_code in (200, 303), response.text
         return client
+
     return _login

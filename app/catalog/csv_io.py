@@ -33,8 +33,17 @@ from app.catalog.models import UNITS
 from app.core.money import MoneyError, parse_amount, parse_gst_rate, to_decimal_string
 
 COLUMNS = (
-    "sku", "name", "barcodes", "price", "gst_rate", "hsn", "unit", "pack_size",
-    "category", "active", "reorder_level",
+    "sku",
+    "name",
+    "barcodes",
+    "price",
+    "gst_rate",
+    "hsn",
+    "unit",
+    "pack_size",
+    "category",
+    "active",
+    "reorder_level",
 )
 REQUIRED = ("sku", "name", "price", "gst_rate")
 SKU_RE = re.compile(r"^[A-Z0-9][A-Z0-9._/-]{0,39}$")
@@ -85,7 +94,9 @@ def canonical_barcode(code: str, rules: Sequence[MeasureRule]) -> str:
     if result.symbology == "gs1":
         raise BarcodeError("a GS1 element string is not a product barcode; use the GTIN")
     if result.symbology == "variable" and result.lookup_code != code.strip():
-        raise BarcodeError(f"variable-measure code must have zero value digits: {result.lookup_code}")
+        raise BarcodeError(
+            f"variable-measure code must have zero value digits: {result.lookup_code}"
+        )
     return result.lookup_code
 
 
@@ -132,9 +143,17 @@ def _row(line: int, rec: dict[str, str], rules: Sequence[MeasureRule]) -> Produc
     if not reorder.isdigit() or int(reorder) > 10_000_000:
         raise ValueError(f"reorder_level {reorder!r} must be a whole number")
     return ProductRow(
-        line=line, sku=sku, name=name, price_minor=price, gst_rate_bp=gst,
-        barcodes=tuple(codes), hsn=hsn, unit=unit, pack_size=get("pack_size")[:20],
-        category=get("category")[:60], active=active_word in TRUE_WORDS,
+        line=line,
+        sku=sku,
+        name=name,
+        price_minor=price,
+        gst_rate_bp=gst,
+        barcodes=tuple(codes),
+        hsn=hsn,
+        unit=unit,
+        pack_size=get("pack_size")[:20],
+        category=get("category")[:60],
+        active=active_word in TRUE_WORDS,
         reorder_level=int(reorder),
     )
 
@@ -193,10 +212,20 @@ def write_catalog(products: Iterable[dict], stream: io.TextIOBase) -> int:
     writer.writerow(COLUMNS)
     n = 0
     for p in products:
-        writer.writerow([
-            p["sku"], p["name"], "|".join(p["barcodes"]), to_decimal_string(p["price_minor"]),
-            f"{p['gst_rate_bp'] / 100:g}", p["hsn"], p["unit"], p["pack_size"], p["category"],
-            "yes" if p["active"] else "no", p["reorder_level"],
-        ])
+        writer.writerow(
+            [
+                p["sku"],
+                p["name"],
+                "|".join(p["barcodes"]),
+                to_decimal_string(p["price_minor"]),
+                f"{p['gst_rate_bp'] / 100:g}",
+                p["hsn"],
+                p["unit"],
+                p["pack_size"],
+                p["category"],
+                "yes" if p["active"] else "no",
+                p["reorder_level"],
+            ]
+        )
         n += 1
     return n

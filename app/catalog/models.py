@@ -33,7 +33,9 @@ class Product(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     barcodes: Mapped[list[Barcode]] = relationship(
-        back_populates="product", cascade="all, delete-orphan", lazy="selectin",
+        back_populates="product",
+        cascade="all, delete-orphan",
+        lazy="selectin",
         order_by="Barcode.code",
     )
 

@@ -23,8 +23,14 @@ STAFF = ("cashier", "picker", "manager")
 @get("/products", guards=[requires(*STAFF)])
 async def products_page(request: Request, q: str = "") -> Template:
     results = await service.search(request.app.state.db, q) if q else []
-    return page(request, "catalog/products.html", fragment="catalog/_results.html",
-                user=current_user(request), q=q, results=results)
+    return page(
+        request,
+        "catalog/products.html",
+        fragment="catalog/_results.html",
+        user=current_user(request),
+        q=q,
+        results=results,
+    )
 
 
 @get("/products/search", guards=[requires(*STAFF)])
@@ -40,17 +46,31 @@ async def product_detail(request: Request, sku: str) -> Template:
     if product is None:
         raise NotFoundException(f"No product with SKU {sku}.")
     levels = await stock.levels_for_product(db, product.id)
-    return page(request, "catalog/product.html", user=current_user(request), product=product,
-                levels=levels, total=sum(level.on_hand for level in levels),
-                qty=lambda n: format_quantity(n, product.unit))
+    return page(
+        request,
+        "catalog/product.html",
+        user=current_user(request),
+        product=product,
+        levels=levels,
+        total=sum(level.on_hand for level in levels),
+        qty=lambda n: format_quantity(n, product.unit),
+    )
 
 
 def product_json(p: Product) -> dict[str, Any]:
     return {
-        "sku": p.sku, "name": p.name, "barcodes": [b.code for b in p.barcodes],
-        "price": to_decimal_string(p.price_minor), "price_minor": p.price_minor,
-        "currency": "INR", "gst_rate": p.gst_rate_bp / 100, "hsn": p.hsn, "unit": p.unit,
-        "base_unit": BASE_UNIT[p.unit], "pack_size": p.pack_size, "category": p.category,
+        "sku": p.sku,
+        "name": p.name,
+        "barcodes": [b.code for b in p.barcodes],
+        "price": to_decimal_string(p.price_minor),
+        "price_minor": p.price_minor,
+        "currency": "INR",
+        "gst_rate": p.gst_rate_bp / 100,
+        "hsn": p.hsn,
+        "unit": p.unit,
+        "base_unit": BASE_UNIT[p.unit],
+        "pack_size": p.pack_size,
+        "category": p.category,
         "active": p.active,
     }
 
@@ -67,17 +87,23 @@ async def api_product(request: Request, sku: str) -> dict[str, Any]:
 async def api_scan(request: Request, code: str) -> dict[str, Any]:
     """Parse a scanned code and return the product with what the code carries."""
     try:
-        found = await service.lookup_scan(request.app.state.db, code,
-                                          request.app.state.cfg.measure_rules)
+        found = await service.lookup_scan(
+            request.app.state.db, code, request.app.state.cfg.measure_rules
+        )
     except BarcodeError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from None
     except service.UnknownProduct as exc:
         raise NotFoundException(str(exc)) from None
     scan = found.scan
     return {
-        "code": scan.raw, "symbology": scan.symbology, "lookup_code": scan.lookup_code,
-        "quantity": scan.quantity, "weight_g": scan.weight_g, "price_minor": scan.price_minor,
-        "batch": scan.batch, "expiry": scan.expiry.isoformat() if scan.expiry else None,
+        "code": scan.raw,
+        "symbology": scan.symbology,
+        "lookup_code": scan.lookup_code,
+        "quantity": scan.quantity,
+        "weight_g": scan.weight_g,
+        "price_minor": scan.price_minor,
+        "batch": scan.batch,
+        "expiry": scan.expiry.isoformat() if scan.expiry else None,
         "product": product_json(found.product),
     }
 

@@ -73,7 +73,9 @@ async def search(db: Database, query: str, limit: int = 20) -> list[Product]:
             except BarcodeError:
                 exact = None
         words = [w for w in q.split() if w]
-        name_match = and_(*(Product.name.ilike(f"%{w}%", escape="\\") for w in map(_escape_like, words)))
+        name_match = and_(
+            *(Product.name.ilike(f"%{w}%", escape="\\") for w in map(_escape_like, words))
+        )
         stmt = (
             select(Product)
             .where(or_(Product.sku.startswith(q.upper(), autoescape=True), name_match))
@@ -110,15 +112,26 @@ class ImportRejected(Exception):
 
 def _fields(row: ProductRow) -> dict:
     return {
-        "name": row.name, "price_minor": row.price_minor, "gst_rate_bp": row.gst_rate_bp,
-        "hsn": row.hsn, "unit": row.unit, "pack_size": row.pack_size,
-        "category": row.category, "active": row.active, "reorder_level": row.reorder_level,
+        "name": row.name,
+        "price_minor": row.price_minor,
+        "gst_rate_bp": row.gst_rate_bp,
+        "hsn": row.hsn,
+        "unit": row.unit,
+        "pack_size": row.pack_size,
+        "category": row.category,
+        "active": row.active,
+        "reorder_level": row.reorder_level,
     }
 
 
 async def import_catalog(
-    db: Database, parsed: ParsedCatalog, *, skip_bad: bool = False, dry_run: bool = False,
-    progress: Progress | None = None, chunk: int = 2000,
+    db: Database,
+    parsed: ParsedCatalog,
+    *,
+    skip_bad: bool = False,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    chunk: int = 2000,
 ) -> ImportReport:
     """Upsert products by sku in ONE transaction. Any bad row (from the file, or a
     barcode owned by a product this file does not mention) rejects the whole file
@@ -128,11 +141,24 @@ async def import_catalog(
     now = utcnow()
     async with db.write() as s:
         existing = {
-            sku: (pid, fields) for sku, pid, *fields in (await s.execute(select(
-                Product.sku, Product.id, Product.name, Product.price_minor, Product.gst_rate_bp,
-                Product.hsn, Product.unit, Product.pack_size, Product.category, Product.active,
-                Product.reorder_level,
-            ))).all()
+            sku: (pid, fields)
+            for sku, pid, *fields in (
+                await s.execute(
+                    select(
+                        Product.sku,
+                        Product.id,
+                        Product.name,
+                        Product.price_minor,
+                        Product.gst_rate_bp,
+                        Product.hsn,
+                        Product.unit,
+                        Product.pack_size,
+                        Product.category,
+                        Product.active,
+                        Product.reorder_level,
+                    )
+                )
+            ).all()
         }
         owner = dict((await s.execute(select(Barcode.code, Barcode.product_id))).all())
         codes_by_pid: dict[str, set[str]] = {}
@@ -144,11 +170,21 @@ async def import_catalog(
         good: list[ProductRow] = []
         for row in parsed.rows:
             pid = existing.get(row.sku, (None,))[0]
-            clash = next((c for c in row.barcodes if c in owner and owner[c] != pid
-                          and sku_of.get(owner[c]) not in file_skus), None)
+            clash = next(
+                (
+                    c
+                    for c in row.barcodes
+                    if c in owner and owner[c] != pid and sku_of.get(owner[c]) not in file_skus
+                ),
+                None,
+            )
             if clash:
-                errors.append(RowError(row.line, f"barcode {clash} belongs to product "
-                                                 f"{sku_of.get(owner[clash], '?')}"))
+                errors.append(
+                    RowError(
+                        row.line,
+                        f"barcode {clash} belongs to product {sku_of.get(owner[clash], '?')}",
+                    )
+                )
                 continue
             good.append(row)
         errors.sort(key=lambda e: e.line)
@@ -179,26 +215,27 @@ async def import_catalog(
         total = len(inserts) + len(updates) + len(barcode_rows)
         done = 0
         for i in range(0, len(touched), chunk):
-            await s.execute(delete(Barcode).where(Barcode.product_id.in_(touched[i:i + chunk])))
+            await s.execute(delete(Barcode).where(Barcode.product_id.in_(touched[i : i + chunk])))
         # Codes moving between products in this file: free them before re-inserting.
         moving = [b["code"] for b in barcode_rows]
         for i in range(0, len(moving), chunk):
-            await s.execute(delete(Barcode).where(Barcode.code.in_(moving[i:i + chunk])))
+            await s.execute(delete(Barcode).where(Barcode.code.in_(moving[i : i + chunk])))
         for batch, stmt in ((inserts, insert(Product)), (updates, None)):
             for i in range(0, len(batch), chunk):
-                part = batch[i:i + chunk]
+                part = batch[i : i + chunk]
                 if stmt is not None:
                     await s.execute(stmt, part)
                 else:
                     conn = await s.connection()
                     await conn.execute(
-                        update(Product.__table__).where(
-                            Product.__table__.c.id == bindparam("pid")), part)
+                        update(Product.__table__).where(Product.__table__.c.id == bindparam("pid")),
+                        part,
+                    )
                 done += len(part)
                 if progress:
                     progress(done, total)
         for i in range(0, len(barcode_rows), chunk):
-            part = barcode_rows[i:i + chunk]
+            part = barcode_rows[i : i + chunk]
             await s.execute(insert(Barcode), part)
             done += len(part)
             if progress:
@@ -212,10 +249,17 @@ async def export_rows(db: Database) -> list[dict]:
         products = list(await s.scalars(select(Product).order_by(Product.category, Product.name)))
         return [
             {
-                "sku": p.sku, "name": p.name, "barcodes": [b.code for b in p.barcodes],
-                "price_minor": p.price_minor, "gst_rate_bp": p.gst_rate_bp, "hsn": p.hsn,
-                "unit": p.unit, "pack_size": p.pack_size, "category": p.category,
-                "active": p.active, "reorder_level": p.reorder_level,
+                "sku": p.sku,
+                "name": p.name,
+                "barcodes": [b.code for b in p.barcodes],
+                "price_minor": p.price_minor,
+                "gst_rate_bp": p.gst_rate_bp,
+                "hsn": p.hsn,
+                "unit": p.unit,
+                "pack_size": p.pack_size,
+                "category": p.category,
+                "active": p.active,
+                "reorder_level": p.reorder_level,
             }
             for p in products
         ]

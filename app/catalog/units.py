@@ -17,8 +17,9 @@ def parse_quantity(text: str, unit: str) -> int:
     """'2' pieces -> 2; '1.25' kg -> 1250 g. Zero, negatives and fractions of a piece are refused."""
     cleaned = str(text).strip()
     if not _QTY_RE.match(cleaned):
-        raise QuantityError(f"{text!r} is not a quantity" + (
-            "" if unit == "piece" else f" in {unit} like 1.250"))
+        raise QuantityError(
+            f"{text!r} is not a quantity" + ("" if unit == "piece" else f" in {unit} like 1.250")
+        )
     value = Decimal(cleaned)
     if unit == "piece":
         if value != value.to_integral_value():

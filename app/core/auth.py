@@ -96,8 +96,7 @@ def requires(*roles: str):
             raise NotLoggedIn("Please sign in")
         if not role_allows(user.role, roles):
             raise PermissionDeniedException(
-                f"{user.name} ({user.role}) may not open this page; ask a "
-                + " or ".join(roles)
+                f"{user.name} ({user.role}) may not open this page; ask a " + " or ".join(roles)
             )
 
     guard.kirana_roles = roles  # type: ignore[attr-defined]
@@ -184,14 +183,22 @@ async def authenticate(
         newly_locked = 0
         for r in rows:
             state = after_failure(
-                ThrottleState(r.failures, r.locked_until), now,
-                cfg.security.pin_max_failures, lockout,
+                ThrottleState(r.failures, r.locked_until),
+                now,
+                cfg.security.pin_max_failures,
+                lockout,
             )
             r.failures, r.locked_until = state.failures, state.locked_until
             if state.is_locked(now):
                 newly_locked = cfg.security.lockout_seconds
-        s.add(AuditLog(at=now, user_id=user.id if user else None, action="login_failed",
-                       detail=f"device {device_key[:12]}" + (" locked" if newly_locked else "")))
+        s.add(
+            AuditLog(
+                at=now,
+                user_id=user.id if user else None,
+                action="login_failed",
+                detail=f"device {device_key[:12]}" + (" locked" if newly_locked else ""),
+            )
+        )
     if newly_locked:
         raise LoginError(
             f"Too many wrong PINs. Try again in {_minutes(newly_locked)}.", newly_locked
@@ -216,8 +223,7 @@ async def create_user(db: Database, name: str, role: str, pin: str) -> User:
     async with db.write() as s:
         if await s.scalar(select(User).where(User.name == name)):
             raise ValueError(f"a user named {name!r} already exists")
-        user = User(name=name, role=role, pin_hash=hash_pin(pin), active=True,
-                    created_at=utcnow())
+        user = User(name=name, role=role, pin_hash=hash_pin(pin), active=True, created_at=utcnow())
         s.add(user)
     return user
 

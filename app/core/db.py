@@ -20,7 +20,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import String, TypeDecorator, event
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import DeclarativeBase
 
 BUSY_TIMEOUT_MS = 10_000

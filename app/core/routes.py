@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlparse
 
@@ -21,7 +20,6 @@ from app.core.web import VARY, current_user, page
 
 DEVICE_COOKIE = "kirana_device"
 NEW_SESSION_ID = "kirana_new_sid"
-STATIC_DIR = Path(__file__).resolve().parent.parent.parent / "static"
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
@@ -36,23 +34,38 @@ def _safe_next(target: str | None) -> str:
 
 
 def _device_key(request: Request) -> str:
-    return request.cookies.get(DEVICE_COOKIE) or f"ip-{request.client.host if request.client else '?'}"
+    return (
+        request.cookies.get(DEVICE_COOKIE) or f"ip-{request.client.host if request.client else '?'}"
+    )
 
 
 def _device_cookie(request: Request) -> list[Cookie]:
     if request.cookies.get(DEVICE_COOKIE):
         return []
-    return [Cookie(key=DEVICE_COOKIE, value=secrets.token_urlsafe(18), max_age=3600 * 24 * 365 * 5,
-                   httponly=True, samesite="lax",
-                   secure=request.app.state.cfg.server.secure_cookies)]
+    return [
+        Cookie(
+            key=DEVICE_COOKIE,
+            value=secrets.token_urlsafe(18),
+            max_age=3600 * 24 * 365 * 5,
+            httponly=True,
+            samesite="lax",
+            secure=request.app.state.cfg.server.secure_cookies,
+        )
+    ]
 
 
-async def _login_page(request: Request, error: str = "", status: int = 200,
-                      selected: str = "") -> Template:
+async def _login_page(
+    request: Request, error: str = "", status: int = 200, selected: str = ""
+) -> Template:
     users = await auth.list_login_users(request.app.state.db)
     response = page(
-        request, "core/login.html", status_code=status, users=users, error=error,
-        selected=selected, next=_safe_next(request.query_params.get("next")),
+        request,
+        "core/login.html",
+        status_code=status,
+        users=users,
+        error=error,
+        selected=selected,
+        next=_safe_next(request.query_params.get("next")),
         store=request.app.state.cfg.store,
     )
     response.cookies.extend(_device_cookie(request))
@@ -77,8 +90,9 @@ async def login_submit(request: Request, data: Form) -> Response | Template:
             request.app.state.db, request.app.state.cfg, user_id, pin, _device_key(request)
         )
     except LoginError as exc:
-        return await _login_page(request, str(exc), 429 if exc.locked_seconds else 401,
-                                 selected=user_id)
+        return await _login_page(
+            request, str(exc), 429 if exc.locked_seconds else 401, selected=user_id
+        )
     # A fresh session id at login defeats session fixation.
     request.scope.setdefault("state", {})[NEW_SESSION_ID] = secrets.token_hex(32)
     request.clear_session()
@@ -94,8 +108,9 @@ async def logout(request: Request) -> Redirect:
 
 @get("/", guards=[requires("cashier", "picker", "manager")])
 async def home(request: Request) -> Template:
-    return page(request, "core/home.html", user=current_user(request),
-                store=request.app.state.cfg.store)
+    return page(
+        request, "core/home.html", user=current_user(request), store=request.app.state.cfg.store
+    )
 
 
 @get("/healthz", opt=PUBLIC)
@@ -116,22 +131,28 @@ async def readyz(request: Request) -> Response:
     pending = migrate.pending_message(db.path) if checks["database"] == "ok" else "unknown"
     checks["migrations"] = "current" if pending is None else pending
     ready = checks["database"] == "ok" and pending is None
-    return Response({"status": "ready" if ready else "not ready", **checks},
-                    status_code=200 if ready else 503)
+    return Response(
+        {"status": "ready" if ready else "not ready", **checks}, status_code=200 if ready else 503
+    )
 
 
 @get("/sw.js", opt=PUBLIC)
 async def service_worker(request: Request) -> Response:
-    body = (STATIC_DIR / "sw.js").read_text().replace(
-        "__KIRANA_VERSION__", request.app.state.asset_version)
-    return Response(body, media_type="application/javascript", headers={
-        "Service-Worker-Allowed": "/", "Cache-Control": "no-cache"})
+    """The worker must be served from / to control every page; its text is built at start."""
+    return Response(
+        request.app.state.service_worker,
+        media_type="application/javascript",
+        headers={"Service-Worker-Allowed": "/", "Cache-Control": "no-cache"},
+    )
 
 
 @get("/offline", opt=PUBLIC)
 async def offline(request: Request) -> Template:
-    return Template(template_name="core/offline.html", headers=VARY,
-                    context={"store": request.app.state.cfg.store})
+    return Template(
+        template_name="core/offline.html",
+        headers=VARY,
+        context={"store": request.app.state.cfg.store},
+    )
 
 
 ROUTES = [login_form, login_submit, logout, home, healthz, readyz, service_worker, offline]

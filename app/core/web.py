@@ -39,7 +39,10 @@ def current_user(request: Request) -> StaffUser | None:
 
 
 def page(
-    request: Request, template: str, fragment: str | None = None, status_code: int = 200,
+    request: Request,
+    template: str,
+    fragment: str | None = None,
+    status_code: int = 200,
     **context: Any,
 ) -> Template:
     """Render `template` (full page), or `fragment` when htmx asked for a part."""
@@ -79,9 +82,15 @@ def _wants_json(request: Request) -> bool:
 def _error_page(request: Request, status: int, title: str, message: str) -> Response:
     if _wants_json(request):
         return Response({"error": title, "detail": message}, status_code=status)
-    return page(request, "errors/error.html", fragment="errors/_error.html",
-                status_code=status, title=title, message=message,
-                user=current_user(request))
+    return page(
+        request,
+        "errors/error.html",
+        fragment="errors/_error.html",
+        status_code=status,
+        title=title,
+        message=message,
+        user=current_user(request),
+    )
 
 
 def not_authorized_handler(request: Request, exc: NotAuthorizedException) -> Response:
@@ -124,7 +133,9 @@ def http_exception_handler(request: Request, exc: HTTPException) -> Response:
 def server_error_handler(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return _error_page(
-        request, HTTP_500_INTERNAL_SERVER_ERROR, "Something went wrong",
+        request,
+        HTTP_500_INTERNAL_SERVER_ERROR,
+        "Something went wrong",
         "The server hit a problem and saved nothing from this step. Try again; "
         "if it keeps happening, tell the store manager.",
     )

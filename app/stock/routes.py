@@ -29,15 +29,22 @@ MANAGER = requires("manager")
 
 
 def _ctx(request: Request, mode: str, **extra: Any) -> dict[str, Any]:
-    return {"user": current_user(request), "mode": mode, "reasons": list(ADJUST_REASONS),
-            **extra}
+    return {"user": current_user(request), "mode": mode, "reasons": list(ADJUST_REASONS), **extra}
 
 
 @get("/stock", guards=[requires("manager", "picker")])
 async def stock_page(request: Request, low: bool = False, q: str = "") -> Template:
     rows = await service.stock_list(request.app.state.db, low_only=low, query=q.strip())
-    return page(request, "stock/list.html", fragment="stock/_rows.html",
-                user=current_user(request), rows=rows, low=low, q=q, fq=format_quantity)
+    return page(
+        request,
+        "stock/list.html",
+        fragment="stock/_rows.html",
+        user=current_user(request),
+        rows=rows,
+        low=low,
+        q=q,
+        fq=format_quantity,
+    )
 
 
 @get("/stock/receive", guards=[MANAGER])
@@ -60,9 +67,18 @@ async def move_scan(request: Request, mode: str, data: Form) -> Template:
     try:
         found = await catalog.lookup_scan(db, code, request.app.state.cfg.measure_rules)
     except (BarcodeError, catalog.UnknownProduct) as exc:
-        return page(request, "stock/_move_step.html", status_code=200,
-                    **_ctx(request, mode, error=str(exc), code=code, matches=(
-                        await catalog.search(db, code, limit=5) if code else [])))
+        return page(
+            request,
+            "stock/_move_step.html",
+            status_code=200,
+            **_ctx(
+                request,
+                mode,
+                error=str(exc),
+                code=code,
+                matches=(await catalog.search(db, code, limit=5) if code else []),
+            ),
+        )
     product, scan = found.product, found.scan
     levels = await service.levels_for_product(db, product.id)
     bins = await service.list_bins(db)
@@ -72,10 +88,19 @@ async def move_scan(request: Request, mode: str, data: Form) -> Template:
     elif scan.quantity:
         default_qty = str(scan.quantity)
     return page(
-        request, "stock/_move_step.html",
-        **_ctx(request, mode, product=product, scan=scan, levels=levels, bins=bins,
-               default_bin=levels[0].bin_code if levels else "", default_qty=default_qty,
-               fq=format_quantity),
+        request,
+        "stock/_move_step.html",
+        **_ctx(
+            request,
+            mode,
+            product=product,
+            scan=scan,
+            levels=levels,
+            bins=bins,
+            default_bin=levels[0].bin_code if levels else "",
+            default_qty=default_qty,
+            fq=format_quantity,
+        ),
     )
 
 
@@ -122,21 +147,30 @@ async def _move_submit(request: Request, mode: str, data: dict[str, str]) -> Tem
             quantity = parse_quantity(qty_text, product.unit)
         if mode == "receive":
             result = await service.receive(
-                db, product_id=product.id, bin_code=data.get("bin", ""), quantity=quantity,
-                user_id=user.id if user else None, reference=data.get("reference", "")[:80],
+                db,
+                product_id=product.id,
+                bin_code=data.get("bin", ""),
+                quantity=quantity,
+                user_id=user.id if user else None,
+                reference=data.get("reference", "")[:80],
                 batch=data.get("batch", "").strip()[:20] or None,
                 expiry=_parse_expiry(data.get("expiry", "")),
             )
         else:
             result = await service.adjust(
-                db, product_id=product.id, bin_code=data.get("bin", ""), reason=reason,
-                quantity=quantity, user_id=user.id if user else None,
+                db,
+                product_id=product.id,
+                bin_code=data.get("bin", ""),
+                reason=reason,
+                quantity=quantity,
+                user_id=user.id if user else None,
                 note=data.get("reference", "")[:80],
             )
     except (StockError, QuantityError) as exc:
         return page(request, "stock/_move_error.html", **_ctx(request, mode, error=str(exc)))
-    return page(request, "stock/_move_done.html", **_ctx(
-        request, mode, result=result, fq=format_quantity))
+    return page(
+        request, "stock/_move_done.html", **_ctx(request, mode, result=result, fq=format_quantity)
+    )
 
 
 @get("/api/v1/stock/{sku:str}", guards=[api_access("stock:read", "cashier", "picker", "manager")])
@@ -147,15 +181,24 @@ async def api_stock(request: Request, sku: str) -> dict[str, Any]:
         raise NotFoundException(f"no product with sku {sku}")
     levels = await service.levels_for_product(db, product.id)
     return {
-        "sku": product.sku, "unit": product.unit,
+        "sku": product.sku,
+        "unit": product.unit,
         "on_hand": sum(level.on_hand for level in levels),
-        "bins": [{"bin": level.bin_code, "zone": level.zone, "on_hand": level.on_hand}
-                 for level in levels],
+        "bins": [
+            {"bin": level.bin_code, "zone": level.zone, "on_hand": level.on_hand}
+            for level in levels
+        ],
         "low": sum(level.on_hand for level in levels) <= product.reorder_level,
     }
 
 
 ROUTES = [
-    stock_page, receive_page, adjust_page, move_scan, move_pick, receive_submit, adjust_submit,
+    stock_page,
+    receive_page,
+    adjust_page,
+    move_scan,
+    move_pick,
+    receive_submit,
+    adjust_submit,
     api_stock,
 ]

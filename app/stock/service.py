@@ -28,8 +28,15 @@ class StockError(ValueError):
 
 
 async def record_move(
-    s: AsyncSession, *, product: Product, bin: Bin, delta: int, reason: str,
-    reference: str = "", user_id: str | None = None, batch: str | None = None,
+    s: AsyncSession,
+    *,
+    product: Product,
+    bin: Bin,
+    delta: int,
+    reason: str,
+    reference: str = "",
+    user_id: str | None = None,
+    batch: str | None = None,
     expiry: date | None = None,
 ) -> StockMove:
     if reason not in REASONS:
@@ -37,8 +44,15 @@ async def record_move(
     if delta == 0:
         raise StockError("a stock movement needs a non-zero quantity")
     move = StockMove(
-        id=uuid7(), product_id=product.id, bin_id=bin.id, delta=delta, reason=reason,
-        reference=reference[:80], batch=batch or None, expiry=expiry, user_id=user_id,
+        id=uuid7(),
+        product_id=product.id,
+        bin_id=bin.id,
+        delta=delta,
+        reason=reason,
+        reference=reference[:80],
+        batch=batch or None,
+        expiry=expiry,
+        user_id=user_id,
         at=utcnow(),
     )
     s.add(move)
@@ -50,11 +64,21 @@ async def record_move(
             set_={"on_hand": StockLevel.on_hand + delta},
         )
     )
-    emit(s, "stock.moved", {
-        "move_id": move.id, "sku": product.sku, "bin": bin.code, "delta": delta,
-        "reason": reason, "reference": move.reference, "batch": move.batch,
-        "expiry": expiry.isoformat() if expiry else None, "at": move.at.isoformat(),
-    })
+    emit(
+        s,
+        "stock.moved",
+        {
+            "move_id": move.id,
+            "sku": product.sku,
+            "bin": bin.code,
+            "delta": delta,
+            "reason": reason,
+            "reference": move.reference,
+            "batch": move.batch,
+            "expiry": expiry.isoformat() if expiry else None,
+            "at": move.at.isoformat(),
+        },
+    )
     return move
 
 
@@ -81,29 +105,50 @@ async def _result(s: AsyncSession, move: StockMove, product: Product, bin_: Bin)
     level = await s.get(StockLevel, (product.id, bin_.id), populate_existing=True)
     total = await s.scalar(
         select(func.coalesce(func.sum(StockLevel.on_hand), 0)).where(
-            StockLevel.product_id == product.id)
+            StockLevel.product_id == product.id
+        )
     )
     return MoveResult(move, product, bin_, level.on_hand if level else 0, int(total or 0))
 
 
 async def receive(
-    db: Database, *, product_id: str, bin_code: str, quantity: int, user_id: str | None,
-    reference: str = "", batch: str | None = None, expiry: date | None = None,
+    db: Database,
+    *,
+    product_id: str,
+    bin_code: str,
+    quantity: int,
+    user_id: str | None,
+    reference: str = "",
+    batch: str | None = None,
+    expiry: date | None = None,
 ) -> MoveResult:
     if quantity <= 0:
         raise StockError("received quantity must be more than zero")
     async with db.write() as s:
         product, bin_ = await _product_and_bin(s, product_id, bin_code)
         move = await record_move(
-            s, product=product, bin=bin_, delta=quantity, reason="receive",
-            reference=reference or "goods in", user_id=user_id, batch=batch, expiry=expiry,
+            s,
+            product=product,
+            bin=bin_,
+            delta=quantity,
+            reason="receive",
+            reference=reference or "goods in",
+            user_id=user_id,
+            batch=batch,
+            expiry=expiry,
         )
         return await _result(s, move, product, bin_)
 
 
 async def adjust(
-    db: Database, *, product_id: str, bin_code: str, reason: str, quantity: int,
-    user_id: str | None, note: str = "",
+    db: Database,
+    *,
+    product_id: str,
+    bin_code: str,
+    reason: str,
+    quantity: int,
+    user_id: str | None,
+    note: str = "",
 ) -> MoveResult:
     """damaged/expired remove `quantity`; found adds it; count sets the bin to `quantity`."""
     if reason not in ADJUST_REASONS:
@@ -120,8 +165,13 @@ async def adjust(
         else:
             delta = ADJUST_REASONS[reason] * quantity
         move = await record_move(
-            s, product=product, bin=bin_, delta=delta, reason=reason,
-            reference=note or f"adjust: {reason}", user_id=user_id,
+            s,
+            product=product,
+            bin=bin_,
+            delta=delta,
+            reason=reason,
+            reference=note or f"adjust: {reason}",
+            user_id=user_id,
         )
         return await _result(s, move, product, bin_)
 
@@ -158,7 +208,12 @@ class StockRow:
 
 
 async def stock_list(
-    db: Database, *, low_only: bool = False, query: str = "", limit: int = 200, offset: int = 0,
+    db: Database,
+    *,
+    low_only: bool = False,
+    query: str = "",
+    limit: int = 200,
+    offset: int = 0,
 ) -> list[StockRow]:
     total = func.coalesce(func.sum(StockLevel.on_hand), 0).label("on_hand")
     stmt = (
@@ -180,9 +235,14 @@ async def stock_list(
 
 async def total_on_hand(db: Database, product_id: str) -> int:
     async with db.read() as s:
-        return int(await s.scalar(
-            select(func.coalesce(func.sum(StockLevel.on_hand), 0)).where(
-                StockLevel.product_id == product_id)) or 0)
+        return int(
+            await s.scalar(
+                select(func.coalesce(func.sum(StockLevel.on_hand), 0)).where(
+                    StockLevel.product_id == product_id
+                )
+            )
+            or 0
+        )
 
 
 async def list_bins(db: Database) -> list[Bin]:
@@ -202,16 +262,26 @@ async def load_bins_csv(db: Database, text: str) -> int:
             seq = int(rec.get("pick_seq") or 0)
         except ValueError:
             raise StockError(f"line {reader.line_num}: pick_seq must be a number") from None
-        rows.append({"code": code, "zone": (rec.get("zone") or "").strip(),
-                     "aisle": (rec.get("aisle") or "").strip(),
-                     "shelf": (rec.get("shelf") or "").strip(), "pick_seq": seq})
+        rows.append(
+            {
+                "code": code,
+                "zone": (rec.get("zone") or "").strip(),
+                "aisle": (rec.get("aisle") or "").strip(),
+                "shelf": (rec.get("shelf") or "").strip(),
+                "pick_seq": seq,
+            }
+        )
     async with db.write() as s:
         existing = {b.code: b for b in await s.scalars(select(Bin))}
         for row in rows:
             if row["code"] in existing:
                 b = existing[row["code"]]
                 b.zone, b.aisle, b.shelf, b.pick_seq = (
-                    row["zone"], row["aisle"], row["shelf"], row["pick_seq"])
+                    row["zone"],
+                    row["aisle"],
+                    row["shelf"],
+                    row["pick_seq"],
+                )
             else:
                 s.add(Bin(id=uuid7(), **row))
     return len(rows)

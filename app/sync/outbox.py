@@ -25,8 +25,6 @@ def emit(session: AsyncSession, kind: str, data: dict[str, Any]) -> OutboxEvent:
         raise ValueError(f"unknown outbox event kind {kind!r}")
     if not session.in_transaction():
         raise RuntimeError("outbox events must be written inside the caller's transaction")
-    event = OutboxEvent(
-        id=uuid7(), kind=kind, at=utcnow(), data=msgspec.json.encode(data).decode()
-    )
+    event = OutboxEvent(id=uuid7(), kind=kind, at=utcnow(), data=msgspec.json.encode(data).decode())
     session.add(event)
     return event

@@ -29,8 +29,9 @@ async def count(db, model) -> int:
 
 
 async def test_demo_catalogue_imports_clean(db, cfg):
-    parsed = parse_catalog((ROOT / "store_config" / "demo_catalog.csv").read_text(),
-                           cfg.measure_rules)
+    parsed = parse_catalog(
+        (ROOT / "store_config" / "demo_catalog.csv").read_text(), cfg.measure_rules
+    )
     assert parsed.clean, parsed.errors[:3]
     assert len(parsed.rows) >= 300
     report = await import_catalog(db, parsed)
@@ -65,8 +66,10 @@ async def test_bad_rows_are_reported_by_line_and_nothing_is_written(db, cfg):
 
 
 async def test_skip_bad_imports_the_good_rows(db, cfg):
-    text = HEADER + (f"TEA-1,Tata Tea Gold 500 g,{A},285.00,5,0902,piece,500 g,Beverages,yes,10\n"
-                     "TEA-2,Bad price,,abc,5,,piece,,,yes,0\n")
+    text = HEADER + (
+        f"TEA-1,Tata Tea Gold 500 g,{A},285.00,5,0902,piece,500 g,Beverages,yes,10\n"
+        "TEA-2,Bad price,,abc,5,,piece,,,yes,0\n"
+    )
     report = await import_catalog(db, parse_catalog(text, cfg.measure_rules), skip_bad=True)
     assert report.created == 1 and [e.line for e in report.skipped] == [3]
     assert await count(db, Product) == 1
@@ -80,8 +83,9 @@ async def test_dry_run_writes_nothing(db, cfg):
 
 
 async def test_update_and_barcode_owned_by_another_product(db, cfg):
-    first = HEADER + (f"TEA-1,Tata Tea,{A},285,5,,piece,,,yes,0\n"
-                      f"TEA-2,Red Label,{B},250,5,,piece,,,yes,0\n")
+    first = HEADER + (
+        f"TEA-1,Tata Tea,{A},285,5,,piece,,,yes,0\nTEA-2,Red Label,{B},250,5,,piece,,,yes,0\n"
+    )
     await import_catalog(db, parse_catalog(first, cfg.measure_rules))
     # Moving B to TEA-1 while TEA-2 (its owner) is not in the file: refused.
     steal = HEADER + f"TEA-1,Tata Tea,{A}|{B},290,5,,piece,,,yes,0\n"
@@ -89,8 +93,9 @@ async def test_update_and_barcode_owned_by_another_product(db, cfg):
         await import_catalog(db, parse_catalog(steal, cfg.measure_rules))
     assert "belongs to product TEA-2" in str(rejected.value.errors[0])
     # Swapping codes between two products in one file is fine.
-    swap = HEADER + (f"TEA-1,Tata Tea,{B},290,5,,piece,,,yes,0\n"
-                     f"TEA-2,Red Label,{A},250,5,,piece,,,yes,0\n")
+    swap = HEADER + (
+        f"TEA-1,Tata Tea,{B},290,5,,piece,,,yes,0\nTEA-2,Red Label,{A},250,5,,piece,,,yes,0\n"
+    )
     report = await import_catalog(db, parse_catalog(swap, cfg.measure_rules))
     assert report.updated == 2
     async with db.read() as s:
@@ -103,14 +108,17 @@ async def test_header_problems(cfg):
     assert str(parsed.errors[0]) == "line 1: missing column(s): gst_rate"
     parsed = parse_catalog("sku,name,price,gst_rate,colour\n", cfg.measure_rules)
     assert "unknown column(s): colour" in str(parsed.errors[0])
-    assert str(parse_catalog("", cfg.measure_rules).errors[0]).startswith("line 1: the file is empty")
+    assert str(parse_catalog("", cfg.measure_rules).errors[0]).startswith(
+        "line 1: the file is empty"
+    )
 
 
 async def test_export_round_trips(db, cfg, tmp_path):
     import io
 
-    parsed = parse_catalog((ROOT / "store_config" / "demo_catalog.csv").read_text(),
-                           cfg.measure_rules)
+    parsed = parse_catalog(
+        (ROOT / "store_config" / "demo_catalog.csv").read_text(), cfg.measure_rules
+    )
     await import_catalog(db, parsed)
     out = io.StringIO()
     write_catalog(await export_rows(db), out)
@@ -121,9 +129,11 @@ async def test_export_round_trips(db, cfg, tmp_path):
 
 
 async def test_search_by_name_sku_and_barcode(db, cfg):
-    text = HEADER + (f"TEA-1,Tata Tea Gold 500 g,{A},285,5,,piece,,,yes,0\n"
-                     f"SALT-1,Tata Salt 1 kg,{B},28,0,,piece,,,yes,0\n"
-                     f"OIL-100,Odd 100% name,{C},10,5,,piece,,,yes,0\n")
+    text = HEADER + (
+        f"TEA-1,Tata Tea Gold 500 g,{A},285,5,,piece,,,yes,0\n"
+        f"SALT-1,Tata Salt 1 kg,{B},28,0,,piece,,,yes,0\n"
+        f"OIL-100,Odd 100% name,{C},10,5,,piece,,,yes,0\n"
+    )
     await import_catalog(db, parse_catalog(text, cfg.measure_rules))
     assert {p.sku for p in await search(db, "tata")} == {"TEA-1", "SALT-1"}
     assert [p.sku for p in await search(db, "tata salt")] == ["SALT-1"]
@@ -145,8 +155,7 @@ def test_cli_import_reports_lines_and_exit_code(cfg, tmp_path):
     assert "line 2: price" in result.output and "nothing was imported" in result.output
     good = tmp_path / "good.csv"
     good.write_text(HEADER + f"TEA-1,Tata Tea,{A},285,5,,piece,,,yes,0\n")
-    dry = runner.invoke(main, ["catalog", "import", "--config", cfg.source, str(good),
-                               "--dry-run"])
+    dry = runner.invoke(main, ["catalog", "import", "--config", cfg.source, str(good), "--dry-run"])
     assert dry.exit_code == 0 and "Would import: 1 new" in dry.output
     real = runner.invoke(main, ["catalog", "import", "--config", cfg.source, str(good)])
     assert real.exit_code == 0 and "Imported: 1 new" in real.output

@@ -19,12 +19,16 @@ ATTA = "ATTA"
 
 @pytest.fixture
 async def demo_catalog(db, cfg):
-    parsed = parse_catalog((ROOT / "store_config" / "demo_catalog.csv").read_text(),
-                           cfg.measure_rules)
+    parsed = parse_catalog(
+        (ROOT / "store_config" / "demo_catalog.csv").read_text(), cfg.measure_rules
+    )
     await import_catalog(db, parsed)
     await load_bins_csv(db, (ROOT / "store_config" / "demo_bins.csv").read_text())
-    packaged = next(r for r in parsed.rows if r.unit == "piece" and r.active and r.barcodes
-                    and len(r.barcodes[0]) == 13)
+    packaged = next(
+        r
+        for r in parsed.rows
+        if r.unit == "piece" and r.active and r.barcodes and len(r.barcodes[0]) == 13
+    )
     loose = next(r for r in parsed.rows if r.unit == "kg")
     return {"packaged": packaged, "loose": loose}
 
@@ -94,24 +98,47 @@ async def test_receive_flow_over_http(client, demo_catalog, login_as):
     step = await client.post("/stock/receive/scan", data={"code": row.barcodes[0]}, headers=hx)
     assert row.name in step.text and 'name="product_id"' in step.text
     import re
+
     product_id = re.search(r'name="product_id" value="([^"]+)"', step.text).group(1)
-    done = await client.post("/stock/receive", headers=hx, data={
-        "product_id": product_id, "quantity": "12", "bin": "A-01-1", "batch": "B1",
-        "expiry": "2027-03-31", "reference": "bill 9"})
+    done = await client.post(
+        "/stock/receive",
+        headers=hx,
+        data={
+            "product_id": product_id,
+            "quantity": "12",
+            "bin": "A-01-1",
+            "batch": "B1",
+            "expiry": "2027-03-31",
+            "reference": "bill 9",
+        },
+    )
     assert 'data-testid="store-total">12<' in done.text
     page = await client.get(f"/products/{row.sku}")
     assert 'data-testid="stock-total">12<' in page.text and "A-01-1" in page.text
     # Bad input: nothing is written and the message says why.
-    for qty, message in (("0", "more than zero"), ("-3", "not a quantity"),
-                         ("1.5", "whole number"), ("99999999", "too large")):
-        bad = await client.post("/stock/receive", headers=hx, data={
-            "product_id": product_id, "quantity": qty, "bin": "A-01-1"})
+    for qty, message in (
+        ("0", "more than zero"),
+        ("-3", "not a quantity"),
+        ("1.5", "whole number"),
+        ("99999999", "too large"),
+    ):
+        bad = await client.post(
+            "/stock/receive",
+            headers=hx,
+            data={"product_id": product_id, "quantity": qty, "bin": "A-01-1"},
+        )
         assert message in bad.text, qty
-    bad_bin = await client.post("/stock/receive", headers=hx, data={
-        "product_id": product_id, "quantity": "1", "bin": "NOPE"})
+    bad_bin = await client.post(
+        "/stock/receive",
+        headers=hx,
+        data={"product_id": product_id, "quantity": "1", "bin": "NOPE"},
+    )
     assert "no bin" in bad_bin.text
-    bad_date = await client.post("/stock/receive", headers=hx, data={
-        "product_id": product_id, "quantity": "1", "bin": "A-01-1", "expiry": "31/12/26"})
+    bad_date = await client.post(
+        "/stock/receive",
+        headers=hx,
+        data={"product_id": product_id, "quantity": "1", "bin": "A-01-1", "expiry": "31/12/26"},
+    )
     assert "not a date" in bad_date.text
     page = await client.get(f"/products/{row.sku}")
     assert 'data-testid="stock-total">12<' in page.text
@@ -144,12 +171,19 @@ async def test_adjust_count_and_stock_list(client, demo_catalog, login_as):
     row = demo_catalog["packaged"]
     step = await client.post("/stock/adjust/scan", data={"code": row.sku}, headers=hx)
     import re
+
     pid = re.search(r'name="product_id" value="([^"]+)"', step.text).group(1)
-    done = await client.post("/stock/adjust", headers=hx, data={
-        "product_id": pid, "reason": "found", "quantity": "3", "bin": "A-01-2"})
+    done = await client.post(
+        "/stock/adjust",
+        headers=hx,
+        data={"product_id": pid, "reason": "found", "quantity": "3", "bin": "A-01-2"},
+    )
     assert 'data-testid="store-total">3<' in done.text
-    done = await client.post("/stock/adjust", headers=hx, data={
-        "product_id": pid, "reason": "count", "quantity": "0", "bin": "A-01-2"})
+    done = await client.post(
+        "/stock/adjust",
+        headers=hx,
+        data={"product_id": pid, "reason": "count", "quantity": "0", "bin": "A-01-2"},
+    )
     assert 'data-testid="store-total">0<' in done.text
     listing = await client.get("/stock?low=true")
     assert row.name in listing.text

@@ -68,8 +68,9 @@ async def test_wrong_pin_is_refused_with_a_clear_message(client, staff):
 
 async def test_new_session_id_at_login(client, staff):
     await client.get("/login")
-    await client.post("/login", data={"user_id": staff["cashier"], "pin": "0000",
-                                      "_csrf_token": csrf_of(client)})
+    await client.post(
+        "/login", data={"user_id": staff["cashier"], "pin": "0000", "_csrf_token": csrf_of(client)}
+    )
     before = client.cookies.get("session")
     await login(client, staff["cashier"], STAFF["cashier"][1])
     after = client.cookies.get("session")
@@ -90,6 +91,7 @@ async def test_five_failures_lock_user_and_device(client, staff, db):
     assert other.status_code == 429
     async with db.read() as s:
         from sqlalchemy import select
+
         actions = [a.action for a in await s.scalars(select(AuditLog))]
     assert actions.count("login_failed") == 5
 
@@ -112,8 +114,9 @@ async def test_post_without_csrf_token_is_rejected(client, login_as):
     await login_as("manager")
     response = await client.post("/stock/receive/scan", data={"code": "123"})
     assert response.status_code == 403
-    ok = await client.post("/stock/receive/scan", data={"code": "123"},
-                           headers={"x-csrftoken": csrf_of(client)})
+    ok = await client.post(
+        "/stock/receive/scan", data={"code": "123"}, headers={"x-csrftoken": csrf_of(client)}
+    )
     assert ok.status_code == 200
 
 
@@ -134,17 +137,26 @@ async def test_cashier_cannot_reach_manager_pages(client, login_as):
 
 async def test_picker_cannot_receive_stock_even_with_csrf(client, login_as):
     await login_as("picker")
-    response = await client.post("/stock/receive", data={"product_id": "x", "quantity": "5"},
-                                 headers={"x-csrftoken": csrf_of(client)})
+    response = await client.post(
+        "/stock/receive",
+        data={"product_id": "x", "quantity": "5"},
+        headers={"x-csrftoken": csrf_of(client)},
+    )
     assert response.status_code == 403
 
 
 async def test_open_redirect_after_login_is_refused(client, staff):
     await client.get("/login")
-    response = await client.post("/login", data={
-        "user_id": staff["cashier"], "pin": STAFF["cashier"][1],
-        "next": "https://evil.example/", "_csrf_token": csrf_of(client)},
-        follow_redirects=False)
+    response = await client.post(
+        "/login",
+        data={
+            "user_id": staff["cashier"],
+            "pin": STAFF["cashier"][1],
+            "next": "https://evil.example/",
+            "_csrf_token": csrf_of(client),
+        },
+        follow_redirects=False,
+    )
     assert response.status_code == 303
     assert response.headers["location"] == "/"
 
@@ -174,8 +186,9 @@ async def test_api_key_is_stored_hashed_and_scoped(client, db):
     _key, full = await create_api_key(db, "webshop", "stock:read")
     async with db.read() as s:
         stored = (await s.scalars(select(ApiKey))).one()
-    assert full not in (stored.key_hash, stored.prefix) and re.fullmatch(r"[0-9a-f]{64}",
-                                                                         stored.key_hash)
+    assert full not in (stored.key_hash, stored.prefix) and re.fullmatch(
+        r"[0-9a-f]{64}", stored.key_hash
+    )
     bearer = {"Authorization": f"Bearer {full}"}
     assert (await client.get("/api/v1/stock/NOPE", headers=bearer)).status_code == 404
     assert (await client.get("/api/v1/products/NOPE", headers=bearer)).status_code == 403

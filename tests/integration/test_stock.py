@@ -26,38 +26,57 @@ def ean(body12: str) -> str:
 
 @pytest.fixture
 async def catalog(db, cfg):
-    rows = "".join(f"P{i},Product {i},{ean(f'8901000000{i:02d}')},10,5,,piece,,,yes,5\n"
-                   for i in range(1, 6))
+    rows = "".join(
+        f"P{i},Product {i},{ean(f'8901000000{i:02d}')},10,5,,piece,,,yes,5\n" for i in range(1, 6)
+    )
     rows += f"ONION,Onion,{ean('210010100000')},40,0,,kg,,Fruits & Vegetables,yes,5000\n"
     await import_catalog(db, parse_catalog(HEADER + rows, cfg.measure_rules))
     await service.load_bins_csv(db, BINS)
     async with db.read() as s:
         from app.catalog.models import Product
+
         return {p.sku: p for p in await s.scalars(select(Product))}
 
 
 async def ledger_matches_levels(db) -> None:
     async with db.read() as s:
-        sums = dict(((p, b), int(q)) for p, b, q in (await s.execute(
-            select(StockMove.product_id, StockMove.bin_id, func.sum(StockMove.delta))
-            .group_by(StockMove.product_id, StockMove.bin_id))).all())
+        sums = dict(
+            ((p, b), int(q))
+            for p, b, q in (
+                await s.execute(
+                    select(
+                        StockMove.product_id, StockMove.bin_id, func.sum(StockMove.delta)
+                    ).group_by(StockMove.product_id, StockMove.bin_id)
+                )
+            ).all()
+        )
         levels = {(r.product_id, r.bin_id): r.on_hand for r in await s.scalars(select(StockLevel))}
     assert sums == levels
 
 
 async def test_receive_and_adjust_keep_level_equal_to_ledger(db, catalog):
     p = catalog["P1"]
-    r = await service.receive(db, product_id=p.id, bin_code="a-01-1", quantity=12, user_id=None,
-                              batch="B7", reference="bill 42")
+    r = await service.receive(
+        db,
+        product_id=p.id,
+        bin_code="a-01-1",
+        quantity=12,
+        user_id=None,
+        batch="B7",
+        reference="bill 42",
+    )
     assert (r.on_hand_in_bin, r.on_hand_total) == (12, 12)
-    r = await service.adjust(db, product_id=p.id, bin_code="A-01-1", reason="damaged",
-                             quantity=2, user_id=None)
+    r = await service.adjust(
+        db, product_id=p.id, bin_code="A-01-1", reason="damaged", quantity=2, user_id=None
+    )
     assert r.move.delta == -2 and r.on_hand_in_bin == 10
-    r = await service.adjust(db, product_id=p.id, bin_code="A-01-1", reason="count",
-                             quantity=7, user_id=None)
+    r = await service.adjust(
+        db, product_id=p.id, bin_code="A-01-1", reason="count", quantity=7, user_id=None
+    )
     assert r.move.delta == -3 and r.on_hand_in_bin == 7
-    r = await service.adjust(db, product_id=p.id, bin_code="A-01-2", reason="found",
-                             quantity=4, user_id=None)
+    r = await service.adjust(
+        db, product_id=p.id, bin_code="A-01-2", reason="found", quantity=4, user_id=None
+    )
     assert r.on_hand_total == 11
     await ledger_matches_levels(db)
 
@@ -71,8 +90,14 @@ async def test_every_move_writes_a_stock_moved_event_in_the_same_transaction(db,
     assert len(events) == len(moves) == 1
     data = json.loads(events[0].data)
     assert events[0].kind == "stock.moved"
-    assert data == {**data, "sku": "ONION", "bin": "B-01-1", "delta": 2500, "reason": "receive",
-                    "move_id": moves[0].id}
+    assert data == {
+        **data,
+        "sku": "ONION",
+        "bin": "B-01-1",
+        "delta": 2500,
+        "reason": "receive",
+        "move_id": moves[0].id,
+    }
 
 
 async def test_failed_move_leaves_no_trace(db, catalog):
@@ -80,8 +105,9 @@ async def test_failed_move_leaves_no_trace(db, catalog):
     with pytest.raises(service.StockError, match="no bin 'Z-9'"):
         await service.receive(db, product_id=p.id, bin_code="Z-9", quantity=5, user_id=None)
     with pytest.raises(service.StockError, match="matches the book figure"):
-        await service.adjust(db, product_id=p.id, bin_code="A-01-1", reason="count",
-                             quantity=0, user_id=None)
+        await service.adjust(
+            db, product_id=p.id, bin_code="A-01-1", reason="count", quantity=0, user_id=None
+        )
     with pytest.raises(service.StockError):
         await service.receive(db, product_id=p.id, bin_code="A-01-1", quantity=0, user_id=None)
     async with db.read() as s:
@@ -95,8 +121,15 @@ async def test_concurrent_movements_keep_the_invariant(cfg, catalog):
     from app.core.db import Database
 
     rng = random.Random(5)
-    plan = [(rng.choice(list(catalog.values())), rng.choice(["A-01-1", "A-01-2", "B-01-1"]),
-             rng.choice(["receive", "damaged", "found"]), rng.randint(1, 9)) for _ in range(120)]
+    plan = [
+        (
+            rng.choice(list(catalog.values())),
+            rng.choice(["A-01-1", "A-01-2", "B-01-1"]),
+            rng.choice(["receive", "damaged", "found"]),
+            rng.randint(1, 9),
+        )
+        for _ in range(120)
+    ]
     dbs = [Database(cfg.database_path) for _ in range(4)]
 
     async def worker(k: int) -> None:
@@ -104,11 +137,18 @@ async def test_concurrent_movements_keep_the_invariant(cfg, catalog):
             if i % len(dbs) != k:
                 continue
             if reason == "receive":
-                await service.receive(dbs[k], product_id=p.id, bin_code=bin_code, quantity=qty,
-                                      user_id=None)
+                await service.receive(
+                    dbs[k], product_id=p.id, bin_code=bin_code, quantity=qty, user_id=None
+                )
             else:
-                await service.adjust(dbs[k], product_id=p.id, bin_code=bin_code, reason=reason,
-                                     quantity=qty, user_id=None)
+                await service.adjust(
+                    dbs[k],
+                    product_id=p.id,
+                    bin_code=bin_code,
+                    reason=reason,
+                    quantity=qty,
+                    user_id=None,
+                )
 
     await asyncio.gather(*(worker(k) for k in range(len(dbs))))
     await ledger_matches_levels(dbs[0])
@@ -121,18 +161,22 @@ async def test_concurrent_movements_keep_the_invariant(cfg, catalog):
         sign = -1 if reason == "damaged" else 1
         expected[(p.sku, bin_code)] = expected.get((p.sku, bin_code), 0) + sign * qty
     for (sku, bin_code), qty in expected.items():
-        levels = {lv.bin_code: lv.on_hand for lv in await service.levels_for_product(
-            dbs[0], catalog[sku].id)}
+        levels = {
+            lv.bin_code: lv.on_hand
+            for lv in await service.levels_for_product(dbs[0], catalog[sku].id)
+        }
         assert levels.get(bin_code, 0) == qty
     for d in dbs:
         await d.dispose()
 
 
 async def test_low_stock_list(db, catalog):
-    await service.receive(db, product_id=catalog["P1"].id, bin_code="A-01-1", quantity=50,
-                          user_id=None)
-    await service.receive(db, product_id=catalog["P2"].id, bin_code="A-01-1", quantity=3,
-                          user_id=None)
+    await service.receive(
+        db, product_id=catalog["P1"].id, bin_code="A-01-1", quantity=50, user_id=None
+    )
+    await service.receive(
+        db, product_id=catalog["P2"].id, bin_code="A-01-1", quantity=3, user_id=None
+    )
     low = {r.product.sku for r in await service.stock_list(db, low_only=True)}
     assert "P2" in low and "P1" not in low and "ONION" in low  # 0 g <= 5000 g
     all_rows = {r.product.sku: r.on_hand for r in await service.stock_list(db)}

@@ -18,19 +18,33 @@ def test_example_configs_load(name):
     assert [r.prefix for r in cfg.measure_rules] == ["21", "22", "23"]
 
 
-@pytest.mark.parametrize(("old", "new", "message"), [
-    ('kind = "counter"', 'kind = "shop"', "s.toml: store.kind: "),
-    ('name = "Kirana Fresh, Indiranagar"', 'name = 5', "s.toml: store.name: expected str, got int"),
-    ('id = "S1"', 'id = "s 1"', "s.toml: store.id: "),
-    ('timezone = "Asia/Kolkata"', 'timezone = "Mars/Base"', "store.timezone: unknown time zone"),
-    ('gstin = "29AAACK1234F1ZW"', 'gstin = "29AAACK1234F1ZX"', "store.gstin: "),
-    ('port = 8000', 'port = 70000', "s.toml: server.port: "),
-    ('[security]', '[security]\npin_tries = 3', "s.toml: security.pin_tries: unknown key"),
-    ('pattern = "21.....{NNDDD}"', 'pattern = "21....{NNDDD}"', "barcode_rules[0].pattern: "),
-    ('kind = "preview"               #', 'kind = "network"               #',
-     "printers[0].host: a network printer needs host"),
-    ('url = ""', 'url = "http://hub"', "hub.url: must start with ws:// or wss://"),
-])
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ('kind = "counter"', 'kind = "shop"', "s.toml: store.kind: "),
+        (
+            'name = "Kirana Fresh, Indiranagar"',
+            "name = 5",
+            "s.toml: store.name: expected str, got int",
+        ),
+        ('id = "S1"', 'id = "s 1"', "s.toml: store.id: "),
+        (
+            'timezone = "Asia/Kolkata"',
+            'timezone = "Mars/Base"',
+            "store.timezone: unknown time zone",
+        ),
+        ('gstin = "29AAACK1234F1ZW"', 'gstin = "29AAACK1234F1ZX"', "store.gstin: "),
+        ("port = 8000", "port = 70000", "s.toml: server.port: "),
+        ("[security]", "[security]\npin_tries = 3", "s.toml: security.pin_tries: unknown key"),
+        ('pattern = "21.....{NNDDD}"', 'pattern = "21....{NNDDD}"', "barcode_rules[0].pattern: "),
+        (
+            'kind = "preview"               #',
+            'kind = "network"               #',
+            "printers[0].host: a network printer needs host",
+        ),
+        ('url = ""', 'url = "http://hub"', "hub.url: must start with ws:// or wss://"),
+    ],
+)
 def test_bad_values_give_file_key_reason(old, new, message):
     assert old in GOOD
     with pytest.raises(ConfigError) as err:
@@ -40,8 +54,11 @@ def test_bad_values_give_file_key_reason(old, new, message):
 
 
 def test_missing_required_value():
-    text = GOOD.replace('id = "S1"                      # short code: A-Z and digits, shown on '
-                        'receipts (S1-000123)\n', "")
+    text = GOOD.replace(
+        'id = "S1"                      # short code: A-Z and digits, shown on '
+        "receipts (S1-000123)\n",
+        "",
+    )
     with pytest.raises(ConfigError, match=r"s.toml: store.id: required value is missing"):
         parse_config(text, source="s.toml")
 

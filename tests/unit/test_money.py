@@ -17,10 +17,18 @@ from app.core.money import (
 )
 
 
-@pytest.mark.parametrize(("text", "paise"), [
-    ("45", 4500), ("45.5", 4550), ("45.50", 4550), ("₹1,234.56", 123456), ("0.01", 1),
-    (" 12 ", 1200), ("-3.25", -325),
-])
+@pytest.mark.parametrize(
+    ("text", "paise"),
+    [
+        ("45", 4500),
+        ("45.5", 4550),
+        ("45.50", 4550),
+        ("₹1,234.56", 123456),
+        ("0.01", 1),
+        (" 12 ", 1200),
+        ("-3.25", -325),
+    ],
+)
 def test_parse_amount(text, paise):
     assert parse_amount(text) == paise
 
@@ -31,20 +39,27 @@ def test_parse_amount_rejects(bad):
         parse_amount(bad)
 
 
-@pytest.mark.parametrize(("paise", "text"), [
-    (0, "₹0.00"), (5, "₹0.05"), (123456, "₹1,234.56"), (12345678, "₹1,23,456.78"),
-    (1234567890, "₹1,23,45,678.90"), (-5000, "-₹50.00"),
-])
+@pytest.mark.parametrize(
+    ("paise", "text"),
+    [
+        (0, "₹0.00"),
+        (5, "₹0.05"),
+        (123456, "₹1,234.56"),
+        (12345678, "₹1,23,456.78"),
+        (1234567890, "₹1,23,45,678.90"),
+        (-5000, "-₹50.00"),
+    ],
+)
 def test_format_amount_indian_grouping(paise, text):
     assert format_amount(paise) == text
 
 
-@given(st.integers(min_value=-10**12, max_value=10**12))
+@given(st.integers(min_value=-(10**12), max_value=10**12))
 def test_decimal_string_round_trips(paise):
     assert parse_amount(to_decimal_string(paise)) == paise
 
 
-@given(st.integers(min_value=-10**9, max_value=10**9), st.integers(min_value=1, max_value=10**6))
+@given(st.integers(min_value=-(10**9), max_value=10**9), st.integers(min_value=1, max_value=10**6))
 def test_round_half_up_is_nearest(numerator, denominator):
     q = round_half_up(numerator, denominator)
     # |q*d - n| <= d/2, and exact halves go away from zero
