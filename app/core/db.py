@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import String, TypeDecorator, event
+from sqlalchemy import MetaData, String, TypeDecorator, event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -32,7 +32,16 @@ BUSY_TIMEOUT_MS = 10_000
 
 
 class Base(DeclarativeBase):
-    pass
+    # Named constraints let Alembic's SQLite batch mode alter tables later.
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -103,3 +112,21 @@ class Database:
     async def dispose(self) -> None:
         await self.write_engine.dispose()
         await self.read_engine.dispose()
+
+
+async def next_number(session, name: str) -> int:  # noqa: ANN001
+    """Next value of a gapless sequence; call inside a write transaction."""
+    from sqlalchemy import text
+
+    await session.execute(
+        text(
+            "INSERT INTO number_sequences (name, last) VALUES (:n, 1) "
+            "ON CONFLICT(name) DO UPDATE SET last = last + 1"
+        ),
+        {"n": name},
+    )
+    return (
+        await session.execute(
+            text("SELECT last FROM number_sequences WHERE name = :n"), {"n": name}
+        )
+    ).scalar_one()

@@ -57,5 +57,16 @@ class AuditLog(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=uuid7)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
-    action: Mapped[str] = mapped_column(String(40))
+    approver_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    action: Mapped[str] = mapped_column(String(40), index=True)
     detail: Mapped[str] = mapped_column(String(500), default="")
+
+
+class NumberSequence(Base):
+    """Gapless human numbers (receipts, refunds, shifts). Incremented inside the
+    caller's write transaction, so a rolled-back sale never burns a number."""
+
+    __tablename__ = "number_sequences"
+
+    name: Mapped[str] = mapped_column(String(20), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)

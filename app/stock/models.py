@@ -30,7 +30,7 @@ class StockMove(Base):
 
     __tablename__ = "stock_ledger"
     __table_args__ = (
-        CheckConstraint("delta <> 0", name="ck_stock_ledger_nonzero"),
+        CheckConstraint("delta <> 0", name="nonzero"),
         Index("ix_stock_ledger_product_bin", "product_id", "bin_id"),
     )
 

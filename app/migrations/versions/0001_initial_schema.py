@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 09:59:38.281411
+Create Date: 2026-11-27 10:11:13.280868
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ def upgrade() -> None:
         sa.Column("created_at", sa.String(length=32), nullable=False),
         sa.Column("last_used_at", sa.String(length=32), nullable=True),
         sa.Column("revoked_at", sa.String(length=32), nullable=True),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("key_hash"),
-        sa.UniqueConstraint("name"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_api_keys")),
+        sa.UniqueConstraint("key_hash", name=op.f("uq_api_keys_key_hash")),
+        sa.UniqueConstraint("name", name=op.f("uq_api_keys_name")),
     )
     op.create_table(
         "bins",
@@ -40,8 +40,8 @@ def upgrade() -> None:
         sa.Column("aisle", sa.String(length=10), nullable=False),
         sa.Column("shelf", sa.String(length=10), nullable=False),
         sa.Column("pick_seq", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("code"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_bins")),
+        sa.UniqueConstraint("code", name=op.f("uq_bins_code")),
     )
     with op.batch_alter_table("bins", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_bins_pick_seq"), ["pick_seq"], unique=False)
@@ -51,7 +51,13 @@ def upgrade() -> None:
         sa.Column("key", sa.String(length=80), nullable=False),
         sa.Column("failures", sa.Integer(), nullable=False),
         sa.Column("locked_until", sa.String(length=32), nullable=True),
-        sa.PrimaryKeyConstraint("key"),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_login_throttle")),
+    )
+    op.create_table(
+        "number_sequences",
+        sa.Column("name", sa.String(length=20), nullable=False),
+        sa.Column("last", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_number_sequences")),
     )
     op.create_table(
         "outbox",
@@ -60,8 +66,8 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=40), nullable=False),
         sa.Column("at", sa.String(length=32), nullable=False),
         sa.Column("data", sa.Text(), nullable=False),
-        sa.PrimaryKeyConstraint("seq"),
-        sa.UniqueConstraint("id"),
+        sa.PrimaryKeyConstraint("seq", name=op.f("pk_outbox")),
+        sa.UniqueConstraint("id", name=op.f("uq_outbox_id")),
     )
     op.create_table(
         "products",
@@ -77,8 +83,8 @@ def upgrade() -> None:
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("reorder_level", sa.Integer(), nullable=False),
         sa.Column("updated_at", sa.String(length=32), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("sku"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_products")),
+        sa.UniqueConstraint("sku", name=op.f("uq_products_sku")),
     )
     with op.batch_alter_table("products", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_products_category"), ["category"], unique=False)
@@ -92,23 +98,25 @@ def upgrade() -> None:
         sa.Column("pin_hash", sa.String(length=200), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.String(length=32), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("name"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
+        sa.UniqueConstraint("name", name=op.f("uq_users_name")),
     )
     op.create_table(
         "audit_log",
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("at", sa.String(length=32), nullable=False),
         sa.Column("user_id", sa.String(length=36), nullable=True),
+        sa.Column("approver_id", sa.String(length=36), nullable=True),
         sa.Column("action", sa.String(length=40), nullable=False),
         sa.Column("detail", sa.String(length=500), nullable=False),
         sa.ForeignKeyConstraint(
-            ["user_id"],
-            ["users.id"],
+            ["approver_id"], ["users.id"], name=op.f("fk_audit_log_approver_id_users")
         ),
-        sa.PrimaryKeyConstraint("id"),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_audit_log_user_id_users")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log")),
     )
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_audit_log_action"), ["action"], unique=False)
         batch_op.create_index(batch_op.f("ix_audit_log_at"), ["at"], unique=False)
 
     op.create_table(
@@ -116,13 +124,59 @@ def upgrade() -> None:
         sa.Column("code", sa.String(length=64), nullable=False),
         sa.Column("product_id", sa.String(length=36), nullable=False),
         sa.ForeignKeyConstraint(
-            ["product_id"],
-            ["products.id"],
+            ["product_id"], ["products.id"], name=op.f("fk_barcodes_product_id_products")
         ),
-        sa.PrimaryKeyConstraint("code"),
+        sa.PrimaryKeyConstraint("code", name=op.f("pk_barcodes")),
     )
     with op.batch_alter_table("barcodes", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_barcodes_product_id"), ["product_id"], unique=False)
+
+    op.create_table(
+        "carts",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("counter", sa.String(length=10), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("user_id", sa.String(length=36), nullable=False),
+        sa.Column("customer_phone", sa.String(length=15), nullable=False),
+        sa.Column("bill_discount_kind", sa.String(length=8), nullable=True),
+        sa.Column("bill_discount_value", sa.Integer(), nullable=False),
+        sa.Column("bill_discount_approver", sa.String(length=36), nullable=True),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("note", sa.String(length=40), nullable=False),
+        sa.Column("created_at", sa.String(length=32), nullable=False),
+        sa.Column("updated_at", sa.String(length=32), nullable=False),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_carts_user_id_users")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_carts")),
+    )
+    with op.batch_alter_table("carts", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_carts_counter"), ["counter"], unique=False)
+
+    op.create_table(
+        "shifts",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("number", sa.String(length=20), nullable=False),
+        sa.Column("counter", sa.String(length=10), nullable=False),
+        sa.Column("opened_by", sa.String(length=36), nullable=False),
+        sa.Column("opened_at", sa.String(length=32), nullable=False),
+        sa.Column("float_minor", sa.Integer(), nullable=False),
+        sa.Column("closed_by", sa.String(length=36), nullable=True),
+        sa.Column("closed_at", sa.String(length=32), nullable=True),
+        sa.Column("expected_cash_minor", sa.Integer(), nullable=True),
+        sa.Column("counted_cash_minor", sa.Integer(), nullable=True),
+        sa.Column("count_detail", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["closed_by"], ["users.id"], name=op.f("fk_shifts_closed_by_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["opened_by"], ["users.id"], name=op.f("fk_shifts_opened_by_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_shifts")),
+        sa.UniqueConstraint("number", name=op.f("uq_shifts_number")),
+    )
+    with op.batch_alter_table("shifts", schema=None) as batch_op:
+        batch_op.create_index(
+            "ux_shifts_open_counter", ["counter"], unique=True, sqlite_where=sa.text("closed_at IS NULL")
+        )
 
     op.create_table(
         "stock_ledger",
@@ -136,20 +190,15 @@ def upgrade() -> None:
         sa.Column("expiry", sa.Date(), nullable=True),
         sa.Column("user_id", sa.String(length=36), nullable=True),
         sa.Column("at", sa.String(length=32), nullable=False),
-        sa.CheckConstraint("delta <> 0", name="ck_stock_ledger_nonzero"),
+        sa.CheckConstraint("delta <> 0", name=op.f("ck_stock_ledger_nonzero")),
+        sa.ForeignKeyConstraint(["bin_id"], ["bins.id"], name=op.f("fk_stock_ledger_bin_id_bins")),
         sa.ForeignKeyConstraint(
-            ["bin_id"],
-            ["bins.id"],
+            ["product_id"], ["products.id"], name=op.f("fk_stock_ledger_product_id_products")
         ),
         sa.ForeignKeyConstraint(
-            ["product_id"],
-            ["products.id"],
+            ["user_id"], ["users.id"], name=op.f("fk_stock_ledger_user_id_users")
         ),
-        sa.ForeignKeyConstraint(
-            ["user_id"],
-            ["users.id"],
-        ),
-        sa.PrimaryKeyConstraint("id"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_stock_ledger")),
     )
     with op.batch_alter_table("stock_ledger", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_stock_ledger_at"), ["at"], unique=False)
@@ -160,33 +209,296 @@ def upgrade() -> None:
         sa.Column("product_id", sa.String(length=36), nullable=False),
         sa.Column("bin_id", sa.String(length=36), nullable=False),
         sa.Column("on_hand", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["bin_id"], ["bins.id"], name=op.f("fk_stock_levels_bin_id_bins")),
         sa.ForeignKeyConstraint(
-            ["bin_id"],
-            ["bins.id"],
+            ["product_id"], ["products.id"], name=op.f("fk_stock_levels_product_id_products")
         ),
-        sa.ForeignKeyConstraint(
-            ["product_id"],
-            ["products.id"],
-        ),
-        sa.PrimaryKeyConstraint("product_id", "bin_id"),
+        sa.PrimaryKeyConstraint("product_id", "bin_id", name=op.f("pk_stock_levels")),
     )
+    op.create_table(
+        "cart_lines",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("cart_id", sa.String(length=36), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("product_id", sa.String(length=36), nullable=False),
+        sa.Column("quantity", sa.Integer(), nullable=False),
+        sa.Column("label_price_minor", sa.Integer(), nullable=True),
+        sa.Column("scanned_code", sa.String(length=64), nullable=False),
+        sa.Column("discount_kind", sa.String(length=8), nullable=True),
+        sa.Column("discount_value", sa.Integer(), nullable=False),
+        sa.Column("discount_approver", sa.String(length=36), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["cart_id"], ["carts.id"], name=op.f("fk_cart_lines_cart_id_carts")
+        ),
+        sa.ForeignKeyConstraint(
+            ["product_id"], ["products.id"], name=op.f("fk_cart_lines_product_id_products")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_cart_lines")),
+    )
+    with op.batch_alter_table("cart_lines", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_cart_lines_cart_id"), ["cart_id"], unique=False)
+
+    op.create_table(
+        "cart_tenders",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("cart_id", sa.String(length=36), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=8), nullable=False),
+        sa.Column("amount_minor", sa.Integer(), nullable=False),
+        sa.Column("given_minor", sa.Integer(), nullable=True),
+        sa.Column("reference", sa.String(length=40), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["cart_id"], ["carts.id"], name=op.f("fk_cart_tenders_cart_id_carts")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_cart_tenders")),
+    )
+    with op.batch_alter_table("cart_tenders", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_cart_tenders_cart_id"), ["cart_id"], unique=False)
+
+    op.create_table(
+        "cash_movements",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("shift_id", sa.String(length=36), nullable=False),
+        sa.Column("amount_minor", sa.Integer(), nullable=False),
+        sa.Column("reason", sa.String(length=80), nullable=False),
+        sa.Column("user_id", sa.String(length=36), nullable=False),
+        sa.Column("at", sa.String(length=32), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["shift_id"], ["shifts.id"], name=op.f("fk_cash_movements_shift_id_shifts")
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_cash_movements_user_id_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_cash_movements")),
+    )
+    with op.batch_alter_table("cash_movements", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_cash_movements_shift_id"), ["shift_id"], unique=False)
+
+    op.create_table(
+        "sales",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("number", sa.String(length=20), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=64), nullable=False),
+        sa.Column("cart_id", sa.String(length=36), nullable=False),
+        sa.Column("shift_id", sa.String(length=36), nullable=False),
+        sa.Column("counter", sa.String(length=10), nullable=False),
+        sa.Column("cashier_id", sa.String(length=36), nullable=False),
+        sa.Column("at", sa.String(length=32), nullable=False),
+        sa.Column("customer_phone", sa.String(length=15), nullable=False),
+        sa.Column("gross_minor", sa.Integer(), nullable=False),
+        sa.Column("discount_minor", sa.Integer(), nullable=False),
+        sa.Column("rounding_minor", sa.Integer(), nullable=False),
+        sa.Column("total_minor", sa.Integer(), nullable=False),
+        sa.Column("tax_minor", sa.Integer(), nullable=False),
+        sa.Column("change_minor", sa.Integer(), nullable=False),
+        sa.Column("receipt_token", sa.String(length=40), nullable=False),
+        sa.ForeignKeyConstraint(["cart_id"], ["carts.id"], name=op.f("fk_sales_cart_id_carts")),
+        sa.ForeignKeyConstraint(
+            ["cashier_id"], ["users.id"], name=op.f("fk_sales_cashier_id_users")
+        ),
+        sa.ForeignKeyConstraint(["shift_id"], ["shifts.id"], name=op.f("fk_sales_shift_id_shifts")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sales")),
+        sa.UniqueConstraint("cart_id", name=op.f("uq_sales_cart_id")),
+        sa.UniqueConstraint("idempotency_key", name=op.f("uq_sales_idempotency_key")),
+        sa.UniqueConstraint("number", name=op.f("uq_sales_number")),
+        sa.UniqueConstraint("receipt_token", name=op.f("uq_sales_receipt_token")),
+    )
+    with op.batch_alter_table("sales", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_sales_at"), ["at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_sales_shift_id"), ["shift_id"], unique=False)
+
+    op.create_table(
+        "voids",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("shift_id", sa.String(length=36), nullable=False),
+        sa.Column("cart_id", sa.String(length=36), nullable=False),
+        sa.Column("kind", sa.String(length=8), nullable=False),
+        sa.Column("amount_minor", sa.Integer(), nullable=False),
+        sa.Column("detail", sa.String(length=200), nullable=False),
+        sa.Column("user_id", sa.String(length=36), nullable=False),
+        sa.Column("approver_id", sa.String(length=36), nullable=True),
+        sa.Column("at", sa.String(length=32), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["approver_id"], ["users.id"], name=op.f("fk_voids_approver_id_users")
+        ),
+        sa.ForeignKeyConstraint(["cart_id"], ["carts.id"], name=op.f("fk_voids_cart_id_carts")),
+        sa.ForeignKeyConstraint(["shift_id"], ["shifts.id"], name=op.f("fk_voids_shift_id_shifts")),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_voids_user_id_users")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_voids")),
+    )
+    with op.batch_alter_table("voids", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_voids_shift_id"), ["shift_id"], unique=False)
+
+    op.create_table(
+        "refunds",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("number", sa.String(length=20), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=64), nullable=False),
+        sa.Column("sale_id", sa.String(length=36), nullable=False),
+        sa.Column("shift_id", sa.String(length=36), nullable=False),
+        sa.Column("user_id", sa.String(length=36), nullable=False),
+        sa.Column("approver_id", sa.String(length=36), nullable=True),
+        sa.Column("at", sa.String(length=32), nullable=False),
+        sa.Column("tender_kind", sa.String(length=8), nullable=False),
+        sa.Column("total_minor", sa.Integer(), nullable=False),
+        sa.Column("tax_minor", sa.Integer(), nullable=False),
+        sa.Column("reason", sa.String(length=80), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["approver_id"], ["users.id"], name=op.f("fk_refunds_approver_id_users")
+        ),
+        sa.ForeignKeyConstraint(["sale_id"], ["sales.id"], name=op.f("fk_refunds_sale_id_sales")),
+        sa.ForeignKeyConstraint(
+            ["shift_id"], ["shifts.id"], name=op.f("fk_refunds_shift_id_shifts")
+        ),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_refunds_user_id_users")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_refunds")),
+        sa.UniqueConstraint("idempotency_key", name=op.f("uq_refunds_idempotency_key")),
+        sa.UniqueConstraint("number", name=op.f("uq_refunds_number")),
+    )
+    with op.batch_alter_table("refunds", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_refunds_sale_id"), ["sale_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_refunds_shift_id"), ["shift_id"], unique=False)
+
+    op.create_table(
+        "sale_lines",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("sale_id", sa.String(length=36), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("product_id", sa.String(length=36), nullable=False),
+        sa.Column("sku", sa.String(length=40), nullable=False),
+        sa.Column("name", sa.String(length=120), nullable=False),
+        sa.Column("hsn", sa.String(length=8), nullable=False),
+        sa.Column("unit", sa.String(length=8), nullable=False),
+        sa.Column("quantity", sa.Integer(), nullable=False),
+        sa.Column("unit_price_minor", sa.Integer(), nullable=False),
+        sa.Column("gross_minor", sa.Integer(), nullable=False),
+        sa.Column("discount_minor", sa.Integer(), nullable=False),
+        sa.Column("net_minor", sa.Integer(), nullable=False),
+        sa.Column("gst_rate_bp", sa.Integer(), nullable=False),
+        sa.Column("tax_minor", sa.Integer(), nullable=False),
+        sa.Column("cgst_minor", sa.Integer(), nullable=False),
+        sa.Column("sgst_minor", sa.Integer(), nullable=False),
+        sa.Column("bin_id", sa.String(length=36), nullable=True),
+        sa.ForeignKeyConstraint(["bin_id"], ["bins.id"], name=op.f("fk_sale_lines_bin_id_bins")),
+        sa.ForeignKeyConstraint(
+            ["product_id"], ["products.id"], name=op.f("fk_sale_lines_product_id_products")
+        ),
+        sa.ForeignKeyConstraint(
+            ["sale_id"], ["sales.id"], name=op.f("fk_sale_lines_sale_id_sales")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sale_lines")),
+    )
+    with op.batch_alter_table("sale_lines", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_sale_lines_sale_id"), ["sale_id"], unique=False)
+
+    op.create_table(
+        "sale_tenders",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("sale_id", sa.String(length=36), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=8), nullable=False),
+        sa.Column("amount_minor", sa.Integer(), nullable=False),
+        sa.Column("given_minor", sa.Integer(), nullable=True),
+        sa.Column("reference", sa.String(length=40), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["sale_id"], ["sales.id"], name=op.f("fk_sale_tenders_sale_id_sales")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sale_tenders")),
+    )
+    with op.batch_alter_table("sale_tenders", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_sale_tenders_sale_id"), ["sale_id"], unique=False)
+
+    op.create_table(
+        "refund_lines",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("refund_id", sa.String(length=36), nullable=False),
+        sa.Column("sale_line_id", sa.String(length=36), nullable=False),
+        sa.Column("quantity", sa.Integer(), nullable=False),
+        sa.Column("amount_minor", sa.Integer(), nullable=False),
+        sa.Column("tax_minor", sa.Integer(), nullable=False),
+        sa.Column("restock", sa.String(length=12), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["refund_id"], ["refunds.id"], name=op.f("fk_refund_lines_refund_id_refunds")
+        ),
+        sa.ForeignKeyConstraint(
+            ["sale_line_id"],
+            ["sale_lines.id"],
+            name=op.f("fk_refund_lines_sale_line_id_sale_lines"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_refund_lines")),
+        sa.UniqueConstraint("refund_id", "sale_line_id", name=op.f("uq_refund_lines_refund_id")),
+    )
+    with op.batch_alter_table("refund_lines", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_refund_lines_refund_id"), ["refund_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_refund_lines_sale_line_id"), ["sale_line_id"], unique=False
+        )
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("refund_lines", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_refund_lines_sale_line_id"))
+        batch_op.drop_index(batch_op.f("ix_refund_lines_refund_id"))
+
+    op.drop_table("refund_lines")
+    with op.batch_alter_table("sale_tenders", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_sale_tenders_sale_id"))
+
+    op.drop_table("sale_tenders")
+    with op.batch_alter_table("sale_lines", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_sale_lines_sale_id"))
+
+    op.drop_table("sale_lines")
+    with op.batch_alter_table("refunds", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_refunds_shift_id"))
+        batch_op.drop_index(batch_op.f("ix_refunds_sale_id"))
+
+    op.drop_table("refunds")
+    with op.batch_alter_table("voids", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_voids_shift_id"))
+
+    op.drop_table("voids")
+    with op.batch_alter_table("sales", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_sales_shift_id"))
+        batch_op.drop_index(batch_op.f("ix_sales_at"))
+
+    op.drop_table("sales")
+    with op.batch_alter_table("cash_movements", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_cash_movements_shift_id"))
+
+    op.drop_table("cash_movements")
+    with op.batch_alter_table("cart_tenders", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_cart_tenders_cart_id"))
+
+    op.drop_table("cart_tenders")
+    with op.batch_alter_table("cart_lines", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_cart_lines_cart_id"))
+
+    op.drop_table("cart_lines")
     op.drop_table("stock_levels")
     with op.batch_alter_table("stock_ledger", schema=None) as batch_op:
         batch_op.drop_index("ix_stock_ledger_product_bin")
         batch_op.drop_index(batch_op.f("ix_stock_ledger_at"))
 
     op.drop_table("stock_ledger")
+    with op.batch_alter_table("shifts", schema=None) as batch_op:
+        batch_op.drop_index("ux_shifts_open_counter", sqlite_where=sa.text("closed_at IS NULL"))
+
+    op.drop_table("shifts")
+    with op.batch_alter_table("carts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_carts_counter"))
+
+    op.drop_table("carts")
     with op.batch_alter_table("barcodes", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_barcodes_product_id"))
 
     op.drop_table("barcodes")
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_audit_log_at"))
+        batch_op.drop_index(batch_op.f("ix_audit_log_action"))
 
     op.drop_table("audit_log")
     op.drop_table("users")
@@ -196,6 +508,7 @@ def downgrade() -> None:
 
     op.drop_table("products")
     op.drop_table("outbox")
+    op.drop_table("number_sequences")
     op.drop_table("login_throttle")
     with op.batch_alter_table("bins", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_bins_pick_seq"))

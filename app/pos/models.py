@@ -1,0 +1,214 @@
+"""Counter sales: shifts, carts (live and parked), sales, tenders, refunds."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.core.db import Base, UTCDateTime
+from app.core.ids import uuid7
+
+
+class Shift(Base):
+    """A cashier's session on one counter, from opening float to the Z report."""
+
+    __tablename__ = "shifts"
+    __table_args__ = (
+        # At most one open shift per counter (closed_at IS NULL rows are the open ones).
+        Index("ux_shifts_open_counter", "counter", unique=True,
+              sqlite_where=text("closed_at IS NULL")),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=uuid7)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    counter: Mapped[str] = mapped_column(String(10))
+    opened_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    float_minor: Mapped[int] = mapped_column(Integer)
+    closed_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    expected_cash_minor: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    counted_cash_minor: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    count_detail: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON by denomination
+
+
+class CashMovement(Base):
+    __tablename__ = "cash_movements"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=uuid7)
+    shift_id: Mapped[str] = mapped_column(ForeignKey("shifts.id"), index=True)
+    amount_minor: Mapped[int] = mapped_column(Integer)  # + cash in, - cash out
+    reason: Mapped[str] = mapped_column(String(80))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Cart(Base):
+    """A sale being built. Kept in the database so a reload, a crash or a second
+    tablet never loses it; `version` lets the Pay form notice a cart that changed."""
+
+    __tablename__ = "carts"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=uuid7)
+    counter: Mapped[str] = mapped_column(String(10), index=True)
+    status: Mapped[str] = mapped_column(String(12), default="active")  # active|parked|paid|voided
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    customer_phone: Mapped[str] = mapped_column(String(15), default="")
+    bill_discount_kind: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    bill_discount_value: Mapped[int] = mapped_column(Integer, default=0)
+    bill_discount_approver: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    note: Mapped[str] = mapped_column(String(40), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    lines: Mapped[list[CartLine]] = relationship(
+        back_populates="cart", cascade="all, delete-orphan", lazy="selectin",
+        order_by="CartLine.position",
+    )
+    tenders: Mapped[list[CartTender]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="CartTender.position",
+    )
+
+
+class CartLine(Base):
+    __tablename__ = "cart_lines"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=uuid7)
+    cart_id: Mapped[str] = mapped_column(ForeignKey("carts.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id"))
+    quantity: Mapped[int] = mapped_column(Integer)  # pieces / grams / ml
+    label_price_minor: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    scanned_code: Mapped[str] = mapped_column(String(64), default="")
+    discount_kind: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    discount_value: Mapped[int] = mapped_column(Integer, default=0)
+    discount_approver: Mapped[str | None] = mapped_column(String(36), nullable=True)
+
+    cart: Mapped[Cart] = relationship(back_populates="lines")
+
+
+class CartTender(Base):
+    """A payment taken toward a cart before the sale completes (split payments)."""
+
+    __tablename__ = "cart_tenders"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=uuid7)
+    cart_id: Mapped[str] = mapped_column(ForeignKey("carts.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(8))  # cash | card | upi
+    amount_minor: Mapped[int] = mapped_column(Integer)
+    given_minor: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reference: Mapped[str] = mapped_column(String(40), default="")
+
+
+class Sale(Base):
+    __tablename__ = "sales"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=uuid7)
+    number: Mapped[str] = mapped_column(String(20), unique=True)  # S1-000123
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    cart_id: Mapped[str] = mapped_column(ForeignKey("carts.id"), unique=True)
+    shift_id: Mapped[str] = mapped_column(ForeignKey("shifts.id"), index=True)
+    counter: Mapped[str] = mapped_column(String(10))
+    cashier_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    customer_phone: Mapped[str] = mapped_column(String(15), default="")
+    gross_minor: Mapped[int] = mapped_column(Integer)
+    discount_minor: Mapped[int] = mapped_column(Integer)
+    rounding_minor: Mapped[int] = mapped_column(Integer)
+    total_minor: Mapped[int] = mapped_column(Integer)
+    tax_minor: Mapped[int] = mapped_column(Integer)
+    change_minor: Mapped[int] = mapped_column(Integer, default=0)
+    receipt_token: Mapped[str] = mapped_column(String(40), unique=True)
+
+    lines: Mapped[list[SaleLine]] = relationship(lazy="selectin", order_by="SaleLine.position")
+    tenders: Mapped[list[SaleTender]] = relationship(lazy="selectin",
+                                                     order_by="SaleTender.position")
+
+
+class SaleLine(Base):
+    """A frozen copy of what was sold: name, price and tax as they were at the time."""
+
+    __tablename__ = "sale_lines"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=uuid7)
+    sale_id: Mapped[str] = mapped_column(ForeignKey("sales.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id"))
+    sku: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(120))
+    hsn: Mapped[str] = mapped_column(String(8), default="")
+    unit: Mapped[str] = mapped_column(String(8))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price_minor: Mapped[int] = mapped_column(Integer)
+    gross_minor: Mapped[int] = mapped_column(Integer)
+    discount_minor: Mapped[int] = mapped_column(Integer)
+    net_minor: Mapped[int] = mapped_column(Integer)
+    gst_rate_bp: Mapped[int] = mapped_column(Integer)
+    tax_minor: Mapped[int] = mapped_column(Integer)
+    cgst_minor: Mapped[int] = mapped_column(Integer)
+    sgst_minor: Mapped[int] = mapped_column(Integer)
+    bin_id: Mapped[str | None] = mapped_column(ForeignKey("bins.id"), nullable=True)
+
+
+class SaleTender(Base):
+    __tablename__ = "sale_tenders"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=uuid7)
+    sale_id: Mapped[str] = mapped_column(ForeignKey("sales.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(8))
+    amount_minor: Mapped[int] = mapped_column(Integer)
+    given_minor: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reference: Mapped[str] = mapped_column(String(40), default="")
+
+
+class Refund(Base):
+    __tablename__ = "refunds"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=uuid7)
+    number: Mapped[str] = mapped_column(String(20), unique=True)  # S1-R00012
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    sale_id: Mapped[str] = mapped_column(ForeignKey("sales.id"), index=True)
+    shift_id: Mapped[str] = mapped_column(ForeignKey("shifts.id"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    approver_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    tender_kind: Mapped[str] = mapped_column(String(8))
+    total_minor: Mapped[int] = mapped_column(Integer)
+    tax_minor: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(80), default="")
+
+    lines: Mapped[list[RefundLine]] = relationship(lazy="selectin")
+
+
+class RefundLine(Base):
+    __tablename__ = "refund_lines"
+    __table_args__ = (UniqueConstraint("refund_id", "sale_line_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=uuid7)
+    refund_id: Mapped[str] = mapped_column(ForeignKey("refunds.id"), index=True)
+    sale_line_id: Mapped[str] = mapped_column(ForeignKey("sale_lines.id"), index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    amount_minor: Mapped[int] = mapped_column(Integer)
+    tax_minor: Mapped[int] = mapped_column(Integer)
+    restock: Mapped[str] = mapped_column(String(12))  # resaleable | damaged
+
+
+class Void(Base):
+    """A line or cart removed after scanning: the money that did not reach a sale."""
+
+    __tablename__ = "voids"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=uuid7)
+    shift_id: Mapped[str] = mapped_column(ForeignKey("shifts.id"), index=True)
+    cart_id: Mapped[str] = mapped_column(ForeignKey("carts.id"))
+    kind: Mapped[str] = mapped_column(String(8))  # line | cart
+    amount_minor: Mapped[int] = mapped_column(Integer)
+    detail: Mapped[str] = mapped_column(String(200), default="")
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    approver_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,245 @@
+"""Cart pricing: the one place that turns lines and discounts into money. Pure.
+
+Indian retail practice: prices are tax-inclusive (MRP), GST is *contained* in
+each line's net amount, split equally into CGST and SGST for an intra-state
+sale. The order of work, each step exact to the paisa:
+
+1. line gross = unit price x quantity (pieces), or price per kg/L x grams/ml
+   rounded half-up, or the price printed on a price-embedded label;
+2. line discount (percent or amount), never more than the line gross;
+3. bill discount (percent or amount) spread over lines in proportion to what
+   is left of each, largest remainder first, never more than a line holds;
+4. line net = gross - both discounts; GST in it = net x r / (1 + r);
+5. bill total = sum of nets, rounded half-up to the configured step
+   (e.g. ₹1) with the difference shown as a rounding line; never below zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from app.core.money import price_for_measure, round_half_up, tax_in_inclusive
+
+DiscountKind = Literal["percent", "amount"]
+MAX_PERCENT_BP = 10_000
+
+
+class PricingError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Discount:
+    kind: DiscountKind
+    value: int  # percent in basis points (10 % = 1000) or amount in paise
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("percent", "amount"):
+            raise PricingError(f"discount kind must be percent or amount, not {self.kind!r}")
+        if self.value < 0:
+            raise PricingError("a discount cannot be negative")
+        if self.kind == "percent" and self.value > MAX_PERCENT_BP:
+            raise PricingError("a discount cannot be more than 100 %")
+
+    def of(self, base: int) -> int:
+        """The discount on `base` paise, capped at `base`."""
+        if self.kind == "percent":
+            return min(base, round_half_up(base * self.value, MAX_PERCENT_BP))
+        return min(base, self.value)
+
+
+@dataclass(frozen=True, slots=True)
+class LineInput:
+    key: str
+    unit_price: int  # paise per piece, or per kg / litre for measured goods
+    quantity: int  # pieces, grams or ml
+    measured: bool = False  # quantity is grams/ml and unit_price is per 1000 of them
+    gst_rate_bp: int = 0
+    label_price: int | None = None  # a price-embedded label overrides the computation
+    discount: Discount | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LinePrice:
+    key: str
+    gross: int
+    line_discount: int
+    bill_discount: int
+    net: int
+    gst_rate_bp: int
+    tax: int
+    cgst: int
+    sgst: int
+
+    @property
+    def taxable(self) -> int:
+        return self.net - self.tax
+
+    @property
+    def discount(self) -> int:
+        return self.line_discount + self.bill_discount
+
+
+@dataclass(frozen=True, slots=True)
+class TaxRow:
+    rate_bp: int
+    taxable: int
+    cgst: int
+    sgst: int
+
+    @property
+    def tax(self) -> int:
+        return self.cgst + self.sgst
+
+
+@dataclass(frozen=True)
+class CartTotals:
+    lines: tuple[LinePrice, ...]
+    gross: int
+    line_discounts: int
+    bill_discount: int
+    net: int  # sum of line nets, before rounding
+    rounding: int  # signed: added to net to reach `total`
+    total: int  # what the customer pays
+    tax: int
+    tax_rows: tuple[TaxRow, ...] = field(default=())
+
+    @property
+    def discount(self) -> int:
+        return self.line_discounts + self.bill_discount
+
+    def line(self, key: str) -> LinePrice:
+        return next(line for line in self.lines if line.key == key)
+
+
+def line_gross(line: LineInput) -> int:
+    if line.quantity <= 0:
+        raise PricingError("quantity must be more than zero")
+    if line.label_price is not None:
+        if line.label_price < 0:
+            raise PricingError("a label price cannot be negative")
+        return line.label_price
+    if line.unit_price < 0:
+        raise PricingError("a price cannot be negative")
+    if line.measured:
+        return price_for_measure(line.unit_price, line.quantity)
+    return line.unit_price * line.quantity
+
+
+def spread(amount: int, weights: Sequence[int]) -> list[int]:
+    """Split `amount` over `weights` proportionally (largest remainder), each share <= its weight."""
+    total = sum(weights)
+    if amount <= 0 or total <= 0:
+        return [0] * len(weights)
+    amount = min(amount, total)
+    shares = [amount * w // total for w in weights]
+    remainders = sorted(
+        range(len(weights)), key=lambda i: (-(amount * weights[i] % total), i)
+    )
+    left = amount - sum(shares)
+    for i in remainders:
+        if left == 0:
+            break
+        if shares[i] < weights[i]:
+            shares[i] += 1
+            left -= 1
+    return shares
+
+
+def split_gst(tax: int) -> tuple[int, int]:
+    """CGST gets the rounded-up half, SGST the rest, so the two always sum to the tax."""
+    cgst = round_half_up(tax, 2)
+    return cgst, tax - cgst
+
+
+def round_bill(amount: int, step: int) -> int:
+    if step <= 0:
+        raise PricingError("rounding step must be positive")
+    return round_half_up(amount, step) * step
+
+
+def price_cart(
+    lines: Sequence[LineInput], bill_discount: Discount | None = None, rounding_step: int = 1
+) -> CartTotals:
+    grosses = [line_gross(line) for line in lines]
+    line_discounts = [
+        line.discount.of(g) if line.discount else 0 for line, g in zip(lines, grosses, strict=True)
+    ]
+    after_line = [g - d for g, d in zip(grosses, line_discounts, strict=True)]
+    bill_total = bill_discount.of(sum(after_line)) if bill_discount else 0
+    bill_shares = spread(bill_total, after_line)
+    priced: list[LinePrice] = []
+    for line, gross, ld, bd in zip(lines, grosses, line_discounts, bill_shares, strict=True):
+        net = gross - ld - bd
+        tax = tax_in_inclusive(net, line.gst_rate_bp)
+        cgst, sgst = split_gst(tax)
+        priced.append(LinePrice(line.key, gross, ld, bd, net, line.gst_rate_bp, tax, cgst, sgst))
+    net = sum(p.net for p in priced)
+    total = max(0, round_bill(net, rounding_step)) if priced else 0
+    rows: dict[int, list[int]] = {}
+    for p in priced:
+        row = rows.setdefault(p.gst_rate_bp, [0, 0, 0])
+        row[0] += p.taxable
+        row[1] += p.cgst
+        row[2] += p.sgst
+    return CartTotals(
+        lines=tuple(priced),
+        gross=sum(grosses),
+        line_discounts=sum(line_discounts),
+        bill_discount=sum(bill_shares),
+        net=net,
+        rounding=total - net,
+        total=total,
+        tax=sum(p.tax for p in priced),
+        tax_rows=tuple(TaxRow(rate, *vals) for rate, vals in sorted(rows.items())),
+    )
+
+
+# ---- tenders --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TenderInput:
+    kind: Literal["cash", "card", "upi", "credit"]
+    amount: int  # what this tender pays toward the bill
+    given: int | None = None  # cash handed over (>= amount when change is due)
+
+
+@dataclass(frozen=True)
+class Settlement:
+    due: int
+    paid: int
+    change: int
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.due - self.paid)
+
+    @property
+    def settled(self) -> bool:
+        return self.paid >= self.due
+
+
+def settle(due: int, tenders: Sequence[TenderInput]) -> Settlement:
+    """Only cash can be over-tendered (change is given in cash); card and UPI are
+    taken for the exact amount, never more than what is still due."""
+    paid = 0
+    change = 0
+    for t in tenders:
+        if t.amount <= 0:
+            raise PricingError("a payment must be more than zero")
+        if t.kind == "cash":
+            given = t.given if t.given is not None else t.amount
+            if given < t.amount:
+                raise PricingError("cash given is less than the amount")
+            change += given - t.amount
+        elif paid + t.amount > due:
+            raise PricingError(f"{t.kind} payment is more than the amount still due")
+        paid += t.amount
+    if paid > due:
+        # Cash over-tender shows up as change, not as an overpayment.
+        change += paid - due
+        paid = due
+    return Settlement(due=due, paid=paid, change=change)
