@@ -75,6 +75,27 @@ class PrinterSection(Base):
     counters: list[str] = []
 
 
+class PosSection(Base):
+    counters: list[Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9]{1,6}$")]] = msgspec.field(
+        default_factory=lambda: ["C1"]
+    )
+    rounding_step_paise: Literal[1, 10, 50, 100] = 100  # bills round to the nearest rupee
+    discount_limit_percent: Annotated[int, msgspec.Meta(ge=0, le=100)] = 10
+    void_approval_above_rupees: Annotated[int, msgspec.Meta(ge=0)] = 500
+    refund_needs_manager: bool = True
+    upi_vpa: str = ""  # e.g. kiranafresh@okaxis ; empty hides UPI QR payments
+    upi_payee_name: str = ""
+    quick_keys: list[str] = []  # SKUs of loose items shown as big buttons
+    cash_quick_amounts: list[Annotated[int, msgspec.Meta(gt=0)]] = msgspec.field(
+        default_factory=lambda: [50, 100, 200, 500, 2000]
+    )
+    denominations: list[Annotated[int, msgspec.Meta(gt=0)]] = msgspec.field(
+        default_factory=lambda: [2000, 500, 200, 100, 50, 20, 10, 5, 2, 1]
+    )
+    max_pieces_per_line: Annotated[int, msgspec.Meta(ge=1, le=100000)] = 999
+    max_kg_per_line: Annotated[int, msgspec.Meta(ge=1, le=10000)] = 100
+
+
 class HubLinkSection(Base):
     url: str = ""  # e.g. wss://hub.example.in/sync/v1 ; empty = run standalone
     token_file: str = ""
@@ -93,6 +114,7 @@ class StoreConfig(Base):
     security: SecuritySection = msgspec.field(default_factory=SecuritySection)
     barcode_rules: list[BarcodeRuleSection] = []
     printers: list[PrinterSection] = []
+    pos: PosSection = msgspec.field(default_factory=PosSection)
     hub: HubLinkSection = msgspec.field(default_factory=HubLinkSection)
 
     # Filled in by load_config, not read from the file.
@@ -176,6 +198,10 @@ def _check_semantics(cfg: StoreConfig) -> None:
             raise ValueError(f"printers[{i}].{field}", f"a {p.kind} printer needs {field}")
         if p.kind == "usb" and not (p.vendor_id and p.product_id):
             raise ValueError(f"printers[{i}]", "a usb printer needs vendor_id and product_id")
+    if cfg.pos.upi_vpa and not re.match(r"^[A-Za-z0-9._-]{2,256}@[A-Za-z]{2,64}$", cfg.pos.upi_vpa):
+        raise ValueError("pos.upi_vpa", f"{cfg.pos.upi_vpa!r} is not a UPI id like shop@bank")
+    if len(set(cfg.pos.counters)) != len(cfg.pos.counters) or not cfg.pos.counters:
+        raise ValueError("pos.counters", "list each counter once, at least one")
     if cfg.hub.url and not re.match(r"^wss?://", cfg.hub.url):
         raise ValueError("hub.url", "must start with ws:// or wss://")
 

@@ -39,10 +39,10 @@ ZONE_FOR_CATEGORY = {
 
 
 def write_demo_config(directory: Path, host: str, port: int) -> Path:
-    """The demo store's config: the example dark store, pointed at the demo folder."""
-    text = (STORE_CONFIG_DIR / "darkstore.toml").read_text(encoding="utf-8")
-    text = text.replace('path = "../var/d2/store.db"', 'path = "store.db"')
-    text = text.replace('data_dir = "../var/d2"', 'data_dir = "var"')
+    """The demo store's config: the example counter store, pointed at the demo folder."""
+    text = (STORE_CONFIG_DIR / "store.toml").read_text(encoding="utf-8")
+    text = text.replace('path = "../var/s1/store.db"', 'path = "store.db"')
+    text = text.replace('data_dir = "../var/s1"', 'data_dir = "var"')
     text = text.replace('host = "0.0.0.0"', f'host = "{host}"').replace(
         "port = 8001", f"port = {port}"
     )

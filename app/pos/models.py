@@ -17,8 +17,9 @@ class Shift(Base):
     __tablename__ = "shifts"
     __table_args__ = (
         # At most one open shift per counter (closed_at IS NULL rows are the open ones).
-        Index("ux_shifts_open_counter", "counter", unique=True,
-              sqlite_where=text("closed_at IS NULL")),
+        Index(
+            "ux_shifts_open_counter", "counter", unique=True, sqlite_where=text("closed_at IS NULL")
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=uuid7)
@@ -65,11 +66,15 @@ class Cart(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     lines: Mapped[list[CartLine]] = relationship(
-        back_populates="cart", cascade="all, delete-orphan", lazy="selectin",
+        back_populates="cart",
+        cascade="all, delete-orphan",
+        lazy="selectin",
         order_by="CartLine.position",
     )
     tenders: Mapped[list[CartTender]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin", order_by="CartTender.position",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        order_by="CartTender.position",
     )
 
 
@@ -125,8 +130,9 @@ class Sale(Base):
     receipt_token: Mapped[str] = mapped_column(String(40), unique=True)
 
     lines: Mapped[list[SaleLine]] = relationship(lazy="selectin", order_by="SaleLine.position")
-    tenders: Mapped[list[SaleTender]] = relationship(lazy="selectin",
-                                                     order_by="SaleTender.position")
+    tenders: Mapped[list[SaleTender]] = relationship(
+        lazy="selectin", order_by="SaleTender.position"
+    )
 
 
 class SaleLine(Base):

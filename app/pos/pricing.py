@@ -135,9 +135,7 @@ def spread(amount: int, weights: Sequence[int]) -> list[int]:
         return [0] * len(weights)
     amount = min(amount, total)
     shares = [amount * w // total for w in weights]
-    remainders = sorted(
-        range(len(weights)), key=lambda i: (-(amount * weights[i] % total), i)
-    )
+    remainders = sorted(range(len(weights)), key=lambda i: (-(amount * weights[i] % total), i))
     left = amount - sum(shares)
     for i in remainders:
         if left == 0:

@@ -82,6 +82,27 @@ async def record_move(
     return move
 
 
+async def bin_for_sale(s: AsyncSession, product: Product) -> Bin:
+    """Where a counter sale takes stock from: the product's fullest bin, else any bin
+    it has been in, else the first bin of the store. A sale is never blocked by the
+    book figure; a level that goes negative shows up in the stock list for a count."""
+    fullest = await s.scalar(
+        select(Bin)
+        .join(StockLevel, StockLevel.bin_id == Bin.id)
+        .where(StockLevel.product_id == product.id)
+        .order_by(StockLevel.on_hand.desc(), Bin.pick_seq)
+        .limit(1)
+    )
+    if fullest is not None:
+        return fullest
+    first = await s.scalar(select(Bin).order_by(Bin.pick_seq, Bin.code).limit(1))
+    if first is None:
+        first = Bin(id=uuid7(), code="STORE", zone="STORE", aisle="", shelf="", pick_seq=0)
+        s.add(first)
+        await s.flush()
+    return first
+
+
 async def _product_and_bin(s: AsyncSession, product_id: str, bin_code: str) -> tuple[Product, Bin]:
     product = await s.get(Product, product_id)
     if product is None:

@@ -1,0 +1,1293 @@
+"""Counter-sale use cases. Each public function is one transaction.
+
+Carts live in the database (a reload or crash loses nothing) and belong to one
+counter: every call names the counter it comes from, and a cart of another
+counter is refused. Prices always come from the catalogue on the server; a
+client never sends a price.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.catalog.barcodes import MeasureRule
+from app.catalog.models import Product
+from app.catalog.service import UnknownProduct, lookup_scan
+from app.config import StoreConfig
+from app.core.auth import StaffUser
+from app.core.clock import utcnow
+from app.core.db import Database, next_number
+from app.core.ids import uuid7
+from app.core.models import AuditLog
+from app.pos import receipts
+from app.pos.models import (
+    Cart,
+    CartLine,
+    CartTender,
+    CashMovement,
+    Refund,
+    RefundLine,
+    Sale,
+    SaleLine,
+    SaleTender,
+    Shift,
+    Void,
+)
+from app.pos.pricing import (
+    CartTotals,
+    Discount,
+    LineInput,
+    TenderInput,
+    price_cart,
+    settle,
+)
+from app.stock.service import bin_for_sale, record_move
+from app.sync.outbox import emit
+
+TENDER_KINDS = ("cash", "card", "upi")
+
+
+class PosError(ValueError):
+    """A refusal with a message for the cashier; nothing was changed."""
+
+
+class NeedsApproval(PosError):
+    """The step is allowed only with a manager's PIN on this screen."""
+
+
+# ---- shifts -----------------------------------------------------------------------
+
+
+async def open_shift(
+    db: Database, cfg: StoreConfig, counter: str, user: StaffUser, float_minor: int
+) -> Shift:
+    if counter not in cfg.pos.counters:
+        raise PosError(f"there is no counter {counter!r}")
+    if float_minor < 0 or float_minor > 10_000_000:
+        raise PosError("the opening float must be between ₹0 and ₹1,00,000")
+    async with db.write() as s:
+        if await _open_shift(s, counter):
+            raise PosError(f"counter {counter} already has an open shift")
+        n = await next_number(s, "shift")
+        shift = Shift(
+            id=uuid7(),
+            number=f"{cfg.store.id}-SH{n:04d}",
+            counter=counter,
+            opened_by=user.id,
+            opened_at=utcnow(),
+            float_minor=float_minor,
+        )
+        s.add(shift)
+        _audit(s, user, "shift_open", f"{shift.number} counter {counter} float {float_minor}")
+    return shift
+
+
+async def _open_shift(s: AsyncSession, counter: str) -> Shift | None:
+    return await s.scalar(select(Shift).where(Shift.counter == counter, Shift.closed_at.is_(None)))
+
+
+async def current_shift(db: Database, counter: str) -> Shift | None:
+    async with db.read() as s:
+        return await _open_shift(s, counter)
+
+
+async def cash_movement(
+    db: Database, counter: str, user: StaffUser, amount_minor: int, reason: str
+) -> CashMovement:
+    reason = reason.strip()
+    if not reason:
+        raise PosError("say why cash goes in or out")
+    if amount_minor == 0 or abs(amount_minor) > 10_000_000:
+        raise PosError("enter an amount between ₹0.01 and ₹1,00,000")
+    async with db.write() as s:
+        shift = await _require_shift(s, counter)
+        move = CashMovement(
+            id=uuid7(),
+            shift_id=shift.id,
+            amount_minor=amount_minor,
+            reason=reason[:80],
+            user_id=user.id,
+            at=utcnow(),
+        )
+        s.add(move)
+        _audit(
+            s,
+            user,
+            "cash_in" if amount_minor > 0 else "cash_out",
+            f"{shift.number} {amount_minor} {reason[:60]}",
+        )
+    return move
+
+
+async def no_sale(db: Database, counter: str, user: StaffUser, reason: str) -> None:
+    """Opening the drawer without a sale is allowed but always logged."""
+    async with db.write() as s:
+        shift = await _require_shift(s, counter)
+        _audit(s, user, "no_sale", f"{shift.number} {reason.strip()[:80] or 'no reason given'}")
+
+
+async def _require_shift(s: AsyncSession, counter: str) -> Shift:
+    shift = await _open_shift(s, counter)
+    if shift is None:
+        raise PosError(f"counter {counter} has no open shift; open one first")
+    return shift
+
+
+@dataclass(frozen=True)
+class ShiftReport:
+    shift: Shift
+    sales_count: int
+    gross: int
+    discounts: int
+    rounding: int
+    sales_total: int
+    by_tender: dict[str, int]
+    change_given: int
+    refunds_count: int
+    refunds_total: int
+    refunds_by_tender: dict[str, int]
+    tax_rows: list[tuple[int, int, int, int]]  # rate, taxable, cgst, sgst
+    voids_count: int
+    voids_total: int
+    cash_in: int
+    cash_out: int
+
+    @property
+    def expected_cash(self) -> int:
+        return (
+            self.shift.float_minor
+            + self.by_tender.get("cash", 0)
+            - self.refunds_by_tender.get("cash", 0)
+            + self.cash_in
+            - self.cash_out
+        )
+
+    @property
+    def net_sales(self) -> int:
+        return self.sales_total - self.refunds_total
+
+
+async def _report(s: AsyncSession, shift: Shift) -> ShiftReport:
+    sales = (
+        await s.execute(
+            select(
+                func.count(Sale.id),
+                func.coalesce(func.sum(Sale.gross_minor), 0),
+                func.coalesce(func.sum(Sale.discount_minor), 0),
+                func.coalesce(func.sum(Sale.rounding_minor), 0),
+                func.coalesce(func.sum(Sale.total_minor), 0),
+                func.coalesce(func.sum(Sale.change_minor), 0),
+            ).where(Sale.shift_id == shift.id)
+        )
+    ).one()
+    by_tender = dict(
+        (
+            await s.execute(
+                select(SaleTender.kind, func.sum(SaleTender.amount_minor))
+                .join(Sale, Sale.id == SaleTender.sale_id)
+                .where(Sale.shift_id == shift.id)
+                .group_by(SaleTender.kind)
+            )
+        ).all()
+    )
+    taxes = (
+        await s.execute(
+            select(
+                SaleLine.gst_rate_bp,
+                func.sum(SaleLine.net_minor - SaleLine.tax_minor),
+                func.sum(SaleLine.cgst_minor),
+                func.sum(SaleLine.sgst_minor),
+            )
+            .join(Sale, Sale.id == SaleLine.sale_id)
+            .where(Sale.shift_id == shift.id)
+            .group_by(SaleLine.gst_rate_bp)
+            .order_by(SaleLine.gst_rate_bp)
+        )
+    ).all()
+    refunds = (
+        await s.execute(
+            select(func.count(Refund.id), func.coalesce(func.sum(Refund.total_minor), 0)).where(
+                Refund.shift_id == shift.id
+            )
+        )
+    ).one()
+    refunds_by_tender = dict(
+        (
+            await s.execute(
+                select(Refund.tender_kind, func.sum(Refund.total_minor))
+                .where(Refund.shift_id == shift.id)
+                .group_by(Refund.tender_kind)
+            )
+        ).all()
+    )
+    voids = (
+        await s.execute(
+            select(func.count(Void.id), func.coalesce(func.sum(Void.amount_minor), 0)).where(
+                Void.shift_id == shift.id
+            )
+        )
+    ).one()
+    cash_in = await s.scalar(
+        select(func.coalesce(func.sum(CashMovement.amount_minor), 0)).where(
+            CashMovement.shift_id == shift.id, CashMovement.amount_minor > 0
+        )
+    )
+    cash_out = await s.scalar(
+        select(func.coalesce(func.sum(-CashMovement.amount_minor), 0)).where(
+            CashMovement.shift_id == shift.id, CashMovement.amount_minor < 0
+        )
+    )
+    return ShiftReport(
+        shift=shift,
+        sales_count=sales[0],
+        gross=sales[1],
+        discounts=sales[2],
+        rounding=sales[3],
+        sales_total=sales[4],
+        change_given=sales[5],
+        by_tender={k: int(v) for k, v in by_tender.items()},
+        refunds_count=refunds[0],
+        refunds_total=refunds[1],
+        refunds_by_tender={k: int(v) for k, v in refunds_by_tender.items()},
+        tax_rows=[(int(r), int(t), int(c), int(g)) for r, t, c, g in taxes],
+        voids_count=voids[0],
+        voids_total=voids[1],
+        cash_in=int(cash_in or 0),
+        cash_out=int(cash_out or 0),
+    )
+
+
+async def shift_report(db: Database, shift_id: str) -> ShiftReport:
+    async with db.read() as s:
+        shift = await s.get(Shift, shift_id)
+        if shift is None:
+            raise PosError("no such shift")
+        return await _report(s, shift)
+
+
+async def close_shift(
+    db: Database, cfg: StoreConfig, shift_id: str, user: StaffUser, counts: dict[int, int]
+) -> ShiftReport:
+    """Close with the drawer counted by denomination (rupees -> number of notes/coins)."""
+    for denom, n in counts.items():
+        if denom not in cfg.pos.denominations:
+            raise PosError(f"₹{denom} is not a denomination this store counts")
+        if n < 0 or n > 100_000:
+            raise PosError(f"count of ₹{denom} must be between 0 and 1,00,000")
+    counted = sum(denom * 100 * n for denom, n in counts.items())
+    async with db.write() as s:
+        shift = await s.get(Shift, shift_id)
+        if shift is None:
+            raise PosError("no such shift")
+        if shift.closed_at is not None:
+            raise PosError(f"shift {shift.number} is already closed")
+        open_carts = await s.scalar(
+            select(func.count(Cart.id)).where(
+                Cart.counter == shift.counter,
+                Cart.status.in_(("active", "parked")),
+                Cart.lines.any(),
+            )
+        )
+        if open_carts:
+            raise PosError("finish or void the open and parked carts before closing")
+        report = await _report(s, shift)
+        shift.closed_at = utcnow()
+        shift.closed_by = user.id
+        shift.expected_cash_minor = report.expected_cash
+        shift.counted_cash_minor = counted
+        shift.count_detail = json.dumps({str(k): v for k, v in sorted(counts.items())})
+        _audit(
+            s,
+            user,
+            "shift_close",
+            f"{shift.number} expected {report.expected_cash} counted {counted}",
+        )
+        emit(
+            s,
+            "shift.closed",
+            {
+                "shift_id": shift.id,
+                "number": shift.number,
+                "counter": shift.counter,
+                "opened_at": shift.opened_at.isoformat(),
+                "closed_at": shift.closed_at.isoformat(),
+                "sales_count": report.sales_count,
+                "sales_total": report.sales_total,
+                "refunds_total": report.refunds_total,
+                "by_tender": report.by_tender,
+                "expected_cash": report.expected_cash,
+                "counted_cash": counted,
+                "variance": counted - report.expected_cash,
+            },
+        )
+        return report
+
+
+async def recent_shifts(db: Database, limit: int = 20) -> list[Shift]:
+    async with db.read() as s:
+        return list(await s.scalars(select(Shift).order_by(Shift.opened_at.desc()).limit(limit)))
+
+
+# ---- carts ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CartView:
+    cart: Cart
+    products: dict[str, Product]
+    totals: CartTotals
+    parked: list[Cart]
+
+    @property
+    def remaining(self) -> int:
+        return settle_cart(self.cart, self.totals).remaining
+
+
+def _line_input(line: CartLine, product: Product) -> LineInput:
+    discount = (
+        Discount(line.discount_kind, line.discount_value)  # type: ignore[arg-type]
+        if line.discount_kind
+        else None
+    )
+    return LineInput(
+        key=line.id,
+        unit_price=product.price_minor,
+        quantity=line.quantity,
+        measured=product.unit != "piece",
+        gst_rate_bp=product.gst_rate_bp,
+        label_price=line.label_price_minor,
+        discount=discount,
+    )
+
+
+def _bill_discount(cart: Cart) -> Discount | None:
+    if not cart.bill_discount_kind:
+        return None
+    return Discount(cart.bill_discount_kind, cart.bill_discount_value)  # type: ignore[arg-type]
+
+
+async def _products_for(s: AsyncSession, cart: Cart) -> dict[str, Product]:
+    ids = {line.product_id for line in cart.lines}
+    if not ids:
+        return {}
+    return {p.id: p for p in await s.scalars(select(Product).where(Product.id.in_(ids)))}
+
+
+def _price(cfg: StoreConfig, cart: Cart, products: dict[str, Product]) -> CartTotals:
+    return price_cart(
+        [_line_input(line, products[line.product_id]) for line in cart.lines],
+        _bill_discount(cart),
+        cfg.pos.rounding_step_paise,
+    )
+
+
+def settle_cart(cart: Cart, totals: CartTotals):
+    return settle(
+        totals.total,
+        [
+            TenderInput(t.kind, t.amount_minor, t.given_minor)  # type: ignore[arg-type]
+            for t in cart.tenders
+        ],
+    )
+
+
+async def _view(s: AsyncSession, cfg: StoreConfig, cart: Cart) -> CartView:
+    products = await _products_for(s, cart)
+    parked = list(
+        await s.scalars(
+            select(Cart)
+            .where(Cart.counter == cart.counter, Cart.status == "parked")
+            .order_by(Cart.updated_at)
+        )
+    )
+    return CartView(cart, products, _price(cfg, cart, products), parked)
+
+
+async def _active_cart(s: AsyncSession, counter: str, user: StaffUser) -> Cart:
+    cart = await s.scalar(
+        select(Cart)
+        .where(Cart.counter == counter, Cart.status == "active")
+        .order_by(Cart.created_at.desc())
+    )
+    if cart is None:
+        now = utcnow()
+        cart = Cart(
+            id=uuid7(),
+            counter=counter,
+            status="active",
+            user_id=user.id,
+            created_at=now,
+            updated_at=now,
+            version=0,
+            lines=[],
+            tenders=[],
+        )
+        s.add(cart)
+        await s.flush()
+    return cart
+
+
+async def current_cart(db: Database, cfg: StoreConfig, counter: str, user: StaffUser) -> CartView:
+    async with db.write() as s:
+        await _require_shift(s, counter)
+        return await _view(s, cfg, await _active_cart(s, counter, user))
+
+
+async def _cart_for_change(s: AsyncSession, counter: str, cart_id: str) -> Cart:
+    cart = await s.get(Cart, cart_id)
+    if cart is None or cart.counter != counter:
+        raise PosError("that cart is not on this counter")
+    if cart.status != "active":
+        raise PosError("that cart is no longer open; start a new sale")
+    if cart.tenders:
+        raise PosError("payment has started; remove the payments to change the cart")
+    return cart
+
+
+def _touch(cart: Cart) -> None:
+    cart.version += 1
+    cart.updated_at = utcnow()
+
+
+def _check_quantity(cfg: StoreConfig, product: Product, quantity: int) -> None:
+    if quantity <= 0:
+        raise PosError("quantity must be more than zero")
+    limit = (
+        cfg.pos.max_pieces_per_line if product.unit == "piece" else (cfg.pos.max_kg_per_line * 1000)
+    )
+    if quantity > limit:
+        shown = f"{limit}" if product.unit == "piece" else f"{limit // 1000} {product.unit}"
+        raise PosError(f"that is more than {shown} of {product.name} on one line; check it")
+
+
+async def _add_line(
+    s: AsyncSession,
+    cfg: StoreConfig,
+    cart: Cart,
+    product: Product,
+    quantity: int,
+    label_price: int | None,
+    code: str,
+) -> CartLine:
+    if not product.active:
+        raise PosError(f"{product.name} is discontinued and cannot be sold")
+    mergeable = product.unit == "piece" and label_price is None
+    if mergeable:
+        for line in cart.lines:
+            if (
+                line.product_id == product.id
+                and line.label_price_minor is None
+                and not line.discount_kind
+            ):
+                _check_quantity(cfg, product, line.quantity + quantity)
+                line.quantity += quantity
+                _touch(cart)
+                return line
+    _check_quantity(cfg, product, quantity)
+    position = max((line.position for line in cart.lines), default=0) + 1
+    line = CartLine(
+        id=uuid7(),
+        cart_id=cart.id,
+        position=position,
+        product_id=product.id,
+        quantity=quantity,
+        label_price_minor=label_price,
+        scanned_code=code[:64],
+    )
+    cart.lines.append(line)
+    _touch(cart)
+    return line
+
+
+async def add_scan(
+    db: Database,
+    cfg: StoreConfig,
+    counter: str,
+    user: StaffUser,
+    cart_id: str,
+    code: str,
+    rules: Sequence[MeasureRule],
+) -> tuple[CartView, CartLine]:
+    """A scanned or typed code adds a line (weight or price from a scale label)."""
+    found = await lookup_scan(db, code, rules)  # BarcodeError / UnknownProduct bubble up
+    product, scan = found.product, found.scan
+    label_price = scan.price_minor
+    if product.unit == "piece":
+        quantity = scan.quantity or 1
+    elif scan.weight_g:
+        quantity = scan.weight_g
+    elif label_price is not None:
+        quantity = scan.quantity or 1000  # a price label without weight: treat as one unit
+    else:
+        raise PosError(
+            f"{product.name} is sold by {product.unit}: scan the scale label "
+            "or use its quick key and enter the weight"
+        )
+    async with db.write() as s:
+        cart = await _cart_for_change(s, counter, cart_id)
+        product = await s.get(Product, product.id)
+        line = await _add_line(s, cfg, cart, product, quantity, label_price, code)
+        return await _view(s, cfg, cart), line
+
+
+async def add_product(
+    db: Database, cfg: StoreConfig, counter: str, cart_id: str, sku: str, quantity: int
+) -> tuple[CartView, CartLine]:
+    async with db.write() as s:
+        cart = await _cart_for_change(s, counter, cart_id)
+        product = await s.scalar(select(Product).where(Product.sku == sku.upper()))
+        if product is None:
+            raise UnknownProduct(sku)
+        line = await _add_line(s, cfg, cart, product, quantity, None, "")
+        return await _view(s, cfg, cart), line
+
+
+async def set_quantity(
+    db: Database,
+    cfg: StoreConfig,
+    counter: str,
+    cart_id: str,
+    line_id: str,
+    quantity: int,
+    user: StaffUser,
+    approver: StaffUser | None = None,
+) -> CartView:
+    async with db.write() as s:
+        cart = await _cart_for_change(s, counter, cart_id)
+        line = _line_of(cart, line_id)
+        product = await s.get(Product, line.product_id)
+        if quantity <= 0:
+            raise PosError("use Remove to take a line off the bill")
+        if line.label_price_minor is not None or product.unit != "piece":
+            raise PosError(
+                "a weighed or price-labelled line cannot change quantity; remove it and scan again"
+            )
+        if quantity < line.quantity:
+            # Taking items off is a (partial) void: logged, approved above the limit.
+            unit_value = product.price_minor
+            await _void(
+                s,
+                cfg,
+                cart,
+                user,
+                approver,
+                "line",
+                unit_value * (line.quantity - quantity),
+                f"{product.sku} {line.quantity}->{quantity}",
+            )
+        _check_quantity(cfg, product, quantity)
+        line.quantity = quantity
+        _touch(cart)
+        return await _view(s, cfg, cart)
+
+
+def _line_of(cart: Cart, line_id: str) -> CartLine:
+    line = next((line for line in cart.lines if line.id == line_id), None)
+    if line is None:
+        raise PosError("that line is not on this cart")
+    return line
+
+
+async def _void(
+    s: AsyncSession,
+    cfg: StoreConfig,
+    cart: Cart,
+    user: StaffUser,
+    approver: StaffUser | None,
+    kind: str,
+    amount: int,
+    detail: str,
+) -> None:
+    limit = cfg.pos.void_approval_above_rupees * 100
+    if amount > limit and not _is_manager(user) and approver is None:
+        raise NeedsApproval(f"removing {_rupees(amount)} needs a manager's PIN")
+    shift = await _require_shift(s, cart.counter)
+    s.add(
+        Void(
+            id=uuid7(),
+            shift_id=shift.id,
+            cart_id=cart.id,
+            kind=kind,
+            amount_minor=amount,
+            detail=detail[:200],
+            user_id=user.id,
+            approver_id=approver.id if approver else None,
+            at=utcnow(),
+        )
+    )
+    _audit(s, user, f"void_{kind}", f"{detail} {amount}", approver)
+
+
+async def void_line(
+    db: Database,
+    cfg: StoreConfig,
+    counter: str,
+    cart_id: str,
+    line_id: str,
+    user: StaffUser,
+    approver: StaffUser | None = None,
+) -> CartView:
+    async with db.write() as s:
+        cart = await _cart_for_change(s, counter, cart_id)
+        line = _line_of(cart, line_id)
+        products = await _products_for(s, cart)
+        value = _price(cfg, cart, products).line(line.id).gross
+        await _void(
+            s,
+            cfg,
+            cart,
+            user,
+            approver,
+            "line",
+            value,
+            f"{products[line.product_id].sku} x{line.quantity}",
+        )
+        cart.lines.remove(line)
+        _touch(cart)
+        return await _view(s, cfg, cart)
+
+
+async def void_cart(
+    db: Database,
+    cfg: StoreConfig,
+    counter: str,
+    cart_id: str,
+    user: StaffUser,
+    approver: StaffUser | None = None,
+) -> None:
+    async with db.write() as s:
+        cart = await s.get(Cart, cart_id)
+        if cart is None or cart.counter != counter or cart.status not in ("active", "parked"):
+            raise PosError("that cart is not open on this counter")
+        if cart.tenders:
+            raise PosError("payment has started; remove the payments first")
+        products = await _products_for(s, cart)
+        value = _price(cfg, cart, products).gross
+        if cart.lines:
+            await _void(s, cfg, cart, user, approver, "cart", value, f"{len(cart.lines)} lines")
+        cart.status = "voided"
+        _touch(cart)
+
+
+def _is_manager(user: StaffUser) -> bool:
+    return user.role in ("manager", "admin")
+
+
+def _rupees(minor: int) -> str:
+    from app.core.money import format_amount
+
+    return format_amount(minor)
+
+
+def _discount_needs_approval(cfg: StoreConfig, discount: Discount, base: int) -> bool:
+    limit_bp = cfg.pos.discount_limit_percent * 100
+    if discount.kind == "percent":
+        return discount.value > limit_bp
+    return discount.value * 10_000 > base * limit_bp
+
+
+async def set_line_discount(
+    db: Database,
+    cfg: StoreConfig,
+    counter: str,
+    cart_id: str,
+    line_id: str,
+    discount: Discount | None,
+    user: StaffUser,
+    approver: StaffUser | None = None,
+) -> CartView:
+    async with db.write() as s:
+        cart = await _cart_for_change(s, counter, cart_id)
+        line = _line_of(cart, line_id)
+        products = await _products_for(s, cart)
+        gross = _price(cfg, cart, products).line(line.id).gross
+        if discount is not None:
+            if discount.kind == "amount" and discount.value > gross:
+                raise PosError(f"the discount is more than the line ({_rupees(gross)})")
+            if (
+                _discount_needs_approval(cfg, discount, gross)
+                and not _is_manager(user)
+                and approver is None
+            ):
+                raise NeedsApproval(
+                    f"a discount over {cfg.pos.discount_limit_percent}% needs a manager's PIN"
+                )
+            _audit(
+                s,
+                user,
+                "discount_line",
+                f"{products[line.product_id].sku} {discount.kind} {discount.value}",
+                approver,
+            )
+        line.discount_kind = discount.kind if discount else None
+        line.discount_value = discount.value if discount else 0
+        line.discount_approver = approver.id if approver and discount else None
+        _touch(cart)
+        return await _view(s, cfg, cart)
+
+
+async def set_bill_discount(
+    db: Database,
+    cfg: StoreConfig,
+    counter: str,
+    cart_id: str,
+    discount: Discount | None,
+    user: StaffUser,
+    approver: StaffUser | None = None,
+) -> CartView:
+    async with db.write() as s:
+        cart = await _cart_for_change(s, counter, cart_id)
+        products = await _products_for(s, cart)
+        base = _price(cfg, cart, products)
+        base_amount = base.gross - base.line_discounts
+        if discount is not None:
+            if discount.kind == "amount" and discount.value > base_amount:
+                raise PosError(f"the discount is more than the bill ({_rupees(base_amount)})")
+            if (
+                _discount_needs_approval(cfg, discount, base_amount)
+                and not _is_manager(user)
+                and approver is None
+            ):
+                raise NeedsApproval(
+                    f"a discount over {cfg.pos.discount_limit_percent}% needs a manager's PIN"
+                )
+            _audit(s, user, "discount_bill", f"{discount.kind} {discount.value}", approver)
+        cart.bill_discount_kind = discount.kind if discount else None
+        cart.bill_discount_value = discount.value if discount else 0
+        cart.bill_discount_approver = approver.id if approver and discount else None
+        _touch(cart)
+        return await _view(s, cfg, cart)
+
+
+async def set_customer_phone(
+    db: Database, cfg: StoreConfig, counter: str, cart_id: str, phone: str
+) -> CartView:
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    if digits.startswith("91") and len(digits) == 12:
+        digits = digits[2:]
+    if digits and (len(digits) != 10 or digits[0] not in "6789"):
+        raise PosError("a mobile number has 10 digits and starts with 6, 7, 8 or 9")
+    async with db.write() as s:
+        cart = await _cart_for_change(s, counter, cart_id)
+        cart.customer_phone = digits
+        _touch(cart)
+        return await _view(s, cfg, cart)
+
+
+async def park_cart(
+    db: Database, cfg: StoreConfig, counter: str, cart_id: str, user: StaffUser, note: str = ""
+) -> CartView:
+    async with db.write() as s:
+        cart = await _cart_for_change(s, counter, cart_id)
+        if not cart.lines:
+            raise PosError("nothing to park: the cart is empty")
+        cart.status = "parked"
+        cart.note = note.strip()[:40]
+        _touch(cart)
+        await s.flush()
+        return await _view(s, cfg, await _active_cart(s, counter, user))
+
+
+async def resume_cart(
+    db: Database, cfg: StoreConfig, counter: str, cart_id: str, user: StaffUser
+) -> CartView:
+    """Bring a parked cart back; the cart on screen is parked in its place if it has lines."""
+    async with db.write() as s:
+        parked = await s.get(Cart, cart_id)
+        if parked is None or parked.counter != counter or parked.status != "parked":
+            raise PosError("that parked cart is not on this counter")
+        current = await s.scalar(
+            select(Cart).where(Cart.counter == counter, Cart.status == "active")
+        )
+        if current is not None:
+            if current.tenders:
+                raise PosError("finish the payment on screen first")
+            current.status = "parked" if current.lines else "voided"
+            _touch(current)
+        parked.status = "active"
+        _touch(parked)
+        await s.flush()
+        return await _view(s, cfg, parked)
+
+
+# ---- paying ---------------------------------------------------------------------
+
+
+async def add_tender(
+    db: Database,
+    cfg: StoreConfig,
+    counter: str,
+    cart_id: str,
+    kind: str,
+    amount_minor: int | None,
+    given_minor: int | None = None,
+    reference: str = "",
+) -> CartView:
+    """Take a payment toward the cart. Cash: `given` may exceed what is due (change).
+    Card/UPI: exactly `amount` (default: all that is still due), never more."""
+    if kind not in TENDER_KINDS:
+        raise PosError(f"payment must be one of {', '.join(TENDER_KINDS)}")
+    reference = reference.strip()[:40]
+    if kind == "card" and not reference:
+        raise PosError("enter the card terminal's approval or reference number")
+    if kind == "card" and not reference.replace("-", "").isalnum():
+        raise PosError("the card reference is letters and digits only (never the card number)")
+    async with db.write() as s:
+        cart = await s.get(Cart, cart_id)
+        if cart is None or cart.counter != counter or cart.status != "active":
+            raise PosError("that cart is not open on this counter")
+        if not cart.lines:
+            raise PosError("the cart is empty")
+        products = await _products_for(s, cart)
+        totals = _price(cfg, cart, products)
+        remaining = settle_cart(cart, totals).remaining
+        if remaining <= 0:
+            raise PosError("the bill is already paid; press Complete sale")
+        if kind == "cash":
+            given = given_minor if given_minor is not None else amount_minor
+            if given is None or given <= 0:
+                raise PosError("enter the cash received")
+            if given > remaining + 10_000_000:
+                raise PosError("that is far more cash than the bill; check the amount")
+            amount = min(given, remaining)
+        else:
+            amount = amount_minor if amount_minor is not None else remaining
+            given = None
+            if amount <= 0:
+                raise PosError("the amount must be more than zero")
+            if amount > remaining:
+                raise PosError(f"{kind} payment is more than the {_rupees(remaining)} still due")
+        position = max((t.position for t in cart.tenders), default=0) + 1
+        cart.tenders.append(
+            CartTender(
+                id=uuid7(),
+                cart_id=cart.id,
+                position=position,
+                kind=kind,
+                amount_minor=amount,
+                given_minor=given,
+                reference=reference,
+            )
+        )
+        _touch(cart)
+        return await _view(s, cfg, cart)
+
+
+async def remove_tender(
+    db: Database, cfg: StoreConfig, counter: str, cart_id: str, tender_id: str
+) -> CartView:
+    async with db.write() as s:
+        cart = await s.get(Cart, cart_id)
+        if cart is None or cart.counter != counter or cart.status != "active":
+            raise PosError("that cart is not open on this counter")
+        tender = next((t for t in cart.tenders if t.id == tender_id), None)
+        if tender is None:
+            raise PosError("that payment is not on this cart")
+        cart.tenders.remove(tender)
+        _touch(cart)
+        return await _view(s, cfg, cart)
+
+
+async def complete_sale(
+    db: Database,
+    cfg: StoreConfig,
+    counter: str,
+    cart_id: str,
+    idempotency_key: str,
+    user: StaffUser,
+    expected_version: int | None = None,
+) -> Sale:
+    """Turn a paid cart into a sale, in one transaction: sale, lines, tenders, gapless
+    number, stock moves, outbox. The same key (double tap, retry) returns the first sale."""
+    key = idempotency_key.strip()
+    if not (8 <= len(key) <= 64):
+        raise PosError("missing payment key; reload the payment screen")
+    async with db.write() as s:
+        existing = await s.scalar(select(Sale).where(Sale.idempotency_key == key))
+        if existing is not None:
+            return existing
+        already = await s.scalar(select(Sale).where(Sale.cart_id == cart_id))
+        if already is not None and already.counter == counter:
+            return already
+        cart = await s.get(Cart, cart_id)
+        if cart is None or cart.counter != counter:
+            raise PosError("that cart is not on this counter")
+        if cart.status != "active":
+            raise PosError("that cart is no longer open")
+        if expected_version is not None and cart.version != expected_version:
+            raise PosError("the cart changed while paying; check the total and press again")
+        if not cart.lines:
+            raise PosError("the cart is empty")
+        shift = await _require_shift(s, counter)
+        products = await _products_for(s, cart)
+        totals = _price(cfg, cart, products)
+        settlement = settle_cart(cart, totals)
+        if not settlement.settled:
+            raise PosError(f"{_rupees(settlement.remaining)} is still due")
+        n = await next_number(s, "sale")
+        now = utcnow()
+        sale = Sale(
+            id=uuid7(),
+            number=f"{cfg.store.id}-{n:06d}",
+            idempotency_key=key,
+            cart_id=cart.id,
+            shift_id=shift.id,
+            counter=counter,
+            cashier_id=user.id,
+            at=now,
+            customer_phone=cart.customer_phone,
+            gross_minor=totals.gross,
+            discount_minor=totals.discount,
+            rounding_minor=totals.rounding,
+            total_minor=totals.total,
+            tax_minor=totals.tax,
+            change_minor=settlement.change,
+            receipt_token=secrets.token_urlsafe(24),
+        )
+        s.add(sale)
+        event_lines = []
+        for line in cart.lines:
+            product = products[line.product_id]
+            price = totals.line(line.id)
+            bin_ = await bin_for_sale(s, product)
+            s.add(
+                SaleLine(
+                    id=uuid7(),
+                    sale_id=sale.id,
+                    position=line.position,
+                    product_id=product.id,
+                    sku=product.sku,
+                    name=product.name,
+                    hsn=product.hsn,
+                    unit=product.unit,
+                    quantity=line.quantity,
+                    unit_price_minor=product.price_minor,
+                    gross_minor=price.gross,
+                    discount_minor=price.discount,
+                    net_minor=price.net,
+                    gst_rate_bp=price.gst_rate_bp,
+                    tax_minor=price.tax,
+                    cgst_minor=price.cgst,
+                    sgst_minor=price.sgst,
+                    bin_id=bin_.id,
+                )
+            )
+            await record_move(
+                s,
+                product=product,
+                bin=bin_,
+                delta=-line.quantity,
+                reason="sale",
+                reference=sale.number,
+                user_id=user.id,
+            )
+            event_lines.append(
+                {
+                    "sku": product.sku,
+                    "quantity": line.quantity,
+                    "net": price.net,
+                    "tax": price.tax,
+                    "gst_rate_bp": price.gst_rate_bp,
+                }
+            )
+        for t in cart.tenders:
+            s.add(
+                SaleTender(
+                    id=uuid7(),
+                    sale_id=sale.id,
+                    position=t.position,
+                    kind=t.kind,
+                    amount_minor=t.amount_minor,
+                    given_minor=t.given_minor,
+                    reference=t.reference,
+                )
+            )
+        cart.status = "paid"
+        _touch(cart)
+        emit(
+            s,
+            "sale.completed",
+            {
+                "sale_id": sale.id,
+                "number": sale.number,
+                "at": now.isoformat(),
+                "counter": counter,
+                "shift": shift.number,
+                "total": totals.total,
+                "tax": totals.tax,
+                "discount": totals.discount,
+                "rounding": totals.rounding,
+                "lines": event_lines,
+                "tenders": [{"kind": t.kind, "amount": t.amount_minor} for t in cart.tenders],
+            },
+        )
+        receipts.ask_for_receipt(s, sale)
+        return sale
+
+
+async def get_sale(db: Database, sale_id: str) -> Sale | None:
+    async with db.read() as s:
+        return await s.get(Sale, sale_id)
+
+
+async def find_sale(db: Database, cfg: StoreConfig, number: str) -> Sale | None:
+    """By receipt number as printed ('S1-000123'), typed loosely ('123'), or scanned."""
+    text = number.strip().upper()
+    if text.isdigit():
+        text = f"{cfg.store.id}-{int(text):06d}"
+    async with db.read() as s:
+        return await s.scalar(select(Sale).where(Sale.number == text))
+
+
+async def recent_sales(db: Database, counter: str | None = None, limit: int = 20) -> list[Sale]:
+    stmt = select(Sale).order_by(Sale.at.desc()).limit(limit)
+    if counter:
+        stmt = stmt.where(Sale.counter == counter)
+    async with db.read() as s:
+        return list(await s.scalars(stmt))
+
+
+# ---- refunds ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RefundableLine:
+    line: SaleLine
+    refunded_quantity: int
+    refunded_amount: int
+
+    @property
+    def refundable_quantity(self) -> int:
+        return self.line.quantity - self.refunded_quantity
+
+
+async def refundable_lines(db: Database, sale_id: str) -> list[RefundableLine]:
+    async with db.read() as s:
+        return await _refundable(s, sale_id)
+
+
+async def _refundable(s: AsyncSession, sale_id: str) -> list[RefundableLine]:
+    lines = list(
+        await s.scalars(
+            select(SaleLine).where(SaleLine.sale_id == sale_id).order_by(SaleLine.position)
+        )
+    )
+    done = {
+        lid: (int(q), int(a))
+        for lid, q, a in (
+            await s.execute(
+                select(
+                    RefundLine.sale_line_id,
+                    func.sum(RefundLine.quantity),
+                    func.sum(RefundLine.amount_minor),
+                )
+                .where(RefundLine.sale_line_id.in_([line.id for line in lines]))
+                .group_by(RefundLine.sale_line_id)
+            )
+        ).all()
+    }
+    return [RefundableLine(line, *done.get(line.id, (0, 0))) for line in lines]
+
+
+@dataclass(frozen=True)
+class RefundRequest:
+    sale_line_id: str
+    quantity: int
+    restock: str  # resaleable | damaged
+
+
+async def refund(
+    db: Database,
+    cfg: StoreConfig,
+    counter: str,
+    sale_id: str,
+    requests: Sequence[RefundRequest],
+    tender_kind: str,
+    idempotency_key: str,
+    user: StaffUser,
+    approver: StaffUser | None = None,
+    reason: str = "",
+) -> Refund:
+    """Refund chosen lines of a sale. Never more than sold minus already refunded;
+    the last units of a line refund exactly what is left of its net amount."""
+    key = idempotency_key.strip()
+    if not (8 <= len(key) <= 64):
+        raise PosError("missing refund key; reload the refund screen")
+    if tender_kind not in TENDER_KINDS:
+        raise PosError(f"refund by one of {', '.join(TENDER_KINDS)}")
+    if cfg.pos.refund_needs_manager and not _is_manager(user) and approver is None:
+        raise NeedsApproval("a refund needs a manager's PIN")
+    wanted = [r for r in requests if r.quantity != 0]
+    if not wanted:
+        raise PosError("choose at least one item and quantity to refund")
+    async with db.write() as s:
+        existing = await s.scalar(select(Refund).where(Refund.idempotency_key == key))
+        if existing is not None:
+            return existing
+        sale = await s.get(Sale, sale_id)
+        if sale is None:
+            raise PosError("no such sale")
+        shift = await _require_shift(s, counter)
+        lines = {r.line.id: r for r in await _refundable(s, sale_id)}
+        n = await next_number(s, "refund")
+        refund_row = Refund(
+            id=uuid7(),
+            number=f"{cfg.store.id}-R{n:05d}",
+            idempotency_key=key,
+            sale_id=sale.id,
+            shift_id=shift.id,
+            user_id=user.id,
+            approver_id=approver.id if approver else None,
+            at=utcnow(),
+            tender_kind=tender_kind,
+            total_minor=0,
+            tax_minor=0,
+            reason=reason.strip()[:80],
+        )
+        s.add(refund_row)
+        total = tax = 0
+        event_lines = []
+        for req in wanted:
+            entry = lines.get(req.sale_line_id)
+            if entry is None:
+                raise PosError("that item is not on this receipt")
+            line = entry.line
+            if req.quantity < 0:
+                raise PosError("refund quantities cannot be negative")
+            if req.quantity > entry.refundable_quantity:
+                raise PosError(
+                    f"{line.name}: only {entry.refundable_quantity} can be refunded "
+                    f"({line.quantity} sold, {entry.refunded_quantity} refunded)"
+                )
+            if req.restock not in ("resaleable", "damaged"):
+                raise PosError("restock must be resaleable or damaged")
+            if req.quantity == entry.refundable_quantity:
+                amount = line.net_minor - entry.refunded_amount
+            else:
+                amount = line.net_minor * req.quantity // line.quantity
+            line_tax = line.tax_minor * amount // line.net_minor if line.net_minor else 0
+            total += amount
+            tax += line_tax
+            s.add(
+                RefundLine(
+                    id=uuid7(),
+                    refund_id=refund_row.id,
+                    sale_line_id=line.id,
+                    quantity=req.quantity,
+                    amount_minor=amount,
+                    tax_minor=line_tax,
+                    restock=req.restock,
+                )
+            )
+            if req.restock == "resaleable":
+                product = await s.get(Product, line.product_id)
+                from app.stock.models import Bin
+
+                bin_ = (
+                    await s.get(Bin, line.bin_id) if line.bin_id else await bin_for_sale(s, product)
+                )
+                await record_move(
+                    s,
+                    product=product,
+                    bin=bin_,
+                    delta=req.quantity,
+                    reason="refund",
+                    reference=refund_row.number,
+                    user_id=user.id,
+                )
+            event_lines.append(
+                {
+                    "sku": line.sku,
+                    "quantity": req.quantity,
+                    "amount": amount,
+                    "restock": req.restock,
+                }
+            )
+        refund_row.total_minor = total
+        refund_row.tax_minor = tax
+        _audit(
+            s,
+            user,
+            "refund",
+            f"{refund_row.number} of {sale.number} {total} by {tender_kind}",
+            approver,
+        )
+        emit(
+            s,
+            "sale.refunded",
+            {
+                "refund_id": refund_row.id,
+                "number": refund_row.number,
+                "sale": sale.number,
+                "at": refund_row.at.isoformat(),
+                "total": total,
+                "tax": tax,
+                "tender": tender_kind,
+                "lines": event_lines,
+            },
+        )
+        return refund_row
+
+
+async def get_refund(db: Database, refund_id: str) -> tuple[Refund, Sale] | None:
+    async with db.read() as s:
+        row = await s.get(Refund, refund_id)
+        if row is None:
+            return None
+        return row, await s.get(Sale, row.sale_id)
+
+
+# ---- audit ----------------------------------------------------------------------
+
+
+def _audit(
+    s: AsyncSession, user: StaffUser, action: str, detail: str, approver: StaffUser | None = None
+) -> None:
+    s.add(
+        AuditLog(
+            id=uuid7(),
+            at=utcnow(),
+            user_id=user.id,
+            action=action,
+            detail=detail[:500],
+            approver_id=approver.id if approver else None,
+        )
+    )
+
+
+OVERRIDE_ACTIONS = (
+    "discount_line",
+    "discount_bill",
+    "void_line",
+    "void_cart",
+    "refund",
+    "no_sale",
+    "cash_in",
+    "cash_out",
+    "shift_open",
+    "shift_close",
+)
+
+
+async def audit_entries(db: Database, limit: int = 200) -> list[tuple[AuditLog, str, str]]:
+    from sqlalchemy.orm import aliased
+
+    from app.core.models import User
+
+    actor, approver = aliased(User), aliased(User)
+    async with db.read() as s:
+        rows = await s.execute(
+            select(AuditLog, actor.name, approver.name)
+            .outerjoin(actor, actor.id == AuditLog.user_id)
+            .outerjoin(approver, approver.id == AuditLog.approver_id)
+            .where(AuditLog.action.in_(OVERRIDE_ACTIONS))
+            .order_by(AuditLog.at.desc())
+            .limit(limit)
+        )
+        return [(a, who or "?", ok or "") for a, who, ok in rows.all()]
