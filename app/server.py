@@ -30,6 +30,7 @@ from app.core import routes as core_routes
 from app.core.auth import PUBLIC, requires
 from app.core.db import Database
 from app.core.web import EXCEPTION_HANDLERS, TEMPLATES_DIR, nav_for, template_globals
+from app.pos import routes as pos_routes
 from app.stock import routes as stock_routes
 
 log = logging.getLogger("kirana")
@@ -115,6 +116,7 @@ def create_store_app(cfg: StoreConfig, *, check_migrations: bool = True) -> Lite
             *core_routes.ROUTES,
             *catalog_routes.ROUTES,
             *stock_routes.ROUTES,
+            *pos_routes.ROUTES,
             create_static_files_router(
                 path="/static", directories=[STATIC_DIR], opt=PUBLIC, send_as_attachment=False
             ),
@@ -151,7 +153,13 @@ def create_store_app(cfg: StoreConfig, *, check_migrations: bool = True) -> Lite
     app.state.cfg = cfg
     app.state.db = db
     app.state.asset_version = asset_version()
-    app.state.service_worker = (STATIC_DIR / "sw.js").read_text(encoding="utf-8").replace(
-        "__KIRANA_VERSION__", app.state.asset_version
+    tz = cfg.tz
+    app.template_engine.engine.globals["local"] = lambda dt, fmt="%d %b %Y, %H:%M": (
+        dt.astimezone(tz).strftime(fmt) if dt else ""
+    )
+    app.state.service_worker = (
+        (STATIC_DIR / "sw.js")
+        .read_text(encoding="utf-8")
+        .replace("__KIRANA_VERSION__", app.state.asset_version)
     )
     return app

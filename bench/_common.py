@@ -238,6 +238,11 @@ class StoreDir:
             raise RuntimeError(f"unexpected apikey output: {key!r}")
         return key
 
+    def session_files(self) -> int:
+        """Server-side session files written so far (``[server] data_dir``/sessions)."""
+        folder = self.root / "var" / "sessions"
+        return sum(1 for p in folder.iterdir() if p.is_file()) if folder.is_dir() else 0
+
     def serve(self, port: int, host: str = LOCALHOST) -> ServerProcess:
         """Start ``kirana serve`` (one uvicorn worker, as a store runs it)."""
         return ServerProcess(

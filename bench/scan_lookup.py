@@ -31,6 +31,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 
 import httpx
@@ -193,12 +194,15 @@ async def concurrent(client: httpx.AsyncClient, route: Route, paths: Sequence[st
 
 
 async def measure(base_url: str, key: str, routes: list[Route], concurrency: int,
-                  warmup: list[str], budget: Budget) -> Run:
+                  warmup: list[str], budget: Budget, cookies: bool) -> Run:
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    # With cookies (httpx's default, like requests.Session or a browser) the client sends
+    # back the session cookie the server sets; without, every request arrives cookie-less.
+    jar = CookieJar() if cookies else CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
     async with (
         asyncio.timeout(budget.remaining()),
         httpx.AsyncClient(base_url=base_url, limits=limits, timeout=10.0, trust_env=False,
-                          http1=True, http2=False,
+                          http1=True, http2=False, cookies=jar,
                           headers={"Authorization": f"Bearer {key}"}) as client,
     ):
         warm = Run()
@@ -244,6 +248,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=2026, help="random seed for the code sample")
     p.add_argument("--workdir", help="use this (empty or new) folder; it is kept")
     p.add_argument("--keep", action="store_true", help="keep the temp folder (db, server log)")
+    p.add_argument("--no-cookies", action="store_true",
+                   help="refuse cookies, like curl; the default keeps them, like httpx/requests")
     p.add_argument("--markdown", action="store_true", help="also print the table as Markdown")
     p.add_argument("--time-limit", type=float, default=TIME_LIMIT_S,
                    help=f"abort after this many seconds in total ({TIME_LIMIT_S})")
@@ -324,13 +330,16 @@ def run(args: argparse.Namespace, root: Path, budget: Budget) -> int:
     try:
         ready = server.wait_ready(f"{base_url}/healthz", timeout=min(60, budget.remaining()))
         print(f"server ready after {ready:.1f} s; measuring")
-        warm = asyncio.run(measure(base_url, key, routes, args.concurrency, warmup, budget))
+        warm = asyncio.run(measure(base_url, key, routes, args.concurrency, warmup, budget,
+                                   cookies=not args.no_cookies))
     finally:
         rc = server.stop()
         print(f"server stopped (exit {rc})")
 
     log = server.log_tail(10**7)
     tracebacks = log.count("Traceback")
+    print(f"server-side session files left in var/sessions: {store.session_files():,} "
+          f"(client {'refused' if args.no_cookies else 'kept'} cookies)")
     print()
     print(f"Figures: {args.products:,} products, {n:,} requests per scan/healthz row, "
           f"{extra:,} per 404 row; '@c' = {args.concurrency} concurrent keep-alive clients.")

@@ -161,7 +161,12 @@ async def _throttle(s: AsyncSession, key: str) -> LoginThrottle:
 
 
 async def authenticate(
-    db: Database, cfg: StoreConfig, user_id: str, pin: str, device_key: str
+    db: Database,
+    cfg: StoreConfig,
+    user_id: str,
+    pin: str,
+    device_key: str,
+    action: str = "login",
 ) -> StaffUser:
     """Check a PIN. Five failures lock both the user and the device for five minutes
     (both configurable); a locked pair is refused before the PIN is even checked."""
@@ -178,7 +183,7 @@ async def authenticate(
         if user is not None and user.active and verify_pin(pin, user.pin_hash):
             for r in rows:
                 r.failures, r.locked_until = 0, None
-            s.add(AuditLog(at=now, user_id=user.id, action="login", detail=device_key[:12]))
+            s.add(AuditLog(at=now, user_id=user.id, action=action, detail=device_key[:12]))
             return StaffUser(user.id, user.name, user.role)
         newly_locked = 0
         for r in rows:
@@ -195,7 +200,7 @@ async def authenticate(
             AuditLog(
                 at=now,
                 user_id=user.id if user else None,
-                action="login_failed",
+                action=f"{action}_failed",
                 detail=f"device {device_key[:12]}" + (" locked" if newly_locked else ""),
             )
         )
@@ -243,3 +248,25 @@ async def create_api_key(db: Database, name: str, scope: str) -> tuple[ApiKey, s
 async def list_login_users(db: Database) -> list[User]:
     async with db.read() as s:
         return list(await s.scalars(select(User).where(User.active).order_by(User.name)))
+
+
+async def verify_approver(
+    db: Database, cfg: StoreConfig, user_id: str, pin: str, device_key: str
+) -> StaffUser:
+    """A manager approving a step on someone else's screen. Same PIN lockout as sign-in:
+    the approval box must not become a way around it."""
+    approver = await authenticate(db, cfg, user_id, pin, device_key, action="approve")
+    if not role_allows(approver.role, ("manager",)):
+        raise LoginError(f"{approver.name} is not a manager; ask a manager to approve")
+    return approver
+
+
+async def list_approvers(db: Database) -> list[User]:
+    async with db.read() as s:
+        return list(
+            await s.scalars(
+                select(User)
+                .where(User.active, User.role.in_(("manager", "admin")))
+                .order_by(User.name)
+            )
+        )

@@ -33,7 +33,7 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
-def _device_key(request: Request) -> str:
+def device_key(request: Request) -> str:
     return (
         request.cookies.get(DEVICE_COOKIE) or f"ip-{request.client.host if request.client else '?'}"
     )
@@ -87,7 +87,7 @@ async def login_submit(request: Request, data: Form) -> Response | Template:
         return await _login_page(request, "Enter your PIN.", 400, selected=user_id)
     try:
         user = await auth.authenticate(
-            request.app.state.db, request.app.state.cfg, user_id, pin, _device_key(request)
+            request.app.state.db, request.app.state.cfg, user_id, pin, device_key(request)
         )
     except LoginError as exc:
         return await _login_page(

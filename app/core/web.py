@@ -52,10 +52,12 @@ def page(
 
 # Navigation: (label, path, roles allowed). Shown only to roles that may open it.
 NAV: list[tuple[str, str, tuple[str, ...]]] = [
+    ("Till", "/pos", ("cashier",)),
     ("Products", "/products", ("cashier", "picker", "manager")),
     ("Receive", "/stock/receive", ("manager",)),
     ("Adjust", "/stock/adjust", ("manager",)),
     ("Stock", "/stock", ("manager", "picker")),
+    ("Overrides", "/pos/audit", ("manager",)),
 ]
 
 

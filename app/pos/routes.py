@@ -1,0 +1,685 @@
+"""Counter screens: the till (/pos), payment, receipt, refunds, shift and audit.
+
+Every form names the cart it acts on; the counter comes from the signed-in
+session (chosen when the shift was opened), never from the form, so a cart id
+copied from another counter is refused by the service.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import secrets
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+import qrcode
+import qrcode.image.svg
+from litestar import Request, Response, get, post
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import NotFoundException
+from litestar.params import Body
+from litestar.response import Redirect, Template
+
+from app.catalog import service as catalog
+from app.catalog.barcodes import BarcodeError
+from app.catalog.units import QuantityError, format_quantity, parse_quantity
+from app.core import auth
+from app.core.auth import LoginError, StaffUser, requires
+from app.core.money import MoneyError, format_amount, parse_amount
+from app.core.routes import device_key
+from app.core.web import current_user, is_htmx, page
+from app.pos import service
+from app.pos.pricing import Discount, PricingError
+from app.pos.service import NeedsApproval, PosError
+
+Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+CASHIER = requires("cashier")
+MANAGER = requires("manager")
+COUNTER_KEY = "counter"
+
+
+def _counter(request: Request) -> str | None:
+    return request.session.get(COUNTER_KEY)
+
+
+def _user(request: Request) -> StaffUser:
+    user = current_user(request)
+    assert user is not None  # the guard ran
+    return user
+
+
+def _ctx(request: Request, **extra: Any) -> dict[str, Any]:
+    cfg = request.app.state.cfg
+    return {
+        "user": current_user(request),
+        "counter": _counter(request),
+        "pos": cfg.pos,
+        "store": cfg.store,
+        "fq": format_quantity,
+        **extra,
+    }
+
+
+async def _approver(request: Request, data: dict[str, str]) -> StaffUser | None:
+    """A manager's PIN typed on this screen, if the form carries one."""
+    approver_id, pin = data.get("approver_id", ""), data.get("approver_pin", "")
+    if not approver_id and not pin:
+        return None
+    if not approver_id or not pin:
+        raise LoginError("choose the manager and enter their PIN")
+    return await auth.verify_approver(
+        request.app.state.db, request.app.state.cfg, approver_id, pin, device_key(request)
+    )
+
+
+async def _approval_box(
+    request: Request, data: dict[str, str], message: str, target: str = "#cart"
+) -> Template:
+    """Re-show the same step with a manager PIN box; submitting re-posts the step."""
+    fields = {
+        k: v for k, v in data.items() if k not in ("approver_id", "approver_pin", "_csrf_token")
+    }
+    approvers = await auth.list_approvers(request.app.state.db)
+    return page(
+        request,
+        "pos/_approval.html",
+        **_ctx(
+            request,
+            message=message,
+            fields=fields,
+            action=request.url.path,
+            target=target,
+            approvers=approvers,
+        ),
+    )
+
+
+# ---- the till --------------------------------------------------------------------
+
+
+@get("/pos", guards=[CASHIER])
+async def pos_page(request: Request) -> Template | Redirect:
+    db, cfg = request.app.state.db, request.app.state.cfg
+    counter = _counter(request)
+    shift = await service.current_shift(db, counter) if counter else None
+    if shift is None:
+        open_counters = {c: await service.current_shift(db, c) for c in cfg.pos.counters}
+        return page(request, "pos/open_shift.html", **_ctx(request, open_counters=open_counters))
+    view = await service.current_cart(db, cfg, counter, _user(request))
+    quick = [p for p in [await catalog.get_by_sku(db, sku) for sku in cfg.pos.quick_keys] if p]
+    return page(request, "pos/till.html", **_ctx(request, view=view, shift=shift, quick=quick))
+
+
+@post("/pos/shift/open", guards=[CASHIER])
+async def open_shift(request: Request, data: Form) -> Template | Response:
+    db, cfg = request.app.state.db, request.app.state.cfg
+    counter = data.get("counter", "")
+    try:
+        float_minor = parse_amount(data.get("float", "0") or "0")
+        existing = await service.current_shift(db, counter) if counter in cfg.pos.counters else None
+        if existing is None:
+            await service.open_shift(db, cfg, counter, _user(request), float_minor)
+    except (PosError, MoneyError) as exc:
+        return _message(request, str(exc))
+    request.session[COUNTER_KEY] = counter  # joining an already open shift is fine
+    return _go(request, "/pos")
+
+
+def _go(request: Request, url: str) -> Response:
+    if is_htmx(request):
+        return Response("", headers={"HX-Redirect": url})
+    return Redirect(url, status_code=303)
+
+
+def _message(request: Request, text: str, kind: str = "error", status: int = 200) -> Template:
+    return page(request, "pos/_message.html", status_code=status, message=text, kind=kind)
+
+
+async def _cart_response(
+    request: Request,
+    view: service.CartView,
+    message: str = "",
+    kind: str = "ok",
+    suggestions: list | None = None,
+) -> Template:
+    return page(
+        request,
+        "pos/_cart.html",
+        **_ctx(request, view=view, message=message, kind=kind, suggestions=suggestions or []),
+    )
+
+
+async def _cart_or_error(request: Request, data: dict[str, str], action) -> Template:
+    """Run one cart step; errors and approval requests come back in the cart area."""
+    db, cfg = request.app.state.db, request.app.state.cfg
+    counter = _counter(request)
+    if not counter:
+        return _message(request, "Open a shift first.")
+    try:
+        approver = await _approver(request, data)
+        view = await action(db, cfg, counter, data.get("cart_id", ""), approver)
+    except NeedsApproval as exc:
+        return await _approval_box(request, data, str(exc))
+    except LoginError as exc:
+        return await _approval_box(request, data, str(exc))
+    except (PosError, PricingError, QuantityError, MoneyError) as exc:
+        view = await service.current_cart(db, cfg, counter, _user(request))
+        return await _cart_response(request, view, str(exc), "error")
+    return await _cart_response(request, view)
+
+
+@post("/pos/scan", guards=[CASHIER])
+async def scan(request: Request, data: Form) -> Template:
+    db, cfg = request.app.state.db, request.app.state.cfg
+    counter = _counter(request)
+    if not counter:
+        return _message(request, "Open a shift first.")
+    code = data.get("code", "").strip()
+    user = _user(request)
+    try:
+        view, line = await service.add_scan(
+            db, cfg, counter, user, data.get("cart_id", ""), code, cfg.measure_rules
+        )
+    except (BarcodeError, catalog.UnknownProduct, PosError) as exc:
+        view = await service.current_cart(db, cfg, counter, user)
+        suggestions = []
+        if isinstance(exc, catalog.UnknownProduct) or (
+            isinstance(exc, BarcodeError) and not code.isdigit()
+        ):
+            suggestions = await catalog.search(db, code, limit=6) if code else []
+        return await _cart_response(
+            request, view, str(exc) or "Nothing scanned.", "error", suggestions
+        )
+    product = view.products[line.product_id]
+    return await _cart_response(request, view, f"Added {product.name}", "ok")
+
+
+@get("/pos/search", guards=[CASHIER])
+async def search(request: Request, q: str = "") -> Template:
+    results = await catalog.search(request.app.state.db, q, limit=12) if q.strip() else []
+    return page(request, "pos/_search.html", **_ctx(request, results=results, q=q))
+
+
+@post("/pos/add", guards=[CASHIER])
+async def add(request: Request, data: Form) -> Template:
+    """From search or a quick key: SKU plus a quantity (kg/L typed for loose goods)."""
+    db = request.app.state.db
+
+    async def action(db_, cfg, counter, cart_id, _approver):
+        product = await catalog.get_by_sku(db, data.get("sku", ""))
+        if product is None:
+            raise PosError("that product is not in the catalogue")
+        quantity = parse_quantity(data.get("quantity", "1") or "1", product.unit)
+        view, _line = await service.add_product(db_, cfg, counter, cart_id, product.sku, quantity)
+        return view
+
+    return await _cart_or_error(request, data, action)
+
+
+@post("/pos/lines/{line_id:str}/qty", guards=[CASHIER])
+async def line_quantity(request: Request, line_id: str, data: Form) -> Template:
+    async def action(db, cfg, counter, cart_id, approver):
+        text = data.get("quantity", "").strip()
+        step = data.get("step", "")
+        view = await service.current_cart(db, cfg, counter, _user(request))
+        line = next((x for x in view.cart.lines if x.id == line_id), None)
+        if line is None:
+            raise PosError("that line is not on this cart")
+        if step in ("+1", "-1"):
+            quantity = line.quantity + int(step)
+        else:
+            if not text.isdigit():
+                raise PosError(f"{text!r} is not a whole number of pieces")
+            quantity = int(text)
+        return await service.set_quantity(
+            db, cfg, counter, cart_id, line_id, quantity, _user(request), approver
+        )
+
+    return await _cart_or_error(request, data, action)
+
+
+@post("/pos/lines/{line_id:str}/void", guards=[CASHIER])
+async def line_void(request: Request, line_id: str, data: Form) -> Template:
+    async def action(db, cfg, counter, cart_id, approver):
+        return await service.void_line(db, cfg, counter, cart_id, line_id, _user(request), approver)
+
+    return await _cart_or_error(request, data, action)
+
+
+def _discount_from(data: dict[str, str]) -> Discount | None:
+    kind = data.get("kind", "percent")
+    value = data.get("value", "").strip()
+    if value in ("", "0", "0.00"):
+        return None
+    if kind == "percent":
+        try:
+            bp = parse_amount(value)  # "12.5" -> 1250 basis points, same two-decimals rule
+        except MoneyError:
+            raise PosError(f"{value!r} is not a percentage like 5 or 12.5") from None
+        if bp > 10_000:
+            raise PosError("a discount cannot be more than 100 %")
+        return Discount("percent", bp)
+    if kind == "amount":
+        return Discount("amount", parse_amount(value))
+    raise PosError("discount must be a percent or an amount")
+
+
+@post("/pos/lines/{line_id:str}/discount", guards=[CASHIER])
+async def line_discount(request: Request, line_id: str, data: Form) -> Template:
+    async def action(db, cfg, counter, cart_id, approver):
+        return await service.set_line_discount(
+            db, cfg, counter, cart_id, line_id, _discount_from(data), _user(request), approver
+        )
+
+    return await _cart_or_error(request, data, action)
+
+
+@post("/pos/cart/discount", guards=[CASHIER])
+async def bill_discount(request: Request, data: Form) -> Template:
+    async def action(db, cfg, counter, cart_id, approver):
+        return await service.set_bill_discount(
+            db, cfg, counter, cart_id, _discount_from(data), _user(request), approver
+        )
+
+    return await _cart_or_error(request, data, action)
+
+
+@post("/pos/cart/customer", guards=[CASHIER])
+async def customer(request: Request, data: Form) -> Template:
+    async def action(db, cfg, counter, cart_id, _approver):
+        return await service.set_customer_phone(db, cfg, counter, cart_id, data.get("phone", ""))
+
+    return await _cart_or_error(request, data, action)
+
+
+@post("/pos/cart/park", guards=[CASHIER])
+async def park(request: Request, data: Form) -> Template:
+    async def action(db, cfg, counter, cart_id, _approver):
+        return await service.park_cart(
+            db, cfg, counter, cart_id, _user(request), data.get("note", "")
+        )
+
+    return await _cart_or_error(request, data, action)
+
+
+@post("/pos/carts/{parked_id:str}/resume", guards=[CASHIER])
+async def resume(request: Request, parked_id: str, data: Form) -> Template:
+    async def action(db, cfg, counter, _cart_id, _approver):
+        return await service.resume_cart(db, cfg, counter, parked_id, _user(request))
+
+    return await _cart_or_error(request, data, action)
+
+
+@post("/pos/cart/void", guards=[CASHIER])
+async def cart_void(request: Request, data: Form) -> Template:
+    async def action(db, cfg, counter, cart_id, approver):
+        await service.void_cart(db, cfg, counter, cart_id, _user(request), approver)
+        return await service.current_cart(db, cfg, counter, _user(request))
+
+    return await _cart_or_error(request, data, action)
+
+
+# ---- paying ------------------------------------------------------------------------
+
+
+def upi_uri(vpa: str, payee: str, amount_minor: int, note: str) -> str:
+    """The NPCI UPI deep link every UPI app understands (amount in rupees, 2 decimals)."""
+    params = {"pa": vpa, "pn": payee, "am": f"{amount_minor / 100:.2f}", "cu": "INR", "tn": note}
+    return "upi://pay?" + urlencode(params, quote_via=quote)
+
+
+def qr_svg_data_uri(text: str) -> str:
+    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=2)
+    buffer = io.BytesIO()
+    image.save(buffer)
+    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+async def _pay_panel(
+    request: Request, view: service.CartView, message: str = "", kind: str = "error"
+) -> Template:
+    cfg = request.app.state.cfg
+    remaining = view.remaining
+    upi = None
+    if cfg.pos.upi_vpa and remaining > 0:
+        uri = upi_uri(
+            cfg.pos.upi_vpa,
+            cfg.pos.upi_payee_name or cfg.store.name,
+            remaining,
+            f"{cfg.store.id} bill",
+        )
+        upi = {"uri": uri, "qr": qr_svg_data_uri(uri)}
+    quick = (
+        sorted({remaining} | {a * 100 for a in cfg.pos.cash_quick_amounts if a * 100 > remaining})[
+            :5
+        ]
+        if remaining
+        else []
+    )
+    settlement = service.settle_cart(view.cart, view.totals)
+    return page(
+        request,
+        "pos/_pay.html",
+        **_ctx(
+            request,
+            view=view,
+            remaining=remaining,
+            upi=upi,
+            quick_cash=quick,
+            settlement=settlement,
+            key=secrets.token_urlsafe(18),
+            message=message,
+            kind=kind,
+        ),
+    )
+
+
+@get("/pos/pay", guards=[CASHIER])
+async def pay_panel(request: Request) -> Template:
+    db, cfg = request.app.state.db, request.app.state.cfg
+    counter = _counter(request)
+    if not counter:
+        return _message(request, "Open a shift first.")
+    view = await service.current_cart(db, cfg, counter, _user(request))
+    if not view.cart.lines:
+        return await _cart_response(request, view, "Scan something first.", "error")
+    return await _pay_panel(request, view)
+
+
+@post("/pos/pay/tender", guards=[CASHIER])
+async def pay_tender(request: Request, data: Form) -> Template:
+    db, cfg = request.app.state.db, request.app.state.cfg
+    counter = _counter(request) or ""
+    kind = data.get("kind", "")
+    try:
+        amount = parse_amount(data["amount"]) if data.get("amount") else None
+        given = parse_amount(data["given"]) if data.get("given") else None
+        view = await service.add_tender(
+            db,
+            cfg,
+            counter,
+            data.get("cart_id", ""),
+            kind,
+            amount,
+            given,
+            data.get("reference", ""),
+        )
+    except (PosError, MoneyError, PricingError) as exc:
+        view = await service.current_cart(db, cfg, counter, _user(request))
+        return await _pay_panel(request, view, str(exc))
+    return await _pay_panel(request, view)
+
+
+@post("/pos/pay/tender/{tender_id:str}/remove", guards=[CASHIER])
+async def pay_tender_remove(request: Request, tender_id: str, data: Form) -> Template:
+    db, cfg = request.app.state.db, request.app.state.cfg
+    counter = _counter(request) or ""
+    try:
+        view = await service.remove_tender(db, cfg, counter, data.get("cart_id", ""), tender_id)
+    except PosError as exc:
+        view = await service.current_cart(db, cfg, counter, _user(request))
+        return await _pay_panel(request, view, str(exc))
+    return await _pay_panel(request, view)
+
+
+@post("/pos/pay/complete", guards=[CASHIER])
+async def pay_complete(request: Request, data: Form) -> Template | Response:
+    db, cfg = request.app.state.db, request.app.state.cfg
+    counter = _counter(request) or ""
+    version = data.get("version", "")
+    try:
+        sale = await service.complete_sale(
+            db,
+            cfg,
+            counter,
+            data.get("cart_id", ""),
+            data.get("key", ""),
+            _user(request),
+            expected_version=int(version) if version.isdigit() else None,
+        )
+    except (PosError, PricingError) as exc:
+        view = await service.current_cart(db, cfg, counter, _user(request))
+        if not view.cart.lines:
+            return _message(request, str(exc))
+        return await _pay_panel(request, view, str(exc))
+    return _go(request, f"/pos/sales/{sale.id}")
+
+
+@get("/pos/pay/back", guards=[CASHIER])
+async def pay_back(request: Request) -> Template:
+    db, cfg = request.app.state.db, request.app.state.cfg
+    view = await service.current_cart(db, cfg, _counter(request) or "", _user(request))
+    return await _cart_response(request, view)
+
+
+@get("/pos/sales/{sale_id:str}", guards=[CASHIER])
+async def sale_receipt(request: Request, sale_id: str) -> Template:
+    sale = await service.get_sale(request.app.state.db, sale_id)
+    if sale is None:
+        raise NotFoundException("No such sale.")
+    return page(request, "pos/receipt.html", **_ctx(request, sale=sale, money=format_amount))
+
+
+# ---- refunds ------------------------------------------------------------------------
+
+
+@get("/pos/refund", guards=[CASHIER])
+async def refund_page(request: Request) -> Template:
+    recent = await service.recent_sales(request.app.state.db, limit=10)
+    return page(request, "pos/refund_find.html", **_ctx(request, recent=recent))
+
+
+@post("/pos/refund/find", guards=[CASHIER])
+async def refund_find(request: Request, data: Form) -> Template | Response:
+    sale = await service.find_sale(
+        request.app.state.db, request.app.state.cfg, data.get("code", "")
+    )
+    if sale is None:
+        return _message(
+            request,
+            f"No receipt {data.get('code', '').strip()!r} in this store. "
+            "Check the number on the receipt (like S1-000123).",
+        )
+    return _go(request, f"/pos/refund/{sale.id}")
+
+
+async def _refund_form(
+    request: Request, sale_id: str, message: str = "", values: dict[str, str] | None = None
+) -> Template:
+    db = request.app.state.db
+    sale = await service.get_sale(db, sale_id)
+    if sale is None:
+        raise NotFoundException("No such sale.")
+    lines = await service.refundable_lines(db, sale_id)
+    return page(
+        request,
+        "pos/refund_lines.html",
+        **_ctx(
+            request,
+            sale=sale,
+            lines=lines,
+            message=message,
+            key=secrets.token_urlsafe(18),
+            values=values or {},
+            approvers=await auth.list_approvers(db),
+            money=format_amount,
+        ),
+    )
+
+
+@get("/pos/refund/{sale_id:str}", guards=[CASHIER])
+async def refund_lines(request: Request, sale_id: str) -> Template:
+    return await _refund_form(request, sale_id)
+
+
+@post("/pos/refund/{sale_id:str}", guards=[CASHIER])
+async def refund_submit(request: Request, sale_id: str, data: Form) -> Template | Response:
+    db, cfg = request.app.state.db, request.app.state.cfg
+    requests_: list[service.RefundRequest] = []
+    try:
+        for key, value in data.items():
+            if key.startswith("qty-") and value.strip() not in ("", "0"):
+                line_id = key[4:]
+                if not value.strip().isdigit():
+                    raise PosError(f"{value!r} is not a whole number to refund")
+                requests_.append(
+                    service.RefundRequest(
+                        line_id, int(value), data.get(f"restock-{line_id}", "resaleable")
+                    )
+                )
+        approver = await _approver(request, data)
+        refund = await service.refund(
+            db,
+            cfg,
+            _counter(request) or "",
+            sale_id,
+            requests_,
+            data.get("tender", "cash"),
+            data.get("key", ""),
+            _user(request),
+            approver,
+            data.get("reason", ""),
+        )
+    except (PosError, LoginError) as exc:
+        return await _refund_form(request, sale_id, str(exc), data)
+    return _go(request, f"/pos/refunds/{refund.id}")
+
+
+@get("/pos/refunds/{refund_id:str}", guards=[CASHIER])
+async def refund_receipt(request: Request, refund_id: str) -> Template:
+    found = await service.get_refund(request.app.state.db, refund_id)
+    if found is None:
+        raise NotFoundException("No such refund.")
+    refund, sale = found
+    lines = {
+        r.line.id: r.line for r in await service.refundable_lines(request.app.state.db, sale.id)
+    }
+    return page(
+        request,
+        "pos/refund_receipt.html",
+        **_ctx(request, refund=refund, sale=sale, sale_lines=lines, money=format_amount),
+    )
+
+
+# ---- shift ----------------------------------------------------------------------------
+
+
+@get("/pos/shift", guards=[CASHIER])
+async def shift_page(request: Request) -> Template | Response:
+    db = request.app.state.db
+    counter = _counter(request)
+    shift = await service.current_shift(db, counter) if counter else None
+    if shift is None:
+        return _go(request, "/pos")
+    report = await service.shift_report(db, shift.id)
+    return page(
+        request,
+        "pos/shift.html",
+        **_ctx(
+            request, report=report, money=format_amount, message=request.query_params.get("msg", "")
+        ),
+    )
+
+
+@post("/pos/shift/cash", guards=[CASHIER])
+async def shift_cash(request: Request, data: Form) -> Response | Template:
+    try:
+        amount = parse_amount(data.get("amount", ""))
+        sign = -1 if data.get("direction") == "out" else 1
+        await service.cash_movement(
+            request.app.state.db,
+            _counter(request) or "",
+            _user(request),
+            sign * amount,
+            data.get("reason", ""),
+        )
+    except (PosError, MoneyError) as exc:
+        return _message(request, str(exc))
+    return _go(request, "/pos/shift?msg=Cash+recorded")
+
+
+@post("/pos/shift/no-sale", guards=[CASHIER])
+async def shift_no_sale(request: Request, data: Form) -> Response | Template:
+    try:
+        await service.no_sale(
+            request.app.state.db, _counter(request) or "", _user(request), data.get("reason", "")
+        )
+    except PosError as exc:
+        return _message(request, str(exc))
+    return _go(request, "/pos/shift?msg=Drawer+opening+logged")
+
+
+@post("/pos/shift/close", guards=[CASHIER])
+async def shift_close(request: Request, data: Form) -> Response | Template:
+    db, cfg = request.app.state.db, request.app.state.cfg
+    counter = _counter(request)
+    shift = await service.current_shift(db, counter) if counter else None
+    if shift is None:
+        return _message(request, "This counter has no open shift (was it closed already?).")
+    counts: dict[int, int] = {}
+    try:
+        for denom in cfg.pos.denominations:
+            text = data.get(f"d{denom}", "").strip() or "0"
+            if not text.isdigit():
+                raise PosError(f"₹{denom}: {text!r} is not a whole number")
+            counts[denom] = int(text)
+        await service.close_shift(db, cfg, shift.id, _user(request), counts)
+    except PosError as exc:
+        return _message(request, str(exc))
+    request.session.pop(COUNTER_KEY, None)
+    return _go(request, f"/pos/shifts/{shift.id}")
+
+
+@get("/pos/shifts/{shift_id:str}", guards=[CASHIER])
+async def shift_report_page(request: Request, shift_id: str) -> Template:
+    try:
+        report = await service.shift_report(request.app.state.db, shift_id)
+    except PosError:
+        raise NotFoundException("No such shift.") from None
+    return page(request, "pos/z_report.html", **_ctx(request, report=report, money=format_amount))
+
+
+@get("/pos/audit", guards=[MANAGER])
+async def audit_page(request: Request) -> Template:
+    entries = await service.audit_entries(request.app.state.db)
+    shifts = await service.recent_shifts(request.app.state.db)
+    return page(
+        request,
+        "pos/audit.html",
+        **_ctx(request, entries=entries, shifts=shifts, money=format_amount),
+    )
+
+
+ROUTES = [
+    pos_page,
+    open_shift,
+    scan,
+    search,
+    add,
+    line_quantity,
+    line_void,
+    line_discount,
+    bill_discount,
+    customer,
+    park,
+    resume,
+    cart_void,
+    pay_panel,
+    pay_tender,
+    pay_tender_remove,
+    pay_complete,
+    pay_back,
+    sale_receipt,
+    refund_page,
+    refund_find,
+    refund_lines,
+    refund_submit,
+    refund_receipt,
+    shift_page,
+    shift_cash,
+    shift_no_sale,
+    shift_close,
+    shift_report_page,
+    audit_page,
+]
