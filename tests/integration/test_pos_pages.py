@@ -1,0 +1,202 @@
+"""The till over HTTP: the bad inputs a busy counter produces, and the whole-sale path."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from app.catalog.csv_io import parse_catalog
+from app.catalog.service import import_catalog
+from app.pos.models import Sale
+from app.stock.service import load_bins_csv
+from tests.conftest import csrf_of
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+async def rows(db, cfg):
+    parsed = parse_catalog((ROOT / "store_config" / "demo_catalog.csv").read_text(),
+                           cfg.measure_rules)
+    await import_catalog(db, parsed)
+    await load_bins_csv(db, (ROOT / "store_config" / "demo_bins.csv").read_text())
+    return [r for r in parsed.rows if r.unit == "piece" and r.active and r.barcodes]
+
+
+def hx(client) -> dict[str, str]:
+    return {"HX-Request": "true", "x-csrftoken": csrf_of(client)}
+
+
+def cart_id(html: str) -> str:
+    return re.search(r'id="cart-id" name="cart_id" value="([^"]+)"', html).group(1)
+
+
+def message(html: str) -> str:
+    found = re.search(r'data-testid="(?:pos|pay)-message">([^<]*)', html)
+    return found.group(1) if found else ""
+
+
+async def open_till(client, counter: str = "C1") -> str:
+    await client.post("/pos/shift/open", data={"counter": counter, "float": "500"},
+                      headers=hx(client))
+    return cart_id((await client.get("/pos")).text)
+
+
+async def test_till_needs_a_shift_first(client, login_as, rows):
+    await login_as("cashier")
+    page = await client.get("/pos")
+    assert "Start selling" in page.text
+    response = await client.post("/pos/scan", data={"code": rows[0].barcodes[0]},
+                                 headers=hx(client))
+    assert "Open a shift first" in response.text
+
+
+async def test_scan_errors_are_specific_and_change_nothing(client, login_as, rows):
+    await login_as("cashier")
+    cart = await open_till(client)
+    good = rows[0].barcodes[0]
+    bad_check = good[:-1] + str((int(good[-1]) + 3) % 10)
+    r = await client.post("/pos/scan", data={"code": bad_check, "cart_id": cart},
+                          headers=hx(client))
+    assert "check digit wrong" in message(r.text)
+    r = await client.post("/pos/scan", data={"code": "8900000000005", "cart_id": cart},
+                          headers=hx(client))
+    assert "No product has barcode 8900000000005" in message(r.text)
+    r = await client.post("/pos/scan", data={"code": "2412345000009", "cart_id": cart},
+                          headers=hx(client))
+    assert "prefix 24" in message(r.text) or "check digit" in message(r.text)
+    r = await client.post("/pos/scan", data={"code": rows[0].name.split()[0], "cart_id": cart},
+                          headers=hx(client))
+    assert "Pick the product" in r.text  # a typed name offers the search
+    assert "Scan a product to start a bill" in r.text
+
+
+async def test_quantities_zero_negative_absurd(client, login_as, rows):
+    await login_as("cashier")
+    cart = await open_till(client)
+    r = await client.post("/pos/scan", data={"code": rows[0].barcodes[0], "cart_id": cart},
+                          headers=hx(client))
+    line = re.search(r'/pos/lines/([^/]+)/qty', r.text).group(1)
+    for qty, expected in (("0", "use Remove"), ("-2", "not a whole number"),
+                          ("100000", "more than 999"), ("1.5", "not a whole number")):
+        r = await client.post(f"/pos/lines/{line}/qty",
+                              data={"cart_id": cart, "quantity": qty}, headers=hx(client))
+        assert expected in message(r.text), qty
+    assert re.search(r'data-testid="line-qty">1<', r.text)
+    for qty in ("0", "-1", "abc", "1000"):
+        r = await client.post("/pos/add", data={"cart_id": cart, "sku": rows[1].sku,
+                                                "quantity": qty}, headers=hx(client))
+        assert message(r.text), qty
+        assert rows[1].name not in r.text.split("cart-lines")[-1] or qty == "1000"
+
+
+async def test_client_sent_price_is_ignored(client, login_as, rows):
+    await login_as("cashier")
+    cart = await open_till(client)
+    row = rows[0]
+    r = await client.post("/pos/scan", data={"code": row.barcodes[0], "cart_id": cart,
+                                             "price": "0.01", "price_minor": "1"},
+                          headers=hx(client))
+    r = await client.post("/pos/add", data={"cart_id": cart, "sku": row.sku, "quantity": "1",
+                                            "price": "0.01"}, headers=hx(client))
+    from app.core.money import format_amount
+    from app.pos.pricing import round_bill
+    assert format_amount(round_bill(2 * row.price_minor, 100)) in r.text
+
+
+async def test_tampered_cart_from_another_counter_is_refused(app, client, login_as, rows,
+                                                             staff):
+    from litestar.testing import AsyncTestClient
+
+    from tests.conftest import STAFF, login
+
+    await login_as("cashier")
+    cart_c1 = await open_till(client, "C1")
+    async with AsyncTestClient(app=app) as other:
+        await login(other, staff["manager"], STAFF["manager"][1])
+        cart_c2 = await open_till(other, "C2")
+        r = await other.post("/pos/scan", data={"code": rows[0].barcodes[0],
+                                                "cart_id": cart_c1}, headers=hx(other))
+        assert "not on this counter" in message(r.text)
+        assert cart_c2 != cart_c1
+    r = await client.post("/pos/scan", data={"code": rows[0].barcodes[0], "cart_id": cart_c2},
+                          headers=hx(client))
+    assert "not on this counter" in message(r.text)
+
+
+async def test_paying_less_than_due_and_double_tap(client, login_as, rows, db):
+    await login_as("cashier")
+    cart = await open_till(client)
+    await client.post("/pos/scan", data={"code": rows[0].barcodes[0], "cart_id": cart},
+                      headers=hx(client))
+    r = await client.get("/pos/pay", headers=hx(client))
+    key = re.search(r'name="key" value="([^"]+)"', r.text)
+    assert key is None  # no Complete button until it is paid
+    r = await client.post("/pos/pay/tender", data={"cart_id": cart, "kind": "card",
+                                                   "amount": "1.00", "reference": "A1"},
+                          headers=hx(client))
+    r = await client.post("/pos/pay/complete", data={"cart_id": cart, "key": "k" * 20},
+                          headers=hx(client))
+    assert "still due" in message(r.text)
+    r = await client.post("/pos/pay/tender", data={"cart_id": cart, "kind": "card",
+                                                   "amount": "99999", "reference": "A2"},
+                          headers=hx(client))
+    assert "more than" in message(r.text)
+    r = await client.post("/pos/pay/tender", data={"cart_id": cart, "kind": "card",
+                                                   "reference": "4111 1111 1111 1111"},
+                          headers=hx(client))
+    assert "never the card number" in message(r.text)
+    r = await client.post("/pos/pay/tender", data={"cart_id": cart, "kind": "cash",
+                                                   "given": "2000"}, headers=hx(client))
+    key = re.search(r'name="key" value="([^"]+)"', r.text).group(1)
+    version = re.search(r'name="version" value="([^"]+)"', r.text).group(1)
+    form = {"cart_id": cart, "key": key, "version": version}
+    first = await client.post("/pos/pay/complete", data=form, headers=hx(client))
+    second = await client.post("/pos/pay/complete", data=form, headers=hx(client))
+    assert first.headers["hx-redirect"] == second.headers["hx-redirect"]
+    async with db.read() as s:
+        assert await s.scalar(select(func.count()).select_from(Sale)) == 1
+    receipt = await client.get(first.headers["hx-redirect"])
+    assert "S1-000001" in receipt.text and "TAX INVOICE" in receipt.text
+
+
+async def test_discount_over_limit_asks_for_manager_pin(client, login_as, rows, staff):
+    await login_as("cashier")
+    cart = await open_till(client)
+    r = await client.post("/pos/scan", data={"code": rows[0].barcodes[0], "cart_id": cart},
+                          headers=hx(client))
+    line = re.search(r'/pos/lines/([^/]+)/discount', r.text).group(1)
+    url = f"/pos/lines/{line}/discount"
+    r = await client.post(url, data={"cart_id": cart, "kind": "percent", "value": "25"},
+                          headers=hx(client))
+    assert 'data-testid="approval"' in r.text and "needs a manager" in r.text
+    r = await client.post(url, data={"cart_id": cart, "kind": "percent", "value": "25",
+                                     "approver_id": staff["manager"], "approver_pin": "0000"},
+                          headers=hx(client))
+    assert "Wrong PIN" in r.text
+    r = await client.post(url, data={"cart_id": cart, "kind": "percent", "value": "25",
+                                     "approver_id": staff["cashier"], "approver_pin": "2580"},
+                          headers=hx(client))
+    assert "not a manager" in r.text
+    r = await client.post(url, data={"cart_id": cart, "kind": "percent", "value": "25",
+                                     "approver_id": staff["manager"], "approver_pin": "2468"},
+                          headers=hx(client))
+    assert "discount −" in r.text
+    audit = await client.get("/pos/audit")
+    assert audit.status_code == 403  # cashiers don't see the overrides page
+
+
+async def test_upi_qr_carries_the_amount(client, login_as, rows):
+    await login_as("cashier")
+    cart = await open_till(client)
+    await client.post("/pos/scan", data={"code": rows[0].barcodes[0], "cart_id": cart},
+                      headers=hx(client))
+    r = await client.get("/pos/pay", headers=hx(client))
+    uri = re.search(r'data-upi="([^"]+)"', r.text).group(1).replace("&amp;", "&")
+    from app.pos.pricing import round_bill
+    amount = round_bill(rows[0].price_minor, 100)
+    assert uri.startswith("upi://pay?pa=kiranafresh%40okaxis") or "pa=kiranafresh@okaxis" in uri
+    assert f"am={amount / 100:.2f}" in uri and "cu=INR" in uri
