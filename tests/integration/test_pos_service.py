@@ -277,3 +277,330 @@ async def test_receipt_numbers_are_gapless_across_two_counters(cfg, db, catalog,
     await pay_cash(db, cfg, "C1", view.cart.id)
     sale = await pos.complete_sale(db, cfg, "C1", view.cart.id, new_key(), cashier)
     assert sale.number == f"S1-{2 * PER_COUNTER + 1:06d}"
+
+
+# ---- 3. refunds ------------------------------------------------------------------------
+
+
+async def sale_with_discounted_dal(db, cfg, catalog, user) -> Sale:
+    """3 x DAL (₹345) with ₹1 off the line: net 34400 paise, which 3 does not divide."""
+    view = await new_cart(
+        db, cfg, "C1", user, barcode(catalog, DAL), barcode(catalog, DAL), barcode(catalog, DAL),
+        barcode(catalog, LOTION),
+    )
+    line = line_for(view, DAL)
+    assert line.quantity == 3
+    await pos.set_line_discount(
+        db, cfg, "C1", view.cart.id, line.id, Discount("amount", 100), user
+    )
+    await pay_cash(db, cfg, "C1", view.cart.id)
+    done = await pos.complete_sale(db, cfg, "C1", view.cart.id, new_key(), user)
+    sale = await pos.get_sale(db, done.id)  # the returned Sale has no lines loaded
+    dal = next(ln for ln in sale.lines if ln.sku == DAL)
+    assert (dal.quantity, dal.gross_minor, dal.discount_minor, dal.net_minor) == (3, 34500, 100, 34400)
+    return sale
+
+
+async def test_refund_limits_restock_and_idempotency(cfg, db, catalog, cashier, manager):
+    await pos.open_shift(db, cfg, "C1", cashier, 0)
+    sale = await sale_with_discounted_dal(db, cfg, catalog, cashier)
+    dal = next(ln for ln in sale.lines if ln.sku == DAL)
+    lotion = next(ln for ln in sale.lines if ln.sku == LOTION)
+    stock_after_sale = await total_on_hand(db, dal.product_id)
+    assert stock_after_sale == -3
+
+    # A cashier alone may not refund.
+    with pytest.raises(NeedsApproval, match="manager"):
+        await pos.refund(
+            db, cfg, "C1", sale.id, [RefundRequest(dal.id, 1, "resaleable")], "cash",
+            new_key(), cashier,
+        )
+    assert await rows(db, select(Refund)) == []
+
+    # Part of the line, approved by a manager, back on the shelf.
+    key1 = new_key()
+    first = await pos.refund(
+        db, cfg, "C1", sale.id, [RefundRequest(dal.id, 1, "resaleable")], "cash", key1,
+        cashier, approver=manager, reason="torn pack",
+    )
+    assert first.number == "S1-R00001" and first.approver_id == manager.id
+    assert first.total_minor == 34400 // 3 == 11466
+    assert await total_on_hand(db, dal.product_id) == stock_after_sale + 1
+    refund_moves = await sale_moves(db, "refund")
+    assert [(m.delta, m.reference) for m in refund_moves] == [(1, "S1-R00001")]
+    assert refund_moves[0].bin_id == dal.bin_id
+
+    # The same key returns the same refund, whatever the second request says.
+    again = await pos.refund(
+        db, cfg, "C1", sale.id, [RefundRequest(dal.id, 2, "damaged")], "cash", key1,
+        cashier, approver=manager,
+    )
+    assert (again.id, again.total_minor) == (first.id, first.total_minor)
+    assert len(await rows(db, select(Refund))) == 1
+
+    # More than sold minus refunded: refused, naming the numbers; nothing written.
+    with pytest.raises(PosError, match=r"only 2 can be refunded \(3 sold, 1 refunded\)"):
+        await pos.refund(
+            db, cfg, "C1", sale.id, [RefundRequest(dal.id, 3, "damaged")], "cash", new_key(),
+            manager,
+        )
+    with pytest.raises(PosError, match="cannot be negative"):
+        await pos.refund(
+            db, cfg, "C1", sale.id, [RefundRequest(dal.id, -1, "damaged")], "cash", new_key(),
+            manager,
+        )
+    assert await sequence(db, "refund") == 1
+
+    # The rest, damaged: the money is exactly what is left of the net, no stock back.
+    rest = await pos.refund(
+        db, cfg, "C1", sale.id, [RefundRequest(dal.id, 2, "damaged")], "card", new_key(), manager
+    )
+    assert rest.number == "S1-R00002" and rest.approver_id is None
+    assert first.total_minor + rest.total_minor == dal.net_minor == 34400
+    assert await total_on_hand(db, dal.product_id) == stock_after_sale + 1
+    assert len(await sale_moves(db, "refund")) == 1
+
+    with pytest.raises(PosError, match=r"only 0 can be refunded \(3 sold, 3 refunded\)"):
+        await pos.refund(
+            db, cfg, "C1", sale.id, [RefundRequest(dal.id, 1, "resaleable")], "cash",
+            new_key(), manager,
+        )
+    refundable = {r.line.id: r for r in await pos.refundable_lines(db, sale.id)}
+    assert refundable[dal.id].refunded_quantity == 3
+    assert refundable[dal.id].refunded_amount == dal.net_minor
+    assert refundable[lotion.id].refundable_quantity == 1
+
+    refunded = await events(db, "sale.refunded")
+    assert [(e["number"], e["sale"], e["total"], e["tender"]) for e in refunded] == [
+        ("S1-R00001", sale.number, 11466, "cash"),
+        ("S1-R00002", sale.number, 22934, "card"),
+    ]
+    assert refunded[0]["lines"] == [
+        {"sku": DAL, "quantity": 1, "amount": 11466, "restock": "resaleable"}
+    ]
+
+
+@pytest.mark.parametrize("split", [(1, 2), (2, 1), (1, 1, 1)])
+async def test_refunds_of_a_whole_line_add_up_to_its_net(cfg, db, catalog, manager, split):
+    await pos.open_shift(db, cfg, "C1", manager, 0)
+    sale = await sale_with_discounted_dal(db, cfg, catalog, manager)
+    dal = next(ln for ln in sale.lines if ln.sku == DAL)
+    amounts = []
+    for qty in split:
+        r = await pos.refund(
+            db, cfg, "C1", sale.id, [RefundRequest(dal.id, qty, "damaged")], "cash", new_key(),
+            manager,
+        )
+        amounts.append(r.total_minor)
+        assert r.total_minor <= dal.net_minor * qty // dal.quantity + 2
+    assert sum(amounts) == dal.net_minor
+    stored = await rows(db, select(RefundLine).where(RefundLine.sale_line_id == dal.id))
+    assert sum(r.amount_minor for r in stored) == dal.net_minor
+    assert sum(r.quantity for r in stored) == dal.quantity
+
+
+async def test_concurrent_refunds_of_the_same_units_refund_once(cfg, db, catalog, manager):
+    await pos.open_shift(db, cfg, "C1", manager, 0)
+    sale = await sale_with_discounted_dal(db, cfg, catalog, manager)
+    dal = next(ln for ln in sale.lines if ln.sku == DAL)
+    async with databases(cfg, 4) as tablets:
+        results = await asyncio.gather(
+            *(
+                pos.refund(
+                    t, cfg, "C1", sale.id, [RefundRequest(dal.id, 2, "resaleable")], "cash",
+                    new_key(), manager,
+                )
+                for t in tablets
+            ),
+            return_exceptions=True,
+        )
+    done = [r for r in results if isinstance(r, Refund)]
+    refused = [r for r in results if isinstance(r, PosError)]
+    assert len(done) == 1 and len(refused) == 3, results
+    assert all("only 1 can be refunded (3 sold, 2 refunded)" in str(e) for e in refused)
+    assert len(await rows(db, select(Refund))) == 1
+    assert [m.delta for m in await sale_moves(db, "refund")] == [2]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="BUG: refund tax is floored per refund and the last units do not take the rest of "
+    "the line's tax, so a fully refunded line gives back less GST than the sale charged",
+)
+async def test_refunded_tax_of_a_whole_line_equals_its_tax(cfg, db, catalog, manager):
+    await pos.open_shift(db, cfg, "C1", manager, 0)
+    sale = await sale_with_discounted_dal(db, cfg, catalog, manager)
+    dal = next(ln for ln in sale.lines if ln.sku == DAL)
+    assert dal.tax_minor == 1638  # 5 % contained in ₹344.00
+    taxes = []
+    for qty in (1, 2):
+        r = await pos.refund(
+            db, cfg, "C1", sale.id, [RefundRequest(dal.id, qty, "damaged")], "cash", new_key(),
+            manager,
+        )
+        taxes.append(r.tax_minor)
+    # Today: 545 + 1092 == 1637, one paisa of GST never reversed.
+    assert sum(taxes) == dal.tax_minor
+
+
+# ---- 4. shift totals -------------------------------------------------------------------
+
+
+async def test_shift_report_and_close_add_up(cfg, db, catalog, cashier, manager):
+    shift = await pos.open_shift(db, cfg, "C1", cashier, 100_000)
+    assert shift.number == "S1-SH0001"
+    with pytest.raises(PosError, match="already has an open shift"):
+        await pos.open_shift(db, cfg, "C1", manager, 0)
+
+    # A: cash, with a weighed item from the scale label (1.237 kg of apples).
+    label = weight_label(cfg, catalog, APPLE, 1237)
+    assert label.startswith("21" + catalog[APPLE].barcodes[0][2:7])
+    view = await new_cart(
+        db, cfg, "C1", cashier, barcode(catalog, ATTA), label, barcode(catalog, ATTA)
+    )
+    apple = line_for(view, APPLE)
+    assert apple.quantity == 1237 and view.totals.line(apple.id).gross == 22266
+    assert view.totals.total == 35900 and view.totals.rounding == 34
+    await pay_cash(db, cfg, "C1", view.cart.id, given=50_000)
+    sale_a = await pos.complete_sale(db, cfg, "C1", view.cart.id, new_key(), cashier)
+    assert sale_a.change_minor == 14_100
+
+    # B: card, with a 5 % line discount (within the cashier's limit).
+    view = await new_cart(db, cfg, "C1", cashier, barcode(catalog, LOTION))
+    await pos.set_line_discount(
+        db, cfg, "C1", view.cart.id, view.cart.lines[0].id, Discount("percent", 500), cashier
+    )
+    view = await pos.add_tender(db, cfg, "C1", view.cart.id, "card", None, reference="APPR1234")
+    assert view.totals.total == 18500 and view.remaining == 0
+    sale_b = await pos.complete_sale(db, cfg, "C1", view.cart.id, new_key(), cashier)
+
+    # C: UPI, with a 10 % bill discount (exactly the limit) over two lines.
+    view = await new_cart(db, cfg, "C1", cashier, barcode(catalog, DAL), barcode(catalog, BIG))
+    await pos.set_bill_discount(db, cfg, "C1", view.cart.id, Discount("percent", 1000), cashier)
+    view = await pos.add_tender(db, cfg, "C1", view.cart.id, "upi", None)
+    assert view.totals.total == 59400
+    sale_c = await pos.complete_sale(db, cfg, "C1", view.cart.id, new_key(), cashier)
+
+    # D: split card + cash, after a line void and a partial void (quantity 3 -> 1).
+    view = await new_cart(
+        db, cfg, "C1", cashier, barcode(catalog, ATTA), barcode(catalog, LOTION),
+        barcode(catalog, DAL),
+    )
+    view = await pos.void_line(
+        db, cfg, "C1", view.cart.id, line_for(view, DAL).id, cashier
+    )
+    view = await scan(db, cfg, "C1", cashier, view.cart.id, barcode(catalog, ATTA))
+    view = await scan(db, cfg, "C1", cashier, view.cart.id, barcode(catalog, ATTA))
+    assert line_for(view, ATTA).quantity == 3
+    view = await pos.set_quantity(
+        db, cfg, "C1", view.cart.id, line_for(view, ATTA).id, 1, cashier
+    )
+    await pos.add_tender(db, cfg, "C1", view.cart.id, "card", 10_000, reference="REF-77")
+    view = await pay_cash(db, cfg, "C1", view.cart.id, given=20_000)
+    assert view.totals.total == 26_300
+    sale_d = await pos.complete_sale(db, cfg, "C1", view.cart.id, new_key(), cashier)
+    assert sale_d.change_minor == 3_700
+
+    # Cash in and out, and two refunds (cash and card).
+    await pos.cash_movement(db, "C1", cashier, 5_000, "change from the bank")
+    await pos.cash_movement(db, "C1", cashier, -20_000, "milk supplier")
+    with pytest.raises(PosError, match="say why"):
+        await pos.cash_movement(db, "C1", cashier, 100, "  ")
+    full_a = await pos.get_sale(db, sale_a.id)
+    atta_a = next(ln for ln in full_a.lines if ln.sku == ATTA)
+    await pos.refund(
+        db, cfg, "C1", sale_a.id, [RefundRequest(atta_a.id, 1, "resaleable")], "cash",
+        new_key(), manager,
+    )
+    full_b = await pos.get_sale(db, sale_b.id)
+    await pos.refund(
+        db, cfg, "C1", sale_b.id, [RefundRequest(full_b.lines[0].id, 1, "damaged")], "card",
+        new_key(), manager,
+    )
+
+    # A parked cart with lines blocks the close; voiding it clears the way.
+    parked = await new_cart(db, cfg, "C1", cashier, barcode(catalog, ATTA))
+    await pos.park_cart(db, cfg, "C1", parked.cart.id, cashier, "came back later")
+    with pytest.raises(PosError, match="finish or void the open and parked carts"):
+        await pos.close_shift(db, cfg, shift.id, manager, {500: 1})
+    assert (await pos.current_shift(db, "C1")).id == shift.id
+    await pos.void_cart(db, cfg, "C1", parked.cart.id, cashier)
+
+    report = await pos.shift_report(db, shift.id)
+
+    # Recompute every figure from the stored rows.
+    sales = await rows(db, select(Sale).where(Sale.shift_id == shift.id))
+    assert {s.id for s in sales} == {sale_a.id, sale_b.id, sale_c.id, sale_d.id}
+    tenders = await rows(
+        db, select(SaleTender).join(Sale, Sale.id == SaleTender.sale_id).where(
+            Sale.shift_id == shift.id
+        )
+    )
+    lines = await rows(
+        db, select(SaleLine).join(Sale, Sale.id == SaleLine.sale_id).where(
+            Sale.shift_id == shift.id
+        )
+    )
+    refunds = await rows(db, select(Refund).where(Refund.shift_id == shift.id))
+    voids = await rows(db, select(Void).where(Void.shift_id == shift.id))
+
+    assert report.sales_count == 4
+    assert report.sales_total == sum(s.total_minor for s in sales) == 35900 + 18500 + 59400 + 26300
+    assert report.gross - report.discounts + report.rounding == report.sales_total
+    assert report.discounts == 975 + 6600
+    assert sum(report.by_tender.values()) == report.sales_total
+    for kind in ("cash", "card", "upi"):
+        assert report.by_tender[kind] == sum(t.amount_minor for t in tenders if t.kind == kind)
+    assert report.by_tender == {"cash": 35900 + 16300, "card": 18500 + 10000, "upi": 59400}
+    # Cash received minus change handed back is what the cash tenders say.
+    handed = sum(t.given_minor for t in tenders if t.kind == "cash")
+    assert handed - report.change_given == report.by_tender["cash"]
+    assert report.change_given == sum(s.change_minor for s in sales) == 14_100 + 3_700
+
+    tax_total = sum(c + g for _rate, _taxable, c, g in report.tax_rows)
+    assert tax_total == sum(s.tax_minor for s in sales) == sum(ln.tax_minor for ln in lines)
+    assert sum(t for _r, t, _c, _g in report.tax_rows) + tax_total == sum(
+        ln.net_minor for ln in lines
+    )
+    assert [r for r, *_ in report.tax_rows] == [0, 500, 1800]
+
+    assert report.refunds_count == 2
+    assert report.refunds_total == sum(r.total_minor for r in refunds) == 6800 + 18525
+    assert report.refunds_by_tender == {"cash": 6800, "card": 18525}
+    assert report.voids_count == 3 == len(voids)
+    assert report.voids_total == 11500 + 2 * 6800 + 6800 == sum(v.amount_minor for v in voids)
+    assert (report.cash_in, report.cash_out) == (5_000, 20_000)
+    expected_cash = (
+        shift.float_minor
+        + sum(t.amount_minor for t in tenders if t.kind == "cash")
+        - sum(r.total_minor for r in refunds if r.tender_kind == "cash")
+        + 5_000
+        - 20_000
+    )
+    assert report.expected_cash == expected_cash == 130_400
+    assert report.net_sales == report.sales_total - report.refunds_total
+
+    # Close with a count by denomination: ₹1,330 counted, ₹26 over.
+    counts = {500: 2, 200: 1, 100: 1, 10: 3}
+    with pytest.raises(PosError, match="not a denomination"):
+        await pos.close_shift(db, cfg, shift.id, manager, {3: 1})
+    closed = await pos.close_shift(db, cfg, shift.id, manager, counts)
+    assert closed.expected_cash == 130_400
+    stored = await one(db, select(Shift).where(Shift.id == shift.id))
+    assert stored.closed_at is not None and stored.closed_by == manager.id
+    assert (stored.expected_cash_minor, stored.counted_cash_minor) == (130_400, 133_000)
+    assert stored.counted_cash_minor - stored.expected_cash_minor == 2_600
+    assert json.loads(stored.count_detail) == {"10": 3, "100": 1, "200": 1, "500": 2}
+    [event] = await events(db, "shift.closed")
+    assert event["variance"] == 2_600 and event["counted_cash"] == 133_000
+    assert event["sales_total"] == report.sales_total and event["by_tender"] == report.by_tender
+    assert event["number"] == "S1-SH0001" and event["sales_count"] == 4
+
+    with pytest.raises(PosError, match="already closed"):
+        await pos.close_shift(db, cfg, shift.id, manager, counts)
+    assert len(await events(db, "shift.closed")) == 1
+    assert await pos.current_shift(db, "C1") is None
+    # The report of a closed shift does not move.
+    after = await pos.shift_report(db, shift.id)
+    assert (after.sales_total, after.expected_cash) == (report.sales_total, report.expected_cash)
