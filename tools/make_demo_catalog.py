@@ -20,8 +20,12 @@ gives byte-identical files -- every random choice comes from ``random.Random(202
       variable-measure *base* code for the store rule ``21.....{NNDDD}``:
       ``21`` + 5-digit PLU + ``00000`` + check digit. PLUs 001xx are fruit and
       vegetables, 002xx loose staples, 003xx loose oils.
-    * GST rates and HSN codes follow the usual retail classification (slabs 0, 5,
-      12, 18 and 28 %). They are demo data, not tax advice.
+    * GST rates and HSN codes follow the usual retail classification. Rates are
+      written per family in the pre-2025 slabs and mapped by ``gst_2025`` to the
+      slabs in force since 22 September 2025 (0, 5, 18, 40 %): 12 % goods went to
+      5 %, aerated and caffeinated drinks to 40 %, and many daily-use goods
+      (biscuits, namkeen, chocolates, noodles, coffee, soap, toothpaste, hair
+      oil, shampoo) from 18 % to 5 %. They are demo data, not tax advice.
     * Rows are sorted by category, then name.
 
 ``store_config/demo_bins.csv``
@@ -72,7 +76,21 @@ CATALOG_COLUMNS = (
     "category", "active", "reorder_level",
 )
 BIN_COLUMNS = ("code", "zone", "aisle", "shelf", "pick_seq")
-GST_SLABS = {"0", "5", "12", "18", "28"}
+GST_SLABS = {"0", "5", "18", "40"}
+# HSN headings whose 18 % goods moved to 5 % in the September 2025 GST reform.
+EIGHTEEN_TO_FIVE = ("1704", "1806", "1901", "1902", "1905", "2101", "2103", "2104", "2105",
+                    "2106", "0901", "3305", "3306", "3401", "9603", "9619")
+
+
+def gst_2025(old_rate: int, hsn: str) -> int:
+    """Map a pre-reform GST rate to the rate in force since 22 September 2025."""
+    if old_rate == 12:
+        return 5
+    if old_rate == 28:
+        return 40
+    if old_rate == 18 and hsn.startswith(EIGHTEEN_TO_FIVE):
+        return 5
+    return old_rate
 
 
 class Family(NamedTuple):
@@ -714,7 +732,8 @@ def build_rows() -> list[Row]:
             for pack, price in fam.sizes:
                 rows.append(Row(
                     sku=f"{fam.stem}-{size_code(pack)}", name=f"{fam.name} {pack}",
-                    price=money(price), gst=fam.gst, hsn=fam.hsn, unit="piece", pack=pack,
+                    price=money(price), gst=gst_2025(fam.gst, fam.hsn), hsn=fam.hsn, unit="piece",
+                    pack=pack,
                     category=category, brand=fam.brand, plu="", reorder_base=0,
                 ))
     for category, unit, items in (
@@ -723,7 +742,7 @@ def build_rows() -> list[Row]:
         prefix = "FV" if category == PRODUCE else "LS"
         for plu, name, hsn, gst, price, reorder in items:
             rows.append(Row(
-                sku=f"{prefix}-{plu}", name=name, price=money(price), gst=gst, hsn=hsn,
+                sku=f"{prefix}-{plu}", name=name, price=money(price), gst=gst_2025(gst, hsn), hsn=hsn,
                 unit=unit, pack="", category=category, brand="", plu=plu,
                 reorder_base=reorder * 1000,
             ))
