@@ -25,6 +25,7 @@ from app.core.clock import utcnow
 from app.core.db import Database, next_number
 from app.core.ids import uuid7
 from app.core.models import AuditLog
+from app.core.money import round_half_up
 from app.pos import receipts
 from app.pos.models import (
     Cart,
@@ -43,6 +44,8 @@ from app.pos.pricing import (
     CartTotals,
     Discount,
     LineInput,
+    PricingError,
+    Settlement,
     TenderInput,
     price_cart,
     settle,
@@ -387,14 +390,21 @@ def _price(cfg: StoreConfig, cart: Cart, products: dict[str, Product]) -> CartTo
     )
 
 
-def settle_cart(cart: Cart, totals: CartTotals):
-    return settle(
-        totals.total,
-        [
-            TenderInput(t.kind, t.amount_minor, t.given_minor)  # type: ignore[arg-type]
-            for t in cart.tenders
-        ],
-    )
+def settle_cart(cart: Cart, totals: CartTotals) -> Settlement:
+    """Tenders against the current total. Never raises: if prices dropped after a card
+    or UPI payment the cart shows as paid and complete_sale refuses it with a message."""
+    tenders = [
+        TenderInput(t.kind, t.amount_minor, t.given_minor)  # type: ignore[arg-type]
+        for t in cart.tenders
+    ]
+    try:
+        return settle(totals.total, tenders)
+    except PricingError:
+        return Settlement(due=totals.total, paid=totals.total, change=0)
+
+
+def _overpaid(cart: Cart, totals: CartTotals) -> bool:
+    return sum(t.amount_minor for t in cart.tenders) > totals.total
 
 
 async def _view(s: AsyncSession, cfg: StoreConfig, cart: Cart) -> CartView:
@@ -447,6 +457,7 @@ async def _cart_for_change(s: AsyncSession, counter: str, cart_id: str) -> Cart:
         raise PosError("that cart is no longer open; start a new sale")
     if cart.tenders:
         raise PosError("payment has started; remove the payments to change the cart")
+    await _require_shift(s, counter)
     return cart
 
 
@@ -583,6 +594,7 @@ async def set_quantity(
             )
         _check_quantity(cfg, product, quantity)
         line.quantity = quantity
+        await _recheck_discounts(s, cfg, cart, user, approver)
         _touch(cart)
         return await _view(s, cfg, cart)
 
@@ -649,6 +661,7 @@ async def void_line(
             f"{products[line.product_id].sku} x{line.quantity}",
         )
         cart.lines.remove(line)
+        await _recheck_discounts(s, cfg, cart, user, approver)
         _touch(cart)
         return await _view(s, cfg, cart)
 
@@ -683,6 +696,49 @@ def _rupees(minor: int) -> str:
     from app.core.money import format_amount
 
     return format_amount(minor)
+
+
+async def _recheck_discounts(
+    s: AsyncSession, cfg: StoreConfig, cart: Cart, user: StaffUser, approver: StaffUser | None
+) -> None:
+    """An amount discount set within the limit can exceed it once the line or bill
+    shrinks; such a change needs the same approval as setting the discount would."""
+    if _is_manager(user):
+        return
+    products = await _products_for(s, cart)
+    totals = _price(cfg, cart, products)
+    for line in cart.lines:
+        if line.discount_kind != "amount" or line.discount_approver:
+            continue
+        discount = Discount("amount", line.discount_value)
+        if _discount_needs_approval(cfg, discount, totals.line(line.id).gross):
+            if approver is None:
+                raise NeedsApproval(
+                    f"the line discount would be over "
+                    f"{cfg.pos.discount_limit_percent}%: a manager's PIN is needed"
+                )
+            line.discount_approver = approver.id
+    if cart.bill_discount_kind == "amount" and not cart.bill_discount_approver:
+        base = totals.gross - totals.line_discounts
+        if _discount_needs_approval(cfg, Discount("amount", cart.bill_discount_value), base):
+            if approver is None:
+                raise NeedsApproval(
+                    f"the bill discount would be over "
+                    f"{cfg.pos.discount_limit_percent}%: a manager's PIN is needed"
+                )
+            cart.bill_discount_approver = approver.id
+
+
+def _unapproved_discount_over_limit(cfg: StoreConfig, cart: Cart, totals: CartTotals) -> bool:
+    for line in cart.lines:
+        if line.discount_kind and not line.discount_approver:
+            d = Discount(line.discount_kind, line.discount_value)  # type: ignore[arg-type]
+            if _discount_needs_approval(cfg, d, totals.line(line.id).gross):
+                return True
+    if cart.bill_discount_kind and not cart.bill_discount_approver:
+        d = Discount(cart.bill_discount_kind, cart.bill_discount_value)  # type: ignore[arg-type]
+        return _discount_needs_approval(cfg, d, totals.gross - totals.line_discounts)
+    return False
 
 
 def _discount_needs_approval(cfg: StoreConfig, discount: Discount, base: int) -> bool:
@@ -844,6 +900,7 @@ async def add_tender(
             raise PosError("that cart is not open on this counter")
         if not cart.lines:
             raise PosError("the cart is empty")
+        await _require_shift(s, counter)
         products = await _products_for(s, cart)
         totals = _price(cfg, cart, products)
         remaining = settle_cart(cart, totals).remaining
@@ -911,6 +968,8 @@ async def complete_sale(
     async with db.write() as s:
         existing = await s.scalar(select(Sale).where(Sale.idempotency_key == key))
         if existing is not None:
+            if existing.cart_id != cart_id:
+                raise PosError("that payment key belongs to another bill; reload the screen")
             return existing
         already = await s.scalar(select(Sale).where(Sale.cart_id == cart_id))
         if already is not None and already.counter == counter:
@@ -927,6 +986,15 @@ async def complete_sale(
         shift = await _require_shift(s, counter)
         products = await _products_for(s, cart)
         totals = _price(cfg, cart, products)
+        if _overpaid(cart, totals):
+            raise PosError(
+                "prices changed after payment was taken: remove the payments and take them again"
+            )
+        if _unapproved_discount_over_limit(cfg, cart, totals):
+            raise PosError(
+                f"a discount is over {cfg.pos.discount_limit_percent}% without "
+                "approval; apply it again"
+            )
         settlement = settle_cart(cart, totals)
         if not settlement.settled:
             raise PosError(f"{_rupees(settlement.remaining)} is still due")
@@ -1028,6 +1096,8 @@ async def complete_sale(
             },
         )
         receipts.ask_for_receipt(s, sale)
+        await s.flush()
+        await s.refresh(sale, ["lines", "tenders"])
         return sale
 
 
@@ -1061,6 +1131,7 @@ class RefundableLine:
     line: SaleLine
     refunded_quantity: int
     refunded_amount: int
+    refunded_tax: int = 0
 
     @property
     def refundable_quantity(self) -> int:
@@ -1079,20 +1150,21 @@ async def _refundable(s: AsyncSession, sale_id: str) -> list[RefundableLine]:
         )
     )
     done = {
-        lid: (int(q), int(a))
-        for lid, q, a in (
+        lid: (int(q), int(a), int(t))
+        for lid, q, a, t in (
             await s.execute(
                 select(
                     RefundLine.sale_line_id,
                     func.sum(RefundLine.quantity),
                     func.sum(RefundLine.amount_minor),
+                    func.sum(RefundLine.tax_minor),
                 )
                 .where(RefundLine.sale_line_id.in_([line.id for line in lines]))
                 .group_by(RefundLine.sale_line_id)
             )
         ).all()
     }
-    return [RefundableLine(line, *done.get(line.id, (0, 0))) for line in lines]
+    return [RefundableLine(line, *done.get(line.id, (0, 0, 0))) for line in lines]
 
 
 @dataclass(frozen=True)
@@ -1129,7 +1201,11 @@ async def refund(
     async with db.write() as s:
         existing = await s.scalar(select(Refund).where(Refund.idempotency_key == key))
         if existing is not None:
+            if existing.sale_id != sale_id:
+                raise PosError("that refund key belongs to another bill; reload the screen")
             return existing
+        if len({r.sale_line_id for r in wanted}) != len(wanted):
+            raise PosError("each item may appear once in a refund")
         sale = await s.get(Sale, sale_id)
         if sale is None:
             raise PosError("no such sale")
@@ -1167,11 +1243,14 @@ async def refund(
                 )
             if req.restock not in ("resaleable", "damaged"):
                 raise PosError("restock must be resaleable or damaged")
-            if req.quantity == entry.refundable_quantity:
+            if req.quantity == entry.refundable_quantity:  # the last units take the remainder
                 amount = line.net_minor - entry.refunded_amount
+                line_tax = line.tax_minor - entry.refunded_tax
             else:
                 amount = line.net_minor * req.quantity // line.quantity
-            line_tax = line.tax_minor * amount // line.net_minor if line.net_minor else 0
+                line_tax = (
+                    round_half_up(line.tax_minor * amount, line.net_minor) if line.net_minor else 0
+                )
             total += amount
             tax += line_tax
             s.add(
