@@ -118,11 +118,43 @@
     const field = elt.tagName === "FORM" ? elt.querySelector("input[data-scan-field]")
       : elt.matches("input[data-scan-field]") ? elt : null;
     if (!field) return;
+    if (field.form && field.form.hasAttribute("data-scan-queue")) return; // cleared at submit
     // On failure keep the code so the cashier can retry it.
     if (e.detail.successful && !field.hasAttribute("data-scan-keep")) field.value = "";
     const active = document.activeElement;
     if (!isEditable(active) || active === field) field.focus();
   });
+
+  /* ---- Scan queue: a busy till scans faster than the server answers ----
+     htmx keeps only the last of several requests queued on one form, and a field
+     cleared when a response arrives would wipe the next code being typed. Forms
+     marked data-scan-queue take the code and clear the field at once, and send
+     scans strictly one after another, so none is lost or reordered. */
+  let scanChain = Promise.resolve();
+  document.addEventListener("submit", function (e) {
+    const form = e.target;
+    if (!form.hasAttribute || !form.hasAttribute("data-scan-queue") || !window.htmx) return;
+    e.preventDefault();
+    e.stopImmediatePropagation();
+    const field = form.querySelector("input[data-scan-field]");
+    const code = field ? field.value.trim() : "";
+    if (!code) return;
+    field.value = "";
+    field.focus();
+    const target = form.getAttribute("hx-target") || "this";
+    const url = form.getAttribute("hx-post") || form.getAttribute("action");
+    scanChain = scanChain.then(function () {
+      const values = { code: code };
+      const include = form.getAttribute("hx-include");
+      if (include) {
+        document.querySelectorAll(include).forEach(function (el) {
+          if (el.name) values[el.name] = el.value;
+        });
+      }
+      return htmx.ajax("POST", url, { target: target, swap: "innerHTML", values: values })
+        .catch(function () { /* the error fragment or offline state is shown */ });
+    });
+  }, true);
 
   /* ---- PIN pad ---- */
   function pinTarget(pad) {
