@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import faulthandler
 import os
 import re
 import shutil
@@ -45,6 +46,7 @@ DEVICES = {
     "phone": {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True},
     "tablet": {"viewport": {"width": 1280, "height": 800}, "has_touch": True},
 }
+TEST_TIMEOUT = 120  # seconds; a hung test kills its worker (with tracebacks) instead of CI
 LOGINS = {"Asha": "2580", "Ravi": "1357", "Meena": "2468", "Arjun": "9753"}
 SHOTS = Path("/tmp/kirana-shots")
 SHOTS.mkdir(parents=True, exist_ok=True)
@@ -61,6 +63,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         item.add_marker(pytest.mark.e2e)
         if is_async_test(item):
             item.add_marker(session_loop, append=False)
+
+
+@pytest.fixture(autouse=True)
+def _watchdog() -> Iterator[None]:
+    faulthandler.dump_traceback_later(TEST_TIMEOUT, exit=True)
+    yield
+    faulthandler.cancel_dump_traceback_later()
 
 
 # ---- demo data -------------------------------------------------------------------
@@ -117,6 +126,15 @@ def _env() -> dict[str, str]:
     return env
 
 
+def _die_with_parent() -> None:
+    """Linux: the server gets SIGTERM if its pytest worker dies, so none is left running."""
+    with contextlib.suppress(Exception):
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -152,6 +170,7 @@ def start_server(template: Path, directory: Path, timeout: float = 30.0) -> Serv
         [str(KIRANA), "serve", "--config", str(directory / "store.toml"),
          "--host", "127.0.0.1", "--port", str(port)],
         cwd=directory, env=_env(), stdout=log, stderr=subprocess.STDOUT,
+        preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
     )
     log.close()
     server = Server(f"http://127.0.0.1:{port}", directory, proc, log_path)
