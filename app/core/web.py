@@ -67,8 +67,20 @@ def nav_for(user: StaffUser | None) -> list[tuple[str, str]]:
     return [(label, path) for label, path, roles in NAV if role_allows(user.role, roles)]
 
 
-def template_globals(request_user_getter=current_user) -> dict[str, Any]:
-    return {"money": format_amount, "rate": format_rate, "nav_for": nav_for}
+TENDER_LABELS = {"cash": "Cash", "card": "Card", "upi": "UPI", "exchange": "Exchange credit"}
+
+
+def tender_label(kind: str) -> str:
+    return TENDER_LABELS.get(kind, kind)
+
+
+def template_globals() -> dict[str, Any]:
+    return {
+        "money": format_amount,
+        "rate": format_rate,
+        "nav_for": nav_for,
+        "tender_label": tender_label,
+    }
 
 
 # ---- error handlers -----------------------------------------------------------

@@ -200,7 +200,7 @@ def price_cart(
 
 @dataclass(frozen=True, slots=True)
 class TenderInput:
-    kind: Literal["cash", "card", "upi", "credit"]
+    kind: Literal["cash", "card", "upi", "exchange"]
     amount: int  # what this tender pays toward the bill
     given: int | None = None  # cash handed over (>= amount when change is due)
 
@@ -221,8 +221,8 @@ class Settlement:
 
 
 def settle(due: int, tenders: Sequence[TenderInput]) -> Settlement:
-    """Only cash can be over-tendered (change is given in cash); card and UPI are
-    taken for the exact amount, never more than what is still due."""
+    """Only cash can be over-tendered (change is given in cash); card, UPI and exchange
+    credit are taken for the exact amount, never more than what is still due."""
     paid = 0
     change = 0
     for t in tenders:

@@ -37,6 +37,7 @@ Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED
 CASHIER = requires("cashier")
 MANAGER = requires("manager")
 COUNTER_KEY = "counter"
+EXCHANGE_KEY = "exchange_refund"  # the refund number whose credit this visit may spend
 
 
 def _counter(request: Request) -> str | None:
@@ -358,6 +359,13 @@ async def _pay_panel(
         else []
     )
     settlement = service.settle_cart(view.cart, view.totals)
+    exchange_credit = None
+    number = request.session.get(EXCHANGE_KEY)
+    if number and remaining:
+        left = await service.exchange_credit_left_for(request.app.state.db, number)
+        pending = sum(t.amount_minor for t in view.cart.tenders if t.reference == number)
+        if left - pending > 0:
+            exchange_credit = {"number": number, "left": left - pending}
     return page(
         request,
         "pos/_pay.html",
@@ -371,6 +379,7 @@ async def _pay_panel(
             key=secrets.token_urlsafe(18),
             message=message,
             kind=kind,
+            exchange_credit=exchange_credit,
         ),
     )
 
@@ -543,6 +552,8 @@ async def refund_submit(request: Request, sale_id: str, data: Form) -> Template 
         )
     except (PosError, LoginError) as exc:
         return await _refund_form(request, sale_id, str(exc), data)
+    if refund.tender_kind == "exchange":
+        request.session[EXCHANGE_KEY] = refund.number
     return _go(request, f"/pos/refunds/{refund.id}")
 
 

@@ -53,7 +53,10 @@ from app.pos.pricing import (
 from app.stock.service import bin_for_sale, record_move
 from app.sync.outbox import emit
 
-TENDER_KINDS = ("cash", "card", "upi")
+TENDER_KINDS = ("cash", "card", "upi", "exchange")
+# "exchange": credit from a refund made with tender "exchange", spent on a new sale in
+# the same visit (an exchange is a refund and a sale); its reference is the refund number.
+REFUND_KINDS = TENDER_KINDS
 
 
 class PosError(ValueError):
@@ -894,6 +897,8 @@ async def add_tender(
         raise PosError("enter the card terminal's approval or reference number")
     if kind == "card" and not reference.replace("-", "").isalnum():
         raise PosError("the card reference is letters and digits only (never the card number)")
+    if kind == "exchange":
+        reference = reference.upper()
     async with db.write() as s:
         cart = await s.get(Cart, cart_id)
         if cart is None or cart.counter != counter or cart.status != "active":
@@ -920,6 +925,19 @@ async def add_tender(
                 raise PosError("the amount must be more than zero")
             if amount > remaining:
                 raise PosError(f"{kind} payment is more than the {_rupees(remaining)} still due")
+            if kind == "exchange":
+                pending = sum(
+                    t.amount_minor
+                    for t in cart.tenders
+                    if t.kind == "exchange" and t.reference == reference
+                )
+                available = await exchange_credit_left(s, reference) - pending
+                if available <= 0:
+                    raise PosError(f"no exchange credit left on {reference}")
+                if amount_minor is None:
+                    amount = min(available, remaining)
+                elif amount > available:
+                    raise PosError(f"only {_rupees(available)} of credit is left on {reference}")
         position = max((t.position for t in cart.tenders), default=0) + 1
         cart.tenders.append(
             CartTender(
@@ -1065,6 +1083,14 @@ async def complete_sale(
                 }
             )
         for t in cart.tenders:
+            if t.kind == "exchange":
+                used = sum(
+                    x.amount_minor
+                    for x in cart.tenders
+                    if x.kind == "exchange" and x.reference == t.reference
+                )
+                if used > await exchange_credit_left(s, t.reference):
+                    raise PosError(f"the exchange credit on {t.reference} was already used")
             s.add(
                 SaleTender(
                     id=uuid7(),
@@ -1191,8 +1217,8 @@ async def refund(
     key = idempotency_key.strip()
     if not (8 <= len(key) <= 64):
         raise PosError("missing refund key; reload the refund screen")
-    if tender_kind not in TENDER_KINDS:
-        raise PosError(f"refund by one of {', '.join(TENDER_KINDS)}")
+    if tender_kind not in REFUND_KINDS:
+        raise PosError(f"refund by one of {', '.join(REFUND_KINDS)}")
     if cfg.pos.refund_needs_manager and not _is_manager(user) and approver is None:
         raise NeedsApproval("a refund needs a manager's PIN")
     wanted = [r for r in requests if r.quantity != 0]
@@ -1312,6 +1338,27 @@ async def refund(
             },
         )
         return refund_row
+
+
+async def exchange_credit_left(s: AsyncSession, refund_number: str) -> int:
+    """What is left to spend of an exchange refund (its total minus completed sales' use)."""
+    refund_row = await s.scalar(select(Refund).where(Refund.number == refund_number))
+    if refund_row is None or refund_row.tender_kind != "exchange":
+        raise PosError(f"{refund_number or 'that'} is not an exchange refund")
+    used = await s.scalar(
+        select(func.coalesce(func.sum(SaleTender.amount_minor), 0)).where(
+            SaleTender.kind == "exchange", SaleTender.reference == refund_number
+        )
+    )
+    return refund_row.total_minor - int(used or 0)
+
+
+async def exchange_credit_left_for(db: Database, refund_number: str) -> int:
+    async with db.read() as s:
+        try:
+            return await exchange_credit_left(s, refund_number)
+        except PosError:
+            return 0
 
 
 async def get_refund(db: Database, refund_id: str) -> tuple[Refund, Sale] | None:

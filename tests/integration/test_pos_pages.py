@@ -200,3 +200,63 @@ async def test_upi_qr_carries_the_amount(client, login_as, rows):
     amount = round_bill(rows[0].price_minor, 100)
     assert uri.startswith("upi://pay?pa=kiranafresh%40okaxis") or "pa=kiranafresh@okaxis" in uri
     assert f"am={amount / 100:.2f}" in uri and "cu=INR" in uri
+
+
+async def pay_cash_and_complete(client, cart: str) -> str:
+    r = await client.get("/pos/pay", headers=hx(client))
+    r = await client.post("/pos/pay/tender", data={"cart_id": cart, "kind": "cash",
+                                                   "given": "5000"}, headers=hx(client))
+    key = re.search(r'name="key" value="([^"]+)"', r.text).group(1)
+    r = await client.post("/pos/pay/complete", data={"cart_id": cart, "key": key},
+                          headers=hx(client))
+    return r.headers["hx-redirect"].rsplit("/", 1)[-1]
+
+
+async def test_exchange_is_a_refund_and_a_sale_in_one_visit(client, login_as, rows, db):
+    from app.pos.models import SaleTender
+
+    await login_as("manager")  # managers refund without a second PIN
+    cart = await open_till(client)
+    first = min(rows[:30], key=lambda r: r.price_minor)  # swapped for a dearer item
+    second = max(rows[:30], key=lambda r: r.price_minor)
+    await client.post("/pos/scan", data={"code": first.barcodes[0], "cart_id": cart},
+                      headers=hx(client))
+    sale_id = await pay_cash_and_complete(client, cart)
+    form = await client.get(f"/pos/refund/{sale_id}")
+    line_id = re.search(r'name="qty-([^"]+)"', form.text).group(1)
+    key = re.search(r'name="key" value="([^"]+)"', form.text).group(1)
+    done = await client.post(f"/pos/refund/{sale_id}", data={
+        f"qty-{line_id}": "1", "tender": "exchange", "key": key,
+        "_csrf_token": csrf_of(client)})
+    assert "Exchange credit" in done.text and "Start the exchange sale" in done.text
+    credit = first.price_minor
+    # The new sale: the swapped item, paid with the credit and the difference in cash.
+    cart = cart_id((await client.get("/pos")).text)
+    await client.post("/pos/scan", data={"code": second.barcodes[0], "cart_id": cart},
+                      headers=hx(client))
+    panel = await client.get("/pos/pay", headers=hx(client))
+    assert 'data-testid="use-exchange"' in panel.text
+    number = re.search(r"Use credit from (S1-R\d+)", panel.text).group(1)
+    r = await client.post("/pos/pay/tender", data={"cart_id": cart, "kind": "exchange",
+                                                   "reference": number}, headers=hx(client))
+    assert 'name="key"' not in r.text  # the new item costs more: pay the rest in cash
+    r = await client.post("/pos/pay/tender", data={"cart_id": cart, "kind": "cash",
+                                                   "given": "5000"}, headers=hx(client))
+    key = re.search(r'name="key" value="([^"]+)"', r.text).group(1)
+    r = await client.post("/pos/pay/complete", data={"cart_id": cart, "key": key},
+                          headers=hx(client))
+    assert "hx-redirect" in r.headers
+    async with db.read() as s:
+        used = await s.scalar(select(func.sum(SaleTender.amount_minor)).where(
+            SaleTender.kind == "exchange"))
+    from app.pos.pricing import round_bill
+
+    assert credit < round_bill(second.price_minor, 100)
+    assert used == credit
+    # The credit cannot be spent twice.
+    cart = cart_id((await client.get("/pos")).text)
+    await client.post("/pos/scan", data={"code": second.barcodes[0], "cart_id": cart},
+                      headers=hx(client))
+    r = await client.post("/pos/pay/tender", data={"cart_id": cart, "kind": "exchange",
+                                                   "reference": number}, headers=hx(client))
+    assert f"no exchange credit left on {number}" in message(r.text)
