@@ -21,6 +21,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.stores.file import FileStore
 from litestar.template.config import TemplateConfig
+from litestar.types import Empty
 
 from app import __version__
 from app.catalog import routes as catalog_routes
@@ -29,6 +30,7 @@ from app.core import migrate
 from app.core import routes as core_routes
 from app.core.auth import PUBLIC, requires
 from app.core.db import Database
+from app.core.timing import server_timing_middleware
 from app.core.web import EXCEPTION_HANDLERS, TEMPLATES_DIR, nav_for, template_globals
 from app.pos import routes as pos_routes
 from app.stock import routes as stock_routes
@@ -41,6 +43,9 @@ class StartupError(Exception):
     """Start-up refused, with a message for the person running `kirana serve`."""
 
 
+SESSION_AS_LOADED = "kirana_session_as_loaded"
+
+
 class RotatingSessionBackend(ServerSideSessionBackend):
     """Server-side sessions that can take a new id mid-request (at login)."""
 
@@ -48,8 +53,24 @@ class RotatingSessionBackend(ServerSideSessionBackend):
         new_id = connection.scope.get("state", {}).get(core_routes.NEW_SESSION_ID)
         return new_id or super().get_session_id(connection)
 
+    async def load_from_connection(self, connection) -> dict:  # noqa: ANN001
+        data = await super().load_from_connection(connection)
+        if data:
+            connection.scope.setdefault("state", {})[SESSION_AS_LOADED] = self.serialize_data(
+                data, connection.scope
+            )
+        return data
+
     async def store_in_message(self, scope_session, message, connection) -> None:  # noqa: ANN001
-        new_id = connection.scope.get("state", {}).get(core_routes.NEW_SESSION_ID)
+        state = connection.scope.get("state", {})
+        new_id = state.get(core_routes.NEW_SESSION_ID)
+        if (
+            not new_id
+            and scope_session
+            and scope_session is not Empty
+            and state.get(SESSION_AS_LOADED) == self.serialize_data(scope_session, connection.scope)
+        ):
+            return  # unchanged: no store write on every scan; the browser keeps its cookie
         old_id = connection.cookies.get(self.config.key)
         if new_id and old_id and old_id != new_id:
             await self.delete(old_id, store=self.config.get_store_from_app(connection.scope["app"]))
@@ -127,6 +148,7 @@ def create_store_app(cfg: StoreConfig, *, check_migrations: bool = True) -> Lite
             engine_callback=_template_engine,
         ),
         middleware=[
+            server_timing_middleware,
             RotatingSessionConfig(
                 max_age=cfg.security.session_hours * 3600,
                 secure=cfg.server.secure_cookies,

@@ -33,9 +33,10 @@ class Product(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     barcodes: Mapped[list[Barcode]] = relationship(
+        # Not loaded unless asked for (with_barcodes): the scan hot path never needs them.
         back_populates="product",
         cascade="all, delete-orphan",
-        lazy="selectin",
+        lazy="raise_on_sql",
         order_by="Barcode.code",
     )
 

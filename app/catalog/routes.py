@@ -42,7 +42,7 @@ async def products_search(request: Request, q: str = "") -> Template:
 @get("/products/{sku:str}", guards=[requires(*STAFF)])
 async def product_detail(request: Request, sku: str) -> Template:
     db = request.app.state.db
-    product = await service.get_by_sku(db, sku)
+    product = await service.get_by_sku(db, sku, with_barcodes=True)
     if product is None:
         raise NotFoundException(f"No product with SKU {sku}.")
     levels = await stock.levels_for_product(db, product.id)
@@ -77,7 +77,7 @@ def product_json(p: Product) -> dict[str, Any]:
 
 @get("/api/v1/products/{sku:str}", guards=[api_access("catalog:read", *STAFF)])
 async def api_product(request: Request, sku: str) -> dict[str, Any]:
-    product = await service.get_by_sku(request.app.state.db, sku)
+    product = await service.get_by_sku(request.app.state.db, sku, with_barcodes=True)
     if product is None:
         raise NotFoundException(f"no product with sku {sku}")
     return product_json(product)
@@ -88,7 +88,7 @@ async def api_scan(request: Request, code: str) -> dict[str, Any]:
     """Parse a scanned code and return the product with what the code carries."""
     try:
         found = await service.lookup_scan(
-            request.app.state.db, code, request.app.state.cfg.measure_rules
+            request.app.state.db, code, request.app.state.cfg.measure_rules, with_barcodes=True
         )
     except BarcodeError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from None

@@ -6,13 +6,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
 from app.catalog.barcodes import BarcodeError, MeasureRule, ScanResult, parse_scan
 from app.catalog.csv_io import ParsedCatalog, ProductRow, RowError
 from app.catalog.models import Barcode, Product
 from app.core.clock import utcnow
 from app.core.db import Database
+from app.core.db import Tx as AsyncSession
 from app.core.ids import uuid7
 
 Progress = Callable[[int, int], None]  # (done, total)
@@ -30,29 +31,41 @@ class UnknownProduct(LookupError):
         self.code = code
 
 
-async def lookup_scan(db: Database, code: str, rules: Sequence[MeasureRule]) -> ScanLookup:
+async def lookup_scan(
+    db: Database, code: str, rules: Sequence[MeasureRule], *, with_barcodes: bool = False
+) -> ScanLookup:
     """Parse a scanned code and find its product in one indexed query.
 
     Raises BarcodeError (malformed code) or UnknownProduct (valid but not ours)."""
     scan = parse_scan(code, rules)
     async with db.read() as s:
-        product = await product_for_code(s, scan.lookup_code)
-        if product is None and scan.symbology == "text":
-            product = await s.scalar(select(Product).where(Product.sku == scan.lookup_code.upper()))
+        return await find_scanned(s, scan, with_barcodes=with_barcodes)
+
+
+async def find_scanned(s: AsyncSession, scan: ScanResult, *, with_barcodes: bool = False
+                       ) -> ScanLookup:
+    """The product for a parsed scan, inside the caller's transaction."""
+    options = [selectinload(Product.barcodes)] if with_barcodes else []
+    product = await product_for_code(s, scan.lookup_code, options)
+    if product is None and scan.symbology == "text":
+        product = await s.scalar(
+            select(Product).options(*options).where(Product.sku == scan.lookup_code.upper()))
     if product is None:
         raise UnknownProduct(scan.lookup_code)
     return ScanLookup(scan, product)
 
 
-async def product_for_code(s: AsyncSession, code: str) -> Product | None:
+async def product_for_code(s: AsyncSession, code: str, options: Sequence = ()) -> Product | None:
     return await s.scalar(
-        select(Product).join(Barcode, Barcode.product_id == Product.id).where(Barcode.code == code)
+        select(Product).options(*options)
+        .join(Barcode, Barcode.product_id == Product.id).where(Barcode.code == code)
     )
 
 
-async def get_by_sku(db: Database, sku: str) -> Product | None:
+async def get_by_sku(db: Database, sku: str, *, with_barcodes: bool = False) -> Product | None:
+    options = [selectinload(Product.barcodes)] if with_barcodes else []
     async with db.read() as s:
-        return await s.scalar(select(Product).where(Product.sku == sku.upper()))
+        return await s.scalar(select(Product).options(*options).where(Product.sku == sku.upper()))
 
 
 async def get_by_id(db: Database, product_id: str) -> Product | None:
@@ -246,7 +259,9 @@ async def import_catalog(
 
 async def export_rows(db: Database) -> list[dict]:
     async with db.read() as s:
-        products = list(await s.scalars(select(Product).order_by(Product.category, Product.name)))
+        products = list(await s.scalars(
+            select(Product).options(selectinload(Product.barcodes))
+            .order_by(Product.category, Product.name)))
         return [
             {
                 "sku": p.sku,

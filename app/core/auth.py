@@ -19,11 +19,11 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import StoreConfig
 from app.core.clock import utcnow
 from app.core.db import Database
+from app.core.db import Tx as AsyncSession
 from app.core.models import ROLES, ApiKey, AuditLog, LoginThrottle, User
 from app.core.security import (
     ThrottleState,

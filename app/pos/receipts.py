@@ -7,8 +7,7 @@ the sale's own transaction, so a receipt is never lost nor printed twice.
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from app.core.db import Tx as AsyncSession
 from app.pos.models import Sale
 
 

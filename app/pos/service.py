@@ -14,15 +14,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.catalog.barcodes import MeasureRule
+from app.catalog.barcodes import MeasureRule, parse_scan
 from app.catalog.models import Product
-from app.catalog.service import UnknownProduct, lookup_scan
+from app.catalog.service import UnknownProduct, find_scanned
 from app.config import StoreConfig
 from app.core.auth import StaffUser
 from app.core.clock import utcnow
 from app.core.db import Database, next_number
+from app.core.db import Tx as AsyncSession
 from app.core.ids import uuid7
 from app.core.models import AuditLog
 from app.core.money import round_half_up
@@ -528,24 +528,25 @@ async def add_scan(
     code: str,
     rules: Sequence[MeasureRule],
 ) -> tuple[CartView, CartLine]:
-    """A scanned or typed code adds a line (weight or price from a scale label)."""
-    found = await lookup_scan(db, code, rules)  # BarcodeError / UnknownProduct bubble up
-    product, scan = found.product, found.scan
-    label_price = scan.price_minor
-    if product.unit == "piece":
-        quantity = scan.quantity or 1
-    elif scan.weight_g:
-        quantity = scan.weight_g
-    elif label_price is not None:
-        quantity = scan.quantity or 1000  # a price label without weight: treat as one unit
-    else:
-        raise PosError(
-            f"{product.name} is sold by {product.unit}: scan the scale label "
-            "or use its quick key and enter the weight"
-        )
+    """A scanned or typed code adds a line (weight or price from a scale label).
+
+    The hot path of the till: one transaction, no query that the fragment doesn't need."""
+    scan = parse_scan(code, rules)  # BarcodeError bubbles up before any I/O
     async with db.write() as s:
+        product = (await find_scanned(s, scan)).product  # or UnknownProduct
+        label_price = scan.price_minor
+        if product.unit == "piece":
+            quantity = scan.quantity or 1
+        elif scan.weight_g:
+            quantity = scan.weight_g
+        elif label_price is not None:
+            quantity = scan.quantity or 1000  # a price label without weight: one unit
+        else:
+            raise PosError(
+                f"{product.name} is sold by {product.unit}: scan the scale label "
+                "or use its quick key and enter the weight"
+            )
         cart = await _cart_for_change(s, counter, cart_id)
-        product = await s.get(Product, product.id)
         line = await _add_line(s, cfg, cart, product, quantity, label_price, code)
         return await _view(s, cfg, cart), line
 

@@ -11,11 +11,11 @@ from datetime import date
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalog.models import Product
 from app.core.clock import utcnow
 from app.core.db import Database
+from app.core.db import Tx as AsyncSession
 from app.core.ids import uuid7
 from app.stock.models import REASONS, Bin, StockLevel, StockMove
 from app.sync.outbox import emit

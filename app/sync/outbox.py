@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import utcnow
+from app.core.db import Tx as AsyncSession
 from app.core.ids import uuid7
 from app.sync.models import OutboxEvent
 
