@@ -167,7 +167,15 @@ async def _move_submit(request: Request, mode: str, data: dict[str, str]) -> Tem
                 note=data.get("reference", "")[:80],
             )
     except (StockError, QuantityError) as exc:
-        return page(request, "stock/_move_error.html", **_ctx(request, mode, error=str(exc)))
+        product = await catalog.get_by_id(db, product_id)
+        if product is None:
+            return page(request, "stock/_move_error.html", **_ctx(request, mode, error=str(exc)))
+        # Show the same form again, filled in, with the reason: nothing to re-scan.
+        return page(request, "stock/_move_step.html", **_ctx(
+            request, mode, product=product, scan=None, form_error=str(exc), values=data,
+            levels=await service.levels_for_product(db, product.id),
+            bins=await service.list_bins(db), default_bin="", default_qty="",
+            fq=format_quantity))
     return page(
         request, "stock/_move_done.html", **_ctx(request, mode, result=result, fq=format_quantity)
     )

@@ -140,6 +140,9 @@ async def test_receive_flow_over_http(client, demo_catalog, login_as):
         data={"product_id": product_id, "quantity": "1", "bin": "A-01-1", "expiry": "31/12/26"},
     )
     assert "not a date" in bad_date.text
+    # The form comes back filled in, so the manager fixes one field, not the whole entry.
+    assert 'name="product_id"' in bad_date.text and 'value="31/12/26"' in bad_date.text
+    assert "Nothing was saved" in bad_date.text
     page = await client.get(f"/products/{row.sku}")
     assert 'data-testid="stock-total">12<' in page.text
 
