@@ -51,6 +51,9 @@ class ServerSection(Base):
     port: Port = 8000
     data_dir: str = "var"  # sessions, secrets, certificates; relative to the config file
     secure_cookies: bool = False  # turn on once the store serves HTTPS (kirana tls init)
+    # The address tablets and customers' phones use (printed as the e-receipt QR code);
+    # empty: http://<host name>:<port>
+    public_url: str = ""
 
 
 class BarcodeRuleSection(Base):
@@ -138,6 +141,22 @@ class StoreConfig(Base):
         return _compiled_rules(self)
 
     @property
+    def public_url(self) -> str:
+        if self.server.public_url:
+            return self.server.public_url.rstrip("/")
+        import socket
+
+        host = self.server.host
+        if host in ("0.0.0.0", "::", ""):
+            host = socket.gethostname()
+        return f"http://{host}:{self.server.port}"
+
+    @property
+    def templates_dir(self) -> Path:
+        """Where a store may override print layouts (print_templates/ beside the config)."""
+        return Path(self.base_dir) / "print_templates"
+
+    @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.store.timezone)
 
@@ -202,6 +221,8 @@ def _check_semantics(cfg: StoreConfig) -> None:
         raise ValueError("pos.upi_vpa", f"{cfg.pos.upi_vpa!r} is not a UPI id like shop@bank")
     if len(set(cfg.pos.counters)) != len(cfg.pos.counters) or not cfg.pos.counters:
         raise ValueError("pos.counters", "list each counter once, at least one")
+    if cfg.server.public_url and not re.match(r"^https?://[^/\s]+", cfg.server.public_url):
+        raise ValueError("server.public_url", "must look like https://kirana.local:8000")
     if cfg.hub.url and not re.match(r"^wss?://", cfg.hub.url):
         raise ValueError("hub.url", "must start with ws:// or wss://")
 

@@ -33,6 +33,8 @@ from app.core.db import Database
 from app.core.timing import server_timing_middleware
 from app.core.web import EXCEPTION_HANDLERS, TEMPLATES_DIR, nav_for, template_globals
 from app.pos import routes as pos_routes
+from app.printing import routes as printing_routes
+from app.printing.worker import PrintQueue
 from app.stock import routes as stock_routes
 
 log = logging.getLogger("kirana")
@@ -128,7 +130,13 @@ def create_store_app(cfg: StoreConfig, *, check_migrations: bool = True) -> Lite
     data_dir = cfg.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
 
+    print_queue = PrintQueue(db, cfg)
+
+    async def start_workers() -> None:
+        await print_queue.start()
+
     async def close_db() -> None:
+        await print_queue.stop()
         await db.dispose()
 
     schema_router = Router(path="/schema", route_handlers=[], guards=[requires("manager")])
@@ -138,6 +146,7 @@ def create_store_app(cfg: StoreConfig, *, check_migrations: bool = True) -> Lite
             *catalog_routes.ROUTES,
             *stock_routes.ROUTES,
             *pos_routes.ROUTES,
+            *printing_routes.ROUTES,
             create_static_files_router(
                 path="/static", directories=[STATIC_DIR], opt=PUBLIC, send_as_attachment=False
             ),
@@ -169,11 +178,13 @@ def create_store_app(cfg: StoreConfig, *, check_migrations: bool = True) -> Lite
             openapi_router=schema_router,
         ),
         exception_handlers=EXCEPTION_HANDLERS,
+        on_startup=[start_workers],
         on_shutdown=[close_db],
         debug=False,
     )
     app.state.cfg = cfg
     app.state.db = db
+    app.state.print_queue = print_queue
     app.state.asset_version = asset_version()
     tz = cfg.tz
     app.template_engine.engine.globals["local"] = lambda dt, fmt="%d %b %Y, %H:%M": (

@@ -58,6 +58,7 @@ NAV: list[tuple[str, str, tuple[str, ...]]] = [
     ("Adjust", "/stock/adjust", ("manager",)),
     ("Stock", "/stock", ("manager", "picker")),
     ("Overrides", "/pos/audit", ("manager",)),
+    ("Printers", "/printers", ("manager",)),
 ]
 
 

@@ -31,7 +31,11 @@ from app.core.routes import device_key
 from app.core.web import current_user, is_htmx, page
 from app.pos import service
 from app.pos.pricing import Discount, PricingError
+from app.pos.receipts import receipt_layout
 from app.pos.service import NeedsApproval, PosError
+from app.printing import service as printing
+from app.printing.html_render import to_html
+from app.printing.layout import parse_layout
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 CASHIER = requires("cashier")
@@ -452,6 +456,7 @@ async def pay_complete(request: Request, data: Form) -> Template | Response:
         if not view.cart.lines:
             return _message(request, str(exc))
         return await _pay_panel(request, view, str(exc))
+    request.app.state.print_queue.wake()
     return _go(request, f"/pos/sales/{sale.id}")
 
 
@@ -464,10 +469,46 @@ async def pay_back(request: Request) -> Template:
 
 @get("/pos/sales/{sale_id:str}", guards=[CASHIER])
 async def sale_receipt(request: Request, sale_id: str) -> Template:
-    sale = await service.get_sale(request.app.state.db, sale_id)
+    db = request.app.state.db
+    sale = await service.get_sale(db, sale_id)
     if sale is None:
         raise NotFoundException("No such sale.")
-    return page(request, "pos/receipt.html", **_ctx(request, sale=sale, money=format_amount))
+    return page(request, "pos/receipt.html", **_ctx(
+        request, sale=sale, money=format_amount, **await _print_status(request, sale.id)))
+
+
+async def _print_status(request: Request, ref: str) -> dict[str, Any]:
+    """The receipt's print jobs, and the paper preview when a printer is a preview one."""
+    cfg = request.app.state.cfg
+    jobs = await printing.jobs_for(request.app.state.db, ref)
+    previews = {p.name: p.columns for p in cfg.printers if p.kind == "preview"}
+    preview = next((to_html(parse_layout(j.layout), columns=previews[j.printer])
+                    for j in jobs if j.printer in previews), "")
+    return {"print_jobs": jobs, "paper_preview": preview}
+
+
+@get("/pos/sales/{sale_id:str}/print-status", guards=[CASHIER])
+async def sale_print_status(request: Request, sale_id: str) -> Template:
+    return page(request, "pos/_print_status.html", **await _print_status(request, sale_id))
+
+
+@post("/pos/sales/{sale_id:str}/reprint", guards=[CASHIER])
+async def sale_reprint(request: Request, sale_id: str) -> Template:
+    """A copy for the customer, marked DUPLICATE (logged: reprints can hide fraud)."""
+    db, cfg = request.app.state.db, request.app.state.cfg
+    sale = await service.get_sale(db, sale_id)
+    if sale is None:
+        raise NotFoundException("No such sale.")
+    printers = printing.printers_for(cfg, "receipt", sale.counter)
+    if printers:
+        layout = receipt_layout(cfg, sale, _user(request).name, duplicate=True)
+        async with db.write() as s:
+            for p in printers:
+                printing.enqueue(s, p.name, "receipt", layout, ref=sale.id,
+                                 title=f"Receipt {sale.number} (copy)", duplicate=True)
+            service.audit(s, _user(request), "reprint", f"receipt {sale.number}")
+        request.app.state.print_queue.wake()
+    return page(request, "pos/_print_status.html", **await _print_status(request, sale.id))
 
 
 # ---- refunds ------------------------------------------------------------------------
@@ -552,6 +593,7 @@ async def refund_submit(request: Request, sale_id: str, data: Form) -> Template 
         )
     except (PosError, LoginError) as exc:
         return await _refund_form(request, sale_id, str(exc), data)
+    request.app.state.print_queue.wake()
     if refund.tender_kind == "exchange":
         request.session[EXCHANGE_KEY] = refund.number
     return _go(request, f"/pos/refunds/{refund.id}")
@@ -687,6 +729,8 @@ ROUTES = [
     refund_lines,
     refund_submit,
     refund_receipt,
+    sale_print_status,
+    sale_reprint,
     shift_page,
     shift_cash,
     shift_no_sale,

@@ -90,7 +90,7 @@ async def open_shift(
             float_minor=float_minor,
         )
         s.add(shift)
-        _audit(s, user, "shift_open", f"{shift.number} counter {counter} float {float_minor}")
+        audit(s, user, "shift_open", f"{shift.number} counter {counter} float {float_minor}")
     return shift
 
 
@@ -122,7 +122,7 @@ async def cash_movement(
             at=utcnow(),
         )
         s.add(move)
-        _audit(
+        audit(
             s,
             user,
             "cash_in" if amount_minor > 0 else "cash_out",
@@ -135,7 +135,7 @@ async def no_sale(db: Database, counter: str, user: StaffUser, reason: str) -> N
     """Opening the drawer without a sale is allowed but always logged."""
     async with db.write() as s:
         shift = await _require_shift(s, counter)
-        _audit(s, user, "no_sale", f"{shift.number} {reason.strip()[:80] or 'no reason given'}")
+        audit(s, user, "no_sale", f"{shift.number} {reason.strip()[:80] or 'no reason given'}")
 
 
 async def _require_shift(s: AsyncSession, counter: str) -> Shift:
@@ -308,7 +308,7 @@ async def close_shift(
         shift.expected_cash_minor = report.expected_cash
         shift.counted_cash_minor = counted
         shift.count_detail = json.dumps({str(k): v for k, v in sorted(counts.items())})
-        _audit(
+        audit(
             s,
             user,
             "shift_close",
@@ -332,6 +332,7 @@ async def close_shift(
                 "variance": counted - report.expected_cash,
             },
         )
+        receipts.ask_for_report(s, cfg, report, closed=True)
         return report
 
 
@@ -637,7 +638,7 @@ async def _void(
             at=utcnow(),
         )
     )
-    _audit(s, user, f"void_{kind}", f"{detail} {amount}", approver)
+    audit(s, user, f"void_{kind}", f"{detail} {amount}", approver)
 
 
 async def void_line(
@@ -778,7 +779,7 @@ async def set_line_discount(
                 raise NeedsApproval(
                     f"a discount over {cfg.pos.discount_limit_percent}% needs a manager's PIN"
                 )
-            _audit(
+            audit(
                 s,
                 user,
                 "discount_line",
@@ -817,7 +818,7 @@ async def set_bill_discount(
                 raise NeedsApproval(
                     f"a discount over {cfg.pos.discount_limit_percent}% needs a manager's PIN"
                 )
-            _audit(s, user, "discount_bill", f"{discount.kind} {discount.value}", approver)
+            audit(s, user, "discount_bill", f"{discount.kind} {discount.value}", approver)
         cart.bill_discount_kind = discount.kind if discount else None
         cart.bill_discount_value = discount.value if discount else 0
         cart.bill_discount_approver = approver.id if approver and discount else None
@@ -1122,9 +1123,9 @@ async def complete_sale(
                 "tenders": [{"kind": t.kind, "amount": t.amount_minor} for t in cart.tenders],
             },
         )
-        receipts.ask_for_receipt(s, sale)
         await s.flush()
         await s.refresh(sale, ["lines", "tenders"])
+        receipts.ask_for_receipt(s, cfg, sale, user.name)
         return sale
 
 
@@ -1317,7 +1318,7 @@ async def refund(
             )
         refund_row.total_minor = total
         refund_row.tax_minor = tax
-        _audit(
+        audit(
             s,
             user,
             "refund",
@@ -1338,6 +1339,10 @@ async def refund(
                 "lines": event_lines,
             },
         )
+        await s.flush()
+        await s.refresh(refund_row, ["lines"])
+        receipts.ask_for_refund_slip(s, cfg, refund_row, sale,
+                                     {k: v.line for k, v in lines.items()}, counter)
         return refund_row
 
 
@@ -1373,7 +1378,7 @@ async def get_refund(db: Database, refund_id: str) -> tuple[Refund, Sale] | None
 # ---- audit ----------------------------------------------------------------------
 
 
-def _audit(
+def audit(
     s: AsyncSession, user: StaffUser, action: str, detail: str, approver: StaffUser | None = None
 ) -> None:
     s.add(
@@ -1389,6 +1394,7 @@ def _audit(
 
 
 OVERRIDE_ACTIONS = (
+    "reprint",
     "discount_line",
     "discount_bill",
     "void_line",

@@ -11,8 +11,8 @@ from app.core.models import AuditLog
 from tests.conftest import STAFF, csrf_of, login
 
 # Routes anyone may open: sign-in, static files, the service worker, health,
-# the offline page. (The public e-receipt page joins this list with printing.)
-PUBLIC_PATHS = {"/login", "/healthz", "/readyz", "/sw.js", "/offline", "/static"}
+# the offline page, and the customer's e-receipt (/r/<unguessable token>).
+PUBLIC_PATHS = {"/login", "/healthz", "/readyz", "/sw.js", "/offline", "/static", "/r"}
 
 
 def _guard_roles(handler) -> list:

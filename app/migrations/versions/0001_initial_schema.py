@@ -175,7 +175,10 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("shifts", schema=None) as batch_op:
         batch_op.create_index(
-            "ux_shifts_open_counter", ["counter"], unique=True, sqlite_where=sa.text("closed_at IS NULL")
+            "ux_shifts_open_counter",
+            ["counter"],
+            unique=True,
+            sqlite_where=sa.text("closed_at IS NULL"),
         )
 
     op.create_table(

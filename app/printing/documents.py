@@ -1,0 +1,91 @@
+"""Documents as layout text: Jinja2 templates that output the layout DSL (layout.py).
+
+Defaults live in templates/print/. A store may override one by putting a file of
+the same name in print_templates/ beside its config. A broken override (syntax
+error, unknown directive, a failing expression) never stops a receipt: it is
+reported with the template's line and the default layout is used instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from app.catalog.units import format_quantity
+from app.config import StoreConfig
+from app.core.money import format_amount, format_rate
+from app.core.web import tender_label
+from app.printing.layout import LayoutError, parse_layout
+
+log = logging.getLogger("kirana.printing")
+DEFAULT_DIR = Path(__file__).resolve().parent.parent.parent / "templates" / "print"
+DOCUMENTS = ("receipt", "refund", "report", "test")
+
+
+def safe_text(value: Any) -> str:
+    """Data placed in a layout line: one line, no row separator, a leading '[' escaped."""
+    text = " ".join(str(value).split()).replace("||", "|")
+    return "\\" + text if text.startswith("[") else text
+
+
+def _environment(loader: jinja2.BaseLoader) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=loader, autoescape=False, trim_blocks=True, lstrip_blocks=True,
+        keep_trailing_newline=True, undefined=jinja2.StrictUndefined,
+    )
+    env.filters["t"] = safe_text
+    env.globals.update(money=format_amount, rate=format_rate, tender=tender_label,
+                       qty=format_quantity)
+    return env
+
+
+@dataclass
+class PrintTemplates:
+    """Renders documents for one store, remembering problems with its overrides."""
+
+    cfg: StoreConfig
+    problems: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._defaults = _environment(jinja2.FileSystemLoader(DEFAULT_DIR))
+        override_dir = self.cfg.templates_dir
+        self._overrides = (_environment(jinja2.FileSystemLoader(override_dir))
+                           if override_dir.is_dir() else None)
+        tz = self.cfg.tz
+        for env in filter(None, (self._defaults, self._overrides)):
+            env.globals["local"] = lambda dt, fmt="%d-%m-%Y %H:%M": dt.astimezone(tz).strftime(fmt)
+
+    def render(self, document: str, **context: Any) -> str:
+        """Layout text for `document`, from the store's override when it works."""
+        if document not in DOCUMENTS:
+            raise ValueError(f"unknown document {document!r}")
+        name = f"{document}.txt.j2"
+        context.setdefault("store", self.cfg.store)
+        if self._overrides is not None and (self.cfg.templates_dir / name).exists():
+            try:
+                text = self._overrides.get_template(name).render(**context)
+                parse_layout(text)  # a layout error is a broken override too
+                self.problems.pop(name, None)
+                return text
+            except (jinja2.TemplateError, LayoutError, ArithmeticError, LookupError,
+                    TypeError, ValueError, AttributeError) as exc:
+                self.problems[name] = describe_problem(name, exc)
+                log.warning("print template override %s", self.problems[name])
+        return self._defaults.get_template(name).render(**context)
+
+
+def describe_problem(name: str, exc: Exception) -> str:
+    line = getattr(exc, "lineno", None)
+    if line is None and exc.__traceback__ is not None:
+        tb = exc.__traceback__
+        while tb is not None:  # Jinja maps template frames to "<template>" file names
+            if tb.tb_frame.f_code.co_filename.endswith(name):
+                line = tb.tb_lineno
+            tb = tb.tb_next
+    where = f"line {line}" if line else "layout"
+    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return f"{name} {where}: {message} (the built-in layout was used)"

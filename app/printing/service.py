@@ -1,0 +1,112 @@
+"""The print queue: which printer gets a document, and the job list managers act on.
+
+Jobs are written inside the caller's transaction (a sale and its receipt commit
+together). Each printer's worker (worker.py) sends its jobs strictly in order.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from app.config import PrinterSection, StoreConfig
+from app.core.clock import utcnow
+from app.core.db import Database, Tx
+from app.core.ids import uuid7
+from app.printing.models import PrintJob
+
+
+class PrintError(ValueError):
+    pass
+
+
+def printers_for(cfg: StoreConfig, document: str, counter: str = "") -> list[PrinterSection]:
+    """Printers that print `document` for `counter` (no documents/counters listed = all)."""
+    return [
+        p for p in cfg.printers
+        if (not p.documents or document in p.documents)
+        and (not counter or not p.counters or counter in p.counters)
+    ]
+
+
+def printer_named(cfg: StoreConfig, name: str) -> PrinterSection:
+    for p in cfg.printers:
+        if p.name == name:
+            return p
+    raise PrintError(f"there is no printer {name!r}")
+
+
+def enqueue(s: Tx, printer: str, document: str, layout: str, *, ref: str = "",
+            title: str = "", duplicate: bool = False) -> PrintJob:
+    """Add a job to the caller's transaction."""
+    job = PrintJob(id=uuid7(), printer=printer, document=document, ref=ref, title=title[:80],
+                   layout=layout, duplicate=duplicate, status="queued", attempts=0,
+                   last_error="", created_at=utcnow())
+    s.add(job)
+    return job
+
+
+async def jobs(db: Database, printer: str | None = None, limit: int = 50) -> list[PrintJob]:
+    stmt = select(PrintJob).order_by(PrintJob.seq.desc()).limit(limit)
+    if printer:
+        stmt = stmt.where(PrintJob.printer == printer)
+    async with db.read() as s:
+        return list(await s.scalars(stmt))
+
+
+async def jobs_for(db: Database, ref: str) -> list[PrintJob]:
+    async with db.read() as s:
+        return list(await s.scalars(select(PrintJob).where(PrintJob.ref == ref)
+                                    .order_by(PrintJob.seq)))
+
+
+async def get_job(db: Database, job_id: str) -> PrintJob | None:
+    async with db.read() as s:
+        return await s.scalar(select(PrintJob).where(PrintJob.id == job_id))
+
+
+async def queue_depth(db: Database) -> dict[str, int]:
+    async with db.read() as s:
+        rows = await s.execute(select(PrintJob.printer, func.count()).where(
+            PrintJob.status.in_(("queued", "sending"))).group_by(PrintJob.printer))
+        return dict(rows.all())
+
+
+async def retry(db: Database, job_id: str) -> PrintJob:
+    """A failed or cancelled job goes back in the queue (keeping its place by seq)."""
+    async with db.write() as s:
+        job = await s.scalar(select(PrintJob).where(PrintJob.id == job_id))
+        if job is None:
+            raise PrintError("no such print job")
+        if job.status not in ("failed", "cancelled"):
+            raise PrintError(f"only a failed or cancelled job can be retried (this one is "
+                             f"{job.status}); use Reprint for a copy")
+        job.status, job.last_error = "queued", ""
+        return job
+
+
+async def cancel(db: Database, job_id: str) -> PrintJob:
+    async with db.write() as s:
+        job = await s.scalar(select(PrintJob).where(PrintJob.id == job_id))
+        if job is None:
+            raise PrintError("no such print job")
+        if job.status not in ("queued", "failed"):
+            raise PrintError(f"a {job.status} job cannot be cancelled")
+        job.status = "cancelled"
+        return job
+
+
+async def reprint(db: Database, job_id: str) -> PrintJob:
+    """A new job with the same layout, marked DUPLICATE at the top."""
+    async with db.write() as s:
+        job = await s.scalar(select(PrintJob).where(PrintJob.id == job_id))
+        if job is None:
+            raise PrintError("no such print job")
+        return enqueue(s, job.printer, job.document, mark_duplicate(job.layout), ref=job.ref,
+                       title=job.title, duplicate=True)
+
+
+DUPLICATE_LINE = "[c][b]*** DUPLICATE ***\n"
+
+
+def mark_duplicate(layout: str) -> str:
+    return layout if layout.startswith(DUPLICATE_LINE) else DUPLICATE_LINE + layout

@@ -1,0 +1,187 @@
+"""The print queue against a real TCP "printer" on 127.0.0.1 and a real store process.
+
+50 receipts; the printer goes away in the middle; the store process is killed and
+started again; the printer comes back: every receipt arrives exactly once, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from app.catalog.csv_io import parse_catalog
+from app.catalog.service import import_catalog
+from app.core.auth import StaffUser, create_user
+from app.core.db import Database
+from app.pos import service as pos
+from app.printing.models import PrintJob
+from app.stock.service import load_bins_csv
+from tests.conftest import make_config
+
+ROOT = Path(__file__).resolve().parents[2]
+KIRANA = Path(sys.executable).with_name("kirana")
+CUT = b"\x1dV"  # GS V: every complete receipt ends with a cut
+
+
+class FakePrinter:
+    """A TCP sink like a LAN receipt printer on port 9100: one connection per job."""
+
+    def __init__(self, port: int = 0) -> None:
+        self.jobs: list[bytes] = []
+        self._sock = socket.socket()
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", port))
+        self._sock.listen(16)
+        self.port = self._sock.getsockname()[1]
+        self._stop = False
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        self._sock.settimeout(0.2)
+        while not self._stop:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(5)
+                chunks = []
+                while True:
+                    try:
+                        data = conn.recv(65536)
+                    except OSError:
+                        break
+                    if not data:
+                        break
+                    chunks.append(data)
+                self.jobs.append(b"".join(chunks))
+
+    def close(self) -> None:
+        self._stop = True
+        self._thread.join(timeout=5)
+        self._sock.close()
+
+    def receipt_numbers(self) -> list[str]:
+        return [m.group().decode() for job in self.jobs if job.endswith(CUT) or CUT in job
+                for m in [re.search(rb"S1-\d{6}", job)] if m]
+
+
+def start_store(config: Path) -> subprocess.Popen:
+    port = _free_port()
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([str(KIRANA), "serve", "--config", str(config), "--host",
+                             "127.0.0.1", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return proc
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def wait_for(predicate, seconds: float, what: str) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if await predicate():
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def printer():
+    p = FakePrinter()
+    yield p
+    p.close()
+
+
+async def set_up_till(db: Database, cfg):
+    parsed = parse_catalog((ROOT / "store_config" / "demo_catalog.csv").read_text(),
+                           cfg.measure_rules)
+    await import_catalog(db, parsed)
+    await load_bins_csv(db, (ROOT / "store_config" / "demo_bins.csv").read_text())
+    user = await create_user(db, "Printer Test", "cashier", "2580")
+    staff = StaffUser(user.id, user.name, user.role)
+    await pos.open_shift(db, cfg, "C1", staff, 0)
+    code = next(r.barcodes[0] for r in parsed.rows if r.unit == "piece" and r.barcodes)
+    return staff, code
+
+
+async def sell(db: Database, cfg, staff: StaffUser, code: str, n: int, start: int) -> list[str]:
+    numbers = []
+    for i in range(start, start + n):
+        view = await pos.current_cart(db, cfg, "C1", staff)
+        await pos.add_scan(db, cfg, "C1", staff, view.cart.id, code, cfg.measure_rules)
+        await pos.add_tender(db, cfg, "C1", view.cart.id, "cash", None, 10_000_000)
+        sale = await pos.complete_sale(db, cfg, "C1", view.cart.id, f"print-test-{i:04d}", staff)
+        numbers.append(sale.number)
+    return numbers
+
+
+async def job_states(db: Database) -> dict[str, int]:
+    async with db.read() as s:
+        states: dict[str, int] = {}
+        for status in await s.scalars(select(PrintJob.status)):
+            states[status] = states.get(status, 0) + 1
+        return states
+
+
+async def test_fifty_receipts_survive_printer_off_and_store_restart(tmp_path, printer,
+                                                                      migrated_template):
+    import shutil
+
+    cfg = make_config(tmp_path, **{
+        'kind = "preview"               # network | usb | serial | file | cups | preview':
+        f'kind = "network"\nhost = "127.0.0.1"\nport = {printer.port}',
+    })
+    shutil.copy(migrated_template, cfg.database_path)
+    db = Database(cfg.database_path)
+    staff, code = await set_up_till(db, cfg)
+    store = start_store(Path(cfg.source))
+    try:
+        numbers = await sell(db, cfg, staff, code, 20, 0)
+
+        async def first_twenty_printed() -> bool:
+            return len(printer.receipt_numbers()) == 20
+
+        await wait_for(first_twenty_printed, 60, "the first 20 receipts")
+        printer.close()  # the printer is switched off in the middle of the day
+        numbers += await sell(db, cfg, staff, code, 30, 20)  # selling goes on
+        await asyncio.sleep(1.5)  # the worker tries, fails and backs off
+        states = await job_states(db)
+        assert states.get("done") == 20 and states.get("queued", 0) + states.get("sending", 0) == 30
+        store.send_signal(signal.SIGKILL)  # and the store's computer crashes
+        store.wait(timeout=10)
+        printed_before = printer.receipt_numbers()
+
+        back = FakePrinter(port=printer.port)  # the printer comes back on the same address
+        store = start_store(Path(cfg.source))
+        try:
+            async def all_done() -> bool:
+                return (await job_states(db)).get("done", 0) == 50
+
+            await wait_for(all_done, 90, "all 50 receipts to print")
+        finally:
+            back.close()
+        received = printed_before + back.receipt_numbers()
+        assert received == numbers, "every receipt exactly once, in sale order"
+        assert all(CUT in job for job in printer.jobs + back.jobs)
+    finally:
+        if store.poll() is None:
+            store.terminate()
+            store.wait(timeout=10)
+        await db.dispose()
