@@ -19,6 +19,11 @@ from stdnum.in_ import gstin as gstin_check
 from app.catalog.barcodes import BarcodeError, MeasureRule
 
 
+# Documents a printer may be assigned (the dark-store ones print once orders land).
+PRINT_DOCUMENTS = frozenset({"receipt", "refund", "report", "test", "pick_list",
+                             "packing_slip", "bag_label"})
+
+
 class ConfigError(Exception):
     """A config file is wrong; ``str(e)`` is ``file: key: what is wrong``."""
 
@@ -215,6 +220,14 @@ def _check_semantics(cfg: StoreConfig) -> None:
         field = needs.get(p.kind)
         if field and not getattr(p, field):
             raise ValueError(f"printers[{i}].{field}", f"a {p.kind} printer needs {field}")
+        unknown = sorted(set(p.documents) - PRINT_DOCUMENTS)
+        if unknown:
+            raise ValueError(f"printers[{i}].documents", f"unknown document {unknown[0]!r}; "
+                             f"use {', '.join(sorted(PRINT_DOCUMENTS))}")
+        bad_counters = sorted(set(p.counters) - set(cfg.pos.counters))
+        if bad_counters:
+            raise ValueError(f"printers[{i}].counters",
+                             f"{bad_counters[0]!r} is not in pos.counters")
         if p.kind == "usb" and not (p.vendor_id and p.product_id):
             raise ValueError(f"printers[{i}]", "a usb printer needs vendor_id and product_id")
     if cfg.pos.upi_vpa and not re.match(r"^[A-Za-z0-9._-]{2,256}@[A-Za-z]{2,64}$", cfg.pos.upi_vpa):

@@ -138,3 +138,38 @@ async def test_cashier_shift_from_login_to_z_report(new_page, own_server) -> Non
     # The double tap made exactly one sale: the receipt is still S1-000001 and no S1-000002.
     await page.goto(receipt_url)
     await expect(page.get_by_test_id("receipt-number")).to_have_text("S1-000001")
+
+
+async def test_receipt_preview_and_printers_page(new_page, own_server) -> None:
+    page = await new_page(own_server.url)
+    product = demo_products()[5]
+    await login(page, "Asha")
+    await expect(page.get_by_role("heading", name="Hello, Asha")).to_be_visible()
+    await page.goto("/pos")
+    await page.locator("input[name=float]").fill("0")
+    await page.get_by_role("button", name="Open shift").tap()
+    await scan(page, product.barcode)
+    await expect(page.get_by_test_id("cart-line")).to_have_count(1)
+    await page.get_by_test_id("pay").tap()
+    await page.get_by_role("button", name=re.compile("^Exact")).tap()
+    await page.get_by_test_id("complete").tap()
+    number = page.get_by_test_id("receipt-number")
+    await expect(number).to_have_text("S1-000001")
+    # The store prints to a preview printer: the paper shows on screen once it is done.
+    await expect(page.get_by_test_id("receipt-print-counter-1")).to_have_text("Printed")
+    await page.locator("details.paper-wrap > summary").tap()
+    preview = page.get_by_test_id("receipt-preview")
+    await expect(preview).to_contain_text("TAX INVOICE")
+    await expect(preview).to_contain_text("S1-000001")
+    await expect(preview.locator("svg")).to_have_count(2)  # the barcode and the QR code
+
+    # The manager sees the job done on the printers page, and can reprint it.
+    await page.goto("/login")
+    await login(page, "Meena")
+    await expect(page.get_by_role("heading", name="Hello, Meena")).to_be_visible()
+    await page.goto("/printers")
+    row = page.get_by_test_id("job-row").filter(has_text="Receipt S1-000001")
+    await expect(row.get_by_test_id("job-status")).to_have_text("done")
+    await row.get_by_role("button", name="Reprint").tap()
+    copy = page.get_by_test_id("job-row").filter(has_text="duplicate").first
+    await expect(copy.get_by_test_id("job-status")).to_have_text("done", timeout=10_000)

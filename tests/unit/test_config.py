@@ -80,3 +80,12 @@ def test_cli_reports_config_error_without_traceback(tmp_path):
     result = CliRunner().invoke(main, ["db", "upgrade", "--config", str(bad)])
     assert result.exit_code == 2
     assert "store.kind" in result.output and "Traceback" not in result.output
+
+
+def test_printer_documents_and_counters_are_checked():
+    with pytest.raises(ConfigError, match=r"printers\[0\].documents: unknown document 'reciept'"):
+        parse_config(GOOD.replace('documents = ["receipt", "refund", "report"]',
+                                  'documents = ["reciept"]'), source="s.toml")
+    with pytest.raises(ConfigError, match=r"printers\[0\].counters: 'C9' is not in pos.counters"):
+        parse_config(GOOD.replace('documents = ["receipt", "refund", "report"]',
+                                  'documents = ["receipt"]\ncounters = ["C9"]'), source="s.toml")
