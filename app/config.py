@@ -18,7 +18,6 @@ from stdnum.in_ import gstin as gstin_check
 
 from app.catalog.barcodes import BarcodeError, MeasureRule
 
-
 # Documents a printer may be assigned (the dark-store ones print once orders land).
 PRINT_DOCUMENTS = frozenset({"receipt", "refund", "report", "test", "pick_list",
                              "packing_slip", "bag_label"})
