@@ -6,7 +6,7 @@ DEMO_DIR ?= demo-data
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test test-fast lint bench chromium venv venv-dev clean
+.PHONY: demo test test-fast lint bench chromium system-deps venv venv-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,21 +28,29 @@ venv-dev: $(VENV)/.installed-dev
 demo: venv
 	$(BIN)/kirana demo --dir $(DEMO_DIR) --host $(HOST) --port $(PORT)
 
-## Install Debian's Chromium for the browser tests (as root, when missing).
-chromium:
-	@if [ -x /usr/bin/chromium ]; then :; \
+## Debian packages the tests need (as root, when missing): Chromium for the browser
+## tests, libzbar0 to decode printed QR codes, a Devanagari font for printed Hindi names.
+SYSTEM_PACKAGES := chromium libzbar0 fonts-lohit-deva
+system-deps:
+	@missing=""; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	ls /usr/lib/*/libzbar.so.0 >/dev/null 2>&1 || missing="$$missing libzbar0"; \
+	[ -d /usr/share/fonts/truetype/lohit-devanagari ] || missing="$$missing fonts-lohit-deva"; \
+	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = 0 ]; then \
-		echo "Installing Debian's chromium for the browser tests..."; \
-		(apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 || \
-		 (apt-get update >/dev/null && apt-get install -y --no-install-recommends chromium >/dev/null)) \
-		 || { echo "could not install chromium"; exit 1; }; \
+		echo "Installing Debian packages:$$missing"; \
+		(apt-get install -y --no-install-recommends $$missing >/dev/null 2>&1 || \
+		 (apt-get update >/dev/null && apt-get install -y --no-install-recommends $$missing >/dev/null)) \
+		 || { echo "could not install$$missing"; exit 1; }; \
 	else \
-		echo "WARNING: /usr/bin/chromium is missing and you are not root:"; \
-		echo "         run 'sudo apt-get install chromium' or the browser tests will fail."; \
+		echo "WARNING: missing Debian packages:$$missing (not root, so not installed):"; \
+		echo "         run 'sudo apt-get install$$missing' or some tests will fail."; \
 	fi
 
+chromium: system-deps
+
 ## The whole suite: unit, integration, browser (Chromium); in parallel.
-test: venv-dev chromium
+test: venv-dev system-deps
 	$(BIN)/pytest -n auto --dist loadfile -q
 
 ## Everything except the browser tests.

@@ -76,7 +76,7 @@ class PrinterSection(Base):
     device: str = ""
     baudrate: int = 9600
     queue: str = ""
-    profile: str = "TM-T88V"
+    profile: str = "TM-T20II"  # escpos-printer-db profile; TM-T20II prints 48 columns
     columns: Literal[32, 42, 48] = 48
     documents: list[str] = []
     counters: list[str] = []

@@ -14,6 +14,10 @@ Decisions:
   that still has characters outside PC437 is printed as a raster image drawn with a font
   that has its glyphs; if no font has them the text is transliterated to ASCII before
   wrapping (Devanagari by a small table, anything else via NFKD; the rest is dropped).
+* CODE128 is sent as GS k (function B, "{B"/"{C" code sets, module width 3 or 2 dots to fit)
+  when the profile has ``barcodeB``; otherwise, or when too wide, it is drawn as an image (1-3
+  dot modules) with the text printed below; data too long for the paper prints as text only.
+* QR codes are raster images (error correction M), module size reduced to fit the paper.
 """
 
 from __future__ import annotations
@@ -415,32 +419,40 @@ def _code128_hw_payload(data: str) -> tuple[str, int]:
 
 
 def _render_barcode(p: Dummy, data: str, dots: int) -> None:
-    payload, modules = _code128_hw_payload(data)
-    sink = io.StringIO()  # python-escpos prints "Using ... barcode renderer" to stdout
-    for width in (3, 2):
-        if (modules + BARCODE_QUIET) * width <= dots:
-            with contextlib.redirect_stdout(sink):
-                p.barcode(
-                    payload,
-                    "CODE128",
-                    height=BARCODE_HEIGHT,
-                    width=width,
-                    pos="BELOW",
-                    function_type="B",
-                    align_ct=True,
-                )
-            p._raw(b"\n")
-            p.set(align="left")
-            return
-    modules_sw = pybarcode.Code128(data).build()[0]  # "1" = bar, one char per module
-    if len(modules_sw) + BARCODE_QUIET <= dots:
-        # Drawn by us with 1-dot modules (python-escpos's software renderer fails at width 1).
-        img = Image.new("1", (len(modules_sw), BARCODE_HEIGHT), 1)
-        draw = ImageDraw.Draw(img)
-        for x, module in enumerate(modules_sw):
-            if module == "1":
-                draw.line([(x, 0), (x, BARCODE_HEIGHT - 1)], fill=0)
-        p.image(img, impl="bitImageRaster", center=True)
+    """CODE128 by the printer (GS k) when the profile has it and it fits, else as an image."""
+    hardware = bool(p.profile.supports("barcodeB"))
+    if hardware:
+        payload, modules = _code128_hw_payload(data)
+        for width in (3, 2):
+            if (modules + BARCODE_QUIET) * width <= dots:
+                # python-escpos prints "Using hardware barcode renderer" to stdout
+                with contextlib.redirect_stdout(io.StringIO()):
+                    p.barcode(
+                        payload,
+                        "CODE128",
+                        height=BARCODE_HEIGHT,
+                        width=width,
+                        pos="BELOW",
+                        function_type="B",
+                        align_ct=True,
+                    )
+                p._raw(b"\n")
+                p.set(align="left")
+                return
+    # Drawn by us: python-escpos's software renderer would encode the "{B" prefix as data and
+    # fails at 1-dot modules.
+    bars = pybarcode.Code128(data).build()[0]  # one character per module, "1" = bar
+    for width in (1,) if hardware else (3, 2, 1):
+        if (len(bars) + BARCODE_QUIET) * width <= dots:
+            img = Image.new("1", (len(bars) * width, BARCODE_HEIGHT), 1)
+            draw = ImageDraw.Draw(img)
+            for i, module in enumerate(bars):
+                if module == "1":
+                    draw.rectangle(
+                        [i * width, 0, i * width + width - 1, BARCODE_HEIGHT - 1], fill=0
+                    )
+            p.image(img, impl="bitImageRaster", center=True)
+            break
     # Human-readable text below; alone when the code cannot fit this paper at all.
     p.set(align="center")
     p._raw(data.encode("ascii", errors="replace") + b"\n")
