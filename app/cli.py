@@ -73,18 +73,37 @@ def main() -> None:
 def serve(cfg: StoreConfig, host: str | None, port: int | None) -> None:
     import uvicorn
 
+    from app.core import tls
     from app.server import StartupError, create_store_app
 
+    host = host or cfg.server.host
+    port = port or cfg.server.port
+    files = tls.TlsFiles(cfg.data_dir / "tls")
+    ssl: dict[str, str] = {}
+    scheme = "http"
+    if files.present():
+        if tls.needs_renewal(files):
+            report = tls.ensure(files, cfg.store.name)
+            console.print(f"Renewed the server certificate (valid until {report.valid_until:%d %b %Y}).")
+        ssl = {"ssl_certfile": str(files.cert), "ssl_keyfile": str(files.key)}
+        scheme = "https"
+        cfg.server.secure_cookies = True
+        cfg.server.port = port
+        if not cfg.server.public_url:
+            cfg.server.public_url = f"https://{_display_host(host)}:{port}"
     try:
         app = create_store_app(cfg)
     except StartupError as exc:
         fail(str(exc))
-    host = host or cfg.server.host
-    port = port or cfg.server.port
-    console.print(
-        f"Kirana store [bold]{cfg.store.id}[/] ({cfg.store.name}) on http://{host}:{port}/"
-    )
-    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False)
+    console.print(f"Kirana store [bold]{cfg.store.id}[/] ({cfg.store.name}) on "
+                  f"{scheme}://{_display_host(host)}:{port}/")
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False, **ssl)
+
+
+def _display_host(host: str) -> str:
+    import socket
+
+    return socket.gethostname() if host in ("0.0.0.0", "::", "") else host
 
 
 # ---- db -----------------------------------------------------------------------------
@@ -312,6 +331,40 @@ def bins_import(cfg: StoreConfig, csv_file: str) -> None:
     except StockError as exc:
         fail(f"{csv_file}: {exc}")
     console.print(f"{n} bins loaded.")
+
+
+# ---- tls ------------------------------------------------------------------------------
+
+
+@main.group(help="HTTPS on the store LAN (cameras and the installable app need it).")
+def tls() -> None:
+    pass
+
+
+@tls.command("init", help="Make the store's certificate authority and server certificate.")
+@CONFIG_OPTION
+@click.option("--name", "names", multiple=True, help="Extra DNS name devices use (repeatable).")
+@click.option("--ip", "ips", multiple=True, help="Extra IP address devices use (repeatable).")
+@click.option("--force", is_flag=True, help="Make a new server certificate now (keeps the CA).")
+@with_config
+def tls_init(cfg: StoreConfig, names: tuple[str, ...], ips: tuple[str, ...], force: bool) -> None:
+    from app.core import tls as tls_module
+
+    files = tls_module.TlsFiles(cfg.data_dir / "tls")
+    try:
+        report = tls_module.ensure(files, cfg.store.name, force=force, extra_names=names,
+                                   extra_ips=ips)
+    except ValueError as exc:
+        fail(f"--ip: {exc}")
+    if report.created_ca:
+        console.print(f"Made a certificate authority for this store: {files.ca_cert}")
+    if report.renewed:
+        console.print(f"Made a server certificate, valid until {report.valid_until:%d %b %Y}, for:")
+    else:
+        console.print(f"The server certificate is valid until {report.valid_until:%d %b %Y} "
+                      "(use --force to remake it, e.g. after the address changed). It covers:")
+    console.print("  " + ", ".join(report.names + report.ips), highlight=False, soft_wrap=True)
+    console.print("Restart `kirana serve`; then pair each device from the Pair devices page (/pair).")
 
 
 # ---- demo ------------------------------------------------------------------------------

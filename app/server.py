@@ -26,7 +26,7 @@ from litestar.types import Empty
 from app import __version__
 from app.catalog import routes as catalog_routes
 from app.config import StoreConfig
-from app.core import migrate
+from app.core import migrate, pairing
 from app.core import routes as core_routes
 from app.core.auth import PUBLIC, requires
 from app.core.db import Database
@@ -147,6 +147,7 @@ def create_store_app(cfg: StoreConfig, *, check_migrations: bool = True) -> Lite
             *stock_routes.ROUTES,
             *pos_routes.ROUTES,
             *printing_routes.ROUTES,
+            *pairing.ROUTES,
             create_static_files_router(
                 path="/static", directories=[STATIC_DIR], opt=PUBLIC, send_as_attachment=False
             ),

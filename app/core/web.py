@@ -7,10 +7,14 @@ Errors come back as readable pages or fragments, never stack traces.
 
 from __future__ import annotations
 
+import base64
+import io
 import logging
 from pathlib import Path
 from typing import Any
 
+import qrcode
+import qrcode.image.svg
 from litestar import Request, Response
 from litestar.exceptions import (
     HTTPException,
@@ -59,6 +63,7 @@ NAV: list[tuple[str, str, tuple[str, ...]]] = [
     ("Stock", "/stock", ("manager", "picker")),
     ("Overrides", "/pos/audit", ("manager",)),
     ("Printers", "/printers", ("manager",)),
+    ("Pair devices", "/pair", ("manager",)),
 ]
 
 
@@ -66,6 +71,13 @@ def nav_for(user: StaffUser | None) -> list[tuple[str, str]]:
     if user is None:
         return []
     return [(label, path) for label, path, roles in NAV if role_allows(user.role, roles)]
+
+
+def qr_svg_data_uri(text: str) -> str:
+    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=2)
+    buffer = io.BytesIO()
+    image.save(buffer)
+    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 TENDER_LABELS = {"cash": "Cash", "card": "Card", "upi": "UPI", "exchange": "Exchange credit"}

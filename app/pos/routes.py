@@ -7,14 +7,10 @@ copied from another counter is refused by the service.
 
 from __future__ import annotations
 
-import base64
-import io
 import secrets
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-import qrcode
-import qrcode.image.svg
 from litestar import Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
@@ -28,7 +24,7 @@ from app.core import auth
 from app.core.auth import LoginError, StaffUser, requires
 from app.core.money import MoneyError, format_amount, parse_amount
 from app.core.routes import device_key
-from app.core.web import current_user, is_htmx, page
+from app.core.web import current_user, is_htmx, page, qr_svg_data_uri
 from app.pos import service
 from app.pos.pricing import Discount, PricingError
 from app.pos.receipts import receipt_layout
@@ -332,13 +328,6 @@ def upi_uri(vpa: str, payee: str, amount_minor: int, note: str) -> str:
     """The NPCI UPI deep link every UPI app understands (amount in rupees, 2 decimals)."""
     params = {"pa": vpa, "pn": payee, "am": f"{amount_minor / 100:.2f}", "cu": "INR", "tn": note}
     return "upi://pay?" + urlencode(params, quote_via=quote)
-
-
-def qr_svg_data_uri(text: str) -> str:
-    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=2)
-    buffer = io.BytesIO()
-    image.save(buffer)
-    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 async def _pay_panel(

@@ -12,7 +12,8 @@ from tests.conftest import STAFF, csrf_of, login
 
 # Routes anyone may open: sign-in, static files, the service worker, health,
 # the offline page, and the customer's e-receipt (/r/<unguessable token>).
-PUBLIC_PATHS = {"/login", "/healthz", "/readyz", "/sw.js", "/offline", "/static", "/r"}
+PUBLIC_PATHS = {"/login", "/healthz", "/readyz", "/sw.js", "/offline", "/static", "/r",
+                "/pair/ca.crt"}
 
 
 def _guard_roles(handler) -> list:

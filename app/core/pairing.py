@@ -1,0 +1,45 @@
+"""Pairing a new tablet or phone: trust the store's CA, then open (and install) the app."""
+
+from __future__ import annotations
+
+from litestar import Request, Response, get
+from litestar.exceptions import NotFoundException
+from litestar.response import Template
+
+from app.core.auth import PUBLIC, requires
+from app.core.tls import TlsFiles, server_cert
+from app.core.web import current_user, page, qr_svg_data_uri
+
+
+def _files(request: Request) -> TlsFiles:
+    return TlsFiles(request.app.state.cfg.data_dir / "tls")
+
+
+@get("/pair", guards=[requires("manager")])
+async def pair_page(request: Request) -> Template:
+    cfg = request.app.state.cfg
+    files = _files(request)
+    base = cfg.public_url
+    cert = server_cert(files) if files.present() else None
+    return page(
+        request, "core/pair.html", user=current_user(request), has_tls=files.present(),
+        https=base.startswith("https://"), app_url=base + "/",
+        ca_url=base + "/pair/ca.crt",
+        app_qr=qr_svg_data_uri(base + "/"), ca_qr=qr_svg_data_uri(base + "/pair/ca.crt"),
+        valid_until=cert.not_valid_after_utc if cert else None,
+    )
+
+
+@get("/pair/ca.crt", opt=PUBLIC)
+async def ca_certificate(request: Request) -> Response:
+    """The CA certificate is public by nature; a device needs it before anyone signs in."""
+    files = _files(request)
+    if not files.ca_cert.exists():
+        raise NotFoundException("This store has no certificate yet: run `kirana tls init`.")
+    return Response(
+        files.ca_cert.read_bytes(), media_type="application/x-x509-ca-cert",
+        headers={"Content-Disposition": 'attachment; filename="kirana-store-ca.crt"'},
+    )
+
+
+ROUTES = [pair_page, ca_certificate]

@@ -1,0 +1,195 @@
+"""HTTPS on the store LAN without any cloud service.
+
+Cameras and service workers only work on secure origins, and a store's tablets
+reach the server by a LAN name or address no public CA will certify. So each
+store makes its own small certificate authority (`kirana tls init`), devices
+trust it once (the /pair page shows a QR code to download it), and the server
+certificate it signs names everything a device may type: the host name,
+`<host>.local`, `localhost` and the machine's addresses.
+
+The CA lives 10 years; the server certificate 397 days (browsers refuse longer
+ones) and is renewed when fewer than 30 days are left, by `kirana tls init` or
+at `kirana serve` start-up. Renewal keeps the CA, so paired devices stay paired.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+CA_DAYS = 3650
+SERVER_DAYS = 397
+RENEW_BEFORE = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    folder: Path
+
+    @property
+    def ca_cert(self) -> Path:
+        return self.folder / "ca.crt"
+
+    @property
+    def ca_key(self) -> Path:
+        return self.folder / "ca.key"
+
+    @property
+    def cert(self) -> Path:
+        return self.folder / "server.crt"
+
+    @property
+    def key(self) -> Path:
+        return self.folder / "server.key"
+
+    def present(self) -> bool:
+        return self.cert.exists() and self.key.exists() and self.ca_cert.exists()
+
+
+def local_names(extra_names: tuple[str, ...] = (), extra_ips: tuple[str, ...] = ()
+                ) -> tuple[list[str], list[str]]:
+    """DNS names and IP addresses the server certificate should cover."""
+    host = socket.gethostname()
+    names = [host, f"{host}.local", "localhost", *extra_names]
+    ips = {"127.0.0.1", "::1", *extra_ips}
+    try:
+        for info in socket.getaddrinfo(host, None):
+            ips.add(info[4][0].split("%")[0])
+    except OSError:
+        pass
+    ips.update(_linux_addresses())
+    return sorted(set(names)), sorted(ips, key=lambda a: (":" in a, a))
+
+
+def _linux_addresses() -> set[str]:
+    """IPv4 addresses of this machine's interfaces, read from /proc (no traffic sent)."""
+    found: set[str] = set()
+    try:
+        lines = Path("/proc/net/fib_trie").read_text().splitlines()
+    except OSError:
+        return found
+    for i, line in enumerate(lines):
+        if "/32 host LOCAL" in line and i > 0:
+            address = lines[i - 1].split()[-1]
+            try:
+                if not ipaddress.ip_address(address).is_loopback:
+                    found.add(address)
+            except ValueError:
+                continue
+    return found
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def make_ca(files: TlsFiles, store_name: str, now: datetime | None = None) -> x509.Certificate:
+    now = now or datetime.now(UTC)
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([
+        x509.NameAttribute(NameOID.COMMON_NAME, f"Kirana local CA ({store_name})"[:64]),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Kirana store"),
+    ])
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=CA_DAYS))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(
+            digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
+            key_encipherment=False, data_encipherment=False, key_agreement=False,
+            encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+                       critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    _write_private(files.ca_key, _key_pem(key))
+    files.ca_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return cert
+
+
+def make_server_cert(files: TlsFiles, names: list[str], ips: list[str],
+                     now: datetime | None = None) -> x509.Certificate:
+    now = now or datetime.now(UTC)
+    ca_key = serialization.load_pem_private_key(files.ca_key.read_bytes(), password=None)
+    ca_cert = x509.load_pem_x509_certificate(files.ca_cert.read_bytes())
+    key = ec.generate_private_key(ec.SECP256R1())
+    alt = [x509.DNSName(n) for n in names] + [x509.IPAddress(ipaddress.ip_address(a))
+                                               for a in ips]
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0][:64])]))
+        .issuer_name(ca_cert.subject).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=SERVER_DAYS))
+        .add_extension(x509.SubjectAlternativeName(alt), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()),
+                       critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    _write_private(files.key, _key_pem(key))
+    files.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM)
+                           + files.ca_cert.read_bytes())
+    return cert
+
+
+def server_cert(files: TlsFiles) -> x509.Certificate | None:
+    if not files.cert.exists():
+        return None
+    return x509.load_pem_x509_certificate(files.cert.read_bytes())
+
+
+def needs_renewal(files: TlsFiles, now: datetime | None = None) -> bool:
+    cert = server_cert(files)
+    now = now or datetime.now(UTC)
+    return cert is None or cert.not_valid_after_utc - now < RENEW_BEFORE
+
+
+@dataclass(frozen=True)
+class TlsReport:
+    created_ca: bool
+    renewed: bool
+    names: list[str]
+    ips: list[str]
+    valid_until: datetime
+
+
+def ensure(files: TlsFiles, store_name: str, *, force: bool = False,
+           extra_names: tuple[str, ...] = (), extra_ips: tuple[str, ...] = ()) -> TlsReport:
+    """Create the CA if missing; (re)make the server certificate when due or forced."""
+    for ip in extra_ips:
+        ipaddress.ip_address(ip)  # ValueError with the bad address
+    created_ca = not (files.ca_cert.exists() and files.ca_key.exists())
+    if created_ca:
+        make_ca(files, store_name)
+    names, ips = local_names(extra_names, extra_ips)
+    renewed = created_ca or force or needs_renewal(files)
+    if renewed:
+        cert = make_server_cert(files, names, ips)
+    else:
+        cert = server_cert(files)
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        names = san.get_values_for_type(x509.DNSName)
+        ips = [str(a) for a in san.get_values_for_type(x509.IPAddress)]
+    return TlsReport(created_ca, renewed, names, ips, cert.not_valid_after_utc)
