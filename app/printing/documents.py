@@ -23,7 +23,7 @@ from app.printing.layout import LayoutError, parse_layout
 
 log = logging.getLogger("kirana.printing")
 DEFAULT_DIR = Path(__file__).resolve().parent.parent.parent / "templates" / "print"
-DOCUMENTS = ("receipt", "refund", "report", "test")
+DOCUMENTS = ("receipt", "refund", "report", "test", "pick_list", "packing_slip", "bag_label")
 
 
 def safe_text(value: Any) -> str:
