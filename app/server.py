@@ -56,23 +56,24 @@ class RotatingSessionBackend(ServerSideSessionBackend):
         return new_id or super().get_session_id(connection)
 
     async def load_from_connection(self, connection) -> dict:  # noqa: ANN001
-        data = await super().load_from_connection(connection)
-        if data:
-            connection.scope.setdefault("state", {})[SESSION_AS_LOADED] = self.serialize_data(
-                data, connection.scope
-            )
+        if connection.headers.get("authorization", "").lower().startswith("bearer "):
+            data: dict = {}  # machines authenticate per request; no session file to read
+        else:
+            data = await super().load_from_connection(connection)
+        connection.scope.setdefault("state", {})[SESSION_AS_LOADED] = (
+            self.serialize_data(data, connection.scope) if data else b""
+        )
         return data
 
     async def store_in_message(self, scope_session, message, connection) -> None:  # noqa: ANN001
         state = connection.scope.get("state", {})
         new_id = state.get(core_routes.NEW_SESSION_ID)
-        if (
-            not new_id
-            and scope_session
-            and scope_session is not Empty
-            and state.get(SESSION_AS_LOADED) == self.serialize_data(scope_session, connection.scope)
-        ):
-            return  # unchanged: no store write on every scan; the browser keeps its cookie
+        if not new_id and scope_session is not Empty:
+            now = self.serialize_data(scope_session, connection.scope) if scope_session else b""
+            if now == state.get(SESSION_AS_LOADED, b""):
+                # Unchanged, or still empty: no store write and no new cookie. Without this
+                # every anonymous or API request would leave a session file behind.
+                return
         old_id = connection.cookies.get(self.config.key)
         if new_id and old_id and old_id != new_id:
             await self.delete(old_id, store=self.config.get_store_from_app(connection.scope["app"]))

@@ -153,6 +153,7 @@ class ServerProcess:
         )
         self.pid = self.proc.pid
         self.returncode: int | None = None
+        self.exited_early = False
 
     def log_tail(self, chars: int = 3000) -> str:
         try:
@@ -179,7 +180,9 @@ class ServerProcess:
                 time.sleep(0.1)
 
     def stop(self, grace: float = 10.0) -> int | None:
-        if self.proc.poll() is None:
+        """Stop the server; ``exited_early`` tells whether it was already gone."""
+        self.exited_early = self.proc.poll() is not None
+        if not self.exited_early:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.pid, signal.SIGINT)
             try:
@@ -343,6 +346,41 @@ def package_versions(names: Sequence[str]) -> str:
     return ", ".join(parts)
 
 
+def load_average() -> str:
+    """1, 5 and 15 minute load averages: above nproc means the figures are disturbed."""
+    try:
+        return " / ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
+
+
+def busy_warning() -> str | None:
+    """A warning when other work already keeps the CPUs busy (1-minute load >= nproc/2)."""
+    try:
+        load1 = float(Path("/proc/loadavg").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    nproc = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if load1 >= max(1.0, (nproc or 1) / 2):
+        return (f"WARNING: load average {load1:.2f} on {nproc} CPUs before the bench started: "
+                "other work is competing, figures will be noisy (compare with care)")
+    return None
+
+
+def code_version() -> str:
+    """The commit of the code under test, marked "+ local changes" when app/ is edited."""
+    try:
+        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "app"],
+                               capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    if head.returncode != 0:
+        return "unknown (not a git checkout)"
+    return head.stdout.strip() + (" + local changes in app/" if dirty.stdout.strip() else "")
+
+
 def machine_info(packages: Sequence[str] = ()) -> list[tuple[str, str]]:
     nproc = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     mem = mem_total_gib()
@@ -353,6 +391,8 @@ def machine_info(packages: Sequence[str] = ()) -> list[tuple[str, str]]:
         ("OS", f"{platform.system()} {platform.release()} ({platform.machine()})"),
         ("Python", f"{platform.python_implementation()} {platform.python_version()}"),
         ("SQLite", sqlite3.sqlite_version),
+        ("load average", f"{load_average()} (1/5/15 min, at start)"),
+        ("code", code_version()),
     ]
     if packages:
         info.append(("packages", package_versions(packages)))

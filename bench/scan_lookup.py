@@ -9,7 +9,8 @@ server (single uvicorn worker, SQLite) holding --products products. Steps:
 3. Warm up, then measure with httpx (HTTP/1.1 keep-alive): sequential latency over
    --requests requests, then throughput with --concurrency clients; the same for
    /healthz (the framework floor), for unknown EAN-13s (404) and for variable-measure
-   weight codes ``21PPPPPWWWWWC`` whose items do not exist (404).
+   weight codes ``21PPPPPWWWWWC`` whose items do not exist (404). The sequential
+   requests of all routes are shuffled into one stream, so noise hits them alike.
 4. Stop the server and remove the work directory (unless --keep or --workdir).
 
 Exit status: 0 ok, 1 a known code did not answer 200, 2 setup failed, 3 out of time.
@@ -25,6 +26,7 @@ import asyncio
 import csv
 import gc
 import random
+import re
 import sys
 import time
 from collections import Counter
@@ -45,8 +47,10 @@ from _common import (  # noqa: E402
     BudgetExceeded,
     LatencySummary,
     StoreDir,
+    busy_warning,
     format_table,
     free_port,
+    load_average,
     machine_info,
     summarize,
     work_directory,
@@ -57,6 +61,7 @@ from app.catalog.barcodes import gtin_check_digit  # noqa: E402
 TIME_LIMIT_S = 600
 PACKAGES = ("litestar", "uvicorn", "SQLAlchemy", "aiosqlite", "httpx")
 TARGET_P99_MS = 10.0
+SERVER_TIMING = re.compile(r"app;dur=([0-9.]+)")
 CATEGORIES = (
     "Atta, Rice & Dals", "Masala & Spices", "Oils & Ghee", "Snacks", "Biscuits",
     "Beverages", "Dairy", "Personal Care", "Household", "Baby Care", "Frozen", "Bakery",
@@ -116,6 +121,7 @@ def weight_codes(rng: random.Random, n: int) -> list[str]:
 @dataclass
 class Run:
     latencies: list[float] = field(default_factory=list)
+    server: list[float] = field(default_factory=list)  # the app's own Server-Timing figure
     statuses: Counter = field(default_factory=Counter)
     wall: float = 0.0
     bad: list[str] = field(default_factory=list)  # first few unexpected answers
@@ -147,9 +153,18 @@ def _scan_body_check(path: str, resp: httpx.Response) -> str | None:
     return None
 
 
+def _server_seconds(resp: httpx.Response) -> float | None:
+    """``Server-Timing: app;dur=<ms>`` (app/core/timing.py), if this build sends it."""
+    match = SERVER_TIMING.search(resp.headers.get("server-timing", ""))
+    return float(match.group(1)) / 1000 if match else None
+
+
 def _record(run: Run, route: Route, path: str, resp: httpx.Response, seconds: float,
             check_body: bool) -> None:
     run.latencies.append(seconds)
+    server = _server_seconds(resp)
+    if server is not None:
+        run.server.append(server)
     run.statuses[resp.status_code] += 1
     problem = None
     if resp.status_code != route.expect:
@@ -175,6 +190,27 @@ async def sequential(client: httpx.AsyncClient, route: Route, paths: Sequence[st
     run.wall = clock() - start
 
 
+async def sequential_mixed(client: httpx.AsyncClient, routes: Sequence[Route],
+                           rng: random.Random) -> None:
+    """Every route's sequential requests in one shuffled stream, one at a time.
+
+    Interleaving means a disturbance (another process on the machine, a GC, a disk
+    flush) hits every route alike, so the scan/healthz ratio stays fair on a busy box.
+    """
+    order = [(route, path) for route in routes for path in route.paths]
+    rng.shuffle(order)
+    clock = time.perf_counter
+    start = clock()
+    for route, path in order:
+        t0 = clock()
+        resp = await client.get(path)
+        elapsed = clock() - t0
+        _record(route.seq, route, path, resp, elapsed, check_body=True)
+    wall = clock() - start
+    for route in routes:
+        route.seq.wall = wall
+
+
 async def concurrent(client: httpx.AsyncClient, route: Route, paths: Sequence[str],
                      run: Run, concurrency: int) -> None:
     """``concurrency`` clients on keep-alive connections, each sending back to back."""
@@ -194,7 +230,7 @@ async def concurrent(client: httpx.AsyncClient, route: Route, paths: Sequence[st
 
 
 async def measure(base_url: str, key: str, routes: list[Route], concurrency: int,
-                  warmup: list[str], budget: Budget, cookies: bool) -> Run:
+                  warmup: list[str], budget: Budget, cookies: bool, seed: int) -> Run:
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     # With cookies (httpx's default, like requests.Session or a browser) the client sends
     # back the session cookie the server sets; without, every request arrives cookie-less.
@@ -209,11 +245,14 @@ async def measure(base_url: str, key: str, routes: list[Route], concurrency: int
         warm_route = Route("warm-up", warmup, 200, True)
         await concurrent(client, warm_route, warmup, warm, concurrency)  # opens every conn
         await sequential(client, warm_route, warmup[: len(warmup) // 2], warm)
+        if warm.statuses.get("unexpected"):
+            return warm  # broken before we start (bad key, app error): report, skip the rest
         gc.collect()
         gc.freeze()  # keep the client's collector out of the tail latencies
+        total = sum(len(r.paths) for r in routes)
+        print(f"  sequential: {total} requests, all routes interleaved ...", flush=True)
+        await sequential_mixed(client, routes, random.Random(seed))
         for route in routes:
-            print(f"  {route.label}: {len(route.paths)} sequential ...", flush=True)
-            await sequential(client, route, route.paths, route.seq)
             print(f"  {route.label}: {len(route.paths)} at concurrency {concurrency} ...",
                   flush=True)
             await concurrent(client, route, route.paths, route.conc, concurrency)
@@ -227,13 +266,15 @@ def figures_rows(routes: list[Route]) -> list[list[object]]:
     rows = []
     for r in routes:
         s: LatencySummary = summarize(r.seq.latencies)
+        app: LatencySummary = summarize(r.seq.server)
         c: LatencySummary = summarize(r.conc.latencies)
-        rows.append([r.label, s.n, s.p50, s.p90, s.p99, s.max, r.conc.rate, c.p50, c.p99])
+        rows.append([r.label, s.n, s.p50, s.p90, s.p99, s.max, app.p50, app.p99,
+                     r.conc.rate, c.p50, c.p99])
     return rows
 
 
-HEADERS = ["route", "n", "p50 ms", "p90 ms", "p99 ms", "max ms", "req/s @c", "p50 @c ms",
-           "p99 @c ms"]
+HEADERS = ["route", "n", "p50 ms", "p90 ms", "p99 ms", "max ms", "app p50", "app p99",
+           "req/s @c", "p50 @c ms", "p99 @c ms"]
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -273,7 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with work_directory(args.workdir, args.keep, prefix="kirana-bench-scan-") as root:
             return run(args, root, budget)
     except (BudgetExceeded, TimeoutError) as exc:
-        print(f"ABORTED: {exc or 'time limit reached while measuring'}", file=sys.stderr)
+        print(f"ABORTED: {str(exc) or 'time limit reached while measuring'}", file=sys.stderr)
         return 3
     except httpx.HTTPError as exc:
         print(f"FAILED: request error {type(exc).__name__}: {exc}", file=sys.stderr)
@@ -288,6 +329,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run(args: argparse.Namespace, root: Path, budget: Budget) -> int:
     print(f"Kirana scan lookup bench, {date.today().isoformat()}, work dir {root}")
     print(format_table(["machine", ""], machine_info(PACKAGES), numeric=False))
+    warning = busy_warning()
+    if warning:
+        print(warning)
     print("Client and server run on the SAME machine and share its CPUs; latencies include")
     print("the httpx client's own overhead (the /healthz row is that floor plus the framework).")
     print()
@@ -331,10 +375,14 @@ def run(args: argparse.Namespace, root: Path, budget: Budget) -> int:
         ready = server.wait_ready(f"{base_url}/healthz", timeout=min(60, budget.remaining()))
         print(f"server ready after {ready:.1f} s; measuring")
         warm = asyncio.run(measure(base_url, key, routes, args.concurrency, warmup, budget,
-                                   cookies=not args.no_cookies))
+                                   cookies=not args.no_cookies, seed=args.seed))
     finally:
         rc = server.stop()
-        print(f"server stopped (exit {rc})")
+        if server.exited_early:
+            print(f"SERVER DIED during the bench (exit {rc}; negative = killed by that signal)."
+                  f" Log tail:\n{server.log_tail(1500)}", file=sys.stderr)
+        else:
+            print(f"server stopped (exit {rc})")
 
     log = server.log_tail(10**7)
     tracebacks = log.count("Traceback")
@@ -342,7 +390,9 @@ def run(args: argparse.Namespace, root: Path, budget: Budget) -> int:
           f"(client {'refused' if args.no_cookies else 'kept'} cookies)")
     print()
     print(f"Figures: {args.products:,} products, {n:,} requests per scan/healthz row, "
-          f"{extra:,} per 404 row; '@c' = {args.concurrency} concurrent keep-alive clients.")
+          f"{extra:,} per 404 row. p50..max: sequential round trips (one client);\n"
+          f"app p50/p99: the server's own time for those requests (Server-Timing header);\n"
+          f"'@c': {args.concurrency} concurrent keep-alive clients.")
     rows = figures_rows(routes)
     print(format_table(HEADERS, rows))
     health, scan = routes[0], routes[1]
@@ -366,7 +416,9 @@ def run(args: argparse.Namespace, root: Path, budget: Budget) -> int:
                 failed = failed or route.must_pass
     if tracebacks:
         print(f"server log has {tracebacks} traceback(s); see {server.log_path}", file=sys.stderr)
-    print(f"total bench time {budget.elapsed():.0f} s")
+    print(f"total bench time {budget.elapsed():.0f} s; load average now {load_average()}")
+    if warning:
+        print(warning)
     if failed:
         print("FAILED: a known code did not answer 200 with its product", file=sys.stderr)
         return 1

@@ -202,3 +202,22 @@ async def test_pages_send_no_secrets(client, login_as):
     await login_as("manager")
     page = (await client.get("/")).text
     assert "secret" not in page.lower() and "pin_hash" not in page
+
+
+async def test_anonymous_and_api_requests_leave_no_session_behind(client, db, cfg, staff):
+    from app.core.auth import create_api_key
+
+    folder = cfg.data_dir / "sessions"
+    count = lambda: sum(1 for _ in folder.glob("*")) if folder.exists() else 0  # noqa: E731
+    _key, full = await create_api_key(db, "scanner", "all")
+    for _ in range(5):
+        await client.get("/healthz")
+        await client.get("/login")
+        await client.get("/api/v1/scan/8900000000005", headers={"Authorization": f"Bearer {full}"})
+    assert count() == 0  # a flood of anonymous requests cannot fill the disk
+    await client.post("/login", data={"user_id": staff["cashier"], "pin": STAFF["cashier"][1],
+                                      "_csrf_token": csrf_of(client)})
+    assert count() == 1  # signing in makes exactly one
+    for _ in range(3):
+        assert (await client.get("/products")).status_code == 200
+    assert count() == 1
