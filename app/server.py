@@ -164,14 +164,14 @@ def create_store_app(cfg: StoreConfig, *, check_migrations: bool = True) -> Lite
                 max_age=cfg.security.session_hours * 3600,
                 secure=cfg.server.secure_cookies,
                 samesite="lax",
-                exclude=["/static", "/healthz", "/readyz", "/sw.js"],
+                exclude=["^/static/", "^/healthz$", "^/readyz$", "^/sw.js$"],
             ).middleware
         ],
         stores={"sessions": FileStore(data_dir / "sessions", create_directories=True)},
         csrf_config=CSRFConfig(
             secret=_secret(data_dir),
             cookie_secure=cfg.server.secure_cookies,
-            exclude=["/api/"],
+            exclude=["^/api/"],
         ),
         openapi_config=OpenAPIConfig(
             title=f"Kirana store {cfg.store.id}",
@@ -179,7 +179,7 @@ def create_store_app(cfg: StoreConfig, *, check_migrations: bool = True) -> Lite
             render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"])],
             openapi_router=schema_router,
         ),
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers={**EXCEPTION_HANDLERS, **pos_routes.EXCEPTION_HANDLERS},
         on_startup=[start_workers],
         on_shutdown=[close_db],
         debug=False,

@@ -140,7 +140,7 @@ def _row(line: int, rec: dict[str, str], rules: Sequence[MeasureRule]) -> Produc
     if active_word not in TRUE_WORDS | FALSE_WORDS:
         raise ValueError(f"active {get('active')!r} must be yes or no")
     reorder = get("reorder_level") or "0"
-    if not reorder.isdigit() or int(reorder) > 10_000_000:
+    if not re.fullmatch(r"[0-9]{1,8}", reorder) or int(reorder) > 10_000_000:
         raise ValueError(f"reorder_level {reorder!r} must be a whole number")
     return ProductRow(
         line=line,

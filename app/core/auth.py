@@ -11,6 +11,7 @@ work (they cover the till at lunch); cashier and picker are separate.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -169,46 +170,53 @@ async def authenticate(
     action: str = "login",
 ) -> StaffUser:
     """Check a PIN. Five failures lock both the user and the device for five minutes
-    (both configurable); a locked pair is refused before the PIN is even checked."""
-    now = utcnow()
+    (both configurable); a locked pair is refused before the PIN is even checked.
+
+    scrypt takes tens of milliseconds on purpose, so it runs in a worker thread with no
+    transaction open: a sign-in never holds up the tills."""
     lockout = timedelta(seconds=cfg.security.lockout_seconds)
-    async with db.write() as s:
+    async with db.read() as s:
         user = await s.get(User, user_id) if user_id else None
         keys = [f"device:{device_key}"] + ([f"user:{user.id}"] if user else [])
+        _raise_if_locked([await s.get(LoginThrottle, k) for k in keys], utcnow())
+    stored = user.pin_hash if user is not None and user.active else DUMMY_PIN_HASH
+    ok = await asyncio.to_thread(verify_pin, pin, stored) and stored is not DUMMY_PIN_HASH
+    now = utcnow()
+    async with db.write() as s:
         rows = [await _throttle(s, k) for k in keys]
-        locked = [r for r in rows if r.locked_until and now < r.locked_until]
-        if locked:
-            wait = max(int((r.locked_until - now).total_seconds()) + 1 for r in locked)
-            raise LoginError(f"Too many wrong PINs. Try again in {_minutes(wait)}.", wait)
-        if user is not None and user.active and verify_pin(pin, user.pin_hash):
+        _raise_if_locked(rows, now)  # another attempt may have locked it meanwhile
+        if ok:
             for r in rows:
                 r.failures, r.locked_until = 0, None
             s.add(AuditLog(at=now, user_id=user.id, action=action, detail=device_key[:12]))
             return StaffUser(user.id, user.name, user.role)
         newly_locked = 0
         for r in rows:
-            state = after_failure(
-                ThrottleState(r.failures, r.locked_until),
-                now,
-                cfg.security.pin_max_failures,
-                lockout,
-            )
+            state = after_failure(ThrottleState(r.failures, r.locked_until), now,
+                                  cfg.security.pin_max_failures, lockout)
             r.failures, r.locked_until = state.failures, state.locked_until
             if state.is_locked(now):
                 newly_locked = cfg.security.lockout_seconds
-        s.add(
-            AuditLog(
-                at=now,
-                user_id=user.id if user else None,
-                action=f"{action}_failed",
-                detail=f"device {device_key[:12]}" + (" locked" if newly_locked else ""),
-            )
-        )
+        s.add(AuditLog(
+            at=now, user_id=user.id if user else None, action=f"{action}_failed",
+            detail=f"device {device_key[:12]}" + (" locked" if newly_locked else ""),
+        ))
     if newly_locked:
         raise LoginError(
             f"Too many wrong PINs. Try again in {_minutes(newly_locked)}.", newly_locked
         )
     raise LoginError("Wrong PIN. Try again.")
+
+
+def _raise_if_locked(rows: list[LoginThrottle | None], now) -> None:  # noqa: ANN001
+    locked = [r for r in rows if r is not None and r.locked_until and now < r.locked_until]
+    if locked:
+        wait = max(int((r.locked_until - now).total_seconds()) + 1 for r in locked)
+        raise LoginError(f"Too many wrong PINs. Try again in {_minutes(wait)}.", wait)
+
+
+# Checked when the user is unknown or inactive, so a wrong name costs the same time.
+DUMMY_PIN_HASH = hash_pin("000000")
 
 
 def _minutes(seconds: int) -> str:

@@ -46,9 +46,19 @@ def current_revision(db_path: Path) -> str | None:
         engine.dispose()
 
 
+_HEAD: list[str | None] = []
+
+
+def cached_head() -> str | None:
+    """The code's head revision never changes while the process runs."""
+    if not _HEAD:
+        _HEAD.append(head_revision())
+    return _HEAD[0]
+
+
 def pending_message(db_path: Path) -> str | None:
     """None when the database is at the code's head, else what to do about it."""
-    current, head = current_revision(db_path), head_revision()
+    current, head = current_revision(db_path), cached_head()
     if current == head:
         return None
     if current is None:

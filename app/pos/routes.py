@@ -7,13 +7,14 @@ copied from another counter is refused by the service.
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from litestar import Request, Response, get, post
 from litestar.enums import RequestEncodingType
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import Body
 from litestar.response import Redirect, Template
 
@@ -37,6 +38,8 @@ Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED
 CASHIER = requires("cashier")
 MANAGER = requires("manager")
 COUNTER_KEY = "counter"
+LAST_SHIFT_KEY = "last_closed_shift"
+WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")  # str.isdigit() also takes "²" and 5,000 digits
 EXCHANGE_KEY = "exchange_refund"  # the refund number whose credit this visit may spend
 
 
@@ -230,7 +233,7 @@ async def line_quantity(request: Request, line_id: str, data: Form) -> Template:
         if step in ("+1", "-1"):
             quantity = line.quantity + int(step)
         else:
-            if not text.isdigit():
+            if not WHOLE_NUMBER.fullmatch(text):
                 raise PosError(f"{text!r} is not a whole number of pieces")
             quantity = int(text)
         return await service.set_quantity(
@@ -438,7 +441,7 @@ async def pay_complete(request: Request, data: Form) -> Template | Response:
             data.get("cart_id", ""),
             data.get("key", ""),
             _user(request),
-            expected_version=int(version) if version.isdigit() else None,
+            expected_version=int(version) if WHOLE_NUMBER.fullmatch(version) else None,
         )
     except (PosError, PricingError) as exc:
         view = await service.current_cart(db, cfg, counter, _user(request))
@@ -560,7 +563,7 @@ async def refund_submit(request: Request, sale_id: str, data: Form) -> Template 
         for key, value in data.items():
             if key.startswith("qty-") and value.strip() not in ("", "0"):
                 line_id = key[4:]
-                if not value.strip().isdigit():
+                if not WHOLE_NUMBER.fullmatch(value.strip()):
                     raise PosError(f"{value!r} is not a whole number to refund")
                 requests_.append(
                     service.RefundRequest(
@@ -663,13 +666,14 @@ async def shift_close(request: Request, data: Form) -> Response | Template:
     try:
         for denom in cfg.pos.denominations:
             text = data.get(f"d{denom}", "").strip() or "0"
-            if not text.isdigit():
+            if not WHOLE_NUMBER.fullmatch(text):
                 raise PosError(f"₹{denom}: {text!r} is not a whole number")
             counts[denom] = int(text)
         await service.close_shift(db, cfg, shift.id, _user(request), counts)
     except PosError as exc:
         return _message(request, str(exc))
     request.session.pop(COUNTER_KEY, None)
+    request.session[LAST_SHIFT_KEY] = shift.id
     return _go(request, f"/pos/shifts/{shift.id}")
 
 
@@ -679,6 +683,11 @@ async def shift_report_page(request: Request, shift_id: str) -> Template:
         report = await service.shift_report(request.app.state.db, shift_id)
     except PosError:
         raise NotFoundException("No such shift.") from None
+    user = _user(request)
+    closed_here = request.session.get(LAST_SHIFT_KEY) == shift_id
+    if user.role not in ("manager", "admin") and not closed_here:
+        # A cashier sees the Z report of the shift they just closed; others are the manager's.
+        raise PermissionDeniedException("Shift reports of other counters are for managers.")
     return page(request, "pos/z_report.html", **_ctx(request, report=report, money=format_amount))
 
 
@@ -692,6 +701,18 @@ async def audit_page(request: Request) -> Template:
         **_ctx(request, entries=entries, shifts=shifts, money=format_amount),
     )
 
+
+def pos_error_handler(request: Request, exc: PosError) -> Response:
+    """A refusal that escaped a route (the shift was closed on another tablet, say):
+    the till starts over at its first screen instead of showing a server error."""
+    if "no open shift" in str(exc):
+        request.session.pop(COUNTER_KEY, None)
+        return _go(request, "/pos")
+    return page(request, "errors/error.html", fragment="errors/_error.html", status_code=409,
+                title="Please check", message=str(exc), user=current_user(request))
+
+
+EXCEPTION_HANDLERS = {PosError: pos_error_handler}
 
 ROUTES = [
     pos_page,

@@ -9,6 +9,7 @@ client never sends a price.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -940,6 +941,9 @@ async def add_tender(
                     amount = min(available, remaining)
                 elif amount > available:
                     raise PosError(f"only {_rupees(available)} of credit is left on {reference}")
+        if kind in ("card", "upi") and reference and any(
+                t.kind == kind and t.reference == reference for t in cart.tenders):
+            raise PosError(f"{kind} payment {reference} is already on this bill")
         position = max((t.position for t in cart.tenders), default=0) + 1
         cart.tenders.append(
             CartTender(
@@ -1137,7 +1141,7 @@ async def get_sale(db: Database, sale_id: str) -> Sale | None:
 async def find_sale(db: Database, cfg: StoreConfig, number: str) -> Sale | None:
     """By receipt number as printed ('S1-000123'), typed loosely ('123'), or scanned."""
     text = number.strip().upper()
-    if text.isdigit():
+    if re.fullmatch(r"[0-9]{1,9}", text):
         text = f"{cfg.store.id}-{int(text):06d}"
     async with db.read() as s:
         return await s.scalar(select(Sale).where(Sale.number == text))
@@ -1237,6 +1241,13 @@ async def refund(
         sale = await s.get(Sale, sale_id)
         if sale is None:
             raise PosError("no such sale")
+        paid_by = {t.kind for t in sale.tenders}
+        if tender_kind in ("card", "upi") and tender_kind not in paid_by:
+            raise PosError(f"this bill was not paid by {tender_kind}; refund by "
+                           + " or ".join(sorted(paid_by | {"exchange"})))
+        if tender_kind == "cash" and "cash" not in paid_by and not _is_manager(user) and (
+                approver is None):
+            raise NeedsApproval("cash back for a card or UPI bill needs a manager's PIN")
         shift = await _require_shift(s, counter)
         lines = {r.line.id: r for r in await _refundable(s, sale_id)}
         n = await next_number(s, "refund")
@@ -1316,6 +1327,17 @@ async def refund(
                     "restock": req.restock,
                 }
             )
+        # Never give back more than was paid: the bill's rounding (up to 49 paise) stays
+        # with the last refund, so all refunds of a bill add up to exactly its total.
+        refunded_before = int(await s.scalar(
+            select(func.coalesce(func.sum(Refund.total_minor), 0)).where(
+                Refund.sale_id == sale.id, Refund.id != refund_row.id)) or 0)
+        left_to_refund = sale.total_minor - refunded_before
+        everything_back = all(
+            entry.refundable_quantity == next((r.quantity for r in wanted
+                                               if r.sale_line_id == line_id), 0)
+            for line_id, entry in lines.items())
+        total = left_to_refund if everything_back else min(total, left_to_refund)
         refund_row.total_minor = total
         refund_row.tax_minor = tax
         audit(

@@ -90,7 +90,7 @@ async def job_action(request: Request, job_id: str, action: str) -> Template:
         request, f"{job.title or 'Job'} {done[action]}."))
 
 
-@get("/printers/jobs/{job_id:str}/preview", guards=[requires("cashier", "manager")])
+@get("/printers/jobs/{job_id:str}/preview", guards=[MANAGER])
 async def job_preview(request: Request, job_id: str) -> Template:
     db, cfg = request.app.state.db, request.app.state.cfg
     job = await service.get_job(db, job_id)

@@ -23,7 +23,7 @@ from app.core.clock import utcnow
 from app.core.db import Database
 from app.printing import transport
 from app.printing.escpos_render import to_escpos
-from app.printing.layout import LayoutError, parse_layout
+from app.printing.layout import parse_layout
 from app.printing.models import PrintJob
 
 log = logging.getLogger("kirana.printing")
@@ -99,9 +99,13 @@ class PrintQueue:
                 .where(PrintJob.printer == printer, PrintJob.status.in_(("queued", "sending")))
                 .order_by(PrintJob.seq).limit(1))
 
-    async def _mark(self, job_id: str, **values) -> None:  # noqa: ANN003
+    async def _mark(self, job_id: str, *, expect: tuple[str, ...] = ("queued", "sending"),
+                    **values) -> bool:  # noqa: ANN003
+        """Move a job on, unless a manager cancelled it meanwhile; False if it was."""
         async with self.db.write() as s:
-            await s.execute(update(PrintJob).where(PrintJob.id == job_id).values(**values))
+            result = await s.execute(update(PrintJob).where(
+                PrintJob.id == job_id, PrintJob.status.in_(expect)).values(**values))
+            return result.rowcount == 1
 
     async def _wait(self, name: str, seconds: float) -> None:
         event = self._events[name]
@@ -110,38 +114,45 @@ class PrintQueue:
         event.clear()
 
     async def _run(self, printer: PrinterSection) -> None:
+        """Never dies: any error is logged, shown on the printers page, and retried."""
         state = self.state[printer.name]
         backoff = self.first_backoff
         while True:
             try:
-                job = await self._next_job(printer.name)
-            except Exception:  # noqa: BLE001 - keep the worker alive; the DB may be busy
-                log.exception("print queue: reading jobs for %s", printer.name)
-                await asyncio.sleep(IDLE_POLL_SECONDS)
-                continue
-            if job is None:
-                await self._wait(printer.name, IDLE_POLL_SECONDS)
-                continue
-            if job.status == "queued" or job.attempts == 0:
-                await self._mark(job.id, status="sending", attempts=job.attempts + 1)
-            try:
-                data = await asyncio.to_thread(render_job, printer, job.layout)
-            except (LayoutError, ValueError) as exc:
-                await self._mark(job.id, status="failed", last_error=f"layout: {exc}"[:300])
-                continue
-            try:
-                await asyncio.to_thread(transport.send, printer, data)
-            except transport.TransportError as exc:
-                reason = str(exc)[:250]
-                await self._mark(job.id, status="queued",
-                                 last_error=f"{reason}; retrying in {backoff:.0f} s")
-                state.online, state.detail, state.retry_in = False, reason, backoff
-                log.warning("printer %s: %s (retry in %.0f s)", printer.name, reason, backoff)
-                await self._wait(printer.name, backoff)
+                backoff = await self._step(printer, state, backoff)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a dead worker would stop all printing
+                log.exception("print queue for %s", printer.name)
+                state.online, state.detail = False, f"print queue problem: {exc}"[:200]
+                await asyncio.sleep(min(backoff, MAX_BACKOFF_SECONDS))
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
-                continue
-            now = utcnow()
-            await self._mark(job.id, status="done", sent_at=now, last_error="")
-            state.online, state.detail, state.last_ok_at, state.retry_in = True, "online", now, 0
-            state.sent += 1
-            backoff = self.first_backoff
+
+    async def _step(self, printer: PrinterSection, state: PrinterState, backoff: float) -> float:
+        """Send the next job if there is one; returns the backoff for the next step."""
+        job = await self._next_job(printer.name)
+        if job is None:
+            await self._wait(printer.name, IDLE_POLL_SECONDS)
+            return backoff
+        if not await self._mark(job.id, status="sending", attempts=job.attempts + 1):
+            return backoff  # cancelled between reading and sending
+        try:
+            data = await asyncio.to_thread(render_job, printer, job.layout)
+        except Exception as exc:  # noqa: BLE001 - a layout that cannot render never will
+            await self._mark(job.id, status="failed", last_error=f"layout: {exc}"[:300])
+            return backoff
+        try:
+            await asyncio.to_thread(transport.send, printer, data)
+        except Exception as exc:  # noqa: BLE001 - driver errors vary; retry them all
+            reason = str(exc)[:250] or type(exc).__name__
+            await self._mark(job.id, status="queued",
+                             last_error=f"{reason}; retrying in {backoff:.0f} s")
+            state.online, state.detail, state.retry_in = False, reason, backoff
+            log.warning("printer %s: %s (retry in %.0f s)", printer.name, reason, backoff)
+            await self._wait(printer.name, backoff)
+            return min(backoff * 2, MAX_BACKOFF_SECONDS)
+        now = utcnow()
+        await self._mark(job.id, status="done", sent_at=now, last_error="")
+        state.online, state.detail, state.last_ok_at, state.retry_in = True, "online", now, 0
+        state.sent += 1
+        return self.first_backoff

@@ -203,3 +203,13 @@ async def test_errors_are_readable_not_tracebacks(client, login_as):
     response = await client.get("/products/NO-SUCH-SKU")
     assert response.status_code == 404 and "No product with SKU" in response.text
     assert "Traceback" not in response.text
+
+
+async def test_readyz_reports_a_database_behind_the_code(client, db):
+    from sqlalchemy import text
+
+    async with db.write() as s:
+        await s.execute(text("UPDATE alembic_version SET version_num = '0000'"))
+    response = await client.get("/readyz")
+    assert response.status_code == 503
+    assert "kirana db upgrade" in response.json()["migrations"]

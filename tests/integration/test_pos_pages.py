@@ -260,3 +260,41 @@ async def test_exchange_is_a_refund_and_a_sale_in_one_visit(client, login_as, ro
     r = await client.post("/pos/pay/tender", data={"cart_id": cart, "kind": "exchange",
                                                    "reference": number}, headers=hx(client))
     assert f"no exchange credit left on {number}" in message(r.text)
+
+
+async def test_odd_numbers_and_a_shift_closed_elsewhere_are_not_server_errors(
+        client, login_as, rows, db, cfg, staff):
+    await login_as("cashier")
+    cart = await open_till(client)
+    r = await client.post("/pos/scan", data={"code": rows[0].barcodes[0], "cart_id": cart},
+                          headers=hx(client))
+    line = re.search(r'/pos/lines/([^/]+)/qty', r.text).group(1)
+    for odd in ("²", "9" * 5000, "１２"):
+        r = await client.post(f"/pos/lines/{line}/qty", data={"cart_id": cart, "quantity": odd},
+                              headers=hx(client))
+        assert r.status_code == 200 and "not a whole number" in message(r.text)
+    # Card payment recorded twice with the same terminal reference: refused.
+    await client.get("/pos/pay", headers=hx(client))
+    r = await client.post("/pos/pay/tender", data={"cart_id": cart, "kind": "card",
+                                                   "amount": "1.00", "reference": "APP1"},
+                          headers=hx(client))
+    r = await client.post("/pos/pay/tender", data={"cart_id": cart, "kind": "card",
+                                                   "amount": "1.00", "reference": "APP1"},
+                          headers=hx(client))
+    assert "already on this bill" in message(r.text)
+    # A manager closes this counter's shift from another tablet...
+    from app.core.auth import StaffUser
+    from app.pos import service as pos
+
+    shift = await pos.current_shift(db, "C1")
+    async with db.write() as s:  # (the open cart would block a normal close)
+        from sqlalchemy import update
+
+        from app.pos.models import Cart
+        await s.execute(update(Cart).values(status="voided"))
+    await pos.close_shift(db, cfg, shift.id, StaffUser(staff["manager"], "Meena", "manager"), {})
+    # ...the cashier's next scan takes them back to "Start selling", not to an error page.
+    r = await client.post("/pos/scan", data={"code": rows[0].barcodes[0], "cart_id": cart},
+                          headers=hx(client))
+    assert r.status_code < 500 and r.headers.get("hx-redirect") == "/pos"
+    assert "Start selling" in (await client.get("/pos")).text

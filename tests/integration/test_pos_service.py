@@ -392,8 +392,12 @@ async def test_refund_limits_restock_and_idempotency(cfg, db, catalog, cashier, 
         await refund_line(db, cfg, sale.id, dal.id, -1, "damaged", manager)
     assert await sequence(db, "refund") == 1
 
+    # A cash bill is not refunded to a card it never touched.
+    with pytest.raises(PosError, match="this bill was not paid by card"):
+        await refund_line(db, cfg, sale.id, dal.id, 2, "damaged", manager, tender="card")
     # The rest, damaged: the money is exactly what is left of the net, no stock back.
-    rest = await refund_line(db, cfg, sale.id, dal.id, 2, "damaged", manager, tender="card")
+    rest = await refund_line(db, cfg, sale.id, dal.id, 2, "damaged", manager,
+                             tender="exchange")
     assert rest.number == "S1-R00002" and rest.approver_id is None
     assert first.total_minor + rest.total_minor == dal.net_minor == 34400
     assert await total_on_hand(db, dal.product_id) == stock_after_sale + 1
@@ -409,7 +413,7 @@ async def test_refund_limits_restock_and_idempotency(cfg, db, catalog, cashier, 
     refunded = await events(db, "sale.refunded")
     assert [(e["number"], e["sale"], e["total"], e["tender"]) for e in refunded] == [
         ("S1-R00001", sale.number, 11466, "cash"),
-        ("S1-R00002", sale.number, 22934, "card"),
+        ("S1-R00002", sale.number, 22934, "exchange"),
     ]
     assert refunded[0]["lines"] == [
         {"sku": DAL, "quantity": 1, "amount": 11466, "restock": "resaleable"}
@@ -579,8 +583,9 @@ async def test_shift_report_and_close_add_up(cfg, db, catalog, cashier, manager)
     assert [r for r, *_ in report.tax_rows] == [0, 500, 1800]
 
     assert report.refunds_count == 2
-    assert report.refunds_total == sum(r.total_minor for r in refunds) == 6800 + 18525
-    assert report.refunds_by_tender == {"cash": 6800, "card": 18525}
+    # Refunding all of bill B gives back what was paid (₹185.00), not its unrounded net.
+    assert report.refunds_total == sum(r.total_minor for r in refunds) == 6800 + 18500
+    assert report.refunds_by_tender == {"cash": 6800, "card": 18500}
     assert report.voids_count == 3 == len(voids)
     assert report.voids_total == 11500 + 2 * 6800 + 6800 == sum(v.amount_minor for v in voids)
     assert (report.cash_in, report.cash_out) == (5_000, 20_000)

@@ -221,3 +221,10 @@ async def test_anonymous_and_api_requests_leave_no_session_behind(client, db, cf
     for _ in range(3):
         assert (await client.get("/products")).status_code == 200
     assert count() == 1
+
+
+async def test_csrf_exemption_is_only_for_paths_starting_with_api(client, login_as):
+    await login_as("cashier")
+    # "/api/" inside another path must not switch CSRF off.
+    response = await client.post("/pos/carts/api/resume", data={})
+    assert response.status_code == 403

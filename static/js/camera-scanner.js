@@ -1,0 +1,416 @@
+/* Kirana camera scanner: a "📷 Camera" button next to every scan field
+   (input[data-scan-field]) that opens a docked camera panel and reads barcodes
+   continuously with the rear camera.
+
+   * Detector: the browser's BarcodeDetector when getSupportedFormats() lists
+     every format we need (Android Chrome); otherwise the vendored
+     `barcode-detector` ponyfill with the ZXing WASM, both served from
+     /static/vendor/barcode-detector/ and loaded only when the camera is first
+     opened (never from a CDN).
+   * A read goes through the same path as a keyboard-wedge scan: the field's
+     value is set and its form is requestSubmit()-ed (app.js queues forms
+     marked data-scan-queue).
+   * The same code is ignored while it is still in view: a read of a code
+     less than 1.5 s after that code was last seen is dropped, so a product
+     held in front of the camera is added once; show it again after 1.5 s
+     out of view to add another. A field
+     with data-scan-repeats takes the same code again, at most every 700 ms
+     (or every N ms with data-scan-repeats="N"). A field opts out of the
+     camera button with data-scan-camera="off".
+   * Beep + vibration on every delivered code; torch button when the camera
+     track reports the capability; "Type the code" always available.
+   * The camera is stopped when the panel closes or the page is hidden.
+   Plain ES2017, no build step; loaded with `defer` after app.js. */
+(function () {
+  "use strict";
+
+  const VENDOR = "/static/vendor/barcode-detector/";
+  const PONYFILL_URL = VENDOR + "3.2.2/ponyfill.js";
+  const WASM_DIR = VENDOR + "zxing-wasm-3.1.3/";
+  const FORMATS = ["ean_13", "ean_8", "upc_a", "upc_e", "code_128", "qr_code", "data_matrix"];
+  const REPEAT_MS = 1500; // the same code again within this is ignored
+  const REPEATS_GAP_MS = 700; // data-scan-repeats: same code at most this often (or its value in ms)
+  const SCAN_GAP_MS = 60; // pause between two detect() calls
+  const FIELD_SELECTOR = "input[data-scan-field]";
+
+  const MSG = {
+    starting: "Starting the camera…",
+    loading: "Loading the barcode reader…",
+    ready: "Point the camera at a barcode or QR code.",
+    blocked: "Camera blocked: allow the camera for this site in the browser settings, or type the code",
+    missing: "No camera found: type the code or use the scanner gun",
+    busy: "Camera in use by another app: close it and try again, or type the code",
+    insecure: "The camera needs a secure (https) connection: type the code or use the scanner gun",
+    readerFailed: "The barcode reader could not start: type the code or use the scanner gun",
+    failed: "The camera could not start: type the code or use the scanner gun",
+    noField: "This screen has no scan field any more: close the camera",
+  };
+
+  /* ---- detector: native when it can read all our formats, else the ponyfill ---- */
+
+  let detectorPromise = null;
+  let ponyfillPromise = null;
+
+  function loadPonyfill() {
+    if (window.BarcodeDetectionAPI) return Promise.resolve(window.BarcodeDetectionAPI);
+    if (!ponyfillPromise) {
+      ponyfillPromise = new Promise(function (resolve, reject) {
+        const s = document.createElement("script");
+        s.src = PONYFILL_URL;
+        s.async = true;
+        s.onload = function () {
+          if (window.BarcodeDetectionAPI) resolve(window.BarcodeDetectionAPI);
+          else reject(new Error("barcode-detector ponyfill did not load"));
+        };
+        s.onerror = function () { reject(new Error("could not load " + PONYFILL_URL)); };
+        document.head.appendChild(s);
+      }).catch(function (err) {
+        ponyfillPromise = null; // let the next open try again
+        throw err;
+      });
+    }
+    return ponyfillPromise;
+  }
+
+  async function nativeDetector() {
+    const Native = window.BarcodeDetector;
+    if (typeof Native !== "function" || typeof Native.getSupportedFormats !== "function") return null;
+    try {
+      const supported = await Native.getSupportedFormats();
+      if (!FORMATS.every(function (f) { return supported.indexOf(f) >= 0; })) return null;
+      return new Native({ formats: FORMATS });
+    } catch (err) {
+      return null;
+    }
+  }
+
+  async function polyfillDetector() {
+    const api = await loadPonyfill();
+    // Serve the .wasm ourselves; by default the library would fetch it from a CDN.
+    await api.prepareZXingModule({
+      overrides: {
+        locateFile: function (path, prefix) {
+          return path.endsWith(".wasm") ? WASM_DIR + path : prefix + path;
+        },
+      },
+      fireImmediately: true,
+    });
+    return new api.BarcodeDetector({ formats: FORMATS });
+  }
+
+  function getDetector() {
+    if (!detectorPromise) {
+      detectorPromise = nativeDetector()
+        .then(function (d) { return d || polyfillDetector(); })
+        .catch(function (err) {
+          detectorPromise = null;
+          throw err;
+        });
+    }
+    return detectorPromise;
+  }
+
+  /* ---- the panel ---- */
+
+  let panel = null;
+  let ui = null;
+  let field = null; // the scan field the camera is delivering to
+  let stream = null;
+  let session = 0; // bumped on every open/close so stale async work stops
+  let torchOn = false;
+  const seen = new Map(); // code -> { seenAt, takenAt } (performance.now() ms)
+
+  function el(tag, attrs, text) {
+    const node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    if (text) node.textContent = text;
+    return node;
+  }
+
+  function buildPanel() {
+    panel = el("div", { class: "camera-panel", role: "dialog", "aria-label": "Camera scanner",
+      "data-testid": "camera-panel" });
+    panel.hidden = true;
+    const view = el("div", { class: "camera-view" });
+    const video = el("video", { playsinline: "", muted: "", autoplay: "", "aria-hidden": "true" });
+    video.muted = true;
+    video.playsInline = true; // iOS: play in the page, not full screen
+    view.appendChild(video);
+    view.appendChild(el("div", { class: "camera-aim", "aria-hidden": "true" }));
+    const status = el("p", { class: "camera-status", role: "status", "aria-live": "polite",
+      "data-testid": "camera-status" });
+    const actions = el("div", { class: "camera-actions" });
+    const torch = el("button", { type: "button", class: "btn btn-quiet camera-torch",
+      "aria-pressed": "false" }, "🔦 Torch");
+    torch.hidden = true;
+    const type = el("button", { type: "button", class: "btn btn-quiet camera-type" }, "⌨ Type the code");
+    const close = el("button", { type: "button", class: "btn btn-primary camera-close",
+      "aria-label": "Close the camera", title: "Close the camera" }, "✕");
+    actions.appendChild(torch);
+    actions.appendChild(type);
+    actions.appendChild(close);
+    panel.appendChild(view);
+    panel.appendChild(status);
+    panel.appendChild(actions);
+    document.body.appendChild(panel);
+
+    close.addEventListener("click", function () { closeCamera(true); });
+    type.addEventListener("click", typeInstead);
+    torch.addEventListener("click", toggleTorch);
+    document.addEventListener("keydown", function (e) {
+      if (e.key === "Escape" && !panel.hidden) closeCamera(true);
+    });
+    ui = { video: video, status: status, torch: torch, type: type, close: close };
+  }
+
+  function setStatus(text, kind) {
+    if (!ui) return;
+    ui.status.textContent = text;
+    ui.status.className = "camera-status" + (kind ? " camera-status-" + kind : "");
+  }
+
+  // The camera could not start: no picture to show, only the message and the buttons.
+  function fail(text) {
+    session += 1; // stops the scan loop; tapping 📷 again retries
+    stopStream();
+    panel.classList.add("camera-failed");
+    setStatus(text, "error");
+    ui.type.focus();
+  }
+
+  function stopStream() {
+    if (stream) stream.getTracks().forEach(function (t) { t.stop(); });
+    stream = null;
+    torchOn = false;
+    if (ui) {
+      ui.video.srcObject = null;
+      ui.torch.hidden = true;
+      ui.torch.setAttribute("aria-pressed", "false");
+    }
+  }
+
+  function closeCamera(refocus) {
+    session += 1;
+    stopStream();
+    if (panel) panel.hidden = true;
+    document.body.classList.remove("camera-open");
+    const f = field;
+    field = null;
+    if (refocus && f && f.isConnected && !f.disabled) f.focus();
+  }
+
+  function typeInstead() {
+    const f = currentField();
+    closeCamera(false);
+    if (f && !f.disabled) {
+      f.inputMode = "text"; // bring up the on-screen keyboard
+      f.blur();
+      f.focus();
+    }
+  }
+
+  async function toggleTorch() {
+    const track = stream && stream.getVideoTracks()[0];
+    if (!track) return;
+    const want = !torchOn;
+    try {
+      await track.applyConstraints({ advanced: [{ torch: want }] });
+      torchOn = want;
+      ui.torch.setAttribute("aria-pressed", want ? "true" : "false");
+    } catch (err) {
+      setStatus("The torch could not be switched " + (want ? "on." : "off."), "error");
+    }
+  }
+
+  function cameraError(err) {
+    const name = err && err.name;
+    if (name === "NotAllowedError" || name === "PermissionDeniedError" || name === "SecurityError") {
+      return MSG.blocked;
+    }
+    if (name === "NotFoundError" || name === "DevicesNotFoundError" || name === "OverconstrainedError") {
+      return MSG.missing;
+    }
+    if (name === "NotReadableError" || name === "TrackStartError" || name === "AbortError") return MSG.busy;
+    return MSG.failed;
+  }
+
+  async function startStream() {
+    const md = navigator.mediaDevices;
+    if (!md || typeof md.getUserMedia !== "function") {
+      throw Object.assign(new Error("no mediaDevices"), { name: window.isSecureContext ? "NotFoundError" : "Insecure" });
+    }
+    const base = { facingMode: { ideal: "environment" }, width: { ideal: 1280 }, height: { ideal: 720 } };
+    try {
+      return await md.getUserMedia({ video: base, audio: false });
+    } catch (err) {
+      // A camera that cannot meet the size still beats no camera.
+      if (err && err.name === "OverconstrainedError") {
+        return md.getUserMedia({ video: { facingMode: { ideal: "environment" } }, audio: false });
+      }
+      throw err;
+    }
+  }
+
+  function currentField() {
+    if (field && field.isConnected) return field;
+    // htmx may have swapped the field for a fresh one: take the same id, else the first.
+    const id = field && field.id;
+    field = (id && document.getElementById(id)) || document.querySelector(FIELD_SELECTOR);
+    if (field && !field.matches(FIELD_SELECTOR)) field = null;
+    return field;
+  }
+
+  async function openCamera(target) {
+    if (!panel) buildPanel();
+    if (!panel.hidden && stream) { // already running: just deliver to this field now
+      field = target;
+      return;
+    }
+    closeCamera(false);
+    const mine = ++session;
+    field = target;
+    panel.classList.remove("camera-failed");
+    panel.hidden = false;
+    document.body.classList.add("camera-open");
+    setStatus(MSG.starting);
+    ui.close.focus();
+    // Keep the field (and what its scans show below it) in sight above the panel.
+    if (target.scrollIntoView && target.getBoundingClientRect().bottom > panel.getBoundingClientRect().top) {
+      target.scrollIntoView({ block: "start" });
+    }
+
+    const detecting = getDetector(); // loads in parallel with the camera permission
+    detecting.catch(function () {}); // handled below; no unhandled rejection meanwhile
+
+    let s;
+    try {
+      s = await startStream();
+    } catch (err) {
+      if (mine !== session) return;
+      fail(err && err.name === "Insecure" ? MSG.insecure : cameraError(err));
+      return;
+    }
+    if (mine !== session) { s.getTracks().forEach(function (t) { t.stop(); }); return; }
+    stream = s;
+    const track = s.getVideoTracks()[0];
+    if (track) track.addEventListener("ended", function () {
+      if (mine === session) fail(MSG.missing);
+    });
+    const caps = track && typeof track.getCapabilities === "function" ? track.getCapabilities() : {};
+    ui.torch.hidden = !(caps && caps.torch);
+    ui.video.srcObject = s;
+    try { await ui.video.play(); } catch (err) { /* autoplay muted: the frames still arrive */ }
+    if (mine !== session) return;
+
+    setStatus(MSG.loading);
+    let detector;
+    try {
+      detector = await detecting;
+    } catch (err) {
+      if (mine === session) fail(MSG.readerFailed);
+      console.warn("Camera scanner: barcode reader failed to load:", err);
+      return;
+    }
+    if (mine !== session) return;
+    setStatus(MSG.ready);
+    scanLoop(detector, mine);
+  }
+
+  async function scanLoop(detector, mine) {
+    const video = ui.video;
+    let failures = 0;
+    while (mine === session) {
+      if (video.readyState >= 2 && video.videoWidth > 0) {
+        let found = null;
+        try {
+          const codes = await detector.detect(video);
+          failures = 0;
+          for (let i = 0; i < codes.length; i++) {
+            const raw = codes[i] && codes[i].rawValue;
+            if (raw && raw.trim()) { found = raw.trim(); break; }
+          }
+        } catch (err) {
+          failures += 1;
+          if (failures === 5) {
+            setStatus(MSG.readerFailed, "error");
+            console.warn("Camera scanner: detect() keeps failing:", err);
+          }
+        }
+        if (mine !== session) return;
+        if (found) deliver(found);
+      }
+      await new Promise(function (r) { setTimeout(r, SCAN_GAP_MS); });
+    }
+  }
+
+  function deliver(code) {
+    const f = currentField();
+    const now = performance.now();
+    const seenBefore = seen.get(code);
+    if (seenBefore) {
+      if (f && f.hasAttribute("data-scan-repeats")) {
+        // The screen counts repeats: take the same code again, at most this often.
+        const gap = parseInt(f.getAttribute("data-scan-repeats"), 10);
+        seenBefore.seenAt = now;
+        if (now - seenBefore.takenAt < (gap >= 0 ? gap : REPEATS_GAP_MS)) return;
+      } else {
+        const inView = now - seenBefore.seenAt < REPEAT_MS;
+        seenBefore.seenAt = now; // still in view: keep ignoring it
+        if (inView) return;
+      }
+    }
+    seen.set(code, { seenAt: now, takenAt: now });
+    seen.forEach(function (v, k) { if (now - v.seenAt > 10 * REPEAT_MS) seen.delete(k); });
+    if (!f) { setStatus(MSG.noField, "error"); return; }
+    if (f.disabled || f.readOnly) return;
+
+    if (window.kirana && window.kirana.beep) window.kirana.beep(true);
+    if (navigator.vibrate) navigator.vibrate(80);
+    setStatus("✓ " + code, "ok");
+
+    f.value = code;
+    f.dispatchEvent(new Event("input", { bubbles: true }));
+    const form = f.form;
+    if (form && typeof form.requestSubmit === "function") form.requestSubmit();
+    else if (form) form.dispatchEvent(new Event("submit", { bubbles: true, cancelable: true }));
+  }
+
+  /* ---- the buttons ---- */
+
+  const buttons = new WeakMap(); // field -> its camera button
+
+  function addButtons(root) {
+    const scope = root && root.querySelectorAll ? root : document;
+    const fields = Array.from(scope.querySelectorAll(FIELD_SELECTOR));
+    if (scope.matches && scope.matches(FIELD_SELECTOR)) fields.push(scope);
+    fields.forEach(function (f) {
+      if (f.getAttribute("data-scan-camera") === "off" || f.type === "hidden") return;
+      const existing = buttons.get(f);
+      if (existing && existing.isConnected) return;
+      const next = f.nextElementSibling;
+      if (next && next.hasAttribute("data-camera-button")) { buttons.set(f, next); return; }
+      const btn = el("button", { type: "button", class: "btn btn-quiet camera-button",
+        "aria-label": "Scan with the camera", title: "Scan with the camera", "data-camera-button": "" }, "📷");
+      btn.appendChild(el("span", { class: "camera-button-label" }, " Camera"));
+      btn.addEventListener("click", function () { openCamera(f); });
+      f.insertAdjacentElement("afterend", btn);
+      buttons.set(f, btn);
+    });
+  }
+
+  document.addEventListener("htmx:afterSettle", function () {
+    addButtons(document);
+    if (panel && !panel.hidden && field && !field.isConnected) currentField();
+  });
+
+  // Never leave the camera running in the background.
+  document.addEventListener("visibilitychange", function () {
+    if (document.hidden && panel && !panel.hidden) closeCamera(false);
+  });
+  window.addEventListener("pagehide", function () { closeCamera(false); });
+
+  addButtons(document);
+
+  window.kirana = window.kirana || {};
+  window.kirana.camera = { open: openCamera, close: function () { closeCamera(true); } };
+})();
