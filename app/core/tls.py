@@ -100,7 +100,26 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
                              serialization.NoEncryption())
 
 
-def make_ca(files: TlsFiles, store_name: str, now: datetime | None = None) -> x509.Certificate:
+PRIVATE_NETWORKS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8",
+                    "169.254.0.0/16", "100.64.0.0/10", "::1/128", "fc00::/7", "fe80::/10")
+
+
+def name_constraints(names: list[str], ips: list[str]) -> x509.NameConstraints:
+    """The CA may only vouch for this store's own names, its addresses and private
+    networks, so a device that trusts it trusts nothing else on the internet even if
+    the store's key leaks."""
+    dns = sorted({*names, "local", "localhost"})
+    networks = {ipaddress.ip_network(n) for n in PRIVATE_NETWORKS}
+    networks |= {ipaddress.ip_network(ip) for ip in ips}  # a single host each
+    return x509.NameConstraints(
+        permitted_subtrees=[x509.DNSName(n) for n in dns]
+        + [x509.IPAddress(n) for n in sorted(networks, key=lambda n: (n.version, str(n)))],
+        excluded_subtrees=None,
+    )
+
+
+def make_ca(files: TlsFiles, store_name: str, now: datetime | None = None,
+            names: list[str] | None = None, ips: list[str] | None = None) -> x509.Certificate:
     now = now or datetime.now(UTC)
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([
@@ -119,6 +138,8 @@ def make_ca(files: TlsFiles, store_name: str, now: datetime | None = None) -> x5
             encipher_only=False, decipher_only=False), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
                        critical=False)
+        .add_extension(name_constraints(*((names, ips or []) if names else local_names())),
+                       critical=True)
         .sign(key, hashes.SHA256())
     )
     _write_private(files.ca_key, _key_pem(key))
@@ -181,9 +202,9 @@ def ensure(files: TlsFiles, store_name: str, *, force: bool = False,
     for ip in extra_ips:
         ipaddress.ip_address(ip)  # ValueError with the bad address
     created_ca = not (files.ca_cert.exists() and files.ca_key.exists())
-    if created_ca:
-        make_ca(files, store_name)
     names, ips = local_names(extra_names, extra_ips)
+    if created_ca:
+        make_ca(files, store_name, names=names, ips=ips)
     renewed = created_ca or force or needs_renewal(files)
     if renewed:
         cert = make_server_cert(files, names, ips)

@@ -34,6 +34,11 @@ def test_ca_and_server_certificate(tmp_path):
     assert {host, f"{host}.local", "localhost", "till"} <= set(names)
     assert {"127.0.0.1", "192.0.2.7"} <= set(ips)
     assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    constraints = ca.extensions.get_extension_for_class(x509.NameConstraints)
+    assert constraints.critical
+    permitted = {str(g.value) for g in constraints.value.permitted_subtrees}
+    assert {"local", "localhost", "till", "192.168.0.0/16", "10.0.0.0/8"} <= permitted
+    assert "com" not in permitted  # a leaked store key cannot vouch for a bank
     assert (server.not_valid_after_utc - server.not_valid_before_utc).days <= 398
     for key in (files.ca_key, files.key):
         assert stat.S_IMODE(os.stat(key).st_mode) == 0o600  # private keys: owner only
