@@ -51,6 +51,7 @@ chromium: system-deps
 
 ## The whole suite: unit, integration, browser (Chromium); in parallel.
 test: venv-dev system-deps
+	$(BIN)/ruff check app tests bench tools
 	$(BIN)/pytest -n auto --dist loadfile -q
 
 ## Everything except the browser tests.
