@@ -26,6 +26,7 @@ from litestar.exceptions import (
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from app.catalog.units import format_quantity
 from app.core.auth import StaffUser, role_allows
 from app.core.money import format_amount, format_rate
 
@@ -60,6 +61,7 @@ NAV: list[tuple[str, str, tuple[str, ...]]] = [
     ("Products", "/products", ("cashier", "picker", "manager")),
     ("Receive", "/stock/receive", ("manager",)),
     ("Adjust", "/stock/adjust", ("manager",)),
+    ("Orders", "/orders", ("manager", "picker")),
     ("Stock", "/stock", ("manager", "picker")),
     ("Overrides", "/pos/audit", ("manager",)),
     ("Printers", "/printers", ("manager",)),
@@ -93,6 +95,7 @@ def template_globals() -> dict[str, Any]:
         "rate": format_rate,
         "nav_for": nav_for,
         "tender_label": tender_label,
+        "qty": format_quantity,
     }
 
 

@@ -1,0 +1,123 @@
+"""Order intake API for sales channels, and the order board for the store."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, Response, get, post
+from litestar.exceptions import HTTPException, NotFoundException
+from litestar.params import Body
+from litestar.response import Template
+
+from app.core.auth import api_access, requires
+from app.core.clock import utcnow
+from app.core.money import format_amount
+from app.core.web import current_user, page
+from app.orders import service, states
+
+Sku = Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
+
+
+class LineBody(msgspec.Struct, forbid_unknown_fields=True):
+    sku: Sku
+    quantity: Annotated[int, msgspec.Meta(gt=0, le=1_000_000)]
+    price_minor: Annotated[int, msgspec.Meta(ge=0)] = 0
+
+
+class CustomerBody(msgspec.Struct, forbid_unknown_fields=True):
+    name: Annotated[str, msgspec.Meta(max_length=80)]
+    phone: Annotated[str, msgspec.Meta(max_length=15)]
+    address: Annotated[str, msgspec.Meta(max_length=300)]
+    pincode: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{6}$")]
+    lat: float | None = None
+    lon: float | None = None
+
+
+class OrderBody(msgspec.Struct, forbid_unknown_fields=True):
+    """`POST /api/v1/orders`. A repeat with the same channel + external_id returns the
+    first order (200) instead of making a second one (201)."""
+
+    channel: Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
+    external_id: Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
+    customer: CustomerBody
+    promised_by: datetime
+    lines: Annotated[list[LineBody], msgspec.Meta(min_length=1, max_length=200)]
+    payment: str = "prepaid"
+    cod_amount_minor: Annotated[int, msgspec.Meta(ge=0)] = 0
+    notes: Annotated[str, msgspec.Meta(max_length=300)] = ""
+
+
+class CancelBody(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Annotated[str, msgspec.Meta(max_length=300)] = ""
+
+
+def _actor(request: Request) -> str:
+    machine = request.scope.get("state", {}).get("kirana_machine")
+    user = current_user(request)
+    return f"api:{machine.name}" if machine else (user.name if user else "unknown")
+
+
+@post("/api/v1/orders", guards=[api_access("orders:write")])
+async def post_order(request: Request, data: Annotated[OrderBody, Body()]) -> Response:
+    incoming = service.OrderIn(
+        channel=data.channel, external_id=data.external_id, customer_name=data.customer.name,
+        customer_phone=data.customer.phone, address=data.customer.address,
+        pincode=data.customer.pincode, lat=data.customer.lat, lon=data.customer.lon,
+        promised_by=data.promised_by, payment=data.payment,
+        cod_amount_minor=data.cod_amount_minor, notes=data.notes,
+        lines=tuple(service.LineIn(line.sku, line.quantity, line.price_minor)
+                    for line in data.lines),
+    )
+    try:
+        intake = await service.receive_order(request.app.state.db, request.app.state.cfg,
+                                             incoming, _actor(request))
+    except service.OrderError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from None
+    return Response(service.order_json(intake.order), status_code=201 if intake.created else 200)
+
+
+@get("/api/v1/orders/{order_id:str}", guards=[api_access("orders:read", "picker", "manager")])
+async def get_order(request: Request, order_id: str) -> dict[str, Any]:
+    order = await service.get_order(request.app.state.db, order_id)
+    if order is None:
+        raise NotFoundException(f"no order {order_id}")
+    return service.order_json(order)
+
+
+@post("/api/v1/orders/{order_id:str}/cancel", guards=[api_access("orders:write")])
+async def cancel_order(request: Request, order_id: str, data: Annotated[CancelBody, Body()]
+                       ) -> dict[str, Any]:
+    try:
+        order = await service.cancel_order(request.app.state.db, order_id, _actor(request),
+                                           data.reason)
+    except service.OrderError as exc:
+        raise NotFoundException(str(exc)) from None
+    except states.IllegalTransition as exc:
+        raise HTTPException(status_code=409, detail=str(exc)) from None
+    return service.order_json(order)
+
+
+@get("/orders", guards=[requires("picker", "manager")])
+async def order_board(request: Request) -> Template:
+    orders = await service.board(request.app.state.db)
+    columns = [(s, states.LABELS[s], [o for o in orders if o.state == s])
+               for s in ("received", "accepted", "picking", "picked", "packed", "ready",
+                         "handed_over")]
+    done = [o for o in orders if o.state in states.FINAL]
+    return page(request, "orders/board.html", fragment="orders/_board.html",
+                user=current_user(request), columns=columns, done=done, now=utcnow(),
+                money=format_amount, labels=states.LABELS)
+
+
+@get("/orders/{order_id:str}", guards=[requires("picker", "manager")])
+async def order_page(request: Request, order_id: str) -> Template:
+    order = await service.get_order(request.app.state.db, order_id)
+    if order is None:
+        raise NotFoundException("No such order.")
+    return page(request, "orders/order.html", user=current_user(request), order=order,
+                labels=states.LABELS, money=format_amount, now=utcnow())
+
+
+ROUTES = [post_order, get_order, cancel_order, order_board, order_page]

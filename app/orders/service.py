@@ -1,0 +1,224 @@
+"""Order use cases: intake (idempotent), auto-accept with reservations, transitions.
+
+Every transition goes through `_move`: the state machine says whether it may
+happen, the timeline records who and when, and an `order.status` event goes to
+the outbox in the same transaction.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+
+from app.catalog.models import Product
+from app.config import StoreConfig
+from app.core.clock import utcnow
+from app.core.db import Database, Tx, next_number
+from app.core.ids import uuid7
+from app.orders import states
+from app.orders.models import Order, OrderLine, OrderTransition, StockReservation
+from app.stock.models import StockLevel
+from app.sync.outbox import emit
+
+HANDOVER_ALPHABET = "ACDEFGHJKLMNPQRTUVWXY3479"  # no 0/O, 1/I, 2/Z, 5/S, 8/B mix-ups
+
+
+class OrderError(ValueError):
+    """The request is wrong; the message says what to fix. Nothing was written."""
+
+
+@dataclass(frozen=True)
+class LineIn:
+    sku: str
+    quantity: int  # pieces, grams or ml
+    price_minor: int = 0
+
+
+@dataclass(frozen=True)
+class OrderIn:
+    channel: str
+    external_id: str
+    customer_name: str
+    customer_phone: str
+    address: str
+    pincode: str
+    promised_by: datetime
+    lines: tuple[LineIn, ...]
+    payment: str = "prepaid"
+    cod_amount_minor: int = 0
+    notes: str = ""
+    lat: float | None = None
+    lon: float | None = None
+
+
+def validate(order: OrderIn, now: datetime) -> None:
+    if not order.channel.strip() or not order.external_id.strip():
+        raise OrderError("channel and external_id are required")
+    if not order.lines:
+        raise OrderError("an order needs at least one line")
+    if len(order.lines) > 200:
+        raise OrderError("an order may have at most 200 lines")
+    if order.payment not in ("prepaid", "cod"):
+        raise OrderError("payment must be prepaid or cod")
+    if order.payment == "cod" and order.cod_amount_minor <= 0:
+        raise OrderError("a cash-on-delivery order needs cod_amount (the cash to collect)")
+    if order.payment == "prepaid" and order.cod_amount_minor:
+        raise OrderError("a prepaid order has no cash to collect")
+    if not (len(order.pincode) == 6 and order.pincode.isascii() and order.pincode.isdigit()):
+        raise OrderError(f"pincode {order.pincode!r} must be 6 digits")
+    if order.promised_by.tzinfo is None:
+        raise OrderError("promised_by needs a time zone, e.g. 2026-11-27T18:30:00+05:30")
+    if order.promised_by < now - timedelta(minutes=5):
+        raise OrderError("promised_by is in the past")
+    if order.lat is not None and not -90 <= order.lat <= 90:
+        raise OrderError("lat must be between -90 and 90")
+    if order.lon is not None and not -180 <= order.lon <= 180:
+        raise OrderError("lon must be between -180 and 180")
+    seen = set()
+    for i, line in enumerate(order.lines, 1):
+        if line.quantity <= 0 or line.quantity > 1_000_000:
+            raise OrderError(f"line {i}: quantity must be between 1 and 1,000,000")
+        if line.price_minor < 0:
+            raise OrderError(f"line {i}: price cannot be negative")
+        if line.sku.upper() in seen:
+            raise OrderError(f"line {i}: {line.sku} is listed twice; use one line")
+        seen.add(line.sku.upper())
+
+
+async def available(s: Tx, product_id: str) -> int:
+    on_hand = await s.scalar(select(func.coalesce(func.sum(StockLevel.on_hand), 0)).where(
+        StockLevel.product_id == product_id))
+    reserved = await s.scalar(select(func.coalesce(func.sum(StockReservation.quantity), 0))
+                              .where(StockReservation.product_id == product_id))
+    return int(on_hand or 0) - int(reserved or 0)
+
+
+def _move(s: Tx, order: Order, target: str, actor: str, reason: str = "",
+          extra: dict | None = None) -> None:
+    states.check(order.state, target)
+    now = utcnow()
+    order.transitions.append(OrderTransition(
+        id=uuid7(), order_id=order.id, from_state=order.state, to_state=target,
+        actor=actor[:80], reason=reason, at=now))
+    previous, order.state, order.updated_at = order.state, target, now
+    emit(s, "order.status", {
+        "order_id": order.id, "number": order.number, "channel": order.channel,
+        "external_id": order.external_id, "status": target, "previous": previous,
+        "at": now.isoformat(), "reason": reason, **(extra or {}),
+    })
+
+
+@dataclass(frozen=True)
+class Intake:
+    order: Order
+    created: bool  # False: the same channel + external_id was posted before
+
+
+async def receive_order(db: Database, cfg: StoreConfig, incoming: OrderIn, actor: str) -> Intake:
+    """Record an order and decide at once: accept (reserving stock) when every line is
+    available, else reject with the missing lines so the hub can send it elsewhere."""
+    now = utcnow()
+    validate(incoming, now)
+    async with db.write() as s:
+        existing = await s.scalar(select(Order).where(
+            Order.channel == incoming.channel, Order.external_id == incoming.external_id))
+        if existing is not None:
+            return Intake(existing, created=False)
+        products = {p.sku: p for p in await s.scalars(select(Product).where(
+            Product.sku.in_([line.sku.upper() for line in incoming.lines])))}
+        unknown = [line.sku for line in incoming.lines if line.sku.upper() not in products]
+        if unknown:
+            raise OrderError(f"unknown sku: {', '.join(unknown)}")
+        n = await next_number(s, "order")
+        order = Order(
+            id=uuid7(), number=f"{cfg.store.id}-{n:06d}", channel=incoming.channel[:40],
+            external_id=incoming.external_id[:80], state="received",
+            customer_name=incoming.customer_name.strip()[:80] or "Customer",
+            customer_phone=incoming.customer_phone[:15], address=incoming.address[:300],
+            pincode=incoming.pincode, lat=incoming.lat, lon=incoming.lon,
+            promised_by=incoming.promised_by, payment=incoming.payment,
+            cod_amount_minor=incoming.cod_amount_minor, notes=incoming.notes[:300],
+            handover_code="".join(secrets.choice(HANDOVER_ALPHABET) for _ in range(6)),
+            created_at=now, updated_at=now, lines=[], transitions=[],
+        )
+        s.add(order)
+        for i, line in enumerate(incoming.lines, 1):
+            product = products[line.sku.upper()]
+            order.lines.append(OrderLine(
+                id=uuid7(), order_id=order.id, position=i, product_id=product.id,
+                sku=product.sku, name=product.name, unit=product.unit, quantity=line.quantity,
+                price_minor=line.price_minor, picked_quantity=0))
+        order.transitions.append(OrderTransition(
+            id=uuid7(), order_id=order.id, from_state="", to_state="received", actor=actor[:80],
+            reason=f"from {incoming.channel}", at=now))
+        await s.flush()
+        missing = []
+        for line in order.lines:
+            product = products[line.sku]
+            have = await available(s, product.id) if product.active else 0
+            if have < line.quantity:
+                missing.append({"sku": line.sku, "wanted": line.quantity,
+                                "available": max(have, 0)})
+        if missing:
+            reason = "not enough stock: " + ", ".join(
+                f"{m['sku']} (wanted {m['wanted']}, have {m['available']})" for m in missing)
+            order.reject_reason = reason
+            _move(s, order, "rejected", "auto", reason, {"missing": missing})
+        else:
+            for line in order.lines:
+                s.add(StockReservation(order_line_id=line.id, product_id=line.product_id,
+                                       quantity=line.quantity))
+            _move(s, order, "accepted", "auto", "every line in stock")
+        return Intake(order, created=True)
+
+
+async def release_reservations(s: Tx, order: Order) -> None:
+    for line in order.lines:
+        reservation = await s.get(StockReservation, line.id)
+        if reservation is not None:
+            await s.delete(reservation)
+
+
+async def cancel_order(db: Database, order_id: str, actor: str, reason: str = "") -> Order:
+    async with db.write() as s:
+        order = await s.get(Order, order_id)
+        if order is None:
+            raise OrderError("no such order")
+        was = order.state
+        _move(s, order, "cancelled", actor, reason.strip()[:300] or "cancelled")
+        if states.holds_reservation(was):
+            await release_reservations(s, order)
+        return order
+
+
+async def get_order(db: Database, order_id: str) -> Order | None:
+    async with db.read() as s:
+        return await s.get(Order, order_id)
+
+
+async def board(db: Database, *, include_final_since: timedelta = timedelta(hours=2)
+                ) -> list[Order]:
+    """Open orders, plus those finished recently, most urgent first."""
+    since = utcnow() - include_final_since
+    async with db.read() as s:
+        return list(await s.scalars(
+            select(Order).where((Order.state.not_in(states.FINAL)) | (Order.updated_at >= since))
+            .order_by(Order.promised_by, Order.number)))
+
+
+def order_json(order: Order) -> dict:
+    return {
+        "id": order.id, "number": order.number, "channel": order.channel,
+        "external_id": order.external_id, "status": order.state,
+        "promised_by": order.promised_by.isoformat(), "payment": order.payment,
+        "cod_amount_minor": order.cod_amount_minor, "reject_reason": order.reject_reason,
+        "customer": {"name": order.customer_name, "pincode": order.pincode},
+        "lines": [{"sku": line.sku, "name": line.name, "unit": line.unit,
+                   "quantity": line.quantity, "picked_quantity": line.picked_quantity}
+                  for line in order.lines],
+        "timeline": [{"from": t.from_state, "to": t.to_state, "by": t.actor, "at":
+                      t.at.isoformat(), "reason": t.reason} for t in order.transitions],
+    }
