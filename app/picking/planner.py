@@ -178,7 +178,7 @@ def plan_batch(orders: Sequence[OrderToPick], *, zone: str | None = None) -> Bat
     """
     _check_unique_orders(orders)
     ranked = by_urgency(orders)
-    bags = {order.order_id: bag_label(len(ranked) - 1 - i) for i, order in enumerate(ranked)}
+    bags = {order.order_id: bag_label(i) for i, order in enumerate(ranked)}
 
     bin_place: dict[str, tuple[str, int]] = {}  # bin_code -> (zone, pick_seq)
     stock: dict[tuple[str, str], int] = {}  # (sku, bin_code) -> still available
