@@ -8,6 +8,7 @@ from sqlalchemy import create_engine
 import app.catalog.models  # noqa: F401  (register tables)
 import app.core.models  # noqa: F401
 import app.orders.models  # noqa: F401
+import app.picking.models  # noqa: F401
 import app.pos.models  # noqa: F401
 import app.printing.models  # noqa: F401
 import app.stock.models  # noqa: F401

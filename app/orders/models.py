@@ -34,6 +34,7 @@ class Order(Base):
     reject_reason: Mapped[str] = mapped_column(Text, default="")
     handover_code: Mapped[str] = mapped_column(String(8))
     bag_count: Mapped[int] = mapped_column(Integer, default=0)
+    bags_handed: Mapped[str] = mapped_column(String(200), default="")  # "1,2": bags scanned
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

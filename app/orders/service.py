@@ -191,6 +191,10 @@ async def cancel_order(db: Database, order_id: str, actor: str, reason: str = ""
         _move(s, order, "cancelled", actor, reason.strip()[:300] or "cancelled")
         if states.holds_reservation(was):
             await release_reservations(s, order)
+        if was in ("picking", "picked"):
+            from app.picking.service import cancel_picking_tasks  # picking builds on orders
+
+            await cancel_picking_tasks(s, order.id)
         return order
 
 

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.core.db import Base, UTCDateTime
 from app.core.ids import uuid7
 
-REASONS = ("receive", "sale", "refund", "damaged", "expired", "found", "count", "transfer", "pick")
+REASONS = ("receive", "sale", "refund", "damaged", "expired", "found", "count", "transfer", "pick",
+           "order")
 
 
 class Bin(Base):

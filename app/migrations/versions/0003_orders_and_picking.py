@@ -1,8 +1,8 @@
-"""orders
+"""orders and picking
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-27 11:26:59.025603
+Create Date: 2026-11-27 11:31:37.330637
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ def upgrade() -> None:
         sa.Column("reject_reason", sa.Text(), nullable=False),
         sa.Column("handover_code", sa.String(length=8), nullable=False),
         sa.Column("bag_count", sa.Integer(), nullable=False),
+        sa.Column("bags_handed", sa.String(length=200), nullable=False),
         sa.Column("created_at", sa.String(length=32), nullable=False),
         sa.Column("updated_at", sa.String(length=32), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_orders")),
@@ -90,6 +91,64 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "pick_batches",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("number", sa.String(length=20), nullable=False),
+        sa.Column("picker_id", sa.String(length=36), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("created_at", sa.String(length=32), nullable=False),
+        sa.Column("finished_at", sa.String(length=32), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["picker_id"], ["users.id"], name=op.f("fk_pick_batches_picker_id_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_pick_batches")),
+        sa.UniqueConstraint("number", name=op.f("uq_pick_batches_number")),
+    )
+    with op.batch_alter_table("pick_batches", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_pick_batches_picker_id"), ["picker_id"], unique=False)
+
+    op.create_table(
+        "pick_tasks",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("batch_id", sa.String(length=36), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("order_id", sa.String(length=36), nullable=False),
+        sa.Column("order_number", sa.String(length=20), nullable=False),
+        sa.Column("order_line_id", sa.String(length=36), nullable=False),
+        sa.Column("product_id", sa.String(length=36), nullable=False),
+        sa.Column("bin_code", sa.String(length=20), nullable=False),
+        sa.Column("sku", sa.String(length=40), nullable=False),
+        sa.Column("name", sa.String(length=120), nullable=False),
+        sa.Column("unit", sa.String(length=8), nullable=False),
+        sa.Column("quantity", sa.Integer(), nullable=False),
+        sa.Column("picked", sa.Integer(), nullable=False),
+        sa.Column("bag", sa.String(length=4), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("short_reason", sa.String(length=80), nullable=False),
+        sa.Column("substitute_sku", sa.String(length=40), nullable=False),
+        sa.Column("wrong_scans", sa.Integer(), nullable=False),
+        sa.Column("done_at", sa.String(length=32), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["batch_id"], ["pick_batches.id"], name=op.f("fk_pick_tasks_batch_id_pick_batches")
+        ),
+        sa.ForeignKeyConstraint(
+            ["order_id"], ["orders.id"], name=op.f("fk_pick_tasks_order_id_orders")
+        ),
+        sa.ForeignKeyConstraint(
+            ["order_line_id"],
+            ["order_lines.id"],
+            name=op.f("fk_pick_tasks_order_line_id_order_lines"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["product_id"], ["products.id"], name=op.f("fk_pick_tasks_product_id_products")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_pick_tasks")),
+    )
+    with op.batch_alter_table("pick_tasks", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_pick_tasks_batch_id"), ["batch_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_pick_tasks_order_id"), ["order_id"], unique=False)
+
+    op.create_table(
         "stock_reservations",
         sa.Column("order_line_id", sa.String(length=36), nullable=False),
         sa.Column("product_id", sa.String(length=36), nullable=False),
@@ -118,6 +177,15 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_stock_reservations_product_id"))
 
     op.drop_table("stock_reservations")
+    with op.batch_alter_table("pick_tasks", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_pick_tasks_order_id"))
+        batch_op.drop_index(batch_op.f("ix_pick_tasks_batch_id"))
+
+    op.drop_table("pick_tasks")
+    with op.batch_alter_table("pick_batches", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_pick_batches_picker_id"))
+
+    op.drop_table("pick_batches")
     with op.batch_alter_table("order_transitions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_order_transitions_order_id"))
 

@@ -1,0 +1,147 @@
+"""Picker phone screens, the packing bench and the rider desk."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Request, Response, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.response import Redirect, Template
+
+from app.core.auth import StaffUser, requires
+from app.core.clock import utcnow
+from app.core.money import format_amount
+from app.core.web import current_user, is_htmx, page
+from app.orders import service as orders
+from app.orders.states import IllegalTransition
+from app.picking import service
+from app.picking.planner import PlanError
+
+Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+PICKER = requires("picker")
+
+
+def _user(request: Request) -> StaffUser:
+    user = current_user(request)
+    assert user is not None
+    return user
+
+
+async def _pick_view(request: Request, message: str = "", kind: str = "ok") -> dict[str, Any]:
+    batch = await service.open_batch(request.app.state.db, _user(request))
+    put_back = await service.put_back_list(request.app.state.db, _user(request))
+    task = service.next_task(batch) if batch else None
+    promised = None
+    if task is not None:
+        order = await orders.get_order(request.app.state.db, task.order_id)
+        promised = order.promised_by if order else None
+    return {"user": current_user(request), "batch": batch, "task": task, "message": message,
+            "kind": kind, "progress": service.progress(batch) if batch else None,
+            "put_back": put_back, "promised_by": promised, "now": utcnow()}
+
+
+@get("/pick", guards=[PICKER])
+async def pick_page(request: Request) -> Template:
+    return page(request, "picking/pick.html", fragment="picking/_task.html",
+                **await _pick_view(request))
+
+
+@post("/pick/claim", guards=[PICKER])
+async def claim(request: Request) -> Template:
+    try:
+        batch = await service.claim_batch(request.app.state.db, request.app.state.cfg,
+                                          _user(request))
+    except PlanError as exc:
+        return page(request, "picking/_task.html", **await _pick_view(request, str(exc), "error"))
+    message = "" if batch else "No orders waiting. Check again in a moment."
+    return page(request, "picking/_task.html", **await _pick_view(request, message))
+
+
+@post("/pick/tasks/{task_id:str}/scan", guards=[PICKER])
+async def scan(request: Request, task_id: str, data: Form) -> Template:
+    try:
+        task = await service.confirm_scan(request.app.state.db, _user(request), task_id,
+                                          data.get("code", ""),
+                                          request.app.state.cfg.measure_rules)
+    except service.PickError as exc:
+        return page(request, "picking/_task.html", **await _pick_view(request, str(exc),
+                                                                       "error"))
+    message = (f"{task.name}: {task.picked} of {task.quantity}" if task.status == "open"
+               else f"Done: {task.name} into bag {task.bag}")
+    if await service.open_batch(request.app.state.db, _user(request)) is None:
+        message += ". Batch picked: take the bags to packing."
+    return page(request, "picking/_task.html", **await _pick_view(request, message))
+
+
+@post("/pick/tasks/{task_id:str}/short", guards=[PICKER])
+async def short(request: Request, task_id: str, data: Form) -> Template:
+    try:
+        task = await service.short_pick(request.app.state.db, _user(request), task_id,
+                                        data.get("reason", ""), data.get("substitute", ""),
+                                        request.app.state.cfg.measure_rules)
+    except service.PickError as exc:
+        return page(request, "picking/_task.html", **await _pick_view(request, str(exc),
+                                                                       "error"))
+    note = f" Substitute {task.substitute_sku} goes in bag {task.bag}." if task.substitute_sku \
+        else ""
+    if await service.open_batch(request.app.state.db, _user(request)) is None:
+        note += " Batch picked: take the bags to packing."
+    return page(request, "picking/_task.html", **await _pick_view(
+        request, f"Short: {task.name}. The bin is marked for a count.{note}"))
+
+
+@get("/pack", guards=[PICKER])
+async def pack_page(request: Request) -> Template:
+    picked = await service.orders_in(request.app.state.db, "picked")
+    return page(request, "picking/pack.html", user=current_user(request), orders=picked,
+                now=utcnow(), money=format_amount, message=request.query_params.get("msg", ""))
+
+
+@post("/pack/{order_id:str}", guards=[PICKER])
+async def pack(request: Request, order_id: str, data: Form) -> Response | Template:
+    bags = data.get("bags", "1").strip()
+    try:
+        if not (bags.isascii() and bags.isdigit()):
+            raise service.PickError("bags must be a whole number")
+        order = await service.pack(request.app.state.db, request.app.state.cfg, _user(request),
+                                   order_id, int(bags))
+    except (service.PickError, IllegalTransition) as exc:
+        picked = await service.orders_in(request.app.state.db, "picked")
+        return page(request, "picking/pack.html", user=current_user(request), orders=picked,
+                    now=utcnow(), money=format_amount, message=str(exc), error=True)
+    request.app.state.print_queue.wake()
+    url = f"/pack?msg=Order+{order.number}+packed:+{order.bag_count}+labels+printed"
+    if is_htmx(request):
+        return Response("", headers={"HX-Redirect": url})
+    return Redirect(url, status_code=303)
+
+
+@get("/handover", guards=[PICKER])
+async def handover_page(request: Request) -> Template:
+    ready = await service.orders_in(request.app.state.db, "ready")
+    return page(request, "picking/handover.html", fragment="picking/_handover.html",
+                user=current_user(request), orders=ready, now=utcnow(), money=format_amount,
+                message="", kind="ok")
+
+
+@post("/handover/scan", guards=[PICKER])
+async def handover_scan(request: Request, data: Form) -> Template:
+    db = request.app.state.db
+    try:
+        result = await service.handover_scan(db, _user(request), data.get("code", ""))
+        if result.bags_left:
+            message, kind = (f"{result.order.number}: {result.bags_left} more "
+                             f"bag{'s' if result.bags_left > 1 else ''} to scan"), "warn"
+        else:
+            cash = (f" Collect {format_amount(result.order.cod_amount_minor)} cash."
+                    if result.order.payment == "cod" else "")
+            message, kind = f"{result.order.number} handed over.{cash}", "ok"
+    except (service.PickError, IllegalTransition) as exc:
+        message, kind = str(exc), "error"
+    ready = await service.orders_in(db, "ready")
+    return page(request, "picking/_handover.html", orders=ready, now=utcnow(),
+                money=format_amount, message=message, kind=kind)
+
+
+ROUTES = [pick_page, claim, scan, short, pack_page, pack, handover_page, handover_scan]

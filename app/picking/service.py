@@ -1,0 +1,336 @@
+"""Picking, packing and handover at the dark store.
+
+A picker claims a batch (the planner groups the most urgent accepted orders and
+orders the tasks by bin pick sequence); each task is confirmed by scanning the
+product; a missing item is a short pick, optionally with a substitute. Packing
+sets the bag count and prints bag labels and the packing slip through the print
+queue. At handover every bag label is scanned (or the order's code typed): the
+stock leaves the ledger then, reason "order", and the reservation ends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from app.catalog.barcodes import BarcodeError, MeasureRule, parse_scan
+from app.catalog.models import Product
+from app.catalog.service import UnknownProduct, find_scanned
+from app.config import StoreConfig
+from app.core.auth import StaffUser
+from app.core.clock import utcnow
+from app.core.db import Database, Tx, next_number
+from app.core.ids import uuid7
+from app.orders import service as orders
+from app.orders.models import Order, OrderLine
+from app.picking import planner
+from app.picking.models import PickBatch, PickTaskRow
+from app.printing import service as printing
+from app.stock.models import Bin, StockLevel
+from app.stock.service import record_move
+
+
+class PickError(ValueError):
+    """Refused, with a message for the picker or packer; nothing changed."""
+
+
+class WrongProduct(PickError):
+    """The scanned item is not the one this task asks for."""
+
+
+async def _orders_to_pick(s: Tx) -> list[planner.OrderToPick]:
+    in_batches = select(PickTaskRow.order_id).where(PickTaskRow.status != "cancelled")
+    accepted = list(await s.scalars(select(Order).where(
+        Order.state == "accepted", Order.id.not_in(in_batches))))
+    out = []
+    for order in accepted:
+        lines = []
+        for line in order.lines:
+            bins = (await s.execute(
+                select(Bin.code, Bin.zone, Bin.pick_seq, StockLevel.on_hand)
+                .join(StockLevel, StockLevel.bin_id == Bin.id)
+                .where(StockLevel.product_id == line.product_id))).all()
+            lines.append(planner.OrderLineToPick(
+                line_id=line.id, sku=line.sku, name=line.name, quantity=line.quantity,
+                unit=line.unit, bins=tuple(planner.BinStock(c, z, p, a) for c, z, p, a in bins)))
+        out.append(planner.OrderToPick(order.id, order.number, order.promised_by, tuple(lines)))
+    return out
+
+
+async def open_batch(db: Database, picker: StaffUser) -> PickBatch | None:
+    async with db.read() as s:
+        return await s.scalar(select(PickBatch).where(PickBatch.picker_id == picker.id,
+                                                      PickBatch.status == "open"))
+
+
+async def claim_batch(db: Database, cfg: StoreConfig, picker: StaffUser,
+                      limits: planner.BatchLimits | None = None) -> PickBatch | None:
+    """The picker's open batch, or a new one of the most urgent orders (None: nothing to do)."""
+    async with db.write() as s:
+        batch = await s.scalar(select(PickBatch).where(PickBatch.picker_id == picker.id,
+                                                       PickBatch.status == "open"))
+        if batch is not None:
+            return batch
+        candidates = await _orders_to_pick(s)
+        if not candidates:
+            return None
+        plan = planner.plan(candidates, limits or planner.BatchLimits(), utcnow())
+        n = await next_number(s, "batch")
+        batch = PickBatch(id=uuid7(), number=f"{cfg.store.id}-B{n:04d}", picker_id=picker.id,
+                          status="open", created_at=utcnow(), tasks=[])
+        s.add(batch)
+        lines = {line.line_id: line for o in plan.orders for line in o.lines}
+        product_of = {line.id: line.product_id for line in await s.scalars(
+            select(OrderLine).where(OrderLine.id.in_(list(lines))))}
+        for task in plan.tasks:
+            batch.tasks.append(PickTaskRow(
+                id=uuid7(), batch_id=batch.id, seq=task.seq, order_id=task.order_id,
+                order_number=task.order_number, order_line_id=task.line_id,
+                product_id=product_of[task.line_id], bin_code=task.bin_code, sku=task.sku,
+                name=task.name, unit=task.unit, quantity=task.quantity, bag=task.bag))
+        seq = len(plan.tasks)
+        for order_id, line_id, quantity in plan.short:  # no bin has it: short at once
+            seq += 1
+            order = next(o for o in plan.orders if o.order_id == order_id)
+            line = lines[line_id]
+            batch.tasks.append(PickTaskRow(
+                id=uuid7(), batch_id=batch.id, seq=seq, order_id=order_id,
+                order_number=order.number, order_line_id=line_id,
+                product_id=product_of[line_id], bin_code="-", sku=line.sku, name=line.name,
+                unit=line.unit, quantity=quantity, bag=plan.bags[order_id], status="short",
+                short_reason="no stock in any bin", done_at=utcnow()))
+        for o in plan.orders:
+            order = await s.get(Order, o.order_id)
+            orders._move(s, order, "picking", picker.name, f"batch {batch.number}")
+        return batch
+
+
+def next_task(batch: PickBatch) -> PickTaskRow | None:
+    return next((t for t in batch.tasks if t.status == "open"), None)
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int
+
+
+def progress(batch: PickBatch) -> Progress:
+    live = [t for t in batch.tasks if t.status != "cancelled"]
+    return Progress(sum(1 for t in live if t.status != "open"), len(live))
+
+
+async def _task_for_change(s: Tx, picker: StaffUser, task_id: str) -> tuple[PickTaskRow,
+                                                                             PickBatch]:
+    task = await s.get(PickTaskRow, task_id)
+    if task is None:
+        raise PickError("that task is not in your batch")
+    batch = await s.get(PickBatch, task.batch_id)
+    if batch.picker_id != picker.id or batch.status != "open":
+        raise PickError("that task is not in your batch")
+    if task.status == "cancelled":
+        raise PickError(f"order {task.order_number} was cancelled: put its items back")
+    if task.status != "open":
+        raise PickError("that task is already done")
+    return task, batch
+
+
+async def confirm_scan(db: Database, picker: StaffUser, task_id: str, code: str,
+                       rules: tuple[MeasureRule, ...]) -> PickTaskRow:
+    """A scan confirms the item: the wrong product is refused (and counted); a scale
+    label counts its weight; a piece counts one (or the quantity a pack code carries)."""
+    try:
+        scan = parse_scan(code, rules)
+    except BarcodeError as exc:
+        raise WrongProduct(f"not a barcode we can read: {exc}") from None
+    async with db.write() as s:
+        task, batch = await _task_for_change(s, picker, task_id)
+        try:
+            product = (await find_scanned(s, scan)).product
+        except UnknownProduct:
+            product = None
+        if product is None or product.id != task.product_id:
+            task.wrong_scans += 1
+            wrong = f" ({product.name})" if product else ""
+            await s.flush()
+            raise WrongProduct(f"Wrong item{wrong}. Take {task.name} from {task.bin_code}.")
+        if task.unit == "piece":
+            task.picked += scan.quantity or 1
+        else:
+            task.picked += scan.weight_g or task.quantity
+        if task.picked >= task.quantity:
+            task.picked = min(task.picked, task.quantity) if task.unit == "piece" else task.picked
+            await _finish_task(s, task, batch, picker)
+        return task
+
+
+async def short_pick(db: Database, picker: StaffUser, task_id: str, reason: str,
+                     substitute_code: str = "", rules: tuple[MeasureRule, ...] = ()
+                     ) -> PickTaskRow:
+    """Can't find it: the rest of the line is short. A substitute scan is recorded on the
+    order for the customer to approve; the bin is flagged for a count."""
+    reason = reason.strip() or "not found"
+    async with db.write() as s:
+        task, batch = await _task_for_change(s, picker, task_id)
+        if substitute_code.strip():
+            try:
+                sub = (await find_scanned(s, parse_scan(substitute_code, rules))).product
+            except (BarcodeError, UnknownProduct) as exc:
+                raise PickError(f"substitute: {exc}") from None
+            if sub.id == task.product_id:
+                raise PickError("that is the same product: scan it to confirm instead")
+            task.substitute_sku = sub.sku
+        task.status, task.short_reason, task.done_at = "short", reason[:80], utcnow()
+        order = await s.get(Order, task.order_id)
+        note = f"short {task.sku} x{task.quantity - task.picked} at {task.bin_code}: {reason}"
+        if task.substitute_sku:
+            note += f"; substitute {task.substitute_sku} needs the customer's approval"
+        order.notes = (order.notes + " | " if order.notes else "") + note[:200]
+        from app.core.models import AuditLog
+
+        s.add(AuditLog(id=uuid7(), at=utcnow(), user_id=picker.id, action="count_needed",
+                       detail=f"bin {task.bin_code} {task.sku}: {reason}"[:500]))
+        await _finish_task(s, task, batch, picker, already_done=True)
+        return task
+
+
+async def _finish_task(s: Tx, task: PickTaskRow, batch: PickBatch, picker: StaffUser,
+                       already_done: bool = False) -> None:
+    if not already_done:
+        task.status, task.done_at = "done", utcnow()
+    line = await s.get(OrderLine, task.order_line_id)
+    line.picked_quantity = sum(t.picked for t in batch.tasks
+                               if t.order_line_id == line.id and t.status != "cancelled")
+    order_tasks = [t for t in batch.tasks if t.order_id == task.order_id]
+    if all(t.status != "open" for t in order_tasks):
+        order = await s.get(Order, task.order_id)
+        if order.state == "picking":
+            orders._move(s, order, "picked", picker.name, f"batch {batch.number}")
+    if all(t.status != "open" for t in batch.tasks):
+        batch.status, batch.finished_at = "done", utcnow()
+
+
+async def put_back_list(db: Database, picker: StaffUser) -> list[PickTaskRow]:
+    """Items already picked for orders cancelled while the batch was open."""
+    batch = await open_batch(db, picker)
+    if batch is None:
+        return []
+    return [t for t in batch.tasks if t.status == "cancelled" and t.picked]
+
+
+async def cancel_picking_tasks(s: Tx, order_id: str) -> None:
+    """Called when an order is cancelled: its open tasks stop; picked items go back."""
+    for task in await s.scalars(select(PickTaskRow).where(PickTaskRow.order_id == order_id,
+                                                          PickTaskRow.status == "open")):
+        task.status = "cancelled"
+
+
+# ---- packing and handover ------------------------------------------------------------
+
+
+async def pack(db: Database, cfg: StoreConfig, packer: StaffUser, order_id: str,
+               bag_count: int) -> Order:
+    """Bags counted: print a label per bag and the packing slip, and make it ready."""
+    if not 1 <= bag_count <= 20:
+        raise PickError("bags must be between 1 and 20")
+    from app.pos.receipts import templates_for
+
+    async with db.write() as s:
+        order = await s.get(Order, order_id)
+        if order is None:
+            raise PickError("no such order")
+        orders._move(s, order, "packed", packer.name, f"{bag_count} bags")
+        order.bag_count = bag_count
+        templates = templates_for(cfg)
+        for p in printing.printers_for(cfg, "bag_label"):
+            for bag_no in range(1, bag_count + 1):
+                layout = templates.render("bag_label", order=_label_view(order), bag_no=bag_no,
+                                          bag_count=bag_count)
+                printing.enqueue(s, p.name, "bag_label", layout, ref=order.id,
+                                 title=f"Bag {bag_no}/{bag_count} {order.number}")
+        for p in printing.printers_for(cfg, "packing_slip"):
+            layout = templates.render("packing_slip", order=_slip_view(order))
+            printing.enqueue(s, p.name, "packing_slip", layout, ref=order.id,
+                             title=f"Packing slip {order.number}")
+        orders._move(s, order, "ready", packer.name, "packed and labelled")
+        return order
+
+
+def bag_code(order: Order, bag_no: int) -> str:
+    """What each bag label's QR carries: order, bag and the order's handover code."""
+    return f"{order.number}/{bag_no}/{order.handover_code}"
+
+
+def _label_view(order: Order):  # noqa: ANN202 - a plain view for the template
+    from types import SimpleNamespace
+
+    return SimpleNamespace(number=order.number, customer_first_name=order.customer_name.split()[0],
+                           courier="Rider pool", promised_by=order.promised_by,
+                           handover_code=order.handover_code)
+
+
+def _slip_view(order: Order):  # noqa: ANN202
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        number=order.number, customer_name=order.customer_name, address=order.address,
+        pincode=order.pincode, payment=order.payment, cod_amount_minor=order.cod_amount_minor,
+        notes=order.notes, bag_count=order.bag_count,
+        lines=[SimpleNamespace(name=line.name, quantity=line.picked_quantity or line.quantity,
+                               unit=line.unit, substitute_for=None) for line in order.lines])
+
+
+@dataclass(frozen=True)
+class HandoverScan:
+    order: Order
+    bags_left: int
+
+
+async def handover_scan(db: Database, staff: StaffUser, code: str) -> HandoverScan:
+    """A bag label's QR (order/bag/code) or the order's 6-letter code typed by the rider
+    desk. When every bag is in, the order is handed over and its stock leaves."""
+    text = code.strip().upper()
+    async with db.write() as s:
+        if text.count("/") == 2:
+            number, bag, handover_code = text.split("/")
+            order = await s.scalar(select(Order).where(Order.number == number))
+            if order is None or order.handover_code != handover_code:
+                raise PickError("this label is not for an order of this store")
+            if not bag.isascii() or not bag.isdigit() or not 1 <= int(bag) <= order.bag_count:
+                raise PickError(f"bag {bag} is not one of this order's {order.bag_count} bags")
+            bags = {b for b in order.bags_handed.split(",") if b} | {str(int(bag))}
+        else:
+            order = await s.scalar(select(Order).where(Order.handover_code == text,
+                                                       Order.state == "ready"))
+            if order is None:
+                raise PickError("no ready order has that code")
+            bags = {str(i) for i in range(1, order.bag_count + 1)}
+        if order.state == "handed_over":
+            raise PickError(f"order {order.number} was already handed over")
+        if order.state != "ready":
+            raise PickError(f"order {order.number} is not ready for a rider")
+        order.bags_handed = ",".join(sorted(bags, key=int))
+        left = order.bag_count - len(bags)
+        if left == 0:
+            await _stock_leaves(s, order, staff)
+            orders._move(s, order, "handed_over", staff.name, f"{order.bag_count} bags")
+            await orders.release_reservations(s, order)
+        return HandoverScan(order, left)
+
+
+async def _stock_leaves(s: Tx, order: Order, staff: StaffUser) -> None:
+    """The picked quantities leave the bins they were picked from."""
+    tasks = list(await s.scalars(select(PickTaskRow).where(PickTaskRow.order_id == order.id,
+                                                           PickTaskRow.picked > 0)))
+    for task in tasks:
+        product = await s.get(Product, task.product_id)
+        bin_ = await s.scalar(select(Bin).where(Bin.code == task.bin_code))
+        await record_move(s, product=product, bin=bin_, delta=-task.picked, reason="order",
+                          reference=order.number, user_id=staff.id)
+
+
+async def orders_in(db: Database, state: str) -> list[Order]:
+    async with db.read() as s:
+        return list(await s.scalars(select(Order).where(Order.state == state)
+                                    .order_by(Order.promised_by)))
