@@ -33,6 +33,7 @@ from app.core.auth import PUBLIC, requires
 from app.core.db import Database
 from app.core.timing import server_timing_middleware
 from app.core.web import EXCEPTION_HANDLERS, TEMPLATES_DIR, nav_for, template_globals
+from app.orders import live as order_live
 from app.orders import routes as order_routes
 from app.picking import routes as picking_routes
 from app.pos import routes as pos_routes
@@ -150,6 +151,7 @@ def create_store_app(cfg: StoreConfig, *, check_migrations: bool = True) -> Lite
             *catalog_routes.ROUTES,
             *stock_routes.ROUTES,
             *pos_routes.ROUTES,
+            *order_live.ROUTES,
             *order_routes.ROUTES,
             *picking_routes.ROUTES,
             *printing_routes.ROUTES,

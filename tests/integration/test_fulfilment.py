@@ -55,8 +55,7 @@ def task_of(html: str) -> dict:
 
 
 async def test_a_batch_from_api_to_rider(client, app, db, cfg, store, staff):
-    printer = cfg.printers[0]
-    printer.documents = ["receipt", "bag_label", "packing_slip"]  # the packing bench printer
+    assert [p.name for p in cfg.printers if "bag_label" in p.documents] == ["packing-1"]
     key = {"Authorization": f"Bearer {(await create_api_key(db, 'app', 'all'))[1]}"}
     a, b, c = store
     first = (await client.post("/api/v1/orders", json=order_body(
