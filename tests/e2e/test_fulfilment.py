@@ -8,6 +8,7 @@ import subprocess
 import urllib.request
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from playwright.async_api import expect
 
 from tests.e2e.conftest import DEVICES, KIRANA, _env, demo_products, login
@@ -22,11 +23,16 @@ def api(url: str, key: str, path: str, body: dict | None = None) -> dict:
         return json.loads(response.read())
 
 
-async def test_orders_flow_from_api_to_rider(browser, own_server, guard) -> None:
-    key = subprocess.run(
+@pytest.fixture
+def api_key(own_server) -> str:
+    return subprocess.run(
         [str(KIRANA), "apikey", "create", "--config", str(own_server.directory / "store.toml"),
          "--name", "app", "--scope", "all"], capture_output=True, text=True, env=_env(),
         check=True).stdout.strip().splitlines()[-1]
+
+
+async def test_orders_flow_from_api_to_rider(browser, own_server, guard, api_key) -> None:
+    key = api_key
     in_stock = [p for p in demo_products()[:40]
                 if api(own_server.url, key, f"/api/v1/stock/{p.sku}")["on_hand"] >= 2]
     a, b, c = in_stock[:3]
