@@ -381,11 +381,13 @@ def tls_init(cfg: StoreConfig, names: tuple[str, ...], ips: tuple[str, ...], for
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=8000, type=int)
 @click.option("--no-serve", is_flag=True, help="Only prepare the demo; don't start the server.")
-def demo(directory: str, host: str, port: int, no_serve: bool) -> None:
+@click.option("--no-orders", is_flag=True, help="Don't post made-up online orders.")
+def demo(directory: str, host: str, port: int, no_serve: bool, no_orders: bool) -> None:
     from app.demo import prepare_demo
 
     cfg_path, logins, fresh = prepare_demo(
-        Path(directory), host=host, port=port, progress=progress_bar
+        Path(directory), host=host, port=port, progress=progress_bar,
+        orders_per_minute=0 if no_orders else 2.0,
     )
     console.print()
     console.print(

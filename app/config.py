@@ -103,6 +103,12 @@ class PosSection(Base):
     max_kg_per_line: Annotated[int, msgspec.Meta(ge=1, le=10000)] = 100
 
 
+class PickingSection(Base):
+    max_orders_per_batch: Annotated[int, msgspec.Meta(ge=1, le=20)] = 4
+    max_items_per_batch: Annotated[int, msgspec.Meta(ge=1, le=500)] = 40
+    demo_orders_per_minute: Annotated[float, msgspec.Meta(ge=0, le=60)] = 0.0
+
+
 class HubLinkSection(Base):
     url: str = ""  # e.g. wss://hub.example.in/sync/v1 ; empty = run standalone
     token_file: str = ""
@@ -122,6 +128,7 @@ class StoreConfig(Base):
     barcode_rules: list[BarcodeRuleSection] = []
     printers: list[PrinterSection] = []
     pos: PosSection = msgspec.field(default_factory=PosSection)
+    picking: PickingSection = msgspec.field(default_factory=PickingSection)
     hub: HubLinkSection = msgspec.field(default_factory=HubLinkSection)
 
     # Filled in by load_config, not read from the file.

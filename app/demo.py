@@ -38,7 +38,8 @@ ZONE_FOR_CATEGORY = {
 }
 
 
-def write_demo_config(directory: Path, host: str, port: int) -> Path:
+def write_demo_config(directory: Path, host: str, port: int, orders_per_minute: float = 2.0
+                      ) -> Path:
     """The demo store's config: the example counter store, pointed at the demo folder."""
     text = (STORE_CONFIG_DIR / "store.toml").read_text(encoding="utf-8")
     text = text.replace('path = "../var/s1/store.db"', 'path = "store.db"')
@@ -46,6 +47,8 @@ def write_demo_config(directory: Path, host: str, port: int) -> Path:
     text = text.replace('host = "0.0.0.0"', f'host = "{host}"').replace(
         "port = 8001", f"port = {port}"
     )
+    text = text.replace("max_items_per_batch = 40\n",
+                        f"max_items_per_batch = 40\ndemo_orders_per_minute = {orders_per_minute}\n")
     path = directory / "store.toml"
     path.write_text(text, encoding="utf-8")
     return path
@@ -119,8 +122,9 @@ def prepare_demo(
     host: str = "127.0.0.1",
     port: int = 8000,
     progress: Callable | None = None,
+    orders_per_minute: float = 2.0,
 ) -> tuple[Path, list[tuple[str, str, str]], bool]:
     directory.mkdir(parents=True, exist_ok=True)
-    cfg_path = write_demo_config(directory, host, port)
+    cfg_path = write_demo_config(directory, host, port, orders_per_minute)
     fresh = asyncio.run(_load(cfg_path, progress))
     return cfg_path, DEMO_LOGINS, fresh

@@ -35,6 +35,7 @@ from app.core.timing import server_timing_middleware
 from app.core.web import EXCEPTION_HANDLERS, TEMPLATES_DIR, nav_for, template_globals
 from app.orders import live as order_live
 from app.orders import routes as order_routes
+from app.orders.demo_feed import DemoFeed
 from app.picking import routes as picking_routes
 from app.pos import routes as pos_routes
 from app.printing import routes as printing_routes
@@ -136,11 +137,14 @@ def create_store_app(cfg: StoreConfig, *, check_migrations: bool = True) -> Lite
     data_dir.mkdir(parents=True, exist_ok=True)
 
     print_queue = PrintQueue(db, cfg)
+    demo_feed = DemoFeed(db, cfg)
 
     async def start_workers() -> None:
         await print_queue.start()
+        await demo_feed.start()
 
     async def close_db() -> None:
+        await demo_feed.stop()
         await print_queue.stop()
         await db.dispose()
 

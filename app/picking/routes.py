@@ -16,7 +16,7 @@ from app.core.web import current_user, is_htmx, page
 from app.orders import service as orders
 from app.orders.states import IllegalTransition
 from app.picking import service
-from app.picking.planner import PlanError
+from app.picking.planner import BatchLimits, PlanError
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 PICKER = requires("picker")
@@ -50,8 +50,10 @@ async def pick_page(request: Request) -> Template:
 @post("/pick/claim", guards=[PICKER])
 async def claim(request: Request) -> Template:
     try:
-        batch = await service.claim_batch(request.app.state.db, request.app.state.cfg,
-                                          _user(request))
+        cfg = request.app.state.cfg
+        limits = BatchLimits(max_orders=cfg.picking.max_orders_per_batch,
+                             max_items=cfg.picking.max_items_per_batch)
+        batch = await service.claim_batch(request.app.state.db, cfg, _user(request), limits)
     except PlanError as exc:
         return page(request, "picking/_task.html", **await _pick_view(request, str(exc), "error"))
     message = "" if batch else "No orders waiting. Check again in a moment."

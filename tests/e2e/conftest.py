@@ -194,7 +194,8 @@ def start_server(template: Path, directory: Path, timeout: float = 30.0) -> Serv
 def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("demo-template")
     done = subprocess.run(
-        [str(KIRANA), "demo", "--dir", str(directory), "--port", "8001", "--no-serve"],
+        [str(KIRANA), "demo", "--dir", str(directory), "--port", "8001", "--no-serve",
+         "--no-orders"],
         cwd=directory, env=_env(), capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 0, f"kirana demo failed:\n{done.stdout}\n{done.stderr}"

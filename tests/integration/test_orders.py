@@ -140,3 +140,15 @@ async def test_board_and_order_page(client, stocked, key, login_as):
     await client.post("/logout", headers={"x-csrftoken": client.cookies.get("csrftoken", "")})
     await login_as("cashier")
     assert (await client.get("/orders")).status_code == 403
+
+
+async def test_demo_feed_posts_orders_through_the_normal_intake(db, cfg, stocked):
+    import random
+
+    from app.orders.demo_feed import post_one
+
+    await post_one(db, cfg, random.Random(1), 1)
+    async with db.read() as s:
+        order = (await s.scalars(select(Order))).one()
+    assert order.channel == "demo" and order.state == "accepted"
+    assert {line.sku for line in order.lines} <= set(stocked)

@@ -1,0 +1,80 @@
+"""A steady trickle of made-up online orders, for the demo store only.
+
+Turned on by `picking.demo_orders_per_minute` (the demo config sets it; `kirana demo
+--no-orders` leaves it off). Orders go through the same intake as the API, from the
+"demo" channel, for products that are in stock, promised 10-20 minutes out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from app.catalog.models import Product
+from app.config import StoreConfig
+from app.core.clock import utcnow
+from app.core.db import Database
+from app.orders import service
+from app.stock.models import StockLevel
+
+log = logging.getLogger("kirana.demo")
+NAMES = ("Priya Sharma", "Rahul Verma", "Ananya Iyer", "Mohammed Arif", "Kavya Reddy",
+         "Suresh Patil", "Neha Gupta", "Arjun Nair", "Fatima Khan", "Vikram Singh")
+PINCODES = ("560102", "560034", "560068", "560076", "560095")
+
+
+async def post_one(db: Database, cfg: StoreConfig, rng: random.Random, n: int) -> None:
+    async with db.read() as s:
+        skus = list(await s.scalars(
+            select(Product.sku).join(StockLevel, StockLevel.product_id == Product.id)
+            .where(Product.active, Product.unit == "piece")
+            .group_by(Product.id).having(func.sum(StockLevel.on_hand) >= 3)))
+    if not skus:
+        return
+    lines = tuple(service.LineIn(sku, rng.randint(1, 2)) for sku in rng.sample(skus, k=min(
+        len(skus), rng.randint(1, 5))))
+    cod = rng.random() < 0.3
+    incoming = service.OrderIn(
+        channel="demo", external_id=f"DEMO-{utcnow():%Y%m%d%H%M%S}-{n}",
+        customer_name=rng.choice(NAMES), customer_phone="9" + "".join(
+            rng.choice("0123456789") for _ in range(9)),
+        address=f"{rng.randint(1, 300)}, {rng.randint(1, 40)}th Cross, HSR Layout",
+        pincode=rng.choice(PINCODES),
+        promised_by=utcnow() + timedelta(minutes=rng.randint(10, 20)), lines=lines,
+        payment="cod" if cod else "prepaid", cod_amount_minor=rng.randint(100, 900) * 100 if cod
+        else 0)
+    await service.receive_order(db, cfg, incoming, "demo")
+
+
+class DemoFeed:
+    def __init__(self, db: Database, cfg: StoreConfig) -> None:
+        self.db, self.cfg = db, cfg
+        self._task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        rate = self.cfg.picking.demo_orders_per_minute
+        if rate > 0 and self._task is None:
+            self._task = asyncio.create_task(self._run(60.0 / rate), name="demo-orders")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self, every: float) -> None:
+        rng = random.Random()
+        n = 0
+        while True:
+            await asyncio.sleep(rng.uniform(0.5, 1.5) * every)
+            n += 1
+            try:
+                await post_one(self.db, self.cfg, rng, n)
+            except Exception:  # noqa: BLE001 - a demo helper must never take the store down
+                log.exception("demo order feed")
