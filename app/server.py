@@ -40,6 +40,7 @@ from app.picking import routes as picking_routes
 from app.pos import routes as pos_routes
 from app.printing import routes as printing_routes
 from app.printing.worker import PrintQueue
+from app.reports import routes as report_routes
 from app.stock import routes as stock_routes
 
 log = logging.getLogger("kirana")
@@ -157,6 +158,7 @@ def create_store_app(cfg: StoreConfig, *, check_migrations: bool = True) -> Lite
             *pos_routes.ROUTES,
             *order_live.ROUTES,
             *order_routes.ROUTES,
+            *report_routes.ROUTES,
             *picking_routes.ROUTES,
             *printing_routes.ROUTES,
             *pairing.ROUTES,

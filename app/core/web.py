@@ -66,6 +66,7 @@ NAV: list[tuple[str, str, tuple[str, ...]]] = [
     ("Riders", "/handover", ("picker",)),
     ("Orders", "/orders", ("manager", "picker")),
     ("Stock", "/stock", ("manager", "picker")),
+    ("Fulfilment", "/reports/fulfilment", ("manager",)),
     ("Overrides", "/pos/audit", ("manager",)),
     ("Printers", "/printers", ("manager",)),
     ("Pair devices", "/pair", ("manager",)),

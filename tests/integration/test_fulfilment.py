@@ -131,6 +131,15 @@ async def test_a_batch_from_api_to_rider(client, app, db, cfg, store, staff):
         moves = list(await s.scalars(select(StockMove).where(StockMove.reason == "order")))
     assert left == 0 and {m.reference for m in moves} == {order.number}
 
+    # The manager's fulfilment report has the order's minutes, and its CSV too.
+    await client.post("/logout", headers=hx(client))
+    await login(client, staff["manager"], STAFF["manager"][1])
+    report = await client.get("/reports/fulfilment")
+    assert 'data-testid="stage-chart"' in report.text and "Ravi" in report.text
+    csv_rows = (await client.get("/reports/fulfilment.csv")).text.splitlines()
+    row = next(r for r in csv_rows if r.startswith(order.number + ","))
+    assert row.split(",")[1] == "handed_over" and row.endswith(",yes")
+
 
 async def test_cancel_while_picking_tells_the_picker_what_to_put_back(client, db, store, staff):
     key = {"Authorization": f"Bearer {(await create_api_key(db, 'app', 'all'))[1]}"}
