@@ -1,6 +1,6 @@
 """Live updates for the order board: server-sent events.
 
-The stream polls a tiny marker (number of orders, latest change) every half second
+The stream polls a tiny marker (number of orders, latest change) four times a second
 and tells the page when it moved; the page then fetches the board fragment. Polling
 the database rather than an in-process signal means a change made by any process
 (the API, the hub link, a CLI) shows up, and a lost event is harmless.
@@ -20,7 +20,7 @@ from app.core.auth import requires
 from app.core.db import Database
 from app.orders.models import Order
 
-POLL_SECONDS = 0.5
+POLL_SECONDS = 0.25
 KEEPALIVE_SECONDS = 15.0
 
 
