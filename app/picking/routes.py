@@ -47,6 +47,14 @@ async def pick_page(request: Request) -> Template:
                 **await _pick_view(request))
 
 
+@get("/pick/alerts", guards=[PICKER])
+async def pick_alerts(request: Request) -> Template:
+    """Put-back instructions and the waiting count, refreshed when any order changes."""
+    view = await _pick_view(request)
+    waiting = len(await service.orders_in(request.app.state.db, "accepted"))
+    return page(request, "picking/_alerts.html", **view, waiting=waiting)
+
+
 @post("/pick/claim", guards=[PICKER])
 async def claim(request: Request) -> Template:
     try:
@@ -146,4 +154,4 @@ async def handover_scan(request: Request, data: Form) -> Template:
                 money=format_amount, message=message, kind=kind)
 
 
-ROUTES = [pick_page, claim, scan, short, pack_page, pack, handover_page, handover_scan]
+ROUTES = [pick_page, pick_alerts, claim, scan, short, pack_page, pack, handover_page, handover_scan]

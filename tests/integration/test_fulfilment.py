@@ -156,5 +156,7 @@ async def test_cancel_while_picking_tells_the_picker_what_to_put_back(client, db
     assert r.json()["status"] == "cancelled"
     page = await client.get("/pick", headers=hx(client))
     assert "put these back" in page.text and "A-01-1" in page.text
+    alerts = await client.get("/pick/alerts", headers=hx(client))  # what the live push loads
+    assert "put these back" in alerts.text and "A-01-1" in alerts.text
     async with db.read() as s:
         assert await s.scalar(select(func.count()).select_from(StockReservation)) == 0
