@@ -84,6 +84,21 @@ async def scan(request: Request, task_id: str, data: Form) -> Template:
     return page(request, "picking/_task.html", **await _pick_view(request, message))
 
 
+@post("/pick/tasks/{task_id:str}/more", guards=[PICKER])
+async def more(request: Request, task_id: str, data: Form) -> Template:
+    try:
+        task = await service.add_more(request.app.state.db, _user(request), task_id,
+                                      take_all=data.get("all") == "1")
+    except service.PickError as exc:
+        return page(request, "picking/_task.html", **await _pick_view(request, str(exc),
+                                                                       "error"))
+    message = (f"{task.name}: {task.picked} of {task.quantity}" if task.status == "open"
+               else f"Done: {task.name} into bag {task.bag}")
+    if await service.open_batch(request.app.state.db, _user(request)) is None:
+        message += ". Batch picked: take the bags to packing."
+    return page(request, "picking/_task.html", **await _pick_view(request, message))
+
+
 @post("/pick/tasks/{task_id:str}/short", guards=[PICKER])
 async def short(request: Request, task_id: str, data: Form) -> Template:
     try:
@@ -154,4 +169,4 @@ async def handover_scan(request: Request, data: Form) -> Template:
                 money=format_amount, message=message, kind=kind)
 
 
-ROUTES = [pick_page, pick_alerts, claim, scan, short, pack_page, pack, handover_page, handover_scan]
+ROUTES = [pick_page, pick_alerts, claim, scan, more, short, pack_page, pack, handover_page, handover_scan]

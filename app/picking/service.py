@@ -165,6 +165,21 @@ async def confirm_scan(db: Database, picker: StaffUser, task_id: str, code: str,
         return task
 
 
+async def add_more(db: Database, picker: StaffUser, task_id: str, take_all: bool) -> PickTaskRow:
+    """The quantity stepper: once the product was confirmed by one scan, identical items
+    are counted without scanning each (+1, or all that is left)."""
+    async with db.write() as s:
+        task, batch = await _task_for_change(s, picker, task_id)
+        if task.unit != "piece":
+            raise PickError("weighed items are confirmed by their scale label")
+        if task.picked < 1:
+            raise PickError("scan one first, so we know it is the right product")
+        task.picked = task.quantity if take_all else task.picked + 1
+        if task.picked >= task.quantity:
+            await _finish_task(s, task, batch, picker)
+        return task
+
+
 async def short_pick(db: Database, picker: StaffUser, task_id: str, reason: str,
                      substitute_code: str = "", rules: tuple[MeasureRule, ...] = ()
                      ) -> PickTaskRow:

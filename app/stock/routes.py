@@ -35,12 +35,14 @@ def _ctx(request: Request, mode: str, **extra: Any) -> dict[str, Any]:
 @get("/stock", guards=[requires("manager", "picker")])
 async def stock_page(request: Request, low: bool = False, q: str = "") -> Template:
     rows = await service.stock_list(request.app.state.db, low_only=low, query=q.strip())
+    counts = await service.count_requests(request.app.state.db)
     return page(
         request,
         "stock/list.html",
         fragment="stock/_rows.html",
         user=current_user(request),
         rows=rows,
+        counts=counts,
         low=low,
         q=q,
         fq=format_quantity,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -226,6 +226,45 @@ class StockRow:
     @property
     def low(self) -> bool:
         return self.on_hand <= self.product.reorder_level
+
+
+@dataclass(frozen=True)
+class CountRequest:
+    bin_code: str
+    sku: str
+    reason: str
+    at: datetime
+
+
+async def count_requests(db: Database, days: int = 7) -> list[CountRequest]:
+    """Bins a picker could not find stock in (short picks) and that nobody has counted
+    since: the manager's list of counts to do."""
+    from app.core.models import AuditLog
+
+    since = utcnow() - timedelta(days=days)
+    async with db.read() as s:
+        asked = list(await s.scalars(select(AuditLog).where(
+            AuditLog.action == "count_needed", AuditLog.at >= since).order_by(AuditLog.at)))
+        counted = (await s.execute(
+            select(Bin.code, Product.sku, func.max(StockMove.at))
+            .join(Bin, Bin.id == StockMove.bin_id).join(Product, Product.id == StockMove.product_id)
+            .where(StockMove.reason == "count", StockMove.at >= since)
+            .group_by(Bin.code, Product.sku))).all()
+    last_count = {(b, sku): at for b, sku, at in counted}
+    out: dict[tuple[str, str], CountRequest] = {}
+    for entry in asked:
+        # detail: "bin A-01-2 SKU: reason"
+        head, _, reason = entry.detail.partition(": ")
+        parts = head.split()
+        if len(parts) != 3 or parts[0] != "bin":
+            continue
+        key = (parts[1], parts[2])
+        done_at = last_count.get(key)
+        if done_at is not None and done_at >= entry.at:
+            out.pop(key, None)
+            continue
+        out[key] = CountRequest(parts[1], parts[2], reason, entry.at)
+    return sorted(out.values(), key=lambda c: c.at)
 
 
 async def stock_list(

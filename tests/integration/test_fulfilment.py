@@ -134,6 +134,13 @@ async def test_a_batch_from_api_to_rider(client, app, db, cfg, store, staff):
     # The manager's fulfilment report has the order's minutes, and its CSV too.
     await client.post("/logout", headers=hx(client))
     await login(client, staff["manager"], STAFF["manager"][1])
+    stock = await client.get("/stock")  # the short pick asked for a count of c's bin
+    assert 'data-testid="count-requests"' in stock.text and "B-03-2" in stock.text
+    product_c = await get_by_sku(db, c.sku)
+    from app.stock.service import adjust
+    await adjust(db, product_id=product_c.id, bin_code="B-03-2", reason="count", quantity=0,
+                 user_id=None)
+    assert "count-requests" not in (await client.get("/stock")).text  # counted: off the list
     report = await client.get("/reports/fulfilment")
     assert 'data-testid="stage-chart"' in report.text and "Ravi" in report.text
     csv_rows = (await client.get("/reports/fulfilment.csv")).text.splitlines()
@@ -160,3 +167,22 @@ async def test_cancel_while_picking_tells_the_picker_what_to_put_back(client, db
     assert "put these back" in alerts.text and "A-01-1" in alerts.text
     async with db.read() as s:
         assert await s.scalar(select(func.count()).select_from(StockReservation)) == 0
+
+
+async def test_quantity_stepper_needs_one_scan_first(client, db, store, staff):
+    key = {"Authorization": f"Bearer {(await create_api_key(db, 'app', 'all'))[1]}"}
+    _a, b, _c = store
+    await client.post("/api/v1/orders", json=order_body("O-5", [(b.sku, 3)]), headers=key)
+    await login(client, staff["picker"], STAFF["picker"][1])
+    task = task_of((await client.post("/pick/claim", headers=hx(client))).text)
+    early = await client.post(f"/pick/tasks/{task['id']}/more", data={"all": "1"},
+                              headers=hx(client))
+    assert "scan one first" in early.text
+    html = (await client.post(f"/pick/tasks/{task['id']}/scan", data={"code": b.barcodes[0]},
+                              headers=hx(client))).text
+    assert f"{b.name}: 1 of 3" in html and 'data-testid="take-all"' in html
+    html = (await client.post(f"/pick/tasks/{task['id']}/more", data={}, headers=hx(client))).text
+    assert f"{b.name}: 2 of 3" in html
+    html = (await client.post(f"/pick/tasks/{task['id']}/more", data={"all": "1"},
+                              headers=hx(client))).text
+    assert f"Done: {b.name}" in html and "Batch picked" in html
