@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import msgspec
@@ -100,15 +100,24 @@ async def cancel_order(request: Request, order_id: str, data: Annotated[CancelBo
 
 
 @get("/orders", guards=[requires("picker", "manager")])
-async def order_board(request: Request) -> Template:
+async def order_board(request: Request, q: str = "", late: bool = False) -> Template:
+    """The board; `q` filters by order number, customer or pincode, `late` keeps only
+    orders past (or within five minutes of) their promised time."""
     orders = await service.board(request.app.state.db)
+    text = q.strip().lower()
+    if text:
+        orders = [o for o in orders if text in o.number.lower()
+                  or text in o.customer_name.lower() or text in o.pincode]
+    if late:
+        soon = utcnow() + timedelta(minutes=5)
+        orders = [o for o in orders if o.state not in states.FINAL and o.promised_by <= soon]
     columns = [(s, states.LABELS[s], [o for o in orders if o.state == s])
                for s in ("received", "accepted", "picking", "picked", "packed", "ready",
                          "handed_over")]
     done = [o for o in orders if o.state in states.FINAL]
     return page(request, "orders/board.html", fragment="orders/_board.html",
                 user=current_user(request), columns=columns, done=done, now=utcnow(),
-                money=format_amount, labels=states.LABELS)
+                money=format_amount, labels=states.LABELS, q=q, late=late)
 
 
 @get("/orders/{order_id:str}", guards=[requires("picker", "manager")])

@@ -152,3 +152,18 @@ async def test_demo_feed_posts_orders_through_the_normal_intake(db, cfg, stocked
         order = (await s.scalars(select(Order))).one()
     assert order.channel == "demo" and order.state == "accepted"
     assert {line.sku for line in order.lines} <= set(stocked)
+
+
+async def test_board_filter(client, stocked, key, login_as):
+    due_soon = body(stocked[:1], "F-1", qty=1)
+    due_soon["promised_by"] = (datetime.now(UTC) + timedelta(minutes=3)).isoformat()
+    first = (await client.post("/api/v1/orders", json=due_soon, headers=key)).json()
+    other = body(stocked[1:2], "F-2", qty=1)
+    other["customer"]["name"] = "Rahul Verma"
+    other["promised_by"] = (datetime.now(UTC) + timedelta(minutes=40)).isoformat()
+    second = (await client.post("/api/v1/orders", json=other, headers=key)).json()
+    await login_as("manager")
+    by_name = await client.get("/orders?q=rahul", headers={"HX-Request": "true"})
+    assert second["number"] in by_name.text and first["number"] not in by_name.text
+    late = await client.get("/orders?late=true", headers={"HX-Request": "true"})
+    assert first["number"] in late.text and second["number"] not in late.text
