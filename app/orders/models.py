@@ -57,6 +57,7 @@ class OrderLine(Base):
     quantity: Mapped[int] = mapped_column(Integer)  # pieces / grams / ml
     price_minor: Mapped[int] = mapped_column(Integer)  # the channel's price for the line
     picked_quantity: Mapped[int] = mapped_column(Integer, default=0)
+    packed_quantity: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class OrderTransition(Base):

@@ -123,6 +123,20 @@ async def pack_page(request: Request) -> Template:
                 now=utcnow(), money=format_amount, message=request.query_params.get("msg", ""))
 
 
+@post("/pack/{order_id:str}/scan", guards=[PICKER])
+async def pack_scan(request: Request, order_id: str, data: Form) -> Template:
+    db = request.app.state.db
+    try:
+        line = await service.pack_scan(db, order_id, data.get("code", ""),
+                                       request.app.state.cfg.measure_rules)
+        message, kind = f"{line.name}: {line.packed_quantity} of {line.picked_quantity}", "ok"
+    except service.PickError as exc:
+        message, kind = str(exc), "error"
+    order = await orders.get_order(db, order_id)
+    return page(request, "picking/_pack_order.html", o=order, scan_message=message, scan_kind=kind,
+                now=utcnow(), money=format_amount)
+
+
 @post("/pack/{order_id:str}", guards=[PICKER])
 async def pack(request: Request, order_id: str, data: Form) -> Response | Template:
     bags = data.get("bags", "1").strip()
@@ -169,4 +183,7 @@ async def handover_scan(request: Request, data: Form) -> Template:
                 money=format_amount, message=message, kind=kind)
 
 
-ROUTES = [pick_page, pick_alerts, claim, scan, more, short, pack_page, pack, handover_page, handover_scan]
+ROUTES = [
+    pick_page, pick_alerts, claim, scan, more, short, pack_page, pack_scan, pack,
+    handover_page, handover_scan,
+]

@@ -244,6 +244,37 @@ async def cancel_picking_tasks(s: Tx, order_id: str) -> None:
 # ---- packing and handover ------------------------------------------------------------
 
 
+async def pack_scan(db: Database, order_id: str, code: str,
+                    rules: tuple[MeasureRule, ...]) -> OrderLine:
+    """Each picked item is scanned into the order at the packing bench: the wrong
+    product, or one more than was picked, is refused."""
+    try:
+        scan = parse_scan(code, rules)
+    except BarcodeError as exc:
+        raise WrongProduct(f"not a barcode we can read: {exc}") from None
+    async with db.write() as s:
+        order = await s.get(Order, order_id)
+        if order is None or order.state != "picked":
+            raise PickError("that order is not waiting to be packed")
+        try:
+            product = (await find_scanned(s, scan)).product
+        except UnknownProduct:
+            product = None
+        line = next((x for x in order.lines if product and x.product_id == product.id), None)
+        if line is None:
+            raise WrongProduct(f"{product.name if product else 'That item'} is not in order "
+                               f"{order.number}")
+        add = (scan.quantity or 1) if line.unit == "piece" else line.picked_quantity
+        if line.packed_quantity + add > line.picked_quantity:
+            raise PickError(f"all {line.picked_quantity} of {line.name} are already packed")
+        line.packed_quantity += add
+        return line
+
+
+def unpacked(order: Order) -> list[OrderLine]:
+    return [line for line in order.lines if line.packed_quantity < line.picked_quantity]
+
+
 async def pack(db: Database, cfg: StoreConfig, packer: StaffUser, order_id: str,
                bag_count: int) -> Order:
     """Bags counted: print a label per bag and the packing slip, and make it ready."""
@@ -255,6 +286,11 @@ async def pack(db: Database, cfg: StoreConfig, packer: StaffUser, order_id: str,
         order = await s.get(Order, order_id)
         if order is None:
             raise PickError("no such order")
+        missing = unpacked(order)
+        if missing and order.state == "picked":
+            raise PickError("scan every item into the order first: " + ", ".join(
+                f"{line.name} ({line.picked_quantity - line.packed_quantity} more)"
+                for line in missing))
         orders._move(s, order, "packed", packer.name, f"{bag_count} bags")
         order.bag_count = bag_count
         templates = templates_for(cfg)

@@ -97,7 +97,20 @@ async def test_a_batch_from_api_to_rider(client, app, db, cfg, store, staff):
         states = dict((await s.execute(select(Order.number, Order.state))).all())
     assert set(states.values()) == {"picked"}
 
-    # Packing: two bags for the first order, labels and a slip printed.
+    # Packing: every picked item is scanned into the order, then two bags are labelled.
+    early = await client.post(f"/pack/{first['id']}", data={"bags": "2",
+                                                             "_csrf_token": csrf_of(client)})
+    assert "scan every item into the order first" in early.text
+    wrong = await client.post(f"/pack/{first['id']}/scan", data={"code": c.barcodes[0]},
+                              headers=hx(client))
+    assert "is not in order" in wrong.text
+    for code in (a.barcodes[0], a.barcodes[0], b.barcodes[0]):
+        r = await client.post(f"/pack/{first['id']}/scan", data={"code": code},
+                              headers=hx(client))
+        assert "alert-ok" in r.text, r.text
+    extra = await client.post(f"/pack/{first['id']}/scan", data={"code": b.barcodes[0]},
+                              headers=hx(client))
+    assert "already packed" in extra.text
     r = await client.post(f"/pack/{first['id']}", data={"bags": "2",
                                                          "_csrf_token": csrf_of(client)})
     assert "packed" in r.text and "2 labels printed" in r.text.replace("+", " ")

@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-27 11:31:37.330637
+Create Date: 2026-11-27 11:45:41.565069
 """
 
 from __future__ import annotations
@@ -60,6 +60,7 @@ def upgrade() -> None:
         sa.Column("quantity", sa.Integer(), nullable=False),
         sa.Column("price_minor", sa.Integer(), nullable=False),
         sa.Column("picked_quantity", sa.Integer(), nullable=False),
+        sa.Column("packed_quantity", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["order_id"], ["orders.id"], name=op.f("fk_order_lines_order_id_orders")
         ),
