@@ -17,6 +17,7 @@ from app.orders import service as orders
 from app.orders.states import IllegalTransition
 from app.picking import service
 from app.picking.planner import BatchLimits, PlanError
+from app.stock.service import list_bins
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 PICKER = requires("picker")
@@ -36,7 +37,9 @@ async def _pick_view(request: Request, message: str = "", kind: str = "ok") -> d
     if task is not None:
         order = await orders.get_order(request.app.state.db, task.order_id)
         promised = order.promised_by if order else None
+    zones = sorted({b.zone for b in await list_bins(request.app.state.db) if b.zone})
     return {"user": current_user(request), "batch": batch, "task": task, "message": message,
+            "zones": zones, "zone": request.query_params.get("zone", ""),
             "kind": kind, "progress": service.progress(batch) if batch else None,
             "put_back": put_back, "promised_by": promised, "now": utcnow()}
 
@@ -56,11 +59,13 @@ async def pick_alerts(request: Request) -> Template:
 
 
 @post("/pick/claim", guards=[PICKER])
-async def claim(request: Request) -> Template:
+async def claim(request: Request, data: Form) -> Template:
+    """Next batch; a picker who works one zone (chilled, frozen…) gets only its orders."""
     try:
         cfg = request.app.state.cfg
+        zone = data.get("zone", "").strip() or None
         limits = BatchLimits(max_orders=cfg.picking.max_orders_per_batch,
-                             max_items=cfg.picking.max_items_per_batch)
+                             max_items=cfg.picking.max_items_per_batch, zone=zone)
         batch = await service.claim_batch(request.app.state.db, cfg, _user(request), limits)
     except PlanError as exc:
         return page(request, "picking/_task.html", **await _pick_view(request, str(exc), "error"))

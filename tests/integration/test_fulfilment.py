@@ -199,3 +199,26 @@ async def test_quantity_stepper_needs_one_scan_first(client, db, store, staff):
     html = (await client.post(f"/pick/tasks/{task['id']}/more", data={"all": "1"},
                               headers=hx(client))).text
     assert f"Done: {b.name}" in html and "Batch picked" in html
+
+
+async def test_a_zone_picker_gets_only_orders_stocked_in_that_zone(client, db, store, staff):
+    from sqlalchemy import update
+
+    from app.stock.models import Bin
+
+    key = {"Authorization": f"Bearer {(await create_api_key(db, 'app', 'all'))[1]}"}
+    a, b, _c = store
+    async with db.write() as s:  # a's bin becomes a chilled bin
+        await s.execute(update(Bin).where(Bin.code == "C-02-1").values(zone="CHILLED"))
+    await client.post("/api/v1/orders", json=order_body("Z-1", [(b.sku, 1)], minutes=5),
+                      headers=key)
+    chilled = (await client.post("/api/v1/orders", json=order_body("Z-2", [(a.sku, 1)],
+                                                                  minutes=30),
+                                 headers=key)).json()
+    await login(client, staff["picker"], STAFF["picker"][1])
+    page = await client.get("/pick")
+    assert 'data-testid="zone"' in page.text and "Chilled" in page.text
+    html = (await client.post("/pick/claim", data={"zone": "CHILLED"}, headers=hx(client))).text
+    task = task_of(html)
+    assert task["bin"] == "C-02-1" and task["name"] == a.name  # the more urgent Z-1 is ambient
+    assert chilled["number"] in html
