@@ -73,6 +73,15 @@ async def claim(request: Request, data: Form) -> Template:
     return page(request, "picking/_task.html", **await _pick_view(request, message))
 
 
+async def _after_pick(request: Request, task) -> Template:  # noqa: ANN001
+    """What the picker sees after a counted item: progress, or the next task."""
+    message = (f"{task.name}: {task.picked} of {task.quantity}" if task.status == "open"
+               else f"Done: {task.name} into bag {task.bag}")
+    if await service.open_batch(request.app.state.db, _user(request)) is None:
+        message += ". Batch picked: take the bags to packing."
+    return page(request, "picking/_task.html", **await _pick_view(request, message))
+
+
 @post("/pick/tasks/{task_id:str}/scan", guards=[PICKER])
 async def scan(request: Request, task_id: str, data: Form) -> Template:
     try:
@@ -82,11 +91,7 @@ async def scan(request: Request, task_id: str, data: Form) -> Template:
     except service.PickError as exc:
         return page(request, "picking/_task.html", **await _pick_view(request, str(exc),
                                                                        "error"))
-    message = (f"{task.name}: {task.picked} of {task.quantity}" if task.status == "open"
-               else f"Done: {task.name} into bag {task.bag}")
-    if await service.open_batch(request.app.state.db, _user(request)) is None:
-        message += ". Batch picked: take the bags to packing."
-    return page(request, "picking/_task.html", **await _pick_view(request, message))
+    return await _after_pick(request, task)
 
 
 @post("/pick/tasks/{task_id:str}/more", guards=[PICKER])
@@ -97,11 +102,7 @@ async def more(request: Request, task_id: str, data: Form) -> Template:
     except service.PickError as exc:
         return page(request, "picking/_task.html", **await _pick_view(request, str(exc),
                                                                        "error"))
-    message = (f"{task.name}: {task.picked} of {task.quantity}" if task.status == "open"
-               else f"Done: {task.name} into bag {task.bag}")
-    if await service.open_batch(request.app.state.db, _user(request)) is None:
-        message += ". Batch picked: take the bags to packing."
-    return page(request, "picking/_task.html", **await _pick_view(request, message))
+    return await _after_pick(request, task)
 
 
 @post("/pick/tasks/{task_id:str}/short", guards=[PICKER])
