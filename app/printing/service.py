@@ -71,12 +71,17 @@ async def queue_depth(db: Database) -> dict[str, int]:
         return dict(rows.all())
 
 
+async def _job(s: Tx, job_id: str) -> PrintJob:
+    job = await s.scalar(select(PrintJob).where(PrintJob.id == job_id))
+    if job is None:
+        raise PrintError("no such print job")
+    return job
+
+
 async def retry(db: Database, job_id: str) -> PrintJob:
     """A failed or cancelled job goes back in the queue (keeping its place by seq)."""
     async with db.write() as s:
-        job = await s.scalar(select(PrintJob).where(PrintJob.id == job_id))
-        if job is None:
-            raise PrintError("no such print job")
+        job = await _job(s, job_id)
         if job.status not in ("failed", "cancelled"):
             raise PrintError(f"only a failed or cancelled job can be retried (this one is "
                              f"{job.status}); use Reprint for a copy")
@@ -86,9 +91,7 @@ async def retry(db: Database, job_id: str) -> PrintJob:
 
 async def cancel(db: Database, job_id: str) -> PrintJob:
     async with db.write() as s:
-        job = await s.scalar(select(PrintJob).where(PrintJob.id == job_id))
-        if job is None:
-            raise PrintError("no such print job")
+        job = await _job(s, job_id)
         if job.status not in ("queued", "failed"):
             raise PrintError(f"a {job.status} job cannot be cancelled")
         job.status = "cancelled"
@@ -98,9 +101,7 @@ async def cancel(db: Database, job_id: str) -> PrintJob:
 async def reprint(db: Database, job_id: str) -> PrintJob:
     """A new job with the same layout, marked DUPLICATE at the top."""
     async with db.write() as s:
-        job = await s.scalar(select(PrintJob).where(PrintJob.id == job_id))
-        if job is None:
-            raise PrintError("no such print job")
+        job = await _job(s, job_id)
         return enqueue(s, job.printer, job.document, mark_duplicate(job.layout), ref=job.ref,
                        title=job.title, duplicate=True)
 
