@@ -1,0 +1,150 @@
+"""Sync protocol v1 (store <-> hub), the pure part: messages, limits, and the
+receiver's rule that makes delivery exactly-once. No I/O here; the store client and
+the hub endpoint (next issue) move these messages over a websocket.
+
+See docs/sync-protocol.md for the exchange with examples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+PROTO = 1
+MAX_FRAME_BYTES = 1024 * 1024
+MAX_EVENTS_PER_FRAME = 500
+STORE_TO_HUB = frozenset({"stock.moved", "sale.completed", "sale.refunded", "order.status",
+                          "shift.closed"})
+HUB_TO_STORE = frozenset({"product.upserted", "product.retired", "order.assigned",
+                          "order.cancelled"})
+
+# Close codes: the sender of an `error` closes the socket with one of these.
+BAD_MESSAGE, AUTH, WRONG_STORE, CONFLICT = 4400, 4401, 4403, 4409
+
+Seq = Annotated[int, msgspec.Meta(ge=1)]
+Cursor = Annotated[int, msgspec.Meta(ge=0)]
+
+
+class Event(msgspec.Struct, forbid_unknown_fields=True):
+    seq: Seq
+    id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    kind: Annotated[str, msgspec.Meta(max_length=40)]
+    at: Annotated[str, msgspec.Meta(max_length=40)]
+    data: dict[str, Any]
+
+
+class Hello(msgspec.Struct, tag="hello", forbid_unknown_fields=True):
+    proto: int
+    store_id: Annotated[str, msgspec.Meta(pattern=r"^[A-Z][A-Z0-9]{0,7}$")]
+    epoch: Annotated[str, msgspec.Meta(min_length=8, max_length=64)]
+    applied_down: Cursor
+
+
+class Welcome(msgspec.Struct, tag="welcome", forbid_unknown_fields=True):
+    acked_up: Cursor
+    hub_time: str
+
+
+class Events(msgspec.Struct, tag="events", forbid_unknown_fields=True):
+    events: Annotated[list[Event], msgspec.Meta(min_length=1, max_length=MAX_EVENTS_PER_FRAME)]
+
+
+class Ack(msgspec.Struct, tag="ack", forbid_unknown_fields=True):
+    upto: Cursor
+
+
+class Resend(msgspec.Struct, tag="resend", forbid_unknown_fields=True):
+    from_: Seq = msgspec.field(name="from")
+
+
+class Error(msgspec.Struct, tag="error", forbid_unknown_fields=True):
+    code: Literal[4400, 4401, 4403, 4409]
+    message: Annotated[str, msgspec.Meta(max_length=500)]
+
+
+Message = Hello | Welcome | Events | Ack | Resend | Error
+_decoder = msgspec.json.Decoder(Message)
+_encoder = msgspec.json.Encoder()
+
+
+class ProtocolError(ValueError):
+    """A frame that breaks the protocol: answer with Error(code) and close."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def decode(frame: str | bytes, *, expect_kinds: frozenset[str] | None = None) -> Message:
+    """One text frame -> a message, or ProtocolError(4400) saying what is wrong.
+    `expect_kinds`: the event kinds allowed in this direction."""
+    raw = frame.encode() if isinstance(frame, str) else frame
+    if len(raw) > MAX_FRAME_BYTES:
+        raise ProtocolError(BAD_MESSAGE, f"frame of {len(raw)} bytes is over the 1 MiB limit")
+    try:
+        message = _decoder.decode(raw)
+    except msgspec.ValidationError as exc:
+        raise ProtocolError(BAD_MESSAGE, f"bad message: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise ProtocolError(BAD_MESSAGE, f"not JSON: {exc}") from None
+    if isinstance(message, Hello) and message.proto != PROTO:
+        raise ProtocolError(BAD_MESSAGE, f"protocol {message.proto} is not spoken here "
+                                         f"(this side speaks {PROTO})")
+    if isinstance(message, Events):
+        seqs = [e.seq for e in message.events]
+        if any(b != a + 1 for a, b in zip(seqs, seqs[1:], strict=False)):
+            raise ProtocolError(BAD_MESSAGE, "seqs in a frame must be consecutive")
+        if expect_kinds is not None:
+            odd = sorted({e.kind for e in message.events} - expect_kinds)
+            if odd:
+                raise ProtocolError(BAD_MESSAGE, f"event kind {odd[0]!r} is not sent this way")
+    return message
+
+
+def encode(message: Message) -> bytes:
+    return _encoder.encode(message)
+
+
+@dataclass(frozen=True)
+class Received:
+    """What the receiver does with a frame: apply these, move the cursor, answer."""
+
+    apply: tuple[Event, ...]
+    cursor: int
+    reply: Ack | Resend
+
+
+def receive(cursor: int, frame: Events) -> Received:
+    """Exactly-once from at-least-once: events at or below the cursor were applied
+    before (a resend) and are skipped; a frame starting past cursor + 1 left a gap,
+    answered with `resend` from the first missing seq and nothing applied. The caller
+    applies `apply` and stores `cursor` in ONE transaction, then sends `reply`."""
+    first = frame.events[0].seq
+    if first > cursor + 1:
+        return Received((), cursor, Resend(from_=cursor + 1))
+    fresh = tuple(e for e in frame.events if e.seq > cursor)
+    new_cursor = fresh[-1].seq if fresh else cursor
+    return Received(fresh, new_cursor, Ack(upto=new_cursor))
+
+
+def frames(pending: Sequence[Event], limit_bytes: int = MAX_FRAME_BYTES - 1024
+           ) -> list[Events]:
+    """Split events (consecutive seqs) into frames within both limits."""
+    out: list[Events] = []
+    batch: list[Event] = []
+    size = 32
+    for event in pending:
+        event_size = len(msgspec.json.encode(event)) + 1
+        if event_size > limit_bytes:
+            raise ProtocolError(BAD_MESSAGE, f"event {event.seq} alone is over the frame limit")
+        if batch and (len(batch) == MAX_EVENTS_PER_FRAME or size + event_size > limit_bytes):
+            out.append(Events(events=batch))
+            batch, size = [], 32
+        batch.append(event)
+        size += event_size
+    if batch:
+        out.append(Events(events=batch))
+    return out
