@@ -192,9 +192,11 @@ async def scan(request: Request, data: Form) -> Template:
             isinstance(exc, BarcodeError) and not code.isdigit()
         ):
             suggestions = await catalog.search(db, code, limit=6) if code else []
-        return await _cart_response(
-            request, view, str(exc) or "Nothing scanned.", "error", suggestions
-        )
+        message = str(exc) or "Nothing scanned."
+        if isinstance(exc, BarcodeError) and "check digit" in message:
+            # Usually a smudged label or a misread: say what to do, keep the detail.
+            message = f"That barcode did not read right ({message}). Scan it again or type it."
+        return await _cart_response(request, view, message, "error", suggestions)
     product = view.products[line.product_id]
     return await _cart_response(request, view, f"Added {product.name}", "ok")
 

@@ -62,6 +62,7 @@ async def test_scan_errors_are_specific_and_change_nothing(client, login_as, row
     r = await client.post("/pos/scan", data={"code": bad_check, "cart_id": cart},
                           headers=hx(client))
     assert "check digit wrong" in message(r.text)
+    assert "did not read right" in message(r.text) and "Scan it again" in message(r.text)
     r = await client.post("/pos/scan", data={"code": "8900000000005", "cart_id": cart},
                           headers=hx(client))
     assert "No product has barcode 8900000000005" in message(r.text)
