@@ -145,12 +145,19 @@ class Database:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.write_engine = _engine(self.path, "BEGIN IMMEDIATE", pool_size=2)
         self.read_engine = _engine(self.path, "BEGIN", pool_size=4)
-        self._write_lock: asyncio.Lock | None = None
+        self._write_locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
 
     def _lock(self) -> asyncio.Lock:
-        if self._write_lock is None:  # made lazily: it belongs to the running loop
-            self._write_lock = asyncio.Lock()
-        return self._write_lock
+        """One asyncio lock per event loop: an asyncio.Lock must never be shared between
+        loops (tests run several apps' loops in threads). Across loops and processes,
+        SQLite's own writer lock (BEGIN IMMEDIATE, in a thread) does the serialising."""
+        loop = asyncio.get_running_loop()
+        lock = self._write_locks.get(loop)
+        if lock is None:
+            for old in [k for k in self._write_locks if k.is_closed()]:
+                del self._write_locks[old]
+            lock = self._write_locks[loop] = asyncio.Lock()
+        return lock
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[Tx]:

@@ -8,7 +8,6 @@ Turned on by `picking.demo_orders_per_minute` (the demo config sets it; `kirana 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from datetime import timedelta
@@ -64,8 +63,7 @@ class DemoFeed:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait([self._task], timeout=5)
             self._task = None
 
     async def _run(self, every: float) -> None:

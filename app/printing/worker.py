@@ -71,9 +71,8 @@ class PrintQueue:
             return  # only the loop that started the workers stops them
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # A worker inside a thread call (a printer that hangs) must not hold up shutdown.
+        await asyncio.wait(self._tasks, timeout=5)
         self._tasks.clear()
 
     def wake(self, printer: str | None = None) -> None:
