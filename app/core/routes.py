@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 import secrets
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlparse
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import Cookie
-from litestar.enums import RequestEncodingType
-from litestar.params import Body
 from litestar.response import Redirect, Template
 from sqlalchemy import text
 
 from app.core import auth, migrate
 from app.core.auth import PUBLIC, SESSION_USER, LoginError, requires
 from app.core.db import Database
-from app.core.web import VARY, current_user, page
+from app.core.web import VARY, Form, current_user, page
 
 DEVICE_COOKIE = "kirana_device"
 NEW_SESSION_ID = "kirana_new_sid"
-Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
 def _safe_next(target: str | None) -> str:

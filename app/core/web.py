@@ -11,11 +11,12 @@ import base64
 import io
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import qrcode
 import qrcode.image.svg
 from litestar import Request, Response
+from litestar.enums import RequestEncodingType
 from litestar.exceptions import (
     HTTPException,
     NotAuthorizedException,
@@ -23,6 +24,7 @@ from litestar.exceptions import (
     PermissionDeniedException,
     ValidationException,
 )
+from litestar.params import Body
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
@@ -35,8 +37,26 @@ TEMPLATES_DIR = Path(__file__).resolve().parent.parent.parent / "templates"
 VARY = {"Vary": "HX-Request"}
 
 
+# A form posted by a page (urlencoded), as the routes read it.
+Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+
 def is_htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
+
+
+def go(request: Request, url: str) -> Response:
+    """After a step that moves the user on: htmx follows HX-Redirect, a plain form a 303."""
+    if is_htmx(request):
+        return Response("", headers={"HX-Redirect": url})
+    return Redirect(url, status_code=303)
+
+
+def signed_in(request: Request) -> StaffUser:
+    """The user of a route guarded by requires(...): never None there."""
+    user = current_user(request)
+    assert user is not None, "route without a requires() guard"
+    return user
 
 
 def current_user(request: Request) -> StaffUser | None:

@@ -2,36 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Request, Response, get, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body
-from litestar.response import Redirect, Template
+from litestar.response import Template
 
-from app.core.auth import StaffUser, requires
+from app.core.auth import requires
 from app.core.clock import utcnow
 from app.core.money import format_amount
-from app.core.web import current_user, is_htmx, page
+from app.core.web import Form, current_user, go, page, signed_in
 from app.orders import service as orders
 from app.orders.states import IllegalTransition
 from app.picking import service
 from app.picking.planner import BatchLimits, PlanError
 from app.stock.service import list_bins
 
-Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 PICKER = requires("picker")
 
 
-def _user(request: Request) -> StaffUser:
-    user = current_user(request)
-    assert user is not None
-    return user
-
-
 async def _pick_view(request: Request, message: str = "", kind: str = "ok") -> dict[str, Any]:
-    batch = await service.open_batch(request.app.state.db, _user(request))
-    put_back = await service.put_back_list(request.app.state.db, _user(request))
+    batch = await service.open_batch(request.app.state.db, signed_in(request))
+    put_back = await service.put_back_list(request.app.state.db, signed_in(request))
     task = service.next_task(batch) if batch else None
     promised = None
     if task is not None:
@@ -66,7 +57,7 @@ async def claim(request: Request, data: Form) -> Template:
         zone = data.get("zone", "").strip() or None
         limits = BatchLimits(max_orders=cfg.picking.max_orders_per_batch,
                              max_items=cfg.picking.max_items_per_batch, zone=zone)
-        batch = await service.claim_batch(request.app.state.db, cfg, _user(request), limits)
+        batch = await service.claim_batch(request.app.state.db, cfg, signed_in(request), limits)
     except PlanError as exc:
         return page(request, "picking/_task.html", **await _pick_view(request, str(exc), "error"))
     message = "" if batch else "No orders waiting. Check again in a moment."
@@ -77,7 +68,7 @@ async def _after_pick(request: Request, task) -> Template:  # noqa: ANN001
     """What the picker sees after a counted item: progress, or the next task."""
     message = (f"{task.name}: {task.picked} of {task.quantity}" if task.status == "open"
                else f"Done: {task.name} into bag {task.bag}")
-    if await service.open_batch(request.app.state.db, _user(request)) is None:
+    if await service.open_batch(request.app.state.db, signed_in(request)) is None:
         message += ". Batch picked: take the bags to packing."
     return page(request, "picking/_task.html", **await _pick_view(request, message))
 
@@ -85,7 +76,7 @@ async def _after_pick(request: Request, task) -> Template:  # noqa: ANN001
 @post("/pick/tasks/{task_id:str}/scan", guards=[PICKER])
 async def scan(request: Request, task_id: str, data: Form) -> Template:
     try:
-        task = await service.confirm_scan(request.app.state.db, _user(request), task_id,
+        task = await service.confirm_scan(request.app.state.db, signed_in(request), task_id,
                                           data.get("code", ""),
                                           request.app.state.cfg.measure_rules)
     except service.PickError as exc:
@@ -97,7 +88,7 @@ async def scan(request: Request, task_id: str, data: Form) -> Template:
 @post("/pick/tasks/{task_id:str}/more", guards=[PICKER])
 async def more(request: Request, task_id: str, data: Form) -> Template:
     try:
-        task = await service.add_more(request.app.state.db, _user(request), task_id,
+        task = await service.add_more(request.app.state.db, signed_in(request), task_id,
                                       take_all=data.get("all") == "1")
     except service.PickError as exc:
         return page(request, "picking/_task.html", **await _pick_view(request, str(exc),
@@ -108,7 +99,7 @@ async def more(request: Request, task_id: str, data: Form) -> Template:
 @post("/pick/tasks/{task_id:str}/short", guards=[PICKER])
 async def short(request: Request, task_id: str, data: Form) -> Template:
     try:
-        task = await service.short_pick(request.app.state.db, _user(request), task_id,
+        task = await service.short_pick(request.app.state.db, signed_in(request), task_id,
                                         data.get("reason", ""), data.get("substitute", ""),
                                         request.app.state.cfg.measure_rules)
     except service.PickError as exc:
@@ -116,7 +107,7 @@ async def short(request: Request, task_id: str, data: Form) -> Template:
                                                                        "error"))
     note = f" Substitute {task.substitute_sku} goes in bag {task.bag}." if task.substitute_sku \
         else ""
-    if await service.open_batch(request.app.state.db, _user(request)) is None:
+    if await service.open_batch(request.app.state.db, signed_in(request)) is None:
         note += " Batch picked: take the bags to packing."
     return page(request, "picking/_task.html", **await _pick_view(
         request, f"Short: {task.name}. The bin is marked for a count.{note}"))
@@ -149,17 +140,15 @@ async def pack(request: Request, order_id: str, data: Form) -> Response | Templa
     try:
         if not (bags.isascii() and bags.isdigit()):
             raise service.PickError("bags must be a whole number")
-        order = await service.pack(request.app.state.db, request.app.state.cfg, _user(request),
+        order = await service.pack(request.app.state.db, request.app.state.cfg, signed_in(request),
                                    order_id, int(bags))
     except (service.PickError, IllegalTransition) as exc:
         picked = await service.orders_in(request.app.state.db, "picked")
         return page(request, "picking/pack.html", user=current_user(request), orders=picked,
                     now=utcnow(), money=format_amount, message=str(exc), error=True)
     request.app.state.print_queue.wake()
-    url = f"/pack?msg=Order+{order.number}+packed:+{order.bag_count}+labels+printed"
-    if is_htmx(request):
-        return Response("", headers={"HX-Redirect": url})
-    return Redirect(url, status_code=303)
+    return go(request,
+              f"/pack?msg=Order+{order.number}+packed:+{order.bag_count}+labels+printed")
 
 
 @get("/handover", guards=[PICKER])
@@ -174,7 +163,7 @@ async def handover_page(request: Request) -> Template:
 async def handover_scan(request: Request, data: Form) -> Template:
     db = request.app.state.db
     try:
-        result = await service.handover_scan(db, _user(request), data.get("code", ""))
+        result = await service.handover_scan(db, signed_in(request), data.get("code", ""))
         if result.bags_left:
             message, kind = (f"{result.order.number}: {result.bags_left} more "
                              f"bag{'s' if result.bags_left > 1 else ''} to scan"), "warn"

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import re
 import secrets
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from litestar import Request, Response, get, post
-from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException, PermissionDeniedException
-from litestar.params import Body
 from litestar.response import Redirect, Template
 
 from app.catalog import service as catalog
@@ -25,7 +23,7 @@ from app.core import auth
 from app.core.auth import LoginError, StaffUser, requires
 from app.core.money import MoneyError, format_amount, parse_amount
 from app.core.routes import device_key
-from app.core.web import current_user, is_htmx, page, qr_svg_data_uri
+from app.core.web import Form, current_user, go, page, qr_svg_data_uri, signed_in
 from app.pos import service
 from app.pos.pricing import Discount, PricingError
 from app.pos.receipts import receipt_layout
@@ -34,7 +32,6 @@ from app.printing import service as printing
 from app.printing.html_render import to_html
 from app.printing.layout import parse_layout
 
-Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 CASHIER = requires("cashier")
 MANAGER = requires("manager")
 COUNTER_KEY = "counter"
@@ -45,12 +42,6 @@ EXCHANGE_KEY = "exchange_refund"  # the refund number whose credit this visit ma
 
 def _counter(request: Request) -> str | None:
     return request.session.get(COUNTER_KEY)
-
-
-def _user(request: Request) -> StaffUser:
-    user = current_user(request)
-    assert user is not None  # the guard ran
-    return user
 
 
 def _ctx(request: Request, **extra: Any) -> dict[str, Any]:
@@ -110,7 +101,7 @@ async def pos_page(request: Request) -> Template | Redirect:
     if shift is None:
         open_counters = {c: await service.current_shift(db, c) for c in cfg.pos.counters}
         return page(request, "pos/open_shift.html", **_ctx(request, open_counters=open_counters))
-    view = await service.current_cart(db, cfg, counter, _user(request))
+    view = await service.current_cart(db, cfg, counter, signed_in(request))
     quick = [p for p in [await catalog.get_by_sku(db, sku) for sku in cfg.pos.quick_keys] if p]
     return page(request, "pos/till.html", **_ctx(request, view=view, shift=shift, quick=quick))
 
@@ -123,17 +114,11 @@ async def open_shift(request: Request, data: Form) -> Template | Response:
         float_minor = parse_amount(data.get("float", "0") or "0")
         existing = await service.current_shift(db, counter) if counter in cfg.pos.counters else None
         if existing is None:
-            await service.open_shift(db, cfg, counter, _user(request), float_minor)
+            await service.open_shift(db, cfg, counter, signed_in(request), float_minor)
     except (PosError, MoneyError) as exc:
         return _message(request, str(exc))
     request.session[COUNTER_KEY] = counter  # joining an already open shift is fine
-    return _go(request, "/pos")
-
-
-def _go(request: Request, url: str) -> Response:
-    if is_htmx(request):
-        return Response("", headers={"HX-Redirect": url})
-    return Redirect(url, status_code=303)
+    return go(request, "/pos")
 
 
 def _message(request: Request, text: str, kind: str = "error", status: int = 200) -> Template:
@@ -168,7 +153,7 @@ async def _cart_or_error(request: Request, data: dict[str, str], action) -> Temp
     except LoginError as exc:
         return await _approval_box(request, data, str(exc))
     except (PosError, PricingError, QuantityError, MoneyError) as exc:
-        view = await service.current_cart(db, cfg, counter, _user(request))
+        view = await service.current_cart(db, cfg, counter, signed_in(request))
         return await _cart_response(request, view, str(exc), "error")
     return await _cart_response(request, view)
 
@@ -180,7 +165,7 @@ async def scan(request: Request, data: Form) -> Template:
     if not counter:
         return _message(request, "Open a shift first.")
     code = data.get("code", "").strip()
-    user = _user(request)
+    user = signed_in(request)
     try:
         view, line = await service.add_scan(
             db, cfg, counter, user, data.get("cart_id", ""), code, cfg.measure_rules
@@ -228,7 +213,7 @@ async def line_quantity(request: Request, line_id: str, data: Form) -> Template:
     async def action(db, cfg, counter, cart_id, approver):
         text = data.get("quantity", "").strip()
         step = data.get("step", "")
-        view = await service.current_cart(db, cfg, counter, _user(request))
+        view = await service.current_cart(db, cfg, counter, signed_in(request))
         line = next((x for x in view.cart.lines if x.id == line_id), None)
         if line is None:
             raise PosError("that line is not on this cart")
@@ -239,7 +224,7 @@ async def line_quantity(request: Request, line_id: str, data: Form) -> Template:
                 raise PosError(f"{text!r} is not a whole number of pieces")
             quantity = int(text)
         return await service.set_quantity(
-            db, cfg, counter, cart_id, line_id, quantity, _user(request), approver
+            db, cfg, counter, cart_id, line_id, quantity, signed_in(request), approver
         )
 
     return await _cart_or_error(request, data, action)
@@ -248,7 +233,7 @@ async def line_quantity(request: Request, line_id: str, data: Form) -> Template:
 @post("/pos/lines/{line_id:str}/void", guards=[CASHIER])
 async def line_void(request: Request, line_id: str, data: Form) -> Template:
     async def action(db, cfg, counter, cart_id, approver):
-        return await service.void_line(db, cfg, counter, cart_id, line_id, _user(request), approver)
+        return await service.void_line(db, cfg, counter, cart_id, line_id, signed_in(request), approver)
 
     return await _cart_or_error(request, data, action)
 
@@ -275,7 +260,7 @@ def _discount_from(data: dict[str, str]) -> Discount | None:
 async def line_discount(request: Request, line_id: str, data: Form) -> Template:
     async def action(db, cfg, counter, cart_id, approver):
         return await service.set_line_discount(
-            db, cfg, counter, cart_id, line_id, _discount_from(data), _user(request), approver
+            db, cfg, counter, cart_id, line_id, _discount_from(data), signed_in(request), approver
         )
 
     return await _cart_or_error(request, data, action)
@@ -285,7 +270,7 @@ async def line_discount(request: Request, line_id: str, data: Form) -> Template:
 async def bill_discount(request: Request, data: Form) -> Template:
     async def action(db, cfg, counter, cart_id, approver):
         return await service.set_bill_discount(
-            db, cfg, counter, cart_id, _discount_from(data), _user(request), approver
+            db, cfg, counter, cart_id, _discount_from(data), signed_in(request), approver
         )
 
     return await _cart_or_error(request, data, action)
@@ -303,7 +288,7 @@ async def customer(request: Request, data: Form) -> Template:
 async def park(request: Request, data: Form) -> Template:
     async def action(db, cfg, counter, cart_id, _approver):
         return await service.park_cart(
-            db, cfg, counter, cart_id, _user(request), data.get("note", "")
+            db, cfg, counter, cart_id, signed_in(request), data.get("note", "")
         )
 
     return await _cart_or_error(request, data, action)
@@ -312,7 +297,7 @@ async def park(request: Request, data: Form) -> Template:
 @post("/pos/carts/{parked_id:str}/resume", guards=[CASHIER])
 async def resume(request: Request, parked_id: str, data: Form) -> Template:
     async def action(db, cfg, counter, _cart_id, _approver):
-        return await service.resume_cart(db, cfg, counter, parked_id, _user(request))
+        return await service.resume_cart(db, cfg, counter, parked_id, signed_in(request))
 
     return await _cart_or_error(request, data, action)
 
@@ -320,8 +305,8 @@ async def resume(request: Request, parked_id: str, data: Form) -> Template:
 @post("/pos/cart/void", guards=[CASHIER])
 async def cart_void(request: Request, data: Form) -> Template:
     async def action(db, cfg, counter, cart_id, approver):
-        await service.void_cart(db, cfg, counter, cart_id, _user(request), approver)
-        return await service.current_cart(db, cfg, counter, _user(request))
+        await service.void_cart(db, cfg, counter, cart_id, signed_in(request), approver)
+        return await service.current_cart(db, cfg, counter, signed_in(request))
 
     return await _cart_or_error(request, data, action)
 
@@ -388,7 +373,7 @@ async def pay_panel(request: Request) -> Template:
     counter = _counter(request)
     if not counter:
         return _message(request, "Open a shift first.")
-    view = await service.current_cart(db, cfg, counter, _user(request))
+    view = await service.current_cart(db, cfg, counter, signed_in(request))
     if not view.cart.lines:
         return await _cart_response(request, view, "Scan something first.", "error")
     return await _pay_panel(request, view)
@@ -413,7 +398,7 @@ async def pay_tender(request: Request, data: Form) -> Template:
             data.get("reference", ""),
         )
     except (PosError, MoneyError, PricingError) as exc:
-        view = await service.current_cart(db, cfg, counter, _user(request))
+        view = await service.current_cart(db, cfg, counter, signed_in(request))
         return await _pay_panel(request, view, str(exc))
     return await _pay_panel(request, view)
 
@@ -425,7 +410,7 @@ async def pay_tender_remove(request: Request, tender_id: str, data: Form) -> Tem
     try:
         view = await service.remove_tender(db, cfg, counter, data.get("cart_id", ""), tender_id)
     except PosError as exc:
-        view = await service.current_cart(db, cfg, counter, _user(request))
+        view = await service.current_cart(db, cfg, counter, signed_in(request))
         return await _pay_panel(request, view, str(exc))
     return await _pay_panel(request, view)
 
@@ -442,22 +427,22 @@ async def pay_complete(request: Request, data: Form) -> Template | Response:
             counter,
             data.get("cart_id", ""),
             data.get("key", ""),
-            _user(request),
+            signed_in(request),
             expected_version=int(version) if WHOLE_NUMBER.fullmatch(version) else None,
         )
     except (PosError, PricingError) as exc:
-        view = await service.current_cart(db, cfg, counter, _user(request))
+        view = await service.current_cart(db, cfg, counter, signed_in(request))
         if not view.cart.lines:
             return _message(request, str(exc))
         return await _pay_panel(request, view, str(exc))
     request.app.state.print_queue.wake()
-    return _go(request, f"/pos/sales/{sale.id}")
+    return go(request, f"/pos/sales/{sale.id}")
 
 
 @get("/pos/pay/back", guards=[CASHIER])
 async def pay_back(request: Request) -> Template:
     db, cfg = request.app.state.db, request.app.state.cfg
-    view = await service.current_cart(db, cfg, _counter(request) or "", _user(request))
+    view = await service.current_cart(db, cfg, _counter(request) or "", signed_in(request))
     return await _cart_response(request, view)
 
 
@@ -495,12 +480,12 @@ async def sale_reprint(request: Request, sale_id: str) -> Template:
         raise NotFoundException("No such sale.")
     printers = printing.printers_for(cfg, "receipt", sale.counter)
     if printers:
-        layout = receipt_layout(cfg, sale, _user(request).name, duplicate=True)
+        layout = receipt_layout(cfg, sale, signed_in(request).name, duplicate=True)
         async with db.write() as s:
             for p in printers:
                 printing.enqueue(s, p.name, "receipt", layout, ref=sale.id,
                                  title=f"Receipt {sale.number} (copy)", duplicate=True)
-            service.audit(s, _user(request), "reprint", f"receipt {sale.number}")
+            service.audit(s, signed_in(request), "reprint", f"receipt {sale.number}")
         request.app.state.print_queue.wake()
     return page(request, "pos/_print_status.html", **await _print_status(request, sale.id))
 
@@ -525,7 +510,7 @@ async def refund_find(request: Request, data: Form) -> Template | Response:
             f"No receipt {data.get('code', '').strip()!r} in this store. "
             "Check the number on the receipt (like S1-000123).",
         )
-    return _go(request, f"/pos/refund/{sale.id}")
+    return go(request, f"/pos/refund/{sale.id}")
 
 
 async def _refund_form(
@@ -581,7 +566,7 @@ async def refund_submit(request: Request, sale_id: str, data: Form) -> Template 
             requests_,
             data.get("tender", "cash"),
             data.get("key", ""),
-            _user(request),
+            signed_in(request),
             approver,
             data.get("reason", ""),
         )
@@ -590,7 +575,7 @@ async def refund_submit(request: Request, sale_id: str, data: Form) -> Template 
     request.app.state.print_queue.wake()
     if refund.tender_kind == "exchange":
         request.session[EXCHANGE_KEY] = refund.number
-    return _go(request, f"/pos/refunds/{refund.id}")
+    return go(request, f"/pos/refunds/{refund.id}")
 
 
 @get("/pos/refunds/{refund_id:str}", guards=[CASHIER])
@@ -618,7 +603,7 @@ async def shift_page(request: Request) -> Template | Response:
     counter = _counter(request)
     shift = await service.current_shift(db, counter) if counter else None
     if shift is None:
-        return _go(request, "/pos")
+        return go(request, "/pos")
     report = await service.shift_report(db, shift.id)
     return page(
         request,
@@ -637,24 +622,24 @@ async def shift_cash(request: Request, data: Form) -> Response | Template:
         await service.cash_movement(
             request.app.state.db,
             _counter(request) or "",
-            _user(request),
+            signed_in(request),
             sign * amount,
             data.get("reason", ""),
         )
     except (PosError, MoneyError) as exc:
         return _message(request, str(exc))
-    return _go(request, "/pos/shift?msg=Cash+recorded")
+    return go(request, "/pos/shift?msg=Cash+recorded")
 
 
 @post("/pos/shift/no-sale", guards=[CASHIER])
 async def shift_no_sale(request: Request, data: Form) -> Response | Template:
     try:
         await service.no_sale(
-            request.app.state.db, _counter(request) or "", _user(request), data.get("reason", "")
+            request.app.state.db, _counter(request) or "", signed_in(request), data.get("reason", "")
         )
     except PosError as exc:
         return _message(request, str(exc))
-    return _go(request, "/pos/shift?msg=Drawer+opening+logged")
+    return go(request, "/pos/shift?msg=Drawer+opening+logged")
 
 
 @post("/pos/shift/close", guards=[CASHIER])
@@ -671,12 +656,12 @@ async def shift_close(request: Request, data: Form) -> Response | Template:
             if not WHOLE_NUMBER.fullmatch(text):
                 raise PosError(f"₹{denom}: {text!r} is not a whole number")
             counts[denom] = int(text)
-        await service.close_shift(db, cfg, shift.id, _user(request), counts)
+        await service.close_shift(db, cfg, shift.id, signed_in(request), counts)
     except PosError as exc:
         return _message(request, str(exc))
     request.session.pop(COUNTER_KEY, None)
     request.session[LAST_SHIFT_KEY] = shift.id
-    return _go(request, f"/pos/shifts/{shift.id}")
+    return go(request, f"/pos/shifts/{shift.id}")
 
 
 @get("/pos/shifts/{shift_id:str}", guards=[CASHIER])
@@ -685,7 +670,7 @@ async def shift_report_page(request: Request, shift_id: str) -> Template:
         report = await service.shift_report(request.app.state.db, shift_id)
     except PosError:
         raise NotFoundException("No such shift.") from None
-    user = _user(request)
+    user = signed_in(request)
     closed_here = request.session.get(LAST_SHIFT_KEY) == shift_id
     if user.role not in ("manager", "admin") and not closed_here:
         # A cashier sees the Z report of the shift they just closed; others are the manager's.
@@ -709,7 +694,7 @@ def pos_error_handler(request: Request, exc: PosError) -> Response:
     the till starts over at its first screen instead of showing a server error."""
     if "no open shift" in str(exc):
         request.session.pop(COUNTER_KEY, None)
-        return _go(request, "/pos")
+        return go(request, "/pos")
     return page(request, "errors/error.html", fragment="errors/_error.html", status_code=409,
                 title="Please check", message=str(exc), user=current_user(request))
 

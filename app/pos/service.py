@@ -26,7 +26,7 @@ from app.core.db import Database, next_number
 from app.core.db import Tx as AsyncSession
 from app.core.ids import uuid7
 from app.core.models import AuditLog
-from app.core.money import round_half_up
+from app.core.money import format_amount, round_half_up
 from app.pos import receipts
 from app.pos.models import (
     Cart,
@@ -624,7 +624,7 @@ async def _void(
 ) -> None:
     limit = cfg.pos.void_approval_above_rupees * 100
     if amount > limit and not _is_manager(user) and approver is None:
-        raise NeedsApproval(f"removing {_rupees(amount)} needs a manager's PIN")
+        raise NeedsApproval(f"removing {format_amount(amount)} needs a manager's PIN")
     shift = await _require_shift(s, cart.counter)
     s.add(
         Void(
@@ -698,12 +698,6 @@ def _is_manager(user: StaffUser) -> bool:
     return user.role in ("manager", "admin")
 
 
-def _rupees(minor: int) -> str:
-    from app.core.money import format_amount
-
-    return format_amount(minor)
-
-
 async def _recheck_discounts(
     s: AsyncSession, cfg: StoreConfig, cart: Cart, user: StaffUser, approver: StaffUser | None
 ) -> None:
@@ -771,7 +765,7 @@ async def set_line_discount(
         gross = _price(cfg, cart, products).line(line.id).gross
         if discount is not None:
             if discount.kind == "amount" and discount.value > gross:
-                raise PosError(f"the discount is more than the line ({_rupees(gross)})")
+                raise PosError(f"the discount is more than the line ({format_amount(gross)})")
             if (
                 _discount_needs_approval(cfg, discount, gross)
                 and not _is_manager(user)
@@ -810,7 +804,7 @@ async def set_bill_discount(
         base_amount = base.gross - base.line_discounts
         if discount is not None:
             if discount.kind == "amount" and discount.value > base_amount:
-                raise PosError(f"the discount is more than the bill ({_rupees(base_amount)})")
+                raise PosError(f"the discount is more than the bill ({format_amount(base_amount)})")
             if (
                 _discount_needs_approval(cfg, discount, base_amount)
                 and not _is_manager(user)
@@ -927,7 +921,7 @@ async def add_tender(
             if amount <= 0:
                 raise PosError("the amount must be more than zero")
             if amount > remaining:
-                raise PosError(f"{kind} payment is more than the {_rupees(remaining)} still due")
+                raise PosError(f"{kind} payment is more than the {format_amount(remaining)} still due")
             if kind == "exchange":
                 pending = sum(
                     t.amount_minor
@@ -940,7 +934,7 @@ async def add_tender(
                 if amount_minor is None:
                     amount = min(available, remaining)
                 elif amount > available:
-                    raise PosError(f"only {_rupees(available)} of credit is left on {reference}")
+                    raise PosError(f"only {format_amount(available)} of credit is left on {reference}")
         if kind in ("card", "upi") and reference and any(
                 t.kind == kind and t.reference == reference for t in cart.tenders):
             raise PosError(f"{kind} payment {reference} is already on this bill")
@@ -1021,7 +1015,7 @@ async def complete_sale(
             )
         settlement = settle_cart(cart, totals)
         if not settlement.settled:
-            raise PosError(f"{_rupees(settlement.remaining)} is still due")
+            raise PosError(f"{format_amount(settlement.remaining)} is still due")
         n = await next_number(s, "sale")
         now = utcnow()
         sale = Sale(

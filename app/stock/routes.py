@@ -8,23 +8,20 @@ the new level and is ready for the next scan.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Request, get, post
-from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
-from litestar.params import Body
 from litestar.response import Template
 
 from app.catalog import service as catalog
 from app.catalog.barcodes import BarcodeError
 from app.catalog.units import QuantityError, format_quantity, parse_quantity
 from app.core.auth import api_access, requires
-from app.core.web import current_user, page
+from app.core.web import Form, current_user, page
 from app.stock import service
 from app.stock.service import ADJUST_REASONS, StockError
 
-Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 MANAGER = requires("manager")
 
 
