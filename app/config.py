@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import re
 import tomllib
+import weakref
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
@@ -21,6 +23,9 @@ from app.catalog.barcodes import BarcodeError, MeasureRule
 # Documents a printer may be assigned (the dark-store ones print once orders land).
 PRINT_DOCUMENTS = frozenset({"receipt", "refund", "report", "test", "pick_list",
                              "packing_slip", "bag_label"})
+
+
+T = TypeVar("T")
 
 
 class ConfigError(Exception):
@@ -120,7 +125,7 @@ class SecuritySection(Base):
     session_hours: Annotated[int, msgspec.Meta(ge=1, le=24 * 14)] = 12
 
 
-class StoreConfig(Base):
+class StoreConfig(Base, weakref=True):
     store: StoreSection
     database: DatabaseSection = msgspec.field(default_factory=DatabaseSection)
     server: ServerSection = msgspec.field(default_factory=ServerSection)
@@ -172,16 +177,21 @@ class StoreConfig(Base):
         return ZoneInfo(self.store.timezone)
 
 
-_RULE_CACHE: dict[int, tuple[MeasureRule, ...]] = {}
+def per_config(cache: dict, cfg: StoreConfig, make: Callable[[StoreConfig], T]) -> T:
+    """A value derived once per loaded config. Keyed by id() but checked through a weak
+    reference: a later config that reuses a freed config's id gets its own value."""
+    entry = cache.get(id(cfg))
+    if entry is None or entry[0]() is not cfg:
+        entry = cache[id(cfg)] = (weakref.ref(cfg), make(cfg))
+    return entry[1]
+
+
+_RULE_CACHE: dict = {}
 
 
 def _compiled_rules(cfg: StoreConfig) -> tuple[MeasureRule, ...]:
-    key = id(cfg)
-    if key not in _RULE_CACHE:
-        _RULE_CACHE[key] = tuple(
-            MeasureRule.compile(r.name, r.pattern, r.kind) for r in cfg.barcode_rules
-        )
-    return _RULE_CACHE[key]
+    return per_config(_RULE_CACHE, cfg, lambda c: tuple(
+        MeasureRule.compile(r.name, r.pattern, r.kind) for r in c.barcode_rules))
 
 
 _PATH_RE = re.compile(r" - at `\$(?P<path>[^`]*)`$")

@@ -7,21 +7,18 @@ The same data feeds the on-screen receipt and the public e-receipt page.
 
 from __future__ import annotations
 
-from app.config import StoreConfig
+from app.config import StoreConfig, per_config
 from app.core.db import Tx
 from app.pos.models import Refund, Sale, SaleLine
 from app.pos.pricing import TaxRow
 from app.printing import service as printing
 from app.printing.documents import PrintTemplates
 
-_TEMPLATES: dict[int, PrintTemplates] = {}
+_TEMPLATES: dict = {}
 
 
 def templates_for(cfg: StoreConfig) -> PrintTemplates:
-    key = id(cfg)
-    if key not in _TEMPLATES:
-        _TEMPLATES[key] = PrintTemplates(cfg)
-    return _TEMPLATES[key]
+    return per_config(_TEMPLATES, cfg, PrintTemplates)
 
 
 def tax_rows(lines: list[SaleLine]) -> list[TaxRow]:

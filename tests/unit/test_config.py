@@ -89,3 +89,19 @@ def test_printer_documents_and_counters_are_checked():
     with pytest.raises(ConfigError, match=r"printers\[0\].counters: 'C9' is not in pos.counters"):
         parse_config(GOOD.replace('documents = ["receipt", "refund", "report"]',
                                   'documents = ["receipt"]\ncounters = ["C9"]'), source="s.toml")
+
+
+def test_derived_values_belong_to_their_own_config(tmp_path):
+    """Two configs loaded one after the other (the first freed) never share cached rules,
+    even when the second gets the first's id()."""
+    first = parse_config(GOOD, source="a.toml")
+    rules = first.measure_rules
+    assert first.measure_rules is rules  # cached
+    first_id = id(first)
+    del first, rules
+    for _ in range(50):
+        other = parse_config(GOOD.replace('pattern = "21.....{NNDDD}"',
+                                          'pattern = "24.....{NNDDD}"'), source="b.toml")
+        assert other.measure_rules[0].prefix == "24"
+        if id(other) == first_id:
+            break
