@@ -367,6 +367,198 @@ def tls_init(cfg: StoreConfig, names: tuple[str, ...], ips: tuple[str, ...], for
     console.print("Restart `kirana serve`; then pair each device from the Pair devices page (/pair).")
 
 
+# ---- hub --------------------------------------------------------------------------------
+
+HUB_CONFIG_OPTION = click.option(
+    "--config", "config_path", required=True, type=click.Path(dir_okay=False),
+    help="Hub config file, e.g. store_config/hub.toml")
+
+
+def with_hub_config(fn):
+    @functools.wraps(fn)
+    def wrapper(config_path: str, *args, **kwargs):
+        from app.config import load_hub_config
+
+        try:
+            cfg = load_hub_config(config_path)
+        except ConfigError as exc:
+            fail(str(exc))
+        return fn(cfg, *args, **kwargs)
+
+    return wrapper
+
+
+def _hub_db(cfg):  # noqa: ANN001, ANN202
+    from app.hub.db import open_hub_database
+
+    return open_hub_database(cfg.database_url)
+
+
+@main.group(invoke_without_command=True,
+            help="Run the hub (`kirana hub --config store_config/hub.toml`) or manage it.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="Hub config file; with no sub-command, runs the hub server.")
+@click.option("--host", default=None, help="Address to listen on (default from config).")
+@click.option("--port", default=None, type=int, help="Port (default from config).")
+@click.pass_context
+def hub(ctx: click.Context, config_path: str | None, host: str | None, port: int | None) -> None:
+    if ctx.invoked_subcommand is not None:
+        return
+    if not config_path:
+        fail("give --config FILE to run the hub (or a sub-command; see --help)")
+    from app.config import load_hub_config
+
+    try:
+        cfg = load_hub_config(config_path)
+    except ConfigError as exc:
+        fail(str(exc))
+    import uvicorn
+
+    from app.server import StartupError, create_hub_app
+
+    try:
+        app = create_hub_app(cfg)
+    except StartupError as exc:
+        fail(str(exc))
+    host, port = host or cfg.server.host, port or cfg.server.port
+    where = cfg.database_url.split("@")[-1]
+    console.print(f"Kirana hub [bold]{cfg.hub.name}[/] on http://{_display_host(host)}:{port}/ "
+                  f"(database {where})", highlight=False)
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False,
+                ws_max_size=4 * 1024 * 1024, ws_ping_interval=20, ws_ping_timeout=20)
+
+
+@hub.command("db-upgrade", help="Create or migrate the hub database.")
+@HUB_CONFIG_OPTION
+@with_hub_config
+def hub_db_upgrade(cfg) -> None:  # noqa: ANN001
+    from app.core import migrate
+
+    migrate.hub_upgrade(cfg.database_url)
+    console.print("The hub database is at the current schema.")
+
+
+@hub.command("add-store", help="Register a store; prints its token ONCE (only a hash is kept).")
+@HUB_CONFIG_OPTION
+@click.argument("store_id")
+@click.option("--name", required=True)
+@click.option("--kind", type=click.Choice(["counter", "darkstore"]), required=True)
+@click.option("--lat", type=float, required=True)
+@click.option("--lon", type=float, required=True)
+@click.option("--pincodes", default="", help="PIN codes the store serves: 560038,560008")
+@click.option("--priority", default=0, type=int, help="Higher is preferred for online orders.")
+@click.option("--token-file", default=None, type=click.Path(dir_okay=False),
+              help="Also write the token to this file (mode 600) for the store's config.")
+@with_hub_config
+def hub_add_store(cfg, store_id: str, name: str, kind: str, lat: float, lon: float,  # noqa: ANN001
+                  pincodes: str, priority: int, token_file: str | None) -> None:
+    from app.hub.service import HubError, add_store
+
+    async def go():
+        database = _hub_db(cfg)
+        try:
+            return await add_store(database, store_id, name=name, kind=kind, lat=lat, lon=lon,
+                                   pincodes=pincodes, priority=priority)
+        finally:
+            await database.dispose()
+
+    try:
+        made = run(go())
+    except HubError as exc:
+        fail(str(exc))
+    if token_file:
+        _write_secret(Path(token_file), made.token)
+        console.print(f"Token written to {token_file}.")
+    console.print(f"Store [bold]{made.store.id}[/] registered. Its token (shown once; put it in "
+                  "the store's hub.token_file):")
+    click.echo(made.token)
+
+
+def _write_secret(path: Path, text: str) -> None:
+    import os
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text + "\n")
+
+
+@hub.command("rotate-token", help="Give a store a new token (the old one stops working).")
+@HUB_CONFIG_OPTION
+@click.argument("store_id")
+@with_hub_config
+def hub_rotate_token(cfg, store_id: str) -> None:  # noqa: ANN001
+    from app.hub.service import HubError, rotate_token
+
+    async def go():
+        database = _hub_db(cfg)
+        try:
+            return await rotate_token(database, store_id.upper())
+        finally:
+            await database.dispose()
+
+    try:
+        click.echo(run(go()))
+    except HubError as exc:
+        fail(str(exc))
+
+
+@hub.command("user", help="Add a hub user: kirana hub user --config F NAME ROLE PIN")
+@HUB_CONFIG_OPTION
+@click.argument("name")
+@click.argument("role", type=click.Choice(["manager", "admin"]))
+@click.argument("pin")
+@with_hub_config
+def hub_user(cfg, name: str, role: str, pin: str) -> None:  # noqa: ANN001
+    from app.core.auth import create_user
+    from app.core.security import PinPolicyError
+
+    async def go():
+        database = _hub_db(cfg)
+        try:
+            return await create_user(database, name, role, pin)
+        finally:
+            await database.dispose()
+
+    try:
+        user = run(go())
+    except (PinPolicyError, ValueError) as exc:
+        fail(str(exc))
+    console.print(f"Added {user.name} ({user.role}) to the hub.")
+
+
+@hub.command("catalog-import", help="Import products into the hub's master catalogue (CSV).")
+@HUB_CONFIG_OPTION
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False))
+@with_hub_config
+def hub_catalog_import(cfg, csv_file: str) -> None:  # noqa: ANN001
+    from app.catalog.csv_io import parse_catalog
+    from app.catalog.service import ImportRejected, import_catalog
+    from app.hub.service import announce_products
+
+    parsed = parse_catalog(Path(csv_file).read_text(encoding="utf-8-sig"), cfg.measure_rules)
+
+    async def go():
+        database = _hub_db(cfg)
+        try:
+            with progress_bar() as bar:
+                task = bar.add_task("Importing", total=None)
+                return await import_catalog(
+                    database, parsed, after_write=announce_products,
+                    progress=lambda done, total: bar.update(task, completed=done, total=total))
+        finally:
+            await database.dispose()
+
+    try:
+        report = run(go())
+    except ImportRejected as exc:
+        for error in exc.errors[:20]:
+            console.print(f"  line {error.line}: {error.message}", highlight=False)
+        fail(f"{csv_file}: {exc}")
+    console.print(f"{report.created} new, {report.updated} changed, {report.unchanged} "
+                  "unchanged; changes queued for every store.")
+
+
 # ---- demo ------------------------------------------------------------------------------
 
 

@@ -26,6 +26,7 @@ PRINT_DOCUMENTS = frozenset({"receipt", "refund", "report", "test", "pick_list",
 
 
 T = TypeVar("T")
+C = TypeVar("C")
 
 
 class ConfigError(Exception):
@@ -257,17 +258,22 @@ def _check_semantics(cfg: StoreConfig) -> None:
 
 
 def parse_config(text: str, source: str = "<config>", base_dir: str = ".") -> StoreConfig:
+    return _parse(text, source, base_dir, StoreConfig, _check_semantics)
+
+
+def _parse(text: str, source: str, base_dir: str, kind: type[C], check: Callable[[C], None]
+           ) -> C:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
     try:
-        cfg = msgspec.convert(raw, StoreConfig)
+        cfg = msgspec.convert(raw, kind)
     except msgspec.ValidationError as exc:
         key, reason = _friendly(str(exc))
         raise ConfigError(f"{source}: {key}: {reason}") from None
     try:
-        _check_semantics(cfg)
+        check(cfg)
     except ValueError as exc:
         key, reason = exc.args
         raise ConfigError(f"{source}: {key}: {reason}") from None
@@ -276,12 +282,108 @@ def parse_config(text: str, source: str = "<config>", base_dir: str = ".") -> St
     return cfg
 
 
-def load_config(path: str | Path) -> StoreConfig:
-    path = Path(path)
+def _read(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
-    return parse_config(text, source=str(path), base_dir=str(path.resolve().parent))
+
+
+def load_config(path: str | Path) -> StoreConfig:
+    path = Path(path)
+    return parse_config(_read(path), source=str(path), base_dir=str(path.resolve().parent))
+
+
+# --- the hub -------------------------------------------------------------------------
+
+
+class HubSection(Base):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=80)] = "Kirana hub"
+    timezone: str = "Asia/Kolkata"
+    currency: Literal["INR"] = "INR"
+    # Empty: a SQLite file at database_path. "postgresql+asyncpg://user@host/db" runs the
+    # hub on PostgreSQL, where several hub processes may share the database.
+    database_url: str = ""
+    database_path: str = "var/hub.db"  # relative to the config file
+
+
+class SyncSection(Base):
+    # A store with no frame or ping for this long is shown offline even if its socket
+    # was never closed (a hub process killed, a half-open link).
+    offline_after_seconds: Annotated[int, msgspec.Meta(ge=10, le=3600)] = 60
+    # Hub -> store events sent ahead of the store's ack (flow control per link).
+    send_window: Annotated[int, msgspec.Meta(ge=500, le=20000)] = 2000
+    hello_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=120)] = 10.0
+
+
+class HubIdentity(msgspec.Struct, frozen=True):
+    id: str
+    name: str
+    kind: str
+
+
+class HubConfig(Base, weakref=True):
+    hub: HubSection = msgspec.field(default_factory=HubSection)
+    server: ServerSection = msgspec.field(default_factory=ServerSection)
+    security: SecuritySection = msgspec.field(default_factory=SecuritySection)
+    sync: SyncSection = msgspec.field(default_factory=SyncSection)
+    # Scale-label rules the catalogue's in-store codes follow (same as the stores').
+    barcode_rules: list[BarcodeRuleSection] = []
+
+    source: str = ""
+    base_dir: str = "."
+
+    def resolve(self, relative: str) -> Path:
+        path = Path(relative)
+        return path if path.is_absolute() else Path(self.base_dir) / path
+
+    @property
+    def measure_rules(self) -> tuple[MeasureRule, ...]:
+        return _compiled_rules(self)  # type: ignore[arg-type]
+
+    @property
+    def store(self) -> HubIdentity:
+        """What shared pages (login, offline) show as the place's name."""
+        return HubIdentity(id="HUB", name=self.hub.name, kind="hub")
+
+    @property
+    def database_url(self) -> str:
+        """The SQLAlchemy URL the hub runs on (async driver)."""
+        if self.hub.database_url:
+            return self.hub.database_url
+        return f"sqlite:///{self.resolve(self.hub.database_path)}"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.resolve(self.server.data_dir)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.hub.timezone)
+
+
+def _check_hub(cfg: HubConfig) -> None:
+    try:
+        ZoneInfo(cfg.hub.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("hub.timezone", f"unknown time zone {cfg.hub.timezone!r}") from None
+    for i, rule in enumerate(cfg.barcode_rules):
+        try:
+            MeasureRule.compile(rule.name, rule.pattern, rule.kind)
+        except BarcodeError as exc:
+            raise ValueError(f"barcode_rules[{i}].pattern", str(exc)) from None
+    url = cfg.hub.database_url
+    if url and not re.match(r"^(postgresql\+asyncpg://\S+|sqlite:///\S+)$", url):
+        raise ValueError("hub.database_url", "use postgresql+asyncpg://user@host:5432/db "
+                         "(or leave empty for the SQLite file at hub.database_path)")
+
+
+def parse_hub_config(text: str, source: str = "<config>", base_dir: str = ".") -> HubConfig:
+    return _parse(text, source, base_dir, HubConfig, _check_hub)
+
+
+def load_hub_config(path: str | Path) -> HubConfig:
+    path = Path(path)
+    return parse_hub_config(_read(path), source=str(path), base_dir=str(path.resolve().parent))

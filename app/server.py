@@ -9,7 +9,7 @@ import secrets
 from pathlib import Path
 
 from jinja2 import pass_context
-from litestar import Litestar, Router
+from litestar import Litestar, Request, Response, Router, get
 from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.middleware.session.server_side import (
@@ -26,7 +26,7 @@ from litestar.types import Empty
 
 from app import __version__
 from app.catalog import routes as catalog_routes
-from app.config import StoreConfig
+from app.config import HubConfig, StoreConfig
 from app.core import migrate, pairing
 from app.core import routes as core_routes
 from app.core.auth import PUBLIC, requires
@@ -42,6 +42,7 @@ from app.printing import routes as printing_routes
 from app.printing.worker import PrintQueue
 from app.reports import routes as report_routes
 from app.stock import routes as stock_routes
+from app.sync.client import SyncClient
 
 log = logging.getLogger("kirana")
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -127,6 +128,129 @@ def _template_engine(engine: JinjaTemplateEngine) -> None:
     env.globals["nav_for"] = nav_for
 
 
+def _common_middleware(cfg: StoreConfig | HubConfig, data_dir: Path) -> dict:
+    return dict(
+        template_config=TemplateConfig(
+            directory=TEMPLATES_DIR,
+            engine=JinjaTemplateEngine,
+            engine_callback=_template_engine,
+        ),
+        middleware=[
+            server_timing_middleware,
+            RotatingSessionConfig(
+                max_age=cfg.security.session_hours * 3600,
+                secure=cfg.server.secure_cookies,
+                samesite="lax",
+                exclude=["^/static/", "^/healthz$", "^/readyz$", "^/sw.js$", "^/sync/"],
+            ).middleware
+        ],
+        stores={"sessions": FileStore(data_dir / "sessions", create_directories=True)},
+        # Store Wi-Fi is often weak: gzip halves the first load (htmx alone 52 -> 17 KB).
+        compression_config=CompressionConfig(backend="gzip", minimum_size=1024,
+                                             gzip_compress_level=6),
+        csrf_config=CSRFConfig(
+            secret=_secret(data_dir),
+            cookie_secure=cfg.server.secure_cookies,
+            exclude=["^/api/", "^/sync/"],
+        ),
+    )
+
+
+def _finish(app: Litestar, cfg: StoreConfig | HubConfig, db: object) -> Litestar:
+    app.state.cfg = cfg
+    app.state.db = db
+    app.state.asset_version = asset_version()
+    tz = cfg.tz
+    app.template_engine.engine.globals["local"] = lambda dt, fmt="%d %b %Y, %H:%M": (
+        dt.astimezone(tz).strftime(fmt) if dt else ""
+    )
+    app.state.service_worker = (
+        (STATIC_DIR / "sw.js")
+        .read_text(encoding="utf-8")
+        .replace("__KIRANA_VERSION__", app.state.asset_version)
+    )
+    return app
+
+
+def create_hub_app(cfg: HubConfig, *, check_migrations: bool = True) -> Litestar:
+    """The hub: the same program in another mode (catalogue master, central stock,
+    store health, the /sync/v1 endpoint)."""
+    from app.hub import routes as hub_routes
+    from app.hub.db import open_hub_database
+    from app.hub.wake import PgWaker, Waker
+    from app.sync import hub_link
+
+    url = cfg.database_url
+    if check_migrations:
+        pending = migrate.hub_pending_message(url)
+        if pending:
+            raise StartupError(pending)
+    db = open_hub_database(url)
+    waker = PgWaker(url) if db.dialect == "postgresql" else Waker()
+    data_dir = cfg.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+
+    async def close() -> None:
+        await waker.stop()
+        await db.dispose()
+
+    schema_router = Router(path="/schema", route_handlers=[], guards=[requires("manager")])
+    shared = [r for r in core_routes.ROUTES if r not in (core_routes.home, core_routes.readyz)]
+    app = Litestar(
+        route_handlers=[
+            *shared,
+            hub_readyz,
+            *hub_routes.ROUTES,
+            *hub_link.ROUTES,
+            create_static_files_router(
+                path="/static", directories=[STATIC_DIR], opt=PUBLIC, send_as_attachment=False
+            ),
+        ],
+        **_common_middleware(cfg, data_dir),
+        openapi_config=OpenAPIConfig(
+            title="Kirana hub", version=__version__,
+            render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"])],
+            openapi_router=schema_router,
+        ),
+        exception_handlers=EXCEPTION_HANDLERS,
+        on_startup=[waker.start],
+        on_shutdown=[close],
+        debug=False,
+    )
+    app.state.waker = waker
+    app.state.mode = "hub"
+    app.template_engine.engine.globals["nav_for"] = hub_nav_for
+    app.template_engine.engine.globals["hub_link"] = lambda: None
+    return _finish(app, cfg, db)
+
+
+HUB_NAV = [("Stores", "/"), ("Catalogue", "/hub/catalog"), ("Stock", "/hub/inventory"),
+           ("Sales", "/hub/sales")]
+
+
+def hub_nav_for(user) -> list[tuple[str, str]]:  # noqa: ANN001
+    return [] if user is None else HUB_NAV
+
+
+@get("/readyz", opt=PUBLIC)
+async def hub_readyz(request: Request) -> Response:
+    """The hub's database answers and is at the code's migration."""
+    from sqlalchemy import text
+
+    checks: dict = {}
+    try:
+        async with request.app.state.db.read() as s:
+            current = await s.scalar(text("SELECT version_num FROM alembic_version"))
+        checks["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - report, don't crash the probe
+        current, checks["database"] = None, f"unreachable: {type(exc).__name__}"
+    head = migrate.hub_head()
+    ready = checks["database"] == "ok" and current == head
+    checks["migrations"] = "current" if current == head else f"database at {current}, code {head}"
+    return Response({"status": "ready" if ready else "not ready", **checks},
+                    status_code=200 if ready else 503)
+
+
 def create_store_app(cfg: StoreConfig, *, check_migrations: bool = True) -> Litestar:
     db_path = cfg.database_path
     if check_migrations:
@@ -139,12 +263,15 @@ def create_store_app(cfg: StoreConfig, *, check_migrations: bool = True) -> Lite
 
     print_queue = PrintQueue(db, cfg)
     demo_feed = DemoFeed(db, cfg)
+    sync_client = SyncClient(db, cfg)
 
     async def start_workers() -> None:
         await print_queue.start()
         await demo_feed.start()
+        await sync_client.start()
 
     async def close_db() -> None:
+        await sync_client.stop()
         await demo_feed.stop()
         await print_queue.stop()
         await db.dispose()
@@ -166,29 +293,7 @@ def create_store_app(cfg: StoreConfig, *, check_migrations: bool = True) -> Lite
                 path="/static", directories=[STATIC_DIR], opt=PUBLIC, send_as_attachment=False
             ),
         ],
-        template_config=TemplateConfig(
-            directory=TEMPLATES_DIR,
-            engine=JinjaTemplateEngine,
-            engine_callback=_template_engine,
-        ),
-        middleware=[
-            server_timing_middleware,
-            RotatingSessionConfig(
-                max_age=cfg.security.session_hours * 3600,
-                secure=cfg.server.secure_cookies,
-                samesite="lax",
-                exclude=["^/static/", "^/healthz$", "^/readyz$", "^/sw.js$"],
-            ).middleware
-        ],
-        stores={"sessions": FileStore(data_dir / "sessions", create_directories=True)},
-        # Store Wi-Fi is often weak: gzip halves the first load (htmx alone 52 -> 17 KB).
-        compression_config=CompressionConfig(backend="gzip", minimum_size=1024,
-                                             gzip_compress_level=6),
-        csrf_config=CSRFConfig(
-            secret=_secret(data_dir),
-            cookie_secure=cfg.server.secure_cookies,
-            exclude=["^/api/"],
-        ),
+        **_common_middleware(cfg, data_dir),
         openapi_config=OpenAPIConfig(
             title=f"Kirana store {cfg.store.id}",
             version=__version__,
@@ -200,17 +305,8 @@ def create_store_app(cfg: StoreConfig, *, check_migrations: bool = True) -> Lite
         on_shutdown=[close_db],
         debug=False,
     )
-    app.state.cfg = cfg
-    app.state.db = db
     app.state.print_queue = print_queue
-    app.state.asset_version = asset_version()
-    tz = cfg.tz
-    app.template_engine.engine.globals["local"] = lambda dt, fmt="%d %b %Y, %H:%M": (
-        dt.astimezone(tz).strftime(fmt) if dt else ""
-    )
-    app.state.service_worker = (
-        (STATIC_DIR / "sw.js")
-        .read_text(encoding="utf-8")
-        .replace("__KIRANA_VERSION__", app.state.asset_version)
-    )
-    return app
+    app.state.sync_client = sync_client
+    app.state.mode = "store"
+    app.template_engine.engine.globals["hub_link"] = lambda: sync_client.status
+    return _finish(app, cfg, db)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import selectinload
@@ -145,6 +146,7 @@ async def import_catalog(
     dry_run: bool = False,
     progress: Progress | None = None,
     chunk: int = 2000,
+    after_write: Callable[[Any, list[str]], Awaitable[None]] | None = None,
 ) -> ImportReport:
     """Upsert products by sku in ONE transaction. Any bad row (from the file, or a
     barcode owned by a product this file does not mention) rejects the whole file
@@ -253,6 +255,8 @@ async def import_catalog(
             done += len(part)
             if progress:
                 progress(done, total)
+        if after_write is not None:  # the hub announces the changes in this transaction
+            await after_write(s, touched)
         report.written = True
     return report
 

@@ -136,9 +136,15 @@ class Tx:
     def in_transaction(self) -> bool:
         return self.sync_session.in_transaction()
 
+    @property
+    def bind(self) -> Any:
+        return self.sync_session.get_bind()
+
 
 class Database:
     """The store's database: a write engine and a read engine on one SQLite file."""
+
+    dialect = "sqlite"
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)

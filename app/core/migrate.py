@@ -67,3 +67,73 @@ def pending_message(db_path: Path) -> str | None:
         f"{db_path}: database is at migration {current}, the code needs {head}; "
         "run `kirana db upgrade --config FILE`"
     )
+
+
+# --- the hub's schema (its own Alembic environment, SQLite or PostgreSQL) ------------
+
+HUB_MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "hub" / "migrations"
+
+
+def _hub_alembic_config(url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(HUB_MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", _sync_sqlite(url))
+    return cfg
+
+
+def _sync_sqlite(url: str) -> str:
+    return url.replace("sqlite:///", "sqlite+pysqlite:///", 1) if url.startswith(
+        "sqlite:///") else url
+
+
+def hub_upgrade(url: str) -> None:
+    if url.startswith("sqlite:///"):
+        upgrade_path = Path(url.removeprefix("sqlite:///"))
+        upgrade_path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(_sync_sqlite(url))
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+        engine.dispose()
+    command.upgrade(_hub_alembic_config(url), "head")
+
+
+def hub_current_revision(url: str) -> str | None:
+    if url.startswith("sqlite:///"):
+        if not Path(url.removeprefix("sqlite:///")).exists():
+            return None
+        engine = create_engine(_sync_sqlite(url))
+        try:
+            with engine.connect() as conn:
+                return MigrationContext.configure(conn).get_current_revision()
+        finally:
+            engine.dispose()
+    import asyncio
+
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    async def current() -> str | None:
+        engine = create_async_engine(url)
+        try:
+            async with engine.connect() as conn:
+                return await conn.run_sync(
+                    lambda c: MigrationContext.configure(c).get_current_revision())
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(current())
+
+
+def hub_pending_message(url: str) -> str | None:
+    head = ScriptDirectory.from_config(_hub_alembic_config(url)).get_current_head()
+    current = hub_current_revision(url)
+    if current == head:
+        return None
+    where = url.split("@")[-1]  # never print a password
+    if current is None:
+        return f"hub database {where} is empty; run `kirana hub db-upgrade --config FILE` first"
+    return (f"hub database {where} is at migration {current}, the code needs {head}; "
+            "run `kirana hub db-upgrade --config FILE`")
+
+
+def hub_head() -> str | None:
+    return ScriptDirectory.from_config(_hub_alembic_config("sqlite:///unused.db")).get_current_head()

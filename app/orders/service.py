@@ -120,59 +120,67 @@ class Intake:
 async def receive_order(db: Database, cfg: StoreConfig, incoming: OrderIn, actor: str) -> Intake:
     """Record an order and decide at once: accept (reserving stock) when every line is
     available, else reject with the missing lines so the hub can send it elsewhere."""
-    now = utcnow()
-    validate(incoming, now)
+    validate(incoming, utcnow())
     async with db.write() as s:
-        existing = await s.scalar(select(Order).where(
-            Order.channel == incoming.channel, Order.external_id == incoming.external_id))
-        if existing is not None:
-            return Intake(existing, created=False)
-        products = {p.sku: p for p in await s.scalars(select(Product).where(
-            Product.sku.in_([line.sku.upper() for line in incoming.lines])))}
-        unknown = [line.sku for line in incoming.lines if line.sku.upper() not in products]
-        if unknown:
-            raise OrderError(f"unknown sku: {', '.join(unknown)}")
-        n = await next_number(s, "order")
-        order = Order(
-            id=uuid7(), number=f"{cfg.store.id}-{n:06d}", channel=incoming.channel[:40],
-            external_id=incoming.external_id[:80], state="received",
-            customer_name=incoming.customer_name.strip()[:80] or "Customer",
-            customer_phone=incoming.customer_phone[:15], address=incoming.address[:300],
-            pincode=incoming.pincode, lat=incoming.lat, lon=incoming.lon,
-            promised_by=incoming.promised_by, payment=incoming.payment,
-            cod_amount_minor=incoming.cod_amount_minor, notes=incoming.notes[:300],
-            handover_code="".join(secrets.choice(HANDOVER_ALPHABET) for _ in range(6)),
-            created_at=now, updated_at=now, lines=[], transitions=[],
-        )
-        s.add(order)
-        for i, line in enumerate(incoming.lines, 1):
-            product = products[line.sku.upper()]
-            order.lines.append(OrderLine(
-                id=uuid7(), order_id=order.id, position=i, product_id=product.id,
-                sku=product.sku, name=product.name, unit=product.unit, quantity=line.quantity,
-                price_minor=line.price_minor, picked_quantity=0))
-        order.transitions.append(OrderTransition(
-            id=uuid7(), order_id=order.id, from_state="", to_state="received", actor=actor[:80],
-            reason=f"from {incoming.channel}", at=now))
-        await s.flush()
-        missing = []
+        return await receive_order_in(s, cfg, incoming, actor)
+
+
+async def receive_order_in(s: Tx, cfg: StoreConfig, incoming: OrderIn, actor: str) -> Intake:
+    """receive_order inside the caller's transaction (the sync client applies an
+    `order.assigned` and moves its cursor in one transaction)."""
+    now = utcnow()
+    existing = await s.scalar(select(Order).where(
+        Order.channel == incoming.channel, Order.external_id == incoming.external_id))
+    if existing is not None:
+        return Intake(existing, created=False)
+    products = {p.sku: p for p in await s.scalars(select(Product).where(
+        Product.sku.in_([line.sku.upper() for line in incoming.lines])))}
+    unknown = [line.sku for line in incoming.lines if line.sku.upper() not in products]
+    if unknown:
+        raise OrderError(f"unknown sku: {', '.join(unknown)}")
+    n = await next_number(s, "order")
+    order = Order(
+        id=uuid7(), number=f"{cfg.store.id}-{n:06d}", channel=incoming.channel[:40],
+        external_id=incoming.external_id[:80], state="received",
+        customer_name=incoming.customer_name.strip()[:80] or "Customer",
+        customer_phone=incoming.customer_phone[:15], address=incoming.address[:300],
+        pincode=incoming.pincode, lat=incoming.lat, lon=incoming.lon,
+        promised_by=incoming.promised_by, payment=incoming.payment,
+        cod_amount_minor=incoming.cod_amount_minor, notes=incoming.notes[:300],
+        handover_code="".join(secrets.choice(HANDOVER_ALPHABET) for _ in range(6)),
+        created_at=now, updated_at=now, lines=[], transitions=[],
+    )
+    s.add(order)
+    for i, line in enumerate(incoming.lines, 1):
+        product = products[line.sku.upper()]
+        order.lines.append(OrderLine(
+            id=uuid7(), order_id=order.id, position=i, product_id=product.id,
+            sku=product.sku, name=product.name, unit=product.unit, quantity=line.quantity,
+            price_minor=line.price_minor, picked_quantity=0))
+    order.transitions.append(OrderTransition(
+        id=uuid7(), order_id=order.id, from_state="", to_state="received", actor=actor[:80],
+        reason=f"from {incoming.channel}", at=now))
+    await s.flush()
+    missing = []
+    for line in order.lines:
+        product = products[line.sku]
+        have = await available(s, product.id) if product.active else 0
+        if have < line.quantity:
+            missing.append({"sku": line.sku, "wanted": line.quantity,
+                            "available": max(have, 0)})
+    if missing:
+        reason = "not enough stock: " + ", ".join(
+            f"{m['sku']} (wanted {m['wanted']}, have {m['available']})" for m in missing)
+        order.reject_reason = reason
+        _move(s, order, "rejected", "auto", reason, {"missing": missing})
+    else:
         for line in order.lines:
-            product = products[line.sku]
-            have = await available(s, product.id) if product.active else 0
-            if have < line.quantity:
-                missing.append({"sku": line.sku, "wanted": line.quantity,
-                                "available": max(have, 0)})
-        if missing:
-            reason = "not enough stock: " + ", ".join(
-                f"{m['sku']} (wanted {m['wanted']}, have {m['available']})" for m in missing)
-            order.reject_reason = reason
-            _move(s, order, "rejected", "auto", reason, {"missing": missing})
-        else:
-            for line in order.lines:
-                s.add(StockReservation(order_line_id=line.id, product_id=line.product_id,
-                                       quantity=line.quantity))
-            _move(s, order, "accepted", "auto", "every line in stock")
-        return Intake(order, created=True)
+            s.add(StockReservation(order_line_id=line.id, product_id=line.product_id,
+                                   quantity=line.quantity))
+        _move(s, order, "accepted", "auto", "every line in stock",
+              {"lines": [{"sku": line.sku, "quantity": line.quantity}
+                         for line in order.lines]})
+    return Intake(order, created=True)
 
 
 async def release_reservations(s: Tx, order: Order) -> None:
@@ -187,15 +195,19 @@ async def cancel_order(db: Database, order_id: str, actor: str, reason: str = ""
         order = await s.get(Order, order_id)
         if order is None:
             raise OrderError("no such order")
-        was = order.state
-        _move(s, order, "cancelled", actor, reason.strip()[:300] or "cancelled")
-        if states.holds_reservation(was):
-            await release_reservations(s, order)
-        if was in ("picking", "picked"):
-            from app.picking.service import cancel_picking_tasks  # picking builds on orders
+        return await cancel_order_in(s, order, actor, reason)
 
-            await cancel_picking_tasks(s, order.id)
-        return order
+
+async def cancel_order_in(s: Tx, order: Order, actor: str, reason: str = "") -> Order:
+    was = order.state
+    _move(s, order, "cancelled", actor, reason.strip()[:300] or "cancelled")
+    if states.holds_reservation(was):
+        await release_reservations(s, order)
+    if was in ("picking", "picked"):
+        from app.picking.service import cancel_picking_tasks  # picking builds on orders
+
+        await cancel_picking_tasks(s, order.id)
+    return order
 
 
 async def get_order(db: Database, order_id: str) -> Order | None:

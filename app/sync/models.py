@@ -19,3 +19,18 @@ class OutboxEvent(Base):
     kind: Mapped[str] = mapped_column(String(40))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     data: Mapped[str] = mapped_column(Text)  # JSON
+
+
+class SyncState(Base):
+    """One row: this store database's sync identity and cursors.
+
+    epoch is made with the database (migration 0004); restoring a backup or starting a
+    fresh file under the same store id is exactly what it lets the hub notice."""
+
+    __tablename__ = "sync_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    epoch: Mapped[str] = mapped_column(String(64))
+    applied_down: Mapped[int] = mapped_column(Integer, default=0)  # last hub->store seq applied
+    acked_up: Mapped[int] = mapped_column(Integer, default=0)  # last outbox seq the hub acked
+    acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -1,0 +1,1 @@
+"""The hub: store registry, catalogue master, central stock, store health, hub pages."""

@@ -1,0 +1,124 @@
+"""Hub tables. The hub also uses the shared `users`, `login_throttle`, `api_keys`,
+`audit_log`, `number_sequences`, `products` and `barcodes` tables (core and catalog
+models): the hub's catalogue is the master the stores' copies follow."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, Float, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.db import Base, UTCDateTime
+
+
+class HubStore(Base):
+    """A registered store, its token (hashed) and both sync cursors."""
+
+    __tablename__ = "hub_stores"
+
+    id: Mapped[str] = mapped_column(String(8), primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(10))  # counter | darkstore
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    pincodes: Mapped[str] = mapped_column(Text, default="")  # comma-separated
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Sync state. epoch: the store database's random id, learnt at the first hello.
+    epoch: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    acked_up: Mapped[int] = mapped_column(Integer, default=0)  # last store->hub seq applied
+    down_seq: Mapped[int] = mapped_column(Integer, default=0)  # last hub->store seq made
+    down_acked: Mapped[int] = mapped_column(Integer, default=0)  # last the store applied
+    # Link health, written by whichever hub process holds the store's socket.
+    connected: Mapped[bool] = mapped_column(Boolean, default=False)
+    connected_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    version: Mapped[str] = mapped_column(String(60), default="")
+    # `at` of the newest store event applied, and when: their gap is the store's lag.
+    last_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    alert: Mapped[str] = mapped_column(String(300), default="")
+    alert_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    rejected_epoch: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class HubOutbox(Base):
+    """Hub -> store events, one consecutive sequence per store, kept until acked."""
+
+    __tablename__ = "hub_outbox"
+
+    store_id: Mapped[str] = mapped_column(String(8), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    data: Mapped[str] = mapped_column(Text)  # JSON
+
+
+class StoreEventRow(Base):
+    """Every store -> hub event the hub applied (id is the store's event id)."""
+
+    __tablename__ = "hub_store_events"
+    __table_args__ = (Index("ix_hub_store_events_store_seq", "store_id", "seq"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    store_id: Mapped[str] = mapped_column(String(8))
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(40))
+    at: Mapped[str] = mapped_column(String(40))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    data: Mapped[str] = mapped_column(Text)
+
+
+class HubStockLevel(Base):
+    """Each store's on-hand per SKU: the sum of the `stock.moved` deltas it sent."""
+
+    __tablename__ = "hub_stock_levels"
+
+    store_id: Mapped[str] = mapped_column(String(8), primary_key=True)
+    sku: Mapped[str] = mapped_column(String(40), primary_key=True, index=True)
+    on_hand: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class HubStoreOrder(Base):
+    """An order as its store last reported it (`order.status`)."""
+
+    __tablename__ = "hub_store_orders"
+
+    order_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    store_id: Mapped[str] = mapped_column(String(8), index=True)
+    number: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(40))
+    external_id: Mapped[str] = mapped_column(String(80))
+    status: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class HubReservation(Base):
+    """Stock a store holds for an accepted order until handover or cancel."""
+
+    __tablename__ = "hub_reservations"
+
+    order_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    sku: Mapped[str] = mapped_column(String(40), primary_key=True)
+    store_id: Mapped[str] = mapped_column(String(8), index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+
+
+class HubSale(Base):
+    """A sale or refund reported by a store, for the hub's sales pages."""
+
+    __tablename__ = "hub_sales"
+    __table_args__ = (Index("ix_hub_sales_day_store", "day", "store_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    store_id: Mapped[str] = mapped_column(String(8))
+    kind: Mapped[str] = mapped_column(String(8))  # sale | refund
+    number: Mapped[str] = mapped_column(String(24))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    day: Mapped[str] = mapped_column(String(10))  # local date at the hub, YYYY-MM-DD
+    total_minor: Mapped[int] = mapped_column(Integer)  # refunds negative

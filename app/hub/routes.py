@@ -1,0 +1,240 @@
+"""Hub pages (HQ operations) and the hub's read API. Thin: the rules are in service.py."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+from typing import Annotated, Any
+
+from litestar import Request, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import NotFoundException
+from litestar.params import Body
+from litestar.response import Template
+
+from app.catalog.csv_io import parse_catalog
+from app.catalog.models import Barcode, Product
+from app.catalog.service import ImportRejected, import_catalog, search
+from app.core.auth import api_access, requires
+from app.core.clock import utcnow
+from app.core.web import Form, go, page
+from app.hub import service as hub
+
+HQ = ("manager",)  # HQ operations; admins may do everything
+
+
+def _health_window(request: Request) -> timedelta:
+    return timedelta(seconds=request.app.state.cfg.sync.offline_after_seconds)
+
+
+async def _wake(request: Request, *topics: str) -> None:
+    await request.app.state.waker.wake(*topics)
+
+
+# --- stores and their health ---------------------------------------------------------
+
+
+@get("/", guards=[requires(*HQ)])
+async def dashboard(request: Request) -> Template:
+    stores = await hub.store_health(request.app.state.db, _health_window(request))
+    today = utcnow().astimezone(request.app.state.cfg.tz).date().isoformat()
+    sales = {d.store_id: d for d in await hub.day_sales(request.app.state.db, today)}
+    return page(request, "hub/dashboard.html", "hub/_stores.html", stores=stores, sales=sales,
+                today=today)
+
+
+@get("/hub/stores/live", guards=[requires(*HQ)])
+async def stores_fragment(request: Request) -> Template:
+    stores = await hub.store_health(request.app.state.db, _health_window(request))
+    today = utcnow().astimezone(request.app.state.cfg.tz).date().isoformat()
+    sales = {d.store_id: d for d in await hub.day_sales(request.app.state.db, today)}
+    return Template(template_name="hub/_stores.html",
+                    context={"stores": stores, "sales": sales, "today": today},
+                    headers={"Vary": "HX-Request", "Cache-Control": "no-store"})
+
+
+@post("/hub/stores/{store_id:str}/accept-database", guards=[requires("admin")])
+async def accept_database(request: Request, store_id: str) -> Response:
+    await hub.accept_store_database(request.app.state.db, store_id)
+    await _wake(request, "health")
+    return go(request, "/")
+
+
+@get("/api/v1/stores", guards=[api_access("stock:read", *HQ)])
+async def api_stores(request: Request) -> dict[str, Any]:
+    stores = await hub.store_health(request.app.state.db, _health_window(request))
+    return {"stores": [s.as_json() for s in stores]}
+
+
+# --- catalogue master ----------------------------------------------------------------
+
+
+@get("/hub/catalog", guards=[requires(*HQ)])
+async def catalog_page(request: Request, q: str = "") -> Template:
+    products = await search(request.app.state.db, q, limit=50) if q.strip() else []
+    return page(request, "hub/catalog.html", "hub/_catalog_results.html", q=q,
+                products=products)
+
+
+async def _product_with_codes(request: Request, sku: str) -> tuple[Product | None, list[str]]:
+    from sqlalchemy import select
+
+    async with request.app.state.db.read() as s:
+        product = await s.scalar(select(Product).where(Product.sku == sku.upper()))
+        codes = [] if product is None else list(await s.scalars(
+            select(Barcode.code).where(Barcode.product_id == product.id).order_by(Barcode.code)))
+    return product, codes
+
+
+@get("/hub/catalog/new", guards=[requires(*HQ)])
+async def product_new(request: Request) -> Template:
+    return page(request, "hub/product_edit.html", product=None, codes=[], error="", form={})
+
+
+@get("/hub/catalog/item/{sku:str}", guards=[requires(*HQ)])
+async def product_edit(request: Request, sku: str) -> Template:
+    product, codes = await _product_with_codes(request, sku)
+    if product is None:
+        raise NotFoundException(f"no product {sku}")
+    return page(request, "hub/product_edit.html", product=product, codes=codes, error="",
+                form={}, saved=request.query_params.get("saved") == "1")
+
+
+def _rupees_to_paise(text: str) -> int:
+    try:
+        value = round(float(text.replace(",", "").strip()) * 100)
+    except ValueError:
+        raise hub.HubError(f"price {text!r} is not a number of rupees") from None
+    return value
+
+
+def _percent_to_bp(text: str) -> int:
+    try:
+        return round(float(text.strip().rstrip("%")) * 100)
+    except ValueError:
+        raise hub.HubError(f"GST rate {text!r} is not a number") from None
+
+
+@post("/hub/catalog/save", guards=[requires(*HQ)])
+async def product_save(request: Request, data: Form) -> Response | Template:
+    try:
+        edit = hub.ProductEdit(
+            sku=data.get("sku", ""), name=data.get("name", ""),
+            price_minor=_rupees_to_paise(data.get("price", "")),
+            gst_rate_bp=_percent_to_bp(data.get("gst", "")),
+            unit=data.get("unit", "piece"), hsn=data.get("hsn", ""),
+            pack_size=data.get("pack_size", ""), category=data.get("category", ""),
+            reorder_level=int(data.get("reorder_level") or 0),
+            barcodes=tuple(c for c in data.get("barcodes", "").replace(",", " ").split() if c),
+            active=data.get("active") == "on")
+        product = await hub.save_product(request.app.state.db, edit)
+    except (hub.HubError, ValueError) as exc:
+        existing, codes = await _product_with_codes(request, data.get("sku", ""))
+        return page(request, "hub/product_edit.html", status_code=400, product=existing,
+                    codes=codes, error=str(exc), form=data)
+    await _wake(request, *await _down_topics(request))
+    return go(request, f"/hub/catalog/item/{product.sku}?saved=1")
+
+
+async def _down_topics(request: Request) -> list[str]:
+    async with request.app.state.db.read() as s:
+        return [f"down:{sid}" for sid in await hub.active_store_ids(s)]
+
+
+@get("/hub/catalog/import", guards=[requires(*HQ)])
+async def import_form(request: Request) -> Template:
+    return page(request, "hub/import.html", report=None, errors=[], error="")
+
+
+@post("/hub/catalog/import", guards=[requires(*HQ)])
+async def import_upload(
+    request: Request,
+    data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
+) -> Template:
+    upload = data.get("file")
+    if not isinstance(upload, UploadFile):
+        return page(request, "hub/import.html", status_code=400, report=None, errors=[],
+                    error="Choose a CSV file first.")
+    raw = await upload.read()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return page(request, "hub/import.html", status_code=400, report=None, errors=[],
+                    error="The file is not UTF-8 text; save it as CSV UTF-8 and try again.")
+    parsed = parse_catalog(text, request.app.state.cfg.measure_rules)
+    try:
+        report = await import_catalog(request.app.state.db, parsed,
+                                      dry_run=data.get("dry_run") == "on",
+                                      after_write=hub.announce_products)
+    except ImportRejected as exc:
+        return page(request, "hub/import.html", status_code=400, report=None,
+                    errors=exc.errors[:200], error=str(exc))
+    await _wake(request, *await _down_topics(request))
+    return page(request, "hub/import.html", report=report, errors=report.skipped[:200],
+                error="")
+
+
+# --- central stock -------------------------------------------------------------------
+
+
+@get("/hub/inventory", guards=[requires(*HQ)])
+async def inventory_page(request: Request, sku: str = "") -> Template:
+    product, rows = (None, [])
+    if sku.strip():
+        product, rows = await hub.inventory_for(request.app.state.db, sku)
+    low = await hub.low_stock(request.app.state.db, limit=100)
+    return page(request, "hub/inventory.html", sku=sku.strip().upper(), product=product,
+                rows=rows, low=low)
+
+
+@get("/hub/inventory.csv", guards=[requires(*HQ)])
+async def inventory_csv(request: Request) -> Response:
+    rows = await hub.inventory_rows(request.app.state.db)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=["sku", "name", "store", "on_hand", "reserved",
+                                             "available"])
+    writer.writeheader()
+    writer.writerows(rows)
+    stamp = utcnow().astimezone(request.app.state.cfg.tz).strftime("%Y%m%d-%H%M")
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="stock-all-stores-{stamp}.csv"'})
+
+
+@get("/api/v1/inventory/{sku:str}", guards=[api_access("stock:read", *HQ)])
+async def api_inventory(request: Request, sku: str) -> dict[str, Any]:
+    product, rows = await hub.inventory_for(request.app.state.db, sku)
+    if product is None and not any(r.on_hand for r in rows):
+        raise NotFoundException(f"no product {sku.upper()}")
+    return {
+        "sku": sku.upper(), "name": product.name if product else None,
+        "stores": [{"store": r.store_id, "name": r.store_name, "on_hand": r.on_hand,
+                    "reserved": r.reserved, "available": r.available} for r in rows],
+        "total": {"on_hand": sum(r.on_hand for r in rows),
+                  "reserved": sum(r.reserved for r in rows),
+                  "available": sum(r.available for r in rows)},
+    }
+
+
+# --- sales ---------------------------------------------------------------------------
+
+
+@get("/hub/sales", guards=[requires(*HQ)])
+async def sales_page(request: Request, day: str = "") -> Template:
+    today = utcnow().astimezone(request.app.state.cfg.tz).date()
+    chosen = day or today.isoformat()
+    try:
+        from datetime import date
+
+        date.fromisoformat(chosen)
+    except ValueError:
+        chosen = today.isoformat()
+    rows = await hub.day_sales(request.app.state.db, chosen)
+    top = max((r.net for r in rows), default=0)
+    return page(request, "hub/sales.html", day=chosen, rows=rows, top=max(top, 1))
+
+
+ROUTES = [dashboard, stores_fragment, accept_database, api_stores, catalog_page, product_new,
+          product_edit, product_save, import_form, import_upload, inventory_page, inventory_csv,
+          api_inventory, sales_page]

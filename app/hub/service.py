@@ -1,0 +1,570 @@
+"""Hub use cases: the store registry, the hub -> store outbox, applying store events,
+and the views HQ looks at (central stock, store health, sales).
+
+Every function that changes something takes the caller's transaction `s` or opens
+exactly one; hub -> store events are written in the same transaction as the change
+they announce (`enqueue`), like the store's outbox.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import msgspec
+from sqlalchemy import delete, func, insert, select, update
+
+from app.catalog.models import Barcode, Product
+from app.core.clock import utcnow
+from app.core.ids import uuid7
+from app.core.security import hash_token
+from app.hub.db import HubDatabase, upsert
+from app.hub.models import (
+    HubOutbox,
+    HubReservation,
+    HubSale,
+    HubStockLevel,
+    HubStore,
+    HubStoreOrder,
+    StoreEventRow,
+)
+from app.orders.states import holds_reservation
+from app.sync.protocol import HUB_TO_STORE, Event
+
+_json = msgspec.json.Encoder()
+
+
+class HubError(ValueError):
+    """A request the hub refuses, with a message for the person who made it."""
+
+
+# --- registry ------------------------------------------------------------------------
+
+STORE_ID = re.compile(r"^[A-Z][A-Z0-9]{0,7}$")
+PINCODE = re.compile(r"^[1-9][0-9]{5}$")
+
+
+def parse_pincodes(text: str | list[str]) -> list[str]:
+    items = text if isinstance(text, list) else re.split(r"[\s,]+", text)
+    codes = [c.strip() for c in items if c.strip()]
+    bad = [c for c in codes if not PINCODE.match(c)]
+    if bad:
+        raise HubError(f"{bad[0]!r} is not a 6-digit PIN code")
+    return sorted(set(codes))
+
+
+@dataclass(frozen=True)
+class NewStore:
+    store: HubStore
+    token: str  # shown once; only its hash is kept
+
+
+async def add_store(db: HubDatabase, store_id: str, *, name: str, kind: str, lat: float,
+                    lon: float, pincodes: str | list[str] = "", priority: int = 0) -> NewStore:
+    """Register a store and queue the whole active catalogue for it."""
+    store_id = store_id.strip().upper()
+    if not STORE_ID.match(store_id):
+        raise HubError("store id: a letter, then up to 7 letters or digits (like S1 or D2)")
+    if kind not in ("counter", "darkstore"):
+        raise HubError("kind must be counter or darkstore")
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise HubError("lat must be within ±90 and lon within ±180")
+    if not name.strip():
+        raise HubError("a store needs a name")
+    codes = parse_pincodes(pincodes)
+    token = "kst_" + secrets.token_urlsafe(32)
+    async with db.write() as s:
+        if await s.get(HubStore, store_id) is not None:
+            raise HubError(f"store {store_id} is already registered (use rotate-token "
+                           "for a new token)")
+        store = HubStore(id=store_id, name=name.strip()[:80], kind=kind, lat=lat, lon=lon,
+                         pincodes=",".join(codes), priority=priority, active=True,
+                         token_hash=hash_token(token), created_at=utcnow(), acked_up=0,
+                         down_seq=0, down_acked=0, connected=False, version="", alert="")
+        s.add(store)
+        await s.flush()
+        products = list(await s.scalars(select(Product).where(Product.active.is_(True))
+                                        .order_by(Product.sku)))
+        codes_by = await _codes_for(s, [p.id for p in products])
+        await enqueue(s, [store_id], [("product.upserted", product_payload(p, codes_by[p.id]))
+                                      for p in products])
+    return NewStore(store, token)
+
+
+async def rotate_token(db: HubDatabase, store_id: str) -> str:
+    token = "kst_" + secrets.token_urlsafe(32)
+    async with db.write() as s:
+        store = await s.get(HubStore, store_id)
+        if store is None:
+            raise HubError(f"no store {store_id}")
+        store.token_hash = hash_token(token)
+    return token
+
+
+async def store_for_token(db: HubDatabase, token: str) -> HubStore | None:
+    if not token:
+        return None
+    async with db.read() as s:
+        store = await s.scalar(select(HubStore).where(HubStore.token_hash == hash_token(token)))
+    return store if store is not None and store.active else None
+
+
+async def accept_store_database(db: HubDatabase, store_id: str) -> None:
+    """After a 4409 alert: trust the store's database as it is now. The store then
+    resends its whole outbox (events the hub already has are skipped by id) and the
+    hub resends from whatever the store says it applied."""
+    async with db.write() as s:
+        store = await s.get(HubStore, store_id)
+        if store is None:
+            raise HubError(f"no store {store_id}")
+        store.epoch = store.rejected_epoch or store.epoch
+        store.rejected_epoch = None
+        store.acked_up = 0
+        store.down_acked = 0
+        store.alert, store.alert_at = "", None
+
+
+async def raise_alert(db: HubDatabase, store_id: str, message: str,
+                      rejected_epoch: str | None = None) -> None:
+    async with db.write() as s:
+        store = await s.get(HubStore, store_id)
+        if store is not None:
+            store.alert, store.alert_at = message[:300], utcnow()
+            if rejected_epoch:
+                store.rejected_epoch = rejected_epoch
+
+
+# --- hub -> store outbox -------------------------------------------------------------
+
+
+async def enqueue(s: Any, store_ids: list[str], events: list[tuple[str, dict]]) -> None:
+    """Append events to each store's stream, seqs consecutive per store. The seq counter
+    is bumped with UPDATE ... RETURNING, which also locks the store row on PostgreSQL,
+    so two hub processes never hand out the same seq."""
+    if not events or not store_ids:
+        return
+    for kind, _data in events:
+        if kind not in HUB_TO_STORE:
+            raise ValueError(f"{kind!r} is not a hub -> store event")
+    now = utcnow()
+    encoded = [(kind, _json.encode(data).decode()) for kind, data in events]
+    for store_id in store_ids:
+        last = (await s.execute(
+            update(HubStore).where(HubStore.id == store_id)
+            .values(down_seq=HubStore.down_seq + len(events)).returning(HubStore.down_seq)
+        )).scalar_one()
+        first = last - len(events) + 1
+        await s.execute(insert(HubOutbox), [
+            {"store_id": store_id, "seq": first + i, "id": uuid7(), "kind": kind, "at": now,
+             "data": data} for i, (kind, data) in enumerate(encoded)])
+
+
+async def pending_down(db: HubDatabase, store_id: str, after: int, limit: int) -> list[Event]:
+    async with db.read() as s:
+        rows = (await s.execute(
+            select(HubOutbox.seq, HubOutbox.id, HubOutbox.kind, HubOutbox.at, HubOutbox.data)
+            .where(HubOutbox.store_id == store_id, HubOutbox.seq > after)
+            .order_by(HubOutbox.seq).limit(limit))).all()
+    return [Event(seq=seq, id=id_, kind=kind, at=at.isoformat(), data=msgspec.json.decode(data))
+            for seq, id_, kind, at, data in rows]
+
+
+async def active_store_ids(s: Any) -> list[str]:
+    return list(await s.scalars(select(HubStore.id).where(HubStore.active.is_(True))
+                                .order_by(HubStore.id)))
+
+
+# --- catalogue master ----------------------------------------------------------------
+
+
+def product_payload(p: Product, codes: list[str]) -> dict:
+    """What a store needs to sell a product: the `product.upserted` data."""
+    return {"sku": p.sku, "name": p.name, "price_minor": p.price_minor,
+            "gst_rate_bp": p.gst_rate_bp, "hsn": p.hsn, "unit": p.unit,
+            "pack_size": p.pack_size, "category": p.category, "active": p.active,
+            "reorder_level": p.reorder_level, "barcodes": sorted(codes),
+            "updated_at": p.updated_at.isoformat()}
+
+
+async def _codes_for(s: Any, product_ids: list[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = defaultdict(list)
+    for i in range(0, len(product_ids), 2000):
+        part = product_ids[i:i + 2000]
+        for code, pid in (await s.execute(select(Barcode.code, Barcode.product_id)
+                                          .where(Barcode.product_id.in_(part)))).all():
+            out[pid].append(code)
+    return out
+
+
+async def announce_products(s: Any, product_ids: list[str]) -> None:
+    """Queue `product.upserted` (or `product.retired`) for every store: call in the
+    transaction that changed the products."""
+    if not product_ids:
+        return
+    stores = await active_store_ids(s)
+    if not stores:
+        return
+    products = []
+    for i in range(0, len(product_ids), 2000):
+        products += list(await s.scalars(select(Product).where(
+            Product.id.in_(product_ids[i:i + 2000]))))
+    codes = await _codes_for(s, [p.id for p in products])
+    events = [("product.upserted", product_payload(p, codes[p.id])) if p.active
+              else ("product.retired", {"sku": p.sku, "updated_at": p.updated_at.isoformat()})
+              for p in sorted(products, key=lambda p: p.sku)]
+    await enqueue(s, stores, events)
+
+
+@dataclass(frozen=True)
+class ProductEdit:
+    sku: str
+    name: str
+    price_minor: int
+    gst_rate_bp: int
+    unit: str = "piece"
+    hsn: str = ""
+    pack_size: str = ""
+    category: str = ""
+    reorder_level: int = 0
+    barcodes: tuple[str, ...] = ()
+    active: bool = True
+
+
+async def save_product(db: HubDatabase, edit: ProductEdit) -> Product:
+    """Create or change one product at the hub; every store hears of it."""
+    from app.catalog.barcodes import BarcodeError, normalize_gtin
+    from app.catalog.models import UNITS
+
+    sku = edit.sku.strip().upper()
+    if not re.match(r"^[A-Z0-9][A-Z0-9._-]{0,39}$", sku):
+        raise HubError("SKU: letters, digits, . _ - (up to 40)")
+    if not edit.name.strip():
+        raise HubError("a product needs a name")
+    if edit.price_minor <= 0:
+        raise HubError("price must be more than zero")
+    if edit.gst_rate_bp not in (0, 25, 300, 500, 1200, 1800, 2800, 4000):
+        raise HubError("GST rate must be one of 0, 0.25, 3, 5, 12, 18, 28 or 40 %")
+    if edit.unit not in UNITS:
+        raise HubError(f"unit must be one of {', '.join(UNITS)}")
+    codes = []
+    for raw in edit.barcodes:
+        try:
+            codes.append(normalize_gtin(raw))
+        except BarcodeError as exc:
+            raise HubError(f"barcode {raw}: {exc}") from None
+    now = utcnow()
+    async with db.write() as s:
+        product = await s.scalar(select(Product).where(Product.sku == sku))
+        if codes:
+            owners = dict((await s.execute(select(Barcode.code, Product.sku).join(Product)
+                                           .where(Barcode.code.in_(codes)))).all())
+            clash = next((c for c, owner in owners.items() if owner != sku), None)
+            if clash:
+                raise HubError(f"barcode {clash} already belongs to {owners[clash]}")
+        if product is None:
+            product = Product(id=uuid7(), sku=sku)
+            s.add(product)
+        product.name = edit.name.strip()[:120]
+        product.price_minor = edit.price_minor
+        product.gst_rate_bp = edit.gst_rate_bp
+        product.unit = edit.unit
+        product.hsn = edit.hsn.strip()[:8]
+        product.pack_size = edit.pack_size.strip()[:20]
+        product.category = edit.category.strip()[:60]
+        product.reorder_level = max(0, edit.reorder_level)
+        product.active = edit.active
+        product.updated_at = now
+        await s.flush()
+        await s.execute(delete(Barcode).where(Barcode.product_id == product.id))
+        if codes:
+            await s.execute(insert(Barcode), [{"code": c, "product_id": product.id}
+                                              for c in sorted(set(codes))])
+        await announce_products(s, [product.id])
+    return product
+
+
+async def set_price(db: HubDatabase, sku: str, price_minor: int) -> Product:
+    if price_minor <= 0:
+        raise HubError("price must be more than zero")
+    async with db.write() as s:
+        product = await s.scalar(select(Product).where(Product.sku == sku.upper()))
+        if product is None:
+            raise HubError(f"no product {sku}")
+        product.price_minor, product.updated_at = price_minor, utcnow()
+        await announce_products(s, [product.id])
+    return product
+
+
+async def set_active(db: HubDatabase, sku: str, active: bool) -> Product:
+    async with db.write() as s:
+        product = await s.scalar(select(Product).where(Product.sku == sku.upper()))
+        if product is None:
+            raise HubError(f"no product {sku}")
+        product.active, product.updated_at = active, utcnow()
+        await announce_products(s, [product.id])
+    return product
+
+
+# --- store -> hub events -------------------------------------------------------------
+
+
+@dataclass
+class Applied:
+    stock_skus: set[str]
+
+
+async def apply_store_events(s: Any, store: HubStore, events: tuple[Event, ...],
+                             hub_tz: Any) -> Applied:
+    """Apply a frame's fresh events in the caller's transaction (which also moves the
+    store's cursor). An event id seen before (a store that resent its whole outbox
+    after a restore was accepted) is skipped."""
+    now = utcnow()
+    ids = [e.id for e in events]
+    seen = set(await s.scalars(select(StoreEventRow.id).where(StoreEventRow.id.in_(ids))))
+    fresh = [e for e in events if e.id not in seen]
+    applied = Applied(set())
+    if not fresh:
+        return applied
+    await s.execute(insert(StoreEventRow), [
+        {"id": e.id, "store_id": store.id, "seq": e.seq, "kind": e.kind, "at": e.at,
+         "received_at": now, "data": _json.encode(e.data).decode()} for e in fresh])
+    deltas: dict[str, int] = defaultdict(int)
+    for e in fresh:
+        data = e.data
+        if e.kind == "stock.moved":
+            deltas[_text(data, "sku")] += _int(data, "delta")
+        elif e.kind in ("sale.completed", "sale.refunded"):
+            await _record_sale(s, store.id, e, hub_tz)
+        elif e.kind == "order.status":
+            await _record_order_status(s, store.id, data, now)
+    if deltas:
+        table = HubStockLevel.__table__
+        for sku, delta in deltas.items():
+            stmt = upsert(s, table).values(store_id=store.id, sku=sku, on_hand=delta,
+                                           updated_at=now)
+            await s.execute(stmt.on_conflict_do_update(
+                index_elements=["store_id", "sku"],
+                set_={"on_hand": table.c.on_hand + delta, "updated_at": now}))
+        applied.stock_skus = set(deltas)
+    return applied
+
+
+def _text(data: dict, key: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"event data needs text {key!r}")
+    return value
+
+
+def _int(data: dict, key: str) -> int:
+    value = data.get(key)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError(f"event data needs a whole number {key!r}")
+    return value
+
+
+async def _record_sale(s: Any, store_id: str, e: Event, hub_tz: Any) -> None:
+    data = e.data
+    refund = e.kind == "sale.refunded"
+    at = datetime.fromisoformat(_text(data, "at"))
+    total = _int(data, "total")
+    row_id = _text(data, "refund_id" if refund else "sale_id")
+    await s.execute(upsert(s, HubSale.__table__).values(
+        id=row_id, store_id=store_id, kind="refund" if refund else "sale",
+        number=_text(data, "number")[:24], at=at,
+        day=at.astimezone(hub_tz).date().isoformat(), total_minor=-total if refund else total,
+    ).on_conflict_do_nothing(index_elements=["id"]))
+
+
+async def _record_order_status(s: Any, store_id: str, data: dict, now: datetime) -> None:
+    order_id, status = _text(data, "order_id"), _text(data, "status")
+    row = await s.get(HubStoreOrder, order_id)
+    if row is None:
+        row = HubStoreOrder(order_id=order_id, store_id=store_id,
+                            number=str(data.get("number", ""))[:20],
+                            channel=str(data.get("channel", ""))[:40],
+                            external_id=str(data.get("external_id", ""))[:80],
+                            status=status, updated_at=now)
+        s.add(row)
+    row.status, row.updated_at = status, now
+    if status == "accepted":
+        for line in data.get("lines") or []:
+            if isinstance(line, dict) and isinstance(line.get("quantity"), int):
+                await s.execute(upsert(s, HubReservation.__table__).values(
+                    order_id=order_id, sku=str(line.get("sku", ""))[:40], store_id=store_id,
+                    quantity=line["quantity"]).on_conflict_do_nothing())
+    elif not holds_reservation(status):
+        await s.execute(delete(HubReservation).where(HubReservation.order_id == order_id))
+
+
+# --- what HQ looks at ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoreHealth:
+    id: str
+    name: str
+    kind: str
+    online: bool
+    connected_since: datetime | None
+    last_seen_at: datetime | None
+    version: str
+    waiting_down: int  # hub -> store events the store has not applied yet
+    oldest_waiting_seconds: float | None
+    lag_seconds: float | None  # how old the store's newest event was when it arrived
+    acked_up: int
+    alert: str
+    alert_at: datetime | None
+
+    @property
+    def state(self) -> str:
+        if not self.online:
+            return "offline"
+        return "syncing" if self.waiting_down else "online"
+
+    def as_json(self) -> dict:
+        return {
+            "id": self.id, "name": self.name, "kind": self.kind, "state": self.state,
+            "online": self.online,
+            "connected_since": self.connected_since.isoformat() if self.connected_since else None,
+            "last_seen_at": self.last_seen_at.isoformat() if self.last_seen_at else None,
+            "version": self.version, "events_waiting": self.waiting_down,
+            "oldest_waiting_seconds": self.oldest_waiting_seconds,
+            "lag_seconds": self.lag_seconds, "events_received": self.acked_up,
+            "alert": self.alert or None,
+        }
+
+
+async def store_health(db: HubDatabase, offline_after: timedelta) -> list[StoreHealth]:
+    now = utcnow()
+    async with db.read() as s:
+        stores = list(await s.scalars(select(HubStore).order_by(HubStore.id)))
+        oldest = dict((await s.execute(
+            select(HubOutbox.store_id, func.min(HubOutbox.at))
+            .join(HubStore, HubStore.id == HubOutbox.store_id)
+            .where(HubOutbox.seq > HubStore.down_acked)
+            .group_by(HubOutbox.store_id))).all())
+    out = []
+    for st in stores:
+        online = bool(st.connected and st.last_seen_at and now - st.last_seen_at < offline_after)
+        old = oldest.get(st.id)
+        if isinstance(old, str):
+            old = datetime.fromisoformat(old)
+        lag = None
+        if st.last_event_at and st.last_applied_at:
+            lag = max(0.0, (st.last_applied_at - st.last_event_at).total_seconds())
+        out.append(StoreHealth(
+            id=st.id, name=st.name, kind=st.kind, online=online,
+            connected_since=st.connected_since if online else None,
+            last_seen_at=st.last_seen_at, version=st.version,
+            waiting_down=max(0, st.down_seq - st.down_acked),
+            oldest_waiting_seconds=(now - old).total_seconds() if old else None,
+            lag_seconds=lag, acked_up=st.acked_up, alert=st.alert, alert_at=st.alert_at))
+    return out
+
+
+@dataclass(frozen=True)
+class StoreStock:
+    store_id: str
+    store_name: str
+    on_hand: int
+    reserved: int
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+
+async def inventory_for(db: HubDatabase, sku: str) -> tuple[Product | None, list[StoreStock]]:
+    sku = sku.strip().upper()
+    async with db.read() as s:
+        product = await s.scalar(select(Product).where(Product.sku == sku))
+        stores = list(await s.execute(select(HubStore.id, HubStore.name)
+                                      .order_by(HubStore.id)))
+        on_hand = dict((await s.execute(select(HubStockLevel.store_id, HubStockLevel.on_hand)
+                                        .where(HubStockLevel.sku == sku))).all())
+        reserved = dict((await s.execute(
+            select(HubReservation.store_id, func.sum(HubReservation.quantity))
+            .where(HubReservation.sku == sku).group_by(HubReservation.store_id))).all())
+    return product, [StoreStock(sid, name, int(on_hand.get(sid, 0)), int(reserved.get(sid) or 0))
+                     for sid, name in stores]
+
+
+@dataclass(frozen=True)
+class LowStock:
+    store_id: str
+    sku: str
+    name: str
+    available: int
+    reorder_level: int
+
+
+async def low_stock(db: HubDatabase, limit: int = 200) -> list[LowStock]:
+    """Store x product pairs at or below the product's reorder level (products with a
+    level set), emptiest first."""
+    async with db.read() as s:
+        products = {sku: (name, level) for sku, name, level in (await s.execute(
+            select(Product.sku, Product.name, Product.reorder_level)
+            .where(Product.active.is_(True), Product.reorder_level > 0))).all()}
+        stores = list(await s.scalars(select(HubStore.id).where(HubStore.active.is_(True))))
+        levels = {(st, sku): n for st, sku, n in (await s.execute(
+            select(HubStockLevel.store_id, HubStockLevel.sku, HubStockLevel.on_hand))).all()}
+        reserved = {(st, sku): int(n) for st, sku, n in (await s.execute(
+            select(HubReservation.store_id, HubReservation.sku, func.sum(HubReservation.quantity))
+            .group_by(HubReservation.store_id, HubReservation.sku))).all()}
+    rows = []
+    for sku, (name, level) in products.items():
+        for st in stores:
+            available = levels.get((st, sku), 0) - reserved.get((st, sku), 0)
+            if available <= level:
+                rows.append(LowStock(st, sku, name, available, level))
+    rows.sort(key=lambda r: (r.available - r.reorder_level, r.store_id, r.sku))
+    return rows[:limit]
+
+
+async def inventory_rows(db: HubDatabase) -> list[dict]:
+    """Every store x SKU the hub knows stock for, for the CSV export."""
+    async with db.read() as s:
+        names = dict((await s.execute(select(Product.sku, Product.name))).all())
+        reserved = {(st, sku): int(n) for st, sku, n in (await s.execute(
+            select(HubReservation.store_id, HubReservation.sku, func.sum(HubReservation.quantity))
+            .group_by(HubReservation.store_id, HubReservation.sku))).all()}
+        rows = (await s.execute(select(HubStockLevel.store_id, HubStockLevel.sku,
+                                       HubStockLevel.on_hand)
+                                .order_by(HubStockLevel.sku, HubStockLevel.store_id))).all()
+    out = []
+    for st, sku, on_hand in rows:
+        held = reserved.get((st, sku), 0)
+        out.append({"sku": sku, "name": names.get(sku, ""), "store": st, "on_hand": on_hand,
+                    "reserved": held, "available": on_hand - held})
+    return out
+
+
+@dataclass(frozen=True)
+class DaySales:
+    store_id: str
+    store_name: str
+    sales: int
+    sales_total: int
+    refunds: int
+    refunds_total: int
+
+    @property
+    def net(self) -> int:
+        return self.sales_total + self.refunds_total
+
+
+async def day_sales(db: HubDatabase, day: str) -> list[DaySales]:
+    async with db.read() as s:
+        stores = list(await s.execute(select(HubStore.id, HubStore.name).order_by(HubStore.id)))
+        rows = (await s.execute(
+            select(HubSale.store_id, HubSale.kind, func.count(), func.sum(HubSale.total_minor))
+            .where(HubSale.day == day).group_by(HubSale.store_id, HubSale.kind))).all()
+    figures: dict[tuple[str, str], tuple[int, int]] = {
+        (st, kind): (int(n), int(total or 0)) for st, kind, n, total in rows}
+    return [DaySales(sid, name, *figures.get((sid, "sale"), (0, 0)),
+                     *figures.get((sid, "refund"), (0, 0))) for sid, name in stores]

@@ -1,0 +1,103 @@
+"""Wake-ups between hub processes: "store S1 has new events to send".
+
+A wake-up only saves time; the senders also poll (cursors make a lost one harmless).
+On PostgreSQL every hub process LISTENs on one channel and a NOTIFY reaches all of
+them, whichever process wrote the change. On SQLite (one hub process) the wake-up
+stays in the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+
+log = logging.getLogger("kirana.hub")
+CHANNEL = "kirana_hub"
+
+
+class Waker:
+    def __init__(self) -> None:
+        self._events: dict[str, set[asyncio.Event]] = defaultdict(set)
+
+    def subscribe(self, topic: str) -> asyncio.Event:
+        event = asyncio.Event()
+        self._events[topic].add(event)
+        return event
+
+    def unsubscribe(self, topic: str, event: asyncio.Event) -> None:
+        self._events[topic].discard(event)
+        if not self._events[topic]:
+            del self._events[topic]
+
+    def _deliver(self, topic: str) -> None:
+        for event in self._events.get(topic, ()):
+            event.set()
+        if topic != "*":
+            for event in self._events.get("*", ()):
+                event.set()
+
+    async def wake(self, *topics: str) -> None:
+        for topic in topics:
+            self._deliver(topic)
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+
+class PgWaker(Waker):
+    """LISTEN/NOTIFY on a dedicated asyncpg connection, reconnecting if it drops."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
+        self._conn = None
+        self._task: asyncio.Task | None = None
+        self._lock = asyncio.Lock()  # one query at a time on the shared connection
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._listen(), name="hub-listen")
+
+    async def _listen(self) -> None:
+        import asyncpg
+
+        while True:
+            try:
+                self._conn = await asyncpg.connect(self.dsn)
+                await self._conn.add_listener(
+                    CHANNEL, lambda _c, _pid, _ch, payload: self._deliver(payload))
+                # Anything missed while (re)connecting: wake every sender once.
+                self._deliver("*")
+                lost = asyncio.Event()
+                self._conn.add_termination_listener(lambda _c, lost=lost: lost.set())
+                await lost.wait()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - keep listening whatever happened
+                log.warning("hub LISTEN connection lost: %s; retrying", exc)
+            await asyncio.sleep(1)
+
+    async def wake(self, *topics: str) -> None:
+        conn = self._conn
+        if conn is None or conn.is_closed():
+            for topic in topics:
+                self._deliver(topic)
+            return
+        for topic in topics:
+            try:
+                async with self._lock:
+                    await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, topic)
+            except Exception:  # noqa: BLE001 - the pollers will catch up
+                self._deliver(topic)
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self._conn is not None and not self._conn.is_closed():
+            await self._conn.close()

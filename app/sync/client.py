@@ -1,0 +1,265 @@
+"""The store end of sync protocol v1: a background task of the store app.
+
+It connects to the hub, says `hello`, resends its outbox from the hub's cursor in
+frames of at most 500 events, applies hub events in order (each frame and the
+`applied_down` cursor in one transaction), and reconnects with exponential backoff
+and jitter. Selling, picking and printing never wait for it: they only write the
+outbox, which this task drains whenever the hub is reachable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import msgspec
+import websockets
+from sqlalchemy import func, select, update
+from websockets.asyncio.client import connect
+
+from app import __version__
+from app.config import StoreConfig
+from app.core.clock import utcnow
+from app.core.db import Database
+from app.sync import protocol as p
+from app.sync.models import OutboxEvent, SyncState
+from app.sync.store_apply import BadHubEvent, apply_hub_event
+
+log = logging.getLogger("kirana.sync")
+IDLE_POLL_SECONDS = 0.05  # outbox check while idle: one indexed max() on a local file
+REFUSED_RETRY_SECONDS = 300.0  # after a 4401/4403/4409: a person has to act first
+
+
+class HubRefused(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class LinkStatus:
+    """What the store's pages show: online, syncing N, offline since ..."""
+
+    state: str = "standalone"  # standalone | connecting | online | offline | refused
+    since: datetime | None = None
+    last_error: str = ""
+    hub_acked: int = 0
+    outbox_last: int = 0
+
+    @property
+    def waiting(self) -> int:
+        return max(0, self.outbox_last - self.hub_acked)
+
+
+async def read_state(db: Database) -> SyncState:
+    async with db.read() as s:
+        return await s.get(SyncState, 1)
+
+
+async def link_figures(db: Database) -> tuple[int, int]:
+    """(last outbox seq, last seq the hub acked)."""
+    async with db.read() as s:
+        last = await s.scalar(select(func.max(OutboxEvent.seq))) or 0
+        acked = await s.scalar(select(SyncState.acked_up).where(SyncState.id == 1)) or 0
+    return int(last), int(acked)
+
+
+def read_token(cfg: StoreConfig) -> str:
+    if not cfg.hub.token_file:
+        return ""
+    path = cfg.resolve(cfg.hub.token_file)
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError:
+        return ""
+
+
+class SyncClient:
+    def __init__(self, db: Database, cfg: StoreConfig, *, backoff_max: float = 60.0) -> None:
+        self.db, self.cfg = db, cfg
+        self.status = LinkStatus()
+        self.backoff_max = backoff_max
+        self._task: asyncio.Task | None = None
+        self._watcher: asyncio.Task | None = None
+        self._sent = 0
+        self._acked = 0
+        self._wakeup = asyncio.Event()
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.cfg.hub.url)
+
+    async def start(self) -> None:
+        if not self.enabled:
+            return
+        self.status = LinkStatus(state="connecting", since=utcnow())
+        self._task = asyncio.create_task(self._run(), name="sync-client")
+        self._watcher = asyncio.create_task(self._watch(), name="sync-figures")
+
+    async def stop(self) -> None:
+        for task in (self._task, self._watcher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await asyncio.wait_for(task, 5)
+
+    async def _watch(self) -> None:
+        """Keep the badge's figures true while offline too (the outbox keeps growing)."""
+        while True:
+            with contextlib.suppress(Exception):
+                last, acked = await link_figures(self.db)
+                self.status.outbox_last = last
+                self.status.hub_acked = max(self.status.hub_acked, acked)
+            await asyncio.sleep(1)
+
+    def _offline(self, error: str, state: str = "offline") -> None:
+        if self.status.state != state:
+            self.status.since = utcnow()
+        self.status.state, self.status.last_error = state, error[:300]
+
+    async def _run(self) -> None:
+        delay = 1.0
+        while True:
+            welcomed = False
+            try:
+                welcomed = await self._session()
+            except asyncio.CancelledError:
+                raise
+            except HubRefused as exc:
+                log.warning("hub refused the link (%s): %s", exc.code, exc)
+                self._offline(f"hub refused the link ({exc.code}): {exc}", "refused")
+                await asyncio.sleep(REFUSED_RETRY_SECONDS * random.uniform(0.8, 1.0))
+                continue
+            except (OSError, TimeoutError, websockets.exceptions.WebSocketException,
+                    p.ProtocolError) as exc:
+                self._offline(f"{type(exc).__name__}: {exc}")
+            except Exception as exc:  # noqa: BLE001 - a sync bug must not stop the store
+                log.exception("sync link failed")
+                self._offline(f"{type(exc).__name__}: {exc}")
+            if welcomed:
+                delay = 1.0
+            # Full jitter: hundreds of stores coming back after a hub restart spread out.
+            await asyncio.sleep(random.uniform(0.2, 1.0) * delay)
+            delay = min(delay * 2, self.backoff_max)
+
+    async def _session(self) -> bool:
+        token = read_token(self.cfg)
+        if not token:
+            raise HubRefused(p.AUTH, f"no store token in {self.cfg.hub.token_file or '(unset)'}"
+                             "; run `kirana hub add-store` at the hub and save the token")
+        self.status.state = "connecting"
+        async with connect(
+            self.cfg.hub.url,
+            additional_headers={"Authorization": f"Bearer {token}"},
+            user_agent_header=f"kirana-store/{__version__}",
+            open_timeout=10, ping_interval=20, ping_timeout=20, close_timeout=5,
+            max_size=p.MAX_FRAME_BYTES * 2, compression=None,
+        ) as ws:
+            state = await read_state(self.db)
+            await ws.send(p.encode(p.Hello(proto=p.PROTO, store_id=self.cfg.store.id,
+                                           epoch=state.epoch,
+                                           applied_down=state.applied_down)).decode())
+            reply = p.decode(await asyncio.wait_for(ws.recv(), 15))
+            if isinstance(reply, p.Error):
+                raise HubRefused(reply.code, reply.message)
+            if not isinstance(reply, p.Welcome):
+                await self._fail(ws, p.BAD_MESSAGE, "expected welcome")
+            last, _ = await link_figures(self.db)
+            if reply.acked_up > last:
+                message = (f"the hub has events up to {reply.acked_up} from this store but this "
+                           f"database only wrote {last}: restored from a backup?")
+                await self._fail(ws, p.CONFLICT, message)
+            await self._save_ack(reply.acked_up)
+            self._sent = self._acked = reply.acked_up
+            self.status = LinkStatus(state="online", since=utcnow(), hub_acked=reply.acked_up,
+                                     outbox_last=last)
+            log.info("sync: connected to the hub; it has our events up to %s", reply.acked_up)
+            tasks = [asyncio.create_task(self._reader(ws)), asyncio.create_task(self._sender(ws))]
+            try:
+                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+                for task in done:
+                    task.result()
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+        return True
+
+    async def _fail(self, ws, code: int, message: str) -> None:  # noqa: ANN001
+        with contextlib.suppress(Exception):
+            await ws.send(p.encode(p.Error(code=code, message=message[:500])).decode())
+            await ws.close(code, message[:120])
+        raise HubRefused(code, message)
+
+    async def _reader(self, ws) -> None:  # noqa: ANN001
+        async for raw in ws:
+            try:
+                message = p.decode(raw, expect_kinds=p.HUB_TO_STORE)
+            except p.ProtocolError as exc:
+                await self._fail(ws, exc.code, str(exc))
+            if isinstance(message, p.Events):
+                await self._apply(ws, message)
+            elif isinstance(message, p.Ack):
+                if message.upto > self._sent:
+                    await self._fail(ws, p.CONFLICT, f"ack {message.upto} is past the last "
+                                                     f"event sent ({self._sent})")
+                if message.upto > self._acked:
+                    self._acked = message.upto
+                    await self._save_ack(message.upto)
+                self._wakeup.set()
+            elif isinstance(message, p.Resend):
+                self._sent = max(self._acked, min(self._sent, message.from_ - 1))
+                self._wakeup.set()
+            elif isinstance(message, p.Error):
+                raise HubRefused(message.code, message.message)
+            else:
+                await self._fail(ws, p.BAD_MESSAGE, f"unexpected {type(message).__name__}")
+
+    async def _apply(self, ws, frame: p.Events) -> None:  # noqa: ANN001
+        try:
+            async with self.db.write() as s:
+                state = await s.get(SyncState, 1)
+                got = p.receive(state.applied_down, frame)
+                for event in got.apply:
+                    await apply_hub_event(s, self.cfg, event)
+                state.applied_down = got.cursor
+        except BadHubEvent as exc:
+            await self._fail(ws, p.BAD_MESSAGE, f"hub event could not be applied: {exc}")
+        await ws.send(p.encode(got.reply).decode())
+
+    async def _save_ack(self, upto: int) -> None:
+        async with self.db.write() as s:
+            await s.execute(update(SyncState).where(SyncState.id == 1,
+                                                    SyncState.acked_up < upto)
+                            .values(acked_up=upto, acked_at=utcnow()))
+        self.status.hub_acked = max(self.status.hub_acked, upto)
+
+    async def _sender(self, ws) -> None:  # noqa: ANN001
+        window = 2000
+        while True:
+            self._wakeup.clear()
+            if self._sent - self._acked < window:
+                async with self.db.read() as s:
+                    rows = (await s.execute(
+                        select(OutboxEvent.seq, OutboxEvent.id, OutboxEvent.kind, OutboxEvent.at,
+                               OutboxEvent.data)
+                        .where(OutboxEvent.seq > self._sent).order_by(OutboxEvent.seq)
+                        .limit(min(window - (self._sent - self._acked),
+                                   p.MAX_EVENTS_PER_FRAME * 2)))).all()
+                if rows:
+                    events = [p.Event(seq=seq, id=id_, kind=kind, at=at.isoformat(),
+                                      data=msgspec.json.decode(data))
+                              for seq, id_, kind, at, data in rows]
+                    self.status.outbox_last = max(self.status.outbox_last, events[-1].seq)
+                    for frame in p.frames(events):
+                        await ws.send(p.encode(frame).decode())
+                        self._sent = frame.events[-1].seq
+                    continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), IDLE_POLL_SECONDS)
+

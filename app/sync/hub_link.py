@@ -1,0 +1,260 @@
+"""The hub end of sync protocol v1: the `/sync/v1` websocket.
+
+One `HubLink` per connected store. Its reader applies store events and moves the
+store's cursor in one transaction (the cursor is re-read under the store row's lock,
+so a stale second connection for the same store can never apply twice); its sender
+streams the store's hub -> store events from the store's cursor, at most
+`send_window` ahead of the store's acks, woken by `Waker` and polling as a fallback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime
+from typing import Any
+
+from litestar import WebSocket, websocket
+from litestar.exceptions import WebSocketDisconnect
+from sqlalchemy import update
+
+from app.config import HubConfig
+from app.core.auth import PUBLIC
+from app.core.clock import utcnow
+from app.hub import service as hub
+from app.hub.db import HubDatabase
+from app.hub.models import HubStore
+from app.hub.wake import Waker
+from app.sync import protocol as p
+
+log = logging.getLogger("kirana.sync")
+POLL_SECONDS = 1.0
+HEARTBEAT_SECONDS = 15.0
+
+
+class LinkClosed(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+async def _receive_text(socket: WebSocket) -> str | bytes:
+    message = await socket.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(detail="store closed the connection",
+                                  code=message.get("code", 1000))
+    return message.get("text") if message.get("text") is not None else message.get("bytes", b"")
+
+
+class HubLink:
+    def __init__(self, socket: WebSocket, db: HubDatabase, cfg: HubConfig, waker: Waker) -> None:
+        self.socket, self.db, self.cfg, self.waker = socket, db, cfg, waker
+        self.store_id = ""
+        self.epoch = ""
+        self.connected_since: datetime | None = None
+        self.sent = 0  # highest hub -> store seq sent on this connection
+        self.acked = 0  # highest the store acked
+        self.wakeup = asyncio.Event()
+
+    async def send(self, message: p.Message) -> None:
+        await self.socket.send_text(p.encode(message).decode())
+
+    async def serve(self) -> None:
+        await self.socket.accept()
+        try:
+            await self._handshake()
+            await self._run()
+        except LinkClosed as closed:
+            await self._close(closed.code, str(closed))
+        except p.ProtocolError as exc:
+            await self._close(exc.code, str(exc))
+        except WebSocketDisconnect:
+            pass
+        finally:
+            await self._mark_gone()
+
+    async def _close(self, code: int, message: str) -> None:
+        log.info("sync %s: closing %s: %s", self.store_id or "?", code, message)
+        with contextlib.suppress(Exception):
+            await self.send(p.Error(code=code, message=message[:500]))
+            await self.socket.close(code=code, reason=message[:120])
+
+    async def _handshake(self) -> None:
+        header = self.socket.headers.get("authorization", "")
+        token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+        store = await hub.store_for_token(self.db, token)
+        if store is None:
+            raise LinkClosed(p.AUTH, "unknown or revoked store token")
+        try:
+            raw = await asyncio.wait_for(_receive_text(self.socket),
+                                         self.cfg.sync.hello_timeout_seconds)
+        except TimeoutError:
+            raise LinkClosed(p.BAD_MESSAGE, "expected hello first") from None
+        hello = p.decode(raw)
+        if not isinstance(hello, p.Hello):
+            raise LinkClosed(p.BAD_MESSAGE, f"expected hello first, got {type(hello).__name__}")
+        if hello.store_id != store.id:
+            raise LinkClosed(p.WRONG_STORE, f"this token belongs to store {store.id}, "
+                                            f"not {hello.store_id}")
+        self.store_id, self.epoch = store.id, hello.epoch
+        now = utcnow()
+        conflict = ""
+        async with self.db.write() as s:
+            row = await s.get(HubStore, store.id, with_for_update=True)
+            if row.epoch is None:
+                row.epoch = hello.epoch
+            if row.epoch != hello.epoch:
+                conflict = (f"store {store.id} connected with a different database (epoch "
+                            f"{hello.epoch[:8]}…, expected {row.epoch[:8]}…): restored from a "
+                            "backup or reinstalled? Check it, then accept its database here.")
+            elif hello.applied_down > row.down_seq:
+                conflict = (f"store {store.id} says it applied hub event {hello.applied_down} "
+                            f"but the hub only made {row.down_seq}")
+            elif hello.applied_down < row.down_acked:
+                conflict = (f"store {store.id} went back in time: it applied hub events up to "
+                            f"{row.down_acked} before, now says {hello.applied_down} "
+                            "(database restored from a backup?)")
+            else:
+                row.connected, row.connected_since, row.last_seen_at = True, now, now
+                row.version = self.socket.headers.get("user-agent", "")[:60]
+                row.down_acked = hello.applied_down
+                acked_up = row.acked_up
+        if conflict:
+            await hub.raise_alert(self.db, store.id, conflict, rejected_epoch=hello.epoch)
+            await self.waker.wake("health")
+            raise LinkClosed(p.CONFLICT, conflict)
+        self.connected_since = now
+        self.sent = self.acked = hello.applied_down
+        await self.send(p.Welcome(acked_up=acked_up, hub_time=now.isoformat()))
+        await self.waker.wake("health")
+
+    async def _run(self) -> None:
+        topic = f"down:{self.store_id}"
+        self.wakeup = self.waker.subscribe(topic)
+        tasks = [asyncio.create_task(self._reader()), asyncio.create_task(self._sender()),
+                 asyncio.create_task(self._heartbeat())]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()  # re-raise what ended the link
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self.waker.unsubscribe(topic, self.wakeup)
+
+    async def _reader(self) -> None:
+        while True:
+            message = p.decode(await _receive_text(self.socket), expect_kinds=p.STORE_TO_HUB)
+            if isinstance(message, p.Events):
+                await self._apply(message)
+            elif isinstance(message, p.Ack):
+                if message.upto > self.sent:
+                    raise LinkClosed(p.CONFLICT, f"ack {message.upto} is past the last event "
+                                                 f"sent ({self.sent})")
+                if message.upto > self.acked:
+                    self.acked = message.upto
+                    await self._store_ack(message.upto)
+                self.wakeup.set()
+            elif isinstance(message, p.Resend):
+                if message.from_ - 1 > self.sent:
+                    raise LinkClosed(p.CONFLICT, f"resend from {message.from_} is past the "
+                                                 f"last event sent ({self.sent})")
+                self.sent = max(self.acked, message.from_ - 1)
+                self.wakeup.set()
+            elif isinstance(message, p.Error):
+                log.warning("sync %s: store reports %s %s", self.store_id, message.code,
+                            message.message)
+                await hub.raise_alert(self.db, self.store_id,
+                                      f"store closed the link: {message.message}")
+                raise WebSocketDisconnect(detail=message.message, code=message.code)
+            else:
+                raise LinkClosed(p.BAD_MESSAGE, f"unexpected {type(message).__name__.lower()} "
+                                                "after hello")
+
+    async def _apply(self, frame: p.Events) -> None:
+        now = utcnow()
+        stock_changed = False
+        async with self.db.write() as s:
+            row = await s.get(HubStore, self.store_id, with_for_update=True)
+            if row.epoch != self.epoch:
+                raise LinkClosed(p.CONFLICT, "the store's database changed while connected")
+            got = p.receive(row.acked_up, frame)
+            if got.apply:
+                try:
+                    applied = await hub.apply_store_events(s, row, got.apply, self.cfg.tz)
+                except ValueError as exc:
+                    first = got.apply[0]
+                    raise LinkClosed(p.BAD_MESSAGE, f"events from seq {first.seq} could not be "
+                                                    f"applied: {exc}") from None
+                stock_changed = bool(applied.stock_skus)
+                row.acked_up = got.cursor
+                row.last_event_at = _parse_at(got.apply[-1].at, now)
+                row.last_applied_at = now
+            row.last_seen_at = now
+        await self.send(got.reply)
+        if stock_changed:
+            await self.waker.wake("stock")
+
+    async def _store_ack(self, upto: int) -> None:
+        async with self.db.write() as s:
+            await s.execute(update(HubStore).where(HubStore.id == self.store_id,
+                                                   HubStore.down_acked < upto)
+                            .values(down_acked=upto, last_seen_at=utcnow()))
+
+    async def _sender(self) -> None:
+        window = self.cfg.sync.send_window
+        while True:
+            self.wakeup.clear()
+            room = window - (self.sent - self.acked)
+            if room > 0:
+                pending = await hub.pending_down(self.db, self.store_id, self.sent,
+                                                 min(room, p.MAX_EVENTS_PER_FRAME * 4))
+                if pending:
+                    for frame in p.frames(pending):
+                        await self.send(frame)
+                        self.sent = frame.events[-1].seq
+                    continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wakeup.wait(), POLL_SECONDS)
+
+    async def _heartbeat(self) -> None:
+        """The socket is alive as long as the server's pings are answered; keep the
+        store's last-seen fresh for the health page while it is quiet."""
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            async with self.db.write() as s:
+                await s.execute(update(HubStore).where(
+                    HubStore.id == self.store_id,
+                    HubStore.connected_since == self.connected_since)
+                    .values(last_seen_at=utcnow()))
+
+    async def _mark_gone(self) -> None:
+        if self.connected_since is None:
+            return
+        with contextlib.suppress(Exception):
+            async with self.db.write() as s:
+                # Only if no newer connection of the same store took over meanwhile.
+                await s.execute(update(HubStore).where(
+                    HubStore.id == self.store_id,
+                    HubStore.connected_since == self.connected_since)
+                    .values(connected=False, last_seen_at=utcnow()))
+            await self.waker.wake("health")
+
+
+def _parse_at(text: str, default: datetime) -> datetime:
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        return default
+    return at if at.tzinfo else default
+
+
+@websocket("/sync/v1", opt={**PUBLIC, "auth": "store token (Bearer), checked in the handler"})
+async def sync_v1(socket: WebSocket) -> None:
+    state: Any = socket.app.state
+    await HubLink(socket, state.db, state.cfg, state.waker).serve()
+
+
+ROUTES = [sync_v1]

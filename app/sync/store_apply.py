@@ -1,0 +1,127 @@
+"""The store applying hub -> store events, inside the transaction that also moves its
+`applied_down` cursor (see client.py). The hub is the master of the catalogue: a
+`product.upserted` overwrites the store's copy, barcodes included."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+
+from app.catalog.models import UNITS, Barcode, Product
+from app.config import StoreConfig
+from app.core.clock import utcnow
+from app.core.db import Tx
+from app.core.ids import uuid7
+from app.orders import service as orders
+from app.orders.models import Order
+from app.orders.states import CANCELLABLE
+from app.sync.outbox import emit
+from app.sync.protocol import Event
+
+log = logging.getLogger("kirana.sync")
+
+
+class BadHubEvent(ValueError):
+    """A hub event the store cannot apply (answered with error 4400)."""
+
+
+def _need(data: dict, key: str, kind: type) -> Any:
+    value = data.get(key)
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is int:
+        raise BadHubEvent(f"{key!r} missing or not {kind.__name__}")
+    return value
+
+
+async def apply_hub_event(s: Tx, cfg: StoreConfig, event: Event) -> None:
+    handler = HANDLERS.get(event.kind)
+    if handler is None:
+        raise BadHubEvent(f"unknown hub event kind {event.kind!r}")
+    await handler(s, cfg, event.data)
+
+
+async def _product_upserted(s: Tx, cfg: StoreConfig, data: dict) -> None:
+    sku = _need(data, "sku", str).upper()
+    unit = data.get("unit", "piece")
+    if unit not in UNITS:
+        raise BadHubEvent(f"unit {unit!r} unknown")
+    values = {
+        "name": _need(data, "name", str)[:120], "price_minor": _need(data, "price_minor", int),
+        "gst_rate_bp": _need(data, "gst_rate_bp", int), "hsn": str(data.get("hsn", ""))[:8],
+        "unit": unit, "pack_size": str(data.get("pack_size", ""))[:20],
+        "category": str(data.get("category", ""))[:60], "active": bool(data.get("active", True)),
+        "reorder_level": int(data.get("reorder_level") or 0), "updated_at": utcnow(),
+    }
+    codes = sorted({str(c) for c in data.get("barcodes") or []})
+    product = await s.scalar(select(Product).where(Product.sku == sku))
+    if product is None:
+        product = Product(id=uuid7(), sku=sku, **values)
+        s.add(product)
+        await s.flush()
+    else:
+        for key, value in values.items():
+            setattr(product, key, value)
+    await s.execute(delete(Barcode).where(Barcode.product_id == product.id))
+    if codes:
+        # The hub owns barcodes: a code the hub moved to this product leaves its old one.
+        await s.execute(delete(Barcode).where(Barcode.code.in_(codes)))
+        await s.execute(insert(Barcode), [{"code": c, "product_id": product.id} for c in codes])
+
+
+async def _product_retired(s: Tx, cfg: StoreConfig, data: dict) -> None:
+    sku = _need(data, "sku", str).upper()
+    product = await s.scalar(select(Product).where(Product.sku == sku))
+    if product is not None:
+        product.active, product.updated_at = False, utcnow()
+
+
+async def _order_assigned(s: Tx, cfg: StoreConfig, data: dict) -> None:
+    lines = _need(data, "lines", list)
+    try:
+        incoming = orders.OrderIn(
+            channel=_need(data, "channel", str), external_id=_need(data, "external_id", str),
+            customer_name=str(data.get("customer_name", "")),
+            customer_phone=str(data.get("customer_phone", "")),
+            address=str(data.get("address", "")), pincode=str(data.get("pincode", "")),
+            promised_by=datetime.fromisoformat(_need(data, "promised_by", str)),
+            lines=tuple(orders.LineIn(sku=str(line["sku"]), quantity=int(line["quantity"]),
+                                      price_minor=int(line.get("price_minor", 0)))
+                        for line in lines),
+            payment=str(data.get("payment", "prepaid")),
+            cod_amount_minor=int(data.get("cod_amount_minor", 0)),
+            notes=str(data.get("notes", "")), lat=data.get("lat"), lon=data.get("lon"))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BadHubEvent(f"order.assigned: {exc}") from None
+    try:
+        # The hub checked the promise time when it took the order; one that arrives
+        # late (the store was offline) is still the store's to fulfil or reject.
+        orders.validate(incoming, now=incoming.promised_by)
+        await orders.receive_order_in(s, cfg, incoming, "hub")
+    except orders.OrderError as exc:
+        # Nothing to pick: tell the hub at once so it can place the order elsewhere.
+        emit(s, "order.status", {
+            "order_id": str(data.get("hub_order_id") or incoming.external_id),
+            "number": "", "channel": incoming.channel, "external_id": incoming.external_id,
+            "status": "rejected", "previous": "", "at": utcnow().isoformat(),
+            "reason": str(exc)})
+
+
+async def _order_cancelled(s: Tx, cfg: StoreConfig, data: dict) -> None:
+    order = await s.scalar(select(Order).where(
+        Order.channel == _need(data, "channel", str),
+        Order.external_id == _need(data, "external_id", str)))
+    if order is None or order.state not in CANCELLABLE:
+        log.info("hub cancelled %s/%s: nothing to cancel here (%s)", data.get("channel"),
+                 data.get("external_id"), order.state if order else "unknown")
+        return
+    await orders.cancel_order_in(s, order, "hub", str(data.get("reason", "cancelled by the hub")))
+
+
+HANDLERS = {
+    "product.upserted": _product_upserted,
+    "product.retired": _product_retired,
+    "order.assigned": _order_assigned,
+    "order.cancelled": _order_cancelled,
+}
