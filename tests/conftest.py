@@ -101,3 +101,18 @@ def login_as(client, staff):
         return client
 
     return _login
+
+
+def pytest_report_header(config) -> str:  # noqa: ANN001
+    from tests import pg
+
+    if pg.reachable():
+        return f"hub on PostgreSQL: tested against {pg.ADMIN_DSN.split('@')[-1]}"
+    return pg.NOT_REACHABLE
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ANN001
+    from tests import pg
+
+    if not pg.reachable():
+        terminalreporter.write_line(pg.NOT_REACHABLE, red=True, bold=True)

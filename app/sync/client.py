@@ -193,7 +193,7 @@ class SyncClient:
     async def _fail(self, ws, code: int, message: str) -> None:  # noqa: ANN001
         with contextlib.suppress(Exception):
             await ws.send(p.encode(p.Error(code=code, message=message[:500])).decode())
-            await ws.close(code, message[:120])
+            await ws.close(code, p.close_reason(message))
         raise HubRefused(code, message)
 
     async def _reader(self, ws) -> None:  # noqa: ANN001

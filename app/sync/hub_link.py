@@ -27,6 +27,7 @@ from app.hub.db import HubDatabase
 from app.hub.models import HubStore
 from app.hub.wake import Waker
 from app.sync import protocol as p
+from app.sync.protocol import close_reason
 
 log = logging.getLogger("kirana.sync")
 POLL_SECONDS = 1.0
@@ -78,7 +79,7 @@ class HubLink:
         log.info("sync %s: closing %s: %s", self.store_id or "?", code, message)
         with contextlib.suppress(Exception):
             await self.send(p.Error(code=code, message=message[:500]))
-            await self.socket.close(code=code, reason=message[:120])
+            await self.socket.close(code=code, reason=close_reason(message))
 
     async def _handshake(self) -> None:
         header = self.socket.headers.get("authorization", "")

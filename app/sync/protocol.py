@@ -104,6 +104,11 @@ def decode(frame: str | bytes, *, expect_kinds: frozenset[str] | None = None) ->
     return message
 
 
+def close_reason(message: str) -> str:
+    """A websocket close reason may be at most 123 bytes of UTF-8 (not characters)."""
+    return message.encode()[:120].decode(errors="ignore")
+
+
 def encode(message: Message) -> bytes:
     return _encoder.encode(message)
 

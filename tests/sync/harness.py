@@ -1,0 +1,204 @@
+"""Real hub and store processes on 127.0.0.1 for the sync tests and bench/sync.py.
+
+A hub is `kirana hub --config` on SQLite or PostgreSQL; a store is `kirana serve` on
+a copy of a migrated store database (its own epoch) pointed at the hub (or at a
+fault-injecting proxy in front of it).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+PYTHON = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def kirana(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run([PYTHON, "-m", "app.cli", *args], cwd=cwd or ROOT, check=check,
+                          capture_output=True, text=True, timeout=120)
+
+
+@dataclass
+class Proc:
+    """A server process we can kill -9 and start again on the same port."""
+
+    args: list[str]
+    port: int
+    log: Path
+    popen: subprocess.Popen | None = None
+
+    def start(self, wait: float = 30.0) -> Proc:
+        fh = self.log.open("a")
+        self.popen = subprocess.Popen([PYTHON, "-m", "app.cli", *self.args], cwd=ROOT,
+                                      stdout=fh, stderr=subprocess.STDOUT,
+                                      start_new_session=True)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if self.popen.poll() is not None:
+                raise RuntimeError(f"{self.args[0]} exited: {self.log.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.args[0]} did not start: {self.log.read_text()[-3000:]}")
+
+    def kill9(self) -> None:
+        if self.popen and self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(10)
+
+    def stop(self) -> None:
+        if self.popen and self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@dataclass
+class Hub:
+    dir: Path
+    config: Path
+    database_url: str
+    proc: Proc
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.proc.port}/sync/v1"
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        url = self.database_url
+        return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+
+    def client(self, pin: str = "1470") -> httpx.Client:
+        """An HTTP client signed in to the hub's pages as the admin."""
+        import re
+
+        client = httpx.Client(base_url=self.proc.url, timeout=10)
+        page = client.get("/login").text
+        user_id = re.search(r'name="user_id" value="([^"]+)"', page).group(1)
+        done = client.post("/login", data={"user_id": user_id, "pin": pin, "next": "/",
+                                           "_csrf_token": client.cookies.get("csrftoken", "")})
+        assert done.status_code in (200, 303), done.text
+        return client
+
+    def post(self, client: httpx.Client, path: str, data: dict | None = None) -> httpx.Response:
+        return client.post(path, data={**(data or {}),
+                                       "_csrf_token": client.cookies.get("csrftoken", "")})
+
+    def add_store(self, store_id: str, kind: str = "counter", lat: float = 12.97,
+                  lon: float = 77.64, pincodes: str = "560038") -> str:
+        token_file = self.dir / f"{store_id}.token"
+        kirana("hub", "add-store", "--config", str(self.config), store_id, "--name",
+               f"Store {store_id}", "--kind", kind, "--lat", str(lat), "--lon", str(lon),
+               "--pincodes", pincodes, "--token-file", str(token_file))
+        self.tokens[store_id] = token_file.read_text().strip()
+        return self.tokens[store_id]
+
+
+HUB_TOML = """
+[hub]
+name = "Test hub"
+database_url = "{url}"
+database_path = "hub.db"
+[server]
+host = "127.0.0.1"
+port = {port}
+data_dir = "var"
+[sync]
+offline_after_seconds = 10
+hello_timeout_seconds = 5
+[[barcode_rules]]
+name = "Weighed item (kg)"
+pattern = "21.....{{NNDDD}}"
+kind = "weight"
+"""
+
+
+def make_hub(directory: Path, database_url: str = "", admin_pin: str = "1470") -> Hub:
+    directory.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    config = directory / "hub.toml"
+    config.write_text(HUB_TOML.format(url=database_url, port=port))
+    kirana("hub", "db-upgrade", "--config", str(config))
+    kirana("hub", "user", "--config", str(config), "Priya", "admin", admin_pin)
+    url = database_url or f"sqlite:///{directory / 'hub.db'}"
+    proc = Proc(["hub", "--config", str(config)], port, directory / "hub.log")
+    return Hub(directory, config, url, proc)
+
+
+@dataclass
+class Store:
+    id: str
+    dir: Path
+    config: Path
+    db_path: Path
+    proc: Proc
+
+    def sql(self, query: str, params: tuple = ()) -> list[tuple]:
+        with sqlite3.connect(self.db_path, timeout=30) as conn:
+            return conn.execute(query, params).fetchall()
+
+
+def make_store(directory: Path, store_id: str, hub_ws_url: str, token: str,
+               template_db: Path, kind: str = "counter") -> Store:
+    """A store on a copy of `template_db` with a fresh epoch of its own."""
+    directory.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    db_path = directory / "store.db"
+    shutil.copy(template_db, db_path)
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("UPDATE sync_state SET epoch = ?", (secrets.token_hex(16),))
+    (directory / "hub.token").write_text(token + "\n")
+    text = (ROOT / "store_config" / "store.toml").read_text()
+    text = (text.replace('id = "S1"', f'id = "{store_id}"')
+            .replace('kind = "counter"               # counter | darkstore', f'kind = "{kind}"')
+            .replace('path = "../var/s1/store.db"', 'path = "store.db"')
+            .replace('data_dir = "../var/s1"', 'data_dir = "var"')
+            .replace('host = "0.0.0.0"', 'host = "127.0.0.1"')
+            .replace("port = 8000", f"port = {port}")
+            .replace('url = ""                       # e.g. wss://hub.example.in/sync/v1 ; '
+                     'empty = standalone', f'url = "{hub_ws_url}"\ntoken_file = "hub.token"'))
+    assert f'url = "{hub_ws_url}"' in text
+    config = directory / "store.toml"
+    config.write_text(text)
+    proc = Proc(["serve", "--config", str(config)], port, directory / "store.log")
+    return Store(store_id, directory, config, db_path, proc)
+
+
+def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
