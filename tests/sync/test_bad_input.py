@@ -43,13 +43,15 @@ def open_link(hub: Hub, token: str):
 
 
 def hub_state(hub: Hub, store_id: str) -> dict:
-    with hub.client() as client:
+    client = hub.client()
+    with client:
         stores = client.get("/api/v1/stores").json()["stores"]
     return next(s for s in stores if s["id"] == store_id)
 
 
 def accept_database(hub: Hub, store_id: str) -> None:
-    with hub.client() as client:
+    client = hub.client()
+    with client:
         board = client.get("/").text
         assert "different database" in board and "Accept the store" in board
         accepted = hub.post(client, f"/hub/stores/{store_id}/accept-database")
