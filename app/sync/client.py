@@ -19,7 +19,7 @@ from pathlib import Path
 
 import msgspec
 import websockets
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from websockets.asyncio.client import connect
 
 from app import __version__
@@ -27,7 +27,7 @@ from app.config import StoreConfig
 from app.core.clock import utcnow
 from app.core.db import Database
 from app.sync import protocol as p
-from app.sync.models import OutboxEvent, SyncState
+from app.sync.models import InboxEvent, OutboxEvent, SyncState
 from app.sync.store_apply import BadHubEvent, apply_hub_event
 
 log = logging.getLogger("kirana.sync")
@@ -227,6 +227,11 @@ class SyncClient:
                 got = p.receive(state.applied_down, frame)
                 for event in got.apply:
                     await apply_hub_event(s, self.cfg, event)
+                if got.apply:
+                    now = utcnow()
+                    await s.execute(insert(InboxEvent), [
+                        {"seq": e.seq, "id": e.id, "kind": e.kind, "applied_at": now}
+                        for e in got.apply])
                 state.applied_down = got.cursor
         except BadHubEvent as exc:
             await self._fail(ws, p.BAD_MESSAGE, f"hub event could not be applied: {exc}")

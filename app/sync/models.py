@@ -34,3 +34,15 @@ class SyncState(Base):
     applied_down: Mapped[int] = mapped_column(Integer, default=0)  # last hub->store seq applied
     acked_up: Mapped[int] = mapped_column(Integer, default=0)  # last outbox seq the hub acked
     acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class InboxEvent(Base):
+    """Every hub -> store event this store applied, in order: the store's half of the
+    exactly-once proof (its id is unique, so a double apply would fail loudly)."""
+
+    __tablename__ = "sync_inbox"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    id: Mapped[str] = mapped_column(String(36), unique=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    applied_at: Mapped[datetime] = mapped_column(UTCDateTime())

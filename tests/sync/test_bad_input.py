@@ -44,18 +44,22 @@ def open_link(hub: Hub, token: str):
 
 def hub_state(hub: Hub, store_id: str) -> dict:
     client = hub.client()
-    with client:
+    try:
         stores = client.get("/api/v1/stores").json()["stores"]
+    finally:
+        client.close()
     return next(s for s in stores if s["id"] == store_id)
 
 
 def accept_database(hub: Hub, store_id: str) -> None:
     client = hub.client()
-    with client:
+    try:
         board = client.get("/").text
         assert "different database" in board and "Accept the store" in board
         accepted = hub.post(client, f"/hub/stores/{store_id}/accept-database")
         assert accepted.status_code in (200, 303)
+    finally:
+        client.close()
 
 
 async def test_bad_token_is_4401(hub: Hub) -> None:
