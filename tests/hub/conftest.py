@@ -1,0 +1,77 @@
+"""In-process hub fixtures on SQLite and on PostgreSQL (a fresh database per test)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from app.config import HubConfig, parse_hub_config
+from app.core import migrate
+from app.core.auth import create_user
+from app.hub.db import open_hub_database
+from tests import pg
+from tests.conftest import csrf_of
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def hub_sqlite_template(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("hubtpl") / "hub.db"
+    migrate.hub_upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def hub_cfg(request, tmp_path: Path, hub_sqlite_template: Path) -> HubConfig:
+    text = (ROOT / "store_config" / "hub.toml").read_text()
+    text = text.replace('database_path = "../var/hub/hub.db"', 'database_path = "hub.db"')
+    text = text.replace('data_dir = "../var/hub"', 'data_dir = "var"')
+    url = ""
+    if request.param == "postgresql":
+        if not pg.reachable():
+            pytest.skip(pg.NOT_REACHABLE)
+        url = pg.create_database()
+        request.addfinalizer(lambda: pg.drop_database(url))
+        text = text.replace('database_url = ""', f'database_url = "{url}"')
+    else:
+        shutil.copy(hub_sqlite_template, tmp_path / "hub.db")
+    return parse_hub_config(text, source=str(tmp_path / "hub.toml"), base_dir=str(tmp_path))
+
+
+@pytest.fixture
+async def hub_db(hub_cfg: HubConfig):
+    database = open_hub_database(hub_cfg.database_url)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+async def hub_app(hub_cfg: HubConfig):
+    from app.server import create_hub_app
+
+    return create_hub_app(hub_cfg)
+
+
+@pytest.fixture
+async def hub_client(hub_app, hub_db):
+    await create_user(hub_db, "Priya", "admin", "1470")
+    await create_user(hub_db, "Omar", "manager", "2581")
+    async with AsyncTestClient(app=hub_app) as client:
+        yield client
+
+
+async def sign_in(client, name: str = "Priya", pin: str = "1470"):
+    import re
+
+    page = (await client.get("/login")).text
+    user_id = re.search(rf'name="user_id" value="([^"]+)"[^>]*>\s*<span class="tile-name">{name}',
+                        page)
+    assert user_id, page[:2000]
+    response = await client.post("/login", data={"user_id": user_id.group(1), "pin": pin,
+                                                 "next": "/", "_csrf_token": csrf_of(client)})
+    assert response.status_code in (200, 303), response.text
+    return client
