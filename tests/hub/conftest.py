@@ -50,7 +50,8 @@ async def hub_db(hub_cfg: HubConfig):
 
 
 @pytest.fixture
-async def hub_app(hub_cfg: HubConfig):
+def hub_app(hub_cfg: HubConfig):
+    # Sync fixture: the start-up migration check runs its own event loop on PostgreSQL.
     from app.server import create_hub_app
 
     return create_hub_app(hub_cfg)

@@ -29,7 +29,7 @@ async def test_every_route_declares_its_roles(app):
     unguarded = []
     for route in app.routes:
         if isinstance(route, WebSocketRoute):
-            handler = route.route_handlers[0]
+            handler = route.route_handler
             if route.path not in TOKEN_SOCKETS or "token" not in handler.opt.get("auth", ""):
                 unguarded.append(route.path)
             continue
