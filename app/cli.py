@@ -562,37 +562,82 @@ def hub_catalog_import(cfg, csv_file: str) -> None:  # noqa: ANN001
 # ---- demo ------------------------------------------------------------------------------
 
 
-@main.command(help="Set up a demo store (catalogue, bins, stock, staff) and run it.")
+@main.command(help="Set up and run the demo: a hub, a counter store and a dark store.")
 @click.option(
     "--dir",
     "directory",
     default="demo-data",
     type=click.Path(file_okay=False),
-    help="Where the demo's config and database go.",
+    help="Where the demo's configs and databases go.",
 )
 @click.option("--host", default="127.0.0.1")
-@click.option("--port", default=8000, type=int)
-@click.option("--no-serve", is_flag=True, help="Only prepare the demo; don't start the server.")
+@click.option("--port", default=8000, type=int,
+              help="Counter store S1's port; dark store D2 on port+1, the hub on port+100.")
+@click.option("--no-serve", is_flag=True, help="Only prepare the demo; don't start the servers.")
 @click.option("--no-orders", is_flag=True, help="Don't post made-up online orders.")
-def demo(directory: str, host: str, port: int, no_serve: bool, no_orders: bool) -> None:
-    from app.demo import prepare_demo
+@click.option("--store-only", is_flag=True,
+              help="Just the counter store S1, standalone, in DIR (what tests use).")
+def demo(directory: str, host: str, port: int, no_serve: bool, no_orders: bool,
+         store_only: bool) -> None:
+    from app.demo import DEMO_LOGINS, HUB_LOGINS, prepare_demo, prepare_site
 
-    cfg_path, logins, fresh = prepare_demo(
-        Path(directory), host=host, port=port, progress=progress_bar,
-        orders_per_minute=0 if no_orders else 2.0,
-    )
+    if store_only:
+        cfg_path, logins, fresh = prepare_demo(
+            Path(directory), host=host, port=port, progress=progress_bar,
+            orders_per_minute=0 if no_orders else 2.0,
+        )
+        console.print(f"[bold green]Demo store ready[/] ({'new' if fresh else 'existing'} "
+                      f"data in {directory}/)")
+        console.print(f"Open [bold]http://{host}:{port}/[/] and sign in with a name and PIN:")
+        for name, role, pin in logins:
+            console.print(f"  {name:<10} {role:<8} PIN {pin}")
+        if not no_serve:
+            serve.main(["--config", str(cfg_path), "--host", host, "--port", str(port)],
+                       standalone_mode=False)
+        return
+    site = prepare_site(Path(directory), host=host, port=port, progress=progress_bar,
+                        orders_per_minute=0 if no_orders else 2.0)
     console.print()
-    console.print(
-        f"[bold green]Demo store ready[/] ({'new' if fresh else 'existing'} data in {directory}/)"
-    )
-    console.print(f"Open [bold]http://{host}:{port}/[/] and sign in with a name and PIN:")
-    for name, role, pin in logins:
+    console.print(f"[bold green]Demo ready[/] ({'new' if site.fresh else 'existing'} data in "
+                  f"{directory}/): a hub and two stores, syncing.")
+    console.print(f"  Hub (HQ: catalogue, all stock, store health)  [bold]{site.hub_url}[/]")
+    console.print(f"  Counter store S1 (till, stock)                [bold]{site.stores['S1'][1]}[/]")
+    console.print(f"  Dark store D2 (online orders, picking)        [bold]{site.stores['D2'][1]}[/]")
+    console.print("Sign in at a store with a name and PIN:")
+    for name, role, pin in DEMO_LOGINS:
         console.print(f"  {name:<10} {role:<8} PIN {pin}")
+    console.print("At the hub: " + ", ".join(f"{n} ({r}) PIN {p}" for n, r, p in HUB_LOGINS))
     if no_serve:
         return
-    serve.main(
-        ["--config", str(cfg_path), "--host", host, "--port", str(port)], standalone_mode=False
-    )
+    _run_site(site, host)
+
+
+def _run_site(site, host: str) -> None:  # noqa: ANN001
+    """Start the hub and both stores as child processes; Ctrl-C stops all three."""
+    import signal
+    import subprocess
+    import time
+
+    exe = [sys.executable, "-m", "app.cli"]
+    procs = [subprocess.Popen([*exe, "hub", "--config", str(site.hub_config), "--host", host])]
+    time.sleep(1.5)  # the stores retry anyway; this just spares a first failed connect
+    for cfg_path, _url in site.stores.values():
+        procs.append(subprocess.Popen([*exe, "serve", "--config", str(cfg_path), "--host", host]))
+    try:
+        while all(p.poll() is None for p in procs):
+            time.sleep(0.5)
+        console.print("[bold red]A demo server stopped[/]; stopping the others.")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        for proc in procs:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 if __name__ == "__main__":

@@ -1,4 +1,6 @@
-"""`kirana demo`: a believable store from the committed demo catalogue.
+"""`kirana demo`: a hub and two believable stores (counter S1, dark store D2) from the
+committed demo catalogue, registered with the hub and syncing; `--store-only` makes
+the single store S1 the tests and benches use.
 
 Re-running it keeps the existing demo data (so sales made in the demo survive a
 restart); delete the demo folder to start again.
@@ -7,8 +9,11 @@ restart); delete the demo folder to start again.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -38,17 +43,28 @@ ZONE_FOR_CATEGORY = {
 }
 
 
-def write_demo_config(directory: Path, host: str, port: int, orders_per_minute: float = 2.0
-                      ) -> Path:
-    """The demo store's config: the example counter store, pointed at the demo folder."""
-    text = (STORE_CONFIG_DIR / "store.toml").read_text(encoding="utf-8")
-    text = text.replace('path = "../var/s1/store.db"', 'path = "store.db"')
-    text = text.replace('data_dir = "../var/s1"', 'data_dir = "var"')
-    text = text.replace('host = "0.0.0.0"', f'host = "{host}"').replace(
-        "port = 8001", f"port = {port}"
-    )
+HUB_LOGINS = [("Meena", "manager", "2468"), ("Arjun", "admin", "9753")]
+DEMO_STORES = {  # id: (example config, name, kind, lat, lon, pincodes)
+    "S1": ("store.toml", "Kirana Fresh, Indiranagar", "counter", 12.9719, 77.6412,
+           "560038,560008"),
+    "D2": ("darkstore.toml", "Kirana Quick, Koramangala", "darkstore", 12.9352, 77.6245,
+           "560034,560095,560047"),
+}
+
+
+def write_demo_config(directory: Path, host: str, port: int, orders_per_minute: float = 2.0,
+                      *, example: str = "store.toml", hub_url: str = "") -> Path:
+    """A demo store's config: an example store config pointed at the demo folder."""
+    text = (STORE_CONFIG_DIR / example).read_text(encoding="utf-8")
+    text = re.sub(r'path = "\.\./var/\w+/store\.db"', 'path = "store.db"', text)
+    text = re.sub(r'data_dir = "\.\./var/\w+"', 'data_dir = "var"', text)
+    text = text.replace('host = "0.0.0.0"', f'host = "{host}"')
+    text = re.sub(r"(?m)^port = \d+", f"port = {port}", text)
+    text = re.sub(r"(?m)^demo_orders_per_minute = .*$", "", text)
     text = text.replace("max_items_per_batch = 40\n",
                         f"max_items_per_batch = 40\ndemo_orders_per_minute = {orders_per_minute}\n")
+    if hub_url:
+        text = re.sub(r'(?m)^url = "".*$', f'url = "{hub_url}"\ntoken_file = "hub.token"', text)
     path = directory / "store.toml"
     path.write_text(text, encoding="utf-8")
     return path
@@ -76,7 +92,7 @@ async def _load(cfg_path: Path, progress: Callable | None) -> bool:
                 )
         else:
             await import_catalog(db, parsed)
-        await _opening_stock(db)
+        await _opening_stock(db, seed=cfg.store.id)
         for name, role, pin in DEMO_LOGINS:
             async with db.read() as s:
                 exists = await s.scalar(select(User).where(User.name == name))
@@ -87,9 +103,10 @@ async def _load(cfg_path: Path, progress: Callable | None) -> bool:
         await db.dispose()
 
 
-async def _opening_stock(db: Database) -> None:
-    """Put every active product on a shelf of the right zone, with believable counts."""
-    rng = random.Random(7)
+async def _opening_stock(db: Database, seed: str = "S1") -> None:
+    """Put every active product on a shelf of the right zone, with believable counts
+    (different per store, the same on every run)."""
+    rng = random.Random(7 if seed == "S1" else seed)
     async with db.write() as s:
         bins = list(await s.scalars(select(Bin).order_by(Bin.pick_seq)))
         by_zone: dict[str, list[Bin]] = {}
@@ -114,6 +131,91 @@ async def _opening_stock(db: Database) -> None:
                 await record_move(
                     s, product=p, bin=bin_, delta=qty, reason="receive", reference="opening stock"
                 )
+
+
+def write_hub_config(directory: Path, host: str, port: int) -> Path:
+    text = (STORE_CONFIG_DIR / "hub.toml").read_text(encoding="utf-8")
+    text = text.replace('database_path = "../var/hub/hub.db"', 'database_path = "hub.db"')
+    text = text.replace('data_dir = "../var/hub"', 'data_dir = "var"')
+    text = text.replace('host = "0.0.0.0"', f'host = "{host}"')
+    text = re.sub(r"(?m)^port = \d+", f"port = {port}", text)
+    path = directory / "hub.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+async def _load_hub(cfg_path: Path, store_dirs: dict[str, Path], progress: Callable | None
+                    ) -> None:
+    """Hub: users, the master catalogue, and the two stores (tokens into their folders)."""
+    from app.config import load_hub_config
+    from app.hub import service as hub
+    from app.hub.db import open_hub_database
+
+    cfg = load_hub_config(cfg_path)
+    migrate.hub_upgrade(cfg.database_url)
+    db = open_hub_database(cfg.database_url)
+    try:
+        for name, role, pin in HUB_LOGINS:
+            async with db.read() as s:
+                exists = await s.scalar(select(User).where(User.name == name))
+            if not exists:
+                await create_user(db, name, role, pin)
+        async with db.read() as s:
+            has_catalogue = await s.scalar(select(func.count()).select_from(Product))
+        if not has_catalogue:
+            parsed = parse_catalog(
+                (STORE_CONFIG_DIR / "demo_catalog.csv").read_text(encoding="utf-8"),
+                cfg.measure_rules)
+            await hub.import_catalog_with_progress(db, parsed, progress, "Hub catalogue")
+        for store_id, (_example, name, kind, lat, lon, pincodes) in DEMO_STORES.items():
+            token_file = store_dirs[store_id] / "hub.token"
+            try:
+                made = await hub.add_store(db, store_id, name=name, kind=kind, lat=lat, lon=lon,
+                                           pincodes=pincodes)
+            except hub.HubError:
+                if token_file.exists():
+                    continue
+                token = await hub.rotate_token(db, store_id)
+            else:
+                token = made.token
+            token_file.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(token + "\n")
+    finally:
+        await db.dispose()
+
+
+@dataclass(frozen=True)
+class DemoSite:
+    """Everything `kirana demo` starts: the hub and each store, with their URLs."""
+
+    hub_config: Path
+    hub_url: str
+    stores: dict[str, tuple[Path, str]]  # id -> (config, url)
+    fresh: bool
+
+
+def prepare_site(directory: Path, *, host: str = "127.0.0.1", port: int = 8000,
+                 progress: Callable | None = None, orders_per_minute: float = 2.0) -> DemoSite:
+    """The whole demo: hub on port + 100, S1 on port, D2 on port + 1."""
+    hub_dir = directory / "hub"
+    hub_dir.mkdir(parents=True, exist_ok=True)
+    hub_port = port + 100
+    hub_cfg = write_hub_config(hub_dir, host, hub_port)
+    store_dirs = {sid: directory / sid.lower() for sid in DEMO_STORES}
+    asyncio.run(_load_hub(hub_cfg, store_dirs, progress))
+    stores, fresh = {}, False
+    for i, (store_id, (example, *_rest)) in enumerate(DEMO_STORES.items()):
+        store_dirs[store_id].mkdir(parents=True, exist_ok=True)
+        kind = DEMO_STORES[store_id][2]
+        cfg_path = write_demo_config(
+            store_dirs[store_id], host, port + i,
+            orders_per_minute if kind == "darkstore" else 0.0,
+            example=example, hub_url=f"ws://127.0.0.1:{hub_port}/sync/v1")
+        fresh = asyncio.run(_load(cfg_path, progress)) or fresh
+        stores[store_id] = (cfg_path, f"http://{host}:{port + i}/")
+    return DemoSite(hub_cfg, f"http://{host}:{hub_port}/", stores, fresh)
 
 
 def prepare_demo(

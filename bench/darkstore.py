@@ -113,7 +113,8 @@ def main() -> int:
     plan = summarize(planning_times())
     root = Path(tempfile.mkdtemp(prefix="kirana-bench-dark-"))
     try:
-        subprocess.run([kirana_exe(), "demo", "--dir", str(root), "--no-serve", "--no-orders"],
+        subprocess.run([kirana_exe(), "demo", "--dir", str(root), "--no-serve", "--no-orders",
+                        "--store-only"],
                        check=True, env=child_env(), capture_output=True, timeout=120)
         key = subprocess.run([kirana_exe(), "apikey", "create", "--config",
                               str(root / "store.toml"), "--name", "bench", "--scope", "all"],

@@ -71,7 +71,8 @@ async def measure(base: str, video: Path) -> tuple[int, dict[str, int], float]:
 def main() -> int:
     root = Path(tempfile.mkdtemp(prefix="kirana-bench-load-"))
     try:
-        subprocess.run([kirana_exe(), "demo", "--dir", str(root), "--no-serve", "--no-orders"], check=True,
+        subprocess.run([kirana_exe(), "demo", "--dir", str(root), "--no-serve", "--no-orders",
+                        "--store-only"], check=True,
                        env=child_env(), capture_output=True, timeout=120)
         product = demo_products()[0]
         video = write_y4m(root / "ean.y4m", [frame(ean13_image(product.barcode))] * 20)

@@ -219,6 +219,19 @@ async def announce_products(s: Any, product_ids: list[str]) -> None:
     await enqueue(s, stores, events)
 
 
+async def import_catalog_with_progress(db: HubDatabase, parsed: Any, progress: Any,
+                                      label: str) -> Any:
+    """A catalogue CSV into the hub's master, announced to every store, with a bar."""
+    from app.catalog.service import import_catalog
+
+    if progress is None:
+        return await import_catalog(db, parsed, after_write=announce_products)
+    with progress() as bar:
+        task = bar.add_task(label, total=len(parsed.rows))
+        return await import_catalog(db, parsed, after_write=announce_products,
+                                    progress=lambda d, t: bar.update(task, completed=d, total=t))
+
+
 @dataclass(frozen=True)
 class ProductEdit:
     sku: str

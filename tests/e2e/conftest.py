@@ -195,7 +195,7 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("demo-template")
     done = subprocess.run(
         [str(KIRANA), "demo", "--dir", str(directory), "--port", "8001", "--no-serve",
-         "--no-orders"],
+         "--no-orders", "--store-only"],
         cwd=directory, env=_env(), capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 0, f"kirana demo failed:\n{done.stdout}\n{done.stderr}"

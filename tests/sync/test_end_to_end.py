@@ -51,6 +51,12 @@ def save_product(hub: Hub, client: httpx.Client, sku: str, price: str, code: str
     assert response.status_code in (200, 303), response.text[:500]
 
 
+def close_all(*clients: httpx.Client | None) -> None:
+    for c in clients:
+        if c is not None:
+            c.close()
+
+
 async def test_hub_and_two_stores(hub: Hub, tmp_path, migrated_template) -> None:
     client = hub.client()
     codes = {f"P-{i}": ean13(f"890100000{i:03d}") for i in range(4)}
@@ -62,6 +68,7 @@ async def test_hub_and_two_stores(hub: Hub, tmp_path, migrated_template) -> None
         stores[store_id] = make_store(tmp_path / store_id, store_id, hub.ws_url, token,
                                       migrated_template, kind)
     s1, d2 = stores["S1"], stores["D2"]
+    till = None
     try:
         for store in stores.values():
             store.proc.start()
@@ -115,8 +122,7 @@ async def test_hub_and_two_stores(hub: Hub, tmp_path, migrated_template) -> None
                              client.get("/api/v1/stores").json()["stores"]),
                  what="both stores online again")
         assert health["S1"]["version"].startswith("kirana-store/")
-        till.close()
     finally:
-        client.close()
+        close_all(client, till)
         for store in stores.values():
             store.proc.stop()
