@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,21 @@ def test_derived_values_belong_to_their_own_config(tmp_path):
         assert other.measure_rules[0].prefix == "24"
         if id(other) == first_id:
             break
+
+
+def test_example_hub_config_loads_and_bad_values_are_named():
+    from app.config import load_hub_config, parse_hub_config
+
+    cfg = load_hub_config(ROOT / "store_config" / "hub.toml")
+    assert cfg.database_url.startswith("sqlite:///") and cfg.database_url.endswith("hub.db")
+    assert len(cfg.measure_rules) == 3 and cfg.store.name == "Kirana HQ"
+    pg = parse_hub_config('[hub]\ndatabase_url = "postgresql+asyncpg://k@db:5432/hub"\n')
+    assert pg.database_url == "postgresql+asyncpg://k@db:5432/hub"
+    for text, message in [
+        ('[hub]\ndatabase_url = "mysql://x"\n', "hub.database_url: use postgresql+asyncpg://"),
+        ('[hub]\ntimezone = "Mars/Base"\n', "hub.timezone: unknown time zone"),
+        ("[sync]\nsend_window = 10\n", "sync.send_window"),
+        ("[sync]\nsend_windw = 1000\n", "sync.send_windw: unknown key"),
+    ]:
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            parse_hub_config(text, source="hub.toml")
