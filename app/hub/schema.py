@@ -1,10 +1,13 @@
 """Which tables make up a hub database (shared with the hub's Alembic environment)."""
 
+HUB_ONLY_TABLES = frozenset({
+    "hub_stores", "hub_outbox", "hub_store_events", "hub_stock_levels", "hub_store_orders",
+    "hub_reservations", "hub_sales",
+})
+
 HUB_TABLES = frozenset({
     # shared with the store
     "users", "api_keys", "login_throttle", "audit_log", "number_sequences",
     "products", "barcodes",
-    # the hub's own
-    "hub_stores", "hub_outbox", "hub_store_events", "hub_stock_levels", "hub_store_orders",
-    "hub_reservations", "hub_sales",
+    *HUB_ONLY_TABLES,
 })

@@ -14,6 +14,7 @@ import app.printing.models  # noqa: F401
 import app.stock.models  # noqa: F401
 import app.sync.models  # noqa: F401
 from app.core.db import Base
+from app.hub.schema import HUB_ONLY_TABLES
 
 config = context.config
 target_metadata = Base.metadata
@@ -34,6 +35,9 @@ def _run(connection) -> None:  # noqa: ANN001
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        # The hub's own tables live in its own migrations (app/hub/migrations).
+        include_object=lambda obj, name, type_, *_: not (
+            type_ == "table" and name in HUB_ONLY_TABLES),
         render_as_batch=True,  # SQLite needs table rebuilds for most ALTERs
     )
     with context.begin_transaction():

@@ -2,10 +2,20 @@ from __future__ import annotations
 
 import sqlite3
 
-from sqlalchemy import create_engine, inspect
+import pytest
+from sqlalchemy import MetaData, create_engine, inspect
 
 from app.core import migrate
 from app.core.db import Base, sqlite_url
+from app.hub.schema import HUB_ONLY_TABLES, HUB_TABLES
+
+
+def only(tables: set[str] | frozenset[str]) -> MetaData:
+    """The slice of the shared metadata one database holds."""
+    meta = MetaData(naming_convention=Base.metadata.naming_convention)
+    for name in sorted(tables):
+        Base.metadata.tables[name].to_metadata(meta)
+    return meta
 
 
 def test_migrations_from_empty_match_the_models(tmp_path):
@@ -18,10 +28,13 @@ def test_migrations_from_empty_match_the_models(tmp_path):
     assert "run `kirana db upgrade" in migrate.pending_message(path)
     migrate.upgrade(path)
     assert migrate.pending_message(path) is None
+    import app.hub.models  # noqa: F401  (the store's migrations must ignore the hub's tables)
+
+    store = only(set(Base.metadata.tables) - HUB_ONLY_TABLES)
     engine = create_engine(sqlite_url(path, "pysqlite"))
     tables = set(inspect(engine).get_table_names()) - {"alembic_version"}
-    assert tables == set(Base.metadata.tables)
-    for name, table in Base.metadata.tables.items():
+    assert tables == set(store.tables)
+    for name, table in store.tables.items():
         columns = {c["name"] for c in inspect(engine).get_columns(name)}
         assert columns == {c.name for c in table.columns}, name
     engine.dispose()
@@ -31,7 +44,7 @@ def test_migrations_from_empty_match_the_models(tmp_path):
 
     engine = create_engine(sqlite_url(path, "pysqlite"))
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        diff = compare_metadata(MigrationContext.configure(conn), store)
     engine.dispose()
     assert diff == []
     # Upgrading again is harmless.
@@ -59,3 +72,50 @@ async def test_connection_pragmas(db):
         assert (await s.execute(text("PRAGMA foreign_keys"))).scalar() == 1
         assert (await s.execute(text("PRAGMA busy_timeout"))).scalar() >= 5000
         assert (await s.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_hub_migrations_from_empty_match_the_models(tmp_path, backend):
+    import asyncio
+
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    import app.catalog.models  # noqa: F401
+    import app.core.models  # noqa: F401
+    import app.hub.models  # noqa: F401
+    from tests import pg
+
+    hub = only(HUB_TABLES)
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'hub.db'}"
+        assert "kirana hub db-upgrade" in migrate.hub_pending_message(url)
+        migrate.hub_upgrade(url)
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), hub)
+            tables = set(inspect(conn).get_table_names()) - {"alembic_version"}
+        engine.dispose()
+    else:
+        if not pg.reachable():
+            pytest.skip(pg.NOT_REACHABLE)
+        url = pg.create_database()
+
+        async def check():
+            engine = create_async_engine(url)
+            async with engine.connect() as conn:
+                found = await conn.run_sync(
+                    lambda c: (compare_metadata(MigrationContext.configure(c), hub),
+                               set(inspect(c).get_table_names()) - {"alembic_version"}))
+            await engine.dispose()
+            return found
+
+        try:
+            diff, tables = asyncio.run(check())
+        finally:
+            pg.drop_database(url)
+    assert tables == HUB_TABLES
+    assert diff == []
+    if backend == "sqlite":
+        assert migrate.hub_pending_message(url) is None
