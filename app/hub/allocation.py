@@ -1,0 +1,210 @@
+"""Which store should fulfil an online order. Pure: no database, no clock.
+
+Candidates are active, online stores that serve the order's PIN code or lie within
+the configured radius of the customer, below their capacity, and able to cover every
+line from available-to-promise (ATP = the hub's level - assigned-but-not-picked -
+safety stock). Stores already tried for this order are left out. When the rules
+allow a split (order value at or above `split_above_minor`), stores that cover only
+part of the order stay in, and `split_plan` shares the lines out.
+
+Candidates are ranked by the configured criteria, in order, then by store id, so
+the same inputs always give the same answer. Every store not chosen says why.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+CRITERIA = ("distance", "coverage", "load", "priority")
+CRITERIA_LABELS = {
+    "distance": "nearest first",
+    "coverage": "most of the order in stock first",
+    "load": "least busy first",
+    "priority": "highest store priority first",
+}
+EARTH_RADIUS_KM = 6371.0088
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+
+
+@dataclass(frozen=True)
+class Rules:
+    criteria: tuple[str, ...] = CRITERIA
+    radius_km: float = 8.0
+    safety_stock: int = 0
+    split_above_minor: int = 0  # 0: never split an order between stores
+    orders_per_picker: int = 4
+
+    def __post_init__(self) -> None:
+        unknown = [c for c in self.criteria if c not in CRITERIA]
+        if unknown or len(set(self.criteria)) != len(self.criteria) or not self.criteria:
+            raise ValueError(f"criteria must be some of {', '.join(CRITERIA)}, each once")
+        if self.radius_km < 0 or self.safety_stock < 0 or self.split_above_minor < 0:
+            raise ValueError("radius, safety stock and split value cannot be negative")
+        if self.orders_per_picker < 1:
+            raise ValueError("orders per picker must be at least 1")
+
+
+@dataclass(frozen=True)
+class StoreView:
+    id: str
+    name: str
+    lat: float
+    lon: float
+    pincodes: frozenset[str]
+    priority: int = 0
+    active: bool = True
+    online: bool = True
+    open_orders: int = 0
+    pickers: int = 1
+    level: Mapping[str, int] = field(default_factory=dict)  # the hub's on hand per SKU
+    assigned: Mapping[str, int] = field(default_factory=dict)  # assigned, not yet picked
+
+    def capacity(self, rules: Rules) -> int:
+        return self.pickers * rules.orders_per_picker
+
+    def atp(self, sku: str, rules: Rules) -> int:
+        return max(0, self.level.get(sku, 0) - self.assigned.get(sku, 0) - rules.safety_stock)
+
+
+@dataclass(frozen=True)
+class OrderView:
+    pincode: str
+    lat: float | None
+    lon: float | None
+    lines: tuple[tuple[str, int], ...]  # (sku, quantity)
+    value_minor: int = 0
+
+
+@dataclass(frozen=True)
+class Candidate:
+    store_id: str
+    store_name: str
+    distance_km: float | None
+    coverage: float  # share of the ordered units this store can promise, 0..1
+    load: float  # open orders / capacity
+    priority: int
+    covers_all: bool
+    in_pincode: bool
+
+    def key(self, criteria: tuple[str, ...]) -> tuple:
+        parts: list = []
+        for criterion in criteria:
+            if criterion == "distance":
+                parts.append(self.distance_km if self.distance_km is not None else math.inf)
+            elif criterion == "coverage":
+                parts.append(-self.coverage)
+            elif criterion == "load":
+                parts.append(self.load)
+            elif criterion == "priority":
+                parts.append(-self.priority)
+        return (*parts, self.store_id)
+
+    def describe(self) -> str:
+        where = (f"{self.distance_km:.1f} km away" if self.distance_km is not None
+                 else "distance unknown")
+        return (f"{self.store_id} {self.store_name}: {where}"
+                f"{', serves this PIN code' if self.in_pincode else ''}, "
+                f"{round(self.coverage * 100)}% of the items in stock, "
+                f"{round(self.load * 100)}% busy, priority {self.priority}")
+
+
+@dataclass(frozen=True)
+class Skipped:
+    store_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    ranked: tuple[Candidate, ...]
+    skipped: tuple[Skipped, ...]
+    split: bool  # True: no single store covers the order, the rules allow a split
+
+    @property
+    def chosen(self) -> Candidate | None:
+        return self.ranked[0] if self.ranked else None
+
+    def reason_none(self) -> str:
+        if not self.skipped:
+            return "no stores are registered"
+        return "no store can take it: " + "; ".join(f"{s.store_id} {s.reason}"
+                                                    for s in self.skipped)
+
+
+def allocate(order: OrderView, stores: list[StoreView], rules: Rules,
+             exclude: frozenset[str] = frozenset()) -> Decision:
+    wanted = sum(q for _sku, q in order.lines) or 1
+    split_allowed = rules.split_above_minor > 0 and order.value_minor >= rules.split_above_minor
+    ranked: list[Candidate] = []
+    skipped: list[Skipped] = []
+    for store in sorted(stores, key=lambda s: s.id):
+        if store.id in exclude:
+            skipped.append(Skipped(store.id, "was tried already for this order"))
+            continue
+        if not store.active:
+            skipped.append(Skipped(store.id, "is not active"))
+            continue
+        if not store.online:
+            skipped.append(Skipped(store.id, "is offline"))
+            continue
+        distance = (haversine_km(order.lat, order.lon, store.lat, store.lon)
+                    if order.lat is not None and order.lon is not None else None)
+        in_pincode = order.pincode in store.pincodes
+        in_radius = distance is not None and distance <= rules.radius_km
+        if not (in_pincode or in_radius):
+            where = f"is {distance:.1f} km away" if distance is not None else "has no location"
+            skipped.append(Skipped(store.id, f"does not serve PIN {order.pincode} and {where} "
+                                             f"(limit {rules.radius_km:g} km)"))
+            continue
+        capacity = store.capacity(rules)
+        if store.open_orders >= capacity:
+            skipped.append(Skipped(store.id, f"is full ({store.open_orders} open orders, "
+                                             f"capacity {capacity})"))
+            continue
+        short = [(sku, qty, store.atp(sku, rules)) for sku, qty in order.lines
+                 if store.atp(sku, rules) < qty]
+        promised = sum(min(qty, store.atp(sku, rules)) for sku, qty in order.lines)
+        if short and not (split_allowed and promised > 0):
+            sku, qty, have = short[0]
+            more = f" and {len(short) - 1} more" if len(short) > 1 else ""
+            skipped.append(Skipped(store.id, f"is short of {sku} (needs {qty}, can promise "
+                                             f"{have}){more}"))
+            continue
+        ranked.append(Candidate(store.id, store.name, distance, promised / wanted,
+                                store.open_orders / capacity, store.priority, not short,
+                                in_pincode))
+    whole = [c for c in ranked if c.covers_all]
+    if whole:  # a store that covers everything always beats a split
+        skipped += [Skipped(c.store_id, "has only part of the order; another store has it all")
+                    for c in ranked if not c.covers_all]
+        ranked = whole
+    ranked.sort(key=lambda c: c.key(rules.criteria))
+    return Decision(tuple(ranked), tuple(skipped), split=bool(ranked) and not whole)
+
+
+def split_plan(order: OrderView, decision: Decision, stores: Mapping[str, StoreView],
+               rules: Rules) -> dict[str, list[tuple[str, int]]] | None:
+    """Share the lines out over the ranked stores, best first, each line whole at one
+    store; None when some line fits nowhere."""
+    plan: dict[str, list[tuple[str, int]]] = {}
+    left = {c.store_id: dict(stores[c.store_id].level) for c in decision.ranked}
+    for sku, qty in order.lines:
+        for cand in decision.ranked:
+            store = stores[cand.store_id]
+            have = (left[cand.store_id].get(sku, 0) - store.assigned.get(sku, 0)
+                    - rules.safety_stock)
+            if have >= qty:
+                left[cand.store_id][sku] = left[cand.store_id].get(sku, 0) - qty
+                plan.setdefault(cand.store_id, []).append((sku, qty))
+                break
+        else:
+            return None
+    return plan
