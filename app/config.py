@@ -318,6 +318,37 @@ class SyncSection(Base):
     hello_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=120)] = 10.0
 
 
+Criterion = Literal["distance", "coverage", "load", "priority"]
+
+
+class RoutingSection(Base):
+    """How the hub places online orders (the rules page may override these)."""
+
+    criteria: list[Criterion] = msgspec.field(
+        default_factory=lambda: ["distance", "coverage", "load", "priority"])
+    radius_km: Annotated[float, msgspec.Meta(ge=0, le=100)] = 8.0
+    safety_stock: Annotated[int, msgspec.Meta(ge=0, le=100000)] = 0
+    split_above_rupees: Annotated[int, msgspec.Meta(ge=0)] = 0  # 0: never split
+    orders_per_picker: Annotated[int, msgspec.Meta(ge=1, le=50)] = 4
+    accept_timeout_seconds: Annotated[int, msgspec.Meta(ge=5, le=3600)] = 120
+    max_hops: Annotated[int, msgspec.Meta(ge=1, le=10)] = 3
+
+
+class CourierSection(Base):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
+    capacity: Annotated[int, msgspec.Meta(ge=0)] = 0  # open orders at once; 0: no limit
+
+
+class CourierRuleSection(Base):
+    match: str  # "560034", "5600*", "region:East" or "*"
+    couriers: list[str]
+
+
+class RegionSection(Base):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
+    pincodes: list[str]  # exact codes or prefixes ending in *
+
+
 class HubIdentity(msgspec.Struct, frozen=True):
     id: str
     name: str
@@ -331,6 +362,10 @@ class HubConfig(Base, weakref=True):
     sync: SyncSection = msgspec.field(default_factory=SyncSection)
     # Scale-label rules the catalogue's in-store codes follow (same as the stores').
     barcode_rules: list[BarcodeRuleSection] = []
+    routing: RoutingSection = msgspec.field(default_factory=RoutingSection)
+    couriers: list[CourierSection] = []
+    courier_rules: list[CourierRuleSection] = []
+    regions: list[RegionSection] = []
 
     source: str = ""
     base_dir: str = "."
@@ -374,6 +409,28 @@ def _check_hub(cfg: HubConfig) -> None:
             MeasureRule.compile(rule.name, rule.pattern, rule.kind)
         except BarcodeError as exc:
             raise ValueError(f"barcode_rules[{i}].pattern", str(exc)) from None
+    if len(set(cfg.routing.criteria)) != len(cfg.routing.criteria) or not cfg.routing.criteria:
+        raise ValueError("routing.criteria", "list each criterion once, at least one")
+    courier_names = [c.name for c in cfg.couriers]
+    if len(set(courier_names)) != len(courier_names):
+        raise ValueError("couriers", "a courier is listed twice")
+    region_names = {r.name for r in cfg.regions}
+    pin = re.compile(r"^(\d{6}|\d{1,5}\*)$")
+    for i, region in enumerate(cfg.regions):
+        bad = [c for c in region.pincodes if not pin.match(c)]
+        if bad:
+            raise ValueError(f"regions[{i}].pincodes", f"{bad[0]!r}: use 560038 or 5600*")
+    for i, rule in enumerate(cfg.courier_rules):
+        match = rule.match
+        if not (match == "*" or pin.match(match) or (
+                match.startswith("region:") and match[7:] in region_names)):
+            raise ValueError(f"courier_rules[{i}].match", f"{match!r}: use a PIN code "
+                             "(560034), a prefix (5600*), region:NAME (a [[regions]] name) or *")
+        unknown = [c for c in rule.couriers if c not in courier_names]
+        if unknown or not rule.couriers:
+            raise ValueError(f"courier_rules[{i}].couriers",
+                             f"{unknown[0]!r} is not in [[couriers]]" if unknown
+                             else "list at least one courier")
     url = cfg.hub.database_url
     if url and not re.match(r"^(postgresql\+asyncpg://\S+|sqlite:///\S+)$", url):
         raise ValueError("hub.database_url", "use postgresql+asyncpg://user@host:5432/db "

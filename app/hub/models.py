@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, Index, Integer, String, Text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, UTCDateTime
@@ -24,6 +24,7 @@ class HubStore(Base):
     lon: Mapped[float] = mapped_column(Float)
     pincodes: Mapped[str] = mapped_column(Text, default="")  # comma-separated
     priority: Mapped[int] = mapped_column(Integer, default=0)
+    pickers: Mapped[int] = mapped_column(Integer, default=2)  # capacity = pickers x per picker
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -122,3 +123,112 @@ class HubSale(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     day: Mapped[str] = mapped_column(String(10))  # local date at the hub, YYYY-MM-DD
     total_minor: Mapped[int] = mapped_column(Integer)  # refunds negative
+
+
+# --- online orders routed by the hub (#8) --------------------------------------------
+
+
+class HubOrder(Base):
+    """An online order as the hub routes it: which store has it, the courier, status."""
+
+    __tablename__ = "hub_orders"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)  # HQ-000123
+    channel: Mapped[str] = mapped_column(String(40))
+    external_id: Mapped[str] = mapped_column(String(80))
+    # new | assigned | accepted | picking | picked | packed | ready | handed_over |
+    # delivered | cancelled | unfulfillable
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    store_id: Mapped[str | None] = mapped_column(String(8), nullable=True, index=True)
+    courier: Mapped[str] = mapped_column(String(40), default="")
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    hops: Mapped[int] = mapped_column(Integer, default=0)
+    tried: Mapped[str] = mapped_column(String(200), default="")  # store ids, comma-separated
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    customer_name: Mapped[str] = mapped_column(String(80))
+    customer_phone: Mapped[str] = mapped_column(String(15))
+    address: Mapped[str] = mapped_column(String(300))
+    pincode: Mapped[str] = mapped_column(String(6), index=True)
+    lat: Mapped[float | None] = mapped_column(Float, nullable=True)
+    lon: Mapped[float | None] = mapped_column(Float, nullable=True)
+    promised_by: Mapped[datetime] = mapped_column(UTCDateTime())
+    payment: Mapped[str] = mapped_column(String(10))
+    cod_amount_minor: Mapped[int] = mapped_column(Integer, default=0)
+    notes: Mapped[str] = mapped_column(String(300), default="")
+    value_minor: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class HubOrderLine(Base):
+    __tablename__ = "hub_order_lines"
+
+    order_id: Mapped[str] = mapped_column(ForeignKey("hub_orders.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sku: Mapped[str] = mapped_column(String(40), index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    price_minor: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class HubOrderLog(Base):
+    """Every decision about an order, in plain words, with its details (JSON)."""
+
+    __tablename__ = "hub_order_log"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("hub_orders.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    kind: Mapped[str] = mapped_column(String(16))  # received | allocation | store | operator | ...
+    text: Mapped[str] = mapped_column(Text)
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class HubChannel(Base):
+    """A sales channel: its API key is named after it; status changes go to its webhook."""
+
+    __tablename__ = "hub_channels"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    webhook_url: Mapped[str] = mapped_column(String(300), default="")
+    # HMAC key for the X-Kirana-Signature header: shared with the channel, so kept as is.
+    webhook_secret: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class HubWebhook(Base):
+    """A status change waiting to reach (or delivered to) a channel's webhook."""
+
+    __tablename__ = "hub_webhooks"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(40))
+    order_id: Mapped[str] = mapped_column(String(36), index=True)
+    payload: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True,
+                                                              index=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_error: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class HubCourier(Base):
+    """A courier's live state; which couriers serve where is in the hub config."""
+
+    __tablename__ = "hub_couriers"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    available: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class HubSetting(Base):
+    """Settings changed on hub pages (e.g. the routing rules), overriding the config."""
+
+    __tablename__ = "hub_settings"
+
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_by: Mapped[str] = mapped_column(String(80), default="")

@@ -3,6 +3,8 @@
 HUB_ONLY_TABLES = frozenset({
     "hub_stores", "hub_outbox", "hub_store_events", "hub_stock_levels", "hub_store_orders",
     "hub_reservations", "hub_sales",
+    "hub_orders", "hub_order_lines", "hub_order_log", "hub_channels", "hub_webhooks",
+    "hub_couriers", "hub_settings",
 })
 
 HUB_TABLES = frozenset({

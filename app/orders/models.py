@@ -33,6 +33,7 @@ class Order(Base):
     notes: Mapped[str] = mapped_column(String(300), default="")
     reject_reason: Mapped[str] = mapped_column(Text, default="")
     handover_code: Mapped[str] = mapped_column(String(8))
+    courier: Mapped[str] = mapped_column(String(40), default="")  # chosen by the hub
     bag_count: Mapped[int] = mapped_column(Integer, default=0)
     bags_handed: Mapped[str] = mapped_column(String(200), default="")  # "1,2": bags scanned
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

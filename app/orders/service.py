@@ -52,6 +52,7 @@ class OrderIn:
     notes: str = ""
     lat: float | None = None
     lon: float | None = None
+    courier: str = ""  # the hub's choice, printed on bag labels and shown at handover
 
 
 def validate(order: OrderIn, now: datetime) -> None:
@@ -148,6 +149,7 @@ async def receive_order_in(s: Tx, cfg: StoreConfig, incoming: OrderIn, actor: st
         promised_by=incoming.promised_by, payment=incoming.payment,
         cod_amount_minor=incoming.cod_amount_minor, notes=incoming.notes[:300],
         handover_code="".join(secrets.choice(HANDOVER_ALPHABET) for _ in range(6)),
+        courier=incoming.courier[:40],
         created_at=now, updated_at=now, lines=[], transitions=[],
     )
     s.add(order)

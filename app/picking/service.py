@@ -317,7 +317,7 @@ def _label_view(order: Order):  # noqa: ANN202 - a plain view for the template
     from types import SimpleNamespace
 
     return SimpleNamespace(number=order.number, customer_first_name=order.customer_name.split()[0],
-                           courier="Rider pool", promised_by=order.promised_by,
+                           courier=order.courier or "Rider pool", promised_by=order.promised_by,
                            handover_code=order.handover_code)
 
 

@@ -91,7 +91,8 @@ async def _order_assigned(s: Tx, cfg: StoreConfig, data: dict) -> None:
                         for line in lines),
             payment=str(data.get("payment", "prepaid")),
             cod_amount_minor=int(data.get("cod_amount_minor", 0)),
-            notes=str(data.get("notes", "")), lat=data.get("lat"), lon=data.get("lon"))
+            notes=str(data.get("notes", "")), lat=data.get("lat"), lon=data.get("lon"),
+            courier=str(data.get("courier") or ""))
     except (KeyError, TypeError, ValueError) as exc:
         raise BadHubEvent(f"order.assigned: {exc}") from None
     try:
