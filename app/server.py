@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import secrets
@@ -126,6 +127,7 @@ def _template_engine(engine: JinjaTemplateEngine) -> None:
 
     env.globals["current_user"] = user
     env.globals["nav_for"] = nav_for
+    env.filters["fromjson"] = json.loads
 
 
 def _common_middleware(cfg: StoreConfig | HubConfig, data_dir: Path) -> dict:
@@ -175,9 +177,11 @@ def _finish(app: Litestar, cfg: StoreConfig | HubConfig, db: object) -> Litestar
 def create_hub_app(cfg: HubConfig, *, check_migrations: bool = True) -> Litestar:
     """The hub: the same program in another mode (catalogue master, central stock,
     store health, the /sync/v1 endpoint)."""
+    from app.hub import order_routes
     from app.hub import routes as hub_routes
     from app.hub.db import open_hub_database
     from app.hub.wake import PgWaker, Waker
+    from app.hub.worker import HubWorker
     from app.sync import hub_link
 
     url = cfg.database_url
@@ -187,10 +191,16 @@ def create_hub_app(cfg: HubConfig, *, check_migrations: bool = True) -> Litestar
             raise StartupError(pending)
     db = open_hub_database(url)
     waker = PgWaker(url) if db.dialect == "postgresql" else Waker()
+    worker = HubWorker(db, cfg, waker)
     data_dir = cfg.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
 
+    async def start() -> None:
+        await waker.start()
+        await worker.start()
+
     async def close() -> None:
+        await worker.stop()
         await waker.stop()
         await db.dispose()
 
@@ -201,6 +211,7 @@ def create_hub_app(cfg: HubConfig, *, check_migrations: bool = True) -> Litestar
             *shared,
             hub_readyz,
             *hub_routes.ROUTES,
+            *order_routes.ROUTES,
             *hub_link.ROUTES,
             create_static_files_router(
                 path="/static", directories=[STATIC_DIR], opt=PUBLIC, send_as_attachment=False
@@ -213,19 +224,20 @@ def create_hub_app(cfg: HubConfig, *, check_migrations: bool = True) -> Litestar
             openapi_router=schema_router,
         ),
         exception_handlers=EXCEPTION_HANDLERS,
-        on_startup=[waker.start],
+        on_startup=[start],
         on_shutdown=[close],
         debug=False,
     )
     app.state.waker = waker
+    app.state.worker = worker
     app.state.mode = "hub"
     app.template_engine.engine.globals["nav_for"] = hub_nav_for
     app.template_engine.engine.globals["hub_link"] = lambda: None
     return _finish(app, cfg, db)
 
 
-HUB_NAV = [("Stores", "/"), ("Catalogue", "/hub/catalog"), ("Stock", "/hub/inventory"),
-           ("Sales", "/hub/sales")]
+HUB_NAV = [("Stores", "/"), ("Orders", "/hub/orders"), ("Catalogue", "/hub/catalog"),
+           ("Stock", "/hub/inventory"), ("Sales", "/hub/sales"), ("Rules", "/hub/rules")]
 
 
 def hub_nav_for(user) -> list[tuple[str, str]]:  # noqa: ANN001

@@ -140,6 +140,10 @@ class Tx:
     def bind(self) -> Any:
         return self.sync_session.get_bind()
 
+    @property
+    def info(self) -> dict:
+        return self.sync_session.info
+
 
 class Database:
     """The store's database: a write engine and a read engine on one SQLite file."""
@@ -195,7 +199,7 @@ async def next_number(session: Tx, name: str) -> int:
     await session.execute(
         text(
             "INSERT INTO number_sequences (name, last) VALUES (:n, 1) "
-            "ON CONFLICT(name) DO UPDATE SET last = last + 1"
+            "ON CONFLICT(name) DO UPDATE SET last = number_sequences.last + 1"
         ),
         {"n": name},
     )

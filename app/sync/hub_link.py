@@ -22,6 +22,7 @@ from sqlalchemy import update
 from app.config import HubConfig
 from app.core.auth import PUBLIC
 from app.core.clock import utcnow
+from app.hub import routing
 from app.hub import service as hub
 from app.hub.db import HubDatabase
 from app.hub.models import HubStore
@@ -177,6 +178,7 @@ class HubLink:
     async def _apply(self, frame: p.Events) -> None:
         now = utcnow()
         stock_changed = False
+        wake: tuple[str, ...] = ()
         async with self.db.write() as s:
             row = await s.get(HubStore, self.store_id, with_for_update=True)
             if row.epoch != self.epoch:
@@ -190,6 +192,10 @@ class HubLink:
                     raise LinkClosed(p.BAD_MESSAGE, f"events from seq {first.seq} could not be "
                                                     f"applied: {exc}") from None
                 stock_changed = bool(applied.stock_skus)
+                for event in got.apply:
+                    if event.kind == "order.status":
+                        wake += await routing.on_store_status(s, self.cfg, self.store_id,
+                                                              event.data)
                 row.acked_up = got.cursor
                 row.last_event_at = _parse_at(got.apply[-1].at, now)
                 row.last_applied_at = now
@@ -197,6 +203,8 @@ class HubLink:
         await self.send(got.reply)
         if stock_changed:
             await self.waker.wake("stock")
+        if wake:
+            await self.waker.wake("orders", *(f"down:{sid}" for sid in set(wake)))
 
     async def _store_ack(self, upto: int) -> None:
         async with self.db.write() as s:

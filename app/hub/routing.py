@@ -1,0 +1,636 @@
+"""Online orders at the hub: intake, placing each at a store, re-routing, couriers,
+the decision log and the channels' webhooks. The choices themselves are made by the
+pure modules `allocation.py` and `couriers.py`; this module gathers their inputs
+and records what they decided, in one transaction per step.
+
+Available-to-promise is the hub's level minus what is promised and not yet out of
+the store's stock. In Kirana stock leaves a store's ledger at handover, so "assigned
+but not picked" in the design is read as "assigned and not yet handed over": a
+picked order's units are still in the level until then.
+
+No unit is promised twice: every placement locks the rows of the stores it looks
+at (SELECT ... FOR UPDATE on PostgreSQL; SQLite runs one writer at a time) before
+it reads their stock and promises, and writes its promise before it lets go.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from app.config import HubConfig
+from app.core.clock import utcnow
+from app.core.db import next_number
+from app.core.ids import uuid7
+from app.hub import allocation, couriers
+from app.hub.db import HubDatabase
+from app.hub.models import (
+    HubChannel,
+    HubCourier,
+    HubOrder,
+    HubOrderLine,
+    HubOrderLog,
+    HubReservation,
+    HubSetting,
+    HubStockLevel,
+    HubStore,
+    HubStoreOrder,
+    HubWebhook,
+)
+from app.hub.service import HubError, enqueue
+from app.orders.service import OrderError, OrderIn, validate
+
+# Hub order statuses that hold stock at the store (promised, not yet handed over).
+HOLDING = ("assigned", "accepted", "picking", "picked", "packed", "ready")
+OPEN = HOLDING
+FINAL = ("delivered", "cancelled")
+STORE_STEPS = ("accepted", "picking", "picked", "packed", "ready", "handed_over", "delivered")
+LABELS = {"new": "New", "assigned": "Sent to store", "accepted": "Accepted",
+          "picking": "Picking", "picked": "Picked", "packed": "Packed",
+          "ready": "Ready for rider", "handed_over": "With rider", "delivered": "Delivered",
+          "cancelled": "Cancelled", "unfulfillable": "Needs a person"}
+
+
+# --- rules ---------------------------------------------------------------------------
+
+
+async def current_rules(s: Any, cfg: HubConfig) -> allocation.Rules:
+    """The config's routing rules, overridden by the Rules page (hub_settings)."""
+    r = cfg.routing
+    values = {"criteria": list(r.criteria), "radius_km": r.radius_km,
+              "safety_stock": r.safety_stock, "split_above_minor": r.split_above_rupees * 100,
+              "orders_per_picker": r.orders_per_picker}
+    row = await s.get(HubSetting, "routing")
+    if row is not None:
+        values.update(json.loads(row.value))
+    return allocation.Rules(criteria=tuple(values["criteria"]), radius_km=values["radius_km"],
+                            safety_stock=values["safety_stock"],
+                            split_above_minor=values["split_above_minor"],
+                            orders_per_picker=values["orders_per_picker"])
+
+
+async def save_rules(db: HubDatabase, rules: allocation.Rules, user: str) -> None:
+    value = json.dumps({"criteria": list(rules.criteria), "radius_km": rules.radius_km,
+                        "safety_stock": rules.safety_stock,
+                        "split_above_minor": rules.split_above_minor,
+                        "orders_per_picker": rules.orders_per_picker})
+    async with db.write() as s:
+        row = await s.get(HubSetting, "routing")
+        if row is None:
+            s.add(HubSetting(key="routing", value=value, updated_at=utcnow(), updated_by=user))
+        else:
+            row.value, row.updated_at, row.updated_by = value, utcnow(), user
+
+
+# --- intake --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Placed:
+    order: HubOrder
+    created: bool
+    wake: tuple[str, ...]  # stores with new hub -> store events
+
+
+def _log(s: Any, order: HubOrder, kind: str, text: str, detail: Any = None) -> None:
+    s.add(HubOrderLog(id=uuid7(), order_id=order.id, at=utcnow(), kind=kind, text=text[:4000],
+                      detail=json.dumps(detail, default=str) if detail is not None else ""))
+
+
+async def take_order(db: HubDatabase, cfg: HubConfig, incoming: OrderIn) -> Placed:
+    """A channel's order: validate, record (idempotent on channel + external id), and
+    place it at once."""
+    validate(incoming, utcnow())
+    skus = [line.sku.upper() for line in incoming.lines]
+    async with db.write() as s:
+        existing = await s.scalar(select(HubOrder).where(
+            HubOrder.channel == incoming.channel, HubOrder.external_id == incoming.external_id))
+        if existing is not None:
+            return Placed(existing, False, ())
+        from app.catalog.models import Product
+
+        known = {sku: (price, unit) for sku, price, unit, active in (await s.execute(
+            select(Product.sku, Product.price_minor, Product.unit, Product.active)
+            .where(Product.sku.in_(skus)))).all() if active}
+        unknown = [sku for sku in skus if sku not in known]
+        if unknown:
+            raise OrderError(f"unknown or retired sku: {', '.join(unknown)}")
+        now = utcnow()
+        n = await next_number(s, "hub_order")
+        value = sum(line_value(line.price_minor or known[line.sku.upper()][0],
+                               known[line.sku.upper()][1], line.quantity)
+                    for line in incoming.lines)
+        order = HubOrder(
+            id=uuid7(), number=f"HQ-{n:06d}", channel=incoming.channel[:40],
+            external_id=incoming.external_id[:80], status="new", store_id=None, courier="",
+            hops=0, tried="", reason="", customer_name=incoming.customer_name.strip()[:80]
+            or "Customer", customer_phone=incoming.customer_phone[:15],
+            address=incoming.address[:300], pincode=incoming.pincode, lat=incoming.lat,
+            lon=incoming.lon, promised_by=incoming.promised_by, payment=incoming.payment,
+            cod_amount_minor=incoming.cod_amount_minor, notes=incoming.notes[:300],
+            value_minor=value, created_at=now, updated_at=now)
+        s.add(order)
+        await s.flush()
+        for i, line in enumerate(incoming.lines, 1):
+            s.add(HubOrderLine(order_id=order.id, position=i, sku=line.sku.upper(),
+                               quantity=line.quantity, price_minor=line.price_minor))
+        await s.flush()
+        _log(s, order, "received", f"Received from {order.channel} "
+                                   f"({len(incoming.lines)} lines, PIN {order.pincode})")
+        wake = await place(s, cfg, order, actor="auto")
+        await finish(s)
+    return Placed(order, True, wake)
+
+
+def line_value(price_minor: int, unit: str, quantity: int) -> int:
+    """Quantities are base units (pieces, grams, ml); loose goods are priced per kg/l."""
+    return price_minor * quantity // 1000 if unit in ("kg", "litre") else price_minor * quantity
+
+
+# --- placing -------------------------------------------------------------------------
+
+
+async def _store_views(s: Any, cfg: HubConfig, skus: list[str], lock: bool
+                       ) -> list[allocation.StoreView]:
+    query = select(HubStore).order_by(HubStore.id)
+    if lock:
+        query = query.with_for_update()
+    stores = list(await s.scalars(query))
+    now = utcnow()
+    offline_after = timedelta(seconds=cfg.sync.offline_after_seconds)
+    levels: dict[str, dict[str, int]] = defaultdict(dict)
+    for store_id, sku, on_hand in (await s.execute(
+            select(HubStockLevel.store_id, HubStockLevel.sku, HubStockLevel.on_hand)
+            .where(HubStockLevel.sku.in_(skus)))).all():
+        levels[store_id][sku] = on_hand
+    promised: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for store_id, sku, qty in (await s.execute(
+            select(HubOrder.store_id, HubOrderLine.sku, func.sum(HubOrderLine.quantity))
+            .join(HubOrderLine, HubOrderLine.order_id == HubOrder.id)
+            .where(HubOrder.status.in_(HOLDING), HubOrderLine.sku.in_(skus))
+            .group_by(HubOrder.store_id, HubOrderLine.sku))).all():
+        promised[store_id][sku] += int(qty)
+    # Orders a store took from elsewhere (its own channels) hold stock there too.
+    for store_id, sku, qty in (await s.execute(
+            select(HubReservation.store_id, HubReservation.sku,
+                   func.sum(HubReservation.quantity))
+            .join(HubStoreOrder, HubStoreOrder.order_id == HubReservation.order_id)
+            .outerjoin(HubOrder, (HubOrder.channel == HubStoreOrder.channel)
+                       & (HubOrder.external_id == HubStoreOrder.external_id))
+            .where(HubOrder.id.is_(None), HubReservation.sku.in_(skus))
+            .group_by(HubReservation.store_id, HubReservation.sku))).all():
+        promised[store_id][sku] += int(qty)
+    open_orders = dict((await s.execute(
+        select(HubOrder.store_id, func.count()).where(HubOrder.status.in_(OPEN))
+        .group_by(HubOrder.store_id))).all())
+    views = []
+    for st in stores:
+        online = bool(st.connected and st.last_seen_at and now - st.last_seen_at < offline_after)
+        views.append(allocation.StoreView(
+            id=st.id, name=st.name, lat=st.lat, lon=st.lon,
+            pincodes=frozenset(p for p in st.pincodes.split(",") if p), priority=st.priority,
+            active=st.active, online=online, open_orders=int(open_orders.get(st.id, 0)),
+            pickers=max(1, st.pickers), level=levels.get(st.id, {}),
+            assigned=dict(promised.get(st.id, {}))))
+    return views
+
+
+async def _lines(s: Any, order: HubOrder) -> list[HubOrderLine]:
+    return list(await s.scalars(select(HubOrderLine).where(HubOrderLine.order_id == order.id)
+                                .order_by(HubOrderLine.position)))
+
+
+async def place(s: Any, cfg: HubConfig, order: HubOrder, *, actor: str) -> tuple[str, ...]:
+    """Choose a store (not one tried before) and send it the order, or put the order in
+    the queue for a person with the reason. Returns the stores to wake."""
+    lines = await _lines(s, order)
+    rules = await current_rules(s, cfg)
+    tried = frozenset(t for t in order.tried.split(",") if t)
+    if order.hops >= cfg.routing.max_hops:
+        _unfulfillable(s, order, f"tried {order.hops} stores ({', '.join(sorted(tried))}); "
+                                 "none took it")
+        return ()
+    views = await _store_views(s, cfg, [line.sku for line in lines], lock=True)
+    view = allocation.OrderView(pincode=order.pincode, lat=order.lat, lon=order.lon,
+                                lines=tuple((line.sku, line.quantity) for line in lines),
+                                value_minor=order.value_minor)
+    decision = allocation.allocate(view, views, rules, exclude=tried)
+    detail = {"criteria": list(rules.criteria),
+              "candidates": [asdict(c) for c in decision.ranked],
+              "skipped": [asdict(x) for x in decision.skipped]}
+    chosen = decision.chosen
+    if chosen is None:
+        _log(s, order, "allocation", "No store can take it. " + "; ".join(
+            f"{x.store_id} {x.reason}" for x in decision.skipped), detail)
+        _unfulfillable(s, order, decision.reason_none())
+        return ()
+    if decision.split:
+        plan = allocation.split_plan(view, decision, {v.id: v for v in views}, rules)
+        words = ("; ".join(f"{sid}: " + ", ".join(f"{sku} x{q}" for sku, q in part)
+                           for sid, part in plan.items()) if plan else "no split covers it")
+        _log(s, order, "allocation", f"No single store has every item. A split would be: "
+                                     f"{words}.", {**detail, "split": plan})
+        _unfulfillable(s, order, f"needs a split between stores ({words}); assign by hand")
+        return ()
+    ranked_words = "; ".join(f"{i}. {c.describe()}" for i, c in enumerate(decision.ranked, 1))
+    skipped_words = "; ".join(f"{x.store_id} {x.reason}" for x in decision.skipped)
+    criteria_words = ", then ".join(allocation.CRITERIA_LABELS[c] for c in rules.criteria)
+    courier = await _choose_courier(s, cfg, order)
+    _log(s, order, "allocation",
+         f"Sent to {chosen.store_id} ({chosen.store_name}). Ranked {criteria_words}: "
+         f"{ranked_words}." + (f" Not chosen: {skipped_words}." if skipped_words else "")
+         + f" {_sentence(courier.describe())}.", {**detail, "courier": asdict(courier)})
+    return _assign(s, cfg, order, chosen.store_id, courier.courier or "", lines, actor)
+
+
+def _assign(s: Any, cfg: HubConfig, order: HubOrder, store_id: str, courier: str,
+            lines: list[HubOrderLine], actor: str) -> tuple[str, ...]:
+    order.store_id, order.courier = store_id, courier
+    order.assigned_at = utcnow()
+    order.hops += 1
+    order.tried = ",".join(sorted({*filter(None, order.tried.split(",")), store_id}))
+    order.reason = ""
+    _set_status(s, order, "assigned", actor)
+    s.info.setdefault("kirana_assign", []).append((store_id, order, lines))
+    return (store_id,)
+
+
+async def _send_assignments(s: Any) -> None:
+    """Queue the `order.assigned` events _assign asked for (kept apart so _assign
+    stays synchronous and the events go out in the order the decisions were made)."""
+    for store_id, order, lines in s.info.pop("kirana_assign", []):
+        await enqueue(s, [store_id], [("order.assigned", assigned_payload(order, lines))])
+
+
+def assigned_payload(order: HubOrder, lines: list[HubOrderLine]) -> dict:
+    return {
+        "hub_order_id": order.id, "number": order.number, "channel": order.channel,
+        "external_id": order.external_id, "customer_name": order.customer_name,
+        "customer_phone": order.customer_phone, "address": order.address,
+        "pincode": order.pincode, "lat": order.lat, "lon": order.lon,
+        "promised_by": order.promised_by.isoformat(), "payment": order.payment,
+        "cod_amount_minor": order.cod_amount_minor, "notes": order.notes,
+        "courier": order.courier,
+        "lines": [{"sku": line.sku, "quantity": line.quantity, "price_minor": line.price_minor}
+                  for line in lines],
+    }
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _unfulfillable(s: Any, order: HubOrder, reason: str) -> None:
+    order.store_id, order.courier, order.assigned_at = None, "", None
+    order.reason = reason[:500]
+    _set_status(s, order, "unfulfillable", "auto", reason)
+
+
+def _set_status(s: Any, order: HubOrder, status: str, actor: str, reason: str = "") -> None:
+    previous = order.status
+    order.status, order.updated_at = status, utcnow()
+    if previous != status:
+        s.info.setdefault("kirana_hooks", []).append((order, status, actor, reason))
+
+
+async def _queue_webhooks(s: Any) -> None:
+    hooks = s.info.pop("kirana_hooks", [])
+    if not hooks:
+        return
+    urls = {c.name: c.webhook_url for c in await s.scalars(select(HubChannel))}
+    for order, status, actor, reason in hooks:
+        if not urls.get(order.channel):
+            continue
+        payload = {"event_id": uuid7(), "order_id": order.id, "number": order.number,
+                   "channel": order.channel, "external_id": order.external_id,
+                   "status": status, "store": order.store_id, "courier": order.courier or None,
+                   "reason": reason or None, "by": actor, "at": utcnow().isoformat()}
+        s.add(HubWebhook(id=payload["event_id"], channel=order.channel, order_id=order.id,
+                         payload=json.dumps(payload), attempts=0, next_attempt_at=utcnow(),
+                         delivered_at=None, last_error="", created_at=utcnow()))
+
+
+async def finish(s: Any) -> None:
+    """Write what the step queued (assignments to stores, webhooks) in its transaction."""
+    await _send_assignments(s)
+    await _queue_webhooks(s)
+
+
+async def _choose_courier(s: Any, cfg: HubConfig, order: HubOrder) -> couriers.CourierChoice:
+    rules = [couriers.CourierRule(r.match, tuple(r.couriers)) for r in cfg.courier_rules]
+    regions = {r.name: r.pincodes for r in cfg.regions}
+    available = {c.name: c.available for c in await s.scalars(select(HubCourier))}
+    open_by = dict((await s.execute(
+        select(HubOrder.courier, func.count()).where(HubOrder.status.in_(
+            (*OPEN, "handed_over")), HubOrder.courier != "").group_by(HubOrder.courier))).all())
+    state = {c.name: couriers.CourierState(available=available.get(c.name, True),
+                                           open_orders=int(open_by.get(c.name, 0)),
+                                           capacity=c.capacity) for c in cfg.couriers}
+    return couriers.choose_courier(order.pincode, rules, regions, state)
+
+
+# --- what stores report --------------------------------------------------------------
+
+
+async def on_store_status(s: Any, cfg: HubConfig, store_id: str, data: dict) -> tuple[str, ...]:
+    """A store's `order.status` for a hub-routed order (called while applying the
+    store's events, in that transaction). Returns stores to wake."""
+    channel, external_id = data.get("channel"), data.get("external_id")
+    if not isinstance(channel, str) or not isinstance(external_id, str):
+        return ()
+    query = select(HubOrder).where(HubOrder.channel == channel,
+                                   HubOrder.external_id == external_id).with_for_update()
+    order = await s.scalar(query)
+    if order is None:
+        return ()  # the store's own channel: not routed by the hub
+    status = str(data.get("status", ""))
+    reason = str(data.get("reason", ""))[:300]
+    if order.store_id != store_id:
+        if status in ("accepted", "picking"):
+            _log(s, order, "store", f"{store_id} answered {status} after the order had moved "
+                                    f"on; it is cancelled there")
+            await enqueue(s, [store_id], [("order.cancelled", {
+                "channel": channel, "external_id": external_id, "hub_order_id": order.id,
+                "reason": "the hub gave this order to another store"})])
+            return (store_id,)
+        return ()
+    if order.status in FINAL:
+        return ()
+    if status in ("rejected", "cancelled"):
+        what = "could not take it" if status == "rejected" else "cancelled it"
+        _log(s, order, "store", f"{store_id} {what}{': ' + reason if reason else ''}. "
+                                "Looking for the next store.")
+        wake = await place(s, cfg, order, actor=f"after {store_id} {status}")
+        await finish(s)
+        return wake
+    if status in STORE_STEPS:
+        _log(s, order, "store", f"{store_id}: {LABELS.get(status, status).lower()}"
+                                f"{' (' + reason + ')' if reason else ''}")
+        _set_status(s, order, status, store_id, reason)
+        await finish(s)
+    return ()
+
+
+# --- timers, people ------------------------------------------------------------------
+
+
+async def expire_assignments(db: HubDatabase, cfg: HubConfig) -> tuple[str, ...]:
+    """Orders a store has not accepted in time move to the next store (and are
+    cancelled at the first). Safe with several hub processes: rows are claimed with
+    FOR UPDATE SKIP LOCKED on PostgreSQL."""
+    deadline = utcnow() - timedelta(seconds=cfg.routing.accept_timeout_seconds)
+    wake: list[str] = []
+    async with db.write() as s:
+        query = (select(HubOrder).where(HubOrder.status == "assigned",
+                                        HubOrder.assigned_at < deadline)
+                 .order_by(HubOrder.assigned_at).limit(50))
+        if db.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        for order in list(await s.scalars(query)):
+            first = order.store_id
+            _log(s, order, "timeout", f"{first} did not accept within "
+                                      f"{cfg.routing.accept_timeout_seconds} s; cancelled there.")
+            await enqueue(s, [first], [("order.cancelled", {
+                "channel": order.channel, "external_id": order.external_id,
+                "hub_order_id": order.id, "reason": "not accepted in time; sent elsewhere"})])
+            wake.append(first)
+            wake += await place(s, cfg, order, actor="timeout")
+        await finish(s)
+    return tuple(wake)
+
+
+async def assign_by_hand(db: HubDatabase, cfg: HubConfig, order_id: str, store_id: str,
+                         user: str) -> tuple[str, ...]:
+    async with db.write() as s:
+        order = await s.get(HubOrder, order_id, with_for_update=True)
+        if order is None:
+            raise HubError("no such order")
+        if order.status not in ("unfulfillable", "assigned", "new", "accepted"):
+            raise HubError(f"an order that is {LABELS[order.status].lower()} cannot move")
+        store = await s.get(HubStore, store_id)
+        if store is None or not store.active:
+            raise HubError(f"no active store {store_id}")
+        if order.store_id == store_id:
+            raise HubError(f"the order is with {store_id} already")
+        wake: list[str] = []
+        if order.store_id:
+            await enqueue(s, [order.store_id], [("order.cancelled", {
+                "channel": order.channel, "external_id": order.external_id,
+                "hub_order_id": order.id, "reason": f"moved to {store_id} by {user}"})])
+            wake.append(order.store_id)
+        courier = await _choose_courier(s, cfg, order)
+        _log(s, order, "operator", f"{user} sent it to {store_id} ({store.name}) by hand. "
+                                   f"{_sentence(courier.describe())}.")
+        order.hops = min(order.hops, cfg.routing.max_hops - 1)  # a person's choice counts once
+        wake += _assign(s, cfg, order, store_id, courier.courier or "", await _lines(s, order),
+                        user)
+        await finish(s)
+    return tuple(wake)
+
+
+async def cancel(db: HubDatabase, order_id: str, reason: str, actor: str) -> tuple[str, ...]:
+    reason = reason.strip()
+    if not reason:
+        raise HubError("say why the order is cancelled")
+    async with db.write() as s:
+        order = await s.get(HubOrder, order_id, with_for_update=True)
+        if order is None:
+            raise HubError("no such order")
+        if order.status in (*FINAL, "handed_over"):
+            raise HubError(f"the order is {LABELS[order.status].lower()}; it cannot be cancelled")
+        wake: tuple[str, ...] = ()
+        if order.store_id:
+            await enqueue(s, [order.store_id], [("order.cancelled", {
+                "channel": order.channel, "external_id": order.external_id,
+                "hub_order_id": order.id, "reason": reason[:300]})])
+            wake = (order.store_id,)
+        _log(s, order, "operator", f"Cancelled by {actor}: {reason}")
+        order.reason = reason[:500]
+        _set_status(s, order, "cancelled", actor, reason)
+        await finish(s)
+    return wake
+
+
+async def mark_delivered(db: HubDatabase, order_id: str, actor: str) -> HubOrder:
+    """The courier (or an operator) says the customer has it."""
+    async with db.write() as s:
+        order = await s.get(HubOrder, order_id, with_for_update=True)
+        if order is None:
+            raise HubError("no such order")
+        if order.status == "delivered":
+            return order
+        if order.status != "handed_over":
+            raise HubError(f"only an order with a rider can be delivered; this one is "
+                           f"{LABELS[order.status].lower()}")
+        _log(s, order, "courier", f"Delivered (reported by {actor})")
+        _set_status(s, order, "delivered", actor)
+        await finish(s)
+    return order
+
+
+# --- channels and webhooks -----------------------------------------------------------
+
+
+async def add_channel(db: HubDatabase, name: str, webhook_url: str = "") -> tuple[str, str]:
+    """A sales channel: its API key (scope orders:write, named after the channel) and
+    the webhook signing secret. Both are shown once."""
+    from app.core.auth import create_api_key
+
+    name = name.strip().lower()
+    if not name or len(name) > 40 or not all(c.isalnum() or c in "-_." for c in name):
+        raise HubError("channel name: letters, digits, - _ . (up to 40)")
+    if webhook_url and not webhook_url.startswith(("http://", "https://")):
+        raise HubError("webhook URL must start with http:// or https://")
+    secret = secrets.token_hex(24)
+    async with db.write() as s:
+        if await s.get(HubChannel, name) is not None:
+            raise HubError(f"channel {name} exists already")
+        s.add(HubChannel(name=name, webhook_url=webhook_url, webhook_secret=secret,
+                         created_at=utcnow()))
+    try:
+        _key, full = await create_api_key(db, name, "orders:write")
+    except ValueError as exc:
+        raise HubError(str(exc)) from None
+    return full, secret
+
+
+def signature(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+RETRY_SECONDS = (5, 30, 120, 600, 1800, 3600)
+MAX_ATTEMPTS = 12
+
+
+async def deliver_webhooks(db: HubDatabase, post: Any, limit: int = 20) -> int:
+    """POST due webhook calls, oldest first, one per order at a time (so a channel sees
+    an order's statuses in order). `post(url, body, headers)` returns the HTTP status."""
+    now = utcnow()
+    async with db.read() as s:
+        due = list(await s.scalars(
+            select(HubWebhook).where(HubWebhook.delivered_at.is_(None),
+                                     HubWebhook.next_attempt_at <= now)
+            .order_by(HubWebhook.created_at).limit(limit)))
+        channels = {c.name: c for c in await s.scalars(select(HubChannel))}
+        first_open = dict((await s.execute(
+            select(HubWebhook.order_id, func.min(HubWebhook.created_at))
+            .where(HubWebhook.delivered_at.is_(None), HubWebhook.next_attempt_at.is_not(None))
+            .group_by(HubWebhook.order_id))).all())
+    sent = 0
+    for hook in due:
+        if first_open.get(hook.order_id) and hook.created_at > _as_dt(first_open[hook.order_id]):
+            continue  # an earlier status of this order is still waiting
+        channel = channels.get(hook.channel)
+        if channel is None or not channel.webhook_url:
+            continue
+        body = hook.payload.encode()
+        error, status = "", 0
+        try:
+            status = await post(channel.webhook_url, body, {
+                "Content-Type": "application/json",
+                "X-Kirana-Signature": signature(channel.webhook_secret, body),
+                "X-Kirana-Event-Id": hook.id})
+            if not 200 <= status < 300:
+                error = f"HTTP {status}"
+        except Exception as exc:  # noqa: BLE001 - any failure is retried later
+            error = f"{type(exc).__name__}: {exc}"[:300]
+        async with db.write() as s:
+            row = await s.get(HubWebhook, hook.id)
+            row.attempts += 1
+            if not error:
+                row.delivered_at, row.next_attempt_at, row.last_error = utcnow(), None, ""
+                sent += 1
+            else:
+                row.last_error = error
+                row.next_attempt_at = (None if row.attempts >= MAX_ATTEMPTS else utcnow()
+                                       + timedelta(seconds=RETRY_SECONDS[min(
+                                           row.attempts - 1, len(RETRY_SECONDS) - 1)]))
+    return sent
+
+
+def _as_dt(value: Any) -> datetime:
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+# --- reading -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrderPage:
+    order: HubOrder
+    lines: list[HubOrderLine]
+    log: list[HubOrderLog]
+    webhooks: list[HubWebhook]
+
+
+async def get_order(db: HubDatabase, order_id: str) -> OrderPage | None:
+    async with db.read() as s:
+        order = await s.get(HubOrder, order_id)
+        if order is None:
+            order = await s.scalar(select(HubOrder).where(HubOrder.number == order_id.upper()))
+        if order is None:
+            return None
+        lines = await _lines(s, order)
+        log = list(await s.scalars(select(HubOrderLog).where(HubOrderLog.order_id == order.id)
+                                   .order_by(HubOrderLog.at, HubOrderLog.id)))
+        hooks = list(await s.scalars(select(HubWebhook).where(HubWebhook.order_id == order.id)
+                                     .order_by(HubWebhook.created_at)))
+    return OrderPage(order, lines, log, hooks)
+
+
+async def list_orders(db: HubDatabase, *, status: str = "", store: str = "", channel: str = "",
+                      late: bool = False, limit: int = 200) -> list[HubOrder]:
+    now = utcnow()
+    async with db.read() as s:
+        query = select(HubOrder).order_by(HubOrder.created_at.desc()).limit(limit)
+        if status == "open":
+            query = query.where(HubOrder.status.in_((*OPEN, "new", "unfulfillable")))
+        elif status:
+            query = query.where(HubOrder.status == status)
+        if store:
+            query = query.where(HubOrder.store_id == store.upper())
+        if channel:
+            query = query.where(HubOrder.channel == channel)
+        if late:
+            query = query.where(HubOrder.promised_by < now,
+                                HubOrder.status.not_in(("delivered", "cancelled")))
+        return list(await s.scalars(query))
+
+
+async def counts(db: HubDatabase) -> dict[str, int]:
+    async with db.read() as s:
+        return dict((await s.execute(select(HubOrder.status, func.count())
+                                     .group_by(HubOrder.status))).all())
+
+
+async def set_courier_available(db: HubDatabase, name: str, available: bool) -> None:
+    async with db.write() as s:
+        row = await s.get(HubCourier, name)
+        if row is None:
+            s.add(HubCourier(name=name, available=available))
+        else:
+            row.available = available
+
+
+def order_json(order: HubOrder, lines: list[HubOrderLine] | None = None,
+               log: list[HubOrderLog] | None = None) -> dict:
+    out = {"id": order.id, "number": order.number, "channel": order.channel,
+           "external_id": order.external_id, "status": order.status, "store": order.store_id,
+           "courier": order.courier or None, "reason": order.reason or None,
+           "promised_by": order.promised_by.isoformat(), "hops": order.hops,
+           "created_at": order.created_at.isoformat(), "updated_at": order.updated_at.isoformat()}
+    if lines is not None:
+        out["lines"] = [{"sku": line.sku, "quantity": line.quantity,
+                         "price_minor": line.price_minor} for line in lines]
+    if log is not None:
+        out["history"] = [{"at": e.at.isoformat(), "kind": e.kind, "text": e.text} for e in log]
+    return out
+

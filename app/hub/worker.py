@@ -1,0 +1,58 @@
+"""The hub's background work: move orders no store accepted in time, and deliver the
+channels' webhooks (with retries). Every hub process runs it; with PostgreSQL, rows
+are claimed with SKIP LOCKED so two processes never act on the same order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import httpx
+
+from app.config import HubConfig
+from app.hub import routing
+from app.hub.db import HubDatabase
+from app.hub.wake import Waker
+
+log = logging.getLogger("kirana.hub")
+TICK_SECONDS = 1.0
+
+
+class HubWorker:
+    def __init__(self, db: HubDatabase, cfg: HubConfig, waker: Waker) -> None:
+        self.db, self.cfg, self.waker = db, cfg, waker
+        self._task: asyncio.Task | None = None
+        self._http: httpx.AsyncClient | None = None
+
+    async def start(self) -> None:
+        self._http = httpx.AsyncClient(timeout=10, follow_redirects=False)
+        self._task = asyncio.create_task(self._run(), name="hub-worker")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(self._task, 5)
+        if self._http is not None:
+            await self._http.aclose()
+
+    async def _post(self, url: str, body: bytes, headers: dict) -> int:
+        response = await self._http.post(url, content=body, headers=headers)
+        return response.status_code
+
+    async def tick(self) -> None:
+        wake = await routing.expire_assignments(self.db, self.cfg)
+        if wake:
+            await self.waker.wake("orders", *(f"down:{s}" for s in set(wake)))
+        await routing.deliver_webhooks(self.db, self._post)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - log and keep going; the next tick retries
+                log.exception("hub worker tick failed")
+            await asyncio.sleep(TICK_SECONDS)

@@ -1,0 +1,166 @@
+"""Order routing at the hub on a real database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from app.core.clock import utcnow
+from app.hub import routing
+from app.hub import service as hub
+from app.hub.models import HubOrder, HubOutbox, HubStore, HubWebhook
+from app.orders.service import LineIn, OrderIn
+from tests.hub.test_hub_service import apply, edit, ev
+
+INDIRANAGAR = (12.9719, 77.6412)
+KORAMANGALA = (12.9352, 77.6245)
+WHITEFIELD = (12.9698, 77.7500)
+
+
+async def setup_stores(hub_db, stock: dict[str, int]) -> None:
+    """S1 Indiranagar, D2 Koramangala, W3 Whitefield, all online, each with `stock` of
+    RICE; the catalogue has RICE and DAL."""
+    await hub.save_product(hub_db, edit("RICE"))
+    await hub.save_product(hub_db, edit("DAL"))
+    for sid, at, pins in (("S1", INDIRANAGAR, "560038"), ("D2", KORAMANGALA, "560034"),
+                          ("W3", WHITEFIELD, "560066")):
+        await hub.add_store(hub_db, sid, name=f"Store {sid}", kind="darkstore", lat=at[0],
+                            lon=at[1], pincodes=pins)
+        if stock.get(sid):
+            await apply(hub_db, sid, [ev(1, "stock.moved", {"sku": "RICE",
+                                                            "delta": stock[sid]})])
+    async with hub_db.write() as s:
+        await s.execute(update(HubStore).values(connected=True, last_seen_at=utcnow(),
+                                                pickers=10))
+
+
+def incoming(ext: str, qty: int = 2, at=INDIRANAGAR, pincode: str = "560038",
+             channel: str = "webshop") -> OrderIn:
+    return OrderIn(channel=channel, external_id=ext, customer_name="Kavya R",
+                   customer_phone="9800000000", address="4th Cross", pincode=pincode,
+                   promised_by=utcnow() + timedelta(minutes=30),
+                   lines=(LineIn("RICE", qty),), lat=at[0], lon=at[1])
+
+
+async def sent_to(hub_db, store_id: str, kind: str) -> list[dict]:
+    async with hub_db.read() as s:
+        rows = await s.scalars(select(HubOutbox).where(HubOutbox.store_id == store_id,
+                                                       HubOutbox.kind == kind))
+        return [json.loads(r.data) for r in rows]
+
+
+async def test_nearest_store_with_stock_gets_it_with_a_courier_and_reasons(hub_db, hub_cfg):
+    await setup_stores(hub_db, {"S1": 1, "D2": 10, "W3": 10})
+    placed = await routing.take_order(hub_db, hub_cfg, incoming("W-1", qty=2))
+    order = placed.order
+    assert placed.created and placed.wake == ("D2",)
+    assert (order.status, order.store_id, order.courier) == ("assigned", "D2", "Porter")
+    [sent] = await sent_to(hub_db, "D2", "order.assigned")
+    assert sent["external_id"] == "W-1" and sent["courier"] == "Porter"
+    assert sent["lines"] == [{"sku": "RICE", "quantity": 2, "price_minor": 0}]
+    page = await routing.get_order(hub_db, order.id)
+    text = " ".join(e.text for e in page.log)
+    assert "Sent to D2" in text and "S1 is short of RICE (needs 2, can promise 1)" in text
+    assert "W3 does not serve PIN 560038" in text and "Courier Porter (rule 5600*)" in text
+    again = await routing.take_order(hub_db, hub_cfg, incoming("W-1", qty=2))
+    assert not again.created and again.order.id == order.id
+    assert len(await sent_to(hub_db, "D2", "order.assigned")) == 1
+
+
+async def test_reject_and_timeout_move_the_order_and_hops_end_in_the_queue(hub_db, hub_cfg):
+    await setup_stores(hub_db, {"S1": 10, "D2": 10, "W3": 10})
+    from app.hub.allocation import Rules
+
+    await routing.save_rules(hub_db, Rules(radius_km=15), "Priya")  # the Rules page
+    order = (await routing.take_order(hub_db, hub_cfg, incoming("W-2"))).order
+    assert order.store_id == "S1"
+    # S1 rejects: the order goes to the next nearest, D2.
+    async with hub_db.write() as s:
+        await routing.on_store_status(s, hub_cfg, "S1", {
+            "channel": "webshop", "external_id": "W-2", "status": "rejected",
+            "reason": "not enough stock: RICE"})
+    page = await routing.get_order(hub_db, order.id)
+    assert (page.order.store_id, page.order.hops) == ("D2", 2)
+    # D2 says nothing: after the timeout it is cancelled there and W3 gets it.
+    async with hub_db.write() as s:
+        await s.execute(update(HubOrder).values(assigned_at=utcnow() - timedelta(hours=1)))
+    wake = await routing.expire_assignments(hub_db, hub_cfg)
+    assert set(wake) == {"D2", "W3"}
+    assert [c["external_id"] for c in await sent_to(hub_db, "D2", "order.cancelled")] == ["W-2"]
+    page = await routing.get_order(hub_db, order.id)
+    assert page.order.store_id == "W3" and "D2 did not accept within 120 s" in " ".join(
+        e.text for e in page.log)
+    # W3 times out too: three stores tried, the order waits for a person.
+    async with hub_db.write() as s:
+        await s.execute(update(HubOrder).values(assigned_at=utcnow() - timedelta(hours=1)))
+    await routing.expire_assignments(hub_db, hub_cfg)
+    page = await routing.get_order(hub_db, order.id)
+    assert page.order.status == "unfulfillable" and "tried 3 stores" in page.order.reason
+    # An operator sends it to S1 by hand.
+    await routing.assign_by_hand(hub_db, hub_cfg, order.id, "S1", "Priya")
+    page = await routing.get_order(hub_db, order.id)
+    assert (page.order.status, page.order.store_id) == ("assigned", "S1")
+    assert "Priya sent it to S1" in page.log[-2].text or "Priya sent it to S1" in " ".join(
+        e.text for e in page.log)
+
+
+async def test_no_store_can_take_it_goes_to_the_queue_with_the_reason(hub_db, hub_cfg):
+    await setup_stores(hub_db, {"S1": 1})
+    order = (await routing.take_order(hub_db, hub_cfg, incoming("W-3", qty=5))).order
+    assert order.status == "unfulfillable" and order.store_id is None
+    assert "S1 is short of RICE (needs 5, can promise 1)" in order.reason
+    assert "D2 is short of RICE (needs 5, can promise 0)" in order.reason
+
+
+async def test_store_progress_reaches_the_hub_order_and_the_channel_webhook(hub_db, hub_cfg):
+    await setup_stores(hub_db, {"D2": 10})
+    key, secret = await routing.add_channel(hub_db, "webshop", "http://127.0.0.1:9/hook")
+    assert key.startswith("kir_") or key
+    order = (await routing.take_order(hub_db, hub_cfg, incoming("W-4", at=KORAMANGALA,
+                                                                 pincode="560034"))).order
+    for status in ("accepted", "picking", "picked", "packed", "ready", "handed_over"):
+        async with hub_db.write() as s:
+            await routing.on_store_status(s, hub_cfg, "D2", {
+                "channel": "webshop", "external_id": "W-4", "status": status})
+    await routing.mark_delivered(hub_db, order.id, "api:courier")
+    calls = []
+
+    async def flaky_post(url, body, headers):
+        calls.append((url, body, headers))
+        return 503 if len(calls) == 1 else 200
+
+    sent = await routing.deliver_webhooks(hub_db, flaky_post)
+    assert sent == 0  # the first failed; the rest of this order's statuses wait behind it
+    async with hub_db.write() as s:
+        await s.execute(update(HubWebhook).values(next_attempt_at=utcnow()))
+    for _ in range(10):
+        await routing.deliver_webhooks(hub_db, flaky_post)
+    delivered = [json.loads(body)["status"] for _u, body, _h in calls[1:]]
+    assert delivered == ["assigned", "accepted", "picking", "picked", "packed", "ready",
+                         "handed_over", "delivered"]
+    _url, body, headers = calls[-1]
+    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    assert headers["X-Kirana-Signature"] == expected
+    page = await routing.get_order(hub_db, order.id)
+    assert page.order.status == "delivered"
+    assert all(h.delivered_at for h in page.webhooks)
+
+
+async def test_a_hundred_orders_at_once_never_promise_a_unit_twice(hub_db, hub_cfg):
+    await setup_stores(hub_db, {"S1": 7, "D2": 8, "W3": 5})  # 20 units in all
+    orders = [incoming(f"R-{i}", qty=1 + i % 2, at=INDIRANAGAR if i % 3 else KORAMANGALA)
+              for i in range(100)]
+    placed = await asyncio.gather(*(routing.take_order(hub_db, hub_cfg, o) for o in orders))
+    promised: dict[str, int] = {}
+    for p in placed:
+        if p.order.status == "assigned":
+            qty = 1 + int(p.order.external_id.split("-")[1]) % 2
+            promised[p.order.store_id] = promised.get(p.order.store_id, 0) + qty
+    assert promised and all(promised[s] <= {"S1": 7, "D2": 8, "W3": 5}[s] for s in promised)
+    assert sum(promised.values()) >= 15  # most of the stock did get promised
+    assert sum(p.order.status == "unfulfillable" for p in placed) >= 100 - 20
