@@ -527,6 +527,33 @@ def hub_user(cfg, name: str, role: str, pin: str) -> None:  # noqa: ANN001
     console.print(f"Added {user.name} ({user.role}) to the hub.")
 
 
+@hub.command("add-channel", help="Register a sales channel: prints its API key and webhook "
+                                  "secret once.")
+@HUB_CONFIG_OPTION
+@click.argument("name")
+@click.option("--webhook", default="", help="URL to POST each order status change to.")
+@with_hub_config
+def hub_add_channel(cfg, name: str, webhook: str) -> None:  # noqa: ANN001
+    from app.hub.routing import add_channel
+    from app.hub.service import HubError
+
+    async def go():
+        database = _hub_db(cfg)
+        try:
+            return await add_channel(database, name, webhook)
+        finally:
+            await database.dispose()
+
+    try:
+        key, secret = run(go())
+    except HubError as exc:
+        fail(str(exc))
+    console.print(f"Channel [bold]{name.lower()}[/] registered. Shown once, keep them safe:")
+    click.echo(f"API key (Authorization: Bearer …): {key}")
+    if webhook:
+        click.echo(f"Webhook secret (X-Kirana-Signature = sha256 HMAC of the body): {secret}")
+
+
 @hub.command("catalog-import", help="Import products into the hub's master catalogue (CSV).")
 @HUB_CONFIG_OPTION
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False))

@@ -117,17 +117,18 @@ async def machine_from_bearer(connection: ASGIConnection) -> Machine | None:
     return Machine(key.id, key.name, key.scope)
 
 
-def api_access(scope: str, *roles: str):
-    """Guard for /api/v1: a bearer API key with `scope`, or (read-only requests) a
-    logged-in user with one of `roles`. Writes need a key: the API is exempt from
-    CSRF, so a browser session alone must never change anything through it."""
-    if scope not in API_SCOPES:
+def api_access(scope: str, *roles: str, also: tuple[str, ...] = ()):
+    """Guard for /api/v1: a bearer API key with `scope` (or one of `also`), or
+    (read-only requests) a logged-in user with one of `roles`. Writes need a key: the
+    API is exempt from CSRF, so a browser session alone must never change anything
+    through it."""
+    if scope not in API_SCOPES or not set(also) <= set(API_SCOPES):
         raise ValueError(f"unknown API scope {scope}")
 
     async def guard(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
         machine = await machine_from_bearer(connection)
         if machine is not None:
-            if machine.scope != scope and machine.scope != "all":
+            if machine.scope not in (scope, *also, "all"):
                 raise PermissionDeniedException(f"this API key lacks scope {scope}")
             connection.scope.setdefault("state", {})["kirana_machine"] = machine
             return

@@ -73,7 +73,8 @@ async def _own_order(request: Request, order_id: str) -> routing.OrderPage:
     return found
 
 
-@get("/api/v1/orders/{order_id:str}", guards=[api_access("orders:read", *HQ)])
+@get("/api/v1/orders/{order_id:str}",
+     guards=[api_access("orders:read", *HQ, also=("orders:write",))])
 async def api_get_order(request: Request, order_id: str) -> dict[str, Any]:
     found = await _own_order(request, order_id)
     return routing.order_json(found.order, found.lines, found.log)
