@@ -45,7 +45,10 @@ class HubWorker:
         wake = await routing.expire_assignments(self.db, self.cfg)
         if wake:
             await self.waker.wake("orders", *(f"down:{s}" for s in set(wake)))
-        await routing.deliver_webhooks(self.db, self._post)
+        # An order's statuses go out one after another; keep going while any were sent.
+        for _ in range(20):
+            if not await routing.deliver_webhooks(self.db, self._post):
+                break
 
     async def _run(self) -> None:
         while True:

@@ -231,8 +231,9 @@ class HubLink:
     async def _heartbeat(self) -> None:
         """The socket is alive as long as the server's pings are answered; keep the
         store's last-seen fresh for the health page while it is quiet."""
+        every = min(HEARTBEAT_SECONDS, self.cfg.sync.offline_after_seconds / 3)
         while True:
-            await asyncio.sleep(HEARTBEAT_SECONDS)
+            await asyncio.sleep(every)
             async with self.db.write() as s:
                 await s.execute(update(HubStore).where(
                     HubStore.id == self.store_id,

@@ -62,6 +62,13 @@ class Proc:
             time.sleep(0.1)
         raise RuntimeError(f"{self.args[0]} did not start: {self.log.read_text()[-3000:]}")
 
+    def pause(self) -> None:
+        """SIGSTOP: the process and its sockets stay, but it answers nothing."""
+        os.killpg(self.popen.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.killpg(self.popen.pid, signal.SIGCONT)
+
     def kill9(self) -> None:
         if self.popen and self.popen.poll() is None:
             os.killpg(self.popen.pid, signal.SIGKILL)
@@ -114,11 +121,12 @@ class Hub:
                                        "_csrf_token": client.cookies.get("csrftoken", "")})
 
     def add_store(self, store_id: str, kind: str = "counter", lat: float = 12.97,
-                  lon: float = 77.64, pincodes: str = "560038") -> str:
+                  lon: float = 77.64, pincodes: str = "560038", priority: int = 0) -> str:
         token_file = self.dir / f"{store_id}.token"
         kirana("hub", "add-store", "--config", str(self.config), store_id, "--name",
                f"Store {store_id}", "--kind", kind, "--lat", str(lat), "--lon", str(lon),
-               "--pincodes", pincodes, "--token-file", str(token_file))
+               "--pincodes", pincodes, "--priority", str(priority),
+               "--token-file", str(token_file))
         self.tokens[store_id] = token_file.read_text().strip()
         return self.tokens[store_id]
 
@@ -135,6 +143,15 @@ data_dir = "var"
 [sync]
 offline_after_seconds = 10
 hello_timeout_seconds = 5
+[routing]
+radius_km = 8
+accept_timeout_seconds = 5
+max_hops = 3
+[[couriers]]
+name = "Porter"
+[[courier_rules]]
+match = "*"
+couriers = ["Porter"]
 [[barcode_rules]]
 name = "Weighed item (kg)"
 pattern = "21.....{{NNDDD}}"
