@@ -332,6 +332,7 @@ class RoutingSection(Base):
     orders_per_picker: Annotated[int, msgspec.Meta(ge=1, le=50)] = 4
     accept_timeout_seconds: Annotated[int, msgspec.Meta(ge=5, le=3600)] = 120
     max_hops: Annotated[int, msgspec.Meta(ge=1, le=10)] = 3
+    demo_orders_per_minute: Annotated[float, msgspec.Meta(ge=0, le=60)] = 0.0  # demo only
 
 
 class CourierSection(Base):

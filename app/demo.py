@@ -9,6 +9,7 @@ restart); delete the demo folder to start again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import re
@@ -133,8 +134,11 @@ async def _opening_stock(db: Database, seed: str = "S1") -> None:
                 )
 
 
-def write_hub_config(directory: Path, host: str, port: int) -> Path:
+def write_hub_config(directory: Path, host: str, port: int, orders_per_minute: float = 0.0
+                     ) -> Path:
     text = (STORE_CONFIG_DIR / "hub.toml").read_text(encoding="utf-8")
+    text = text.replace("max_hops = 3 ", f"demo_orders_per_minute = {orders_per_minute}\n"
+                                        "max_hops = 3 ")
     text = text.replace('database_path = "../var/hub/hub.db"', 'database_path = "hub.db"')
     text = text.replace('data_dir = "../var/hub"', 'data_dir = "var"')
     text = text.replace('host = "0.0.0.0"', f'host = "{host}"')
@@ -167,6 +171,10 @@ async def _load_hub(cfg_path: Path, store_dirs: dict[str, Path], progress: Calla
                 (STORE_CONFIG_DIR / "demo_catalog.csv").read_text(encoding="utf-8"),
                 cfg.measure_rules)
             await hub.import_catalog_with_progress(db, parsed, progress, "Hub catalogue")
+        from app.hub.routing import add_channel
+
+        with contextlib.suppress(hub.HubError):  # registered on an earlier run
+            await add_channel(db, "demo")
         for store_id, (_example, name, kind, lat, lon, pincodes) in DEMO_STORES.items():
             token_file = store_dirs[store_id] / "hub.token"
             try:
@@ -202,16 +210,16 @@ def prepare_site(directory: Path, *, host: str = "127.0.0.1", port: int = 8000,
     hub_dir = directory / "hub"
     hub_dir.mkdir(parents=True, exist_ok=True)
     hub_port = port + 100
-    hub_cfg = write_hub_config(hub_dir, host, hub_port)
+    hub_cfg = write_hub_config(hub_dir, host, hub_port, orders_per_minute)
     store_dirs = {sid: directory / sid.lower() for sid in DEMO_STORES}
     asyncio.run(_load_hub(hub_cfg, store_dirs, progress))
     stores, fresh = {}, False
     for i, (store_id, (example, *_rest)) in enumerate(DEMO_STORES.items()):
         store_dirs[store_id].mkdir(parents=True, exist_ok=True)
-        kind = DEMO_STORES[store_id][2]
+        # Online orders come through the hub now (routed to the nearest store), not
+        # straight into a store.
         cfg_path = write_demo_config(
-            store_dirs[store_id], host, port + i,
-            orders_per_minute if kind == "darkstore" else 0.0,
+            store_dirs[store_id], host, port + i, 0.0,
             example=example, hub_url=f"ws://127.0.0.1:{hub_port}/sync/v1")
         fresh = asyncio.run(_load(cfg_path, progress)) or fresh
         stores[store_id] = (cfg_path, f"http://{host}:{port + i}/")

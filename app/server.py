@@ -180,6 +180,7 @@ def create_hub_app(cfg: HubConfig, *, check_migrations: bool = True) -> Litestar
     from app.hub import order_routes
     from app.hub import routes as hub_routes
     from app.hub.db import open_hub_database
+    from app.hub.demo_feed import HubDemoFeed
     from app.hub.wake import PgWaker, Waker
     from app.hub.worker import HubWorker
     from app.sync import hub_link
@@ -192,14 +193,17 @@ def create_hub_app(cfg: HubConfig, *, check_migrations: bool = True) -> Litestar
     db = open_hub_database(url)
     waker = PgWaker(url) if db.dialect == "postgresql" else Waker()
     worker = HubWorker(db, cfg, waker)
+    demo_feed = HubDemoFeed(db, cfg, waker)
     data_dir = cfg.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
 
     async def start() -> None:
         await waker.start()
         await worker.start()
+        await demo_feed.start()
 
     async def close() -> None:
+        await demo_feed.stop()
         await worker.stop()
         await waker.stop()
         await db.dispose()

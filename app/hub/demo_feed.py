@@ -1,0 +1,92 @@
+"""Made-up online orders posted at the hub for the demo, so routing is there to see.
+
+Turned on by `[routing] demo_orders_per_minute` (the demo sets it; `kirana demo
+--no-orders` leaves it off). Orders go through the same intake as a channel's API
+call, from the "demo" channel, for products some store has in stock, from customers
+around the demo stores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from app.catalog.models import Product
+from app.config import HubConfig
+from app.core.clock import utcnow
+from app.hub import routing
+from app.hub.db import HubDatabase
+from app.hub.models import HubStockLevel
+from app.hub.wake import Waker
+from app.orders.demo_feed import NAMES
+from app.orders.service import LineIn, OrderError, OrderIn
+
+log = logging.getLogger("kirana.demo")
+# (PIN code, lat, lon) around the demo stores: Koramangala, HSR, Indiranagar.
+PLACES = (("560034", 12.9352, 77.6245), ("560095", 12.9390, 77.6270),
+          ("560102", 12.9116, 77.6474), ("560038", 12.9719, 77.6412))
+
+
+async def post_one(db: HubDatabase, cfg: HubConfig, rng: random.Random, n: int
+                   ) -> tuple[str, ...]:
+    async with db.read() as s:
+        skus = sorted(set(await s.scalars(
+            select(HubStockLevel.sku).join(Product, Product.sku == HubStockLevel.sku)
+            .where(Product.active.is_(True), Product.unit == "piece",
+                   HubStockLevel.on_hand >= 4))))
+    if not skus:
+        return ()
+    pincode, lat, lon = rng.choice(PLACES)
+    lines = tuple(LineIn(sku, rng.randint(1, 2)) for sku in rng.sample(
+        skus, k=min(len(skus), rng.randint(1, 4))))
+    cod = rng.random() < 0.3
+    incoming = OrderIn(
+        channel="demo", external_id=f"WEB-{utcnow():%Y%m%d%H%M%S}-{n}",
+        customer_name=rng.choice(NAMES), customer_phone="9" + "".join(
+            rng.choice("0123456789") for _ in range(9)),
+        address=f"{rng.randint(1, 300)}, {rng.randint(1, 40)}th Cross", pincode=pincode,
+        lat=lat + rng.uniform(-0.01, 0.01), lon=lon + rng.uniform(-0.01, 0.01),
+        promised_by=utcnow() + timedelta(minutes=rng.randint(15, 30)), lines=lines,
+        payment="cod" if cod else "prepaid",
+        cod_amount_minor=rng.randint(100, 900) * 100 if cod else 0)
+    try:
+        placed = await routing.take_order(db, cfg, incoming)
+    except OrderError as exc:
+        log.info("demo order refused: %s", exc)
+        return ()
+    return placed.wake
+
+
+class HubDemoFeed:
+    def __init__(self, db: HubDatabase, cfg: HubConfig, waker: Waker) -> None:
+        self.db, self.cfg, self.waker = db, cfg, waker
+        self._task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        rate = self.cfg.routing.demo_orders_per_minute
+        if rate > 0 and self._task is None:
+            self._task = asyncio.create_task(self._run(60.0 / rate), name="hub-demo-orders")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.wait([self._task], timeout=5)
+            self._task = None
+
+    async def _run(self, every: float) -> None:
+        rng = random.Random()
+        n = 0
+        await asyncio.sleep(10)  # let the stores connect first
+        while True:
+            n += 1
+            try:
+                wake = await post_one(self.db, self.cfg, rng, n)
+                if wake:
+                    await self.waker.wake("orders", *(f"down:{s}" for s in wake))
+            except Exception:  # noqa: BLE001 - a demo helper must never take the hub down
+                log.exception("hub demo order feed")
+            await asyncio.sleep(rng.uniform(0.5, 1.5) * every)
