@@ -23,6 +23,7 @@ What keeps that safe:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -174,7 +175,17 @@ class Database:
         """One use case = one transaction: commit on success, roll back on any error."""
         async with self._lock():
             with Session(self.write_engine, expire_on_commit=False) as session:
-                await asyncio.to_thread(session.connection)  # BEGIN IMMEDIATE may wait
+                # BEGIN IMMEDIATE may wait for another process's writer, so it runs in a
+                # thread. If this task is cancelled meanwhile, the thread still gets the
+                # lock later: wait for it and roll back, or the lock would leak for good.
+                begin = asyncio.ensure_future(asyncio.to_thread(session.connection))
+                try:
+                    await asyncio.shield(begin)
+                except asyncio.CancelledError:
+                    with contextlib.suppress(BaseException):
+                        await begin
+                    session.rollback()
+                    raise
                 try:
                     yield Tx(session)
                     session.commit()

@@ -88,6 +88,7 @@ class SyncClient:
         self._watcher: asyncio.Task | None = None
         self._sent = 0
         self._acked = 0
+        self._welcomed = False
         self._wakeup = asyncio.Event()
 
     @property
@@ -125,23 +126,26 @@ class SyncClient:
     async def _run(self) -> None:
         delay = 1.0
         while True:
-            welcomed = False
+            self._welcomed = False
             try:
-                welcomed = await self._session()
+                await self._session()
             except asyncio.CancelledError:
                 raise
             except HubRefused as exc:
                 log.warning("hub refused the link (%s): %s", exc.code, exc)
-                self._offline(f"hub refused the link ({exc.code}): {exc}", "refused")
-                await asyncio.sleep(REFUSED_RETRY_SECONDS * random.uniform(0.8, 1.0))
-                continue
+                if exc.code in (p.AUTH, p.WRONG_STORE, p.CONFLICT):
+                    # A person has to act (token, store id, restored database) first.
+                    self._offline(f"hub refused the link ({exc.code}): {exc}", "refused")
+                    await asyncio.sleep(REFUSED_RETRY_SECONDS * random.uniform(0.8, 1.0))
+                    continue
+                self._offline(f"link closed ({exc.code}): {exc}")
             except (OSError, TimeoutError, websockets.exceptions.WebSocketException,
                     p.ProtocolError) as exc:
                 self._offline(f"{type(exc).__name__}: {exc}")
             except Exception as exc:  # noqa: BLE001 - a sync bug must not stop the store
                 log.exception("sync link failed")
                 self._offline(f"{type(exc).__name__}: {exc}")
-            if welcomed:
+            if self._welcomed:  # a session that got going: start the backoff afresh
                 delay = 1.0
             # Full jitter: hundreds of stores coming back after a hub restart spread out.
             await asyncio.sleep(random.uniform(0.2, 1.0) * delay)
@@ -176,6 +180,7 @@ class SyncClient:
                 await self._fail(ws, p.CONFLICT, message)
             await self._save_ack(reply.acked_up)
             self._sent = self._acked = reply.acked_up
+            self._welcomed = True
             self.status = LinkStatus(state="online", since=utcnow(), hub_acked=reply.acked_up,
                                      outbox_last=last)
             log.info("sync: connected to the hub; it has our events up to %s", reply.acked_up)

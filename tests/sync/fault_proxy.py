@@ -104,15 +104,12 @@ async def read_http_head(reader: asyncio.StreamReader) -> bytes:
 class _Conn:
     def __init__(self, client: asyncio.StreamWriter, upstream: asyncio.StreamWriter) -> None:
         self.client, self.upstream = client, upstream
-        self.timer: asyncio.TimerHandle | None = None
         self.closed = False
 
     def abort(self) -> None:
         if self.closed:
             return
         self.closed = True
-        if self.timer is not None:
-            self.timer.cancel()
         for writer in (self.client, self.upstream):
             with contextlib.suppress(Exception):
                 writer.transport.abort()
@@ -127,6 +124,7 @@ class FaultProxy:
         self.port = 0
         self._rng = random.Random(seed)
         self._conns: set[_Conn] = set()
+        self._handlers: set[asyncio.Task] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: asyncio.Server | None = None
@@ -169,9 +167,9 @@ class FaultProxy:
         return self
 
     def set_faults(self, faults: Faults | None = None, **changes) -> None:
-        """Swap the fault rates (whole, or some fields); `set_faults()` turns all off."""
-        self.faults = replace(faults or Faults(), **changes) if faults or not changes \
-            else replace(self.faults, **changes)
+        """Swap the fault rates: `faults` (default: all off) with `changes` applied.
+        `set_faults()` heals the network (open connections are no longer cut)."""
+        self.faults = replace(faults or Faults(), **changes)
 
     def cut_all(self) -> int:
         """Cut every open connection now; returns how many."""
@@ -212,27 +210,28 @@ class FaultProxy:
         if self._server is not None:
             self._server.close()
         self._cut_all()
-        if self._server is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 5)
+        if self._handlers:
+            await asyncio.wait(list(self._handlers), timeout=5)
 
-    def _timer_cut(self, conn: _Conn) -> None:
-        if conn.closed:
-            return
-        if self.faults.cut_after_mean is None:  # faults were turned off meanwhile
-            return
-        self.stats.cuts += 1
-        conn.abort()
-
-    def _schedule_cut(self, conn: _Conn) -> None:
-        mean = self.faults.cut_after_mean
-        if mean:
-            after = self.faults.cut_after_min + self._rng.expovariate(1.0 / mean)
-            conn.timer = asyncio.get_running_loop().call_later(after, self._timer_cut, conn)
+    async def _cutter(self, conn: _Conn) -> None:
+        """Cut the connection after a random lifetime, drawn while cuts are on (a
+        connection opened before cuts were turned on gets one too)."""
+        while not conn.closed:
+            mean = self.faults.cut_after_mean
+            if not mean:
+                await asyncio.sleep(0.1)
+                continue
+            await asyncio.sleep(self.faults.cut_after_min + self._rng.expovariate(1.0 / mean))
+            if not conn.closed and self.faults.cut_after_mean:  # not healed meanwhile
+                self.stats.cuts += 1
+                conn.abort()
 
     async def _handle(self, creader: asyncio.StreamReader,
                       cwriter: asyncio.StreamWriter) -> None:
         self.stats.connections += 1
+        me = asyncio.current_task()
+        self._handlers.add(me)
+        me.add_done_callback(self._handlers.discard)
         try:
             ureader, uwriter = await asyncio.open_connection(self.target_host, self.target_port)
         except OSError:
@@ -241,19 +240,19 @@ class FaultProxy:
             return
         conn = _Conn(cwriter, uwriter)
         self._conns.add(conn)
-        self._schedule_cut(conn)
         upgraded: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         pumps = [asyncio.create_task(self._pump(conn, creader, uwriter, "up", upgraded)),
                  asyncio.create_task(self._pump(conn, ureader, cwriter, "down", upgraded))]
+        cutter = asyncio.create_task(self._cutter(conn))
         try:
             done, pending = await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
             if pending:  # one side finished: give the other a moment to finish too
                 await asyncio.wait(pending, timeout=5)
         finally:
             conn.abort()
-            for task in pumps:
+            for task in (*pumps, cutter):
                 task.cancel()
-            await asyncio.gather(*pumps, return_exceptions=True)
+            await asyncio.gather(*pumps, cutter, return_exceptions=True)
             self._conns.discard(conn)
 
     async def _pump(self, conn: _Conn, reader: asyncio.StreamReader,

@@ -110,7 +110,8 @@ class Hub:
 
         client = httpx.Client(base_url=self.proc.url, timeout=10)
         page = client.get("/login").text
-        user_id = re.search(r'name="user_id" value="([^"]+)"', page).group(1)
+        user_id = re.search(r'name="user_id" value="([^"]+)"[^>]*>\s*<span class="tile-name">'
+                            r"Priya<", page).group(1)
         done = client.post("/login", data={"user_id": user_id, "pin": pin, "next": "/",
                                            "_csrf_token": client.cookies.get("csrftoken", "")})
         assert done.status_code in (200, 303), done.text

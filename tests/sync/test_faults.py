@@ -48,7 +48,7 @@ STORE_EVENTS = 3500  # stock.moved, over both stores
 PRICE_CHANGES = 750  # each a product.upserted to both stores: 1,500 hub -> store events
 GENERATE_SECONDS = 45.0  # events are spread over this long (longer if writes are slow)
 QUIET_TIMEOUT = 120.0
-FAULTS = Faults(cut_after_mean=2.5, cut_after_min=0.4, cut_mid_frame=0.004, delay=0.08,
+FAULTS = Faults(cut_after_mean=2.0, cut_after_min=0.4, cut_mid_frame=0.01, delay=0.08,
                 delay_max=0.15, duplicate=0.08)
 
 
@@ -132,15 +132,30 @@ class Run:
 
     def why(self) -> str:
         """Context for a failure message: the seed and how to rerun, and what happened."""
-        tails = []
+        tails, locked = [], []
         for name, path in [("hub", self.hub.proc.log),
                            *((s.id, s.proc.log) for s in self.stores.values())]:
             text_ = path.read_text(errors="replace") if path.exists() else ""
             tails.append(f"--- {name} log (last 2500 chars) ---\n{text_[-2500:]}")
+            if "database is locked" in text_:
+                locked.append(name)
+        if locked:  # the first thing to look at: some process kept SQLite's write lock
+            tails.insert(0, f"!!! 'database is locked' in the log of {', '.join(locked)}")
         return (f"seed={self.seed} backend={self.backend} "
                 f"(rerun: KIRANA_FAULT_SEED={self.seed})\nproxy: {self.proxy.stats.snapshot()}"
                 f"\nkills: {dict(self.kills)} made: {dict(self.made)}\n"
                 + "\n".join(self.log[-40:]) + "\n" + "\n".join(tails))
+
+
+async def guarded(run: Run, what: str, work) -> None:  # noqa: ANN001
+    try:
+        await work
+    except Exception as exc:
+        hint = ("\n!!! another process held this SQLite file's write lock for over 10 s (a store "
+                "or hub that leaked a write transaction?)" if "database is locked" in str(exc)
+                else "")
+        raise AssertionError(f"{what} failed: {type(exc).__name__}: {exc}{hint}\n{run.why()}"
+                             ) from exc
 
 
 async def hub_rows(db: HubDatabase, sql: str, **params) -> list[tuple]:
@@ -226,15 +241,15 @@ def is_quiet(figures: dict[str, tuple]) -> bool:
                for last, acked, hub_up, down_seq, applied, down_acked in figures.values())
 
 
-async def wait_quiet(run: Run, timeout: float) -> dict[str, tuple]:
-    deadline = time.monotonic() + timeout
+async def wait_quiet(run: Run, seconds: float) -> dict[str, tuple]:
+    deadline = time.monotonic() + seconds
     figures: dict[str, tuple] = {}
     while time.monotonic() < deadline:
         figures = await link_figures(run)
         if is_quiet(figures):
             return figures
         await asyncio.sleep(0.5)
-    raise AssertionError(f"no quiet after {timeout} s: (outbox last, store acked_up, hub "
+    raise AssertionError(f"no quiet after {seconds} s: (outbox last, store acked_up, hub "
                          f"acked_up, hub down_seq, store applied_down, hub down_acked) = "
                          f"{figures}\n{run.why()}")
 
@@ -285,7 +300,6 @@ async def test_exactly_once_through_faults_and_kills(hub: Hub, hub_backend: str,
     seed = int(os.environ.get("KIRANA_FAULT_SEED") or secrets.randbits(32))
     print(f"\nfault test: seed={seed} backend={hub_backend} "
           f"(rerun: KIRANA_FAULT_SEED={seed})", flush=True)
-    rng = random.Random(seed)
     hub_db = open_hub_database(hub.database_url)
     proxy = FaultProxy(hub.proc.port, seed=seed).start()
     run = Run(seed, hub_backend, hub, hub_db, proxy, {})
@@ -313,11 +327,17 @@ async def test_exactly_once_through_faults_and_kills(hub: Hub, hub_backend: str,
 
         proxy.set_faults(FAULTS)
         per_store = STORE_EVENTS // len(run.stores)
-        await asyncio.gather(
-            *(make_stock_events(run, store, per_store, random.Random(f"{seed}-{sid}"))
-              for sid, store in run.stores.items()),
-            make_price_changes(run, PRICE_CHANGES, random.Random(f"{seed}-hub")),
-            chaos(run, random.Random(f"{seed}-chaos")))
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                for sid, store in run.stores.items():
+                    tasks.create_task(guarded(run, f"stock moves at {sid}", make_stock_events(
+                        run, store, per_store, random.Random(f"{seed}-{sid}"))))
+                tasks.create_task(guarded(run, "price changes at the hub", make_price_changes(
+                    run, PRICE_CHANGES, random.Random(f"{seed}-hub"))))
+                tasks.create_task(guarded(run, "kill -9 and restart", chaos(
+                    run, random.Random(f"{seed}-chaos"))))
+        except BaseExceptionGroup as group:
+            raise group.exceptions[0] from None
         run.note(f"all events made: {dict(run.made)}; proxy {proxy.stats.snapshot()}")
 
         proxy.set_faults()  # the network heals
