@@ -447,18 +447,20 @@ def hub_db_upgrade(cfg) -> None:  # noqa: ANN001
 @click.option("--lon", type=float, required=True)
 @click.option("--pincodes", default="", help="PIN codes the store serves: 560038,560008")
 @click.option("--priority", default=0, type=int, help="Higher is preferred for online orders.")
+@click.option("--pickers", default=2, type=int,
+              help="Pickers on shift; capacity = pickers x routing.orders_per_picker.")
 @click.option("--token-file", default=None, type=click.Path(dir_okay=False),
               help="Also write the token to this file (mode 600) for the store's config.")
 @with_hub_config
 def hub_add_store(cfg, store_id: str, name: str, kind: str, lat: float, lon: float,  # noqa: ANN001
-                  pincodes: str, priority: int, token_file: str | None) -> None:
+                  pincodes: str, priority: int, pickers: int, token_file: str | None) -> None:
     from app.hub.service import HubError, add_store
 
     async def go():
         database = _hub_db(cfg)
         try:
             return await add_store(database, store_id, name=name, kind=kind, lat=lat, lon=lon,
-                                   pincodes=pincodes, priority=priority)
+                                   pincodes=pincodes, priority=priority, pickers=pickers)
         finally:
             await database.dispose()
 
@@ -481,6 +483,36 @@ def _write_secret(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(text + "\n")
+
+
+@hub.command("update-store", help="Change a store's PIN codes, priority, pickers or "
+                                   "whether it takes online orders.")
+@HUB_CONFIG_OPTION
+@click.argument("store_id")
+@click.option("--pincodes", default=None)
+@click.option("--priority", default=None, type=int)
+@click.option("--pickers", default=None, type=int)
+@click.option("--active/--inactive", default=None)
+@with_hub_config
+def hub_update_store(cfg, store_id: str, pincodes: str | None, priority: int | None,  # noqa: ANN001
+                     pickers: int | None, active: bool | None) -> None:
+    from app.hub.service import HubError, update_store
+
+    async def go():
+        database = _hub_db(cfg)
+        try:
+            return await update_store(database, store_id, pincodes=pincodes,
+                                      priority=priority, pickers=pickers, active=active)
+        finally:
+            await database.dispose()
+
+    try:
+        store = run(go())
+    except HubError as exc:
+        fail(str(exc))
+    console.print(f"{store.id}: PIN codes {store.pincodes or '(none)'}, priority "
+                  f"{store.priority}, {store.pickers} pickers, "
+                  f"{'takes' if store.active else 'does not take'} online orders.")
 
 
 @hub.command("rotate-token", help="Give a store a new token (the old one stops working).")

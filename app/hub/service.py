@@ -64,7 +64,8 @@ class NewStore:
 
 
 async def add_store(db: HubDatabase, store_id: str, *, name: str, kind: str, lat: float,
-                    lon: float, pincodes: str | list[str] = "", priority: int = 0) -> NewStore:
+                    lon: float, pincodes: str | list[str] = "", priority: int = 0,
+                    pickers: int = 2) -> NewStore:
     """Register a store and queue the whole active catalogue for it."""
     store_id = store_id.strip().upper()
     if not STORE_ID.match(store_id):
@@ -75,6 +76,8 @@ async def add_store(db: HubDatabase, store_id: str, *, name: str, kind: str, lat
         raise HubError("lat must be within ±90 and lon within ±180")
     if not name.strip():
         raise HubError("a store needs a name")
+    if not 1 <= pickers <= 500:
+        raise HubError("pickers must be between 1 and 500")
     codes = parse_pincodes(pincodes)
     token = "kst_" + secrets.token_urlsafe(32)
     async with db.write() as s:
@@ -82,7 +85,8 @@ async def add_store(db: HubDatabase, store_id: str, *, name: str, kind: str, lat
             raise HubError(f"store {store_id} is already registered (use rotate-token "
                            "for a new token)")
         store = HubStore(id=store_id, name=name.strip()[:80], kind=kind, lat=lat, lon=lon,
-                         pincodes=",".join(codes), priority=priority, active=True,
+                         pincodes=",".join(codes), priority=priority, pickers=pickers,
+                         active=True,
                          token_hash=hash_token(token), created_at=utcnow(), acked_up=0,
                          down_seq=0, down_acked=0, connected=False, version="", alert="")
         s.add(store)
@@ -93,6 +97,27 @@ async def add_store(db: HubDatabase, store_id: str, *, name: str, kind: str, lat
         await enqueue(s, [store_id], [("product.upserted", product_payload(p, codes_by[p.id]))
                                       for p in products])
     return NewStore(store, token)
+
+
+async def update_store(db: HubDatabase, store_id: str, *, pincodes: str | None = None,
+                       priority: int | None = None, pickers: int | None = None,
+                       active: bool | None = None) -> HubStore:
+    """Change what routing knows about a store (its area, preference, capacity)."""
+    async with db.write() as s:
+        store = await s.get(HubStore, store_id.upper())
+        if store is None:
+            raise HubError(f"no store {store_id}")
+        if pincodes is not None:
+            store.pincodes = ",".join(parse_pincodes(pincodes))
+        if priority is not None:
+            store.priority = priority
+        if pickers is not None:
+            if not 1 <= pickers <= 500:
+                raise HubError("pickers must be between 1 and 500")
+            store.pickers = pickers
+        if active is not None:
+            store.active = active
+    return store
 
 
 async def rotate_token(db: HubDatabase, store_id: str) -> str:
