@@ -11,6 +11,11 @@ picked order's units are still in the level until then.
 No unit is promised twice: every placement locks the rows of the stores it looks
 at (SELECT ... FOR UPDATE on PostgreSQL; SQLite runs one writer at a time) before
 it reads their stock and promises, and writes its promise before it lets go.
+
+Lock order, to keep PostgreSQL free of deadlocks: every routing transaction first
+locks all store rows in id order (`lock_stores`), and only then order rows. The sync
+endpoint does the same before applying a frame that carries `order.status`; the
+catalogue fan-out locks store rows in id order and no order rows.
 """
 
 from __future__ import annotations
@@ -90,6 +95,11 @@ async def save_rules(db: HubDatabase, rules: allocation.Rules, user: str) -> Non
             row.value, row.updated_at, row.updated_by = value, utcnow(), user
 
 
+async def lock_stores(s: Any) -> None:
+    """Lock every store row, in id order (a no-op on SQLite's single writer)."""
+    await s.execute(select(HubStore.id).order_by(HubStore.id).with_for_update())
+
+
 # --- intake --------------------------------------------------------------------------
 
 
@@ -111,6 +121,7 @@ async def take_order(db: HubDatabase, cfg: HubConfig, incoming: OrderIn) -> Plac
     validate(incoming, utcnow())
     skus = [line.sku.upper() for line in incoming.lines]
     async with db.write() as s:
+        await lock_stores(s)
         existing = await s.scalar(select(HubOrder).where(
             HubOrder.channel == incoming.channel, HubOrder.external_id == incoming.external_id))
         if existing is not None:
@@ -342,7 +353,7 @@ async def _choose_courier(s: Any, cfg: HubConfig, order: HubOrder) -> couriers.C
 
 async def on_store_status(s: Any, cfg: HubConfig, store_id: str, data: dict) -> tuple[str, ...]:
     """A store's `order.status` for a hub-routed order (called while applying the
-    store's events, in that transaction). Returns stores to wake."""
+    store's events, in that transaction, after `lock_stores`). Returns stores to wake."""
     channel, external_id = data.get("channel"), data.get("external_id")
     if not isinstance(channel, str) or not isinstance(external_id, str):
         return ()
@@ -389,6 +400,7 @@ async def expire_assignments(db: HubDatabase, cfg: HubConfig) -> tuple[str, ...]
     deadline = utcnow() - timedelta(seconds=cfg.routing.accept_timeout_seconds)
     wake: list[str] = []
     async with db.write() as s:
+        await lock_stores(s)
         query = (select(HubOrder).where(HubOrder.status == "assigned",
                                         HubOrder.assigned_at < deadline)
                  .order_by(HubOrder.assigned_at).limit(50))
@@ -410,6 +422,7 @@ async def expire_assignments(db: HubDatabase, cfg: HubConfig) -> tuple[str, ...]
 async def assign_by_hand(db: HubDatabase, cfg: HubConfig, order_id: str, store_id: str,
                          user: str) -> tuple[str, ...]:
     async with db.write() as s:
+        await lock_stores(s)
         order = await s.get(HubOrder, order_id, with_for_update=True)
         if order is None:
             raise HubError("no such order")
@@ -441,6 +454,7 @@ async def cancel(db: HubDatabase, order_id: str, reason: str, actor: str) -> tup
     if not reason:
         raise HubError("say why the order is cancelled")
     async with db.write() as s:
+        await lock_stores(s)
         order = await s.get(HubOrder, order_id, with_for_update=True)
         if order is None:
             raise HubError("no such order")

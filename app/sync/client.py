@@ -186,9 +186,11 @@ class SyncClient:
             log.info("sync: connected to the hub; it has our events up to %s", reply.acked_up)
             tasks = [asyncio.create_task(self._reader(ws)), asyncio.create_task(self._sender(ws))]
             try:
-                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
-                    task.result()
+                    task.result()  # re-raise what ended the link
+                # The reader ends quietly when the hub closes the socket cleanly.
+                raise ConnectionError(f"the hub closed the link ({ws.close_code})")
             finally:
                 for task in tasks:
                     task.cancel()

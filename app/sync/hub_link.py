@@ -180,6 +180,8 @@ class HubLink:
         stock_changed = False
         wake: tuple[str, ...] = ()
         async with self.db.write() as s:
+            if any(e.kind == "order.status" for e in frame.events):
+                await routing.lock_stores(s)  # routing's lock order: every store row first
             row = await s.get(HubStore, self.store_id, with_for_update=True)
             if row.epoch != self.epoch:
                 raise LinkClosed(p.CONFLICT, "the store's database changed while connected")
