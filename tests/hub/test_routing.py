@@ -164,3 +164,33 @@ async def test_a_hundred_orders_at_once_never_promise_a_unit_twice(hub_db, hub_c
     assert promised and all(promised[s] <= {"S1": 7, "D2": 8, "W3": 5}[s] for s in promised)
     assert sum(promised.values()) >= 15  # most of the stock did get promised
     assert sum(p.order.status == "unfulfillable" for p in placed) >= 100 - 20
+
+
+async def test_placements_store_updates_and_price_changes_together_do_not_deadlock(hub_db,
+                                                                                    hub_cfg):
+    """The three kinds of writers that lock store and order rows, all at once: on
+    PostgreSQL a wrong lock order would fail some with 'deadlock detected'."""
+    await setup_stores(hub_db, {"S1": 50, "D2": 50, "W3": 50})
+    from app.hub.models import HubStore as Store
+
+    first = [await routing.take_order(hub_db, hub_cfg, incoming(f"A-{i}", qty=1,
+                                                                 at=KORAMANGALA if i % 2
+                                                                 else INDIRANAGAR))
+             for i in range(10)]
+
+    async def store_says(placed, status):  # what HubLink._apply does for a frame
+        async with hub_db.write() as s:
+            await routing.lock_stores(s)
+            await s.get(Store, placed.order.store_id, with_for_update=True)
+            await routing.on_store_status(s, hub_cfg, placed.order.store_id, {
+                "channel": "webshop", "external_id": placed.order.external_id,
+                "status": status, "reason": "busy"})
+
+    jobs = [routing.take_order(hub_db, hub_cfg, incoming(f"B-{i}", qty=1)) for i in range(10)]
+    jobs += [store_says(p, "rejected" if i % 3 == 0 else "accepted")
+             for i, p in enumerate(first)]
+    jobs += [hub.set_price(hub_db, "DAL", 1000 + i) for i in range(5)]
+    results = await asyncio.gather(*jobs, return_exceptions=True)
+    assert [r for r in results if isinstance(r, Exception)] == []
+    statuses = [(await routing.get_order(hub_db, p.order.id)).order.status for p in first]
+    assert statuses.count("accepted") == 6
