@@ -215,6 +215,14 @@ def _friendly(message: str) -> tuple[str, str]:
     return path or "(top level)", reason
 
 
+def _check_barcode_rules(rules: list[BarcodeRuleSection]) -> None:
+    for i, rule in enumerate(rules):
+        try:
+            MeasureRule.compile(rule.name, rule.pattern, rule.kind)
+        except BarcodeError as exc:
+            raise ValueError(f"barcode_rules[{i}].pattern", str(exc)) from None
+
+
 def _check_semantics(cfg: StoreConfig) -> None:
     """Checks msgspec's types cannot express; raises (key, reason)."""
     try:
@@ -223,11 +231,7 @@ def _check_semantics(cfg: StoreConfig) -> None:
         raise ValueError("store.timezone", f"unknown time zone {cfg.store.timezone!r}") from None
     if cfg.store.gstin and not gstin_check.is_valid(cfg.store.gstin):
         raise ValueError("store.gstin", f"{cfg.store.gstin!r} is not a valid GSTIN")
-    for i, rule in enumerate(cfg.barcode_rules):
-        try:
-            MeasureRule.compile(rule.name, rule.pattern, rule.kind)
-        except BarcodeError as exc:
-            raise ValueError(f"barcode_rules[{i}].pattern", str(exc)) from None
+    _check_barcode_rules(cfg.barcode_rules)
     names = [p.name for p in cfg.printers]
     for name in names:
         if names.count(name) > 1:
@@ -405,11 +409,7 @@ def _check_hub(cfg: HubConfig) -> None:
         ZoneInfo(cfg.hub.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError("hub.timezone", f"unknown time zone {cfg.hub.timezone!r}") from None
-    for i, rule in enumerate(cfg.barcode_rules):
-        try:
-            MeasureRule.compile(rule.name, rule.pattern, rule.kind)
-        except BarcodeError as exc:
-            raise ValueError(f"barcode_rules[{i}].pattern", str(exc)) from None
+    _check_barcode_rules(cfg.barcode_rules)
     if len(set(cfg.routing.criteria)) != len(cfg.routing.criteria) or not cfg.routing.criteria:
         raise ValueError("routing.criteria", "list each criterion once, at least one")
     courier_names = [c.name for c in cfg.couriers]

@@ -203,3 +203,21 @@ EXCEPTION_HANDLERS = {
     HTTPException: http_exception_handler,
     Exception: server_error_handler,
 }
+
+
+class UploadProblem(ValueError):
+    """An uploaded file that cannot be read; the message tells staff what to do."""
+
+
+async def upload_text(data: dict[str, Any], field: str = "file") -> str:
+    """The text of an uploaded CSV (UTF-8, with or without Excel's BOM)."""
+    from litestar.datastructures import UploadFile
+
+    upload = data.get(field)
+    if not isinstance(upload, UploadFile):
+        raise UploadProblem("Choose a CSV file first.")
+    try:
+        return (await upload.read()).decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise UploadProblem("The file is not UTF-8 text; save it as CSV UTF-8 and try "
+                            "again.") from None

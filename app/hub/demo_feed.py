@@ -8,7 +8,6 @@ around the demo stores.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 from datetime import timedelta
@@ -22,7 +21,7 @@ from app.hub import routing
 from app.hub.db import HubDatabase
 from app.hub.models import HubStockLevel
 from app.hub.wake import Waker
-from app.orders.demo_feed import NAMES
+from app.orders.demo_feed import NAMES, Trickle
 from app.orders.service import LineIn, OrderError, OrderIn
 
 log = logging.getLogger("kirana.demo")
@@ -61,32 +60,14 @@ async def post_one(db: HubDatabase, cfg: HubConfig, rng: random.Random, n: int
     return placed.wake
 
 
-class HubDemoFeed:
+class HubDemoFeed(Trickle):
     def __init__(self, db: HubDatabase, cfg: HubConfig, waker: Waker) -> None:
+        # The first order waits a little: the stores connect first.
+        super().__init__("hub-demo-orders", cfg.routing.demo_orders_per_minute,
+                         first_delay=5.0)
         self.db, self.cfg, self.waker = db, cfg, waker
-        self._task: asyncio.Task | None = None
 
-    async def start(self) -> None:
-        rate = self.cfg.routing.demo_orders_per_minute
-        if rate > 0 and self._task is None:
-            self._task = asyncio.create_task(self._run(60.0 / rate), name="hub-demo-orders")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.wait([self._task], timeout=5)
-            self._task = None
-
-    async def _run(self, every: float) -> None:
-        rng = random.Random()
-        n = 0
-        await asyncio.sleep(10)  # let the stores connect first
-        while True:
-            n += 1
-            try:
-                wake = await post_one(self.db, self.cfg, rng, n)
-                if wake:
-                    await self.waker.wake("orders", *(f"down:{s}" for s in wake))
-            except Exception:  # noqa: BLE001 - a demo helper must never take the hub down
-                log.exception("hub demo order feed")
-            await asyncio.sleep(rng.uniform(0.5, 1.5) * every)
+    async def post(self, rng: random.Random, n: int) -> None:
+        wake = await post_one(self.db, self.cfg, rng, n)
+        if wake:
+            await self.waker.wake("orders", *(f"down:{s}" for s in wake))

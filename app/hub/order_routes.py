@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
-from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
 from litestar.params import Body
@@ -17,7 +16,7 @@ from litestar.response import Template
 
 from app.core.auth import api_access, requires
 from app.core.clock import utcnow
-from app.core.web import Form, current_user, go, page
+from app.core.web import Form, UploadProblem, current_user, go, page, upload_text
 from app.hub import allocation, routing
 from app.hub.service import HubError
 from app.orders.routes import CancelBody, OrderBody
@@ -228,16 +227,12 @@ async def upload_orders(
     request: Request,
     data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
 ) -> Template:
-    upload = data.get("file")
     channel = str(data.get("channel") or "b2b").strip().lower()[:40] or "b2b"
-    if not isinstance(upload, UploadFile):
-        return page(request, "hub/orders_upload.html", status_code=400, results=None,
-                    errors=[], error="Choose a CSV file first.", columns=UPLOAD_COLUMNS)
     try:
-        text = (await upload.read()).decode("utf-8-sig")
-    except UnicodeDecodeError:
+        text = await upload_text(data)
+    except UploadProblem as exc:
         return page(request, "hub/orders_upload.html", status_code=400, results=None,
-                    errors=[], error="The file is not UTF-8 text.", columns=UPLOAD_COLUMNS)
+                    errors=[], error=str(exc), columns=UPLOAD_COLUMNS)
     orders, errors = parse_order_rows(text, channel)
     results = []
     wake: list[str] = []

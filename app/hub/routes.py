@@ -8,7 +8,6 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
-from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
 from litestar.params import Body
@@ -19,7 +18,7 @@ from app.catalog.models import Barcode, Product
 from app.catalog.service import ImportRejected, import_catalog, search
 from app.core.auth import api_access, requires
 from app.core.clock import utcnow
-from app.core.web import Form, go, page
+from app.core.web import Form, UploadProblem, go, page, upload_text
 from app.hub import service as hub
 
 HQ = ("manager",)  # HQ operations; admins may do everything
@@ -153,16 +152,11 @@ async def import_upload(
     request: Request,
     data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
 ) -> Template:
-    upload = data.get("file")
-    if not isinstance(upload, UploadFile):
-        return page(request, "hub/import.html", status_code=400, report=None, errors=[],
-                    error="Choose a CSV file first.")
-    raw = await upload.read()
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
+        text = await upload_text(data)
+    except UploadProblem as exc:
         return page(request, "hub/import.html", status_code=400, report=None, errors=[],
-                    error="The file is not UTF-8 text; save it as CSV UTF-8 and try again.")
+                    error=str(exc))
     parsed = parse_catalog(text, request.app.state.cfg.measure_rules)
     try:
         report = await import_catalog(request.app.state.db, parsed,

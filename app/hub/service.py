@@ -328,21 +328,21 @@ async def save_product(db: HubDatabase, edit: ProductEdit) -> Product:
 async def set_price(db: HubDatabase, sku: str, price_minor: int) -> Product:
     if price_minor <= 0:
         raise HubError("price must be more than zero")
-    async with db.write() as s:
-        product = await s.scalar(select(Product).where(Product.sku == sku.upper()))
-        if product is None:
-            raise HubError(f"no product {sku}")
-        product.price_minor, product.updated_at = price_minor, utcnow()
-        await announce_products(s, [product.id])
-    return product
+    return await _change_product(db, sku, price_minor=price_minor)
 
 
 async def set_active(db: HubDatabase, sku: str, active: bool) -> Product:
+    return await _change_product(db, sku, active=active)
+
+
+async def _change_product(db: HubDatabase, sku: str, **changes: Any) -> Product:
     async with db.write() as s:
         product = await s.scalar(select(Product).where(Product.sku == sku.upper()))
         if product is None:
             raise HubError(f"no product {sku}")
-        product.active, product.updated_at = active, utcnow()
+        for key, value in changes.items():
+            setattr(product, key, value)
+        product.updated_at = utcnow()
         await announce_products(s, [product.id])
     return product
 

@@ -50,15 +50,21 @@ async def post_one(db: Database, cfg: StoreConfig, rng: random.Random, n: int) -
     await service.receive_order(db, cfg, incoming, "demo")
 
 
-class DemoFeed:
-    def __init__(self, db: Database, cfg: StoreConfig) -> None:
-        self.db, self.cfg = db, cfg
+class Trickle:
+    """Run `post(rng, n)` about `per_minute` times a minute, at jittered intervals, until
+    stopped; a failure is logged and the trickle goes on (a demo helper must never take
+    a server down)."""
+
+    def __init__(self, name: str, per_minute: float, first_delay: float = 0.0) -> None:
+        self.name, self.per_minute, self.first_delay = name, per_minute, first_delay
         self._task: asyncio.Task | None = None
 
+    async def post(self, rng: random.Random, n: int) -> None:
+        raise NotImplementedError
+
     async def start(self) -> None:
-        rate = self.cfg.picking.demo_orders_per_minute
-        if rate > 0 and self._task is None:
-            self._task = asyncio.create_task(self._run(60.0 / rate), name="demo-orders")
+        if self.per_minute > 0 and self._task is None:
+            self._task = asyncio.create_task(self._run(60.0 / self.per_minute), name=self.name)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -69,10 +75,20 @@ class DemoFeed:
     async def _run(self, every: float) -> None:
         rng = random.Random()
         n = 0
+        await asyncio.sleep(self.first_delay)
         while True:
             await asyncio.sleep(rng.uniform(0.5, 1.5) * every)
             n += 1
             try:
-                await post_one(self.db, self.cfg, rng, n)
-            except Exception:  # noqa: BLE001 - a demo helper must never take the store down
-                log.exception("demo order feed")
+                await self.post(rng, n)
+            except Exception:  # noqa: BLE001
+                log.exception("%s", self.name)
+
+
+class DemoFeed(Trickle):
+    def __init__(self, db: Database, cfg: StoreConfig) -> None:
+        super().__init__("demo-orders", cfg.picking.demo_orders_per_minute)
+        self.db, self.cfg = db, cfg
+
+    async def post(self, rng: random.Random, n: int) -> None:
+        await post_one(self.db, self.cfg, rng, n)

@@ -194,3 +194,15 @@ async def test_placements_store_updates_and_price_changes_together_do_not_deadlo
     assert [r for r in results if isinstance(r, Exception)] == []
     statuses = [(await routing.get_order(hub_db, p.order.id)).order.status for p in first]
     assert statuses.count("accepted") == 6
+
+
+async def test_demo_feed_posts_orders_through_routing(hub_db, hub_cfg):
+    import random
+
+    from app.hub.demo_feed import post_one
+
+    await setup_stores(hub_db, {"S1": 10, "D2": 10})
+    wake = await post_one(hub_db, hub_cfg, random.Random(3), 1)
+    [order] = await routing.list_orders(hub_db)
+    assert order.channel == "demo" and order.status in ("assigned", "unfulfillable")
+    assert wake == ((order.store_id,) if order.store_id else ())
