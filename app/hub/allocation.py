@@ -118,8 +118,29 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Skipped:
+    """A store not chosen, and why: a code and its facts (the words are made only when
+    someone reads them; most stores of a big chain are simply out of the area)."""
+
     store_id: str
-    reason: str
+    why: str  # tried | inactive | offline | area | full | short | partial
+    facts: tuple = ()
+
+    @property
+    def reason(self) -> str:
+        f = self.facts
+        if self.why == "area":
+            pincode, distance, radius = f
+            where = f"is {distance:.1f} km away" if distance is not None else "has no location"
+            return f"does not serve PIN {pincode} and {where} (limit {radius:g} km)"
+        if self.why == "full":
+            return f"is full ({f[0]} open orders, capacity {f[1]})"
+        if self.why == "short":
+            sku, qty, have, more = f
+            return (f"is short of {sku} (needs {qty}, can promise {have})"
+                    + (f" and {more} more" if more else ""))
+        return {"tried": "was tried already for this order", "inactive": "is not active",
+                "offline": "is offline",
+                "partial": "has only part of the order; another store has it all"}[self.why]
 
 
 @dataclass(frozen=True)
@@ -135,8 +156,31 @@ class Decision:
     def reason_none(self) -> str:
         if not self.skipped:
             return "no stores are registered"
-        return "no store can take it: " + "; ".join(f"{s.store_id} {s.reason}"
-                                                    for s in self.skipped)
+        return "no store can take it: " + describe_skipped(self.skipped)
+
+
+def describe_skipped(skipped: tuple[Skipped, ...] | list[Skipped], list_out_of_area: int = 3
+                     ) -> str:
+    """The stores not chosen, in words; stores out of the area are only counted when
+    there are many of them."""
+    away = [s for s in skipped if s.why == "area"]
+    near = [s for s in skipped if s.why != "area"]
+    parts = [f"{s.store_id} {s.reason}" for s in near]
+    if len(away) <= list_out_of_area:
+        parts += [f"{s.store_id} {s.reason}" for s in away]
+    else:
+        parts.append(f"{len(away)} more stores do not serve PIN {away[0].facts[0]} and are "
+                     f"further than {away[0].facts[2]:g} km")
+    return "; ".join(parts)
+
+
+def in_area(order: OrderView, lat: float, lon: float, pincodes: frozenset[str] | set[str],
+            rules: Rules) -> tuple[bool, float | None]:
+    """Does a store serve the customer (PIN code, or within the radius)? And how far."""
+    distance = (haversine_km(order.lat, order.lon, lat, lon)
+                if order.lat is not None and order.lon is not None else None)
+    return (order.pincode in pincodes
+            or (distance is not None and distance <= rules.radius_km)), distance
 
 
 def allocate(order: OrderView, stores: list[StoreView], rules: Rules,
@@ -147,44 +191,37 @@ def allocate(order: OrderView, stores: list[StoreView], rules: Rules,
     skipped: list[Skipped] = []
     for store in sorted(stores, key=lambda s: s.id):
         if store.id in exclude:
-            skipped.append(Skipped(store.id, "was tried already for this order"))
+            skipped.append(Skipped(store.id, "tried"))
             continue
         if not store.active:
-            skipped.append(Skipped(store.id, "is not active"))
+            skipped.append(Skipped(store.id, "inactive"))
             continue
         if not store.online:
-            skipped.append(Skipped(store.id, "is offline"))
+            skipped.append(Skipped(store.id, "offline"))
             continue
-        distance = (haversine_km(order.lat, order.lon, store.lat, store.lon)
-                    if order.lat is not None and order.lon is not None else None)
-        in_pincode = order.pincode in store.pincodes
-        in_radius = distance is not None and distance <= rules.radius_km
-        if not (in_pincode or in_radius):
-            where = f"is {distance:.1f} km away" if distance is not None else "has no location"
-            skipped.append(Skipped(store.id, f"does not serve PIN {order.pincode} and {where} "
-                                             f"(limit {rules.radius_km:g} km)"))
+        serves, distance = in_area(order, store.lat, store.lon, store.pincodes, rules)
+        if not serves:
+            skipped.append(Skipped(store.id, "area", (order.pincode, distance, rules.radius_km)))
             continue
         capacity = store.capacity(rules)
         if store.open_orders >= capacity:
-            skipped.append(Skipped(store.id, f"is full ({store.open_orders} open orders, "
-                                             f"capacity {capacity})"))
+            skipped.append(Skipped(store.id, "full", (store.open_orders, capacity)))
             continue
-        short = [(sku, qty, store.atp(sku, rules)) for sku, qty in order.lines
-                 if store.atp(sku, rules) < qty]
-        promised = sum(min(qty, store.atp(sku, rules)) for sku, qty in order.lines)
+        atps = [store.atp(sku, rules) for sku, _qty in order.lines]
+        short = [(sku, qty, have) for (sku, qty), have in zip(order.lines, atps, strict=True)
+                 if have < qty]
+        promised = sum(min(qty, have) for (_sku, qty), have in zip(order.lines, atps,
+                                                                    strict=True))
         if short and not (split_allowed and promised > 0):
             sku, qty, have = short[0]
-            more = f" and {len(short) - 1} more" if len(short) > 1 else ""
-            skipped.append(Skipped(store.id, f"is short of {sku} (needs {qty}, can promise "
-                                             f"{have}){more}"))
+            skipped.append(Skipped(store.id, "short", (sku, qty, have, len(short) - 1)))
             continue
         ranked.append(Candidate(store.id, store.name, distance, promised / wanted,
                                 store.open_orders / capacity, store.priority, not short,
-                                in_pincode))
+                                order.pincode in store.pincodes))
     whole = [c for c in ranked if c.covers_all]
     if whole:  # a store that covers everything always beats a split
-        skipped += [Skipped(c.store_id, "has only part of the order; another store has it all")
-                    for c in ranked if not c.covers_all]
+        skipped += [Skipped(c.store_id, "partial") for c in ranked if not c.covers_all]
         ranked = whole
     ranked.sort(key=lambda c: c.key(rules.criteria))
     return Decision(tuple(ranked), tuple(skipped), split=bool(ranked) and not whole)

@@ -169,36 +169,46 @@ def line_value(price_minor: int, unit: str, quantity: int) -> int:
 # --- placing -------------------------------------------------------------------------
 
 
-async def _store_views(s: Any, cfg: HubConfig, skus: list[str], lock: bool
-                       ) -> list[allocation.StoreView]:
-    query = select(HubStore).order_by(HubStore.id)
-    if lock:
-        query = query.with_for_update()
-    stores = list(await s.scalars(query))
+async def _store_views(s: Any, cfg: HubConfig, order: allocation.OrderView,
+                       rules: allocation.Rules) -> list[allocation.StoreView]:
+    """Every store, with stock figures for the stores that serve the customer (the
+    others are out of the area whatever they hold; a chain's far stores cost nothing)."""
+    skus = [sku for sku, _qty in order.lines]
+    stores = (await s.execute(select(
+        HubStore.id, HubStore.name, HubStore.lat, HubStore.lon, HubStore.pincodes,
+        HubStore.priority, HubStore.active, HubStore.connected, HubStore.last_seen_at,
+        HubStore.pickers).order_by(HubStore.id))).all()
     now = utcnow()
     offline_after = timedelta(seconds=cfg.sync.offline_after_seconds)
+    pins = {st.id: frozenset(p for p in st.pincodes.split(",") if p) for st in stores}
+    near = [st.id for st in stores
+            if allocation.in_area(order, st.lat, st.lon, pins[st.id], rules)[0]]
     levels: dict[str, dict[str, int]] = defaultdict(dict)
-    for store_id, sku, on_hand in (await s.execute(
-            select(HubStockLevel.store_id, HubStockLevel.sku, HubStockLevel.on_hand)
-            .where(HubStockLevel.sku.in_(skus)))).all():
-        levels[store_id][sku] = on_hand
     promised: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for store_id, sku, qty in (await s.execute(
-            select(HubOrder.store_id, HubOrderLine.sku, func.sum(HubOrderLine.quantity))
-            .join(HubOrderLine, HubOrderLine.order_id == HubOrder.id)
-            .where(HubOrder.status.in_(HOLDING), HubOrderLine.sku.in_(skus))
-            .group_by(HubOrder.store_id, HubOrderLine.sku))).all():
-        promised[store_id][sku] += int(qty)
-    # Orders a store took from elsewhere (its own channels) hold stock there too.
-    for store_id, sku, qty in (await s.execute(
-            select(HubReservation.store_id, HubReservation.sku,
-                   func.sum(HubReservation.quantity))
-            .join(HubStoreOrder, HubStoreOrder.order_id == HubReservation.order_id)
-            .outerjoin(HubOrder, (HubOrder.channel == HubStoreOrder.channel)
-                       & (HubOrder.external_id == HubStoreOrder.external_id))
-            .where(HubOrder.id.is_(None), HubReservation.sku.in_(skus))
-            .group_by(HubReservation.store_id, HubReservation.sku))).all():
-        promised[store_id][sku] += int(qty)
+    for i in range(0, len(near), 500):
+        part = near[i:i + 500]
+        for store_id, sku, on_hand in (await s.execute(
+                select(HubStockLevel.store_id, HubStockLevel.sku, HubStockLevel.on_hand)
+                .where(HubStockLevel.store_id.in_(part), HubStockLevel.sku.in_(skus)))).all():
+            levels[store_id][sku] = on_hand
+        for store_id, sku, qty in (await s.execute(
+                select(HubOrder.store_id, HubOrderLine.sku, func.sum(HubOrderLine.quantity))
+                .join(HubOrderLine, HubOrderLine.order_id == HubOrder.id)
+                .where(HubOrder.status.in_(HOLDING), HubOrder.store_id.in_(part),
+                       HubOrderLine.sku.in_(skus))
+                .group_by(HubOrder.store_id, HubOrderLine.sku))).all():
+            promised[store_id][sku] += int(qty)
+        # Orders a store took from elsewhere (its own channels) hold stock there too.
+        for store_id, sku, qty in (await s.execute(
+                select(HubReservation.store_id, HubReservation.sku,
+                       func.sum(HubReservation.quantity))
+                .join(HubStoreOrder, HubStoreOrder.order_id == HubReservation.order_id)
+                .outerjoin(HubOrder, (HubOrder.channel == HubStoreOrder.channel)
+                           & (HubOrder.external_id == HubStoreOrder.external_id))
+                .where(HubOrder.id.is_(None), HubReservation.store_id.in_(part),
+                       HubReservation.sku.in_(skus))
+                .group_by(HubReservation.store_id, HubReservation.sku))).all():
+            promised[store_id][sku] += int(qty)
     open_orders = dict((await s.execute(
         select(HubOrder.store_id, func.count()).where(HubOrder.status.in_(OPEN))
         .group_by(HubOrder.store_id))).all())
@@ -206,11 +216,10 @@ async def _store_views(s: Any, cfg: HubConfig, skus: list[str], lock: bool
     for st in stores:
         online = bool(st.connected and st.last_seen_at and now - st.last_seen_at < offline_after)
         views.append(allocation.StoreView(
-            id=st.id, name=st.name, lat=st.lat, lon=st.lon,
-            pincodes=frozenset(p for p in st.pincodes.split(",") if p), priority=st.priority,
-            active=st.active, online=online, open_orders=int(open_orders.get(st.id, 0)),
-            pickers=max(1, st.pickers), level=levels.get(st.id, {}),
-            assigned=dict(promised.get(st.id, {}))))
+            id=st.id, name=st.name, lat=st.lat, lon=st.lon, pincodes=pins[st.id],
+            priority=st.priority, active=st.active, online=online,
+            open_orders=int(open_orders.get(st.id, 0)), pickers=max(1, st.pickers),
+            level=levels.get(st.id, {}), assigned=dict(promised.get(st.id, {}))))
     return views
 
 
@@ -229,18 +238,21 @@ async def place(s: Any, cfg: HubConfig, order: HubOrder, *, actor: str) -> tuple
         _unfulfillable(s, order, f"tried {order.hops} stores ({', '.join(sorted(tried))}); "
                                  "none took it")
         return ()
-    views = await _store_views(s, cfg, [line.sku for line in lines], lock=True)
     view = allocation.OrderView(pincode=order.pincode, lat=order.lat, lon=order.lon,
                                 lines=tuple((line.sku, line.quantity) for line in lines),
                                 value_minor=order.value_minor)
+    views = await _store_views(s, cfg, view, rules)  # the caller holds lock_stores
     decision = allocation.allocate(view, views, rules, exclude=tried)
+    # The log keeps every store that was in the area; far stores only as a count.
     detail = {"criteria": list(rules.criteria),
               "candidates": [asdict(c) for c in decision.ranked],
-              "skipped": [asdict(x) for x in decision.skipped]}
+              "skipped": [{"store_id": x.store_id, "reason": x.reason}
+                          for x in decision.skipped if x.why != "area"],
+              "out_of_area": sum(x.why == "area" for x in decision.skipped)}
     chosen = decision.chosen
     if chosen is None:
-        _log(s, order, "allocation", "No store can take it. " + "; ".join(
-            f"{x.store_id} {x.reason}" for x in decision.skipped), detail)
+        _log(s, order, "allocation", "No store can take it. "
+             + allocation.describe_skipped(decision.skipped), detail)
         _unfulfillable(s, order, decision.reason_none())
         return ()
     if decision.split:
@@ -252,7 +264,7 @@ async def place(s: Any, cfg: HubConfig, order: HubOrder, *, actor: str) -> tuple
         _unfulfillable(s, order, f"needs a split between stores ({words}); assign by hand")
         return ()
     ranked_words = "; ".join(f"{i}. {c.describe()}" for i, c in enumerate(decision.ranked, 1))
-    skipped_words = "; ".join(f"{x.store_id} {x.reason}" for x in decision.skipped)
+    skipped_words = allocation.describe_skipped(decision.skipped)
     criteria_words = ", then ".join(allocation.CRITERIA_LABELS[c] for c in rules.criteria)
     courier = await _choose_courier(s, cfg, order)
     _log(s, order, "allocation",
