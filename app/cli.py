@@ -594,6 +594,7 @@ def hub_catalog_import(cfg, csv_file: str) -> None:  # noqa: ANN001
     from app.catalog.csv_io import parse_catalog
     from app.catalog.service import ImportRejected, import_catalog
     from app.hub.service import announce_products
+    from app.hub.wake import notify_hub_processes
 
     parsed = parse_catalog(Path(csv_file).read_text(encoding="utf-8-sig"), cfg.measure_rules)
 
@@ -602,9 +603,11 @@ def hub_catalog_import(cfg, csv_file: str) -> None:  # noqa: ANN001
         try:
             with progress_bar() as bar:
                 task = bar.add_task("Importing", total=None)
-                return await import_catalog(
+                report = await import_catalog(
                     database, parsed, after_write=announce_products,
                     progress=lambda done, total: bar.update(task, completed=done, total=total))
+            await notify_hub_processes(cfg.database_url)  # running hubs send it at once
+            return report
         finally:
             await database.dispose()
 

@@ -194,16 +194,19 @@ def create_hub_app(cfg: HubConfig, *, check_migrations: bool = True) -> Litestar
     waker = PgWaker(url) if db.dialect == "postgresql" else Waker()
     worker = HubWorker(db, cfg, waker)
     demo_feed = HubDemoFeed(db, cfg, waker)
+    links = hub_link.LinkRegistry(db, cfg)
     data_dir = cfg.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
 
     async def start() -> None:
         await waker.start()
+        await links.start()
         await worker.start()
         await demo_feed.start()
 
     async def close() -> None:
         await demo_feed.stop()
+        await links.stop()
         await worker.stop()
         await waker.stop()
         await db.dispose()
@@ -234,6 +237,7 @@ def create_hub_app(cfg: HubConfig, *, check_migrations: bool = True) -> Litestar
     )
     app.state.waker = waker
     app.state.worker = worker
+    app.state.links = links
     app.state.mode = "hub"
     app.template_engine.engine.globals["nav_for"] = hub_nav_for
     app.template_engine.engine.globals["hub_link"] = lambda: None

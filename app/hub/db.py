@@ -23,10 +23,12 @@ class PgDatabase:
 
     dialect = "postgresql"
 
-    def __init__(self, url: str, pool_size: int = 10) -> None:
+    def __init__(self, url: str, pool_size: int = 20, max_overflow: int = 40) -> None:
+        # Hundreds of store links share the pool; each holds a connection only while it
+        # applies or reads a frame. pool_timeout errors are logged by the link.
         self.url = url
-        self.engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size,
-                                          pool_pre_ping=True)
+        self.engine = create_async_engine(url, pool_size=pool_size, max_overflow=max_overflow,
+                                          pool_pre_ping=True, pool_timeout=60)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:

@@ -380,13 +380,16 @@ async def apply_store_events(s: Any, store: HubStore, events: tuple[Event, ...],
         elif e.kind == "order.status":
             await _record_order_status(s, store.id, data, now)
     if deltas:
+        # One statement for the whole frame (executemany), not one per SKU: a frame of
+        # 500 events took 191 ms per-SKU against 34 ms like this (bench/sync.py).
         table = HubStockLevel.__table__
-        for sku, delta in deltas.items():
-            stmt = upsert(s, table).values(store_id=store.id, sku=sku, on_hand=delta,
-                                           updated_at=now)
-            await s.execute(stmt.on_conflict_do_update(
-                index_elements=["store_id", "sku"],
-                set_={"on_hand": table.c.on_hand + delta, "updated_at": now}))
+        stmt = upsert(s, table)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["store_id", "sku"],
+            set_={"on_hand": table.c.on_hand + stmt.excluded.on_hand,
+                  "updated_at": stmt.excluded.updated_at})
+        await s.execute(stmt, [{"store_id": store.id, "sku": sku, "on_hand": delta,
+                                "updated_at": now} for sku, delta in sorted(deltas.items())])
         applied.stock_skus = set(deltas)
     return applied
 

@@ -32,11 +32,16 @@ class Waker:
             del self._events[topic]
 
     def _deliver(self, topic: str) -> None:
+        """Wake the subscribers of `topic` and of "*"; topic "*" wakes everyone."""
+        if topic == "*":
+            for events in self._events.values():
+                for event in events:
+                    event.set()
+            return
         for event in self._events.get(topic, ()):
             event.set()
-        if topic != "*":
-            for event in self._events.get("*", ()):
-                event.set()
+        for event in self._events.get("*", ()):
+            event.set()
 
     async def wake(self, *topics: str) -> None:
         for topic in topics:
@@ -101,3 +106,17 @@ class PgWaker(Waker):
                 await self._task
         if self._conn is not None and not self._conn.is_closed():
             await self._conn.close()
+
+
+async def notify_hub_processes(url: str, topic: str = "*") -> None:
+    """From outside a hub process (the CLI): wake every hub process on this PostgreSQL
+    database. SQLite hubs find the change at their next poll."""
+    if not url.startswith("postgresql"):
+        return
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    try:
+        await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, topic)
+    finally:
+        await conn.close()
