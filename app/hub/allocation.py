@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 CRITERIA = ("distance", "coverage", "load", "priority")
 CRITERIA_LABELS = {
@@ -83,8 +84,7 @@ class OrderView:
     value_minor: int = 0
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):  # tuples: a decision makes hundreds of these
     store_id: str
     store_name: str
     distance_km: float | None
@@ -116,8 +116,7 @@ class Candidate:
                 f"{round(self.load * 100)}% busy, priority {self.priority}")
 
 
-@dataclass(frozen=True)
-class Skipped:
+class Skipped(NamedTuple):
     """A store not chosen, and why: a code and its facts (the words are made only when
     someone reads them; most stores of a big chain are simply out of the area)."""
 
@@ -130,6 +129,8 @@ class Skipped:
         f = self.facts
         if self.why == "area":
             pincode, distance, radius = f
+            if callable(distance):  # measured only when someone reads it
+                distance = distance()
             where = f"is {distance:.1f} km away" if distance is not None else "has no location"
             return f"does not serve PIN {pincode} and {where} (limit {radius:g} km)"
         if self.why == "full":
@@ -183,10 +184,50 @@ def in_area(order: OrderView, lat: float, lon: float, pincodes: frozenset[str] |
             or (distance is not None and distance <= rules.radius_km)), distance
 
 
+class _Distance(NamedTuple):
+    """A distance worked out only if a person reads it (far stores are just counted)."""
+
+    lat1: float
+    lon1: float
+    lat2: float
+    lon2: float
+
+    def __call__(self) -> float:
+        return haversine_km(self.lat1, self.lon1, self.lat2, self.lon2)
+
+
+class _Area:
+    """The customer's service area for one decision: a bounding box first (cheap), the
+    great-circle distance only for stores inside it. A chain's far stores cost a
+    comparison each; this is what keeps 1,000 stores within a few milliseconds."""
+
+    def __init__(self, order: OrderView, rules: Rules) -> None:
+        self.order, self.radius = order, rules.radius_km
+        self.located = order.lat is not None and order.lon is not None
+        if self.located:
+            self.lat_span = self.radius / 110.5 + 1e-9  # km per degree of latitude >= 110.5
+            cos = max(0.01, math.cos(math.radians(min(89.0, abs(order.lat) + self.lat_span))))
+            self.lon_span = self.radius / (111.4 * cos) + 1e-9
+
+    def check(self, store: StoreView) -> tuple[bool, float | None, bool]:
+        """(serves the customer, distance if it was worth measuring, in its PIN codes)."""
+        order = self.order
+        in_pincode = order.pincode in store.pincodes
+        if not self.located:
+            return in_pincode, None, in_pincode
+        if (not in_pincode and (abs(store.lat - order.lat) > self.lat_span
+                                or abs(store.lon - order.lon) > self.lon_span)):
+            return False, None, False
+        distance = haversine_km(order.lat, order.lon, store.lat, store.lon)
+        return in_pincode or distance <= self.radius, distance, in_pincode
+
+
 def allocate(order: OrderView, stores: list[StoreView], rules: Rules,
              exclude: frozenset[str] = frozenset()) -> Decision:
     wanted = sum(q for _sku, q in order.lines) or 1
     split_allowed = rules.split_above_minor > 0 and order.value_minor >= rules.split_above_minor
+    area = _Area(order, rules)
+    safety = rules.safety_stock
     ranked: list[Candidate] = []
     skipped: list[Skipped] = []
     for store in sorted(stores, key=lambda s: s.id):
@@ -199,15 +240,19 @@ def allocate(order: OrderView, stores: list[StoreView], rules: Rules,
         if not store.online:
             skipped.append(Skipped(store.id, "offline"))
             continue
-        serves, distance = in_area(order, store.lat, store.lon, store.pincodes, rules)
+        serves, distance, in_pincode = area.check(store)
         if not serves:
-            skipped.append(Skipped(store.id, "area", (order.pincode, distance, rules.radius_km)))
+            far = (distance if distance is not None or not area.located else
+                   _Distance(order.lat, order.lon, store.lat, store.lon))
+            skipped.append(Skipped(store.id, "area", (order.pincode, far, rules.radius_km)))
             continue
         capacity = store.capacity(rules)
         if store.open_orders >= capacity:
             skipped.append(Skipped(store.id, "full", (store.open_orders, capacity)))
             continue
-        atps = [store.atp(sku, rules) for sku, _qty in order.lines]
+        level, assigned = store.level, store.assigned
+        atps = [max(0, level.get(sku, 0) - assigned.get(sku, 0) - safety)
+                for sku, _qty in order.lines]
         short = [(sku, qty, have) for (sku, qty), have in zip(order.lines, atps, strict=True)
                  if have < qty]
         promised = sum(min(qty, have) for (_sku, qty), have in zip(order.lines, atps,
@@ -218,7 +263,7 @@ def allocate(order: OrderView, stores: list[StoreView], rules: Rules,
             continue
         ranked.append(Candidate(store.id, store.name, distance, promised / wanted,
                                 store.open_orders / capacity, store.priority, not short,
-                                order.pincode in store.pincodes))
+                                in_pincode))
     whole = [c for c in ranked if c.covers_all]
     if whole:  # a store that covers everything always beats a split
         skipped += [Skipped(c.store_id, "partial") for c in ranked if not c.covers_all]

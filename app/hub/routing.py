@@ -245,7 +245,7 @@ async def place(s: Any, cfg: HubConfig, order: HubOrder, *, actor: str) -> tuple
     decision = allocation.allocate(view, views, rules, exclude=tried)
     # The log keeps every store that was in the area; far stores only as a count.
     detail = {"criteria": list(rules.criteria),
-              "candidates": [asdict(c) for c in decision.ranked],
+              "candidates": [c._asdict() for c in decision.ranked],
               "skipped": [{"store_id": x.store_id, "reason": x.reason}
                           for x in decision.skipped if x.why != "area"],
               "out_of_area": sum(x.why == "area" for x in decision.skipped)}
