@@ -45,7 +45,13 @@ NOT_REACHABLE = (
 
 
 def _template_name() -> str:
-    return f"kirana_hub_tpl_{migrate.hub_head()}"
+    """Named after the migrations' contents: an edited migration gets a fresh template."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(migrate.HUB_MIGRATIONS_DIR.glob("versions/*.py")):
+        digest.update(path.read_bytes())
+    return f"kirana_hub_tpl_{migrate.hub_head()}_{digest.hexdigest()[:10]}"
 
 
 async def _create(name: str) -> None:

@@ -158,6 +158,8 @@ class HubOrder(Base):
     cod_amount_minor: Mapped[int] = mapped_column(Integer, default=0)
     notes: Mapped[str] = mapped_column(String(300), default="")
     value_minor: Mapped[int] = mapped_column(Integer, default=0)
+    # A part of an order split between stores points at the order it came from.
+    parent_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

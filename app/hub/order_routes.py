@@ -76,7 +76,10 @@ async def _own_order(request: Request, order_id: str) -> routing.OrderPage:
      guards=[api_access("orders:read", *HQ, also=("orders:write",))])
 async def api_get_order(request: Request, order_id: str) -> dict[str, Any]:
     found = await _own_order(request, order_id)
-    return routing.order_json(found.order, found.lines, found.log)
+    out = routing.order_json(found.order, found.lines, found.log)
+    if found.parts:
+        out["parts"] = [routing.order_json(part) for part in found.parts]
+    return out
 
 
 @post("/api/v1/orders/{order_id:str}/cancel", guards=[api_access("orders:write")])

@@ -61,7 +61,8 @@ STORE_STEPS = ("accepted", "picking", "picked", "packed", "ready", "handed_over"
 LABELS = {"new": "New", "assigned": "Sent to store", "accepted": "Accepted",
           "picking": "Picking", "picked": "Picked", "packed": "Packed",
           "ready": "Ready for rider", "handed_over": "With rider", "delivered": "Delivered",
-          "cancelled": "Cancelled", "unfulfillable": "Needs a person"}
+          "cancelled": "Cancelled", "unfulfillable": "Needs a person",
+          "split": "Split between stores"}
 
 
 # --- rules ---------------------------------------------------------------------------
@@ -257,12 +258,13 @@ async def place(s: Any, cfg: HubConfig, order: HubOrder, *, actor: str) -> tuple
         return ()
     if decision.split:
         plan = allocation.split_plan(view, decision, {v.id: v for v in views}, rules)
-        words = ("; ".join(f"{sid}: " + ", ".join(f"{sku} x{q}" for sku, q in part)
-                           for sid, part in plan.items()) if plan else "no split covers it")
-        _log(s, order, "allocation", f"No single store has every item. A split would be: "
-                                     f"{words}.", {**detail, "split": plan})
-        _unfulfillable(s, order, f"needs a split between stores ({words}); assign by hand")
-        return ()
+        if not plan:
+            _log(s, order, "allocation", "No single store has every item, and no split "
+                 "between the stores in the area covers it. "
+                 + allocation.describe_skipped(decision.skipped), detail)
+            _unfulfillable(s, order, "no store has every item and no split covers it")
+            return ()
+        return await _split(s, cfg, order, lines, plan, detail, actor)
     ranked_words = "; ".join(f"{i}. {c.describe()}" for i, c in enumerate(decision.ranked, 1))
     skipped_words = allocation.describe_skipped(decision.skipped)
     criteria_words = ", then ".join(allocation.CRITERIA_LABELS[c] for c in rules.criteria)
@@ -272,6 +274,78 @@ async def place(s: Any, cfg: HubConfig, order: HubOrder, *, actor: str) -> tuple
          f"{ranked_words}." + (f" Not chosen: {skipped_words}." if skipped_words else "")
          + f" {_sentence(courier.describe())}.", {**detail, "courier": asdict(courier)})
     return _assign(s, cfg, order, chosen.store_id, courier.courier or "", lines, actor)
+
+
+async def _split(s: Any, cfg: HubConfig, order: HubOrder, lines: list[HubOrderLine],
+                 plan: dict[str, list[tuple[str, int]]], detail: dict, actor: str
+                 ) -> tuple[str, ...]:
+    """Send each part to its store as an order of its own (`HQ-000123-1`, external id
+    `W-100#1`); the order itself shows how far its slowest part has got."""
+    from app.catalog.models import Product
+
+    prices = dict((await s.execute(select(Product.sku, Product.price_minor).where(
+        Product.sku.in_([line.sku for line in lines])))).all())
+    units = dict((await s.execute(select(Product.sku, Product.unit).where(
+        Product.sku.in_([line.sku for line in lines])))).all())
+    by_sku = {line.sku: line for line in lines}
+    words = "; ".join(f"{sid} gets " + ", ".join(f"{sku} x{q}" for sku, q in part)
+                      for sid, part in plan.items())
+    _log(s, order, "allocation", f"No single store has every item; split: {words}.",
+         {**detail, "split": plan})
+    order.store_id, order.courier, order.reason = None, "", ""
+    _set_status(s, order, "split", actor, words)
+    wake: list[str] = []
+    for i, (store_id, part) in enumerate(plan.items(), 1):
+        child = HubOrder(
+            id=uuid7(), number=f"{order.number}-{i}", channel=order.channel,
+            external_id=f"{order.external_id}#{i}"[:80], status="new", store_id=None,
+            courier="", hops=0, tried="", reason="", customer_name=order.customer_name,
+            customer_phone=order.customer_phone, address=order.address,
+            pincode=order.pincode, lat=order.lat, lon=order.lon,
+            promised_by=order.promised_by, payment=order.payment,
+            cod_amount_minor=order.cod_amount_minor if i == 1 else 0, notes=order.notes,
+            value_minor=sum(line_value(by_sku[sku].price_minor or prices.get(sku, 0),
+                                       units.get(sku, "piece"), q) for sku, q in part),
+            parent_id=order.id, created_at=utcnow(), updated_at=utcnow())
+        s.add(child)
+        await s.flush()
+        child_lines = []
+        for n, (sku, qty) in enumerate(part, 1):
+            line = HubOrderLine(order_id=child.id, position=n, sku=sku, quantity=qty,
+                                price_minor=by_sku[sku].price_minor)
+            s.add(line)
+            child_lines.append(line)
+        await s.flush()
+        courier = await _choose_courier(s, cfg, child)
+        _log(s, child, "allocation", f"Part {i} of {order.number}: sent to {store_id}. "
+                                     f"{_sentence(courier.describe())}.")
+        wake += _assign(s, cfg, child, store_id, courier.courier or "", child_lines, actor)
+    return tuple(wake)
+
+
+# A split order shows how far its slowest part has got.
+PROGRESS = ("assigned", "accepted", "picking", "picked", "packed", "ready", "handed_over",
+            "delivered")
+
+
+async def _follow_parts(s: Any, changed: list[HubOrder]) -> None:
+    parents = {o.parent_id for o in changed if o.parent_id}
+    for parent_id in sorted(parents):
+        parent = await s.get(HubOrder, parent_id)
+        if parent is None or parent.status == "cancelled":
+            continue
+        parts = [o.status for o in await s.scalars(
+            select(HubOrder).where(HubOrder.parent_id == parent_id))]
+        live = [st for st in parts if st != "cancelled"]
+        if not live:
+            target = "cancelled"
+        elif all(st in PROGRESS for st in live):
+            target = min(live, key=PROGRESS.index)
+            target = "split" if target == "assigned" else target
+        else:
+            target = "split"  # a part is waiting for a store or a person
+        if target != parent.status:
+            _set_status(s, parent, target, "parts")
 
 
 def _assign(s: Any, cfg: HubConfig, order: HubOrder, store_id: str, courier: str,
@@ -342,8 +416,11 @@ async def _queue_webhooks(s: Any) -> None:
 
 
 async def finish(s: Any) -> None:
-    """Write what the step queued (assignments to stores, webhooks) in its transaction."""
+    """Write what the step queued (assignments to stores, split orders' progress,
+    webhooks) in its transaction."""
     await _send_assignments(s)
+    hooks = s.info.get("kirana_hooks", [])
+    await _follow_parts(s, [order for order, *_rest in hooks if order.parent_id])
     await _queue_webhooks(s)
 
 
@@ -481,6 +558,17 @@ async def cancel(db: HubDatabase, order_id: str, reason: str, actor: str) -> tup
         _log(s, order, "operator", f"Cancelled by {actor}: {reason}")
         order.reason = reason[:500]
         _set_status(s, order, "cancelled", actor, reason)
+        parts = list(await s.scalars(select(HubOrder).where(HubOrder.parent_id == order.id)))
+        for part in parts:
+            if part.status in (*FINAL, "handed_over"):
+                continue
+            if part.store_id:
+                await enqueue(s, [part.store_id], [("order.cancelled", {
+                    "channel": part.channel, "external_id": part.external_id,
+                    "hub_order_id": part.id, "reason": reason[:300]})])
+                wake += (part.store_id,)
+            _log(s, part, "operator", f"Cancelled with {order.number} by {actor}: {reason}")
+            _set_status(s, part, "cancelled", actor, reason)
         await finish(s)
     return wake
 
@@ -492,6 +580,14 @@ async def mark_delivered(db: HubDatabase, order_id: str, actor: str) -> HubOrder
         if order is None:
             raise HubError("no such order")
         if order.status == "delivered":
+            return order
+        parts = list(await s.scalars(select(HubOrder).where(HubOrder.parent_id == order.id)))
+        if parts and order.status == "handed_over":  # a split order: every part arrived
+            for part in parts:
+                if part.status == "handed_over":
+                    _log(s, part, "courier", f"Delivered (reported by {actor})")
+                    _set_status(s, part, "delivered", actor)
+            await finish(s)
             return order
         if order.status != "handed_over":
             raise HubError(f"only an order with a rider can be delivered; this one is "
@@ -595,6 +691,7 @@ class OrderPage:
     lines: list[HubOrderLine]
     log: list[HubOrderLog]
     webhooks: list[HubWebhook]
+    parts: list[HubOrder]  # a split order's parts, one per store
 
 
 async def get_order(db: HubDatabase, order_id: str) -> OrderPage | None:
@@ -609,7 +706,9 @@ async def get_order(db: HubDatabase, order_id: str) -> OrderPage | None:
                                    .order_by(HubOrderLog.at, HubOrderLog.id)))
         hooks = list(await s.scalars(select(HubWebhook).where(HubWebhook.order_id == order.id)
                                      .order_by(HubWebhook.created_at)))
-    return OrderPage(order, lines, log, hooks)
+        parts = list(await s.scalars(select(HubOrder).where(HubOrder.parent_id == order.id)
+                                     .order_by(HubOrder.number)))
+    return OrderPage(order, lines, log, hooks, parts)
 
 
 async def list_orders(db: HubDatabase, *, status: str = "", store: str = "", channel: str = "",
@@ -618,7 +717,7 @@ async def list_orders(db: HubDatabase, *, status: str = "", store: str = "", cha
     async with db.read() as s:
         query = select(HubOrder).order_by(HubOrder.created_at.desc()).limit(limit)
         if status == "open":
-            query = query.where(HubOrder.status.in_((*OPEN, "new", "unfulfillable")))
+            query = query.where(HubOrder.status.in_((*OPEN, "new", "unfulfillable", "split")))
         elif status:
             query = query.where(HubOrder.status == status)
         if store:
@@ -658,5 +757,7 @@ def order_json(order: HubOrder, lines: list[HubOrderLine] | None = None,
                          "price_minor": line.price_minor} for line in lines]
     if log is not None:
         out["history"] = [{"at": e.at.isoformat(), "kind": e.kind, "text": e.text} for e in log]
+    if order.parent_id:
+        out["part_of"] = order.parent_id
     return out
 

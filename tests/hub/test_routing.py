@@ -206,3 +206,46 @@ async def test_demo_feed_posts_orders_through_routing(hub_db, hub_cfg):
     [order] = await routing.list_orders(hub_db)
     assert order.channel == "demo" and order.status in ("assigned", "unfulfillable")
     assert wake == ((order.store_id,) if order.store_id else ())
+
+
+async def test_a_big_order_no_store_has_whole_is_split_and_followed(hub_db, hub_cfg):
+    from app.hub.allocation import Rules
+
+    await setup_stores(hub_db, {})
+    await apply(hub_db, "S1", [ev(9, "stock.moved", {"sku": "RICE", "delta": 5})])
+    await apply(hub_db, "D2", [ev(9, "stock.moved", {"sku": "DAL", "delta": 5})])
+    wanted = OrderIn(channel="b2b", external_id="BIG-1", customer_name="Hotel", customer_phone="",
+                     address="MG Road", pincode="560038", promised_by=utcnow() + timedelta(hours=2),
+                     lines=(LineIn("RICE", 3), LineIn("DAL", 2)), lat=INDIRANAGAR[0],
+                     lon=INDIRANAGAR[1])
+    # Below the split value: nobody has it all, so it waits for a person.
+    small = await routing.take_order(hub_db, hub_cfg, wanted)
+    assert small.order.status == "unfulfillable"
+    await routing.save_rules(hub_db, Rules(split_above_minor=10_000), "Priya")  # ₹100
+    placed = await routing.take_order(hub_db, hub_cfg, OrderIn(**{
+        **wanted.__dict__, "external_id": "BIG-2"}))
+    assert placed.order.status == "split" and set(placed.wake) == {"S1", "D2"}
+    page = await routing.get_order(hub_db, placed.order.id)
+    parts = {p.store_id: p for p in page.parts}
+    assert {p.external_id for p in page.parts} == {"BIG-2#1", "BIG-2#2"}
+    [to_s1] = await sent_to(hub_db, "S1", "order.assigned")
+    assert to_s1["lines"] == [{"sku": "RICE", "quantity": 3, "price_minor": 0}]
+    assert "split: S1 gets RICE x3; D2 gets DAL x2" in " ".join(e.text for e in page.log)
+    for store_id, statuses in (("S1", ["accepted", "picking", "picked", "packed", "ready",
+                                       "handed_over"]),
+                               ("D2", ["accepted", "picking"])):
+        for status in statuses:
+            async with hub_db.write() as s:
+                await routing.on_store_status(s, hub_cfg, store_id, {
+                    "channel": "b2b", "external_id": parts[store_id].external_id,
+                    "status": status})
+    assert (await routing.get_order(hub_db, placed.order.id)).order.status == "picking"
+    for status in ("picked", "packed", "ready", "handed_over"):
+        async with hub_db.write() as s:
+            await routing.on_store_status(s, hub_cfg, "D2", {
+                "channel": "b2b", "external_id": parts["D2"].external_id, "status": status})
+    assert (await routing.get_order(hub_db, placed.order.id)).order.status == "handed_over"
+    await routing.mark_delivered(hub_db, placed.order.id, "api:courier")
+    page = await routing.get_order(hub_db, placed.order.id)
+    assert page.order.status == "delivered"
+    assert {p.status for p in page.parts} == {"delivered"}

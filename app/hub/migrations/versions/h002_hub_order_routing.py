@@ -56,6 +56,7 @@ def upgrade() -> None:
         sa.Column("cod_amount_minor", sa.Integer(), nullable=False),
         sa.Column("notes", sa.String(length=300), nullable=False),
         sa.Column("value_minor", sa.Integer(), nullable=False),
+        sa.Column("parent_id", sa.String(length=36), nullable=True),
         sa.Column("created_at", sa.String(length=32), nullable=False),
         sa.Column("updated_at", sa.String(length=32), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_hub_orders")),
@@ -64,6 +65,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("hub_orders", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_hub_orders_created_at"), ["created_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_hub_orders_parent_id"), ["parent_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_hub_orders_pincode"), ["pincode"], unique=False)
         batch_op.create_index(batch_op.f("ix_hub_orders_status"), ["status"], unique=False)
         batch_op.create_index(batch_op.f("ix_hub_orders_store_id"), ["store_id"], unique=False)
@@ -155,6 +157,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_hub_orders_store_id"))
         batch_op.drop_index(batch_op.f("ix_hub_orders_status"))
         batch_op.drop_index(batch_op.f("ix_hub_orders_pincode"))
+        batch_op.drop_index(batch_op.f("ix_hub_orders_parent_id"))
         batch_op.drop_index(batch_op.f("ix_hub_orders_created_at"))
 
     op.drop_table("hub_orders")
