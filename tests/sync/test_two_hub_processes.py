@@ -1,0 +1,71 @@
+"""Two hub processes on one PostgreSQL database: a price changed on hub B's pages
+reaches a store connected to hub A at once (LISTEN/NOTIFY), not at A's 15 s poll."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests import pg
+from tests.sync.harness import (
+    HUB_TOML,
+    Hub,
+    Proc,
+    free_port,
+    make_hub,
+    make_store,
+    wait_for,
+)
+from tests.sync.test_end_to_end import ean13, save_product
+
+pytestmark = pytest.mark.timeout(180)
+
+
+@pytest.fixture
+def pg_url():
+    if not pg.reachable():
+        pytest.skip(pg.NOT_REACHABLE)
+    url = pg.create_database()
+    yield url
+    pg.drop_database(url)
+
+
+def test_a_change_on_one_hub_process_wakes_the_other(pg_url, tmp_path, migrated_template):
+    hub_a = make_hub(tmp_path / "a", pg_url)
+    b_dir = tmp_path / "b"
+    b_dir.mkdir()
+    port = free_port()
+    (b_dir / "hub.toml").write_text(HUB_TOML.format(url=pg_url, port=port))
+    hub_b = Proc(["hub", "--config", str(b_dir / "hub.toml")], port, b_dir / "hub.log")
+    hub_a.proc.start()
+    hub_b.start()
+    client = None
+    store = None
+    try:
+        code = ean13("890100000777")
+        client = hub_a.client()
+        save_product(hub_a, client, "GHEE-1L", "540.00", code)
+        token = hub_a.add_store("S1")
+        store = make_store(tmp_path / "s1", "S1", hub_a.ws_url, token, migrated_template)
+        store.proc.start()
+        wait_for(lambda: store.sql("SELECT price_minor FROM products") == [(54000,)],
+                 what="the catalogue at the store")
+        client.close()
+        # The store's link lives in hub A's process; the change is made through B.
+        b = Hub(b_dir, b_dir / "hub.toml", pg_url, hub_b)
+        client = b.client()
+        time.sleep(1)  # let A's link settle into waiting for a wake-up
+        started = time.monotonic()
+        save_product(b, client, "GHEE-1L", "560.00", code)
+        wait_for(lambda: store.sql("SELECT price_minor FROM products") == [(56000,)],
+                 timeout=14, interval=0.05, what="the change made on hub B at the store")
+        took = time.monotonic() - started
+        assert took < 5, f"took {took:.1f} s: hub A only found it by polling"
+    finally:
+        if client is not None:
+            client.close()
+        if store is not None:
+            store.proc.stop()
+        hub_b.stop()
+        hub_a.proc.stop()
