@@ -11,8 +11,9 @@ import re
 import tomllib
 import weakref
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
@@ -126,16 +127,13 @@ class SecuritySection(Base):
     session_hours: Annotated[int, msgspec.Meta(ge=1, le=24 * 14)] = 12
 
 
-class StoreConfig(Base, weakref=True):
-    store: StoreSection
-    database: DatabaseSection = msgspec.field(default_factory=DatabaseSection)
+class ConfigFile(Base, weakref=True):
+    """What a store's config and the hub's share: the server and sign-in sections, the
+    scale-label rules, and paths relative to the file's folder."""
+
     server: ServerSection = msgspec.field(default_factory=ServerSection)
     security: SecuritySection = msgspec.field(default_factory=SecuritySection)
     barcode_rules: list[BarcodeRuleSection] = []
-    printers: list[PrinterSection] = []
-    pos: PosSection = msgspec.field(default_factory=PosSection)
-    picking: PickingSection = msgspec.field(default_factory=PickingSection)
-    hub: HubLinkSection = msgspec.field(default_factory=HubLinkSection)
 
     # Filled in by load_config, not read from the file.
     source: str = ""
@@ -146,16 +144,25 @@ class StoreConfig(Base, weakref=True):
         return path if path.is_absolute() else Path(self.base_dir) / path
 
     @property
-    def database_path(self) -> Path:
-        return self.resolve(self.database.path)
-
-    @property
     def data_dir(self) -> Path:
         return self.resolve(self.server.data_dir)
 
     @property
     def measure_rules(self) -> tuple[MeasureRule, ...]:
         return _compiled_rules(self)
+
+
+class StoreConfig(ConfigFile, kw_only=True):
+    store: StoreSection
+    database: DatabaseSection = msgspec.field(default_factory=DatabaseSection)
+    printers: list[PrinterSection] = []
+    pos: PosSection = msgspec.field(default_factory=PosSection)
+    picking: PickingSection = msgspec.field(default_factory=PickingSection)
+    hub: HubLinkSection = msgspec.field(default_factory=HubLinkSection)
+
+    @property
+    def database_path(self) -> Path:
+        return self.resolve(self.database.path)
 
     @property
     def public_url(self) -> str:
@@ -178,7 +185,7 @@ class StoreConfig(Base, weakref=True):
         return ZoneInfo(self.store.timezone)
 
 
-def per_config(cache: dict, cfg: StoreConfig, make: Callable[[StoreConfig], T]) -> T:
+def per_config(cache: dict, cfg: ConfigFile, make: Callable[[Any], T]) -> T:
     """A value derived once per loaded config. Keyed by id() but checked through a weak
     reference: a later config that reuses a freed config's id gets its own value."""
     entry = cache.get(id(cfg))
@@ -190,7 +197,7 @@ def per_config(cache: dict, cfg: StoreConfig, make: Callable[[StoreConfig], T]) 
 _RULE_CACHE: dict = {}
 
 
-def _compiled_rules(cfg: StoreConfig) -> tuple[MeasureRule, ...]:
+def _compiled_rules(cfg: ConfigFile) -> tuple[MeasureRule, ...]:
     return per_config(_RULE_CACHE, cfg, lambda c: tuple(
         MeasureRule.compile(r.name, r.pattern, r.kind) for r in c.barcode_rules))
 
@@ -360,28 +367,16 @@ class HubIdentity(msgspec.Struct, frozen=True):
     kind: str
 
 
-class HubConfig(Base, weakref=True):
+class HubConfig(ConfigFile, kw_only=True):
+    """The hub's config; its barcode_rules are the scale-label rules the catalogue's
+    in-store codes follow (the same as the stores')."""
+
     hub: HubSection = msgspec.field(default_factory=HubSection)
-    server: ServerSection = msgspec.field(default_factory=ServerSection)
-    security: SecuritySection = msgspec.field(default_factory=SecuritySection)
     sync: SyncSection = msgspec.field(default_factory=SyncSection)
-    # Scale-label rules the catalogue's in-store codes follow (same as the stores').
-    barcode_rules: list[BarcodeRuleSection] = []
     routing: RoutingSection = msgspec.field(default_factory=RoutingSection)
     couriers: list[CourierSection] = []
     courier_rules: list[CourierRuleSection] = []
     regions: list[RegionSection] = []
-
-    source: str = ""
-    base_dir: str = "."
-
-    def resolve(self, relative: str) -> Path:
-        path = Path(relative)
-        return path if path.is_absolute() else Path(self.base_dir) / path
-
-    @property
-    def measure_rules(self) -> tuple[MeasureRule, ...]:
-        return _compiled_rules(self)  # type: ignore[arg-type]
 
     @property
     def store(self) -> HubIdentity:
@@ -396,8 +391,8 @@ class HubConfig(Base, weakref=True):
         return f"sqlite:///{self.resolve(self.hub.database_path)}"
 
     @property
-    def data_dir(self) -> Path:
-        return self.resolve(self.server.data_dir)
+    def offline_after(self) -> timedelta:
+        return timedelta(seconds=self.sync.offline_after_seconds)
 
     @property
     def tz(self) -> ZoneInfo:

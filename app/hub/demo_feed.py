@@ -68,6 +68,4 @@ class HubDemoFeed(Trickle):
         self.db, self.cfg, self.waker = db, cfg, waker
 
     async def post(self, rng: random.Random, n: int) -> None:
-        wake = await post_one(self.db, self.cfg, rng, n)
-        if wake:
-            await self.waker.wake("orders", *(f"down:{s}" for s in wake))
+        await self.waker.wake_stores(await post_one(self.db, self.cfg, rng, n))

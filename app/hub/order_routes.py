@@ -26,8 +26,7 @@ HQ = ("manager",)
 
 
 async def _wake(request: Request, stores: tuple[str, ...]) -> None:
-    if stores:
-        await request.app.state.waker.wake("orders", *(f"down:{s}" for s in set(stores)))
+    await request.app.state.waker.wake_stores(stores)
 
 
 def _machine(request: Request):  # noqa: ANN202
@@ -131,15 +130,9 @@ async def order_page(request: Request, order_id: str) -> Template:
         raise NotFoundException(f"no order {order_id}")
     from app.hub import service as hub
 
-    stores = await hub.store_health(request.app.state.db, _offline_after(request))
+    stores = await hub.store_health(request.app.state.db, request.app.state.cfg.offline_after)
     return page(request, "hub/order.html", found=found, order=found.order, stores=stores,
                 labels=routing.LABELS, now=utcnow(), error=request.query_params.get("error", ""))
-
-
-def _offline_after(request: Request):  # noqa: ANN202
-    from datetime import timedelta
-
-    return timedelta(seconds=request.app.state.cfg.sync.offline_after_seconds)
 
 
 @post("/hub/orders/{order_id:str}/assign", guards=[requires(*HQ)])

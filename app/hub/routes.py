@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
 from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
@@ -24,46 +23,39 @@ from app.hub import service as hub
 HQ = ("manager",)  # HQ operations; admins may do everything
 
 
-def _health_window(request: Request) -> timedelta:
-    return timedelta(seconds=request.app.state.cfg.sync.offline_after_seconds)
-
-
-async def _wake(request: Request, *topics: str) -> None:
-    await request.app.state.waker.wake(*topics)
-
-
 # --- stores and their health ---------------------------------------------------------
+
+
+async def _stores_board(request: Request) -> dict[str, Any]:
+    """What the Stores page shows: each store's link and today's sales."""
+    cfg = request.app.state.cfg
+    stores = await hub.store_health(request.app.state.db, cfg.offline_after)
+    today = utcnow().astimezone(cfg.tz).date().isoformat()
+    sales = {d.store_id: d for d in await hub.day_sales(request.app.state.db, today)}
+    return {"stores": stores, "sales": sales, "today": today}
 
 
 @get("/", guards=[requires(*HQ)])
 async def dashboard(request: Request) -> Template:
-    stores = await hub.store_health(request.app.state.db, _health_window(request))
-    today = utcnow().astimezone(request.app.state.cfg.tz).date().isoformat()
-    sales = {d.store_id: d for d in await hub.day_sales(request.app.state.db, today)}
-    return page(request, "hub/dashboard.html", "hub/_stores.html", stores=stores, sales=sales,
-                today=today)
+    return page(request, "hub/dashboard.html", "hub/_stores.html",
+                **await _stores_board(request))
 
 
 @get("/hub/stores/live", guards=[requires(*HQ)])
 async def stores_fragment(request: Request) -> Template:
-    stores = await hub.store_health(request.app.state.db, _health_window(request))
-    today = utcnow().astimezone(request.app.state.cfg.tz).date().isoformat()
-    sales = {d.store_id: d for d in await hub.day_sales(request.app.state.db, today)}
-    return Template(template_name="hub/_stores.html",
-                    context={"stores": stores, "sales": sales, "today": today},
+    return Template(template_name="hub/_stores.html", context=await _stores_board(request),
                     headers={"Vary": "HX-Request", "Cache-Control": "no-store"})
 
 
 @post("/hub/stores/{store_id:str}/accept-database", guards=[requires("admin")])
 async def accept_database(request: Request, store_id: str) -> Response:
     await hub.accept_store_database(request.app.state.db, store_id)
-    await _wake(request, "health")
     return go(request, "/")
 
 
 @get("/api/v1/stores", guards=[api_access("stock:read", *HQ)])
 async def api_stores(request: Request) -> dict[str, Any]:
-    stores = await hub.store_health(request.app.state.db, _health_window(request))
+    stores = await hub.store_health(request.app.state.db, request.app.state.cfg.offline_after)
     return {"stores": [s.as_json() for s in stores]}
 
 
@@ -133,13 +125,8 @@ async def product_save(request: Request, data: Form) -> Response | Template:
         existing, codes = await _product_with_codes(request, data.get("sku", ""))
         return page(request, "hub/product_edit.html", status_code=400, product=existing,
                     codes=codes, error=str(exc), form=data)
-    await _wake(request, *await _down_topics(request))
+    await request.app.state.waker.wake_all_stores()
     return go(request, f"/hub/catalog/item/{product.sku}?saved=1")
-
-
-async def _down_topics(request: Request) -> list[str]:
-    async with request.app.state.db.read() as s:
-        return [f"down:{sid}" for sid in await hub.active_store_ids(s)]
 
 
 @get("/hub/catalog/import", guards=[requires(*HQ)])
@@ -165,7 +152,7 @@ async def import_upload(
     except ImportRejected as exc:
         return page(request, "hub/import.html", status_code=400, report=None,
                     errors=exc.errors[:200], error=str(exc))
-    await _wake(request, *await _down_topics(request))
+    await request.app.state.waker.wake_all_stores()
     return page(request, "hub/import.html", report=report, errors=report.skipped[:200],
                 error="")
 

@@ -50,7 +50,7 @@ from app.hub.models import (
     HubStoreOrder,
     HubWebhook,
 )
-from app.hub.service import HubError, enqueue
+from app.hub.service import HubError, enqueue, is_online
 from app.orders.service import OrderError, OrderIn, validate
 
 # Hub order statuses that hold stock at the store (promised, not yet handed over).
@@ -180,7 +180,6 @@ async def _store_views(s: Any, cfg: HubConfig, order: allocation.OrderView,
         HubStore.priority, HubStore.active, HubStore.connected, HubStore.last_seen_at,
         HubStore.pickers).order_by(HubStore.id))).all()
     now = utcnow()
-    offline_after = timedelta(seconds=cfg.sync.offline_after_seconds)
     pins = {st.id: frozenset(p for p in st.pincodes.split(",") if p) for st in stores}
     near = [st.id for st in stores
             if allocation.in_area(order, st.lat, st.lon, pins[st.id], rules)[0]]
@@ -215,7 +214,7 @@ async def _store_views(s: Any, cfg: HubConfig, order: allocation.OrderView,
         .group_by(HubOrder.store_id))).all())
     views = []
     for st in stores:
-        online = bool(st.connected and st.last_seen_at and now - st.last_seen_at < offline_after)
+        online = is_online(st.connected, st.last_seen_at, now, cfg.offline_after)
         views.append(allocation.StoreView(
             id=st.id, name=st.name, lat=st.lat, lon=st.lon, pincodes=pins[st.id],
             priority=st.priority, active=st.active, online=online,

@@ -350,13 +350,8 @@ async def _change_product(db: HubDatabase, sku: str, **changes: Any) -> Product:
 # --- store -> hub events -------------------------------------------------------------
 
 
-@dataclass
-class Applied:
-    stock_skus: set[str]
-
-
 async def apply_store_events(s: Any, store: HubStore, events: tuple[Event, ...],
-                             hub_tz: Any) -> Applied:
+                             hub_tz: Any) -> None:
     """Apply a frame's fresh events in the caller's transaction (which also moves the
     store's cursor). An event id seen before (a store that resent its whole outbox
     after a restore was accepted) is skipped."""
@@ -364,9 +359,8 @@ async def apply_store_events(s: Any, store: HubStore, events: tuple[Event, ...],
     ids = [e.id for e in events]
     seen = set(await s.scalars(select(StoreEventRow.id).where(StoreEventRow.id.in_(ids))))
     fresh = [e for e in events if e.id not in seen]
-    applied = Applied(set())
     if not fresh:
-        return applied
+        return
     await s.execute(insert(StoreEventRow), [
         {"id": e.id, "store_id": store.id, "seq": e.seq, "kind": e.kind, "at": e.at,
          "received_at": now, "data": _json.encode(e.data).decode()} for e in fresh])
@@ -390,8 +384,6 @@ async def apply_store_events(s: Any, store: HubStore, events: tuple[Event, ...],
                   "updated_at": stmt.excluded.updated_at})
         await s.execute(stmt, [{"store_id": store.id, "sku": sku, "on_hand": delta,
                                 "updated_at": now} for sku, delta in sorted(deltas.items())])
-        applied.stock_skus = set(deltas)
-    return applied
 
 
 def _text(data: dict, key: str) -> str:
@@ -480,6 +472,13 @@ class StoreHealth:
         }
 
 
+def is_online(connected: bool, last_seen_at: datetime | None, now: datetime,
+              offline_after: timedelta) -> bool:
+    """A store is online while its link is up and was seen lately: a hub process that
+    died with the socket open leaves `connected` set, and the staleness catches it."""
+    return bool(connected and last_seen_at and now - last_seen_at < offline_after)
+
+
 async def store_health(db: HubDatabase, offline_after: timedelta) -> list[StoreHealth]:
     now = utcnow()
     async with db.read() as s:
@@ -491,7 +490,7 @@ async def store_health(db: HubDatabase, offline_after: timedelta) -> list[StoreH
             .group_by(HubOutbox.store_id))).all())
     out = []
     for st in stores:
-        online = bool(st.connected and st.last_seen_at and now - st.last_seen_at < offline_after)
+        online = is_online(st.connected, st.last_seen_at, now, offline_after)
         old = oldest.get(st.id)
         if isinstance(old, str):
             old = datetime.fromisoformat(old)

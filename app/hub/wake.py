@@ -12,9 +12,15 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
+from collections.abc import Iterable
 
 log = logging.getLogger("kirana.hub")
 CHANNEL = "kirana_hub"
+
+
+def down_topic(store_id: str) -> str:
+    """The topic a store's link listens on for new hub -> store events."""
+    return f"down:{store_id}"
 
 
 class Waker:
@@ -46,6 +52,15 @@ class Waker:
     async def wake(self, *topics: str) -> None:
         for topic in topics:
             self._deliver(topic)
+
+    async def wake_stores(self, store_ids: Iterable[str]) -> None:
+        """The links of these stores have new hub -> store events to send."""
+        topics = sorted({down_topic(s) for s in store_ids})
+        if topics:
+            await self.wake(*topics)
+
+    async def wake_all_stores(self) -> None:
+        await self.wake("*")
 
     async def start(self) -> None:
         pass

@@ -42,9 +42,7 @@ class HubWorker:
         return response.status_code
 
     async def tick(self) -> None:
-        wake = await routing.expire_assignments(self.db, self.cfg)
-        if wake:
-            await self.waker.wake("orders", *(f"down:{s}" for s in set(wake)))
+        await self.waker.wake_stores(await routing.expire_assignments(self.db, self.cfg))
         # An order's statuses go out one after another; keep going while any were sent.
         for _ in range(20):
             if not await routing.deliver_webhooks(self.db, self._post):

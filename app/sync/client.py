@@ -151,7 +151,7 @@ class SyncClient:
             await asyncio.sleep(random.uniform(0.2, 1.0) * delay)
             delay = min(delay * 2, self.backoff_max)
 
-    async def _session(self) -> bool:
+    async def _session(self) -> None:
         token = read_token(self.cfg)
         if not token:
             raise HubRefused(p.AUTH, f"no store token in {self.cfg.hub.token_file or '(unset)'}"
@@ -195,7 +195,6 @@ class SyncClient:
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
-        return True
 
     async def _fail(self, ws, code: int, message: str) -> None:  # noqa: ANN001
         with contextlib.suppress(Exception):

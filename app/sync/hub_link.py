@@ -26,7 +26,7 @@ from app.hub import routing
 from app.hub import service as hub
 from app.hub.db import HubDatabase
 from app.hub.models import HubStore
-from app.hub.wake import Waker
+from app.hub.wake import Waker, down_topic
 from app.sync import protocol as p
 from app.sync.protocol import close_reason
 
@@ -177,15 +177,13 @@ class HubLink:
                 acked_up = row.acked_up
         if conflict:
             await hub.raise_alert(self.db, store.id, conflict, rejected_epoch=hello.epoch)
-            await self.waker.wake("health")
             raise LinkClosed(p.CONFLICT, conflict)
         self.connected_since = now
         self.sent = self.acked = hello.applied_down
         await self.send(p.Welcome(acked_up=acked_up, hub_time=now.isoformat()))
-        await self.waker.wake("health")
 
     async def _run(self) -> None:
-        topic = f"down:{self.store_id}"
+        topic = down_topic(self.store_id)
         self.wakeup = self.waker.subscribe(topic)
         self.inbox: asyncio.Queue = asyncio.Queue()
         self.links.add(self)
@@ -240,7 +238,6 @@ class HubLink:
 
     async def _apply(self, frame: p.Events) -> None:
         now = utcnow()
-        stock_changed = False
         wake: tuple[str, ...] = ()
         async with self.db.write() as s:
             if any(e.kind == "order.status" for e in frame.events):
@@ -251,12 +248,11 @@ class HubLink:
             got = p.receive(row.acked_up, frame)
             if got.apply:
                 try:
-                    applied = await hub.apply_store_events(s, row, got.apply, self.cfg.tz)
+                    await hub.apply_store_events(s, row, got.apply, self.cfg.tz)
                 except ValueError as exc:
                     first = got.apply[0]
                     raise LinkClosed(p.BAD_MESSAGE, f"events from seq {first.seq} could not be "
                                                     f"applied: {exc}") from None
-                stock_changed = bool(applied.stock_skus)
                 for event in got.apply:
                     if event.kind == "order.status":
                         wake += await routing.on_store_status(s, self.cfg, self.store_id,
@@ -266,10 +262,7 @@ class HubLink:
                 row.last_applied_at = now
             row.last_seen_at = now
         await self.send(got.reply)
-        if stock_changed:
-            await self.waker.wake("stock")
-        if wake:
-            await self.waker.wake("orders", *(f"down:{sid}" for sid in set(wake)))
+        await self.waker.wake_stores(wake)
 
     async def _store_ack(self, upto: int) -> None:
         async with self.db.write() as s:
@@ -303,7 +296,6 @@ class HubLink:
                     HubStore.id == self.store_id,
                     HubStore.connected_since == self.connected_since)
                     .values(connected=False, last_seen_at=utcnow()))
-            await self.waker.wake("health")
 
 
 def _parse_at(text: str, default: datetime) -> datetime:
