@@ -36,6 +36,8 @@ class Order(Base):
     courier: Mapped[str] = mapped_column(String(40), default="")  # chosen by the hub
     bag_count: Mapped[int] = mapped_column(Integer, default=0)
     bags_handed: Mapped[str] = mapped_column(String(200), default="")  # "1,2": bags scanned
+    # Secret made at packing; each bag label's code is derived from it (never printed).
+    bag_key: Mapped[str] = mapped_column(String(32), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
