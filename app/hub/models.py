@@ -214,6 +214,10 @@ class HubWebhook(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_error: Mapped[str] = mapped_column(String(300), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # A hub process leases a due call before posting it (committed first, so no
+    # transaction stays open during the HTTP call); an expired lease may be taken over.
+    claimed_by: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class HubCourier(Base):
