@@ -87,6 +87,11 @@ class PrinterSection(Base):
     columns: Literal[32, 42, 48] = 48
     documents: list[str] = []
     counters: list[str] = []
+    # network: a job is done only when the printer answers a status request sent after it;
+    # false for a printer that does not answer DLE EOT (its jobs are "sent, not confirmed").
+    confirm: bool = True
+    status_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=60)] = 3.0
+    poll_seconds: Annotated[float, msgspec.Meta(gt=0, le=60)] = 2.0  # a printer with a problem
 
 
 class PosSection(Base):
