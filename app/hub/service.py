@@ -226,8 +226,10 @@ async def _codes_for(s: Any, product_ids: list[str]) -> dict[str, list[str]]:
 
 
 async def announce_products(s: Any, product_ids: list[str]) -> None:
-    """Queue `product.upserted` (or `product.retired`) for every store: call in the
-    transaction that changed the products."""
+    """Queue `product.upserted` with the product's whole state for every store: call in
+    the transaction that changed the products. Retired is a field (`active`), so edits
+    to a retired product reach the stores too (the hub no longer sends the bare
+    `product.retired`; stores still apply it from older hubs)."""
     if not product_ids:
         return
     stores = await active_store_ids(s)
@@ -238,8 +240,7 @@ async def announce_products(s: Any, product_ids: list[str]) -> None:
         products += list(await s.scalars(select(Product).where(
             Product.id.in_(product_ids[i:i + 2000]))))
     codes = await _codes_for(s, [p.id for p in products])
-    events = [("product.upserted", product_payload(p, codes[p.id])) if p.active
-              else ("product.retired", {"sku": p.sku, "updated_at": p.updated_at.isoformat()})
+    events = [("product.upserted", product_payload(p, codes[p.id]))
               for p in sorted(products, key=lambda p: p.sku)]
     await enqueue(s, stores, events)
 

@@ -71,6 +71,7 @@ async def _product_upserted(s: Tx, cfg: StoreConfig, data: dict) -> None:
 
 
 async def _product_retired(s: Tx, cfg: StoreConfig, data: dict) -> None:
+    """Sent by older hubs only; a hub now sends `product.upserted` with `active` false."""
     sku = _need(data, "sku", str).upper()
     product = await s.scalar(select(Product).where(Product.sku == sku))
     if product is not None:
