@@ -1,6 +1,7 @@
 """Money as integer minor units (paise). Never floats.
 
-Parsing accepts what staff type ("45", "45.5", "₹1,234.50"); formatting uses
+Parsing accepts what staff type ("45", "45.5", "₹1,234.50", "1,00,000") and
+refuses commas anywhere else ("50,00"); formatting uses
 Indian digit grouping (₹1,23,456.00) because that is what shelf labels show.
 All rounding goes through ``round_half_up`` so every screen and receipt agrees.
 """
@@ -8,26 +9,77 @@ All rounding goes through ``round_half_up`` so every screen and receipt agrees.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 CURRENCY_SYMBOL = {"INR": "₹"}
-_AMOUNT_RE = re.compile(r"^-?[0-9]+(\.[0-9]{1,2})?$")
+# Digits, optionally grouped by commas the Indian way (1,00,000) or the international way
+# (100,000), then at most two decimals. ASCII digits only: "१२" or "１２" are refused.
+_DIGITS = r"(?:[0-9]+|[0-9]{1,2}(?:,[0-9]{2})*,[0-9]{3}|[0-9]{1,3}(?:,[0-9]{3})+)"
+_AMOUNT_RE = re.compile(rf"{_DIGITS}(?:\.[0-9]{{1,2}})?", re.ASCII)
+_COUNT_RE = re.compile(_DIGITS, re.ASCII)
+_DECIMAL_COMMA_RE = re.compile(r"[0-9][0-9.]*,[0-9]{1,2}", re.ASCII)  # "50,00", "1.000,50"
+_PREFIXES = ("₹", "Rs.", "Rs", "INR")
+MAX_TEXT = 32  # longest amount text worth reading ("₹ 12,34,56,789.00" is 17)
+MAX_AMOUNT_MINOR = 10_000_000_000  # ₹10 crore: anything above is a typo at a counter
+COMMA_RULE = "commas only between thousands, like 1,00,000 or 100,000"
 
 
 class MoneyError(ValueError):
     pass
 
 
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 20 else text[:20] + "…")
+
+
+def _digits_of(text: str, what: str) -> str:
+    """The number part of `text`, or a MoneyError saying what is wrong with it."""
+    raw = str(text)
+    if len(raw) > MAX_TEXT:
+        raise MoneyError(f"{_shown(raw)} is too long to be {what}")
+    cleaned = raw.strip()
+    for prefix in _PREFIXES:
+        if cleaned.startswith(prefix):
+            cleaned = cleaned[len(prefix):].strip()
+            break
+    if cleaned.startswith("-"):
+        raise MoneyError(f"{_shown(raw)}: {what} cannot be negative")
+    return cleaned
+
+
 def parse_amount(text: str) -> int:
-    """'1,234.50' -> 123450 paise. More than two decimals is an error, not a rounding."""
-    cleaned = str(text).strip().replace(",", "").replace("₹", "").replace("Rs.", "").strip()
-    if not _AMOUNT_RE.match(cleaned):
-        raise MoneyError(f"{text!r} is not an amount like 45 or 45.50")
-    try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        raise MoneyError(f"{text!r} is not an amount") from None
-    return int(value * 100)
+    """'1,234.50' -> 123450 paise; the one parser of every amount typed in a form.
+
+    Commas are accepted only where they group thousands (1,00,000 or 100,000):
+    '50,00' is refused rather than read as 5000, because a cashier who typed it
+    meant 50.00. More than two decimals, signs, exponents, NaN and amounts over
+    ₹10 crore are refused with a message, never rounded or guessed."""
+    cleaned = _digits_of(text, "an amount")
+    if not _AMOUNT_RE.fullmatch(cleaned):
+        if "," in cleaned:
+            hint = (
+                f"use {cleaned.replace('.', '').replace(',', '.')} ({COMMA_RULE})"
+                if _DECIMAL_COMMA_RE.fullmatch(cleaned)
+                else COMMA_RULE
+            )
+            raise MoneyError(f"{_shown(str(text))} is not an amount: {hint}")
+        raise MoneyError(f"{_shown(str(text))} is not an amount like 45 or 45.50")
+    value = int(Decimal(cleaned.replace(",", "")) * 100)
+    if value > MAX_AMOUNT_MINOR:
+        raise MoneyError(f"{_shown(str(text))} is more than ₹10,00,00,000; check the amount")
+    return value
+
+
+def parse_count(text: str, what: str = "a count") -> int:
+    """A whole number typed by staff (notes in the drawer): '1,000' or '1000', same comma rule."""
+    cleaned = _digits_of(text, what)
+    if not _COUNT_RE.fullmatch(cleaned):
+        raise MoneyError(f"{_shown(str(text))} is not a whole number ({COMMA_RULE})")
+    value = int(cleaned.replace(",", ""))
+    if value > MAX_AMOUNT_MINOR:
+        raise MoneyError(f"{_shown(str(text))} is too large; check it")
+    return value
 
 
 def _group_indian(rupees: int) -> str:
@@ -74,9 +126,28 @@ def price_for_measure(price_per_unit_minor: int, base_qty: int) -> int:
     return round_half_up(price_per_unit_minor * base_qty, 1000)
 
 
-def tax_in_inclusive(gross_minor: int, rate_bp: int) -> int:
-    """GST contained in a tax-inclusive amount: gross * r / (1 + r)."""
-    return round_half_up(gross_minor * rate_bp, 10_000 + rate_bp)
+@dataclass(frozen=True, slots=True)
+class GstSplit:
+    """GST contained in a tax-inclusive amount, split for an intra-state sale."""
+
+    taxable: int
+    half: int  # CGST and SGST are each exactly this
+
+    @property
+    def tax(self) -> int:
+        return 2 * self.half
+
+
+def gst_in_inclusive(gross_minor: int, rate_bp: int) -> GstSplit:
+    """The one GST rule: taxable value first, then each half at half the rate on it.
+
+    taxable ≈ gross / (1 + r) rounded half-up; CGST = SGST = taxable × r/2 rounded
+    half-up, computed once; the taxable value is then gross − CGST − SGST, so the
+    three always add up to the gross exactly and any paisa of rounding stays in the
+    taxable value, never between the two halves."""
+    approx_taxable = round_half_up(gross_minor * 10_000, 10_000 + rate_bp)
+    half = round_half_up(approx_taxable * rate_bp, 20_000)
+    return GstSplit(taxable=gross_minor - 2 * half, half=half)
 
 
 def parse_gst_rate(text: str) -> int:

@@ -9,18 +9,21 @@ sale. The order of work, each step exact to the paisa:
 2. line discount (percent or amount), never more than the line gross;
 3. bill discount (percent or amount) spread over lines in proportion to what
    is left of each, largest remainder first, never more than a line holds;
-4. line net = gross - both discounts; GST in it = net x r / (1 + r);
+4. line net = gross - both discounts; GST in it by ``gst_in_inclusive``: the
+   taxable value net / (1 + r) rounded half-up, then CGST = SGST = taxable x r/2
+   rounded half-up (one half computed once), and the taxable value is what is
+   left, so taxable + CGST + SGST == net to the paisa and the halves are equal;
 5. bill total = sum of nets, rounded half-up to the configured step
    (e.g. ₹1) with the difference shown as a rounding line; never below zero.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from app.core.money import price_for_measure, round_half_up, tax_in_inclusive
+from app.core.money import gst_in_inclusive, price_for_measure, round_half_up
 
 DiscountKind = Literal["percent", "amount"]
 MAX_PERCENT_BP = 10_000
@@ -146,10 +149,19 @@ def spread(amount: int, weights: Sequence[int]) -> list[int]:
     return shares
 
 
-def split_gst(tax: int) -> tuple[int, int]:
-    """CGST gets the rounded-up half, SGST the rest, so the two always sum to the tax."""
-    cgst = round_half_up(tax, 2)
-    return cgst, tax - cgst
+def tax_table(parts: Iterable[tuple[int, int, int]]) -> tuple[TaxRow, ...]:
+    """The GST table of any document: (rate, amount incl. GST, GST in it) per line -> one
+    row per rate. Refund lines come in negative, so a report's table is net of refunds.
+    Every line's GST is an even number of paise (two equal halves), so each row's CGST
+    equals its SGST; the table of the cart, the paper and e-receipt and the X/Z is this."""
+    rows: dict[int, tuple[int, int]] = {}
+    for rate, amount, tax in parts:
+        a, t = rows.get(rate, (0, 0))
+        rows[rate] = (a + amount, t + tax)
+    return tuple(
+        TaxRow(rate, amount - tax, tax - tax // 2, tax // 2)
+        for rate, (amount, tax) in sorted(rows.items())
+    )
 
 
 def round_bill(amount: int, step: int) -> int:
@@ -171,17 +183,11 @@ def price_cart(
     priced: list[LinePrice] = []
     for line, gross, ld, bd in zip(lines, grosses, line_discounts, bill_shares, strict=True):
         net = gross - ld - bd
-        tax = tax_in_inclusive(net, line.gst_rate_bp)
-        cgst, sgst = split_gst(tax)
-        priced.append(LinePrice(line.key, gross, ld, bd, net, line.gst_rate_bp, tax, cgst, sgst))
+        gst = gst_in_inclusive(net, line.gst_rate_bp)
+        priced.append(LinePrice(line.key, gross, ld, bd, net, line.gst_rate_bp, gst.tax,
+                                gst.half, gst.half))
     net = sum(p.net for p in priced)
     total = max(0, round_bill(net, rounding_step)) if priced else 0
-    rows: dict[int, list[int]] = {}
-    for p in priced:
-        row = rows.setdefault(p.gst_rate_bp, [0, 0, 0])
-        row[0] += p.taxable
-        row[1] += p.cgst
-        row[2] += p.sgst
     return CartTotals(
         lines=tuple(priced),
         gross=sum(grosses),
@@ -191,7 +197,7 @@ def price_cart(
         rounding=total - net,
         total=total,
         tax=sum(p.tax for p in priced),
-        tax_rows=tuple(TaxRow(rate, *vals) for rate, vals in sorted(rows.items())),
+        tax_rows=tax_table((p.gst_rate_bp, p.net, p.tax) for p in priced),
     )
 
 

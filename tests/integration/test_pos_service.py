@@ -962,7 +962,7 @@ async def test_sale_takes_the_catalogue_price_at_completion(cfg, db, catalog, ca
         7000,
         14000,
     )
-    assert line.net_minor == 14000 and line.tax_minor == 667  # 5 % contained in ₹140
+    assert line.net_minor == 14000 and line.tax_minor == 2 * 333  # 2.5 % + 2.5 % of 133.33
     assert sum(t.amount_minor for t in sale.tenders) == sale.total_minor
 
 

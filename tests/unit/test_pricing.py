@@ -13,6 +13,7 @@ from app.pos.pricing import (
     price_cart,
     settle,
     spread,
+    tax_table,
 )
 
 
@@ -27,11 +28,11 @@ def test_worked_example_matches_a_hand_computed_bill():
     assert t.line("soap").line_discount == 1140
     assert t.net == 24500 + 5000 + 10260 == 39760
     assert t.total == 39800 and t.rounding == 40
-    atta_tax = round(24500 * 500 / 10500)  # 1166.67 -> 1167
-    soap_tax = 1565  # 10260 * 18/118 = 1565.08
-    assert t.line("atta").tax == atta_tax and t.line("soap").tax == soap_tax
-    assert {r.rate_bp: (r.cgst, r.sgst) for r in t.tax_rows} == {
-        0: (0, 0), 500: (584, 583), 1800: (783, 782)}
+    # atta: taxable 24500 / 1.05 = 23333.33 -> 23333; each half 2.5 % = 583.33 -> 583
+    # soap: taxable 10260 / 1.18 = 8694.92 -> 8695; each half 9 % = 782.55 -> 783
+    assert t.line("atta").tax == 2 * 583 and t.line("soap").tax == 2 * 783
+    assert {r.rate_bp: (r.taxable, r.cgst, r.sgst) for r in t.tax_rows} == {
+        0: (5000, 0, 0), 500: (23334, 583, 583), 1800: (8694, 783, 783)}
 
 
 def test_bill_discount_is_spread_and_capped():
@@ -94,8 +95,30 @@ def test_tax_breakdown_sums_to_the_tax(lines, bill):
     assert sum(r.tax for r in t.tax_rows) == t.tax == sum(p.tax for p in t.lines)
     assert sum(r.taxable for r in t.tax_rows) + t.tax == t.net
     for p in t.lines:
-        assert p.cgst + p.sgst == p.tax and 0 <= p.cgst - p.sgst <= 1
+        assert p.cgst == p.sgst and p.cgst + p.sgst == p.tax
+        assert p.taxable + p.cgst + p.sgst == p.net
         assert 0 <= p.tax <= p.net
+    for r in t.tax_rows:
+        assert r.cgst == r.sgst
+    by_rate = {}
+    for p in t.lines:
+        by_rate[p.gst_rate_bp] = by_rate.get(p.gst_rate_bp, 0) + p.net
+    assert {r.rate_bp: r.taxable + r.cgst + r.sgst for r in t.tax_rows} == by_rate
+
+
+def test_the_demo_bill_halves_are_equal():
+    """The first demo bill showed CGST 16.13 + SGST 16.11 at 18 %."""
+    lines = [LineInput(str(i), price, 1, gst_rate_bp=1800)
+             for i, price in enumerate((3800, 4500, 6200, 7650, 8999))]
+    t = price_cart(lines)
+    [row] = t.tax_rows
+    assert row.cgst == row.sgst and row.taxable + row.cgst + row.sgst == t.net
+
+
+def test_tax_table_subtracts_refunds():
+    rows = tax_table([(1800, 19500, 2974), (500, 6800, 324), (1800, -19500, -2974)])
+    assert [(r.rate_bp, r.taxable, r.cgst, r.sgst) for r in rows] == [
+        (500, 6476, 162, 162), (1800, 0, 0, 0)]
 
 
 @given(lines_strategy, discounts)
