@@ -20,16 +20,20 @@ catalogue fan-out locks store rows in id order and no order rows.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
+import os
 import secrets
+import socket
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, or_, select, tuple_
+from sqlalchemy.orm import aliased
 
 from app.config import HubConfig
 from app.core.clock import utcnow
@@ -629,42 +633,80 @@ def signature(secret: str, body: bytes) -> str:
 
 RETRY_SECONDS = (5, 30, 120, 600, 1800, 3600)
 MAX_ATTEMPTS = 12
+POST_TIMEOUT_SECONDS = 20  # one call, start to end, however slowly the channel answers
+LEASE_SECONDS = 60  # a claim outlives its call; a dead process's claims lapse after this
+PROCESS_TAG = f"{socket.gethostname()[:16]}:{os.getpid()}"  # + a call's own 13 chars
+
+
+def _due_query(now: datetime, limit: int) -> Any:
+    """Due calls that are the earliest open call of their order: an order's later call
+    waits while an earlier one is unsent, being sent (claimed) or waiting for a retry."""
+    earlier = aliased(HubWebhook)
+    blocked = exists().where(
+        earlier.order_id == HubWebhook.order_id, earlier.delivered_at.is_(None),
+        earlier.next_attempt_at.is_not(None),
+        tuple_(earlier.created_at, earlier.id) < tuple_(HubWebhook.created_at, HubWebhook.id))
+    return (select(HubWebhook)
+            .where(HubWebhook.delivered_at.is_(None), HubWebhook.next_attempt_at <= now,
+                   or_(HubWebhook.claimed_until.is_(None), HubWebhook.claimed_until < now),
+                   ~blocked)
+            .order_by(HubWebhook.created_at, HubWebhook.id).limit(limit))
+
+
+async def claim_webhooks(db: HubDatabase, limit: int = 20, tag: str = "") -> list[HubWebhook]:
+    """Lease up to `limit` due calls (at most one per order) to this process and commit
+    the lease, so no transaction stays open while the calls are posted. On PostgreSQL
+    rows another process is claiming are skipped (FOR UPDATE SKIP LOCKED); SQLite has
+    one writer."""
+    now = utcnow()
+    tag = tag or PROCESS_TAG
+    async with db.write() as s:
+        query = _due_query(now, limit)
+        if db.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True, of=HubWebhook)
+        hooks = list(await s.scalars(query))
+        for hook in hooks:
+            hook.claimed_by = tag
+            hook.claimed_until = now + timedelta(seconds=LEASE_SECONDS)
+    return hooks
 
 
 async def deliver_webhooks(db: HubDatabase, post: Any, limit: int = 20) -> int:
-    """POST due webhook calls, oldest first, one per order at a time (so a channel sees
-    an order's statuses in order). `post(url, body, headers)` returns the HTTP status."""
-    now = utcnow()
+    """POST due webhook calls: claim them, post them (each order's calls one at a time,
+    so a channel hears an order's statuses in order; different orders at once), then
+    record each result. `post(url, body, headers)` returns the HTTP status.
+
+    Exactly once between live processes; if a process dies after a call was taken and
+    before it recorded that, another process sends it again when the lease lapses, with
+    the same X-Kirana-Event-Id (at least once)."""
+    tag = f"{PROCESS_TAG}:{uuid7()[-12:]}"
+    hooks = await claim_webhooks(db, limit, tag)
+    if not hooks:
+        return 0
     async with db.read() as s:
-        due = list(await s.scalars(
-            select(HubWebhook).where(HubWebhook.delivered_at.is_(None),
-                                     HubWebhook.next_attempt_at <= now)
-            .order_by(HubWebhook.created_at).limit(limit)))
         channels = {c.name: c for c in await s.scalars(select(HubChannel))}
-        first_open = dict((await s.execute(
-            select(HubWebhook.order_id, func.min(HubWebhook.created_at))
-            .where(HubWebhook.delivered_at.is_(None), HubWebhook.next_attempt_at.is_not(None))
-            .group_by(HubWebhook.order_id))).all())
-    sent = 0
-    for hook in due:
-        if first_open.get(hook.order_id) and hook.created_at > _as_dt(first_open[hook.order_id]):
-            continue  # an earlier status of this order is still waiting
+
+    async def send(hook: HubWebhook) -> str:
         channel = channels.get(hook.channel)
         if channel is None or not channel.webhook_url:
-            continue
+            return "the channel has no webhook URL"
         body = hook.payload.encode()
-        error, status = "", 0
         try:
-            status = await post(channel.webhook_url, body, {
+            status = await asyncio.wait_for(post(channel.webhook_url, body, {
                 "Content-Type": "application/json",
                 "X-Kirana-Signature": signature(channel.webhook_secret, body),
-                "X-Kirana-Event-Id": hook.id})
-            if not 200 <= status < 300:
-                error = f"HTTP {status}"
+                "X-Kirana-Event-Id": hook.id}), POST_TIMEOUT_SECONDS)
         except Exception as exc:  # noqa: BLE001 - any failure is retried later
-            error = f"{type(exc).__name__}: {exc}"[:300]
-        async with db.write() as s:
-            row = await s.get(HubWebhook, hook.id)
+            return f"{type(exc).__name__}: {exc}"[:300]
+        return "" if 200 <= status < 300 else f"HTTP {status}"
+
+    errors = await asyncio.gather(*(send(hook) for hook in hooks))
+    sent = 0
+    async with db.write() as s:
+        for hook, error in zip(hooks, errors, strict=True):
+            row = await s.get(HubWebhook, hook.id, with_for_update=True)
+            if row.delivered_at is not None:
+                continue  # sent by a process that took over a lapsed lease
             row.attempts += 1
             if not error:
                 row.delivered_at, row.next_attempt_at, row.last_error = utcnow(), None, ""
@@ -674,11 +716,9 @@ async def deliver_webhooks(db: HubDatabase, post: Any, limit: int = 20) -> int:
                 row.next_attempt_at = (None if row.attempts >= MAX_ATTEMPTS else utcnow()
                                        + timedelta(seconds=RETRY_SECONDS[min(
                                            row.attempts - 1, len(RETRY_SECONDS) - 1)]))
+            if row.claimed_by == tag:
+                row.claimed_by, row.claimed_until = "", None
     return sent
-
-
-def _as_dt(value: Any) -> datetime:
-    return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
 # --- reading -------------------------------------------------------------------------

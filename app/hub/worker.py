@@ -1,6 +1,8 @@
 """The hub's background work: move orders no store accepted in time, and deliver the
 channels' webhooks (with retries). Every hub process runs it; with PostgreSQL, rows
-are claimed with SKIP LOCKED so two processes never act on the same order."""
+are claimed with SKIP LOCKED so two processes never act on the same order, and a
+webhook call is leased (`claimed_until`, committed before the HTTP post) so two
+processes never send the same call and an order's calls go out one after another."""
 
 from __future__ import annotations
 
