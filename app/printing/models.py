@@ -10,7 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, UTCDateTime
 
-JOB_STATES = ("queued", "sending", "done", "failed", "cancelled")
+# done: the printer confirmed it (or a preview); sent: handed to a printer that cannot confirm
+JOB_STATES = ("queued", "sending", "done", "sent", "failed", "cancelled")
 
 
 class PrintJob(Base):

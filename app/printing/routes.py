@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.response import Template
 from sqlalchemy import select
 
-from app.catalog.units import format_quantity
+from app.catalog.units import format_measure, format_quantity
 from app.core.auth import PUBLIC, requires
 from app.core.clock import utcnow
 from app.core.money import format_amount
 from app.core.web import current_user, page
+from app.pos import service as pos_service
 from app.pos.models import Sale
-from app.pos.receipts import tax_rows, templates_for
-from app.printing import service, transport
+from app.pos.receipts import sale_line_text, tax_rows, templates_for
+from app.printing import service
 from app.printing.html_render import to_html
 from app.printing.layout import parse_layout
 
@@ -67,8 +66,7 @@ async def check_printer(request: Request, name: str) -> Template:
     except service.PrintError as exc:
         return page(request, "printing/_printers.html", **await _printers_context(
             request, str(exc), "error"))
-    result = await asyncio.to_thread(transport.probe, printer)
-    _queue(request).wake(printer.name)  # a printer back on should not wait out its backoff
+    result = await _queue(request).check(printer)  # and wakes its worker
     return page(request, "printing/_printers.html", **await _printers_context(
         request, f"{printer.name}: {result.detail}", "ok" if result.online else "error"))
 
@@ -115,7 +113,9 @@ async def e_receipt(request: Request, token: str) -> Response | Template:
         _ = sale.lines, sale.tenders  # loaded before the transaction ends
     cfg = request.app.state.cfg
     return page(request, "printing/e_receipt.html", sale=sale, store=cfg.store,
-                tax_rows=tax_rows(sale.lines), money=format_amount, qty=format_quantity)
+                tax_rows=tax_rows(sale.lines), money=format_amount, qty=format_quantity,
+                line_text=sale_line_text, measure=format_measure,
+                refunds=await pos_service.refunds_of_sale(db, sale.id))
 
 
 ROUTES = [printers_page, test_print, check_printer, job_action, job_preview, e_receipt]

@@ -6,12 +6,16 @@ together). Each printer's worker (worker.py) sends its jobs strictly in order.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from sqlalchemy import func, select
 
 from app.config import PrinterSection, StoreConfig
 from app.core.clock import utcnow
 from app.core.db import Database, Tx
 from app.core.ids import uuid7
+from app.printing import status as st
 from app.printing.models import PrintJob
 
 
@@ -71,6 +75,29 @@ async def queue_depth(db: Database) -> dict[str, int]:
         return dict(rows.all())
 
 
+@dataclass(frozen=True)
+class PrinterAlert:
+    printer: str
+    reason: str
+    waiting: int
+    text: str  # "Printer counter-1: out of paper — 2 receipts waiting."
+    next_step: str  # "Load a new roll; the receipts will print by themselves."
+
+
+async def printer_alerts(db: Database, cfg: StoreConfig, states: dict[str, Any],
+                         counter: str, document: str = "receipt") -> list[PrinterAlert]:
+    """Problems of the printers that print `document` at `counter`, for the till's banner.
+    `states` is the print queue's PrinterState per printer name."""
+    troubled = [(p, states[p.name]) for p in printers_for(cfg, document, counter)
+                if p.name in states and states[p.name].reason in st.PROBLEMS]
+    if not troubled:
+        return []
+    depth = await queue_depth(db)
+    return [PrinterAlert(p.name, state.reason, depth.get(p.name, 0),
+                         st.banner(p.name, state.reason, depth.get(p.name, 0), document),
+                         st.next_step(state.reason)) for p, state in troubled]
+
+
 async def _job(s: Tx, job_id: str) -> PrintJob:
     job = await s.scalar(select(PrintJob).where(PrintJob.id == job_id))
     if job is None:
@@ -99,7 +126,7 @@ async def cancel(db: Database, job_id: str) -> PrintJob:
 
 
 async def reprint(db: Database, job_id: str) -> PrintJob:
-    """A new job with the same layout, marked DUPLICATE at the top."""
+    """A new job with the same layout, marked DUPLICATE at the top (done or sent jobs)."""
     async with db.write() as s:
         job = await _job(s, job_id)
         return enqueue(s, job.printer, job.document, mark_duplicate(job.layout), ref=job.ref,

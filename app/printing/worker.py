@@ -1,11 +1,21 @@
-"""One worker per printer: sends queued jobs strictly in order, retries with backoff.
+"""One worker per printer: sends queued jobs strictly in order; "done" means printed.
 
-A job is marked `sending` before its bytes go out and `done` right after the
-printer accepted all of them. A printer that is off or unreachable leaves the job
-`queued` with the reason, and the worker tries again after 1, 2, 4 ... 30 s;
-later jobs wait behind it, so receipts never come out of order. After a restart,
-a job left `sending` (the process died mid-send) is sent again: a printer that
-died halfway prints the whole receipt again rather than lose it.
+A network printer that confirms (the default) is asked for its status before each
+job; a printer that does not answer, or reports paper out, cover open or an error,
+is not sent the job: its queue pauses and the worker asks again every
+`poll_seconds` (2 s) until it reports ready, then carries on by itself. The job is
+then sent followed by a status request on the same connection, and marked `done`
+only when that reply comes (the printer answers it after consuming the job). While
+the reply is late the job stays `sending` and the connection is held: a printer
+that was only stuck answers once it reads again and the job is confirmed exactly
+once. If the connection breaks first, or the reply says the paper ran out during
+the job, the job goes back to `queued` and is sent again whole (it may have printed
+in part). After a restart a job left `sending` is sent again, so an unconfirmed
+receipt can print twice but is never lost.
+
+Kinds that cannot report (usb, serial, cups, file, and network printers with
+`confirm = false`) end in `sent`: handed over, not confirmed. Preview jobs are
+`done` (they are shown on screen).
 """
 
 from __future__ import annotations
@@ -13,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -21,6 +31,7 @@ from sqlalchemy import select, update
 from app.config import PrinterSection, StoreConfig
 from app.core.clock import utcnow
 from app.core.db import Database
+from app.printing import status as st
 from app.printing import transport
 from app.printing.escpos_render import to_escpos
 from app.printing.layout import parse_layout
@@ -28,18 +39,33 @@ from app.printing.models import PrintJob
 
 log = logging.getLogger("kirana.printing")
 IDLE_POLL_SECONDS = 1.0
-MAX_BACKOFF_SECONDS = 30.0
+BYTES_PER_SECOND = 2000  # a slow printer's pace: the reply to a big job may take longer
+WAITING = "waiting"  # PrinterState.reason before the first contact
 
 
 @dataclass
 class PrinterState:
     name: str
-    online: bool | None = None  # None: nothing sent yet
+    reason: str = WAITING  # status.READY, status.UNCONFIRMED or one of status.PROBLEMS
     detail: str = "waiting for the first job"
     last_ok_at: datetime | None = None
-    retry_in: float = 0.0
     sent: int = 0
-    errors: list[str] = field(default_factory=list)
+
+    @property
+    def online(self) -> bool | None:
+        return None if self.reason == WAITING else self.reason not in st.PROBLEMS
+
+    @property
+    def problem(self) -> bool:
+        return self.reason in st.PROBLEMS
+
+    @property
+    def headline(self) -> str:
+        return st.headline(self.reason)
+
+    @property
+    def next_step(self) -> str:
+        return st.next_step(self.reason)
 
 
 def render_job(printer: PrinterSection, layout: str) -> bytes:
@@ -47,14 +73,14 @@ def render_job(printer: PrinterSection, layout: str) -> bytes:
 
 
 class PrintQueue:
-    def __init__(self, db: Database, cfg: StoreConfig, *, first_backoff: float = 1.0) -> None:
+    def __init__(self, db: Database, cfg: StoreConfig) -> None:
         self.db = db
         self.cfg = cfg
-        self.first_backoff = first_backoff
         self.state = {p.name: PrinterState(p.name) for p in cfg.printers}
         self._events: dict[str, asyncio.Event] = {}
         self._tasks: list[asyncio.Task] = []
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._holding: set[str] = set()  # printers with a job sent and not yet confirmed
 
     async def start(self) -> None:
         """Start one worker per printer, once: a second start (a second test client
@@ -67,8 +93,8 @@ class PrintQueue:
             self._tasks.append(asyncio.create_task(self._run(printer), name=f"print-{printer.name}"))
 
     async def stop(self) -> None:
-        if asyncio.get_running_loop() is not self._loop:
-            return  # only the loop that started the workers stops them
+        if asyncio.get_running_loop() is not self._loop or not self._tasks:
+            return  # only the loop that started the workers stops them, once
         for task in self._tasks:
             task.cancel()
         # A worker inside a thread call (a printer that hangs) must not hold up shutdown.
@@ -112,46 +138,148 @@ class PrintQueue:
             await asyncio.wait_for(event.wait(), timeout=seconds)
         event.clear()
 
+    async def check(self, printer: PrinterSection) -> transport.ProbeResult:
+        """Check now (printers page): ask the printer and wake its worker."""
+        state = self.state[printer.name]
+        if printer.name in self._holding:  # one connection at a time to a printer
+            return transport.ProbeResult(False, state.detail, state.reason)
+        result = await transport.probe(printer, printer.status_timeout_seconds)
+        if transport.confirms(printer) or result.reason == st.UNREACHABLE:
+            self._set(printer, state, result.reason, result.detail)
+        self.wake(printer.name)
+        return result
+
+    def _set(self, printer: PrinterSection, state: PrinterState, reason: str,
+             detail: str) -> None:
+        if reason != state.reason and reason in st.PROBLEMS:
+            log.warning("printer %s: %s", printer.name, detail)
+        elif reason != state.reason and state.problem:
+            log.info("printer %s is back: %s", printer.name, detail)
+        state.reason, state.detail = reason, detail
+
     async def _run(self, printer: PrinterSection) -> None:
         """Never dies: any error is logged, shown on the printers page, and retried."""
         state = self.state[printer.name]
-        backoff = self.first_backoff
         while True:
             try:
-                backoff = await self._step(printer, state, backoff)
+                await self._step(printer, state)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a dead worker would stop all printing
                 log.exception("print queue for %s", printer.name)
-                state.online, state.detail = False, f"print queue problem: {exc}"[:200]
-                await asyncio.sleep(min(backoff, MAX_BACKOFF_SECONDS))
-                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                state.reason, state.detail = st.ERROR, f"print queue problem: {exc}"[:200]
+                await asyncio.sleep(printer.poll_seconds)
 
-    async def _step(self, printer: PrinterSection, state: PrinterState, backoff: float) -> float:
-        """Send the next job if there is one; returns the backoff for the next step."""
+    async def _step(self, printer: PrinterSection, state: PrinterState) -> None:
+        """Send the next job if there is one (or watch a printer with a problem)."""
         job = await self._next_job(printer.name)
         if job is None:
-            await self._wait(printer.name, IDLE_POLL_SECONDS)
-            return backoff
-        if not await self._mark(job.id, status="sending", attempts=job.attempts + 1):
-            return backoff  # cancelled between reading and sending
+            if state.problem and transport.confirms(printer):
+                await self.check(printer)  # so the page and the till clear by themselves
+                await self._wait(printer.name, printer.poll_seconds if state.problem
+                                 else IDLE_POLL_SECONDS)
+            else:
+                await self._wait(printer.name, IDLE_POLL_SECONDS)
+            return
         try:
             data = await asyncio.to_thread(render_job, printer, job.layout)
         except Exception as exc:  # noqa: BLE001 - a layout that cannot render never will
             await self._mark(job.id, status="failed", last_error=f"layout: {exc}"[:300])
-            return backoff
+            return
+        if transport.confirms(printer):
+            await self._deliver_confirmed(printer, state, job, data)
+        else:
+            await self._deliver_unconfirmed(printer, state, job, data)
+
+    async def _pause(self, printer: PrinterSection, state: PrinterState, job: PrintJob,
+                     reason: str, detail: str, *, requeue: bool = False,
+                     link: transport.NetworkLink | None = None) -> None:
+        """The printer cannot take the job now: say why, keep the job, ask again soon."""
+        if link is not None:
+            link.abort()  # not held open while we wait
+        self._set(printer, state, reason, detail)
+        message = detail[:300]
+        if requeue:
+            await self._mark(job.id, expect=("sending",), status="queued", last_error=message)
+        elif job.last_error != message:
+            await self._mark(job.id, last_error=message)
+        await self._wait(printer.name, printer.poll_seconds)
+
+    async def _deliver_confirmed(self, printer: PrinterSection, state: PrinterState,
+                                 job: PrintJob, data: bytes) -> None:
+        timeout = printer.status_timeout_seconds
+        try:
+            link = await transport.NetworkLink.open(printer, timeout)
+        except transport.TransportError as exc:
+            await self._pause(printer, state, job, st.UNREACHABLE, str(exc))
+            return
+        confirmed = False
+        try:
+            try:
+                before = await link.status(timeout)
+            except transport.LinkLost:
+                before = None
+            if before is None:
+                await self._pause(printer, state, job, st.NOT_RESPONDING,
+                                  "not responding: the printer takes the connection but does "
+                                  "not answer (paper jam, cover open?)", link=link)
+                return
+            if not before.ready:
+                await self._pause(printer, state, job, before.reason,
+                                  f"{st.headline(before.reason)}: {st.next_step(before.reason)}",
+                                  link=link)
+                return
+            if not await self._mark(job.id, status="sending", attempts=job.attempts + 1):
+                return  # cancelled meanwhile
+            self._holding.add(printer.name)
+            expected = link.send_job(data)
+            after = await link.wait_reply(expected, timeout + len(data) / BYTES_PER_SECOND)
+            while after is None:  # keep the line: a stuck printer answers once it reads again
+                detail = ("not responding: the printer has not confirmed "
+                          f"{job.title or 'the job'}; waiting for it")
+                if state.detail != detail:
+                    self._set(printer, state, st.NOT_RESPONDING, detail)
+                    await self._mark(job.id, expect=("sending",), last_error=detail)
+                after = await link.wait_reply(expected, printer.poll_seconds)
+            if not after.ready:
+                await self._pause(printer, state, job, after.reason,
+                                  f"{st.headline(after.reason)} while printing this; it will "
+                                  "be printed again in full", requeue=True, link=link)
+                return
+            now = utcnow()
+            await self._mark(job.id, expect=("sending",), status="done", sent_at=now,
+                             last_error="")
+            confirmed = True
+            self._set(printer, state, st.READY,
+                      "online, paper running low" if after.paper_low else "online")
+            state.last_ok_at = now
+            state.sent += 1
+        except transport.LinkLost as exc:
+            await self._pause(printer, state, job, st.NOT_RESPONDING,
+                              f"{exc}; the job will be sent again", requeue=True,
+                              link=link)
+        finally:
+            self._holding.discard(printer.name)
+            if confirmed:
+                await link.close()
+            else:
+                link.abort()
+
+    async def _deliver_unconfirmed(self, printer: PrinterSection, state: PrinterState,
+                                   job: PrintJob, data: bytes) -> None:
+        if not await self._mark(job.id, status="sending", attempts=job.attempts + 1):
+            return  # cancelled between reading and sending
         try:
             await asyncio.to_thread(transport.send, printer, data)
         except Exception as exc:  # noqa: BLE001 - driver errors vary; retry them all
-            reason = str(exc)[:250] or type(exc).__name__
-            await self._mark(job.id, status="queued",
-                             last_error=f"{reason}; retrying in {backoff:.0f} s")
-            state.online, state.detail, state.retry_in = False, reason, backoff
-            log.warning("printer %s: %s (retry in %.0f s)", printer.name, reason, backoff)
-            await self._wait(printer.name, backoff)
-            return min(backoff * 2, MAX_BACKOFF_SECONDS)
+            await self._pause(printer, state, job, st.UNREACHABLE,
+                              str(exc)[:250] or type(exc).__name__, requeue=True)
+            return
         now = utcnow()
-        await self._mark(job.id, status="done", sent_at=now, last_error="")
-        state.online, state.detail, state.last_ok_at, state.retry_in = True, "online", now, 0
+        preview = printer.kind == "preview"
+        await self._mark(job.id, expect=("sending",), status="done" if preview else "sent",
+                         sent_at=now, last_error="")
+        self._set(printer, state, st.READY if preview else st.UNCONFIRMED,
+                  "online" if preview else "sent; this printer cannot confirm what it prints")
+        state.last_ok_at = now
         state.sent += 1
-        return self.first_backoff

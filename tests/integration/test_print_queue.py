@@ -7,6 +7,7 @@ started again; the printer comes back: every receipt arrives exactly once, in or
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
@@ -35,46 +36,131 @@ CUT = b"\x1dV"  # GS V: every complete receipt ends with a cut
 
 
 class FakePrinter:
-    """A TCP sink like a LAN receipt printer on port 9100: one connection per job."""
+    """A LAN receipt printer on 127.0.0.1 (like port 9100): one connection per job.
+
+    Like an ESC/POS printer it scans the byte stream for real-time status requests
+    (DLE EOT n = 0x10 0x04 n) and answers each in order, after consuming the bytes
+    before it. `mode` can be switched at any time:
+
+    * "normal": reads, prints, answers "ready";
+    * "stalled": accepts connections but reads nothing (jammed; full buffers);
+    * "paper_out" / "cover_open": reads, answers with that status, prints nothing
+      (what arrives meanwhile is kept in `lost`).
+
+    `after_next_status = "stalled"` (or "paper_out") switches the mode right after
+    answering the next status request: the printer fails just as a job starts.
+    """
 
     def __init__(self, port: int = 0) -> None:
-        self.jobs: list[bytes] = []
+        self.jobs: list[bytes] = []  # what was printed, one entry per connection
+        self.lost: list[bytes] = []
+        self.mode = "normal"
+        self.after_next_status: str | None = None
+        self.status_requests = 0
+        self.connections = 0
+        self._lock = threading.Lock()
         self._sock = socket.socket()
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", port))
         self._sock.listen(16)
         self.port = self._sock.getsockname()[1]
         self._stop = False
+        self._handlers: list[threading.Thread] = []
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
 
     def _serve(self) -> None:
-        self._sock.settimeout(0.2)
+        self._sock.settimeout(0.1)
         while not self._stop:
             try:
                 conn, _ = self._sock.accept()
             except OSError:
                 continue
-            with conn:
-                conn.settimeout(5)
-                chunks = []
-                while True:
-                    try:
-                        data = conn.recv(65536)
-                    except OSError:
-                        break
-                    if not data:
-                        break
-                    chunks.append(data)
-                self.jobs.append(b"".join(chunks))
+            self.connections += 1
+            handler = threading.Thread(target=self._handle, args=(conn,), daemon=True)
+            self._handlers.append(handler)
+            handler.start()
+
+    def _reply(self, n: int) -> int:
+        out, cover = self.mode == "paper_out", self.mode == "cover_open"
+        if n == 1:
+            return 0x12 | (0x08 if out or cover else 0)
+        if n == 2:
+            return 0x12 | (0x20 if out else 0) | (0x04 if cover else 0)
+        if n == 4:
+            return 0x12 | (0x60 if out else 0)
+        return 0x12
+
+    def _handle(self, conn: socket.socket) -> None:
+        printed, pending = bytearray(), b""
+        with conn:
+            conn.settimeout(0.05)
+            while not self._stop:
+                if self.mode == "stalled":
+                    time.sleep(0.02)
+                    continue
+                if pending:
+                    pending = self._process(conn, pending, printed)
+                    if self.mode == "stalled":
+                        continue
+                try:
+                    data = conn.recv(65536)
+                except TimeoutError:
+                    continue
+                except OSError:
+                    break
+                if not data:
+                    break
+                pending = self._process(conn, pending + data, printed)
+            self._consume(printed, pending)
+        if printed:
+            with self._lock:
+                self.jobs.append(bytes(printed))
+
+    def _process(self, conn: socket.socket, buf: bytes, printed: bytearray) -> bytes:
+        """Consume data up to each status request and answer it; returns what is left."""
+        while buf and self.mode != "stalled":
+            i = buf.find(b"\x10\x04")
+            if i < 0:
+                keep = 1 if buf.endswith(b"\x10") else 0
+                self._consume(printed, buf[:len(buf) - keep])
+                return buf[len(buf) - keep:]
+            if len(buf) < i + 3:
+                self._consume(printed, buf[:i])
+                return buf[i:]
+            n = buf[i + 2]
+            if n not in (1, 2, 3, 4):
+                self._consume(printed, buf[:i + 2])
+                buf = buf[i + 2:]
+                continue
+            self._consume(printed, buf[:i])
+            buf = buf[i + 3:]
+            self.status_requests += 1
+            with contextlib.suppress(OSError):
+                conn.sendall(bytes([self._reply(n)]))
+            if self.after_next_status and n == 4:  # the last of one request
+                self.mode, self.after_next_status = self.after_next_status, None
+        return buf
+
+    def _consume(self, printed: bytearray, data: bytes) -> None:
+        if not data:
+            return
+        if self.mode in ("paper_out", "cover_open"):
+            self.lost.append(bytes(data))
+        else:
+            printed.extend(data)
 
     def close(self) -> None:
         self._stop = True
         self._thread.join(timeout=5)
+        for handler in self._handlers:
+            handler.join(timeout=5)
         self._sock.close()
 
     def receipt_numbers(self) -> list[str]:
-        return [m.group().decode() for job in self.jobs if job.endswith(CUT) or CUT in job
+        with self._lock:
+            jobs = list(self.jobs)
+        return [m.group().decode() for job in jobs if CUT in job
                 for m in [re.search(rb"S1-\d{6}", job)] if m]
 
 

@@ -68,8 +68,9 @@ CONTEXTS = {
     "pick_list": ({"batch": BATCH}, ["PICK LIST", "A-01-2", "Amul Taaza", "bag A"], [BARCODE]),
     "packing_slip": ({"order": ORDER}, ["ORDER D2-4711", "COLLECT CASH", "instead of Onion"],
                      []),
-    "bag_label": ({"order": ORDER, "bag_no": 1, "bag_count": 2},
-                  ["D2-4711", "Priya", "Bag 1 of 2", "HX7Q2"], [RASTER]),
+    "bag_label": ({"order": ORDER, "bag_no": 1, "bag_count": 2,
+                   "bag_code": "D2-4711/1/K7Q2XMPA"},
+                  ["D2-4711", "Priya", "Bag 1 of 2", "D2-4711/1/K7Q2XMPA"], [RASTER]),
 }
 
 

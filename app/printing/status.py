@@ -1,0 +1,104 @@
+"""What a printer said about itself, in plain words. Pure: no I/O.
+
+ESC/POS real-time status (DLE EOT n = 0x10 0x04 n) is answered with one byte per
+request, in order after the data sent before it, so a reply that follows a job's
+bytes proves the printer consumed them. We ask three things at once:
+
+* n=1 printer status: bit 3 (0x08) offline;
+* n=2 offline cause: bit 2 (0x04) cover open, bit 5 (0x20) stopped at paper end,
+  bit 6 (0x40) an error (cutter jam, overheating ...);
+* n=4 paper sensor: bits 2-3 (0x0C) roll near its end, bits 5-6 (0x60) paper end.
+
+Every reply byte has bits 1 and 4 set and bits 0 and 7 clear (0x12 under mask 0x93).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+STATUS_REQUEST = b"\x10\x04\x01\x10\x04\x02\x10\x04\x04"
+REPLY_BYTES = 3
+_REQUEST_IN_DATA = re.compile(rb"\x10\x04[\x01-\x04]")
+
+# Reason codes (PrinterState.reason), with what the till and printers page say.
+READY = "ready"
+PAPER_OUT = "paper_out"
+COVER_OPEN = "cover_open"
+ERROR = "error"
+OFFLINE = "offline"
+NOT_RESPONDING = "not_responding"  # connects (or connected) but does not answer
+UNREACHABLE = "unreachable"  # refuses or times out the connection
+UNCONFIRMED = "unconfirmed"  # a kind that cannot report: jobs are "sent, not confirmed"
+PROBLEMS = (PAPER_OUT, COVER_OPEN, ERROR, OFFLINE, NOT_RESPONDING, UNREACHABLE)
+
+_HEADLINE = {
+    PAPER_OUT: "out of paper",
+    COVER_OPEN: "cover open",
+    ERROR: "printer error",
+    OFFLINE: "offline",
+    NOT_RESPONDING: "not responding",
+    UNREACHABLE: "cannot be reached",
+}
+_NEXT_STEP = {
+    PAPER_OUT: "Load a new roll; the receipts will print by themselves.",
+    COVER_OPEN: "Close the printer's cover; the receipts will print by themselves.",
+    ERROR: "Check the printer (paper jam, cutter); switch it off and on if the light "
+           "keeps blinking. The receipts will print by themselves.",
+    OFFLINE: "Check the printer's paper and cover; the receipts will print by themselves.",
+    NOT_RESPONDING: "Check for a paper jam or an open cover, or switch the printer off and "
+                    "on; the receipts will print by themselves.",
+    UNREACHABLE: "Check that the printer is on and its cable is in; the receipts will print "
+                 "by themselves.",
+}
+
+
+@dataclass(frozen=True)
+class Status:
+    reason: str  # READY or one of PROBLEMS
+    paper_low: bool = False
+
+    @property
+    def ready(self) -> bool:
+        return self.reason == READY
+
+
+def is_reply_byte(b: int) -> bool:
+    return b & 0x93 == 0x12
+
+
+def decode(printer: int, cause: int, paper: int) -> Status:
+    """The three reply bytes of STATUS_REQUEST, in order."""
+    low = bool(paper & 0x0C)
+    if paper & 0x60 or cause & 0x20:
+        return Status(PAPER_OUT, low)
+    if cause & 0x04:
+        return Status(COVER_OPEN, low)
+    if cause & 0x40:
+        return Status(ERROR, low)
+    if printer & 0x08:
+        return Status(OFFLINE, low)
+    return Status(READY, low)
+
+
+def requests_in(data: bytes) -> int:
+    """Status requests a printer finds inside the job's own bytes (raster images can hold
+    0x10 0x04 n by chance); it answers them too, before ours."""
+    return len(_REQUEST_IN_DATA.findall(data))
+
+
+def headline(reason: str) -> str:
+    return _HEADLINE.get(reason, "")
+
+
+def next_step(reason: str) -> str:
+    return _NEXT_STEP.get(reason, "")
+
+
+def banner(printer: str, reason: str, waiting: int, document: str = "receipt") -> str:
+    """'counter-1: out of paper — 2 receipts waiting.' (empty when all is well)."""
+    if reason not in PROBLEMS:
+        return ""
+    what = f"{waiting} {document}{'' if waiting == 1 else 's'} waiting" if waiting else (
+        f"no {document}s waiting")
+    return f"Printer {printer}: {headline(reason)} — {what}."
