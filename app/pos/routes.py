@@ -103,7 +103,23 @@ async def pos_page(request: Request) -> Template | Redirect:
         return page(request, "pos/open_shift.html", **_ctx(request, open_counters=open_counters))
     view = await service.current_cart(db, cfg, counter, signed_in(request))
     quick = [p for p in [await catalog.get_by_sku(db, sku) for sku in cfg.pos.quick_keys] if p]
-    return page(request, "pos/till.html", **_ctx(request, view=view, shift=shift, quick=quick))
+    return page(request, "pos/till.html", **_ctx(
+        request, view=view, shift=shift, quick=quick,
+        printer_alerts=await _printer_alerts(request, counter)))
+
+
+async def _printer_alerts(request: Request, counter: str) -> list[printing.PrinterAlert]:
+    """This counter's receipt printer problems (out of paper, not responding ...)."""
+    return await printing.printer_alerts(request.app.state.db, request.app.state.cfg,
+                                         request.app.state.print_queue.state, counter)
+
+
+@get("/pos/printer-alerts", guards=[CASHIER])
+async def printer_alerts(request: Request) -> Template:
+    """The till's printer banner, refreshed every few seconds: it clears by itself."""
+    counter = _counter(request) or ""
+    return page(request, "pos/_printer_alerts.html",
+                printer_alerts=await _printer_alerts(request, counter) if counter else [])
 
 
 @post("/pos/shift/open", guards=[CASHIER])
@@ -703,6 +719,7 @@ EXCEPTION_HANDLERS = {PosError: pos_error_handler}
 
 ROUTES = [
     pos_page,
+    printer_alerts,
     open_shift,
     scan,
     search,
