@@ -12,8 +12,8 @@ from app.core.clock import utcnow
 from app.core.money import format_amount
 from app.core.web import Form, current_user, go, page, signed_in
 from app.orders import service as orders
-from app.orders.states import IllegalTransition
-from app.picking import service
+from app.orders.states import LABELS, IllegalTransition
+from app.picking import handover, service
 from app.picking.planner import BatchLimits, PlanError
 from app.stock.service import list_bins
 
@@ -151,34 +151,64 @@ async def pack(request: Request, order_id: str, data: Form) -> Response | Templa
               f"/pack?msg=Order+{order.number}+packed:+{order.bag_count}+labels+printed")
 
 
-@get("/handover", guards=[PICKER])
-async def handover_page(request: Request) -> Template:
+HANDOVER = requires(*handover.HANDOVER_ROLES)
+
+
+async def _desk(request: Request, **extra: Any) -> dict[str, Any]:
+    """What the rider desk's templates need: the ready orders, and who may see codes."""
     ready = await service.orders_in(request.app.state.db, "ready")
+    return {"user": current_user(request), "orders": ready, "now": utcnow(),
+            "money": format_amount, "handed": handover.handed, "labels": LABELS,
+            "show_code": handover.may_hand_over(current_user(request)), "message": "",
+            "kind": "ok", "confirm": None, "found": None, "q": "", "find_error": "",
+            "max_found": handover.MAX_FOUND} | extra
+
+
+@get("/handover", guards=[HANDOVER])
+async def handover_page(request: Request) -> Template:
     return page(request, "picking/handover.html", fragment="picking/_handover.html",
-                user=current_user(request), orders=ready, now=utcnow(), money=format_amount,
-                message="", kind="ok")
+                **await _desk(request))
 
 
-@post("/handover/scan", guards=[PICKER])
+@post("/handover/scan", guards=[HANDOVER])
 async def handover_scan(request: Request, data: Form) -> Template:
-    db = request.app.state.db
+    """A bag label hands over that bag; the order's code asks first, then hands over the rest."""
+    db, cfg = request.app.state.db, request.app.state.cfg
+    confirm = None
     try:
-        result = await service.handover_scan(db, signed_in(request), data.get("code", ""))
-        if result.bags_left:
-            message, kind = (f"{result.order.number}: {result.bags_left} more "
-                             f"bag{'s' if result.bags_left > 1 else ''} to scan"), "warn"
+        result = await handover.handover_scan(db, cfg, signed_in(request), data.get("code", ""),
+                                              data.get("confirm", ""))
+        number = result.order.number
+        if result.confirm:
+            message, kind, confirm = "", "ok", result
+        elif result.bags_left:
+            message, kind = (f"Bag {result.bag_no} of {result.order.bag_count} of {number} "
+                             f"handed over: {result.bags_left} more "
+                             f"bag{'s' if result.bags_left > 1 else ''} to scan."), "warn"
         else:
             cash = (f" Collect {format_amount(result.order.cod_amount_minor)} cash."
                     if result.order.payment == "cod" else "")
-            message, kind = f"{result.order.number} handed over.{cash}", "ok"
+            message, kind = f"{number} handed over.{cash}", "ok"
     except (service.PickError, IllegalTransition) as exc:
         message, kind = str(exc), "error"
-    ready = await service.orders_in(db, "ready")
-    return page(request, "picking/_handover.html", orders=ready, now=utcnow(),
-                money=format_amount, message=message, kind=kind)
+    return page(request, "picking/handover.html", fragment="picking/_handover_result.html",
+                **await _desk(request, message=message, kind=kind, confirm=confirm))
+
+
+@get("/handover/find", guards=[HANDOVER])
+async def handover_find(request: Request) -> Template:
+    """Find an order by its number or the customer's phone: its bags, and its code."""
+    q = request.query_params.get("q", "")[:40]
+    found, error = None, ""
+    try:
+        found = await handover.find_orders(request.app.state.db, request.app.state.cfg, q)
+    except service.PickError as exc:
+        error = str(exc)
+    return page(request, "picking/handover.html", fragment="picking/_found.html",
+                **await _desk(request, found=found, q=q.strip(), find_error=error))
 
 
 ROUTES = [
     pick_page, pick_alerts, claim, scan, more, short, pack_page, pack_scan, pack,
-    handover_page, handover_scan,
+    handover_page, handover_scan, handover_find,
 ]

@@ -4,8 +4,7 @@ A picker claims a batch (the planner groups the most urgent accepted orders and
 orders the tasks by bin pick sequence); each task is confirmed by scanning the
 product; a missing item is a short pick, optionally with a substitute. Packing
 sets the bag count and prints bag labels and the packing slip through the print
-queue. At handover every bag label is scanned (or the order's code typed): the
-stock leaves the ledger then, reason "order", and the reservation ends.
+queue; each bag's label carries its own code (bags.py). Handover is in handover.py.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from app.catalog.barcodes import BarcodeError, MeasureRule, parse_scan
-from app.catalog.models import Product
 from app.catalog.service import UnknownProduct, find_scanned
 from app.config import StoreConfig
 from app.core.auth import StaffUser
@@ -24,11 +22,10 @@ from app.core.db import Database, Tx, next_number
 from app.core.ids import uuid7
 from app.orders import service as orders
 from app.orders.models import Order, OrderLine
-from app.picking import planner
+from app.picking import bags, planner
 from app.picking.models import PickBatch, PickTaskRow
 from app.printing import service as printing
 from app.stock.models import Bin, StockLevel
-from app.stock.service import record_move
 
 
 class PickError(ValueError):
@@ -293,11 +290,13 @@ async def pack(db: Database, cfg: StoreConfig, packer: StaffUser, order_id: str,
                 for line in missing))
         orders._move(s, order, "packed", packer.name, f"{bag_count} bags")
         order.bag_count = bag_count
+        order.bag_key = order.bag_key or bags.new_bag_key()
         templates = templates_for(cfg)
         for p in printing.printers_for(cfg, "bag_label"):
             for bag_no in range(1, bag_count + 1):
-                layout = templates.render("bag_label", order=_label_view(order), bag_no=bag_no,
-                                          bag_count=bag_count)
+                layout = templates.render(
+                    "bag_label", order=_label_view(order), bag_no=bag_no, bag_count=bag_count,
+                    bag_code=bags.bag_code(order.bag_key, order.number, bag_no))
                 printing.enqueue(s, p.name, "bag_label", layout, ref=order.id,
                                  title=f"Bag {bag_no}/{bag_count} {order.number}")
         for p in printing.printers_for(cfg, "packing_slip"):
@@ -308,17 +307,11 @@ async def pack(db: Database, cfg: StoreConfig, packer: StaffUser, order_id: str,
         return order
 
 
-def bag_code(order: Order, bag_no: int) -> str:
-    """What each bag label's QR carries: order, bag and the order's handover code."""
-    return f"{order.number}/{bag_no}/{order.handover_code}"
-
-
 def _label_view(order: Order):  # noqa: ANN202 - a plain view for the template
     from types import SimpleNamespace
 
     return SimpleNamespace(number=order.number, customer_first_name=order.customer_name.split()[0],
-                           courier=order.courier or "Rider pool", promised_by=order.promised_by,
-                           handover_code=order.handover_code)
+                           courier=order.courier or "Rider pool", promised_by=order.promised_by)
 
 
 def _slip_view(order: Order):  # noqa: ANN202
@@ -330,55 +323,6 @@ def _slip_view(order: Order):  # noqa: ANN202
         notes=order.notes, bag_count=order.bag_count,
         lines=[SimpleNamespace(name=line.name, quantity=line.picked_quantity or line.quantity,
                                unit=line.unit, substitute_for=None) for line in order.lines])
-
-
-@dataclass(frozen=True)
-class HandoverScan:
-    order: Order
-    bags_left: int
-
-
-async def handover_scan(db: Database, staff: StaffUser, code: str) -> HandoverScan:
-    """A bag label's QR (order/bag/code) or the order's 6-letter code typed by the rider
-    desk. When every bag is in, the order is handed over and its stock leaves."""
-    text = code.strip().upper()
-    async with db.write() as s:
-        if text.count("/") == 2:
-            number, bag, handover_code = text.split("/")
-            order = await s.scalar(select(Order).where(Order.number == number))
-            if order is None or order.handover_code != handover_code:
-                raise PickError("this label is not for an order of this store")
-            if not bag.isascii() or not bag.isdigit() or not 1 <= int(bag) <= order.bag_count:
-                raise PickError(f"bag {bag} is not one of this order's {order.bag_count} bags")
-            bags = {b for b in order.bags_handed.split(",") if b} | {str(int(bag))}
-        else:
-            order = await s.scalar(select(Order).where(Order.handover_code == text,
-                                                       Order.state == "ready"))
-            if order is None:
-                raise PickError("no ready order has that code")
-            bags = {str(i) for i in range(1, order.bag_count + 1)}
-        if order.state == "handed_over":
-            raise PickError(f"order {order.number} was already handed over")
-        if order.state != "ready":
-            raise PickError(f"order {order.number} is not ready for a rider")
-        order.bags_handed = ",".join(sorted(bags, key=int))
-        left = order.bag_count - len(bags)
-        if left == 0:
-            await _stock_leaves(s, order, staff)
-            orders._move(s, order, "handed_over", staff.name, f"{order.bag_count} bags")
-            await orders.release_reservations(s, order)
-        return HandoverScan(order, left)
-
-
-async def _stock_leaves(s: Tx, order: Order, staff: StaffUser) -> None:
-    """The picked quantities leave the bins they were picked from."""
-    tasks = list(await s.scalars(select(PickTaskRow).where(PickTaskRow.order_id == order.id,
-                                                           PickTaskRow.picked > 0)))
-    for task in tasks:
-        product = await s.get(Product, task.product_id)
-        bin_ = await s.scalar(select(Bin).where(Bin.code == task.bin_code))
-        await record_move(s, product=product, bin=bin_, delta=-task.picked, reason="order",
-                          reference=order.number, user_id=staff.id)
 
 
 async def orders_in(db: Database, state: str) -> list[Order]:

@@ -115,10 +115,18 @@ async def test_orders_flow_from_api_to_rider(browser, own_server, guard, api_key
     handover_code = api(own_server.url, key, f"/api/v1/orders/{order['id']}")
     await picker.goto("/handover")
     await expect(picker.get_by_test_id(f"ready-{order['number']}")).to_contain_text("₹300.00")
-    # The rider desk types the order's code (bag labels carry it in their QR).
+    # The rider desk finds the order by the customer's phone and reads its code there (the
+    # labels carry only their own bag's code); typing the code asks before handing over.
+    await picker.get_by_test_id("find-order").fill("3210")
+    await picker.get_by_test_id("find-order").press("Enter")
+    found = picker.get_by_test_id(f"found-{order['number']}")
+    await expect(found.get_by_test_id("found-bags")).to_contain_text("Bag 2 of 2")
     code = await _handover_code(own_server, order["id"])
+    await expect(found.get_by_test_id("handover-code")).to_have_text(code)
     await picker.locator("#handover-code").fill(code)
     await picker.locator("#handover-code").press("Enter")
+    await expect(picker.get_by_test_id("handover-confirm")).to_contain_text("0 of 2 bags scanned")
+    await picker.get_by_test_id("confirm-handover").tap()
     await expect(picker.get_by_test_id("handover-message")).to_contain_text("handed over")
     await expect(picker.get_by_test_id("handover-message")).to_contain_text("Collect ₹300.00")
     await expect(board.locator('[data-state="handed_over"]')).to_contain_text(order["number"])

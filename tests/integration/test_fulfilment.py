@@ -18,6 +18,7 @@ from app.printing.models import PrintJob
 from app.stock.models import StockMove
 from app.stock.service import load_bins_csv, receive, total_on_hand
 from tests.conftest import STAFF, csrf_of, login
+from tests.integration.test_handover import printed_bag_codes
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -121,23 +122,22 @@ async def test_a_batch_from_api_to_rider(client, app, db, cfg, store, staff):
     assert sorted(jobs) == ["bag_label", "bag_label", "packing_slip"]
     assert order.state == "ready"
 
-    # Rider desk: both bag labels scanned; the stock leaves then, and only then.
+    # Rider desk: both bag labels scanned (their QR codes as printed); the stock leaves
+    # then, and only then.
+    bag_1, bag_2 = await printed_bag_codes(db, cfg, order)
     product_a = await get_by_sku(db, a.sku)
     before = await total_on_hand(db, product_a.id)
-    r = await client.post("/handover/scan", data={"code": f"{order.number}/1/{order.handover_code}"},
-                          headers=hx(client))
+    r = await client.post("/handover/scan", data={"code": bag_1}, headers=hx(client))
     assert "1 more bag to scan" in r.text
     assert await total_on_hand(db, product_a.id) == before
-    r = await client.post("/handover/scan", data={"code": f"{order.number}/2/{order.handover_code}"},
-                          headers=hx(client))
+    r = await client.post("/handover/scan", data={"code": bag_2}, headers=hx(client))
     assert "handed over" in r.text and "Collect ₹250.00 cash" in r.text
     assert await total_on_hand(db, product_a.id) == before - 2
-    again = await client.post("/handover/scan", data={
-        "code": f"{order.number}/2/{order.handover_code}"}, headers=hx(client))
+    again = await client.post("/handover/scan", data={"code": bag_2}, headers=hx(client))
     assert "already handed over" in again.text
-    forged = await client.post("/handover/scan", data={"code": f"{order.number}/1/XXXXXX"},
+    forged = await client.post("/handover/scan", data={"code": f"{order.number}/1/XXXXXXXX"},
                                headers=hx(client))
-    assert "not for an order of this store" in forged.text
+    assert "not one of the bags of" in forged.text
     async with db.read() as s:
         left = await s.scalar(select(func.count()).select_from(StockReservation).where(
             StockReservation.order_line_id.in_([line.id for line in order.lines])))

@@ -87,7 +87,9 @@ def pick_pack_handover(store, code: str, pin: str = "1357") -> None:
         r = client.post(f"/pack/{order_id}", data={
             "bags": "1", "_csrf_token": client.cookies.get("csrftoken", "")})
         assert "packed" in r.text
-        r = client.post("/handover/scan", data={"code": f"{number}/1/{handover}"}, headers=hx)
+        r = client.post("/handover/scan", data={"code": handover}, headers=hx)
+        assert 'data-testid="handover-confirm"' in r.text, r.text[:500]  # the code asks first
+        r = client.post("/handover/scan", data={"code": handover, "confirm": number}, headers=hx)
         assert "handed over" in r.text, r.text[:500]
     finally:
         client.close()
@@ -164,6 +166,11 @@ async def test_channel_to_rider_then_reroute_after_timeout(hub: Hub, tmp_path, m
                  == [("cancelled",)], timeout=40, what="D2 to cancel its copy")
         assert stores["D3"].sql("SELECT state FROM orders WHERE external_id = 'W-101'") == [
             ("accepted",)]
+        # The channel heard of the move itself, not only of D3's accept.
+        wait_for(lambda: [(c["status"], c["store"]) for c, _h in hook.calls
+                          if c["order_id"] == second["id"]][:3]
+                 == [("assigned", "D2"), ("assigned", "D3"), ("accepted", "D3")],
+                 timeout=20, what="the webhook to hear the move to D3")
     finally:
         close_all(client, channel)
         hook.server.shutdown()

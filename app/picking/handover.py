@@ -1,0 +1,180 @@
+"""The rider desk: bags handed over one by one, the rest by the order's code after a
+confirmation, and orders found by their number or the customer's phone.
+
+Each bag label's QR carries that bag's own code (bags.py): scanning it hands over that
+bag only. When every bag is in, the order is handed over: its stock leaves the bins it
+was picked from (reason "order") and its reservations end, in the same transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from app.catalog.models import Product
+from app.config import StoreConfig
+from app.core.auth import StaffUser, role_allows
+from app.core.db import Database, Tx
+from app.orders import service as orders
+from app.orders.models import Order
+from app.orders.states import LABELS
+from app.picking import bags
+from app.picking.models import PickTaskRow
+from app.picking.service import PickError
+from app.stock.models import Bin
+from app.stock.service import record_move
+
+HANDOVER_ROLES = ("picker",)  # who may use the rider desk (managers and admins too)
+MAX_FOUND = 10
+
+
+def may_hand_over(user: StaffUser | None) -> bool:
+    """One rule for the rider desk's guard and for who is shown an order's handover code."""
+    return user is not None and role_allows(user.role, HANDOVER_ROLES)
+
+
+def handed(order: Order) -> set[int]:
+    return {int(b) for b in order.bags_handed.split(",") if b}
+
+
+def bags_left(order: Order) -> int:
+    return order.bag_count - len(handed(order))
+
+
+def _plural(n: int) -> str:
+    return f"{n} more bag{'s' if n != 1 else ''} to scan"
+
+
+@dataclass(frozen=True)
+class HandoverScan:
+    order: Order
+    bag_no: int | None  # the bag just handed over; None when the order's code was used
+    bags_left: int
+    confirm: bool = False  # the order's code was typed: ask before handing over the rest
+
+
+def _not_for_rider(order: Order) -> PickError:
+    if order.state in ("handed_over", "delivered"):
+        return PickError(f"Order {order.number} was already handed over. Nothing changed.")
+    if order.state == "cancelled":
+        return PickError(f"Order {order.number} was cancelled: keep its bags here, "
+                         "do not give them to the rider.")
+    return PickError(f"Order {order.number} is {LABELS.get(order.state, order.state).lower()}, "
+                     "not ready for a rider.")
+
+
+async def handover_scan(db: Database, cfg: StoreConfig, staff: StaffUser, code: str,
+                        confirm: str = "") -> HandoverScan:
+    """A bag label (its own code) or the order's 6-letter code typed by staff. The order's
+    code hands over the bags not yet scanned, only once `confirm` names the order."""
+    text = code.strip().upper()[:60]
+    if not text:
+        raise PickError("Scan a bag label, or type the order's code.")
+    async with db.write() as s:
+        if "/" in text:
+            return await _bag_scanned(s, cfg, staff, text)
+        return await _code_typed(s, staff, text, confirm.strip().upper())
+
+
+async def _bag_scanned(s: Tx, cfg: StoreConfig, staff: StaffUser, text: str) -> HandoverScan:
+    try:
+        code = bags.parse_bag_code(text)
+    except bags.NotABagCode:
+        raise PickError("That is not a bag label of ours: scan the QR code on the bag.") from None
+    if code.store_id != cfg.store.id:
+        raise PickError(f"This bag label is from store {code.store_id}, not this store "
+                        f"({cfg.store.id}). Do not hand it over here.")
+    order = await s.scalar(select(Order).where(Order.number == code.number))
+    if order is None:
+        raise PickError(f"No order {code.number} in this store: the label is not ours.")
+    if order.bag_count and code.bag_no > order.bag_count:
+        raise PickError(f"Order {order.number} has {order.bag_count} bags, not "
+                        f"{code.bag_no}: this label is not one of them.")
+    if not bags.verifies(order.bag_key, code):
+        raise PickError(f"This label is not one of the bags of order {order.number}: "
+                        "it may be copied or altered. Find the order and check its bags.")
+    if order.state != "ready":
+        if order.state in ("handed_over", "delivered"):
+            raise PickError(f"Bag {code.bag_no} of {order.number} was already handed over. "
+                            "Nothing changed.")
+        raise _not_for_rider(order)
+    done = handed(order)
+    if code.bag_no in done:
+        raise PickError(f"Bag {code.bag_no} of {order.number} was already handed over; "
+                        f"{_plural(bags_left(order))}.")
+    done.add(code.bag_no)
+    order.bags_handed = ",".join(str(b) for b in sorted(done))
+    left = bags_left(order)
+    if left == 0:
+        await _hand_over(s, order, staff, f"{order.bag_count} bags scanned")
+    return HandoverScan(order, code.bag_no, left)
+
+
+async def _code_typed(s: Tx, staff: StaffUser, text: str, confirm: str) -> HandoverScan:
+    found = list(await s.scalars(select(Order).where(Order.handover_code == text)
+                                 .order_by(Order.created_at.desc()).limit(5)))
+    if not found:
+        raise PickError("No order has that code. Scan a bag label, or find the order by "
+                        "its number or the customer's phone.")
+    ready = [o for o in found if o.state == "ready"]
+    if len(ready) > 1:
+        raise PickError("Two ready orders share that code: scan their bag labels instead.")
+    if not ready:
+        raise _not_for_rider(found[0])
+    order = ready[0]
+    left = bags_left(order)
+    if confirm != order.number:
+        return HandoverScan(order, None, left, confirm=True)  # nothing changes yet
+    scanned = order.bag_count - left
+    order.bags_handed = ",".join(str(b) for b in range(1, order.bag_count + 1))
+    await _hand_over(s, order, staff, f"{scanned} of {order.bag_count} bags scanned, "
+                                      f"{left} by the order code (confirmed)")
+    return HandoverScan(order, None, 0)
+
+
+async def _hand_over(s: Tx, order: Order, staff: StaffUser, reason: str) -> None:
+    await _stock_leaves(s, order, staff)
+    orders._move(s, order, "handed_over", staff.name, reason)
+    await orders.release_reservations(s, order)
+
+
+async def _stock_leaves(s: Tx, order: Order, staff: StaffUser) -> None:
+    """The picked quantities leave the bins they were picked from."""
+    tasks = list(await s.scalars(select(PickTaskRow).where(PickTaskRow.order_id == order.id,
+                                                           PickTaskRow.picked > 0)))
+    for task in tasks:
+        product = await s.get(Product, task.product_id)
+        bin_ = await s.scalar(select(Bin).where(Bin.code == task.bin_code))
+        await record_move(s, product=product, bin=bin_, delta=-task.picked, reason="order",
+                          reference=order.number, user_id=staff.id)
+
+
+# ---- finding an order -----------------------------------------------------------------
+
+
+def _phone_column():  # noqa: ANN202 - the stored phone without spaces, dashes or "+"
+    col = Order.customer_phone
+    for ch in (" ", "-", "+", "(", ")"):
+        col = func.replace(col, ch, "")
+    return col
+
+
+async def find_orders(db: Database, cfg: StoreConfig, query: str) -> list[Order]:
+    """Orders whose number is `query` (D2-4711, or 4711 at store D2) and orders whose
+    customer's phone ends with its digits (at least 4), newest first, at most MAX_FOUND."""
+    query = query.strip()[:40]
+    number = bags.order_number(cfg.store.id, query)
+    digits = bags.phone_digits(query)
+    if number is None and digits is None:
+        raise PickError("Type an order number (like 4711) or at least the last "
+                        f"{bags.MIN_PHONE_DIGITS} digits of the customer's phone.")
+    async with db.read() as s:
+        found: list[Order] = []
+        if number is not None:
+            found += list(await s.scalars(select(Order).where(Order.number == number)))
+        if digits is not None:
+            found += [o for o in await s.scalars(
+                select(Order).where(_phone_column().like(f"%{digits}"))
+                .order_by(Order.created_at.desc()).limit(MAX_FOUND + 1)) if o not in found]
+        return found[:MAX_FOUND + 1]  # one more than shown: the page says "more"
