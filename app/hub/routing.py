@@ -353,12 +353,16 @@ async def _follow_parts(s: Any, changed: list[HubOrder]) -> None:
 
 def _assign(s: Any, cfg: HubConfig, order: HubOrder, store_id: str, courier: str,
             lines: list[HubOrderLine], actor: str) -> tuple[str, ...]:
+    moved = order.store_id is not None and order.store_id != store_id
     order.store_id, order.courier = store_id, courier
     order.assigned_at = utcnow()
     order.hops += 1
     order.tried = ",".join(sorted({*filter(None, order.tried.split(",")), store_id}))
     order.reason = ""
-    _set_status(s, order, "assigned", actor)
+    # A move from one store to the next keeps the status "assigned": the channel still
+    # hears of it, with the new store (and no word of why the last store could not).
+    _set_status(s, order, "assigned", actor, "moved to another store" if moved else "",
+                moved=moved)
     s.info.setdefault("kirana_assign", []).append((store_id, order, lines))
     return (store_id,)
 
@@ -394,11 +398,15 @@ def _unfulfillable(s: Any, order: HubOrder, reason: str) -> None:
     _set_status(s, order, "unfulfillable", "auto", reason)
 
 
-def _set_status(s: Any, order: HubOrder, status: str, actor: str, reason: str = "") -> None:
+def _set_status(s: Any, order: HubOrder, status: str, actor: str, reason: str = "",
+                *, moved: bool = False) -> None:
+    """Change the status; a change (or a move to another store) queues a webhook call
+    with the order's store and courier as they are now."""
     previous = order.status
     order.status, order.updated_at = status, utcnow()
-    if previous != status:
-        s.info.setdefault("kirana_hooks", []).append((order, status, actor, reason))
+    if previous != status or moved:
+        s.info.setdefault("kirana_hooks", []).append(
+            (order, status, actor, reason, order.store_id, order.courier))
 
 
 async def _queue_webhooks(s: Any) -> None:
@@ -406,12 +414,12 @@ async def _queue_webhooks(s: Any) -> None:
     if not hooks:
         return
     urls = {c.name: c.webhook_url for c in await s.scalars(select(HubChannel))}
-    for order, status, actor, reason in hooks:
+    for order, status, actor, reason, store, courier in hooks:
         if not urls.get(order.channel):
             continue
         payload = {"event_id": uuid7(), "order_id": order.id, "number": order.number,
                    "channel": order.channel, "external_id": order.external_id,
-                   "status": status, "store": order.store_id, "courier": order.courier or None,
+                   "status": status, "store": store, "courier": courier or None,
                    "reason": reason or None, "by": actor, "at": utcnow().isoformat()}
         s.add(HubWebhook(id=payload["event_id"], channel=order.channel, order_id=order.id,
                          payload=json.dumps(payload), attempts=0, next_attempt_at=utcnow(),

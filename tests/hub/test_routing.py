@@ -249,3 +249,36 @@ async def test_a_big_order_no_store_has_whole_is_split_and_followed(hub_db, hub_
     page = await routing.get_order(hub_db, placed.order.id)
     assert page.order.status == "delivered"
     assert {p.status for p in page.parts} == {"delivered"}
+
+
+async def test_the_channel_hears_each_move_to_another_store(hub_db, hub_cfg):
+    """Re-routing keeps the status "assigned" but changes the store: the channel's
+    webhook says so each time (customer-facing fields only, no routing log)."""
+    await setup_stores(hub_db, {"S1": 10, "D2": 10, "W3": 10})
+    from app.hub.allocation import Rules
+
+    await routing.save_rules(hub_db, Rules(radius_km=15), "Priya")
+    await routing.add_channel(hub_db, "webshop", "http://127.0.0.1:9/hook")
+    order = (await routing.take_order(hub_db, hub_cfg, incoming("W-8"))).order
+    async with hub_db.write() as s:  # S1 cannot: D2 gets it
+        await routing.on_store_status(s, hub_cfg, "S1", {
+            "channel": "webshop", "external_id": "W-8", "status": "rejected",
+            "reason": "not enough stock: RICE"})
+    async with hub_db.write() as s:  # D2 is silent: W3 gets it
+        await s.execute(update(HubOrder).values(assigned_at=utcnow() - timedelta(hours=1)))
+    await routing.expire_assignments(hub_db, hub_cfg)
+    async with hub_db.write() as s:
+        await routing.on_store_status(s, hub_cfg, "W3", {
+            "channel": "webshop", "external_id": "W-8", "status": "accepted"})
+    await routing.assign_by_hand(hub_db, hub_cfg, order.id, "S1", "Priya")
+    page = await routing.get_order(hub_db, order.id)
+    calls = [json.loads(h.payload) for h in page.webhooks]
+    assert [(c["status"], c["store"]) for c in calls] == [
+        ("assigned", "S1"), ("assigned", "D2"), ("assigned", "W3"), ("accepted", "W3"),
+        ("assigned", "S1")]
+    assert all(set(c) == {"event_id", "order_id", "number", "channel", "external_id",
+                          "status", "store", "courier", "reason", "by", "at"} for c in calls)
+    assert [c["reason"] for c in calls] == [None, "moved to another store",
+                                            "moved to another store", None,
+                                            "moved to another store"]
+    assert "RICE" not in json.dumps(calls) and "km" not in json.dumps(calls)

@@ -58,6 +58,9 @@ async def test_paper_out_shows_on_the_till_and_printers_page_and_clears(client, 
     await login_as("manager")
     page = (await client.get("/printers")).text
     assert "Out of paper</strong> — 2 waiting. Load a new roll" in page
+    checked = (await client.post("/printers/counter-1/check", headers={
+        "HX-Request": "true", "x-csrftoken": csrf_of(client)})).text
+    assert "counter-1: out of paper: Load a new roll" in checked
 
     printer.mode = "normal"
     await poll(client, "/printers", "Online")
