@@ -3,7 +3,8 @@
 * render: a 30-line sale receipt (tax table, CODE128 barcode, QR code) from the
   receipt template to ESC/POS bytes, as the printer worker does for every job;
 * queue: N jobs through the real PrintQueue worker to a TCP sink on 127.0.0.1
-  (one connection per job, as to a LAN printer on port 9100): jobs per second.
+  (one connection per job, as to a LAN printer on port 9100): jobs per second,
+  each confirmed by the printer's status reply before and after the job.
 
 Run: .venv/bin/python bench/printing.py [--renders 200 --jobs 300]
 """
@@ -44,6 +45,7 @@ def fake_sale(lines: int) -> SimpleNamespace:
     sale_lines = [SimpleNamespace(
         name=f"Product number {i} with a longish name 500 g", quantity=1 + i % 3, unit="piece",
         unit_price_minor=4550 + i, net_minor=(4550 + i) * (1 + i % 3), discount_minor=0,
+        gross_minor=(4550 + i) * (1 + i % 3),
         gst_rate_bp=(0, 500, 1800)[i % 3], tax_minor=300, cgst_minor=150, sgst_minor=150,
     ) for i in range(lines)]
     return SimpleNamespace(
@@ -73,8 +75,14 @@ class Sink:
             except OSError:
                 continue
             with conn:
-                while conn.recv(65536):
-                    pass
+                tail = b""
+                while data := conn.recv(65536):
+                    # Answer each status request (DLE EOT n) "ready", as a printer does.
+                    scan = tail + data
+                    replies = scan.count(b"\x10\x04") - tail.count(b"\x10\x04")
+                    if replies:
+                        conn.sendall(b"\x12" * replies)
+                    tail = scan[-2:]
             self.jobs += 1
 
 
