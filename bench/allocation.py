@@ -295,7 +295,7 @@ async def populate(hub_dir: HubDir, ds: Dataset, seed: int) -> dict[str, float]:
     from app.core.clock import utcnow
     from app.hub import service as hub
     from app.hub.db import open_hub_database
-    from app.hub.models import HubStore
+    from app.hub.models import HubStore, HubStoreLink
 
     cfg = load_hub_config(hub_dir.config_path)
     db = open_hub_database(hub_dir.url)
@@ -306,8 +306,11 @@ async def populate(hub_dir: HubDir, ds: Dataset, seed: int) -> dict[str, float]:
             await hub.add_store(db, st.id, name=f"Dark store {st.id}", kind="darkstore",
                                 lat=st.lat, lon=st.lon, pincodes=list(st.pincodes))
         async with db.write() as s:
-            await s.execute(update(HubStore).values(connected=True, last_seen_at=utcnow(),
-                                                    pickers=PICKERS))
+            await s.execute(update(HubStore).values(pickers=PICKERS))
+            now = utcnow()
+            s.add_all([HubStoreLink(id=f"bench-{st.id}", store_id=st.id, process="bench",
+                                    address="", version="", epoch="bench", applied_down=0,
+                                    connected_at=now, last_seen_at=now) for st in ds.stores])
         took["add stores"] = time.perf_counter() - start
         start = time.perf_counter()
         parsed = parse_catalog(catalog_csv(ds, seed), cfg.measure_rules)

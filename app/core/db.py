@@ -219,3 +219,15 @@ async def next_number(session: Tx, name: str) -> int:
             text("SELECT last FROM number_sequences WHERE name = :n"), {"n": name}
         )
     ).scalar_one()
+
+
+async def skip_numbers_past(session: Tx, name: str, last: int) -> None:
+    """Make the next number of a sequence at least `last + 1` (never lower it): a
+    restored database must not hand out a number another node already has."""
+    await session.execute(
+        text(
+            "INSERT INTO number_sequences (name, last) VALUES (:n, :v) "
+            "ON CONFLICT(name) DO UPDATE SET last = max(number_sequences.last, excluded.last)"
+        ),
+        {"n": name, "v": last},
+    )

@@ -6,12 +6,16 @@ catalogue code run unchanged on either.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from app.core.db import Database
@@ -45,6 +49,38 @@ class PgDatabase:
 
 
 HubDatabase = Database | PgDatabase
+
+log = logging.getLogger("kirana.hub.db")
+T = TypeVar("T")
+# deadlock_detected, serialization_failure: PostgreSQL rolled the transaction back and
+# running it again is the documented remedy.
+RETRY_SQLSTATES = frozenset({"40P01", "40001"})
+WRITE_ATTEMPTS = 5
+
+
+def is_retryable(exc: BaseException) -> bool:
+    orig = getattr(exc, "orig", None)
+    return isinstance(exc, DBAPIError) and getattr(orig, "sqlstate", None) in RETRY_SQLSTATES
+
+
+async def write_retrying(db: HubDatabase, body: Callable[[Any], Awaitable[T]], *,
+                         attempts: int = WRITE_ATTEMPTS) -> T:
+    """Run `body(s)` in one write transaction; if PostgreSQL aborts it with a deadlock or
+    a serialization failure, run it again (up to `attempts` times, with a short jittered
+    pause). `body` must be re-runnable: it reads what it needs inside the transaction
+    and keeps no state from a failed attempt. Other errors are raised at once."""
+    for attempt in range(1, attempts + 1):
+        try:
+            async with db.write() as s:
+                return await body(s)
+        except DBAPIError as exc:
+            if attempt >= attempts or not is_retryable(exc):
+                raise
+            log.warning("hub write %s aborted (%s), attempt %d of %d; retrying",
+                        getattr(body, "__qualname__", "?"), exc.orig.sqlstate, attempt,
+                        attempts)
+            await asyncio.sleep(random.uniform(0.005, 0.05) * attempt)
+    raise AssertionError("unreachable")
 
 
 def sqlite_path(url: str) -> Path | None:

@@ -33,9 +33,8 @@ class HubStore(Base):
     acked_up: Mapped[int] = mapped_column(Integer, default=0)  # last store->hub seq applied
     down_seq: Mapped[int] = mapped_column(Integer, default=0)  # last hub->store seq made
     down_acked: Mapped[int] = mapped_column(Integer, default=0)  # last the store applied
-    # Link health, written by whichever hub process holds the store's socket.
-    connected: Mapped[bool] = mapped_column(Boolean, default=False)
-    connected_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Last known link facts, written when the store's last live link closes. Liveness
+    # itself is per connection (HubStoreLink), so the heartbeat never locks these rows.
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     version: Mapped[str] = mapped_column(String(60), default="")
     # `at` of the newest store event applied, and when: their gap is the store's lag.
@@ -44,6 +43,28 @@ class HubStore(Base):
     alert: Mapped[str] = mapped_column(String(300), default="")
     alert_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     rejected_epoch: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The refused connection (JSON: address, version, epoch, applied_down, at), shown
+    # beside the alert so HQ can tell a restored store from a stray device.
+    rejected_link: Mapped[str] = mapped_column(Text, default="")
+
+
+class HubStoreLink(Base):
+    """One live sync connection of a store, written only by the hub process holding it
+    (at the handshake, by its heartbeat, deleted at close). A store is online while any
+    of its links was seen lately; rows of a process that died expire by age."""
+
+    __tablename__ = "hub_store_links"
+    __table_args__ = (Index("ix_hub_store_links_store_seen", "store_id", "last_seen_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    store_id: Mapped[str] = mapped_column(String(8))
+    process: Mapped[str] = mapped_column(String(60))
+    address: Mapped[str] = mapped_column(String(60))
+    version: Mapped[str] = mapped_column(String(60))
+    epoch: Mapped[str] = mapped_column(String(64))
+    applied_down: Mapped[int] = mapped_column(Integer)  # the store's cursor in its hello
+    connected_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class HubOutbox(Base):

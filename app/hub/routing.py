@@ -54,7 +54,7 @@ from app.hub.models import (
     HubStoreOrder,
     HubWebhook,
 )
-from app.hub.service import HubError, enqueue, is_online
+from app.hub.service import HubError, enqueue, online_store_ids
 from app.orders.service import OrderError, OrderIn, validate
 
 # Hub order statuses that hold stock at the store (promised, not yet handed over).
@@ -181,9 +181,9 @@ async def _store_views(s: Any, cfg: HubConfig, order: allocation.OrderView,
     skus = [sku for sku, _qty in order.lines]
     stores = (await s.execute(select(
         HubStore.id, HubStore.name, HubStore.lat, HubStore.lon, HubStore.pincodes,
-        HubStore.priority, HubStore.active, HubStore.connected, HubStore.last_seen_at,
-        HubStore.pickers).order_by(HubStore.id))).all()
+        HubStore.priority, HubStore.active, HubStore.pickers).order_by(HubStore.id))).all()
     now = utcnow()
+    live = await online_store_ids(s, now, cfg.offline_after)  # any live link (per connection)
     pins = {st.id: frozenset(p for p in st.pincodes.split(",") if p) for st in stores}
     near = [st.id for st in stores
             if allocation.in_area(order, st.lat, st.lon, pins[st.id], rules)[0]]
@@ -218,7 +218,7 @@ async def _store_views(s: Any, cfg: HubConfig, order: allocation.OrderView,
         .group_by(HubOrder.store_id))).all())
     views = []
     for st in stores:
-        online = is_online(st.connected, st.last_seen_at, now, cfg.offline_after)
+        online = st.id in live
         views.append(allocation.StoreView(
             id=st.id, name=st.name, lat=st.lat, lon=st.lon, pincodes=pins[st.id],
             priority=st.priority, active=st.active, online=online,

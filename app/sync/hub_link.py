@@ -5,6 +5,12 @@ store's cursor in one transaction (the cursor is re-read under the store row's l
 so a stale second connection for the same store can never apply twice); its sender
 streams the store's hub -> store events from the store's cursor, at most
 `send_window` ahead of the store's acks, woken by `Waker` and polling as a fallback.
+
+Liveness is per connection: each link has its own `hub_store_links` row, refreshed by
+this process's heartbeat and deleted when the link closes, so a second connection
+with the same token cannot mark the store offline. hub_stores rows are locked one at
+a time here, or all in id order (`routing.lock_stores`), never in any other order;
+every write retries on a deadlock or serialization failure (`write_retrying`).
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket as _socket
 from datetime import datetime
 from typing import Any
 
@@ -22,10 +30,11 @@ from sqlalchemy import update
 from app.config import HubConfig
 from app.core.auth import PUBLIC
 from app.core.clock import utcnow
+from app.core.ids import uuid7
 from app.hub import routing
 from app.hub import service as hub
-from app.hub.db import HubDatabase
-from app.hub.models import HubStore
+from app.hub.db import HubDatabase, write_retrying
+from app.hub.models import HubStore, HubStoreLink
 from app.hub.wake import Waker, down_topic
 from app.sync import protocol as p
 from app.sync.protocol import close_reason
@@ -36,6 +45,7 @@ log = logging.getLogger("kirana.sync")
 # a SQLite hub). Polling every link every second cost 55 % of a core at 500 stores.
 POLL_SECONDS = 15.0
 HEARTBEAT_SECONDS = 15.0
+PROCESS = f"{_socket.gethostname()[:40]}:{os.getpid()}"
 
 
 class LinkClosed(Exception):
@@ -53,7 +63,7 @@ async def _receive_text(socket: WebSocket) -> str | bytes:
 
 
 class LinkRegistry:
-    """The links this hub process holds. One task keeps their stores' `last_seen_at`
+    """The links this hub process holds. One task keeps their rows' `last_seen_at`
     fresh in ONE write every few seconds (not a write per link: 500 stores would be 33
     commits a second on SQLite's single writer)."""
 
@@ -78,13 +88,8 @@ class LinkRegistry:
                 await self._task
 
     async def beat(self) -> None:
-        ids = sorted({link.store_id for link in self.links if link.store_id})
-        if not ids:
-            return
-        async with self.db.write() as s:
-            await s.execute(update(HubStore).where(HubStore.id.in_(ids),
-                                                   HubStore.connected.is_(True))
-                            .values(last_seen_at=utcnow()))
+        await hub.touch_links(self.db, [link.row.id for link in self.links
+                                        if link.row is not None])
 
     async def _run(self) -> None:
         every = min(HEARTBEAT_SECONDS, self.cfg.sync.offline_after_seconds / 3)
@@ -103,13 +108,19 @@ class HubLink:
         self.links = links
         self.store_id = ""
         self.epoch = ""
-        self.connected_since: datetime | None = None
+        self.row: HubStoreLink | None = None  # this connection's liveness row
         self.sent = 0  # highest hub -> store seq sent on this connection
         self.acked = 0  # highest the store acked
         self.wakeup = asyncio.Event()
 
     async def send(self, message: p.Message) -> None:
-        await self.socket.send_text(p.encode(message).decode())
+        try:
+            await self.socket.send_text(p.encode(message).decode())
+        except (OSError, RuntimeError) as exc:
+            # The store went away while we were sending (uvicorn's ClientDisconnected is
+            # an OSError): the same as a close seen by the reader.
+            raise WebSocketDisconnect(detail=f"store went away while the hub was sending "
+                                             f"({type(exc).__name__})", code=1006) from None
 
     async def serve(self) -> None:
         await self.socket.accept()
@@ -120,8 +131,10 @@ class HubLink:
             await self._close(closed.code, str(closed))
         except p.ProtocolError as exc:
             await self._close(exc.code, str(exc))
-        except WebSocketDisconnect:
-            pass
+        except WebSocketDisconnect as gone:
+            # The store closed or its network went: normal life for a store, not an error.
+            log.info("sync %s: store closed the link (%s %s)", self.store_id or "?",
+                     gone.code, gone.detail)
         except Exception:
             log.exception("sync %s: link failed", self.store_id or "?")
             with contextlib.suppress(Exception):
@@ -153,34 +166,43 @@ class HubLink:
             raise LinkClosed(p.WRONG_STORE, f"this token belongs to store {store.id}, "
                                             f"not {hello.store_id}")
         self.store_id, self.epoch = store.id, hello.epoch
-        now = utcnow()
-        conflict = ""
-        async with self.db.write() as s:
+        version = self.socket.headers.get("user-agent", "")[:60]
+        client = self.socket.client
+        address = f"{client.host}:{client.port}"[:60] if client else ""
+
+        async def admit(s: Any) -> tuple[str, int, HubStoreLink | None]:
+            now = utcnow()
             row = await s.get(HubStore, store.id, with_for_update=True)
             if row.epoch is None:
                 row.epoch = hello.epoch
             if row.epoch != hello.epoch:
-                conflict = (f"store {store.id} connected with a different database (epoch "
-                            f"{hello.epoch[:8]}…, expected {row.epoch[:8]}…): restored from a "
-                            "backup or reinstalled? Check it, then accept its database here.")
-            elif hello.applied_down > row.down_seq:
-                conflict = (f"store {store.id} says it applied hub event {hello.applied_down} "
-                            f"but the hub only made {row.down_seq}")
-            elif hello.applied_down < row.down_acked:
-                conflict = (f"store {store.id} went back in time: it applied hub events up to "
-                            f"{row.down_acked} before, now says {hello.applied_down} "
-                            "(database restored from a backup?)")
-            else:
-                row.connected, row.connected_since, row.last_seen_at = True, now, now
-                row.version = self.socket.headers.get("user-agent", "")[:60]
-                row.down_acked = hello.applied_down
-                acked_up = row.acked_up
+                return (f"store {store.id} connected with a different database (epoch "
+                        f"{hello.epoch[:8]}…, expected {row.epoch[:8]}…): restored from a "
+                        "backup or reinstalled? Check it, then accept its database here.",
+                        0, None)
+            if hello.applied_down > row.down_seq:
+                return (f"store {store.id} says it applied hub event {hello.applied_down} "
+                        f"but the hub only made {row.down_seq}", 0, None)
+            if hello.applied_down < row.down_acked:
+                return (f"store {store.id} went back in time: it applied hub events up to "
+                        f"{row.down_acked} before, now says {hello.applied_down} "
+                        "(database restored from a backup?)", 0, None)
+            row.down_acked = hello.applied_down
+            link = HubStoreLink(id=uuid7(), store_id=store.id, process=PROCESS[:60],
+                                address=address, version=version, epoch=hello.epoch,
+                                applied_down=hello.applied_down, connected_at=now,
+                                last_seen_at=now)
+            s.add(link)
+            return "", row.acked_up, link
+
+        conflict, acked_up, self.row = await write_retrying(self.db, admit)
         if conflict:
-            await hub.raise_alert(self.db, store.id, conflict, rejected_epoch=hello.epoch)
+            await hub.raise_alert(self.db, store.id, conflict, hub.RefusedLink(
+                address=address, version=version, epoch=hello.epoch,
+                applied_down=hello.applied_down))
             raise LinkClosed(p.CONFLICT, conflict)
-        self.connected_since = now
         self.sent = self.acked = hello.applied_down
-        await self.send(p.Welcome(acked_up=acked_up, hub_time=now.isoformat()))
+        await self.send(p.Welcome(acked_up=acked_up, hub_time=utcnow().isoformat()))
 
     async def _run(self) -> None:
         topic = down_topic(self.store_id)
@@ -237,38 +259,12 @@ class HubLink:
             await self._apply(await self.inbox.get())
 
     async def _apply(self, frame: p.Events) -> None:
-        now = utcnow()
-        wake: tuple[str, ...] = ()
-        async with self.db.write() as s:
-            if any(e.kind == "order.status" for e in frame.events):
-                await routing.lock_stores(s)  # routing's lock order: every store row first
-            row = await s.get(HubStore, self.store_id, with_for_update=True)
-            if row.epoch != self.epoch:
-                raise LinkClosed(p.CONFLICT, "the store's database changed while connected")
-            got = p.receive(row.acked_up, frame)
-            if got.apply:
-                try:
-                    await hub.apply_store_events(s, row, got.apply, self.cfg.tz)
-                except ValueError as exc:
-                    first = got.apply[0]
-                    raise LinkClosed(p.BAD_MESSAGE, f"events from seq {first.seq} could not be "
-                                                    f"applied: {exc}") from None
-                for event in got.apply:
-                    if event.kind == "order.status":
-                        wake += await routing.on_store_status(s, self.cfg, self.store_id,
-                                                              event.data)
-                row.acked_up = got.cursor
-                row.last_event_at = _parse_at(got.apply[-1].at, now)
-                row.last_applied_at = now
-            row.last_seen_at = now
-        await self.send(got.reply)
+        reply, wake = await apply_frame(self.db, self.cfg, self.store_id, self.epoch, frame)
+        await self.send(reply)
         await self.waker.wake_stores(wake)
 
     async def _store_ack(self, upto: int) -> None:
-        async with self.db.write() as s:
-            await s.execute(update(HubStore).where(HubStore.id == self.store_id,
-                                                   HubStore.down_acked < upto)
-                            .values(down_acked=upto, last_seen_at=utcnow()))
+        await store_ack(self.db, self.store_id, upto)
 
     async def _sender(self) -> None:
         window = self.cfg.sync.send_window
@@ -287,15 +283,53 @@ class HubLink:
                 await asyncio.wait_for(self.wakeup.wait(), POLL_SECONDS)
 
     async def _mark_gone(self) -> None:
-        if self.connected_since is None:
+        if self.row is None:
             return
         with contextlib.suppress(Exception):
-            async with self.db.write() as s:
-                # Only if no newer connection of the same store took over meanwhile.
-                await s.execute(update(HubStore).where(
-                    HubStore.id == self.store_id,
-                    HubStore.connected_since == self.connected_since)
-                    .values(connected=False, last_seen_at=utcnow()))
+            await hub.close_link(self.db, self.row, self.cfg.offline_after)
+
+
+async def apply_frame(db: HubDatabase, cfg: HubConfig, store_id: str, epoch: str,
+                      frame: p.Events) -> tuple[p.Message, tuple[str, ...]]:
+    """Apply a store's events frame and move its cursor in one transaction (retried on
+    a deadlock). Returns the reply for the store and the stores to wake."""
+
+    async def body(s: Any) -> tuple[p.Message, tuple[str, ...]]:
+        now = utcnow()
+        wake: tuple[str, ...] = ()
+        if any(e.kind == "order.status" for e in frame.events):
+            await routing.lock_stores(s)  # routing's lock order: every store row first
+        row = await s.get(HubStore, store_id, with_for_update=True)
+        if row.epoch != epoch:
+            raise LinkClosed(p.CONFLICT, "the store's database changed while connected")
+        got = p.receive(row.acked_up, frame)
+        if got.apply:
+            try:
+                await hub.apply_store_events(s, row, got.apply, cfg.tz)
+            except ValueError as exc:
+                first = got.apply[0]
+                raise LinkClosed(p.BAD_MESSAGE, f"events from seq {first.seq} could not be "
+                                                f"applied: {exc}") from None
+            for event in got.apply:
+                if event.kind == "order.status":
+                    wake += await routing.on_store_status(s, cfg, store_id, event.data)
+            row.acked_up = got.cursor
+            row.last_event_at = _parse_at(got.apply[-1].at, now)
+            row.last_applied_at = now
+        return got.reply, wake
+
+    return await write_retrying(db, body)
+
+
+async def store_ack(db: HubDatabase, store_id: str, upto: int) -> None:
+    """The store applied hub -> store events up to `upto` (one row, retried)."""
+
+    async def body(s: Any) -> None:
+        await s.execute(update(HubStore).where(HubStore.id == store_id,
+                                               HubStore.down_acked < upto)
+                        .values(down_acked=upto))
+
+    await write_retrying(db, body)
 
 
 def _parse_at(text: str, default: datetime) -> datetime:

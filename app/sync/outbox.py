@@ -14,10 +14,9 @@ from app.core.clock import utcnow
 from app.core.db import Tx as AsyncSession
 from app.core.ids import uuid7
 from app.sync.models import OutboxEvent
+from app.sync.protocol import STORE_TO_HUB
 
-STORE_TO_HUB_KINDS = frozenset(
-    {"stock.moved", "sale.completed", "sale.refunded", "order.status", "shift.closed"}
-)
+STORE_TO_HUB_KINDS = STORE_TO_HUB  # one list of kinds: app/sync/protocol.py
 
 
 def emit(session: AsyncSession, kind: str, data: dict[str, Any]) -> OutboxEvent:

@@ -17,9 +17,9 @@ PROTO = 1
 MAX_FRAME_BYTES = 1024 * 1024
 MAX_EVENTS_PER_FRAME = 500
 STORE_TO_HUB = frozenset({"stock.moved", "sale.completed", "sale.refunded", "order.status",
-                          "shift.closed"})
+                          "shift.closed", "stock.snapshot"})
 HUB_TO_STORE = frozenset({"product.upserted", "product.retired", "order.assigned",
-                          "order.cancelled"})
+                          "order.cancelled", "store.resync"})
 
 # Close codes: the sender of an `error` closes the socket with one of these.
 BAD_MESSAGE, AUTH, WRONG_STORE, CONFLICT = 4400, 4401, 4403, 4409
@@ -98,7 +98,10 @@ def decode(frame: str | bytes, *, expect_kinds: frozenset[str] | None = None) ->
         if any(b != a + 1 for a, b in zip(seqs, seqs[1:], strict=False)):
             raise ProtocolError(BAD_MESSAGE, "seqs in a frame must be consecutive")
         if expect_kinds is not None:
-            odd = sorted({e.kind for e in message.events} - expect_kinds)
+            # A known kind sent the wrong way is refused; a kind this side does not know
+            # (a newer peer's) passes, and the receiver logs, acknowledges and skips it.
+            known_elsewhere = (STORE_TO_HUB | HUB_TO_STORE) - expect_kinds
+            odd = sorted({e.kind for e in message.events} & known_elsewhere)
             if odd:
                 raise ProtocolError(BAD_MESSAGE, f"event kind {odd[0]!r} is not sent this way")
     return message

@@ -8,16 +8,17 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 
 from app.catalog.models import UNITS, Barcode, Product
 from app.config import StoreConfig
 from app.core.clock import utcnow
-from app.core.db import Tx
+from app.core.db import Tx, skip_numbers_past
 from app.core.ids import uuid7
 from app.orders import service as orders
-from app.orders.models import Order
+from app.orders.models import Order, OrderLine, StockReservation
 from app.orders.states import CANCELLABLE
+from app.stock.models import StockLevel
 from app.sync.outbox import emit
 from app.sync.protocol import Event
 
@@ -38,7 +39,9 @@ def _need(data: dict, key: str, kind: type) -> Any:
 async def apply_hub_event(s: Tx, cfg: StoreConfig, event: Event) -> None:
     handler = HANDLERS.get(event.kind)
     if handler is None:
-        raise BadHubEvent(f"unknown hub event kind {event.kind!r}")
+        # A newer hub's kind: acknowledged and skipped, so a newer hub serves this store.
+        log.warning("hub event %s of kind %r is unknown here: skipped", event.seq, event.kind)
+        return
     await handler(s, cfg, event.data)
 
 
@@ -121,9 +124,52 @@ async def _order_cancelled(s: Tx, cfg: StoreConfig, data: dict) -> None:
     await orders.cancel_order_in(s, order, "hub", str(data.get("reason", "cancelled by the hub")))
 
 
+# Sequences a `store.resync` moves on: receipts, refunds, orders, shifts.
+RESYNC_SEQUENCES = ("sale", "refund", "order", "shift")
+SNAPSHOT_PART = 1000  # levels (and reservations) per `stock.snapshot` event
+
+
+async def _store_resync(s: Tx, cfg: StoreConfig, data: dict) -> None:
+    """The hub accepted this database after a restore: never reuse a number the hub
+    has from this store, and send the hub every level so its figures equal ours."""
+    numbers = _need(data, "numbers", dict)
+    for name, last in sorted(numbers.items()):
+        if name not in RESYNC_SEQUENCES:
+            log.warning("store.resync: sequence %r is unknown here: skipped", name)
+            continue
+        if not isinstance(last, int) or isinstance(last, bool) or last < 0:
+            raise BadHubEvent(f"store.resync: {name!r} needs a whole number")
+        await skip_numbers_past(s, name, last)
+    await write_snapshot(s)
+
+
+async def write_snapshot(s: Tx) -> int:
+    """Every stock level (per SKU, all bins) and reservation as `stock.snapshot`
+    events in the caller's transaction, in parts of SNAPSHOT_PART; returns the parts."""
+    levels = [{"sku": sku, "on_hand": int(on_hand)} for sku, on_hand in (await s.execute(
+        select(Product.sku, func.sum(StockLevel.on_hand))
+        .join(StockLevel, StockLevel.product_id == Product.id)
+        .group_by(Product.sku).order_by(Product.sku))).all()]
+    held = [{"order_id": order_id, "sku": sku, "quantity": int(qty)}
+            for order_id, sku, qty in (await s.execute(
+                select(OrderLine.order_id, OrderLine.sku, func.sum(StockReservation.quantity))
+                .join(OrderLine, OrderLine.id == StockReservation.order_line_id)
+                .group_by(OrderLine.order_id, OrderLine.sku)
+                .order_by(OrderLine.order_id, OrderLine.sku))).all()]
+    parts = max(1, -(-max(len(levels), len(held)) // SNAPSHOT_PART))
+    snapshot_id, at = uuid7(), utcnow().isoformat()
+    for i in range(parts):
+        window = slice(i * SNAPSHOT_PART, (i + 1) * SNAPSHOT_PART)
+        emit(s, "stock.snapshot", {"snapshot_id": snapshot_id, "part": i + 1, "parts": parts,
+                                   "at": at, "levels": levels[window],
+                                   "reservations": held[window]})
+    return parts
+
+
 HANDLERS = {
     "product.upserted": _product_upserted,
     "product.retired": _product_retired,
     "order.assigned": _order_assigned,
     "order.cancelled": _order_cancelled,
+    "store.resync": _store_resync,
 }

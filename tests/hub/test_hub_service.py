@@ -95,6 +95,22 @@ def ev(seq: int, kind: str, data: dict, id_: str | None = None) -> Event:
                  data=data)
 
 
+async def go_online(hub_db, store_ids: list[str] | None = None, version: str = "") -> None:
+    """Stores with a live link (a `hub_store_links` row seen now), as a connected
+    store's link would leave them."""
+    from app.core.clock import utcnow
+    from app.core.ids import uuid7
+    from app.hub.models import HubStoreLink
+
+    async with hub_db.write() as s:
+        ids = store_ids or list(await s.scalars(select(HubStore.id).order_by(HubStore.id)))
+        now = utcnow()
+        for sid in ids:
+            s.add(HubStoreLink(id=uuid7(), store_id=sid, process="test", address="127.0.0.1:1",
+                               version=version or f"kirana-store/test {sid}", epoch="e" * 16,
+                               applied_down=0, connected_at=now, last_seen_at=now))
+
+
 async def apply(hub_db, store_id: str, events: list[Event]):
     async with hub_db.write() as s:
         store = await s.get(HubStore, store_id)

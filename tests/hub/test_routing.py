@@ -15,7 +15,7 @@ from app.hub import routing
 from app.hub import service as hub
 from app.hub.models import HubOrder, HubOutbox, HubStore, HubWebhook
 from app.orders.service import LineIn, OrderIn
-from tests.hub.test_hub_service import apply, edit, ev
+from tests.hub.test_hub_service import apply, edit, ev, go_online
 
 INDIRANAGAR = (12.9719, 77.6412)
 KORAMANGALA = (12.9352, 77.6245)
@@ -35,8 +35,8 @@ async def setup_stores(hub_db, stock: dict[str, int]) -> None:
             await apply(hub_db, sid, [ev(1, "stock.moved", {"sku": "RICE",
                                                             "delta": stock[sid]})])
     async with hub_db.write() as s:
-        await s.execute(update(HubStore).values(connected=True, last_seen_at=utcnow(),
-                                                pickers=10))
+        await s.execute(update(HubStore).values(pickers=10))
+    await go_online(hub_db)
 
 
 def incoming(ext: str, qty: int = 2, at=INDIRANAGAR, pincode: str = "560038",
