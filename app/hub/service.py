@@ -8,6 +8,7 @@ they announce (`enqueue`), like the store's outbox.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import secrets
 from collections import defaultdict
@@ -23,13 +24,14 @@ from app.core.clock import utcnow
 from app.core.ids import uuid7
 from app.core.security import hash_token
 from app.hub import reconcile
-from app.hub.db import HubDatabase, upsert
+from app.hub.db import HubDatabase, upsert, write_retrying
 from app.hub.models import (
     HubOutbox,
     HubReservation,
     HubSale,
     HubStockLevel,
     HubStore,
+    HubStoreLink,
     HubStoreOrder,
     StoreEventRow,
 )
@@ -81,7 +83,8 @@ async def add_store(db: HubDatabase, store_id: str, *, name: str, kind: str, lat
         raise HubError("pickers must be between 1 and 500")
     codes = parse_pincodes(pincodes)
     token = "kst_" + secrets.token_urlsafe(32)
-    async with db.write() as s:
+
+    async def register(s: Any) -> HubStore:
         if await s.get(HubStore, store_id) is not None:
             raise HubError(f"store {store_id} is already registered (use rotate-token "
                            "for a new token)")
@@ -89,7 +92,7 @@ async def add_store(db: HubDatabase, store_id: str, *, name: str, kind: str, lat
                          pincodes=",".join(codes), priority=priority, pickers=pickers,
                          active=True,
                          token_hash=hash_token(token), created_at=utcnow(), acked_up=0,
-                         down_seq=0, down_acked=0, connected=False, version="", alert="")
+                         down_seq=0, down_acked=0, version="", alert="", rejected_link="")
         s.add(store)
         await s.flush()
         products = list(await s.scalars(select(Product).where(Product.active.is_(True))
@@ -97,7 +100,9 @@ async def add_store(db: HubDatabase, store_id: str, *, name: str, kind: str, lat
         codes_by = await _codes_for(s, [p.id for p in products])
         await enqueue(s, [store_id], [("product.upserted", product_payload(p, codes_by[p.id]))
                                       for p in products])
-    return NewStore(store, token)
+        return store
+
+    return NewStore(await write_retrying(db, register), token)
 
 
 async def update_store(db: HubDatabase, store_id: str, *, pincodes: str | None = None,
@@ -139,16 +144,37 @@ async def store_for_token(db: HubDatabase, token: str) -> HubStore | None:
     return store if store is not None and store.active else None
 
 
-async def accept_store_database(db: HubDatabase, store_id: str) -> None:
+async def accept_store_database(db: HubDatabase, store_id: str, *,
+                                offline_after: timedelta = timedelta(seconds=60),
+                                epoch: str | None = None) -> None:
     """After a 4409 alert: trust the store's database as it is now. The store then
     resends its whole outbox (events the hub already has are skipped by id) and the
-    hub resends from whatever the store says it applied."""
+    hub resends from whatever the store says it applied.
+
+    Refused while the store has a live, healthy link: the refused connection then came
+    from somewhere else (a stray copy of the token), and accepting its database would
+    cut off the real store. `epoch` (from the page) must still be the refused one."""
+    now = utcnow()
     async with db.write() as s:
-        store = await s.get(HubStore, store_id)
+        store = await s.get(HubStore, store_id, with_for_update=True)
         if store is None:
             raise HubError(f"no store {store_id}")
+        if epoch is not None and epoch != (store.rejected_epoch or ""):
+            raise HubError(f"another connection of {store_id} was refused since this page "
+                           "was loaded: look at the alert again before accepting")
+        live = (await live_links(s, now, offline_after, [store_id])).get(store_id, [])
+        if live:
+            link = live[0]
+            raise HubError(
+                f"{store_id} is connected right now with the database the hub knows (from "
+                f"{link.address or 'an unknown address'}, {link.version or 'unknown version'}, "
+                f"since {link.connected_at:%H:%M} UTC). The refused connection came from "
+                "somewhere else: accepting it would cut off the real store. Find the other "
+                "device, or rotate the store's token; if the store itself was just replaced, "
+                "accept once its old link has gone offline.")
         store.epoch = store.rejected_epoch or store.epoch
         store.rejected_epoch = None
+        store.rejected_link = ""
         store.acked_up = 0
         store.down_acked = 0
         store.alert, store.alert_at = "", None
@@ -157,14 +183,109 @@ async def accept_store_database(db: HubDatabase, store_id: str) -> None:
             s, store_id))])
 
 
+@dataclass(frozen=True)
+class RefusedLink:
+    """What the hub knows of a connection it refused with 4409."""
+
+    address: str
+    version: str
+    epoch: str
+    applied_down: int
+
+    def as_text(self, at: datetime) -> str:
+        return _json.encode({"address": self.address, "version": self.version,
+                             "epoch": self.epoch, "applied_down": self.applied_down,
+                             "at": at.isoformat()}).decode()
+
+
 async def raise_alert(db: HubDatabase, store_id: str, message: str,
-                      rejected_epoch: str | None = None) -> None:
+                      refused: RefusedLink | None = None) -> None:
+    """Show `message` on the Stores page (its first time stays, a repeat refreshes
+    the refused connection's details)."""
+    now = utcnow()
     async with db.write() as s:
-        store = await s.get(HubStore, store_id)
-        if store is not None:
-            store.alert, store.alert_at = message[:300], utcnow()
-            if rejected_epoch:
-                store.rejected_epoch = rejected_epoch
+        store = await s.get(HubStore, store_id, with_for_update=True)
+        if store is None:
+            return
+        if store.alert != message[:300] or store.alert_at is None:
+            store.alert, store.alert_at = message[:300], now
+        if refused is not None:
+            store.rejected_epoch = refused.epoch
+            store.rejected_link = refused.as_text(now)
+
+
+# --- liveness: one row per live connection -------------------------------------------
+#
+# hub_store_links rows are written only by the hub process holding the connection: at
+# the handshake, by that process's heartbeat, and deleted at close. So the heartbeat
+# never locks hub_stores rows (which catalogue fan-out and routing lock, in id order),
+# and a stray second connection with the store's token cannot mark the store offline
+# or overwrite its version when it closes.
+
+LINK_ROWS_KEPT = timedelta(days=1)  # a dead process's rows, for "offline since"
+
+
+def is_online(last_seen_at: datetime | None, now: datetime, offline_after: timedelta) -> bool:
+    """A link is live while it was seen lately: a hub process that died with the socket
+    open stops refreshing its rows, and the staleness catches it."""
+    return bool(last_seen_at and now - last_seen_at < offline_after)
+
+
+async def live_links(s: Any, now: datetime, offline_after: timedelta,
+                     store_ids: list[str] | None = None) -> dict[str, list[HubStoreLink]]:
+    """Each store's live links, oldest first (the first is the established one)."""
+    query = select(HubStoreLink).where(HubStoreLink.last_seen_at > now - offline_after)
+    if store_ids is not None:
+        query = query.where(HubStoreLink.store_id.in_(store_ids))
+    out: dict[str, list[HubStoreLink]] = defaultdict(list)
+    for link in await s.scalars(query.order_by(HubStoreLink.connected_at, HubStoreLink.id)):
+        out[link.store_id].append(link)
+    return out
+
+
+async def online_store_ids(s: Any, now: datetime, offline_after: timedelta) -> set[str]:
+    return set(await s.scalars(select(HubStoreLink.store_id).distinct().where(
+        HubStoreLink.last_seen_at > now - offline_after)))
+
+
+async def touch_links(db: HubDatabase, link_ids: list[str]) -> None:
+    """The heartbeat of one hub process: refresh its own links' rows, locked in id
+    order, and drop rows no process has refreshed for a day (skipping rows someone
+    else is deleting, so two processes' heartbeats never wait on each other)."""
+    ids = sorted(link_ids)
+
+    async def beat(s: Any) -> None:
+        now = utcnow()
+        if ids:
+            await s.execute(select(HubStoreLink.id).where(HubStoreLink.id.in_(ids))
+                            .order_by(HubStoreLink.id).with_for_update())
+            await s.execute(update(HubStoreLink).where(HubStoreLink.id.in_(ids))
+                            .values(last_seen_at=now))
+        stale = list(await s.scalars(
+            select(HubStoreLink.id).where(HubStoreLink.last_seen_at < now - LINK_ROWS_KEPT)
+            .order_by(HubStoreLink.id).limit(500).with_for_update(skip_locked=True)))
+        if stale:
+            await s.execute(delete(HubStoreLink).where(HubStoreLink.id.in_(stale)))
+
+    await write_retrying(db, beat)
+
+
+async def close_link(db: HubDatabase, link: HubStoreLink, offline_after: timedelta) -> None:
+    """A connection ended: drop its row; if it was the store's last live link, keep its
+    version and the time as the store's last known link facts. Two transactions, so
+    the link row's lock is never held while waiting for the store row."""
+    async with db.write() as s:
+        await s.execute(delete(HubStoreLink).where(HubStoreLink.id == link.id))
+
+    async def remember(s: Any) -> None:
+        now = utcnow()
+        others = select(HubStoreLink.id).where(
+            HubStoreLink.store_id == link.store_id,
+            HubStoreLink.last_seen_at > now - offline_after).exists()
+        await s.execute(update(HubStore).where(HubStore.id == link.store_id, ~others)
+                        .values(last_seen_at=now, version=link.version))
+
+    await write_retrying(db, remember)
 
 
 # --- hub -> store outbox -------------------------------------------------------------
@@ -173,7 +294,8 @@ async def raise_alert(db: HubDatabase, store_id: str, message: str,
 async def enqueue(s: Any, store_ids: list[str], events: list[tuple[str, dict]]) -> None:
     """Append events to each store's stream, seqs consecutive per store. The seq counter
     is bumped with UPDATE ... RETURNING, which also locks the store row on PostgreSQL,
-    so two hub processes never hand out the same seq."""
+    so two hub processes never hand out the same seq; rows are taken in id order, like
+    every other multi-row lock on hub_stores."""
     if not events or not store_ids:
         return
     for kind, _data in events:
@@ -181,7 +303,7 @@ async def enqueue(s: Any, store_ids: list[str], events: list[tuple[str, dict]]) 
             raise ValueError(f"{kind!r} is not a hub -> store event")
     now = utcnow()
     encoded = [(kind, _json.encode(data).decode()) for kind, data in events]
-    for store_id in store_ids:
+    for store_id in sorted(set(store_ids)):  # hub_stores rows are always locked in id order
         last = (await s.execute(
             update(HubStore).where(HubStore.id == store_id)
             .values(down_seq=HubStore.down_seq + len(events)).returning(HubStore.down_seq)
@@ -300,7 +422,8 @@ async def save_product(db: HubDatabase, edit: ProductEdit) -> Product:
         except BarcodeError as exc:
             raise HubError(f"barcode {raw}: {exc}") from None
     now = utcnow()
-    async with db.write() as s:
+
+    async def save(s: Any) -> Product:
         product = await s.scalar(select(Product).where(Product.sku == sku))
         if codes:
             owners = dict((await s.execute(select(Barcode.code, Product.sku).join(Product)
@@ -327,7 +450,9 @@ async def save_product(db: HubDatabase, edit: ProductEdit) -> Product:
             await s.execute(insert(Barcode), [{"code": c, "product_id": product.id}
                                               for c in sorted(set(codes))])
         await announce_products(s, [product.id])
-    return product
+        return product
+
+    return await write_retrying(db, save)
 
 
 async def set_price(db: HubDatabase, sku: str, price_minor: int) -> Product:
@@ -341,7 +466,7 @@ async def set_active(db: HubDatabase, sku: str, active: bool) -> Product:
 
 
 async def _change_product(db: HubDatabase, sku: str, **changes: Any) -> Product:
-    async with db.write() as s:
+    async def change(s: Any) -> Product:
         product = await s.scalar(select(Product).where(Product.sku == sku.upper()))
         if product is None:
             raise HubError(f"no product {sku}")
@@ -349,7 +474,9 @@ async def _change_product(db: HubDatabase, sku: str, **changes: Any) -> Product:
             setattr(product, key, value)
         product.updated_at = utcnow()
         await announce_products(s, [product.id])
-    return product
+        return product
+
+    return await write_retrying(db, change)
 
 
 # --- store -> hub events -------------------------------------------------------------
@@ -467,6 +594,10 @@ class StoreHealth:
     acked_up: int
     alert: str
     alert_at: datetime | None
+    links: tuple[LinkView, ...] = ()  # live connections, oldest (the established) first
+    refused: dict | None = None  # the connection refused with the alert (RefusedLink)
+    refused_epoch: str = ""
+    down_acked: int = 0
 
     @property
     def state(self) -> str:
@@ -484,14 +615,17 @@ class StoreHealth:
             "oldest_waiting_seconds": self.oldest_waiting_seconds,
             "lag_seconds": self.lag_seconds, "events_received": self.acked_up,
             "alert": self.alert or None,
+            "links": [{"address": x.address, "version": x.version,
+                       "connected_at": x.connected_at.isoformat()} for x in self.links],
+            "refused_link": self.refused,
         }
 
 
-def is_online(connected: bool, last_seen_at: datetime | None, now: datetime,
-              offline_after: timedelta) -> bool:
-    """A store is online while its link is up and was seen lately: a hub process that
-    died with the socket open leaves `connected` set, and the staleness catches it."""
-    return bool(connected and last_seen_at and now - last_seen_at < offline_after)
+@dataclass(frozen=True)
+class LinkView:
+    address: str
+    version: str
+    connected_at: datetime
 
 
 async def store_health(db: HubDatabase, offline_after: timedelta) -> list[StoreHealth]:
@@ -503,23 +637,43 @@ async def store_health(db: HubDatabase, offline_after: timedelta) -> list[StoreH
             .join(HubStore, HubStore.id == HubOutbox.store_id)
             .where(HubOutbox.seq > HubStore.down_acked)
             .group_by(HubOutbox.store_id))).all())
+        live = await live_links(s, now, offline_after)
+        seen = dict((await s.execute(select(HubStoreLink.store_id,
+                                            func.max(HubStoreLink.last_seen_at))
+                                     .group_by(HubStoreLink.store_id))).all())
     out = []
     for st in stores:
-        online = is_online(st.connected, st.last_seen_at, now, offline_after)
+        links = live.get(st.id, [])
         old = oldest.get(st.id)
         if isinstance(old, str):
             old = datetime.fromisoformat(old)
+        last_seen = max((at for at in (st.last_seen_at, _as_datetime(seen.get(st.id)))
+                         if at is not None), default=None)
         lag = None
         if st.last_event_at and st.last_applied_at:
             lag = max(0.0, (st.last_applied_at - st.last_event_at).total_seconds())
+        refused = None
+        if st.rejected_link and st.alert:
+            with contextlib.suppress(ValueError):
+                refused = msgspec.json.decode(st.rejected_link)
         out.append(StoreHealth(
-            id=st.id, name=st.name, kind=st.kind, online=online,
-            connected_since=st.connected_since if online else None,
-            last_seen_at=st.last_seen_at, version=st.version,
+            id=st.id, name=st.name, kind=st.kind, online=bool(links),
+            connected_since=links[0].connected_at if links else None,
+            last_seen_at=last_seen, version=links[0].version if links else st.version,
             waiting_down=max(0, st.down_seq - st.down_acked),
             oldest_waiting_seconds=(now - old).total_seconds() if old else None,
-            lag_seconds=lag, acked_up=st.acked_up, alert=st.alert, alert_at=st.alert_at))
+            lag_seconds=lag, acked_up=st.acked_up, alert=st.alert, alert_at=st.alert_at,
+            links=tuple(LinkView(x.address, x.version, x.connected_at) for x in links),
+            refused=refused, refused_epoch=st.rejected_epoch or "",
+            down_acked=st.down_acked))
     return out
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    """max() over a UTCDateTime column comes back as its stored text on SQLite."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value)
 
 
 @dataclass(frozen=True)
