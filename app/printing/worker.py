@@ -140,13 +140,16 @@ class PrintQueue:
 
     async def check(self, printer: PrinterSection) -> transport.ProbeResult:
         """Check now (printers page): ask the printer and wake its worker."""
-        state = self.state[printer.name]
+        result = await self._probe(printer, self.state[printer.name])
+        self.wake(printer.name)
+        return result
+
+    async def _probe(self, printer: PrinterSection, state: PrinterState) -> transport.ProbeResult:
         if printer.name in self._holding:  # one connection at a time to a printer
             return transport.ProbeResult(False, state.detail, state.reason)
         result = await transport.probe(printer, printer.status_timeout_seconds)
         if transport.confirms(printer) or result.reason == st.UNREACHABLE:
             self._set(printer, state, result.reason, result.detail)
-        self.wake(printer.name)
         return result
 
     def _set(self, printer: PrinterSection, state: PrinterState, reason: str,
@@ -175,7 +178,7 @@ class PrintQueue:
         job = await self._next_job(printer.name)
         if job is None:
             if state.problem and transport.confirms(printer):
-                await self.check(printer)  # so the page and the till clear by themselves
+                await self._probe(printer, state)  # so the page and the till clear by themselves
                 await self._wait(printer.name, printer.poll_seconds if state.problem
                                  else IDLE_POLL_SECONDS)
             else:

@@ -224,3 +224,35 @@ async def test_network_printer_without_status_replies_when_configured(tmp_path, 
     finally:
         await queue.stop()
         await db.dispose()
+
+
+async def test_a_printer_back_after_a_long_outage_is_noticed_within_seconds(setup, printer):
+    db, new_queue = setup
+    port = printer.port
+    printer.close()  # switched off: connections are refused
+    queue = new_queue()
+    await queue.start()
+    await enqueue(db, range(1, 4))
+    await asyncio.sleep(7.5)  # long enough for a growing backoff to reach 8 s
+    assert queue.state["counter-1"].reason == status.UNREACHABLE
+    back = FakePrinter(port=port)
+    try:
+        took = await wait_for(lambda: all_done(db, 3), 20, "the printer back on")
+        assert took < 3, f"the printer's return was noticed only after {took:.1f} s"
+        assert back.receipt_numbers() == numbers(range(1, 4))
+    finally:
+        back.close()
+
+
+async def test_an_idle_printer_with_a_problem_is_asked_every_poll_not_in_a_loop(setup, printer):
+    db, new_queue = setup
+    printer.mode = "cover_open"
+    queue = new_queue()
+    await queue.start()
+    await queue.check(queue.cfg.printers[0])
+    assert queue.state["counter-1"].reason == status.COVER_OPEN
+    before = printer.status_requests
+    await asyncio.sleep(1.5)  # poll_seconds = 0.3: about 5 checks of 3 requests each
+    assert 3 <= printer.status_requests - before <= 3 * 8
+    printer.mode = "normal"
+    await wait_for(lambda: _reason_is(queue, status.READY), 3, "the cover closed")
