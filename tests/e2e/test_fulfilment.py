@@ -123,6 +123,10 @@ async def test_orders_flow_from_api_to_rider(browser, own_server, guard, api_key
     await expect(found.get_by_test_id("found-bags")).to_contain_text("Bag 2 of 2")
     code = await _handover_code(own_server, order["id"])
     await expect(found.get_by_test_id("handover-code")).to_have_text(code)
+    assert await picker.evaluate("document.documentElement.scrollWidth") <= 360  # no sideways
+    for target in (picker.get_by_test_id("find-order"), found.get_by_test_id("hand-over-rest"),
+                   picker.get_by_role("button", name="Find")):
+        assert (await target.bounding_box())["height"] >= 44
     await picker.locator("#handover-code").fill(code)
     await picker.locator("#handover-code").press("Enter")
     await expect(picker.get_by_test_id("handover-confirm")).to_contain_text("0 of 2 bags scanned")

@@ -164,3 +164,84 @@ async def test_bag_labels_of_other_orders_stores_and_forgeries_are_refused(
     html = await scan(client, two)
     assert "was cancelled" in html and "alert-error" in html
     assert await state_of(db, first) == ("cancelled", "")
+
+
+async def test_the_order_code_hands_over_the_rest_only_after_a_confirmation(
+        client, db, cfg, staff, rows):
+    order = await ready_order(db, cfg, staff, rows, "BAG-4", bags=3, cod=12000)
+    bag_1 = (await printed_bag_codes(db, cfg, order))[0]
+    await login(client, staff["picker"], STAFF["picker"][1])
+    await scan(client, bag_1)  # the rider came with 2 of 3 bags; one scanned
+    html = await scan(client, order.handover_code.lower())
+    assert 'data-testid="handover-confirm"' in html and "1 of 3 bags scanned" in html
+    assert "the other 2 bags" in html and "₹120.00" in html
+    assert await state_of(db, order) == ("ready", "1")  # asking changes nothing
+    html = await scan(client, order.handover_code, confirm="S1-999999")  # not this order
+    assert 'data-testid="handover-confirm"' in html
+    assert await state_of(db, order) == ("ready", "1")
+    html = await scan(client, order.handover_code, confirm=order.number)
+    assert f"{order.number} handed over" in html and "Collect ₹120.00 cash" in html
+    assert await state_of(db, order) == ("handed_over", "1,2,3")
+    async with db.read() as s:
+        o = await s.get(Order, order.id)
+        assert "1 of 3 bags scanned, 2 by the order code (confirmed)" in o.transitions[-1].reason
+    again = await scan(client, order.handover_code, confirm=order.number)
+    assert "already handed over" in again and "alert-error" in again
+    assert "No order has that code" in await scan(client, "QQQQQQ")
+
+    cancelled = await ready_order(db, cfg, staff, rows, "BAG-5", bags=1)
+    await orders.cancel_order(db, cancelled.id, "test", "customer")
+    html = await scan(client, cancelled.handover_code, confirm=cancelled.number)
+    assert "was cancelled" in html and "alert-error" in html
+    assert await state_of(db, cancelled) == ("cancelled", "")
+
+
+async def find(client, q: str) -> str:
+    r = await client.get("/handover/find", params={"q": q}, headers=hx(client))
+    assert r.status_code == 200
+    return r.text
+
+
+async def test_find_an_order_by_number_or_phone(client, db, cfg, staff, rows):
+    first = await ready_order(db, cfg, staff, rows, "F-1", bags=2, phone="+91 98450 11111")
+    second = await ready_order(db, cfg, staff, rows, "F-2", bags=1, phone="9845022222")
+    third = await ready_order(db, cfg, staff, rows, "F-3", bags=1, phone="98450-22222")
+    bag_2 = (await printed_bag_codes(db, cfg, first))[1]
+    await login(client, staff["picker"], STAFF["picker"][1])
+    await scan(client, bag_2)
+    n = int(first.number.split("-")[1])
+    for q in (first.number, first.number.lower(), str(n), f"{cfg.store.id}-{n}", "11111",
+              "+91 98450 11111"):
+        html = await find(client, q)
+        assert f'data-testid="found-{first.number}"' in html, q
+        assert f'data-testid="handover-code">{first.handover_code}<' in html
+        assert "Bag 1 of 2" in html and "Bag 2 of 2" in html
+        assert html.count("waiting") == 1 and html.count("handed over") == 1
+    # The last digits of two customers' phones: both listed, each one tap away.
+    html = await find(client, "22222")
+    assert 'data-testid="found-list"' in html
+    assert second.number in html and third.number in html and first.number not in html
+    assert second.handover_code not in html and third.handover_code not in html
+    for q, says in (("X9-000001", "Type an order number"), ("ab", "Type an order number"),
+                    ("123", "No order matches"), (f"{cfg.store.id}-999999", "No order matches")):
+        assert says in await find(client, q), q
+    full = await client.get("/handover/find", params={"q": str(n)})  # no htmx: a whole page
+    assert "Rider desk" in full.text and first.handover_code in full.text
+
+
+async def test_only_roles_that_may_hand_over_see_the_code(client, db, cfg, staff, rows):
+    order = await ready_order(db, cfg, staff, rows, "R-1", bags=1)
+    bag_1 = (await printed_bag_codes(db, cfg, order))[0]
+    await login(client, staff["cashier"], STAFF["cashier"][1])
+    for r in (await client.get("/handover"),
+              await client.get("/handover/find", params={"q": order.number}, headers=hx(client)),
+              await client.post("/handover/scan", data={"code": bag_1}, headers=hx(client)),
+              await client.get(f"/api/v1/orders/{order.id}"),
+              await client.get("/")):
+        assert order.handover_code not in r.text
+    assert (await client.get("/handover/find", params={"q": order.number})).status_code == 403
+    assert await state_of(db, order) == ("ready", "")
+    await client.post("/logout", headers=hx(client))
+    await login(client, staff["manager"], STAFF["manager"][1])
+    assert order.handover_code in await find(client, order.number)
+    assert f"{order.number} handed over" in await scan(client, bag_1)
