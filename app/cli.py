@@ -391,7 +391,7 @@ def with_hub_config(fn):
 def _hub_db(cfg):  # noqa: ANN001, ANN202
     from app.hub.db import open_hub_database
 
-    return open_hub_database(cfg.database_url)
+    return open_hub_database(cfg.database_url, cfg.hub)
 
 
 @main.group(invoke_without_command=True,

@@ -323,6 +323,12 @@ class HubSection(Base):
     # hub on PostgreSQL, where several hub processes may share the database.
     database_url: str = ""
     database_path: str = "var/hub.db"  # relative to the config file
+    # PostgreSQL connections per hub process: db_pool_size kept open, db_max_overflow more
+    # at busy times; a request finding all in use waits up to db_pool_timeout_seconds.
+    # Rule: processes x (pool + overflow + 1 LISTEN) + headroom < max_connections.
+    db_pool_size: Annotated[int, msgspec.Meta(ge=1, le=500)] = 10
+    db_max_overflow: Annotated[int, msgspec.Meta(ge=0, le=500)] = 10
+    db_pool_timeout_seconds: Annotated[int, msgspec.Meta(ge=1, le=600)] = 30
 
 
 class SyncSection(Base):

@@ -157,7 +157,7 @@ async def _load_hub(cfg_path: Path, store_dirs: dict[str, Path], progress: Calla
 
     cfg = load_hub_config(cfg_path)
     migrate.hub_upgrade(cfg.database_url)
-    db = open_hub_database(cfg.database_url)
+    db = open_hub_database(cfg.database_url, cfg.hub)
     try:
         for name, role, pin in HUB_LOGINS:
             async with db.read() as s:

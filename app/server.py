@@ -190,7 +190,7 @@ def create_hub_app(cfg: HubConfig, *, check_migrations: bool = True) -> Litestar
         pending = migrate.hub_pending_message(url)
         if pending:
             raise StartupError(pending)
-    db = open_hub_database(url)
+    db = open_hub_database(url, cfg.hub)
     waker = PgWaker(url) if db.dialect == "postgresql" else Waker()
     worker = HubWorker(db, cfg, waker)
     demo_feed = HubDemoFeed(db, cfg, waker)

@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
+from app.config import HubSection
 from app.core.db import Database
 
 
@@ -27,12 +28,16 @@ class PgDatabase:
 
     dialect = "postgresql"
 
-    def __init__(self, url: str, pool_size: int = 20, max_overflow: int = 40) -> None:
+    def __init__(self, url: str, pool: HubSection | None = None) -> None:
         # Hundreds of store links share the pool; each holds a connection only while it
-        # applies or reads a frame. pool_timeout errors are logged by the link.
+        # applies or reads a frame. The pool is sized by the config (hub.db_pool_size,
+        # hub.db_max_overflow) so every hub process together fits max_connections; when
+        # all are in use a caller waits (hub.db_pool_timeout_seconds) rather than fails.
+        pool = pool or HubSection()
         self.url = url
-        self.engine = create_async_engine(url, pool_size=pool_size, max_overflow=max_overflow,
-                                          pool_pre_ping=True, pool_timeout=60)
+        self.engine = create_async_engine(
+            url, pool_size=pool.db_pool_size, max_overflow=pool.db_max_overflow,
+            pool_timeout=pool.db_pool_timeout_seconds, pool_pre_ping=True)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
@@ -87,9 +92,10 @@ def sqlite_path(url: str) -> Path | None:
     return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
 
 
-def open_hub_database(url: str) -> HubDatabase:
+def open_hub_database(url: str, pool: HubSection | None = None) -> HubDatabase:
+    """`pool`: the config's [hub] section, whose db_* keys size a PostgreSQL pool."""
     path = sqlite_path(url)
-    return Database(path) if path is not None else PgDatabase(url)
+    return Database(path) if path is not None else PgDatabase(url, pool)
 
 
 def dialect_of(s: Any) -> str:
