@@ -40,3 +40,11 @@ def format_quantity(base: int, unit: str) -> str:
         return str(base)
     text = f"{Decimal(base) / 1000:f}".rstrip("0").rstrip(".") if base % 1000 else str(base // 1000)
     return f"{text} {'kg' if unit == 'kg' else 'L'}"
+
+
+def format_measure(base: int, unit: str) -> str:
+    """Counter documents show a scale's three decimals: 1250 g -> '1.250 kg'; 2 -> '2'."""
+    if unit == "piece":
+        return str(base)
+    whole, part = divmod(abs(base), 1000)
+    return f"{'-' if base < 0 else ''}{whole}.{part:03d} {'kg' if unit == 'kg' else 'L'}"

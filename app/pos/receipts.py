@@ -7,10 +7,12 @@ The same data feeds the on-screen receipt and the public e-receipt page.
 
 from __future__ import annotations
 
+from app.catalog.units import format_measure
 from app.config import StoreConfig, per_config
 from app.core.db import Tx
+from app.core.money import format_amount, price_for_measure
 from app.pos.models import Refund, Sale, SaleLine
-from app.pos.pricing import TaxRow
+from app.pos.pricing import TaxRow, tax_table
 from app.printing import service as printing
 from app.printing.documents import PrintTemplates
 
@@ -21,14 +23,28 @@ def templates_for(cfg: StoreConfig) -> PrintTemplates:
     return per_config(_TEMPLATES, cfg, PrintTemplates)
 
 
-def tax_rows(lines: list[SaleLine]) -> list[TaxRow]:
-    rows: dict[int, list[int]] = {}
-    for line in lines:
-        row = rows.setdefault(line.gst_rate_bp, [0, 0, 0])
-        row[0] += line.net_minor - line.tax_minor
-        row[1] += line.cgst_minor
-        row[2] += line.sgst_minor
-    return [TaxRow(rate, *values) for rate, values in sorted(rows.items())]
+def tax_rows(lines: list[SaleLine]) -> tuple[TaxRow, ...]:
+    return tax_table((line.gst_rate_bp, line.net_minor, line.tax_minor) for line in lines)
+
+
+def quantity_and_rate(quantity: int, unit: str, unit_price: int, gross: int | None = None) -> str:
+    """How a line's quantity reads on the cart, the paper, the screen and the e-receipt:
+    '3 x ₹20.00', '1.250 kg x ₹40.00/kg', or '1.250 kg (price label)' when the amount
+    came from a scale's price label rather than from the rate (gross given and different)."""
+    shown = format_measure(quantity, unit)
+    if unit == "piece":
+        computed = unit_price * quantity
+        per = ""
+    else:
+        computed = price_for_measure(unit_price, quantity)
+        per = "/kg" if unit == "kg" else "/L"
+    if gross is not None and gross != computed:
+        return f"{shown} (price label)"
+    return f"{shown} x {format_amount(unit_price)}{per}"
+
+
+def sale_line_text(line: SaleLine) -> str:
+    return quantity_and_rate(line.quantity, line.unit, line.unit_price_minor, line.gross_minor)
 
 
 def receipt_url(cfg: StoreConfig, sale: Sale) -> str:
@@ -38,7 +54,7 @@ def receipt_url(cfg: StoreConfig, sale: Sale) -> str:
 def receipt_layout(cfg: StoreConfig, sale: Sale, cashier: str, duplicate: bool = False) -> str:
     return templates_for(cfg).render(
         "receipt", sale=sale, cashier=cashier, receipt_url=receipt_url(cfg, sale),
-        tax_rows=tax_rows(sale.lines), duplicate=duplicate)
+        tax_rows=tax_rows(sale.lines), line_text=sale_line_text, duplicate=duplicate)
 
 
 def ask_for_receipt(s: Tx, cfg: StoreConfig, sale: Sale, cashier: str) -> list[str]:
@@ -51,17 +67,25 @@ def ask_for_receipt(s: Tx, cfg: StoreConfig, sale: Sale, cashier: str) -> list[s
                              title=f"Receipt {sale.number}").printer for p in targets]
 
 
-def ask_for_report(s: Tx, cfg: StoreConfig, report, closed: bool) -> None:  # noqa: ANN001
-    """X/Z report on the counter's report printer."""
+def report_layout(cfg: StoreConfig, report, closed: bool,  # noqa: ANN001
+                  duplicate: bool = False) -> str:
+    return templates_for(cfg).render("report", report=report, closed=closed,
+                                     duplicate=duplicate)
+
+
+def ask_for_report(s: Tx, cfg: StoreConfig, report, closed: bool,  # noqa: ANN001
+                   duplicate: bool = False) -> list[str]:
+    """X/Z report on the counter's report printers; returns their names."""
     counter = report.shift.counter
     targets = printing.printers_for(cfg, "report", counter)
     if not targets:
-        return
-    layout = templates_for(cfg).render("report", report=report, closed=closed)
+        return []
+    layout = report_layout(cfg, report, closed, duplicate)
     label = "Z report" if closed else "X report"
-    for p in targets:
-        printing.enqueue(s, p.name, "report", layout, ref=report.shift.id,
-                         title=f"{label} {report.shift.number}")
+    copy = " (copy)" if duplicate else ""
+    return [printing.enqueue(s, p.name, "report", layout, ref=report.shift.id,
+                             title=f"{label} {report.shift.number}{copy}",
+                             duplicate=duplicate).printer for p in targets]
 
 
 def ask_for_refund_slip(s: Tx, cfg: StoreConfig, refund: Refund, sale: Sale,
@@ -70,7 +94,8 @@ def ask_for_refund_slip(s: Tx, cfg: StoreConfig, refund: Refund, sale: Sale,
     if not targets:
         return
     layout = templates_for(cfg).render("refund", refund=refund, sale=sale,
-                                       sale_lines=sale_lines, duplicate=False)
+                                       sale_lines=sale_lines, duplicate=False,
+                                       measure=format_measure)
     for p in targets:
         printing.enqueue(s, p.name, "refund", layout, ref=refund.id,
                          title=f"Refund {refund.number}")

@@ -18,15 +18,15 @@ from litestar.response import Redirect, Template
 
 from app.catalog import service as catalog
 from app.catalog.barcodes import BarcodeError
-from app.catalog.units import QuantityError, format_quantity, parse_quantity
+from app.catalog.units import QuantityError, format_measure, format_quantity, parse_quantity
 from app.core import auth
 from app.core.auth import LoginError, StaffUser, requires
-from app.core.money import MoneyError, format_amount, parse_amount
+from app.core.money import MoneyError, format_amount, parse_amount, parse_count
 from app.core.routes import device_key
 from app.core.web import Form, current_user, go, page, qr_svg_data_uri, signed_in
 from app.pos import service
 from app.pos.pricing import Discount, PricingError
-from app.pos.receipts import receipt_layout
+from app.pos.receipts import quantity_and_rate, receipt_layout, sale_line_text, tax_rows
 from app.pos.service import NeedsApproval, PosError
 from app.printing import service as printing
 from app.printing.html_render import to_html
@@ -52,6 +52,9 @@ def _ctx(request: Request, **extra: Any) -> dict[str, Any]:
         "pos": cfg.pos,
         "store": cfg.store,
         "fq": format_quantity,
+        "measure": format_measure,
+        "qty_rate": quantity_and_rate,
+        "line_text": sale_line_text,
         **extra,
     }
 
@@ -469,7 +472,8 @@ async def sale_receipt(request: Request, sale_id: str) -> Template:
     if sale is None:
         raise NotFoundException("No such sale.")
     return page(request, "pos/receipt.html", **_ctx(
-        request, sale=sale, money=format_amount, **await _print_status(request, sale.id)))
+        request, sale=sale, money=format_amount, tax_rows=tax_rows(sale.lines),
+        **await _print_status(request, sale.id)))
 
 
 async def _print_status(request: Request, ref: str) -> dict[str, Any]:
@@ -563,16 +567,16 @@ async def refund_submit(request: Request, sale_id: str, data: Form) -> Template 
     db, cfg = request.app.state.db, request.app.state.cfg
     requests_: list[service.RefundRequest] = []
     try:
+        sold = {r.line.id: r.line for r in await service.refundable_lines(db, sale_id)}
         for key, value in data.items():
-            if key.startswith("qty-") and value.strip() not in ("", "0"):
+            if key.startswith("qty-") and not NOTHING.fullmatch(value.strip()):
                 line_id = key[4:]
-                if not WHOLE_NUMBER.fullmatch(value.strip()):
-                    raise PosError(f"{value!r} is not a whole number to refund")
-                requests_.append(
-                    service.RefundRequest(
-                        line_id, int(value), data.get(f"restock-{line_id}", "resaleable")
-                    )
-                )
+                line = sold.get(line_id)
+                if line is None:
+                    raise PosError("that item is not on this receipt")
+                requests_.append(service.RefundRequest(
+                    line_id, _refund_quantity(value, line.name, line.unit),
+                    data.get(f"restock-{line_id}", "resaleable")))
         approver = await _approver(request, data)
         refund = await service.refund(
             db,
@@ -592,6 +596,25 @@ async def refund_submit(request: Request, sale_id: str, data: Form) -> Template 
     if refund.tender_kind == "exchange":
         request.session[EXCHANGE_KEY] = refund.number
     return go(request, f"/pos/refunds/{refund.id}")
+
+
+NOTHING = re.compile(r"|0+(\.0{0,3})?")  # an untouched refund field: nothing of that line
+
+
+def _refund_quantity(text: str, name: str, unit: str) -> int:
+    """Pieces as a whole number; weighed lines in the unit they were sold in (kg or L, up
+    to three decimals), like the sale shows them; stored in grams or ml."""
+    text = text.strip()
+    if unit == "piece":
+        if not WHOLE_NUMBER.fullmatch(text):
+            raise PosError(f"{name}: {text[:20]!r} is not a whole number to refund")
+        return int(text)
+    shown = "kg" if unit == "kg" else "L"
+    try:
+        return parse_quantity(text[:20], unit)
+    except QuantityError:
+        raise PosError(f"{name}: {text[:20]!r} is not a quantity in {shown} "
+                       f"like 0.500 (sold by the {shown})") from None
 
 
 @get("/pos/refunds/{refund_id:str}", guards=[CASHIER])
@@ -669,9 +692,10 @@ async def shift_close(request: Request, data: Form) -> Response | Template:
     try:
         for denom in cfg.pos.denominations:
             text = data.get(f"d{denom}", "").strip() or "0"
-            if not WHOLE_NUMBER.fullmatch(text):
-                raise PosError(f"₹{denom}: {text!r} is not a whole number")
-            counts[denom] = int(text)
+            try:
+                counts[denom] = parse_count(text, "a count")
+            except MoneyError as exc:
+                raise PosError(f"₹{denom}: {exc}") from None
         await service.close_shift(db, cfg, shift.id, signed_in(request), counts)
     except PosError as exc:
         return _message(request, str(exc))
@@ -680,18 +704,50 @@ async def shift_close(request: Request, data: Form) -> Response | Template:
     return go(request, f"/pos/shifts/{shift.id}")
 
 
+def _may_see_report(request: Request, shift_id: str) -> None:
+    """A cashier sees the Z report of the shift they just closed; others are the manager's."""
+    closed_here = request.session.get(LAST_SHIFT_KEY) == shift_id
+    if signed_in(request).role not in ("manager", "admin") and not closed_here:
+        raise PermissionDeniedException("Shift reports of other counters are for managers.")
+
+
 @get("/pos/shifts/{shift_id:str}", guards=[CASHIER])
 async def shift_report_page(request: Request, shift_id: str) -> Template:
     try:
         report = await service.shift_report(request.app.state.db, shift_id)
     except PosError:
         raise NotFoundException("No such shift.") from None
-    user = signed_in(request)
-    closed_here = request.session.get(LAST_SHIFT_KEY) == shift_id
-    if user.role not in ("manager", "admin") and not closed_here:
-        # A cashier sees the Z report of the shift they just closed; others are the manager's.
-        raise PermissionDeniedException("Shift reports of other counters are for managers.")
+    _may_see_report(request, shift_id)
     return page(request, "pos/z_report.html", **_ctx(request, report=report, money=format_amount))
+
+
+@post("/pos/shift/print", guards=[CASHIER])
+async def shift_print(request: Request) -> Template:
+    """The X report of this counter's open shift, on paper."""
+    db = request.app.state.db
+    counter = _counter(request)
+    shift = await service.current_shift(db, counter) if counter else None
+    if shift is None:
+        return _message(request, "This counter has no open shift (was it closed already?).")
+    return await _print_report(request, shift.id)
+
+
+@post("/pos/shifts/{shift_id:str}/print", guards=[CASHIER])
+async def shift_report_print(request: Request, shift_id: str) -> Template:
+    """A shift's report again: its X while open, a DUPLICATE of its Z once closed."""
+    _may_see_report(request, shift_id)
+    return await _print_report(request, shift_id)
+
+
+async def _print_report(request: Request, shift_id: str) -> Template:
+    try:
+        report, printers = await service.print_shift_report(
+            request.app.state.db, request.app.state.cfg, shift_id, signed_in(request))
+    except PosError as exc:
+        return _message(request, str(exc))
+    request.app.state.print_queue.wake()
+    label = "Z report (copy)" if report.shift.closed_at else "X report"
+    return _message(request, f"{label} sent to {', '.join(printers)}.", "ok")
 
 
 @get("/pos/audit", guards=[MANAGER])
@@ -750,5 +806,7 @@ ROUTES = [
     shift_no_sale,
     shift_close,
     shift_report_page,
+    shift_print,
+    shift_report_print,
     audit_page,
 ]

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from app.catalog.barcodes import MeasureRule, parse_scan
 from app.catalog.models import Product
 from app.catalog.service import UnknownProduct, find_scanned
+from app.catalog.units import format_measure
 from app.config import StoreConfig
 from app.core.auth import StaffUser
 from app.core.clock import utcnow
@@ -26,7 +27,7 @@ from app.core.db import Database, next_number
 from app.core.db import Tx as AsyncSession
 from app.core.ids import uuid7
 from app.core.models import AuditLog
-from app.core.money import format_amount, round_half_up
+from app.core.money import format_amount
 from app.pos import receipts
 from app.pos.models import (
     Cart,
@@ -47,9 +48,11 @@ from app.pos.pricing import (
     LineInput,
     PricingError,
     Settlement,
+    TaxRow,
     TenderInput,
     price_cart,
     settle,
+    tax_table,
 )
 from app.stock.service import bin_for_sale, record_move
 from app.sync.outbox import emit
@@ -159,7 +162,8 @@ class ShiftReport:
     refunds_count: int
     refunds_total: int
     refunds_by_tender: dict[str, int]
-    tax_rows: list[tuple[int, int, int, int]]  # rate, taxable, cgst, sgst
+    refund_lines_total: int  # what the refunded lines came to, before the bills' rounding
+    tax_rows: tuple[TaxRow, ...]  # GST of the sales minus GST of the refunds, per rate
     voids_count: int
     voids_total: int
     cash_in: int
@@ -178,6 +182,18 @@ class ShiftReport:
     @property
     def net_sales(self) -> int:
         return self.sales_total - self.refunds_total
+
+    @property
+    def tenders(self) -> list[str]:
+        """Cash, card and UPI always; exchange credit when it was used."""
+        return [k for k in TENDER_KINDS if k in ("cash", "card", "upi")
+                or self.by_tender.get(k) or self.refunds_by_tender.get(k)]
+
+    @property
+    def net_rounding(self) -> int:
+        """Bills' rounding less the rounding given back by refunds: what the GST table
+        (taxable + CGST + SGST of every rate) lacks to reach the net takings."""
+        return self.net_sales - sum(r.taxable + r.tax for r in self.tax_rows)
 
 
 async def _report(s: AsyncSession, shift: Shift) -> ShiftReport:
@@ -203,18 +219,29 @@ async def _report(s: AsyncSession, shift: Shift) -> ShiftReport:
             )
         ).all()
     )
-    taxes = (
+    sold_tax = (
         await s.execute(
             select(
                 SaleLine.gst_rate_bp,
-                func.sum(SaleLine.net_minor - SaleLine.tax_minor),
-                func.sum(SaleLine.cgst_minor),
-                func.sum(SaleLine.sgst_minor),
+                func.sum(SaleLine.net_minor),
+                func.sum(SaleLine.tax_minor),
             )
             .join(Sale, Sale.id == SaleLine.sale_id)
             .where(Sale.shift_id == shift.id)
             .group_by(SaleLine.gst_rate_bp)
-            .order_by(SaleLine.gst_rate_bp)
+        )
+    ).all()
+    refunded_tax = (
+        await s.execute(
+            select(
+                SaleLine.gst_rate_bp,
+                func.sum(RefundLine.amount_minor),
+                func.sum(RefundLine.tax_minor),
+            )
+            .join(SaleLine, SaleLine.id == RefundLine.sale_line_id)
+            .join(Refund, Refund.id == RefundLine.refund_id)
+            .where(Refund.shift_id == shift.id)
+            .group_by(SaleLine.gst_rate_bp)
         )
     ).all()
     refunds = (
@@ -262,7 +289,9 @@ async def _report(s: AsyncSession, shift: Shift) -> ShiftReport:
         refunds_count=refunds[0],
         refunds_total=refunds[1],
         refunds_by_tender={k: int(v) for k, v in refunds_by_tender.items()},
-        tax_rows=[(int(r), int(t), int(c), int(g)) for r, t, c, g in taxes],
+        refund_lines_total=sum(int(a) for _r, a, _t in refunded_tax),
+        tax_rows=tax_table([(int(r), int(a), int(t)) for r, a, t in sold_tax]
+                           + [(int(r), -int(a), -int(t)) for r, a, t in refunded_tax]),
         voids_count=voids[0],
         voids_total=voids[1],
         cash_in=int(cash_in or 0),
@@ -335,6 +364,25 @@ async def close_shift(
         )
         receipts.ask_for_report(s, cfg, report, closed=True)
         return report
+
+
+async def print_shift_report(
+    db: Database, cfg: StoreConfig, shift_id: str, user: StaffUser
+) -> tuple[ShiftReport, list[str]]:
+    """Print the X report of an open shift (or a copy of a closed shift's Z) on the
+    counter's report printers. Refused, with nothing queued, when none prints reports."""
+    async with db.write() as s:
+        shift = await s.get(Shift, shift_id)
+        if shift is None:
+            raise PosError("no such shift")
+        closed = shift.closed_at is not None
+        report = await _report(s, shift)
+        printers = receipts.ask_for_report(s, cfg, report, closed=closed, duplicate=closed)
+        if not printers:
+            raise PosError(f"no printer prints reports for counter {shift.counter}; "
+                           "a manager can add one on the Printers page")
+        audit(s, user, "report_print", f"{'Z' if closed else 'X'} {shift.number}")
+        return report, printers
 
 
 async def recent_shifts(db: Database, limit: int = 20) -> list[Shift]:
@@ -1271,8 +1319,9 @@ async def refund(
                 raise PosError("refund quantities cannot be negative")
             if req.quantity > entry.refundable_quantity:
                 raise PosError(
-                    f"{line.name}: only {entry.refundable_quantity} can be refunded "
-                    f"({line.quantity} sold, {entry.refunded_quantity} refunded)"
+                    f"{line.name}: at most {format_measure(entry.refundable_quantity, line.unit)}"
+                    f" can be refunded ({format_measure(line.quantity, line.unit)} sold, "
+                    f"{format_measure(entry.refunded_quantity, line.unit)} refunded)"
                 )
             if req.restock not in ("resaleable", "damaged"):
                 raise PosError("restock must be resaleable or damaged")
@@ -1280,10 +1329,10 @@ async def refund(
                 amount = line.net_minor - entry.refunded_amount
                 line_tax = line.tax_minor - entry.refunded_tax
             else:
+                # A share of the line's GST, as two equal halves (CGST == SGST on the refund
+                # too); rounded down so the last refund of the line never goes below zero.
                 amount = line.net_minor * req.quantity // line.quantity
-                line_tax = (
-                    round_half_up(line.tax_minor * amount, line.net_minor) if line.net_minor else 0
-                )
+                line_tax = 2 * (line.cgst_minor * amount // line.net_minor) if line.net_minor else 0
             total += amount
             tax += line_tax
             s.add(
@@ -1381,6 +1430,13 @@ async def exchange_credit_left_for(db: Database, refund_number: str) -> int:
             return await exchange_credit_left(s, refund_number)
         except PosError:
             return 0
+
+
+async def refunds_of_sale(db: Database, sale_id: str) -> list[Refund]:
+    """Every refund of a bill, oldest first, with its lines (for the e-receipt)."""
+    async with db.read() as s:
+        return list(await s.scalars(
+            select(Refund).where(Refund.sale_id == sale_id).order_by(Refund.at, Refund.number)))
 
 
 async def get_refund(db: Database, refund_id: str) -> tuple[Refund, Sale] | None:

@@ -59,7 +59,7 @@ async def test_cashier_shift_from_login_to_z_report(new_page, own_server) -> Non
     lines = page.get_by_test_id("cart-line")
     await expect(lines).to_have_count(3)
     await expect(lines.nth(0).get_by_test_id("line-qty")).to_have_text("2")
-    await expect(lines.nth(2)).to_contain_text("1.25 kg")
+    await expect(lines.nth(2)).to_contain_text("1.250 kg x ₹")
     await expect(lines.nth(2).get_by_test_id("line-amount")).to_have_text("₹50.00")
 
     # 20 % off the biscuits is over the 10 % limit: the manager approves on this screen.

@@ -386,7 +386,7 @@ async def test_refund_limits_restock_and_idempotency(cfg, db, catalog, cashier, 
     assert len(await rows(db, select(Refund))) == 1
 
     # More than sold minus refunded: refused, naming the numbers; nothing written.
-    with pytest.raises(PosError, match=r"only 2 can be refunded \(3 sold, 1 refunded\)"):
+    with pytest.raises(PosError, match=r"at most 2 can be refunded \(3 sold, 1 refunded\)"):
         await refund_line(db, cfg, sale.id, dal.id, 3, "damaged", manager)
     with pytest.raises(PosError, match="cannot be negative"):
         await refund_line(db, cfg, sale.id, dal.id, -1, "damaged", manager)
@@ -403,7 +403,7 @@ async def test_refund_limits_restock_and_idempotency(cfg, db, catalog, cashier, 
     assert await total_on_hand(db, dal.product_id) == stock_after_sale + 1
     assert len(await sale_moves(db, "refund")) == 1
 
-    with pytest.raises(PosError, match=r"only 0 can be refunded \(3 sold, 3 refunded\)"):
+    with pytest.raises(PosError, match=r"at most 0 can be refunded \(3 sold, 3 refunded\)"):
         await refund_line(db, cfg, sale.id, dal.id, 1, "resaleable", manager)
     refundable = {r.line.id: r for r in await pos.refundable_lines(db, sale.id)}
     assert refundable[dal.id].refunded_quantity == 3
@@ -448,7 +448,7 @@ async def test_concurrent_refunds_of_the_same_units_refund_once(cfg, db, catalog
     done = [r for r in results if isinstance(r, Refund)]
     refused = [r for r in results if isinstance(r, PosError)]
     assert len(done) == 1 and len(refused) == 3, results
-    assert all("only 1 can be refunded (3 sold, 2 refunded)" in str(e) for e in refused)
+    assert all("at most 1 can be refunded (3 sold, 2 refunded)" in str(e) for e in refused)
     assert len(await rows(db, select(Refund))) == 1
     assert [m.delta for m in await sale_moves(db, "refund")] == [2]
 
@@ -575,12 +575,19 @@ async def test_shift_report_and_close_add_up(cfg, db, catalog, cashier, manager)
     assert handed - report.change_given == report.by_tender["cash"]
     assert report.change_given == sum(s.change_minor for s in sales) == 14_100 + 3_700
 
-    tax_total = sum(c + g for _rate, _taxable, c, g in report.tax_rows)
-    assert tax_total == sum(s.tax_minor for s in sales) == sum(ln.tax_minor for ln in lines)
-    assert sum(t for _r, t, _c, _g in report.tax_rows) + tax_total == sum(
+    # The GST table is net of this shift's refunds, CGST == SGST in every row.
+    refund_lines = await rows(
+        db, select(RefundLine).join(Refund, Refund.id == RefundLine.refund_id)
+        .where(Refund.shift_id == shift.id))
+    tax_total = sum(r.cgst + r.sgst for r in report.tax_rows)
+    assert all(r.cgst == r.sgst for r in report.tax_rows)
+    assert tax_total == sum(ln.tax_minor for ln in lines) - sum(
+        rl.tax_minor for rl in refund_lines) == sum(s.tax_minor for s in sales) - sum(
+        rl.tax_minor for rl in refund_lines)
+    assert sum(r.taxable for r in report.tax_rows) + tax_total == sum(
         ln.net_minor for ln in lines
-    )
-    assert [r for r, *_ in report.tax_rows] == [0, 500, 1800]
+    ) - sum(rl.amount_minor for rl in refund_lines)
+    assert [r.rate_bp for r in report.tax_rows] == [0, 500, 1800]
 
     assert report.refunds_count == 2
     # Refunding all of bill B gives back what was paid (₹185.00), not its unrounded net.

@@ -9,7 +9,9 @@ from types import SimpleNamespace as NS
 
 import pytest
 
+from app.catalog.units import format_measure
 from app.config import parse_config
+from app.pos.receipts import sale_line_text
 from app.printing.documents import DOCUMENTS, PrintTemplates
 from app.printing.escpos_render import to_escpos
 from app.printing.layout import parse_layout, plain_text
@@ -27,13 +29,17 @@ def config(tmp_path: Path):
 def sale_line(name: str, qty: int, price: int, rate: int) -> NS:
     return NS(name=name, quantity=qty, unit="piece", unit_price_minor=price,
               net_minor=qty * price, discount_minor=0, gst_rate_bp=rate,
-              tax_minor=qty * price * rate // (10000 + rate), cgst_minor=1, sgst_minor=1)
+              tax_minor=qty * price * rate // (10000 + rate), cgst_minor=1, sgst_minor=1,
+              gross_minor=qty * price)
 
 
-SALE = NS(number="S1-000042", at=NOW, counter="C1", total_minor=31800, discount_minor=0,
+ONION = NS(name="Onion", quantity=1250, unit="kg", unit_price_minor=4000, gross_minor=5000,
+           net_minor=5000, discount_minor=0, gst_rate_bp=0, tax_minor=0, cgst_minor=0,
+           sgst_minor=0)
+SALE = NS(number="S1-000042", at=NOW, counter="C1", total_minor=36800, discount_minor=0,
           rounding_minor=0, change_minor=200, receipt_token="tok",
           lines=[sale_line("Tata Salt 1 kg", 2, 2800, 500),
-                 sale_line("[Promo] Surf Excel Easy Wash 1 kg", 1, 26200, 1800)],
+                 sale_line("[Promo] Surf Excel Easy Wash 1 kg", 1, 26200, 1800), ONION],
           tenders=[NS(kind="cash", reference="", given_minor=32000, amount_minor=31800)])
 ORDER = NS(number="D2-4711", customer_name="Priya Sharma", customer_first_name="Priya",
            address="Flat 12, 3rd Cross, HSR Layout", pincode="560102", payment="cod",
@@ -48,21 +54,27 @@ BATCH = NS(number="B-0007", picker="Ravi", created_at=NOW,
 REPORT = NS(shift=NS(number="S1-SH0003", counter="C1", opened_at=NOW, closed_at=NOW,
                      counted_cash_minor=150000, expected_cash_minor=150500, float_minor=50000),
             sales_count=12, sales_total=120000, refunds_total=2000, net_sales=118000,
-            by_tender={"cash": 100000, "upi": 20000}, tax_rows=[(500, 9000, 225, 225)],
+            refunds_count=1, tenders=["cash", "card", "upi"], refunds_by_tender={"cash": 2000},
+            by_tender={"cash": 100000, "upi": 20000},
+            tax_rows=[NS(rate_bp=500, taxable=9000, cgst=225, sgst=225)], net_rounding=108550,
             discounts=1500, voids_count=1, voids_total=2800, cash_in=0, cash_out=0,
-            expected_cash=150500)
+            expected_cash=150500, change_given=0)
 REFUND = NS(number="S1-R00001", at=NOW, total_minor=2800, tax_minor=133, tender_kind="cash",
             lines=[NS(sale_line_id="l1", quantity=1, amount_minor=2800, restock="resaleable")])
 
 CONTEXTS = {
     "receipt": ({"sale": SALE, "cashier": "Asha", "receipt_url": "https://k.local/r/tok",
                  "tax_rows": [NS(rate_bp=500, taxable=5333, cgst=134, sgst=133)],
-                 "duplicate": False}, ["TAX INVOICE", "S1-000042", "Tata Salt", "Rs.318.00"],
+                 "line_text": sale_line_text, "duplicate": False},
+                ["TAX INVOICE", "S1-000042", "Tata Salt", "Rs.368.00",
+                 "1.250 kg x Rs.40.00/kg", "2 x Rs.28.00"],
                 [BARCODE, RASTER]),
-    "refund": ({"refund": REFUND, "sale": SALE, "duplicate": False,
+    "refund": ({"refund": REFUND, "sale": SALE, "duplicate": False, "measure": format_measure,
                 "sale_lines": {"l1": SALE.lines[0]}}, ["REFUND", "S1-R00001", "back on shelf"],
                []),
-    "report": ({"report": REPORT, "closed": True}, ["Z REPORT", "S1-SH0003", "Difference"], []),
+    "report": ({"report": REPORT, "closed": True},
+               ["Z REPORT", "S1-SH0003", "Difference", "Opening float", "Rs.500.00",
+                "Cash refunds", "CGST 2.5%", "Card sales"], []),
     "test": ({"printer": NS(name="counter-1", kind="network", columns=48), "at": NOW},
              ["Test page", "counter-1", "Rs. 1,234.50"], [BARCODE, RASTER]),
     "pick_list": ({"batch": BATCH}, ["PICK LIST", "A-01-2", "Amul Taaza", "bag A"], [BARCODE]),
