@@ -107,3 +107,15 @@ def test_frames_respect_both_limits(sizes):
     for f in out:
         assert len(f.events) <= MAX_EVENTS_PER_FRAME
         assert len(encode(f)) <= 64 * 1024
+
+
+async def test_a_newer_peers_unknown_kind_is_acknowledged_and_skipped():
+    """New kinds need no new proto: an older receiver logs, acknowledges and skips them
+    (a known kind the wrong way is still refused, above)."""
+    from app.sync.store_apply import apply_hub_event
+
+    newer = decode(encode(Events(events=[event(1, kind="store.rename")])),
+                   expect_kinds=HUB_TO_STORE)
+    await apply_hub_event(None, None, newer.events[0])  # touches nothing, raises nothing
+    assert receive(0, newer).reply == Ack(upto=1)
+    assert "stock.snapshot" in STORE_TO_HUB and "store.resync" in HUB_TO_STORE
