@@ -18,7 +18,9 @@ from tests import pg
 from tests.hub.test_routing import KORAMANGALA, incoming, setup_stores
 
 ROOT = Path(__file__).resolve().parents[2]
-HUB_TOML = (ROOT / "store_config" / "hub.toml").read_text()
+# The example config without its db_* lines (each test sets its own).
+HUB_TOML = "\n".join(line for line in (ROOT / "store_config" / "hub.toml").read_text()
+                     .splitlines() if not line.startswith("db_"))
 
 
 def hub_config(extra: str, url: str = ""):
@@ -28,6 +30,10 @@ def hub_config(extra: str, url: str = ""):
 
 def test_the_pool_keys_are_read_and_bad_values_refused_plainly():
     cfg = hub_config("db_pool_size = 3\ndb_max_overflow = 0\ndb_pool_timeout_seconds = 5")
+    example = parse_hub_config((ROOT / "store_config" / "hub.toml").read_text()).hub
+    d = HubSection()  # the example config says what the defaults are
+    assert (example.db_pool_size, example.db_max_overflow, example.db_pool_timeout_seconds) \
+        == (d.db_pool_size, d.db_max_overflow, d.db_pool_timeout_seconds)
     assert (cfg.hub.db_pool_size, cfg.hub.db_max_overflow, cfg.hub.db_pool_timeout_seconds) \
         == (3, 0, 5)
     for bad, key in (("db_pool_size = 0", "hub.db_pool_size"),
