@@ -162,7 +162,6 @@ class ShiftReport:
     refunds_count: int
     refunds_total: int
     refunds_by_tender: dict[str, int]
-    refund_lines_total: int  # what the refunded lines came to, before the bills' rounding
     tax_rows: tuple[TaxRow, ...]  # GST of the sales minus GST of the refunds, per rate
     voids_count: int
     voids_total: int
@@ -289,7 +288,6 @@ async def _report(s: AsyncSession, shift: Shift) -> ShiftReport:
         refunds_count=refunds[0],
         refunds_total=refunds[1],
         refunds_by_tender={k: int(v) for k, v in refunds_by_tender.items()},
-        refund_lines_total=sum(int(a) for _r, a, _t in refunded_tax),
         tax_rows=tax_table([(int(r), int(a), int(t)) for r, a, t in sold_tax]
                            + [(int(r), -int(a), -int(t)) for r, a, t in refunded_tax]),
         voids_count=voids[0],

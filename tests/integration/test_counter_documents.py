@@ -384,5 +384,8 @@ async def test_e_receipt_shows_refunds_and_credit_notes(client, login_as, catalo
     totals = re.findall(r'data-testid="e-receipt-refund-total">([^<]+)<', page)
     assert [parse_amount(t) for t in totals] == [rf.total_minor for rf in refunds]
     assert "1 returned" in page
+    async with db.read() as s:
+        lines = list(await s.scalars(select(RefundLine)))
+    assert len(lines) == 2 and all(rl.tax_minor % 2 == 0 for rl in lines)  # CGST == SGST
     # A stranger with a wrong token still gets nothing.
     assert (await client.get("/r/" + "x" * 32)).status_code == 404
