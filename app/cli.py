@@ -659,47 +659,133 @@ def demo(directory: str, host: str, port: int, no_serve: bool, no_orders: bool,
         return
     site = prepare_site(Path(directory), host=host, port=port, progress=progress_bar,
                         orders_per_minute=0 if no_orders else 2.0)
-    console.print()
-    console.print(f"[bold green]Demo ready[/] ({'new' if site.fresh else 'existing'} data in "
-                  f"{directory}/): a hub and two stores, syncing.")
-    console.print(f"  Hub (HQ: catalogue, all stock, store health)  [bold]{site.hub_url}[/]")
-    console.print(f"  Counter store S1 (till, stock)                [bold]{site.stores['S1'][1]}[/]")
-    console.print(f"  Dark store D2 (online orders, picking)        [bold]{site.stores['D2'][1]}[/]")
-    console.print("Sign in at a store with a name and PIN:")
-    for name, role, pin in DEMO_LOGINS:
-        console.print(f"  {name:<10} {role:<8} PIN {pin}")
-    console.print("At the hub: " + ", ".join(f"{n} ({r}) PIN {p}" for n, r, p in HUB_LOGINS))
+
+    def banner(heading: str) -> None:
+        console.print()
+        console.print(f"[bold green]{heading}[/] ({'new' if site.fresh else 'existing'} data in "
+                      f"{directory}/): a hub and two stores, syncing.")
+        console.print(f"  Hub (HQ: catalogue, all stock, store health)  [bold]{site.hub_url}[/]")
+        console.print(f"  Counter store S1 (till, stock)                [bold]{site.stores['S1'][1]}[/]")
+        console.print(f"  Dark store D2 (online orders, picking)        [bold]{site.stores['D2'][1]}[/]")
+        console.print("Sign in at a store with a name and PIN:")
+        for name, role, pin in DEMO_LOGINS:
+            console.print(f"  {name:<10} {role:<8} PIN {pin}")
+        console.print("At the hub: " + ", ".join(f"{n} ({r}) PIN {p}" for n, r, p in HUB_LOGINS))
+
     if no_serve:
+        banner("Demo prepared (not started)")
         return
-    _run_site(site, host)
+    sys.exit(_run_site(site, host, lambda: banner("Demo ready")))
 
 
-def _run_site(site, host: str) -> None:  # noqa: ANN001
-    """Start the hub and both stores as child processes; Ctrl-C stops all three."""
+DEMO_START_TIMEOUT = 90.0  # seconds for each demo server to answer /healthz
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM (systemd, Docker, `kill`) stops the demo the way Ctrl-C does."""
+    raise KeyboardInterrupt
+
+
+def _answers(url: str) -> bool:
+    """The server at url answers /healthz (over https if it closes a plain request: the
+    store after `kirana tls init`)."""
+    import http.client
+    import ssl
+    import urllib.error
+    import urllib.request
+    from urllib.parse import urlsplit
+
+    where = urlsplit(url)
+    host = "127.0.0.1" if where.hostname in ("0.0.0.0", "::", "") else where.hostname
+    try:
+        with urllib.request.urlopen(f"http://{host}:{where.port}/healthz", timeout=1) as reply:
+            return reply.status == 200
+    except (http.client.HTTPException, ConnectionResetError):
+        pass  # maybe TLS
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+    context = ssl.create_default_context()  # only asking whether it is up
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    try:
+        with urllib.request.urlopen(f"https://{host}:{where.port}/healthz", timeout=1,
+                                    context=context) as reply:
+            return reply.status == 200
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException):
+        return False
+
+
+def _run_site(site, host: str, ready) -> int:  # noqa: ANN001
+    """Start the hub and both stores as child processes; call ready() once all three
+    answer /healthz. Ctrl-C or SIGTERM stops all three; so does one of them failing to
+    start or stopping. Returns the exit code."""
     import signal
     import subprocess
     import time
 
+    from app.demo import DEMO_STORES
+
     exe = [sys.executable, "-m", "app.cli"]
-    procs = [subprocess.Popen([*exe, "hub", "--config", str(site.hub_config), "--host", host])]
-    time.sleep(1.5)  # the stores retry anyway; this just spares a first failed connect
-    for cfg_path, _url in site.stores.values():
-        procs.append(subprocess.Popen([*exe, "serve", "--config", str(cfg_path), "--host", host]))
+    servers = [("The hub", site.hub_url, ["hub", "--config", str(site.hub_config)])]
+    for store_id, (cfg_path, url) in site.stores.items():
+        kind = "Dark store" if DEMO_STORES[store_id][2] == "darkstore" else "Counter store"
+        servers.append((f"{kind} {store_id}", url, ["serve", "--config", str(cfg_path)]))
+    procs: list[tuple[str, subprocess.Popen]] = []
+    previous = signal.signal(signal.SIGTERM, _interrupt), signal.getsignal(signal.SIGINT)
     try:
-        while all(p.poll() is None for p in procs):
+        for i, (name, _url, args) in enumerate(servers):
+            procs.append((name, subprocess.Popen([*exe, *args, "--host", host])))
+            # The hub first: the stores would connect anyway, but not on the first try.
+            if i == 0 or i == len(servers) - 1:
+                why = _wait_until_up(procs, servers, time.monotonic() + DEMO_START_TIMEOUT)
+                if why:
+                    console.print(f"[bold red]{why}[/]; stopping the demo.", highlight=False)
+                    return 1
+        ready()
+        while all(proc.poll() is None for _name, proc in procs):
             time.sleep(0.5)
-        console.print("[bold red]A demo server stopped[/]; stopping the others.")
+        stopped = next(name for name, proc in procs if proc.poll() is not None)
+        console.print(f"[bold red]{stopped} stopped[/]; stopping the others.", highlight=False)
+        return 1
     except KeyboardInterrupt:
-        pass
+        return 0
     finally:
-        for proc in procs:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not orphan them
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for _name, proc in procs:
             if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-        for proc in procs:
+                proc.terminate()  # SIGTERM: each server shuts down gracefully
+        for _name, proc in procs:
             try:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+                proc.wait()
+        signal.signal(signal.SIGTERM, previous[0])
+        signal.signal(signal.SIGINT, previous[1])
+
+
+def _wait_until_up(procs, servers, deadline: float) -> str:  # noqa: ANN001
+    """Wait until every started server answers /healthz; a sentence naming the first that
+    exited or never answered, or "" when all are up."""
+    import time
+
+    waiting = {name for name, _proc in procs}
+    urls = {name: url for name, url, _args in servers}
+    while waiting:
+        for name, proc in procs:
+            if name not in waiting:
+                continue
+            if proc.poll() is not None:
+                return f"{name} did not start (it exited with code {proc.returncode})"
+            if _answers(urls[name]):
+                waiting.discard(name)
+        if waiting and time.monotonic() > deadline:
+            name = sorted(waiting)[0]
+            return (f"{name} did not start: no answer from {urls[name]}healthz "
+                    f"in {DEMO_START_TIMEOUT:.0f} s")
+        if waiting:
+            time.sleep(0.2)
+    return ""
 
 
 if __name__ == "__main__":

@@ -1,0 +1,193 @@
+"""Long-running commands stop on SIGTERM as on Ctrl-C (systemd, Docker and most
+supervisors stop things with SIGTERM), and `kirana demo` says "Demo ready" only once
+the hub and both stores answer /healthz.
+
+Real processes on 127.0.0.1: `kirana demo`, `kirana serve` and `kirana hub`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+STOP_WITHIN = 15.0  # seconds from SIGTERM until every port is closed and every process gone
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def demo_ports() -> int:
+    """A port P with P (S1), P+1 (D2) and P+100 (the hub) free."""
+    for _ in range(200):
+        port = random.randrange(20000, 60000)
+        if all(_free(p) for p in (port, port + 1, port + 100)):
+            return port
+    raise RuntimeError("no free ports")
+
+
+def answers(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+            return r.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def accepts(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def children(pid: int) -> set[int]:
+    """Live (non-zombie) processes whose parent is pid."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            stat = (entry / "stat").read_text()
+            state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+            if int(ppid) == pid and state != "Z":
+                found.add(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def wait_until(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.1)
+
+
+def kirana(*args: str, cwd: Path, **kwargs) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-m", "app.cli", *args], cwd=cwd, env=env,
+                            **kwargs)
+
+
+def cleanup(proc: subprocess.Popen, pids: set[int]) -> None:
+    for pid in pids | children(proc.pid) | {proc.pid}:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(5)
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("signals") / "demo"
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", "demo", "--dir", str(directory), "--port",
+         str(demo_ports()), "--no-serve", "--no-orders"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return directory
+
+
+def test_sigterm_stops_the_demo_and_all_its_servers(demo_dir: Path, tmp_path: Path) -> None:
+    port = demo_ports()
+    ports = (port, port + 1, port + 100)
+    with open(tmp_path / "out", "w") as out, open(tmp_path / "err", "w") as err:
+        proc = kirana("demo", "--dir", str(demo_dir), "--port", str(port), "--no-orders",
+                      cwd=tmp_path, stdout=out, stderr=err)
+    pids: set[int] = set()
+    try:
+        wait_until(lambda: all(answers(p) for p in ports), 60, "the hub and both stores")
+        pids = children(proc.pid)
+        assert len(pids) == 3, pids
+        proc.send_signal(signal.SIGTERM)
+        wait_until(lambda: not any(accepts(p) for p in ports), STOP_WITHIN, "ports to close")
+        wait_until(lambda: not any(alive(p) for p in pids), STOP_WITHIN, "servers to exit")
+        assert proc.wait(STOP_WITHIN) == 0, (tmp_path / "err").read_text()[-3000:]
+    finally:
+        cleanup(proc, pids)
+
+
+def test_demo_banner_only_once_all_three_answer(demo_dir: Path, tmp_path: Path) -> None:
+    port = demo_ports()
+    ports = (port, port + 1, port + 100)
+    proc = kirana("demo", "--dir", str(demo_dir), "--port", str(port), "--no-orders",
+                  cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    pids: set[int] = set()
+    try:
+        assert proc.stderr is not None  # the CLI (and uvicorn) write to stderr
+        seen = []
+        for line in proc.stderr:
+            seen.append(line)
+            if "Demo ready" in line:
+                up = {p: answers(p) for p in ports}
+                assert all(up.values()), f"banner printed while {up} (port: answers)"
+                break
+        else:
+            raise AssertionError("no banner:\n" + "".join(seen))
+        pids = children(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(STOP_WITHIN)
+    finally:
+        cleanup(proc, pids)
+
+
+def test_demo_names_the_server_that_never_came_up(demo_dir: Path, tmp_path: Path) -> None:
+    """A stray program holds dark store D2's port: the demo names D2, stops the hub and S1
+    and exits non-zero; no banner."""
+    port = demo_ports()
+    with socket.socket() as stray:
+        stray.bind(("127.0.0.1", port + 1))
+        stray.listen()  # accepts connections, never answers
+        proc = kirana("demo", "--dir", str(demo_dir), "--port", str(port), "--no-orders",
+                      cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            output, _ = proc.communicate(timeout=90)
+        finally:
+            cleanup(proc, set())
+    assert proc.returncode != 0
+    assert "Demo ready" not in output
+    assert re.search(r"(?m)^.*D2.*did not start", output), output
+    assert not accepts(port) and not accepts(port + 100)
+
+
+@pytest.mark.parametrize("command", ["serve", "hub"])
+def test_sigterm_stops_serve_and_hub(command: str, demo_dir: Path, tmp_path: Path) -> None:
+    port = demo_ports()
+    config = demo_dir / ("s1/store.toml" if command == "serve" else "hub/hub.toml")
+    with open(tmp_path / "err", "w") as err:
+        proc = kirana(command, "--config", str(config), "--port", str(port), cwd=tmp_path,
+                      stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        wait_until(lambda: answers(port), 60, f"kirana {command}")
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(STOP_WITHIN)
+        assert not accepts(port)
+        log = (tmp_path / "err").read_text()
+        assert "Application shutdown complete" in log, log[-3000:]  # graceful, not killed
+    finally:
+        cleanup(proc, set())
