@@ -227,7 +227,8 @@ async def skip_numbers_past(session: Tx, name: str, last: int) -> None:
     await session.execute(
         text(
             "INSERT INTO number_sequences (name, last) VALUES (:n, :v) "
-            "ON CONFLICT(name) DO UPDATE SET last = max(number_sequences.last, excluded.last)"
+            "ON CONFLICT(name) DO UPDATE SET last = CASE WHEN excluded.last > "
+            "number_sequences.last THEN excluded.last ELSE number_sequences.last END"
         ),
         {"n": name, "v": last},
     )

@@ -113,6 +113,8 @@ async def test_accept_makes_the_hub_equal_to_the_restored_store(hub_db, db, cfg)
         assert await next_number(s, "sale") == 13  # never S1-000011 or 12 again
         assert await next_number(s, "refund") == 3
         assert await next_number(s, "order") == 8
+        await skip_numbers_past(s, "sale", 5)  # never lowered
+        assert await next_number(s, "sale") == 14
 
     # The hub applies what the store resends: its fresh events, then the snapshot.
     await apply(hub_db, [Event(seq=100 + i, id=e.id, kind=e.kind, at=e.at, data=e.data)
