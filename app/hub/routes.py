@@ -48,8 +48,17 @@ async def stores_fragment(request: Request) -> Template:
 
 
 @post("/hub/stores/{store_id:str}/accept-database", guards=[requires("admin")])
-async def accept_database(request: Request, store_id: str) -> Response:
-    await hub.accept_store_database(request.app.state.db, store_id)
+async def accept_database(request: Request, store_id: str, data: Form) -> Response | Template:
+    """Refused (with the reason on the Stores page) while the store's own link is up, or
+    if another connection was refused after the page was loaded."""
+    cfg = request.app.state.cfg
+    try:
+        await hub.accept_store_database(request.app.state.db, store_id,
+                                        offline_after=cfg.offline_after,
+                                        epoch=data.get("epoch"))
+    except hub.HubError as exc:
+        return page(request, "hub/dashboard.html", "hub/_stores.html", status_code=409,
+                    accept_error=str(exc), **await _stores_board(request))
     return go(request, "/")
 
 

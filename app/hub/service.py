@@ -617,7 +617,8 @@ class StoreHealth:
             "alert": self.alert or None,
             "links": [{"address": x.address, "version": x.version,
                        "connected_at": x.connected_at.isoformat()} for x in self.links],
-            "refused_link": self.refused,
+            "refused_link": {**self.refused, "at": self.refused["at"].isoformat()}
+            if self.refused else None,
         }
 
 
@@ -654,8 +655,9 @@ async def store_health(db: HubDatabase, offline_after: timedelta) -> list[StoreH
             lag = max(0.0, (st.last_applied_at - st.last_event_at).total_seconds())
         refused = None
         if st.rejected_link and st.alert:
-            with contextlib.suppress(ValueError):
+            with contextlib.suppress(ValueError, TypeError):
                 refused = msgspec.json.decode(st.rejected_link)
+                refused["at"] = datetime.fromisoformat(refused["at"])
         out.append(StoreHealth(
             id=st.id, name=st.name, kind=st.kind, online=bool(links),
             connected_since=links[0].connected_at if links else None,

@@ -32,7 +32,11 @@ from app.sync.store_apply import BadHubEvent, apply_hub_event
 
 log = logging.getLogger("kirana.sync")
 IDLE_POLL_SECONDS = 0.05  # outbox check while idle: one indexed max() on a local file
-REFUSED_RETRY_SECONDS = 300.0  # after a 4401/4403/4409: a person has to act first
+REFUSED_RETRY_SECONDS = 300.0  # after a 4401/4403: a person has to act first (token, id)
+# After a 4409 (database conflict) the store asks again this often: each try is one
+# refused hello while the alert stands, and the first try after HQ accepts the store's
+# database gets in, so the store is back within seconds, not minutes.
+CONFLICT_RETRY_SECONDS = 10.0
 
 
 class HubRefused(Exception):
@@ -84,6 +88,7 @@ class SyncClient:
         self.db, self.cfg = db, cfg
         self.status = LinkStatus()
         self.backoff_max = backoff_max
+        self.conflict_retry = CONFLICT_RETRY_SECONDS
         self._task: asyncio.Task | None = None
         self._watcher: asyncio.Task | None = None
         self._sent = 0
@@ -136,7 +141,9 @@ class SyncClient:
                 if exc.code in (p.AUTH, p.WRONG_STORE, p.CONFLICT):
                     # A person has to act (token, store id, restored database) first.
                     self._offline(f"hub refused the link ({exc.code}): {exc}", "refused")
-                    await asyncio.sleep(REFUSED_RETRY_SECONDS * random.uniform(0.8, 1.0))
+                    wait = (self.conflict_retry if exc.code == p.CONFLICT
+                            else REFUSED_RETRY_SECONDS)
+                    await asyncio.sleep(wait * random.uniform(0.8, 1.0))
                     continue
                 self._offline(f"link closed ({exc.code}): {exc}")
             except (OSError, TimeoutError, websockets.exceptions.WebSocketException,
