@@ -414,16 +414,26 @@ async def _queue_webhooks(s: Any) -> None:
     if not hooks:
         return
     urls = {c.name: c.webhook_url for c in await s.scalars(select(HubChannel))}
+    # An order's calls go out in created_at order, so each is made after the order's
+    # last one even when this hub machine's clock is behind the one that made it.
+    last = dict((await s.execute(
+        select(HubWebhook.order_id, func.max(HubWebhook.created_at))
+        .where(HubWebhook.order_id.in_(sorted({o.id for o, *_rest in hooks})))
+        .group_by(HubWebhook.order_id))).all())
     for order, status, actor, reason, store, courier in hooks:
         if not urls.get(order.channel):
             continue
+        now = utcnow()
+        created = max(now, last[order.id] + timedelta(microseconds=1)) if last.get(
+            order.id) else now
+        last[order.id] = created
         payload = {"event_id": uuid7(), "order_id": order.id, "number": order.number,
                    "channel": order.channel, "external_id": order.external_id,
                    "status": status, "store": store, "courier": courier or None,
-                   "reason": reason or None, "by": actor, "at": utcnow().isoformat()}
+                   "reason": reason or None, "by": actor, "at": now.isoformat()}
         s.add(HubWebhook(id=payload["event_id"], channel=order.channel, order_id=order.id,
-                         payload=json.dumps(payload), attempts=0, next_attempt_at=utcnow(),
-                         delivered_at=None, last_error="", created_at=utcnow()))
+                         payload=json.dumps(payload), attempts=0, next_attempt_at=now,
+                         delivered_at=None, last_error="", created_at=created))
 
 
 async def finish(s: Any) -> None:

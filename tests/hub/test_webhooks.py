@@ -164,3 +164,27 @@ async def test_a_claimed_call_holds_back_its_order_until_the_lease_lapses(hub_db
     assert await routing.deliver_webhooks(hub_db, post) == 1
     assert await routing.deliver_webhooks(hub_db, post) == 1
     assert heard == ["assigned", "accepted"]
+
+
+async def test_a_later_change_made_by_a_hub_with_a_slow_clock_still_goes_out_later(
+        hub_db, hub_cfg, monkeypatch):
+    """Two hub machines whose clocks differ: the second change is stamped by a clock a
+    minute behind, and must still be sent after the first."""
+    await setup_stores(hub_db, {"D2": 10})
+    await routing.add_channel(hub_db, "webshop", "http://127.0.0.1:9/hook")
+    await routing.take_order(hub_db, hub_cfg, incoming("W-1", at=KORAMANGALA, pincode="560034"))
+    real = routing.utcnow
+    monkeypatch.setattr(routing, "utcnow", lambda: real() - timedelta(minutes=1))
+    async with hub_db.write() as s:
+        await routing.on_store_status(s, hub_cfg, "D2", {
+            "channel": "webshop", "external_id": "W-1", "status": "accepted"})
+    monkeypatch.setattr(routing, "utcnow", real)
+    heard = []
+
+    async def post(url, body, headers):
+        heard.append(json.loads(body)["status"])
+        return 200
+
+    for _ in range(3):
+        await routing.deliver_webhooks(hub_db, post)
+    assert heard == ["assigned", "accepted"]
