@@ -23,14 +23,14 @@ from app.catalog.csv_io import parse_catalog
 from app.catalog.models import Product
 from app.catalog.service import import_catalog
 from app.config import load_config
-from app.core import migrate
+from app.core import migrate, resources
 from app.core.auth import create_user
 from app.core.db import Database
 from app.core.models import User
 from app.stock.models import Bin
 from app.stock.service import load_bins_csv, record_move
 
-STORE_CONFIG_DIR = Path(__file__).resolve().parent.parent / "store_config"
+STORE_CONFIG_DIR = resources.STORE_CONFIG
 DEMO_LOGINS = [  # (name, role, PIN): printed at start so anyone can try each role
     ("Asha", "cashier", "2580"),
     ("Ravi", "picker", "1357"),

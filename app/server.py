@@ -28,7 +28,7 @@ from litestar.types import Empty
 from app import __version__
 from app.catalog import routes as catalog_routes
 from app.config import HubConfig, StoreConfig
-from app.core import migrate, pairing
+from app.core import migrate, pairing, resources
 from app.core import routes as core_routes
 from app.core.auth import PUBLIC, requires
 from app.core.db import Database
@@ -46,7 +46,7 @@ from app.stock import routes as stock_routes
 from app.sync.client import SyncClient
 
 log = logging.getLogger("kirana")
-STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+STATIC_DIR = resources.STATIC
 
 
 class StartupError(Exception):

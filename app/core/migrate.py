@@ -10,9 +10,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 
+from app.core import resources
 from app.core.db import sqlite_url
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS_DIR = resources.MIGRATIONS
 
 
 def alembic_config(db_path: Path) -> Config:
@@ -71,7 +72,7 @@ def pending_message(db_path: Path) -> str | None:
 
 # --- the hub's schema (its own Alembic environment, SQLite or PostgreSQL) ------------
 
-HUB_MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "hub" / "migrations"
+HUB_MIGRATIONS_DIR = resources.HUB_MIGRATIONS
 
 
 def _hub_alembic_config(url: str) -> Config:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import io
 import logging
-from pathlib import Path
 from typing import Annotated, Any
 
 import qrcode
@@ -29,11 +28,12 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from app.catalog.units import format_quantity
+from app.core import resources
 from app.core.auth import StaffUser, role_allows
 from app.core.money import format_amount, format_rate
 
 log = logging.getLogger("kirana.web")
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent.parent / "templates"
+TEMPLATES_DIR = resources.TEMPLATES
 VARY = {"Vary": "HX-Request"}
 
 

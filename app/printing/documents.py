@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import jinja2
 
 from app.catalog.units import format_quantity
 from app.config import StoreConfig
+from app.core import resources
 from app.core.money import format_amount, format_rate
 from app.core.web import tender_label
 from app.printing.layout import LayoutError, parse_layout
 
 log = logging.getLogger("kirana.printing")
-DEFAULT_DIR = Path(__file__).resolve().parent.parent.parent / "templates" / "print"
+DEFAULT_DIR = resources.PRINT_TEMPLATES
 DOCUMENTS = ("receipt", "refund", "report", "test", "pick_list", "packing_slip", "bag_label")
 
 
