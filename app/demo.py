@@ -27,6 +27,7 @@ from app.core import migrate, resources
 from app.core.auth import create_user
 from app.core.db import Database
 from app.core.models import User
+from app.core.secret_file import attach_pepper
 from app.stock.models import Bin
 from app.stock.service import load_bins_csv, record_move
 
@@ -74,7 +75,7 @@ def write_demo_config(directory: Path, host: str, port: int, orders_per_minute: 
 async def _load(cfg_path: Path, progress: Callable | None) -> bool:
     cfg = load_config(cfg_path)
     migrate.upgrade(cfg.database_path)
-    db = Database(cfg.database_path)
+    db = attach_pepper(Database(cfg.database_path), cfg.data_dir)
     try:
         async with db.read() as s:
             if await s.scalar(select(func.count()).select_from(Product)):
@@ -157,7 +158,7 @@ async def _load_hub(cfg_path: Path, store_dirs: dict[str, Path], progress: Calla
 
     cfg = load_hub_config(cfg_path)
     migrate.hub_upgrade(cfg.database_url)
-    db = open_hub_database(cfg.database_url, cfg.hub)
+    db = attach_pepper(open_hub_database(cfg.database_url, cfg.hub), cfg.data_dir)
     try:
         for name, role, pin in HUB_LOGINS:
             async with db.read() as s:

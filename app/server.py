@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import secrets
 from pathlib import Path
 
 from jinja2 import pass_context
@@ -28,7 +26,7 @@ from litestar.types import Empty
 from app import __version__
 from app.catalog import routes as catalog_routes
 from app.config import HubConfig, StoreConfig
-from app.core import migrate, pairing, resources
+from app.core import migrate, pairing, resources, secret_file
 from app.core import routes as core_routes
 from app.core.auth import PUBLIC, requires
 from app.core.db import Database
@@ -93,14 +91,9 @@ class RotatingSessionConfig(ServerSideSessionConfig):
 
 
 def _secret(data_dir: Path) -> str:
-    """Per-install secret for CSRF tokens; made once, kept out of config and logs."""
-    path = data_dir / "secret.key"
-    if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(32))
-    return path.read_text().strip()
+    """Per-install secret for CSRF tokens (and the PIN pepper); made once, kept out of
+    config and logs."""
+    return secret_file.install_secret(data_dir)
 
 
 def asset_version() -> str:
@@ -160,7 +153,14 @@ def _common_middleware(cfg: StoreConfig | HubConfig, data_dir: Path) -> dict:
 
 def _finish(app: Litestar, cfg: StoreConfig | HubConfig, db: object) -> Litestar:
     app.state.cfg = cfg
-    app.state.db = db
+    app.state.db = secret_file.attach_pepper(db, cfg.data_dir)
+
+    async def pepper_old_hashes() -> None:
+        from app.core.auth import pepper_existing_hashes
+
+        await pepper_existing_hashes(db)  # type: ignore[arg-type]
+
+    app.on_startup.insert(0, pepper_old_hashes)
     app.state.asset_version = asset_version()
     tz = cfg.tz
     app.template_engine.engine.globals["local"] = lambda dt, fmt="%d %b %Y, %H:%M": (

@@ -171,20 +171,31 @@ async def test_placements_store_updates_and_price_changes_together_do_not_deadlo
     """The three kinds of writers that lock store and order rows, all at once: on
     PostgreSQL a wrong lock order would fail some with 'deadlock detected'."""
     await setup_stores(hub_db, {"S1": 50, "D2": 50, "W3": 50})
-    from app.hub.models import HubStore as Store
+    from app.sync import hub_link
+    from app.sync import protocol as p
 
+    async with hub_db.write() as s:
+        await s.execute(update(HubStore).values(epoch="e" * 16))
     first = [await routing.take_order(hub_db, hub_cfg, incoming(f"A-{i}", qty=1,
                                                                  at=KORAMANGALA if i % 2
                                                                  else INDIRANAGAR))
              for i in range(10)]
+    seqs: dict[str, int] = {}
+    links: dict[str, asyncio.Lock] = {}
 
-    async def store_says(placed, status):  # what HubLink._apply does for a frame
-        async with hub_db.write() as s:
-            await routing.lock_stores(s)
-            await s.get(Store, placed.order.store_id, with_for_update=True)
-            await routing.on_store_status(s, hub_cfg, placed.order.store_id, {
-                "channel": "webshop", "external_id": placed.order.external_id,
-                "status": status, "reason": "busy"})
+    async def store_says(placed, status):  # the store's link applies its frame: the real path
+        sid = placed.order.store_id
+        async with links.setdefault(sid, asyncio.Lock()):  # a link applies frames in order
+            seqs[sid] = seqs.get(sid, 0) + 1
+            event = p.Event(seq=seqs[sid], id=f"{sid}-{seqs[sid]}", kind="order.status",
+                            at=utcnow().isoformat(), data={
+                                "order_id": f"o-{placed.order.external_id}",
+                                "channel": "webshop", "external_id": placed.order.external_id,
+                                "status": status, "reason": "busy"})
+            reply, _wake = await hub_link.apply_frame(hub_db, hub_cfg, sid, "e" * 16,
+                                                      p.Events(events=(event,)))
+            await hub_link.store_ack(hub_db, sid, 0)
+            assert reply == p.Ack(upto=seqs[sid])
 
     jobs = [routing.take_order(hub_db, hub_cfg, incoming(f"B-{i}", qty=1)) for i in range(10)]
     jobs += [store_says(p, "rejected" if i % 3 == 0 else "accepted")
