@@ -132,11 +132,12 @@ def db_upgrade(cfg: StoreConfig) -> None:
 def _database(cfg: StoreConfig):
     from app.core import migrate
     from app.core.db import Database
+    from app.core.secret_file import attach_pepper
 
     pending = migrate.pending_message(cfg.database_path)
     if pending:
         fail(pending)
-    return Database(cfg.database_path)
+    return attach_pepper(Database(cfg.database_path), cfg.data_dir)
 
 
 # ---- users and keys ----------------------------------------------------------------------
@@ -389,9 +390,10 @@ def with_hub_config(fn):
 
 
 def _hub_db(cfg):  # noqa: ANN001, ANN202
+    from app.core.secret_file import attach_pepper
     from app.hub.db import open_hub_database
 
-    return open_hub_database(cfg.database_url, cfg.hub)
+    return attach_pepper(open_hub_database(cfg.database_url, cfg.hub), cfg.data_dir)
 
 
 @main.group(invoke_without_command=True,

@@ -16,6 +16,7 @@ from app.config import StoreConfig, parse_config
 from app.core import migrate
 from app.core.auth import create_user
 from app.core.db import Database
+from app.core.secret_file import attach_pepper
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_TEMPLATE = (ROOT / "store_config" / "store.toml").read_text()
@@ -47,7 +48,7 @@ def cfg(tmp_path: Path, migrated_template: Path) -> StoreConfig:
 
 @pytest.fixture
 async def db(cfg: StoreConfig):
-    database = Database(cfg.database_path)
+    database = attach_pepper(Database(cfg.database_path), cfg.data_dir)
     yield database
     await database.dispose()
 

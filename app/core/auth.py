@@ -12,6 +12,7 @@ work (they cover the till at lunch); cashier and picker are separate.
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -32,9 +33,15 @@ from app.core.security import (
     check_pin_policy,
     hash_pin,
     hash_token,
+    legacy_hash_pin,
+    made_with_other_pepper,
+    needs_pepper,
     new_api_key,
+    pepper_hash,
     verify_pin,
 )
+
+log = logging.getLogger("kirana.auth")
 
 PUBLIC: dict[str, Any] = {"public": True}
 SESSION_USER = "user"
@@ -180,8 +187,12 @@ async def authenticate(
         user = await s.get(User, user_id) if user_id else None
         keys = [f"device:{device_key}"] + ([f"user:{user.id}"] if user else [])
         _raise_if_locked([await s.get(LoginThrottle, k) for k in keys], utcnow())
+    pepper = pepper_of(db)
     stored = user.pin_hash if user is not None and user.active else DUMMY_PIN_HASH
-    ok = await asyncio.to_thread(verify_pin, pin, stored) and stored is not DUMMY_PIN_HASH
+    ok = await asyncio.to_thread(verify_pin, pin, stored, pepper) and stored is not DUMMY_PIN_HASH
+    if not ok and user is not None and made_with_other_pepper(stored, pepper):
+        log.warning("%s's PIN hash was made with another secret file than this server's: "
+                    "restore the data directory's secret.key or reset the PIN", user.name)
     now = utcnow()
     async with db.write() as s:
         rows = [await _throttle(s, k) for k in keys]
@@ -189,6 +200,10 @@ async def authenticate(
         if ok:
             for r in rows:
                 r.failures, r.locked_until = 0, None
+            if needs_pepper(stored):
+                row = await s.get(User, user.id)
+                if row is not None and row.pin_hash == stored:
+                    row.pin_hash = pepper_hash(stored, pepper)
             s.add(AuditLog(at=now, user_id=user.id, action=action, detail=device_key[:12]))
             return StaffUser(user.id, user.name, user.role)
         newly_locked = 0
@@ -217,7 +232,37 @@ def _raise_if_locked(rows: list[LoginThrottle | None], now) -> None:  # noqa: AN
 
 
 # Checked when the user is unknown or inactive, so a wrong name costs the same time.
-DUMMY_PIN_HASH = hash_pin("000000")
+DUMMY_PIN_HASH = legacy_hash_pin("000000")
+
+
+class NoPepper(RuntimeError):
+    pass
+
+
+def pepper_of(db: Database) -> bytes:
+    """The secret PIN hashes are keyed with (see core/secret_file.py)."""
+    pepper = getattr(db, "pepper", None)
+    if not pepper:
+        raise NoPepper("database opened without its install's secret file "
+                       "(core.secret_file.attach_pepper)")
+    return pepper
+
+
+async def pepper_existing_hashes(db: Database) -> int:
+    """The migration path for hashes made before the pepper: wrap each in place (an HMAC
+    of its scrypt digest, no PIN needed), so no unpeppered hash stays in the database.
+    Run at every start; returns how many were wrapped."""
+    pepper = pepper_of(db)
+    async with db.write() as s:
+        rows = list(await s.scalars(select(User).where(User.pin_hash.like("scrypt$%"))))
+        for row in rows:
+            row.pin_hash = pepper_hash(row.pin_hash, pepper)
+        if rows:
+            s.add(AuditLog(at=utcnow(), action="pins_peppered",
+                           detail=f"{len(rows)} PIN hashes keyed with the secret file"))
+    if rows:
+        log.info("keyed %d PIN hashes made before the pepper with the secret file", len(rows))
+    return len(rows)
 
 
 def _minutes(seconds: int) -> str:
@@ -237,7 +282,8 @@ async def create_user(db: Database, name: str, role: str, pin: str) -> User:
     async with db.write() as s:
         if await s.scalar(select(User).where(User.name == name)):
             raise ValueError(f"a user named {name!r} already exists")
-        user = User(name=name, role=role, pin_hash=hash_pin(pin), active=True, created_at=utcnow())
+        user = User(name=name, role=role, pin_hash=hash_pin(pin, pepper_of(db)), active=True,
+                    created_at=utcnow())
         s.add(user)
     return user
 

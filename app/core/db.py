@@ -150,6 +150,8 @@ class Database:
     """The store's database: a write engine and a read engine on one SQLite file."""
 
     dialect = "sqlite"
+    # Keys PIN hashes; set from the install's secret file (core/secret_file.attach_pepper).
+    pepper: bytes | None = None
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)

@@ -1,7 +1,12 @@
 """Pure security helpers: PIN hashing, lockout arithmetic, API key material.
 
-PINs are 4-6 digits, so the hash alone cannot protect them; the lockout does.
-scrypt (stdlib) still makes a stolen database expensive to brute-force per user.
+PINs are 4-6 digits, so the hash alone cannot protect them: 10^4-10^6 scrypt runs
+find any PIN from a copy of the database. So every hash is also keyed with a secret
+pepper kept outside the database (derived from the data directory's secret.key):
+``scrypt-hmac$<pepper id>$<n>$<salt>$<HMAC-SHA256(pepper, scrypt(pin, salt))>``.
+A copy of the database alone gives no way to test a guess. Hashes from before the
+pepper (``scrypt$<n>$<salt>$<digest>``) are wrapped in place, without the PIN, by
+:func:`pepper_hash` (at start-up); the result verifies exactly like a new hash.
 """
 
 from __future__ import annotations
@@ -29,20 +34,74 @@ def check_pin_policy(pin: str) -> None:
         raise PinPolicyError("PIN must not be one digit repeated")
 
 
-def hash_pin(pin: str) -> str:
+LEGACY = "scrypt"  # no pepper: only ever read, and wrapped by pepper_hash
+PEPPERED = "scrypt-hmac"
+
+
+def pepper_id(pepper: bytes) -> str:
+    """A short, non-secret name of the pepper, kept in each hash: a hash made with another
+    secret file is then told apart from a wrong PIN."""
+    return hashlib.sha256(b"kirana pepper id\0" + pepper).hexdigest()[:8]
+
+
+def _keyed(pepper: bytes, digest: bytes) -> bytes:
+    return hmac.new(pepper, digest, hashlib.sha256).digest()
+
+
+def hash_pin(pin: str, pepper: bytes) -> str:
+    """Hash a PIN or password (scrypt, then keyed with the pepper)."""
+    if not pepper:
+        raise ValueError("a pepper is needed to hash a PIN")
+    salt = secrets.token_bytes(16)
+    digest = _keyed(pepper, hashlib.scrypt(pin.encode(), salt=salt, **_SCRYPT))
+    b64 = base64.b64encode
+    return (f"{PEPPERED}${pepper_id(pepper)}${_SCRYPT['n']}${b64(salt).decode()}$"
+            f"{b64(digest).decode()}")
+
+
+def legacy_hash_pin(pin: str) -> str:
+    """The hash without pepper, as made before it existed (tests and the dummy hash)."""
     salt = secrets.token_bytes(16)
     digest = hashlib.scrypt(pin.encode(), salt=salt, **_SCRYPT)
     b64 = base64.b64encode
-    return f"scrypt${_SCRYPT['n']}${b64(salt).decode()}${b64(digest).decode()}"
+    return f"{LEGACY}${_SCRYPT['n']}${b64(salt).decode()}${b64(digest).decode()}"
 
 
-def verify_pin(pin: str, stored: str) -> bool:
+def needs_pepper(stored: str) -> bool:
+    return stored.startswith(LEGACY + "$")
+
+
+def pepper_hash(stored: str, pepper: bytes) -> str:
+    """Wrap a pre-pepper hash: HMAC its scrypt digest with the pepper (no PIN needed)."""
+    algo, n, salt_b64, digest_b64 = stored.split("$")
+    if algo != LEGACY:
+        raise ValueError("not a pre-pepper hash")
+    digest = _keyed(pepper, base64.b64decode(digest_b64))
+    return (f"{PEPPERED}${pepper_id(pepper)}${int(n)}${salt_b64}$"
+            f"{base64.b64encode(digest).decode()}")
+
+
+def made_with_other_pepper(stored: str, pepper: bytes) -> bool:
+    parts = stored.split("$")
+    return parts[0] == PEPPERED and len(parts) == 5 and parts[1] != pepper_id(pepper)
+
+
+def verify_pin(pin: str, stored: str, pepper: bytes) -> bool:
     try:
-        algo, n, salt_b64, digest_b64 = stored.split("$")
-        if algo != "scrypt":
+        parts = stored.split("$")
+        if parts[0] == PEPPERED and len(parts) == 5:
+            _algo, pid, n, salt_b64, digest_b64 = parts
+            params = dict(_SCRYPT, n=int(n))
+            digest = hashlib.scrypt(pin.encode(), salt=base64.b64decode(salt_b64), **params)
+            if pid != pepper_id(pepper):
+                return False
+            digest = _keyed(pepper, digest)
+        elif parts[0] == LEGACY and len(parts) == 4:
+            _algo, n, salt_b64, digest_b64 = parts
+            params = dict(_SCRYPT, n=int(n))
+            digest = hashlib.scrypt(pin.encode(), salt=base64.b64decode(salt_b64), **params)
+        else:
             return False
-        params = dict(_SCRYPT, n=int(n))
-        digest = hashlib.scrypt(pin.encode(), salt=base64.b64decode(salt_b64), **params)
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(digest, base64.b64decode(digest_b64))

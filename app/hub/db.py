@@ -27,6 +27,7 @@ class PgDatabase:
     (SELECT ... FOR UPDATE, UPDATE ... RETURNING) keep concurrent hub processes apart."""
 
     dialect = "postgresql"
+    pepper: bytes | None = None  # as Database.pepper
 
     def __init__(self, url: str, pool: HubSection | None = None) -> None:
         # Hundreds of store links share the pool; each holds a connection only while it

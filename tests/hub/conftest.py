@@ -11,6 +11,7 @@ from litestar.testing import AsyncTestClient
 from app.config import HubConfig, parse_hub_config
 from app.core import migrate
 from app.core.auth import create_user
+from app.core.secret_file import attach_pepper
 from app.hub.db import open_hub_database
 from tests import pg
 from tests.conftest import csrf_of
@@ -44,7 +45,7 @@ def hub_cfg(request, tmp_path: Path, hub_sqlite_template: Path) -> HubConfig:
 
 @pytest.fixture
 async def hub_db(hub_cfg: HubConfig):
-    database = open_hub_database(hub_cfg.database_url)
+    database = attach_pepper(open_hub_database(hub_cfg.database_url), hub_cfg.data_dir)
     yield database
     await database.dispose()
 

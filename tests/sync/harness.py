@@ -184,6 +184,13 @@ class Store:
         with sqlite3.connect(self.db_path, timeout=30) as conn:
             return conn.execute(query, params).fetchall()
 
+    def database(self):  # noqa: ANN201
+        """The store's database with its install's PIN pepper (to add staff)."""
+        from app.core.db import Database
+        from app.core.secret_file import attach_pepper
+
+        return attach_pepper(Database(self.db_path), self.dir / "var")
+
 
 def make_store(directory: Path, store_id: str, hub_ws_url: str, token: str,
                template_db: Path, kind: str = "counter") -> Store:

@@ -74,7 +74,7 @@ async def test_hub_and_two_stores(hub: Hub, tmp_path, migrated_template) -> None
             store.proc.start()
             wait_for(lambda st=store: st.sql("SELECT count(*) FROM products")[0][0] == 4,
                      what=f"{store.id} to receive the catalogue")
-        db1 = Database(s1.db_path)
+        db1 = s1.database()
         _key, api_key = await create_api_key(db1, "till-check", "catalog:read")
         await create_user(db1, "Meena", "manager", "2468")
         till = httpx.Client(base_url=s1.proc.url, headers={"Authorization": f"Bearer {api_key}"})

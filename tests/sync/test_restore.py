@@ -80,7 +80,7 @@ async def test_a_restored_store_is_reconciled_after_accept(hub: Hub, tmp_path, m
     cfg = load_config(s1.config)
     channel = httpx.Client(base_url=hub.proc.url, headers={"Authorization": f"Bearer {key}"},
                            timeout=10)
-    db = Database(s1.db_path)
+    db = s1.database()
     try:
         s1.proc.start()
         wait_for(lambda: s1.sql("SELECT count(*) FROM products") == [(2,)],

@@ -17,7 +17,6 @@ import httpx
 import pytest
 
 from app.core.auth import create_user
-from app.core.db import Database
 from app.stock import service as stock
 from tests.sync.harness import Hub, kirana, make_store, wait_for
 from tests.sync.test_end_to_end import close_all, ean13, save_product
@@ -115,7 +114,7 @@ async def test_channel_to_rider_then_reroute_after_timeout(hub: Hub, tmp_path, m
             store.proc.start()
             wait_for(lambda st=store: st.sql("SELECT count(*) FROM products") == [(1,)],
                      what=f"{sid} to have the catalogue")
-            db = Database(store.db_path)
+            db = store.database()
             await create_user(db, "Ravi", "picker", "1357")
             await stock.load_bins_csv(db, "code,zone,aisle,shelf,pick_seq\nA-01,A,1,1,1\n")
             pid = store.sql("SELECT id FROM products")[0][0]
