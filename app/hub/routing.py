@@ -40,7 +40,7 @@ from app.core.clock import utcnow
 from app.core.db import next_number
 from app.core.ids import uuid7
 from app.hub import allocation, couriers
-from app.hub.db import HubDatabase
+from app.hub.db import HubDatabase, write_retrying
 from app.hub.models import (
     HubChannel,
     HubCourier,
@@ -125,7 +125,8 @@ async def take_order(db: HubDatabase, cfg: HubConfig, incoming: OrderIn) -> Plac
     place it at once."""
     validate(incoming, utcnow())
     skus = [line.sku.upper() for line in incoming.lines]
-    async with db.write() as s:
+
+    async def record_and_place(s: Any) -> Placed:  # re-run whole on a deadlock (40P01)
         await lock_stores(s)
         existing = await s.scalar(select(HubOrder).where(
             HubOrder.channel == incoming.channel, HubOrder.external_id == incoming.external_id))
@@ -163,7 +164,9 @@ async def take_order(db: HubDatabase, cfg: HubConfig, incoming: OrderIn) -> Plac
                                    f"({len(incoming.lines)} lines, PIN {order.pincode})")
         wake = await place(s, cfg, order, actor="auto")
         await finish(s)
-    return Placed(order, True, wake)
+        return Placed(order, True, wake)
+
+    return await write_retrying(db, record_and_place)
 
 
 def line_value(price_minor: int, unit: str, quantity: int) -> int:
