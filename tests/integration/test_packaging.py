@@ -87,12 +87,13 @@ def test_installed_wheel_serves_pages_and_static_files(tmp_path: Path) -> None:
                cwd=tmp_path).strip()
     deps = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
     Path(site, "kirana_test_deps.pth").write_text("\n".join(sorted(deps)) + "\n")
+    # --force-reinstall: the dependencies' folder may hold this project's editable install.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     run(sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--no-index",
-        "--quiet", wheel, cwd=tmp_path)
+        "--force-reinstall", "--quiet", wheel, cwd=tmp_path, env=env)
 
     here = tmp_path / "shop"
     here.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     kirana = venv / "bin" / "kirana"
     where = run(python, "-c", "import app; from app.core import resources as r; "
                 "print(app.__file__, r.TEMPLATES, r.STATIC, r.STORE_CONFIG, r.PRINT_TEMPLATES, "
