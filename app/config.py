@@ -126,10 +126,27 @@ class HubLinkSection(Base):
     token_file: str = ""
 
 
+IdleMinutes = Annotated[int, msgspec.Meta(ge=1, le=24 * 60)]
+
+
+class IdleSection(Base):
+    """Minutes without a touch, a key or a scan after which a signed-in device is signed
+    out (per role; background refreshes of a page do not count as use)."""
+
+    cashier: IdleMinutes = 15
+    picker: IdleMinutes = 30
+    manager: IdleMinutes = 15
+    admin: IdleMinutes = 10
+
+    def seconds(self, role: str) -> int:
+        return int(getattr(self, role, min(self.cashier, self.manager, self.admin))) * 60
+
+
 class SecuritySection(Base):
     pin_max_failures: Annotated[int, msgspec.Meta(ge=1, le=20)] = 5
     lockout_seconds: Annotated[int, msgspec.Meta(ge=10, le=86400)] = 300
-    session_hours: Annotated[int, msgspec.Meta(ge=1, le=24 * 14)] = 12
+    session_hours: Annotated[int, msgspec.Meta(ge=1, le=24 * 14)] = 12  # since sign-in
+    idle_minutes: IdleSection = msgspec.field(default_factory=IdleSection)
 
 
 class ConfigFile(Base, weakref=True):

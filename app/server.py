@@ -119,6 +119,14 @@ def _template_engine(engine: JinjaTemplateEngine) -> None:
         return request.scope.get("state", {}).get("kirana_user") if request else None
 
     env.globals["current_user"] = user
+
+    @pass_context
+    def idle_seconds(context):  # noqa: ANN001, ANN202
+        """The signed-in role's idle limit: app.js signs the device out after it."""
+        request = context.get("request")
+        return request.scope.get("state", {}).get("kirana_idle_seconds") if request else None
+
+    env.globals["idle_seconds"] = idle_seconds
     env.globals["nav_for"] = nav_for
     env.filters["fromjson"] = json.loads
 

@@ -38,6 +38,8 @@ from app.core.security import (
     needs_pepper,
     new_api_key,
     pepper_hash,
+    request_activity,
+    session_expiry,
     verify_pin,
 )
 
@@ -74,21 +76,54 @@ class NotLoggedIn(NotAuthorizedException):
     """Raised for pages; the app turns it into a redirect to /login."""
 
 
+SIGNED_OUT = "kirana_signed_out"  # scope state: why the session just ended ("idle", "age")
+IDLE_LIMIT = "kirana_idle_seconds"  # scope state: the signed-in role's idle limit
+SEEN_STEP = 15  # seconds: last use is written back at most this often (a session write)
+
+
+def new_session(user: StaffUser) -> dict[str, Any]:
+    """What a session holds after sign-in: who, and when (for the age and idle limits)."""
+    now = utcnow().timestamp()
+    return {SESSION_USER: {"id": user.id, "name": user.name, "role": user.role,
+                           "since": now, "seen": now}}
+
+
 async def session_user(connection: ASGIConnection) -> StaffUser | None:
-    """The logged-in user, re-checked against the database (deactivation bites at once)."""
-    cached = connection.scope.get("state", {}).get("kirana_user")
+    """The logged-in user, re-checked against the database (deactivation bites at once).
+    A session unused for the role's idle limit, or older than session_hours, ends here:
+    the device is signed out (issue #13 item 11)."""
+    state = connection.scope.setdefault("state", {})
+    cached = state.get("kirana_user")
     if cached is not None:
         return cached
     data = connection.session.get(SESSION_USER) if "session" in connection.scope else None
-    if not data:
+    if not data or not isinstance(data, dict):
         return None
     db: Database = connection.app.state.db
     async with db.read() as s:
         user = await s.get(User, data.get("id"))
     if user is None or not user.active:
         return None
+    security = connection.app.state.cfg.security
+    idle = security.idle_minutes.seconds(user.role)
+    now = utcnow().timestamp()
+    since, seen = data.get("since"), data.get("seen")
+    if not isinstance(since, int | float) or not isinstance(seen, int | float):
+        since = seen = now  # a session from before these limits: count from now
+    ended = session_expiry(seen, since, now, idle, security.session_hours * 3600)
+    if ended:
+        connection.clear_session()  # the backend deletes it and clears the cookie
+        state[SIGNED_OUT] = ended
+        return None
+    activity = request_activity(connection.headers, now)
+    if activity is not None and activity - seen >= SEEN_STEP or "seen" not in data:
+        connection.scope["session"] = {
+            **connection.session,
+            SESSION_USER: {**data, "since": since, "seen": max(seen, min(activity or now, now))},
+        }
     staff = StaffUser(user.id, user.name, user.role)
-    connection.scope.setdefault("state", {})["kirana_user"] = staff
+    state["kirana_user"] = staff
+    state[IDLE_LIMIT] = idle
     return staff
 
 
@@ -101,7 +136,8 @@ def requires(*roles: str):
     async def guard(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
         user = await session_user(connection)
         if user is None:
-            raise NotLoggedIn("Please sign in")
+            ended = connection.scope.get("state", {}).get(SIGNED_OUT)
+            raise NotLoggedIn("Signed out after a time without use" if ended else "Please sign in")
         if not role_allows(user.role, roles):
             raise PermissionDeniedException(
                 f"{user.name} ({user.role}) may not open this page; ask a " + " or ".join(roles)

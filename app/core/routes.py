@@ -12,7 +12,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy import text
 
 from app.core import auth, migrate
-from app.core.auth import PUBLIC, SESSION_USER, LoginError, requires
+from app.core.auth import PUBLIC, LoginError, requires
 from app.core.db import Database
 from app.core.web import VARY, Form, current_user, page
 
@@ -61,6 +61,10 @@ async def _login_page(
         status_code=status,
         users=users,
         error=error,
+        notice=(
+            "You were signed out because this device was not used for a while. Sign in again."
+            if request.query_params.get("idle") == "1" and not error else ""
+        ),
         selected=selected,
         next=_safe_next(request.query_params.get("next")),
         store=request.app.state.cfg.store,
@@ -93,7 +97,7 @@ async def login_submit(request: Request, data: Form) -> Response | Template:
     # A fresh session id at login defeats session fixation.
     request.scope.setdefault("state", {})[NEW_SESSION_ID] = secrets.token_hex(32)
     request.clear_session()
-    request.set_session({SESSION_USER: {"id": user.id, "name": user.name, "role": user.role}})
+    request.set_session(auth.new_session(user))
     return Redirect(_safe_next(data.get("next")), status_code=303)
 
 

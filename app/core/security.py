@@ -128,6 +128,32 @@ def after_failure(
     return ThrottleState(failures, state.locked_until)
 
 
+def request_activity(headers, now: float) -> float | None:  # noqa: ANN001
+    """When this request says the person last used the device (epoch seconds), or None
+    for a background request. A page load or form post is use; an htmx request reports
+    the seconds since the last touch, key or scan (X-Kirana-Idle-Seconds, set by
+    app.js), so a page polling every few seconds does not keep an unused till signed
+    in; an event stream or a script's fetch is not use."""
+    if headers.get("hx-request") == "true":
+        raw = headers.get("x-kirana-idle-seconds", "")
+        if not raw or len(raw) > 9 or not raw.isdigit():
+            return None
+        return now - int(raw)
+    if "text/html" in headers.get("accept", ""):
+        return now
+    return None
+
+
+def session_expiry(seen: float, since: float, now: float, idle_seconds: int,
+                   max_seconds: int) -> str | None:
+    """Why a session has ended ("idle", "age"), or None while it is still good."""
+    if now - since > max_seconds:
+        return "age"
+    if now - seen > idle_seconds:
+        return "idle"
+    return None
+
+
 API_KEY_PREFIX = "kir_"
 
 

@@ -150,10 +150,13 @@ def _error_page(request: Request, status: int, title: str, message: str) -> Resp
 def not_authorized_handler(request: Request, exc: NotAuthorizedException) -> Response:
     if _wants_json(request):
         return Response({"error": "not signed in", "detail": exc.detail}, status_code=401)
+    # A session that just ended for want of use says so on the sign-in page.
+    idle = "idle=1&" if request.scope.get("state", {}).get("kirana_signed_out") else ""
     if is_htmx(request):
         # htmx follows HX-Redirect with a full navigation.
-        return Response("", status_code=401, headers={"HX-Redirect": "/login", **VARY})
-    return Redirect(f"/login?next={request.url.path}")
+        login = f"/login?{idle}".rstrip("?&")
+        return Response("", status_code=401, headers={"HX-Redirect": login, **VARY})
+    return Redirect(f"/login?{idle}next={request.url.path}")
 
 
 def permission_denied_handler(request: Request, exc: PermissionDeniedException) -> Response:

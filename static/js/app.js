@@ -27,6 +27,27 @@
     if (meta && meta.content) e.detail.headers["x-csrftoken"] = meta.content;
   });
 
+  /* ---- Idle sign-out: every htmx request says how long since the last touch, key or
+     scan, so a page that polls does not keep an unused device signed in; when the
+     role's limit has passed the page reloads and the server sends it to sign-in. ---- */
+  let lastUse = Date.now();
+  ["pointerdown", "keydown", "input", "wheel"].forEach(function (type) {
+    document.addEventListener(type, function () { lastUse = Date.now(); },
+                              { capture: true, passive: true });
+  });
+  document.addEventListener("htmx:configRequest", function (e) {
+    e.detail.headers["x-kirana-idle-seconds"] = String(Math.floor((Date.now() - lastUse) / 1000));
+  });
+  const idleMeta = document.querySelector('meta[name="kirana-idle-seconds"]');
+  const idleLimit = idleMeta ? Number(idleMeta.content) * 1000 : 0;
+  if (idleLimit > 0) {
+    setInterval(function () {
+      if (Date.now() - lastUse > idleLimit + 5000) {
+        window.location.assign(window.location.pathname + window.location.search);
+      }
+    }, 5000);
+  }
+
   /* ---- Service worker and "new version" banner ---- */
   let updateRequested = false;
   function showUpdateBanner(worker) {
