@@ -324,3 +324,46 @@ async def test_a_dead_processes_links_go_stale_and_expire(hub_db):
     await hub.touch_links(hub_db, [])
     async with hub_db.read() as s:
         assert list(await s.scalars(select(HubStoreLink))) == []
+
+
+async def test_the_store_is_back_within_seconds_of_an_accept(live_hub, hub_db, tmp_path,
+                                                               migrated_template):
+    """A real store client refused with 4409 (the hub knew another database) keeps asking
+    every few seconds, so once HQ accepts its database it is online again at once.
+    (Old code: after a 4409 the store waited 5 minutes.)"""
+    import shutil
+
+    from app.core.db import Database
+    from app.sync.client import SyncClient
+    from tests.conftest import make_config
+
+    token = await add_s1(hub_db)
+    (tmp_path / "s1.token").write_text(token)
+    cfg = make_config(tmp_path, **{'url = ""': f'url = "{live_hub.ws_url}"\n'
+                                              'token_file = "s1.token"'})
+    shutil.copy(migrated_template, cfg.database_path)
+    async with hub_db.write() as s:  # the hub knew S1 with another (older) database
+        await s.execute(update(HubStore).where(HubStore.id == "S1").values(epoch="f" * 16))
+    store_db = Database(cfg.database_path)
+    client = SyncClient(store_db, cfg)
+    await client.start()
+    try:
+        for _ in range(100):
+            if client.status.state == "refused":
+                break
+            await asyncio.sleep(0.1)
+        assert client.status.state == "refused"
+        assert "different database" in (await live_hub.health("S1")).alert
+        await hub.accept_store_database(hub_db, "S1")
+        loop = asyncio.get_running_loop()
+        accepted_at = loop.time()
+        for _ in range(200):
+            if client.status.state == "online":
+                break
+            await asyncio.sleep(0.1)
+        assert client.status.state == "online"
+        assert loop.time() - accepted_at < 15  # not five minutes
+        assert (await live_hub.health("S1")).online
+    finally:
+        await client.stop()
+        await store_db.dispose()
