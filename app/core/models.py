@@ -19,9 +19,16 @@ class User(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=uuid7)
     name: Mapped[str] = mapped_column(String(60), unique=True)
     role: Mapped[str] = mapped_column(String(16))
+    # The PIN's hash at a store, the password's at the hub (peppered scrypt either way).
     pin_hash: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Hub second factor (TOTP, RFC 6238): the base32 secret, when the user proved they
+    # hold it (a first code), and the last time step accepted (a code is good once).
+    totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    totp_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    totp_last_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class ApiKey(Base):
@@ -40,13 +47,29 @@ class ApiKey(Base):
 
 
 class LoginThrottle(Base):
-    """Failed PIN attempts per user and per device ("user:<id>", "device:<id>")."""
+    """Failed sign-in attempts per user, device and source ("user:<id>", "device:<hash>",
+    "source:<address>"). `strikes` counts lockouts in a row, so each lasts longer;
+    `updated_at` lets old rows be pruned."""
 
     __tablename__ = "login_throttle"
 
     key: Mapped[str] = mapped_column(String(80), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    strikes: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True,
+                                                        index=True)
+
+
+class TrustedDevice(Base):
+    """A device (its cookie's SHA-256) a user has signed in on: a lock on the user made
+    by someone guessing elsewhere does not lock them out of their own till."""
+
+    __tablename__ = "trusted_devices"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    device_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_used_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class AuditLog(Base):

@@ -9,7 +9,7 @@ HUB_ONLY_TABLES = frozenset({
 
 HUB_TABLES = frozenset({
     # shared with the store
-    "users", "api_keys", "login_throttle", "audit_log", "number_sequences",
+    "users", "api_keys", "login_throttle", "trusted_devices", "audit_log", "number_sequences",
     "products", "barcodes",
     *HUB_ONLY_TABLES,
 })
