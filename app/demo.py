@@ -33,10 +33,10 @@ from app.stock.service import load_bins_csv, record_move
 
 STORE_CONFIG_DIR = resources.STORE_CONFIG
 DEMO_LOGINS = [  # (name, role, PIN): printed at start so anyone can try each role
-    ("Asha", "cashier", "2580"),
-    ("Ravi", "picker", "1357"),
-    ("Meena", "manager", "2468"),
-    ("Arjun", "admin", "9753"),
+    ("Asha", "cashier", "3816"),
+    ("Ravi", "picker", "5209"),
+    ("Meena", "manager", "4726"),
+    ("Arjun", "admin", "8351"),
 ]
 ZONE_FOR_CATEGORY = {
     "Dairy & Eggs": "CHILLED",
@@ -45,7 +45,7 @@ ZONE_FOR_CATEGORY = {
 }
 
 
-HUB_LOGINS = [("Meena", "manager", "2468"), ("Arjun", "admin", "9753")]
+HUB_LOGINS = [("Meena", "manager", "4726"), ("Arjun", "admin", "8351")]
 DEMO_STORES = {  # id: (example config, name, kind, lat, lon, pincodes)
     "S1": ("store.toml", "Kirana Fresh, Indiranagar", "counter", 12.9719, 77.6412,
            "560038,560008"),

@@ -74,7 +74,7 @@ async def board_latency(base: str, key: str, skus: list[str], n: int) -> list[fl
         page = (await board.get("/login")).text
         user_id = re.search(r'value="([0-9a-f-]{36})"[^>]*>\s*<span class="tile-name">Meena',
                             page).group(1)
-        await board.post("/login", data={"user_id": user_id, "pin": "2468",
+        await board.post("/login", data={"user_id": user_id, "pin": "4726",
                                          "_csrf_token": board.cookies.get("csrftoken", "")})
         latencies: list[float] = []
         async with board.stream("GET", "/orders/events") as stream:

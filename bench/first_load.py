@@ -44,7 +44,7 @@ async def measure(base: str, video: Path) -> tuple[int, dict[str, int], float]:
         user_id = re.search(r'value="([0-9a-f-]{36})"[^>]*>\s*<span class="tile-name">Asha',
                             login).group(1)
         csrf = next(c["value"] for c in await context.cookies() if c["name"] == "csrftoken")
-        await context.request.post("/login", form={"user_id": user_id, "pin": "2580",
+        await context.request.post("/login", form={"user_id": user_id, "pin": "3816",
                                                    "_csrf_token": csrf})
         await context.request.post("/pos/shift/open", form={"counter": "C1", "float": "0"},
                                    headers={"x-csrftoken": csrf, "HX-Request": "true"})

@@ -46,7 +46,7 @@ from scan_lookup import write_catalog_csv  # noqa: E402
 PACKAGES = ("litestar", "uvicorn", "SQLAlchemy", "httpx")
 TARGET_SCAN_P99_MS = 15.0
 LINES_PER_BILL = 10
-CASHIERS = (("Bench One", "2580", "C1"), ("Bench Two", "3691", "C2"))
+CASHIERS = (("Bench One", "3816", "C1"), ("Bench Two", "3691", "C2"))
 
 
 def server_seconds(response: httpx.Response) -> float:

@@ -67,10 +67,10 @@ async def client(app):
 
 
 STAFF = {
-    "cashier": ("Asha", "2580"),
-    "picker": ("Ravi", "1357"),
-    "manager": ("Meena", "2468"),
-    "admin": ("Arjun", "9753"),
+    "cashier": ("Asha", "3816"),
+    "picker": ("Ravi", "5209"),
+    "manager": ("Meena", "4726"),
+    "admin": ("Arjun", "8351"),
 }
 
 

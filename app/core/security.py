@@ -27,11 +27,47 @@ class PinPolicyError(ValueError):
     pass
 
 
+# The PIN pad as staff see it (templates/core/login.html): 0 sits under 8.
+KEYPAD = {str(d): ((d - 1) // 3, (d - 1) % 3) for d in range(1, 10)} | {"0": (3, 1)}
+# Frequent PINs that no rule below catches (years, "1004", "2001", a few names).
+COMMON_PINS = frozenset({"1004", "2000", "2001", "1010", "2020", "1122", "1313", "6969",
+                         "1984", "1999", "2010", "1992", "1991", "1990", "4200", "0007",
+                         "8008", "1001", "5683", "7777", "9999"})
+
+
+def _steps(pin: str) -> set[int]:
+    return {int(b) - int(a) for a, b in zip(pin, pin[1:], strict=False)}
+
+
+def pin_weakness(pin: str) -> str | None:
+    """Why a PIN is easy to guess, or None. Refused: one digit repeated (1111), a
+    sequence with a constant step, wrapping past 9 or not (1234, 4321, 7890, 2468, 1357,
+    9630), a repeated block (1212, 123123) or pairs (1122), a walk over neighbouring keys
+    of the PIN pad (2580, 1470, 1236, 7896, 1254), the four corners (1397) and a short
+    list of frequent PINs."""
+    if len(set(pin)) == 1:
+        return "one digit repeated"
+    if len(_steps(pin)) == 1 or {s % 10 for s in _steps(pin)} in ({1}, {9}):
+        return "digits in sequence"
+    if pin in (pin + pin)[1:-1] or all(pin[i] == pin[i + 1] for i in range(0, len(pin) - 1, 2)):
+        return "a repeated pattern"
+    moves = [(KEYPAD[b][0] - KEYPAD[a][0], KEYPAD[b][1] - KEYPAD[a][1])
+             for a, b in zip(pin, pin[1:], strict=False)]
+    if all(max(abs(dr), abs(dc)) == 1 for dr, dc in moves):
+        return "a line or shape on the keypad"
+    if set(pin) <= {"1", "3", "7", "9"} or set(pin) <= {"2", "4", "6", "8"}:
+        return "a shape on the keypad"
+    if pin in COMMON_PINS:
+        return "one of the most used PINs"
+    return None
+
+
 def check_pin_policy(pin: str) -> None:
     if not PIN_RE.match(pin):
         raise PinPolicyError("PIN must be 4 to 6 digits")
-    if len(set(pin)) == 1:
-        raise PinPolicyError("PIN must not be one digit repeated")
+    weakness = pin_weakness(pin)
+    if weakness:
+        raise PinPolicyError(f"That PIN is easy to guess ({weakness}); choose another")
 
 
 LEGACY = "scrypt"  # no pepper: only ever read, and wrapped by pepper_hash

@@ -47,7 +47,7 @@ DEVICES = {
     "tablet": {"viewport": {"width": 1280, "height": 800}, "has_touch": True},
 }
 TEST_TIMEOUT = 120  # seconds; a hung test kills its worker (with tracebacks) instead of CI
-LOGINS = {"Asha": "2580", "Ravi": "1357", "Meena": "2468", "Arjun": "9753"}
+LOGINS = {"Asha": "3816", "Ravi": "5209", "Meena": "4726", "Arjun": "8351"}
 SHOTS = Path("/tmp/kirana-shots")
 SHOTS.mkdir(parents=True, exist_ok=True)
 

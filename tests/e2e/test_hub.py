@@ -20,7 +20,7 @@ from tests.sync.harness import Hub, kirana, make_hub
 @pytest.fixture(scope="module")
 def hub_server(tmp_path_factory) -> Iterator[Hub]:
     made = make_hub(Path(tmp_path_factory.mktemp("hub")))
-    kirana("hub", "user", "--config", str(made.config), "Meena", "manager", "2468")
+    kirana("hub", "user", "--config", str(made.config), "Meena", "manager", "4726")
     made.proc.start()
     made.add_store("S1", kind="counter", lat=12.9719, lon=77.6412, pincodes="560038")
     made.add_store("D2", kind="darkstore", lat=12.9352, lon=77.6245, pincodes="560034")

@@ -70,7 +70,7 @@ async def test_cashier_shift_from_login_to_z_report(new_page, own_server) -> Non
     approval = page.get_by_test_id("approval")
     await expect(approval).to_contain_text("needs a manager's PIN")
     await approval.locator("select[name=approver_id]").select_option(label="Meena")
-    await approval.locator("input[name=approver_pin]").fill("2468")
+    await approval.locator("input[name=approver_pin]").fill("4726")
     await approval.get_by_role("button", name="Approve").tap()
     await expect(page.get_by_test_id("cart-line").nth(1)).to_contain_text("discount −")
 
@@ -107,7 +107,7 @@ async def test_cashier_shift_from_login_to_z_report(new_page, own_server) -> Non
     soap_row = page.locator("tr", has_text=soap.name)
     await soap_row.locator("input[name^=qty-]").fill("1")
     await page.locator("select[name=approver_id]").select_option(label="Meena")
-    await page.locator("input[name=approver_pin]").fill("2468")
+    await page.locator("input[name=approver_pin]").fill("4726")
     await page.locator("select[name=tender]").select_option("cash")
     await page.get_by_test_id("refund-submit").tap()
     await expect(page.get_by_test_id("refund-total")).to_have_text(format_amount(soap_price))

@@ -111,7 +111,7 @@ def test_installed_wheel_serves_pages_and_static_files(tmp_path: Path) -> None:
         .replace("port = 8000", f"port = {port}"))
     run(kirana, "db", "upgrade", "--config", "store.toml", cwd=here, env=env)
     run(kirana, "user", "add", "--config", "store.toml", "--name", "Asha", "--role", "manager",
-        "--pin", "2580", cwd=here, env=env)
+        "--pin", "3816", cwd=here, env=env)
     with open(tmp_path / "serve.log", "w") as log:
         server = subprocess.Popen([str(kirana), "serve", "--config", "store.toml", "--host",
                                    "127.0.0.1"], cwd=here, env=env, stdout=log, stderr=log)

@@ -179,11 +179,11 @@ async def test_discount_over_limit_asks_for_manager_pin(client, login_as, rows, 
                           headers=hx(client))
     assert "Wrong PIN" in r.text
     r = await client.post(url, data={"cart_id": cart, "kind": "percent", "value": "25",
-                                     "approver_id": staff["cashier"], "approver_pin": "2580"},
+                                     "approver_id": staff["cashier"], "approver_pin": "3816"},
                           headers=hx(client))
     assert "not a manager" in r.text
     r = await client.post(url, data={"cart_id": cart, "kind": "percent", "value": "25",
-                                     "approver_id": staff["manager"], "approver_pin": "2468"},
+                                     "approver_id": staff["manager"], "approver_pin": "4726"},
                           headers=hx(client))
     assert "discount −" in r.text
     audit = await client.get("/pos/audit")

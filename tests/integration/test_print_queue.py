@@ -200,7 +200,7 @@ async def set_up_till(db: Database, cfg):
                            cfg.measure_rules)
     await import_catalog(db, parsed)
     await load_bins_csv(db, (ROOT / "store_config" / "demo_bins.csv").read_text())
-    user = await create_user(db, "Printer Test", "cashier", "2580")
+    user = await create_user(db, "Printer Test", "cashier", "3816")
     staff = StaffUser(user.id, user.name, user.role)
     await pos.open_shift(db, cfg, "C1", staff, 0)
     code = next(r.barcodes[0] for r in parsed.rows if r.unit == "piece" and r.barcodes)

@@ -28,7 +28,7 @@ async def test_printed_qr_opens_the_e_receipt(client, db, cfg):
                            cfg.measure_rules)
     await import_catalog(db, parsed)
     await load_bins_csv(db, (ROOT / "store_config" / "demo_bins.csv").read_text())
-    user = await create_user(db, "Asha", "cashier", "2580")
+    user = await create_user(db, "Asha", "cashier", "3816")
     staff = StaffUser(user.id, user.name, user.role)
     await pos.open_shift(db, cfg, "C1", staff, 0)
     view = await pos.current_cart(db, cfg, "C1", staff)

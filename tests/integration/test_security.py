@@ -132,7 +132,7 @@ async def test_post_without_csrf_token_is_rejected(client, login_as):
 
 async def test_login_post_needs_csrf(client, staff):
     await client.get("/login")
-    response = await client.post("/login", data={"user_id": staff["manager"], "pin": "2468"})
+    response = await client.post("/login", data={"user_id": staff["manager"], "pin": "4726"})
     assert response.status_code == 403
 
 

@@ -29,7 +29,7 @@ def hub_inventory(client: httpx.Client, sku: str) -> dict:
     return {s["store"]: s["on_hand"] for s in response.json()["stores"]} if response.is_success else {}
 
 
-def store_page(store, pin: str = "2468") -> str:
+def store_page(store, pin: str = "4726") -> str:
     client = httpx.Client(base_url=store.proc.url, timeout=10)
     try:
         page = client.get("/login").text
@@ -76,7 +76,7 @@ async def test_hub_and_two_stores(hub: Hub, tmp_path, migrated_template) -> None
                      what=f"{store.id} to receive the catalogue")
         db1 = s1.database()
         _key, api_key = await create_api_key(db1, "till-check", "catalog:read")
-        await create_user(db1, "Meena", "manager", "2468")
+        await create_user(db1, "Meena", "manager", "4726")
         till = httpx.Client(base_url=s1.proc.url, headers={"Authorization": f"Bearer {api_key}"})
 
         # A price change at the hub reaches the till (scanned by barcode).

@@ -85,7 +85,7 @@ async def test_a_restored_store_is_reconciled_after_accept(hub: Hub, tmp_path, m
         s1.proc.start()
         wait_for(lambda: s1.sql("SELECT count(*) FROM products") == [(2,)],
                  what="S1 to have the catalogue")
-        user = await create_user(db, "Asha", "manager", "2580")
+        user = await create_user(db, "Asha", "manager", "3816")
         staff = StaffUser(user.id, user.name, user.role)
         await stock.load_bins_csv(db, "code,zone,aisle,shelf,pick_seq\nA-01,A,1,1,1\n")
         pid = dict(s1.sql("SELECT sku, id FROM products"))

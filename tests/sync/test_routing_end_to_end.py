@@ -65,7 +65,7 @@ def post(client: httpx.Client, path: str, **kw) -> dict:
     return response.json()
 
 
-def pick_pack_handover(store, code: str, pin: str = "1357") -> None:
+def pick_pack_handover(store, code: str, pin: str = "5209") -> None:
     """A picker on the store's pages: claim, scan, pack one bag, hand over."""
     client = httpx.Client(base_url=store.proc.url, timeout=10, follow_redirects=True)
     try:
@@ -115,7 +115,7 @@ async def test_channel_to_rider_then_reroute_after_timeout(hub: Hub, tmp_path, m
             wait_for(lambda st=store: st.sql("SELECT count(*) FROM products") == [(1,)],
                      what=f"{sid} to have the catalogue")
             db = store.database()
-            await create_user(db, "Ravi", "picker", "1357")
+            await create_user(db, "Ravi", "picker", "5209")
             await stock.load_bins_csv(db, "code,zone,aisle,shelf,pick_seq\nA-01,A,1,1,1\n")
             pid = store.sql("SELECT id FROM products")[0][0]
             await stock.receive(db, product_id=pid, bin_code="A-01", quantity=10, user_id=None)
