@@ -285,8 +285,11 @@ class HubLink:
     async def _mark_gone(self) -> None:
         if self.row is None:
             return
-        with contextlib.suppress(Exception):
+        try:
             await hub.close_link(self.db, self.row, self.cfg.offline_after)
+        except Exception as exc:  # noqa: BLE001 - the row goes stale and expires by itself
+            log.warning("sync %s: could not drop the closed link's row: %s", self.store_id,
+                        exc)
 
 
 async def apply_frame(db: HubDatabase, cfg: HubConfig, store_id: str, epoch: str,
