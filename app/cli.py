@@ -537,28 +537,48 @@ def hub_rotate_token(cfg, store_id: str) -> None:  # noqa: ANN001
         fail(str(exc))
 
 
-@hub.command("user", help="Add a hub user: kirana hub user --config F NAME ROLE PIN")
+@hub.command("user", help="Add a hub user: kirana hub user --config F NAME ROLE (asks for "
+             "the password; prints the authenticator key to enrol)")
 @HUB_CONFIG_OPTION
 @click.argument("name")
 @click.argument("role", type=click.Choice(["manager", "admin"]))
-@click.argument("pin")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from the first line of standard input.")
 @with_hub_config
-def hub_user(cfg, name: str, role: str, pin: str) -> None:  # noqa: ANN001
-    from app.core.auth import create_user
-    from app.core.security import PinPolicyError
+def hub_user(cfg, name: str, role: str, password_stdin: bool) -> None:  # noqa: ANN001
+    from app.hub.accounts import create_hub_user, provisioning_uri
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password (12 or more characters)", hide_input=True,
+                                confirmation_prompt=True)
 
     async def go():
         database = _hub_db(cfg)
         try:
-            return await create_user(database, name, role, pin)
+            return await create_hub_user(database, name, role, password)
         finally:
             await database.dispose()
 
     try:
-        user = run(go())
-    except (PinPolicyError, ValueError) as exc:
+        user, secret = run(go())
+    except ValueError as exc:
         fail(str(exc))
     console.print(f"Added {user.name} ({user.role}) to the hub.")
+    if secret:
+        import io
+
+        import qrcode
+
+        uri = provisioning_uri(user.name, secret, cfg.hub.name)
+        qr = qrcode.QRCode(border=1)
+        qr.add_data(uri)
+        out = io.StringIO()
+        qr.print_ascii(out=out, invert=True)
+        click.echo(out.getvalue())
+        click.echo(f"Authenticator key for {user.name} (shown once here, and at the first "
+                   f"sign-in until a code is given):\nTOTP secret: {secret}\n{uri}")
 
 
 @hub.command("add-channel", help="Register a sales channel: prints its API key and webhook "
@@ -672,7 +692,11 @@ def demo(directory: str, host: str, port: int, no_serve: bool, no_orders: bool,
         console.print("Sign in at a store with a name and PIN:")
         for name, role, pin in DEMO_LOGINS:
             console.print(f"  {name:<10} {role:<8} PIN {pin}")
-        console.print("At the hub: " + ", ".join(f"{n} ({r}) PIN {p}" for n, r, p in HUB_LOGINS))
+        console.print("Sign in at the hub with a name and password:")
+        for name, role, password in HUB_LOGINS:
+            console.print(f"  {name:<10} {role:<8} password {password}")
+        console.print("  (the demo hub asks for no authenticator code and says so in red; a "
+                      "real hub does ask)")
 
     if no_serve:
         banner("Demo prepared (not started)")

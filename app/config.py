@@ -145,6 +145,14 @@ class IdleSection(Base):
 class SecuritySection(Base):
     pin_max_failures: Annotated[int, msgspec.Meta(ge=1, le=20)] = 5
     lockout_seconds: Annotated[int, msgspec.Meta(ge=10, le=86400)] = 300
+    # Each lockout in a row lasts twice as long as the last, up to this.
+    max_lockout_seconds: Annotated[int, msgspec.Meta(ge=10, le=7 * 86400)] = 86400
+    # Sign-in checks (PIN, password) a second for the whole server, beyond which a
+    # sign-in is answered "busy" without hashing anything: a flood cannot slow the tills.
+    signins_per_second: Annotated[float, msgspec.Meta(gt=0, le=1000)] = 10.0
+    # The hub asks its managers and admins for a TOTP code after the password. Turn
+    # off only for a demo on one machine: every hub page then says so in red.
+    require_totp: bool = True
     session_hours: Annotated[int, msgspec.Meta(ge=1, le=24 * 14)] = 12  # since sign-in
     idle_minutes: IdleSection = msgspec.field(default_factory=IdleSection)
 

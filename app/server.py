@@ -127,6 +127,7 @@ def _template_engine(engine: JinjaTemplateEngine) -> None:
         return request.scope.get("state", {}).get("kirana_idle_seconds") if request else None
 
     env.globals["idle_seconds"] = idle_seconds
+    env.globals["security_banner"] = lambda: ""
     env.globals["nav_for"] = nav_for
     env.filters["fromjson"] = json.loads
 
@@ -220,10 +221,16 @@ def create_hub_app(cfg: HubConfig, *, check_migrations: bool = True) -> Litestar
         await db.dispose()
 
     schema_router = Router(path="/schema", route_handlers=[], guards=[requires("manager")])
-    shared = [r for r in core_routes.ROUTES if r not in (core_routes.home, core_routes.readyz)]
+    from app.hub import account_routes
+
+    # The hub signs in with a name, a password and a code, not the store's PIN tiles.
+    store_only = (core_routes.home, core_routes.readyz, core_routes.login_form,
+                  core_routes.login_submit)
+    shared = [r for r in core_routes.ROUTES if r not in store_only]
     app = Litestar(
         route_handlers=[
             *shared,
+            *account_routes.ROUTES,
             hub_readyz,
             *hub_routes.ROUTES,
             *order_routes.ROUTES,
@@ -249,6 +256,12 @@ def create_hub_app(cfg: HubConfig, *, check_migrations: bool = True) -> Litestar
     app.state.mode = "hub"
     app.template_engine.engine.globals["nav_for"] = hub_nav_for
     app.template_engine.engine.globals["hub_link"] = lambda: None
+    if not cfg.security.require_totp:
+        log.warning("security.require_totp is off: hub sign-in asks for no code. Never do "
+                    "this on a hub reachable from the internet.")
+        app.template_engine.engine.globals["security_banner"] = lambda: (
+            "Demo: signing in to this hub needs no code (security.require_totp = false). "
+            "Never run a hub like this where the internet can reach it.")
     return _finish(app, cfg, db)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -20,17 +21,19 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
-from sqlalchemy import select
+from sqlalchemy import delete, or_, select
 
 from app.config import StoreConfig
 from app.core.clock import utcnow
 from app.core.db import Database
 from app.core.db import Tx as AsyncSession
-from app.core.models import ROLES, ApiKey, AuditLog, LoginThrottle, User
+from app.core.models import ROLES, ApiKey, AuditLog, LoginThrottle, TrustedDevice, User
 from app.core.security import (
     ThrottleState,
+    TokenBucket,
     after_failure,
     check_pin_policy,
+    device_hash,
     hash_pin,
     hash_token,
     legacy_hash_pin,
@@ -197,12 +200,77 @@ class LoginError(Exception):
         self.locked_seconds = locked_seconds
 
 
-async def _throttle(s: AsyncSession, key: str) -> LoginThrottle:
+async def _throttle(s: AsyncSession, key: str, now) -> LoginThrottle:  # noqa: ANN001
     row = await s.get(LoginThrottle, key)
     if row is None:
-        row = LoginThrottle(key=key, failures=0, locked_until=None)
+        row = LoginThrottle(key=key, failures=0, locked_until=None, strikes=0)
         s.add(row)
+    elif row.updated_at is not None and now - row.updated_at > QUIET_RESET and not (
+            row.locked_until and now < row.locked_until):
+        row.failures, row.strikes = 0, 0  # a day without trouble: start afresh
+    row.updated_at = now
     return row
+
+
+QUIET_RESET = timedelta(days=1)
+PRUNE_EVERY = 60.0  # seconds between prunes of old throttle and audit rows
+FAILED_AUDIT_DAYS = 90
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """Who is trying, from where: the throttle rows one sign-in attempt counts against.
+
+    - ``device:<hash of the device cookie>`` and ``source:<address>``: a guesser who
+      throws away cookies still comes from an address;
+    - ``user:<id>`` for a sign-in: when it locks, it locks the account only for devices
+      the user has never signed in on, so a stranger cannot lock staff out of their own
+      tills or HQ laptops;
+    - ``approve:<id of the user asking>`` for a manager's PIN typed into someone else's
+      screen: the cashier's own tries are limited, the manager's account is never locked
+      from the approval box."""
+
+    device: str
+    source: str
+    user_key: str | None
+    trusted: bool = False
+
+    @property
+    def keys(self) -> list[str]:
+        keys = [f"device:{self.device}"] + ([f"source:{self.source}"] if self.source else [])
+        return keys + ([self.user_key] if self.user_key else [])
+
+
+def _rate_limiter(db: Database, cfg: StoreConfig) -> TokenBucket:
+    bucket = getattr(db, "_signin_bucket", None)
+    if bucket is None or bucket.rate != cfg.security.signins_per_second:
+        rate = cfg.security.signins_per_second
+        bucket = TokenBucket(rate, burst=max(1, int(rate * 2)))
+        db._signin_bucket = bucket  # type: ignore[attr-defined]
+    return bucket
+
+
+def check_rate(db: Database, cfg: StoreConfig) -> None:
+    """The global limit on sign-in checks (issue #13 item 8): refused before any
+    database read or hash, so a flood costs almost nothing."""
+    if not _rate_limiter(db, cfg).take(time.monotonic()):
+        raise LoginError("The server is busy with sign-ins. Try again in a few seconds.", 5)
+
+
+def _is_trustable(device_key: str) -> bool:
+    return bool(device_key) and not device_key.startswith("ip-")
+
+
+async def _attempt(s: AsyncSession, user: User | None, device_key: str, source: str,
+                   action: str, requester_id: str | None) -> Attempt:
+    device = device_hash(device_key)
+    if action == "approve":
+        return Attempt(device, source, f"approve:{requester_id}" if requester_id else None)
+    if user is None:
+        return Attempt(device, source, None)
+    trusted = _is_trustable(device_key) and (
+        await s.get(TrustedDevice, (user.id, device)) is not None)
+    return Attempt(device, source, f"user:{user.id}", trusted)
 
 
 async def authenticate(
@@ -212,17 +280,26 @@ async def authenticate(
     pin: str,
     device_key: str,
     action: str = "login",
+    what: str = "PIN",
+    *,
+    source: str = "",
+    requester_id: str | None = None,
 ) -> StaffUser:
-    """Check a PIN. Five failures lock both the user and the device for five minutes
-    (both configurable); a locked pair is refused before the PIN is even checked.
+    """Check a PIN (or the hub's password). Failures are counted per device, per source
+    address and per user (see Attempt); each lockout in a row lasts twice as long. A
+    locked attempt is refused before the PIN is even checked, and so is anything over
+    the global rate (check_rate) or malformed.
 
     scrypt takes tens of milliseconds on purpose, so it runs in a worker thread with no
     transaction open: a sign-in never holds up the tills."""
-    lockout = timedelta(seconds=cfg.security.lockout_seconds)
+    check_rate(db, cfg)
+    if len(pin) > 128 or len(user_id) > 36:
+        raise LoginError(f"Wrong {what}. Try again.")
+    now = utcnow()
     async with db.read() as s:
         user = await s.get(User, user_id) if user_id else None
-        keys = [f"device:{device_key}"] + ([f"user:{user.id}"] if user else [])
-        _raise_if_locked([await s.get(LoginThrottle, k) for k in keys], utcnow())
+        attempt = await _attempt(s, user, device_key, source, action, requester_id)
+        _raise_if_locked([await s.get(LoginThrottle, k) for k in attempt.keys], now, attempt)
     pepper = pepper_of(db)
     stored = user.pin_hash if user is not None and user.active else DUMMY_PIN_HASH
     ok = await asyncio.to_thread(verify_pin, pin, stored, pepper) and stored is not DUMMY_PIN_HASH
@@ -230,41 +307,138 @@ async def authenticate(
         log.warning("%s's PIN hash was made with another secret file than this server's: "
                     "restore the data directory's secret.key or reset the PIN", user.name)
     now = utcnow()
-    async with db.write() as s:
-        rows = [await _throttle(s, k) for k in keys]
-        _raise_if_locked(rows, now)  # another attempt may have locked it meanwhile
-        if ok:
+    if ok:
+        async with db.write() as s:
+            rows = [await _throttle(s, k, now) for k in attempt.keys]
+            _raise_if_locked(rows, now, attempt)  # another attempt may have locked it
             for r in rows:
-                r.failures, r.locked_until = 0, None
-            if needs_pepper(stored):
-                row = await s.get(User, user.id)
-                if row is not None and row.pin_hash == stored:
+                if r.key.startswith("source:"):
+                    r.failures = 0  # an address shared by a whole shop keeps its strikes
+                else:
+                    r.failures, r.locked_until, r.strikes = 0, None, 0
+            row = await s.get(User, user.id)
+            if row is not None:
+                if action == "login":
+                    row.last_login_at = now
+                if needs_pepper(stored) and row.pin_hash == stored:
                     row.pin_hash = pepper_hash(stored, pepper)
-            s.add(AuditLog(at=now, user_id=user.id, action=action, detail=device_key[:12]))
+            if action == "login":
+                await trust_device(s, user.id, device_key, now)
+            s.add(AuditLog(at=now, user_id=user.id, action=action,
+                           detail=_where(device_key, source)))
             return StaffUser(user.id, user.name, user.role)
-        newly_locked = 0
-        for r in rows:
-            state = after_failure(ThrottleState(r.failures, r.locked_until), now,
-                                  cfg.security.pin_max_failures, lockout)
-            r.failures, r.locked_until = state.failures, state.locked_until
-            if state.is_locked(now):
-                newly_locked = cfg.security.lockout_seconds
+    await _count_failure(db, cfg, attempt, user.id if user else None, action, device_key,
+                         source, what)
+    raise AssertionError("unreachable")
+
+
+async def trust_device(s: AsyncSession, user_id: str, device_key: str, now) -> None:  # noqa: ANN001
+    """Remember that the user signed in on this device (a real device cookie only)."""
+    if not _is_trustable(device_key):
+        return
+    device = device_hash(device_key)
+    row = await s.get(TrustedDevice, (user_id, device))
+    if row is None:
+        s.add(TrustedDevice(user_id=user_id, device_hash=device, last_used_at=now))
+    else:
+        row.last_used_at = now
+
+
+def _where(device_key: str, source: str) -> str:
+    return f"device {device_hash(device_key)[:8]}" + (f" from {source[:45]}" if source else "")
+
+
+async def _count_failure(db: Database, cfg: StoreConfig, attempt: Attempt,
+                         user_id: str | None, action: str, device_key: str, source: str,
+                         what: str) -> None:
+    """Count a failed try on every row of the attempt, then raise LoginError."""
+    sec = cfg.security
+    lockout, most = timedelta(seconds=sec.lockout_seconds), timedelta(
+        seconds=sec.max_lockout_seconds)
+    now = utcnow()
+    newly_locked = 0
+    async with db.write() as s:
+        for r in [await _throttle(s, k, now) for k in attempt.keys]:
+            if r.key == attempt.user_key and attempt.trusted and r.locked_until and (
+                    now < r.locked_until):
+                continue  # a trusted device tried while strangers had locked the account
+            state = after_failure(ThrottleState(r.failures, r.locked_until, r.strikes or 0),
+                                  now, sec.pin_max_failures, lockout, most)
+            if state.is_locked(now) and not (r.locked_until and now < r.locked_until):
+                newly_locked = max(newly_locked,
+                                   int((state.locked_until - now).total_seconds()))
+            r.failures, r.locked_until, r.strikes = (state.failures, state.locked_until,
+                                                     state.strikes)
         s.add(AuditLog(
-            at=now, user_id=user.id if user else None, action=f"{action}_failed",
-            detail=f"device {device_key[:12]}" + (" locked" if newly_locked else ""),
+            at=now, user_id=user_id, action=f"{action}_failed"[:40],
+            detail=_where(device_key, source) + (" locked" if newly_locked else ""),
         ))
+    await _maybe_prune(db, now)
     if newly_locked:
         raise LoginError(
-            f"Too many wrong PINs. Try again in {_minutes(newly_locked)}.", newly_locked
+            f"Too many wrong tries. Try again in {_minutes(newly_locked)}.", newly_locked
         )
-    raise LoginError("Wrong PIN. Try again.")
+    raise LoginError(f"Wrong {what}. Try again.")
 
 
-def _raise_if_locked(rows: list[LoginThrottle | None], now) -> None:  # noqa: ANN001
+async def record_failure(db: Database, cfg: StoreConfig, user_id: str, device_key: str,
+                         action: str, *, source: str = "", what: str = "code") -> None:
+    """Count a failed second step (a TOTP code) like a wrong password; raises LoginError."""
+    async with db.read() as s:
+        user = await s.get(User, user_id) if user_id else None
+        attempt = await _attempt(s, user, device_key, source, "login", None)
+    await _count_failure(db, cfg, attempt, user_id or None, action, device_key, source, what)
+
+
+async def check_not_locked(db: Database, user_id: str, device_key: str,
+                           source: str = "") -> None:
+    async with db.read() as s:
+        user = await s.get(User, user_id) if user_id else None
+        attempt = await _attempt(s, user, device_key, source, "login", None)
+        _raise_if_locked([await s.get(LoginThrottle, k) for k in attempt.keys], utcnow(),
+                         attempt)
+
+
+def _raise_if_locked(rows: list[LoginThrottle | None], now, attempt: Attempt) -> None:  # noqa: ANN001
     locked = [r for r in rows if r is not None and r.locked_until and now < r.locked_until]
-    if locked:
-        wait = max(int((r.locked_until - now).total_seconds()) + 1 for r in locked)
-        raise LoginError(f"Too many wrong PINs. Try again in {_minutes(wait)}.", wait)
+    if attempt.trusted:
+        locked = [r for r in locked if r.key != attempt.user_key]
+    if not locked:
+        return
+    wait = max(int((r.locked_until - now).total_seconds()) + 1 for r in locked)
+    if all(r.key == attempt.user_key for r in locked) and not (
+            attempt.user_key or "").startswith("approve:"):
+        raise LoginError(
+            "Too many wrong tries for this account from other devices. Sign in on a "
+            f"device you have used before, ask an admin to clear the lock, or try again in "
+            f"{_minutes(wait)}.", wait)
+    raise LoginError(f"Too many wrong tries. Try again in {_minutes(wait)}.", wait)
+
+
+_last_prune: dict[int, float] = {}
+
+
+async def _maybe_prune(db: Database, now) -> None:  # noqa: ANN001
+    """Keep the throttle and audit tables bounded under a flood: at most once a minute,
+    drop throttle rows untouched for a day and not locked, and failed sign-ins older than
+    FAILED_AUDIT_DAYS (successes and every other audit row stay)."""
+    tick = time.monotonic()
+    if tick - _last_prune.get(id(db), 0.0) < PRUNE_EVERY:
+        return
+    _last_prune[id(db)] = tick
+    await prune_sign_in_rows(db, now)
+
+
+async def prune_sign_in_rows(db: Database, now) -> tuple[int, int]:  # noqa: ANN001
+    async with db.write() as s:
+        stale = now - QUIET_RESET
+        throttles = await s.execute(delete(LoginThrottle).where(
+            or_(LoginThrottle.updated_at.is_(None), LoginThrottle.updated_at < stale),
+            or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until < now)))
+        audits = await s.execute(delete(AuditLog).where(
+            AuditLog.action.like("%_failed"),
+            AuditLog.at < now - timedelta(days=FAILED_AUDIT_DAYS)))
+    return throttles.rowcount or 0, audits.rowcount or 0
 
 
 # Checked when the user is unknown or inactive, so a wrong name costs the same time.
@@ -342,11 +516,14 @@ async def list_login_users(db: Database) -> list[User]:
 
 
 async def verify_approver(
-    db: Database, cfg: StoreConfig, user_id: str, pin: str, device_key: str
+    db: Database, cfg: StoreConfig, user_id: str, pin: str, device_key: str, *,
+    requester_id: str | None = None, source: str = "",
 ) -> StaffUser:
-    """A manager approving a step on someone else's screen. Same PIN lockout as sign-in:
-    the approval box must not become a way around it."""
-    approver = await authenticate(db, cfg, user_id, pin, device_key, action="approve")
+    """A manager approving a step on someone else's screen. Wrong PINs count against the
+    device, its address and the user asking (growing lockouts, as at sign-in), never
+    against the manager: a cashier cannot lock a manager out through the approval box."""
+    approver = await authenticate(db, cfg, user_id, pin, device_key, action="approve",
+                                  requester_id=requester_id, source=source)
     if not role_allows(approver.role, ("manager",)):
         raise LoginError(f"{approver.name} is not a manager; ask a manager to approve")
     return approver

@@ -30,10 +30,15 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+def client_source(request: Request) -> str:
+    """The address a request came from (behind a reverse proxy, run uvicorn with
+    --proxy-headers and --forwarded-allow-ips so this is the client's, not the proxy's)."""
+    return (request.client.host if request.client else "?")[:45]
+
+
 def device_key(request: Request) -> str:
-    return (
-        request.cookies.get(DEVICE_COOKIE) or f"ip-{request.client.host if request.client else '?'}"
-    )
+    cookie = request.cookies.get(DEVICE_COOKIE, "")
+    return cookie[:64] if cookie else f"ip-{client_source(request)}"
 
 
 def _device_cookie(request: Request) -> list[Cookie]:
@@ -88,7 +93,8 @@ async def login_submit(request: Request, data: Form) -> Response | Template:
         return await _login_page(request, "Enter your PIN.", 400, selected=user_id)
     try:
         user = await auth.authenticate(
-            request.app.state.db, request.app.state.cfg, user_id, pin, device_key(request)
+            request.app.state.db, request.app.state.cfg, user_id, pin, device_key(request),
+            source=client_source(request),
         )
     except LoginError as exc:
         return await _login_page(

@@ -147,21 +147,51 @@ def verify_pin(pin: str, stored: str, pepper: bytes) -> bool:
 class ThrottleState:
     failures: int
     locked_until: datetime | None
+    strikes: int = 0  # lockouts in a row: each one lasts twice as long as the one before
 
     def is_locked(self, now: datetime) -> bool:
         return self.locked_until is not None and now < self.locked_until
 
 
 def after_failure(
-    state: ThrottleState, now: datetime, max_failures: int, lockout: timedelta
+    state: ThrottleState, now: datetime, max_failures: int, lockout: timedelta,
+    max_lockout: timedelta | None = None,
 ) -> ThrottleState:
-    """Count a failure; the max_failures-th one locks for `lockout` and resets the count."""
+    """Count a failure; the max_failures-th one locks for `lockout` x 2^strikes (at most
+    `max_lockout`) and resets the count: 5 min, 10, 20, 40 … for a guesser who keeps
+    going, where a fixed lock would allow max_failures guesses every `lockout`."""
     if state.locked_until is not None and now >= state.locked_until:
-        state = ThrottleState(0, None)
+        state = ThrottleState(0, None, state.strikes)
     failures = state.failures + 1
     if failures >= max_failures:
-        return ThrottleState(0, now + lockout)
-    return ThrottleState(failures, state.locked_until)
+        seconds = lockout.total_seconds() * 2 ** min(state.strikes, 20)
+        if max_lockout is not None:
+            seconds = min(seconds, max(max_lockout.total_seconds(), lockout.total_seconds()))
+        return ThrottleState(0, now + timedelta(seconds=seconds), state.strikes + 1)
+    return ThrottleState(failures, state.locked_until, state.strikes)
+
+
+class TokenBucket:
+    """At most `rate` events a second on average, `burst` at once (in-process)."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.burst = rate, burst
+        self.tokens, self.at = float(burst), 0.0
+
+    def take(self, now: float) -> bool:
+        if self.at:
+            self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+def device_hash(device_key: str) -> str:
+    """Throttle and trust rows name a device by a hash of its cookie: fixed length
+    whatever the cookie, and the cookie itself is not in the database."""
+    return hashlib.sha256(device_key.encode("utf-8", "replace")).hexdigest()[:32]
 
 
 def request_activity(headers, now: float) -> float | None:  # noqa: ANN001

@@ -22,7 +22,7 @@ from app.catalog.units import QuantityError, format_measure, format_quantity, pa
 from app.core import auth
 from app.core.auth import LoginError, StaffUser, requires
 from app.core.money import MoneyError, format_amount, parse_amount, parse_count
-from app.core.routes import device_key
+from app.core.routes import client_source, device_key
 from app.core.web import Form, current_user, go, page, qr_svg_data_uri, signed_in
 from app.pos import service
 from app.pos.pricing import Discount, PricingError
@@ -66,8 +66,10 @@ async def _approver(request: Request, data: dict[str, str]) -> StaffUser | None:
         return None
     if not approver_id or not pin:
         raise LoginError("choose the manager and enter their PIN")
+    asking = current_user(request)
     return await auth.verify_approver(
-        request.app.state.db, request.app.state.cfg, approver_id, pin, device_key(request)
+        request.app.state.db, request.app.state.cfg, approver_id, pin, device_key(request),
+        requester_id=asking.id if asking else None, source=client_source(request),
     )
 
 

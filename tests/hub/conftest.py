@@ -10,11 +10,12 @@ from litestar.testing import AsyncTestClient
 
 from app.config import HubConfig, parse_hub_config
 from app.core import migrate
-from app.core.auth import create_user
 from app.core.secret_file import attach_pepper
+from app.hub.accounts import create_hub_user
 from app.hub.db import open_hub_database
 from tests import pg
 from tests.conftest import csrf_of
+from tests.sync.harness import HubUser
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,22 +59,34 @@ def hub_app(hub_cfg: HubConfig):
     return create_hub_app(hub_cfg)
 
 
+HUB_PASSWORDS = {"Priya": "brass lantern monsoon", "Omar": "copper kettle evening"}
+ENROLLED: dict[str, HubUser] = {}  # name -> password and authenticator key, latest made
+
+
+async def add_hub_user(db, name: str, role: str, password: str | None = None):  # noqa: ANN001
+    """A hub user as `kirana hub user` makes one; sign_in() then knows their key."""
+    password = password or HUB_PASSWORDS[name]
+    user, secret = await create_hub_user(db, name, role, password)
+    ENROLLED[name] = HubUser(password, secret)
+    return user
+
+
 @pytest.fixture
 async def hub_client(hub_app, hub_db):
-    await create_user(hub_db, "Priya", "admin", "1470")
-    await create_user(hub_db, "Omar", "manager", "2581")
+    await add_hub_user(hub_db, "Priya", "admin")
+    await add_hub_user(hub_db, "Omar", "manager")
     async with AsyncTestClient(app=hub_app) as client:
         yield client
 
 
-async def sign_in(client, name: str = "Priya", pin: str = "1470"):
-    import re
-
-    page = (await client.get("/login")).text
-    user_id = re.search(rf'name="user_id" value="([^"]+)"[^>]*>\s*<span class="tile-name">{name}',
-                        page)
-    assert user_id, page[:2000]
-    response = await client.post("/login", data={"user_id": user_id.group(1), "pin": pin,
-                                                 "next": "/", "_csrf_token": csrf_of(client)})
-    assert response.status_code in (200, 303), response.text
+async def sign_in(client, name: str = "Priya"):  # noqa: ANN001, ANN201
+    """Sign in as a person does: name and password, then a code from their app."""
+    user = ENROLLED[name]
+    await client.get("/login")
+    step1 = await client.post("/login", data={"name": name, "password": user.password,
+                                              "next": "/", "_csrf_token": csrf_of(client)})
+    assert step1.status_code == 200 and 'name="code"' in step1.text, step1.text[:2000]
+    response = await client.post("/login/code", data={"code": user.code(),
+                                                      "_csrf_token": csrf_of(client)})
+    assert response.status_code in (200, 303), response.text[:2000]
     return client

@@ -16,17 +16,15 @@ from sqlalchemy import select, update
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from app.core.auth import create_user
 from app.core.clock import utcnow
 from app.hub import service as hub
 from app.hub.models import HubStore, HubStoreLink
-from tests.hub.conftest import sign_in
+from tests.hub.conftest import add_hub_user, sign_in
 from tests.hub.test_hub_service import edit
 from tests.sync.harness import free_port
 
 pytestmark = pytest.mark.timeout(120)
 REAL, STRAY = "a" * 16, "b" * 16  # the store's database and a stray copy's
-ADMIN_PIN = "5093"  # passes the PIN rules (no walks, runs or repeats)
 
 
 class LiveHub:
@@ -143,7 +141,7 @@ async def test_a_stray_connections_alert_shows_it_and_cannot_lock_the_real_store
     and can reconnect. (Old code: accept adopted the stray's database and the real
     store was refused with 4409 and waited five minutes.)"""
     token = await add_s1(hub_db)
-    await create_user(hub_db, "Priya", "admin", ADMIN_PIN)
+    await add_hub_user(hub_db, "Priya", "admin")
     async with live_hub.link(token, "kirana-store/1.4.0") as real:
         await real.send(hello(REAL))
         await until(real, "welcome")
@@ -158,7 +156,7 @@ async def test_a_stray_connections_alert_shows_it_and_cannot_lock_the_real_store
         assert health.refused["epoch"] == STRAY and health.refused["applied_down"] == 0
 
         async with httpx.AsyncClient(base_url=live_hub.http_url) as web:
-            await sign_in(web, pin=ADMIN_PIN)
+            await sign_in(web)
             board = (await web.get("/")).text
             assert "Refused connection: from <strong>127.0.0.1:" in board
             assert "kirana-store/0.9-stray" in board and "Connected now: from" in board
@@ -183,7 +181,7 @@ async def test_after_an_accept_a_restored_store_gets_in_at_once(live_hub, hub_db
     and its next hello is welcomed with the cursors reset. A page loaded before
     another connection was refused cannot accept the newer one by mistake."""
     token = await add_s1(hub_db)
-    await create_user(hub_db, "Priya", "admin", ADMIN_PIN)
+    await add_hub_user(hub_db, "Priya", "admin")
     async with live_hub.link(token, "kirana-store/1.4.0") as real:
         await real.send(hello(REAL))
         await until(real, "welcome")
@@ -194,7 +192,7 @@ async def test_after_an_accept_a_restored_store_gets_in_at_once(live_hub, hub_db
         await restored.send(hello(STRAY))
         assert (await closed_with(restored))[0] == 4409
     async with httpx.AsyncClient(base_url=live_hub.http_url) as web:
-        await sign_in(web, pin=ADMIN_PIN)
+        await sign_in(web)
         board = (await web.get("/")).text
         assert "The store has no other link up now." in board
         assert f'name="epoch" value="{STRAY}"' in board

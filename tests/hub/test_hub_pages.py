@@ -23,7 +23,7 @@ async def test_pages_need_a_hub_login(hub_client):
 
 async def test_dashboard_api_and_catalogue_edit(hub_client, hub_db):
     await hub.add_store(hub_db, "S1", name="Indiranagar", kind="counter", lat=12.97, lon=77.64)
-    await sign_in(hub_client, "Omar", "2581")  # a manager: HQ operations
+    await sign_in(hub_client, "Omar")  # a manager: HQ operations
     board = await hub_client.get("/")
     assert "Indiranagar" in board.text and "Offline" in board.text and "never connected" in board.text
     stores = (await hub_client.get("/api/v1/stores")).json()["stores"]

@@ -31,9 +31,31 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def kirana(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
+def kirana(*args: str, cwd: Path | None = None, check: bool = True,
+           input: str | None = None) -> subprocess.CompletedProcess:  # noqa: A002
     return subprocess.run([PYTHON, "-m", "app.cli", *args], cwd=cwd or ROOT, check=check,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, input=input)
+
+
+ADMIN_PASSWORD = "brass lantern monsoon"  # the harness hub's admin, Priya
+
+
+@dataclass
+class HubUser:
+    password: str
+    secret: str
+    last_step: int = 0
+
+    def code(self) -> str:
+        """A code for a time step not used yet (a code is good once): this step's, the
+        next one's (the hub allows 30 s of drift), or after waiting for a new step."""
+        import pyotp
+
+        step = max(int(time.time() // 30), self.last_step + 1)
+        while step > int(time.time() // 30) + 1:
+            time.sleep(0.5)
+        self.last_step = step
+        return pyotp.TOTP(self.secret).generate_otp(step)
 
 
 @dataclass
@@ -94,6 +116,16 @@ class Hub:
     database_url: str
     proc: Proc
     tokens: dict[str, str] = field(default_factory=dict)
+    users: dict[str, HubUser] = field(default_factory=dict)
+
+    def add_user(self, name: str, role: str, password: str) -> HubUser:
+        """`kirana hub user`, keeping the password and the authenticator key it prints."""
+        import re
+
+        out = kirana("hub", "user", "--config", str(self.config), name, role,
+                     "--password-stdin", input=password + "\n").stdout
+        self.users[name] = HubUser(password, re.search(r"TOTP secret: (\w+)", out).group(1))
+        return self.users[name]
 
     @property
     def ws_url(self) -> str:
@@ -104,16 +136,18 @@ class Hub:
         url = self.database_url
         return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
 
-    def client(self, pin: str = "1470") -> httpx.Client:
-        """An HTTP client signed in to the hub's pages as the admin."""
-        import re
-
+    def client(self, name: str = "Priya") -> httpx.Client:
+        """An HTTP client signed in to the hub's pages (the admin by default): name and
+        password, then a code from the user's authenticator key."""
+        user = self.users[name]
         client = httpx.Client(base_url=self.proc.url, timeout=10)
-        page = client.get("/login").text
-        user_id = re.search(r'name="user_id" value="([^"]+)"[^>]*>\s*<span class="tile-name">'
-                            r"Priya<", page).group(1)
-        done = client.post("/login", data={"user_id": user_id, "pin": pin, "next": "/",
-                                           "_csrf_token": client.cookies.get("csrftoken", "")})
+        client.get("/login")
+        step1 = client.post("/login", data={
+            "name": name, "password": user.password, "next": "/",
+            "_csrf_token": client.cookies.get("csrftoken", "")})
+        assert step1.status_code == 200 and 'name="code"' in step1.text, step1.text
+        done = client.post("/login/code", data={
+            "code": user.code(), "_csrf_token": client.cookies.get("csrftoken", "")})
         assert done.status_code in (200, 303), done.text
         return client
 
@@ -160,16 +194,18 @@ kind = "weight"
 """
 
 
-def make_hub(directory: Path, database_url: str = "", admin_pin: str = "1470") -> Hub:
+def make_hub(directory: Path, database_url: str = "",
+             admin_password: str = ADMIN_PASSWORD) -> Hub:
     directory.mkdir(parents=True, exist_ok=True)
     port = free_port()
     config = directory / "hub.toml"
     config.write_text(HUB_TOML.format(url=database_url, port=port))
     kirana("hub", "db-upgrade", "--config", str(config))
-    kirana("hub", "user", "--config", str(config), "Priya", "admin", admin_pin)
     url = database_url or f"sqlite:///{directory / 'hub.db'}"
     proc = Proc(["hub", "--config", str(config)], port, directory / "hub.log")
-    return Hub(directory, config, url, proc)
+    hub = Hub(directory, config, url, proc)
+    hub.add_user("Priya", "admin", admin_password)
+    return hub
 
 
 @dataclass

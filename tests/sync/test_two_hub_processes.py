@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import shutil
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -40,7 +41,9 @@ def pg_url():
 def test_a_change_on_one_hub_process_wakes_the_other(pg_url, tmp_path, migrated_template):
     hub_a = make_hub(tmp_path / "a", pg_url)
     b_dir = tmp_path / "b"
-    b_dir.mkdir()
+    (b_dir / "var").mkdir(parents=True)
+    # Every hub process on one database shares the install's secret file (the pepper).
+    shutil.copy(tmp_path / "a" / "var" / "secret.key", b_dir / "var" / "secret.key")
     port = free_port()
     (b_dir / "hub.toml").write_text(HUB_TOML.format(url=pg_url, port=port))
     hub_b = Proc(["hub", "--config", str(b_dir / "hub.toml")], port, b_dir / "hub.log")
@@ -59,7 +62,7 @@ def test_a_change_on_one_hub_process_wakes_the_other(pg_url, tmp_path, migrated_
                  what="the catalogue at the store")
         client.close()
         # The store's link lives in hub A's process; the change is made through B.
-        b = Hub(b_dir, b_dir / "hub.toml", pg_url, hub_b)
+        b = Hub(b_dir, b_dir / "hub.toml", pg_url, hub_b, users=hub_a.users)
         client = b.client()
         time.sleep(1)  # let A's link settle into waiting for a wake-up
         started = time.monotonic()
@@ -82,7 +85,9 @@ def test_a_burst_of_orders_at_two_hub_processes_gets_no_errors(pg_url, tmp_path)
     "too many clients" with pools of 20 + 40 each): every one is answered 201."""
     hub_a = make_hub(tmp_path / "a", pg_url)
     b_dir = tmp_path / "b"
-    b_dir.mkdir()
+    (b_dir / "var").mkdir(parents=True)
+    # Every hub process on one database shares the install's secret file (the pepper).
+    shutil.copy(tmp_path / "a" / "var" / "secret.key", b_dir / "var" / "secret.key")
     port = free_port()
     (b_dir / "hub.toml").write_text(HUB_TOML.format(url=pg_url, port=port))
     hub_b = Proc(["hub", "--config", str(b_dir / "hub.toml")], port, b_dir / "hub.log")

@@ -1,0 +1,123 @@
+"""The hub's sign-in: a name and a password, then a code from an authenticator app.
+
+Nothing on these pages lists the hub's users (the hub is reachable from the internet);
+the rules live in accounts.py and core/auth.py.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.response import Redirect, Template
+
+from app.core import auth
+from app.core.auth import PUBLIC, LoginError
+from app.core.clock import utcnow
+from app.core.routes import (
+    NEW_SESSION_ID,
+    _device_cookie,
+    _safe_next,
+    client_source,
+    device_key,
+)
+from app.core.web import Form, page, qr_svg_data_uri
+from app.hub import accounts
+
+PENDING = "pending_code"  # session key between the password and the code
+
+
+def _page(request: Request, template: str, status: int = 200, **context: Any) -> Template:
+    response = page(request, template, status_code=status, store=request.app.state.cfg.store,
+                    **context)
+    response.cookies.extend(_device_cookie(request))
+    return response
+
+
+def _login_page(request: Request, error: str = "", status: int = 200, name: str = "",
+                next_path: str | None = None) -> Template:
+    return _page(request, "hub/login.html", status, error=error, name=name,
+                 next=_safe_next(next_path or request.query_params.get("next")),
+                 notice=("You were signed out because this device was not used for a while. "
+                         "Sign in again." if request.query_params.get("idle") == "1"
+                         and not error else ""))
+
+
+async def _code_page(request: Request, user_id: str, next_path: str, error: str = "",
+                     status: int = 200) -> Template:
+    secret = await accounts.enrolment(request.app.state.db, user_id)
+    enrol: dict[str, str] = {}
+    if secret:
+        cfg = request.app.state.cfg
+        async with request.app.state.db.read() as s:
+            from app.core.models import User
+
+            user = await s.get(User, user_id)
+        uri = accounts.provisioning_uri(user.name if user else "", secret, cfg.hub.name)
+        enrol = {"qr": qr_svg_data_uri(uri),
+                 "secret": " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))}
+    return _page(request, "hub/login_code.html", status, error=error, enrol=enrol,
+                 next=next_path)
+
+
+def _sign_in(request: Request, user: auth.StaffUser, next_path: str) -> Redirect:
+    # A fresh session id at sign-in defeats session fixation.
+    request.scope.setdefault("state", {})[NEW_SESSION_ID] = secrets.token_hex(32)
+    request.clear_session()
+    request.set_session(auth.new_session(user))
+    return Redirect(_safe_next(next_path), status_code=303)
+
+
+@get("/login", opt=PUBLIC)
+async def hub_login_form(request: Request) -> Template:
+    return _login_page(request)
+
+
+@post("/login", opt=PUBLIC)
+async def hub_login_submit(request: Request, data: Form) -> Response | Template:
+    name, password = data.get("name", "")[:60], data.get("password", "")
+    next_path = _safe_next(data.get("next"))
+    if not name.strip() or not password:
+        return _login_page(request, "Enter your name and your password.", 400, name,
+                           next_path)
+    cfg = request.app.state.cfg
+    final = not cfg.security.require_totp
+    try:
+        user = await accounts.check_password(
+            request.app.state.db, cfg, name, password, device_key(request),
+            client_source(request), final=final)
+    except LoginError as exc:
+        return _login_page(request, str(exc), 429 if exc.locked_seconds else 401, name,
+                           next_path)
+    if final or not accounts.needs_code(cfg, user.role):
+        return _sign_in(request, user, next_path)
+    # Password right: a new session that is not signed in, waiting for the code.
+    request.scope.setdefault("state", {})[NEW_SESSION_ID] = secrets.token_hex(32)
+    request.clear_session()
+    request.set_session({PENDING: {"id": user.id, "at": utcnow().timestamp(),
+                                   "next": next_path}})
+    return await _code_page(request, user.id, next_path)
+
+
+@post("/login/code", opt=PUBLIC)
+async def hub_login_code(request: Request, data: Form) -> Response | Template:
+    pending = request.session.get(PENDING) if "session" in request.scope else None
+    if not isinstance(pending, dict) or not isinstance(pending.get("at"), int | float) or (
+            utcnow().timestamp() - pending["at"] > accounts.PENDING_SECONDS):
+        return _login_page(request, "Sign in again: the code must follow the password "
+                           "within five minutes.", 400)
+    user_id, next_path = str(pending.get("id", "")), _safe_next(pending.get("next"))
+    try:
+        user = await accounts.check_code(request.app.state.db, request.app.state.cfg,
+                                         user_id, data.get("code", ""), device_key(request),
+                                         client_source(request))
+    except LoginError as exc:
+        if exc.locked_seconds:
+            request.clear_session()
+            return _login_page(request, str(exc), 429)
+        return await _code_page(request, user_id, next_path, str(exc), 401)
+    return _sign_in(request, user, next_path)
+
+
+ROUTES = [hub_login_form, hub_login_submit, hub_login_code]

@@ -1,0 +1,156 @@
+"""Hub accounts: a name and a password, and a TOTP code (RFC 6238) for every hub user
+(the hub's roles are manager and admin, and it is reachable from the internet).
+
+Sign-in is two steps. The password is checked with the same throttle as store PINs
+(core/auth.authenticate); then the code. A code is good once: the time step it belongs
+to is kept and a code of that step or an earlier one is refused (a code seen over a
+shoulder or replayed from a log does not work). A user who has never given a code is
+shown the secret as a QR code to enrol, and the first good code confirms it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+
+import pyotp
+from sqlalchemy import func, select
+
+from app.config import HubConfig
+from app.core import auth
+from app.core.auth import LoginError, StaffUser
+from app.core.clock import utcnow
+from app.core.db import Database
+from app.core.models import AuditLog, User
+from app.core.passwords import MAX_LENGTH, check_password_policy
+from app.core.security import hash_pin
+
+HUB_ROLES = ("manager", "admin")
+TOTP_ROLES = ("manager", "admin")
+ISSUER = "Kirana hub"
+STEP = 30  # seconds per TOTP code
+PENDING_SECONDS = 300  # the code must follow the password within this
+
+
+def needs_code(cfg: HubConfig, role: str) -> bool:
+    return cfg.security.require_totp and role in TOTP_ROLES
+
+
+async def create_hub_user(db: Database, name: str, role: str,
+                          password: str) -> tuple[User, str | None]:
+    """Add a hub user; returns the user and, for roles that need one, the TOTP secret
+    (base32, 160 bits) to enrol in an authenticator app."""
+    name = name.strip()
+    if not name or len(name) > 60:
+        raise ValueError("name must be 1 to 60 characters")
+    if role not in HUB_ROLES:
+        raise ValueError(f"role must be one of {', '.join(HUB_ROLES)}")
+    check_password_policy(password, name)
+    secret = pyotp.random_base32(32) if role in TOTP_ROLES else None
+    digest = await asyncio.to_thread(hash_pin, password, auth.pepper_of(db))
+    async with db.write() as s:
+        if await s.scalar(select(User).where(func.lower(User.name) == name.lower())):
+            raise ValueError(f"a user named {name!r} already exists")
+        user = User(name=name, role=role, pin_hash=digest, active=True, created_at=utcnow(),
+                    totp_secret=secret)
+        s.add(user)
+    return user, secret
+
+
+def provisioning_uri(name: str, secret: str, hub_name: str) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=name, issuer_name=f"{ISSUER} {hub_name}")
+
+
+async def user_id_by_name(db: Database, name: str) -> str:
+    """The id of the active user with this name (any case), or "" (the password check
+    then runs against a dummy hash, so an unknown name takes as long)."""
+    name = name.strip()
+    if not name or len(name) > 60:
+        return ""
+    async with db.read() as s:
+        return await s.scalar(select(User.id).where(func.lower(User.name) == name.lower(),
+                                                    User.active)) or ""
+
+
+async def check_password(db: Database, cfg: HubConfig, name: str, password: str,
+                         device_key: str, source: str = "", final: bool = True) -> StaffUser:
+    """First step; `final` when no code follows (then this is the sign-in)."""
+    if len(password) > MAX_LENGTH:
+        raise LoginError("Wrong name or password. Try again.")
+    auth.check_rate(db, cfg)
+    user_id = await user_id_by_name(db, name)
+    try:
+        return await auth.authenticate(db, cfg, user_id, password, device_key,
+                                       action="login" if final else "password",
+                                       what="name or password",
+                                       source=source)
+    except LoginError as exc:
+        if exc.locked_seconds:
+            raise
+        raise LoginError("Wrong name or password. Try again.") from None
+
+
+async def enrolment(db: Database, user_id: str) -> str | None:
+    """The TOTP secret to show while the user has not yet confirmed it, else None."""
+    async with db.read() as s:
+        user = await s.get(User, user_id)
+    if user is None or user.totp_confirmed_at is not None:
+        return None
+    return user.totp_secret
+
+
+def _step_of(code: str, secret: str, now: float) -> int | None:
+    """The time step (now-1, now or now+1: 30 s of clock drift) whose code this is."""
+    totp = pyotp.TOTP(secret)
+    here = int(now // STEP)
+    for step in (here, here - 1, here + 1):
+        if totp.generate_otp(step) == code:
+            return step
+    return None
+
+
+async def check_code(db: Database, cfg: HubConfig, user_id: str, code: str,
+                     device_key: str, source: str = "") -> StaffUser:
+    """Second step. A wrong, malformed or already used code counts as a failed sign-in
+    for the user, the device and the address (the same lockout as passwords)."""
+    code = code.strip().replace(" ", "")[:12]
+    await auth.check_not_locked(db, user_id, device_key, source)
+    now = utcnow()
+    async with db.read() as s:
+        user = await s.get(User, user_id)
+    if user is None or not user.active or not user.totp_secret:
+        raise LoginError("Sign in again.")
+    step = _step_of(code, user.totp_secret, now.timestamp()) if (
+        len(code) == 6 and code.isdigit()) else None
+    replayed = step is not None and user.totp_last_step is not None and (
+        step <= user.totp_last_step)
+    async with db.write() as s:
+        row = await s.get(User, user_id)
+        assert row is not None
+        if step is not None and not replayed and (
+                row.totp_last_step is None or step > row.totp_last_step):
+            row.totp_last_step = step
+            row.last_login_at = now
+            if row.totp_confirmed_at is None:
+                row.totp_confirmed_at = now
+                s.add(AuditLog(at=now, user_id=row.id, action="totp_enrolled"))
+            await auth.trust_device(s, row.id, device_key, now)
+            s.add(AuditLog(at=now, user_id=row.id, action="login",
+                           detail="with code " + auth._where(device_key, source)))
+            return StaffUser(row.id, row.name, row.role)
+    try:
+        await auth.record_failure(db, cfg, user_id, device_key,
+                                  "code_replay" if replayed else "code", source=source)
+    except LoginError as exc:
+        if exc.locked_seconds:
+            raise
+    if replayed:
+        raise LoginError("That code was used already. Wait for the next code.")
+    raise LoginError("Wrong code. Check the time on your phone and try again.")
+
+
+def current_code(secret: str, at: datetime | None = None) -> str:
+    """The code an authenticator shows now (for tests and the demo's help)."""
+    moment = (at or datetime.now(UTC)).timestamp() if at else time.time()
+    return pyotp.TOTP(secret).at(int(moment))

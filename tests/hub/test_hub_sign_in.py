@@ -1,0 +1,151 @@
+"""The hub's sign-in for a server on the internet (issue #13 item 6): a name and a
+password (ASVS 2.1), then a TOTP code for managers and admins; no list of users on the
+public page; a code is good once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pyotp
+import pytest
+from sqlalchemy import select
+
+import app.core.auth as auth_module
+import app.hub.account_routes as account_routes
+import app.hub.accounts as accounts_module
+from app.core.clock import utcnow
+from app.core.models import AuditLog, User
+from app.core.passwords import PasswordPolicyError
+from app.hub.accounts import create_hub_user
+from tests.conftest import csrf_of
+from tests.hub.conftest import ENROLLED, HUB_PASSWORDS, sign_in
+
+
+async def password_step(client, name: str = "Priya", password: str | None = None):  # noqa: ANN001, ANN201
+    await client.get("/login")
+    return await client.post("/login", data={
+        "name": name, "password": password or HUB_PASSWORDS[name], "next": "/",
+        "_csrf_token": csrf_of(client)})
+
+
+async def code_step(client, code: str):  # noqa: ANN001, ANN201
+    return await client.post("/login/code", data={"code": code, "_csrf_token": csrf_of(client)})
+
+
+async def signed_in(client) -> bool:  # noqa: ANN001
+    return (await client.get("/", follow_redirects=False)).status_code == 200
+
+
+async def test_the_public_page_lists_no_users_and_asks_for_a_password(hub_client):
+    page = (await hub_client.get("/login")).text
+    assert "Priya" not in page and "Omar" not in page
+    assert "admin" not in page.lower().replace("kirana", "") or "tile-role" not in page
+    assert 'name="user_id"' not in page and 'name="pin"' not in page
+    assert 'type="password"' in page and 'autocomplete="username"' in page
+
+
+async def test_a_pin_is_not_a_hub_password(hub_db):
+    for weak in ("1470", "password1234", "Qwertyuiop12", "monsoon"):
+        with pytest.raises(PasswordPolicyError):
+            await create_hub_user(hub_db, "Kiran", "manager", weak)
+
+
+async def test_the_password_alone_does_not_sign_in(hub_client):
+    step1 = await password_step(hub_client)
+    assert step1.status_code == 200 and 'name="code"' in step1.text
+    assert not await signed_in(hub_client)
+    wrong = await password_step(hub_client, password="brass lantern monsoons")
+    assert wrong.status_code == 401 and "Wrong name or password" in wrong.text
+    unknown = await password_step(hub_client, name="Nobody", password="brass lantern monsoon")
+    assert unknown.status_code == 401 and unknown.text.count("Wrong name or password") == 1
+
+
+async def test_first_sign_in_shows_the_qr_to_enrol_and_then_never_again(hub_client, hub_db):
+    first = await password_step(hub_client)
+    assert 'data-testid="totp-qr"' in first.text
+    secret = ENROLLED["Priya"].secret
+    shown = first.text.split('data-testid="totp-secret">')[1].split("<")[0].replace(" ", "")
+    assert shown == secret
+    assert (await code_step(hub_client, ENROLLED["Priya"].code())).status_code in (200, 303)
+    assert await signed_in(hub_client)
+    async with hub_db.read() as s:
+        user = await s.scalar(select(User).where(User.name == "Priya"))
+    assert user.totp_confirmed_at is not None and user.last_login_at is not None
+    hub_client.cookies.clear()
+    again = await password_step(hub_client)
+    assert 'name="code"' in again.text and "totp-qr" not in again.text and secret not in again.text
+
+
+async def test_a_wrong_code_is_refused_and_counts_towards_the_lock(hub_client, hub_db):
+    await password_step(hub_client)
+    right = pyotp.TOTP(ENROLLED["Priya"].secret).now()
+    wrong = f"{(int(right) + 1) % 1_000_000:06d}"
+    for attempt in range(4):
+        response = await code_step(hub_client, wrong)
+        assert response.status_code == 401 and "Wrong code" in response.text, attempt
+        assert not await signed_in(hub_client)
+    locked = await code_step(hub_client, wrong)
+    assert locked.status_code == 429 and "Too many wrong tries" in locked.text
+    # Locked: even the right code is not taken now, and the pending step is gone.
+    assert (await code_step(hub_client, right)).status_code in (400, 429)
+    assert not await signed_in(hub_client)
+    async with hub_db.read() as s:
+        failed = [a.action for a in await s.scalars(select(AuditLog))]
+    assert failed.count("code_failed") == 5
+
+
+async def test_a_replayed_code_is_refused(hub_client):
+    """A code seen over a shoulder or copied from a log, used again within its 30 s."""
+    await password_step(hub_client)
+    code = ENROLLED["Priya"].code()
+    assert (await code_step(hub_client, code)).status_code in (200, 303)
+    await hub_client.post("/logout", data={"_csrf_token": csrf_of(hub_client)})
+    assert not await signed_in(hub_client)
+    await password_step(hub_client)
+    replay = await code_step(hub_client, code)
+    assert replay.status_code == 401 and "used already" in replay.text
+    assert not await signed_in(hub_client)
+    older = pyotp.TOTP(ENROLLED["Priya"].secret).generate_otp(ENROLLED["Priya"].last_step - 1)
+    assert (await code_step(hub_client, older)).status_code == 401  # an earlier step too
+
+
+async def test_the_code_must_follow_the_password_soon(hub_client, monkeypatch):
+    await password_step(hub_client)
+    later = utcnow() + timedelta(minutes=6)
+    monkeypatch.setattr(account_routes, "utcnow", lambda: later)
+    response = await code_step(hub_client, ENROLLED["Priya"].code())
+    assert response.status_code == 400 and "Sign in again" in response.text
+    assert not await signed_in(hub_client)
+
+
+async def test_a_code_with_no_password_step_signs_nobody_in(hub_client):
+    await hub_client.get("/login")
+    response = await code_step(hub_client, ENROLLED["Priya"].code())
+    assert response.status_code == 400 and not await signed_in(hub_client)
+
+
+async def test_managers_sign_in_with_their_own_code(hub_client):
+    await sign_in(hub_client, "Omar")
+    assert await signed_in(hub_client)
+
+
+async def test_demo_mode_without_codes_says_so_on_every_page(hub_cfg, hub_db):
+    import msgspec
+    from litestar.testing import AsyncTestClient
+
+    from app.server import create_hub_app
+    from tests.hub.conftest import add_hub_user
+
+    cfg = msgspec.structs.replace(
+        hub_cfg, security=msgspec.structs.replace(hub_cfg.security, require_totp=False))
+    await add_hub_user(hub_db, "Priya", "admin")
+    async with AsyncTestClient(app=create_hub_app(cfg, check_migrations=False)) as client:
+        login = (await client.get("/login")).text
+        assert 'data-testid="security-banner"' in login and "needs no code" in login
+        done = await password_step(client)
+        assert done.status_code in (200, 303) and await signed_in(client)
+        assert "needs no code" in (await client.get("/")).text
+
+
+def test_module_clocks_are_the_ones_the_tests_move():
+    assert accounts_module.utcnow is auth_module.utcnow
