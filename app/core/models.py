@@ -39,6 +39,8 @@ class ApiKey(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=uuid7)
     name: Mapped[str] = mapped_column(String(60), unique=True)
     scope: Mapped[str] = mapped_column(String(40))
+    # The only channel whose orders the key may post, read and cancel (issue #13 item 1).
+    channel: Mapped[str] = mapped_column(String(40), default="local", server_default="local")
     prefix: Mapped[str] = mapped_column(String(16))  # shown in lists so staff can tell keys apart
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
