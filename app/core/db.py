@@ -33,6 +33,8 @@ from typing import Any
 from sqlalchemy import Engine, MetaData, String, TypeDecorator, create_engine, event, text
 from sqlalchemy.orm import DeclarativeBase, Session
 
+from app.core.private_files import private_sqlite
+
 BUSY_TIMEOUT_MS = 10_000
 
 
@@ -154,8 +156,7 @@ class Database:
     pepper: bytes | None = None
 
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = private_sqlite(Path(path))
         self.write_engine = _engine(self.path, "BEGIN IMMEDIATE", pool_size=2)
         self.read_engine = _engine(self.path, "BEGIN", pool_size=4)
         self._write_locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}

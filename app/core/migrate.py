@@ -12,6 +12,7 @@ from sqlalchemy import create_engine
 
 from app.core import resources
 from app.core.db import sqlite_url
+from app.core.private_files import private_sqlite
 
 MIGRATIONS_DIR = resources.MIGRATIONS
 
@@ -24,7 +25,7 @@ def alembic_config(db_path: Path) -> Config:
 
 
 def upgrade(db_path: Path) -> None:
-    db_path.parent.mkdir(parents=True, exist_ok=True)
+    private_sqlite(db_path)
     engine = create_engine(sqlite_url(db_path, driver="pysqlite"))
     with engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA journal_mode=WAL")
@@ -89,8 +90,7 @@ def _sync_sqlite(url: str) -> str:
 
 def hub_upgrade(url: str) -> None:
     if url.startswith("sqlite:///"):
-        upgrade_path = Path(url.removeprefix("sqlite:///"))
-        upgrade_path.parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite(Path(url.removeprefix("sqlite:///")))
         engine = create_engine(_sync_sqlite(url))
         with engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA journal_mode=WAL")

@@ -15,13 +15,14 @@ import os
 import secrets
 from pathlib import Path
 
+from app.core.private_files import private_dir
+
 SECRET_NAME = "secret.key"
 
 
 def install_secret(data_dir: Path) -> str:
-    path = Path(data_dir) / SECRET_NAME
+    path = private_dir(Path(data_dir)) / SECRET_NAME
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
         # Written under a private name, then linked: a second process starting at the
         # same moment sees either no file or the whole secret, never an empty one.
         tmp = path.with_name(f".{SECRET_NAME}.{os.getpid()}.{secrets.token_hex(4)}")

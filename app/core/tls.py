@@ -15,7 +15,6 @@ at `kirana serve` start-up. Renewal keeps the CA, so paired devices stay paired.
 from __future__ import annotations
 
 import ipaddress
-import os
 import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,6 +24,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from app.core.private_files import private_dir, write_private
 
 CA_DAYS = 3650
 SERVER_DAYS = 397
@@ -89,10 +90,8 @@ def _linux_addresses() -> set[str]:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
+    private_dir(path.parent)
+    write_private(path, data)
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
