@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -670,14 +671,19 @@ def demo(directory: str, host: str, port: int, no_serve: bool, no_orders: bool,
             Path(directory), host=host, port=port, progress=progress_bar,
             orders_per_minute=0 if no_orders else 2.0,
         )
-        console.print(f"[bold green]Demo store ready[/] ({'new' if fresh else 'existing'} "
-                      f"data in {directory}/)")
-        console.print(f"Open [bold]http://{host}:{port}/[/] and sign in with a name and PIN:")
-        for name, role, pin in logins:
-            console.print(f"  {name:<10} {role:<8} PIN {pin}")
-        if not no_serve:
-            serve.main(["--config", str(cfg_path), "--host", host, "--port", str(port)],
-                       standalone_mode=False)
+        def store_banner(heading: str) -> None:
+            console.print(f"[bold green]{heading}[/] ({'new' if fresh else 'existing'} "
+                          f"data in {directory}/)")
+            console.print(f"Open [bold]http://{host}:{port}/[/] and sign in with a name and PIN:")
+            for name, role, pin in logins:
+                console.print(f"  {name:<10} {role:<8} PIN {pin}")
+
+        if no_serve:
+            store_banner("Demo store prepared (not started)")
+            return
+        _banner_when_up(f"http://{host}:{port}/", lambda: store_banner("Demo store ready"))
+        serve.main(["--config", str(cfg_path), "--host", host, "--port", str(port)],
+                   standalone_mode=False)
         return
     site = prepare_site(Path(directory), host=host, port=port, progress=progress_bar,
                         orders_per_minute=0 if no_orders else 2.0)
@@ -705,6 +711,36 @@ def demo(directory: str, host: str, port: int, no_serve: bool, no_orders: bool,
 
 
 DEMO_START_TIMEOUT = 90.0  # seconds for each demo server to answer /healthz
+
+
+def _banner_when_up(url: str, banner: Callable[[], None]) -> None:
+    """Print the banner from a side thread once the in-process server answers /healthz
+    (the server itself blocks this thread), or say that it never did."""
+    import threading
+    import time
+
+    def watch() -> None:
+        deadline = time.monotonic() + DEMO_START_TIMEOUT
+        while time.monotonic() < deadline:
+            if _answers(url):
+                banner()
+                return
+            time.sleep(0.2)
+        console.print(f"[bold red]The demo store did not answer {url}healthz[/]",
+                      highlight=False)
+
+    threading.Thread(target=watch, name="demo-banner", daemon=True).start()
+
+
+def _die_with_parent() -> None:
+    """In a demo server (between fork and exec): SIGTERM it when the demo dies, even by
+    kill -9, so no server is left holding its port (Linux's PR_SET_PDEATHSIG)."""
+    import contextlib
+    import ctypes
+    import signal
+
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: Ctrl-C still works
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM), 0, 0, 0)
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -759,7 +795,8 @@ def _run_site(site, host: str, ready) -> int:  # noqa: ANN001
     previous = signal.signal(signal.SIGTERM, _interrupt), signal.getsignal(signal.SIGINT)
     try:
         for i, (name, _url, args) in enumerate(servers):
-            procs.append((name, subprocess.Popen([*exe, *args, "--host", host])))
+            procs.append((name, subprocess.Popen([*exe, *args, "--host", host],
+                                                    preexec_fn=_die_with_parent)))
             # The hub first: the stores would connect anyway, but not on the first try.
             if i == 0 or i == len(servers) - 1:
                 why = _wait_until_up(procs, servers, time.monotonic() + DEMO_START_TIMEOUT)

@@ -192,3 +192,45 @@ def test_sigterm_stops_serve_and_hub(command: str, demo_dir: Path, tmp_path: Pat
         assert "Application shutdown complete" in log, log[-3000:]  # graceful, not killed
     finally:
         cleanup(proc, set())
+
+
+def test_kill_9_of_the_demo_still_stops_its_servers(demo_dir: Path, tmp_path: Path) -> None:
+    """A supervisor that gives up and sends SIGKILL (or the OOM killer) must not leave
+    three servers holding the demo's ports: they get SIGTERM when their parent dies."""
+    port = demo_ports()
+    ports = (port, port + 1, port + 100)
+    proc = kirana("demo", "--dir", str(demo_dir), "--port", str(port), "--no-orders",
+                  cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pids: set[int] = set()
+    try:
+        wait_until(lambda: all(answers(p) for p in ports), 60, "the hub and both stores")
+        pids = children(proc.pid)
+        assert len(pids) == 3, pids
+        proc.kill()
+        proc.wait(5)
+        wait_until(lambda: not any(accepts(p) for p in ports), STOP_WITHIN, "ports to close")
+        wait_until(lambda: not any(alive(p) for p in pids), STOP_WITHIN, "servers to exit")
+    finally:
+        cleanup(proc, pids)
+
+
+def test_store_only_demo_banner_waits_for_the_store(tmp_path: Path) -> None:
+    port = demo_ports()
+    proc = kirana("demo", "--store-only", "--dir", str(tmp_path / "one"), "--port", str(port),
+                  "--no-orders", cwd=tmp_path, stdout=subprocess.PIPE,
+                  stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        seen = []
+        for line in proc.stdout:
+            seen.append(line)
+            if "Demo store ready" in line:
+                assert answers(port), "banner printed before the store answered /healthz"
+                break
+        else:
+            raise AssertionError("no banner:\n" + "".join(seen))
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(STOP_WITHIN)
+        assert not accepts(port)
+    finally:
+        cleanup(proc, set())
