@@ -270,7 +270,9 @@ HUB_NAV = [("Stores", "/"), ("Orders", "/hub/orders"), ("Catalogue", "/hub/catal
 
 
 def hub_nav_for(user) -> list[tuple[str, str]]:  # noqa: ANN001
-    return [] if user is None else HUB_NAV
+    if user is None:
+        return []
+    return HUB_NAV + ([("Sign-in locks", "/security/locks")] if user.role == "admin" else [])
 
 
 @get("/readyz", opt=PUBLIC)

@@ -53,6 +53,10 @@ SESSION_USER = "user"
 API_SCOPES = ("catalog:read", "stock:read", "orders:write", "orders:read")
 
 
+def valid_channel(name: str) -> bool:
+    return 0 < len(name) <= 40 and all(c.isascii() and (c.isalnum() or c in "-_.") for c in name)
+
+
 def role_allows(role: str, allowed: tuple[str, ...]) -> bool:
     if role == "admin":
         return True
@@ -73,6 +77,7 @@ class Machine:
     key_id: str
     name: str
     scope: str
+    channel: str = "local"  # the only channel whose orders it may touch (issue #13 item 1)
 
 
 class NotLoggedIn(NotAuthorizedException):
@@ -160,7 +165,7 @@ async def machine_from_bearer(connection: ASGIConnection) -> Machine | None:
         key = await s.scalar(select(ApiKey).where(ApiKey.key_hash == hash_token(token)))
     if key is None or key.revoked_at is not None:
         raise NotAuthorizedException("API key unknown or revoked")
-    return Machine(key.id, key.name, key.scope)
+    return Machine(key.id, key.name, key.scope, key.channel)
 
 
 def api_access(scope: str, *roles: str, also: tuple[str, ...] = ()):
@@ -498,14 +503,19 @@ async def create_user(db: Database, name: str, role: str, pin: str) -> User:
     return user
 
 
-async def create_api_key(db: Database, name: str, scope: str) -> tuple[ApiKey, str]:
+async def create_api_key(db: Database, name: str, scope: str, *, channel: str = "local"
+                         ) -> tuple[ApiKey, str]:
+    """A key bound to `channel`: it may post, read and cancel only that channel's orders."""
     if scope not in (*API_SCOPES, "all"):
         raise ValueError(f"scope must be one of {', '.join((*API_SCOPES, 'all'))}")
+    if not valid_channel(channel):
+        raise ValueError("channel: 1 to 40 letters, digits, - _ . (e.g. webshop or local)")
     full, prefix, digest = new_api_key()
     async with db.write() as s:
         if await s.scalar(select(ApiKey).where(ApiKey.name == name)):
             raise ValueError(f"an API key named {name!r} already exists")
-        key = ApiKey(name=name, scope=scope, prefix=prefix, key_hash=digest, created_at=utcnow())
+        key = ApiKey(name=name, scope=scope, channel=channel, prefix=prefix, key_hash=digest,
+                     created_at=utcnow())
         s.add(key)
     return key, full
 
@@ -538,3 +548,52 @@ async def list_approvers(db: Database) -> list[User]:
                 .order_by(User.name)
             )
         )
+
+
+# ---- sign-in locks, for admins (issue #13 item 7) ---------------------------------------
+
+
+@dataclass(frozen=True)
+class LockView:
+    key: str
+    what: str  # "Meena (manager)", "device 3f2a9c1b", "address 10.0.0.23", "approvals by Asha"
+    failures: int
+    locked_until: Any
+    strikes: int
+
+
+async def list_locks(db: Database) -> list[LockView]:
+    """Throttle rows that are locked now or have failures counting towards a lock."""
+    now = utcnow()
+    async with db.read() as s:
+        rows = list(await s.scalars(
+            select(LoginThrottle).where(or_(LoginThrottle.locked_until > now,
+                                            LoginThrottle.failures > 0))
+            .order_by(LoginThrottle.locked_until.desc(), LoginThrottle.key).limit(500)))
+        names = {u.id: u for u in await s.scalars(select(User))}
+    views = []
+    for r in rows:
+        kind, _, ident = r.key.partition(":")
+        user = names.get(ident)
+        if kind == "user":
+            what = f"{user.name} ({user.role})" if user else "a removed user"
+        elif kind == "approve":
+            what = f"manager approvals asked by {user.name if user else 'a removed user'}"
+        elif kind == "device":
+            what = f"device {ident[:8]}"
+        else:
+            what = f"address {ident}"
+        locked = r.locked_until if r.locked_until and r.locked_until > now else None
+        views.append(LockView(r.key, what, r.failures, locked, r.strikes or 0))
+    return views
+
+
+async def clear_lock(db: Database, key: str, by: StaffUser) -> bool:
+    """An admin clears a lock (and its count and strikes); written to the audit log."""
+    async with db.write() as s:
+        row = await s.get(LoginThrottle, key[:80])
+        if row is None:
+            return False
+        await s.delete(row)
+        s.add(AuditLog(at=utcnow(), user_id=by.id, action="lock_cleared", detail=key[:200]))
+    return True

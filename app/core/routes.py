@@ -171,4 +171,19 @@ async def offline(request: Request) -> Template:
     )
 
 
-ROUTES = [login_form, login_submit, logout, home, healthz, readyz, service_worker, offline]
+@get("/security/locks", guards=[requires("admin")])
+async def locks_page(request: Request) -> Template:
+    """Who is locked out of signing in, and why; an admin may clear a lock."""
+    return page(request, "core/locks.html", locks=await auth.list_locks(request.app.state.db),
+                cleared=request.query_params.get("cleared", ""))
+
+
+@post("/security/locks/clear", guards=[requires("admin")])
+async def clear_lock(request: Request, data: Form) -> Redirect:
+    key = data.get("key", "")
+    await auth.clear_lock(request.app.state.db, key, current_user(request))  # type: ignore[arg-type]
+    return Redirect("/security/locks?cleared=1", status_code=303)
+
+
+ROUTES = [login_form, login_submit, logout, home, healthz, readyz, service_worker, offline,
+          locks_page, clear_lock]
