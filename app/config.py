@@ -7,6 +7,7 @@ store manager can act on: ``store_config/s1.toml: store.kind: expected one of
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 import weakref
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
@@ -124,6 +126,23 @@ class PickingSection(Base):
 class HubLinkSection(Base):
     url: str = ""  # e.g. wss://hub.example.in/sync/v1 ; empty = run standalone
     token_file: str = ""
+    # ws:// to another machine sends the store's token and all sync data in clear text;
+    # refused unless this is set (a test network), and then logged as a warning.
+    allow_insecure: bool = False
+
+    @property
+    def in_clear_text(self) -> bool:
+        """ws:// to a host that is not this machine."""
+        parts = urlsplit(self.url)
+        if parts.scheme != "ws":
+            return False
+        host = (parts.hostname or "").rstrip(".")
+        if host == "localhost":
+            return False
+        try:
+            return not ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return True
 
 
 IdleMinutes = Annotated[int, msgspec.Meta(ge=1, le=24 * 60)]
@@ -296,6 +315,11 @@ def _check_semantics(cfg: StoreConfig) -> None:
         raise ValueError("server.public_url", "must look like https://kirana.local:8000")
     if cfg.hub.url and not re.match(r"^wss?://", cfg.hub.url):
         raise ValueError("hub.url", "must start with ws:// or wss://")
+    if cfg.hub.url and not urlsplit(cfg.hub.url).hostname:
+        raise ValueError("hub.url", "name the hub, like wss://hub.example.in/sync/v1")
+    if cfg.hub.in_clear_text and not cfg.hub.allow_insecure:
+        raise ValueError("hub.url", "ws:// sends the store's token in clear text; use wss://, "
+                         "or set hub.allow_insecure = true for a test network")
 
 
 def parse_config(text: str, source: str = "<config>", base_dir: str = ".") -> StoreConfig:

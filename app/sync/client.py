@@ -83,6 +83,16 @@ def read_token(cfg: StoreConfig) -> str:
         return ""
 
 
+def insecure_link_warning(cfg: StoreConfig) -> bool:
+    """Say at every start that the link is in clear text (allowed by hub.allow_insecure)."""
+    if not cfg.hub.in_clear_text:
+        return False
+    log.warning("sync: hub.url %s is ws:// to another machine: the store's token and all "
+                "sync data cross the network in clear text (hub.allow_insecure = true); "
+                "use wss:// outside a test network", cfg.hub.url)
+    return True
+
+
 class SyncClient:
     def __init__(self, db: Database, cfg: StoreConfig, *, backoff_max: float = 60.0) -> None:
         self.db, self.cfg = db, cfg
@@ -103,6 +113,7 @@ class SyncClient:
     async def start(self) -> None:
         if not self.enabled:
             return
+        insecure_link_warning(self.cfg)
         self.status = LinkStatus(state="connecting", since=utcnow())
         self._task = asyncio.create_task(self._run(), name="sync-client")
         self._watcher = asyncio.create_task(self._watch(), name="sync-figures")
