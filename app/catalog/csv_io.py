@@ -18,6 +18,10 @@ Columns (header row required, order free, names case-insensitive):
 
 Every row is checked before anything is written; errors name the line number
 (as a spreadsheet shows it, header = line 1) and the reason.
+
+The export writes text cells that a spreadsheet would run as a formula (``=``, ``+``,
+``-``, ``@`` …) with a single quote in front (app/core/csv_safe.py); the import drops
+that quote again, so an exported catalogue imports unchanged.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from dataclasses import dataclass, field
 
 from app.catalog.barcodes import BarcodeError, MeasureRule, parse_scan
 from app.catalog.models import UNITS
+from app.core import csv_safe
 from app.core.money import MoneyError, parse_amount, parse_gst_rate, to_decimal_string
 
 COLUMNS = (
@@ -101,7 +106,7 @@ def canonical_barcode(code: str, rules: Sequence[MeasureRule]) -> str:
 
 
 def _row(line: int, rec: dict[str, str], rules: Sequence[MeasureRule]) -> ProductRow:
-    get = lambda k: (rec.get(k) or "").strip()  # noqa: E731
+    get = lambda k: csv_safe.unescape(rec.get(k) or "").strip()  # noqa: E731
     for col in REQUIRED:
         if not get(col):
             raise ValueError(f"{col} is empty")
@@ -208,7 +213,7 @@ def parse_catalog(text: str, rules: Sequence[MeasureRule] = ()) -> ParsedCatalog
 
 def write_catalog(products: Iterable[dict], stream: io.TextIOBase) -> int:
     """Write products (dicts with the model's fields) in the import format."""
-    writer = csv.writer(stream, lineterminator="\n")
+    writer = csv_safe.writer(stream)
     writer.writerow(COLUMNS)
     n = 0
     for p in products:

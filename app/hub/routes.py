@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from typing import Annotated, Any
 
@@ -15,6 +14,7 @@ from litestar.response import Template
 from app.catalog.csv_io import parse_catalog
 from app.catalog.models import Barcode, Product
 from app.catalog.service import ImportRejected, import_catalog, search
+from app.core import csv_safe
 from app.core.auth import api_access, requires
 from app.core.clock import utcnow
 from app.core.web import Form, UploadProblem, go, page, upload_text
@@ -183,10 +183,10 @@ async def inventory_page(request: Request, sku: str = "") -> Template:
 async def inventory_csv(request: Request) -> Response:
     rows = await hub.inventory_rows(request.app.state.db)
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=["sku", "name", "store", "on_hand", "reserved",
-                                             "available"])
-    writer.writeheader()
-    writer.writerows(rows)
+    columns = ["sku", "name", "store", "on_hand", "reserved", "available"]
+    writer = csv_safe.writer(out)
+    writer.writerow(columns)
+    writer.writerows([row[c] for c in columns] for row in rows)
     stamp = utcnow().astimezone(request.app.state.cfg.tz).strftime("%Y%m%d-%H%M")
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="stock-all-stores-{stamp}.csv"'})

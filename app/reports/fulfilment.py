@@ -6,13 +6,13 @@ the rows for a period.
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from app.core import csv_safe
 from app.core.db import Database
 from app.core.models import User
 from app.orders.models import Order
@@ -114,7 +114,7 @@ async def load(db: Database, since: datetime) -> tuple[list[OrderTiming], list[P
 
 def orders_csv(timings: list[OrderTiming]) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv_safe.writer(out)
     writer.writerow(["order", "state", *(label for label, _a, _b in STAGES), "total_seconds",
                      "on_time"])
     for t in timings:
