@@ -4,6 +4,11 @@ Defaults live in templates/print/. A store may override one by putting a file of
 the same name in print_templates/ beside its config. A broken override (syntax
 error, unknown directive, a failing expression) never stops a receipt: it is
 reported with the template's line and the default layout is used instead.
+
+Overrides are files anyone with access to the store's folder can drop in, so they run
+in Jinja's SandboxedEnvironment: no attributes starting with '_' (the way from a string
+to ``os.popen``), no unsafe str.format, ranges of at most 100,000. A template that tries
+is a broken override like any other.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jinja2
+from jinja2.sandbox import SandboxedEnvironment
 
 from app.catalog.units import format_quantity
 from app.config import StoreConfig
@@ -32,8 +38,8 @@ def safe_text(value: Any) -> str:
     return "\\" + text if text.startswith("[") else text
 
 
-def _environment(loader: jinja2.BaseLoader) -> jinja2.Environment:
-    env = jinja2.Environment(
+def _environment(loader: jinja2.BaseLoader, *, sandboxed: bool = False) -> jinja2.Environment:
+    env = (SandboxedEnvironment if sandboxed else jinja2.Environment)(
         loader=loader, autoescape=False, trim_blocks=True, lstrip_blocks=True,
         keep_trailing_newline=True, undefined=jinja2.StrictUndefined,
     )
@@ -53,7 +59,7 @@ class PrintTemplates:
     def __post_init__(self) -> None:
         self._defaults = _environment(jinja2.FileSystemLoader(DEFAULT_DIR))
         override_dir = self.cfg.templates_dir
-        self._overrides = (_environment(jinja2.FileSystemLoader(override_dir))
+        self._overrides = (_environment(jinja2.FileSystemLoader(override_dir), sandboxed=True)
                            if override_dir.is_dir() else None)
         tz = self.cfg.tz
         for env in filter(None, (self._defaults, self._overrides)):
@@ -72,7 +78,7 @@ class PrintTemplates:
                 self.problems.pop(name, None)
                 return text
             except (jinja2.TemplateError, LayoutError, ArithmeticError, LookupError,
-                    TypeError, ValueError, AttributeError) as exc:
+                    TypeError, ValueError, AttributeError, OverflowError) as exc:
                 self.problems[name] = describe_problem(name, exc)
                 log.warning("print template override %s", self.problems[name])
         return self._defaults.get_template(name).render(**context)
