@@ -186,14 +186,16 @@ def apikey() -> None:
     required=True,
     type=click.Choice(["catalog:read", "stock:read", "orders:write", "orders:read", "all"]),
 )
+@click.option("--channel", default="local", show_default=True,
+              help="The only channel whose orders the key may post, read and cancel.")
 @with_config
-def apikey_create(cfg: StoreConfig, name: str, scope: str) -> None:
+def apikey_create(cfg: StoreConfig, name: str, scope: str, channel: str) -> None:
     from app.core.auth import create_api_key
 
     async def go():
         database = _database(cfg)
         try:
-            return await create_api_key(database, name, scope)
+            return await create_api_key(database, name, scope, channel=channel)
         finally:
             await database.dispose()
 
@@ -202,7 +204,8 @@ def apikey_create(cfg: StoreConfig, name: str, scope: str) -> None:
     except ValueError as exc:
         fail(str(exc))
     console.print(
-        f"API key [bold]{key.name}[/] (scope {key.scope}). Copy it now; it is not shown again:"
+        f"API key [bold]{key.name}[/] (scope {key.scope}, channel {key.channel}). "
+        "Copy it now; it is not shown again:"
     )
     click.echo(full)
 

@@ -117,7 +117,8 @@ def main() -> int:
                         "--store-only"],
                        check=True, env=child_env(), capture_output=True, timeout=120)
         key = subprocess.run([kirana_exe(), "apikey", "create", "--config",
-                              str(root / "store.toml"), "--name", "bench", "--scope", "all"],
+                              str(root / "store.toml"), "--name", "bench", "--scope", "all",
+                              "--channel", "bench"],
                              check=True, env=child_env(), capture_output=True, text=True,
                              timeout=60).stdout.strip().splitlines()[-1]
         port = free_port()

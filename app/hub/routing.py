@@ -642,7 +642,7 @@ async def add_channel(db: HubDatabase, name: str, webhook_url: str = "") -> tupl
         s.add(HubChannel(name=name, webhook_url=webhook_url, webhook_secret=secret,
                          created_at=utcnow()))
     try:
-        _key, full = await create_api_key(db, name, "orders:write")
+        _key, full = await create_api_key(db, name, "orders:write", channel=name)
     except ValueError as exc:
         raise HubError(str(exc)) from None
     return full, secret

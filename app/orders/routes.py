@@ -7,11 +7,11 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response, get, post
-from litestar.exceptions import HTTPException, NotFoundException
+from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
 from litestar.params import Body
 from litestar.response import Template
 
-from app.core.auth import api_access, requires
+from app.core.auth import Machine, api_access, requires
 from app.core.clock import utcnow
 from app.core.money import format_amount
 from app.core.web import current_user, page
@@ -53,14 +53,28 @@ class CancelBody(msgspec.Struct, forbid_unknown_fields=True):
     reason: Annotated[str, msgspec.Meta(max_length=300)] = ""
 
 
+def _machine(request: Request) -> Machine | None:
+    return request.scope.get("state", {}).get("kirana_machine")
+
+
+def _channel(request: Request) -> str | None:
+    """The channel an API key is bound to; None for staff signed in (they see all)."""
+    machine = _machine(request)
+    return machine.channel if machine else None
+
+
 def _actor(request: Request) -> str:
-    machine = request.scope.get("state", {}).get("kirana_machine")
+    machine = _machine(request)
     user = current_user(request)
     return f"api:{machine.name}" if machine else (user.name if user else "unknown")
 
 
 @post("/api/v1/orders", guards=[api_access("orders:write")])
 async def post_order(request: Request, data: Annotated[OrderBody, Body()]) -> Response:
+    bound = _channel(request)
+    if bound is not None and data.channel != bound:
+        raise PermissionDeniedException(
+            f"this API key may post orders only as channel {bound!r}, not {data.channel!r}")
     incoming = service.OrderIn(
         channel=data.channel, external_id=data.external_id, customer_name=data.customer.name,
         customer_phone=data.customer.phone, address=data.customer.address,
@@ -73,6 +87,8 @@ async def post_order(request: Request, data: Annotated[OrderBody, Body()]) -> Re
     try:
         intake = await service.receive_order(request.app.state.db, request.app.state.cfg,
                                              incoming, _actor(request))
+    except service.ChannelForbidden as exc:
+        raise PermissionDeniedException(str(exc)) from None
     except service.OrderError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from None
     return Response(service.order_json(intake.order), status_code=201 if intake.created else 200)
@@ -80,9 +96,10 @@ async def post_order(request: Request, data: Annotated[OrderBody, Body()]) -> Re
 
 @get("/api/v1/orders/{order_id:str}", guards=[api_access("orders:read", "picker", "manager")])
 async def get_order(request: Request, order_id: str) -> dict[str, Any]:
-    order = await service.get_order(request.app.state.db, order_id)
+    channel = _channel(request)
+    order = await service.get_order(request.app.state.db, order_id, channel=channel)
     if order is None:
-        raise NotFoundException(f"no order {order_id}")
+        raise NotFoundException(service.not_found(order_id, channel))
     return service.order_json(order)
 
 
@@ -91,7 +108,7 @@ async def cancel_order(request: Request, order_id: str, data: Annotated[CancelBo
                        ) -> dict[str, Any]:
     try:
         order = await service.cancel_order(request.app.state.db, order_id, _actor(request),
-                                           data.reason)
+                                           data.reason, channel=_channel(request))
     except service.OrderError as exc:
         raise NotFoundException(str(exc)) from None
     except states.IllegalTransition as exc:

@@ -30,6 +30,10 @@ class OrderError(ValueError):
     """The request is wrong; the message says what to fix. Nothing was written."""
 
 
+class ChannelForbidden(OrderError):
+    """The caller may not act for this channel (answered 403; issue #13 item 1)."""
+
+
 @dataclass(frozen=True)
 class LineIn:
     sku: str
@@ -53,6 +57,7 @@ class OrderIn:
     lat: float | None = None
     lon: float | None = None
     courier: str = ""  # the hub's choice, printed on bag labels and shown at handover
+    source: str = "api"  # "hub": came over the sync link, the only way to the hub's channels
 
 
 def validate(order: OrderIn, now: datetime) -> None:
@@ -132,8 +137,20 @@ async def receive_order_in(s: Tx, cfg: StoreConfig, incoming: OrderIn, actor: st
     now = utcnow()
     existing = await s.scalar(select(Order).where(
         Order.channel == incoming.channel, Order.external_id == incoming.external_id))
+    if existing is not None and existing.source != incoming.source:
+        # Never merge a hub assignment with an order posted here (or the reverse): the
+        # hub hears a reject and places its order elsewhere; nothing is picked by mistake.
+        if incoming.source == "hub":
+            raise OrderError(f"{incoming.channel}/{incoming.external_id} is already used at "
+                             "this store by an order not from the hub")
+        raise ChannelForbidden(f"channel {incoming.channel!r} is the hub's: its orders come "
+                               "only over the sync link")
     if existing is not None:
         return Intake(existing, created=False)
+    if incoming.source != "hub" and await s.scalar(select(Order.id).where(
+            Order.channel == incoming.channel, Order.source == "hub").limit(1)):
+        raise ChannelForbidden(f"channel {incoming.channel!r} is the hub's: its orders come "
+                               "only over the sync link")
     products = {p.sku: p for p in await s.scalars(select(Product).where(
         Product.sku.in_([line.sku.upper() for line in incoming.lines])))}
     unknown = [line.sku for line in incoming.lines if line.sku.upper() not in products]
@@ -149,7 +166,7 @@ async def receive_order_in(s: Tx, cfg: StoreConfig, incoming: OrderIn, actor: st
         promised_by=incoming.promised_by, payment=incoming.payment,
         cod_amount_minor=incoming.cod_amount_minor, notes=incoming.notes[:300],
         handover_code="".join(secrets.choice(HANDOVER_ALPHABET) for _ in range(6)),
-        courier=incoming.courier[:40],
+        courier=incoming.courier[:40], source=incoming.source,
         created_at=now, updated_at=now, lines=[], transitions=[],
     )
     s.add(order)
@@ -192,11 +209,23 @@ async def release_reservations(s: Tx, order: Order) -> None:
             await s.delete(reservation)
 
 
-async def cancel_order(db: Database, order_id: str, actor: str, reason: str = "") -> Order:
+def channel_may_see(order: Order | None, channel: str | None) -> bool:
+    """An API key bound to `channel` sees only that channel's orders posted here (never
+    the hub's, which are the hub's to change); None is staff, who see every order."""
+    return order is not None and (channel is None or (
+        order.source != "hub" and order.channel == channel))
+
+
+def not_found(order_id: str, channel: str | None) -> str:
+    return f"no order {order_id}" + (f" for channel {channel!r}" if channel else "")
+
+
+async def cancel_order(db: Database, order_id: str, actor: str, reason: str = "",
+                       *, channel: str | None = None) -> Order:
     async with db.write() as s:
         order = await s.get(Order, order_id)
-        if order is None:
-            raise OrderError("no such order")
+        if not channel_may_see(order, channel):
+            raise OrderError(not_found(order_id, channel))
         return await cancel_order_in(s, order, actor, reason)
 
 
@@ -212,9 +241,11 @@ async def cancel_order_in(s: Tx, order: Order, actor: str, reason: str = "") -> 
     return order
 
 
-async def get_order(db: Database, order_id: str) -> Order | None:
+async def get_order(db: Database, order_id: str, *, channel: str | None = None
+                    ) -> Order | None:
     async with db.read() as s:
-        return await s.get(Order, order_id)
+        order = await s.get(Order, order_id)
+        return order if channel_may_see(order, channel) else None
 
 
 async def board(db: Database, *, include_final_since: timedelta = timedelta(hours=2)

@@ -96,7 +96,7 @@ async def _order_assigned(s: Tx, cfg: StoreConfig, data: dict) -> None:
             payment=str(data.get("payment", "prepaid")),
             cod_amount_minor=int(data.get("cod_amount_minor", 0)),
             notes=str(data.get("notes", "")), lat=data.get("lat"), lon=data.get("lon"),
-            courier=str(data.get("courier") or ""))
+            courier=str(data.get("courier") or ""), source="hub")
     except (KeyError, TypeError, ValueError) as exc:
         raise BadHubEvent(f"order.assigned: {exc}") from None
     try:
@@ -106,6 +106,8 @@ async def _order_assigned(s: Tx, cfg: StoreConfig, data: dict) -> None:
         await orders.receive_order_in(s, cfg, incoming, "hub")
     except orders.OrderError as exc:
         # Nothing to pick: tell the hub at once so it can place the order elsewhere.
+        log.warning("hub order %s/%s refused here: %s", incoming.channel,
+                    incoming.external_id, exc)
         emit(s, "order.status", {
             "order_id": str(data.get("hub_order_id") or incoming.external_id),
             "number": "", "channel": incoming.channel, "external_id": incoming.external_id,

@@ -27,7 +27,7 @@ def api(url: str, key: str, path: str, body: dict | None = None) -> dict:
 def api_key(own_server) -> str:
     return subprocess.run(
         [str(KIRANA), "apikey", "create", "--config", str(own_server.directory / "store.toml"),
-         "--name", "app", "--scope", "all"], capture_output=True, text=True, env=_env(),
+         "--name", "app", "--scope", "all", "--channel", "app"], capture_output=True, text=True, env=_env(),
         check=True).stdout.strip().splitlines()[-1]
 
 

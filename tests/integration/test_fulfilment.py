@@ -57,7 +57,7 @@ def task_of(html: str) -> dict:
 
 async def test_a_batch_from_api_to_rider(client, app, db, cfg, store, staff):
     assert [p.name for p in cfg.printers if "bag_label" in p.documents] == ["packing-1"]
-    key = {"Authorization": f"Bearer {(await create_api_key(db, 'app', 'all'))[1]}"}
+    key = {"Authorization": f"Bearer {(await create_api_key(db, 'app', 'all', channel='app'))[1]}"}
     a, b, c = store
     first = (await client.post("/api/v1/orders", json=order_body(
         "O-1", [(a.sku, 2), (b.sku, 1)], minutes=10, cod=25000), headers=key)).json()
@@ -162,7 +162,7 @@ async def test_a_batch_from_api_to_rider(client, app, db, cfg, store, staff):
 
 
 async def test_cancel_while_picking_tells_the_picker_what_to_put_back(client, db, store, staff):
-    key = {"Authorization": f"Bearer {(await create_api_key(db, 'app', 'all'))[1]}"}
+    key = {"Authorization": f"Bearer {(await create_api_key(db, 'app', 'all', channel='app'))[1]}"}
     a, b, _c = store
     order = (await client.post("/api/v1/orders", json=order_body("O-9", [(b.sku, 2), (a.sku, 1)]),
                                headers=key)).json()
@@ -183,7 +183,7 @@ async def test_cancel_while_picking_tells_the_picker_what_to_put_back(client, db
 
 
 async def test_quantity_stepper_needs_one_scan_first(client, db, store, staff):
-    key = {"Authorization": f"Bearer {(await create_api_key(db, 'app', 'all'))[1]}"}
+    key = {"Authorization": f"Bearer {(await create_api_key(db, 'app', 'all', channel='app'))[1]}"}
     _a, b, _c = store
     await client.post("/api/v1/orders", json=order_body("O-5", [(b.sku, 3)]), headers=key)
     await login(client, staff["picker"], STAFF["picker"][1])
@@ -206,7 +206,7 @@ async def test_a_zone_picker_gets_only_orders_stocked_in_that_zone(client, db, s
 
     from app.stock.models import Bin
 
-    key = {"Authorization": f"Bearer {(await create_api_key(db, 'app', 'all'))[1]}"}
+    key = {"Authorization": f"Bearer {(await create_api_key(db, 'app', 'all', channel='app'))[1]}"}
     a, b, _c = store
     async with db.write() as s:  # a's bin becomes a chilled bin
         await s.execute(update(Bin).where(Bin.code == "C-02-1").values(zone="CHILLED"))

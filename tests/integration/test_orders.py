@@ -48,7 +48,7 @@ def body(skus, external_id="WEB-1001", qty=2, **extra):
 
 @pytest.fixture
 async def key(db):
-    return {"Authorization": f"Bearer {(await create_api_key(db, 'webshop', 'all'))[1]}"}
+    return {"Authorization": f"Bearer {(await create_api_key(db, 'webshop', 'all', channel='webshop'))[1]}"}
 
 
 async def test_post_is_idempotent_and_accepts_with_reservations(client, stocked, key, db):

@@ -35,7 +35,7 @@ async def demo_catalog(db, cfg):
 
 @pytest.fixture
 async def api_key(db):
-    return (await create_api_key(db, "webshop", "all"))[1]
+    return (await create_api_key(db, "webshop", "all", channel="webshop"))[1]
 
 
 async def test_scan_api_returns_product_and_measure(client, demo_catalog, api_key, cfg):
