@@ -289,15 +289,17 @@ async def authenticate(
     *,
     source: str = "",
     requester_id: str | None = None,
+    hide_unknown: bool = False,
 ) -> StaffUser:
     """Check a PIN (or the hub's password). Failures are counted per device, per source
-    address and per user (see Attempt); each lockout in a row lasts twice as long. A
-    locked attempt is refused before the PIN is even checked, and so is anything over
-    the global rate (check_rate) or malformed.
+    address and per user (see Attempt); each lockout in a row lasts twice as long.
 
-    scrypt takes tens of milliseconds on purpose, so it runs in a worker thread with no
-    transaction open: a sign-in never holds up the tills."""
-    check_rate(db, cfg)
+    Cheap checks come first (issue #13 item 8): a malformed attempt, a locked one and,
+    at a store, an unknown or inactive user id (the store's sign-in page lists its staff,
+    so there is nothing to hide) are refused before any hash is computed; then the global
+    rate (check_rate). Only then scrypt, which costs tens of milliseconds and 16 MB on
+    purpose, in a worker thread with no transaction open. `hide_unknown` (the hub, whose
+    users are not listed) checks a dummy hash for an unknown name so it takes as long."""
     if len(pin) > 128 or len(user_id) > 36:
         raise LoginError(f"Wrong {what}. Try again.")
     now = utcnow()
@@ -305,6 +307,10 @@ async def authenticate(
         user = await s.get(User, user_id) if user_id else None
         attempt = await _attempt(s, user, device_key, source, action, requester_id)
         _raise_if_locked([await s.get(LoginThrottle, k) for k in attempt.keys], now, attempt)
+    if (user is None or not user.active) and not hide_unknown:
+        await _count_failure(db, cfg, attempt, None, action, device_key, source, what,
+                             message="Tap your name first.")
+    check_rate(db, cfg)
     pepper = pepper_of(db)
     stored = user.pin_hash if user is not None and user.active else DUMMY_PIN_HASH
     ok = await asyncio.to_thread(verify_pin, pin, stored, pepper) and stored is not DUMMY_PIN_HASH
@@ -355,7 +361,7 @@ def _where(device_key: str, source: str) -> str:
 
 async def _count_failure(db: Database, cfg: StoreConfig, attempt: Attempt,
                          user_id: str | None, action: str, device_key: str, source: str,
-                         what: str) -> None:
+                         what: str, message: str = "") -> None:
     """Count a failed try on every row of the attempt, then raise LoginError."""
     sec = cfg.security
     lockout, most = timedelta(seconds=sec.lockout_seconds), timedelta(
@@ -383,7 +389,7 @@ async def _count_failure(db: Database, cfg: StoreConfig, attempt: Attempt,
         raise LoginError(
             f"Too many wrong tries. Try again in {_minutes(newly_locked)}.", newly_locked
         )
-    raise LoginError(f"Wrong {what}. Try again.")
+    raise LoginError(message or f"Wrong {what}. Try again.")
 
 
 async def record_failure(db: Database, cfg: StoreConfig, user_id: str, device_key: str,

@@ -78,13 +78,12 @@ async def check_password(db: Database, cfg: HubConfig, name: str, password: str,
     """First step; `final` when no code follows (then this is the sign-in)."""
     if len(password) > MAX_LENGTH:
         raise LoginError("Wrong name or password. Try again.")
-    auth.check_rate(db, cfg)
     user_id = await user_id_by_name(db, name)
     try:
         return await auth.authenticate(db, cfg, user_id, password, device_key,
                                        action="login" if final else "password",
                                        what="name or password",
-                                       source=source)
+                                       source=source, hide_unknown=True)
     except LoginError as exc:
         if exc.locked_seconds:
             raise
