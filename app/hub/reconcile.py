@@ -13,6 +13,7 @@ follow the snapshot in its outbox, so they apply on top of it.
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import datetime
 from typing import Any
@@ -23,6 +24,7 @@ from sqlalchemy import delete, func, insert, select, update
 from app.hub.db import upsert
 from app.hub.models import HubReservation, HubSale, HubStockLevel, HubStoreOrder, StoreEventRow
 
+log = logging.getLogger("kirana.hub")
 _TRAILING_DIGITS = re.compile(r"(\d+)$")
 
 
@@ -75,6 +77,19 @@ def _rows(data: dict, key: str, fields: dict[str, type]) -> list[dict]:
     return rows
 
 
+async def _orders_of_other_stores(s: Any, store_id: str, order_ids: set[str]) -> set[str]:
+    """Which of `order_ids` another store reported or holds stock for (issue #13 item 4)."""
+    ids = sorted(order_ids)
+    found: set[str] = set()
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        found |= set(await s.scalars(select(HubStoreOrder.order_id).where(
+            HubStoreOrder.order_id.in_(chunk), HubStoreOrder.store_id != store_id)))
+        found |= set(await s.scalars(select(HubReservation.order_id).where(
+            HubReservation.order_id.in_(chunk), HubReservation.store_id != store_id)))
+    return found
+
+
 async def apply_snapshot(s: Any, store_id: str, data: dict, now: datetime) -> None:
     """Replace the store's levels and reservations with the store's own figures. Part 1
     of a snapshot clears them (a SKU the store no longer lists is 0); every part sets
@@ -102,6 +117,12 @@ async def apply_snapshot(s: Any, store_id: str, data: dict, now: datetime) -> No
         for row in held:
             key = (row["order_id"][:36], row["sku"][:40])
             merged[key] = merged.get(key, 0) + row["quantity"]
-        await s.execute(insert(HubReservation), [
-            {"order_id": order_id, "sku": sku, "store_id": store_id, "quantity": quantity}
-            for (order_id, sku), quantity in sorted(merged.items())])
+        others = await _orders_of_other_stores(s, store_id, {k[0] for k in merged})
+        if others:
+            log.warning("store %s's snapshot holds stock for %d orders of other stores "
+                        "(%s): ignored", store_id, len(others), ", ".join(sorted(others)[:5]))
+        rows = [{"order_id": order_id, "sku": sku, "store_id": store_id, "quantity": quantity}
+                for (order_id, sku), quantity in sorted(merged.items())
+                if order_id not in others]
+        if rows:
+            await s.execute(insert(HubReservation), rows)

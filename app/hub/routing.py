@@ -24,6 +24,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import logging
 import os
 import secrets
 import socket
@@ -57,6 +58,8 @@ from app.hub.models import (
 from app.hub.service import HubError, enqueue, online_store_ids
 from app.orders.service import OrderError, OrderIn, validate
 
+log = logging.getLogger("kirana.hub")
+
 # Hub order statuses that hold stock at the store (promised, not yet handed over).
 HOLDING = ("assigned", "accepted", "picking", "picked", "packed", "ready")
 OPEN = HOLDING
@@ -79,8 +82,15 @@ async def current_rules(s: Any, cfg: HubConfig) -> allocation.Rules:
               "safety_stock": r.safety_stock, "split_above_minor": r.split_above_rupees * 100,
               "orders_per_picker": r.orders_per_picker}
     row = await s.get(HubSetting, "routing")
-    if row is not None:
-        values.update(json.loads(row.value))
+    saved = {**values, **json.loads(row.value)} if row is not None else values
+    try:
+        return _rules_of(saved)
+    except ValueError as exc:  # saved before the page checked (a radius of NaN, say)
+        log.warning("saved routing rules are not valid (%s): using the config's", exc)
+        return _rules_of(values)
+
+
+def _rules_of(values: dict) -> allocation.Rules:
     return allocation.Rules(criteria=tuple(values["criteria"]), radius_km=values["radius_km"],
                             safety_stock=values["safety_stock"],
                             split_above_minor=values["split_above_minor"],
@@ -477,6 +487,11 @@ async def on_store_status(s: Any, cfg: HubConfig, store_id: str, data: dict) -> 
         return ()  # the store's own channel: not routed by the hub
     status = str(data.get("status", ""))
     reason = str(data.get("reason", ""))[:300]
+    if order.store_id != store_id and store_id not in order.tried.split(","):
+        # Never given this order: a store speaks for its own orders only (issue #13 item 4).
+        log.warning("store %s sent order.status %r for %s/%s, which the hub never gave it: "
+                    "ignored", store_id, status[:16], channel[:40], external_id[:80])
+        return ()
     if order.store_id != store_id:
         if status in ("accepted", "picking"):
             _log(s, order, "store", f"{store_id} answered {status} after the order had moved "

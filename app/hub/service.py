@@ -9,6 +9,7 @@ they announce (`enqueue`), like the store's outbox.
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import secrets
 from collections import defaultdict
@@ -37,6 +38,8 @@ from app.hub.models import (
 )
 from app.orders.states import holds_reservation
 from app.sync.protocol import HUB_TO_STORE, Event
+
+log = logging.getLogger("kirana.hub")
 
 _json = msgspec.json.Encoder()
 
@@ -556,8 +559,18 @@ async def _record_sale(s: Any, store_id: str, e: Event, hub_tz: Any) -> None:
 
 
 async def _record_order_status(s: Any, store_id: str, data: dict, now: datetime) -> None:
+    """A store reports its own orders only: an order id another store reported (or holds
+    stock for) is logged and ignored, never applied, and the link goes on (issue #13
+    item 4: a store's token speaks for that store alone)."""
     order_id, status = _text(data, "order_id"), _text(data, "status")
     row = await s.get(HubStoreOrder, order_id)
+    owner = row.store_id if row is not None else await s.scalar(
+        select(HubReservation.store_id).where(HubReservation.order_id == order_id,
+                                              HubReservation.store_id != store_id).limit(1))
+    if owner is not None and owner != store_id:
+        log.warning("store %s sent order.status %r for order %s of store %s: ignored",
+                    store_id, status[:16], order_id[:36], owner)
+        return
     if row is None:
         row = HubStoreOrder(order_id=order_id, store_id=store_id,
                             number=str(data.get("number", ""))[:20],
@@ -573,7 +586,8 @@ async def _record_order_status(s: Any, store_id: str, data: dict, now: datetime)
                     order_id=order_id, sku=str(line.get("sku", ""))[:40], store_id=store_id,
                     quantity=line["quantity"]).on_conflict_do_nothing())
     elif not holds_reservation(status):
-        await s.execute(delete(HubReservation).where(HubReservation.order_id == order_id))
+        await s.execute(delete(HubReservation).where(HubReservation.order_id == order_id,
+                                                     HubReservation.store_id == store_id))
 
 
 # --- what HQ looks at ----------------------------------------------------------------
