@@ -22,6 +22,7 @@ from app.catalog.service import UnknownProduct, find_scanned
 from app.catalog.units import format_measure
 from app.config import StoreConfig
 from app.core.auth import StaffUser
+from app.core.card_data import CARD_NUMBER_MESSAGE, looks_like_card_number
 from app.core.clock import utcnow
 from app.core.db import Database, next_number
 from app.core.db import Tx as AsyncSession
@@ -71,6 +72,13 @@ class NeedsApproval(PosError):
     """The step is allowed only with a manager's PIN on this screen."""
 
 
+def _refuse_card_number(text: str) -> None:
+    """No card number is stored or printed anywhere (the till stays out of PCI DSS
+    scope): every reference, reason and note typed at the till is checked whole."""
+    if looks_like_card_number(text):
+        raise PosError(CARD_NUMBER_MESSAGE)
+
+
 # ---- shifts -----------------------------------------------------------------------
 
 
@@ -113,6 +121,7 @@ async def cash_movement(
     reason = reason.strip()
     if not reason:
         raise PosError("say why cash goes in or out")
+    _refuse_card_number(reason)
     if amount_minor == 0 or abs(amount_minor) > 10_000_000:
         raise PosError("enter an amount between ₹0.01 and ₹1,00,000")
     async with db.write() as s:
@@ -137,6 +146,7 @@ async def cash_movement(
 
 async def no_sale(db: Database, counter: str, user: StaffUser, reason: str) -> None:
     """Opening the drawer without a sale is allowed but always logged."""
+    _refuse_card_number(reason)
     async with db.write() as s:
         shift = await _require_shift(s, counter)
         audit(s, user, "no_sale", f"{shift.number} {reason.strip()[:80] or 'no reason given'}")
@@ -885,6 +895,7 @@ async def set_customer_phone(
 async def park_cart(
     db: Database, cfg: StoreConfig, counter: str, cart_id: str, user: StaffUser, note: str = ""
 ) -> CartView:
+    _refuse_card_number(note)
     async with db.write() as s:
         cart = await _cart_for_change(s, counter, cart_id)
         if not cart.lines:
@@ -935,6 +946,8 @@ async def add_tender(
     Card/UPI: exactly `amount` (default: all that is still due), never more."""
     if kind not in TENDER_KINDS:
         raise PosError(f"payment must be one of {', '.join(TENDER_KINDS)}")
+    if kind != "exchange":  # a credit note's code is made by the till and only looked up
+        _refuse_card_number(reference)
     reference = reference.strip()[:40]
     if kind == "card" and not reference:
         raise PosError("enter the card terminal's approval or reference number")
@@ -1263,6 +1276,7 @@ async def refund(
     key = idempotency_key.strip()
     if not (8 <= len(key) <= 64):
         raise PosError("missing refund key; reload the refund screen")
+    _refuse_card_number(reason)
     if tender_kind not in REFUND_KINDS:
         raise PosError(f"refund by one of {', '.join(REFUND_KINDS)}")
     if cfg.pos.refund_needs_manager and not _is_manager(user) and approver is None:
