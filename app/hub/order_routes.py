@@ -33,6 +33,13 @@ def _machine(request: Request):  # noqa: ANN202
     return request.scope.get("state", {}).get("kirana_machine")
 
 
+def _json(request: Request, found: routing.OrderPage) -> dict[str, Any]:
+    """A key (a channel) gets the customer-facing order; hub staff signed in get the
+    routing log too (issue #13 item 5)."""
+    view = routing.order_json if _machine(request) is not None else routing.staff_order_json
+    return view(found.order, found.lines, found.log)
+
+
 # --- API for sales channels ----------------------------------------------------------
 
 
@@ -57,8 +64,7 @@ async def api_post_order(request: Request, data: Annotated[OrderBody, Body()]) -
         raise HTTPException(status_code=422, detail=str(exc)) from None
     await _wake(request, placed.wake)
     page_ = await routing.get_order(request.app.state.db, placed.order.id)
-    return Response(routing.order_json(page_.order, page_.lines, page_.log),
-                    status_code=201 if placed.created else 200)
+    return Response(_json(request, page_), status_code=201 if placed.created else 200)
 
 
 async def _own_order(request: Request, order_id: str) -> routing.OrderPage:
@@ -75,7 +81,7 @@ async def _own_order(request: Request, order_id: str) -> routing.OrderPage:
      guards=[api_access("orders:read", *HQ, also=("orders:write",))])
 async def api_get_order(request: Request, order_id: str) -> dict[str, Any]:
     found = await _own_order(request, order_id)
-    out = routing.order_json(found.order, found.lines, found.log)
+    out = _json(request, found)
     if found.parts:
         out["parts"] = [routing.order_json(part) for part in found.parts]
     return out
@@ -94,7 +100,7 @@ async def api_cancel_order(request: Request, order_id: str,
         raise HTTPException(status_code=409, detail=str(exc)) from None
     await _wake(request, wake)
     found = await routing.get_order(request.app.state.db, found.order.id)
-    return routing.order_json(found.order, found.lines, found.log)
+    return _json(request, found)
 
 
 @post("/api/v1/orders/{order_id:str}/delivered", guards=[api_access("orders:write")])

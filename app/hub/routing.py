@@ -70,6 +70,15 @@ LABELS = {"new": "New", "assigned": "Sent to store", "accepted": "Accepted",
           "ready": "Ready for rider", "handed_over": "With rider", "delivered": "Delivered",
           "cancelled": "Cancelled", "unfulfillable": "Needs a person",
           "split": "Split between stores"}
+# What a channel (and so its customer) is told: no store's name, distance or stock
+# (issue #13 item 5). The routing log with its reasons is for hub staff only.
+CUSTOMER_TEXT = {"received": "Order received", "new": "Order received",
+                 "assigned": "Order received", "accepted": "Confirmed",
+                 "picking": "Being packed", "picked": "Being packed", "packed": "Packed",
+                 "ready": "Packed, waiting for the rider", "handed_over": "Out for delivery",
+                 "delivered": "Delivered", "cancelled": "Cancelled",
+                 "unfulfillable": "Delayed: we are finding a store for it",
+                 "split": "Coming in more than one bag, from more than one store"}
 
 
 # --- rules ---------------------------------------------------------------------------
@@ -417,9 +426,24 @@ def _set_status(s: Any, order: HubOrder, status: str, actor: str, reason: str = 
     with the order's store and courier as they are now."""
     previous = order.status
     order.status, order.updated_at = status, utcnow()
+    if previous != status:
+        _log(s, order, "status", f"Status: {LABELS.get(status, status)}", {"status": status})
     if previous != status or moved:
         s.info.setdefault("kirana_hooks", []).append(
             (order, status, actor, reason, order.store_id, order.courier))
+
+
+def _told_to_channel(status: str, actor: str, reason: str) -> dict[str, str | None]:
+    """Who made a change and why, as a channel may hear it: its own words back, a store's
+    step, or the hub; never the routing reasons (they name other stores and their stock)."""
+    if actor.startswith("api:"):
+        return {"by": "channel", "reason": reason or None}
+    if status in STORE_STEPS:
+        return {"by": "store", "reason": None}
+    words = {"assigned": reason if reason == "moved to another store" else "",
+             "cancelled": "cancelled by the shop",
+             "unfulfillable": CUSTOMER_TEXT["unfulfillable"]}
+    return {"by": "hub", "reason": words.get(status) or None}
 
 
 async def _queue_webhooks(s: Any) -> None:
@@ -443,7 +467,7 @@ async def _queue_webhooks(s: Any) -> None:
         payload = {"event_id": uuid7(), "order_id": order.id, "number": order.number,
                    "channel": order.channel, "external_id": order.external_id,
                    "status": status, "store": store, "courier": courier or None,
-                   "reason": reason or None, "by": actor, "at": now.isoformat()}
+                   **_told_to_channel(status, actor, reason), "at": now.isoformat()}
         s.add(HubWebhook(id=payload["event_id"], channel=order.channel, order_id=order.id,
                          payload=json.dumps(payload), attempts=0, next_attempt_at=now,
                          delivered_at=None, last_error="", created_at=created))
@@ -822,17 +846,41 @@ async def set_courier_available(db: HubDatabase, name: str, available: bool) -> 
 
 def order_json(order: HubOrder, lines: list[HubOrderLine] | None = None,
                log: list[HubOrderLog] | None = None) -> dict:
+    """An order as its channel sees it: status, a customer-facing sentence and the
+    status history; no routing log (issue #13 item 5)."""
     out = {"id": order.id, "number": order.number, "channel": order.channel,
-           "external_id": order.external_id, "status": order.status, "store": order.store_id,
-           "courier": order.courier or None, "reason": order.reason or None,
-           "promised_by": order.promised_by.isoformat(), "hops": order.hops,
+           "external_id": order.external_id, "status": order.status,
+           "status_text": CUSTOMER_TEXT.get(order.status, LABELS.get(order.status, "")),
+           "store": order.store_id, "courier": order.courier or None,
+           "promised_by": order.promised_by.isoformat(),
            "created_at": order.created_at.isoformat(), "updated_at": order.updated_at.isoformat()}
     if lines is not None:
         out["lines"] = [{"sku": line.sku, "quantity": line.quantity,
                          "price_minor": line.price_minor} for line in lines]
     if log is not None:
-        out["history"] = [{"at": e.at.isoformat(), "kind": e.kind, "text": e.text} for e in log]
+        out["history"] = [{"at": order.created_at.isoformat(), "status": "received",
+                           "text": CUSTOMER_TEXT["received"]}] + [
+            {"at": e.at.isoformat(), "status": status, "text": CUSTOMER_TEXT.get(status, "")}
+            for e in log if e.kind == "status" and (status := _status_of(e))]
     if order.parent_id:
         out["part_of"] = order.parent_id
+    return out
+
+
+def _status_of(entry: HubOrderLog) -> str:
+    try:
+        return str(json.loads(entry.detail or "{}").get("status") or "")
+    except ValueError:
+        return ""
+
+
+def staff_order_json(order: HubOrder, lines: list[HubOrderLine] | None = None,
+                     log: list[HubOrderLog] | None = None) -> dict:
+    """The channel's view plus what hub staff need: the reason, hops and the routing log
+    (which names other stores, their distances and stock)."""
+    out = order_json(order, lines, log)
+    out.update({"reason": order.reason or None, "hops": order.hops})
+    if log is not None:
+        out["log"] = [{"at": e.at.isoformat(), "kind": e.kind, "text": e.text} for e in log]
     return out
 

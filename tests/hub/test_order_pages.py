@@ -30,7 +30,8 @@ async def test_channel_api_places_reads_and_cancels(hub_client, hub_db, hub_cfg)
     assert made.status_code == 201, made.text
     order = made.json()
     assert (order["status"], order["store"], order["courier"]) == ("assigned", "S1", "Porter")
-    assert any("Sent to S1" in h["text"] for h in order["history"])
+    assert [h["status"] for h in order["history"]] == ["received", "assigned"]
+    assert "log" not in order and "Sent to S1" not in made.text  # the log is for hub staff
     again = await hub_client.post("/api/v1/orders", json=body("W-1"), headers=auth)
     assert again.status_code == 200 and again.json()["id"] == order["id"]
     # Clear, specific errors; nothing made.

@@ -157,8 +157,9 @@ async def test_channel_to_rider_then_reroute_after_timeout(hub: Hub, tmp_path, m
                 channel.get(f"/api/v1/orders/{second['id']}").json()), timeout=40,
                 what="the order to move to D3 and be accepted there")
             assert time.monotonic() - started >= 4  # not before the 5 s timeout
-            history = " ".join(h["text"] for h in moved["history"])
-            assert "D2 did not accept within 5 s" in history and "Sent to D3" in history
+            # The channel hears statuses only; why D2 lost it is in the hub staff's log.
+            assert [h["status"] for h in moved["history"]][-1] == "accepted"
+            assert "D2" not in json.dumps(moved["history"]) and "log" not in moved
         finally:
             d2.proc.resume()
         wait_for(lambda: d2.sql("SELECT state FROM orders WHERE external_id = 'W-101'")
