@@ -43,6 +43,8 @@ class CashMovement(Base):
     amount_minor: Mapped[int] = mapped_column(Integer)  # + cash in, - cash out
     reason: Mapped[str] = mapped_column(String(80))
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    # The manager whose PIN allowed a cash out over the limits (issue #13 item 2).
+    approver_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -187,6 +189,10 @@ class Refund(Base):
     total_minor: Mapped[int] = mapped_column(Integer)
     tax_minor: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(String(80), default="")
+    # An exchange refund's credit note: SHA-256 of the code printed on the slip, the only
+    # way to spend it (issue #13 item 3). The code itself is never stored.
+    credit_code_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True,
+                                                         index=True)
 
     lines: Mapped[list[RefundLine]] = relationship(lazy="selectin")
 
