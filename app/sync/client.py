@@ -269,7 +269,7 @@ class SyncClient:
         self.status.hub_acked = max(self.status.hub_acked, upto)
 
     async def _sender(self, ws) -> None:  # noqa: ANN001
-        window = 2000
+        window = p.STORE_SEND_WINDOW
         while True:
             self._wakeup.clear()
             if self._sent - self._acked < window:

@@ -16,6 +16,7 @@ every write retries on a deadlock or serialization failure (`write_retrying`).
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import os
@@ -46,6 +47,11 @@ log = logging.getLogger("kirana.sync")
 POLL_SECONDS = 15.0
 HEARTBEAT_SECONDS = 15.0
 PROCESS = f"{_socket.gethostname()[:40]}:{os.getpid()}"
+# What one link may hold for its applier. A store sends at most its window
+# (p.STORE_SEND_WINDOW events) ahead of our acks, so more than that (plus one frame) is a
+# store ignoring the protocol: closed with 4400 instead of growing the hub's memory.
+MAX_BUFFERED_EVENTS = p.STORE_SEND_WINDOW + p.MAX_EVENTS_PER_FRAME
+MAX_BUFFERED_BYTES = 32 * 1024 * 1024
 
 
 class LinkClosed(Exception):
@@ -112,6 +118,12 @@ class HubLink:
         self.sent = 0  # highest hub -> store seq sent on this connection
         self.acked = 0  # highest the store acked
         self.wakeup = asyncio.Event()
+        # Store -> hub frames read but not applied yet, and what they weigh.
+        self.inbox: asyncio.Queue = asyncio.Queue()
+        self.inbox_sizes: collections.deque[tuple[int, int]] = collections.deque()
+        self.inbox_events = self.inbox_bytes = 0
+        self.expect = 1  # the next store -> hub seq the queue can use
+        self.gap_events = 0  # events dropped past a gap since the resend for it
 
     async def send(self, message: p.Message) -> None:
         try:
@@ -202,12 +214,12 @@ class HubLink:
                 applied_down=hello.applied_down))
             raise LinkClosed(p.CONFLICT, conflict)
         self.sent = self.acked = hello.applied_down
+        self.expect = acked_up + 1
         await self.send(p.Welcome(acked_up=acked_up, hub_time=utcnow().isoformat()))
 
     async def _run(self) -> None:
         topic = down_topic(self.store_id)
         self.wakeup = self.waker.subscribe(topic)
-        self.inbox: asyncio.Queue = asyncio.Queue()
         self.links.add(self)
         tasks = [asyncio.create_task(self._reader()), asyncio.create_task(self._applier()),
                  asyncio.create_task(self._sender())]
@@ -225,11 +237,12 @@ class HubLink:
     async def _reader(self) -> None:
         """Reads every frame at once, so the server keeps reading pongs while a frame is
         being applied; event frames queue for the applier. The store sends at most its
-        window ahead of our acks, which bounds the queue."""
+        window ahead of our acks, which bounds the queue (_buffer enforces it)."""
         while True:
-            message = p.decode(await _receive_text(self.socket), expect_kinds=p.STORE_TO_HUB)
+            raw = await _receive_text(self.socket)
+            message = p.decode(raw, expect_kinds=p.STORE_TO_HUB)
             if isinstance(message, p.Events):
-                self.inbox.put_nowait(message)
+                await self._buffer(message, len(raw))
             elif isinstance(message, p.Ack):
                 if message.upto > self.sent:
                     raise LinkClosed(p.CONFLICT, f"ack {message.upto} is past the last event "
@@ -254,9 +267,39 @@ class HubLink:
                 raise LinkClosed(p.BAD_MESSAGE, f"unexpected {type(message).__name__.lower()} "
                                                 "after hello")
 
+    async def _buffer(self, frame: p.Events, size: int) -> None:
+        """Queue a frame for the applier, unless nothing in it can be applied (it starts
+        past a gap: dropped, and the gap answered with ONE resend) or the store is past its
+        window (4400). So a store cannot make the hub hold more than its window."""
+        first, count = frame.events[0].seq, len(frame.events)
+        if first > self.expect:
+            if not self.gap_events:
+                await self.send(p.Resend(from_=self.expect))
+            self.gap_events += count
+            if self.gap_events > MAX_BUFFERED_EVENTS:
+                raise LinkClosed(p.BAD_MESSAGE, f"{self.gap_events} events past a gap at seq "
+                                                f"{self.expect} after the hub asked to resend")
+            return
+        self.gap_events = 0
+        self.expect = max(self.expect, frame.events[-1].seq + 1)
+        self.inbox_events += count
+        self.inbox_bytes += size
+        if self.inbox_events > MAX_BUFFERED_EVENTS or self.inbox_bytes > MAX_BUFFERED_BYTES:
+            raise LinkClosed(p.BAD_MESSAGE, f"sent past its sync window: {self.inbox_events} "
+                                            f"events, {self.inbox_bytes // 1024} KiB not yet "
+                                            "acked; wait for acks")
+        self.inbox_sizes.append((count, size))
+        self.inbox.put_nowait(frame)
+
     async def _applier(self) -> None:
         while True:
-            await self._apply(await self.inbox.get())
+            frame = await self.inbox.get()
+            count, size = self.inbox_sizes.popleft()
+            try:
+                await self._apply(frame)
+            finally:
+                self.inbox_events -= count
+                self.inbox_bytes -= size
 
     async def _apply(self, frame: p.Events) -> None:
         reply, wake = await apply_frame(self.db, self.cfg, self.store_id, self.epoch, frame)

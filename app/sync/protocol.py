@@ -16,6 +16,8 @@ import msgspec
 PROTO = 1
 MAX_FRAME_BYTES = 1024 * 1024
 MAX_EVENTS_PER_FRAME = 500
+# Events a store sends ahead of the hub's acks (the hub buffers no more than this).
+STORE_SEND_WINDOW = 2000
 STORE_TO_HUB = frozenset({"stock.moved", "sale.completed", "sale.refunded", "order.status",
                           "shift.closed", "stock.snapshot"})
 HUB_TO_STORE = frozenset({"product.upserted", "product.retired", "order.assigned",
