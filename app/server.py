@@ -30,6 +30,7 @@ from app.core import migrate, pairing, resources, secret_file
 from app.core import routes as core_routes
 from app.core.auth import PUBLIC, requires
 from app.core.db import Database
+from app.core.inputs import bounded_input
 from app.core.timing import server_timing_middleware
 from app.core.web import EXCEPTION_HANDLERS, TEMPLATES_DIR, nav_for, template_globals
 from app.orders import live as order_live
@@ -246,6 +247,7 @@ def create_hub_app(cfg: HubConfig, *, check_migrations: bool = True) -> Litestar
             openapi_router=schema_router,
         ),
         exception_handlers=EXCEPTION_HANDLERS,
+        before_request=bounded_input,
         on_startup=[start],
         on_shutdown=[close],
         debug=False,
@@ -344,6 +346,7 @@ def create_store_app(cfg: StoreConfig, *, check_migrations: bool = True) -> Lite
             openapi_router=schema_router,
         ),
         exception_handlers={**EXCEPTION_HANDLERS, **pos_routes.EXCEPTION_HANDLERS},
+        before_request=bounded_input,
         on_startup=[start_workers],
         on_shutdown=[close_db],
         debug=False,

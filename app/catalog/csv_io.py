@@ -29,13 +29,19 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from app.catalog.barcodes import BarcodeError, MeasureRule, parse_scan
 from app.catalog.models import UNITS
 from app.core import csv_safe
-from app.core.money import MoneyError, parse_amount, parse_gst_rate, to_decimal_string
+from app.core.money import (
+    MAX_QUANTITY,
+    MoneyError,
+    parse_amount,
+    parse_gst_rate,
+    to_decimal_string,
+)
 
 COLUMNS = (
     "sku",
@@ -54,6 +60,7 @@ REQUIRED = ("sku", "name", "price", "gst_rate")
 SKU_RE = re.compile(r"^[A-Z0-9][A-Z0-9._/-]{0,39}$")
 HSN_RE = re.compile(r"^([0-9]{4}|[0-9]{6}|[0-9]{8})$")
 MAX_PRICE_MINOR = 10_000_000_00  # ₹1 crore: anything above is a typo, not a grocery item
+MAX_REORDER_LEVEL = 10_000_000
 TRUE_WORDS = {"yes", "y", "true", "1", ""}
 FALSE_WORDS = {"no", "n", "false", "0"}
 
@@ -116,12 +123,7 @@ def _row(line: int, rec: dict[str, str], rules: Sequence[MeasureRule]) -> Produc
     name = " ".join(get("name").split())
     if len(name) > 120:
         raise ValueError("name is longer than 120 characters")
-    try:
-        price = parse_amount(get("price"))
-    except MoneyError as exc:
-        raise ValueError(f"price: {exc}") from None
-    if price <= 0 or price > MAX_PRICE_MINOR:
-        raise ValueError(f"price {get('price')} must be above 0 and below 1,00,00,000")
+    price = parse_product_price(get("price"))
     try:
         gst = parse_gst_rate(get("gst_rate"))
     except MoneyError as exc:
@@ -144,9 +146,7 @@ def _row(line: int, rec: dict[str, str], rules: Sequence[MeasureRule]) -> Produc
     active_word = get("active").lower()
     if active_word not in TRUE_WORDS | FALSE_WORDS:
         raise ValueError(f"active {get('active')!r} must be yes or no")
-    reorder = get("reorder_level") or "0"
-    if not re.fullmatch(r"[0-9]{1,8}", reorder) or int(reorder) > 10_000_000:
-        raise ValueError(f"reorder_level {reorder!r} must be a whole number")
+    reorder = parse_reorder_level(get("reorder_level"))
     return ProductRow(
         line=line,
         sku=sku,
@@ -159,8 +159,69 @@ def _row(line: int, rec: dict[str, str], rules: Sequence[MeasureRule]) -> Produc
         pack_size=get("pack_size")[:20],
         category=get("category")[:60],
         active=active_word in TRUE_WORDS,
-        reorder_level=int(reorder),
+        reorder_level=reorder,
     )
+
+
+def parse_product_price(text: str) -> int:
+    """A product's price in rupees -> paise: the one rule for the CSV, the hub's product
+    form and the store's. Refuses what parse_amount refuses, zero, and over ₹1 crore."""
+    try:
+        price = parse_amount(text)
+    except MoneyError as exc:
+        raise ValueError(f"price: {exc}") from None
+    if price <= 0 or price > MAX_PRICE_MINOR:
+        raise ValueError(f"price {text} must be above 0 and below 1,00,00,000")
+    return price
+
+
+def parse_reorder_level(text: str) -> int:
+    """The low-stock mark: a whole number from 0 to 1,00,00,000 (empty is 0)."""
+    reorder = text.strip() or "0"
+    if not re.fullmatch(r"[0-9]{1,8}", reorder) or int(reorder) > MAX_REORDER_LEVEL:
+        shown = reorder if len(reorder) <= 20 else reorder[:20] + "…"
+        raise ValueError(f"reorder_level {shown!r} must be a whole number up to 1,00,00,000")
+    return int(reorder)
+
+
+def parse_line_quantity(text: str) -> int:
+    """An order line's quantity typed in a file: a whole number from 1 to MAX_QUANTITY."""
+    cleaned = text.strip()
+    if not re.fullmatch(r"[0-9]{1,7}", cleaned) or not 0 < int(cleaned) <= MAX_QUANTITY:
+        shown = cleaned if len(cleaned) <= 20 else cleaned[:20] + "…"
+        raise ValueError(f"quantity {shown!r} must be a whole number from 1 to {MAX_QUANTITY:,}")
+    return int(cleaned)
+
+
+class CsvUnreadable(ValueError):
+    """An uploaded CSV that the csv module cannot read past `line`."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def csv_rows(reader: csv.DictReader) -> Iterator[dict[str, str]]:
+    """The rows of an uploaded CSV (both uploads read through this). A field over the csv
+    module's limit (128 KiB) or a broken quote raises CsvUnreadable naming the line, so
+    the upload says where the file is wrong instead of failing with a 500."""
+    try:
+        yield from reader
+    except csv.Error as exc:
+        if "field limit" in str(exc):
+            message = (f"a field is longer than {csv.field_size_limit() // 1024} KiB; "
+                       "the file was not read past this line")
+        else:
+            message = f"the file cannot be read past this line ({exc})"
+        raise CsvUnreadable(reader.line_num + 1, message) from None  # the line it failed on
+
+
+def csv_header(reader: csv.DictReader) -> list[str]:
+    """The header row of an uploaded CSV (CsvUnreadable on line 1 if it cannot be read)."""
+    try:
+        return list(reader.fieldnames or [])
+    except csv.Error as exc:
+        raise CsvUnreadable(1, f"the header row cannot be read ({str(exc)[:80]})") from None
 
 
 def parse_catalog(text: str, rules: Sequence[MeasureRule] = ()) -> ParsedCatalog:
@@ -169,7 +230,11 @@ def parse_catalog(text: str, rules: Sequence[MeasureRule] = ()) -> ParsedCatalog
     if text.startswith("\ufeff"):
         text = text[1:]  # Excel's UTF-8 BOM
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    try:
+        header = [h.strip().lower() for h in csv_header(reader)]
+    except CsvUnreadable as exc:
+        out.errors.append(RowError(exc.line, str(exc)))
+        return out
     if not header:
         out.errors.append(RowError(1, "the file is empty (a header row is needed)"))
         return out
@@ -186,29 +251,42 @@ def parse_catalog(text: str, rules: Sequence[MeasureRule] = ()) -> ParsedCatalog
         return out
     seen_sku: dict[str, int] = {}
     seen_code: dict[str, int] = {}
-    for rec in reader:
-        line = reader.line_num
-        if None in rec:
-            out.errors.append(RowError(line, "more fields than the header has columns"))
-            continue
-        if not any((v or "").strip() for v in rec.values()):
-            continue  # blank line
-        try:
-            row = _row(line, rec, rules)
-        except ValueError as exc:
-            out.errors.append(RowError(line, str(exc)))
-            continue
-        if row.sku in seen_sku:
-            out.errors.append(RowError(line, f"sku {row.sku} already on line {seen_sku[row.sku]}"))
-            continue
-        clash = next((c for c in row.barcodes if c in seen_code), None)
-        if clash:
-            out.errors.append(RowError(line, f"barcode {clash} already on line {seen_code[clash]}"))
-            continue
-        seen_sku[row.sku] = line
-        seen_code.update(dict.fromkeys(row.barcodes, line))
-        out.rows.append(row)
+    try:
+        for line, rec in _numbered(reader):
+            _take_row(out, line, rec, rules, seen_sku, seen_code)
+    except CsvUnreadable as exc:
+        out.errors.append(RowError(exc.line, str(exc)))
     return out
+
+
+def _numbered(reader: csv.DictReader) -> Iterator[tuple[int, dict[str, str]]]:
+    for rec in csv_rows(reader):
+        yield reader.line_num, rec
+
+
+def _take_row(out: ParsedCatalog, line: int, rec: dict[str, str], rules: Sequence[MeasureRule],
+              seen_sku: dict[str, int], seen_code: dict[str, int]) -> None:
+    """Check one row of the catalogue file and add it (or its error) to `out`."""
+    if None in rec:
+        out.errors.append(RowError(line, "more fields than the header has columns"))
+        return
+    if not any((v or "").strip() for v in rec.values()):
+        return  # blank line
+    try:
+        row = _row(line, rec, rules)
+    except ValueError as exc:
+        out.errors.append(RowError(line, str(exc)))
+        return
+    if row.sku in seen_sku:
+        out.errors.append(RowError(line, f"sku {row.sku} already on line {seen_sku[row.sku]}"))
+        return
+    clash = next((c for c in row.barcodes if c in seen_code), None)
+    if clash:
+        out.errors.append(RowError(line, f"barcode {clash} already on line {seen_code[clash]}"))
+        return
+    seen_sku[row.sku] = line
+    seen_code.update(dict.fromkeys(row.barcodes, line))
+    out.rows.append(row)
 
 
 def write_catalog(products: Iterable[dict], stream: io.TextIOBase) -> int:

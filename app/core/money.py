@@ -22,6 +22,12 @@ _DECIMAL_COMMA_RE = re.compile(r"[0-9][0-9.]*,[0-9]{1,2}", re.ASCII)  # "50,00",
 _PREFIXES = ("₹", "Rs.", "Rs", "INR")
 MAX_TEXT = 32  # longest amount text worth reading ("₹ 12,34,56,789.00" is 17)
 MAX_AMOUNT_MINOR = 10_000_000_000  # ₹10 crore: anything above is a typo at a counter
+# The most of one line's quantity (pieces, or grams/ml of a loose item: a tonne). With at
+# most MAX_LINES lines, no total (MAX_AMOUNT_MINOR x MAX_QUANTITY x MAX_LINES = 2e18) can
+# pass a signed 64-bit integer (SQLite INTEGER, PostgreSQL BIGINT: 9.2e18).
+MAX_QUANTITY = 1_000_000
+MAX_LINES = 200
+assert MAX_AMOUNT_MINOR * MAX_QUANTITY * MAX_LINES < 2**63
 COMMA_RULE = "commas only between thousands, like 1,00,000 or 100,000"
 
 
@@ -154,9 +160,13 @@ def parse_gst_rate(text: str) -> int:
     """'5' / '5%' / '12.5' -> basis points. Only Indian GST slabs are accepted."""
     cleaned = str(text).strip().rstrip("%").strip()
     try:
+        if len(cleaned) > MAX_TEXT:
+            raise InvalidOperation
         value = Decimal(cleaned)
     except InvalidOperation:
-        raise MoneyError(f"GST rate {text!r} is not a number") from None
+        raise MoneyError(f"GST rate {_shown(str(text))} is not a number") from None
+    if not value.is_finite():  # inf, nan: int() of them would raise, not refuse
+        raise MoneyError(f"GST rate {_shown(str(text))} is not a number")
     bp = value * 100
     if bp != bp.to_integral_value() or int(bp) not in GST_SLABS_BP:
         slabs = ", ".join(f"{s / 100:g}" for s in sorted(GST_SLABS_BP))

@@ -35,6 +35,9 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
 
 
+MAX_RADIUS_KM = 100  # km, as in the config: beyond it a store does not deliver
+
+
 @dataclass(frozen=True)
 class Rules:
     criteria: tuple[str, ...] = CRITERIA
@@ -49,8 +52,12 @@ class Rules:
             raise ValueError(f"criteria must be some of {', '.join(CRITERIA)}, each once")
         if self.radius_km < 0 or self.safety_stock < 0 or self.split_above_minor < 0:
             raise ValueError("radius, safety stock and split value cannot be negative")
-        if self.orders_per_picker < 1:
-            raise ValueError("orders per picker must be at least 1")
+        if not math.isfinite(self.radius_km) or self.radius_km > MAX_RADIUS_KM:
+            raise ValueError(f"radius must be a number of km from 0 to {MAX_RADIUS_KM}")
+        if self.safety_stock > 1_000_000 or self.split_above_minor > 10_000_000_000:
+            raise ValueError("safety stock or split value is too large; check it")
+        if not 1 <= self.orders_per_picker <= 100:
+            raise ValueError("orders per picker must be from 1 to 100")
 
 
 @dataclass(frozen=True)

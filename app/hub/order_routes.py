@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from datetime import datetime
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
 from litestar.params import Body
 from litestar.response import Template
 
+from app.catalog.csv_io import CsvUnreadable, csv_header, csv_rows, parse_line_quantity
 from app.core.auth import api_access, requires
 from app.core.clock import utcnow
+from app.core.money import parse_amount, parse_count
 from app.core.web import Form, UploadProblem, current_user, go, page, upload_text
 from app.hub import allocation, routing
 from app.hub.service import HubError
@@ -182,40 +186,86 @@ def parse_order_rows(text: str, channel: str) -> tuple[list[tuple[list[int], Ord
     """One row per order line, grouped by external_id. Returns the orders (with their
     file lines) and the rows that are wrong, each with a reason."""
     reader = csv.DictReader(io.StringIO(text))
+    try:
+        header = csv_header(reader)
+    except CsvUnreadable as exc:
+        return [], [(exc.line, str(exc))]
     missing = [c for c in ("external_id", "pincode", "promised_by", "sku", "quantity")
-               if c not in (reader.fieldnames or [])]
+               if c not in header]
     if missing:
         return [], [(1, f"missing column(s): {', '.join(missing)}")]
     groups: dict[str, list[tuple[int, dict]]] = {}
     errors: list[tuple[int, str]] = []
-    for row in reader:
-        ext = (row.get("external_id") or "").strip()
-        if not ext:
-            errors.append((reader.line_num, "external_id is empty"))
-            continue
-        groups.setdefault(ext, []).append((reader.line_num, row))
+    try:
+        for row in csv_rows(reader):
+            ext = (row.get("external_id") or "").strip()
+            if not ext:
+                errors.append((reader.line_num, "external_id is empty"))
+                continue
+            groups.setdefault(ext, []).append((reader.line_num, row))
+    except CsvUnreadable as exc:
+        errors.append((exc.line, str(exc)))
     orders = []
     for ext, rows in groups.items():
-        first_line, first = rows[0]
         try:
-            promised = datetime.fromisoformat((first.get("promised_by") or "").strip())
-            lines = tuple(LineIn(sku=(r.get("sku") or "").strip().upper(),
-                                 quantity=int((r.get("quantity") or "").strip()),
-                                 price_minor=round(float(r.get("price") or 0) * 100))
-                          for _n, r in rows)
-            lat = float(first["lat"]) if (first.get("lat") or "").strip() else None
-            lon = float(first["lon"]) if (first.get("lon") or "").strip() else None
-            payment = (first.get("payment") or "prepaid").strip() or "prepaid"
-            cod = round(float(first.get("cod_amount") or 0) * 100)
+            incoming = _order_of(channel, ext, [r for _n, r in rows])
         except ValueError as exc:
             errors.extend((n, f"order {ext}: {exc}") for n, _r in rows)
             continue
-        orders.append(([n for n, _r in rows], OrderIn(
-            channel=channel, external_id=ext, customer_name=(first.get("customer_name") or ""),
-            customer_phone=(first.get("phone") or "")[:15], address=first.get("address") or "",
-            pincode=(first.get("pincode") or "").strip(), promised_by=promised, lines=lines,
-            payment=payment, cod_amount_minor=cod, lat=lat, lon=lon)))
+        orders.append(([n for n, _r in rows], incoming))
     return orders, errors
+
+
+def _amount(text: str | None, what: str) -> int:
+    """Rupees typed in a form or file -> paise (0 when empty), by money.parse_amount."""
+    try:
+        return parse_amount(text) if (text or "").strip() else 0
+    except ValueError as exc:
+        raise ValueError(f"{what}: {exc}") from None
+
+
+def _coordinate(text: str | None) -> float | None:
+    """A latitude or longitude typed in a file: a finite number (its range is checked with
+    the API's rule), or None when empty."""
+    cleaned = (text or "").strip()
+    if not cleaned:
+        return None
+    value = float(cleaned[:32])
+    if not math.isfinite(value):
+        raise ValueError(f"{cleaned[:20]!r} is not a map coordinate")
+    return value
+
+
+def _order_of(channel: str, ext: str, rows: list[dict]) -> OrderIn:
+    """One order from its rows, checked with the same rules (and bounds) as the API's body:
+    the file's text is turned into an OrderBody, so nothing the API refuses gets in here."""
+    first = rows[0]
+    get = lambda key: (first.get(key) or "")  # noqa: E731
+    body = {
+        "channel": channel, "external_id": ext,
+        "customer": {"name": get("customer_name").strip(), "phone": get("phone").strip()[:15],
+                     "address": get("address").strip(), "pincode": get("pincode").strip(),
+                     "lat": _coordinate(get("lat")), "lon": _coordinate(get("lon"))},
+        "promised_by": datetime.fromisoformat(get("promised_by").strip()[:40]),
+        "lines": [{"sku": (r.get("sku") or "").strip().upper(),
+                   "quantity": parse_line_quantity(r.get("quantity") or ""),
+                   "price_minor": _amount(r.get("price"), "price")} for r in rows],
+        "payment": get("payment").strip() or "prepaid",
+        "cod_amount_minor": _amount(get("cod_amount"), "cod_amount"),
+    }
+    try:
+        data = msgspec.convert(body, OrderBody)
+    except msgspec.ValidationError as exc:
+        where, _sep, problem = str(exc).partition(" - at `$.")
+        raise ValueError(f"{problem.rstrip('`')}: {where.replace('`', '')}" if problem
+                         else where) from None
+    return OrderIn(
+        channel=data.channel, external_id=data.external_id, customer_name=data.customer.name,
+        customer_phone=data.customer.phone, address=data.customer.address,
+        pincode=data.customer.pincode, promised_by=data.promised_by, payment=data.payment,
+        cod_amount_minor=data.cod_amount_minor, lat=data.customer.lat, lon=data.customer.lon,
+        notes=data.notes,
+        lines=tuple(LineIn(line.sku, line.quantity, line.price_minor) for line in data.lines))
 
 
 @get("/hub/orders-upload", guards=[requires(*HQ)])
@@ -281,10 +331,11 @@ async def rules_save(request: Request, data: Form) -> Template:
     order = [c for c in (data.get(f"criterion{i}", "") for i in range(1, 5)) if c]
     try:
         rules = allocation.Rules(
-            criteria=tuple(order), radius_km=float(data.get("radius_km", "")),
-            safety_stock=int(data.get("safety_stock", "")),
-            split_above_minor=round(float(data.get("split_above_rupees", "0") or 0) * 100),
-            orders_per_picker=int(data.get("orders_per_picker", "")))
+            criteria=tuple(order), radius_km=float(data.get("radius_km", "")[:32]),
+            safety_stock=parse_count(data.get("safety_stock", ""), "safety stock"),
+            split_above_minor=_amount(data.get("split_above_rupees", "0"), "split value"),
+            orders_per_picker=parse_count(data.get("orders_per_picker", ""),
+                                          "orders per picker"))
     except ValueError as exc:
         return await _rules(request, error=f"Not saved: {exc}", status_code=400)
     await routing.save_rules(request.app.state.db, rules, current_user(request).name)

@@ -11,12 +11,13 @@ from litestar.exceptions import NotFoundException
 from litestar.params import Body
 from litestar.response import Template
 
-from app.catalog.csv_io import parse_catalog
+from app.catalog.csv_io import parse_catalog, parse_product_price, parse_reorder_level
 from app.catalog.models import Barcode, Product
 from app.catalog.service import ImportRejected, import_catalog, search
 from app.core import csv_safe
 from app.core.auth import api_access, requires
 from app.core.clock import utcnow
+from app.core.money import parse_gst_rate
 from app.core.web import Form, UploadProblem, go, page, upload_text
 from app.hub import service as hub
 
@@ -56,6 +57,8 @@ async def accept_database(request: Request, store_id: str, data: Form) -> Respon
         await hub.accept_store_database(request.app.state.db, store_id,
                                         offline_after=cfg.offline_after,
                                         epoch=data.get("epoch"))
+    except hub.UnknownStore as exc:
+        raise NotFoundException(str(exc)) from None
     except hub.HubError as exc:
         return page(request, "hub/dashboard.html", "hub/_stores.html", status_code=409,
                     accept_error=str(exc), **await _stores_board(request))
@@ -102,31 +105,16 @@ async def product_edit(request: Request, sku: str) -> Template:
                 form={}, saved=request.query_params.get("saved") == "1")
 
 
-def _rupees_to_paise(text: str) -> int:
-    try:
-        value = round(float(text.replace(",", "").strip()) * 100)
-    except ValueError:
-        raise hub.HubError(f"price {text!r} is not a number of rupees") from None
-    return value
-
-
-def _percent_to_bp(text: str) -> int:
-    try:
-        return round(float(text.strip().rstrip("%")) * 100)
-    except ValueError:
-        raise hub.HubError(f"GST rate {text!r} is not a number") from None
-
-
 @post("/hub/catalog/save", guards=[requires(*HQ)])
 async def product_save(request: Request, data: Form) -> Response | Template:
     try:
         edit = hub.ProductEdit(
             sku=data.get("sku", ""), name=data.get("name", ""),
-            price_minor=_rupees_to_paise(data.get("price", "")),
-            gst_rate_bp=_percent_to_bp(data.get("gst", "")),
+            price_minor=parse_product_price(data.get("price", "")),
+            gst_rate_bp=parse_gst_rate(data.get("gst", "")),
             unit=data.get("unit", "piece"), hsn=data.get("hsn", ""),
             pack_size=data.get("pack_size", ""), category=data.get("category", ""),
-            reorder_level=int(data.get("reorder_level") or 0),
+            reorder_level=parse_reorder_level(data.get("reorder_level", "")),
             barcodes=tuple(c for c in data.get("barcodes", "").replace(",", " ").split() if c),
             active=data.get("active") == "on")
         product = await hub.save_product(request.app.state.db, edit)

@@ -48,6 +48,10 @@ class HubError(ValueError):
     """A request the hub refuses, with a message for the person who made it."""
 
 
+class UnknownStore(HubError):
+    """No store has this id (a 404, not a refusal)."""
+
+
 # --- registry ------------------------------------------------------------------------
 
 STORE_ID = re.compile(r"^[A-Z][A-Z0-9]{0,7}$")
@@ -161,7 +165,7 @@ async def accept_store_database(db: HubDatabase, store_id: str, *,
     async with db.write() as s:
         store = await s.get(HubStore, store_id, with_for_update=True)
         if store is None:
-            raise HubError(f"no store {store_id}")
+            raise UnknownStore(f"no store {store_id}")
         if epoch is not None and epoch != (store.rejected_epoch or ""):
             raise HubError(f"another connection of {store_id} was refused since this page "
                            "was loaded: look at the alert again before accepting")
@@ -405,6 +409,7 @@ class ProductEdit:
 async def save_product(db: HubDatabase, edit: ProductEdit) -> Product:
     """Create or change one product at the hub; every store hears of it."""
     from app.catalog.barcodes import BarcodeError, normalize_gtin
+    from app.catalog.csv_io import MAX_PRICE_MINOR, MAX_REORDER_LEVEL
     from app.catalog.models import UNITS
 
     sku = edit.sku.strip().upper()
@@ -412,8 +417,10 @@ async def save_product(db: HubDatabase, edit: ProductEdit) -> Product:
         raise HubError("SKU: letters, digits, . _ - (up to 40)")
     if not edit.name.strip():
         raise HubError("a product needs a name")
-    if edit.price_minor <= 0:
-        raise HubError("price must be more than zero")
+    if not 0 < edit.price_minor <= MAX_PRICE_MINOR:
+        raise HubError("price must be more than zero and at most ₹1,00,00,000")
+    if not 0 <= edit.reorder_level <= MAX_REORDER_LEVEL:
+        raise HubError("reorder level must be a whole number up to 1,00,00,000")
     if edit.gst_rate_bp not in (0, 25, 300, 500, 1200, 1800, 2800, 4000):
         raise HubError("GST rate must be one of 0, 0.25, 3, 5, 12, 18, 28 or 40 %")
     if edit.unit not in UNITS:
