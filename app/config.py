@@ -103,6 +103,11 @@ class PosSection(Base):
     rounding_step_paise: Literal[1, 10, 50, 100] = 100  # bills round to the nearest rupee
     discount_limit_percent: Annotated[int, msgspec.Meta(ge=0, le=100)] = 10
     void_approval_above_rupees: Annotated[int, msgspec.Meta(ge=0)] = 500
+    # Cash out of the drawer (issue #13 item 2): one entry above this, or a shift's cash
+    # out without a manager above the second, needs a manager's PIN; the Z report flags a
+    # shift whose cash out passes the second.
+    cash_out_approval_above_rupees: Annotated[int, msgspec.Meta(ge=0, le=100_000)] = 1000
+    cash_out_shift_limit_rupees: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 2000
     refund_needs_manager: bool = True
     upi_vpa: str = ""  # e.g. kiranafresh@okaxis ; empty hides UPI QR payments
     upi_payee_name: str = ""

@@ -645,7 +645,7 @@ async def shift_page(request: Request) -> Template | Response:
     shift = await service.current_shift(db, counter) if counter else None
     if shift is None:
         return go(request, "/pos")
-    report = await service.shift_report(db, shift.id)
+    report = await service.shift_report(db, shift.id, request.app.state.cfg)
     return page(
         request,
         "pos/shift.html",
@@ -660,13 +660,18 @@ async def shift_cash(request: Request, data: Form) -> Response | Template:
     try:
         amount = parse_amount(data.get("amount", ""))
         sign = -1 if data.get("direction") == "out" else 1
+        approver = await _approver(request, data)
         await service.cash_movement(
             request.app.state.db,
             _counter(request) or "",
             signed_in(request),
             sign * amount,
             data.get("reason", ""),
+            approver,
+            cfg=request.app.state.cfg,
         )
+    except (NeedsApproval, LoginError) as exc:
+        return await _approval_box(request, data, str(exc), target="#shift-msg")
     except (PosError, MoneyError) as exc:
         return _message(request, str(exc))
     return go(request, "/pos/shift?msg=Cash+recorded")
@@ -716,7 +721,8 @@ def _may_see_report(request: Request, shift_id: str) -> None:
 @get("/pos/shifts/{shift_id:str}", guards=[CASHIER])
 async def shift_report_page(request: Request, shift_id: str) -> Template:
     try:
-        report = await service.shift_report(request.app.state.db, shift_id)
+        report = await service.shift_report(request.app.state.db, shift_id,
+                                            request.app.state.cfg)
     except PosError:
         raise NotFoundException("No such shift.") from None
     _may_see_report(request, shift_id)

@@ -20,7 +20,7 @@ from app.catalog.barcodes import MeasureRule, parse_scan
 from app.catalog.models import Product
 from app.catalog.service import UnknownProduct, find_scanned
 from app.catalog.units import format_measure
-from app.config import StoreConfig
+from app.config import PosSection, StoreConfig
 from app.core.auth import StaffUser
 from app.core.card_data import CARD_NUMBER_MESSAGE, looks_like_card_number
 from app.core.clock import utcnow
@@ -115,23 +115,51 @@ async def current_shift(db: Database, counter: str) -> Shift | None:
         return await _open_shift(s, counter)
 
 
+def cash_out_refusal(pos_cfg: PosSection, amount_out: int, unapproved_before: int) -> str:
+    """Why a cash out needs a manager's PIN ("" if it does not): one entry above the
+    per-entry limit, or the shift's cash out without a manager passing the shift limit
+    (so many small entries cannot empty the drawer either)."""
+    entry = pos_cfg.cash_out_approval_above_rupees * 100
+    shift = pos_cfg.cash_out_shift_limit_rupees * 100
+    if amount_out > entry:
+        return f"cash out above {format_amount(entry)} needs a manager's PIN"
+    if unapproved_before + amount_out > shift:
+        return (f"cash out without a manager may add up to {format_amount(shift)} in this "
+                f"shift ({format_amount(unapproved_before)} so far); this needs a manager's PIN")
+    return ""
+
+
 async def cash_movement(
-    db: Database, counter: str, user: StaffUser, amount_minor: int, reason: str
+    db: Database, counter: str, user: StaffUser, amount_minor: int, reason: str,
+    approver: StaffUser | None = None, *, cfg: StoreConfig | None = None,
 ) -> CashMovement:
+    """Cash put into or taken out of the drawer. Taking out over the limits needs a
+    manager (the user, or `approver` whose PIN was typed); the manager is recorded."""
     reason = reason.strip()
     if not reason:
         raise PosError("say why cash goes in or out")
     _refuse_card_number(reason)
     if amount_minor == 0 or abs(amount_minor) > 10_000_000:
         raise PosError("enter an amount between ₹0.01 and ₹1,00,000")
+    pos_cfg = cfg.pos if cfg is not None else PosSection()
+    manager = approver if approver is not None else (user if _is_manager(user) else None)
     async with db.write() as s:
         shift = await _require_shift(s, counter)
+        if amount_minor < 0 and manager is None:
+            unapproved = int(await s.scalar(
+                select(func.coalesce(func.sum(-CashMovement.amount_minor), 0)).where(
+                    CashMovement.shift_id == shift.id, CashMovement.amount_minor < 0,
+                    CashMovement.approver_id.is_(None))) or 0)
+            refusal = cash_out_refusal(pos_cfg, -amount_minor, unapproved)
+            if refusal:
+                raise NeedsApproval(refusal)
         move = CashMovement(
             id=uuid7(),
             shift_id=shift.id,
             amount_minor=amount_minor,
             reason=reason[:80],
             user_id=user.id,
+            approver_id=manager.id if manager is not None and amount_minor < 0 else None,
             at=utcnow(),
         )
         s.add(move)
@@ -140,6 +168,7 @@ async def cash_movement(
             user,
             "cash_in" if amount_minor > 0 else "cash_out",
             f"{shift.number} {amount_minor} {reason[:60]}",
+            approver,
         )
     return move
 
@@ -177,6 +206,19 @@ class ShiftReport:
     voids_total: int
     cash_in: int
     cash_out: int
+    cash_out_count: int = 0
+    cash_out_approved: int = 0  # of cash_out, what a manager took or approved
+    cash_out_usual: int = 0  # the shift limit (config) above which the Z flags cash out
+
+    @property
+    def cash_out_warning(self) -> str:
+        """A plain line for the X/Z report when cash out was more than usual."""
+        if not self.cash_out or self.cash_out <= self.cash_out_usual:
+            return ""
+        entries = f"{self.cash_out_count} entr{'y' if self.cash_out_count == 1 else 'ies'}"
+        return (f"Cash out {format_amount(self.cash_out)} ({entries}, "
+                f"{format_amount(self.cash_out_approved)} approved by a manager) is above "
+                f"the usual {format_amount(self.cash_out_usual)} for a shift")
 
     @property
     def expected_cash(self) -> int:
@@ -205,7 +247,8 @@ class ShiftReport:
         return self.net_sales - sum(r.taxable + r.tax for r in self.tax_rows)
 
 
-async def _report(s: AsyncSession, shift: Shift) -> ShiftReport:
+async def _report(s: AsyncSession, shift: Shift, cfg: StoreConfig | None = None
+                  ) -> ShiftReport:
     sales = (
         await s.execute(
             select(
@@ -286,6 +329,13 @@ async def _report(s: AsyncSession, shift: Shift) -> ShiftReport:
             CashMovement.shift_id == shift.id, CashMovement.amount_minor < 0
         )
     )
+    outs = (await s.execute(
+        select(func.count(CashMovement.id),
+               func.coalesce(func.sum(-CashMovement.amount_minor), 0))
+        .where(CashMovement.shift_id == shift.id, CashMovement.amount_minor < 0,
+               CashMovement.approver_id.is_not(None)))).one()
+    out_count = await s.scalar(select(func.count(CashMovement.id)).where(
+        CashMovement.shift_id == shift.id, CashMovement.amount_minor < 0))
     return ShiftReport(
         shift=shift,
         sales_count=sales[0],
@@ -304,15 +354,20 @@ async def _report(s: AsyncSession, shift: Shift) -> ShiftReport:
         voids_total=voids[1],
         cash_in=int(cash_in or 0),
         cash_out=int(cash_out or 0),
+        cash_out_count=int(out_count or 0),
+        cash_out_approved=int(outs[1] or 0),
+        cash_out_usual=(cfg.pos if cfg is not None else PosSection()
+                        ).cash_out_shift_limit_rupees * 100,
     )
 
 
-async def shift_report(db: Database, shift_id: str) -> ShiftReport:
+async def shift_report(db: Database, shift_id: str, cfg: StoreConfig | None = None
+                       ) -> ShiftReport:
     async with db.read() as s:
         shift = await s.get(Shift, shift_id)
         if shift is None:
             raise PosError("no such shift")
-        return await _report(s, shift)
+        return await _report(s, shift, cfg)
 
 
 async def close_shift(
@@ -340,7 +395,7 @@ async def close_shift(
         )
         if open_carts:
             raise PosError("finish or void the open and parked carts before closing")
-        report = await _report(s, shift)
+        report = await _report(s, shift, cfg)
         shift.closed_at = utcnow()
         shift.closed_by = user.id
         shift.expected_cash_minor = report.expected_cash
@@ -384,7 +439,7 @@ async def print_shift_report(
         if shift is None:
             raise PosError("no such shift")
         closed = shift.closed_at is not None
-        report = await _report(s, shift)
+        report = await _report(s, shift, cfg)
         printers = receipts.ask_for_report(s, cfg, report, closed=closed, duplicate=closed)
         if not printers:
             raise PosError(f"no printer prints reports for counter {shift.counter}; "

@@ -28,7 +28,7 @@ from app.pos.models import (
 from app.printing import service as printing
 from app.printing.layout import parse_layout, plain_text
 from app.stock.service import load_bins_csv
-from tests.conftest import csrf_of
+from tests.conftest import STAFF, csrf_of
 
 ROOT = Path(__file__).resolve().parents[2]
 LOTION = "BLT-HMBL-200ML"  # ₹195.00 a piece, GST 18 %: 14.88 + 14.87 before the fix
@@ -147,7 +147,7 @@ async def test_gst_halves_are_equal_on_paper_screen_and_e_receipt(client, login_
 
 
 async def test_cash_received_50_comma_00_is_refused_and_changes_nothing(client, login_as,
-                                                                       catalog, db):
+                                                                       catalog, db, staff):
     await login_as("cashier")
     cart = await open_till(client)
     await client.post("/pos/scan", data={"code": catalog[ATTA].barcodes[0], "cart_id": cart},
@@ -178,7 +178,11 @@ async def test_cash_received_50_comma_00_is_refused_and_changes_nothing(client, 
         assert "commas only between thousands" in r.text
     r = await client.post("/pos/shift/cash", data={"amount": "1,00,000", "direction": "out",
                                                    "reason": "bank"}, headers=hx(client))
-    assert r.status_code < 400
+    assert 'data-testid="approval"' in r.text  # over the cash-out limit: a manager's PIN
+    r = await client.post("/pos/shift/cash", data={
+        "amount": "1,00,000", "direction": "out", "reason": "bank",
+        "approver_id": staff["manager"], "approver_pin": STAFF["manager"][1]}, headers=hx(client))
+    assert r.status_code < 400 and 'data-testid="approval"' not in r.text
     async with db.read() as s:
         moves = list(await s.scalars(select(CashMovement)))
     assert [m.amount_minor for m in moves] == [-10_000_000]
