@@ -96,6 +96,12 @@ class PrinterSection(Base):
     poll_seconds: Annotated[float, msgspec.Meta(gt=0, le=60)] = 2.0  # a printer with a problem
 
 
+class ReceiptsSection(Base):
+    # A customer's e-receipt link (/r/<token>, the receipt's QR) works this many days
+    # after the sale; then it answers "expired; ask the store for a copy".
+    e_receipt_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] = 90
+
+
 class PosSection(Base):
     counters: list[Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9]{1,6}$")]] = msgspec.field(
         default_factory=lambda: ["C1"]
@@ -211,6 +217,7 @@ class StoreConfig(ConfigFile, kw_only=True):
     database: DatabaseSection = msgspec.field(default_factory=DatabaseSection)
     printers: list[PrinterSection] = []
     pos: PosSection = msgspec.field(default_factory=PosSection)
+    receipts: ReceiptsSection = msgspec.field(default_factory=ReceiptsSection)
     picking: PickingSection = msgspec.field(default_factory=PickingSection)
     hub: HubLinkSection = msgspec.field(default_factory=HubLinkSection)
 

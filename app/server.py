@@ -303,6 +303,9 @@ def create_store_app(cfg: StoreConfig, *, check_migrations: bool = True) -> Lite
         if pending:
             raise StartupError(pending)
     db = Database(db_path)
+    from app.core import log_redact
+
+    log_redact.install()  # e-receipt tokens never reach the access log
     data_dir = cfg.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.response import Template
@@ -102,16 +104,22 @@ async def job_preview(request: Request, job_id: str) -> Template:
 
 @get("/r/{token:str}", opt=PUBLIC)
 async def e_receipt(request: Request, token: str) -> Response | Template:
-    """The customer's copy: public, found only by its unguessable token."""
+    """The customer's copy: public, found only by its unguessable token, for
+    [receipts] e_receipt_days after the sale (the access log shows /r/…, core/log_redact)."""
     db = request.app.state.db
+    cfg = request.app.state.cfg
     if len(token) < 20:
         raise NotFoundException("This receipt link is not valid.")
     async with db.read() as s:
         sale = await s.scalar(select(Sale).where(Sale.receipt_token == token))
         if sale is None:
             raise NotFoundException("This receipt link is not valid.")
+        if utcnow() - sale.at > timedelta(days=cfg.receipts.e_receipt_days):
+            return page(request, "errors/error.html", status_code=410,
+                        title="Receipt link expired",
+                        message="This receipt link has expired; ask the store for a copy.",
+                        user=None)
         _ = sale.lines, sale.tenders  # loaded before the transaction ends
-    cfg = request.app.state.cfg
     return page(request, "printing/e_receipt.html", sale=sale, store=cfg.store,
                 tax_rows=tax_rows(sale.lines), money=format_amount, qty=format_quantity,
                 line_text=sale_line_text, measure=format_measure,

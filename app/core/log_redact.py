@@ -1,0 +1,40 @@
+"""Keep bearer-like secrets in URLs out of the logs (ASVS 4.0.3 V7.1.1, V8.3.x).
+
+An e-receipt link (`/r/<token>`) is the only thing that lets anyone read a customer's bill,
+so the access log (uvicorn prints every request's path) and error logs show it as
+`/r/…`. The filter rewrites a record's message and arguments before any handler sees it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+RECEIPT_PATH = re.compile(r"/r/[^\s/?#\"']+")
+REDACTED = "/r/…"
+# uvicorn's access log, its error log and Kirana's own (a 500 logs the path).
+LOGGERS = ("uvicorn.access", "uvicorn.error", "kirana.web")
+
+
+def redact(text: str) -> str:
+    return RECEIPT_PATH.sub(REDACTED, text)
+
+
+class RedactReceiptTokens(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {k: redact(v) if isinstance(v, str) else v
+                           for k, v in record.args.items()}
+        return True
+
+
+def install() -> None:
+    """Attach the filter to the loggers that print request paths (once each)."""
+    for name in LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactReceiptTokens) for f in logger.filters):
+            logger.addFilter(RedactReceiptTokens())
