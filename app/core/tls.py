@@ -10,6 +10,14 @@ certificate it signs names everything a device may type: the host name,
 The CA lives 10 years; the server certificate 397 days (browsers refuse longer
 ones) and is renewed when fewer than 30 days are left, by `kirana tls init` or
 at `kirana serve` start-up. Renewal keeps the CA, so paired devices stay paired.
+
+The CA's private key is what an attacker on the LAN would want: with it they can make
+a certificate every paired device trusts for the store's names and private networks.
+By default it sits beside the server (0600) so renewal needs nobody; a store may instead
+keep it encrypted with a passphrase (`--ca-passphrase-file`) or off the machine
+(`kirana tls export-ca`, then `--ca-dir` on a USB stick or another computer). Either way
+renewal then needs a person (`kirana tls renew`); `kirana serve` keeps serving and says
+how many days are left.
 """
 
 from __future__ import annotations
@@ -30,6 +38,11 @@ from app.core.private_files import private_dir, write_private
 CA_DAYS = 3650
 SERVER_DAYS = 397
 RENEW_BEFORE = timedelta(days=30)
+MIN_PASSPHRASE = 12
+
+
+class CaKeyUnavailable(Exception):
+    """The CA's key is needed but is kept offline, passphrase-protected, or wrong."""
 
 
 @dataclass(frozen=True)
@@ -94,9 +107,49 @@ def _write_private(path: Path, data: bytes) -> None:
     write_private(path, data)
 
 
-def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+def _key_pem(key: ec.EllipticCurvePrivateKey, passphrase: bytes | None = None) -> bytes:
+    encryption = (serialization.BestAvailableEncryption(passphrase) if passphrase
+                  else serialization.NoEncryption())
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+                             encryption)
+
+
+def check_passphrase(passphrase: bytes) -> bytes:
+    if len(passphrase) < MIN_PASSPHRASE:
+        raise ValueError(f"the CA passphrase must be at least {MIN_PASSPHRASE} characters")
+    return passphrase
+
+
+def ca_key_path(files: TlsFiles, ca_dir: Path | None = None) -> Path:
+    return Path(ca_dir) / "ca.key" if ca_dir else files.ca_key
+
+
+def ca_key_encrypted(path: Path) -> bool:
+    return path.exists() and b"ENCRYPTED" in path.read_bytes()[:64]
+
+
+def load_ca_key(files: TlsFiles, passphrase: bytes | None = None,
+                ca_dir: Path | None = None) -> ec.EllipticCurvePrivateKey:
+    """The CA's key from this machine or `ca_dir`, checked against ca.crt."""
+    path = ca_key_path(files, ca_dir)
+    if not path.exists():
+        raise CaKeyUnavailable(
+            f"the certificate authority's key is not in {path.parent} (kept offline?): "
+            "renew with --ca-dir <folder holding ca.key>")
+    data = path.read_bytes()
+    encrypted = ca_key_encrypted(path)
+    if encrypted and not passphrase:
+        raise CaKeyUnavailable("the certificate authority's key is protected by a passphrase: "
+                               "renew with `kirana tls renew` (it asks) or --ca-passphrase-file")
+    try:
+        key = serialization.load_pem_private_key(data, password=passphrase if encrypted
+                                                 else None)
+    except ValueError:
+        raise CaKeyUnavailable("wrong passphrase for the certificate authority's key") from None
+    ca_cert = x509.load_pem_x509_certificate(files.ca_cert.read_bytes())
+    if key.public_key() != ca_cert.public_key():
+        raise CaKeyUnavailable(f"{path} is not the key of this store's CA ({files.ca_cert})")
+    return key
 
 
 PRIVATE_NETWORKS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8",
@@ -118,7 +171,8 @@ def name_constraints(names: list[str], ips: list[str]) -> x509.NameConstraints:
 
 
 def make_ca(files: TlsFiles, store_name: str, now: datetime | None = None,
-            names: list[str] | None = None, ips: list[str] | None = None) -> x509.Certificate:
+            names: list[str] | None = None, ips: list[str] | None = None, *,
+            passphrase: bytes | None = None, ca_dir: Path | None = None) -> x509.Certificate:
     now = now or datetime.now(UTC)
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([
@@ -141,15 +195,20 @@ def make_ca(files: TlsFiles, store_name: str, now: datetime | None = None,
                        critical=True)
         .sign(key, hashes.SHA256())
     )
-    _write_private(files.ca_key, _key_pem(key))
-    files.ca_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    pem = cert.public_bytes(serialization.Encoding.PEM)
+    _write_private(ca_key_path(files, ca_dir), _key_pem(key, passphrase))
+    if ca_dir:
+        (Path(ca_dir) / "ca.crt").write_bytes(pem)
+    private_dir(files.folder)
+    files.ca_cert.write_bytes(pem)
     return cert
 
 
 def make_server_cert(files: TlsFiles, names: list[str], ips: list[str],
-                     now: datetime | None = None) -> x509.Certificate:
+                     now: datetime | None = None, *, passphrase: bytes | None = None,
+                     ca_dir: Path | None = None) -> x509.Certificate:
     now = now or datetime.now(UTC)
-    ca_key = serialization.load_pem_private_key(files.ca_key.read_bytes(), password=None)
+    ca_key = load_ca_key(files, passphrase, ca_dir)
     ca_cert = x509.load_pem_x509_certificate(files.ca_cert.read_bytes())
     key = ec.generate_private_key(ec.SECP256R1())
     alt = [x509.DNSName(n) for n in names] + [x509.IPAddress(ipaddress.ip_address(a))
@@ -196,20 +255,72 @@ class TlsReport:
 
 
 def ensure(files: TlsFiles, store_name: str, *, force: bool = False,
-           extra_names: tuple[str, ...] = (), extra_ips: tuple[str, ...] = ()) -> TlsReport:
-    """Create the CA if missing; (re)make the server certificate when due or forced."""
+           extra_names: tuple[str, ...] = (), extra_ips: tuple[str, ...] = (),
+           passphrase: bytes | None = None, ca_dir: Path | None = None) -> TlsReport:
+    """Create the CA if missing; (re)make the server certificate when due or forced.
+    The CA exists once ca.crt does: its key may be kept offline (`ca_dir`) or encrypted
+    (`passphrase`), and a missing key is never a reason to make a new CA."""
     for ip in extra_ips:
         ipaddress.ip_address(ip)  # ValueError with the bad address
-    created_ca = not (files.ca_cert.exists() and files.ca_key.exists())
+    created_ca = not files.ca_cert.exists()
     names, ips = local_names(extra_names, extra_ips)
     if created_ca:
-        make_ca(files, store_name, names=names, ips=ips)
+        if passphrase:
+            check_passphrase(passphrase)
+        make_ca(files, store_name, names=names, ips=ips, passphrase=passphrase, ca_dir=ca_dir)
     renewed = created_ca or force or needs_renewal(files)
     if renewed:
-        cert = make_server_cert(files, names, ips)
+        cert = make_server_cert(files, names, ips, passphrase=passphrase, ca_dir=ca_dir)
     else:
         cert = server_cert(files)
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         names = san.get_values_for_type(x509.DNSName)
         ips = [str(a) for a in san.get_values_for_type(x509.IPAddress)]
     return TlsReport(created_ca, renewed, names, ips, cert.not_valid_after_utc)
+
+
+def renew_at_start(files: TlsFiles, store_name: str, now: datetime | None = None) -> str:
+    """What `kirana serve` does before it starts: renew the server certificate if due and
+    the CA's key is at hand; if the key is kept offline or encrypted, keep serving with
+    the current certificate and say how long it has left and how to renew."""
+    if not needs_renewal(files, now):
+        return ""
+    try:
+        report = ensure(files, store_name)
+    except CaKeyUnavailable as exc:
+        cert = server_cert(files)
+        left = (cert.not_valid_after_utc - (now or datetime.now(UTC))).days if cert else 0
+        when = (f"expires in {left} days" if left >= 0 else f"EXPIRED {-left} days ago")
+        return (f"Warning: the server certificate {when} and was not renewed: {exc}. "
+                "Run `kirana tls renew` on this computer.")
+    return f"Renewed the server certificate (valid until {report.valid_until:%d %b %Y})."
+
+
+def export_ca(files: TlsFiles, to: Path, *, keep: bool = False) -> Path:
+    """Copy the CA (key and certificate) to `to` (a USB stick, another computer's share),
+    check the copy, then remove the key here unless `keep`. Returns the key's new path."""
+    key_pem = files.ca_key.read_bytes() if files.ca_key.exists() else None
+    if key_pem is None:
+        raise CaKeyUnavailable(f"no CA key at {files.ca_key} to export (already offline?)")
+    private_dir(Path(to))
+    target = Path(to) / "ca.key"
+    if target.exists() and target.read_bytes() != key_pem:
+        raise CaKeyUnavailable(f"{target} already holds another key; choose an empty folder")
+    write_private(target, key_pem)
+    (Path(to) / "ca.crt").write_bytes(files.ca_cert.read_bytes())
+    if target.read_bytes() != key_pem:
+        raise CaKeyUnavailable(f"the copy at {target} does not read back the same; kept here")
+    if not keep:
+        files.ca_key.unlink()
+    return target
+
+
+def protect_ca(files: TlsFiles, passphrase: bytes, ca_dir: Path | None = None) -> Path:
+    """Encrypt an existing CA key in place with a passphrase (PKCS#8, best available)."""
+    check_passphrase(passphrase)
+    path = ca_key_path(files, ca_dir)
+    if ca_key_encrypted(path):
+        raise CaKeyUnavailable(f"{path} is already protected by a passphrase")
+    key = load_ca_key(files, None, ca_dir)
+    write_private(path, _key_pem(key, passphrase))
+    return path
