@@ -88,14 +88,23 @@ def ask_for_report(s: Tx, cfg: StoreConfig, report, closed: bool,  # noqa: ANN00
                              duplicate=duplicate).printer for p in targets]
 
 
+def refund_layout(cfg: StoreConfig, refund: Refund, sale: Sale,
+                  sale_lines: dict[str, SaleLine], *, credit_code: str = "",
+                  duplicate: bool = False):  # noqa: ANN201
+    """The refund slip; an exchange's first slip carries its credit note code (text and
+    QR), which is never stored, so a copy says the code is on the original only."""
+    return templates_for(cfg).render("refund", refund=refund, sale=sale,
+                                     sale_lines=sale_lines, duplicate=duplicate,
+                                     measure=format_measure, credit_code=credit_code)
+
+
 def ask_for_refund_slip(s: Tx, cfg: StoreConfig, refund: Refund, sale: Sale,
-                        sale_lines: dict[str, SaleLine], counter: str) -> None:
+                        sale_lines: dict[str, SaleLine], counter: str,
+                        credit_code: str = "") -> None:
     targets = printing.printers_for(cfg, "refund", counter)
     if not targets:
         return
-    layout = templates_for(cfg).render("refund", refund=refund, sale=sale,
-                                       sale_lines=sale_lines, duplicate=False,
-                                       measure=format_measure)
+    layout = refund_layout(cfg, refund, sale, sale_lines, credit_code=credit_code)
     for p in targets:
         printing.enqueue(s, p.name, "refund", layout, ref=refund.id,
                          title=f"Refund {refund.number}")

@@ -37,7 +37,9 @@ MANAGER = requires("manager")
 COUNTER_KEY = "counter"
 LAST_SHIFT_KEY = "last_closed_shift"
 WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")  # str.isdigit() also takes "²" and 5,000 digits
-EXCHANGE_KEY = "exchange_refund"  # the refund number whose credit this visit may spend
+# This visit's credit note: {"number": refund number, "code": its printed code}. The code is
+# kept nowhere else (only its hash), so the pay screen can offer it for this visit only.
+EXCHANGE_KEY = "exchange_credit"
 
 
 def _counter(request: Request) -> str | None:
@@ -364,12 +366,13 @@ async def _pay_panel(
     )
     settlement = service.settle_cart(view.cart, view.totals)
     exchange_credit = None
-    number = request.session.get(EXCHANGE_KEY)
-    if number and remaining:
+    visit = _visit_credit(request)
+    if visit and remaining:
+        number = visit["number"]
         left = await service.exchange_credit_left_for(request.app.state.db, number)
         pending = sum(t.amount_minor for t in view.cart.tenders if t.reference == number)
         if left - pending > 0:
-            exchange_credit = {"number": number, "left": left - pending}
+            exchange_credit = {"number": number, "code": visit["code"], "left": left - pending}
     return page(
         request,
         "pos/_pay.html",
@@ -595,9 +598,17 @@ async def refund_submit(request: Request, sale_id: str, data: Form) -> Template 
     except (PosError, LoginError) as exc:
         return await _refund_form(request, sale_id, str(exc), data)
     request.app.state.print_queue.wake()
-    if refund.tender_kind == "exchange":
-        request.session[EXCHANGE_KEY] = refund.number
+    code = getattr(refund, "credit_code", "")
+    if refund.tender_kind == "exchange" and code:
+        request.session[EXCHANGE_KEY] = {"number": refund.number, "code": code}
     return go(request, f"/pos/refunds/{refund.id}")
+
+
+def _visit_credit(request: Request) -> dict[str, str] | None:
+    found = request.session.get(EXCHANGE_KEY)
+    if isinstance(found, dict) and found.get("number") and found.get("code"):
+        return {"number": str(found["number"]), "code": str(found["code"])}
+    return None
 
 
 NOTHING = re.compile(r"|0+(\.0{0,3})?")  # an untouched refund field: nothing of that line
@@ -628,10 +639,15 @@ async def refund_receipt(request: Request, refund_id: str) -> Template:
     lines = {
         r.line.id: r.line for r in await service.refundable_lines(request.app.state.db, sale.id)
     }
+    visit = _visit_credit(request)
+    credit = None  # the code is shown only in the visit that made it, never on a later look
+    if visit and visit["number"] == refund.number:
+        credit = {"code": visit["code"], "qr": qr_svg_data_uri(visit["code"])}
     return page(
         request,
         "pos/refund_receipt.html",
-        **_ctx(request, refund=refund, sale=sale, sale_lines=lines, money=format_amount),
+        **_ctx(request, refund=refund, sale=sale, sale_lines=lines, money=format_amount,
+               credit=credit),
     )
 
 

@@ -8,6 +8,7 @@ client never sends a price.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import secrets
@@ -66,6 +67,40 @@ REFUND_KINDS = TENDER_KINDS
 
 class PosError(ValueError):
     """A refusal with a message for the cashier; nothing was changed."""
+
+
+CREDIT_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base 32: no I, L, O, U
+CREDIT_CODE_CHARS = 16  # 80 random bits
+
+
+def new_credit_code() -> str:
+    """A credit note's code, printed on the slip (text and QR): CN-XXXX-XXXX-XXXX-XXXX."""
+    raw = "".join(secrets.choice(CREDIT_ALPHABET) for _ in range(CREDIT_CODE_CHARS))
+    return "CN-" + "-".join(raw[i:i + 4] for i in range(0, CREDIT_CODE_CHARS, 4))
+
+
+def normalise_credit_code(text: str) -> str:
+    """The code as typed or scanned: case, spaces and dashes do not matter, nor O/0, I/L/1."""
+    cleaned = "".join(c for c in text.upper()[:60] if c.isalnum())
+    cleaned = cleaned.removeprefix("CN").translate(str.maketrans("OIL", "011"))
+    ok = len(cleaned) == CREDIT_CODE_CHARS and all(c in CREDIT_ALPHABET for c in cleaned)
+    return cleaned if ok else ""
+
+
+def credit_code_hash(code: str) -> str:
+    return hashlib.sha256(normalise_credit_code(code).encode()).hexdigest()
+
+
+async def _credit_note(s: AsyncSession, typed: str) -> Refund:
+    """The exchange refund whose printed code this is; its number (sequential) is no key."""
+    found = None
+    if normalise_credit_code(typed):
+        found = await s.scalar(select(Refund).where(
+            Refund.credit_code_hash == credit_code_hash(typed)))
+    if found is None or found.tender_kind != "exchange":
+        raise PosError("no credit note has that code: scan or type the code printed on the "
+                       "credit note (CN-…), not the refund number")
+    return found
 
 
 class NeedsApproval(PosError):
@@ -1008,12 +1043,12 @@ async def add_tender(
         raise PosError("enter the card terminal's approval or reference number")
     if kind == "card" and not reference.replace("-", "").isalnum():
         raise PosError("the card reference is letters and digits only (never the card number)")
-    if kind == "exchange":
-        reference = reference.upper()
     async with db.write() as s:
         cart = await s.get(Cart, cart_id)
         if cart is None or cart.counter != counter or cart.status != "active":
             raise PosError("that cart is not open on this counter")
+        if kind == "exchange":  # the tender keeps the refund's number, never the code
+            reference = (await _credit_note(s, reference)).number
         if not cart.lines:
             raise PosError("the cart is empty")
         await _require_shift(s, counter)
@@ -1374,6 +1409,9 @@ async def refund(
             tax_minor=0,
             reason=reason.strip()[:80],
         )
+        credit_code = new_credit_code() if tender_kind == "exchange" else ""
+        if credit_code:
+            refund_row.credit_code_hash = credit_code_hash(credit_code)
         s.add(refund_row)
         total = tax = 0
         event_lines = []
@@ -1474,7 +1512,10 @@ async def refund(
         await s.flush()
         await s.refresh(refund_row, ["lines"])
         receipts.ask_for_refund_slip(s, cfg, refund_row, sale,
-                                     {k: v.line for k, v in lines.items()}, counter)
+                                     {k: v.line for k, v in lines.items()}, counter,
+                                     credit_code=credit_code)
+        # Shown and printed once: only its hash is kept (a repeat of the request has none).
+        refund_row.credit_code = credit_code  # type: ignore[attr-defined]
         return refund_row
 
 

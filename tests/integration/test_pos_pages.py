@@ -230,6 +230,7 @@ async def test_exchange_is_a_refund_and_a_sale_in_one_visit(client, login_as, ro
         f"qty-{line_id}": "1", "tender": "exchange", "key": key,
         "_csrf_token": csrf_of(client)})
     assert "Exchange credit" in done.text and "Start the exchange sale" in done.text
+    assert 'data-testid="credit-code"' in done.text  # shown in this visit only
     credit = first.price_minor
     # The new sale: the swapped item, paid with the credit and the difference in cash.
     cart = cart_id((await client.get("/pos")).text)
@@ -238,8 +239,9 @@ async def test_exchange_is_a_refund_and_a_sale_in_one_visit(client, login_as, ro
     panel = await client.get("/pos/pay", headers=hx(client))
     assert 'data-testid="use-exchange"' in panel.text
     number = re.search(r"Use credit from (S1-R\d+)", panel.text).group(1)
+    code = re.search(r'name="reference" value="(CN-[0-9A-Z-]+)"', panel.text).group(1)
     r = await client.post("/pos/pay/tender", data={"cart_id": cart, "kind": "exchange",
-                                                   "reference": number}, headers=hx(client))
+                                                   "reference": code}, headers=hx(client))
     assert 'name="key"' not in r.text  # the new item costs more: pay the rest in cash
     r = await client.post("/pos/pay/tender", data={"cart_id": cart, "kind": "cash",
                                                    "given": "5000"}, headers=hx(client))
@@ -259,8 +261,11 @@ async def test_exchange_is_a_refund_and_a_sale_in_one_visit(client, login_as, ro
     await client.post("/pos/scan", data={"code": second.barcodes[0], "cart_id": cart},
                       headers=hx(client))
     r = await client.post("/pos/pay/tender", data={"cart_id": cart, "kind": "exchange",
-                                                   "reference": number}, headers=hx(client))
+                                                   "reference": code}, headers=hx(client))
     assert f"no exchange credit left on {number}" in message(r.text)
+    r = await client.post("/pos/pay/tender", data={"cart_id": cart, "kind": "exchange",
+                                                   "reference": number}, headers=hx(client))
+    assert "code printed on the credit note" in message(r.text)  # the number spends nothing
 
 
 async def test_odd_numbers_and_a_shift_closed_elsewhere_are_not_server_errors(

@@ -1,0 +1,100 @@
+"""Exchange credit notes are bearer value, so they carry an unguessable code printed on the
+slip (text and QR); only that code spends them (issue #13 item 3, ASVS 4.0.3 V11.1.x, V2.x
+for bearer secrets). The refund number (S1-R00001, sequential) spends nothing.
+
+The hostile stand-in is a cashier at another counter typing refund numbers and guesses."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from sqlalchemy import select, text
+
+from app.pos import service as pos
+from app.pos.models import Refund, SaleTender
+from app.pos.service import PosError
+from tests.integration.test_pos_service import (  # noqa: F401 (fixtures)
+    ATTA,
+    DAL,
+    barcode,
+    cashier,
+    catalog,
+    manager,
+    new_cart,
+    new_key,
+    parsed,
+    pay_cash,
+    refund_line,
+    users,
+)
+
+
+async def sold_and_exchanged(db, cfg, catalog, manager, key=None):  # noqa: F811
+    await pos.open_shift(db, cfg, "C1", manager, 100_000)
+    view = await new_cart(db, cfg, "C1", manager, barcode(catalog, DAL))
+    await pay_cash(db, cfg, "C1", view.cart.id)
+    sale = await pos.complete_sale(db, cfg, "C1", view.cart.id, new_key(), manager)
+    full = await pos.get_sale(db, sale.id)
+    return await refund_line(db, cfg, sale.id, full.lines[0].id, 1, "resaleable", manager,
+                             tender="exchange", key=key)
+
+
+async def test_only_the_printed_code_spends_a_credit_note(cfg, db, catalog, cashier, manager):  # noqa: F811
+    note = await sold_and_exchanged(db, cfg, catalog, manager)
+    await pos.open_shift(db, cfg, "C2", cashier, 0)
+    view = await new_cart(db, cfg, "C2", cashier, barcode(catalog, ATTA))
+    for guess in (note.number, "S1-R00002", "CN-AAAA-AAAA-AAAA-AAAA", ""):
+        with pytest.raises(PosError, match="code printed on the credit note"):
+            await pos.add_tender(db, cfg, "C2", view.cart.id, "exchange", None, reference=guess)
+    code = note.credit_code
+    assert note.number == "S1-R00001" and code.startswith("CN-") and len(code) >= 20
+    with pytest.raises(PosError, match="code printed on the credit note"):
+        await pos.add_tender(db, cfg, "C2", view.cart.id, "exchange", None,
+                             reference=code[:-1] + ("Y" if code[-1] != "Y" else "Z"))
+    # The code spends it (typed with spaces, lower case, or scanned as printed).
+    spent = await pos.add_tender(db, cfg, "C2", view.cart.id, "exchange", None,
+                                 reference=" " + code.lower().replace("-", " ") + " ")
+    tender = spent.cart.tenders[0]
+    assert tender.reference == note.number and tender.amount_minor == 6800
+    await pos.complete_sale(db, cfg, "C2", view.cart.id, new_key(), cashier)
+    async with db.read() as s:
+        [used] = list(await s.scalars(select(SaleTender).where(SaleTender.kind == "exchange")))
+    assert used.reference == note.number
+    # The rest (₹115 - ₹68) on the next bill, then nothing is left.
+    again = await new_cart(db, cfg, "C2", cashier, barcode(catalog, ATTA))
+    rest = await pos.add_tender(db, cfg, "C2", again.cart.id, "exchange", None, reference=code)
+    assert rest.cart.tenders[0].amount_minor == note.total_minor - 6800
+    await pay_cash(db, cfg, "C2", again.cart.id)
+    await pos.complete_sale(db, cfg, "C2", again.cart.id, new_key(), cashier)
+    third = await new_cart(db, cfg, "C2", cashier, barcode(catalog, ATTA))
+    with pytest.raises(PosError, match=f"no exchange credit left on {note.number}"):
+        await pos.add_tender(db, cfg, "C2", third.cart.id, "exchange", None, reference=code)
+
+
+async def test_the_code_is_kept_only_as_a_hash(cfg, db, catalog, manager):  # noqa: F811
+    key = new_key()
+    note = await sold_and_exchanged(db, cfg, catalog, manager, key)
+    code = pos.normalise_credit_code(note.credit_code)
+    async with db.read() as s:
+        stored = await s.get(Refund, note.id)
+        dump = "\n".join(str(row) for row in (await s.execute(text(
+            "SELECT * FROM refunds"))).all())
+    assert stored.credit_code_hash == hashlib.sha256(code.encode()).hexdigest()
+    assert code not in dump and note.credit_code not in dump
+    # A repeat of the same refund (a double submit) does not make a second code.
+    again = await refund_line(db, cfg, note.sale_id, note.lines[0].sale_line_id, 1,
+                              "resaleable", manager, tender="exchange", key=key)
+    assert again.id == note.id and getattr(again, "credit_code", "") == ""
+
+
+async def test_the_slip_prints_the_code_and_a_qr(cfg, db, catalog, manager):  # noqa: F811
+    from app.pos.receipts import refund_layout
+
+    note = await sold_and_exchanged(db, cfg, catalog, manager)
+    sale = await pos.get_sale(db, note.sale_id)
+    layout = repr(refund_layout(cfg, note, sale, {ln.id: ln for ln in sale.lines},
+                                credit_code=note.credit_code))
+    assert note.credit_code in layout and "CREDIT NOTE" in layout
+    reprint = repr(refund_layout(cfg, note, sale, {ln.id: ln for ln in sale.lines}))
+    assert note.credit_code not in reprint and "original slip" in reprint
