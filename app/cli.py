@@ -579,12 +579,9 @@ def hub_add_store(cfg, store_id: str, name: str, kind: str, lat: float, lon: flo
 
 
 def _write_secret(path: Path, text: str) -> None:
-    import os
+    from app.core.private_files import write_private
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text + "\n")
+    write_private(path, (text + "\n").encode())  # 0600 even over an older 0644 file
 
 
 @hub.command("update-store", help="Change a store's PIN codes, priority, pickers or "

@@ -575,8 +575,12 @@ async def _record_order_status(s: Any, store_id: str, data: dict, now: datetime)
         select(HubReservation.store_id).where(HubReservation.order_id == order_id,
                                               HubReservation.store_id != store_id).limit(1))
     if owner is not None and owner != store_id:
-        log.warning("store %s sent order.status %r for order %s of store %s: ignored",
-                    store_id, status[:16], order_id[:36], owner)
+        # Two stores each refusing the same hub order (its id stands in for theirs) is
+        # normal; anything else from a store about another's order is worth a warning.
+        both_refused = status == "rejected" and row is not None and row.status == "rejected"
+        log.log(logging.INFO if both_refused else logging.WARNING,
+                "store %s sent order.status %r for order %s of store %s: ignored",
+                store_id, status[:16], order_id[:36], owner)
         return
     if row is None:
         row = HubStoreOrder(order_id=order_id, store_id=store_id,

@@ -113,3 +113,13 @@ def test_tls_keys_rewritten_over_a_0644_file_end_up_0600(tmp_path):
     tls.ensure(files, "Test store", force=True)
     assert mode(files.key) == 0o600 and mode(files.ca_key) == 0o600
     assert mode(files.key.parent) == 0o700
+
+
+def test_a_store_token_written_over_a_0644_file_ends_up_0600(tmp_path):
+    from app.cli import _write_secret
+
+    token_file = tmp_path / "hub.token"
+    token_file.write_text("old\n")
+    os.chmod(token_file, 0o644)
+    _write_secret(token_file, "new-token")
+    assert token_file.read_text() == "new-token\n" and mode(token_file) == 0o600
