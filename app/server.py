@@ -30,6 +30,7 @@ from app.core import migrate, pairing, resources, secret_file
 from app.core import routes as core_routes
 from app.core.auth import PUBLIC, requires
 from app.core.db import Database
+from app.core.headers import add_security_headers
 from app.core.inputs import bounded_input
 from app.core.timing import server_timing_middleware
 from app.core.web import EXCEPTION_HANDLERS, TEMPLATES_DIR, nav_for, template_globals
@@ -153,6 +154,8 @@ def _common_middleware(cfg: StoreConfig | HubConfig, data_dir: Path) -> dict:
         # Store Wi-Fi is often weak: gzip halves the first load (htmx alone 52 -> 17 KB).
         compression_config=CompressionConfig(backend="gzip", minimum_size=1024,
                                              gzip_compress_level=6),
+        # CSP, nosniff, no-referrer, no-store, HSTS under TLS: on every response, errors too.
+        before_send=[add_security_headers],
         csrf_config=CSRFConfig(
             secret=_secret(data_dir),
             cookie_secure=cfg.server.secure_cookies,

@@ -1,8 +1,14 @@
 """Render layout blocks to an HTML fragment that looks like the printed paper.
 
 One ``<div class="pl ...">`` per physical line (the same lines as on paper, from
-``text_lines``), barcodes and QR codes as inline SVG. Add :data:`PAPER_CSS` to the page's
-stylesheet. Unlike the printer, the preview keeps "₹" and any script as typed.
+``text_lines``), barcodes and QR codes as inline SVG. :data:`PAPER_CSS` is part of
+static/css/app.css (a test keeps the two equal). Unlike the printer, the preview keeps "₹"
+and any script as typed.
+
+The fragment has no ``style`` attribute, which the pages' Content-Security-Policy would
+block: the SVGs' styles become presentation attributes (``fill="black"``), and the paper
+and code widths are CSS custom properties named in ``data-css-var`` ("--cols:42"), which
+static/js/app.js sets (without script the preview is 48 columns wide).
 """
 
 from __future__ import annotations
@@ -86,6 +92,20 @@ def _svg_only(svg: str) -> str:
     return re.sub(r"<!--.*?-->", "", svg, flags=re.S).strip()
 
 
+_STYLE_ATTR_RE = re.compile(r'\sstyle="([^"]*)"')
+
+
+def _presentation_attributes(svg: str) -> str:
+    """``style="fill:black;font-size:8pt"`` -> ``fill="black" font-size="8pt"``: the same
+    look as SVG presentation attributes, which a CSP without 'unsafe-inline' allows."""
+
+    def convert(m: re.Match[str]) -> str:
+        pairs = (d.split(":", 1) for d in m.group(1).split(";") if ":" in d)
+        return "".join(f' {k.strip()}="{html.escape(v.strip())}"' for k, v in pairs)
+
+    return _STYLE_ATTR_RE.sub(convert, svg)
+
+
 def _barcode_svg(data: str, columns: int) -> str:
     code = pybarcode.Code128(data, writer=SVGWriter())
     modules = len(code.build()[0])
@@ -100,7 +120,8 @@ def _barcode_svg(data: str, columns: int) -> str:
     svg = _MM_ATTR_RE.sub(add_viewbox, svg, count=1)
     width_ch = min(columns, modules * BARCODE_MODULE_DOTS / DOTS_PER_COLUMN + 2)
     label = html.escape(data)
-    return f'<div class="pl-barcode" style="--bc-w:{width_ch:.1f}ch" title="{label}">{svg}</div>'
+    return (f'<div class="pl-barcode" data-css-var="--bc-w:{width_ch:.1f}ch" title="{label}">'
+            f"{_presentation_attributes(svg)}</div>")
 
 
 def _qr_svg(block: QR, columns: int) -> str:
@@ -120,7 +141,8 @@ def _qr_svg(block: QR, columns: int) -> str:
     svg = _svg_only(buf.getvalue().decode())
     width_ch = n * size / DOTS_PER_COLUMN
     label = html.escape(block.data)
-    return f'<div class="pl-qr" style="--qr-w:{width_ch:.1f}ch" title="{label}">{svg}</div>'
+    return (f'<div class="pl-qr" data-css-var="--qr-w:{width_ch:.1f}ch" title="{label}">'
+            f"{_presentation_attributes(svg)}</div>")
 
 
 def _line(text: str, classes: list[str]) -> str:
@@ -131,7 +153,7 @@ def to_html(blocks: list[Block], *, columns: int = 48) -> str:
     """An HTML fragment (no ``<html>``) showing ``blocks`` as they print at ``columns``."""
     if not 8 <= columns <= 96:
         raise ValueError(f"columns must be 8-96, not {columns}")
-    out = [f'<div class="paper-roll" style="--cols:{columns}">']
+    out = [f'<div class="paper-roll" data-css-var="--cols:{columns}">']
     for block in blocks:
         if isinstance(block, Text):
             classes = []

@@ -21,6 +21,13 @@
     if (field && !field.disabled && !isEditable(document.activeElement)) field.focus();
   }
 
+  /* ---- htmx under the Content-Security-Policy (no inline style, no eval): its
+     indicator style is in app.css; set before htmx starts at DOMContentLoaded. ---- */
+  if (window.htmx) {
+    htmx.config.includeIndicatorStyles = false;
+    htmx.config.allowEval = false;
+  }
+
   /* ---- CSRF: send the page's token with every htmx request ---- */
   document.addEventListener("htmx:configRequest", function (e) {
     const meta = document.querySelector('meta[name="csrf-token"]');
@@ -283,9 +290,86 @@
   window.addEventListener("online", updateOnline);
   window.addEventListener("offline", updateOnline);
 
+  /* ---- What pages once wrote inline: the CSP runs no inline script or handler ---- */
+
+  // [data-keyboard-toggle]: show or hide the on-screen keyboard for a scan field (the
+  // attribute's selector, else the scan field of the button's form).
+  document.addEventListener("click", function (e) {
+    const btn = e.target.closest && e.target.closest("[data-keyboard-toggle]");
+    if (!btn) return;
+    const sel = btn.getAttribute("data-keyboard-toggle");
+    const input = sel ? document.querySelector(sel)
+      : btn.form && btn.form.querySelector("[data-scan-field]");
+    if (!input) return;
+    input.inputMode = input.inputMode === "none" ? "text" : "none";
+    input.blur();
+    input.focus();
+  });
+
+  // [data-css-var="--name:value"]: a CSS custom property for this element (the print
+  // preview's paper and code widths), set from script as no style attribute may be.
+  function applyCssVars(root) {
+    if (!root.querySelectorAll) return;
+    const els = Array.from(root.querySelectorAll("[data-css-var]"));
+    if (root.matches && root.matches("[data-css-var]")) els.push(root);
+    els.forEach(function (el) {
+      const spec = el.getAttribute("data-css-var");
+      const colon = spec.indexOf(":");
+      if (spec.slice(0, 2) === "--" && colon > 2) {
+        el.style.setProperty(spec.slice(0, colon).trim(), spec.slice(colon + 1).trim());
+      }
+    });
+  }
+
+  // <select data-autosubmit>: changing it submits its form.
+  document.addEventListener("change", function (e) {
+    const el = e.target;
+    if (el.matches && el.matches("[data-autosubmit]") && el.form) el.form.requestSubmit();
+  });
+
+  // <form data-confirm="question">: a plain form that asks first (htmx forms: hx-confirm).
+  document.addEventListener("submit", function (e) {
+    const question = e.target.getAttribute && e.target.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) {
+      e.preventDefault();
+      e.stopImmediatePropagation();
+    }
+  }, true);
+
+  // <a data-back href="...">: back to where the user came from, else to the link.
+  document.addEventListener("click", function (e) {
+    const link = e.target.closest && e.target.closest("a[data-back]");
+    if (link && window.history.length > 1) {
+      e.preventDefault();
+      window.history.back();
+    }
+  });
+
+  // [data-live-events="/orders/events"]: server-sent events say when orders changed and
+  // the element (with hx-trigger="orders-changed") fetches itself; [data-live-state]
+  // names an element that shows the link. Without them (old browser, proxy) the page's
+  // own polling or a reload keeps it current.
+  function startLiveEvents() {
+    if (!window.EventSource || !window.htmx) return;
+    document.querySelectorAll("[data-live-events]").forEach(function (target) {
+      const stateSel = target.getAttribute("data-live-state");
+      const state = stateSel ? document.querySelector(stateSel) : null;
+      const source = new EventSource(target.getAttribute("data-live-events"));
+      source.addEventListener("hello", function () { if (state) state.textContent = "live"; });
+      source.addEventListener("orders", function () { htmx.trigger(target, "orders-changed"); });
+      source.onerror = function () { if (state) state.textContent = "reconnecting…"; };
+      window.addEventListener("pagehide", function () { source.close(); });
+    });
+  }
+
   /* ---- Page load (deferred script: the DOM is already parsed) ---- */
-  document.addEventListener("htmx:load", function (e) { initPinpads(e.target); });
+  document.addEventListener("htmx:load", function (e) {
+    initPinpads(e.target);
+    applyCssVars(e.target);
+  });
   initPinpads(document);
+  applyCssVars(document);
+  startLiveEvents();
   updateOnline();
   focusScanField();
 

@@ -251,9 +251,21 @@ def device_options(device: str) -> dict:
     return dict(DEVICES[device])
 
 
+# Every Content-Security-Policy violation (an inline script or handler, a style
+# attribute, eval, a foreign URL) becomes a console error, which fails the test.
+CSP_WATCH = """
+    document.addEventListener("securitypolicyviolation", function (e) {
+        console.error("CSP violation: " + e.violatedDirective + " blocked "
+                      + (e.blockedURI || "inline") + " at " + e.sourceFile + ":"
+                      + e.lineNumber + " " + (e.sample || ""));
+    });
+"""
+
+
 @dataclass
 class Guard:
-    """What our pages tried that they must not: internet requests and JS errors."""
+    """What our pages tried that they must not: internet requests, JS errors and
+    Content-Security-Policy violations."""
 
     blocked: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -283,6 +295,7 @@ class Guard:
 
     async def attach(self, context: BrowserContext) -> None:
         await context.route("**/*", self.route)
+        await context.add_init_script(CSP_WATCH)
         context.on("page", self.watch)
 
 

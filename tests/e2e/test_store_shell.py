@@ -3,9 +3,11 @@ product, receive stock with a wedge scanner, scan errors, service worker, instal
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 
+from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page, expect
 
 from tests.e2e.conftest import (
@@ -46,14 +48,19 @@ async def stock_total(page: Page, sku: str) -> int:
 
 
 async def test_guard_blocks_internet_requests(page: Page, guard: Guard) -> None:
-    """The no-CDN check is not vacuous: a request off this machine is seen and stopped."""
+    """The no-CDN check is not vacuous: a request off this machine is seen and stopped,
+    by the page's Content-Security-Policy (connect-src 'self') before it leaves the page,
+    and by the guard for what no CSP governs (a navigation)."""
     await page.goto("/login")
     failed = await page.evaluate(
         "fetch('https://cdn.example.com/x.js').then(() => false, () => true)")
-    assert failed
+    assert failed and guard.blocked == []  # refused in the page by the CSP
+    assert any("connect-src 'self'" in e for e in guard.errors), guard.errors
+    with contextlib.suppress(PlaywrightError):
+        await page.goto("https://cdn.example.com/x.js")
     assert guard.blocked == ["https://cdn.example.com/x.js"]
     guard.blocked.clear()
-    guard.allow(r"cdn\.example\.com|ERR_BLOCKED_BY_CLIENT")
+    guard.allow(r"cdn\.example\.com|ERR_BLOCKED_BY_CLIENT|Content Security Policy|CSP violation")
 
 
 # ---- sign in -------------------------------------------------------------------------

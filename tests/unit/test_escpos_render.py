@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import subprocess
+from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -323,7 +324,9 @@ def test_any_text_renders_without_fonts(text: str) -> None:
 
 def test_html_preview() -> None:
     html = to_html(parse_layout(RECEIPT + "[row]<b>&||₹1\n"), columns=42)
-    assert html.startswith('<div class="paper-roll" style="--cols:42">')
+    assert html.startswith('<div class="paper-roll" data-css-var="--cols:42">')
+    assert " style=" not in html  # the CSP allows no style attribute (issue #13 item 16)
+    assert 'fill="black"' in html
     assert html.endswith("</div>")
     assert '<div class="pl pl-center pl-bold pl-big">Kirana Fresh</div>' in html
     assert "Tata Salt 1kg" + " " * 23 + "₹28.00</div>" in html  # ₹ kept, width 42
@@ -334,3 +337,5 @@ def test_html_preview() -> None:
     assert "<html" not in html
     for cls in (".paper-roll", ".pl-center", ".pl-bold", ".pl-big", ".pl-cut", "white-space: pre"):
         assert cls in PAPER_CSS
+    app_css = Path(__file__).resolve().parents[2] / "static" / "css" / "app.css"
+    assert PAPER_CSS in app_css.read_text(encoding="utf-8")  # the pages really get it
