@@ -10,8 +10,9 @@ import re
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.e2e.conftest import login
+from tests.e2e.conftest import demo_products, login
 from tests.e2e.test_hub import hub_login, hub_server  # noqa: F401 - fixture
+from tests.e2e.test_pos import scan as scan_code
 
 HEADERS = {"content-security-policy", "x-content-type-options", "referrer-policy",
            "cache-control"}
@@ -48,6 +49,37 @@ async def test_store_pages_run_under_the_policy(own_server, new_page) -> None:
     await cashier.get_by_role("button", name="Type with the keyboard").tap()
     await expect(scan).to_have_attribute("inputmode", "text")
     await expect(scan).to_be_focused()
+    # A sale: the receipt's paper preview had style attributes; now its width comes from
+    # data-css-var (set by app.js) and its look from app.css.
+    await scan_code(cashier, demo_products()[40].barcode)
+    await expect(cashier.get_by_test_id("cart-line")).to_have_count(1)
+    await cashier.get_by_test_id("pay").tap()
+    await cashier.get_by_label("Cash received").fill("1000")
+    await cashier.get_by_role("button", name="Take cash").tap()
+    await cashier.get_by_test_id("complete").tap()
+    await expect(cashier.get_by_test_id("receipt-number")).to_be_visible()
+    await cashier.locator(".paper-wrap summary").tap()
+    roll = cashier.get_by_test_id("receipt-preview").locator(".paper-roll")
+    await expect(roll).to_be_visible()
+    wanted = (await roll.get_attribute("data-css-var")).split(":")[1]
+    assert await roll.evaluate("el => getComputedStyle(el).getPropertyValue('--cols').trim()"
+                               ) == wanted
+    assert await roll.evaluate("el => getComputedStyle(el.querySelector('.pl')).whiteSpace"
+                               ) == "pre"
+    # <form data-confirm> (the hub's "accept the store's database") asks first.
+    await cashier.evaluate("""() => {
+        const f = document.createElement("form");
+        f.setAttribute("data-confirm", "Really?"); f.action = "/pos"; f.method = "get";
+        f.id = "confirm-test"; document.body.appendChild(f);
+    }""")
+    cashier.once("dialog", lambda d: d.dismiss())
+    url = cashier.url
+    await cashier.evaluate("document.getElementById('confirm-test').requestSubmit()")
+    await cashier.wait_for_timeout(300)
+    assert cashier.url == url  # dismissed: not sent
+    cashier.once("dialog", lambda d: d.accept())
+    async with cashier.expect_navigation():
+        await cashier.evaluate("document.getElementById('confirm-test').requestSubmit()")
 
     picker = await new_page(own_server.url)
     streams: list[str] = []
