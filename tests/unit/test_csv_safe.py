@@ -53,3 +53,14 @@ def test_no_written_cell_starts_a_formula(value):
     assert row[0] == csv_safe.cell(value)
     if row[0].startswith(csv_safe.FORMULA_START):
         float(row[0])  # only a plain number may start with a sign
+
+
+def test_every_csv_writer_in_the_program_is_the_safe_one():
+    """One rule in one place: no export may write CSV around csv_safe."""
+    from pathlib import Path
+
+    app = Path(__file__).resolve().parents[2] / "app"
+    raw = [str(p.relative_to(app)) for p in app.rglob("*.py")
+           if p.name != "csv_safe.py" and any(
+               s in p.read_text(encoding="utf-8") for s in ("csv.writer(", "csv.DictWriter("))]
+    assert raw == []
