@@ -12,8 +12,8 @@ import re
 
 RECEIPT_PATH = re.compile(r"/r/[^\s/?#\"']+")
 REDACTED = "/r/…"
-# uvicorn's access log, its error log and Kirana's own (a 500 logs the path).
-LOGGERS = ("uvicorn.access", "uvicorn.error", "kirana.web")
+# uvicorn's access log, its error log, Litestar's and Kirana's own (a 500 logs the path).
+LOGGERS = ("uvicorn.access", "uvicorn.error", "litestar", "kirana.web")
 
 
 def redact(text: str) -> str:

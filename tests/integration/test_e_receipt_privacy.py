@@ -125,3 +125,15 @@ def test_a_lifetime_out_of_range_is_refused(tmp_path, days):
 
     with pytest.raises(ConfigError, match="receipts.e_receipt_days"):
         make_config(tmp_path, **{"[pos]": f"[receipts]\ne_receipt_days = {days}\n\n[pos]"})
+
+
+def test_every_logger_that_prints_paths_redacts_tokens():
+    from app.core import log_redact
+
+    log_redact.install()
+    for name in log_redact.LOGGERS:
+        record = logging.LogRecord(name, logging.ERROR, __file__, 1,
+                                   "unhandled error on %s %s", ("GET", "/r/AbC_123-xyz?x=1"),
+                                   None)
+        assert all(f.filter(record) for f in logging.getLogger(name).filters)
+        assert record.getMessage() == "unhandled error on GET /r/…?x=1"
