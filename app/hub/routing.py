@@ -550,8 +550,9 @@ async def expire_assignments(db: HubDatabase, cfg: HubConfig) -> tuple[str, ...]
     cancelled at the first). Safe with several hub processes: rows are claimed with
     FOR UPDATE SKIP LOCKED on PostgreSQL."""
     deadline = utcnow() - timedelta(seconds=cfg.routing.accept_timeout_seconds)
-    wake: list[str] = []
-    async with db.write() as s:
+
+    async def body(s: Any) -> tuple[str, ...]:
+        wake: list[str] = []
         await lock_stores(s)
         query = (select(HubOrder).where(HubOrder.status == "assigned",
                                         HubOrder.assigned_at < deadline)
@@ -568,12 +569,14 @@ async def expire_assignments(db: HubDatabase, cfg: HubConfig) -> tuple[str, ...]
             wake.append(first)
             wake += await place(s, cfg, order, actor="timeout")
         await finish(s)
-    return tuple(wake)
+        return tuple(wake)
+
+    return await write_retrying(db, body)
 
 
 async def assign_by_hand(db: HubDatabase, cfg: HubConfig, order_id: str, store_id: str,
                          user: str) -> tuple[str, ...]:
-    async with db.write() as s:
+    async def body(s: Any) -> tuple[str, ...]:
         await lock_stores(s)
         order = await s.get(HubOrder, order_id, with_for_update=True)
         if order is None:
@@ -598,14 +601,17 @@ async def assign_by_hand(db: HubDatabase, cfg: HubConfig, order_id: str, store_i
         wake += _assign(s, cfg, order, store_id, courier.courier or "", await _lines(s, order),
                         user)
         await finish(s)
-    return tuple(wake)
+        return tuple(wake)
+
+    return await write_retrying(db, body)
 
 
 async def cancel(db: HubDatabase, order_id: str, reason: str, actor: str) -> tuple[str, ...]:
     reason = reason.strip()
     if not reason:
         raise HubError("say why the order is cancelled")
-    async with db.write() as s:
+
+    async def body(s: Any) -> tuple[str, ...]:
         await lock_stores(s)
         order = await s.get(HubOrder, order_id, with_for_update=True)
         if order is None:
@@ -633,12 +639,15 @@ async def cancel(db: HubDatabase, order_id: str, reason: str, actor: str) -> tup
             _log(s, part, "operator", f"Cancelled with {order.number} by {actor}: {reason}")
             _set_status(s, part, "cancelled", actor, reason)
         await finish(s)
-    return wake
+        return wake
+
+    return await write_retrying(db, body)
 
 
 async def mark_delivered(db: HubDatabase, order_id: str, actor: str) -> HubOrder:
     """The courier (or an operator) says the customer has it."""
-    async with db.write() as s:
+
+    async def body(s: Any) -> HubOrder:
         order = await s.get(HubOrder, order_id, with_for_update=True)
         if order is None:
             raise HubError("no such order")
@@ -658,7 +667,9 @@ async def mark_delivered(db: HubDatabase, order_id: str, actor: str) -> HubOrder
         _log(s, order, "courier", f"Delivered (reported by {actor})")
         _set_status(s, order, "delivered", actor)
         await finish(s)
-    return order
+        return order
+
+    return await write_retrying(db, body)
 
 
 # --- channels and webhooks -----------------------------------------------------------

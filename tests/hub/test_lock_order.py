@@ -176,3 +176,59 @@ async def test_other_errors_and_a_lasting_deadlock_are_not_retried_forever(hub_d
     with pytest.raises(DBAPIError):
         await write_retrying(hub_db, failing("40001"))
     assert calls == ["40001"] * WRITE_ATTEMPTS
+
+
+async def test_timers_and_operators_writes_are_run_again_after_a_deadlock(hub_db, hub_cfg,
+                                                                            monkeypatch):
+    """The accept timeout, a manual assign, a cancel and a delivery each lock order (and
+    store) rows; PostgreSQL may pick any of them as a deadlock's victim. Each is re-run
+    whole: here every one is aborted once with 40P01 at its commit and must still do its
+    work exactly once (one order.cancelled per move, one log line)."""
+    from sqlalchemy.exc import DBAPIError
+
+    from tests.hub.test_routing import incoming, sent_to, setup_stores
+
+    class Orig(Exception):
+        sqlstate = "40P01"
+
+    real_finish = routing.finish
+    aborted: list[str] = []
+
+    async def finish_once_aborted(s) -> None:  # noqa: ANN001
+        await real_finish(s)
+        name = asyncio.current_task().get_name()
+        if name not in aborted:
+            aborted.append(name)
+            raise DBAPIError("UPDATE hub_orders ...", {}, Orig("deadlock detected"))
+
+    await setup_stores(hub_db, {"S1": 10, "D2": 10, "W3": 10})
+    order = (await routing.take_order(hub_db, hub_cfg, incoming("W-9"))).order
+    other = (await routing.take_order(hub_db, hub_cfg, incoming("W-10"))).order
+    first = order.store_id
+    monkeypatch.setattr(routing, "finish", finish_once_aborted)
+
+    async def run(name: str, coro) -> object:  # noqa: ANN001
+        return await asyncio.create_task(coro, name=name)
+
+    async with hub_db.write() as s:
+        await s.execute(update(routing.HubOrder).where(routing.HubOrder.id == order.id)
+                        .values(assigned_at=utcnow() - timedelta(hours=1)))
+    await run("expire", routing.expire_assignments(hub_db, hub_cfg))
+    second = (await routing.get_order(hub_db, order.id)).order.store_id
+    assert second not in (first, None)
+    assert len(await sent_to(hub_db, first, "order.cancelled")) == 1
+    third = next(s for s in ("S1", "D2", "W3") if s not in (first, second))
+    await run("assign", routing.assign_by_hand(hub_db, hub_cfg, order.id, third, "Priya"))
+    assert len(await sent_to(hub_db, second, "order.cancelled")) == 1
+    await run("cancel", routing.cancel(hub_db, order.id, "customer called", "Priya"))
+    page = await routing.get_order(hub_db, order.id)
+    assert page.order.status == "cancelled"
+    assert len(await sent_to(hub_db, third, "order.cancelled")) == 1
+    assert sum("Cancelled by Priya" in e.text for e in page.log) == 1
+
+    async with hub_db.write() as s:
+        await s.execute(update(routing.HubOrder).where(routing.HubOrder.id == other.id)
+                        .values(status="handed_over"))
+    await run("deliver", routing.mark_delivered(hub_db, other.id, "api:courier"))
+    assert (await routing.get_order(hub_db, other.id)).order.status == "delivered"
+    assert aborted == ["expire", "assign", "cancel", "deliver"]
