@@ -142,3 +142,24 @@ async def test_big_frames_past_the_byte_cap_close_the_link_with_4400(
         code, reason, _got = await drain(ws)
     assert code == 4400, (code, reason)
     assert probe.bytes <= hub_link.MAX_BUFFERED_BYTES + 1_000_000
+
+
+async def test_a_store_sending_its_whole_window_at_once_is_not_cut_off(
+        live_hub, hub_db, hub_app, slow_database):
+    """The cap is above what an honest store sends: its whole window (2,000 events, four
+    frames of 500) at once, against a slow database, is applied and acked."""
+    from app.sync import protocol as p
+
+    token = await add_s1(hub_db)
+    async with live_hub.link(token, "kirana-store/1") as ws:
+        await ws.send(hello(REAL))
+        await until(ws, "welcome")
+        window = p.STORE_SEND_WINDOW
+        for seq in range(1, window + 1, p.MAX_EVENTS_PER_FRAME):
+            await ws.send(frame(seq, p.MAX_EVENTS_PER_FRAME, pad="z" * 200))
+        upto = 0
+        while upto < window:
+            message = json.loads(await asyncio.wait_for(ws.recv(), 30))
+            assert message["type"] == "ack", message
+            upto = message["upto"]
+    assert upto == window
