@@ -442,7 +442,7 @@ def _told_to_channel(status: str, actor: str, reason: str) -> dict[str, str | No
         return {"by": "store", "reason": None}
     words = {"assigned": reason if reason == "moved to another store" else "",
              "cancelled": "cancelled by the shop",
-             "unfulfillable": CUSTOMER_TEXT["unfulfillable"]}
+             "unfulfillable": CUSTOMER_TEXT["unfulfillable"], "split": CUSTOMER_TEXT["split"]}
     return {"by": "hub", "reason": words.get(status) or None}
 
 
