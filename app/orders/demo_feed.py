@@ -46,7 +46,7 @@ async def post_one(db: Database, cfg: StoreConfig, rng: random.Random, n: int) -
         pincode=rng.choice(PINCODES),
         promised_by=utcnow() + timedelta(minutes=rng.randint(10, 20)), lines=lines,
         payment="cod" if cod else "prepaid", cod_amount_minor=rng.randint(100, 900) * 100 if cod
-        else 0)
+        else 0, source="demo")
     await service.receive_order(db, cfg, incoming, "demo")
 
 

@@ -20,7 +20,7 @@ class Order(Base):
     number: Mapped[str] = mapped_column(String(20), unique=True)  # D2-000123
     channel: Mapped[str] = mapped_column(String(40))
     external_id: Mapped[str] = mapped_column(String(80))
-    # "hub": assigned over the sync link; "api": posted here (an API key, the demo feed).
+    # "hub": assigned over the sync link; "api": posted by an API key; "demo": the demo feed.
     source: Mapped[str] = mapped_column(String(8), default="api", server_default="api")
     state: Mapped[str] = mapped_column(String(12))
     customer_name: Mapped[str] = mapped_column(String(80))

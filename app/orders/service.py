@@ -57,7 +57,9 @@ class OrderIn:
     lat: float | None = None
     lon: float | None = None
     courier: str = ""  # the hub's choice, printed on bag labels and shown at handover
-    source: str = "api"  # "hub": came over the sync link, the only way to the hub's channels
+    # "hub": came over the sync link, the only way to the hub's channels; "api": an API
+    # key's post; "demo": the store's own demo feed (its "demo" may also be the hub's).
+    source: str = "api"
 
 
 def validate(order: OrderIn, now: datetime) -> None:
@@ -147,7 +149,7 @@ async def receive_order_in(s: Tx, cfg: StoreConfig, incoming: OrderIn, actor: st
                                "only over the sync link")
     if existing is not None:
         return Intake(existing, created=False)
-    if incoming.source != "hub" and await s.scalar(select(Order.id).where(
+    if incoming.source == "api" and await s.scalar(select(Order.id).where(
             Order.channel == incoming.channel, Order.source == "hub").limit(1)):
         raise ChannelForbidden(f"channel {incoming.channel!r} is the hub's: its orders come "
                                "only over the sync link")

@@ -123,3 +123,16 @@ async def test_keys_made_before_channels_are_bound_to_local(client, db, stocked)
 async def test_a_channel_name_is_checked(db, channel):
     with pytest.raises(ValueError, match="channel"):
         await create_api_key(db, "k", "all", channel=channel)
+
+
+async def test_the_stores_own_demo_feed_is_not_refused_by_the_hubs_demo_channel(
+        db, cfg, stocked):  # noqa: F811
+    import random
+
+    from app.orders.demo_feed import post_one
+
+    await hub_assigns(db, cfg, stocked[:1], "demo", "WEB-1")
+    await post_one(db, cfg, random.Random(1), 1)
+    async with db.read() as s:
+        sources = sorted(o.source for o in await s.scalars(select(Order)))
+    assert sources == ["demo", "hub"]
