@@ -98,3 +98,14 @@ async def test_the_slip_prints_the_code_and_a_qr(cfg, db, catalog, manager):  # 
     assert note.credit_code in layout and "CREDIT NOTE" in layout
     reprint = repr(refund_layout(cfg, note, sale, {ln.id: ln for ln in sale.lines}))
     assert note.credit_code not in reprint and "original slip" in reprint
+
+
+async def test_the_slip_layout_parses_with_its_qr(cfg, db, catalog, manager):  # noqa: F811
+    from app.pos.receipts import refund_layout
+    from app.printing.layout import QR, parse_layout
+
+    note = await sold_and_exchanged(db, cfg, catalog, manager)
+    sale = await pos.get_sale(db, note.sale_id)
+    blocks = parse_layout(refund_layout(cfg, note, sale, {ln.id: ln for ln in sale.lines},
+                                        credit_code=note.credit_code))
+    assert [b.data for b in blocks if isinstance(b, QR)] == [note.credit_code]
