@@ -172,6 +172,75 @@ def user_add(cfg: StoreConfig, name: str, role: str, pin: str) -> None:
     console.print(f"Added {created.name} ({created.role}).")
 
 
+def _with_db(cfg, work):  # noqa: ANN001, ANN202
+    """Run `work(database)` on the store's database; a refused change ends the command
+    with its message."""
+    from app.core.credentials import CredentialError
+    from app.core.security import PinPolicyError
+
+    async def go():
+        database = _database(cfg)
+        try:
+            return await work(database)
+        finally:
+            await database.dispose()
+
+    try:
+        return run(go())
+    except (CredentialError, PinPolicyError, ValueError) as exc:
+        fail(str(exc))
+
+
+def _when(moment) -> str:  # noqa: ANN001
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "never"
+
+
+@user.command("list", help="Staff with their role and last sign-in.")
+@CONFIG_OPTION
+@with_config
+def user_list(cfg: StoreConfig) -> None:
+    from app.core.credentials import list_users
+
+    for u in _with_db(cfg, list_users):
+        state = "" if u.active else "  (deactivated)"
+        click.echo(f"{u.name:<20} {u.role:<8} last sign-in {_when(u.last_login_at)}{state}")
+
+
+@user.command("deactivate", help="Stop a user signing in (signed out at once).")
+@CONFIG_OPTION
+@click.argument("name")
+@with_config
+def user_deactivate(cfg: StoreConfig, name: str) -> None:
+    from app.core.credentials import set_active
+
+    user = _with_db(cfg, lambda db: set_active(db, False, name=name))
+    console.print(f"{user.name} can no longer sign in.")
+
+
+@user.command("activate", help="Let a deactivated user sign in again.")
+@CONFIG_OPTION
+@click.argument("name")
+@with_config
+def user_activate(cfg: StoreConfig, name: str) -> None:
+    from app.core.credentials import set_active
+
+    user = _with_db(cfg, lambda db: set_active(db, True, name=name))
+    console.print(f"{user.name} may sign in again.")
+
+
+@user.command("reset-pin", help="Give a user a new PIN (asked for when --pin is left out).")
+@CONFIG_OPTION
+@click.argument("name")
+@click.option("--pin", default=None, help="4 to 6 digits; prefer the prompt (not in history).")
+@with_config
+def user_reset_pin(cfg: StoreConfig, name: str, pin: str | None) -> None:
+    from app.core.credentials import reset_pin
+
+    pin = pin or click.prompt("New PIN", hide_input=True, confirmation_prompt=True)
+    user = _with_db(cfg, lambda db: reset_pin(db, pin, name=name))
+    console.print(f"{user.name} has a new PIN.")
+
+
 @main.group(help="API keys for sales channels and scripts.")
 def apikey() -> None:
     pass
@@ -206,6 +275,42 @@ def apikey_create(cfg: StoreConfig, name: str, scope: str, channel: str) -> None
         f"API key [bold]{key.name}[/] (scope {key.scope}, channel {key.channel}). "
         "Copy it now; it is not shown again:"
     )
+    click.echo(full)
+
+
+@apikey.command("list", help="API keys with their scope, channel and last use.")
+@CONFIG_OPTION
+@with_config
+def apikey_list(cfg: StoreConfig) -> None:
+    from app.core.credentials import list_api_keys
+
+    for k in _with_db(cfg, list_api_keys):
+        state = f"  revoked {_when(k.revoked_at)}" if k.revoked_at else ""
+        click.echo(f"{k.name:<20} {k.scope:<13} {k.channel:<10} {k.prefix}…  last used "
+                   f"{_when(k.last_used_at)}{state}")
+
+
+@apikey.command("revoke", help="Stop an API key working, at once.")
+@CONFIG_OPTION
+@click.argument("name")
+@with_config
+def apikey_revoke(cfg: StoreConfig, name: str) -> None:
+    from app.core.credentials import revoke_api_key
+
+    key = _with_db(cfg, lambda db: revoke_api_key(db, name))
+    console.print(f"API key {key.name} is revoked.")
+
+
+@apikey.command("rotate", help="Give an API key a new secret (shown once; the old one stops).")
+@CONFIG_OPTION
+@click.argument("name")
+@with_config
+def apikey_rotate(cfg: StoreConfig, name: str) -> None:
+    from app.core.credentials import rotate_api_key
+
+    key, full = _with_db(cfg, lambda db: rotate_api_key(db, name))
+    console.print(f"API key [bold]{key.name}[/] has a new secret. Copy it now; it is not "
+                  "shown again:")
     click.echo(full)
 
 

@@ -26,7 +26,7 @@ from litestar.types import Empty
 from app import __version__
 from app.catalog import routes as catalog_routes
 from app.config import HubConfig, StoreConfig
-from app.core import migrate, pairing, resources, secret_file
+from app.core import migrate, pairing, resources, secret_file, staff_routes
 from app.core import routes as core_routes
 from app.core.auth import PUBLIC, requires
 from app.core.db import Database
@@ -331,6 +331,7 @@ def create_store_app(cfg: StoreConfig, *, check_migrations: bool = True) -> Lite
     app = Litestar(
         route_handlers=[
             *core_routes.ROUTES,
+            *staff_routes.ROUTES,
             *catalog_routes.ROUTES,
             *stock_routes.ROUTES,
             *pos_routes.ROUTES,

@@ -90,6 +90,7 @@ NAV: list[tuple[str, str, tuple[str, ...]]] = [
     ("Overrides", "/pos/audit", ("manager",)),
     ("Printers", "/printers", ("manager",)),
     ("Pair devices", "/pair", ("manager",)),
+    ("Staff", "/staff", ("manager",)),
     ("Sign-in locks", "/security/locks", ("admin",)),
 ]
 
