@@ -6,6 +6,7 @@ together). Each printer's worker (worker.py) sends its jobs strictly in order.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,11 +130,30 @@ async def reprint(db: Database, job_id: str) -> PrintJob:
     """A new job with the same layout, marked DUPLICATE at the top (done or sent jobs)."""
     async with db.write() as s:
         job = await _job(s, job_id)
-        return enqueue(s, job.printer, job.document, mark_duplicate(job.layout), ref=job.ref,
+        return enqueue(s, job.printer, job.document,
+                       mark_duplicate(without_one_time_codes(job.layout)), ref=job.ref,
                        title=job.title, duplicate=True)
 
 
 DUPLICATE_LINE = "[c][b]*** DUPLICATE ***\n"
+# Codes printed once that spend value: exchange credit notes (pos.service.new_credit_code).
+# Once a job is printed, and in any reprint, they are taken out of the stored layout.
+ONE_TIME_CODE = re.compile(r"CN(?:-[0-9A-Z]{4}){4}")
+
+
+def without_one_time_codes(layout: str) -> str:
+    """The layout with credit note codes removed: their QR/barcode lines dropped, the text
+    replaced by a note that the code is on the original slip only."""
+    if not ONE_TIME_CODE.search(layout):
+        return layout
+    kept = []
+    for line in layout.splitlines(keepends=True):
+        if ONE_TIME_CODE.search(line):
+            if "[qr" in line or "[barcode]" in line:
+                continue
+            line = ONE_TIME_CODE.sub("(code on the original slip only)", line)
+        kept.append(line)
+    return "".join(kept)
 
 
 def mark_duplicate(layout: str) -> str:

@@ -36,6 +36,7 @@ from app.printing import transport
 from app.printing.escpos_render import to_escpos
 from app.printing.layout import parse_layout
 from app.printing.models import PrintJob
+from app.printing.service import without_one_time_codes
 
 log = logging.getLogger("kirana.printing")
 IDLE_POLL_SECONDS = 1.0
@@ -251,7 +252,7 @@ class PrintQueue:
                 return
             now = utcnow()
             await self._mark(job.id, expect=("sending",), status="done", sent_at=now,
-                             last_error="")
+                             last_error="", layout=without_one_time_codes(job.layout))
             confirmed = True
             self._set(printer, state, st.READY,
                       "online, paper running low" if after.paper_low else "online")
@@ -281,7 +282,7 @@ class PrintQueue:
         now = utcnow()
         preview = printer.kind == "preview"
         await self._mark(job.id, expect=("sending",), status="done" if preview else "sent",
-                         sent_at=now, last_error="")
+                         sent_at=now, last_error="", layout=without_one_time_codes(job.layout))
         self._set(printer, state, st.READY if preview else st.UNCONFIRMED,
                   "online" if preview else "sent; this printer cannot confirm what it prints")
         state.last_ok_at = now

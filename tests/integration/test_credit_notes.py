@@ -109,3 +109,37 @@ async def test_the_slip_layout_parses_with_its_qr(cfg, db, catalog, manager):  #
     blocks = parse_layout(refund_layout(cfg, note, sale, {ln.id: ln for ln in sale.lines},
                                         credit_code=note.credit_code))
     assert [b.data for b in blocks if isinstance(b, QR)] == [note.credit_code]
+
+
+async def test_the_print_queue_keeps_no_code_once_printed_nor_in_a_reprint(
+        cfg, db, catalog, manager):  # noqa: F811
+    """A manager's reprint (or a look at the job) must not bring a spendable code back."""
+    import asyncio
+
+    from app.printing import service as printing
+    from app.printing.models import PrintJob
+    from app.printing.worker import PrintQueue
+
+    assert any("refund" in p.documents for p in cfg.printers)
+    note = await sold_and_exchanged(db, cfg, catalog, manager)
+    async with db.read() as s:
+        [job] = list(await s.scalars(select(PrintJob).where(PrintJob.document == "refund")))
+    assert note.credit_code in job.layout  # queued: the printer must still print it
+    queue = PrintQueue(db, cfg)
+    await queue.start()
+    try:
+        for _ in range(100):
+            async with db.read() as s:
+                job = await s.scalar(select(PrintJob).where(PrintJob.id == job.id))
+            if job.status in ("done", "sent"):
+                break
+            queue.wake()
+            await asyncio.sleep(0.05)
+    finally:
+        await queue.stop()
+    assert job.status in ("done", "sent")
+    assert note.credit_code not in job.layout and "original slip" in job.layout
+    copy = await printing.reprint(db, job.id)
+    assert note.credit_code not in copy.layout and "[qr]CN" not in copy.layout
+    code = pos.normalise_credit_code(note.credit_code)
+    assert printing.ONE_TIME_CODE.fullmatch(pos.new_credit_code()) and code
