@@ -87,3 +87,13 @@ class StockReservation(Base):
     order_line_id: Mapped[str] = mapped_column(ForeignKey("order_lines.id"), primary_key=True)
     product_id: Mapped[str] = mapped_column(ForeignKey("products.id"), index=True)
     quantity: Mapped[int] = mapped_column(Integer)
+
+
+class ReservedChannel(Base):
+    """A channel name the hub uses (its `hub.channels` event): its orders come only over
+    the sync link, so no API key at the store may post under it (issue #13 item 1)."""
+
+    __tablename__ = "reserved_channels"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
