@@ -783,6 +783,133 @@ def hub_user(cfg, name: str, role: str, password_stdin: bool) -> None:  # noqa: 
                    f"sign-in until a code is given):\nTOTP secret: {secret}\n{uri}")
 
 
+def _with_hub_db(cfg, work):  # noqa: ANN001, ANN202
+    from app.core.credentials import CredentialError
+
+    async def go():
+        database = _hub_db(cfg)
+        try:
+            return await work(database)
+        finally:
+            await database.dispose()
+
+    try:
+        return run(go())
+    except (CredentialError, ValueError) as exc:
+        fail(str(exc))
+
+
+@hub.command("users", help="Hub users with their role and last sign-in.")
+@HUB_CONFIG_OPTION
+@with_hub_config
+def hub_users(cfg) -> None:  # noqa: ANN001
+    from app.core.credentials import list_users
+
+    for u in _with_hub_db(cfg, list_users):
+        state = "" if u.active else "  (deactivated)"
+        click.echo(f"{u.name:<20} {u.role:<8} last sign-in {_when(u.last_login_at)}{state}")
+
+
+@hub.command("user-deactivate", help="Stop a hub user signing in (signed out at once).")
+@HUB_CONFIG_OPTION
+@click.argument("name")
+@with_hub_config
+def hub_user_deactivate(cfg, name: str) -> None:  # noqa: ANN001
+    from app.core.credentials import set_active
+
+    user = _with_hub_db(cfg, lambda db: set_active(db, False, name=name))
+    console.print(f"{user.name} can no longer sign in to the hub.")
+
+
+@hub.command("user-activate", help="Let a deactivated hub user sign in again.")
+@HUB_CONFIG_OPTION
+@click.argument("name")
+@with_hub_config
+def hub_user_activate(cfg, name: str) -> None:  # noqa: ANN001
+    from app.core.credentials import set_active
+
+    user = _with_hub_db(cfg, lambda db: set_active(db, True, name=name))
+    console.print(f"{user.name} may sign in to the hub again.")
+
+
+@hub.command("reset-password", help="Give a hub user a new password.")
+@HUB_CONFIG_OPTION
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from the first line of standard input.")
+@with_hub_config
+def hub_reset_password(cfg, name: str, password_stdin: bool) -> None:  # noqa: ANN001
+    from app.hub.accounts import reset_password
+
+    password = (sys.stdin.readline().rstrip("\r\n") if password_stdin else
+                click.prompt("New password (12 or more characters)", hide_input=True,
+                             confirmation_prompt=True))
+    user = _with_hub_db(cfg, lambda db: reset_password(db, name, password))
+    console.print(f"{user.name} has a new password.")
+
+
+@hub.command("reset-totp", help="A new authenticator key for a hub user (a lost phone).")
+@HUB_CONFIG_OPTION
+@click.argument("name")
+@with_hub_config
+def hub_reset_totp(cfg, name: str) -> None:  # noqa: ANN001
+    from app.hub.accounts import provisioning_uri, reset_totp
+
+    user, secret = _with_hub_db(cfg, lambda db: reset_totp(db, name))
+    click.echo(f"New authenticator key for {user.name} (the old one no longer works; the next "
+               f"sign-in shows it as a QR code until a code confirms it):\nTOTP secret: "
+               f"{secret}\n{provisioning_uri(user.name, secret, cfg.hub.name)}")
+
+
+@hub.command("channel-keys", help="Channels' API keys with their last use.")
+@HUB_CONFIG_OPTION
+@with_hub_config
+def hub_channel_keys(cfg) -> None:  # noqa: ANN001
+    from app.core.credentials import list_api_keys
+
+    for k in _with_hub_db(cfg, list_api_keys):
+        state = f"  revoked {_when(k.revoked_at)}" if k.revoked_at else ""
+        click.echo(f"{k.name:<20} {k.scope:<13} {k.prefix}…  last used "
+                   f"{_when(k.last_used_at)}{state}")
+
+
+@hub.command("rotate-channel-key", help="A new API key for a channel (shown once; the old "
+             "one stops working).")
+@HUB_CONFIG_OPTION
+@click.argument("channel")
+@with_hub_config
+def hub_rotate_channel_key(cfg, channel: str) -> None:  # noqa: ANN001
+    from app.core.credentials import rotate_api_key
+
+    key, full = _with_hub_db(cfg, lambda db: rotate_api_key(db, channel.strip().lower()))
+    console.print(f"Channel {key.name} has a new API key. Copy it now; it is not shown again:")
+    click.echo(full)
+
+
+@hub.command("revoke-channel-key", help="Stop a channel's API key working, at once.")
+@HUB_CONFIG_OPTION
+@click.argument("channel")
+@with_hub_config
+def hub_revoke_channel_key(cfg, channel: str) -> None:  # noqa: ANN001
+    from app.core.credentials import revoke_api_key
+
+    key = _with_hub_db(cfg, lambda db: revoke_api_key(db, channel.strip().lower()))
+    console.print(f"Channel {key.name}'s API key is revoked.")
+
+
+@hub.command("rotate-webhook-secret", help="A new signing secret for a channel's webhooks "
+             "(shown once).")
+@HUB_CONFIG_OPTION
+@click.argument("channel")
+@with_hub_config
+def hub_rotate_webhook_secret(cfg, channel: str) -> None:  # noqa: ANN001
+    from app.hub.accounts import rotate_webhook_secret
+
+    secret = _with_hub_db(cfg, lambda db: rotate_webhook_secret(db, channel))
+    console.print("New webhook signing secret; give it to the channel. Copy it now:")
+    click.echo(secret)
+
+
 @hub.command("add-channel", help="Register a sales channel: prints its API key and webhook "
                                   "secret once.")
 @HUB_CONFIG_OPTION

@@ -153,3 +153,60 @@ def current_code(secret: str, at: datetime | None = None) -> str:
     """The code an authenticator shows now (for tests and the demo's help)."""
     moment = (at or datetime.now(UTC)).timestamp() if at else time.time()
     return pyotp.TOTP(secret).at(int(moment))
+
+
+# ---- life cycle (issue #13 item 9) ----------------------------------------------------
+
+
+async def reset_password(db: Database, name: str, password: str,
+                         by: StaffUser | None = None) -> User:
+    """A new password for a hub user; their trusted devices are forgotten."""
+    from sqlalchemy import delete
+
+    from app.core.models import TrustedDevice
+
+    async with db.read() as s:
+        user = await s.scalar(select(User).where(func.lower(User.name) == name.strip().lower()))
+    if user is None:
+        raise ValueError(f"no hub user {name!r}")
+    check_password_policy(password, user.name)
+    digest = await asyncio.to_thread(hash_pin, password, auth.pepper_of(db))
+    async with db.write() as s:
+        row = await s.get(User, user.id)
+        row.pin_hash = digest
+        await s.execute(delete(TrustedDevice).where(TrustedDevice.user_id == row.id))
+        s.add(AuditLog(at=utcnow(), user_id=by.id if by else None, action="password_reset",
+                       detail=row.name))
+    return row
+
+
+async def reset_totp(db: Database, name: str, by: StaffUser | None = None
+                     ) -> tuple[User, str]:
+    """A lost phone: a new authenticator key, shown at the next sign-in until a code
+    confirms it. The old key stops working at once."""
+    secret = pyotp.random_base32(32)
+    async with db.write() as s:
+        row = await s.scalar(select(User).where(func.lower(User.name) == name.strip().lower()))
+        if row is None:
+            raise ValueError(f"no hub user {name!r}")
+        row.totp_secret, row.totp_confirmed_at, row.totp_last_step = secret, None, None
+        s.add(AuditLog(at=utcnow(), user_id=by.id if by else None, action="totp_reset",
+                       detail=row.name))
+    return row, secret
+
+
+async def rotate_webhook_secret(db: Database, channel: str) -> str:
+    """A new signing secret for a channel's webhooks (shown once); calls signed from now
+    on use it."""
+    import secrets as _secrets
+
+    from app.hub.models import HubChannel
+
+    secret = _secrets.token_hex(24)
+    async with db.write() as s:
+        row = await s.get(HubChannel, channel.strip().lower())
+        if row is None:
+            raise ValueError(f"no channel {channel!r}")
+        row.webhook_secret = secret
+        s.add(AuditLog(at=utcnow(), action="webhook_secret_rotated", detail=row.name))
+    return secret

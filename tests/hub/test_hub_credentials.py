@@ -1,0 +1,105 @@
+"""Credential life cycle at the hub (issue #13 item 9): a channel's key and webhook
+secret are rotated or revoked, keys show their last use, and hub users are deactivated,
+given a new password or a new authenticator key."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from app.core import credentials
+from app.core.models import ApiKey
+from app.hub import accounts, routing
+from app.hub.models import HubChannel
+from tests.hub.conftest import ENROLLED, ROOT, sign_in
+from tests.hub.test_hub_sign_in import code_step, password_step, signed_in
+
+
+async def test_a_channel_key_is_rotated_and_revoked_and_shows_its_last_use(hub_client, hub_db):
+    key, _secret = await routing.add_channel(hub_db, "webshop")
+    old = {"Authorization": f"Bearer {key}"}
+    assert (await hub_client.get("/api/v1/orders/nope", headers=old)).status_code == 404
+    async with hub_db.read() as s:
+        assert (await s.scalar(select(ApiKey).where(ApiKey.name == "webshop"))).last_used_at
+    _row, new_key = await credentials.rotate_api_key(hub_db, "webshop")
+    assert (await hub_client.get("/api/v1/orders/nope", headers=old)).status_code == 401
+    new = {"Authorization": f"Bearer {new_key}"}
+    assert (await hub_client.get("/api/v1/orders/nope", headers=new)).status_code == 404
+    await credentials.revoke_api_key(hub_db, "webshop")
+    assert (await hub_client.get("/api/v1/orders/nope", headers=new)).status_code == 401
+
+
+async def test_a_webhook_secret_is_rotated(hub_db):
+    _key, first = await routing.add_channel(hub_db, "webshop", "https://shop.example/hook")
+    second = await accounts.rotate_webhook_secret(hub_db, "webshop")
+    async with hub_db.read() as s:
+        stored = (await s.get(HubChannel, "webshop")).webhook_secret
+    assert stored == second != first
+    body = b'{"status": "assigned"}'
+    assert routing.signature(stored, body) != routing.signature(first, body)
+
+
+async def test_a_deactivated_hub_user_is_signed_out_at_once(hub_client, hub_db):
+    await sign_in(hub_client, "Omar")
+    assert await signed_in(hub_client)
+    await credentials.set_active(hub_db, False, name="Omar")
+    assert not await signed_in(hub_client)
+    again = await password_step(hub_client, "Omar")
+    assert again.status_code == 401
+
+
+async def test_a_lost_phone_gets_a_new_key_and_the_old_codes_stop(hub_client, hub_db):
+    await sign_in(hub_client, "Omar")
+    old = ENROLLED["Omar"]
+    await hub_client.post("/logout", data={"_csrf_token": hub_client.cookies.get("csrftoken")})
+    _user, secret = await accounts.reset_totp(hub_db, "Omar")
+    page = await password_step(hub_client, "Omar")
+    assert 'data-testid="totp-qr"' in page.text  # enrol again
+    refused = await code_step(hub_client, old.code())
+    assert refused.status_code == 401 and not await signed_in(hub_client)
+    import pyotp
+
+    assert (await code_step(hub_client, pyotp.TOTP(secret).now())).status_code in (200, 303)
+    assert await signed_in(hub_client)
+
+
+async def test_a_new_password_replaces_the_old(hub_client, hub_db):
+    with pytest.raises(ValueError):
+        await accounts.reset_password(hub_db, "Omar", "omar omar omar")
+    await accounts.reset_password(hub_db, "Omar", "tamarind kettle orbit")
+    assert (await password_step(hub_client, "Omar")).status_code == 401
+    fresh = await password_step(hub_client, "Omar", "tamarind kettle orbit")
+    assert 'name="code"' in fresh.text
+
+
+def test_hub_commands(tmp_path, hub_sqlite_template):
+    from app.cli import main
+
+    text = (ROOT / "store_config" / "hub.toml").read_text()
+    text = text.replace('database_path = "../var/hub/hub.db"', 'database_path = "hub.db"')
+    text = text.replace('data_dir = "../var/hub"', 'data_dir = "var"')
+    (tmp_path / "hub.toml").write_text(text)
+    shutil.copy(hub_sqlite_template, tmp_path / "hub.db")
+    config = str(tmp_path / "hub.toml")
+    run = CliRunner().invoke
+    out = run(main, ["hub", "user", "--config", config, "Kiran", "manager", "--password-stdin"],
+              input="password12345\n")
+    assert out.exit_code != 0 and "common passwords" in out.output
+    out = run(main, ["hub", "user", "--config", config, "Kiran", "manager", "--password-stdin"],
+              input="brass lantern monsoon\n")
+    assert out.exit_code == 0 and "TOTP secret:" in out.output and "otpauth://" in out.output
+    out = run(main, ["hub", "add-channel", "--config", config, "webshop"])
+    assert out.exit_code == 0, out.output
+    for args in (["users"], ["user-deactivate", "Kiran"], ["user-activate", "Kiran"],
+                 ["reset-totp", "Kiran"], ["channel-keys"], ["rotate-channel-key", "webshop"],
+                 ["rotate-webhook-secret", "webshop"], ["revoke-channel-key", "webshop"]):
+        out = run(main, ["hub", args[0], "--config", config, *args[1:]])
+        assert out.exit_code == 0, (args, out.output)
+    out = run(main, ["hub", "reset-password", "--config", config, "Kiran", "--password-stdin"],
+              input="tamarind kettle orbit\n")
+    assert out.exit_code == 0, out.output
+    listed = run(main, ["hub", "channel-keys", "--config", config]).output
+    assert "webshop" in listed and "revoked" in listed
