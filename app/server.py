@@ -277,7 +277,8 @@ HUB_NAV = [("Stores", "/"), ("Orders", "/hub/orders"), ("Catalogue", "/hub/catal
 def hub_nav_for(user) -> list[tuple[str, str]]:  # noqa: ANN001
     if user is None:
         return []
-    return HUB_NAV + ([("Sign-in locks", "/security/locks")] if user.role == "admin" else [])
+    admin = [("People and keys", "/hub/people"), ("Sign-in locks", "/security/locks")]
+    return HUB_NAV + (admin if user.role == "admin" else [])
 
 
 @get("/readyz", opt=PUBLIC)

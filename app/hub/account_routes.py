@@ -13,7 +13,7 @@ from litestar import Request, Response, get, post
 from litestar.response import Redirect, Template
 
 from app.core import auth
-from app.core.auth import PUBLIC, LoginError
+from app.core.auth import PUBLIC, LoginError, requires
 from app.core.clock import utcnow
 from app.core.routes import (
     NEW_SESSION_ID,
@@ -22,7 +22,7 @@ from app.core.routes import (
     client_source,
     device_key,
 )
-from app.core.web import Form, page, qr_svg_data_uri
+from app.core.web import Form, page, qr_svg_data_uri, signed_in
 from app.hub import accounts
 
 PENDING = "pending_code"  # session key between the password and the code
@@ -120,4 +120,86 @@ async def hub_login_code(request: Request, data: Form) -> Response | Template:
     return _sign_in(request, user, next_path)
 
 
-ROUTES = [hub_login_form, hub_login_submit, hub_login_code]
+# ---- people and channel keys (issue #13 item 9) ----------------------------------------
+
+
+async def _people(request: Request, status: int = 200, **extra: Any) -> Template:
+    from app.core import credentials
+
+    db = request.app.state.db
+    response = page(request, "hub/people.html", status_code=status,
+                    me=signed_in(request), users=await credentials.list_users(db),
+                    keys=await credentials.list_api_keys(db), **extra)
+    if "shown" in extra:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@get("/hub/people", guards=[requires("admin")])
+async def people_page(request: Request) -> Template:
+    return await _people(request)
+
+
+@post("/hub/people/{user_id:str}/{action:str}", guards=[requires("admin")])
+async def person_action(request: Request, user_id: str, action: str) -> Template:
+    from app.core import credentials
+
+    me, db = signed_in(request), request.app.state.db
+    try:
+        if action in ("deactivate", "activate"):
+            user = await credentials.set_active(db, action == "activate", user_id=user_id,
+                                                by=me)
+            return await _people(request, done=f"{user.name}: {action}d.")
+        if action == "new-code-key":
+            async with db.read() as s:
+                from app.core.models import User
+
+                target = await s.get(User, user_id[:36])
+            if target is None:
+                raise ValueError("no such user")
+            await accounts.reset_totp(db, target.name, me)
+            return await _people(request, done=f"{target.name} enrols a new authenticator "
+                                 "key at their next sign-in; the old codes no longer work.")
+    except (credentials.CredentialError, ValueError) as exc:
+        return await _people(request, 400, error=str(exc))
+    return await _people(request, 404, error="Unknown action.")
+
+
+@post("/hub/channels/{name:str}/{action:str}", guards=[requires("admin")])
+async def channel_action(request: Request, name: str, action: str) -> Template:
+    from app.core import credentials
+
+    me, db = signed_in(request), request.app.state.db
+    try:
+        if action == "rotate-key":
+            _key, full = await credentials.rotate_api_key(db, name, me)
+            return await _people(request, shown=full, shown_what=f"New API key for {name}")
+        if action == "revoke-key":
+            await credentials.revoke_api_key(db, name, me)
+            return await _people(request, done=f"{name}'s API key is revoked.")
+        if action == "rotate-webhook-secret":
+            secret = await accounts.rotate_webhook_secret(db, name)
+            return await _people(request, shown=secret,
+                                 shown_what=f"New webhook signing secret for {name}")
+    except (credentials.CredentialError, ValueError) as exc:
+        return await _people(request, 400, error=str(exc))
+    return await _people(request, 404, error="Unknown action.")
+
+
+@get("/account/password", guards=[requires("manager")])
+async def my_password_form(request: Request) -> Template:
+    return page(request, "hub/my_password.html", error="", done="")
+
+
+@post("/account/password", guards=[requires("manager")])
+async def my_password_change(request: Request, data: Form) -> Template:
+    try:
+        await accounts.change_own_password(request.app.state.db, signed_in(request).id,
+                                           data.get("old", ""), data.get("new", "")[:200])
+    except ValueError as exc:
+        return page(request, "hub/my_password.html", status_code=400, error=str(exc), done="")
+    return page(request, "hub/my_password.html", error="", done="Your password is changed.")
+
+
+ROUTES = [hub_login_form, hub_login_submit, hub_login_code, people_page, person_action,
+          channel_action, my_password_form, my_password_change]

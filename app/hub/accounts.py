@@ -210,3 +210,19 @@ async def rotate_webhook_secret(db: Database, channel: str) -> str:
         row.webhook_secret = secret
         s.add(AuditLog(at=utcnow(), action="webhook_secret_rotated", detail=row.name))
     return secret
+
+
+async def change_own_password(db: Database, user_id: str, old: str, new: str) -> None:
+    """A signed-in hub user changes their password: the current one first (ASVS 2.1.6)."""
+    from app.core.security import verify_pin
+
+    async with db.read() as s:
+        user = await s.get(User, user_id)
+    if user is None:
+        raise ValueError("Sign in again.")
+    pepper = auth.pepper_of(db)
+    if not await asyncio.to_thread(verify_pin, old[:MAX_LENGTH], user.pin_hash, pepper):
+        raise ValueError("The current password is wrong.")
+    if new == old:
+        raise ValueError("Choose a password different from the current one.")
+    await reset_password(db, user.name, new, StaffUser(user.id, user.name, user.role))

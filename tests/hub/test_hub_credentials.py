@@ -103,3 +103,38 @@ def test_hub_commands(tmp_path, hub_sqlite_template):
     assert out.exit_code == 0, out.output
     listed = run(main, ["hub", "channel-keys", "--config", config]).output
     assert "webshop" in listed and "revoked" in listed
+
+
+async def test_the_people_page_shows_last_use_and_rotates_keys(hub_client, hub_db):
+    from tests.conftest import csrf_of
+
+    key, _secret = await routing.add_channel(hub_db, "webshop")
+    await hub_client.get("/api/v1/orders/nope", headers={"Authorization": f"Bearer {key}"})
+    await sign_in(hub_client, "Priya")
+    page = (await hub_client.get("/hub/people")).text
+    row = page.split('data-key="webshop"')[1].split("</tr>")[0]
+    assert "never" not in row  # used just now
+    assert "never" not in page.split('data-user="Priya"')[1].split("</tr>")[0]
+    rotated = await hub_client.post("/hub/channels/webshop/rotate-key",
+                                    data={"_csrf_token": csrf_of(hub_client)})
+    assert rotated.headers["cache-control"] == "no-store"
+    assert 'data-testid="shown-once"' in rotated.text and "kir_" in rotated.text
+    old = await hub_client.get("/api/v1/orders/nope", headers={"Authorization": f"Bearer {key}"})
+    assert old.status_code == 401
+    omar = (await hub_client.get("/hub/people")).text
+    assert 'data-user="Omar"' in omar
+
+
+async def test_managers_may_not_open_the_people_page_but_change_their_password(hub_client):
+    from tests.conftest import csrf_of
+
+    await sign_in(hub_client, "Omar")
+    assert (await hub_client.get("/hub/people")).status_code == 403
+    wrong = await hub_client.post("/account/password", data={
+        "old": "not my password", "new": "tamarind kettle orbit",
+        "_csrf_token": csrf_of(hub_client)})
+    assert wrong.status_code == 400 and "current password is wrong" in wrong.text
+    done = await hub_client.post("/account/password", data={
+        "old": "copper kettle evening", "new": "tamarind kettle orbit",
+        "_csrf_token": csrf_of(hub_client)})
+    assert "Your password is changed" in done.text
