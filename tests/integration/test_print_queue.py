@@ -25,6 +25,7 @@ from app.catalog.csv_io import parse_catalog
 from app.catalog.service import import_catalog
 from app.core.auth import StaffUser, create_user
 from app.core.db import Database
+from app.core.secret_file import attach_pepper
 from app.pos import service as pos
 from app.printing.models import PrintJob
 from app.stock.service import load_bins_csv
@@ -235,7 +236,7 @@ async def test_fifty_receipts_survive_printer_off_and_store_restart(tmp_path, pr
         f'kind = "network"\nhost = "127.0.0.1"\nport = {printer.port}',
     })
     shutil.copy(migrated_template, cfg.database_path)
-    db = Database(cfg.database_path)
+    db = attach_pepper(Database(cfg.database_path), cfg.data_dir)
     staff, code = await set_up_till(db, cfg)
     store = start_store(Path(cfg.source))
     try:
