@@ -92,6 +92,12 @@ async def hub_login_submit(request: Request, data: Form) -> Response | Template:
                            next_path)
     if final or not accounts.needs_code(cfg, user.role):
         return _sign_in(request, user, next_path)
+    if not await accounts.has_code_key(request.app.state.db, user.id):
+        # A user from before codes (a hub upgraded from PIN sign-in): never let a password
+        # alone choose the second factor; an admin gives the account a key first.
+        return _login_page(request, "This account has no authenticator key yet. Ask an admin "
+                           f"to run: kirana hub reset-password {user.name} and kirana hub "
+                           f"reset-totp {user.name}", 403, name, next_path)
     # Password right: a new session that is not signed in, waiting for the code.
     request.scope.setdefault("state", {})[NEW_SESSION_ID] = secrets.token_hex(32)
     request.clear_session()

@@ -90,6 +90,12 @@ async def check_password(db: Database, cfg: HubConfig, name: str, password: str,
         raise LoginError("Wrong name or password. Try again.") from None
 
 
+async def has_code_key(db: Database, user_id: str) -> bool:
+    async with db.read() as s:
+        user = await s.get(User, user_id)
+    return bool(user and user.totp_secret)
+
+
 async def enrolment(db: Database, user_id: str) -> str | None:
     """The TOTP secret to show while the user has not yet confirmed it, else None."""
     async with db.read() as s:

@@ -149,3 +149,14 @@ async def test_demo_mode_without_codes_says_so_on_every_page(hub_cfg, hub_db):
 
 def test_module_clocks_are_the_ones_the_tests_move():
     assert accounts_module.utcnow is auth_module.utcnow
+
+
+async def test_a_user_from_before_codes_is_not_let_in_on_the_password_alone(hub_client, hub_db):
+    """A hub upgraded from PIN sign-in: the old user has a hash but no authenticator key.
+    The password must not be enough, nor may it choose the second factor."""
+    from app.core.auth import create_user
+
+    await create_user(hub_db, "Old Timer", "manager", "5093")
+    response = await password_step(hub_client, "Old Timer", "5093")
+    assert response.status_code == 403 and "kirana hub reset-totp" in response.text
+    assert 'name="code"' not in response.text and not await signed_in(hub_client)
