@@ -53,7 +53,8 @@ class FakePrinter:
     """
 
     def __init__(self, port: int = 0) -> None:
-        self.jobs: list[bytes] = []  # what was printed, one entry per connection
+        self.jobs: list[bytes] = []  # what was printed, one entry per closed connection
+        self._open: list[bytearray] = []  # what connections still open have printed
         self.lost: list[bytes] = []
         self.mode = "normal"
         self.after_next_status: str | None = None
@@ -94,6 +95,8 @@ class FakePrinter:
 
     def _handle(self, conn: socket.socket) -> None:
         printed, pending = bytearray(), b""
+        with self._lock:
+            self._open.append(printed)
         with conn:
             conn.settimeout(0.05)
             while not self._stop:
@@ -114,8 +117,9 @@ class FakePrinter:
                     break
                 pending = self._process(conn, pending + data, printed)
             self._consume(printed, pending)
-        if printed:
-            with self._lock:
+        with self._lock:
+            self._open.remove(printed)
+            if printed:
                 self.jobs.append(bytes(printed))
 
     def _process(self, conn: socket.socket, buf: bytes, printed: bytearray) -> bytes:
@@ -159,8 +163,10 @@ class FakePrinter:
         self._sock.close()
 
     def receipt_numbers(self) -> list[str]:
+        """Receipts printed whole (up to their cut), including on a connection the queue
+        has not closed yet: the printer answered the status after it, so it is printed."""
         with self._lock:
-            jobs = list(self.jobs)
+            jobs = list(self.jobs) + [bytes(job) for job in self._open]
         return [m.group().decode() for job in jobs if CUT in job
                 for m in [re.search(rb"S1-\d{6}", job)] if m]
 
