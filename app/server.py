@@ -28,6 +28,7 @@ from app.catalog import routes as catalog_routes
 from app.config import HubConfig, StoreConfig
 from app.core import migrate, pairing, resources, secret_file, staff_routes
 from app.core import routes as core_routes
+from app.core.api_errors import document_api_errors
 from app.core.auth import PUBLIC, requires
 from app.core.db import Database
 from app.core.headers import add_security_headers
@@ -167,6 +168,7 @@ def _common_middleware(cfg: StoreConfig | HubConfig, data_dir: Path) -> dict:
 def _finish(app: Litestar, cfg: StoreConfig | HubConfig, db: object) -> Litestar:
     app.state.cfg = cfg
     app.state.db = secret_file.attach_pepper(db, cfg.data_dir)
+    document_api_errors(app)
 
     async def pepper_old_hashes() -> None:
         from app.core.auth import pepper_existing_hashes

@@ -12,6 +12,7 @@ from app.catalog import service
 from app.catalog.barcodes import BarcodeError
 from app.catalog.models import BASE_UNIT, Product
 from app.catalog.units import format_quantity
+from app.core.api_errors import api_errors
 from app.core.auth import api_access, requires
 from app.core.money import to_decimal_string
 from app.core.web import current_user, page
@@ -83,7 +84,8 @@ async def api_product(request: Request, sku: str) -> dict[str, Any]:
     return product_json(product)
 
 
-@get("/api/v1/scan/{code:str}", guards=[api_access("catalog:read", *STAFF)])
+@get("/api/v1/scan/{code:str}", guards=[api_access("catalog:read", *STAFF)],
+     responses=api_errors(422))
 async def api_scan(request: Request, code: str) -> dict[str, Any]:
     """Parse a scanned code and return the product with what the code carries."""
     try:

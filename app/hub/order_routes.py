@@ -17,6 +17,7 @@ from litestar.params import Body
 from litestar.response import Template
 
 from app.catalog.csv_io import CsvUnreadable, csv_header, csv_rows, parse_line_quantity
+from app.core.api_errors import ORDER_REPEAT, api_errors
 from app.core.auth import api_access, requires
 from app.core.clock import utcnow
 from app.core.money import parse_amount, parse_count
@@ -47,7 +48,8 @@ def _json(request: Request, found: routing.OrderPage) -> dict[str, Any]:
 # --- API for sales channels ----------------------------------------------------------
 
 
-@post("/api/v1/orders", guards=[api_access("orders:write")])
+@post("/api/v1/orders", guards=[api_access("orders:write")],
+      responses={200: ORDER_REPEAT, **api_errors(422)})
 async def api_post_order(request: Request, data: Annotated[OrderBody, Body()]) -> Response:
     """Place an order. Idempotent on channel + external_id: a repeat returns the first
     order (200) instead of a new one (201). The key's name is the channel."""
@@ -91,7 +93,8 @@ async def api_get_order(request: Request, order_id: str) -> dict[str, Any]:
     return out
 
 
-@post("/api/v1/orders/{order_id:str}/cancel", guards=[api_access("orders:write")])
+@post("/api/v1/orders/{order_id:str}/cancel", guards=[api_access("orders:write")],
+      responses=api_errors(409))
 async def api_cancel_order(request: Request, order_id: str,
                            data: Annotated[CancelBody, Body()]) -> dict[str, Any]:
     found = await _own_order(request, order_id)
@@ -107,7 +110,8 @@ async def api_cancel_order(request: Request, order_id: str,
     return _json(request, found)
 
 
-@post("/api/v1/orders/{order_id:str}/delivered", guards=[api_access("orders:write")])
+@post("/api/v1/orders/{order_id:str}/delivered", guards=[api_access("orders:write")],
+      responses=api_errors(409))
 async def api_delivered(request: Request, order_id: str) -> dict[str, Any]:
     """The courier's confirmation that the customer has the order."""
     found = await _own_order(request, order_id)

@@ -11,6 +11,7 @@ from litestar.exceptions import HTTPException, NotFoundException, PermissionDeni
 from litestar.params import Body
 from litestar.response import Template
 
+from app.core.api_errors import ORDER_REPEAT, api_errors
 from app.core.auth import Machine, api_access, requires
 from app.core.clock import utcnow
 from app.core.money import MAX_AMOUNT_MINOR, MAX_LINES, MAX_QUANTITY, format_amount
@@ -72,7 +73,8 @@ def _actor(request: Request) -> str:
     return f"api:{machine.name}" if machine else (user.name if user else "unknown")
 
 
-@post("/api/v1/orders", guards=[api_access("orders:write")])
+@post("/api/v1/orders", guards=[api_access("orders:write")],
+      responses={200: ORDER_REPEAT, **api_errors(422)})
 async def post_order(request: Request, data: Annotated[OrderBody, Body()]) -> Response:
     bound = _channel(request)
     if bound is not None and data.channel != bound:
@@ -106,7 +108,8 @@ async def get_order(request: Request, order_id: str) -> dict[str, Any]:
     return service.order_json(order)
 
 
-@post("/api/v1/orders/{order_id:str}/cancel", guards=[api_access("orders:write")])
+@post("/api/v1/orders/{order_id:str}/cancel", guards=[api_access("orders:write")],
+      responses=api_errors(409))
 async def cancel_order(request: Request, order_id: str, data: Annotated[CancelBody, Body()]
                        ) -> dict[str, Any]:
     try:

@@ -100,3 +100,22 @@ async def test_a_long_device_cookie_does_not_stop_sign_in(client, staff):
     client.cookies.set("kirana_device", "d" * 500)
     response = await login(client, staff["cashier"], STAFF["cashier"][1])
     assert response.status_code == 200 and "Hello, Asha" in response.text
+
+
+async def test_openapi_lists_the_refusals_the_order_api_really_gives(client, stocked, key,  # noqa: F811
+                                                                     login_as):
+    await login_as("manager")
+    document = (await client.get("/schema/openapi.json")).json()
+    post = document["paths"]["/api/v1/orders"]["post"]["responses"]
+    assert set(post) == {"200", "201", "400", "401", "403", "413", "415", "422"}
+    cancel = document["paths"]["/api/v1/orders/{order_id}/cancel"]["post"]["responses"]
+    assert {"404", "409"} <= set(cancel)
+    body = document["components"]["schemas"]["ErrorBody"]
+    assert set(body["required"]) == {"error", "detail"}
+    for code, response in post.items():
+        if code.startswith("4"):
+            assert response["content"]["application/json"]["schema"] == {
+                "$ref": "#/components/schemas/ErrorBody"}
+    # and the API answers in that shape
+    refused = await _post(client, key, "x", {"content-type": "text/plain"})
+    assert refused.status_code == 415 and set(refused.json()) == {"error", "detail"}
