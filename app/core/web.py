@@ -222,7 +222,12 @@ async def upload_text(data: dict[str, Any], field: str = "file") -> str:
     if not isinstance(upload, UploadFile):
         raise UploadProblem("Choose a CSV file first.")
     try:
-        return (await upload.read()).decode("utf-8-sig")
+        text = (await upload.read()).decode("utf-8-sig")
     except UnicodeDecodeError:
         raise UploadProblem("The file is not UTF-8 text; save it as CSV UTF-8 and try "
                             "again.") from None
+    if "\x00" in text:  # PostgreSQL refuses it in text; no real CSV has one
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise UploadProblem(f"The file has a NUL character (\\0) on line {line}: it is not a "
+                            "plain CSV text file. Save it again as CSV UTF-8.")
+    return text

@@ -155,3 +155,15 @@ async def test_a_long_device_cookie_does_not_stop_sign_in(hub_client):
     hub_client.cookies.set("kirana_device", "d" * 500)
     await sign_in(hub_client)
     assert (await hub_client.get("/hub/orders")).status_code == 200
+
+
+async def test_a_nul_byte_in_an_uploaded_csv_is_refused(hub_client, hub_db):
+    await sign_in(hub_client)
+    text = b"sku,name,price,gst_rate\nA1,At\x00ta,10,5\n"
+    response = await hub_client.post("/hub/catalog/import",
+                                     data={"_csrf_token": csrf_of(hub_client)},
+                                     files={"file": ("c.csv", text, "text/csv")})
+    assert response.status_code == 400, response.text[-300:]
+    assert "NUL character" in response.text
+    async with hub_db.read() as s:
+        assert await s.scalar(select(Product).where(Product.sku == "A1")) is None
