@@ -259,10 +259,12 @@ def apikey() -> None:
 @with_config
 def apikey_create(cfg: StoreConfig, name: str, scope: str, channel: str) -> None:
     from app.core.auth import create_api_key
+    from app.orders.service import check_key_channel
 
     async def go():
         database = _database(cfg)
         try:
+            await check_key_channel(database, channel)
             return await create_api_key(database, name, scope, channel=channel)
         finally:
             await database.dispose()

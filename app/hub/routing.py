@@ -55,7 +55,7 @@ from app.hub.models import (
     HubStoreOrder,
     HubWebhook,
 )
-from app.hub.service import HubError, enqueue, online_store_ids
+from app.hub.service import HubError, announce_channels, enqueue, online_store_ids
 from app.orders.service import OrderError, OrderIn, validate
 
 log = logging.getLogger("kirana.hub")
@@ -691,6 +691,8 @@ async def add_channel(db: HubDatabase, name: str, webhook_url: str = "") -> tupl
             raise HubError(f"channel {name} exists already")
         s.add(HubChannel(name=name, webhook_url=webhook_url, webhook_secret=secret,
                          created_at=utcnow()))
+        await s.flush()
+        await announce_channels(s)
     try:
         _key, full = await create_api_key(db, name, "orders:write", channel=name)
     except ValueError as exc:

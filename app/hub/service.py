@@ -27,9 +27,11 @@ from app.core.security import hash_token
 from app.hub import reconcile
 from app.hub.db import HubDatabase, upsert, write_retrying
 from app.hub.models import (
+    HubChannel,
     HubOutbox,
     HubReservation,
     HubSale,
+    HubSetting,
     HubStockLevel,
     HubStore,
     HubStoreLink,
@@ -107,6 +109,9 @@ async def add_store(db: HubDatabase, store_id: str, *, name: str, kind: str, lat
         codes_by = await _codes_for(s, [p.id for p in products])
         await enqueue(s, [store_id], [("product.upserted", product_payload(p, codes_by[p.id]))
                                       for p in products])
+        names = await _channel_names(s)
+        if names:
+            await enqueue(s, [store_id], [("hub.channels", {"channels": names})])
         return store
 
     return NewStore(await write_retrying(db, register), token)
@@ -296,6 +301,34 @@ async def close_link(db: HubDatabase, link: HubStoreLink, offline_after: timedel
 
 
 # --- hub -> store outbox -------------------------------------------------------------
+
+
+CHANNELS_TOLD = "channels_told"  # hub_settings: the channel list last sent to every store
+
+
+async def _channel_names(s: Any) -> list[str]:
+    return sorted(await s.scalars(select(HubChannel.name)))
+
+
+async def announce_channels(s: Any) -> tuple[str, ...]:
+    """Send every store the hub's channel names (`hub.channels`, the whole list) if they
+    changed since the last time: a store refuses API keys posting under them, so no one
+    at a store can pass an order off as the hub's (issue #13 item 1). Called when a
+    channel is added and when a hub process starts. Returns the stores to wake."""
+    names = await _channel_names(s)
+    told = _json.encode(names).decode()
+    row = await s.get(HubSetting, CHANNELS_TOLD)
+    if row is not None and row.value == told:
+        return ()
+    stores = sorted(await s.scalars(select(HubStore.id)))
+    await enqueue(s, stores, [("hub.channels", {"channels": names})])
+    stmt = upsert(s, HubSetting.__table__).values(key=CHANNELS_TOLD, value=told,
+                                                  updated_at=utcnow(), updated_by="hub")
+    # Two hub processes starting together may both tell: harmless (the whole list twice).
+    await s.execute(stmt.on_conflict_do_update(
+        index_elements=["key"], set_={"value": stmt.excluded.value,
+                                      "updated_at": stmt.excluded.updated_at}))
+    return tuple(stores)
 
 
 async def enqueue(s: Any, store_ids: list[str], events: list[tuple[str, dict]]) -> None:

@@ -31,6 +31,13 @@ class HubWorker:
         self._http = httpx.AsyncClient(timeout=10, follow_redirects=False)
         self._task = asyncio.create_task(self._run(), name="hub-worker")
 
+    async def announce_channels(self) -> None:
+        """Once per process: stores hear the hub's channel names if they changed (a hub
+        upgraded to this version tells every store at its first start)."""
+        async with self.db.write() as s:
+            stores = await routing.announce_channels(s)
+        await self.waker.wake_stores(stores)
+
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
@@ -51,6 +58,10 @@ class HubWorker:
                 break
 
     async def _run(self) -> None:
+        try:
+            await self.announce_channels()
+        except Exception:  # noqa: BLE001 - the next start tries again; nothing else waits
+            log.exception("telling stores the hub's channels failed")
         while True:
             try:
                 await self.tick()

@@ -19,7 +19,13 @@ from app.core.clock import utcnow
 from app.core.db import Database, Tx, next_number
 from app.core.ids import uuid7
 from app.orders import states
-from app.orders.models import Order, OrderLine, OrderTransition, StockReservation
+from app.orders.models import (
+    Order,
+    OrderLine,
+    OrderTransition,
+    ReservedChannel,
+    StockReservation,
+)
 from app.stock.models import StockLevel
 from app.sync.outbox import emit
 
@@ -149,8 +155,7 @@ async def receive_order_in(s: Tx, cfg: StoreConfig, incoming: OrderIn, actor: st
                                "only over the sync link")
     if existing is not None:
         return Intake(existing, created=False)
-    if incoming.source == "api" and await s.scalar(select(Order.id).where(
-            Order.channel == incoming.channel, Order.source == "hub").limit(1)):
+    if incoming.source == "api" and await is_hub_channel(s, incoming.channel):
         raise ChannelForbidden(f"channel {incoming.channel!r} is the hub's: its orders come "
                                "only over the sync link")
     products = {p.sku: p for p in await s.scalars(select(Product).where(
@@ -209,6 +214,20 @@ async def release_reservations(s: Tx, order: Order) -> None:
         reservation = await s.get(StockReservation, line.id)
         if reservation is not None:
             await s.delete(reservation)
+
+
+async def is_hub_channel(s: Tx, channel: str) -> bool:
+    """A name the hub said it uses (`hub.channels`), or one its orders came under."""
+    return bool(await s.get(ReservedChannel, channel) or await s.scalar(
+        select(Order.id).where(Order.channel == channel, Order.source == "hub").limit(1)))
+
+
+async def check_key_channel(db: Database, channel: str) -> None:
+    """Refuse an API key for one of the hub's channels (`kirana apikey create`)."""
+    async with db.read() as s:
+        if await is_hub_channel(s, channel):
+            raise ValueError(f"channel {channel!r} is the hub's: its orders come only over "
+                             "the sync link; choose another name for this key")
 
 
 def channel_may_see(order: Order | None, channel: str | None) -> bool:

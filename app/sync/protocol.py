@@ -21,7 +21,7 @@ STORE_SEND_WINDOW = 2000
 STORE_TO_HUB = frozenset({"stock.moved", "sale.completed", "sale.refunded", "order.status",
                           "shift.closed", "stock.snapshot"})
 HUB_TO_STORE = frozenset({"product.upserted", "product.retired", "order.assigned",
-                          "order.cancelled", "store.resync"})
+                          "order.cancelled", "store.resync", "hub.channels"})
 
 # Close codes: the sender of an `error` closes the socket with one of these.
 BAD_MESSAGE, AUTH, WRONG_STORE, CONFLICT = 4400, 4401, 4403, 4409

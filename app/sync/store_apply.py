@@ -16,7 +16,7 @@ from app.core.clock import utcnow
 from app.core.db import Tx, skip_numbers_past
 from app.core.ids import uuid7
 from app.orders import service as orders
-from app.orders.models import Order, OrderLine, StockReservation
+from app.orders.models import Order, OrderLine, ReservedChannel, StockReservation
 from app.orders.states import CANCELLABLE
 from app.stock.models import StockLevel
 from app.sync.outbox import emit
@@ -126,6 +126,17 @@ async def _order_cancelled(s: Tx, cfg: StoreConfig, data: dict) -> None:
     await orders.cancel_order_in(s, order, "hub", str(data.get("reason", "cancelled by the hub")))
 
 
+async def _hub_channels(s: Tx, cfg: StoreConfig, data: dict) -> None:
+    """The hub's channel names, the whole list: no API key here may post under them."""
+    names = _need(data, "channels", list)
+    if len(names) > 10_000 or not all(isinstance(n, str) and 0 < len(n) <= 40 for n in names):
+        raise BadHubEvent("hub.channels: 'channels' must be a list of names of 1-40 characters")
+    await s.execute(delete(ReservedChannel))
+    now = utcnow()
+    for name in sorted(set(names)):
+        s.add(ReservedChannel(name=name, updated_at=now))
+
+
 # Sequences a `store.resync` moves on: receipts, refunds, orders, shifts.
 RESYNC_SEQUENCES = ("sale", "refund", "order", "shift")
 SNAPSHOT_PART = 1000  # levels (and reservations) per `stock.snapshot` event
@@ -174,4 +185,5 @@ HANDLERS = {
     "order.assigned": _order_assigned,
     "order.cancelled": _order_cancelled,
     "store.resync": _store_resync,
+    "hub.channels": _hub_channels,
 }

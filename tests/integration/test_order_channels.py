@@ -136,3 +136,45 @@ async def test_the_stores_own_demo_feed_is_not_refused_by_the_hubs_demo_channel(
     async with db.read() as s:
         sources = sorted(o.source for o in await s.scalars(select(Order)))
     assert sources == ["demo", "hub"]
+
+
+async def hub_names_its_channels(db, cfg, names: list[str], seq: int = 50) -> None:
+    async with db.write() as s:
+        await apply_hub_event(s, cfg, Event(seq=seq, id=f"ch-{seq}", kind="hub.channels", at="",
+                                            data={"channels": names}))
+
+
+async def test_the_hubs_channels_are_refused_before_its_first_order_arrives(
+        client, db, cfg, stocked):  # noqa: F811
+    """The race: a key bound to the hub's channel name posts before the hub has sent any
+    order on it. The hub names its channels over the sync link, so the store knows."""
+    await hub_names_its_channels(db, cfg, ["web", "marketplace"])
+    web = await bearer(db, "web", "all", "web")
+    r = await client.post("/api/v1/orders", json=as_channel(body(stocked, "W-1"), "web"),
+                          headers=web)
+    assert r.status_code == 403 and "hub" in r.text, r.text
+    # The hub drops a channel: the name is free again.
+    await hub_names_its_channels(db, cfg, ["marketplace"], seq=51)
+    r = await client.post("/api/v1/orders", json=as_channel(body(stocked, "W-1"), "web"),
+                          headers=web)
+    assert r.status_code == 201, r.text
+
+
+async def test_a_key_cannot_be_made_for_a_hub_channel(db, cfg):
+    from app.orders.service import check_key_channel
+
+    await hub_names_its_channels(db, cfg, ["web"])
+    with pytest.raises(ValueError, match="hub"):
+        await check_key_channel(db, "web")
+    await check_key_channel(db, "shop")
+
+
+@pytest.mark.parametrize("data", [{}, {"channels": "web"}, {"channels": [1]},
+                                  {"channels": ["x" * 41]}])
+async def test_a_bad_channel_list_from_the_hub_is_refused(db, cfg, data):
+    from app.sync.store_apply import BadHubEvent
+
+    with pytest.raises(BadHubEvent):
+        async with db.write() as s:
+            await apply_hub_event(s, cfg, Event(seq=1, id="bad", kind="hub.channels", at="",
+                                                data=data))
