@@ -21,7 +21,6 @@ Kinds that cannot report (usb, serial, cups, file, and network printers with
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +30,7 @@ from sqlalchemy import select, update
 from app.config import PrinterSection, StoreConfig
 from app.core.clock import utcnow
 from app.core.db import Database
+from app.core.waits import wait_event
 from app.printing import status as st
 from app.printing import transport
 from app.printing.escpos_render import to_escpos
@@ -135,8 +135,7 @@ class PrintQueue:
 
     async def _wait(self, name: str, seconds: float) -> None:
         event = self._events[name]
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), timeout=seconds)
+        await wait_event(event, seconds)
         event.clear()
 
     async def check(self, printer: PrinterSection) -> transport.ProbeResult:

@@ -26,6 +26,7 @@ from app import __version__
 from app.config import StoreConfig
 from app.core.clock import utcnow
 from app.core.db import Database
+from app.core.waits import wait_event
 from app.sync import protocol as p
 from app.sync.models import InboxEvent, OutboxEvent, SyncState
 from app.sync.store_apply import BadHubEvent, apply_hub_event
@@ -289,6 +290,5 @@ class SyncClient:
                         await ws.send(p.encode(frame).decode())
                         self._sent = frame.events[-1].seq
                     continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), IDLE_POLL_SECONDS)
+            await wait_event(self._wakeup, IDLE_POLL_SECONDS)
 

@@ -32,6 +32,7 @@ from app.config import HubConfig
 from app.core.auth import PUBLIC
 from app.core.clock import utcnow
 from app.core.ids import uuid7
+from app.core.waits import wait_event
 from app.hub import routing
 from app.hub import service as hub
 from app.hub.db import HubDatabase, write_retrying
@@ -231,7 +232,13 @@ class HubLink:
             self.links.discard(self)
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            done, stuck = await asyncio.wait(tasks, timeout=10)
+            for task in done:  # retrieved, so asyncio does not log them as lost
+                if not task.cancelled():
+                    task.exception()
+            if stuck:  # never hold up the hub's shutdown for a link that is gone
+                log.warning("sync %s: %d link task(s) did not stop when cancelled",
+                            self.store_id, len(stuck))
             self.waker.unsubscribe(topic, self.wakeup)
 
     async def _reader(self) -> None:
@@ -322,8 +329,7 @@ class HubLink:
                         await self.send(frame)
                         self.sent = frame.events[-1].seq
                     continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wakeup.wait(), POLL_SECONDS)
+            await wait_event(self.wakeup, POLL_SECONDS)
 
     async def _mark_gone(self) -> None:
         if self.row is None:
