@@ -131,7 +131,8 @@ async def check_code(db: Database, cfg: HubConfig, user_id: str, code: str,
     replayed = step is not None and user.totp_last_step is not None and (
         step <= user.totp_last_step)
     async with db.write() as s:
-        row = await s.get(User, user_id)
+        # Locked: two posts of one code at once must not both see "step not used yet".
+        row = await s.get(User, user_id, with_for_update=True)
         assert row is not None
         if step is not None and not replayed and (
                 row.totp_last_step is None or step > row.totp_last_step):

@@ -160,3 +160,26 @@ async def test_a_user_from_before_codes_is_not_let_in_on_the_password_alone(hub_
     response = await password_step(hub_client, "Old Timer", "5093")
     assert response.status_code == 403 and "kirana hub reset-totp" in response.text
     assert 'name="code"' not in response.text and not await signed_in(hub_client)
+
+
+async def test_one_code_sent_twice_at_once_signs_in_once(hub_db, hub_cfg):
+    """Two sign-ins racing with one code (seen over a shoulder and typed at once on a
+    second machine): on PostgreSQL both read "no step used yet" before either wrote, so
+    both got in. Exactly one may."""
+    import asyncio
+
+    from app.core.auth import LoginError
+    from tests.hub.conftest import add_hub_user
+
+    user = await add_hub_user(hub_db, "Priya", "admin")
+    code = ENROLLED["Priya"].code()
+
+    async def attempt(device: str):  # noqa: ANN202
+        try:
+            return await accounts_module.check_code(hub_db, hub_cfg, user.id, code,
+                                                    device, "203.0.113.9")
+        except LoginError:
+            return None
+
+    results = await asyncio.gather(*(attempt(f"device-{i}") for i in range(4)))
+    assert sum(r is not None for r in results) == 1, results
