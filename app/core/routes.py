@@ -27,6 +27,8 @@ def _safe_next(target: str | None) -> str:
     parsed = urlparse(target)
     if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
         return "/"
+    if "\\" in target or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in target):
+        return "/"  # browsers read "/\\evil.example" and "/<tab>/evil.example" as "//evil..."
     return target
 
 

@@ -171,6 +171,22 @@ async def test_open_redirect_after_login_is_refused(client, staff):
     assert response.headers["location"] == "/"
 
 
+@pytest.mark.parametrize("target", ["/\\evil.example/", "/\t/evil.example/",
+                                    "/\n/evil.example/", "\\/evil.example/"])
+async def test_next_that_a_browser_reads_as_another_site_is_refused(client, staff, target):
+    """Browsers read a backslash as a slash and drop tabs and newlines in a Location, so
+    "/\\evil.example" or "/<tab>/evil.example" lead to evil.example after the sign-in."""
+    await client.get("/login")
+    response = await client.post(
+        "/login",
+        data={"user_id": staff["cashier"], "pin": STAFF["cashier"][1], "next": target,
+              "_csrf_token": csrf_of(client)},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/"
+
+
 async def test_logout_ends_the_session(client, login_as):
     await login_as("cashier")
     await client.post("/logout", headers={"x-csrftoken": csrf_of(client)})
