@@ -42,6 +42,9 @@ log = logging.getLogger("kirana.printing")
 IDLE_POLL_SECONDS = 1.0
 BYTES_PER_SECOND = 2000  # a slow printer's pace: the reply to a big job may take longer
 WAITING = "waiting"  # PrinterState.reason before the first contact
+# A printer that hangs up after every job without confirming it may print each copy:
+# after this many sends the job fails (a person checks the paper) instead of looping.
+MAX_SENDS_WITHOUT_ANSWER = 3
 
 
 @dataclass
@@ -258,6 +261,13 @@ class PrintQueue:
             state.last_ok_at = now
             state.sent += 1
         except transport.LinkLost as exc:
+            if job.attempts + 1 >= MAX_SENDS_WITHOUT_ANSWER:
+                link.abort()
+                self._set(printer, state, st.NOT_RESPONDING, str(exc))
+                await self._mark(job.id, expect=("sending",), status="failed", last_error=(
+                    f"{exc}, {job.attempts + 1} times; it may have printed: check the "
+                    "printer, then Retry or Reprint")[:300])
+                return
             await self._pause(printer, state, job, st.NOT_RESPONDING,
                               f"{exc}; the job will be sent again", requeue=True,
                               link=link)
