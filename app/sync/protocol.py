@@ -92,6 +92,8 @@ def decode(frame: str | bytes, *, expect_kinds: frozenset[str] | None = None) ->
         raise ProtocolError(BAD_MESSAGE, f"bad message: {exc}") from None
     except msgspec.DecodeError as exc:
         raise ProtocolError(BAD_MESSAGE, f"not JSON: {exc}") from None
+    except RecursionError:  # [[[[... thousands deep: msgspec gives up, Python's limit
+        raise ProtocolError(BAD_MESSAGE, "bad message: nested too deeply") from None
     if isinstance(message, Hello) and message.proto != PROTO:
         raise ProtocolError(BAD_MESSAGE, f"protocol {message.proto} is not spoken here "
                                          f"(this side speaks {PROTO})")

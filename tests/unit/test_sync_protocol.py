@@ -54,6 +54,15 @@ def test_bad_frames_are_refused_with_a_reason(frame, message):
     assert err.value.code == 4400
 
 
+def test_a_deeply_nested_frame_is_a_bad_message_not_a_crash():
+    deep = ('{"type":"events","events":[{"seq":1,"id":"e1","kind":"stock.snapshot",'
+            '"at":"2026-11-27T10:00:00+00:00","data":{"levels":' + "[" * 3000 + "]" * 3000
+            + "}}]}")
+    with pytest.raises(ProtocolError, match="nested too deeply") as err:
+        decode(deep)
+    assert err.value.code == 4400
+
+
 def test_limits_and_direction():
     big = encode(Events(events=[event(1, size=MAX_FRAME_BYTES)]))
     with pytest.raises(ProtocolError, match="over the 1 MiB limit"):
