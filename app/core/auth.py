@@ -544,7 +544,13 @@ async def verify_approver(
 ) -> StaffUser:
     """A manager approving a step on someone else's screen. Wrong PINs count against the
     device, its address and the user asking (growing lockouts, as at sign-in), never
-    against the manager: a cashier cannot lock a manager out through the approval box."""
+    against the manager: a cashier cannot lock a manager out through the approval box.
+    Only a manager's PIN is checked: a cashier's own PIN that checked out here cleared
+    the count, and the guessing of the manager's PIN went on without end."""
+    async with db.read() as s:
+        chosen = await s.get(User, user_id[:36]) if user_id else None
+    if chosen is not None and not role_allows(chosen.role, ("manager",)):
+        raise LoginError(f"{chosen.name} is not a manager; ask a manager to approve")
     approver = await authenticate(db, cfg, user_id, pin, device_key, action="approve",
                                   requester_id=requester_id, source=source)
     if not role_allows(approver.role, ("manager",)):

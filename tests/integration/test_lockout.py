@@ -135,3 +135,24 @@ async def test_an_admin_sees_and_clears_locks(app, client, staff, sources):
 async def test_managers_may_not_see_or_clear_locks(client, login_as):
     await login_as("manager")
     assert (await client.get("/security/locks")).status_code == 403
+
+
+async def test_a_cashiers_own_pin_does_not_reset_the_approval_boxs_count(cfg, db, staff):
+    """A cashier guessing the manager's PIN in the approval box typed their own PIN (and
+    their own name) between guesses: that "approval" checked out, cleared the box's count,
+    and the guessing went on without end. Only a manager's PIN may count as a success."""
+    from app.core.auth import LoginError, verify_approver
+
+    async def approve(user_id: str, pin: str) -> str:
+        try:
+            await verify_approver(db, cfg, user_id, pin, "till-1", source="10.0.0.7",
+                                  requester_id=staff["cashier"])
+        except LoginError as exc:
+            return str(exc)
+        return "ok"
+
+    answers = []
+    for _ in range(3):
+        answers += [await approve(staff["manager"], "0000") for _ in range(4)]
+        await approve(staff["cashier"], STAFF["cashier"][1])
+    assert any("Too many wrong tries" in a for a in answers), answers
