@@ -65,6 +65,11 @@ def _part(data: dict, key: str) -> int:
     return value
 
 
+# Bigger figures do not fit the hub's columns (PostgreSQL integer): refused as a bad
+# event (4400) rather than failing the link's transaction again on every reconnect.
+MAX_FIGURE = 1_000_000_000
+
+
 def _rows(data: dict, key: str, fields: dict[str, type]) -> list[dict]:
     rows = data.get(key) or []
     if not isinstance(rows, list):
@@ -74,6 +79,8 @@ def _rows(data: dict, key: str, fields: dict[str, type]) -> list[dict]:
                 not isinstance(row.get(name), kind) or isinstance(row.get(name), bool)
                 for name, kind in fields.items()):
             raise ValueError(f"stock.snapshot {key!r}: each needs {', '.join(fields)}")
+        if any(kind is int and abs(row[name]) > MAX_FIGURE for name, kind in fields.items()):
+            raise ValueError(f"stock.snapshot {key!r}: a figure is past {MAX_FIGURE:,}")
     return rows
 
 

@@ -160,6 +160,10 @@ async def test_a_big_snapshot_comes_in_parts_that_replace_everything(hub_db, db,
     {"part": 1, "parts": 1, "levels": [{"sku": "A", "on_hand": "9"}]},
     {"part": 2, "parts": 1, "levels": []},
     {"part": 1, "parts": 1, "levels": "all of it"},
+    {"part": 1, "parts": 1, "levels": [{"sku": "A", "on_hand": 10**20}]},
+    {"part": 1, "parts": 1, "levels": [{"sku": "A", "on_hand": -2**40}]},
+    {"part": 1, "parts": 1, "levels": [],
+     "reservations": [{"order_id": "o1", "sku": "A", "quantity": 2**40}]},
 ])
 async def test_a_malformed_snapshot_changes_nothing(hub_db, bad):
     await hub.add_store(hub_db, "S1", name="S1", kind="counter", lat=12.9, lon=77.6)
