@@ -66,6 +66,9 @@ def main() -> None:
 # ---- serve -------------------------------------------------------------------------
 
 
+GRACEFUL_SHUTDOWN_SECONDS = 5
+
+
 @main.command(help="Run the store server.")
 @CONFIG_OPTION
 @click.option("--host", default=None, help="Address to listen on (default from config).")
@@ -97,7 +100,10 @@ def serve(cfg: StoreConfig, host: str | None, port: int | None) -> None:
         fail(str(exc))
     console.print(f"Kirana store [bold]{cfg.store.id}[/] ({cfg.store.name}) on "
                   f"{scheme}://{_display_host(host)}:{port}/")
-    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False, **ssl)
+    # Open order boards hold a live stream that never ends by itself: on SIGTERM or
+    # Ctrl-C, requests get a few seconds to finish, then the server stops anyway.
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False,
+                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS, **ssl)
 
 
 def _display_host(host: str) -> str:

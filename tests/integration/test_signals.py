@@ -234,3 +234,44 @@ def test_store_only_demo_banner_waits_for_the_store(tmp_path: Path) -> None:
         assert not accepts(port)
     finally:
         cleanup(proc, set())
+
+
+def test_sigterm_stops_serve_while_a_live_page_is_open(demo_dir: Path, tmp_path: Path) -> None:
+    """The order board holds a server-sent events stream open for as long as the page is
+    shown: SIGTERM must not wait for it to end (it never does)."""
+    import threading
+
+    import httpx
+
+    port = demo_ports()
+    with open(tmp_path / "err", "w") as err:
+        proc = kirana("serve", "--config", str(demo_dir / "d2/store.toml"), "--port", str(port),
+                      cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        wait_until(lambda: answers(port), 60, "kirana serve")
+        client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+        page = client.get("/login").text
+        meena = re.search(r'name="user_id" value="([^"]+)"[^>]*>\s*'
+                          r'<span class="tile-name">Meena<', page)
+        assert meena, page[:2000]
+        signed_in = client.post("/login", data={
+            "user_id": meena.group(1), "pin": "4726", "next": "/",
+            "_csrf_token": client.cookies.get("csrftoken", "")})
+        assert signed_in.status_code in (200, 303), signed_in.text[:500]
+        opened = threading.Event()
+
+        def board() -> None:
+            with contextlib.suppress(httpx.HTTPError), client.stream(
+                    "GET", "/orders/events") as stream:
+                assert stream.status_code == 200
+                opened.set()
+                for _ in stream.iter_lines():
+                    pass
+
+        threading.Thread(target=board, daemon=True).start()
+        assert opened.wait(10), "the order board's stream did not open"
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(STOP_WITHIN)
+        assert not accepts(port)
+    finally:
+        cleanup(proc, set())
