@@ -213,7 +213,15 @@ class LoginError(Exception):
 
 
 async def _throttle(s: AsyncSession, key: str, now) -> LoginThrottle:  # noqa: ANN001
-    row = await s.get(LoginThrottle, key)
+    # Locked for the transaction: tries at once (or from several hub processes) must each
+    # count, not read one count and write it back. SQLite writers are serial anyway.
+    if s.bind.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+
+        await s.execute(insert(LoginThrottle).values(
+            key=key, failures=0, locked_until=None, strikes=0, updated_at=now,
+        ).on_conflict_do_nothing(index_elements=["key"]))
+    row = await s.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
     if row is None:
         row = LoginThrottle(key=key, failures=0, locked_until=None, strikes=0)
         s.add(row)
@@ -250,6 +258,10 @@ class Attempt:
     @property
     def keys(self) -> list[str]:
         keys = [f"device:{self.device}"] + ([f"source:{self.source}"] if self.source else [])
+        if self.user_key and self.user_key.startswith("user:"):
+            # The account on this device: locks even a device the user trusts, and only
+            # this user's own sign-in clears it (another's sign-in clears the device row).
+            keys.append(f"userdev:{self.user_key[5:]}@{self.device}")
         return keys + ([self.user_key] if self.user_key else [])
 
 
@@ -593,8 +605,11 @@ async def list_locks(db: Database) -> list[LockView]:
     views = []
     for r in rows:
         kind, _, ident = r.key.partition(":")
+        ident, _, on_device = ident.partition("@")
         user = names.get(ident)
-        if kind == "user":
+        if kind == "userdev":
+            what = f"{user.name if user else 'a removed user'} on device {on_device[:8]}"
+        elif kind == "user":
             what = f"{user.name} ({user.role})" if user else "a removed user"
         elif kind == "approve":
             what = f"manager approvals asked by {user.name if user else 'a removed user'}"

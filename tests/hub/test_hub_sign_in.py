@@ -183,3 +183,34 @@ async def test_one_code_sent_twice_at_once_signs_in_once(hub_db, hub_cfg):
 
     results = await asyncio.gather(*(attempt(f"device-{i}") for i in range(4)))
     assert sum(r is not None for r in results) == 1, results
+
+
+async def test_wrong_passwords_sent_at_once_are_each_counted(hub_db, hub_cfg):
+    """A guesser firing wrong passwords in parallel (or several hub processes taking
+    them): on PostgreSQL the first tries raced to create the same throttle row (a 500,
+    the try not counted) and later ones read the same count and wrote it back (lost
+    updates), so parallel guessing got more than five tries per lock. Every try counts."""
+    import asyncio
+
+    from sqlalchemy import select as select_
+
+    from app.core.auth import LoginError
+    from app.core.models import LoginThrottle
+    from tests.hub.conftest import add_hub_user
+
+    await add_hub_user(hub_db, "Priya", "admin")
+
+    async def guess(n: int) -> str:
+        try:
+            await accounts_module.check_password(hub_db, hub_cfg, "Priya", f"wrong guess {n}",
+                                                 f"device-{n}", "203.0.113.9", final=False)
+        except LoginError as exc:
+            return str(exc)
+        return "in"
+
+    answers = await asyncio.gather(*(guess(n) for n in range(4)))
+    assert all("Wrong name or password" in a for a in answers), answers
+    async with hub_db.read() as s:
+        row = await s.scalar(select_(LoginThrottle).where(
+            LoginThrottle.key == "source:203.0.113.9"))
+    assert row is not None and row.failures == 4

@@ -156,3 +156,20 @@ async def test_a_cashiers_own_pin_does_not_reset_the_approval_boxs_count(cfg, db
         answers += [await approve(staff["manager"], "0000") for _ in range(4)]
         await approve(staff["cashier"], STAFF["cashier"][1])
     assert any("Too many wrong tries" in a for a in answers), answers
+
+
+async def test_a_till_the_manager_uses_does_not_let_a_cashier_guess_their_pin(
+        app, client, staff, sources):  # noqa: F811
+    """The shared till is trusted for the manager (they signed in there), so the
+    account's lock did not apply to it; and the cashier signing in as themselves between
+    guesses cleared the till's own count. Guesses from the till must still be stopped."""
+    client.headers["x-test-source"] = "10.0.0.7"
+    assert (await login(client, staff["manager"], STAFF["manager"][1])).status_code in (200, 303)
+    await client.post("/logout", data={"_csrf_token": csrf_of(client)})
+    statuses = []
+    for _ in range(3):
+        for _ in range(4):
+            statuses.append((await login(client, staff["manager"], "0000")).status_code)
+        await login(client, staff["cashier"], STAFF["cashier"][1])
+        await client.post("/logout", data={"_csrf_token": csrf_of(client)})
+    assert statuses[-4:] == [429] * 4, statuses  # stopped, and stays stopped
