@@ -163,6 +163,10 @@ async def test_cash_received_50_comma_00_is_refused_and_changes_nothing(client, 
     for text in hostile:
         r = await client.post("/pos/pay/tender", data={"cart_id": cart, "kind": "cash",
                                                        "given": text}, headers=hx(client))
+        if "\x00" in text or len(text) > 10_000:  # refused before any route (app/core/inputs.py)
+            assert r.status_code == 400 and ("NUL character" in r.text
+                                             or "longer than 10000" in r.text), text[:10]
+            continue
         assert r.status_code == 200 and "not an amount" in message(r.text) or (
             "negative" in message(r.text) or "too long" in message(r.text)), text[:10]
     async with db.read() as s:
@@ -235,7 +239,8 @@ async def test_weighed_line_shows_its_rate_and_refunds_in_kg(client, login_as, c
            "refunded)" in r.text
     for bad in ("abc", "0.0005", "-1", "1,5", "\x00"):
         r = await refund(client, sale_id, {"Apple": bad})
-        assert "is not a quantity in kg like 0.500" in r.text, bad
+        assert ("is not a quantity in kg like 0.500" in r.text
+                or bad == "\x00" and "NUL character" in r.text), bad
     async with db.read() as s:
         assert await s.scalar(select(func.count()).select_from(Refund)) == 0
     r = await refund(client, sale_id, {"Apple": "0.5"})
