@@ -28,23 +28,30 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_ESCAPED_START = (*FORMULA_START, "'")
+# The full-width forms too: some spreadsheets (and input methods) read "＝" as "=".
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
 _PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
+
+
+def _needs_quote(text: str) -> bool:
+    """Starts with a quote, or with a formula character after any whitespace (a
+    spreadsheet that trims spaces on import, LibreOffice's "Trim spaces", reads
+    " =1+1" as a formula); a plain number (with spaces around) is never quoted."""
+    if text.startswith("'"):
+        return True
+    return text.lstrip().startswith(FORMULA_START) and not _PLAIN_NUMBER.fullmatch(text.strip())
 
 
 def cell(value: Any) -> Any:
     """The value as it should go into a CSV cell."""
-    if not isinstance(value, str) or not value.startswith(_ESCAPED_START):
-        return value
-    if _PLAIN_NUMBER.fullmatch(value):
+    if not isinstance(value, str) or not _needs_quote(value):
         return value
     return "'" + value
 
 
 def unescape(text: str) -> str:
     """Undo :func:`cell` on a cell read back from a CSV file."""
-    if text.startswith("'") and text[1:2] and text[1:2] in _ESCAPED_START:
+    if text.startswith("'") and _needs_quote(text[1:]):
         return text[1:]
     return text
 

@@ -27,6 +27,17 @@ def test_formula_cells_are_written_as_text():
         assert row == ["'" + value], value
 
 
+def test_formula_cells_behind_spaces_or_in_full_width_are_written_as_text():
+    """A spreadsheet that trims spaces on import (LibreOffice's "Trim spaces") runs
+    " =1+1"; "＝" is the full-width "=". Before: all of these were written as they are."""
+    for value in [" =1+1", "  @SUM(1+1)", "\n=HYPERLINK(\"http://evil.example\")",
+                  "\u00a0=1+1", "\u3000+1+1", "＝1+1", "＋cmd|' /C calc'!A0", " -2+3"]:
+        (row,) = csv.reader(io.StringIO(written([[value]]), newline=""))
+        assert row == ["'" + value], value
+        assert csv_safe.unescape(row[0]) == value
+    assert written([[" -5 ", " 12"]]) == " -5 , 12\r\n"  # plain numbers stay numbers
+
+
 def test_plain_numbers_stay_numbers():
     assert written([["-5", "+3", "-12.50", -7, 0, "12", None]]) == "-5,+3,-12.50,-7,0,12,\r\n"
 
@@ -51,7 +62,7 @@ def test_unescape_undoes_cell(value):
 def test_no_written_cell_starts_a_formula(value):
     (row,) = csv.reader(io.StringIO(written([[value]]), newline=""))
     assert row[0] == csv_safe.cell(value)
-    if row[0].startswith(csv_safe.FORMULA_START):
+    if row[0].lstrip().startswith(csv_safe.FORMULA_START):
         float(row[0])  # only a plain number may start with a sign
 
 
