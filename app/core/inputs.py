@@ -4,8 +4,9 @@ One hook (``bounded_input``, the apps' ``before_request``) applies the same rule
 store and the hub:
 
 - text: no NUL byte anywhere (PostgreSQL refuses it in text, so it would surface as a
-  500) in the path, the query, form fields or JSON strings; a query value or path part
-  is at most ``MAX_PARAM_CHARS``, a form field at most ``MAX_FORM_FIELD_CHARS``;
+  500) in the path, the query, form fields or JSON strings; a path part is at most
+  ``MAX_PARAM_CHARS``, a query value ``MAX_QUERY_CHARS``, a form field
+  ``MAX_FORM_FIELD_CHARS``;
 - JSON bodies (the machine APIs): ``Content-Type: application/json``, at most
   ``MAX_JSON_BYTES`` and ``MAX_JSON_DEPTH`` levels deep, not empty, and decoded
   *strictly* into the route's msgspec struct: ``"2"`` is not the number 2. The error
@@ -26,7 +27,8 @@ from litestar.exceptions import HTTPException, NotFoundException, ValidationExce
 
 MAX_JSON_BYTES = 256 * 1024  # an order of 200 lines is about 20 KB
 MAX_JSON_DEPTH = 8  # the deepest body the API takes is 3 ({"lines": [{...}]})
-MAX_PARAM_CHARS = 200  # a path part or query value: ids, SKUs, search words, dates
+MAX_PARAM_CHARS = 200  # a path part: ids, SKUs, codes, tokens
+MAX_QUERY_CHARS = 500  # a query value: search words, filters, dates, a return path
 MAX_FORM_FIELD_CHARS = 10_000  # a form field: the longest real one is a barcode list
 
 
@@ -155,7 +157,7 @@ async def bounded_input(request: Request) -> None:
            for v in request.path_params.values()):
         raise NotFoundException("There is nothing at this address.")
     for name, value in request.query_params.multi_items():
-        check_text(value, name, MAX_PARAM_CHARS)
+        check_text(value, name, MAX_QUERY_CHARS)
     data = _data_field(request)
     if data is None or request.method in ("GET", "HEAD"):
         return

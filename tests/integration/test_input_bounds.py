@@ -75,6 +75,10 @@ async def test_a_nul_byte_in_any_text_is_refused_before_the_database(client, sto
     await login_as("manager")
     assert (await client.get("/orders?q=a%00b")).status_code == 400
     assert (await client.get("/orders/abc%00")).status_code == 404
+    assert (await client.get("/orders", params={"q": "x" * 500})).status_code == 200
+    too_long = await client.get("/orders", params={"q": "x" * 501})
+    assert too_long.status_code == 400 and "q: longer than 500 characters" in too_long.text
+    assert (await client.get("/orders/" + "x" * 201)).status_code == 404
 
 
 async def test_a_nul_in_a_static_path_is_a_404(client):
