@@ -44,8 +44,9 @@ def tighten(path: Path) -> None:
 def private_sqlite(path: Path) -> Path:
     """Before SQLite opens `path`: its folder exists (made 0700 if missing), the file
     exists 0600 (an empty file is an empty database to SQLite), and any existing file or
-    companion is tightened to 0600."""
-    path = Path(path)
+    companion is tightened to 0600. A symlinked path is followed, as SQLite does (its
+    target and the target's -wal and -shm are the files that hold the data)."""
+    path = Path(path).resolve()
     if not path.parent.exists():
         private_dir(path.parent)
     with contextlib.suppress(FileExistsError):

@@ -123,3 +123,20 @@ def test_a_store_token_written_over_a_0644_file_ends_up_0600(tmp_path):
     os.chmod(token_file, 0o644)
     _write_secret(token_file, "new-token")
     assert token_file.read_text() == "new-token\n" and mode(token_file) == 0o600
+
+
+async def test_a_database_path_that_is_a_symlink_makes_its_target_0600(tmp_path):
+    """store.db as a symlink to a database on another disk that does not exist yet:
+    nothing was made 0600 beforehand (the link already existed), so SQLite created the
+    target with the umask (0644), and its -wal and -shm beside it the same."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    target = disk / "real.db"
+    link = tmp_path / "store.db"
+    link.symlink_to(target)
+    db = Database(link)
+    try:
+        await write_something(db)
+        assert_private_sqlite(target)
+    finally:
+        await db.dispose()
