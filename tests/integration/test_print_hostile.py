@@ -12,7 +12,7 @@ from sqlalchemy import select
 from app.core.db import Database
 from app.printing.models import PrintJob
 from app.printing.worker import PrintQueue
-from tests.integration.test_print_confirm import enqueue, network_config, statuses
+from tests.integration.test_print_confirm import enqueue, network_config, statuses, wait_for
 
 READY = b"\x12\x12\x12"
 
@@ -91,11 +91,16 @@ async def test_a_printer_that_closes_the_line_after_each_job_does_not_print_it_f
     printer, db, queue = await make(answer)
     await enqueue(db, range(1, 3))
     await queue.start()
-    await asyncio.sleep(4.0)
+    await wait_for(lambda: _both_failed(db), 15, "each job to fail after 3 sends")
+    await asyncio.sleep(1.0)  # and nothing is sent after that
     copies = printer.jobs_with(b"S1-000001")
     assert copies == 3, f"receipt 1 was sent {copies} times"
-    assert await statuses(db) == ["failed", "failed"], "each fails after 3 sends; none loops"
+    assert printer.jobs_with(b"S1-000002") == 3
     async with db.read() as s:
         first = await s.scalar(select(PrintJob).order_by(PrintJob.seq).limit(1))
     assert "3 times" in first.last_error and "Reprint" in first.last_error
 
+
+
+async def _both_failed(db: Database) -> bool:
+    return await statuses(db) == ["failed", "failed"]
