@@ -12,6 +12,7 @@ work (they cover the till at lunch); cashier and picker are separate.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from dataclasses import dataclass
@@ -120,20 +121,45 @@ async def session_user(connection: ASGIConnection) -> StaffUser | None:
     if not isinstance(since, int | float) or not isinstance(seen, int | float):
         since = seen = now  # a session from before these limits: count from now
     ended = session_expiry(seen, since, now, idle, security.session_hours * 3600)
+    mark = credential_mark(user)
+    if data.get("cred", mark) != mark:  # PIN, password or authenticator key reset since
+        connection.clear_session()
+        return None
     if ended:
         connection.clear_session()  # the backend deletes it and clears the cookie
         state[SIGNED_OUT] = ended
         return None
     activity = request_activity(connection.headers, now)
-    if activity is not None and activity - seen >= SEEN_STEP or "seen" not in data:
+    if activity is not None and activity - seen >= SEEN_STEP or "seen" not in data or (
+            "cred" not in data):
         connection.scope["session"] = {
             **connection.session,
-            SESSION_USER: {**data, "since": since, "seen": max(seen, min(activity or now, now))},
+            SESSION_USER: {**data, "since": since, "seen": max(seen, min(activity or now, now)),
+                           "cred": mark},
         }
     staff = StaffUser(user.id, user.name, user.role)
     state["kirana_user"] = staff
     state[IDLE_LIMIT] = idle
     return staff
+
+
+def credential_mark(user: User) -> str:
+    """A session remembers the credentials it was opened with (stamped at its first
+    request): a PIN, password or authenticator key reset since then ends it (ASVS 3.3.3)."""
+    secret = f"{user.pin_hash}|{getattr(user, 'totp_secret', None) or ''}"
+    return hashlib.sha256(secret.encode()).hexdigest()[:16]
+
+
+async def restamp_session(connection: ASGIConnection) -> None:
+    """After one's own PIN or password change: this session goes on, the others end."""
+    data = connection.session.get(SESSION_USER)
+    if not isinstance(data, dict):
+        return
+    async with connection.app.state.db.read() as s:
+        user = await s.get(User, data.get("id"))
+    if user is not None:
+        connection.scope["session"] = {**connection.session,
+                                       SESSION_USER: {**data, "cred": credential_mark(user)}}
 
 
 def requires(*roles: str):

@@ -106,6 +106,7 @@ async def login_submit(request: Request, data: Form) -> Response | Template:
     request.scope.setdefault("state", {})[NEW_SESSION_ID] = secrets.token_hex(32)
     request.clear_session()
     request.set_session(auth.new_session(user))
+    await auth.restamp_session(request)  # the PIN it was opened with (a reset ends it)
     return Redirect(_safe_next(data.get("next")), status_code=303)
 
 

@@ -7,7 +7,7 @@ from litestar import Request, Response, get, post
 from litestar.response import Template
 
 from app.core import credentials
-from app.core.auth import requires
+from app.core.auth import requires, restamp_session
 from app.core.security import PinPolicyError
 from app.core.web import Form, page, signed_in
 
@@ -91,6 +91,7 @@ async def my_pin_change(request: Request, data: Form) -> Template:
                                          data.get("new_pin", "")[:6])
     except (credentials.CredentialError, PinPolicyError) as exc:
         return page(request, "core/my_pin.html", status_code=400, error=str(exc), done="")
+    await restamp_session(request)  # this device stays signed in; the others are signed out
     return page(request, "core/my_pin.html", error="", done="Your PIN is changed.")
 
 

@@ -61,11 +61,12 @@ async def _code_page(request: Request, user_id: str, next_path: str, error: str 
                  next=next_path)
 
 
-def _sign_in(request: Request, user: auth.StaffUser, next_path: str) -> Redirect:
+async def _sign_in(request: Request, user: auth.StaffUser, next_path: str) -> Redirect:
     # A fresh session id at sign-in defeats session fixation.
     request.scope.setdefault("state", {})[NEW_SESSION_ID] = secrets.token_hex(32)
     request.clear_session()
     request.set_session(auth.new_session(user))
+    await auth.restamp_session(request)  # the password and key it was opened with
     return Redirect(_safe_next(next_path), status_code=303)
 
 
@@ -91,7 +92,7 @@ async def hub_login_submit(request: Request, data: Form) -> Response | Template:
         return _login_page(request, str(exc), 429 if exc.locked_seconds else 401, name,
                            next_path)
     if final or not accounts.needs_code(cfg, user.role):
-        return _sign_in(request, user, next_path)
+        return await _sign_in(request, user, next_path)
     if not await accounts.has_code_key(request.app.state.db, user.id):
         # A user from before codes (a hub upgraded from PIN sign-in): never let a password
         # alone choose the second factor; an admin gives the account a key first.
@@ -123,7 +124,7 @@ async def hub_login_code(request: Request, data: Form) -> Response | Template:
             request.clear_session()
             return _login_page(request, str(exc), 429)
         return await _code_page(request, user_id, next_path, str(exc), 401)
-    return _sign_in(request, user, next_path)
+    return await _sign_in(request, user, next_path)
 
 
 # ---- people and channel keys (issue #13 item 9) ----------------------------------------
@@ -204,6 +205,7 @@ async def my_password_change(request: Request, data: Form) -> Template:
                                            data.get("old", ""), data.get("new", "")[:200])
     except ValueError as exc:
         return page(request, "hub/my_password.html", status_code=400, error=str(exc), done="")
+    await auth.restamp_session(request)  # this device stays signed in; the others are not
     return page(request, "hub/my_password.html", error="", done="Your password is changed.")
 
 

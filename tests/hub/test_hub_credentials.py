@@ -138,3 +138,45 @@ async def test_managers_may_not_open_the_people_page_but_change_their_password(h
         "old": "copper kettle evening", "new": "tamarind kettle orbit",
         "_csrf_token": csrf_of(hub_client)})
     assert "Your password is changed" in done.text
+
+
+async def test_a_new_password_or_key_ends_the_sessions_signed_in_with_the_old(hub_client,
+                                                                             hub_db):
+    """An account taken over: the admin resets its password and authenticator key, but
+    the intruder's session went on working until its idle or age limit (ASVS 3.3.3)."""
+    await sign_in(hub_client, "Omar")
+    await accounts.reset_password(hub_db, "Omar", "tamarind kettle orbit")
+    assert not await signed_in(hub_client)
+    ENROLLED["Omar"].password = "tamarind kettle orbit"
+    await sign_in(hub_client, "Omar")
+    await accounts.reset_totp(hub_db, "Omar")
+    assert not await signed_in(hub_client)
+
+
+async def test_changing_ones_own_password_keeps_this_session(hub_client):
+    await sign_in(hub_client, "Omar")
+    done = await hub_client.post("/account/password", data={
+        "old": ENROLLED["Omar"].password, "new": "tamarind kettle orbit",
+        "_csrf_token": hub_client.cookies.get("csrftoken")})
+    assert "Your password is changed" in done.text
+    assert await signed_in(hub_client)
+
+
+async def test_a_session_opened_before_a_reset_and_unused_since_is_ended(hub_app, hub_db):
+    """The intruder signs in, does not follow the redirect, and waits for the reset."""
+    from litestar.testing import AsyncTestClient
+
+    from tests.conftest import csrf_of
+    from tests.hub.conftest import add_hub_user
+
+    await add_hub_user(hub_db, "Omar", "manager")
+    async with AsyncTestClient(app=hub_app) as client:
+        await client.get("/login")
+        await client.post("/login", data={"name": "Omar", "password": ENROLLED["Omar"].password,
+                                          "next": "/", "_csrf_token": csrf_of(client)})
+        done = await client.post("/login/code", data={"code": ENROLLED["Omar"].code(),
+                                                      "_csrf_token": csrf_of(client)},
+                                 follow_redirects=False)
+        assert done.status_code == 303
+        await accounts.reset_password(hub_db, "Omar", "tamarind kettle orbit")
+        assert (await client.get("/", follow_redirects=False)).status_code != 200

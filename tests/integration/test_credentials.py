@@ -118,3 +118,16 @@ def test_command_line_life_cycle(cfg, staff):
     assert out.exit_code == 0
     out = runner.invoke(main, ["apikey", "list", "--config", config])
     assert "script" in out.output and "revoked" in out.output
+
+
+async def test_a_pin_reset_ends_the_sessions_signed_in_with_the_old_pin(app, client, staff,
+                                                                       login_as):
+    """A PIN seen over a shoulder: the manager resets it, but the session opened with it
+    on another device went on working (ASVS 3.3.3). One's own change keeps one's own."""
+    async with as_user(app, staff, "cashier") as intruder:
+        async with as_user(app, staff, "manager") as manager:
+            await post(manager, f"/staff/{staff['cashier']}/reset-pin", pin="6047")
+        assert (await intruder.get("/", follow_redirects=False)).status_code in (302, 303)
+    await login_as("picker")
+    await post(client, "/account/pin", old_pin=STAFF["picker"][1], new_pin="6047")
+    assert (await client.get("/orders", follow_redirects=False)).status_code == 200
