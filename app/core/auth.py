@@ -355,7 +355,8 @@ async def authenticate(
     if (user is None or not user.active) and not hide_unknown:
         await _count_failure(db, cfg, attempt, None, action, device_key, source, what,
                              message="Tap your name first.")
-    check_rate(db, cfg)
+    if not attempt.trusted:  # a device the user signed in on before is not held up by a flood
+        check_rate(db, cfg)
     pepper = pepper_of(db)
     stored = user.pin_hash if user is not None and user.active else DUMMY_PIN_HASH
     ok = await asyncio.to_thread(verify_pin, pin, stored, pepper) and stored is not DUMMY_PIN_HASH

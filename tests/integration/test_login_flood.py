@@ -90,3 +90,25 @@ async def test_old_throttle_and_failed_sign_in_rows_are_pruned(app, client, staf
                                       .where(AuditLog.action == "login_failed"))
     assert after <= 4  # only the rows of that last attempt (device, source, user, user on device)
     assert failed_after == 1
+
+
+async def test_staff_on_their_own_till_sign_in_during_a_flood(app, client, staff, hashes,
+                                                              many_sources, monkeypatch):
+    """A botnet keeps the global rate used up: every sign-in was "busy", the real till's
+    too. A device the person has signed in on before (its cookie is secret) is not held
+    to the global rate; strangers still are."""
+    assert (await login(client, staff["cashier"], STAFF["cashier"][1])).status_code in (200, 303)
+    await client.post("/logout", data={"_csrf_token": client.cookies.get("csrftoken")})
+    clock = {"now": 1000.0}
+    monkeypatch.setattr(auth_module, "time", type("T", (), {
+        "monotonic": staticmethod(lambda: clock["now"])}))
+    app.state.db._signin_bucket = auth_module.TokenBucket(10, 6)
+    ids = list(staff.values())
+    for n in range(20):
+        async with AsyncTestClient(app=app) as fresh:
+            await login(fresh, ids[n % len(ids)], "4827")
+    ok = await login(client, staff["cashier"], STAFF["cashier"][1])
+    assert ok.status_code in (200, 303) and "Hello, Asha" in ok.text
+    async with AsyncTestClient(app=app) as stranger:
+        busy = await login(stranger, staff["cashier"], STAFF["cashier"][1])
+    assert "busy with sign-ins" in busy.text
