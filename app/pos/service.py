@@ -14,6 +14,7 @@ import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
@@ -160,7 +161,8 @@ def cash_out_refusal(pos_cfg: PosSection, amount_out: int, unapproved_before: in
         return f"cash out above {format_amount(entry)} needs a manager's PIN"
     if unapproved_before + amount_out > shift:
         return (f"cash out without a manager may add up to {format_amount(shift)} in this "
-                f"shift ({format_amount(unapproved_before)} so far); this needs a manager's PIN")
+                f"shift or 24 hours ({format_amount(unapproved_before)} so far); this needs a "
+                "manager's PIN")
     return ""
 
 
@@ -185,6 +187,13 @@ async def cash_movement(
                 select(func.coalesce(func.sum(-CashMovement.amount_minor), 0)).where(
                     CashMovement.shift_id == shift.id, CashMovement.amount_minor < 0,
                     CashMovement.approver_id.is_(None))) or 0)
+            # And this person's over the last 24 hours: closing the shift and opening a
+            # new one must not renew the allowance.
+            unapproved = max(unapproved, int(await s.scalar(
+                select(func.coalesce(func.sum(-CashMovement.amount_minor), 0)).where(
+                    CashMovement.user_id == user.id, CashMovement.amount_minor < 0,
+                    CashMovement.approver_id.is_(None),
+                    CashMovement.at >= utcnow() - timedelta(hours=24))) or 0))
             refusal = cash_out_refusal(pos_cfg, -amount_minor, unapproved)
             if refusal:
                 raise NeedsApproval(refusal)

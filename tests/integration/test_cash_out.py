@@ -43,6 +43,27 @@ async def test_cash_out_above_the_limits_needs_a_manager(cfg, db, catalog, cashi
     assert "above the usual ₹2,000.00" in report.cash_out_warning
 
 
+async def test_closing_and_reopening_shifts_does_not_renew_the_allowance(
+        cfg, db, catalog, cashier, manager):  # noqa: F811
+    """The shift limit was per shift, and a cashier may close and open shifts: ₹2,000
+    without a manager in each of as many shifts as they liked, every Z looking usual.
+    A person's cash out without a manager counts over the last 24 hours, across shifts."""
+    for _ in range(2):
+        shift = await pos.open_shift(db, cfg, "C1", cashier, 0)
+        try:
+            await pos.cash_movement(db, "C1", cashier, -100_000, "supplier", cfg=cfg)
+            await pos.cash_movement(db, "C1", cashier, -100_000, "supplier", cfg=cfg)
+        except NeedsApproval:
+            break
+        finally:
+            await pos.close_shift(db, cfg, shift.id, cashier, {})
+    else:
+        pytest.fail("₹4,000 out in two shifts without a manager")
+    # A manager's PIN still lets it through.
+    await pos.open_shift(db, cfg, "C1", cashier, 0)
+    await pos.cash_movement(db, "C1", cashier, -100_000, "supplier", manager, cfg=cfg)
+
+
 async def test_the_z_report_shows_unusual_cash_out(cfg, db, catalog, cashier, manager):  # noqa: F811
     await pos.open_shift(db, cfg, "C1", cashier, 0)
     await pos.cash_movement(db, "C1", cashier, -50_000, "supplier", cfg=cfg)
