@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, select
 
+from app.catalog.csv_io import MAX_PRICE_MINOR, MAX_REORDER_LEVEL
 from app.catalog.models import UNITS, Barcode, Product
 from app.config import StoreConfig
 from app.core.clock import utcnow
@@ -55,8 +56,15 @@ async def _product_upserted(s: Tx, cfg: StoreConfig, data: dict) -> None:
         "gst_rate_bp": _need(data, "gst_rate_bp", int), "hsn": str(data.get("hsn", ""))[:8],
         "unit": unit, "pack_size": str(data.get("pack_size", ""))[:20],
         "category": str(data.get("category", ""))[:60], "active": bool(data.get("active", True)),
-        "reorder_level": int(data.get("reorder_level") or 0), "updated_at": utcnow(),
+        "reorder_level": min(max(0, int(data.get("reorder_level") or 0)), MAX_REORDER_LEVEL),
+        "updated_at": utcnow(),
     }
+    if not 0 < values["price_minor"] <= MAX_PRICE_MINOR:
+        # The hub refuses such a price now; an older hub's would make sale totals overflow.
+        # Refusing the event would stop the link, so the product is kept off the till.
+        log.warning("hub product %s has price_minor %s (allowed 1 to %s): stored not for sale "
+                    "until HQ corrects its price", sku, values["price_minor"], MAX_PRICE_MINOR)
+        values["price_minor"], values["active"] = 0, False
     codes = sorted({str(c) for c in data.get("barcodes") or []})
     product = await s.scalar(select(Product).where(Product.sku == sku))
     if product is None:

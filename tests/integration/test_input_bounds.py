@@ -123,3 +123,25 @@ async def test_openapi_lists_the_refusals_the_order_api_really_gives(client, sto
     # and the API answers in that shape
     refused = await _post(client, key, "x", {"content-type": "text/plain"})
     assert refused.status_code == 415 and set(refused.json()) == {"error", "detail"}
+
+
+async def test_a_price_past_the_bound_from_a_hub_is_kept_off_the_till(db, cfg, caplog):
+    """An older hub (or one whose database already holds it) sends 90000000000000000 paise:
+    the store applies the event (the link goes on) but will not sell the product, so no
+    sale can overflow 64-bit totals at payment."""
+    from sqlalchemy import select
+
+    from app.catalog.models import Product
+    from app.core.ids import uuid7
+    from app.sync.protocol import Event
+    from app.sync.store_apply import apply_hub_event
+
+    data = {"sku": "HUGE-1", "name": "Typo", "price_minor": 90000000000000000,
+            "gst_rate_bp": 500, "unit": "piece", "active": True, "barcodes": []}
+    async with db.write() as s:
+        await apply_hub_event(s, cfg, Event(seq=1, id=str(uuid7()), kind="product.upserted",
+                                            at="2026-12-01T00:00:00Z", data=data))
+    async with db.read() as s:
+        product = await s.scalar(select(Product).where(Product.sku == "HUGE-1"))
+    assert product is not None and product.active is False
+    assert "HUGE-1" in caplog.text and "not for sale" in caplog.text
