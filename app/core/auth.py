@@ -335,6 +335,7 @@ async def authenticate(
     source: str = "",
     requester_id: str | None = None,
     hide_unknown: bool = False,
+    unknown_as: str = "",
 ) -> StaffUser:
     """Check a PIN (or the hub's password). Failures are counted per device, per source
     address and per user (see Attempt); each lockout in a row lasts twice as long.
@@ -344,13 +345,17 @@ async def authenticate(
     so there is nothing to hide) are refused before any hash is computed; then the global
     rate (check_rate). Only then scrypt, which costs tens of milliseconds and 16 MB on
     purpose, in a worker thread with no transaction open. `hide_unknown` (the hub, whose
-    users are not listed) checks a dummy hash for an unknown name so it takes as long."""
+    users are not listed) checks a dummy hash for an unknown name so it takes as long;
+    `unknown_as` names the throttle row an unknown name counts on, so it locks like a
+    user's and a lock does not tell which names are users."""
     if len(pin) > 128 or len(user_id) > 36:
         raise LoginError(f"Wrong {what}. Try again.")
     now = utcnow()
     async with db.read() as s:
         user = await s.get(User, user_id) if user_id else None
         attempt = await _attempt(s, user, device_key, source, action, requester_id)
+        if user is None and unknown_as and action != "approve":
+            attempt = Attempt(attempt.device, attempt.source, f"user:{unknown_as}")
         _raise_if_locked([await s.get(LoginThrottle, k) for k in attempt.keys], now, attempt)
     if (user is None or not user.active) and not hide_unknown:
         await _count_failure(db, cfg, attempt, None, action, device_key, source, what,
@@ -637,7 +642,8 @@ async def list_locks(db: Database) -> list[LockView]:
         if kind == "userdev":
             what = f"{user.name if user else 'a removed user'} on device {on_device[:8]}"
         elif kind == "user":
-            what = f"{user.name} ({user.role})" if user else "a removed user"
+            what = f"{user.name} ({user.role})" if user else (
+                "a name that is no user" if ident.startswith("name-") else "a removed user")
         elif kind == "approve":
             what = f"manager approvals asked by {user.name if user else 'a removed user'}"
         elif kind == "device":

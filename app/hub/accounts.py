@@ -11,6 +11,7 @@ shown the secret as a QR code to enrol, and the first good code confirms it.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from datetime import UTC, datetime
 
@@ -79,11 +80,14 @@ async def check_password(db: Database, cfg: HubConfig, name: str, password: str,
     if len(password) > MAX_LENGTH:
         raise LoginError("Wrong name or password. Try again.")
     user_id = await user_id_by_name(db, name)
+    # A name nobody has is locked like a user's, so a lock tells nothing about names.
+    unknown_as = "" if user_id else "name-" + hashlib.sha256(
+        name.strip().lower().encode()).hexdigest()[:24]
     try:
         return await auth.authenticate(db, cfg, user_id, password, device_key,
                                        action="login" if final else "password",
                                        what="name or password",
-                                       source=source, hide_unknown=True)
+                                       source=source, hide_unknown=True, unknown_as=unknown_as)
     except LoginError as exc:
         if exc.locked_seconds:
             raise

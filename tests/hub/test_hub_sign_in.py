@@ -214,3 +214,28 @@ async def test_wrong_passwords_sent_at_once_are_each_counted(hub_db, hub_cfg):
         row = await s.scalar(select_(LoginThrottle).where(
             LoginThrottle.key == "source:203.0.113.9"))
     assert row is not None and row.failures == 4
+
+
+async def test_a_lock_does_not_tell_which_names_are_users(hub_db, hub_cfg):
+    """The hub lists no users, but only a real name could be locked: five wrong tries
+    from five addresses, then a sixth answered "Too many wrong tries for this account"
+    (429) for a user and "Wrong name or password" (401) for a name nobody has."""
+    from app.core.auth import LoginError
+    from tests.hub.conftest import add_hub_user
+
+    await add_hub_user(hub_db, "Priya", "admin")
+
+    async def answer(name: str, n: int) -> tuple[str, int]:
+        try:
+            await accounts_module.check_password(hub_db, hub_cfg, name, "wrong guess here",
+                                                 f"device-{name}-{n}", f"198.51.100.{n}",
+                                                 final=False)
+        except LoginError as exc:
+            return str(exc), exc.locked_seconds
+        return "in", 0
+
+    for n in range(5):
+        await answer("Priya", n)
+        await answer("Nobody", n)
+    real, fake = await answer("Priya", 9), await answer("Nobody", 9)
+    assert real[0] == fake[0] and bool(real[1]) == bool(fake[1]), (real, fake)
