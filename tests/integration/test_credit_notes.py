@@ -143,3 +143,36 @@ async def test_the_print_queue_keeps_no_code_once_printed_nor_in_a_reprint(
     assert note.credit_code not in copy.layout and "[qr]CN" not in copy.layout
     code = pos.normalise_credit_code(note.credit_code)
     assert printing.ONE_TIME_CODE.fullmatch(pos.new_credit_code()) and code
+
+
+async def test_two_tills_spending_one_note_at_once_spend_it_once(cfg, db, catalog, cashier,
+                                                                 manager):  # noqa: F811
+    """Both tills add the whole note to their bills before either completes, then both
+    complete at the same moment: exactly one sale takes the credit."""
+    import asyncio
+    import contextlib
+
+    note = await sold_and_exchanged(db, cfg, catalog, manager)
+    await pos.open_shift(db, cfg, "C2", cashier, 0)
+    carts = []
+    for counter in ("C1", "C2"):
+        view = await new_cart(db, cfg, counter, cashier, barcode(catalog, ATTA))
+        await pos.add_tender(db, cfg, counter, view.cart.id, "exchange", None,
+                             reference=note.credit_code)
+        with contextlib.suppress(PosError):  # the note may cover the whole bill
+            await pay_cash(db, cfg, counter, view.cart.id)
+        carts.append((counter, view.cart.id))
+
+    async def complete(counter: str, cart_id: str) -> str:
+        try:
+            await pos.complete_sale(db, cfg, counter, cart_id, new_key(), cashier)
+        except PosError as exc:
+            return str(exc)
+        return "sold"
+
+    results = await asyncio.gather(*(complete(c, i) for c, i in carts))
+    assert results.count("sold") == 1 and "already used" in " ".join(results), results
+    async with db.read() as s:
+        spent = sum(t.amount_minor for t in await s.scalars(
+            select(SaleTender).where(SaleTender.kind == "exchange")))
+    assert spent <= note.total_minor
