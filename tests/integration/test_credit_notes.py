@@ -145,8 +145,8 @@ async def test_the_print_queue_keeps_no_code_once_printed_nor_in_a_reprint(
     assert printing.ONE_TIME_CODE.fullmatch(pos.new_credit_code()) and code
 
 
-async def test_two_tills_spending_one_note_at_once_spend_it_once(cfg, db, catalog, cashier,
-                                                                 manager):  # noqa: F811
+async def test_two_tills_spending_one_note_at_once_spend_it_once(  # noqa: F811
+        cfg, db, catalog, cashier, manager):  # noqa: F811
     """Both tills add the whole note to their bills before either completes, then both
     complete at the same moment: exactly one sale takes the credit."""
     import asyncio
