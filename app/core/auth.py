@@ -463,8 +463,9 @@ async def check_not_locked(db: Database, user_id: str, device_key: str,
 
 def _raise_if_locked(rows: list[LoginThrottle | None], now, attempt: Attempt) -> None:  # noqa: ANN001
     locked = [r for r in rows if r is not None and r.locked_until and now < r.locked_until]
-    if attempt.trusted:
-        locked = [r for r in locked if r.key != attempt.user_key]
+    if attempt.trusted:  # strangers' guesses lock neither the account nor a shared address
+        locked = [r for r in locked if r.key != attempt.user_key
+                  and not r.key.startswith("source:")]
     if not locked:
         return
     wait = max(int((r.locked_until - now).total_seconds()) + 1 for r in locked)
