@@ -615,8 +615,13 @@ def _hub_db(cfg):  # noqa: ANN001, ANN202
               help="Hub config file; with no sub-command, runs the hub server.")
 @click.option("--host", default=None, help="Address to listen on (default from config).")
 @click.option("--port", default=None, type=int, help="Port (default from config).")
+@click.option("--forwarded-allow-ips", default="", metavar="ADDRESSES",
+              help="Behind a reverse proxy: its address(es), comma-separated. Client "
+                   "addresses and https are then taken from its X-Forwarded-For/-Proto "
+                   "(else every request has the proxy's address for the sign-in throttle).")
 @click.pass_context
-def hub(ctx: click.Context, config_path: str | None, host: str | None, port: int | None) -> None:
+def hub(ctx: click.Context, config_path: str | None, host: str | None, port: int | None,
+        forwarded_allow_ips: str) -> None:
     if ctx.invoked_subcommand is not None:
         return
     if not config_path:
@@ -639,7 +644,9 @@ def hub(ctx: click.Context, config_path: str | None, host: str | None, port: int
     where = cfg.database_url.split("@")[-1]
     console.print(f"Kirana hub [bold]{cfg.hub.name}[/] on http://{_display_host(host)}:{port}/ "
                   f"(database {where})", highlight=False)
-    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False,
+    proxy = {"proxy_headers": True, "forwarded_allow_ips": forwarded_allow_ips} if (
+        forwarded_allow_ips) else {"proxy_headers": False}
+    uvicorn.run(app, host=host, port=port, log_level="info", **proxy,
                 ws_max_size=4 * 1024 * 1024, ws_ping_interval=20, ws_ping_timeout=20)
 
 

@@ -180,3 +180,30 @@ async def test_a_session_opened_before_a_reset_and_unused_since_is_ended(hub_app
         assert done.status_code == 303
         await accounts.reset_password(hub_db, "Omar", "tamarind kettle orbit")
         assert (await client.get("/", follow_redirects=False)).status_code != 200
+
+
+def test_the_hub_can_be_told_its_reverse_proxy(tmp_path, hub_sqlite_template, monkeypatch):
+    """docs/security.md says to run behind a proxy with --proxy-headers and
+    --forwarded-allow-ips, but `kirana hub` ran uvicorn with proxy_headers=False and no way
+    to change it: every request had the proxy's address, so the per-address throttle
+    locked everybody together. Off unless asked; then only for the named proxy."""
+    import uvicorn
+
+    from app.cli import main
+
+    text = (ROOT / "store_config" / "hub.toml").read_text()
+    text = text.replace('database_path = "../var/hub/hub.db"', 'database_path = "hub.db"')
+    text = text.replace('data_dir = "../var/hub"', 'data_dir = "var"')
+    (tmp_path / "hub.toml").write_text(text)
+    shutil.copy(hub_sqlite_template, tmp_path / "hub.db")
+    calls = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append(kw))
+    config = str(tmp_path / "hub.toml")
+    out = CliRunner().invoke(main, ["hub", "--config", config])
+    assert out.exit_code == 0, out.output
+    assert calls[-1]["proxy_headers"] is False
+    out = CliRunner().invoke(main, ["hub", "--config", config,
+                                    "--forwarded-allow-ips", "10.0.0.2"])
+    assert out.exit_code == 0, out.output
+    assert calls[-1]["proxy_headers"] is True
+    assert calls[-1]["forwarded_allow_ips"] == "10.0.0.2"
