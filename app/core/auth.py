@@ -373,11 +373,8 @@ async def authenticate(
         async with db.write() as s:
             rows = [await _throttle(s, k, now) for k in attempt.keys]
             _raise_if_locked(rows, now, attempt)  # another attempt may have locked it
-            for r in rows:
-                if r.key.startswith("source:"):
-                    r.failures = 0  # an address shared by a whole shop keeps its strikes
-                else:
-                    r.failures, r.locked_until, r.strikes = 0, None, 0
+            if action != "password":  # the hub's first step: only its code completes sign-in
+                clear_failures(rows)
             row = await s.get(User, user.id)
             if row is not None:
                 if action == "login":
@@ -392,6 +389,22 @@ async def authenticate(
     await _count_failure(db, cfg, attempt, user.id if user else None, action, device_key,
                          source, what)
     raise AssertionError("unreachable")
+
+
+def clear_failures(rows: list[LoginThrottle]) -> None:
+    """A completed sign-in clears the counts of its attempt's rows."""
+    for r in rows:
+        if r.key.startswith("source:"):
+            r.failures = 0  # an address shared by a whole shop keeps its strikes
+        else:
+            r.failures, r.locked_until, r.strikes = 0, None, 0
+
+
+async def clear_failures_of(s: AsyncSession, user: User, device_key: str, source: str,
+                            now) -> None:  # noqa: ANN001
+    """clear_failures for a sign-in completed by a second step (the hub's code)."""
+    attempt = await _attempt(s, user, device_key, source, "login", None)
+    clear_failures([await _throttle(s, k, now) for k in attempt.keys])
 
 
 async def trust_device(s: AsyncSession, user_id: str, device_key: str, now) -> None:  # noqa: ANN001

@@ -145,6 +145,7 @@ async def check_code(db: Database, cfg: HubConfig, user_id: str, code: str,
             if row.totp_confirmed_at is None:
                 row.totp_confirmed_at = now
                 s.add(AuditLog(at=now, user_id=row.id, action="totp_enrolled"))
+            await auth.clear_failures_of(s, row, device_key, source, now)
             await auth.trust_device(s, row.id, device_key, now)
             s.add(AuditLog(at=now, user_id=row.id, action="login",
                            detail="with code " + auth._where(device_key, source)))

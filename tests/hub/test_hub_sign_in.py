@@ -239,3 +239,47 @@ async def test_a_lock_does_not_tell_which_names_are_users(hub_db, hub_cfg):
         await answer("Nobody", n)
     real, fake = await answer("Priya", 9), await answer("Nobody", 9)
     assert real[0] == fake[0] and bool(real[1]) == bool(fake[1]), (real, fake)
+
+
+async def test_the_password_step_does_not_clear_the_count_of_wrong_codes(hub_db, hub_cfg):
+    """Someone who has the password guesses codes: four wrong codes, the password again
+    (which cleared the count), four more, and so on without end through 10^6 codes. Only
+    a completed sign-in may clear it."""
+    from app.core.auth import LoginError
+    from tests.hub.conftest import add_hub_user
+
+    user = await add_hub_user(hub_db, "Priya", "admin")
+    right = ENROLLED["Priya"]
+    locked = False
+    for round_ in range(3):
+        try:
+            await accounts_module.check_password(hub_db, hub_cfg, "Priya", right.password,
+                                                 "device-x", "203.0.113.9", final=False)
+        except LoginError as exc:
+            locked = locked or bool(exc.locked_seconds)
+        for n in range(4):
+            try:
+                await accounts_module.check_code(hub_db, hub_cfg, user.id,
+                                                 f"{round_ * 4 + n:06d}", "device-x",
+                                                 "203.0.113.9")
+            except LoginError as exc:
+                locked = locked or bool(exc.locked_seconds)
+    assert locked
+
+
+async def test_a_completed_sign_in_clears_the_count_of_wrong_codes(hub_db, hub_cfg):
+    """A few wrong codes now and then must not add up to a lock."""
+    from app.core.auth import LoginError
+    from tests.hub.conftest import add_hub_user
+
+    user = await add_hub_user(hub_db, "Priya", "admin")
+    right = ENROLLED["Priya"]
+    for _ in range(2):
+        await accounts_module.check_password(hub_db, hub_cfg, "Priya", right.password,
+                                             "device-x", "203.0.113.9", final=False)
+        for wrong in ("000000", "000001", "000002"):
+            with pytest.raises(LoginError, match="Wrong code"):
+                await accounts_module.check_code(hub_db, hub_cfg, user.id, wrong, "device-x",
+                                                 "203.0.113.9")
+        await accounts_module.check_code(hub_db, hub_cfg, user.id, right.code(), "device-x",
+                                         "203.0.113.9")
