@@ -58,7 +58,9 @@ REPORT = NS(shift=NS(number="S1-SH0003", counter="C1", opened_at=NOW, closed_at=
             by_tender={"cash": 100000, "upi": 20000},
             tax_rows=[NS(rate_bp=500, taxable=9000, cgst=225, sgst=225)], net_rounding=108550,
             discounts=1500, voids_count=1, voids_total=2800, cash_in=0, cash_out=0,
-            expected_cash=150500, change_given=0)
+            expected_cash=150500, change_given=0,
+            cash_out_warning="Cash out ₹3,000.00 (2 entries, ₹0.00 approved by a manager) "
+                             "is above the usual ₹2,000.00 for a shift")
 REFUND = NS(number="S1-R00001", at=NOW, total_minor=2800, tax_minor=133, tender_kind="cash",
             lines=[NS(sale_line_id="l1", quantity=1, amount_minor=2800, restock="resaleable")])
 
@@ -74,7 +76,7 @@ CONTEXTS = {
                []),
     "report": ({"report": REPORT, "closed": True},
                ["Z REPORT", "S1-SH0003", "Difference", "Opening float", "Rs.500.00",
-                "Cash refunds", "CGST 2.5%", "Card sales"], []),
+                "Cash refunds", "CGST 2.5%", "Card sales", "above the usual Rs.2,000.00"], []),
     "test": ({"printer": NS(name="counter-1", kind="network", columns=48), "at": NOW},
              ["Test page", "counter-1", "Rs. 1,234.50"], [BARCODE, RASTER]),
     "pick_list": ({"batch": BATCH}, ["PICK LIST", "A-01-2", "Amul Taaza", "bag A"], [BARCODE]),
