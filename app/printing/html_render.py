@@ -1,8 +1,8 @@
 """Render layout blocks to an HTML fragment that looks like the printed paper.
 
 One ``<div class="pl ...">`` per physical line (the same lines as on paper, from
-``text_lines``), barcodes and QR codes as inline SVG. :data:`PAPER_CSS` is part of
-static/css/app.css (a test keeps the two equal). Unlike the printer, the preview keeps "₹"
+``text_lines``), barcodes and QR codes as inline SVG, styled by the "paper" rules in
+static/css/app.css (``.paper-roll``, ``.pl-…``). Unlike the printer, the preview keeps "₹"
 and any script as typed.
 
 The fragment has no ``style`` attribute, which the pages' Content-Security-Policy would
@@ -24,63 +24,11 @@ from barcode.writer import SVGWriter
 
 from .layout import QR, Barcode, Block, Cut, Feed, Row, Rule, Text, text_lines
 
-__all__ = ["PAPER_CSS", "to_html"]
+__all__ = ["to_html"]
 
 DOTS_PER_COLUMN = 12  # as on the printer: font A is 12 dots wide
 BARCODE_MODULE_DOTS = 3
 CSS_PX_PER_MM = 96 / 25.4
-
-PAPER_CSS = """\
-.paper-roll {
-  --cols: 48;
-  box-sizing: content-box;
-  width: calc(var(--cols) * 1ch);
-  margin: 0 auto;
-  padding: 1.5em 2ch 2em;
-  background: #fff;
-  color: #111;
-  font-family: "DejaVu Sans Mono", "Noto Sans Mono", "Liberation Mono", ui-monospace,
-    Menlo, Consolas, monospace;
-  font-size: 13px;
-  line-height: 1.3;
-  box-shadow: 0 1px 3px rgba(0, 0, 0, 0.16), 0 6px 18px rgba(0, 0, 0, 0.08);
-  overflow: hidden;
-}
-.paper-roll .pl {
-  white-space: pre;
-  min-height: 1.3em;
-  overflow: hidden;
-}
-.paper-roll .pl-center { text-align: center; }
-.paper-roll .pl-right { text-align: right; }
-.paper-roll .pl-bold { font-weight: 700; }
-.paper-roll .pl-big { font-size: 2em; line-height: 1.2; min-height: 1.2em; }
-.paper-roll .pl-u { text-decoration: underline; }
-.paper-roll .pl-barcode,
-.paper-roll .pl-qr {
-  text-align: center;
-  margin: 0.4em 0;
-  line-height: 0;
-}
-.paper-roll .pl-barcode svg {
-  width: var(--bc-w, 80%);
-  max-width: 100%;
-  height: auto;
-}
-.paper-roll .pl-qr svg {
-  width: var(--qr-w, 50%);
-  max-width: 100%;
-  height: auto;
-}
-.paper-roll .pl-cut {
-  margin: 0.8em -2ch;
-  padding: 0.2em 2ch 0;
-  border-top: 1px dashed #999;
-  color: #888;
-  white-space: pre;
-  overflow: hidden;
-}
-"""
 
 _PROLOG_RE = re.compile(r"^.*?(?=<svg\b)", re.S)
 _MM_ATTR_RE = re.compile(r'(<svg\b[^>]*?)\swidth="([0-9.]+)mm"\s+height="([0-9.]+)mm"')
