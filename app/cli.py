@@ -1119,6 +1119,20 @@ def _answers(url: str) -> bool:
         return False
 
 
+def _port_taken(host: str, url: str) -> bool:
+    """Something already listens on the url's port (where the server would bind)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, urlsplit(url).port or 0))
+        except OSError:
+            return True
+    return False
+
+
 def _run_site(site, host: str, ready) -> int:  # noqa: ANN001
     """Start the hub and both stores as child processes; call ready() once all three
     answer /healthz. Ctrl-C or SIGTERM stops all three; so does one of them failing to
@@ -1134,6 +1148,11 @@ def _run_site(site, host: str, ready) -> int:  # noqa: ANN001
     for store_id, (cfg_path, url) in site.stores.items():
         kind = "Dark store" if DEMO_STORES[store_id][2] == "darkstore" else "Counter store"
         servers.append((f"{kind} {store_id}", url, ["serve", "--config", str(cfg_path)]))
+    taken = [f"{name} ({url})" for name, url, _args in servers if _port_taken(host, url)]
+    if taken:  # another program would answer /healthz in its place and fake "ready"
+        console.print(f"[bold red]Port in use for {', '.join(taken)}[/]: is another demo or "
+                      "server running? Stop it, or pass --port.", highlight=False)
+        return 1
     procs: list[tuple[str, subprocess.Popen]] = []
     previous = signal.signal(signal.SIGTERM, _interrupt), signal.getsignal(signal.SIGINT)
     try:

@@ -172,7 +172,7 @@ def test_demo_names_the_server_that_never_came_up(demo_dir: Path, tmp_path: Path
             cleanup(proc, set())
     assert proc.returncode != 0
     assert "Demo ready" not in output
-    assert re.search(r"(?m)^.*D2.*did not start", output), output
+    assert re.search(r"(?m)^.*(D2.*did not start|Port in use for Dark store D2)", output), output
     assert not accepts(port) and not accepts(port + 100)
 
 
@@ -275,3 +275,37 @@ def test_sigterm_stops_serve_while_a_live_page_is_open(demo_dir: Path, tmp_path:
         assert not accepts(port)
     finally:
         cleanup(proc, set())
+
+
+def test_demo_refuses_ports_another_server_answers_on(demo_dir: Path, tmp_path: Path) -> None:
+    """A second `kirana demo` while the first runs: the first's servers answer /healthz,
+    so the second must not print "Demo ready" for servers that are not its own."""
+    import http.server
+    import threading
+
+    port = demo_ports()
+
+    class Healthy(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:  # noqa: ANN002
+            pass
+
+    other = http.server.HTTPServer(("127.0.0.1", port + 1), Healthy)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    try:
+        proc = kirana("demo", "--dir", str(demo_dir), "--port", str(port), "--no-orders",
+                      cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            output, _ = proc.communicate(timeout=90)
+        finally:
+            cleanup(proc, set())
+    finally:
+        other.shutdown()
+        other.server_close()
+    assert proc.returncode != 0
+    assert "Demo ready" not in output
+    assert "Port in use" in output and f":{port + 1}" in output, output
+    assert not accepts(port) and not accepts(port + 100)
