@@ -320,7 +320,9 @@ async def announce_channels(s: Any) -> tuple[str, ...]:
     row = await s.get(HubSetting, CHANNELS_TOLD)
     if row is not None and row.value == told:
         return ()
-    stores = sorted(await s.scalars(select(HubStore.id)))
+    # A hub that never had a channel has nothing to tell: a store knows no hub channel
+    # until told (and add_store tells a new store the list there is).
+    stores = sorted(await s.scalars(select(HubStore.id))) if names or row is not None else []
     await enqueue(s, stores, [("hub.channels", {"channels": names})])
     stmt = upsert(s, HubSetting.__table__).values(key=CHANNELS_TOLD, value=told,
                                                   updated_at=utcnow(), updated_by="hub")

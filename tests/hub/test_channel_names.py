@@ -38,3 +38,16 @@ async def test_a_hub_upgraded_to_this_version_tells_every_store_once(hub_db, hub
         assert await hub.announce_channels(s) == ("D2", "S1", "W3")
     async with hub_db.write() as s:
         assert await hub.announce_channels(s) == ()
+
+
+async def test_a_hub_without_channels_tells_stores_nothing(hub_db, hub_cfg):
+    """A new hub's first start (its worker announces the channel list) must not queue an
+    empty `hub.channels` for a store added meanwhile: nothing changed for that store
+    (test_hub_pages' import test saw that event appear when the worker ran late)."""
+    await hub.add_store(hub_db, "S1", name="S1", kind="counter", lat=12.97, lon=77.64)
+    async with hub_db.write() as s:
+        assert await hub.announce_channels(s) == ()
+    assert await hub.pending_down(hub_db, "S1", 0, 10) == []
+    await routing.add_channel(hub_db, "webshop")
+    assert [e.data for e in await hub.pending_down(hub_db, "S1", 0, 10)] == [
+        {"channels": ["webshop"]}]
