@@ -6,7 +6,12 @@ real database without paying for Alembic every time.
 
 from __future__ import annotations
 
+import faulthandler
+import os
 import shutil
+import signal
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -104,6 +109,25 @@ def login_as(client, staff):
     return _login
 
 
+CRASH_LOGS = Path(tempfile.gettempdir()) / "kirana-pytest-workers"
+
+
+def pytest_configure(config) -> None:  # noqa: ANN001
+    """A parallel worker that dies ("node down: Not properly terminated") leaves a trace:
+    a fatal error or a SIGTERM dumps every thread's stack into a file that the summary
+    prints. An empty file after a crash means SIGKILL or os._exit."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        config._kirana_started = time.time()
+        return
+    CRASH_LOGS.mkdir(exist_ok=True)
+    log = (CRASH_LOGS / f"{worker}-{os.getpid()}.log").open("w")  # noqa: SIM115 - for life
+    config._kirana_crash_log = log
+    faulthandler.enable(file=log, all_threads=True)
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1):
+        faulthandler.register(signum, file=log, all_threads=True, chain=True)
+
+
 def pytest_report_header(config) -> str:  # noqa: ANN001
     from tests import pg
 
@@ -113,6 +137,11 @@ def pytest_report_header(config) -> str:  # noqa: ANN001
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ANN001
+    started = getattr(config, "_kirana_started", None)
+    for path in sorted(CRASH_LOGS.glob("gw*.log")) if started and CRASH_LOGS.is_dir() else []:
+        if path.stat().st_mtime >= started and path.stat().st_size:
+            terminalreporter.write_line(f"worker trace {path.name}:", red=True, bold=True)
+            terminalreporter.write_line(path.read_text(errors="replace")[-20000:])
     from tests import pg
 
     if not pg.reachable():
