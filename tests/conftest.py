@@ -110,12 +110,13 @@ def login_as(client, staff):
 
 
 CRASH_LOGS = Path(tempfile.gettempdir()) / "kirana-pytest-workers"
+_worker_config = None
 
 
 def pytest_configure(config) -> None:  # noqa: ANN001
     """A parallel worker that dies ("node down: Not properly terminated") leaves a trace:
-    a fatal error or a SIGTERM dumps every thread's stack into a file that the summary
-    prints. An empty file after a crash means SIGKILL or os._exit."""
+    the test it was running, and for a fatal error or a SIGTERM every thread's stack, in a
+    file that the summary prints. No stack means SIGKILL or os._exit."""
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if not worker:
         config._kirana_started = time.time()
@@ -123,9 +124,25 @@ def pytest_configure(config) -> None:  # noqa: ANN001
     CRASH_LOGS.mkdir(exist_ok=True)
     log = (CRASH_LOGS / f"{worker}-{os.getpid()}.log").open("w")  # noqa: SIM115 - for life
     config._kirana_crash_log = log
+    global _worker_config
+    _worker_config = config
     faulthandler.enable(file=log, all_threads=True)
     for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1):
         faulthandler.register(signum, file=log, all_threads=True, chain=True)
+
+
+def pytest_runtest_logstart(nodeid: str, location: object) -> None:
+    log = getattr(_worker_config, "_kirana_crash_log", None) if _worker_config else None
+    if log is not None:
+        log.write(f"started {nodeid} at {time.strftime('%H:%M:%S')}\n")
+        log.flush()
+
+
+def pytest_unconfigure(config) -> None:  # noqa: ANN001
+    log = getattr(config, "_kirana_crash_log", None)
+    if log is not None:
+        log.write("worker finished\n")
+        log.close()
 
 
 def pytest_report_header(config) -> str:  # noqa: ANN001
@@ -139,9 +156,13 @@ def pytest_report_header(config) -> str:  # noqa: ANN001
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ANN001
     started = getattr(config, "_kirana_started", None)
     for path in sorted(CRASH_LOGS.glob("gw*.log")) if started and CRASH_LOGS.is_dir() else []:
-        if path.stat().st_mtime >= started and path.stat().st_size:
-            terminalreporter.write_line(f"worker trace {path.name}:", red=True, bold=True)
-            terminalreporter.write_line(path.read_text(errors="replace")[-20000:])
+        text = path.read_text(errors="replace") if path.stat().st_mtime >= started else ""
+        if text and not text.endswith("worker finished\n"):  # it died: its last test, why
+            lines = [line for line in text.splitlines() if not line.startswith("started ")]
+            last = [line for line in text.splitlines() if line.startswith("started ")][-1:]
+            terminalreporter.write_line(f"worker {path.name} died; {' '.join(last)}",
+                                        red=True, bold=True)
+            terminalreporter.write_line("\n".join(lines)[-20000:])
     from tests import pg
 
     if not pg.reachable():
