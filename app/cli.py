@@ -670,7 +670,7 @@ def hub_db_upgrade(cfg) -> None:  # noqa: ANN001
 @click.option("--pincodes", default="", help="PIN codes the store serves: 560038,560008")
 @click.option("--priority", default=0, type=int, help="Higher is preferred for online orders.")
 @click.option("--pickers", default=2, type=int,
-              help="Pickers on shift; capacity = pickers x routing.orders_per_picker.")
+              help="Pickers on shift; capacity = pickers x placement.orders_per_picker.")
 @click.option("--token-file", default=None, type=click.Path(dir_okay=False),
               help="Also write the token to this file (mode 600) for the store's config.")
 @with_hub_config
@@ -932,7 +932,7 @@ def hub_rotate_webhook_secret(cfg, channel: str) -> None:  # noqa: ANN001
 @click.option("--webhook", default="", help="URL to POST each order status change to.")
 @with_hub_config
 def hub_add_channel(cfg, name: str, webhook: str) -> None:  # noqa: ANN001
-    from app.hub.routing import add_channel
+    from app.hub.placement import add_channel
     from app.hub.service import HubError
 
     async def go():

@@ -192,8 +192,8 @@ def _finish(app: Litestar, cfg: StoreConfig | HubConfig, db: object) -> Litestar
 def create_hub_app(cfg: HubConfig, *, check_migrations: bool = True) -> Litestar:
     """The hub: the same program in another mode (catalogue master, central stock,
     store health, the /sync/v1 endpoint)."""
-    from app.hub import order_routes
-    from app.hub import routes as hub_routes
+    from app.hub import order_pages
+    from app.hub import pages as hub_pages
     from app.hub.db import open_hub_database
     from app.hub.demo_feed import HubDemoFeed
     from app.hub.wake import PgWaker, Waker
@@ -238,8 +238,8 @@ def create_hub_app(cfg: HubConfig, *, check_migrations: bool = True) -> Litestar
             *shared,
             *account_routes.ROUTES,
             hub_readyz,
-            *hub_routes.ROUTES,
-            *order_routes.ROUTES,
+            *hub_pages.ROUTES,
+            *order_pages.ROUTES,
             *hub_link.ROUTES,
             create_static_files_router(
                 path="/static", directories=[STATIC_DIR], opt=PUBLIC, send_as_attachment=False

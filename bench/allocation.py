@@ -3,9 +3,9 @@
 1. decision: the pure `app.hub.allocation.allocate` with 1,000 dark stores spread over
    Bengaluru and a 20,000-SKU catalogue (each store carries 2,000-5,000 SKUs), orders of
    1-10 lines: p50/p99/max in ms (target p99 under 10 ms);
-2. placement: a real `routing.take_order` on an in-process hub database (SQLite and
+2. placement: a real `placement.take_order` on an in-process hub database (SQLite and
    PostgreSQL) holding the same 1,000 stores, 20,000 products and their stock levels,
-   with the time split into reading the stores' stock (`routing._store_views`), the
+   with the time split into reading the stores' stock (`placement._store_views`), the
    decision (`allocate`), the courier choice and the rest (log, writes, commit);
 3. intake: a real hub process (`kirana hub`), a channel API key, N concurrent HTTP
    clients posting orders to `POST /api/v1/orders` for a fixed time against 50 stores:
@@ -203,7 +203,7 @@ def time_decisions(ds: Dataset, n: int, seed: int) -> DecisionResult:
             cpu.append(time.thread_time() - start_cpu)
             outcomes["placed" if decision.chosen else "none"] += 1
             candidates.append(len(decision.ranked))
-            # What routing.place() then does with it for the decision log: every candidate
+            # What placement.place() then does with it for the decision log: every candidate
             # and every store in the area that was passed over; far stores only counted.
             start = time.perf_counter()
             json.dumps({"candidates": [c._asdict() for c in decision.ranked],
@@ -358,18 +358,18 @@ class PlacementResult:
     setup: dict[str, float]
 
 
-# Steps of routing.take_order()/place() that are timed (those that exist in this build).
+# Steps of placement.take_order()/place() that are timed (those that exist in this build).
 ASYNC_PARTS = ("lock_stores", "_store_views", "_choose_courier")
 
 
 @contextlib.contextmanager
 def timed_parts(parts: dict[str, list[float]]) -> Iterator[Callable[[], None]]:
-    """Wrap steps of routing.take_order() (module attributes, looked up at call time) with
+    """Wrap steps of placement.take_order() (module attributes, looked up at call time) with
     timers. Yields a function that starts a new order's row. Restored afterwards."""
-    from app.hub import routing
+    from app.hub import placement
 
     current: dict[str, float] = {}
-    originals = {name: getattr(routing, name) for name in ASYNC_PARTS if hasattr(routing, name)}
+    originals = {name: getattr(placement, name) for name in ASYNC_PARTS if hasattr(placement, name)}
     original_allocate = allocation.allocate
 
     def wrap_async(name: str, fn: Callable) -> Callable:
@@ -395,13 +395,13 @@ def timed_parts(parts: dict[str, list[float]]) -> Iterator[Callable[[], None]]:
         current.clear()
 
     for name, fn in originals.items():
-        setattr(routing, name, wrap_async(name, fn))
+        setattr(placement, name, wrap_async(name, fn))
     allocation.allocate = allocate
     try:
         yield next_order
     finally:
         for name, fn in originals.items():
-            setattr(routing, name, fn)
+            setattr(placement, name, fn)
         allocation.allocate = original_allocate
 
 
@@ -420,7 +420,7 @@ async def time_placements(hub_dir: HubDir, ds: Dataset, n: int, seed: int,
     from sqlalchemy import text
 
     from app.config import load_hub_config
-    from app.hub import routing
+    from app.hub import placement
     from app.hub.db import open_hub_database
 
     setup = await populate(hub_dir, ds, seed)
@@ -433,7 +433,7 @@ async def time_placements(hub_dir: HubDir, ds: Dataset, n: int, seed: int,
     outcomes: Counter = Counter()
     try:
         for i in range(5):  # warm-up: connections, statement caches
-            await routing.take_order(db, cfg, order_in(make_order(ds, rng), f"warm-{i}"))
+            await placement.take_order(db, cfg, order_in(make_order(ds, rng), f"warm-{i}"))
         gc.collect()
         with timed_parts(parts) as next_order:
             for i in range(n):
@@ -441,7 +441,7 @@ async def time_placements(hub_dir: HubDir, ds: Dataset, n: int, seed: int,
                 incoming = order_in(make_order(ds, rng), f"P-{i:06d}")
                 next_order()
                 start, start_cpu = time.perf_counter(), time.thread_time()
-                placed = await routing.take_order(db, cfg, incoming)
+                placed = await placement.take_order(db, cfg, incoming)
                 total.append(time.perf_counter() - start)
                 cpu.append(time.thread_time() - start_cpu)
                 outcomes[placed.order.status] += 1
@@ -539,7 +539,7 @@ async def check_promises(hub_dir: HubDir, result: IntakeResult) -> None:
 
     from app.hub.db import open_hub_database
     from app.hub.models import HubOrder, HubOrderLine, HubStockLevel
-    from app.hub.routing import HOLDING
+    from app.hub.placement import HOLDING
 
     db = open_hub_database(hub_dir.url)
     try:

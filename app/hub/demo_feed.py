@@ -17,7 +17,7 @@ from sqlalchemy import select
 from app.catalog.models import Product
 from app.config import HubConfig
 from app.core.clock import utcnow
-from app.hub import routing
+from app.hub import placement
 from app.hub.db import HubDatabase
 from app.hub.models import HubStockLevel
 from app.hub.wake import Waker
@@ -53,7 +53,7 @@ async def post_one(db: HubDatabase, cfg: HubConfig, rng: random.Random, n: int
         payment="cod" if cod else "prepaid",
         cod_amount_minor=rng.randint(100, 900) * 100 if cod else 0)
     try:
-        placed = await routing.take_order(db, cfg, incoming)
+        placed = await placement.take_order(db, cfg, incoming)
     except OrderError as exc:
         log.info("demo order refused: %s", exc)
         return ()

@@ -13,7 +13,7 @@ import logging
 import httpx
 
 from app.config import HubConfig
-from app.hub import routing
+from app.hub import placement
 from app.hub.db import HubDatabase
 from app.hub.wake import Waker
 
@@ -35,7 +35,7 @@ class HubWorker:
         """Once per process: stores hear the hub's channel names if they changed (a hub
         upgraded to this version tells every store at its first start)."""
         async with self.db.write() as s:
-            stores = await routing.announce_channels(s)
+            stores = await placement.announce_channels(s)
         await self.waker.wake_stores(stores)
 
     async def stop(self) -> None:
@@ -51,10 +51,10 @@ class HubWorker:
         return response.status_code
 
     async def tick(self) -> None:
-        await self.waker.wake_stores(await routing.expire_assignments(self.db, self.cfg))
+        await self.waker.wake_stores(await placement.expire_assignments(self.db, self.cfg))
         # An order's statuses go out one after another; keep going while any were sent.
         for _ in range(20):
-            if not await routing.deliver_webhooks(self.db, self._post):
+            if not await placement.deliver_webhooks(self.db, self._post):
                 break
 
     async def _run(self) -> None:

@@ -9,7 +9,7 @@ streams the store's hub -> store events from the store's cursor, at most
 Liveness is per connection: each link has its own `hub_store_links` row, refreshed by
 this process's heartbeat and deleted when the link closes, so a second connection
 with the same token cannot mark the store offline. hub_stores rows are locked one at
-a time here, or all in id order (`routing.lock_stores`), never in any other order;
+a time here, or all in id order (`placement.lock_stores`), never in any other order;
 every write retries on a deadlock or serialization failure (`write_retrying`).
 """
 
@@ -33,7 +33,7 @@ from app.core.auth import PUBLIC
 from app.core.clock import utcnow
 from app.core.ids import uuid7
 from app.core.waits import wait_event
-from app.hub import routing
+from app.hub import placement
 from app.hub import service as hub
 from app.hub.db import HubDatabase, write_retrying
 from app.hub.models import HubStore, HubStoreLink
@@ -350,7 +350,7 @@ async def apply_frame(db: HubDatabase, cfg: HubConfig, store_id: str, epoch: str
         now = utcnow()
         wake: tuple[str, ...] = ()
         if any(e.kind == "order.status" for e in frame.events):
-            await routing.lock_stores(s)  # routing's lock order: every store row first
+            await placement.lock_stores(s)  # routing's lock order: every store row first
         row = await s.get(HubStore, store_id, with_for_update=True)
         if row.epoch != epoch:
             raise LinkClosed(p.CONFLICT, "the store's database changed while connected")
@@ -364,7 +364,7 @@ async def apply_frame(db: HubDatabase, cfg: HubConfig, store_id: str, epoch: str
                                                 f"applied: {exc}") from None
             for event in got.apply:
                 if event.kind == "order.status":
-                    wake += await routing.on_store_status(s, cfg, store_id, event.data)
+                    wake += await placement.on_store_status(s, cfg, store_id, event.data)
             row.acked_up = got.cursor
             row.last_event_at = _parse_at(got.apply[-1].at, now)
             row.last_applied_at = now

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from app.catalog.models import Product
-from app.hub import routing
+from app.hub import placement
 from tests.conftest import csrf_of
 from tests.hub.conftest import sign_in
 from tests.hub.test_order_pages import body
@@ -49,7 +49,7 @@ async def test_product_form_refuses_what_would_overflow_or_poison_the_database(
 @pytest.fixture
 async def channel(hub_client, hub_db) -> dict:
     await setup_stores(hub_db, {"S1": 5})
-    key, _secret = await routing.add_channel(hub_db, "webshop")
+    key, _secret = await placement.add_channel(hub_db, "webshop")
     return {"Authorization": f"Bearer {key}"}
 
 
@@ -131,7 +131,7 @@ async def test_routing_radius_must_be_a_finite_distance(hub_client, hub_db, hub_
         "orders_per_picker": "3", "_csrf_token": csrf_of(hub_client)})
     assert response.status_code == 400 and "Not saved" in response.text
     async with hub_db.read() as s:
-        assert (await routing.current_rules(s, hub_cfg)).radius_km == hub_cfg.routing.radius_km
+        assert (await placement.current_rules(s, hub_cfg)).radius_km == hub_cfg.routing.radius_km
 
 
 async def test_accept_database_for_an_unknown_store_is_a_404(hub_client):

@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 
 from app.core.clock import utcnow
 from app.core.ids import uuid7
-from app.hub import routing
+from app.hub import placement
 from app.hub import service as hub
 from app.hub.models import HubOutbox, HubStore, HubStoreLink
 from app.orders.service import LineIn, OrderIn
@@ -101,7 +101,7 @@ async def test_heartbeat_acks_frames_fanout_and_placements_at_once_never_deadloc
                 for i, sid in enumerate(STORES)]
         jobs += [heartbeat(6), heartbeat(6)]
         jobs += [hub.set_price(hub_db, "DAL", 1000 + round_ * 10 + i) for i in range(4)]
-        jobs += [routing.take_order(hub_db, hub_cfg, order(f"W-{round_}-{i}"))
+        jobs += [placement.take_order(hub_db, hub_cfg, order(f"W-{round_}-{i}"))
                  for i in range(4)]
         results = await asyncio.gather(*jobs, return_exceptions=True)
         assert [r for r in results if isinstance(r, BaseException)] == []
@@ -191,7 +191,7 @@ async def test_timers_and_operators_writes_are_run_again_after_a_deadlock(hub_db
     class Orig(Exception):
         sqlstate = "40P01"
 
-    real_finish = routing.finish
+    real_finish = placement.finish
     aborted: list[str] = []
 
     async def finish_once_aborted(s) -> None:  # noqa: ANN001
@@ -202,33 +202,33 @@ async def test_timers_and_operators_writes_are_run_again_after_a_deadlock(hub_db
             raise DBAPIError("UPDATE hub_orders ...", {}, Orig("deadlock detected"))
 
     await setup_stores(hub_db, {"S1": 10, "D2": 10, "W3": 10})
-    order = (await routing.take_order(hub_db, hub_cfg, incoming("W-9"))).order
-    other = (await routing.take_order(hub_db, hub_cfg, incoming("W-10"))).order
+    order = (await placement.take_order(hub_db, hub_cfg, incoming("W-9"))).order
+    other = (await placement.take_order(hub_db, hub_cfg, incoming("W-10"))).order
     first = order.store_id
-    monkeypatch.setattr(routing, "finish", finish_once_aborted)
+    monkeypatch.setattr(placement, "finish", finish_once_aborted)
 
     async def run(name: str, coro) -> object:  # noqa: ANN001
         return await asyncio.create_task(coro, name=name)
 
     async with hub_db.write() as s:
-        await s.execute(update(routing.HubOrder).where(routing.HubOrder.id == order.id)
+        await s.execute(update(placement.HubOrder).where(placement.HubOrder.id == order.id)
                         .values(assigned_at=utcnow() - timedelta(hours=1)))
-    await run("expire", routing.expire_assignments(hub_db, hub_cfg))
-    second = (await routing.get_order(hub_db, order.id)).order.store_id
+    await run("expire", placement.expire_assignments(hub_db, hub_cfg))
+    second = (await placement.get_order(hub_db, order.id)).order.store_id
     assert second not in (first, None)
     assert len(await sent_to(hub_db, first, "order.cancelled")) == 1
     third = next(s for s in ("S1", "D2", "W3") if s not in (first, second))
-    await run("assign", routing.assign_by_hand(hub_db, hub_cfg, order.id, third, "Priya"))
+    await run("assign", placement.assign_by_hand(hub_db, hub_cfg, order.id, third, "Priya"))
     assert len(await sent_to(hub_db, second, "order.cancelled")) == 1
-    await run("cancel", routing.cancel(hub_db, order.id, "customer called", "Priya"))
-    page = await routing.get_order(hub_db, order.id)
+    await run("cancel", placement.cancel(hub_db, order.id, "customer called", "Priya"))
+    page = await placement.get_order(hub_db, order.id)
     assert page.order.status == "cancelled"
     assert len(await sent_to(hub_db, third, "order.cancelled")) == 1
     assert sum("Cancelled by Priya" in e.text for e in page.log) == 1
 
     async with hub_db.write() as s:
-        await s.execute(update(routing.HubOrder).where(routing.HubOrder.id == other.id)
+        await s.execute(update(placement.HubOrder).where(placement.HubOrder.id == other.id)
                         .values(status="handed_over"))
-    await run("deliver", routing.mark_delivered(hub_db, other.id, "api:courier"))
-    assert (await routing.get_order(hub_db, other.id)).order.status == "delivered"
+    await run("deliver", placement.mark_delivered(hub_db, other.id, "api:courier"))
+    assert (await placement.get_order(hub_db, other.id)).order.status == "delivered"
     assert aborted == ["expire", "assign", "cancel", "deliver"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from app.core.clock import utcnow
-from app.hub import routing
+from app.hub import placement
 from tests.conftest import csrf_of
 from tests.hub.conftest import sign_in
 from tests.hub.test_routing import setup_stores
@@ -23,8 +23,8 @@ def body(ext: str, qty: int = 1, channel: str = "webshop", **over) -> dict:
 
 async def test_channel_api_places_reads_and_cancels(hub_client, hub_db, hub_cfg):
     await setup_stores(hub_db, {"S1": 5})
-    key, _secret = await routing.add_channel(hub_db, "webshop")
-    other, _ = await routing.add_channel(hub_db, "marketplace")
+    key, _secret = await placement.add_channel(hub_db, "webshop")
+    other, _ = await placement.add_channel(hub_db, "marketplace")
     auth = {"Authorization": f"Bearer {key}"}
     made = await hub_client.post("/api/v1/orders", json=body("W-1"), headers=auth)
     assert made.status_code == 201, made.text
@@ -59,7 +59,7 @@ async def test_channel_api_places_reads_and_cancels(hub_client, hub_db, hub_cfg)
 
 async def test_order_pages_upload_and_rules(hub_client, hub_db, hub_cfg):
     await setup_stores(hub_db, {"S1": 3})
-    placed = await routing.take_order(hub_db, hub_cfg, __import__(
+    placed = await placement.take_order(hub_db, hub_cfg, __import__(
         "tests.hub.test_routing", fromlist=["incoming"]).incoming("W-9", qty=9))
     await sign_in(hub_client)
     listing = await hub_client.get("/hub/orders")
@@ -90,7 +90,7 @@ async def test_order_pages_upload_and_rules(hub_client, hub_db, hub_cfg):
         "_csrf_token": csrf_of(hub_client)})
     assert rules.status_code == 200 and "Saved" in rules.text
     async with hub_db.read() as s:
-        current = await routing.current_rules(s, hub_cfg)
+        current = await placement.current_rules(s, hub_cfg)
     assert current.criteria == ("priority", "distance") and current.safety_stock == 1
     refused = await hub_client.post("/hub/rules", data={
         "criterion1": "distance", "criterion2": "distance", "radius_km": "5",

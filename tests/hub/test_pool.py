@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 
 from app.config import ConfigError, HubSection, parse_hub_config
-from app.hub import routing
+from app.hub import placement
 from app.hub.db import open_hub_database
 from tests import pg
 from tests.hub.test_routing import KORAMANGALA, incoming, setup_stores
@@ -89,7 +89,7 @@ async def test_a_burst_bigger_than_the_pool_waits_instead_of_failing(limited_rol
     try:
         await setup_stores(one, {"D2": 1000})
         orders = [incoming(f"B-{i}", at=KORAMANGALA, pincode="560034") for i in range(40)]
-        placed = await asyncio.gather(*(routing.take_order(one if i % 2 else two, cfg, o)
+        placed = await asyncio.gather(*(placement.take_order(one if i % 2 else two, cfg, o)
                                         for i, o in enumerate(orders)))
         assert [p.order.status for p in placed] == ["assigned"] * 40
     finally:

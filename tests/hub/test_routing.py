@@ -11,7 +11,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from app.core.clock import utcnow
-from app.hub import routing
+from app.hub import placement
 from app.hub import service as hub
 from app.hub.models import HubOrder, HubOutbox, HubStore, HubWebhook
 from app.orders.service import LineIn, OrderIn
@@ -56,18 +56,18 @@ async def sent_to(hub_db, store_id: str, kind: str) -> list[dict]:
 
 async def test_nearest_store_with_stock_gets_it_with_a_courier_and_reasons(hub_db, hub_cfg):
     await setup_stores(hub_db, {"S1": 1, "D2": 10, "W3": 10})
-    placed = await routing.take_order(hub_db, hub_cfg, incoming("W-1", qty=2))
+    placed = await placement.take_order(hub_db, hub_cfg, incoming("W-1", qty=2))
     order = placed.order
     assert placed.created and placed.wake == ("D2",)
     assert (order.status, order.store_id, order.courier) == ("assigned", "D2", "Porter")
     [sent] = await sent_to(hub_db, "D2", "order.assigned")
     assert sent["external_id"] == "W-1" and sent["courier"] == "Porter"
     assert sent["lines"] == [{"sku": "RICE", "quantity": 2, "price_minor": 0}]
-    page = await routing.get_order(hub_db, order.id)
+    page = await placement.get_order(hub_db, order.id)
     text = " ".join(e.text for e in page.log)
     assert "Sent to D2" in text and "S1 is short of RICE (needs 2, can promise 1)" in text
     assert "W3 does not serve PIN 560038" in text and "Courier Porter (rule 5600*)" in text
-    again = await routing.take_order(hub_db, hub_cfg, incoming("W-1", qty=2))
+    again = await placement.take_order(hub_db, hub_cfg, incoming("W-1", qty=2))
     assert not again.created and again.order.id == order.id
     assert len(await sent_to(hub_db, "D2", "order.assigned")) == 1
 
@@ -76,34 +76,34 @@ async def test_reject_and_timeout_move_the_order_and_hops_end_in_the_queue(hub_d
     await setup_stores(hub_db, {"S1": 10, "D2": 10, "W3": 10})
     from app.hub.allocation import Rules
 
-    await routing.save_rules(hub_db, Rules(radius_km=15), "Priya")  # the Rules page
-    order = (await routing.take_order(hub_db, hub_cfg, incoming("W-2"))).order
+    await placement.save_rules(hub_db, Rules(radius_km=15), "Priya")  # the Rules page
+    order = (await placement.take_order(hub_db, hub_cfg, incoming("W-2"))).order
     assert order.store_id == "S1"
     # S1 rejects: the order goes to the next nearest, D2.
     async with hub_db.write() as s:
-        await routing.on_store_status(s, hub_cfg, "S1", {
+        await placement.on_store_status(s, hub_cfg, "S1", {
             "channel": "webshop", "external_id": "W-2", "status": "rejected",
             "reason": "not enough stock: RICE"})
-    page = await routing.get_order(hub_db, order.id)
+    page = await placement.get_order(hub_db, order.id)
     assert (page.order.store_id, page.order.hops) == ("D2", 2)
     # D2 says nothing: after the timeout it is cancelled there and W3 gets it.
     async with hub_db.write() as s:
         await s.execute(update(HubOrder).values(assigned_at=utcnow() - timedelta(hours=1)))
-    wake = await routing.expire_assignments(hub_db, hub_cfg)
+    wake = await placement.expire_assignments(hub_db, hub_cfg)
     assert set(wake) == {"D2", "W3"}
     assert [c["external_id"] for c in await sent_to(hub_db, "D2", "order.cancelled")] == ["W-2"]
-    page = await routing.get_order(hub_db, order.id)
+    page = await placement.get_order(hub_db, order.id)
     assert page.order.store_id == "W3" and "D2 did not accept within 120 s" in " ".join(
         e.text for e in page.log)
     # W3 times out too: three stores tried, the order waits for a person.
     async with hub_db.write() as s:
         await s.execute(update(HubOrder).values(assigned_at=utcnow() - timedelta(hours=1)))
-    await routing.expire_assignments(hub_db, hub_cfg)
-    page = await routing.get_order(hub_db, order.id)
+    await placement.expire_assignments(hub_db, hub_cfg)
+    page = await placement.get_order(hub_db, order.id)
     assert page.order.status == "unfulfillable" and "tried 3 stores" in page.order.reason
     # An operator sends it to S1 by hand.
-    await routing.assign_by_hand(hub_db, hub_cfg, order.id, "S1", "Priya")
-    page = await routing.get_order(hub_db, order.id)
+    await placement.assign_by_hand(hub_db, hub_cfg, order.id, "S1", "Priya")
+    page = await placement.get_order(hub_db, order.id)
     assert (page.order.status, page.order.store_id) == ("assigned", "S1")
     assert "Priya sent it to S1" in page.log[-2].text or "Priya sent it to S1" in " ".join(
         e.text for e in page.log)
@@ -111,7 +111,7 @@ async def test_reject_and_timeout_move_the_order_and_hops_end_in_the_queue(hub_d
 
 async def test_no_store_can_take_it_goes_to_the_queue_with_the_reason(hub_db, hub_cfg):
     await setup_stores(hub_db, {"S1": 1})
-    order = (await routing.take_order(hub_db, hub_cfg, incoming("W-3", qty=5))).order
+    order = (await placement.take_order(hub_db, hub_cfg, incoming("W-3", qty=5))).order
     assert order.status == "unfulfillable" and order.store_id is None
     assert "S1 is short of RICE (needs 5, can promise 1)" in order.reason
     assert "D2 is short of RICE (needs 5, can promise 0)" in order.reason
@@ -119,34 +119,34 @@ async def test_no_store_can_take_it_goes_to_the_queue_with_the_reason(hub_db, hu
 
 async def test_store_progress_reaches_the_hub_order_and_the_channel_webhook(hub_db, hub_cfg):
     await setup_stores(hub_db, {"D2": 10})
-    key, secret = await routing.add_channel(hub_db, "webshop", "http://127.0.0.1:9/hook")
+    key, secret = await placement.add_channel(hub_db, "webshop", "http://127.0.0.1:9/hook")
     assert key.startswith("kir_") or key
-    order = (await routing.take_order(hub_db, hub_cfg, incoming("W-4", at=KORAMANGALA,
+    order = (await placement.take_order(hub_db, hub_cfg, incoming("W-4", at=KORAMANGALA,
                                                                  pincode="560034"))).order
     for status in ("accepted", "picking", "picked", "packed", "ready", "handed_over"):
         async with hub_db.write() as s:
-            await routing.on_store_status(s, hub_cfg, "D2", {
+            await placement.on_store_status(s, hub_cfg, "D2", {
                 "channel": "webshop", "external_id": "W-4", "status": status})
-    await routing.mark_delivered(hub_db, order.id, "api:courier")
+    await placement.mark_delivered(hub_db, order.id, "api:courier")
     calls = []
 
     async def flaky_post(url, body, headers):
         calls.append((url, body, headers))
         return 503 if len(calls) == 1 else 200
 
-    sent = await routing.deliver_webhooks(hub_db, flaky_post)
+    sent = await placement.deliver_webhooks(hub_db, flaky_post)
     assert sent == 0  # the first failed; the rest of this order's statuses wait behind it
     async with hub_db.write() as s:
         await s.execute(update(HubWebhook).values(next_attempt_at=utcnow()))
     for _ in range(10):
-        await routing.deliver_webhooks(hub_db, flaky_post)
+        await placement.deliver_webhooks(hub_db, flaky_post)
     delivered = [json.loads(body)["status"] for _u, body, _h in calls[1:]]
     assert delivered == ["assigned", "accepted", "picking", "picked", "packed", "ready",
                          "handed_over", "delivered"]
     _url, body, headers = calls[-1]
     expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     assert headers["X-Kirana-Signature"] == expected
-    page = await routing.get_order(hub_db, order.id)
+    page = await placement.get_order(hub_db, order.id)
     assert page.order.status == "delivered"
     assert all(h.delivered_at for h in page.webhooks)
 
@@ -155,7 +155,7 @@ async def test_a_hundred_orders_at_once_never_promise_a_unit_twice(hub_db, hub_c
     await setup_stores(hub_db, {"S1": 7, "D2": 8, "W3": 5})  # 20 units in all
     orders = [incoming(f"R-{i}", qty=1 + i % 2, at=INDIRANAGAR if i % 3 else KORAMANGALA)
               for i in range(100)]
-    placed = await asyncio.gather(*(routing.take_order(hub_db, hub_cfg, o) for o in orders))
+    placed = await asyncio.gather(*(placement.take_order(hub_db, hub_cfg, o) for o in orders))
     promised: dict[str, int] = {}
     for p in placed:
         if p.order.status == "assigned":
@@ -176,7 +176,7 @@ async def test_placements_store_updates_and_price_changes_together_do_not_deadlo
 
     async with hub_db.write() as s:
         await s.execute(update(HubStore).values(epoch="e" * 16))
-    first = [await routing.take_order(hub_db, hub_cfg, incoming(f"A-{i}", qty=1,
+    first = [await placement.take_order(hub_db, hub_cfg, incoming(f"A-{i}", qty=1,
                                                                  at=KORAMANGALA if i % 2
                                                                  else INDIRANAGAR))
              for i in range(10)]
@@ -197,13 +197,13 @@ async def test_placements_store_updates_and_price_changes_together_do_not_deadlo
             await hub_link.store_ack(hub_db, sid, 0)
             assert reply == p.Ack(upto=seqs[sid])
 
-    jobs = [routing.take_order(hub_db, hub_cfg, incoming(f"B-{i}", qty=1)) for i in range(10)]
+    jobs = [placement.take_order(hub_db, hub_cfg, incoming(f"B-{i}", qty=1)) for i in range(10)]
     jobs += [store_says(p, "rejected" if i % 3 == 0 else "accepted")
              for i, p in enumerate(first)]
     jobs += [hub.set_price(hub_db, "DAL", 1000 + i) for i in range(5)]
     results = await asyncio.gather(*jobs, return_exceptions=True)
     assert [r for r in results if isinstance(r, Exception)] == []
-    statuses = [(await routing.get_order(hub_db, p.order.id)).order.status for p in first]
+    statuses = [(await placement.get_order(hub_db, p.order.id)).order.status for p in first]
     assert statuses.count("accepted") == 6
 
 
@@ -214,7 +214,7 @@ async def test_demo_feed_posts_orders_through_routing(hub_db, hub_cfg):
 
     await setup_stores(hub_db, {"S1": 10, "D2": 10})
     wake = await post_one(hub_db, hub_cfg, random.Random(3), 1)
-    [order] = await routing.list_orders(hub_db)
+    [order] = await placement.list_orders(hub_db)
     assert order.channel == "demo" and order.status in ("assigned", "unfulfillable")
     assert wake == ((order.store_id,) if order.store_id else ())
 
@@ -230,13 +230,13 @@ async def test_a_big_order_no_store_has_whole_is_split_and_followed(hub_db, hub_
                      lines=(LineIn("RICE", 3), LineIn("DAL", 2)), lat=INDIRANAGAR[0],
                      lon=INDIRANAGAR[1])
     # Below the split value: nobody has it all, so it waits for a person.
-    small = await routing.take_order(hub_db, hub_cfg, wanted)
+    small = await placement.take_order(hub_db, hub_cfg, wanted)
     assert small.order.status == "unfulfillable"
-    await routing.save_rules(hub_db, Rules(split_above_minor=10_000), "Priya")  # ₹100
-    placed = await routing.take_order(hub_db, hub_cfg, OrderIn(**{
+    await placement.save_rules(hub_db, Rules(split_above_minor=10_000), "Priya")  # ₹100
+    placed = await placement.take_order(hub_db, hub_cfg, OrderIn(**{
         **wanted.__dict__, "external_id": "BIG-2"}))
     assert placed.order.status == "split" and set(placed.wake) == {"S1", "D2"}
-    page = await routing.get_order(hub_db, placed.order.id)
+    page = await placement.get_order(hub_db, placed.order.id)
     parts = {p.store_id: p for p in page.parts}
     assert {p.external_id for p in page.parts} == {"BIG-2#1", "BIG-2#2"}
     [to_s1] = await sent_to(hub_db, "S1", "order.assigned")
@@ -247,17 +247,17 @@ async def test_a_big_order_no_store_has_whole_is_split_and_followed(hub_db, hub_
                                ("D2", ["accepted", "picking"])):
         for status in statuses:
             async with hub_db.write() as s:
-                await routing.on_store_status(s, hub_cfg, store_id, {
+                await placement.on_store_status(s, hub_cfg, store_id, {
                     "channel": "b2b", "external_id": parts[store_id].external_id,
                     "status": status})
-    assert (await routing.get_order(hub_db, placed.order.id)).order.status == "picking"
+    assert (await placement.get_order(hub_db, placed.order.id)).order.status == "picking"
     for status in ("picked", "packed", "ready", "handed_over"):
         async with hub_db.write() as s:
-            await routing.on_store_status(s, hub_cfg, "D2", {
+            await placement.on_store_status(s, hub_cfg, "D2", {
                 "channel": "b2b", "external_id": parts["D2"].external_id, "status": status})
-    assert (await routing.get_order(hub_db, placed.order.id)).order.status == "handed_over"
-    await routing.mark_delivered(hub_db, placed.order.id, "api:courier")
-    page = await routing.get_order(hub_db, placed.order.id)
+    assert (await placement.get_order(hub_db, placed.order.id)).order.status == "handed_over"
+    await placement.mark_delivered(hub_db, placed.order.id, "api:courier")
+    page = await placement.get_order(hub_db, placed.order.id)
     assert page.order.status == "delivered"
     assert {p.status for p in page.parts} == {"delivered"}
 
@@ -268,21 +268,21 @@ async def test_the_channel_hears_each_move_to_another_store(hub_db, hub_cfg):
     await setup_stores(hub_db, {"S1": 10, "D2": 10, "W3": 10})
     from app.hub.allocation import Rules
 
-    await routing.save_rules(hub_db, Rules(radius_km=15), "Priya")
-    await routing.add_channel(hub_db, "webshop", "http://127.0.0.1:9/hook")
-    order = (await routing.take_order(hub_db, hub_cfg, incoming("W-8"))).order
+    await placement.save_rules(hub_db, Rules(radius_km=15), "Priya")
+    await placement.add_channel(hub_db, "webshop", "http://127.0.0.1:9/hook")
+    order = (await placement.take_order(hub_db, hub_cfg, incoming("W-8"))).order
     async with hub_db.write() as s:  # S1 cannot: D2 gets it
-        await routing.on_store_status(s, hub_cfg, "S1", {
+        await placement.on_store_status(s, hub_cfg, "S1", {
             "channel": "webshop", "external_id": "W-8", "status": "rejected",
             "reason": "not enough stock: RICE"})
     async with hub_db.write() as s:  # D2 is silent: W3 gets it
         await s.execute(update(HubOrder).values(assigned_at=utcnow() - timedelta(hours=1)))
-    await routing.expire_assignments(hub_db, hub_cfg)
+    await placement.expire_assignments(hub_db, hub_cfg)
     async with hub_db.write() as s:
-        await routing.on_store_status(s, hub_cfg, "W3", {
+        await placement.on_store_status(s, hub_cfg, "W3", {
             "channel": "webshop", "external_id": "W-8", "status": "accepted"})
-    await routing.assign_by_hand(hub_db, hub_cfg, order.id, "S1", "Priya")
-    page = await routing.get_order(hub_db, order.id)
+    await placement.assign_by_hand(hub_db, hub_cfg, order.id, "S1", "Priya")
+    page = await placement.get_order(hub_db, order.id)
     calls = [json.loads(h.payload) for h in page.webhooks]
     assert [(c["status"], c["store"]) for c in calls] == [
         ("assigned", "S1"), ("assigned", "D2"), ("assigned", "W3"), ("accepted", "W3"),

@@ -10,7 +10,7 @@ import logging
 
 from sqlalchemy import select
 
-from app.hub import routing
+from app.hub import placement
 from app.hub.models import HubOrder, HubOrderLog, HubReservation, HubStoreOrder
 from tests.hub.test_hub_service import apply, ev
 from tests.hub.test_routing import KORAMANGALA, incoming, sent_to, setup_stores
@@ -20,7 +20,7 @@ D2_ORDER = "0192aaaa-0000-7000-8000-00000000d2d2"  # D2's own id for the order
 
 async def d2_has_accepted(hub_db, hub_cfg) -> HubOrder:
     await setup_stores(hub_db, {"D2": 10})
-    order = (await routing.take_order(hub_db, hub_cfg, incoming(
+    order = (await placement.take_order(hub_db, hub_cfg, incoming(
         "W-77", at=KORAMANGALA, pincode="560034"))).order
     assert order.store_id == "D2"
     accepted = {"order_id": D2_ORDER, "number": "D2-000001", "channel": "webshop",
@@ -28,7 +28,7 @@ async def d2_has_accepted(hub_db, hub_cfg) -> HubOrder:
                 "lines": [{"sku": "RICE", "quantity": 2}]}
     await apply(hub_db, "D2", [ev(2, "order.status", accepted)])
     async with hub_db.write() as s:
-        await routing.on_store_status(s, hub_cfg, "D2", accepted)
+        await placement.on_store_status(s, hub_cfg, "D2", accepted)
     return order
 
 
@@ -61,7 +61,7 @@ async def test_a_store_cannot_change_another_stores_order_or_reservations(
     for i, data in enumerate(forged, 1):
         await apply(hub_db, "S1", [ev(i, "order.status", data)])
         async with hub_db.write() as s:
-            assert await routing.on_store_status(s, hub_cfg, "S1", data) == ()
+            assert await placement.on_store_status(s, hub_cfg, "S1", data) == ()
     async with hub_db.read() as s:
         row = await s.get(HubStoreOrder, D2_ORDER)
         hub_order = await s.get(HubOrder, order.id)

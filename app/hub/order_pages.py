@@ -1,5 +1,5 @@
 """Online orders at the hub: the channels' API and the operators' pages. Thin: the
-rules are in routing.py (and the pure allocation.py / couriers.py)."""
+rules are in placement.py (and the pure allocation.py / couriers.py)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from app.core.auth import api_access, requires
 from app.core.clock import utcnow
 from app.core.money import parse_amount, parse_count
 from app.core.web import Form, UploadProblem, current_user, go, page, upload_text
-from app.hub import allocation, routing
+from app.hub import allocation, placement
 from app.hub.service import HubError
 from app.orders.routes import CancelBody, OrderBody
 from app.orders.service import LineIn, OrderError, OrderIn
@@ -38,10 +38,10 @@ def _machine(request: Request):  # noqa: ANN202
     return request.scope.get("state", {}).get("kirana_machine")
 
 
-def _json(request: Request, found: routing.OrderPage) -> dict[str, Any]:
+def _json(request: Request, found: placement.OrderPage) -> dict[str, Any]:
     """A key (a channel) gets the customer-facing order; hub staff signed in get the
     routing log too (issue #13 item 5)."""
-    view = routing.order_json if _machine(request) is not None else routing.staff_order_json
+    view = placement.order_json if _machine(request) is not None else placement.staff_order_json
     return view(found.order, found.lines, found.log)
 
 
@@ -65,17 +65,17 @@ async def api_post_order(request: Request, data: Annotated[OrderBody, Body()]) -
         cod_amount_minor=data.cod_amount_minor, notes=data.notes,
         lines=tuple(LineIn(line.sku, line.quantity, line.price_minor) for line in data.lines))
     try:
-        placed = await routing.take_order(request.app.state.db, request.app.state.cfg, incoming)
+        placed = await placement.take_order(request.app.state.db, request.app.state.cfg, incoming)
     except OrderError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from None
     await _wake(request, placed.wake)
-    page_ = await routing.get_order(request.app.state.db, placed.order.id)
+    page_ = await placement.get_order(request.app.state.db, placed.order.id)
     return Response(_json(request, page_), status_code=201 if placed.created else 200)
 
 
-async def _own_order(request: Request, order_id: str) -> routing.OrderPage:
+async def _own_order(request: Request, order_id: str) -> placement.OrderPage:
     """A channel's key sees its own orders only; staff and read-all keys see every one."""
-    found = await routing.get_order(request.app.state.db, order_id)
+    found = await placement.get_order(request.app.state.db, order_id)
     machine = _machine(request)
     own_only = machine is not None and machine.scope == "orders:write"
     if found is None or (own_only and machine.name != found.order.channel):
@@ -89,7 +89,7 @@ async def api_get_order(request: Request, order_id: str) -> dict[str, Any]:
     found = await _own_order(request, order_id)
     out = _json(request, found)
     if found.parts:
-        out["parts"] = [routing.order_json(part) for part in found.parts]
+        out["parts"] = [placement.order_json(part) for part in found.parts]
     return out
 
 
@@ -100,13 +100,13 @@ async def api_cancel_order(request: Request, order_id: str,
     found = await _own_order(request, order_id)
     machine = _machine(request)
     try:
-        wake = await routing.cancel(request.app.state.db, found.order.id,
+        wake = await placement.cancel(request.app.state.db, found.order.id,
                                     data.reason or "cancelled by the channel",
                                     f"api:{machine.name}" if machine else "api")
     except HubError as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
     await _wake(request, wake)
-    found = await routing.get_order(request.app.state.db, found.order.id)
+    found = await placement.get_order(request.app.state.db, found.order.id)
     return _json(request, found)
 
 
@@ -117,11 +117,11 @@ async def api_delivered(request: Request, order_id: str) -> dict[str, Any]:
     found = await _own_order(request, order_id)
     machine = _machine(request)
     try:
-        order = await routing.mark_delivered(request.app.state.db, found.order.id,
+        order = await placement.mark_delivered(request.app.state.db, found.order.id,
                                              f"api:{machine.name}" if machine else "api")
     except HubError as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
-    return routing.order_json(order)
+    return placement.order_json(order)
 
 
 # --- operators' pages ----------------------------------------------------------------
@@ -130,30 +130,30 @@ async def api_delivered(request: Request, order_id: str) -> dict[str, Any]:
 @get("/hub/orders", guards=[requires(*HQ)])
 async def orders_page(request: Request, status: str = "open", store: str = "",
                       channel: str = "", late: bool = False) -> Template:
-    orders = await routing.list_orders(request.app.state.db, status=status, store=store,
+    orders = await placement.list_orders(request.app.state.db, status=status, store=store,
                                        channel=channel, late=late)
     return page(request, "hub/orders.html", "hub/_orders_table.html", orders=orders,
                 status=status, store=store, channel=channel, late=late, now=utcnow(),
-                counts=await routing.counts(request.app.state.db), labels=routing.LABELS)
+                counts=await placement.counts(request.app.state.db), labels=placement.LABELS)
 
 
 @get("/hub/orders/{order_id:str}", guards=[requires(*HQ)])
 async def order_page(request: Request, order_id: str) -> Template:
-    found = await routing.get_order(request.app.state.db, order_id)
+    found = await placement.get_order(request.app.state.db, order_id)
     if found is None:
         raise NotFoundException(f"no order {order_id}")
     from app.hub import service as hub
 
     stores = await hub.store_health(request.app.state.db, request.app.state.cfg.offline_after)
     return page(request, "hub/order.html", found=found, order=found.order, stores=stores,
-                labels=routing.LABELS, now=utcnow(), error=request.query_params.get("error", ""))
+                labels=placement.LABELS, now=utcnow(), error=request.query_params.get("error", ""))
 
 
 @post("/hub/orders/{order_id:str}/assign", guards=[requires(*HQ)])
 async def order_assign(request: Request, order_id: str, data: Form) -> Response:
     user = current_user(request)
     try:
-        wake = await routing.assign_by_hand(request.app.state.db, request.app.state.cfg,
+        wake = await placement.assign_by_hand(request.app.state.db, request.app.state.cfg,
                                             order_id, data.get("store", ""), user.name)
     except HubError as exc:
         return go(request, f"/hub/orders/{order_id}?error={_q(str(exc))}")
@@ -165,7 +165,7 @@ async def order_assign(request: Request, order_id: str, data: Form) -> Response:
 async def order_cancel(request: Request, order_id: str, data: Form) -> Response:
     user = current_user(request)
     try:
-        wake = await routing.cancel(request.app.state.db, order_id, data.get("reason", ""),
+        wake = await placement.cancel(request.app.state.db, order_id, data.get("reason", ""),
                                     user.name)
     except HubError as exc:
         return go(request, f"/hub/orders/{order_id}?error={_q(str(exc))}")
@@ -294,7 +294,7 @@ async def upload_orders(
     wake: list[str] = []
     for lines, incoming in orders:
         try:
-            placed = await routing.take_order(request.app.state.db, request.app.state.cfg,
+            placed = await placement.take_order(request.app.state.db, request.app.state.cfg,
                                               incoming)
         except OrderError as exc:
             results.append((lines, incoming.external_id, None, str(exc)))
@@ -304,7 +304,7 @@ async def upload_orders(
         results.append((lines, incoming.external_id, placed.order, note))
     await _wake(request, tuple(wake))
     return page(request, "hub/orders_upload.html", results=results, errors=errors, error="",
-                columns=UPLOAD_COLUMNS, labels=routing.LABELS)
+                columns=UPLOAD_COLUMNS, labels=placement.LABELS)
 
 
 # --- rules ---------------------------------------------------------------------------
@@ -319,7 +319,7 @@ async def _rules(request: Request, error: str = "", saved: bool = False,
                  status_code: int = 200) -> Template:
     cfg = request.app.state.cfg
     async with request.app.state.db.read() as s:
-        rules = await routing.current_rules(s, cfg)
+        rules = await placement.current_rules(s, cfg)
         from sqlalchemy import select
 
         from app.hub.models import HubCourier
@@ -342,7 +342,7 @@ async def rules_save(request: Request, data: Form) -> Template:
                                           "orders per picker"))
     except ValueError as exc:
         return await _rules(request, error=f"Not saved: {exc}", status_code=400)
-    await routing.save_rules(request.app.state.db, rules, current_user(request).name)
+    await placement.save_rules(request.app.state.db, rules, current_user(request).name)
     return await _rules(request, saved=True)
 
 
@@ -350,7 +350,7 @@ async def rules_save(request: Request, data: Form) -> Template:
 async def courier_toggle(request: Request, name: str, data: Form) -> Response:
     if name not in {c.name for c in request.app.state.cfg.couriers}:
         raise NotFoundException(f"no courier {name}")
-    await routing.set_courier_available(request.app.state.db, name,
+    await placement.set_courier_available(request.app.state.db, name,
                                         data.get("available") == "yes")
     return go(request, "/hub/rules")
 
