@@ -192,7 +192,7 @@ def _finish(app: Litestar, cfg: StoreConfig | HubConfig, db: object) -> Litestar
 def create_hub_app(cfg: HubConfig, *, check_migrations: bool = True) -> Litestar:
     """The hub: the same program in another mode (catalogue master, central stock,
     store health, the /sync/v1 endpoint)."""
-    from app.hub import order_pages
+    from app.hub import channel_api, order_pages
     from app.hub import pages as hub_pages
     from app.hub.db import open_hub_database
     from app.hub.demo_feed import HubDemoFeed
@@ -239,6 +239,7 @@ def create_hub_app(cfg: HubConfig, *, check_migrations: bool = True) -> Litestar
             *account_routes.ROUTES,
             hub_readyz,
             *hub_pages.ROUTES,
+            *channel_api.ROUTES,
             *order_pages.ROUTES,
             *hub_link.ROUTES,
             create_static_files_router(

@@ -1,5 +1,7 @@
-"""Online orders at the hub: the channels' API and the operators' pages. Thin: the
-rules are in placement.py (and the pure allocation.py / couriers.py)."""
+"""Online orders at the hub, the operators' side: the order list and page, moving or
+cancelling an order by hand, the bulk upload, the routing rules and couriers. The
+channels' API is channel_api.py. Thin: the rules are in placement.py (and the pure
+allocation.py / couriers.py)."""
 
 from __future__ import annotations
 
@@ -12,19 +14,18 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.enums import RequestEncodingType
-from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
+from litestar.exceptions import NotFoundException
 from litestar.params import Body
 from litestar.response import Template
 
 from app.catalog.csv_io import CsvUnreadable, csv_header, csv_rows, parse_line_quantity
-from app.core.api_errors import ORDER_REPEAT, api_errors
-from app.core.auth import api_access, requires
+from app.core.auth import requires
 from app.core.clock import utcnow
 from app.core.money import parse_amount, parse_count
 from app.core.web import Form, UploadProblem, current_user, go, page, upload_text
 from app.hub import allocation, placement
 from app.hub.service import HubError
-from app.orders.routes import CancelBody, OrderBody
+from app.orders.schemas import OrderBody
 from app.orders.service import LineIn, OrderError, OrderIn
 
 HQ = ("manager",)
@@ -32,96 +33,6 @@ HQ = ("manager",)
 
 async def _wake(request: Request, stores: tuple[str, ...]) -> None:
     await request.app.state.waker.wake_stores(stores)
-
-
-def _machine(request: Request):  # noqa: ANN202
-    return request.scope.get("state", {}).get("kirana_machine")
-
-
-def _json(request: Request, found: placement.OrderPage) -> dict[str, Any]:
-    """A key (a channel) gets the customer-facing order; hub staff signed in get the
-    routing log too (issue #13 item 5)."""
-    view = placement.order_json if _machine(request) is not None else placement.staff_order_json
-    return view(found.order, found.lines, found.log)
-
-
-# --- API for sales channels ----------------------------------------------------------
-
-
-@post("/api/v1/orders", guards=[api_access("orders:write")],
-      responses={200: ORDER_REPEAT, **api_errors(422)})
-async def api_post_order(request: Request, data: Annotated[OrderBody, Body()]) -> Response:
-    """Place an order. Idempotent on channel + external_id: a repeat returns the first
-    order (200) instead of a new one (201). The key's name is the channel."""
-    machine = _machine(request)
-    if machine is not None and machine.scope != "all" and data.channel != machine.name:
-        raise PermissionDeniedException(f"this API key belongs to channel {machine.name!r}, "
-                                        f"not {data.channel!r}")
-    incoming = OrderIn(
-        channel=data.channel, external_id=data.external_id, customer_name=data.customer.name,
-        customer_phone=data.customer.phone, address=data.customer.address,
-        pincode=data.customer.pincode, lat=data.customer.lat, lon=data.customer.lon,
-        promised_by=data.promised_by, payment=data.payment,
-        cod_amount_minor=data.cod_amount_minor, notes=data.notes,
-        lines=tuple(LineIn(line.sku, line.quantity, line.price_minor) for line in data.lines))
-    try:
-        placed = await placement.take_order(request.app.state.db, request.app.state.cfg, incoming)
-    except OrderError as exc:
-        raise HTTPException(status_code=422, detail=str(exc)) from None
-    await _wake(request, placed.wake)
-    page_ = await placement.get_order(request.app.state.db, placed.order.id)
-    return Response(_json(request, page_), status_code=201 if placed.created else 200)
-
-
-async def _own_order(request: Request, order_id: str) -> placement.OrderPage:
-    """A channel's key sees its own orders only; staff and read-all keys see every one."""
-    found = await placement.get_order(request.app.state.db, order_id)
-    machine = _machine(request)
-    own_only = machine is not None and machine.scope == "orders:write"
-    if found is None or (own_only and machine.name != found.order.channel):
-        raise NotFoundException(f"no order {order_id}")
-    return found
-
-
-@get("/api/v1/orders/{order_id:str}",
-     guards=[api_access("orders:read", *HQ, also=("orders:write",))])
-async def api_get_order(request: Request, order_id: str) -> dict[str, Any]:
-    found = await _own_order(request, order_id)
-    out = _json(request, found)
-    if found.parts:
-        out["parts"] = [placement.order_json(part) for part in found.parts]
-    return out
-
-
-@post("/api/v1/orders/{order_id:str}/cancel", guards=[api_access("orders:write")],
-      responses=api_errors(409))
-async def api_cancel_order(request: Request, order_id: str,
-                           data: Annotated[CancelBody, Body()]) -> dict[str, Any]:
-    found = await _own_order(request, order_id)
-    machine = _machine(request)
-    try:
-        wake = await placement.cancel(request.app.state.db, found.order.id,
-                                    data.reason or "cancelled by the channel",
-                                    f"api:{machine.name}" if machine else "api")
-    except HubError as exc:
-        raise HTTPException(status_code=409, detail=str(exc)) from None
-    await _wake(request, wake)
-    found = await placement.get_order(request.app.state.db, found.order.id)
-    return _json(request, found)
-
-
-@post("/api/v1/orders/{order_id:str}/delivered", guards=[api_access("orders:write")],
-      responses=api_errors(409))
-async def api_delivered(request: Request, order_id: str) -> dict[str, Any]:
-    """The courier's confirmation that the customer has the order."""
-    found = await _own_order(request, order_id)
-    machine = _machine(request)
-    try:
-        order = await placement.mark_delivered(request.app.state.db, found.order.id,
-                                             f"api:{machine.name}" if machine else "api")
-    except HubError as exc:
-        raise HTTPException(status_code=409, detail=str(exc)) from None
-    return placement.order_json(order)
 
 
 # --- operators' pages ----------------------------------------------------------------
@@ -355,6 +266,5 @@ async def courier_toggle(request: Request, name: str, data: Form) -> Response:
     return go(request, "/hub/rules")
 
 
-ROUTES = [api_post_order, api_get_order, api_cancel_order, api_delivered, orders_page,
-          order_page, order_assign, order_cancel, upload_form, upload_orders, rules_page,
-          rules_save, courier_toggle]
+ROUTES = [orders_page, order_page, order_assign, order_cancel, upload_form, upload_orders,
+          rules_page, rules_save, courier_toggle]
