@@ -25,6 +25,7 @@ from litestar.types import Empty
 
 from app import __version__
 from app.catalog import routes as catalog_routes
+from app.catalog.units import format_quantity
 from app.config import HubConfig, StoreConfig
 from app.core import migrate, pairing, resources, secret_file, staff_routes
 from app.core import routes as core_routes
@@ -114,6 +115,7 @@ def asset_version() -> str:
 def _template_engine(engine: JinjaTemplateEngine) -> None:
     env = engine.engine
     env.globals.update(template_globals())
+    env.globals["qty"] = format_quantity  # features add their own helpers here
     env.globals["app_version"] = __version__
 
     @pass_context

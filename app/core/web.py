@@ -27,7 +27,6 @@ from litestar.params import Body
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from app.catalog.units import format_quantity
 from app.core import resources
 from app.core.auth import StaffUser, role_allows
 from app.core.money import format_amount, format_rate
@@ -121,7 +120,6 @@ def template_globals() -> dict[str, Any]:
         "rate": format_rate,
         "nav_for": nav_for,
         "tender_label": tender_label,
-        "qty": format_quantity,
     }
 
 

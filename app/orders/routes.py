@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
-import msgspec
 from litestar import Request, Response, get, post
 from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
 from litestar.params import Body
@@ -14,47 +13,10 @@ from litestar.response import Template
 from app.core.api_errors import ORDER_REPEAT, api_errors
 from app.core.auth import Machine, api_access, requires
 from app.core.clock import utcnow
-from app.core.money import MAX_AMOUNT_MINOR, MAX_LINES, MAX_QUANTITY, format_amount
+from app.core.money import format_amount
 from app.core.web import current_user, page
 from app.orders import service, states
-
-Sku = Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
-# Paise, bounded so that no total of an order can overflow a 64-bit integer (money.py).
-Minor = Annotated[int, msgspec.Meta(ge=0, le=MAX_AMOUNT_MINOR,
-                                    description="paise, at most 10,000,000,000 (₹10 crore)")]
-
-
-class LineBody(msgspec.Struct, forbid_unknown_fields=True):
-    sku: Sku
-    quantity: Annotated[int, msgspec.Meta(gt=0, le=MAX_QUANTITY)]
-    price_minor: Minor = 0
-
-
-class CustomerBody(msgspec.Struct, forbid_unknown_fields=True):
-    name: Annotated[str, msgspec.Meta(max_length=80)]
-    phone: Annotated[str, msgspec.Meta(max_length=15)]
-    address: Annotated[str, msgspec.Meta(max_length=300)]
-    pincode: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{6}$")]
-    lat: Annotated[float, msgspec.Meta(ge=-90, le=90)] | None = None
-    lon: Annotated[float, msgspec.Meta(ge=-180, le=180)] | None = None
-
-
-class OrderBody(msgspec.Struct, forbid_unknown_fields=True):
-    """`POST /api/v1/orders`. A repeat with the same channel + external_id returns the
-    first order (200) instead of making a second one (201)."""
-
-    channel: Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
-    external_id: Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
-    customer: CustomerBody
-    promised_by: datetime
-    lines: Annotated[list[LineBody], msgspec.Meta(min_length=1, max_length=MAX_LINES)]
-    payment: Annotated[str, msgspec.Meta(max_length=20)] = "prepaid"
-    cod_amount_minor: Minor = 0
-    notes: Annotated[str, msgspec.Meta(max_length=300)] = ""
-
-
-class CancelBody(msgspec.Struct, forbid_unknown_fields=True):
-    reason: Annotated[str, msgspec.Meta(max_length=300)] = ""
+from app.orders.schemas import CancelBody, OrderBody
 
 
 def _machine(request: Request) -> Machine | None:

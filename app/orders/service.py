@@ -1,13 +1,14 @@
 """Order use cases: intake (idempotent), auto-accept with reservations, transitions.
 
-Every transition goes through `_move`: the state machine says whether it may
+Every transition goes through `transition`: the state machine says whether it may
 happen, the timeline records who and when, and an `order.status` event goes to
-the outbox in the same transaction.
+the outbox in the same transaction. Picking moves orders through it too.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -110,8 +111,10 @@ async def available(s: Tx, product_id: str) -> int:
     return int(on_hand or 0) - int(reserved or 0)
 
 
-def _move(s: Tx, order: Order, target: str, actor: str, reason: str = "",
-          extra: dict | None = None) -> None:
+def transition(s: Tx, order: Order, target: str, actor: str, reason: str = "",
+               extra: dict | None = None) -> None:
+    """Move `order` to `target` in the caller's transaction: the only way an order changes
+    state (raises states.IllegalTransition when the machine forbids it)."""
     states.check(order.state, target)
     now = utcnow()
     order.transitions.append(OrderTransition(
@@ -198,12 +201,12 @@ async def receive_order_in(s: Tx, cfg: StoreConfig, incoming: OrderIn, actor: st
         reason = "not enough stock: " + ", ".join(
             f"{m['sku']} (wanted {m['wanted']}, have {m['available']})" for m in missing)
         order.reject_reason = reason
-        _move(s, order, "rejected", "auto", reason, {"missing": missing})
+        transition(s, order, "rejected", "auto", reason, {"missing": missing})
     else:
         for line in order.lines:
             s.add(StockReservation(order_line_id=line.id, product_id=line.product_id,
                                    quantity=line.quantity))
-        _move(s, order, "accepted", "auto", "every line in stock",
+        transition(s, order, "accepted", "auto", "every line in stock",
               {"lines": [{"sku": line.sku, "quantity": line.quantity}
                          for line in order.lines]})
     return Intake(order, created=True)
@@ -250,15 +253,31 @@ async def cancel_order(db: Database, order_id: str, actor: str, reason: str = ""
         return await cancel_order_in(s, order, actor, reason)
 
 
+# What a feature built on orders must undo, in the same transaction, when an order is
+# cancelled (picking stops the order's open pick tasks). Orders cannot import picking
+# (picking builds on orders), so picking registers here when it is imported.
+CancelHook = Callable[[Tx, Order, str], Awaitable[None]]
+_cancel_hooks: list[CancelHook] = []
+
+
+def on_cancel(hook: CancelHook) -> CancelHook:
+    """Run `hook(s, order, state_before)` inside every cancellation's transaction."""
+    if hook not in _cancel_hooks:
+        _cancel_hooks.append(hook)
+    return hook
+
+
 async def cancel_order_in(s: Tx, order: Order, actor: str, reason: str = "") -> Order:
     was = order.state
-    _move(s, order, "cancelled", actor, reason.strip()[:300] or "cancelled")
+    transition(s, order, "cancelled", actor, reason.strip()[:300] or "cancelled")
     if states.holds_reservation(was):
         await release_reservations(s, order)
-    if was in ("picking", "picked"):
-        from app.picking.service import cancel_picking_tasks  # picking builds on orders
-
-        await cancel_picking_tasks(s, order.id)
+    if was in ("picking", "picked") and not _cancel_hooks:
+        # Only picking moves an order into these states, so it is loaded; fail loudly
+        # rather than leave pick tasks open if that ever stops being true.
+        raise RuntimeError("an order being picked was cancelled with picking not loaded")
+    for hook in _cancel_hooks:
+        await hook(s, order, was)
     return order
 
 

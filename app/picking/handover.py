@@ -135,7 +135,7 @@ async def _code_typed(s: Tx, staff: StaffUser, text: str, confirm: str) -> Hando
 
 async def _hand_over(s: Tx, order: Order, staff: StaffUser, reason: str) -> None:
     await _stock_leaves(s, order, staff)
-    orders._move(s, order, "handed_over", staff.name, reason)
+    orders.transition(s, order, "handed_over", staff.name, reason)
     await orders.release_reservations(s, order)
 
 

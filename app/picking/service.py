@@ -99,7 +99,7 @@ async def claim_batch(db: Database, cfg: StoreConfig, picker: StaffUser,
                 short_reason="no stock in any bin", done_at=utcnow()))
         for o in plan.orders:
             order = await s.get(Order, o.order_id)
-            orders._move(s, order, "picking", picker.name, f"batch {batch.number}")
+            orders.transition(s, order, "picking", picker.name, f"batch {batch.number}")
         return batch
 
 
@@ -218,7 +218,7 @@ async def _finish_task(s: Tx, task: PickTaskRow, batch: PickBatch, picker: Staff
     if all(t.status != "open" for t in order_tasks):
         order = await s.get(Order, task.order_id)
         if order.state == "picking":
-            orders._move(s, order, "picked", picker.name, f"batch {batch.number}")
+            orders.transition(s, order, "picked", picker.name, f"batch {batch.number}")
     if all(t.status != "open" for t in batch.tasks):
         batch.status, batch.finished_at = "done", utcnow()
 
@@ -231,9 +231,12 @@ async def put_back_list(db: Database, picker: StaffUser) -> list[PickTaskRow]:
     return [t for t in batch.tasks if t.status == "cancelled" and t.picked]
 
 
-async def cancel_picking_tasks(s: Tx, order_id: str) -> None:
-    """Called when an order is cancelled: its open tasks stop; picked items go back."""
-    for task in await s.scalars(select(PickTaskRow).where(PickTaskRow.order_id == order_id,
+@orders.on_cancel
+async def cancel_picking_tasks(s: Tx, order: Order, was: str) -> None:
+    """Runs in an order's cancellation (orders.cancel_order_in): its open tasks stop."""
+    if was not in ("picking", "picked"):
+        return
+    for task in await s.scalars(select(PickTaskRow).where(PickTaskRow.order_id == order.id,
                                                           PickTaskRow.status == "open")):
         task.status = "cancelled"
 
@@ -277,8 +280,6 @@ async def pack(db: Database, cfg: StoreConfig, packer: StaffUser, order_id: str,
     """Bags counted: print a label per bag and the packing slip, and make it ready."""
     if not 1 <= bag_count <= 20:
         raise PickError("bags must be between 1 and 20")
-    from app.pos.receipts import templates_for
-
     async with db.write() as s:
         order = await s.get(Order, order_id)
         if order is None:
@@ -288,22 +289,21 @@ async def pack(db: Database, cfg: StoreConfig, packer: StaffUser, order_id: str,
             raise PickError("scan every item into the order first: " + ", ".join(
                 f"{line.name} ({line.picked_quantity - line.packed_quantity} more)"
                 for line in missing))
-        orders._move(s, order, "packed", packer.name, f"{bag_count} bags")
+        orders.transition(s, order, "packed", packer.name, f"{bag_count} bags")
         order.bag_count = bag_count
         order.bag_key = order.bag_key or bags.new_bag_key()
-        templates = templates_for(cfg)
         for p in printing.printers_for(cfg, "bag_label"):
             for bag_no in range(1, bag_count + 1):
-                layout = templates.render(
-                    "bag_label", order=_label_view(order), bag_no=bag_no, bag_count=bag_count,
-                    bag_code=bags.bag_code(order.bag_key, order.number, bag_no))
+                layout = printing.render(
+                    cfg, "bag_label", order=_label_view(order), bag_no=bag_no,
+                    bag_count=bag_count, bag_code=bags.bag_code(order.bag_key, order.number, bag_no))
                 printing.enqueue(s, p.name, "bag_label", layout, ref=order.id,
                                  title=f"Bag {bag_no}/{bag_count} {order.number}")
         for p in printing.printers_for(cfg, "packing_slip"):
-            layout = templates.render("packing_slip", order=_slip_view(order))
+            layout = printing.render(cfg, "packing_slip", order=_slip_view(order))
             printing.enqueue(s, p.name, "packing_slip", layout, ref=order.id,
                              title=f"Packing slip {order.number}")
-        orders._move(s, order, "ready", packer.name, "packed and labelled")
+        orders.transition(s, order, "ready", packer.name, "packed and labelled")
         return order
 
 
