@@ -1,4 +1,5 @@
-"""Product pages (search, detail) and the catalogue/scan JSON API."""
+"""Product search pages and the catalogue/scan JSON API. (A product's own page shows
+its stock per bin, so it lives in stock/routes.py: stock builds on the catalogue.)"""
 
 from __future__ import annotations
 
@@ -11,12 +12,10 @@ from litestar.response import Template
 from app.catalog import service
 from app.catalog.barcodes import BarcodeError
 from app.catalog.models import BASE_UNIT, Product
-from app.catalog.units import format_quantity
 from app.core.api_errors import api_errors
 from app.core.auth import api_access, requires
 from app.core.money import to_decimal_string
 from app.core.web import current_user, page
-from app.stock import service as stock
 
 STAFF = ("cashier", "picker", "manager")
 
@@ -38,24 +37,6 @@ async def products_page(request: Request, q: str = "") -> Template:
 async def products_search(request: Request, q: str = "") -> Template:
     results = await service.search(request.app.state.db, q)
     return page(request, "catalog/_results.html", q=q, results=results)
-
-
-@get("/products/{sku:str}", guards=[requires(*STAFF)])
-async def product_detail(request: Request, sku: str) -> Template:
-    db = request.app.state.db
-    product = await service.get_by_sku(db, sku, with_barcodes=True)
-    if product is None:
-        raise NotFoundException(f"No product with SKU {sku}.")
-    levels = await stock.levels_for_product(db, product.id)
-    return page(
-        request,
-        "catalog/product.html",
-        user=current_user(request),
-        product=product,
-        levels=levels,
-        total=sum(level.on_hand for level in levels),
-        qty=lambda n: format_quantity(n, product.unit),
-    )
 
 
 def product_json(p: Product) -> dict[str, Any]:
@@ -110,4 +91,4 @@ async def api_scan(request: Request, code: str) -> dict[str, Any]:
     }
 
 
-ROUTES = [products_page, products_search, product_detail, api_product, api_scan]
+ROUTES = [products_page, products_search, api_product, api_scan]

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 
 from app.core import resources
-from app.core.db import sqlite_url
+from app.core.db import Database, sqlite_url
 from app.core.private_files import private_sqlite
 
 MIGRATIONS_DIR = resources.MIGRATIONS
@@ -56,6 +57,28 @@ def cached_head() -> str | None:
     if not _HEAD:
         _HEAD.append(head_revision())
     return _HEAD[0]
+
+
+async def readiness(db: Database) -> tuple[bool, dict[str, Any]]:
+    """`/readyz`: the database answers and is at the code's migration (cheap enough to
+    poll: no engine or Alembic set-up per call). Returns (ready, checks)."""
+    checks: dict[str, Any] = {}
+    current = None
+    try:
+        async with db.read() as s:
+            current = await s.scalar(text("SELECT version_num FROM alembic_version"))
+        checks["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - report, don't crash the probe
+        checks["database"] = f"unreachable: {type(exc).__name__}"
+    head = cached_head()
+    if checks["database"] != "ok":
+        checks["migrations"] = "unknown"
+    elif current == head:
+        checks["migrations"] = "current"
+    else:
+        checks["migrations"] = (f"database at {current}, code needs {head}: "
+                                "run `kirana db upgrade --config FILE`")
+    return checks["database"] == "ok" and current == head, checks
 
 
 def pending_message(db_path: Path) -> str | None:

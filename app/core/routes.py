@@ -9,11 +9,9 @@ from urllib.parse import urlparse
 from litestar import Request, Response, get, post
 from litestar.datastructures import Cookie
 from litestar.response import Redirect, Template
-from sqlalchemy import text
 
 from app.core import auth, migrate
 from app.core.auth import PUBLIC, LoginError, requires
-from app.core.db import Database
 from app.core.web import VARY, Form, current_user, page
 
 DEVICE_COOKIE = "kirana_device"
@@ -130,26 +128,8 @@ async def healthz() -> dict[str, Any]:
 
 @get("/readyz", opt=PUBLIC)
 async def readyz(request: Request) -> Response:
-    """Database reachable and at the code's migration; cheap enough to poll (no engine
-    or Alembic set-up per call)."""
-    db: Database = request.app.state.db
-    checks: dict[str, Any] = {}
-    current = None
-    try:
-        async with db.read() as s:
-            current = await s.scalar(text("SELECT version_num FROM alembic_version"))
-        checks["database"] = "ok"
-    except Exception as exc:  # noqa: BLE001 - report, don't crash the probe
-        checks["database"] = f"unreachable: {type(exc).__name__}"
-    head = migrate.cached_head()
-    if checks["database"] != "ok":
-        checks["migrations"] = "unknown"
-    elif current == head:
-        checks["migrations"] = "current"
-    else:
-        checks["migrations"] = (f"database at {current}, code needs {head}: "
-                                "run `kirana db upgrade --config FILE`")
-    ready = checks["database"] == "ok" and current == head
+    """Database reachable and at the code's migration (migrate.readiness)."""
+    ready, checks = await migrate.readiness(request.app.state.db)
     return Response(
         {"status": "ready" if ready else "not ready", **checks}, status_code=200 if ready else 503
     )

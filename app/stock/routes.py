@@ -180,6 +180,25 @@ async def _move_submit(request: Request, mode: str, data: dict[str, str]) -> Tem
     )
 
 
+@get("/products/{sku:str}", guards=[requires("cashier", "picker", "manager")])
+async def product_detail(request: Request, sku: str) -> Template:
+    """A product's page: its catalogue data and its stock per bin."""
+    db = request.app.state.db
+    product = await catalog.get_by_sku(db, sku, with_barcodes=True)
+    if product is None:
+        raise NotFoundException(f"No product with SKU {sku}.")
+    levels = await service.levels_for_product(db, product.id)
+    return page(
+        request,
+        "catalog/product.html",
+        user=current_user(request),
+        product=product,
+        levels=levels,
+        total=sum(level.on_hand for level in levels),
+        qty=lambda n: format_quantity(n, product.unit),
+    )
+
+
 @get("/api/v1/stock/{sku:str}", guards=[api_access("stock:read", "cashier", "picker", "manager")])
 async def api_stock(request: Request, sku: str) -> dict[str, Any]:
     db = request.app.state.db
@@ -207,5 +226,6 @@ ROUTES = [
     move_pick,
     receive_submit,
     adjust_submit,
+    product_detail,
     api_stock,
 ]
