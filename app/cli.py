@@ -932,8 +932,8 @@ def hub_rotate_webhook_secret(cfg, channel: str) -> None:  # noqa: ANN001
 @click.option("--webhook", default="", help="URL to POST each order status change to.")
 @with_hub_config
 def hub_add_channel(cfg, name: str, webhook: str) -> None:  # noqa: ANN001
-    from app.hub.placement import add_channel
     from app.hub.service import HubError
+    from app.hub.webhooks import add_channel
 
     async def go():
         database = _hub_db(cfg)

@@ -179,7 +179,7 @@ async def _load_hub(cfg_path: Path, store_dirs: dict[str, Path], progress: Calla
                 (STORE_CONFIG_DIR / "demo_catalog.csv").read_text(encoding="utf-8"),
                 cfg.measure_rules)
             await hub.import_catalog_with_progress(db, parsed, progress, "Hub catalogue")
-        from app.hub.placement import add_channel
+        from app.hub.webhooks import add_channel
 
         with contextlib.suppress(hub.HubError):  # registered on an earlier run
             await add_channel(db, "demo")

@@ -209,6 +209,7 @@ def create_hub_app(cfg: HubConfig, *, check_migrations: bool = True) -> Litestar
             raise StartupError(pending)
     db = open_hub_database(url, cfg.hub)
     waker = PgWaker(url) if db.dialect == "postgresql" else Waker()
+    db.waker = waker  # every write's unit of work wakes store links after its commit
     worker = HubWorker(db, cfg, waker)
     demo_feed = HubDemoFeed(db, cfg, waker)
     links = hub_link.LinkRegistry(db, cfg)

@@ -21,10 +21,6 @@ from app.orders.service import LineIn, OrderError, OrderIn
 HQ = ("manager",)
 
 
-async def _wake(request: Request, stores: tuple[str, ...]) -> None:
-    await request.app.state.waker.wake_stores(stores)
-
-
 def _machine(request: Request):  # noqa: ANN202
     return request.scope.get("state", {}).get("kirana_machine")
 
@@ -56,7 +52,6 @@ async def api_post_order(request: Request, data: Annotated[OrderBody, Body()]) -
         placed = await placement.take_order(request.app.state.db, request.app.state.cfg, incoming)
     except OrderError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from None
-    await _wake(request, placed.wake)
     page_ = await placement.get_order(request.app.state.db, placed.order.id)
     return Response(_json(request, page_), status_code=201 if placed.created else 200)
 
@@ -88,12 +83,11 @@ async def api_cancel_order(request: Request, order_id: str,
     found = await _own_order(request, order_id)
     machine = _machine(request)
     try:
-        wake = await placement.cancel(request.app.state.db, found.order.id,
-                                    data.reason or "cancelled by the channel",
-                                    f"api:{machine.name}" if machine else "api")
+        await placement.cancel(request.app.state.db, found.order.id,
+                               data.reason or "cancelled by the channel",
+                               f"api:{machine.name}" if machine else "api")
     except HubError as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
-    await _wake(request, wake)
     found = await placement.get_order(request.app.state.db, found.order.id)
     return _json(request, found)
 
@@ -106,7 +100,7 @@ async def api_delivered(request: Request, order_id: str) -> dict[str, Any]:
     machine = _machine(request)
     try:
         order = await placement.mark_delivered(request.app.state.db, found.order.id,
-                                             f"api:{machine.name}" if machine else "api")
+                                               f"api:{machine.name}" if machine else "api")
     except HubError as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
     return placement.order_json(order)

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from app.config import HubSection
 from app.core.db import Database
+from app.hub.events import UOW_KEY, HubUnitOfWork, Waker
 
 
 class PgDatabase:
@@ -28,6 +29,7 @@ class PgDatabase:
 
     dialect = "postgresql"
     pepper: bytes | None = None  # as Database.pepper
+    waker: Waker | None = None  # set by create_hub_app: wakes store links after commits
 
     def __init__(self, url: str, pool: HubSection | None = None) -> None:
         # Hundreds of store links share the pool; each holds a connection only while it
@@ -42,8 +44,14 @@ class PgDatabase:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
+        """One transaction with its unit of work (app/hub/events.py): the events raised
+        in it are handled before COMMIT and published after; dropped on a rollback."""
+        uow = HubUnitOfWork()
         async with AsyncSession(self.engine, expire_on_commit=False) as session, session.begin():
+            session.info[UOW_KEY] = uow
             yield session
+            await uow.commit(session)
+        await uow.publish(self.waker)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -54,7 +62,22 @@ class PgDatabase:
         await self.engine.dispose()
 
 
-HubDatabase = Database | PgDatabase
+class SqliteHubDatabase(Database):
+    """The store's SQLite Database, whose writes carry the hub's unit of work."""
+
+    waker: Waker | None = None
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[Any]:
+        uow = HubUnitOfWork()
+        async with super().write() as s:
+            s.info[UOW_KEY] = uow
+            yield s
+            await uow.commit(s)
+        await uow.publish(self.waker)
+
+
+HubDatabase = SqliteHubDatabase | PgDatabase
 
 log = logging.getLogger("kirana.hub.db")
 T = TypeVar("T")
@@ -96,7 +119,7 @@ def sqlite_path(url: str) -> Path | None:
 def open_hub_database(url: str, pool: HubSection | None = None) -> HubDatabase:
     """`pool`: the config's [hub] section, whose db_* keys size a PostgreSQL pool."""
     path = sqlite_path(url)
-    return Database(path) if path is not None else PgDatabase(url, pool)
+    return SqliteHubDatabase(path) if path is not None else PgDatabase(url, pool)
 
 
 def dialect_of(s: Any) -> str:

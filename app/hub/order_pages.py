@@ -31,10 +31,6 @@ from app.orders.service import LineIn, OrderError, OrderIn
 HQ = ("manager",)
 
 
-async def _wake(request: Request, stores: tuple[str, ...]) -> None:
-    await request.app.state.waker.wake_stores(stores)
-
-
 # --- operators' pages ----------------------------------------------------------------
 
 
@@ -42,7 +38,7 @@ async def _wake(request: Request, stores: tuple[str, ...]) -> None:
 async def orders_page(request: Request, status: str = "open", store: str = "",
                       channel: str = "", late: bool = False) -> Template:
     orders = await placement.list_orders(request.app.state.db, status=status, store=store,
-                                       channel=channel, late=late)
+                                         channel=channel, late=late)
     return page(request, "hub/orders.html", "hub/_orders_table.html", orders=orders,
                 status=status, store=store, channel=channel, late=late, now=utcnow(),
                 counts=await placement.counts(request.app.state.db), labels=placement.LABELS)
@@ -64,11 +60,10 @@ async def order_page(request: Request, order_id: str) -> Template:
 async def order_assign(request: Request, order_id: str, data: Form) -> Response:
     user = current_user(request)
     try:
-        wake = await placement.assign_by_hand(request.app.state.db, request.app.state.cfg,
-                                            order_id, data.get("store", ""), user.name)
+        await placement.assign_by_hand(request.app.state.db, request.app.state.cfg,
+                                       order_id, data.get("store", ""), user.name)
     except HubError as exc:
         return go(request, f"/hub/orders/{order_id}?error={_q(str(exc))}")
-    await _wake(request, wake)
     return go(request, f"/hub/orders/{order_id}")
 
 
@@ -76,11 +71,10 @@ async def order_assign(request: Request, order_id: str, data: Form) -> Response:
 async def order_cancel(request: Request, order_id: str, data: Form) -> Response:
     user = current_user(request)
     try:
-        wake = await placement.cancel(request.app.state.db, order_id, data.get("reason", ""),
-                                    user.name)
+        await placement.cancel(request.app.state.db, order_id, data.get("reason", ""),
+                               user.name)
     except HubError as exc:
         return go(request, f"/hub/orders/{order_id}?error={_q(str(exc))}")
-    await _wake(request, wake)
     return go(request, f"/hub/orders/{order_id}")
 
 
@@ -202,18 +196,15 @@ async def upload_orders(
                     errors=[], error=str(exc), columns=UPLOAD_COLUMNS)
     orders, errors = parse_order_rows(text, channel)
     results = []
-    wake: list[str] = []
     for lines, incoming in orders:
         try:
             placed = await placement.take_order(request.app.state.db, request.app.state.cfg,
-                                              incoming)
+                                                incoming)
         except OrderError as exc:
             results.append((lines, incoming.external_id, None, str(exc)))
             continue
-        wake += placed.wake
         note = "" if placed.created else "already uploaded: kept the first"
         results.append((lines, incoming.external_id, placed.order, note))
-    await _wake(request, tuple(wake))
     return page(request, "hub/orders_upload.html", results=results, errors=errors, error="",
                 columns=UPLOAD_COLUMNS, labels=placement.LABELS)
 
@@ -262,7 +253,7 @@ async def courier_toggle(request: Request, name: str, data: Form) -> Response:
     if name not in {c.name for c in request.app.state.cfg.couriers}:
         raise NotFoundException(f"no courier {name}")
     await placement.set_courier_available(request.app.state.db, name,
-                                        data.get("available") == "yes")
+                                          data.get("available") == "yes")
     return go(request, "/hub/rules")
 
 

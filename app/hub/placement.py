@@ -1,7 +1,10 @@
-"""Online orders at the hub: intake, placing each at a store, re-routing, couriers,
-the decision log and the channels' webhooks. The choices themselves are made by the
-pure modules `allocation.py` and `couriers.py`; this module gathers their inputs
-and records what they decided, in one transaction per step.
+"""Online orders at the hub: intake, placing each at a store, re-routing, couriers and
+the decision log. The choices themselves are made by the pure modules `allocation.py`
+and `couriers.py`, which status may follow which by `order_states.py`; this module
+gathers their inputs and records what they decided, in one transaction per step.
+What a step tells others (a store's `order.assigned`, a channel's webhook call, a
+wake-up) it raises as an event (events.py); the transaction's unit of work writes
+and publishes them at commit. The webhooks themselves are webhooks.py.
 
 Available-to-promise is the hub's level minus what is promised and not yet out of
 the store's stock. In Kirana stock leaves a store's ledger at handover, so "assigned
@@ -20,30 +23,23 @@ catalogue fan-out locks store rows in id order and no order rows.
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import hmac
 import json
 import logging
-import os
-import secrets
-import socket
 from collections import defaultdict
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select, tuple_
-from sqlalchemy.orm import aliased
+from sqlalchemy import func, select
 
 from app.config import HubConfig
 from app.core.clock import utcnow
 from app.core.db import next_number
 from app.core.ids import uuid7
-from app.hub import allocation, couriers
+from app.hub import allocation, couriers, order_states, webhooks
 from app.hub.db import HubDatabase, write_retrying
+from app.hub.events import OrderAssigned, StatusChanged, on_commit, raise_event
 from app.hub.models import (
-    HubChannel,
     HubCourier,
     HubOrder,
     HubOrderLine,
@@ -55,31 +51,11 @@ from app.hub.models import (
     HubStoreOrder,
     HubWebhook,
 )
-from app.hub.service import HubError, announce_channels, enqueue, online_store_ids
+from app.hub.order_states import CUSTOMER_TEXT, FINAL, HOLDING, LABELS, OPEN, STORE_STEPS
+from app.hub.service import HubError, enqueue, online_store_ids
 from app.orders.service import OrderError, OrderIn, validate
 
 log = logging.getLogger("kirana.hub")
-
-# Hub order statuses that hold stock at the store (promised, not yet handed over).
-HOLDING = ("assigned", "accepted", "picking", "picked", "packed", "ready")
-OPEN = HOLDING
-FINAL = ("delivered", "cancelled")
-STORE_STEPS = ("accepted", "picking", "picked", "packed", "ready", "handed_over", "delivered")
-LABELS = {"new": "New", "assigned": "Sent to store", "accepted": "Accepted",
-          "picking": "Picking", "picked": "Picked", "packed": "Packed",
-          "ready": "Ready for rider", "handed_over": "With rider", "delivered": "Delivered",
-          "cancelled": "Cancelled", "unfulfillable": "Needs a person",
-          "split": "Split between stores"}
-# What a channel (and so its customer) is told: no store's name, distance or stock
-# (issue #13 item 5). The routing log with its reasons is for hub staff only.
-CUSTOMER_TEXT = {"received": "Order received", "new": "Order received",
-                 "assigned": "Order received", "accepted": "Confirmed",
-                 "picking": "Being packed", "picked": "Being packed", "packed": "Packed",
-                 "ready": "Packed, waiting for the rider", "handed_over": "Out for delivery",
-                 "delivered": "Delivered", "cancelled": "Cancelled",
-                 "unfulfillable": "Delayed: we are finding a store for it",
-                 "split": "Coming in more than one bag, from more than one store"}
-
 
 # --- rules ---------------------------------------------------------------------------
 
@@ -182,7 +158,6 @@ async def take_order(db: HubDatabase, cfg: HubConfig, incoming: OrderIn) -> Plac
         _log(s, order, "received", f"Received from {order.channel} "
                                    f"({len(incoming.lines)} lines, PIN {order.pincode})")
         wake = await place(s, cfg, order, actor="auto")
-        await finish(s)
         return Placed(order, True, wake)
 
     return await write_retrying(db, record_and_place)
@@ -348,27 +323,14 @@ async def _split(s: Any, cfg: HubConfig, order: HubOrder, lines: list[HubOrderLi
     return tuple(wake)
 
 
-# A split order shows how far its slowest part has got.
-PROGRESS = ("assigned", "accepted", "picking", "picked", "packed", "ready", "handed_over",
-            "delivered")
-
-
 async def _follow_parts(s: Any, changed: list[HubOrder]) -> None:
-    parents = {o.parent_id for o in changed if o.parent_id}
-    for parent_id in sorted(parents):
+    """A split order shows how far its slowest part has got (order_states.parent_status)."""
+    for parent_id in sorted({o.parent_id for o in changed if o.parent_id}):
         parent = await s.get(HubOrder, parent_id)
         if parent is None or parent.status == "cancelled":
             continue
-        parts = [o.status for o in await s.scalars(
-            select(HubOrder).where(HubOrder.parent_id == parent_id))]
-        live = [st for st in parts if st != "cancelled"]
-        if not live:
-            target = "cancelled"
-        elif all(st in PROGRESS for st in live):
-            target = min(live, key=PROGRESS.index)
-            target = "split" if target == "assigned" else target
-        else:
-            target = "split"  # a part is waiting for a store or a person
+        target = order_states.parent_status(o.status for o in await s.scalars(
+            select(HubOrder).where(HubOrder.parent_id == parent_id)))
         if target != parent.status:
             _set_status(s, parent, target, "parts")
 
@@ -385,15 +347,17 @@ def _assign(s: Any, cfg: HubConfig, order: HubOrder, store_id: str, courier: str
     # hears of it, with the new store (and no word of why the last store could not).
     _set_status(s, order, "assigned", actor, "moved to another store" if moved else "",
                 moved=moved)
-    s.info.setdefault("kirana_assign", []).append((store_id, order, lines))
+    raise_event(s, OrderAssigned(store_id, order, tuple(lines)))
     return (store_id,)
 
 
-async def _send_assignments(s: Any) -> None:
-    """Queue the `order.assigned` events _assign asked for (kept apart so _assign
-    stays synchronous and the events go out in the order the decisions were made)."""
-    for store_id, order, lines in s.info.pop("kirana_assign", []):
-        await enqueue(s, [store_id], [("order.assigned", assigned_payload(order, lines))])
+@on_commit(OrderAssigned)
+async def _send_assignments(s: Any, assigned: list[OrderAssigned]) -> None:
+    """Queue the `order.assigned` events, at commit, in the order the decisions were
+    made (with the order as it is then: its courier, notes)."""
+    for event in assigned:
+        await enqueue(s, [event.store_id], [("order.assigned", assigned_payload(
+            event.order, list(event.lines)))])
 
 
 def assigned_payload(order: HubOrder, lines: list[HubOrderLine]) -> dict:
@@ -422,64 +386,26 @@ def _unfulfillable(s: Any, order: HubOrder, reason: str) -> None:
 
 def _set_status(s: Any, order: HubOrder, status: str, actor: str, reason: str = "",
                 *, moved: bool = False) -> None:
-    """Change the status; a change (or a move to another store) queues a webhook call
-    with the order's store and courier as they are now."""
+    """Change the status, if order_states allows the move (IllegalMove if not); a
+    change (or a move to another store) raises StatusChanged, which queues a webhook
+    call with the order's store and courier as they are now."""
     previous = order.status
+    if previous != status or moved:
+        order_states.check(previous, status)
     order.status, order.updated_at = status, utcnow()
     if previous != status:
         _log(s, order, "status", f"Status: {LABELS.get(status, status)}", {"status": status})
     if previous != status or moved:
-        s.info.setdefault("kirana_hooks", []).append(
-            (order, status, actor, reason, order.store_id, order.courier))
+        raise_event(s, StatusChanged(order, status, actor, reason, order.store_id,
+                                     order.courier))
 
 
-def _told_to_channel(status: str, actor: str, reason: str) -> dict[str, str | None]:
-    """Who made a change and why, as a channel may hear it: its own words back, a store's
-    step, or the hub; never the routing reasons (they name other stores and their stock)."""
-    if actor.startswith("api:"):
-        return {"by": "channel", "reason": reason or None}
-    if status in STORE_STEPS:
-        return {"by": "store", "reason": None}
-    words = {"assigned": reason if reason == "moved to another store" else "",
-             "cancelled": "cancelled by the shop",
-             "unfulfillable": CUSTOMER_TEXT["unfulfillable"], "split": CUSTOMER_TEXT["split"]}
-    return {"by": "hub", "reason": words.get(status) or None}
-
-
-async def _queue_webhooks(s: Any) -> None:
-    hooks = s.info.pop("kirana_hooks", [])
-    if not hooks:
-        return
-    urls = {c.name: c.webhook_url for c in await s.scalars(select(HubChannel))}
-    # An order's calls go out in created_at order, so each is made after the order's
-    # last one even when this hub machine's clock is behind the one that made it.
-    last = dict((await s.execute(
-        select(HubWebhook.order_id, func.max(HubWebhook.created_at))
-        .where(HubWebhook.order_id.in_(sorted({o.id for o, *_rest in hooks})))
-        .group_by(HubWebhook.order_id))).all())
-    for order, status, actor, reason, store, courier in hooks:
-        if not urls.get(order.channel):
-            continue
-        now = utcnow()
-        created = max(now, last[order.id] + timedelta(microseconds=1)) if last.get(
-            order.id) else now
-        last[order.id] = created
-        payload = {"event_id": uuid7(), "order_id": order.id, "number": order.number,
-                   "channel": order.channel, "external_id": order.external_id,
-                   "status": status, "store": store, "courier": courier or None,
-                   **_told_to_channel(status, actor, reason), "at": now.isoformat()}
-        s.add(HubWebhook(id=payload["event_id"], channel=order.channel, order_id=order.id,
-                         payload=json.dumps(payload), attempts=0, next_attempt_at=now,
-                         delivered_at=None, last_error="", created_at=created))
-
-
-async def finish(s: Any) -> None:
-    """Write what the step queued (assignments to stores, split orders' progress,
-    webhooks) in its transaction."""
-    await _send_assignments(s)
-    hooks = s.info.get("kirana_hooks", [])
-    await _follow_parts(s, [order for order, *_rest in hooks if order.parent_id])
-    await _queue_webhooks(s)
+@on_commit(StatusChanged)
+async def _status_changed(s: Any, changes: list[StatusChanged]) -> None:
+    """At commit: split orders follow their parts (which may raise more changes, handled
+    in the next round), and each change queues its channel's webhook call."""
+    await _follow_parts(s, [e.order for e in changes if e.order.parent_id])
+    await webhooks.queue_calls(s, changes)
 
 
 async def _choose_courier(s: Any, cfg: HubConfig, order: HubOrder) -> couriers.CourierChoice:
@@ -525,20 +451,26 @@ async def on_store_status(s: Any, cfg: HubConfig, store_id: str, data: dict) -> 
                 "reason": "the hub gave this order to another store"})])
             return (store_id,)
         return ()
-    if order.status in FINAL:
+    if order.status in FINAL or status not in (*STORE_STEPS, "rejected", "cancelled"):
+        return ()
+    target = "assigned" if status in ("rejected", "cancelled") else status  # or split, ...
+    if target != order.status and not order_states.can(order.status, target):
+        # A stale or wrong report (a step back, a cancel once the rider has it): the order
+        # stays as it is, and the store's link goes on.
+        log.warning("store %s sent order.status %r for %s, which is %s: ignored", store_id,
+                    status[:16], order.number, order.status)
+        _log(s, order, "store", f"{store_id} reported {status}, which cannot follow "
+                                f"{LABELS[order.status].lower()}: ignored")
         return ()
     if status in ("rejected", "cancelled"):
         what = "could not take it" if status == "rejected" else "cancelled it"
         _log(s, order, "store", f"{store_id} {what}{': ' + reason if reason else ''}. "
                                 "Looking for the next store.")
         wake = await place(s, cfg, order, actor=f"after {store_id} {status}")
-        await finish(s)
         return wake
-    if status in STORE_STEPS:
-        _log(s, order, "store", f"{store_id}: {LABELS.get(status, status).lower()}"
-                                f"{' (' + reason + ')' if reason else ''}")
-        _set_status(s, order, status, store_id, reason)
-        await finish(s)
+    _log(s, order, "store", f"{store_id}: {LABELS.get(status, status).lower()}"
+                            f"{' (' + reason + ')' if reason else ''}")
+    _set_status(s, order, status, store_id, reason)
     return ()
 
 
@@ -568,7 +500,6 @@ async def expire_assignments(db: HubDatabase, cfg: HubConfig) -> tuple[str, ...]
                 "hub_order_id": order.id, "reason": "not accepted in time; sent elsewhere"})])
             wake.append(first)
             wake += await place(s, cfg, order, actor="timeout")
-        await finish(s)
         return tuple(wake)
 
     return await write_retrying(db, body)
@@ -581,7 +512,7 @@ async def assign_by_hand(db: HubDatabase, cfg: HubConfig, order_id: str, store_i
         order = await s.get(HubOrder, order_id, with_for_update=True)
         if order is None:
             raise HubError("no such order")
-        if order.status not in ("unfulfillable", "assigned", "new", "accepted"):
+        if order.status not in order_states.MOVABLE_BY_HAND:
             raise HubError(f"an order that is {LABELS[order.status].lower()} cannot move")
         store = await s.get(HubStore, store_id)
         if store is None or not store.active:
@@ -600,7 +531,6 @@ async def assign_by_hand(db: HubDatabase, cfg: HubConfig, order_id: str, store_i
         order.hops = min(order.hops, cfg.routing.max_hops - 1)  # a person's choice counts once
         wake += _assign(s, cfg, order, store_id, courier.courier or "", await _lines(s, order),
                         user)
-        await finish(s)
         return tuple(wake)
 
     return await write_retrying(db, body)
@@ -616,7 +546,7 @@ async def cancel(db: HubDatabase, order_id: str, reason: str, actor: str) -> tup
         order = await s.get(HubOrder, order_id, with_for_update=True)
         if order is None:
             raise HubError("no such order")
-        if order.status in (*FINAL, "handed_over"):
+        if not order_states.can(order.status, "cancelled"):
             raise HubError(f"the order is {LABELS[order.status].lower()}; it cannot be cancelled")
         wake: tuple[str, ...] = ()
         if order.store_id:
@@ -629,7 +559,7 @@ async def cancel(db: HubDatabase, order_id: str, reason: str, actor: str) -> tup
         _set_status(s, order, "cancelled", actor, reason)
         parts = list(await s.scalars(select(HubOrder).where(HubOrder.parent_id == order.id)))
         for part in parts:
-            if part.status in (*FINAL, "handed_over"):
+            if not order_states.can(part.status, "cancelled"):
                 continue
             if part.store_id:
                 await enqueue(s, [part.store_id], [("order.cancelled", {
@@ -638,7 +568,6 @@ async def cancel(db: HubDatabase, order_id: str, reason: str, actor: str) -> tup
                 wake += (part.store_id,)
             _log(s, part, "operator", f"Cancelled with {order.number} by {actor}: {reason}")
             _set_status(s, part, "cancelled", actor, reason)
-        await finish(s)
         return wake
 
     return await write_retrying(db, body)
@@ -659,139 +588,15 @@ async def mark_delivered(db: HubDatabase, order_id: str, actor: str) -> HubOrder
                 if part.status == "handed_over":
                     _log(s, part, "courier", f"Delivered (reported by {actor})")
                     _set_status(s, part, "delivered", actor)
-            await finish(s)
             return order
         if order.status != "handed_over":
             raise HubError(f"only an order with a rider can be delivered; this one is "
                            f"{LABELS[order.status].lower()}")
         _log(s, order, "courier", f"Delivered (reported by {actor})")
         _set_status(s, order, "delivered", actor)
-        await finish(s)
         return order
 
     return await write_retrying(db, body)
-
-
-# --- channels and webhooks -----------------------------------------------------------
-
-
-async def add_channel(db: HubDatabase, name: str, webhook_url: str = "") -> tuple[str, str]:
-    """A sales channel: its API key (scope orders:write, named after the channel) and
-    the webhook signing secret. Both are shown once."""
-    from app.core.auth import create_api_key
-
-    name = name.strip().lower()
-    if not name or len(name) > 40 or not all(c.isalnum() or c in "-_." for c in name):
-        raise HubError("channel name: letters, digits, - _ . (up to 40)")
-    if webhook_url and not webhook_url.startswith(("http://", "https://")):
-        raise HubError("webhook URL must start with http:// or https://")
-    secret = secrets.token_hex(24)
-    async with db.write() as s:
-        if await s.get(HubChannel, name) is not None:
-            raise HubError(f"channel {name} exists already")
-        s.add(HubChannel(name=name, webhook_url=webhook_url, webhook_secret=secret,
-                         created_at=utcnow()))
-        await s.flush()
-        await announce_channels(s)
-    try:
-        _key, full = await create_api_key(db, name, "orders:write", channel=name)
-    except ValueError as exc:
-        raise HubError(str(exc)) from None
-    return full, secret
-
-
-def signature(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-RETRY_SECONDS = (5, 30, 120, 600, 1800, 3600)
-MAX_ATTEMPTS = 12
-POST_TIMEOUT_SECONDS = 20  # one call, start to end, however slowly the channel answers
-LEASE_SECONDS = 60  # a claim outlives its call; a dead process's claims lapse after this
-PROCESS_TAG = f"{socket.gethostname()[:16]}:{os.getpid()}"  # + a call's own 13 chars
-
-
-def _due_query(now: datetime, limit: int) -> Any:
-    """Due calls that are the earliest open call of their order: an order's later call
-    waits while an earlier one is unsent, being sent (claimed) or waiting for a retry."""
-    earlier = aliased(HubWebhook)
-    blocked = exists().where(
-        earlier.order_id == HubWebhook.order_id, earlier.delivered_at.is_(None),
-        earlier.next_attempt_at.is_not(None),
-        tuple_(earlier.created_at, earlier.id) < tuple_(HubWebhook.created_at, HubWebhook.id))
-    return (select(HubWebhook)
-            .where(HubWebhook.delivered_at.is_(None), HubWebhook.next_attempt_at <= now,
-                   or_(HubWebhook.claimed_until.is_(None), HubWebhook.claimed_until < now),
-                   ~blocked)
-            .order_by(HubWebhook.created_at, HubWebhook.id).limit(limit))
-
-
-async def claim_webhooks(db: HubDatabase, limit: int = 20, tag: str = "") -> list[HubWebhook]:
-    """Lease up to `limit` due calls (at most one per order) to this process and commit
-    the lease, so no transaction stays open while the calls are posted. On PostgreSQL
-    rows another process is claiming are skipped (FOR UPDATE SKIP LOCKED); SQLite has
-    one writer."""
-    now = utcnow()
-    tag = tag or PROCESS_TAG
-    async with db.write() as s:
-        query = _due_query(now, limit)
-        if db.dialect == "postgresql":
-            query = query.with_for_update(skip_locked=True, of=HubWebhook)
-        hooks = list(await s.scalars(query))
-        for hook in hooks:
-            hook.claimed_by = tag
-            hook.claimed_until = now + timedelta(seconds=LEASE_SECONDS)
-    return hooks
-
-
-async def deliver_webhooks(db: HubDatabase, post: Any, limit: int = 20) -> int:
-    """POST due webhook calls: claim them, post them (each order's calls one at a time,
-    so a channel hears an order's statuses in order; different orders at once), then
-    record each result. `post(url, body, headers)` returns the HTTP status.
-
-    Exactly once between live processes; if a process dies after a call was taken and
-    before it recorded that, another process sends it again when the lease lapses, with
-    the same X-Kirana-Event-Id (at least once)."""
-    tag = f"{PROCESS_TAG}:{uuid7()[-12:]}"
-    hooks = await claim_webhooks(db, limit, tag)
-    if not hooks:
-        return 0
-    async with db.read() as s:
-        channels = {c.name: c for c in await s.scalars(select(HubChannel))}
-
-    async def send(hook: HubWebhook) -> str:
-        channel = channels.get(hook.channel)
-        if channel is None or not channel.webhook_url:
-            return "the channel has no webhook URL"
-        body = hook.payload.encode()
-        try:
-            status = await asyncio.wait_for(post(channel.webhook_url, body, {
-                "Content-Type": "application/json",
-                "X-Kirana-Signature": signature(channel.webhook_secret, body),
-                "X-Kirana-Event-Id": hook.id}), POST_TIMEOUT_SECONDS)
-        except Exception as exc:  # noqa: BLE001 - any failure is retried later
-            return f"{type(exc).__name__}: {exc}"[:300]
-        return "" if 200 <= status < 300 else f"HTTP {status}"
-
-    errors = await asyncio.gather(*(send(hook) for hook in hooks))
-    sent = 0
-    async with db.write() as s:
-        for hook, error in zip(hooks, errors, strict=True):
-            row = await s.get(HubWebhook, hook.id, with_for_update=True)
-            if row.delivered_at is not None:
-                continue  # sent by a process that took over a lapsed lease
-            row.attempts += 1
-            if not error:
-                row.delivered_at, row.next_attempt_at, row.last_error = utcnow(), None, ""
-                sent += 1
-            else:
-                row.last_error = error
-                row.next_attempt_at = (None if row.attempts >= MAX_ATTEMPTS else utcnow()
-                                       + timedelta(seconds=RETRY_SECONDS[min(
-                                           row.attempts - 1, len(RETRY_SECONDS) - 1)]))
-            if row.claimed_by == tag:
-                row.claimed_by, row.claimed_until = "", None
-    return sent
 
 
 # --- reading -------------------------------------------------------------------------

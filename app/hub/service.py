@@ -26,6 +26,7 @@ from app.core.ids import uuid7
 from app.core.security import hash_token
 from app.hub import reconcile
 from app.hub.db import HubDatabase, upsert, write_retrying
+from app.hub.events import StoresHaveNews, raise_event
 from app.hub.models import (
     HubChannel,
     HubOutbox,
@@ -354,6 +355,7 @@ async def enqueue(s: Any, store_ids: list[str], events: list[tuple[str, dict]]) 
         await s.execute(insert(HubOutbox), [
             {"store_id": store_id, "seq": first + i, "id": uuid7(), "kind": kind, "at": now,
              "data": data} for i, (kind, data) in enumerate(encoded)])
+    raise_event(s, StoresHaveNews(tuple(sorted(set(store_ids)))))  # woken after commit
 
 
 async def pending_down(db: HubDatabase, store_id: str, after: int, limit: int) -> list[Event]:

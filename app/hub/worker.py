@@ -13,8 +13,9 @@ import logging
 import httpx
 
 from app.config import HubConfig
-from app.hub import placement
+from app.hub import placement, webhooks
 from app.hub.db import HubDatabase
+from app.hub.service import announce_channels
 from app.hub.wake import Waker
 
 log = logging.getLogger("kirana.hub")
@@ -34,9 +35,8 @@ class HubWorker:
     async def announce_channels(self) -> None:
         """Once per process: stores hear the hub's channel names if they changed (a hub
         upgraded to this version tells every store at its first start)."""
-        async with self.db.write() as s:
-            stores = await placement.announce_channels(s)
-        await self.waker.wake_stores(stores)
+        async with self.db.write() as s:  # the stores told are woken at the commit
+            await announce_channels(s)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -51,10 +51,10 @@ class HubWorker:
         return response.status_code
 
     async def tick(self) -> None:
-        await self.waker.wake_stores(await placement.expire_assignments(self.db, self.cfg))
+        await placement.expire_assignments(self.db, self.cfg)
         # An order's statuses go out one after another; keep going while any were sent.
         for _ in range(20):
-            if not await placement.deliver_webhooks(self.db, self._post):
+            if not await webhooks.deliver_webhooks(self.db, self._post):
                 break
 
     async def _run(self) -> None:

@@ -309,9 +309,9 @@ class HubLink:
                 self.inbox_bytes -= size
 
     async def _apply(self, frame: p.Events) -> None:
-        reply, wake = await apply_frame(self.db, self.cfg, self.store_id, self.epoch, frame)
+        # The stores the frame gave news (a re-routed order) are woken at its commit.
+        reply, _wake = await apply_frame(self.db, self.cfg, self.store_id, self.epoch, frame)
         await self.send(reply)
-        await self.waker.wake_stores(wake)
 
     async def _store_ack(self, upto: int) -> None:
         await store_ack(self.db, self.store_id, upto)

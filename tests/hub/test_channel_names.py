@@ -3,15 +3,15 @@ store refuses API keys posting under them (issue #13 item 1)."""
 
 from __future__ import annotations
 
-from app.hub import placement
 from app.hub import service as hub
+from app.hub import webhooks
 from tests.hub.test_routing import sent_to, setup_stores
 
 
 async def test_stores_hear_the_hubs_channels_when_they_change_and_on_joining(hub_db, hub_cfg):
     await setup_stores(hub_db, {"S1": 1})
-    await placement.add_channel(hub_db, "webshop")
-    await placement.add_channel(hub_db, "marketplace")
+    await webhooks.add_channel(hub_db, "webshop")
+    await webhooks.add_channel(hub_db, "marketplace")
     for store in ("S1", "D2", "W3"):
         told = await sent_to(hub_db, store, "hub.channels")
         assert [t["channels"] for t in told] == [["webshop"], ["marketplace", "webshop"]]
@@ -31,7 +31,7 @@ async def test_a_hub_upgraded_to_this_version_tells_every_store_once(hub_db, hub
     from app.hub.models import HubSetting
 
     await setup_stores(hub_db, {"S1": 1})
-    await placement.add_channel(hub_db, "webshop")
+    await webhooks.add_channel(hub_db, "webshop")
     async with hub_db.write() as s:  # as before this version: nothing told yet
         await s.execute(delete(HubSetting).where(HubSetting.key == hub.CHANNELS_TOLD))
     async with hub_db.write() as s:
@@ -48,6 +48,6 @@ async def test_a_hub_without_channels_tells_stores_nothing(hub_db, hub_cfg):
     async with hub_db.write() as s:
         assert await hub.announce_channels(s) == ()
     assert await hub.pending_down(hub_db, "S1", 0, 10) == []
-    await placement.add_channel(hub_db, "webshop")
+    await webhooks.add_channel(hub_db, "webshop")
     assert [e.data for e in await hub.pending_down(hub_db, "S1", 0, 10)] == [
         {"channels": ["webshop"]}]

@@ -11,7 +11,7 @@ import json
 
 from sqlalchemy import select
 
-from app.hub import placement
+from app.hub import placement, webhooks
 from app.hub.models import HubWebhook
 from tests.hub.conftest import sign_in
 from tests.hub.test_order_pages import body
@@ -29,7 +29,7 @@ async def test_a_channel_reads_no_other_stores_name_distance_or_stock(
         hub_client, hub_db, hub_cfg):
     # S1 (nearest) is short; W3 is out of range; D2 takes it, then cannot: nobody can.
     await setup_stores(hub_db, {"S1": 1, "D2": 10, "W3": 10})
-    key, _secret = await placement.add_channel(hub_db, "webshop", "http://127.0.0.1:9/hook")
+    key, _secret = await webhooks.add_channel(hub_db, "webshop", "http://127.0.0.1:9/hook")
     auth = {"Authorization": f"Bearer {key}"}
     made = await hub_client.post("/api/v1/orders", json=body("W-5", qty=2,
                                  customer={"name": "Kavya", "phone": "9800000000",

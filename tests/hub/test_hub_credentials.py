@@ -12,14 +12,14 @@ from sqlalchemy import select
 
 from app.core import credentials
 from app.core.models import ApiKey
-from app.hub import accounts, placement
+from app.hub import accounts, webhooks
 from app.hub.models import HubChannel
 from tests.hub.conftest import ENROLLED, ROOT, sign_in
 from tests.hub.test_hub_sign_in import code_step, password_step, signed_in
 
 
 async def test_a_channel_key_is_rotated_and_revoked_and_shows_its_last_use(hub_client, hub_db):
-    key, _secret = await placement.add_channel(hub_db, "webshop")
+    key, _secret = await webhooks.add_channel(hub_db, "webshop")
     old = {"Authorization": f"Bearer {key}"}
     assert (await hub_client.get("/api/v1/orders/nope", headers=old)).status_code == 404
     async with hub_db.read() as s:
@@ -33,13 +33,13 @@ async def test_a_channel_key_is_rotated_and_revoked_and_shows_its_last_use(hub_c
 
 
 async def test_a_webhook_secret_is_rotated(hub_db):
-    _key, first = await placement.add_channel(hub_db, "webshop", "https://shop.example/hook")
+    _key, first = await webhooks.add_channel(hub_db, "webshop", "https://shop.example/hook")
     second = await accounts.rotate_webhook_secret(hub_db, "webshop")
     async with hub_db.read() as s:
         stored = (await s.get(HubChannel, "webshop")).webhook_secret
     assert stored == second != first
     body = b'{"status": "assigned"}'
-    assert placement.signature(stored, body) != placement.signature(first, body)
+    assert webhooks.signature(stored, body) != webhooks.signature(first, body)
 
 
 async def test_a_deactivated_hub_user_is_signed_out_at_once(hub_client, hub_db):
@@ -108,7 +108,7 @@ def test_hub_commands(tmp_path, hub_sqlite_template):
 async def test_the_people_page_shows_last_use_and_rotates_keys(hub_client, hub_db):
     from tests.conftest import csrf_of
 
-    key, _secret = await placement.add_channel(hub_db, "webshop")
+    key, _secret = await webhooks.add_channel(hub_db, "webshop")
     await hub_client.get("/api/v1/orders/nope", headers={"Authorization": f"Bearer {key}"})
     await sign_in(hub_client, "Priya")
     page = (await hub_client.get("/hub/people")).text

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from app.catalog.models import Product
-from app.hub import placement
+from app.hub import placement, webhooks
 from tests.conftest import csrf_of
 from tests.hub.conftest import sign_in
 from tests.hub.test_order_pages import body
@@ -49,7 +49,7 @@ async def test_product_form_refuses_what_would_overflow_or_poison_the_database(
 @pytest.fixture
 async def channel(hub_client, hub_db) -> dict:
     await setup_stores(hub_db, {"S1": 5})
-    key, _secret = await placement.add_channel(hub_db, "webshop")
+    key, _secret = await webhooks.add_channel(hub_db, "webshop")
     return {"Authorization": f"Bearer {key}"}
 
 

@@ -186,18 +186,19 @@ async def test_timers_and_operators_writes_are_run_again_after_a_deadlock(hub_db
     work exactly once (one order.cancelled per move, one log line)."""
     from sqlalchemy.exc import DBAPIError
 
+    from app.hub.events import HubUnitOfWork
     from tests.hub.test_routing import incoming, sent_to, setup_stores
 
     class Orig(Exception):
         sqlstate = "40P01"
 
-    real_finish = placement.finish
+    real_commit = HubUnitOfWork.commit
     aborted: list[str] = []
 
-    async def finish_once_aborted(s) -> None:  # noqa: ANN001
-        await real_finish(s)
+    async def commit_once_aborted(self, s) -> None:  # noqa: ANN001
+        await real_commit(self, s)
         name = asyncio.current_task().get_name()
-        if name not in aborted:
+        if name in ("expire", "assign", "cancel", "deliver") and name not in aborted:
             aborted.append(name)
             raise DBAPIError("UPDATE hub_orders ...", {}, Orig("deadlock detected"))
 
@@ -205,7 +206,7 @@ async def test_timers_and_operators_writes_are_run_again_after_a_deadlock(hub_db
     order = (await placement.take_order(hub_db, hub_cfg, incoming("W-9"))).order
     other = (await placement.take_order(hub_db, hub_cfg, incoming("W-10"))).order
     first = order.store_id
-    monkeypatch.setattr(placement, "finish", finish_once_aborted)
+    monkeypatch.setattr(HubUnitOfWork, "commit", commit_once_aborted)
 
     async def run(name: str, coro) -> object:  # noqa: ANN001
         return await asyncio.create_task(coro, name=name)

@@ -10,7 +10,7 @@ import re
 from litestar.testing import TestClient
 
 from app.core.secret_file import attach_pepper
-from app.hub import placement
+from app.hub import webhooks
 from app.hub.db import open_hub_database
 from tests.fuzz import fuzz
 from tests.hub.conftest import ENROLLED, add_hub_user
@@ -25,7 +25,7 @@ async def _seed(cfg) -> str:  # noqa: ANN001
     try:
         await add_hub_user(db, "Priya", "admin")
         await setup_stores(db, {"S1": 5, "D2": 3})
-        key, _secret = await placement.add_channel(db, "webshop")
+        key, _secret = await webhooks.add_channel(db, "webshop")
     finally:
         await db.dispose()
     return key

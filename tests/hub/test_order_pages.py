@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from app.core.clock import utcnow
-from app.hub import placement
+from app.hub import placement, webhooks
 from tests.conftest import csrf_of
 from tests.hub.conftest import sign_in
 from tests.hub.test_routing import setup_stores
@@ -23,8 +23,8 @@ def body(ext: str, qty: int = 1, channel: str = "webshop", **over) -> dict:
 
 async def test_channel_api_places_reads_and_cancels(hub_client, hub_db, hub_cfg):
     await setup_stores(hub_db, {"S1": 5})
-    key, _secret = await placement.add_channel(hub_db, "webshop")
-    other, _ = await placement.add_channel(hub_db, "marketplace")
+    key, _secret = await webhooks.add_channel(hub_db, "webshop")
+    other, _ = await webhooks.add_channel(hub_db, "marketplace")
     auth = {"Authorization": f"Bearer {key}"}
     made = await hub_client.post("/api/v1/orders", json=body("W-1"), headers=auth)
     assert made.status_code == 201, made.text

@@ -11,7 +11,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from app.core.clock import utcnow
-from app.hub import placement
+from app.hub import placement, webhooks
 from app.hub import service as hub
 from app.hub.models import HubOrder, HubOutbox, HubStore, HubWebhook
 from app.orders.service import LineIn, OrderIn
@@ -119,7 +119,7 @@ async def test_no_store_can_take_it_goes_to_the_queue_with_the_reason(hub_db, hu
 
 async def test_store_progress_reaches_the_hub_order_and_the_channel_webhook(hub_db, hub_cfg):
     await setup_stores(hub_db, {"D2": 10})
-    key, secret = await placement.add_channel(hub_db, "webshop", "http://127.0.0.1:9/hook")
+    key, secret = await webhooks.add_channel(hub_db, "webshop", "http://127.0.0.1:9/hook")
     assert key.startswith("kir_") or key
     order = (await placement.take_order(hub_db, hub_cfg, incoming("W-4", at=KORAMANGALA,
                                                                  pincode="560034"))).order
@@ -134,12 +134,12 @@ async def test_store_progress_reaches_the_hub_order_and_the_channel_webhook(hub_
         calls.append((url, body, headers))
         return 503 if len(calls) == 1 else 200
 
-    sent = await placement.deliver_webhooks(hub_db, flaky_post)
+    sent = await webhooks.deliver_webhooks(hub_db, flaky_post)
     assert sent == 0  # the first failed; the rest of this order's statuses wait behind it
     async with hub_db.write() as s:
         await s.execute(update(HubWebhook).values(next_attempt_at=utcnow()))
     for _ in range(10):
-        await placement.deliver_webhooks(hub_db, flaky_post)
+        await webhooks.deliver_webhooks(hub_db, flaky_post)
     delivered = [json.loads(body)["status"] for _u, body, _h in calls[1:]]
     assert delivered == ["assigned", "accepted", "picking", "picked", "packed", "ready",
                          "handed_over", "delivered"]
@@ -269,7 +269,7 @@ async def test_the_channel_hears_each_move_to_another_store(hub_db, hub_cfg):
     from app.hub.allocation import Rules
 
     await placement.save_rules(hub_db, Rules(radius_km=15), "Priya")
-    await placement.add_channel(hub_db, "webshop", "http://127.0.0.1:9/hook")
+    await webhooks.add_channel(hub_db, "webshop", "http://127.0.0.1:9/hook")
     order = (await placement.take_order(hub_db, hub_cfg, incoming("W-8"))).order
     async with hub_db.write() as s:  # S1 cannot: D2 gets it
         await placement.on_store_status(s, hub_cfg, "S1", {

@@ -21,7 +21,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from app.hub import placement
+from app.hub import placement, webhooks
 from app.hub.db import open_hub_database
 from app.hub.models import HubWebhook
 from tests.hub.test_routing import KORAMANGALA, incoming, setup_stores
@@ -78,7 +78,7 @@ def delivery_loop(url: str, errors: list, deadline: float) -> None:
 
             try:
                 while time.monotonic() < deadline:
-                    await placement.deliver_webhooks(db, post)
+                    await webhooks.deliver_webhooks(db, post)
                     async with db.read() as s:
                         left = await s.scalar(select(func.count()).select_from(HubWebhook)
                                               .where(HubWebhook.delivered_at.is_(None)))
@@ -98,7 +98,7 @@ def delivery_loop(url: str, errors: list, deadline: float) -> None:
 async def test_two_delivery_loops_send_every_call_once_and_in_order(hub_db, hub_cfg):
     await setup_stores(hub_db, {"D2": 500})
     with Receiver() as receiver:
-        await placement.add_channel(hub_db, "webshop", receiver.url)
+        await webhooks.add_channel(hub_db, "webshop", receiver.url)
         orders = 25
         for i in range(orders):
             await placement.take_order(hub_db, hub_cfg, incoming(f"W-{i}", at=KORAMANGALA,
@@ -145,24 +145,24 @@ async def test_a_claimed_call_holds_back_its_order_until_the_lease_lapses(hub_db
     """A process that died mid-call: its claim blocks the order's later calls (never
     sent out of order) until the lease lapses; then another process sends it."""
     await setup_stores(hub_db, {"D2": 10})
-    await placement.add_channel(hub_db, "webshop", "http://127.0.0.1:9/hook")
+    await webhooks.add_channel(hub_db, "webshop", "http://127.0.0.1:9/hook")
     await placement.take_order(hub_db, hub_cfg, incoming("W-1", at=KORAMANGALA, pincode="560034"))
     async with hub_db.write() as s:
         await placement.on_store_status(s, hub_cfg, "D2", {
             "channel": "webshop", "external_id": "W-1", "status": "accepted"})
-    [taken] = await placement.claim_webhooks(hub_db, tag="dead-process")
+    [taken] = await webhooks.claim_webhooks(hub_db, tag="dead-process")
     heard = []
 
     async def post(url, body, headers):
         heard.append(json.loads(body)["status"])
         return 200
 
-    assert await placement.deliver_webhooks(hub_db, post) == 0 and heard == []
+    assert await webhooks.deliver_webhooks(hub_db, post) == 0 and heard == []
     async with hub_db.write() as s:
         row = await s.get(HubWebhook, taken.id)
-        row.claimed_until = row.claimed_until - timedelta(seconds=placement.LEASE_SECONDS + 1)
-    assert await placement.deliver_webhooks(hub_db, post) == 1
-    assert await placement.deliver_webhooks(hub_db, post) == 1
+        row.claimed_until = row.claimed_until - timedelta(seconds=webhooks.LEASE_SECONDS + 1)
+    assert await webhooks.deliver_webhooks(hub_db, post) == 1
+    assert await webhooks.deliver_webhooks(hub_db, post) == 1
     assert heard == ["assigned", "accepted"]
 
 
@@ -171,7 +171,7 @@ async def test_a_later_change_made_by_a_hub_with_a_slow_clock_still_goes_out_lat
     """Two hub machines whose clocks differ: the second change is stamped by a clock a
     minute behind, and must still be sent after the first."""
     await setup_stores(hub_db, {"D2": 10})
-    await placement.add_channel(hub_db, "webshop", "http://127.0.0.1:9/hook")
+    await webhooks.add_channel(hub_db, "webshop", "http://127.0.0.1:9/hook")
     await placement.take_order(hub_db, hub_cfg, incoming("W-1", at=KORAMANGALA, pincode="560034"))
     real = placement.utcnow
     monkeypatch.setattr(placement, "utcnow", lambda: real() - timedelta(minutes=1))
@@ -186,5 +186,5 @@ async def test_a_later_change_made_by_a_hub_with_a_slow_clock_still_goes_out_lat
         return 200
 
     for _ in range(3):
-        await placement.deliver_webhooks(hub_db, post)
+        await webhooks.deliver_webhooks(hub_db, post)
     assert heard == ["assigned", "accepted"]
