@@ -40,6 +40,7 @@ from app.orders import live as order_live
 from app.orders import routes as order_routes
 from app.orders.demo_feed import DemoFeed
 from app.picking import routes as picking_routes
+from app.pos import receipt_pages
 from app.pos import routes as pos_routes
 from app.printing import routes as printing_routes
 from app.printing.worker import PrintQueue
@@ -342,6 +343,7 @@ def create_store_app(cfg: StoreConfig, *, check_migrations: bool = True) -> Lite
             *catalog_routes.ROUTES,
             *stock_routes.ROUTES,
             *pos_routes.ROUTES,
+            *receipt_pages.ROUTES,
             *order_live.ROUTES,
             *order_routes.ROUTES,
             *report_routes.ROUTES,

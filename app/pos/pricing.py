@@ -12,21 +12,28 @@ sale. The order of work, each step exact to the paisa:
 4. line net = gross - both discounts; GST in it by ``gst_in_inclusive``: the
    taxable value net / (1 + r) rounded half-up, then CGST = SGST = taxable x r/2
    rounded half-up (one half computed once), and the taxable value is what is
-   left, so taxable + CGST + SGST == net to the paisa and the halves are equal;
+   left, so taxable + CGST + SGST == net to the paisa and the halves are equal
+   (the cart's GST table, one row per rate, is ``app.core.gst.tax_rows``, as on
+   every document);
 5. bill total = sum of nets, rounded half-up to the configured step
    (e.g. ₹1) with the difference shown as a rounding line; never below zero.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from app.core.gst import TaxRow, tax_rows
 from app.core.money import gst_in_inclusive, price_for_measure, round_half_up
 
 DiscountKind = Literal["percent", "amount"]
 MAX_PERCENT_BP = 10_000
+
+
+# Old name of app.core.gst.tax_rows, kept until every caller imports it from there.
+tax_table = tax_rows
 
 
 class PricingError(ValueError):
@@ -85,18 +92,6 @@ class LinePrice:
         return self.line_discount + self.bill_discount
 
 
-@dataclass(frozen=True, slots=True)
-class TaxRow:
-    rate_bp: int
-    taxable: int
-    cgst: int
-    sgst: int
-
-    @property
-    def tax(self) -> int:
-        return self.cgst + self.sgst
-
-
 @dataclass(frozen=True)
 class CartTotals:
     lines: tuple[LinePrice, ...]
@@ -149,21 +144,6 @@ def spread(amount: int, weights: Sequence[int]) -> list[int]:
     return shares
 
 
-def tax_table(parts: Iterable[tuple[int, int, int]]) -> tuple[TaxRow, ...]:
-    """The GST table of any document: (rate, amount incl. GST, GST in it) per line -> one
-    row per rate. Refund lines come in negative, so a report's table is net of refunds.
-    Every line's GST is an even number of paise (two equal halves), so each row's CGST
-    equals its SGST; the table of the cart, the paper and e-receipt and the X/Z is this."""
-    rows: dict[int, tuple[int, int]] = {}
-    for rate, amount, tax in parts:
-        a, t = rows.get(rate, (0, 0))
-        rows[rate] = (a + amount, t + tax)
-    return tuple(
-        TaxRow(rate, amount - tax, tax - tax // 2, tax // 2)
-        for rate, (amount, tax) in sorted(rows.items())
-    )
-
-
 def round_bill(amount: int, step: int) -> int:
     if step <= 0:
         raise PricingError("rounding step must be positive")
@@ -197,7 +177,7 @@ def price_cart(
         rounding=total - net,
         total=total,
         tax=sum(p.tax for p in priced),
-        tax_rows=tax_table((p.gst_rate_bp, p.net, p.tax) for p in priced),
+        tax_rows=tax_rows((p.gst_rate_bp, p.net, p.tax) for p in priced),
     )
 
 

@@ -1,30 +1,44 @@
-"""The one place a completed sale (or refund, or closed shift) asks for paper.
+"""The till's documents: what a sale, a refund or a shift shows on screen, on paper and
+on the customer's e-receipt, and the one place they ask printing for paper.
 
-Called inside the use case's own transaction: the print job commits with the
-sale, so a receipt is never lost, and the printer's worker sends it in order.
-The same data feeds the on-screen receipt and the public e-receipt page.
+Paper is asked for inside the use case's own transaction: the print job commits with
+the sale, so a receipt is never lost, and the printer's worker sends it in order.
+The same data (GST rows from ``app.core.gst.tax_rows`` included) feeds the on-screen
+receipt, the paper and the e-receipt, so they cannot disagree. Printing is reached
+only through its service API; it imports nothing of the till.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import select
+
 from app.catalog.units import format_measure
-from app.config import StoreConfig, per_config
-from app.core.db import Tx
+from app.config import StoreConfig
+from app.core.clock import utcnow
+from app.core.db import Database, Tx
+from app.core.gst import TaxRow
+from app.core.gst import tax_rows as gst_rows
 from app.core.money import format_amount, price_for_measure
 from app.pos.models import Refund, Sale, SaleLine
-from app.pos.pricing import TaxRow, tax_table
 from app.printing import service as printing
-from app.printing.documents import PrintTemplates
 
-_TEMPLATES: dict = {}
-
-
-def templates_for(cfg: StoreConfig) -> PrintTemplates:
-    return per_config(_TEMPLATES, cfg, PrintTemplates)
+MIN_TOKEN_LENGTH = 20  # shorter e-receipt tokens are refused without a database look-up
 
 
-def tax_rows(lines: list[SaleLine]) -> tuple[TaxRow, ...]:
-    return tax_table((line.gst_rate_bp, line.net_minor, line.tax_minor) for line in lines)
+def tax_rows(lines: Iterable[SaleLine]) -> tuple[TaxRow, ...]:
+    """The GST table of a sale (screen, paper, e-receipt)."""
+    return gst_rows((line.gst_rate_bp, line.net_minor, line.tax_minor) for line in lines)
+
+
+def refund_tax_rows(refund: Refund, sale_lines: Mapping[str, SaleLine]) -> tuple[TaxRow, ...]:
+    """The GST table of a refund / credit note: its lines at their sale line's rate
+    (the bill's rounding, shown apart, is not in it)."""
+    return gst_rows((sale_lines[rl.sale_line_id].gst_rate_bp, rl.amount_minor, rl.tax_minor)
+                    for rl in refund.lines)
 
 
 def quantity_and_rate(quantity: int, unit: str, unit_price: int, gross: int | None = None) -> str:
@@ -51,60 +65,93 @@ def receipt_url(cfg: StoreConfig, sale: Sale) -> str:
     return f"{cfg.public_url}/r/{sale.receipt_token}"
 
 
+def _receipt_context(cfg: StoreConfig, sale: Sale, cashier: str) -> dict:
+    return {"sale": sale, "cashier": cashier, "receipt_url": receipt_url(cfg, sale),
+            "tax_rows": tax_rows(sale.lines), "line_text": sale_line_text}
+
+
 def receipt_layout(cfg: StoreConfig, sale: Sale, cashier: str, duplicate: bool = False) -> str:
-    return templates_for(cfg).render(
-        "receipt", sale=sale, cashier=cashier, receipt_url=receipt_url(cfg, sale),
-        tax_rows=tax_rows(sale.lines), line_text=sale_line_text, duplicate=duplicate)
+    return printing.render(cfg, "receipt", duplicate=duplicate,
+                           **_receipt_context(cfg, sale, cashier))
 
 
 def ask_for_receipt(s: Tx, cfg: StoreConfig, sale: Sale, cashier: str) -> list[str]:
     """Queue the receipt on every printer that prints receipts for this counter."""
-    targets = printing.printers_for(cfg, "receipt", sale.counter)
-    if not targets:
-        return []
-    layout = receipt_layout(cfg, sale, cashier)
-    return [printing.enqueue(s, p.name, "receipt", layout, ref=sale.id,
-                             title=f"Receipt {sale.number}").printer for p in targets]
+    jobs = printing.print_document(s, cfg, "receipt", counter=sale.counter, ref=sale.id,
+                                   title=f"Receipt {sale.number}",
+                                   **_receipt_context(cfg, sale, cashier))
+    return [job.printer for job in jobs]
 
 
 def report_layout(cfg: StoreConfig, report, closed: bool,  # noqa: ANN001
                   duplicate: bool = False) -> str:
-    return templates_for(cfg).render("report", report=report, closed=closed,
-                                     duplicate=duplicate)
+    return printing.render(cfg, "report", report=report, closed=closed, duplicate=duplicate)
 
 
 def ask_for_report(s: Tx, cfg: StoreConfig, report, closed: bool,  # noqa: ANN001
                    duplicate: bool = False) -> list[str]:
     """X/Z report on the counter's report printers; returns their names."""
-    counter = report.shift.counter
-    targets = printing.printers_for(cfg, "report", counter)
-    if not targets:
-        return []
-    layout = report_layout(cfg, report, closed, duplicate)
     label = "Z report" if closed else "X report"
     copy = " (copy)" if duplicate else ""
-    return [printing.enqueue(s, p.name, "report", layout, ref=report.shift.id,
-                             title=f"{label} {report.shift.number}{copy}",
-                             duplicate=duplicate).printer for p in targets]
+    jobs = printing.print_document(
+        s, cfg, "report", counter=report.shift.counter, ref=report.shift.id,
+        title=f"{label} {report.shift.number}{copy}", duplicate=duplicate,
+        report=report, closed=closed)
+    return [job.printer for job in jobs]
+
+
+def _refund_context(refund: Refund, sale: Sale, sale_lines: Mapping[str, SaleLine],
+                    credit_code: str) -> dict:
+    return {"refund": refund, "sale": sale, "sale_lines": sale_lines,
+            "tax_rows": refund_tax_rows(refund, sale_lines), "measure": format_measure,
+            "credit_code": credit_code}
 
 
 def refund_layout(cfg: StoreConfig, refund: Refund, sale: Sale,
-                  sale_lines: dict[str, SaleLine], *, credit_code: str = "",
-                  duplicate: bool = False):  # noqa: ANN201
+                  sale_lines: Mapping[str, SaleLine], *, credit_code: str = "",
+                  duplicate: bool = False) -> str:
     """The refund slip; an exchange's first slip carries its credit note code (text and
     QR), which is never stored, so a copy says the code is on the original only."""
-    return templates_for(cfg).render("refund", refund=refund, sale=sale,
-                                     sale_lines=sale_lines, duplicate=duplicate,
-                                     measure=format_measure, credit_code=credit_code)
+    return printing.render(cfg, "refund", duplicate=duplicate,
+                           **_refund_context(refund, sale, sale_lines, credit_code))
 
 
 def ask_for_refund_slip(s: Tx, cfg: StoreConfig, refund: Refund, sale: Sale,
-                        sale_lines: dict[str, SaleLine], counter: str,
+                        sale_lines: Mapping[str, SaleLine], counter: str,
                         credit_code: str = "") -> None:
-    targets = printing.printers_for(cfg, "refund", counter)
-    if not targets:
-        return
-    layout = refund_layout(cfg, refund, sale, sale_lines, credit_code=credit_code)
-    for p in targets:
-        printing.enqueue(s, p.name, "refund", layout, ref=refund.id,
-                         title=f"Refund {refund.number}")
+    printing.print_document(s, cfg, "refund", counter=counter, ref=refund.id,
+                            title=f"Refund {refund.number}",
+                            **_refund_context(refund, sale, sale_lines, credit_code))
+
+
+# ---- the customer's e-receipt ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EReceipt:
+    """What the public e-receipt page shows: the bill, its refunds, their GST rows."""
+
+    sale: Sale
+    refunds: list[Refund]
+    expired: bool
+    tax_rows: tuple[TaxRow, ...] = ()
+    refund_tax_rows: dict[str, tuple[TaxRow, ...]] = field(default_factory=dict)
+
+
+async def e_receipt(db: Database, cfg: StoreConfig, token: str) -> EReceipt | None:
+    """The bill behind an e-receipt token (None: no such bill); `expired` after
+    [receipts] e_receipt_days, when the page shows nothing of it."""
+    if len(token) < MIN_TOKEN_LENGTH:
+        return None
+    async with db.read() as s:
+        sale = await s.scalar(select(Sale).where(Sale.receipt_token == token))
+        if sale is None:
+            return None
+        if utcnow() - sale.at > timedelta(days=cfg.receipts.e_receipt_days):
+            return EReceipt(sale=sale, refunds=[], expired=True)
+        refunds = list(await s.scalars(select(Refund).where(Refund.sale_id == sale.id)
+                                       .order_by(Refund.at, Refund.number)))
+        by_id = {line.id: line for line in sale.lines}
+        _ = sale.tenders, [rf.lines for rf in refunds]  # loaded before the transaction ends
+    return EReceipt(sale=sale, refunds=refunds, expired=False, tax_rows=tax_rows(sale.lines),
+                    refund_tax_rows={rf.id: refund_tax_rows(rf, by_id) for rf in refunds})

@@ -5,6 +5,9 @@ the same name in print_templates/ beside its config. A broken override (syntax
 error, unknown directive, a failing expression) never stops a receipt: it is
 reported with the template's line and the default layout is used instead.
 
+``templates_for(cfg)`` is the registry: one ``PrintTemplates`` per loaded config, shared
+by every feature that asks for paper (the till, picking) and the printers page.
+
 Overrides are files anyone with access to the store's folder can drop in, so they run
 in Jinja's SandboxedEnvironment: no attributes starting with '_' (the way from a string
 to ``os.popen``), no unsafe str.format, ranges of at most 100,000. A template that tries
@@ -21,7 +24,7 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
 from app.catalog.units import format_quantity
-from app.config import StoreConfig
+from app.config import StoreConfig, per_config
 from app.core import resources
 from app.core.money import format_amount, format_rate
 from app.core.web import tender_label
@@ -95,3 +98,12 @@ def describe_problem(name: str, exc: Exception) -> str:
     where = f"line {line}" if line else "layout"
     message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return f"{name} {where}: {message} (the built-in layout was used)"
+
+
+_REGISTRY: dict = {}
+
+
+def templates_for(cfg: StoreConfig) -> PrintTemplates:
+    """The store's print templates (one per loaded config, so override problems are
+    remembered for the printers page)."""
+    return per_config(_REGISTRY, cfg, PrintTemplates)

@@ -1,7 +1,11 @@
 """The print queue: which printer gets a document, and the job list managers act on.
 
-Jobs are written inside the caller's transaction (a sale and its receipt commit
-together). Each printer's worker (worker.py) sends its jobs strictly in order.
+This is printing's API for other features: ``print_document`` renders a document with
+the store's templates (documents.py owns the registry) and queues it on the printers
+that print it; ``render`` gives the layout alone. Jobs are written inside the caller's
+transaction (a sale and its receipt commit together). Each printer's worker (worker.py)
+sends its jobs strictly in order. Printing imports no other feature: the till, picking
+and the rest pass their data in (GST rows from ``app.core.gst`` included).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from app.core.clock import utcnow
 from app.core.db import Database, Tx
 from app.core.ids import uuid7
 from app.printing import status as st
+from app.printing.documents import templates_for
 from app.printing.models import PrintJob
 
 
@@ -48,6 +53,38 @@ def enqueue(s: Tx, printer: str, document: str, layout: str, *, ref: str = "",
                    last_error="", created_at=utcnow())
     s.add(job)
     return job
+
+
+def render(cfg: StoreConfig, document: str, **context: Any) -> str:
+    """Layout text of `document` from the store's templates (its override when it works)."""
+    return templates_for(cfg).render(document, **context)
+
+
+def template_problems(cfg: StoreConfig) -> dict[str, str]:
+    """Broken store overrides seen so far (template name -> what is wrong), for managers."""
+    return templates_for(cfg).problems
+
+
+def print_document(s: Tx, cfg: StoreConfig, document: str, *, counter: str = "",
+                   ref: str = "", title: str = "", duplicate: bool = False,
+                   **context: Any) -> list[PrintJob]:
+    """Queue `document` on every printer that prints it for `counter`, in the caller's
+    transaction; rendered once (`duplicate` is in the template's context too), and not at
+    all when no printer wants it."""
+    targets = printers_for(cfg, document, counter)
+    if not targets:
+        return []
+    layout = render(cfg, document, duplicate=duplicate, **context)
+    return [enqueue(s, p.name, document, layout, ref=ref, title=title, duplicate=duplicate)
+            for p in targets]
+
+
+async def send_test_page(db: Database, cfg: StoreConfig, name: str) -> PrintJob:
+    """The printers page's test page for printer `name` (PrintError if there is none)."""
+    printer = printer_named(cfg, name)
+    layout = render(cfg, "test", printer=printer, at=utcnow())
+    async with db.write() as s:
+        return enqueue(s, printer.name, "test", layout, title="Test page")
 
 
 async def jobs(db: Database, printer: str | None = None, limit: int = 50) -> list[PrintJob]:
@@ -136,7 +173,7 @@ async def reprint(db: Database, job_id: str) -> PrintJob:
 
 
 DUPLICATE_LINE = "[c][b]*** DUPLICATE ***\n"
-# Codes printed once that spend value: exchange credit notes (pos.service.new_credit_code).
+# Codes printed once that spend value: exchange credit notes (made by the till's refunds).
 # Once a job is printed, and in any reprint, they are taken out of the stored layout.
 ONE_TIME_CODE = re.compile(r"CN(?:-[0-9A-Z]{4}){4}")
 

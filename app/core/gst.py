@@ -1,0 +1,64 @@
+"""The GST table of every document: one row per rate. Pure, no I/O.
+
+The sale's cart, the on-screen receipt, the paper receipt, the e-receipt, the refund
+slip and credit note and the X/Z reports all show this table, and all get it from
+:func:`tax_rows`; templates only print the rows, they never compute a half.
+
+The rule (see ``money.gst_in_inclusive`` for one line): GST is contained in the
+tax-inclusive amount; CGST and SGST are each computed on the taxable value at half
+the rate, once, so the two halves are always equal. A row's CGST is therefore the
+sum of its lines' halves, i.e. half of its GST. The taxable value is what is left:
+taxable + CGST + SGST == the amount of the row, to the paisa. Lines written before
+the equal-halves rule (a store's older sales) may carry an odd GST; such an odd
+paisa stays in the taxable value (the half is rounded toward zero), never between
+CGST and SGST. Refund lines come in negative, so a report's rows are net of refunds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+__all__ = ["TaxRow", "half_of", "tax_rows"]
+
+
+@dataclass(frozen=True, slots=True)
+class TaxRow:
+    """One rate of a document's GST table (amounts in paise, signed)."""
+
+    rate_bp: int
+    taxable: int
+    cgst: int
+    sgst: int
+
+    @property
+    def tax(self) -> int:
+        return self.cgst + self.sgst
+
+    @property
+    def total(self) -> int:
+        """What the lines of this rate cost, GST included: taxable + CGST + SGST."""
+        return self.taxable + self.tax
+
+
+def half_of(tax: int) -> int:
+    """CGST (= SGST) of a GST amount: exact for the even GST every line has; an odd
+    paisa (older data) is left out, rounding toward zero so a refund mirrors its sale."""
+    return tax // 2 if tax >= 0 else -(-tax // 2)
+
+
+def tax_rows(parts: Iterable[tuple[int, int, int]]) -> tuple[TaxRow, ...]:
+    """(rate in bp, amount incl. GST, GST in it) per line -> one row per rate, by rate.
+
+    Lines of one rate are added first (amount and GST), then the row's half is taken,
+    so a report built from per-rate sums gives the same rows as one built line by line.
+    """
+    sums: dict[int, tuple[int, int]] = {}
+    for rate, amount, tax in parts:
+        a, t = sums.get(rate, (0, 0))
+        sums[rate] = (a + amount, t + tax)
+    rows = []
+    for rate, (amount, tax) in sorted(sums.items()):
+        half = half_of(tax)
+        rows.append(TaxRow(rate, amount - 2 * half, half, half))
+    return tuple(rows)

@@ -1,0 +1,35 @@
+"""The customer's e-receipt page (public, found only by its unguessable token): the
+bill as printed, with its refunds and credit notes, GST rows from receipts.py."""
+
+from __future__ import annotations
+
+from litestar import Request, Response, get
+from litestar.exceptions import NotFoundException
+from litestar.response import Template
+
+from app.catalog.units import format_measure
+from app.core.auth import PUBLIC
+from app.core.web import page
+from app.pos import receipts
+
+
+@get("/r/{token:str}", opt=PUBLIC)
+async def e_receipt(request: Request, token: str) -> Response | Template:
+    """The customer's copy, for [receipts] e_receipt_days after the sale (the access log
+    shows /r/…, core/log_redact)."""
+    cfg = request.app.state.cfg
+    found = await receipts.e_receipt(request.app.state.db, cfg, token)
+    if found is None:
+        raise NotFoundException("This receipt link is not valid.")
+    if found.expired:
+        return page(request, "errors/error.html", status_code=410,
+                    title="Receipt link expired",
+                    message="This receipt link has expired; ask the store for a copy.",
+                    user=None)
+    return page(request, "pos/e_receipt.html", sale=found.sale, store=cfg.store,
+                tax_rows=found.tax_rows, refunds=found.refunds,
+                refund_tax_rows=found.refund_tax_rows, line_text=receipts.sale_line_text,
+                measure=format_measure)
+
+
+ROUTES = [e_receipt]
