@@ -78,8 +78,15 @@ class StoreView:
     def capacity(self, rules: Rules) -> int:
         return self.pickers * rules.orders_per_picker
 
-    def atp(self, sku: str, rules: Rules) -> int:
-        return max(0, self.level.get(sku, 0) - self.assigned.get(sku, 0) - rules.safety_stock)
+    def atp(self, sku: str, rules: Rules, level: Mapping[str, int] | None = None) -> int:
+        """Available-to-promise of `sku` (from `level` instead of the store's when given)."""
+        return available_to_promise((self.level if level is None else level).get(sku, 0),
+                                    self.assigned.get(sku, 0), rules.safety_stock)
+
+
+def available_to_promise(on_hand: int, promised: int, safety_stock: int) -> int:
+    """The one ATP rule: what the hub may still promise from a store's stock."""
+    return max(0, on_hand - promised - safety_stock)
 
 
 @dataclass(frozen=True)
@@ -234,7 +241,6 @@ def allocate(order: OrderView, stores: list[StoreView], rules: Rules,
     wanted = sum(q for _sku, q in order.lines) or 1
     split_allowed = rules.split_above_minor > 0 and order.value_minor >= rules.split_above_minor
     area = _Area(order, rules)
-    safety = rules.safety_stock
     ranked: list[Candidate] = []
     skipped: list[Skipped] = []
     for store in sorted(stores, key=lambda s: s.id):
@@ -257,9 +263,7 @@ def allocate(order: OrderView, stores: list[StoreView], rules: Rules,
         if store.open_orders >= capacity:
             skipped.append(Skipped(store.id, "full", (store.open_orders, capacity)))
             continue
-        level, assigned = store.level, store.assigned
-        atps = [max(0, level.get(sku, 0) - assigned.get(sku, 0) - safety)
-                for sku, _qty in order.lines]
+        atps = [store.atp(sku, rules) for sku, _qty in order.lines]
         short = [(sku, qty, have) for (sku, qty), have in zip(order.lines, atps, strict=True)
                  if have < qty]
         promised = sum(min(qty, have) for (_sku, qty), have in zip(order.lines, atps,
@@ -288,9 +292,7 @@ def split_plan(order: OrderView, decision: Decision, stores: Mapping[str, StoreV
     for sku, qty in order.lines:
         for cand in decision.ranked:
             store = stores[cand.store_id]
-            have = (left[cand.store_id].get(sku, 0) - store.assigned.get(sku, 0)
-                    - rules.safety_stock)
-            if have >= qty:
+            if store.atp(sku, rules, left[cand.store_id]) >= qty:
                 left[cand.store_id][sku] = left[cand.store_id].get(sku, 0) - qty
                 plan.setdefault(cand.store_id, []).append((sku, qty))
                 break
