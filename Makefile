@@ -54,6 +54,7 @@ chromium: system-deps
 ## then, "node down", and pytest-xdist then hung: see tests/conftest.py's worker traces.)
 test: venv-dev system-deps
 	$(BIN)/ruff check app tests bench tools
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest -n auto --dist loadfile -q -m "not e2e"
 	$(BIN)/pytest -q -m e2e
 
@@ -63,6 +64,7 @@ test-fast: venv-dev
 
 lint: venv-dev
 	$(BIN)/ruff check app tests bench tools
+	$(BIN)/lint-imports --no-cache
 
 bench: venv-dev
 	$(BIN)/python bench/scan_lookup.py
