@@ -19,15 +19,15 @@ from litestar.response import Redirect, Template
 from app.catalog import service as catalog
 from app.catalog.barcodes import BarcodeError
 from app.catalog.units import QuantityError, format_measure, format_quantity, parse_quantity
-from app.core import auth
+from app.core import audit, auth
 from app.core.auth import LoginError, StaffUser, requires
 from app.core.money import MoneyError, format_amount, parse_amount, parse_count
 from app.core.routes import client_source, device_key
 from app.core.web import Form, current_user, go, page, qr_svg_data_uri, signed_in
-from app.pos import service
+from app.pos import cart, credit_notes, discounts, payment, priced_cart, refunds, shifts
+from app.pos.common import OVERRIDE_ACTIONS, NeedsApproval, PosError
 from app.pos.pricing import Discount, PricingError
 from app.pos.receipts import quantity_and_rate, receipt_layout, sale_line_text, tax_rows
-from app.pos.service import NeedsApproval, PosError
 from app.printing import service as printing
 from app.printing.html_render import to_html
 from app.printing.layout import parse_layout
@@ -104,11 +104,11 @@ async def _approval_box(
 async def pos_page(request: Request) -> Template | Redirect:
     db, cfg = request.app.state.db, request.app.state.cfg
     counter = _counter(request)
-    shift = await service.current_shift(db, counter) if counter else None
+    shift = await shifts.current_shift(db, counter) if counter else None
     if shift is None:
-        open_counters = {c: await service.current_shift(db, c) for c in cfg.pos.counters}
+        open_counters = {c: await shifts.current_shift(db, c) for c in cfg.pos.counters}
         return page(request, "pos/open_shift.html", **_ctx(request, open_counters=open_counters))
-    view = await service.current_cart(db, cfg, counter, signed_in(request))
+    view = await cart.current_cart(db, cfg, counter, signed_in(request))
     quick = [p for p in [await catalog.get_by_sku(db, sku) for sku in cfg.pos.quick_keys] if p]
     return page(request, "pos/till.html", **_ctx(
         request, view=view, shift=shift, quick=quick,
@@ -135,9 +135,9 @@ async def open_shift(request: Request, data: Form) -> Template | Response:
     counter = data.get("counter", "")
     try:
         float_minor = parse_amount(data.get("float", "0") or "0")
-        existing = await service.current_shift(db, counter) if counter in cfg.pos.counters else None
+        existing = await shifts.current_shift(db, counter) if counter in cfg.pos.counters else None
         if existing is None:
-            await service.open_shift(db, cfg, counter, signed_in(request), float_minor)
+            await shifts.open_shift(db, cfg, counter, signed_in(request), float_minor)
     except (PosError, MoneyError) as exc:
         return _message(request, str(exc))
     request.session[COUNTER_KEY] = counter  # joining an already open shift is fine
@@ -150,7 +150,7 @@ def _message(request: Request, text: str, kind: str = "error", status: int = 200
 
 async def _cart_response(
     request: Request,
-    view: service.CartView,
+    view: priced_cart.CartView,
     message: str = "",
     kind: str = "ok",
     suggestions: list | None = None,
@@ -176,7 +176,7 @@ async def _cart_or_error(request: Request, data: dict[str, str], action) -> Temp
     except LoginError as exc:
         return await _approval_box(request, data, str(exc))
     except (PosError, PricingError, QuantityError, MoneyError) as exc:
-        view = await service.current_cart(db, cfg, counter, signed_in(request))
+        view = await cart.current_cart(db, cfg, counter, signed_in(request))
         return await _cart_response(request, view, str(exc), "error")
     return await _cart_response(request, view)
 
@@ -190,11 +190,11 @@ async def scan(request: Request, data: Form) -> Template:
     code = data.get("code", "").strip()
     user = signed_in(request)
     try:
-        view, line = await service.add_scan(
+        view, line = await cart.add_scan(
             db, cfg, counter, user, data.get("cart_id", ""), code, cfg.measure_rules
         )
     except (BarcodeError, catalog.UnknownProduct, PosError) as exc:
-        view = await service.current_cart(db, cfg, counter, user)
+        view = await cart.current_cart(db, cfg, counter, user)
         suggestions = []
         if isinstance(exc, catalog.UnknownProduct) or (
             isinstance(exc, BarcodeError) and not code.isdigit()
@@ -225,7 +225,7 @@ async def add(request: Request, data: Form) -> Template:
         if product is None:
             raise PosError("that product is not in the catalogue")
         quantity = parse_quantity(data.get("quantity", "1") or "1", product.unit)
-        view, _line = await service.add_product(db_, cfg, counter, cart_id, product.sku, quantity)
+        view, _line = await cart.add_product(db_, cfg, counter, cart_id, product.sku, quantity)
         return view
 
     return await _cart_or_error(request, data, action)
@@ -236,7 +236,7 @@ async def line_quantity(request: Request, line_id: str, data: Form) -> Template:
     async def action(db, cfg, counter, cart_id, approver):
         text = data.get("quantity", "").strip()
         step = data.get("step", "")
-        view = await service.current_cart(db, cfg, counter, signed_in(request))
+        view = await cart.current_cart(db, cfg, counter, signed_in(request))
         line = next((x for x in view.cart.lines if x.id == line_id), None)
         if line is None:
             raise PosError("that line is not on this cart")
@@ -246,7 +246,7 @@ async def line_quantity(request: Request, line_id: str, data: Form) -> Template:
             if not WHOLE_NUMBER.fullmatch(text):
                 raise PosError(f"{text!r} is not a whole number of pieces")
             quantity = int(text)
-        return await service.set_quantity(
+        return await cart.set_quantity(
             db, cfg, counter, cart_id, line_id, quantity, signed_in(request), approver
         )
 
@@ -256,7 +256,7 @@ async def line_quantity(request: Request, line_id: str, data: Form) -> Template:
 @post("/pos/lines/{line_id:str}/void", guards=[CASHIER])
 async def line_void(request: Request, line_id: str, data: Form) -> Template:
     async def action(db, cfg, counter, cart_id, approver):
-        return await service.void_line(db, cfg, counter, cart_id, line_id, signed_in(request), approver)
+        return await cart.void_line(db, cfg, counter, cart_id, line_id, signed_in(request), approver)
 
     return await _cart_or_error(request, data, action)
 
@@ -282,7 +282,7 @@ def _discount_from(data: dict[str, str]) -> Discount | None:
 @post("/pos/lines/{line_id:str}/discount", guards=[CASHIER])
 async def line_discount(request: Request, line_id: str, data: Form) -> Template:
     async def action(db, cfg, counter, cart_id, approver):
-        return await service.set_line_discount(
+        return await discounts.set_line_discount(
             db, cfg, counter, cart_id, line_id, _discount_from(data), signed_in(request), approver
         )
 
@@ -292,7 +292,7 @@ async def line_discount(request: Request, line_id: str, data: Form) -> Template:
 @post("/pos/cart/discount", guards=[CASHIER])
 async def bill_discount(request: Request, data: Form) -> Template:
     async def action(db, cfg, counter, cart_id, approver):
-        return await service.set_bill_discount(
+        return await discounts.set_bill_discount(
             db, cfg, counter, cart_id, _discount_from(data), signed_in(request), approver
         )
 
@@ -302,7 +302,7 @@ async def bill_discount(request: Request, data: Form) -> Template:
 @post("/pos/cart/customer", guards=[CASHIER])
 async def customer(request: Request, data: Form) -> Template:
     async def action(db, cfg, counter, cart_id, _approver):
-        return await service.set_customer_phone(db, cfg, counter, cart_id, data.get("phone", ""))
+        return await cart.set_customer_phone(db, cfg, counter, cart_id, data.get("phone", ""))
 
     return await _cart_or_error(request, data, action)
 
@@ -310,7 +310,7 @@ async def customer(request: Request, data: Form) -> Template:
 @post("/pos/cart/park", guards=[CASHIER])
 async def park(request: Request, data: Form) -> Template:
     async def action(db, cfg, counter, cart_id, _approver):
-        return await service.park_cart(
+        return await cart.park_cart(
             db, cfg, counter, cart_id, signed_in(request), data.get("note", "")
         )
 
@@ -320,7 +320,7 @@ async def park(request: Request, data: Form) -> Template:
 @post("/pos/carts/{parked_id:str}/resume", guards=[CASHIER])
 async def resume(request: Request, parked_id: str, data: Form) -> Template:
     async def action(db, cfg, counter, _cart_id, _approver):
-        return await service.resume_cart(db, cfg, counter, parked_id, signed_in(request))
+        return await cart.resume_cart(db, cfg, counter, parked_id, signed_in(request))
 
     return await _cart_or_error(request, data, action)
 
@@ -328,8 +328,8 @@ async def resume(request: Request, parked_id: str, data: Form) -> Template:
 @post("/pos/cart/void", guards=[CASHIER])
 async def cart_void(request: Request, data: Form) -> Template:
     async def action(db, cfg, counter, cart_id, approver):
-        await service.void_cart(db, cfg, counter, cart_id, signed_in(request), approver)
-        return await service.current_cart(db, cfg, counter, signed_in(request))
+        await cart.void_cart(db, cfg, counter, cart_id, signed_in(request), approver)
+        return await cart.current_cart(db, cfg, counter, signed_in(request))
 
     return await _cart_or_error(request, data, action)
 
@@ -344,7 +344,7 @@ def upi_uri(vpa: str, payee: str, amount_minor: int, note: str) -> str:
 
 
 async def _pay_panel(
-    request: Request, view: service.CartView, message: str = "", kind: str = "error"
+    request: Request, view: priced_cart.CartView, message: str = "", kind: str = "error"
 ) -> Template:
     cfg = request.app.state.cfg
     remaining = view.remaining
@@ -364,12 +364,12 @@ async def _pay_panel(
         if remaining
         else []
     )
-    settlement = service.settle_cart(view.cart, view.totals)
+    settlement = priced_cart.settle_cart(view.cart, view.totals)
     exchange_credit = None
     visit = _visit_credit(request)
     if visit and remaining:
         number = visit["number"]
-        left = await service.exchange_credit_left_for(request.app.state.db, number)
+        left = await credit_notes.exchange_credit_left_for(request.app.state.db, number)
         pending = sum(t.amount_minor for t in view.cart.tenders if t.reference == number)
         if left - pending > 0:
             exchange_credit = {"number": number, "code": visit["code"], "left": left - pending}
@@ -397,7 +397,7 @@ async def pay_panel(request: Request) -> Template:
     counter = _counter(request)
     if not counter:
         return _message(request, "Open a shift first.")
-    view = await service.current_cart(db, cfg, counter, signed_in(request))
+    view = await cart.current_cart(db, cfg, counter, signed_in(request))
     if not view.cart.lines:
         return await _cart_response(request, view, "Scan something first.", "error")
     return await _pay_panel(request, view)
@@ -411,7 +411,7 @@ async def pay_tender(request: Request, data: Form) -> Template:
     try:
         amount = parse_amount(data["amount"]) if data.get("amount") else None
         given = parse_amount(data["given"]) if data.get("given") else None
-        view = await service.add_tender(
+        view = await payment.add_tender(
             db,
             cfg,
             counter,
@@ -422,7 +422,7 @@ async def pay_tender(request: Request, data: Form) -> Template:
             data.get("reference", ""),
         )
     except (PosError, MoneyError, PricingError) as exc:
-        view = await service.current_cart(db, cfg, counter, signed_in(request))
+        view = await cart.current_cart(db, cfg, counter, signed_in(request))
         return await _pay_panel(request, view, str(exc))
     return await _pay_panel(request, view)
 
@@ -432,9 +432,9 @@ async def pay_tender_remove(request: Request, tender_id: str, data: Form) -> Tem
     db, cfg = request.app.state.db, request.app.state.cfg
     counter = _counter(request) or ""
     try:
-        view = await service.remove_tender(db, cfg, counter, data.get("cart_id", ""), tender_id)
+        view = await payment.remove_tender(db, cfg, counter, data.get("cart_id", ""), tender_id)
     except PosError as exc:
-        view = await service.current_cart(db, cfg, counter, signed_in(request))
+        view = await cart.current_cart(db, cfg, counter, signed_in(request))
         return await _pay_panel(request, view, str(exc))
     return await _pay_panel(request, view)
 
@@ -445,7 +445,7 @@ async def pay_complete(request: Request, data: Form) -> Template | Response:
     counter = _counter(request) or ""
     version = data.get("version", "")
     try:
-        sale = await service.complete_sale(
+        sale = await payment.complete_sale(
             db,
             cfg,
             counter,
@@ -455,7 +455,7 @@ async def pay_complete(request: Request, data: Form) -> Template | Response:
             expected_version=int(version) if WHOLE_NUMBER.fullmatch(version) else None,
         )
     except (PosError, PricingError) as exc:
-        view = await service.current_cart(db, cfg, counter, signed_in(request))
+        view = await cart.current_cart(db, cfg, counter, signed_in(request))
         if not view.cart.lines:
             return _message(request, str(exc))
         return await _pay_panel(request, view, str(exc))
@@ -466,14 +466,14 @@ async def pay_complete(request: Request, data: Form) -> Template | Response:
 @get("/pos/pay/back", guards=[CASHIER])
 async def pay_back(request: Request) -> Template:
     db, cfg = request.app.state.db, request.app.state.cfg
-    view = await service.current_cart(db, cfg, _counter(request) or "", signed_in(request))
+    view = await cart.current_cart(db, cfg, _counter(request) or "", signed_in(request))
     return await _cart_response(request, view)
 
 
 @get("/pos/sales/{sale_id:str}", guards=[CASHIER])
 async def sale_receipt(request: Request, sale_id: str) -> Template:
     db = request.app.state.db
-    sale = await service.get_sale(db, sale_id)
+    sale = await payment.get_sale(db, sale_id)
     if sale is None:
         raise NotFoundException("No such sale.")
     return page(request, "pos/receipt.html", **_ctx(
@@ -500,7 +500,7 @@ async def sale_print_status(request: Request, sale_id: str) -> Template:
 async def sale_reprint(request: Request, sale_id: str) -> Template:
     """A copy for the customer, marked DUPLICATE (logged: reprints can hide fraud)."""
     db, cfg = request.app.state.db, request.app.state.cfg
-    sale = await service.get_sale(db, sale_id)
+    sale = await payment.get_sale(db, sale_id)
     if sale is None:
         raise NotFoundException("No such sale.")
     printers = printing.printers_for(cfg, "receipt", sale.counter)
@@ -510,7 +510,7 @@ async def sale_reprint(request: Request, sale_id: str) -> Template:
             for p in printers:
                 printing.enqueue(s, p.name, "receipt", layout, ref=sale.id,
                                  title=f"Receipt {sale.number} (copy)", duplicate=True)
-            service.audit(s, signed_in(request), "reprint", f"receipt {sale.number}")
+            audit.record(s, "reprint", f"receipt {sale.number}", user=signed_in(request))
         request.app.state.print_queue.wake()
     return page(request, "pos/_print_status.html", **await _print_status(request, sale.id))
 
@@ -520,13 +520,13 @@ async def sale_reprint(request: Request, sale_id: str) -> Template:
 
 @get("/pos/refund", guards=[CASHIER])
 async def refund_page(request: Request) -> Template:
-    recent = await service.recent_sales(request.app.state.db, limit=10)
+    recent = await payment.recent_sales(request.app.state.db, limit=10)
     return page(request, "pos/refund_find.html", **_ctx(request, recent=recent))
 
 
 @post("/pos/refund/find", guards=[CASHIER])
 async def refund_find(request: Request, data: Form) -> Template | Response:
-    sale = await service.find_sale(
+    sale = await payment.find_sale(
         request.app.state.db, request.app.state.cfg, data.get("code", "")
     )
     if sale is None:
@@ -542,10 +542,10 @@ async def _refund_form(
     request: Request, sale_id: str, message: str = "", values: dict[str, str] | None = None
 ) -> Template:
     db = request.app.state.db
-    sale = await service.get_sale(db, sale_id)
+    sale = await payment.get_sale(db, sale_id)
     if sale is None:
         raise NotFoundException("No such sale.")
-    lines = await service.refundable_lines(db, sale_id)
+    lines = await refunds.refundable_lines(db, sale_id)
     return page(
         request,
         "pos/refund_lines.html",
@@ -570,20 +570,20 @@ async def refund_lines(request: Request, sale_id: str) -> Template:
 @post("/pos/refund/{sale_id:str}", guards=[CASHIER])
 async def refund_submit(request: Request, sale_id: str, data: Form) -> Template | Response:
     db, cfg = request.app.state.db, request.app.state.cfg
-    requests_: list[service.RefundRequest] = []
+    requests_: list[refunds.RefundRequest] = []
     try:
-        sold = {r.line.id: r.line for r in await service.refundable_lines(db, sale_id)}
+        sold = {r.line.id: r.line for r in await refunds.refundable_lines(db, sale_id)}
         for key, value in data.items():
             if key.startswith("qty-") and not NOTHING.fullmatch(value.strip()):
                 line_id = key[4:]
                 line = sold.get(line_id)
                 if line is None:
                     raise PosError("that item is not on this receipt")
-                requests_.append(service.RefundRequest(
+                requests_.append(refunds.RefundRequest(
                     line_id, _refund_quantity(value, line.name, line.unit),
                     data.get(f"restock-{line_id}", "resaleable")))
         approver = await _approver(request, data)
-        refund = await service.refund(
+        refund = await refunds.refund(
             db,
             cfg,
             _counter(request) or "",
@@ -632,12 +632,12 @@ def _refund_quantity(text: str, name: str, unit: str) -> int:
 
 @get("/pos/refunds/{refund_id:str}", guards=[CASHIER])
 async def refund_receipt(request: Request, refund_id: str) -> Template:
-    found = await service.get_refund(request.app.state.db, refund_id)
+    found = await refunds.get_refund(request.app.state.db, refund_id)
     if found is None:
         raise NotFoundException("No such refund.")
     refund, sale = found
     lines = {
-        r.line.id: r.line for r in await service.refundable_lines(request.app.state.db, sale.id)
+        r.line.id: r.line for r in await refunds.refundable_lines(request.app.state.db, sale.id)
     }
     visit = _visit_credit(request)
     credit = None  # the code is shown only in the visit that made it, never on a later look
@@ -658,10 +658,10 @@ async def refund_receipt(request: Request, refund_id: str) -> Template:
 async def shift_page(request: Request) -> Template | Response:
     db = request.app.state.db
     counter = _counter(request)
-    shift = await service.current_shift(db, counter) if counter else None
+    shift = await shifts.current_shift(db, counter) if counter else None
     if shift is None:
         return go(request, "/pos")
-    report = await service.shift_report(db, shift.id, request.app.state.cfg)
+    report = await shifts.shift_report(db, shift.id, request.app.state.cfg)
     return page(
         request,
         "pos/shift.html",
@@ -677,7 +677,7 @@ async def shift_cash(request: Request, data: Form) -> Response | Template:
         amount = parse_amount(data.get("amount", ""))
         sign = -1 if data.get("direction") == "out" else 1
         approver = await _approver(request, data)
-        await service.cash_movement(
+        await shifts.cash_movement(
             request.app.state.db,
             _counter(request) or "",
             signed_in(request),
@@ -696,7 +696,7 @@ async def shift_cash(request: Request, data: Form) -> Response | Template:
 @post("/pos/shift/no-sale", guards=[CASHIER])
 async def shift_no_sale(request: Request, data: Form) -> Response | Template:
     try:
-        await service.no_sale(
+        await shifts.no_sale(
             request.app.state.db, _counter(request) or "", signed_in(request), data.get("reason", "")
         )
     except PosError as exc:
@@ -708,7 +708,7 @@ async def shift_no_sale(request: Request, data: Form) -> Response | Template:
 async def shift_close(request: Request, data: Form) -> Response | Template:
     db, cfg = request.app.state.db, request.app.state.cfg
     counter = _counter(request)
-    shift = await service.current_shift(db, counter) if counter else None
+    shift = await shifts.current_shift(db, counter) if counter else None
     if shift is None:
         return _message(request, "This counter has no open shift (was it closed already?).")
     counts: dict[int, int] = {}
@@ -719,7 +719,7 @@ async def shift_close(request: Request, data: Form) -> Response | Template:
                 counts[denom] = parse_count(text, "a count")
             except MoneyError as exc:
                 raise PosError(f"₹{denom}: {exc}") from None
-        await service.close_shift(db, cfg, shift.id, signed_in(request), counts)
+        await shifts.close_shift(db, cfg, shift.id, signed_in(request), counts)
     except PosError as exc:
         return _message(request, str(exc))
     request.session.pop(COUNTER_KEY, None)
@@ -737,7 +737,7 @@ def _may_see_report(request: Request, shift_id: str) -> None:
 @get("/pos/shifts/{shift_id:str}", guards=[CASHIER])
 async def shift_report_page(request: Request, shift_id: str) -> Template:
     try:
-        report = await service.shift_report(request.app.state.db, shift_id,
+        report = await shifts.shift_report(request.app.state.db, shift_id,
                                             request.app.state.cfg)
     except PosError:
         raise NotFoundException("No such shift.") from None
@@ -750,7 +750,7 @@ async def shift_print(request: Request) -> Template:
     """The X report of this counter's open shift, on paper."""
     db = request.app.state.db
     counter = _counter(request)
-    shift = await service.current_shift(db, counter) if counter else None
+    shift = await shifts.current_shift(db, counter) if counter else None
     if shift is None:
         return _message(request, "This counter has no open shift (was it closed already?).")
     return await _print_report(request, shift.id)
@@ -765,7 +765,7 @@ async def shift_report_print(request: Request, shift_id: str) -> Template:
 
 async def _print_report(request: Request, shift_id: str) -> Template:
     try:
-        report, printers = await service.print_shift_report(
+        report, printers = await shifts.print_shift_report(
             request.app.state.db, request.app.state.cfg, shift_id, signed_in(request))
     except PosError as exc:
         return _message(request, str(exc))
@@ -776,12 +776,12 @@ async def _print_report(request: Request, shift_id: str) -> Template:
 
 @get("/pos/audit", guards=[MANAGER])
 async def audit_page(request: Request) -> Template:
-    entries = await service.audit_entries(request.app.state.db)
-    shifts = await service.recent_shifts(request.app.state.db)
+    entries = await audit.named_entries(request.app.state.db, OVERRIDE_ACTIONS)
+    recent = await shifts.recent_shifts(request.app.state.db)
     return page(
         request,
         "pos/audit.html",
-        **_ctx(request, entries=entries, shifts=shifts, money=format_amount),
+        **_ctx(request, entries=entries, shifts=recent, money=format_amount),
     )
 
 

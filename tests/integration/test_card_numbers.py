@@ -11,9 +11,9 @@ from sqlalchemy import select, text
 from stdnum import luhn
 
 from app.core.card_data import CARD_NUMBER_MESSAGE
-from app.pos import service as pos
+from app.pos import cart, payment, shifts
+from app.pos.common import PosError
 from app.pos.models import CartTender, SaleTender
-from app.pos.service import PosError
 from tests.integration.test_pos_pages import hx, message, open_till
 from tests.integration.test_pos_pages import rows as rows  # noqa: F401 - fixture
 from tests.integration.test_pos_service import (  # noqa: F401 - fixtures
@@ -53,33 +53,33 @@ def digits_of(value: str) -> str:
 
 
 async def test_card_tender_refuses_a_card_number(cfg, db, catalog, cashier):  # noqa: F811
-    await pos.open_shift(db, cfg, "C1", cashier, 0)
+    await shifts.open_shift(db, cfg, "C1", cashier, 0)
     view = await new_cart(db, cfg, "C1", cashier, barcode(catalog, ATTA))
     for kind in ("card", "upi"):
         for pan in CARD_NUMBERS:
             with pytest.raises(PosError) as refused:
-                await pos.add_tender(db, cfg, "C1", view.cart.id, kind, 100, reference=pan)
+                await payment.add_tender(db, cfg, "C1", view.cart.id, kind, 100, reference=pan)
             assert str(refused.value) == CARD_NUMBER_MESSAGE
     stored = digits_of(await stored_text(db))
     assert not any(digits_of(pan) in stored for pan in CARD_NUMBERS)
     for ref in ACCEPTED:
-        view = await pos.add_tender(db, cfg, "C1", view.cart.id, "card", 100, reference=ref)
+        view = await payment.add_tender(db, cfg, "C1", view.cart.id, "card", 100, reference=ref)
     assert [t.reference for t in view.cart.tenders] == ACCEPTED
 
 
 async def test_free_text_at_the_till_refuses_a_card_number(cfg, db, catalog, cashier,  # noqa: F811
                                                            manager):  # noqa: F811
-    await pos.open_shift(db, cfg, "C1", cashier, 100_000)
+    await shifts.open_shift(db, cfg, "C1", cashier, 100_000)
     hidden = "customer card 4111 1111 1111 1111 declined"
     with pytest.raises(PosError, match="looks like a card number"):
-        await pos.cash_movement(db, "C1", cashier, -5_000, hidden)
+        await shifts.cash_movement(db, "C1", cashier, -5_000, hidden)
     with pytest.raises(PosError, match="looks like a card number"):
-        await pos.no_sale(db, "C1", cashier, hidden)
+        await shifts.no_sale(db, "C1", cashier, hidden)
     view = await new_cart(db, cfg, "C1", cashier, barcode(catalog, ATTA))
     with pytest.raises(PosError, match="looks like a card number"):
-        await pos.park_cart(db, cfg, "C1", view.cart.id, cashier, PAN_13)
-    await pos.add_tender(db, cfg, "C1", view.cart.id, "cash", None, given_minor=10_000)
-    sale = await pos.complete_sale(db, cfg, "C1", view.cart.id, new_key(), cashier)
+        await cart.park_cart(db, cfg, "C1", view.cart.id, cashier, PAN_13)
+    await payment.add_tender(db, cfg, "C1", view.cart.id, "cash", None, given_minor=10_000)
+    sale = await payment.complete_sale(db, cfg, "C1", view.cart.id, new_key(), cashier)
     with pytest.raises(PosError, match="looks like a card number"):
         await refund_line(db, cfg, sale.id, sale.lines[0].id, 1, "resaleable", manager,
                           reason=PAN_19)
@@ -87,8 +87,8 @@ async def test_free_text_at_the_till_refuses_a_card_number(cfg, db, catalog, cas
     assert PAN_13 not in digits_of(await stored_text(db))
     assert PAN_19 not in digits_of(await stored_text(db))
     # Ordinary reasons with numbers in them still go through.
-    await pos.cash_movement(db, "C1", cashier, -5_000, "milk vendor bill 000123456789")
-    await pos.no_sale(db, "C1", cashier, "change for 2000 note")
+    await shifts.cash_movement(db, "C1", cashier, -5_000, "milk vendor bill 000123456789")
+    await shifts.no_sale(db, "C1", cashier, "change for 2000 note")
 
 
 async def test_the_till_page_says_why(client, login_as, rows):  # noqa: F811

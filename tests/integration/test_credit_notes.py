@@ -11,9 +11,9 @@ import hashlib
 import pytest
 from sqlalchemy import select, text
 
-from app.pos import service as pos
+from app.pos import credit_notes, payment, shifts
+from app.pos.common import PosError
 from app.pos.models import Refund, SaleTender
-from app.pos.service import PosError
 from tests.integration.test_pos_service import (  # noqa: F401 (fixtures)
     ATTA,
     DAL,
@@ -31,51 +31,51 @@ from tests.integration.test_pos_service import (  # noqa: F401 (fixtures)
 
 
 async def sold_and_exchanged(db, cfg, catalog, manager, key=None):  # noqa: F811
-    await pos.open_shift(db, cfg, "C1", manager, 100_000)
+    await shifts.open_shift(db, cfg, "C1", manager, 100_000)
     view = await new_cart(db, cfg, "C1", manager, barcode(catalog, DAL))
     await pay_cash(db, cfg, "C1", view.cart.id)
-    sale = await pos.complete_sale(db, cfg, "C1", view.cart.id, new_key(), manager)
-    full = await pos.get_sale(db, sale.id)
+    sale = await payment.complete_sale(db, cfg, "C1", view.cart.id, new_key(), manager)
+    full = await payment.get_sale(db, sale.id)
     return await refund_line(db, cfg, sale.id, full.lines[0].id, 1, "resaleable", manager,
                              tender="exchange", key=key)
 
 
 async def test_only_the_printed_code_spends_a_credit_note(cfg, db, catalog, cashier, manager):  # noqa: F811
     note = await sold_and_exchanged(db, cfg, catalog, manager)
-    await pos.open_shift(db, cfg, "C2", cashier, 0)
+    await shifts.open_shift(db, cfg, "C2", cashier, 0)
     view = await new_cart(db, cfg, "C2", cashier, barcode(catalog, ATTA))
     for guess in (note.number, "S1-R00002", "CN-AAAA-AAAA-AAAA-AAAA", ""):
         with pytest.raises(PosError, match="code printed on the credit note"):
-            await pos.add_tender(db, cfg, "C2", view.cart.id, "exchange", None, reference=guess)
+            await payment.add_tender(db, cfg, "C2", view.cart.id, "exchange", None, reference=guess)
     code = note.credit_code
     assert note.number == "S1-R00001" and code.startswith("CN-") and len(code) >= 20
     with pytest.raises(PosError, match="code printed on the credit note"):
-        await pos.add_tender(db, cfg, "C2", view.cart.id, "exchange", None,
+        await payment.add_tender(db, cfg, "C2", view.cart.id, "exchange", None,
                              reference=code[:-1] + ("Y" if code[-1] != "Y" else "Z"))
     # The code spends it (typed with spaces, lower case, or scanned as printed).
-    spent = await pos.add_tender(db, cfg, "C2", view.cart.id, "exchange", None,
+    spent = await payment.add_tender(db, cfg, "C2", view.cart.id, "exchange", None,
                                  reference=" " + code.lower().replace("-", " ") + " ")
     tender = spent.cart.tenders[0]
     assert tender.reference == note.number and tender.amount_minor == 6800
-    await pos.complete_sale(db, cfg, "C2", view.cart.id, new_key(), cashier)
+    await payment.complete_sale(db, cfg, "C2", view.cart.id, new_key(), cashier)
     async with db.read() as s:
         [used] = list(await s.scalars(select(SaleTender).where(SaleTender.kind == "exchange")))
     assert used.reference == note.number
     # The rest (₹115 - ₹68) on the next bill, then nothing is left.
     again = await new_cart(db, cfg, "C2", cashier, barcode(catalog, ATTA))
-    rest = await pos.add_tender(db, cfg, "C2", again.cart.id, "exchange", None, reference=code)
+    rest = await payment.add_tender(db, cfg, "C2", again.cart.id, "exchange", None, reference=code)
     assert rest.cart.tenders[0].amount_minor == note.total_minor - 6800
     await pay_cash(db, cfg, "C2", again.cart.id)
-    await pos.complete_sale(db, cfg, "C2", again.cart.id, new_key(), cashier)
+    await payment.complete_sale(db, cfg, "C2", again.cart.id, new_key(), cashier)
     third = await new_cart(db, cfg, "C2", cashier, barcode(catalog, ATTA))
     with pytest.raises(PosError, match=f"no exchange credit left on {note.number}"):
-        await pos.add_tender(db, cfg, "C2", third.cart.id, "exchange", None, reference=code)
+        await payment.add_tender(db, cfg, "C2", third.cart.id, "exchange", None, reference=code)
 
 
 async def test_the_code_is_kept_only_as_a_hash(cfg, db, catalog, manager):  # noqa: F811
     key = new_key()
     note = await sold_and_exchanged(db, cfg, catalog, manager, key)
-    code = pos.normalise_credit_code(note.credit_code)
+    code = credit_notes.normalise_credit_code(note.credit_code)
     async with db.read() as s:
         stored = await s.get(Refund, note.id)
         dump = "\n".join(str(row) for row in (await s.execute(text(
@@ -92,7 +92,7 @@ async def test_the_slip_prints_the_code_and_a_qr(cfg, db, catalog, manager):  # 
     from app.pos.receipts import refund_layout
 
     note = await sold_and_exchanged(db, cfg, catalog, manager)
-    sale = await pos.get_sale(db, note.sale_id)
+    sale = await payment.get_sale(db, note.sale_id)
     layout = repr(refund_layout(cfg, note, sale, {ln.id: ln for ln in sale.lines},
                                 credit_code=note.credit_code))
     assert note.credit_code in layout and "CREDIT NOTE" in layout
@@ -105,7 +105,7 @@ async def test_the_slip_layout_parses_with_its_qr(cfg, db, catalog, manager):  #
     from app.printing.layout import QR, parse_layout
 
     note = await sold_and_exchanged(db, cfg, catalog, manager)
-    sale = await pos.get_sale(db, note.sale_id)
+    sale = await payment.get_sale(db, note.sale_id)
     blocks = parse_layout(refund_layout(cfg, note, sale, {ln.id: ln for ln in sale.lines},
                                         credit_code=note.credit_code))
     assert [b.data for b in blocks if isinstance(b, QR)] == [note.credit_code]
@@ -141,8 +141,8 @@ async def test_the_print_queue_keeps_no_code_once_printed_nor_in_a_reprint(
     assert note.credit_code not in job.layout and "original slip" in job.layout
     copy = await printing.reprint(db, job.id)
     assert note.credit_code not in copy.layout and "[qr]CN" not in copy.layout
-    code = pos.normalise_credit_code(note.credit_code)
-    assert printing.ONE_TIME_CODE.fullmatch(pos.new_credit_code()) and code
+    code = credit_notes.normalise_credit_code(note.credit_code)
+    assert printing.ONE_TIME_CODE.fullmatch(credit_notes.new_credit_code()) and code
 
 
 async def test_two_tills_spending_one_note_at_once_spend_it_once(  # noqa: F811
@@ -153,11 +153,11 @@ async def test_two_tills_spending_one_note_at_once_spend_it_once(  # noqa: F811
     import contextlib
 
     note = await sold_and_exchanged(db, cfg, catalog, manager)
-    await pos.open_shift(db, cfg, "C2", cashier, 0)
+    await shifts.open_shift(db, cfg, "C2", cashier, 0)
     carts = []
     for counter in ("C1", "C2"):
         view = await new_cart(db, cfg, counter, cashier, barcode(catalog, ATTA))
-        await pos.add_tender(db, cfg, counter, view.cart.id, "exchange", None,
+        await payment.add_tender(db, cfg, counter, view.cart.id, "exchange", None,
                              reference=note.credit_code)
         with contextlib.suppress(PosError):  # the note may cover the whole bill
             await pay_cash(db, cfg, counter, view.cart.id)
@@ -165,7 +165,7 @@ async def test_two_tills_spending_one_note_at_once_spend_it_once(  # noqa: F811
 
     async def complete(counter: str, cart_id: str) -> str:
         try:
-            await pos.complete_sale(db, cfg, counter, cart_id, new_key(), cashier)
+            await payment.complete_sale(db, cfg, counter, cart_id, new_key(), cashier)
         except PosError as exc:
             return str(exc)
         return "sold"

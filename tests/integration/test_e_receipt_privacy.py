@@ -22,7 +22,7 @@ from app.core.auth import StaffUser, create_user
 from app.core.clock import utcnow
 from app.core.db import Database
 from app.core.secret_file import attach_pepper
-from app.pos import service as pos
+from app.pos import cart, payment, shifts
 from app.pos.models import Sale
 from app.stock.service import load_bins_csv
 from tests.conftest import make_config
@@ -39,12 +39,12 @@ async def make_sale(db: Database, cfg) -> Sale:  # noqa: ANN001
     await load_bins_csv(db, (ROOT / "store_config" / "demo_bins.csv").read_text())
     user = await create_user(db, "Asha", "cashier", "3816")
     staff = StaffUser(user.id, user.name, user.role)
-    await pos.open_shift(db, cfg, "C1", staff, 0)
-    view = await pos.current_cart(db, cfg, "C1", staff)
+    await shifts.open_shift(db, cfg, "C1", staff, 0)
+    view = await cart.current_cart(db, cfg, "C1", staff)
     code = next(r.barcodes[0] for r in parsed.rows if r.unit == "piece" and r.barcodes)
-    await pos.add_scan(db, cfg, "C1", staff, view.cart.id, code, cfg.measure_rules)
-    await pos.add_tender(db, cfg, "C1", view.cart.id, "upi", None)
-    return await pos.complete_sale(db, cfg, "C1", view.cart.id, "privacy-key-1", staff)
+    await cart.add_scan(db, cfg, "C1", staff, view.cart.id, code, cfg.measure_rules)
+    await payment.add_tender(db, cfg, "C1", view.cart.id, "upi", None)
+    return await payment.complete_sale(db, cfg, "C1", view.cart.id, "privacy-key-1", staff)
 
 
 async def age_sale(db: Database, sale: Sale, days: float) -> None:

@@ -290,15 +290,15 @@ async def test_odd_numbers_and_a_shift_closed_elsewhere_are_not_server_errors(
     assert "already on this bill" in message(r.text)
     # A manager closes this counter's shift from another tablet...
     from app.core.auth import StaffUser
-    from app.pos import service as pos
+    from app.pos import shifts
 
-    shift = await pos.current_shift(db, "C1")
+    shift = await shifts.current_shift(db, "C1")
     async with db.write() as s:  # (the open cart would block a normal close)
         from sqlalchemy import update
 
         from app.pos.models import Cart
         await s.execute(update(Cart).values(status="voided"))
-    await pos.close_shift(db, cfg, shift.id, StaffUser(staff["manager"], "Meena", "manager"), {})
+    await shifts.close_shift(db, cfg, shift.id, StaffUser(staff["manager"], "Meena", "manager"), {})
     # ...the cashier's next scan takes them back to "Start selling", not to an error page.
     r = await client.post("/pos/scan", data={"code": rows[0].barcodes[0], "cart_id": cart},
                           headers=hx(client))

@@ -1,4 +1,4 @@
-"""Counter sales (app.pos.service) on real SQLite files with the demo catalogue.
+"""Counter sales (app.pos: shifts, cart, payment, refunds) on real SQLite files with the demo catalogue.
 
 No mocks: every step goes through the service functions, concurrent steps use
 separate ``Database`` instances on the same file (like two tablets or two
@@ -25,10 +25,11 @@ from app.config import StoreConfig
 from app.core.auth import StaffUser
 from app.core.db import Database
 from app.core.models import NumberSequence
-from app.pos import service as pos
+from app.pos import cart, discounts, payment, priced_cart, refunds, shifts
+from app.pos.common import NeedsApproval, PosError
 from app.pos.models import Cart, Refund, RefundLine, Sale, SaleLine, SaleTender, Shift, Void
 from app.pos.pricing import Discount
-from app.pos.service import NeedsApproval, PosError, RefundRequest
+from app.pos.refunds import RefundRequest
 from app.stock.models import StockMove
 from app.stock.service import load_bins_csv, total_on_hand
 from app.sync.models import OutboxEvent
@@ -109,20 +110,20 @@ def weight_label(cfg: StoreConfig, catalog: dict[str, ProductRow], sku: str, gra
     return make_variable_barcode(rule, catalog[sku].barcodes[0][2:7], grams)
 
 
-async def scan(db, cfg, counter, user, cart_id, code) -> pos.CartView:
-    view, _line = await pos.add_scan(db, cfg, counter, user, cart_id, code, cfg.measure_rules)
+async def scan(db, cfg, counter, user, cart_id, code) -> priced_cart.CartView:
+    view, _line = await cart.add_scan(db, cfg, counter, user, cart_id, code, cfg.measure_rules)
     return view
 
 
-async def new_cart(db, cfg, counter, user, *codes: str) -> pos.CartView:
-    view = await pos.current_cart(db, cfg, counter, user)
+async def new_cart(db, cfg, counter, user, *codes: str) -> priced_cart.CartView:
+    view = await cart.current_cart(db, cfg, counter, user)
     assert view.cart.status == "active" and not view.cart.lines
     for code in codes:
         view = await scan(db, cfg, counter, user, view.cart.id, code)
     return view
 
 
-def line_for(view: pos.CartView, sku: str):
+def line_for(view: priced_cart.CartView, sku: str):
     return next(line for line in view.cart.lines if view.products[line.product_id].sku == sku)
 
 
@@ -156,9 +157,9 @@ async def set_price(db: Database, catalog, sku: str, price_minor: int) -> None:
     assert report.updated == 1 and report.written
 
 
-async def pay_cash(db, cfg, counter, cart_id, given: int = 1_000_000) -> pos.CartView:
+async def pay_cash(db, cfg, counter, cart_id, given: int = 1_000_000) -> priced_cart.CartView:
     """Cash for everything still due (₹10,000 handed over unless told: change is given)."""
-    return await pos.add_tender(db, cfg, counter, cart_id, "cash", None, given_minor=given)
+    return await payment.add_tender(db, cfg, counter, cart_id, "cash", None, given_minor=given)
 
 
 async def refund_line(
@@ -176,7 +177,7 @@ async def refund_line(
     reason: str = "",
 ) -> Refund:
     """Refund one line of a sale at counter C1 (a fresh key unless one is given)."""
-    return await pos.refund(
+    return await refunds.refund(
         db,
         cfg,
         "C1",
@@ -194,7 +195,7 @@ async def refund_line(
 
 
 async def test_concurrent_double_submits_complete_one_sale(cfg, db, catalog, cashier):
-    await pos.open_shift(db, cfg, "C1", cashier, 100_000)
+    await shifts.open_shift(db, cfg, "C1", cashier, 100_000)
     view = await new_cart(
         db,
         cfg,
@@ -215,7 +216,7 @@ async def test_concurrent_double_submits_complete_one_sale(cfg, db, catalog, cas
     key = new_key()
     async with databases(cfg, 5) as tablets:
         results = await asyncio.gather(
-            *(pos.complete_sale(t, cfg, "C1", cart_id, key, cashier) for t in tablets)
+            *(payment.complete_sale(t, cfg, "C1", cart_id, key, cashier) for t in tablets)
         )
     assert len({r.id for r in results}) == 1
     assert {r.number for r in results} == {"S1-000001"}
@@ -234,7 +235,7 @@ async def test_concurrent_double_submits_complete_one_sale(cfg, db, catalog, cas
     assert len(await rows(db, select(SaleLine))) == 2
 
     # A retry with another key (e.g. the pay form reloaded) finds the same sale.
-    again = await pos.complete_sale(db, cfg, "C1", cart_id, new_key(), cashier)
+    again = await payment.complete_sale(db, cfg, "C1", cart_id, new_key(), cashier)
     assert (again.id, again.number) == (sale.id, sale.number)
     assert len(await rows(db, select(Sale))) == 1
     assert len(await sale_moves(db)) == 2
@@ -254,8 +255,8 @@ PER_COUNTER = 20
 
 async def test_receipt_numbers_are_gapless_across_two_counters(cfg, db, catalog, users):
     cashier, manager = users["cashier"], users["manager"]
-    await pos.open_shift(db, cfg, "C1", cashier, 0)
-    await pos.open_shift(db, cfg, "C2", manager, 0)
+    await shifts.open_shift(db, cfg, "C1", cashier, 0)
+    await shifts.open_shift(db, cfg, "C2", manager, 0)
     codes = [barcode(catalog, sku) for sku in (ATTA, DAL, LOTION, BIG)]
     refused: list[str] = []
 
@@ -269,15 +270,15 @@ async def test_receipt_numbers_are_gapless_across_two_counters(cfg, db, catalog,
                 cart_id = view.cart.id
                 if i % 5 == 2:
                     # Part payment, then Complete: refused, and no number is used up.
-                    await pos.add_tender(c, cfg, counter, cart_id, "upi", 500)
+                    await payment.add_tender(c, cfg, counter, cart_id, "upi", 500)
                     with pytest.raises(PosError, match="still due"):
-                        await pos.complete_sale(b, cfg, counter, cart_id, new_key(), user)
+                        await payment.complete_sale(b, cfg, counter, cart_id, new_key(), user)
                     refused.append(cart_id)
                 await pay_cash(c, cfg, counter, cart_id)
                 key = new_key()
                 first, second = await asyncio.gather(
-                    pos.complete_sale(a, cfg, counter, cart_id, key, user),
-                    pos.complete_sale(b, cfg, counter, cart_id, key, user),
+                    payment.complete_sale(a, cfg, counter, cart_id, key, user),
+                    payment.complete_sale(b, cfg, counter, cart_id, key, user),
                 )
                 assert first.id == second.id and first.counter == counter
                 numbers.append(first.number)
@@ -306,10 +307,10 @@ async def test_receipt_numbers_are_gapless_across_two_counters(cfg, db, catalog,
     # And a refused completion after all that still burns nothing.
     view = await new_cart(db, cfg, "C1", cashier, codes[0])
     with pytest.raises(PosError, match="still due"):
-        await pos.complete_sale(db, cfg, "C1", view.cart.id, new_key(), cashier)
+        await payment.complete_sale(db, cfg, "C1", view.cart.id, new_key(), cashier)
     assert await sequence(db, "sale") == 2 * PER_COUNTER
     await pay_cash(db, cfg, "C1", view.cart.id)
-    sale = await pos.complete_sale(db, cfg, "C1", view.cart.id, new_key(), cashier)
+    sale = await payment.complete_sale(db, cfg, "C1", view.cart.id, new_key(), cashier)
     assert sale.number == f"S1-{2 * PER_COUNTER + 1:06d}"
 
 
@@ -330,10 +331,10 @@ async def sale_with_discounted_dal(db, cfg, catalog, user) -> Sale:
     )
     line = line_for(view, DAL)
     assert line.quantity == 3
-    await pos.set_line_discount(db, cfg, "C1", view.cart.id, line.id, Discount("amount", 100), user)
+    await discounts.set_line_discount(db, cfg, "C1", view.cart.id, line.id, Discount("amount", 100), user)
     await pay_cash(db, cfg, "C1", view.cart.id)
-    done = await pos.complete_sale(db, cfg, "C1", view.cart.id, new_key(), user)
-    sale = await pos.get_sale(db, done.id)  # the returned Sale has no lines loaded
+    done = await payment.complete_sale(db, cfg, "C1", view.cart.id, new_key(), user)
+    sale = await payment.get_sale(db, done.id)  # the returned Sale has no lines loaded
     dal = next(ln for ln in sale.lines if ln.sku == DAL)
     assert (dal.quantity, dal.gross_minor, dal.discount_minor, dal.net_minor) == (
         3,
@@ -345,7 +346,7 @@ async def sale_with_discounted_dal(db, cfg, catalog, user) -> Sale:
 
 
 async def test_refund_limits_restock_and_idempotency(cfg, db, catalog, cashier, manager):
-    await pos.open_shift(db, cfg, "C1", cashier, 0)
+    await shifts.open_shift(db, cfg, "C1", cashier, 0)
     sale = await sale_with_discounted_dal(db, cfg, catalog, cashier)
     dal = next(ln for ln in sale.lines if ln.sku == DAL)
     lotion = next(ln for ln in sale.lines if ln.sku == LOTION)
@@ -405,7 +406,7 @@ async def test_refund_limits_restock_and_idempotency(cfg, db, catalog, cashier, 
 
     with pytest.raises(PosError, match=r"at most 0 can be refunded \(3 sold, 3 refunded\)"):
         await refund_line(db, cfg, sale.id, dal.id, 1, "resaleable", manager)
-    refundable = {r.line.id: r for r in await pos.refundable_lines(db, sale.id)}
+    refundable = {r.line.id: r for r in await refunds.refundable_lines(db, sale.id)}
     assert refundable[dal.id].refunded_quantity == 3
     assert refundable[dal.id].refunded_amount == dal.net_minor
     assert refundable[lotion.id].refundable_quantity == 1
@@ -422,7 +423,7 @@ async def test_refund_limits_restock_and_idempotency(cfg, db, catalog, cashier, 
 
 @pytest.mark.parametrize("split", [(1, 2), (2, 1), (1, 1, 1)])
 async def test_refunds_of_a_whole_line_add_up_to_its_net(cfg, db, catalog, manager, split):
-    await pos.open_shift(db, cfg, "C1", manager, 0)
+    await shifts.open_shift(db, cfg, "C1", manager, 0)
     sale = await sale_with_discounted_dal(db, cfg, catalog, manager)
     dal = next(ln for ln in sale.lines if ln.sku == DAL)
     amounts = []
@@ -437,7 +438,7 @@ async def test_refunds_of_a_whole_line_add_up_to_its_net(cfg, db, catalog, manag
 
 
 async def test_concurrent_refunds_of_the_same_units_refund_once(cfg, db, catalog, manager):
-    await pos.open_shift(db, cfg, "C1", manager, 0)
+    await shifts.open_shift(db, cfg, "C1", manager, 0)
     sale = await sale_with_discounted_dal(db, cfg, catalog, manager)
     dal = next(ln for ln in sale.lines if ln.sku == DAL)
     async with databases(cfg, 4) as tablets:
@@ -454,7 +455,7 @@ async def test_concurrent_refunds_of_the_same_units_refund_once(cfg, db, catalog
 
 
 async def test_refunded_tax_of_a_whole_line_equals_its_tax(cfg, db, catalog, manager):
-    await pos.open_shift(db, cfg, "C1", manager, 0)
+    await shifts.open_shift(db, cfg, "C1", manager, 0)
     sale = await sale_with_discounted_dal(db, cfg, catalog, manager)
     dal = next(ln for ln in sale.lines if ln.sku == DAL)
     assert dal.tax_minor == 1638  # 5 % contained in ₹344.00
@@ -470,10 +471,10 @@ async def test_refunded_tax_of_a_whole_line_equals_its_tax(cfg, db, catalog, man
 
 
 async def test_shift_report_and_close_add_up(cfg, db, catalog, cashier, manager):
-    shift = await pos.open_shift(db, cfg, "C1", cashier, 100_000)
+    shift = await shifts.open_shift(db, cfg, "C1", cashier, 100_000)
     assert shift.number == "S1-SH0001"
     with pytest.raises(PosError, match="already has an open shift"):
-        await pos.open_shift(db, cfg, "C1", manager, 0)
+        await shifts.open_shift(db, cfg, "C1", manager, 0)
 
     # A: cash, with a weighed item from the scale label (1.237 kg of apples).
     label = weight_label(cfg, catalog, APPLE, 1237)
@@ -485,24 +486,24 @@ async def test_shift_report_and_close_add_up(cfg, db, catalog, cashier, manager)
     assert apple.quantity == 1237 and view.totals.line(apple.id).gross == 22266
     assert view.totals.total == 35900 and view.totals.rounding == 34
     await pay_cash(db, cfg, "C1", view.cart.id, given=50_000)
-    sale_a = await pos.complete_sale(db, cfg, "C1", view.cart.id, new_key(), cashier)
+    sale_a = await payment.complete_sale(db, cfg, "C1", view.cart.id, new_key(), cashier)
     assert sale_a.change_minor == 14_100
 
     # B: card, with a 5 % line discount (within the cashier's limit).
     view = await new_cart(db, cfg, "C1", cashier, barcode(catalog, LOTION))
-    await pos.set_line_discount(
+    await discounts.set_line_discount(
         db, cfg, "C1", view.cart.id, view.cart.lines[0].id, Discount("percent", 500), cashier
     )
-    view = await pos.add_tender(db, cfg, "C1", view.cart.id, "card", None, reference="APPR1234")
+    view = await payment.add_tender(db, cfg, "C1", view.cart.id, "card", None, reference="APPR1234")
     assert view.totals.total == 18500 and view.remaining == 0
-    sale_b = await pos.complete_sale(db, cfg, "C1", view.cart.id, new_key(), cashier)
+    sale_b = await payment.complete_sale(db, cfg, "C1", view.cart.id, new_key(), cashier)
 
     # C: UPI, with a 10 % bill discount (exactly the limit) over two lines.
     view = await new_cart(db, cfg, "C1", cashier, barcode(catalog, DAL), barcode(catalog, BIG))
-    await pos.set_bill_discount(db, cfg, "C1", view.cart.id, Discount("percent", 1000), cashier)
-    view = await pos.add_tender(db, cfg, "C1", view.cart.id, "upi", None)
+    await discounts.set_bill_discount(db, cfg, "C1", view.cart.id, Discount("percent", 1000), cashier)
+    view = await payment.add_tender(db, cfg, "C1", view.cart.id, "upi", None)
     assert view.totals.total == 59400
-    sale_c = await pos.complete_sale(db, cfg, "C1", view.cart.id, new_key(), cashier)
+    sale_c = await payment.complete_sale(db, cfg, "C1", view.cart.id, new_key(), cashier)
 
     # D: split card + cash, after a line void and a partial void (quantity 3 -> 1).
     view = await new_cart(
@@ -514,37 +515,37 @@ async def test_shift_report_and_close_add_up(cfg, db, catalog, cashier, manager)
         barcode(catalog, LOTION),
         barcode(catalog, DAL),
     )
-    view = await pos.void_line(db, cfg, "C1", view.cart.id, line_for(view, DAL).id, cashier)
+    view = await cart.void_line(db, cfg, "C1", view.cart.id, line_for(view, DAL).id, cashier)
     view = await scan(db, cfg, "C1", cashier, view.cart.id, barcode(catalog, ATTA))
     view = await scan(db, cfg, "C1", cashier, view.cart.id, barcode(catalog, ATTA))
     assert line_for(view, ATTA).quantity == 3
-    view = await pos.set_quantity(db, cfg, "C1", view.cart.id, line_for(view, ATTA).id, 1, cashier)
-    await pos.add_tender(db, cfg, "C1", view.cart.id, "card", 10_000, reference="REF-77")
+    view = await cart.set_quantity(db, cfg, "C1", view.cart.id, line_for(view, ATTA).id, 1, cashier)
+    await payment.add_tender(db, cfg, "C1", view.cart.id, "card", 10_000, reference="REF-77")
     view = await pay_cash(db, cfg, "C1", view.cart.id, given=20_000)
     assert view.totals.total == 26_300
-    sale_d = await pos.complete_sale(db, cfg, "C1", view.cart.id, new_key(), cashier)
+    sale_d = await payment.complete_sale(db, cfg, "C1", view.cart.id, new_key(), cashier)
     assert sale_d.change_minor == 3_700
 
     # Cash in and out, and two refunds (cash and card).
-    await pos.cash_movement(db, "C1", cashier, 5_000, "change from the bank")
-    await pos.cash_movement(db, "C1", cashier, -20_000, "milk supplier")
+    await shifts.cash_movement(db, "C1", cashier, 5_000, "change from the bank")
+    await shifts.cash_movement(db, "C1", cashier, -20_000, "milk supplier")
     with pytest.raises(PosError, match="say why"):
-        await pos.cash_movement(db, "C1", cashier, 100, "  ")
-    full_a = await pos.get_sale(db, sale_a.id)
+        await shifts.cash_movement(db, "C1", cashier, 100, "  ")
+    full_a = await payment.get_sale(db, sale_a.id)
     atta_a = next(ln for ln in full_a.lines if ln.sku == ATTA)
     await refund_line(db, cfg, sale_a.id, atta_a.id, 1, "resaleable", manager)
-    full_b = await pos.get_sale(db, sale_b.id)
+    full_b = await payment.get_sale(db, sale_b.id)
     await refund_line(db, cfg, sale_b.id, full_b.lines[0].id, 1, "damaged", manager, tender="card")
 
     # A parked cart with lines blocks the close; voiding it clears the way.
     parked = await new_cart(db, cfg, "C1", cashier, barcode(catalog, ATTA))
-    await pos.park_cart(db, cfg, "C1", parked.cart.id, cashier, "came back later")
+    await cart.park_cart(db, cfg, "C1", parked.cart.id, cashier, "came back later")
     with pytest.raises(PosError, match="finish or void the open and parked carts"):
-        await pos.close_shift(db, cfg, shift.id, manager, {500: 1})
-    assert (await pos.current_shift(db, "C1")).id == shift.id
-    await pos.void_cart(db, cfg, "C1", parked.cart.id, cashier)
+        await shifts.close_shift(db, cfg, shift.id, manager, {500: 1})
+    assert (await shifts.current_shift(db, "C1")).id == shift.id
+    await cart.void_cart(db, cfg, "C1", parked.cart.id, cashier)
 
-    report = await pos.shift_report(db, shift.id)
+    report = await shifts.shift_report(db, shift.id)
 
     # Recompute every figure from the stored rows.
     sales = await rows(db, select(Sale).where(Sale.shift_id == shift.id))
@@ -609,8 +610,8 @@ async def test_shift_report_and_close_add_up(cfg, db, catalog, cashier, manager)
     # Close with a count by denomination: ₹1,330 counted, ₹26 over.
     counts = {500: 2, 200: 1, 100: 1, 10: 3}
     with pytest.raises(PosError, match="not a denomination"):
-        await pos.close_shift(db, cfg, shift.id, manager, {3: 1})
-    closed = await pos.close_shift(db, cfg, shift.id, manager, counts)
+        await shifts.close_shift(db, cfg, shift.id, manager, {3: 1})
+    closed = await shifts.close_shift(db, cfg, shift.id, manager, counts)
     assert closed.expected_cash == 130_400
     stored = await one(db, select(Shift).where(Shift.id == shift.id))
     assert stored.closed_at is not None and stored.closed_by == manager.id
@@ -623,11 +624,11 @@ async def test_shift_report_and_close_add_up(cfg, db, catalog, cashier, manager)
     assert event["number"] == "S1-SH0001" and event["sales_count"] == 4
 
     with pytest.raises(PosError, match="already closed"):
-        await pos.close_shift(db, cfg, shift.id, manager, counts)
+        await shifts.close_shift(db, cfg, shift.id, manager, counts)
     assert len(await events(db, "shift.closed")) == 1
-    assert await pos.current_shift(db, "C1") is None
+    assert await shifts.current_shift(db, "C1") is None
     # The report of a closed shift does not move.
-    after = await pos.shift_report(db, shift.id)
+    after = await shifts.shift_report(db, shift.id)
     assert (after.sales_total, after.expected_cash) == (report.sales_total, report.expected_cash)
 
 
@@ -635,7 +636,7 @@ async def test_shift_report_and_close_add_up(cfg, db, catalog, cashier, manager)
 
 
 async def test_scans_and_quantities_are_checked(cfg, db, catalog, cashier):
-    await pos.open_shift(db, cfg, "C1", cashier, 0)
+    await shifts.open_shift(db, cfg, "C1", cashier, 0)
     view = await new_cart(db, cfg, "C1", cashier, barcode(catalog, ATTA))
     cart_id = view.cart.id
     atta = view.cart.lines[0]
@@ -652,25 +653,25 @@ async def test_scans_and_quantities_are_checked(cfg, db, catalog, cashier):
 
     for qty in (0, -1, -1000):
         with pytest.raises(PosError, match="more than zero"):
-            await pos.add_product(db, cfg, "C1", cart_id, DAL, qty)
+            await cart.add_product(db, cfg, "C1", cart_id, DAL, qty)
     with pytest.raises(PosError, match="more than 999"):
-        await pos.add_product(db, cfg, "C1", cart_id, DAL, 1000)
+        await cart.add_product(db, cfg, "C1", cart_id, DAL, 1000)
     with pytest.raises(PosError, match="more than 999"):
-        await pos.add_product(db, cfg, "C1", cart_id, ATTA, 999)  # merges: 1 + 999
+        await cart.add_product(db, cfg, "C1", cart_id, ATTA, 999)  # merges: 1 + 999
     with pytest.raises(PosError, match="more than 100 kg"):
-        await pos.add_product(db, cfg, "C1", cart_id, APPLE, 100_001)
+        await cart.add_product(db, cfg, "C1", cart_id, APPLE, 100_001)
     with pytest.raises(UnknownProduct):
-        await pos.add_product(db, cfg, "C1", cart_id, "NO-SUCH-SKU", 1)
+        await cart.add_product(db, cfg, "C1", cart_id, "NO-SUCH-SKU", 1)
     for qty in (0, -5):
         with pytest.raises(PosError, match="use Remove"):
-            await pos.set_quantity(db, cfg, "C1", cart_id, atta.id, qty, cashier)
+            await cart.set_quantity(db, cfg, "C1", cart_id, atta.id, qty, cashier)
     with pytest.raises(PosError, match="more than 999"):
-        await pos.set_quantity(db, cfg, "C1", cart_id, atta.id, 10**9, cashier)
+        await cart.set_quantity(db, cfg, "C1", cart_id, atta.id, 10**9, cashier)
     with pytest.raises(PosError, match="not on this cart"):
-        await pos.set_quantity(db, cfg, "C1", cart_id, "no-such-line", 2, cashier)
+        await cart.set_quantity(db, cfg, "C1", cart_id, "no-such-line", 2, cashier)
 
     # None of that changed the cart.
-    view = await pos.current_cart(db, cfg, "C1", cashier)
+    view = await cart.current_cart(db, cfg, "C1", cashier)
     assert view.cart.id == cart_id and [(ln.id, ln.quantity) for ln in view.cart.lines] == [
         (atta.id, 1)
     ]
@@ -678,129 +679,129 @@ async def test_scans_and_quantities_are_checked(cfg, db, catalog, cashier):
 
 
 async def test_a_cart_of_another_counter_is_refused(cfg, db, catalog, cashier, manager):
-    await pos.open_shift(db, cfg, "C1", cashier, 0)
-    await pos.open_shift(db, cfg, "C2", manager, 0)
+    await shifts.open_shift(db, cfg, "C1", cashier, 0)
+    await shifts.open_shift(db, cfg, "C2", manager, 0)
     other = await new_cart(db, cfg, "C2", manager, barcode(catalog, ATTA))
     cart_id = other.cart.id
     line_id = other.cart.lines[0].id
     with pytest.raises(PosError, match="not on this counter"):
         await scan(db, cfg, "C1", cashier, cart_id, barcode(catalog, DAL))
     with pytest.raises(PosError, match="not on this counter"):
-        await pos.add_product(db, cfg, "C1", cart_id, DAL, 1)
+        await cart.add_product(db, cfg, "C1", cart_id, DAL, 1)
     with pytest.raises(PosError, match="not on this counter"):
-        await pos.void_line(db, cfg, "C1", cart_id, line_id, cashier)
+        await cart.void_line(db, cfg, "C1", cart_id, line_id, cashier)
     with pytest.raises(PosError, match="not on this counter"):
-        await pos.set_line_discount(
+        await discounts.set_line_discount(
             db, cfg, "C1", cart_id, line_id, Discount("percent", 500), cashier
         )
     with pytest.raises(PosError, match="not open on this counter"):
-        await pos.add_tender(db, cfg, "C1", cart_id, "cash", 6800)
+        await payment.add_tender(db, cfg, "C1", cart_id, "cash", 6800)
     with pytest.raises(PosError, match="not open on this counter"):
-        await pos.void_cart(db, cfg, "C1", cart_id, cashier)
+        await cart.void_cart(db, cfg, "C1", cart_id, cashier)
     await pay_cash(db, cfg, "C2", cart_id)
     with pytest.raises(PosError, match="not on this counter"):
-        await pos.complete_sale(db, cfg, "C1", cart_id, new_key(), cashier)
+        await payment.complete_sale(db, cfg, "C1", cart_id, new_key(), cashier)
     assert await rows(db, select(Sale)) == []
-    sale = await pos.complete_sale(db, cfg, "C2", cart_id, new_key(), manager)
+    sale = await payment.complete_sale(db, cfg, "C2", cart_id, new_key(), manager)
     assert sale.counter == "C2"
     with pytest.raises(PosError, match="there is no counter"):
-        await pos.open_shift(db, cfg, "C9", cashier, 0)
+        await shifts.open_shift(db, cfg, "C9", cashier, 0)
 
 
 async def test_payments_are_checked(cfg, db, catalog, cashier):
-    await pos.open_shift(db, cfg, "C1", cashier, 0)
+    await shifts.open_shift(db, cfg, "C1", cashier, 0)
     view = await new_cart(db, cfg, "C1", cashier, barcode(catalog, LOTION))  # ₹195
     cart_id = view.cart.id
 
     with pytest.raises(PosError, match="approval or reference"):
-        await pos.add_tender(db, cfg, "C1", cart_id, "card", 5000)
+        await payment.add_tender(db, cfg, "C1", cart_id, "card", 5000)
     with pytest.raises(PosError, match="letters and digits only"):
-        await pos.add_tender(db, cfg, "C1", cart_id, "card", 5000, reference="4111 1111 1111")
+        await payment.add_tender(db, cfg, "C1", cart_id, "card", 5000, reference="4111 1111 1111")
     with pytest.raises(PosError, match="card payment is more than the ₹195.00 still due"):
-        await pos.add_tender(db, cfg, "C1", cart_id, "card", 19501, reference="A1")
+        await payment.add_tender(db, cfg, "C1", cart_id, "card", 19501, reference="A1")
     with pytest.raises(PosError, match="must be one of"):
-        await pos.add_tender(db, cfg, "C1", cart_id, "credit", 100)
+        await payment.add_tender(db, cfg, "C1", cart_id, "credit", 100)
     for bad in (0, -100):
         with pytest.raises(PosError, match="more than zero"):
-            await pos.add_tender(db, cfg, "C1", cart_id, "upi", bad)
+            await payment.add_tender(db, cfg, "C1", cart_id, "upi", bad)
         with pytest.raises(PosError, match="cash received"):
-            await pos.add_tender(db, cfg, "C1", cart_id, "cash", bad)
+            await payment.add_tender(db, cfg, "C1", cart_id, "cash", bad)
     with pytest.raises(PosError, match="far more cash"):
-        await pos.add_tender(db, cfg, "C1", cart_id, "cash", None, given_minor=10**9)
+        await payment.add_tender(db, cfg, "C1", cart_id, "cash", None, given_minor=10**9)
 
-    view = await pos.add_tender(db, cfg, "C1", cart_id, "card", 15000, reference="A1")
+    view = await payment.add_tender(db, cfg, "C1", cart_id, "card", 15000, reference="A1")
     assert view.remaining == 4500
     with pytest.raises(PosError, match="upi payment is more than the ₹45.00 still due"):
-        await pos.add_tender(db, cfg, "C1", cart_id, "upi", 4600)
+        await payment.add_tender(db, cfg, "C1", cart_id, "upi", 4600)
     with pytest.raises(PosError, match=r"₹45.00 is still due"):
-        await pos.complete_sale(db, cfg, "C1", cart_id, new_key(), cashier)
+        await payment.complete_sale(db, cfg, "C1", cart_id, new_key(), cashier)
     with pytest.raises(PosError, match="payment key"):
-        await pos.complete_sale(db, cfg, "C1", cart_id, "short", cashier)
+        await payment.complete_sale(db, cfg, "C1", cart_id, "short", cashier)
     # Payment has started: the cart is frozen until the payments are removed.
     with pytest.raises(PosError, match="payment has started"):
         await scan(db, cfg, "C1", cashier, cart_id, barcode(catalog, ATTA))
     stale_version = view.cart.version
-    await pos.add_tender(db, cfg, "C1", cart_id, "upi", 4500)
+    await payment.add_tender(db, cfg, "C1", cart_id, "upi", 4500)
     with pytest.raises(PosError, match="the cart changed while paying"):
-        await pos.complete_sale(
+        await payment.complete_sale(
             db, cfg, "C1", cart_id, new_key(), cashier, expected_version=stale_version
         )
     assert await rows(db, select(Sale)) == []
     assert await sequence(db, "sale") == 0
-    view = await pos.current_cart(db, cfg, "C1", cashier)
+    view = await cart.current_cart(db, cfg, "C1", cashier)
     assert view.remaining == 0
     with pytest.raises(PosError, match="already paid"):
-        await pos.add_tender(db, cfg, "C1", cart_id, "cash", 100)
-    sale = await pos.complete_sale(
+        await payment.add_tender(db, cfg, "C1", cart_id, "cash", 100)
+    sale = await payment.complete_sale(
         db, cfg, "C1", cart_id, new_key(), cashier, expected_version=view.cart.version
     )
     assert sale.number == "S1-000001"
-    assert [(t.kind, t.amount_minor) for t in (await pos.get_sale(db, sale.id)).tenders] == [
+    assert [(t.kind, t.amount_minor) for t in (await payment.get_sale(db, sale.id)).tenders] == [
         ("card", 15000),
         ("upi", 4500),
     ]
 
 
 async def test_discount_limits_and_approvals(cfg, db, catalog, cashier, manager):
-    await pos.open_shift(db, cfg, "C1", cashier, 0)
+    await shifts.open_shift(db, cfg, "C1", cashier, 0)
     view = await new_cart(db, cfg, "C1", cashier, barcode(catalog, LOTION), barcode(catalog, DAL))
     cart_id = view.cart.id
     lotion = line_for(view, LOTION)
 
     # Over 10 % by a cashier alone: needs a manager.
     with pytest.raises(NeedsApproval, match="over 10%"):
-        await pos.set_line_discount(
+        await discounts.set_line_discount(
             db, cfg, "C1", cart_id, lotion.id, Discount("percent", 1001), cashier
         )
     with pytest.raises(NeedsApproval):
-        await pos.set_line_discount(
+        await discounts.set_line_discount(
             db, cfg, "C1", cart_id, lotion.id, Discount("amount", 1951), cashier
         )
     # Exactly 10 % is fine.
-    view = await pos.set_line_discount(
+    view = await discounts.set_line_discount(
         db, cfg, "C1", cart_id, lotion.id, Discount("amount", 1950), cashier
     )
     assert view.totals.line(lotion.id).line_discount == 1950
     # With a manager's approval, or by a manager, more is allowed.
-    view = await pos.set_line_discount(
+    view = await discounts.set_line_discount(
         db, cfg, "C1", cart_id, lotion.id, Discount("percent", 2500), cashier, approver=manager
     )
     assert view.totals.line(lotion.id).line_discount == 4875
     assert line_for(view, LOTION).discount_approver == manager.id
-    view = await pos.set_line_discount(
+    view = await discounts.set_line_discount(
         db, cfg, "C1", cart_id, lotion.id, Discount("percent", 3000), manager
     )
     assert view.totals.line(lotion.id).line_discount == 5850
     # An amount bigger than the line is refused for anyone.
     with pytest.raises(PosError, match=r"more than the line \(₹195.00\)"):
-        await pos.set_line_discount(
+        await discounts.set_line_discount(
             db, cfg, "C1", cart_id, lotion.id, Discount("amount", 19501), manager
         )
     with pytest.raises(NeedsApproval):
-        await pos.set_bill_discount(db, cfg, "C1", cart_id, Discount("percent", 1500), cashier)
+        await discounts.set_bill_discount(db, cfg, "C1", cart_id, Discount("percent", 1500), cashier)
     with pytest.raises(PosError, match="more than the bill"):
-        await pos.set_bill_discount(db, cfg, "C1", cart_id, Discount("amount", 10**7), manager)
-    view = await pos.set_bill_discount(
+        await discounts.set_bill_discount(db, cfg, "C1", cart_id, Discount("amount", 10**7), manager)
+    view = await discounts.set_bill_discount(
         db, cfg, "C1", cart_id, Discount("percent", 1500), cashier, approver=manager
     )
     assert view.cart.bill_discount_approver == manager.id
@@ -809,27 +810,27 @@ async def test_discount_limits_and_approvals(cfg, db, catalog, cashier, manager)
 
 
 async def test_removing_more_than_500_rupees_needs_a_manager(cfg, db, catalog, cashier, manager):
-    await pos.open_shift(db, cfg, "C1", cashier, 0)
+    await shifts.open_shift(db, cfg, "C1", cashier, 0)
     view = await new_cart(db, cfg, "C1", cashier, barcode(catalog, BIG), barcode(catalog, DAL))
     cart_id = view.cart.id
     big = line_for(view, BIG)
     with pytest.raises(NeedsApproval, match="removing ₹545.00 needs a manager"):
-        await pos.void_line(db, cfg, "C1", cart_id, big.id, cashier)
-    view, _ = await pos.add_product(db, cfg, "C1", cart_id, DAL, 4)
+        await cart.void_line(db, cfg, "C1", cart_id, big.id, cashier)
+    view, _ = await cart.add_product(db, cfg, "C1", cart_id, DAL, 4)
     dal = line_for(view, DAL)
     assert dal.quantity == 5
     with pytest.raises(NeedsApproval, match="removing ₹1,120.00"):
-        await pos.void_cart(db, cfg, "C1", cart_id, cashier)
+        await cart.void_cart(db, cfg, "C1", cart_id, cashier)
     # Lowering a quantity is a partial void: 5 -> 0 is not allowed, 5 -> 1 removes ₹460.
     with pytest.raises(PosError, match="use Remove"):
-        await pos.set_quantity(db, cfg, "C1", cart_id, dal.id, 0, cashier)
-    view = await pos.set_quantity(db, cfg, "C1", cart_id, dal.id, 1, cashier)
-    view, _ = await pos.add_product(db, cfg, "C1", cart_id, DAL, 5)
+        await cart.set_quantity(db, cfg, "C1", cart_id, dal.id, 0, cashier)
+    view = await cart.set_quantity(db, cfg, "C1", cart_id, dal.id, 1, cashier)
+    view, _ = await cart.add_product(db, cfg, "C1", cart_id, DAL, 5)
     assert line_for(view, DAL).quantity == 6
     with pytest.raises(NeedsApproval, match="removing ₹575.00"):  # 6 -> 1
-        await pos.set_quantity(db, cfg, "C1", cart_id, dal.id, 1, cashier)
-    view = await pos.set_quantity(db, cfg, "C1", cart_id, dal.id, 1, cashier, approver=manager)
-    view = await pos.void_line(db, cfg, "C1", cart_id, big.id, cashier, approver=manager)
+        await cart.set_quantity(db, cfg, "C1", cart_id, dal.id, 1, cashier)
+    view = await cart.set_quantity(db, cfg, "C1", cart_id, dal.id, 1, cashier, approver=manager)
+    view = await cart.void_line(db, cfg, "C1", cart_id, big.id, cashier, approver=manager)
     assert [(line.id, line.quantity) for line in view.cart.lines] == [(dal.id, 1)]
     voids = await rows(db, select(Void).order_by(Void.at))
     assert [(v.kind, v.amount_minor, v.approver_id) for v in voids] == [
@@ -839,25 +840,25 @@ async def test_removing_more_than_500_rupees_needs_a_manager(cfg, db, catalog, c
     ]
     # A manager removes big lines without a second PIN.
     view = await scan(db, cfg, "C1", manager, cart_id, barcode(catalog, BIG))
-    view = await pos.void_line(db, cfg, "C1", cart_id, line_for(view, BIG).id, manager)
+    view = await cart.void_line(db, cfg, "C1", cart_id, line_for(view, BIG).id, manager)
     assert len(await rows(db, select(Void))) == 4
 
 
 async def test_no_sale_without_an_open_shift(cfg, db, catalog, cashier, manager):
     with pytest.raises(PosError, match="no open shift"):
-        await pos.current_cart(db, cfg, "C1", cashier)
+        await cart.current_cart(db, cfg, "C1", cashier)
     with pytest.raises(PosError, match="no open shift"):
-        await pos.cash_movement(db, "C1", cashier, 100, "float")
+        await shifts.cash_movement(db, "C1", cashier, 100, "float")
     # A cart left empty on screen when the shift closed cannot become a sale.
-    shift = await pos.open_shift(db, cfg, "C1", cashier, 0)
-    cart_id = (await pos.current_cart(db, cfg, "C1", cashier)).cart.id
-    await pos.close_shift(db, cfg, shift.id, manager, {})
+    shift = await shifts.open_shift(db, cfg, "C1", cashier, 0)
+    cart_id = (await cart.current_cart(db, cfg, "C1", cashier)).cart.id
+    await shifts.close_shift(db, cfg, shift.id, manager, {})
     with pytest.raises(PosError, match="counter C1 has no open shift"):
         await scan(db, cfg, "C1", cashier, cart_id, barcode(catalog, ATTA))
     with pytest.raises(PosError, match="the cart is empty|counter C1 has no open shift"):
-        await pos.add_tender(db, cfg, "C1", cart_id, "cash", None, 10_000)
+        await payment.add_tender(db, cfg, "C1", cart_id, "cash", None, 10_000)
     with pytest.raises(PosError, match="counter C1 has no open shift|the cart is empty"):
-        await pos.complete_sale(db, cfg, "C1", cart_id, new_key(), cashier)
+        await payment.complete_sale(db, cfg, "C1", cart_id, new_key(), cashier)
     assert await rows(db, select(Sale)) == []
     assert await sequence(db, "sale") == 0
     assert await sale_moves(db) == []
@@ -867,23 +868,23 @@ async def test_no_sale_without_an_open_shift(cfg, db, catalog, cashier, manager)
 async def test_lowering_a_quantity_cannot_stretch_a_discount_past_the_limit(
     cfg, db, catalog, cashier, where
 ):
-    await pos.open_shift(db, cfg, "C1", cashier, 0)
-    view, line = await pos.add_product(
-        db, cfg, "C1", (await pos.current_cart(db, cfg, "C1", cashier)).cart.id, ATTA, 5
+    await shifts.open_shift(db, cfg, "C1", cashier, 0)
+    view, line = await cart.add_product(
+        db, cfg, "C1", (await cart.current_cart(db, cfg, "C1", cashier)).cart.id, ATTA, 5
     )
     cart_id = view.cart.id
     discount = Discount("amount", 3000)  # ₹30 off ₹340: 8.8 %, within the cashier's limit
     if where == "line":
-        await pos.set_line_discount(db, cfg, "C1", cart_id, line.id, discount, cashier)
+        await discounts.set_line_discount(db, cfg, "C1", cart_id, line.id, discount, cashier)
     else:
-        await pos.set_bill_discount(db, cfg, "C1", cart_id, discount, cashier)
+        await discounts.set_bill_discount(db, cfg, "C1", cart_id, discount, cashier)
     try:
         # Taking 4 off removes ₹272: below the void limit, so no PIN is asked for that.
-        view = await pos.set_quantity(db, cfg, "C1", cart_id, line.id, 1, cashier)
+        view = await cart.set_quantity(db, cfg, "C1", cart_id, line.id, 1, cashier)
     except NeedsApproval:
         return  # refusing the step is one acceptable fix
     await pay_cash(db, cfg, "C1", cart_id)
-    sale = await pos.complete_sale(db, cfg, "C1", cart_id, new_key(), cashier)
+    sale = await payment.complete_sale(db, cfg, "C1", cart_id, new_key(), cashier)
     # Today: ₹30 off ₹68 (44 %) with no approver anywhere.
     assert sale.discount_minor * 100 <= sale.gross_minor * cfg.pos.discount_limit_percent
 
@@ -892,51 +893,51 @@ async def test_lowering_a_quantity_cannot_stretch_a_discount_past_the_limit(
 
 
 async def test_park_and_resume_keep_both_carts(cfg, db, catalog, cashier, manager):
-    await pos.open_shift(db, cfg, "C1", cashier, 0)
-    await pos.open_shift(db, cfg, "C2", manager, 0)
+    await shifts.open_shift(db, cfg, "C1", cashier, 0)
+    await shifts.open_shift(db, cfg, "C2", manager, 0)
     first = await new_cart(db, cfg, "C1", cashier, barcode(catalog, ATTA), barcode(catalog, DAL))
     first_id = first.cart.id
     with pytest.raises(PosError, match="nothing to park"):
-        await pos.park_cart(
-            db, cfg, "C2", (await pos.current_cart(db, cfg, "C2", manager)).cart.id, manager
+        await cart.park_cart(
+            db, cfg, "C2", (await cart.current_cart(db, cfg, "C2", manager)).cart.id, manager
         )
 
-    view = await pos.park_cart(db, cfg, "C1", first_id, cashier, "  wife brings the wallet  ")
+    view = await cart.park_cart(db, cfg, "C1", first_id, cashier, "  wife brings the wallet  ")
     second_id = view.cart.id
     assert second_id != first_id and not view.cart.lines and view.cart.status == "active"
     assert [(c.id, c.note) for c in view.parked] == [(first_id, "wife brings the wallet")]
     with pytest.raises(PosError, match="no longer open"):
         await scan(db, cfg, "C1", cashier, first_id, barcode(catalog, LOTION))
     with pytest.raises(PosError, match="not open on this counter"):
-        await pos.add_tender(db, cfg, "C1", first_id, "cash", 100)
+        await payment.add_tender(db, cfg, "C1", first_id, "cash", 100)
 
     view = await scan(db, cfg, "C1", cashier, second_id, barcode(catalog, LOTION))
-    view = await pos.resume_cart(db, cfg, "C1", first_id, cashier)
+    view = await cart.resume_cart(db, cfg, "C1", first_id, cashier)
     assert view.cart.id == first_id and view.cart.status == "active"
     assert sorted(view.products[ln.product_id].sku for ln in view.cart.lines) == [ATTA, DAL]
     assert [c.id for c in view.parked] == [second_id]
-    assert (await pos.current_cart(db, cfg, "C1", cashier)).cart.id == first_id
+    assert (await cart.current_cart(db, cfg, "C1", cashier)).cart.id == first_id
     with pytest.raises(PosError, match="parked cart is not on this counter"):
-        await pos.resume_cart(db, cfg, "C1", first_id, cashier)  # not parked any more
+        await cart.resume_cart(db, cfg, "C1", first_id, cashier)  # not parked any more
 
     # A parked cart of C2 cannot be pulled onto C1.
     other = await new_cart(db, cfg, "C2", manager, barcode(catalog, BIG))
-    await pos.park_cart(db, cfg, "C2", other.cart.id, manager)
+    await cart.park_cart(db, cfg, "C2", other.cart.id, manager)
     with pytest.raises(PosError, match="parked cart is not on this counter"):
-        await pos.resume_cart(db, cfg, "C1", other.cart.id, cashier)
-    c2_view = await pos.current_cart(db, cfg, "C2", manager)
+        await cart.resume_cart(db, cfg, "C1", other.cart.id, cashier)
+    c2_view = await cart.current_cart(db, cfg, "C2", manager)
     assert [c.id for c in c2_view.parked] == [other.cart.id]
-    assert (await pos.current_cart(db, cfg, "C1", cashier)).cart.id == first_id
+    assert (await cart.current_cart(db, cfg, "C1", cashier)).cart.id == first_id
 
     # Both C1 carts become sales; resuming onto an empty screen drops the empty cart.
     await pay_cash(db, cfg, "C1", first_id)
-    one_sale = await pos.complete_sale(db, cfg, "C1", first_id, new_key(), cashier)
-    empty = await pos.current_cart(db, cfg, "C1", cashier)
+    one_sale = await payment.complete_sale(db, cfg, "C1", first_id, new_key(), cashier)
+    empty = await cart.current_cart(db, cfg, "C1", cashier)
     assert not empty.cart.lines and [c.id for c in empty.parked] == [second_id]
-    view = await pos.resume_cart(db, cfg, "C1", second_id, cashier)
+    view = await cart.resume_cart(db, cfg, "C1", second_id, cashier)
     assert view.parked == [] and view.cart.lines[0].quantity == 1
     await pay_cash(db, cfg, "C1", second_id)
-    two_sale = await pos.complete_sale(db, cfg, "C1", second_id, new_key(), cashier)
+    two_sale = await payment.complete_sale(db, cfg, "C1", second_id, new_key(), cashier)
     assert (one_sale.number, two_sale.number) == ("S1-000001", "S1-000002")
     async with db.read() as s:
         statuses = dict((await s.execute(select(Cart.id, Cart.status))).all())
@@ -951,17 +952,17 @@ async def test_park_and_resume_keep_both_carts(cfg, db, catalog, cashier, manage
 async def test_sale_takes_the_catalogue_price_at_completion(cfg, db, catalog, cashier):
     """Cart lines keep no price: every view and the completion price the cart from the
     catalogue as it is then, and the sale line freezes that price."""
-    await pos.open_shift(db, cfg, "C1", cashier, 0)
+    await shifts.open_shift(db, cfg, "C1", cashier, 0)
     view = await new_cart(db, cfg, "C1", cashier, barcode(catalog, ATTA), barcode(catalog, ATTA))
     assert view.totals.total == 13600
     await set_price(db, catalog, ATTA, 7000)
-    view = await pos.current_cart(db, cfg, "C1", cashier)
+    view = await cart.current_cart(db, cfg, "C1", cashier)
     assert view.totals.gross == 14000 and view.totals.total == 14000
     await pay_cash(db, cfg, "C1", view.cart.id)
-    done = await pos.complete_sale(db, cfg, "C1", view.cart.id, new_key(), cashier)
+    done = await payment.complete_sale(db, cfg, "C1", view.cart.id, new_key(), cashier)
     assert done.total_minor == 14000
     await set_price(db, catalog, ATTA, 9900)  # later changes do not touch the sale
-    sale = await pos.get_sale(db, done.id)
+    sale = await payment.get_sale(db, done.id)
     [line] = sale.lines
     assert (line.sku, line.quantity, line.unit_price_minor, line.gross_minor) == (
         ATTA,
@@ -974,18 +975,18 @@ async def test_sale_takes_the_catalogue_price_at_completion(cfg, db, catalog, ca
 
 
 async def test_a_price_rise_after_payment_leaves_the_rest_due(cfg, db, catalog, cashier):
-    await pos.open_shift(db, cfg, "C1", cashier, 0)
+    await shifts.open_shift(db, cfg, "C1", cashier, 0)
     view = await new_cart(db, cfg, "C1", cashier, barcode(catalog, ATTA))
     cart_id = view.cart.id
-    await pos.add_tender(db, cfg, "C1", cart_id, "upi", None)
+    await payment.add_tender(db, cfg, "C1", cart_id, "upi", None)
     await set_price(db, catalog, ATTA, 7500)
     with pytest.raises(PosError, match=r"₹7.00 is still due"):
-        await pos.complete_sale(db, cfg, "C1", cart_id, new_key(), cashier)
+        await payment.complete_sale(db, cfg, "C1", cart_id, new_key(), cashier)
     assert await sequence(db, "sale") == 0
-    view = await pos.add_tender(db, cfg, "C1", cart_id, "upi", None)
+    view = await payment.add_tender(db, cfg, "C1", cart_id, "upi", None)
     assert [t.amount_minor for t in view.cart.tenders] == [6800, 700]
-    done = await pos.complete_sale(db, cfg, "C1", cart_id, new_key(), cashier)
-    sale = await pos.get_sale(db, done.id)
+    done = await payment.complete_sale(db, cfg, "C1", cart_id, new_key(), cashier)
+    sale = await payment.get_sale(db, done.id)
     assert sale.total_minor == 7500 and sale.lines[0].unit_price_minor == 7500
     assert sum(t.amount_minor for t in sale.tenders) == 7500
 
@@ -993,32 +994,32 @@ async def test_a_price_rise_after_payment_leaves_the_rest_due(cfg, db, catalog, 
 async def test_a_price_drop_after_cash_payment_keeps_tenders_equal_to_total(
     cfg, db, catalog, cashier
 ):
-    shift = await pos.open_shift(db, cfg, "C1", cashier, 0)
+    shift = await shifts.open_shift(db, cfg, "C1", cashier, 0)
     view = await new_cart(db, cfg, "C1", cashier, barcode(catalog, ATTA))
     cart_id = view.cart.id
-    await pos.add_tender(db, cfg, "C1", cart_id, "cash", None, given_minor=10_000)
+    await payment.add_tender(db, cfg, "C1", cart_id, "cash", None, given_minor=10_000)
     await set_price(db, catalog, ATTA, 6000)
     try:
-        done = await pos.complete_sale(db, cfg, "C1", cart_id, new_key(), cashier)
+        done = await payment.complete_sale(db, cfg, "C1", cart_id, new_key(), cashier)
     except PosError:
         return  # refusing ("prices changed; take the payment again") is an acceptable fix
-    sale = await pos.get_sale(db, done.id)
-    report = await pos.shift_report(db, shift.id)
+    sale = await payment.get_sale(db, done.id)
+    report = await shifts.shift_report(db, shift.id)
     # Today: total 6000, cash tender 6800, change 4000 -> the drawer holds ₹60, expected ₹68.
     assert sum(t.amount_minor for t in sale.tenders) == sale.total_minor
     assert sum(report.by_tender.values()) == report.sales_total
 
 
 async def test_a_price_drop_after_card_payment_is_a_clear_refusal(cfg, db, catalog, cashier):
-    await pos.open_shift(db, cfg, "C1", cashier, 0)
+    await shifts.open_shift(db, cfg, "C1", cashier, 0)
     view = await new_cart(db, cfg, "C1", cashier, barcode(catalog, ATTA))
     cart_id = view.cart.id
-    view = await pos.add_tender(db, cfg, "C1", cart_id, "card", None, reference="AUTH99")
+    view = await payment.add_tender(db, cfg, "C1", cart_id, "card", None, reference="AUTH99")
     await set_price(db, catalog, ATTA, 6000)
     with pytest.raises(PosError):
-        await pos.complete_sale(db, cfg, "C1", cart_id, new_key(), cashier)
-    view = await pos.current_cart(db, cfg, "C1", cashier)
+        await payment.complete_sale(db, cfg, "C1", cart_id, new_key(), cashier)
+    view = await cart.current_cart(db, cfg, "C1", cashier)
     assert view.remaining == 0  # the pay panel reads this
-    view = await pos.remove_tender(db, cfg, "C1", cart_id, view.cart.tenders[0].id)
+    view = await payment.remove_tender(db, cfg, "C1", cart_id, view.cart.tenders[0].id)
     assert view.remaining == 6000
     assert await rows(db, select(Sale)) == []

@@ -26,7 +26,7 @@ from app.catalog.service import import_catalog
 from app.core.auth import StaffUser, create_user
 from app.core.db import Database
 from app.core.secret_file import attach_pepper
-from app.pos import service as pos
+from app.pos import cart, payment, shifts
 from app.printing.models import PrintJob
 from app.stock.service import load_bins_csv
 from tests.conftest import make_config
@@ -209,7 +209,7 @@ async def set_up_till(db: Database, cfg):
     await load_bins_csv(db, (ROOT / "store_config" / "demo_bins.csv").read_text())
     user = await create_user(db, "Printer Test", "cashier", "3816")
     staff = StaffUser(user.id, user.name, user.role)
-    await pos.open_shift(db, cfg, "C1", staff, 0)
+    await shifts.open_shift(db, cfg, "C1", staff, 0)
     code = next(r.barcodes[0] for r in parsed.rows if r.unit == "piece" and r.barcodes)
     return staff, code
 
@@ -217,10 +217,10 @@ async def set_up_till(db: Database, cfg):
 async def sell(db: Database, cfg, staff: StaffUser, code: str, n: int, start: int) -> list[str]:
     numbers = []
     for i in range(start, start + n):
-        view = await pos.current_cart(db, cfg, "C1", staff)
-        await pos.add_scan(db, cfg, "C1", staff, view.cart.id, code, cfg.measure_rules)
-        await pos.add_tender(db, cfg, "C1", view.cart.id, "cash", None, 10_000_000)
-        sale = await pos.complete_sale(db, cfg, "C1", view.cart.id, f"print-test-{i:04d}", staff)
+        view = await cart.current_cart(db, cfg, "C1", staff)
+        await cart.add_scan(db, cfg, "C1", staff, view.cart.id, code, cfg.measure_rules)
+        await payment.add_tender(db, cfg, "C1", view.cart.id, "cash", None, 10_000_000)
+        sale = await payment.complete_sale(db, cfg, "C1", view.cart.id, f"print-test-{i:04d}", staff)
         numbers.append(sale.number)
     return numbers
 

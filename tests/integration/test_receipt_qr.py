@@ -13,7 +13,7 @@ from app.catalog.csv_io import parse_catalog
 from app.catalog.service import import_catalog
 from app.core.auth import StaffUser, create_user
 from app.core.money import format_amount
-from app.pos import service as pos
+from app.pos import cart, payment, shifts
 from app.printing.models import PrintJob
 from app.printing.worker import render_job
 from app.stock.service import load_bins_csv
@@ -30,12 +30,12 @@ async def test_printed_qr_opens_the_e_receipt(client, db, cfg):
     await load_bins_csv(db, (ROOT / "store_config" / "demo_bins.csv").read_text())
     user = await create_user(db, "Asha", "cashier", "3816")
     staff = StaffUser(user.id, user.name, user.role)
-    await pos.open_shift(db, cfg, "C1", staff, 0)
-    view = await pos.current_cart(db, cfg, "C1", staff)
+    await shifts.open_shift(db, cfg, "C1", staff, 0)
+    view = await cart.current_cart(db, cfg, "C1", staff)
     code = next(r.barcodes[0] for r in parsed.rows if r.unit == "piece" and r.barcodes)
-    await pos.add_scan(db, cfg, "C1", staff, view.cart.id, code, cfg.measure_rules)
-    await pos.add_tender(db, cfg, "C1", view.cart.id, "upi", None)
-    sale = await pos.complete_sale(db, cfg, "C1", view.cart.id, "qr-test-key-1", staff)
+    await cart.add_scan(db, cfg, "C1", staff, view.cart.id, code, cfg.measure_rules)
+    await payment.add_tender(db, cfg, "C1", view.cart.id, "upi", None)
+    sale = await payment.complete_sale(db, cfg, "C1", view.cart.id, "qr-test-key-1", staff)
 
     async with db.read() as s:
         job = await s.scalar(select(PrintJob).where(PrintJob.ref == sale.id))

@@ -18,7 +18,7 @@ import pytest
 from app.config import load_config
 from app.core.auth import StaffUser, create_user
 from app.core.db import Database
-from app.pos import service as pos
+from app.pos import cart, payment, shifts
 from app.stock import service as stock
 from tests.sync.harness import Hub, Store, kirana, make_store, wait_for
 from tests.sync.test_end_to_end import close_all, ean13, hub_inventory, save_product
@@ -47,10 +47,10 @@ def on_hand(store: Store, sku: str) -> int:
 
 
 async def sell(db: Database, cfg, staff: StaffUser, code: str) -> str:
-    view = await pos.current_cart(db, cfg, "C1", staff)
-    await pos.add_scan(db, cfg, "C1", staff, view.cart.id, code, cfg.measure_rules)
-    await pos.add_tender(db, cfg, "C1", view.cart.id, "upi", None)
-    sale = await pos.complete_sale(db, cfg, "C1", view.cart.id, secrets.token_hex(8), staff)
+    view = await cart.current_cart(db, cfg, "C1", staff)
+    await cart.add_scan(db, cfg, "C1", staff, view.cart.id, code, cfg.measure_rules)
+    await payment.add_tender(db, cfg, "C1", view.cart.id, "upi", None)
+    sale = await payment.complete_sale(db, cfg, "C1", view.cart.id, secrets.token_hex(8), staff)
     return sale.number
 
 
@@ -89,7 +89,7 @@ async def test_a_restored_store_is_reconciled_after_accept(hub: Hub, tmp_path, m
         staff = StaffUser(user.id, user.name, user.role)
         await stock.load_bins_csv(db, "code,zone,aisle,shelf,pick_seq\nA-01,A,1,1,1\n")
         pid = dict(s1.sql("SELECT sku, id FROM products"))
-        await pos.open_shift(db, cfg, "C1", staff, 0)
+        await shifts.open_shift(db, cfg, "C1", staff, 0)
         await stock.receive(db, product_id=pid["P-1"], bin_code="A-01", quantity=12,
                             user_id=None)
         assert [await sell(db, cfg, staff, codes["P-1"]) for _ in range(2)] == [

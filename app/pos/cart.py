@@ -1,0 +1,336 @@
+"""Building the bill at the till: scan, add, change quantities, void lines or the
+cart, the customer's phone, park and resume. Each public function is one transaction.
+
+Carts live in the database (a reload or crash loses nothing) and belong to one
+counter: every call names the counter it comes from, and a cart of another
+counter is refused. Prices always come from the catalogue on the server; a
+client never sends a price.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+
+from app.catalog.barcodes import MeasureRule, parse_scan
+from app.catalog.models import Product
+from app.catalog.service import UnknownProduct, find_scanned
+from app.config import StoreConfig
+from app.core import audit
+from app.core.auth import StaffUser
+from app.core.clock import utcnow
+from app.core.db import Database
+from app.core.db import Tx as AsyncSession
+from app.core.ids import uuid7
+from app.core.money import format_amount
+from app.pos.common import NeedsApproval, PosError, is_manager, refuse_card_number, require_shift
+from app.pos.discounts import recheck_discounts
+from app.pos.models import Cart, CartLine, Void
+from app.pos.priced_cart import (
+    CartView,
+    cart_for_change,
+    line_of,
+    products_for,
+    totals_for,
+    touch,
+    view_of,
+)
+
+
+async def _active_cart(s: AsyncSession, counter: str, user: StaffUser) -> Cart:
+    cart = await s.scalar(
+        select(Cart)
+        .where(Cart.counter == counter, Cart.status == "active")
+        .order_by(Cart.created_at.desc())
+    )
+    if cart is None:
+        now = utcnow()
+        cart = Cart(
+            id=uuid7(),
+            counter=counter,
+            status="active",
+            user_id=user.id,
+            created_at=now,
+            updated_at=now,
+            version=0,
+            lines=[],
+            tenders=[],
+        )
+        s.add(cart)
+        await s.flush()
+    return cart
+
+
+async def current_cart(db: Database, cfg: StoreConfig, counter: str, user: StaffUser) -> CartView:
+    async with db.write() as s:
+        await require_shift(s, counter)
+        return await view_of(s, cfg, await _active_cart(s, counter, user))
+
+
+def _check_quantity(cfg: StoreConfig, product: Product, quantity: int) -> None:
+    if quantity <= 0:
+        raise PosError("quantity must be more than zero")
+    limit = (
+        cfg.pos.max_pieces_per_line if product.unit == "piece" else (cfg.pos.max_kg_per_line * 1000)
+    )
+    if quantity > limit:
+        shown = f"{limit}" if product.unit == "piece" else f"{limit // 1000} {product.unit}"
+        raise PosError(f"that is more than {shown} of {product.name} on one line; check it")
+
+
+async def _add_line(
+    s: AsyncSession,
+    cfg: StoreConfig,
+    cart: Cart,
+    product: Product,
+    quantity: int,
+    label_price: int | None,
+    code: str,
+) -> CartLine:
+    if not product.active:
+        raise PosError(f"{product.name} is discontinued and cannot be sold")
+    mergeable = product.unit == "piece" and label_price is None
+    if mergeable:
+        for line in cart.lines:
+            if (
+                line.product_id == product.id
+                and line.label_price_minor is None
+                and not line.discount_kind
+            ):
+                _check_quantity(cfg, product, line.quantity + quantity)
+                line.quantity += quantity
+                touch(cart)
+                return line
+    _check_quantity(cfg, product, quantity)
+    position = max((line.position for line in cart.lines), default=0) + 1
+    line = CartLine(
+        id=uuid7(),
+        cart_id=cart.id,
+        position=position,
+        product_id=product.id,
+        quantity=quantity,
+        label_price_minor=label_price,
+        scanned_code=code[:64],
+    )
+    cart.lines.append(line)
+    touch(cart)
+    return line
+
+
+async def add_scan(
+    db: Database,
+    cfg: StoreConfig,
+    counter: str,
+    user: StaffUser,
+    cart_id: str,
+    code: str,
+    rules: Sequence[MeasureRule],
+) -> tuple[CartView, CartLine]:
+    """A scanned or typed code adds a line (weight or price from a scale label).
+
+    The hot path of the till: one transaction, no query that the fragment doesn't need."""
+    scan = parse_scan(code, rules)  # BarcodeError bubbles up before any I/O
+    async with db.write() as s:
+        product = (await find_scanned(s, scan)).product  # or UnknownProduct
+        label_price = scan.price_minor
+        if product.unit == "piece":
+            quantity = scan.quantity or 1
+        elif scan.weight_g:
+            quantity = scan.weight_g
+        elif label_price is not None:
+            quantity = scan.quantity or 1000  # a price label without weight: one unit
+        else:
+            raise PosError(
+                f"{product.name} is sold by {product.unit}: scan the scale label "
+                "or use its quick key and enter the weight"
+            )
+        cart = await cart_for_change(s, counter, cart_id)
+        line = await _add_line(s, cfg, cart, product, quantity, label_price, code)
+        return await view_of(s, cfg, cart), line
+
+
+async def add_product(
+    db: Database, cfg: StoreConfig, counter: str, cart_id: str, sku: str, quantity: int
+) -> tuple[CartView, CartLine]:
+    async with db.write() as s:
+        cart = await cart_for_change(s, counter, cart_id)
+        product = await s.scalar(select(Product).where(Product.sku == sku.upper()))
+        if product is None:
+            raise UnknownProduct(sku)
+        line = await _add_line(s, cfg, cart, product, quantity, None, "")
+        return await view_of(s, cfg, cart), line
+
+
+async def set_quantity(
+    db: Database,
+    cfg: StoreConfig,
+    counter: str,
+    cart_id: str,
+    line_id: str,
+    quantity: int,
+    user: StaffUser,
+    approver: StaffUser | None = None,
+) -> CartView:
+    async with db.write() as s:
+        cart = await cart_for_change(s, counter, cart_id)
+        line = line_of(cart, line_id)
+        product = await s.get(Product, line.product_id)
+        if quantity <= 0:
+            raise PosError("use Remove to take a line off the bill")
+        if line.label_price_minor is not None or product.unit != "piece":
+            raise PosError(
+                "a weighed or price-labelled line cannot change quantity; remove it and scan again"
+            )
+        if quantity < line.quantity:
+            # Taking items off is a (partial) void: logged, approved above the limit.
+            unit_value = product.price_minor
+            await _void(
+                s,
+                cfg,
+                cart,
+                user,
+                approver,
+                "line",
+                unit_value * (line.quantity - quantity),
+                f"{product.sku} {line.quantity}->{quantity}",
+            )
+        _check_quantity(cfg, product, quantity)
+        line.quantity = quantity
+        await recheck_discounts(s, cfg, cart, user, approver)
+        touch(cart)
+        return await view_of(s, cfg, cart)
+
+
+async def _void(
+    s: AsyncSession,
+    cfg: StoreConfig,
+    cart: Cart,
+    user: StaffUser,
+    approver: StaffUser | None,
+    kind: str,
+    amount: int,
+    detail: str,
+) -> None:
+    limit = cfg.pos.void_approval_above_rupees * 100
+    if amount > limit and not is_manager(user) and approver is None:
+        raise NeedsApproval(f"removing {format_amount(amount)} needs a manager's PIN")
+    shift = await require_shift(s, cart.counter)
+    s.add(
+        Void(
+            id=uuid7(),
+            shift_id=shift.id,
+            cart_id=cart.id,
+            kind=kind,
+            amount_minor=amount,
+            detail=detail[:200],
+            user_id=user.id,
+            approver_id=approver.id if approver else None,
+            at=utcnow(),
+        )
+    )
+    audit.record(s, f"void_{kind}", f"{detail} {amount}", user=user, approver=approver)
+
+
+async def void_line(
+    db: Database,
+    cfg: StoreConfig,
+    counter: str,
+    cart_id: str,
+    line_id: str,
+    user: StaffUser,
+    approver: StaffUser | None = None,
+) -> CartView:
+    async with db.write() as s:
+        cart = await cart_for_change(s, counter, cart_id)
+        line = line_of(cart, line_id)
+        products = await products_for(s, cart)
+        value = totals_for(cfg, cart, products).line(line.id).gross
+        await _void(
+            s,
+            cfg,
+            cart,
+            user,
+            approver,
+            "line",
+            value,
+            f"{products[line.product_id].sku} x{line.quantity}",
+        )
+        cart.lines.remove(line)
+        await recheck_discounts(s, cfg, cart, user, approver)
+        touch(cart)
+        return await view_of(s, cfg, cart)
+
+
+async def void_cart(
+    db: Database,
+    cfg: StoreConfig,
+    counter: str,
+    cart_id: str,
+    user: StaffUser,
+    approver: StaffUser | None = None,
+) -> None:
+    async with db.write() as s:
+        cart = await s.get(Cart, cart_id)
+        if cart is None or cart.counter != counter or cart.status not in ("active", "parked"):
+            raise PosError("that cart is not open on this counter")
+        if cart.tenders:
+            raise PosError("payment has started; remove the payments first")
+        products = await products_for(s, cart)
+        value = totals_for(cfg, cart, products).gross
+        if cart.lines:
+            await _void(s, cfg, cart, user, approver, "cart", value, f"{len(cart.lines)} lines")
+        cart.status = "voided"
+        touch(cart)
+
+
+async def set_customer_phone(
+    db: Database, cfg: StoreConfig, counter: str, cart_id: str, phone: str
+) -> CartView:
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    if digits.startswith("91") and len(digits) == 12:
+        digits = digits[2:]
+    if digits and (len(digits) != 10 or digits[0] not in "6789"):
+        raise PosError("a mobile number has 10 digits and starts with 6, 7, 8 or 9")
+    async with db.write() as s:
+        cart = await cart_for_change(s, counter, cart_id)
+        cart.customer_phone = digits
+        touch(cart)
+        return await view_of(s, cfg, cart)
+
+
+async def park_cart(
+    db: Database, cfg: StoreConfig, counter: str, cart_id: str, user: StaffUser, note: str = ""
+) -> CartView:
+    refuse_card_number(note)
+    async with db.write() as s:
+        cart = await cart_for_change(s, counter, cart_id)
+        if not cart.lines:
+            raise PosError("nothing to park: the cart is empty")
+        cart.status = "parked"
+        cart.note = note.strip()[:40]
+        touch(cart)
+        await s.flush()
+        return await view_of(s, cfg, await _active_cart(s, counter, user))
+
+
+async def resume_cart(
+    db: Database, cfg: StoreConfig, counter: str, cart_id: str, user: StaffUser
+) -> CartView:
+    """Bring a parked cart back; the cart on screen is parked in its place if it has lines."""
+    async with db.write() as s:
+        parked = await s.get(Cart, cart_id)
+        if parked is None or parked.counter != counter or parked.status != "parked":
+            raise PosError("that parked cart is not on this counter")
+        current = await s.scalar(
+            select(Cart).where(Cart.counter == counter, Cart.status == "active")
+        )
+        if current is not None:
+            if current.tenders:
+                raise PosError("finish the payment on screen first")
+            current.status = "parked" if current.lines else "voided"
+            touch(current)
+        parked.status = "active"
+        touch(parked)
+        await s.flush()
+        return await view_of(s, cfg, parked)

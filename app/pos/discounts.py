@@ -1,0 +1,128 @@
+"""Line and bill discounts at the till; above the configured limit they need a
+manager's PIN, also when a shrinking line or bill pushes a set amount over it."""
+
+from __future__ import annotations
+
+from app.config import StoreConfig
+from app.core import audit
+from app.core.auth import StaffUser
+from app.core.db import Database
+from app.core.db import Tx as AsyncSession
+from app.core.money import format_amount
+from app.pos.common import NeedsApproval, PosError, is_manager
+from app.pos.models import Cart
+from app.pos.priced_cart import (
+    CartView,
+    cart_for_change,
+    discount_needs_approval,
+    line_of,
+    products_for,
+    totals_for,
+    touch,
+    view_of,
+)
+from app.pos.pricing import Discount
+
+
+async def recheck_discounts(
+    s: AsyncSession, cfg: StoreConfig, cart: Cart, user: StaffUser, approver: StaffUser | None
+) -> None:
+    """An amount discount set within the limit can exceed it once the line or bill
+    shrinks; such a change needs the same approval as setting the discount would."""
+    if is_manager(user):
+        return
+    products = await products_for(s, cart)
+    totals = totals_for(cfg, cart, products)
+    for line in cart.lines:
+        if line.discount_kind != "amount" or line.discount_approver:
+            continue
+        discount = Discount("amount", line.discount_value)
+        if discount_needs_approval(cfg, discount, totals.line(line.id).gross):
+            if approver is None:
+                raise NeedsApproval(
+                    f"the line discount would be over "
+                    f"{cfg.pos.discount_limit_percent}%: a manager's PIN is needed"
+                )
+            line.discount_approver = approver.id
+    if cart.bill_discount_kind == "amount" and not cart.bill_discount_approver:
+        base = totals.gross - totals.line_discounts
+        if discount_needs_approval(cfg, Discount("amount", cart.bill_discount_value), base):
+            if approver is None:
+                raise NeedsApproval(
+                    f"the bill discount would be over "
+                    f"{cfg.pos.discount_limit_percent}%: a manager's PIN is needed"
+                )
+            cart.bill_discount_approver = approver.id
+
+
+async def set_line_discount(
+    db: Database,
+    cfg: StoreConfig,
+    counter: str,
+    cart_id: str,
+    line_id: str,
+    discount: Discount | None,
+    user: StaffUser,
+    approver: StaffUser | None = None,
+) -> CartView:
+    async with db.write() as s:
+        cart = await cart_for_change(s, counter, cart_id)
+        line = line_of(cart, line_id)
+        products = await products_for(s, cart)
+        gross = totals_for(cfg, cart, products).line(line.id).gross
+        if discount is not None:
+            if discount.kind == "amount" and discount.value > gross:
+                raise PosError(f"the discount is more than the line ({format_amount(gross)})")
+            if (
+                discount_needs_approval(cfg, discount, gross)
+                and not is_manager(user)
+                and approver is None
+            ):
+                raise NeedsApproval(
+                    f"a discount over {cfg.pos.discount_limit_percent}% needs a manager's PIN"
+                )
+            audit.record(
+                s,
+                "discount_line",
+                f"{products[line.product_id].sku} {discount.kind} {discount.value}",
+                user=user, approver=approver,
+            )
+        line.discount_kind = discount.kind if discount else None
+        line.discount_value = discount.value if discount else 0
+        line.discount_approver = approver.id if approver and discount else None
+        touch(cart)
+        return await view_of(s, cfg, cart)
+
+
+async def set_bill_discount(
+    db: Database,
+    cfg: StoreConfig,
+    counter: str,
+    cart_id: str,
+    discount: Discount | None,
+    user: StaffUser,
+    approver: StaffUser | None = None,
+) -> CartView:
+    async with db.write() as s:
+        cart = await cart_for_change(s, counter, cart_id)
+        products = await products_for(s, cart)
+        base = totals_for(cfg, cart, products)
+        base_amount = base.gross - base.line_discounts
+        if discount is not None:
+            if discount.kind == "amount" and discount.value > base_amount:
+                raise PosError(f"the discount is more than the bill ({format_amount(base_amount)})")
+            if (
+                discount_needs_approval(cfg, discount, base_amount)
+                and not is_manager(user)
+                and approver is None
+            ):
+                raise NeedsApproval(
+                    f"a discount over {cfg.pos.discount_limit_percent}% needs a manager's PIN"
+                )
+            audit.record(s, "discount_bill", f"{discount.kind} {discount.value}",
+                         user=user, approver=approver)
+        cart.bill_discount_kind = discount.kind if discount else None
+        cart.bill_discount_value = discount.value if discount else 0
+        cart.bill_discount_approver = approver.id if approver and discount else None
+        touch(cart)
+        return await view_of(s, cfg, cart)

@@ -1,0 +1,264 @@
+"""Refunds and exchanges: chosen lines of a sale back, by cash, card, UPI or
+exchange credit (a credit note spent on a new sale). One transaction each."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from app.catalog.models import Product
+from app.catalog.units import format_measure
+from app.config import StoreConfig
+from app.core import audit
+from app.core.auth import StaffUser
+from app.core.clock import utcnow
+from app.core.db import Database, next_number
+from app.core.db import Tx as AsyncSession
+from app.core.ids import uuid7
+from app.pos import receipts
+from app.pos.common import (
+    REFUND_KINDS,
+    NeedsApproval,
+    PosError,
+    is_manager,
+    refuse_card_number,
+    require_shift,
+)
+from app.pos.credit_notes import credit_code_hash, new_credit_code
+from app.pos.models import Refund, RefundLine, Sale, SaleLine
+from app.stock.service import bin_for_sale, record_move
+from app.sync.outbox import emit
+
+
+@dataclass(frozen=True)
+class RefundableLine:
+    line: SaleLine
+    refunded_quantity: int
+    refunded_amount: int
+    refunded_tax: int = 0
+
+    @property
+    def refundable_quantity(self) -> int:
+        return self.line.quantity - self.refunded_quantity
+
+
+async def refundable_lines(db: Database, sale_id: str) -> list[RefundableLine]:
+    async with db.read() as s:
+        return await _refundable(s, sale_id)
+
+
+async def _refundable(s: AsyncSession, sale_id: str) -> list[RefundableLine]:
+    lines = list(
+        await s.scalars(
+            select(SaleLine).where(SaleLine.sale_id == sale_id).order_by(SaleLine.position)
+        )
+    )
+    done = {
+        lid: (int(q), int(a), int(t))
+        for lid, q, a, t in (
+            await s.execute(
+                select(
+                    RefundLine.sale_line_id,
+                    func.sum(RefundLine.quantity),
+                    func.sum(RefundLine.amount_minor),
+                    func.sum(RefundLine.tax_minor),
+                )
+                .where(RefundLine.sale_line_id.in_([line.id for line in lines]))
+                .group_by(RefundLine.sale_line_id)
+            )
+        ).all()
+    }
+    return [RefundableLine(line, *done.get(line.id, (0, 0, 0))) for line in lines]
+
+
+@dataclass(frozen=True)
+class RefundRequest:
+    sale_line_id: str
+    quantity: int
+    restock: str  # resaleable | damaged
+
+
+async def refund(
+    db: Database,
+    cfg: StoreConfig,
+    counter: str,
+    sale_id: str,
+    requests: Sequence[RefundRequest],
+    tender_kind: str,
+    idempotency_key: str,
+    user: StaffUser,
+    approver: StaffUser | None = None,
+    reason: str = "",
+) -> Refund:
+    """Refund chosen lines of a sale. Never more than sold minus already refunded;
+    the last units of a line refund exactly what is left of its net amount."""
+    key = idempotency_key.strip()
+    if not (8 <= len(key) <= 64):
+        raise PosError("missing refund key; reload the refund screen")
+    refuse_card_number(reason)
+    if tender_kind not in REFUND_KINDS:
+        raise PosError(f"refund by one of {', '.join(REFUND_KINDS)}")
+    if cfg.pos.refund_needs_manager and not is_manager(user) and approver is None:
+        raise NeedsApproval("a refund needs a manager's PIN")
+    wanted = [r for r in requests if r.quantity != 0]
+    if not wanted:
+        raise PosError("choose at least one item and quantity to refund")
+    async with db.write() as s:
+        existing = await s.scalar(select(Refund).where(Refund.idempotency_key == key))
+        if existing is not None:
+            if existing.sale_id != sale_id:
+                raise PosError("that refund key belongs to another bill; reload the screen")
+            return existing
+        if len({r.sale_line_id for r in wanted}) != len(wanted):
+            raise PosError("each item may appear once in a refund")
+        sale = await s.get(Sale, sale_id)
+        if sale is None:
+            raise PosError("no such sale")
+        paid_by = {t.kind for t in sale.tenders}
+        if tender_kind in ("card", "upi") and tender_kind not in paid_by:
+            raise PosError(f"this bill was not paid by {tender_kind}; refund by "
+                           + " or ".join(sorted(paid_by | {"exchange"})))
+        if tender_kind == "cash" and "cash" not in paid_by and not is_manager(user) and (
+                approver is None):
+            raise NeedsApproval("cash back for a card or UPI bill needs a manager's PIN")
+        shift = await require_shift(s, counter)
+        lines = {r.line.id: r for r in await _refundable(s, sale_id)}
+        n = await next_number(s, "refund")
+        refund_row = Refund(
+            id=uuid7(),
+            number=f"{cfg.store.id}-R{n:05d}",
+            idempotency_key=key,
+            sale_id=sale.id,
+            shift_id=shift.id,
+            user_id=user.id,
+            approver_id=approver.id if approver else None,
+            at=utcnow(),
+            tender_kind=tender_kind,
+            total_minor=0,
+            tax_minor=0,
+            reason=reason.strip()[:80],
+        )
+        credit_code = new_credit_code() if tender_kind == "exchange" else ""
+        if credit_code:
+            refund_row.credit_code_hash = credit_code_hash(credit_code)
+        s.add(refund_row)
+        total = tax = 0
+        event_lines = []
+        for req in wanted:
+            entry = lines.get(req.sale_line_id)
+            if entry is None:
+                raise PosError("that item is not on this receipt")
+            line = entry.line
+            if req.quantity < 0:
+                raise PosError("refund quantities cannot be negative")
+            if req.quantity > entry.refundable_quantity:
+                raise PosError(
+                    f"{line.name}: at most {format_measure(entry.refundable_quantity, line.unit)}"
+                    f" can be refunded ({format_measure(line.quantity, line.unit)} sold, "
+                    f"{format_measure(entry.refunded_quantity, line.unit)} refunded)"
+                )
+            if req.restock not in ("resaleable", "damaged"):
+                raise PosError("restock must be resaleable or damaged")
+            if req.quantity == entry.refundable_quantity:  # the last units take the remainder
+                amount = line.net_minor - entry.refunded_amount
+                line_tax = line.tax_minor - entry.refunded_tax
+            else:
+                # A share of the line's GST, as two equal halves (CGST == SGST on the refund
+                # too); rounded down so the last refund of the line never goes below zero.
+                amount = line.net_minor * req.quantity // line.quantity
+                line_tax = 2 * (line.cgst_minor * amount // line.net_minor) if line.net_minor else 0
+            total += amount
+            tax += line_tax
+            s.add(
+                RefundLine(
+                    id=uuid7(),
+                    refund_id=refund_row.id,
+                    sale_line_id=line.id,
+                    quantity=req.quantity,
+                    amount_minor=amount,
+                    tax_minor=line_tax,
+                    restock=req.restock,
+                )
+            )
+            if req.restock == "resaleable":
+                product = await s.get(Product, line.product_id)
+                from app.stock.models import Bin
+
+                bin_ = (
+                    await s.get(Bin, line.bin_id) if line.bin_id else await bin_for_sale(s, product)
+                )
+                await record_move(
+                    s,
+                    product=product,
+                    bin=bin_,
+                    delta=req.quantity,
+                    reason="refund",
+                    reference=refund_row.number,
+                    user_id=user.id,
+                )
+            event_lines.append(
+                {
+                    "sku": line.sku,
+                    "quantity": req.quantity,
+                    "amount": amount,
+                    "restock": req.restock,
+                }
+            )
+        # Never give back more than was paid: the bill's rounding (up to 49 paise) stays
+        # with the last refund, so all refunds of a bill add up to exactly its total.
+        refunded_before = int(await s.scalar(
+            select(func.coalesce(func.sum(Refund.total_minor), 0)).where(
+                Refund.sale_id == sale.id, Refund.id != refund_row.id)) or 0)
+        left_to_refund = sale.total_minor - refunded_before
+        everything_back = all(
+            entry.refundable_quantity == next((r.quantity for r in wanted
+                                               if r.sale_line_id == line_id), 0)
+            for line_id, entry in lines.items())
+        total = left_to_refund if everything_back else min(total, left_to_refund)
+        refund_row.total_minor = total
+        refund_row.tax_minor = tax
+        audit.record(
+            s,
+            "refund",
+            f"{refund_row.number} of {sale.number} {total} by {tender_kind}",
+            user=user, approver=approver,
+        )
+        emit(
+            s,
+            "sale.refunded",
+            {
+                "refund_id": refund_row.id,
+                "number": refund_row.number,
+                "sale": sale.number,
+                "at": refund_row.at.isoformat(),
+                "total": total,
+                "tax": tax,
+                "tender": tender_kind,
+                "lines": event_lines,
+            },
+        )
+        await s.flush()
+        await s.refresh(refund_row, ["lines"])
+        receipts.ask_for_refund_slip(s, cfg, refund_row, sale,
+                                     {k: v.line for k, v in lines.items()}, counter,
+                                     credit_code=credit_code)
+        # Shown and printed once: only its hash is kept (a repeat of the request has none).
+        refund_row.credit_code = credit_code  # type: ignore[attr-defined]
+        return refund_row
+
+
+async def refunds_of_sale(db: Database, sale_id: str) -> list[Refund]:
+    """Every refund of a bill, oldest first, with its lines (for the e-receipt)."""
+    async with db.read() as s:
+        return list(await s.scalars(
+            select(Refund).where(Refund.sale_id == sale_id).order_by(Refund.at, Refund.number)))
+
+
+async def get_refund(db: Database, refund_id: str) -> tuple[Refund, Sale] | None:
+    async with db.read() as s:
+        row = await s.get(Refund, refund_id)
+        if row is None:
+            return None
+        return row, await s.get(Sale, row.sale_id)
