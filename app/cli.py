@@ -8,6 +8,7 @@ import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, NoReturn
 
 import click
 from rich.console import Console
@@ -25,7 +26,7 @@ CONFIG_OPTION = click.option(
 )
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     console.print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
     sys.exit(2)
 
@@ -83,7 +84,7 @@ def serve(cfg: StoreConfig, host: str | None, port: int | None) -> None:
     host = host or cfg.server.host
     port = port or cfg.server.port
     files = tls.TlsFiles(cfg.data_dir / "tls")
-    ssl: dict[str, str] = {}
+    ssl: dict[str, Any] = {}
     scheme = "http"
     if files.present():
         if said := tls.renew_at_start(files, cfg.store.name):

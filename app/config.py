@@ -29,7 +29,7 @@ PRINT_DOCUMENTS = frozenset({"receipt", "refund", "report", "test", "pick_list",
 
 
 T = TypeVar("T")
-C = TypeVar("C")
+C = TypeVar("C", bound="ConfigFile")
 
 
 class ConfigError(Exception):

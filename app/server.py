@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 from jinja2 import pass_context
 from litestar import Litestar, Request, Response, Router, get
@@ -31,7 +32,7 @@ from app.core import migrate, pairing, resources, secret_file, staff_routes
 from app.core import routes as core_routes
 from app.core.api_errors import document_api_errors
 from app.core.auth import PUBLIC, requires
-from app.core.db import Database
+from app.core.db import AnyDatabase, Database
 from app.core.headers import add_security_headers
 from app.core.inputs import bounded_input
 from app.core.timing import server_timing_middleware
@@ -113,6 +114,13 @@ def asset_version() -> str:
     return digest.hexdigest()[:12]
 
 
+def _jinja_globals(app: Litestar) -> dict[str, Any]:
+    """The Jinja environment's globals of an app made by this module."""
+    engine = app.template_engine
+    assert isinstance(engine, JinjaTemplateEngine)  # TemplateConfig(engine=...) below
+    return engine.engine.globals
+
+
 def _template_engine(engine: JinjaTemplateEngine) -> None:
     env = engine.engine
     env.globals.update(template_globals())
@@ -168,7 +176,7 @@ def _common_middleware(cfg: StoreConfig | HubConfig, data_dir: Path) -> dict:
     )
 
 
-def _finish(app: Litestar, cfg: StoreConfig | HubConfig, db: object) -> Litestar:
+def _finish(app: Litestar, cfg: StoreConfig | HubConfig, db: AnyDatabase) -> Litestar:
     app.state.cfg = cfg
     app.state.db = secret_file.attach_pepper(db, cfg.data_dir)
     document_api_errors(app)
@@ -176,12 +184,12 @@ def _finish(app: Litestar, cfg: StoreConfig | HubConfig, db: object) -> Litestar
     async def pepper_old_hashes() -> None:
         from app.core.auth import pepper_existing_hashes
 
-        await pepper_existing_hashes(db)  # type: ignore[arg-type]
+        await pepper_existing_hashes(db)
 
     app.on_startup.insert(0, pepper_old_hashes)
     app.state.asset_version = asset_version()
     tz = cfg.tz
-    app.template_engine.engine.globals["local"] = lambda dt, fmt="%d %b %Y, %H:%M": (
+    _jinja_globals(app)["local"] = lambda dt, fmt="%d %b %Y, %H:%M": (
         dt.astimezone(tz).strftime(fmt) if dt else ""
     )
     app.state.service_worker = (
@@ -266,12 +274,12 @@ def create_hub_app(cfg: HubConfig, *, check_migrations: bool = True) -> Litestar
     app.state.worker = worker
     app.state.links = links
     app.state.mode = "hub"
-    app.template_engine.engine.globals["nav_for"] = hub_nav_for
-    app.template_engine.engine.globals["hub_link"] = lambda: None
+    _jinja_globals(app)["nav_for"] = hub_nav_for
+    _jinja_globals(app)["hub_link"] = lambda: None
     if not cfg.security.require_totp:
         log.warning("security.require_totp is off: hub sign-in asks for no code. Never do "
                     "this on a hub reachable from the internet.")
-        app.template_engine.engine.globals["security_banner"] = lambda: (
+        _jinja_globals(app)["security_banner"] = lambda: (
             "Demo: signing in to this hub needs no code (security.require_totp = false). "
             "Never run a hub like this where the internet can reach it.")
     return _finish(app, cfg, db)
@@ -370,5 +378,5 @@ def create_store_app(cfg: StoreConfig, *, check_migrations: bool = True) -> Lite
     app.state.print_queue = print_queue
     app.state.sync_client = sync_client
     app.state.mode = "store"
-    app.template_engine.engine.globals["hub_link"] = lambda: sync_client.status
+    _jinja_globals(app)["hub_link"] = lambda: sync_client.status
     return _finish(app, cfg, db)

@@ -31,6 +31,7 @@ import io
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TextIO
 
 from app.catalog.barcodes import BarcodeError, MeasureRule, parse_scan
 from app.catalog.models import UNITS
@@ -289,7 +290,7 @@ def _take_row(out: ParsedCatalog, line: int, rec: dict[str, str], rules: Sequenc
     out.rows.append(row)
 
 
-def write_catalog(products: Iterable[dict], stream: io.TextIOBase) -> int:
+def write_catalog(products: Iterable[dict], stream: TextIO) -> int:
     """Write products (dicts with the model's fields) in the import format."""
     writer = csv_safe.writer(stream)
     writer.writerow(COLUMNS)

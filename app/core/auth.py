@@ -15,6 +15,7 @@ import asyncio
 import hashlib
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -24,10 +25,9 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from litestar.handlers.base import BaseRouteHandler
 from sqlalchemy import delete, or_, select
 
-from app.config import StoreConfig
+from app.config import ConfigFile
 from app.core.clock import utcnow
-from app.core.db import Database
-from app.core.db import Tx as AsyncSession
+from app.core.db import AnyDatabase, Session, dialect_name, rowcount
 from app.core.models import ROLES, ApiKey, AuditLog, LoginThrottle, TrustedDevice, User
 from app.core.security import (
     ThrottleState,
@@ -109,7 +109,7 @@ async def session_user(connection: ASGIConnection) -> StaffUser | None:
     data = connection.session.get(SESSION_USER) if "session" in connection.scope else None
     if not data or not isinstance(data, dict):
         return None
-    db: Database = connection.app.state.db
+    db: AnyDatabase = connection.app.state.db
     async with db.read() as s:
         user = await s.get(User, data.get("id"))
     if user is None or not user.active:
@@ -187,7 +187,7 @@ async def machine_from_bearer(connection: ASGIConnection) -> Machine | None:
     if not header.lower().startswith("bearer "):
         return None
     token = header[7:].strip()
-    db: Database = connection.app.state.db
+    db: AnyDatabase = connection.app.state.db
     async with db.read() as s:
         key = await s.scalar(select(ApiKey).where(ApiKey.key_hash == hash_token(token)))
     if key is None or key.revoked_at is not None:
@@ -238,10 +238,10 @@ class LoginError(Exception):
         self.locked_seconds = locked_seconds
 
 
-async def _throttle(s: AsyncSession, key: str, now) -> LoginThrottle:  # noqa: ANN001
+async def _throttle(s: Session, key: str, now) -> LoginThrottle:  # noqa: ANN001
     # Locked for the transaction: tries at once (or from several hub processes) must each
     # count, not read one count and write it back. SQLite writers are serial anyway.
-    if s.bind.dialect.name == "postgresql":
+    if dialect_name(s) == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
 
         await s.execute(insert(LoginThrottle).values(
@@ -291,16 +291,16 @@ class Attempt:
         return keys + ([self.user_key] if self.user_key else [])
 
 
-def _rate_limiter(db: Database, cfg: StoreConfig) -> TokenBucket:
+def _rate_limiter(db: AnyDatabase, cfg: ConfigFile) -> TokenBucket:
     bucket = getattr(db, "_signin_bucket", None)
     if bucket is None or bucket.rate != cfg.security.signins_per_second:
         rate = cfg.security.signins_per_second
         bucket = TokenBucket(rate, burst=max(1, int(rate * 2)))
-        db._signin_bucket = bucket  # type: ignore[attr-defined]
+        db._signin_bucket = bucket  # type: ignore[attr-defined]  # one per database, made lazily
     return bucket
 
 
-def check_rate(db: Database, cfg: StoreConfig) -> None:
+def check_rate(db: AnyDatabase, cfg: ConfigFile) -> None:
     """The global limit on sign-in checks (issue #13 item 8): refused before any
     database read or hash, so a flood costs almost nothing."""
     if not _rate_limiter(db, cfg).take(time.monotonic()):
@@ -311,7 +311,7 @@ def _is_trustable(device_key: str) -> bool:
     return bool(device_key) and not device_key.startswith("ip-")
 
 
-async def _attempt(s: AsyncSession, user: User | None, device_key: str, source: str,
+async def _attempt(s: Session, user: User | None, device_key: str, source: str,
                    action: str, requester_id: str | None) -> Attempt:
     device = device_hash(device_key)
     if action == "approve":
@@ -324,8 +324,8 @@ async def _attempt(s: AsyncSession, user: User | None, device_key: str, source: 
 
 
 async def authenticate(
-    db: Database,
-    cfg: StoreConfig,
+    db: AnyDatabase,
+    cfg: ConfigFile,
     user_id: str,
     pin: str,
     device_key: str,
@@ -370,6 +370,7 @@ async def authenticate(
                     "restore the data directory's secret.key or reset the PIN", user.name)
     now = utcnow()
     if ok:
+        assert user is not None  # only a real user's hash matches (not DUMMY_PIN_HASH)
         async with db.write() as s:
             rows = [await _throttle(s, k, now) for k in attempt.keys]
             _raise_if_locked(rows, now, attempt)  # another attempt may have locked it
@@ -400,14 +401,14 @@ def clear_failures(rows: list[LoginThrottle]) -> None:
             r.failures, r.locked_until, r.strikes = 0, None, 0
 
 
-async def clear_failures_of(s: AsyncSession, user: User, device_key: str, source: str,
+async def clear_failures_of(s: Session, user: User, device_key: str, source: str,
                             now) -> None:  # noqa: ANN001
     """clear_failures for a sign-in completed by a second step (the hub's code)."""
     attempt = await _attempt(s, user, device_key, source, "login", None)
     clear_failures([await _throttle(s, k, now) for k in attempt.keys])
 
 
-async def trust_device(s: AsyncSession, user_id: str, device_key: str, now) -> None:  # noqa: ANN001
+async def trust_device(s: Session, user_id: str, device_key: str, now) -> None:  # noqa: ANN001
     """Remember that the user signed in on this device (a real device cookie only)."""
     if not _is_trustable(device_key):
         return
@@ -423,7 +424,7 @@ def _where(device_key: str, source: str) -> str:
     return f"device {device_hash(device_key)[:8]}" + (f" from {source[:45]}" if source else "")
 
 
-async def _count_failure(db: Database, cfg: StoreConfig, attempt: Attempt,
+async def _count_failure(db: AnyDatabase, cfg: ConfigFile, attempt: Attempt,
                          user_id: str | None, action: str, device_key: str, source: str,
                          what: str, message: str = "") -> None:
     """Count a failed try on every row of the attempt, then raise LoginError."""
@@ -439,7 +440,8 @@ async def _count_failure(db: Database, cfg: StoreConfig, attempt: Attempt,
                 continue  # a trusted device tried while strangers had locked the account
             state = after_failure(ThrottleState(r.failures, r.locked_until, r.strikes or 0),
                                   now, sec.pin_max_failures, lockout, most)
-            if state.is_locked(now) and not (r.locked_until and now < r.locked_until):
+            if (state.locked_until is not None and state.is_locked(now)
+                    and not (r.locked_until and now < r.locked_until)):
                 newly_locked = max(newly_locked,
                                    int((state.locked_until - now).total_seconds()))
             r.failures, r.locked_until, r.strikes = (state.failures, state.locked_until,
@@ -456,7 +458,7 @@ async def _count_failure(db: Database, cfg: StoreConfig, attempt: Attempt,
     raise LoginError(message or f"Wrong {what}. Try again.")
 
 
-async def record_failure(db: Database, cfg: StoreConfig, user_id: str, device_key: str,
+async def record_failure(db: AnyDatabase, cfg: ConfigFile, user_id: str, device_key: str,
                          action: str, *, source: str = "", what: str = "code") -> None:
     """Count a failed second step (a TOTP code) like a wrong password; raises LoginError."""
     async with db.read() as s:
@@ -465,7 +467,7 @@ async def record_failure(db: Database, cfg: StoreConfig, user_id: str, device_ke
     await _count_failure(db, cfg, attempt, user_id or None, action, device_key, source, what)
 
 
-async def check_not_locked(db: Database, user_id: str, device_key: str,
+async def check_not_locked(db: AnyDatabase, user_id: str, device_key: str,
                            source: str = "") -> None:
     async with db.read() as s:
         user = await s.get(User, user_id) if user_id else None
@@ -474,7 +476,7 @@ async def check_not_locked(db: Database, user_id: str, device_key: str,
                          attempt)
 
 
-def _raise_if_locked(rows: list[LoginThrottle | None], now, attempt: Attempt) -> None:  # noqa: ANN001
+def _raise_if_locked(rows: Sequence[LoginThrottle | None], now, attempt: Attempt) -> None:  # noqa: ANN001
     locked = [r for r in rows if r is not None and r.locked_until and now < r.locked_until]
     if attempt.trusted:  # strangers' guesses lock neither the account nor a shared address
         locked = [r for r in locked if r.key != attempt.user_key
@@ -494,7 +496,7 @@ def _raise_if_locked(rows: list[LoginThrottle | None], now, attempt: Attempt) ->
 _last_prune: dict[int, float] = {}
 
 
-async def _maybe_prune(db: Database, now) -> None:  # noqa: ANN001
+async def _maybe_prune(db: AnyDatabase, now) -> None:  # noqa: ANN001
     """Keep the throttle and audit tables bounded under a flood: at most once a minute,
     drop throttle rows untouched for a day and not locked, and failed sign-ins older than
     FAILED_AUDIT_DAYS (successes and every other audit row stay)."""
@@ -505,7 +507,7 @@ async def _maybe_prune(db: Database, now) -> None:  # noqa: ANN001
     await prune_sign_in_rows(db, now)
 
 
-async def prune_sign_in_rows(db: Database, now) -> tuple[int, int]:  # noqa: ANN001
+async def prune_sign_in_rows(db: AnyDatabase, now) -> tuple[int, int]:  # noqa: ANN001
     async with db.write() as s:
         stale = now - QUIET_RESET
         throttles = await s.execute(delete(LoginThrottle).where(
@@ -514,7 +516,7 @@ async def prune_sign_in_rows(db: Database, now) -> tuple[int, int]:  # noqa: ANN
         audits = await s.execute(delete(AuditLog).where(
             AuditLog.action.like("%_failed"),
             AuditLog.at < now - timedelta(days=FAILED_AUDIT_DAYS)))
-    return throttles.rowcount or 0, audits.rowcount or 0
+    return rowcount(throttles), rowcount(audits)
 
 
 # Checked when the user is unknown or inactive, so a wrong name costs the same time.
@@ -525,7 +527,7 @@ class NoPepper(RuntimeError):
     pass
 
 
-def pepper_of(db: Database) -> bytes:
+def pepper_of(db: AnyDatabase) -> bytes:
     """The secret PIN hashes are keyed with (see core/secret_file.py)."""
     pepper = getattr(db, "pepper", None)
     if not pepper:
@@ -534,7 +536,7 @@ def pepper_of(db: Database) -> bytes:
     return pepper
 
 
-async def pepper_existing_hashes(db: Database) -> int:
+async def pepper_existing_hashes(db: AnyDatabase) -> int:
     """The migration path for hashes made before the pepper: wrap each in place (an HMAC
     of its scrypt digest, no PIN needed), so no unpeppered hash stays in the database.
     Run at every start; returns how many were wrapped."""
@@ -558,7 +560,7 @@ def _minutes(seconds: int) -> str:
     return f"{minutes} minute" + ("s" if minutes != 1 else "")
 
 
-async def create_user(db: Database, name: str, role: str, pin: str) -> User:
+async def create_user(db: AnyDatabase, name: str, role: str, pin: str) -> User:
     name = name.strip()
     if not name:
         raise ValueError("name must not be empty")
@@ -574,7 +576,7 @@ async def create_user(db: Database, name: str, role: str, pin: str) -> User:
     return user
 
 
-async def create_api_key(db: Database, name: str, scope: str, *, channel: str = "local"
+async def create_api_key(db: AnyDatabase, name: str, scope: str, *, channel: str = "local"
                          ) -> tuple[ApiKey, str]:
     """A key bound to `channel`: it may post, read and cancel only that channel's orders."""
     if scope not in (*API_SCOPES, "all"):
@@ -591,13 +593,13 @@ async def create_api_key(db: Database, name: str, scope: str, *, channel: str = 
     return key, full
 
 
-async def list_login_users(db: Database) -> list[User]:
+async def list_login_users(db: AnyDatabase) -> list[User]:
     async with db.read() as s:
         return list(await s.scalars(select(User).where(User.active).order_by(User.name)))
 
 
 async def verify_approver(
-    db: Database, cfg: StoreConfig, user_id: str, pin: str, device_key: str, *,
+    db: AnyDatabase, cfg: ConfigFile, user_id: str, pin: str, device_key: str, *,
     requester_id: str | None = None, source: str = "",
 ) -> StaffUser:
     """A manager approving a step on someone else's screen. Wrong PINs count against the
@@ -616,7 +618,7 @@ async def verify_approver(
     return approver
 
 
-async def list_approvers(db: Database) -> list[User]:
+async def list_approvers(db: AnyDatabase) -> list[User]:
     async with db.read() as s:
         return list(
             await s.scalars(
@@ -639,7 +641,7 @@ class LockView:
     strikes: int
 
 
-async def list_locks(db: Database) -> list[LockView]:
+async def list_locks(db: AnyDatabase) -> list[LockView]:
     """Throttle rows that are locked now or have failures counting towards a lock."""
     now = utcnow()
     async with db.read() as s:
@@ -669,7 +671,7 @@ async def list_locks(db: Database) -> list[LockView]:
     return views
 
 
-async def clear_lock(db: Database, key: str, by: StaffUser) -> bool:
+async def clear_lock(db: AnyDatabase, key: str, by: StaffUser) -> bool:
     """An admin clears a lock (and its count and strikes); written to the audit log."""
     async with db.write() as s:
         row = await s.get(LoginThrottle, key[:80])

@@ -7,6 +7,8 @@ call, which measured 4x slower than the work itself on the till's scan path
 plain ``sqlite3`` connection, wrapped in ``Tx``, an object with the AsyncSession
 methods the services use (``await s.execute(...)``), so services read as async
 code and could move to an async driver (PostgreSQL for the hub) unchanged.
+Services type their session as ``Session``, the protocol both ``Tx`` and SQLAlchemy's
+``AsyncSession`` (the hub on PostgreSQL) satisfy.
 
 What keeps that safe:
 
@@ -24,14 +26,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, TypeVarTuple, cast, overload
 
-from sqlalchemy import Engine, MetaData, String, TypeDecorator, create_engine, event, text
-from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy import Engine, MetaData, String, TypeDecorator, create_engine, event, orm, text
+from sqlalchemy.orm import DeclarativeBase
+
+if TYPE_CHECKING:
+    from sqlalchemy import CursorResult, Executable, Result, ScalarResult
+    from sqlalchemy.sql.selectable import TypedReturnsRows
 
 from app.core.private_files import private_sqlite
 
@@ -97,31 +103,122 @@ def _engine(path: Path, begin: str, pool_size: int) -> Engine:
     return engine
 
 
-class Tx:
-    """One transaction. Awaitable methods mirror SQLAlchemy's AsyncSession."""
+_T = TypeVar("_T")
+_O = TypeVar("_O")
+_Ts = TypeVarTuple("_Ts")
 
-    def __init__(self, session: Session) -> None:
+
+class Connection(Protocol):
+    """What ``Session.connection()`` gives: statements (executemany) outside the ORM."""
+
+    async def execute(self, statement: Executable, parameters: Any = None, /
+                      ) -> Result[*tuple[Any, ...]]: ...
+
+
+class Session(Protocol):
+    """The database session every service takes as ``s``: one transaction, awaitable
+    methods. ``Tx`` (the store, and the hub on SQLite) and SQLAlchemy's ``AsyncSession``
+    (the hub on PostgreSQL) both fit it, so a service runs unchanged on either. Only the
+    methods the services use are here; add one when a service needs it."""
+
+    @property
+    def sync_session(self) -> orm.Session: ...
+
+    @property
+    def info(self) -> dict[Any, Any]: ...
+
+    @overload
+    async def execute(self, statement: TypedReturnsRows[*_Ts], params: Any = None
+                      ) -> Result[*_Ts]: ...
+    @overload
+    async def execute(self, statement: Executable, params: Any = None
+                      ) -> Result[*tuple[Any, ...]]: ...
+
+    @overload
+    async def scalar(self, statement: TypedReturnsRows[_T], params: Any = None) -> _T | None: ...
+    @overload
+    async def scalar(self, statement: Executable, params: Any = None) -> Any: ...
+
+    @overload
+    async def scalars(self, statement: TypedReturnsRows[_T], params: Any = None
+                      ) -> ScalarResult[_T]: ...
+    @overload
+    async def scalars(self, statement: Executable, params: Any = None) -> ScalarResult[Any]: ...
+
+    async def get(self, entity: type[_O], ident: Any, *, options: Sequence[Any] | None = None,
+                  populate_existing: bool | None = None, with_for_update: bool | None = None,
+                  ) -> _O | None: ...
+
+    async def flush(self) -> None: ...
+
+    async def refresh(self, instance: object, attribute_names: Iterable[str] | None = None
+                      ) -> None: ...
+
+    async def delete(self, instance: object) -> None: ...
+
+    async def rollback(self) -> None: ...
+
+    async def connection(self) -> Connection: ...
+
+    def add(self, instance: object) -> None: ...
+
+    def add_all(self, instances: Iterable[object]) -> None: ...
+
+    def in_transaction(self) -> bool: ...
+
+
+class AnyDatabase(Protocol):
+    """What shared services (sign-in, the catalogue import) need of a database: the
+    store's ``Database`` and the hub's ``PgDatabase`` both fit it."""
+
+    dialect: str
+    pepper: bytes | None
+
+    def write(self) -> AbstractAsyncContextManager[Session]: ...
+
+    def read(self) -> AbstractAsyncContextManager[Session]: ...
+
+
+def rowcount(result: Result[*tuple[Any, ...]]) -> int:
+    """Rows an INSERT, UPDATE or DELETE touched: its result is a CursorResult at run time,
+    though ``execute`` is typed to give any statement's ``Result``."""
+    return cast("CursorResult[*tuple[Any, ...]]", result).rowcount or 0
+
+
+def dialect_name(s: Session) -> str:
+    """"sqlite" or "postgresql": the few statements that differ (upserts, row locks)."""
+    return s.sync_session.get_bind().dialect.name
+
+
+class Tx:
+    """One transaction on the store's SQLite file; a ``Session``. Awaitable methods
+    mirror SQLAlchemy's AsyncSession and run inline (see the module's docstring)."""
+
+    def __init__(self, session: orm.Session) -> None:
         self.sync_session = session
 
-    async def execute(self, statement: Any, params: Any = None, **kw: Any) -> Any:
+    async def execute(self, statement: Executable, params: Any = None, **kw: Any
+                      ) -> Result[*tuple[Any, ...]]:
         return self.sync_session.execute(statement, params, **kw)
 
-    async def scalar(self, statement: Any, params: Any = None, **kw: Any) -> Any:
+    async def scalar(self, statement: Executable, params: Any = None, **kw: Any) -> Any:
         return self.sync_session.scalar(statement, params, **kw)
 
-    async def scalars(self, statement: Any, params: Any = None, **kw: Any) -> Any:
+    async def scalars(self, statement: Executable, params: Any = None, **kw: Any
+                      ) -> ScalarResult[Any]:
         return self.sync_session.scalars(statement, params, **kw)
 
-    async def get(self, entity: Any, ident: Any, **kw: Any) -> Any:
+    async def get(self, entity: type[_O], ident: Any, **kw: Any) -> _O | None:
         return self.sync_session.get(entity, ident, **kw)
 
     async def flush(self) -> None:
         self.sync_session.flush()
 
-    async def refresh(self, instance: Any, attribute_names: Any = None) -> None:
+    async def refresh(self, instance: object, attribute_names: Iterable[str] | None = None
+                      ) -> None:
         self.sync_session.refresh(instance, attribute_names)
 
-    async def delete(self, instance: Any) -> None:
+    async def delete(self, instance: object) -> None:
         self.sync_session.delete(instance)
 
     async def rollback(self) -> None:
@@ -130,21 +227,17 @@ class Tx:
     async def connection(self) -> Tx:
         return self  # statements run on the session's own connection
 
-    def add(self, instance: Any) -> None:
+    def add(self, instance: object) -> None:
         self.sync_session.add(instance)
 
-    def add_all(self, instances: Any) -> None:
+    def add_all(self, instances: Iterable[object]) -> None:
         self.sync_session.add_all(instances)
 
     def in_transaction(self) -> bool:
         return self.sync_session.in_transaction()
 
     @property
-    def bind(self) -> Any:
-        return self.sync_session.get_bind()
-
-    @property
-    def info(self) -> dict:
+    def info(self) -> dict[Any, Any]:
         return self.sync_session.info
 
 
@@ -174,10 +267,10 @@ class Database:
         return lock
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[Tx]:
+    async def write(self) -> AsyncIterator[Session]:
         """One use case = one transaction: commit on success, roll back on any error."""
         async with self._lock():
-            with Session(self.write_engine, expire_on_commit=False) as session:
+            with orm.Session(self.write_engine, expire_on_commit=False) as session:
                 # BEGIN IMMEDIATE may wait for another process's writer, so it runs in a
                 # thread. If this task is cancelled meanwhile, the thread still gets the
                 # lock later: wait for it and roll back, or the lock would leak for good.
@@ -197,10 +290,10 @@ class Database:
                     raise
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[Tx]:
+    async def read(self) -> AsyncIterator[Session]:
         # Closing the session returns the connection, whose reset rolls the read
         # transaction back; unlike rollback(), close() leaves loaded objects usable.
-        with Session(self.read_engine, expire_on_commit=False) as session:
+        with orm.Session(self.read_engine, expire_on_commit=False) as session:
             yield Tx(session)
 
     async def dispose(self) -> None:
@@ -208,7 +301,7 @@ class Database:
         self.read_engine.dispose()
 
 
-async def next_number(session: Tx, name: str) -> int:
+async def next_number(session: Session, name: str) -> int:
     """Next value of a gapless sequence; call inside a write transaction."""
     await session.execute(
         text(
@@ -224,7 +317,7 @@ async def next_number(session: Tx, name: str) -> int:
     ).scalar_one()
 
 
-async def skip_numbers_past(session: Tx, name: str, last: int) -> None:
+async def skip_numbers_past(session: Session, name: str, last: int) -> None:
     """Make the next number of a sequence at least `last + 1` (never lower it): a
     restored database must not hand out a number another node already has."""
     await session.execute(

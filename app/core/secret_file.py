@@ -14,8 +14,12 @@ import hmac
 import os
 import secrets
 from pathlib import Path
+from typing import TypeVar
 
+from app.core.db import AnyDatabase
 from app.core.private_files import private_dir
+
+D = TypeVar("D", bound=AnyDatabase)
 
 SECRET_NAME = "secret.key"
 
@@ -49,7 +53,7 @@ def pin_pepper(data_dir: Path) -> bytes:
     return hmac.new(secret.encode(), b"kirana pin pepper v1", hashlib.sha256).digest()
 
 
-def attach_pepper(db, data_dir: Path):  # noqa: ANN001, ANN201
+def attach_pepper(db: D, data_dir: Path) -> D:
     """Give an opened database the pepper of its install; returns the database."""
     db.pepper = pin_pepper(data_dir)
     return db

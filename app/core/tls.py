@@ -77,7 +77,7 @@ def local_names(extra_names: tuple[str, ...] = (), extra_ips: tuple[str, ...] = 
     ips = {"127.0.0.1", "::1", *extra_ips}
     try:
         for info in socket.getaddrinfo(host, None):
-            ips.add(info[4][0].split("%")[0])
+            ips.add(str(info[4][0]).split("%")[0])
     except OSError:
         pass
     ips.update(_linux_addresses())
@@ -147,7 +147,7 @@ def load_ca_key(files: TlsFiles, passphrase: bytes | None = None,
     except ValueError:
         raise CaKeyUnavailable("wrong passphrase for the certificate authority's key") from None
     ca_cert = x509.load_pem_x509_certificate(files.ca_cert.read_bytes())
-    if key.public_key() != ca_cert.public_key():
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.public_key() != ca_cert.public_key():
         raise CaKeyUnavailable(f"{path} is not the key of this store's CA ({files.ca_cert})")
     return key
 
@@ -223,7 +223,7 @@ def make_server_cert(files: TlsFiles, names: list[str], ips: list[str],
         .add_extension(x509.SubjectAlternativeName(alt), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()),
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
                        critical=False)
         .sign(ca_key, hashes.SHA256())
     )
@@ -269,10 +269,12 @@ def ensure(files: TlsFiles, store_name: str, *, force: bool = False,
             check_passphrase(passphrase)
         make_ca(files, store_name, names=names, ips=ips, passphrase=passphrase, ca_dir=ca_dir)
     renewed = created_ca or force or needs_renewal(files)
+    cert: x509.Certificate | None
     if renewed:
         cert = make_server_cert(files, names, ips, passphrase=passphrase, ca_dir=ca_dir)
     else:
         cert = server_cert(files)
+        assert cert is not None  # needs_renewal() is true when there is none
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         names = san.get_values_for_type(x509.DNSName)
         ips = [str(a) for a in san.get_values_for_type(x509.IPAddress)]

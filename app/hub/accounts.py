@@ -185,6 +185,8 @@ async def reset_password(db: Database, name: str, password: str,
     digest = await asyncio.to_thread(hash_pin, password, auth.pepper_of(db))
     async with db.write() as s:
         row = await s.get(User, user.id)
+        if row is None:  # removed since the read above
+            raise ValueError(f"no hub user {name!r}")
         row.pin_hash = digest
         await s.execute(delete(TrustedDevice).where(TrustedDevice.user_id == row.id))
         s.add(AuditLog(at=utcnow(), user_id=by.id if by else None, action="password_reset",

@@ -217,22 +217,24 @@ class _Area:
 
     def __init__(self, order: OrderView, rules: Rules) -> None:
         self.order, self.radius = order, rules.radius_km
-        self.located = order.lat is not None and order.lon is not None
-        if self.located:
+        self.point = (order.lat, order.lon) if order.lat is not None and order.lon is not None \
+            else None
+        if self.point is not None:
             self.lat_span = self.radius / 110.5 + 1e-9  # km per degree of latitude >= 110.5
-            cos = max(0.01, math.cos(math.radians(min(89.0, abs(order.lat) + self.lat_span))))
+            cos = max(0.01, math.cos(math.radians(min(89.0, abs(self.point[0]) + self.lat_span))))
             self.lon_span = self.radius / (111.4 * cos) + 1e-9
 
     def check(self, store: StoreView) -> tuple[bool, float | None, bool]:
         """(serves the customer, distance if it was worth measuring, in its PIN codes)."""
         order = self.order
         in_pincode = order.pincode in store.pincodes
-        if not self.located:
+        if self.point is None:
             return in_pincode, None, in_pincode
-        if (not in_pincode and (abs(store.lat - order.lat) > self.lat_span
-                                or abs(store.lon - order.lon) > self.lon_span)):
+        lat, lon = self.point
+        if (not in_pincode and (abs(store.lat - lat) > self.lat_span
+                                or abs(store.lon - lon) > self.lon_span)):
             return False, None, False
-        distance = haversine_km(order.lat, order.lon, store.lat, store.lon)
+        distance = haversine_km(lat, lon, store.lat, store.lon)
         return in_pincode or distance <= self.radius, distance, in_pincode
 
 
@@ -255,8 +257,8 @@ def allocate(order: OrderView, stores: list[StoreView], rules: Rules,
             continue
         serves, distance, in_pincode = area.check(store)
         if not serves:
-            far = (distance if distance is not None or not area.located else
-                   _Distance(order.lat, order.lon, store.lat, store.lon))
+            far = (distance if distance is not None or area.point is None else
+                   _Distance(*area.point, store.lat, store.lon))
             skipped.append(Skipped(store.id, "area", (order.pincode, far, rules.radius_km)))
             continue
         capacity = store.capacity(rules)

@@ -1,7 +1,7 @@
 """The hub's database: the store's SQLite ``Database`` by default, PostgreSQL (asyncpg)
 at scale. Both hand out transactions with the same awaitable API (SQLAlchemy's
-AsyncSession, or ``Tx`` which mirrors it), so hub services and the shared login and
-catalogue code run unchanged on either.
+AsyncSession, or ``Tx`` which mirrors it: both are ``app.core.db.Session``), so hub
+services and the shared login and catalogue code run unchanged on either.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from app.config import HubSection
-from app.core.db import Database
+from app.core.db import Database, Session, dialect_name
 from app.hub.events import UOW_KEY, HubUnitOfWork, Waker
 
 
@@ -43,7 +43,7 @@ class PgDatabase:
             pool_timeout=pool.db_pool_timeout_seconds, pool_pre_ping=True)
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncSession]:
+    async def write(self) -> AsyncIterator[Session]:
         """One transaction with its unit of work (app/hub/events.py): the events raised
         in it are handled before COMMIT and published after; dropped on a rollback."""
         uow = HubUnitOfWork()
@@ -54,7 +54,7 @@ class PgDatabase:
         await uow.publish(self.waker)
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncSession]:
+    async def read(self) -> AsyncIterator[Session]:
         async with AsyncSession(self.engine, expire_on_commit=False) as session:
             yield session
 
@@ -92,7 +92,7 @@ def is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and getattr(orig, "sqlstate", None) in RETRY_SQLSTATES
 
 
-async def write_retrying(db: HubDatabase, body: Callable[[Any], Awaitable[T]], *,
+async def write_retrying(db: HubDatabase, body: Callable[[Session], Awaitable[T]], *,
                          attempts: int = WRITE_ATTEMPTS) -> T:
     """Run `body(s)` in one write transaction; if PostgreSQL aborts it with a deadlock or
     a serialization failure, run it again (up to `attempts` times, with a short jittered
@@ -106,7 +106,8 @@ async def write_retrying(db: HubDatabase, body: Callable[[Any], Awaitable[T]], *
             if attempt >= attempts or not is_retryable(exc):
                 raise
             log.warning("hub write %s aborted (%s), attempt %d of %d; retrying",
-                        getattr(body, "__qualname__", "?"), exc.orig.sqlstate, attempt,
+                        getattr(body, "__qualname__", "?"), getattr(exc.orig, "sqlstate", "?"),
+                        attempt,
                         attempts)
             await asyncio.sleep(random.uniform(0.005, 0.05) * attempt)
     raise AssertionError("unreachable")
@@ -122,11 +123,10 @@ def open_hub_database(url: str, pool: HubSection | None = None) -> HubDatabase:
     return SqliteHubDatabase(path) if path is not None else PgDatabase(url, pool)
 
 
-def dialect_of(s: Any) -> str:
-    bind = s.bind if hasattr(s, "bind") else s.sync_session.get_bind()
-    return bind.dialect.name
+def dialect_of(s: Session) -> str:
+    return dialect_name(s)
 
 
-def upsert(s: Any, table: Any) -> Any:
+def upsert(s: Session, table: Any) -> Any:
     """INSERT ... ON CONFLICT for the session's dialect (same API on both)."""
     return (postgresql.insert if dialect_of(s) == "postgresql" else sqlite.insert)(table)

@@ -21,6 +21,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import delete, func, insert, select, update
 
+from app.core.db import Session
 from app.hub.db import upsert
 from app.hub.models import HubReservation, HubSale, HubStockLevel, HubStoreOrder, StoreEventRow
 
@@ -34,7 +35,7 @@ def number_part(number: str) -> int:
     return int(found.group(1)) if found else 0
 
 
-async def _highest(s: Any, column: Any, *where: Any) -> int:
+async def _highest(s: Session, column: Any, *where: Any) -> int:
     """Highest number in `column`: zero-padded numbers of one series compare as text
     among the longest ones, so the database finds it without reading every row."""
     number = await s.scalar(select(column).where(*where)
@@ -42,7 +43,7 @@ async def _highest(s: Any, column: Any, *where: Any) -> int:
     return number_part(number or "")
 
 
-async def resync_payload(s: Any, store_id: str) -> dict:
+async def resync_payload(s: Session, store_id: str) -> dict:
     """`store.resync` data: the highest number per series the hub has from the store."""
     shifts = 0
     for data in await s.scalars(select(StoreEventRow.data).where(
@@ -84,7 +85,7 @@ def _rows(data: dict, key: str, fields: dict[str, type]) -> list[dict]:
     return rows
 
 
-async def _orders_of_other_stores(s: Any, store_id: str, order_ids: set[str]) -> set[str]:
+async def _orders_of_other_stores(s: Session, store_id: str, order_ids: set[str]) -> set[str]:
     """Which of `order_ids` another store reported or holds stock for (issue #13 item 4)."""
     ids = sorted(order_ids)
     found: set[str] = set()
@@ -97,7 +98,7 @@ async def _orders_of_other_stores(s: Any, store_id: str, order_ids: set[str]) ->
     return found
 
 
-async def apply_snapshot(s: Any, store_id: str, data: dict, now: datetime) -> None:
+async def apply_snapshot(s: Session, store_id: str, data: dict, now: datetime) -> None:
     """Replace the store's levels and reservations with the store's own figures. Part 1
     of a snapshot clears them (a SKU the store no longer lists is 0); every part sets
     the levels and reservations it carries. Parts arrive in order, like every event."""

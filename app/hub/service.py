@@ -22,6 +22,7 @@ from sqlalchemy import delete, func, insert, select, update
 
 from app.catalog.models import Barcode, Product
 from app.core.clock import utcnow
+from app.core.db import Session
 from app.core.ids import uuid7
 from app.core.security import hash_token
 from app.hub import reconcile
@@ -94,7 +95,7 @@ async def add_store(db: HubDatabase, store_id: str, *, name: str, kind: str, lat
     codes = parse_pincodes(pincodes)
     token = "kst_" + secrets.token_urlsafe(32)
 
-    async def register(s: Any) -> HubStore:
+    async def register(s: Session) -> HubStore:
         if await s.get(HubStore, store_id) is not None:
             raise HubError(f"store {store_id} is already registered (use rotate-token "
                            "for a new token)")
@@ -244,7 +245,7 @@ def is_online(last_seen_at: datetime | None, now: datetime, offline_after: timed
     return bool(last_seen_at and now - last_seen_at < offline_after)
 
 
-async def live_links(s: Any, now: datetime, offline_after: timedelta,
+async def live_links(s: Session, now: datetime, offline_after: timedelta,
                      store_ids: list[str] | None = None) -> dict[str, list[HubStoreLink]]:
     """Each store's live links, oldest first (the first is the established one)."""
     query = select(HubStoreLink).where(HubStoreLink.last_seen_at > now - offline_after)
@@ -256,7 +257,7 @@ async def live_links(s: Any, now: datetime, offline_after: timedelta,
     return out
 
 
-async def online_store_ids(s: Any, now: datetime, offline_after: timedelta) -> set[str]:
+async def online_store_ids(s: Session, now: datetime, offline_after: timedelta) -> set[str]:
     return set(await s.scalars(select(HubStoreLink.store_id).distinct().where(
         HubStoreLink.last_seen_at > now - offline_after)))
 
@@ -267,7 +268,7 @@ async def touch_links(db: HubDatabase, link_ids: list[str]) -> None:
     else is deleting, so two processes' heartbeats never wait on each other)."""
     ids = sorted(link_ids)
 
-    async def beat(s: Any) -> None:
+    async def beat(s: Session) -> None:
         now = utcnow()
         if ids:
             await s.execute(select(HubStoreLink.id).where(HubStoreLink.id.in_(ids))
@@ -290,7 +291,7 @@ async def close_link(db: HubDatabase, link: HubStoreLink, offline_after: timedel
     async with db.write() as s:
         await s.execute(delete(HubStoreLink).where(HubStoreLink.id == link.id))
 
-    async def remember(s: Any) -> None:
+    async def remember(s: Session) -> None:
         now = utcnow()
         others = select(HubStoreLink.id).where(
             HubStoreLink.store_id == link.store_id,
@@ -307,11 +308,11 @@ async def close_link(db: HubDatabase, link: HubStoreLink, offline_after: timedel
 CHANNELS_TOLD = "channels_told"  # hub_settings: the channel list last sent to every store
 
 
-async def _channel_names(s: Any) -> list[str]:
+async def _channel_names(s: Session) -> list[str]:
     return sorted(await s.scalars(select(HubChannel.name)))
 
 
-async def announce_channels(s: Any) -> tuple[str, ...]:
+async def announce_channels(s: Session) -> tuple[str, ...]:
     """Send every store the hub's channel names (`hub.channels`, the whole list) if they
     changed since the last time: a store refuses API keys posting under them, so no one
     at a store can pass an order off as the hub's (issue #13 item 1). Called when a
@@ -334,7 +335,7 @@ async def announce_channels(s: Any) -> tuple[str, ...]:
     return tuple(stores)
 
 
-async def enqueue(s: Any, store_ids: list[str], events: list[tuple[str, dict]]) -> None:
+async def enqueue(s: Session, store_ids: list[str], events: list[tuple[str, dict]]) -> None:
     """Append events to each store's stream, seqs consecutive per store. The seq counter
     is bumped with UPDATE ... RETURNING, which also locks the store row on PostgreSQL,
     so two hub processes never hand out the same seq; rows are taken in id order, like
@@ -368,7 +369,7 @@ async def pending_down(db: HubDatabase, store_id: str, after: int, limit: int) -
             for seq, id_, kind, at, data in rows]
 
 
-async def active_store_ids(s: Any) -> list[str]:
+async def active_store_ids(s: Session) -> list[str]:
     return list(await s.scalars(select(HubStore.id).where(HubStore.active.is_(True))
                                 .order_by(HubStore.id)))
 
@@ -385,7 +386,7 @@ def product_payload(p: Product, codes: list[str]) -> dict:
             "updated_at": p.updated_at.isoformat()}
 
 
-async def _codes_for(s: Any, product_ids: list[str]) -> dict[str, list[str]]:
+async def _codes_for(s: Session, product_ids: list[str]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = defaultdict(list)
     for i in range(0, len(product_ids), 2000):
         part = product_ids[i:i + 2000]
@@ -395,7 +396,7 @@ async def _codes_for(s: Any, product_ids: list[str]) -> dict[str, list[str]]:
     return out
 
 
-async def announce_products(s: Any, product_ids: list[str]) -> None:
+async def announce_products(s: Session, product_ids: list[str]) -> None:
     """Queue `product.upserted` with the product's whole state for every store: call in
     the transaction that changed the products. Retired is a field (`active`), so edits
     to a retired product reach the stores too (the hub no longer sends the bare
@@ -470,7 +471,7 @@ async def save_product(db: HubDatabase, edit: ProductEdit) -> Product:
             raise HubError(f"barcode {raw}: {exc}") from None
     now = utcnow()
 
-    async def save(s: Any) -> Product:
+    async def save(s: Session) -> Product:
         product = await s.scalar(select(Product).where(Product.sku == sku))
         if codes:
             owners = dict((await s.execute(select(Barcode.code, Product.sku).join(Product)
@@ -513,7 +514,7 @@ async def set_active(db: HubDatabase, sku: str, active: bool) -> Product:
 
 
 async def _change_product(db: HubDatabase, sku: str, **changes: Any) -> Product:
-    async def change(s: Any) -> Product:
+    async def change(s: Session) -> Product:
         product = await s.scalar(select(Product).where(Product.sku == sku.upper()))
         if product is None:
             raise HubError(f"no product {sku}")
@@ -529,7 +530,7 @@ async def _change_product(db: HubDatabase, sku: str, **changes: Any) -> Product:
 # --- store -> hub events -------------------------------------------------------------
 
 
-async def apply_store_events(s: Any, store: HubStore, events: tuple[Event, ...],
+async def apply_store_events(s: Session, store: HubStore, events: tuple[Event, ...],
                              hub_tz: Any) -> None:
     """Apply a frame's fresh events in the caller's transaction (which also moves the
     store's cursor). An event id seen before (a store that resent its whole outbox
@@ -560,7 +561,7 @@ async def apply_store_events(s: Any, store: HubStore, events: tuple[Event, ...],
     await _add_deltas(s, store.id, deltas, now)
 
 
-async def _add_deltas(s: Any, store_id: str, deltas: dict[str, int], now: datetime) -> None:
+async def _add_deltas(s: Session, store_id: str, deltas: dict[str, int], now: datetime) -> None:
     """One statement for the whole frame (executemany), not one per SKU: a frame of
     500 events took 191 ms per-SKU against 34 ms like this (bench/sync.py)."""
     if not deltas:
@@ -589,7 +590,7 @@ def _int(data: dict, key: str) -> int:
     return value
 
 
-async def _record_sale(s: Any, store_id: str, e: Event, hub_tz: Any) -> None:
+async def _record_sale(s: Session, store_id: str, e: Event, hub_tz: Any) -> None:
     data = e.data
     refund = e.kind == "sale.refunded"
     at = datetime.fromisoformat(_text(data, "at"))
@@ -602,7 +603,7 @@ async def _record_sale(s: Any, store_id: str, e: Event, hub_tz: Any) -> None:
     ).on_conflict_do_nothing(index_elements=["id"]))
 
 
-async def _record_order_status(s: Any, store_id: str, data: dict, now: datetime) -> None:
+async def _record_order_status(s: Session, store_id: str, data: dict, now: datetime) -> None:
     """A store reports its own orders only: an order id another store reported (or holds
     stock for) is logged and ignored, never applied, and the link goes on (issue #13
     item 4: a store's token speaks for that store alone)."""

@@ -13,6 +13,7 @@ import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import Any
 
 log = logging.getLogger("kirana.hub")
 CHANNEL = "kirana_hub"
@@ -75,7 +76,7 @@ class PgWaker(Waker):
     def __init__(self, url: str) -> None:
         super().__init__()
         self.dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
-        self._conn = None
+        self._conn: Any = None  # an asyncpg.Connection (asyncpg ships no types)
         self._task: asyncio.Task | None = None
         self._lock = asyncio.Lock()  # one query at a time on the shared connection
 

@@ -47,6 +47,8 @@ class HubWorker:
             await self._http.aclose()
 
     async def _post(self, url: str, body: bytes, headers: dict) -> int:
+        if self._http is None:
+            raise RuntimeError("HubWorker.start() opens the HTTP client first")
         response = await self._http.post(url, content=body, headers=headers)
         return response.status_code
 

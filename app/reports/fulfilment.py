@@ -57,7 +57,7 @@ def order_timings(orders: list[Order]) -> list[OrderTiming]:
 def stage_averages(timings: list[OrderTiming]) -> list[tuple[str, float | None, int]]:
     rows = []
     for label, _a, _b in STAGES:
-        values = [t.seconds[label] for t in timings if t.seconds[label] is not None]
+        values = [v for t in timings if (v := t.seconds[label]) is not None]
         rows.append((label, sum(values) / len(values) if values else None, len(values)))
     return rows
 
@@ -119,7 +119,7 @@ def orders_csv(timings: list[OrderTiming]) -> str:
                      "on_time"])
     for t in timings:
         writer.writerow([t.number, t.state,
-                         *("" if t.seconds[label] is None else round(t.seconds[label])
+                         *("" if (v := t.seconds[label]) is None else round(v)
                            for label, _a, _b in STAGES),
                          "" if t.total is None else round(t.total),
                          "" if t.on_time is None else ("yes" if t.on_time else "no")])

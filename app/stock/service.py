@@ -8,14 +8,14 @@ import csv
 import io
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.catalog.models import Product
 from app.core.clock import utcnow
-from app.core.db import Database
-from app.core.db import Tx as AsyncSession
+from app.core.db import Database, Session
 from app.core.ids import uuid7
 from app.stock.models import REASONS, Bin, StockLevel, StockMove
 from app.sync.outbox import emit
@@ -28,7 +28,7 @@ class StockError(ValueError):
 
 
 async def record_move(
-    s: AsyncSession,
+    s: Session,
     *,
     product: Product,
     bin: Bin,
@@ -82,7 +82,7 @@ async def record_move(
     return move
 
 
-async def bin_for_sale(s: AsyncSession, product: Product) -> Bin:
+async def bin_for_sale(s: Session, product: Product) -> Bin:
     """Where a counter sale takes stock from: the product's fullest bin, else any bin
     it has been in, else the first bin of the store. A sale is never blocked by the
     book figure; a level that goes negative shows up in the stock list for a count."""
@@ -103,7 +103,7 @@ async def bin_for_sale(s: AsyncSession, product: Product) -> Bin:
     return first
 
 
-async def _product_and_bin(s: AsyncSession, product_id: str, bin_code: str) -> tuple[Product, Bin]:
+async def _product_and_bin(s: Session, product_id: str, bin_code: str) -> tuple[Product, Bin]:
     product = await s.get(Product, product_id)
     if product is None:
         raise StockError("that product no longer exists")
@@ -122,7 +122,7 @@ class MoveResult:
     on_hand_total: int
 
 
-async def _result(s: AsyncSession, move: StockMove, product: Product, bin_: Bin) -> MoveResult:
+async def _result(s: Session, move: StockMove, product: Product, bin_: Bin) -> MoveResult:
     level = await s.get(StockLevel, (product.id, bin_.id), populate_existing=True)
     total = await s.scalar(
         select(func.coalesce(func.sum(StockLevel.on_hand), 0)).where(
@@ -313,7 +313,7 @@ async def list_bins(db: Database) -> list[Bin]:
 async def load_bins_csv(db: Database, text: str) -> int:
     """Create or update bins from `code,zone,aisle,shelf,pick_seq` rows."""
     reader = csv.DictReader(io.StringIO(text))
-    rows = []
+    rows: list[dict[str, Any]] = []
     for rec in reader:
         code = (rec.get("code") or "").strip().upper()
         if not code:

@@ -16,6 +16,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import NoReturn
 
 import msgspec
 import websockets
@@ -25,7 +26,7 @@ from websockets.asyncio.client import connect
 from app import __version__
 from app.config import StoreConfig
 from app.core.clock import utcnow
-from app.core.db import Database
+from app.core.db import Database, Session
 from app.core.waits import wait_event
 from app.sync import protocol as p
 from app.sync.models import InboxEvent, OutboxEvent, SyncState
@@ -63,7 +64,15 @@ class LinkStatus:
 
 async def read_state(db: Database) -> SyncState:
     async with db.read() as s:
-        return await s.get(SyncState, 1)
+        return await _state_row(s)
+
+
+async def _state_row(s: Session) -> SyncState:
+    """The one sync_state row: migration 0004 creates it with the database."""
+    state = await s.get(SyncState, 1)
+    if state is None:
+        raise RuntimeError("the sync_state row is missing: this database was not migrated")
+    return state
 
 
 async def link_figures(db: Database) -> tuple[int, int]:
@@ -215,7 +224,7 @@ class SyncClient:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _fail(self, ws, code: int, message: str) -> None:  # noqa: ANN001
+    async def _fail(self, ws, code: p.ErrorCode, message: str) -> NoReturn:  # noqa: ANN001
         with contextlib.suppress(Exception):
             await ws.send(p.encode(p.Error(code=code, message=message[:500])).decode())
             await ws.close(code, p.close_reason(message))
@@ -248,7 +257,7 @@ class SyncClient:
     async def _apply(self, ws, frame: p.Events) -> None:  # noqa: ANN001
         try:
             async with self.db.write() as s:
-                state = await s.get(SyncState, 1)
+                state = await _state_row(s)
                 got = p.receive(state.applied_down, frame)
                 for event in got.apply:
                     await apply_hub_event(s, self.cfg, event)

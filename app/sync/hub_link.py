@@ -31,6 +31,7 @@ from sqlalchemy import update
 from app.config import HubConfig
 from app.core.auth import PUBLIC
 from app.core.clock import utcnow
+from app.core.db import Session
 from app.core.ids import uuid7
 from app.core.waits import wait_event
 from app.hub import placement
@@ -56,7 +57,7 @@ MAX_BUFFERED_BYTES = 32 * 1024 * 1024
 
 
 class LinkClosed(Exception):
-    def __init__(self, code: int, message: str) -> None:
+    def __init__(self, code: p.ErrorCode, message: str) -> None:
         super().__init__(message)
         self.code = code
 
@@ -66,7 +67,18 @@ async def _receive_text(socket: WebSocket) -> str | bytes:
     if message["type"] == "websocket.disconnect":
         raise WebSocketDisconnect(detail="store closed the connection",
                                   code=message.get("code", 1000))
-    return message.get("text") if message.get("text") is not None else message.get("bytes", b"")
+    text, data = message.get("text"), message.get("bytes")
+    if isinstance(text, str):
+        return text
+    return data if isinstance(data, bytes) else b""
+
+
+async def _locked_store(s: Session, store_id: str) -> HubStore:
+    """The store's row, locked for the transaction (a hub never deletes a store's row)."""
+    row = await s.get(HubStore, store_id, with_for_update=True)
+    if row is None:
+        raise LinkClosed(p.AUTH, "unknown store")
+    return row
 
 
 class LinkRegistry:
@@ -155,7 +167,7 @@ class HubLink:
         finally:
             await self._mark_gone()
 
-    async def _close(self, code: int, message: str) -> None:
+    async def _close(self, code: p.ErrorCode, message: str) -> None:
         log.info("sync %s: closing %s: %s", self.store_id or "?", code, message)
         with contextlib.suppress(Exception):
             await self.send(p.Error(code=code, message=message[:500]))
@@ -183,9 +195,9 @@ class HubLink:
         client = self.socket.client
         address = f"{client.host}:{client.port}"[:60] if client else ""
 
-        async def admit(s: Any) -> tuple[str, int, HubStoreLink | None]:
+        async def admit(s: Session) -> tuple[str, int, HubStoreLink | None]:
             now = utcnow()
-            row = await s.get(HubStore, store.id, with_for_update=True)
+            row = await _locked_store(s, store.id)
             if row.epoch is None:
                 row.epoch = hello.epoch
             if row.epoch != hello.epoch:
@@ -346,12 +358,12 @@ async def apply_frame(db: HubDatabase, cfg: HubConfig, store_id: str, epoch: str
     """Apply a store's events frame and move its cursor in one transaction (retried on
     a deadlock). Returns the reply for the store and the stores to wake."""
 
-    async def body(s: Any) -> tuple[p.Message, tuple[str, ...]]:
+    async def body(s: Session) -> tuple[p.Message, tuple[str, ...]]:
         now = utcnow()
         wake: tuple[str, ...] = ()
         if any(e.kind == "order.status" for e in frame.events):
             await placement.lock_stores(s)  # routing's lock order: every store row first
-        row = await s.get(HubStore, store_id, with_for_update=True)
+        row = await _locked_store(s, store_id)
         if row.epoch != epoch:
             raise LinkClosed(p.CONFLICT, "the store's database changed while connected")
         got = p.receive(row.acked_up, frame)
@@ -376,7 +388,7 @@ async def apply_frame(db: HubDatabase, cfg: HubConfig, store_id: str, epoch: str
 async def store_ack(db: HubDatabase, store_id: str, upto: int) -> None:
     """The store applied hub -> store events up to `upto` (one row, retried)."""
 
-    async def body(s: Any) -> None:
+    async def body(s: Session) -> None:
         await s.execute(update(HubStore).where(HubStore.id == store_id,
                                                HubStore.down_acked < upto)
                         .values(down_acked=upto))

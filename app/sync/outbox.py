@@ -11,7 +11,7 @@ from typing import Any
 import msgspec
 
 from app.core.clock import utcnow
-from app.core.db import Tx as AsyncSession
+from app.core.db import Session
 from app.core.ids import uuid7
 from app.sync.models import OutboxEvent
 from app.sync.protocol import STORE_TO_HUB
@@ -19,7 +19,7 @@ from app.sync.protocol import STORE_TO_HUB
 STORE_TO_HUB_KINDS = STORE_TO_HUB  # one list of kinds: app/sync/protocol.py
 
 
-def emit(session: AsyncSession, kind: str, data: dict[str, Any]) -> OutboxEvent:
+def emit(session: Session, kind: str, data: dict[str, Any]) -> OutboxEvent:
     if kind not in STORE_TO_HUB_KINDS:
         raise ValueError(f"unknown outbox event kind {kind!r}")
     if not session.in_transaction():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 import msgspec
 
@@ -24,7 +24,11 @@ HUB_TO_STORE = frozenset({"product.upserted", "product.retired", "order.assigned
                           "order.cancelled", "store.resync", "hub.channels"})
 
 # Close codes: the sender of an `error` closes the socket with one of these.
-BAD_MESSAGE, AUTH, WRONG_STORE, CONFLICT = 4400, 4401, 4403, 4409
+ErrorCode = Literal[4400, 4401, 4403, 4409]
+BAD_MESSAGE: Final = 4400
+AUTH: Final = 4401
+WRONG_STORE: Final = 4403
+CONFLICT: Final = 4409
 
 Seq = Annotated[int, msgspec.Meta(ge=1)]
 Cursor = Annotated[int, msgspec.Meta(ge=0)]
@@ -63,7 +67,7 @@ class Resend(msgspec.Struct, tag="resend", forbid_unknown_fields=True):
 
 
 class Error(msgspec.Struct, tag="error", forbid_unknown_fields=True):
-    code: Literal[4400, 4401, 4403, 4409]
+    code: ErrorCode
     message: Annotated[str, msgspec.Meta(max_length=500)]
 
 
@@ -75,7 +79,7 @@ _encoder = msgspec.json.Encoder()
 class ProtocolError(ValueError):
     """A frame that breaks the protocol: answer with Error(code) and close."""
 
-    def __init__(self, code: int, message: str) -> None:
+    def __init__(self, code: ErrorCode, message: str) -> None:
         super().__init__(message)
         self.code = code
 

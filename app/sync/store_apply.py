@@ -14,7 +14,7 @@ from app.catalog.csv_io import MAX_PRICE_MINOR, MAX_REORDER_LEVEL
 from app.catalog.models import UNITS, Barcode, Product
 from app.config import StoreConfig
 from app.core.clock import utcnow
-from app.core.db import Tx, skip_numbers_past
+from app.core.db import Session, skip_numbers_past
 from app.core.ids import uuid7
 from app.orders import service as orders
 from app.orders.models import Order, OrderLine, ReservedChannel, StockReservation
@@ -37,7 +37,7 @@ def _need(data: dict, key: str, kind: type) -> Any:
     return value
 
 
-async def apply_hub_event(s: Tx, cfg: StoreConfig, event: Event) -> None:
+async def apply_hub_event(s: Session, cfg: StoreConfig, event: Event) -> None:
     handler = HANDLERS.get(event.kind)
     if handler is None:
         # A newer hub's kind: acknowledged and skipped, so a newer hub serves this store.
@@ -46,7 +46,7 @@ async def apply_hub_event(s: Tx, cfg: StoreConfig, event: Event) -> None:
     await handler(s, cfg, event.data)
 
 
-async def _product_upserted(s: Tx, cfg: StoreConfig, data: dict) -> None:
+async def _product_upserted(s: Session, cfg: StoreConfig, data: dict) -> None:
     sku = _need(data, "sku", str).upper()
     unit = data.get("unit", "piece")
     if unit not in UNITS:
@@ -81,7 +81,7 @@ async def _product_upserted(s: Tx, cfg: StoreConfig, data: dict) -> None:
         await s.execute(insert(Barcode), [{"code": c, "product_id": product.id} for c in codes])
 
 
-async def _product_retired(s: Tx, cfg: StoreConfig, data: dict) -> None:
+async def _product_retired(s: Session, cfg: StoreConfig, data: dict) -> None:
     """Sent by older hubs only; a hub now sends `product.upserted` with `active` false."""
     sku = _need(data, "sku", str).upper()
     product = await s.scalar(select(Product).where(Product.sku == sku))
@@ -89,7 +89,7 @@ async def _product_retired(s: Tx, cfg: StoreConfig, data: dict) -> None:
         product.active, product.updated_at = False, utcnow()
 
 
-async def _order_assigned(s: Tx, cfg: StoreConfig, data: dict) -> None:
+async def _order_assigned(s: Session, cfg: StoreConfig, data: dict) -> None:
     lines = _need(data, "lines", list)
     try:
         incoming = orders.OrderIn(
@@ -123,7 +123,7 @@ async def _order_assigned(s: Tx, cfg: StoreConfig, data: dict) -> None:
             "reason": str(exc)})
 
 
-async def _order_cancelled(s: Tx, cfg: StoreConfig, data: dict) -> None:
+async def _order_cancelled(s: Session, cfg: StoreConfig, data: dict) -> None:
     order = await s.scalar(select(Order).where(
         Order.channel == _need(data, "channel", str),
         Order.external_id == _need(data, "external_id", str)))
@@ -134,7 +134,7 @@ async def _order_cancelled(s: Tx, cfg: StoreConfig, data: dict) -> None:
     await orders.cancel_order_in(s, order, "hub", str(data.get("reason", "cancelled by the hub")))
 
 
-async def _hub_channels(s: Tx, cfg: StoreConfig, data: dict) -> None:
+async def _hub_channels(s: Session, cfg: StoreConfig, data: dict) -> None:
     """The hub's channel names, the whole list: no API key here may post under them."""
     names = _need(data, "channels", list)
     if len(names) > 10_000 or not all(isinstance(n, str) and 0 < len(n) <= 40 for n in names):
@@ -150,7 +150,7 @@ RESYNC_SEQUENCES = ("sale", "refund", "order", "shift")
 SNAPSHOT_PART = 1000  # levels (and reservations) per `stock.snapshot` event
 
 
-async def _store_resync(s: Tx, cfg: StoreConfig, data: dict) -> None:
+async def _store_resync(s: Session, cfg: StoreConfig, data: dict) -> None:
     """The hub accepted this database after a restore: never reuse a number the hub
     has from this store, and send the hub every level so its figures equal ours."""
     numbers = _need(data, "numbers", dict)
@@ -164,7 +164,7 @@ async def _store_resync(s: Tx, cfg: StoreConfig, data: dict) -> None:
     await write_snapshot(s)
 
 
-async def write_snapshot(s: Tx) -> int:
+async def write_snapshot(s: Session) -> int:
     """Every stock level (per SKU, all bins) and reservation as `stock.snapshot`
     events in the caller's transaction, in parts of SNAPSHOT_PART; returns the parts."""
     levels = [{"sku": sku, "on_hand": int(on_hand)} for sku, on_hand in (await s.execute(

@@ -47,6 +47,8 @@ def run_migrations_online() -> None:
         _run(connectable)
         return
     url = config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("alembic: set sqlalchemy.url or pass a connection")
     if url.startswith("postgresql+asyncpg"):
         asyncio.run(_run_async(url))
         return
