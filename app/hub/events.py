@@ -74,6 +74,13 @@ def on_commit(kind: type) -> Callable[[Handler], Handler]:
 class Waker(Protocol):
     async def wake_stores(self, store_ids: Iterable[str]) -> None: ...
 
+    async def wake_all_stores(self) -> None: ...
+
+
+# Past this many stores one wake-up for all is cheaper than one NOTIFY per store (a
+# catalogue change queues events for every store).
+WAKE_ALL_ABOVE = 20
+
 
 class HubUnitOfWork:
     MAX_ROUNDS = 10  # a split order's parts move its status: two rounds in practice
@@ -118,7 +125,10 @@ class HubUnitOfWork:
         if waker is None or not self.wake:
             return
         try:
-            await waker.wake_stores(sorted(self.wake))
+            if len(self.wake) > WAKE_ALL_ABOVE:
+                await waker.wake_all_stores()
+            else:
+                await waker.wake_stores(sorted(self.wake))
         except Exception:  # noqa: BLE001 - committed already; the links' polls catch up
             log.exception("waking stores %s after a commit failed", sorted(self.wake))
 

@@ -26,6 +26,9 @@ class Recorder:
     async def wake_stores(self, store_ids) -> None:  # noqa: ANN001
         self.woken.append(list(store_ids))
 
+    async def wake_all_stores(self) -> None:
+        self.woken.append(["*"])
+
 
 class Boom(Exception):
     pass
@@ -113,6 +116,23 @@ async def test_placing_an_order_wakes_its_store_once_and_queues_its_webhook(hub_
     async with hub_db.read() as s:
         hooks = list(await s.scalars(select(HubWebhook)))
     assert [h.order_id for h in hooks] == [placed.order.id]
+
+
+async def test_news_for_many_stores_is_one_wake_up_for_all(hub_db, waker):
+    from app.hub.events import WAKE_ALL_ABOVE
+
+    stores = [f"S{i:02d}" for i in range(WAKE_ALL_ABOVE + 1)]
+    for sid in stores:
+        await hub.add_store(hub_db, sid, name=sid, kind="counter", lat=12.97, lon=77.64)
+    waker.woken.clear()
+    async with hub_db.write() as s:
+        await hub.enqueue(s, stores, [("order.cancelled", {"channel": "web",
+                                                          "external_id": "W-1"})])
+    assert waker.woken == [["*"]]
+    async with hub_db.write() as s:
+        await hub.enqueue(s, stores[:2], [("order.cancelled", {"channel": "web",
+                                                              "external_id": "W-2"})])
+    assert waker.woken == [["*"], stores[:2]]
 
 
 async def test_an_event_outside_a_hub_write_is_an_error(hub_db):
