@@ -4,20 +4,21 @@ Columns (header row required, order free, names case-insensitive):
 
 | column        | required | example                | meaning                                        |
 |---------------|----------|------------------------|------------------------------------------------|
-| sku           | yes      | ATA-AASH-5KG           | your product code, unique, A-Z 0-9 - _ . /     |
+| sku           | yes      | ATA-AASH-5KG           | your product code, unique, A-Z 0-9 - _ .       |
 | name          | yes      | Aashirvaad Atta 5 kg   | shown on screens and receipts                  |
 | price         | yes      | 245.00                 | MRP in rupees incl. GST (per kg/litre if loose)|
 | gst_rate      | yes      | 5                      | GST percent: 0, 0.25, 3, 5, 12, 18, 28, 40      |
-| barcodes      | no       | 8901234567895|890…     | EAN/UPC codes separated by `|`                 |
-| hsn           | no       | 1101                   | HSN code, 4-8 digits                           |
+| barcodes      | no       | 8901234567895|890…     | EAN/UPC/GTIN codes separated by `|`            |
+| hsn           | no       | 1101                   | HSN code, 4, 6 or 8 digits                     |
 | unit          | no       | piece                  | piece, kg or litre (default piece)             |
 | pack_size     | no       | 5 kg                   | free text                                      |
 | category      | no       | Atta, Rice & Dals      | free text                                      |
 | active        | no       | yes                    | yes/no, true/false, 1/0 (default yes)          |
 | reorder_level | no       | 10                     | low-stock mark in pieces, grams or ml          |
 
-Every row is checked before anything is written; errors name the line number
-(as a spreadsheet shows it, header = line 1) and the reason.
+Every row is checked before anything is written, by the product rules every other
+way in uses too (app/catalog/rules.py); errors name the line number (as a spreadsheet
+shows it, header = line 1) and the reason.
 
 The export writes text cells that a spreadsheet would run as a formula (``=``, ``+``,
 ``-``, ``@`` …) with a single quote in front (app/core/csv_safe.py); the import drops
@@ -33,16 +34,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from app.catalog.barcodes import BarcodeError, MeasureRule, parse_scan
-from app.catalog.models import UNITS
+from app.catalog.barcodes import MeasureRule
+from app.catalog.rules import parse_product
 from app.core import csv_safe
-from app.core.money import (
-    MAX_QUANTITY,
-    MoneyError,
-    parse_amount,
-    parse_gst_rate,
-    to_decimal_string,
-)
+from app.core.money import MAX_QUANTITY, to_decimal_string
 
 COLUMNS = (
     "sku",
@@ -58,12 +53,6 @@ COLUMNS = (
     "reorder_level",
 )
 REQUIRED = ("sku", "name", "price", "gst_rate")
-SKU_RE = re.compile(r"^[A-Z0-9][A-Z0-9._/-]{0,39}$")
-HSN_RE = re.compile(r"^([0-9]{4}|[0-9]{6}|[0-9]{8})$")
-MAX_PRICE_MINOR = 10_000_000_00  # ₹1 crore: anything above is a typo, not a grocery item
-MAX_REORDER_LEVEL = 10_000_000
-TRUE_WORDS = {"yes", "y", "true", "1", ""}
-FALSE_WORDS = {"no", "n", "false", "0"}
 
 
 @dataclass(frozen=True)
@@ -101,88 +90,15 @@ class ParsedCatalog:
         return not self.errors
 
 
-def canonical_barcode(code: str, rules: Sequence[MeasureRule]) -> str:
-    """The form a code is stored and looked up in (shared with the scan lookup)."""
-    result = parse_scan(code, rules)
-    if result.symbology == "gs1":
-        raise BarcodeError("a GS1 element string is not a product barcode; use the GTIN")
-    if result.symbology == "variable" and result.lookup_code != code.strip():
-        raise BarcodeError(
-            f"variable-measure code must have zero value digits: {result.lookup_code}"
-        )
-    return result.lookup_code
-
-
 def _row(line: int, rec: dict[str, str], rules: Sequence[MeasureRule]) -> ProductRow:
-    get = lambda k: csv_safe.unescape(rec.get(k) or "").strip()  # noqa: E731
-    for col in REQUIRED:
-        if not get(col):
-            raise ValueError(f"{col} is empty")
-    sku = get("sku").upper()
-    if not SKU_RE.match(sku):
-        raise ValueError(f"sku {get('sku')!r} may only use A-Z, 0-9 and . _ / - (max 40)")
-    name = " ".join(get("name").split())
-    if len(name) > 120:
-        raise ValueError("name is longer than 120 characters")
-    price = parse_product_price(get("price"))
-    try:
-        gst = parse_gst_rate(get("gst_rate"))
-    except MoneyError as exc:
-        raise ValueError(str(exc)) from None
-    unit = get("unit").lower() or "piece"
-    if unit not in UNITS:
-        raise ValueError(f"unit {unit!r} must be one of {', '.join(UNITS)}")
-    hsn = get("hsn")
-    if hsn and not HSN_RE.match(hsn):
-        raise ValueError(f"hsn {hsn!r} must be 4, 6 or 8 digits")
-    codes: list[str] = []
-    for raw in filter(None, (c.strip() for c in get("barcodes").split("|"))):
-        try:
-            code = canonical_barcode(raw, rules)
-        except BarcodeError as exc:
-            raise ValueError(f"barcode {raw}: {exc}") from None
-        if code in codes:
-            raise ValueError(f"barcode {raw} is listed twice")
-        codes.append(code)
-    active_word = get("active").lower()
-    if active_word not in TRUE_WORDS | FALSE_WORDS:
-        raise ValueError(f"active {get('active')!r} must be yes or no")
-    reorder = parse_reorder_level(get("reorder_level"))
-    return ProductRow(
-        line=line,
-        sku=sku,
-        name=name,
-        price_minor=price,
-        gst_rate_bp=gst,
-        barcodes=tuple(codes),
-        hsn=hsn,
-        unit=unit,
-        pack_size=get("pack_size")[:20],
-        category=get("category")[:60],
-        active=active_word in TRUE_WORDS,
-        reorder_level=reorder,
-    )
-
-
-def parse_product_price(text: str) -> int:
-    """A product's price in rupees -> paise: the one rule for the CSV, the hub's product
-    form and the store's. Refuses what parse_amount refuses, zero, and over ₹1 crore."""
-    try:
-        price = parse_amount(text)
-    except MoneyError as exc:
-        raise ValueError(f"price: {exc}") from None
-    if price <= 0 or price > MAX_PRICE_MINOR:
-        raise ValueError(f"price {text} must be above 0 and below 1,00,00,000")
-    return price
-
-
-def parse_reorder_level(text: str) -> int:
-    """The low-stock mark: a whole number from 0 to 1,00,00,000 (empty is 0)."""
-    reorder = text.strip() or "0"
-    if not re.fullmatch(r"[0-9]{1,8}", reorder) or int(reorder) > MAX_REORDER_LEVEL:
-        shown = reorder if len(reorder) <= 20 else reorder[:20] + "…"
-        raise ValueError(f"reorder_level {shown!r} must be a whole number up to 1,00,00,000")
-    return int(reorder)
+    """One row through the product rules (app/catalog/rules.py), like every other input."""
+    get = lambda k: csv_safe.unescape(rec.get(k) or "")  # noqa: E731
+    p = parse_product(
+        sku=get("sku"), name=get("name"), price=get("price"), gst_rate=get("gst_rate"),
+        barcodes=get("barcodes").split("|"), hsn=get("hsn"), unit=get("unit"),
+        pack_size=get("pack_size"), category=get("category"), active=get("active"),
+        reorder_level=get("reorder_level"), measure_rules=rules)
+    return ProductRow(line=line, **vars(p))
 
 
 def parse_line_quantity(text: str) -> int:

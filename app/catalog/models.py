@@ -7,10 +7,10 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.catalog.rules import UNITS as UNITS  # the rules own it; re-exported for the tables
 from app.core.db import Base, UTCDateTime
 from app.core.ids import uuid7
 
-UNITS = ("piece", "kg", "litre")
 # Stock and quantities are integers in the unit's base: pieces, grams, millilitres.
 BASE_UNIT = {"piece": "pc", "kg": "g", "litre": "ml"}
 

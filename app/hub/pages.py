@@ -11,13 +11,13 @@ from litestar.exceptions import NotFoundException
 from litestar.params import Body
 from litestar.response import Template
 
-from app.catalog.csv_io import parse_catalog, parse_product_price, parse_reorder_level
+from app.catalog import rules
+from app.catalog.csv_io import parse_catalog
 from app.catalog.models import Barcode, Product
 from app.catalog.service import ImportRejected, import_catalog, search
 from app.core import csv_safe
 from app.core.auth import api_access, requires
 from app.core.clock import utcnow
-from app.core.money import parse_gst_rate
 from app.core.web import Form, UploadProblem, go, page, upload_text
 from app.hub import service as hub
 
@@ -107,17 +107,16 @@ async def product_edit(request: Request, sku: str) -> Template:
 
 @post("/hub/catalog/save", guards=[requires(*HQ)])
 async def product_save(request: Request, data: Form) -> Response | Template:
+    measure_rules = request.app.state.cfg.measure_rules
     try:
-        edit = hub.ProductEdit(
-            sku=data.get("sku", ""), name=data.get("name", ""),
-            price_minor=parse_product_price(data.get("price", "")),
-            gst_rate_bp=parse_gst_rate(data.get("gst", "")),
-            unit=data.get("unit", "piece"), hsn=data.get("hsn", ""),
+        edit = rules.parse_product(  # the product rules every catalogue input uses
+            sku=data.get("sku", ""), name=data.get("name", ""), price=data.get("price", ""),
+            gst_rate=data.get("gst", ""), unit=data.get("unit", ""), hsn=data.get("hsn", ""),
             pack_size=data.get("pack_size", ""), category=data.get("category", ""),
-            reorder_level=parse_reorder_level(data.get("reorder_level", "")),
-            barcodes=tuple(c for c in data.get("barcodes", "").replace(",", " ").split() if c),
-            active=data.get("active") == "on")
-        product = await hub.save_product(request.app.state.db, edit)
+            reorder_level=data.get("reorder_level", ""),
+            barcodes=rules.split_codes(data.get("barcodes", "")),
+            active=data.get("active") == "on", measure_rules=measure_rules)
+        product = await hub.save_product(request.app.state.db, edit, measure_rules)
     except (hub.HubError, ValueError) as exc:
         existing, codes = await _product_with_codes(request, data.get("sku", ""))
         return page(request, "hub/product_edit.html", status_code=400, product=existing,

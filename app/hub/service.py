@@ -13,6 +13,7 @@ import logging
 import re
 import secrets
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,6 +21,8 @@ from typing import Any
 import msgspec
 from sqlalchemy import delete, func, insert, select, update
 
+from app.catalog import rules
+from app.catalog.barcodes import MeasureRule
 from app.catalog.models import Barcode, Product
 from app.core.clock import utcnow
 from app.core.db import Session
@@ -429,46 +432,19 @@ async def import_catalog_with_progress(db: HubDatabase, parsed: Any, progress: A
                                     progress=lambda d, t: bar.update(task, completed=d, total=t))
 
 
-@dataclass(frozen=True)
-class ProductEdit:
-    sku: str
-    name: str
-    price_minor: int
-    gst_rate_bp: int
-    unit: str = "piece"
-    hsn: str = ""
-    pack_size: str = ""
-    category: str = ""
-    reorder_level: int = 0
-    barcodes: tuple[str, ...] = ()
-    active: bool = True
+ProductEdit = rules.ProductFields  # one product as the hub's form and services give it
 
 
-async def save_product(db: HubDatabase, edit: ProductEdit) -> Product:
-    """Create or change one product at the hub; every store hears of it."""
-    from app.catalog.barcodes import BarcodeError, normalize_gtin
-    from app.catalog.csv_io import MAX_PRICE_MINOR, MAX_REORDER_LEVEL
-    from app.catalog.models import UNITS
-
-    sku = edit.sku.strip().upper()
-    if not re.match(r"^[A-Z0-9][A-Z0-9._-]{0,39}$", sku):
-        raise HubError("SKU: letters, digits, . _ - (up to 40)")
-    if not edit.name.strip():
-        raise HubError("a product needs a name")
-    if not 0 < edit.price_minor <= MAX_PRICE_MINOR:
-        raise HubError("price must be more than zero and at most ₹1,00,00,000")
-    if not 0 <= edit.reorder_level <= MAX_REORDER_LEVEL:
-        raise HubError("reorder level must be a whole number up to 1,00,00,000")
-    if edit.gst_rate_bp not in (0, 25, 300, 500, 1200, 1800, 2800, 4000):
-        raise HubError("GST rate must be one of 0, 0.25, 3, 5, 12, 18, 28 or 40 %")
-    if edit.unit not in UNITS:
-        raise HubError(f"unit must be one of {', '.join(UNITS)}")
-    codes = []
-    for raw in edit.barcodes:
-        try:
-            codes.append(normalize_gtin(raw))
-        except BarcodeError as exc:
-            raise HubError(f"barcode {raw}: {exc}") from None
+async def save_product(db: HubDatabase, edit: ProductEdit,
+                       measure_rules: Sequence[MeasureRule] = ()) -> Product:
+    """Create or change one product at the hub; every store hears of it. The fields are
+    checked by the product rules the CSV imports use (app/catalog/rules.py); the hub's
+    barcode rules (`measure_rules`) say which in-store scale-label codes are item codes."""
+    try:
+        edit = rules.check_product(edit, measure_rules)
+    except rules.ProductError as exc:
+        raise HubError(str(exc)) from None
+    sku, codes = edit.sku, list(edit.barcodes)
     now = utcnow()
 
     async def save(s: Session) -> Product:
@@ -482,21 +458,21 @@ async def save_product(db: HubDatabase, edit: ProductEdit) -> Product:
         if product is None:
             product = Product(id=uuid7(), sku=sku)
             s.add(product)
-        product.name = edit.name.strip()[:120]
+        product.name = edit.name
         product.price_minor = edit.price_minor
         product.gst_rate_bp = edit.gst_rate_bp
         product.unit = edit.unit
-        product.hsn = edit.hsn.strip()[:8]
-        product.pack_size = edit.pack_size.strip()[:20]
-        product.category = edit.category.strip()[:60]
-        product.reorder_level = max(0, edit.reorder_level)
+        product.hsn = edit.hsn
+        product.pack_size = edit.pack_size
+        product.category = edit.category
+        product.reorder_level = edit.reorder_level
         product.active = edit.active
         product.updated_at = now
         await s.flush()
         await s.execute(delete(Barcode).where(Barcode.product_id == product.id))
         if codes:
             await s.execute(insert(Barcode), [{"code": c, "product_id": product.id}
-                                              for c in sorted(set(codes))])
+                                              for c in sorted(codes)])
         await announce_products(s, [product.id])
         return product
 
@@ -504,8 +480,10 @@ async def save_product(db: HubDatabase, edit: ProductEdit) -> Product:
 
 
 async def set_price(db: HubDatabase, sku: str, price_minor: int) -> Product:
-    if price_minor <= 0:
-        raise HubError("price must be more than zero")
+    try:
+        rules.check_price_minor(price_minor)
+    except rules.ProductError as exc:
+        raise HubError(str(exc)) from None
     return await _change_product(db, sku, price_minor=price_minor)
 
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, select
 
-from app.catalog.csv_io import MAX_PRICE_MINOR, MAX_REORDER_LEVEL
 from app.catalog.models import UNITS, Barcode, Product
+from app.catalog.rules import MAX_PRICE_MINOR, MAX_REORDER_LEVEL
 from app.config import StoreConfig
 from app.core.clock import utcnow
 from app.core.db import Session, skip_numbers_past

@@ -28,7 +28,7 @@ async def _product_form(client, **over):  # noqa: ANN001, ANN202
     ("price", "inf", "'inf' is not an amount"),
     ("price", "1e30", "'1e30' is not an amount"),
     ("price", "90000000000000000", "is more than ₹10,00,00,000"),
-    ("price", "20000000", "must be above 0 and below 1,00,00,000"),
+    ("price", "20000000", "more than zero and at most ₹1,00,00,000"),
     ("gst", "inf", "GST rate 'inf' is not a number"),
     ("gst", "nan", "GST rate 'nan' is not a number"),
     ("reorder_level", "99999999999999999999999", "must be a whole number up to 1,00,00,000"),

@@ -1,0 +1,257 @@
+"""The product rules: one pure validator for every way a product enters a catalogue.
+
+The store's catalogue CSV (csv_io), the hub's product form and CSV import, and the CLI's
+imports all check a product here, so what one of them takes the others take too, in the
+same stored form. No I/O: text in, checked values (or a ProductError naming the field) out.
+
+- SKU: A-Z, 0-9 and ``. _ -``, starting with a letter or digit, at most 40 (upper-cased).
+  No ``/``: a SKU is a part of page and API addresses (``/products/{sku}``).
+- name: spaces collapsed, 1 to 120 characters (refused, not cut, when longer).
+- price: rupees by money.parse_amount, more than zero and at most ₹1 crore.
+- GST: one of the slabs (money.GST_SLABS_BP); HSN: empty or 4, 6 or 8 digits.
+- unit: piece, kg or litre; reorder level: a whole number up to 1,00,00,000.
+- barcodes: what a scan of the code would look up (barcodes.parse_scan): GTINs in their
+  canonical form, and in-store variable-measure codes (scale labels) only when a barcode
+  rule matches them and their value digits are zero. GS1 element strings and free text are
+  refused: a product barcode is an EAN/UPC/GTIN or a scale label's item code.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from app.catalog.barcodes import BarcodeError, MeasureRule, parse_scan
+from app.core.money import GST_SLABS_BP, MoneyError, format_amount, parse_amount, parse_gst_rate
+
+UNITS = ("piece", "kg", "litre")
+SKU_MAX = 40
+SKU_RE = re.compile(rf"[A-Z0-9][A-Z0-9._-]{{0,{SKU_MAX - 1}}}", re.ASCII)
+NAME_MAX = 120
+HSN_RE = re.compile(r"[0-9]{4}|[0-9]{6}|[0-9]{8}", re.ASCII)
+PACK_SIZE_MAX = 20
+CATEGORY_MAX = 60
+MAX_PRICE_MINOR = 1_00_00_000_00  # ₹1 crore: anything above is a typo, not a grocery item
+MAX_REORDER_LEVEL = 1_00_00_000
+_REORDER_RE = re.compile(r"[0-9]{1,8}", re.ASCII)
+TRUE_WORDS = frozenset({"yes", "y", "true", "1", ""})
+FALSE_WORDS = frozenset({"no", "n", "false", "0"})
+PRICE_RULE = f"price must be more than zero and at most {format_amount(MAX_PRICE_MINOR)[:-3]}"
+
+
+class ProductError(ValueError):
+    """A product field that breaks a rule; ``str(e)`` names the field and is shown to staff."""
+
+
+@dataclass(frozen=True)
+class ProductFields:
+    """One product as every catalogue stores it (the output of `check_product`)."""
+
+    sku: str
+    name: str
+    price_minor: int
+    gst_rate_bp: int
+    barcodes: tuple[str, ...] = ()
+    hsn: str = ""
+    unit: str = "piece"
+    pack_size: str = ""
+    category: str = ""
+    active: bool = True
+    reorder_level: int = 0
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 20 else text[:20] + "…")
+
+
+def _text(value: object) -> str:
+    """Fields arrive as text; anything else (a test's None) is read as its text."""
+    return value if isinstance(value, str) else ("" if value is None else str(value))
+
+
+# --- one field at a time ------------------------------------------------------------
+
+
+def check_sku(text: str) -> str:
+    """'ata-aash-5kg' -> 'ATA-AASH-5KG'."""
+    sku = _text(text).strip().upper()
+    if not sku:
+        raise ProductError("sku is empty")
+    if not SKU_RE.fullmatch(sku):
+        raise ProductError(f"SKU {_shown(_text(text).strip())} may only use A-Z, 0-9 and . _ -,"
+                           f" start with a letter or digit, at most {SKU_MAX} characters")
+    return sku
+
+
+def check_name(text: str) -> str:
+    """The name with its runs of spaces collapsed; 1 to NAME_MAX characters."""
+    name = " ".join(_text(text).split())
+    if not name:
+        raise ProductError("name is empty")
+    if len(name) > NAME_MAX:
+        raise ProductError(f"name is longer than {NAME_MAX} characters")
+    return name
+
+
+def check_price_minor(price_minor: int) -> int:
+    """A product's price in paise: more than zero and at most ₹1 crore."""
+    if (not isinstance(price_minor, int) or isinstance(price_minor, bool)
+            or not 0 < price_minor <= MAX_PRICE_MINOR):
+        raise ProductError(PRICE_RULE)
+    return price_minor
+
+
+def parse_price(text: str) -> int:
+    """A product's price typed in rupees -> paise (money.parse_amount, then the bounds)."""
+    cleaned = _text(text)
+    if not cleaned.strip():
+        raise ProductError("price is empty")
+    try:
+        price = parse_amount(cleaned)
+    except MoneyError as exc:
+        raise ProductError(f"price: {exc}") from None
+    return check_price_minor(price)
+
+
+def check_gst_bp(rate_bp: int) -> int:
+    if isinstance(rate_bp, bool) or rate_bp not in GST_SLABS_BP:
+        slabs = ", ".join(f"{s / 100:g}" for s in sorted(GST_SLABS_BP))
+        raise ProductError(f"GST rate must be one of {slabs} %")
+    return rate_bp
+
+
+def parse_gst(text: str) -> int:
+    """'5' / '5%' -> 500 basis points (money.parse_gst_rate: the slabs only)."""
+    cleaned = _text(text)
+    if not cleaned.strip():
+        raise ProductError("gst_rate is empty")
+    try:
+        return parse_gst_rate(cleaned)
+    except MoneyError as exc:
+        raise ProductError(str(exc)) from None
+
+
+def check_hsn(text: str) -> str:
+    hsn = _text(text).strip()
+    if hsn and not HSN_RE.fullmatch(hsn):
+        raise ProductError(f"hsn {_shown(hsn)} must be 4, 6 or 8 digits")
+    return hsn
+
+
+def check_unit(text: str) -> str:
+    """'KG' -> 'kg'; empty is 'piece'."""
+    unit = _text(text).strip().lower() or "piece"
+    if unit not in UNITS:
+        raise ProductError(f"unit {_shown(unit)} must be one of {', '.join(UNITS)}")
+    return unit
+
+
+def check_reorder_level(level: int) -> int:
+    if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= MAX_REORDER_LEVEL:
+        raise ProductError("reorder level must be a whole number up to 1,00,00,000")
+    return level
+
+
+def parse_reorder_level(text: str) -> int:
+    """The low-stock mark: a whole number from 0 to 1,00,00,000 (empty is 0)."""
+    cleaned = _text(text).strip() or "0"
+    if not _REORDER_RE.fullmatch(cleaned) or int(cleaned) > MAX_REORDER_LEVEL:
+        raise ProductError(f"reorder_level {_shown(cleaned)} must be a whole number "
+                           "up to 1,00,00,000")
+    return int(cleaned)
+
+
+def parse_active(text: str) -> bool:
+    """yes/no, y/n, true/false, 1/0; empty is yes."""
+    word = _text(text).strip().lower()
+    if word not in TRUE_WORDS | FALSE_WORDS:
+        raise ProductError(f"active {_shown(_text(text).strip())} must be yes or no")
+    return word in TRUE_WORDS
+
+
+def clip(text: str, limit: int) -> str:
+    """Free text (pack size, category): trimmed and cut to its column's width."""
+    return _text(text).strip()[:limit]
+
+
+def canonical_barcode(code: str, measure_rules: Sequence[MeasureRule] = ()) -> str:
+    """The form a product's code is stored in: what a scan of it looks up."""
+    raw = _text(code).strip()
+    shown = raw if len(raw) <= 20 else raw[:20] + "…"
+    try:
+        result = parse_scan(raw, measure_rules)
+    except BarcodeError as exc:
+        raise ProductError(f"barcode {shown}: {exc}") from None
+    if result.symbology == "gs1":
+        raise ProductError(f"barcode {shown}: a GS1 element string is not a product barcode; "
+                           "use the GTIN")
+    if result.symbology == "text":
+        raise ProductError(f"barcode {shown}: not an EAN, UPC or GTIN (8, 12, 13 or 14 digits)")
+    if result.symbology == "variable" and result.lookup_code != result.raw:
+        raise ProductError(f"barcode {shown}: variable-measure code must have zero value "
+                           f"digits: {result.lookup_code}")
+    return result.lookup_code
+
+
+def canonical_barcodes(codes: Iterable[str], measure_rules: Sequence[MeasureRule] = ()
+                       ) -> tuple[str, ...]:
+    """Every code in its stored form; empty entries are dropped, a code twice is refused."""
+    out: list[str] = []
+    for raw in codes:
+        if not _text(raw).strip():
+            continue
+        code = canonical_barcode(raw, measure_rules)
+        if code in out:
+            raise ProductError(f"barcode {_text(raw).strip()} is listed twice")
+        out.append(code)
+    return tuple(out)
+
+
+def split_codes(text: str) -> list[str]:
+    """The hub form's barcode box: codes separated by spaces, commas or new lines."""
+    return _text(text).replace(",", " ").split()
+
+
+# --- a whole product ------------------------------------------------------------------
+
+
+def parse_product(*, sku: str, name: str, price: str, gst_rate: str,
+                  barcodes: Iterable[str] = (), hsn: str = "", unit: str = "",
+                  pack_size: str = "", category: str = "", active: bool | str = True,
+                  reorder_level: str = "",
+                  measure_rules: Sequence[MeasureRule] = ()) -> ProductFields:
+    """A product typed as text (a CSV row, the hub's form), checked field by field in the
+    order a person reads them; the first broken rule raises ProductError."""
+    return ProductFields(
+        sku=check_sku(sku),
+        name=check_name(name),
+        price_minor=parse_price(price),
+        gst_rate_bp=parse_gst(gst_rate),
+        unit=check_unit(unit),
+        hsn=check_hsn(hsn),
+        barcodes=canonical_barcodes(barcodes, measure_rules),
+        active=parse_active(active) if isinstance(active, str) else bool(active),
+        reorder_level=parse_reorder_level(reorder_level),
+        pack_size=clip(pack_size, PACK_SIZE_MAX),
+        category=clip(category, CATEGORY_MAX),
+    )
+
+
+def check_product(p: ProductFields, measure_rules: Sequence[MeasureRule] = ()
+                  ) -> ProductFields:
+    """A product given as values (a service call, a parsed form), put in its stored form;
+    the same rules as `parse_product`, so re-checking a checked product changes nothing."""
+    return ProductFields(
+        sku=check_sku(p.sku),
+        name=check_name(p.name),
+        price_minor=check_price_minor(p.price_minor),
+        gst_rate_bp=check_gst_bp(p.gst_rate_bp),
+        unit=check_unit(p.unit),
+        hsn=check_hsn(p.hsn),
+        barcodes=canonical_barcodes(p.barcodes, measure_rules),
+        active=bool(p.active),
+        reorder_level=check_reorder_level(p.reorder_level),
+        pack_size=clip(p.pack_size, PACK_SIZE_MAX),
+        category=clip(p.category, CATEGORY_MAX),
+    )
