@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from app.catalog.barcodes import BarcodeError, MeasureRule, ScanResult, parse_scan
 from app.catalog.csv_io import ParsedCatalog, ProductRow, RowError
 from app.catalog.models import Barcode, Product
 from app.core.clock import utcnow
-from app.core.db import Database
-from app.core.db import Tx as AsyncSession
+from app.core.db import AnyDatabase, Database, Session
 from app.core.ids import uuid7
 
 Progress = Callable[[int, int], None]  # (done, total)
@@ -23,7 +22,7 @@ Progress = Callable[[int, int], None]  # (done, total)
 @dataclass(frozen=True)
 class ScanLookup:
     scan: ScanResult
-    product: Product | None
+    product: Product
 
 
 class UnknownProduct(LookupError):
@@ -43,7 +42,7 @@ async def lookup_scan(
         return await find_scanned(s, scan, with_barcodes=with_barcodes)
 
 
-async def find_scanned(s: AsyncSession, scan: ScanResult, *, with_barcodes: bool = False
+async def find_scanned(s: Session, scan: ScanResult, *, with_barcodes: bool = False
                        ) -> ScanLookup:
     """The product for a parsed scan, inside the caller's transaction."""
     options = [selectinload(Product.barcodes)] if with_barcodes else []
@@ -56,7 +55,7 @@ async def find_scanned(s: AsyncSession, scan: ScanResult, *, with_barcodes: bool
     return ScanLookup(scan, product)
 
 
-async def product_for_code(s: AsyncSession, code: str, options: Sequence = ()) -> Product | None:
+async def product_for_code(s: Session, code: str, options: Sequence = ()) -> Product | None:
     return await s.scalar(
         select(Product).options(*options)
         .join(Barcode, Barcode.product_id == Product.id).where(Barcode.code == code)
@@ -139,14 +138,14 @@ def _fields(row: ProductRow) -> dict:
 
 
 async def import_catalog(
-    db: Database,
+    db: AnyDatabase,
     parsed: ParsedCatalog,
     *,
     skip_bad: bool = False,
     dry_run: bool = False,
     progress: Progress | None = None,
     chunk: int = 2000,
-    after_write: Callable[[Any, list[str]], Awaitable[None]] | None = None,
+    after_write: Callable[[Session, list[str]], Awaitable[None]] | None = None,
 ) -> ImportReport:
     """Upsert products by sku in ONE transaction. Any bad row (from the file, or a
     barcode owned by a product this file does not mention) rejects the whole file
@@ -184,12 +183,12 @@ async def import_catalog(
 
         good: list[ProductRow] = []
         for row in parsed.rows:
-            pid = existing.get(row.sku, (None,))[0]
+            known = existing.get(row.sku, (None,))[0]
             clash = next(
                 (
                     c
                     for c in row.barcodes
-                    if c in owner and owner[c] != pid and sku_of.get(owner[c]) not in file_skus
+                    if c in owner and owner[c] != known and sku_of.get(owner[c]) not in file_skus
                 ),
                 None,
             )
@@ -207,7 +206,10 @@ async def import_catalog(
             raise ImportRejected(errors)
         report.skipped = errors
 
-        inserts, updates, barcode_rows, touched = [], [], [], []
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        barcode_rows: list[dict[str, str]] = []
+        touched: list[str] = []
         for row in good:
             values = _fields(row)
             if row.sku in existing:
@@ -242,8 +244,9 @@ async def import_catalog(
                     await s.execute(stmt, part)
                 else:
                     conn = await s.connection()
+                    products = cast(Table, Product.__table__)
                     await conn.execute(
-                        update(Product.__table__).where(Product.__table__.c.id == bindparam("pid")),
+                        update(products).where(products.c.id == bindparam("pid")),
                         part,
                     )
                 done += len(part)

@@ -24,7 +24,8 @@ DETAIL_CHARS = 500  # audit_log.detail is VARCHAR(500)
 
 
 class Person(Protocol):
-    id: str
+    @property
+    def id(self) -> str: ...  # read-only, so frozen StaffUser fits as well as a User row
 
 
 Who = Person | str | None

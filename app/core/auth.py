@@ -26,6 +26,7 @@ from litestar.handlers.base import BaseRouteHandler
 from sqlalchemy import delete, or_, select
 
 from app.config import ConfigFile
+from app.core import audit
 from app.core.clock import utcnow
 from app.core.db import AnyDatabase, Session, dialect_name, rowcount
 from app.core.models import ROLES, ApiKey, AuditLog, LoginThrottle, TrustedDevice, User
@@ -384,8 +385,7 @@ async def authenticate(
                     row.pin_hash = pepper_hash(stored, pepper)
             if action == "login":
                 await trust_device(s, user.id, device_key, now)
-            s.add(AuditLog(at=now, user_id=user.id, action=action,
-                           detail=_where(device_key, source)))
+            audit.record(s, action, _where(device_key, source), user=user.id, at=now)
             return StaffUser(user.id, user.name, user.role)
     await _count_failure(db, cfg, attempt, user.id if user else None, action, device_key,
                          source, what)
@@ -446,10 +446,9 @@ async def _count_failure(db: AnyDatabase, cfg: ConfigFile, attempt: Attempt,
                                    int((state.locked_until - now).total_seconds()))
             r.failures, r.locked_until, r.strikes = (state.failures, state.locked_until,
                                                      state.strikes)
-        s.add(AuditLog(
-            at=now, user_id=user_id, action=f"{action}_failed"[:40],
-            detail=_where(device_key, source) + (" locked" if newly_locked else ""),
-        ))
+        audit.record(s, f"{action}_failed",
+                     _where(device_key, source) + (" locked" if newly_locked else ""),
+                     user=user_id, at=now)
     await _maybe_prune(db, now)
     if newly_locked:
         raise LoginError(
@@ -546,8 +545,8 @@ async def pepper_existing_hashes(db: AnyDatabase) -> int:
         for row in rows:
             row.pin_hash = pepper_hash(row.pin_hash, pepper)
         if rows:
-            s.add(AuditLog(at=utcnow(), action="pins_peppered",
-                           detail=f"{len(rows)} PIN hashes keyed with the secret file"))
+            audit.record(s, "pins_peppered",
+                         f"{len(rows)} PIN hashes keyed with the secret file")
     if rows:
         log.info("keyed %d PIN hashes made before the pepper with the secret file", len(rows))
     return len(rows)
@@ -678,5 +677,5 @@ async def clear_lock(db: AnyDatabase, key: str, by: StaffUser) -> bool:
         if row is None:
             return False
         await s.delete(row)
-        s.add(AuditLog(at=utcnow(), user_id=by.id, action="lock_cleared", detail=key[:200]))
+        audit.record(s, "lock_cleared", key[:200], user=by)
     return True

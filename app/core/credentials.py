@@ -14,10 +14,11 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, select
 
+from app.core import audit
 from app.core.auth import StaffUser, pepper_of, role_allows
 from app.core.clock import utcnow
 from app.core.db import Database
-from app.core.models import ApiKey, AuditLog, TrustedDevice, User
+from app.core.models import ApiKey, TrustedDevice, User
 from app.core.security import check_pin_policy, hash_pin, new_api_key, verify_pin
 
 
@@ -101,9 +102,8 @@ async def set_active(db: Database, active: bool, *, user_id: str = "", name: str
         user.active = active
         if not active:
             await s.execute(delete(TrustedDevice).where(TrustedDevice.user_id == user.id))
-        s.add(AuditLog(at=utcnow(), user_id=by.id if by else None,
-                       action="user_activated" if active else "user_deactivated",
-                       detail=f"{user.name} ({user.role})"))
+        audit.record(s, "user_activated" if active else "user_deactivated",
+                     f"{user.name} ({user.role})", user=by)
     return user
 
 
@@ -117,8 +117,7 @@ async def reset_pin(db: Database, new_pin: str, *, user_id: str = "", name: str 
         _may_manage(by, user)
         user.pin_hash = digest
         await s.execute(delete(TrustedDevice).where(TrustedDevice.user_id == user.id))
-        s.add(AuditLog(at=utcnow(), user_id=by.id if by else None, action="pin_reset",
-                       detail=f"{user.name} ({user.role})"))
+        audit.record(s, "pin_reset", f"{user.name} ({user.role})", user=by)
     return user
 
 
@@ -136,7 +135,7 @@ async def change_own_pin(db: Database, user_id: str, old_pin: str, new_pin: str)
     async with db.write() as s:
         row = await _user(s, user_id)
         row.pin_hash = digest
-        s.add(AuditLog(at=utcnow(), user_id=user_id, action="pin_changed"))
+        audit.record(s, "pin_changed", user=user_id)
 
 
 async def revoke_api_key(db: Database, name: str, by: StaffUser | None = None) -> ApiKey:
@@ -146,8 +145,8 @@ async def revoke_api_key(db: Database, name: str, by: StaffUser | None = None) -
             raise CredentialError(f"no API key named {name!r}")
         if key.revoked_at is None:
             key.revoked_at = utcnow()
-            s.add(AuditLog(at=key.revoked_at, user_id=by.id if by else None,
-                           action="apikey_revoked", detail=f"{key.name} ({key.prefix}…)"))
+            audit.record(s, "apikey_revoked", f"{key.name} ({key.prefix}…)", user=by,
+                         at=key.revoked_at)
     return key
 
 
@@ -162,8 +161,7 @@ async def rotate_api_key(db: Database, name: str, by: StaffUser | None = None
             raise CredentialError(f"no API key named {name!r}")
         old = key.prefix
         key.key_hash, key.prefix, key.revoked_at, key.last_used_at = digest, prefix, None, None
-        s.add(AuditLog(at=utcnow(), user_id=by.id if by else None, action="apikey_rotated",
-                       detail=f"{key.name} ({old}… → {prefix}…)"))
+        audit.record(s, "apikey_rotated", f"{key.name} ({old}… → {prefix}…)", user=by)
     return key, full
 
 

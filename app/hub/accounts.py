@@ -19,11 +19,11 @@ import pyotp
 from sqlalchemy import func, select
 
 from app.config import HubConfig
-from app.core import auth
+from app.core import audit, auth
 from app.core.auth import LoginError, StaffUser
 from app.core.clock import utcnow
 from app.core.db import Database
-from app.core.models import AuditLog, User
+from app.core.models import User
 from app.core.passwords import MAX_LENGTH, check_password_policy
 from app.core.security import hash_pin
 
@@ -144,11 +144,11 @@ async def check_code(db: Database, cfg: HubConfig, user_id: str, code: str,
             row.last_login_at = now
             if row.totp_confirmed_at is None:
                 row.totp_confirmed_at = now
-                s.add(AuditLog(at=now, user_id=row.id, action="totp_enrolled"))
+                audit.record(s, "totp_enrolled", user=row.id, at=now)
             await auth.clear_failures_of(s, row, device_key, source, now)
             await auth.trust_device(s, row.id, device_key, now)
-            s.add(AuditLog(at=now, user_id=row.id, action="login",
-                           detail="with code " + auth._where(device_key, source)))
+            audit.record(s, "login", "with code " + auth._where(device_key, source),
+                         user=row.id, at=now)
             return StaffUser(row.id, row.name, row.role)
     try:
         await auth.record_failure(db, cfg, user_id, device_key,
@@ -189,8 +189,7 @@ async def reset_password(db: Database, name: str, password: str,
             raise ValueError(f"no hub user {name!r}")
         row.pin_hash = digest
         await s.execute(delete(TrustedDevice).where(TrustedDevice.user_id == row.id))
-        s.add(AuditLog(at=utcnow(), user_id=by.id if by else None, action="password_reset",
-                       detail=row.name))
+        audit.record(s, "password_reset", row.name, user=by)
     return row
 
 
@@ -204,8 +203,7 @@ async def reset_totp(db: Database, name: str, by: StaffUser | None = None
         if row is None:
             raise ValueError(f"no hub user {name!r}")
         row.totp_secret, row.totp_confirmed_at, row.totp_last_step = secret, None, None
-        s.add(AuditLog(at=utcnow(), user_id=by.id if by else None, action="totp_reset",
-                       detail=row.name))
+        audit.record(s, "totp_reset", row.name, user=by)
     return row, secret
 
 
@@ -222,7 +220,7 @@ async def rotate_webhook_secret(db: Database, channel: str) -> str:
         if row is None:
             raise ValueError(f"no channel {channel!r}")
         row.webhook_secret = secret
-        s.add(AuditLog(at=utcnow(), action="webhook_secret_rotated", detail=row.name))
+        audit.record(s, "webhook_secret_rotated", row.name)
     return secret
 
 

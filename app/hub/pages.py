@@ -158,9 +158,8 @@ async def import_upload(
 
 @get("/hub/inventory", guards=[requires(*HQ)])
 async def inventory_page(request: Request, sku: str = "") -> Template:
-    product, rows = (None, [])
-    if sku.strip():
-        product, rows = await hub.inventory_for(request.app.state.db, sku)
+    product, rows = (await hub.inventory_for(request.app.state.db, sku) if sku.strip()
+                     else (None, []))
     low = await hub.low_stock(request.app.state.db, limit=100)
     return page(request, "hub/inventory.html", sku=sku.strip().upper(), product=product,
                 rows=rows, low=low)

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from app.catalog.barcodes import BarcodeError, MeasureRule, parse_scan
 from app.catalog.service import UnknownProduct, find_scanned
 from app.config import StoreConfig
+from app.core import audit
 from app.core.auth import StaffUser
 from app.core.clock import utcnow
 from app.core.db import Database, Tx, next_number
@@ -199,10 +200,8 @@ async def short_pick(db: Database, picker: StaffUser, task_id: str, reason: str,
         if task.substitute_sku:
             note += f"; substitute {task.substitute_sku} needs the customer's approval"
         order.notes = (order.notes + " | " if order.notes else "") + note[:200]
-        from app.core.models import AuditLog
-
-        s.add(AuditLog(id=uuid7(), at=utcnow(), user_id=picker.id, action="count_needed",
-                       detail=f"bin {task.bin_code} {task.sku}: {reason}"[:500]))
+        audit.record(s, "count_needed", f"bin {task.bin_code} {task.sku}: {reason}",
+                     user=picker)
         await _finish_task(s, task, batch, picker, already_done=True)
         return task
 

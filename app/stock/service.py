@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.catalog.models import Product
+from app.core import audit
 from app.core.clock import utcnow
 from app.core.db import Database, Session
 from app.core.ids import uuid7
@@ -239,12 +240,9 @@ class CountRequest:
 async def count_requests(db: Database, days: int = 7) -> list[CountRequest]:
     """Bins a picker could not find stock in (short picks) and that nobody has counted
     since: the manager's list of counts to do."""
-    from app.core.models import AuditLog
-
     since = utcnow() - timedelta(days=days)
     async with db.read() as s:
-        asked = list(await s.scalars(select(AuditLog).where(
-            AuditLog.action == "count_needed", AuditLog.at >= since).order_by(AuditLog.at)))
+        asked = await audit.entries(s, actions=("count_needed",), since=since)
         counted = (await s.execute(
             select(Bin.code, Product.sku, func.max(StockMove.at))
             .join(Bin, Bin.id == StockMove.bin_id).join(Product, Product.id == StockMove.product_id)
