@@ -179,7 +179,7 @@ def user_add(cfg: StoreConfig, name: str, role: str, pin: str) -> None:
     console.print(f"Added {created.name} ({created.role}).")
 
 
-def _with_db(cfg, work):  # noqa: ANN001, ANN202
+def _with_db(cfg, work):
     """Run `work(database)` on the store's database; a refused change ends the command
     with its message."""
     from app.core.credentials import CredentialError
@@ -198,7 +198,7 @@ def _with_db(cfg, work):  # noqa: ANN001, ANN202
         fail(str(exc))
 
 
-def _when(moment) -> str:  # noqa: ANN001
+def _when(moment) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "never"
 
 
@@ -477,7 +477,7 @@ def _passphrase(path: str | None) -> bytes | None:
 
 
 def _tls_ensure(cfg: StoreConfig, names: tuple[str, ...], ips: tuple[str, ...], force: bool,
-                passphrase: bytes | None, ca_dir: str | None, *, ask: bool = False):  # noqa: ANN202
+                passphrase: bytes | None, ca_dir: str | None, *, ask: bool = False):
     from app.core import tls as tls_module
 
     files = tls_module.TlsFiles(cfg.data_dir / "tls")
@@ -570,7 +570,7 @@ def tls_protect_ca(cfg: StoreConfig, ca_passphrase_file: str, ca_dir: str | None
                   highlight=False, soft_wrap=True)
 
 
-def _tls_report(files, report) -> None:  # noqa: ANN001
+def _tls_report(files, report) -> None:
     if report.created_ca:
         console.print(f"Made a certificate authority for this store: {files.ca_cert}")
     if report.renewed:
@@ -603,7 +603,7 @@ def with_hub_config(fn):
     return wrapper
 
 
-def _hub_db(cfg):  # noqa: ANN001, ANN202
+def _hub_db(cfg):
     from app.core.secret_file import attach_pepper
     from app.hub.db import open_hub_database
 
@@ -654,7 +654,7 @@ def hub(ctx: click.Context, config_path: str | None, host: str | None, port: int
 @hub.command("db-upgrade", help="Create or migrate the hub database.")
 @HUB_CONFIG_OPTION
 @with_hub_config
-def hub_db_upgrade(cfg) -> None:  # noqa: ANN001
+def hub_db_upgrade(cfg) -> None:
     from app.core import migrate
 
     migrate.hub_upgrade(cfg.database_url)
@@ -675,7 +675,7 @@ def hub_db_upgrade(cfg) -> None:  # noqa: ANN001
 @click.option("--token-file", default=None, type=click.Path(dir_okay=False),
               help="Also write the token to this file (mode 600) for the store's config.")
 @with_hub_config
-def hub_add_store(cfg, store_id: str, name: str, kind: str, lat: float, lon: float,  # noqa: ANN001
+def hub_add_store(cfg, store_id: str, name: str, kind: str, lat: float, lon: float,
                   pincodes: str, priority: int, pickers: int, token_file: str | None) -> None:
     from app.hub.service import HubError, add_store
 
@@ -714,7 +714,7 @@ def _write_secret(path: Path, text: str) -> None:
 @click.option("--pickers", default=None, type=int)
 @click.option("--active/--inactive", default=None)
 @with_hub_config
-def hub_update_store(cfg, store_id: str, pincodes: str | None, priority: int | None,  # noqa: ANN001
+def hub_update_store(cfg, store_id: str, pincodes: str | None, priority: int | None,
                      pickers: int | None, active: bool | None) -> None:
     from app.hub.service import HubError, update_store
 
@@ -739,7 +739,7 @@ def hub_update_store(cfg, store_id: str, pincodes: str | None, priority: int | N
 @HUB_CONFIG_OPTION
 @click.argument("store_id")
 @with_hub_config
-def hub_rotate_token(cfg, store_id: str) -> None:  # noqa: ANN001
+def hub_rotate_token(cfg, store_id: str) -> None:
     from app.hub.service import HubError, rotate_token
 
     async def go():
@@ -763,7 +763,7 @@ def hub_rotate_token(cfg, store_id: str) -> None:  # noqa: ANN001
 @click.option("--password-stdin", is_flag=True,
               help="Read the password from the first line of standard input.")
 @with_hub_config
-def hub_user(cfg, name: str, role: str, password_stdin: bool) -> None:  # noqa: ANN001
+def hub_user(cfg, name: str, role: str, password_stdin: bool) -> None:
     from app.hub.accounts import create_hub_user, provisioning_uri
 
     if password_stdin:
@@ -799,7 +799,7 @@ def hub_user(cfg, name: str, role: str, password_stdin: bool) -> None:  # noqa: 
                    f"sign-in until a code is given):\nTOTP secret: {secret}\n{uri}")
 
 
-def _with_hub_db(cfg, work):  # noqa: ANN001, ANN202
+def _with_hub_db(cfg, work):
     from app.core.credentials import CredentialError
 
     async def go():
@@ -818,7 +818,7 @@ def _with_hub_db(cfg, work):  # noqa: ANN001, ANN202
 @hub.command("users", help="Hub users with their role and last sign-in.")
 @HUB_CONFIG_OPTION
 @with_hub_config
-def hub_users(cfg) -> None:  # noqa: ANN001
+def hub_users(cfg) -> None:
     from app.core.credentials import list_users
 
     for u in _with_hub_db(cfg, list_users):
@@ -830,7 +830,7 @@ def hub_users(cfg) -> None:  # noqa: ANN001
 @HUB_CONFIG_OPTION
 @click.argument("name")
 @with_hub_config
-def hub_user_deactivate(cfg, name: str) -> None:  # noqa: ANN001
+def hub_user_deactivate(cfg, name: str) -> None:
     from app.core.credentials import set_active
 
     user = _with_hub_db(cfg, lambda db: set_active(db, False, name=name))
@@ -841,7 +841,7 @@ def hub_user_deactivate(cfg, name: str) -> None:  # noqa: ANN001
 @HUB_CONFIG_OPTION
 @click.argument("name")
 @with_hub_config
-def hub_user_activate(cfg, name: str) -> None:  # noqa: ANN001
+def hub_user_activate(cfg, name: str) -> None:
     from app.core.credentials import set_active
 
     user = _with_hub_db(cfg, lambda db: set_active(db, True, name=name))
@@ -854,7 +854,7 @@ def hub_user_activate(cfg, name: str) -> None:  # noqa: ANN001
 @click.option("--password-stdin", is_flag=True,
               help="Read the password from the first line of standard input.")
 @with_hub_config
-def hub_reset_password(cfg, name: str, password_stdin: bool) -> None:  # noqa: ANN001
+def hub_reset_password(cfg, name: str, password_stdin: bool) -> None:
     from app.hub.accounts import reset_password
 
     password = (sys.stdin.readline().rstrip("\r\n") if password_stdin else
@@ -868,7 +868,7 @@ def hub_reset_password(cfg, name: str, password_stdin: bool) -> None:  # noqa: A
 @HUB_CONFIG_OPTION
 @click.argument("name")
 @with_hub_config
-def hub_reset_totp(cfg, name: str) -> None:  # noqa: ANN001
+def hub_reset_totp(cfg, name: str) -> None:
     from app.hub.accounts import provisioning_uri, reset_totp
 
     user, secret = _with_hub_db(cfg, lambda db: reset_totp(db, name))
@@ -880,7 +880,7 @@ def hub_reset_totp(cfg, name: str) -> None:  # noqa: ANN001
 @hub.command("channel-keys", help="Channels' API keys with their last use.")
 @HUB_CONFIG_OPTION
 @with_hub_config
-def hub_channel_keys(cfg) -> None:  # noqa: ANN001
+def hub_channel_keys(cfg) -> None:
     from app.core.credentials import list_api_keys
 
     for k in _with_hub_db(cfg, list_api_keys):
@@ -894,7 +894,7 @@ def hub_channel_keys(cfg) -> None:  # noqa: ANN001
 @HUB_CONFIG_OPTION
 @click.argument("channel")
 @with_hub_config
-def hub_rotate_channel_key(cfg, channel: str) -> None:  # noqa: ANN001
+def hub_rotate_channel_key(cfg, channel: str) -> None:
     from app.core.credentials import rotate_api_key
 
     key, full = _with_hub_db(cfg, lambda db: rotate_api_key(db, channel.strip().lower()))
@@ -906,7 +906,7 @@ def hub_rotate_channel_key(cfg, channel: str) -> None:  # noqa: ANN001
 @HUB_CONFIG_OPTION
 @click.argument("channel")
 @with_hub_config
-def hub_revoke_channel_key(cfg, channel: str) -> None:  # noqa: ANN001
+def hub_revoke_channel_key(cfg, channel: str) -> None:
     from app.core.credentials import revoke_api_key
 
     key = _with_hub_db(cfg, lambda db: revoke_api_key(db, channel.strip().lower()))
@@ -918,7 +918,7 @@ def hub_revoke_channel_key(cfg, channel: str) -> None:  # noqa: ANN001
 @HUB_CONFIG_OPTION
 @click.argument("channel")
 @with_hub_config
-def hub_rotate_webhook_secret(cfg, channel: str) -> None:  # noqa: ANN001
+def hub_rotate_webhook_secret(cfg, channel: str) -> None:
     from app.hub.accounts import rotate_webhook_secret
 
     secret = _with_hub_db(cfg, lambda db: rotate_webhook_secret(db, channel))
@@ -932,7 +932,7 @@ def hub_rotate_webhook_secret(cfg, channel: str) -> None:  # noqa: ANN001
 @click.argument("name")
 @click.option("--webhook", default="", help="URL to POST each order status change to.")
 @with_hub_config
-def hub_add_channel(cfg, name: str, webhook: str) -> None:  # noqa: ANN001
+def hub_add_channel(cfg, name: str, webhook: str) -> None:
     from app.hub.service import HubError
     from app.hub.webhooks import add_channel
 
@@ -957,7 +957,7 @@ def hub_add_channel(cfg, name: str, webhook: str) -> None:  # noqa: ANN001
 @HUB_CONFIG_OPTION
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False))
 @with_hub_config
-def hub_catalog_import(cfg, csv_file: str) -> None:  # noqa: ANN001
+def hub_catalog_import(cfg, csv_file: str) -> None:
     from app.catalog.csv_io import parse_catalog
     from app.catalog.service import ImportRejected, import_catalog
     from app.hub.service import announce_products
@@ -1134,7 +1134,7 @@ def _port_taken(host: str, url: str) -> bool:
     return False
 
 
-def _run_site(site, host: str, ready) -> int:  # noqa: ANN001
+def _run_site(site, host: str, ready) -> int:
     """Start the hub and both stores as child processes; call ready() once all three
     answer /healthz. Ctrl-C or SIGTERM stops all three; so does one of them failing to
     start or stopping. Returns the exit code."""
@@ -1190,7 +1190,7 @@ def _run_site(site, host: str, ready) -> int:  # noqa: ANN001
         signal.signal(signal.SIGINT, previous[1])
 
 
-def _wait_until_up(procs, servers, deadline: float) -> str:  # noqa: ANN001
+def _wait_until_up(procs, servers, deadline: float) -> str:
     """Wait until every started server answers /healthz; a sentence naming the first that
     exited or never answered, or "" when all are up."""
     import time

@@ -63,11 +63,11 @@ SESSION_AS_LOADED = "kirana_session_as_loaded"
 class RotatingSessionBackend(ServerSideSessionBackend):
     """Server-side sessions that can take a new id mid-request (at login)."""
 
-    def get_session_id(self, connection) -> str:  # noqa: ANN001
+    def get_session_id(self, connection) -> str:
         new_id = connection.scope.get("state", {}).get(core_routes.NEW_SESSION_ID)
         return new_id or super().get_session_id(connection)
 
-    async def load_from_connection(self, connection) -> dict:  # noqa: ANN001
+    async def load_from_connection(self, connection) -> dict:
         if connection.headers.get("authorization", "").lower().startswith("bearer "):
             data: dict = {}  # machines authenticate per request; no session file to read
         else:
@@ -77,7 +77,7 @@ class RotatingSessionBackend(ServerSideSessionBackend):
         )
         return data
 
-    async def store_in_message(self, scope_session, message, connection) -> None:  # noqa: ANN001
+    async def store_in_message(self, scope_session, message, connection) -> None:
         state = connection.scope.get("state", {})
         new_id = state.get(core_routes.NEW_SESSION_ID)
         if not new_id and scope_session is not Empty:
@@ -128,14 +128,14 @@ def _template_engine(engine: JinjaTemplateEngine) -> None:
     env.globals["app_version"] = __version__
 
     @pass_context
-    def user(context):  # noqa: ANN001, ANN202
+    def user(context):
         request = context.get("request")
         return request.scope.get("state", {}).get("kirana_user") if request else None
 
     env.globals["current_user"] = user
 
     @pass_context
-    def idle_seconds(context):  # noqa: ANN001, ANN202
+    def idle_seconds(context):
         """The signed-in role's idle limit: app.js signs the device out after it."""
         request = context.get("request")
         return request.scope.get("state", {}).get("kirana_idle_seconds") if request else None
@@ -289,7 +289,7 @@ HUB_NAV = [("Stores", "/"), ("Orders", "/hub/orders"), ("Catalogue", "/hub/catal
            ("Stock", "/hub/inventory"), ("Sales", "/hub/sales"), ("Rules", "/hub/rules")]
 
 
-def hub_nav_for(user) -> list[tuple[str, str]]:  # noqa: ANN001
+def hub_nav_for(user) -> list[tuple[str, str]]:
     if user is None:
         return []
     admin = [("People and keys", "/hub/people"), ("Sign-in locks", "/security/locks")]
@@ -306,7 +306,7 @@ async def hub_readyz(request: Request) -> Response:
         async with request.app.state.db.read() as s:
             current = await s.scalar(text("SELECT version_num FROM alembic_version"))
         checks["database"] = "ok"
-    except Exception as exc:  # noqa: BLE001 - report, don't crash the probe
+    except Exception as exc:
         current, checks["database"] = None, f"unreachable: {type(exc).__name__}"
     head = migrate.hub_head()
     ready = checks["database"] == "ok" and current == head

@@ -40,7 +40,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import (  # noqa: E402
+from _common import (
     LOCALHOST,
     REPO,
     Budget,
@@ -58,7 +58,7 @@ from _common import (  # noqa: E402
     work_directory,
 )
 
-from app.hub import allocation  # noqa: E402
+from app.hub import allocation
 
 PACKAGES = ("litestar", "uvicorn", "SQLAlchemy", "asyncpg", "httpx")
 TARGET_DECISION_P99_MS = 10.0
@@ -609,7 +609,7 @@ def share(counter: Counter, key: str) -> str:
     return f"{counter.get(key, 0)} ({counter.get(key, 0) * 100 / total:.0f}%)" if total else "-"
 
 
-def main() -> int:  # noqa: C901, PLR0912, PLR0915 - a linear script
+def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true",
                    help=f"small run: {QUICK.stores} stores, {QUICK.skus} SKUs, "

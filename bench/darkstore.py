@@ -27,7 +27,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import (  # noqa: E402
+from _common import (
     LOCALHOST,
     ServerProcess,
     busy_warning,
@@ -39,7 +39,7 @@ from _common import (  # noqa: E402
     summarize,
 )
 
-from app.picking import planner  # noqa: E402
+from app.picking import planner
 
 TARGET_BOARD_P99_MS = 500.0
 TARGET_PLAN_MS = 50.0

@@ -23,11 +23,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import LOCALHOST, ServerProcess, child_env, free_port, kirana_exe  # noqa: E402
-from playwright.async_api import async_playwright  # noqa: E402
+from _common import LOCALHOST, ServerProcess, child_env, free_port, kirana_exe
+from playwright.async_api import async_playwright
 
-from tests.e2e.camera_video import ean13_image, frame, write_y4m  # noqa: E402
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, demo_products  # noqa: E402
+from tests.e2e.camera_video import ean13_image, frame, write_y4m
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, demo_products
 
 FAKE = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 

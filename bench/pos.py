@@ -29,7 +29,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (  # noqa: E402
+from _common import (
     LOCALHOST,
     Budget,
     BudgetExceeded,
@@ -41,7 +41,7 @@ from _common import (  # noqa: E402
     summarize,
     work_directory,
 )
-from scan_lookup import write_catalog_csv  # noqa: E402
+from scan_lookup import write_catalog_csv
 
 PACKAGES = ("litestar", "uvicorn", "SQLAlchemy", "httpx")
 TARGET_SCAN_P99_MS = 15.0

@@ -27,15 +27,15 @@ from types import SimpleNamespace
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import busy_warning, format_table, machine_info, summarize  # noqa: E402
+from _common import busy_warning, format_table, machine_info, summarize
 
-from app.config import parse_config  # noqa: E402
-from app.core import migrate  # noqa: E402
-from app.core.db import Database  # noqa: E402
-from app.pos.receipts import receipt_layout  # noqa: E402
-from app.printing import service as printing  # noqa: E402
-from app.printing.models import PrintJob  # noqa: E402
-from app.printing.worker import PrintQueue, render_job  # noqa: E402
+from app.config import parse_config
+from app.core import migrate
+from app.core.db import Database
+from app.pos.receipts import receipt_layout
+from app.printing import service as printing
+from app.printing.models import PrintJob
+from app.printing.worker import PrintQueue, render_job
 
 REPO = Path(__file__).resolve().parent.parent
 TARGET_RENDER_MS = 20.0

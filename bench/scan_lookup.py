@@ -41,7 +41,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
-from _common import (  # noqa: E402
+from _common import (
     LOCALHOST,
     Budget,
     BudgetExceeded,
@@ -56,7 +56,7 @@ from _common import (  # noqa: E402
     work_directory,
 )
 
-from app.catalog.barcodes import gtin_check_digit  # noqa: E402
+from app.catalog.barcodes import gtin_check_digit
 
 TIME_LIMIT_S = 600
 PACKAGES = ("litestar", "uvicorn", "SQLAlchemy", "aiosqlite", "httpx")

@@ -44,7 +44,7 @@ import msgspec
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import (  # noqa: E402
+from _common import (
     REPO,
     Budget,
     BudgetExceeded,
@@ -255,7 +255,7 @@ def pg_reachable(dsn: str) -> str:
     """'' when a PostgreSQL server answers at dsn, else why not."""
     try:
         asyncio.run(_pg_admin(dsn, "SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure means: skip PostgreSQL
+    except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
     return ""
 
@@ -409,7 +409,7 @@ async def measure_sustained(url: str, store_db: Path, store_id: str, n: int,
                 t0 = time.perf_counter()
                 out["last"], out["delta"] = fill_outbox(store_db, n, random.Random(22), 100)
                 out["write"] = time.perf_counter() - t0
-            except BaseException as exc:  # noqa: BLE001 - re-raised below
+            except BaseException as exc:
                 out["error"] = exc
 
         start = time.perf_counter()

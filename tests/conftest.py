@@ -113,7 +113,7 @@ CRASH_LOGS = Path(tempfile.gettempdir()) / "kirana-pytest-workers"
 _worker_config = None
 
 
-def pytest_configure(config) -> None:  # noqa: ANN001
+def pytest_configure(config) -> None:
     """A parallel worker that dies ("node down: Not properly terminated") leaves a trace:
     the test it was running, and for a fatal error or a SIGTERM every thread's stack, in a
     file that the summary prints. No stack means SIGKILL or os._exit."""
@@ -122,7 +122,7 @@ def pytest_configure(config) -> None:  # noqa: ANN001
         config._kirana_started = time.time()
         return
     CRASH_LOGS.mkdir(exist_ok=True)
-    log = (CRASH_LOGS / f"{worker}-{os.getpid()}.log").open("w")  # noqa: SIM115 - for life
+    log = (CRASH_LOGS / f"{worker}-{os.getpid()}.log").open("w")
     config._kirana_crash_log = log
     global _worker_config
     _worker_config = config
@@ -138,14 +138,14 @@ def pytest_runtest_logstart(nodeid: str, location: object) -> None:
         log.flush()
 
 
-def pytest_unconfigure(config) -> None:  # noqa: ANN001
+def pytest_unconfigure(config) -> None:
     log = getattr(config, "_kirana_crash_log", None)
     if log is not None:
         log.write("worker finished\n")
         log.close()
 
 
-def pytest_report_header(config) -> str:  # noqa: ANN001
+def pytest_report_header(config) -> str:
     from tests import pg
 
     if pg.reachable():
@@ -153,7 +153,7 @@ def pytest_report_header(config) -> str:  # noqa: ANN001
     return pg.NOT_REACHABLE
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ANN001
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     started = getattr(config, "_kirana_started", None)
     for path in sorted(CRASH_LOGS.glob("gw*.log")) if started and CRASH_LOGS.is_dir() else []:
         text = path.read_text(errors="replace") if path.stat().st_mtime >= started else ""

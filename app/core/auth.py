@@ -239,7 +239,7 @@ class LoginError(Exception):
         self.locked_seconds = locked_seconds
 
 
-async def _throttle(s: Session, key: str, now) -> LoginThrottle:  # noqa: ANN001
+async def _throttle(s: Session, key: str, now) -> LoginThrottle:
     # Locked for the transaction: tries at once (or from several hub processes) must each
     # count, not read one count and write it back. SQLite writers are serial anyway.
     if dialect_name(s) == "postgresql":
@@ -402,13 +402,13 @@ def clear_failures(rows: list[LoginThrottle]) -> None:
 
 
 async def clear_failures_of(s: Session, user: User, device_key: str, source: str,
-                            now) -> None:  # noqa: ANN001
+                            now) -> None:
     """clear_failures for a sign-in completed by a second step (the hub's code)."""
     attempt = await _attempt(s, user, device_key, source, "login", None)
     clear_failures([await _throttle(s, k, now) for k in attempt.keys])
 
 
-async def trust_device(s: Session, user_id: str, device_key: str, now) -> None:  # noqa: ANN001
+async def trust_device(s: Session, user_id: str, device_key: str, now) -> None:
     """Remember that the user signed in on this device (a real device cookie only)."""
     if not _is_trustable(device_key):
         return
@@ -475,7 +475,7 @@ async def check_not_locked(db: AnyDatabase, user_id: str, device_key: str,
                          attempt)
 
 
-def _raise_if_locked(rows: Sequence[LoginThrottle | None], now, attempt: Attempt) -> None:  # noqa: ANN001
+def _raise_if_locked(rows: Sequence[LoginThrottle | None], now, attempt: Attempt) -> None:
     locked = [r for r in rows if r is not None and r.locked_until and now < r.locked_until]
     if attempt.trusted:  # strangers' guesses lock neither the account nor a shared address
         locked = [r for r in locked if r.key != attempt.user_key
@@ -495,7 +495,7 @@ def _raise_if_locked(rows: Sequence[LoginThrottle | None], now, attempt: Attempt
 _last_prune: dict[int, float] = {}
 
 
-async def _maybe_prune(db: AnyDatabase, now) -> None:  # noqa: ANN001
+async def _maybe_prune(db: AnyDatabase, now) -> None:
     """Keep the throttle and audit tables bounded under a flood: at most once a minute,
     drop throttle rows untouched for a day and not locked, and failed sign-ins older than
     FAILED_AUDIT_DAYS (successes and every other audit row stay)."""
@@ -506,7 +506,7 @@ async def _maybe_prune(db: AnyDatabase, now) -> None:  # noqa: ANN001
     await prune_sign_in_rows(db, now)
 
 
-async def prune_sign_in_rows(db: AnyDatabase, now) -> tuple[int, int]:  # noqa: ANN001
+async def prune_sign_in_rows(db: AnyDatabase, now) -> tuple[int, int]:
     async with db.write() as s:
         stale = now - QUIET_RESET
         throttles = await s.execute(delete(LoginThrottle).where(

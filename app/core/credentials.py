@@ -79,7 +79,7 @@ def _may_manage(by: StaffUser | None, target: User) -> None:
                           "sign-in; ask an admin.")
 
 
-async def _user(s, user_id: str = "", name: str = "") -> User:  # noqa: ANN001
+async def _user(s, user_id: str = "", name: str = "") -> User:
     if user_id:
         user = await s.get(User, user_id[:36])
     else:

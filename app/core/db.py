@@ -86,7 +86,7 @@ def _engine(path: Path, begin: str, pool_size: int) -> Engine:
     )
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record):  # noqa: ANN001
+    def _on_connect(dbapi_conn, _record):
         # Hand transaction control to us (pysqlite's implicit BEGIN is deferred and late).
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
@@ -97,7 +97,7 @@ def _engine(path: Path, begin: str, pool_size: int) -> Engine:
         cur.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(conn):  # noqa: ANN001
+    def _on_begin(conn):
         conn.exec_driver_sql(begin)
 
     return engine

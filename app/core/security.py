@@ -194,7 +194,7 @@ def device_hash(device_key: str) -> str:
     return hashlib.sha256(device_key.encode("utf-8", "replace")).hexdigest()[:32]
 
 
-def request_activity(headers, now: float) -> float | None:  # noqa: ANN001
+def request_activity(headers, now: float) -> float | None:
     """When this request says the person last used the device (epoch seconds), or None
     for a background request. A page load or form post is use; an htmx request reports
     the seconds since the last touch, key or scan (X-Kirana-Idle-Seconds, set by

@@ -12,7 +12,7 @@ from app.core.security import PinPolicyError
 from app.core.web import Form, page, signed_in
 
 
-async def _staff_page(request: Request, status: int = 200, **extra) -> Template:  # noqa: ANN003
+async def _staff_page(request: Request, status: int = 200, **extra) -> Template:
     me = signed_in(request)
     db = request.app.state.db
     return page(request, "core/staff.html", status_code=status, me=me,
@@ -26,7 +26,7 @@ async def staff_page(request: Request) -> Template:
     return await _staff_page(request, done=request.query_params.get("done", "")[:80])
 
 
-async def _act(request: Request, action, done: str) -> Response | Template:  # noqa: ANN001
+async def _act(request: Request, action, done: str) -> Response | Template:
     try:
         await action()
     except (credentials.CredentialError, PinPolicyError) as exc:

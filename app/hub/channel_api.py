@@ -21,7 +21,7 @@ from app.orders.service import LineIn, OrderError, OrderIn
 HQ = ("manager",)
 
 
-def _machine(request: Request):  # noqa: ANN202
+def _machine(request: Request):
     return request.scope.get("state", {}).get("kirana_machine")
 
 

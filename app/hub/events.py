@@ -129,7 +129,7 @@ class HubUnitOfWork:
                 await waker.wake_all_stores()
             else:
                 await waker.wake_stores(sorted(self.wake))
-        except Exception:  # noqa: BLE001 - committed already; the links' polls catch up
+        except Exception:
             log.exception("waking stores %s after a commit failed", sorted(self.wake))
 
 

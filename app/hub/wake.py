@@ -98,7 +98,7 @@ class PgWaker(Waker):
                 await lost.wait()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - keep listening whatever happened
+            except Exception as exc:
                 log.warning("hub LISTEN connection lost: %s; retrying", exc)
             await asyncio.sleep(1)
 
@@ -112,7 +112,7 @@ class PgWaker(Waker):
             try:
                 async with self._lock:
                     await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, topic)
-            except Exception:  # noqa: BLE001 - the pollers will catch up
+            except Exception:
                 self._deliver(topic)
 
     async def stop(self) -> None:

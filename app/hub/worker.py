@@ -62,13 +62,13 @@ class HubWorker:
     async def _run(self) -> None:
         try:
             await self.announce_channels()
-        except Exception:  # noqa: BLE001 - the next start tries again; nothing else waits
+        except Exception:
             log.exception("telling stores the hub's channels failed")
         while True:
             try:
                 await self.tick()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - log and keep going; the next tick retries
+            except Exception:
                 log.exception("hub worker tick failed")
             await asyncio.sleep(TICK_SECONDS)

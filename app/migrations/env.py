@@ -5,14 +5,14 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-import app.catalog.models  # noqa: F401  (register tables)
-import app.core.models  # noqa: F401
-import app.orders.models  # noqa: F401
-import app.picking.models  # noqa: F401
-import app.pos.models  # noqa: F401
-import app.printing.models  # noqa: F401
-import app.stock.models  # noqa: F401
-import app.sync.models  # noqa: F401
+import app.catalog.models
+import app.core.models
+import app.orders.models
+import app.picking.models
+import app.pos.models
+import app.printing.models
+import app.stock.models
+import app.sync.models
 from app.core.db import Base
 from app.hub.schema import HUB_ONLY_TABLES
 
@@ -34,7 +34,7 @@ def run_migrations_online() -> None:
     engine.dispose()
 
 
-def _run(connection) -> None:  # noqa: ANN001
+def _run(connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

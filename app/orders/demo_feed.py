@@ -81,7 +81,7 @@ class Trickle:
             n += 1
             try:
                 await self.post(rng, n)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("%s", self.name)
 
 

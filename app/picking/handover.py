@@ -153,7 +153,7 @@ async def _stock_leaves(s: Tx, order: Order, staff: StaffUser) -> None:
 # ---- finding an order -----------------------------------------------------------------
 
 
-def _phone_column():  # noqa: ANN202 - the stored phone without spaces, dashes or "+"
+def _phone_column():
     col = Order.customer_phone
     for ch in (" ", "-", "+", "(", ")"):
         col = func.replace(col, ch, "")

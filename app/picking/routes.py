@@ -64,7 +64,7 @@ async def claim(request: Request, data: Form) -> Template:
     return page(request, "picking/_task.html", **await _pick_view(request, message))
 
 
-async def _after_pick(request: Request, task) -> Template:  # noqa: ANN001
+async def _after_pick(request: Request, task) -> Template:
     """What the picker sees after a counted item: progress, or the next task."""
     message = (f"{task.name}: {task.picked} of {task.quantity}" if task.status == "open"
                else f"Done: {task.name} into bag {task.bag}")

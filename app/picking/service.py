@@ -306,14 +306,14 @@ async def pack(db: Database, cfg: StoreConfig, packer: StaffUser, order_id: str,
         return order
 
 
-def _label_view(order: Order):  # noqa: ANN202 - a plain view for the template
+def _label_view(order: Order):
     from types import SimpleNamespace
 
     return SimpleNamespace(number=order.number, customer_first_name=order.customer_name.split()[0],
                            courier=order.courier or "Rider pool", promised_by=order.promised_by)
 
 
-def _slip_view(order: Order):  # noqa: ANN202
+def _slip_view(order: Order):
     from types import SimpleNamespace
 
     return SimpleNamespace(

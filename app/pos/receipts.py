@@ -83,12 +83,12 @@ def ask_for_receipt(s: Tx, cfg: StoreConfig, sale: Sale, cashier: str) -> list[s
     return [job.printer for job in jobs]
 
 
-def report_layout(cfg: StoreConfig, report, closed: bool,  # noqa: ANN001
+def report_layout(cfg: StoreConfig, report, closed: bool,
                   duplicate: bool = False) -> str:
     return printing.render(cfg, "report", report=report, closed=closed, duplicate=duplicate)
 
 
-def ask_for_report(s: Tx, cfg: StoreConfig, report, closed: bool,  # noqa: ANN001
+def ask_for_report(s: Tx, cfg: StoreConfig, report, closed: bool,
                    duplicate: bool = False) -> list[str]:
     """X/Z report on the counter's report printers; returns their names."""
     label = "Z report" if closed else "X report"

@@ -157,7 +157,7 @@ def _send_with_escpos(printer: PrinterSection, data: bytes) -> None:
             raise TransportError(f"unknown printer kind {printer.kind!r}")
     except ImportError as exc:
         raise TransportError(f"{printer.kind} printing needs an extra package: {exc}") from None
-    except Exception as exc:  # noqa: BLE001 - driver errors vary by backend
+    except Exception as exc:
         raise TransportError(f"cannot open the {printer.kind} printer: {exc}") from None
     try:
         device._raw(data)

@@ -129,7 +129,7 @@ class PrintQueue:
                 .order_by(PrintJob.seq).limit(1))
 
     async def _mark(self, job_id: str, *, expect: tuple[str, ...] = ("queued", "sending"),
-                    **values) -> bool:  # noqa: ANN003
+                    **values) -> bool:
         """Move a job on, unless a manager cancelled it meanwhile; False if it was."""
         async with self.db.write() as s:
             result = await s.execute(update(PrintJob).where(
@@ -171,7 +171,7 @@ class PrintQueue:
                 await self._step(printer, state)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - a dead worker would stop all printing
+            except Exception as exc:
                 log.exception("print queue for %s", printer.name)
                 state.reason, state.detail = st.ERROR, f"print queue problem: {exc}"[:200]
                 await asyncio.sleep(printer.poll_seconds)
@@ -189,7 +189,7 @@ class PrintQueue:
             return
         try:
             data = await asyncio.to_thread(render_job, printer, job.layout)
-        except Exception as exc:  # noqa: BLE001 - a layout that cannot render never will
+        except Exception as exc:
             await self._mark(job.id, status="failed", last_error=f"layout: {exc}"[:300])
             return
         if transport.confirms(printer):
@@ -284,7 +284,7 @@ class PrintQueue:
             return  # cancelled between reading and sending
         try:
             await asyncio.to_thread(transport.send, printer, data)
-        except Exception as exc:  # noqa: BLE001 - driver errors vary; retry them all
+        except Exception as exc:
             await self._pause(printer, state, job, st.UNREACHABLE,
                               str(exc)[:250] or type(exc).__name__, requeue=True)
             return

@@ -170,7 +170,7 @@ class SyncClient:
             except (OSError, TimeoutError, websockets.exceptions.WebSocketException,
                     p.ProtocolError) as exc:
                 self._offline(f"{type(exc).__name__}: {exc}")
-            except Exception as exc:  # noqa: BLE001 - a sync bug must not stop the store
+            except Exception as exc:
                 log.exception("sync link failed")
                 self._offline(f"{type(exc).__name__}: {exc}")
             if self._welcomed:  # a session that got going: start the backoff afresh
@@ -224,13 +224,13 @@ class SyncClient:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _fail(self, ws, code: p.ErrorCode, message: str) -> NoReturn:  # noqa: ANN001
+    async def _fail(self, ws, code: p.ErrorCode, message: str) -> NoReturn:
         with contextlib.suppress(Exception):
             await ws.send(p.encode(p.Error(code=code, message=message[:500])).decode())
             await ws.close(code, p.close_reason(message))
         raise HubRefused(code, message)
 
-    async def _reader(self, ws) -> None:  # noqa: ANN001
+    async def _reader(self, ws) -> None:
         async for raw in ws:
             try:
                 message = p.decode(raw, expect_kinds=p.HUB_TO_STORE)
@@ -254,7 +254,7 @@ class SyncClient:
             else:
                 await self._fail(ws, p.BAD_MESSAGE, f"unexpected {type(message).__name__}")
 
-    async def _apply(self, ws, frame: p.Events) -> None:  # noqa: ANN001
+    async def _apply(self, ws, frame: p.Events) -> None:
         try:
             async with self.db.write() as s:
                 state = await _state_row(s)
@@ -278,7 +278,7 @@ class SyncClient:
                             .values(acked_up=upto, acked_at=utcnow()))
         self.status.hub_acked = max(self.status.hub_acked, upto)
 
-    async def _sender(self, ws) -> None:  # noqa: ANN001
+    async def _sender(self, ws) -> None:
         window = p.STORE_SEND_WINDOW
         while True:
             self._wakeup.clear()

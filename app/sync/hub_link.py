@@ -116,7 +116,7 @@ class LinkRegistry:
             await asyncio.sleep(every)
             try:
                 await self.beat()
-            except Exception:  # noqa: BLE001 - the next beat tries again
+            except Exception:
                 log.exception("hub heartbeat failed")
 
 
@@ -348,7 +348,7 @@ class HubLink:
             return
         try:
             await hub.close_link(self.db, self.row, self.cfg.offline_after)
-        except Exception as exc:  # noqa: BLE001 - the row goes stale and expires by itself
+        except Exception as exc:
             log.warning("sync %s: could not drop the closed link's row: %s", self.store_id,
                         exc)
 

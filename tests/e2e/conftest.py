@@ -170,7 +170,7 @@ def start_server(template: Path, directory: Path, timeout: float = 30.0) -> Serv
         [str(KIRANA), "serve", "--config", str(directory / "store.toml"),
          "--host", "127.0.0.1", "--port", str(port)],
         cwd=directory, env=_env(), stdout=log, stderr=subprocess.STDOUT,
-        preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
+        preexec_fn=_die_with_parent if sys.platform == "linux" else None,
     )
     log.close()
     server = Server(f"http://127.0.0.1:{port}", directory, proc, log_path)
@@ -275,7 +275,7 @@ class Guard:
         """Accept console errors matching `pattern` (e.g. an expected 403)."""
         self.allowed.append(re.compile(pattern))
 
-    async def route(self, route, request) -> None:  # noqa: ANN001
+    async def route(self, route, request) -> None:
         host = urlsplit(request.url).hostname or ""
         if request.url.startswith(("data:", "blob:")) or host in LOCAL_HOSTS:
             await route.continue_()

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.skipif(
     reason="the test process died near this test twice; set KIRANA_E2E_IDLE=1 to run it")
 
 
-async def until(condition, seconds: float = 10) -> None:  # noqa: ANN001
+async def until(condition, seconds: float = 10) -> None:
     for _ in range(int(seconds * 20)):
         if condition():
             return

@@ -63,7 +63,7 @@ HUB_PASSWORDS = {"Priya": "brass lantern monsoon", "Omar": "copper kettle evenin
 ENROLLED: dict[str, HubUser] = {}  # name -> password and authenticator key, latest made
 
 
-async def add_hub_user(db, name: str, role: str, password: str | None = None):  # noqa: ANN001
+async def add_hub_user(db, name: str, role: str, password: str | None = None):
     """A hub user as `kirana hub user` makes one; sign_in() then knows their key."""
     password = password or HUB_PASSWORDS[name]
     user, secret = await create_hub_user(db, name, role, password)
@@ -79,7 +79,7 @@ async def hub_client(hub_app, hub_db):
         yield client
 
 
-async def sign_in(client, name: str = "Priya"):  # noqa: ANN001, ANN201
+async def sign_in(client, name: str = "Priya"):
     """Sign in as a person does: name and password, then a code from their app."""
     user = ENROLLED[name]
     await client.get("/login")

@@ -28,12 +28,12 @@ REAL, STRAY = "a" * 16, "b" * 16  # the store's database and a stray copy's
 
 
 class LiveHub:
-    def __init__(self, port: int, db) -> None:  # noqa: ANN001
+    def __init__(self, port: int, db) -> None:
         self.ws_url = f"ws://127.0.0.1:{port}/sync/v1"
         self.http_url = f"http://127.0.0.1:{port}"
         self.db = db
 
-    def link(self, token: str, version: str):  # noqa: ANN201
+    def link(self, token: str, version: str):
         return connect(self.ws_url, additional_headers={"Authorization": f"Bearer {token}"},
                        user_agent_header=version, open_timeout=10, max_size=8 * 1024 * 1024)
 
@@ -72,14 +72,14 @@ def events(seq: int, delta: int = 1) -> str:
         "data": {"sku": "RICE", "delta": delta, "bin": "A-1", "reason": "receive"}}]})
 
 
-async def until(ws, kind: str) -> dict:  # noqa: ANN001
+async def until(ws, kind: str) -> dict:
     while True:
         message = json.loads(await asyncio.wait_for(ws.recv(), 10))
         if message["type"] == kind:
             return message
 
 
-async def closed_with(ws) -> tuple[int | None, list[dict]]:  # noqa: ANN001
+async def closed_with(ws) -> tuple[int | None, list[dict]]:
     got = []
     with contextlib.suppress(ConnectionClosed):
         async for raw in ws:
@@ -87,12 +87,12 @@ async def closed_with(ws) -> tuple[int | None, list[dict]]:  # noqa: ANN001
     return ws.close_code, got
 
 
-async def add_s1(hub_db) -> str:  # noqa: ANN001
+async def add_s1(hub_db) -> str:
     return (await hub.add_store(hub_db, "S1", name="Indiranagar", kind="darkstore",
                                 lat=12.97, lon=77.64, pincodes="560038")).token
 
 
-async def is_routable(hub_db, store_id: str) -> bool:  # noqa: ANN001
+async def is_routable(hub_db, store_id: str) -> bool:
     """What routing sees (the same rule as the Stores page)."""
     from datetime import timedelta
 

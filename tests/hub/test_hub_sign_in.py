@@ -21,18 +21,18 @@ from tests.conftest import csrf_of
 from tests.hub.conftest import ENROLLED, HUB_PASSWORDS, sign_in
 
 
-async def password_step(client, name: str = "Priya", password: str | None = None):  # noqa: ANN001, ANN201
+async def password_step(client, name: str = "Priya", password: str | None = None):
     await client.get("/login")
     return await client.post("/login", data={
         "name": name, "password": password or HUB_PASSWORDS[name], "next": "/",
         "_csrf_token": csrf_of(client)})
 
 
-async def code_step(client, code: str):  # noqa: ANN001, ANN201
+async def code_step(client, code: str):
     return await client.post("/login/code", data={"code": code, "_csrf_token": csrf_of(client)})
 
 
-async def signed_in(client) -> bool:  # noqa: ANN001
+async def signed_in(client) -> bool:
     return (await client.get("/", follow_redirects=False)).status_code == 200
 
 
@@ -174,7 +174,7 @@ async def test_one_code_sent_twice_at_once_signs_in_once(hub_db, hub_cfg):
     user = await add_hub_user(hub_db, "Priya", "admin")
     code = ENROLLED["Priya"].code()
 
-    async def attempt(device: str):  # noqa: ANN202
+    async def attempt(device: str):
         try:
             return await accounts_module.check_code(hub_db, hub_cfg, user.id, code,
                                                     device, "203.0.113.9")

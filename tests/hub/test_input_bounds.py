@@ -17,7 +17,7 @@ from tests.hub.test_order_pages import body
 from tests.hub.test_routing import setup_stores
 
 
-async def _product_form(client, **over):  # noqa: ANN001, ANN202
+async def _product_form(client, **over):
     form = {"sku": "BIG-1", "name": "Basmati", "price": "120", "gst": "5", "unit": "piece",
             "reorder_level": "0", "_csrf_token": csrf_of(client)}
     form.update(over)

@@ -36,7 +36,7 @@ def slow_database(monkeypatch):
     """A stand-in for a busy hub database: every frame takes 50 ms to apply."""
     real = hub_link.apply_frame
 
-    async def slow(*args, **kw):  # noqa: ANN002, ANN003, ANN202
+    async def slow(*args, **kw):
         await asyncio.sleep(0.05)
         return await real(*args, **kw)
 
@@ -46,7 +46,7 @@ def slow_database(monkeypatch):
 class BufferProbe:
     """Samples every live link's buffer while a test runs."""
 
-    def __init__(self, app) -> None:  # noqa: ANN001
+    def __init__(self, app) -> None:
         self.links = app.state.links.links
         self.frames = self.bytes = 0
 
@@ -63,7 +63,7 @@ class BufferProbe:
 
 
 @contextlib.asynccontextmanager
-async def probing(app):  # noqa: ANN001, ANN201
+async def probing(app):
     probe = BufferProbe(app)
     task = asyncio.create_task(probe.run())
     try:
@@ -74,7 +74,7 @@ async def probing(app):  # noqa: ANN001, ANN201
             await task
 
 
-async def drain(ws) -> tuple[int | None, str, list[dict]]:  # noqa: ANN001
+async def drain(ws) -> tuple[int | None, str, list[dict]]:
     got = []
     with contextlib.suppress(ConnectionClosed, TimeoutError):
         while True:

@@ -130,8 +130,8 @@ async def test_a_transaction_that_hits_a_deadlock_is_run_again(hub_db):
     locked = {"A1": asyncio.Event(), "B2": asyncio.Event()}
     runs: dict[str, int] = defaultdict(int)
 
-    def writer(first: str, second: str):  # noqa: ANN202
-        async def body(s) -> None:  # noqa: ANN001
+    def writer(first: str, second: str):
+        async def body(s) -> None:
             runs[first] += 1
             await s.execute(update(HubStore).where(HubStore.id == first)
                             .values(priority=HubStore.priority + 1))
@@ -163,8 +163,8 @@ async def test_other_errors_and_a_lasting_deadlock_are_not_retried_forever(hub_d
 
     calls: list[str] = []
 
-    def failing(sqlstate: str):  # noqa: ANN202
-        async def body(s) -> None:  # noqa: ANN001
+    def failing(sqlstate: str):
+        async def body(s) -> None:
             calls.append(sqlstate)
             raise DBAPIError("UPDATE hub_stores ...", {}, Orig(sqlstate))
         return body
@@ -195,7 +195,7 @@ async def test_timers_and_operators_writes_are_run_again_after_a_deadlock(hub_db
     real_commit = HubUnitOfWork.commit
     aborted: list[str] = []
 
-    async def commit_once_aborted(self, s) -> None:  # noqa: ANN001
+    async def commit_once_aborted(self, s) -> None:
         await real_commit(self, s)
         name = asyncio.current_task().get_name()
         if name in ("expire", "assign", "cancel", "deliver") and name not in aborted:
@@ -208,7 +208,7 @@ async def test_timers_and_operators_writes_are_run_again_after_a_deadlock(hub_db
     first = order.store_id
     monkeypatch.setattr(HubUnitOfWork, "commit", commit_once_aborted)
 
-    async def run(name: str, coro) -> object:  # noqa: ANN001
+    async def run(name: str, coro) -> object:
         return await asyncio.create_task(coro, name=name)
 
     async with hub_db.write() as s:

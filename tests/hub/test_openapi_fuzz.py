@@ -20,7 +20,7 @@ from tests.hub.test_routing import setup_stores
 SKIP = re.compile(r"^POST /(login|logout|account|hub/users|security/locks/clear)")
 
 
-async def _seed(cfg) -> str:  # noqa: ANN001
+async def _seed(cfg) -> str:
     db = attach_pepper(open_hub_database(cfg.database_url), cfg.data_dir)
     try:
         await add_hub_user(db, "Priya", "admin")

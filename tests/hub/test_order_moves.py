@@ -8,7 +8,7 @@ from app.hub import placement
 from tests.hub.test_routing import incoming, sent_to, setup_stores
 
 
-async def _report(hub_db, hub_cfg, order, store_id: str, *statuses: str) -> tuple:  # noqa: ANN001
+async def _report(hub_db, hub_cfg, order, store_id: str, *statuses: str) -> tuple:
     wake: tuple = ()
     for status in statuses:
         async with hub_db.write() as s:

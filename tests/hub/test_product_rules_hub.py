@@ -21,7 +21,7 @@ def edit(sku: str = "RICE-1", **kw) -> hub.ProductEdit:
                               "gst_rate_bp": 500, **kw})
 
 
-async def products(db) -> int:  # noqa: ANN001
+async def products(db) -> int:
     async with db.read() as s:
         return await s.scalar(select(func.count()).select_from(Product))
 
@@ -47,7 +47,7 @@ async def test_set_price_keeps_the_product_price_bound(hub_db):
     await hub.set_price(hub_db, "RICE-1", 1_00_00_000_00)
 
 
-async def _form(client, **over):  # noqa: ANN001, ANN202
+async def _form(client, **over):
     form = {"sku": "ATTA-1", "name": "Atta", "price": "68", "gst": "5", "unit": "piece",
             "reorder_level": "0", "active": "on", "_csrf_token": csrf_of(client)}
     form.update(over)

@@ -23,7 +23,7 @@ class Recorder:
     def __init__(self) -> None:
         self.woken: list[list[str]] = []
 
-    async def wake_stores(self, store_ids) -> None:  # noqa: ANN001
+    async def wake_stores(self, store_ids) -> None:
         self.woken.append(list(store_ids))
 
     async def wake_all_stores(self) -> None:
@@ -87,7 +87,7 @@ async def test_a_retried_attempt_publishes_only_the_attempt_that_committed(hub_d
     waker.woken.clear()
     attempts: list[int] = []
 
-    async def body(s) -> None:  # noqa: ANN001
+    async def body(s) -> None:
         attempts.append(1)
         first = len(attempts) == 1
         await hub.enqueue(s, ["S1" if first else "D2"], [("order.cancelled", {

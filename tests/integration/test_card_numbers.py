@@ -15,8 +15,8 @@ from app.pos import cart, payment, shifts
 from app.pos.common import PosError
 from app.pos.models import CartTender, SaleTender
 from tests.integration.test_pos_pages import hx, message, open_till
-from tests.integration.test_pos_pages import rows as rows  # noqa: F401 - fixture
-from tests.integration.test_pos_service import (  # noqa: F401 - fixtures
+from tests.integration.test_pos_pages import rows as rows
+from tests.integration.test_pos_service import (
     ATTA,
     barcode,
     cashier,
@@ -52,7 +52,7 @@ def digits_of(value: str) -> str:
     return "".join(ch for ch in value if ch.isdigit())
 
 
-async def test_card_tender_refuses_a_card_number(cfg, db, catalog, cashier):  # noqa: F811
+async def test_card_tender_refuses_a_card_number(cfg, db, catalog, cashier):
     await shifts.open_shift(db, cfg, "C1", cashier, 0)
     view = await new_cart(db, cfg, "C1", cashier, barcode(catalog, ATTA))
     for kind in ("card", "upi"):
@@ -67,8 +67,8 @@ async def test_card_tender_refuses_a_card_number(cfg, db, catalog, cashier):  # 
     assert [t.reference for t in view.cart.tenders] == ACCEPTED
 
 
-async def test_free_text_at_the_till_refuses_a_card_number(cfg, db, catalog, cashier,  # noqa: F811
-                                                           manager):  # noqa: F811
+async def test_free_text_at_the_till_refuses_a_card_number(cfg, db, catalog, cashier,
+                                                           manager):
     await shifts.open_shift(db, cfg, "C1", cashier, 100_000)
     hidden = "customer card 4111 1111 1111 1111 declined"
     with pytest.raises(PosError, match="looks like a card number"):
@@ -91,7 +91,7 @@ async def test_free_text_at_the_till_refuses_a_card_number(cfg, db, catalog, cas
     await shifts.no_sale(db, "C1", cashier, "change for 2000 note")
 
 
-async def test_the_till_page_says_why(client, login_as, rows):  # noqa: F811
+async def test_the_till_page_says_why(client, login_as, rows):
     await login_as("cashier")
     cart = await open_till(client)
     await client.post("/pos/scan", data={"code": rows[0].barcodes[0], "cart_id": cart},

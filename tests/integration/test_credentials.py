@@ -14,7 +14,7 @@ from tests.conftest import STAFF, csrf_of, login
 
 
 @contextlib.asynccontextmanager
-async def as_user(app, staff, role: str):  # noqa: ANN001, ANN201
+async def as_user(app, staff, role: str):
     """Another device, signed in as `role`."""
     async with AsyncTestClient(app=app) as client:
         response = await login(client, staff[role], STAFF[role][1])
@@ -22,7 +22,7 @@ async def as_user(app, staff, role: str):  # noqa: ANN001, ANN201
         yield client
 
 
-async def post(client, path: str, **data):  # noqa: ANN001, ANN003, ANN201
+async def post(client, path: str, **data):
     return await client.post(path, data={**data, "_csrf_token": csrf_of(client)})
 
 

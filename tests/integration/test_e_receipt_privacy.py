@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXPIRED = "This receipt link has expired; ask the store for a copy"
 
 
-async def make_sale(db: Database, cfg) -> Sale:  # noqa: ANN001
+async def make_sale(db: Database, cfg) -> Sale:
     parsed = parse_catalog((ROOT / "store_config" / "demo_catalog.csv").read_text(),
                            cfg.measure_rules)
     await import_catalog(db, parsed)

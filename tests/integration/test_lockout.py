@@ -14,14 +14,14 @@ import app.core.auth as auth_module
 import app.core.routes as core_routes
 from app.core.clock import utcnow
 from tests.conftest import STAFF, csrf_of, login
-from tests.integration.test_pos_pages import hx, open_till, rows  # noqa: F401
+from tests.integration.test_pos_pages import hx, open_till, rows
 
 
 @pytest.fixture
 def sources(monkeypatch):
     """Each test request says which address it comes from (X-Test-Source), as requests
     from different machines would."""
-    def source(request) -> str:  # noqa: ANN001
+    def source(request) -> str:
         return request.headers.get("x-test-source", "10.0.0.1")
 
     monkeypatch.setattr(core_routes, "client_source", source, raising=False)
@@ -40,7 +40,7 @@ def clock(monkeypatch):
     return c
 
 
-async def attempt(app, user_id: str, pin: str, source: str):  # noqa: ANN001, ANN201
+async def attempt(app, user_id: str, pin: str, source: str):
     """One try from a brand-new device (a fresh client: no device cookie kept)."""
     async with AsyncTestClient(app=app) as fresh:
         fresh.headers["x-test-source"] = source
@@ -78,7 +78,7 @@ async def test_strangers_cannot_lock_a_manager_out_of_their_own_till(app, client
 
 
 async def test_a_cashier_cannot_lock_a_manager_through_the_approval_box(
-        app, client, login_as, rows, staff, sources):  # noqa: F811
+        app, client, login_as, rows, staff, sources):
     client.headers["x-test-source"] = "10.0.0.7"  # the till
     await login_as("cashier")
     cart = await open_till(client)
@@ -159,7 +159,7 @@ async def test_a_cashiers_own_pin_does_not_reset_the_approval_boxs_count(cfg, db
 
 
 async def test_a_till_the_manager_uses_does_not_let_a_cashier_guess_their_pin(
-        app, client, staff, sources):  # noqa: F811
+        app, client, staff, sources):
     """The shared till is trusted for the manager (they signed in there), so the
     account's lock did not apply to it; and the cashier signing in as themselves between
     guesses cleared the till's own count. Guesses from the till must still be stopped."""
@@ -176,7 +176,7 @@ async def test_a_till_the_manager_uses_does_not_let_a_cashier_guess_their_pin(
 
 
 async def test_a_guesser_sharing_the_address_does_not_lock_out_known_devices(
-        app, client, staff, sources):  # noqa: F811
+        app, client, staff, sources):
     """Behind a reverse proxy (or one office NAT) every request comes from one address:
     a stranger's five wrong tries locked that address, and with it every sign-in of the
     whole hub or store. A device the person has signed in on before still gets in;

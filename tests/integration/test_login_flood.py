@@ -23,7 +23,7 @@ def hashes(monkeypatch):
     calls = []
     real = auth_module.verify_pin
 
-    def counting(pin, stored, pepper):  # noqa: ANN001, ANN202
+    def counting(pin, stored, pepper):
         calls.append(pin)
         return real(pin, stored, pepper)
 

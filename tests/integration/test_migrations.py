@@ -19,16 +19,16 @@ def only(tables: set[str] | frozenset[str]) -> MetaData:
 
 
 def test_migrations_from_empty_match_the_models(tmp_path):
-    import app.catalog.models  # noqa: F401
-    import app.core.models  # noqa: F401
-    import app.stock.models  # noqa: F401
-    import app.sync.models  # noqa: F401
+    import app.catalog.models
+    import app.core.models
+    import app.stock.models
+    import app.sync.models
 
     path = tmp_path / "store.db"
     assert "run `kirana db upgrade" in migrate.pending_message(path)
     migrate.upgrade(path)
     assert migrate.pending_message(path) is None
-    import app.hub.models  # noqa: F401  (the store's migrations must ignore the hub's tables)
+    import app.hub.models
 
     store = only(set(Base.metadata.tables) - HUB_ONLY_TABLES)
     engine = create_engine(sqlite_url(path, "pysqlite"))
@@ -82,9 +82,9 @@ def test_hub_migrations_from_empty_match_the_models(tmp_path, backend):
     from alembic.migration import MigrationContext
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    import app.catalog.models  # noqa: F401
-    import app.core.models  # noqa: F401
-    import app.hub.models  # noqa: F401
+    import app.catalog.models
+    import app.core.models
+    import app.hub.models
     from tests import pg
 
     hub = only(HUB_TABLES)

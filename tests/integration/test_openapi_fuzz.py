@@ -23,7 +23,7 @@ SKIP = re.compile(r"^POST /(login|logout|account/pin|staff/|security/locks/clear
                   r"|^GET /orders/events")  # (a live stream: it never ends)
 
 
-async def _seed(cfg) -> tuple[dict[str, str], str]:  # noqa: ANN001
+async def _seed(cfg) -> tuple[dict[str, str], str]:
     db = attach_pepper(Database(cfg.database_path), cfg.data_dir)
     try:
         ids = {role: (await create_user(db, name, role, pin)).id

@@ -11,9 +11,9 @@ from alembic import context
 from sqlalchemy import create_engine
 from sqlalchemy.ext.asyncio import create_async_engine
 
-import app.catalog.models  # noqa: F401  (register tables)
-import app.core.models  # noqa: F401
-import app.hub.models  # noqa: F401
+import app.catalog.models
+import app.core.models
+import app.hub.models
 from app.core.db import Base
 from app.hub.schema import HUB_TABLES
 
@@ -21,12 +21,12 @@ config = context.config
 target_metadata = Base.metadata
 
 
-def include_object(obj, name, type_, reflected, compare_to) -> bool:  # noqa: ANN001
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
     table = obj if type_ == "table" else getattr(obj, "table", None)
     return table is None or table.name in HUB_TABLES
 
 
-def _run(connection) -> None:  # noqa: ANN001
+def _run(connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata,
                       include_object=include_object, render_as_batch=True)
     with context.begin_transaction():
