@@ -21,7 +21,7 @@ class ScriptedPrinter:
     """A TCP printer on 127.0.0.1 whose answer to each status request is scripted by
     `answer(conn_no, request_no, writer)`; it records every byte it received per connection."""
 
-    def __init__(self, answer) -> None:  # noqa: ANN001
+    def __init__(self, answer) -> None:
         self.answer = answer
         self.received: list[bytearray] = []
         self.server: asyncio.AbstractServer | None = None
@@ -64,7 +64,7 @@ class ScriptedPrinter:
 async def make(tmp_path, migrated_template):
     made: list = []
 
-    async def build(answer):  # noqa: ANN001, ANN202
+    async def build(answer):
         printer = ScriptedPrinter(answer)
         await printer.start()
         cfg = network_config(tmp_path, printer.port)
@@ -82,7 +82,7 @@ async def make(tmp_path, migrated_template):
 
 
 async def test_a_printer_that_closes_the_line_after_each_job_does_not_print_it_for_ever(make):
-    async def answer(conn, request, writer):  # noqa: ANN001, ANN202
+    async def answer(conn, request, writer):
         if request == 1:
             writer.write(READY)  # ready before the job ...
             return None

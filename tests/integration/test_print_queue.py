@@ -186,7 +186,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-async def wait_for(predicate, seconds: float, what: str) -> None:  # noqa: ANN001
+async def wait_for(predicate, seconds: float, what: str) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if await predicate():

@@ -286,11 +286,11 @@ def test_demo_refuses_ports_another_server_answers_on(demo_dir: Path, tmp_path: 
     port = demo_ports()
 
     class Healthy(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             self.send_response(200)
             self.end_headers()
 
-        def log_message(self, *args) -> None:  # noqa: ANN002
+        def log_message(self, *args) -> None:
             pass
 
     other = http.server.HTTPServer(("127.0.0.1", port + 1), Healthy)

@@ -87,7 +87,7 @@ def report_paper_rows(layout: str) -> list[Row]:
     return [(rate, paise(t), paise(c), paise(s)) for rate, t, c, s in found]
 
 
-def as_rows(rows) -> list[Row]:  # noqa: ANN001
+def as_rows(rows) -> list[Row]:
     return [(format_rate(r.rate_bp), r.taxable, r.cgst, r.sgst) for r in rows]
 
 

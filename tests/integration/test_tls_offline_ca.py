@@ -25,7 +25,7 @@ def ca_of(files: tls.TlsFiles) -> x509.Certificate:
     return x509.load_pem_x509_certificate(files.ca_cert.read_bytes())
 
 
-def make_due(files: tls.TlsFiles, **kw) -> None:  # noqa: ANN003
+def make_due(files: tls.TlsFiles, **kw) -> None:
     """Make the server certificate 17 days from expiry (renewal due)."""
     names, ips = tls.local_names()
     tls.make_server_cert(files, names, ips, now=datetime.now(UTC) - timedelta(days=380), **kw)

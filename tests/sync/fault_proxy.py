@@ -147,7 +147,7 @@ class FaultProxy:
                 self._server = loop.run_until_complete(
                     asyncio.start_server(self._handle, "127.0.0.1", 0))
                 self.port = self._server.sockets[0].getsockname()[1]
-            except BaseException as exc:  # noqa: BLE001 - reported to start()
+            except BaseException as exc:
                 failed.append(exc)
                 ready.set()
                 loop.close()
@@ -193,8 +193,8 @@ class FaultProxy:
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def _call(self, fn):  # noqa: ANN001, ANN202
-        async def go():  # noqa: ANN202
+    def _call(self, fn):
+        async def go():
             return fn()
         return asyncio.run_coroutine_threadsafe(go(), self._loop).result(10)
 

@@ -32,7 +32,7 @@ def free_port() -> int:
 
 
 def kirana(*args: str, cwd: Path | None = None, check: bool = True,
-           input: str | None = None) -> subprocess.CompletedProcess:  # noqa: A002
+           input: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([PYTHON, "-m", "app.cli", *args], cwd=cwd or ROOT, check=check,
                           capture_output=True, text=True, timeout=120, input=input)
 
@@ -220,7 +220,7 @@ class Store:
         with sqlite3.connect(self.db_path, timeout=30) as conn:
             return conn.execute(query, params).fetchall()
 
-    def database(self):  # noqa: ANN201
+    def database(self):
         """The store's database with its install's PIN pepper (to add staff)."""
         from app.core.db import Database
         from app.core.secret_file import attach_pepper

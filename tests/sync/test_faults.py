@@ -58,7 +58,7 @@ FAULTS = Faults(cut_after_mean=2.0, cut_after_min=0.4, cut_mid_frame=0.01, delay
 async def test_proxy_passes_frames_intact_and_duplicates_whole_frames() -> None:
     got: list[str] = []
 
-    async def echo(ws) -> None:  # noqa: ANN001
+    async def echo(ws) -> None:
         async for message in ws:
             got.append(message)
             await ws.send(message)
@@ -147,7 +147,7 @@ class Run:
                 + "\n".join(self.log[-40:]) + "\n" + "\n".join(tails))
 
 
-async def guarded(run: Run, what: str, work) -> None:  # noqa: ANN001
+async def guarded(run: Run, what: str, work) -> None:
     try:
         await work
     except Exception as exc:

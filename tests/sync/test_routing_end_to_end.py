@@ -34,13 +34,13 @@ class Hook:
         hook = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 hook.calls.append((json.loads(body), dict(self.headers)))
                 self.send_response(204)
                 self.end_headers()
 
-            def log_message(self, *args):  # noqa: ANN002
+            def log_message(self, *args):
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
