@@ -13,12 +13,18 @@ class QuantityError(ValueError):
     pass
 
 
+def _shown(text: str) -> str:
+    """The typed text as an error message quotes it: at most 20 characters."""
+    return repr(text if len(text) <= 20 else text[:20] + "…")
+
+
 def parse_quantity(text: str, unit: str) -> int:
     """'2' pieces -> 2; '1.25' kg -> 1250 g. Zero, negatives and fractions of a piece are refused."""
     cleaned = str(text).strip()
     if not _QTY_RE.match(cleaned):
         raise QuantityError(
-            f"{text!r} is not a quantity" + ("" if unit == "piece" else f" in {unit} like 1.250")
+            f"{_shown(str(text))} is not a quantity"
+            + ("" if unit == "piece" else f" in {unit} like 1.250")
         )
     value = Decimal(cleaned)
     if unit == "piece":
@@ -30,7 +36,7 @@ def parse_quantity(text: str, unit: str) -> int:
     if base <= 0:
         raise QuantityError("quantity must be more than zero")
     if base > MAX_BASE_QTY:
-        raise QuantityError(f"{text} {unit} is too large; check the quantity")
+        raise QuantityError(f"{_shown(cleaned)} {unit} is too large; check the quantity")
     return base
 
 
