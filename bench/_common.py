@@ -146,7 +146,7 @@ class ServerProcess:
                  env: dict[str, str] | None = None) -> None:
         self.args = list(args)
         self.log_path = log_path
-        self._log = open(log_path, "wb")
+        self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             self.args, cwd=cwd, env=env or child_env(), stdin=subprocess.DEVNULL,
             stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,

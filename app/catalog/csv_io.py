@@ -92,7 +92,7 @@ class ParsedCatalog:
 
 def _row(line: int, rec: dict[str, str], rules: Sequence[MeasureRule]) -> ProductRow:
     """One row through the product rules (app/catalog/rules.py), like every other input."""
-    get = lambda k: csv_safe.unescape(rec.get(k) or "")
+    get = lambda k: csv_safe.unescape(rec.get(k) or "")  # noqa: E731
     p = parse_product(
         sku=get("sku"), name=get("name"), price=get("price"), gst_rate=get("gst_rate"),
         barcodes=get("barcodes").split("|"), hsn=get("hsn"), unit=get("unit"),

@@ -12,7 +12,7 @@ import app.picking.models
 import app.pos.models
 import app.printing.models
 import app.stock.models
-import app.sync.models
+import app.sync.models  # noqa: F401
 from app.core.db import Base
 from app.hub.schema import HUB_ONLY_TABLES
 

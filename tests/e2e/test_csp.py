@@ -11,7 +11,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from tests.e2e.conftest import demo_products, login
-from tests.e2e.test_hub import hub_login, hub_server
+from tests.e2e.test_hub import hub_login, hub_server  # noqa: F401 - fixture
 from tests.e2e.test_pos import scan as scan_code
 
 HEADERS = {"content-security-policy", "x-content-type-options", "referrer-policy",
@@ -116,7 +116,7 @@ async def test_store_pages_run_under_the_policy(own_server, new_page) -> None:
         await offline.get_by_role("button", name="Try again now").tap()
 
 
-async def test_hub_pages_run_under_the_policy(hub_server, new_page) -> None:
+async def test_hub_pages_run_under_the_policy(hub_server, new_page) -> None:  # noqa: F811
     page = await new_page(hub_server.proc.url)
     await visit(page, "/login")
     await hub_login(page, hub_server, "Meena")

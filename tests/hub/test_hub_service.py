@@ -124,7 +124,7 @@ async def test_store_events_build_the_central_stock_and_sales(hub_db):
     await hub.save_product(hub_db, edit("RICE-1KG", reorder_level=5))
     for sid in ("S1", "D2"):
         await hub.add_store(hub_db, sid, name=f"Store {sid}", kind="counter", lat=12.9, lon=77.6)
-    moved = lambda n, d, sku="RICE-1KG": ev(n, "stock.moved", {"sku": sku, "delta": d})
+    moved = lambda n, d, sku="RICE-1KG": ev(n, "stock.moved", {"sku": sku, "delta": d})  # noqa: E731
     await apply(hub_db, "S1", [moved(1, 20), moved(2, -3)])
     await apply(hub_db, "S1", [moved(2, -3)])  # the same event id again: skipped
     await apply(hub_db, "D2", [moved(1, 4, "RICE-1KG")])

@@ -16,7 +16,7 @@ from app.pos.common import PosError
 from app.pos.models import CartTender, SaleTender
 from tests.integration.test_pos_pages import hx, message, open_till
 from tests.integration.test_pos_pages import rows as rows
-from tests.integration.test_pos_service import (
+from tests.integration.test_pos_service import (  # noqa: F401 - fixtures
     ATTA,
     barcode,
     cashier,
@@ -52,7 +52,7 @@ def digits_of(value: str) -> str:
     return "".join(ch for ch in value if ch.isdigit())
 
 
-async def test_card_tender_refuses_a_card_number(cfg, db, catalog, cashier):
+async def test_card_tender_refuses_a_card_number(cfg, db, catalog, cashier):  # noqa: F811
     await shifts.open_shift(db, cfg, "C1", cashier, 0)
     view = await new_cart(db, cfg, "C1", cashier, barcode(catalog, ATTA))
     for kind in ("card", "upi"):
@@ -67,8 +67,8 @@ async def test_card_tender_refuses_a_card_number(cfg, db, catalog, cashier):
     assert [t.reference for t in view.cart.tenders] == ACCEPTED
 
 
-async def test_free_text_at_the_till_refuses_a_card_number(cfg, db, catalog, cashier,
-                                                           manager):
+async def test_free_text_at_the_till_refuses_a_card_number(cfg, db, catalog, cashier,  # noqa: F811
+                                                           manager):  # noqa: F811
     await shifts.open_shift(db, cfg, "C1", cashier, 100_000)
     hidden = "customer card 4111 1111 1111 1111 declined"
     with pytest.raises(PosError, match="looks like a card number"):

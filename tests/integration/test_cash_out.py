@@ -12,10 +12,10 @@ from sqlalchemy import select
 from app.pos import shifts
 from app.pos.common import NeedsApproval
 from app.pos.models import CashMovement
-from tests.integration.test_pos_service import cashier, catalog, manager, parsed, users
+from tests.integration.test_pos_service import cashier, catalog, manager, parsed, users  # noqa: F401
 
 
-async def test_cash_out_above_the_limits_needs_a_manager(cfg, db, catalog, cashier, manager):
+async def test_cash_out_above_the_limits_needs_a_manager(cfg, db, catalog, cashier, manager):  # noqa: F811
     assert (cfg.pos.cash_out_approval_above_rupees, cfg.pos.cash_out_shift_limit_rupees) == (
         1000, 2000)
     await shifts.open_shift(db, cfg, "C1", cashier, 500_000)
@@ -44,7 +44,7 @@ async def test_cash_out_above_the_limits_needs_a_manager(cfg, db, catalog, cashi
 
 
 async def test_closing_and_reopening_shifts_does_not_renew_the_allowance(
-        cfg, db, catalog, cashier, manager):
+        cfg, db, catalog, cashier, manager):  # noqa: F811
     """The shift limit was per shift, and a cashier may close and open shifts: ₹2,000
     without a manager in each of as many shifts as they liked, every Z looking usual.
     A person's cash out without a manager counts over the last 24 hours, across shifts."""
@@ -64,7 +64,7 @@ async def test_closing_and_reopening_shifts_does_not_renew_the_allowance(
     await shifts.cash_movement(db, "C1", cashier, -100_000, "supplier", manager, cfg=cfg)
 
 
-async def test_the_z_report_shows_unusual_cash_out(cfg, db, catalog, cashier, manager):
+async def test_the_z_report_shows_unusual_cash_out(cfg, db, catalog, cashier, manager):  # noqa: F811
     await shifts.open_shift(db, cfg, "C1", cashier, 0)
     await shifts.cash_movement(db, "C1", cashier, -50_000, "supplier", cfg=cfg)
     shift = await shifts.current_shift(db, "C1")

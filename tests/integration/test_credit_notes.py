@@ -14,7 +14,7 @@ from sqlalchemy import select, text
 from app.pos import credit_notes, payment, shifts
 from app.pos.common import PosError
 from app.pos.models import Refund, SaleTender
-from tests.integration.test_pos_service import (
+from tests.integration.test_pos_service import (  # noqa: F401 (fixtures)
     ATTA,
     DAL,
     barcode,
@@ -30,7 +30,7 @@ from tests.integration.test_pos_service import (
 )
 
 
-async def sold_and_exchanged(db, cfg, catalog, manager, key=None):
+async def sold_and_exchanged(db, cfg, catalog, manager, key=None):  # noqa: F811
     await shifts.open_shift(db, cfg, "C1", manager, 100_000)
     view = await new_cart(db, cfg, "C1", manager, barcode(catalog, DAL))
     await pay_cash(db, cfg, "C1", view.cart.id)
@@ -40,7 +40,7 @@ async def sold_and_exchanged(db, cfg, catalog, manager, key=None):
                              tender="exchange", key=key)
 
 
-async def test_only_the_printed_code_spends_a_credit_note(cfg, db, catalog, cashier, manager):
+async def test_only_the_printed_code_spends_a_credit_note(cfg, db, catalog, cashier, manager):  # noqa: F811
     note = await sold_and_exchanged(db, cfg, catalog, manager)
     await shifts.open_shift(db, cfg, "C2", cashier, 0)
     view = await new_cart(db, cfg, "C2", cashier, barcode(catalog, ATTA))
@@ -72,7 +72,7 @@ async def test_only_the_printed_code_spends_a_credit_note(cfg, db, catalog, cash
         await payment.add_tender(db, cfg, "C2", third.cart.id, "exchange", None, reference=code)
 
 
-async def test_the_code_is_kept_only_as_a_hash(cfg, db, catalog, manager):
+async def test_the_code_is_kept_only_as_a_hash(cfg, db, catalog, manager):  # noqa: F811
     key = new_key()
     note = await sold_and_exchanged(db, cfg, catalog, manager, key)
     code = credit_notes.normalise_credit_code(note.credit_code)
@@ -88,7 +88,7 @@ async def test_the_code_is_kept_only_as_a_hash(cfg, db, catalog, manager):
     assert again.id == note.id and getattr(again, "credit_code", "") == ""
 
 
-async def test_the_slip_prints_the_code_and_a_qr(cfg, db, catalog, manager):
+async def test_the_slip_prints_the_code_and_a_qr(cfg, db, catalog, manager):  # noqa: F811
     from app.pos.receipts import refund_layout
 
     note = await sold_and_exchanged(db, cfg, catalog, manager)
@@ -100,7 +100,7 @@ async def test_the_slip_prints_the_code_and_a_qr(cfg, db, catalog, manager):
     assert note.credit_code not in reprint and "original slip" in reprint
 
 
-async def test_the_slip_layout_parses_with_its_qr(cfg, db, catalog, manager):
+async def test_the_slip_layout_parses_with_its_qr(cfg, db, catalog, manager):  # noqa: F811
     from app.pos.receipts import refund_layout
     from app.printing.layout import QR, parse_layout
 
@@ -112,7 +112,7 @@ async def test_the_slip_layout_parses_with_its_qr(cfg, db, catalog, manager):
 
 
 async def test_the_print_queue_keeps_no_code_once_printed_nor_in_a_reprint(
-        cfg, db, catalog, manager):
+        cfg, db, catalog, manager):  # noqa: F811
     """A manager's reprint (or a look at the job) must not bring a spendable code back."""
     import asyncio
 
@@ -146,7 +146,7 @@ async def test_the_print_queue_keeps_no_code_once_printed_nor_in_a_reprint(
 
 
 async def test_two_tills_spending_one_note_at_once_spend_it_once(
-        cfg, db, catalog, cashier, manager):
+        cfg, db, catalog, cashier, manager):  # noqa: F811
     """Both tills add the whole note to their bills before either completes, then both
     complete at the same moment: exactly one sale takes the credit."""
     import asyncio

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.integration.test_orders import body, key, stocked
+from tests.integration.test_orders import body, key, stocked  # noqa: F401 (fixtures)
 
 JSON = {"content-type": "application/json"}
 
@@ -28,7 +28,7 @@ async def _post(client, auth, content: str | bytes, headers: dict | None = None)
     (lambda b: b["customer"].update(lat=91.0), "customer.lat: expected float <= 90"),
 ])
 async def test_wrong_types_and_out_of_bounds_numbers_are_refused_naming_the_field(
-        client, stocked, key, change, field):
+        client, stocked, key, change, field):  # noqa: F811
     data = body(stocked)
     change(data)
     response = await _post(client, key, json.dumps(data))
@@ -38,7 +38,7 @@ async def test_wrong_types_and_out_of_bounds_numbers_are_refused_naming_the_fiel
     assert (await _post(client, key, json.dumps(body(stocked)))).status_code == 201
 
 
-async def test_an_empty_body_says_what_to_send(client, stocked, key):
+async def test_an_empty_body_says_what_to_send(client, stocked, key):  # noqa: F811
     for headers in (JSON, {}):
         response = await _post(client, key, b"", headers)
         assert response.status_code == 400
@@ -47,7 +47,7 @@ async def test_an_empty_body_says_what_to_send(client, stocked, key):
         assert "data: 'data'" not in detail
 
 
-async def test_a_text_plain_body_is_refused_with_415(client, stocked, key):
+async def test_a_text_plain_body_is_refused_with_415(client, stocked, key):  # noqa: F811
     response = await _post(client, key, json.dumps(body(stocked)), {"content-type": "text/plain"})
     assert response.status_code == 415, response.text
     assert "Content-Type: application/json" in response.json()["detail"]
@@ -55,19 +55,19 @@ async def test_a_text_plain_body_is_refused_with_415(client, stocked, key):
 
 @pytest.mark.parametrize("deep", ["[" * 1000 + "]" * 1000, '{"a":' * 1000 + "1" + "}" * 1000,
                                   "[" * 100_000])
-async def test_json_nested_1000_deep_is_a_400_not_a_500(client, stocked, key, deep):
+async def test_json_nested_1000_deep_is_a_400_not_a_500(client, stocked, key, deep):  # noqa: F811
     response = await _post(client, key, deep)
     assert response.status_code == 400, response.text[:300]
     assert "deeper than" in response.json()["detail"]
 
 
-async def test_a_huge_body_is_refused(client, stocked, key):
+async def test_a_huge_body_is_refused(client, stocked, key):  # noqa: F811
     data = body(stocked, notes="x" * 300_000)
     response = await _post(client, key, json.dumps(data))
     assert response.status_code == 413
 
 
-async def test_a_nul_byte_in_any_text_is_refused_before_the_database(client, stocked, key,
+async def test_a_nul_byte_in_any_text_is_refused_before_the_database(client, stocked, key,  # noqa: F811
                                                                      login_as):
     data = body(stocked, external_id="W\x00-1")
     response = await _post(client, key, json.dumps(data))
@@ -106,7 +106,7 @@ async def test_a_long_device_cookie_does_not_stop_sign_in(client, staff):
     assert response.status_code == 200 and "Hello, Asha" in response.text
 
 
-async def test_openapi_lists_the_refusals_the_order_api_really_gives(client, stocked, key,
+async def test_openapi_lists_the_refusals_the_order_api_really_gives(client, stocked, key,  # noqa: F811
                                                                      login_as):
     await login_as("manager")
     document = (await client.get("/schema/openapi.json")).json()

@@ -14,7 +14,7 @@ import app.core.auth as auth_module
 import app.core.routes as core_routes
 from app.core.clock import utcnow
 from tests.conftest import STAFF, csrf_of, login
-from tests.integration.test_pos_pages import hx, open_till, rows
+from tests.integration.test_pos_pages import hx, open_till, rows  # noqa: F401
 
 
 @pytest.fixture
@@ -78,7 +78,7 @@ async def test_strangers_cannot_lock_a_manager_out_of_their_own_till(app, client
 
 
 async def test_a_cashier_cannot_lock_a_manager_through_the_approval_box(
-        app, client, login_as, rows, staff, sources):
+        app, client, login_as, rows, staff, sources):  # noqa: F811
     client.headers["x-test-source"] = "10.0.0.7"  # the till
     await login_as("cashier")
     cart = await open_till(client)

@@ -28,7 +28,7 @@ def test_migrations_from_empty_match_the_models(tmp_path):
     assert "run `kirana db upgrade" in migrate.pending_message(path)
     migrate.upgrade(path)
     assert migrate.pending_message(path) is None
-    import app.hub.models
+    import app.hub.models  # noqa: F401
 
     store = only(set(Base.metadata.tables) - HUB_ONLY_TABLES)
     engine = create_engine(sqlite_url(path, "pysqlite"))
@@ -84,7 +84,7 @@ def test_hub_migrations_from_empty_match_the_models(tmp_path, backend):
 
     import app.catalog.models
     import app.core.models
-    import app.hub.models
+    import app.hub.models  # noqa: F401
     from tests import pg
 
     hub = only(HUB_TABLES)

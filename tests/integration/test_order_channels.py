@@ -17,7 +17,7 @@ from app.orders.models import Order
 from app.sync.models import OutboxEvent
 from app.sync.protocol import Event
 from app.sync.store_apply import apply_hub_event
-from tests.integration.test_orders import body, stocked
+from tests.integration.test_orders import body, stocked  # noqa: F401 (fixture)
 
 
 async def bearer(db, name: str, scope: str, channel: str) -> dict[str, str]:
@@ -40,7 +40,7 @@ async def hub_assigns(db, cfg, skus, channel: str, external_id: str, seq: int = 
                                             kind="order.assigned", at="", data=data))
 
 
-async def test_a_key_may_post_only_as_its_own_channel(client, db, stocked):
+async def test_a_key_may_post_only_as_its_own_channel(client, db, stocked):  # noqa: F811
     shop = await bearer(db, "shop", "orders:write", "shop")
     r = await client.post("/api/v1/orders", json=as_channel(body(stocked), "webshop"),
                           headers=shop)
@@ -53,7 +53,7 @@ async def test_a_key_may_post_only_as_its_own_channel(client, db, stocked):
         assert await s.scalar(select(func.count()).select_from(Order)) == 1
 
 
-async def test_a_key_reads_and_cancels_only_its_own_channels_orders(client, db, stocked):
+async def test_a_key_reads_and_cancels_only_its_own_channels_orders(client, db, stocked):  # noqa: F811
     webshop = await bearer(db, "webshop", "orders:write", "webshop")
     order = (await client.post("/api/v1/orders", json=body(stocked), headers=webshop)).json()
     for name, scope in (("snoop-read", "orders:read"), ("snoop-all", "all")):
@@ -72,7 +72,7 @@ async def test_a_key_reads_and_cancels_only_its_own_channels_orders(client, db, 
 
 
 async def test_no_key_may_post_as_the_hubs_channel_or_touch_the_hubs_orders(
-        client, db, cfg, stocked):
+        client, db, cfg, stocked):  # noqa: F811
     await hub_assigns(db, cfg, stocked[:1], "web", "W-1")
     async with db.read() as s:
         hub_order = await s.scalar(select(Order).where(Order.external_id == "W-1"))
@@ -91,7 +91,7 @@ async def test_no_key_may_post_as_the_hubs_channel_or_touch_the_hubs_orders(
 
 
 async def test_an_order_posted_first_never_swallows_the_hubs_assignment(
-        client, db, cfg, stocked):
+        client, db, cfg, stocked):  # noqa: F811
     """The old attack: post channel/external id ahead of the hub; the hub's assignment was
     then 'a repeat' and the picker picked the attacker's order. Now the hub hears at once
     that the store cannot take it (so it places it elsewhere) and nothing is merged."""
@@ -109,7 +109,7 @@ async def test_an_order_posted_first_never_swallows_the_hubs_assignment(
     assert "not from the hub" in answer[-1]["reason"]
 
 
-async def test_keys_made_before_channels_are_bound_to_local(client, db, stocked):
+async def test_keys_made_before_channels_are_bound_to_local(client, db, stocked):  # noqa: F811
     _key, full = await create_api_key(db, "old-script", "all")
     headers = {"Authorization": f"Bearer {full}"}
     r = await client.post("/api/v1/orders", json=body(stocked), headers=headers)
@@ -126,7 +126,7 @@ async def test_a_channel_name_is_checked(db, channel):
 
 
 async def test_the_stores_own_demo_feed_is_not_refused_by_the_hubs_demo_channel(
-        db, cfg, stocked):
+        db, cfg, stocked):  # noqa: F811
     import random
 
     from app.orders.demo_feed import post_one
@@ -145,7 +145,7 @@ async def hub_names_its_channels(db, cfg, names: list[str], seq: int = 50) -> No
 
 
 async def test_the_hubs_channels_are_refused_before_its_first_order_arrives(
-        client, db, cfg, stocked):
+        client, db, cfg, stocked):  # noqa: F811
     """The race: a key bound to the hub's channel name posts before the hub has sent any
     order on it. The hub names its channels over the sync link, so the store knows."""
     await hub_names_its_channels(db, cfg, ["web", "marketplace"])

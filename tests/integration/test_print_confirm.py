@@ -70,7 +70,7 @@ async def statuses(db: Database) -> list[str]:
             PrintJob.printer == "counter-1").order_by(PrintJob.seq)))
 
 
-async def wait_for(predicate, seconds: float, what: str) -> float:  # noqa: ANN001
+async def wait_for(predicate, seconds: float, what: str) -> float:
     start = time.monotonic()
     while time.monotonic() - start < seconds:
         if await predicate():

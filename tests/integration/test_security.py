@@ -233,7 +233,7 @@ async def test_anonymous_and_api_requests_leave_no_session_behind(client, db, cf
     from app.core.auth import create_api_key
 
     folder = cfg.data_dir / "sessions"
-    count = lambda: sum(1 for _ in folder.glob("*")) if folder.exists() else 0
+    count = lambda: sum(1 for _ in folder.glob("*")) if folder.exists() else 0  # noqa: E731
     _key, full = await create_api_key(db, "scanner", "all")
     for _ in range(5):
         await client.get("/healthz")

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from app.core.auth import create_api_key
 from app.core.headers import security_headers
 from app.pos.models import Sale
-from tests.integration.test_counter_documents import ATTA, catalog, open_till, sell
+from tests.integration.test_counter_documents import ATTA, catalog, open_till, sell  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 CSP_PARTS = ["default-src 'self'", "script-src 'self' 'wasm-unsafe-eval'", "style-src 'self'",
@@ -38,7 +38,7 @@ def assert_secured(response, *, stored: bool = False) -> None:
     assert "strict-transport-security" not in h, f"{where}: HSTS over plain HTTP"
 
 
-async def test_every_kind_of_store_response_carries_the_headers(client, login_as, catalog, db):
+async def test_every_kind_of_store_response_carries_the_headers(client, login_as, catalog, db):  # noqa: F811
     assert_secured(await client.get("/login"))  # page, signed out
     assert_secured(await client.get("/healthz"))  # JSON
     assert_secured(await client.get("/no/such/page"))  # 404 page

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 import app.catalog.models
 import app.core.models
-import app.hub.models
+import app.hub.models  # noqa: F401
 from app.core.db import Base
 from app.hub.schema import HUB_TABLES
 
