@@ -18,8 +18,10 @@ from sqlalchemy import select
 
 from app.catalog.units import format_measure
 from app.config import StoreConfig
+from app.core import audit
+from app.core.auth import StaffUser
 from app.core.clock import utcnow
-from app.core.db import Database, Tx
+from app.core.db import Database, Session
 from app.core.gst import TaxRow
 from app.core.gst import tax_rows as gst_rows
 from app.core.money import format_amount, price_for_measure
@@ -75,7 +77,7 @@ def receipt_layout(cfg: StoreConfig, sale: Sale, cashier: str, duplicate: bool =
                            **_receipt_context(cfg, sale, cashier))
 
 
-def ask_for_receipt(s: Tx, cfg: StoreConfig, sale: Sale, cashier: str) -> list[str]:
+def ask_for_receipt(s: Session, cfg: StoreConfig, sale: Sale, cashier: str) -> list[str]:
     """Queue the receipt on every printer that prints receipts for this counter."""
     jobs = printing.print_document(s, cfg, "receipt", counter=sale.counter, ref=sale.id,
                                    title=f"Receipt {sale.number}",
@@ -83,12 +85,28 @@ def ask_for_receipt(s: Tx, cfg: StoreConfig, sale: Sale, cashier: str) -> list[s
     return [job.printer for job in jobs]
 
 
+async def reprint_receipt(db: Database, cfg: StoreConfig, sale_id: str,
+                          user: StaffUser) -> list[str] | None:
+    """A copy for the customer, marked DUPLICATE, on the counter's receipt printers, and
+    logged (reprints can hide fraud). Returns the printers' names; None: no such sale."""
+    async with db.write() as s:
+        sale = await s.get(Sale, sale_id)
+        if sale is None:
+            return None
+        jobs = printing.print_document(s, cfg, "receipt", counter=sale.counter, ref=sale.id,
+                                       title=f"Receipt {sale.number} (copy)", duplicate=True,
+                                       **_receipt_context(cfg, sale, user.name))
+        if jobs:
+            audit.record(s, "reprint", f"receipt {sale.number}", user=user)
+        return [job.printer for job in jobs]
+
+
 def report_layout(cfg: StoreConfig, report, closed: bool,
                   duplicate: bool = False) -> str:
     return printing.render(cfg, "report", report=report, closed=closed, duplicate=duplicate)
 
 
-def ask_for_report(s: Tx, cfg: StoreConfig, report, closed: bool,
+def ask_for_report(s: Session, cfg: StoreConfig, report, closed: bool,
                    duplicate: bool = False) -> list[str]:
     """X/Z report on the counter's report printers; returns their names."""
     label = "Z report" if closed else "X report"
@@ -116,7 +134,7 @@ def refund_layout(cfg: StoreConfig, refund: Refund, sale: Sale,
                            **_refund_context(refund, sale, sale_lines, credit_code))
 
 
-def ask_for_refund_slip(s: Tx, cfg: StoreConfig, refund: Refund, sale: Sale,
+def ask_for_refund_slip(s: Session, cfg: StoreConfig, refund: Refund, sale: Sale,
                         sale_lines: Mapping[str, SaleLine], counter: str,
                         credit_code: str = "") -> None:
     printing.print_document(s, cfg, "refund", counter=counter, ref=refund.id,
