@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from app.catalog.models import Product
 from app.config import StoreConfig
 from app.core.clock import utcnow
-from app.core.db import Database, Tx, next_number
+from app.core.db import Database, Session, next_number
 from app.core.ids import uuid7
 from app.orders import states
 from app.orders.models import (
@@ -103,7 +103,7 @@ def validate(order: OrderIn, now: datetime) -> None:
         seen.add(line.sku.upper())
 
 
-async def available(s: Tx, product_id: str) -> int:
+async def available(s: Session, product_id: str) -> int:
     on_hand = await s.scalar(select(func.coalesce(func.sum(StockLevel.on_hand), 0)).where(
         StockLevel.product_id == product_id))
     reserved = await s.scalar(select(func.coalesce(func.sum(StockReservation.quantity), 0))
@@ -111,7 +111,7 @@ async def available(s: Tx, product_id: str) -> int:
     return int(on_hand or 0) - int(reserved or 0)
 
 
-def transition(s: Tx, order: Order, target: str, actor: str, reason: str = "",
+def transition(s: Session, order: Order, target: str, actor: str, reason: str = "",
                extra: dict | None = None) -> None:
     """Move `order` to `target` in the caller's transaction: the only way an order changes
     state (raises states.IllegalTransition when the machine forbids it)."""
@@ -142,7 +142,7 @@ async def receive_order(db: Database, cfg: StoreConfig, incoming: OrderIn, actor
         return await receive_order_in(s, cfg, incoming, actor)
 
 
-async def receive_order_in(s: Tx, cfg: StoreConfig, incoming: OrderIn, actor: str) -> Intake:
+async def receive_order_in(s: Session, cfg: StoreConfig, incoming: OrderIn, actor: str) -> Intake:
     """receive_order inside the caller's transaction (the sync client applies an
     `order.assigned` and moves its cursor in one transaction)."""
     now = utcnow()
@@ -212,14 +212,14 @@ async def receive_order_in(s: Tx, cfg: StoreConfig, incoming: OrderIn, actor: st
     return Intake(order, created=True)
 
 
-async def release_reservations(s: Tx, order: Order) -> None:
+async def release_reservations(s: Session, order: Order) -> None:
     for line in order.lines:
         reservation = await s.get(StockReservation, line.id)
         if reservation is not None:
             await s.delete(reservation)
 
 
-async def is_hub_channel(s: Tx, channel: str) -> bool:
+async def is_hub_channel(s: Session, channel: str) -> bool:
     """A name the hub said it uses (`hub.channels`), or one its orders came under."""
     return bool(await s.get(ReservedChannel, channel) or await s.scalar(
         select(Order.id).where(Order.channel == channel, Order.source == "hub").limit(1)))
@@ -256,7 +256,7 @@ async def cancel_order(db: Database, order_id: str, actor: str, reason: str = ""
 # What a feature built on orders must undo, in the same transaction, when an order is
 # cancelled (picking stops the order's open pick tasks). Orders cannot import picking
 # (picking builds on orders), so picking registers here when it is imported.
-CancelHook = Callable[[Tx, Order, str], Awaitable[None]]
+CancelHook = Callable[[Session, Order, str], Awaitable[None]]
 _cancel_hooks: list[CancelHook] = []
 
 
@@ -267,7 +267,7 @@ def on_cancel(hook: CancelHook) -> CancelHook:
     return hook
 
 
-async def cancel_order_in(s: Tx, order: Order, actor: str, reason: str = "") -> Order:
+async def cancel_order_in(s: Session, order: Order, actor: str, reason: str = "") -> Order:
     was = order.state
     transition(s, order, "cancelled", actor, reason.strip()[:300] or "cancelled")
     if states.holds_reservation(was):

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from app.catalog.models import Product
 from app.config import StoreConfig
 from app.core.auth import StaffUser, role_allows
-from app.core.db import Database, Tx
+from app.core.db import Database, Session
 from app.orders import service as orders
 from app.orders.models import Order
 from app.orders.states import LABELS
@@ -77,7 +77,7 @@ async def handover_scan(db: Database, cfg: StoreConfig, staff: StaffUser, code: 
         return await _code_typed(s, staff, text, confirm.strip().upper())
 
 
-async def _bag_scanned(s: Tx, cfg: StoreConfig, staff: StaffUser, text: str) -> HandoverScan:
+async def _bag_scanned(s: Session, cfg: StoreConfig, staff: StaffUser, text: str) -> HandoverScan:
     try:
         code = bags.parse_bag_code(text)
     except bags.NotABagCode:
@@ -111,7 +111,7 @@ async def _bag_scanned(s: Tx, cfg: StoreConfig, staff: StaffUser, text: str) -> 
     return HandoverScan(order, code.bag_no, left)
 
 
-async def _code_typed(s: Tx, staff: StaffUser, text: str, confirm: str) -> HandoverScan:
+async def _code_typed(s: Session, staff: StaffUser, text: str, confirm: str) -> HandoverScan:
     found = list(await s.scalars(select(Order).where(Order.handover_code == text)
                                  .order_by(Order.created_at.desc()).limit(5)))
     if not found:
@@ -133,13 +133,13 @@ async def _code_typed(s: Tx, staff: StaffUser, text: str, confirm: str) -> Hando
     return HandoverScan(order, None, 0)
 
 
-async def _hand_over(s: Tx, order: Order, staff: StaffUser, reason: str) -> None:
+async def _hand_over(s: Session, order: Order, staff: StaffUser, reason: str) -> None:
     await _stock_leaves(s, order, staff)
     orders.transition(s, order, "handed_over", staff.name, reason)
     await orders.release_reservations(s, order)
 
 
-async def _stock_leaves(s: Tx, order: Order, staff: StaffUser) -> None:
+async def _stock_leaves(s: Session, order: Order, staff: StaffUser) -> None:
     """The picked quantities leave the bins they were picked from."""
     tasks = list(await s.scalars(select(PickTaskRow).where(PickTaskRow.order_id == order.id,
                                                            PickTaskRow.picked > 0)))

@@ -19,7 +19,7 @@ from app.config import StoreConfig
 from app.core import audit
 from app.core.auth import StaffUser
 from app.core.clock import utcnow
-from app.core.db import Database, Tx, next_number
+from app.core.db import Database, Session, next_number
 from app.core.ids import uuid7
 from app.orders import service as orders
 from app.orders.models import Order, OrderLine
@@ -37,7 +37,7 @@ class WrongProduct(PickError):
     """The scanned item is not the one this task asks for."""
 
 
-async def _orders_to_pick(s: Tx) -> list[planner.OrderToPick]:
+async def _orders_to_pick(s: Session) -> list[planner.OrderToPick]:
     in_batches = select(PickTaskRow.order_id).where(PickTaskRow.status != "cancelled")
     accepted = list(await s.scalars(select(Order).where(
         Order.state == "accepted", Order.id.not_in(in_batches))))
@@ -119,7 +119,7 @@ def progress(batch: PickBatch) -> Progress:
     return Progress(sum(1 for t in live if t.status != "open"), len(live))
 
 
-async def _task_for_change(s: Tx, picker: StaffUser, task_id: str) -> tuple[PickTaskRow,
+async def _task_for_change(s: Session, picker: StaffUser, task_id: str) -> tuple[PickTaskRow,
                                                                              PickBatch]:
     task = await s.get(PickTaskRow, task_id)
     if task is None:
@@ -206,7 +206,7 @@ async def short_pick(db: Database, picker: StaffUser, task_id: str, reason: str,
         return task
 
 
-async def _finish_task(s: Tx, task: PickTaskRow, batch: PickBatch, picker: StaffUser,
+async def _finish_task(s: Session, task: PickTaskRow, batch: PickBatch, picker: StaffUser,
                        already_done: bool = False) -> None:
     if not already_done:
         task.status, task.done_at = "done", utcnow()
@@ -231,7 +231,7 @@ async def put_back_list(db: Database, picker: StaffUser) -> list[PickTaskRow]:
 
 
 @orders.on_cancel
-async def cancel_picking_tasks(s: Tx, order: Order, was: str) -> None:
+async def cancel_picking_tasks(s: Session, order: Order, was: str) -> None:
     """Runs in an order's cancellation (orders.cancel_order_in): its open tasks stop."""
     if was not in ("picking", "picked"):
         return

@@ -20,8 +20,7 @@ from app.config import StoreConfig
 from app.core import audit
 from app.core.auth import StaffUser
 from app.core.clock import utcnow
-from app.core.db import Database
-from app.core.db import Tx as AsyncSession
+from app.core.db import Database, Session
 from app.core.ids import uuid7
 from app.core.money import format_amount
 from app.pos.common import NeedsApproval, PosError, is_manager, refuse_card_number, require_shift
@@ -38,7 +37,7 @@ from app.pos.priced_cart import (
 )
 
 
-async def _active_cart(s: AsyncSession, counter: str, user: StaffUser) -> Cart:
+async def _active_cart(s: Session, counter: str, user: StaffUser) -> Cart:
     cart = await s.scalar(
         select(Cart)
         .where(Cart.counter == counter, Cart.status == "active")
@@ -80,7 +79,7 @@ def _check_quantity(cfg: StoreConfig, product: Product, quantity: int) -> None:
 
 
 async def _add_line(
-    s: AsyncSession,
+    s: Session,
     cfg: StoreConfig,
     cart: Cart,
     product: Product,
@@ -203,7 +202,7 @@ async def set_quantity(
 
 
 async def _void(
-    s: AsyncSession,
+    s: Session,
     cfg: StoreConfig,
     cart: Cart,
     user: StaffUser,

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app.core.auth import StaffUser
 from app.core.card_data import CARD_NUMBER_MESSAGE, looks_like_card_number
-from app.core.db import Tx as AsyncSession
+from app.core.db import Session
 from app.pos.models import Shift
 
 TENDER_KINDS = ("cash", "card", "upi", "exchange")
@@ -50,11 +50,11 @@ def is_manager(user: StaffUser) -> bool:
     return user.role in ("manager", "admin")
 
 
-async def shift_on(s: AsyncSession, counter: str) -> Shift | None:
+async def shift_on(s: Session, counter: str) -> Shift | None:
     return await s.scalar(select(Shift).where(Shift.counter == counter, Shift.closed_at.is_(None)))
 
 
-async def require_shift(s: AsyncSession, counter: str) -> Shift:
+async def require_shift(s: Session, counter: str) -> Shift:
     shift = await shift_on(s, counter)
     if shift is None:
         raise PosError(f"counter {counter} has no open shift; open one first")

@@ -9,8 +9,7 @@ import secrets
 
 from sqlalchemy import func, select
 
-from app.core.db import Database
-from app.core.db import Tx as AsyncSession
+from app.core.db import Database, Session
 from app.pos.common import PosError
 from app.pos.models import Refund, SaleTender
 
@@ -38,7 +37,7 @@ def credit_code_hash(code: str) -> str:
     return hashlib.sha256(normalise_credit_code(code).encode()).hexdigest()
 
 
-async def credit_note(s: AsyncSession, typed: str) -> Refund:
+async def credit_note(s: Session, typed: str) -> Refund:
     """The exchange refund whose printed code this is; its number (sequential) is no key."""
     found = None
     if normalise_credit_code(typed):
@@ -50,7 +49,7 @@ async def credit_note(s: AsyncSession, typed: str) -> Refund:
     return found
 
 
-async def exchange_credit_left(s: AsyncSession, refund_number: str) -> int:
+async def exchange_credit_left(s: Session, refund_number: str) -> int:
     """What is left to spend of an exchange refund (its total minus completed sales' use)."""
     refund_row = await s.scalar(select(Refund).where(Refund.number == refund_number))
     if refund_row is None or refund_row.tender_kind != "exchange":

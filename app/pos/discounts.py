@@ -6,8 +6,7 @@ from __future__ import annotations
 from app.config import StoreConfig
 from app.core import audit
 from app.core.auth import StaffUser
-from app.core.db import Database
-from app.core.db import Tx as AsyncSession
+from app.core.db import Database, Session
 from app.core.money import format_amount
 from app.pos.common import NeedsApproval, PosError, is_manager
 from app.pos.models import Cart
@@ -25,7 +24,7 @@ from app.pos.pricing import Discount
 
 
 async def recheck_discounts(
-    s: AsyncSession, cfg: StoreConfig, cart: Cart, user: StaffUser, approver: StaffUser | None
+    s: Session, cfg: StoreConfig, cart: Cart, user: StaffUser, approver: StaffUser | None
 ) -> None:
     """An amount discount set within the limit can exceed it once the line or bill
     shrinks; such a change needs the same approval as setting the discount would."""

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.catalog.models import Product
 from app.config import StoreConfig
 from app.core.clock import utcnow
-from app.core.db import Tx as AsyncSession
+from app.core.db import Session
 from app.pos.common import PosError, require_shift
 from app.pos.models import Cart, CartLine
 from app.pos.pricing import (
@@ -60,7 +60,7 @@ def bill_discount(cart: Cart) -> Discount | None:
     return Discount(cart.bill_discount_kind, cart.bill_discount_value)  # type: ignore[arg-type]
 
 
-async def products_for(s: AsyncSession, cart: Cart) -> dict[str, Product]:
+async def products_for(s: Session, cart: Cart) -> dict[str, Product]:
     ids = {line.product_id for line in cart.lines}
     if not ids:
         return {}
@@ -92,7 +92,7 @@ def overpaid(cart: Cart, totals: CartTotals) -> bool:
     return sum(t.amount_minor for t in cart.tenders) > totals.total
 
 
-async def view_of(s: AsyncSession, cfg: StoreConfig, cart: Cart) -> CartView:
+async def view_of(s: Session, cfg: StoreConfig, cart: Cart) -> CartView:
     products = await products_for(s, cart)
     parked = list(
         await s.scalars(
@@ -104,7 +104,7 @@ async def view_of(s: AsyncSession, cfg: StoreConfig, cart: Cart) -> CartView:
     return CartView(cart, products, totals_for(cfg, cart, products), parked)
 
 
-async def cart_for_change(s: AsyncSession, counter: str, cart_id: str) -> Cart:
+async def cart_for_change(s: Session, counter: str, cart_id: str) -> Cart:
     cart = await s.get(Cart, cart_id)
     if cart is None or cart.counter != counter:
         raise PosError("that cart is not on this counter")

@@ -14,8 +14,7 @@ from app.config import StoreConfig
 from app.core import audit
 from app.core.auth import StaffUser
 from app.core.clock import utcnow
-from app.core.db import Database, next_number
-from app.core.db import Tx as AsyncSession
+from app.core.db import Database, Session, next_number
 from app.core.ids import uuid7
 from app.pos import receipts
 from app.pos.common import (
@@ -49,7 +48,7 @@ async def refundable_lines(db: Database, sale_id: str) -> list[RefundableLine]:
         return await _refundable(s, sale_id)
 
 
-async def _refundable(s: AsyncSession, sale_id: str) -> list[RefundableLine]:
+async def _refundable(s: Session, sale_id: str) -> list[RefundableLine]:
     lines = list(
         await s.scalars(
             select(SaleLine).where(SaleLine.sale_id == sale_id).order_by(SaleLine.position)

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from app.config import PrinterSection, StoreConfig
 from app.core.clock import utcnow
-from app.core.db import Database, Tx
+from app.core.db import Database, Session
 from app.core.ids import uuid7
 from app.printing import status as st
 from app.printing.documents import templates_for
@@ -45,7 +45,7 @@ def printer_named(cfg: StoreConfig, name: str) -> PrinterSection:
     raise PrintError(f"there is no printer {name!r}")
 
 
-def enqueue(s: Tx, printer: str, document: str, layout: str, *, ref: str = "",
+def enqueue(s: Session, printer: str, document: str, layout: str, *, ref: str = "",
             title: str = "", duplicate: bool = False) -> PrintJob:
     """Add a job to the caller's transaction."""
     job = PrintJob(id=uuid7(), printer=printer, document=document, ref=ref, title=title[:80],
@@ -65,7 +65,7 @@ def template_problems(cfg: StoreConfig) -> dict[str, str]:
     return templates_for(cfg).problems
 
 
-def print_document(s: Tx, cfg: StoreConfig, document: str, *, counter: str = "",
+def print_document(s: Session, cfg: StoreConfig, document: str, *, counter: str = "",
                    ref: str = "", title: str = "", duplicate: bool = False,
                    **context: Any) -> list[PrintJob]:
     """Queue `document` on every printer that prints it for `counter`, in the caller's
@@ -136,7 +136,7 @@ async def printer_alerts(db: Database, cfg: StoreConfig, states: dict[str, Any],
                          st.next_step(state.reason)) for p, state in troubled]
 
 
-async def _job(s: Tx, job_id: str) -> PrintJob:
+async def _job(s: Session, job_id: str) -> PrintJob:
     job = await s.scalar(select(PrintJob).where(PrintJob.id == job_id))
     if job is None:
         raise PrintError("no such print job")
