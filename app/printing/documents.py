@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Any
 
 import jinja2
@@ -90,7 +91,7 @@ class PrintTemplates:
 def describe_problem(name: str, exc: Exception) -> str:
     line = getattr(exc, "lineno", None)
     if line is None and exc.__traceback__ is not None:
-        tb = exc.__traceback__
+        tb: TracebackType | None = exc.__traceback__
         while tb is not None:  # Jinja maps template frames to "<template>" file names
             if tb.tb_frame.f_code.co_filename.endswith(name):
                 line = tb.tb_lineno

@@ -29,6 +29,7 @@ import os
 import unicodedata
 from dataclasses import replace
 from functools import lru_cache
+from typing import Any
 
 import barcode as pybarcode
 import qrcode
@@ -201,7 +202,7 @@ def _load_font(path: str, size: int) -> ImageFont.FreeTypeFont | None:
 
 
 def _probe(font: ImageFont.FreeTypeFont, text: str) -> tuple[int, int, bytes]:
-    left, top, right, bottom = font.getbbox(text)
+    left, top, right, bottom = (int(v) for v in font.getbbox(text))
     w, h = max(1, right - left), max(1, bottom - top)
     im = Image.new("L", (w, h), 0)
     ImageDraw.Draw(im).text((-left, -top), text, font=font, fill=255)
@@ -383,8 +384,8 @@ def _emit_line(
 
 def _render_text(p: Dummy, block: Text, columns: int, dots: int) -> None:
     block = replace(block, text=_printable(block.text))
-    style = {"align": block.align, "bold": block.bold, "big": block.big,
-             "underline": block.underline}  # fmt: skip
+    style: dict[str, Any] = {"align": block.align, "bold": block.bold, "big": block.big,
+                             "underline": block.underline}
     _style_on(p, **style)
     for line in text_lines(block, columns):
         _emit_line(p, line, line, "", dots=dots, columns=columns, **style)
@@ -393,7 +394,8 @@ def _render_text(p: Dummy, block: Text, columns: int, dots: int) -> None:
 
 def _render_row(p: Dummy, block: Row, columns: int, dots: int) -> None:
     block = replace(block, left=_printable(block.left), right=_printable(block.right))
-    style = {"align": "left", "bold": block.bold, "big": block.big, "underline": False}
+    style: dict[str, Any] = {"align": "left", "bold": block.bold, "big": block.big,
+                             "underline": False}
     _style_on(p, **style)
     for line, (left, right) in zip(
         text_lines(block, columns), row_parts(block, columns), strict=True

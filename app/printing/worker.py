@@ -29,7 +29,7 @@ from sqlalchemy import select, update
 
 from app.config import PrinterSection, StoreConfig
 from app.core.clock import utcnow
-from app.core.db import Database
+from app.core.db import Database, rowcount
 from app.core.waits import wait_event
 from app.printing import status as st
 from app.printing import transport
@@ -134,7 +134,7 @@ class PrintQueue:
         async with self.db.write() as s:
             result = await s.execute(update(PrintJob).where(
                 PrintJob.id == job_id, PrintJob.status.in_(expect)).values(**values))
-            return result.rowcount == 1
+            return rowcount(result) == 1
 
     async def _wait(self, name: str, seconds: float) -> None:
         event = self._events[name]
