@@ -90,3 +90,22 @@ def test_a_split_orders_status_follows_its_slowest_live_part(parts):
         assert status in states.STORE_STEPS
         assert all(states.PROGRESS.index(p) >= states.PROGRESS.index(status) for p in live)
         assert status in live
+
+
+@given(st.integers(2, 3), st.lists(st.tuples(st.integers(0, 2), st.sampled_from(ALL)),
+                                   max_size=40))
+def test_a_split_order_only_moves_as_the_table_allows_while_its_parts_do(n, events):
+    """Each part takes only moves the table allows; the split order's status, derived
+    from its parts after every move, then also changes only by moves of the table (the
+    unit of work sets it at commit: an illegal one would fail the store's frame)."""
+    parts = ["assigned"] * n
+    parent = "split"
+    for i, target in events:
+        i %= n
+        if not states.can(parts[i], target):
+            continue
+        parts[i] = target
+        derived = states.parent_status(parts)
+        if derived != parent:
+            assert states.can(parent, derived), (parent, derived, parts)
+            parent = derived
