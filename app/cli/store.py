@@ -1,0 +1,183 @@
+"""The store's own commands: run the server, migrate its database, catalogue and bins."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from app.cli.common import STORE, console, display_host, fail, progress_bar
+from app.config import StoreConfig
+
+GRACEFUL_SHUTDOWN_SECONDS = 5
+
+
+@click.command(help="Run the store server.")
+@STORE.config_option
+@click.option("--host", default=None, help="Address to listen on (default from config).")
+@click.option("--port", default=None, type=int, help="Port (default from config).")
+@STORE.with_config
+def serve(cfg: StoreConfig, host: str | None, port: int | None) -> None:
+    import uvicorn
+
+    from app.core import tls
+    from app.server import StartupError, create_store_app
+
+    host = host or cfg.server.host
+    port = port or cfg.server.port
+    files = tls.TlsFiles(cfg.data_dir / "tls")
+    certfile = keyfile = None
+    scheme = "http"
+    if files.present():
+        if said := tls.renew_at_start(files, cfg.store.name):
+            console.print(said, highlight=False, soft_wrap=True)
+        certfile, keyfile = str(files.cert), str(files.key)
+        scheme = "https"
+        cfg.server.secure_cookies = True
+        cfg.server.port = port
+        if not cfg.server.public_url:
+            cfg.server.public_url = f"https://{display_host(host)}:{port}"
+    try:
+        app = create_store_app(cfg)
+    except StartupError as exc:
+        fail(str(exc))
+    console.print(f"Kirana store [bold]{cfg.store.id}[/] ({cfg.store.name}) on "
+                  f"{scheme}://{display_host(host)}:{port}/")
+    # Open order boards hold a live stream that never ends by itself: on SIGTERM or
+    # Ctrl-C, requests get a few seconds to finish, then the server stops anyway.
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False,
+                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS, ssl_certfile=certfile,
+                ssl_keyfile=keyfile)
+
+
+# ---- db -----------------------------------------------------------------------------
+
+
+@click.group(help="Database commands.")
+def db() -> None:
+    pass
+
+
+@db.command("upgrade", help="Create or migrate the store database to the current schema.")
+@STORE.config_option
+@STORE.with_config
+def db_upgrade(cfg: StoreConfig) -> None:
+    from app.core import migrate
+
+    before = migrate.current_revision(cfg.database_path)
+    migrate.upgrade(cfg.database_path)
+    after = migrate.current_revision(cfg.database_path)
+    if before == after:
+        console.print(f"Database {cfg.database_path} is up to date ({after}).")
+    else:
+        console.print(f"Database {cfg.database_path} migrated {before or 'empty'} → {after}.")
+
+
+# ---- catalogue and bins -----------------------------------------------------------------
+
+
+@click.group(help="Catalogue import and export.")
+def catalog() -> None:
+    pass
+
+
+@catalog.command("import", help="Import products from a CSV file (see README for columns).")
+@STORE.config_option
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Check the file and report; write nothing.")
+@click.option("--skip-bad", is_flag=True, help="Import the good rows and skip the bad ones.")
+@STORE.with_config
+def catalog_import(cfg: StoreConfig, csv_file: str, dry_run: bool, skip_bad: bool) -> None:
+    report = import_catalog_file(cfg, Path(csv_file), dry_run=dry_run, skip_bad=skip_bad)
+    if report is None:
+        sys.exit(1)
+
+
+def import_catalog_file(
+    cfg: StoreConfig,
+    path: Path,
+    *,
+    dry_run: bool = False,
+    skip_bad: bool = False,
+    quiet: bool = False,
+):
+    from app.catalog.csv_io import parse_catalog
+    from app.catalog.service import ImportRejected, import_catalog
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        fail(f"{path}: not UTF-8 text; save the sheet as 'CSV UTF-8'")
+    parsed = parse_catalog(text, cfg.measure_rules)
+
+    async def work(database):
+        with progress_bar() as bar:
+            task = bar.add_task(f"Importing {path.name}", total=max(len(parsed.rows), 1))
+
+            def step(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            return await import_catalog(
+                database, parsed, skip_bad=skip_bad, dry_run=dry_run, progress=step
+            )
+
+    try:
+        report = STORE.with_db(cfg, work, errors=())
+    except ImportRejected as exc:
+        for err in exc.errors[:50]:
+            console.print(f"  {path}: {err}", highlight=False, soft_wrap=True)
+        if len(exc.errors) > 50:
+            console.print(f"  … and {len(exc.errors) - 50} more")
+        console.print(
+            f"[bold red]{len(exc.errors)} bad row(s); nothing was imported.[/] "
+            "Fix them, or run again with --skip-bad to import the good rows."
+        )
+        return None
+    verb = "Would import" if dry_run else "Imported"
+    if not quiet:
+        console.print(
+            f"{verb}: {report.created} new, {report.updated} changed, {report.unchanged} unchanged."
+        )
+        for err in report.skipped:
+            console.print(f"  skipped {path}: {err}", highlight=False, soft_wrap=True)
+        if dry_run and not report.skipped:
+            console.print("The file is clean. Run again without --dry-run to import it.")
+    return report
+
+
+@catalog.command("export", help="Write the catalogue as CSV (to stdout or --out FILE).")
+@STORE.config_option
+@click.option("--out", type=click.Path(dir_okay=False), default=None)
+@STORE.with_config
+def catalog_export(cfg: StoreConfig, out: str | None) -> None:
+    from app.catalog.csv_io import write_catalog
+    from app.catalog.service import export_rows
+
+    rows = STORE.with_db(cfg, export_rows, errors=())
+    if out:
+        with open(out, "w", encoding="utf-8", newline="") as fh:
+            n = write_catalog(rows, fh)
+        console.print(f"Wrote {n} products to {out}.")
+    else:
+        write_catalog(rows, sys.stdout)
+
+
+@click.group(help="Bins (shelf locations).")
+def bins() -> None:
+    pass
+
+
+@bins.command("import", help="Create or update bins from CSV: code,zone,aisle,shelf,pick_seq")
+@STORE.config_option
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False))
+@STORE.with_config
+def bins_import(cfg: StoreConfig, csv_file: str) -> None:
+    from app.stock.service import StockError, load_bins_csv
+
+    text = Path(csv_file).read_text(encoding="utf-8")
+    try:
+        n = STORE.with_db(cfg, lambda database: load_bins_csv(database, text), errors=())
+    except StockError as exc:
+        fail(f"{csv_file}: {exc}")
+    console.print(f"{n} bins loaded.")
