@@ -32,10 +32,6 @@ DiscountKind = Literal["percent", "amount"]
 MAX_PERCENT_BP = 10_000
 
 
-# Old name of app.core.gst.tax_rows, kept until every caller imports it from there.
-tax_table = tax_rows
-
-
 class PricingError(ValueError):
     pass
 

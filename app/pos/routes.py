@@ -27,7 +27,13 @@ from app.core.web import Form, current_user, go, page, qr_svg_data_uri, signed_i
 from app.pos import cart, credit_notes, discounts, payment, priced_cart, refunds, shifts
 from app.pos.common import OVERRIDE_ACTIONS, NeedsApproval, PosError
 from app.pos.pricing import Discount, PricingError
-from app.pos.receipts import quantity_and_rate, receipt_layout, sale_line_text, tax_rows
+from app.pos.receipts import (
+    quantity_and_rate,
+    refund_tax_rows,
+    reprint_receipt,
+    sale_line_text,
+    tax_rows,
+)
 from app.printing import service as printing
 from app.printing.html_render import to_html
 from app.printing.layout import parse_layout
@@ -500,19 +506,12 @@ async def sale_print_status(request: Request, sale_id: str) -> Template:
 async def sale_reprint(request: Request, sale_id: str) -> Template:
     """A copy for the customer, marked DUPLICATE (logged: reprints can hide fraud)."""
     db, cfg = request.app.state.db, request.app.state.cfg
-    sale = await payment.get_sale(db, sale_id)
-    if sale is None:
+    printers = await reprint_receipt(db, cfg, sale_id, signed_in(request))
+    if printers is None:
         raise NotFoundException("No such sale.")
-    printers = printing.printers_for(cfg, "receipt", sale.counter)
     if printers:
-        layout = receipt_layout(cfg, sale, signed_in(request).name, duplicate=True)
-        async with db.write() as s:
-            for p in printers:
-                printing.enqueue(s, p.name, "receipt", layout, ref=sale.id,
-                                 title=f"Receipt {sale.number} (copy)", duplicate=True)
-            audit.record(s, "reprint", f"receipt {sale.number}", user=signed_in(request))
         request.app.state.print_queue.wake()
-    return page(request, "pos/_print_status.html", **await _print_status(request, sale.id))
+    return page(request, "pos/_print_status.html", **await _print_status(request, sale_id))
 
 
 # ---- refunds ------------------------------------------------------------------------
@@ -647,7 +646,7 @@ async def refund_receipt(request: Request, refund_id: str) -> Template:
         request,
         "pos/refund_receipt.html",
         **_ctx(request, refund=refund, sale=sale, sale_lines=lines, money=format_amount,
-               credit=credit),
+               credit=credit, tax_rows=refund_tax_rows(refund, lines)),
     )
 
 

@@ -15,6 +15,7 @@ from app.core.auth import StaffUser
 from app.core.clock import utcnow
 from app.core.db import Database, next_number
 from app.core.db import Tx as AsyncSession
+from app.core.gst import TaxRow, tax_rows
 from app.core.ids import uuid7
 from app.core.money import format_amount
 from app.pos import receipts
@@ -38,7 +39,6 @@ from app.pos.models import (
     Shift,
     Void,
 )
-from app.pos.pricing import TaxRow, tax_table
 from app.sync.outbox import emit
 
 
@@ -306,7 +306,7 @@ async def _report(s: AsyncSession, shift: Shift, cfg: StoreConfig | None = None
         refunds_count=refunds[0],
         refunds_total=refunds[1],
         refunds_by_tender={k: int(v) for k, v in refunds_by_tender.items()},
-        tax_rows=tax_table([(int(r), int(a), int(t)) for r, a, t in sold_tax]
+        tax_rows=tax_rows([(int(r), int(a), int(t)) for r, a, t in sold_tax]
                            + [(int(r), -int(a), -int(t)) for r, a, t in refunded_tax]),
         voids_count=voids[0],
         voids_total=voids[1],

@@ -13,7 +13,6 @@ from app.pos.pricing import (
     price_cart,
     settle,
     spread,
-    tax_table,
 )
 
 
@@ -113,12 +112,6 @@ def test_the_demo_bill_halves_are_equal():
     t = price_cart(lines)
     [row] = t.tax_rows
     assert row.cgst == row.sgst and row.taxable + row.cgst + row.sgst == t.net
-
-
-def test_tax_table_subtracts_refunds():
-    rows = tax_table([(1800, 19500, 2974), (500, 6800, 324), (1800, -19500, -2974)])
-    assert [(r.rate_bp, r.taxable, r.cgst, r.sgst) for r in rows] == [
-        (500, 6476, 162, 162), (1800, 0, 0, 0)]
 
 
 @given(lines_strategy, discounts)
