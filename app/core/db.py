@@ -179,6 +179,21 @@ class AnyDatabase(Protocol):
     def read(self) -> AbstractAsyncContextManager[Session]: ...
 
 
+class MissingRow(RuntimeError):
+    """A row the code knows exists is not there: a bug or a broken database."""
+
+
+async def get_existing(s: Session, entity: type[_O], ident: Any, *,
+                       with_for_update: bool | None = None) -> _O:
+    """``s.get`` for a row that must exist (a foreign key points at it, or this
+    transaction just read it): a missing one is a bug, said as such, not an
+    AttributeError on None further on."""
+    row = await s.get(entity, ident, with_for_update=with_for_update)
+    if row is None:
+        raise MissingRow(f"{entity.__name__} {ident!r} is missing")
+    return row
+
+
 def rowcount(result: Result[*tuple[Any, ...]]) -> int:
     """Rows an INSERT, UPDATE or DELETE touched: its result is a CursorResult at run time,
     though ``execute`` is typed to give any statement's ``Result``."""

@@ -12,7 +12,7 @@ from litestar.response import Redirect, Template
 
 from app.core import auth, migrate
 from app.core.auth import PUBLIC, LoginError, requires
-from app.core.web import VARY, Form, current_user, page
+from app.core.web import VARY, Form, current_user, page, signed_in
 
 DEVICE_COOKIE = "kirana_device"
 NEW_SESSION_ID = "kirana_new_sid"
@@ -164,7 +164,7 @@ async def locks_page(request: Request) -> Template:
 @post("/security/locks/clear", guards=[requires("admin")])
 async def clear_lock(request: Request, data: Form) -> Redirect:
     key = data.get("key", "")
-    await auth.clear_lock(request.app.state.db, key, current_user(request))  # type: ignore[arg-type]
+    await auth.clear_lock(request.app.state.db, key, signed_in(request))
     return Redirect("/security/locks?cleared=1", status_code=303)
 
 

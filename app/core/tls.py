@@ -27,10 +27,12 @@ import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import get_args
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from app.core.private_files import private_dir, write_private
@@ -107,7 +109,7 @@ def _write_private(path: Path, data: bytes) -> None:
     write_private(path, data)
 
 
-def _key_pem(key: ec.EllipticCurvePrivateKey, passphrase: bytes | None = None) -> bytes:
+def _key_pem(key: CertificateIssuerPrivateKeyTypes, passphrase: bytes | None = None) -> bytes:
     encryption = (serialization.BestAvailableEncryption(passphrase) if passphrase
                   else serialization.NoEncryption())
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
@@ -129,7 +131,7 @@ def ca_key_encrypted(path: Path) -> bool:
 
 
 def load_ca_key(files: TlsFiles, passphrase: bytes | None = None,
-                ca_dir: Path | None = None) -> ec.EllipticCurvePrivateKey:
+                ca_dir: Path | None = None) -> CertificateIssuerPrivateKeyTypes:
     """The CA's key from this machine or `ca_dir`, checked against ca.crt."""
     path = ca_key_path(files, ca_dir)
     if not path.exists():
@@ -147,7 +149,8 @@ def load_ca_key(files: TlsFiles, passphrase: bytes | None = None,
     except ValueError:
         raise CaKeyUnavailable("wrong passphrase for the certificate authority's key") from None
     ca_cert = x509.load_pem_x509_certificate(files.ca_cert.read_bytes())
-    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.public_key() != ca_cert.public_key():
+    if (not isinstance(key, get_args(CertificateIssuerPrivateKeyTypes))
+            or key.public_key() != ca_cert.public_key()):
         raise CaKeyUnavailable(f"{path} is not the key of this store's CA ({files.ca_cert})")
     return key
 

@@ -26,6 +26,7 @@ from litestar.exceptions import (
 from litestar.params import Body
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.types import ExceptionHandlersMap
 
 from app.core import resources
 from app.core.auth import StaffUser, role_allows
@@ -198,7 +199,7 @@ def server_error_handler(request: Request, exc: Exception) -> Response:
     )
 
 
-EXCEPTION_HANDLERS = {
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     NotAuthorizedException: not_authorized_handler,
     PermissionDeniedException: permission_denied_handler,
     NotFoundException: not_found_handler,

@@ -22,10 +22,10 @@ from app.config import HubConfig
 from app.core import audit, auth
 from app.core.auth import LoginError, StaffUser
 from app.core.clock import utcnow
-from app.core.db import Database
 from app.core.models import User
 from app.core.passwords import MAX_LENGTH, check_password_policy
 from app.core.security import hash_pin
+from app.hub.db import HubDatabase
 
 HUB_ROLES = ("manager", "admin")
 TOTP_ROLES = ("manager", "admin")
@@ -38,7 +38,7 @@ def needs_code(cfg: HubConfig, role: str) -> bool:
     return cfg.security.require_totp and role in TOTP_ROLES
 
 
-async def create_hub_user(db: Database, name: str, role: str,
+async def create_hub_user(db: HubDatabase, name: str, role: str,
                           password: str) -> tuple[User, str | None]:
     """Add a hub user; returns the user and, for roles that need one, the TOTP secret
     (base32, 160 bits) to enrol in an authenticator app."""
@@ -63,7 +63,7 @@ def provisioning_uri(name: str, secret: str, hub_name: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=name, issuer_name=f"{ISSUER} {hub_name}")
 
 
-async def user_id_by_name(db: Database, name: str) -> str:
+async def user_id_by_name(db: HubDatabase, name: str) -> str:
     """The id of the active user with this name (any case), or "" (the password check
     then runs against a dummy hash, so an unknown name takes as long)."""
     name = name.strip()
@@ -74,7 +74,7 @@ async def user_id_by_name(db: Database, name: str) -> str:
                                                     User.active)) or ""
 
 
-async def check_password(db: Database, cfg: HubConfig, name: str, password: str,
+async def check_password(db: HubDatabase, cfg: HubConfig, name: str, password: str,
                          device_key: str, source: str = "", final: bool = True) -> StaffUser:
     """First step; `final` when no code follows (then this is the sign-in)."""
     if len(password) > MAX_LENGTH:
@@ -94,13 +94,13 @@ async def check_password(db: Database, cfg: HubConfig, name: str, password: str,
         raise LoginError("Wrong name or password. Try again.") from None
 
 
-async def has_code_key(db: Database, user_id: str) -> bool:
+async def has_code_key(db: HubDatabase, user_id: str) -> bool:
     async with db.read() as s:
         user = await s.get(User, user_id)
     return bool(user and user.totp_secret)
 
 
-async def enrolment(db: Database, user_id: str) -> str | None:
+async def enrolment(db: HubDatabase, user_id: str) -> str | None:
     """The TOTP secret to show while the user has not yet confirmed it, else None."""
     async with db.read() as s:
         user = await s.get(User, user_id)
@@ -119,7 +119,7 @@ def _step_of(code: str, secret: str, now: float) -> int | None:
     return None
 
 
-async def check_code(db: Database, cfg: HubConfig, user_id: str, code: str,
+async def check_code(db: HubDatabase, cfg: HubConfig, user_id: str, code: str,
                      device_key: str, source: str = "") -> StaffUser:
     """Second step. A wrong, malformed or already used code counts as a failed sign-in
     for the user, the device and the address (the same lockout as passwords)."""
@@ -170,7 +170,7 @@ def current_code(secret: str, at: datetime | None = None) -> str:
 # ---- life cycle (issue #13 item 9) ----------------------------------------------------
 
 
-async def reset_password(db: Database, name: str, password: str,
+async def reset_password(db: HubDatabase, name: str, password: str,
                          by: StaffUser | None = None) -> User:
     """A new password for a hub user; their trusted devices are forgotten."""
     from sqlalchemy import delete
@@ -193,7 +193,7 @@ async def reset_password(db: Database, name: str, password: str,
     return row
 
 
-async def reset_totp(db: Database, name: str, by: StaffUser | None = None
+async def reset_totp(db: HubDatabase, name: str, by: StaffUser | None = None
                      ) -> tuple[User, str]:
     """A lost phone: a new authenticator key, shown at the next sign-in until a code
     confirms it. The old key stops working at once."""
@@ -207,7 +207,7 @@ async def reset_totp(db: Database, name: str, by: StaffUser | None = None
     return row, secret
 
 
-async def rotate_webhook_secret(db: Database, channel: str) -> str:
+async def rotate_webhook_secret(db: HubDatabase, channel: str) -> str:
     """A new signing secret for a channel's webhooks (shown once); calls signed from now
     on use it."""
     import secrets as _secrets
@@ -224,7 +224,7 @@ async def rotate_webhook_secret(db: Database, channel: str) -> str:
     return secret
 
 
-async def change_own_password(db: Database, user_id: str, old: str, new: str) -> None:
+async def change_own_password(db: HubDatabase, user_id: str, old: str, new: str) -> None:
     """A signed-in hub user changes their password: the current one first (ASVS 2.1.6)."""
     from app.core.security import verify_pin
 

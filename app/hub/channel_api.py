@@ -52,7 +52,7 @@ async def api_post_order(request: Request, data: Annotated[OrderBody, Body()]) -
         placed = await placement.take_order(request.app.state.db, request.app.state.cfg, incoming)
     except OrderError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from None
-    page_ = await placement.get_order(request.app.state.db, placed.order.id)
+    page_ = await _own_order(request, placed.order.id)
     return Response(_json(request, page_), status_code=201 if placed.created else 200)
 
 
@@ -88,7 +88,7 @@ async def api_cancel_order(request: Request, order_id: str,
                                f"api:{machine.name}" if machine else "api")
     except HubError as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
-    found = await placement.get_order(request.app.state.db, found.order.id)
+    found = await _own_order(request, found.order.id)
     return _json(request, found)
 
 

@@ -68,7 +68,7 @@ class SqliteHubDatabase(Database):
     waker: Waker | None = None
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[Any]:
+    async def write(self) -> AsyncIterator[Session]:
         uow = HubUnitOfWork()
         async with super().write() as s:
             s.info[UOW_KEY] = uow

@@ -22,8 +22,9 @@ from app.catalog.csv_io import CsvUnreadable, csv_header, csv_rows, parse_line_q
 from app.core.auth import requires
 from app.core.clock import utcnow
 from app.core.money import parse_amount, parse_count
-from app.core.web import Form, UploadProblem, current_user, go, page, upload_text
+from app.core.web import Form, UploadProblem, go, page, signed_in, upload_text
 from app.hub import allocation, placement
+from app.hub.models import HubOrder
 from app.hub.service import HubError
 from app.orders.schemas import OrderBody
 from app.orders.service import LineIn, OrderError, OrderIn
@@ -58,7 +59,7 @@ async def order_page(request: Request, order_id: str) -> Template:
 
 @post("/hub/orders/{order_id:str}/assign", guards=[requires(*HQ)])
 async def order_assign(request: Request, order_id: str, data: Form) -> Response:
-    user = current_user(request)
+    user = signed_in(request)
     try:
         await placement.assign_by_hand(request.app.state.db, request.app.state.cfg,
                                        order_id, data.get("store", ""), user.name)
@@ -69,7 +70,7 @@ async def order_assign(request: Request, order_id: str, data: Form) -> Response:
 
 @post("/hub/orders/{order_id:str}/cancel", guards=[requires(*HQ)])
 async def order_cancel(request: Request, order_id: str, data: Form) -> Response:
-    user = current_user(request)
+    user = signed_in(request)
     try:
         await placement.cancel(request.app.state.db, order_id, data.get("reason", ""),
                                user.name)
@@ -128,7 +129,7 @@ def parse_order_rows(text: str, channel: str) -> tuple[list[tuple[list[int], Ord
 def _amount(text: str | None, what: str) -> int:
     """Rupees typed in a form or file -> paise (0 when empty), by money.parse_amount."""
     try:
-        return parse_amount(text) if (text or "").strip() else 0
+        return parse_amount(text) if text and text.strip() else 0
     except ValueError as exc:
         raise ValueError(f"{what}: {exc}") from None
 
@@ -195,7 +196,7 @@ async def upload_orders(
         return page(request, "hub/orders_upload.html", status_code=400, results=None,
                     errors=[], error=str(exc), columns=UPLOAD_COLUMNS)
     orders, errors = parse_order_rows(text, channel)
-    results = []
+    results: list[tuple[list[int], str, HubOrder | None, str]] = []
     for lines, incoming in orders:
         try:
             placed = await placement.take_order(request.app.state.db, request.app.state.cfg,
@@ -244,7 +245,7 @@ async def rules_save(request: Request, data: Form) -> Template:
                                           "orders per picker"))
     except ValueError as exc:
         return await _rules(request, error=f"Not saved: {exc}", status_code=400)
-    await placement.save_rules(request.app.state.db, rules, current_user(request).name)
+    await placement.save_rules(request.app.state.db, rules, signed_in(request).name)
     return await _rules(request, saved=True)
 
 

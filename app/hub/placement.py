@@ -34,7 +34,7 @@ from sqlalchemy import func, select
 
 from app.config import HubConfig
 from app.core.clock import utcnow
-from app.core.db import next_number
+from app.core.db import Session, next_number
 from app.core.ids import uuid7
 from app.hub import allocation, couriers, order_states, webhooks
 from app.hub.db import HubDatabase, write_retrying
@@ -60,7 +60,7 @@ log = logging.getLogger("kirana.hub")
 # --- rules ---------------------------------------------------------------------------
 
 
-async def current_rules(s: Any, cfg: HubConfig) -> allocation.Rules:
+async def current_rules(s: Session, cfg: HubConfig) -> allocation.Rules:
     """The config's routing rules, overridden by the Rules page (hub_settings)."""
     r = cfg.routing
     values = {"criteria": list(r.criteria), "radius_km": r.radius_km,
@@ -95,7 +95,7 @@ async def save_rules(db: HubDatabase, rules: allocation.Rules, user: str) -> Non
             row.value, row.updated_at, row.updated_by = value, utcnow(), user
 
 
-async def lock_stores(s: Any) -> None:
+async def lock_stores(s: Session) -> None:
     """Lock every store row, in id order (a no-op on SQLite's single writer)."""
     await s.execute(select(HubStore.id).order_by(HubStore.id).with_for_update())
 
@@ -110,7 +110,7 @@ class Placed:
     wake: tuple[str, ...]  # stores with new hub -> store events
 
 
-def _log(s: Any, order: HubOrder, kind: str, text: str, detail: Any = None) -> None:
+def _log(s: Session, order: HubOrder, kind: str, text: str, detail: Any = None) -> None:
     s.add(HubOrderLog(id=uuid7(), order_id=order.id, at=utcnow(), kind=kind, text=text[:4000],
                       detail=json.dumps(detail, default=str) if detail is not None else ""))
 
@@ -121,7 +121,7 @@ async def take_order(db: HubDatabase, cfg: HubConfig, incoming: OrderIn) -> Plac
     validate(incoming, utcnow())
     skus = [line.sku.upper() for line in incoming.lines]
 
-    async def record_and_place(s: Any) -> Placed:  # re-run whole on a deadlock (40P01)
+    async def record_and_place(s: Session) -> Placed:  # re-run whole on a deadlock (40P01)
         await lock_stores(s)
         existing = await s.scalar(select(HubOrder).where(
             HubOrder.channel == incoming.channel, HubOrder.external_id == incoming.external_id))
@@ -171,7 +171,7 @@ def line_value(price_minor: int, unit: str, quantity: int) -> int:
 # --- placing -------------------------------------------------------------------------
 
 
-async def _store_views(s: Any, cfg: HubConfig, order: allocation.OrderView,
+async def _store_views(s: Session, cfg: HubConfig, order: allocation.OrderView,
                        rules: allocation.Rules) -> list[allocation.StoreView]:
     """Every store, with stock figures for the stores that serve the customer (the
     others are out of the area whatever they hold; a chain's far stores cost nothing)."""
@@ -192,13 +192,14 @@ async def _store_views(s: Any, cfg: HubConfig, order: allocation.OrderView,
                 select(HubStockLevel.store_id, HubStockLevel.sku, HubStockLevel.on_hand)
                 .where(HubStockLevel.store_id.in_(part), HubStockLevel.sku.in_(skus)))).all():
             levels[store_id][sku] = on_hand
-        for store_id, sku, qty in (await s.execute(
+        for holder, sku, qty in (await s.execute(
                 select(HubOrder.store_id, HubOrderLine.sku, func.sum(HubOrderLine.quantity))
                 .join(HubOrderLine, HubOrderLine.order_id == HubOrder.id)
                 .where(HubOrder.status.in_(HOLDING), HubOrder.store_id.in_(part),
                        HubOrderLine.sku.in_(skus))
                 .group_by(HubOrder.store_id, HubOrderLine.sku))).all():
-            promised[store_id][sku] += int(qty)
+            if holder is not None:  # always: the query asks for stores in `part`
+                promised[holder][sku] += int(qty)
         # Orders a store took from elsewhere (its own channels) hold stock there too.
         for store_id, sku, qty in (await s.execute(
                 select(HubReservation.store_id, HubReservation.sku,
@@ -224,12 +225,12 @@ async def _store_views(s: Any, cfg: HubConfig, order: allocation.OrderView,
     return views
 
 
-async def _lines(s: Any, order: HubOrder) -> list[HubOrderLine]:
+async def _lines(s: Session, order: HubOrder) -> list[HubOrderLine]:
     return list(await s.scalars(select(HubOrderLine).where(HubOrderLine.order_id == order.id)
                                 .order_by(HubOrderLine.position)))
 
 
-async def place(s: Any, cfg: HubConfig, order: HubOrder, *, actor: str) -> tuple[str, ...]:
+async def place(s: Session, cfg: HubConfig, order: HubOrder, *, actor: str) -> tuple[str, ...]:
     """Choose a store (not one tried before) and send it the order, or put the order in
     the queue for a person with the reason. Returns the stores to wake."""
     lines = await _lines(s, order)
@@ -276,7 +277,7 @@ async def place(s: Any, cfg: HubConfig, order: HubOrder, *, actor: str) -> tuple
     return _assign(s, cfg, order, chosen.store_id, courier.courier or "", lines, actor)
 
 
-async def _split(s: Any, cfg: HubConfig, order: HubOrder, lines: list[HubOrderLine],
+async def _split(s: Session, cfg: HubConfig, order: HubOrder, lines: list[HubOrderLine],
                  plan: dict[str, list[tuple[str, int]]], detail: dict, actor: str
                  ) -> tuple[str, ...]:
     """Send each part to its store as an order of its own (`HQ-000123-1`, external id
@@ -323,7 +324,7 @@ async def _split(s: Any, cfg: HubConfig, order: HubOrder, lines: list[HubOrderLi
     return tuple(wake)
 
 
-async def _follow_parts(s: Any, changed: list[HubOrder]) -> None:
+async def _follow_parts(s: Session, changed: list[HubOrder]) -> None:
     """A split order shows how far its slowest part has got (order_states.parent_status)."""
     for parent_id in sorted({o.parent_id for o in changed if o.parent_id}):
         parent = await s.get(HubOrder, parent_id)
@@ -335,7 +336,7 @@ async def _follow_parts(s: Any, changed: list[HubOrder]) -> None:
             _set_status(s, parent, target, "parts")
 
 
-def _assign(s: Any, cfg: HubConfig, order: HubOrder, store_id: str, courier: str,
+def _assign(s: Session, cfg: HubConfig, order: HubOrder, store_id: str, courier: str,
             lines: list[HubOrderLine], actor: str) -> tuple[str, ...]:
     moved = order.store_id is not None and order.store_id != store_id
     order.store_id, order.courier = store_id, courier
@@ -352,7 +353,7 @@ def _assign(s: Any, cfg: HubConfig, order: HubOrder, store_id: str, courier: str
 
 
 @on_commit(OrderAssigned)
-async def _send_assignments(s: Any, assigned: list[OrderAssigned]) -> None:
+async def _send_assignments(s: Session, assigned: list[OrderAssigned]) -> None:
     """Queue the `order.assigned` events, at commit, in the order the decisions were
     made (with the order as it is then: its courier, notes)."""
     for event in assigned:
@@ -378,13 +379,13 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _unfulfillable(s: Any, order: HubOrder, reason: str) -> None:
+def _unfulfillable(s: Session, order: HubOrder, reason: str) -> None:
     order.store_id, order.courier, order.assigned_at = None, "", None
     order.reason = reason[:500]
     _set_status(s, order, "unfulfillable", "auto", reason)
 
 
-def _set_status(s: Any, order: HubOrder, status: str, actor: str, reason: str = "",
+def _set_status(s: Session, order: HubOrder, status: str, actor: str, reason: str = "",
                 *, moved: bool = False) -> None:
     """Change the status, if order_states allows the move (IllegalMove if not); a
     change (or a move to another store) raises StatusChanged, which queues a webhook
@@ -401,14 +402,14 @@ def _set_status(s: Any, order: HubOrder, status: str, actor: str, reason: str = 
 
 
 @on_commit(StatusChanged)
-async def _status_changed(s: Any, changes: list[StatusChanged]) -> None:
+async def _status_changed(s: Session, changes: list[StatusChanged]) -> None:
     """At commit: split orders follow their parts (which may raise more changes, handled
     in the next round), and each change queues its channel's webhook call."""
     await _follow_parts(s, [e.order for e in changes if e.order.parent_id])
     await webhooks.queue_calls(s, changes)
 
 
-async def _choose_courier(s: Any, cfg: HubConfig, order: HubOrder) -> couriers.CourierChoice:
+async def _choose_courier(s: Session, cfg: HubConfig, order: HubOrder) -> couriers.CourierChoice:
     rules = [couriers.CourierRule(r.match, tuple(r.couriers)) for r in cfg.courier_rules]
     regions = {r.name: r.pincodes for r in cfg.regions}
     available = {c.name: c.available for c in await s.scalars(select(HubCourier))}
@@ -424,7 +425,7 @@ async def _choose_courier(s: Any, cfg: HubConfig, order: HubOrder) -> couriers.C
 # --- what stores report --------------------------------------------------------------
 
 
-async def on_store_status(s: Any, cfg: HubConfig, store_id: str, data: dict) -> tuple[str, ...]:
+async def on_store_status(s: Session, cfg: HubConfig, store_id: str, data: dict) -> tuple[str, ...]:
     """A store's `order.status` for a hub-routed order (called while applying the
     store's events, in that transaction, after `lock_stores`). Returns stores to wake."""
     channel, external_id = data.get("channel"), data.get("external_id")
@@ -483,7 +484,7 @@ async def expire_assignments(db: HubDatabase, cfg: HubConfig) -> tuple[str, ...]
     FOR UPDATE SKIP LOCKED on PostgreSQL."""
     deadline = utcnow() - timedelta(seconds=cfg.routing.accept_timeout_seconds)
 
-    async def body(s: Any) -> tuple[str, ...]:
+    async def body(s: Session) -> tuple[str, ...]:
         wake: list[str] = []
         await lock_stores(s)
         query = (select(HubOrder).where(HubOrder.status == "assigned",
@@ -493,6 +494,8 @@ async def expire_assignments(db: HubDatabase, cfg: HubConfig) -> tuple[str, ...]
             query = query.with_for_update(skip_locked=True)
         for order in list(await s.scalars(query)):
             first = order.store_id
+            if first is None:  # never: an assigned order names its store
+                continue
             _log(s, order, "timeout", f"{first} did not accept within "
                                       f"{cfg.routing.accept_timeout_seconds} s; cancelled there.")
             await enqueue(s, [first], [("order.cancelled", {
@@ -507,7 +510,7 @@ async def expire_assignments(db: HubDatabase, cfg: HubConfig) -> tuple[str, ...]
 
 async def assign_by_hand(db: HubDatabase, cfg: HubConfig, order_id: str, store_id: str,
                          user: str) -> tuple[str, ...]:
-    async def body(s: Any) -> tuple[str, ...]:
+    async def body(s: Session) -> tuple[str, ...]:
         await lock_stores(s)
         order = await s.get(HubOrder, order_id, with_for_update=True)
         if order is None:
@@ -541,7 +544,7 @@ async def cancel(db: HubDatabase, order_id: str, reason: str, actor: str) -> tup
     if not reason:
         raise HubError("say why the order is cancelled")
 
-    async def body(s: Any) -> tuple[str, ...]:
+    async def body(s: Session) -> tuple[str, ...]:
         await lock_stores(s)
         order = await s.get(HubOrder, order_id, with_for_update=True)
         if order is None:
@@ -576,7 +579,7 @@ async def cancel(db: HubDatabase, order_id: str, reason: str, actor: str) -> tup
 async def mark_delivered(db: HubDatabase, order_id: str, actor: str) -> HubOrder:
     """The courier (or an operator) says the customer has it."""
 
-    async def body(s: Any) -> HubOrder:
+    async def body(s: Session) -> HubOrder:
         order = await s.get(HubOrder, order_id, with_for_update=True)
         if order is None:
             raise HubError("no such order")
@@ -666,7 +669,7 @@ def order_json(order: HubOrder, lines: list[HubOrderLine] | None = None,
                log: list[HubOrderLog] | None = None) -> dict:
     """An order as its channel sees it: status, a customer-facing sentence and the
     status history; no routing log (issue #13 item 5)."""
-    out = {"id": order.id, "number": order.number, "channel": order.channel,
+    out: dict[str, Any] = {"id": order.id, "number": order.number, "channel": order.channel,
            "external_id": order.external_id, "status": order.status,
            "status_text": CUSTOMER_TEXT.get(order.status, LABELS.get(order.status, "")),
            "store": order.store_id, "courier": order.courier or None,

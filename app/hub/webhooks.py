@@ -19,6 +19,7 @@ from sqlalchemy import exists, func, or_, select, tuple_
 from sqlalchemy.orm import aliased
 
 from app.core.clock import utcnow
+from app.core.db import Session, get_existing
 from app.core.ids import uuid7
 from app.hub.db import HubDatabase
 from app.hub.events import StatusChanged
@@ -129,7 +130,7 @@ async def deliver_webhooks(db: HubDatabase, post: Any, limit: int = 20) -> int:
     sent = 0
     async with db.write() as s:
         for hook, error in zip(hooks, errors, strict=True):
-            row = await s.get(HubWebhook, hook.id, with_for_update=True)
+            row = await get_existing(s, HubWebhook, hook.id, with_for_update=True)
             if row.delivered_at is not None:
                 continue  # sent by a process that took over a lapsed lease
             row.attempts += 1
@@ -162,7 +163,7 @@ def _told_to_channel(status: str, actor: str, reason: str) -> dict[str, str | No
     return {"by": "hub", "reason": words.get(status) or None}
 
 
-async def queue_calls(s: Any, changes: list[StatusChanged]) -> None:
+async def queue_calls(s: Session, changes: list[StatusChanged]) -> None:
     """One webhook call per status change, for the channels that have a webhook URL;
     written in the change's transaction (at its commit, by the unit of work)."""
     if not changes:

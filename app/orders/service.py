@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeGuard
 
 from sqlalchemy import func, select
 
@@ -180,12 +181,12 @@ async def receive_order_in(s: Session, cfg: StoreConfig, incoming: OrderIn, acto
         created_at=now, updated_at=now, lines=[], transitions=[],
     )
     s.add(order)
-    for i, line in enumerate(incoming.lines, 1):
-        product = products[line.sku.upper()]
+    for i, line_in in enumerate(incoming.lines, 1):
+        product = products[line_in.sku.upper()]
         order.lines.append(OrderLine(
             id=uuid7(), order_id=order.id, position=i, product_id=product.id,
-            sku=product.sku, name=product.name, unit=product.unit, quantity=line.quantity,
-            price_minor=line.price_minor, picked_quantity=0))
+            sku=product.sku, name=product.name, unit=product.unit, quantity=line_in.quantity,
+            price_minor=line_in.price_minor, picked_quantity=0))
     order.transitions.append(OrderTransition(
         id=uuid7(), order_id=order.id, from_state="", to_state="received", actor=actor[:80],
         reason=f"from {incoming.channel}", at=now))
@@ -233,7 +234,7 @@ async def check_key_channel(db: Database, channel: str) -> None:
                              "the sync link; choose another name for this key")
 
 
-def channel_may_see(order: Order | None, channel: str | None) -> bool:
+def channel_may_see(order: Order | None, channel: str | None) -> TypeGuard[Order]:
     """An API key bound to `channel` sees only that channel's orders posted here (never
     the hub's, which are the hub's to change); None is staff, who see every order."""
     return order is not None and (channel is None or (

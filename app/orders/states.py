@@ -48,17 +48,17 @@ def check(current: str, target: str) -> None:
         raise IllegalTransition(f"unknown order state {current!r}")
     if target not in TRANSITIONS:
         raise IllegalTransition(f"unknown order state {target!r}")
-    if target in TRANSITIONS[current]:  # type: ignore[index]
+    if target in TRANSITIONS[current]:
         return
     if current == target:
-        raise IllegalTransition(f"the order is already {LABELS[current].lower()}")  # type: ignore[index]
+        raise IllegalTransition(f"the order is already {LABELS[current].lower()}")
     if current in FINAL:
         raise IllegalTransition(
-            f"the order is {LABELS[current].lower()}; nothing more can happen to it")  # type: ignore[index]
-    allowed = ", ".join(LABELS[s].lower() for s in sorted(TRANSITIONS[current]))  # type: ignore[index]
+            f"the order is {LABELS[current].lower()}; nothing more can happen to it")
+    allowed = ", ".join(LABELS[s].lower() for s in sorted(TRANSITIONS[current]))
     raise IllegalTransition(
-        f"an order that is {LABELS[current].lower()} cannot become "  # type: ignore[index]
-        f"{LABELS[target].lower()}; next can be: {allowed}")  # type: ignore[index]
+        f"an order that is {LABELS[current].lower()} cannot become "
+        f"{LABELS[target].lower()}; next can be: {allowed}")
 
 
 def holds_reservation(state: str) -> bool:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import SQLColumnExpression, func, select
 
 from app.catalog.models import Product
 from app.config import StoreConfig
 from app.core.auth import StaffUser, role_allows
-from app.core.db import Database, Session
+from app.core.db import Database, MissingRow, Session, get_existing
 from app.orders import service as orders
 from app.orders.models import Order
 from app.orders.states import LABELS
@@ -60,7 +60,8 @@ def _not_for_rider(order: Order) -> PickError:
     if order.state == "cancelled":
         return PickError(f"Order {order.number} was cancelled: keep its bags here, "
                          "do not give them to the rider.")
-    return PickError(f"Order {order.number} is {LABELS.get(order.state, order.state).lower()}, "
+    label = LABELS[state] if (state := order.state) in LABELS else state
+    return PickError(f"Order {order.number} is {label.lower()}, "
                      "not ready for a rider.")
 
 
@@ -144,8 +145,10 @@ async def _stock_leaves(s: Session, order: Order, staff: StaffUser) -> None:
     tasks = list(await s.scalars(select(PickTaskRow).where(PickTaskRow.order_id == order.id,
                                                            PickTaskRow.picked > 0)))
     for task in tasks:
-        product = await s.get(Product, task.product_id)
+        product = await get_existing(s, Product, task.product_id)
         bin_ = await s.scalar(select(Bin).where(Bin.code == task.bin_code))
+        if bin_ is None:
+            raise MissingRow(f"bin {task.bin_code} of a picked task is missing")
         await record_move(s, product=product, bin=bin_, delta=-task.picked, reason="order",
                           reference=order.number, user_id=staff.id)
 
@@ -153,8 +156,8 @@ async def _stock_leaves(s: Session, order: Order, staff: StaffUser) -> None:
 # ---- finding an order -----------------------------------------------------------------
 
 
-def _phone_column():
-    col = Order.customer_phone
+def _phone_column() -> SQLColumnExpression[str]:
+    col: SQLColumnExpression[str] = Order.customer_phone
     for ch in (" ", "-", "+", "(", ")"):
         col = func.replace(col, ch, "")
     return col

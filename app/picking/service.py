@@ -19,7 +19,7 @@ from app.config import StoreConfig
 from app.core import audit
 from app.core.auth import StaffUser
 from app.core.clock import utcnow
-from app.core.db import Database, Session, next_number
+from app.core.db import Database, Session, get_existing, next_number
 from app.core.ids import uuid7
 from app.orders import service as orders
 from app.orders.models import Order, OrderLine
@@ -99,8 +99,8 @@ async def claim_batch(db: Database, cfg: StoreConfig, picker: StaffUser,
                 unit=line.unit, quantity=quantity, bag=plan.bags[order_id], status="short",
                 short_reason="no stock in any bin", done_at=utcnow()))
         for o in plan.orders:
-            order = await s.get(Order, o.order_id)
-            orders.transition(s, order, "picking", picker.name, f"batch {batch.number}")
+            orders.transition(s, await get_existing(s, Order, o.order_id), "picking",
+                              picker.name, f"batch {batch.number}")
         return batch
 
 
@@ -124,7 +124,7 @@ async def _task_for_change(s: Session, picker: StaffUser, task_id: str) -> tuple
     task = await s.get(PickTaskRow, task_id)
     if task is None:
         raise PickError("that task is not in your batch")
-    batch = await s.get(PickBatch, task.batch_id)
+    batch = await get_existing(s, PickBatch, task.batch_id)
     if batch.picker_id != picker.id or batch.status != "open":
         raise PickError("that task is not in your batch")
     if task.status == "cancelled":
@@ -195,7 +195,7 @@ async def short_pick(db: Database, picker: StaffUser, task_id: str, reason: str,
                 raise PickError("that is the same product: scan it to confirm instead")
             task.substitute_sku = sub.sku
         task.status, task.short_reason, task.done_at = "short", reason[:80], utcnow()
-        order = await s.get(Order, task.order_id)
+        order = await get_existing(s, Order, task.order_id)
         note = f"short {task.sku} x{task.quantity - task.picked} at {task.bin_code}: {reason}"
         if task.substitute_sku:
             note += f"; substitute {task.substitute_sku} needs the customer's approval"
@@ -210,12 +210,12 @@ async def _finish_task(s: Session, task: PickTaskRow, batch: PickBatch, picker: 
                        already_done: bool = False) -> None:
     if not already_done:
         task.status, task.done_at = "done", utcnow()
-    line = await s.get(OrderLine, task.order_line_id)
+    line = await get_existing(s, OrderLine, task.order_line_id)
     line.picked_quantity = sum(t.picked for t in batch.tasks
                                if t.order_line_id == line.id and t.status != "cancelled")
     order_tasks = [t for t in batch.tasks if t.order_id == task.order_id]
     if all(t.status != "open" for t in order_tasks):
-        order = await s.get(Order, task.order_id)
+        order = await get_existing(s, Order, task.order_id)
         if order.state == "picking":
             orders.transition(s, order, "picked", picker.name, f"batch {batch.number}")
     if all(t.status != "open" for t in batch.tasks):
