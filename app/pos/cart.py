@@ -20,7 +20,7 @@ from app.config import StoreConfig
 from app.core import audit
 from app.core.auth import StaffUser
 from app.core.clock import utcnow
-from app.core.db import Database, Session
+from app.core.db import Database, Session, get_existing
 from app.core.ids import uuid7
 from app.core.money import format_amount
 from app.pos.common import NeedsApproval, PosError, is_manager, refuse_card_number, require_shift
@@ -174,7 +174,7 @@ async def set_quantity(
     async with db.write() as s:
         cart = await cart_for_change(s, counter, cart_id)
         line = line_of(cart, line_id)
-        product = await s.get(Product, line.product_id)
+        product = await get_existing(s, Product, line.product_id)
         if quantity <= 0:
             raise PosError("use Remove to take a line off the bill")
         if line.label_price_minor is not None or product.unit != "piece":

@@ -14,7 +14,7 @@ from app.config import StoreConfig
 from app.core import audit
 from app.core.auth import StaffUser
 from app.core.clock import utcnow
-from app.core.db import Database, Session, next_number
+from app.core.db import Database, Session, get_existing, next_number
 from app.core.ids import uuid7
 from app.pos import receipts
 from app.pos.common import (
@@ -182,11 +182,12 @@ async def refund(
                 )
             )
             if req.restock == "resaleable":
-                product = await s.get(Product, line.product_id)
+                product = await get_existing(s, Product, line.product_id)
                 from app.stock.models import Bin
 
                 bin_ = (
-                    await s.get(Bin, line.bin_id) if line.bin_id else await bin_for_sale(s, product)
+                    await get_existing(s, Bin, line.bin_id) if line.bin_id
+                    else await bin_for_sale(s, product)
                 )
                 await record_move(
                     s,
@@ -260,4 +261,4 @@ async def get_refund(db: Database, refund_id: str) -> tuple[Refund, Sale] | None
         row = await s.get(Refund, refund_id)
         if row is None:
             return None
-        return row, await s.get(Sale, row.sale_id)
+        return row, await get_existing(s, Sale, row.sale_id)

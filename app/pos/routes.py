@@ -15,6 +15,7 @@ from urllib.parse import quote, urlencode
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.response import Redirect, Template
+from litestar.types import ExceptionHandlersMap
 
 from app.catalog import service as catalog
 from app.catalog.barcodes import BarcodeError
@@ -111,7 +112,7 @@ async def pos_page(request: Request) -> Template | Redirect:
     db, cfg = request.app.state.db, request.app.state.cfg
     counter = _counter(request)
     shift = await shifts.current_shift(db, counter) if counter else None
-    if shift is None:
+    if shift is None or not counter:
         open_counters = {c: await shifts.current_shift(db, c) for c in cfg.pos.counters}
         return page(request, "pos/open_shift.html", **_ctx(request, open_counters=open_counters))
     view = await cart.current_cart(db, cfg, counter, signed_in(request))
@@ -794,7 +795,7 @@ def pos_error_handler(request: Request, exc: PosError) -> Response:
                 title="Please check", message=str(exc), user=current_user(request))
 
 
-EXCEPTION_HANDLERS = {PosError: pos_error_handler}
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {PosError: pos_error_handler}
 
 ROUTES = [
     pos_page,

@@ -13,8 +13,7 @@ from app.config import PosSection, StoreConfig
 from app.core import audit
 from app.core.auth import StaffUser
 from app.core.clock import utcnow
-from app.core.db import Database, next_number
-from app.core.db import Tx as AsyncSession
+from app.core.db import Database, Session, next_number
 from app.core.gst import TaxRow, tax_rows
 from app.core.ids import uuid7
 from app.core.money import format_amount
@@ -205,7 +204,7 @@ class ShiftReport:
         return self.net_sales - sum(r.taxable + r.tax for r in self.tax_rows)
 
 
-async def _report(s: AsyncSession, shift: Shift, cfg: StoreConfig | None = None
+async def _report(s: Session, shift: Shift, cfg: StoreConfig | None = None
                   ) -> ShiftReport:
     sales = (
         await s.execute(
