@@ -55,6 +55,7 @@ chromium: system-deps
 test: venv-dev system-deps
 	$(BIN)/ruff check app tests bench tools
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 	$(BIN)/pytest -n auto --dist loadfile -q -m "not e2e"
 	$(BIN)/pytest -q -m e2e
 
@@ -65,6 +66,7 @@ test-fast: venv-dev
 lint: venv-dev
 	$(BIN)/ruff check app tests bench tools
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 
 bench: venv-dev
 	$(BIN)/python bench/scan_lookup.py
