@@ -23,7 +23,7 @@ from app.core.clock import utcnow
 from app.core.db import Database, Session, get_existing
 from app.core.ids import uuid7
 from app.core.money import format_amount
-from app.pos.common import NeedsApproval, PosError, is_manager, refuse_card_number, require_shift
+from app.pos.common import is_manager, refuse_card_number, require_shift
 from app.pos.discounts import recheck_discounts
 from app.pos.models import Cart, CartLine, Void
 from app.pos.priced_cart import (
@@ -35,6 +35,7 @@ from app.pos.priced_cart import (
     touch,
     view_of,
 )
+from app.pos.till_rules import NeedsApproval, PosError
 
 
 async def _active_cart(s: Session, counter: str, user: StaffUser) -> Cart:

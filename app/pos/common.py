@@ -1,5 +1,6 @@
-"""What every till step shares: the refusals it raises, the open shift of a
-counter, who counts as a manager, and the card-number check on typed text."""
+"""What every till step shares: the open shift of a counter, who counts as a manager,
+the card-number check on typed text, and the audit actions the till lists. The
+refusals (PosError, NeedsApproval) are in till_rules.py with the rules that raise them."""
 
 from __future__ import annotations
 
@@ -9,11 +10,7 @@ from app.core.auth import StaffUser
 from app.core.card_data import CARD_NUMBER_MESSAGE, looks_like_card_number
 from app.core.db import Session
 from app.pos.models import Shift
-
-TENDER_KINDS = ("cash", "card", "upi", "exchange")
-# "exchange": credit from a refund made with tender "exchange", spent on a new sale in
-# the same visit (an exchange is a refund and a sale); its reference is the refund number.
-REFUND_KINDS = TENDER_KINDS
+from app.pos.till_rules import PosError
 
 # Audit actions of the till that /pos/audit lists.
 OVERRIDE_ACTIONS = (
@@ -29,14 +26,6 @@ OVERRIDE_ACTIONS = (
     "shift_open",
     "shift_close",
 )
-
-
-class PosError(ValueError):
-    """A refusal with a message for the cashier; nothing was changed."""
-
-
-class NeedsApproval(PosError):
-    """The step is allowed only with a manager's PIN on this screen."""
 
 
 def refuse_card_number(text: str) -> None:

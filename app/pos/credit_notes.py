@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 
 from sqlalchemy import func, select
 
 from app.core.db import Database, Session
-from app.pos.common import PosError
 from app.pos.models import Refund, SaleTender
+from app.pos.till_rules import PosError, Tendered, credit_left, credit_on_cart
 
 CREDIT_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base 32: no I, L, O, U
 
@@ -59,12 +60,16 @@ async def exchange_credit_left(s: Session, refund_number: str) -> int:
             SaleTender.kind == "exchange", SaleTender.reference == refund_number
         )
     )
-    return refund_row.total_minor - int(used or 0)
+    return credit_left(refund_row.total_minor, int(used or 0))
 
 
-async def exchange_credit_left_for(db: Database, refund_number: str) -> int:
+async def credit_to_offer(db: Database, refund_number: str,
+                          cart_tenders: Iterable[Tendered] = ()) -> int:
+    """What a credit note can still pay on the cart being paid (0 when it is spent or is
+    no exchange refund): the pay screen offers this visit's credit note for this much."""
     async with db.read() as s:
         try:
-            return await exchange_credit_left(s, refund_number)
+            left = await exchange_credit_left(s, refund_number)
         except PosError:
             return 0
+    return max(0, left - credit_on_cart(cart_tenders, refund_number))

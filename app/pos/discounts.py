@@ -8,7 +8,7 @@ from app.core import audit
 from app.core.auth import StaffUser
 from app.core.db import Database, Session
 from app.core.money import format_amount
-from app.pos.common import NeedsApproval, PosError, is_manager
+from app.pos.common import is_manager
 from app.pos.models import Cart
 from app.pos.priced_cart import (
     CartView,
@@ -21,6 +21,7 @@ from app.pos.priced_cart import (
     view_of,
 )
 from app.pos.pricing import Discount
+from app.pos.till_rules import NeedsApproval, PosError
 
 
 async def recheck_discounts(

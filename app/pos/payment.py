@@ -15,7 +15,7 @@ from app.core.db import Database, next_number
 from app.core.ids import uuid7
 from app.core.money import format_amount
 from app.pos import receipts
-from app.pos.common import TENDER_KINDS, PosError, refuse_card_number, require_shift
+from app.pos.common import refuse_card_number, require_shift
 from app.pos.credit_notes import credit_note, exchange_credit_left
 from app.pos.models import Cart, CartTender, Sale, SaleLine, SaleTender
 from app.pos.priced_cart import (
@@ -28,6 +28,7 @@ from app.pos.priced_cart import (
     unapproved_discount_over_limit,
     view_of,
 )
+from app.pos.till_rules import PosError, accept_tender, check_tender_kind, credit_on_cart
 from app.stock.service import bin_for_sale, record_move
 from app.sync.outbox import emit
 
@@ -42,10 +43,10 @@ async def add_tender(
     given_minor: int | None = None,
     reference: str = "",
 ) -> CartView:
-    """Take a payment toward the cart. Cash: `given` may exceed what is due (change).
-    Card/UPI: exactly `amount` (default: all that is still due), never more."""
-    if kind not in TENDER_KINDS:
-        raise PosError(f"payment must be one of {', '.join(TENDER_KINDS)}")
+    """Take a payment toward the cart (what a tender may take: till_rules.accept_tender).
+    Cash: `given` may exceed what is due (change). Card/UPI/exchange: exactly `amount`
+    (default: all that is still due), never more."""
+    check_tender_kind(kind)
     if kind != "exchange":  # a credit note's code is made by the till and only looked up
         refuse_card_number(reference)
     reference = reference.strip()[:40]
@@ -64,36 +65,12 @@ async def add_tender(
         await require_shift(s, counter)
         products = await products_for(s, cart)
         totals = totals_for(cfg, cart, products)
-        remaining = settle_cart(cart, totals).remaining
-        if remaining <= 0:
-            raise PosError("the bill is already paid; press Complete sale")
-        if kind == "cash":
-            given = given_minor if given_minor is not None else amount_minor
-            if given is None or given <= 0:
-                raise PosError("enter the cash received")
-            if given > remaining + 10_000_000:
-                raise PosError("that is far more cash than the bill; check the amount")
-            amount = min(given, remaining)
-        else:
-            amount = amount_minor if amount_minor is not None else remaining
-            given = None
-            if amount <= 0:
-                raise PosError("the amount must be more than zero")
-            if amount > remaining:
-                raise PosError(f"{kind} payment is more than the {format_amount(remaining)} still due")
-            if kind == "exchange":
-                pending = sum(
-                    t.amount_minor
-                    for t in cart.tenders
-                    if t.kind == "exchange" and t.reference == reference
-                )
-                available = await exchange_credit_left(s, reference) - pending
-                if available <= 0:
-                    raise PosError(f"no exchange credit left on {reference}")
-                if amount_minor is None:
-                    amount = min(available, remaining)
-                elif amount > available:
-                    raise PosError(f"only {format_amount(available)} of credit is left on {reference}")
+        credit = 0
+        if kind == "exchange":
+            credit = (await exchange_credit_left(s, reference)
+                      - credit_on_cart(cart.tenders, reference))
+        taken = accept_tender(kind, amount_minor, given_minor,
+                              settle_cart(cart, totals).remaining, credit, reference)
         if kind in ("card", "upi") and reference and any(
                 t.kind == kind and t.reference == reference for t in cart.tenders):
             raise PosError(f"{kind} payment {reference} is already on this bill")
@@ -104,8 +81,8 @@ async def add_tender(
                 cart_id=cart.id,
                 position=position,
                 kind=kind,
-                amount_minor=amount,
-                given_minor=given,
+                amount_minor=taken.amount,
+                given_minor=taken.given,
                 reference=reference,
             )
         )
@@ -243,11 +220,7 @@ async def complete_sale(
             )
         for t in cart.tenders:
             if t.kind == "exchange":
-                used = sum(
-                    x.amount_minor
-                    for x in cart.tenders
-                    if x.kind == "exchange" and x.reference == t.reference
-                )
+                used = credit_on_cart(cart.tenders, t.reference)
                 if used > await exchange_credit_left(s, t.reference):
                     raise PosError(f"the exchange credit on {t.reference} was already used")
             s.add(

@@ -11,7 +11,7 @@ from app.catalog.models import Product
 from app.config import StoreConfig
 from app.core.clock import utcnow
 from app.core.db import Session
-from app.pos.common import PosError, require_shift
+from app.pos.common import require_shift
 from app.pos.models import Cart, CartLine
 from app.pos.pricing import (
     CartTotals,
@@ -23,6 +23,7 @@ from app.pos.pricing import (
     price_cart,
     settle,
 )
+from app.pos.till_rules import PosError
 
 
 @dataclass(frozen=True)

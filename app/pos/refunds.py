@@ -17,16 +17,17 @@ from app.core.clock import utcnow
 from app.core.db import Database, Session, get_existing, next_number
 from app.core.ids import uuid7
 from app.pos import receipts
-from app.pos.common import (
+from app.pos.common import is_manager, refuse_card_number, require_shift
+from app.pos.credit_notes import credit_code_hash, new_credit_code
+from app.pos.models import Refund, RefundLine, Sale, SaleLine
+from app.pos.till_rules import (
     REFUND_KINDS,
     NeedsApproval,
     PosError,
-    is_manager,
-    refuse_card_number,
-    require_shift,
+    SoldLine,
+    refund_share,
+    refund_total,
 )
-from app.pos.credit_notes import credit_code_hash, new_credit_code
-from app.pos.models import Refund, RefundLine, Sale, SaleLine
 from app.stock.service import bin_for_sale, record_move
 from app.sync.outbox import emit
 
@@ -41,6 +42,14 @@ class RefundableLine:
     @property
     def refundable_quantity(self) -> int:
         return self.line.quantity - self.refunded_quantity
+
+    @property
+    def sold(self) -> SoldLine:
+        """The line as the proration rule (till_rules.refund_share) sees it."""
+        return SoldLine(quantity=self.line.quantity, net=self.line.net_minor,
+                        tax=self.line.tax_minor, cgst=self.line.cgst_minor,
+                        refunded_quantity=self.refunded_quantity,
+                        refunded_amount=self.refunded_amount, refunded_tax=self.refunded_tax)
 
 
 async def refundable_lines(db: Database, sale_id: str) -> list[RefundableLine]:
@@ -160,14 +169,7 @@ async def refund(
                 )
             if req.restock not in ("resaleable", "damaged"):
                 raise PosError("restock must be resaleable or damaged")
-            if req.quantity == entry.refundable_quantity:  # the last units take the remainder
-                amount = line.net_minor - entry.refunded_amount
-                line_tax = line.tax_minor - entry.refunded_tax
-            else:
-                # A share of the line's GST, as two equal halves (CGST == SGST on the refund
-                # too); rounded down so the last refund of the line never goes below zero.
-                amount = line.net_minor * req.quantity // line.quantity
-                line_tax = 2 * (line.cgst_minor * amount // line.net_minor) if line.net_minor else 0
+            amount, line_tax = refund_share(entry.sold, req.quantity)
             total += amount
             tax += line_tax
             s.add(
@@ -211,12 +213,11 @@ async def refund(
         refunded_before = int(await s.scalar(
             select(func.coalesce(func.sum(Refund.total_minor), 0)).where(
                 Refund.sale_id == sale.id, Refund.id != refund_row.id)) or 0)
-        left_to_refund = sale.total_minor - refunded_before
         everything_back = all(
             entry.refundable_quantity == next((r.quantity for r in wanted
                                                if r.sale_line_id == line_id), 0)
             for line_id, entry in lines.items())
-        total = left_to_refund if everything_back else min(total, left_to_refund)
+        total = refund_total(total, sale.total_minor, refunded_before, everything_back)
         refund_row.total_minor = total
         refund_row.tax_minor = tax
         audit.record(

@@ -26,7 +26,7 @@ from app.core.money import MoneyError, format_amount, parse_amount, parse_count
 from app.core.routes import client_source, device_key
 from app.core.web import Form, current_user, go, page, qr_svg_data_uri, signed_in
 from app.pos import cart, credit_notes, discounts, payment, priced_cart, refunds, shifts
-from app.pos.common import OVERRIDE_ACTIONS, NeedsApproval, PosError
+from app.pos.common import OVERRIDE_ACTIONS
 from app.pos.pricing import Discount, PricingError
 from app.pos.receipts import (
     quantity_and_rate,
@@ -35,6 +35,7 @@ from app.pos.receipts import (
     sale_line_text,
     tax_rows,
 )
+from app.pos.till_rules import NeedsApproval, PosError
 from app.printing import service as printing
 from app.printing.html_render import to_html
 from app.printing.layout import parse_layout
@@ -376,10 +377,9 @@ async def _pay_panel(
     visit = _visit_credit(request)
     if visit and remaining:
         number = visit["number"]
-        left = await credit_notes.exchange_credit_left_for(request.app.state.db, number)
-        pending = sum(t.amount_minor for t in view.cart.tenders if t.reference == number)
-        if left - pending > 0:
-            exchange_credit = {"number": number, "code": visit["code"], "left": left - pending}
+        left = await credit_notes.credit_to_offer(request.app.state.db, number, view.cart.tenders)
+        if left > 0:
+            exchange_credit = {"number": number, "code": visit["code"], "left": left}
     return page(
         request,
         "pos/_pay.html",

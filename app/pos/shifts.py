@@ -18,15 +18,7 @@ from app.core.gst import TaxRow, tax_rows
 from app.core.ids import uuid7
 from app.core.money import format_amount
 from app.pos import receipts
-from app.pos.common import (
-    TENDER_KINDS,
-    NeedsApproval,
-    PosError,
-    is_manager,
-    refuse_card_number,
-    require_shift,
-    shift_on,
-)
+from app.pos.common import is_manager, refuse_card_number, require_shift, shift_on
 from app.pos.models import (
     Cart,
     CashMovement,
@@ -38,6 +30,7 @@ from app.pos.models import (
     Shift,
     Void,
 )
+from app.pos.till_rules import CASH_CAP_MINOR, CASH_CAP_SHOWN, TENDER_KINDS, NeedsApproval, PosError
 from app.sync.outbox import emit
 
 
@@ -46,8 +39,8 @@ async def open_shift(
 ) -> Shift:
     if counter not in cfg.pos.counters:
         raise PosError(f"there is no counter {counter!r}")
-    if float_minor < 0 or float_minor > 10_000_000:
-        raise PosError("the opening float must be between ₹0 and ₹1,00,000")
+    if float_minor < 0 or float_minor > CASH_CAP_MINOR:
+        raise PosError(f"the opening float must be between ₹0 and {CASH_CAP_SHOWN}")
     async with db.write() as s:
         if await shift_on(s, counter):
             raise PosError(f"counter {counter} already has an open shift")
@@ -96,8 +89,8 @@ async def cash_movement(
     if not reason:
         raise PosError("say why cash goes in or out")
     refuse_card_number(reason)
-    if amount_minor == 0 or abs(amount_minor) > 10_000_000:
-        raise PosError("enter an amount between ₹0.01 and ₹1,00,000")
+    if amount_minor == 0 or abs(amount_minor) > CASH_CAP_MINOR:
+        raise PosError(f"enter an amount between ₹0.01 and {CASH_CAP_SHOWN}")
     pos_cfg = cfg.pos if cfg is not None else PosSection()
     manager = approver if approver is not None else (user if is_manager(user) else None)
     async with db.write() as s:

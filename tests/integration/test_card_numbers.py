@@ -12,8 +12,8 @@ from stdnum import luhn
 
 from app.core.card_data import CARD_NUMBER_MESSAGE
 from app.pos import cart, payment, shifts
-from app.pos.common import PosError
 from app.pos.models import CartTender, SaleTender
+from app.pos.till_rules import PosError
 from tests.integration.test_pos_pages import hx, message, open_till
 from tests.integration.test_pos_pages import rows as rows
 from tests.integration.test_pos_service import (  # noqa: F401 - fixtures

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from app.pos import shifts
-from app.pos.common import NeedsApproval
 from app.pos.models import CashMovement
+from app.pos.till_rules import NeedsApproval
 from tests.integration.test_pos_service import cashier, catalog, manager, parsed, users  # noqa: F401
 
 

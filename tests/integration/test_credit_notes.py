@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import select, text
 
 from app.pos import credit_notes, payment, shifts
-from app.pos.common import PosError
 from app.pos.models import Refund, SaleTender
+from app.pos.till_rules import PosError
 from tests.integration.test_pos_service import (  # noqa: F401 (fixtures)
     ATTA,
     DAL,

@@ -268,6 +268,38 @@ async def test_exchange_is_a_refund_and_a_sale_in_one_visit(client, login_as, ro
     assert "code printed on the credit note" in message(r.text)  # the number spends nothing
 
 
+async def test_the_pay_screen_offers_the_credit_the_service_would_take(client, login_as, rows):
+    """The pay screen's offer was computed again in the route, counting every tender whose
+    reference equals the refund number: a card approval code typed as 'S1-R00001' cut the
+    offered credit (fails on the old code: ₹1.00 less offered). It now asks credit_notes."""
+    from app.core.money import format_amount
+
+    await login_as("manager")
+    cart = await open_till(client)
+    first = min(rows[:30], key=lambda r: r.price_minor)
+    second = max(rows[:30], key=lambda r: r.price_minor)
+    await client.post("/pos/scan", data={"code": first.barcodes[0], "cart_id": cart},
+                      headers=hx(client))
+    sale_id = await pay_cash_and_complete(client, cart)
+    form = await client.get(f"/pos/refund/{sale_id}")
+    line_id = re.search(r'name="qty-([^"]+)"', form.text).group(1)
+    key = re.search(r'name="key" value="([^"]+)"', form.text).group(1)
+    await client.post(f"/pos/refund/{sale_id}", data={
+        f"qty-{line_id}": "1", "tender": "exchange", "key": key,
+        "_csrf_token": csrf_of(client)})
+    cart = cart_id((await client.get("/pos")).text)
+    await client.post("/pos/scan", data={"code": second.barcodes[0], "cart_id": cart},
+                      headers=hx(client))
+    panel = await client.get("/pos/pay", headers=hx(client))
+    number = re.search(r"Use credit from (S1-R\d+)", panel.text).group(1)
+    r = await client.post("/pos/pay/tender", data={"cart_id": cart, "kind": "card",
+                                                   "amount": "1.00", "reference": number},
+                          headers=hx(client))
+    assert not message(r.text)
+    offer = re.search(r"Use credit from S1-R\d+ \((.+?) left\)", r.text).group(1)
+    assert offer == format_amount(first.price_minor)
+
+
 async def test_odd_numbers_and_a_shift_closed_elsewhere_are_not_server_errors(
         client, login_as, rows, db, cfg, staff):
     await login_as("cashier")

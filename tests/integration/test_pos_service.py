@@ -26,10 +26,10 @@ from app.core.auth import StaffUser
 from app.core.db import Database
 from app.core.models import NumberSequence
 from app.pos import cart, discounts, payment, priced_cart, refunds, shifts
-from app.pos.common import NeedsApproval, PosError
 from app.pos.models import Cart, Refund, RefundLine, Sale, SaleLine, SaleTender, Shift, Void
 from app.pos.pricing import Discount
 from app.pos.refunds import RefundRequest
+from app.pos.till_rules import NeedsApproval, PosError
 from app.stock.models import StockMove
 from app.stock.service import load_bins_csv, total_on_hand
 from app.sync.models import OutboxEvent
