@@ -41,7 +41,7 @@ from app.orders import live as order_live
 from app.orders import routes as order_routes
 from app.orders.demo_feed import DemoFeed
 from app.picking import routes as picking_routes
-from app.pos import receipt_pages
+from app.pos import pay_routes, receipt_pages, refund_routes, shift_routes
 from app.pos import routes as pos_routes
 from app.printing import routes as printing_routes
 from app.printing.worker import PrintQueue
@@ -351,6 +351,9 @@ def create_store_app(cfg: StoreConfig, *, check_migrations: bool = True) -> Lite
             *catalog_routes.ROUTES,
             *stock_routes.ROUTES,
             *pos_routes.ROUTES,
+            *pay_routes.ROUTES,
+            *refund_routes.ROUTES,
+            *shift_routes.ROUTES,
             *receipt_pages.ROUTES,
             *order_live.ROUTES,
             *order_routes.ROUTES,

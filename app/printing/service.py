@@ -22,6 +22,8 @@ from app.core.db import Database, Session
 from app.core.ids import uuid7
 from app.printing import status as st
 from app.printing.documents import templates_for
+from app.printing.html_render import to_html
+from app.printing.layout import parse_layout
 from app.printing.models import PrintJob
 
 
@@ -99,6 +101,19 @@ async def jobs_for(db: Database, ref: str) -> list[PrintJob]:
     async with db.read() as s:
         return list(await s.scalars(select(PrintJob).where(PrintJob.ref == ref)
                                     .order_by(PrintJob.seq)))
+
+
+def preview_html(layout: str, columns: int) -> str:
+    """A job's layout as an HTML fragment that looks like the paper it prints on."""
+    return to_html(parse_layout(layout), columns=columns)
+
+
+def paper_preview(cfg: StoreConfig, jobs: list[PrintJob]) -> str:
+    """The paper of the first of `jobs` queued on a "preview" printer (a store without a
+    real printer sees its receipt on screen); "" when none of them is."""
+    columns = {p.name: p.columns for p in cfg.printers if p.kind == "preview"}
+    return next((preview_html(j.layout, columns[j.printer])
+                 for j in jobs if j.printer in columns), "")
 
 
 async def get_job(db: Database, job_id: str) -> PrintJob | None:

@@ -1,0 +1,208 @@
+"""Paying at the till: the payment panel (UPI QR, quick cash, this visit's exchange
+credit), tenders, completing the sale, and the sale's receipt with its print status."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from litestar import Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.response import Template
+
+from app.core.money import MoneyError, format_amount, parse_amount
+from app.core.web import Form, go, page, qr_svg_data_uri, signed_in
+from app.pos import cart, credit_notes, payment, priced_cart
+from app.pos.pricing import PricingError
+from app.pos.receipts import reprint_receipt, tax_rows
+from app.pos.till_rules import PosError
+from app.pos.till_web import (
+    CASHIER,
+    WHOLE_NUMBER,
+    cart_response,
+    counter_of,
+    ctx,
+    notice,
+    visit_credit,
+)
+from app.printing import service as printing
+
+# ---- paying ------------------------------------------------------------------------
+
+
+def upi_uri(vpa: str, payee: str, amount_minor: int, note: str) -> str:
+    """The NPCI UPI deep link every UPI app understands (amount in rupees, 2 decimals)."""
+    params = {"pa": vpa, "pn": payee, "am": f"{amount_minor / 100:.2f}", "cu": "INR", "tn": note}
+    return "upi://pay?" + urlencode(params, quote_via=quote)
+
+
+async def _pay_panel(
+    request: Request, view: priced_cart.CartView, message: str = "", kind: str = "error"
+) -> Template:
+    cfg = request.app.state.cfg
+    remaining = view.remaining
+    upi = None
+    if cfg.pos.upi_vpa and remaining > 0:
+        uri = upi_uri(
+            cfg.pos.upi_vpa,
+            cfg.pos.upi_payee_name or cfg.store.name,
+            remaining,
+            f"{cfg.store.id} bill",
+        )
+        upi = {"uri": uri, "qr": qr_svg_data_uri(uri)}
+    quick = (
+        sorted({remaining} | {a * 100 for a in cfg.pos.cash_quick_amounts if a * 100 > remaining})[
+            :5
+        ]
+        if remaining
+        else []
+    )
+    settlement = priced_cart.settle_cart(view.cart, view.totals)
+    exchange_credit = None
+    visit = visit_credit(request)
+    if visit and remaining:
+        number = visit["number"]
+        left = await credit_notes.credit_to_offer(request.app.state.db, number, view.cart.tenders)
+        if left > 0:
+            exchange_credit = {"number": number, "code": visit["code"], "left": left}
+    return page(
+        request,
+        "pos/_pay.html",
+        **ctx(
+            request,
+            view=view,
+            remaining=remaining,
+            upi=upi,
+            quick_cash=quick,
+            settlement=settlement,
+            key=secrets.token_urlsafe(18),
+            message=message,
+            kind=kind,
+            exchange_credit=exchange_credit,
+        ),
+    )
+
+
+@get("/pos/pay", guards=[CASHIER])
+async def pay_panel(request: Request) -> Template:
+    db, cfg = request.app.state.db, request.app.state.cfg
+    counter = counter_of(request)
+    if not counter:
+        return notice(request, "Open a shift first.")
+    view = await cart.current_cart(db, cfg, counter, signed_in(request))
+    if not view.cart.lines:
+        return await cart_response(request, view, "Scan something first.", "error")
+    return await _pay_panel(request, view)
+
+
+@post("/pos/pay/tender", guards=[CASHIER])
+async def pay_tender(request: Request, data: Form) -> Template:
+    db, cfg = request.app.state.db, request.app.state.cfg
+    counter = counter_of(request) or ""
+    kind = data.get("kind", "")
+    try:
+        amount = parse_amount(data["amount"]) if data.get("amount") else None
+        given = parse_amount(data["given"]) if data.get("given") else None
+        view = await payment.add_tender(
+            db,
+            cfg,
+            counter,
+            data.get("cart_id", ""),
+            kind,
+            amount,
+            given,
+            data.get("reference", ""),
+        )
+    except (PosError, MoneyError, PricingError) as exc:
+        view = await cart.current_cart(db, cfg, counter, signed_in(request))
+        return await _pay_panel(request, view, str(exc))
+    return await _pay_panel(request, view)
+
+
+@post("/pos/pay/tender/{tender_id:str}/remove", guards=[CASHIER])
+async def pay_tender_remove(request: Request, tender_id: str, data: Form) -> Template:
+    db, cfg = request.app.state.db, request.app.state.cfg
+    counter = counter_of(request) or ""
+    try:
+        view = await payment.remove_tender(db, cfg, counter, data.get("cart_id", ""), tender_id)
+    except PosError as exc:
+        view = await cart.current_cart(db, cfg, counter, signed_in(request))
+        return await _pay_panel(request, view, str(exc))
+    return await _pay_panel(request, view)
+
+
+@post("/pos/pay/complete", guards=[CASHIER])
+async def pay_complete(request: Request, data: Form) -> Template | Response:
+    db, cfg = request.app.state.db, request.app.state.cfg
+    counter = counter_of(request) or ""
+    version = data.get("version", "")
+    try:
+        sale = await payment.complete_sale(
+            db,
+            cfg,
+            counter,
+            data.get("cart_id", ""),
+            data.get("key", ""),
+            signed_in(request),
+            expected_version=int(version) if WHOLE_NUMBER.fullmatch(version) else None,
+        )
+    except (PosError, PricingError) as exc:
+        view = await cart.current_cart(db, cfg, counter, signed_in(request))
+        if not view.cart.lines:
+            return notice(request, str(exc))
+        return await _pay_panel(request, view, str(exc))
+    request.app.state.print_queue.wake()
+    return go(request, f"/pos/sales/{sale.id}")
+
+
+@get("/pos/pay/back", guards=[CASHIER])
+async def pay_back(request: Request) -> Template:
+    db, cfg = request.app.state.db, request.app.state.cfg
+    view = await cart.current_cart(db, cfg, counter_of(request) or "", signed_in(request))
+    return await cart_response(request, view)
+
+
+@get("/pos/sales/{sale_id:str}", guards=[CASHIER])
+async def sale_receipt(request: Request, sale_id: str) -> Template:
+    db = request.app.state.db
+    sale = await payment.get_sale(db, sale_id)
+    if sale is None:
+        raise NotFoundException("No such sale.")
+    return page(request, "pos/receipt.html", **ctx(
+        request, sale=sale, money=format_amount, tax_rows=tax_rows(sale.lines),
+        **await _print_status(request, sale.id)))
+
+
+async def _print_status(request: Request, ref: str) -> dict[str, Any]:
+    """The receipt's print jobs, and the paper preview when a printer is a preview one."""
+    jobs = await printing.jobs_for(request.app.state.db, ref)
+    return {"print_jobs": jobs, "paper_preview": printing.paper_preview(request.app.state.cfg, jobs)}
+
+
+@get("/pos/sales/{sale_id:str}/print-status", guards=[CASHIER])
+async def sale_print_status(request: Request, sale_id: str) -> Template:
+    return page(request, "pos/_print_status.html", **await _print_status(request, sale_id))
+
+
+@post("/pos/sales/{sale_id:str}/reprint", guards=[CASHIER])
+async def sale_reprint(request: Request, sale_id: str) -> Template:
+    """A copy for the customer, marked DUPLICATE (logged: reprints can hide fraud)."""
+    db, cfg = request.app.state.db, request.app.state.cfg
+    printers = await reprint_receipt(db, cfg, sale_id, signed_in(request))
+    if printers is None:
+        raise NotFoundException("No such sale.")
+    if printers:
+        request.app.state.print_queue.wake()
+    return page(request, "pos/_print_status.html", **await _print_status(request, sale_id))
+
+ROUTES = [
+    pay_panel,
+    pay_tender,
+    pay_tender_remove,
+    pay_complete,
+    pay_back,
+    sale_receipt,
+    sale_print_status,
+    sale_reprint,
+]
