@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from app.core.money import MAX_AMOUNT_MINOR, MAX_QUANTITY
+
 CRITERIA = ("distance", "coverage", "load", "priority")
 CRITERIA_LABELS = {
     "distance": "nearest first",
@@ -54,7 +56,9 @@ class Rules:
             raise ValueError("radius, safety stock and split value cannot be negative")
         if not math.isfinite(self.radius_km) or self.radius_km > MAX_RADIUS_KM:
             raise ValueError(f"radius must be a number of km from 0 to {MAX_RADIUS_KM}")
-        if self.safety_stock > 1_000_000 or self.split_above_minor > 10_000_000_000:
+        # Bounded like one order line's quantity and one order's value (money.py):
+        # anything larger is a typo.
+        if self.safety_stock > MAX_QUANTITY or self.split_above_minor > MAX_AMOUNT_MINOR:
             raise ValueError("safety stock or split value is too large; check it")
         if not 1 <= self.orders_per_picker <= 100:
             raise ValueError("orders per picker must be from 1 to 100")

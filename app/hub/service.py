@@ -26,6 +26,7 @@ from app.catalog.barcodes import MeasureRule
 from app.catalog.models import Barcode, Product
 from app.core.clock import utcnow
 from app.core.db import Session
+from app.core.geo import point_problem
 from app.core.ids import uuid7
 from app.core.security import hash_token
 from app.hub import reconcile
@@ -89,8 +90,8 @@ async def add_store(db: HubDatabase, store_id: str, *, name: str, kind: str, lat
         raise HubError("store id: a letter, then up to 7 letters or digits (like S1 or D2)")
     if kind not in ("counter", "darkstore"):
         raise HubError("kind must be counter or darkstore")
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        raise HubError("lat must be within ±90 and lon within ±180")
+    if problem := point_problem(lat, lon):
+        raise HubError(problem)
     if not name.strip():
         raise HubError("a store needs a name")
     if not 1 <= pickers <= 500:

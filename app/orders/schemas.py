@@ -8,6 +8,7 @@ from typing import Annotated
 
 import msgspec
 
+from app.core.geo import MAX_LAT, MAX_LON, MIN_LAT, MIN_LON
 from app.core.money import MAX_AMOUNT_MINOR, MAX_LINES, MAX_QUANTITY
 
 Sku = Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
@@ -27,8 +28,8 @@ class CustomerBody(msgspec.Struct, forbid_unknown_fields=True):
     phone: Annotated[str, msgspec.Meta(max_length=15)]
     address: Annotated[str, msgspec.Meta(max_length=300)]
     pincode: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{6}$")]
-    lat: Annotated[float, msgspec.Meta(ge=-90, le=90)] | None = None
-    lon: Annotated[float, msgspec.Meta(ge=-180, le=180)] | None = None
+    lat: Annotated[float, msgspec.Meta(ge=MIN_LAT, le=MAX_LAT)] | None = None
+    lon: Annotated[float, msgspec.Meta(ge=MIN_LON, le=MAX_LON)] | None = None
 
 
 class OrderBody(msgspec.Struct, forbid_unknown_fields=True):

@@ -19,7 +19,9 @@ from app.catalog.models import Product
 from app.config import StoreConfig
 from app.core.clock import utcnow
 from app.core.db import Database, Session, next_number
+from app.core.geo import point_problem
 from app.core.ids import uuid7
+from app.core.money import MAX_LINES, MAX_QUANTITY
 from app.orders import states
 from app.orders.models import (
     Order,
@@ -75,8 +77,8 @@ def validate(order: OrderIn, now: datetime) -> None:
         raise OrderError("channel and external_id are required")
     if not order.lines:
         raise OrderError("an order needs at least one line")
-    if len(order.lines) > 200:
-        raise OrderError("an order may have at most 200 lines")
+    if len(order.lines) > MAX_LINES:
+        raise OrderError(f"an order may have at most {MAX_LINES} lines")
     if order.payment not in ("prepaid", "cod"):
         raise OrderError("payment must be prepaid or cod")
     if order.payment == "cod" and order.cod_amount_minor <= 0:
@@ -89,14 +91,12 @@ def validate(order: OrderIn, now: datetime) -> None:
         raise OrderError("promised_by needs a time zone, e.g. 2026-11-27T18:30:00+05:30")
     if order.promised_by < now - timedelta(minutes=5):
         raise OrderError("promised_by is in the past")
-    if order.lat is not None and not -90 <= order.lat <= 90:
-        raise OrderError("lat must be between -90 and 90")
-    if order.lon is not None and not -180 <= order.lon <= 180:
-        raise OrderError("lon must be between -180 and 180")
+    if problem := point_problem(order.lat, order.lon):
+        raise OrderError(problem)
     seen = set()
     for i, line in enumerate(order.lines, 1):
-        if line.quantity <= 0 or line.quantity > 1_000_000:
-            raise OrderError(f"line {i}: quantity must be between 1 and 1,000,000")
+        if not 0 < line.quantity <= MAX_QUANTITY:
+            raise OrderError(f"line {i}: quantity must be between 1 and {MAX_QUANTITY:,}")
         if line.price_minor < 0:
             raise OrderError(f"line {i}: price cannot be negative")
         if line.sku.upper() in seen:

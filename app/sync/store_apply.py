@@ -11,7 +11,16 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select
 
 from app.catalog.models import UNITS, Barcode, Product
-from app.catalog.rules import MAX_PRICE_MINOR, MAX_REORDER_LEVEL
+from app.catalog.rules import (
+    CATEGORY_MAX,
+    MAX_PRICE_MINOR,
+    MAX_REORDER_LEVEL,
+    NAME_MAX,
+    PACK_SIZE_MAX,
+    ProductError,
+    check_hsn,
+    clip,
+)
 from app.config import StoreConfig
 from app.core.clock import utcnow
 from app.core.db import Session, skip_numbers_past
@@ -46,16 +55,31 @@ async def apply_hub_event(s: Session, cfg: StoreConfig, event: Event) -> None:
     await handler(s, cfg, event.data)
 
 
+def _hsn(sku: str, value: object) -> str:
+    """The hub's HSN code when it is one (rules.check_hsn); an older hub's malformed code
+    is left off rather than cut, since a cut code would print a wrong HSN on invoices."""
+    try:
+        return check_hsn(str(value or ""))
+    except ProductError:
+        log.warning("hub product %s has hsn %r (4, 6 or 8 digits allowed): stored without "
+                    "one", sku, str(value)[:20])
+        return ""
+
+
 async def _product_upserted(s: Session, cfg: StoreConfig, data: dict) -> None:
     sku = _need(data, "sku", str).upper()
     unit = data.get("unit", "piece")
     if unit not in UNITS:
         raise BadHubEvent(f"unit {unit!r} unknown")
+    # The hub checked these with app/catalog/rules.py; the same limits here keep what it
+    # accepted whole and only cut an older hub's longer text to the columns' widths.
     values = {
-        "name": _need(data, "name", str)[:120], "price_minor": _need(data, "price_minor", int),
-        "gst_rate_bp": _need(data, "gst_rate_bp", int), "hsn": str(data.get("hsn", ""))[:8],
-        "unit": unit, "pack_size": str(data.get("pack_size", ""))[:20],
-        "category": str(data.get("category", ""))[:60], "active": bool(data.get("active", True)),
+        "name": clip(_need(data, "name", str), NAME_MAX),
+        "price_minor": _need(data, "price_minor", int),
+        "gst_rate_bp": _need(data, "gst_rate_bp", int), "hsn": _hsn(sku, data.get("hsn")),
+        "unit": unit, "pack_size": clip(str(data.get("pack_size", "")), PACK_SIZE_MAX),
+        "category": clip(str(data.get("category", "")), CATEGORY_MAX),
+        "active": bool(data.get("active", True)),
         "reorder_level": min(max(0, int(data.get("reorder_level") or 0)), MAX_REORDER_LEVEL),
         "updated_at": utcnow(),
     }
