@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.db import Base, UTCDateTime
 from app.core.ids import uuid7
+from app.pos.pricing import DiscountKind, TenderKind
 
 
 class Shift(Base):
@@ -59,7 +60,7 @@ class Cart(Base):
     status: Mapped[str] = mapped_column(String(12), default="active")  # active|parked|paid|voided
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
     customer_phone: Mapped[str] = mapped_column(String(15), default="")
-    bill_discount_kind: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    bill_discount_kind: Mapped[DiscountKind | None] = mapped_column(String(8), nullable=True)
     bill_discount_value: Mapped[int] = mapped_column(Integer, default=0)
     bill_discount_approver: Mapped[str | None] = mapped_column(String(36), nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=0)
@@ -90,7 +91,7 @@ class CartLine(Base):
     quantity: Mapped[int] = mapped_column(Integer)  # pieces / grams / ml
     label_price_minor: Mapped[int | None] = mapped_column(Integer, nullable=True)
     scanned_code: Mapped[str] = mapped_column(String(64), default="")
-    discount_kind: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    discount_kind: Mapped[DiscountKind | None] = mapped_column(String(8), nullable=True)
     discount_value: Mapped[int] = mapped_column(Integer, default=0)
     discount_approver: Mapped[str | None] = mapped_column(String(36), nullable=True)
 
@@ -105,7 +106,7 @@ class CartTender(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=uuid7)
     cart_id: Mapped[str] = mapped_column(ForeignKey("carts.id"), index=True)
     position: Mapped[int] = mapped_column(Integer)
-    kind: Mapped[str] = mapped_column(String(8))  # cash | card | upi
+    kind: Mapped[TenderKind] = mapped_column(String(8))  # payment checks it: check_tender_kind
     amount_minor: Mapped[int] = mapped_column(Integer)
     given_minor: Mapped[int | None] = mapped_column(Integer, nullable=True)
     reference: Mapped[str] = mapped_column(String(40), default="")

@@ -40,7 +40,7 @@ class CartView:
 
 def line_input(line: CartLine, product: Product) -> LineInput:
     discount = (
-        Discount(line.discount_kind, line.discount_value)  # type: ignore[arg-type]
+        Discount(line.discount_kind, line.discount_value)
         if line.discount_kind
         else None
     )
@@ -58,7 +58,7 @@ def line_input(line: CartLine, product: Product) -> LineInput:
 def bill_discount(cart: Cart) -> Discount | None:
     if not cart.bill_discount_kind:
         return None
-    return Discount(cart.bill_discount_kind, cart.bill_discount_value)  # type: ignore[arg-type]
+    return Discount(cart.bill_discount_kind, cart.bill_discount_value)
 
 
 async def products_for(s: Session, cart: Cart) -> dict[str, Product]:
@@ -80,7 +80,7 @@ def settle_cart(cart: Cart, totals: CartTotals) -> Settlement:
     """Tenders against the current total. Never raises: if prices dropped after a card
     or UPI payment the cart shows as paid and complete_sale refuses it with a message."""
     tenders = [
-        TenderInput(t.kind, t.amount_minor, t.given_minor)  # type: ignore[arg-type]
+        TenderInput(t.kind, t.amount_minor, t.given_minor)
         for t in cart.tenders
     ]
     try:
@@ -132,11 +132,11 @@ def line_of(cart: Cart, line_id: str) -> CartLine:
 def unapproved_discount_over_limit(cfg: StoreConfig, cart: Cart, totals: CartTotals) -> bool:
     for line in cart.lines:
         if line.discount_kind and not line.discount_approver:
-            d = Discount(line.discount_kind, line.discount_value)  # type: ignore[arg-type]
+            d = Discount(line.discount_kind, line.discount_value)
             if discount_needs_approval(cfg, d, totals.line(line.id).gross):
                 return True
     if cart.bill_discount_kind and not cart.bill_discount_approver:
-        d = Discount(cart.bill_discount_kind, cart.bill_discount_value)  # type: ignore[arg-type]
+        d = Discount(cart.bill_discount_kind, cart.bill_discount_value)
         return discount_needs_approval(cfg, d, totals.gross - totals.line_discounts)
     return False
 

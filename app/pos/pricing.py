@@ -29,6 +29,7 @@ from app.core.gst import TaxRow, tax_rows
 from app.core.money import gst_in_inclusive, price_for_measure, round_half_up
 
 DiscountKind = Literal["percent", "amount"]
+TenderKind = Literal["cash", "card", "upi", "exchange"]
 MAX_PERCENT_BP = 10_000
 
 
@@ -182,7 +183,7 @@ def price_cart(
 
 @dataclass(frozen=True, slots=True)
 class TenderInput:
-    kind: Literal["cash", "card", "upi", "exchange"]
+    kind: TenderKind
     amount: int  # what this tender pays toward the bill
     given: int | None = None  # cash handed over (>= amount when change is due)
 

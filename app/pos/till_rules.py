@@ -40,10 +40,13 @@ def check_tender_kind(kind: str) -> None:
         raise PosError(f"payment must be one of {', '.join(TENDER_KINDS)}")
 
 
-class Tendered(Protocol):
-    kind: str
-    amount_minor: int
-    reference: str
+class Tendered(Protocol):  # read-only members: a cart's or a sale's tender row
+    @property
+    def kind(self) -> str: ...
+    @property
+    def amount_minor(self) -> int: ...
+    @property
+    def reference(self) -> str: ...
 
 
 def credit_on_cart(tenders: Iterable[Tendered], refund_number: str) -> int:
