@@ -119,10 +119,14 @@ def pytest_configure(config) -> None:
     file that the summary prints. No stack means SIGKILL or os._exit."""
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if not worker:
-        config._kirana_started = time.time()
+        # The workers inherit this: each run reads only its own workers' files (another
+        # pytest run on the same machine is not this run's dead worker).
+        os.environ["KIRANA_PYTEST_RUN"] = f"{os.getpid()}-{time.time_ns()}"
+        config._kirana_run_logs = CRASH_LOGS / os.environ["KIRANA_PYTEST_RUN"]
         return
-    CRASH_LOGS.mkdir(exist_ok=True)
-    log = (CRASH_LOGS / f"{worker}-{os.getpid()}.log").open("w")
+    run_logs = CRASH_LOGS / os.environ.get("KIRANA_PYTEST_RUN", "unknown")
+    run_logs.mkdir(parents=True, exist_ok=True)
+    log = (run_logs / f"{worker}-{os.getpid()}.log").open("w")
     config._kirana_crash_log = log
     global _worker_config
     _worker_config = config
@@ -154,9 +158,9 @@ def pytest_report_header(config) -> str:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
-    started = getattr(config, "_kirana_started", None)
-    for path in sorted(CRASH_LOGS.glob("gw*.log")) if started and CRASH_LOGS.is_dir() else []:
-        text = path.read_text(errors="replace") if path.stat().st_mtime >= started else ""
+    run_logs = getattr(config, "_kirana_run_logs", None)
+    for path in sorted(run_logs.glob("gw*.log")) if run_logs and run_logs.is_dir() else []:
+        text = path.read_text(errors="replace")
         if text and not text.endswith("worker finished\n"):  # it died: its last test, why
             lines = [line for line in text.splitlines() if not line.startswith("started ")]
             last = [line for line in text.splitlines() if line.startswith("started ")][-1:]

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import faulthandler
 import os
 import re
 import shutil
@@ -46,7 +45,11 @@ DEVICES = {
     "phone": {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True},
     "tablet": {"viewport": {"width": 1280, "height": 800}, "has_touch": True},
 }
-TEST_TIMEOUT = 120  # seconds; a hung test kills its worker (with tracebacks) instead of CI
+# Seconds. A hung test ends the run with every thread's stack on the terminal
+# (pytest-timeout's thread method suspends pytest's capture first). The faulthandler
+# watchdog used before wrote its stacks into the capture and exited 1: a test that was
+# only slow (test_idle.py's 15-minute run_for) looked like a process dying with no output.
+TEST_TIMEOUT = 180
 LOGINS = {"Asha": "3816", "Ravi": "5209", "Meena": "4726", "Arjun": "8351"}
 SHOTS = Path("/tmp/kirana-shots")
 SHOTS.mkdir(parents=True, exist_ok=True)
@@ -61,15 +64,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if HERE not in Path(str(item.path)).resolve().parents:
             continue
         item.add_marker(pytest.mark.e2e)
+        item.add_marker(pytest.mark.timeout(TEST_TIMEOUT, method="thread"))
         if is_async_test(item):
             item.add_marker(session_loop, append=False)
-
-
-@pytest.fixture(autouse=True)
-def _watchdog() -> Iterator[None]:
-    faulthandler.dump_traceback_later(TEST_TIMEOUT, exit=True)
-    yield
-    faulthandler.cancel_dump_traceback_later()
 
 
 # ---- demo data -------------------------------------------------------------------
