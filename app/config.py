@@ -411,7 +411,9 @@ class RoutingSection(Base):
         default_factory=lambda: ["distance", "coverage", "load", "priority"])
     radius_km: Annotated[float, msgspec.Meta(ge=0, le=100)] = 8.0
     safety_stock: Annotated[int, msgspec.Meta(ge=0, le=100000)] = 0
-    split_above_rupees: Annotated[int, msgspec.Meta(ge=0)] = 0  # 0: never split
+    # 0: never split. At most money.MAX_AMOUNT_MINOR in rupees (config imports nothing of
+    # app; tests/unit/test_config_bounds.py keeps the two equal).
+    split_above_rupees: Annotated[int, msgspec.Meta(ge=0, le=100_000_000)] = 0
     orders_per_picker: Annotated[int, msgspec.Meta(ge=1, le=50)] = 4
     accept_timeout_seconds: Annotated[int, msgspec.Meta(ge=5, le=3600)] = 120
     max_hops: Annotated[int, msgspec.Meta(ge=1, le=10)] = 3
