@@ -11,7 +11,11 @@ server (single uvicorn worker, SQLite) holding --products products. Steps:
    /healthz (the framework floor), for unknown EAN-13s (404) and for variable-measure
    weight codes ``21PPPPPWWWWWC`` whose items do not exist (404). The sequential
    requests of all routes are shuffled into one stream, so noise hits them alike.
-4. Stop the server and remove the work directory (unless --keep or --workdir).
+   The app's own time of a scan against /healthz's is the "server time" ratio.
+4. Tills (``--tills``, default 4): that many cashiers signed in at once on the same
+   server ring up bills of 10 lines (``POST /pos/scan`` -> cart fragment, pay, complete;
+   bench/_till.py); the scans' server time p50/p99 is the figure.
+5. Stop the server and remove the work directory (unless --keep or --workdir).
 
 Exit status: 0 ok, 1 a known code did not answer 200, 2 setup failed, 3 out of time.
 
@@ -55,12 +59,15 @@ from _common import (
     summarize,
     work_directory,
 )
+from _till import LINES_PER_BILL, MAX_TILLS, TillRun, prepare_tills, run_tills
 
 from app.catalog.barcodes import gtin_check_digit
 
 TIME_LIMIT_S = 600
 PACKAGES = ("litestar", "uvicorn", "SQLAlchemy", "aiosqlite", "httpx")
 TARGET_P99_MS = 10.0
+TARGET_TILL_SCAN_P99_MS = 5.0  # issue #15: scan -> cart fragment, 4 tills, server time
+TARGET_SCAN_HEALTHZ_RATIO = 4.0  # issue #15: API scan server time within 4x of /healthz
 SERVER_TIMING = re.compile(r"app;dur=([0-9.]+)")
 CATEGORIES = (
     "Atta, Rice & Dals", "Masala & Spices", "Oils & Ghee", "Snacks", "Biscuits",
@@ -292,6 +299,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--no-cookies", action="store_true",
                    help="refuse cookies, like curl; the default keeps them, like httpx/requests")
     p.add_argument("--markdown", action="store_true", help="also print the table as Markdown")
+    p.add_argument("--tills", type=int, default=4,
+                   help=f"tills ringing up bills at once after the API rows, 0 to skip "
+                        f"(4, at most {MAX_TILLS})")
+    p.add_argument("--till-bills", type=int, default=40,
+                   help=f"bills of {LINES_PER_BILL} lines shared by those tills (40)")
     p.add_argument("--time-limit", type=float, default=TIME_LIMIT_S,
                    help=f"abort after this many seconds in total ({TIME_LIMIT_S})")
     args = p.parse_args(argv)
@@ -301,9 +313,40 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         p.error("--requests must be 10..200000")
     if not 1 <= args.concurrency <= 256:
         p.error("--concurrency must be 1..256")
+    if not 0 <= args.tills <= MAX_TILLS:
+        p.error(f"--tills must be 0..{MAX_TILLS}")
+    if args.tills and not args.tills <= args.till_bills <= 10_000:
+        p.error("--till-bills must be --tills..10000")
     if args.extra_requests is None:
         args.extra_requests = max(100, args.requests // 5)
     return args
+
+
+def print_tills(args: argparse.Namespace, till_run: TillRun) -> None:
+    """Scan -> cart fragment with ``--tills`` cashiers at once: server time and round trip."""
+    workers = till_run.workers
+    server = summarize([s for w in workers for s in w.scan_server_s])
+    trip = summarize([s for w in workers for s in w.scan_s])
+    label = f"{args.tills} till{'s' if args.tills > 1 else ''} at once"
+    rows = [[f"POST /pos/scan -> cart fragment, server ({label})", server.n, server.p50,
+             server.p90, server.p99, server.max],
+            [f"POST /pos/scan -> cart fragment, round trip ({label})", trip.n, trip.p50,
+             trip.p90, trip.p99, trip.max]]
+    print()
+    headers = ["measure", "n", "p50 ms", "p90 ms", "p99 ms", "max ms"]
+    print(format_table(headers, rows))
+    if args.markdown:
+        print()
+        print(format_table(headers, rows, markdown=True))
+    cpu = till_run.cpu
+    print(f"tills: {args.till_bills / till_run.seconds:.2f} bills/s, server CPU "
+          f"{cpu.server / args.till_bills * 1000:.1f} ms per bill, "
+          f"{100 * cpu.server_cores:.0f}% of one core (other work "
+          f"{100 * cpu.others_cores:.0f}%)")
+    verdict = "MET" if server.p99 <= TARGET_TILL_SCAN_P99_MS else "MISSED"
+    print(f"scan -> cart fragment server time ({label}, {args.products:,} products): "
+          f"p50 {server.p50:.2f} ms, p99 {server.p99:.2f} ms; target p99 <= "
+          f"{TARGET_TILL_SCAN_P99_MS:.0f} ms: {verdict}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -350,6 +393,8 @@ def run(args: argparse.Namespace, root: Path, budget: Budget) -> int:
           f"({args.products / imported.seconds:,.0f} products/s, CLI start-up included) "
           f"-> {imported.last_line('stderr')}")
     key = store.api_key("bench-scan", "catalog:read", timeout=min(60, budget.remaining()))
+    if args.tills:
+        prepare_tills(store, args.tills, timeout=min(60, budget.remaining()))
     db_mb = store.db_path.stat().st_size / 1e6
     print(f"database: {db_mb:.1f} MB")
 
@@ -376,6 +421,12 @@ def run(args: argparse.Namespace, root: Path, budget: Budget) -> int:
         print(f"server ready after {ready:.1f} s; measuring")
         warm = asyncio.run(measure(base_url, key, routes, args.concurrency, warmup, budget,
                                    cookies=not args.no_cookies, seed=args.seed))
+        till_run = None
+        if args.tills and not warm.statuses.get("unexpected"):
+            print(f"  {args.tills} tills at once: {args.till_bills} bills of "
+                  f"{LINES_PER_BILL} lines (POST /pos/scan -> cart fragment) ...", flush=True)
+            till_run = asyncio.run(run_tills(base_url, codes, args.till_bills, args.tills,
+                                             args.seed, server_pid=server.pid))
     finally:
         rc = server.stop()
         if server.exited_early:
@@ -402,6 +453,15 @@ def run(args: argparse.Namespace, root: Path, budget: Budget) -> int:
     verdict = "MET" if ss.p99 < TARGET_P99_MS else "MISSED"
     print(f"target p99 < {TARGET_P99_MS:.0f} ms for a sequential scan at "
           f"{args.products:,} products: {verdict} ({ss.p99:.2f} ms)")
+    ha, sa = summarize(health.seq.server), summarize(scan.seq.server)
+    if ha.n and sa.n:
+        ratio = sa.p50 / ha.p50
+        print(f"ratio scan/healthz server time (app): p50 {ratio:.2f}x "
+              f"({sa.p50:.2f} / {ha.p50:.2f} ms), p99 {sa.p99 / ha.p99:.2f}x; target <= "
+              f"{TARGET_SCAN_HEALTHZ_RATIO:.0f}x: "
+              f"{'MET' if ratio <= TARGET_SCAN_HEALTHZ_RATIO else 'MISSED'}")
+    if till_run is not None:
+        print_tills(args, till_run)
     if args.markdown:
         print()
         print(format_table(HEADERS, rows, markdown=True))
