@@ -52,7 +52,8 @@ async def api_post_order(request: Request, data: Annotated[OrderBody, Body()]) -
         placed = await placement.take_order(request.app.state.db, request.app.state.cfg, incoming)
     except OrderError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from None
-    page_ = await _own_order(request, placed.order.id)
+    page_ = (placement.OrderPage(placed.order, list(placed.lines), list(placed.log), [], [])
+             if placed.created else await _own_order(request, placed.order.id))
     return Response(_json(request, page_), status_code=201 if placed.created else 200)
 
 

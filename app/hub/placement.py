@@ -31,13 +31,14 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from app.config import HubConfig
 from app.core.clock import utcnow
 from app.core.db import Session, next_number
 from app.core.ids import uuid7
 from app.hub import allocation, couriers, order_states, webhooks
-from app.hub.db import HubDatabase, write_retrying
+from app.hub.db import HubDatabase, dialect_of, write_retrying
 from app.hub.events import OrderAssigned, StatusChanged, on_commit, raise_event
 from app.hub.models import (
     HubCourier,
@@ -108,23 +109,39 @@ class Placed:
     order: HubOrder
     created: bool
     wake: tuple[str, ...]  # stores with new hub -> store events
+    # A new order's lines and log as written (the answer to its channel needs no re-read).
+    lines: tuple[HubOrderLine, ...] = ()
+    log: tuple[HubOrderLog, ...] = ()
+
+
+LOGGED_KEY = "kirana_hub_logged"
 
 
 def _log(s: Session, order: HubOrder, kind: str, text: str, detail: Any = None) -> None:
-    s.add(HubOrderLog(id=uuid7(), order_id=order.id, at=utcnow(), kind=kind, text=text[:4000],
-                      detail=json.dumps(detail, default=str) if detail is not None else ""))
+    entry = HubOrderLog(id=uuid7(), order_id=order.id, at=utcnow(), kind=kind,
+                        text=text[:4000],
+                        detail=json.dumps(detail, default=str) if detail is not None else "")
+    s.add(entry)
+    s.info.setdefault(LOGGED_KEY, []).append(entry)
+
+
+def _logged(s: Session, order_id: str) -> list[HubOrderLog]:
+    """The log entries this transaction wrote for an order, oldest first."""
+    return [e for e in s.info.get(LOGGED_KEY, ()) if e.order_id == order_id]
 
 
 async def take_order(db: HubDatabase, cfg: HubConfig, incoming: OrderIn) -> Placed:
     """A channel's order: validate, record (idempotent on channel + external id), and
-    place it at once."""
+    place it at once.
+
+    Placements run side by side on PostgreSQL: each locks only the stores in its
+    customer's area (in `_store_views`), and takes its gapless order number last, so
+    the number's counter row is held only for the last statements and the commit."""
     validate(incoming, utcnow())
     skus = [line.sku.upper() for line in incoming.lines]
 
     async def record_and_place(s: Session) -> Placed:  # re-run whole on a deadlock (40P01)
-        await lock_stores(s)
-        existing = await s.scalar(select(HubOrder).where(
-            HubOrder.channel == incoming.channel, HubOrder.external_id == incoming.external_id))
+        existing = await _existing(s, incoming)
         if existing is not None:
             return Placed(existing, False, ())
         from app.catalog.models import Product
@@ -136,12 +153,11 @@ async def take_order(db: HubDatabase, cfg: HubConfig, incoming: OrderIn) -> Plac
         if unknown:
             raise OrderError(f"unknown or retired sku: {', '.join(unknown)}")
         now = utcnow()
-        n = await next_number(s, "hub_order")
         value = sum(line_value(line.price_minor or known[line.sku.upper()][0],
                                known[line.sku.upper()][1], line.quantity)
                     for line in incoming.lines)
         order = HubOrder(
-            id=uuid7(), number=f"HQ-{n:06d}", channel=incoming.channel[:40],
+            id=uuid7(), number="", channel=incoming.channel[:40],
             external_id=incoming.external_id[:80], status="new", store_id=None, courier="",
             hops=0, tried="", reason="", customer_name=incoming.customer_name.strip()[:80]
             or "Customer", customer_phone=incoming.customer_phone[:15],
@@ -149,18 +165,44 @@ async def take_order(db: HubDatabase, cfg: HubConfig, incoming: OrderIn) -> Plac
             lon=incoming.lon, promised_by=incoming.promised_by, payment=incoming.payment,
             cod_amount_minor=incoming.cod_amount_minor, notes=incoming.notes[:300],
             value_minor=value, created_at=now, updated_at=now)
-        s.add(order)
+        lines = [HubOrderLine(order_id=order.id, position=i, sku=line.sku.upper(),
+                              quantity=line.quantity, price_minor=line.price_minor)
+                 for i, line in enumerate(incoming.lines, 1)]
+        # Nothing is written before the number is known: the order, its lines and log
+        # are flushed together at the end (or by _split, which numbers it first).
+        with s.sync_session.no_autoflush:
+            s.add(order)
+            s.add_all(lines)
+            _log(s, order, "received", f"Received from {order.channel} "
+                                       f"({len(incoming.lines)} lines, PIN {order.pincode})")
+            wake = await place(s, cfg, order, actor="auto", lines=lines)
+            await _number(s, order)
         await s.flush()
-        for i, line in enumerate(incoming.lines, 1):
-            s.add(HubOrderLine(order_id=order.id, position=i, sku=line.sku.upper(),
-                               quantity=line.quantity, price_minor=line.price_minor))
-        await s.flush()
-        _log(s, order, "received", f"Received from {order.channel} "
-                                   f"({len(incoming.lines)} lines, PIN {order.pincode})")
-        wake = await place(s, cfg, order, actor="auto")
-        return Placed(order, True, wake)
+        return Placed(order, True, wake, tuple(lines), tuple(_logged(s, order.id)))
 
-    return await write_retrying(db, record_and_place)
+    try:
+        return await write_retrying(db, record_and_place)
+    except IntegrityError:
+        # The same order posted twice at once, both before either committed (with no
+        # store in its area there is no row lock to queue them): the second sees the first.
+        async with db.read() as s:
+            existing = await _existing(s, incoming)
+        if existing is None:
+            raise
+        return Placed(existing, False, ())
+
+
+async def _existing(s: Session, incoming: OrderIn) -> HubOrder | None:
+    return await s.scalar(select(HubOrder).where(
+        HubOrder.channel == incoming.channel[:40],
+        HubOrder.external_id == incoming.external_id[:80]))
+
+
+async def _number(s: Session, order: HubOrder) -> None:
+    """Give a new order its number (gapless; the counter row stays locked until commit
+    on PostgreSQL, so this comes after the store locks and just before the writes)."""
+    if not order.number:
+        order.number = f"HQ-{await next_number(s, 'hub_order'):06d}"
 
 
 def line_value(price_minor: int, unit: str, quantity: int) -> int:
@@ -182,8 +224,14 @@ async def _store_views(s: Session, cfg: HubConfig, order: allocation.OrderView,
     now = utcnow()
     live = await online_store_ids(s, now, cfg.offline_after)  # any live link (per connection)
     pins = {st.id: frozenset(p for p in st.pincodes.split(",") if p) for st in stores}
-    near = [st.id for st in stores
-            if allocation.in_area(order, st.lat, st.lon, pins[st.id], rules)[0]]
+    near = [st.id for st in stores if st.active and st.id in live
+            and allocation.in_area(order, st.lat, st.lon, pins[st.id], rules)[0]]
+    if near and dialect_of(s) == "postgresql":
+        # No unit is promised twice: the stores that could get this order are locked (in
+        # id order) before their stock and promises are read. Placements in other areas
+        # go on meanwhile. A caller may hold every store's lock already (lock_stores).
+        await s.execute(select(HubStore.id).where(HubStore.id.in_(near))
+                        .order_by(HubStore.id).with_for_update())
     levels: dict[str, dict[str, int]] = defaultdict(dict)
     promised: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for i in range(0, len(near), 500):
@@ -212,8 +260,9 @@ async def _store_views(s: Session, cfg: HubConfig, order: allocation.OrderView,
                 .group_by(HubReservation.store_id, HubReservation.sku))).all():
             promised[store_id][sku] += int(qty)
     open_orders = dict((await s.execute(
-        select(HubOrder.store_id, func.count()).where(HubOrder.status.in_(OPEN))
-        .group_by(HubOrder.store_id))).all())
+        select(HubOrder.store_id, func.count())
+        .where(HubOrder.status.in_(OPEN), HubOrder.store_id.in_(near))
+        .group_by(HubOrder.store_id))).all()) if near else {}
     views = []
     for st in stores:
         online = st.id in live
@@ -230,10 +279,13 @@ async def _lines(s: Session, order: HubOrder) -> list[HubOrderLine]:
                                 .order_by(HubOrderLine.position)))
 
 
-async def place(s: Session, cfg: HubConfig, order: HubOrder, *, actor: str) -> tuple[str, ...]:
+async def place(s: Session, cfg: HubConfig, order: HubOrder, *, actor: str,
+                lines: list[HubOrderLine] | None = None) -> tuple[str, ...]:
     """Choose a store (not one tried before) and send it the order, or put the order in
-    the queue for a person with the reason. Returns the stores to wake."""
-    lines = await _lines(s, order)
+    the queue for a person with the reason. Returns the stores to wake. `lines`: the
+    order's lines, when the caller has them (a new order, not yet written)."""
+    if lines is None:
+        lines = await _lines(s, order)
     rules = await current_rules(s, cfg)
     tried = frozenset(t for t in order.tried.split(",") if t)
     if order.hops >= cfg.routing.max_hops:
@@ -243,7 +295,7 @@ async def place(s: Session, cfg: HubConfig, order: HubOrder, *, actor: str) -> t
     view = allocation.OrderView(pincode=order.pincode, lat=order.lat, lon=order.lon,
                                 lines=tuple((line.sku, line.quantity) for line in lines),
                                 value_minor=order.value_minor)
-    views = await _store_views(s, cfg, view, rules)  # the caller holds lock_stores
+    views = await _store_views(s, cfg, view, rules)  # locks the stores in the area
     decision = allocation.allocate(view, views, rules, exclude=tried)
     # The log keeps every store that was in the area; far stores only as a count.
     detail = {"criteria": list(rules.criteria),
@@ -284,6 +336,7 @@ async def _split(s: Session, cfg: HubConfig, order: HubOrder, lines: list[HubOrd
     `W-100#1`); the order itself shows how far its slowest part has got."""
     from app.catalog.models import Product
 
+    await _number(s, order)  # a new order is numbered before its parts (HQ-000123-1)
     prices = dict((await s.execute(select(Product.sku, Product.price_minor).where(
         Product.sku.in_([line.sku for line in lines])))).all())
     units = dict((await s.execute(select(Product.sku, Product.unit).where(
