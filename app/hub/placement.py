@@ -466,9 +466,11 @@ async def _choose_courier(s: Session, cfg: HubConfig, order: HubOrder) -> courie
     rules = [couriers.CourierRule(r.match, tuple(r.couriers)) for r in cfg.courier_rules]
     regions = {r.name: r.pincodes for r in cfg.regions}
     available = {c.name: c.available for c in await s.scalars(select(HubCourier))}
+    limited = sorted(c.name for c in cfg.couriers if c.capacity)  # the others have no limit
     open_by = dict((await s.execute(
         select(HubOrder.courier, func.count()).where(HubOrder.status.in_(
-            (*OPEN, "handed_over")), HubOrder.courier != "").group_by(HubOrder.courier))).all())
+            (*OPEN, "handed_over")), HubOrder.courier.in_(limited))
+        .group_by(HubOrder.courier))).all()) if limited else {}
     state = {c.name: couriers.CourierState(available=available.get(c.name, True),
                                            open_orders=int(open_by.get(c.name, 0)),
                                            capacity=c.capacity) for c in cfg.couriers}

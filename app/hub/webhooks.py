@@ -169,6 +169,9 @@ async def queue_calls(s: Session, changes: list[StatusChanged]) -> None:
     if not changes:
         return
     urls = {c.name: c.webhook_url for c in await s.scalars(select(HubChannel))}
+    changes = [change for change in changes if urls.get(change.order.channel)]
+    if not changes:  # no channel here listens: nothing to queue
+        return
     # An order's calls go out in created_at order, so each is made after the order's
     # last one even when this hub machine's clock is behind the one that made it.
     last = dict((await s.execute(
