@@ -62,6 +62,8 @@ from app.hub import allocation
 
 PACKAGES = ("litestar", "uvicorn", "SQLAlchemy", "asyncpg", "httpx")
 TARGET_DECISION_P99_MS = 10.0
+TARGET_INTAKE_PER_S = 150  # issue 15: 8 clients, SQLite and PostgreSQL with 2 hub processes
+TARGET_CPU_PER_ORDER_MS = 5.0
 # Bengaluru: the box the stores and the customers are spread over, and its PIN codes.
 LAT_RANGE = (12.85, 13.10)
 LON_RANGE = (77.50, 77.75)
@@ -85,14 +87,16 @@ class Sizes:
     decisions: int
     placements: int
     intake_stores: int
-    clients: int
+    clients: tuple[int, ...]  # part 3 runs once per (hub processes, clients)
     seconds: float
+    processes: tuple[int, ...] = (1,)
 
 
 DEFAULT = Sizes(stores=1000, skus=20_000, stock_min=2000, stock_max=5000, decisions=2000,
-                placements=300, intake_stores=50, clients=8, seconds=20.0)
+                placements=300, intake_stores=50, clients=(1, 8), seconds=20.0,
+               processes=(1, 2))
 QUICK = Sizes(stores=200, skus=5000, stock_min=500, stock_max=1500, decisions=300,
-              placements=50, intake_stores=20, clients=4, seconds=5.0)
+              placements=50, intake_stores=20, clients=(4,), seconds=5.0)
 
 
 # ---- the data set (deterministic for a seed) ------------------------------------------
@@ -463,6 +467,9 @@ class IntakeResult:
     stores: int
     clients: int
     seconds: float
+    processes: int = 1
+    prefix: str = "I"  # external ids of this run's orders: f"{prefix}-{client}-{i}"
+    hub_cpu: float = float("nan")  # CPU seconds of the hub processes during the timed part
     latencies: list[float] = field(default_factory=list)
     app_ms: list[float] = field(default_factory=list)
     finished_at: list[float] = field(default_factory=list)  # seconds since the start
@@ -471,6 +478,9 @@ class IntakeResult:
     db_statuses: dict[str, int] = field(default_factory=dict)
     over_promised: int = 0
     setup: dict[str, float] = field(default_factory=dict)
+
+    def cpu_per_order_ms(self) -> float:
+        return self.hub_cpu * 1000 / len(self.latencies) if self.latencies else float("nan")
 
     def rate(self) -> float:
         return len(self.latencies) / self.seconds if self.seconds else float("nan")
@@ -492,14 +502,27 @@ def order_body(spec: OrderSpec, external_id: str) -> dict:
 SERVER_TIMING = re.compile(r"app;dur=([0-9.]+)")
 
 
-async def post_orders(base: str, key: str, ds: Dataset, clients: int, seconds: float,
-                      seed: int, result: IntakeResult) -> None:
+def process_cpu(pids: list[int]) -> float:
+    """User + system CPU seconds of these processes so far (Linux /proc)."""
+    import os
+
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+async def post_orders(bases: list[str], key: str, ds: Dataset, clients: int, seconds: float,
+                      seed: int, result: IntakeResult, pids: list[int] | None = None) -> None:
+    """`clients` concurrent clients, spread round-robin over the hub processes `bases`."""
     headers = {"Authorization": f"Bearer {key}"}
 
     async def client(w: int, until: float, prefix: str, record: bool) -> None:
         rng = random.Random(seed * 1000 + w + (0 if record else 500))
         limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-        async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30,
+        async with httpx.AsyncClient(base_url=bases[w % len(bases)], headers=headers, timeout=30,
                                      trust_env=False, limits=limits) as http:
             i = 0
             while time.perf_counter() < until:
@@ -527,9 +550,13 @@ async def post_orders(base: str, key: str, ds: Dataset, clients: int, seconds: f
 
     # Warm-up: every client opens its connection and places a few orders (not counted).
     warm_until = time.perf_counter() + min(2.0, seconds / 5)
-    await asyncio.gather(*(client(w, warm_until, "warm", False) for w in range(clients)))
+    await asyncio.gather(*(client(w, warm_until, "W" + result.prefix, False) for w in range(clients)))
+    cpu0 = process_cpu(pids or [])
     t0 = time.perf_counter()
-    await asyncio.gather(*(client(w, t0 + seconds, "I", True) for w in range(clients)))
+    await asyncio.gather(*(client(w, t0 + seconds, result.prefix, True)
+                           for w in range(clients)))
+    if pids:
+        result.hub_cpu = process_cpu(pids) - cpu0
     result.seconds = max(result.finished_at, default=seconds)
 
 
@@ -545,7 +572,8 @@ async def check_promises(hub_dir: HubDir, result: IntakeResult) -> None:
     try:
         async with db.read() as s:
             result.db_statuses = dict((await s.execute(
-                select(HubOrder.status, func.count()).where(HubOrder.external_id.like("I-%"))
+                select(HubOrder.status, func.count())
+                .where(HubOrder.external_id.like(f"{result.prefix}-%"))
                 .group_by(HubOrder.status))).all())
             promised = (await s.execute(
                 select(HubOrder.store_id, HubOrderLine.sku, func.sum(HubOrderLine.quantity))
@@ -561,37 +589,50 @@ async def check_promises(hub_dir: HubDir, result: IntakeResult) -> None:
 
 
 def run_intake(backend: str, root: Path, ds: Dataset, sizes: Sizes, seed: int,
-               budget: Budget) -> IntakeResult:
-    port = free_port()
-    hub_dir = make_hub_dir(backend, root, port)
-    result = IntakeResult(backend, len(ds.stores), sizes.clients, sizes.seconds)
+               budget: Budget) -> list[IntakeResult]:
+    """One hub database; for each count of hub processes (`kirana hub`, each on its own
+    port, all on that database) and each count of clients, a timed run of its own."""
+    ports = [free_port() for _ in range(max(sizes.processes))]
+    hub_dir = make_hub_dir(backend, root, ports[0])
+    results: list[IntakeResult] = []
     try:
         run_cli([kirana_exe(), "hub", "db-upgrade", "--config", str(hub_dir.config_path)],
                 cwd=root, timeout=min(120, budget.remaining()))
-        result.setup = asyncio.run(populate(hub_dir, ds, seed))
+        setup = asyncio.run(populate(hub_dir, ds, seed))
         out = run_cli([kirana_exe(), "hub", "add-channel", "--config",
                        str(hub_dir.config_path), CHANNEL], cwd=root,
                       timeout=min(120, budget.remaining())).stdout
         match = re.search(r"(?m)^API key .*\): (\S+)\s*$", out)
         if not match:
             raise RuntimeError(f"unexpected add-channel output: {out!r}")
-        server = ServerProcess([kirana_exe(), "hub", "--config", str(hub_dir.config_path),
-                                "--host", LOCALHOST, "--port", str(port)],
-                               cwd=root, log_path=root / "hub.log")
-        try:
-            base = f"http://{LOCALHOST}:{port}"
-            server.wait_ready(base + "/healthz", timeout=min(60, budget.remaining()))
-            budget.remaining()
-            asyncio.run(post_orders(base, match.group(1), ds, sizes.clients, sizes.seconds,
-                                    seed, result))
-        finally:
-            server.stop()
-            if server.exited_early:
-                raise RuntimeError(f"the hub died during the run:\n{server.log_tail()}")
-        asyncio.run(check_promises(hub_dir, result))
+        for processes in sizes.processes:
+            servers = [ServerProcess([kirana_exe(), "hub", "--config", str(hub_dir.config_path),
+                                      "--host", LOCALHOST, "--port", str(port)],
+                                     cwd=root, log_path=root / f"hub-{processes}-{n}.log")
+                       for n, port in enumerate(ports[:processes])]
+            try:
+                bases = [f"http://{LOCALHOST}:{port}" for port in ports[:processes]]
+                for server, base in zip(servers, bases, strict=True):
+                    server.wait_ready(base + "/healthz", timeout=min(60, budget.remaining()))
+                for clients in sizes.clients:
+                    budget.remaining()
+                    result = IntakeResult(backend, len(ds.stores), clients, sizes.seconds,
+                                          processes, f"I{processes}p{clients}c", setup=setup)
+                    asyncio.run(post_orders(bases, match.group(1), ds, clients, sizes.seconds,
+                                            seed, result, [sv.pid for sv in servers]))
+                    results.append(result)
+            finally:
+                for server in servers:
+                    server.stop()
+                dead = [sv for sv in servers if sv.exited_early]
+                if dead:
+                    raise RuntimeError(f"a hub died during the run:\n{dead[0].log_tail()}")
+            for result in results:
+                if result.processes == processes:
+                    asyncio.run(check_promises(hub_dir, result))
     finally:
         drop_hub_dir(hub_dir)
-    return result
+    return results
 
 
 # ---- report ------------------------------------------------------------------------------
@@ -609,6 +650,13 @@ def share(counter: Counter, key: str) -> str:
     return f"{counter.get(key, 0)} ({counter.get(key, 0) * 100 / total:.0f}%)" if total else "-"
 
 
+def counts(text: str) -> tuple[int, ...]:
+    values = tuple(int(x) for x in text.split(",") if x.strip())
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError("positive whole numbers, comma-separated")
+    return values
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true",
@@ -623,7 +671,11 @@ def main() -> int:
     p.add_argument("--placements", type=int,
                    help=f"take_order calls timed per backend ({DEFAULT.placements})")
     p.add_argument("--intake-stores", type=int, help=f"stores ({DEFAULT.intake_stores})")
-    p.add_argument("--clients", type=int, help=f"concurrent HTTP clients ({DEFAULT.clients})")
+    p.add_argument("--clients", type=counts, help="concurrent HTTP clients, comma-separated: "
+                   f"a run for each ({','.join(map(str, DEFAULT.clients))})")
+    p.add_argument("--hub-processes", type=counts, help="`kirana hub` processes on one "
+                   "database, comma-separated: a run for each "
+                   f"({','.join(map(str, DEFAULT.processes))})")
     p.add_argument("--seconds", type=float, help=f"intake time ({DEFAULT.seconds:.0f} s)")
     p.add_argument("--seed", type=int, default=2026)
     p.add_argument("--markdown", action="store_true", help="also print Markdown tables")
@@ -635,7 +687,8 @@ def main() -> int:
     sizes = dataclasses.replace(base, **{k: v for k, v in (
         ("stores", args.stores), ("skus", args.skus), ("decisions", args.decisions),
         ("placements", args.placements), ("intake_stores", args.intake_stores),
-        ("clients", args.clients), ("seconds", args.seconds)) if v is not None})
+        ("clients", args.clients), ("seconds", args.seconds),
+        ("processes", args.hub_processes)) if v is not None})
     parts = {x.strip() for x in args.parts.split(",") if x.strip()}
     unknown = parts - {"decision", "placement", "intake"}
     if unknown or not parts:
@@ -723,9 +776,8 @@ def main() -> int:
                 small = make_dataset(sizes.intake_stores, sizes.skus, sizes.stock_min,
                                      sizes.stock_max, args.seed + 10)
                 for backend in backends:
-                    res = run_intake(backend, root / f"intake-{backend}", small, sizes,
-                                     args.seed, budget)
-                    intake.append(res)
+                    intake += run_intake(backend, root / f"intake-{backend}", small, sizes,
+                                         args.seed, budget)
                     print(f"intake on {backend} done ({budget.elapsed():.0f} s)", flush=True)
     except BudgetExceeded as exc:
         print(f"TIME LIMIT: {exc}", file=sys.stderr)
@@ -755,13 +807,14 @@ def main() -> int:
         app = sorted(r.app_ms)
         q = r.seconds / 4
         intake_rows.append([
-            r.backend, r.stores, r.clients, f"{r.seconds:.1f}", lat.n, r.rate(),
+            r.backend, r.processes, r.stores, r.clients, f"{r.seconds:.1f}", lat.n, r.rate(),
+            r.cpu_per_order_ms(),
             f"{r.rate_between(0, q):.0f} / {r.rate_between(3 * q, r.seconds + 1e-9):.0f}",
             lat.p50, lat.p99, lat.max, percentile(app, 50), percentile(app, 99),
             share(r.statuses, "assigned"), share(r.statuses, "unfulfillable"),
             sum(r.errors.values()), r.over_promised])
     if intake_rows:
-        iheaders = ["hub", "stores", "clients", "s", "orders", "orders/s",
+        iheaders = ["hub", "procs", "stores", "clients", "s", "orders", "orders/s", "cpu/order",
                     "first/last quarter", "p50 ms", "p99 ms", "max ms", "app p50", "app p99",
                     "assigned", "unfulfillable", "errors", "over-promised"]
         print()
@@ -769,8 +822,8 @@ def main() -> int:
         if args.markdown:
             print(format_table(iheaders, intake_rows, markdown=True))
         for r in intake:
-            print(f"{r.backend}: setup " + ", ".join(f"{k} {v:.1f} s"
-                                                     for k, v in r.setup.items())
+            print(f"{r.backend}, {r.processes} hub process(es), {r.clients} clients: setup "
+                  + ", ".join(f"{k} {v:.1f} s" for k, v in r.setup.items())
                   + f"; hub_orders by status {r.db_statuses}"
                   + (f"; errors {dict(r.errors)}" if r.errors else ""))
     if decision_rows and "decision" in parts:
@@ -783,6 +836,13 @@ def main() -> int:
         print(f"take_order on {backend} p99 {p99:.2f} ms ({cpu99:.2f} ms of this process's CPU)"
               f" vs {TARGET_DECISION_P99_MS:.0f} ms: "
               f"{'met' if p99 < TARGET_DECISION_P99_MS else 'MISSED'}")
+    for r in intake:
+        if r.clients >= 8:
+            print(f"intake on {r.backend}, {r.processes} hub process(es), {r.clients} clients: "
+                  f"{r.rate():.0f} orders/s, {r.cpu_per_order_ms():.1f} ms of hub CPU per order "
+                  f"vs target {TARGET_INTAKE_PER_S}/s and {TARGET_CPU_PER_ORDER_MS:.0f} ms: "
+                  + ("met" if r.rate() >= TARGET_INTAKE_PER_S
+                     and r.cpu_per_order_ms() <= TARGET_CPU_PER_ORDER_MS else "MISSED"))
     bad = [r for r in intake if r.errors or r.over_promised
            or sum(r.db_statuses.values()) != len(r.latencies)]
     if bad and status == 0:
