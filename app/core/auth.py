@@ -23,7 +23,7 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
-from sqlalchemy import delete, or_, select
+from sqlalchemy import Executable, Row, delete, or_, select
 
 from app.config import ConfigFile
 from app.core import audit
@@ -92,6 +92,53 @@ IDLE_LIMIT = "kirana_idle_seconds"  # scope state: the signed-in role's idle lim
 SEEN_STEP = 15  # seconds: last use is written back at most this often (a session write)
 
 
+# ---- who is asking, cheaply (issue #15) ----------------------------------------------
+# Every guarded request re-reads its user (or API key) row, so a deactivation, a role
+# change or a revoked key bites at the very next request, whoever made it: this process,
+# the `kirana` CLI or the hub. On SQLite the row is kept with the database's
+# PRAGMA data_version (core/db.Database.data_version, a few microseconds), which changes
+# whenever any other connection commits: an unchanged version means an unchanged row;
+# any write anywhere reads the row again. Without it (PostgreSQL) every request reads.
+
+USER_ROW = select(User.id, User.name, User.role, User.active, User.pin_hash, User.totp_secret)
+KEY_ROW = select(ApiKey.id, ApiKey.name, ApiKey.scope, ApiKey.channel, ApiKey.last_used_at,
+                 ApiKey.revoked_at)
+ROW_CACHE_LIMIT = 1000  # rows kept per database; cleared whole when full
+
+
+async def fresh_user(db: AnyDatabase, user_id: str) -> Row[*tuple[Any, ...]] | None:
+    """The user's row as the database has it now (Core, one indexed read, or none)."""
+    return await _fresh_row(db, ("user", user_id[:36]), USER_ROW.where(User.id == user_id[:36]))
+
+
+async def fresh_key(db: AnyDatabase, key_hash: str) -> Row[*tuple[Any, ...]] | None:
+    """The API key row with this hash as the database has it now; unknown hashes are
+    never kept (a flood of wrong keys cannot grow the cache)."""
+    return await _fresh_row(db, ("key", key_hash), KEY_ROW.where(ApiKey.key_hash == key_hash))
+
+
+async def _fresh_row(db: AnyDatabase, ident: tuple[str, str], statement: Executable
+                     ) -> Row[*tuple[Any, ...]] | None:
+    watch = getattr(db, "data_version", None)
+    version = watch() if watch is not None else None  # read BEFORE the row: never newer
+    cache: dict[tuple[str, str], tuple[object, Row[*tuple[Any, ...]]]] | None = getattr(
+        db, "_row_cache", None)
+    if cache is None:
+        cache = {}
+        db._row_cache = cache  # type: ignore[attr-defined]  # one per database, made lazily
+    if version is not None:
+        kept = cache.get(ident)
+        if kept is not None and kept[0] == version:
+            return kept[1]
+    async with db.read() as s:
+        row = (await s.execute(statement)).first()
+    if version is not None and row is not None:
+        if len(cache) >= ROW_CACHE_LIMIT:
+            cache.clear()
+        cache[ident] = (version, row)
+    return row
+
+
 def new_session(user: StaffUser) -> dict[str, Any]:
     """What a session holds after sign-in: who, and when (for the age and idle limits)."""
     now = utcnow().timestamp()
@@ -100,7 +147,8 @@ def new_session(user: StaffUser) -> dict[str, Any]:
 
 
 async def session_user(connection: ASGIConnection) -> StaffUser | None:
-    """The logged-in user, re-checked against the database (deactivation bites at once).
+    """The logged-in user, re-checked against the database (deactivation bites at once,
+    see fresh_user).
     A session unused for the role's idle limit, or older than session_hours, ends here:
     the device is signed out (issue #13 item 11)."""
     state = connection.scope.setdefault("state", {})
@@ -110,9 +158,9 @@ async def session_user(connection: ASGIConnection) -> StaffUser | None:
     data = connection.session.get(SESSION_USER) if "session" in connection.scope else None
     if not data or not isinstance(data, dict):
         return None
-    db: AnyDatabase = connection.app.state.db
-    async with db.read() as s:
-        user = await s.get(User, data.get("id"))
+    user_id = data.get("id")
+    user = await fresh_user(connection.app.state.db, user_id) if isinstance(
+        user_id, str) else None
     if user is None or not user.active:
         return None
     security = connection.app.state.cfg.security
@@ -144,7 +192,7 @@ async def session_user(connection: ASGIConnection) -> StaffUser | None:
     return staff
 
 
-def credential_mark(user: User) -> str:
+def credential_mark(user: User | Row[*tuple[Any, ...]]) -> str:
     """A session remembers the credentials it was opened with (stamped at its first
     request): a PIN, password or authenticator key reset since then ends it (ASVS 3.3.3)."""
     secret = f"{user.pin_hash}|{getattr(user, 'totp_secret', None) or ''}"
@@ -190,8 +238,7 @@ async def machine_from_bearer(connection: ASGIConnection) -> Machine | None:
         return None
     token = header[7:].strip()
     db: AnyDatabase = connection.app.state.db
-    async with db.read() as s:
-        key = await s.scalar(select(ApiKey).where(ApiKey.key_hash == hash_token(token)))
+    key = await fresh_key(db, hash_token(token))
     if key is None or key.revoked_at is not None:
         raise NotAuthorizedException("API key unknown or revoked")
     now = utcnow()

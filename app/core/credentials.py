@@ -2,7 +2,7 @@
 reset a PIN, revoke or rotate an API key, and each credential's last use.
 
 Every change is one transaction with an audit row. A deactivated user is signed out at
-their next request (core/auth.session_user re-reads the user) and loses their trusted
+their next request (core/auth.session_user re-reads the user, see fresh_user) and loses their trusted
 devices; a revoked or rotated key stops working at its next request.
 """
 

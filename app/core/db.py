@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
+import threading
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
@@ -268,6 +270,9 @@ class Database:
         self.write_engine = _engine(self.path, "BEGIN IMMEDIATE", pool_size=2)
         self.read_engine = _engine(self.path, "BEGIN", pool_size=4)
         self._write_locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+        self._watch: sqlite3.Connection | None = None
+        self._watch_lock = threading.Lock()
+        self._watches = 0
 
     def _lock(self) -> asyncio.Lock:
         """One asyncio lock per event loop: an asyncio.Lock must never be shared between
@@ -311,9 +316,26 @@ class Database:
         with orm.Session(self.read_engine, expire_on_commit=False) as session:
             yield Tx(session)
 
+    def data_version(self) -> tuple[int, int]:
+        """SQLite's ``PRAGMA data_version`` on a connection of its own that never writes:
+        it changes whenever any other connection commits (this process's engines, the CLI,
+        another process). A cache checks it (a few microseconds) to know nothing changed.
+        The value only compares within one connection, so it comes with that connection's
+        number (``dispose`` closes it; the next call opens another)."""
+        with self._watch_lock:
+            if self._watch is None:
+                self._watch = sqlite3.connect(self.path, isolation_level=None,
+                                              check_same_thread=False)
+                self._watches += 1
+            return self._watches, int(self._watch.execute("PRAGMA data_version").fetchall()[0][0])
+
     async def dispose(self) -> None:
         self.write_engine.dispose()
         self.read_engine.dispose()
+        with self._watch_lock:
+            if self._watch is not None:
+                self._watch.close()
+                self._watch = None
 
 
 async def next_number(session: Session, name: str) -> int:
