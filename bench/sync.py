@@ -308,21 +308,17 @@ class CpuMeter:
 # ---- 1. latency ------------------------------------------------------------------------------
 
 
-async def hub_login(base_url: str) -> httpx.AsyncClient:
-    """An HTTP client signed in to the hub as the admin (like harness.Hub.client)."""
-    import re
-
-    client = httpx.AsyncClient(base_url=base_url, timeout=10, trust_env=False)
-    page = (await client.get("/login")).text
-    user_id = re.search(r'name="user_id" value="([^"]+)"', page).group(1)
-    done = await client.post("/login", data={"user_id": user_id, "pin": ADMIN_PIN, "next": "/",
-                                             "_csrf_token": client.cookies.get("csrftoken", "")})
-    if done.status_code not in (200, 303):
-        raise RuntimeError(f"hub login failed: {done.status_code} {done.text[:300]}")
+async def hub_login(hub: Any) -> httpx.AsyncClient:
+    """An HTTP client signed in to the hub as the admin: harness.Hub.client's sign-in
+    (name and password, then a TOTP code), its cookies handed to an async client."""
+    signed_in = await asyncio.to_thread(hub.client)
+    client = httpx.AsyncClient(base_url=hub.proc.url, timeout=10, trust_env=False,
+                               cookies=signed_in.cookies)
+    signed_in.close()
     return client
 
 
-async def measure_latency(hub_url: str, database_url: str, store_db: Path, store_id: str,
+async def measure_latency(hub: Any, database_url: str, store_db: Path, store_id: str,
                           sku: str, samples: int, budget: Budget, poll: float) -> dict[str, list]:
     """Commit a receive of 1 on the store, poll the hub's stock API until it shows.
     Returns lists of seconds: "view" (commit -> the API shows it), "applied" (commit ->
@@ -338,7 +334,7 @@ async def measure_latency(hub_url: str, database_url: str, store_db: Path, store
         await stock.load_bins_csv(db, BINS_CSV)
         with sqlite3.connect(store_db) as conn:
             product_id = conn.execute("SELECT id FROM products WHERE sku = ?", (sku,)).fetchone()[0]
-        client = await hub_login(hub_url)
+        client = await hub_login(hub)
         try:
             async def on_hand() -> int:
                 start = time.perf_counter()
@@ -785,7 +781,7 @@ def run_backend(backend: str, root: Path, template: Path, args: argparse.Namespa
                 wait_until(lambda: store.sql("SELECT count(*) FROM products")[0][0] >= len(skus),
                            budget, 60, "the catalogue to reach the store")
                 figures.latency = asyncio.run(measure_latency(
-                    hub.proc.url, hub.database_url, store.db_path, "S1", skus[0],
+                    hub, hub.database_url, store.db_path, "S1", skus[0],
                     sizes.samples, budget, args.poll_ms / 1000))
                 lat = summarize(figures.latency["view"])
                 print(f"[{backend}] latency: {lat.n} samples, p50 {lat.p50:.1f} ms, "

@@ -87,3 +87,21 @@ def test_first_load_bench_prints_page_weight_and_camera_time():
     out = run_bench("first_load.py")
     assert_lines(out, rf"^total: {NUM} bytes in \d+ responses",
                  r"^camera button -> first EAN-13 in the cart: \d+ ms")
+
+
+def test_sync_bench_on_sqlite_prints_latency_and_rates():
+    out = run_bench("sync.py", "--backend", "sqlite", "--samples", "5", "--sustained", "200",
+                    "--catchup", "300", "--stores", "5", "--load-seconds", "2", "--period", "1",
+                    "--no-flat-out", "--time-limit", "200")
+    assert_lines(out, rf"^\[sqlite\] latency: \d+ samples, p50 {NUM} ms",
+                 r"^\[sqlite\] sustained: 200 events in", r"^\[sqlite\] catch-up: 300 queued",
+                 r"^\[sqlite\] check: the hub kept each of the")
+
+
+def test_allocation_bench_on_sqlite_prints_decision_placement_and_intake():
+    out = run_bench("allocation.py", "--quick", "--backend", "sqlite", "--stores", "30",
+                    "--skus", "500", "--decisions", "20", "--placements", "5",
+                    "--intake-stores", "5", "--clients", "2", "--seconds", "1",
+                    "--time-limit", "200")
+    assert_lines(out, rf"^allocate\(\) p99 {NUM} ms", rf"^take_order on sqlite p99 {NUM} ms",
+                 r"intake on sqlite done")
