@@ -47,12 +47,58 @@ async def find_scanned(s: Session, scan: ScanResult, *, with_barcodes: bool = Fa
     """The product for a parsed scan, inside the caller's transaction."""
     options = [selectinload(Product.barcodes)] if with_barcodes else []
     product = await product_for_code(s, scan.lookup_code, options)
-    if product is None and scan.symbology == "text":
+    if product is None and _by_sku(scan):
         product = await s.scalar(
-            select(Product).options(*options).where(Product.sku == scan.lookup_code.upper()))
+            select(Product).options(*options).where(Product.sku == _by_sku(scan)))
     if product is None:
         raise UnknownProduct(scan.lookup_code)
     return ScanLookup(scan, product)
+
+
+def _by_sku(scan: ScanResult) -> str:
+    """A typed text that is no barcode is tried as a SKU (the only other way a scan finds
+    a product); "" when the scan is a barcode."""
+    return scan.lookup_code.upper() if scan.symbology == "text" else ""
+
+
+@dataclass(frozen=True, slots=True)
+class ProductInfo:
+    """What a till line needs of a product, read as a plain row: the scan hot path
+    builds no ORM object (SQLAlchemy's per-object cost was most of a scan's CPU)."""
+
+    id: str
+    sku: str
+    name: str
+    unit: str
+    price_minor: int
+    gst_rate_bp: int
+    active: bool
+
+
+_INFO = Product.__table__.c
+PRODUCT_INFO_COLUMNS = (_INFO.id, _INFO.sku, _INFO.name, _INFO.unit, _INFO.price_minor,
+                        _INFO.gst_rate_bp, _INFO.active)
+_INFO_BY_CODE = (
+    select(*PRODUCT_INFO_COLUMNS)
+    .join(Barcode.__table__, Barcode.__table__.c.product_id == _INFO.id)
+    .where(Barcode.__table__.c.code == bindparam("code"))
+)
+_INFO_BY_SKU = select(*PRODUCT_INFO_COLUMNS).where(_INFO.sku == bindparam("sku"))
+
+
+async def find_scanned_info(s: Session, scan: ScanResult) -> ProductInfo:
+    """find_scanned as a plain row (same rule: barcode, then SKU for typed text)."""
+    row = (await s.execute(_INFO_BY_CODE, {"code": scan.lookup_code})).first()
+    if row is None and _by_sku(scan):
+        row = (await s.execute(_INFO_BY_SKU, {"sku": _by_sku(scan)})).first()
+    if row is None:
+        raise UnknownProduct(scan.lookup_code)
+    return ProductInfo(*row)
+
+
+async def product_info_by_sku(s: Session, sku: str) -> ProductInfo | None:
+    row = (await s.execute(_INFO_BY_SKU, {"sku": sku.upper()})).first()
+    return ProductInfo(*row) if row else None
 
 
 async def product_for_code(s: Session, code: str, options: Sequence = ()) -> Product | None:

@@ -10,12 +10,18 @@ client never sends a price.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select, update
 
 from app.catalog.barcodes import MeasureRule, parse_scan
 from app.catalog.models import Product
-from app.catalog.service import UnknownProduct, find_scanned
+from app.catalog.service import (
+    ProductInfo,
+    UnknownProduct,
+    find_scanned_info,
+    product_info_by_sku,
+)
 from app.config import StoreConfig
 from app.core import audit
 from app.core.auth import StaffUser
@@ -28,11 +34,15 @@ from app.pos.discounts import recheck_discounts
 from app.pos.models import Cart, CartLine, Void
 from app.pos.priced_cart import (
     CartView,
+    LineState,
     cart_for_change,
+    cart_state_for_change,
     line_of,
+    parked_on,
     products_for,
     totals_for,
     touch,
+    touch_state,
     view_of,
 )
 from app.pos.till_rules import NeedsApproval, PosError
@@ -68,7 +78,7 @@ async def current_cart(db: Database, cfg: StoreConfig, counter: str, user: Staff
         return await view_of(s, cfg, await _active_cart(s, counter, user))
 
 
-def _check_quantity(cfg: StoreConfig, product: Product, quantity: int) -> None:
+def _check_quantity(cfg: StoreConfig, product: Product | ProductInfo, quantity: int) -> None:
     if quantity <= 0:
         raise PosError("quantity must be more than zero")
     limit = (
@@ -79,43 +89,65 @@ def _check_quantity(cfg: StoreConfig, product: Product, quantity: int) -> None:
         raise PosError(f"that is more than {shown} of {product.name} on one line; check it")
 
 
+_LINES = cast(Table, CartLine.__table__)
+_INSERT_LINE = insert(_LINES)
+_SET_LINE_QUANTITY = (
+    update(_LINES)
+    .where(_LINES.c.id == bindparam("line_id"))
+    .values(quantity=bindparam("quantity"))
+)
+
+
 async def _add_line(
     s: Session,
     cfg: StoreConfig,
-    cart: Cart,
-    product: Product,
+    counter: str,
+    cart_id: str,
+    product: ProductInfo,
     quantity: int,
     label_price: int | None,
     code: str,
-) -> CartLine:
+) -> tuple[CartView, LineState]:
+    """Add to the cart (a plain piece merges into its line) and price it: the hot path of
+    the till. Core statements on plain rows; the view is built from what this transaction
+    already read (the cart, its lines and products), repriced by pricing.price_cart."""
     if not product.active:
         raise PosError(f"{product.name} is discontinued and cannot be sold")
+    cart, products = await cart_state_for_change(s, counter, cart_id)
+    products[product.id] = product
     mergeable = product.unit == "piece" and label_price is None
-    if mergeable:
-        for line in cart.lines:
-            if (
-                line.product_id == product.id
-                and line.label_price_minor is None
-                and not line.discount_kind
-            ):
-                _check_quantity(cfg, product, line.quantity + quantity)
-                line.quantity += quantity
-                touch(cart)
-                return line
-    _check_quantity(cfg, product, quantity)
-    position = max((line.position for line in cart.lines), default=0) + 1
-    line = CartLine(
-        id=uuid7(),
-        cart_id=cart.id,
-        position=position,
-        product_id=product.id,
-        quantity=quantity,
-        label_price_minor=label_price,
-        scanned_code=code[:64],
+    line = next(
+        (
+            x for x in cart.lines
+            if mergeable and x.product_id == product.id
+            and x.label_price_minor is None and not x.discount_kind
+        ),
+        None,
     )
-    cart.lines.append(line)
-    touch(cart)
-    return line
+    if line is not None:
+        _check_quantity(cfg, product, line.quantity + quantity)
+        line.quantity += quantity
+        await s.execute(_SET_LINE_QUANTITY, {"line_id": line.id, "quantity": line.quantity})
+    else:
+        _check_quantity(cfg, product, quantity)
+        line = LineState(
+            id=uuid7(),
+            position=max((x.position for x in cart.lines), default=0) + 1,
+            product_id=product.id,
+            quantity=quantity,
+            label_price_minor=label_price,
+            scanned_code=code[:64],
+        )
+        cart.lines.append(line)
+        await s.execute(_INSERT_LINE, {
+            "id": line.id, "cart_id": cart.id, "position": line.position,
+            "product_id": line.product_id, "quantity": line.quantity,
+            "label_price_minor": line.label_price_minor, "scanned_code": line.scanned_code,
+            "discount_kind": None, "discount_value": 0, "discount_approver": None,
+        })
+    await touch_state(s, cart)
+    view = CartView(cart, products, totals_for(cfg, cart, products), await parked_on(s, counter))
+    return view, line
 
 
 async def add_scan(
@@ -126,13 +158,13 @@ async def add_scan(
     cart_id: str,
     code: str,
     rules: Sequence[MeasureRule],
-) -> tuple[CartView, CartLine]:
+) -> tuple[CartView, LineState]:
     """A scanned or typed code adds a line (weight or price from a scale label).
 
     The hot path of the till: one transaction, no query that the fragment doesn't need."""
     scan = parse_scan(code, rules)  # BarcodeError bubbles up before any I/O
     async with db.write() as s:
-        product = (await find_scanned(s, scan)).product  # or UnknownProduct
+        product = await find_scanned_info(s, scan)  # or UnknownProduct
         label_price = scan.price_minor
         if product.unit == "piece":
             quantity = scan.quantity or 1
@@ -145,21 +177,17 @@ async def add_scan(
                 f"{product.name} is sold by {product.unit}: scan the scale label "
                 "or use its quick key and enter the weight"
             )
-        cart = await cart_for_change(s, counter, cart_id)
-        line = await _add_line(s, cfg, cart, product, quantity, label_price, code)
-        return await view_of(s, cfg, cart), line
+        return await _add_line(s, cfg, counter, cart_id, product, quantity, label_price, code)
 
 
 async def add_product(
     db: Database, cfg: StoreConfig, counter: str, cart_id: str, sku: str, quantity: int
-) -> tuple[CartView, CartLine]:
+) -> tuple[CartView, LineState]:
     async with db.write() as s:
-        cart = await cart_for_change(s, counter, cart_id)
-        product = await s.scalar(select(Product).where(Product.sku == sku.upper()))
+        product = await product_info_by_sku(s, sku)
         if product is None:
             raise UnknownProduct(sku)
-        line = await _add_line(s, cfg, cart, product, quantity, None, "")
-        return await view_of(s, cfg, cart), line
+        return await _add_line(s, cfg, counter, cart_id, product, quantity, None, "")
 
 
 async def set_quantity(

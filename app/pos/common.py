@@ -46,5 +46,9 @@ async def shift_on(s: Session, counter: str) -> Shift | None:
 async def require_shift(s: Session, counter: str) -> Shift:
     shift = await shift_on(s, counter)
     if shift is None:
-        raise PosError(f"counter {counter} has no open shift; open one first")
+        raise no_shift(counter)
     return shift
+
+
+def no_shift(counter: str) -> PosError:
+    return PosError(f"counter {counter} has no open shift; open one first")
