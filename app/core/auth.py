@@ -23,7 +23,7 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
-from sqlalchemy import Executable, Row, delete, or_, select
+from sqlalchemy import Executable, Row, bindparam, delete, or_, select
 
 from app.config import ConfigFile
 from app.core import audit
@@ -100,21 +100,24 @@ SEEN_STEP = 15  # seconds: last use is written back at most this often (a sessio
 # whenever any other connection commits: an unchanged version means an unchanged row;
 # any write anywhere reads the row again. Without it (PostgreSQL) every request reads.
 
-USER_ROW = select(User.id, User.name, User.role, User.active, User.pin_hash, User.totp_secret)
+# Built once, with a bound parameter: building and caching a statement per request costs more
+# than the read.
+USER_ROW = select(User.id, User.name, User.role, User.active, User.pin_hash,
+                  User.totp_secret).where(User.id == bindparam("ident"))
 KEY_ROW = select(ApiKey.id, ApiKey.name, ApiKey.scope, ApiKey.channel, ApiKey.last_used_at,
-                 ApiKey.revoked_at)
+                 ApiKey.revoked_at).where(ApiKey.key_hash == bindparam("ident"))
 ROW_CACHE_LIMIT = 1000  # rows kept per database; cleared whole when full
 
 
 async def fresh_user(db: AnyDatabase, user_id: str) -> Row[*tuple[Any, ...]] | None:
     """The user's row as the database has it now (Core, one indexed read, or none)."""
-    return await _fresh_row(db, ("user", user_id[:36]), USER_ROW.where(User.id == user_id[:36]))
+    return await _fresh_row(db, ("user", user_id[:36]), USER_ROW)
 
 
 async def fresh_key(db: AnyDatabase, key_hash: str) -> Row[*tuple[Any, ...]] | None:
     """The API key row with this hash as the database has it now; unknown hashes are
     never kept (a flood of wrong keys cannot grow the cache)."""
-    return await _fresh_row(db, ("key", key_hash), KEY_ROW.where(ApiKey.key_hash == key_hash))
+    return await _fresh_row(db, ("key", key_hash), KEY_ROW)
 
 
 async def _fresh_row(db: AnyDatabase, ident: tuple[str, str], statement: Executable
@@ -130,8 +133,12 @@ async def _fresh_row(db: AnyDatabase, ident: tuple[str, str], statement: Executa
         kept = cache.get(ident)
         if kept is not None and kept[0] == version:
             return kept[1]
-    async with db.read() as s:
-        row = (await s.execute(statement)).first()
+    read_row = getattr(db, "read_row", None)  # SQLite: a Core read with no ORM Session
+    if read_row is not None:
+        row = read_row(statement, {"ident": ident[1]})
+    else:
+        async with db.read() as s:
+            row = (await s.execute(statement, {"ident": ident[1]})).first()
     if version is not None and row is not None:
         if len(cache) >= ROW_CACHE_LIMIT:
             cache.clear()

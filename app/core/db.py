@@ -38,7 +38,7 @@ from sqlalchemy import Engine, MetaData, String, TypeDecorator, create_engine, e
 from sqlalchemy.orm import DeclarativeBase
 
 if TYPE_CHECKING:
-    from sqlalchemy import CursorResult, Executable, Result, ScalarResult
+    from sqlalchemy import CursorResult, Executable, Result, Row, ScalarResult
     from sqlalchemy.sql.selectable import TypedReturnsRows
 
 from app.core.private_files import private_sqlite
@@ -328,6 +328,13 @@ class Database:
                                               check_same_thread=False)
                 self._watches += 1
             return self._watches, int(self._watch.execute("PRAGMA data_version").fetchall()[0][0])
+
+    def read_row(self, statement: Executable, params: Any = None
+                 ) -> Row[*tuple[Any, ...]] | None:
+        """One row from a Core select on a pooled read connection, without an ORM
+        Session (whose set-up costs more than the read): the guards' per-request check."""
+        with self.read_engine.connect() as conn:
+            return conn.execute(statement, params).first()
 
     async def dispose(self) -> None:
         self.write_engine.dispose()
