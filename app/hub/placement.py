@@ -30,7 +30,8 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import String, any_, func, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 
 from app.config import HubConfig
@@ -213,6 +214,13 @@ def line_value(price_minor: int, unit: str, quantity: int) -> int:
 # --- placing -------------------------------------------------------------------------
 
 
+def _one_of(pg: bool, column: Any, values: list[str]) -> Any:
+    """`column IN (...)`; on PostgreSQL `column = ANY($1)`, one statement text whatever
+    the number of values, so asyncpg's prepared statement is reused (an IN list of a new
+    length is a new statement: one more round trip to prepare it)."""
+    return column == any_(literal(values, ARRAY(String))) if pg else column.in_(values)
+
+
 async def _store_views(s: Session, cfg: HubConfig, order: allocation.OrderView,
                        rules: allocation.Rules) -> list[allocation.StoreView]:
     """Every store, with stock figures for the stores that serve the customer (the
@@ -226,11 +234,12 @@ async def _store_views(s: Session, cfg: HubConfig, order: allocation.OrderView,
     pins = {st.id: frozenset(p for p in st.pincodes.split(",") if p) for st in stores}
     near = [st.id for st in stores if st.active and st.id in live
             and allocation.in_area(order, st.lat, st.lon, pins[st.id], rules)[0]]
-    if near and dialect_of(s) == "postgresql":
+    pg = dialect_of(s) == "postgresql"
+    if near and pg:
         # No unit is promised twice: the stores that could get this order are locked (in
         # id order) before their stock and promises are read. Placements in other areas
         # go on meanwhile. A caller may hold every store's lock already (lock_stores).
-        await s.execute(select(HubStore.id).where(HubStore.id.in_(near))
+        await s.execute(select(HubStore.id).where(_one_of(pg, HubStore.id, near))
                         .order_by(HubStore.id).with_for_update())
     levels: dict[str, dict[str, int]] = defaultdict(dict)
     promised: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -238,13 +247,14 @@ async def _store_views(s: Session, cfg: HubConfig, order: allocation.OrderView,
         part = near[i:i + 500]
         for store_id, sku, on_hand in (await s.execute(
                 select(HubStockLevel.store_id, HubStockLevel.sku, HubStockLevel.on_hand)
-                .where(HubStockLevel.store_id.in_(part), HubStockLevel.sku.in_(skus)))).all():
+                .where(_one_of(pg, HubStockLevel.store_id, part),
+                       _one_of(pg, HubStockLevel.sku, skus)))).all():
             levels[store_id][sku] = on_hand
         for holder, sku, qty in (await s.execute(
                 select(HubOrder.store_id, HubOrderLine.sku, func.sum(HubOrderLine.quantity))
                 .join(HubOrderLine, HubOrderLine.order_id == HubOrder.id)
-                .where(HubOrder.status.in_(HOLDING), HubOrder.store_id.in_(part),
-                       HubOrderLine.sku.in_(skus))
+                .where(HubOrder.status.in_(HOLDING), _one_of(pg, HubOrder.store_id, part),
+                       _one_of(pg, HubOrderLine.sku, skus))
                 .group_by(HubOrder.store_id, HubOrderLine.sku))).all():
             if holder is not None:  # always: the query asks for stores in `part`
                 promised[holder][sku] += int(qty)
@@ -255,13 +265,13 @@ async def _store_views(s: Session, cfg: HubConfig, order: allocation.OrderView,
                 .join(HubStoreOrder, HubStoreOrder.order_id == HubReservation.order_id)
                 .outerjoin(HubOrder, (HubOrder.channel == HubStoreOrder.channel)
                            & (HubOrder.external_id == HubStoreOrder.external_id))
-                .where(HubOrder.id.is_(None), HubReservation.store_id.in_(part),
-                       HubReservation.sku.in_(skus))
+                .where(HubOrder.id.is_(None), _one_of(pg, HubReservation.store_id, part),
+                       _one_of(pg, HubReservation.sku, skus))
                 .group_by(HubReservation.store_id, HubReservation.sku))).all():
             promised[store_id][sku] += int(qty)
     open_orders = dict((await s.execute(
         select(HubOrder.store_id, func.count())
-        .where(HubOrder.status.in_(OPEN), HubOrder.store_id.in_(near))
+        .where(HubOrder.status.in_(OPEN), _one_of(pg, HubOrder.store_id, near))
         .group_by(HubOrder.store_id))).all()) if near else {}
     views = []
     for st in stores:

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from app.hub import placement
 from app.hub.models import HubOrder, HubStore
-from tests.hub.test_routing import INDIRANAGAR, WHITEFIELD, incoming, setup_stores
+from tests.hub.test_routing import WHITEFIELD, incoming, setup_stores
 
 
 def _postgresql_only(hub_db) -> None:
