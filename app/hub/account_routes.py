@@ -50,11 +50,8 @@ async def _code_page(request: Request, user_id: str, next_path: str, error: str 
     enrol: dict[str, str] = {}
     if secret:
         cfg = request.app.state.cfg
-        async with request.app.state.db.read() as s:
-            from app.core.models import User
-
-            user = await s.get(User, user_id)
-        uri = accounts.provisioning_uri(user.name if user else "", secret, cfg.hub.name)
+        name = await accounts.user_name(request.app.state.db, user_id)
+        uri = accounts.provisioning_uri(name or "", secret, cfg.hub.name)
         enrol = {"qr": qr_svg_data_uri(uri),
                  "secret": " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))}
     return _page(request, "hub/login_code.html", status, error=error, enrol=enrol,
@@ -158,14 +155,11 @@ async def person_action(request: Request, user_id: str, action: str) -> Template
                                                 by=me)
             return await _people(request, done=f"{user.name}: {action}d.")
         if action == "new-code-key":
-            async with db.read() as s:
-                from app.core.models import User
-
-                target = await s.get(User, user_id[:36])
-            if target is None:
+            name = await accounts.user_name(db, user_id)
+            if name is None:
                 raise ValueError("no such user")
-            await accounts.reset_totp(db, target.name, me)
-            return await _people(request, done=f"{target.name} enrols a new authenticator "
+            await accounts.reset_totp(db, name, me)
+            return await _people(request, done=f"{name} enrols a new authenticator "
                                  "key at their next sign-in; the old codes no longer work.")
     except (credentials.CredentialError, ValueError) as exc:
         return await _people(request, 400, error=str(exc))

@@ -63,6 +63,12 @@ def provisioning_uri(name: str, secret: str, hub_name: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=name, issuer_name=f"{ISSUER} {hub_name}")
 
 
+async def user_name(db: HubDatabase, user_id: str) -> str | None:
+    """The name of the user with this id (active or not), or None."""
+    async with db.read() as s:
+        return await s.scalar(select(User.name).where(User.id == user_id[:36]))
+
+
 async def user_id_by_name(db: HubDatabase, name: str) -> str:
     """The id of the active user with this name (any case), or "" (the password check
     then runs against a dummy hash, so an unknown name takes as long)."""

@@ -13,7 +13,6 @@ from litestar.response import Template
 
 from app.catalog import rules
 from app.catalog.csv_io import parse_catalog
-from app.catalog.models import Barcode, Product
 from app.catalog.service import ImportRejected, import_catalog, search
 from app.core import csv_safe
 from app.core.auth import api_access, requires
@@ -81,16 +80,6 @@ async def catalog_page(request: Request, q: str = "") -> Template:
                 products=products)
 
 
-async def _product_with_codes(request: Request, sku: str) -> tuple[Product | None, list[str]]:
-    from sqlalchemy import select
-
-    async with request.app.state.db.read() as s:
-        product = await s.scalar(select(Product).where(Product.sku == sku.upper()))
-        codes = [] if product is None else list(await s.scalars(
-            select(Barcode.code).where(Barcode.product_id == product.id).order_by(Barcode.code)))
-    return product, codes
-
-
 @get("/hub/catalog/new", guards=[requires(*HQ)])
 async def product_new(request: Request) -> Template:
     return page(request, "hub/product_edit.html", product=None, codes=[], error="", form={})
@@ -98,7 +87,7 @@ async def product_new(request: Request) -> Template:
 
 @get("/hub/catalog/item/{sku:str}", guards=[requires(*HQ)])
 async def product_edit(request: Request, sku: str) -> Template:
-    product, codes = await _product_with_codes(request, sku)
+    product, codes = await hub.product_with_codes(request.app.state.db, sku)
     if product is None:
         raise NotFoundException(f"no product {sku}")
     return page(request, "hub/product_edit.html", product=product, codes=codes, error="",
@@ -118,7 +107,8 @@ async def product_save(request: Request, data: Form) -> Response | Template:
             active=data.get("active") == "on", measure_rules=measure_rules)
         product = await hub.save_product(request.app.state.db, edit, measure_rules)
     except (hub.HubError, ValueError) as exc:
-        existing, codes = await _product_with_codes(request, data.get("sku", ""))
+        existing, codes = await hub.product_with_codes(request.app.state.db,
+                                                       data.get("sku", ""))
         return page(request, "hub/product_edit.html", status_code=400, product=existing,
                     codes=codes, error=str(exc), form=data)
     await request.app.state.waker.wake_all_stores()

@@ -821,3 +821,12 @@ async def day_sales(db: HubDatabase, day: str) -> list[DaySales]:
         (st, kind): (int(n), int(total or 0)) for st, kind, n, total in rows}
     return [DaySales(sid, name, *figures.get((sid, "sale"), (0, 0)),
                      *figures.get((sid, "refund"), (0, 0))) for sid, name in stores]
+
+
+async def product_with_codes(db: HubDatabase, sku: str) -> tuple[Product | None, list[str]]:
+    """The catalogue's product with this SKU (any case) and its barcodes, for its form."""
+    async with db.read() as s:
+        product = await s.scalar(select(Product).where(Product.sku == sku.upper()))
+        codes = [] if product is None else list(await s.scalars(
+            select(Barcode.code).where(Barcode.product_id == product.id).order_by(Barcode.code)))
+    return product, codes

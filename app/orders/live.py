@@ -20,23 +20,16 @@ from collections.abc import AsyncIterator
 from litestar import Request, Response, get
 from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
-from sqlalchemy import func, select
 
 from app.core.auth import requires
 from app.core.db import Database
-from app.orders.models import Order
+from app.orders.service import board_marker as marker
 
 POLL_SECONDS = 0.25
 KEEPALIVE_SECONDS = 15.0
 MAX_STREAMS_PER_SESSION = 4
 TOO_MANY = ("This device already has too many open live pages (order board, picking). "
             "Close one of them, then reload this page.")
-
-
-async def marker(db: Database) -> tuple:
-    async with db.read() as s:
-        return tuple((await s.execute(select(func.count(Order.id), func.max(Order.updated_at))
-                                      )).one())
 
 
 async def changes(db: Database) -> AsyncIterator[ServerSentEventMessage]:

@@ -312,3 +312,11 @@ def order_json(order: Order) -> dict:
         "timeline": [{"from": t.from_state, "to": t.to_state, "by": t.actor, "at":
                       t.at.isoformat(), "reason": t.reason} for t in order.transitions],
     }
+
+
+async def board_marker(db: Database) -> tuple:
+    """A tiny marker of the order board (number of orders, latest change): the live
+    stream (orders/live.py) polls it and tells pages when it moved."""
+    async with db.read() as s:
+        return tuple((await s.execute(select(func.count(Order.id), func.max(Order.updated_at))
+                                      )).one())
