@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from app.config import StoreConfig
 from app.core.auth import StaffUser
@@ -29,8 +29,7 @@ from app.pos.priced_cart import (
     view_of,
 )
 from app.pos.till_rules import PosError, accept_tender, check_tender_kind, credit_on_cart
-from app.stock.service import bin_for_sale, record_move
-from app.sync.outbox import emit
+from app.stock.service import SaleMove, bins_for_sale, record_moves
 
 
 async def add_tender(
@@ -115,7 +114,8 @@ async def complete_sale(
     expected_version: int | None = None,
 ) -> Sale:
     """Turn a paid cart into a sale, in one transaction: sale, lines, tenders, gapless
-    number, stock moves, outbox. The same key (double tap, retry) returns the first sale."""
+    number, stock moves, outbox. The same key (double tap, retry) returns the first sale.
+    Lines, tenders, moves, levels and events are each written with one executemany."""
     key = idempotency_key.strip()
     if not (8 <= len(key) <= 64):
         raise PosError("missing payment key; reload the payment screen")
@@ -172,43 +172,32 @@ async def complete_sale(
             change_minor=settlement.change,
             receipt_token=secrets.token_urlsafe(24),
         )
+        for t in cart.tenders:
+            if t.kind == "exchange":
+                used = credit_on_cart(cart.tenders, t.reference)
+                if used > await exchange_credit_left(s, t.reference):
+                    raise PosError(f"the exchange credit on {t.reference} was already used")
         s.add(sale)
+        await s.flush()  # the lines and tenders below refer to it
+        # One query for every line's bin, then one executemany per table (issue #15).
+        bins = await bins_for_sale(s, (line.product_id for line in cart.lines))
+        sale_lines: list[dict[str, object]] = []
+        moves: list[SaleMove] = []
         event_lines = []
         for line in cart.lines:
             product = products[line.product_id]
             price = totals.line(line.id)
-            bin_ = await bin_for_sale(s, product)
-            s.add(
-                SaleLine(
-                    id=uuid7(),
-                    sale_id=sale.id,
-                    position=line.position,
-                    product_id=product.id,
-                    sku=product.sku,
-                    name=product.name,
-                    hsn=product.hsn,
-                    unit=product.unit,
-                    quantity=line.quantity,
-                    unit_price_minor=product.price_minor,
-                    gross_minor=price.gross,
-                    discount_minor=price.discount,
-                    net_minor=price.net,
-                    gst_rate_bp=price.gst_rate_bp,
-                    tax_minor=price.tax,
-                    cgst_minor=price.cgst,
-                    sgst_minor=price.sgst,
-                    bin_id=bin_.id,
-                )
-            )
-            await record_move(
-                s,
-                product=product,
-                bin=bin_,
-                delta=-line.quantity,
-                reason="sale",
-                reference=sale.number,
-                user_id=user.id,
-            )
+            bin_ = bins.take(product.id, line.quantity)
+            sale_lines.append({
+                "id": uuid7(), "sale_id": sale.id, "position": line.position,
+                "product_id": product.id, "sku": product.sku, "name": product.name,
+                "hsn": product.hsn, "unit": product.unit, "quantity": line.quantity,
+                "unit_price_minor": product.price_minor, "gross_minor": price.gross,
+                "discount_minor": price.discount, "net_minor": price.net,
+                "gst_rate_bp": price.gst_rate_bp, "tax_minor": price.tax,
+                "cgst_minor": price.cgst, "sgst_minor": price.sgst, "bin_id": bin_.id,
+            })
+            moves.append(SaleMove(product.id, product.sku, bin_.id, bin_.code, -line.quantity))
             event_lines.append(
                 {
                     "sku": product.sku,
@@ -218,41 +207,32 @@ async def complete_sale(
                     "gst_rate_bp": price.gst_rate_bp,
                 }
             )
-        for t in cart.tenders:
-            if t.kind == "exchange":
-                used = credit_on_cart(cart.tenders, t.reference)
-                if used > await exchange_credit_left(s, t.reference):
-                    raise PosError(f"the exchange credit on {t.reference} was already used")
-            s.add(
-                SaleTender(
-                    id=uuid7(),
-                    sale_id=sale.id,
-                    position=t.position,
-                    kind=t.kind,
-                    amount_minor=t.amount_minor,
-                    given_minor=t.given_minor,
-                    reference=t.reference,
-                )
-            )
+        await s.execute(insert(SaleLine), sale_lines)
+        if cart.tenders:
+            await s.execute(insert(SaleTender), [
+                {"id": uuid7(), "sale_id": sale.id, "position": t.position, "kind": t.kind,
+                 "amount_minor": t.amount_minor, "given_minor": t.given_minor,
+                 "reference": t.reference}
+                for t in cart.tenders
+            ])
         cart.status = "paid"
         touch(cart)
-        emit(
-            s,
-            "sale.completed",
-            {
-                "sale_id": sale.id,
-                "number": sale.number,
-                "at": now.isoformat(),
-                "counter": counter,
-                "shift": shift.number,
-                "total": totals.total,
-                "tax": totals.tax,
-                "discount": totals.discount,
-                "rounding": totals.rounding,
-                "lines": event_lines,
-                "tenders": [{"kind": t.kind, "amount": t.amount_minor} for t in cart.tenders],
-            },
-        )
+        completed = {
+            "sale_id": sale.id,
+            "number": sale.number,
+            "at": now.isoformat(),
+            "counter": counter,
+            "shift": shift.number,
+            "total": totals.total,
+            "tax": totals.tax,
+            "discount": totals.discount,
+            "rounding": totals.rounding,
+            "lines": event_lines,
+            "tenders": [{"kind": t.kind, "amount": t.amount_minor} for t in cart.tenders],
+        }
+        # the stock.moved events, then sale.completed: the order emit() gave them
+        await record_moves(s, moves, reason="sale", reference=sale.number, user_id=user.id,
+                           then=[("sale.completed", completed)])
         await s.flush()
         await s.refresh(sale, ["lines", "tenders"])
         receipts.ask_for_receipt(s, cfg, sale, user.name)

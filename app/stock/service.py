@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.catalog.models import Product
@@ -19,7 +20,7 @@ from app.core.clock import utcnow
 from app.core.db import Database, Session
 from app.core.ids import uuid7
 from app.stock.models import REASONS, Bin, StockLevel, StockMove
-from app.sync.outbox import emit
+from app.sync.outbox import emit, emit_many
 
 ADJUST_REASONS = {"damaged": -1, "expired": -1, "found": +1, "count": 0}
 
@@ -65,22 +66,80 @@ async def record_move(
             set_={"on_hand": StockLevel.on_hand + delta},
         )
     )
-    emit(
-        s,
-        "stock.moved",
-        {
-            "move_id": move.id,
-            "sku": product.sku,
-            "bin": bin.code,
-            "delta": delta,
-            "reason": reason,
-            "reference": move.reference,
-            "batch": move.batch,
-            "expiry": expiry.isoformat() if expiry else None,
-            "at": move.at.isoformat(),
-        },
-    )
+    emit(s, "stock.moved", _moved_event(move.id, product.sku, bin.code, delta, reason,
+                                        move.reference, move.batch, expiry, move.at))
     return move
+
+
+def _moved_event(move_id: str, sku: str, bin_code: str, delta: int, reason: str,
+                 reference: str, batch: str | None, expiry: date | None,
+                 at: datetime) -> dict[str, Any]:
+    """The data of a ``stock.moved`` event (one shape for record_move and record_moves)."""
+    return {
+        "move_id": move_id,
+        "sku": sku,
+        "bin": bin_code,
+        "delta": delta,
+        "reason": reason,
+        "reference": reference,
+        "batch": batch,
+        "expiry": expiry.isoformat() if expiry else None,
+        "at": at.isoformat(),
+    }
+
+
+@dataclass(frozen=True)
+class SaleMove:
+    """One line's stock movement in ``record_moves``."""
+
+    product_id: str
+    sku: str
+    bin_id: str
+    bin_code: str
+    delta: int
+
+
+async def record_moves(
+    s: Session,
+    moves: Sequence[SaleMove],
+    *,
+    reason: str,
+    reference: str = "",
+    user_id: str | None = None,
+    then: Iterable[tuple[str, dict[str, Any]]] = (),
+) -> list[str]:
+    """``record_move`` for many lines at once (a sale): the same ledger rows, level
+    upserts and ``stock.moved`` events, written with one executemany each. ``then``
+    are further outbox events written after the moves' (so one executemany holds the
+    sale's whole outbox). Returns the move ids, in order."""
+    if reason not in REASONS:
+        raise StockError(f"unknown stock reason {reason!r}")
+    if any(m.delta == 0 for m in moves):
+        raise StockError("a stock movement needs a non-zero quantity")
+    reference = reference[:80]
+    now = utcnow()
+    ids = [uuid7() for _ in moves]
+    if moves:
+        await s.execute(insert(StockMove), [
+            {"id": move_id, "product_id": m.product_id, "bin_id": m.bin_id, "delta": m.delta,
+             "reason": reason, "reference": reference, "batch": None, "expiry": None,
+             "user_id": user_id, "at": now}
+            for move_id, m in zip(ids, moves, strict=True)
+        ])
+        upsert = sqlite_insert(StockLevel)
+        await s.execute(
+            upsert.on_conflict_do_update(
+                index_elements=["product_id", "bin_id"],
+                set_={"on_hand": StockLevel.on_hand + upsert.excluded.on_hand},
+            ),
+            [{"product_id": m.product_id, "bin_id": m.bin_id, "on_hand": m.delta}
+             for m in moves],
+        )
+    events = [("stock.moved", _moved_event(move_id, m.sku, m.bin_code, m.delta, reason,
+                                           reference, None, None, now))
+              for move_id, m in zip(ids, moves, strict=True)]
+    await emit_many(s, [*events, *then])
+    return ids
 
 
 async def bin_for_sale(s: Session, product: Product) -> Bin:
@@ -102,6 +161,57 @@ async def bin_for_sale(s: Session, product: Product) -> Bin:
         s.add(first)
         await s.flush()
     return first
+
+
+@dataclass(frozen=True)
+class SaleBin:
+    id: str
+    code: str
+    pick_seq: int
+
+
+@dataclass
+class SaleBins:
+    """Where each line of one sale takes stock from, read with one query
+    (``bins_for_sale``). ``take`` follows ``bin_for_sale`` line by line: the
+    product's fullest bin counting the lines already taken, else the fallback bin."""
+
+    levels: dict[str, dict[SaleBin, int]]
+    fallback: SaleBin | None
+    taken: list[SaleBin] = field(default_factory=list)
+
+    def take(self, product_id: str, quantity: int) -> SaleBin:
+        levels = self.levels.setdefault(product_id, {})
+        if levels:
+            bin_ = min(levels, key=lambda b: (-levels[b], b.pick_seq, b.code))
+        else:
+            assert self.fallback is not None  # bins_for_sale reads it when a product has no level
+            bin_ = self.fallback
+        levels[bin_] = levels.get(bin_, 0) - quantity
+        return bin_
+
+
+async def bins_for_sale(s: Session, product_ids: Iterable[str]) -> SaleBins:
+    """``bin_for_sale`` for all of a sale's products in one query (plus one for the
+    store's first bin, only when a product has never had stock anywhere)."""
+    ids = set(product_ids)
+    rows = (await s.execute(
+        select(StockLevel.product_id, StockLevel.on_hand, Bin.id, Bin.code, Bin.pick_seq)
+        .join(Bin, Bin.id == StockLevel.bin_id)
+        .where(StockLevel.product_id.in_(ids))
+    )).all()
+    levels: dict[str, dict[SaleBin, int]] = {}
+    for product_id, on_hand, bin_id, code, pick_seq in rows:
+        levels.setdefault(product_id, {})[SaleBin(bin_id, code, pick_seq)] = on_hand
+    fallback = None
+    if ids - levels.keys():
+        first = await s.scalar(select(Bin).order_by(Bin.pick_seq, Bin.code).limit(1))
+        if first is None:
+            first = Bin(id=uuid7(), code="STORE", zone="STORE", aisle="", shelf="", pick_seq=0)
+            s.add(first)
+            await s.flush()
+        fallback = SaleBin(first.id, first.code, first.pick_seq)
+    return SaleBins(levels, fallback)
 
 
 async def _product_and_bin(s: Session, product_id: str, bin_code: str) -> tuple[Product, Bin]:
