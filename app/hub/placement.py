@@ -11,12 +11,15 @@ the store's stock. In Kirana stock leaves a store's ledger at handover, so "assi
 but not picked" in the design is read as "assigned and not yet handed over": a
 picked order's units are still in the level until then.
 
-No unit is promised twice: every placement locks the rows of the stores it looks
-at (SELECT ... FOR UPDATE on PostgreSQL; SQLite runs one writer at a time) before
-it reads their stock and promises, and writes its promise before it lets go.
+No unit is promised twice: every placement locks the rows of the stores that could
+get the order, those in its customer's area (SELECT ... FOR UPDATE on PostgreSQL;
+SQLite runs one writer at a time), before it reads their stock and promises, and
+writes its promise before it lets go. Placements in other areas go on meanwhile.
 
-Lock order, to keep PostgreSQL free of deadlocks: every routing transaction first
-locks all store rows in id order (`lock_stores`), and only then order rows. The sync
+Lock order, to keep PostgreSQL free of deadlocks: store rows always in id order and
+before order rows; a new order's gapless number (a counter row) after them. Intake
+locks its area's stores; the other routing transactions lock all store rows
+(`lock_stores`), and only then order rows. The sync
 endpoint does the same before applying a frame that carries `order.status`; the
 catalogue fan-out locks store rows in id order and no order rows.
 """
@@ -719,6 +722,16 @@ async def counts(db: HubDatabase) -> dict[str, int]:
     async with db.read() as s:
         return dict((await s.execute(select(HubOrder.status, func.count())
                                      .group_by(HubOrder.status))).all())
+
+
+async def rules_and_couriers(db: HubDatabase, cfg: HubConfig
+                             ) -> tuple[allocation.Rules, dict[str, bool]]:
+    """What the rules page shows: the routing rules in force and each courier's
+    availability."""
+    async with db.read() as s:
+        rules = await current_rules(s, cfg)
+        available = {c.name: c.available for c in await s.scalars(select(HubCourier))}
+    return rules, available
 
 
 async def set_courier_available(db: HubDatabase, name: str, available: bool) -> None:
