@@ -221,13 +221,7 @@ async def rules_page(request: Request) -> Template:
 async def _rules(request: Request, error: str = "", saved: bool = False,
                  status_code: int = 200) -> Template:
     cfg = request.app.state.cfg
-    async with request.app.state.db.read() as s:
-        rules = await placement.current_rules(s, cfg)
-        from sqlalchemy import select
-
-        from app.hub.models import HubCourier
-
-        available = {c.name: c.available for c in await s.scalars(select(HubCourier))}
+    rules, available = await placement.rules_and_couriers(request.app.state.db, cfg)
     return page(request, "hub/rules.html", status_code=status_code, rules=rules,
                 criteria=allocation.CRITERIA, labels=allocation.CRITERIA_LABELS, cfg=cfg,
                 available=available, error=error, saved=saved)
