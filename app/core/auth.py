@@ -235,7 +235,7 @@ def requires(*roles: str):
             )
 
     # A function's own attribute (mypy knows none): tests find every guarded route by it.
-    guard.kirana_roles = roles  # type: ignore[attr-defined]
+    guard.kirana_roles = roles  # type: ignore[attr-defined]  # read by the route-table walk
     return guard
 
 
@@ -281,8 +281,8 @@ def api_access(scope: str, *roles: str, also: tuple[str, ...] = ()):
             raise PermissionDeniedException(f"role {user.role} may not use this")
 
     # A function's own attributes (mypy knows none): tests find every guarded route by them.
-    guard.kirana_roles = roles  # type: ignore[attr-defined]
-    guard.kirana_scope = scope  # type: ignore[attr-defined]
+    guard.kirana_roles = roles  # type: ignore[attr-defined]  # read by the route-table walk
+    guard.kirana_scope = scope  # type: ignore[attr-defined]  # read by the route-table walk
     return guard
 
 

@@ -246,7 +246,7 @@ async def refund(
                                      {k: v.line for k, v in lines.items()}, counter,
                                      credit_code=credit_code)
         # Shown and printed once: only its hash is kept (a repeat of the request has none).
-        refund_row.credit_code = credit_code  # type: ignore[attr-defined]
+        refund_row.credit_code = credit_code  # type: ignore[attr-defined]  # shown once, not a column
         return refund_row
 
 
