@@ -15,14 +15,10 @@ from litestar.types import ExceptionHandlersMap
 from app.catalog import service as catalog
 from app.catalog.barcodes import BarcodeError
 from app.catalog.units import QuantityError, parse_quantity
-from app.config import StoreConfig
 from app.core.auth import LoginError
-from app.core.db import Database
 from app.core.money import MoneyError, parse_amount
 from app.core.web import Form, current_user, go, page, signed_in
 from app.pos import cart, discounts, shifts
-from app.pos.common import shift_on
-from app.pos.models import Shift
 from app.pos.pricing import Discount, PricingError
 from app.pos.till_rules import NeedsApproval, PosError
 from app.pos.till_web import (
@@ -45,7 +41,7 @@ from app.printing import service as printing
 async def pos_page(request: Request) -> Template | Redirect:
     db, cfg = request.app.state.db, request.app.state.cfg
     counter = counter_of(request)
-    shift, quick = await _shift_and_quick_keys(db, cfg, counter) if counter else (None, [])
+    shift, quick = await shifts.shift_and_quick_keys(db, cfg, counter) if counter else (None, [])
     if shift is None or not counter:
         open_counters = {c: await shifts.current_shift(db, c) for c in cfg.pos.counters}
         return page(request, "pos/open_shift.html", **ctx(request, open_counters=open_counters))
@@ -53,19 +49,6 @@ async def pos_page(request: Request) -> Template | Redirect:
     return page(request, "pos/till.html", **ctx(
         request, view=view, shift=shift, quick=quick,
         printer_alerts=await _printer_alerts(request, counter)))
-
-
-async def _shift_and_quick_keys(
-    db: Database, cfg: StoreConfig, counter: str
-) -> tuple[Shift | None, list[catalog.ProductInfo]]:
-    """The open shift and the quick keys' products in one read, as plain rows: the till
-    page is shown after every sale ("New sale"), so it takes no session per key."""
-    async with db.read() as s:
-        shift = await shift_on(s, counter)
-        if shift is None:
-            return None, []
-        found = [await catalog.product_info_by_sku(s, sku) for sku in cfg.pos.quick_keys]
-    return shift, [p for p in found if p]
 
 
 async def _printer_alerts(request: Request, counter: str) -> list[printing.PrinterAlert]:

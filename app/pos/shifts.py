@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from app.catalog import service as catalog
 from app.config import PosSection, StoreConfig
 from app.core import audit
 from app.core.auth import StaffUser
@@ -62,6 +63,18 @@ async def open_shift(
 async def current_shift(db: Database, counter: str) -> Shift | None:
     async with db.read() as s:
         return await shift_on(s, counter)
+
+
+async def shift_and_quick_keys(db: Database, cfg: StoreConfig, counter: str
+                              ) -> tuple[Shift | None, list[catalog.ProductInfo]]:
+    """The open shift and the quick keys' products in one read, as plain rows: the till
+    page is shown after every sale ("New sale"), so it takes no session per key."""
+    async with db.read() as s:
+        shift = await shift_on(s, counter)
+        if shift is None:
+            return None, []
+        found = [await catalog.product_info_by_sku(s, sku) for sku in cfg.pos.quick_keys]
+    return shift, [p for p in found if p]
 
 
 def cash_out_refusal(pos_cfg: PosSection, amount_out: int, unapproved_before: int) -> str:
