@@ -55,6 +55,17 @@ async def recheck_discounts(
             cart.bill_discount_approver = approver.id
 
 
+def _check_discount(cfg: StoreConfig, discount: Discount, base: int, what: str,
+                    user: StaffUser, approver: StaffUser | None) -> None:
+    """A line or bill discount (on `base`, the line's or bill's amount before it) is
+    refused when it is more than `base`, and needs a manager's PIN over the limit."""
+    if discount.kind == "amount" and discount.value > base:
+        raise PosError(f"the discount is more than the {what} ({format_amount(base)})")
+    if discount_needs_approval(cfg, discount, base) and not is_manager(user) and approver is None:
+        raise NeedsApproval(
+            f"a discount over {cfg.pos.discount_limit_percent}% needs a manager's PIN")
+
+
 async def set_line_discount(
     db: Database,
     cfg: StoreConfig,
@@ -71,16 +82,7 @@ async def set_line_discount(
         products = await products_for(s, cart)
         gross = totals_for(cfg, cart, products).line(line.id).gross
         if discount is not None:
-            if discount.kind == "amount" and discount.value > gross:
-                raise PosError(f"the discount is more than the line ({format_amount(gross)})")
-            if (
-                discount_needs_approval(cfg, discount, gross)
-                and not is_manager(user)
-                and approver is None
-            ):
-                raise NeedsApproval(
-                    f"a discount over {cfg.pos.discount_limit_percent}% needs a manager's PIN"
-                )
+            _check_discount(cfg, discount, gross, "line", user, approver)
             audit.record(
                 s,
                 "discount_line",
@@ -109,16 +111,7 @@ async def set_bill_discount(
         base = totals_for(cfg, cart, products)
         base_amount = base.gross - base.line_discounts
         if discount is not None:
-            if discount.kind == "amount" and discount.value > base_amount:
-                raise PosError(f"the discount is more than the bill ({format_amount(base_amount)})")
-            if (
-                discount_needs_approval(cfg, discount, base_amount)
-                and not is_manager(user)
-                and approver is None
-            ):
-                raise NeedsApproval(
-                    f"a discount over {cfg.pos.discount_limit_percent}% needs a manager's PIN"
-                )
+            _check_discount(cfg, discount, base_amount, "bill", user, approver)
             audit.record(s, "discount_bill", f"{discount.kind} {discount.value}",
                          user=user, approver=approver)
         cart.bill_discount_kind = discount.kind if discount else None
