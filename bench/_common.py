@@ -26,10 +26,11 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -275,6 +276,26 @@ def work_directory(path: str | None, keep: bool, prefix: str) -> Iterator[Path]:
             print(f"kept work directory {root}")
         else:
             shutil.rmtree(root, ignore_errors=True)
+
+
+def run_in_work_directory(args, prefix: str,
+                          run: Callable[[Any, Path, Budget], int]) -> int:
+    """A bench's main(): `run(args, root, budget)` in a work directory under the time
+    limit (`args.time_limit`, `args.workdir`, `args.keep`). Exit 3 when the budget runs
+    out, 1 on a setup or request failure."""
+    budget = Budget(args.time_limit)
+    budget.arm()
+    try:
+        with work_directory(args.workdir, args.keep, prefix=prefix) as root:
+            return run(args, root, budget)
+    except BudgetExceeded as exc:
+        print(f"ABORTED: {exc}", file=sys.stderr)
+        return 3
+    except (RuntimeError, OSError, httpx.HTTPError) as exc:
+        print(f"FAILED: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        Budget.disarm()
 
 
 # ---- statistics ------------------------------------------------------------------------

@@ -26,22 +26,19 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (
     LOCALHOST,
     Budget,
-    BudgetExceeded,
     StoreDir,
     busy_warning,
     format_table,
     free_port,
     load_average,
     machine_info,
+    run_in_work_directory,
     summarize,
-    work_directory,
 )
 from _till import (
     LINES_PER_BILL,
@@ -89,20 +86,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    budget = Budget(args.time_limit)
-    budget.arm()
-    try:
-        with work_directory(args.workdir, args.keep, prefix="kirana-bench-pos-") as root:
-            return run(args, root, budget)
-    except BudgetExceeded as exc:
-        print(f"ABORTED: {exc}", file=sys.stderr)
-        return 3
-    except (RuntimeError, OSError, httpx.HTTPError) as exc:
-        print(f"FAILED: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        Budget.disarm()
+    return run_in_work_directory(parse_args(argv), "kirana-bench-pos-", run)
 
 
 def run(args: argparse.Namespace, root: Path, budget: Budget) -> int:

@@ -18,7 +18,6 @@ every row alike. Only 127.0.0.1. Run: .venv/bin/python bench/request_cost.py
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import re
 import sys
@@ -34,25 +33,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
     LOCALHOST,
     Budget,
-    BudgetExceeded,
     StoreDir,
     busy_warning,
     format_table,
     free_port,
     machine_info,
-    work_directory,
+    run_in_work_directory,
 )
+from _till import process_cpu_seconds
 
 PACKAGES = ("litestar", "uvicorn", "SQLAlchemy", "httpx")
 CASHIER = ("Bench Cashier", "3816")
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def process_cpu(pid: int) -> float:
-    """Seconds of CPU the process has used (all its threads): utime + stime."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def sign_in(client: httpx.Client, name: str, pin: str) -> None:
@@ -83,20 +74,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    budget = Budget(args.time_limit)
-    budget.arm()
-    try:
-        with work_directory(args.workdir, args.keep, prefix="kirana-bench-req-") as root:
-            return run(args, root, budget)
-    except BudgetExceeded as exc:
-        print(f"ABORTED: {exc}", file=sys.stderr)
-        return 3
-    except (RuntimeError, OSError, httpx.HTTPError) as exc:
-        print(f"FAILED: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        Budget.disarm()
+    return run_in_work_directory(parse_args(argv), "kirana-bench-req-", run)
 
 
 def run(args: argparse.Namespace, root: Path, budget: Budget) -> int:
@@ -143,12 +121,12 @@ def run(args: argparse.Namespace, root: Path, budget: Budget) -> int:
                 rng.shuffle(order)
                 for label in order:
                     client, path, status = rows[label]
-                    c0, w0 = process_cpu(server.pid), time.perf_counter()
+                    c0, w0 = process_cpu_seconds(server.pid), time.perf_counter()
                     for _ in range(per_batch):
                         if client.get(path).status_code != status:
                             raise RuntimeError(f"{path}: unexpected status")
                     wall[label] += time.perf_counter() - w0
-                    cpu[label] += process_cpu(server.pid) - c0
+                    cpu[label] += process_cpu_seconds(server.pid) - c0
     finally:
         server.stop()
     n = per_batch * args.rounds

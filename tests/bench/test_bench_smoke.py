@@ -105,3 +105,10 @@ def test_allocation_bench_on_sqlite_prints_decision_placement_and_intake():
                     "--time-limit", "200")
     assert_lines(out, rf"^allocate\(\) p99 {NUM} ms", rf"^take_order on sqlite p99 {NUM} ms",
                  r"intake on sqlite done")
+
+
+def test_request_cost_bench_prints_cpu_per_request_against_healthz():
+    out = run_bench("request_cost.py", "--requests", "10", "--rounds", "1")
+    assert_lines(out, rf"^GET /healthz \(no identity\)\s+{NUM}",
+                 rf"^GET /pos/printer-alerts \(cashier session\)\s+{NUM}",
+                 rf"^GET /api/v1/products/<none> \(API key\)\s+{NUM}")
