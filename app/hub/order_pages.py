@@ -23,7 +23,7 @@ from app.core.auth import requires
 from app.core.clock import utcnow
 from app.core.money import parse_amount, parse_count
 from app.core.web import Form, UploadProblem, go, page, signed_in, upload_text
-from app.hub import allocation, placement
+from app.hub import allocation, placement, views
 from app.hub.models import HubOrder
 from app.hub.service import HubError
 from app.orders.schemas import OrderBody
@@ -50,9 +50,7 @@ async def order_page(request: Request, order_id: str) -> Template:
     found = await placement.get_order(request.app.state.db, order_id)
     if found is None:
         raise NotFoundException(f"no order {order_id}")
-    from app.hub import service as hub
-
-    stores = await hub.store_health(request.app.state.db, request.app.state.cfg.offline_after)
+    stores = await views.store_health(request.app.state.db, request.app.state.cfg.offline_after)
     return page(request, "hub/order.html", found=found, order=found.order, stores=stores,
                 labels=placement.LABELS, now=utcnow(), error=request.query_params.get("error", ""))
 

@@ -19,6 +19,7 @@ from app.core.auth import api_access, requires
 from app.core.clock import utcnow
 from app.core.web import Form, UploadProblem, go, page, upload_text
 from app.hub import service as hub
+from app.hub import views
 
 HQ = ("manager",)  # HQ operations; admins may do everything
 
@@ -29,9 +30,9 @@ HQ = ("manager",)  # HQ operations; admins may do everything
 async def _stores_board(request: Request) -> dict[str, Any]:
     """What the Stores page shows: each store's link and today's sales."""
     cfg = request.app.state.cfg
-    stores = await hub.store_health(request.app.state.db, cfg.offline_after)
+    stores = await views.store_health(request.app.state.db, cfg.offline_after)
     today = utcnow().astimezone(cfg.tz).date().isoformat()
-    sales = {d.store_id: d for d in await hub.day_sales(request.app.state.db, today)}
+    sales = {d.store_id: d for d in await views.day_sales(request.app.state.db, today)}
     return {"stores": stores, "sales": sales, "today": today}
 
 
@@ -66,7 +67,7 @@ async def accept_database(request: Request, store_id: str, data: Form) -> Respon
 
 @get("/api/v1/stores", guards=[api_access("stock:read", *HQ)])
 async def api_stores(request: Request) -> dict[str, Any]:
-    stores = await hub.store_health(request.app.state.db, request.app.state.cfg.offline_after)
+    stores = await views.store_health(request.app.state.db, request.app.state.cfg.offline_after)
     return {"stores": [s.as_json() for s in stores]}
 
 
@@ -148,16 +149,16 @@ async def import_upload(
 
 @get("/hub/inventory", guards=[requires(*HQ)])
 async def inventory_page(request: Request, sku: str = "") -> Template:
-    product, rows = (await hub.inventory_for(request.app.state.db, sku) if sku.strip()
+    product, rows = (await views.inventory_for(request.app.state.db, sku) if sku.strip()
                      else (None, []))
-    low = await hub.low_stock(request.app.state.db, limit=100)
+    low = await views.low_stock(request.app.state.db, limit=100)
     return page(request, "hub/inventory.html", sku=sku.strip().upper(), product=product,
                 rows=rows, low=low)
 
 
 @get("/hub/inventory.csv", guards=[requires(*HQ)])
 async def inventory_csv(request: Request) -> Response:
-    rows = await hub.inventory_rows(request.app.state.db)
+    rows = await views.inventory_rows(request.app.state.db)
     out = io.StringIO()
     columns = ["sku", "name", "store", "on_hand", "reserved", "available"]
     writer = csv_safe.writer(out)
@@ -170,7 +171,7 @@ async def inventory_csv(request: Request) -> Response:
 
 @get("/api/v1/inventory/{sku:str}", guards=[api_access("stock:read", *HQ)])
 async def api_inventory(request: Request, sku: str) -> dict[str, Any]:
-    product, rows = await hub.inventory_for(request.app.state.db, sku)
+    product, rows = await views.inventory_for(request.app.state.db, sku)
     if product is None and not any(r.on_hand for r in rows):
         raise NotFoundException(f"no product {sku.upper()}")
     return {
@@ -196,7 +197,7 @@ async def sales_page(request: Request, day: str = "") -> Template:
         date.fromisoformat(chosen)
     except ValueError:
         chosen = today.isoformat()
-    rows = await hub.day_sales(request.app.state.db, chosen)
+    rows = await views.day_sales(request.app.state.db, chosen)
     top = max((r.net for r in rows), default=0)
     return page(request, "hub/sales.html", day=chosen, rows=rows, top=max(top, 1))
 

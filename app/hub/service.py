@@ -8,7 +8,6 @@ they announce (`enqueue`), like the store's outbox.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 import secrets
@@ -19,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, insert, select, update
 
 from app.catalog import rules
 from app.catalog.barcodes import MeasureRule
@@ -506,6 +505,15 @@ async def _change_product(db: HubDatabase, sku: str, **changes: Any) -> Product:
     return await write_retrying(db, change)
 
 
+async def product_with_codes(db: HubDatabase, sku: str) -> tuple[Product | None, list[str]]:
+    """The catalogue's product with this SKU (any case) and its barcodes, for its form."""
+    async with db.read() as s:
+        product = await s.scalar(select(Product).where(Product.sku == sku.upper()))
+        codes = [] if product is None else list(await s.scalars(
+            select(Barcode.code).where(Barcode.product_id == product.id).order_by(Barcode.code)))
+    return product, codes
+
+
 # --- store -> hub events -------------------------------------------------------------
 
 
@@ -616,217 +624,3 @@ async def _record_order_status(s: Session, store_id: str, data: dict, now: datet
     elif not holds_reservation(status):
         await s.execute(delete(HubReservation).where(HubReservation.order_id == order_id,
                                                      HubReservation.store_id == store_id))
-
-
-# --- what HQ looks at ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StoreHealth:
-    id: str
-    name: str
-    kind: str
-    online: bool
-    connected_since: datetime | None
-    last_seen_at: datetime | None
-    version: str
-    waiting_down: int  # hub -> store events the store has not applied yet
-    oldest_waiting_seconds: float | None
-    lag_seconds: float | None  # how old the store's newest event was when it arrived
-    acked_up: int
-    alert: str
-    alert_at: datetime | None
-    links: tuple[LinkView, ...] = ()  # live connections, oldest (the established) first
-    refused: dict | None = None  # the connection refused with the alert (RefusedLink)
-    refused_epoch: str = ""
-    down_acked: int = 0
-
-    @property
-    def state(self) -> str:
-        if not self.online:
-            return "offline"
-        return "syncing" if self.waiting_down else "online"
-
-    def as_json(self) -> dict:
-        return {
-            "id": self.id, "name": self.name, "kind": self.kind, "state": self.state,
-            "online": self.online,
-            "connected_since": self.connected_since.isoformat() if self.connected_since else None,
-            "last_seen_at": self.last_seen_at.isoformat() if self.last_seen_at else None,
-            "version": self.version, "events_waiting": self.waiting_down,
-            "oldest_waiting_seconds": self.oldest_waiting_seconds,
-            "lag_seconds": self.lag_seconds, "events_received": self.acked_up,
-            "alert": self.alert or None,
-            "links": [{"address": x.address, "version": x.version,
-                       "connected_at": x.connected_at.isoformat()} for x in self.links],
-            "refused_link": {**self.refused, "at": self.refused["at"].isoformat()}
-            if self.refused else None,
-        }
-
-
-@dataclass(frozen=True)
-class LinkView:
-    address: str
-    version: str
-    connected_at: datetime
-
-
-async def store_health(db: HubDatabase, offline_after: timedelta) -> list[StoreHealth]:
-    now = utcnow()
-    async with db.read() as s:
-        stores = list(await s.scalars(select(HubStore).order_by(HubStore.id)))
-        oldest = dict((await s.execute(
-            select(HubOutbox.store_id, func.min(HubOutbox.at))
-            .join(HubStore, HubStore.id == HubOutbox.store_id)
-            .where(HubOutbox.seq > HubStore.down_acked)
-            .group_by(HubOutbox.store_id))).all())
-        live = await live_links(s, now, offline_after)
-        seen = dict((await s.execute(select(HubStoreLink.store_id,
-                                            func.max(HubStoreLink.last_seen_at))
-                                     .group_by(HubStoreLink.store_id))).all())
-    out = []
-    for st in stores:
-        links = live.get(st.id, [])
-        old = oldest.get(st.id)
-        if isinstance(old, str):
-            old = datetime.fromisoformat(old)
-        last_seen = max((at for at in (st.last_seen_at, _as_datetime(seen.get(st.id)))
-                         if at is not None), default=None)
-        lag = None
-        if st.last_event_at and st.last_applied_at:
-            lag = max(0.0, (st.last_applied_at - st.last_event_at).total_seconds())
-        refused = None
-        if st.rejected_link and st.alert:
-            with contextlib.suppress(ValueError, TypeError):
-                refused = msgspec.json.decode(st.rejected_link)
-                refused["at"] = datetime.fromisoformat(refused["at"])
-        out.append(StoreHealth(
-            id=st.id, name=st.name, kind=st.kind, online=bool(links),
-            connected_since=links[0].connected_at if links else None,
-            last_seen_at=last_seen, version=links[0].version if links else st.version,
-            waiting_down=max(0, st.down_seq - st.down_acked),
-            oldest_waiting_seconds=(now - old).total_seconds() if old else None,
-            lag_seconds=lag, acked_up=st.acked_up, alert=st.alert, alert_at=st.alert_at,
-            links=tuple(LinkView(x.address, x.version, x.connected_at) for x in links),
-            refused=refused, refused_epoch=st.rejected_epoch or "",
-            down_acked=st.down_acked))
-    return out
-
-
-def _as_datetime(value: Any) -> datetime | None:
-    """max() over a UTCDateTime column comes back as its stored text on SQLite."""
-    if value is None or isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(value)
-
-
-@dataclass(frozen=True)
-class StoreStock:
-    store_id: str
-    store_name: str
-    on_hand: int
-    reserved: int
-
-    @property
-    def available(self) -> int:
-        return self.on_hand - self.reserved
-
-
-async def inventory_for(db: HubDatabase, sku: str) -> tuple[Product | None, list[StoreStock]]:
-    sku = sku.strip().upper()
-    async with db.read() as s:
-        product = await s.scalar(select(Product).where(Product.sku == sku))
-        stores = list(await s.execute(select(HubStore.id, HubStore.name)
-                                      .order_by(HubStore.id)))
-        on_hand = dict((await s.execute(select(HubStockLevel.store_id, HubStockLevel.on_hand)
-                                        .where(HubStockLevel.sku == sku))).all())
-        reserved = dict((await s.execute(
-            select(HubReservation.store_id, func.sum(HubReservation.quantity))
-            .where(HubReservation.sku == sku).group_by(HubReservation.store_id))).all())
-    return product, [StoreStock(sid, name, int(on_hand.get(sid, 0)), int(reserved.get(sid) or 0))
-                     for sid, name in stores]
-
-
-@dataclass(frozen=True)
-class LowStock:
-    store_id: str
-    sku: str
-    name: str
-    available: int
-    reorder_level: int
-
-
-async def low_stock(db: HubDatabase, limit: int = 200) -> list[LowStock]:
-    """Store x product pairs at or below the product's reorder level (products with a
-    level set), emptiest first."""
-    async with db.read() as s:
-        products = {sku: (name, level) for sku, name, level in (await s.execute(
-            select(Product.sku, Product.name, Product.reorder_level)
-            .where(Product.active.is_(True), Product.reorder_level > 0))).all()}
-        stores = list(await s.scalars(select(HubStore.id).where(HubStore.active.is_(True))))
-        levels = {(st, sku): n for st, sku, n in (await s.execute(
-            select(HubStockLevel.store_id, HubStockLevel.sku, HubStockLevel.on_hand))).all()}
-        reserved = {(st, sku): int(n) for st, sku, n in (await s.execute(
-            select(HubReservation.store_id, HubReservation.sku, func.sum(HubReservation.quantity))
-            .group_by(HubReservation.store_id, HubReservation.sku))).all()}
-    rows = []
-    for sku, (name, level) in products.items():
-        for st in stores:
-            available = levels.get((st, sku), 0) - reserved.get((st, sku), 0)
-            if available <= level:
-                rows.append(LowStock(st, sku, name, available, level))
-    rows.sort(key=lambda r: (r.available - r.reorder_level, r.store_id, r.sku))
-    return rows[:limit]
-
-
-async def inventory_rows(db: HubDatabase) -> list[dict]:
-    """Every store x SKU the hub knows stock for, for the CSV export."""
-    async with db.read() as s:
-        names = dict((await s.execute(select(Product.sku, Product.name))).all())
-        reserved = {(st, sku): int(n) for st, sku, n in (await s.execute(
-            select(HubReservation.store_id, HubReservation.sku, func.sum(HubReservation.quantity))
-            .group_by(HubReservation.store_id, HubReservation.sku))).all()}
-        rows = (await s.execute(select(HubStockLevel.store_id, HubStockLevel.sku,
-                                       HubStockLevel.on_hand)
-                                .order_by(HubStockLevel.sku, HubStockLevel.store_id))).all()
-    out = []
-    for st, sku, on_hand in rows:
-        held = reserved.get((st, sku), 0)
-        out.append({"sku": sku, "name": names.get(sku, ""), "store": st, "on_hand": on_hand,
-                    "reserved": held, "available": on_hand - held})
-    return out
-
-
-@dataclass(frozen=True)
-class DaySales:
-    store_id: str
-    store_name: str
-    sales: int
-    sales_total: int
-    refunds: int
-    refunds_total: int
-
-    @property
-    def net(self) -> int:
-        return self.sales_total + self.refunds_total
-
-
-async def day_sales(db: HubDatabase, day: str) -> list[DaySales]:
-    async with db.read() as s:
-        stores = list(await s.execute(select(HubStore.id, HubStore.name).order_by(HubStore.id)))
-        rows = (await s.execute(
-            select(HubSale.store_id, HubSale.kind, func.count(), func.sum(HubSale.total_minor))
-            .where(HubSale.day == day).group_by(HubSale.store_id, HubSale.kind))).all()
-    figures: dict[tuple[str, str], tuple[int, int]] = {
-        (st, kind): (int(n), int(total or 0)) for st, kind, n, total in rows}
-    return [DaySales(sid, name, *figures.get((sid, "sale"), (0, 0)),
-                     *figures.get((sid, "refund"), (0, 0))) for sid, name in stores]
-
-
-async def product_with_codes(db: HubDatabase, sku: str) -> tuple[Product | None, list[str]]:
-    """The catalogue's product with this SKU (any case) and its barcodes, for its form."""
-    async with db.read() as s:
-        product = await s.scalar(select(Product).where(Product.sku == sku.upper()))
-        codes = [] if product is None else list(await s.scalars(
-            select(Barcode.code).where(Barcode.product_id == product.id).order_by(Barcode.code)))
-    return product, codes

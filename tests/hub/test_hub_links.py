@@ -18,6 +18,7 @@ from websockets.exceptions import ConnectionClosed
 
 from app.core.clock import utcnow
 from app.hub import service as hub
+from app.hub import views
 from app.hub.models import HubStore, HubStoreLink
 from tests.hub.conftest import add_hub_user, sign_in
 from tests.hub.test_hub_service import edit
@@ -37,10 +38,10 @@ class LiveHub:
         return connect(self.ws_url, additional_headers={"Authorization": f"Bearer {token}"},
                        user_agent_header=version, open_timeout=10, max_size=8 * 1024 * 1024)
 
-    async def health(self, store_id: str) -> hub.StoreHealth:
+    async def health(self, store_id: str) -> views.StoreHealth:
         from datetime import timedelta
 
-        return next(h for h in await hub.store_health(self.db, timedelta(seconds=60))
+        return next(h for h in await views.store_health(self.db, timedelta(seconds=60))
                     if h.id == store_id)
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from app.catalog.models import Product
 from app.core.security import hash_token
 from app.hub import service as hub
+from app.hub import views
 from app.hub.models import HubOutbox, HubStore
 from app.sync.protocol import Event
 
@@ -131,17 +132,17 @@ async def test_store_events_build_the_central_stock_and_sales(hub_db):
     await apply(hub_db, "D2", [ev(2, "order.status", {
         "order_id": "o1", "number": "D2-000001", "channel": "web", "external_id": "W1",
         "status": "accepted", "lines": [{"sku": "RICE-1KG", "quantity": 3}]})])
-    product, rows = await hub.inventory_for(hub_db, "rice-1kg")
+    product, rows = await views.inventory_for(hub_db, "rice-1kg")
     assert product.name == "Product RICE-1KG"
     by = {r.store_id: (r.on_hand, r.reserved, r.available) for r in rows}
     assert by == {"S1": (17, 0, 17), "D2": (4, 3, 1)}
-    low = await hub.low_stock(hub_db)
+    low = await views.low_stock(hub_db)
     assert [(r.store_id, r.available) for r in low] == [("D2", 1)]
     await apply(hub_db, "D2", [ev(3, "order.status", {"order_id": "o1", "status": "handed_over"}),
                                moved(4, -3)])
-    _, rows = await hub.inventory_for(hub_db, "RICE-1KG")
+    _, rows = await views.inventory_for(hub_db, "RICE-1KG")
     assert {r.store_id: (r.on_hand, r.reserved) for r in rows} == {"S1": (17, 0), "D2": (1, 0)}
-    csv_rows = await hub.inventory_rows(hub_db)
+    csv_rows = await views.inventory_rows(hub_db)
     assert {(r["store"], r["available"]) for r in csv_rows} == {("S1", 17), ("D2", 1)}
 
     at = datetime(2026, 11, 27, 19, 0, tzinfo=UTC)  # 00:30 on the 28th in India
@@ -153,11 +154,11 @@ async def test_store_events_build_the_central_stock_and_sales(hub_db):
         ev(7, "sale.refunded", {"refund_id": "r1", "number": "S1-R00001", "sale": "S1-000001",
                                 "at": at.isoformat(), "total": 800}),
     ])
-    day = {d.store_id: d for d in await hub.day_sales(hub_db, "2026-11-28")}
+    day = {d.store_id: d for d in await views.day_sales(hub_db, "2026-11-28")}
     assert (day["S1"].sales, day["S1"].sales_total, day["S1"].refunds_total,
             day["S1"].net) == (1, 31800, -800, 31000)
     assert day["D2"].net == 0
-    assert {d.store_id: d.sales_total for d in await hub.day_sales(hub_db, "2026-11-27")
+    assert {d.store_id: d.sales_total for d in await views.day_sales(hub_db, "2026-11-27")
             }["S1"] == 1000
 
 
@@ -165,14 +166,14 @@ async def test_a_malformed_store_event_is_refused(hub_db):
     await hub.add_store(hub_db, "S1", name="S1", kind="counter", lat=12.9, lon=77.6)
     with pytest.raises(ValueError, match="delta"):
         await apply(hub_db, "S1", [ev(1, "stock.moved", {"sku": "A", "delta": "many"})])
-    _, rows = await hub.inventory_for(hub_db, "A")
+    _, rows = await views.inventory_for(hub_db, "A")
     assert rows[0].on_hand == 0
 
 
 async def test_health_shows_waiting_events_and_offline_stores(hub_db):
     await hub.save_product(hub_db, edit("A-1"))
     await hub.add_store(hub_db, "S1", name="S1", kind="darkstore", lat=12.9, lon=77.6)
-    [health] = await hub.store_health(hub_db, timedelta(seconds=60))
+    [health] = await views.store_health(hub_db, timedelta(seconds=60))
     assert health.state == "offline" and health.waiting_down == 1
     assert health.oldest_waiting_seconds is not None and health.oldest_waiting_seconds >= 0
     assert health.as_json()["events_waiting"] == 1

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from app.core.db import next_number, skip_numbers_past
-from app.hub import reconcile
+from app.hub import reconcile, views
 from app.hub import service as hub
 from app.hub.models import HubOutbox, HubReservation, HubStore
 from app.sync import protocol as p
@@ -47,7 +47,7 @@ async def apply(hub_db, events: list[Event]) -> None:
 async def hub_levels(hub_db) -> dict[str, int]:
     rows = {}
     for sku in ("RICE", "DAL", "OIL"):
-        _p, stock = await hub.inventory_for(hub_db, sku)
+        _p, stock = await views.inventory_for(hub_db, sku)
         rows[sku] = next(r.on_hand for r in stock if r.store_id == "S1")
     return rows
 
@@ -135,7 +135,7 @@ async def test_moves_around_a_snapshot_in_one_frame_apply_in_order(hub_db):
                          moved(4, "RICE", -1)])
     levels = await hub_levels(hub_db)
     assert levels["RICE"] == 9
-    _p, rows = await hub.inventory_for(hub_db, "RICE")
+    _p, rows = await views.inventory_for(hub_db, "RICE")
     assert [(r.on_hand, r.reserved) for r in rows] == [(9, 2)]
 
 
@@ -150,7 +150,7 @@ async def test_a_big_snapshot_comes_in_parts_that_replace_everything(hub_db, db,
     assert all(len(p.encode(p.Events(events=[e]))) < p.MAX_FRAME_BYTES // 4 for e in parts)
     await apply(hub_db, [Event(seq=10 + i, id=e.id, kind=e.kind, at=e.at, data=e.data)
                          for i, e in enumerate(parts)])
-    rows = await hub.inventory_rows(hub_db)
+    rows = await views.inventory_rows(hub_db)
     got = {r["sku"]: r["on_hand"] for r in rows}
     assert got.pop("OIL") == 0
     assert got == {f"SKU-{i:05d}": i % 7 for i in range(SNAPSHOT_PART * 2 + 5)}
