@@ -247,6 +247,8 @@
   document.addEventListener("keydown", function (e) { if (e.key === "Enter") audioContext(); });
 
   function beep(ok) {
+    // Tells the camera scanner that the page answered its scan with a sound (no second).
+    document.dispatchEvent(new CustomEvent("kirana:beep", { detail: { ok: !!ok } }));
     const ctx = audioContext();
     if (ctx) {
       // ok: short high sine "bip"; error: longer low square-wave buzz.
