@@ -142,6 +142,7 @@ async def confirm_scan(db: Database, picker: StaffUser, task_id: str, code: str,
         scan = parse_scan(code, rules)
     except BarcodeError as exc:
         raise WrongProduct(f"not a barcode we can read: {exc}") from None
+    refused: WrongProduct | None = None
     async with db.write() as s:
         task, batch = await _task_for_change(s, picker, task_id)
         try:
@@ -149,18 +150,21 @@ async def confirm_scan(db: Database, picker: StaffUser, task_id: str, code: str,
         except UnknownProduct:
             product = None
         if product is None or product.id != task.product_id:
+            # Counted for the fulfilment report: the refusal is raised only after this
+            # transaction commits, or the rollback would take the count with it.
             task.wrong_scans += 1
             wrong = f" ({product.name})" if product else ""
-            await s.flush()
-            raise WrongProduct(f"Wrong item{wrong}. Take {task.name} from {task.bin_code}.")
-        if task.unit == "piece":
+            refused = WrongProduct(f"Wrong item{wrong}. Take {task.name} from {task.bin_code}.")
+        elif task.unit == "piece":
             task.picked += scan.quantity or 1
         else:
             task.picked += scan.weight_g or task.quantity
-        if task.picked >= task.quantity:
+        if refused is None and task.picked >= task.quantity:
             task.picked = min(task.picked, task.quantity) if task.unit == "piece" else task.picked
             await _finish_task(s, task, batch, picker)
-        return task
+    if refused is not None:
+        raise refused
+    return task
 
 
 async def add_more(db: Database, picker: StaffUser, task_id: str, take_all: bool) -> PickTaskRow:
