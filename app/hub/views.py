@@ -159,14 +159,15 @@ class LowStock:
     name: str
     available: int
     reorder_level: int
+    unit: str = "piece"  # quantities are in its base unit (grams, millilitres, pieces)
 
 
 async def low_stock(db: HubDatabase, limit: int = 200) -> list[LowStock]:
     """Store x product pairs at or below the product's reorder level (products with a
     level set), emptiest first."""
     async with db.read() as s:
-        products = {sku: (name, level) for sku, name, level in (await s.execute(
-            select(Product.sku, Product.name, Product.reorder_level)
+        products = {sku: (name, level, unit) for sku, name, level, unit in (await s.execute(
+            select(Product.sku, Product.name, Product.reorder_level, Product.unit)
             .where(Product.active.is_(True), Product.reorder_level > 0))).all()}
         stores = list(await s.scalars(select(HubStore.id).where(HubStore.active.is_(True))))
         levels = {(st, sku): n for st, sku, n in (await s.execute(
@@ -175,11 +176,11 @@ async def low_stock(db: HubDatabase, limit: int = 200) -> list[LowStock]:
             select(HubReservation.store_id, HubReservation.sku, func.sum(HubReservation.quantity))
             .group_by(HubReservation.store_id, HubReservation.sku))).all()}
     rows = []
-    for sku, (name, level) in products.items():
+    for sku, (name, level, unit) in products.items():
         for st in stores:
             available = levels.get((st, sku), 0) - reserved.get((st, sku), 0)
             if available <= level:
-                rows.append(LowStock(st, sku, name, available, level))
+                rows.append(LowStock(st, sku, name, available, level, unit))
     rows.sort(key=lambda r: (r.available - r.reorder_level, r.store_id, r.sku))
     return rows[:limit]
 
