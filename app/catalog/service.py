@@ -6,7 +6,20 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import selectinload
 
 from app.catalog.barcodes import BarcodeError, MeasureRule, ScanResult, parse_scan
@@ -120,7 +133,8 @@ async def get_by_id(db: Database, product_id: str) -> Product | None:
 
 
 async def search(db: Database, query: str, limit: int = 20) -> list[Product]:
-    """Type-ahead: exact barcode or sku first, then sku prefix, then name words."""
+    """Type-ahead: exact barcode or sku first, then sku prefix, then name words ranked by
+    how they match (_name_rank: "toor" finds "Toor Dal" before "Santoor Soap")."""
     q = " ".join(query.split())[:60]
     if not q:
         return []
@@ -135,16 +149,50 @@ async def search(db: Database, query: str, limit: int = 20) -> list[Product]:
         name_match = and_(
             *(Product.name.ilike(f"%{w}%", escape="\\") for w in map(_escape_like, words))
         )
+        sku_prefix = Product.sku.startswith(q.upper(), autoescape=True)
         stmt = (
             select(Product)
-            .where(or_(Product.sku.startswith(q.upper(), autoescape=True), name_match))
-            .order_by(Product.active.desc(), Product.name)
+            .where(or_(sku_prefix, name_match))
+            .order_by(Product.active.desc(), case((sku_prefix, 0), else_=1),
+                      _name_rank(words), Product.name)
             .limit(limit)
         )
         found = list(await s.scalars(stmt))
     if exact is not None:
         found = [exact] + [p for p in found if p.id != exact.id][: limit - 1]
     return found
+
+
+# What separates words in a product name ("Toor Dal (Loose)", "Sandal & Turmeric",
+# "Atta-5kg"): each becomes a space before names and query words are compared.
+_WORD_SEPARATORS = "()[],.&+-/"
+
+
+def _spaced(text: str) -> str:
+    return "".join(" " if c in _WORD_SEPARATORS else c for c in text.lower())
+
+
+def _name_rank(words: Sequence[str]) -> ColumnElement[int]:
+    """How well a name matches the query words, lower first: per word 0 when it is a whole
+    word of the name, 1 when a word of the name starts with it, 2 when it is inside a
+    word. One SQL expression (SQLite and PostgreSQL) on the name padded with spaces and
+    its separators turned into spaces, so the ranking happens before the LIMIT."""
+    padded: ColumnElement[str] = func.lower(Product.name)
+    for sep in _WORD_SEPARATORS:
+        padded = func.replace(padded, sep, " ")
+    padded = literal(" ") + padded + literal(" ")
+    rank: ColumnElement[int] = literal(0)
+    for word in words:
+        parts = [_escape_like(w) for w in _spaced(word).split()]
+        if not parts:
+            continue
+        word_like = " ".join(parts)
+        rank = rank + case(
+            (padded.like(f"% {word_like} %", escape="\\"), 0),
+            (padded.like(f"% {word_like}%", escape="\\"), 1),
+            else_=2,
+        )
+    return rank
 
 
 def _escape_like(word: str) -> str:
