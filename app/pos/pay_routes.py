@@ -22,7 +22,7 @@ from app.core.web import Form, go, page, qr_svg_data_uri, signed_in
 from app.pos import cart, credit_notes, payment, priced_cart
 from app.pos.pricing import PricingError
 from app.pos.receipts import reprint_receipt, tax_rows
-from app.pos.till_rules import PosError
+from app.pos.till_rules import PosError, accept_tender
 from app.pos.till_web import (
     CASHIER,
     WHOLE_NUMBER,
@@ -55,15 +55,18 @@ def _upi_qr_svg(uri: str) -> bytes:
     return base64.b64decode(qr_svg_data_uri(uri).partition(",")[2])
 
 
+def _upi_code(cfg: StoreConfig, amount: int) -> dict[str, Any]:
+    """What _upi_code.html shows: the UPI link for `amount` and its QR image's address."""
+    return {"uri": _store_upi_uri(cfg, amount), "qr": f"/pos/pay/upi-qr.svg?amount={amount}",
+            "amount": amount}
+
+
 async def _pay_panel(
     request: Request, view: priced_cart.CartView, message: str = "", kind: str = "error"
 ) -> Template:
     cfg = request.app.state.cfg
     remaining = view.remaining
-    upi = None
-    if cfg.pos.upi_vpa and remaining > 0:
-        upi = {"uri": _store_upi_uri(cfg, remaining),
-               "qr": f"/pos/pay/upi-qr.svg?amount={remaining}"}
+    upi = _upi_code(cfg, remaining) if cfg.pos.upi_vpa and remaining > 0 else None
     quick = (
         sorted({remaining} | {a * 100 for a in cfg.pos.cash_quick_amounts if a * 100 > remaining})[
             :5
@@ -117,6 +120,25 @@ async def pay_upi_qr(request: Request, amount: int) -> Response[bytes]:
     if not cfg.pos.upi_vpa or not 0 < amount <= MAX_AMOUNT_MINOR:
         raise NotFoundException("No UPI QR for that amount.")
     return Response(_upi_qr_svg(_store_upi_uri(cfg, amount)), media_type="image/svg+xml")
+
+
+@get("/pos/pay/upi-code", guards=[CASHIER])
+async def pay_upi_code(request: Request, amount: str = "") -> Template:
+    """The UPI QR for the amount typed in the UPI field (a split pays part by UPI): the
+    customer's app must ask for what the cashier will record, not all that is due. An
+    amount the UPI tender would refuse shows why instead of a QR."""
+    db, cfg = request.app.state.db, request.app.state.cfg
+    view = await cart.current_cart(db, cfg, counter_of(request) or "", signed_in(request))
+    upi, problem = None, ""
+    try:
+        typed = parse_amount(amount) if amount.strip() else None
+        taken = accept_tender("upi", typed, None, view.remaining)
+        if not cfg.pos.upi_vpa:
+            raise PosError("this store has no UPI id set up")
+        upi = _upi_code(cfg, taken.amount)
+    except (PosError, MoneyError) as exc:
+        problem = str(exc)
+    return page(request, "pos/_upi_code.html", upi=upi, upi_problem=problem)
 
 
 @post("/pos/pay/tender", guards=[CASHIER])
@@ -222,6 +244,7 @@ async def sale_reprint(request: Request, sale_id: str) -> Template:
 ROUTES = [
     pay_panel,
     pay_upi_qr,
+    pay_upi_code,
     pay_tender,
     pay_tender_remove,
     pay_complete,
