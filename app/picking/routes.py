@@ -20,7 +20,10 @@ from app.stock.service import list_bins
 PICKER = requires("picker")
 
 
-async def _pick_view(request: Request, message: str = "", kind: str = "ok") -> dict[str, Any]:
+async def _pick_view(request: Request, message: str = "", kind: str = "ok",
+                     batch_picked: bool = False) -> dict[str, Any]:
+    """What the picker's screen needs; `batch_picked`: the last task of a batch was just
+    done, so the screen offers the way to packing."""
     batch = await service.open_batch(request.app.state.db, signed_in(request))
     put_back = await service.put_back_list(request.app.state.db, signed_in(request))
     task = service.next_task(batch) if batch else None
@@ -29,7 +32,9 @@ async def _pick_view(request: Request, message: str = "", kind: str = "ok") -> d
         order = await orders.get_order(request.app.state.db, task.order_id)
         promised = order.promised_by if order else None
     zones = sorted({b.zone for b in await list_bins(request.app.state.db) if b.zone})
+    waiting = await service.waiting_count(request.app.state.db)
     return {"user": current_user(request), "batch": batch, "task": task, "message": message,
+            "waiting": waiting, "batch_picked": batch_picked,
             "zones": zones, "zone": request.query_params.get("zone", ""),
             "kind": kind, "progress": service.progress(batch) if batch else None,
             "put_back": put_back, "promised_by": promised, "now": utcnow()}
@@ -44,9 +49,7 @@ async def pick_page(request: Request) -> Template:
 @get("/pick/alerts", guards=[PICKER])
 async def pick_alerts(request: Request) -> Template:
     """Put-back instructions and the waiting count, refreshed when any order changes."""
-    view = await _pick_view(request)
-    waiting = len(await service.orders_in(request.app.state.db, "accepted"))
-    return page(request, "picking/_alerts.html", **view, waiting=waiting)
+    return page(request, "picking/_alerts.html", **await _pick_view(request))
 
 
 @post("/pick/claim", guards=[PICKER])
@@ -68,9 +71,11 @@ async def _after_pick(request: Request, task) -> Template:
     """What the picker sees after a counted item: progress, or the next task."""
     message = (f"{task.name}: {task.picked} of {task.quantity}" if task.status == "open"
                else f"Done: {task.name} into bag {task.bag}")
-    if await service.open_batch(request.app.state.db, signed_in(request)) is None:
+    picked = await service.open_batch(request.app.state.db, signed_in(request)) is None
+    if picked:
         message += ". Batch picked: take the bags to packing."
-    return page(request, "picking/_task.html", **await _pick_view(request, message))
+    return page(request, "picking/_task.html", **await _pick_view(request, message,
+                                                                   batch_picked=picked))
 
 
 @post("/pick/tasks/{task_id:str}/scan", guards=[PICKER])
@@ -107,10 +112,12 @@ async def short(request: Request, task_id: str, data: Form) -> Template:
                                                                        "error"))
     note = f" Substitute {task.substitute_sku} goes in bag {task.bag}." if task.substitute_sku \
         else ""
-    if await service.open_batch(request.app.state.db, signed_in(request)) is None:
+    picked = await service.open_batch(request.app.state.db, signed_in(request)) is None
+    if picked:
         note += " Batch picked: take the bags to packing."
     return page(request, "picking/_task.html", **await _pick_view(
-        request, f"Short: {task.name}. The bin is marked for a count.{note}"))
+        request, f"Short: {task.name}. The bin is marked for a count.{note}",
+        batch_picked=picked))
 
 
 @get("/pack", guards=[PICKER])

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.catalog.barcodes import BarcodeError, MeasureRule, parse_scan
 from app.catalog.service import UnknownProduct, find_scanned
@@ -38,9 +38,7 @@ class WrongProduct(PickError):
 
 
 async def _orders_to_pick(s: Session) -> list[planner.OrderToPick]:
-    in_batches = select(PickTaskRow.order_id).where(PickTaskRow.status != "cancelled")
-    accepted = list(await s.scalars(select(Order).where(
-        Order.state == "accepted", Order.id.not_in(in_batches))))
+    accepted = list(await s.scalars(select(Order).where(*_waiting_to_pick())))
     out = []
     for order in accepted:
         lines = []
@@ -54,6 +52,17 @@ async def _orders_to_pick(s: Session) -> list[planner.OrderToPick]:
                 unit=line.unit, bins=tuple(planner.BinStock(c, z, p, a) for c, z, p, a in bins)))
         out.append(planner.OrderToPick(order.id, order.number, order.promised_by, tuple(lines)))
     return out
+
+
+def _waiting_to_pick():
+    in_batches = select(PickTaskRow.order_id).where(PickTaskRow.status != "cancelled")
+    return Order.state == "accepted", Order.id.not_in(in_batches)
+
+
+async def waiting_count(db: Database) -> int:
+    """Orders accepted and in no batch yet: what "Start the next batch" would pick from."""
+    async with db.read() as s:
+        return await s.scalar(select(func.count(Order.id)).where(*_waiting_to_pick())) or 0
 
 
 async def open_batch(db: Database, picker: StaffUser) -> PickBatch | None:
