@@ -10,6 +10,7 @@ const SHELL = [
   "/static/js/app.js",
   "/static/vendor/htmx/htmx.min.js",
   "/static/js/camera-scanner.js",
+  "/static/js/menu.js",
   "/static/js/offline.js",
   "/static/vendor/barcode-detector/3.2.2/ponyfill.js",
   "/static/vendor/barcode-detector/zxing-wasm-3.1.3/zxing_reader.wasm",

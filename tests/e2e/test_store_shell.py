@@ -81,15 +81,19 @@ async def test_manager_signs_in_with_pin_pad(page: Page, device: str) -> None:
 
     await expect(page).to_have_url(re.compile(r"/$"))
     await expect(page.get_by_role("heading", name="Hello, Meena")).to_be_visible()
+    if device == "phone":  # the links are in the Menu on a phone
+        await page.get_by_test_id("menu-button").tap()
     nav = page.get_by_role("navigation", name="Main")
     for label in ("Products", "Receive", "Adjust", "Stock"):
         await expect(nav.get_by_role("link", name=label, exact=True)).to_be_visible()
 
 
-async def test_cashier_sees_no_manager_pages(page: Page) -> None:
+async def test_cashier_sees_no_manager_pages(page: Page, device: str) -> None:
     await page.goto("/login")
     await login(page, "Asha")
     await expect(page.get_by_role("heading", name="Hello, Asha")).to_be_visible()
+    if device == "phone":
+        await page.get_by_test_id("menu-button").tap()
     nav = page.get_by_role("navigation", name="Main")
     await expect(nav.get_by_role("link", name="Products")).to_be_visible()
     await expect(nav.get_by_role("link", name="Receive")).to_have_count(0)
