@@ -22,6 +22,7 @@ def serve(cfg: StoreConfig, host: str | None, port: int | None) -> None:
     import uvicorn
 
     from app.core import tls
+    from app.core.cert_names import host_of
     from app.server import StartupError, create_store_app
 
     host = host or cfg.server.host
@@ -30,7 +31,8 @@ def serve(cfg: StoreConfig, host: str | None, port: int | None) -> None:
     certfile = keyfile = None
     scheme = "http"
     if files.present():
-        if said := tls.renew_at_start(files, cfg.store.name):
+        if said := tls.renew_at_start(files, cfg.store.name,
+                                      public_host=host_of(cfg.server.public_url)):
             console.print(said, highlight=False, soft_wrap=True)
         certfile, keyfile = str(files.cert), str(files.key)
         scheme = "https"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from app.cli.common import STORE, console, fail
 from app.config import StoreConfig
@@ -33,9 +34,22 @@ def _passphrase(path: str | None) -> bytes | None:
     return lines[0].encode() if lines and lines[0] else b""
 
 
+NAME_OPTION = click.option(
+    "--name", "names", multiple=True,
+    help="Extra DNS name devices use (repeatable); kept for every renewal.")
+IP_OPTION = click.option(
+    "--ip", "ips", multiple=True,
+    help="Extra private IP address devices use (repeatable); kept for every renewal.")
+FORGET_OPTION = click.option(
+    "--forget-names", is_flag=True,
+    help="Drop the names and addresses given with --name/--ip before (keeps those given now).")
+
+
 def _tls_ensure(cfg: StoreConfig, names: tuple[str, ...], ips: tuple[str, ...], force: bool,
-                passphrase: bytes | None, ca_dir: str | None, *, ask: bool = False):
+                passphrase: bytes | None, ca_dir: str | None, *, ask: bool = False,
+                forget: bool = False):
     from app.core import tls as tls_module
+    from app.core.cert_names import NameRefused, host_of
 
     files = tls_module.TlsFiles(cfg.data_dir / "tls")
     key = tls_module.ca_key_path(files, Path(ca_dir) if ca_dir else None)
@@ -44,44 +58,48 @@ def _tls_ensure(cfg: StoreConfig, names: tuple[str, ...], ips: tuple[str, ...], 
     try:
         return files, tls_module.ensure(files, cfg.store.name, force=force, extra_names=names,
                                         extra_ips=ips, passphrase=passphrase,
+                                        public_host=host_of(cfg.server.public_url),
+                                        forget_extras=forget,
                                         ca_dir=Path(ca_dir) if ca_dir else None)
-    except tls_module.CaKeyUnavailable as exc:
-        fail(f"{exc}.")
+    except (tls_module.CaKeyUnavailable, NameRefused) as exc:
+        fail(escape(f"{exc}. Nothing was changed."))
     except ValueError as exc:
-        fail(f"{'--ca-passphrase-file' if 'passphrase' in str(exc) else '--ip'}: {exc}")
+        fail(f"--ca-passphrase-file: {exc}")
 
 
 @tls.command("init", help="Make the store's certificate authority and server certificate.")
 @STORE.config_option
-@click.option("--name", "names", multiple=True, help="Extra DNS name devices use (repeatable).")
-@click.option("--ip", "ips", multiple=True, help="Extra IP address devices use (repeatable).")
+@NAME_OPTION
+@IP_OPTION
+@FORGET_OPTION
 @click.option("--force", is_flag=True, help="Make a new server certificate now (keeps the CA).")
 @CA_PASSPHRASE_OPTION
 @CA_DIR_OPTION
 @STORE.with_config
-def tls_init(cfg: StoreConfig, names: tuple[str, ...], ips: tuple[str, ...], force: bool,
-             ca_passphrase_file: str | None, ca_dir: str | None) -> None:
+def tls_init(cfg: StoreConfig, names: tuple[str, ...], ips: tuple[str, ...], forget_names: bool,
+             force: bool, ca_passphrase_file: str | None, ca_dir: str | None) -> None:
     files, report = _tls_ensure(cfg, names, ips, force, _passphrase(ca_passphrase_file),
-                                ca_dir, ask=True)
+                                ca_dir, ask=True, forget=forget_names)
     _tls_report(files, report)
 
 
 @tls.command("renew", help="Make a new server certificate now with the CA's key (asks for "
                            "its passphrase if it has one; --ca-dir if it is kept offline).")
 @STORE.config_option
-@click.option("--name", "names", multiple=True, help="Extra DNS name devices use (repeatable).")
-@click.option("--ip", "ips", multiple=True, help="Extra IP address devices use (repeatable).")
+@NAME_OPTION
+@IP_OPTION
+@FORGET_OPTION
 @CA_PASSPHRASE_OPTION
 @CA_DIR_OPTION
 @STORE.with_config
 def tls_renew(cfg: StoreConfig, names: tuple[str, ...], ips: tuple[str, ...],
-              ca_passphrase_file: str | None, ca_dir: str | None) -> None:
+              forget_names: bool, ca_passphrase_file: str | None, ca_dir: str | None) -> None:
     from app.core import tls as tls_module
 
     if not tls_module.TlsFiles(cfg.data_dir / "tls").ca_cert.exists():
         fail("this store has no certificate authority yet: run `kirana tls init` first")
     files, report = _tls_ensure(cfg, names, ips, True, _passphrase(ca_passphrase_file),
-                                ca_dir, ask=True)
+                                ca_dir, ask=True, forget=forget_names)
     _tls_report(files, report)
 
 
@@ -136,4 +154,8 @@ def _tls_report(files, report) -> None:
         console.print(f"The server certificate is valid until {report.valid_until:%d %b %Y} "
                       "(use --force to remake it, e.g. after the address changed). It covers:")
     console.print("  " + ", ".join(report.names + report.ips), highlight=False, soft_wrap=True)
+    if report.left_out:
+        console.print("Left out (this store's certificate authority may not vouch for them; "
+                      "see docs/devices.md): " + ", ".join(report.left_out),
+                      highlight=False, soft_wrap=True)
     console.print("Restart `kirana serve`; then pair each device from the Pair devices page (/pair).")

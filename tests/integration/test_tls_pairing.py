@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_ca_and_server_certificate(tmp_path):
     files = tls.TlsFiles(tmp_path / "tls")
-    report = tls.ensure(files, "Kirana Fresh", extra_ips=("192.0.2.7",), extra_names=("till",))
+    report = tls.ensure(files, "Kirana Fresh", extra_ips=("192.168.77.7",), extra_names=("till",))
     assert report.created_ca and report.renewed
     ca = x509.load_pem_x509_certificate(files.ca_cert.read_bytes())
     server = tls.server_cert(files)
@@ -32,7 +32,7 @@ def test_ca_and_server_certificate(tmp_path):
     ips = [str(a) for a in san.get_values_for_type(x509.IPAddress)]
     host = socket.gethostname()
     assert {host, f"{host}.local", "localhost", "till"} <= set(names)
-    assert {"127.0.0.1", "192.0.2.7"} <= set(ips)
+    assert {"127.0.0.1", "192.168.77.7"} <= set(ips)
     assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     constraints = ca.extensions.get_extension_for_class(x509.NameConstraints)
     assert constraints.critical

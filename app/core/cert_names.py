@@ -1,0 +1,108 @@
+"""Which names and addresses the store's certificate may carry. Rules only: no files, no
+sockets (app/core/tls.py does the I/O).
+
+A browser rejects a server certificate outright when one of its names lies outside the
+name constraints of the CA that signed it, so a name the CA may not vouch for is refused
+before a certificate is made ("every device says not private" is the silent failure it
+prevents). The CA only vouches for private networks and the store's own names, so an
+address typed by a person must be a private one.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+# What the store's CA may vouch for besides its own names (name constraints).
+PRIVATE_NETWORKS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8",
+                    "169.254.0.0/16", "100.64.0.0/10", "::1/128", "fc00::/7", "fe80::/10")
+_PRIVATE = tuple(ipaddress.ip_network(n) for n in PRIVATE_NETWORKS)
+MAX_NAME = 253
+_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class NameRefused(ValueError):
+    """A name or address the store's certificate cannot carry; str() says why in plain
+    words, starting with the name."""
+
+
+def _shown(text: str) -> str:
+    return repr(text) if not text.isprintable() or len(text) > 60 else text
+
+
+def dns_name(text: str) -> str:
+    """A host name for the certificate, lower case without a trailing dot; refuses
+    wildcards, addresses, control characters, non-ASCII and over-long names."""
+    shown = _shown(text[:60] + ("…" if len(text) > 60 else ""))
+    if not text.isprintable() or any(c.isspace() for c in text):
+        raise NameRefused(f"{shown}: contains a control character or a space")
+    name = text.rstrip(".").lower()
+    if not name:
+        raise NameRefused("an empty name")
+    if "*" in name:
+        raise NameRefused(f"{shown}: a wildcard (*) name is not allowed; give each name")
+    if len(name) > MAX_NAME:
+        raise NameRefused(f"{shown}: longer than {MAX_NAME} characters")
+    if not name.isascii():
+        raise NameRefused(f"{shown}: only letters a-z, digits, '-' and '.' (write an "
+                          "international name in its xn-- form)")
+    if _ip(name) is not None:
+        raise NameRefused(f"{shown}: an address, not a name (give it with --ip)")
+    for label in name.split("."):
+        if not _LABEL.match(label):
+            raise NameRefused(f"{shown}: each part between dots must be 1-63 letters a-z, "
+                              "digits or '-', not starting or ending with '-'")
+    return name
+
+
+def _ip(text: str) -> IpAddress | None:
+    try:
+        return ipaddress.ip_address(text.strip().strip("[]").split("%")[0])
+    except ValueError:
+        return None
+
+
+def is_private(address: IpAddress) -> bool:
+    return any(address in network for network in _PRIVATE)
+
+
+def private_ip(text: str) -> str:
+    """An address a person asked the certificate to carry: valid and private."""
+    address = _ip(text)
+    if address is None or not text.isprintable():
+        raise NameRefused(f"{_shown(text[:60])}: not an IP address")
+    if not is_private(address):
+        raise NameRefused(f"{address}: a public address; the store's certificate authority "
+                          "only vouches for private ones (192.168.x.x, 10.x.x.x, "
+                          "172.16-31.x.x) and the store's own names")
+    return str(address)
+
+
+def dns_permitted(name: str, permitted: Iterable[str]) -> bool:
+    """RFC 5280 dNSName constraint: the name itself or any name under it."""
+    name = name.lower()
+    return any(name == p or name.endswith("." + p) for p in (q.lower() for q in permitted))
+
+
+def ip_permitted(address: str, permitted: Iterable[IpNetwork]) -> bool:
+    ip = _ip(address)
+    return ip is not None and any(ip.version == n.version and ip in n for n in permitted)
+
+
+def host_of(url: str) -> str:
+    """The host of a URL, lower case, without brackets ("" when there is none)."""
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+def split_host(host: str) -> tuple[list[str], list[str]]:
+    """A host as (names, ips) for the certificate: one list holds it."""
+    if not host:
+        return [], []
+    return ([], [str(_ip(host))]) if _ip(host) is not None else ([host.lower()], [])
