@@ -13,6 +13,7 @@ import contextlib
 import os
 import random
 import re
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,11 +52,34 @@ ZONE_FOR_CATEGORY = {
 # hub asks its managers and admins for one (docs/security.md).
 HUB_LOGINS = [("Meena", "manager", "monsoon mango pickle"),
               ("Arjun", "admin", "saffron kite festival")]
-DEMO_STORES = {  # id: (example config, name, kind, lat, lon, pincodes)
-    "S1": ("store.toml", "Kirana Fresh, Indiranagar", "counter", 12.9719, 77.6412,
-           "560038,560008"),
-    "D2": ("darkstore.toml", "Kirana Quick, Koramangala", "darkstore", 12.9352, 77.6245,
-           "560034,560095,560047"),
+
+
+@dataclass(frozen=True)
+class DemoStore:
+    """A demo store as the hub registers it. Its name and kind are read from its example
+    config, so the hub and the store's own pages give it the same name."""
+
+    example: str  # file in store_config/
+    lat: float
+    lon: float
+    pincodes: str
+
+    def _store_table(self) -> dict:
+        text = (STORE_CONFIG_DIR / self.example).read_text(encoding="utf-8")
+        return tomllib.loads(text)["store"]
+
+    @property
+    def name(self) -> str:
+        return str(self._store_table()["name"])
+
+    @property
+    def kind(self) -> str:
+        return str(self._store_table()["kind"])
+
+
+DEMO_STORES = {
+    "S1": DemoStore("store.toml", 12.9719, 77.6412, "560038,560008"),
+    "D2": DemoStore("darkstore.toml", 12.9352, 77.6245, "560034,560095,560047"),
 }
 
 
@@ -183,11 +207,11 @@ async def _load_hub(cfg_path: Path, store_dirs: dict[str, Path], progress: Calla
 
         with contextlib.suppress(hub.HubError):  # registered on an earlier run
             await add_channel(db, "demo")
-        for store_id, (_example, name, kind, lat, lon, pincodes) in DEMO_STORES.items():
+        for store_id, demo in DEMO_STORES.items():
             token_file = store_dirs[store_id] / "hub.token"
             try:
-                made = await hub.add_store(db, store_id, name=name, kind=kind, lat=lat, lon=lon,
-                                           pincodes=pincodes)
+                made = await hub.add_store(db, store_id, name=demo.name, kind=demo.kind,
+                                           lat=demo.lat, lon=demo.lon, pincodes=demo.pincodes)
             except hub.HubError:
                 if token_file.exists():
                     continue
@@ -222,13 +246,13 @@ def prepare_site(directory: Path, *, host: str = "127.0.0.1", port: int = 8000,
     store_dirs = {sid: directory / sid.lower() for sid in DEMO_STORES}
     asyncio.run(_load_hub(hub_cfg, store_dirs, progress))
     stores, fresh = {}, False
-    for i, (store_id, (example, *_rest)) in enumerate(DEMO_STORES.items()):
+    for i, (store_id, demo) in enumerate(DEMO_STORES.items()):
         store_dirs[store_id].mkdir(parents=True, exist_ok=True)
         # Online orders come through the hub now (routed to the nearest store), not
         # straight into a store.
         cfg_path = write_demo_config(
             store_dirs[store_id], host, port + i, 0.0,
-            example=example, hub_url=f"ws://127.0.0.1:{hub_port}/sync/v1")
+            example=demo.example, hub_url=f"ws://127.0.0.1:{hub_port}/sync/v1")
         fresh = asyncio.run(_load(cfg_path, progress)) or fresh
         stores[store_id] = (cfg_path, f"http://{host}:{port + i}/")
     return DemoSite(hub_cfg, f"http://{host}:{hub_port}/", stores, fresh)

@@ -169,7 +169,7 @@ def _run_site(site, host: str, ready) -> int:
     exe = [sys.executable, "-m", "app.cli"]
     servers = [("The hub", site.hub_url, ["hub", "--config", str(site.hub_config)])]
     for store_id, (cfg_path, url) in site.stores.items():
-        kind = "Dark store" if DEMO_STORES[store_id][2] == "darkstore" else "Counter store"
+        kind = "Dark store" if DEMO_STORES[store_id].kind == "darkstore" else "Counter store"
         servers.append((f"{kind} {store_id}", url, ["serve", "--config", str(cfg_path)]))
     taken = [f"{name} ({url})" for name, url, _args in servers if _port_taken(host, url)]
     if taken:  # another program would answer /healthz in its place and fake "ready"
