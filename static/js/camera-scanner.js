@@ -10,13 +10,12 @@
    * A read goes through the same path as a keyboard-wedge scan: the field's
      value is set and its form is requestSubmit()-ed (app.js queues forms
      marked data-scan-queue).
-   * The same code is ignored while it is still in view: a read of a code
-     less than 1.5 s after that code was last seen is dropped, so a product
-     held in front of the camera is added once; show it again after 1.5 s
-     out of view to add another. A field
-     with data-scan-repeats takes the same code again, at most every 700 ms
-     (or every N ms with data-scan-repeats="N"). A field opts out of the
-     camera button with data-scan-camera="off".
+   * One showing of a code counts once, on every screen: a code is sent again
+     only after it has left the picture, i.e. it was not read for at least
+     1 s and over at least 5 frames read since (Presence below). Holding a
+     packet still sends it once; to count the next one, take it out of view
+     and show it again, or use the screen's own +1 / quantity buttons. A field
+     opts out of the camera button with data-scan-camera="off".
    * Beep + vibration on every delivered code; torch button when the camera
      track reports the capability; "Type the code" always available.
    * The camera is stopped when the panel closes or the page is hidden.
@@ -28,8 +27,8 @@
   const PONYFILL_URL = VENDOR + "3.2.2/ponyfill.js";
   const WASM_DIR = VENDOR + "zxing-wasm-3.1.3/";
   const FORMATS = ["ean_13", "ean_8", "upc_a", "upc_e", "code_128", "qr_code", "data_matrix"];
-  const REPEAT_MS = 1500; // the same code again within this is ignored
-  const REPEATS_GAP_MS = 700; // data-scan-repeats: same code at most this often (or its value in ms)
+  const GONE_MS = 1000; // a code has left the picture when unread this long…
+  const GONE_FRAMES = 5; // …over at least this many frames read without it
   const SCAN_GAP_MS = 60; // pause between two detect() calls
   const FIELD_SELECTOR = "input[data-scan-field]";
 
@@ -118,7 +117,30 @@
   let stream = null;
   let session = 0; // bumped on every open/close so stale async work stops
   let torchOn = false;
-  const seen = new Map(); // code -> { seenAt, takenAt } (performance.now() ms)
+  let presence = null; // the codes in the picture now (a Presence), new at every open
+
+  /* Which codes are in the picture. A decoder misses a code on some frames (glare,
+     a shaking hand), so one frame without it is no proof that it left: it has left
+     only when it went unread for GONE_MS and over GONE_FRAMES frames actually read
+     (a slow phone or a paused loop gives fewer frames, not fewer absences).
+     frame(codes, now) takes the codes read in one frame and returns those that have
+     just come into the picture. */
+  function Presence(goneMs, goneFrames) {
+    const inView = new Map(); // code -> { lastSeen: ms, missed: frames read without it }
+    this.frame = function (codes, now) {
+      inView.forEach(function (v, code) {
+        if (codes.indexOf(code) >= 0) return;
+        v.missed += 1;
+        if (v.missed >= goneFrames && now - v.lastSeen >= goneMs) inView.delete(code);
+      });
+      const arrived = [];
+      codes.forEach(function (code) {
+        if (!inView.has(code) && arrived.indexOf(code) < 0) arrived.push(code);
+        inView.set(code, { lastSeen: now, missed: 0 });
+      });
+      return arrived;
+    };
+  }
 
   function el(tag, attrs, text) {
     const node = document.createElement(tag);
@@ -269,6 +291,7 @@
     closeCamera(false);
     const mine = ++session;
     field = target;
+    presence = new Presence(GONE_MS, GONE_FRAMES); // opening the camera is a fresh start
     panel.classList.remove("camera-failed");
     panel.hidden = false;
     document.body.classList.add("camera-open");
@@ -325,10 +348,8 @@
         try {
           const codes = await detector.detect(video);
           failures = 0;
-          for (let i = 0; i < codes.length; i++) {
-            const raw = codes[i] && codes[i].rawValue;
-            if (raw && raw.trim()) { found = raw.trim(); break; }
-          }
+          found = codes.map(function (c) { return c && c.rawValue ? c.rawValue.trim() : ""; })
+            .filter(function (raw) { return raw; });
         } catch (err) {
           failures += 1;
           if (failures === 5) {
@@ -337,7 +358,10 @@
           }
         }
         if (mine !== session) return;
-        if (found) deliver(found);
+        // Only a code that has just come into view is sent; two codes on one label
+        // (a barcode and a QR) are one showing: the first is sent.
+        const arrived = found ? presence.frame(found, performance.now()) : [];
+        if (arrived.length) deliver(arrived[0]);
       }
       await new Promise(function (r) { setTimeout(r, SCAN_GAP_MS); });
     }
@@ -345,22 +369,6 @@
 
   function deliver(code) {
     const f = currentField();
-    const now = performance.now();
-    const seenBefore = seen.get(code);
-    if (seenBefore) {
-      if (f && f.hasAttribute("data-scan-repeats")) {
-        // The screen counts repeats: take the same code again, at most this often.
-        const gap = parseInt(f.getAttribute("data-scan-repeats"), 10);
-        seenBefore.seenAt = now;
-        if (now - seenBefore.takenAt < (gap >= 0 ? gap : REPEATS_GAP_MS)) return;
-      } else {
-        const inView = now - seenBefore.seenAt < REPEAT_MS;
-        seenBefore.seenAt = now; // still in view: keep ignoring it
-        if (inView) return;
-      }
-    }
-    seen.set(code, { seenAt: now, takenAt: now });
-    seen.forEach(function (v, k) { if (now - v.seenAt > 10 * REPEAT_MS) seen.delete(k); });
     if (!f) { setStatus(MSG.noField, "error"); return; }
     if (f.disabled || f.readOnly) return;
 
@@ -412,5 +420,6 @@
   addButtons(document);
 
   window.kirana = window.kirana || {};
-  window.kirana.camera = { open: openCamera, close: function () { closeCamera(true); } };
+  window.kirana.camera = { open: openCamera, close: function () { closeCamera(true); },
+    Presence: Presence }; // Presence: for tests
 })();

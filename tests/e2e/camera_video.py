@@ -68,3 +68,9 @@ def write_y4m(path: Path, frames: Iterable[Image.Image], fps: int = FPS) -> Path
 def still_video(path: Path, image: Image.Image, seconds: float = 2.0) -> Path:
     """A looping video that shows `image` all the time (a label held under the camera)."""
     return write_y4m(path, [frame(image)] * max(1, round(seconds * FPS)))
+
+
+def shown_then_away_video(path: Path, image: Image.Image, shown: float, away: float) -> Path:
+    """A label held under the camera for `shown` seconds, then out of view (a blank
+    frame) for `away` seconds; Chromium loops it, so the label comes back again."""
+    return write_y4m(path, [frame(image)] * round(shown * FPS) + [frame(None)] * round(away * FPS))

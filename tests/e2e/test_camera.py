@@ -12,23 +12,31 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import re
+import subprocess
+import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 from playwright.async_api import Page, Playwright, expect
 
-from tests.e2e.camera_video import ean13_image, qr_image, still_video
+from tests.e2e.camera_video import ean13_image, qr_image, shown_then_away_video, still_video
 from tests.e2e.conftest import (
     CHROMIUM,
     CHROMIUM_ARGS,
     DEVICES,
+    KIRANA,
     SHOTS,
+    DemoProduct,
     Guard,
+    Server,
+    _env,
     demo_products,
     login,
 )
+from tests.e2e.test_fulfilment import api
 
 FAKE_CAMERA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 WASM = "/static/vendor/barcode-detector/zxing-wasm-3.1.3/zxing_reader.wasm"
@@ -47,6 +55,25 @@ TORCH_SCRIPT = """
         window.__torch.push(c.advanced[0].torch);
         return Promise.resolve();
     };
+"""
+
+# Every sound the page makes (app.js beep(): a sine "bip" is ok, a square buzz an error)
+# and every text the camera panel's status line shows, in order.
+SOUNDS_SCRIPT = """
+    window.__sounds = [];
+    window.__statuses = [];
+    const start = OscillatorNode.prototype.start;
+    OscillatorNode.prototype.start = function () {
+        window.__sounds.push(this.type === "square" ? "error" : "ok");
+        return start.apply(this, arguments);
+    };
+    new MutationObserver(function () {
+        const line = document.querySelector(".camera-status");
+        const text = line ? line.textContent : "";
+        if (text && window.__statuses[window.__statuses.length - 1] !== text) {
+            window.__statuses.push(text);
+        }
+    }).observe(document, { subtree: true, childList: true, characterData: true });
 """
 
 
@@ -238,3 +265,153 @@ async def test_camera_refused_or_missing_leaves_typing(
     await page.keyboard.press("Enter")
     await expect(page.locator("#step").get_by_test_id("move-product")).to_have_text(
         re.compile(re.escape(PRODUCT.name)))
+
+
+# ---- one showing of a code counts once (issue #16 item 12) -----------------------------
+
+
+async def test_a_code_counts_again_only_after_it_left_the_picture(browser, server, guard) -> None:
+    """The rule itself, frame by frame: a code has left the picture when it went unread
+    for 1 s over at least 5 frames read since; a shorter gap is a missed read."""
+    context = await browser.new_context(base_url=server)
+    await guard.attach(context)
+    page = await context.new_page()
+    await page.goto("/login")
+    arrivals = await page.evaluate("""() => {
+        const p = new window.kirana.camera.Presence(1000, 5);
+        const out = {};
+        out.first = p.frame(["A"], 0);
+        out.stillThere = p.frame(["A"], 100);
+        // 4 frames without it over 2 s (a slow phone): not proof that it left.
+        [700, 1300, 1900, 2500].forEach(t => p.frame([], t));
+        out.afterFourEmptyFrames = p.frame(["A"], 2600);
+        // 6 frames without it, but only 0.5 s: a decoder missing a shaky label.
+        [2700, 2800, 2900, 3000, 3100].forEach(t => p.frame([], t));
+        out.afterHalfSecond = p.frame(["A"], 3150);
+        // 5 frames over 1.05 s: it left, and coming back is a new showing.
+        [3400, 3650, 3900, 4100, 4200].forEach(t => p.frame([], t));
+        out.cameBack = p.frame(["A"], 4300);
+        out.twoNew = p.frame(["A", "B", "C"], 4400);
+        out.noneNew = p.frame(["B", "A"], 4500);
+        out.twiceInOneFrame = p.frame(["D", "D"], 4600);
+        return out;
+    }""")
+    assert arrivals == {
+        "first": ["A"], "stillThere": [], "afterFourEmptyFrames": [], "afterHalfSecond": [],
+        "cameBack": ["A"], "twoNew": ["B", "C"], "noneNew": [], "twiceInOneFrame": ["D"],
+    }
+    await context.close()
+
+
+_KEYS: dict[Path, str] = {}
+
+
+def api_key(server: Server) -> str:
+    """An API key for `server` (made once: a name is taken only once)."""
+    if server.directory not in _KEYS:
+        _KEYS[server.directory] = _new_api_key(server)
+    return _KEYS[server.directory]
+
+
+def _new_api_key(server: Server) -> str:
+    return subprocess.run(
+        [str(KIRANA), "apikey", "create", "--config", str(server.directory / "store.toml"),
+         "--name", "camera", "--scope", "all", "--channel", "app"],
+        capture_output=True, text=True, env=_env(), check=True).stdout.strip().splitlines()[-1]
+
+
+async def first_task_of_new_batch(browser, guard: Guard, server: Server,
+                                  lines: list[tuple[DemoProduct, int]]) -> DemoProduct:
+    """An online order with `lines`, claimed by Ravi on a plain phone: the product of the
+    batch's first task (the camera's video must show that one)."""
+    key = api_key(server)
+    order = api(server.url, key, "/api/v1/orders", {
+        "channel": "app", "external_id": f"CAM-{time.monotonic_ns()}", "payment": "prepaid",
+        "promised_by": (datetime.now(UTC) + timedelta(minutes=15)).isoformat(),
+        "customer": {"name": "Priya", "phone": "9876543210", "address": "HSR Layout",
+                     "pincode": "560102"},
+        "lines": [{"sku": p.sku, "quantity": n} for p, n in lines]})
+    assert order["status"] == "accepted", order
+    context = await browser.new_context(base_url=server.url, **DEVICES["phone"])
+    await guard.attach(context)
+    page = await context.new_page()
+    await login(page, "Ravi")
+    await expect(page.get_by_role("heading", name="Hello, Ravi")).to_be_visible()
+    await page.goto("/pick")
+    await page.get_by_test_id("claim").tap()
+    name = (await page.get_by_test_id("task-name").inner_text()).strip()
+    await context.close()
+    return next(p for p, _ in lines if p.name == name)
+
+
+def in_stock(server: Server, count: int, at_least: int) -> list[DemoProduct]:
+    key = api_key(server)
+    found = [p for p in demo_products()[:40]
+             if api(server.url, key, f"/api/v1/stock/{p.sku}")["on_hand"] >= at_least]
+    assert len(found) >= count, found
+    return found[:count]
+
+
+def scan_posts(page: Page, path: re.Pattern) -> list[float]:
+    """When each scan was sent (time.monotonic()), from now on."""
+    sent: list[float] = []
+    page.on("request", lambda r: sent.append(time.monotonic())
+            if r.method == "POST" and path.search(r.url) else None)
+    return sent
+
+
+PICK_SCAN = re.compile(r"/pick/tasks/[^/]+/scan$")
+
+
+async def test_picker_packet_held_still_counts_one_unit(
+        own_server, browser, camera_page, guard, tmp_path: Path) -> None:
+    """A packet held under the camera for 3 s is one unit: the order's second unit and
+    the next task are left alone (no "Wrong item" alarm while it stays in view)."""
+    a, b = in_stock(own_server, 2, at_least=2)
+    first = await first_task_of_new_batch(browser, guard, own_server, [(a, 2), (b, 1)])
+    video = still_video(tmp_path / "packet.y4m", ean13_image(first.barcode), seconds=2)
+    page = await camera_page(own_server.url, video, "phone")
+    await page.add_init_script(SOUNDS_SCRIPT)
+    await login(page, "Ravi")
+    await expect(page.get_by_role("heading", name="Hello, Ravi")).to_be_visible()
+    await page.goto("/pick")
+    await expect(page.get_by_test_id("task-name")).to_have_text(first.name)
+    quantity = 2 if first is a else 1
+    sent = scan_posts(page, PICK_SCAN)
+
+    await open_camera(page)
+    message = page.get_by_test_id("pick-message")
+    if quantity == 2:
+        await expect(message).to_have_text(f"{first.name}: 1 of 2")
+    else:
+        await expect(message).to_contain_text(f"Done: {first.name}")
+    await page.wait_for_timeout(3000)  # held still
+    assert len(sent) == 1, f"{len(sent)} scans sent for one packet held still"
+    await expect(message).not_to_contain_text("Wrong item")
+    if quantity == 2:  # the second unit is still to pick: the same task, 1 left
+        await expect(page.get_by_test_id("task-name")).to_have_text(first.name)
+        await expect(page.get_by_test_id("task-qty")).to_have_text("1")
+    await page.screenshot(path=str(SHOTS / "camera-pick-phone.png"))
+
+
+async def test_picker_packet_shown_again_after_it_left_counts_again(
+        own_server, browser, camera_page, guard, tmp_path: Path) -> None:
+    """Taking the packet out of view and showing it again is the next unit."""
+    (a,) = in_stock(own_server, 1, at_least=2)
+    await first_task_of_new_batch(browser, guard, own_server, [(a, 2)])
+    video = shown_then_away_video(tmp_path / "twice.y4m", ean13_image(a.barcode),
+                                  shown=2, away=2)
+    page = await camera_page(own_server.url, video, "phone")
+    await page.add_init_script(SOUNDS_SCRIPT)
+    await login(page, "Ravi")
+    await expect(page.get_by_role("heading", name="Hello, Ravi")).to_be_visible()
+    await page.goto("/pick")
+    await expect(page.get_by_test_id("task-name")).to_have_text(a.name)
+    sent = scan_posts(page, PICK_SCAN)
+
+    await open_camera(page)
+    message = page.get_by_test_id("pick-message")
+    await expect(message).to_have_text(f"{a.name}: 1 of 2")
+    await expect(message).to_contain_text(f"Done: {a.name}", timeout=15_000)
+    assert len(sent) == 2, sent
+    assert sent[1] - sent[0] >= 2.0, f"sent again {sent[1] - sent[0]:.2f} s later: not a new showing"
