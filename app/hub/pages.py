@@ -91,8 +91,28 @@ async def product_edit(request: Request, sku: str) -> Template:
     product, codes = await hub.product_with_codes(request.app.state.db, sku)
     if product is None:
         raise NotFoundException(f"no product {sku}")
+    delivery = await views.catalogue_delivery(request.app.state.db,
+                                              request.app.state.cfg.offline_after, product.sku)
     return page(request, "hub/product_edit.html", product=product, codes=codes, error="",
-                form={}, saved=request.query_params.get("saved") == "1")
+                form={}, saved=request.query_params.get("saved") == "1", delivery=delivery)
+
+
+STOP_POLLING = 286  # htmx stops an `every` trigger on this status (and swaps the answer)
+
+
+@get("/hub/catalog/delivery", guards=[requires(*HQ)])
+async def catalogue_delivery(request: Request, sku: str = "") -> Template:
+    """Which stores have applied a product's latest change (or, without a SKU, every
+    catalogue change): polled by the product and import pages until all have."""
+    delivery = await views.catalogue_delivery(request.app.state.db,
+                                              request.app.state.cfg.offline_after,
+                                              sku or None)
+    if delivery is None:
+        raise NotFoundException(f"no product {sku.strip().upper()}")
+    return Template(template_name="hub/_delivery.html",
+                    context={"delivery": delivery, "sku": sku.strip().upper()},
+                    status_code=STOP_POLLING if delivery.done else 200,
+                    headers={"Vary": "HX-Request", "Cache-Control": "no-store"})
 
 
 @post("/hub/catalog/save", guards=[requires(*HQ)])
@@ -140,8 +160,11 @@ async def import_upload(
         return page(request, "hub/import.html", status_code=400, report=None,
                     errors=exc.errors[:200], error=str(exc))
     await request.app.state.waker.wake_all_stores()
+    delivery = (await views.catalogue_delivery(request.app.state.db,
+                                               request.app.state.cfg.offline_after)
+                if report.written and (report.created or report.updated) else None)
     return page(request, "hub/import.html", report=report, errors=report.skipped[:200],
-                error="")
+                error="", delivery=delivery)
 
 
 # --- central stock -------------------------------------------------------------------
@@ -203,5 +226,5 @@ async def sales_page(request: Request, day: str = "") -> Template:
 
 
 ROUTES = [dashboard, stores_fragment, accept_database, api_stores, catalog_page, product_new,
-          product_edit, product_save, import_form, import_upload, inventory_page, inventory_csv,
-          api_inventory, sales_page]
+          product_edit, catalogue_delivery, product_save, import_form, import_upload,
+          inventory_page, inventory_csv, api_inventory, sales_page]

@@ -23,7 +23,7 @@ from app.hub.models import (
     HubStore,
     HubStoreLink,
 )
-from app.hub.service import live_links
+from app.hub.service import is_online, live_links
 
 
 @dataclass(frozen=True)
@@ -229,3 +229,89 @@ async def day_sales(db: HubDatabase, day: str) -> list[DaySales]:
                      *figures.get((sid, "refund"), (0, 0))) for sid, name in stores]
 
 
+
+
+# --- has every store got the catalogue change? ----------------------------------------
+
+
+@dataclass(frozen=True)
+class StoreDelivery:
+    """One store and a catalogue change the hub queued for it (issue #16 item 18)."""
+
+    id: str
+    name: str
+    online: bool
+    last_seen_at: datetime | None
+    waiting: int  # catalogue events of the change the store has not applied (acked) yet
+    to_go: int  # hub -> store events it must still apply to have the change
+
+    @property
+    def applied(self) -> bool:
+        return self.waiting == 0
+
+
+@dataclass(frozen=True)
+class CatalogueDelivery:
+    stores: tuple[StoreDelivery, ...]  # the active stores, the ones told, by id
+
+    @property
+    def applied(self) -> list[StoreDelivery]:
+        return [s for s in self.stores if s.applied]
+
+    @property
+    def pending(self) -> list[StoreDelivery]:
+        return [s for s in self.stores if not s.applied]
+
+    @property
+    def done(self) -> bool:
+        return not self.pending
+
+
+def _sku_pattern(sku: str) -> str:
+    """A LIKE pattern matching the `product.upserted` data of this SKU and no other: the
+    data is msgspec's JSON, so the SKU appears exactly as msgspec encodes it."""
+    literal = msgspec.json.encode(sku).decode()
+    for ch in "!%_":
+        literal = literal.replace(ch, "!" + ch)
+    return f'%"sku":{literal}%'
+
+
+async def catalogue_delivery(db: HubDatabase, offline_after: timedelta,
+                             sku: str | None = None) -> CatalogueDelivery | None:
+    """Which active stores have applied the catalogue's latest change: of one SKU, or of
+    the whole catalogue (`sku` None, after an import). A store has applied it when no
+    `product.upserted` for it waits above the store's ack (`down_acked`): each event
+    carries the product's whole state, so an older one still waiting means the store
+    shows an older state. Reads only the events not acked yet (the outbox's key is
+    store, seq), so its cost follows the backlog, not the outbox's history. None for a
+    SKU the catalogue does not have."""
+    now = utcnow()
+    waiting = [HubOutbox.store_id == HubStore.id, HubOutbox.seq > HubStore.down_acked,
+               HubOutbox.kind == "product.upserted"]
+    if sku is not None:
+        sku = sku.strip().upper()
+        waiting.append(HubOutbox.data.like(_sku_pattern(sku), escape="!"))
+    # Correlated per store, so each is a range of the outbox's key (store_id, seq > ack);
+    # a join with GROUP BY made SQLite scan the whole outbox.
+    count = select(func.count()).select_from(HubOutbox).where(*waiting).correlate(HubStore)
+    last = select(func.max(HubOutbox.seq)).where(*waiting).correlate(HubStore)
+    async with db.read() as s:
+        if sku is not None and await s.scalar(
+                select(Product.id).where(Product.sku == sku)) is None:
+            return None
+        stores = (await s.execute(
+            select(HubStore.id, HubStore.name, HubStore.down_acked, HubStore.last_seen_at,
+                   count.scalar_subquery(), last.scalar_subquery())
+            .where(HubStore.active.is_(True)).order_by(HubStore.id))).all()
+        seen = dict((await s.execute(select(HubStoreLink.store_id,
+                                            func.max(HubStoreLink.last_seen_at))
+                                     .group_by(HubStoreLink.store_id))).all())
+    out = []
+    for sid, name, acked, last_seen, n, newest in stores:
+        link_seen = _as_datetime(seen.get(sid))
+        out.append(StoreDelivery(
+            id=sid, name=name, online=is_online(link_seen, now, offline_after),
+            last_seen_at=max((at for at in (last_seen, link_seen) if at is not None),
+                             default=None),
+            waiting=int(n or 0), to_go=max(0, int(newest or acked) - acked)))
+    return CatalogueDelivery(tuple(out))

@@ -1,10 +1,13 @@
 """The hub's pages in real Chromium, on a phone and on a tablet: sign in, store health,
-an order no store could take, its reasons in plain words, sending it by hand, and a
-price change saved on the catalogue page."""
+an order no store could take, its reasons in plain words, sending it by hand, a
+price change saved on the catalogue page and the stores confirming it live."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.async_api import Page, expect
+from websockets.asyncio.client import connect
 
 from tests.e2e.conftest import SHOTS
 from tests.sync.harness import Hub, kirana, make_hub
@@ -80,6 +84,8 @@ async def test_hub_operator_flow(new_page, hub_server: Hub, device: str) -> None
     await no_sideways_scroll(page)
     await page.screenshot(path=SHOTS / f"hub-stores-{device}.png", full_page=True)
 
+    if device == "phone":  # the links are in the Menu on a phone
+        await page.get_by_test_id("menu-button").tap()
     await page.get_by_role("link", name="Orders", exact=True).first.tap()
     await expect(page.get_by_role("alert")).to_contain_text("need")
     await page.locator(f'tr[data-order="{number}"] a').tap()
@@ -98,6 +104,58 @@ async def test_hub_operator_flow(new_page, hub_server: Hub, device: str) -> None
     await price.fill("64.50" if device == "phone" else "65.00")
     await page.screenshot(path=SHOTS / f"hub-product-{device}.png", full_page=True)
     await page.get_by_role("button", name="Save and send to stores").tap()
-    await expect(page.get_by_role("status")).to_contain_text("Saved")
+    await expect(page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
     await expect(price).to_have_value("64.50" if device == "phone" else "65.00")
     await no_sideways_scroll(page)
+
+
+async def ack_as_store(hub: Hub, store_id: str) -> None:
+    """Be the store for a moment, as its sync client is: hello, take every event the hub
+    has queued for it, acknowledge the last, close. (The epoch is this test's own.)"""
+    with sqlite3.connect(hub.sqlite_path) as db:
+        acked, made = db.execute("SELECT down_acked, down_seq FROM hub_stores WHERE id = ?",
+                                 (store_id,)).fetchone()
+    async with connect(hub.ws_url, additional_headers={
+            "Authorization": f"Bearer {hub.tokens[store_id]}"},
+            user_agent_header="kirana-store/e2e", open_timeout=10) as ws:
+        await ws.send(json.dumps({"type": "hello", "proto": 1, "store_id": store_id,
+                                  "epoch": f"e2e-{store_id}-epoch", "applied_down": acked}))
+        last = acked
+        while last < made:
+            message = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert message["type"] in ("welcome", "events"), message
+            if message["type"] == "events":
+                last = message["events"][-1]["seq"]
+        await ws.send(json.dumps({"type": "ack", "upto": last}))
+        await asyncio.sleep(0.3)  # the hub commits the ack before the link closes
+
+
+async def test_a_price_change_shows_which_stores_have_it(new_page, hub_server: Hub,
+                                                         device: str) -> None:
+    """Issue #16 item 18: after Save the page says how many stores have applied the
+    change and which have not, and follows them without a reload until all have."""
+    page = await new_page(hub_server.proc.url)
+    await hub_login(page, hub_server, "Meena")
+    await expect(page.locator("#store-table")).to_be_visible()
+    await page.goto("/hub/catalog/item/ATTA-1KG")
+    await page.locator("input[name=price]").fill("66.00" if device == "phone" else "66.50")
+    await page.get_by_role("button", name="Save and send to stores").tap()
+    delivery = page.locator("#delivery")
+    await expect(delivery).to_contain_text("0 of 2 stores have this change.")
+    await expect(delivery.locator('[data-store="D2"]')).to_be_visible()
+    await expect(delivery.locator("progress")).to_have_attribute("value", "0")
+    await no_sideways_scroll(page)
+    await page.screenshot(path=SHOTS / f"hub-delivery-{device}.png", full_page=True)
+
+    await ack_as_store(hub_server, "S1")
+    await expect(delivery).to_contain_text("1 of 2 stores have this change.", timeout=8000)
+    await expect(delivery.locator('[data-store="S1"]')).to_have_count(0)
+    await expect(delivery.locator('[data-store="D2"]')).to_be_visible()
+
+    await ack_as_store(hub_server, "D2")
+    await expect(delivery).to_contain_text("All 2 stores have this change.", timeout=8000)
+    polls: list[str] = []
+    page.on("request", lambda r: polls.append(r.url) if "/hub/catalog/delivery" in r.url
+            else None)
+    await page.wait_for_timeout(4500)
+    assert polls == [], "the page kept asking after every store had the change"

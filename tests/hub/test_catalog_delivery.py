@@ -1,0 +1,159 @@
+"""After a catalogue change the hub shows, live, which stores have applied it (they ack
+the outbox events) and which have not (issue #16 item 18), on SQLite and PostgreSQL.
+Before, the page said "Saved. The stores are being told now." and never confirmed."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from app.hub import service as hub
+from app.hub import views
+from app.hub.models import HubStore
+from app.sync.hub_link import store_ack
+from tests.conftest import csrf_of
+from tests.hub.conftest import sign_in
+from tests.hub.test_hub_service import edit, go_online
+
+OFFLINE_AFTER = timedelta(seconds=60)
+
+
+async def two_stores(hub_db) -> None:
+    await hub.add_store(hub_db, "S1", name="Indiranagar", kind="counter", lat=12.97, lon=77.64)
+    await hub.add_store(hub_db, "D2", name="Koramangala", kind="darkstore", lat=12.93,
+                        lon=77.62)
+
+
+async def down_seq(hub_db, store_id: str) -> int:
+    async with hub_db.read() as s:
+        return (await s.scalar(select(HubStore.down_seq).where(HubStore.id == store_id)))
+
+
+async def delivery(hub_db, sku: str | None) -> dict[str, tuple[int, int]]:
+    """store -> (events of the change waiting, events still to apply)"""
+    got = await views.catalogue_delivery(hub_db, OFFLINE_AFTER, sku)
+    assert got is not None
+    return {s.id: (s.waiting, s.to_go) for s in got.stores}
+
+
+async def test_a_store_has_the_change_once_it_acks_it(hub_db):
+    await two_stores(hub_db)
+    await hub.save_product(hub_db, edit("DAL-1KG"))
+    assert await delivery(hub_db, "DAL-1KG") == {"D2": (1, 1), "S1": (1, 1)}
+    await hub.set_price(hub_db, "DAL-1KG", 9900)  # a second change before any ack
+    assert await delivery(hub_db, "dal-1kg ") == {"D2": (2, 2), "S1": (2, 2)}
+
+    await store_ack(hub_db, "S1", 1)  # the first change only: S1 still shows the old price
+    assert await delivery(hub_db, "DAL-1KG") == {"D2": (2, 2), "S1": (1, 1)}
+    await store_ack(hub_db, "S1", 2)
+    got = await views.catalogue_delivery(hub_db, OFFLINE_AFTER, "DAL-1KG")
+    assert [s.id for s in got.applied] == ["S1"] and [s.id for s in got.pending] == ["D2"]
+    assert not got.done
+
+    await hub.save_product(hub_db, edit("RICE-5KG"))  # another product's change
+    assert await delivery(hub_db, "DAL-1KG") == {"D2": (2, 2), "S1": (0, 0)}
+    assert await delivery(hub_db, "RICE-5KG") == {"D2": (1, 3), "S1": (1, 1)}
+    assert await delivery(hub_db, None) == {"D2": (3, 3), "S1": (1, 1)}  # the whole catalogue
+
+    await store_ack(hub_db, "D2", await down_seq(hub_db, "D2"))
+    assert (await views.catalogue_delivery(hub_db, OFFLINE_AFTER, "DAL-1KG")).done
+    assert await views.catalogue_delivery(hub_db, OFFLINE_AFTER, "NO-SUCH") is None
+
+
+async def test_a_sku_is_matched_exactly_not_as_a_pattern(hub_db):
+    """`_` is a LIKE wildcard: A_1's change must not be confused with AB1's."""
+    await two_stores(hub_db)
+    await hub.save_product(hub_db, edit("A_1"))  # seq 1
+    await hub.save_product(hub_db, edit("AB1"))  # seq 2
+    await hub.save_product(hub_db, edit("A"))  # seq 3: a prefix of the others
+    await store_ack(hub_db, "S1", 1)
+    assert (await delivery(hub_db, "A_1"))["S1"] == (0, 0)
+    assert (await delivery(hub_db, "AB1"))["S1"] == (1, 1)
+    assert (await delivery(hub_db, "A"))["S1"] == (1, 2)
+    await store_ack(hub_db, "S1", 2)
+    assert (await delivery(hub_db, "AB1"))["S1"] == (0, 0)
+    assert (await delivery(hub_db, "A"))["S1"] == (1, 1)
+
+
+def test_the_pattern_escapes_every_like_wildcard():
+    assert views._sku_pattern("A_1") == '%"sku":"A!_1"%'
+    assert views._sku_pattern('A%!"1') == '%"sku":"A!%!!\\"1"%'
+
+
+async def test_only_active_stores_count_and_their_links_show(hub_db):
+    await two_stores(hub_db)
+    await hub.add_store(hub_db, "S3", name="Closed", kind="counter", lat=12.9, lon=77.6)
+    async with hub_db.write() as s:
+        await s.execute(update(HubStore).where(HubStore.id == "S3").values(active=False))
+    await go_online(hub_db, ["S1"])
+    await hub.save_product(hub_db, edit("DAL-1KG"))
+    got = await views.catalogue_delivery(hub_db, OFFLINE_AFTER, "DAL-1KG")
+    assert [(s.id, s.online, s.last_seen_at is not None) for s in got.stores] == [
+        ("D2", False, False), ("S1", True, True)]
+
+
+async def test_the_product_page_follows_the_stores_until_all_have_it(hub_client, hub_db):
+    await two_stores(hub_db)
+    await go_online(hub_db, ["S1"])
+    await sign_in(hub_client, "Omar")
+    form = {"sku": "ghee-500", "name": "Desi Ghee 500 ml", "price": "325.50", "gst": "12",
+            "unit": "piece", "barcodes": "", "active": "on", "reorder_level": "0",
+            "_csrf_token": csrf_of(hub_client)}
+    saved = await hub_client.post("/hub/catalog/save", data=form)
+    assert saved.status_code == 200 and "Saved." in saved.text
+    assert "being told now" not in saved.text
+    assert "0 of 2 stores have this change." in saved.text
+    assert 'hx-get="/hub/catalog/delivery?sku=GHEE-500"' in saved.text
+    assert "connected, 1 change still to apply." in saved.text  # S1
+    assert "never connected. It gets this change when it first connects." in saved.text  # D2
+
+    live = await hub_client.get("/hub/catalog/delivery", params={"sku": "ghee-500"})
+    assert live.status_code == 200 and "0 of 2 stores have this change." in live.text
+    await store_ack(hub_db, "S1", await down_seq(hub_db, "S1"))
+    live = await hub_client.get("/hub/catalog/delivery", params={"sku": "GHEE-500"})
+    assert live.status_code == 200 and "1 of 2 stores have this change." in live.text
+    assert 'data-store="D2"' in live.text and 'data-store="S1"' not in live.text
+    assert 'value="1"' in live.text and 'aria-label="1 of 2 stores have this change"' in live.text
+    await store_ack(hub_db, "D2", await down_seq(hub_db, "D2"))
+    live = await hub_client.get("/hub/catalog/delivery", params={"sku": "GHEE-500"})
+    assert live.status_code == 286  # htmx stops polling
+    assert "All 2 stores have this change." in live.text
+    page = await hub_client.get("/hub/catalog/item/GHEE-500")
+    assert "All 2 stores have this change." in page.text and "hx-get" not in page.text.split(
+        'id="delivery"', 1)[1].split(">", 1)[0]
+
+    missing = await hub_client.get("/hub/catalog/delivery", params={"sku": "NOPE"})
+    assert missing.status_code == 404
+
+
+async def test_the_import_page_follows_the_stores_too(hub_client, hub_db):
+    await two_stores(hub_db)
+    await sign_in(hub_client)
+    header = "sku,name,price,gst_rate,unit,barcodes\n"
+    good = header + "A-1,Atta 5 kg,250.00,5,piece,\nB-1,Besan 1 kg,90,5,piece,\n"
+    checked = await hub_client.post(
+        "/hub/catalog/import", files={"file": ("c.csv", good.encode(), "text/csv")},
+        data={"_csrf_token": csrf_of(hub_client), "dry_run": "on"})
+    assert checked.status_code == 200 and 'id="delivery"' not in checked.text
+    response = await hub_client.post(
+        "/hub/catalog/import", files={"file": ("c.csv", good.encode(), "text/csv")},
+        data={"_csrf_token": csrf_of(hub_client)})
+    assert response.status_code == 200
+    assert "0 of 2 stores have the catalogue as it is now." in response.text
+    assert 'hx-get="/hub/catalog/delivery"' in response.text
+    assert "never connected" in response.text
+    for sid in ("S1", "D2"):
+        await store_ack(hub_db, sid, await down_seq(hub_db, sid))
+    live = await hub_client.get("/hub/catalog/delivery")
+    assert live.status_code == 286
+    assert "All 2 stores have the catalogue as it is now." in live.text
+
+
+async def test_without_stores_it_says_so(hub_client, hub_db):
+    await hub.save_product(hub_db, edit("DAL-1KG"))
+    await sign_in(hub_client)
+    page = await hub_client.get("/hub/catalog/item/DAL-1KG")
+    assert "No store to tell yet" in page.text
+    assert (await hub_client.get("/hub/catalog/delivery", params={"sku": "DAL-1KG"})
+            ).status_code == 286
