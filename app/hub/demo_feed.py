@@ -2,8 +2,8 @@
 
 Turned on by `[routing] demo_orders_per_minute` (the demo sets it; `kirana demo
 --no-orders` leaves it off). Orders go through the same intake as a channel's API
-call, from the "demo" channel, for products some store has in stock, from customers
-around the demo stores.
+call, from the "demo" channel, for products some store has in stock (packets, and in
+about one order in three a loose item by weight), from customers around the demo stores.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import logging
 import random
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import case, select
 
 from app.catalog.models import Product
 from app.config import HubConfig
@@ -21,8 +21,8 @@ from app.hub import placement
 from app.hub.db import HubDatabase
 from app.hub.models import HubStockLevel
 from app.hub.wake import Waker
-from app.orders.demo_feed import NAMES, Trickle
-from app.orders.service import LineIn, OrderError, OrderIn
+from app.orders.demo_feed import LOOSE_MIN_STOCK, NAMES, Trickle, demo_lines
+from app.orders.service import OrderError, OrderIn
 
 log = logging.getLogger("kirana.demo")
 # (PIN code, lat, lon) around the demo stores: Koramangala, HSR, Indiranagar.
@@ -33,15 +33,15 @@ PLACES = (("560034", 12.9352, 77.6245), ("560095", 12.9390, 77.6270),
 async def post_one(db: HubDatabase, cfg: HubConfig, rng: random.Random, n: int
                    ) -> tuple[str, ...]:
     async with db.read() as s:
-        skus = sorted(set(await s.scalars(
-            select(HubStockLevel.sku).join(Product, Product.sku == HubStockLevel.sku)
-            .where(Product.active.is_(True), Product.unit == "piece",
-                   HubStockLevel.on_hand >= 4))))
-    if not skus:
+        stocked = set((await s.execute(
+            select(HubStockLevel.sku, Product.unit).join(Product, Product.sku == HubStockLevel.sku)
+            .where(Product.active.is_(True), HubStockLevel.on_hand >= case(
+                (Product.unit == "piece", 4), else_=LOOSE_MIN_STOCK)))).all())
+    lines = demo_lines(rng, sorted(sku for sku, unit in stocked if unit == "piece"),
+                       sorted(sku for sku, unit in stocked if unit != "piece"), most=4)
+    if not lines:
         return ()
     pincode, lat, lon = rng.choice(PLACES)
-    lines = tuple(LineIn(sku, rng.randint(1, 2)) for sku in rng.sample(
-        skus, k=min(len(skus), rng.randint(1, 4))))
     cod = rng.random() < 0.3
     incoming = OrderIn(
         channel="demo", external_id=f"WEB-{utcnow():%Y%m%d%H%M%S}-{n}",

@@ -12,7 +12,7 @@ import logging
 import random
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from app.catalog.models import Product
 from app.config import StoreConfig
@@ -25,18 +25,35 @@ log = logging.getLogger("kirana.demo")
 NAMES = ("Priya Sharma", "Rahul Verma", "Ananya Iyer", "Mohammed Arif", "Kavya Reddy",
          "Suresh Patil", "Neha Gupta", "Arjun Nair", "Fatima Khan", "Vikram Singh")
 PINCODES = ("560102", "560034", "560068", "560076", "560095")
+# About one demo order in three also has a loose item (fruit, vegetables, oil by the
+# litre), so the weighed path of picking and packing is seen in the demo.
+LOOSE_SHARE = 0.35
+LOOSE_GRAMS = (250, 500, 750, 1000, 1500)  # or ml: what customers order by weight
+LOOSE_MIN_STOCK = max(LOOSE_GRAMS)
+
+
+def demo_lines(rng: random.Random, pieces: list[str], loose: list[str], most: int
+               ) -> tuple[service.LineIn, ...]:
+    """A made-up order's lines: 1 to `most` packets (1 or 2 of each), and sometimes one
+    loose item by weight; at least one line when there is anything to order."""
+    lines = [service.LineIn(sku, rng.randint(1, 2))
+             for sku in rng.sample(pieces, k=min(len(pieces), rng.randint(1, most)))]
+    if loose and (not lines or rng.random() < LOOSE_SHARE):
+        lines.append(service.LineIn(rng.choice(loose), rng.choice(LOOSE_GRAMS)))
+    return tuple(lines)
 
 
 async def post_one(db: Database, cfg: StoreConfig, rng: random.Random, n: int) -> None:
     async with db.read() as s:
-        skus = list(await s.scalars(
-            select(Product.sku).join(StockLevel, StockLevel.product_id == Product.id)
-            .where(Product.active, Product.unit == "piece")
-            .group_by(Product.id).having(func.sum(StockLevel.on_hand) >= 3)))
-    if not skus:
+        stocked = (await s.execute(
+            select(Product.sku, Product.unit).join(StockLevel, StockLevel.product_id == Product.id)
+            .where(Product.active).group_by(Product.id)
+            .having(func.sum(StockLevel.on_hand)
+                    >= case((Product.unit == "piece", 3), else_=LOOSE_MIN_STOCK)))).all()
+    lines = demo_lines(rng, [sku for sku, unit in stocked if unit == "piece"],
+                       [sku for sku, unit in stocked if unit != "piece"], most=5)
+    if not lines:
         return
-    lines = tuple(service.LineIn(sku, rng.randint(1, 2)) for sku in rng.sample(skus, k=min(
-        len(skus), rng.randint(1, 5))))
     cod = rng.random() < 0.3
     incoming = service.OrderIn(
         channel="demo", external_id=f"DEMO-{utcnow():%Y%m%d%H%M%S}-{n}",

@@ -219,6 +219,31 @@ async def test_demo_feed_posts_orders_through_routing(hub_db, hub_cfg):
     assert wake == ((order.store_id,) if order.store_id else ())
 
 
+async def test_demo_orders_include_loose_items_by_weight(hub_db, hub_cfg):
+    """Issue #16 item 11: some demo orders carry a weighed item (grams), routed like any."""
+    import random
+
+    from app.hub.demo_feed import post_one
+    from app.orders.demo_feed import LOOSE_GRAMS
+
+    await setup_stores(hub_db, {"S1": 50, "D2": 50})
+    await hub.save_product(hub_db, edit("APPLE", price=18000, unit="kg"))
+    await hub.save_product(hub_db, edit("ONION", price=4000, unit="kg"))
+    await apply(hub_db, "D2", [ev(2, "stock.moved", {"sku": "APPLE", "delta": 20_000}),
+                               ev(3, "stock.moved", {"sku": "ONION", "delta": 800})])
+    rng = random.Random(11)
+    for n in range(12):
+        await post_one(hub_db, hub_cfg, rng, n)
+    weighed = []
+    for order in await placement.list_orders(hub_db):
+        page = await placement.get_order(hub_db, order.id)
+        weighed += [(line.sku, line.quantity) for line in page.lines
+                    if line.sku in ("APPLE", "ONION")]
+    assert weighed, "no demo order had a loose item"
+    assert {sku for sku, _q in weighed} == {"APPLE"}  # 800 g of onion is too little to offer
+    assert all(q in LOOSE_GRAMS for _sku, q in weighed)
+
+
 async def test_a_big_order_no_store_has_whole_is_split_and_followed(hub_db, hub_cfg):
     from app.hub.allocation import Rules
 

@@ -154,6 +154,26 @@ async def test_demo_feed_posts_orders_through_the_normal_intake(db, cfg, stocked
     assert {line.sku for line in order.lines} <= set(stocked)
 
 
+async def test_the_stores_demo_feed_sends_loose_items_too(db, cfg, stocked):
+    """Issue #16 item 11: the picker sees a weighed line (grams) in some demo orders."""
+    import random
+
+    from app.catalog.service import get_by_sku
+    from app.orders.demo_feed import LOOSE_GRAMS, post_one
+
+    apple = await get_by_sku(db, "FV-00127")  # Apple (Shimla), sold by the kg
+    await receive(db, product_id=apple.id, bin_code="A-01-1", quantity=30_000, user_id=None)
+    rng = random.Random(5)
+    for n in range(12):
+        await post_one(db, cfg, rng, n)
+    async with db.read() as s:
+        orders = list(await s.scalars(select(Order)))
+        weighed = [(order.state, line.unit, line.quantity) for order in orders
+                   for line in order.lines if line.sku == "FV-00127"]
+    assert any(state == "accepted" for state, _u, _q in weighed), weighed
+    assert all(unit == "kg" and qty in LOOSE_GRAMS for _s, unit, qty in weighed)
+
+
 async def test_board_filter(client, stocked, key, login_as):
     due_soon = body(stocked[:1], "F-1", qty=1)
     due_soon["promised_by"] = (datetime.now(UTC) + timedelta(minutes=3)).isoformat()
