@@ -462,13 +462,17 @@ def _render_barcode(p: Dummy, data: str, dots: int) -> None:
 
 
 def qr_module_size(data: str, requested: int, dots: int) -> int:
-    """The requested QR module size, reduced so the code (with its border) fits the paper."""
+    """The requested QR module size, reduced so the code (with its border) fits the paper.
+
+    Only the symbol's version is needed (``best_fit``: its side is 4 * version + 17
+    modules), not the matrix: ``make()`` would try all eight masks, ~7 ms of CPU, and
+    python-escpos builds the code again to print it."""
     qr = qrcode.QRCode(
         version=None, error_correction=qrcode.constants.ERROR_CORRECT_M, border=1, box_size=1
     )
     qr.add_data(data)
-    qr.make(fit=True)
-    return max(1, min(requested, dots // (qr.modules_count + 2)))
+    modules = qr.best_fit() * 4 + 17  # what make(fit=True) sets as modules_count
+    return max(1, min(requested, dots // (modules + 2)))
 
 
 def _render_qr(p: Dummy, block: QR, dots: int) -> None:

@@ -15,7 +15,7 @@ receipt can print twice but is never lost.
 
 Kinds that cannot report (usb, serial, cups, file, and network printers with
 `confirm = false`) end in `sent`: handed over, not confirmed. Preview jobs are
-`done` (they are shown on screen).
+`done` once their layout parses (they are shown on screen; no ESC/POS is made).
 """
 
 from __future__ import annotations
@@ -187,6 +187,9 @@ class PrintQueue:
             else:
                 await self._wait(printer.name, IDLE_POLL_SECONDS)
             return
+        if printer.kind == "preview":
+            await self._show_on_screen(printer, state, job)
+            return
         try:
             data = await asyncio.to_thread(render_job, printer, job.layout)
         except Exception as exc:
@@ -278,6 +281,25 @@ class PrintQueue:
             else:
                 link.abort()
 
+    async def _show_on_screen(self, printer: PrinterSection, state: PrinterState,
+                              job: PrintJob) -> None:
+        """A "preview" printer's job is done once its layout parses: the paper is the HTML
+        the till shows (printing.service.paper_preview). No ESC/POS bytes are made (their QR
+        and barcode rasters cost ~5 ms of CPU a receipt, thrown away) and the job goes from
+        queued to done in one write."""
+        try:
+            parse_layout(job.layout)
+        except Exception as exc:
+            await self._mark(job.id, status="failed", last_error=f"layout: {exc}"[:300])
+            return
+        now = utcnow()
+        if not await self._mark(job.id, status="done", attempts=job.attempts + 1, sent_at=now,
+                                last_error="", layout=without_one_time_codes(job.layout)):
+            return  # cancelled meanwhile
+        self._set(printer, state, st.READY, "online")
+        state.last_ok_at = now
+        state.sent += 1
+
     async def _deliver_unconfirmed(self, printer: PrinterSection, state: PrinterState,
                                    job: PrintJob, data: bytes) -> None:
         if not await self._mark(job.id, status="sending", attempts=job.attempts + 1):
@@ -289,10 +311,9 @@ class PrintQueue:
                               str(exc)[:250] or type(exc).__name__, requeue=True)
             return
         now = utcnow()
-        preview = printer.kind == "preview"
-        await self._mark(job.id, expect=("sending",), status="done" if preview else "sent",
+        await self._mark(job.id, expect=("sending",), status="sent",
                          sent_at=now, last_error="", layout=without_one_time_codes(job.layout))
-        self._set(printer, state, st.READY if preview else st.UNCONFIRMED,
-                  "online" if preview else "sent; this printer cannot confirm what it prints")
+        self._set(printer, state, st.UNCONFIRMED,
+                  "sent; this printer cannot confirm what it prints")
         state.last_ok_at = now
         state.sent += 1
