@@ -47,7 +47,12 @@ def demo(directory: str, host: str, port: int, no_serve: bool, no_orders: bool,
         if no_serve:
             store_banner("Demo store prepared (not started)")
             return
-        _banner_when_up(f"http://{host}:{port}/", lambda: store_banner("Demo store ready"))
+
+        def store_ready() -> None:
+            store_banner("Demo store ready")
+            console.print(STOP_STORE)
+
+        _banner_when_up(f"http://{host}:{port}/", store_ready)
         serve.main(["--config", str(cfg_path), "--host", host, "--port", str(port)],
                    standalone_mode=False)
         return
@@ -73,7 +78,23 @@ def demo(directory: str, host: str, port: int, no_serve: bool, no_orders: bool,
     if no_serve:
         banner("Demo prepared (not started)")
         return
-    sys.exit(_run_site(site, host, lambda: banner("Demo ready")))
+
+    def ready() -> None:
+        banner("Demo ready")
+        console.print(NO_ORDERS if no_orders else ORDERS)
+        console.print(STOP_SITE)
+
+    sys.exit(_run_site(site, host, ready))
+
+
+# Printed under the banner once every server answers (plain words, one line each).
+ORDERS = ("Online orders: about two a minute arrive at the hub, which sends each to the "
+          "nearest store that has everything: mostly dark store D2, and some to counter "
+          "store S1 too (its Orders and Pick pages).")
+NO_ORDERS = "Online orders: none made up (--no-orders)."
+STOP_SITE = ("To stop: press Ctrl+C here. That stops all three servers; if one of them "
+             "stops, the demo stops the other two.")
+STOP_STORE = "To stop: press Ctrl+C here."
 
 
 DEMO_START_TIMEOUT = 90.0  # seconds for each demo server to answer /healthz

@@ -134,14 +134,16 @@ def test_sigterm_stops_the_demo_and_all_its_servers(demo_dir: Path, tmp_path: Pa
 
 
 def test_demo_banner_only_once_all_three_answer(demo_dir: Path, tmp_path: Path) -> None:
+    """... and it says where online orders go and how to stop the demo (issue #16 item 23).
+    Made-up orders are on here, as a first-time user runs it."""
     port = demo_ports()
     ports = (port, port + 1, port + 100)
-    proc = kirana("demo", "--dir", str(demo_dir), "--port", str(port), "--no-orders",
+    proc = kirana("demo", "--dir", str(demo_dir), "--port", str(port),
                   cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     pids: set[int] = set()
     try:
         assert proc.stderr is not None  # the CLI (and uvicorn) write to stderr
-        seen = []
+        seen: list[str] = []
         for line in proc.stderr:
             seen.append(line)
             if "Demo ready" in line:
@@ -150,6 +152,15 @@ def test_demo_banner_only_once_all_three_answer(demo_dir: Path, tmp_path: Path) 
                 break
         else:
             raise AssertionError("no banner:\n" + "".join(seen))
+        banner: list[str] = []
+        for line in proc.stderr:  # the rest of the banner (servers may log in between)
+            banner.append(line)
+            if "other two" in line or len(banner) > 60:
+                break
+        said = " ".join(" ".join(banner).split())
+        assert "To stop: press Ctrl+C here. That stops all three servers" in said, said
+        assert "if one of them stops, the demo stops the other two" in said, said
+        assert "some to counter store S1 too" in said, said
         pids = children(proc.pid)
         proc.send_signal(signal.SIGTERM)
         proc.wait(STOP_WITHIN)
@@ -229,6 +240,11 @@ def test_store_only_demo_banner_waits_for_the_store(tmp_path: Path) -> None:
                 break
         else:
             raise AssertionError("no banner:\n" + "".join(seen))
+        for line in proc.stdout:
+            seen.append(line)
+            if "To stop: press Ctrl+C here." in line:
+                break
+            assert len(seen) < 200, "".join(seen)
         proc.send_signal(signal.SIGTERM)
         proc.wait(STOP_WITHIN)
         assert not accepts(port)
