@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -21,20 +22,20 @@ GRACEFUL_SHUTDOWN_SECONDS = 5
 def serve(cfg: StoreConfig, host: str | None, port: int | None) -> None:
     import uvicorn
 
-    from app.core import tls
+    from app.core import lan_https, tls
     from app.core.cert_names import host_of
     from app.server import StartupError, create_store_app
 
     host = host or cfg.server.host
     port = port or cfg.server.port
     files = tls.TlsFiles(cfg.data_dir / "tls")
-    certfile = keyfile = None
+    switch = None
     scheme = "http"
     if files.present():
         if said := tls.renew_at_start(files, cfg.store.name,
                                       public_host=host_of(cfg.server.public_url)):
             console.print(said, highlight=False, soft_wrap=True)
-        certfile, keyfile = str(files.cert), str(files.key)
+        switch = lan_https.TlsSwitch(files)
         scheme = "https"
         cfg.server.secure_cookies = True
         cfg.server.port = port
@@ -46,11 +47,19 @@ def serve(cfg: StoreConfig, host: str | None, port: int | None) -> None:
         fail(str(exc))
     console.print(f"Kirana store [bold]{cfg.store.id}[/] ({cfg.store.name}) on "
                   f"{scheme}://{display_host(host)}:{port}/")
+    served: Any = app  # the Litestar app, or the plain-HTTP door in front of it
+    http_protocol: Any = "auto"
+    if switch is not None:
+        # HTTPS and, on the same port, plain HTTP for the CA only (app/core/lan_https.py).
+        app.state.plain_http_ca = True
+        served = lan_https.PlainHttpDoor(app, switch=switch, base_url=cfg.public_url,
+                                         store_name=cfg.store.name)
+        http_protocol = lan_https.sniffing_protocol(switch)
     # Open order boards hold a live stream that never ends by itself: on SIGTERM or
     # Ctrl-C, requests get a few seconds to finish, then the server stops anyway.
-    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False,
-                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS, ssl_certfile=certfile,
-                ssl_keyfile=keyfile)
+    uvicorn.run(served, host=host, port=port, log_level="info", proxy_headers=False,
+                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS, http=http_protocol,
+                loop="asyncio")
 
 
 # ---- db -----------------------------------------------------------------------------

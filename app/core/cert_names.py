@@ -106,3 +106,19 @@ def split_host(host: str) -> tuple[list[str], list[str]]:
     if not host:
         return [], []
     return ([], [str(_ip(host))]) if _ip(host) is not None else ([host.lower()], [])
+
+
+def covers(host: str, cert_names: Iterable[str], cert_ips: Iterable[str]) -> bool:
+    """Whether a certificate with these names (no wildcards are made) covers `host`."""
+    address = _ip(host)
+    if address is not None:
+        return any(_ip(ip) == address for ip in cert_ips)
+    return host.lower().rstrip(".") in {n.lower() for n in cert_names}
+
+
+def trust_page_url(app_url: str) -> str:
+    """The plain-HTTP page that hands out the CA, on the same host and port as the app:
+    the phone does not trust the store yet, so HTTPS would only show a warning."""
+    parts = urlsplit(app_url)
+    netloc = parts.netloc if parts.port or parts.scheme != "https" else f"{parts.netloc}:443"
+    return f"http://{netloc}/pair/trust"

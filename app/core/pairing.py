@@ -7,7 +7,8 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Template
 
 from app.core.auth import PUBLIC, requires
-from app.core.tls import TlsFiles, server_cert
+from app.core.cert_names import trust_page_url
+from app.core.tls import TlsFiles, ca_fingerprint, server_cert
 from app.core.web import current_user, page, qr_svg_data_uri
 
 
@@ -21,11 +22,15 @@ async def pair_page(request: Request) -> Template:
     files = _files(request)
     base = cfg.public_url
     cert = server_cert(files) if files.present() else None
+    # Under `kirana serve` with TLS the CA also comes over plain HTTP on the same port
+    # (app/core/lan_https.py): a phone that does not trust the store yet gets no warning.
+    ca_url = (trust_page_url(base) if getattr(request.app.state, "plain_http_ca", False)
+              else base + "/pair/ca.crt")
     return page(
         request, "core/pair.html", user=current_user(request), has_tls=files.present(),
-        https=base.startswith("https://"), app_url=base + "/",
-        ca_url=base + "/pair/ca.crt",
-        app_qr=qr_svg_data_uri(base + "/"), ca_qr=qr_svg_data_uri(base + "/pair/ca.crt"),
+        https=base.startswith("https://"), app_url=base + "/", ca_url=ca_url,
+        app_qr=qr_svg_data_uri(base + "/"), ca_qr=qr_svg_data_uri(ca_url),
+        fingerprint=ca_fingerprint(files) if files.ca_cert.exists() else "",
         valid_until=cert.not_valid_after_utc if cert else None,
     )
 

@@ -278,6 +278,13 @@ def server_cert(files: TlsFiles) -> x509.Certificate | None:
     return x509.load_pem_x509_certificate(files.cert.read_bytes())
 
 
+def ca_fingerprint(files: TlsFiles) -> str:
+    """The CA certificate's SHA-256 fingerprint as phones show it (AB:12:…), to check
+    that the certificate a phone fetched over plain HTTP is the store's."""
+    ca = x509.load_pem_x509_certificate(files.ca_cert.read_bytes())
+    return ":".join(f"{b:02X}" for b in ca.fingerprint(hashes.SHA256()))
+
+
 def san_of(cert: x509.Certificate) -> tuple[list[str], list[str]]:
     """The DNS names and IP addresses a certificate covers."""
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value

@@ -118,3 +118,20 @@ async def test_pair_page_and_public_ca_download(client, login_as, cfg):
     page = await client.get("/pair")
     assert 'data-testid="ca-qr"' in page.text and 'data-testid="app-qr"' in page.text
     assert "/pair/ca.crt" in page.text
+
+
+async def test_pair_page_shows_the_ca_fingerprint_and_the_plain_http_trust_page(
+        client, login_as, cfg, app):
+    """Under `kirana serve` with TLS (app.state.plain_http_ca), QR 1 opens the plain-HTTP
+    trust page on the same address and port: a phone that does not trust the store yet
+    gets no "not private" warning (issue #16 item 16)."""
+    files = tls.TlsFiles(cfg.data_dir / "tls")
+    tls.ensure(files, cfg.store.name)
+    cfg.server.public_url = "https://192.168.1.20:8000"
+    await login_as("manager")
+    text = (await client.get("/pair")).text.replace("<wbr>", "")
+    assert tls.ca_fingerprint(files) in text
+    assert "https://192.168.1.20:8000/pair/ca.crt" in text  # no plain listener: HTTPS
+    app.state.plain_http_ca = True
+    text = (await client.get("/pair")).text.replace("<wbr>", "")
+    assert "http://192.168.1.20:8000/pair/trust" in text and "/pair/ca.crt" not in text
