@@ -10,6 +10,7 @@ import click
 
 from app.cli.common import STORE, console, display_host, fail, progress_bar
 from app.config import StoreConfig
+from app.core.words import count_of
 
 GRACEFUL_SHUTDOWN_SECONDS = 5
 
@@ -31,9 +32,9 @@ def serve(cfg: StoreConfig, host: str | None, port: int | None) -> None:
     files = tls.TlsFiles(cfg.data_dir / "tls")
     switch = None
     scheme = "http"
+    public_host = host_of(cfg.server.public_url)  # as configured: it goes in the certificate
     if files.present():
-        if said := tls.renew_at_start(files, cfg.store.name,
-                                      public_host=host_of(cfg.server.public_url)):
+        if said := tls.renew_at_start(files, cfg.store.name, public_host=public_host):
             console.print(said, highlight=False, soft_wrap=True)
         switch = lan_https.TlsSwitch(files)
         scheme = "https"
@@ -52,6 +53,10 @@ def serve(cfg: StoreConfig, host: str | None, port: int | None) -> None:
     if switch is not None:
         # HTTPS and, on the same port, plain HTTP for the CA only (app/core/lan_https.py).
         app.state.plain_http_ca = True
+        watch = lan_https.CertificateWatch(
+            switch, lambda: tls.renew_if_needed(files, cfg.store.name, public_host))
+        app.on_startup.append(watch.start)  # renews and reloads while the server runs
+        app.on_shutdown.insert(0, watch.stop)
         served = lan_https.PlainHttpDoor(app, switch=switch, base_url=cfg.public_url,
                                          store_name=cfg.store.name)
         http_protocol = lan_https.sniffing_protocol(switch)
@@ -169,7 +174,7 @@ def catalog_export(cfg: StoreConfig, out: str | None) -> None:
     if out:
         with open(out, "w", encoding="utf-8", newline="") as fh:
             n = write_catalog(rows, fh)
-        console.print(f"Wrote {n} products to {out}.")
+        console.print(f"Wrote {count_of(n, 'product')} to {out}.")
     else:
         write_catalog(rows, sys.stdout)
 
@@ -191,4 +196,4 @@ def bins_import(cfg: StoreConfig, csv_file: str) -> None:
         n = STORE.with_db(cfg, lambda database: load_bins_csv(database, text), errors=())
     except StockError as exc:
         fail(f"{csv_file}: {exc}")
-    console.print(f"{n} bins loaded.")
+    console.print(f"{count_of(n, 'bin')} loaded.")

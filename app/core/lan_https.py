@@ -18,12 +18,15 @@ Over plain HTTP the app itself is never reached: `PlainHttpDoor` answers
 /pair/ca.crt (the CA certificate, public by nature), /pair/trust (what to do with it, and
 its SHA-256 fingerprint to compare with the one on /pair) and redirects everything else
 to HTTPS. The TLS context lives in a `TlsSwitch`, so a renewed certificate is served to
-new connections without a restart.
+new connections without a restart: `CertificateWatch` checks every hour, renews when due
+(a server up for a year must not serve an expired certificate) and picks up a
+certificate renewed by hand (`kirana tls renew`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import os
@@ -73,14 +76,76 @@ class TlsSwitch:
         self.reload()
 
     def reload(self) -> None:
+        served = self.files.cert.read_bytes()
         context = ssl_context(self.files)  # raises before anything is swapped
         cert = server_cert(self.files)
         assert cert is not None  # ssl_context() just loaded it
+        self.served = served
         self.ca_pem = self.files.ca_cert.read_bytes()
         self.fingerprint = ca_fingerprint(self.files)
         self.names, self.ips = san_of(cert)
         self.valid_until = cert.not_valid_after_utc
         self.context = context
+
+
+    def stale(self) -> bool:
+        """The certificate on disk is not the one being served (renewed since)."""
+        try:
+            return self.files.cert.read_bytes() != self.served
+        except OSError:
+            return False
+
+
+RENEW_CHECK_SECONDS = 3600.0
+WARN_AGAIN_SECONDS = 86400.0
+
+
+class CertificateWatch:
+    """While the server runs: renew the server certificate when due (`renew`, which
+    returns tls.Renewal), and serve whatever certificate is on disk now. Started and
+    stopped by the app's lifespan hooks."""
+
+    def __init__(self, switch: TlsSwitch, renew: Callable[[], Any],
+                 every: float | None = None) -> None:
+        self.switch = switch
+        self.renew = renew
+        self.every = every
+        self._task: asyncio.Task | None = None
+        self._said = ("", 0.0)
+
+    async def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.every if self.every is not None else RENEW_CHECK_SECONDS)
+            try:
+                await self.check()
+            except Exception:  # a bad check must not stop the next ones
+                log.exception("checking the server certificate failed")
+
+    async def check(self) -> None:
+        renewal = await asyncio.to_thread(self.renew)
+        message = getattr(renewal, "message", "")
+        now = asyncio.get_running_loop().time()
+        if message and (message != self._said[0] or now - self._said[1] > WARN_AGAIN_SECONDS):
+            (log.warning if message.startswith("Warning") else log.info)("%s", message)
+            self._said = (message, now)
+        if self.switch.stale():
+            try:
+                self.switch.reload()
+            except (OSError, ssl.SSLError, ValueError) as exc:  # half-written by another process?
+                log.warning("the new server certificate could not be loaded (%s); still "
+                            "serving the old one, trying again in an hour", exc)
+                return
+            log.info("Now serving the server certificate valid until %s.",
+                     f"{self.switch.valid_until:%d %b %Y}")
 
 
 _handing_over: set[asyncio.Task] = set()

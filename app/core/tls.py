@@ -8,8 +8,9 @@ certificate it signs names everything a device may type: the host name,
 `<host>.local`, `localhost` and the machine's addresses.
 
 The CA lives 10 years; the server certificate 397 days (browsers refuse longer
-ones) and is renewed when fewer than 30 days are left, by `kirana tls init` or
-at `kirana serve` start-up. Renewal keeps the CA, so paired devices stay paired.
+ones) and is renewed when fewer than 30 days are left, by `kirana tls init`, at
+`kirana serve` start-up and hourly while it runs (app/core/lan_https.CertificateWatch
+then serves the new one). Renewal keeps the CA, so paired devices stay paired.
 
 The CA's private key is what an attacker on the LAN would want: with it they can make
 a certificate every paired device trusts for the store's names and private networks.
@@ -53,6 +54,7 @@ from app.core.cert_names import (
     split_host,
 )
 from app.core.private_files import private_dir, write_private
+from app.core.words import count_of
 
 CA_DAYS = 3650
 SERVER_DAYS = 397
@@ -488,7 +490,8 @@ def renew_if_needed(files: TlsFiles, store_name: str, public_host: str = "",
         report = ensure(files, store_name, public_host=public_host, now=now)
     except CaKeyUnavailable as exc:
         left = (cert.not_valid_after_utc - (now or datetime.now(UTC))).days if cert else 0
-        when = (f"expires in {left} days" if left >= 0 else f"EXPIRED {-left} days ago")
+        when = (f"expires in {count_of(left, 'day')}" if left >= 0
+                else f"EXPIRED {count_of(-left, 'day')} ago")
         if not needs_renewal(files, now):
             when = "lacks a name it should carry"
         warnings.append(f"Warning: the server certificate {when} and was not renewed: {exc}. "
