@@ -28,6 +28,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from app.core.words import count_of
+
 __all__ = [
     "BarcodeError",
     "MeasureKind",
@@ -159,7 +161,7 @@ def normalize_gtin(code: str) -> str:
     if len(code) == 8:
         return _read_8(code)[1]
     if len(code) not in (12, 13, 14):
-        raise BarcodeError(f"not a GTIN: {len(code)} digits; expected 8, 12, 13 or 14")
+        raise BarcodeError(f"not a GTIN: {count_of(len(code), 'digit')}; expected 8, 12, 13 or 14")
     _require_check(code)
     padded = code.zfill(14)
     if padded.startswith("000000") and padded[6] != "0":
@@ -304,7 +306,7 @@ def make_variable_barcode(rule: MeasureRule, item_code: str, value: int) -> str:
         raise BarcodeError(f"{where}: item code must be digits, got {item_code!r}")
     if len(item_code) != rule.item_length:
         raise BarcodeError(
-            f"{where}: item code must be {rule.item_length} digits, got {item_code!r}"
+            f"{where}: item code must be {count_of(rule.item_length, 'digit')}, got {item_code!r}"
         )
     unit = _UNIT_NAME[rule.kind]
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
@@ -436,7 +438,7 @@ def _check_value(ai: str, spec: _AI, value: str) -> None:
     name = f"GS1: {spec.label} {ai}"
     if spec.fixed:
         if len(value) != spec.length or not _is_digits(value):
-            raise BarcodeError(f"{name} must be {spec.length} digits, got {value!r}")
+            raise BarcodeError(f"{name} must be {count_of(spec.length, 'digit')}, got {value!r}")
     else:
         if not value:
             raise BarcodeError(f"{name} is empty")

@@ -10,6 +10,7 @@ import click
 
 from app.cli.common import HUB, console, display_host, fail, progress_bar, write_secret
 from app.config import ConfigError, HubConfig, load_hub_config
+from app.core.words import count_of
 
 
 @click.group(invoke_without_command=True,
@@ -110,7 +111,7 @@ def hub_update_store(cfg: HubConfig, store_id: str, pincodes: str | None,
         db, store_id, pincodes=pincodes, priority=priority, pickers=pickers, active=active),
         errors=(HubError,))
     console.print(f"{store.id}: PIN codes {store.pincodes or '(none)'}, priority "
-                  f"{store.priority}, {store.pickers} pickers, "
+                  f"{store.priority}, {count_of(store.pickers, 'picker')}, "
                   f"{'takes' if store.active else 'does not take'} online orders.")
 
 

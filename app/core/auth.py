@@ -47,6 +47,7 @@ from app.core.security import (
     session_expiry,
     verify_pin,
 )
+from app.core.words import count_of
 
 log = logging.getLogger("kirana.auth")
 
@@ -610,9 +611,8 @@ async def pepper_existing_hashes(db: AnyDatabase) -> int:
 
 def _minutes(seconds: int) -> str:
     if seconds < 60:
-        return f"{seconds} seconds"
-    minutes = -(-seconds // 60)
-    return f"{minutes} minute" + ("s" if minutes != 1 else "")
+        return count_of(seconds, "second")
+    return count_of(-(-seconds // 60), "minute")
 
 
 async def create_user(db: AnyDatabase, name: str, role: str, pin: str) -> User:

@@ -25,6 +25,8 @@ from litestar import Request
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 
+from app.core.words import count_of
+
 MAX_JSON_BYTES = 256 * 1024  # an order of 200 lines is about 20 KB
 MAX_JSON_DEPTH = 8  # the deepest body the API takes is 3 ({"lines": [{...}]})
 MAX_PARAM_CHARS = 200  # a path part: ids, SKUs, codes, tokens
@@ -45,7 +47,7 @@ def check_text(value: str, what: str, max_chars: int | None = None) -> str:
     if "\x00" in value:
         raise ValidationException(f"{what}: contains a NUL character (\\0); remove it")
     if max_chars is not None and len(value) > max_chars:
-        raise ValidationException(f"{what}: longer than {max_chars} characters")
+        raise ValidationException(f"{what}: longer than {count_of(max_chars, 'character')}")
     return value
 
 

@@ -31,6 +31,7 @@ from litestar.types import ExceptionHandlersMap
 from app.core import resources
 from app.core.auth import StaffUser, role_allows
 from app.core.money import format_amount, format_rate
+from app.core.words import count_of
 
 log = logging.getLogger("kirana.web")
 TEMPLATES_DIR = resources.TEMPLATES
@@ -121,6 +122,7 @@ def template_globals() -> dict[str, Any]:
         "rate": format_rate,
         "nav_for": nav_for,
         "tender_label": tender_label,
+        "count_of": count_of,
     }
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from app.core.money import MAX_AMOUNT_MINOR, MAX_QUANTITY
+from app.core.words import count_of
 
 CRITERIA = ("distance", "coverage", "load", "priority")
 CRITERIA_LABELS = {
@@ -152,7 +153,7 @@ class Skipped(NamedTuple):
             where = f"is {distance:.1f} km away" if distance is not None else "has no location"
             return f"does not serve PIN {pincode} and {where} (limit {radius:g} km)"
         if self.why == "full":
-            return f"is full ({f[0]} open orders, capacity {f[1]})"
+            return f"is full ({count_of(f[0], 'open order')}, capacity {f[1]})"
         if self.why == "short":
             sku, qty, have, more = f
             return (f"is short of {sku} (needs {qty}, can promise {have})"

@@ -41,6 +41,7 @@ from app.config import HubConfig
 from app.core.clock import utcnow
 from app.core.db import Session, next_number
 from app.core.ids import uuid7
+from app.core.words import count_of
 from app.hub import allocation, couriers, order_states, webhooks
 from app.hub.db import HubDatabase, dialect_of, write_retrying
 from app.hub.events import OrderAssigned, StatusChanged, on_commit, raise_event
@@ -178,7 +179,7 @@ async def take_order(db: HubDatabase, cfg: HubConfig, incoming: OrderIn) -> Plac
             s.add(order)
             s.add_all(lines)
             _log(s, order, "received", f"Received from {order.channel} "
-                                       f"({len(incoming.lines)} lines, PIN {order.pincode})")
+                                       f"({count_of(len(incoming.lines), 'line')}, PIN {order.pincode})")
             wake = await place(s, cfg, order, actor="auto", lines=lines)
             await _number(s, order)
         await s.flush()
@@ -302,7 +303,7 @@ async def place(s: Session, cfg: HubConfig, order: HubOrder, *, actor: str,
     rules = await current_rules(s, cfg)
     tried = frozenset(t for t in order.tried.split(",") if t)
     if order.hops >= cfg.routing.max_hops:
-        _unfulfillable(s, order, f"tried {order.hops} stores ({', '.join(sorted(tried))}); "
+        _unfulfillable(s, order, f"tried {count_of(order.hops, 'store')} ({', '.join(sorted(tried))}); "
                                  "none took it")
         return ()
     view = allocation.OrderView(pincode=order.pincode, lat=order.lat, lon=order.lon,

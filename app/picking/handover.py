@@ -16,6 +16,7 @@ from app.catalog.models import Product
 from app.config import StoreConfig
 from app.core.auth import StaffUser, role_allows
 from app.core.db import Database, MissingRow, Session, get_existing
+from app.core.words import count_of
 from app.orders import service as orders
 from app.orders.models import Order
 from app.orders.states import LABELS
@@ -90,7 +91,7 @@ async def _bag_scanned(s: Session, cfg: StoreConfig, staff: StaffUser, text: str
     if order is None:
         raise PickError(f"No order {code.number} in this store: the label is not ours.")
     if order.bag_count and code.bag_no > order.bag_count:
-        raise PickError(f"Order {order.number} has {order.bag_count} bags, not "
+        raise PickError(f"Order {order.number} has {count_of(order.bag_count, 'bag')}, not "
                         f"{code.bag_no}: this label is not one of them.")
     if not bags.verifies(order.bag_key, code):
         raise PickError(f"This label is not one of the bags of order {order.number}: "
@@ -108,7 +109,7 @@ async def _bag_scanned(s: Session, cfg: StoreConfig, staff: StaffUser, text: str
     order.bags_handed = ",".join(str(b) for b in sorted(done))
     left = bags_left(order)
     if left == 0:
-        await _hand_over(s, order, staff, f"{order.bag_count} bags scanned")
+        await _hand_over(s, order, staff, f"{count_of(order.bag_count, 'bag')} scanned")
     return HandoverScan(order, code.bag_no, left)
 
 
@@ -129,7 +130,7 @@ async def _code_typed(s: Session, staff: StaffUser, text: str, confirm: str) -> 
         return HandoverScan(order, None, left, confirm=True)  # nothing changes yet
     scanned = order.bag_count - left
     order.bags_handed = ",".join(str(b) for b in range(1, order.bag_count + 1))
-    await _hand_over(s, order, staff, f"{scanned} of {order.bag_count} bags scanned, "
+    await _hand_over(s, order, staff, f"{scanned} of {count_of(order.bag_count, 'bag')} scanned, "
                                       f"{left} by the order code (confirmed)")
     return HandoverScan(order, None, 0)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from litestar import Request, Response, get, post
 from litestar.response import Template
@@ -11,6 +12,7 @@ from app.core.auth import requires
 from app.core.clock import utcnow
 from app.core.money import format_amount
 from app.core.web import Form, current_user, go, page, signed_in
+from app.core.words import count_of
 from app.orders import service as orders
 from app.orders.states import LABELS, IllegalTransition
 from app.picking import handover, service
@@ -154,8 +156,8 @@ async def pack(request: Request, order_id: str, data: Form) -> Response | Templa
         return page(request, "picking/pack.html", user=current_user(request), orders=picked,
                     now=utcnow(), money=format_amount, message=str(exc), error=True)
     request.app.state.print_queue.wake()
-    return go(request,
-              f"/pack?msg=Order+{order.number}+packed:+{order.bag_count}+labels+printed")
+    said = f"Order {order.number} packed: {count_of(order.bag_count, 'label')} printed"
+    return go(request, "/pack?" + urlencode({"msg": said}))
 
 
 HANDOVER = requires(*handover.HANDOVER_ROLES)

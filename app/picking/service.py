@@ -21,6 +21,7 @@ from app.core.auth import StaffUser
 from app.core.clock import utcnow
 from app.core.db import Database, Session, get_existing, next_number
 from app.core.ids import uuid7
+from app.core.words import count_of
 from app.orders import service as orders
 from app.orders.models import Order, OrderLine
 from app.picking import bags, planner
@@ -301,7 +302,7 @@ async def pack(db: Database, cfg: StoreConfig, packer: StaffUser, order_id: str,
             raise PickError("scan every item into the order first: " + ", ".join(
                 f"{line.name} ({line.picked_quantity - line.packed_quantity} more)"
                 for line in missing))
-        orders.transition(s, order, "packed", packer.name, f"{bag_count} bags")
+        orders.transition(s, order, "packed", packer.name, count_of(bag_count, "bag"))
         order.bag_count = bag_count
         order.bag_key = order.bag_key or bags.new_bag_key()
         for p in printing.printers_for(cfg, "bag_label"):

@@ -29,6 +29,7 @@ from app.core.clock import utcnow
 from app.core.db import Database, Session, get_existing
 from app.core.ids import uuid7
 from app.core.money import format_amount
+from app.core.words import count_of
 from app.pos.common import is_manager, refuse_card_number, require_shift
 from app.pos.discounts import recheck_discounts
 from app.pos.models import Cart, CartLine, Void
@@ -307,7 +308,7 @@ async def void_cart(
         products = await products_for(s, cart)
         value = totals_for(cfg, cart, products).gross
         if cart.lines:
-            await _void(s, cfg, cart, user, approver, "cart", value, f"{len(cart.lines)} lines")
+            await _void(s, cfg, cart, user, approver, "cart", value, count_of(len(cart.lines), "line"))
         cart.status = "voided"
         touch(cart)
 
