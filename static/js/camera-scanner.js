@@ -1,4 +1,4 @@
-/* Kirana camera scanner: a "📷 Camera" button next to every scan field
+/* Kirana camera scanner: a Camera button (an SVG camera icon) next to every scan field
    (input[data-scan-field]) that opens a docked camera panel and reads barcodes
    continuously with the rear camera.
 
@@ -16,8 +16,14 @@
      packet still sends it once; to count the next one, take it out of view
      and show it again, or use the screen's own +1 / quantity buttons. A field
      opts out of the camera button with data-scan-camera="off".
-   * Beep + vibration on every delivered code; torch button when the camera
-     track reports the capability; "Type the code" always available.
+   * One sound per scan, the answer's: a screen that answers the scan itself
+     (an htmx form) sounds its answer (app.js beep() on the answer's data-beep,
+     or its error handling), so the camera makes no sound of its own and its
+     status line shows "Checking …" until the answer, then ✓ or ✗. Only an
+     answer that came without a sound gets the camera's one sound, matching
+     it (2xx ok, else the error buzz); a form that loads a new page gets the
+     ok beep at once. Torch button when the camera track reports the
+     capability; "Type the code" always available.
    * The camera is stopped when the panel closes or the page is hidden.
    Plain ES2017, no build step; loaded with `defer` after app.js. */
 (function () {
@@ -30,6 +36,8 @@
   const GONE_MS = 1000; // a code has left the picture when unread this long…
   const GONE_FRAMES = 5; // …over at least this many frames read without it
   const SCAN_GAP_MS = 60; // pause between two detect() calls
+  const ANSWER_GRACE_MS = 150; // after an answer arrives, its own sound comes first
+  const ANSWER_FORGET_MS = 30000; // a scan not sent by then (held while offline) is let go
   const FIELD_SELECTOR = "input[data-scan-field]";
 
   const MSG = {
@@ -43,6 +51,7 @@
     readerFailed: "The barcode reader could not start: type the code or use the scanner gun",
     failed: "The camera could not start: type the code or use the scanner gun",
     noField: "This screen has no scan field any more: close the camera",
+    checking: "Checking ",
   };
 
   /* ---- detector: native when it can read all our formats, else the ponyfill ---- */
@@ -149,6 +158,24 @@
     return node;
   }
 
+  /* The camera as an inline SVG in the button's colour (the emoji camera is an empty
+     box on a device without an emoji font). */
+  function cameraIcon() {
+    const NS = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(NS, "svg");
+    const attrs = { class: "icon camera-icon", viewBox: "0 0 24 24", width: "24", height: "24",
+      "aria-hidden": "true", focusable: "false", fill: "none", stroke: "currentColor",
+      "stroke-width": "2", "stroke-linecap": "round", "stroke-linejoin": "round" };
+    Object.keys(attrs).forEach(function (k) { svg.setAttribute(k, attrs[k]); });
+    const body = document.createElementNS(NS, "path");
+    body.setAttribute("d", "M4 8h3l2-3h6l2 3h3a1 1 0 0 1 1 1v9a1 1 0 0 1-1 1H4a1 1 0 0 1-1-1V9a1 1 0 0 1 1-1z");
+    const lens = document.createElementNS(NS, "circle");
+    lens.setAttribute("cx", "12"); lens.setAttribute("cy", "13"); lens.setAttribute("r", "3.5");
+    svg.appendChild(body);
+    svg.appendChild(lens);
+    return svg;
+  }
+
   function buildPanel() {
     panel = el("div", { class: "camera-panel", role: "dialog", "aria-label": "Camera scanner",
       "data-testid": "camera-panel" });
@@ -163,7 +190,7 @@
       "data-testid": "camera-status" });
     const actions = el("div", { class: "camera-actions" });
     const torch = el("button", { type: "button", class: "btn btn-quiet camera-torch",
-      "aria-pressed": "false" }, "🔦 Torch");
+      "aria-pressed": "false" }, "Torch");
     torch.hidden = true;
     const type = el("button", { type: "button", class: "btn btn-quiet camera-type" }, "⌨ Type the code");
     const close = el("button", { type: "button", class: "btn btn-primary camera-close",
@@ -193,7 +220,7 @@
 
   // The camera could not start: no picture to show, only the message and the buttons.
   function fail(text) {
-    session += 1; // stops the scan loop; tapping 📷 again retries
+    session += 1; // stops the scan loop; tapping Camera again retries
     stopStream();
     panel.classList.add("camera-failed");
     setStatus(text, "error");
@@ -372,9 +399,15 @@
     if (!f) { setStatus(MSG.noField, "error"); return; }
     if (f.disabled || f.readOnly) return;
 
-    if (window.kirana && window.kirana.beep) window.kirana.beep(true);
-    if (navigator.vibrate) navigator.vibrate(80);
-    setStatus("✓ " + code, "ok");
+    if (pageAnswers(f)) {
+      const scan = { code: code, name: f.name, xhr: null, ok: false, session: session, timer: 0 };
+      scan.timer = setTimeout(function () { letGo(scan); }, ANSWER_FORGET_MS);
+      waiting.push(scan);
+      setStatus(MSG.checking + code + "…");
+    } else {
+      sound(true);
+      setStatus("✓ " + code, "ok");
+    }
 
     f.value = code;
     f.dispatchEvent(new Event("input", { bubbles: true }));
@@ -382,6 +415,73 @@
     if (form && typeof form.requestSubmit === "function") form.requestSubmit();
     else if (form) form.dispatchEvent(new Event("submit", { bubbles: true, cancelable: true }));
   }
+
+  /* ---- one sound per scan: the answer's ---- */
+
+  const waiting = []; // camera scans a page will answer: { code, name, xhr, ok, session, timer }
+  let ownSound = false; // the camera's own beep is not a page's answer
+
+  function hasHtmxRequest(node) {
+    return ["hx-post", "hx-get", "hx-put", "hx-patch"].some(function (a) { return node.hasAttribute(a); });
+  }
+
+  // The field's scan goes to the server by htmx (its answer is swapped into this page).
+  function pageAnswers(f) {
+    if (!window.htmx || !f.name) return false;
+    const form = f.form;
+    return form ? form.hasAttribute("data-scan-queue") || hasHtmxRequest(form) : hasHtmxRequest(f);
+  }
+
+  function sound(ok) {
+    ownSound = true;
+    try {
+      if (window.kirana && window.kirana.beep) window.kirana.beep(ok);
+    } finally {
+      ownSound = false;
+    }
+    if (ok && navigator.vibrate) navigator.vibrate(80); // beep(false) vibrates by itself
+  }
+
+  function letGo(scan) {
+    const i = waiting.indexOf(scan);
+    if (i >= 0) waiting.splice(i, 1);
+    clearTimeout(scan.timer);
+  }
+
+  // pageOk: the page sounded its answer (true/false); null: it answered without a sound.
+  function answered(scan, pageOk) {
+    if (waiting.indexOf(scan) < 0) return;
+    letGo(scan);
+    const ok = pageOk === null ? scan.ok : pageOk;
+    if (pageOk === null) sound(ok);
+    else if (ok && navigator.vibrate) navigator.vibrate(80);
+    if (scan.session === session) setStatus((ok ? "✓ " : "✗ ") + scan.code, ok ? "ok" : "error");
+  }
+
+  // Which request carries a camera scan: the first one sent with its code in the field's name.
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    const config = e.detail && e.detail.requestConfig;
+    const params = config && config.parameters;
+    if (!params || !waiting.length) return;
+    const scan = waiting.find(function (w) { return !w.xhr && params[w.name] === w.code; });
+    if (scan) scan.xhr = e.detail.xhr;
+  });
+
+  document.addEventListener("htmx:afterRequest", function (e) {
+    const scan = waiting.find(function (w) { return w.xhr && w.xhr === e.detail.xhr; });
+    if (!scan) return;
+    scan.ok = !!e.detail.successful;
+    clearTimeout(scan.timer);
+    // The page sounds its answer after the swap (app.js): give it that moment.
+    scan.timer = setTimeout(function () { answered(scan, null); }, ANSWER_GRACE_MS);
+  });
+
+  // app.js beep(): the page sounded; that is the answer of the oldest scan already sent.
+  document.addEventListener("kirana:beep", function (e) {
+    if (ownSound) return;
+    const scan = waiting.find(function (w) { return w.xhr; });
+    if (scan) answered(scan, !!(e.detail && e.detail.ok));
+  });
 
   /* ---- the buttons ---- */
 
@@ -398,7 +498,8 @@
       const next = f.nextElementSibling;
       if (next && next.hasAttribute("data-camera-button")) { buttons.set(f, next); return; }
       const btn = el("button", { type: "button", class: "btn btn-quiet camera-button",
-        "aria-label": "Scan with the camera", title: "Scan with the camera", "data-camera-button": "" }, "📷");
+        "aria-label": "Scan with the camera", title: "Scan with the camera", "data-camera-button": "" });
+      btn.appendChild(cameraIcon());
       btn.appendChild(el("span", { class: "camera-button-label" }, " Camera"));
       btn.addEventListener("click", function () { openCamera(f); });
       f.insertAdjacentElement("afterend", btn);

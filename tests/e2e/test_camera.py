@@ -22,7 +22,14 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Page, Playwright, expect
 
-from tests.e2e.camera_video import ean13_image, qr_image, shown_then_away_video, still_video
+from tests.e2e.camera_video import (
+    ean13_image,
+    frame,
+    qr_image,
+    shown_then_away_video,
+    still_video,
+    write_y4m,
+)
 from tests.e2e.conftest import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -33,7 +40,9 @@ from tests.e2e.conftest import (
     Guard,
     Server,
     _env,
+    all_demo_barcodes,
     demo_products,
+    ean13,
     login,
 )
 from tests.e2e.test_fulfilment import api
@@ -156,10 +165,10 @@ async def assert_local_reader(page: Page) -> None:
     assert api == {"detector": "function", "sha256": wasm_sha256(), "version": "3.1.3"}
 
 
-async def test_till_adds_a_product_seen_by_the_camera_once(
-        camera_page, own_server, tmp_path: Path) -> None:
-    video = still_video(tmp_path / "ean13.y4m", ean13_image(PRODUCT.barcode), seconds=1)
-    page = await camera_page(own_server.url, video, "tablet")
+async def till_with_camera(camera_page, server: Server, video: Path) -> Page:
+    """The till on a tablet whose camera plays `video`, shift open, sounds recorded."""
+    page = await camera_page(server.url, video, "tablet")
+    await page.add_init_script(SOUNDS_SCRIPT)
     await login(page, "Asha")
     await expect(page.get_by_role("heading", name="Hello, Asha")).to_be_visible()
     await page.goto("/pos")
@@ -167,6 +176,13 @@ async def test_till_adds_a_product_seen_by_the_camera_once(
     await page.locator("input[name=float]").fill("0")
     await page.get_by_role("button", name="Open shift").tap()
     await expect(page.locator("#scan-code")).to_be_focused()
+    return page
+
+
+async def test_till_adds_a_product_seen_by_the_camera_once(
+        own_server, camera_page, tmp_path: Path) -> None:
+    video = still_video(tmp_path / "ean13.y4m", ean13_image(PRODUCT.barcode), seconds=1)
+    page = await till_with_camera(camera_page, own_server, video)
 
     await open_camera(page)
     lines = page.get_by_test_id("cart-line")
@@ -179,6 +195,11 @@ async def test_till_adds_a_product_seen_by_the_camera_once(
         await page.wait_for_timeout(200)
         await expect(lines).to_have_count(1, timeout=1)
         await expect(lines.first.get_by_test_id("line-qty")).to_have_text("1", timeout=1)
+    # One sound for the scan: the cart's "Added" (the camera made none of its own), and
+    # the camera's status line said ✓ only after the cart answered.
+    assert await page.evaluate("window.__sounds") == ["ok"]
+    statuses = await page.evaluate("window.__statuses")
+    assert statuses[-2:] == [f"Checking {PRODUCT.barcode}…", f"✓ {PRODUCT.barcode}"], statuses
     await assert_local_reader(page)
     # The field is left empty for the next scan (the scan queue took the code).
     await expect(page.locator("#scan-code")).to_have_value("")
@@ -197,6 +218,7 @@ async def test_receive_reads_a_qr_code_with_the_sku(
     page = await camera_page(own_server.url, video, "phone")
     # The fake camera has no torch: pretend it has one and record what is asked of it.
     await page.add_init_script(TORCH_SCRIPT)
+    await page.add_init_script(SOUNDS_SCRIPT)
     await page.goto("/login?next=/stock/receive")
     await login(page, "Meena")
     await expect(page.get_by_role("heading", name="Receive goods")).to_be_visible()
@@ -206,6 +228,9 @@ async def test_receive_reads_a_qr_code_with_the_sku(
     await expect(step).to_contain_text(PRODUCT.name)
     await expect(step.get_by_test_id("move-product")).to_have_text(PRODUCT.name)
     await expect(page.get_by_test_id("camera-status")).to_have_text(f"✓ {PRODUCT.sku}")
+    # The product step comes without a sound of its own: the camera gives the one ok.
+    await page.wait_for_timeout(500)
+    assert await page.evaluate("window.__sounds") == ["ok"]
     await page.screenshot(path=str(SHOTS / "camera-receive-phone.png"))
     await assert_local_reader(page)
 
@@ -391,6 +416,7 @@ async def test_picker_packet_held_still_counts_one_unit(
     if quantity == 2:  # the second unit is still to pick: the same task, 1 left
         await expect(page.get_by_test_id("task-name")).to_have_text(first.name)
         await expect(page.get_by_test_id("task-qty")).to_have_text("1")
+    assert await page.evaluate("window.__sounds") == ["ok"]  # the page's, not the camera's too
     await page.screenshot(path=str(SHOTS / "camera-pick-phone.png"))
 
 
@@ -415,3 +441,65 @@ async def test_picker_packet_shown_again_after_it_left_counts_again(
     await expect(message).to_contain_text(f"Done: {a.name}", timeout=15_000)
     assert len(sent) == 2, sent
     assert sent[1] - sent[0] >= 2.0, f"sent again {sent[1] - sent[0]:.2f} s later: not a new showing"
+    assert await page.evaluate("window.__sounds") == ["ok", "ok"]
+
+
+async def test_till_unknown_code_seen_by_the_camera_only_buzzes(
+        own_server, camera_page, tmp_path: Path) -> None:
+    """A code the shop does not sell: one error buzz, no ok beep, never a green ✓."""
+    unknown = next(ean13(f"89099{n:07d}") for n in range(1000)
+                   if ean13(f"89099{n:07d}") not in all_demo_barcodes())
+    video = still_video(tmp_path / "unknown.y4m", ean13_image(unknown), seconds=1)
+    page = await till_with_camera(camera_page, own_server, video)
+    sent = scan_posts(page, re.compile(r"/pos/scan$"))
+
+    await open_camera(page)
+    message = page.get_by_test_id("pos-message")
+    await expect(message).to_be_visible()
+    await expect(message).to_have_class(re.compile(r"alert-error"))
+    status = page.get_by_test_id("camera-status")
+    await expect(status).to_have_text(f"✗ {unknown}")
+    await expect(status).to_have_class(re.compile(r"camera-status-error"))
+    await page.wait_for_timeout(1500)  # the label stays in view
+    assert len(sent) == 1, sent
+    assert await page.evaluate("window.__sounds") == ["error"]
+    statuses = await page.evaluate("window.__statuses")
+    assert not [s for s in statuses if s.startswith("✓")], statuses
+    await expect(page.get_by_test_id("cart-line")).to_have_count(0)
+
+
+async def test_till_camera_scan_not_sent_buzzes_once(
+        own_server, camera_page, guard, tmp_path: Path) -> None:
+    """The store server does not answer the scan: one error buzz, no ok beep first."""
+    video = still_video(tmp_path / "ean13.y4m", ean13_image(PRODUCT.barcode), seconds=1)
+    page = await till_with_camera(camera_page, own_server, video)
+    guard.allow(r"Failed to load resource: net::ERR_CONNECTION_REFUSED .*/pos/scan")
+    guard.allow(r"htmx:(afterRequest|sendError), ")  # htmx logs a failed send
+    sent = scan_posts(page, re.compile(r"/pos/scan$"))
+    await page.route("**/pos/scan", lambda route: route.abort("connectionrefused"))
+
+    await open_camera(page)
+    await expect(page.get_by_test_id("camera-status")).to_have_text(f"✗ {PRODUCT.barcode}")
+    await page.wait_for_timeout(1000)
+    assert len(sent) == 1, sent
+    assert await page.evaluate("window.__sounds") == ["error"]
+    await expect(page.get_by_test_id("cart-line")).to_have_count(0)
+
+
+async def test_till_two_products_one_after_the_other_one_sound_each(
+        own_server, camera_page, tmp_path: Path) -> None:
+    """A, then B straight after (no empty frame between): each scan has its own one
+    sound, however the answers and the next read interleave."""
+    a, b = demo_products()[1:3]
+    frames = [frame(ean13_image(a.barcode))] * 15 + [frame(ean13_image(b.barcode))] * 15
+    video = write_y4m(tmp_path / "a-then-b.y4m", frames)
+    page = await till_with_camera(camera_page, own_server, video)
+    sent = scan_posts(page, re.compile(r"/pos/scan$"))
+
+    await open_camera(page)
+    lines = page.get_by_test_id("cart-line")
+    await expect(lines).to_have_count(2)
+    await page.get_by_role("button", name="Close the camera").tap()
+    await page.wait_for_timeout(1000)  # answers still on their way
+    sounds = await page.evaluate("window.__sounds")
+    assert len(sent) >= 2 and sounds == ["ok"] * len(sent), (len(sent), sounds)
