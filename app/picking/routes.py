@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from litestar import Request, Response, get, post
 from litestar.response import Template
 
+from app.catalog.units import format_quantity as qty
 from app.core.auth import requires
 from app.core.clock import utcnow
 from app.core.money import format_amount
@@ -122,25 +123,57 @@ async def short(request: Request, task_id: str, data: Form) -> Template:
         batch_picked=picked))
 
 
+async def _bench(request: Request, **extra: Any) -> dict[str, Any]:
+    """What the packing page needs: the picked orders with their bag letters."""
+    return {"user": current_user(request), "now": utcnow(), "money": format_amount,
+            "cards": await service.packing_bench(request.app.state.db),
+            "message": request.query_params.get("msg", "")[:200], "error": False} | extra
+
+
 @get("/pack", guards=[PICKER])
 async def pack_page(request: Request) -> Template:
-    picked = await service.orders_in(request.app.state.db, "picked")
-    return page(request, "picking/pack.html", user=current_user(request), orders=picked,
-                now=utcnow(), money=format_amount, message=request.query_params.get("msg", ""))
+    return page(request, "picking/pack.html", **await _bench(request))
+
+
+def _pack_answer(request: Request, result: service.Packed | service.WhichOrder | None,
+                 error: str = "") -> Template:
+    """The answer under the packing bench's one scan field: what happened, or which bag;
+    the order's card comes out of band, so the field (and the packer's place) stay put."""
+    card, message, kind = None, error, "error"
+    if isinstance(result, service.Packed):
+        card, line = result.card, result.line
+        message, kind = (f"{line.name}: {qty(line.packed_quantity, line.unit)} of "
+                         f"{qty(line.picked_quantity, line.unit)} → bag {card.bag or '?'} "
+                         f"({card.order.number})"), "ok"
+        if not service.unpacked(card.order):
+            message += ". All packed: print its labels."
+    return page(request, "picking/pack.html", fragment="picking/_pack_result.html",
+                scan_message=message, scan_kind=kind, card=card,
+                ask=result if isinstance(result, service.WhichOrder) else None,
+                now=utcnow(), money=format_amount)
+
+
+@post("/pack/scan", guards=[PICKER])
+async def pack_scan_any(request: Request, data: Form) -> Template:
+    """Any item scanned at the bench finds its order by itself."""
+    try:
+        result = await service.pack_scan_any(request.app.state.db, data.get("code", ""),
+                                             request.app.state.cfg.measure_rules)
+    except service.PickError as exc:
+        return _pack_answer(request, None, str(exc))
+    return _pack_answer(request, result)
 
 
 @post("/pack/{order_id:str}/scan", guards=[PICKER])
 async def pack_scan(request: Request, order_id: str, data: Form) -> Template:
-    db = request.app.state.db
+    """The item goes into this order: the packer's answer to "which bag?"."""
     try:
-        line = await service.pack_scan(db, order_id, data.get("code", ""),
-                                       request.app.state.cfg.measure_rules)
-        message, kind = f"{line.name}: {line.packed_quantity} of {line.picked_quantity}", "ok"
+        result = await service.pack_scan_into(request.app.state.db, order_id,
+                                              data.get("code", ""),
+                                              request.app.state.cfg.measure_rules)
     except service.PickError as exc:
-        message, kind = str(exc), "error"
-    order = await orders.get_order(db, order_id)
-    return page(request, "picking/_pack_order.html", o=order, scan_message=message, scan_kind=kind,
-                now=utcnow(), money=format_amount)
+        return _pack_answer(request, None, str(exc))
+    return _pack_answer(request, result)
 
 
 @post("/pack/{order_id:str}", guards=[PICKER])
@@ -152,9 +185,8 @@ async def pack(request: Request, order_id: str, data: Form) -> Response | Templa
         order = await service.pack(request.app.state.db, request.app.state.cfg, signed_in(request),
                                    order_id, int(bags))
     except (service.PickError, IllegalTransition) as exc:
-        picked = await service.orders_in(request.app.state.db, "picked")
-        return page(request, "picking/pack.html", user=current_user(request), orders=picked,
-                    now=utcnow(), money=format_amount, message=str(exc), error=True)
+        return page(request, "picking/pack.html", **await _bench(request, message=str(exc),
+                                                                 error=True))
     request.app.state.print_queue.wake()
     said = f"Order {order.number} packed: {count_of(order.bag_count, 'label')} printed"
     return go(request, "/pack?" + urlencode({"msg": said}))
@@ -218,6 +250,6 @@ async def handover_find(request: Request) -> Template:
 
 
 ROUTES = [
-    pick_page, pick_alerts, claim, scan, more, short, pack_page, pack_scan, pack,
+    pick_page, pick_alerts, claim, scan, more, short, pack_page, pack_scan_any, pack_scan, pack,
     handover_page, handover_scan, handover_find,
 ]

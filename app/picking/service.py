@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from app.catalog.barcodes import BarcodeError, MeasureRule, parse_scan
+from app.catalog.barcodes import BarcodeError, MeasureRule, ScanResult, parse_scan
 from app.catalog.service import UnknownProduct, find_scanned
 from app.config import StoreConfig
 from app.core import audit
@@ -257,14 +257,88 @@ async def cancel_picking_tasks(s: Session, order: Order, was: str) -> None:
 # ---- packing and handover ------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class PackCard:
+    """An order on the packing bench, with the bag the picker put its items in (the
+    letter the pick screen showed, "" if unknown) and its batch: bag letters start at A
+    in every batch, so the batch tells two bags A apart."""
+
+    order: Order
+    bag: str
+    batch: str
+
+    @property
+    def all_packed(self) -> bool:
+        return not unpacked(self.order)
+
+
+@dataclass(frozen=True)
+class Packed:
+    card: PackCard
+    line: OrderLine
+
+
+@dataclass(frozen=True)
+class WhichOrder:
+    """The item is still to pack in several orders: the packer says which bag it is in."""
+
+    name: str
+    code: str
+    choices: tuple[PackCard, ...]
+
+
+def _scan_or_refuse(code: str, rules: tuple[MeasureRule, ...]) -> ScanResult:
+    try:
+        return parse_scan(code, rules)
+    except BarcodeError as exc:
+        raise WrongProduct(f"not a barcode we can read: {exc}") from None
+
+
+async def _cards(s: Session, orders_: list[Order]) -> list[PackCard]:
+    """Each order's bag letter and batch, from its pick tasks; the bench's order: batch
+    by batch, bag A, B, C… as the picker brings them."""
+    bag_of = {order_id: (bag, number) for order_id, bag, number in (await s.execute(
+        select(PickTaskRow.order_id, PickTaskRow.bag, PickBatch.number)
+        .join(PickBatch, PickBatch.id == PickTaskRow.batch_id)
+        .where(PickTaskRow.order_id.in_([o.id for o in orders_]),
+               PickTaskRow.status != "cancelled")
+        .order_by(PickBatch.created_at))).all()}
+    cards = [PackCard(o, *bag_of.get(o.id, ("", ""))) for o in orders_]
+    return sorted(cards, key=lambda c: (c.batch == "", c.batch, len(c.bag), c.bag,
+                                        c.order.promised_by))
+
+
+async def packing_bench(db: Database) -> list[PackCard]:
+    """The orders picked and waiting to be packed, with their bag letters."""
+    async with db.read() as s:
+        return await _cards(s, list(await s.scalars(select(Order).where(
+            Order.state == "picked"))))
+
+
+def _room(line: OrderLine) -> int:
+    return line.picked_quantity - line.packed_quantity
+
+
+def _pack_one(order: Order, line: OrderLine, scan: ScanResult) -> OrderLine:
+    add = (scan.quantity or 1) if line.unit == "piece" else _room(line)
+    if add > _room(line):
+        raise PickError(f"all {line.picked_quantity} of {line.name} are already packed "
+                        f"in {order.number}")
+    line.packed_quantity += add
+    return line
+
+
 async def pack_scan(db: Database, order_id: str, code: str,
                     rules: tuple[MeasureRule, ...]) -> OrderLine:
     """Each picked item is scanned into the order at the packing bench: the wrong
     product, or one more than was picked, is refused."""
-    try:
-        scan = parse_scan(code, rules)
-    except BarcodeError as exc:
-        raise WrongProduct(f"not a barcode we can read: {exc}") from None
+    return (await pack_scan_into(db, order_id, code, rules)).line
+
+
+async def pack_scan_into(db: Database, order_id: str, code: str,
+                         rules: tuple[MeasureRule, ...]) -> Packed:
+    """The item goes into this order (the packer chose it)."""
+    scan = _scan_or_refuse(code, rules)
     async with db.write() as s:
         order = await s.get(Order, order_id)
         if order is None or order.state != "picked":
@@ -273,15 +347,47 @@ async def pack_scan(db: Database, order_id: str, code: str,
             product = (await find_scanned(s, scan)).product
         except UnknownProduct:
             product = None
-        line = next((x for x in order.lines if product and x.product_id == product.id), None)
-        if line is None:
+        lines = [x for x in order.lines if product and x.product_id == product.id]
+        if not lines:
             raise WrongProduct(f"{product.name if product else 'That item'} is not in order "
                                f"{order.number}")
-        add = (scan.quantity or 1) if line.unit == "piece" else line.picked_quantity
-        if line.packed_quantity + add > line.picked_quantity:
-            raise PickError(f"all {line.picked_quantity} of {line.name} are already packed")
-        line.packed_quantity += add
-        return line
+        line = next((x for x in lines if _room(x) > 0), lines[0])
+        _pack_one(order, line, scan)
+        (card,) = await _cards(s, [order])
+        return Packed(card, line)
+
+
+async def pack_scan_any(db: Database, code: str, rules: tuple[MeasureRule, ...]
+                        ) -> Packed | WhichOrder:
+    """A scan at the packing bench finds its order: the one picked order that still has
+    room for the item. In several, nothing is packed and the packer is asked which."""
+    scan = _scan_or_refuse(code, rules)
+    async with db.write() as s:
+        try:
+            product = (await find_scanned(s, scan)).product
+        except UnknownProduct:
+            raise WrongProduct("That code is not one of our products: it is in no order. "
+                               "Put the item aside.") from None
+        picked = list(await s.scalars(
+            select(Order).join(OrderLine, OrderLine.order_id == Order.id)
+            .where(Order.state == "picked", OrderLine.product_id == product.id).distinct()))
+        open_lines = [(o, line) for o in picked for line in o.lines
+                      if line.product_id == product.id and _room(line) > 0]
+        if not open_lines:
+            if picked:
+                raise PickError(f"All {product.name} picked for "
+                                f"{', '.join(o.number for o in picked)} are already packed. "
+                                "Is this one extra? Put it aside.")
+            raise WrongProduct(f"{product.name} is in no order waiting to be packed. "
+                               "Put it aside.")
+        orders_with_room = {o.id: o for o, _line in open_lines}
+        if len(orders_with_room) > 1:
+            cards = await _cards(s, list(orders_with_room.values()))
+            return WhichOrder(product.name, code.strip(), tuple(cards))
+        order, line = open_lines[0]
+        _pack_one(order, line, scan)
+        (card,) = await _cards(s, [order])
+        return Packed(card, line)
 
 
 def unpacked(order: Order) -> list[OrderLine]:

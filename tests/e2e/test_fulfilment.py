@@ -100,13 +100,12 @@ async def test_orders_flow_from_api_to_rider(browser, own_server, guard, api_key
     await picker.goto("/pack")
     pack = picker.get_by_test_id(f"pack-{order['number']}")
     await expect(pack).to_contain_text("short")
-    for product in (a, b):  # scan what was picked into the order (c was short)
-        field = pack.locator("input[data-scan-field]")
-        await field.focus()
+    for product in (a, b):  # scan what was picked (c was short): it finds its order
+        await expect(picker.locator("#pack-code")).to_be_focused()
         await picker.keyboard.type(product.barcode)
         await picker.keyboard.press("Enter")
-        await expect(pack.get_by_test_id("pack-scan-message")).to_contain_text(
-            f"{product.name}: 1 of 1")
+        await expect(picker.get_by_test_id("pack-scan-message")).to_contain_text(
+            f"{product.name}: 1 of 1 → bag A ({order['number']})")
     await pack.locator("input[name=bags]").fill("2")
     await pack.get_by_role("button", name="Packed: print labels").tap()
     await expect(picker.get_by_test_id("pack-message")).to_contain_text("2 labels printed")
