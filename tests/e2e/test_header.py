@@ -89,3 +89,21 @@ async def test_menu_by_keyboard(page: Page, device: str) -> None:
     await expect(menu_button).to_be_focused()
     await page.keyboard.press("Space")
     await expect(page.locator("details.menu")).to_have_attribute("open", "")
+
+
+async def test_camera_button_is_an_svg_icon(page: Page, device: str) -> None:
+    """Issue #16 item 22: the emoji camera is an empty box without an emoji font; the
+    button draws an SVG camera and keeps its spoken name."""
+    await login(page, "Meena")
+    await expect(page.get_by_role("heading", name="Hello, Meena")).to_be_visible()
+    await page.goto("/stock/receive")
+    button = page.get_by_role("button", name="Scan with the camera")
+    await expect(button).to_be_visible()
+    icon = button.locator("svg.camera-icon")
+    await expect(icon).to_be_visible()
+    box = await icon.bounding_box()
+    assert box is not None and box["width"] >= 16 and box["height"] >= 16, box
+    text = await button.inner_text()
+    assert all(ord(c) < 0x1F000 for c in text), text
+    if device == "phone":
+        await page.screenshot(path="/tmp/kirana-shots/camera-button-phone.png")
