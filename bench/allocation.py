@@ -5,7 +5,7 @@
    1-10 lines: p50/p99/max in ms (target p99 under 10 ms);
 2. placement: a real `placement.take_order` on an in-process hub database (SQLite and
    PostgreSQL) holding the same 1,000 stores, 20,000 products and their stock levels,
-   with the time split into reading the stores' stock (`placement._store_views`), the
+   with the time split into reading the stores' stock (`routing_inputs.read`), the
    decision (`allocate`), the courier choice and the rest (log, writes, commit);
 3. intake: a real hub process (`kirana hub`), a channel API key, N concurrent HTTP
    clients posting orders to `POST /api/v1/orders` for a fixed time against 50 stores:
@@ -362,18 +362,24 @@ class PlacementResult:
     setup: dict[str, float]
 
 
-# Steps of placement.take_order()/place() that are timed (those that exist in this build).
-ASYNC_PARTS = ("lock_stores", "_store_views", "_choose_courier")
+# Steps of placement.take_order()/place() that are timed (those that exist in this build):
+# (module, function), looked up at call time.
+ASYNC_PARTS = (("placement", "lock_stores"), ("routing_inputs", "read"),
+               ("placement", "_store_views"), ("placement", "_choose_courier"))
 
 
 @contextlib.contextmanager
 def timed_parts(parts: dict[str, list[float]]) -> Iterator[Callable[[], None]]:
     """Wrap steps of placement.take_order() (module attributes, looked up at call time) with
     timers. Yields a function that starts a new order's row. Restored afterwards."""
-    from app.hub import placement
+    import importlib.util
 
     current: dict[str, float] = {}
-    originals = {name: getattr(placement, name) for name in ASYNC_PARTS if hasattr(placement, name)}
+    modules = {name: importlib.import_module(f"app.hub.{name}")
+               for name in {m for m, _f in ASYNC_PARTS}
+               if importlib.util.find_spec(f"app.hub.{name}") is not None}
+    originals = {(m, f): getattr(modules[m], f) for m, f in ASYNC_PARTS
+                 if m in modules and hasattr(modules[m], f)}
     original_allocate = allocation.allocate
 
     def wrap_async(name: str, fn: Callable) -> Callable:
@@ -394,18 +400,18 @@ def timed_parts(parts: dict[str, list[float]]) -> Iterator[Callable[[], None]]:
 
     def next_order() -> None:
         if current:
-            for name in (*originals, "allocate"):
+            for name in (*(f for _m, f in originals), "allocate"):
                 parts[name].append(current.get(name, 0.0))
         current.clear()
 
-    for name, fn in originals.items():
-        setattr(placement, name, wrap_async(name, fn))
+    for (m, f), fn in originals.items():
+        setattr(modules[m], f, wrap_async(f, fn))
     allocation.allocate = allocate
     try:
         yield next_order
     finally:
-        for name, fn in originals.items():
-            setattr(placement, name, fn)
+        for (m, f), fn in originals.items():
+            setattr(modules[m], f, fn)
         allocation.allocate = original_allocate
 
 
@@ -478,6 +484,7 @@ class IntakeResult:
     db_statuses: dict[str, int] = field(default_factory=dict)
     over_promised: int = 0
     setup: dict[str, float] = field(default_factory=dict)
+    profiles: list[Path] = field(default_factory=list)  # py-spy's collapsed stacks
 
     def cpu_per_order_ms(self) -> float:
         return self.hub_cpu * 1000 / len(self.latencies) if self.latencies else float("nan")
@@ -515,8 +522,10 @@ def process_cpu(pids: list[int]) -> float:
 
 
 async def post_orders(bases: list[str], key: str, ds: Dataset, clients: int, seconds: float,
-                      seed: int, result: IntakeResult, pids: list[int] | None = None) -> None:
-    """`clients` concurrent clients, spread round-robin over the hub processes `bases`."""
+                      seed: int, result: IntakeResult, pids: list[int] | None = None,
+                      profile_dir: Path | None = None) -> None:
+    """`clients` concurrent clients, spread round-robin over the hub processes `bases`.
+    With `profile_dir`, py-spy samples each hub process during the timed part."""
     headers = {"Authorization": f"Bearer {key}"}
 
     async def client(w: int, until: float, prefix: str, record: bool) -> None:
@@ -551,13 +560,105 @@ async def post_orders(bases: list[str], key: str, ds: Dataset, clients: int, sec
     # Warm-up: every client opens its connection and places a few orders (not counted).
     warm_until = time.perf_counter() + min(2.0, seconds / 5)
     await asyncio.gather(*(client(w, warm_until, "W" + result.prefix, False) for w in range(clients)))
+    spies = start_py_spy(pids or [], seconds, profile_dir, result.prefix) if profile_dir else []
     cpu0 = process_cpu(pids or [])
     t0 = time.perf_counter()
     await asyncio.gather(*(client(w, t0 + seconds, result.prefix, True)
                            for w in range(clients)))
     if pids:
         result.hub_cpu = process_cpu(pids) - cpu0
+    for spy, _path in spies:
+        with contextlib.suppress(Exception):
+            spy.wait(timeout=30)
+    result.profiles = [path for _spy, path in spies if path.exists()]
     result.seconds = max(result.finished_at, default=seconds)
+
+
+def py_spy_exe() -> str | None:
+    """py-spy beside the interpreter (a dev extra), else on PATH."""
+    import shutil
+
+    near = Path(sys.executable).parent / "py-spy"
+    return str(near) if near.exists() else shutil.which("py-spy")
+
+
+def start_py_spy(pids: list[int], seconds: float, out_dir: Path, prefix: str
+                 ) -> list[tuple[Any, Path]]:
+    """One `py-spy record` per hub process for the timed run, in collapsed-stack form
+    (one line per stack: frames joined by ';', then a sample count)."""
+    import subprocess
+
+    exe = py_spy_exe()
+    if exe is None:
+        print("WARNING: --profile needs py-spy (pip install py-spy); not profiled")
+        return []
+    out_dir.mkdir(parents=True, exist_ok=True)
+    spies = []
+    for n, pid in enumerate(pids):
+        path = out_dir / f"{prefix}-hub{n}.txt"
+        spies.append((subprocess.Popen(
+            [exe, "record", "-p", str(pid), "-d", str(max(1, int(seconds))), "-r", "200",
+             "--nonblocking", "-f", "raw", "-o", str(path)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), path))
+    return spies
+
+
+# Where a sample's time goes, by the innermost frame that is ours or a library's: the
+# first matching rule, in this order, wins for each stack (inner frames checked first).
+PROFILE_GROUPS = (
+    ("asyncpg / PostgreSQL driver", ("asyncpg/", "sqlalchemy/dialects/postgresql/asyncpg")),
+    # Without --native py-spy shows no C frames: time in sqlite3's C code (statements,
+    # COMMIT and its fsync) shows as SQLAlchemy's call into the driver.
+    ("database driver calls (sqlite3 C code: statements, COMMIT + fsync)",
+     ("do_execute (", "do_executemany (", "do_commit (", "do_rollback (", "do_begin (",
+      "sqlite3/")),
+    ("SQLAlchemy ORM (unit of work, flush, identity map, loading)", ("sqlalchemy/orm/",)),
+    ("SQLAlchemy Core (compile, cache key, execute, rows)", ("sqlalchemy/",)),
+    ("JSON (msgspec, json)", ("msgspec", "json/")),
+    ("Litestar / uvicorn / h11 (HTTP)", ("litestar/", "uvicorn/", "h11/", "httptools",
+                                         "starlette/")),
+    ("asyncio (event loop, sockets)", ("asyncio/", "selectors.py")),
+    ("app.hub.allocation (pure decision)", ("app/hub/allocation.py",)),
+    ("app (other)", ("app/",)),
+)
+
+
+def profile_summary(paths: list[Path], top: int = 25) -> str:
+    """Share of samples by group (see PROFILE_GROUPS: a sample counts for the innermost
+    frame that matches), and the functions with the most samples anywhere on the stack
+    (inclusive) and as the innermost frame (self)."""
+    groups: Counter = Counter()
+    inclusive: Counter = Counter()
+    own: Counter = Counter()
+    total = 0
+    for path in paths:
+        for line in path.read_text(errors="replace").splitlines():
+            stack, _, count_text = line.rpartition(" ")
+            if not stack or not count_text.isdigit():
+                continue
+            count = int(count_text)
+            total += count
+            frames = stack.split(";")
+            own[frames[-1]] += count
+            for frame in set(frames):
+                inclusive[frame] += count
+            for frame in reversed(frames):
+                name = next((g for g, marks in PROFILE_GROUPS
+                             if any(m in frame for m in marks)), None)
+                if name:
+                    groups[name] += count
+                    break
+            else:
+                groups["other (interpreter, stdlib)"] += count
+    if not total:
+        return "(no samples)"
+    out = [f"{total} samples"]
+    out += [f"{n * 100 / total:5.1f} %  {g}" for g, n in groups.most_common()]
+    out.append("inclusive (anywhere on the stack):")
+    out += [f"{n * 100 / total:5.1f} %  {f}" for f, n in inclusive.most_common(top)]
+    out.append("self (innermost frame):")
+    out += [f"{n * 100 / total:5.1f} %  {f}" for f, n in own.most_common(top)]
+    return "\n".join(out)
 
 
 async def check_promises(hub_dir: HubDir, result: IntakeResult) -> None:
@@ -566,7 +667,7 @@ async def check_promises(hub_dir: HubDir, result: IntakeResult) -> None:
 
     from app.hub.db import open_hub_database
     from app.hub.models import HubOrder, HubOrderLine, HubStockLevel
-    from app.hub.placement import HOLDING
+    from app.hub.order_states import HOLDING
 
     db = open_hub_database(hub_dir.url)
     try:
@@ -589,7 +690,7 @@ async def check_promises(hub_dir: HubDir, result: IntakeResult) -> None:
 
 
 def run_intake(backend: str, root: Path, ds: Dataset, sizes: Sizes, seed: int,
-               budget: Budget) -> list[IntakeResult]:
+               budget: Budget, profile_dir: Path | None = None) -> list[IntakeResult]:
     """One hub database; for each count of hub processes (`kirana hub`, each on its own
     port, all on that database) and each count of clients, a timed run of its own."""
     ports = [free_port() for _ in range(max(sizes.processes))]
@@ -619,7 +720,8 @@ def run_intake(backend: str, root: Path, ds: Dataset, sizes: Sizes, seed: int,
                     result = IntakeResult(backend, len(ds.stores), clients, sizes.seconds,
                                           processes, f"I{processes}p{clients}c", setup=setup)
                     asyncio.run(post_orders(bases, match.group(1), ds, clients, sizes.seconds,
-                                            seed, result, [sv.pid for sv in servers]))
+                                            seed, result, [sv.pid for sv in servers],
+                                            profile_dir / backend if profile_dir else None))
                     results.append(result)
             finally:
                 for server in servers:
@@ -682,6 +784,9 @@ def main() -> int:
     p.add_argument("--workdir", help="use this (new or empty) directory; always kept")
     p.add_argument("--keep", action="store_true", help="keep the temp directory")
     p.add_argument("--time-limit", type=float, default=900.0)
+    p.add_argument("--profile", metavar="DIR",
+                   help="sample each hub process with py-spy during the intake runs (collapsed "
+                        "stacks in DIR/<backend>/) and print where the time went")
     args = p.parse_args()
     base = QUICK if args.quick else DEFAULT
     sizes = dataclasses.replace(base, **{k: v for k, v in (
@@ -754,9 +859,10 @@ def main() -> int:
                         summarize(res.cpu)))
                     for name, label in (("lock_stores", "lock all store rows"),
                                         ("_store_views", "read stores + stock"),
+                                        ("read", "read (area's stores: lock + stock)"),
                                         ("allocate", "allocate()"),
                                         ("_choose_courier", "courier choice")):
-                        if name in res.parts:
+                        if name in res.parts and any(res.parts[name]):
                             decision_rows.append(ms_row(f"  of which {label}",
                                                         summarize(res.parts[name]), ["", ""]))
                     rest = [t - sum(res.parts[k][i] for k in res.parts)
@@ -777,7 +883,8 @@ def main() -> int:
                                      sizes.stock_max, args.seed + 10)
                 for backend in backends:
                     intake += run_intake(backend, root / f"intake-{backend}", small, sizes,
-                                         args.seed, budget)
+                                         args.seed, budget,
+                                         Path(args.profile).resolve() if args.profile else None)
                     print(f"intake on {backend} done ({budget.elapsed():.0f} s)", flush=True)
     except BudgetExceeded as exc:
         print(f"TIME LIMIT: {exc}", file=sys.stderr)
@@ -826,6 +933,11 @@ def main() -> int:
                   + ", ".join(f"{k} {v:.1f} s" for k, v in r.setup.items())
                   + f"; hub_orders by status {r.db_statuses}"
                   + (f"; errors {dict(r.errors)}" if r.errors else ""))
+        for r in intake:
+            if r.profiles:
+                print(f"\nprofile (py-spy, hub processes) {r.backend}, {r.processes} hub "
+                      f"process(es), {r.clients} clients:")
+                print(profile_summary(r.profiles))
     if decision_rows and "decision" in parts:
         p99, cpu99 = decision_rows[0][4], decision_rows[0][8]
         print(f"\nallocate() p99 {p99:.2f} ms ({cpu99:.2f} ms of CPU) vs target "
