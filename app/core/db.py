@@ -345,20 +345,16 @@ class Database:
                 self._watch = None
 
 
+_NEXT_NUMBER = text(
+    "INSERT INTO number_sequences (name, last) VALUES (:n, 1) "
+    "ON CONFLICT(name) DO UPDATE SET last = number_sequences.last + 1 RETURNING last"
+)
+
+
 async def next_number(session: Session, name: str) -> int:
-    """Next value of a gapless sequence; call inside a write transaction."""
-    await session.execute(
-        text(
-            "INSERT INTO number_sequences (name, last) VALUES (:n, 1) "
-            "ON CONFLICT(name) DO UPDATE SET last = number_sequences.last + 1"
-        ),
-        {"n": name},
-    )
-    return (
-        await session.execute(
-            text("SELECT last FROM number_sequences WHERE name = :n"), {"n": name}
-        )
-    ).scalar_one()
+    """Next value of a gapless sequence; call inside a write transaction. One statement
+    (an upsert that returns the value; SQLite 3.35+ and PostgreSQL)."""
+    return (await session.execute(_NEXT_NUMBER, {"n": name})).scalar_one()
 
 
 async def skip_numbers_past(session: Session, name: str, last: int) -> None:

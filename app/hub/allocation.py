@@ -14,7 +14,7 @@ the same inputs always give the same answer. Every store not chosen says why.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -243,7 +243,14 @@ class _Area:
         return in_pincode or distance <= self.radius, distance, in_pincode
 
 
-def allocate(order: OrderView, stores: list[StoreView], rules: Rules,
+def stores_in_area(order: OrderView, stores: Sequence[StoreView], rules: Rules) -> list[str]:
+    """The active stores that serve the customer, by the same test `allocate` makes, in
+    id order: the only stores whose stock, load and link a decision needs to know."""
+    area = _Area(order, rules)
+    return sorted(store.id for store in stores if store.active and area.check(store)[0])
+
+
+def allocate(order: OrderView, stores: Sequence[StoreView], rules: Rules,
              exclude: frozenset[str] = frozenset()) -> Decision:
     wanted = sum(q for _sku, q in order.lines) or 1
     split_allowed = rules.split_above_minor > 0 and order.value_minor >= rules.split_above_minor
@@ -257,14 +264,14 @@ def allocate(order: OrderView, stores: list[StoreView], rules: Rules,
         if not store.active:
             skipped.append(Skipped(store.id, "inactive"))
             continue
-        if not store.online:
-            skipped.append(Skipped(store.id, "offline"))
-            continue
         serves, distance, in_pincode = area.check(store)
         if not serves:
             far = (distance if distance is not None or area.point is None else
                    _Distance(*area.point, store.lat, store.lon))
             skipped.append(Skipped(store.id, "area", (order.pincode, far, rules.radius_km)))
+            continue
+        if not store.online:  # (after the area: only stores in it need their link read)
+            skipped.append(Skipped(store.id, "offline"))
             continue
         capacity = store.capacity(rules)
         if store.open_orders >= capacity:

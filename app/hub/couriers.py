@@ -58,14 +58,20 @@ def specificity(rule: CourierRule, pincode: str, regions: Mapping[str, Sequence[
     return (3, 0) if match == pincode else None
 
 
+def rule_for(pincode: str, rules: Sequence[CourierRule],
+             regions: Mapping[str, Sequence[str]]) -> CourierRule | None:
+    """The most specific rule for the PIN code (the first of equals), or None."""
+    fitting = [(fit, -i, r) for i, r in enumerate(rules)
+               if (fit := specificity(r, pincode, regions)) is not None]
+    return max(fitting, key=lambda t: (t[0], t[1]))[2] if fitting else None
+
+
 def choose_courier(pincode: str, rules: Sequence[CourierRule],
                    regions: Mapping[str, Sequence[str]],
                    state: Mapping[str, CourierState]) -> CourierChoice:
-    fitting = [(fit, -i, r) for i, r in enumerate(rules)
-               if (fit := specificity(r, pincode, regions)) is not None]
-    if not fitting:
+    rule = rule_for(pincode, rules, regions)
+    if rule is None:
         return CourierChoice(None, None, ())
-    _fit, _order, rule = max(fitting, key=lambda t: (t[0], t[1]))
     passed = []
     for name in rule.couriers:
         s = state.get(name, CourierState())

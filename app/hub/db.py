@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from app.config import HubSection
-from app.core.db import Database, Session, dialect_name
+from app.core.db import Database, Session, Tx, dialect_name
 from app.hub.events import UOW_KEY, HubUnitOfWork, Waker
 
 
@@ -125,6 +125,14 @@ def open_hub_database(url: str, pool: HubSection | None = None) -> HubDatabase:
 
 def dialect_of(s: Session) -> str:
     return dialect_name(s)
+
+
+async def core_execute(s: Session, statement: Any, params: Any = None) -> Any:
+    """A Core statement on the transaction's connection, past the ORM session (whose
+    per-statement work costs more than a small read or an executemany here)."""
+    if isinstance(s, Tx):
+        return s.sync_session.connection().execute(statement, params)
+    return await (await s.connection()).execute(statement, params)
 
 
 def upsert(s: Session, table: Any) -> Any:

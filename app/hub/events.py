@@ -8,7 +8,9 @@ and never flushes anything itself. At commit the unit of work:
 1. before COMMIT, in the transaction, runs each event's handlers (registered with
    `on_commit`): rows another node must see are written with the change they follow
    (an `order.assigned` in a store's stream, a webhook call, a split order's status).
-   A handler may raise further events; they are handled in the next round.
+   A handler may raise further events; they are handled in the next round. Then the
+   rows queued with `insert_later` (decision log entries, webhook calls) are written,
+   one executemany per table.
 2. after COMMIT, wakes the links of the stores that got new hub -> store events.
 
 A transaction that rolls back (an error, a deadlock that `write_retrying` runs again)
@@ -89,6 +91,14 @@ class HubUnitOfWork:
         self.events: list[Any] = []
         self.wake: set[str] = set()
         self.committed = False
+        self.inserts: dict[Any, list[dict]] = {}  # table -> rows, written at commit
+
+    def insert_later(self, table: Any, row: dict) -> None:
+        """Write `row` into `table` just before COMMIT, with the transaction's other rows
+        for that table in one executemany (decision log entries, webhook calls)."""
+        if self.committed:
+            raise RuntimeError(f"a {table.name} row added after its transaction's commit")
+        self.inserts.setdefault(table, []).append(row)
 
     def raise_event(self, event: Any) -> None:
         if self.committed:
@@ -117,6 +127,15 @@ class HubUnitOfWork:
         else:
             raise RuntimeError("hub events kept raising events past "
                                f"{self.MAX_ROUNDS} rounds")
+        if self.inserts:
+            from sqlalchemy import insert
+
+            from app.hub.db import core_execute  # (db.py imports this module)
+
+            await s.flush()  # rows the ORM holds first: log rows point at orders
+            for table, rows in self.inserts.items():
+                await core_execute(s, insert(table), rows)
+            self.inserts = {}
         self.committed = True
 
     async def publish(self, waker: Waker | None) -> None:

@@ -259,3 +259,15 @@ class HubSetting(Base):
     value: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_by: Mapped[str] = mapped_column(String(80), default="")
+
+
+class HubConfigVersion(Base):
+    """One row: a random token that database triggers replace whenever a store's routing
+    facts, a setting, a channel or a courier changes (migration h007). A hub process
+    keeps those tables in memory for intake and re-reads them when the token moved
+    (app/hub/routing_cache.py); triggers catch every writer, the CLI's and SQL's too."""
+
+    __tablename__ = "hub_config_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token: Mapped[str] = mapped_column(String(32))

@@ -28,13 +28,11 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import defaultdict
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import String, any_, func, literal, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from app.config import HubConfig
@@ -42,23 +40,20 @@ from app.core.clock import utcnow
 from app.core.db import Session, next_number
 from app.core.ids import uuid7
 from app.core.words import count_of
-from app.hub import allocation, couriers, order_states, webhooks
-from app.hub.db import HubDatabase, dialect_of, write_retrying
-from app.hub.events import OrderAssigned, StatusChanged, on_commit, raise_event
+from app.hub import allocation, couriers, order_states, routing_inputs, webhooks
+from app.hub.db import HubDatabase, core_execute, dialect_of, write_retrying
+from app.hub.events import OrderAssigned, StatusChanged, on_commit, raise_event, uow_of
 from app.hub.models import (
     HubCourier,
     HubOrder,
     HubOrderLine,
     HubOrderLog,
-    HubReservation,
     HubSetting,
-    HubStockLevel,
     HubStore,
-    HubStoreOrder,
     HubWebhook,
 )
-from app.hub.order_states import CUSTOMER_TEXT, FINAL, HOLDING, LABELS, OPEN, STORE_STEPS
-from app.hub.service import HubError, enqueue, online_store_ids
+from app.hub.order_states import CUSTOMER_TEXT, FINAL, LABELS, OPEN, STORE_STEPS
+from app.hub.service import HubError, enqueue
 from app.orders.service import OrderError, OrderIn, validate
 
 log = logging.getLogger("kirana.hub")
@@ -68,24 +63,8 @@ log = logging.getLogger("kirana.hub")
 
 async def current_rules(s: Session, cfg: HubConfig) -> allocation.Rules:
     """The config's routing rules, overridden by the Rules page (hub_settings)."""
-    r = cfg.routing
-    values = {"criteria": list(r.criteria), "radius_km": r.radius_km,
-              "safety_stock": r.safety_stock, "split_above_minor": r.split_above_rupees * 100,
-              "orders_per_picker": r.orders_per_picker}
-    row = await s.get(HubSetting, "routing")
-    saved = {**values, **json.loads(row.value)} if row is not None else values
-    try:
-        return _rules_of(saved)
-    except ValueError as exc:  # saved before the page checked (a radius of NaN, say)
-        log.warning("saved routing rules are not valid (%s): using the config's", exc)
-        return _rules_of(values)
-
-
-def _rules_of(values: dict) -> allocation.Rules:
-    return allocation.Rules(criteria=tuple(values["criteria"]), radius_km=values["radius_km"],
-                            safety_stock=values["safety_stock"],
-                            split_above_minor=values["split_above_minor"],
-                            orders_per_picker=values["orders_per_picker"])
+    saved = await s.scalar(select(HubSetting.value).where(HubSetting.key == "routing"))
+    return routing_inputs.rules_of(saved, cfg)
 
 
 async def save_rules(db: HubDatabase, rules: allocation.Rules, user: str) -> None:
@@ -123,11 +102,15 @@ LOGGED_KEY = "kirana_hub_logged"
 
 
 def _log(s: Session, order: HubOrder, kind: str, text: str, detail: Any = None) -> None:
+    """A decision log entry, written with the transaction's other log entries by one
+    statement just before COMMIT (the unit of work's `insert_later`)."""
     entry = HubOrderLog(id=uuid7(), order_id=order.id, at=utcnow(), kind=kind,
                         text=text[:4000],
                         detail=json.dumps(detail, default=str) if detail is not None else "")
-    s.add(entry)
     s.info.setdefault(LOGGED_KEY, []).append(entry)
+    uow_of(s).insert_later(HubOrderLog.__table__, {
+        "id": entry.id, "order_id": entry.order_id, "at": entry.at, "kind": entry.kind,
+        "text": entry.text, "detail": entry.detail})
 
 
 def _logged(s: Session, order_id: str) -> list[HubOrderLog]:
@@ -135,66 +118,86 @@ def _logged(s: Session, order_id: str) -> list[HubOrderLog]:
     return [e for e in s.info.get(LOGGED_KEY, ()) if e.order_id == order_id]
 
 
+ORDER_COLUMNS = tuple(c.key for c in HubOrder.__table__.columns)
+LINE_COLUMNS = tuple(c.key for c in HubOrderLine.__table__.columns)
+NEW_ORDERS_KEY = "kirana_hub_new_orders"  # ids of orders this transaction created
+
+
 async def take_order(db: HubDatabase, cfg: HubConfig, incoming: OrderIn) -> Placed:
     """A channel's order: validate, record (idempotent on channel + external id), and
     place it at once.
 
     Placements run side by side on PostgreSQL: each locks only the stores in its
-    customer's area (in `_store_views`), and takes its gapless order number last, so
-    the number's counter row is held only for the last statements and the commit."""
+    customer's area (routing_inputs.read), and takes its gapless order number last, so
+    the number's counter row is held only for the last statements and the commit.
+    What intake reads is one statement (routing_inputs) and what it writes a handful:
+    the number, the order, its lines, then at commit its log, the store's event and the
+    channel's webhook call."""
     validate(incoming, utcnow())
-    skus = [line.sku.upper() for line in incoming.lines]
+    for attempt in range(1, 4):
+        try:
+            return await write_retrying(db, lambda s: _record_and_place(s, cfg, incoming))
+        except routing_inputs.Stale:
+            if attempt == 3:
+                raise
+        except IntegrityError:
+            # The same order posted twice at once, both before either committed (with no
+            # store in its area there is no row lock to queue them): the second sees the
+            # first.
+            async with db.read() as s:
+                existing = await _existing(s, incoming)
+            if existing is None:
+                raise
+            return Placed(existing, False, ())
+    raise AssertionError("unreachable")
 
-    async def record_and_place(s: Session) -> Placed:  # re-run whole on a deadlock (40P01)
-        existing = await _existing(s, incoming)
+
+async def _record_and_place(s: Session, cfg: HubConfig, incoming: OrderIn) -> Placed:
+    """One attempt (re-run whole on a deadlock, 40P01, or a routing change)."""
+    channel, external_id = incoming.channel[:40], incoming.external_id[:80]
+    skus = [line.sku.upper() for line in incoming.lines]
+    area = allocation.OrderView(pincode=incoming.pincode, lat=incoming.lat, lon=incoming.lon,
+                                lines=tuple((sku, line.quantity) for sku, line
+                                            in zip(skus, incoming.lines, strict=True)))
+    inputs = await routing_inputs.read(s, cfg, area, intake=(channel, external_id),
+                                       lock=dialect_of(s) == "postgresql")
+    if inputs.existing_id is not None:
+        existing = await s.get(HubOrder, inputs.existing_id)
         if existing is not None:
             return Placed(existing, False, ())
-        from app.catalog.models import Product
-
-        known = {sku: (price, unit) for sku, price, unit, active in (await s.execute(
-            select(Product.sku, Product.price_minor, Product.unit, Product.active)
-            .where(Product.sku.in_(skus)))).all() if active}
-        unknown = [sku for sku in skus if sku not in known]
-        if unknown:
-            raise OrderError(f"unknown or retired sku: {', '.join(unknown)}")
-        now = utcnow()
-        value = sum(line_value(line.price_minor or known[line.sku.upper()][0],
-                               known[line.sku.upper()][1], line.quantity)
-                    for line in incoming.lines)
-        order = HubOrder(
-            id=uuid7(), number="", channel=incoming.channel[:40],
-            external_id=incoming.external_id[:80], status="new", store_id=None, courier="",
-            hops=0, tried="", reason="", customer_name=incoming.customer_name.strip()[:80]
-            or "Customer", customer_phone=incoming.customer_phone[:15],
-            address=incoming.address[:300], pincode=incoming.pincode, lat=incoming.lat,
-            lon=incoming.lon, promised_by=incoming.promised_by, payment=incoming.payment,
-            cod_amount_minor=incoming.cod_amount_minor, notes=incoming.notes[:300],
-            value_minor=value, created_at=now, updated_at=now)
-        lines = [HubOrderLine(order_id=order.id, position=i, sku=line.sku.upper(),
-                              quantity=line.quantity, price_minor=line.price_minor)
-                 for i, line in enumerate(incoming.lines, 1)]
-        # Nothing is written before the number is known: the order, its lines and log
-        # are flushed together at the end (or by _split, which numbers it first).
-        with s.sync_session.no_autoflush:
-            s.add(order)
-            s.add_all(lines)
-            _log(s, order, "received", f"Received from {order.channel} "
-                                       f"({count_of(len(incoming.lines), 'line')}, PIN {order.pincode})")
-            wake = await place(s, cfg, order, actor="auto", lines=lines)
-            await _number(s, order)
-        await s.flush()
-        return Placed(order, True, wake, tuple(lines), tuple(_logged(s, order.id)))
-
-    try:
-        return await write_retrying(db, record_and_place)
-    except IntegrityError:
-        # The same order posted twice at once, both before either committed (with no
-        # store in its area there is no row lock to queue them): the second sees the first.
-        async with db.read() as s:
-            existing = await _existing(s, incoming)
-        if existing is None:
-            raise
-        return Placed(existing, False, ())
+    known = {sku: (price, unit) for sku, (price, unit, active)
+             in (inputs.products or {}).items() if active}
+    unknown = [sku for sku in skus if sku not in known]
+    if unknown:
+        raise OrderError(f"unknown or retired sku: {', '.join(unknown)}")
+    now = utcnow()
+    value = sum(line_value(line.price_minor or known[sku][0], known[sku][1], line.quantity)
+                for sku, line in zip(skus, incoming.lines, strict=True))
+    # A new order is kept out of the ORM session: it is written by one INSERT each for
+    # itself and its lines once numbered (a split's parts go through the session).
+    order = HubOrder(
+        id=uuid7(), number="", channel=channel, external_id=external_id, status="new",
+        store_id=None, courier="", assigned_at=None, hops=0, tried="", reason="",
+        customer_name=incoming.customer_name.strip()[:80] or "Customer",
+        customer_phone=incoming.customer_phone[:15], address=incoming.address[:300],
+        pincode=incoming.pincode, lat=incoming.lat, lon=incoming.lon,
+        promised_by=incoming.promised_by, payment=incoming.payment,
+        cod_amount_minor=incoming.cod_amount_minor, notes=incoming.notes[:300],
+        value_minor=value, parent_id=None, created_at=now, updated_at=now)
+    lines = [HubOrderLine(order_id=order.id, position=i, sku=sku, quantity=line.quantity,
+                          price_minor=line.price_minor)
+             for i, (sku, line) in enumerate(zip(skus, incoming.lines, strict=True), 1)]
+    s.info.setdefault(NEW_ORDERS_KEY, set()).add(order.id)
+    _log(s, order, "received", f"Received from {order.channel} "
+                               f"({count_of(len(incoming.lines), 'line')}, PIN {order.pincode})")
+    wake = await place(s, cfg, order, actor="auto", lines=lines, inputs=inputs)
+    await _number(s, order)
+    if order not in s.sync_session:  # (a split added it: the session writes it)
+        await core_execute(s, insert(HubOrder),
+                           [{c: getattr(order, c) for c in ORDER_COLUMNS}])
+        await core_execute(s, insert(HubOrderLine),
+                           [{c: getattr(line, c) for c in LINE_COLUMNS} for line in lines])
+    return Placed(order, True, wake, tuple(lines), tuple(_logged(s, order.id)))
 
 
 async def _existing(s: Session, incoming: OrderIn) -> HubOrder | None:
@@ -218,89 +221,21 @@ def line_value(price_minor: int, unit: str, quantity: int) -> int:
 # --- placing -------------------------------------------------------------------------
 
 
-def _one_of(pg: bool, column: Any, values: list[str]) -> Any:
-    """`column IN (...)`; on PostgreSQL `column = ANY($1)`, one statement text whatever
-    the number of values, so asyncpg's prepared statement is reused (an IN list of a new
-    length is a new statement: one more round trip to prepare it)."""
-    return column == any_(literal(values, ARRAY(String))) if pg else column.in_(values)
-
-
-async def _store_views(s: Session, cfg: HubConfig, order: allocation.OrderView,
-                       rules: allocation.Rules) -> list[allocation.StoreView]:
-    """Every store, with stock figures for the stores that serve the customer (the
-    others are out of the area whatever they hold; a chain's far stores cost nothing)."""
-    skus = [sku for sku, _qty in order.lines]
-    stores = (await s.execute(select(
-        HubStore.id, HubStore.name, HubStore.lat, HubStore.lon, HubStore.pincodes,
-        HubStore.priority, HubStore.active, HubStore.pickers).order_by(HubStore.id))).all()
-    now = utcnow()
-    live = await online_store_ids(s, now, cfg.offline_after)  # any live link (per connection)
-    pins = {st.id: frozenset(p for p in st.pincodes.split(",") if p) for st in stores}
-    near = [st.id for st in stores if st.active and st.id in live
-            and allocation.in_area(order, st.lat, st.lon, pins[st.id], rules)[0]]
-    pg = dialect_of(s) == "postgresql"
-    if near and pg:
-        # No unit is promised twice: the stores that could get this order are locked (in
-        # id order) before their stock and promises are read. Placements in other areas
-        # go on meanwhile. A caller may hold every store's lock already (lock_stores).
-        await s.execute(select(HubStore.id).where(_one_of(pg, HubStore.id, near))
-                        .order_by(HubStore.id).with_for_update())
-    levels: dict[str, dict[str, int]] = defaultdict(dict)
-    promised: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for i in range(0, len(near), 500):
-        part = near[i:i + 500]
-        for store_id, sku, on_hand in (await s.execute(
-                select(HubStockLevel.store_id, HubStockLevel.sku, HubStockLevel.on_hand)
-                .where(_one_of(pg, HubStockLevel.store_id, part),
-                       _one_of(pg, HubStockLevel.sku, skus)))).all():
-            levels[store_id][sku] = on_hand
-        for holder, sku, qty in (await s.execute(
-                select(HubOrder.store_id, HubOrderLine.sku, func.sum(HubOrderLine.quantity))
-                .join(HubOrderLine, HubOrderLine.order_id == HubOrder.id)
-                .where(HubOrder.status.in_(HOLDING), _one_of(pg, HubOrder.store_id, part),
-                       _one_of(pg, HubOrderLine.sku, skus))
-                .group_by(HubOrder.store_id, HubOrderLine.sku))).all():
-            if holder is not None:  # always: the query asks for stores in `part`
-                promised[holder][sku] += int(qty)
-        # Orders a store took from elsewhere (its own channels) hold stock there too.
-        for store_id, sku, qty in (await s.execute(
-                select(HubReservation.store_id, HubReservation.sku,
-                       func.sum(HubReservation.quantity))
-                .join(HubStoreOrder, HubStoreOrder.order_id == HubReservation.order_id)
-                .outerjoin(HubOrder, (HubOrder.channel == HubStoreOrder.channel)
-                           & (HubOrder.external_id == HubStoreOrder.external_id))
-                .where(HubOrder.id.is_(None), _one_of(pg, HubReservation.store_id, part),
-                       _one_of(pg, HubReservation.sku, skus))
-                .group_by(HubReservation.store_id, HubReservation.sku))).all():
-            promised[store_id][sku] += int(qty)
-    open_orders = dict((await s.execute(
-        select(HubOrder.store_id, func.count())
-        .where(HubOrder.status.in_(OPEN), _one_of(pg, HubOrder.store_id, near))
-        .group_by(HubOrder.store_id))).all()) if near else {}
-    views = []
-    for st in stores:
-        online = st.id in live
-        views.append(allocation.StoreView(
-            id=st.id, name=st.name, lat=st.lat, lon=st.lon, pincodes=pins[st.id],
-            priority=st.priority, active=st.active, online=online,
-            open_orders=int(open_orders.get(st.id, 0)), pickers=max(1, st.pickers),
-            level=levels.get(st.id, {}), assigned=dict(promised.get(st.id, {}))))
-    return views
-
-
 async def _lines(s: Session, order: HubOrder) -> list[HubOrderLine]:
     return list(await s.scalars(select(HubOrderLine).where(HubOrderLine.order_id == order.id)
                                 .order_by(HubOrderLine.position)))
 
 
 async def place(s: Session, cfg: HubConfig, order: HubOrder, *, actor: str,
-                lines: list[HubOrderLine] | None = None) -> tuple[str, ...]:
+                lines: list[HubOrderLine] | None = None,
+                inputs: routing_inputs.Inputs | None = None) -> tuple[str, ...]:
     """Choose a store (not one tried before) and send it the order, or put the order in
     the queue for a person with the reason. Returns the stores to wake. `lines`: the
-    order's lines, when the caller has them (a new order, not yet written)."""
+    order's lines, when the caller has them (a new order, not yet written); `inputs`:
+    what intake read already (its area's stores locked). Other callers hold every store
+    row's lock (`lock_stores`) before they call this."""
     if lines is None:
         lines = await _lines(s, order)
-    rules = await current_rules(s, cfg)
     tried = frozenset(t for t in order.tried.split(",") if t)
     if order.hops >= cfg.routing.max_hops:
         _unfulfillable(s, order, f"tried {count_of(order.hops, 'store')} ({', '.join(sorted(tried))}); "
@@ -309,7 +244,9 @@ async def place(s: Session, cfg: HubConfig, order: HubOrder, *, actor: str,
     view = allocation.OrderView(pincode=order.pincode, lat=order.lat, lon=order.lon,
                                 lines=tuple((line.sku, line.quantity) for line in lines),
                                 value_minor=order.value_minor)
-    views = await _store_views(s, cfg, view, rules)  # locks the stores in the area
+    if inputs is None:
+        inputs = await routing_inputs.read(s, cfg, view)
+    rules, views = inputs.config.rules, inputs.views
     decision = allocation.allocate(view, views, rules, exclude=tried)
     # The log keeps every store that was in the area; far stores only as a count.
     detail = {"criteria": list(rules.criteria),
@@ -335,7 +272,7 @@ async def place(s: Session, cfg: HubConfig, order: HubOrder, *, actor: str,
     ranked_words = "; ".join(f"{i}. {c.describe()}" for i, c in enumerate(decision.ranked, 1))
     skipped_words = allocation.describe_skipped(decision.skipped)
     criteria_words = ", then ".join(allocation.CRITERIA_LABELS[c] for c in rules.criteria)
-    courier = await _choose_courier(s, cfg, order)
+    courier = await _choose_courier(s, cfg, order, inputs)
     _log(s, order, "allocation",
          f"Sent to {chosen.store_id} ({chosen.store_name}). Ranked {criteria_words}: "
          f"{ranked_words}." + (f" Not chosen: {skipped_words}." if skipped_words else "")
@@ -350,6 +287,9 @@ async def _split(s: Session, cfg: HubConfig, order: HubOrder, lines: list[HubOrd
     `W-100#1`); the order itself shows how far its slowest part has got."""
     from app.catalog.models import Product
 
+    if order not in s.sync_session:  # a new order (intake keeps it out until numbered)
+        s.add(order)
+        s.add_all(lines)
     await _number(s, order)  # a new order is numbered before its parts (HQ-000123-1)
     prices = dict((await s.execute(select(Product.sku, Product.price_minor).where(
         Product.sku.in_([line.sku for line in lines])))).all())
@@ -473,18 +413,27 @@ async def _status_changed(s: Session, changes: list[StatusChanged]) -> None:
     """At commit: split orders follow their parts (which may raise more changes, handled
     in the next round), and each change queues its channel's webhook call."""
     await _follow_parts(s, [e.order for e in changes if e.order.parent_id])
-    await webhooks.queue_calls(s, changes)
+    checked = routing_inputs.checked_in(s)
+    await webhooks.queue_calls(s, changes, urls=checked.webhook_urls if checked else None,
+                               new_orders=frozenset(s.info.get(NEW_ORDERS_KEY, ())))
 
 
-async def _choose_courier(s: Session, cfg: HubConfig, order: HubOrder) -> couriers.CourierChoice:
+async def _choose_courier(s: Session, cfg: HubConfig, order: HubOrder,
+                          inputs: routing_inputs.Inputs | None = None
+                          ) -> couriers.CourierChoice:
+    """`inputs`: availability and the open orders of the couriers with a capacity, as
+    the placement read them; without, they are read here."""
     rules = [couriers.CourierRule(r.match, tuple(r.couriers)) for r in cfg.courier_rules]
     regions = {r.name: r.pincodes for r in cfg.regions}
-    available = {c.name: c.available for c in await s.scalars(select(HubCourier))}
-    limited = sorted(c.name for c in cfg.couriers if c.capacity)  # the others have no limit
-    open_by = dict((await s.execute(
-        select(HubOrder.courier, func.count()).where(HubOrder.status.in_(
-            (*OPEN, "handed_over")), HubOrder.courier.in_(limited))
-        .group_by(HubOrder.courier))).all()) if limited else {}
+    if inputs is not None and inputs.courier_open is not None:
+        available, open_by = inputs.config.courier_available, inputs.courier_open
+    else:
+        available = {c.name: c.available for c in await s.scalars(select(HubCourier))}
+        limited = routing_inputs.limited_couriers(cfg, order.pincode)  # others: no limit
+        open_by = dict((await s.execute(
+            select(HubOrder.courier, func.count()).where(HubOrder.status.in_(
+                (*OPEN, "handed_over")), HubOrder.courier.in_(limited))
+            .group_by(HubOrder.courier))).all()) if limited else {}
     state = {c.name: couriers.CourierState(available=available.get(c.name, True),
                                            open_orders=int(open_by.get(c.name, 0)),
                                            capacity=c.capacity) for c in cfg.couriers}

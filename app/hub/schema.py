@@ -4,7 +4,7 @@ HUB_ONLY_TABLES = frozenset({
     "hub_stores", "hub_outbox", "hub_store_events", "hub_stock_levels", "hub_store_orders",
     "hub_reservations", "hub_sales",
     "hub_orders", "hub_order_lines", "hub_order_log", "hub_channels", "hub_webhooks",
-    "hub_couriers", "hub_settings", "hub_store_links",
+    "hub_couriers", "hub_settings", "hub_store_links", "hub_config_version",
 })
 
 HUB_TABLES = frozenset({

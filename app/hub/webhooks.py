@@ -22,7 +22,7 @@ from app.core.clock import utcnow
 from app.core.db import Session, get_existing
 from app.core.ids import uuid7
 from app.hub.db import HubDatabase
-from app.hub.events import StatusChanged
+from app.hub.events import StatusChanged, uow_of
 from app.hub.models import HubChannel, HubWebhook
 from app.hub.order_states import CUSTOMER_TEXT, STORE_STEPS
 from app.hub.service import HubError, announce_channels
@@ -163,25 +163,30 @@ def _told_to_channel(status: str, actor: str, reason: str) -> dict[str, str | No
     return {"by": "hub", "reason": words.get(status) or None}
 
 
-async def queue_calls(s: Session, changes: list[StatusChanged]) -> None:
+async def queue_calls(s: Session, changes: list[StatusChanged],
+                      urls: dict[str, str] | None = None,
+                      new_orders: frozenset[str] = frozenset()) -> None:
     """One webhook call per status change, for the channels that have a webhook URL;
-    written in the change's transaction (at its commit, by the unit of work)."""
+    written in the change's transaction (at its commit, by the unit of work). `urls`:
+    each channel's URL if the caller has them (checked in this transaction);
+    `new_orders`: orders made in this transaction (they have no earlier calls)."""
     if not changes:
         return
-    urls = {c.name: c.webhook_url for c in await s.scalars(select(HubChannel))}
+    if urls is None:
+        urls = dict((await s.execute(select(HubChannel.name, HubChannel.webhook_url))).all())
     changes = [change for change in changes if urls.get(change.order.channel)]
     if not changes:  # no channel here listens: nothing to queue
         return
     # An order's calls go out in created_at order, so each is made after the order's
     # last one even when this hub machine's clock is behind the one that made it.
+    known = sorted({e.order.id for e in changes} - new_orders)
     last = dict((await s.execute(
         select(HubWebhook.order_id, func.max(HubWebhook.created_at))
-        .where(HubWebhook.order_id.in_(sorted({e.order.id for e in changes})))
-        .group_by(HubWebhook.order_id))).all())
+        .where(HubWebhook.order_id.in_(known))
+        .group_by(HubWebhook.order_id))).all()) if known else {}
+    uow = uow_of(s)
     for change in changes:
         order, status = change.order, change.status
-        if not urls.get(order.channel):
-            continue
         now = utcnow()
         created = max(now, last[order.id] + timedelta(microseconds=1)) if last.get(
             order.id) else now
@@ -192,6 +197,8 @@ async def queue_calls(s: Session, changes: list[StatusChanged]) -> None:
                    "courier": change.courier or None,
                    **_told_to_channel(status, change.actor, change.reason),
                    "at": now.isoformat()}
-        s.add(HubWebhook(id=payload["event_id"], channel=order.channel, order_id=order.id,
-                         payload=json.dumps(payload), attempts=0, next_attempt_at=now,
-                         delivered_at=None, last_error="", created_at=created))
+        uow.insert_later(HubWebhook.__table__, {
+            "id": payload["event_id"], "channel": order.channel, "order_id": order.id,
+            "payload": json.dumps(payload), "attempts": 0, "next_attempt_at": now,
+            "delivered_at": None, "last_error": "", "created_at": created,
+            "claimed_by": "", "claimed_until": None})

@@ -1,0 +1,290 @@
+"""What a placement reads, read cheaply (issue #15): a per-process copy of what people
+change rarely, and one statement for what changes with every order.
+
+The copy (`RoutingConfig`): every store's routing facts, the routing rules, each
+channel's webhook URL and each courier's availability. It is valid while the
+database's `hub_config_version` token is the one it was read with; triggers
+(migration h007) replace the token whenever any of those tables changes, whoever
+changes it (a page, the CLI, another hub process). Each placement reads the token in
+its own transaction, in the same statement as the stock, so a placement never decides
+with a copy older than the data it reads: when the token moved, the copy is read
+again inside that transaction first.
+
+The stock (`read`): one UNION ALL statement gives, for the stores in the customer's
+area only, their levels and what is promised of the order's SKUs (hub orders and the
+stores' own reservations), their open orders and which of them are online; and, for
+intake, the products' prices and whether the order was posted before. On PostgreSQL
+the area's store rows are locked (in id order) by the statement before it, so the
+read sees every promise committed before the lock (READ COMMITTED takes a new snapshot
+per statement; a lock taken inside the read itself would not).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import weakref
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy import bindparam, select, text
+from sqlalchemy.engine import Connection, Engine
+
+from app.config import HubConfig
+from app.core.clock import utcnow
+from app.core.db import Session, UTCDateTime, dialect_name
+from app.hub import allocation, couriers
+from app.hub.db import core_execute
+from app.hub.models import HubChannel, HubConfigVersion, HubCourier, HubSetting, HubStore
+from app.hub.order_states import HOLDING, OPEN
+
+log = logging.getLogger("kirana.hub")
+
+
+class Stale(Exception):
+    """The routing config changed between taking the area's locks and reading: the
+    locks may not cover the area any more. The caller runs its transaction again."""
+
+
+# --- the copy ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RoutingConfig:
+    token: str
+    cfg: HubConfig  # the config the rules were read with (a test may change it)
+    stores: tuple[allocation.StoreView, ...]  # by id; no stock, no load, online
+    rules: allocation.Rules
+    webhook_urls: dict[str, str]  # channel -> URL ("" or missing: no webhook)
+    courier_available: dict[str, bool]
+
+
+# One copy per engine (a hub process has one; tests open many databases in one process).
+_COPIES: weakref.WeakKeyDictionary[Engine, RoutingConfig] = weakref.WeakKeyDictionary()
+
+
+def rules_of(saved: str | None, cfg: HubConfig) -> allocation.Rules:
+    """The config's routing rules, overridden by what the Rules page saved (JSON)."""
+    r = cfg.routing
+    values = {"criteria": list(r.criteria), "radius_km": r.radius_km,
+              "safety_stock": r.safety_stock, "split_above_minor": r.split_above_rupees * 100,
+              "orders_per_picker": r.orders_per_picker}
+    merged = {**values, **json.loads(saved)} if saved is not None else values
+    try:
+        return _rules(merged)
+    except ValueError as exc:  # saved before the page checked (a radius of NaN, say)
+        log.warning("saved routing rules are not valid (%s): using the config's", exc)
+        return _rules(values)
+
+
+def _rules(values: dict) -> allocation.Rules:
+    return allocation.Rules(criteria=tuple(values["criteria"]), radius_km=values["radius_km"],
+                            safety_stock=values["safety_stock"],
+                            split_above_minor=values["split_above_minor"],
+                            orders_per_picker=values["orders_per_picker"])
+
+
+def _engine(s: Session) -> Engine:
+    bind = s.sync_session.get_bind()
+    return bind.engine if isinstance(bind, Connection) else bind
+
+
+async def load(s: Session, cfg: HubConfig) -> RoutingConfig:
+    """Read the copy in this transaction and keep it. The token is read first: a change
+    committed while the tables are read leaves an older token with newer rows, which
+    the next placement reads again (never a newer token with older rows)."""
+    token = await s.scalar(select(HubConfigVersion.token).where(HubConfigVersion.id == 1))
+    stores = tuple(
+        allocation.StoreView(id=st.id, name=st.name, lat=st.lat, lon=st.lon,
+                             pincodes=frozenset(p for p in st.pincodes.split(",") if p),
+                             priority=st.priority, active=st.active, online=True,
+                             pickers=max(1, st.pickers))
+        for st in (await s.execute(select(
+            HubStore.id, HubStore.name, HubStore.lat, HubStore.lon, HubStore.pincodes,
+            HubStore.priority, HubStore.active, HubStore.pickers).order_by(HubStore.id))).all())
+    saved = await s.scalar(select(HubSetting.value).where(HubSetting.key == "routing"))
+    urls = dict((await s.execute(select(HubChannel.name, HubChannel.webhook_url))).all())
+    available = dict((await s.execute(select(HubCourier.name, HubCourier.available))).all())
+    copy = RoutingConfig(token=str(token), cfg=cfg, stores=stores, rules=rules_of(saved, cfg),
+                         webhook_urls=urls, courier_available=available)
+    _COPIES[_engine(s)] = copy
+    s.info[CHECKED_KEY] = copy
+    return copy
+
+
+async def config(s: Session, cfg: HubConfig) -> RoutingConfig:
+    """The kept copy, or a fresh one (first use, or another config). It may be stale:
+    `read` checks its token with the stock."""
+    copy = _COPIES.get(_engine(s))
+    return copy if copy is not None and copy.cfg is cfg else await load(s, cfg)
+
+
+CHECKED_KEY = "kirana_hub_routing_checked"
+
+
+def checked_in(s: Session) -> RoutingConfig | None:
+    """The copy this transaction checked against the database's token, if it did."""
+    return s.info.get(CHECKED_KEY)
+
+
+# --- the stock: one statement ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What a placement decides with."""
+
+    config: RoutingConfig
+    views: list[allocation.StoreView]  # every store; stock, load and liveness for the area's
+    existing_id: str | None = None  # intake: the order this channel posted before
+    products: dict[str, tuple[int, str, bool]] | None = None  # sku -> price, unit, active
+    courier_open: dict[str, int] | None = None  # open orders of the couriers that may get it
+
+
+_HOLDING_SQL = ", ".join(f"'{state}'" for state in HOLDING)
+_OPEN_SQL = ", ".join(f"'{state}'" for state in OPEN)
+_COURIER_OPEN_SQL = ", ".join(f"'{state}'" for state in (*OPEN, "handed_over"))
+
+
+def _one_of(dialect: str, column: str, param: str) -> str:
+    """`column` is one of the list bound to `param`. One statement text whatever the
+    list's length, so SQLite and asyncpg keep it prepared: PostgreSQL takes an array,
+    SQLite a JSON list (json_each)."""
+    if dialect == "postgresql":
+        return f"{column} = ANY(:{param})"
+    return f"{column} IN (SELECT value FROM json_each(:{param}))"
+
+
+def _statement(dialect: str) -> Any:
+    """The one read (see the module's docstring). Rows are (kind, a, b, n, m):
+    v token · e order id · p sku, unit, price, active · k online store · l store, sku,
+    on hand · h store, sku, promised by hub orders · r store, sku, reserved for the
+    store's own orders · o store, open orders · c courier, open orders."""
+    def of(column: str, param: str) -> str:
+        return _one_of(dialect, column, param)
+
+    txt, num = "CAST(NULL AS TEXT)", "CAST(NULL AS BIGINT)"  # typed NULLs (PostgreSQL)
+
+    sql = f"""
+SELECT 'v' AS k, token AS a, {txt} AS b, {num} AS n, {num} AS m
+  FROM hub_config_version WHERE id = 1
+UNION ALL
+SELECT 'e', id, {txt}, {num}, {num} FROM hub_orders
+ WHERE channel = :channel AND external_id = :external_id
+UNION ALL
+SELECT 'p', sku, unit, price_minor, CASE WHEN active THEN 1 ELSE 0 END FROM products
+ WHERE {of("sku", "products")}
+UNION ALL
+SELECT DISTINCT 'k', store_id, {txt}, {num}, {num} FROM hub_store_links
+ WHERE {of("store_id", "stores")} AND last_seen_at > :since
+UNION ALL
+SELECT 'l', store_id, sku, on_hand, {num} FROM hub_stock_levels
+ WHERE {of("store_id", "stores")} AND {of("sku", "skus")}
+UNION ALL
+SELECT 'h', o.store_id, l.sku, sum(l.quantity), {num}
+  FROM hub_orders o JOIN hub_order_lines l ON l.order_id = o.id
+ WHERE o.status IN ({_HOLDING_SQL}) AND {of("o.store_id", "stores")} AND {of("l.sku", "skus")}
+ GROUP BY o.store_id, l.sku
+UNION ALL
+SELECT 'r', r.store_id, r.sku, sum(r.quantity), {num}
+  FROM hub_reservations r JOIN hub_store_orders so ON so.order_id = r.order_id
+  LEFT JOIN hub_orders ho ON ho.channel = so.channel AND ho.external_id = so.external_id
+ WHERE ho.id IS NULL AND {of("r.store_id", "stores")} AND {of("r.sku", "skus")}
+ GROUP BY r.store_id, r.sku
+UNION ALL
+SELECT 'o', store_id, {txt}, count(*), {num} FROM hub_orders
+ WHERE status IN ({_OPEN_SQL}) AND {of("store_id", "stores")}
+ GROUP BY store_id
+UNION ALL
+SELECT 'c', courier, {txt}, count(*), {num} FROM hub_orders
+ WHERE status IN ({_COURIER_OPEN_SQL}) AND {of("courier", "couriers")}
+ GROUP BY courier
+"""
+    return text(sql).bindparams(bindparam("since", type_=UTCDateTime()))
+
+
+_STATEMENTS = {dialect: _statement(dialect) for dialect in ("sqlite", "postgresql")}
+
+
+def _list(dialect: str, values: Sequence[str]) -> Any:
+    return list(values) if dialect == "postgresql" else json.dumps(list(values))
+
+
+def limited_couriers(cfg: HubConfig, pincode: str) -> list[str]:
+    """Couriers with a capacity that could carry an order to this PIN code: only their
+    open orders need counting."""
+    rules = [couriers.CourierRule(r.match, tuple(r.couriers)) for r in cfg.courier_rules]
+    regions = {r.name: r.pincodes for r in cfg.regions}
+    rule = couriers.rule_for(pincode, rules, regions)
+    limited = {c.name for c in cfg.couriers if c.capacity}
+    return sorted(limited & set(rule.couriers)) if rule is not None else []
+
+
+async def read(s: Session, cfg: HubConfig, order: allocation.OrderView, *,
+               intake: tuple[str, str] | None = None, lock: bool = False) -> Inputs:
+    """Everything a placement of `order` decides with, in this transaction. `intake`:
+    (channel, external id) of a new order: also its products and whether it exists.
+    `lock` (PostgreSQL): lock the area's store rows first, in id order.
+
+    When the token read with the stock is not the copy's, the copy is read again here
+    and so is the stock; if the area now has a store whose row this did not lock,
+    `Stale` is raised (the caller runs its transaction again, locking the new area)."""
+    dialect = dialect_name(s)
+    copy = await config(s, cfg)
+    skus = [sku for sku, _qty in order.lines]
+    area = allocation.stores_in_area(order, copy.stores, copy.rules)
+    locked = set(area)
+    if lock and area:
+        await s.execute(select(HubStore.id).where(HubStore.id.in_(area))
+                        .order_by(HubStore.id).with_for_update())
+    channel, external_id = intake or ("", "")
+    params = {"channel": channel, "external_id": external_id,
+              "products": _list(dialect, skus if intake else []),
+              "skus": _list(dialect, skus), "since": utcnow() - cfg.offline_after,
+              "couriers": _list(dialect, limited_couriers(cfg, order.pincode))}
+    for attempt in range(1, 4):
+        rows = (await core_execute(s, _STATEMENTS[dialect], {
+            **params, "stores": _list(dialect, area)})).all()
+        token = next((row[1] for row in rows if row[0] == "v"), None)
+        if token == copy.token or attempt == 3:  # (3: changed twice meanwhile; the copy
+            break                                 # was read in this transaction anyway)
+        copy = await load(s, cfg)
+        area = allocation.stores_in_area(order, copy.stores, copy.rules)
+        if lock and not set(area) <= locked:
+            raise Stale("the routing config changed during a placement")
+    if token == copy.token:
+        s.info[CHECKED_KEY] = copy
+    return _inputs(copy, area, rows, intake is not None)
+
+
+def _inputs(copy: RoutingConfig, area: list[str], rows: Sequence[Any], intake: bool) -> Inputs:
+    levels: dict[str, dict[str, int]] = defaultdict(dict)
+    promised: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    open_orders: dict[str, int] = {}
+    online: set[str] = set()
+    products: dict[str, tuple[int, str, bool]] = {}
+    courier_open: dict[str, int] = {}
+    existing_id = None
+    for kind, a, b, n, m in rows:
+        if kind == "l":
+            levels[a][b] = int(n)
+        elif kind in ("h", "r"):
+            promised[a][b] += int(n)
+        elif kind == "o":
+            open_orders[a] = int(n)
+        elif kind == "k":
+            online.add(a)
+        elif kind == "p":
+            products[a] = (int(n), b, bool(m))
+        elif kind == "c":
+            courier_open[a] = int(n)
+        elif kind == "e":
+            existing_id = a
+    near = set(area)
+    views = [replace(st, online=st.id in online, open_orders=open_orders.get(st.id, 0),
+                     level=levels.get(st.id, {}), assigned=dict(promised.get(st.id, {})))
+             if st.id in near else st for st in copy.stores]
+    return Inputs(copy, views, existing_id, products if intake else None, courier_open)
+
