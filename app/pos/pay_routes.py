@@ -7,7 +7,6 @@ panel links it as an image, drawn once per amount (an LRU here; store pages are 
 from __future__ import annotations
 
 import base64
-import secrets
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -18,7 +17,7 @@ from litestar.response import Template
 
 from app.config import StoreConfig
 from app.core.money import MAX_AMOUNT_MINOR, MoneyError, format_amount, parse_amount
-from app.core.web import Form, go, page, qr_svg_data_uri, signed_in
+from app.core.web import Form, go, is_htmx, page, qr_svg_data_uri, signed_in
 from app.pos import cart, credit_notes, payment, priced_cart
 from app.pos.pricing import PricingError
 from app.pos.receipts import reprint_receipt, tax_rows
@@ -30,6 +29,8 @@ from app.pos.till_web import (
     counter_of,
     ctx,
     notice,
+    pay_key,
+    till_page,
     visit_credit,
 )
 from app.printing import service as printing
@@ -82,6 +83,7 @@ async def _pay_panel(
         left = await credit_notes.credit_to_offer(request.app.state.db, number, view.cart.tenders)
         if left > 0:
             exchange_credit = {"number": number, "code": visit["code"], "left": left}
+    key = pay_key()
     return page(
         request,
         "pos/_pay.html",
@@ -92,7 +94,8 @@ async def _pay_panel(
             upi=upi,
             quick_cash=quick,
             settlement=settlement,
-            key=secrets.token_urlsafe(18),
+            key=key,
+            pay_key=key,  # the summary's "Cash, exact" completes the same payment
             message=message,
             kind=kind,
             exchange_credit=exchange_credit,
@@ -179,6 +182,19 @@ async def pay_tender_remove(request: Request, tender_id: str, data: Form) -> Tem
 
 @post("/pos/pay/complete", guards=[CASHIER])
 async def pay_complete(request: Request, data: Form) -> Template | Response:
+    return await _complete(request, data, exact_cash=False)
+
+
+@post("/pos/pay/cash-exact", guards=[CASHIER])
+async def pay_cash_exact(request: Request, data: Form) -> Template | Response:
+    """The till's one-tap "Cash, exact": the customer hands over exactly the total; the
+    cash tender and the sale are one transaction, with the key the button was drawn with
+    (a double tap or a retry after the connection came back makes one sale)."""
+    return await _complete(request, data, exact_cash=True)
+
+
+async def _complete(request: Request, data: dict[str, str], *, exact_cash: bool
+                    ) -> Template | Response:
     db, cfg = request.app.state.db, request.app.state.cfg
     counter = counter_of(request) or ""
     version = data.get("version", "")
@@ -191,11 +207,14 @@ async def pay_complete(request: Request, data: Form) -> Template | Response:
             data.get("key", ""),
             signed_in(request),
             expected_version=int(version) if WHOLE_NUMBER.fullmatch(version) else None,
+            exact_cash=exact_cash,
         )
     except (PosError, PricingError) as exc:
         view = await cart.current_cart(db, cfg, counter, signed_in(request))
         if not view.cart.lines:
             return notice(request, str(exc))
+        if exact_cash:  # tapped on the cart: stay on it, say why
+            return await cart_response(request, view, str(exc), "error")
         return await _pay_panel(request, view, str(exc))
     request.app.state.print_queue.wake()
     return go(request, f"/pos/sales/{sale.id}")
@@ -210,13 +229,19 @@ async def pay_back(request: Request) -> Template:
 
 @get("/pos/sales/{sale_id:str}", guards=[CASHIER])
 async def sale_receipt(request: Request, sale_id: str) -> Template:
+    """A sale's receipt. Right after this counter's sale it shows inside the till (while
+    the next cart is empty), so the next scan or tap starts the next sale."""
     db = request.app.state.db
     sale = await payment.get_sale(db, sale_id)
     if sale is None:
         raise NotFoundException("No such sale.")
-    return page(request, "pos/receipt.html", **ctx(
-        request, sale=sale, money=format_amount, tax_rows=tax_rows(sale.lines),
-        **await _print_status(request, sale.id)))
+    receipt = {"sale": sale, "money": format_amount, "tax_rows": tax_rows(sale.lines),
+               **await _print_status(request, sale.id)}
+    if sale.counter == counter_of(request) and not is_htmx(request):
+        till = await till_page(request, done=receipt)
+        if till is not None:
+            return till
+    return page(request, "pos/receipt.html", **ctx(request, **receipt))
 
 
 async def _print_status(request: Request, ref: str) -> dict[str, Any]:
@@ -248,6 +273,7 @@ ROUTES = [
     pay_tender,
     pay_tender_remove,
     pay_complete,
+    pay_cash_exact,
     pay_back,
     sale_receipt,
     sale_print_status,

@@ -112,10 +112,13 @@ async def complete_sale(
     idempotency_key: str,
     user: StaffUser,
     expected_version: int | None = None,
+    exact_cash: bool = False,
 ) -> Sale:
     """Turn a paid cart into a sale, in one transaction: sale, lines, tenders, gapless
     number, stock moves, outbox. The same key (double tap, retry) returns the first sale.
-    Lines, tenders, moves, levels and events are each written with one executemany."""
+    Lines, tenders, moves, levels and events are each written with one executemany.
+    `exact_cash` (the till's "Cash, exact"): what is still due is paid in cash, exactly,
+    in this same transaction."""
     key = idempotency_key.strip()
     if not (8 <= len(key) <= 64):
         raise PosError("missing payment key; reload the payment screen")
@@ -149,6 +152,12 @@ async def complete_sale(
                 f"a discount is over {cfg.pos.discount_limit_percent}% without "
                 "approval; apply it again"
             )
+        if exact_cash and (due := settle_cart(cart, totals).remaining) > 0:
+            taken = accept_tender("cash", None, due, due)
+            cart.tenders.append(CartTender(
+                id=uuid7(), cart_id=cart.id, kind="cash", amount_minor=taken.amount,
+                given_minor=taken.given, reference="",
+                position=max((t.position for t in cart.tenders), default=0) + 1))
         settlement = settle_cart(cart, totals)
         if not settlement.settled:
             raise PosError(f"{format_amount(settlement.remaining)} is still due")

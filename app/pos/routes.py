@@ -9,7 +9,7 @@ never from the form (see till_web).
 from __future__ import annotations
 
 from litestar import Request, Response, get, post
-from litestar.response import Redirect, Template
+from litestar.response import Template
 from litestar.types import ExceptionHandlersMap
 
 from app.catalog import service as catalog
@@ -31,30 +31,21 @@ from app.pos.till_web import (
     counter_of,
     ctx,
     notice,
+    till_page,
 )
-from app.printing import service as printing
+from app.pos.till_web import printer_alerts as printer_alerts_of
 
 # ---- the till --------------------------------------------------------------------
 
 
 @get("/pos", guards=[CASHIER])
-async def pos_page(request: Request) -> Template | Redirect:
+async def pos_page(request: Request) -> Template:
+    till = await till_page(request)
+    if till is not None:
+        return till
     db, cfg = request.app.state.db, request.app.state.cfg
-    counter = counter_of(request)
-    shift, quick = await shifts.shift_and_quick_keys(db, cfg, counter) if counter else (None, [])
-    if shift is None or not counter:
-        open_counters = {c: await shifts.current_shift(db, c) for c in cfg.pos.counters}
-        return page(request, "pos/open_shift.html", **ctx(request, open_counters=open_counters))
-    view = await cart.current_cart(db, cfg, counter, signed_in(request))
-    return page(request, "pos/till.html", **ctx(
-        request, view=view, shift=shift, quick=quick,
-        printer_alerts=await _printer_alerts(request, counter)))
-
-
-async def _printer_alerts(request: Request, counter: str) -> list[printing.PrinterAlert]:
-    """This counter's receipt printer problems (out of paper, not responding ...)."""
-    return await printing.printer_alerts(request.app.state.db, request.app.state.cfg,
-                                         request.app.state.print_queue.state, counter)
+    open_counters = {c: await shifts.current_shift(db, c) for c in cfg.pos.counters}
+    return page(request, "pos/open_shift.html", **ctx(request, open_counters=open_counters))
 
 
 @get("/pos/printer-alerts", guards=[CASHIER])
@@ -62,7 +53,7 @@ async def printer_alerts(request: Request) -> Template:
     """The till's printer banner, refreshed every few seconds: it clears by itself."""
     counter = counter_of(request) or ""
     return page(request, "pos/_printer_alerts.html",
-                printer_alerts=await _printer_alerts(request, counter) if counter else [])
+                printer_alerts=await printer_alerts_of(request, counter) if counter else [])
 
 
 async def _cart_or_error(request: Request, data: dict[str, str], action) -> Template:
@@ -109,7 +100,7 @@ async def scan(request: Request, data: Form) -> Template:
             message = f"That barcode did not read right ({message}). Scan it again or type it."
         return await cart_response(request, view, message, "error", suggestions)
     product = view.products[line.product_id]
-    return await cart_response(request, view, f"Added {product.name}", "ok")
+    return await cart_response(request, view, f"Added {product.name}", "ok", latest=line.id)
 
 
 @get("/pos/search", guards=[CASHIER])

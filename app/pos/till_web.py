@@ -10,6 +10,7 @@ from a form, so a cart id copied from another counter is refused by the service.
 from __future__ import annotations
 
 import re
+import secrets
 from typing import Any
 
 from litestar import Request
@@ -19,9 +20,10 @@ from app.catalog.units import format_measure, format_quantity
 from app.core import auth
 from app.core.auth import LoginError, StaffUser, requires
 from app.core.routes import client_source, device_key
-from app.core.web import current_user, page
-from app.pos import priced_cart
+from app.core.web import current_user, page, signed_in
+from app.pos import cart, priced_cart, shifts
 from app.pos.receipts import quantity_and_rate, sale_line_text
+from app.printing import service as printing
 
 CASHIER = requires("cashier")
 MANAGER = requires("manager")
@@ -88,6 +90,12 @@ async def approval_box(
     )
 
 
+def pay_key() -> str:
+    """The idempotency key of one drawn payment button (the pay panel's Complete, the
+    cart's "Cash, exact"): a double tap or a retry of that button makes one sale."""
+    return secrets.token_urlsafe(18)
+
+
 def notice(request: Request, text: str, kind: str = "error", status: int = 200) -> Template:
     return page(request, "pos/_message.html", status_code=status, message=text, kind=kind)
 
@@ -98,12 +106,39 @@ async def cart_response(
     message: str = "",
     kind: str = "ok",
     suggestions: list | None = None,
+    latest: str = "",
 ) -> Template:
+    """The cart in the till's #cart, its summary (Total, Cash exact, Pay) out of band;
+    `latest` is the line just added, which the line list scrolls to."""
     return page(
         request,
         "pos/_cart.html",
-        **ctx(request, view=view, message=message, kind=kind, suggestions=suggestions or []),
+        **ctx(request, view=view, message=message, kind=kind, suggestions=suggestions or [],
+              pay_key=pay_key(), oob_summary=True, latest=latest),
     )
+
+
+async def till_page(request: Request, done: dict[str, Any] | None = None) -> Template | None:
+    """The till: scan field, the cart (or, while the next cart is still empty, the receipt
+    of the sale just made: `done`, the receipt page's context), quick keys and search.
+    None when this device has no open shift. Showing the receipt inside the till means
+    the next scan or quick key starts the next sale, on the same screen."""
+    db, cfg = request.app.state.db, request.app.state.cfg
+    counter = counter_of(request)
+    shift, quick = await shifts.shift_and_quick_keys(db, cfg, counter) if counter else (None, [])
+    if shift is None or not counter:
+        return None
+    view = await cart.current_cart(db, cfg, counter, signed_in(request))
+    return page(request, "pos/till.html", **ctx(
+        request, view=view, shift=shift, quick=quick, pay_key=pay_key(),
+        done=done if done and not view.cart.lines else None,
+        printer_alerts=await printer_alerts(request, counter), **(done or {})))
+
+
+async def printer_alerts(request: Request, counter: str) -> list[printing.PrinterAlert]:
+    """This counter's receipt printer problems (out of paper, not responding ...)."""
+    return await printing.printer_alerts(request.app.state.db, request.app.state.cfg,
+                                         request.app.state.print_queue.state, counter)
 
 
 def visit_credit(request: Request) -> dict[str, str] | None:

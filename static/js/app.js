@@ -139,6 +139,12 @@
 
   /* ---- Scan fields: keep focus, clear after each submitted scan ---- */
   document.addEventListener("htmx:afterSettle", focusScanField);
+  // The till's line list scrolls by itself (the page does not): keep the line just
+  // scanned or added in view.
+  document.addEventListener("htmx:afterSettle", function () {
+    const latest = document.querySelector(".cart-scroll [data-latest]");
+    if (latest) latest.scrollIntoView({ block: "nearest" });
+  });
   document.addEventListener("htmx:afterRequest", function (e) {
     const elt = e.detail.elt;
     if (!elt || !elt.isConnected) return; // swapped away: afterSettle refocuses
