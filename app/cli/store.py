@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from app.cli.common import STORE, console, display_host, fail, progress_bar
+from app.cli.common import STORE, console, fail, progress_bar
 from app.config import StoreConfig
 from app.core.words import count_of
 
@@ -31,23 +31,23 @@ def serve(cfg: StoreConfig, host: str | None, port: int | None) -> None:
     port = port or cfg.server.port
     files = tls.TlsFiles(cfg.data_dir / "tls")
     switch = None
-    scheme = "http"
     public_host = host_of(cfg.server.public_url)  # as configured: it goes in the certificate
     if files.present():
         if said := tls.renew_at_start(files, cfg.store.name, public_host=public_host):
             console.print(said, highlight=False, soft_wrap=True)
         switch = lan_https.TlsSwitch(files)
-        scheme = "https"
         cfg.server.secure_cookies = True
-        cfg.server.port = port
-        if not cfg.server.public_url:
-            cfg.server.public_url = f"https://{display_host(host)}:{port}"
+    cfg.server.port = port
+    if not cfg.server.public_url:
+        # Where /pair's QR codes and e-receipts send phones: the LAN address the
+        # certificate covers when listening on 0.0.0.0, not the bare computer name.
+        cfg.server.public_url = tls.device_url(files if switch else None, host, port)
     try:
         app = create_store_app(cfg)
     except StartupError as exc:
         fail(str(exc))
     console.print(f"Kirana store [bold]{cfg.store.id}[/] ({cfg.store.name}) on "
-                  f"{scheme}://{display_host(host)}:{port}/")
+                  f"{cfg.public_url}/", highlight=False)
     served: Any = app  # the Litestar app, or the plain-HTTP door in front of it
     http_protocol: Any = "auto"
     if switch is not None:

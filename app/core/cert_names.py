@@ -1,11 +1,15 @@
-"""Which names and addresses the store's certificate may carry. Rules only: no files, no
-sockets (app/core/tls.py does the I/O).
+"""Which names and addresses the store's certificate may carry, and which address a new
+device is sent to. Rules only: no files, no sockets (app/core/tls.py does the I/O).
 
 A browser rejects a server certificate outright when one of its names lies outside the
 name constraints of the CA that signed it, so a name the CA may not vouch for is refused
 before a certificate is made ("every device says not private" is the silent failure it
 prevents). The CA only vouches for private networks and the store's own names, so an
 address typed by a person must be a private one.
+
+The address a phone is sent to (the /pair QR codes, e-receipts) must be one the phone can
+reach and the certificate covers: a bare computer name ("vm") usually resolves on the
+computer itself and nowhere else, and 127.0.0.1 is the phone itself.
 """
 
 from __future__ import annotations
@@ -19,8 +23,13 @@ from urllib.parse import urlsplit
 PRIVATE_NETWORKS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8",
                     "169.254.0.0/16", "100.64.0.0/10", "::1/128", "fc00::/7", "fe80::/10")
 _PRIVATE = tuple(ipaddress.ip_network(n) for n in PRIVATE_NETWORKS)
+# A phone on the shop Wi-Fi is most likely on one of these (in this order); Docker's
+# bridges sit in 172.16/12, so that comes after the usual router ranges.
+_LAN_PREFERENCE = tuple(ipaddress.ip_network(n) for n in
+                        ("192.168.0.0/16", "10.0.0.0/8", "172.16.0.0/12", "100.64.0.0/10"))
 MAX_NAME = 253
 _LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+ANY_ADDRESS = ("0.0.0.0", "::", "")
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -114,6 +123,76 @@ def covers(host: str, cert_names: Iterable[str], cert_ips: Iterable[str]) -> boo
     if address is not None:
         return any(_ip(ip) == address for ip in cert_ips)
     return host.lower().rstrip(".") in {n.lower() for n in cert_names}
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def lan_rank(address: str) -> tuple[int, int, str]:
+    """Sort key: the addresses a phone on the shop Wi-Fi most likely reaches first;
+    loopback and link-local last, IPv6 after IPv4."""
+    ip = _ip(address)
+    if ip is None:
+        return (9, 9, address)
+    if ip.is_loopback or ip.is_link_local:
+        return (8, ip.version, address)
+    for rank, network in enumerate(_LAN_PREFERENCE):
+        if ip.version == network.version and ip in network:
+            return (rank, ip.version, address)
+    return (len(_LAN_PREFERENCE), ip.version, address)
+
+
+def device_base_url(*, scheme: str, listen_host: str, port: int, computer_name: str,
+                    lan_ips: Iterable[str], primary_ip: str = "",
+                    cert: tuple[list[str], list[str]] | None = None) -> str:
+    """The address to send devices to when server.public_url is not set.
+
+    Listening on one address: that address. Listening on all of them (0.0.0.0): the one
+    the computer's default route leaves from (`primary_ip`), else the likeliest LAN
+    address, provided the certificate covers it; then `<name>.local` (phones resolve it
+    by mDNS); the bare computer name only when nothing else is covered."""
+    if listen_host not in ANY_ADDRESS:
+        return f"{scheme}://{_url_host(listen_host)}:{port}"
+
+    def ok(host: str) -> bool:
+        return cert is None or covers(host, *cert)
+
+    reachable = [ip for ip in lan_ips if lan_rank(ip)[0] < 8]
+    candidates = ([primary_ip] if primary_ip in reachable else []) + sorted(
+        reachable, key=lan_rank)
+    for ip in candidates:
+        if ok(ip):
+            return f"{scheme}://{_url_host(ip)}:{port}"
+    mdns = f"{computer_name}.local"
+    return f"{scheme}://{mdns if ok(mdns) else computer_name}:{port}"
+
+
+def pairing_problems(url: str, cert_names: list[str] | None, cert_ips: list[str] | None
+                     ) -> list[str]:
+    """What stops a phone from using `url` (the /pair QR codes), in plain words."""
+    host = host_of(url)
+    ip = _ip(host)
+    problems = []
+    if host == "localhost" or host.endswith(".localhost") or (ip is not None
+                                                                and ip.is_loopback):
+        problems.append(
+            f"The QR codes point at {host}, which is this computer itself: a phone cannot "
+            "reach it. Start the server with --host 0.0.0.0, or set server.public_url to "
+            "the address devices use.")
+    elif ip is None and "." not in host:
+        problems.append(
+            f"The QR codes point at the computer name {host}, which phones usually cannot "
+            f"look up. Use {host}.local or the computer's address in server.public_url.")
+    if cert_names is not None and cert_ips is not None and host and not covers(
+            host, cert_names, cert_ips):
+        option = "--ip" if ip is not None else "--name"
+        problems.append(
+            f"The QR codes point at {host}, which the server certificate does not cover, so "
+            f"phones will say the connection is not private. Run `kirana tls init --force "
+            f"{option} {host}` and restart the server, or set server.public_url to an address "
+            f"it covers ({', '.join(sorted(cert_ips, key=lan_rank)[:3] + cert_names[:3])}).")
+    return problems
 
 
 def trust_page_url(app_url: str) -> str:

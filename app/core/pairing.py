@@ -7,8 +7,8 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Template
 
 from app.core.auth import PUBLIC, requires
-from app.core.cert_names import trust_page_url
-from app.core.tls import TlsFiles, ca_fingerprint, server_cert
+from app.core.cert_names import pairing_problems, trust_page_url
+from app.core.tls import TlsFiles, ca_fingerprint, san_of, server_cert
 from app.core.web import current_user, page, qr_svg_data_uri
 
 
@@ -26,9 +26,12 @@ async def pair_page(request: Request) -> Template:
     # (app/core/lan_https.py): a phone that does not trust the store yet gets no warning.
     ca_url = (trust_page_url(base) if getattr(request.app.state, "plain_http_ca", False)
               else base + "/pair/ca.crt")
+    https = base.startswith("https://")
+    san = san_of(cert) if cert is not None and https else (None, None)
     return page(
         request, "core/pair.html", user=current_user(request), has_tls=files.present(),
-        https=base.startswith("https://"), app_url=base + "/", ca_url=ca_url,
+        problems=pairing_problems(base, *san),
+        https=https, app_url=base + "/", ca_url=ca_url,
         app_qr=qr_svg_data_uri(base + "/"), ca_qr=qr_svg_data_uri(ca_url),
         fingerprint=ca_fingerprint(files) if files.ca_cert.exists() else "",
         valid_until=cert.not_valid_after_utc if cert else None,

@@ -47,6 +47,7 @@ from app.core.cert_names import (
     PRIVATE_NETWORKS,
     IpNetwork,
     NameRefused,
+    device_base_url,
     dns_name,
     dns_permitted,
     ip_permitted,
@@ -126,6 +127,16 @@ def primary_address() -> str:
         s.connect(("192.0.2.1", 9))  # TEST-NET-1: never contacted
         return str(s.getsockname()[0])
     return ""
+
+
+def device_url(files: TlsFiles | None, listen_host: str, port: int) -> str:
+    """The address to send phones and tablets to when server.public_url is not set: one
+    the served certificate covers and the Wi-Fi reaches (cert_names.device_base_url)."""
+    cert = server_cert(files) if files is not None else None
+    return device_base_url(
+        scheme="https" if cert else "http", listen_host=listen_host, port=port,
+        computer_name=socket.gethostname(), lan_ips=local_names()[1],
+        primary_ip=primary_address(), cert=san_of(cert) if cert else None)
 
 
 def _linux_addresses() -> set[str]:

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 
 from app.config import StoreConfig
 from app.core import tls
@@ -134,3 +135,73 @@ def test_silent_and_broken_clients_do_not_hold_up_others(cfg):
         with httpx.Client(verify=context) as client:
             for _ in range(3):
                 assert client.get(f"https://127.0.0.1:{port}/healthz").status_code == 200
+
+
+# ---- /pair's QR codes on a real server listening on every address (issue #16 item 15) ----
+
+
+def decode_qr(data_uri: str) -> str:
+    """Draw the page's SVG QR code (one path of unit squares) and read it with zbar."""
+    import base64
+
+    from PIL import Image, ImageDraw
+    from pyzbar import pyzbar
+
+    svg = base64.b64decode(data_uri.split(",", 1)[1]).decode()
+    size = int(re.search(r'viewBox="0 0 (\d+) \d+"', svg).group(1))
+    squares = re.findall(r"M(\d+),(\d+)H(\d+)V(\d+)H\d+z", svg)
+    assert len(squares) > 100, svg[:300]
+    scale = 8
+    image = Image.new("L", (size * scale, size * scale), 255)
+    draw = ImageDraw.Draw(image)
+    for x1, y1, x2, y2 in squares:
+        draw.rectangle([int(x1) * scale, int(y1) * scale, int(x2) * scale - 1,
+                        int(y2) * scale - 1], fill=0)
+    found = [d.data.decode() for d in pyzbar.decode(image) if d.type == "QRCODE"]
+    assert len(found) == 1, found
+    return found[0]
+
+
+async def test_pair_qr_codes_point_at_an_address_the_served_certificate_covers(cfg, staff):
+    pytest.importorskip("pyzbar.pyzbar", reason="pyzbar and Debian's libzbar0 (make test)")
+    from cryptography import x509
+
+    from app.core.cert_names import host_of
+    from tests.conftest import STAFF
+
+    files = tls.TlsFiles(cfg.data_dir / "tls")
+    tls.ensure(files, cfg.store.name)
+    context = ssl.create_default_context(cafile=str(files.ca_cert))
+    with kirana_serve(cfg, host="0.0.0.0") as port:
+        with socket.create_connection(("127.0.0.1", port)) as raw, \
+                context.wrap_socket(raw, server_hostname="127.0.0.1") as conn:
+            served = x509.load_der_x509_certificate(conn.getpeercert(binary_form=True))
+        names, ips = tls.san_of(served)
+        async with httpx.AsyncClient(base_url=f"https://127.0.0.1:{port}",
+                                     verify=context) as client:
+            await client.get("/login")
+            signed_in = await client.post("/login", data={
+                "user_id": staff["manager"], "pin": STAFF["manager"][1], "next": "/",
+                "_csrf_token": client.cookies.get("csrftoken", "")})
+            assert signed_in.status_code in (200, 303), signed_in.text
+            page = await client.get("/pair")
+        assert page.status_code == 200
+        qr = dict((testid, uri) for uri, testid in re.findall(
+            r'src="(data:image/svg\+xml;base64,[^"]+)"[^>]*data-testid="(ca-qr|app-qr)"',
+            page.text))
+        app_url, ca_url = decode_qr(qr["app-qr"]), decode_qr(qr["ca-qr"])
+        assert 'data-testid="pair-problem"' not in page.text, page.text
+        assert ca_url.startswith("http://") and ca_url.endswith("/pair/trust")
+        assert app_url.startswith("https://") and app_url.endswith(f":{port}/")
+        for url in (app_url, ca_url):
+            host = host_of(url)
+            assert host in names or host in ips, (url, names, ips)  # covered by the certificate
+            assert host not in ("127.0.0.1", "localhost", socket.gethostname()), url
+        # And a device on the LAN can open both as they are (the host is this machine).
+        host = host_of(app_url)
+        if host in ips:
+            async with httpx.AsyncClient(verify=context) as device:
+                assert (await device.get(app_url + "healthz")).status_code == 200
+                trust = await device.get(ca_url)
+            assert trust.status_code == 200
+            assert tls.ca_fingerprint(files) in trust.text.replace("<wbr>", "")

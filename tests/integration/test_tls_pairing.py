@@ -135,3 +135,22 @@ async def test_pair_page_shows_the_ca_fingerprint_and_the_plain_http_trust_page(
     app.state.plain_http_ca = True
     text = (await client.get("/pair")).text.replace("<wbr>", "")
     assert "http://192.168.1.20:8000/pair/trust" in text and "/pair/ca.crt" not in text
+
+
+async def test_pair_page_warns_when_the_qr_codes_cannot_work_on_a_phone(client, login_as, cfg):
+    """Issue #16 item 15: loopback, a bare computer name, or a name the certificate lacks."""
+    files = tls.TlsFiles(cfg.data_dir / "tls")
+    tls.ensure(files, cfg.store.name)
+    await login_as("manager")
+    cases = {
+        "https://127.0.0.1:8000": "this computer itself",
+        f"https://{socket.gethostname()}:8000": "cannot look up",
+        "https://kirana.example.in:8000": "does not cover",
+        "https://192.168.201.7:8000": "does not cover",
+    }
+    for url, says in cases.items():
+        cfg.server.public_url = url
+        page = (await client.get("/pair")).text
+        assert 'data-testid="pair-problem"' in page and says in page, url
+    cfg.server.public_url = f"https://{socket.gethostname()}.local:8000"
+    assert 'data-testid="pair-problem"' not in (await client.get("/pair")).text
