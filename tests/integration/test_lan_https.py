@@ -116,9 +116,10 @@ def test_silent_and_broken_clients_do_not_hold_up_others(cfg):
     files = tls.TlsFiles(cfg.data_dir / "tls")
     tls.ensure(files, cfg.store.name)
     context = ssl.create_default_context(cafile=str(files.ca_cert))
-    with kirana_serve(cfg) as port:
-        silent = [socket.create_connection(("127.0.0.1", port)) for _ in range(20)]
-        try:
+    silent: list[socket.socket] = []
+    try:
+        with kirana_serve(cfg) as port:
+            silent += [socket.create_connection(("127.0.0.1", port)) for _ in range(20)]
             # A fake TLS start, a lone byte and a half request, then everything still works.
             assert raw_exchange(port, b"\x16\x03\x01\x00\x05hello", timeout=15) == b""
             raw_exchange(port, b"G", timeout=1)
@@ -128,13 +129,17 @@ def test_silent_and_broken_clients_do_not_hold_up_others(cfg):
             assert httpx.get(f"http://127.0.0.1:{port}/pair/ca.crt", timeout=5
                              ).status_code == 200
             assert time.monotonic() - started < 5
-        finally:
-            for conn in silent:
-                conn.close()
-        # Keep-alive over TLS: several requests on one connection.
-        with httpx.Client(verify=context) as client:
-            for _ in range(3):
-                assert client.get(f"https://127.0.0.1:{port}/healthz").status_code == 200
+            # Keep-alive over TLS: several requests on one connection.
+            with httpx.Client(verify=context) as client:
+                for _ in range(3):
+                    assert client.get(f"https://127.0.0.1:{port}/healthz").status_code == 200
+            # A connection that never says anything is dropped (after FIRST_BYTE_SECONDS).
+            silent[0].settimeout(20)
+            assert silent[0].recv(1) == b""
+        # kirana_serve's exit waited for the server to stop with silent connections open.
+    finally:
+        for conn in silent:
+            conn.close()
 
 
 # ---- /pair's QR codes on a real server listening on every address (issue #16 item 15) ----
