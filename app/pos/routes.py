@@ -56,8 +56,10 @@ async def printer_alerts(request: Request) -> Template:
                 printer_alerts=await printer_alerts_of(request, counter) if counter else [])
 
 
-async def _cart_or_error(request: Request, data: dict[str, str], action) -> Template:
-    """Run one cart step; errors and approval requests come back in the cart area."""
+async def _cart_or_error(request: Request, data: dict[str, str], action,
+                         latest: list[str] | None = None) -> Template:
+    """Run one cart step; errors and approval requests come back in the cart area.
+    `latest` gets the id of a line the step added (the line list scrolls to it)."""
     db, cfg = request.app.state.db, request.app.state.cfg
     counter = counter_of(request)
     if not counter:
@@ -72,7 +74,7 @@ async def _cart_or_error(request: Request, data: dict[str, str], action) -> Temp
     except (PosError, PricingError, QuantityError, MoneyError) as exc:
         view = await cart.current_cart(db, cfg, counter, signed_in(request))
         return await cart_response(request, view, str(exc), "error")
-    return await cart_response(request, view)
+    return await cart_response(request, view, latest=latest[0] if latest else "")
 
 
 @post("/pos/scan", guards=[CASHIER])
@@ -111,18 +113,25 @@ async def search(request: Request, q: str = "") -> Template:
 
 @post("/pos/add", guards=[CASHIER])
 async def add(request: Request, data: Form) -> Template:
-    """From search or a quick key: SKU plus a quantity (kg/L typed for loose goods)."""
+    """From search or a quick key: SKU plus a quantity (kg/L typed for loose goods).
+    Once added, the response says so (HX-Trigger: kirana-added): the quick key's weight
+    panel then closes and clears, so a second tap cannot add the same weight again."""
     db = request.app.state.db
+    added: list[str] = []
 
     async def action(db_, cfg, counter, cart_id, _approver):
         product = await catalog.get_by_sku(db, data.get("sku", ""))
         if product is None:
             raise PosError("that product is not in the catalogue")
         quantity = parse_quantity(data.get("quantity", "1") or "1", product.unit)
-        view, _line = await cart.add_product(db_, cfg, counter, cart_id, product.sku, quantity)
+        view, line = await cart.add_product(db_, cfg, counter, cart_id, product.sku, quantity)
+        added.append(line.id)
         return view
 
-    return await _cart_or_error(request, data, action)
+    response = await _cart_or_error(request, data, action, added)
+    if added:
+        response.headers["HX-Trigger"] = "kirana-added"
+    return response
 
 
 @post("/pos/lines/{line_id:str}/qty", guards=[CASHIER])

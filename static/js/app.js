@@ -159,6 +159,19 @@
     if (!isEditable(active) || active === field) field.focus();
   });
 
+  /* ---- The till's quick keys: once an Add went in (the server answers with
+     HX-Trigger: kirana-added), its weight panel closes and clears, so a second tap
+     cannot add the same weight again; a refused weight stays open to be corrected. ---- */
+  document.addEventListener("kirana-added", function (e) {
+    const form = e.target && e.target.closest ? e.target.closest("form") : null;
+    if (!form) return;
+    form.reset();
+    const panel = form.closest("details");
+    if (panel) panel.open = false;
+    if (form.contains(document.activeElement)) document.activeElement.blur();
+    focusScanField();
+  });
+
   /* ---- Scan queue: a busy till scans faster than the server answers ----
      htmx keeps only the last of several requests queued on one form, and a field
      cleared when a response arrives would wipe the next code being typed. Forms

@@ -135,3 +135,28 @@ async def test_twelve_lines_scroll_inside_the_list(own_server, new_page, device)
     # The newest line is in view: the list follows the scans.
     await in_view_without_scrolling(page, page.get_by_test_id("cart-line").last)
     await page.screenshot(path=str(SHOTS / f"till-12-lines-{device}.png"), caret="initial")
+
+
+@pytest.mark.parametrize("device", ["landscape"], indirect=True)
+async def test_a_quick_key_adds_once_then_closes(own_server, new_page, device):
+    page = await new_page(own_server.url)
+    await open_till(page)
+    onion = page.locator("details.quick-key", has_text="Onion")
+    weight = onion.locator("input[name=quantity]")
+    # A weight the till refuses leaves the panel open, with the weight, to be corrected.
+    await onion.locator("summary").tap()
+    await weight.fill("0")
+    await onion.get_by_role("button", name="Add").tap()
+    await expect(page.get_by_test_id("pos-message")).to_contain_text("more than zero")
+    await expect(onion).to_have_attribute("open", "")
+    await expect(weight).to_have_value("0")
+    # A good weight adds one line, and the panel closes empty: no second Add by mistake.
+    await weight.fill("0.750")
+    await onion.get_by_role("button", name="Add").tap()
+    await expect(page.get_by_test_id("cart-line")).to_have_count(1)
+    await expect(page.get_by_test_id("cart-line")).to_contain_text("0.750 kg")
+    await expect(onion).not_to_have_attribute("open", "")
+    await expect(onion.get_by_role("button", name="Add")).to_be_hidden()
+    await expect(page.locator("#scan-code")).to_be_focused()
+    await onion.locator("summary").tap()
+    await expect(weight).to_have_value("")
