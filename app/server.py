@@ -242,8 +242,9 @@ def create_hub_app(cfg: HubConfig, *, check_migrations: bool = True) -> Litestar
     from app.hub import account_routes
 
     # The hub signs in with a name, a password and a code, not the store's PIN tiles.
+    # (The store's help pages are about the store's screens.)
     store_only = (core_routes.home, core_routes.readyz, core_routes.login_form,
-                  core_routes.login_submit)
+                  core_routes.login_submit, core_routes.help_home, core_routes.help_page)
     shared = [r for r in core_routes.ROUTES if r not in store_only]
     app = Litestar(
         route_handlers=[

@@ -1,4 +1,4 @@
-"""Shell routes: sign in/out, home, health, service worker, offline page."""
+"""Shell routes: sign in/out, home, help, health, service worker, offline page."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from urllib.parse import urlparse
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import Cookie
+from litestar.exceptions import NotFoundException
 from litestar.response import Redirect, Template
 
 from app.core import auth, migrate
@@ -121,6 +122,32 @@ async def home(request: Request) -> Template:
     )
 
 
+# "What to do when…": one page per role (templates/help/). Every signed-in person may read
+# all three (a manager also sells and picks); they say nothing an outsider should not
+# know, but they name the store's pages, so like every store page they need a sign-in.
+HELP_PAGES = {"cashier": "Cashier", "picker": "Picker and packer", "manager": "Manager"}
+STAFF = requires("cashier", "picker", "manager")
+
+
+def _help(request: Request, role: str) -> Template:
+    return page(request, f"help/{role}.html", role=role, help_pages=HELP_PAGES,
+                store=request.app.state.cfg.store)
+
+
+@get("/help", guards=[STAFF])
+async def help_home(request: Request) -> Template:
+    """The help of the signed-in person's role (an admin's is the manager's)."""
+    role = signed_in(request).role
+    return _help(request, role if role in HELP_PAGES else "manager")
+
+
+@get("/help/{role:str}", guards=[STAFF])
+async def help_page(request: Request, role: str) -> Template:
+    if role not in HELP_PAGES:
+        raise NotFoundException("There is help for the cashier, the picker and the manager.")
+    return _help(request, role)
+
+
 @get("/healthz", opt=PUBLIC)
 async def healthz() -> dict[str, Any]:
     return {"status": "ok"}
@@ -168,5 +195,5 @@ async def clear_lock(request: Request, data: Form) -> Redirect:
     return Redirect("/security/locks?cleared=1", status_code=303)
 
 
-ROUTES = [login_form, login_submit, logout, home, healthz, readyz, service_worker, offline,
-          locks_page, clear_lock]
+ROUTES = [login_form, login_submit, logout, home, help_home, help_page, healthz, readyz,
+          service_worker, offline, locks_page, clear_lock]

@@ -93,6 +93,7 @@ NAV: list[tuple[str, str, tuple[str, ...]]] = [
     ("Pair devices", "/pair", ("manager",)),
     ("Staff", "/staff", ("manager",)),
     ("Sign-in locks", "/security/locks", ("admin",)),
+    ("Help", "/help", ("cashier", "picker", "manager")),  # what to do when… (core/routes.py)
 ]
 
 

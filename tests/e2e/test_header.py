@@ -107,3 +107,25 @@ async def test_camera_button_is_an_svg_icon(page: Page, device: str) -> None:
     assert all(ord(c) < 0x1F000 for c in text), text
     if device == "phone":
         await page.screenshot(path="/tmp/kirana-shots/camera-button-phone.png")
+
+
+async def test_help_from_the_menu(page: Page, device: str) -> None:
+    """Issue #16 item 22: 'what to do when…' is one tap away in the Menu (in the bar on a
+    tablet), opens on the person's own role and fits a phone's width."""
+    await login(page, "Ravi")
+    await expect(page.get_by_role("heading", name="Hello, Ravi")).to_be_visible()
+    if device == "phone":
+        await page.get_by_test_id("menu-button").tap()
+    await page.get_by_role("navigation", name="Main").get_by_role("link", name="Help").tap()
+    await expect(page).to_have_url(re.compile(r"/help$"))
+    await expect(page.get_by_test_id("help-picker")).to_be_visible()
+    await expect(page.get_by_role("heading", name="A wrong item was scanned")).to_be_visible()
+    assert await page.evaluate("document.documentElement.scrollWidth") <= (
+        360 if device == "phone" else 1280)
+    await page.get_by_role("link", name="The printer is out of paper").tap()
+    await expect(page).to_have_url(re.compile(r"/help#paper$"))
+    await expect(page.get_by_role("heading", name="The printer is out of paper")).to_be_in_viewport()
+    await page.get_by_role("navigation", name="Help for").get_by_role("link", name="Cashier").tap()
+    await expect(page.get_by_test_id("help-cashier")).to_be_visible()
+    if device == "phone":
+        await page.screenshot(path="/tmp/kirana-shots/help-cashier-phone.png", full_page=True)
