@@ -8,6 +8,8 @@ never from the form (see till_web).
 
 from __future__ import annotations
 
+import re
+
 from litestar import Request, Response, get, post
 from litestar.response import Template
 from litestar.types import ExceptionHandlersMap
@@ -16,9 +18,10 @@ from app.catalog import service as catalog
 from app.catalog.barcodes import BarcodeError
 from app.catalog.units import QuantityError, parse_quantity
 from app.core.auth import LoginError
-from app.core.money import MoneyError, parse_amount
+from app.core.money import MoneyError, format_amount, format_rate, parse_amount
 from app.core.web import Form, current_user, go, page, signed_in
 from app.pos import cart, discounts, shifts
+from app.pos.priced_cart import CartView
 from app.pos.pricing import Discount, PricingError
 from app.pos.till_rules import NeedsApproval, PosError
 from app.pos.till_web import (
@@ -67,14 +70,61 @@ async def _cart_or_error(request: Request, data: dict[str, str], action,
     try:
         approver = await approver_of(request, data)
         view = await action(db, cfg, counter, data.get("cart_id", ""), approver)
-    except NeedsApproval as exc:
-        return await approval_box(request, data, str(exc))
-    except LoginError as exc:
-        return await approval_box(request, data, str(exc))
+    except (NeedsApproval, LoginError) as exc:
+        view = await cart.current_cart(db, cfg, counter, signed_in(request))
+        return await approval_box(request, data, str(exc), view=view,
+                                  what=_what_is_approved(request.url.path, data, view))
     except (PosError, PricingError, QuantityError, MoneyError) as exc:
         view = await cart.current_cart(db, cfg, counter, signed_in(request))
         return await cart_response(request, view, str(exc), "error")
     return await cart_response(request, view, latest=latest[0] if latest else "")
+
+
+_LINE_STEP = re.compile(r"/pos/lines/([^/]+)/(qty|void|discount)")
+
+
+def _what_is_approved(path: str, data: dict[str, str], view: CartView) -> str:
+    """The manager's PIN box names the line and the amount it approves (issue #16): read
+    from the step being re-posted (its path and form) and the cart as it is now."""
+    totals = view.totals
+    try:
+        step = _LINE_STEP.fullmatch(path)
+        if step:
+            line = next((x for x in view.cart.lines if x.id == step[1]), None)
+            if line is None:
+                return ""
+            name = view.products[line.product_id].name
+            price = totals.line(line.id)
+            if step[2] == "void":
+                return f"Remove {name} from the bill: {format_amount(price.gross - price.line_discount)}"
+            if step[2] == "qty":
+                wanted = data.get("quantity", "").strip()
+                if data.get("step") in ("+1", "-1"):
+                    wanted = str(line.quantity + int(data["step"]))
+                return f"{name}: quantity {line.quantity} → {wanted}"
+            discount = _discount_from(data)
+            if discount is None:
+                return f"{name}: no discount"
+            return (f"{name}: {_discount_text(discount)}, {format_amount(discount.of(price.gross))}"
+                    f" off {format_amount(price.gross)}")
+        if path == "/pos/cart/discount":
+            base = totals.gross - totals.line_discounts
+            discount = _discount_from(data)
+            if discount is None:
+                return "The bill: no discount"
+            return (f"The bill: {_discount_text(discount)}, {format_amount(discount.of(base))} "
+                    f"off {format_amount(base)}")
+        if path == "/pos/cart/void":
+            return f"Void the whole bill: {format_amount(totals.total)}"
+    except (PosError, PricingError, MoneyError):
+        return ""
+    return ""
+
+
+def _discount_text(discount: Discount) -> str:
+    if discount.kind == "percent":
+        return f"{format_rate(discount.value)} off"
+    return f"{format_amount(discount.value)} off"
 
 
 @post("/pos/scan", guards=[CASHIER])

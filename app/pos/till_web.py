@@ -69,9 +69,12 @@ async def approver_of(request: Request, data: dict[str, str]) -> StaffUser | Non
 
 
 async def approval_box(
-    request: Request, data: dict[str, str], message: str, target: str = "#cart"
+    request: Request, data: dict[str, str], message: str, target: str = "#cart",
+    view: priced_cart.CartView | None = None, what: str = "",
 ) -> Template:
-    """Re-show the same step with a manager PIN box; submitting re-posts the step."""
+    """Re-show the same step with a manager PIN box; submitting re-posts the step. With the
+    cart's `view` the box stands over the cart (which stays in sight behind it) and names
+    `what` it approves; no manager is chosen for the cashier."""
     fields = {
         k: v for k, v in data.items() if k not in ("approver_id", "approver_pin", "_csrf_token")
     }
@@ -86,6 +89,11 @@ async def approval_box(
             action=request.url.path,
             target=target,
             approvers=approvers,
+            view=view,
+            what=what,
+            chosen=data.get("approver_id", ""),
+            pay_key=pay_key(),
+            oob_summary=True,
         ),
     )
 

@@ -15,8 +15,17 @@
     return document.querySelector("input[data-scan-field]");
   }
 
-  // Focus the scan field unless the user is busy in another field.
+  // Focus the scan field unless the user is busy in another field. While a box stands
+  // over the page ([data-modal]: the manager's PIN), its first field has the focus.
   function focusScanField() {
+    const modal = document.querySelector("[data-modal]");
+    if (modal) {
+      if (!modal.contains(document.activeElement)) {
+        const first = modal.querySelector("select, input:not([type=hidden])");
+        if (first) first.focus();
+      }
+      return;
+    }
     const field = scanField();
     if (field && !field.disabled && !isEditable(document.activeElement)) field.focus();
   }

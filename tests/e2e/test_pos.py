@@ -14,7 +14,7 @@ from playwright.async_api import Page, expect
 
 from app.catalog.barcodes import MeasureRule, make_variable_barcode
 from app.core.money import format_amount, parse_amount
-from tests.e2e.conftest import DEVICES, demo_products, login
+from tests.e2e.conftest import DEVICES, SHOTS, demo_products, login
 
 WEIGHT_RULE = MeasureRule.compile("Weighed item (kg)", "21.....{NNDDD}", "weight")
 ONION_PLU = "00101"  # Onion, ₹40.00 per kg in the demo catalogue
@@ -69,6 +69,17 @@ async def test_cashier_shift_from_login_to_z_report(new_page, own_server) -> Non
     await biscuit_line.get_by_role("button", name="Apply").tap()
     approval = page.get_by_test_id("approval")
     await expect(approval).to_contain_text("needs a manager's PIN")
+    # The box stands over the cart (still there behind it), names the line and the amount,
+    # and has no manager chosen for the cashier.
+    biscuit_price = parse_amount(biscuits.price)
+    await expect(page.get_by_test_id("approval-what")).to_have_text(
+        f"{biscuits.name}: 20% off, {format_amount(round(biscuit_price * 20 / 100))} off "
+        f"{format_amount(biscuit_price)}")
+    await expect(page.get_by_test_id("cart-line")).to_have_count(3)
+    manager = approval.locator("select[name=approver_id]")
+    await expect(manager).to_have_value("")
+    await expect(manager).to_be_focused()
+    await page.screenshot(path=str(SHOTS / "till-approval-tablet.png"), caret="initial")
     await approval.locator("select[name=approver_id]").select_option(label="Meena")
     await approval.locator("input[name=approver_pin]").fill("4726")
     await approval.get_by_role("button", name="Approve").tap()
