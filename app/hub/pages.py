@@ -18,8 +18,8 @@ from app.core import csv_safe
 from app.core.auth import api_access, requires
 from app.core.clock import utcnow
 from app.core.web import Form, UploadProblem, go, page, upload_text
+from app.hub import charts, order_states, views
 from app.hub import service as hub
-from app.hub import views
 
 HQ = ("manager",)  # HQ operations; admins may do everything
 
@@ -28,12 +28,14 @@ HQ = ("manager",)  # HQ operations; admins may do everything
 
 
 async def _stores_board(request: Request) -> dict[str, Any]:
-    """What the Stores page shows: each store's link and today's sales."""
+    """What the Stores page shows: each store's link, today's sales by hour and its
+    open orders, with the chart shapes (app/hub/charts.py) for the template."""
     cfg = request.app.state.cfg
     stores = await views.store_health(request.app.state.db, cfg.offline_after)
-    today = utcnow().astimezone(cfg.tz).date().isoformat()
-    sales = {d.store_id: d for d in await views.day_sales(request.app.state.db, today)}
-    return {"stores": stores, "sales": sales, "today": today}
+    today = utcnow().astimezone(cfg.tz).date()
+    glance = await views.stores_at_a_glance(request.app.state.db, today, cfg.tz)
+    return {"stores": stores, "glance": glance, "today": today.isoformat(),
+            "columns": charts.columns, "share": charts.share}
 
 
 @get("/", guards=[requires(*HQ)])
@@ -46,6 +48,20 @@ async def dashboard(request: Request) -> Template:
 async def stores_fragment(request: Request) -> Template:
     return Template(template_name="hub/_stores.html", context=await _stores_board(request),
                     headers={"Vary": "HX-Request", "Cache-Control": "no-store"})
+
+
+@get("/hub/stores/{store_id:str}", guards=[requires(*HQ)])
+async def store_page(request: Request, store_id: str) -> Template:
+    """One store: its link and the link's history, events waiting both ways, today's
+    sales by hour and its online orders by state."""
+    cfg = request.app.state.cfg
+    today = utcnow().astimezone(cfg.tz).date()
+    detail = await views.store_detail(request.app.state.db, store_id, cfg.offline_after,
+                                      today, cfg.tz)
+    if detail is None:
+        raise NotFoundException(f"No store {store_id.strip().upper()[:8]} at this hub")
+    return page(request, "hub/store.html", d=detail, today=today.isoformat(),
+                columns=charts.columns, share=charts.share, labels=order_states.LABELS)
 
 
 @post("/hub/stores/{store_id:str}/accept-database", guards=[requires("admin")])
@@ -225,6 +241,6 @@ async def sales_page(request: Request, day: str = "") -> Template:
     return page(request, "hub/sales.html", day=chosen, rows=rows, top=max(top, 1))
 
 
-ROUTES = [dashboard, stores_fragment, accept_database, api_stores, catalog_page, product_new,
+ROUTES = [dashboard, stores_fragment, store_page, accept_database, api_stores, catalog_page, product_new,
           product_edit, catalogue_delivery, product_save, import_form, import_upload,
           inventory_page, inventory_csv, api_inventory, sales_page]

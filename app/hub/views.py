@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 import msgspec
-from sqlalchemy import func, select
+from sqlalchemy import Integer, String, cast, func, literal_column, select
 
 from app.catalog.models import Product
 from app.core.clock import utcnow
+from app.hub import link_history, order_states
 from app.hub.db import HubDatabase
+from app.hub.link_history import LinkEvent
 from app.hub.models import (
+    HubOrder,
     HubOutbox,
     HubReservation,
     HubSale,
@@ -76,19 +79,27 @@ class LinkView:
     connected_at: datetime
 
 
-async def store_health(db: HubDatabase, offline_after: timedelta) -> list[StoreHealth]:
+async def store_health(db: HubDatabase, offline_after: timedelta,
+                       store_id: str | None = None) -> list[StoreHealth]:
+    """Every store's (or one store's) link and sync state."""
     now = utcnow()
+    one = [store_id] if store_id is not None else None
     async with db.read() as s:
-        stores = list(await s.scalars(select(HubStore).order_by(HubStore.id)))
-        oldest = dict((await s.execute(
-            select(HubOutbox.store_id, func.min(HubOutbox.at))
-            .join(HubStore, HubStore.id == HubOutbox.store_id)
-            .where(HubOutbox.seq > HubStore.down_acked)
-            .group_by(HubOutbox.store_id))).all())
-        live = await live_links(s, now, offline_after)
-        seen = dict((await s.execute(select(HubStoreLink.store_id,
-                                            func.max(HubStoreLink.last_seen_at))
-                                     .group_by(HubStoreLink.store_id))).all())
+        query = select(HubStore).order_by(HubStore.id)
+        oldest_q = (select(HubOutbox.store_id, func.min(HubOutbox.at))
+                    .join(HubStore, HubStore.id == HubOutbox.store_id)
+                    .where(HubOutbox.seq > HubStore.down_acked)
+                    .group_by(HubOutbox.store_id))
+        seen_q = (select(HubStoreLink.store_id, func.max(HubStoreLink.last_seen_at))
+                  .group_by(HubStoreLink.store_id))
+        if one is not None:
+            query = query.where(HubStore.id == store_id)
+            oldest_q = oldest_q.where(HubOutbox.store_id == store_id)
+            seen_q = seen_q.where(HubStoreLink.store_id == store_id)
+        stores = list(await s.scalars(query))
+        oldest = dict((await s.execute(oldest_q)).all())
+        live = await live_links(s, now, offline_after, one)
+        seen = dict((await s.execute(seen_q)).all())
     out = []
     for st in stores:
         links = live.get(st.id, [])
@@ -315,3 +326,128 @@ async def catalogue_delivery(db: HubDatabase, offline_after: timedelta,
                              default=None),
             waiting=int(n or 0), to_go=max(0, int(newest or acked) - acked)))
     return CatalogueDelivery(tuple(out))
+
+
+# --- the Stores page at a glance, and one store's page (issue #16 item 21) -----------
+
+
+@dataclass(frozen=True)
+class StoreDay:
+    """A store's day so far, for the Stores page's charts."""
+
+    store_id: str
+    hourly: tuple[int, ...] = (0,) * 24  # net sales (paise) per local hour, 0:00 to 23:00
+    bills: int = 0
+    refunds: int = 0
+    open_orders: int = 0  # online orders the hub gave it, not yet with a rider
+
+    @property
+    def net(self) -> int:
+        return sum(self.hourly)
+
+    @property
+    def peak(self) -> tuple[int, int] | None:
+        """The busiest hour and its net sales; None before the first sale."""
+        best = max(range(24), key=lambda h: self.hourly[h])
+        return (best, self.hourly[best]) if self.hourly[best] > 0 else None
+
+
+def day_start(day: date, tz: tzinfo) -> datetime:
+    """Local midnight of `day`, as an aware time."""
+    return datetime.combine(day, time(), tzinfo=tz)
+
+
+async def _sales_by_hour(s: Any, day: date, tz: tzinfo, store_id: str | None = None
+                         ) -> dict[str, tuple[list[int], int, int]]:
+    """Each store's net sales per local hour of `day`, bills and refunds. The rows are
+    grouped in SQL by UTC quarter-hour (`at` is ISO text in UTC on both databases:
+    its first 13 characters are the hour, 15-16 the minute); every time zone's offset
+    is a whole number of quarter-hours, so each quarter falls in one local hour."""
+    hour = func.substr(HubSale.at, literal_column("1"), literal_column("13"), type_=String)
+    quarter = cast(func.substr(HubSale.at, literal_column("15"), literal_column("2"),
+                               type_=String), Integer) // literal_column("15", Integer)
+    query = (select(HubSale.store_id, HubSale.kind, hour, quarter, func.count(),
+                    func.sum(HubSale.total_minor))
+             .where(HubSale.day == day.isoformat())
+             .group_by(HubSale.store_id, HubSale.kind, hour, quarter))
+    if store_id is not None:
+        query = query.where(HubSale.store_id == store_id)
+    out: dict[str, tuple[list[int], int, int]] = {}
+    for sid, kind, utc_hour, q, n, total in (await s.execute(query)).all():
+        hourly, bills, refunds = out.get(sid, ([0] * 24, 0, 0))
+        start = datetime.fromisoformat(f"{utc_hour}:00+00:00") + timedelta(minutes=15 * q)
+        hourly[start.astimezone(tz).hour] += int(total or 0)
+        if kind == "sale":
+            bills += int(n)
+        else:
+            refunds += int(n)
+        out[sid] = (hourly, bills, refunds)
+    return out
+
+
+async def _open_orders(s: Any, store_id: str | None = None) -> dict[str, int]:
+    """Online orders the hub gave each store that are not with a rider yet (its status
+    index keeps this to the open orders, however many were ever made)."""
+    query = (select(HubOrder.store_id, func.count())
+             .where(HubOrder.status.in_(order_states.OPEN), HubOrder.store_id.is_not(None))
+             .group_by(HubOrder.store_id))
+    if store_id is not None:
+        query = query.where(HubOrder.store_id == store_id)
+    return {sid: int(n) for sid, n in (await s.execute(query)).all()}
+
+
+async def stores_at_a_glance(db: HubDatabase, day: date, tz: tzinfo) -> dict[str, StoreDay]:
+    """Every store's sales by hour today and its open orders (stores with neither are
+    left out: the page shows them as a quiet day)."""
+    async with db.read() as s:
+        sales = await _sales_by_hour(s, day, tz)
+        orders = await _open_orders(s)
+    out = {}
+    for sid in sales.keys() | orders.keys():
+        hourly, bills, refunds = sales.get(sid, ([0] * 24, 0, 0))
+        out[sid] = StoreDay(sid, tuple(hourly), bills, refunds, orders.get(sid, 0))
+    return out
+
+
+@dataclass(frozen=True)
+class StoreDetail:
+    health: StoreHealth
+    day: StoreDay
+    pincodes: str
+    waiting_by_kind: tuple[tuple[str, int], ...]  # hub -> store events not applied yet
+    orders_today: tuple[tuple[str, int], ...]  # online orders made today, by status
+    history: tuple[LinkEvent, ...]  # newest first
+    last_event_at: datetime | None  # the newest store event the hub applied (its `at`)
+
+
+async def store_detail(db: HubDatabase, store_id: str, offline_after: timedelta,
+                       day: date, tz: tzinfo) -> StoreDetail | None:
+    """One store's page: link and its history, events waiting, today's sales and
+    orders. None for a store the hub does not know."""
+    store_id = store_id.strip().upper()
+    health = await store_health(db, offline_after, store_id)
+    if not health:
+        return None
+    async with db.read() as s:
+        row = await s.get(HubStore, store_id)
+        if row is None:
+            return None
+        waiting = (await s.execute(
+            select(HubOutbox.kind, func.count())
+            .where(HubOutbox.store_id == store_id, HubOutbox.seq > row.down_acked)
+            .group_by(HubOutbox.kind).order_by(HubOutbox.kind))).all()
+        orders = dict((await s.execute(
+            select(HubOrder.status, func.count())
+            .where(HubOrder.store_id == store_id,
+                   HubOrder.created_at >= day_start(day, tz).astimezone(UTC))
+            .group_by(HubOrder.status))).all())
+        sales = (await _sales_by_hour(s, day, tz, store_id)).get(store_id, ([0] * 24, 0, 0))
+        open_now = (await _open_orders(s, store_id)).get(store_id, 0)
+        history = await link_history.recent(s, store_id)
+    in_order = [st for st in order_states.LABELS if st in orders]
+    return StoreDetail(
+        health=health[0],
+        day=StoreDay(store_id, tuple(sales[0]), sales[1], sales[2], open_now),
+        pincodes=row.pincodes, waiting_by_kind=tuple((k, int(n)) for k, n in waiting),
+        orders_today=tuple((st, int(orders[st])) for st in in_order),
+        history=tuple(history), last_event_at=row.last_event_at)

@@ -34,7 +34,7 @@ from app.core.clock import utcnow
 from app.core.db import Session
 from app.core.ids import uuid7
 from app.core.waits import wait_event
-from app.hub import placement
+from app.hub import link_history, placement
 from app.hub import service as hub
 from app.hub.db import HubDatabase, write_retrying
 from app.hub.models import HubStore, HubStoreLink
@@ -128,6 +128,7 @@ class HubLink:
         self.store_id = ""
         self.epoch = ""
         self.row: HubStoreLink | None = None  # this connection's liveness row
+        self.why = "closed"  # why the link ended, for the store's link history
         self.sent = 0  # highest hub -> store seq sent on this connection
         self.acked = 0  # highest the store acked
         self.wakeup = asyncio.Event()
@@ -153,14 +154,18 @@ class HubLink:
             await self._handshake()
             await self._run()
         except LinkClosed as closed:
+            self.why = f"closed by the hub ({closed.code}): {closed}"
             await self._close(closed.code, str(closed))
         except p.ProtocolError as exc:
+            self.why = f"closed by the hub ({exc.code}): {exc}"
             await self._close(exc.code, str(exc))
         except WebSocketDisconnect as gone:
             # The store closed or its network went: normal life for a store, not an error.
+            self.why = f"the store closed the link or went away ({gone.code})"
             log.info("sync %s: store closed the link (%s %s)", self.store_id or "?",
                      gone.code, gone.detail)
         except Exception:
+            self.why = "a fault at the hub"
             log.exception("sync %s: link failed", self.store_id or "?")
             with contextlib.suppress(Exception):
                 await self.socket.close(code=1011, reason="hub error; reconnect")
@@ -218,6 +223,7 @@ class HubLink:
                                 applied_down=hello.applied_down, connected_at=now,
                                 last_seen_at=now)
             s.add(link)
+            link_history.record_up(s, store.id, address, version)
             return "", row.acked_up, link
 
         conflict, acked_up, self.row = await write_retrying(self.db, admit)
@@ -348,6 +354,7 @@ class HubLink:
             return
         try:
             await hub.close_link(self.db, self.row, self.cfg.offline_after)
+            await link_history.record_down(self.db, self.store_id, self.row.address, self.why)
         except Exception as exc:
             log.warning("sync %s: could not drop the closed link's row: %s", self.store_id,
                         exc)

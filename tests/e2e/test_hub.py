@@ -109,9 +109,10 @@ async def test_hub_operator_flow(new_page, hub_server: Hub, device: str) -> None
     await no_sideways_scroll(page)
 
 
-async def ack_as_store(hub: Hub, store_id: str) -> None:
-    """Be the store for a moment, as its sync client is: hello, take every event the hub
-    has queued for it, acknowledge the last, close. (The epoch is this test's own.)"""
+async def ack_as_store(hub: Hub, store_id: str, sales: tuple[int, ...] = ()) -> None:
+    """Be the store for a moment, as its sync client is: hello, send a sale.completed
+    for each amount in `sales` (paise, now), take every event the hub has queued for
+    it, acknowledge the last, close. (The epoch is this test's own.)"""
     with sqlite3.connect(hub.sqlite_path) as db:
         acked, made = db.execute("SELECT down_acked, down_seq FROM hub_stores WHERE id = ?",
                                  (store_id,)).fetchone()
@@ -120,11 +121,23 @@ async def ack_as_store(hub: Hub, store_id: str) -> None:
             user_agent_header="kirana-store/e2e", open_timeout=10) as ws:
         await ws.send(json.dumps({"type": "hello", "proto": 1, "store_id": store_id,
                                   "epoch": f"e2e-{store_id}-epoch", "applied_down": acked}))
-        last = acked
-        while last < made:
+        last, sent, applied = acked, 0, 0
+        while last < made or applied < sent or not sent and sales:
             message = json.loads(await asyncio.wait_for(ws.recv(), 10))
-            assert message["type"] in ("welcome", "events"), message
-            if message["type"] == "events":
+            assert message["type"] in ("welcome", "events", "ack"), message
+            if message["type"] == "welcome" and sales:
+                now = datetime.now(UTC).isoformat()
+                first = message["acked_up"] + 1
+                events = [{"seq": first + i, "id": f"e2e-{store_id}-{first + i}-{now}",
+                           "kind": "sale.completed", "at": now,
+                           "data": {"sale_id": f"e2e-{store_id}-{first + i}-{now}",
+                                    "number": f"{store_id}-E{first + i:05d}", "at": now,
+                                    "total": total}} for i, total in enumerate(sales)]
+                await ws.send(json.dumps({"type": "events", "events": events}))
+                sent = events[-1]["seq"]
+            elif message["type"] == "ack":
+                applied = message["upto"]
+            elif message["type"] == "events":
                 last = message["events"][-1]["seq"]
         await ws.send(json.dumps({"type": "ack", "upto": last}))
         await asyncio.sleep(0.3)  # the hub commits the ack before the link closes
@@ -159,3 +172,44 @@ async def test_a_price_change_shows_which_stores_have_it(new_page, hub_server: H
             else None)
     await page.wait_for_timeout(4500)
     assert polls == [], "the page kept asking after every store had the change"
+
+
+
+async def test_the_stores_page_draws_each_store_and_opens_its_page(new_page, guard,
+                                                                  hub_server: Hub,
+                                                                  device: str) -> None:
+    """Issue #16 item 21: a chart of today's sales by hour and a bar of open orders per
+    store (inline SVG that says its figures), and a store's own page one tap away."""
+    await ack_as_store(hub_server, "S1", sales=(12000, 4550))
+    page = await new_page(hub_server.proc.url)
+    await hub_login(page, hub_server, "Meena")
+    s1 = page.locator('tr[data-store="S1"]')
+    sales = s1.locator('svg[data-chart="sales"]')
+    await expect(sales).to_be_visible()
+    label = await sales.get_attribute("aria-label")
+    assert re.search(r"S1 sales today by hour: ₹[\d,]+\.\d\d net from \d+ bills?; busiest hour"
+                     r" \d\d:00 to \d\d:00", label), label
+    assert await sales.locator("rect[data-hour]").count() >= 1  # today's sales show
+    assert await sales.evaluate("e => e.getBoundingClientRect().width") > 40
+    await expect(page.locator('svg[data-chart="sales"]')).to_have_count(2)
+    await expect(page.locator('svg[data-chart="orders"]')).to_have_count(2)
+    await expect(page.locator('tr[data-store="D2"] svg[data-chart="orders"]')).to_have_attribute(
+        "aria-label", re.compile(r"D2: \d+ open online orders?"))
+    await no_sideways_scroll(page)
+    await page.screenshot(path=SHOTS / f"hub-stores-charts-{device}.png", full_page=True)
+
+    await s1.get_by_role("link", name=re.compile("S1")).tap()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("S1 · Store S1")
+    await expect(page.locator("#store-link")).to_contain_text("kirana-store/e2e")
+    await expect(page.locator('#link-history li[data-link="up"]').first).to_contain_text(
+        "Connected from 127.0.0.1")
+    await expect(page.locator("#store-events")).to_contain_text("events received from the store")
+    await expect(page.locator('#store-today svg[data-chart="sales"]')).to_be_visible()
+    await expect(page.locator("#store-printers")).to_contain_text("printers")
+    await no_sideways_scroll(page)
+    await page.screenshot(path=SHOTS / f"hub-store-{device}.png", full_page=True)
+
+    guard.allow(r"status of 404 .*/hub/stores/NOPE1")  # the browser notes the 404 we ask for
+    missing = await page.goto("/hub/stores/NOPE1")
+    assert missing is not None and missing.status == 404
+    await expect(page.locator("main")).to_contain_text("No store NOPE1 at this hub")
