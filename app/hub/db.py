@@ -7,13 +7,17 @@ services and the shared login and catalogue code run unchanged on either.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from sqlalchemy import orm
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
@@ -62,10 +66,31 @@ class PgDatabase:
         await self.engine.dispose()
 
 
+    async def write_grouped(self, body: Callable[[Session], Awaitable[T]]) -> T:
+        """`body` in a transaction of its own, retried on a deadlock (PostgreSQL commits
+        many transactions at once by itself; SQLite needs `SqliteHubDatabase`'s help)."""
+        return await write_retrying(self, body)
+
+
+log = logging.getLogger("kirana.hub.db")
+T = TypeVar("T")
+
+
 class SqliteHubDatabase(Database):
-    """The store's SQLite Database, whose writes carry the hub's unit of work."""
+    """The store's SQLite Database, whose writes carry the hub's unit of work.
+
+    Group commit (`write_grouped`, used by order intake): SQLite has one writer, and
+    each COMMIT waits for the disk (synchronous=FULL: an fsync, several milliseconds).
+    One order per COMMIT caps a hub at 1 / (its work + an fsync) orders a second however
+    many channels post at once. So the bodies waiting at one moment share one
+    transaction: each runs in its own SAVEPOINT with its own unit of work (a body that
+    fails is rolled back alone and its caller gets its error at once); then one COMMIT,
+    in a worker thread so the event loop takes the next requests meanwhile; only after
+    it does each caller get its answer and are its stores woken. If the COMMIT fails,
+    every body of the group gets that error: nothing is answered that is not on disk."""
 
     waker: Waker | None = None
+    GROUP_MAX = 32  # bodies per transaction: bounds how long other writers wait
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[Session]:
@@ -76,11 +101,96 @@ class SqliteHubDatabase(Database):
             await uow.commit(s)
         await uow.publish(self.waker)
 
+    def _queue(self) -> _Queue:
+        loop = asyncio.get_running_loop()
+        queues: dict[asyncio.AbstractEventLoop, _Queue] = self.__dict__.setdefault(
+            "_queues", {})
+        queue = queues.get(loop)
+        if queue is None:
+            for old in [k for k in queues if k.is_closed()]:
+                del queues[old]
+            queue = queues[loop] = _Queue()
+        return queue
+
+    async def write_grouped(self, body: Callable[[Session], Awaitable[T]]) -> T:
+        """Run `body` in a transaction shared with the bodies waiting now (see the class);
+        returns its result once that transaction is committed."""
+        queue = self._queue()
+        done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        queue.items.append((body, done))
+        if queue.leader is None or queue.leader.done():
+            queue.leader = asyncio.ensure_future(self._lead(queue))
+        return await done  # (a caller that gives up only drops its own answer)
+
+    async def _lead(self, queue: _Queue) -> None:
+        while queue.items:
+            try:
+                await self._one_group(queue)
+            except Exception:  # its bodies have their error; the next group goes on
+                log.exception("a group of hub writes failed")
+
+    async def _one_group(self, queue: _Queue) -> None:
+        async with self._lock():
+            with orm.Session(self.write_engine, expire_on_commit=False) as session:
+                await _in_thread(session.connection)  # BEGIN IMMEDIATE (may wait)
+                ran: list[tuple[asyncio.Future[Any], Any, HubUnitOfWork]] = []
+                try:
+                    while queue.items and len(ran) < self.GROUP_MAX:
+                        body, done = queue.items.popleft()
+                        if done.done():  # its caller gave up before it started
+                            continue
+                        uow = HubUnitOfWork()
+                        session.info.clear()
+                        session.info[UOW_KEY] = uow
+                        s = Tx(session)
+                        try:
+                            with session.begin_nested():  # SAVEPOINT: fails alone
+                                result = await body(s)
+                                await uow.commit(s)
+                        except Exception as exc:
+                            if not done.done():
+                                done.set_exception(exc)
+                            continue
+                        ran.append((done, result, uow))
+                    await _in_thread(session.commit)
+                except BaseException as exc:
+                    session.rollback()
+                    for done, _result, _uow in ran:
+                        if not done.done():
+                            if isinstance(exc, Exception):
+                                done.set_exception(exc)
+                            else:
+                                done.cancel()
+                    raise
+        for done, result, uow in ran:
+            await uow.publish(self.waker)
+            if not done.done():
+                done.set_result(result)
+
+
+@dataclass
+class _Queue:
+    """One event loop's bodies waiting for a group (an asyncio future belongs to a loop)."""
+
+    items: deque[tuple[Callable[[Session], Awaitable[Any]], asyncio.Future[Any]]] = field(
+        default_factory=deque)
+    leader: asyncio.Future[None] | None = None
+
+
+async def _in_thread(step: Callable[[], Any]) -> None:
+    """A step that waits for the disk or another process's writer, in a worker thread.
+    If this task is cancelled meanwhile, the step still finishes (the session is in use
+    until it does); then the cancellation goes on."""
+    work = asyncio.ensure_future(asyncio.to_thread(step))
+    try:
+        await asyncio.shield(work)
+    except asyncio.CancelledError:
+        with contextlib.suppress(BaseException):
+            await work
+        raise
+
 
 HubDatabase = SqliteHubDatabase | PgDatabase
-
-log = logging.getLogger("kirana.hub.db")
-T = TypeVar("T")
 # deadlock_detected, serialization_failure: PostgreSQL rolled the transaction back and
 # running it again is the documented remedy.
 RETRY_SQLSTATES = frozenset({"40P01", "40001"})

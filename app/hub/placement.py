@@ -136,7 +136,8 @@ async def take_order(db: HubDatabase, cfg: HubConfig, incoming: OrderIn) -> Plac
     validate(incoming, utcnow())
     for attempt in range(1, 4):
         try:
-            return await write_retrying(db, lambda s: _record_and_place(s, cfg, incoming))
+            # SQLite: placements waiting at one moment share a COMMIT (db.py)
+            return await db.write_grouped(lambda s: _record_and_place(s, cfg, incoming))
         except routing_inputs.Stale:
             if attempt == 3:
                 raise

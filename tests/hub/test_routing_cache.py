@@ -203,8 +203,9 @@ async def test_sync_columns_of_a_store_do_not_invalidate_the_copy(hub_db, hub_cf
 
 async def test_intake_is_a_handful_of_statements(hub_db, hub_cfg):
     """What intake costs in statements on SQLite (each one is SQLAlchemy's work in this
-    process): BEGIN, the one read, the number, the order, its lines, its log, the
-    store's seq and its order.assigned. It was 20 before issue #15."""
+    process): BEGIN, its SAVEPOINT in the group (db.py), the one read, the number, the
+    order, its lines, its log, the store's seq and its order.assigned, RELEASE. It was
+    20 before issue #15."""
     if hub_db.dialect != "sqlite":
         pytest.skip("counted on SQLite, where every statement runs in this process")
     await setup_stores(hub_db, {"S1": 10})
@@ -219,7 +220,7 @@ async def test_intake_is_a_handful_of_statements(hub_db, hub_cfg):
         assert await placed_at(hub_db, hub_cfg, "W-2") == ("assigned", "S1")
     finally:
         event.remove(hub_db.write_engine, "before_cursor_execute", count)
-    assert len(seen) <= 8, seen
+    assert len(seen) <= 10, seen
 
 
 async def test_orders_at_once_with_a_changing_store_never_promise_a_unit_twice(hub_db,
