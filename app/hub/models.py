@@ -153,7 +153,10 @@ class HubOrder(Base):
     """An online order as the hub routes it: which store has it, the courier, status."""
 
     __tablename__ = "hub_orders"
-    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+    # (store_id, status): what a placement counts and sums for the stores in its area
+    # (their open orders), however many closed orders they have had (migration h008).
+    __table_args__ = (UniqueConstraint("channel", "external_id"),
+                      Index("ix_hub_orders_store_status", "store_id", "status"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)  # HQ-000123
