@@ -225,3 +225,15 @@ class Void(Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
     approver_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TillRequest(Base):
+    """A till request that must count once (a scan, a quick-key add): the id the tablet
+    made for it, written in the transaction that did it. The tablet sends the same id
+    again after a dropped connection; a repeat is answered without doing it twice.
+    Rows older than a day are pruned (app/pos/till_requests.py)."""
+
+    __tablename__ = "till_requests"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

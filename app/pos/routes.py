@@ -23,6 +23,7 @@ from app.core.web import Form, current_user, go, page, signed_in
 from app.pos import cart, discounts, shifts
 from app.pos.priced_cart import CartView
 from app.pos.pricing import Discount, PricingError
+from app.pos.till_requests import AlreadyDone
 from app.pos.till_rules import NeedsApproval, PosError
 from app.pos.till_web import (
     CASHIER,
@@ -137,8 +138,12 @@ async def scan(request: Request, data: Form) -> Template:
     user = signed_in(request)
     try:
         view, line = await cart.add_scan(
-            db, cfg, counter, user, data.get("cart_id", ""), code, cfg.measure_rules
+            db, cfg, counter, user, data.get("cart_id", ""), code, cfg.measure_rules,
+            request_id=data.get("request_id", ""),
         )
+    except AlreadyDone:  # sent again after a lost answer: it is on the bill once
+        view = await cart.current_cart(db, cfg, counter, user)
+        return await cart_response(request, view, f"Already on the bill: {code}", "ok")
     except (BarcodeError, catalog.UnknownProduct, PosError) as exc:
         view = await cart.current_cart(db, cfg, counter, user)
         suggestions = []
@@ -174,7 +179,12 @@ async def add(request: Request, data: Form) -> Template:
         if product is None:
             raise PosError("that product is not in the catalogue")
         quantity = parse_quantity(data.get("quantity", "1") or "1", product.unit)
-        view, line = await cart.add_product(db_, cfg, counter, cart_id, product.sku, quantity)
+        try:
+            view, line = await cart.add_product(db_, cfg, counter, cart_id, product.sku,
+                                                quantity, data.get("request_id", ""))
+        except AlreadyDone:  # sent again after a lost answer: it is on the bill once
+            added.append("")
+            return await cart.current_cart(db_, cfg, counter, signed_in(request))
         added.append(line.id)
         return view
 

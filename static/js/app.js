@@ -195,22 +195,207 @@
     const field = form.querySelector("input[data-scan-field]");
     const code = field ? field.value.trim() : "";
     if (!code) return;
+    // Enter on a code kept after "Not sent" (untouched since): try it again now,
+    // instead of sending it a second time.
+    if (field.dataset.kept && unsent.some(function (r) { return r.id === field.dataset.kept; })) {
+      probe();
+      return;
+    }
     field.value = "";
+    delete field.dataset.kept;
     field.focus();
-    const target = form.getAttribute("hx-target") || "this";
-    const url = form.getAttribute("hx-post") || form.getAttribute("action");
+    const retry = form.hasAttribute("data-retry");
+    const req = {
+      verb: "POST", path: form.getAttribute("hx-post") || form.getAttribute("action"),
+      target: form.getAttribute("hx-target") || "this", swap: "innerHTML",
+      values: { code: code }, include: form.getAttribute("hx-include"), code: code,
+      field: field, id: requestId(),
+    };
+    // A till scan carries an id the server remembers (app/pos/till_requests.py), so it
+    // may be sent again after a lost answer without counting twice.
+    if (retry) req.values.request_id = req.id;
     scanChain = scanChain.then(function () {
-      const values = { code: code };
-      const include = form.getAttribute("hx-include");
-      if (include) {
-        document.querySelectorAll(include).forEach(function (el) {
-          if (el.name) values[el.name] = el.value;
-        });
+      if (unsent.length && retry) {  // behind the scans still waiting, in order
+        unsent.push(req);
+        return flush();
       }
-      return htmx.ajax("POST", url, { target: target, swap: "innerHTML", values: values })
-        .catch(function () { /* the error fragment or offline state is shown */ });
+      return send(req).then(function (ok) {
+        if (ok) return;
+        if (retry) unsent.push(req);
+        keepInField(req);
+        notSent(retry);
+      });
     });
   }, true);
+
+  /* ---- Not sent: the store server cannot be reached (issue #16) ----
+     A request that does not reach the store server shows a red "Not sent: store server
+     unreachable", buzzes, keeps a scan's code in its field, and marks the page
+     (body.server-down: the header says "Store server unreachable" instead of the hub's
+     state, which it cannot know from here). What is safe to send again waits in
+     `unsent` and goes, in order, once /healthz answers: till scans and quick-key adds
+     carry an id the server remembers, payments their key, reads change nothing; forms
+     marked data-retry say so. Anything else asks to be tapped again. Polls (printer
+     alerts, print status) mark the page but do not buzz. */
+  const unsent = [];
+  let probing = null;
+
+  function requestId() {
+    const bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    return Array.from(bytes, function (b) { return b.toString(16).padStart(2, "0"); }).join("");
+  }
+
+  function valuesOf(req) {
+    const values = Object.assign({}, req.values);
+    if (req.include) {  // read when sent: a retry goes into the bill open by then
+      document.querySelectorAll(req.include).forEach(function (el) {
+        if (el.name) values[el.name] = el.value;
+      });
+    }
+    return values;
+  }
+
+  function targetOf(req) {
+    const t = req.target;
+    if (typeof t === "string") return t;
+    if (t && t.isConnected) return t;
+    return t && t.id ? document.getElementById(t.id) : null;
+  }
+
+  // true once the server answered (whatever it said), false when it could not be reached.
+  function send(req) {
+    const target = targetOf(req);
+    if (!target) return Promise.resolve(true);  // nowhere to show it any more: dropped
+    return htmx.ajax(req.verb, req.path, {
+      target: target, swap: req.swap, values: valuesOf(req),
+      headers: { "X-Kirana-Queue": "1" },
+    }).then(function () {
+      if (req.field && req.field.dataset.kept === req.id) {
+        req.field.value = "";
+        delete req.field.dataset.kept;
+      }
+      return true;
+    }, function () { return false; });
+  }
+
+  function flush() {
+    if (!unsent.length) {
+      hideNotSent();
+      return Promise.resolve();
+    }
+    return send(unsent[0]).then(function (ok) {
+      if (!ok) {
+        notSent(true);
+        return;
+      }
+      unsent.shift();
+      return flush();
+    });
+  }
+
+  function keepInField(req) {
+    const field = req.field;
+    if (!field || !field.isConnected || field.value) return;  // the next code is being typed
+    field.value = req.code;
+    field.dataset.kept = req.id;
+    field.focus();
+    field.select();  // the next scan replaces it
+  }
+  document.addEventListener("input", function (e) {
+    if (e.target.dataset && e.target.dataset.kept) delete e.target.dataset.kept;
+  });
+
+  function notSentBox() {
+    let box = document.getElementById("not-sent");
+    if (!box) {
+      box = document.createElement("div");
+      box.id = "not-sent";
+      box.className = "alert alert-error not-sent";
+      box.setAttribute("role", "alert");
+      box.setAttribute("data-testid", "not-sent");
+      const main = document.getElementById("main") || document.body;
+      main.insertBefore(box, main.firstChild);
+    }
+    return box;
+  }
+
+  function notSent(willRetry) {
+    serverDown();
+    const box = notSentBox();
+    const codes = unsent.filter(function (r) { return r.code; }).map(function (r) { return r.code; });
+    let text = "Not sent: store server unreachable.";
+    if (codes.length) text += " Scans waiting: " + codes.join(", ") + ".";
+    text += willRetry || unsent.length ? " They go in by themselves when the connection is back."
+      : " Try again when the connection is back.";
+    box.textContent = text;
+    box.hidden = false;
+    // The last answer's green "Added …" is not true of what was just scanned.
+    document.querySelectorAll('[data-testid="pos-message"]').forEach(function (el) { el.remove(); });
+    beep(false);
+  }
+
+  function hideNotSent() {
+    const box = document.getElementById("not-sent");
+    if (box) box.hidden = true;
+  }
+
+  function serverDown() {
+    document.body.classList.add("server-down");
+    if (!probing) probing = setInterval(probe, 2000);
+  }
+
+  function probe() {
+    fetch("/healthz", { cache: "no-store" }).then(function (res) {
+      if (res.ok) serverBack();
+    }).catch(function () { /* still unreachable */ });
+  }
+
+  function serverBack() {
+    if (probing) clearInterval(probing);
+    probing = null;
+    document.body.classList.remove("server-down");
+    scanChain = scanChain.then(flush);
+  }
+
+  function userMade(event) {
+    return !!event && ["submit", "click", "change", "input", "keyup", "search"].indexOf(event.type) >= 0;
+  }
+
+  document.addEventListener("htmx:configRequest", function (e) {
+    // A form that may be sent again (data-retry) carries an id the server remembers.
+    const elt = e.detail.elt;
+    if (e.detail.verb !== "get" && elt && elt.closest && elt.closest("[data-retry]")
+        && !e.detail.parameters.request_id) {
+      e.detail.parameters.request_id = requestId();
+    }
+  });
+
+  document.addEventListener("htmx:sendError", function (e) {
+    const config = e.detail.requestConfig || {};
+    if (config.headers && config.headers["X-Kirana-Queue"]) return;  // handled above
+    const elt = e.detail.elt;
+    if (!userMade(config.triggeringEvent)) {
+      serverDown();  // a poll: the header says so, no buzz
+      return;
+    }
+    const safe = config.verb === "get" || !!(elt && elt.closest && elt.closest("[data-retry]"));
+    if (safe) {
+      const values = {};
+      if (config.formData) config.formData.forEach(function (v, k) { values[k] = v; });
+      const swapper = elt && elt.closest && elt.closest("[hx-swap]");
+      unsent.push({ verb: config.verb, path: config.path, values: values, id: requestId(),
+                    target: e.detail.target, swap: swapper ? swapper.getAttribute("hx-swap") : "innerHTML" });
+    }
+    notSent(safe);
+  });
+
+  document.addEventListener("htmx:afterRequest", function (e) {
+    if (e.detail.xhr && e.detail.xhr.status > 0 && document.body.classList.contains("server-down")) {
+      serverBack();  // the server answered a poll before the next /healthz
+    }
+  });
+  window.addEventListener("online", probe);
 
   /* ---- PIN pad ---- */
   function pinTarget(pad) {
