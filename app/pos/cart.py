@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, select, update
 
 from app.catalog.barcodes import MeasureRule, parse_scan
 from app.catalog.models import Product
@@ -29,6 +29,7 @@ from app.core.clock import utcnow
 from app.core.db import Database, Session, get_existing
 from app.core.ids import uuid7
 from app.core.money import format_amount
+from app.core.prepared import Prepared
 from app.core.words import count_of
 from app.pos.common import is_manager, refuse_card_number, require_shift
 from app.pos.discounts import recheck_discounts
@@ -38,15 +39,17 @@ from app.pos.priced_cart import (
     LineState,
     cart_for_change,
     cart_state_for_change,
+    counter_cart_state,
     line_of,
+    new_cart_state,
     parked_on,
     products_for,
     totals_for,
     touch,
     touch_state,
     view_of,
+    view_of_state,
 )
-from app.pos.till_requests import claim
 from app.pos.till_rules import NeedsApproval, PosError
 
 
@@ -75,9 +78,18 @@ async def _active_cart(s: Session, counter: str, user: StaffUser) -> Cart:
 
 
 async def current_cart(db: Database, cfg: StoreConfig, counter: str, user: StaffUser) -> CartView:
+    """The counter's open cart (a new one when it has none), priced: the till page, the
+    pay panel, "Back to bill". Read as plain rows in a read transaction, which waits for
+    no other till; only making a new cart takes the write lock (and looks again)."""
+    async with db.read() as s:
+        found = await counter_cart_state(s, counter)  # PosError when no shift is open
+        if found is not None:
+            return await view_of_state(s, cfg, *found)
     async with db.write() as s:
-        await require_shift(s, counter)
-        return await view_of(s, cfg, await _active_cart(s, counter, user))
+        found = await counter_cart_state(s, counter)
+        if found is None:
+            found = (await new_cart_state(s, counter, user.id), {})
+        return await view_of_state(s, cfg, *found)
 
 
 def _check_quantity(cfg: StoreConfig, product: Product | ProductInfo, quantity: int) -> None:
@@ -92,8 +104,8 @@ def _check_quantity(cfg: StoreConfig, product: Product | ProductInfo, quantity: 
 
 
 _LINES = cast(Table, CartLine.__table__)
-_INSERT_LINE = insert(_LINES)
-_SET_LINE_QUANTITY = (
+_INSERT_LINE = Prepared.insert(_LINES)
+_SET_LINE_QUANTITY = Prepared(
     update(_LINES)
     .where(_LINES.c.id == bindparam("line_id"))
     .values(quantity=bindparam("quantity"))
@@ -129,7 +141,7 @@ async def _add_line(
     if line is not None:
         _check_quantity(cfg, product, line.quantity + quantity)
         line.quantity += quantity
-        await s.execute(_SET_LINE_QUANTITY, {"line_id": line.id, "quantity": line.quantity})
+        await _SET_LINE_QUANTITY.run(s, {"line_id": line.id, "quantity": line.quantity})
     else:
         _check_quantity(cfg, product, quantity)
         line = LineState(
@@ -141,7 +153,7 @@ async def _add_line(
             scanned_code=code[:64],
         )
         cart.lines.append(line)
-        await s.execute(_INSERT_LINE, {
+        await _INSERT_LINE.run(s, {
             "id": line.id, "cart_id": cart.id, "position": line.position,
             "product_id": line.product_id, "quantity": line.quantity,
             "label_price_minor": line.label_price_minor, "scanned_code": line.scanned_code,
@@ -160,15 +172,12 @@ async def add_scan(
     cart_id: str,
     code: str,
     rules: Sequence[MeasureRule],
-    request_id: str = "",
 ) -> tuple[CartView, LineState]:
     """A scanned or typed code adds a line (weight or price from a scale label).
-    `request_id`: the tablet's id for this scan; sent again, AlreadyDone (till_requests).
 
     The hot path of the till: one transaction, no query that the fragment doesn't need."""
     scan = parse_scan(code, rules)  # BarcodeError bubbles up before any I/O
     async with db.write() as s:
-        await claim(s, request_id)
         product = await find_scanned_info(s, scan)  # or UnknownProduct
         label_price = scan.price_minor
         if product.unit == "piece":
@@ -186,11 +195,9 @@ async def add_scan(
 
 
 async def add_product(
-    db: Database, cfg: StoreConfig, counter: str, cart_id: str, sku: str, quantity: int,
-    request_id: str = "",
+    db: Database, cfg: StoreConfig, counter: str, cart_id: str, sku: str, quantity: int
 ) -> tuple[CartView, LineState]:
     async with db.write() as s:
-        await claim(s, request_id)
         product = await product_info_by_sku(s, sku)
         if product is None:
             raise UnknownProduct(sku)

@@ -4,11 +4,14 @@ refusals (PosError, NeedsApproval) are in till_rules.py with the rules that rais
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any
+
+from sqlalchemy import bindparam, select
 
 from app.core.auth import StaffUser
 from app.core.card_data import CARD_NUMBER_MESSAGE, looks_like_card_number
 from app.core.db import Session
+from app.core.prepared import Prepared
 from app.pos.models import Shift
 from app.pos.till_rules import PosError
 
@@ -48,6 +51,19 @@ async def require_shift(s: Session, counter: str) -> Shift:
     if shift is None:
         raise no_shift(counter)
     return shift
+
+
+_S = Shift.__table__.c
+_OPEN_SHIFT_ROW = Prepared(select(_S.id, _S.number).where(_S.counter == bindparam("counter"),
+                                                           _S.closed_at.is_(None)))
+
+
+async def open_shift_row(s: Session, counter: str) -> Any:
+    """require_shift as a plain row (id, number): what completing a sale needs of it."""
+    row = await _OPEN_SHIFT_ROW.first(s, {"counter": counter})
+    if row is None:
+        raise no_shift(counter)
+    return row
 
 
 def no_shift(counter: str) -> PosError:

@@ -5,29 +5,42 @@ from __future__ import annotations
 
 import re
 import secrets
+from dataclasses import asdict
+from typing import cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
+from app.catalog.service import ProductInfo
 from app.config import StoreConfig
 from app.core.auth import StaffUser
 from app.core.clock import utcnow
-from app.core.db import Database, next_number
+from app.core.db import Database, Session, next_number
 from app.core.ids import uuid7
 from app.core.money import format_amount
+from app.core.prepared import Prepared
 from app.pos import receipts
-from app.pos.common import refuse_card_number, require_shift
+from app.pos.common import no_shift, open_shift_row, refuse_card_number
 from app.pos.credit_notes import credit_note, exchange_credit_left
-from app.pos.models import Cart, CartTender, Sale, SaleLine, SaleTender
+from app.pos.models import Cart, Sale, SaleLine, SaleTender
 from app.pos.priced_cart import (
+    DELETE_TENDER,
+    INSERT_TENDER,
+    CartState,
     CartView,
+    TenderState,
+    cart_state,
     overpaid,
-    products_for,
+    parked_on,
+    read_lines,
+    read_tenders,
     settle_cart,
     totals_for,
-    touch,
+    touch_state,
     unapproved_discount_over_limit,
-    view_of,
+    view_of_state,
 )
+from app.pos.pricing import TenderKind
 from app.pos.till_rules import PosError, accept_tender, check_tender_kind, credit_on_cart
 from app.stock.service import SaleMove, bins_for_sale, record_moves
 
@@ -54,15 +67,13 @@ async def add_tender(
     if kind == "card" and not reference.replace("-", "").isalnum():
         raise PosError("the card reference is letters and digits only (never the card number)")
     async with db.write() as s:
-        cart = await s.get(Cart, cart_id)
-        if cart is None or cart.counter != counter or cart.status != "active":
-            raise PosError("that cart is not open on this counter")
+        cart, products, shift_open = await _cart_being_paid(s, counter, cart_id)
         if kind == "exchange":  # the tender keeps the refund's number, never the code
             reference = (await credit_note(s, reference)).number
         if not cart.lines:
             raise PosError("the cart is empty")
-        await require_shift(s, counter)
-        products = await products_for(s, cart)
+        if not shift_open:
+            raise no_shift(counter)
         totals = totals_for(cfg, cart, products)
         credit = 0
         if kind == "exchange":
@@ -73,35 +84,40 @@ async def add_tender(
         if kind in ("card", "upi") and reference and any(
                 t.kind == kind and t.reference == reference for t in cart.tenders):
             raise PosError(f"{kind} payment {reference} is already on this bill")
-        position = max((t.position for t in cart.tenders), default=0) + 1
-        cart.tenders.append(
-            CartTender(
-                id=uuid7(),
-                cart_id=cart.id,
-                position=position,
-                kind=kind,
-                amount_minor=taken.amount,
-                given_minor=taken.given,
-                reference=reference,
-            )
-        )
-        touch(cart)
-        return await view_of(s, cfg, cart)
+        tender = TenderState(id=uuid7(), position=max((t.position for t in cart.tenders),
+                                                      default=0) + 1,
+                             kind=cast(TenderKind, kind), amount_minor=taken.amount,
+                             given_minor=taken.given, reference=reference)
+        await INSERT_TENDER.run(s, {"cart_id": cart.id, **asdict(tender)})
+        cart.tenders.append(tender)
+        await touch_state(s, cart)
+        return CartView(cart, products, totals, await parked_on(s, counter))
+
+
+async def _cart_being_paid(s: Session, counter: str, cart_id: str
+                           ) -> tuple[CartState, dict[str, ProductInfo], bool]:
+    """The counter's active cart with its lines, products and tenders, as plain rows,
+    and whether the counter has an open shift."""
+    stored = await cart_state(s, cart_id)
+    if stored is None or stored.cart.counter != counter or stored.cart.status != "active":
+        raise PosError("that cart is not open on this counter")
+    products = await read_lines(s, stored.cart)
+    await read_tenders(s, stored.cart)
+    return stored.cart, products, stored.shift_open
 
 
 async def remove_tender(
     db: Database, cfg: StoreConfig, counter: str, cart_id: str, tender_id: str
 ) -> CartView:
     async with db.write() as s:
-        cart = await s.get(Cart, cart_id)
-        if cart is None or cart.counter != counter or cart.status != "active":
-            raise PosError("that cart is not open on this counter")
+        cart, products, _ = await _cart_being_paid(s, counter, cart_id)
         tender = next((t for t in cart.tenders if t.id == tender_id), None)
         if tender is None:
             raise PosError("that payment is not on this cart")
+        await DELETE_TENDER.run(s, {"tender_id": tender.id})
         cart.tenders.remove(tender)
-        touch(cart)
-        return await view_of(s, cfg, cart)
+        await touch_state(s, cart)
+        return await view_of_state(s, cfg, cart, products)
 
 
 async def complete_sale(
@@ -123,25 +139,23 @@ async def complete_sale(
     if not (8 <= len(key) <= 64):
         raise PosError("missing payment key; reload the payment screen")
     async with db.write() as s:
-        existing = await s.scalar(select(Sale).where(Sale.idempotency_key == key))
-        if existing is not None:
-            if existing.cart_id != cart_id:
-                raise PosError("that payment key belongs to another bill; reload the screen")
-            return existing
-        already = await s.scalar(select(Sale).where(Sale.cart_id == cart_id))
-        if already is not None and already.counter == counter:
-            return already
-        cart = await s.get(Cart, cart_id)
-        if cart is None or cart.counter != counter:
+        done = await _sale_for_key_or_cart(s, key, cart_id, counter)
+        if done is not None:
+            return done
+        stored = await cart_state(s, cart_id)
+        if stored is None or stored.cart.counter != counter:
             raise PosError("that cart is not on this counter")
+        cart = stored.cart
         if cart.status != "active":
             raise PosError("that cart is no longer open")
         if expected_version is not None and cart.version != expected_version:
             raise PosError("the cart changed while paying; check the total and press again")
+        hsn: dict[str, str] = {}
+        products = await read_lines(s, cart, hsn)
         if not cart.lines:
             raise PosError("the cart is empty")
-        shift = await require_shift(s, counter)
-        products = await products_for(s, cart)
+        shift = await open_shift_row(s, counter)
+        await read_tenders(s, cart)
         totals = totals_for(cfg, cart, products)
         if overpaid(cart, totals):
             raise PosError(
@@ -154,40 +168,32 @@ async def complete_sale(
             )
         if exact_cash and (due := settle_cart(cart, totals).remaining) > 0:
             taken = accept_tender("cash", None, due, due)
-            cart.tenders.append(CartTender(
-                id=uuid7(), cart_id=cart.id, kind="cash", amount_minor=taken.amount,
-                given_minor=taken.given, reference="",
-                position=max((t.position for t in cart.tenders), default=0) + 1))
+            tender = TenderState(id=uuid7(), position=max((t.position for t in cart.tenders),
+                                                          default=0) + 1,
+                                 kind="cash", amount_minor=taken.amount,
+                                 given_minor=taken.given, reference="")
+            await INSERT_TENDER.run(s, {"cart_id": cart.id, **asdict(tender)})
+            cart.tenders.append(tender)
         settlement = settle_cart(cart, totals)
         if not settlement.settled:
             raise PosError(f"{format_amount(settlement.remaining)} is still due")
-        n = await next_number(s, "sale")
-        now = utcnow()
-        sale = Sale(
-            id=uuid7(),
-            number=f"{cfg.store.id}-{n:06d}",
-            idempotency_key=key,
-            cart_id=cart.id,
-            shift_id=shift.id,
-            counter=counter,
-            cashier_id=user.id,
-            at=now,
-            customer_phone=cart.customer_phone,
-            gross_minor=totals.gross,
-            discount_minor=totals.discount,
-            rounding_minor=totals.rounding,
-            total_minor=totals.total,
-            tax_minor=totals.tax,
-            change_minor=settlement.change,
-            receipt_token=secrets.token_urlsafe(24),
-        )
         for t in cart.tenders:
             if t.kind == "exchange":
                 used = credit_on_cart(cart.tenders, t.reference)
                 if used > await exchange_credit_left(s, t.reference):
                     raise PosError(f"the exchange credit on {t.reference} was already used")
-        s.add(sale)
-        await s.flush()  # the lines and tenders below refer to it
+        n = await next_number(s, "sale")
+        now = utcnow()
+        sale_row: dict[str, object] = {
+            "id": uuid7(), "number": f"{cfg.store.id}-{n:06d}", "idempotency_key": key,
+            "cart_id": cart.id, "shift_id": shift.id, "counter": counter,
+            "cashier_id": user.id, "at": now, "customer_phone": cart.customer_phone,
+            "gross_minor": totals.gross, "discount_minor": totals.discount,
+            "rounding_minor": totals.rounding, "total_minor": totals.total,
+            "tax_minor": totals.tax, "change_minor": settlement.change,
+            "receipt_token": secrets.token_urlsafe(24),
+        }
+        await _INSERT_SALE.run(s, sale_row)
         # One query for every line's bin, then one executemany per table (issue #15).
         bins = await bins_for_sale(s, (line.product_id for line in cart.lines))
         sale_lines: list[dict[str, object]] = []
@@ -198,9 +204,9 @@ async def complete_sale(
             price = totals.line(line.id)
             bin_ = bins.take(product.id, line.quantity)
             sale_lines.append({
-                "id": uuid7(), "sale_id": sale.id, "position": line.position,
+                "id": uuid7(), "sale_id": sale_row["id"], "position": line.position,
                 "product_id": product.id, "sku": product.sku, "name": product.name,
-                "hsn": product.hsn, "unit": product.unit, "quantity": line.quantity,
+                "hsn": hsn[product.id], "unit": product.unit, "quantity": line.quantity,
                 "unit_price_minor": product.price_minor, "gross_minor": price.gross,
                 "discount_minor": price.discount, "net_minor": price.net,
                 "gst_rate_bp": price.gst_rate_bp, "tax_minor": price.tax,
@@ -216,19 +222,19 @@ async def complete_sale(
                     "gst_rate_bp": price.gst_rate_bp,
                 }
             )
-        await s.execute(insert(SaleLine), sale_lines)
-        if cart.tenders:
-            await s.execute(insert(SaleTender), [
-                {"id": uuid7(), "sale_id": sale.id, "position": t.position, "kind": t.kind,
-                 "amount_minor": t.amount_minor, "given_minor": t.given_minor,
-                 "reference": t.reference}
-                for t in cart.tenders
-            ])
-        cart.status = "paid"
-        touch(cart)
+        sale_tenders: list[dict[str, object]] = [
+            {"id": uuid7(), "sale_id": sale_row["id"], "position": t.position, "kind": t.kind,
+             "amount_minor": t.amount_minor, "given_minor": t.given_minor,
+             "reference": t.reference}
+            for t in cart.tenders
+        ]
+        await _INSERT_SALE_LINE.run_many(s, sale_lines)
+        await _INSERT_SALE_TENDER.run_many(s, sale_tenders)
+        await _CART_PAID.run(s, {"cart_id": cart.id, "version": cart.version + 1,
+                                 "updated_at": now})
         completed = {
-            "sale_id": sale.id,
-            "number": sale.number,
+            "sale_id": sale_row["id"],
+            "number": sale_row["number"],
             "at": now.isoformat(),
             "counter": counter,
             "shift": shift.number,
@@ -240,12 +246,50 @@ async def complete_sale(
             "tenders": [{"kind": t.kind, "amount": t.amount_minor} for t in cart.tenders],
         }
         # the stock.moved events, then sale.completed: the order emit() gave them
-        await record_moves(s, moves, reason="sale", reference=sale.number, user_id=user.id,
-                           then=[("sale.completed", completed)])
-        await s.flush()
-        await s.refresh(sale, ["lines", "tenders"])
+        await record_moves(s, moves, reason="sale", reference=str(sale_row["number"]),
+                           user_id=user.id, then=[("sale.completed", completed)])
+        sale = _written_sale(sale_row, sale_lines, sale_tenders)
         receipts.ask_for_receipt(s, cfg, sale, user.name)
         return sale
+
+
+_SALES = cast(Table, Sale.__table__)
+_INSERT_SALE = Prepared.insert(_SALES)
+_INSERT_SALE_LINE = Prepared.insert(cast(Table, SaleLine.__table__))
+_INSERT_SALE_TENDER = Prepared.insert(cast(Table, SaleTender.__table__))
+_SALE_BY_KEY_OR_CART = Prepared(select(_SALES.c.id, _SALES.c.idempotency_key, _SALES.c.cart_id,
+                                       _SALES.c.counter).where(
+    or_(_SALES.c.idempotency_key == bindparam("key"), _SALES.c.cart_id == bindparam("cart_id"))))
+_CARTS = cast(Table, Cart.__table__)
+_CART_PAID = Prepared(update(_CARTS).where(_CARTS.c.id == bindparam("cart_id")).values(
+    status="paid", version=bindparam("version"), updated_at=bindparam("updated_at")))
+
+
+async def _sale_for_key_or_cart(s: Session, key: str, cart_id: str, counter: str
+                                ) -> Sale | None:
+    """The sale a repeat of complete_sale returns: the key's sale (refused when the key
+    belongs to another bill), else this counter's sale of the cart; one indexed query
+    (both are unique) and the ORM Sale only when there is one."""
+    rows = await _SALE_BY_KEY_OR_CART.all(s, {"key": key, "cart_id": cart_id})
+    by_key = next((r for r in rows if r.idempotency_key == key), None)
+    if by_key is not None:
+        if by_key.cart_id != cart_id:
+            raise PosError("that payment key belongs to another bill; reload the screen")
+        return await s.get(Sale, by_key.id)
+    by_cart = next((r for r in rows if r.cart_id == cart_id), None)
+    if by_cart is not None and by_cart.counter == counter:
+        return await s.get(Sale, by_cart.id)
+    return None
+
+
+def _written_sale(sale: dict[str, object], lines: list[dict[str, object]],
+                  tenders: list[dict[str, object]]) -> Sale:
+    """The Sale just written with Core statements, as the object complete_sale returns
+    and the receipt is drawn from (its lines and tenders set, nothing read back)."""
+    result = Sale(**sale)
+    set_committed_value(result, "lines", [SaleLine(**row) for row in lines])
+    set_committed_value(result, "tenders", [SaleTender(**row) for row in tenders])
+    return result
 
 
 async def get_sale(db: Database, sale_id: str) -> Sale | None:

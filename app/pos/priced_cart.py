@@ -8,13 +8,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, and_, bindparam, exists, func, select, update
+from sqlalchemy import Table, and_, bindparam, delete, exists, func, select, update
 
 from app.catalog.models import Product
 from app.catalog.service import PRODUCT_INFO_COLUMNS, ProductInfo
 from app.config import StoreConfig
 from app.core.clock import utcnow
 from app.core.db import Session
+from app.core.ids import uuid7
+from app.core.prepared import Prepared
 from app.pos.common import no_shift, require_shift
 from app.pos.models import Cart, CartLine, CartTender, Shift
 from app.pos.pricing import (
@@ -25,6 +27,7 @@ from app.pos.pricing import (
     PricingError,
     Settlement,
     TenderInput,
+    TenderKind,
     price_cart,
     settle,
 )
@@ -47,8 +50,21 @@ class LineState:
 
 
 @dataclass(slots=True)
+class TenderState:
+    """A payment taken toward a cart, as a plain row (the pay panel, tender, complete)."""
+
+    id: str
+    position: int
+    kind: TenderKind
+    amount_minor: int
+    given_minor: int | None
+    reference: str
+
+
+@dataclass(slots=True)
 class CartState:
-    """An open cart as plain rows (no tenders: a cart being paid cannot be changed)."""
+    """An open cart as plain rows. The scan path leaves `tenders` empty (a cart being
+    paid cannot be changed); the payment steps read them."""
 
     id: str
     counter: str
@@ -63,7 +79,7 @@ class CartState:
     created_at: datetime
     updated_at: datetime
     lines: list[LineState] = field(default_factory=list)
-    tenders: tuple[CartTender, ...] = ()
+    tenders: list[TenderState] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +165,7 @@ def settle_cart(cart: AnyCart, totals: CartTotals) -> Settlement:
         return Settlement(due=totals.total, paid=totals.total, change=0)
 
 
-def overpaid(cart: Cart, totals: CartTotals) -> bool:
+def overpaid(cart: AnyCart, totals: CartTotals) -> bool:
     return sum(t.amount_minor for t in cart.tenders) > totals.total
 
 
@@ -161,7 +177,7 @@ async def view_of(s: Session, cfg: StoreConfig, cart: Cart) -> CartView:
 
 _C = Cart.__table__.c
 _L = CartLine.__table__.c
-_PARKED = (
+_PARKED = Prepared(
     select(_C.id, _C.note, _C.updated_at, func.count(_L.id))
     .select_from(Cart.__table__.outerjoin(CartLine.__table__, _L.cart_id == _C.id))
     .where(_C.counter == bindparam("counter"), _C.status == "parked")
@@ -172,7 +188,7 @@ _PARKED = (
 
 async def parked_on(s: Session, counter: str) -> list[ParkedCart]:
     """The counter's parked bills with their line counts, in one query."""
-    return [ParkedCart(*row) for row in await s.execute(_PARKED, {"counter": counter})]
+    return [ParkedCart(*row) for row in await _PARKED.all(s, {"counter": counter})]
 
 
 def _check_changeable(counter: str, cart_counter: str | None, status: str, paying: bool) -> None:
@@ -193,26 +209,86 @@ async def cart_for_change(s: Session, counter: str, cart_id: str) -> Cart:
     return cart
 
 
-# ---- the scan path: plain rows, one query for the cart, one for its lines ------------
+# ---- plain rows: the scan path, the till page, paying --------------------------------
+# The cart, its lines joined to their products, and its tenders are read with prebuilt
+# Core statements (Prepared: compiled once, run on the transaction's sqlite3 connection)
+# into CartState/LineState/ProductInfo/TenderState (no ORM object: its per-object cost
+# was most of a till step's CPU), changed with Core statements, and priced by
+# pricing.price_cart from what the transaction already has (issue #15).
 
-_CART_STATE = select(
-    _C.id, _C.counter, _C.status, _C.user_id, _C.customer_phone, _C.bill_discount_kind,
-    _C.bill_discount_value, _C.bill_discount_approver, _C.version, _C.note, _C.created_at,
-    _C.updated_at,
-    exists().where(CartTender.__table__.c.cart_id == _C.id).label("paying"),
-    exists().where(and_(Shift.__table__.c.counter == _C.counter,
-                        Shift.__table__.c.closed_at.is_(None))).label("shift_open"),
-).where(_C.id == bindparam("cart_id"))
+_CARTS = cast(Table, Cart.__table__)
+_TENDERS_TABLE = cast(Table, CartTender.__table__)
+_T = _TENDERS_TABLE.c
+_S = Shift.__table__.c
+_CART_COLUMNS = (_C.id, _C.counter, _C.status, _C.user_id, _C.customer_phone,
+                 _C.bill_discount_kind, _C.bill_discount_value, _C.bill_discount_approver,
+                 _C.version, _C.note, _C.created_at, _C.updated_at)
+_CART_STATE = Prepared(select(
+    *_CART_COLUMNS,
+    exists().where(_T.cart_id == _C.id).label("paying"),
+    exists().where(and_(_S.counter == _C.counter, _S.closed_at.is_(None))).label("shift_open"),
+).where(_C.id == bindparam("cart_id")))
+# The counter's open shift and its newest active cart in one row (cart columns NULL when
+# it has none; no row when the counter has no open shift: at most one, a unique index).
+_COUNTER_CART = Prepared(
+    select(*_CART_COLUMNS)
+    .select_from(Shift.__table__.outerjoin(
+        Cart.__table__, and_(_C.counter == _S.counter, _C.status == "active")))
+    .where(_S.counter == bindparam("counter"), _S.closed_at.is_(None))
+    .order_by(_C.created_at.desc())
+    .limit(1)
+)
 _LINE_COLUMNS = (_L.id, _L.position, _L.product_id, _L.quantity, _L.label_price_minor,
                  _L.scanned_code, _L.discount_kind, _L.discount_value, _L.discount_approver)
-_LINES_AND_PRODUCTS = (
-    select(*_LINE_COLUMNS, *PRODUCT_INFO_COLUMNS)
+_LINES_AND_PRODUCTS = Prepared(
+    select(*_LINE_COLUMNS, *PRODUCT_INFO_COLUMNS, Product.__table__.c.hsn)
     .join(Product.__table__, Product.__table__.c.id == _L.product_id)
     .where(_L.cart_id == bindparam("cart_id"))
     .order_by(_L.position)
 )
-_TOUCH = update(cast(Table, Cart.__table__)).where(_C.id == bindparam("cart_id")).values(
-    version=bindparam("version"), updated_at=bindparam("updated_at"))
+_TENDER_COLUMNS = (_T.id, _T.position, _T.kind, _T.amount_minor, _T.given_minor, _T.reference)
+_TENDERS = Prepared(select(*_TENDER_COLUMNS).where(_T.cart_id == bindparam("cart_id"))
+                    .order_by(_T.position))
+_TOUCH = Prepared(update(_CARTS).where(_C.id == bindparam("cart_id")).values(
+    version=bindparam("version"), updated_at=bindparam("updated_at")))
+_INSERT_CART = Prepared.insert(_CARTS)
+INSERT_TENDER = Prepared.insert(_TENDERS_TABLE)
+DELETE_TENDER = Prepared(delete(_TENDERS_TABLE).where(_T.id == bindparam("tender_id")))
+
+
+async def read_lines(s: Session, cart: CartState, hsn: dict[str, str] | None = None
+                     ) -> dict[str, ProductInfo]:
+    """Fill `cart.lines` (in position order) and return their products; `hsn` gets
+    each product's HSN code when given (the sale's lines keep it)."""
+    products: dict[str, ProductInfo] = {}
+    n, m = len(_LINE_COLUMNS), len(_LINE_COLUMNS) + len(PRODUCT_INFO_COLUMNS)
+    for r in await _LINES_AND_PRODUCTS.all(s, {"cart_id": cart.id}):
+        cart.lines.append(LineState(*r[:n]))
+        products[r.product_id] = ProductInfo(*r[n:m])
+        if hsn is not None:
+            hsn[r.product_id] = r.hsn
+    return products
+
+
+async def read_tenders(s: Session, cart: CartState) -> None:
+    cart.tenders = [TenderState(*r) for r in await _TENDERS.all(s, {"cart_id": cart.id})]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCart:
+    """A cart read by id (cart_state): its state, whether payment has started, and
+    whether its counter has an open shift; lines and tenders are read by the caller."""
+
+    cart: CartState
+    paying: bool
+    shift_open: bool
+
+
+async def cart_state(s: Session, cart_id: str) -> StoredCart | None:
+    row = await _CART_STATE.first(s, {"cart_id": cart_id})
+    if row is None:
+        return None
+    return StoredCart(CartState(*row[:12]), bool(row.paying), bool(row.shift_open))
 
 
 async def cart_state_for_change(
@@ -220,27 +296,59 @@ async def cart_state_for_change(
 ) -> tuple[CartState, dict[str, ProductInfo]]:
     """The cart to change (same refusals as cart_for_change) with its lines and their
     products: two indexed queries, no ORM objects, no parked carts, no tenders."""
-    row = (await s.execute(_CART_STATE, {"cart_id": cart_id})).first()
-    _check_changeable(counter, row.counter if row else None, row.status if row else "",
-                      bool(row and row.paying))
-    assert row is not None
-    if not row.shift_open:
+    stored = await cart_state(s, cart_id)
+    _check_changeable(counter, stored.cart.counter if stored else None,
+                      stored.cart.status if stored else "", bool(stored and stored.paying))
+    assert stored is not None
+    if not stored.shift_open:
         raise no_shift(counter)
+    return stored.cart, await read_lines(s, stored.cart)
+
+
+async def counter_cart_state(
+    s: Session, counter: str
+) -> tuple[CartState, dict[str, ProductInfo]] | None:
+    """The counter's active cart with its lines, products and tenders (the newest, as
+    the ORM path chose); None when it has none. PosError when no shift is open."""
+    row = await _COUNTER_CART.first(s, {"counter": counter})
+    if row is None:
+        raise no_shift(counter)
+    if row.id is None:
+        return None
     cart = CartState(*row[:12])
-    products: dict[str, ProductInfo] = {}
-    n = len(_LINE_COLUMNS)
-    for r in await s.execute(_LINES_AND_PRODUCTS, {"cart_id": cart_id}):
-        cart.lines.append(LineState(*r[:n]))
-        products[r.product_id] = ProductInfo(*r[n:])
+    products = await read_lines(s, cart)
+    await read_tenders(s, cart)
     return cart, products
+
+
+async def new_cart_state(s: Session, counter: str, user_id: str) -> CartState:
+    """A new, empty active cart on the counter, written at once."""
+    now = utcnow()
+    cart = CartState(id=uuid7(), counter=counter, status="active", user_id=user_id,
+                     customer_phone="", bill_discount_kind=None, bill_discount_value=0,
+                     bill_discount_approver=None, version=0, note="", created_at=now,
+                     updated_at=now)
+    await _INSERT_CART.run(s, {
+        "id": cart.id, "counter": counter, "status": "active", "user_id": user_id,
+        "customer_phone": "", "bill_discount_kind": None, "bill_discount_value": 0,
+        "bill_discount_approver": None, "version": 0, "note": "", "created_at": now,
+        "updated_at": now})
+    return cart
+
+
+async def view_of_state(s: Session, cfg: StoreConfig, cart: CartState,
+                        products: Mapping[str, ProductInfo]) -> CartView:
+    """view_of for plain rows: priced once, with the counter's parked bills."""
+    return CartView(cart, products, totals_for(cfg, cart, products),
+                    await parked_on(s, cart.counter))
 
 
 async def touch_state(s: Session, cart: CartState) -> None:
     """touch() for a CartState, written at once."""
     cart.version += 1
     cart.updated_at = utcnow()
-    await s.execute(_TOUCH, {"cart_id": cart.id, "version": cart.version,
-                             "updated_at": cart.updated_at})
+    await _TOUCH.run(s, {"cart_id": cart.id, "version": cart.version,
+                         "updated_at": cart.updated_at})
 
 
 def touch(cart: Cart) -> None:
@@ -255,7 +363,8 @@ def line_of(cart: Cart, line_id: str) -> CartLine:
     return line
 
 
-def unapproved_discount_over_limit(cfg: StoreConfig, cart: Cart, totals: CartTotals) -> bool:
+def unapproved_discount_over_limit(cfg: StoreConfig, cart: AnyCart, totals: CartTotals
+                                   ) -> bool:
     for line in cart.lines:
         if line.discount_kind and not line.discount_approver:
             d = Discount(line.discount_kind, line.discount_value)

@@ -1,11 +1,14 @@
 """The totals the till shows after each cart step equal a full repricing from the database.
 
-The scan path (cart.add_scan / add_product) reads the cart as plain rows, writes with
-Core statements and prices what its transaction already has; the other steps use the
-ORM. Random sequences of scans (barcodes and scale labels), quantity changes, voids and
-line/bill discounts go through the services on a real SQLite file; after every step the
-view's totals and lines must equal, to the paisa, pricing.price_cart fed a cart reloaded
-whole from the database in a separate read transaction.
+The scan path (cart.add_scan / add_product), the till page and pay panel
+(cart.current_cart) and paying (payment.add_tender / remove_tender / complete_sale) read
+the cart as plain rows, write with Core statements and price what their transaction
+already has; the other steps use the ORM. Random sequences of scans (barcodes and scale
+labels), quantity changes, voids, line/bill discounts, tenders taken and removed go
+through the services on a real SQLite file; after every step the view's totals, lines
+and tenders must equal, to the paisa, pricing.price_cart fed a cart reloaded whole from
+the database in a separate read transaction. An example may end with the sale
+completed: the sale's totals and lines must be that repricing's.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from app.catalog.barcodes import make_variable_barcode
@@ -22,7 +25,7 @@ from app.catalog.service import import_catalog
 from app.config import StoreConfig
 from app.core.auth import StaffUser
 from app.core.db import Database
-from app.pos import cart, discounts, shifts
+from app.pos import cart, discounts, payment, shifts
 from app.pos.models import Cart
 from app.pos.priced_cart import CartView, products_for, totals_for
 from app.pos.pricing import Discount, PricingError
@@ -48,20 +51,23 @@ async def till(cfg: StoreConfig, db: Database, staff: dict[str, str]):
 
 
 async def full_repricing(db: Database, cfg: StoreConfig, cart_id: str):
-    """The cart reloaded whole (ORM, its lines and all its products) and priced again."""
+    """The cart reloaded whole (ORM, its lines, tenders and all its products) and priced
+    again."""
     async with db.read() as s:
         stored = await s.get(Cart, cart_id)
         assert stored is not None
         products = await products_for(s, stored)
         lines = [(ln.id, ln.product_id, ln.quantity, ln.label_price_minor, ln.discount_kind,
                   ln.discount_value) for ln in stored.lines]
-        return totals_for(cfg, stored, products), lines
+        tenders = [(t.id, t.kind, t.amount_minor, t.given_minor) for t in stored.tenders]
+        return totals_for(cfg, stored, products), lines, tenders
 
 
 def shown(view: CartView):
     lines = [(ln.id, ln.product_id, ln.quantity, ln.label_price_minor, ln.discount_kind,
               ln.discount_value) for ln in view.cart.lines]
-    return view.totals, lines
+    tenders = [(t.id, t.kind, t.amount_minor, t.given_minor) for t in view.cart.tenders]
+    return view.totals, lines, tenders
 
 
 step = st.one_of(
@@ -73,22 +79,33 @@ step = st.one_of(
     st.tuples(st.just("line_discount"), st.integers(0, 9), st.integers(0, 3_000)),
     st.tuples(st.just("bill_discount"), st.sampled_from(["percent", "amount", "none"]),
               st.integers(0, 3_000)),
+    st.tuples(st.just("tender"), st.sampled_from(["cash", "card"]), st.integers(1, 50_000)),
+    st.tuples(st.just("untender"), st.integers(0, 3), st.just(0)),
 )
 
 
 @settings(max_examples=40, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(steps=st.lists(step, min_size=1, max_size=25), by_manager=st.booleans())
+@given(steps=st.lists(step, min_size=1, max_size=25), by_manager=st.booleans(),
+       complete=st.booleans())
+# Always: a scan refused while paying (the cart with its tender is shown again), a
+# tender removed, and the sale completed.
+@example(steps=[("scan", 0, 0), ("add", 1, 2), ("tender", "card", 100), ("scan", 2, 0),
+                ("untender", 0, 0), ("tender", "cash", 50_000)],
+         by_manager=False, complete=True)
 async def test_every_cart_step_shows_the_totals_of_a_full_repricing(
-    cfg, db, till, steps, by_manager
+    cfg, db, till, steps, by_manager, complete
 ):
     users, codes, skus, loose, rule = till
     user, manager = users["manager" if by_manager else "cashier"], users["manager"]
     view = await cart.current_cart(db, cfg, "C1", user)
     if view.cart.lines:  # the previous example's cart
+        for tender in view.cart.tenders:
+            await payment.remove_tender(db, cfg, "C1", view.cart.id, tender.id)
         await cart.void_cart(db, cfg, "C1", view.cart.id, manager)
         view = await cart.current_cart(db, cfg, "C1", user)
     cart_id = view.cart.id
+    assert shown(view) == await full_repricing(db, cfg, cart_id)
 
     async def run(kind, a, b, approver=None) -> CartView | None:
         lines = view.cart.lines
@@ -104,6 +121,16 @@ async def test_every_cart_step_shows_the_totals_of_a_full_repricing(
             discount = None if a == "none" else Discount(a, b if a == "amount" else b * 3)
             return await discounts.set_bill_discount(db, cfg, "C1", cart_id, discount, user,
                                                      approver)
+        if kind == "tender":
+            amount = None if a == "cash" else b
+            return await payment.add_tender(db, cfg, "C1", cart_id, a, amount,
+                                            b if a == "cash" else None, f"R{b}")
+        if kind == "untender":
+            tenders = view.cart.tenders
+            if not tenders:
+                return None
+            return await payment.remove_tender(db, cfg, "C1", cart_id,
+                                               tenders[a % len(tenders)].id)
         if not lines:
             return None
         line = lines[a % len(lines)]
@@ -128,3 +155,24 @@ async def test_every_cart_step_shows_the_totals_of_a_full_repricing(
         assert after.cart.id == cart_id
         assert shown(after) == await full_repricing(db, cfg, cart_id), (kind, a, b)
         view = after
+
+    if complete and view.cart.lines:
+        totals, lines, _ = await full_repricing(db, cfg, cart_id)
+        try:
+            if view.remaining:
+                await payment.add_tender(db, cfg, "C1", cart_id, "cash", None, view.remaining)
+            sale = await payment.complete_sale(db, cfg, "C1", cart_id, f"prop-{cart_id}",
+                                               manager)
+        except PosError:
+            return  # an unapproved discount, say: refused, and the cart stays as it was
+        assert (sale.gross_minor, sale.discount_minor, sale.rounding_minor, sale.total_minor,
+                sale.tax_minor) == (totals.gross, totals.discount, totals.rounding,
+                                    totals.total, totals.tax)
+        assert [(ln.product_id, ln.quantity, ln.net_minor, ln.tax_minor) for ln in sale.lines] \
+            == [(p, q, totals.line(i).net, totals.line(i).tax) for i, p, q, *_ in lines]
+        assert sum(t.amount_minor for t in sale.tenders) == totals.total
+        again = await payment.get_sale(db, sale.id)
+        assert again is not None and [ln.id for ln in again.lines] == [
+            ln.id for ln in sale.lines]
+        fresh = await cart.current_cart(db, cfg, "C1", user)
+        assert fresh.cart.id != cart_id and not fresh.cart.lines and not fresh.cart.tenders

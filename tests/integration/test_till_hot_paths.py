@@ -1,0 +1,79 @@
+"""A whole sale at the till loads no ORM object (issue #15): the till page, scans, the pay
+panel, tenders taken and removed, completing the sale and the next sale's empty cart all
+read plain rows. Loading ORM objects (the cart with its lines and tenders, every product,
+the shift) was most of a till request's CPU. Real services on a real SQLite file; the
+totals themselves are checked by test_cart_totals_property.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import event
+
+from app.catalog.csv_io import parse_catalog
+from app.catalog.service import import_catalog
+from app.core.auth import StaffUser
+from app.core.db import Base
+from app.core.prepared import Prepared
+from app.pos import cart, payment, shifts
+from app.pos.models import Sale
+from tests.conftest import STAFF
+
+CATALOG_CSV = (Path(__file__).resolve().parents[2] / "store_config" / "demo_catalog.csv").read_text()
+
+
+async def test_a_sale_loads_no_orm_object(cfg, db, staff):
+    parsed = parse_catalog(CATALOG_CSV, cfg.measure_rules)
+    await import_catalog(db, parsed)
+    cashier = StaffUser(staff["cashier"], STAFF["cashier"][0], "cashier")
+    await shifts.open_shift(db, cfg, "C1", cashier, 100_000)
+    codes = [r.barcodes[0] for r in parsed.rows if r.unit == "piece" and r.active][:3]
+    loaded: list[str] = []
+
+    def on_load(target, _context) -> None:
+        loaded.append(type(target).__name__)
+
+    event.listen(Base, "load", on_load, propagate=True)
+    try:
+        view = await cart.current_cart(db, cfg, "C1", cashier)  # makes the first cart
+        cart_id = view.cart.id
+        for code in [*codes, codes[0]]:  # the last one merges into its line
+            await cart.add_scan(db, cfg, "C1", cashier, cart_id, code, cfg.measure_rules)
+        view = await cart.current_cart(db, cfg, "C1", cashier)  # the pay panel's read
+        assert [line.quantity for line in view.cart.lines] == [2, 1, 1]
+        view = await payment.add_tender(db, cfg, "C1", cart_id, "card", 100, None, "A1")
+        view = await payment.remove_tender(db, cfg, "C1", cart_id, view.cart.tenders[0].id)
+        assert not view.cart.tenders
+        view = await payment.add_tender(db, cfg, "C1", cart_id, "cash", None,
+                                        view.remaining + 5_000)
+        sale = await payment.complete_sale(db, cfg, "C1", cart_id, "hot-path-key-1", cashier)
+        assert sale.total_minor == view.totals.total and sale.change_minor == 5_000
+        assert len(sale.lines) == 3 and len(sale.tenders) == 1
+        after = await cart.current_cart(db, cfg, "C1", cashier)  # "New sale"
+        assert after.cart.id != cart_id and not after.cart.lines
+    finally:
+        event.remove(Base, "load", on_load)
+    assert loaded == []
+    # A repeat of the same key returns the stored sale (read with the ORM: a rare path).
+    again = await payment.complete_sale(db, cfg, "C1", cart_id, "hot-path-key-1", cashier)
+    assert isinstance(again, Sale) and again.id == sale.id
+    assert [ln.id for ln in again.lines] == [ln.id for ln in sale.lines]
+
+
+async def test_a_prepared_read_sees_what_the_orm_session_holds_pending(cfg, db, staff):
+    """A prepared statement runs on the transaction's sqlite3 connection, bypassing the
+    ORM session: what the session holds pending is flushed first, as autoflush would."""
+    from sqlalchemy import bindparam, select
+
+    from app.pos.models import Shift
+
+    by_counter = Prepared(select(Shift.__table__.c.number)
+                          .where(Shift.__table__.c.counter == bindparam("counter")))
+    cashier = StaffUser(staff["cashier"], STAFF["cashier"][0], "cashier")
+    async with db.write() as s:
+        from app.core.clock import utcnow
+        from app.core.ids import uuid7
+
+        s.add(Shift(id=uuid7(), number="C9-0001", counter="C9", opened_by=cashier.id,
+                    opened_at=utcnow(), float_minor=0))
+        assert [r.number for r in await by_counter.all(s, {"counter": "C9"})] == ["C9-0001"]
