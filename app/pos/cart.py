@@ -50,6 +50,7 @@ from app.pos.priced_cart import (
     view_of,
     view_of_state,
 )
+from app.pos.till_requests import claim
 from app.pos.till_rules import NeedsApproval, PosError
 
 
@@ -172,12 +173,15 @@ async def add_scan(
     cart_id: str,
     code: str,
     rules: Sequence[MeasureRule],
+    request_id: str = "",
 ) -> tuple[CartView, LineState]:
     """A scanned or typed code adds a line (weight or price from a scale label).
+    `request_id`: the tablet's id for this scan; sent again, AlreadyDone (till_requests).
 
     The hot path of the till: one transaction, no query that the fragment doesn't need."""
     scan = parse_scan(code, rules)  # BarcodeError bubbles up before any I/O
     async with db.write() as s:
+        await claim(s, request_id)
         product = await find_scanned_info(s, scan)  # or UnknownProduct
         label_price = scan.price_minor
         if product.unit == "piece":
@@ -195,9 +199,11 @@ async def add_scan(
 
 
 async def add_product(
-    db: Database, cfg: StoreConfig, counter: str, cart_id: str, sku: str, quantity: int
+    db: Database, cfg: StoreConfig, counter: str, cart_id: str, sku: str, quantity: int,
+    request_id: str = "",
 ) -> tuple[CartView, LineState]:
     async with db.write() as s:
+        await claim(s, request_id)
         product = await product_info_by_sku(s, sku)
         if product is None:
             raise UnknownProduct(sku)
