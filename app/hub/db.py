@@ -40,11 +40,18 @@ class PgDatabase:
         # applies or reads a frame. The pool is sized by the config (hub.db_pool_size,
         # hub.db_max_overflow) so every hub process together fits max_connections; when
         # all are in use a caller waits (hub.db_pool_timeout_seconds) rather than fails.
+        #
+        # Round trips are most of a hub's cost on PostgreSQL (issue #15), so: no ping
+        # before each checkout (a connection PostgreSQL dropped fails its first statement
+        # instead, and `write_retrying` runs that transaction again: it never started),
+        # and reads run without BEGIN/ROLLBACK (autocommit; under READ COMMITTED every
+        # statement sees its own snapshot either way).
         pool = pool or HubSection()
         self.url = url
         self.engine = create_async_engine(
             url, pool_size=pool.db_pool_size, max_overflow=pool.db_max_overflow,
-            pool_timeout=pool.db_pool_timeout_seconds, pool_pre_ping=True)
+            pool_timeout=pool.db_pool_timeout_seconds, pool_pre_ping=False)
+        self.read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[Session]:
@@ -59,7 +66,7 @@ class PgDatabase:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Session]:
-        async with AsyncSession(self.engine, expire_on_commit=False) as session:
+        async with AsyncSession(self.read_engine, expire_on_commit=False) as session:
             yield session
 
     async def dispose(self) -> None:
@@ -206,18 +213,25 @@ async def write_retrying(db: HubDatabase, body: Callable[[Session], Awaitable[T]
                          attempts: int = WRITE_ATTEMPTS) -> T:
     """Run `body(s)` in one write transaction; if PostgreSQL aborts it with a deadlock or
     a serialization failure, run it again (up to `attempts` times, with a short jittered
-    pause). `body` must be re-runnable: it reads what it needs inside the transaction
-    and keeps no state from a failed attempt. Other errors are raised at once."""
+    pause). So too when the connection turns out dead (PostgreSQL restarted; the pool
+    does not ping before each use) while `body` runs: nothing of it was committed. A
+    connection lost at COMMIT is not retried: that transaction may have committed.
+    `body` must be re-runnable: it reads what it needs inside the transaction and keeps
+    no state from a failed attempt. Other errors are raised at once."""
     for attempt in range(1, attempts + 1):
+        in_body = True
         try:
             async with db.write() as s:
-                return await body(s)
+                result = await body(s)
+                in_body = False
+            return result
         except DBAPIError as exc:
-            if attempt >= attempts or not is_retryable(exc):
+            again = is_retryable(exc) or (in_body and exc.connection_invalidated)
+            if attempt >= attempts or not again:
                 raise
             log.warning("hub write %s aborted (%s), attempt %d of %d; retrying",
-                        getattr(body, "__qualname__", "?"), getattr(exc.orig, "sqlstate", "?"),
-                        attempt,
+                        getattr(body, "__qualname__", "?"),
+                        getattr(exc.orig, "sqlstate", None) or "connection lost", attempt,
                         attempts)
             await asyncio.sleep(random.uniform(0.005, 0.05) * attempt)
     raise AssertionError("unreachable")

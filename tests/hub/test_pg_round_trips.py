@@ -1,0 +1,53 @@
+"""The hub's PostgreSQL pool spends no round trips it does not need (issue #15): no ping
+before each checkout, no BEGIN/ROLLBACK around reads. What the ping was for, a
+connection PostgreSQL dropped, must still cost no order."""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+from sqlalchemy import func, select
+
+from app.hub import placement
+from app.hub.models import HubOrder
+from tests import pg
+from tests.hub.test_routing import incoming, setup_stores
+
+
+@pytest.fixture
+def pg_hub(hub_db):
+    if hub_db.dialect != "postgresql":
+        pytest.skip("PostgreSQL's pool")
+    return hub_db
+
+
+async def drop_every_connection(hub_db) -> int:
+    """What a PostgreSQL restart does to a hub's pooled connections."""
+    admin = await asyncpg.connect(pg.ADMIN_DSN)
+    try:
+        return len(await admin.fetch(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 "
+            "AND pid <> pg_backend_pid()", hub_db.url.rsplit("/", 1)[1]))
+    finally:
+        await admin.close()
+
+
+async def test_an_order_after_postgresql_dropped_the_connections_is_placed_once(pg_hub,
+                                                                                  hub_cfg):
+    await setup_stores(pg_hub, {"S1": 10})
+    await placement.take_order(pg_hub, hub_cfg, incoming("W-1"))  # the pool holds some
+    assert await drop_every_connection(pg_hub) >= 1
+    placed = await placement.take_order(pg_hub, hub_cfg, incoming("W-2"))
+    assert placed.created and placed.order.status == "assigned"
+    async with pg_hub.read() as s:
+        assert await s.scalar(select(func.count()).select_from(HubOrder)) == 2
+
+
+async def test_reads_take_no_transaction_and_writes_do(pg_hub):
+    async with pg_hub.read() as s:
+        await s.execute(select(1))
+        assert (await (await s.connection()).get_raw_connection()).dbapi_connection.autocommit
+    async with pg_hub.write() as s:
+        await s.execute(select(1))
+        assert not (await (await s.connection()).get_raw_connection()).dbapi_connection.autocommit
+    assert pg_hub.engine.pool._pre_ping is False
