@@ -18,6 +18,7 @@ because the strict decode has already accepted it.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import msgspec
@@ -75,6 +76,7 @@ def json_depth_over(body: bytes, limit: int) -> bool:
     return False
 
 
+@functools.cache  # per request it cost more than the decoding (msgspec resolves the hints)
 def example_of(struct: Any) -> str:
     """A one-line example of a JSON body for `struct`: its required fields."""
     if not (isinstance(struct, type) and issubclass(struct, msgspec.Struct)):

@@ -199,7 +199,7 @@ SELECT 'o', store_id, {txt}, count(*), {num} FROM hub_orders
  GROUP BY store_id
 UNION ALL
 SELECT 'c', courier, {txt}, count(*), {num} FROM hub_orders
- WHERE status IN ({_COURIER_OPEN_SQL}) AND {of("courier", "couriers")}
+ WHERE :count_couriers = 1 AND status IN ({_COURIER_OPEN_SQL}) AND {of("courier", "couriers")}
  GROUP BY courier
 """
     return text(sql).bindparams(bindparam("since", type_=UTCDateTime()))
@@ -240,10 +240,11 @@ async def read(s: Session, cfg: HubConfig, order: allocation.OrderView, *,
         await s.execute(select(HubStore.id).where(HubStore.id.in_(area))
                         .order_by(HubStore.id).with_for_update())
     channel, external_id = intake or ("", "")
+    limited = limited_couriers(cfg, order.pincode)  # (usually none: no scan of open orders)
     params = {"channel": channel, "external_id": external_id,
               "products": _list(dialect, skus if intake else []),
               "skus": _list(dialect, skus), "since": utcnow() - cfg.offline_after,
-              "couriers": _list(dialect, limited_couriers(cfg, order.pincode))}
+              "couriers": _list(dialect, limited), "count_couriers": int(bool(limited))}
     for attempt in range(1, 4):
         rows = (await core_execute(s, _STATEMENTS[dialect], {
             **params, "stores": _list(dialect, area)})).all()
