@@ -98,6 +98,9 @@ async def test_cashier_shift_from_login_to_z_report(new_page, own_server) -> Non
     assert f"am={total / 100:.2f}" in upi_uri
     upi_form = page.locator("section.upi form")
     await upi_form.locator("input[name=amount]").fill("100")
+    # The QR asks for the ₹100 typed for the split, not all that is due.
+    await expect(page.get_by_test_id("upi-qr")).to_have_attribute("data-upi", re.compile("am=100.00"))
+    await expect(page.get_by_test_id("upi-amount")).to_have_text("₹100.00")
     await upi_form.get_by_role("button", name="UPI received").tap()
     await expect(page.get_by_test_id("still-due")).to_have_text(format_amount(total - 10000))
     cash_given = (total - 10000) // 10000 * 10000 + 10000  # next ₹100 note above
