@@ -181,6 +181,35 @@
     focusScanField();
   });
 
+  /* ---- A code half typed when its field is redrawn ----
+     The picker's task card (scan field included) is redrawn by every answer. A
+     scanner that starts the next code before the answer lands typed its first
+     characters into the old field, which the swap threw away, and the rest was sent
+     as a wrong code. A queue field is emptied when its code is sent, so whatever it
+     holds at the swap is the next code being typed: it goes on in the new field, which
+     takes the focus at once (the rest of the code must not land on the page). */
+  let halfTyped = null;
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    const field = scanField();
+    const target = e.detail.target;
+    halfTyped = null;
+    if (field && field.value && document.activeElement === field && !field.dataset.kept &&
+        field.form && field.form.hasAttribute("data-scan-queue") &&
+        target && target.contains(field)) {
+      halfTyped = field.value;
+    }
+  });
+  document.addEventListener("htmx:afterSwap", function () {
+    if (halfTyped === null) return;
+    const value = halfTyped;
+    halfTyped = null;
+    const field = scanField();
+    if (!field || field.disabled || field.value) return;
+    field.value = value;
+    field.focus();
+    field.setSelectionRange(value.length, value.length);
+  });
+
   /* ---- Scan queue: a busy till scans faster than the server answers ----
      htmx keeps only the last of several requests queued on one form, and a field
      cleared when a response arrives would wipe the next code being typed. Forms
