@@ -72,3 +72,28 @@ async def test_another_kind_of_session_runs_the_statement_itself():
     rows = await BY_SKU.all(hub, {"sku": "TEA-1"})  # type: ignore[arg-type]
     assert rows == [("TEA-1", True, 100)] and rows[0].sku == "TEA-1"
     assert hub.seen == [(BY_SKU.statement, {"sku": "TEA-1"})]
+
+
+async def test_another_sessions_values_are_taken_as_they_come():
+    """SQLAlchemy has already turned the stored text into a datetime there: not again."""
+    opened = datetime(2026, 12, 1, 5, 30, tzinfo=UTC)
+
+    class HubSession:
+        async def execute(self, statement, params=None):
+            return [(opened, None)]
+
+    shift = await SHIFT.first(HubSession(), {"id": "s1"})  # type: ignore[arg-type]
+    assert shift == (opened, None)
+
+
+async def test_a_read_outside_any_transaction_on_a_pooled_connection(db, staff):
+    """What the guards use for their per-request identity check (core/auth.fresh_user)."""
+    opened = datetime(2026, 12, 1, 5, 30, tzinfo=UTC)
+    async with db.write() as s:
+        s.add(Shift(id="s2", number="C2-0001", counter="C2", opened_by=staff["cashier"],
+                    opened_at=opened, float_minor=0))
+    assert SHIFT.first_outside(db.read_engine, {"id": "s2"}) == (opened, None)
+    assert SHIFT.first_outside(db.read_engine, {"id": "none"}) is None
+    async with db.write() as s:
+        await CLOSE.run(s, {"id": "s2", "at": opened})
+    assert SHIFT.first_outside(db.read_engine, {"id": "s2"}).closed_at == opened
