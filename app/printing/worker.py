@@ -24,12 +24,14 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, or_, select, update
 
 from app.config import PrinterSection, StoreConfig
 from app.core.clock import utcnow
 from app.core.db import Database, rowcount
+from app.core.prepared import Prepared
 from app.core.waits import wait_event
 from app.printing import status as st
 from app.printing import transport
@@ -74,6 +76,32 @@ class PrinterState:
 
 def render_job(printer: PrinterSection, layout: str) -> bytes:
     return to_escpos(parse_layout(layout), columns=printer.columns, profile=printer.profile)
+
+
+@dataclass(frozen=True)
+class QueuedJob:
+    """What a worker needs of its printer's next job (read as a plain row: a worker reads
+    its queue after every job, and a preview printer's job takes one write)."""
+
+    id: str
+    layout: str
+    attempts: int
+    title: str
+    last_error: str
+
+
+_J = cast(Table, PrintJob.__table__).c
+_NEXT_JOB = Prepared(
+    select(_J.id, _J.layout, _J.attempts, _J.title, _J.last_error)
+    .where(_J.printer == bindparam("printer"),
+           or_(_J.status == "queued", _J.status == "sending"))
+    .order_by(_J.seq).limit(1))
+# A preview printer's job, queued (or left sending by a restart) -> done, in one write.
+_SHOWN = Prepared(
+    update(cast(Table, PrintJob.__table__))
+    .where(_J.id == bindparam("job_id"), or_(_J.status == "queued", _J.status == "sending"))
+    .values(status="done", attempts=bindparam("attempts"), sent_at=bindparam("sent_at"),
+            last_error="", layout=bindparam("layout")))
 
 
 class PrintQueue:
@@ -121,12 +149,10 @@ class PrintQueue:
                 else:
                     loop.call_soon_threadsafe(event.set)
 
-    async def _next_job(self, printer: str) -> PrintJob | None:
+    async def _next_job(self, printer: str) -> QueuedJob | None:
         async with self.db.read() as s:
-            return await s.scalar(
-                select(PrintJob)
-                .where(PrintJob.printer == printer, PrintJob.status.in_(("queued", "sending")))
-                .order_by(PrintJob.seq).limit(1))
+            row = await _NEXT_JOB.first(s, {"printer": printer})
+        return QueuedJob(*row) if row is not None else None
 
     async def _mark(self, job_id: str, *, expect: tuple[str, ...] = ("queued", "sending"),
                     **values) -> bool:
@@ -200,7 +226,7 @@ class PrintQueue:
         else:
             await self._deliver_unconfirmed(printer, state, job, data)
 
-    async def _pause(self, printer: PrinterSection, state: PrinterState, job: PrintJob,
+    async def _pause(self, printer: PrinterSection, state: PrinterState, job: QueuedJob,
                      reason: str, detail: str, *, requeue: bool = False,
                      link: transport.NetworkLink | None = None) -> None:
         """The printer cannot take the job now: say why, keep the job, ask again soon."""
@@ -215,7 +241,7 @@ class PrintQueue:
         await self._wait(printer.name, printer.poll_seconds)
 
     async def _deliver_confirmed(self, printer: PrinterSection, state: PrinterState,
-                                 job: PrintJob, data: bytes) -> None:
+                                 job: QueuedJob, data: bytes) -> None:
         timeout = printer.status_timeout_seconds
         try:
             link = await transport.NetworkLink.open(printer, timeout)
@@ -282,7 +308,7 @@ class PrintQueue:
                 link.abort()
 
     async def _show_on_screen(self, printer: PrinterSection, state: PrinterState,
-                              job: PrintJob) -> None:
+                              job: QueuedJob) -> None:
         """A "preview" printer's job is done once its layout parses: the paper is the HTML
         the till shows (printing.service.paper_preview). No ESC/POS bytes are made (their QR
         and barcode rasters cost ~5 ms of CPU a receipt, thrown away) and the job goes from
@@ -293,15 +319,18 @@ class PrintQueue:
             await self._mark(job.id, status="failed", last_error=f"layout: {exc}"[:300])
             return
         now = utcnow()
-        if not await self._mark(job.id, status="done", attempts=job.attempts + 1, sent_at=now,
-                                last_error="", layout=without_one_time_codes(job.layout)):
+        async with self.db.write() as s:
+            shown = await _SHOWN.run(s, {"job_id": job.id, "attempts": job.attempts + 1,
+                                         "sent_at": now,
+                                         "layout": without_one_time_codes(job.layout)})
+        if shown != 1:
             return  # cancelled meanwhile
         self._set(printer, state, st.READY, "online")
         state.last_ok_at = now
         state.sent += 1
 
     async def _deliver_unconfirmed(self, printer: PrinterSection, state: PrinterState,
-                                   job: PrintJob, data: bytes) -> None:
+                                   job: QueuedJob, data: bytes) -> None:
         if not await self._mark(job.id, status="sending", attempts=job.attempts + 1):
             return  # cancelled between reading and sending
         try:

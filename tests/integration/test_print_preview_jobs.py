@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from app.core.db import Database
 from app.printing import service, worker
@@ -56,21 +56,20 @@ async def test_a_preview_job_is_done_in_one_write_without_escpos_bytes(cfg, db, 
     monkeypatch.setattr(worker, "render_job", lambda printer, layout: rendered.append(layout))
     printer = cfg.printers[0].name
     job_id = await queue_job(db, printer, LAYOUT)
-    updates: list[str] = []
+    writes: list[int] = []
+    write = db.write
 
-    def count(conn, cursor, statement, *args) -> None:
-        if statement.startswith("UPDATE print_jobs"):
-            updates.append(statement)
+    def counted_write():
+        writes.append(1)
+        return write()
 
-    event.listen(db.write_engine, "before_cursor_execute", count)
-    try:
-        await queue.start()
-        job = await until_settled(db, queue, job_id)
-    finally:
-        event.remove(db.write_engine, "before_cursor_execute", count)
+    monkeypatch.setattr(db, "write", counted_write)
+    await queue.start()
+    job = await until_settled(db, queue, job_id)
+    monkeypatch.setattr(db, "write", write)
     assert job.status == "done" and job.attempts == 1 and job.sent_at is not None
     assert rendered == [], "no ESC/POS for a printer that is a screen"
-    assert len(updates) == 1, "queued -> done in one write"
+    assert len(writes) == 1, "queued -> done in one write"
     assert CODE not in job.layout and "original slip" in job.layout  # as for paper
     assert queue.state[printer].reason == "ready" and queue.state[printer].sent == 1
 
