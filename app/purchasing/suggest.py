@@ -1,0 +1,131 @@
+"""The suggested order: what to buy from one supplier now. Pure: no I/O.
+
+For each product the supplier sells us:
+
+- **Rate.** Sales per day over the last 14 days and the last 28 days (yesterday
+  backwards; today is not over yet), blended 2:1 towards the recent figure, so a
+  product that picked up is not under-ordered and one blip does not rule.
+- **Weekday.** Each weekday's share of the last 28 days (four of each): a shop that
+  sells twice as much atta on Sundays needs more cover when a Sunday falls in the
+  window. With no sales at all every weekday counts the same.
+- **Need.** The rate, shaped by weekday, summed over the days from today until the
+  next delivery could land (lead time) plus the days of cover wanted after it.
+- **Order.** Need minus stock on hand (a negative book figure counts as none) minus
+  what is already on order, rounded up to whole cases; never below zero.
+
+All arithmetic is exact (fractions); the need is rounded up to a whole unit once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from fractions import Fraction
+
+HISTORY_DAYS = 28
+RECENT_DAYS = 14
+DEFAULT_COVER_DAYS = 7
+MAX_COVER_DAYS = 90
+
+
+class SuggestError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class ProductHistory:
+    """What the service read for one product. ``daily_sales`` holds the last 28 days'
+    sales in base units, oldest first; the last one is yesterday's."""
+
+    product_id: str
+    sku: str
+    name: str
+    pack_size: int
+    on_hand: int
+    on_order: int
+    daily_sales: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    product_id: str
+    sku: str
+    name: str
+    pack_size: int
+    on_hand: int
+    on_order: int
+    per_day: Fraction  # blended rate, before the weekday shape
+    need: int  # units wanted from today to the end of the cover
+    cases: int
+
+    @property
+    def units(self) -> int:
+        return self.cases * self.pack_size
+
+
+def check_cover_days(days: int) -> int:
+    if not 1 <= days <= MAX_COVER_DAYS:
+        raise SuggestError(f"days of cover must be from 1 to {MAX_COVER_DAYS}")
+    return days
+
+
+def weekday_shares(daily_sales: Sequence[int], yesterday: date) -> dict[int, Fraction]:
+    """weekday -> that weekday's sales over the average day's (1 when nothing sold)."""
+    total = sum(daily_sales)
+    n = len(daily_sales)
+    if total <= 0 or n == 0:
+        return dict.fromkeys(range(7), Fraction(1))
+    sums = dict.fromkeys(range(7), 0)
+    days = dict.fromkeys(range(7), 0)
+    for i, qty in enumerate(daily_sales):
+        wd = (yesterday - timedelta(days=n - 1 - i)).weekday()
+        sums[wd] += qty
+        days[wd] += 1
+    mean = Fraction(total, n)
+    return {wd: (Fraction(sums[wd], days[wd]) / mean if days[wd] else Fraction(1))
+            for wd in range(7)}
+
+
+def rate_per_day(daily_sales: Sequence[int]) -> Fraction:
+    """Sales a day: two parts the last 14 days, one part the last 28 (negative days,
+    more refunds than sales, count as none)."""
+    clean = [max(0, q) for q in daily_sales[-HISTORY_DAYS:]]
+    if not clean:
+        return Fraction(0)
+    recent = clean[-RECENT_DAYS:]
+    r14 = Fraction(sum(recent), len(recent))
+    r28 = Fraction(sum(clean), len(clean))
+    return (2 * r14 + r28) / 3
+
+
+def need_for(history: ProductHistory, today: date, horizon_days: int) -> tuple[Fraction, int]:
+    """(rate, whole units needed from today over `horizon_days` days)."""
+    clean = [max(0, q) for q in history.daily_sales[-HISTORY_DAYS:]]
+    rate = rate_per_day(clean)
+    shares = weekday_shares(clean, today - timedelta(days=1))
+    demand = sum((rate * shares[(today + timedelta(days=d)).weekday()]
+                  for d in range(horizon_days)), Fraction(0))
+    return rate, -(-demand.numerator // demand.denominator)  # ceil
+
+
+def suggest_line(history: ProductHistory, *, today: date, lead_time_days: int,
+                 cover_days: int) -> Suggestion:
+    if history.pack_size < 1:
+        raise SuggestError(f"{history.sku}: pack size must be at least 1")
+    rate, need = need_for(history, today, max(0, lead_time_days) + cover_days)
+    short = need - max(0, history.on_hand) - max(0, history.on_order)
+    cases = -(-short // history.pack_size) if short > 0 else 0
+    return Suggestion(product_id=history.product_id, sku=history.sku, name=history.name,
+                      pack_size=history.pack_size, on_hand=history.on_hand,
+                      on_order=history.on_order, per_day=rate, need=need, cases=cases)
+
+
+def suggest(histories: Sequence[ProductHistory], *, today: date, lead_time_days: int,
+            cover_days: int = DEFAULT_COVER_DAYS) -> list[Suggestion]:
+    """One suggestion per product, in the order given (the page lists them all, the ones
+    to order first)."""
+    check_cover_days(cover_days)
+    out = [suggest_line(h, today=today, lead_time_days=lead_time_days, cover_days=cover_days)
+           for h in histories]
+    return sorted(out, key=lambda s: (s.cases == 0, s.name.lower()))
