@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from app.catalog import service as catalog
+from app.catalog.models import Product
 from app.config import PosSection, StoreConfig
 from app.core import audit
 from app.core.auth import StaffUser
@@ -18,6 +20,7 @@ from app.core.db import Database, Session, next_number
 from app.core.gst import TaxRow, tax_rows
 from app.core.ids import uuid7
 from app.core.money import format_amount
+from app.core.prepared import Prepared
 from app.pos import receipts
 from app.pos.common import is_manager, refuse_card_number, require_shift, shift_on
 from app.pos.models import (
@@ -65,16 +68,23 @@ async def current_shift(db: Database, counter: str) -> Shift | None:
         return await shift_on(s, counter)
 
 
+_OPEN_SHIFT = Prepared(select(Shift.__table__.c.id, Shift.__table__.c.number).where(
+    Shift.__table__.c.counter == bindparam("counter"), Shift.__table__.c.closed_at.is_(None)))
+_QUICK_KEY = Prepared(select(*catalog.PRODUCT_INFO_COLUMNS).where(
+    Product.__table__.c.sku == bindparam("sku")))
+
+
 async def shift_and_quick_keys(db: Database, cfg: StoreConfig, counter: str
-                              ) -> tuple[Shift | None, list[catalog.ProductInfo]]:
-    """The open shift and the quick keys' products in one read, as plain rows: the till
-    page is shown after every sale ("New sale"), so it takes no session per key."""
+                              ) -> tuple[Any | None, list[catalog.ProductInfo]]:
+    """The open shift (a row: id, number) and the quick keys' products in one read, as
+    plain rows with prepared statements: the till page is shown after every sale ("New
+    sale"), so it takes no session per key and loads no ORM object."""
     async with db.read() as s:
-        shift = await shift_on(s, counter)
+        shift = await _OPEN_SHIFT.first(s, {"counter": counter})
         if shift is None:
             return None, []
-        found = [await catalog.product_info_by_sku(s, sku) for sku in cfg.pos.quick_keys]
-    return shift, [p for p in found if p]
+        found = [await _QUICK_KEY.first(s, {"sku": sku.upper()}) for sku in cfg.pos.quick_keys]
+    return shift, [catalog.ProductInfo(*p) for p in found if p]
 
 
 def cash_out_refusal(pos_cfg: PosSection, amount_out: int, unapproved_before: int) -> str:

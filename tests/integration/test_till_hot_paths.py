@@ -1,8 +1,8 @@
-"""A whole sale at the till loads no ORM object (issue #15): the till page, scans, the pay
-panel, tenders taken and removed, completing the sale and the next sale's empty cart all
-read plain rows. Loading ORM objects (the cart with its lines and tenders, every product,
-the shift) was most of a till request's CPU. Real services on a real SQLite file; the
-totals themselves are checked by test_cart_totals_property.py."""
+"""A whole sale at the till loads no ORM object (issue #15): the till page (its shift and
+quick keys), scans, the pay panel, tenders taken and removed, completing the sale and the
+next sale's empty cart all read plain rows. Loading ORM objects (the cart with its lines
+and tenders, every product, the shift) was most of a till request's CPU. Real services
+on a real SQLite file; the totals themselves are checked by test_cart_totals_property.py."""
 
 from __future__ import annotations
 
@@ -51,6 +51,9 @@ async def test_a_sale_loads_no_orm_object(cfg, db, staff):
         assert len(sale.lines) == 3 and len(sale.tenders) == 1
         after = await cart.current_cart(db, cfg, "C1", cashier)  # "New sale"
         assert after.cart.id != cart_id and not after.cart.lines
+        shift, quick = await shifts.shift_and_quick_keys(db, cfg, "C1")  # the till page
+        assert shift is not None and shift.number == "S1-SH0001"
+        assert [p.sku for p in quick] == [k.upper() for k in cfg.pos.quick_keys]
     finally:
         event.remove(Base, "load", on_load)
     assert loaded == []
