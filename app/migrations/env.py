@@ -11,6 +11,7 @@ import app.orders.models
 import app.picking.models
 import app.pos.models
 import app.printing.models
+import app.purchasing.models
 import app.stock.models
 import app.sync.models  # noqa: F401
 from app.core.db import Base

@@ -21,6 +21,7 @@ def only(tables: set[str] | frozenset[str]) -> MetaData:
 def test_migrations_from_empty_match_the_models(tmp_path):
     import app.catalog.models
     import app.core.models
+    import app.purchasing.models
     import app.stock.models
     import app.sync.models
 
