@@ -79,7 +79,7 @@ def gs1_year(yy: int, today: datetime.date) -> int:
     GS1 General Specifications 7.12: difference = YY - (current year mod 100); 51..99
     means the previous century, -99..-50 the next one, anything else this century.
     """
-    if not 0 <= yy <= 99:
+    if isinstance(yy, bool) or not isinstance(yy, int) or not 0 <= yy <= 99:
         raise GS1Error(f"GS1: year {yy} must be two digits")
     century, current = divmod(today.year, 100)
     difference = yy - current
@@ -92,7 +92,7 @@ def gs1_year(yy: int, today: datetime.date) -> int:
 
 def expiry_date(yymmdd: str, today: datetime.date) -> datetime.date:
     """YYMMDD of AI 17 (or 15, 11, 13) as a date; day 00 is the last day of the month."""
-    if len(yymmdd) != 6 or _DIGITS.fullmatch(yymmdd) is None:
+    if not isinstance(yymmdd, str) or len(yymmdd) != 6 or _DIGITS.fullmatch(yymmdd) is None:
         raise GS1Error(f"GS1: date must be 6 digits YYMMDD, got {yymmdd!r}")
     year = gs1_year(int(yymmdd[:2]), today)
     month, day = int(yymmdd[2:4]), int(yymmdd[4:6])
@@ -114,8 +114,8 @@ def piece_gtin(gtin14: str) -> str | None:
     variable-measure item: neither is a packaging level, so None. The result is in the
     canonical form of ``normalize_gtin`` (a zero-padded GTIN-8 piece comes back as 8 digits).
     """
-    if _DIGITS.fullmatch(gtin14) is None or len(gtin14) != 14:
-        raise GS1Error(f"GS1: a case GTIN must be 14 digits, got {gtin14[:20]!r}")
+    if not isinstance(gtin14, str) or _DIGITS.fullmatch(gtin14) is None or len(gtin14) != 14:
+        raise GS1Error(f"GS1: a case GTIN must be 14 digits, got {str(gtin14)[:20]!r}")
     if gtin_check_digit(gtin14[:-1]) != gtin14[-1]:
         raise GS1Error(
             f"GS1: GTIN {gtin14} check digit wrong: expected {gtin_check_digit(gtin14[:-1])}"

@@ -94,6 +94,10 @@ def choose(
         if key in seen:
             raise FefoError(f"bin {level.bin_code} batch {level.batch or '(none)'} is listed twice")
         seen.add(key)
+        if isinstance(level.available, bool) or not isinstance(level.available, int):
+            raise FefoError(
+                f"bin {level.bin_code}: quantity must be whole base units, got {level.available!r}"
+            )
         if level.available <= 0:
             continue
         if is_expired(level.expiry, today, margin_days):

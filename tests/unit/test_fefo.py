@@ -80,6 +80,12 @@ def test_a_batch_listed_twice_is_refused():
         choose([level("A", day(1), 1, "X"), level("A", day(2), 1, "X")], 1, TODAY)
 
 
+@pytest.mark.parametrize("available", [1.5, "3", None, True])
+def test_a_quantity_that_is_not_whole_units_is_refused(available):
+    with pytest.raises(FefoError, match="whole base units"):
+        choose([level("A", day(1), available)], 1, TODAY)
+
+
 def test_nothing_wanted_takes_nothing():
     plan = choose([level("A", day(1), 5)], 0, TODAY)
     assert plan.takes == () and plan.short == 0

@@ -182,6 +182,12 @@ def test_piece_of_a_case():
         piece_gtin(good[:-1] + str((int(good[-1]) + 1) % 10))
     with pytest.raises(GS1Error, match="14 digits"):
         piece_gtin(PIECE)
+    with pytest.raises(GS1Error, match="14 digits"):
+        piece_gtin(int(case_of(PIECE, "1")))  # type: ignore[arg-type]
+    with pytest.raises(GS1Error, match="two digits"):
+        gs1_year(True, TODAY)
+    with pytest.raises(GS1Error, match="6 digits"):
+        expiry_date("27030", TODAY)
 
 
 @given(st.from_regex(r"[0-9]{12}", fullmatch=True), st.sampled_from("12345678"))

@@ -9,6 +9,7 @@ InvalidOperation, IndexError or TypeError would be a 500 on a page.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 
 import pytest
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 from app.catalog import rules
 from app.catalog.barcodes import BarcodeError, MeasureRule, parse_scan
 from app.catalog.csv_io import parse_catalog, parse_line_quantity
+from app.catalog.gs1 import GS1Error, parse_element_string
 from app.catalog.units import QuantityError, parse_quantity
 from app.core.money import MoneyError, parse_amount, parse_count, parse_gst_rate
 
@@ -50,6 +52,8 @@ PARSERS: dict[str, tuple[Callable[[str], object], type[ValueError]]] = {
     "rules.canonical_barcodes": (lambda t: rules.canonical_barcodes(rules.split_codes(t), RULES),
                                  rules.ProductError),
     "parse_scan": (lambda t: parse_scan(t, RULES), BarcodeError),
+    "gs1.parse_element_string": (
+        lambda t: parse_element_string(t, datetime.date(2026, 12, 1)), GS1Error),
     "parse_quantity piece": (lambda t: parse_quantity(t, "piece"), QuantityError),
     "parse_quantity kg": (lambda t: parse_quantity(t, "kg"), QuantityError),
     "parse_quantity litre": (lambda t: parse_quantity(t, "litre"), QuantityError),
