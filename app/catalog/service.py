@@ -28,6 +28,7 @@ from app.catalog.models import Barcode, Product
 from app.core.clock import utcnow
 from app.core.db import AnyDatabase, Database, Session
 from app.core.ids import uuid7
+from app.core.prepared import Prepared
 
 Progress = Callable[[int, int], None]  # (done, total)
 
@@ -91,26 +92,27 @@ class ProductInfo:
 _INFO = Product.__table__.c
 PRODUCT_INFO_COLUMNS = (_INFO.id, _INFO.sku, _INFO.name, _INFO.unit, _INFO.price_minor,
                         _INFO.gst_rate_bp, _INFO.active)
-_INFO_BY_CODE = (
+# Prepared (core/prepared.py): every till scan runs one of these (issue #15).
+_INFO_BY_CODE = Prepared(
     select(*PRODUCT_INFO_COLUMNS)
     .join(Barcode.__table__, Barcode.__table__.c.product_id == _INFO.id)
     .where(Barcode.__table__.c.code == bindparam("code"))
 )
-_INFO_BY_SKU = select(*PRODUCT_INFO_COLUMNS).where(_INFO.sku == bindparam("sku"))
+_INFO_BY_SKU = Prepared(select(*PRODUCT_INFO_COLUMNS).where(_INFO.sku == bindparam("sku")))
 
 
 async def find_scanned_info(s: Session, scan: ScanResult) -> ProductInfo:
     """find_scanned as a plain row (same rule: barcode, then SKU for typed text)."""
-    row = (await s.execute(_INFO_BY_CODE, {"code": scan.lookup_code})).first()
+    row = await _INFO_BY_CODE.first(s, {"code": scan.lookup_code})
     if row is None and _by_sku(scan):
-        row = (await s.execute(_INFO_BY_SKU, {"sku": _by_sku(scan)})).first()
+        row = await _INFO_BY_SKU.first(s, {"sku": _by_sku(scan)})
     if row is None:
         raise UnknownProduct(scan.lookup_code)
     return ProductInfo(*row)
 
 
 async def product_info_by_sku(s: Session, sku: str) -> ProductInfo | None:
-    row = (await s.execute(_INFO_BY_SKU, {"sku": sku.upper()})).first()
+    row = await _INFO_BY_SKU.first(s, {"sku": sku.upper()})
     return ProductInfo(*row) if row else None
 
 

@@ -80,3 +80,29 @@ async def test_a_prepared_read_sees_what_the_orm_session_holds_pending(cfg, db, 
         s.add(Shift(id=uuid7(), number="C9-0001", counter="C9", opened_by=cashier.id,
                     opened_at=utcnow(), float_minor=0))
         assert [r.number for r in await by_counter.all(s, {"counter": "C9"})] == ["C9-0001"]
+
+
+async def test_a_scan_runs_its_statements_prepared(cfg, db, staff):
+    """Every statement of a scan (product, cart, lines, the new line, the cart's version,
+    parked bills) is a Prepared one on the transaction's sqlite3 connection: SQLAlchemy's
+    own execution (~60 us each) sees only the BEGIN of the write transaction."""
+    parsed = parse_catalog(CATALOG_CSV, cfg.measure_rules)
+    await import_catalog(db, parsed)
+    cashier = StaffUser(staff["cashier"], STAFF["cashier"][0], "cashier")
+    await shifts.open_shift(db, cfg, "C1", cashier, 100_000)
+    code = next(r.barcodes[0] for r in parsed.rows if r.unit == "piece" and r.active)
+    cart_id = (await cart.current_cart(db, cfg, "C1", cashier)).cart.id
+    seen: list[str] = []
+
+    def on_execute(_conn, _cursor, statement: str, *_args) -> None:
+        seen.append(statement.split()[0])
+
+    event.listen(db.write_engine, "before_cursor_execute", on_execute)
+    try:
+        for _ in range(2):  # a new line, then the same code merged into it
+            view, _line = await cart.add_scan(db, cfg, "C1", cashier, cart_id, code,
+                                              cfg.measure_rules)
+    finally:
+        event.remove(db.write_engine, "before_cursor_execute", on_execute)
+    assert [line.quantity for line in view.cart.lines] == [2]
+    assert seen == ["BEGIN", "BEGIN"]
