@@ -87,6 +87,7 @@ NAV: list[tuple[str, str, tuple[str, ...]]] = [
     ("Riders", "/handover", ("picker",)),
     ("Orders", "/orders", ("manager", "picker")),
     ("Stock", "/stock", ("manager", "picker")),
+    ("Suppliers", "/purchasing", ("manager",)),
     ("Fulfilment", "/reports/fulfilment", ("manager",)),
     ("Overrides", "/pos/audit", ("manager",)),
     ("Printers", "/printers", ("manager",)),

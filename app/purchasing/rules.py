@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 
 from stdnum.in_ import gstin as _gstin
 
@@ -121,3 +122,39 @@ def line_cost(quantity: int, unit: str, pack_size: int, case_cost_minor: int) ->
     if unit == "case":
         return quantity * case_cost_minor
     return (2 * quantity * case_cost_minor + pack_size) // (2 * pack_size)
+
+
+@dataclass(frozen=True)
+class WantedLine:
+    """A purchase-order line as the manager typed it: product, quantity (0 = leave it
+    out) and unit (case or piece)."""
+
+    product_id: str
+    quantity: int
+    unit: str = "case"
+
+
+def parse_order_form(form: dict[str, str]) -> list[WantedLine]:
+    """The lines of an order form: fields ``qty_<product id>`` and ``unit_<product id>``."""
+    lines = []
+    for key, value in form.items():
+        if key.startswith("qty_"):
+            pid = key[4:]
+            lines.append(WantedLine(pid, parse_line_quantity(value),
+                                    check_unit(form.get(f"unit_{pid}", "case"))))
+    return lines
+
+
+def parse_expected_date(text: str, today: date) -> date | None:
+    """'' (not known yet) or a date like 2026-12-31, not before today."""
+    cleaned = (text or "").strip()
+    if not cleaned:
+        return None
+    try:
+        day = date.fromisoformat(cleaned)
+    except ValueError:
+        raise SupplierError(f"expected date {_shown(cleaned)} is not a date like "
+                            "2026-12-31") from None
+    if day < today:
+        raise SupplierError("the expected date is in the past")
+    return day

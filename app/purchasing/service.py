@@ -19,7 +19,7 @@ from app.core.db import Database, Session
 from app.core.ids import uuid7
 from app.purchasing import csv_io, states
 from app.purchasing.models import PurchaseOrder, PurchaseOrderLine, Supplier, SupplierProduct
-from app.purchasing.rules import SupplierFields, base_quantity, line_cost
+from app.purchasing.rules import SupplierFields, WantedLine, base_quantity, line_cost
 from app.purchasing.suggest import HISTORY_DAYS, ProductHistory, Suggestion, suggest
 from app.stock.models import StockLevel, StockMove
 
@@ -269,15 +269,6 @@ class OrderRow:
     lines: int
 
 
-@dataclass(frozen=True)
-class WantedLine:
-    """A line as the manager typed it: product, quantity (0 = leave out) and unit."""
-
-    product_id: str
-    quantity: int
-    unit: str = "case"
-
-
 async def _write_lines(s: Session, po: PurchaseOrder, wanted: list[WantedLine]) -> int:
     offered = {i.product_id: i for i in await _items(s, po.supplier_id)}
     await s.execute(delete(PurchaseOrderLine).where(PurchaseOrderLine.po_id == po.id))
@@ -394,6 +385,11 @@ class SuggestedOrder:
     today: date
     cover_days: int
     rows: list[Suggestion]
+
+    @property
+    def expected_on(self) -> date:
+        """When an order sent today should arrive: the form's first guess."""
+        return self.today + timedelta(days=self.supplier.lead_time_days)
 
 
 async def suggested_order(db: Database, supplier_id: str, *, cover_days: int,
