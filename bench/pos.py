@@ -68,13 +68,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--tills", default="1,2,4",
                    help=f"till counts to run, one fresh server each (1..{MAX_TILLS}; 1,2,4)")
     p.add_argument("--seed", type=int, default=2026)
+    p.add_argument("--warmup", type=int, default=2,
+                   help="bills each till rings up before the measured ones (not counted)")
     p.add_argument("--workdir")
     p.add_argument("--keep", action="store_true")
     p.add_argument("--markdown", action="store_true")
     p.add_argument("--time-limit", type=float, default=900)
     args = p.parse_args(argv)
-    if not 100 <= args.products <= 2_000_000 or not 2 <= args.sales <= 5000:
-        p.error("--products 100..2000000, --sales 2..5000")
+    if not 100 <= args.products <= 2_000_000 or not 2 <= args.sales <= 5000 \
+            or not 0 <= args.warmup <= 100:
+        p.error("--products 100..2000000, --sales 2..5000, --warmup 0..100")
     try:
         args.tills = sorted({int(n) for n in args.tills.split(",")})
     except ValueError:
@@ -103,7 +106,7 @@ def run(args: argparse.Namespace, root: Path, budget: Budget) -> int:
     prepare_tills(store, max(args.tills), timeout=min(60, budget.remaining()))
     print(f"catalogue: {args.products:,} products; bills of {LINES_PER_BILL} lines, "
           f"{REQUESTS_PER_BILL} requests each (scans, pay panel, tender, complete, new sale); "
-          f"{args.sales} bills per run")
+          f"{args.sales} bills per run, after {args.warmup} warm-up bill(s) per till")
 
     rows, runs = [], {}
     first_scan_p99 = float("nan")
@@ -116,7 +119,7 @@ def run(args: argparse.Namespace, root: Path, budget: Budget) -> int:
             print(f"  {tills} till(s): server pid {server.pid}, ringing up ...", flush=True)
             runs[tills] = result = asyncio.run(run_tills(
                 f"http://{LOCALHOST}:{port}", codes, args.sales, tills, args.seed + tills,
-                server_pid=server.pid, split_cpu=tills == 1))
+                server_pid=server.pid, split_cpu=tills == 1, warmup=args.warmup))
         finally:
             server.stop()
         workers = result.workers
