@@ -127,6 +127,12 @@ class HubUnitOfWork:
         else:
             raise RuntimeError("hub events kept raising events past "
                                f"{self.MAX_ROUNDS} rounds")
+        await self.write_pending(s)
+        self.committed = True
+
+    async def write_pending(self, s: Any) -> None:
+        """Write the rows queued with `insert_later` so far (one executemany per table);
+        at COMMIT, or earlier when the caller wants them written before its next step."""
         if self.inserts:
             from sqlalchemy import insert
 
@@ -136,7 +142,6 @@ class HubUnitOfWork:
             for table, rows in self.inserts.items():
                 await core_execute(s, insert(table), rows)
             self.inserts = {}
-        self.committed = True
 
     async def publish(self, waker: Waker | None) -> None:
         """After COMMIT: wake the links of the stores with news. A lost wake-up costs a

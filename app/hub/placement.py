@@ -11,28 +11,31 @@ the store's stock. In Kirana stock leaves a store's ledger at handover, so "assi
 but not picked" in the design is read as "assigned and not yet handed over": a
 picked order's units are still in the level until then.
 
-No unit is promised twice: every placement locks the rows of the stores that could
-get the order, those in its customer's area (SELECT ... FOR UPDATE on PostgreSQL;
-SQLite runs one writer at a time), before it reads their stock and promises, and
-writes its promise before it lets go. Placements in other areas go on meanwhile.
+No unit is promised twice. On SQLite one writer runs at a time. On PostgreSQL intake
+reads its area's stock without locks, decides, then locks the row of the store it
+chose (SELECT ... FOR UPDATE) and reads that store's figures again; if the store can
+no longer take the order the transaction runs again, and a last try (or a split, which
+needs several stores) locks all the area's store rows in id order before it reads.
+A promise is written before the store's lock is let go. Placements that choose other
+stores go on meanwhile. Re-routing (a reject, a timeout, a person) locks every store.
 
 Lock order, to keep PostgreSQL free of deadlocks: store rows always in id order and
 before order rows; a new order's gapless number (a counter row) after them. Intake
-locks its area's stores; the other routing transactions lock all store rows
-(`lock_stores`), and only then order rows. The sync
-endpoint does the same before applying a frame that carries `order.status`; the
-catalogue fan-out locks store rows in id order and no order rows.
+locks its chosen store (or its area's stores); the other routing transactions lock all
+store rows (`lock_stores`), and only then order rows. The sync endpoint does the same
+before applying a frame that carries `order.status`; the catalogue fan-out locks store
+rows in id order and no order rows.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from app.config import HubConfig
@@ -134,13 +137,20 @@ async def take_order(db: HubDatabase, cfg: HubConfig, incoming: OrderIn) -> Plac
     the number, the order, its lines, then at commit its log, the store's event and the
     channel's webhook call."""
     validate(incoming, utcnow())
+    # SQLite: one writer, nothing to lock. PostgreSQL: the first tries lock only the store
+    # they choose (and check it under the lock); the last locks the whole area first, so
+    # it cannot be overtaken (as does a split, which needs several stores).
+    locks = "held" if db.dialect == "sqlite" else "none"
     for attempt in range(1, 4):
         try:
             # SQLite: placements waiting at one moment share a COMMIT (db.py)
-            return await db.write_grouped(lambda s: _record_and_place(s, cfg, incoming))
-        except routing_inputs.Stale:
+            return await db.write_grouped(
+                lambda s: _record_and_place(s, cfg, incoming, locks))  # noqa: B023 - run now
+        except routing_inputs.Stale as exc:
             if attempt == 3:
                 raise
+            if db.dialect == "postgresql" and (exc.lock_area or attempt == 2):
+                locks = "area"
         except IntegrityError:
             # The same order posted twice at once, both before either committed (with no
             # store in its area there is no row lock to queue them): the second sees the
@@ -153,7 +163,8 @@ async def take_order(db: HubDatabase, cfg: HubConfig, incoming: OrderIn) -> Plac
     raise AssertionError("unreachable")
 
 
-async def _record_and_place(s: Session, cfg: HubConfig, incoming: OrderIn) -> Placed:
+async def _record_and_place(s: Session, cfg: HubConfig, incoming: OrderIn, locks: str
+                            ) -> Placed:
     """One attempt (re-run whole on a deadlock, 40P01, or a routing change)."""
     channel, external_id = incoming.channel[:40], incoming.external_id[:80]
     skus = [line.sku.upper() for line in incoming.lines]
@@ -161,7 +172,7 @@ async def _record_and_place(s: Session, cfg: HubConfig, incoming: OrderIn) -> Pl
                                 lines=tuple((sku, line.quantity) for sku, line
                                             in zip(skus, incoming.lines, strict=True)))
     inputs = await routing_inputs.read(s, cfg, area, intake=(channel, external_id),
-                                       lock=dialect_of(s) == "postgresql")
+                                       locks=locks)
     if inputs.existing_id is not None:
         existing = await s.get(HubOrder, inputs.existing_id)
         if existing is not None:
@@ -192,13 +203,44 @@ async def _record_and_place(s: Session, cfg: HubConfig, incoming: OrderIn) -> Pl
     _log(s, order, "received", f"Received from {order.channel} "
                                f"({count_of(len(incoming.lines), 'line')}, PIN {order.pincode})")
     wake = await place(s, cfg, order, actor="auto", lines=lines, inputs=inputs)
-    await _number(s, order)
-    if order not in s.sync_session:  # (a split added it: the session writes it)
-        await core_execute(s, insert(HubOrder),
-                           [{c: getattr(order, c) for c in ORDER_COLUMNS}])
-        await core_execute(s, insert(HubOrderLine),
+    if order not in s.sync_session:  # (a split added and numbered it: the session writes it)
+        # Everything that does not need the number is written before it is taken: the
+        # counter row is held from then to COMMIT and every placement waits for it.
+        order.number = "~" + order.id[-19:]  # a stand-in no one ever sees (uncommitted)
+        await core_execute(s, _INSERT_ORDER, [{c: getattr(order, c) for c in ORDER_COLUMNS}])
+        await core_execute(s, _INSERT_LINES,
                            [{c: getattr(line, c) for c in LINE_COLUMNS} for line in lines])
+        await uow_of(s).write_pending(s)  # its log
+        order.number = await _number_written(s, order.id)
     return Placed(order, True, wake, tuple(lines), tuple(_logged(s, order.id)))
+
+
+_INSERT_ORDER = insert(HubOrder)
+_INSERT_LINES = insert(HubOrderLine)
+# PostgreSQL: the number is taken and written in one statement (one round trip while
+# the counter row is held, not two). lpad to 6 digits, never cut (like :06d).
+_NUMBER_ORDER_PG = text(
+    "WITH n AS (INSERT INTO number_sequences (name, last) VALUES ('hub_order', 1) "
+    "ON CONFLICT (name) DO UPDATE SET last = number_sequences.last + 1 RETURNING last) "
+    "UPDATE hub_orders SET number = 'HQ-' || lpad(n.last::text, "
+    "greatest(6, length(n.last::text)), '0') FROM n WHERE hub_orders.id = :id "
+    "RETURNING hub_orders.number")
+_SET_NUMBER = text("UPDATE hub_orders SET number = :number WHERE id = :id")
+
+
+async def _number_written(s: Session, order_id: str) -> str:
+    """Number a new order already written (gapless: the counter row stays locked until
+    COMMIT, so this is the last thing intake does before its unit of work)."""
+    if dialect_of(s) == "postgresql":
+        return str((await core_execute(s, _NUMBER_ORDER_PG, {"id": order_id})).scalar_one())
+    number = order_number(await next_number(s, "hub_order"))
+    await core_execute(s, _SET_NUMBER, {"number": number, "id": order_id})
+    return number
+
+
+def order_number(n: int) -> str:
+    """HQ-000123: at least six digits (the PostgreSQL statement above says the same)."""
+    return f"HQ-{n:06d}"
 
 
 async def _existing(s: Session, incoming: OrderIn) -> HubOrder | None:
@@ -211,7 +253,7 @@ async def _number(s: Session, order: HubOrder) -> None:
     """Give a new order its number (gapless; the counter row stays locked until commit
     on PostgreSQL, so this comes after the store locks and just before the writes)."""
     if not order.number:
-        order.number = f"HQ-{await next_number(s, 'hub_order'):06d}"
+        order.number = order_number(await next_number(s, "hub_order"))
 
 
 def line_value(price_minor: int, unit: str, quantity: int) -> int:
@@ -249,6 +291,8 @@ async def place(s: Session, cfg: HubConfig, order: HubOrder, *, actor: str,
         inputs = await routing_inputs.read(s, cfg, view)
     rules, views = inputs.config.rules, inputs.views
     decision = allocation.allocate(view, views, rules, exclude=tried)
+    if not inputs.locked and decision.chosen is not None:
+        decision = await _confirmed(s, cfg, view, inputs, decision, tried)
     # The log keeps every store that was in the area; far stores only as a count.
     detail = {"criteria": list(rules.criteria),
               "candidates": [c._asdict() for c in decision.ranked],
@@ -279,6 +323,23 @@ async def place(s: Session, cfg: HubConfig, order: HubOrder, *, actor: str,
          f"{ranked_words}." + (f" Not chosen: {skipped_words}." if skipped_words else "")
          + f" {_sentence(courier.describe())}.", {**detail, "courier": asdict(courier)})
     return _assign(s, cfg, order, chosen.store_id, courier.courier or "", lines, actor)
+
+
+async def _confirmed(s: Session, cfg: HubConfig, view: allocation.OrderView,
+                     inputs: routing_inputs.Inputs, decision: allocation.Decision,
+                     tried: frozenset[str]) -> allocation.Decision:
+    """A decision made without row locks (PostgreSQL intake), made safe: the chosen
+    store's row is locked and its figures read again; if it still takes the order the
+    decision stands (with those figures), otherwise the transaction runs again
+    (`routing_inputs.Stale`). Placements that chose other stores never wait for it."""
+    chosen = decision.ranked[0]
+    if decision.split:  # several stores: the try that locks the whole area does it
+        raise routing_inputs.Stale("a split is placed with its area locked", lock_area=True)
+    fresh = await routing_inputs.confirm(s, cfg, view, inputs, chosen.store_id)
+    again = allocation.allocate(view, [fresh], inputs.config.rules, exclude=tried)
+    if again.chosen is None or not again.chosen.covers_all:
+        raise routing_inputs.Stale(f"{chosen.store_id} could no longer take the order")
+    return replace(decision, ranked=(again.chosen, *decision.ranked[1:]))
 
 
 async def _split(s: Session, cfg: HubConfig, order: HubOrder, lines: list[HubOrderLine],

@@ -44,8 +44,13 @@ log = logging.getLogger("kirana.hub")
 
 
 class Stale(Exception):
-    """The routing config changed between taking the area's locks and reading: the
-    locks may not cover the area any more. The caller runs its transaction again."""
+    """What a placement locked may not cover what it decided (the routing config
+    changed after the locks; the store chosen without locks can no longer take the
+    order). The caller runs its transaction again; `lock_area`: lock the whole area."""
+
+    def __init__(self, message: str, *, lock_area: bool = False) -> None:
+        super().__init__(message)
+        self.lock_area = lock_area
 
 
 # --- the copy ---------------------------------------------------------------------------
@@ -138,6 +143,7 @@ class Inputs:
 
     config: RoutingConfig
     views: list[allocation.StoreView]  # every store; stock, load and liveness for the area's
+    locked: bool  # False: read without row locks; the chosen store must be confirmed
     existing_id: str | None = None  # intake: the order this channel posted before
     products: dict[str, tuple[int, str, bool]] | None = None  # sku -> price, unit, active
     courier_open: dict[str, int] | None = None  # open orders of the couriers that may get it
@@ -223,10 +229,13 @@ def limited_couriers(cfg: HubConfig, pincode: str) -> list[str]:
 
 
 async def read(s: Session, cfg: HubConfig, order: allocation.OrderView, *,
-               intake: tuple[str, str] | None = None, lock: bool = False) -> Inputs:
+               intake: tuple[str, str] | None = None, locks: str = "held") -> Inputs:
     """Everything a placement of `order` decides with, in this transaction. `intake`:
     (channel, external id) of a new order: also its products and whether it exists.
-    `lock` (PostgreSQL): lock the area's store rows first, in id order.
+    `locks` says how no unit gets promised twice:
+    "held": the caller holds the rows already (SQLite's one writer; `lock_stores`);
+    "area": lock the area's store rows first, in id order (PostgreSQL);
+    "none": read without locks; the placement must then `confirm` the store it chose.
 
     When the token read with the stock is not the copy's, the copy is read again here
     and so is the stock; if the area now has a store whose row this did not lock,
@@ -236,9 +245,8 @@ async def read(s: Session, cfg: HubConfig, order: allocation.OrderView, *,
     skus = [sku for sku, _qty in order.lines]
     area = allocation.stores_in_area(order, copy.stores, copy.rules)
     locked = set(area)
-    if lock and area:
-        await s.execute(select(HubStore.id).where(HubStore.id.in_(area))
-                        .order_by(HubStore.id).with_for_update())
+    if locks == "area" and area:
+        await _lock(s, area)
     channel, external_id = intake or ("", "")
     limited = limited_couriers(cfg, order.pincode)  # (usually none: no scan of open orders)
     params = {"channel": channel, "external_id": external_id,
@@ -253,14 +261,43 @@ async def read(s: Session, cfg: HubConfig, order: allocation.OrderView, *,
             break                                 # was read in this transaction anyway)
         copy = await load(s, cfg)
         area = allocation.stores_in_area(order, copy.stores, copy.rules)
-        if lock and not set(area) <= locked:
+        if locks == "area" and not set(area) <= locked:
             raise Stale("the routing config changed during a placement")
     if token == copy.token:
         s.info[CHECKED_KEY] = copy
-    return _inputs(copy, area, rows, intake is not None)
+    return _inputs(copy, area, rows, intake is not None, locks != "none")
 
 
-def _inputs(copy: RoutingConfig, area: list[str], rows: Sequence[Any], intake: bool) -> Inputs:
+async def confirm(s: Session, cfg: HubConfig, order: allocation.OrderView, inputs: Inputs,
+                  store_id: str) -> allocation.StoreView:
+    """Lock the row of the store a placement chose from an unlocked read, and read its
+    stock, promises and load again: from now on no other placement can promise its
+    units, and this one decides with what is committed. `Stale` if the routing config
+    changed meanwhile (the caller runs its transaction again)."""
+    await _lock(s, [store_id])
+    dialect = dialect_name(s)
+    limited = limited_couriers(cfg, order.pincode)
+    rows = (await core_execute(s, _STATEMENTS[dialect], {
+        "channel": "", "external_id": "", "products": _list(dialect, []),
+        "skus": _list(dialect, [sku for sku, _qty in order.lines]),
+        "since": utcnow() - cfg.offline_after, "stores": _list(dialect, [store_id]),
+        "couriers": _list(dialect, limited), "count_couriers": int(bool(limited))})).all()
+    if next((row[1] for row in rows if row[0] == "v"), None) != inputs.config.token:
+        await load(s, cfg)
+        raise Stale("the routing config changed during a placement")
+    fresh = _inputs(inputs.config, [store_id], rows, False, True)
+    if inputs.courier_open is not None and fresh.courier_open is not None:
+        inputs.courier_open.update(fresh.courier_open)
+    return next(v for v in fresh.views if v.id == store_id)
+
+
+async def _lock(s: Session, store_ids: list[str]) -> None:
+    await s.execute(select(HubStore.id).where(HubStore.id.in_(store_ids))
+                    .order_by(HubStore.id).with_for_update())
+
+
+def _inputs(copy: RoutingConfig, area: list[str], rows: Sequence[Any], intake: bool,
+            locked: bool) -> Inputs:
     levels: dict[str, dict[str, int]] = defaultdict(dict)
     promised: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     open_orders: dict[str, int] = {}
@@ -287,5 +324,6 @@ def _inputs(copy: RoutingConfig, area: list[str], rows: Sequence[Any], intake: b
     views = [replace(st, online=st.id in online, open_orders=open_orders.get(st.id, 0),
                      level=levels.get(st.id, {}), assigned=dict(promised.get(st.id, {})))
              if st.id in near else st for st in copy.stores]
-    return Inputs(copy, views, existing_id, products if intake else None, courier_open)
+    return Inputs(copy, views, locked, existing_id, products if intake else None,
+                  courier_open)
 

@@ -51,3 +51,18 @@ async def test_reads_take_no_transaction_and_writes_do(pg_hub):
         await s.execute(select(1))
         assert not (await (await s.connection()).get_raw_connection()).dbapi_connection.autocommit
     assert pg_hub.engine.pool._pre_ping is False
+
+
+async def test_order_numbers_keep_six_digits_and_grow_past_them(hub_db, hub_cfg):
+    """The number is made by SQL on PostgreSQL and by Python on SQLite: the same text."""
+    from sqlalchemy import text
+
+    await setup_stores(hub_db, {"S1": 10})
+    first = (await placement.take_order(hub_db, hub_cfg, incoming("W-1", qty=1))).order
+    async with hub_db.write() as s:
+        await s.execute(text("UPDATE number_sequences SET last = 999999 "
+                             "WHERE name = 'hub_order'"))
+    big = (await placement.take_order(hub_db, hub_cfg, incoming("W-2", qty=1))).order
+    assert (first.number, big.number) == ("HQ-000001", "HQ-1000000")
+    async with hub_db.read() as s:
+        assert set(await s.scalars(select(HubOrder.number))) == {"HQ-000001", "HQ-1000000"}
