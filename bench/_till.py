@@ -221,8 +221,8 @@ async def run_tills(base_url: str, codes: Sequence[str], sales: int, tills: int,
 
     ``split_cpu`` (one till only) reads the server's CPU around every request.
     ``warmup``: bills each till rings up first, outside every figure (the server's first
-    requests compile templates and statements: ~0.1-0.3 s of CPU once, which would add
-    several ms to the CPU per sale of a 40-bill run).
+    requests compile templates and statements: its first bill cost ~40 ms more CPU than
+    the next ones on a busy box, ~1 ms on the CPU per sale of a 40-bill run).
     """
     rng = random.Random(seed)
     clients = [httpx.AsyncClient(base_url=base_url, timeout=30, trust_env=False,
