@@ -66,3 +66,29 @@ async def test_order_numbers_keep_six_digits_and_grow_past_them(hub_db, hub_cfg)
     assert (first.number, big.number) == ("HQ-000001", "HQ-1000000")
     async with hub_db.read() as s:
         assert set(await s.scalars(select(HubOrder.number))) == {"HQ-000001", "HQ-1000000"}
+
+
+async def test_the_accept_timer_locks_no_store_when_nothing_is_due(pg_hub, hub_cfg):
+    """Every hub process runs it every second: with nothing due it must not queue
+    behind (or hold up) a placement that holds a store's row."""
+    import asyncio
+
+    from app.hub.models import HubStore
+
+    await setup_stores(pg_hub, {"S1": 10})
+    await placement.take_order(pg_hub, hub_cfg, incoming("W-1"))  # assigned, not yet due
+    held, release = asyncio.Event(), asyncio.Event()
+
+    async def hold_s1() -> None:
+        async with pg_hub.write() as s:
+            await s.execute(select(HubStore.id).where(HubStore.id == "S1").with_for_update())
+            held.set()
+            await release.wait()
+
+    holder = asyncio.create_task(hold_s1())
+    await held.wait()
+    try:
+        assert await asyncio.wait_for(placement.expire_assignments(pg_hub, hub_cfg), 5) == ()
+    finally:
+        release.set()
+        await holder
