@@ -26,24 +26,28 @@ from app.config import StoreConfig
 from app.core import audit
 from app.core.auth import StaffUser
 from app.core.clock import utcnow
-from app.core.db import Database, Session, get_existing
+from app.core.db import Database, Session
 from app.core.ids import uuid7
 from app.core.money import format_amount
 from app.core.prepared import Prepared
 from app.core.words import count_of
-from app.pos.common import is_manager, refuse_card_number, require_shift
+from app.pos.common import is_manager, open_shift_row, refuse_card_number
 from app.pos.discounts import recheck_discounts
 from app.pos.models import Cart, CartLine, Void
 from app.pos.priced_cart import (
+    AnyCart,
     CartView,
     LineState,
     cart_for_change,
     cart_state_for_change,
     counter_cart_state,
-    line_of,
+    delete_line,
+    line_state_of,
     new_cart_state,
     parked_on,
     products_for,
+    save_cart_state,
+    save_lines,
     totals_for,
     touch,
     touch_state,
@@ -221,9 +225,9 @@ async def set_quantity(
     approver: StaffUser | None = None,
 ) -> CartView:
     async with db.write() as s:
-        cart = await cart_for_change(s, counter, cart_id)
-        line = line_of(cart, line_id)
-        product = await get_existing(s, Product, line.product_id)
+        cart, products = await cart_state_for_change(s, counter, cart_id)
+        line = line_state_of(cart, line_id)
+        product = products[line.product_id]
         if quantity <= 0:
             raise PosError("use Remove to take a line off the bill")
         if line.label_price_minor is not None or product.unit != "piece":
@@ -245,15 +249,16 @@ async def set_quantity(
             )
         _check_quantity(cfg, product, quantity)
         line.quantity = quantity
-        await recheck_discounts(s, cfg, cart, user, approver)
-        touch(cart)
-        return await view_of(s, cfg, cart)
+        approved = recheck_discounts(cfg, cart, products, user, approver)
+        await save_lines(s, [line, *approved])
+        await save_cart_state(s, cart)
+        return await view_of_state(s, cfg, cart, products)
 
 
 async def _void(
     s: Session,
     cfg: StoreConfig,
-    cart: Cart,
+    cart: AnyCart,
     user: StaffUser,
     approver: StaffUser | None,
     kind: str,
@@ -263,7 +268,7 @@ async def _void(
     limit = cfg.pos.void_approval_above_rupees * 100
     if amount > limit and not is_manager(user) and approver is None:
         raise NeedsApproval(f"removing {format_amount(amount)} needs a manager's PIN")
-    shift = await require_shift(s, cart.counter)
+    shift = await open_shift_row(s, cart.counter)
     s.add(
         Void(
             id=uuid7(),
@@ -290,9 +295,8 @@ async def void_line(
     approver: StaffUser | None = None,
 ) -> CartView:
     async with db.write() as s:
-        cart = await cart_for_change(s, counter, cart_id)
-        line = line_of(cart, line_id)
-        products = await products_for(s, cart)
+        cart, products = await cart_state_for_change(s, counter, cart_id)
+        line = line_state_of(cart, line_id)
         value = totals_for(cfg, cart, products).line(line.id).gross
         await _void(
             s,
@@ -305,9 +309,11 @@ async def void_line(
             f"{products[line.product_id].sku} x{line.quantity}",
         )
         cart.lines.remove(line)
-        await recheck_discounts(s, cfg, cart, user, approver)
-        touch(cart)
-        return await view_of(s, cfg, cart)
+        approved = recheck_discounts(cfg, cart, products, user, approver)
+        await delete_line(s, line)
+        await save_lines(s, approved)
+        await save_cart_state(s, cart)
+        return await view_of_state(s, cfg, cart, products)
 
 
 async def void_cart(
@@ -341,10 +347,10 @@ async def set_customer_phone(
     if digits and (len(digits) != 10 or digits[0] not in "6789"):
         raise PosError("a mobile number has 10 digits and starts with 6, 7, 8 or 9")
     async with db.write() as s:
-        cart = await cart_for_change(s, counter, cart_id)
+        cart, products = await cart_state_for_change(s, counter, cart_id)
         cart.customer_phone = digits
-        touch(cart)
-        return await view_of(s, cfg, cart)
+        await save_cart_state(s, cart)
+        return await view_of_state(s, cfg, cart, products)
 
 
 async def park_cart(

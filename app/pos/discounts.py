@@ -3,36 +3,41 @@ manager's PIN, also when a shrinking line or bill pushes a set amount over it.""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from app.catalog.service import ProductInfo
 from app.config import StoreConfig
 from app.core import audit
 from app.core.auth import StaffUser
-from app.core.db import Database, Session
+from app.core.db import Database
 from app.core.money import format_amount
 from app.pos.common import is_manager
-from app.pos.models import Cart
 from app.pos.priced_cart import (
+    CartState,
     CartView,
-    cart_for_change,
+    LineState,
+    cart_state_for_change,
     discount_needs_approval,
-    line_of,
-    products_for,
+    line_state_of,
+    save_cart_state,
+    save_lines,
     totals_for,
-    touch,
-    view_of,
+    view_of_state,
 )
 from app.pos.pricing import Discount
 from app.pos.till_rules import NeedsApproval, PosError
 
 
-async def recheck_discounts(
-    s: Session, cfg: StoreConfig, cart: Cart, user: StaffUser, approver: StaffUser | None
-) -> None:
+def recheck_discounts(cfg: StoreConfig, cart: CartState, products: Mapping[str, ProductInfo],
+                      user: StaffUser, approver: StaffUser | None) -> list[LineState]:
     """An amount discount set within the limit can exceed it once the line or bill
-    shrinks; such a change needs the same approval as setting the discount would."""
+    shrinks; such a change needs the same approval as setting the discount would.
+    Records `approver` on the discounts it approves (on `cart` for the bill's) and
+    returns the lines it changed, for the caller to write."""
     if is_manager(user):
-        return
-    products = await products_for(s, cart)
+        return []
     totals = totals_for(cfg, cart, products)
+    changed = []
     for line in cart.lines:
         if line.discount_kind != "amount" or line.discount_approver:
             continue
@@ -44,6 +49,7 @@ async def recheck_discounts(
                     f"{cfg.pos.discount_limit_percent}%: a manager's PIN is needed"
                 )
             line.discount_approver = approver.id
+            changed.append(line)
     if cart.bill_discount_kind == "amount" and not cart.bill_discount_approver:
         base = totals.gross - totals.line_discounts
         if discount_needs_approval(cfg, Discount("amount", cart.bill_discount_value), base):
@@ -53,6 +59,7 @@ async def recheck_discounts(
                     f"{cfg.pos.discount_limit_percent}%: a manager's PIN is needed"
                 )
             cart.bill_discount_approver = approver.id
+    return changed
 
 
 def _check_discount(cfg: StoreConfig, discount: Discount, base: int, what: str,
@@ -77,9 +84,8 @@ async def set_line_discount(
     approver: StaffUser | None = None,
 ) -> CartView:
     async with db.write() as s:
-        cart = await cart_for_change(s, counter, cart_id)
-        line = line_of(cart, line_id)
-        products = await products_for(s, cart)
+        cart, products = await cart_state_for_change(s, counter, cart_id)
+        line = line_state_of(cart, line_id)
         gross = totals_for(cfg, cart, products).line(line.id).gross
         if discount is not None:
             _check_discount(cfg, discount, gross, "line", user, approver)
@@ -92,8 +98,9 @@ async def set_line_discount(
         line.discount_kind = discount.kind if discount else None
         line.discount_value = discount.value if discount else 0
         line.discount_approver = approver.id if approver and discount else None
-        touch(cart)
-        return await view_of(s, cfg, cart)
+        await save_lines(s, [line])
+        await save_cart_state(s, cart)
+        return await view_of_state(s, cfg, cart, products)
 
 
 async def set_bill_discount(
@@ -106,8 +113,7 @@ async def set_bill_discount(
     approver: StaffUser | None = None,
 ) -> CartView:
     async with db.write() as s:
-        cart = await cart_for_change(s, counter, cart_id)
-        products = await products_for(s, cart)
+        cart, products = await cart_state_for_change(s, counter, cart_id)
         base = totals_for(cfg, cart, products)
         base_amount = base.gross - base.line_discounts
         if discount is not None:
@@ -117,5 +123,5 @@ async def set_bill_discount(
         cart.bill_discount_kind = discount.kind if discount else None
         cart.bill_discount_value = discount.value if discount else 0
         cart.bill_discount_approver = approver.id if approver and discount else None
-        touch(cart)
-        return await view_of(s, cfg, cart)
+        await save_cart_state(s, cart)
+        return await view_of_state(s, cfg, cart, products)

@@ -3,7 +3,7 @@ one counter and is priced from the catalogue on the server, never from a client.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import cast
@@ -252,6 +252,18 @@ _TENDERS = Prepared(select(*_TENDER_COLUMNS).where(_T.cart_id == bindparam("cart
 _TOUCH = Prepared(update(_CARTS).where(_C.id == bindparam("cart_id")).values(
     version=bindparam("version"), updated_at=bindparam("updated_at")))
 _INSERT_CART = Prepared.insert(_CARTS)
+_SAVE_CART = Prepared(update(_CARTS).where(_C.id == bindparam("cart_id")).values(
+    customer_phone=bindparam("customer_phone"),
+    bill_discount_kind=bindparam("bill_discount_kind"),
+    bill_discount_value=bindparam("bill_discount_value"),
+    bill_discount_approver=bindparam("bill_discount_approver"),
+    version=bindparam("version"), updated_at=bindparam("updated_at")))
+_LINES_TABLE = cast(Table, CartLine.__table__)
+_SAVE_LINE = Prepared(update(_LINES_TABLE).where(_L.id == bindparam("line_id")).values(
+    quantity=bindparam("quantity"), discount_kind=bindparam("discount_kind"),
+    discount_value=bindparam("discount_value"),
+    discount_approver=bindparam("discount_approver")))
+_DELETE_LINE = Prepared(delete(_LINES_TABLE).where(_L.id == bindparam("line_id")))
 INSERT_TENDER = Prepared.insert(_TENDERS_TABLE)
 DELETE_TENDER = Prepared(delete(_TENDERS_TABLE).where(_T.id == bindparam("tender_id")))
 
@@ -349,6 +361,39 @@ async def touch_state(s: Session, cart: CartState) -> None:
     cart.updated_at = utcnow()
     await _TOUCH.run(s, {"cart_id": cart.id, "version": cart.version,
                          "updated_at": cart.updated_at})
+
+
+async def save_cart_state(s: Session, cart: CartState) -> None:
+    """touch_state plus the cart's own fields a till step changes (customer phone, bill
+    discount and its approver), written at once."""
+    cart.version += 1
+    cart.updated_at = utcnow()
+    await _SAVE_CART.run(s, {
+        "cart_id": cart.id, "customer_phone": cart.customer_phone,
+        "bill_discount_kind": cart.bill_discount_kind,
+        "bill_discount_value": cart.bill_discount_value,
+        "bill_discount_approver": cart.bill_discount_approver,
+        "version": cart.version, "updated_at": cart.updated_at})
+
+
+async def save_lines(s: Session, lines: Iterable[LineState]) -> None:
+    """Write the quantity and discount of each of `lines` (each once)."""
+    for line in {id(x): x for x in lines}.values():
+        await _SAVE_LINE.run(s, {
+            "line_id": line.id, "quantity": line.quantity,
+            "discount_kind": line.discount_kind, "discount_value": line.discount_value,
+            "discount_approver": line.discount_approver})
+
+
+async def delete_line(s: Session, line: LineState) -> None:
+    await _DELETE_LINE.run(s, {"line_id": line.id})
+
+
+def line_state_of(cart: CartState, line_id: str) -> LineState:
+    line = next((line for line in cart.lines if line.id == line_id), None)
+    if line is None:
+        raise PosError("that line is not on this cart")
+    return line
 
 
 def touch(cart: Cart) -> None:

@@ -1,6 +1,7 @@
 """A whole sale at the till loads no ORM object (issue #15): the till page (its shift and
-quick keys), scans, the pay panel, tenders taken and removed, completing the sale and the
-next sale's empty cart all read plain rows. Loading ORM objects (the cart with its lines
+quick keys), scans, quantity changes, line and bill discounts, the customer's phone, a
+removed line, the pay panel, tenders taken and removed, completing the sale and the next
+sale's empty cart all read plain rows. Loading ORM objects (the cart with its lines
 and tenders, every product, the shift) was most of a till request's CPU. Real services
 on a real SQLite file; the totals themselves are checked by test_cart_totals_property.py."""
 
@@ -15,8 +16,9 @@ from app.catalog.service import import_catalog
 from app.core.auth import StaffUser
 from app.core.db import Base
 from app.core.prepared import Prepared
-from app.pos import cart, payment, shifts
+from app.pos import cart, discounts, payment, shifts
 from app.pos.models import Sale
+from app.pos.pricing import Discount
 from tests.conftest import STAFF
 
 CATALOG_CSV = (Path(__file__).resolve().parents[2] / "store_config" / "demo_catalog.csv").read_text()
@@ -41,6 +43,18 @@ async def test_a_sale_loads_no_orm_object(cfg, db, staff):
             await cart.add_scan(db, cfg, "C1", cashier, cart_id, code, cfg.measure_rules)
         view = await cart.current_cart(db, cfg, "C1", cashier)  # the pay panel's read
         assert [line.quantity for line in view.cart.lines] == [2, 1, 1]
+        first, second, third = (line.id for line in view.cart.lines)
+        await cart.set_quantity(db, cfg, "C1", cart_id, first, 3, cashier)
+        await cart.set_quantity(db, cfg, "C1", cart_id, first, 2, cashier)  # a partial void
+        await discounts.set_line_discount(db, cfg, "C1", cart_id, second,
+                                          Discount("percent", 500), cashier)
+        await discounts.set_bill_discount(db, cfg, "C1", cart_id, Discount("amount", 100),
+                                          cashier)
+        await cart.set_customer_phone(db, cfg, "C1", cart_id, "9876543210")
+        view = await cart.void_line(db, cfg, "C1", cart_id, third, cashier)
+        assert [line.quantity for line in view.cart.lines] == [2, 1]
+        assert view.cart.lines[1].discount_kind == "percent"
+        assert view.cart.bill_discount_value == 100 and view.cart.customer_phone == "9876543210"
         view = await payment.add_tender(db, cfg, "C1", cart_id, "card", 100, None, "A1")
         view = await payment.remove_tender(db, cfg, "C1", cart_id, view.cart.tenders[0].id)
         assert not view.cart.tenders
@@ -48,7 +62,8 @@ async def test_a_sale_loads_no_orm_object(cfg, db, staff):
                                         view.remaining + 5_000)
         sale = await payment.complete_sale(db, cfg, "C1", cart_id, "hot-path-key-1", cashier)
         assert sale.total_minor == view.totals.total and sale.change_minor == 5_000
-        assert len(sale.lines) == 3 and len(sale.tenders) == 1
+        assert len(sale.lines) == 2 and len(sale.tenders) == 1
+        assert sale.customer_phone == "9876543210" and sale.discount_minor > 100
         after = await cart.current_cart(db, cfg, "C1", cashier)  # "New sale"
         assert after.cart.id != cart_id and not after.cart.lines
         shift, quick = await shifts.shift_and_quick_keys(db, cfg, "C1")  # the till page
