@@ -26,7 +26,7 @@ from app.purchasing.rules import (
     parse_pack_size,
     parse_supplier,
 )
-from app.purchasing.suggest import DEFAULT_COVER_DAYS, MAX_COVER_DAYS, SuggestError
+from app.purchasing.suggest import DEFAULT_COVER_DAYS, SuggestError, parse_cover_days
 
 MANAGER = requires("manager")
 Refused = (SupplierError, SuggestError, service.PurchasingError)
@@ -151,12 +151,10 @@ async def import_upload(
 @get("/purchasing/suppliers/{sid:str}/suggest", guards=[MANAGER])
 async def suggest_page(request: Request, sid: str, cover: str = "") -> Template:
     error = ""
-    days = DEFAULT_COVER_DAYS
-    if cover.strip():
-        if cover.strip().isdigit() and 1 <= int(cover) <= MAX_COVER_DAYS:
-            days = int(cover)
-        else:
-            error = f"Days of cover must be a whole number from 1 to {MAX_COVER_DAYS}."
+    try:
+        days = parse_cover_days(cover)
+    except SuggestError as exc:
+        days, error = DEFAULT_COVER_DAYS, str(exc).capitalize() + "."
     got = await _found(service.suggested_order(request.app.state.db, sid, cover_days=days,
                                                tz=request.app.state.cfg.tz))
     return page(request, "purchasing/suggest.html", status_code=400 if error else 200,

@@ -18,6 +18,7 @@ All arithmetic is exact (fractions); the need is rounded up to a whole unit once
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -64,9 +65,19 @@ class Suggestion:
         return self.cases * self.pack_size
 
 
+def parse_cover_days(text: str) -> int:
+    """Days of cover typed on the page: '' -> the default, else a whole number 1..90."""
+    cleaned = (text or "").strip()
+    if not cleaned:
+        return DEFAULT_COVER_DAYS
+    if not re.fullmatch(r"[0-9]{1,3}", cleaned):
+        raise SuggestError(f"days of cover must be a whole number from 1 to {MAX_COVER_DAYS}")
+    return check_cover_days(int(cleaned))
+
+
 def check_cover_days(days: int) -> int:
     if not 1 <= days <= MAX_COVER_DAYS:
-        raise SuggestError(f"days of cover must be from 1 to {MAX_COVER_DAYS}")
+        raise SuggestError(f"days of cover must be a whole number from 1 to {MAX_COVER_DAYS}")
     return days
 
 

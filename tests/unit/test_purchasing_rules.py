@@ -215,3 +215,44 @@ def test_supplier_csv_errors_name_the_line(text, line, words):
     parsed = csv_io.parse_suppliers(text)
     assert not parsed.clean
     assert parsed.errors[0].line == line and words in parsed.errors[0].message
+
+
+# --- hostile text: a value or the feature's own error, never anything else ------------
+
+HOSTILE = st.one_of(st.text(), st.sampled_from(
+    ["", "\x00", "²", "١٢", "１２", "1e309", "9" * 5000, "-1", "+5", "NaN", "=1+1", " 7 "]))
+
+
+@settings(max_examples=150)
+@given(HOSTILE)
+def test_parsers_take_any_text(text):
+    from app.purchasing.suggest import parse_cover_days
+
+    for parse, error in ((rules.parse_lead_time, rules.SupplierError),
+                         (rules.parse_pack_size, rules.SupplierError),
+                         (rules.parse_case_cost, rules.SupplierError),
+                         (rules.check_gstin, rules.SupplierError),
+                         (rules.check_phone, rules.SupplierError),
+                         (rules.check_unit, rules.SupplierError),
+                         (rules.parse_line_quantity, rules.SupplierError),
+                         (lambda t: rules.parse_expected_date(t, TODAY), rules.SupplierError),
+                         (lambda t: rules.parse_order_form({"qty_p": t, "unit_p": t}),
+                          rules.SupplierError),
+                         (parse_cover_days, SuggestError)):
+        try:
+            parse(text)
+        except error:
+            pass
+    parsed = csv_io.parse_suppliers("supplier,gstin,phone,lead_time_days,sku,case_cost,"
+                                    "pack_size\n" + ",".join([text] * 7))
+    assert parsed.clean or parsed.errors[0].line >= 1
+
+
+def test_cover_days_text():
+    from app.purchasing.suggest import DEFAULT_COVER_DAYS, parse_cover_days
+
+    assert parse_cover_days("") == DEFAULT_COVER_DAYS
+    assert parse_cover_days(" 14 ") == 14
+    for bad in ("0", "91", "²", "١٢", "7.5"):
+        with pytest.raises(SuggestError):
+            parse_cover_days(bad)
