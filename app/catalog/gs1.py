@@ -29,6 +29,7 @@ from app.catalog.barcodes import (
     normalize_gtin,
     parse_gs1,
 )
+from app.core.words import count_of
 
 __all__ = [
     "GS1Data",
@@ -102,7 +103,8 @@ def expiry_date(yymmdd: str, today: datetime.date) -> datetime.date:
     if day == 0:
         day = last
     if day > last:
-        raise GS1Error(f"GS1: date {yymmdd} has day {day:02d}; {year}-{month:02d} has {last} days")
+        raise GS1Error(f"GS1: date {yymmdd} has day {day:02d}; "
+                       f"{year}-{month:02d} has {count_of(last, 'day')}")
     return datetime.date(year, month, day)
 
 
@@ -141,12 +143,12 @@ def parse_element_string(raw: str, today: datetime.date) -> GS1Data:
         raise GS1Error("GS1: expected text")
     # Refuse before any regex walks it: stripping edge spaces is quadratic on hostile input.
     if len(raw) > _MAX_RAW:
-        raise GS1Error(f"GS1: too long ({len(raw)} characters, at most {MAX_SCAN_LENGTH})")
+        raise GS1Error(f"GS1: too long ({count_of(len(raw), 'character')}, at most {MAX_SCAN_LENGTH})")
     data = _EDGE_SPACE.sub("", raw)
     if not data:
         raise GS1Error("GS1: empty")
     if len(data) > MAX_SCAN_LENGTH:
-        raise GS1Error(f"GS1: too long ({len(data)} characters, at most {MAX_SCAN_LENGTH})")
+        raise GS1Error(f"GS1: too long ({count_of(len(data), 'character')}, at most {MAX_SCAN_LENGTH})")
     control = _CONTROL.search(data)
     if control is not None:
         raise GS1Error(
