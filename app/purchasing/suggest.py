@@ -87,15 +87,25 @@ def weekday_shares(daily_sales: Sequence[int], yesterday: date) -> dict[int, Fra
     n = len(daily_sales)
     if total <= 0 or n == 0:
         return dict.fromkeys(range(7), Fraction(1))
-    sums = dict.fromkeys(range(7), 0)
-    days = dict.fromkeys(range(7), 0)
+    sums = [0] * 7
+    days = [0] * 7
+    first = yesterday.weekday() - (n - 1)  # the weekday of daily_sales[0], mod 7
     for i, qty in enumerate(daily_sales):
-        wd = (yesterday - timedelta(days=n - 1 - i)).weekday()
+        wd = (first + i) % 7
         sums[wd] += qty
         days[wd] += 1
-    mean = Fraction(total, n)
-    return {wd: (Fraction(sums[wd], days[wd]) / mean if days[wd] else Fraction(1))
+    # (sums/days) / (total/n), as one fraction
+    return {wd: (Fraction(sums[wd] * n, days[wd] * total) if days[wd] else Fraction(1))
             for wd in range(7)}
+
+
+def weekdays_in(start: date, days: int) -> dict[int, int]:
+    """weekday -> how many times it falls in the `days` days from `start` (whole weeks
+    and the rest: the same for every product, so it is counted once, not per day)."""
+    counts = dict.fromkeys(range(7), max(0, days) // 7)
+    for d in range(max(0, days) % 7):
+        counts[(start + timedelta(days=d)).weekday()] += 1
+    return counts
 
 
 def rate_per_day(daily_sales: Sequence[int]) -> Fraction:
@@ -111,13 +121,30 @@ def rate_per_day(daily_sales: Sequence[int]) -> Fraction:
 
 
 def need_for(history: ProductHistory, today: date, horizon_days: int) -> tuple[Fraction, int]:
-    """(rate, whole units needed from today over `horizon_days` days)."""
+    """(rate, whole units needed from today over `horizon_days` days): the rate times
+    each weekday's share, summed over the window, rounded up once.
+
+    Done in integers (this runs for every product of a supplier, 2,000 of them in the
+    benchmark): with at most 28 days, each weekday has 1 to 4 samples, so 12 (their
+    least common multiple) over the sample count is whole."""
     clean = [max(0, q) for q in history.daily_sales[-HISTORY_DAYS:]]
-    rate = rate_per_day(clean)
-    shares = weekday_shares(clean, today - timedelta(days=1))
-    demand = sum((rate * shares[(today + timedelta(days=d)).weekday()]
-                  for d in range(horizon_days)), Fraction(0))
-    return rate, -(-demand.numerator // demand.denominator)  # ceil
+    total, n = sum(clean), len(clean)
+    if total == 0:
+        return Fraction(0), 0
+    recent = clean[-RECENT_DAYS:]
+    l14, s14 = len(recent), sum(recent)
+    rate_num, rate_den = 2 * s14 * n + total * l14, 3 * l14 * n  # (2*s14/l14 + total/n) / 3
+    sums, days = [0] * 7, [0] * 7
+    first = (today - timedelta(days=1)).weekday() - (n - 1)
+    for i, qty in enumerate(clean):
+        sums[(first + i) % 7] += qty
+        days[(first + i) % 7] += 1
+    counts = weekdays_in(today, horizon_days)
+    # sum over weekdays of count * share, share = (sums/days) / (total/n), over 12 * total
+    shares_num = sum(counts[wd] * (sums[wd] * (12 // days[wd]) * n if days[wd] else 12 * total)
+                     for wd in range(7))
+    num, den = rate_num * shares_num, rate_den * 12 * total
+    return Fraction(rate_num, rate_den), -(-num // den)
 
 
 def suggest_line(history: ProductHistory, *, today: date, lead_time_days: int,

@@ -255,3 +255,30 @@ def test_cover_days_text():
     for bad in ("0", "91", "²", "١٢", "7.5"):
         with pytest.raises(SuggestError):
             parse_cover_days(bad)
+
+
+@settings(max_examples=300)
+@given(daily=sales, horizon=st.integers(0, 180), offset=st.integers(0, 400))
+def test_the_fast_need_equals_the_day_by_day_sum(daily, horizon, offset):
+    """need_for works in integers with weekday counts; the plain definition walks the
+    days one by one with fractions. They must agree exactly."""
+    from fractions import Fraction
+
+    from app.purchasing.suggest import need_for, rate_per_day
+
+    today = TODAY + timedelta(days=offset)
+    yesterday = today - timedelta(days=1)
+    n = len(daily)
+    per_weekday: dict[int, list[int]] = {wd: [] for wd in range(7)}
+    for i, qty in enumerate(daily):
+        per_weekday[(yesterday - timedelta(days=n - 1 - i)).weekday()].append(qty)
+    mean = Fraction(sum(daily), n) if n else Fraction(0)
+    share = {wd: (Fraction(sum(v), len(v)) / mean if v and mean else Fraction(1))
+             for wd, v in per_weekday.items()}
+    rate = rate_per_day(daily)
+    demand = sum((rate * share[(today + timedelta(days=d)).weekday()] for d in range(horizon)),
+                 Fraction(0))
+    got_rate, need = need_for(hist(daily), today, horizon)
+    assert need == -(-demand.numerator // demand.denominator)
+    assert got_rate == rate
+    assert weekday_shares(daily, yesterday) == share
