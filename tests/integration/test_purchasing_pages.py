@@ -45,6 +45,13 @@ async def test_manager_builds_and_sends_an_order(client, login_as, db, cfg):
     pid = re.search(r'name="qty_([0-9a-f-]+)"', suggest.text).group(1)
     empty = await client.post(f"{supplier_url}/orders", data={**form, f"qty_{pid}": "0"})
     assert empty.status_code == 400 and "Nothing to order" in empty.text
+    for fields, words in (({f"qty_{pid}": "1e3"}, "quantity"),
+                          ({f"qty_{pid}": "2", f"unit_{pid}": "box"}, "case or piece"),
+                          ({"qty_not-a-product": "2"}, "does not sell us"),
+                          ({f"qty_{pid}": "2", "expected_on": "31/12/2026"}, "not a date")):
+        hostile = await client.post(f"{supplier_url}/orders", data={**form, **fields})
+        assert hostile.status_code == 400 and words in hostile.text, fields
+    assert "PO-0" not in (await client.get("/purchasing")).text  # none of them made an order
     made_po = await client.post(f"{supplier_url}/orders", data={
         **form, f"qty_{pid}": "3", f"unit_{pid}": "case", "expected_on": ""},
         follow_redirects=False)
