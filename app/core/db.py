@@ -345,10 +345,12 @@ class Database:
                 self._watch = None
 
 
-_NEXT_NUMBER = text(
+# The gapless counter's one statement (the hub's intake runs the same text by itself).
+NEXT_NUMBER_SQL = (
     "INSERT INTO number_sequences (name, last) VALUES (:n, 1) "
     "ON CONFLICT(name) DO UPDATE SET last = number_sequences.last + 1 RETURNING last"
 )
+_NEXT_NUMBER = text(NEXT_NUMBER_SQL)
 
 
 async def next_number(session: Session, name: str) -> int:

@@ -134,13 +134,11 @@ class HubUnitOfWork:
         """Write the rows queued with `insert_later` so far (one executemany per table);
         at COMMIT, or earlier when the caller wants them written before its next step."""
         if self.inserts:
-            from sqlalchemy import insert
-
-            from app.hub.db import core_execute  # (db.py imports this module)
+            from app.hub.db import insert_rows  # (db.py imports this module)
 
             await s.flush()  # rows the ORM holds first: log rows point at orders
             for table, rows in self.inserts.items():
-                await core_execute(s, insert(table), rows)
+                await insert_rows(s, table, rows)
             self.inserts = {}
 
     async def publish(self, waker: Waker | None) -> None:

@@ -35,16 +35,16 @@ from dataclasses import asdict, dataclass, replace
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.config import HubConfig
 from app.core.clock import utcnow
-from app.core.db import Session, next_number
+from app.core.db import NEXT_NUMBER_SQL, Session, next_number
 from app.core.ids import uuid7
 from app.core.words import count_of
 from app.hub import allocation, couriers, order_states, routing_inputs, webhooks
-from app.hub.db import HubDatabase, core_execute, dialect_of, write_retrying
+from app.hub.db import HubDatabase, dialect_of, insert_rows, rows_of, write_retrying
 from app.hub.events import OrderAssigned, StatusChanged, on_commit, raise_event, uow_of
 from app.hub.models import (
     HubCourier,
@@ -207,34 +207,31 @@ async def _record_and_place(s: Session, cfg: HubConfig, incoming: OrderIn, locks
         # Everything that does not need the number is written before it is taken: the
         # counter row is held from then to COMMIT and every placement waits for it.
         order.number = "~" + order.id[-19:]  # a stand-in no one ever sees (uncommitted)
-        await core_execute(s, _INSERT_ORDER, [{c: getattr(order, c) for c in ORDER_COLUMNS}])
-        await core_execute(s, _INSERT_LINES,
-                           [{c: getattr(line, c) for c in LINE_COLUMNS} for line in lines])
+        await insert_rows(s, HubOrder.__table__, [{c: getattr(order, c) for c in ORDER_COLUMNS}])
+        await insert_rows(s, HubOrderLine.__table__,
+                          [{c: getattr(line, c) for c in LINE_COLUMNS} for line in lines])
         await uow_of(s).write_pending(s)  # its log
         order.number = await _number_written(s, order.id)
     return Placed(order, True, wake, tuple(lines), tuple(_logged(s, order.id)))
 
 
-_INSERT_ORDER = insert(HubOrder)
-_INSERT_LINES = insert(HubOrderLine)
 # PostgreSQL: the number is taken and written in one statement (one round trip while
-# the counter row is held, not two). lpad to 6 digits, never cut (like :06d).
-_NUMBER_ORDER_PG = text(
-    "WITH n AS (INSERT INTO number_sequences (name, last) VALUES ('hub_order', 1) "
-    "ON CONFLICT (name) DO UPDATE SET last = number_sequences.last + 1 RETURNING last) "
-    "UPDATE hub_orders SET number = 'HQ-' || lpad(n.last::text, "
-    "greatest(6, length(n.last::text)), '0') FROM n WHERE hub_orders.id = :id "
-    "RETURNING hub_orders.number")
-_SET_NUMBER = text("UPDATE hub_orders SET number = :number WHERE id = :id")
+# the counter row is held, not two). lpad to 6 digits, never cut (like order_number).
+_NUMBER_ORDER_PG = (
+    f"WITH n AS ({NEXT_NUMBER_SQL}) UPDATE hub_orders SET number = 'HQ-' || "
+    "lpad(n.last::text, greatest(6, length(n.last::text)), '0') FROM n "
+    "WHERE hub_orders.id = :id RETURNING hub_orders.number")
 
 
 async def _number_written(s: Session, order_id: str) -> str:
     """Number a new order already written (gapless: the counter row stays locked until
     COMMIT, so this is the last thing intake does before its unit of work)."""
     if dialect_of(s) == "postgresql":
-        return str((await core_execute(s, _NUMBER_ORDER_PG, {"id": order_id})).scalar_one())
-    number = order_number(await next_number(s, "hub_order"))
-    await core_execute(s, _SET_NUMBER, {"number": number, "id": order_id})
+        return str((await rows_of(s, _NUMBER_ORDER_PG, {"n": "hub_order", "id": order_id}))
+                   [0][0])
+    number = order_number((await rows_of(s, NEXT_NUMBER_SQL, {"n": "hub_order"}))[0][0])
+    await rows_of(s, "UPDATE hub_orders SET number = :number WHERE id = :id",
+                  {"number": number, "id": order_id})
     return number
 
 

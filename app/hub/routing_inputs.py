@@ -29,14 +29,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 
 from app.config import HubConfig
 from app.core.clock import utcnow
-from app.core.db import Session, UTCDateTime, dialect_name
+from app.core.db import Session, dialect_name
 from app.hub import allocation, couriers
-from app.hub.db import core_execute
+from app.hub.db import rows_of
 from app.hub.models import HubChannel, HubConfigVersion, HubCourier, HubSetting, HubStore
 from app.hub.order_states import HOLDING, OPEN
 
@@ -163,7 +163,7 @@ def _one_of(dialect: str, column: str, param: str) -> str:
     return f"{column} IN (SELECT value FROM json_each(:{param}))"
 
 
-def _statement(dialect: str) -> Any:
+def _statement(dialect: str) -> str:
     """The one read (see the module's docstring). Rows are (kind, a, b, n, m):
     v token · e order id · p sku, unit, price, active · k online store · l store, sku,
     on hand · h store, sku, promised by hub orders · r store, sku, reserved for the
@@ -208,7 +208,7 @@ SELECT 'c', courier, {txt}, count(*), {num} FROM hub_orders
  WHERE :count_couriers = 1 AND status IN ({_COURIER_OPEN_SQL}) AND {of("courier", "couriers")}
  GROUP BY courier
 """
-    return text(sql).bindparams(bindparam("since", type_=UTCDateTime()))
+    return sql
 
 
 _STATEMENTS = {dialect: _statement(dialect) for dialect in ("sqlite", "postgresql")}
@@ -254,8 +254,8 @@ async def read(s: Session, cfg: HubConfig, order: allocation.OrderView, *,
               "skus": _list(dialect, skus), "since": utcnow() - cfg.offline_after,
               "couriers": _list(dialect, limited), "count_couriers": int(bool(limited))}
     for attempt in range(1, 4):
-        rows = (await core_execute(s, _STATEMENTS[dialect], {
-            **params, "stores": _list(dialect, area)})).all()
+        rows = await rows_of(s, _STATEMENTS[dialect], {**params,
+                                                       "stores": _list(dialect, area)})
         token = next((row[1] for row in rows if row[0] == "v"), None)
         if token == copy.token or attempt == 3:  # (3: changed twice meanwhile; the copy
             break                                 # was read in this transaction anyway)
@@ -277,11 +277,11 @@ async def confirm(s: Session, cfg: HubConfig, order: allocation.OrderView, input
     await _lock(s, [store_id])
     dialect = dialect_name(s)
     limited = limited_couriers(cfg, order.pincode)
-    rows = (await core_execute(s, _STATEMENTS[dialect], {
+    rows = await rows_of(s, _STATEMENTS[dialect], {
         "channel": "", "external_id": "", "products": _list(dialect, []),
         "skus": _list(dialect, [sku for sku, _qty in order.lines]),
         "since": utcnow() - cfg.offline_after, "stores": _list(dialect, [store_id]),
-        "couriers": _list(dialect, limited), "count_couriers": int(bool(limited))})).all()
+        "couriers": _list(dialect, limited), "count_couriers": int(bool(limited))})
     if next((row[1] for row in rows if row[0] == "v"), None) != inputs.config.token:
         await load(s, cfg)
         raise Stale("the routing config changed during a placement")
@@ -292,8 +292,9 @@ async def confirm(s: Session, cfg: HubConfig, order: allocation.OrderView, input
 
 
 async def _lock(s: Session, store_ids: list[str]) -> None:
-    await s.execute(select(HubStore.id).where(HubStore.id.in_(store_ids))
-                    .order_by(HubStore.id).with_for_update())
+    """Lock these store rows in id order (PostgreSQL; SQLite has one writer)."""
+    await rows_of(s, "SELECT id FROM hub_stores WHERE id = ANY(:ids) ORDER BY id FOR UPDATE",
+                  {"ids": sorted(store_ids)})
 
 
 def _inputs(copy: RoutingConfig, area: list[str], rows: Sequence[Any], intake: bool,

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
@@ -31,7 +31,7 @@ from app.core.geo import point_problem
 from app.core.ids import uuid7
 from app.core.security import hash_token
 from app.hub import reconcile
-from app.hub.db import HubDatabase, core_execute, upsert, write_retrying
+from app.hub.db import HubDatabase, insert_rows, rows_of, upsert, write_retrying
 from app.hub.events import StoresHaveNews, raise_event
 from app.hub.models import (
     HubChannel,
@@ -358,21 +358,19 @@ async def enqueue(s: Session, store_ids: list[str], events: list[tuple[str, dict
     await s.flush()
     loaded = s.sync_session.identity_map
     for store_id in sorted(set(store_ids)):  # hub_stores rows are always locked in id order
-        last = (await core_execute(s, _BUMP_SEQ, {"store_id": store_id, "n": len(events)})
-                ).scalar_one()
+        last = int((await rows_of(s, _BUMP_SEQ, {"store_id": store_id, "n": len(events)}))[0][0])
         row = loaded.get(identity_key(HubStore, store_id))
         if row is not None:
             set_committed_value(row, "down_seq", last)
         first = last - len(events) + 1
-        await core_execute(s, _ADD_OUTBOX, [
+        await insert_rows(s, HubOutbox.__table__, [
             {"store_id": store_id, "seq": first + i, "id": uuid7(), "kind": kind, "at": now,
              "data": data} for i, (kind, data) in enumerate(encoded)])
     raise_event(s, StoresHaveNews(tuple(sorted(set(store_ids)))))  # woken after commit
 
 
-_BUMP_SEQ = (update(HubStore).where(HubStore.id == bindparam("store_id"))
-             .values(down_seq=HubStore.down_seq + bindparam("n")).returning(HubStore.down_seq))
-_ADD_OUTBOX = insert(HubOutbox)
+_BUMP_SEQ = ("UPDATE hub_stores SET down_seq = down_seq + :n WHERE id = :store_id "
+             "RETURNING down_seq")
 
 
 async def pending_down(db: HubDatabase, store_id: str, after: int, limit: int) -> list[Event]:

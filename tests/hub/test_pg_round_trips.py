@@ -92,3 +92,25 @@ async def test_the_accept_timer_locks_no_store_when_nothing_is_due(pg_hub, hub_c
     finally:
         release.set()
         await holder
+
+
+def test_a_driver_error_is_raised_as_sqlalchemy_would_raise_it():
+    """Intake's hot statements go through the driver (db.Raw); what callers catch must not
+    change: a duplicate is an IntegrityError, a deadlock keeps its sqlstate for
+    write_retrying, a dropped connection says so."""
+    import sqlite3
+
+    from sqlalchemy.exc import DBAPIError, IntegrityError
+
+    from app.hub.db import _as_sqlalchemy, is_retryable
+
+    dup = _as_sqlalchemy(asyncpg.exceptions.UniqueViolationError("duplicate key"), "INSERT", {})
+    assert isinstance(dup, IntegrityError)
+    assert isinstance(_as_sqlalchemy(sqlite3.IntegrityError("UNIQUE"), "INSERT", {}),
+                      IntegrityError)
+    deadlock = _as_sqlalchemy(asyncpg.exceptions.DeadlockDetectedError("deadlock"), "SELECT", {})
+    assert isinstance(deadlock, DBAPIError) and is_retryable(deadlock)
+    lost = _as_sqlalchemy(asyncpg.exceptions.ConnectionDoesNotExistError("gone"), "SELECT", {})
+    assert isinstance(lost, DBAPIError) and lost.connection_invalidated
+    assert not _as_sqlalchemy(asyncpg.exceptions.UndefinedColumnError("x"), "SELECT", {}
+                              ).connection_invalidated
