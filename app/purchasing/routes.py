@@ -206,7 +206,9 @@ async def order_save(request: Request, po: str, data: Form) -> Response | Templa
 @post("/purchasing/orders/{po:str}/status", guards=[MANAGER])
 async def order_move(request: Request, po: str, data: Form) -> Response | Template:
     try:
-        await _found(service.move_order(request.app.state.db, po, data.get("to", "")))
+        user = current_user(request)
+        await _found(service.move_order(request.app.state.db, po, data.get("to", ""),
+                                        user.id if user else None))
     except Refused as exc:
         return await _order_page(request, po, status_code=400, error=str(exc))
     return go(request, f"/purchasing/orders/{po}")

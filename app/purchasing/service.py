@@ -14,6 +14,7 @@ from sqlalchemy import delete, func, select
 
 from app.catalog.csv_io import RowError
 from app.catalog.models import Product
+from app.core import audit
 from app.core.clock import utcnow
 from app.core.db import Database, Session
 from app.core.ids import uuid7
@@ -329,8 +330,10 @@ async def edit_order(db: Database, po_id: str, wanted: list[WantedLine],
         po.expected_on, po.updated_at = expected_on, utcnow()
 
 
-async def move_order(db: Database, po_id: str, target: str) -> None:
-    """Send or cancel (and later: received) through the state machine."""
+async def move_order(db: Database, po_id: str, target: str,
+                     user_id: str | None = None) -> None:
+    """Send or cancel (and later: received) through the state machine; who did it goes
+    to the audit log (action ``po.<state>``)."""
     async with db.write() as s:
         po = await _order(s, po_id)
         try:
@@ -338,6 +341,7 @@ async def move_order(db: Database, po_id: str, target: str) -> None:
         except states.IllegalTransition as exc:
             raise PurchasingError(str(exc)) from None
         po.status, po.updated_at = target, utcnow()
+        audit.record(s, f"po.{target}", po_label(po.number), user=user_id)
 
 
 async def get_order(db: Database, po_id: str) -> OrderView:

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from app.catalog.csv_io import parse_catalog
 from app.catalog.models import Product
 from app.catalog.service import import_catalog
+from app.core import audit
 from app.core.clock import utcnow
 from app.purchasing import service
 from app.purchasing.csv_io import parse_suppliers
@@ -119,7 +120,10 @@ async def test_purchase_order_life(db, products, staff):
         "P1", "Product 1", "2", "case", "12", "24", "120.00", "240.00"]
     with pytest.raises(PurchasingError, match="next can be"):
         await service.move_order(db, po, "received")
-    await service.move_order(db, po, "sent")
+    await service.move_order(db, po, "sent", staff["manager"])
+    async with db.read() as s:
+        rows = await audit.entries(s, actions=["po.sent"])
+    assert [(r.detail, r.user_id) for r in rows] == [("PO-000001", staff["manager"])]
     with pytest.raises(PurchasingError, match="only a draft can change"):
         await service.edit_order(db, po, [WantedLine(products["P1"], 9)], None)
     with pytest.raises(PurchasingError, match="already sent"):
