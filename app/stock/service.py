@@ -9,9 +9,9 @@ import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.catalog.models import Product
@@ -19,6 +19,7 @@ from app.core import audit
 from app.core.clock import utcnow
 from app.core.db import Database, Session
 from app.core.ids import uuid7
+from app.core.prepared import Prepared
 from app.stock.models import REASONS, Bin, StockLevel, StockMove
 from app.sync.outbox import emit, emit_many
 
@@ -99,6 +100,17 @@ class SaleMove:
     delta: int
 
 
+# Prepared (core/prepared.py), built once: every sale runs both (issue #15).
+_INSERT_MOVE = Prepared.insert(cast(Table, StockMove.__table__))
+_LEVELS = cast(Table, StockLevel.__table__)
+_level_row = sqlite_insert(_LEVELS).values(
+    product_id=bindparam("product_id"), bin_id=bindparam("bin_id"),
+    on_hand=bindparam("on_hand"))
+_ADD_TO_LEVEL = Prepared(_level_row.on_conflict_do_update(
+    index_elements=["product_id", "bin_id"],
+    set_={"on_hand": _LEVELS.c.on_hand + _level_row.excluded.on_hand}))
+
+
 async def record_moves(
     s: Session,
     moves: Sequence[SaleMove],
@@ -120,21 +132,15 @@ async def record_moves(
     now = utcnow()
     ids = [uuid7() for _ in moves]
     if moves:
-        await s.execute(insert(StockMove), [
+        await _INSERT_MOVE.run_many(s, [
             {"id": move_id, "product_id": m.product_id, "bin_id": m.bin_id, "delta": m.delta,
              "reason": reason, "reference": reference, "batch": None, "expiry": None,
              "user_id": user_id, "at": now}
             for move_id, m in zip(ids, moves, strict=True)
         ])
-        upsert = sqlite_insert(StockLevel)
-        await s.execute(
-            upsert.on_conflict_do_update(
-                index_elements=["product_id", "bin_id"],
-                set_={"on_hand": StockLevel.on_hand + upsert.excluded.on_hand},
-            ),
-            [{"product_id": m.product_id, "bin_id": m.bin_id, "on_hand": m.delta}
-             for m in moves],
-        )
+        await _ADD_TO_LEVEL.run_many(s, [
+            {"product_id": m.product_id, "bin_id": m.bin_id, "on_hand": m.delta}
+            for m in moves])
     events = [("stock.moved", _moved_event(move_id, m.sku, m.bin_code, m.delta, reason,
                                            reference, None, None, now))
               for move_id, m in zip(ids, moves, strict=True)]

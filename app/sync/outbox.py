@@ -7,14 +7,15 @@ change they describe, so nothing is ever "sent" outside a transaction.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import msgspec
-from sqlalchemy import insert
+from sqlalchemy import Table, bindparam, insert
 
 from app.core.clock import utcnow
 from app.core.db import Session
 from app.core.ids import uuid7
+from app.core.prepared import Prepared
 from app.sync.models import OutboxEvent
 from app.sync.protocol import STORE_TO_HUB
 
@@ -46,8 +47,13 @@ async def emit_many(session: Session, events: Sequence[tuple[str, dict[str, Any]
     await session.flush()  # events emit() added earlier take the lower seqs
     at = utcnow()
     ids = [uuid7() for _ in events]
-    await session.execute(insert(OutboxEvent), [
+    await _INSERT_EVENT.run_many(session, [
         {"id": event_id, "kind": kind, "at": at, "data": msgspec.json.encode(data).decode()}
         for event_id, (kind, data) in zip(ids, events, strict=True)
     ])
     return ids
+
+
+# Prepared (core/prepared.py), built once: every sale writes its events with it (issue #15).
+_INSERT_EVENT = Prepared(insert(cast(Table, OutboxEvent.__table__)).values(
+    id=bindparam("id"), kind=bindparam("kind"), at=bindparam("at"), data=bindparam("data")))
