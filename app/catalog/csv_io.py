@@ -111,7 +111,7 @@ def parse_line_quantity(text: str) -> int:
 
 
 class CsvUnreadable(ValueError):
-    """An uploaded CSV that the csv module cannot read past `line`."""
+    """An uploaded CSV that cannot be read past `line` (or whose header is wrong)."""
 
     def __init__(self, line: int, message: str) -> None:
         super().__init__(message)
@@ -141,30 +141,36 @@ def csv_header(reader: csv.DictReader) -> list[str]:
         raise CsvUnreadable(1, f"the header row cannot be read ({str(exc)[:80]})") from None
 
 
-def parse_catalog(text: str, rules: Sequence[MeasureRule] = ()) -> ParsedCatalog:
-    """Validate a whole file; duplicates inside the file are errors too."""
-    out = ParsedCatalog()
+def open_table(text: str, columns: Sequence[str], required: Sequence[str]) -> csv.DictReader:
+    """An uploaded CSV's reader with its header checked (Excel's BOM dropped, column
+    names stripped and lower-cased). CsvUnreadable when the whole file must be refused:
+    the header cannot be read, there is none, or columns are missing or unknown."""
     if text.startswith("\ufeff"):
         text = text[1:]  # Excel's UTF-8 BOM
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    try:
-        header = [h.strip().lower() for h in csv_header(reader)]
-    except CsvUnreadable as exc:
-        out.errors.append(RowError(exc.line, str(exc)))
-        return out
+    header = [h.strip().lower() for h in csv_header(reader)]
     if not header:
-        out.errors.append(RowError(1, "the file is empty (a header row is needed)"))
-        return out
+        raise CsvUnreadable(1, "the file is empty (a header row is needed)")
     reader.fieldnames = header
-    unknown = [h for h in header if h not in COLUMNS]
-    missing = [c for c in REQUIRED if c not in header]
+    unknown = [h for h in header if h not in columns]
+    missing = [c for c in required if c not in header]
     if unknown or missing:
         parts = []
         if missing:
             parts.append("missing column(s): " + ", ".join(missing))
         if unknown:
             parts.append("unknown column(s): " + ", ".join(unknown))
-        out.errors.append(RowError(1, "; ".join(parts)))
+        raise CsvUnreadable(1, "; ".join(parts))
+    return reader
+
+
+def parse_catalog(text: str, rules: Sequence[MeasureRule] = ()) -> ParsedCatalog:
+    """Validate a whole file; duplicates inside the file are errors too."""
+    out = ParsedCatalog()
+    try:
+        reader = open_table(text, COLUMNS, REQUIRED)
+    except CsvUnreadable as exc:
+        out.errors.append(RowError(exc.line, str(exc)))
         return out
     seen_sku: dict[str, int] = {}
     seen_code: dict[str, int] = {}

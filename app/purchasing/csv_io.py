@@ -24,13 +24,11 @@ formula cell is never run by a spreadsheet and an exported file imports unchange
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from app.catalog.csv_io import CsvUnreadable, RowError, csv_header, csv_rows
+from app.catalog.csv_io import CsvUnreadable, RowError, csv_rows, open_table
 from app.catalog.rules import ProductError, check_sku
 from app.core import csv_safe
 from app.core.money import to_decimal_string
@@ -75,24 +73,10 @@ class ParsedSuppliers:
 
 def parse_suppliers(text: str) -> ParsedSuppliers:
     out = ParsedSuppliers()
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    reader = csv.DictReader(io.StringIO(text, newline=""))
     try:
-        header = [h.strip().lower() for h in csv_header(reader)]
+        reader = open_table(text, COLUMNS, REQUIRED)
     except CsvUnreadable as exc:
         out.errors.append(RowError(exc.line, str(exc)))
-        return out
-    if not header:
-        out.errors.append(RowError(1, "the file is empty (a header row is needed)"))
-        return out
-    reader.fieldnames = header
-    unknown = [h for h in header if h not in COLUMNS]
-    missing = [c for c in REQUIRED if c not in header]
-    if unknown or missing:
-        parts = ([f"missing column(s): {', '.join(missing)}"] if missing else []) + (
-            [f"unknown column(s): {', '.join(unknown)}"] if unknown else [])
-        out.errors.append(RowError(1, "; ".join(parts)))
         return out
     blocks: dict[str, SupplierBlock] = {}
     seen: dict[tuple[str, str], int] = {}
