@@ -74,11 +74,55 @@ class PgDatabase:
     async def dispose(self) -> None:
         await self.engine.dispose()
 
+    @asynccontextmanager
+    async def driver_write(self) -> AsyncIterator[Session]:
+        """As `write`, but the transaction is asyncpg's own (BEGIN now, COMMIT at the
+        end), under a session in autocommit: every statement, SQLAlchemy's or `Raw`'s,
+        runs inside it, and the first one need not go through SQLAlchemy to begin it.
+        For intake, whose statements are nearly all `Raw` (issue #15)."""
+        uow = HubUnitOfWork()
+        async with AsyncSession(self.read_engine, expire_on_commit=False) as session:
+            conn = await session.connection()
+            driver = (await conn.get_raw_connection()).driver_connection
+            if driver is None:
+                raise RuntimeError("the pool gave a connection without its driver")
+            transaction = None
+            try:
+                transaction = await _driver_step(_begin(driver), "BEGIN")
+                session.info[UOW_KEY] = uow
+                yield session
+                await uow.commit(session)
+                await session.flush()  # what the ORM holds (a split's parts) goes in first
+                await _driver_step(transaction.commit(), "COMMIT")
+            except BaseException as exc:
+                if getattr(exc, "connection_invalidated", False):
+                    # PostgreSQL restarted (or dropped us): as SQLAlchemy does, throw this
+                    # connection away and every other one the pool holds.
+                    await conn.invalidate()
+                    await self.engine.dispose(close=False)
+                elif transaction is not None and driver.is_in_transaction():
+                    with contextlib.suppress(Exception):
+                        await transaction.rollback()
+                raise
+        await uow.publish(self.waker)
 
     async def write_grouped(self, body: Callable[[Session], Awaitable[T]]) -> T:
         """`body` in a transaction of its own, retried on a deadlock (PostgreSQL commits
         many transactions at once by itself; SQLite needs `SqliteHubDatabase`'s help)."""
-        return await write_retrying(self, body)
+        return await write_retrying(self, body, opener=self.driver_write)
+
+
+async def _begin(driver: Any) -> Any:
+    transaction = driver.transaction()  # (raises at once on a closed connection)
+    await transaction.start()
+    return transaction
+
+
+async def _driver_step(step: Awaitable[T], sql: str) -> T:
+    try:
+        return await step
+    except Exception as exc:
+        raise _as_sqlalchemy(exc, sql, None) from exc
 
 
 log = logging.getLogger("kirana.hub.db")
@@ -212,7 +256,8 @@ def is_retryable(exc: BaseException) -> bool:
 
 
 async def write_retrying(db: HubDatabase, body: Callable[[Session], Awaitable[T]], *,
-                         attempts: int = WRITE_ATTEMPTS) -> T:
+                         attempts: int = WRITE_ATTEMPTS,
+                         opener: Callable[[], Any] | None = None) -> T:
     """Run `body(s)` in one write transaction; if PostgreSQL aborts it with a deadlock or
     a serialization failure, run it again (up to `attempts` times, with a short jittered
     pause). So too when the connection turns out dead (PostgreSQL restarted; the pool
@@ -223,7 +268,7 @@ async def write_retrying(db: HubDatabase, body: Callable[[Session], Awaitable[T]
     for attempt in range(1, attempts + 1):
         in_body = True
         try:
-            async with db.write() as s:
+            async with (opener or db.write)() as s:
                 result = await body(s)
                 in_body = False
             return result

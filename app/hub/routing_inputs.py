@@ -30,7 +30,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
+from sqlalchemy.pool import Pool
 
 from app.config import HubConfig
 from app.core.clock import utcnow
@@ -66,8 +67,8 @@ class RoutingConfig:
     courier_available: dict[str, bool]
 
 
-# One copy per engine (a hub process has one; tests open many databases in one process).
-_COPIES: weakref.WeakKeyDictionary[Engine, RoutingConfig] = weakref.WeakKeyDictionary()
+# One copy per database (a hub process has one; tests open many in one process).
+_COPIES: weakref.WeakKeyDictionary[Pool, RoutingConfig] = weakref.WeakKeyDictionary()
 
 
 def rules_of(saved: str | None, cfg: HubConfig) -> allocation.Rules:
@@ -91,9 +92,11 @@ def _rules(values: dict) -> allocation.Rules:
                             orders_per_picker=values["orders_per_picker"])
 
 
-def _engine(s: Session) -> Engine:
+def _key(s: Session) -> Pool:
+    """Which database a session is on: its connection pool (an engine and its copies
+    with other options, such as the autocommit one intake's transactions use, share it)."""
     bind = s.sync_session.get_bind()
-    return bind.engine if isinstance(bind, Connection) else bind
+    return (bind.engine if isinstance(bind, Connection) else bind).pool
 
 
 async def load(s: Session, cfg: HubConfig) -> RoutingConfig:
@@ -114,7 +117,7 @@ async def load(s: Session, cfg: HubConfig) -> RoutingConfig:
     available = dict((await s.execute(select(HubCourier.name, HubCourier.available))).all())
     copy = RoutingConfig(token=str(token), cfg=cfg, stores=stores, rules=rules_of(saved, cfg),
                          webhook_urls=urls, courier_available=available)
-    _COPIES[_engine(s)] = copy
+    _COPIES[_key(s)] = copy
     s.info[CHECKED_KEY] = copy
     return copy
 
@@ -122,7 +125,7 @@ async def load(s: Session, cfg: HubConfig) -> RoutingConfig:
 async def config(s: Session, cfg: HubConfig) -> RoutingConfig:
     """The kept copy, or a fresh one (first use, or another config). It may be stale:
     `read` checks its token with the stock."""
-    copy = _COPIES.get(_engine(s))
+    copy = _COPIES.get(_key(s))
     return copy if copy is not None and copy.cfg is cfg else await load(s, cfg)
 
 

@@ -114,3 +114,29 @@ def test_a_driver_error_is_raised_as_sqlalchemy_would_raise_it():
     assert isinstance(lost, DBAPIError) and lost.connection_invalidated
     assert not _as_sqlalchemy(asyncpg.exceptions.UndefinedColumnError("x"), "SELECT", {}
                               ).connection_invalidated
+
+
+async def test_an_intake_that_fails_leaves_no_row_and_no_open_transaction(pg_hub, hub_cfg):
+    """Intake's transaction is asyncpg's own (db.driver_write): a refused order rolls it
+    back, and the connection goes back to the pool ready for the next order."""
+    import dataclasses
+
+    from app.orders.service import LineIn, OrderError
+
+    await setup_stores(pg_hub, {"S1": 10})
+    bad = dataclasses.replace(incoming("BAD-1"), lines=(LineIn("NO-SUCH", 1),))
+    for _ in range(3):
+        with pytest.raises(OrderError, match="NO-SUCH"):
+            await placement.take_order(pg_hub, hub_cfg, bad)
+    admin = await asyncpg.connect(pg.ADMIN_DSN)
+    try:
+        stuck = await admin.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 "
+            "AND state LIKE 'idle in transaction%'", pg_hub.url.rsplit("/", 1)[1])
+    finally:
+        await admin.close()
+    assert stuck == 0
+    placed = await placement.take_order(pg_hub, hub_cfg, incoming("W-1"))
+    assert placed.created and placed.order.number == "HQ-000001"
+    async with pg_hub.read() as s:
+        assert await s.scalar(select(func.count()).select_from(HubOrder)) == 1
