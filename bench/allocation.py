@@ -476,6 +476,9 @@ class IntakeResult:
     processes: int = 1
     prefix: str = "I"  # external ids of this run's orders: f"{prefix}-{client}-{i}"
     hub_cpu: float = float("nan")  # CPU seconds of the hub processes during the timed part
+    # Where the box's CPUs went during the timed part, in cores: the hub processes, the
+    # PostgreSQL server's processes, this bench (the HTTP clients), everything else.
+    split: dict[str, float] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
     app_ms: list[float] = field(default_factory=list)
     finished_at: list[float] = field(default_factory=list)  # seconds since the start
@@ -509,6 +512,26 @@ def order_body(spec: OrderSpec, external_id: str) -> dict:
 SERVER_TIMING = re.compile(r"app;dur=([0-9.]+)")
 
 
+def box_busy() -> tuple[float, float]:
+    """(busy CPU seconds of the whole machine, wall seconds) from /proc/stat."""
+    import os
+
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields) - idle) / os.sysconf("SC_CLK_TCK"), time.perf_counter()
+
+
+def postgres_pids() -> list[int]:
+    """The PostgreSQL server's processes on this machine (to count their CPU)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
+                    pids.append(int(entry.name))
+    return pids
+
+
 def process_cpu(pids: list[int]) -> float:
     """User + system CPU seconds of these processes so far (Linux /proc)."""
     import os
@@ -516,8 +539,9 @@ def process_cpu(pids: list[int]) -> float:
     tick = os.sysconf("SC_CLK_TCK")
     total = 0.0
     for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / tick
+        with contextlib.suppress(OSError):  # (a PostgreSQL backend may have ended)
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
     return total
 
 
@@ -561,12 +585,20 @@ async def post_orders(bases: list[str], key: str, ds: Dataset, clients: int, sec
     warm_until = time.perf_counter() + min(2.0, seconds / 5)
     await asyncio.gather(*(client(w, warm_until, "W" + result.prefix, False) for w in range(clients)))
     spies = start_py_spy(pids or [], seconds, profile_dir, result.prefix) if profile_dir else []
-    cpu0 = process_cpu(pids or [])
+    pg = postgres_pids() if result.backend == "postgresql" else []
+    cpu0, pg0, me0, (box0, wall0) = (process_cpu(pids or []), process_cpu(pg),
+                                     time.process_time(), box_busy())
     t0 = time.perf_counter()
     await asyncio.gather(*(client(w, t0 + seconds, result.prefix, True)
                            for w in range(clients)))
     if pids:
         result.hub_cpu = process_cpu(pids) - cpu0
+        box1, wall1 = box_busy()
+        wall = wall1 - wall0
+        parts = {"hub": result.hub_cpu, "postgresql": process_cpu(pg) - pg0,
+                 "bench clients": time.process_time() - me0}
+        result.split = {**{k: v / wall for k, v in parts.items()},
+                        "other work": max(0.0, box1 - box0 - sum(parts.values())) / wall}
     for spy, _path in spies:
         with contextlib.suppress(Exception):
             spy.wait(timeout=30)
@@ -932,7 +964,9 @@ def main() -> int:
             print(f"{r.backend}, {r.processes} hub process(es), {r.clients} clients: setup "
                   + ", ".join(f"{k} {v:.1f} s" for k, v in r.setup.items())
                   + f"; hub_orders by status {r.db_statuses}"
-                  + (f"; errors {dict(r.errors)}" if r.errors else ""))
+                  + (f"; errors {dict(r.errors)}" if r.errors else "")
+                  + ("; CPU in cores: " + ", ".join(f"{k} {v:.2f}" for k, v in r.split.items())
+                     if r.split else ""))
         for r in intake:
             if r.profiles:
                 print(f"\nprofile (py-spy, hub processes) {r.backend}, {r.processes} hub "
