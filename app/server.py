@@ -20,7 +20,6 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
-from litestar.stores.file import FileStore
 from litestar.template.config import TemplateConfig
 from litestar.types import Empty
 
@@ -35,6 +34,7 @@ from app.core.auth import PUBLIC, requires
 from app.core.db import AnyDatabase, Database
 from app.core.headers import add_security_headers
 from app.core.inputs import bounded_input
+from app.core.session_files import SessionFileStore
 from app.core.timing import server_timing_middleware
 from app.core.web import EXCEPTION_HANDLERS, TEMPLATES_DIR, nav_for, template_globals
 from app.orders import live as order_live
@@ -163,7 +163,8 @@ def _common_middleware(cfg: StoreConfig | HubConfig, data_dir: Path) -> dict:
                 exclude=["^/static/", "^/healthz$", "^/readyz$", "^/sw.js$", "^/sync/"],
             ).middleware
         ],
-        stores={"sessions": FileStore(data_dir / "sessions", create_directories=True)},
+        # Each session file is read once, then only when it changed (core/session_files).
+        stores={"sessions": SessionFileStore(data_dir / "sessions", create_directories=True)},
         # Store Wi-Fi is often weak: gzip halves the first load (htmx alone 52 -> 17 KB).
         compression_config=CompressionConfig(backend="gzip", minimum_size=1024,
                                              gzip_compress_level=6),
