@@ -130,12 +130,13 @@ async def take_order(db: HubDatabase, cfg: HubConfig, incoming: OrderIn) -> Plac
     """A channel's order: validate, record (idempotent on channel + external id), and
     place it at once.
 
-    Placements run side by side on PostgreSQL: each locks only the stores in its
-    customer's area (routing_inputs.read), and takes its gapless order number last, so
-    the number's counter row is held only for the last statements and the commit.
+    Placements run side by side on PostgreSQL: each locks only the store it chose (see
+    the module's docstring), and takes its gapless order number last, so the number's
+    counter row is held only for the last statements and the COMMIT. On SQLite the
+    placements waiting at one moment share one transaction and one COMMIT (db.py).
     What intake reads is one statement (routing_inputs) and what it writes a handful:
-    the number, the order, its lines, then at commit its log, the store's event and the
-    channel's webhook call."""
+    the order, its lines and log, the number, then at commit the store's event and the
+    channel's webhook call, through the driver (db.Raw)."""
     validate(incoming, utcnow())
     # SQLite: one writer, nothing to lock. PostgreSQL: the first tries lock only the store
     # they choose (and check it under the lock); the last locks the whole area first, so
@@ -149,6 +150,8 @@ async def take_order(db: HubDatabase, cfg: HubConfig, incoming: OrderIn) -> Plac
         except routing_inputs.Stale as exc:
             if attempt == 3:
                 raise
+            log.debug("placing %s/%s again (try %d): %s", incoming.channel[:40],
+                      incoming.external_id[:80], attempt + 1, exc)
             if db.dialect == "postgresql" and (exc.lock_area or attempt == 2):
                 locks = "area"
         except IntegrityError:
