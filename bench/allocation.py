@@ -640,10 +640,11 @@ def start_py_spy(pids: list[int], seconds: float, out_dir: Path, prefix: str
 PROFILE_GROUPS = (
     ("asyncpg / PostgreSQL driver", ("asyncpg/", "sqlalchemy/dialects/postgresql/asyncpg")),
     # Without --native py-spy shows no C frames: time in sqlite3's C code (statements,
-    # COMMIT and its fsync) shows as SQLAlchemy's call into the driver.
+    # COMMIT and its fsync) shows as the Python frame that called the driver:
+    # SQLAlchemy's, or the hub's own (app/hub/db.py Raw).
     ("database driver calls (sqlite3 C code: statements, COMMIT + fsync)",
      ("do_execute (", "do_executemany (", "do_commit (", "do_rollback (", "do_begin (",
-      "sqlite3/")),
+      "sqlite3/", "Raw.rows (", "Raw.many (")),
     ("SQLAlchemy ORM (unit of work, flush, identity map, loading)", ("sqlalchemy/orm/",)),
     ("SQLAlchemy Core (compile, cache key, execute, rows)", ("sqlalchemy/",)),
     ("JSON (msgspec, json)", ("msgspec", "json/")),
