@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.catalog.rules import UNITS as UNITS  # the rules own it; re-exported for the tables
@@ -30,6 +30,8 @@ class Product(Base):
     category: Mapped[str] = mapped_column(String(60), default="", index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     reorder_level: Mapped[int] = mapped_column(Integer, default=0)
+    # Kept per batch and expiry: receiving asks for them, picking and selling go FEFO.
+    tracks_expiry: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     barcodes: Mapped[list[Barcode]] = relationship(

@@ -24,7 +24,7 @@ from app.picking import bags
 from app.picking.models import PickTaskRow
 from app.picking.service import PickError
 from app.stock.models import Bin
-from app.stock.service import record_move
+from app.stock.service import take_fefo
 
 HANDOVER_ROLES = ("picker",)  # who may use the rider desk (managers and admins too)
 MAX_FOUND = 10
@@ -150,8 +150,9 @@ async def _stock_leaves(s: Session, order: Order, staff: StaffUser) -> None:
         bin_ = await s.scalar(select(Bin).where(Bin.code == task.bin_code))
         if bin_ is None:
             raise MissingRow(f"bin {task.bin_code} of a picked task is missing")
-        await record_move(s, product=product, bin=bin_, delta=-task.picked, reason="order",
-                          reference=order.number, user_id=staff.id)
+        # Batch by batch, earliest expiry first, from the bin it was picked in.
+        await take_fefo(s, product=product, quantity=task.picked, reason="order",
+                        reference=order.number, user_id=staff.id, bin=bin_)
 
 
 # ---- finding an order -----------------------------------------------------------------

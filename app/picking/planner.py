@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 
 UNITS = ("piece", "kg", "litre")
 
@@ -29,7 +29,10 @@ class BinStock:
     bin_code: str
     zone: str
     pick_seq: int
-    available: int
+    available: int  # sellable: expired batches are left out by the caller
+    # The earliest expiry of the sellable stock in this bin (None: no dated stock). Lines
+    # draw from the bin whose stock expires first (FEFO, issue #17), then by pick order.
+    earliest_expiry: date | None = None
 
 
 @dataclass(frozen=True)
@@ -164,11 +167,12 @@ def choose_orders(
 def plan_batch(orders: Sequence[OrderToPick], *, zone: str | None = None) -> BatchPlan:
     """Bags, pick tasks and shortages for one batch.
 
-    Orders get bags A, B, C... in urgency order.  Each line draws its quantity from its bins in
-    ``(pick_seq, bin_code)`` order, skipping bins with nothing available and splitting across
-    bins as needed; what is left goes to ``short``.  Stock per ``(sku, bin_code)`` is shared by
-    the whole batch and handed out most urgent order first, then by line position.  If the same
-    bin/sku is reported with different ``available`` figures, the smallest one is trusted.
+    Orders get bags A, B, C... in urgency order.  Each line draws its quantity from its bins
+    in FEFO order (the bin whose stock expires first, then ``(pick_seq, bin_code)``),
+    skipping bins with nothing available and splitting across bins as needed; what is left
+    goes to ``short``.  Stock per ``(sku, bin_code)`` is shared by the whole batch and
+    handed out most urgent order first, then by line position.  If the same bin/sku is
+    reported with different ``available`` figures, the smallest one is trusted.
 
     With ``zone`` set, only bins in that zone are used (so a zone picker never leaves the zone);
     quantity only stocked elsewhere is then reported as short.
@@ -201,7 +205,7 @@ def plan_batch(orders: Sequence[OrderToPick], *, zone: str | None = None) -> Bat
         for position, line in enumerate(order.lines):
             remaining = line.quantity
             seen: set[str] = set()
-            for b in sorted(line.bins, key=lambda b: (b.pick_seq, b.bin_code)):
+            for b in sorted(line.bins, key=_fefo_then_path):
                 if remaining == 0:
                     break
                 if b.bin_code in seen or (zone is not None and b.zone != zone):
@@ -234,6 +238,12 @@ def plan_batch(orders: Sequence[OrderToPick], *, zone: str | None = None) -> Bat
     keyed.sort(key=lambda pair: pair[0])
     tasks = tuple(replace(task, seq=n) for n, (_, task) in enumerate(keyed, start=1))
     return BatchPlan(orders=tuple(ranked), bags=bags, tasks=tasks, short=tuple(short))
+
+
+def _fefo_then_path(b: BinStock) -> tuple[bool, date, int, str]:
+    """The bin a line draws from first: earliest-expiring stock, then the pick path
+    (bins without dated stock come after every dated one)."""
+    return (b.earliest_expiry is None, b.earliest_expiry or date.max, b.pick_seq, b.bin_code)
 
 
 def plan(orders: Sequence[OrderToPick], limits: BatchLimits, now: datetime) -> BatchPlan:

@@ -9,9 +9,11 @@ queue; each bag's label carries its own code (bags.py). Handover is in handover.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 
 from app.catalog.barcodes import BarcodeError, MeasureRule, ScanResult, parse_scan
 from app.catalog.service import UnknownProduct, find_scanned
@@ -27,6 +29,7 @@ from app.orders.models import Order, OrderLine
 from app.picking import bags, planner
 from app.picking.models import PickBatch, PickTaskRow
 from app.printing import service as printing
+from app.stock import fefo
 from app.stock.models import Bin, StockLevel
 
 
@@ -39,20 +42,41 @@ class WrongProduct(PickError):
 
 
 async def _orders_to_pick(s: Session) -> list[planner.OrderToPick]:
+    today = utcnow().date()
     accepted = list(await s.scalars(select(Order).where(*_waiting_to_pick())))
     out = []
     for order in accepted:
         lines = []
         for line in order.lines:
-            bins = (await s.execute(
-                select(Bin.code, Bin.zone, Bin.pick_seq, StockLevel.on_hand)
+            rows = (await s.execute(
+                select(Bin.code, Bin.zone, Bin.pick_seq, StockLevel.on_hand, StockLevel.expiry)
                 .join(StockLevel, StockLevel.bin_id == Bin.id)
                 .where(StockLevel.product_id == line.product_id))).all()
             lines.append(planner.OrderLineToPick(
                 line_id=line.id, sku=line.sku, name=line.name, quantity=line.quantity,
-                unit=line.unit, bins=tuple(planner.BinStock(c, z, p, a) for c, z, p, a in bins)))
+                unit=line.unit, bins=_sellable_bins(rows, today)))
         out.append(planner.OrderToPick(order.id, order.number, order.promised_by, tuple(lines)))
     return out
+
+
+def _sellable_bins(rows: Sequence[Row[str, str, int, int, date | None]], today: date,
+                   ) -> tuple[planner.BinStock, ...]:
+    """One ``BinStock`` per bin from its batch levels: expired batches are never picked
+    (they wait on the expiry page for a write-off); the bin's earliest sellable expiry
+    orders it for FEFO."""
+    per_bin: dict[str, planner.BinStock] = {}
+    for code, zone, pick_seq, on_hand, expiry in rows:
+        if fefo.is_expired(expiry, today):
+            continue
+        have = per_bin.get(code)
+        if have is None:
+            per_bin[code] = planner.BinStock(code, zone, pick_seq, on_hand,
+                                             expiry if on_hand > 0 else None)
+            continue
+        dated = [d for d in (have.earliest_expiry, expiry if on_hand > 0 else None) if d]
+        per_bin[code] = planner.BinStock(code, zone, pick_seq, have.available + on_hand,
+                                         min(dated) if dated else None)
+    return tuple(per_bin.values())
 
 
 def _waiting_to_pick():

@@ -202,7 +202,8 @@ async def complete_sale(
         for line in cart.lines:
             product = products[line.product_id]
             price = totals.line(line.id)
-            bin_ = bins.take(product.id, line.quantity)
+            parts = bins.take(product.id, line.quantity)
+            bin_ = parts[0].bin
             sale_lines.append({
                 "id": uuid7(), "sale_id": sale_row["id"], "position": line.position,
                 "product_id": product.id, "sku": product.sku, "name": product.name,
@@ -212,7 +213,8 @@ async def complete_sale(
                 "gst_rate_bp": price.gst_rate_bp, "tax_minor": price.tax,
                 "cgst_minor": price.cgst, "sgst_minor": price.sgst, "bin_id": bin_.id,
             })
-            moves.append(SaleMove(product.id, product.sku, bin_.id, bin_.code, -line.quantity))
+            moves.extend(SaleMove(product.id, product.sku, part.bin.id, part.bin.code,
+                                  -part.quantity, part.batch, part.expiry) for part in parts)
             event_lines.append(
                 {
                     "sku": product.sku,

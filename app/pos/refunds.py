@@ -28,7 +28,7 @@ from app.pos.till_rules import (
     refund_share,
     refund_total,
 )
-from app.stock.service import bin_for_sale, record_move
+from app.stock.service import bin_for_sale, record_move, sold_batch
 from app.sync.outbox import emit
 
 
@@ -191,6 +191,9 @@ async def refund(
                     await get_existing(s, Bin, line.bin_id) if line.bin_id
                     else await bin_for_sale(s, product)
                 )
+                # Back into the batch it was sold from (the freshest, when the line
+                # took from several), so the expiry page still sees it (issue #17).
+                batch, expiry = await sold_batch(s, str(sale.number), product.id, bin_.id)
                 await record_move(
                     s,
                     product=product,
@@ -199,6 +202,8 @@ async def refund(
                     reason="refund",
                     reference=refund_row.number,
                     user_id=user.id,
+                    batch=batch,
+                    expiry=expiry,
                 )
             event_lines.append(
                 {

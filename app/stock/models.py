@@ -48,8 +48,13 @@ class StockMove(Base):
 
 
 class StockLevel(Base):
+    """The ledger's sum per product, bin and batch (``''``: stock without a batch).
+    ``expiry`` is the batch's date as received (the latest one given for the batch)."""
+
     __tablename__ = "stock_levels"
 
     product_id: Mapped[str] = mapped_column(ForeignKey("products.id"), primary_key=True)
     bin_id: Mapped[str] = mapped_column(ForeignKey("bins.id"), primary_key=True)
+    batch: Mapped[str] = mapped_column(String(20), primary_key=True, default="")
+    expiry: Mapped[date | None] = mapped_column(Date, nullable=True)
     on_hand: Mapped[int] = mapped_column(Integer, default=0)

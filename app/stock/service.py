@@ -20,6 +20,7 @@ from app.core.clock import utcnow
 from app.core.db import Database, Session
 from app.core.ids import uuid7
 from app.core.prepared import Prepared
+from app.stock import fefo
 from app.stock.models import REASONS, Bin, StockLevel, StockMove
 from app.sync.outbox import emit, emit_many
 
@@ -28,6 +29,20 @@ ADJUST_REASONS = {"damaged": -1, "expired": -1, "found": +1, "count": 0}
 
 class StockError(ValueError):
     pass
+
+
+# Prepared (core/prepared.py), built once: every sale runs both (issue #15).
+_INSERT_MOVE = Prepared.insert(cast(Table, StockMove.__table__))
+_LEVELS = cast(Table, StockLevel.__table__)
+_level_row = sqlite_insert(_LEVELS).values(
+    product_id=bindparam("product_id"), bin_id=bindparam("bin_id"),
+    batch=bindparam("batch"), expiry=bindparam("expiry"), on_hand=bindparam("on_hand"))
+# A level is the ledger's sum per product, bin and batch (issue #17); a batch's expiry
+# is the one given when it came in (a move without one keeps what the level has).
+_ADD_TO_LEVEL = Prepared(_level_row.on_conflict_do_update(
+    index_elements=["product_id", "bin_id", "batch"],
+    set_={"on_hand": _LEVELS.c.on_hand + _level_row.excluded.on_hand,
+          "expiry": func.coalesce(_level_row.excluded.expiry, _LEVELS.c.expiry)}))
 
 
 async def record_move(
@@ -59,14 +74,11 @@ async def record_move(
         at=utcnow(),
     )
     s.add(move)
-    await s.execute(
-        sqlite_insert(StockLevel)
-        .values(product_id=product.id, bin_id=bin.id, on_hand=delta)
-        .on_conflict_do_update(
-            index_elements=["product_id", "bin_id"],
-            set_={"on_hand": StockLevel.on_hand + delta},
-        )
-    )
+    # Through the session (not the raw connection) so a bin or product added in this
+    # transaction is flushed first.
+    await s.execute(_ADD_TO_LEVEL.statement, {
+        "product_id": product.id, "bin_id": bin.id, "batch": move.batch or "",
+        "expiry": expiry, "on_hand": delta})
     emit(s, "stock.moved", _moved_event(move.id, product.sku, bin.code, delta, reason,
                                         move.reference, move.batch, expiry, move.at))
     return move
@@ -98,17 +110,8 @@ class SaleMove:
     bin_id: str
     bin_code: str
     delta: int
-
-
-# Prepared (core/prepared.py), built once: every sale runs both (issue #15).
-_INSERT_MOVE = Prepared.insert(cast(Table, StockMove.__table__))
-_LEVELS = cast(Table, StockLevel.__table__)
-_level_row = sqlite_insert(_LEVELS).values(
-    product_id=bindparam("product_id"), bin_id=bindparam("bin_id"),
-    on_hand=bindparam("on_hand"))
-_ADD_TO_LEVEL = Prepared(_level_row.on_conflict_do_update(
-    index_elements=["product_id", "bin_id"],
-    set_={"on_hand": _LEVELS.c.on_hand + _level_row.excluded.on_hand}))
+    batch: str = ""  # '' : stock without a batch
+    expiry: date | None = None
 
 
 async def record_moves(
@@ -134,15 +137,16 @@ async def record_moves(
     if moves:
         await _INSERT_MOVE.run_many(s, [
             {"id": move_id, "product_id": m.product_id, "bin_id": m.bin_id, "delta": m.delta,
-             "reason": reason, "reference": reference, "batch": None, "expiry": None,
-             "user_id": user_id, "at": now}
+             "reason": reason, "reference": reference, "batch": m.batch or None,
+             "expiry": m.expiry, "user_id": user_id, "at": now}
             for move_id, m in zip(ids, moves, strict=True)
         ])
         await _ADD_TO_LEVEL.run_many(s, [
-            {"product_id": m.product_id, "bin_id": m.bin_id, "on_hand": m.delta}
+            {"product_id": m.product_id, "bin_id": m.bin_id, "batch": m.batch,
+             "expiry": m.expiry, "on_hand": m.delta}
             for m in moves])
     events = [("stock.moved", _moved_event(move_id, m.sku, m.bin_code, m.delta, reason,
-                                           reference, None, None, now))
+                                           reference, m.batch or None, m.expiry, now))
               for move_id, m in zip(ids, moves, strict=True)]
     await emit_many(s, [*events, *then])
     return ids
@@ -156,17 +160,13 @@ async def bin_for_sale(s: Session, product: Product) -> Bin:
         select(Bin)
         .join(StockLevel, StockLevel.bin_id == Bin.id)
         .where(StockLevel.product_id == product.id)
-        .order_by(StockLevel.on_hand.desc(), Bin.pick_seq)
+        .group_by(Bin.id)
+        .order_by(func.sum(StockLevel.on_hand).desc(), Bin.pick_seq)
         .limit(1)
     )
     if fullest is not None:
         return fullest
-    first = await s.scalar(select(Bin).order_by(Bin.pick_seq, Bin.code).limit(1))
-    if first is None:
-        first = Bin(id=uuid7(), code="STORE", zone="STORE", aisle="", shelf="", pick_seq=0)
-        s.add(first)
-        await s.flush()
-    return first
+    return await _first_bin(s)
 
 
 @dataclass(frozen=True)
@@ -176,25 +176,65 @@ class SaleBin:
     pick_seq: int
 
 
+@dataclass(frozen=True)
+class SalePart:
+    """Part of a line's quantity taken from one bin and batch."""
+
+    bin: SaleBin
+    batch: str  # '' : stock without a batch
+    expiry: date | None
+    quantity: int
+
+
 @dataclass
 class SaleBins:
     """Where each line of one sale takes stock from, read with one query
-    (``bins_for_sale``). ``take`` follows ``bin_for_sale`` line by line: the
-    product's fullest bin counting the lines already taken, else the fallback bin."""
+    (``bins_for_sale``).
 
-    levels: dict[str, dict[SaleBin, int]]
+    A product without batches follows ``bin_for_sale``: its fullest bin counting the
+    lines already taken, else the fallback bin. A product with batches (tracks expiry)
+    goes FEFO (``fefo.choose``): earliest expiry first, expired batches never; what
+    FEFO cannot cover comes from the batch-less stock of the first bin it used, whose
+    level then goes below zero and shows up for a count (a sale never waits for the
+    book figure)."""
+
+    levels: dict[str, dict[tuple[SaleBin, str], tuple[date | None, int]]]
     fallback: SaleBin | None
-    taken: list[SaleBin] = field(default_factory=list)
+    today: date = field(default_factory=lambda: utcnow().date())
 
-    def take(self, product_id: str, quantity: int) -> SaleBin:
+    def take(self, product_id: str, quantity: int) -> list[SalePart]:
         levels = self.levels.setdefault(product_id, {})
-        if levels:
-            bin_ = min(levels, key=lambda b: (-levels[b], b.pick_seq, b.code))
-        else:
-            assert self.fallback is not None  # bins_for_sale reads it when a product has no level
-            bin_ = self.fallback
-        levels[bin_] = levels.get(bin_, 0) - quantity
-        return bin_
+        if not any(batch for _bin, batch in levels):
+            per_bin: dict[SaleBin, int] = {}
+            for (bin_, _batch), (_expiry, on_hand) in levels.items():
+                per_bin[bin_] = per_bin.get(bin_, 0) + on_hand
+            if per_bin:
+                bin_ = min(per_bin, key=lambda b: (-per_bin[b], b.pick_seq, b.code))
+            else:
+                assert self.fallback is not None  # bins_for_sale reads it for such products
+                bin_ = self.fallback
+            self._take(levels, bin_, "", None, quantity)
+            return [SalePart(bin_, "", None, quantity)]
+        by_code = {bin_.code: bin_ for bin_, _batch in levels}
+        plan = fefo.choose(
+            (fefo.BatchLevel(bin_.code, bin_.pick_seq, batch or None, expiry, on_hand)
+             for (bin_, batch), (expiry, on_hand) in levels.items()),
+            quantity, self.today)
+        parts = [SalePart(by_code[t.level.bin_code], t.level.batch or "", t.level.expiry,
+                          t.quantity) for t in plan.takes]
+        if plan.short:
+            first = parts[0].bin if parts else min(
+                by_code.values(), key=lambda b: (b.pick_seq, b.code))
+            parts.append(SalePart(first, "", None, plan.short))
+        for part in parts:
+            self._take(levels, part.bin, part.batch, part.expiry, part.quantity)
+        return parts
+
+    @staticmethod
+    def _take(levels: dict[tuple[SaleBin, str], tuple[date | None, int]], bin_: SaleBin,
+              batch: str, expiry: date | None, quantity: int) -> None:
+        old_expiry, on_hand = levels.get((bin_, batch), (expiry, 0))
+        levels[(bin_, batch)] = (old_expiry, on_hand - quantity)
 
 
 async def bins_for_sale(s: Session, product_ids: Iterable[str]) -> SaleBins:
@@ -202,22 +242,97 @@ async def bins_for_sale(s: Session, product_ids: Iterable[str]) -> SaleBins:
     store's first bin, only when a product has never had stock anywhere)."""
     ids = set(product_ids)
     rows = (await s.execute(
-        select(StockLevel.product_id, StockLevel.on_hand, Bin.id, Bin.code, Bin.pick_seq)
+        select(StockLevel.product_id, StockLevel.batch, StockLevel.expiry, StockLevel.on_hand,
+               Bin.id, Bin.code, Bin.pick_seq)
         .join(Bin, Bin.id == StockLevel.bin_id)
         .where(StockLevel.product_id.in_(ids))
     )).all()
-    levels: dict[str, dict[SaleBin, int]] = {}
-    for product_id, on_hand, bin_id, code, pick_seq in rows:
-        levels.setdefault(product_id, {})[SaleBin(bin_id, code, pick_seq)] = on_hand
+    levels: dict[str, dict[tuple[SaleBin, str], tuple[date | None, int]]] = {}
+    for product_id, batch, expiry, on_hand, bin_id, code, pick_seq in rows:
+        levels.setdefault(product_id, {})[(SaleBin(bin_id, code, pick_seq), batch)] = (
+            expiry, on_hand)
     fallback = None
     if ids - levels.keys():
-        first = await s.scalar(select(Bin).order_by(Bin.pick_seq, Bin.code).limit(1))
-        if first is None:
-            first = Bin(id=uuid7(), code="STORE", zone="STORE", aisle="", shelf="", pick_seq=0)
-            s.add(first)
-            await s.flush()
+        first = await _first_bin(s)
         fallback = SaleBin(first.id, first.code, first.pick_seq)
     return SaleBins(levels, fallback)
+
+
+async def _first_bin(s: Session) -> Bin:
+    first = await s.scalar(select(Bin).order_by(Bin.pick_seq, Bin.code).limit(1))
+    if first is None:
+        first = Bin(id=uuid7(), code="STORE", zone="STORE", aisle="", shelf="", pick_seq=0)
+        s.add(first)
+        await s.flush()
+    return first
+
+
+async def sold_batch(s: Session, reference: str, product_id: str, bin_id: str,
+                     ) -> tuple[str | None, date | None]:
+    """The batch (and its expiry) a sale or order took this product from in this bin:
+    the latest-expiring one when it took from several; (None, None) for none."""
+    row = (await s.execute(
+        select(StockMove.batch, StockMove.expiry)
+        .where(StockMove.reference == reference, StockMove.product_id == product_id,
+               StockMove.bin_id == bin_id, StockMove.delta < 0, StockMove.batch.is_not(None))
+        .order_by(StockMove.expiry.desc()).limit(1))).first()
+    return (row[0], row[1]) if row else (None, None)
+
+
+async def batch_levels(s: Session, product_id: str, *, bin_id: str | None = None,
+                       ) -> list[tuple[Bin, fefo.BatchLevel]]:
+    """The product's levels per bin and batch (in one bin when ``bin_id`` is given), as
+    the FEFO rule reads them, each with its bin."""
+    stmt = (select(Bin, StockLevel.batch, StockLevel.expiry, StockLevel.on_hand)
+            .join(StockLevel, StockLevel.bin_id == Bin.id)
+            .where(StockLevel.product_id == product_id))
+    if bin_id is not None:
+        stmt = stmt.where(Bin.id == bin_id)
+    return [(bin_, fefo.BatchLevel(bin_.code, bin_.pick_seq, batch or None, expiry, on_hand))
+            for bin_, batch, expiry, on_hand in (await s.execute(stmt)).all()]
+
+
+async def take_fefo(
+    s: Session,
+    *,
+    product: Product,
+    quantity: int,
+    reason: str,
+    reference: str = "",
+    user_id: str | None = None,
+    bin: Bin | None = None,
+    today: date | None = None,
+    include_expired: bool = False,
+) -> list[StockMove]:
+    """Take ``quantity`` of a product out, batch by batch, earliest expiry first (in one
+    bin when ``bin`` is given): the ledger moves a pick leaving, a transfer dispatched or
+    a negative count write. Expired batches are skipped unless ``include_expired`` (a
+    write-off or a count takes what is there). What the batches cannot cover comes from
+    the batch-less stock of ``bin`` (or the first bin used, or the store's first bin),
+    whose level may go below zero, as at the till."""
+    if quantity <= 0:
+        raise StockError("a quantity to take must be more than zero")
+    day = today or utcnow().date()
+    levels = await batch_levels(s, product.id, bin_id=bin.id if bin is not None else None)
+    bins = {level.bin_code: bin_ for bin_, level in levels}
+    plan = fefo.choose((level for _bin, level in levels), quantity,
+                       date.min if include_expired else day)
+    parts: dict[tuple[str, str], tuple[Bin, date | None, int]] = {}
+    for t in plan.takes:
+        parts[(t.level.bin_code, t.level.batch or "")] = (
+            bins[t.level.bin_code], t.level.expiry, t.quantity)
+    if plan.short:
+        rest_bin = bin or (bins[plan.takes[0].level.bin_code] if plan.takes else None)
+        if rest_bin is None:
+            rest_bin = await bin_for_sale(s, product)
+        _bin, expiry, taken = parts.get((rest_bin.code, ""), (rest_bin, None, 0))
+        parts[(rest_bin.code, "")] = (rest_bin, expiry, taken + plan.short)
+    moves = []
+    for (_code, batch), (bin_, expiry, taken) in parts.items():
+        moves.append(await record_move(s, product=product, bin=bin_, delta=-taken,
+                                       reason=reason, reference=reference, user_id=user_id,
+                                       batch=batch or None, expiry=expiry))
+    return moves
 
 
 async def _product_and_bin(s: Session, product_id: str, bin_code: str) -> tuple[Product, Bin]:
@@ -239,14 +354,21 @@ class MoveResult:
     on_hand_total: int
 
 
+async def in_bin(s: Session, product_id: str, bin_id: str) -> int:
+    """The product's stock in one bin, all batches together."""
+    return int(await s.scalar(
+        select(func.coalesce(func.sum(StockLevel.on_hand), 0)).where(
+            StockLevel.product_id == product_id, StockLevel.bin_id == bin_id)) or 0)
+
+
 async def _result(s: Session, move: StockMove, product: Product, bin_: Bin) -> MoveResult:
-    level = await s.get(StockLevel, (product.id, bin_.id), populate_existing=True)
+    on_hand_in_bin = await in_bin(s, product.id, bin_.id)
     total = await s.scalar(
         select(func.coalesce(func.sum(StockLevel.on_hand), 0)).where(
             StockLevel.product_id == product.id
         )
     )
-    return MoveResult(move, product, bin_, level.on_hand if level else 0, int(total or 0))
+    return MoveResult(move, product, bin_, on_hand_in_bin, int(total or 0))
 
 
 async def receive(
@@ -296,12 +418,18 @@ async def adjust(
     async with db.write() as s:
         product, bin_ = await _product_and_bin(s, product_id, bin_code)
         if reason == "count":
-            level = await s.get(StockLevel, (product.id, bin_.id))
-            delta = quantity - (level.on_hand if level else 0)
+            delta = quantity - await in_bin(s, product.id, bin_.id)
             if delta == 0:
                 raise StockError("the count matches the book figure; nothing to adjust")
         else:
             delta = ADJUST_REASONS[reason] * quantity
+        if delta < 0:
+            # Out of the bin's batches, earliest expiry first (expired ones too: this is
+            # what is physically missing or damaged), then its batch-less stock.
+            moves = await take_fefo(s, product=product, quantity=-delta, reason=reason,
+                                    reference=note or f"adjust: {reason}", user_id=user_id,
+                                    bin=bin_, include_expired=True)
+            return await _result(s, moves[-1], product, bin_)
         move = await record_move(
             s,
             product=product,

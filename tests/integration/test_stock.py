@@ -39,18 +39,17 @@ async def catalog(db, cfg):
 
 
 async def ledger_matches_levels(db) -> None:
+    """The invariant: each level is its ledger's sum, per product, bin and batch."""
     async with db.read() as s:
-        sums = dict(
-            ((p, b), int(q))
-            for p, b, q in (
-                await s.execute(
-                    select(
-                        StockMove.product_id, StockMove.bin_id, func.sum(StockMove.delta)
-                    ).group_by(StockMove.product_id, StockMove.bin_id)
-                )
-            ).all()
-        )
-        levels = {(r.product_id, r.bin_id): r.on_hand for r in await s.scalars(select(StockLevel))}
+        batch = func.coalesce(StockMove.batch, "")
+        sums = {
+            (p, b, k): int(q)
+            for p, b, k, q in (await s.execute(
+                select(StockMove.product_id, StockMove.bin_id, batch, func.sum(StockMove.delta))
+                .group_by(StockMove.product_id, StockMove.bin_id, batch))).all()
+        }
+        levels = {(r.product_id, r.bin_id, r.batch): r.on_hand
+                  for r in await s.scalars(select(StockLevel))}
     assert sums == levels
 
 
