@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, UTCDateTime
@@ -58,3 +58,149 @@ class StockLevel(Base):
     batch: Mapped[str] = mapped_column(String(20), primary_key=True, default="")
     expiry: Mapped[date | None] = mapped_column(Date, nullable=True)
     on_hand: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# --- transfers between stores through the hub (issue #17) ---------------------------
+
+
+class Transfer(Base):
+    """A transfer this store sends or receives: its copy of the hub's (app/stock/
+    transfers.py). The number is made where the transfer was raised (S1-T00012 by a
+    store, HQ-T00003 by the hub)."""
+
+    __tablename__ = "transfers"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    source: Mapped[str] = mapped_column(String(8))  # store id the stock leaves
+    dest: Mapped[str] = mapped_column(String(8))  # store id the stock enters
+    # requested | approved | picked | dispatched | received | cancelled (transfer_rules)
+    state: Mapped[str] = mapped_column(String(12), index=True)
+    note: Mapped[str] = mapped_column(String(200), default="")
+    reason: Mapped[str] = mapped_column(String(200), default="")  # a cancel's reason
+    created_by: Mapped[str] = mapped_column(String(80), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class TransferLine(Base):
+    """One SKU of a transfer: asked, picked, sent (all batches) and received."""
+
+    __tablename__ = "transfer_lines"
+
+    transfer_id: Mapped[str] = mapped_column(ForeignKey("transfers.id"), primary_key=True)
+    sku: Mapped[str] = mapped_column(String(40), primary_key=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    picked: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    sent: Mapped[int] = mapped_column(Integer, default=0)
+    received: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    difference: Mapped[str] = mapped_column(String(80), default="")  # why, at receipt
+
+
+class TransferPart(Base):
+    """What left the source of one SKU in one batch (``''``: no batch), with the batch's
+    expiry, so the destination books the same batches in."""
+
+    __tablename__ = "transfer_parts"
+
+    transfer_id: Mapped[str] = mapped_column(ForeignKey("transfers.id"), primary_key=True)
+    sku: Mapped[str] = mapped_column(String(40), primary_key=True)
+    batch: Mapped[str] = mapped_column(String(20), primary_key=True, default="")
+    expiry: Mapped[date | None] = mapped_column(Date, nullable=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    received: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# ---- cycle counts (issue #17; app/stock/counts.py) ------------------------------------
+
+
+class CountTask(Base):
+    """A cycle count a manager asked for: the bins of one bin, zone or product, the
+    short-pick list or the ABC list. Counted in rounds: round 2 and 3 recount only the
+    lines whose first counts were too far from the book."""
+
+    __tablename__ = "count_tasks"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=uuid7)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    kind: Mapped[str] = mapped_column(String(10))  # bin | zone | product | requests | due
+    scope: Mapped[str] = mapped_column(String(80), default="")  # what was asked, in words
+    status: Mapped[str] = mapped_column(String(10), default="open", index=True)
+    # open | counting | review | done | cancelled
+    round: Mapped[int] = mapped_column(Integer, default=1)
+    created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    counter_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    counter_key: Mapped[str] = mapped_column(String(32), default="")  # the counting phone
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class CountBin(Base):
+    """A bin to count in one round of a task; ``done_at`` once its count was sent."""
+
+    __tablename__ = "count_bins"
+
+    task_id: Mapped[str] = mapped_column(ForeignKey("count_tasks.id"), primary_key=True)
+    bin_id: Mapped[str] = mapped_column(ForeignKey("bins.id"), primary_key=True)
+    round: Mapped[int] = mapped_column(Integer, primary_key=True)
+    done_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class CountLine(Base):
+    """One product in one bin of a task (all its batches together). ``expected`` is the
+    book figure taken when the count was sent, ``counted`` what was counted then; the
+    difference posted is counted minus expected, whatever sold since."""
+
+    __tablename__ = "count_lines"
+    __table_args__ = (UniqueConstraint("task_id", "product_id", "bin_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=uuid7)
+    task_id: Mapped[str] = mapped_column(ForeignKey("count_tasks.id"), index=True)
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id"), index=True)
+    bin_id: Mapped[str] = mapped_column(ForeignKey("bins.id"))
+    status: Mapped[str] = mapped_column(String(10), default="todo", index=True)
+    # todo | recount | approval | matched | posted | rejected
+    expected: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    counted: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    variance: Mapped[int] = mapped_column(Integer, default=0)
+    value_minor: Mapped[int] = mapped_column(Integer, default=0)
+    reason: Mapped[str] = mapped_column(String(120), default="")
+    decided_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class CountEntry(Base):
+    """One count of one line, in the round it was made: the history behind a decision
+    and the figures of the accuracy page."""
+
+    __tablename__ = "count_entries"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=uuid7)
+    line_id: Mapped[str] = mapped_column(ForeignKey("count_lines.id"), index=True)
+    round: Mapped[int] = mapped_column(Integer)
+    counted: Mapped[int] = mapped_column(Integer)
+    expected: Mapped[int] = mapped_column(Integer)
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class CountScan(Base):
+    """A scan (or a typed quantity) on the counting phone before its bin is sent. The id
+    is the phone's request id, so a scan sent twice counts once."""
+
+    __tablename__ = "count_scans"
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),
+                      Index("ix_count_scans_task_bin", "task_id", "bin_id", "round"))
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    task_id: Mapped[str] = mapped_column(ForeignKey("count_tasks.id"))
+    bin_id: Mapped[str] = mapped_column(ForeignKey("bins.id"))
+    round: Mapped[int] = mapped_column(Integer)
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
