@@ -11,8 +11,10 @@ Decisions worth knowing:
   padded with zeros (GS1 prefixes 000001-000009, e.g. AI 01 ``00000096385074``) becomes the
   plain 8 digits. Restricted-circulation EAN-8s starting with 0 stay 13 digits when padded,
   because GS1 prefix ``000000`` is also a real UPC range.
-* GS1 dates use the century 20YY (not GS1's sliding 50-year window, which needs today's
-  date); day ``00`` means the last day of the month.
+* GS1 dates (AI 11, 13, 15, 17) take their century by GS1's rule, the one
+  ``gs1.expiry_date`` uses (the year within -49/+50 years of ``today``): ``parse_scan``
+  takes ``today`` and, only when a caller leaves it out, reads the machine's date for it
+  (the one clock read here). Day ``00`` means the last day of the month.
 * Weights are kept in whole grams: 310n with 4-5 decimals and 320n (pounds, converted at
   453.59237 g/lb) are rounded half-up to the gram. When both 310n and 320n are present the
   metric one wins. Prices must convert to paise exactly, otherwise the scan is refused.
@@ -420,9 +422,17 @@ def _ai_length(head: str) -> int:
     return 2
 
 
-def _gs1_date(value: str) -> datetime.date | None:
-    """YYMMDD as 20YY; day 00 is the last day of the month (GS1); None if invalid."""
-    year, month, day = 2000 + int(value[:2]), int(value[2:4]), int(value[4:6])
+def _gs1_date(value: str, today: datetime.date | None = None) -> datetime.date | None:
+    """YYMMDD as a date; day 00 is the last day of the month (GS1); None if invalid.
+    With ``today`` the century is GS1's (``gs1.gs1_year``); without it (checking a
+    field's digits only) 20YY, which is a valid date exactly when GS1's year is."""
+    if today is None:
+        year = 2000 + int(value[:2])
+    else:
+        from app.catalog.gs1 import gs1_year  # gs1 builds on this module: imported late
+
+        year = gs1_year(int(value[:2]), today)
+    month, day = int(value[2:4]), int(value[4:6])
     if not 1 <= month <= 12:
         return None
     last = calendar.monthrange(year, month)[1]
@@ -575,7 +585,7 @@ def _price_paise(ai: str, digits: str) -> int:
     return amount // excess
 
 
-def _scan_from_gs1(raw: str, fields: dict[str, str]) -> "ScanResult":
+def _scan_from_gs1(raw: str, fields: dict[str, str], today: datetime.date) -> "ScanResult":
     """Turn validated GS1 fields into a ScanResult in grams, paise and dates."""
     if "01" in fields and "02" in fields:
         raise BarcodeError("GS1: both GTIN 01 and contained GTIN 02 given; expected one")
@@ -622,8 +632,8 @@ def _scan_from_gs1(raw: str, fields: dict[str, str]) -> "ScanResult":
         weight_g=weight_g,
         price_minor=price,
         batch=fields.get("10"),
-        expiry=_gs1_date(fields["17"]) if "17" in fields else None,
-        best_before=_gs1_date(fields["15"]) if "15" in fields else None,
+        expiry=_gs1_date(fields["17"], today) if "17" in fields else None,
+        best_before=_gs1_date(fields["15"], today) if "15" in fields else None,
         serial=fields.get("21"),
     )
 
@@ -648,11 +658,13 @@ class ScanResult:
     rule_name: str | None = None
 
 
-def parse_scan(raw: str, rules: Sequence[MeasureRule] = ()) -> ScanResult:
+def parse_scan(raw: str, rules: Sequence[MeasureRule] = (),
+               today: datetime.date | None = None) -> ScanResult:
     """Interpret one scan for any screen; raises BarcodeError with a staff-readable reason.
 
     ``raw`` keeps the scan (whitespace stripped) for audit; the AIM symbology identifier
-    is transport, so it is not part of a text ``lookup_code``.
+    is transport, so it is not part of a text ``lookup_code``. ``today`` places a GS1
+    date's two-digit year (GS1's century rule); the machine's date when not given.
     """
     scanned = _EDGE_SPACE.sub("", raw)
     if not scanned:
@@ -672,7 +684,7 @@ def parse_scan(raw: str, rules: Sequence[MeasureRule] = ()) -> ScanResult:
         raise BarcodeError(f"not a barcode: empty after symbology identifier {aim}")
 
     if aim in _GS1_AIMS or GS in data or _PAREN_AI.match(data):
-        return _scan_from_gs1(scanned, parse_gs1(data))
+        return _scan_from_gs1(scanned, parse_gs1(data), today or datetime.date.today())
 
     if _is_digits(data):
         size = len(data)

@@ -660,13 +660,35 @@ def test_gs1_metric_weight_wins_over_pounds() -> None:
         ("240200", datetime.date(2024, 2, 29)),
         ("241100", datetime.date(2024, 11, 30)),
         ("000101", datetime.date(2000, 1, 1)),
-        ("991231", datetime.date(2099, 12, 31)),  # documented: always 20YY
+        ("761231", datetime.date(2076, 12, 31)),
+        ("770101", datetime.date(1977, 1, 1)),  # GS1's century rule, as gs1.expiry_date
+        ("991231", datetime.date(1999, 12, 31)),
     ],
 )
 def test_gs1_dates(date: str, expected: datetime.date) -> None:
-    result = parse_scan(f"(01){GTIN_01}(17){date}(15){date}")
+    result = parse_scan(f"(01){GTIN_01}(17){date}(15){date}", today=datetime.date(2026, 12, 1))
     assert result.expiry == expected
     assert result.best_before == expected
+
+
+@given(st.dates(min_value=datetime.date(1950, 1, 1), max_value=datetime.date(2150, 12, 31)),
+       st.dates(min_value=datetime.date(2000, 1, 1), max_value=datetime.date(2100, 12, 31)))
+def test_parse_scan_dates_follow_gs1_century_rule(expiry: datetime.date,
+                                                  today: datetime.date) -> None:
+    """parse_scan and gs1.expiry_date agree on every date and every today (issue #17: the
+    till used 20YY, receiving GS1's window: 2077 vs 1977 in 2026)."""
+    from app.catalog.gs1 import expiry_date
+
+    yymmdd = expiry.strftime("%y%m%d")
+    result = parse_scan(f"(01){GTIN_01}(17){yymmdd}", today=today)
+    assert result.expiry == expiry_date(yymmdd, today)
+
+
+def test_parse_scan_without_today_uses_the_machines_date() -> None:
+    today = datetime.date.today()
+    far = today.replace(year=today.year + 60, day=1)  # beyond +50 years: last century
+    result = parse_scan(f"(01){GTIN_01}(17){far.strftime('%y%m%d')}")
+    assert result.expiry == far.replace(year=far.year - 100)
 
 
 def test_gs1_sscc_and_contained_gtin() -> None:
@@ -794,7 +816,7 @@ def test_gs1_gs_form_round_trips(
             parts.append(GS)  # variable-length fields end at GS (a trailing one is harmless)
     raw = lead + "".join(parts)
     assert parse_gs1(raw) == fields
-    result = parse_scan(raw)
+    result = parse_scan(raw, today=expiry)  # its own century, whichever it is
     assert result.symbology == "gs1"
     assert result.lookup_code.zfill(14) == fields["01"]
     assert (result.batch, result.serial, result.expiry) == (fields["10"], fields["21"], expiry)
@@ -807,7 +829,7 @@ def test_gs1_parenthesised_form_round_trips(
     order, fields, expiry = label
     raw = "".join(f"({ai}){fields[ai]}" for ai in order)
     assert parse_gs1(raw) == fields
-    result = parse_scan(raw)
+    result = parse_scan(raw, today=expiry)
     assert result.lookup_code.zfill(14) == fields["01"]
     assert (result.batch, result.serial, result.expiry) == (fields["10"], fields["21"], expiry)
 
@@ -830,7 +852,8 @@ def test_gs1_weight_and_price_conversion(
 @given(st.integers(2000, 2099), st.integers(1, 12))
 def test_gs1_day_zero_is_last_day_of_month(year: int, month: int) -> None:
     first_of_next = (datetime.date(year, month, 1) + datetime.timedelta(days=32)).replace(day=1)
-    result = parse_scan(f"(01){GTIN_01}(17){year % 100:02d}{month:02d}00")
+    result = parse_scan(f"(01){GTIN_01}(17){year % 100:02d}{month:02d}00",
+                        today=datetime.date(year, month, 1))
     assert result.expiry == first_of_next - datetime.timedelta(days=1)
 
 
