@@ -15,6 +15,10 @@ Columns (header row required, order free, names case-insensitive):
 | category      | no       | Atta, Rice & Dals      | free text                                      |
 | active        | no       | yes                    | yes/no, true/false, 1/0 (default yes)          |
 | reorder_level | no       | 10                     | low-stock mark in pieces, grams or ml          |
+| tracks_expiry | no       | no                     | yes: stock per batch and expiry (default no)    |
+
+A file without the tracks_expiry column (one written before it existed) leaves every
+product's flag as it is; new products from it do not track expiry.
 
 Every row is checked before anything is written, by the product rules every other
 way in uses too (app/catalog/rules.py); errors name the line number (as a spreadsheet
@@ -28,6 +32,7 @@ that quote again, so an exported catalogue imports unchanged.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -51,6 +56,7 @@ COLUMNS = (
     "category",
     "active",
     "reorder_level",
+    "tracks_expiry",
 )
 REQUIRED = ("sku", "name", "price", "gst_rate")
 
@@ -69,6 +75,7 @@ class ProductRow:
     category: str = ""
     active: bool = True
     reorder_level: int = 0
+    tracks_expiry: bool | None = False  # None: the file has no such column (keep the flag)
 
 
 @dataclass(frozen=True)
@@ -97,8 +104,10 @@ def _row(line: int, rec: dict[str, str], rules: Sequence[MeasureRule]) -> Produc
         sku=get("sku"), name=get("name"), price=get("price"), gst_rate=get("gst_rate"),
         barcodes=get("barcodes").split("|"), hsn=get("hsn"), unit=get("unit"),
         pack_size=get("pack_size"), category=get("category"), active=get("active"),
-        reorder_level=get("reorder_level"), measure_rules=rules)
-    return ProductRow(line=line, **vars(p))
+        reorder_level=get("reorder_level"), tracks_expiry=get("tracks_expiry"),
+        measure_rules=rules)
+    row = ProductRow(line=line, **vars(p))
+    return row if "tracks_expiry" in rec else dataclasses.replace(row, tracks_expiry=None)
 
 
 def parse_line_quantity(text: str) -> int:
@@ -231,6 +240,7 @@ def write_catalog(products: Iterable[dict], stream: TextIO) -> int:
                 p["category"],
                 "yes" if p["active"] else "no",
                 p["reorder_level"],
+                "yes" if p.get("tracks_expiry") else "no",
             ]
         )
         n += 1

@@ -54,6 +54,7 @@ def product_json(p: Product) -> dict[str, Any]:
         "pack_size": p.pack_size,
         "category": p.category,
         "active": p.active,
+        "tracks_expiry": p.tracks_expiry,
     }
 
 

@@ -10,6 +10,7 @@ same stored form. No I/O: text in, checked values (or a ProductError naming the 
 - price: rupees by money.parse_amount, more than zero and at most ₹1 crore.
 - GST: one of the slabs (money.GST_SLABS_BP); HSN: empty or 4, 6 or 8 digits.
 - unit: piece, kg or litre; reorder level: a whole number up to 1,00,00,000.
+- tracks expiry: yes/no (empty is no): the stores keep its stock per batch and expiry.
 - barcodes: what a scan of the code would look up (barcodes.parse_scan): GTINs in their
   canonical form, and in-store variable-measure codes (scale labels) only when a barcode
   rule matches them and their value digits are zero. GS1 element strings and free text are
@@ -59,6 +60,7 @@ class ProductFields:
     category: str = ""
     active: bool = True
     reorder_level: int = 0
+    tracks_expiry: bool = False
 
 
 def _shown(text: str) -> str:
@@ -170,6 +172,14 @@ def parse_active(text: str) -> bool:
     return word in TRUE_WORDS
 
 
+def parse_tracks_expiry(text: str) -> bool:
+    """yes/no, y/n, true/false, 1/0; empty is no (most products carry no expiry)."""
+    word = _text(text).strip().lower()
+    if word not in TRUE_WORDS | FALSE_WORDS:
+        raise ProductError(f"tracks_expiry {_shown(_text(text).strip())} must be yes or no")
+    return bool(word) and word in TRUE_WORDS
+
+
 def clip(text: str, limit: int) -> str:
     """Free text (pack size, category): trimmed and cut to its column's width."""
     return _text(text).strip()[:limit]
@@ -219,7 +229,7 @@ def split_codes(text: str) -> list[str]:
 def parse_product(*, sku: str, name: str, price: str, gst_rate: str,
                   barcodes: Iterable[str] = (), hsn: str = "", unit: str = "",
                   pack_size: str = "", category: str = "", active: bool | str = True,
-                  reorder_level: str = "",
+                  reorder_level: str = "", tracks_expiry: bool | str = False,
                   measure_rules: Sequence[MeasureRule] = ()) -> ProductFields:
     """A product typed as text (a CSV row, the hub's form), checked field by field in the
     order a person reads them; the first broken rule raises ProductError."""
@@ -235,6 +245,8 @@ def parse_product(*, sku: str, name: str, price: str, gst_rate: str,
         reorder_level=parse_reorder_level(reorder_level),
         pack_size=clip(pack_size, PACK_SIZE_MAX),
         category=clip(category, CATEGORY_MAX),
+        tracks_expiry=(parse_tracks_expiry(tracks_expiry) if isinstance(tracks_expiry, str)
+                       else bool(tracks_expiry)),
     )
 
 
@@ -254,4 +266,5 @@ def check_product(p: ProductFields, measure_rules: Sequence[MeasureRule] = ()
         reorder_level=check_reorder_level(p.reorder_level),
         pack_size=clip(p.pack_size, PACK_SIZE_MAX),
         category=clip(p.category, CATEGORY_MAX),
+        tracks_expiry=bool(p.tracks_expiry),
     )

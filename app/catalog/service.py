@@ -220,7 +220,9 @@ class ImportRejected(Exception):
 
 
 def _fields(row: ProductRow) -> dict:
-    return {
+    """The columns a row writes; a file without the tracks_expiry column leaves the
+    flag alone (None), so an export from before it existed turns no product's off."""
+    fields = {
         "name": row.name,
         "price_minor": row.price_minor,
         "gst_rate_bp": row.gst_rate_bp,
@@ -231,6 +233,14 @@ def _fields(row: ProductRow) -> dict:
         "active": row.active,
         "reorder_level": row.reorder_level,
     }
+    if row.tracks_expiry is not None:
+        fields["tracks_expiry"] = row.tracks_expiry
+    return fields
+
+
+# The product columns import_catalog reads to tell an unchanged row (in this order).
+_COMPARED = ("name", "price_minor", "gst_rate_bp", "hsn", "unit", "pack_size", "category",
+             "active", "reorder_level", "tracks_expiry")
 
 
 async def import_catalog(
@@ -251,7 +261,7 @@ async def import_catalog(
     now = utcnow()
     async with db.write() as s:
         existing = {
-            sku: (pid, fields)
+            sku: (pid, dict(zip(_COMPARED, fields, strict=True)))
             for sku, pid, *fields in (
                 await s.execute(
                     select(
@@ -266,6 +276,7 @@ async def import_catalog(
                         Product.category,
                         Product.active,
                         Product.reorder_level,
+                        Product.tracks_expiry,
                     )
                 )
             ).all()
@@ -310,7 +321,7 @@ async def import_catalog(
             values = _fields(row)
             if row.sku in existing:
                 pid, old = existing[row.sku]
-                same = list(values.values()) == list(old)
+                same = all(old[k] == v for k, v in values.items())
                 if same and codes_by_pid.get(pid, set()) == set(row.barcodes):
                     report.unchanged += 1
                     continue
@@ -318,7 +329,8 @@ async def import_catalog(
                 report.updated += 1
             else:
                 pid = uuid7()
-                inserts.append({"id": pid, "sku": row.sku, **values, "updated_at": now})
+                inserts.append({"id": pid, "sku": row.sku, "tracks_expiry": False, **values,
+                                "updated_at": now})
                 report.created += 1
             touched.append(pid)
             barcode_rows.extend({"code": c, "product_id": pid} for c in row.barcodes)
@@ -360,7 +372,8 @@ async def import_catalog(
     return report
 
 
-async def export_rows(db: Database) -> list[dict]:
+async def export_rows(db: AnyDatabase) -> list[dict]:
+    """Every product as write_catalog takes it (the store's export and the hub's)."""
     async with db.read() as s:
         products = list(await s.scalars(
             select(Product).options(selectinload(Product.barcodes))
@@ -378,6 +391,7 @@ async def export_rows(db: Database) -> list[dict]:
                 "category": p.category,
                 "active": p.active,
                 "reorder_level": p.reorder_level,
+                "tracks_expiry": p.tracks_expiry,
             }
             for p in products
         ]

@@ -12,8 +12,8 @@ from litestar.params import Body
 from litestar.response import Template
 
 from app.catalog import rules
-from app.catalog.csv_io import parse_catalog
-from app.catalog.service import ImportRejected, import_catalog, search
+from app.catalog.csv_io import parse_catalog, write_catalog
+from app.catalog.service import ImportRejected, export_rows, import_catalog, search
 from app.core import csv_safe
 from app.core.auth import api_access, requires
 from app.core.clock import utcnow
@@ -140,6 +140,7 @@ async def product_save(request: Request, data: Form) -> Response | Template:
             gst_rate=data.get("gst", ""), unit=data.get("unit", ""), hsn=data.get("hsn", ""),
             pack_size=data.get("pack_size", ""), category=data.get("category", ""),
             reorder_level=data.get("reorder_level", ""),
+            tracks_expiry=data.get("tracks_expiry") == "on",
             barcodes=rules.split_codes(data.get("barcodes", "")),
             active=data.get("active") == "on", measure_rules=measure_rules)
         product = await hub.save_product(request.app.state.db, edit, measure_rules)
@@ -181,6 +182,16 @@ async def import_upload(
                 if report.written and (report.created or report.updated) else None)
     return page(request, "hub/import.html", report=report, errors=report.skipped[:200],
                 error="", delivery=delivery)
+
+
+@get("/hub/catalog.csv", guards=[requires(*HQ)])
+async def catalog_csv(request: Request) -> Response:
+    """The whole master catalogue in the import's format: edit it and import it back."""
+    out = io.StringIO()
+    write_catalog(await export_rows(request.app.state.db), out)
+    stamp = utcnow().astimezone(request.app.state.cfg.tz).strftime("%Y%m%d-%H%M")
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="catalogue-{stamp}.csv"'})
 
 
 # --- central stock -------------------------------------------------------------------
@@ -242,5 +253,5 @@ async def sales_page(request: Request, day: str = "") -> Template:
 
 
 ROUTES = [dashboard, stores_fragment, store_page, accept_database, api_stores, catalog_page, product_new,
-          product_edit, catalogue_delivery, product_save, import_form, import_upload,
+          product_edit, catalogue_delivery, product_save, import_form, import_upload, catalog_csv,
           inventory_page, inventory_csv, api_inventory, sales_page]

@@ -396,8 +396,8 @@ def product_payload(p: Product, codes: list[str]) -> dict:
     return {"sku": p.sku, "name": p.name, "price_minor": p.price_minor,
             "gst_rate_bp": p.gst_rate_bp, "hsn": p.hsn, "unit": p.unit,
             "pack_size": p.pack_size, "category": p.category, "active": p.active,
-            "reorder_level": p.reorder_level, "barcodes": sorted(codes),
-            "updated_at": p.updated_at.isoformat()}
+            "reorder_level": p.reorder_level, "tracks_expiry": p.tracks_expiry,
+            "barcodes": sorted(codes), "updated_at": p.updated_at.isoformat()}
 
 
 async def _codes_for(s: Session, product_ids: list[str]) -> dict[str, list[str]]:
@@ -477,6 +477,7 @@ async def save_product(db: HubDatabase, edit: ProductEdit,
         product.pack_size = edit.pack_size
         product.category = edit.category
         product.reorder_level = edit.reorder_level
+        product.tracks_expiry = edit.tracks_expiry
         product.active = edit.active
         product.updated_at = now
         await s.flush()

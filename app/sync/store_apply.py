@@ -81,6 +81,8 @@ async def _product_upserted(s: Session, cfg: StoreConfig, data: dict) -> None:
         "category": clip(str(data.get("category", "")), CATEGORY_MAX),
         "active": bool(data.get("active", True)),
         "reorder_level": min(max(0, int(data.get("reorder_level") or 0)), MAX_REORDER_LEVEL),
+        # An older hub leaves it out: the product then keeps no batches here.
+        "tracks_expiry": data.get("tracks_expiry") is True,
         "updated_at": utcnow(),
     }
     if not 0 < values["price_minor"] <= MAX_PRICE_MINOR:

@@ -12,7 +12,7 @@ from app.catalog.barcodes import MeasureRule, gtin_check_digit, make_variable_ba
 from app.catalog.csv_io import parse_catalog
 from app.catalog.rules import ProductError, ProductFields, check_product, parse_product
 
-HEADER = "sku,name,barcodes,price,gst_rate,hsn,unit,pack_size,category,active,reorder_level\n"
+HEADER = "sku,name,barcodes,price,gst_rate,hsn,unit,pack_size,category,active,reorder_level,tracks_expiry\n"
 WEIGHT = MeasureRule("weight", "21.....{NNDDD}", "weight")
 
 
