@@ -147,7 +147,7 @@ def _clean(text: object, what: str, limit: int) -> str:
 
 def parse_count(text: object) -> int:
     """How many cases or pieces were scanned: 1 to 9,999 (digits only: no NaN, inf, 1e3)."""
-    cleaned = _clean(text, "how many", 12)
+    cleaned = _clean(text, "how many", 24)
     if not _COUNT_RE.fullmatch(cleaned) or not 0 < int(cleaned) <= MAX_COUNT:
         raise ReceivingError(f"how many {_shown(cleaned)} must be a whole number from 1 to "
                              f"{MAX_COUNT:,}")

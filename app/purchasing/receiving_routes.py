@@ -1,0 +1,231 @@
+"""Receiving pages (GRN, issue #17), made for a phone: pick the purchase order (or none),
+scan each case or piece, check the differences, a manager signs off with their PIN.
+Staff who put goods away (picker) and managers may receive; only a manager's PIN signs.
+Thin: parse the form with receiving_rules.py, call one receiving.py function, render."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.response import Template
+
+from app.catalog.units import format_quantity
+from app.core import auth
+from app.core.auth import LoginError, requires
+from app.core.clock import utcnow
+from app.core.money import format_amount
+from app.core.routes import client_source, device_key
+from app.core.web import Form, current_user, go, is_htmx, page, signed_in
+from app.purchasing import receiving, service
+from app.purchasing.receiving_rules import (
+    KIND_LABELS,
+    MAX_REASON,
+    MAX_REF,
+    WARNINGS,
+    ReceivingError,
+    parse_batch,
+    parse_count,
+    parse_expiry,
+    parse_text,
+)
+from app.purchasing.rules import SupplierError, parse_case_cost
+
+RECEIVER = requires("manager", "picker")
+REASONS = ("Supplier sent less", "Rest comes later", "Supplier sent more", "Broken in transit",
+           "Leaking or wet", "Expired or close to expiry", "Not on our order: kept",
+           "Wrong item: returned to the driver")
+
+
+def _today(request: Request) -> date:
+    return utcnow().astimezone(request.app.state.cfg.tz).date()
+
+
+def _ctx(request: Request, **extra: Any) -> dict[str, Any]:
+    return {"user": current_user(request), "fq": format_quantity, "kinds": KIND_LABELS,
+            "money": format_amount, **extra}
+
+
+async def _view(request: Request, grn: str) -> receiving.ReceiptView:
+    try:
+        return await receiving.get_receipt(request.app.state.db, grn)
+    except receiving.NotFound as exc:
+        raise NotFoundException(str(exc)) from None
+
+
+@get("/purchasing/receive", guards=[RECEIVER])
+async def receive_index(request: Request) -> Template:
+    db = request.app.state.db
+    return page(request, "purchasing/receive_index.html", **_ctx(
+        request, orders=await receiving.awaiting_orders(db),
+        receipts=await receiving.list_receipts(db),
+        suppliers=await service.list_suppliers(db), error=""))
+
+
+@post("/purchasing/receive", guards=[RECEIVER])
+async def receive_start(request: Request, data: Form) -> Response | Template:
+    """Open a receipt against an order (or join the one open on it), or without one."""
+    db = request.app.state.db
+    try:
+        grn = await receiving.start(
+            db, po_id=data.get("po_id", "").strip() or None,
+            supplier_id=data.get("supplier_id", "").strip() or None,
+            supplier_ref=parse_text(data.get("supplier_ref", ""), "the supplier's bill number",
+                                    MAX_REF),
+            user_id=signed_in(request).id)
+    except ReceivingError as exc:
+        return page(request, "purchasing/receive_index.html", status_code=400, **_ctx(
+            request, orders=await receiving.awaiting_orders(db),
+            receipts=await receiving.list_receipts(db),
+            suppliers=await service.list_suppliers(db), error=str(exc)))
+    return go(request, f"/purchasing/receive/{grn}")
+
+
+@get("/purchasing/receive/{grn:str}", guards=[RECEIVER])
+async def receive_page(request: Request, grn: str, done: str = "") -> Template:
+    view = await _view(request, grn)
+    return page(request, "purchasing/receive.html", **_ctx(request, view=view, done=done == "1"))
+
+
+def _step(request: Request, view_id: str, step: receiving.ScanStep | None, *,
+          error: str = "", values: dict[str, str] | None = None, warnings: Sequence[str] = (),
+          confirm: Sequence[str] = (), status_code: int = 200) -> Template:
+    return page(request, "purchasing/receive_step.html", status_code=status_code, **_ctx(
+        request, grn_id=view_id, step=step, error=error, values=values or {},
+        warnings=list(warnings), confirm=",".join(confirm)))
+
+
+@post("/purchasing/receive/{grn:str}/scan", guards=[RECEIVER])
+async def receive_scan(request: Request, grn: str, data: Form) -> Template:
+    """A scanned code -> the product and the add form (nothing is written)."""
+    try:
+        step = await receiving.scan(request.app.state.db, grn, data.get("code", ""),
+                                    today=_today(request),
+                                    rules=request.app.state.cfg.measure_rules)
+    except receiving.NotFound as exc:
+        raise NotFoundException(str(exc)) from None
+    except ReceivingError as exc:
+        return _step(request, grn, None, error=str(exc))
+    return _step(request, grn, step)
+
+
+def _item(data: dict[str, str], today: date) -> receiving.ItemInput:
+    return receiving.ItemInput(
+        request_id=data.get("request_id", "")[:64],
+        product_id=data.get("product_id", "")[:64],
+        unit=data.get("unit", "piece")[:8],
+        count=parse_count(data.get("count", "")),
+        bin_code=parse_text(data.get("bin", ""), "bin", 20),
+        batch=parse_batch(data.get("batch", "")),
+        expiry=parse_expiry(data.get("expiry", ""), today),
+        damaged=data.get("damaged", "") == "1",
+        code=parse_text(data.get("code", ""), "code", 200),
+    )
+
+
+async def _lines(request: Request, grn: str) -> receiving.ReceiptView:
+    return await _view(request, grn)
+
+
+@post("/purchasing/receive/{grn:str}/items", guards=[RECEIVER])
+async def receive_add(request: Request, grn: str, data: Form) -> Template:
+    """Add the scanned line; an unusual one comes back with its warnings to confirm."""
+    db = request.app.state.db
+    confirmed = frozenset(k for k in data.get("confirm", "")[:60].split(",") if k in WARNINGS)
+    try:
+        added = await receiving.add_item(db, grn, _item(data, _today(request)),
+                                         today=_today(request), user_id=signed_in(request).id,
+                                         confirmed=confirmed)
+    except receiving.NotFound as exc:
+        raise NotFoundException(str(exc)) from None
+    except ReceivingError as exc:
+        step = None
+        try:
+            step = await receiving.step_for(db, grn, data.get("product_id", ""),
+                                            data.get("unit", "piece"))
+        except ReceivingError as again:
+            return _step(request, grn, None, error=f"{exc} {again}".strip(), status_code=400)
+        if isinstance(exc, receiving.NeedsConfirm):
+            return _step(request, grn, step, values=data, warnings=exc.warnings,
+                         confirm=exc.kinds, status_code=409)
+        return _step(request, grn, step, values=data, error=str(exc), status_code=400)
+    view = await _lines(request, grn)
+    return page(request, "purchasing/receive_added.html", **_ctx(request, added=added,
+                                                                   view=view))
+
+
+@post("/purchasing/receive/{grn:str}/items/{item:str}/remove", guards=[RECEIVER])
+async def receive_remove(request: Request, grn: str, item: str) -> Response | Template:
+    try:
+        await receiving.remove_item(request.app.state.db, grn, item)
+    except receiving.NotFound as exc:
+        raise NotFoundException(str(exc)) from None
+    except ReceivingError as exc:
+        view = await _view(request, grn)
+        return page(request, "purchasing/receive.html", status_code=400,
+                    **_ctx(request, view=view, error=str(exc)))
+    if is_htmx(request):
+        return page(request, "purchasing/receive_lines.html",
+                    **_ctx(request, view=await _view(request, grn)))
+    return go(request, f"/purchasing/receive/{grn}")
+
+
+async def _summary_page(request: Request, grn: str, *, error: str = "",
+                        values: dict[str, str] | None = None,
+                        status_code: int = 200) -> Template:
+    view = await _view(request, grn)
+    approvers = await auth.list_approvers(request.app.state.db)
+    return page(request, "purchasing/receive_summary.html", status_code=status_code, **_ctx(
+        request, view=view, approvers=approvers, error=error, values=values or {},
+        reasons=REASONS))
+
+
+@get("/purchasing/receive/{grn:str}/summary", guards=[RECEIVER])
+async def receive_summary(request: Request, grn: str) -> Template:
+    return await _summary_page(request, grn)
+
+
+def _sign_form(data: dict[str, str], view: receiving.ReceiptView) -> receiving.SignOff:
+    reasons: dict[str, str] = {}
+    costs: dict[str, int | None] = {}
+    for row in view.summary:
+        pid = row.product_id
+        reasons[pid] = parse_text(data.get(f"reason_{pid}", ""), f"the reason for {row.name}",
+                                  MAX_REASON)
+        text = data.get(f"cost_{pid}", "")
+        try:
+            costs[pid] = parse_case_cost(text) if text.strip() else None
+        except SupplierError as exc:
+            raise ReceivingError(f"{row.name}: {exc}") from None
+    return receiving.SignOff(reasons=reasons, costs=costs, close_po=data.get("close_po") == "1")
+
+
+@post("/purchasing/receive/{grn:str}/sign", guards=[RECEIVER])
+async def receive_sign(request: Request, grn: str, data: Form) -> Response | Template:
+    """The manager's PIN closes the receipt: stock in, order state, average cost."""
+    db = request.app.state.db
+    view = await _view(request, grn)
+    if not view.open:  # a double tap or a replay: already done, nothing changes
+        return go(request, f"/purchasing/receive/{grn}")
+    try:
+        form = _sign_form(data, view)
+        approver_id, pin = data.get("approver_id", "")[:36], data.get("approver_pin", "")[:12]
+        if not approver_id or not pin:
+            raise ReceivingError("Choose the manager and enter their PIN.")
+        asking = signed_in(request)
+        signer = await auth.verify_approver(db, request.app.state.cfg, approver_id, pin,
+                                            device_key(request), requester_id=asking.id,
+                                            source=client_source(request))
+        await receiving.sign_off(db, grn, form, signer_id=signer.id, user_id=asking.id)
+    except receiving.AlreadyClosed:
+        return go(request, f"/purchasing/receive/{grn}")
+    except (ReceivingError, LoginError) as exc:
+        return await _summary_page(request, grn, error=str(exc), values=data, status_code=400)
+    return go(request, f"/purchasing/receive/{grn}?done=1")
+
+
+ROUTES = [receive_index, receive_start, receive_page, receive_scan, receive_add, receive_remove,
+          receive_summary, receive_sign]
