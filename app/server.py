@@ -45,6 +45,7 @@ from app.pos import pay_routes, receipt_pages, refund_routes, shift_routes
 from app.pos import routes as pos_routes
 from app.printing import routes as printing_routes
 from app.printing.worker import PrintQueue
+from app.purchasing import receiving_routes
 from app.purchasing import routes as purchasing_routes
 from app.reports import routes as report_routes
 from app.stock import routes as stock_routes
@@ -364,6 +365,7 @@ def create_store_app(cfg: StoreConfig, *, check_migrations: bool = True) -> Lite
             *picking_routes.ROUTES,
             *printing_routes.ROUTES,
             *purchasing_routes.ROUTES,
+            *receiving_routes.ROUTES,
             *pairing.ROUTES,
             create_static_files_router(
                 path="/static", directories=[STATIC_DIR], opt=PUBLIC, send_as_attachment=False
