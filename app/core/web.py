@@ -87,6 +87,8 @@ NAV: list[tuple[str, str, tuple[str, ...]]] = [
     ("Riders", "/handover", ("picker",)),
     ("Orders", "/orders", ("manager", "picker")),
     ("Stock", "/stock", ("manager", "picker")),
+    ("Counts", "/stock/counts", ("manager", "picker")),  # cycle counts (issue #17)
+    ("Expiry", "/stock/expiry", ("manager",)),  # expiry and mark-downs (issue #17)
     ("Suppliers", "/purchasing", ("manager",)),
     ("Fulfilment", "/reports/fulfilment", ("manager",)),
     ("Overrides", "/pos/audit", ("manager",)),
