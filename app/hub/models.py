@@ -274,3 +274,57 @@ class HubConfigVersion(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     token: Mapped[str] = mapped_column(String(32))
+
+
+# --- transfers between stores, and the sales figures replenishment reads (#17) --------
+
+
+class HubTransfer(Base):
+    """A stock transfer between two stores as the hub knows it: raised by one of the two
+    stores (`transfer.requested`) or by HQ, approved here, then moved on by the source
+    (picked, dispatched) and the destination (received). Only those two stores may
+    report on it (app/hub/transfers.py)."""
+
+    __tablename__ = "hub_transfers"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    source: Mapped[str] = mapped_column(String(8), index=True)
+    dest: Mapped[str] = mapped_column(String(8), index=True)
+    state: Mapped[str] = mapped_column(String(12), index=True)
+    note: Mapped[str] = mapped_column(String(200), default="")
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    raised_by: Mapped[str] = mapped_column(String(80), default="")  # a store id or HQ user
+    # A bulk confirm's key (form key + pair): the same confirm twice makes nothing new.
+    request_key: Mapped[str | None] = mapped_column(String(120), unique=True, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class HubTransferLine(Base):
+    """One SKU of a transfer: asked, sent (at dispatch) and received; `parts` is the
+    JSON list of batches that left (`batch`, `expiry`, `quantity`)."""
+
+    __tablename__ = "hub_transfer_lines"
+
+    transfer_id: Mapped[str] = mapped_column(ForeignKey("hub_transfers.id"), primary_key=True)
+    sku: Mapped[str] = mapped_column(String(40), primary_key=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    sent: Mapped[int] = mapped_column(Integer, default=0)
+    received: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    parts: Mapped[str] = mapped_column(Text, default="")
+
+
+class HubSkuDay(Base):
+    """What a store sold of a SKU on a day (hub's local date): till sales and online
+    orders less refunds, from its `stock.moved` events. Replenishment's velocity."""
+
+    __tablename__ = "hub_sku_days"
+    __table_args__ = (Index("ix_hub_sku_days_day", "day"),)
+
+    store_id: Mapped[str] = mapped_column(String(8), primary_key=True)
+    sku: Mapped[str] = mapped_column(String(40), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    sold: Mapped[int] = mapped_column(Integer, default=0)

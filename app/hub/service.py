@@ -543,11 +543,17 @@ async def apply_store_events(s: Session, store: HubStore, events: tuple[Event, .
     await s.execute(insert(StoreEventRow), [
         {"id": e.id, "store_id": store.id, "seq": e.seq, "kind": e.kind, "at": e.at,
          "received_at": now, "data": _json.encode(e.data).decode()} for e in fresh])
+    from app.hub import transfers  # (transfers.py imports this module)
+
     deltas: dict[str, int] = defaultdict(int)
+    sold = transfers.SoldTally(hub_tz)  # replenishment's velocity (issue #17)
     for e in fresh:
         data = e.data
         if e.kind == "stock.moved":
             deltas[_text(data, "sku")] += _int(data, "delta")
+            sold.add(data)
+        elif e.kind in transfers.KINDS:
+            await transfers.apply_store_event(s, store.id, e)
         elif e.kind == "stock.snapshot":
             # Deltas before the snapshot are in it: add them first, then replace.
             await _add_deltas(s, store.id, deltas, now)
@@ -558,6 +564,7 @@ async def apply_store_events(s: Session, store: HubStore, events: tuple[Event, .
         elif e.kind == "order.status":
             await _record_order_status(s, store.id, data, now)
     await _add_deltas(s, store.id, deltas, now)
+    await sold.write(s, store.id)
 
 
 async def _add_deltas(s: Session, store_id: str, deltas: dict[str, int], now: datetime) -> None:

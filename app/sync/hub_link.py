@@ -36,6 +36,7 @@ from app.core.ids import uuid7
 from app.core.waits import wait_event
 from app.hub import link_history, placement
 from app.hub import service as hub
+from app.hub import transfers as hub_transfers
 from app.hub.db import HubDatabase, write_retrying
 from app.hub.models import HubStore, HubStoreLink
 from app.hub.wake import Waker, down_topic
@@ -368,7 +369,8 @@ async def apply_frame(db: HubDatabase, cfg: HubConfig, store_id: str, epoch: str
     async def body(s: Session) -> tuple[p.Message, tuple[str, ...]]:
         now = utcnow()
         wake: tuple[str, ...] = ()
-        if any(e.kind == "order.status" for e in frame.events):
+        if any(e.kind == "order.status" or e.kind in hub_transfers.ENQUEUES
+               for e in frame.events):
             await placement.lock_stores(s)  # routing's lock order: every store row first
         row = await _locked_store(s, store_id)
         if row.epoch != epoch:

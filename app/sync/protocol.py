@@ -19,9 +19,13 @@ MAX_EVENTS_PER_FRAME = 500
 # Events a store sends ahead of the hub's acks (the hub buffers no more than this).
 STORE_SEND_WINDOW = 2000
 STORE_TO_HUB = frozenset({"stock.moved", "sale.completed", "sale.refunded", "order.status",
-                          "shift.closed", "stock.snapshot"})
+                          "shift.closed", "stock.snapshot",
+                          # transfers between stores (issue #17)
+                          "transfer.requested", "transfer.picked", "transfer.dispatched",
+                          "transfer.received", "transfer.withdrawn"})
 HUB_TO_STORE = frozenset({"product.upserted", "product.retired", "order.assigned",
-                          "order.cancelled", "store.resync", "hub.channels"})
+                          "order.cancelled", "store.resync", "hub.channels",
+                          "transfer.approved", "transfer.incoming", "transfer.cancelled"})
 
 # Close codes: the sender of an `error` closes the socket with one of these.
 ErrorCode = Literal[4400, 4401, 4403, 4409]

@@ -28,6 +28,7 @@ from app.core.ids import uuid7
 from app.orders import service as orders
 from app.orders.models import Order, OrderLine, ReservedChannel, StockReservation
 from app.orders.states import CANCELLABLE
+from app.stock import transfers
 from app.stock.models import StockLevel
 from app.sync.outbox import emit
 from app.sync.protocol import Event
@@ -213,6 +214,25 @@ async def write_snapshot(s: Session) -> int:
     return parts
 
 
+async def _transfer(s: Session, cfg: StoreConfig, data: dict, step: Any) -> None:
+    try:
+        await step(s, cfg.store.id, data)
+    except transfers.BadTransferEvent as exc:
+        raise BadHubEvent(f"transfer: {exc}") from None
+
+
+async def _transfer_approved(s: Session, cfg: StoreConfig, data: dict) -> None:
+    await _transfer(s, cfg, data, transfers.apply_approved)
+
+
+async def _transfer_incoming(s: Session, cfg: StoreConfig, data: dict) -> None:
+    await _transfer(s, cfg, data, transfers.apply_incoming)
+
+
+async def _transfer_cancelled(s: Session, cfg: StoreConfig, data: dict) -> None:
+    await _transfer(s, cfg, data, transfers.apply_cancelled)
+
+
 HANDLERS = {
     "product.upserted": _product_upserted,
     "product.retired": _product_retired,
@@ -220,4 +240,7 @@ HANDLERS = {
     "order.cancelled": _order_cancelled,
     "store.resync": _store_resync,
     "hub.channels": _hub_channels,
+    "transfer.approved": _transfer_approved,
+    "transfer.incoming": _transfer_incoming,
+    "transfer.cancelled": _transfer_cancelled,
 }

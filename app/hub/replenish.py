@@ -1,0 +1,124 @@
+"""Replenishment between stores (issue #17), the pure rule: which SKUs each dark store
+will run out of before its next delivery, and which store can spare them.
+
+- velocity: what the store sold of the SKU per day over the last `history_days`
+  (till sales and online orders less refunds; hub_sku_days);
+- need until the next delivery: velocity x `lead_days`, rounded up to whole units;
+- available: on hand - reserved for accepted orders + what is already coming (in
+  transit or asked in an open transfer);
+- a dark store is short when available < need; it runs out in available / velocity days;
+- a store's surplus: available - what is already asked of it - its own need over the
+  same days. Only a surplus above zero is offered, so a source never goes below its
+  own need by what the page suggests.
+
+Shortages are served most urgent first (earliest run-out, then the larger shortfall),
+each from the store with the largest surplus left (then the lower store id), for at
+most the shortfall and what that store can spare. Exact integers and fractions: no
+floats decide anything.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+
+MAX_DAYS = 90
+
+
+@dataclass(frozen=True)
+class StoreSku:
+    """One store's figures for one SKU."""
+
+    store: str
+    sku: str
+    on_hand: int
+    reserved: int = 0
+    inbound: int = 0  # in transit to it, or asked in an open transfer to it
+    outbound: int = 0  # asked of it in open transfers, not yet dispatched
+    sold: int = 0  # over the history window
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    dest: str
+    sku: str
+    available: int
+    per_day: Fraction
+    need: int
+    shortfall: int
+    runs_out_in_days: Fraction  # 0: already out
+    source: str | None  # None: no store can spare it
+    quantity: int  # 0 when no source
+
+
+def velocity(sold: int, history_days: int) -> Fraction:
+    """Units per day; a net return (sold < 0) counts as no sales."""
+    if history_days < 1:
+        raise ValueError("the history needs at least one day")
+    return Fraction(max(sold, 0), history_days)
+
+
+def need(per_day: Fraction, days: int) -> int:
+    return math.ceil(per_day * days)
+
+
+def available(x: StoreSku) -> int:
+    return x.on_hand - x.reserved + x.inbound
+
+
+def suggest(figures: Iterable[StoreSku], dark_stores: Iterable[str], *, lead_days: int,
+            history_days: int) -> list[Suggestion]:
+    """The page's suggestions (see the module's docstring), most urgent first."""
+    if not 1 <= lead_days <= MAX_DAYS or not 1 <= history_days <= MAX_DAYS:
+        raise ValueError(f"days must be from 1 to {MAX_DAYS}")
+    darks = set(dark_stores)
+    by_sku: dict[str, list[StoreSku]] = {}
+    for x in figures:
+        by_sku.setdefault(x.sku, []).append(x)
+    shortages: list[Suggestion] = []
+    surplus: dict[tuple[str, str], int] = {}
+    for sku, rows in by_sku.items():
+        for x in rows:
+            per_day = velocity(x.sold, history_days)
+            wanted = need(per_day, lead_days)
+            have = available(x)
+            if x.store in darks and per_day > 0 and have < wanted:
+                shortages.append(Suggestion(
+                    dest=x.store, sku=sku, available=have, per_day=per_day, need=wanted,
+                    shortfall=wanted - have,
+                    runs_out_in_days=max(Fraction(0), Fraction(have) / per_day),
+                    source=None, quantity=0))
+            spare = have - x.inbound - x.outbound - wanted
+            if spare > 0:
+                surplus[(x.store, sku)] = spare
+    shortages.sort(key=lambda s: (s.runs_out_in_days, -s.shortfall, s.dest, s.sku))
+    out = []
+    for short in shortages:
+        sources = [(n, store) for (store, sku), n in surplus.items()
+                   if sku == short.sku and store != short.dest and n > 0]
+        if not sources:
+            out.append(short)
+            continue
+        spare, store = min(sources, key=lambda t: (-t[0], t[1]))
+        qty = min(short.shortfall, spare)
+        surplus[(store, short.sku)] = spare - qty
+        out.append(Suggestion(**{**short.__dict__, "source": store, "quantity": qty}))
+    return out
+
+
+def figures_from(on_hand: Mapping[tuple[str, str], int],
+                 reserved: Mapping[tuple[str, str], int],
+                 sold: Mapping[tuple[str, str], int],
+                 inbound: Mapping[tuple[str, str], int],
+                 outbound: Mapping[tuple[str, str], int],
+                 stores: Iterable[str]) -> list[StoreSku]:
+    """One StoreSku per (store, SKU) any of the maps mentions, for the given stores."""
+    wanted = set(stores)
+    keys = {k for m in (on_hand, reserved, sold, inbound, outbound) for k in m
+            if k[0] in wanted}
+    return [StoreSku(store, sku, on_hand.get((store, sku), 0), reserved.get((store, sku), 0),
+                     inbound.get((store, sku), 0), outbound.get((store, sku), 0),
+                     sold.get((store, sku), 0))
+            for store, sku in sorted(keys)]
