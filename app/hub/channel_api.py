@@ -1,7 +1,7 @@
 """The sales channels' order API (`/api/v1/orders...`): post an order, read it, cancel
 it, confirm delivery. A channel's key reaches its own orders only and sees the
 customer-facing view; hub staff signed in also get the routing log. Thin: the rules
-are in placement.py."""
+are in placement.py, the reading in order_reads.py."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from litestar.params import Body
 
 from app.core.api_errors import ORDER_REPEAT, api_errors
 from app.core.auth import api_access
-from app.hub import placement
+from app.hub import order_reads, placement
 from app.hub.service import HubError
 from app.orders.schemas import CancelBody, OrderBody
 from app.orders.service import LineIn, OrderError, OrderIn
@@ -25,10 +25,10 @@ def _machine(request: Request):
     return request.scope.get("state", {}).get("kirana_machine")
 
 
-def _json(request: Request, found: placement.OrderPage) -> dict[str, Any]:
+def _json(request: Request, found: order_reads.OrderPage) -> dict[str, Any]:
     """A key (a channel) gets the customer-facing order; hub staff signed in get the
     routing log too (issue #13 item 5)."""
-    view = placement.order_json if _machine(request) is not None else placement.staff_order_json
+    view = order_reads.order_json if _machine(request) is not None else order_reads.staff_order_json
     return view(found.order, found.lines, found.log)
 
 
@@ -52,14 +52,14 @@ async def api_post_order(request: Request, data: Annotated[OrderBody, Body()]) -
         placed = await placement.take_order(request.app.state.db, request.app.state.cfg, incoming)
     except OrderError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from None
-    page_ = (placement.OrderPage(placed.order, list(placed.lines), list(placed.log), [], [])
+    page_ = (order_reads.OrderPage(placed.order, list(placed.lines), list(placed.log), [], [])
              if placed.created else await _own_order(request, placed.order.id))
     return Response(_json(request, page_), status_code=201 if placed.created else 200)
 
 
-async def _own_order(request: Request, order_id: str) -> placement.OrderPage:
+async def _own_order(request: Request, order_id: str) -> order_reads.OrderPage:
     """A channel's key sees its own orders only; staff and read-all keys see every one."""
-    found = await placement.get_order(request.app.state.db, order_id)
+    found = await order_reads.get_order(request.app.state.db, order_id)
     machine = _machine(request)
     own_only = machine is not None and machine.scope == "orders:write"
     if found is None or (own_only and machine.name != found.order.channel):
@@ -73,7 +73,7 @@ async def api_get_order(request: Request, order_id: str) -> dict[str, Any]:
     found = await _own_order(request, order_id)
     out = _json(request, found)
     if found.parts:
-        out["parts"] = [placement.order_json(part) for part in found.parts]
+        out["parts"] = [order_reads.order_json(part) for part in found.parts]
     return out
 
 
@@ -104,7 +104,7 @@ async def api_delivered(request: Request, order_id: str) -> dict[str, Any]:
                                                f"api:{machine.name}" if machine else "api")
     except HubError as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
-    return placement.order_json(order)
+    return order_reads.order_json(order)
 
 
 ROUTES = [api_post_order, api_get_order, api_cancel_order, api_delivered]

@@ -23,7 +23,7 @@ from app.core.auth import requires
 from app.core.clock import utcnow
 from app.core.money import parse_amount, parse_count
 from app.core.web import Form, UploadProblem, go, page, signed_in, upload_text
-from app.hub import allocation, placement, views
+from app.hub import allocation, order_reads, order_states, placement, views
 from app.hub.models import HubOrder
 from app.hub.service import HubError
 from app.orders.schemas import OrderBody
@@ -38,21 +38,21 @@ HQ = ("manager",)
 @get("/hub/orders", guards=[requires(*HQ)])
 async def orders_page(request: Request, status: str = "open", store: str = "",
                       channel: str = "", late: bool = False) -> Template:
-    orders = await placement.list_orders(request.app.state.db, status=status, store=store,
+    orders = await order_reads.list_orders(request.app.state.db, status=status, store=store,
                                          channel=channel, late=late)
     return page(request, "hub/orders.html", "hub/_orders_table.html", orders=orders,
                 status=status, store=store, channel=channel, late=late, now=utcnow(),
-                counts=await placement.counts(request.app.state.db), labels=placement.LABELS)
+                counts=await order_reads.counts(request.app.state.db), labels=order_states.LABELS)
 
 
 @get("/hub/orders/{order_id:str}", guards=[requires(*HQ)])
 async def order_page(request: Request, order_id: str) -> Template:
-    found = await placement.get_order(request.app.state.db, order_id)
+    found = await order_reads.get_order(request.app.state.db, order_id)
     if found is None:
         raise NotFoundException(f"no order {order_id}")
     stores = await views.store_health(request.app.state.db, request.app.state.cfg.offline_after)
     return page(request, "hub/order.html", found=found, order=found.order, stores=stores,
-                labels=placement.LABELS, now=utcnow(), error=request.query_params.get("error", ""))
+                labels=order_states.LABELS, now=utcnow(), error=request.query_params.get("error", ""))
 
 
 @post("/hub/orders/{order_id:str}/assign", guards=[requires(*HQ)])
@@ -205,7 +205,7 @@ async def upload_orders(
         note = "" if placed.created else "already uploaded: kept the first"
         results.append((lines, incoming.external_id, placed.order, note))
     return page(request, "hub/orders_upload.html", results=results, errors=errors, error="",
-                columns=UPLOAD_COLUMNS, labels=placement.LABELS)
+                columns=UPLOAD_COLUMNS, labels=order_states.LABELS)
 
 
 # --- rules ---------------------------------------------------------------------------
@@ -219,7 +219,7 @@ async def rules_page(request: Request) -> Template:
 async def _rules(request: Request, error: str = "", saved: bool = False,
                  status_code: int = 200) -> Template:
     cfg = request.app.state.cfg
-    rules, available = await placement.rules_and_couriers(request.app.state.db, cfg)
+    rules, available = await order_reads.rules_and_couriers(request.app.state.db, cfg)
     return page(request, "hub/rules.html", status_code=status_code, rules=rules,
                 criteria=allocation.CRITERIA, labels=allocation.CRITERIA_LABELS, cfg=cfg,
                 available=available, error=error, saved=saved)

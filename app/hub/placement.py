@@ -4,7 +4,8 @@ and `couriers.py`, which status may follow which by `order_states.py`; this modu
 gathers their inputs and records what they decided, in one transaction per step.
 What a step tells others (a store's `order.assigned`, a channel's webhook call, a
 wake-up) it raises as an event (events.py); the transaction's unit of work writes
-and publishes them at commit. The webhooks themselves are webhooks.py.
+and publishes them at commit. The webhooks themselves are webhooks.py; reading orders
+(their page, the list, the JSON a channel sees) is order_reads.py.
 
 Available-to-promise is the hub's level minus what is promised and not yet out of
 the store's stock. In Kirana stock leaves a store's ledger at handover, so "assigned
@@ -53,21 +54,15 @@ from app.hub.models import (
     HubOrderLog,
     HubSetting,
     HubStore,
-    HubWebhook,
 )
-from app.hub.order_states import CUSTOMER_TEXT, FINAL, LABELS, OPEN, STORE_STEPS
+from app.hub.order_reads import order_lines
+from app.hub.order_states import FINAL, LABELS, OPEN, STORE_STEPS
 from app.hub.service import HubError, enqueue
 from app.orders.service import OrderError, OrderIn, validate
 
 log = logging.getLogger("kirana.hub")
 
-# --- rules ---------------------------------------------------------------------------
-
-
-async def current_rules(s: Session, cfg: HubConfig) -> allocation.Rules:
-    """The config's routing rules, overridden by the Rules page (hub_settings)."""
-    saved = await s.scalar(select(HubSetting.value).where(HubSetting.key == "routing"))
-    return routing_inputs.rules_of(saved, cfg)
+# --- rules and couriers (the Rules page; current_rules is order_reads.py) --------------
 
 
 async def save_rules(db: HubDatabase, rules: allocation.Rules, user: str) -> None:
@@ -81,6 +76,15 @@ async def save_rules(db: HubDatabase, rules: allocation.Rules, user: str) -> Non
             s.add(HubSetting(key="routing", value=value, updated_at=utcnow(), updated_by=user))
         else:
             row.value, row.updated_at, row.updated_by = value, utcnow(), user
+
+
+async def set_courier_available(db: HubDatabase, name: str, available: bool) -> None:
+    async with db.write() as s:
+        row = await s.get(HubCourier, name)
+        if row is None:
+            s.add(HubCourier(name=name, available=available))
+        else:
+            row.available = available
 
 
 async def lock_stores(s: Session) -> None:
@@ -264,11 +268,6 @@ def line_value(price_minor: int, unit: str, quantity: int) -> int:
 # --- placing -------------------------------------------------------------------------
 
 
-async def _lines(s: Session, order: HubOrder) -> list[HubOrderLine]:
-    return list(await s.scalars(select(HubOrderLine).where(HubOrderLine.order_id == order.id)
-                                .order_by(HubOrderLine.position)))
-
-
 async def place(s: Session, cfg: HubConfig, order: HubOrder, *, actor: str,
                 lines: list[HubOrderLine] | None = None,
                 inputs: routing_inputs.Inputs | None = None) -> tuple[str, ...]:
@@ -278,7 +277,7 @@ async def place(s: Session, cfg: HubConfig, order: HubOrder, *, actor: str,
     what intake read already (its area's stores locked). Other callers hold every store
     row's lock (`lock_stores`) before they call this."""
     if lines is None:
-        lines = await _lines(s, order)
+        lines = await order_lines(s, order)
     tried = frozenset(t for t in order.tried.split(",") if t)
     if order.hops >= cfg.routing.max_hops:
         _unfulfillable(s, order, f"tried {count_of(order.hops, 'store')} ({', '.join(sorted(tried))}); "
@@ -618,8 +617,8 @@ async def assign_by_hand(db: HubDatabase, cfg: HubConfig, order_id: str, store_i
         _log(s, order, "operator", f"{user} sent it to {store_id} ({store.name}) by hand. "
                                    f"{_sentence(courier.describe())}.")
         order.hops = min(order.hops, cfg.routing.max_hops - 1)  # a person's choice counts once
-        wake += _assign(s, cfg, order, store_id, courier.courier or "", await _lines(s, order),
-                        user)
+        wake += _assign(s, cfg, order, store_id, courier.courier or "",
+                        await order_lines(s, order), user)
         return tuple(wake)
 
     return await write_retrying(db, body)
@@ -686,118 +685,4 @@ async def mark_delivered(db: HubDatabase, order_id: str, actor: str) -> HubOrder
         return order
 
     return await write_retrying(db, body)
-
-
-# --- reading -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class OrderPage:
-    order: HubOrder
-    lines: list[HubOrderLine]
-    log: list[HubOrderLog]
-    webhooks: list[HubWebhook]
-    parts: list[HubOrder]  # a split order's parts, one per store
-
-
-async def get_order(db: HubDatabase, order_id: str) -> OrderPage | None:
-    async with db.read() as s:
-        order = await s.get(HubOrder, order_id)
-        if order is None:
-            order = await s.scalar(select(HubOrder).where(HubOrder.number == order_id.upper()))
-        if order is None:
-            return None
-        lines = await _lines(s, order)
-        log = list(await s.scalars(select(HubOrderLog).where(HubOrderLog.order_id == order.id)
-                                   .order_by(HubOrderLog.at, HubOrderLog.id)))
-        hooks = list(await s.scalars(select(HubWebhook).where(HubWebhook.order_id == order.id)
-                                     .order_by(HubWebhook.created_at)))
-        parts = list(await s.scalars(select(HubOrder).where(HubOrder.parent_id == order.id)
-                                     .order_by(HubOrder.number)))
-    return OrderPage(order, lines, log, hooks, parts)
-
-
-async def list_orders(db: HubDatabase, *, status: str = "", store: str = "", channel: str = "",
-                      late: bool = False, limit: int = 200) -> list[HubOrder]:
-    now = utcnow()
-    async with db.read() as s:
-        query = select(HubOrder).order_by(HubOrder.created_at.desc()).limit(limit)
-        if status == "open":
-            query = query.where(HubOrder.status.in_((*OPEN, "new", "unfulfillable", "split")))
-        elif status:
-            query = query.where(HubOrder.status == status)
-        if store:
-            query = query.where(HubOrder.store_id == store.upper())
-        if channel:
-            query = query.where(HubOrder.channel == channel)
-        if late:
-            query = query.where(HubOrder.promised_by < now,
-                                HubOrder.status.not_in(("delivered", "cancelled")))
-        return list(await s.scalars(query))
-
-
-async def counts(db: HubDatabase) -> dict[str, int]:
-    async with db.read() as s:
-        return dict((await s.execute(select(HubOrder.status, func.count())
-                                     .group_by(HubOrder.status))).all())
-
-
-async def rules_and_couriers(db: HubDatabase, cfg: HubConfig
-                             ) -> tuple[allocation.Rules, dict[str, bool]]:
-    """What the rules page shows: the routing rules in force and each courier's
-    availability."""
-    async with db.read() as s:
-        rules = await current_rules(s, cfg)
-        available = {c.name: c.available for c in await s.scalars(select(HubCourier))}
-    return rules, available
-
-
-async def set_courier_available(db: HubDatabase, name: str, available: bool) -> None:
-    async with db.write() as s:
-        row = await s.get(HubCourier, name)
-        if row is None:
-            s.add(HubCourier(name=name, available=available))
-        else:
-            row.available = available
-
-
-def order_json(order: HubOrder, lines: list[HubOrderLine] | None = None,
-               log: list[HubOrderLog] | None = None) -> dict:
-    """An order as its channel sees it: status, a customer-facing sentence and the
-    status history; no routing log (issue #13 item 5)."""
-    out: dict[str, Any] = {"id": order.id, "number": order.number, "channel": order.channel,
-           "external_id": order.external_id, "status": order.status,
-           "status_text": CUSTOMER_TEXT.get(order.status, LABELS.get(order.status, "")),
-           "store": order.store_id, "courier": order.courier or None,
-           "promised_by": order.promised_by.isoformat(),
-           "created_at": order.created_at.isoformat(), "updated_at": order.updated_at.isoformat()}
-    if lines is not None:
-        out["lines"] = [{"sku": line.sku, "quantity": line.quantity,
-                         "price_minor": line.price_minor} for line in lines]
-    if log is not None:
-        out["history"] = [{"at": order.created_at.isoformat(), "status": "received",
-                           "text": CUSTOMER_TEXT["received"]}] + [
-            {"at": e.at.isoformat(), "status": status, "text": CUSTOMER_TEXT.get(status, "")}
-            for e in log if e.kind == "status" and (status := _status_of(e))]
-    if order.parent_id:
-        out["part_of"] = order.parent_id
-    return out
-
-
-def _status_of(entry: HubOrderLog) -> str:
-    try:
-        return str(json.loads(entry.detail or "{}").get("status") or "")
-    except ValueError:
-        return ""
-
-
-def staff_order_json(order: HubOrder, lines: list[HubOrderLine] | None = None,
-                     log: list[HubOrderLog] | None = None) -> dict:
-    """The channel's view plus what hub staff need: the reason, hops and the routing log
-    (which names other stores, their distances and stock)."""
-    out = order_json(order, lines, log)
-    out.update({"reason": order.reason or None, "hops": order.hops})
-    if log is not None:
-        out["log"] = [{"at": e.at.isoformat(), "kind": e.kind, "text": e.text} for e in log]
-    return out
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from app.catalog.models import Product
-from app.hub import placement, webhooks
+from app.hub import order_reads, webhooks
 from tests.conftest import csrf_of
 from tests.hub.conftest import sign_in
 from tests.hub.test_order_pages import body
@@ -131,7 +131,7 @@ async def test_routing_radius_must_be_a_finite_distance(hub_client, hub_db, hub_
         "orders_per_picker": "3", "_csrf_token": csrf_of(hub_client)})
     assert response.status_code == 400 and "Not saved" in response.text
     async with hub_db.read() as s:
-        assert (await placement.current_rules(s, hub_cfg)).radius_km == hub_cfg.routing.radius_km
+        assert (await order_reads.current_rules(s, hub_cfg)).radius_km == hub_cfg.routing.radius_km
 
 
 async def test_accept_database_for_an_unknown_store_is_a_404(hub_client):

@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 
 from app.core.clock import utcnow
 from app.core.ids import uuid7
-from app.hub import placement
+from app.hub import order_reads, placement
 from app.hub import service as hub
 from app.hub.models import HubOutbox, HubStore, HubStoreLink
 from app.orders.service import LineIn, OrderIn
@@ -215,14 +215,14 @@ async def test_timers_and_operators_writes_are_run_again_after_a_deadlock(hub_db
         await s.execute(update(placement.HubOrder).where(placement.HubOrder.id == order.id)
                         .values(assigned_at=utcnow() - timedelta(hours=1)))
     await run("expire", placement.expire_assignments(hub_db, hub_cfg))
-    second = (await placement.get_order(hub_db, order.id)).order.store_id
+    second = (await order_reads.get_order(hub_db, order.id)).order.store_id
     assert second not in (first, None)
     assert len(await sent_to(hub_db, first, "order.cancelled")) == 1
     third = next(s for s in ("S1", "D2", "W3") if s not in (first, second))
     await run("assign", placement.assign_by_hand(hub_db, hub_cfg, order.id, third, "Priya"))
     assert len(await sent_to(hub_db, second, "order.cancelled")) == 1
     await run("cancel", placement.cancel(hub_db, order.id, "customer called", "Priya"))
-    page = await placement.get_order(hub_db, order.id)
+    page = await order_reads.get_order(hub_db, order.id)
     assert page.order.status == "cancelled"
     assert len(await sent_to(hub_db, third, "order.cancelled")) == 1
     assert sum("Cancelled by Priya" in e.text for e in page.log) == 1
@@ -231,5 +231,5 @@ async def test_timers_and_operators_writes_are_run_again_after_a_deadlock(hub_db
         await s.execute(update(placement.HubOrder).where(placement.HubOrder.id == other.id)
                         .values(status="handed_over"))
     await run("deliver", placement.mark_delivered(hub_db, other.id, "api:courier"))
-    assert (await placement.get_order(hub_db, other.id)).order.status == "delivered"
+    assert (await order_reads.get_order(hub_db, other.id)).order.status == "delivered"
     assert aborted == ["expire", "assign", "cancel", "deliver"]

@@ -4,7 +4,7 @@ store's link goes on. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from app.hub import placement
+from app.hub import order_reads, placement
 from tests.hub.test_routing import incoming, sent_to, setup_stores
 
 
@@ -27,7 +27,7 @@ async def test_a_store_cannot_take_back_an_order_its_rider_has(hub_db, hub_cfg):
     await _report(hub_db, hub_cfg, order, first, "accepted", "picking", "picked", "packed",
                   "ready", "handed_over")
     assert await _report(hub_db, hub_cfg, order, first, "cancelled") == ()
-    page = await placement.get_order(hub_db, order.id)
+    page = await order_reads.get_order(hub_db, order.id)
     assert (page.order.status, page.order.store_id) == ("handed_over", first)
     other = "D2" if first == "S1" else "S1"
     assert await sent_to(hub_db, other, "order.assigned") == []
@@ -40,8 +40,8 @@ async def test_a_step_back_is_ignored_but_a_picker_letting_go_is_not(hub_db, hub
     await setup_stores(hub_db, {"S1": 10})
     order = (await placement.take_order(hub_db, hub_cfg, incoming("W-2"))).order
     await _report(hub_db, hub_cfg, order, "S1", "accepted", "picking", "accepted")
-    assert (await placement.get_order(hub_db, order.id)).order.status == "accepted"
+    assert (await order_reads.get_order(hub_db, order.id)).order.status == "accepted"
     await _report(hub_db, hub_cfg, order, "S1", "picking", "picked", "packed", "accepted")
-    assert (await placement.get_order(hub_db, order.id)).order.status == "packed"
+    assert (await order_reads.get_order(hub_db, order.id)).order.status == "packed"
     await _report(hub_db, hub_cfg, order, "S1", "ready", "handed_over", "delivered")
-    assert (await placement.get_order(hub_db, order.id)).order.status == "delivered"
+    assert (await order_reads.get_order(hub_db, order.id)).order.status == "delivered"

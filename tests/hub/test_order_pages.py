@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from app.core.clock import utcnow
-from app.hub import placement, webhooks
+from app.hub import order_reads, placement, webhooks
 from tests.conftest import csrf_of
 from tests.hub.conftest import sign_in
 from tests.hub.test_routing import setup_stores
@@ -90,7 +90,7 @@ async def test_order_pages_upload_and_rules(hub_client, hub_db, hub_cfg):
         "_csrf_token": csrf_of(hub_client)})
     assert rules.status_code == 200 and "Saved" in rules.text
     async with hub_db.read() as s:
-        current = await placement.current_rules(s, hub_cfg)
+        current = await order_reads.current_rules(s, hub_cfg)
     assert current.criteria == ("priority", "distance") and current.safety_stock == 1
     refused = await hub_client.post("/hub/rules", data={
         "criterion1": "distance", "criterion2": "distance", "radius_km": "5",

@@ -11,7 +11,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from app.core.clock import utcnow
-from app.hub import placement, webhooks
+from app.hub import order_reads, placement, webhooks
 from app.hub import service as hub
 from app.hub.models import HubOrder, HubOutbox, HubStore, HubWebhook
 from app.orders.service import LineIn, OrderIn
@@ -63,7 +63,7 @@ async def test_nearest_store_with_stock_gets_it_with_a_courier_and_reasons(hub_d
     [sent] = await sent_to(hub_db, "D2", "order.assigned")
     assert sent["external_id"] == "W-1" and sent["courier"] == "Porter"
     assert sent["lines"] == [{"sku": "RICE", "quantity": 2, "price_minor": 0}]
-    page = await placement.get_order(hub_db, order.id)
+    page = await order_reads.get_order(hub_db, order.id)
     text = " ".join(e.text for e in page.log)
     assert "Sent to D2" in text and "S1 is short of RICE (needs 2, can promise 1)" in text
     assert "W3 does not serve PIN 560038" in text and "Courier Porter (rule 5600*)" in text
@@ -84,7 +84,7 @@ async def test_reject_and_timeout_move_the_order_and_hops_end_in_the_queue(hub_d
         await placement.on_store_status(s, hub_cfg, "S1", {
             "channel": "webshop", "external_id": "W-2", "status": "rejected",
             "reason": "not enough stock: RICE"})
-    page = await placement.get_order(hub_db, order.id)
+    page = await order_reads.get_order(hub_db, order.id)
     assert (page.order.store_id, page.order.hops) == ("D2", 2)
     # D2 says nothing: after the timeout it is cancelled there and W3 gets it.
     async with hub_db.write() as s:
@@ -92,18 +92,18 @@ async def test_reject_and_timeout_move_the_order_and_hops_end_in_the_queue(hub_d
     wake = await placement.expire_assignments(hub_db, hub_cfg)
     assert set(wake) == {"D2", "W3"}
     assert [c["external_id"] for c in await sent_to(hub_db, "D2", "order.cancelled")] == ["W-2"]
-    page = await placement.get_order(hub_db, order.id)
+    page = await order_reads.get_order(hub_db, order.id)
     assert page.order.store_id == "W3" and "D2 did not accept within 120 s" in " ".join(
         e.text for e in page.log)
     # W3 times out too: three stores tried, the order waits for a person.
     async with hub_db.write() as s:
         await s.execute(update(HubOrder).values(assigned_at=utcnow() - timedelta(hours=1)))
     await placement.expire_assignments(hub_db, hub_cfg)
-    page = await placement.get_order(hub_db, order.id)
+    page = await order_reads.get_order(hub_db, order.id)
     assert page.order.status == "unfulfillable" and "tried 3 stores" in page.order.reason
     # An operator sends it to S1 by hand.
     await placement.assign_by_hand(hub_db, hub_cfg, order.id, "S1", "Priya")
-    page = await placement.get_order(hub_db, order.id)
+    page = await order_reads.get_order(hub_db, order.id)
     assert (page.order.status, page.order.store_id) == ("assigned", "S1")
     assert "Priya sent it to S1" in page.log[-2].text or "Priya sent it to S1" in " ".join(
         e.text for e in page.log)
@@ -146,7 +146,7 @@ async def test_store_progress_reaches_the_hub_order_and_the_channel_webhook(hub_
     _url, body, headers = calls[-1]
     expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     assert headers["X-Kirana-Signature"] == expected
-    page = await placement.get_order(hub_db, order.id)
+    page = await order_reads.get_order(hub_db, order.id)
     assert page.order.status == "delivered"
     assert all(h.delivered_at for h in page.webhooks)
 
@@ -203,7 +203,7 @@ async def test_placements_store_updates_and_price_changes_together_do_not_deadlo
     jobs += [hub.set_price(hub_db, "DAL", 1000 + i) for i in range(5)]
     results = await asyncio.gather(*jobs, return_exceptions=True)
     assert [r for r in results if isinstance(r, Exception)] == []
-    statuses = [(await placement.get_order(hub_db, p.order.id)).order.status for p in first]
+    statuses = [(await order_reads.get_order(hub_db, p.order.id)).order.status for p in first]
     assert statuses.count("accepted") == 6
 
 
@@ -214,7 +214,7 @@ async def test_demo_feed_posts_orders_through_routing(hub_db, hub_cfg):
 
     await setup_stores(hub_db, {"S1": 10, "D2": 10})
     wake = await post_one(hub_db, hub_cfg, random.Random(3), 1)
-    [order] = await placement.list_orders(hub_db)
+    [order] = await order_reads.list_orders(hub_db)
     assert order.channel == "demo" and order.status in ("assigned", "unfulfillable")
     assert wake == ((order.store_id,) if order.store_id else ())
 
@@ -235,8 +235,8 @@ async def test_demo_orders_include_loose_items_by_weight(hub_db, hub_cfg):
     for n in range(12):
         await post_one(hub_db, hub_cfg, rng, n)
     weighed = []
-    for order in await placement.list_orders(hub_db):
-        page = await placement.get_order(hub_db, order.id)
+    for order in await order_reads.list_orders(hub_db):
+        page = await order_reads.get_order(hub_db, order.id)
         weighed += [(line.sku, line.quantity) for line in page.lines
                     if line.sku in ("APPLE", "ONION")]
     assert weighed, "no demo order had a loose item"
@@ -261,7 +261,7 @@ async def test_a_big_order_no_store_has_whole_is_split_and_followed(hub_db, hub_
     placed = await placement.take_order(hub_db, hub_cfg, OrderIn(**{
         **wanted.__dict__, "external_id": "BIG-2"}))
     assert placed.order.status == "split" and set(placed.wake) == {"S1", "D2"}
-    page = await placement.get_order(hub_db, placed.order.id)
+    page = await order_reads.get_order(hub_db, placed.order.id)
     parts = {p.store_id: p for p in page.parts}
     assert {p.external_id for p in page.parts} == {"BIG-2#1", "BIG-2#2"}
     [to_s1] = await sent_to(hub_db, "S1", "order.assigned")
@@ -275,14 +275,14 @@ async def test_a_big_order_no_store_has_whole_is_split_and_followed(hub_db, hub_
                 await placement.on_store_status(s, hub_cfg, store_id, {
                     "channel": "b2b", "external_id": parts[store_id].external_id,
                     "status": status})
-    assert (await placement.get_order(hub_db, placed.order.id)).order.status == "picking"
+    assert (await order_reads.get_order(hub_db, placed.order.id)).order.status == "picking"
     for status in ("picked", "packed", "ready", "handed_over"):
         async with hub_db.write() as s:
             await placement.on_store_status(s, hub_cfg, "D2", {
                 "channel": "b2b", "external_id": parts["D2"].external_id, "status": status})
-    assert (await placement.get_order(hub_db, placed.order.id)).order.status == "handed_over"
+    assert (await order_reads.get_order(hub_db, placed.order.id)).order.status == "handed_over"
     await placement.mark_delivered(hub_db, placed.order.id, "api:courier")
-    page = await placement.get_order(hub_db, placed.order.id)
+    page = await order_reads.get_order(hub_db, placed.order.id)
     assert page.order.status == "delivered"
     assert {p.status for p in page.parts} == {"delivered"}
 
@@ -307,7 +307,7 @@ async def test_the_channel_hears_each_move_to_another_store(hub_db, hub_cfg):
         await placement.on_store_status(s, hub_cfg, "W3", {
             "channel": "webshop", "external_id": "W-8", "status": "accepted"})
     await placement.assign_by_hand(hub_db, hub_cfg, order.id, "S1", "Priya")
-    page = await placement.get_order(hub_db, order.id)
+    page = await order_reads.get_order(hub_db, order.id)
     calls = [json.loads(h.payload) for h in page.webhooks]
     assert [(c["status"], c["store"]) for c in calls] == [
         ("assigned", "S1"), ("assigned", "D2"), ("assigned", "W3"), ("accepted", "W3"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from app.hub import placement
+from app.hub import order_reads
 from tests.conftest import csrf_of
 from tests.hub.conftest import sign_in
 
@@ -24,4 +24,4 @@ async def test_the_split_threshold_is_shown_as_money_and_saves_back_unchanged(
         **form, "split_above_rupees": shown.group(1), "_csrf_token": csrf_of(hub_client)})
     assert again.status_code == 200 and "Saved" in again.text
     async with hub_db.read() as s:
-        assert (await placement.current_rules(s, hub_cfg)).split_above_minor == 123_450
+        assert (await order_reads.current_rules(s, hub_cfg)).split_above_minor == 123_450

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
-from app.hub import placement
+from app.hub import order_reads, placement
 from app.hub import service as hub
 from app.hub.db import write_retrying
 from app.hub.events import StoresHaveNews, raise_event
@@ -151,4 +151,4 @@ async def test_an_illegal_move_raises_and_takes_its_events_with_it(hub_db, hub_c
             placement._set_status(s, row, "cancelled", "Priya")  # allowed ...
             placement._set_status(s, row, "split", "Priya")  # ... but not from cancelled
     assert waker.woken == []
-    assert (await placement.get_order(hub_db, order.id)).order.status == "assigned"
+    assert (await order_reads.get_order(hub_db, order.id)).order.status == "assigned"
