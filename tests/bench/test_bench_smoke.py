@@ -112,3 +112,12 @@ def test_request_cost_bench_prints_cpu_per_request_against_healthz():
     assert_lines(out, rf"^GET /healthz \(no identity\)\s+{NUM}",
                  rf"^GET /pos/printer-alerts \(cashier session\)\s+{NUM}",
                  rf"^GET /api/v1/products/<none> \(API key\)\s+{NUM}")
+
+
+def test_inventory_bench_prints_the_suggested_order_times():
+    out = run_bench("inventory.py", "--products", "60", "--days", "30", "--runs", "2")
+    assert_lines(out, rf"^suggest\(\) pure, 60 products\s+{NUM}",
+                 rf"^suggested_order\(\) service, 60 products, SQLite\s+{NUM}",
+                 rf"^suggested_order\(\) p99 {NUM} ms vs target 200 ms",
+                 r"^receiving scan p99 \(server time\): ",
+                 r"^transfer dispatch -> visible at the destination p99: ")
