@@ -28,6 +28,11 @@ class Week:
         week without counts (no bar, not a bar at zero)."""
         return None if self.lines == 0 else self.right * 10_000 // self.lines
 
+    @property
+    def percent(self) -> int | None:
+        """The share in whole per cent, rounded down (99.9 % is not 100 %)."""
+        return None if self.lines == 0 else self.right * 100 // self.lines
+
 
 def _monday(day: datetime.date) -> datetime.date:
     return day - datetime.timedelta(days=day.weekday())

@@ -21,7 +21,7 @@ from app.core.db import Database, Session
 from app.core.ids import uuid7
 from app.core.prepared import Prepared
 from app.stock import fefo
-from app.stock.models import REASONS, Bin, StockLevel, StockMove
+from app.stock.models import REASONS, Bin, CountEntry, CountLine, StockLevel, StockMove
 from app.sync.outbox import emit, emit_many
 
 ADJUST_REASONS = {"damaged": -1, "expired": -1, "found": +1, "count": 0}
@@ -487,12 +487,21 @@ async def count_requests(db: Database, days: int = 7) -> list[CountRequest]:
     since = utcnow() - timedelta(days=days)
     async with db.read() as s:
         asked = await audit.entries(s, actions=("count_needed",), since=since)
-        counted = (await s.execute(
+        counted = list((await s.execute(
             select(Bin.code, Product.sku, func.max(StockMove.at))
             .join(Bin, Bin.id == StockMove.bin_id).join(Product, Product.id == StockMove.product_id)
             .where(StockMove.reason == "count", StockMove.at >= since)
+            .group_by(Bin.code, Product.sku))).all())
+        # A cycle count that matched the book posts nothing but counted the bin too.
+        counted += (await s.execute(
+            select(Bin.code, Product.sku, func.max(CountEntry.at))
+            .join(CountLine, CountLine.id == CountEntry.line_id)
+            .join(Bin, Bin.id == CountLine.bin_id).join(Product, Product.id == CountLine.product_id)
+            .where(CountEntry.at >= since)
             .group_by(Bin.code, Product.sku))).all()
-    last_count = {(b, sku): at for b, sku, at in counted}
+    last_count: dict[tuple[str, str], datetime] = {}
+    for b, sku, at in counted:
+        last_count[(b, sku)] = max(at, last_count.get((b, sku), at))
     out: dict[tuple[str, str], CountRequest] = {}
     for entry in asked:
         # detail: "bin A-01-2 SKU: reason"

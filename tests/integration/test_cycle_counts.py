@@ -504,3 +504,45 @@ async def test_pages_blind_phone_and_manager(client, db, catalog, staff):
     assert "<rect" not in acc.text or "0 of 1 right" in acc.text
     assert 'data-testid="accuracy-total">0 %' in acc.text
     await ledger_matches_levels(db)
+
+
+async def test_short_pick_list_abc_due_list_and_accuracy(db, catalog, people):
+    from app.core import audit
+
+    p = await with_barcodes(db, catalog)
+    for sku, qty in (("P1", 50), ("P2", 50), ("GOLD", 5)):
+        await service.receive(db, product_id=p[sku].id, bin_code="A-01-1", quantity=qty,
+                              user_id=None)
+    async with db.write() as s:  # sales: GOLD 2 x ₹900 = A; P1 30 x ₹10 = B; P2 none = C
+        await service.take_fefo(s, product=p["GOLD"], quantity=2, reason="sale", reference="b")
+        await service.take_fefo(s, product=p["P1"], quantity=30, reason="sale", reference="b")
+        audit.record(s, "count_needed", "bin A-01-1 P2: Not in the bin", user=people["picker"])
+    due = await counts.due_products(db)
+    assert [(d.sku, d.cls, d.last_counted) for d in due] == [
+        ("GOLD", "A", None), ("P1", "B", None), ("P2", "C", None)]  # never counted: all
+    # The short-pick list: one line, P2 in A-01-1, only P2 may be scanned.
+    assert [(r.bin_code, r.sku) for r in await service.count_requests(db)] == [("A-01-1", "P2")]
+    task = await counts.create_task(db, kind="requests", target="", user=people["manager"])
+    who, a1 = people["picker"], await bin_id_of(db, "A-01-1")
+    await counts.claim(db, task.id, who, PHONE_1)
+    with pytest.raises(CountError, match="not asked for"):
+        await scan(db, task, a1, who, PHONE_1, p["P1"])
+    await counts.add_scan(db, task.id, a1, who, PHONE_1, code="P2", quantity="50")
+    await counts.finish_bin(db, task.id, a1, who, PHONE_1)
+    assert (await counts.task_detail(db, task.id)).task.status == "done"
+    assert await service.count_requests(db) == []  # counted right: off the list, no move
+    assert await moves(db) == []
+    # P2 counted today: the ABC list now leaves it out (C: every 90 days).
+    due = await counts.due_products(db)
+    assert [d.sku for d in due] == ["GOLD", "P1"]
+    task = await counts.create_task(db, kind="due", target="", user=people["manager"], limit=1)
+    detail = await counts.task_detail(db, task.id)
+    assert [r.product.sku for r in detail.lines] == ["GOLD"]
+    with pytest.raises(CountError, match="outside a count in progress"):  # A-01-1 is taken
+        await counts.create_task(db, kind="due", target="", user=people["manager"], limit=5)
+    await counts.claim(db, task.id, who, PHONE_1)
+    await counts.add_scan(db, task.id, a1, who, PHONE_1, code="GOLD", quantity="1")
+    await counts.finish_bin(db, task.id, a1, who, PHONE_1)
+    weeks = await counts.accuracy(db)
+    assert len(weeks) == 12 and (weeks[-1].lines, weeks[-1].right) == (2, 1)
+    assert sum(w.lines for w in weeks[:-1]) == 0
