@@ -48,7 +48,7 @@ def test_bars_scale_to_100_percent_and_skip_weeks_without_counts():
 def test_weekly_accuracy_properties(counts, weeks):
     out = weekly_accuracy(counts, TODAY, weeks)
     assert len(out) == weeks
-    assert all(b.start - a.start == datetime.timedelta(weeks=1) for a, b in zip(out, out[1:]))
+    assert all(b.start - a.start == datetime.timedelta(weeks=1) for a, b in zip(out, out[1:], strict=False))
     assert all(w.start.weekday() == 0 for w in out) and out[-1].start <= TODAY
     assert all(0 <= w.right <= w.lines for w in out)
     inside = [c for c in counts if out[0].start <= c[0] < out[-1].start + datetime.timedelta(7)]
@@ -65,9 +65,9 @@ def test_bars_stay_in_the_box_and_keep_the_order(shares, width, height):
     for bar in bars:
         assert bar.height >= 0 and bar.y >= -0.01 and abs(bar.y + bar.height - height) < 0.02
         assert bar.x >= 0 and bar.x + bar.width <= width + 0.02
-    for a, b in zip(bars, bars[1:]):
+    for a, b in zip(bars, bars[1:], strict=False):
         assert a.x < b.x
-    valued = [(s or 0, bar.height) for s, bar in zip(shares, bars)]
+    valued = [(s or 0, bar.height) for s, bar in zip(shares, bars, strict=True)]
     for s1, h1 in valued:
         for s2, h2 in valued:
             if s1 <= s2:
