@@ -5,6 +5,7 @@ Thin: parse the form with receiving_rules.py, call one receiving.py function, re
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -35,6 +36,7 @@ from app.purchasing.receiving_rules import (
 from app.purchasing.rules import SupplierError, parse_case_cost
 
 RECEIVER = requires("manager", "picker")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 REASONS = ("Supplier sent less", "Rest comes later", "Supplier sent more", "Broken in transit",
            "Leaking or wet", "Expired or close to expiry", "Not on our order: kept",
            "Wrong item: returned to the driver")
@@ -93,6 +95,10 @@ async def receive_page(request: Request, grn: str, done: str = "") -> Template:
 def _step(request: Request, view_id: str, step: receiving.ScanStep | None, *,
           error: str = "", values: dict[str, str] | None = None, warnings: Sequence[str] = (),
           confirm: Sequence[str] = (), status_code: int = 200) -> Template:
+    # htmx swaps only 2xx answers: a refusal it must show comes as 200 (the plain form
+    # post, without htmx, gets the real status).
+    if is_htmx(request):
+        status_code = 200
     return page(request, "purchasing/receive_step.html", status_code=status_code, **_ctx(
         request, grn_id=view_id, step=step, error=error, values=values or {},
         warnings=list(warnings), confirm=",".join(confirm)))
@@ -122,7 +128,8 @@ def _item(data: dict[str, str], today: date) -> receiving.ItemInput:
         batch=parse_batch(data.get("batch", "")),
         expiry=parse_expiry(data.get("expiry", ""), today),
         damaged=data.get("damaged", "") == "1",
-        code=parse_text(data.get("code", ""), "code", 200),
+        # As scanned, for the record: FNC1 (GS) and any other control character shown as |.
+        code=_CONTROL.sub("|", data.get("code", "")[:200]),
     )
 
 
