@@ -13,9 +13,12 @@ Services type their session as ``Session``, the protocol both ``Tx`` and SQLAlch
 What keeps that safe:
 
 * ``write()`` takes a per-process asyncio lock before ``BEGIN IMMEDIATE``, so two
-  coroutines never wait on SQLite's writer lock inside the loop; the BEGIN itself
-  runs in a worker thread, so a writer in *another* process (the CLI importing a
-  catalogue) makes this one wait without freezing the server.
+  coroutines never wait on SQLite's writer lock inside the loop. The BEGIN is tried
+  on the loop without waiting (busy timeout 0); only if a writer in *another*
+  process (the CLI importing a catalogue) holds the lock is it run again in a worker
+  thread with the full busy timeout, so this one waits without freezing the server.
+* A transaction is the pooled sqlite3 connection and nothing more until a service
+  uses the ORM (``Tx``): the till's prepared statements never pay for a Session.
 * ``read()`` opens a deferred transaction; with WAL a reader never waits for the
   writer.
 * Every connection gets WAL, ``synchronous=FULL`` (a committed sale survives a
@@ -35,7 +38,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, TypeVarTuple, cast, overload
 
 from sqlalchemy import Engine, MetaData, String, TypeDecorator, create_engine, event, orm, text
+from sqlalchemy.engine import Connection as SAConnection
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import PoolProxiedConnection
 
 if TYPE_CHECKING:
     from sqlalchemy import CursorResult, Executable, Result, Row, ScalarResult
@@ -100,7 +105,9 @@ def _engine(path: Path, begin: str, pool_size: int) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql(begin)
+        # A Tx from Database.write()/read() began it on the sqlite3 connection already.
+        if not conn.connection.driver_connection.in_transaction:
+            conn.exec_driver_sql(begin)
 
     return engine
 
@@ -204,15 +211,67 @@ def rowcount(result: Result[*tuple[Any, ...]]) -> int:
 
 def dialect_name(s: Session) -> str:
     """"sqlite" or "postgresql": the few statements that differ (upserts, row locks)."""
+    if isinstance(s, Tx):
+        return "sqlite"  # (without making its ORM session)
     return s.sync_session.get_bind().dialect.name
 
 
 class Tx:
     """One transaction on the store's SQLite file; a ``Session``. Awaitable methods
-    mirror SQLAlchemy's AsyncSession and run inline (see the module's docstring)."""
+    mirror SQLAlchemy's AsyncSession and run inline (see the module's docstring).
 
-    def __init__(self, session: orm.Session) -> None:
-        self.sync_session = session
+    ``Database.write()`` and ``read()`` give a Tx that holds only the pooled sqlite3
+    connection, its transaction already begun (``raw``): prepared statements
+    (``core/prepared.py``) run on it directly. The ORM ``Session`` is made the first time
+    something needs it (``execute``, ``get``, ``add``, ``sync_session`` ...), bound to
+    that same connection inside that same transaction; a till request never needs it,
+    and making it, with SQLAlchemy's connection and transaction objects, cost more
+    CPU than a scan's statements (issue #15). ``Tx(session)`` wraps a Session that
+    already exists (the hub's grouped writes)."""
+
+    def __init__(self, session: orm.Session | None = None, *,
+                 engine: Engine | None = None, pooled: PoolProxiedConnection | None = None,
+                 begin: str = "BEGIN", idle: list[PoolProxiedConnection] | None = None,
+                 ) -> None:
+        self._session = session
+        self._idle = idle
+        self._begin = begin
+        self._engine = engine
+        self._pooled = pooled
+        self._connection: SAConnection | None = None
+        self._raw: sqlite3.Connection | None = (
+            cast("sqlite3.Connection", pooled.driver_connection) if pooled is not None else None)
+        self._info: dict[Any, Any] = session.info if session is not None else {}
+
+    @property
+    def sync_session(self) -> orm.Session:
+        session = self._session
+        if session is None:
+            assert self._engine is not None and self._pooled is not None
+            # The engine's "begin" hook sees the sqlite3 transaction is open and adds none.
+            self._connection = SAConnection(self._engine, connection=self._pooled)
+            session = self._session = orm.Session(bind=self._connection,
+                                                  expire_on_commit=False)
+        return session
+
+    def driver(self) -> sqlite3.Connection:
+        """The transaction's sqlite3 connection, for a statement past SQLAlchemy; what an
+        ORM session holds pending is flushed first (as autoflush would before a query).
+        After a rollback, the next statement begins a new transaction, as the ORM does."""
+        session = self._session
+        if session is not None and (session.new or session.deleted or session.dirty):
+            session.flush()
+        raw = self._raw
+        if raw is None:  # Tx(session): the Session's own connection (BEGIN runs there)
+            assert session is not None
+            raw = self._raw = cast("sqlite3.Connection",
+                                   session.connection().connection.driver_connection)
+        elif not raw.in_transaction:
+            if session is not None:
+                session.connection()  # SQLAlchemy begins it (the engine's "begin" hook)
+            else:
+                raw.execute(self._begin)
+        return raw
 
     async def execute(self, statement: Executable, params: Any = None, **kw: Any
                       ) -> Result[*tuple[Any, ...]]:
@@ -229,7 +288,8 @@ class Tx:
         return self.sync_session.get(entity, ident, **kw)
 
     async def flush(self) -> None:
-        self.sync_session.flush()
+        if self._session is not None:
+            self._session.flush()
 
     async def refresh(self, instance: object, attribute_names: Iterable[str] | None = None
                       ) -> None:
@@ -239,7 +299,10 @@ class Tx:
         self.sync_session.delete(instance)
 
     async def rollback(self) -> None:
-        self.sync_session.rollback()
+        if self._session is not None:
+            self._session.rollback()
+        elif self._raw is not None:
+            self._raw.rollback()
 
     async def connection(self) -> Tx:
         return self  # statements run on the session's own connection
@@ -251,11 +314,67 @@ class Tx:
         self.sync_session.add_all(instances)
 
     def in_transaction(self) -> bool:
-        return self.sync_session.in_transaction()
+        if self._pooled is not None and self._raw is not None:  # sqlite3 says
+            return self._raw.in_transaction
+        return self._session is not None and self._session.in_transaction()
 
     @property
     def info(self) -> dict[Any, Any]:
-        return self.sync_session.info
+        return self._info
+
+    def _finish(self, commit: bool) -> None:
+        """End the transaction (commit, or roll back) and give the connection back. With
+        an ORM session, SQLAlchemy commits it (flushing first)."""
+        session, raw = self._session, self._raw
+        ended = False
+        try:
+            if session is not None:
+                if commit:
+                    session.commit()
+                else:
+                    session.rollback()
+            elif raw is not None:
+                if commit:
+                    raw.commit()
+                else:
+                    raw.rollback()
+            ended = True
+        finally:
+            self._close(reuse=ended)
+
+    def _close(self, reuse: bool = True) -> None:
+        """Give the connection back: to the database's idle list when only sqlite3 used it
+        and whatever transaction was left open (a read's) rolls back cleanly, else to
+        SQLAlchemy's pool, whose reset rolls back what is left open."""
+        session, connection, pooled, raw = self._session, self._connection, self._pooled, self._raw
+        self._session = self._connection = self._pooled = self._raw = None
+        try:
+            if session is not None:
+                session.close()
+        finally:
+            if connection is not None:
+                connection.close()  # (closes the pooled connection too: back to the pool)
+            elif pooled is not None:
+                idle = self._idle
+                if reuse and idle is not None and raw is not None and len(idle) < IDLE_MAX \
+                        and _ended(raw):
+                    idle.append(pooled)
+                else:
+                    pooled.close()
+
+
+IDLE_MAX = 4  # connections kept out of SQLAlchemy's pool per engine (see Database)
+
+
+def _ended(raw: sqlite3.Connection) -> bool:
+    """Roll back what is open on `raw` (a read's deferred transaction); False if that
+    failed, so the connection goes back to the pool rather than to the next user."""
+    if raw.in_transaction:
+        try:
+            raw.rollback()
+        except sqlite3.Error:
+            return False
+    return not raw.in_transaction
 
 
 class Database:
@@ -269,6 +388,12 @@ class Database:
         self.path = private_sqlite(Path(path))
         self.write_engine = _engine(self.path, "BEGIN IMMEDIATE", pool_size=2)
         self.read_engine = _engine(self.path, "BEGIN", pool_size=4)
+        # Connections a transaction gave back clean, kept checked out of SQLAlchemy's pool
+        # for the next one: a pool checkout and checkin (with its reset) cost more CPU
+        # than a scan's statements. list.pop/append are atomic, so several event loops
+        # (tests) never get the same one.
+        self._idle_write: list[PoolProxiedConnection] = []
+        self._idle_read: list[PoolProxiedConnection] = []
         self._write_locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
         self._watch: sqlite3.Connection | None = None
         self._watch_lock = threading.Lock()
@@ -290,31 +415,33 @@ class Database:
     async def write(self) -> AsyncIterator[Session]:
         """One use case = one transaction: commit on success, roll back on any error."""
         async with self._lock():
-            with orm.Session(self.write_engine, expire_on_commit=False) as session:
-                # BEGIN IMMEDIATE may wait for another process's writer, so it runs in a
-                # thread. If this task is cancelled meanwhile, the thread still gets the
-                # lock later: wait for it and roll back, or the lock would leak for good.
-                begin = asyncio.ensure_future(asyncio.to_thread(session.connection))
-                try:
-                    await asyncio.shield(begin)
-                except asyncio.CancelledError:
-                    with contextlib.suppress(BaseException):
-                        await begin
-                    session.rollback()
-                    raise
-                try:
-                    yield Tx(session)
-                    session.commit()
-                except BaseException:
-                    session.rollback()
-                    raise
+            pooled = _take(self._idle_write, self.write_engine)
+            tx = Tx(engine=self.write_engine, pooled=pooled, begin="BEGIN IMMEDIATE",
+                    idle=self._idle_write)
+            try:
+                await _begin_immediate(cast("sqlite3.Connection", pooled.driver_connection))
+            except BaseException:
+                tx._close()
+                raise
+            try:
+                yield tx
+            except BaseException:
+                tx._finish(commit=False)
+                raise
+            tx._finish(commit=True)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Session]:
-        # Closing the session returns the connection, whose reset rolls the read
-        # transaction back; unlike rollback(), close() leaves loaded objects usable.
-        with orm.Session(self.read_engine, expire_on_commit=False) as session:
-            yield Tx(session)
+        # A deferred BEGIN never waits. Ending it gives the connection back to the pool,
+        # whose reset rolls the read transaction back; an ORM session is closed, not
+        # rolled back: close() leaves the objects it loaded usable.
+        pooled = _take(self._idle_read, self.read_engine)
+        tx = Tx(engine=self.read_engine, pooled=pooled, idle=self._idle_read)
+        try:
+            cast("sqlite3.Connection", pooled.driver_connection).execute("BEGIN")
+            yield tx
+        finally:
+            tx._close()
 
     def data_version(self) -> tuple[int, int]:
         """SQLite's ``PRAGMA data_version`` on a connection of its own that never writes:
@@ -337,12 +464,60 @@ class Database:
             return conn.execute(statement, params).first()
 
     async def dispose(self) -> None:
+        for idle in (self._idle_write, self._idle_read):
+            while idle:
+                idle.pop().close()
         self.write_engine.dispose()
         self.read_engine.dispose()
         with self._watch_lock:
             if self._watch is not None:
                 self._watch.close()
                 self._watch = None
+
+
+def _take(idle: list[PoolProxiedConnection], engine: Engine) -> PoolProxiedConnection:
+    try:
+        return idle.pop()
+    except IndexError:
+        return engine.raw_connection()
+
+
+_NO_WAIT = "PRAGMA busy_timeout=0"
+_WAIT = f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}"
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) == sqlite3.SQLITE_BUSY
+
+
+async def _begin_immediate(raw: sqlite3.Connection) -> None:
+    """BEGIN IMMEDIATE: take SQLite's writer lock for this transaction.
+
+    Tried first on the loop without waiting (busy timeout 0): our own writers queue on
+    the asyncio lock, so the writer lock is free unless another process (the CLI, a
+    second server on the file) holds it, and a hand-off to a worker thread would cost
+    more CPU than the BEGIN. Only when SQLite says busy is it taken again in a worker
+    thread with the usual busy timeout, so that wait never freezes the event loop. If
+    this task is cancelled meanwhile, the thread still gets the lock later: wait for it
+    and roll back, or the lock would leak for good."""
+    raw.execute(_NO_WAIT)
+    try:
+        raw.execute("BEGIN IMMEDIATE")
+        return
+    except sqlite3.OperationalError as exc:
+        if not _is_busy(exc):
+            raise
+    finally:
+        raw.execute(_WAIT)
+    begin = asyncio.ensure_future(asyncio.to_thread(raw.execute, "BEGIN IMMEDIATE"))
+    try:
+        await asyncio.shield(begin)
+    except asyncio.CancelledError:
+        with contextlib.suppress(BaseException):
+            await begin
+        if raw.in_transaction:
+            raw.rollback()
+        raise
 
 
 # The gapless counter's one statement (the hub's intake runs the same text by itself).
@@ -356,6 +531,8 @@ _NEXT_NUMBER = text(NEXT_NUMBER_SQL)
 async def next_number(session: Session, name: str) -> int:
     """Next value of a gapless sequence; call inside a write transaction. One statement
     (an upsert that returns the value; SQLite 3.35+ and PostgreSQL)."""
+    if isinstance(session, Tx):  # straight on sqlite3: a sale takes one (issue #15)
+        return int(session.driver().execute(NEXT_NUMBER_SQL, {"n": name}).fetchone()[0])
     return (await session.execute(_NEXT_NUMBER, {"n": name})).scalar_one()
 
 

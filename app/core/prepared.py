@@ -34,7 +34,6 @@ from sqlalchemy.sql.expression import Executable, SelectBase
 from app.core.db import Session, Tx
 
 _DIALECT = sqlite.dialect()
-_RAW = "kirana_sqlite3"  # Session.info key: the transaction's sqlite3 connection
 _REQUIRED = object()
 
 
@@ -132,14 +131,5 @@ def _row_type(names: list[str]) -> Any:
 
 def _sqlite3(s: Session) -> sqlite3.Connection | None:
     """The sqlite3 connection of the store's transaction `s` (None for any other kind of
-    session), after flushing what the ORM session holds pending."""
-    if not isinstance(s, Tx):
-        return None
-    session = s.sync_session
-    if session.new or session.deleted or session.dirty:
-        session.flush()
-    raw = session.info.get(_RAW)
-    if raw is None:
-        raw = session.connection().connection.driver_connection
-        session.info[_RAW] = raw
-    return raw
+    session), after flushing what its ORM session, if it made one, holds pending."""
+    return s.driver() if isinstance(s, Tx) else None
