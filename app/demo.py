@@ -16,6 +16,7 @@ import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -26,6 +27,7 @@ from app.catalog.service import import_catalog
 from app.config import load_config
 from app.core import migrate, resources
 from app.core.auth import create_user
+from app.core.clock import utcnow
 from app.core.db import Database
 from app.core.models import User
 from app.core.secret_file import attach_pepper
@@ -123,21 +125,26 @@ async def _load(cfg_path: Path, progress: Callable | None) -> bool:
                 )
         else:
             await import_catalog(db, parsed)
-        await _opening_stock(db, seed=cfg.store.id)
+        today = utcnow().astimezone(cfg.tz).date()
+        await _opening_stock(db, seed=cfg.store.id, today=today)
         for name, role, pin in DEMO_LOGINS:
             async with db.read() as s:
                 exists = await s.scalar(select(User).where(User.name == name))
             if not exists:
                 await create_user(db, name, role, pin)
+        await _suppliers_and_orders(db, today)
         return True
     finally:
         await db.dispose()
 
 
-async def _opening_stock(db: Database, seed: str = "S1") -> None:
+async def _opening_stock(db: Database, seed: str = "S1", today: date | None = None) -> None:
     """Put every active product on a shelf of the right zone, with believable counts
-    (different per store, the same on every run)."""
+    (different per store, the same on every run). Products that track expiry (dairy,
+    bread) come in one or two batches with their dates; EXPIRING_SOON has a batch that
+    expires within three days and EXPIRED one already past, for the expiry page."""
     rng = random.Random(7 if seed == "S1" else seed)
+    today = today or utcnow().date()
     async with db.write() as s:
         bins = list(await s.scalars(select(Bin).order_by(Bin.pick_seq)))
         by_zone: dict[str, list[Bin]] = {}
@@ -158,10 +165,77 @@ async def _opening_stock(db: Database, seed: str = "S1") -> None:
                 qty = rng.randint(2, 40) if i % 17 else rng.randint(0, 3)  # some run low
             else:
                 qty = rng.randint(4, 40) * 1000
-            if qty:
+            if p.sku in (EXPIRING_SOON, EXPIRED):
+                qty = max(qty, 6)  # always on the shelf: the expiry page's examples
+            if qty and p.tracks_expiry:
+                for batch, expiry, part in _demo_batches(p.sku, qty, today, rng):
+                    await record_move(s, product=p, bin=bin_, delta=part, reason="receive",
+                                      reference="opening stock", batch=batch, expiry=expiry)
+            elif qty:
                 await record_move(
                     s, product=p, bin=bin_, delta=qty, reason="receive", reference="opening stock"
                 )
+
+
+EXPIRING_SOON = "CRD-AMMD-400G"  # Amul Masti Dahi 400 g: a batch expires in two days
+EXPIRED = "MLK-AMTZ-500ML"  # Amul Taaza Toned Milk 500 ml: a batch expired yesterday
+
+
+def _demo_batches(sku: str, qty: int, today: date, rng: random.Random
+                  ) -> list[tuple[str, date, int]]:
+    """(batch, expiry, quantity) for a product's opening stock: a fresh batch, and for
+    some an older one that leaves first (FEFO)."""
+    fresh = today + timedelta(days=rng.randint(6, 20))
+    batches = [(f"B{fresh:%y%m%d}", fresh, qty)]
+    if sku in (EXPIRING_SOON, EXPIRED) or (qty >= 6 and rng.random() < 0.4):
+        older = today + timedelta(days=2 if sku == EXPIRING_SOON else
+                                  -1 if sku == EXPIRED else rng.randint(3, 5))
+        first = max(1, qty // 3)
+        batches = [(f"A{older:%y%m%d}", older, first)]
+        if qty - first:
+            batches.append((f"B{fresh:%y%m%d}", fresh, qty - first))
+    return batches
+
+
+# Suppliers of the demo stores: (name, GSTIN, phone, lead time in days, the categories
+# they sell us, pieces in a case). The GSTINs are made up, with a right check character.
+DEMO_SUPPLIERS = [
+    ("Sharma Traders", "29AABCS1429B1ZQ", "+91 98450 12345", 2,
+     ("Atta, Rice & Dals", "Oils & Ghee", "Masala & Spices"), 6),
+    ("Koramangala Dairy Agency", "29AAFCK7788M1ZH", "+91 99000 44321", 1,
+     ("Dairy & Eggs",), 12),
+    ("Fresh Bake Distributors", "", "+91 80 4123 9876", 1, ("Bakery",), 10),
+    ("Hindustan Wholesale", "29AAACH1234K1ZO", "+91 98860 55210", 3,
+     ("Personal Care", "Household & Cleaning"), 24),
+]
+MARGIN_BP = 1800  # the shop buys at 18 % under the price on the pack
+
+
+async def _suppliers_and_orders(db: Database, today: date) -> None:
+    """The demo's suppliers, what each sells the store (cost of a case, pieces in it),
+    and one purchase order already sent to Sharma Traders, due tomorrow."""
+    from app.purchasing import rules, service
+    from app.purchasing.models import SupplierProduct
+
+    async with db.read() as s:
+        products = list(await s.scalars(
+            select(Product).where(Product.active, Product.unit == "piece")
+            .order_by(Product.category, Product.name)))
+        manager = await s.scalar(select(User.id).where(User.name == "Meena"))
+    for name, gstin, phone, lead, categories, pack in DEMO_SUPPLIERS:
+        supplier_id = await service.save_supplier(db, rules.parse_supplier(
+            name=name, gstin=gstin, phone=phone, lead_time_days=str(lead)))
+        mine = [p for p in products if p.category in categories]
+        async with db.write() as s:  # what it sells us: one transaction, not one per product
+            for p in mine:
+                s.add(SupplierProduct(
+                    supplier_id=supplier_id, product_id=p.id, pack_size=pack,
+                    case_cost_minor=p.price_minor * pack * (10_000 - MARGIN_BP) // 10_000))
+        if name == "Sharma Traders":
+            wanted = [rules.WantedLine(p.id, 2 if i % 3 else 1) for i, p in enumerate(mine[:8])]
+            po_id = await service.create_order(db, supplier_id, wanted,
+                                               today + timedelta(days=1), manager)
+            await service.move_order(db, po_id, "sent", manager)
 
 
 def write_hub_config(directory: Path, host: str, port: int, orders_per_minute: float = 0.0

@@ -5,10 +5,11 @@ tested with real processes in test_signals.py."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.config import load_config, load_hub_config
 from app.demo import DEMO_STORES, DemoSite, prepare_site
@@ -50,3 +51,91 @@ def test_a_second_run_keeps_the_names(site: DemoSite) -> None:
     at_hub = hub_stores(again.hub_config)
     for store_id, (cfg_path, _url) in again.stores.items():
         assert at_hub[store_id].name == load_config(cfg_path).store.name
+
+
+def store_inventory(cfg_path: Path) -> dict:
+    """What the purchasing and expiry screens of a demo store would show."""
+    from app.catalog.models import Product
+    from app.core.clock import utcnow
+    from app.core.db import Database
+    from app.purchasing.models import PurchaseOrder, PurchaseOrderLine, Supplier, SupplierProduct
+    from app.stock.models import StockLevel
+
+    cfg = load_config(cfg_path)
+
+    async def read() -> dict:
+        db = Database(cfg.database_path)
+        try:
+            async with db.read() as s:
+                suppliers = {name: n for name, n in (await s.execute(
+                    select(Supplier.name, func.count(SupplierProduct.product_id))
+                    .join(SupplierProduct, SupplierProduct.supplier_id == Supplier.id)
+                    .group_by(Supplier.name))).all()}
+                costs = list(await s.scalars(select(SupplierProduct.case_cost_minor)))
+                orders = [(po.status, po.expected_on) for po in await s.scalars(
+                    select(PurchaseOrder))]
+                lines = await s.scalar(select(func.count()).select_from(PurchaseOrderLine))
+                batches = (await s.execute(
+                    select(Product.sku, Product.tracks_expiry, StockLevel.batch,
+                           StockLevel.expiry, StockLevel.on_hand)
+                    .join(StockLevel, StockLevel.product_id == Product.id)
+                    .where(StockLevel.batch != ""))).all()
+                tracked = set(await s.scalars(select(Product.sku).where(
+                    Product.tracks_expiry.is_(True))))
+        finally:
+            await db.dispose()
+        return {"suppliers": suppliers, "costs": costs, "orders": orders, "lines": lines,
+                "batches": batches, "tracked": tracked,
+                "today": utcnow().astimezone(cfg.tz).date()}
+
+    return asyncio.run(read())
+
+
+@pytest.mark.parametrize("store_id", sorted(DEMO_STORES))
+def test_each_store_has_suppliers_an_order_sent_and_batches_to_watch(site: DemoSite,
+                                                                     store_id: str) -> None:
+    from app.demo import EXPIRED, EXPIRING_SOON
+
+    seen = store_inventory(site.stores[store_id][0])
+    assert len(seen["suppliers"]) >= 3 and all(n > 0 for n in seen["suppliers"].values())
+    assert seen["costs"] and all(c > 0 for c in seen["costs"])
+    assert [status for status, _ in seen["orders"]] == ["sent"]
+    assert seen["lines"] > 0
+    today = seen["today"]
+    # Products that track expiry hold their stock in batches with dates ...
+    assert {"MLK-AMTZ-500ML", "BRD-HGWB-400G"} <= seen["tracked"]
+    assert all(tracks and expiry is not None and qty > 0
+               for _sku, tracks, _batch, expiry, qty in seen["batches"])
+    assert {sku for sku, *_ in seen["batches"]} <= seen["tracked"]
+    # ... one expiring within three days, one already past.
+    by_sku: dict[str, list] = {}
+    for sku, _t, _b, expiry, _q in seen["batches"]:
+        by_sku.setdefault(sku, []).append(expiry)
+    assert any(today <= e <= today + timedelta(days=3) for e in by_sku[EXPIRING_SOON])
+    assert any(e < today for e in by_sku[EXPIRED])
+    assert not any(e < today for sku, dates in by_sku.items() if sku != EXPIRED for e in dates)
+
+
+def test_the_hub_s_catalogue_says_which_products_track_expiry(site: DemoSite) -> None:
+    from app.catalog.models import Product
+
+    cfg = load_hub_config(site.hub_config)
+
+    async def read() -> set[str]:
+        db = open_hub_database(cfg.database_url, cfg.hub)
+        try:
+            async with db.read() as s:
+                return set(await s.scalars(select(Product.sku).where(
+                    Product.tracks_expiry.is_(True))))
+        finally:
+            await db.dispose()
+
+    at_hub = asyncio.run(read())
+    assert at_hub == store_inventory(site.stores["S1"][0])["tracked"]
+    assert len(at_hub) > 10
+
+
+def test_a_second_run_adds_no_second_supplier_or_order(site: DemoSite) -> None:
+    again = prepare_site(site.hub_config.parent.parent, port=8800, orders_per_minute=0)
+    seen = store_inventory(again.stores["S1"][0])
+    assert len(seen["orders"]) == 1 and len(seen["suppliers"]) == 4
