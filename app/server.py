@@ -48,7 +48,7 @@ from app.printing.worker import PrintQueue
 from app.purchasing import receiving_routes
 from app.purchasing import routes as purchasing_routes
 from app.reports import routes as report_routes
-from app.stock import count_routes
+from app.stock import count_routes, expiry_routes
 from app.stock import routes as stock_routes
 from app.sync.client import SyncClient
 
@@ -356,6 +356,7 @@ def create_store_app(cfg: StoreConfig, *, check_migrations: bool = True) -> Lite
             *catalog_routes.ROUTES,
             *stock_routes.ROUTES,
             *count_routes.ROUTES,
+            *expiry_routes.ROUTES,
             *pos_routes.ROUTES,
             *pay_routes.ROUTES,
             *refund_routes.ROUTES,

@@ -16,6 +16,7 @@ from datetime import date
 from sqlalchemy import Row, func, select
 
 from app.catalog.barcodes import BarcodeError, MeasureRule, ScanResult, parse_scan
+from app.catalog.models import Product
 from app.catalog.service import UnknownProduct, find_scanned
 from app.config import StoreConfig
 from app.core import audit
@@ -261,11 +262,34 @@ async def _finish_task(s: Session, task: PickTaskRow, batch: PickBatch, picker: 
 
 
 async def put_back_list(db: Database, picker: StaffUser) -> list[PickTaskRow]:
-    """Items already picked for orders cancelled while the batch was open."""
+    """Items already picked for orders cancelled while the batch was open, in the order
+    to put them back: products kept by batch first, the bin whose stock expires first
+    leading (FEFO, issue #17: that stock is the next to sell), then the pick path."""
     batch = await open_batch(db, picker)
     if batch is None:
         return []
-    return [t for t in batch.tasks if t.status == "cancelled" and t.picked]
+    tasks = [t for t in batch.tasks if t.status == "cancelled" and t.picked]
+    if not tasks:
+        return tasks
+    today = utcnow().date()
+    async with db.read() as s:
+        seq = dict((await s.execute(select(Bin.code, Bin.pick_seq).where(
+            Bin.code.in_({t.bin_code for t in tasks})))).all())
+        dated = (await s.execute(
+            select(StockLevel.product_id, Bin.code, func.min(StockLevel.expiry))
+            .join(Bin, Bin.id == StockLevel.bin_id)
+            .join(Product, Product.id == StockLevel.product_id)
+            .where(Product.tracks_expiry, StockLevel.on_hand > 0,
+                   StockLevel.product_id.in_({t.product_id for t in tasks}),
+                   StockLevel.expiry >= today)
+            .group_by(StockLevel.product_id, Bin.code))).all()
+    expires = {(pid, code): expiry for pid, code, expiry in dated}
+
+    def fefo_then_path(t: PickTaskRow) -> tuple[bool, date, int, str]:
+        expiry = expires.get((t.product_id, t.bin_code))
+        return (expiry is None, expiry or date.max, seq.get(t.bin_code, 0), t.bin_code)
+
+    return sorted(tasks, key=fefo_then_path)
 
 
 @orders.on_cancel

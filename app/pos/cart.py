@@ -169,6 +169,15 @@ async def _add_line(
     return view, line
 
 
+class ExpiredScan(NeedsApproval):
+    """A GS1 code whose expiry date (AI 17) has passed: the item is not added unless a
+    manager approves (issue #17). ``what`` names it for the manager's PIN box."""
+
+    def __init__(self, message: str, what: str) -> None:
+        super().__init__(message)
+        self.what = what
+
+
 async def add_scan(
     db: Database,
     cfg: StoreConfig,
@@ -178,15 +187,27 @@ async def add_scan(
     code: str,
     rules: Sequence[MeasureRule],
     request_id: str = "",
+    approver: StaffUser | None = None,
 ) -> tuple[CartView, LineState]:
     """A scanned or typed code adds a line (weight or price from a scale label).
     `request_id`: the tablet's id for this scan; sent again, AlreadyDone (till_requests).
+    A GS1 code whose expiry (AI 17) is before the store's today raises ExpiredScan unless
+    a manager approves (`approver`); the approval is audit-logged.
 
-    The hot path of the till: one transaction, no query that the fragment doesn't need."""
-    scan = parse_scan(code, rules)  # BarcodeError bubbles up before any I/O
+    The hot path of the till: one transaction, no query that the fragment doesn't need
+    (a plain barcode carries no date: nothing more is asked of it)."""
+    today = utcnow().astimezone(cfg.tz).date()
+    scan = parse_scan(code, rules, today)  # BarcodeError bubbles up before any I/O
     async with db.write() as s:
         await claim(s, request_id)
         product = await find_scanned_info(s, scan)  # or UnknownProduct
+        if scan.expiry is not None and scan.expiry < today:
+            expired = f"{product.name} expired on {scan.expiry:%d %b %Y}"
+            if approver is None:  # a manager at the till types their PIN too: a deliberate yes
+                raise ExpiredScan(f"{expired}. Do not sell it unless a manager approves.",
+                                  f"Sell {product.name}, expired on {scan.expiry:%d %b %Y}")
+            audit.record(s, "sell_expired", f"{product.sku} expiry {scan.expiry.isoformat()} "
+                         f"batch {scan.batch or '-'}", user=user, approver=approver)
         label_price = scan.price_minor
         if product.unit == "piece":
             quantity = scan.quantity or 1

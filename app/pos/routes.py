@@ -139,8 +139,12 @@ async def scan(request: Request, data: Form) -> Template:
     try:
         view, line = await cart.add_scan(
             db, cfg, counter, user, data.get("cart_id", ""), code, cfg.measure_rules,
-            request_id=data.get("request_id", ""),
+            request_id=data.get("request_id", ""), approver=await approver_of(request, data),
         )
+    except (cart.ExpiredScan, LoginError) as exc:  # expired (GS1 AI 17): a manager's PIN
+        view = await cart.current_cart(db, cfg, counter, user)
+        what = exc.what if isinstance(exc, cart.ExpiredScan) else ""
+        return await approval_box(request, data, str(exc), view=view, what=what)
     except AlreadyDone:  # sent again after a lost answer: it is on the bill once
         view = await cart.current_cart(db, cfg, counter, user)
         return await cart_response(request, view, f"Already on the bill: {code}", "ok")

@@ -33,7 +33,8 @@ from app.printing.layout import LayoutError, parse_layout
 
 log = logging.getLogger("kirana.printing")
 DEFAULT_DIR = resources.PRINT_TEMPLATES
-DOCUMENTS = ("receipt", "refund", "report", "test", "pick_list", "packing_slip", "bag_label")
+DOCUMENTS = ("receipt", "refund", "report", "test", "pick_list", "packing_slip", "bag_label",
+             "price_label")
 
 
 def safe_text(value: Any) -> str:

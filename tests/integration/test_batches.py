@@ -303,3 +303,33 @@ def test_migration_0013_rebuilds_levels_per_batch_from_the_ledger(tmp_path: Path
         ("p2", "b2", ""): (None, 5),
     }
     assert tracks == {"MILK": 0, "SALT": 0}
+
+
+# ---- the put-back list ------------------------------------------------------------------
+
+
+async def test_the_put_back_list_leads_with_the_bin_whose_stock_expires_first(
+        db, cfg, products, users):
+    """An order cancelled mid-batch: what was picked goes back, products kept by batch
+    first, the bin expiring soonest leading, then the rest on the pick path."""
+    milk, bread, salt = products["MILK"], products["BREAD"], products["SALT"]
+    await receive(db, salt, "A-01-1", 5, None, None)  # first on the path, no dates
+    await receive(db, milk, "A-01-2", 5, "M1", TODAY + timedelta(days=9))
+    await receive(db, bread, "B-01-1", 5, "B1", TODAY + timedelta(days=1))  # last on the path
+    picker = users["picker"]
+    incoming = orders.OrderIn(
+        channel="app", external_id="put-back-1", customer_name="Priya",
+        customer_phone="9876543210", address="HSR Layout", pincode="560102",
+        promised_by=datetime.now(UTC) + timedelta(minutes=30),
+        lines=(orders.LineIn("SALT", 2), orders.LineIn("MILK", 2), orders.LineIn("BREAD", 2)),
+        payment="prepaid", cod_amount_minor=0)
+    order = (await orders.receive_order(db, cfg, incoming, "test")).order
+    batch = await picking.claim_batch(db, cfg, picker)
+    assert batch is not None
+    codes = {"SALT": SALT_CODE, "MILK": MILK_CODE, "BREAD": BREAD_CODE}
+    for task in batch.tasks:
+        await picking.confirm_scan(db, picker, task.id, codes[task.sku], cfg.measure_rules)
+    await orders.cancel_order(db, order.id, "test", "customer")
+    put_back = await picking.put_back_list(db, picker)
+    assert [(t.sku, t.bin_code) for t in put_back] == [
+        ("BREAD", "B-01-1"), ("MILK", "A-01-2"), ("SALT", "A-01-1")]

@@ -85,6 +85,11 @@ CONTEXTS = {
     "bag_label": ({"order": ORDER, "bag_no": 1, "bag_count": 2,
                    "bag_code": "D2-4711/1/K7Q2XMPA"},
                   ["D2-4711", "Priya", "Bag 1 of 2", "D2-4711/1/K7Q2XMPA"], [RASTER]),
+    "price_label": ({"label": NS(name="Amul Taaza 500 ml", sku="MLK-AMUL", batch="L24",
+                                 expiry=NOW.date(), was_minor=3000, now_minor=1500,
+                                 barcode="2212345015000", copies=2)},
+                    ["Amul Taaza", "Use by 27 Nov 2026", "Batch L24", "Rs.30.00", "Rs.15.00",
+                     "2212345015000"], [BARCODE]),
 }
 
 
