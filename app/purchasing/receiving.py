@@ -40,6 +40,7 @@ from app.core.clock import utcnow
 from app.core.db import Database, Session
 from app.core.ids import uuid7
 from app.core.models import User
+from app.core.words import count_of
 from app.purchasing import states
 from app.purchasing.models import (
     GoodsReceipt,
@@ -636,7 +637,7 @@ async def sign_off(db: Database, grn_id: str, form: SignOff, *, signer_id: str,
             await _move_order(s, grn.po_id, lines, form.close_po, signer_id)
         grn.status, grn.closed_at = "closed", now
         grn.closed_by, grn.signed_by = user_id, signer_id
-        audit.record(s, "grn.signed", f"{label} {len(items)} lines", user=user_id,
+        audit.record(s, "grn.signed", f"{label} {count_of(len(items), 'line')}", user=user_id,
                      approver=signer_id)
         return label
 

@@ -25,6 +25,7 @@ from datetime import date, timedelta
 
 from app.catalog.barcodes import MAX_SCAN_LENGTH, BarcodeError, MeasureRule, parse_scan
 from app.catalog.gs1 import PACKAGING_LEVELS, GS1Error, parse_element_string, piece_gtin
+from app.core.words import count_of
 
 MAX_COUNT = 9_999  # cases or pieces in one scan line
 MAX_LINE_UNITS = 1_000_000  # base units in one line (pieces, or grams/ml: a tonne)
@@ -82,7 +83,8 @@ def read_scan(raw: str, today: date, rules: Sequence[MeasureRule] = ()) -> Scann
     if not isinstance(raw, str):
         raise ReceivingError("not a barcode")
     if len(raw) > 4 * MAX_SCAN_LENGTH:  # before any regex walks a hostile string
-        raise ReceivingError(f"not a barcode: too long (at most {MAX_SCAN_LENGTH} characters)")
+        raise ReceivingError(
+            f"not a barcode: too long (at most {count_of(MAX_SCAN_LENGTH, 'character')})")
     try:
         scan = parse_scan(raw, rules)
     except BarcodeError as exc:
@@ -135,13 +137,13 @@ def _clean(text: object, what: str, limit: int) -> str:
     if not isinstance(text, str):
         raise ReceivingError(f"{what} is not text")
     if len(text) > limit * 4:
-        raise ReceivingError(f"{what} is too long (at most {limit} characters)")
+        raise ReceivingError(f"{what} is too long (at most {count_of(limit, 'character')})")
     cleaned = text.strip()
     bad = _CONTROL.search(cleaned)
     if bad is not None:
         raise ReceivingError(f"{what} has a control character at position {bad.start() + 1}")
     if len(cleaned) > limit:
-        raise ReceivingError(f"{what} is too long (at most {limit} characters)")
+        raise ReceivingError(f"{what} is too long (at most {count_of(limit, 'character')})")
     return cleaned
 
 
@@ -174,7 +176,7 @@ def parse_expiry(text: object, today: date) -> date | None:
     if len(cleaned) != 10:
         raise ReceivingError(f"expiry {_shown(cleaned)} is not a date like 2026-12-31")
     if day > today + timedelta(days=365 * MAX_EXPIRY_YEARS):
-        raise ReceivingError(f"expiry {day.isoformat()} is more than {MAX_EXPIRY_YEARS} years "
+        raise ReceivingError(f"expiry {day.isoformat()} is more than {count_of(MAX_EXPIRY_YEARS, 'year')} "
                              "away; check the date")
     return day
 
