@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.e2e.conftest import ROOT, login
+from tests.e2e.conftest import ROOT, SHOTS, login
 
 ZONE = "FROZEN"
 
@@ -61,6 +61,7 @@ async def count_bin(page: Page, bin_code: str, lines: list[tuple[str, str, int]]
             await page.get_by_test_id("qty-value").fill(str(qty))
             await page.get_by_test_id("qty-add").tap()
         await expect(page.get_by_test_id(f"tally-{sku}")).to_have_text(str(qty))
+    await page.screenshot(path=str(SHOTS / "count-bin-phone.png"), full_page=True)
     await page.get_by_test_id("bin-done").tap()
     await expect(page.get_by_test_id("count-message")).to_contain_text(f"Bin {bin_code} sent")
 
@@ -114,11 +115,14 @@ async def test_a_zone_counted_blind_with_a_difference_approved(own_server, new_p
     await manager.goto("/stock/counts")
     await manager.get_by_test_id("approvals-link").tap()
     card = manager.get_by_test_id(f"approval-{short_sku}")
+    await manager.screenshot(path=str(SHOTS / "count-approvals-phone.png"), full_page=True)
     await expect(card.get_by_test_id("approval-book")).to_have_text(str(short_book))
     await expect(card.get_by_test_id("approval-variance")).to_have_text("-2")
     await card.get_by_test_id("approve").tap()
     await expect(manager.get_by_test_id("approval-message")).to_contain_text("Approved")
     await expect(manager.get_by_test_id("no-approvals")).to_be_visible()
+    await manager.goto("/stock/counts")
+    await manager.screenshot(path=str(SHOTS / "counts-phone.png"), full_page=True)
 
     # The ledger: one count move of -2 in that bin, and the product's page shows the level.
     with sqlite3.connect(own_server.directory / "store.db") as con:
@@ -131,3 +135,4 @@ async def test_a_zone_counted_blind_with_a_difference_approved(own_server, new_p
     await expect(manager.locator("main")).to_contain_text(str(short_book - 2))
     await manager.goto("/stock/counts/accuracy")
     await expect(manager.get_by_test_id("accuracy-chart").locator("rect")).to_have_count(1)
+    await manager.screenshot(path=str(SHOTS / "count-accuracy-phone.png"), full_page=True)
