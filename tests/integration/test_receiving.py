@@ -349,6 +349,9 @@ async def test_pages_receive_sign_off_with_the_manager_pin(client, login_as, db,
         got = await client.post(f"{url}/scan", data={**form, "code": code})
         assert "longer than" in got.text or "too long" in got.text
     assert await snapshot(db) == before
+    htmx = await client.post(f"{url}/items", headers={"HX-Request": "true"},
+                             data={**form, **fields, "count": "NaN", "bin": "A-01"})
+    assert htmx.status_code == 200 and "whole number" in htmx.text  # htmx swaps only 2xx
     added = await client.post(f"{url}/items", data={**form, **fields, "count": "2", "bin": "A-01"})
     assert added.status_code == 200 and "Added 24 pieces of Atta 5 kg to A-01" in added.text
     again = await client.post(f"{url}/items", data={**form, **fields, "count": "2", "bin": "A-01"})
@@ -358,6 +361,9 @@ async def test_pages_receive_sign_off_with_the_manager_pin(client, login_as, db,
                              step.text))
     over = await client.post(f"{url}/items", data={**form, **fields, "count": "2", "bin": "A-01"})
     assert over.status_code == 409 and "Yes, receive it" in over.text
+    over = await client.post(f"{url}/items", headers={"HX-Request": "true"},
+                             data={**form, **fields, "count": "2", "bin": "A-01"})
+    assert over.status_code == 200 and 'name="confirm" value="over"' in over.text
     assert 'name="confirm" value="over"' in over.text
     summary = await client.get(f"{url}/summary")
     assert summary.status_code == 200 and "Short" in summary.text
@@ -389,3 +395,20 @@ async def test_who_may_receive(client, login_as, shop):
     await login_as("manager")
     order = await client.get(f"/purchasing/orders/{shop['po']}")
     assert "/purchasing/receive" in order.text
+
+
+async def test_one_open_receipt_per_order_is_kept_by_the_database(db, shop):
+    from sqlalchemy.exc import IntegrityError
+
+    grn = await receiving.start(db, po_id=shop["po"], supplier_id=None, supplier_ref="",
+                                user_id=None)
+    with pytest.raises(IntegrityError):
+        async with db.write() as s:
+            s.add(GoodsReceipt(id=receiving.uuid7(), number=99, po_id=shop["po"],
+                               status="open", supplier_ref="", created_at=utcnow()))
+    await receiving.add_item(db, grn, item(shop["ATTA"], 2, "case"), today=TODAY, user_id=None)
+    await receiving.sign_off(db, grn, SignOff({shop["DAL"]: "Rest comes later"}, {}),
+                             signer_id=shop["manager"], user_id=None)
+    async with db.write() as s:  # a closed one does not count
+        s.add(GoodsReceipt(id=receiving.uuid7(), number=99, po_id=shop["po"], status="open",
+                           supplier_ref="", created_at=utcnow()))
