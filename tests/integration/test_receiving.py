@@ -412,3 +412,33 @@ async def test_one_open_receipt_per_order_is_kept_by_the_database(db, shop):
     async with db.write() as s:  # a closed one does not count
         s.add(GoodsReceipt(id=receiving.uuid7(), number=99, po_id=shop["po"], status="open",
                            supplier_ref="", created_at=utcnow()))
+
+
+async def test_a_failed_sign_off_writes_nothing(db, shop, client, login_as):
+    """The order was cancelled while its goods were scanned: the sign-off is refused
+    after its ledger moves were written in the same transaction, and all of it goes."""
+    grn = await receiving.start(db, po_id=shop["po"], supplier_id=None, supplier_ref="",
+                                user_id=None)
+    await receiving.add_item(db, grn, item(shop["ATTA"], 2, "case"), today=TODAY, user_id=None)
+    await service.move_order(db, shop["po"], "cancelled")
+    before = await snapshot(db)
+    with pytest.raises(ReceivingError, match="cancelled"):
+        await receiving.sign_off(db, grn, SignOff({shop["DAL"]: "Rest comes later"}, {}),
+                                 signer_id=shop["manager"], user_id=None)
+    assert await snapshot(db) == before and await levels(db) == {}
+    assert await receiving.product_cost(db, shop["ATTA"]) is None
+    assert (await receiving.get_receipt(db, grn)).open
+    # Hostile sign-off fields through the page: a message, nothing signed.
+    await login_as("manager")
+    form = {"_csrf_token": csrf_of(client), "approver_id": shop["manager"],
+            "approver_pin": STAFF["manager"][1]}
+    url = f"/purchasing/receive/{grn}/sign"
+    for bad, words in [({f"cost_{shop['ATTA']}": "NaN"}, "not an amount"),
+                       ({f"cost_{shop['ATTA']}": "inf"}, "not an amount"),
+                       ({f"cost_{shop['ATTA']}": str(2**63)}, "cost"),
+                       ({f"reason_{shop['DAL']}": "x" * 500}, "too long"),
+                       ({f"reason_{shop['DAL']}": "a\x07b"}, "control character"),
+                       ({"approver_pin": ""}, "PIN")]:
+        got = await client.post(url, data={**form, **bad})
+        assert got.status_code == 400 and words in got.text, bad
+    assert await snapshot(db) == before
