@@ -174,11 +174,12 @@ def _bin_page(request: Request, view: counts.BinView, *, message: str = "", kind
 async def claim_count(request: Request, task_id: str, data: Form) -> Template | Any:
     try:
         await counts.claim(request.app.state.db, task_id, signed_in(request), _phone(request),
-                           alone=data.get("alone") == "1")
+                           alone=data.get("alone") == "1", take_over=data.get("here") == "1")
     except CountError as exc:
         return page(request, "stock/count_phone.html", **_ctx(
             request, view=None, bin=None, message=str(exc), kind="error",
-            alone_task=task_id if "Nobody else" in str(exc) else ""))
+            alone_task=task_id if "Nobody else" in str(exc) else "",
+            here_task=task_id if "Count on this phone" in str(exc) else ""))
     return go(request, f"/stock/count/{task_id}/count")
 
 

@@ -282,17 +282,26 @@ async def _counted_before(s: Session, task: CountTask, user_id: str) -> bool:
 
 
 async def claim(db: Database, task_id: str, user: StaffUser, phone: str, *,
-                alone: bool = False) -> CountTask:
+                alone: bool = False, take_over: bool = False) -> CountTask:
     """Start (or go on) counting a task on this phone. One phone per task: another
-    person's or another phone's claim is refused (a manager can free it). A recount is
-    for someone who did not count the task before, unless ``alone`` says nobody else is
-    there."""
+    person's claim is refused (a manager can free it); the same person on another phone
+    (signed in again, a new phone) moves the count there only with ``take_over``, and
+    the first phone can send nothing more. A recount is for someone who did not count
+    the task before, unless ``alone`` says nobody else is there."""
     if not _REQUEST_ID.match(phone):
         raise CountError("This phone has no counting key; open the counts page again.")
     async with db.write() as s:
         task = await _task(s, task_id)
         if task.status == "counting":
             if task.counter_key == phone and task.counter_id == user.id:
+                return task
+            if task.counter_id == user.id:
+                if not take_over:
+                    raise CountError(f"You are counting {task.number} on another phone. Tap "
+                                     "\"Count on this phone\" to go on here; the other phone "
+                                     "stops.")
+                task.counter_key = phone
+                audit.record(s, "count.moved", f"{task.number} to another phone", user=user)
                 return task
             who = await _user_name(s, task.counter_id)
             raise CountError(f"{who} is counting {task.number} on another phone. Only one "

@@ -289,6 +289,17 @@ async def test_one_phone_per_task_and_replays_count_once(db, catalog, people):
         await counts.claim(db, task.id, picker, PHONE_2)  # same person, second phone
     with pytest.raises(CountError, match="another phone"):
         await scan(db, task, a1, picker, PHONE_2, p["P1"])
+    # Signed in again on a new phone: the count moves there only when asked, and the
+    # first phone can send nothing more.
+    await scan(db, task, a1, picker, PHONE_1, p["P1"])
+    await counts.claim(db, task.id, picker, PHONE_2, take_over=True)
+    with pytest.raises(CountError, match="another phone"):
+        await scan(db, task, a1, picker, PHONE_1, p["P1"])
+    with pytest.raises(CountError, match="Ravi is counting"):
+        await counts.claim(db, task.id, cashier, PHONE_1, take_over=True)
+    view = await counts.undo_last(db, task.id, a1, picker, PHONE_2)  # the tally came along
+    assert view.tally == []
+    await counts.claim(db, task.id, picker, PHONE_1, take_over=True)
     rid = "c" * 32
     for _ in range(3):  # one scan sent three times (lost answers)
         view = await scan(db, task, a1, picker, PHONE_1, p["P1"], rid=rid)
