@@ -207,7 +207,7 @@ def _finish(app: Litestar, cfg: StoreConfig | HubConfig, db: AnyDatabase) -> Lit
 def create_hub_app(cfg: HubConfig, *, check_migrations: bool = True) -> Litestar:
     """The hub: the same program in another mode (catalogue master, central stock,
     store health, the /sync/v1 endpoint)."""
-    from app.hub import channel_api, order_pages
+    from app.hub import channel_api, order_pages, transfer_pages
     from app.hub import pages as hub_pages
     from app.hub.db import open_hub_database
     from app.hub.demo_feed import HubDemoFeed
@@ -258,6 +258,7 @@ def create_hub_app(cfg: HubConfig, *, check_migrations: bool = True) -> Litestar
             *hub_pages.ROUTES,
             *channel_api.ROUTES,
             *order_pages.ROUTES,
+            *transfer_pages.ROUTES,
             *hub_link.ROUTES,
             create_static_files_router(
                 path="/static", directories=[STATIC_DIR], opt=PUBLIC, send_as_attachment=False
@@ -291,7 +292,8 @@ def create_hub_app(cfg: HubConfig, *, check_migrations: bool = True) -> Litestar
 
 
 HUB_NAV = [("Stores", "/"), ("Orders", "/hub/orders"), ("Catalogue", "/hub/catalog"),
-           ("Stock", "/hub/inventory"), ("Sales", "/hub/sales"), ("Rules", "/hub/rules")]
+           ("Stock", "/hub/inventory"), ("Transfers", "/hub/transfers"), ("Sales", "/hub/sales"),
+           ("Rules", "/hub/rules")]
 
 
 def hub_nav_for(user) -> list[tuple[str, str]]:
@@ -321,6 +323,8 @@ async def hub_readyz(request: Request) -> Response:
 
 
 def create_store_app(cfg: StoreConfig, *, check_migrations: bool = True) -> Litestar:
+    from app.stock import transfer_routes  # (issue #17)
+
     db_path = cfg.database_path
     if check_migrations:
         pending = migrate.pending_message(db_path)
@@ -355,6 +359,7 @@ def create_store_app(cfg: StoreConfig, *, check_migrations: bool = True) -> Lite
             *staff_routes.ROUTES,
             *catalog_routes.ROUTES,
             *stock_routes.ROUTES,
+            *transfer_routes.ROUTES,
             *count_routes.ROUTES,
             *expiry_routes.ROUTES,
             *pos_routes.ROUTES,

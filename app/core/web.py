@@ -89,6 +89,7 @@ NAV: list[tuple[str, str, tuple[str, ...]]] = [
     ("Stock", "/stock", ("manager", "picker")),
     ("Counts", "/stock/counts", ("manager", "picker")),  # cycle counts (issue #17)
     ("Expiry", "/stock/expiry", ("manager",)),  # expiry and mark-downs (issue #17)
+    ("Transfers", "/stock/transfers", ("manager", "picker")),  # between stores (issue #17)
     ("Suppliers", "/purchasing", ("manager",)),
     ("Fulfilment", "/reports/fulfilment", ("manager",)),
     ("Overrides", "/pos/audit", ("manager",)),

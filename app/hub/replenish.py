@@ -122,3 +122,47 @@ def figures_from(on_hand: Mapping[tuple[str, str], int],
                      inbound.get((store, sku), 0), outbound.get((store, sku), 0),
                      sold.get((store, sku), 0))
             for store, sku in sorted(keys)]
+
+
+@dataclass(frozen=True)
+class Pick:
+    """One ticked suggestion of the bulk confirm."""
+
+    source: str
+    dest: str
+    sku: str
+    quantity: int
+
+
+MAX_PICKS = 2000
+
+
+def picks_from_form(form: Mapping[str, str]) -> list[Pick]:
+    """The replenishment form's ticked rows: `take:D2:MILK` = on, with `from:D2:MILK`
+    (the source) and `qty:D2:MILK` (whole units, editable). Raises ValueError with a
+    message for the person when a ticked row is not usable."""
+    picks: list[Pick] = []
+    for name in sorted(form):
+        if not name.startswith("take:"):
+            continue
+        if len(picks) >= MAX_PICKS:
+            raise ValueError(f"at most {MAX_PICKS} rows at once")
+        _take, _, rest = name.partition(":")
+        dest, _, sku = rest.partition(":")
+        source = form.get(f"from:{rest}", "").strip().upper()
+        text = form.get(f"qty:{rest}", "").strip()
+        if not source:
+            raise ValueError(f"{sku[:40]} for {dest[:8]}: no store can spare it; untick it")
+        if not text.isascii() or not text.isdigit() or len(text) > 7 or int(text) < 1:
+            raise ValueError(f"{sku[:40]} for {dest[:8]}: the quantity must be a whole "
+                             "number from 1")
+        picks.append(Pick(source[:9], dest[:9], sku[:41], int(text)))
+    return picks
+
+
+def group(picks: Iterable[Pick]) -> dict[tuple[str, str], list[tuple[str, int]]]:
+    """One transfer per (source, destination), its lines by SKU."""
+    out: dict[tuple[str, str], list[tuple[str, int]]] = {}
+    for p in picks:
+        out.setdefault((p.source, p.dest), []).append((p.sku, p.quantity))
+    return {k: sorted(v) for k, v in sorted(out.items())}

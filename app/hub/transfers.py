@@ -27,6 +27,7 @@ from app.catalog.models import Product
 from app.core.clock import utcnow
 from app.core.db import Session, next_number
 from app.core.ids import uuid7
+from app.hub import replenish
 from app.hub.db import HubDatabase, upsert, write_retrying
 from app.hub.models import (
     HubReservation,
@@ -538,3 +539,22 @@ async def replenish_facts(db: HubDatabase, today: date, days: int) -> ReplenishF
                                       .where(Product.active.is_(True)))).all())
     return ReplenishFacts(stores, on_hand, reserved, sold, dict(inbound), outbound, names,
                           days)
+
+
+@dataclass(frozen=True)
+class Replenishment:
+    suggestions: list[replenish.Suggestion]
+    names: dict[str, str]
+    dark_stores: list[str]
+
+
+async def replenishment(db: HubDatabase, today: date, lead_days: int, history_days: int
+                        ) -> Replenishment:
+    """The replenishment page: every dark store's SKUs that run out before the next
+    delivery, each with a store that can spare it (app/hub/replenish.py)."""
+    facts = await replenish_facts(db, today, history_days)
+    dark = [st.id for st in facts.stores if st.kind == "darkstore"]
+    figures = replenish.figures_from(facts.on_hand, facts.reserved, facts.sold, facts.inbound,
+                                     facts.outbound, [st.id for st in facts.stores])
+    return Replenishment(replenish.suggest(figures, dark, lead_days=lead_days,
+                                           history_days=history_days), facts.names, dark)

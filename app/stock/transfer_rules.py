@@ -189,3 +189,21 @@ def differences(sent: dict[str, int], received: dict[str, int]) -> list[Differen
 def transfer_number(prefix: str, n: int) -> str:
     """S1-T00012 for a store's 12th transfer, HQ-T00003 for the hub's third."""
     return f"{prefix}-T{n:05d}"
+
+
+def parse_lines(text: str) -> list[Line]:
+    """Lines typed as "SKU quantity", one a line ("MILK 8", "SALT, 5"); blank lines
+    skipped. Checked with check_request by the caller."""
+    if len(text) > 20_000 or "\x00" in text:
+        raise TransferRuleError("the list is too long or has a character that cannot be kept")
+    out = []
+    for n, raw in enumerate(text.splitlines(), 1):
+        parts = raw.replace(",", " ").replace("\t", " ").split()
+        if not parts:
+            continue
+        if len(parts) != 2:
+            raise TransferRuleError(f"line {n}: write the SKU, then the quantity (MILK 8)")
+        out.append(Line(parts[0].upper()[:41], parse_quantity(parts[1], parts[0][:40])))
+        if len(out) > MAX_LINES:
+            raise TransferRuleError(f"at most {MAX_LINES} products in one transfer")
+    return out

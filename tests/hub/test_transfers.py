@@ -222,3 +222,69 @@ async def test_sales_per_sku_and_day_feed_replenishment(hub_db):
     facts = await transfers.replenish_facts(hub_db, date(2026, 11, 28), 14)
     assert facts.sold[("D2", "MILK")] == 4 and facts.on_hand[("D2", "MILK")] == 46
     assert IST  # (the hub's zone in these tests)
+
+
+async def test_hq_pages_approve_raise_and_confirm_replenishment_once(hub_client, hub_db):
+    from tests.conftest import csrf_of
+    from tests.hub.conftest import sign_in
+
+    await setup(hub_db)
+    client = await sign_in(hub_client, "Omar")
+    await apply(hub_db, "S1", [ev(1, "transfer.requested", requested())])
+    listed = await client.get("/hub/transfers")
+    assert listed.status_code == 200 and "S1-T00001" in listed.text
+    assert "Nothing is on the road" in listed.text
+    shown = await client.get(f"/hub/transfers/{T1}")
+    assert "Waiting for HQ" in shown.text and "Approve" in shown.text
+    approved = await client.post(f"/hub/transfers/{T1}/approve",
+                                 data={"_csrf_token": csrf_of(client)})
+    assert approved.status_code == 200 and "Approved: to pick" in approved.text
+    again = await client.post(f"/hub/transfers/{T1}/approve",
+                              data={"_csrf_token": csrf_of(client)})
+    assert "already approved" in again.text
+    assert len(await sent_to(hub_db, "D2", "transfer.approved")) == 1
+    assert (await client.get("/hub/transfers/nope")).status_code == 404
+    assert (await client.post("/hub/transfers/nope/approve",
+                              data={"_csrf_token": csrf_of(client)})).status_code == 404
+    for lines, message in [("MILK 1e9", "whole number"), ("MILK 3\nMILK 2", "listed twice"),
+                           ("NOPE 3", "no product with SKU NOPE")]:
+        refused = await client.post("/hub/transfers", data={
+            "source": "W3", "dest": "D2", "lines": lines, "_csrf_token": csrf_of(client)})
+        assert message in refused.text, refused.text[-2000:]
+    made = await client.post("/hub/transfers", data={
+        "source": "W3", "dest": "D2", "lines": "salt 4", "_csrf_token": csrf_of(client)})
+    assert "HQ-T00001" in made.text
+
+    # D2 (a dark store) sold 70 MILK in 14 days, has 1 and 8 coming (T1); W3 has plenty.
+    await apply(hub_db, "D2", [ev(1, "stock.moved", {"sku": "MILK", "delta": 71,
+                                                     "reason": "receive"}),
+                               ev(2, "stock.moved", {"sku": "MILK", "delta": -70,
+                                                     "reason": "sale",
+                                                     "at": "2026-11-20T06:00:00+00:00"})])
+    await apply(hub_db, "W3", [ev(1, "stock.moved", {"sku": "MILK", "delta": 50,
+                                                     "reason": "receive"})])
+    async with hub_db.write() as s:  # the sales fall in the page's last 14 days
+        from sqlalchemy import update
+
+        from app.core.clock import utcnow
+        yesterday = (utcnow().astimezone(IST).date().toordinal() - 1)
+        await s.execute(update(HubSkuDay).values(day=date.fromordinal(yesterday).isoformat()))
+    page = await client.get("/hub/replenish?days=3&history=14")
+    assert page.status_code == 200 and 'name="take:D2:MILK"' in page.text, page.text[-3000:]
+    assert 'name="qty:D2:MILK" value="6"' in page.text  # 5 a day x 3 = 15, has 1 + 8
+    key = "abcdefgh12345678"
+    form = {"key": key, "days": "3", "take:D2:MILK": "on", "from:D2:MILK": "W3",
+            "qty:D2:MILK": "6", "_csrf_token": csrf_of(client)}
+    first = await client.post("/hub/replenish", data=form)
+    second = await client.post("/hub/replenish", data=form)  # a double tap
+    assert "HQ-T00002" in first.text and "HQ-T00002" in second.text
+    assert "HQ-T00003" not in second.text
+    assert "No dark store will run out" in second.text  # what is coming now counts
+    for bad in ({**form, "qty:D2:MILK": "1e9", "key": "k" * 16},
+                {**form, "qty:D2:MILK": "-1", "key": "k" * 16},
+                {**form, "from:D2:MILK": "", "key": "k" * 16},
+                {**form, "key": "x"}):
+        refused = await client.post("/hub/replenish", data=bad)
+        assert "alert-error" in refused.text
+    async with hub_db.read() as s:
+        assert await s.scalar(select(func.count()).select_from(HubTransfer)) == 3

@@ -7,6 +7,7 @@ stays its ledger's sum; refused steps and hostile input change nothing."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from datetime import timedelta
 
@@ -250,3 +251,59 @@ async def test_hub_events_for_other_stores_or_malformed_are_skipped_or_refused(s
     async with s1.read() as s:
         assert await s.scalar(select(func.count()).select_from(Transfer)) == 0
         assert await s.scalar(select(func.count()).select_from(TransferLine)) == 0
+
+
+async def test_store_pages_request_pick_send_and_refuse_hostile_input(client, login_as, db,
+                                                                      cfg):
+    from tests.conftest import csrf_of
+
+    await _setup(db, cfg)
+    await receive(db, "SALT", 10)
+    await login_as("manager")
+    page = await client.get("/stock/transfers")
+    assert page.status_code == 200 and "Ask for a transfer" in page.text
+    for bad, message in [("SALT 1e9", "whole number"), ("SALT", "the SKU, then the quantity"),
+                         ("SALT -3", "whole number"), ("x" * 100_000, "longer than 10000"),
+                         ("SALT 1\x00", "NUL character")]:
+        refused = await client.post("/stock/transfers", data={
+            "direction": "send", "other": "D2", "lines": bad, "_csrf_token": csrf_of(client)})
+        assert message in refused.text, (bad, refused.text[:300])
+    no_csrf = await client.post("/stock/transfers", data={"direction": "send", "other": "D2",
+                                                          "lines": "SALT 4"})
+    assert no_csrf.status_code == 403
+    async with db.read() as s:
+        assert await s.scalar(select(func.count()).select_from(Transfer)) == 0
+    made = await client.post("/stock/transfers", data={
+        "direction": "send", "other": "d2", "lines": "salt 4", "note": "for the weekend",
+        "_csrf_token": csrf_of(client)})
+    assert made.status_code == 200 and "S1-T00001" in made.text and "Waiting for HQ" in made.text
+    async with db.read() as s:
+        t = await s.scalar(select(Transfer))
+    await hub_says(db, cfg, "transfer.approved", approved(t, [("SALT", 4)]))
+    shown = await client.get(f"/stock/transfers/{t.id}")
+    assert 'name="pick:SALT"' in shown.text, re.sub(r"\s+", " ", shown.text)[-3000:]
+    picked = await client.post(f"/stock/transfers/{t.id}/pick", data={
+        "pick:SALT": "4", "_csrf_token": csrf_of(client)})
+    assert "Send to D2" in picked.text
+    sent = await client.post(f"/stock/transfers/{t.id}/dispatch",
+                             data={"_csrf_token": csrf_of(client)})
+    assert "On its way" in sent.text
+    twice = await client.post(f"/stock/transfers/{t.id}/dispatch",
+                              data={"_csrf_token": csrf_of(client)})
+    assert "already on its way" in twice.text
+    assert await levels(db) == {("SALT", ""): 6}
+    assert (await client.get("/stock/transfers/nope")).status_code == 404
+
+
+async def test_a_cashier_cannot_see_transfers_and_a_picker_cannot_send(client, login_as, db,
+                                                                      cfg):
+    from tests.conftest import csrf_of
+
+    await _setup(db, cfg)
+    await login_as("cashier")
+    assert (await client.get("/stock/transfers")).status_code in (401, 403)
+    await login_as("picker")
+    assert (await client.get("/stock/transfers")).status_code == 200
+    refused = await client.post("/stock/transfers", data={
+        "direction": "send", "other": "D2", "lines": "SALT 4", "_csrf_token": csrf_of(client)})
+    assert refused.status_code in (401, 403)
