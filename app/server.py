@@ -230,6 +230,12 @@ def create_hub_app(cfg: HubConfig, *, check_migrations: bool = True) -> Litestar
     data_dir.mkdir(parents=True, exist_ok=True)
 
     async def start() -> None:
+        from app.hub.sealing import SealingError, seal_at_start
+
+        try:  # TOTP keys and webhook secrets sealed at rest (h011); none opens: stop here
+            await seal_at_start(db)
+        except SealingError as exc:
+            raise StartupError(str(exc)) from None
         await waker.start()
         await links.start()
         await worker.start()

@@ -26,7 +26,11 @@ class User(Base):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # Hub second factor (TOTP, RFC 6238): the base32 secret, when the user proved they
     # hold it (a first code), and the last time step accepted (a code is good once).
-    totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The key is sealed at the hub (hub/sealing.py: "s1:" + 80 characters). SQLite keeps
+    # text of any length (and a store holds no key), so only PostgreSQL's column is wider
+    # (hub migration h011).
+    totp_secret: Mapped[str | None] = mapped_column(
+        String(64).with_variant(String(128), "postgresql"), nullable=True)
     totp_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     totp_last_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
 

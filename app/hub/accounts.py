@@ -6,12 +6,17 @@ Sign-in is two steps. The password is checked with the same throttle as store PI
 to is kept and a code of that step or an earlier one is refused (a code seen over a
 shoulder or replayed from a log does not work). A user who has never given a code is
 shown the secret as a QR code to enrol, and the first good code confirms it.
+
+TOTP keys (and channels' webhook secrets) are sealed at rest with a key derived from the
+secret file (hub/sealing.py): a copy of the database alone does not give the second
+factor.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import time
 from datetime import UTC, datetime
 
@@ -22,10 +27,14 @@ from app.config import HubConfig
 from app.core import audit, auth
 from app.core.auth import LoginError, StaffUser
 from app.core.clock import utcnow
+from app.core.ids import uuid7
 from app.core.models import User
 from app.core.passwords import MAX_LENGTH, check_password_policy
 from app.core.security import hash_pin
+from app.hub import sealing
 from app.hub.db import HubDatabase
+
+log = logging.getLogger("kirana.hub")
 
 HUB_ROLES = ("manager", "admin")
 TOTP_ROLES = ("manager", "admin")
@@ -53,8 +62,10 @@ async def create_hub_user(db: HubDatabase, name: str, role: str,
     async with db.write() as s:
         if await s.scalar(select(User).where(func.lower(User.name) == name.lower())):
             raise ValueError(f"a user named {name!r} already exists")
-        user = User(name=name, role=role, pin_hash=digest, active=True, created_at=utcnow(),
-                    totp_secret=secret)
+        user_id = uuid7()
+        user = User(id=user_id, name=name, role=role, pin_hash=digest, active=True,
+                    created_at=utcnow(),
+                    totp_secret=sealing.seal_totp(db, user_id, secret) if secret else None)
         s.add(user)
     return user, secret
 
@@ -110,9 +121,29 @@ async def enrolment(db: HubDatabase, user_id: str) -> str | None:
     """The TOTP secret to show while the user has not yet confirmed it, else None."""
     async with db.read() as s:
         user = await s.get(User, user_id)
-    if user is None or user.totp_confirmed_at is not None:
+    if user is None or user.totp_confirmed_at is not None or not user.totp_secret:
         return None
-    return user.totp_secret
+    try:
+        return _open_key(db, user)
+    except KeyUnreadable:
+        return None  # logged; the code step then says what to do
+
+
+class KeyUnreadable(LoginError):
+    """The user's sealed authenticator key does not open (another secret file, or the row
+    was changed): they need a new key."""
+
+
+def _open_key(db: HubDatabase, user: User) -> str:
+    assert user.totp_secret
+    try:
+        return sealing.open_totp(db, user.id, user.totp_secret)
+    except sealing.Unsealable as exc:
+        log.error("hub user %s: %s; give them a new key (kirana hub reset-totp %s)",
+                  user.name, exc, user.name)
+        raise KeyUnreadable("This hub cannot read your authenticator key. Ask an admin to "
+                            "give you a new one (kirana hub reset-totp), then enrol "
+                            "again.") from None
 
 
 def _step_of(code: str, secret: str, now: float) -> int | None:
@@ -136,7 +167,8 @@ async def check_code(db: HubDatabase, cfg: HubConfig, user_id: str, code: str,
         user = await s.get(User, user_id)
     if user is None or not user.active or not user.totp_secret:
         raise LoginError("Sign in again.")
-    step = _step_of(code, user.totp_secret, now.timestamp()) if (
+    key = _open_key(db, user)
+    step = _step_of(code, key, now.timestamp()) if (
         len(code) == 6 and code.isdigit()) else None
     replayed = step is not None and user.totp_last_step is not None and (
         step <= user.totp_last_step)
@@ -208,14 +240,15 @@ async def reset_totp(db: HubDatabase, name: str, by: StaffUser | None = None
         row = await s.scalar(select(User).where(func.lower(User.name) == name.strip().lower()))
         if row is None:
             raise ValueError(f"no hub user {name!r}")
-        row.totp_secret, row.totp_confirmed_at, row.totp_last_step = secret, None, None
+        row.totp_secret = sealing.seal_totp(db, row.id, secret)
+        row.totp_confirmed_at, row.totp_last_step = None, None
         audit.record(s, "totp_reset", row.name, user=by)
     return row, secret
 
 
 async def rotate_webhook_secret(db: HubDatabase, channel: str) -> str:
-    """A new signing secret for a channel's webhooks (shown once); calls signed from now
-    on use it."""
+    """A new signing secret for a channel's webhooks (shown once, kept sealed); calls
+    signed from now on use it."""
     import secrets as _secrets
 
     from app.hub.models import HubChannel
@@ -225,7 +258,7 @@ async def rotate_webhook_secret(db: HubDatabase, channel: str) -> str:
         row = await s.get(HubChannel, channel.strip().lower())
         if row is None:
             raise ValueError(f"no channel {channel!r}")
-        row.webhook_secret = secret
+        row.webhook_secret = sealing.seal_webhook_secret(db, row.name, secret)
         audit.record(s, "webhook_secret_rotated", row.name)
     return secret
 

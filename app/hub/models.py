@@ -218,8 +218,9 @@ class HubChannel(Base):
 
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     webhook_url: Mapped[str] = mapped_column(String(300), default="")
-    # HMAC key for the X-Kirana-Signature header: shared with the channel, so kept as is.
-    webhook_secret: Mapped[str] = mapped_column(String(64), default="")
+    # HMAC key for the X-Kirana-Signature header, sealed (hub/sealing.py: "s1:" + 104
+    # characters for a 48-character secret; h011 widened the column from 64).
+    webhook_secret: Mapped[str] = mapped_column(String(128), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

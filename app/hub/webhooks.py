@@ -1,7 +1,8 @@
 """Sales channels and their webhooks: adding a channel (its API key and signing
 secret), the calls a status change queues (in its transaction), and delivering them
 (claimed with a lease, posted outside any transaction, retried with backoff; each
-order's calls one after another)."""
+order's calls one after another). A channel's signing secret is kept sealed
+(hub/sealing.py) and opened only to sign a call."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import logging
 import os
 import secrets
 import socket
@@ -21,11 +23,14 @@ from sqlalchemy.orm import aliased
 from app.core.clock import utcnow
 from app.core.db import Session, get_existing
 from app.core.ids import uuid7
+from app.hub import sealing
 from app.hub.db import HubDatabase
 from app.hub.events import StatusChanged, uow_of
 from app.hub.models import HubChannel, HubWebhook
 from app.hub.order_states import CUSTOMER_TEXT, STORE_STEPS
 from app.hub.service import HubError, announce_channels
+
+log = logging.getLogger("kirana.hub")
 
 
 async def add_channel(db: HubDatabase, name: str, webhook_url: str = "") -> tuple[str, str]:
@@ -42,7 +47,8 @@ async def add_channel(db: HubDatabase, name: str, webhook_url: str = "") -> tupl
     async with db.write() as s:
         if await s.get(HubChannel, name) is not None:
             raise HubError(f"channel {name} exists already")
-        s.add(HubChannel(name=name, webhook_url=webhook_url, webhook_secret=secret,
+        s.add(HubChannel(name=name, webhook_url=webhook_url,
+                         webhook_secret=sealing.seal_webhook_secret(db, name, secret),
                          created_at=utcnow()))
         await s.flush()
         await announce_channels(s)
@@ -55,6 +61,16 @@ async def add_channel(db: HubDatabase, name: str, webhook_url: str = "") -> tupl
 
 def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _signing_key(db: HubDatabase, channel: HubChannel) -> str | sealing.Unsealable:
+    """The channel's webhook secret, opened; the error (logged) when it does not open."""
+    try:
+        return sealing.open_webhook_secret(db, channel.name, channel.webhook_secret)
+    except sealing.Unsealable as exc:
+        log.error("channel %s: %s; calls to it fail until it has a new secret "
+                  "(kirana hub rotate-webhook-secret %s)", channel.name, exc, channel.name)
+        return exc
 
 
 RETRY_SECONDS = (5, 30, 120, 600, 1800, 3600)
@@ -111,16 +127,22 @@ async def deliver_webhooks(db: HubDatabase, post: Any, limit: int = 20) -> int:
         return 0
     async with db.read() as s:
         channels = {c.name: c for c in await s.scalars(select(HubChannel))}
+    keys = {name: _signing_key(db, c) for name, c in channels.items()
+            if name in {hook.channel for hook in hooks}}
 
     async def send(hook: HubWebhook) -> str:
         channel = channels.get(hook.channel)
         if channel is None or not channel.webhook_url:
             return "the channel has no webhook URL"
+        key = keys[hook.channel]
+        if isinstance(key, sealing.Unsealable):
+            return ("the channel's webhook secret cannot be opened with this hub's "
+                    "secret.key: give it a new one (kirana hub rotate-webhook-secret)")
         body = hook.payload.encode()
         try:
             status = await asyncio.wait_for(post(channel.webhook_url, body, {
                 "Content-Type": "application/json",
-                "X-Kirana-Signature": signature(channel.webhook_secret, body),
+                "X-Kirana-Signature": signature(key, body),
                 "X-Kirana-Event-Id": hook.id}), POST_TIMEOUT_SECONDS)
         except Exception as exc:
             return f"{type(exc).__name__}: {exc}"[:300]

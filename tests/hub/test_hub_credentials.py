@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from app.core import credentials
 from app.core.models import ApiKey
-from app.hub import accounts, webhooks
+from app.hub import accounts, sealing, webhooks
 from app.hub.models import HubChannel
 from tests.hub.conftest import ENROLLED, ROOT, sign_in
 from tests.hub.test_hub_sign_in import code_step, password_step, signed_in
@@ -37,9 +37,10 @@ async def test_a_webhook_secret_is_rotated(hub_db):
     second = await accounts.rotate_webhook_secret(hub_db, "webshop")
     async with hub_db.read() as s:
         stored = (await s.get(HubChannel, "webshop")).webhook_secret
-    assert stored == second != first
+    assert stored.startswith("s1:") and second not in stored  # sealed at rest
+    assert sealing.open_webhook_secret(hub_db, "webshop", stored) == second != first
     body = b'{"status": "assigned"}'
-    assert webhooks.signature(stored, body) != webhooks.signature(first, body)
+    assert webhooks.signature(second, body) != webhooks.signature(first, body)
 
 
 async def test_a_deactivated_hub_user_is_signed_out_at_once(hub_client, hub_db):

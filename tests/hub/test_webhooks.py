@@ -21,6 +21,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from app.core.secret_file import attach_pepper
 from app.hub import placement, webhooks
 from app.hub.db import open_hub_database
 from app.hub.models import HubWebhook
@@ -67,11 +68,12 @@ class Receiver:
         self.server.server_close()
 
 
-def delivery_loop(url: str, errors: list, deadline: float) -> None:
-    """One 'hub process': its own engine and event loop, delivering until nothing is due."""
+def delivery_loop(url: str, data_dir, errors: list, deadline: float) -> None:
+    """One 'hub process': its own engine and event loop, delivering until nothing is due
+    (with the install's secret file: channels' webhook secrets are sealed)."""
 
     async def run() -> None:
-        db = open_hub_database(url)
+        db = attach_pepper(open_hub_database(url), data_dir)
         async with httpx.AsyncClient(timeout=10) as http:
             async def post(target: str, body: bytes, headers: dict) -> int:
                 return (await http.post(target, content=body, headers=headers)).status_code
@@ -116,7 +118,8 @@ async def test_two_delivery_loops_send_every_call_once_and_in_order(hub_db, hub_
         errors: list = []
         deadline = time.monotonic() + 120
         loops = [threading.Thread(target=delivery_loop,
-                                  args=(hub_cfg.database_url, errors, deadline))
+                                  args=(hub_cfg.database_url, hub_cfg.data_dir, errors,
+                                        deadline))
                  for _ in range(2)]
         for t in loops:
             t.start()

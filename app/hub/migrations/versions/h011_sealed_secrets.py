@@ -1,10 +1,20 @@
 """TOTP and webhook secrets sealed at rest (ASVS 6.2 / 2.9)
 
+The sealed text ("s1:" + base64 of nonce, ciphertext and tag; app/core/sealing.py) is
+longer than the secret: 83 characters for a TOTP key, 107 for a webhook secret. The
+columns are widened to 128. users.totp_secret only on PostgreSQL: SQLite keeps text of
+any length, and the users table's model is shared with the stores' SQLite databases.
+The rows themselves are sealed by the hub at start (app/hub/sealing.py), which needs
+the secret file; a migration never sees it.
+
 Revision ID: h011
 Revises: h010
 """
 
 from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
 
 revision = "h011"
 down_revision = "h010"
@@ -13,8 +23,28 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass  # filled in by the work on issue #17: sealed secrets
+    if op.get_bind().dialect.name == "postgresql":
+        op.alter_column("users", "totp_secret", type_=sa.String(length=128),
+                        existing_type=sa.String(length=64), existing_nullable=True)
+    with op.batch_alter_table("hub_channels") as batch_op:
+        batch_op.alter_column("webhook_secret", type_=sa.String(length=128),
+                              existing_type=sa.String(length=64), existing_nullable=False)
 
 
 def downgrade() -> None:
-    pass
+    # Sealed values do not fit the old width, cannot be opened here (no secret file) and
+    # the code of h010 reads secrets in clear: refuse rather than cut them.
+    bind = op.get_bind()
+    sealed = bind.execute(sa.text(
+        "SELECT (SELECT count(*) FROM users WHERE totp_secret LIKE 's1:%') + "
+        "(SELECT count(*) FROM hub_channels WHERE webhook_secret LIKE 's1:%')")).scalar()
+    if sealed:
+        raise RuntimeError(f"{sealed} TOTP keys and webhook secrets are sealed; the hub of "
+                           "h010 cannot read them (every hub user would lose their second "
+                           "factor): not downgraded")
+    with op.batch_alter_table("hub_channels") as batch_op:
+        batch_op.alter_column("webhook_secret", type_=sa.String(length=64),
+                              existing_type=sa.String(length=128), existing_nullable=False)
+    if bind.dialect.name == "postgresql":
+        op.alter_column("users", "totp_secret", type_=sa.String(length=64),
+                        existing_type=sa.String(length=128), existing_nullable=True)
