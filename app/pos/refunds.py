@@ -28,7 +28,7 @@ from app.pos.till_rules import (
     refund_share,
     refund_total,
 )
-from app.stock.service import bin_for_sale, record_move, sold_batch
+from app.stock.service import bin_for_sale, record_move, refund_batches
 from app.sync.outbox import emit
 
 
@@ -191,20 +191,24 @@ async def refund(
                     await get_existing(s, Bin, line.bin_id) if line.bin_id
                     else await bin_for_sale(s, product)
                 )
-                # Back into the batch it was sold from (the freshest, when the line
-                # took from several), so the expiry page still sees it (issue #17).
-                batch, expiry = await sold_batch(s, str(sale.number), product.id, bin_.id)
-                await record_move(
-                    s,
-                    product=product,
-                    bin=bin_,
-                    delta=req.quantity,
-                    reason="refund",
-                    reference=refund_row.number,
-                    user_id=user.id,
-                    batch=batch,
-                    expiry=expiry,
-                )
+                # Back into the batches it was sold from (each at most what it gave,
+                # the freshest first), so the expiry page still sees it (issue #17).
+                refund_numbers = list(await s.scalars(
+                    select(Refund.number).where(Refund.sale_id == sale.id)))
+                for batch, expiry, quantity in await refund_batches(
+                        s, sold=str(sale.number), refunds=refund_numbers,
+                        product_id=product.id, bin_id=bin_.id, quantity=req.quantity):
+                    await record_move(
+                        s,
+                        product=product,
+                        bin=bin_,
+                        delta=quantity,
+                        reason="refund",
+                        reference=refund_row.number,
+                        user_id=user.id,
+                        batch=batch,
+                        expiry=expiry,
+                    )
             event_lines.append(
                 {
                     "sku": line.sku,

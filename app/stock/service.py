@@ -267,16 +267,40 @@ async def _first_bin(s: Session) -> Bin:
     return first
 
 
-async def sold_batch(s: Session, reference: str, product_id: str, bin_id: str,
-                     ) -> tuple[str | None, date | None]:
-    """The batch (and its expiry) a sale or order took this product from in this bin:
-    the latest-expiring one when it took from several; (None, None) for none."""
-    row = (await s.execute(
-        select(StockMove.batch, StockMove.expiry)
-        .where(StockMove.reference == reference, StockMove.product_id == product_id,
-               StockMove.bin_id == bin_id, StockMove.delta < 0, StockMove.batch.is_not(None))
-        .order_by(StockMove.expiry.desc()).limit(1))).first()
-    return (row[0], row[1]) if row else (None, None)
+async def refund_batches(s: Session, *, sold: str, refunds: Sequence[str], product_id: str,
+                         bin_id: str, quantity: int,
+                         ) -> list[tuple[str | None, date | None, int]]:
+    """Where a refund of ``quantity`` goes back in this bin: into the batches the sale
+    (reference ``sold``) took this product from, each at most what it gave less what
+    earlier refunds of the sale (references ``refunds``) gave back, the freshest batch
+    first; what is left (a sale that took from no batch) goes in without one.
+    Returns (batch, expiry, quantity) parts, batch None for stock without a batch."""
+    took = (await s.execute(
+        select(StockMove.batch, func.max(StockMove.expiry), -func.sum(StockMove.delta))
+        .where(StockMove.reason == "sale", StockMove.reference == sold,
+               StockMove.product_id == product_id, StockMove.bin_id == bin_id,
+               StockMove.delta < 0)
+        .group_by(StockMove.batch))).all()
+    back = dict((await s.execute(
+        select(StockMove.batch, func.sum(StockMove.delta))
+        .where(StockMove.reason == "refund", StockMove.reference.in_(list(refunds)),
+               StockMove.product_id == product_id, StockMove.bin_id == bin_id,
+               StockMove.delta > 0)
+        .group_by(StockMove.batch))).all()) if refunds else {}
+    parts: list[tuple[str | None, date | None, int]] = []
+    left = quantity
+    # Freshest first: latest expiry, then batches without a date, stock without a batch last.
+    for batch, expiry, taken in sorted(
+            took, key=lambda r: (r[0] is None, r[1] is None, -(r[1] or date.min).toordinal())):
+        if left == 0 or batch is None:
+            continue
+        room = int(taken) - int(back.get(batch) or 0)
+        if room > 0:
+            parts.append((batch, expiry, min(room, left)))
+            left -= min(room, left)
+    if left:
+        parts.append((None, None, left))
+    return parts
 
 
 async def batch_levels(s: Session, product_id: str, *, bin_id: str | None = None,

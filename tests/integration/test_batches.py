@@ -178,6 +178,29 @@ async def test_a_refund_goes_back_to_the_batch_it_was_sold_from(db, cfg, product
     await ledger_matches_levels(db)
 
 
+async def test_refunds_of_a_line_that_took_two_batches_give_each_back_what_it_gave(
+        db, cfg, products, users):
+    """A line of 3 took 2 from SOON and 1 from LATER: a refund gives each batch back at
+    most what it gave, the freshest first, so once everything is refunded each batch is
+    where it started (before, every piece went into LATER: 6 of a batch of 5)."""
+    milk = products["MILK"]
+    await receive(db, milk, "A-01-1", 2, "SOON", TODAY + timedelta(days=2))
+    await receive(db, milk, "A-01-1", 5, "LATER", TODAY + timedelta(days=30))
+    sale = await sell(db, cfg, users["cashier"], MILK_CODE, MILK_CODE, MILK_CODE)
+    assert await levels(db, milk) == {("A-01-1", "LATER"): 4}
+    async with db.read() as s:
+        from app.pos.models import SaleLine
+        line = await s.scalar(select(SaleLine).where(SaleLine.sale_id == sale.id))
+    for quantity in (2, 1):  # two refunds of the same line
+        await refunds.refund(db, cfg, "C1", sale.id,
+                             [RefundRequest(line.id, quantity, "resaleable")], "cash",
+                             secrets.token_urlsafe(12), users["manager"])
+        if quantity == 2:  # the freshest first: LATER's one, then one of SOON's two
+            assert await levels(db, milk) == {("A-01-1", "LATER"): 5, ("A-01-1", "SOON"): 1}
+    assert await levels(db, milk) == {("A-01-1", "LATER"): 5, ("A-01-1", "SOON"): 2}
+    await ledger_matches_levels(db)
+
+
 # ---- a picked order leaving -------------------------------------------------------------
 
 
