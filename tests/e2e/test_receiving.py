@@ -16,7 +16,7 @@ import pytest
 from playwright.async_api import expect
 
 from app.catalog.barcodes import gtin_check_digit
-from tests.e2e.conftest import LOGINS, ROOT, _env, demo_products, login
+from tests.e2e.conftest import LOGINS, ROOT, SHOTS, _env, demo_products, login
 
 
 @pytest.fixture
@@ -105,6 +105,7 @@ async def test_receive_an_order_on_a_phone(own_server, new_page, guard) -> None:
     await expect(step.get_by_test_id("grn-batch")).to_have_value("B-E2E")
     await expect(step.get_by_test_id("grn-expiry")).to_have_value(expiry.isoformat())
     await step.get_by_test_id("grn-count").fill("4")
+    await page.screenshot(path=SHOTS / "receiving-datamatrix.png", full_page=True)
     await step.get_by_role("button", name="Add").tap()
     await expect(page.get_by_test_id("grn-added")).to_contain_text(f"Added 4 pieces of {dal.name}")
 
@@ -123,6 +124,7 @@ async def test_receive_an_order_on_a_phone(own_server, new_page, guard) -> None:
     await page.get_by_role("link", name="Finish: check and sign off").tap()
     await expect(page.get_by_test_id(f"kinds-{dal.sku}")).to_have_text("Short, Damaged")
     await page.get_by_test_id(f"reason-{dal.sku}").fill("Broken in transit")
+    await page.screenshot(path=SHOTS / "receiving-sign-off.png", full_page=True)
     await page.get_by_test_id("grn-approver").select_option(label="Meena")
     await page.get_by_test_id("grn-pin").fill("0000")
     await page.get_by_test_id("grn-sign-button").tap()
