@@ -86,11 +86,20 @@ class CountError(ValueError):
     """Refused, with a message for the counter or the manager; nothing changed."""
 
 
+@dataclass(frozen=True)
+class ProductRef:
+    """What a refusal says about a product (plain values: the transaction is gone)."""
+
+    sku: str
+    name: str
+    unit: str
+
+
 class NeedQuantity(CountError):
     """A scanned item whose quantity must be typed (loose goods): the phone shows the
     quantity field for it."""
 
-    def __init__(self, message: str, product: Product) -> None:
+    def __init__(self, message: str, product: ProductRef) -> None:
         super().__init__(message)
         self.product = product
 
@@ -463,7 +472,7 @@ async def add_scan(db: Database, task_id: str, bin_id: str, user: StaffUser, pho
             qty = scan.weight_g
         else:
             raise NeedQuantity(f"{product.name} is sold by {product.unit}: type how much is "
-                               "in the bin.", product)
+                               "in the bin.", ProductRef(product.sku, product.name, product.unit))
         if not _open_scope(task):
             asked = await s.scalar(select(exists().where(
                 CountLine.task_id == task.id, CountLine.bin_id == bin_.id,

@@ -557,3 +557,37 @@ async def test_short_pick_list_abc_due_list_and_accuracy(db, catalog, people):
     weeks = await counts.accuracy(db)
     assert len(weeks) == 12 and (weeks[-1].lines, weeks[-1].right) == (2, 1)
     assert sum(w.lines for w in weeks[:-1]) == 0
+
+
+async def test_phone_asks_the_weight_of_loose_goods(client, db, catalog, staff):
+    p = await with_barcodes(db, catalog)
+    await service.receive(db, product_id=p["ONION"].id, bin_code="B-01-1", quantity=2000,
+                          user_id=None)
+    async with db.read() as s:
+        manager = StaffUser(staff["manager"], "Meena", "manager")
+    task = await counts.create_task(db, kind="bin", target="B-01-1", user=manager)
+    await login(client, staff["picker"], STAFF["picker"][1])
+    await client.post(f"/stock/count/{task.id}/claim", data={"_csrf_token": csrf_of(client)})
+    html = (await client.post(f"/stock/count/{task.id}/bin", data={"code": "B-01-1"},
+                              headers=hx(client))).text
+    bin_id = re.search(r"/bins/([^/]+)/scan", html).group(1)
+    html = (await client.post(f"/stock/count/{task.id}/bins/{bin_id}/scan",
+                              data={"code": code(p["ONION"]), "request_id": "f" * 32},
+                              headers=hx(client))).text
+    assert "Onion is sold by kg: type how much" in html
+    assert '<details class="card" open>' in html and 'value="ONION"' in html
+    assert "Nothing scanned yet." in html
+    html = (await client.post(f"/stock/count/{task.id}/bins/{bin_id}/scan",
+                              data={"code": "ONION", "quantity": "1.95", "request_id": "0" * 32},
+                              headers=hx(client))).text
+    assert 'data-testid="tally-ONION">1.950 kg<' in html or 'tally-ONION">1.95' in html, html
+    # Another person's phone (another session) cannot send into this count.
+    from litestar.testing import AsyncTestClient
+    async with AsyncTestClient(app=client.app) as other:
+        await login(other, staff["cashier"], STAFF["cashier"][1])
+        r = await other.post(f"/stock/count/{task.id}/claim", data={"_csrf_token": csrf_of(other)})
+        assert "Ravi is counting" in r.text
+        r = await other.post(f"/stock/count/{task.id}/bins/{bin_id}/done",
+                             headers={"HX-Request": "true", "x-csrftoken": csrf_of(other)})
+        assert "another phone" in r.text
+    assert (await table_counts(db))[2] == 0  # no count entry
