@@ -563,8 +563,7 @@ async def test_phone_asks_the_weight_of_loose_goods(client, db, catalog, staff):
     p = await with_barcodes(db, catalog)
     await service.receive(db, product_id=p["ONION"].id, bin_code="B-01-1", quantity=2000,
                           user_id=None)
-    async with db.read() as s:
-        manager = StaffUser(staff["manager"], "Meena", "manager")
+    manager = StaffUser(staff["manager"], "Meena", "manager")
     task = await counts.create_task(db, kind="bin", target="B-01-1", user=manager)
     await login(client, staff["picker"], STAFF["picker"][1])
     await client.post(f"/stock/count/{task.id}/claim", data={"_csrf_token": csrf_of(client)})
