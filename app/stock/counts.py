@@ -459,6 +459,9 @@ async def add_scan(db: Database, task_id: str, bin_id: str, user: StaffUser, pho
         try:
             found = await find_scanned(s, parse_scan(code, rules))
         except (BarcodeError, UnknownProduct) as exc:
+            if await s.scalar(select(exists().where(Bin.code == code.upper()))):
+                raise CountError(f"That is the label of bin {code.upper()}: send bin "
+                                 f"{bin_.code} first, then scan the next bin.") from None
             raise CountError(f"{exc} Nothing was added.") from None
         product, scan = found.product, found.scan
         if typed is not None:

@@ -127,6 +127,8 @@ async def test_zone_count_blind_recount_and_approval(db, catalog, people):
         await scan(db, task, a1, cashier, PHONE_2, p["P1"])
     with pytest.raises(CountError, match="not part of count"):
         await counts.open_bin(db, task.id, cashier, PHONE_2, "A-01-2")
+    with pytest.raises(CountError, match="label of bin A-01-2: send bin A-01-1 first"):
+        await counts.add_scan(db, task.id, a1, cashier, PHONE_2, code="a-01-2")
     await scan(db, task, a1, cashier, PHONE_2, p["P2"], times=3)
     await scan(db, task, a1, cashier, PHONE_2, p["P3"], times=2)
     sent = await counts.finish_bin(db, task.id, a1, cashier, PHONE_2)
