@@ -272,7 +272,7 @@ def _cost_of(pid: str, lines: dict[str, PurchaseOrderLine],
 
 
 async def _summary(s: Session, grn: GoodsReceipt, items: list[ItemRow]) -> list[SummaryRow]:
-    if grn.status != "open":
+    if grn.status == "closed":  # the signed summary as it was signed
         rows = await s.execute(
             select(GoodsReceiptLine, Product.sku, Product.name, Product.unit)
             .join(Product, Product.id == GoodsReceiptLine.product_id)
@@ -572,6 +572,18 @@ async def remove_item(db: Database, grn_id: str, item_id: str) -> None:
             await s.delete(row)
 
 
+async def cancel(db: Database, grn_id: str, user_id: str | None) -> None:
+    """Give up an open receipt (the wrong order was chosen, the order was cancelled, the
+    delivery went back): nothing entered stock; its lines stay, for the record."""
+    async with db.write() as s:
+        grn = await _receipt(s, grn_id)
+        if grn.status != "open":
+            raise AlreadyClosed(f"{grn_label(grn.number)} is already "
+                                f"{'cancelled' if grn.status == 'cancelled' else 'signed off'}.")
+        grn.status, grn.closed_at, grn.closed_by = "cancelled", utcnow(), user_id
+        audit.record(s, "grn.cancelled", grn_label(grn.number), user=user_id)
+
+
 # --- signing off ---------------------------------------------------------------------
 
 
@@ -591,7 +603,9 @@ async def sign_off(db: Database, grn_id: str, form: SignOff, *, signer_id: str,
         grn = await _receipt(s, grn_id)
         label = grn_label(grn.number)
         if grn.status != "open":
-            raise AlreadyClosed(f"{label} was already signed off; nothing was changed.")
+            raise AlreadyClosed(f"{label} was already "
+                                f"{'cancelled' if grn.status == 'cancelled' else 'signed off'}; "
+                                "nothing was changed.")
         items = await _items(s, grn.id)
         if not items:
             raise ReceivingError(f"Nothing has been received on {label} yet: scan the goods "

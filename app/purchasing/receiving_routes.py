@@ -234,5 +234,17 @@ async def receive_sign(request: Request, grn: str, data: Form) -> Response | Tem
     return go(request, f"/purchasing/receive/{grn}?done=1")
 
 
+@post("/purchasing/receive/{grn:str}/cancel", guards=[requires("manager")])
+async def receive_cancel(request: Request, grn: str) -> Response:
+    """A manager gives up an open receipt; nothing entered stock."""
+    try:
+        await receiving.cancel(request.app.state.db, grn, signed_in(request).id)
+    except receiving.NotFound as exc:
+        raise NotFoundException(str(exc)) from None
+    except ReceivingError:
+        pass  # already closed: a double tap changes nothing
+    return go(request, f"/purchasing/receive/{grn}")
+
+
 ROUTES = [receive_index, receive_start, receive_page, receive_scan, receive_add, receive_remove,
-          receive_summary, receive_sign]
+          receive_summary, receive_sign, receive_cancel]

@@ -442,3 +442,36 @@ async def test_a_failed_sign_off_writes_nothing(db, shop, client, login_as):
         got = await client.post(url, data={**form, **bad})
         assert got.status_code == 400 and words in got.text, bad
     assert await snapshot(db) == before
+
+
+async def test_a_manager_cancels_an_open_receipt(db, shop, client, login_as):
+    grn = await receiving.start(db, po_id=shop["po"], supplier_id=None, supplier_ref="",
+                                user_id=None)
+    await receiving.add_item(db, grn, item(shop["ATTA"], 2, "case"), today=TODAY, user_id=None)
+    await login_as("picker")
+    form = {"_csrf_token": csrf_of(client)}
+    url = f"/purchasing/receive/{grn}"
+    assert "Cancel this receipt" not in (await client.get(url)).text
+    refused = await client.post(f"{url}/cancel", data=form, follow_redirects=False)
+    assert refused.status_code == 403
+    await login_as("manager")
+    form = {"_csrf_token": csrf_of(client)}
+    assert "Cancel this receipt" in (await client.get(url)).text
+    for _ in range(2):  # a double tap cancels once
+        done = await client.post(f"{url}/cancel", data=form, follow_redirects=False)
+        assert done.status_code == 303
+    page = await client.get(url)
+    assert "Cancelled: nothing from this receipt went into stock" in page.text
+    assert "Atta 5 kg" in page.text  # its lines stay, for the record
+    async with db.read() as s:
+        cancels = int(await s.scalar(select(func.count()).select_from(AuditLog)
+                                     .where(AuditLog.action == "grn.cancelled")) or 0)
+    assert cancels == 1 and await levels(db) == {}
+    with pytest.raises(receiving.AlreadyClosed, match="cancelled"):
+        await receiving.sign_off(db, grn, SignOff({shop["DAL"]: "x"}, {}),
+                                 signer_id=shop["manager"], user_id=None)
+    with pytest.raises(receiving.AlreadyClosed):
+        await receiving.add_item(db, grn, item(shop["ATTA"]), today=TODAY, user_id=None)
+    # The order can be received again, on a new receipt.
+    assert await receiving.start(db, po_id=shop["po"], supplier_id=None, supplier_ref="",
+                                 user_id=None) != grn
