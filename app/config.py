@@ -134,6 +134,11 @@ class PickingSection(Base):
     demo_orders_per_minute: Annotated[float, msgspec.Meta(ge=0, le=60)] = 0.0
 
 
+class StockSection(Base):
+    # The expiry page's default look-ahead (stock/expiry_rules.MAX_DAYS is the same 90).
+    expiry_days_ahead: Annotated[int, msgspec.Meta(ge=0, le=90)] = 7
+
+
 class HubLinkSection(Base):
     url: str = ""  # e.g. wss://hub.example.in/sync/v1 ; empty = run standalone
     token_file: str = ""
@@ -219,6 +224,7 @@ class StoreConfig(ConfigFile, kw_only=True):
     pos: PosSection = msgspec.field(default_factory=PosSection)
     receipts: ReceiptsSection = msgspec.field(default_factory=ReceiptsSection)
     picking: PickingSection = msgspec.field(default_factory=PickingSection)
+    stock: StockSection = msgspec.field(default_factory=StockSection)
     hub: HubLinkSection = msgspec.field(default_factory=HubLinkSection)
 
     @property

@@ -21,7 +21,7 @@ from app.core.web import Form, current_user, page, signed_in
 from app.core.words import count_of
 from app.printing import service as printing
 from app.stock import expiry
-from app.stock.expiry_rules import DEFAULT_DAYS, MAX_DAYS, ExpiryError, parse_days
+from app.stock.expiry_rules import MAX_DAYS, ExpiryError, parse_days
 
 MANAGER = requires("manager")
 
@@ -44,26 +44,31 @@ async def _page(request: Request, days: int, *, message: str = "", kind: str = "
                 message=message, kind=kind, new_key=_new_key)
 
 
+def _default_days(request: Request) -> int:
+    """The store's setting (stock.expiry_days_ahead), 7 unless set."""
+    return int(request.app.state.cfg.stock.expiry_days_ahead)
+
+
 @get("/stock/expiry", guards=[MANAGER])
 async def expiry_page(request: Request, days: str = "") -> Template:
     try:
-        ahead = parse_days(days[:10])
+        ahead = parse_days(days[:10], _default_days(request))
     except ExpiryError as exc:
-        return await _page(request, DEFAULT_DAYS, message=str(exc), kind="error",
+        return await _page(request, _default_days(request), message=str(exc), kind="error",
                            status_code=400)
     return await _page(request, ahead)
 
 
-def _days_of(data: dict[str, str]) -> int:
+def _days_of(request: Request, data: dict[str, str]) -> int:
     try:
-        return parse_days(data.get("days", "")[:10])
+        return parse_days(data.get("days", "")[:10], _default_days(request))
     except ExpiryError:
-        return DEFAULT_DAYS
+        return _default_days(request)
 
 
 @post("/stock/expiry/write-off", guards=[MANAGER])
 async def write_off(request: Request, data: Form) -> Template:
-    days = _days_of(data)
+    days = _days_of(request, data)
     try:
         done = await expiry.write_off(
             request.app.state.db, product_id=data.get("product_id", ""),
@@ -80,7 +85,7 @@ async def write_off(request: Request, data: Form) -> Template:
 
 @post("/stock/expiry/mark-down", guards=[MANAGER])
 async def mark_down(request: Request, data: Form) -> Template:
-    days = _days_of(data)
+    days = _days_of(request, data)
     cfg = request.app.state.cfg
 
     def print_labels(s, label: expiry.MarkdownLabel) -> int:

@@ -6,8 +6,9 @@ batches and records the moves.
 
 Decisions worth knowing:
 
-* The page looks ``DEFAULT_DAYS`` ahead unless the manager types 0 to ``MAX_DAYS``
-  (0: only what is already past its date).
+* The page looks ``stock.expiry_days_ahead`` days ahead (``DEFAULT_DAYS``, 7, unless
+  the store's settings say otherwise; config.py holds the same 0 to ``MAX_DAYS`` bound)
+  or what the manager types, 0 to ``MAX_DAYS`` (0: what expires today or has expired).
 * A mark-down label is an EAN-13 of the store's price rule (``kind = "price"``; the one
   with prefix 22 when there are several): the product's in-store code for that rule
   (its item code, value digits 0, as the catalogue lists it) with the new price in the
@@ -50,11 +51,11 @@ class ExpiryError(ValueError):
     """A request the expiry page refuses; ``str(e)`` is shown to staff as is."""
 
 
-def parse_days(text: str | None) -> int:
-    """Days ahead the page looks, as typed (empty: the default)."""
+def parse_days(text: str | None, default: int = DEFAULT_DAYS) -> int:
+    """Days ahead the page looks, as typed (empty: ``default``, the store's setting)."""
     cleaned = (text or "").strip()
     if not cleaned:
-        return DEFAULT_DAYS
+        return default
     if _WHOLE.fullmatch(cleaned) is None or int(cleaned) > MAX_DAYS:
         raise ExpiryError(f"days ahead must be a whole number from 0 to {MAX_DAYS}")
     return int(cleaned)

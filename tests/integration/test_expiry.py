@@ -362,3 +362,30 @@ async def test_the_till_page_asks_for_a_managers_pin_on_an_expired_scan(client, 
     approved = await client.post("/pos/scan", headers=hx, data={
         **form, "approver_id": staff["manager"], "approver_pin": STAFF["manager"][1]})
     assert "Added Milk 500 ml" in approved.text
+
+
+async def test_the_page_looks_as_far_ahead_as_the_store_setting_says(tmp_path, migrated_template):
+    """stock.expiry_days_ahead = 30: the page looks 30 days ahead until the manager types."""
+    import shutil
+
+    from litestar.testing import AsyncTestClient
+
+    from app.core.auth import create_user
+    from app.core.db import Database
+    from app.core.secret_file import attach_pepper
+    from app.server import create_store_app
+    from tests.conftest import login, make_config
+
+    cfg = make_config(tmp_path, **{
+        "[picking]": "[stock]\nexpiry_days_ahead = 30\n\n[picking]"})
+    shutil.copy(migrated_template, cfg.database_path)
+    assert cfg.stock.expiry_days_ahead == 30
+    db = attach_pepper(Database(cfg.database_path), cfg.data_dir)
+    try:
+        manager = await create_user(db, *STAFF["manager"][:1], "manager", STAFF["manager"][1])
+    finally:
+        await db.dispose()
+    async with AsyncTestClient(app=create_store_app(cfg)) as client:
+        await login(client, manager.id, STAFF["manager"][1])
+        html = (await client.get("/stock/expiry")).text
+    assert 'name="days" value="30"' in html and "in the next 30 days" in html
