@@ -592,3 +592,37 @@ async def test_phone_asks_the_weight_of_loose_goods(client, db, catalog, staff):
                              headers={"HX-Request": "true", "x-csrftoken": csrf_of(other)})
         assert "another phone" in r.text
     assert (await table_counts(db))[2] == 0  # no count entry
+
+
+async def test_cancel_drops_what_is_not_counted_and_keeps_approvals(db, catalog, people):
+    p = await with_barcodes(db, catalog)
+    await service.receive(db, product_id=p["GOLD"].id, bin_code="A-01-1", quantity=40,
+                          user_id=None)
+    await service.receive(db, product_id=p["P1"].id, bin_code="A-01-2", quantity=5,
+                          user_id=None)
+    task = await counts.create_task(db, kind="zone", target="AMBIENT", user=people["manager"])
+    who, a1, a2 = people["picker"], await bin_id_of(db, "A-01-1"), await bin_id_of(db, "A-01-2")
+    await counts.claim(db, task.id, who, PHONE_1)
+    await counts.add_scan(db, task.id, a1, who, PHONE_1, code="GOLD", quantity="39")
+    await counts.finish_bin(db, task.id, a1, who, PHONE_1)  # -1 of ₹900: approval
+    await counts.add_scan(db, task.id, a2, who, PHONE_1, code="P1", quantity="5")
+    task = await counts.cancel_task(db, task.id, people["manager"])
+    assert task.status == "review"  # the saffron still waits for the manager
+    with pytest.raises(CountError, match="waiting for a manager"):
+        await counts.finish_bin(db, task.id, a2, who, PHONE_1)
+    with pytest.raises(CountError, match="cannot be cancelled"):
+        await counts.cancel_task(db, task.id, people["manager"])
+    detail = await counts.task_detail(db, task.id)
+    assert {r.product.sku: r.line.status for r in detail.lines} == {
+        "GOLD": "approval", "P1": "dropped"}
+    [row] = await counts.approvals(db)
+    await counts.decide_line(db, row.line.id, people["manager"], approve=True)
+    assert (await counts.task_detail(db, task.id)).task.status == "done"
+    assert [m.delta for m in await moves(db)] == [-1]
+    async with db.read() as s:
+        assert await s.scalar(select(func.count()).select_from(CountScan)) == 0
+    # A count nobody started is simply cancelled, and frees its bins for a new one.
+    other = await counts.create_task(db, kind="bin", target="A-01-2", user=people["manager"])
+    assert (await counts.cancel_task(db, other.id, people["manager"])).status == "cancelled"
+    await counts.create_task(db, kind="bin", target="A-01-2", user=people["manager"])
+    await ledger_matches_levels(db)
