@@ -137,6 +137,12 @@ class PickingSection(Base):
 class StockSection(Base):
     # The expiry page's default look-ahead (stock/expiry_rules.MAX_DAYS is the same 90).
     expiry_days_ahead: Annotated[int, msgspec.Meta(ge=0, le=90)] = 7
+    # Cycle counts (stock/count_rules.py): count again when the difference is above this
+    # share of the book figure or this many base units (pieces, g, ml); a manager approves
+    # a difference worth more than this.
+    count_recount_percent: Annotated[int, msgspec.Meta(ge=0, le=100)] = 5
+    count_recount_units: Annotated[int, msgspec.Meta(ge=0, le=100_000)] = 5
+    count_approval_above_rupees: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 500
 
 
 class HubLinkSection(Base):

@@ -247,7 +247,8 @@ async def undo_scan(request: Request, task_id: str, bin_id: str) -> Template:
 async def finish_bin(request: Request, task_id: str, bin_id: str) -> Template:
     try:
         sent = await counts.finish_bin(request.app.state.db, task_id, bin_id,
-                                       signed_in(request), _phone(request))
+                                       signed_in(request), _phone(request),
+                                       counts.policy_of(request.app.state.cfg.stock))
     except CountError as exc:
         return await _after_error(request, task_id, bin_id, exc)
     if sent.round_over:

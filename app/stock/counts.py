@@ -44,6 +44,7 @@ from app.catalog.barcodes import BarcodeError, MeasureRule, parse_scan
 from app.catalog.models import Product
 from app.catalog.service import UnknownProduct, find_scanned
 from app.catalog.units import MAX_BASE_QTY, QuantityError, parse_quantity
+from app.config import StockSection
 from app.core import audit
 from app.core.auth import StaffUser
 from app.core.clock import utcnow
@@ -104,8 +105,11 @@ class NeedQuantity(CountError):
         self.product = product
 
 
-def policy() -> count_rules.CountPolicy:
-    return count_rules.DEFAULT_COUNT_POLICY
+def policy_of(stock: StockSection) -> count_rules.CountPolicy:
+    """The variance policy from the store's config (``[stock]``)."""
+    return count_rules.CountPolicy(
+        recount_bp=stock.count_recount_percent * 100, recount_units=stock.count_recount_units,
+        approval_minor=stock.count_approval_above_rupees * 100)
 
 
 def _cost(product: Product) -> tuple[int, int]:
@@ -523,7 +527,8 @@ class BinSent:
 
 
 async def finish_bin(db: Database, task_id: str, bin_id: str, user: StaffUser,
-                     phone: str) -> BinSent:
+                     phone: str, policy: count_rules.CountPolicy = count_rules.DEFAULT_COUNT_POLICY,
+                     ) -> BinSent:
     """Send a bin's count: every line of the bin takes the book figure now and is
     decided; an accepted difference posts now. A bin sent twice is refused."""
     async with db.write() as s:
@@ -555,7 +560,7 @@ async def finish_bin(db: Database, task_id: str, bin_id: str, user: StaffUser,
             earlier = list(await s.scalars(select(CountEntry.counted).where(
                 CountEntry.line_id == line.id).order_by(CountEntry.round)))
             price, per = _cost(product)
-            decision = count_rules.decide(expected, [*earlier, counted], price, policy(), per)
+            decision = count_rules.decide(expected, [*earlier, counted], price, policy, per)
             s.add(CountEntry(id=uuid7(), line_id=line.id, round=task.round, counted=counted,
                              expected=expected, user_id=user.id, at=now))
             line.expected, line.counted = expected, counted

@@ -626,3 +626,35 @@ async def test_cancel_drops_what_is_not_counted_and_keeps_approvals(db, catalog,
     assert (await counts.cancel_task(db, other.id, people["manager"])).status == "cancelled"
     await counts.create_task(db, kind="bin", target="A-01-2", user=people["manager"])
     await ledger_matches_levels(db)
+
+
+def test_the_policy_comes_from_the_store_config():
+    from app.config import ConfigError, StockSection, parse_config
+    from app.stock.count_rules import DEFAULT_COUNT_POLICY, CountPolicy
+    from tests.conftest import CONFIG_TEMPLATE
+
+    assert counts.policy_of(StockSection()) == DEFAULT_COUNT_POLICY
+    cfg = parse_config(CONFIG_TEMPLATE + "\n[stock]\ncount_recount_percent = 10\n"
+                       "count_recount_units = 2\ncount_approval_above_rupees = 100\n")
+    assert counts.policy_of(cfg.stock) == CountPolicy(recount_bp=1000, recount_units=2,
+                                                       approval_minor=10_000)
+    for bad in ("count_recount_percent = 101", "count_recount_units = -1",
+                "count_approval_above_rupees = 1e9", "count_recount_percent = nan"):
+        with pytest.raises(ConfigError):
+            parse_config(CONFIG_TEMPLATE + f"\n[stock]\n{bad}\n")
+
+
+async def test_a_stricter_policy_asks_the_manager_sooner(db, catalog, people):
+    from app.config import StockSection
+
+    p = await with_barcodes(db, catalog)
+    await service.receive(db, product_id=p["P1"].id, bin_code="A-01-1", quantity=100,
+                          user_id=None)
+    task = await counts.create_task(db, kind="bin", target="A-01-1", user=people["manager"])
+    who, a1 = people["picker"], await bin_id_of(db, "A-01-1")
+    await counts.claim(db, task.id, who, PHONE_1)
+    await counts.add_scan(db, task.id, a1, who, PHONE_1, code="P1", quantity="99")
+    strict = counts.policy_of(StockSection(count_approval_above_rupees=0))
+    await counts.finish_bin(db, task.id, a1, who, PHONE_1, strict)
+    [row] = await counts.approvals(db)  # ₹10 > ₹0; the default would have posted it
+    assert row.line.variance == -1 and row.line.value_minor == 1000
