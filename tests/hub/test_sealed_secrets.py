@@ -21,7 +21,7 @@ from app.core.sealing import PREFIX, Unsealable, seal, sealing_key, unseal
 from app.core.secret_file import SECRET_NAME, attach_pepper
 from app.hub import accounts, sealing, webhooks
 from app.hub.db import open_hub_database
-from app.hub.models import HubChannel, HubWebhook
+from app.hub.models import HubChannel, HubSetting, HubWebhook
 from tests.hub.conftest import ENROLLED, add_hub_user, sign_in
 from tests.hub.test_hub_sign_in import code_step, password_step, signed_in
 from tests.hub.test_routing import KORAMANGALA, incoming, setup_stores
@@ -107,9 +107,11 @@ async def test_a_webhook_secret_is_sealed_at_rest_and_calls_are_still_signed(hub
 
 
 async def test_secrets_written_before_sealing_work_and_are_sealed_at_start(
-        hub_client, hub_db, hub_cfg):
+        hub_app, hub_db, hub_cfg):
     """A hub upgraded to h011: its keys and secrets are still in clear until it starts."""
     await setup_stores(hub_db, {"D2": 10})
+    await add_hub_user(hub_db, "Priya", "admin")
+    await add_hub_user(hub_db, "Omar", "manager")
     _key, channel_secret = await webhooks.add_channel(hub_db, "webshop", "http://x.example/")
     priya = ENROLLED["Priya"].secret
     async with hub_db.read() as s:
@@ -137,14 +139,16 @@ async def test_secrets_written_before_sealing_work_and_are_sealed_at_start(
         channel = await s.get(HubChannel, "webshop")
     assert audit == ["2 TOTP keys and webhook secrets sealed with the secret file"]
     assert webhooks._signing_key(hub_db, channel) == channel_secret
-    # The same key keeps working, sealed, through the pages.
-    await sign_in(hub_client, "Priya")
-    assert await signed_in(hub_client)
+    # The hub starts (nothing left to seal) and the same key signs in, sealed.
+    async with AsyncTestClient(app=hub_app) as client:
+        await sign_in(client, "Priya")
+        assert await signed_in(client)
 
 
 async def test_a_key_put_in_clear_after_the_hub_sealed_is_refused(hub_client, hub_db, caplog):
     """The hub sealed everything at its start: a key in clear now was written to the
-    database directly (a key someone knows, put into an admin's row), never read."""
+    database directly (a key someone knows, put into an admin's row). It is refused by
+    the running hub, and a later start neither seals nor accepts it."""
     async with hub_db.read() as s:
         priya_id = await s.scalar(select(User.id).where(User.name == "Priya"))
     known = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
@@ -156,6 +160,14 @@ async def test_a_key_put_in_clear_after_the_hub_sealed_is_refused(hub_client, hu
     assert response.status_code == 401 and "cannot read your authenticator key" in response.text
     assert not await signed_in(hub_client)
     assert "stored in clear, after this hub sealed its secrets at start" in caplog.text
+    # Another hub process starting now: not sealed (that would make it good), refused.
+    caplog.clear()
+    with caplog.at_level(logging.ERROR, logger="kirana.hub"):
+        assert await sealing.seal_at_start(hub_db) == 0
+    assert "authenticator key of Priya is stored in clear, but this hub sealed" in caplog.text
+    assert await raw_totp(hub_db, "Priya") == known
+    with pytest.raises(Unsealable, match="stored in clear"):
+        sealing.open_totp(hub_db, priya_id, known)
 
 
 async def test_a_changed_or_moved_key_is_refused_with_the_way_out(hub_client, hub_db, caplog):
@@ -289,6 +301,10 @@ async def test_two_hub_processes_seal_at_once(hub_db, hub_cfg):
                   else sealing.open_webhook_secret(hub_db, ident, stored))
         assert opened == secret
     assert 1 <= len(audits) <= 2
+    async with hub_db.read() as s:
+        marks = list(await s.scalars(select(HubSetting.key)
+                                     .where(HubSetting.key == sealing.SEALED_MARK)))
+    assert marks == ["secrets_sealed"]
 
 
 async def test_sealed_values_fit_their_columns(hub_db):
