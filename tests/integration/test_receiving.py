@@ -475,3 +475,33 @@ async def test_a_manager_cancels_an_open_receipt(db, shop, client, login_as):
     # The order can be received again, on a new receipt.
     assert await receiving.start(db, po_id=shop["po"], supplier_id=None, supplier_ref="",
                                  user_id=None) != grn
+
+
+async def test_two_server_processes_on_one_order_do_not_double_count(db, cfg, shop):
+    """Two Database objects on one file (as two server processes would have): SQLite's
+    writer lock, not the per-process one, keeps the over-receipt check and the sign-off
+    honest."""
+    from app.core.db import Database
+
+    other = Database(cfg.database_path)
+    try:
+        grns = await asyncio.gather(
+            receiving.start(db, po_id=shop["po"], supplier_id=None, supplier_ref="",
+                            user_id=None),
+            receiving.start(other, po_id=shop["po"], supplier_id=None, supplier_ref="",
+                            user_id=None))
+        assert grns[0] == grns[1]
+        grn = grns[0]
+        results = await asyncio.gather(
+            *[receiving.add_item(d, grn, item(shop["ATTA"], 2, "case"), today=TODAY,
+                                 user_id=None) for d in (db, other)],
+            return_exceptions=True)
+        assert sorted(type(r).__name__ for r in results) == ["AddResult", "NeedsConfirm"]
+        form = SignOff({shop["DAL"]: "Rest comes later"}, {})
+        signs = await asyncio.gather(
+            *[receiving.sign_off(d, grn, form, signer_id=shop["manager"], user_id=None)
+              for d in (db, other)], return_exceptions=True)
+        assert sorted(type(r).__name__ for r in signs) == ["AlreadyClosed", "str"]
+    finally:
+        await other.dispose()
+    assert await levels(db) == {(shop["ATTA"], ""): (None, 24)}
