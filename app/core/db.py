@@ -31,6 +31,7 @@ import asyncio
 import contextlib
 import sqlite3
 import threading
+import weakref
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
@@ -231,10 +232,8 @@ class Tx:
 
     def __init__(self, session: orm.Session | None = None, *,
                  engine: Engine | None = None, pooled: PoolProxiedConnection | None = None,
-                 begin: str = "BEGIN", idle: list[PoolProxiedConnection] | None = None,
-                 ) -> None:
+                 begin: str = "BEGIN") -> None:
         self._session = session
-        self._idle = idle
         self._begin = begin
         self._engine = engine
         self._pooled = pooled
@@ -346,7 +345,7 @@ class Tx:
         """Give the connection back: to the database's idle list when only sqlite3 used it
         and whatever transaction was left open (a read's) rolls back cleanly, else to
         SQLAlchemy's pool, whose reset rolls back what is left open."""
-        session, connection, pooled, raw = self._session, self._connection, self._pooled, self._raw
+        session, connection, pooled = self._session, self._connection, self._pooled
         self._session = self._connection = self._pooled = self._raw = None
         try:
             if session is not None:
@@ -354,16 +353,38 @@ class Tx:
         finally:
             if connection is not None:
                 connection.close()  # (closes the pooled connection too: back to the pool)
-            elif pooled is not None:
-                idle = self._idle
-                if reuse and idle is not None and raw is not None and len(idle) < IDLE_MAX \
-                        and _ended(raw):
-                    idle.append(pooled)
-                else:
-                    pooled.close()
+            elif pooled is not None and self._engine is not None:
+                give_back(self._engine, pooled, reuse)
 
 
-IDLE_MAX = 4  # connections kept out of SQLAlchemy's pool per engine (see Database)
+# Connections a transaction gave back clean, kept checked out of SQLAlchemy's pool for
+# the next one, per engine of a Database: a pool checkout and checkin (with its reset)
+# cost more CPU than a scan's statements. list.pop/append are atomic, so several event
+# loops (tests) never get the same one.
+_IDLE: weakref.WeakKeyDictionary[Engine, list[PoolProxiedConnection]] = (
+    weakref.WeakKeyDictionary())
+IDLE_MAX = 4  # connections kept per engine
+
+
+def take(engine: Engine) -> PoolProxiedConnection:
+    """A pooled connection of `engine`: one kept from an earlier use, else the pool's."""
+    idle = _IDLE.get(engine)
+    if idle:
+        with contextlib.suppress(IndexError):
+            return idle.pop()
+    return engine.raw_connection()
+
+
+def give_back(engine: Engine, pooled: PoolProxiedConnection, clean: bool = True) -> None:
+    """Keep `pooled` for the next `take` when its use ended `clean` and what is still open
+    on it (a read's transaction) rolls back; otherwise back to SQLAlchemy's pool."""
+    idle = _IDLE.get(engine)
+    raw = cast("sqlite3.Connection | None", pooled.driver_connection)
+    if clean and idle is not None and raw is not None and len(idle) < IDLE_MAX \
+            and _ended(raw):
+        idle.append(pooled)
+    else:
+        pooled.close()
 
 
 def _ended(raw: sqlite3.Connection) -> bool:
@@ -388,12 +409,8 @@ class Database:
         self.path = private_sqlite(Path(path))
         self.write_engine = _engine(self.path, "BEGIN IMMEDIATE", pool_size=2)
         self.read_engine = _engine(self.path, "BEGIN", pool_size=4)
-        # Connections a transaction gave back clean, kept checked out of SQLAlchemy's pool
-        # for the next one: a pool checkout and checkin (with its reset) cost more CPU
-        # than a scan's statements. list.pop/append are atomic, so several event loops
-        # (tests) never get the same one.
-        self._idle_write: list[PoolProxiedConnection] = []
-        self._idle_read: list[PoolProxiedConnection] = []
+        _IDLE[self.write_engine] = []  # (see take)
+        _IDLE[self.read_engine] = []
         self._write_locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
         self._watch: sqlite3.Connection | None = None
         self._watch_lock = threading.Lock()
@@ -415,9 +432,8 @@ class Database:
     async def write(self) -> AsyncIterator[Session]:
         """One use case = one transaction: commit on success, roll back on any error."""
         async with self._lock():
-            pooled = _take(self._idle_write, self.write_engine)
-            tx = Tx(engine=self.write_engine, pooled=pooled, begin="BEGIN IMMEDIATE",
-                    idle=self._idle_write)
+            pooled = take(self.write_engine)
+            tx = Tx(engine=self.write_engine, pooled=pooled, begin="BEGIN IMMEDIATE")
             try:
                 await _begin_immediate(cast("sqlite3.Connection", pooled.driver_connection))
             except BaseException:
@@ -435,8 +451,8 @@ class Database:
         # A deferred BEGIN never waits. Ending it gives the connection back to the pool,
         # whose reset rolls the read transaction back; an ORM session is closed, not
         # rolled back: close() leaves the objects it loaded usable.
-        pooled = _take(self._idle_read, self.read_engine)
-        tx = Tx(engine=self.read_engine, pooled=pooled, idle=self._idle_read)
+        pooled = take(self.read_engine)
+        tx = Tx(engine=self.read_engine, pooled=pooled)
         try:
             cast("sqlite3.Connection", pooled.driver_connection).execute("BEGIN")
             yield tx
@@ -464,7 +480,8 @@ class Database:
             return conn.execute(statement, params).first()
 
     async def dispose(self) -> None:
-        for idle in (self._idle_write, self._idle_read):
+        for engine in (self.write_engine, self.read_engine):
+            idle = _IDLE.get(engine, [])
             while idle:
                 idle.pop().close()
         self.write_engine.dispose()
@@ -473,13 +490,6 @@ class Database:
             if self._watch is not None:
                 self._watch.close()
                 self._watch = None
-
-
-def _take(idle: list[PoolProxiedConnection], engine: Engine) -> PoolProxiedConnection:
-    try:
-        return idle.pop()
-    except IndexError:
-        return engine.raw_connection()
 
 
 _NO_WAIT = "PRAGMA busy_timeout=0"

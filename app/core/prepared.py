@@ -31,7 +31,7 @@ from sqlalchemy import Engine, Table, bindparam, insert
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.sql.expression import Executable, SelectBase
 
-from app.core.db import Session, Tx
+from app.core.db import Session, Tx, give_back, take
 
 _DIALECT = sqlite.dialect()
 _REQUIRED = object()
@@ -94,14 +94,17 @@ class Prepared:
     def first_outside(self, engine: Engine, params: Mapping[str, Any]) -> Any | None:
         """A read on a pooled sqlite3 connection of `engine`, in no transaction (one
         SELECT is atomic by itself): the guards' identity check on every request, where
-        SQLAlchemy's Connection (checkout, execute, reset) cost ~5x the read."""
-        pooled = engine.raw_connection()
+        SQLAlchemy's Connection (checkout, execute, reset) cost ~5x the read. A store
+        Database's connection is kept for the next read (core/db.take, give_back)."""
+        pooled = take(engine)
+        clean = False
         try:
             raw = pooled.driver_connection
             assert raw is not None
-            rows = self._rows(raw.execute(self.sql, self._args(params)).fetchmany(1))
+            rows = self._rows(raw.execute(self.sql, self._args(params)).fetchall())
+            clean = True
         finally:
-            pooled.close()
+            give_back(engine, pooled, clean)
         return rows[0] if rows else None
 
     async def run(self, s: Session, params: Mapping[str, Any] | None = None) -> int:

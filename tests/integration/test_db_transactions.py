@@ -148,6 +148,20 @@ async def test_a_kept_read_connection_holds_no_snapshot(tdb):
         assert (await s.execute(text("SELECT v FROM t WHERE id = 1"))).scalar_one() == 5
 
 
+async def test_a_read_outside_a_transaction_sees_the_latest_commit(tdb):
+    """The guards' identity read (Prepared.first_outside) keeps its connection for the
+    next request too: it must not keep a snapshot with it."""
+    async with tdb.write() as s:
+        await INSERT.run(s, {"id": 1, "v": 1})
+    other = _other(tdb)
+    for v in (2, 3):
+        assert VALUE.first_outside(tdb.read_engine, {"id": 1}).v == v - 1
+        other.execute("UPDATE t SET v = ? WHERE id = 1", (v,))
+        assert other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0
+    assert VALUE.first_outside(tdb.read_engine, {"id": 1}).v == 3
+    other.close()
+
+
 async def test_two_writers_at_once_are_serialised(tdb):
     """Writers on the loop queue on its lock; each BEGIN IMMEDIATE finds the lock free
     (no thread), and no update is lost."""
