@@ -158,6 +158,8 @@ async def test_receive_an_order_by_scanning_and_sign_off(db, shop):
     assert grn2 != grn
     view = await receiving.get_receipt(db, grn2)
     assert {r.sku: r.diff.expected for r in view.summary} == {"ATTA": 0, "DAL": 2}
+    # The put-away bin offered is now the atta's home (its fullest bin), not the first.
+    assert (await receiving.scan(db, grn2, ATTA, today=TODAY)).bin_code == "B-01"
     await receiving.add_item(db, grn2, item(shop["DAL"], 2, batch="L43", expiry=EXPIRY),
                              today=TODAY, user_id=None)
     await receiving.sign_off(db, grn2, SignOff({}, {shop["DAL"]: 66000}),
