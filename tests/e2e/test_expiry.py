@@ -1,8 +1,9 @@
 """Expiry in real Chromium (issue #17), on a demo store whose first products are given
 batches (one past its date) through the stock service, as receiving would:
 
-* a manager opens Expiry from the menu, sees the expired batch on top and writes it
-  off with one tap (the list then no longer has it);
+* a manager opens Expiry, sees the expired batch on top and writes it off with one
+  tap (the list then no longer has it), then marks the fresh batch down: a price that
+  is not lower is refused, half price prints two labels (a job on the printers page);
 * a cashier scans a GS1 code whose expiry has passed: the till refuses it and asks for
   a manager's PIN, and adds it once the manager approves.
 
@@ -17,12 +18,15 @@ import pytest
 from playwright.async_api import Page, expect
 from sqlalchemy import select, update
 
-from app.catalog.models import Product
+from app.catalog.barcodes import gtin_check_digit
+from app.catalog.models import Barcode, Product
 from app.core.db import Database
+from app.core.money import format_amount, parse_amount
 from app.stock import service
 from app.stock.models import Bin
 from tests.e2e.conftest import demo_products, login
 
+LABEL_CODE = "229876500000" + gtin_check_digit("229876500000")  # prefix 22, item 98765
 TODAY = datetime.now(UTC).astimezone(ZoneInfo("Asia/Kolkata")).date()
 
 
@@ -38,6 +42,7 @@ async def give_batches(directory, sku: str) -> str:
         async with db.write() as s:
             await s.execute(update(Product).where(Product.sku == sku).values(tracks_expiry=True))
             product = await s.scalar(select(Product).where(Product.sku == sku))
+            s.add(Barcode(code=LABEL_CODE, product_id=product.id))  # its price-label code
             bin_code = await s.scalar(select(Bin.code).order_by(Bin.pick_seq).limit(1))
         for batch, expiry, quantity in (("E2E-OLD", TODAY - timedelta(days=2), 3),
                                         ("E2E-NEW", TODAY + timedelta(days=3), 5)):
@@ -48,7 +53,9 @@ async def give_batches(directory, sku: str) -> str:
     return str(bin_code)
 
 
-async def test_manager_writes_off_an_expired_batch(own_server, new_page) -> None:
+async def test_manager_writes_off_an_expired_batch_and_marks_down_a_fresh_one(
+        own_server, new_page, guard) -> None:
+    guard.allow(r"status of 400 .*/stock/expiry/mark-down")  # the refused price, below
     product = demo_products()[3]
     bin_code = await give_batches(own_server.directory, product.sku)
     page = await new_page(own_server.url)
@@ -64,8 +71,23 @@ async def test_manager_writes_off_an_expired_batch(own_server, new_page) -> None
     await expect(page.get_by_test_id("expiry-message")).to_have_text(
         f"Written off as expired: 3 × {product.name}, batch E2E-OLD, bin {bin_code}.")
     await expect(page.locator('[data-batch="E2E-OLD"]')).to_have_count(0)
-    # The fresh batch is still listed, with its own write-off button.
-    await expect(page.locator('[data-batch="E2E-NEW"]')).to_contain_text("in 3 days")
+    # The fresh batch is still listed: marked down at half price, two labels printed.
+    fresh = page.locator('[data-batch="E2E-NEW"]')
+    await expect(fresh).to_contain_text("in 3 days")
+    half = parse_amount(product.price) // 2
+    await fresh.get_by_label("New price").fill(product.price)
+    await fresh.get_by_label("Labels").fill("2")
+    await fresh.get_by_test_id("mark-down").click()
+    await expect(page.get_by_test_id("expiry-message")).to_contain_text("is not lower than")
+    fresh = page.locator('[data-batch="E2E-NEW"]')
+    await fresh.get_by_label("New price").fill(f"{half / 100:.2f}")
+    await fresh.get_by_label("Labels").fill("2")
+    await fresh.get_by_test_id("mark-down").click()
+    await expect(page.get_by_test_id("expiry-message")).to_have_text(
+        f"2 labels for {product.name} at {format_amount(half)} sent to the printer. "
+        "Stick them over the old price.")
+    await page.goto("/printers")
+    await expect(page.get_by_text(f"Mark-down {product.name}").first).to_be_visible()
 
 
 async def scan(page: Page, code: str) -> None:
