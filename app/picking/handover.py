@@ -9,12 +9,14 @@ was picked from (reason "order") and its reservations end, in the same transacti
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import SQLColumnExpression, func, select
 
 from app.catalog.models import Product
 from app.config import StoreConfig
 from app.core.auth import StaffUser, role_allows
+from app.core.clock import utcnow
 from app.core.db import Database, MissingRow, Session, get_existing
 from app.core.words import count_of
 from app.orders import service as orders
@@ -76,7 +78,7 @@ async def handover_scan(db: Database, cfg: StoreConfig, staff: StaffUser, code: 
     async with db.write() as s:
         if "/" in text:
             return await _bag_scanned(s, cfg, staff, text)
-        return await _code_typed(s, staff, text, confirm.strip().upper())
+        return await _code_typed(s, cfg, staff, text, confirm.strip().upper())
 
 
 async def _bag_scanned(s: Session, cfg: StoreConfig, staff: StaffUser, text: str) -> HandoverScan:
@@ -109,11 +111,12 @@ async def _bag_scanned(s: Session, cfg: StoreConfig, staff: StaffUser, text: str
     order.bags_handed = ",".join(str(b) for b in sorted(done))
     left = bags_left(order)
     if left == 0:
-        await _hand_over(s, order, staff, f"{count_of(order.bag_count, 'bag')} scanned")
+        await _hand_over(s, cfg, order, staff, f"{count_of(order.bag_count, 'bag')} scanned")
     return HandoverScan(order, code.bag_no, left)
 
 
-async def _code_typed(s: Session, staff: StaffUser, text: str, confirm: str) -> HandoverScan:
+async def _code_typed(s: Session, cfg: StoreConfig, staff: StaffUser, text: str, confirm: str,
+                      ) -> HandoverScan:
     found = list(await s.scalars(select(Order).where(Order.handover_code == text)
                                  .order_by(Order.created_at.desc()).limit(5)))
     if not found:
@@ -130,18 +133,19 @@ async def _code_typed(s: Session, staff: StaffUser, text: str, confirm: str) -> 
         return HandoverScan(order, None, left, confirm=True)  # nothing changes yet
     scanned = order.bag_count - left
     order.bags_handed = ",".join(str(b) for b in range(1, order.bag_count + 1))
-    await _hand_over(s, order, staff, f"{scanned} of {count_of(order.bag_count, 'bag')} scanned, "
+    await _hand_over(s, cfg, order, staff, f"{scanned} of {count_of(order.bag_count, 'bag')} scanned, "
                                       f"{left} by the order code (confirmed)")
     return HandoverScan(order, None, 0)
 
 
-async def _hand_over(s: Session, order: Order, staff: StaffUser, reason: str) -> None:
-    await _stock_leaves(s, order, staff)
+async def _hand_over(s: Session, cfg: StoreConfig, order: Order, staff: StaffUser, reason: str,
+                     ) -> None:
+    await _stock_leaves(s, order, staff, utcnow().astimezone(cfg.tz).date())
     orders.transition(s, order, "handed_over", staff.name, reason)
     await orders.release_reservations(s, order)
 
 
-async def _stock_leaves(s: Session, order: Order, staff: StaffUser) -> None:
+async def _stock_leaves(s: Session, order: Order, staff: StaffUser, today: date) -> None:
     """The picked quantities leave the bins they were picked from."""
     tasks = list(await s.scalars(select(PickTaskRow).where(PickTaskRow.order_id == order.id,
                                                            PickTaskRow.picked > 0)))
@@ -152,7 +156,7 @@ async def _stock_leaves(s: Session, order: Order, staff: StaffUser) -> None:
             raise MissingRow(f"bin {task.bin_code} of a picked task is missing")
         # Batch by batch, earliest expiry first, from the bin it was picked in.
         await take_fefo(s, product=product, quantity=task.picked, reason="order",
-                        reference=order.number, user_id=staff.id, bin=bin_)
+                        reference=order.number, user_id=staff.id, bin=bin_, today=today)
 
 
 # ---- finding an order -----------------------------------------------------------------

@@ -42,8 +42,8 @@ class WrongProduct(PickError):
     """The scanned item is not the one this task asks for."""
 
 
-async def _orders_to_pick(s: Session) -> list[planner.OrderToPick]:
-    today = utcnow().date()
+async def _orders_to_pick(s: Session, today: date) -> list[planner.OrderToPick]:
+    """``today``: the store's local date (what has expired is judged by it)."""
     accepted = list(await s.scalars(select(Order).where(*_waiting_to_pick())))
     out = []
     for order in accepted:
@@ -105,7 +105,7 @@ async def claim_batch(db: Database, cfg: StoreConfig, picker: StaffUser,
                                                        PickBatch.status == "open"))
         if batch is not None:
             return batch
-        candidates = await _orders_to_pick(s)
+        candidates = await _orders_to_pick(s, utcnow().astimezone(cfg.tz).date())
         if not candidates:
             return None
         plan = planner.plan(candidates, limits or planner.BatchLimits(), utcnow())

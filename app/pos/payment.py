@@ -195,7 +195,8 @@ async def complete_sale(
         }
         await _INSERT_SALE.run(s, sale_row)
         # One query for every line's bin, then one executemany per table (issue #15).
-        bins = await bins_for_sale(s, (line.product_id for line in cart.lines))
+        bins = await bins_for_sale(s, (line.product_id for line in cart.lines),
+                                   today=now.astimezone(cfg.tz).date())
         sale_lines: list[dict[str, object]] = []
         moves: list[SaleMove] = []
         event_lines = []

@@ -237,9 +237,12 @@ class SaleBins:
         levels[(bin_, batch)] = (old_expiry, on_hand - quantity)
 
 
-async def bins_for_sale(s: Session, product_ids: Iterable[str]) -> SaleBins:
+async def bins_for_sale(s: Session, product_ids: Iterable[str], *, today: date | None = None,
+                        ) -> SaleBins:
     """``bin_for_sale`` for all of a sale's products in one query (plus one for the
-    store's first bin, only when a product has never had stock anywhere)."""
+    store's first bin, only when a product has never had stock anywhere). ``today`` is
+    the store's local date (a batch expires at the end of its local day); the UTC date
+    when not given."""
     ids = set(product_ids)
     rows = (await s.execute(
         select(StockLevel.product_id, StockLevel.batch, StockLevel.expiry, StockLevel.on_hand,
@@ -255,7 +258,7 @@ async def bins_for_sale(s: Session, product_ids: Iterable[str]) -> SaleBins:
     if ids - levels.keys():
         first = await _first_bin(s)
         fallback = SaleBin(first.id, first.code, first.pick_seq)
-    return SaleBins(levels, fallback)
+    return SaleBins(levels, fallback, today or utcnow().date())
 
 
 async def _first_bin(s: Session) -> Bin:

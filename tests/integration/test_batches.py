@@ -10,6 +10,7 @@ import secrets
 import sqlite3
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from alembic import command
@@ -34,7 +35,9 @@ from tests.conftest import STAFF
 HEADER = "sku,name,barcodes,price,gst_rate,hsn,unit,pack_size,category,active,reorder_level\n"
 BINS = ("code,zone,aisle,shelf,pick_seq\nA-01-1,AMBIENT,A,1,10\nA-01-2,AMBIENT,A,2,20\n"
         "B-01-1,AMBIENT,B,1,30\n")
-TODAY = utcnow().date()
+# The store's local date (the test config's time zone): a batch expires at the end of
+# its local day, which is what the till and the pickers go by.
+TODAY = utcnow().astimezone(ZoneInfo("Asia/Kolkata")).date()
 
 
 def ean(body12: str) -> str:
@@ -137,6 +140,21 @@ async def test_a_sale_takes_the_earliest_expiring_batch_and_never_an_expired_one
     taken = {(m.batch, m.delta) for m in await moves(db, "sale")}
     assert taken == {("TODAY", -10), ("SOON", -2), ("LATER", -1)}
     assert await levels(db, milk) == {("A-01-1", "OLD"): 5, ("A-01-1", "LATER"): 9}
+    await ledger_matches_levels(db)
+
+
+async def test_the_till_judges_expiry_by_the_stores_local_date(
+        db, cfg, products, users, monkeypatch):
+    """At 01:30 in India on 2 December it is still 1 December in UTC: milk that expired
+    on 1 December is not sold (the UTC date would still call it sellable)."""
+    late = datetime(2026, 12, 1, 20, 0, tzinfo=UTC)  # 2 Dec 01:30 IST
+    monkeypatch.setattr(payment, "utcnow", lambda: late)
+    monkeypatch.setattr(service, "utcnow", lambda: late)
+    milk = products["MILK"]
+    await receive(db, milk, "A-01-1", 5, "DEC01", date(2026, 12, 1))
+    await receive(db, milk, "A-01-2", 5, "DEC05", date(2026, 12, 5))
+    await sell(db, cfg, users["cashier"], MILK_CODE)
+    assert {(m.batch, m.delta) for m in await moves(db, "sale")} == {("DEC05", -1)}
     await ledger_matches_levels(db)
 
 
