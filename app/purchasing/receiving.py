@@ -143,6 +143,7 @@ class ReceiptView:
     items: list[ItemRow]
     summary: list[SummaryRow]
     signer: str = ""
+    unscanned: int = 0  # order lines left out of a scanned-only summary
 
     @property
     def label(self) -> str:
@@ -183,6 +184,12 @@ class AwaitingOrder:
 
 
 @dataclass(frozen=True)
+class BinChoice:
+    code: str
+    zone: str
+
+
+@dataclass(frozen=True)
 class ScanStep:
     """A scanned product, ready for the add form."""
 
@@ -194,7 +201,7 @@ class ScanStep:
     batch: str
     expiry: date | None
     bin_code: str
-    bins: list[Bin]
+    bins: list[BinChoice]
     ordered: int | None
     received: int
     dropped: str = ""  # GS1 batch/expiry not kept (the product does not track expiry)
@@ -234,19 +241,26 @@ async def _receipt(s: Session, grn_id: str) -> GoodsReceipt:
     return grn
 
 
-async def _po_lines(s: Session, po_id: str | None) -> dict[str, PurchaseOrderLine]:
+async def _po_lines(s: Session, po_id: str | None, product_id: str | None = None,
+                    ) -> dict[str, PurchaseOrderLine]:
+    """The order's lines (only ``product_id``'s when given: a scan reads one row)."""
     if po_id is None:
         return {}
-    lines = await s.scalars(select(PurchaseOrderLine).where(PurchaseOrderLine.po_id == po_id))
-    return {ln.product_id: ln for ln in lines}
+    stmt = select(PurchaseOrderLine).where(PurchaseOrderLine.po_id == po_id)
+    if product_id is not None:
+        stmt = stmt.where(PurchaseOrderLine.product_id == product_id)
+    return {ln.product_id: ln for ln in await s.scalars(stmt)}
 
 
-async def _supplier_items(s: Session, supplier_id: str | None) -> dict[str, SupplierProduct]:
+async def _supplier_items(s: Session, supplier_id: str | None, product_id: str | None = None,
+                          ) -> dict[str, SupplierProduct]:
+    """What the supplier sells us (only ``product_id`` when given: one indexed read)."""
     if supplier_id is None:
         return {}
-    items = await s.scalars(select(SupplierProduct)
-                            .where(SupplierProduct.supplier_id == supplier_id))
-    return {i.product_id: i for i in items}
+    stmt = select(SupplierProduct).where(SupplierProduct.supplier_id == supplier_id)
+    if product_id is not None:
+        stmt = stmt.where(SupplierProduct.product_id == product_id)
+    return {i.product_id: i for i in await s.scalars(stmt)}
 
 
 async def _items(s: Session, grn_id: str) -> list[ItemRow]:
@@ -271,7 +285,8 @@ def _cost_of(pid: str, lines: dict[str, PurchaseOrderLine],
     return 1, None
 
 
-async def _summary(s: Session, grn: GoodsReceipt, items: list[ItemRow]) -> list[SummaryRow]:
+async def _summary(s: Session, grn: GoodsReceipt, items: list[ItemRow],
+                   only: set[str] | None = None) -> list[SummaryRow]:
     if grn.status == "closed":  # the signed summary as it was signed
         rows = await s.execute(
             select(GoodsReceiptLine, Product.sku, Product.name, Product.unit)
@@ -282,13 +297,23 @@ async def _summary(s: Session, grn: GoodsReceipt, items: list[ItemRow]) -> list[
                                       tuple(k for k in ln.kinds.split(",") if k)),
                            ln.pack_size, ln.case_cost_minor, ln.reason)
                 for ln, sku, name, unit in rows.all()]
-    lines = await _po_lines(s, grn.po_id)
-    offered = await _supplier_items(s, grn.supplier_id)
+    if only is None:
+        lines = await _po_lines(s, grn.po_id)
+    else:
+        lines = {ln.product_id: ln for ln in await s.scalars(select(PurchaseOrderLine).where(
+            PurchaseOrderLine.po_id == grn.po_id,
+            PurchaseOrderLine.product_id.in_(sorted(only))))} if grn.po_id and only else {}
     good: dict[str, int] = defaultdict(int)
     damaged: dict[str, int] = defaultdict(int)
     for it in items:
         (damaged if it.damaged else good)[it.product_id] += it.quantity
     ids = sorted(set(lines) | set(good) | set(damaged))
+    # The supplier's prices of these products only (a supplier may sell us thousands).
+    offered: dict[str, SupplierProduct] = {}
+    if grn.supplier_id and set(ids) - set(lines):
+        offered = {i.product_id: i for i in await s.scalars(select(SupplierProduct).where(
+            SupplierProduct.supplier_id == grn.supplier_id,
+            SupplierProduct.product_id.in_(sorted(set(ids) - set(lines)))))}
     products = {p.id: p for p in await s.scalars(select(Product).where(Product.id.in_(ids)))}
     received = [Received(pid, _expected(lines.get(pid)), good[pid], damaged[pid]) for pid in ids]
     out = []
@@ -306,18 +331,27 @@ def _expected(line: PurchaseOrderLine | None) -> int | None:
     return max(0, base_quantity(line.quantity, line.unit, line.pack_size) - line.received)
 
 
-async def get_receipt(db: Database, grn_id: str) -> ReceiptView:
+async def get_receipt(db: Database, grn_id: str, *, scanned_only: bool = False) -> ReceiptView:
+    """The receipt with its summary; ``scanned_only``: while it is open, only the
+    products scanned so far, and how many of the order's are not (the scanning screen
+    after each line: an order may have thousands of lines; the sign-off shows all)."""
     async with db.read() as s:
         grn = await _receipt(s, grn_id)
         po = await s.get(PurchaseOrder, grn.po_id) if grn.po_id else None
         supplier = await s.get(Supplier, grn.supplier_id) if grn.supplier_id else None
         items = await _items(s, grn.id)
-        summary = await _summary(s, grn, items)
+        only = {it.product_id for it in items} if scanned_only and grn.status == "open" else None
+        summary = await _summary(s, grn, items, only)
+        unscanned = 0
+        if only is not None and grn.po_id:
+            unscanned = int(await s.scalar(select(func.count()).where(
+                PurchaseOrderLine.po_id == grn.po_id,
+                PurchaseOrderLine.product_id.not_in(sorted(only)))) or 0)
         signer = ""
         if grn.signed_by:
             user = await s.get(User, grn.signed_by)
             signer = user.name if user else ""
-        return ReceiptView(grn, po, supplier, items, summary, signer)
+        return ReceiptView(grn, po, supplier, items, summary, signer, unscanned)
 
 
 async def list_receipts(db: Database, limit: int = 50) -> list[ReceiptRow]:
@@ -456,8 +490,8 @@ async def _open(s: Session, grn_id: str) -> GoodsReceipt:
 
 async def _step(s: Session, grn: GoodsReceipt, product: Product,
                 scanned: ScannedCode) -> ScanStep:
-    lines = await _po_lines(s, grn.po_id)
-    offered = await _supplier_items(s, grn.supplier_id)
+    lines = await _po_lines(s, grn.po_id, product.id)
+    offered = await _supplier_items(s, grn.supplier_id, product.id)
     pack = _pack_size(product.id, lines, offered)
     count = scanned.count or 1
     if not scanned.case and product.unit != "piece" and scanned.weight_g:
@@ -477,7 +511,8 @@ async def _step(s: Session, grn: GoodsReceipt, product: Product,
         product=product, scan=scanned, unit="case" if scanned.case else "piece",
         count=min(count, 9_999), pack_size=pack, batch=batch, expiry=expiry,
         bin_code=await _home_bin(s, product),
-        bins=list(await s.scalars(select(Bin).order_by(Bin.pick_seq, Bin.code))),
+        bins=[BinChoice(code, zone) for code, zone in (await s.execute(
+            select(Bin.code, Bin.zone).order_by(Bin.pick_seq, Bin.code))).all()],
         ordered=base_quantity(line.quantity, line.unit, line.pack_size) if line else None,
         received=await _received_before(s, grn, product.id, line), dropped=dropped)
 
@@ -504,8 +539,8 @@ async def add_item(db: Database, grn_id: str, item: ItemInput, *, today: date,
         product = await s.get(Product, item.product_id[:36])
         if product is None:
             raise ReceivingError("That product no longer exists: scan it again.")
-        lines = await _po_lines(s, grn.po_id)
-        offered = await _supplier_items(s, grn.supplier_id)
+        lines = await _po_lines(s, grn.po_id, product.id)
+        offered = await _supplier_items(s, grn.supplier_id, product.id)
         pack = _pack_size(product.id, lines, offered)
         quantity = scan_quantity(item.unit, item.count, pack)
         line = lines.get(product.id)

@@ -88,7 +88,7 @@ async def receive_start(request: Request, data: Form) -> Response | Template:
 
 @get("/purchasing/receive/{grn:str}", guards=[RECEIVER])
 async def receive_page(request: Request, grn: str, done: str = "") -> Template:
-    view = await _view(request, grn)
+    view = await _lines(request, grn)
     return page(request, "purchasing/receive.html", **_ctx(request, view=view, done=done == "1"))
 
 
@@ -134,7 +134,10 @@ def _item(data: dict[str, str], today: date) -> receiving.ItemInput:
 
 
 async def _lines(request: Request, grn: str) -> receiving.ReceiptView:
-    return await _view(request, grn)
+    try:
+        return await receiving.get_receipt(request.app.state.db, grn, scanned_only=True)
+    except receiving.NotFound as exc:
+        raise NotFoundException(str(exc)) from None
 
 
 @post("/purchasing/receive/{grn:str}/items", guards=[RECEIVER])
@@ -176,7 +179,7 @@ async def receive_remove(request: Request, grn: str, item: str) -> Response | Te
                     **_ctx(request, view=view, error=str(exc)))
     if is_htmx(request):
         return page(request, "purchasing/receive_lines.html",
-                    **_ctx(request, view=await _view(request, grn)))
+                    **_ctx(request, view=await _lines(request, grn)))
     return go(request, f"/purchasing/receive/{grn}")
 
 

@@ -356,6 +356,9 @@ async def test_pages_receive_sign_off_with_the_manager_pin(client, login_as, db,
     assert htmx.status_code == 200 and "whole number" in htmx.text  # htmx swaps only 2xx
     added = await client.post(f"{url}/items", data={**form, **fields, "count": "2", "bin": "A-01"})
     assert added.status_code == 200 and "Added 24 pieces of Atta 5 kg to A-01" in added.text
+    # The scanning screen lists what was scanned; the order's other lines are counted.
+    assert "1 more product on the order, not scanned yet" in added.text
+    assert "Toor Dal" not in added.text and "Toor Dal" in (await client.get(f"{url}/summary")).text
     again = await client.post(f"{url}/items", data={**form, **fields, "count": "2", "bin": "A-01"})
     assert "Already added" in again.text
     step = await client.post(f"{url}/scan", data={**form, "code": case_of(ATTA)})
