@@ -23,7 +23,14 @@ from sqlalchemy import delete, func, insert, select, update
 
 from app.core.db import Session
 from app.hub.db import upsert
-from app.hub.models import HubReservation, HubSale, HubStockLevel, HubStoreOrder, StoreEventRow
+from app.hub.models import (
+    HubReservation,
+    HubSale,
+    HubStockLevel,
+    HubStoreOrder,
+    HubTransfer,
+    StoreEventRow,
+)
 
 log = logging.getLogger("kirana.hub")
 _TRAILING_DIGITS = re.compile(r"(\d+)$")
@@ -56,6 +63,9 @@ async def resync_payload(s: Session, store_id: str) -> dict:
                                  HubSale.kind == "refund"),
         "order": await _highest(s, HubStoreOrder.number, HubStoreOrder.store_id == store_id),
         "shift": shifts,
+        # Transfers the store raised (S1-T00012); an older store skips the sequence.
+        "transfer": await _highest(s, HubTransfer.number, HubTransfer.raised_by == store_id,
+                                   HubTransfer.number.like(f"{store_id}-T%")),
     }}
 
 

@@ -173,7 +173,7 @@ async def _hub_channels(s: Session, cfg: StoreConfig, data: dict) -> None:
 
 
 # Sequences a `store.resync` moves on: receipts, refunds, orders, shifts.
-RESYNC_SEQUENCES = ("sale", "refund", "order", "shift")
+RESYNC_SEQUENCES = ("sale", "refund", "order", "shift", "transfer")
 SNAPSHOT_PART = 1000  # levels (and reservations) per `stock.snapshot` event
 
 

@@ -99,7 +99,8 @@ async def test_accept_makes_the_hub_equal_to_the_restored_store(hub_db, db, cfg)
         [resync] = list(await s.scalars(select(HubOutbox).where(
             HubOutbox.store_id == "S1", HubOutbox.kind == "store.resync")))
     data = msgspec.json.decode(resync.data)
-    assert data == {"numbers": {"sale": 12, "refund": 2, "order": 7, "shift": 4}}
+    assert data == {"numbers": {"sale": 12, "refund": 2, "order": 7, "shift": 4,
+                                "transfer": 0}}
 
     before = len(await store_outbox(db))
     async with db.write() as s:  # the store applies it with its cursor, like the client

@@ -288,3 +288,17 @@ async def test_hq_pages_approve_raise_and_confirm_replenishment_once(hub_client,
         assert "alert-error" in refused.text
     async with hub_db.read() as s:
         assert await s.scalar(select(func.count()).select_from(HubTransfer)) == 3
+
+
+async def test_a_restored_store_is_told_its_highest_transfer_number(hub_db):
+    from app.hub import reconcile
+
+    await setup(hub_db)
+    await apply(hub_db, "S1", [
+        ev(1, "transfer.requested", requested(number="S1-T00009")),
+        ev(2, "transfer.requested", requested(tid="t-2", number="S1-T00012"))])
+    await transfers.create(hub_db, transfers.NewTransfer("S1", "D2", (Line("SALT", 1),)), "Omar")
+    async with hub_db.read() as s:
+        numbers = (await reconcile.resync_payload(s, "S1"))["numbers"]
+        assert numbers["transfer"] == 12  # HQ-T00001 is the hub's own
+        assert (await reconcile.resync_payload(s, "D2"))["numbers"]["transfer"] == 0

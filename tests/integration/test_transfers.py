@@ -307,3 +307,9 @@ async def test_a_cashier_cannot_see_transfers_and_a_picker_cannot_send(client, l
     refused = await client.post("/stock/transfers", data={
         "direction": "send", "other": "D2", "lines": "SALT 4", "_csrf_token": csrf_of(client)})
     assert refused.status_code in (401, 403)
+
+
+async def test_store_resync_moves_transfer_numbers_past_the_hubs(s1, cfg):
+    await hub_says(s1, cfg, "store.resync", {"numbers": {"transfer": 7}})
+    t = await tr.request_transfer(s1, "S1", source="S1", dest="D2", lines=[Line("SALT", 1)])
+    assert t.number == "S1-T00008"
