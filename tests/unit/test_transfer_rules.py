@@ -103,3 +103,20 @@ def test_differences_name_short_and_excess_lines():
                                                            ("MILK", "short", 1)]
     assert rules.transfer_number("S1", 12) == "S1-T00012"
     assert rules.NUMBER.match("HQ-T00003") and not rules.NUMBER.match("S1-000012")
+
+
+def test_transfer_kinds_go_one_way():
+    from app.sync import protocol as p
+
+    def frame(kind: str) -> bytes:
+        return p.encode(p.Events(events=[p.Event(seq=1, id="e1", kind=kind,
+                                                 at="2026-12-01T10:00:00+00:00", data={})]))
+
+    for kind in ("transfer.approved", "transfer.incoming", "transfer.cancelled"):
+        assert kind in p.HUB_TO_STORE
+        with pytest.raises(p.ProtocolError, match="not sent this way"):
+            p.decode(frame(kind), expect_kinds=p.STORE_TO_HUB)  # a store may not send it
+    for kind in ("transfer.requested", "transfer.picked", "transfer.dispatched",
+                 "transfer.received", "transfer.withdrawn"):
+        with pytest.raises(p.ProtocolError, match="not sent this way"):
+            p.decode(frame(kind), expect_kinds=p.HUB_TO_STORE)
