@@ -313,3 +313,12 @@ async def test_store_resync_moves_transfer_numbers_past_the_hubs(s1, cfg):
     await hub_says(s1, cfg, "store.resync", {"numbers": {"transfer": 7}})
     t = await tr.request_transfer(s1, "S1", source="S1", dest="D2", lines=[Line("SALT", 1)])
     assert t.number == "S1-T00008"
+
+
+async def test_a_request_the_hub_refuses_is_cancelled_here_with_its_reason(s1, cfg):
+    t = await tr.request_transfer(s1, "S1", source="S1", dest="Z9", lines=[Line("SALT", 1)])
+    await hub_says(s1, cfg, "transfer.cancelled", {
+        "transfer_id": t.id, "number": t.number, "source": "S1", "dest": "Z9",
+        "reason": "refused by the hub: there is no store Z9"})
+    got = (await tr.get_transfer(s1, t.id)).transfer
+    assert (got.state, got.reason) == ("cancelled", "refused by the hub: there is no store Z9")
