@@ -302,3 +302,21 @@ async def test_a_restored_store_is_told_its_highest_transfer_number(hub_db):
         numbers = (await reconcile.resync_payload(s, "S1"))["numbers"]
         assert numbers["transfer"] == 12  # HQ-T00001 is the hub's own
         assert (await reconcile.resync_payload(s, "D2"))["numbers"]["transfer"] == 0
+
+
+async def test_two_tabs_at_once_make_one_transfer_and_one_approval(hub_db):
+    import asyncio
+
+    await setup(hub_db)
+    items = [transfers.NewTransfer("W3", "D2", (Line("SALT", 4),))]
+    made = await asyncio.gather(*(transfers.create_many(hub_db, "t" * 16, items, "Omar")
+                                  for _ in range(4)))
+    assert len({m[0].id for m in made}) == 1
+    await apply(hub_db, "S1", [ev(1, "transfer.requested", requested())])
+    results = await asyncio.gather(*(transfers.approve(hub_db, T1, "Omar") for _ in range(3)),
+                                   return_exceptions=True)
+    assert sum(not isinstance(r, Exception) for r in results) == 1
+    assert all(isinstance(r, HubError) for r in results if isinstance(r, Exception))
+    assert len(await sent_to(hub_db, "D2", "transfer.approved")) == 2  # HQ-T00001 and T1
+    async with hub_db.read() as s:
+        assert await s.scalar(select(func.count()).select_from(HubTransfer)) == 2
