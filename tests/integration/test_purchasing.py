@@ -161,3 +161,33 @@ async def test_suggested_order_from_the_ledger(db, products, staff):
     old = await service.suggested_order(db, sid, cover_days=7, tz=TZ,
                                         now=utcnow() + timedelta(days=40))
     assert next(r for r in old.rows if r.sku == "P1").need == 0  # sales out of the window
+
+
+@pytest.mark.parametrize("zone", ["Asia/Kolkata", "Europe/London"])
+async def test_sales_fall_on_the_stores_local_day(db, products, zone):
+    """The ledger is summed per local day in SQL: a sale at 23:59 local time is that
+    day's, one at 00:01 the next day's, also across a clock change (London, 25 Oct)."""
+    from datetime import UTC, datetime, time
+
+    from app.stock.models import StockMove
+
+    tz = ZoneInfo(zone)
+    today = date(2026, 11, 1)
+    async with db.write() as s:
+        bin_ = (await s.scalars(select(stock.Bin))).first()
+        for local_day, clock in [(date(2026, 10, 31), time(23, 59)),
+                                 (date(2026, 11, 1), time(0, 1)),  # today: not in the window
+                                 (date(2026, 10, 25), time(0, 30)),
+                                 (date(2026, 10, 24), time(23, 30)),
+                                 (date(2026, 10, 4), time(0, 0)),  # the window's first day
+                                 (date(2026, 10, 3), time(23, 59))]:  # before the window
+            at = datetime.combine(local_day, clock, tz).astimezone(UTC)
+            s.add(StockMove(product_id=products["P1"], bin_id=bin_.id, delta=-1,
+                            reason="sale", reference="", at=at))
+    async with db.read() as s:
+        day = service._local_day_index(today, tz)
+        got = sorted((await s.execute(select(day).select_from(StockMove))).scalars(),
+                     key=lambda d: (d is None, d or 0))
+    # 27 = yesterday (31 Oct), 21 = 25 Oct, 20 = 24 Oct, 0 = 4 Oct; today's is None; 3 Oct
+    # also says 0, and the query's `at >= start` leaves it out.
+    assert got == [0, 0, 20, 21, 27, None]
