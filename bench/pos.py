@@ -21,7 +21,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
+import signal
+import subprocess
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -74,10 +78,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--keep", action="store_true")
     p.add_argument("--markdown", action="store_true")
     p.add_argument("--time-limit", type=float, default=900)
+    p.add_argument("--profile", metavar="DIR",
+                   help="sample the server with py-spy (--gil, raw stacks into DIR) during "
+                        "each run and print where its CPU went")
     args = p.parse_args(argv)
     if not 100 <= args.products <= 2_000_000 or not 2 <= args.sales <= 5000 \
             or not 0 <= args.warmup <= 100:
         p.error("--products 100..2000000, --sales 2..5000, --warmup 0..100")
+    if args.profile:
+        args.profile = str(Path(args.profile).resolve())
     try:
         args.tills = sorted({int(n) for n in args.tills.split(",")})
     except ValueError:
@@ -109,6 +118,7 @@ def run(args: argparse.Namespace, root: Path, budget: Budget) -> int:
           f"{args.sales} bills per run, after {args.warmup} warm-up bill(s) per till")
 
     rows, runs = [], {}
+    profiles: dict[int, Path | None] = {}
     first_scan_p99 = float("nan")
     for tills in args.tills:
         port = free_port()
@@ -117,9 +127,15 @@ def run(args: argparse.Namespace, root: Path, budget: Budget) -> int:
             server.wait_ready(f"http://{LOCALHOST}:{port}/healthz",
                               timeout=min(60, budget.remaining()))
             print(f"  {tills} till(s): server pid {server.pid}, ringing up ...", flush=True)
-            runs[tills] = result = asyncio.run(run_tills(
-                f"http://{LOCALHOST}:{port}", codes, args.sales, tills, args.seed + tills,
-                server_pid=server.pid, split_cpu=tills == 1, warmup=args.warmup))
+            spy = start_spy(server.pid, Path(args.profile) / f"till-{tills}.txt") \
+                if args.profile else None
+            try:
+                runs[tills] = result = asyncio.run(run_tills(
+                    f"http://{LOCALHOST}:{port}", codes, args.sales, tills, args.seed + tills,
+                    server_pid=server.pid, split_cpu=tills == 1, warmup=args.warmup))
+            finally:
+                if spy is not None:
+                    profiles[tills] = stop_spy(spy)
         finally:
             server.stop()
         workers = result.workers
@@ -148,8 +164,80 @@ def run(args: argparse.Namespace, root: Path, budget: Budget) -> int:
         print(f"\none-till scan p99 (server time) {first_scan_p99:.2f} ms {verdict} the "
               f"{TARGET_SCAN_P99_MS:.0f} ms target")
     print_cpu(args, runs)
+    for tills, path in profiles.items():
+        print(f"\nprofile of the server, {tills} till(s) (py-spy --gil, from sign-in on: "
+              f"{path or 'no samples'}):")
+        print(profile_summary(path) if path else "(py-spy not found or gave nothing)")
     print(f"load average now {load_average()}")
     return 0
+
+
+# Where the server's CPU goes: a sample counts for the first group, in this order, with a
+# frame on its stack that matches (so a template's money() call counts as the template,
+# and the request's outer uvicorn/Litestar frames only take what no inner group took).
+# Frames around every request or the whole server (OUTER) are left out first.
+OUTER = ("app/core/timing.py", "app/cli/")
+PROFILE_GROUPS = (
+    ("print worker (receipt jobs)", ("PrintQueue.",)),
+    ("templates (Jinja)", ("jinja2/",)),
+    ("SQLAlchemy (ORM and Core)", ("sqlalchemy/",)),
+    ("transactions: BEGIN, COMMIT, connections (core/db.py)",
+     ("Database.write (", "Database.read (", "Tx._finish (", "Tx._close (", "take (app/core",
+      "give_back (")),
+    ("prepared statements (sqlite3, core/prepared.py)", ("app/core/prepared.py",)),
+    ("identity check (core/auth.py)", ("app/core/auth.py",)),
+    ("session load and store", ("session_files", "load_from_connection",
+                                "store_in_message", "ServerSideSessionBackend")),
+    ("till handlers and services (app/pos, catalog, stock, sync)",
+     ("app/pos/", "app/catalog/", "app/stock/", "app/sync/")),
+    ("other app code", ("app/",)),
+    ("gzip", ("gzip", "send_wrapper (litestar/middleware/compression")),
+    ("Litestar (routing, middleware, forms, responses)", ("litestar/",)),
+    ("uvicorn + httptools (HTTP)", ("uvicorn/", "httptools")),
+    ("asyncio (event loop, sockets)", ("asyncio/", "selectors")),
+)
+
+
+def start_spy(pid: int, path: Path) -> tuple[subprocess.Popen[bytes], Path] | None:
+    """`py-spy record` on the server until stop_spy (samples holding the GIL: CPU)."""
+    exe = Path(sys.executable).parent / "py-spy"
+    found = str(exe) if exe.exists() else shutil.which("py-spy")
+    if found is None:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen([found, "record", "-p", str(pid), "-r", "250", "--gil",
+                             "--threads", "--nonblocking", "-f", "raw", "-o", str(path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), path
+
+
+def stop_spy(spy: tuple[subprocess.Popen[bytes], Path] | None) -> Path | None:
+    if spy is None:
+        return None
+    proc, path = spy
+    proc.send_signal(signal.SIGINT)  # py-spy writes what it has, then exits
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    return path if path.exists() else None
+
+
+def profile_summary(path: Path) -> str:
+    groups: Counter[str] = Counter()
+    total = 0
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        total += int(count_text)
+        stack = ";".join(f for f in stack.split(";") if not any(o in f for o in OUTER))
+        name = next((g for g, marks in PROFILE_GROUPS if any(m in stack for m in marks)),
+                    "other (interpreter, stdlib)")
+        groups[name] += int(count_text)
+    if not total:
+        return "(no samples)"
+    return "\n".join([f"{total} samples"] + [f"{n * 100 / total:5.1f} %  {g}"
+                                             for g, n in groups.most_common()])
 
 
 def print_cpu(args: argparse.Namespace, runs: dict[int, TillRun]) -> None:
