@@ -219,8 +219,10 @@ class HubChannel(Base):
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     webhook_url: Mapped[str] = mapped_column(String(300), default="")
     # HMAC key for the X-Kirana-Signature header, sealed (hub/sealing.py: "s1:" + 104
-    # characters for a 48-character secret; h011 widened the column from 64).
-    webhook_secret: Mapped[str] = mapped_column(String(128), default="")
+    # characters for a 48-character secret). PostgreSQL's column is 128 (h011); SQLite
+    # keeps text of any length.
+    webhook_secret: Mapped[str] = mapped_column(
+        String(64).with_variant(String(128), "postgresql"), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

@@ -1,7 +1,7 @@
 """Online orders at the hub, the operators' side: the order list and page, moving or
 cancelling an order by hand, the bulk upload, the routing rules and couriers. The
 channels' API is channel_api.py. Thin: the rules are in placement.py (and the pure
-allocation.py / couriers.py)."""
+allocation.py / couriers.py), the reads in order_reads.py."""
 
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 from sqlalchemy import event, select, text
 
+from app.core.secret_file import attach_pepper
 from app.hub import placement, routing_inputs
 from app.hub import service as hub
 from app.hub.allocation import Rules
@@ -30,8 +31,8 @@ async def change(how: str, hub_db, hub_cfg, by_service: Callable[[object], Await
     a connection of its own."""
     if how == "this process":
         await by_service(hub_db)
-    elif how == "another process":
-        other = open_hub_database(hub_cfg.database_url)
+    elif how == "another process":  # (with the install's secret file, as a hub process has)
+        other = attach_pepper(open_hub_database(hub_cfg.database_url), hub_cfg.data_dir)
         try:
             await by_service(other)
         finally:

@@ -2,8 +2,9 @@
 
 The sealed text ("s1:" + base64 of nonce, ciphertext and tag; app/core/sealing.py) is
 longer than the secret: 83 characters for a TOTP key, 107 for a webhook secret. The
-columns are widened to 128. users.totp_secret only on PostgreSQL: SQLite keeps text of
-any length, and the users table's model is shared with the stores' SQLite databases.
+columns are widened to 128 on PostgreSQL, which enforces VARCHAR lengths. SQLite keeps
+text of any length: its columns stay as they are (the users table's model is shared with
+the stores' SQLite databases, and rebuilding hub_channels would drop its h007 triggers).
 The rows themselves are sealed by the hub at start (app/hub/sealing.py), which needs
 the secret file; a migration never sees it.
 
@@ -23,12 +24,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.alter_column("users", "totp_secret", type_=sa.String(length=128),
-                        existing_type=sa.String(length=64), existing_nullable=True)
-    with op.batch_alter_table("hub_channels") as batch_op:
-        batch_op.alter_column("webhook_secret", type_=sa.String(length=128),
-                              existing_type=sa.String(length=64), existing_nullable=False)
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    op.alter_column("users", "totp_secret", type_=sa.String(length=128),
+                    existing_type=sa.String(length=64), existing_nullable=True)
+    op.alter_column("hub_channels", "webhook_secret", type_=sa.String(length=128),
+                    existing_type=sa.String(length=64), existing_nullable=False)
 
 
 def downgrade() -> None:
@@ -42,9 +43,8 @@ def downgrade() -> None:
         raise RuntimeError(f"{sealed} TOTP keys and webhook secrets are sealed; the hub of "
                            "h010 cannot read them (every hub user would lose their second "
                            "factor): not downgraded")
-    with op.batch_alter_table("hub_channels") as batch_op:
-        batch_op.alter_column("webhook_secret", type_=sa.String(length=64),
-                              existing_type=sa.String(length=128), existing_nullable=False)
     if bind.dialect.name == "postgresql":
+        op.alter_column("hub_channels", "webhook_secret", type_=sa.String(length=64),
+                        existing_type=sa.String(length=128), existing_nullable=False)
         op.alter_column("users", "totp_secret", type_=sa.String(length=64),
                         existing_type=sa.String(length=128), existing_nullable=True)
