@@ -11,6 +11,7 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Template
 
 from app.core.auth import requires
+from app.core.clock import utcnow
 from app.core.web import Form, go, page, signed_in
 from app.stock import service, transfers
 from app.stock import transfer_rules as rules
@@ -100,8 +101,10 @@ async def transfer_pick(request: Request, transfer_id: str, data: Form) -> Respo
 @post("/stock/transfers/{transfer_id:str}/dispatch", guards=[MANAGER])
 async def transfer_dispatch(request: Request, transfer_id: str) -> Response:
     async def step() -> None:
+        # Expired batches never leave: judged by the store's local date.
         await transfers.dispatch(request.app.state.db, _store_id(request), transfer_id,
-                                 signed_in(request))
+                                 signed_in(request),
+                                 today=utcnow().astimezone(request.app.state.cfg.tz).date())
 
     return await _step(request, transfer_id, step)
 
