@@ -363,7 +363,9 @@ class Tx:
 # loops (tests) never get the same one.
 _IDLE: weakref.WeakKeyDictionary[Engine, list[PoolProxiedConnection]] = (
     weakref.WeakKeyDictionary())
-IDLE_MAX = 4  # connections kept per engine
+# Connections kept per engine: fewer than its pool holds (write 2 + 2 overflow), so a
+# Session made straight on the engine (the hub's grouped writes) always gets one.
+IDLE_MAX = 2
 
 
 def take(engine: Engine) -> PoolProxiedConnection:
