@@ -17,7 +17,7 @@ from litestar.response import Template
 from app.catalog.units import format_quantity
 from app.core.auth import requires
 from app.core.web import Form, current_user, go, page, signed_in
-from app.stock import count_chart, counts
+from app.stock import count_chart, count_schedule, counts
 from app.stock.counts import CountError, NeedQuantity
 
 MANAGER = requires("manager")
@@ -122,7 +122,7 @@ async def decide(request: Request, line_id: str, verdict: str) -> Template:
 
 
 async def _due_page(request: Request, error: str = "") -> Template:
-    due = await counts.due_products(request.app.state.db, tz=_tz(request))
+    due = await count_schedule.due_products(request.app.state.db, tz=_tz(request))
     return page(request, "stock/count_due.html", user=current_user(request), due=due[:200],
                 total=len(due), error=error[:200])
 
@@ -134,7 +134,7 @@ async def due_page(request: Request) -> Template:
 
 @get("/stock/counts/accuracy", guards=[MANAGER])
 async def accuracy_page(request: Request) -> Template:
-    weeks = await counts.accuracy(request.app.state.db, tz=_tz(request))
+    weeks = await count_schedule.accuracy(request.app.state.db, tz=_tz(request))
     bars = count_chart.share_bars([w.share_bp for w in weeks], CHART_W, CHART_H)
     return page(request, "stock/count_accuracy.html", user=current_user(request),
                 weeks=list(zip(weeks, bars, strict=True)), width=CHART_W, height=CHART_H,

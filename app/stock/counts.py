@@ -34,7 +34,6 @@ import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -52,7 +51,8 @@ from app.core.db import Database, Session, next_number
 from app.core.ids import uuid7
 from app.core.models import User
 from app.core.words import count_of
-from app.stock import abc, count_chart, count_rules
+from app.stock import count_rules
+from app.stock.count_schedule import cost_of, due_products
 from app.stock.models import (
     Bin,
     CountBin,
@@ -61,7 +61,6 @@ from app.stock.models import (
     CountScan,
     CountTask,
     StockLevel,
-    StockMove,
 )
 from app.stock.service import count_requests, in_bin, record_move, take_fefo
 
@@ -80,7 +79,6 @@ _PICK_TASKS = table("pick_tasks", column("bin_code"), column("status"), column("
 _PICK_BATCHES = table("pick_batches", column("id"), column("status"))
 _ORDERS = table("orders", column("id"), column("state"))
 _PICKED_NOT_LEFT = ("picking", "picked", "packed", "ready")
-SALE_REASONS = ("sale", "order", "refund")
 
 
 class CountError(ValueError):
@@ -110,12 +108,6 @@ def policy_of(stock: StockSection) -> count_rules.CountPolicy:
     return count_rules.CountPolicy(
         recount_bp=stock.count_recount_percent * 100, recount_units=stock.count_recount_units,
         approval_minor=stock.count_approval_above_rupees * 100)
-
-
-def _cost(product: Product) -> tuple[int, int]:
-    """(price, base units it buys) for valuing a difference: the selling price (per piece,
-    or per kg / litre of a weighed product) until cost prices reach the stock layer."""
-    return product.price_minor, 1 if product.unit == "piece" else 1000
 
 
 def _clean(text: str, what: str, limit: int) -> str:
@@ -559,7 +551,7 @@ async def finish_bin(db: Database, task_id: str, bin_id: str, user: StaffUser,
             expected = await in_bin(s, product_id, bin_.id)
             earlier = list(await s.scalars(select(CountEntry.counted).where(
                 CountEntry.line_id == line.id).order_by(CountEntry.round)))
-            price, per = _cost(product)
+            price, per = cost_of(product)
             decision = count_rules.decide(expected, [*earlier, counted], price, policy, per)
             s.add(CountEntry(id=uuid7(), line_id=line.id, round=task.round, counted=counted,
                              expected=expected, user_id=user.id, at=now))
@@ -770,78 +762,3 @@ async def zones(db: Database) -> list[str]:
     async with db.read() as s:
         return [z for z in await s.scalars(
             select(Bin.zone).where(Bin.zone != "").distinct().order_by(Bin.zone))]
-
-
-# ---- ABC schedule and accuracy -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DueProduct:
-    product_id: str
-    sku: str
-    name: str
-    cls: abc.AbcClass
-    last_counted: date | None
-
-
-def _local_date(at: datetime, tz: ZoneInfo | None) -> date:
-    return at.astimezone(tz).date() if tz is not None else at.date()
-
-
-async def abc_classes(s: Session, *, days: int = 90) -> tuple[dict[str, abc.AbcClass],
-                                                                dict[str, Product]]:
-    """Every active product's class by sales value over the last ``days`` days (till
-    sales and online orders less refunds, at today's price), ties by SKU."""
-    since = utcnow() - timedelta(days=days)
-    sold = {p: -int(q) for p, q in (await s.execute(
-        select(StockMove.product_id, func.sum(StockMove.delta))
-        .where(StockMove.reason.in_(SALE_REASONS), StockMove.at >= since)
-        .group_by(StockMove.product_id))).all()}
-    products = {p.id: p for p in await s.scalars(
-        select(Product).where(Product.active).order_by(Product.sku))}
-    values = []
-    for pid, product in products.items():
-        price, per = _cost(product)
-        values.append((pid, count_rules.variance_value(max(sold.get(pid, 0), 0), price, per)))
-    return abc.classify(values), products
-
-
-async def due_products(db: Database, *, tz: ZoneInfo | None = None,
-                       today: date | None = None) -> list[DueProduct]:
-    """Products with stock on the book that the ABC schedule says are due for a count,
-    most overdue first (never counted first of all)."""
-    async with db.read() as s:
-        classes, products = await abc_classes(s)
-        stocked = set(await s.scalars(
-            select(StockLevel.product_id).group_by(StockLevel.product_id)
-            .having(func.sum(func.abs(StockLevel.on_hand)) != 0)))
-        last: dict[str, date | None] = {}
-        for pid, at in (await s.execute(
-                select(CountLine.product_id, func.max(CountEntry.at))
-                .join(CountEntry, CountEntry.line_id == CountLine.id)
-                .group_by(CountLine.product_id))).all():
-            last[pid] = _local_date(at, tz)
-        for pid, at in (await s.execute(
-                select(StockMove.product_id, func.max(StockMove.at))
-                .where(StockMove.reason == "count").group_by(StockMove.product_id))).all():
-            day = _local_date(at, tz)
-            if last.get(pid) is None or day > (last[pid] or day):
-                last[pid] = day
-    day = today or _local_date(utcnow(), tz)
-    wanted = {pid: cls for pid, cls in classes.items() if pid in stocked}
-    return [DueProduct(pid, products[pid].sku, products[pid].name, wanted[pid], last.get(pid))
-            for pid in abc.due_for_count(wanted, last, day)]
-
-
-async def accuracy(db: Database, *, weeks: int = 12, tz: ZoneInfo | None = None,
-                   today: date | None = None) -> list[count_chart.Week]:
-    """Share of lines counted right at the first count, per week."""
-    day = today or _local_date(utcnow(), tz)
-    since = datetime.combine(day - timedelta(weeks=weeks + 1), datetime.min.time(),
-                             tzinfo=tz or ZoneInfo("UTC"))
-    async with db.read() as s:
-        rows = (await s.execute(
-            select(CountEntry.at, CountEntry.counted, CountEntry.expected)
-            .where(CountEntry.round == 1, CountEntry.at >= since))).all()
-    return count_chart.weekly_accuracy(
-        ((_local_date(at, tz), counted == expected) for at, counted, expected in rows), day, weeks)

@@ -18,7 +18,7 @@ from app.catalog.models import Product
 from app.catalog.service import import_catalog
 from app.core.auth import StaffUser, create_api_key
 from app.core.db import Database
-from app.stock import counts, service
+from app.stock import count_schedule, counts, service
 from app.stock.counts import CountError
 from app.stock.models import CountEntry, CountLine, CountScan, CountTask, StockMove
 from tests.conftest import STAFF, csrf_of, login
@@ -530,7 +530,7 @@ async def test_short_pick_list_abc_due_list_and_accuracy(db, catalog, people):
         await service.take_fefo(s, product=p["GOLD"], quantity=2, reason="sale", reference="b")
         await service.take_fefo(s, product=p["P1"], quantity=30, reason="sale", reference="b")
         audit.record(s, "count_needed", "bin A-01-1 P2: Not in the bin", user=people["picker"])
-    due = await counts.due_products(db)
+    due = await count_schedule.due_products(db)
     assert [(d.sku, d.cls, d.last_counted) for d in due] == [
         ("GOLD", "A", None), ("P1", "B", None), ("P2", "C", None)]  # never counted: all
     # The short-pick list: one line, P2 in A-01-1, only P2 may be scanned.
@@ -546,7 +546,7 @@ async def test_short_pick_list_abc_due_list_and_accuracy(db, catalog, people):
     assert await service.count_requests(db) == []  # counted right: off the list, no move
     assert await moves(db) == []
     # P2 counted today: the ABC list now leaves it out (C: every 90 days).
-    due = await counts.due_products(db)
+    due = await count_schedule.due_products(db)
     assert [d.sku for d in due] == ["GOLD", "P1"]
     task = await counts.create_task(db, kind="due", target="", user=people["manager"], limit=1)
     detail = await counts.task_detail(db, task.id)
@@ -556,7 +556,7 @@ async def test_short_pick_list_abc_due_list_and_accuracy(db, catalog, people):
     await counts.claim(db, task.id, who, PHONE_1)
     await counts.add_scan(db, task.id, a1, who, PHONE_1, code="GOLD", quantity="1")
     await counts.finish_bin(db, task.id, a1, who, PHONE_1)
-    weeks = await counts.accuracy(db)
+    weeks = await count_schedule.accuracy(db)
     assert len(weeks) == 12 and (weeks[-1].lines, weeks[-1].right) == (2, 1)
     assert sum(w.lines for w in weeks[:-1]) == 0
 
