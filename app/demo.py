@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
@@ -34,6 +35,9 @@ from app.core.secret_file import attach_pepper
 from app.hub.accounts import create_hub_user
 from app.stock.models import Bin
 from app.stock.service import load_bins_csv, record_move
+
+if TYPE_CHECKING:
+    from app.hub.db import HubDatabase
 
 STORE_CONFIG_DIR = resources.STORE_CONFIG
 DEMO_LOGINS = [  # (name, role, PIN): printed at start so anyone can try each role
@@ -296,8 +300,27 @@ async def _load_hub(cfg_path: Path, store_dirs: dict[str, Path], progress: Calla
             fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as fh:
                 fh.write(token + "\n")
+        await _transfer_in_flight(db)
     finally:
         await db.dispose()
+
+
+DEMO_TRANSFER = (("ATA-AASH-1KG", 4), ("DAL-24RJ-500G", 2))
+
+
+async def _transfer_in_flight(db: HubDatabase) -> None:
+    """HQ has asked S1 to send D2 a few staples (issue #17): S1's manager sees a transfer
+    to pick and send, D2 one on its way once it is sent, the hub one in flight. Made once."""
+    from app.hub import transfers
+    from app.hub.models import HubTransfer
+    from app.stock.transfer_rules import Line
+
+    async with db.read() as s:
+        if await s.scalar(select(func.count()).select_from(HubTransfer)):
+            return
+    await transfers.create(db, transfers.NewTransfer(
+        "S1", "D2", tuple(Line(sku, quantity) for sku, quantity in DEMO_TRANSFER),
+        note="Demo: D2 runs short of atta and rajma before Thursday's delivery"), by="ops")
 
 
 @dataclass(frozen=True)

@@ -135,7 +135,39 @@ def test_the_hub_s_catalogue_says_which_products_track_expiry(site: DemoSite) ->
     assert len(at_hub) > 10
 
 
+def hub_transfers(hub_config) -> list[tuple[str, str, str, list[tuple[str, int]]]]:
+    from app.hub.models import HubTransfer, HubTransferLine
+
+    cfg = load_hub_config(hub_config)
+
+    async def read() -> list[tuple[str, str, str, list[tuple[str, int]]]]:
+        db = open_hub_database(cfg.database_url, cfg.hub)
+        try:
+            async with db.read() as s:
+                out = []
+                for t in await s.scalars(select(HubTransfer)):
+                    lines = (await s.execute(
+                        select(HubTransferLine.sku, HubTransferLine.quantity)
+                        .where(HubTransferLine.transfer_id == t.id))).all()
+                    out.append((t.source, t.dest, t.state, sorted(map(tuple, lines))))
+                return out
+        finally:
+            await db.dispose()
+
+    return asyncio.run(read())
+
+
+def test_a_transfer_is_in_flight_from_s1_to_d2(site: DemoSite) -> None:
+    """Issue #17: a new user sees the transfer screens with data: HQ has approved one,
+    S1 picks and sends it once it has synced, D2 then receives it."""
+    from app.demo import DEMO_TRANSFER
+
+    assert hub_transfers(site.hub_config) == [
+        ("S1", "D2", "approved", sorted(DEMO_TRANSFER))]
+
+
 def test_a_second_run_adds_no_second_supplier_or_order(site: DemoSite) -> None:
     again = prepare_site(site.hub_config.parent.parent, port=8800, orders_per_minute=0)
     seen = store_inventory(again.stores["S1"][0])
     assert len(seen["orders"]) == 1 and len(seen["suppliers"]) == 4
+    assert len(hub_transfers(again.hub_config)) == 1
