@@ -439,7 +439,7 @@ class Database:
             try:
                 await _begin_immediate(cast("sqlite3.Connection", pooled.driver_connection))
             except BaseException:
-                tx._close()
+                tx._close(reuse=False)  # (back to the pool, which rolls back)
                 raise
             try:
                 yield tx
