@@ -25,7 +25,7 @@ from app.catalog.barcodes import BarcodeError, MeasureRule
 
 # Documents a printer may be assigned (the dark-store ones print once orders land).
 PRINT_DOCUMENTS = frozenset({"receipt", "refund", "report", "test", "pick_list",
-                             "packing_slip", "bag_label", "price_label"})
+                             "packing_slip", "bag_label", "price_label", "purchase_order"})
 
 
 T = TypeVar("T")

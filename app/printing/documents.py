@@ -34,7 +34,7 @@ from app.printing.layout import LayoutError, parse_layout
 log = logging.getLogger("kirana.printing")
 DEFAULT_DIR = resources.PRINT_TEMPLATES
 DOCUMENTS = ("receipt", "refund", "report", "test", "pick_list", "packing_slip", "bag_label",
-             "price_label")
+             "price_label", "purchase_order")
 
 
 def safe_text(value: Any) -> str:

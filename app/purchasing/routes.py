@@ -16,6 +16,7 @@ from litestar.response import Template
 from app.core.auth import requires
 from app.core.clock import utcnow
 from app.core.web import Form, UploadProblem, current_user, go, page, upload_text
+from app.core.words import count_of
 from app.purchasing import service, states
 from app.purchasing.csv_io import parse_suppliers
 from app.purchasing.rules import (
@@ -180,11 +181,11 @@ async def order_create(request: Request, sid: str, data: Form) -> Response | Tem
 
 
 async def _order_page(request: Request, po: str, *, status_code: int = 200,
-                      error: str = "") -> Template:
+                      error: str = "", note: str = "") -> Template:
     view = await _found(service.get_order(request.app.state.db, po))
     offered = (await service.get_supplier(request.app.state.db, view.supplier.id)).items
     return page(request, "purchasing/order.html", status_code=status_code, view=view,
-                offered=offered, labels=states.LABELS, error=error)
+                offered=offered, labels=states.LABELS, error=error, note=note)
 
 
 @get("/purchasing/orders/{po:str}", guards=[MANAGER])
@@ -227,6 +228,18 @@ async def order_print(request: Request, po: str) -> Template:
                 store=request.app.state.cfg.store)
 
 
+@post("/purchasing/orders/{po:str}/print-slip", guards=[MANAGER])
+async def order_print_slip(request: Request, po: str) -> Template:
+    """The order on the pick-list printer (ESC/POS), through the print queue."""
+    user = current_user(request)
+    try:
+        jobs = await _found(service.print_order(request.app.state.db, request.app.state.cfg,
+                                                po, user.id if user else None))
+    except Refused as exc:
+        return await _order_page(request, po, status_code=400, error=str(exc))
+    return await _order_page(request, po, note=f"Sent to {count_of(jobs, 'printer')}.")
+
+
 ROUTES = [index, supplier_new, supplier_create, supplier_page, supplier_save, item_set,
           item_remove, suppliers_csv, import_form, import_upload, suggest_page, order_create,
-          order_page, order_save, order_move, order_csv, order_print]
+          order_page, order_save, order_move, order_csv, order_print, order_print_slip]

@@ -14,10 +14,13 @@ from sqlalchemy import ColumnElement, case, delete, func, select
 
 from app.catalog.csv_io import RowError
 from app.catalog.models import Product
+from app.config import StoreConfig
 from app.core import audit
 from app.core.clock import utcnow
 from app.core.db import Database, Session
 from app.core.ids import uuid7
+from app.core.words import count_of
+from app.printing import service as printing
 from app.purchasing import csv_io, states
 from app.purchasing.models import PurchaseOrder, PurchaseOrderLine, Supplier, SupplierProduct
 from app.purchasing.rules import SupplierFields, WantedLine, base_quantity, line_cost
@@ -344,17 +347,21 @@ async def move_order(db: Database, po_id: str, target: str,
         audit.record(s, f"po.{target}", po_label(po.number), user=user_id)
 
 
+async def _line_views(s: Session, po_id: str) -> list[LineView]:
+    rows = await s.execute(
+        select(Product.id, Product.sku, Product.name, PurchaseOrderLine.quantity,
+               PurchaseOrderLine.unit, PurchaseOrderLine.pack_size,
+               PurchaseOrderLine.case_cost_minor)
+        .join(Product, Product.id == PurchaseOrderLine.product_id)
+        .where(PurchaseOrderLine.po_id == po_id).order_by(Product.name))
+    return [LineView(*r) for r in rows.all()]
+
+
 async def get_order(db: Database, po_id: str) -> OrderView:
     async with db.read() as s:
         po = await _order(s, po_id)
         supplier = await _supplier(s, po.supplier_id)
-        rows = await s.execute(
-            select(Product.id, Product.sku, Product.name, PurchaseOrderLine.quantity,
-                   PurchaseOrderLine.unit, PurchaseOrderLine.pack_size,
-                   PurchaseOrderLine.case_cost_minor)
-            .join(Product, Product.id == PurchaseOrderLine.product_id)
-            .where(PurchaseOrderLine.po_id == po_id).order_by(Product.name))
-        return OrderView(po, supplier, [LineView(*r) for r in rows.all()])
+        return OrderView(po, supplier, await _line_views(s, po_id))
 
 
 async def list_orders(db: Database, limit: int = 100) -> list[OrderRow]:
@@ -368,6 +375,26 @@ async def list_orders(db: Database, limit: int = 100) -> list[OrderRow]:
             .order_by(PurchaseOrder.number.desc()).limit(limit))
         return [OrderRow(i, po_label(n), name, st, exp, int(c))
                 for i, n, name, st, exp, c in rows.all()]
+
+
+async def print_order(db: Database, cfg: StoreConfig, po_id: str, user_id: str | None
+                      ) -> int:
+    """Queue the order on every printer that prints purchase orders (the pick-list
+    printer in the shipped settings) and say how many jobs that made. Refused when no
+    printer prints them, with the setting to change."""
+    async with db.write() as s:
+        po = await _order(s, po_id)
+        supplier = await _supplier(s, po.supplier_id)
+        view = OrderView(po, supplier, await _line_views(s, po.id))
+        jobs = printing.print_document(s, cfg, "purchase_order", ref=f"po {view.label}",
+                                       title=f"{view.label} {supplier.name}", order=view)
+        if not jobs:
+            raise PurchasingError("No printer prints purchase orders: add purchase_order to "
+                                  "a printer's documents in the store's settings, or use "
+                                  "Print in the browser.")
+        audit.record(s, "po_printed", f"{view.label} to {count_of(len(jobs), 'printer')}",
+                     user=user_id)
+        return len(jobs)
 
 
 async def order_csv(db: Database, po_id: str) -> tuple[str, str]:

@@ -75,6 +75,19 @@ async def test_manager_builds_and_sends_an_order(client, login_as, db, cfg):
     assert printed.status_code == 200 and "Purchase order PO-000001" in printed.text
     assert "Sharma Traders" in printed.text and "GSTIN 27AAPFU0939F1ZV" in printed.text
     assert (await client.get("/purchasing/orders/nope")).status_code == 404
+    slip = await client.post(f"{po_url}/print-slip", data=form)
+    assert slip.status_code == 200 and "Sent to 1 printer." in slip.text
+    from sqlalchemy import select
+
+    from app.printing.models import PrintJob
+
+    async with db.read() as s:
+        jobs = list(await s.scalars(select(PrintJob).where(
+            PrintJob.document == "purchase_order")))
+    assert [j.printer for j in jobs] == ["packing-1"] and jobs[0].ref == "po PO-000001"
+    layout = jobs[0].layout
+    assert "PURCHASE ORDER" in layout and "PO-000001" in layout and "Atta 5 kg" in layout
+    assert "4 pc = 4 pc||₹920.00" in layout and "Sharma Traders" in layout
 
 
 async def test_import_page_names_the_bad_line_and_changes_nothing(client, login_as, db, cfg):
@@ -100,3 +113,39 @@ async def test_only_managers(client, login_as):
     page = await client.get("/purchasing")
     assert page.status_code in (401, 403)
     assert 'href="/purchasing"' not in (await client.get("/help")).text
+
+
+async def test_no_printer_for_purchase_orders_is_a_clear_refusal(tmp_path, migrated_template):
+    """A store whose settings give no printer purchase orders is told what to change,
+    and nothing is queued."""
+    import shutil
+
+    from sqlalchemy import func, select
+
+    from app.core.db import Database
+    from app.printing.models import PrintJob
+    from app.purchasing import service
+    from app.purchasing.csv_io import parse_suppliers
+    from app.purchasing.rules import WantedLine
+    from tests.conftest import make_config
+
+    cfg = make_config(tmp_path, **{'"price_label", "purchase_order",': '"price_label",'})
+    shutil.copy(migrated_template, cfg.database_path)
+    db = Database(cfg.database_path)
+    try:
+        await catalogue(db, cfg)
+        await service.import_suppliers(db, parse_suppliers(
+            "supplier,gstin,phone,lead_time_days,sku,case_cost,pack_size\n"
+            "Sharma Traders,,,2,ATTA5,1380.00,6\n"))
+        supplier = (await service.list_suppliers(db))[0]
+        item = (await service.get_supplier(db, supplier.id)).items[0]
+        po = await service.create_order(db, supplier.id, [WantedLine(item.product_id, 1, "case")],
+                                        None, None)
+        import pytest
+
+        with pytest.raises(service.PurchasingError, match="No printer prints purchase orders"):
+            await service.print_order(db, cfg, po, None)
+        async with db.read() as s:
+            assert await s.scalar(select(func.count()).select_from(PrintJob)) == 0
+    finally:
+        await db.dispose()

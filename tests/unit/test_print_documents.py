@@ -90,6 +90,17 @@ CONTEXTS = {
                                  barcode="2212345015000", copies=2)},
                     ["Amul Taaza", "Use by 27 Nov 2026", "Batch L24", "Rs.30.00", "Rs.15.00",
                      "2212345015000"], [BARCODE]),
+    "purchase_order": ({"order": NS(
+        label="PO-000007", po=NS(created_at=NOW, expected_on=NOW.date()),
+        supplier=NS(name="Sharma Traders", phone="+91 98450 12345", gstin="27AAPFU0939F1ZV"),
+        lines=[NS(sku="ATTA5", name="Aashirvaad Atta 5 kg", quantity=3, unit="case",
+                  pack_size=6, pieces=18, case_cost_minor=138000, line_cost_minor=414000),
+               NS(sku="DAL1", name="[Promo] Toor Dal 1 kg", quantity=4, unit="piece",
+                  pack_size=12, pieces=4, case_cost_minor=192000, line_cost_minor=64000)],
+        total_minor=478000)},
+        ["PURCHASE ORDER", "PO-000007", "Sharma Traders", "27AAPFU0939F1ZV",
+         "3 cases x 6 = 18 pc", "Rs.4,140.00", "[Promo] Toor Dal 1 kg", "4 pc = 4 pc",
+         "2 lines", "Rs.4,780.00"], [BARCODE]),
 }
 
 
