@@ -161,3 +161,17 @@ async def test_a_scan_runs_its_statements_prepared(cfg, db, staff):
         event.remove(db.write_engine, "before_cursor_execute", on_execute)
     assert [line.quantity for line in view.cart.lines] == [2]
     assert seen == []
+
+
+def test_pages_are_not_checked_on_disk_on_every_render(cfg, monkeypatch):
+    """Jinja's auto_reload stats every template and include per render (issue #15); a
+    shipped server has it off, someone editing pages turns it on by the environment."""
+    from app.server import create_store_app
+
+    def engine_of(app):
+        return app.template_engine.engine
+
+    monkeypatch.delenv("KIRANA_RELOAD_TEMPLATES", raising=False)
+    assert engine_of(create_store_app(cfg)).auto_reload is False
+    monkeypatch.setenv("KIRANA_RELOAD_TEMPLATES", "1")
+    assert engine_of(create_store_app(cfg)).auto_reload is True
