@@ -52,13 +52,17 @@ class Prepared:
         for name in compiled.positiontup or ():
             bind = compiled.binds[name]
             fixed = _REQUIRED if bind.required else bind.effective_value
-            self._binds.append((bind.key, fixed, bind.type.bind_processor(_DIALECT)))
+            # dialect_impl: SQLite's own type (e.g. its Date keeps ISO text), as SQLAlchemy
+            # itself would bind it.
+            self._binds.append((bind.key, fixed,
+                                bind.type.dialect_impl(_DIALECT).bind_processor(_DIALECT)))
         self._row: Any = None
         self._results: list[Callable[[Any], Any] | None] = []
         if isinstance(statement, SelectBase):
             columns = list(statement.selected_columns)
             self._row = _row_type([c.key or f"c{i}" for i, c in enumerate(columns)])
-            self._results = [c.type.result_processor(_DIALECT, None) for c in columns]
+            self._results = [c.type.dialect_impl(_DIALECT).result_processor(_DIALECT, None)
+                             for c in columns]
         self._processed = any(self._results)
 
     @classmethod

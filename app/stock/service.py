@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -244,21 +245,31 @@ async def bins_for_sale(s: Session, product_ids: Iterable[str], *, today: date |
     the store's local date (a batch expires at the end of its local day); the UTC date
     when not given."""
     ids = set(product_ids)
-    rows = (await s.execute(
-        select(StockLevel.product_id, StockLevel.batch, StockLevel.expiry, StockLevel.on_hand,
-               Bin.id, Bin.code, Bin.pick_seq)
-        .join(Bin, Bin.id == StockLevel.bin_id)
-        .where(StockLevel.product_id.in_(ids))
-    )).all()
+    rows = await _SALE_LEVELS.all(s, {"ids": json.dumps(sorted(ids))})
     levels: dict[str, dict[tuple[SaleBin, str], tuple[date | None, int]]] = {}
     for product_id, batch, expiry, on_hand, bin_id, code, pick_seq in rows:
         levels.setdefault(product_id, {})[(SaleBin(bin_id, code, pick_seq), batch)] = (
             expiry, on_hand)
     fallback = None
     if ids - levels.keys():
-        first = await _first_bin(s)
-        fallback = SaleBin(first.id, first.code, first.pick_seq)
+        first = await _FIRST_BIN.first(s)
+        if first is None:
+            made = await _first_bin(s)
+            first = (made.id, made.code, made.pick_seq)
+        fallback = SaleBin(*first)
     return SaleBins(levels, fallback, today or utcnow().date())
+
+
+# Prepared (issue #15): a plain bill then builds no ORM Session at all. The sale's
+# product ids go in as one JSON array (a prepared statement has no IN list).
+_SALE_IDS = func.json_each(bindparam("ids")).table_valued("value")
+_SALE_LEVELS = Prepared(
+    select(StockLevel.product_id, StockLevel.batch, StockLevel.expiry, StockLevel.on_hand,
+           Bin.id, Bin.code, Bin.pick_seq)
+    .join(Bin, Bin.id == StockLevel.bin_id)
+    .where(StockLevel.product_id.in_(select(_SALE_IDS.c.value))))
+_FIRST_BIN = Prepared(select(Bin.id, Bin.code, Bin.pick_seq).order_by(Bin.pick_seq, Bin.code)
+                      .limit(1))
 
 
 async def _first_bin(s: Session) -> Bin:

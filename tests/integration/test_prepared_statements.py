@@ -97,3 +97,30 @@ async def test_a_read_outside_any_transaction_on_a_pooled_connection(db, staff):
     async with db.write() as s:
         await CLOSE.run(s, {"id": "s2", "at": opened})
     assert SHIFT.first_outside(db.read_engine, {"id": "s2"}).closed_at == opened
+
+
+async def test_dates_bind_and_read_as_sqlalchemy_does(db):
+    """A Date column (a batch's expiry) goes in and comes out as SQLAlchemy's SQLite
+    type has it: ISO text in the file, a date object back (it came back as text, and
+    FEFO then compared text with dates)."""
+    from datetime import date
+
+    from sqlalchemy import text
+
+    from app.stock.models import StockLevel
+    from app.stock.service import load_bins_csv
+
+    levels = StockLevel.__table__
+    by_batch = Prepared(select(levels.c.expiry).where(levels.c.batch == bindparam("batch")))
+    await load_bins_csv(db, "code,zone,aisle,shelf,pick_seq\nA-1,AMB,A,1,1\n")
+    async with db.write() as s:
+        await Prepared.insert(Product.__table__).run(s, _product(
+            id="p1", sku="MILK", name="Milk", price_minor=3_000, gst_rate_bp=500,
+            active=True, updated_at=utcnow()))
+        bin_id = (await s.execute(text("SELECT id FROM bins"))).scalar_one()
+        await Prepared.insert(levels).run(s, {"product_id": "p1", "bin_id": bin_id,
+                                               "batch": "L1", "expiry": date(2026, 12, 9),
+                                               "on_hand": 4})
+        assert (await by_batch.first(s, {"batch": "L1"})).expiry == date(2026, 12, 9)
+        stored = (await s.execute(text("SELECT expiry FROM stock_levels"))).scalar_one()
+    assert stored == "2026-12-09"
