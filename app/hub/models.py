@@ -304,6 +304,9 @@ class HubTransfer(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     received_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # When HQ approved it (or raised it, approved): the source may pick and dispatch only
+    # after this, even if it was cancelled since (migration h012).
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class HubTransferLine(Base):

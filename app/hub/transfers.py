@@ -85,6 +85,11 @@ async def apply_store_event(s: Session, store_id: str, e: Event) -> None:
                     transfer_id, "it does not have" if transfer is None else
                     f"between {transfer.source} and {transfer.dest}")
         return
+    if not _may_report(transfer, e.kind):
+        log.warning("store %s sent %s for transfer %s, which is %s%s: ignored", store_id,
+                    e.kind, transfer.number, transfer.state,
+                    "" if transfer.approved_at else " and was never approved")
+        return
     now = utcnow()
     if e.kind == "transfer.picked":
         _move(transfer, "picked", now)
@@ -96,6 +101,17 @@ async def apply_store_event(s: Session, store_id: str, e: Event) -> None:
         transfer.reason = str(data.get("reason") or "")[:rules.MAX_NOTE]
         other = transfer.dest if store_id == transfer.source else transfer.source
         await enqueue(s, [other], [("transfer.cancelled", _cancel_data(transfer))])
+
+
+def _may_report(transfer: HubTransfer, kind: str) -> bool:
+    """The hub's own order of steps, whatever a store's copy says: the source picks or
+    dispatches only what HQ approved, the destination receives only what was
+    dispatched. (A store token alone must not move goods past HQ.)"""
+    if kind in ("transfer.picked", "transfer.dispatched"):
+        return transfer.approved_at is not None
+    if kind == "transfer.received":
+        return transfer.dispatched_at is not None
+    return True
 
 
 def _move(transfer: HubTransfer, reported: str, now: datetime) -> bool:
@@ -322,6 +338,7 @@ async def approve(db: HubDatabase, transfer_id: str, by: str) -> HubTransfer:
         transfer = await _lock_pair(s, transfer_id)
         _step(transfer, "approved")
         transfer.state, transfer.updated_at = "approved", utcnow()
+        transfer.approved_at = transfer.updated_at
         await enqueue(s, [transfer.source, transfer.dest], [
             ("transfer.approved", _approved_data(transfer, await _lines(s, transfer.id)))])
         log.info("transfer %s approved by %s", transfer.number, by)
@@ -373,7 +390,8 @@ async def _create(s: Session, new: NewTransfer, by: str, key: str | None) -> Hub
     number = rules.transfer_number("HQ", await next_number(s, "hub_transfer"))
     transfer = HubTransfer(id=uuid7(), number=number, source=source, dest=dest,
                            state="approved", note=new.note.strip()[:rules.MAX_NOTE], reason="",
-                           raised_by=by[:80], request_key=key, created_at=now, updated_at=now)
+                           raised_by=by[:80], request_key=key, created_at=now, updated_at=now,
+                           approved_at=now)
     s.add(transfer)
     await s.flush()
     rows = [HubTransferLine(transfer_id=transfer.id, sku=line.sku, quantity=line.quantity,

@@ -166,6 +166,25 @@ async def test_a_malformed_transfer_event_fails_its_frame(hub_db, data):
     assert await state(hub_db) == "approved"
 
 
+async def test_a_store_cannot_move_goods_past_hq(hub_db, caplog):
+    """The source's token alone cannot skip HQ: a dispatch of its own request before HQ
+    approved it (or after HQ refused it) is ignored, and the destination cannot report
+    a receipt of goods never dispatched."""
+    await setup(hub_db)
+    caplog.set_level(logging.WARNING)
+    await apply(hub_db, "S1", [ev(1, "transfer.requested", requested()),
+                               ev(2, "transfer.picked", {"transfer_id": T1}),
+                               ev(3, "transfer.dispatched", DISPATCHED)])
+    await apply(hub_db, "D2", [ev(1, "transfer.received", RECEIVED)])
+    assert await state(hub_db) == "requested"
+    assert await sent_to(hub_db, "D2", "transfer.incoming") == []
+    assert "never approved" in caplog.text
+    await transfers.cancel(hub_db, T1, "Omar", "no")  # HQ refuses the request
+    await apply(hub_db, "S1", [ev(4, "transfer.dispatched", DISPATCHED)])
+    assert await state(hub_db) == "cancelled"
+    assert await sent_to(hub_db, "D2", "transfer.incoming") == []
+
+
 async def test_a_dispatch_stands_over_hqs_cancel(hub_db):
     await setup(hub_db)
     await apply(hub_db, "S1", [ev(1, "transfer.requested", requested())])
