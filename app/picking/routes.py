@@ -28,7 +28,8 @@ async def _pick_view(request: Request, message: str = "", kind: str = "ok",
     """What the picker's screen needs; `batch_picked`: the last task of a batch was just
     done, so the screen offers the way to packing."""
     batch = await service.open_batch(request.app.state.db, signed_in(request))
-    put_back = await service.put_back_list(request.app.state.db, signed_in(request))
+    put_back = await service.put_back_list(request.app.state.db, signed_in(request),
+                                           request.app.state.cfg.tz)
     task = service.next_task(batch) if batch else None
     promised = None
     if task is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, tzinfo
 
 from sqlalchemy import Row, func, select
 
@@ -261,7 +261,7 @@ async def _finish_task(s: Session, task: PickTaskRow, batch: PickBatch, picker: 
         batch.status, batch.finished_at = "done", utcnow()
 
 
-async def put_back_list(db: Database, picker: StaffUser) -> list[PickTaskRow]:
+async def put_back_list(db: Database, picker: StaffUser, tz: tzinfo) -> list[PickTaskRow]:
     """Items already picked for orders cancelled while the batch was open, in the order
     to put them back: products kept by batch first, the bin whose stock expires first
     leading (FEFO, issue #17: that stock is the next to sell), then the pick path."""
@@ -271,7 +271,7 @@ async def put_back_list(db: Database, picker: StaffUser) -> list[PickTaskRow]:
     tasks = [t for t in batch.tasks if t.status == "cancelled" and t.picked]
     if not tasks:
         return tasks
-    today = utcnow().date()
+    today = utcnow().astimezone(tz).date()  # expiry goes by the store's local date
     async with db.read() as s:
         seq = dict((await s.execute(select(Bin.code, Bin.pick_seq).where(
             Bin.code.in_({t.bin_code for t in tasks})))).all())

@@ -18,6 +18,7 @@ from app.catalog import service as catalog
 from app.catalog.barcodes import BarcodeError
 from app.catalog.units import QuantityError, format_quantity, parse_quantity
 from app.core.auth import api_access, requires
+from app.core.clock import utcnow
 from app.core.web import Form, current_user, page
 from app.stock import service
 from app.stock.service import ADJUST_REASONS, StockError
@@ -145,6 +146,18 @@ async def _move_submit(request: Request, mode: str, data: dict[str, str]) -> Tem
         else:
             quantity = parse_quantity(qty_text, product.unit)
         if mode == "receive":
+            batch = data.get("batch", "").strip()[:20] or None
+            expiry = _parse_expiry(data.get("expiry", ""))
+            if (batch or expiry) and not product.tracks_expiry:
+                # A batch would put the product on the expiry page and make the till
+                # sell it batch by batch: only for products the catalogue says are dated.
+                raise StockError(f"{product.name} is not kept by batch and expiry date: "
+                                 "receive it without them (or mark it 'Has an expiry date' "
+                                 "in the hub's catalogue)")
+            if expiry is not None and expiry < utcnow().astimezone(
+                    request.app.state.cfg.tz).date():
+                raise StockError(f"expiry {expiry:%d %b %Y} has passed: expired goods are "
+                                 "not taken into stock")
             result = await service.receive(
                 db,
                 product_id=product.id,
@@ -152,8 +165,8 @@ async def _move_submit(request: Request, mode: str, data: dict[str, str]) -> Tem
                 quantity=quantity,
                 user_id=user.id if user else None,
                 reference=data.get("reference", "")[:80],
-                batch=data.get("batch", "").strip()[:20] or None,
-                expiry=_parse_expiry(data.get("expiry", "")),
+                batch=batch,
+                expiry=expiry,
             )
         else:
             result = await service.adjust(

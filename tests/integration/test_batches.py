@@ -371,6 +371,6 @@ async def test_the_put_back_list_leads_with_the_bin_whose_stock_expires_first(
     for task in batch.tasks:
         await picking.confirm_scan(db, picker, task.id, codes[task.sku], cfg.measure_rules)
     await orders.cancel_order(db, order.id, "test", "customer")
-    put_back = await picking.put_back_list(db, picker)
+    put_back = await picking.put_back_list(db, picker, cfg.tz)
     assert [(t.sku, t.bin_code) for t in put_back] == [
         ("BREAD", "B-01-1"), ("MILK", "A-01-2"), ("SALT", "A-01-1")]
