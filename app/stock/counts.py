@@ -61,6 +61,8 @@ from app.stock.models import (
     CountScan,
     CountTask,
     StockLevel,
+    Transfer,
+    TransferLine,
 )
 from app.stock.service import count_requests, in_bin, record_move, take_fefo
 
@@ -352,11 +354,38 @@ async def pick_in_progress(s: Session, bin_code: str) -> str | None:
         .limit(1))
 
 
+_RECEIPTS = table("goods_receipts", column("id"), column("number"), column("status"))
+_RECEIPT_ITEMS = table("goods_receipt_items", column("grn_id"), column("bin_id"),
+                       column("damaged"))
+
+
 async def _check_no_pick(s: Session, bin_: Bin) -> None:
+    """Refuse a bin whose shelf and book disagree for a known reason: stock picked off
+    the shelf but still on the book (an order's pick; a transfer picked, not yet sent),
+    or put on the shelf but not yet on the book (a receipt not signed off). A count
+    there would post the difference, and the order, transfer or receipt again."""
     order = await pick_in_progress(s, bin_.code)
     if order is not None:
         raise CountError(f"Bin {bin_.code} has a pick in progress (order {order}): count it "
                          "after the order has left the store. Nothing was recorded.")
+    transfer = await s.scalar(
+        select(Transfer.number).join(TransferLine, TransferLine.transfer_id == Transfer.id)
+        .join(Product, Product.sku == TransferLine.sku)
+        .join(StockLevel, StockLevel.product_id == Product.id)
+        .where(Transfer.state == "picked", TransferLine.picked > 0,
+               StockLevel.bin_id == bin_.id, StockLevel.on_hand != 0).limit(1))
+    if transfer is not None:
+        raise CountError(f"Bin {bin_.code} has stock picked for transfer {transfer} that has "
+                         "not been sent: count it after the transfer is sent. Nothing was "
+                         "recorded.")
+    receipt = await s.scalar(
+        select(_RECEIPTS.c.number).join(_RECEIPT_ITEMS, _RECEIPT_ITEMS.c.grn_id == _RECEIPTS.c.id)
+        .where(_RECEIPTS.c.status == "open", _RECEIPT_ITEMS.c.bin_id == bin_.id,
+               _RECEIPT_ITEMS.c.damaged.is_(False)).limit(1))
+    if receipt is not None:
+        raise CountError(f"Bin {bin_.code} has goods of receipt GRN-{receipt:06d}, which is "
+                         "not signed off yet: count it after the manager signs it off. "
+                         "Nothing was recorded.")
 
 
 async def _pending_bin(s: Session, task: CountTask, bin_id: str) -> Bin:
@@ -631,6 +660,19 @@ async def decide_line(db: Database, line_id: str, manager: StaffUser, *,
         product = await s.get(Product, line.product_id)
         bin_ = await s.get(Bin, line.bin_id)
         assert product is not None and bin_ is not None
+        own = await s.scalar(select(CountEntry.id).where(
+            CountEntry.line_id == line.id, CountEntry.user_id == manager.id).limit(1))
+        if approve and own is not None:
+            others = await s.scalar(select(func.count(User.id)).where(
+                User.role.in_(("manager", "admin")), User.active.is_(True),
+                User.id != manager.id))
+            if others:
+                # A difference big enough to need approval is not approved by the
+                # person who counted it when someone else can look.
+                raise CountError("You counted this yourself: another manager approves it "
+                                 "(or reject it and count again). Nothing changed.")
+            audit.record(s, "count.self_approved", f"{task.number} {product.sku}: the only "
+                         "manager", user=manager)
         now = utcnow()
         line.decided_by, line.decided_at = manager.id, now
         if approve:

@@ -455,6 +455,15 @@ async def adjust(
         raise StockError("quantity must be more than zero")
     async with db.write() as s:
         product, bin_ = await _product_and_bin(s, product_id, bin_code)
+        counting = await s.scalar(select(CountLine.id).where(
+            CountLine.product_id == product.id, CountLine.bin_id == bin_.id,
+            CountLine.status.in_(("recount", "approval"))).limit(1))
+        if counting is not None:
+            # Its difference from the book at the count is waiting to be posted: a change
+            # now would be posted twice (once here, once when the count is approved).
+            raise StockError(f"{product.name} in bin {bin_.code} has a count waiting for a "
+                             "recount or a manager's approval: finish or cancel that count "
+                             "first")
         if reason == "count":
             delta = quantity - await in_bin(s, product.id, bin_.id)
             if delta == 0:

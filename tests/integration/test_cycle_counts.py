@@ -658,3 +658,69 @@ async def test_a_stricter_policy_asks_the_manager_sooner(db, catalog, people):
     await counts.finish_bin(db, task.id, a1, who, PHONE_1, strict)
     [row] = await counts.approvals(db)  # ₹10 > ₹0; the default would have posted it
     assert row.line.variance == -1 and row.line.value_minor == 1000
+
+
+async def test_stock_on_its_way_on_or_off_the_book_is_not_counted_twice(db, catalog, people):
+    """Review of #17: a bin whose shelf and book disagree for a known reason is not
+    counted (the count would post the difference, then the receipt or transfer again),
+    and a manual count of a product whose count waits for approval is refused."""
+    from datetime import UTC, datetime
+
+    from app.purchasing.models import GoodsReceipt, GoodsReceiptItem
+    from app.stock.models import Transfer, TransferLine
+
+    p = await with_barcodes(db, catalog)
+    now = datetime.now(UTC)
+    a1 = await bin_id_of(db, "A-01-1")
+    await service.receive(db, product_id=p["P1"].id, bin_code="A-01-1", quantity=10,
+                          user_id=None)
+    await service.receive(db, product_id=p["P2"].id, bin_code="A-01-2", quantity=10,
+                          user_id=None)
+    picker, manager = people["picker"], people["manager"]
+    # Goods put away in A-01-1 on a receipt not signed off: on the shelf, not the book.
+    async with db.write() as s:
+        s.add(GoodsReceipt(id="g1", number=7, status="open", created_at=now))
+        await s.flush()
+        s.add(GoodsReceiptItem(grn_id="g1", product_id=p["P1"].id, count=6, quantity=6,
+                               bin_id=a1, request_id="r1", at=now))
+    task = await counts.create_task(db, kind="bin", target="A-01-1", user=manager)
+    await counts.claim(db, task.id, picker, PHONE_1)
+    with pytest.raises(CountError, match="GRN-000007, which is not signed off"):
+        await counts.open_bin(db, task.id, picker, PHONE_1, "A-01-1")
+    # P2 picked for a transfer not yet sent: off the shelf, still on the book.
+    async with db.write() as s:
+        s.add(Transfer(id="t1", number="S1-T00001", source="S1", dest="D2", state="picked",
+                       created_at=now, updated_at=now))
+        await s.flush()
+        s.add(TransferLine(transfer_id="t1", sku="P2", quantity=4, picked=4))
+    other = await counts.create_task(db, kind="bin", target="A-01-2", user=manager)
+    await counts.claim(db, other.id, picker, PHONE_2)
+    with pytest.raises(CountError, match="transfer S1-T00001 that has not been sent"):
+        await counts.open_bin(db, other.id, picker, PHONE_2, "A-01-2")
+    assert await moves(db) == []
+
+
+async def test_a_count_waiting_for_approval_blocks_a_manual_count_and_self_approval(
+        db, catalog, people):
+    p = await with_barcodes(db, catalog)
+    gold = p["GOLD"]
+    await service.receive(db, product_id=gold.id, bin_code="A-01-2", quantity=20, user_id=None)
+    manager = people["manager"]
+    a2 = await bin_id_of(db, "A-01-2")
+    task = await counts.create_task(db, kind="bin", target="A-01-2", user=manager)
+    await counts.claim(db, task.id, manager, PHONE_1)  # the manager counts it herself
+    await counts.open_bin(db, task.id, manager, PHONE_1, "A-01-2")
+    await counts.add_scan(db, task.id, a2, manager, PHONE_1, code="GOLD", quantity="19")
+    await counts.finish_bin(db, task.id, a2, manager, PHONE_1)
+    [line] = await counts.approvals(db)
+    # The same shelf set to 19 by hand now would be posted again at approval: refused.
+    with pytest.raises(service.StockError, match="count waiting for a recount or a manager"):
+        await service.adjust(db, product_id=gold.id, bin_code="A-01-2", reason="count",
+                             quantity=19, user_id=manager.id)
+    # Another manager (Arjun, admin) is there: she does not approve her own difference.
+    with pytest.raises(CountError, match="You counted this yourself"):
+        await counts.decide_line(db, line.line.id, manager, approve=True)
+    await counts.decide_line(db, line.line.id, people["admin"], approve=True)
+    async with db.read() as s:
+        assert await service.in_bin(s, gold.id, a2) == 19
+    await ledger_matches_levels(db)
