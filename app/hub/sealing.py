@@ -155,14 +155,14 @@ async def seal_at_start(db: HubDatabase) -> int:
                 update(User).where(User.id == uid, User.totp_secret == value)
                 .values(totp_secret=seal(key, value, totp_place(uid)))
                 .execution_options(synchronize_session=False))
-            done += result.rowcount or 0  # type: ignore[attr-defined]
+            done += result.rowcount or 0  # type: ignore[attr-defined]  # an UPDATE: CursorResult
         for name, value in legacy_channels:
             result = await s.execute(
                 update(HubChannel).where(HubChannel.name == name,
                                          HubChannel.webhook_secret == value)
                 .values(webhook_secret=seal(key, value, webhook_place(name)))
                 .execution_options(synchronize_session=False))
-            done += result.rowcount or 0  # type: ignore[attr-defined]
+            done += result.rowcount or 0  # type: ignore[attr-defined]  # an UPDATE: CursorResult
         mark = upsert(s, HubSetting.__table__).values(
             key=SEALED_MARK, value=utcnow().isoformat(timespec="seconds"), updated_at=utcnow(),
             updated_by="hub")

@@ -27,6 +27,7 @@ from app.catalog.models import Product
 from app.core.clock import utcnow
 from app.core.db import Session, next_number
 from app.core.ids import uuid7
+from app.core.words import count_of
 from app.hub import replenish
 from app.hub.db import HubDatabase, upsert, write_retrying
 from app.hub.models import (
@@ -62,7 +63,8 @@ class NotFound(HubError):
 def _text(data: dict, key: str, limit: int) -> str:
     value = data.get(key)
     if not isinstance(value, str) or not value or len(value) > limit or "\x00" in value:
-        raise ValueError(f"event data needs text {key!r} of at most {limit} characters")
+        raise ValueError(f"event data needs text {key!r} of at most "
+                         f"{count_of(limit, 'character')}")
     return value
 
 

@@ -117,7 +117,8 @@ def _clean(text: str, what: str, limit: int) -> str:
     if "\x00" in text:
         raise CountError(f"The {what} has a character that cannot be typed; scan it again.")
     if len(text) > limit:
-        raise CountError(f"That {what} is too long ({len(text)} characters); scan it again.")
+        raise CountError(f"That {what} is too long ({count_of(len(text), 'character')}); scan "
+                         "it again.")
     return text
 
 

@@ -18,6 +18,7 @@ from app.catalog.models import Product
 from app.core.clock import utcnow
 from app.core.db import Database, Session, next_number
 from app.core.ids import uuid7
+from app.core.words import count_of
 from app.stock import service
 from app.stock import transfer_rules as rules
 from app.stock.models import Bin, Transfer, TransferLine, TransferPart
@@ -321,7 +322,8 @@ class BadTransferEvent(ValueError):
 def _text(data: dict, key: str, limit: int) -> str:
     value = data.get(key)
     if not isinstance(value, str) or not value or len(value) > limit or "\x00" in value:
-        raise BadTransferEvent(f"{key!r} missing or not text of at most {limit} characters")
+        raise BadTransferEvent(f"{key!r} missing or not text of at most "
+                               f"{count_of(limit, 'character')}")
     return value
 
 
