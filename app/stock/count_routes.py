@@ -101,23 +101,26 @@ async def release_count(request: Request, task_id: str) -> Template | Response:
 
 
 @get("/stock/counts/approvals", guards=[MANAGER])
-async def approvals_page(request: Request, message: str = "") -> Template:
+async def approvals_page(request: Request, message: str = "", refused: bool = False
+                         ) -> Template:
     rows = await counts.approvals(request.app.state.db)
     return page(request, "stock/count_approvals.html", fragment="stock/_count_approvals.html",
-                user=current_user(request), rows=rows, fq=format_quantity, message=message[:200])
+                user=current_user(request), rows=rows, fq=format_quantity, message=message[:200],
+                refused=refused)
 
 
 @post("/stock/counts/lines/{line_id:str}/{verdict:str}", guards=[MANAGER])
 async def decide(request: Request, line_id: str, verdict: str) -> Template:
     if verdict not in ("approve", "reject"):
-        return await approvals_page.fn(request, message="Choose approve or reject.")
+        return await approvals_page.fn(request, message="Choose approve or reject.",
+                                       refused=True)
     try:
         line = await counts.decide_line(request.app.state.db, line_id, signed_in(request),
                                         approve=verdict == "approve")
         message = ("Approved: the difference is now in the stock book." if line.status == "posted"
                    else "Rejected: the stock book stays as it was.")
     except CountError as exc:
-        message = str(exc)
+        return await approvals_page.fn(request, message=str(exc), refused=True)
     return await approvals_page.fn(request, message=message)
 
 

@@ -661,17 +661,19 @@ async def decide_line(db: Database, line_id: str, manager: StaffUser, *,
         product = await s.get(Product, line.product_id)
         bin_ = await s.get(Bin, line.bin_id)
         assert product is not None and bin_ is not None
-        own = await s.scalar(select(CountEntry.id).where(
-            CountEntry.line_id == line.id, CountEntry.user_id == manager.id).limit(1))
-        if approve and own is not None:
+        # Approving one's own difference needs someone else's count agreeing with it
+        # (a recount by another person), or nobody else able to approve.
+        counters = set(await s.scalars(select(CountEntry.user_id).where(
+            CountEntry.line_id == line.id)))
+        if approve and counters == {manager.id}:
             others = await s.scalar(select(func.count(User.id)).where(
                 User.role.in_(("manager", "admin")), User.active.is_(True),
                 User.id != manager.id))
             if others:
                 # A difference big enough to need approval is not approved by the
                 # person who counted it when someone else can look.
-                raise CountError("You counted this yourself: another manager approves it "
-                                 "(or reject it and count again). Nothing changed.")
+                raise CountError("Only you counted this: another manager approves it (or "
+                                 "reject it and have someone count again). Nothing changed.")
             audit.record(s, "count.self_approved", f"{task.number} {product.sku}: the only "
                          "manager", user=manager)
         now = utcnow()

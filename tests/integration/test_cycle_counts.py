@@ -718,7 +718,7 @@ async def test_a_count_waiting_for_approval_blocks_a_manual_count_and_self_appro
         await service.adjust(db, product_id=gold.id, bin_code="A-01-2", reason="count",
                              quantity=19, user_id=manager.id)
     # Another manager (Arjun, admin) is there: she does not approve her own difference.
-    with pytest.raises(CountError, match="You counted this yourself"):
+    with pytest.raises(CountError, match="Only you counted this"):
         await counts.decide_line(db, line.line.id, manager, approve=True)
     await counts.decide_line(db, line.line.id, people["admin"], approve=True)
     async with db.read() as s:
