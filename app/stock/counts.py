@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, column, delete, exists, func, or_, select, table, update
+from sqlalchemy import delete, exists, func, select, update
 
 from app.catalog.barcodes import BarcodeError, MeasureRule, parse_scan
 from app.catalog.models import Product
@@ -52,6 +52,7 @@ from app.core.ids import uuid7
 from app.core.models import User
 from app.core.words import count_of
 from app.stock import count_rules
+from app.stock.count_guards import CountError, check_bin_settled
 from app.stock.count_schedule import cost_of, due_products
 from app.stock.models import (
     Bin,
@@ -61,8 +62,6 @@ from app.stock.models import (
     CountScan,
     CountTask,
     StockLevel,
-    Transfer,
-    TransferLine,
 )
 from app.stock.service import count_requests, in_bin, record_move, take_fefo
 
@@ -76,15 +75,6 @@ STATUS_WORDS = {"open": "waiting for a counter", "counting": "being counted",
 MAX_DUE_TASK = 200  # products in one "due" task
 SCOPE_CHARS = 40
 _REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
-_PICK_TASKS = table("pick_tasks", column("bin_code"), column("status"), column("picked"),
-                    column("order_id"), column("order_number"), column("batch_id"))
-_PICK_BATCHES = table("pick_batches", column("id"), column("status"))
-_ORDERS = table("orders", column("id"), column("state"))
-_PICKED_NOT_LEFT = ("picking", "picked", "packed", "ready")
-
-
-class CountError(ValueError):
-    """Refused, with a message for the counter or the manager; nothing changed."""
 
 
 @dataclass(frozen=True)
@@ -341,54 +331,6 @@ async def _held(s: Session, task_id: str, user: StaffUser, phone: str) -> CountT
     return task
 
 
-async def pick_in_progress(s: Session, bin_code: str) -> str | None:
-    """The order whose pick holds stock of this bin off the shelf but not off the book
-    (an open pick task, or picked items that have not left), or None."""
-    t, o, b = _PICK_TASKS, _ORDERS, _PICK_BATCHES
-    return await s.scalar(
-        select(t.c.order_number)
-        .join(o, o.c.id == t.c.order_id).join(b, b.c.id == t.c.batch_id)
-        .where(t.c.bin_code == bin_code, or_(
-            t.c.status == "open",
-            and_(t.c.picked > 0, or_(o.c.state.in_(_PICKED_NOT_LEFT),
-                                     and_(t.c.status == "cancelled", b.c.status == "open")))))
-        .limit(1))
-
-
-_RECEIPTS = table("goods_receipts", column("id"), column("number"), column("status"))
-_RECEIPT_ITEMS = table("goods_receipt_items", column("grn_id"), column("bin_id"),
-                       column("damaged"))
-
-
-async def _check_no_pick(s: Session, bin_: Bin) -> None:
-    """Refuse a bin whose shelf and book disagree for a known reason: stock picked off
-    the shelf but still on the book (an order's pick; a transfer picked, not yet sent),
-    or put on the shelf but not yet on the book (a receipt not signed off). A count
-    there would post the difference, and the order, transfer or receipt again."""
-    order = await pick_in_progress(s, bin_.code)
-    if order is not None:
-        raise CountError(f"Bin {bin_.code} has a pick in progress (order {order}): count it "
-                         "after the order has left the store. Nothing was recorded.")
-    transfer = await s.scalar(
-        select(Transfer.number).join(TransferLine, TransferLine.transfer_id == Transfer.id)
-        .join(Product, Product.sku == TransferLine.sku)
-        .join(StockLevel, StockLevel.product_id == Product.id)
-        .where(Transfer.state == "picked", TransferLine.picked > 0,
-               StockLevel.bin_id == bin_.id, StockLevel.on_hand != 0).limit(1))
-    if transfer is not None:
-        raise CountError(f"Bin {bin_.code} has stock picked for transfer {transfer} that has "
-                         "not been sent: count it after the transfer is sent. Nothing was "
-                         "recorded.")
-    receipt = await s.scalar(
-        select(_RECEIPTS.c.number).join(_RECEIPT_ITEMS, _RECEIPT_ITEMS.c.grn_id == _RECEIPTS.c.id)
-        .where(_RECEIPTS.c.status == "open", _RECEIPT_ITEMS.c.bin_id == bin_.id,
-               _RECEIPT_ITEMS.c.damaged.is_(False)).limit(1))
-    if receipt is not None:
-        raise CountError(f"Bin {bin_.code} has goods of receipt GRN-{receipt:06d}, which is "
-                         "not signed off yet: count it after the manager signs it off. "
-                         "Nothing was recorded.")
-
-
 async def _pending_bin(s: Session, task: CountTask, bin_id: str) -> Bin:
     bin_ = await s.get(Bin, bin_id) if len(bin_id) <= 36 else None
     if bin_ is None:
@@ -452,7 +394,7 @@ async def open_bin(db: Database, task_id: str, user: StaffUser, phone: str,
         if bin_ is None:
             raise CountError(f"{code} is not a bin label. Scan the label on the shelf.")
         await _pending_bin(s, task, bin_.id)
-        await _check_no_pick(s, bin_)
+        await check_bin_settled(s, bin_)
         return await _bin_view(s, task, bin_)
 
 
@@ -479,7 +421,7 @@ async def add_scan(db: Database, task_id: str, bin_id: str, user: StaffUser, pho
         bin_ = await _pending_bin(s, task, bin_id)
         if request_id and await s.get(CountScan, request_id) is not None:
             return await _bin_view(s, task, bin_, note="That scan was already counted.")
-        await _check_no_pick(s, bin_)
+        await check_bin_settled(s, bin_)
         if not code:
             raise CountError("Scan an item, or type its SKU and how many.")
         try:
@@ -556,7 +498,7 @@ async def finish_bin(db: Database, task_id: str, bin_id: str, user: StaffUser,
     async with db.write() as s:
         task = await _held(s, task_id, user, phone)
         bin_ = await _pending_bin(s, task, bin_id)
-        await _check_no_pick(s, bin_)
+        await check_bin_settled(s, bin_)
         tally = {p: int(q) for p, q in (await s.execute(
             select(CountScan.product_id, func.sum(CountScan.quantity))
             .where(CountScan.task_id == task.id, CountScan.bin_id == bin_.id,
