@@ -43,6 +43,34 @@ async def test_an_order_after_postgresql_dropped_the_connections_is_placed_once(
         assert await s.scalar(select(func.count()).select_from(HubOrder)) == 2
 
 
+async def test_a_connection_caught_between_the_drop_and_its_close_costs_no_order(
+        pg_hub, hub_cfg, monkeypatch):
+    """The race CI met: asyncpg had read PostgreSQL's FATAL message but not yet the
+    socket's end, so BEGIN fails with InternalClientError ("another operation is in
+    progress"). That connection is lost, not the order: the pool is thrown away and the
+    order placed once on a new connection."""
+    from asyncpg.exceptions._base import InternalClientError
+
+    from app.hub import db as hub_db_module
+
+    await setup_stores(pg_hub, {"S1": 10})
+    real_begin, calls = hub_db_module._begin, []
+
+    async def begin_once_caught(driver):
+        calls.append(driver)
+        if len(calls) == 1:
+            raise InternalClientError(
+                "cannot switch to state 15; another operation (2) is in progress")
+        return await real_begin(driver)
+
+    monkeypatch.setattr(hub_db_module, "_begin", begin_once_caught)
+    placed = await placement.take_order(pg_hub, hub_cfg, incoming("W-3"))
+    assert placed.created and placed.order.status == "assigned"
+    assert len(calls) == 2 and calls[0] is not calls[1]  # a new connection the second time
+    async with pg_hub.read() as s:
+        assert await s.scalar(select(func.count()).select_from(HubOrder)) == 1
+
+
 async def test_reads_take_no_transaction_and_writes_do(pg_hub):
     async with pg_hub.read() as s:
         await s.execute(select(1))
@@ -112,6 +140,9 @@ def test_a_driver_error_is_raised_as_sqlalchemy_would_raise_it():
     assert isinstance(deadlock, DBAPIError) and is_retryable(deadlock)
     lost = _as_sqlalchemy(asyncpg.exceptions.ConnectionDoesNotExistError("gone"), "SELECT", {})
     assert isinstance(lost, DBAPIError) and lost.connection_invalidated
+    caught = _as_sqlalchemy(asyncpg.exceptions._base.InternalClientError(
+        "cannot switch to state 15; another operation (2) is in progress"), "BEGIN", None)
+    assert isinstance(caught, DBAPIError) and caught.connection_invalidated
     assert not _as_sqlalchemy(asyncpg.exceptions.UndefinedColumnError("x"), "SELECT", {}
                               ).connection_invalidated
 
