@@ -67,6 +67,10 @@ class Cart(Base):
     note: Mapped[str] = mapped_column(String(40), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # A registered buyer (B2B): the bill becomes a tax invoice to them (issue #18).
+    buyer_gstin: Mapped[str] = mapped_column(String(15), default="", server_default="")
+    buyer_name: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    buyer_address: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
     lines: Mapped[list[CartLine]] = relationship(
         back_populates="cart",
@@ -131,6 +135,15 @@ class Sale(Base):
     tax_minor: Mapped[int] = mapped_column(Integer)
     change_minor: Mapped[int] = mapped_column(Integer, default=0)
     receipt_token: Mapped[str] = mapped_column(String(40), unique=True)
+    # GST document (issue #18, migration 0018): b2c | b2b (tax invoice to buyer_gstin) |
+    # bos (bill of supply, composition scheme). place_of_supply: state code, '' = ours.
+    doc_kind: Mapped[str] = mapped_column(String(4), default="b2c", server_default="b2c")
+    buyer_gstin: Mapped[str] = mapped_column(String(15), default="", server_default="")
+    buyer_name: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    buyer_address: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    place_of_supply: Mapped[str] = mapped_column(String(2), default="", server_default="")
+    invoice_number: Mapped[str | None] = mapped_column(String(16), nullable=True, unique=True,
+                                                       index=True)
 
     lines: Mapped[list[SaleLine]] = relationship(lazy="selectin", order_by="SaleLine.position")
     tenders: Mapped[list[SaleTender]] = relationship(
@@ -160,6 +173,7 @@ class SaleLine(Base):
     tax_minor: Mapped[int] = mapped_column(Integer)
     cgst_minor: Mapped[int] = mapped_column(Integer)
     sgst_minor: Mapped[int] = mapped_column(Integer)
+    igst_minor: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # inter-state
     bin_id: Mapped[str | None] = mapped_column(ForeignKey("bins.id"), nullable=True)
 
 
@@ -194,6 +208,9 @@ class Refund(Base):
     # way to spend it (issue #13 item 3). The code itself is never stored.
     credit_code_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True,
                                                          index=True)
+    # The GST credit note's serial when the refunded bill was a tax invoice (issue #18).
+    credit_note_number: Mapped[str | None] = mapped_column(String(16), nullable=True,
+                                                           unique=True, index=True)
 
     lines: Mapped[list[RefundLine]] = relationship(lazy="selectin")
 

@@ -192,6 +192,8 @@ async def complete_sale(
             "rounding_minor": totals.rounding, "total_minor": totals.total,
             "tax_minor": totals.tax, "change_minor": settlement.change,
             "receipt_token": secrets.token_urlsafe(24),
+            "doc_kind": "b2c", "buyer_gstin": "", "buyer_name": "", "buyer_address": "",
+            "place_of_supply": "", "invoice_number": None,
         }
         await _INSERT_SALE.run(s, sale_row)
         # One query for every line's bin, then one executemany per table (issue #15).
@@ -212,7 +214,7 @@ async def complete_sale(
                 "unit_price_minor": product.price_minor, "gross_minor": price.gross,
                 "discount_minor": price.discount, "net_minor": price.net,
                 "gst_rate_bp": price.gst_rate_bp, "tax_minor": price.tax,
-                "cgst_minor": price.cgst, "sgst_minor": price.sgst, "bin_id": bin_.id,
+                "cgst_minor": price.cgst, "sgst_minor": price.sgst, "igst_minor": 0, "bin_id": bin_.id,
             })
             moves.extend(SaleMove(product.id, product.sku, part.bin.id, part.bin.code,
                                   -part.quantity, part.batch, part.expiry) for part in parts)

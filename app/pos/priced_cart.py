@@ -344,7 +344,7 @@ async def new_cart_state(s: Session, counter: str, user_id: str) -> CartState:
         "id": cart.id, "counter": counter, "status": "active", "user_id": user_id,
         "customer_phone": "", "bill_discount_kind": None, "bill_discount_value": 0,
         "bill_discount_approver": None, "version": 0, "note": "", "created_at": now,
-        "updated_at": now})
+        "updated_at": now, "buyer_gstin": "", "buyer_name": "", "buyer_address": ""})
     return cart
 
 
