@@ -12,6 +12,11 @@ taxable + CGST + SGST == the amount of the row, to the paisa. Lines written befo
 the equal-halves rule (a store's older sales) may carry an odd GST; such an odd
 paisa stays in the taxable value (the half is rounded toward zero), never between
 CGST and SGST. Refund lines come in negative, so a report's rows are net of refunds.
+
+An inter-state supply (a B2B tax invoice to a buyer in another state, issue #18) carries
+IGST instead: ``tax_rows(parts, inter_state=True)`` gives each row IGST = the row's whole
+GST, CGST = SGST = 0 and taxable = amount - GST. Only the split differs; the GST a line
+carries is the same either way.
 """
 
 from __future__ import annotations
@@ -30,14 +35,15 @@ class TaxRow:
     taxable: int
     cgst: int
     sgst: int
+    igst: int = 0  # inter-state supplies only; then cgst == sgst == 0
 
     @property
     def tax(self) -> int:
-        return self.cgst + self.sgst
+        return self.cgst + self.sgst + self.igst
 
     @property
     def total(self) -> int:
-        """What the lines of this rate cost, GST included: taxable + CGST + SGST."""
+        """What the lines of this rate cost, GST included: taxable + CGST + SGST + IGST."""
         return self.taxable + self.tax
 
 
@@ -47,11 +53,13 @@ def half_of(tax: int) -> int:
     return tax // 2 if tax >= 0 else -(-tax // 2)
 
 
-def tax_rows(parts: Iterable[tuple[int, int, int]]) -> tuple[TaxRow, ...]:
+def tax_rows(parts: Iterable[tuple[int, int, int]], inter_state: bool = False
+             ) -> tuple[TaxRow, ...]:
     """(rate in bp, amount incl. GST, GST in it) per line -> one row per rate, by rate.
 
     Lines of one rate are added first (amount and GST), then the row's half is taken,
     so a report built from per-rate sums gives the same rows as one built line by line.
+    ``inter_state``: the rows carry IGST (the row's whole GST), CGST = SGST = 0.
     """
     sums: dict[int, tuple[int, int]] = {}
     for rate, amount, tax in parts:
@@ -59,6 +67,9 @@ def tax_rows(parts: Iterable[tuple[int, int, int]]) -> tuple[TaxRow, ...]:
         sums[rate] = (a + amount, t + tax)
     rows = []
     for rate, (amount, tax) in sorted(sums.items()):
+        if inter_state:
+            rows.append(TaxRow(rate, amount - tax, 0, 0, tax))
+            continue
         half = half_of(tax)
         rows.append(TaxRow(rate, amount - 2 * half, half, half))
     return tuple(rows)
