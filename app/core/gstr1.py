@@ -171,6 +171,7 @@ class Invoice:
     rows: tuple[RateRow, ...]
     ctin: str = ""  # B2B: the buyer's GSTIN
     buyer_name: str = ""
+    inter_state: bool = False  # the rows carry IGST
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +189,7 @@ class Note:
     buyer_name: str = ""
     ur_type: str = ""
     note_type: str = "C"
+    inter_state: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -435,18 +437,21 @@ def build(year: int, month: int, gstin: str, documents: Iterable[Document]) -> G
             if credit:
                 cdnr.append(Note(doc.number, doc.date, doc.total, doc.pos, rows,
                                  doc.original_number, doc.original_date, ctin=doc.buyer_gstin,
-                                 buyer_name=doc.buyer_name))
+                                 buyer_name=doc.buyer_name, inter_state=inter))
             elif rows:
                 b2b.append(Invoice(doc.number, doc.date, doc.total, doc.pos, rows,
-                                   ctin=doc.buyer_gstin, buyer_name=doc.buyer_name))
+                                   ctin=doc.buyer_gstin, buyer_name=doc.buyer_name,
+                                   inter_state=inter))
             continue
         large = inter and (doc.original_value if credit else doc.total) > B2CL_THRESHOLD_MINOR
         if large:
             if credit:
                 cdnur.append(Note(doc.number, doc.date, doc.total, doc.pos, rows,
-                                  doc.original_number, doc.original_date, ur_type="B2CL"))
+                                  doc.original_number, doc.original_date, ur_type="B2CL",
+                                  inter_state=inter))
             elif rows:
-                b2cl.append(Invoice(doc.number, doc.date, doc.total, doc.pos, rows))
+                b2cl.append(Invoice(doc.number, doc.date, doc.total, doc.pos, rows,
+                                    inter_state=inter))
             continue
         for r in rows:
             acc = b2cs.setdefault((doc.pos, r.rate_bp, inter), [0, 0, 0, 0])
