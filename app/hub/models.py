@@ -6,7 +6,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, UTCDateTime
@@ -46,6 +56,9 @@ class HubStore(Base):
     # The refused connection (JSON: address, version, epoch, applied_down, at), shown
     # beside the alert so HQ can tell a restored store from a stray device.
     rejected_link: Mapped[str] = mapped_column(Text, default="")
+    # The GSTIN the store files its returns under (issue #18, h013): set by HQ on the GST
+    # page; '' until then. Stores sharing one state registration share it.
+    gstin: Mapped[str] = mapped_column(String(15), default="", server_default="")
 
 
 class HubStoreLink(Base):
@@ -144,6 +157,13 @@ class HubSale(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     day: Mapped[str] = mapped_column(String(10))  # local date at the hub, YYYY-MM-DD
     total_minor: Mapped[int] = mapped_column(Integer)  # refunds negative
+    # The GST document (issue #18, h013; an older store's events have none: b2c).
+    doc_kind: Mapped[str] = mapped_column(String(4), default="b2c", server_default="b2c")
+    doc_number: Mapped[str | None] = mapped_column(String(16), nullable=True)  # invoice / CN
+    buyer_gstin: Mapped[str] = mapped_column(String(15), default="", server_default="")
+    buyer_name: Mapped[str] = mapped_column(String(80), default="", server_default="")
+    place_of_supply: Mapped[str] = mapped_column(String(2), default="", server_default="")
+    sale_number: Mapped[str] = mapped_column(String(24), default="", server_default="")
 
 
 # --- online orders routed by the hub (#8) --------------------------------------------
@@ -202,6 +222,8 @@ class HubOrderLog(Base):
     """Every decision about an order, in plain words, with its details (JSON)."""
 
     __tablename__ = "hub_order_log"
+    # (kind, at): the hand-over times of a period's orders (chain overview's SLA, h013).
+    __table_args__ = (Index("ix_hub_order_log_kind_at", "kind", "at"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     order_id: Mapped[str] = mapped_column(ForeignKey("hub_orders.id"), index=True)
@@ -334,3 +356,32 @@ class HubSkuDay(Base):
     sku: Mapped[str] = mapped_column(String(40), primary_key=True)
     day: Mapped[str] = mapped_column(String(10), primary_key=True)
     sold: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# --- GST returns at the hub (#18) ------------------------------------------------------
+
+
+class HubSaleTax(Base):
+    """One store document's GST per HSN and rate (a sale's tax invoice or bill, or a
+    refund's credit note; refunds negative), from `sale.completed` / `sale.refunded`:
+    what the hub's GSTR-1 is built from (app/hub/reports.py)."""
+
+    __tablename__ = "hub_sale_taxes"
+    __table_args__ = (Index("ix_hub_sale_taxes_day_store", "day", "store_id"),)
+
+    doc_id: Mapped[str] = mapped_column(String(36), primary_key=True)  # hub_sales.id
+    hsn: Mapped[str] = mapped_column(String(8), primary_key=True)  # '' if not sent
+    rate_bp: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[str] = mapped_column(String(8))
+    kind: Mapped[str] = mapped_column(String(8))  # sale | refund
+    number: Mapped[str] = mapped_column(String(24))
+    day: Mapped[str] = mapped_column(String(10))
+    doc_kind: Mapped[str] = mapped_column(String(4))  # b2c | b2b | bos
+    doc_number: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    buyer_gstin: Mapped[str] = mapped_column(String(15))
+    place_of_supply: Mapped[str] = mapped_column(String(2))
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    taxable_minor: Mapped[int] = mapped_column(BigInteger)
+    cgst_minor: Mapped[int] = mapped_column(BigInteger)
+    sgst_minor: Mapped[int] = mapped_column(BigInteger)
+    igst_minor: Mapped[int] = mapped_column(BigInteger)

@@ -602,11 +602,17 @@ async def _record_sale(s: Session, store_id: str, e: Event, hub_tz: Any) -> None
     at = datetime.fromisoformat(_text(data, "at"))
     total = _int(data, "total")
     row_id = _text(data, "refund_id" if refund else "sale_id")
-    await s.execute(upsert(s, HubSale.__table__).values(
+    from app.hub import reports  # the GST document and its rows (issue #18)
+
+    doc = reports.document(data, refund)  # checked: a bad field is "not sent", never raised
+    day = at.astimezone(hub_tz).date().isoformat()
+    written = await s.execute(upsert(s, HubSale.__table__).values(
         id=row_id, store_id=store_id, kind="refund" if refund else "sale",
         number=_text(data, "number")[:24], at=at,
-        day=at.astimezone(hub_tz).date().isoformat(), total_minor=-total if refund else total,
+        day=day, total_minor=-total if refund else total, **doc.columns(),
     ).on_conflict_do_nothing(index_elements=["id"]))
+    if getattr(written, "rowcount", 1):  # a replayed event adds nothing
+        await reports.record_tax_lines(s, store_id, row_id, refund, day, data, doc)
 
 
 async def _record_order_status(s: Session, store_id: str, data: dict, now: datetime) -> None:
