@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import click
 
-from app.cli import apikeys, demo, hub, store, tls, users
+from app.cli import apikeys, demo, hub, report, store, tls, users
 from app.cli.common import write_secret as _write_secret
 from app.cli.store import import_catalog_file
 
@@ -25,7 +25,7 @@ def main() -> None:
 
 
 for command in (store.serve, store.db, store.catalog, store.bins, users.user, apikeys.apikey,
-                tls.tls, hub.hub, demo.demo):
+                tls.tls, hub.hub, demo.demo, report.report):
     main.add_command(command)
 for command in (*users.HUB_COMMANDS, *apikeys.HUB_COMMANDS):
     hub.hub.add_command(command)

@@ -42,7 +42,7 @@ from app.core.gst import tax_rows
 __all__ = [
     "B2CL_THRESHOLD_MINOR", "Line", "Document", "RateRow", "Invoice", "Note", "B2csRow",
     "NilRow", "HsnRow", "DocSeries", "Figures", "Excluded", "Gstr1", "build", "uqc_of",
-    "is_inter_state",
+    "is_inter_state", "parse_month", "DocKind",
 ]
 
 # B2C Large: an inter-state invoice to an unregistered person whose value is MORE than
@@ -121,8 +121,30 @@ class Document:
         return self.value if self.value is not None else sum(x.amount for x in self.lines)
 
 
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
+
+
+def parse_month(text: str, today: dt.date) -> tuple[int, int]:
+    """'2026-11' -> (2026, 11). A return is for a month that has begun: a month not
+    written YYYY-MM, month 00 or 13, or a month after `today`'s is refused (ValueError,
+    one line for the shop's manager)."""
+    shown = repr(text[:20] + ("..." if len(text) > 20 else ""))
+    m = _MONTH.fullmatch(text.strip()) if isinstance(text, str) else None
+    if not m:
+        raise ValueError(f"{shown} is not a month: write it as YYYY-MM, like 2026-11")
+    year, month = int(m.group(1)), int(m.group(2))
+    if not 1 <= month <= 12 or year < 2017:
+        raise ValueError(f"{shown} is not a month of GST (months 01 to 12, from 2017)")
+    if (year, month) > (today.year, today.month):
+        raise ValueError(f"{text.strip()} has not begun yet: choose {today.year:04d}-"
+                         f"{today.month:02d} or an earlier month")
+    return year, month
+
+
 def is_inter_state(place_of_supply: str, store_state: str) -> bool:
-    return bool(place_of_supply) and place_of_supply != store_state
+    """As the till decides (app.core.gst_invoice.is_inter_state): a place of supply other
+    than the store's own state; an unknown own state counts as within the state."""
+    return bool(store_state and place_of_supply and place_of_supply != store_state)
 
 
 @dataclass(frozen=True, slots=True)

@@ -218,3 +218,27 @@ def test_per_rate_rows_come_from_the_one_tax_rows_rule(docs):
                                         inter_state=d.inter_state) if t.rate_bp]
         assert [(x.rate_bp, x.taxable, x.tax) for x in inv.rows] == [
             (t.rate_bp, t.taxable, t.tax) for t in expected]
+
+
+# ---- the month asked for ---------------------------------------------------------------
+
+TODAY = date(2026, 12, 1)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2026-11", (2026, 11)), (" 2026-12 ", (2026, 12)), ("2017-07", (2017, 7))])
+def test_parse_month(text, expected):
+    assert g.parse_month(text, TODAY) == expected
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ("2026-13", "not a month of GST"), ("2026-00", "not a month of GST"),
+    ("abc", "write it as YYYY-MM"), ("", "write it as YYYY-MM"), ("2026-1", "YYYY-MM"),
+    ("2027-01", "has not begun yet"), ("2026-11\x00", "YYYY-MM"), ("x" * 100_000, "YYYY-MM"),
+    ("1999-05", "from 2017"), ("２０２６-１１", "YYYY-MM"), ("NaN", "YYYY-MM"),
+    ("inf", "YYYY-MM"), (str(2**63), "YYYY-MM"), ("2026-11/2026-10", "YYYY-MM"),
+])
+def test_a_bad_month_is_one_clear_line(text, words):
+    with pytest.raises(ValueError, match=words) as err:
+        g.parse_month(text, TODAY)
+    assert "\n" not in str(err.value) and len(str(err.value)) < 120
