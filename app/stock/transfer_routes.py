@@ -54,7 +54,14 @@ async def transfer_request(request: Request, data: Form) -> Response:
 
 
 @get("/stock/transfers/{transfer_id:str}", guards=[VIEW])
-async def transfer_page(request: Request, transfer_id: str) -> Template:
+async def transfer_page_route(request: Request, transfer_id: str) -> Template:
+    return await transfer_page(request, transfer_id,
+                               error=request.query_params.get("error", "")[:300])
+
+
+async def transfer_page(request: Request, transfer_id: str, *, error: str = "",
+                        typed: dict[str, str] | None = None, ask_more: bool = False
+                        ) -> Template:
     db = request.app.state.db
     try:
         view = await transfers.get_transfer(db, transfer_id)
@@ -66,7 +73,7 @@ async def transfer_page(request: Request, transfer_id: str) -> Template:
     return page(request, "stock/transfer.html", view=view, t=view.transfer, here=me,
                 label=rules.label, reasons=rules.DIFFERENCE_REASONS,
                 bins=await service.list_bins(db) if view.transfer.dest == me else [],
-                error=request.query_params.get("error", "")[:300])
+                error=error[:600], typed=typed or {}, ask_more=ask_more)
 
 
 def _quantities(data: dict[str, str], prefix: str) -> dict[str, int]:
@@ -78,24 +85,38 @@ def _quantities(data: dict[str, str], prefix: str) -> dict[str, int]:
     return out
 
 
-async def _step(request: Request, transfer_id: str, step) -> Response:
+async def _step(request: Request, transfer_id: str, step, data: dict[str, str] | None = None
+                ) -> Response | Template:
     back = f"/stock/transfers/{_q(transfer_id)}"
     try:
         await step()
     except transfers.NotFound:
         raise NotFoundException("No such transfer here.") from None
+    except transfers.MoreThanExpected as exc:
+        # The same form again with what they typed and the question: a redirect would
+        # lose the numbers they have to check.
+        typed = {k: v[:20] for k, v in (data or {}).items()
+                 if k.startswith(("pick:", "got:", "why:")) or k == "bin"}
+        return await transfer_page(request, transfer_id, error=str(exc), typed=typed,
+                                   ask_more=True)
     except (transfers.TransferError, TransferRuleError) as exc:
         return go(request, f"{back}?error={_q(str(exc))}")
     return go(request, back)
 
 
+def _more_ok(data: dict[str, str]) -> bool:
+    return data.get("more_ok", "") == "yes"
+
+
 @post("/stock/transfers/{transfer_id:str}/pick", guards=[VIEW])
-async def transfer_pick(request: Request, transfer_id: str, data: Form) -> Response:
+async def transfer_pick(request: Request, transfer_id: str, data: Form
+                        ) -> Response | Template:
     async def step() -> None:
         await transfers.pick(request.app.state.db, _store_id(request), transfer_id,
-                             _quantities(data, "pick:"), signed_in(request))
+                             _quantities(data, "pick:"), signed_in(request),
+                             more_ok=_more_ok(data))
 
-    return await _step(request, transfer_id, step)
+    return await _step(request, transfer_id, step, data)
 
 
 @post("/stock/transfers/{transfer_id:str}/dispatch", guards=[MANAGER])
@@ -110,15 +131,17 @@ async def transfer_dispatch(request: Request, transfer_id: str) -> Response:
 
 
 @post("/stock/transfers/{transfer_id:str}/receive", guards=[MANAGER])
-async def transfer_receive(request: Request, transfer_id: str, data: Form) -> Response:
+async def transfer_receive(request: Request, transfer_id: str, data: Form
+                           ) -> Response | Template:
     async def step() -> None:
         why = {name[4:][:40]: value[:20] for name, value in data.items()
                if name.startswith("why:")}
         await transfers.receive(request.app.state.db, _store_id(request), transfer_id,
                                 _quantities(data, "got:"), why,
-                                bin_code=data.get("bin", "")[:20], user=signed_in(request))
+                                bin_code=data.get("bin", "")[:20], user=signed_in(request),
+                                more_ok=_more_ok(data))
 
-    return await _step(request, transfer_id, step)
+    return await _step(request, transfer_id, step, data)
 
 
 @post("/stock/transfers/{transfer_id:str}/cancel", guards=[MANAGER])
@@ -130,5 +153,5 @@ async def transfer_cancel(request: Request, transfer_id: str, data: Form) -> Res
     return await _step(request, transfer_id, step)
 
 
-ROUTES = [transfers_page, transfer_request, transfer_page, transfer_pick, transfer_dispatch,
+ROUTES = [transfers_page, transfer_request, transfer_page_route, transfer_pick, transfer_dispatch,
           transfer_receive, transfer_cancel]

@@ -186,6 +186,21 @@ def differences(sent: dict[str, int], received: dict[str, int]) -> list[Differen
             if sent.get(sku, 0) != received.get(sku, 0)]
 
 
+def more_than_expected(expected: dict[str, int], typed: dict[str, int]) -> list[Difference]:
+    """Lines where more was typed than asked (picking) or sent (receiving): usually a
+    slip of the thumb (100 for 10), so the person confirms before it is booked."""
+    return [Difference(sku, expected.get(sku, 0), got) for sku, got in sorted(typed.items())
+            if got > expected.get(sku, 0)]
+
+
+def more_question(over: Sequence[Difference], what: str) -> str:
+    """'ATTA-5KG: 100 typed, 10 asked. Check the numbers ...' for `what` = asked | sent."""
+    shown = "; ".join(f"{d.sku}: {d.received:,} typed, {d.sent:,} {what}" for d in over[:5])
+    more = f" and {len(over) - 5} more" if len(over) > 5 else ""
+    return (f"More than {what}: {shown}{more}. Check the numbers; if they are right, tick "
+            f"\"Yes, more than {what}\" and press the button again.")
+
+
 def transfer_number(prefix: str, n: int) -> str:
     """S1-T00012 for a store's 12th transfer, HQ-T00003 for the hub's third."""
     return f"{prefix}-T{n:05d}"

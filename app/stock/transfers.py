@@ -36,6 +36,11 @@ class NotFound(TransferError):
     pass
 
 
+class MoreThanExpected(TransferError):
+    """More typed than asked (pick) or sent (receive): nothing is written until the
+    person confirms (`more_ok`). The page shows the question with what they typed."""
+
+
 @dataclass
 class TransferView:
     transfer: Transfer
@@ -121,9 +126,10 @@ async def request_transfer(db: Database, store_id: str, *, source: str, dest: st
 
 
 async def pick(db: Database, store_id: str, transfer_id: str, picked: dict[str, int],
-               user: Any = None) -> Transfer:
+               user: Any = None, *, more_ok: bool = False) -> Transfer:
     """The source says what it picked of each line (0 to what is asked or more: a
-    case may hold more than asked). Nothing leaves the shelf's books yet."""
+    case may hold more than asked, confirmed with `more_ok`, else MoreThanExpected).
+    Nothing leaves the shelf's books yet."""
     async with db.write() as s:
         transfer = await _get(s, transfer_id)
         if transfer.source != store_id:
@@ -139,6 +145,10 @@ async def pick(db: Database, store_id: str, transfer_id: str, picked: dict[str, 
         if not any(line.picked for line in lines):
             raise TransferError("nothing was picked: pick at least one item, or cancel "
                                 "the transfer")
+        over = rules.more_than_expected({line.sku: line.quantity for line in lines},
+                                        {line.sku: line.picked or 0 for line in lines})
+        if over and not more_ok:
+            raise MoreThanExpected(rules.more_question(over, "asked"))
         now = utcnow()
         transfer.state, transfer.updated_at = "picked", now
         emit(s, "transfer.picked", {
@@ -223,11 +233,12 @@ async def cancel(db: Database, store_id: str, transfer_id: str, reason: str,
 
 async def receive(db: Database, store_id: str, transfer_id: str, received: dict[str, int],
                   differences: dict[str, str] | None = None, *, bin_code: str = "",
-                  user: Any = None) -> TransferView:
+                  user: Any = None, more_ok: bool = False) -> TransferView:
     """What arrived goes on the shelf, in the batches that left the source (a shortage
     falls on the last batches: transfer_rules.spread_received), into `bin_code` or each
     product's fullest bin; lines where what arrived differs from what left keep the
-    reason given (short, damaged, excess, wrong item)."""
+    reason given (short, damaged, excess, wrong item). More than was sent of a line is
+    booked only when confirmed (`more_ok`), else MoreThanExpected."""
     differences = differences or {}
     async with db.write() as s:
         transfer = await _get(s, transfer_id)
@@ -247,6 +258,12 @@ async def receive(db: Database, store_id: str, transfer_id: str, received: dict[
                                     "from the list")
         products = {p.sku: p for p in await s.scalars(select(Product).where(
             Product.sku.in_([line.sku for line in lines])))}
+        over = rules.more_than_expected(
+            {line.sku: line.sent for line in lines},
+            {sku: got for sku, got in received.items()
+             if isinstance(got, int) and not isinstance(got, bool)})
+        if over and not more_ok:
+            raise MoreThanExpected(rules.more_question(over, "sent"))
         out = []
         for line in lines:
             try:

@@ -322,3 +322,55 @@ async def test_a_request_the_hub_refuses_is_cancelled_here_with_its_reason(s1, c
         "reason": "refused by the hub: there is no store Z9"})
     got = (await tr.get_transfer(s1, t.id)).transfer
     assert (got.state, got.reason) == ("cancelled", "refused by the hub: there is no store Z9")
+
+
+async def test_more_than_asked_or_sent_is_booked_only_once_confirmed(s1, cfg, d2):
+    """A thumb slip (40 for 4) is the usual reason for more than asked: the pick and the
+    receipt refuse it with the figures and write nothing until the person confirms."""
+    d2db, d2cfg = d2
+    await receive(s1, "SALT", 50)
+    t = await tr.request_transfer(s1, "S1", source="S1", dest="D2", lines=[Line("SALT", 4)])
+    await hub_says(s1, cfg, "transfer.approved", approved(t, [("SALT", 4)]))
+    await hub_says(d2db, d2cfg, "transfer.approved", approved(t, [("SALT", 4)]))
+    with pytest.raises(tr.MoreThanExpected, match="SALT: 40 typed, 4 asked"):
+        await tr.pick(s1, "S1", t.id, {"SALT": 40})
+    got = await tr.get_transfer(s1, t.id)
+    assert got.transfer.state == "approved" and got.lines[0].picked is None
+    assert not await events(s1, "transfer.picked")
+    await tr.pick(s1, "S1", t.id, {"SALT": 6}, more_ok=True)  # a case of 6: right
+    [picked] = await events(s1, "transfer.picked")
+    assert picked["lines"] == [{"sku": "SALT", "picked": 6}]
+    await tr.dispatch(s1, "S1", t.id, MEENA, today=TODAY)
+    [dispatched] = await events(s1, "transfer.dispatched")
+    incoming = {**approved(t, [("SALT", 4)]), "at": utcnow().isoformat(),
+                "lines": [{"sku": x["sku"], "quantity": 4, "sent": x["sent"],
+                           "parts": x["parts"]} for x in dispatched["lines"]]}
+    await hub_says(d2db, d2cfg, "transfer.incoming", incoming)
+    before = await levels(d2db)
+    with pytest.raises(tr.MoreThanExpected, match="SALT: 60 typed, 6 sent"):
+        await tr.receive(d2db, "D2", t.id, {"SALT": 60}, user=MEENA)
+    assert await levels(d2db) == before
+    assert (await tr.get_transfer(d2db, t.id)).transfer.state == "dispatched"
+    await tr.receive(d2db, "D2", t.id, {"SALT": 7}, {"SALT": "excess"}, user=MEENA,
+                     more_ok=True)
+    assert await levels(d2db) == {**before, ("SALT", ""): before.get(("SALT", ""), 0) + 7}
+
+
+async def test_the_pick_page_asks_again_with_the_numbers_typed(client, login_as, db, cfg):
+    from tests.conftest import csrf_of
+
+    await _setup(db, cfg)
+    await receive(db, "SALT", 50)
+    await login_as("manager")
+    t = await tr.request_transfer(db, "S1", source="S1", dest="D2", lines=[Line("SALT", 4)])
+    await hub_says(db, cfg, "transfer.approved", approved(t, [("SALT", 4)]))
+    asked = await client.post(f"/stock/transfers/{t.id}/pick", data={
+        "pick:SALT": "40", "_csrf_token": csrf_of(client)})
+    assert asked.status_code == 200
+    assert "40 typed, 4 asked" in asked.text and 'data-testid="more-ok"' in asked.text
+    assert 'name="pick:SALT" value="40"' in asked.text  # what they typed, to check
+    assert (await tr.get_transfer(db, t.id)).transfer.state == "approved"
+    confirmed = await client.post(f"/stock/transfers/{t.id}/pick", data={
+        "pick:SALT": "40", "more_ok": "yes", "_csrf_token": csrf_of(client)})
+    assert "Send to D2" in confirmed.text
+    assert (await tr.get_transfer(db, t.id)).lines[0].picked == 40

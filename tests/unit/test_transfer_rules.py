@@ -120,3 +120,16 @@ def test_transfer_kinds_go_one_way():
                  "transfer.received", "transfer.withdrawn"):
         with pytest.raises(p.ProtocolError, match="not sent this way"):
             p.decode(frame(kind), expect_kinds=p.HUB_TO_STORE)
+
+
+def test_more_than_expected_lists_only_the_lines_over_and_asks_plainly():
+    from app.stock.transfer_rules import more_question, more_than_expected
+
+    over = more_than_expected({"A": 4, "B": 10}, {"A": 40, "B": 10, "C": 1})
+    assert [(d.sku, d.sent, d.received) for d in over] == [("A", 4, 40), ("C", 0, 1)]
+    assert more_than_expected({"A": 4}, {"A": 4}) == []
+    question = more_question(over, "asked")
+    assert question.startswith("More than asked: A: 40 typed, 4 asked; C: 1 typed, 0 asked.")
+    assert '"Yes, more than asked"' in question
+    many = more_than_expected({}, {f"S{i}": 1 for i in range(8)})
+    assert "and 3 more" in more_question(many, "sent")
