@@ -22,6 +22,7 @@ from typing import Any
 from app.core import csv_safe
 from app.core.gst_invoice import STATE_NAMES
 from app.core.gstr1 import Gstr1, HsnRow, Invoice, Note, RateRow
+from app.core.money import to_decimal_string
 
 __all__ = ["CSV_HEADERS", "SECTIONS", "csv_files", "section_csv", "to_json", "rupees",
            "state_label"]
@@ -67,10 +68,8 @@ NIL_TEXT = {
 
 
 def rupees(paise: int) -> str:
-    """12345 -> '123.45'; -5 -> '-0.05'. Exact: integer arithmetic, never a float."""
-    sign = "-" if paise < 0 else ""
-    whole, part = divmod(abs(paise), 100)
-    return f"{sign}{whole}.{part:02d}"
+    """12345 -> '123.45'; -5 -> '-0.05': money.to_decimal_string, the CSV rule."""
+    return to_decimal_string(paise)
 
 
 def _amount(paise: int) -> float:
