@@ -82,10 +82,15 @@ def store_inventory(cfg_path: Path) -> dict:
                     .where(StockLevel.batch != ""))).all()
                 tracked = set(await s.scalars(select(Product.sku).where(
                     Product.tracks_expiry.is_(True))))
+                from app.stock.models import CountLine, CountTask
+                count_lines = sorted((await s.execute(
+                    select(CountTask.status, CountLine.status, CountLine.expected,
+                           CountLine.counted)
+                    .join(CountLine, CountLine.task_id == CountTask.id))).all())
         finally:
             await db.dispose()
         return {"suppliers": suppliers, "costs": costs, "orders": orders, "lines": lines,
-                "batches": batches, "tracked": tracked,
+                "batches": batches, "tracked": tracked, "count_lines": count_lines,
                 "today": utcnow().astimezone(cfg.tz).date()}
 
     return asyncio.run(read())
@@ -114,6 +119,11 @@ def test_each_store_has_suppliers_an_order_sent_and_batches_to_watch(site: DemoS
     assert any(today <= e <= today + timedelta(days=3) for e in by_sku[EXPIRING_SOON])
     assert any(e < today for e in by_sku[EXPIRED])
     assert not any(e < today for sku, dates in by_sku.items() if sku != EXPIRED for e in dates)
+    # A shelf was counted: one product matched, one found two short waits for a recount.
+    statuses = {line_status for _task, line_status, _e, _c in seen["count_lines"]}
+    assert {"matched", "todo"} <= statuses
+    assert all(task == "open" for task, *_ in seen["count_lines"])
+    assert any(c == e - 2 for _t, st, e, c in seen["count_lines"] if st == "todo")
 
 
 def test_the_hub_s_catalogue_says_which_products_track_expiry(site: DemoSite) -> None:
