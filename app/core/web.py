@@ -91,7 +91,7 @@ NAV: list[tuple[str, str, tuple[str, ...]]] = [
     ("Expiry", "/stock/expiry", ("manager",)),  # expiry and mark-downs (issue #17)
     ("Transfers", "/stock/transfers", ("manager", "picker")),  # between stores (issue #17)
     ("Suppliers", "/purchasing", ("manager",)),
-    ("Fulfilment", "/reports/fulfilment", ("manager",)),
+    ("Reports", "/reports", ("manager",)),  # sales, stock, GSTR-1, fulfilment (issue #18)
     ("Overrides", "/pos/audit", ("manager",)),
     ("Printers", "/printers", ("manager",)),
     ("Pair devices", "/pair", ("manager",)),
