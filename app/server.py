@@ -48,7 +48,7 @@ from app.printing import routes as printing_routes
 from app.printing.worker import PrintQueue
 from app.purchasing import receiving_routes
 from app.purchasing import routes as purchasing_routes
-from app.reports import gstr1_routes
+from app.reports import gstr1_routes, sales_routes
 from app.reports import routes as report_routes
 from app.stock import count_routes, expiry_routes
 from app.stock import routes as stock_routes
@@ -381,7 +381,7 @@ def create_store_app(cfg: StoreConfig, *, check_migrations: bool = True) -> Lite
             *receipt_pages.ROUTES,
             *order_live.ROUTES,
             *order_routes.ROUTES,
-            *report_routes.ROUTES, *gstr1_routes.ROUTES,
+            *report_routes.ROUTES, *sales_routes.ROUTES, *gstr1_routes.ROUTES,
             *picking_routes.ROUTES,
             *printing_routes.ROUTES,
             *purchasing_routes.ROUTES,
