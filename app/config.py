@@ -36,6 +36,10 @@ class ConfigError(Exception):
     """A config file is wrong; ``str(e)`` is ``file: key: what is wrong``."""
 
 
+# GST documents (issue #18): the rules are app.core.gst_invoice's (config sits below core,
+# so it keeps these two patterns itself; tests/unit/test_gst_invoice.py checks they agree).
+GST_STATE_CODE = re.compile(r"0[1-9]|[12][0-9]|3[0-8]|97")
+GST_SERIES = re.compile(r"[A-Za-z0-9/-]{1,4}")
 StoreId = Annotated[str, msgspec.Meta(pattern=r"^[A-Z][A-Z0-9]{0,7}$")]
 Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
 
@@ -53,6 +57,23 @@ class StoreSection(Base):
     gstin: str = ""
     address: str = ""
     phone: str = ""
+    # GST documents (issue #18, docs/gst.md). state_code: the store's GST state when it
+    # has no GSTIN ("29"); invoice_series: 1-4 letters, digits, '-' or '/' starting every
+    # tax invoice and credit note number ("" = the store id); composition_scheme: every
+    # bill is a bill of supply (no GST charged or shown).
+    state_code: str = ""
+    invoice_series: str = ""
+    composition_scheme: bool = False
+
+    @property
+    def series(self) -> str:
+        """The series of this store's tax invoices and credit notes."""
+        return self.invoice_series or self.id
+
+    @property
+    def state(self) -> str:
+        """The store's own GST state code ('' when neither GSTIN nor state_code is set)."""
+        return self.gstin[:2] if self.gstin else self.state_code
 
 
 class DatabaseSection(Base):
@@ -303,6 +324,23 @@ def _check_barcode_rules(rules: list[BarcodeRuleSection]) -> None:
             raise ValueError(f"barcode_rules[{i}].pattern", str(exc)) from None
 
 
+def _check_gst_documents(store: StoreSection) -> None:
+    """store.state_code, store.invoice_series (issue #18); raises (key, reason)."""
+    if store.state_code:
+        if not GST_STATE_CODE.fullmatch(store.state_code):
+            raise ValueError("store.state_code", f"{store.state_code[:20]!r} is not a GST "
+                             "state code (01 to 38, or 97), like \"29\" for Karnataka")
+        if store.gstin and store.gstin[:2] != store.state_code:
+            raise ValueError("store.state_code", f"the GSTIN {store.gstin} is of state "
+                             f"{store.gstin[:2]}, not {store.state_code}; leave state_code out")
+    if not GST_SERIES.fullmatch(store.series):
+        if store.invoice_series:
+            raise ValueError("store.invoice_series", "a series has 1 to 4 letters, digits, "
+                             "'-' or '/' (GST document numbers have at most 16 characters)")
+        raise ValueError("store.id", "too long to number GST invoices; set "
+                         "store.invoice_series (1 to 4 letters, digits, '-' or '/')")
+
+
 def _check_semantics(cfg: StoreConfig) -> None:
     """Checks msgspec's types cannot express; raises (key, reason)."""
     try:
@@ -311,6 +349,7 @@ def _check_semantics(cfg: StoreConfig) -> None:
         raise ValueError("store.timezone", f"unknown time zone {cfg.store.timezone!r}") from None
     if cfg.store.gstin and not gstin_check.is_valid(cfg.store.gstin):
         raise ValueError("store.gstin", f"{cfg.store.gstin!r} is not a valid GSTIN")
+    _check_gst_documents(cfg.store)
     _check_barcode_rules(cfg.barcode_rules)
     names = [p.name for p in cfg.printers]
     for name in names:

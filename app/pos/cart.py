@@ -27,6 +27,7 @@ from app.core import audit
 from app.core.auth import StaffUser
 from app.core.clock import utcnow
 from app.core.db import Database, Session
+from app.core.gst_invoice import GstinError, parse_gstin
 from app.core.ids import uuid7
 from app.core.money import format_amount
 from app.core.prepared import Prepared
@@ -46,6 +47,7 @@ from app.pos.priced_cart import (
     new_cart_state,
     parked_on,
     products_for,
+    save_buyer,
     save_cart_state,
     save_lines,
     totals_for,
@@ -371,6 +373,50 @@ async def set_customer_phone(
         cart, products = await cart_state_for_change(s, counter, cart_id)
         cart.customer_phone = digits
         await save_cart_state(s, cart)
+        return await view_of_state(s, cfg, cart, products)
+
+
+BUYER_NAME_MAX = 80  # what the hub keeps of a buyer's name
+BUYER_ADDRESS_MAX = 200
+
+
+def _buyer_text(text: str, what: str, limit: int, needed: bool) -> str:
+    if "\x00" in text:
+        raise PosError(f"the {what} has a character that cannot be typed; type it again")
+    clean = " ".join(text.split())
+    if needed and not clean:
+        raise PosError(f"type the buyer's {what} as on their GST registration")
+    if len(clean) > limit:
+        raise PosError(f"the buyer's {what} is too long: at most {limit} characters")
+    refuse_card_number(clean)
+    return clean
+
+
+async def set_buyer(db: Database, cfg: StoreConfig, counter: str, cart_id: str,
+                    gstin: str, name: str, address: str) -> CartView:
+    """A registered buyer on the cart before Pay (issue #18): the bill becomes a tax
+    invoice to them. The GSTIN is checked (check character, state code) before anything
+    is written; a refused buyer changes nothing."""
+    try:
+        number = parse_gstin(gstin).number
+    except GstinError as exc:
+        raise PosError(str(exc)) from None
+    buyer_name = _buyer_text(name, "name", BUYER_NAME_MAX, needed=True)
+    buyer_address = _buyer_text(address, "address", BUYER_ADDRESS_MAX, needed=True)
+    async with db.write() as s:
+        cart, products = await cart_state_for_change(s, counter, cart_id)
+        cart.buyer_gstin, cart.buyer_name, cart.buyer_address = number, buyer_name, buyer_address
+        await save_buyer(s, cart)
+        return await view_of_state(s, cfg, cart, products)
+
+
+async def remove_buyer(db: Database, cfg: StoreConfig, counter: str, cart_id: str
+                       ) -> CartView:
+    """Back to a retail bill: the buyer leaves the cart (before Pay)."""
+    async with db.write() as s:
+        cart, products = await cart_state_for_change(s, counter, cart_id)
+        cart.buyer_gstin = cart.buyer_name = cart.buyer_address = ""
+        await save_buyer(s, cart)
         return await view_of_state(s, cfg, cart, products)
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import cast
 
 from sqlalchemy import Table, bindparam, or_, select, update
@@ -16,6 +17,15 @@ from app.config import StoreConfig
 from app.core.auth import StaffUser
 from app.core.clock import utcnow
 from app.core.db import Database, Session, next_number
+from app.core.gst_invoice import (
+    DocumentNumberError,
+    document_number,
+    financial_year_at,
+    is_inter_state,
+    parse_gstin,
+    place_of_supply,
+    sequence_name,
+)
 from app.core.ids import uuid7
 from app.core.money import format_amount
 from app.core.prepared import Prepared
@@ -184,6 +194,7 @@ async def complete_sale(
                     raise PosError(f"the exchange credit on {t.reference} was already used")
         n = await next_number(s, "sale")
         now = utcnow()
+        doc = await _gst_document(s, cfg, cart, now)
         sale_row: dict[str, object] = {
             "id": uuid7(), "number": f"{cfg.store.id}-{n:06d}", "idempotency_key": key,
             "cart_id": cart.id, "shift_id": shift.id, "counter": counter,
@@ -192,9 +203,12 @@ async def complete_sale(
             "rounding_minor": totals.rounding, "total_minor": totals.total,
             "tax_minor": totals.tax, "change_minor": settlement.change,
             "receipt_token": secrets.token_urlsafe(24),
-            "doc_kind": "b2c", "buyer_gstin": "", "buyer_name": "", "buyer_address": "",
-            "place_of_supply": "", "invoice_number": None,
+            "doc_kind": doc.kind, "buyer_gstin": cart.buyer_gstin,
+            "buyer_name": cart.buyer_name, "buyer_address": cart.buyer_address,
+            "place_of_supply": doc.place, "invoice_number": doc.number,
         }
+        if doc.kind == "bos":  # a composition dealer collects no tax: none on the bill
+            sale_row["tax_minor"] = 0
         await _INSERT_SALE.run(s, sale_row)
         # One query for every line's bin, then one executemany per table (issue #15).
         bins = await bins_for_sale(s, (line.product_id for line in cart.lines),
@@ -207,14 +221,16 @@ async def complete_sale(
             price = totals.line(line.id)
             parts = bins.take(product.id, line.quantity)
             bin_ = parts[0].bin
+            rate, tax, cgst, sgst, igst = _split(doc, price.gst_rate_bp, price.tax,
+                                                 price.cgst, price.sgst)
             sale_lines.append({
                 "id": uuid7(), "sale_id": sale_row["id"], "position": line.position,
                 "product_id": product.id, "sku": product.sku, "name": product.name,
                 "hsn": hsn[product.id], "unit": product.unit, "quantity": line.quantity,
                 "unit_price_minor": product.price_minor, "gross_minor": price.gross,
                 "discount_minor": price.discount, "net_minor": price.net,
-                "gst_rate_bp": price.gst_rate_bp, "tax_minor": price.tax,
-                "cgst_minor": price.cgst, "sgst_minor": price.sgst, "igst_minor": 0, "bin_id": bin_.id,
+                "gst_rate_bp": rate, "tax_minor": tax,
+                "cgst_minor": cgst, "sgst_minor": sgst, "igst_minor": igst, "bin_id": bin_.id,
             })
             moves.extend(SaleMove(product.id, product.sku, part.bin.id, part.bin.code,
                                   -part.quantity, part.batch, part.expiry) for part in parts)
@@ -223,8 +239,12 @@ async def complete_sale(
                     "sku": product.sku,
                     "quantity": line.quantity,
                     "net": price.net,
-                    "tax": price.tax,
-                    "gst_rate_bp": price.gst_rate_bp,
+                    "tax": tax,
+                    "gst_rate_bp": rate,
+                    "hsn": hsn[product.id],
+                    "cgst": cgst,
+                    "sgst": sgst,
+                    "igst": igst,
                 }
             )
         sale_tenders: list[dict[str, object]] = [
@@ -244,11 +264,16 @@ async def complete_sale(
             "counter": counter,
             "shift": shift.number,
             "total": totals.total,
-            "tax": totals.tax,
+            "tax": sale_row["tax_minor"],
             "discount": totals.discount,
             "rounding": totals.rounding,
             "lines": event_lines,
             "tenders": [{"kind": t.kind, "amount": t.amount_minor} for t in cart.tenders],
+            "doc": doc.kind,
+            "invoice_number": doc.number,
+            "buyer_gstin": cart.buyer_gstin,
+            "buyer_name": cart.buyer_name,
+            "place_of_supply": doc.place,
         }
         # the stock.moved events, then sale.completed: the order emit() gave them
         await record_moves(s, moves, reason="sale", reference=str(sale_row["number"]),
@@ -256,6 +281,47 @@ async def complete_sale(
         sale = _written_sale(sale_row, sale_lines, sale_tenders)
         receipts.ask_for_receipt(s, cfg, sale, user.name)
         return sale
+
+
+@dataclass(frozen=True, slots=True)
+class GstDocument:
+    """What kind of GST document a sale is (issue #18, docs/gst.md)."""
+
+    kind: str  # b2c | b2b (tax invoice to a registered buyer) | bos (bill of supply)
+    place: str = ""  # the buyer's state code; '' for a retail bill (the store's state)
+    inter_state: bool = False  # IGST instead of CGST + SGST
+    number: str | None = None  # the tax invoice's serial in its financial year
+
+
+async def _gst_document(s: Session, cfg: StoreConfig, cart: CartState, now: datetime
+                        ) -> GstDocument:
+    """A composition dealer issues a bill of supply whoever buys; a cart with a buyer
+    becomes a tax invoice numbered in the store's series of this financial year
+    (gapless: the number is taken in the sale's transaction); else a retail bill."""
+    place = place_of_supply(parse_gstin(cart.buyer_gstin)) if cart.buyer_gstin else ""
+    if cfg.store.composition_scheme:
+        return GstDocument("bos", place)
+    if not cart.buyer_gstin:
+        return GstDocument("b2c")
+    fy = financial_year_at(now, cfg.tz)
+    n = await next_number(s, sequence_name("invoice", cfg.store.series, fy))
+    try:
+        number = document_number("invoice", cfg.store.series, fy, n)
+    except DocumentNumberError as exc:
+        raise PosError(f"{exc}. Ask the manager; meanwhile remove the buyer for a retail "
+                       "bill") from None
+    return GstDocument("b2b", place, is_inter_state(cfg.store.state, place), number)
+
+
+def _split(doc: GstDocument, rate: int, tax: int, cgst: int, sgst: int
+           ) -> tuple[int, int, int, int, int]:
+    """A line's (rate, GST, CGST, SGST, IGST) on this document: the GST pricing put in
+    the line, as IGST when inter-state; none at all on a bill of supply."""
+    if doc.kind == "bos":
+        return 0, 0, 0, 0, 0
+    if doc.inter_state:
+        return rate, tax, 0, 0, tax
+    return rate, tax, cgst, sgst, 0
 
 
 _SALES = cast(Table, Sale.__table__)

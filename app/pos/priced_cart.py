@@ -78,6 +78,10 @@ class CartState:
     note: str
     created_at: datetime
     updated_at: datetime
+    # A registered buyer (issue #18): set, the sale becomes a tax invoice to them.
+    buyer_gstin: str = ""
+    buyer_name: str = ""
+    buyer_address: str = ""
     lines: list[LineState] = field(default_factory=list)
     tenders: list[TenderState] = field(default_factory=list)
 
@@ -222,7 +226,9 @@ _T = _TENDERS_TABLE.c
 _S = Shift.__table__.c
 _CART_COLUMNS = (_C.id, _C.counter, _C.status, _C.user_id, _C.customer_phone,
                  _C.bill_discount_kind, _C.bill_discount_value, _C.bill_discount_approver,
-                 _C.version, _C.note, _C.created_at, _C.updated_at)
+                 _C.version, _C.note, _C.created_at, _C.updated_at,
+                 _C.buyer_gstin, _C.buyer_name, _C.buyer_address)
+_N_CART = len(_CART_COLUMNS)
 _CART_STATE = Prepared(select(
     *_CART_COLUMNS,
     exists().where(_T.cart_id == _C.id).label("paying"),
@@ -257,6 +263,10 @@ _SAVE_CART = Prepared(update(_CARTS).where(_C.id == bindparam("cart_id")).values
     bill_discount_kind=bindparam("bill_discount_kind"),
     bill_discount_value=bindparam("bill_discount_value"),
     bill_discount_approver=bindparam("bill_discount_approver"),
+    version=bindparam("version"), updated_at=bindparam("updated_at")))
+_SAVE_BUYER = Prepared(update(_CARTS).where(_C.id == bindparam("cart_id")).values(
+    buyer_gstin=bindparam("buyer_gstin"), buyer_name=bindparam("buyer_name"),
+    buyer_address=bindparam("buyer_address"),
     version=bindparam("version"), updated_at=bindparam("updated_at")))
 _LINES_TABLE = cast(Table, CartLine.__table__)
 _SAVE_LINE = Prepared(update(_LINES_TABLE).where(_L.id == bindparam("line_id")).values(
@@ -300,7 +310,7 @@ async def cart_state(s: Session, cart_id: str) -> StoredCart | None:
     row = await _CART_STATE.first(s, {"cart_id": cart_id})
     if row is None:
         return None
-    return StoredCart(CartState(*row[:12]), bool(row.paying), bool(row.shift_open))
+    return StoredCart(CartState(*row[:_N_CART]), bool(row.paying), bool(row.shift_open))
 
 
 async def cart_state_for_change(
@@ -327,7 +337,7 @@ async def counter_cart_state(
         raise no_shift(counter)
     if row.id is None:
         return None
-    cart = CartState(*row[:12])
+    cart = CartState(*row[:_N_CART])
     products = await read_lines(s, cart)
     await read_tenders(s, cart)
     return cart, products
@@ -374,6 +384,16 @@ async def save_cart_state(s: Session, cart: CartState) -> None:
         "bill_discount_value": cart.bill_discount_value,
         "bill_discount_approver": cart.bill_discount_approver,
         "version": cart.version, "updated_at": cart.updated_at})
+
+
+async def save_buyer(s: Session, cart: CartState) -> None:
+    """touch_state plus the cart's buyer (GSTIN, name, address), written at once."""
+    cart.version += 1
+    cart.updated_at = utcnow()
+    await _SAVE_BUYER.run(s, {
+        "cart_id": cart.id, "buyer_gstin": cart.buyer_gstin, "buyer_name": cart.buyer_name,
+        "buyer_address": cart.buyer_address, "version": cart.version,
+        "updated_at": cart.updated_at})
 
 
 async def save_lines(s: Session, lines: Iterable[LineState]) -> None:

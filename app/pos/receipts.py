@@ -24,6 +24,7 @@ from app.core.clock import utcnow
 from app.core.db import Database, Session
 from app.core.gst import TaxRow
 from app.core.gst import tax_rows as gst_rows
+from app.core.gst_invoice import STATE_NAMES, is_inter_state, state_label
 from app.core.money import format_amount, price_for_measure
 from app.pos.models import Refund, Sale, SaleLine
 from app.printing import service as printing
@@ -31,16 +32,46 @@ from app.printing import service as printing
 MIN_TOKEN_LENGTH = 20  # shorter e-receipt tokens are refused without a database look-up
 
 
+def lines_inter_state(lines: Iterable[SaleLine]) -> bool:
+    """Whether a sale's lines were written as inter-state (IGST)."""
+    return any(line.igst_minor for line in lines)
+
+
+def inter_state_sale(cfg: StoreConfig, sale: Sale) -> bool:
+    """A tax invoice to a buyer in another state: its GST is IGST. Read from its lines
+    (as written when sold); lines with no GST at all fall back on the place of supply."""
+    if sale.doc_kind != "b2b":
+        return False
+    if lines_inter_state(sale.lines):
+        return True
+    if any(line.cgst_minor for line in sale.lines):
+        return False
+    return is_inter_state(cfg.store.state, sale.place_of_supply)
+
+
 def tax_rows(lines: Iterable[SaleLine]) -> tuple[TaxRow, ...]:
-    """The GST table of a sale (screen, paper, e-receipt)."""
-    return gst_rows((line.gst_rate_bp, line.net_minor, line.tax_minor) for line in lines)
+    """The GST table of a sale (screen, paper, e-receipt); IGST rows when its lines are
+    inter-state."""
+    lines = list(lines)
+    return gst_rows(((line.gst_rate_bp, line.net_minor, line.tax_minor) for line in lines),
+                    inter_state=lines_inter_state(lines))
 
 
 def refund_tax_rows(refund: Refund, sale_lines: Mapping[str, SaleLine]) -> tuple[TaxRow, ...]:
     """The GST table of a refund / credit note: its lines at their sale line's rate
-    (the bill's rounding, shown apart, is not in it)."""
-    return gst_rows((sale_lines[rl.sale_line_id].gst_rate_bp, rl.amount_minor, rl.tax_minor)
-                    for rl in refund.lines)
+    (the bill's rounding, shown apart, is not in it), split like the invoice."""
+    return gst_rows(((sale_lines[rl.sale_line_id].gst_rate_bp, rl.amount_minor, rl.tax_minor)
+                     for rl in refund.lines),
+                    inter_state=lines_inter_state(sale_lines.values()))
+
+
+def gst_context(sale: Sale) -> dict:
+    """What a GST document prints beyond a retail bill (docs/gst.md): its kind and the
+    place of supply as the portal writes it ("27-Maharashtra")."""
+    place = sale.place_of_supply
+    return {"doc": sale.doc_kind or "b2c",
+            "place_label": state_label(place) if place in STATE_NAMES else place,
+            "inter_state": lines_inter_state(sale.lines)}
 
 
 def quantity_and_rate(quantity: int, unit: str, unit_price: int, gross: int | None = None) -> str:
@@ -69,7 +100,8 @@ def receipt_url(cfg: StoreConfig, sale: Sale) -> str:
 
 def _receipt_context(cfg: StoreConfig, sale: Sale, cashier: str) -> dict:
     return {"sale": sale, "cashier": cashier, "receipt_url": receipt_url(cfg, sale),
-            "tax_rows": tax_rows(sale.lines), "line_text": sale_line_text}
+            "tax_rows": tax_rows(sale.lines), "line_text": sale_line_text,
+            **gst_context(sale)}
 
 
 def receipt_layout(cfg: StoreConfig, sale: Sale, cashier: str, duplicate: bool = False) -> str:
@@ -122,7 +154,7 @@ def _refund_context(refund: Refund, sale: Sale, sale_lines: Mapping[str, SaleLin
                     credit_code: str) -> dict:
     return {"refund": refund, "sale": sale, "sale_lines": sale_lines,
             "tax_rows": refund_tax_rows(refund, sale_lines), "measure": format_measure,
-            "credit_code": credit_code}
+            "credit_code": credit_code, **gst_context(sale)}
 
 
 def refund_layout(cfg: StoreConfig, refund: Refund, sale: Sale,

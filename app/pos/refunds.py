@@ -15,6 +15,13 @@ from app.core import audit
 from app.core.auth import StaffUser
 from app.core.clock import utcnow
 from app.core.db import Database, Session, get_existing, next_number
+from app.core.gst import half_of
+from app.core.gst_invoice import (
+    DocumentNumberError,
+    document_number,
+    financial_year_at,
+    sequence_name,
+)
 from app.core.ids import uuid7
 from app.pos import receipts
 from app.pos.common import is_manager, refuse_card_number, require_shift
@@ -46,8 +53,10 @@ class RefundableLine:
     @property
     def sold(self) -> SoldLine:
         """The line as the proration rule (till_rules.refund_share) sees it."""
+        # an inter-state line's GST is all IGST; its share is taken in halves all the same
+        half = self.line.cgst_minor or half_of(self.line.igst_minor)
         return SoldLine(quantity=self.line.quantity, net=self.line.net_minor,
-                        tax=self.line.tax_minor, cgst=self.line.cgst_minor,
+                        tax=self.line.tax_minor, cgst=half,
                         refunded_quantity=self.refunded_quantity,
                         refunded_amount=self.refunded_amount, refunded_tax=self.refunded_tax)
 
@@ -148,6 +157,9 @@ async def refund(
             tax_minor=0,
             reason=reason.strip()[:80],
         )
+        if sale.doc_kind == "b2b":  # a tax invoice is corrected by a GST credit note
+            refund_row.credit_note_number = await _credit_note_number(s, cfg, refund_row)
+        inter_state = receipts.inter_state_sale(cfg, sale)
         credit_code = new_credit_code() if tender_kind == "exchange" else ""
         if credit_code:
             refund_row.credit_code_hash = credit_code_hash(credit_code)
@@ -209,12 +221,19 @@ async def refund(
                         batch=batch,
                         expiry=expiry,
                     )
+            half = 0 if inter_state else half_of(line_tax)
             event_lines.append(
                 {
                     "sku": line.sku,
                     "quantity": req.quantity,
                     "amount": amount,
                     "restock": req.restock,
+                    "hsn": line.hsn,
+                    "gst_rate_bp": line.gst_rate_bp,
+                    "tax": line_tax,
+                    "cgst": half,
+                    "sgst": half,
+                    "igst": line_tax if inter_state else 0,
                 }
             )
         # Never give back more than was paid: the bill's rounding (up to 49 paise) stays
@@ -247,6 +266,10 @@ async def refund(
                 "tax": tax,
                 "tender": tender_kind,
                 "lines": event_lines,
+                "credit_note_number": refund_row.credit_note_number,
+                "doc": sale.doc_kind,
+                "place_of_supply": sale.place_of_supply,
+                "buyer_gstin": sale.buyer_gstin,
             },
         )
         await s.flush()
@@ -257,6 +280,17 @@ async def refund(
         # Shown and printed once: only its hash is kept (a repeat of the request has none).
         refund_row.credit_code = credit_code  # type: ignore[attr-defined]  # shown once, not a column
         return refund_row
+
+
+async def _credit_note_number(s: Session, cfg: StoreConfig, refund_row: Refund) -> str:
+    """The next GST credit note serial of the store's series in the refund's financial
+    year (its own gapless sequence, apart from the invoices')."""
+    fy = financial_year_at(refund_row.at, cfg.tz)
+    n = await next_number(s, sequence_name("credit", cfg.store.series, fy))
+    try:
+        return document_number("credit", cfg.store.series, fy, n)
+    except DocumentNumberError as exc:
+        raise PosError(f"{exc}. Ask the manager") from None
 
 
 async def refunds_of_sale(db: Database, sale_id: str) -> list[Refund]:

@@ -274,6 +274,24 @@ async def customer(request: Request, data: Form) -> Template:
     return await _cart_or_error(request, data, action)
 
 
+@post("/pos/cart/buyer", guards=[CASHIER])
+async def buyer(request: Request, data: Form) -> Template:
+    """A business bill (issue #18): the buyer's GSTIN, name and address on the cart."""
+    async def action(db, cfg, counter, cart_id, _approver):
+        return await cart.set_buyer(db, cfg, counter, cart_id, data.get("gstin", ""),
+                                    data.get("name", ""), data.get("address", ""))
+
+    return await _cart_or_error(request, data, action)
+
+
+@post("/pos/cart/buyer/remove", guards=[CASHIER])
+async def buyer_remove(request: Request, data: Form) -> Template:
+    async def action(db, cfg, counter, cart_id, _approver):
+        return await cart.remove_buyer(db, cfg, counter, cart_id)
+
+    return await _cart_or_error(request, data, action)
+
+
 @post("/pos/cart/park", guards=[CASHIER])
 async def park(request: Request, data: Form) -> Template:
     async def action(db, cfg, counter, cart_id, _approver):
@@ -324,6 +342,8 @@ ROUTES = [
     line_discount,
     bill_discount,
     customer,
+    buyer,
+    buyer_remove,
     park,
     resume,
     cart_void,

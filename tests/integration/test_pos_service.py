@@ -417,7 +417,8 @@ async def test_refund_limits_restock_and_idempotency(cfg, db, catalog, cashier, 
         ("S1-R00002", sale.number, 22934, "exchange"),
     ]
     assert refunded[0]["lines"] == [
-        {"sku": DAL, "quantity": 1, "amount": 11466, "restock": "resaleable"}
+        {"sku": DAL, "quantity": 1, "amount": 11466, "restock": "resaleable", "hsn": "0713",
+         "gst_rate_bp": 500, "tax": 544, "cgst": 272, "sgst": 272, "igst": 0}  # GST: #18
     ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -179,3 +180,66 @@ def test_igst_rows_sum_to_the_line_totals_and_equal_the_intra_state_gst(lines):
         assert a.total == b.total == amount
         assert a.cgst == a.sgst == 0 and a.igst == gst == b.tax
         assert a.taxable == b.taxable
+
+
+# --- the store's settings (app/config.py keeps its own two patterns: they must agree) ----
+
+def test_config_accepts_exactly_the_state_codes_and_series_of_the_rules():
+    from app.config import GST_SERIES, GST_STATE_CODE
+
+    for code in [f"{i:02d}" for i in range(100)] + ["1", "001", "97\n", "२९"]:
+        assert bool(GST_STATE_CODE.fullmatch(code)) == (code in gi.STATE_NAMES), code
+    for series in ("S1", "AB-9", "a/b", "S", "ABCDE", "", "S 1", "S_1", "Š1", "S1\n"):
+        try:
+            gi.check_series(series)
+            ok = True
+        except gi.SeriesError:
+            ok = False
+        assert bool(GST_SERIES.fullmatch(series)) == ok, series
+
+
+def store_toml(**store: str) -> str:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "store_config" / "store.toml").read_text()
+    extra = "".join(f"{k} = {v}\n" for k, v in store.items())
+    return text.replace('phone = "080 4000 1234"\n', f'phone = "080 4000 1234"\n{extra}')
+
+
+def test_store_settings_for_gst_documents():
+    from app.config import parse_config
+
+    cfg = parse_config(store_toml())
+    assert (cfg.store.series, cfg.store.state, cfg.store.composition_scheme) == ("S1", "29", False)
+    cfg = parse_config(store_toml(invoice_series='"K-1"', composition_scheme="true"))
+    assert (cfg.store.series, cfg.store.composition_scheme) == ("K-1", True)
+    cfg = parse_config(store_toml(state_code='"29"'))
+    assert cfg.store.state == "29"
+    cfg = parse_config(store_toml(state_code='"27"').replace('gstin = "29AAACK1234F1ZW"', ""))
+    assert cfg.store.state == "27" and cfg.store.gstin == ""
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"invoice_series": '"S1/INV/26-27/"'}, "store.invoice_series: a series has 1 to 4"),
+    ({"invoice_series": '"S 1"'}, "store.invoice_series"),
+    ({"invoice_series": '"S1\\u0000"'}, "store.invoice_series"),
+    ({"invoice_series": '"' + "A" * 100_000 + '"'}, "store.invoice_series"),
+    ({"state_code": '"99"'}, "store.state_code: '99' is not a GST state code"),
+    ({"state_code": '"27"'}, "the GSTIN 29AAACK1234F1ZW is of state 29"),
+    ({"composition_scheme": '"yes"'}, "store.composition_scheme"),
+])
+def test_wrong_store_settings_stop_start_up_with_one_line(settings, message):
+    from app.config import ConfigError, parse_config
+
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse_config(store_toml(**settings))
+
+
+def test_a_long_store_id_needs_its_own_series():
+    from app.config import ConfigError, parse_config
+
+    text = store_toml().replace('id = "S1"', 'id = "STORE12"')
+    with pytest.raises(ConfigError, match="store.id: too long to number GST invoices"):
+        parse_config(text)
+    assert parse_config(store_toml(invoice_series='"ST12"').replace(
+        'id = "S1"', 'id = "STORE12"')).store.series == "ST12"
