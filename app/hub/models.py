@@ -148,7 +148,9 @@ class HubSale(Base):
     """A sale or refund reported by a store, for the hub's sales pages."""
 
     __tablename__ = "hub_sales"
-    __table_args__ = (Index("ix_hub_sales_day_store", "day", "store_id"),)
+    # (store_id, number): a credit note's original bill (the hub's GSTR-1, h013).
+    __table_args__ = (Index("ix_hub_sales_day_store", "day", "store_id"),
+                      Index("ix_hub_sales_store_number", "store_id", "number"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     store_id: Mapped[str] = mapped_column(String(8))

@@ -201,3 +201,122 @@ async def chain_overview(db: HubDatabase, first: date, last: date, today: date, 
                     days=tuple(per_day[d.isoformat()] for d in days),
                     total=chain_total(rows), dots=store_map(rows))
 
+
+
+# --- GSTR-1 at the hub ---------------------------------------------------------------
+#
+# A store's GSTIN is kept on hub_stores.gstin (HQ sets it on the GST page): the hub has
+# no other source (the store's config stays at the store, and its events do not carry
+# it). Stores with one GSTIN (one state registration) file one return together.
+
+
+@dataclass(frozen=True)
+class GstStore:
+    store_id: str
+    name: str
+    gstin: str
+    documents: int  # documents of the month with GST rows
+    taxable: int
+    tax: int
+    without_rows: int  # documents of the month that arrived without GST rows
+
+
+async def gst_month(db: HubDatabase, year: int, month: int) -> list[GstStore]:
+    """Each store's month at a glance (SQL sums; the return itself is built on download)."""
+    first, last = _month_days(year, month)
+    async with db.read() as s:
+        stores = (await s.execute(select(HubStore.id, HubStore.name, HubStore.gstin)
+                                  .order_by(HubStore.id))).all()
+        sums = {str(sid): (int(n), int(t or 0), int(c or 0) + int(g or 0) + int(i or 0))
+                for sid, n, t, c, g, i in (await s.execute(
+                    select(HubSaleTax.store_id, func.count(func.distinct(HubSaleTax.doc_id)),
+                           func.sum(HubSaleTax.taxable_minor), func.sum(HubSaleTax.cgst_minor),
+                           func.sum(HubSaleTax.sgst_minor), func.sum(HubSaleTax.igst_minor))
+                    .where(HubSaleTax.day >= first, HubSaleTax.day <= last)
+                    .group_by(HubSaleTax.store_id))).all()}
+        taxed = select(HubSaleTax.doc_id).where(HubSaleTax.doc_id == HubSale.id).exists()
+        bare = {str(sid): int(n) for sid, n in (await s.execute(
+            select(HubSale.store_id, func.count())
+            .where(HubSale.day >= first, HubSale.day <= last, ~taxed)
+            .group_by(HubSale.store_id))).all()}
+    return [GstStore(sid, name, gstin or "", *sums.get(sid, (0, 0, 0)), bare.get(sid, 0))
+            for sid, name, gstin in stores]
+
+
+def _month_days(year: int, month: int) -> tuple[str, str]:
+    return f"{year:04d}-{month:02d}-01", f"{year:04d}-{month:02d}-31"
+
+
+async def _units_by_hsn(s: Session) -> dict[str, str]:
+    """The catalogue's unit of each HSN (the commonest where products differ): hub rows
+    carry HSN and rate, not the product, and GSTR-1's HSN table wants a unit (UQC)."""
+    from app.catalog.models import Product
+
+    counts: dict[str, dict[str, int]] = defaultdict(dict)
+    for hsn, unit, n in (await s.execute(select(Product.hsn, Product.unit, func.count())
+                                         .group_by(Product.hsn, Product.unit))).all():
+        counts[str(hsn)][str(unit)] = int(n)
+    return {hsn: max(units, key=lambda u: (units[u], u)) for hsn, units in counts.items()}
+
+
+async def gstr1_documents(db: HubDatabase, year: int, month: int, store_ids: list[str],
+                          store_state: str) -> list[Any]:
+    """The month's documents of these stores for app/core/gstr1.build: one Document per
+    sale or refund with its HSN/rate rows as lines (a credit note's positive, as the
+    builder wants them), a credit note naming its bill's number, date and value."""
+    from app.core import gstr1
+
+    first, last = _month_days(year, month)
+    async with db.read() as s:
+        units = await _units_by_hsn(s)
+        rows = (await s.execute(
+            select(HubSaleTax, HubSale.total_minor, HubSale.buyer_name, HubSale.sale_number)
+            .join(HubSale, HubSale.id == HubSaleTax.doc_id)
+            .where(HubSaleTax.store_id.in_(store_ids), HubSaleTax.day >= first,
+                   HubSaleTax.day <= last)
+            .order_by(HubSaleTax.day, HubSaleTax.doc_id, HubSaleTax.hsn,
+                      HubSaleTax.rate_bp))).all()
+        wanted: dict[str, set[str]] = defaultdict(set)
+        for tax, _total, _name, sale_number in rows:
+            if tax.kind == "refund" and sale_number:
+                wanted[tax.store_id].add(sale_number)
+        originals: dict[tuple[str, str], tuple[str, str, int]] = {}
+        for sid, numbers in wanted.items():
+            listed = sorted(numbers)
+            for i in range(0, len(listed), 500):
+                for number, doc_number, day, total in (await s.execute(
+                        select(HubSale.number, HubSale.doc_number, HubSale.day,
+                               HubSale.total_minor)
+                        .where(HubSale.store_id == sid, HubSale.kind == "sale",
+                               HubSale.number.in_(listed[i:i + 500])))).all():
+                    originals[(sid, number)] = (doc_number or number, day, int(total))
+    docs: dict[str, Any] = {}
+    lines: dict[str, list[Any]] = defaultdict(list)
+    for tax, total, buyer_name, sale_number in rows:
+        sign = -1 if tax.kind == "refund" else 1
+        lines[tax.doc_id].append(gstr1.Line(
+            tax.hsn, units.get(tax.hsn, "piece"), sign * tax.quantity, tax.rate_bp,
+            sign * tax.taxable_minor, sign * tax.cgst_minor, sign * tax.sgst_minor,
+            sign * tax.igst_minor))
+        if tax.doc_id in docs:
+            continue
+        original = originals.get((tax.store_id, sale_number))
+        docs[tax.doc_id] = dict(
+            kind="credit_note" if sign < 0 else "invoice",
+            number=tax.doc_number or tax.number, date=date.fromisoformat(tax.day),
+            doc_kind=tax.doc_kind, store_state=store_state, buyer_gstin=tax.buyer_gstin,
+            buyer_name=buyer_name, place_of_supply=tax.place_of_supply, value=abs(total),
+            original_number=original[0] if original else sale_number,
+            original_date=date.fromisoformat(original[1]) if original else None,
+            original_value=original[2] if original else 0)
+    return [gstr1.Document(lines=tuple(lines[doc_id]), **fields)
+            for doc_id, fields in docs.items()]
+
+
+async def set_store_gstin(db: HubDatabase, store_id: str, gstin: str) -> None:
+    """HQ records the GSTIN a store files under ('' clears it). Checked by the caller."""
+    async with db.write() as s:
+        store = await s.get(HubStore, store_id)
+        if store is None:
+            raise LookupError(f"No store {store_id[:8]} at this hub")
+        store.gstin = gstin

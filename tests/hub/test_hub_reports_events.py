@@ -150,3 +150,13 @@ async def test_hostile_gst_fields_never_stop_the_link(hub_db):
     assert await taxes(hub_db, "h99") == []
     # A "B2B" document without a readable buyer GSTIN is reported as B2C.
     assert {r[7] for r in await taxes(hub_db, "h100")} == {"b2c"}
+
+
+async def test_a_total_beyond_the_column_is_refused_cleanly(hub_db):
+    import pytest
+
+    await _store(hub_db)
+    with pytest.raises(ValueError, match="total"):  # the link answers 4400, nothing written
+        await apply(hub_db, "S1", [ev(1, "sale.completed", {**B2B, "total": 2**63})])
+    async with hub_db.read() as s:
+        assert await s.scalar(select(func.count()).select_from(HubSale)) == 0

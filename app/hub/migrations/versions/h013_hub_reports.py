@@ -9,7 +9,8 @@
 - hub_stores.gstin: the GSTIN a store files under (set by HQ on the GST page; stores
   sharing one registration share it).
 - Indexes for the chain overview: hub_order_log (kind, at) for the hand-over times of
-  a period's orders, hub_sale_taxes (day, store_id).
+  a period's orders, hub_sale_taxes (day, store_id), hub_sales (store_id, number) for a
+  credit note's original bill.
 
 Revision ID: h013
 Revises: h012
@@ -64,9 +65,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_hub_sale_taxes_day_store", "hub_sale_taxes", ["day", "store_id"])
     op.create_index("ix_hub_order_log_kind_at", "hub_order_log", ["kind", "at"])
+    op.create_index("ix_hub_sales_store_number", "hub_sales", ["store_id", "number"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_hub_sales_store_number", table_name="hub_sales")
     op.drop_index("ix_hub_order_log_kind_at", table_name="hub_order_log")
     op.drop_index("ix_hub_sale_taxes_day_store", table_name="hub_sale_taxes")
     op.drop_table("hub_sale_taxes")
