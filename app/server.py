@@ -50,6 +50,7 @@ from app.purchasing import receiving_routes
 from app.purchasing import routes as purchasing_routes
 from app.reports import gstr1_routes, sales_routes
 from app.reports import routes as report_routes
+from app.reports import stock_routes as stock_report_routes
 from app.stock import count_routes, expiry_routes
 from app.stock import routes as stock_routes
 from app.sync.client import SyncClient
@@ -383,6 +384,7 @@ def create_store_app(cfg: StoreConfig, *, check_migrations: bool = True) -> Lite
             *order_live.ROUTES,
             *order_routes.ROUTES,
             *report_routes.ROUTES, *sales_routes.ROUTES, *gstr1_routes.ROUTES,
+            *stock_report_routes.ROUTES,
             *picking_routes.ROUTES,
             *printing_routes.ROUTES,
             *purchasing_routes.ROUTES,

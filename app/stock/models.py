@@ -32,7 +32,9 @@ class StockMove(Base):
     __tablename__ = "stock_ledger"
     __table_args__ = (
         CheckConstraint("delta <> 0", name="nonzero"),
-        Index("ix_stock_ledger_product_bin", "product_id", "bin_id"),
+        # By product and bin, then reason and time: a product's last sale and first
+        # delivery are one seek per bin (stock reports, migration 0021, issue #18).
+        Index("ix_stock_ledger_product_bin_reason_at", "product_id", "bin_id", "reason", "at"),
         # By time, covering what the suggested order sums (reason, product, delta): the
         # sales of 28 days are read from the index alone (migration 0017, issue #17).
         Index("ix_stock_ledger_at_sold", "at", "reason", "product_id", "delta"),
