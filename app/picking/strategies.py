@@ -1,0 +1,197 @@
+"""Batching strategies for the picker's "Start the next batch" (issue #20). Pure: no I/O.
+
+Every strategy has one interface, :data:`Strategy`: the open orders (accepted, lines not
+yet in a batch), the picker's limits and the time now in, one :class:`planner.BatchPlan`
+out, or ``None`` when the picker should not start a batch now (nothing to pick, or the
+strategy holds orders back to batch them with the next). Calling a strategy again with
+the lines it planned taken out eventually plans every line exactly once.
+
+* ``one_at_a_time``: the most urgent order alone.
+* ``current``: the production planner as it is (``planner.plan``).
+* ``wait_window(seconds)``: ``current``, but a batch with room left is held back while
+  its most urgent order is younger than ``seconds`` (so the next arrivals can join).
+* ``zone_batch``: zone picking; the batch takes the lines of one zone (the zone of the
+  most urgent order's first stop) from several orders; the orders' zone parts meet again
+  at the packing bench.
+* ``savings``: seed and savings (the most urgent order seeds the batch; among the next
+  ``pool`` most urgent orders the one that adds the least walking joins, while it adds
+  less than ``max_share`` of what picking it alone would cost).
+
+The walking cost of a set of stops is a :data:`RouteCost`; the default,
+``pick_path_cost``, is the length of the pick path through them measured in pick
+sequence, so it needs no floor plan. The simulator (bench/sim) passes one from its floor
+plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from functools import partial
+
+from app.picking import planner
+from app.picking.planner import BatchLimits, BatchPlan, BinStock, OrderToPick
+
+Strategy = Callable[[Sequence[OrderToPick], BatchLimits, datetime], BatchPlan | None]
+RouteCost = Callable[[Iterable[BinStock]], float]
+
+DEFAULT_PROMISE = timedelta(minutes=10)
+
+
+def first_stop(line: planner.OrderLineToPick) -> BinStock | None:
+    """The bin the planner draws this line from first (FEFO, then pick path), or None
+    when no bin has any of it."""
+    live = [b for b in line.bins if b.available > 0]
+    if not live:
+        return None
+    return min(live, key=_fefo_then_path)
+
+
+def _fefo_then_path(b: BinStock) -> tuple[bool, date, int, str]:
+    """The planner's own order of bins for a line (planner.plan_batch)."""
+    return (b.earliest_expiry is None, b.earliest_expiry or date.max, b.pick_seq, b.bin_code)
+
+
+def stops(order: OrderToPick) -> set[BinStock]:
+    found = (first_stop(line) for line in order.lines)
+    return {b for b in found if b is not None}
+
+
+def pick_path_cost(bins: Iterable[BinStock]) -> float:
+    """From the bench to the furthest stop along the pick path and back, in pick sequence
+    units, plus one unit per stop (stopping costs something too)."""
+    seqs = [b.pick_seq for b in bins]
+    return 0.0 if not seqs else 2.0 * max(0, max(seqs)) + len(set(seqs))
+
+
+def one_at_a_time(orders: Sequence[OrderToPick], limits: BatchLimits,
+                  now: datetime) -> BatchPlan | None:
+    """The most urgent order on its own (no batching)."""
+    return current(orders, replace(limits, max_orders=1), now)
+
+
+def current(orders: Sequence[OrderToPick], limits: BatchLimits,
+            now: datetime) -> BatchPlan | None:
+    """What production does today: ``planner.plan`` unchanged."""
+    if not planner.choose_orders(orders, limits, now):
+        return None
+    return planner.plan(orders, limits, now)
+
+
+def _wait_window(orders: Sequence[OrderToPick], limits: BatchLimits, now: datetime, *,
+                 seconds: float, promise: timedelta) -> BatchPlan | None:
+    chosen = planner.choose_orders(orders, limits, now)
+    if not chosen:
+        return None
+    full = len(chosen) >= limits.max_orders
+    received = chosen[0].promised_by - promise  # the promise is made at arrival
+    if not full and (now - received).total_seconds() < seconds:
+        return None
+    return planner.plan_batch(chosen, zone=limits.zone)
+
+
+def wait_window(seconds: float, promise: timedelta = DEFAULT_PROMISE) -> Strategy:
+    """``current`` that holds a batch with room left up to ``seconds`` after its most
+    urgent order arrived (``promised_by - promise``). The caller asks again later."""
+    if not 0 <= seconds < 3600:
+        raise planner.PlanError("the wait window must be between 0 and 3600 seconds")
+    return partial(_wait_window, seconds=float(seconds), promise=promise)
+
+
+def zone_of_lines(order: OrderToPick) -> dict[str, list[planner.OrderLineToPick]]:
+    """The order's lines by the zone of their first stop (no stock: zone "")."""
+    out: dict[str, list[planner.OrderLineToPick]] = {}
+    for line in order.lines:
+        stop = first_stop(line)
+        out.setdefault(stop.zone if stop else "", []).append(line)
+    return out
+
+
+def zone_batch(orders: Sequence[OrderToPick], limits: BatchLimits,
+               now: datetime) -> BatchPlan | None:
+    """Zone picking with a merge at packing: one zone's lines from the most urgent orders.
+
+    The zone is the one of the most urgent order's first line; orders join, most urgent
+    first, with their lines of that zone, within ``max_orders`` and ``max_items``. The
+    plan's orders are those parts (same order ids, fewer lines)."""
+    del now
+    ranked = [o for o in planner.by_urgency(orders) if o.lines]
+    if not ranked:
+        return None
+    seed = zone_of_lines(ranked[0])
+    zone = next(iter(seed))
+    parts: list[OrderToPick] = []
+    items = 0
+    for order in ranked:
+        lines = zone_of_lines(order).get(zone)
+        if not lines:
+            continue
+        part = replace(order, lines=tuple(lines))
+        size = planner.item_count(part)
+        if parts and (len(parts) >= limits.max_orders or items + size > limits.max_items):
+            continue
+        parts.append(part)
+        items += size
+        if len(parts) >= limits.max_orders:
+            break
+    return planner.plan_batch(parts)
+
+
+def _savings(orders: Sequence[OrderToPick], limits: BatchLimits, now: datetime, *,
+             cost: RouteCost, pool: int, max_share: float) -> BatchPlan | None:
+    del now
+    if limits.max_orders < 1:
+        raise planner.PlanError("max_orders must be at least 1")
+    ranked = planner.by_urgency(orders)
+    if limits.zone is not None:
+        ranked = [o for o in ranked if planner.has_zone_stock(o, limits.zone)]
+    if not ranked:
+        return None
+    seed = ranked[0]
+    batch = [seed]
+    items = planner.item_count(seed)
+    route = stops(seed)
+    candidates = [(o, stops(o), planner.item_count(o)) for o in ranked[1:pool + 1]]
+    if items <= limits.max_items:
+        while len(batch) < limits.max_orders and candidates:
+            here = cost(route)
+            best: tuple[float, int] | None = None
+            for i, (_order, own, size) in enumerate(candidates):
+                if items + size > limits.max_items:
+                    continue
+                added = cost(route | own) - here
+                if added > max_share * cost(own):
+                    continue
+                if best is None or added < best[0]:
+                    best = (added, i)
+            if best is None:
+                break
+            order, own, size = candidates.pop(best[1])
+            batch.append(order)
+            route |= own
+            items += size
+    return planner.plan_batch(batch, zone=limits.zone)
+
+
+def savings(cost: RouteCost = pick_path_cost, pool: int = 10,
+            max_share: float = 0.6) -> Strategy:
+    """Seed and savings: the most urgent order, plus whichever of the next ``pool`` adds
+    the least walking, while it adds under ``max_share`` of its own walk alone."""
+    if not 1 <= pool <= 200:
+        raise planner.PlanError("the savings pool must be between 1 and 200 orders")
+    if not 0 <= max_share <= 1:
+        raise planner.PlanError("max_share must be between 0 and 1")
+    return partial(_savings, cost=cost, pool=pool, max_share=float(max_share))
+
+
+def strategies(cost: RouteCost = pick_path_cost, wait_seconds: float = 45,
+               promise: timedelta = DEFAULT_PROMISE) -> dict[str, Strategy]:
+    """Every strategy by name, in the order the simulator compares them."""
+    return {
+        "one_at_a_time": one_at_a_time,
+        "current": current,
+        "wait_window": wait_window(wait_seconds, promise),
+        "zone": zone_batch,
+        "savings": savings(cost),
+    }
