@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from fractions import Fraction
+from functools import lru_cache
 
 HISTORY_DAYS = 28
 RECENT_DAYS = 14
@@ -99,9 +100,11 @@ def weekday_shares(daily_sales: Sequence[int], yesterday: date) -> dict[int, Fra
             for wd in range(7)}
 
 
+@lru_cache(maxsize=256)
 def weekdays_in(start: date, days: int) -> dict[int, int]:
     """weekday -> how many times it falls in the `days` days from `start` (whole weeks
-    and the rest: the same for every product, so it is counted once, not per day)."""
+    and the rest: the same for every product, so it is counted once, not per day).
+    Cached: the dict returned is shared, read it only."""
     counts = dict.fromkeys(range(7), max(0, days) // 7)
     for d in range(max(0, days) % 7):
         counts[(start + timedelta(days=d)).weekday()] += 1
@@ -126,25 +129,39 @@ def need_for(history: ProductHistory, today: date, horizon_days: int) -> tuple[F
 
     Done in integers (this runs for every product of a supplier, 2,000 of them in the
     benchmark): with at most 28 days, each weekday has 1 to 4 samples, so 12 (their
-    least common multiple) over the sample count is whole."""
-    clean = [max(0, q) for q in history.daily_sales[-HISTORY_DAYS:]]
+    least common multiple) over the sample count is whole. A weekday's samples are
+    every 7th day (a slice), and the window's weekday counts are the same for every
+    product (weekdays_in is cached)."""
+    daily = history.daily_sales[-HISTORY_DAYS:]
+    clean = daily if min(daily, default=0) >= 0 else [max(0, q) for q in daily]
     total, n = sum(clean), len(clean)
     if total == 0:
         return Fraction(0), 0
     recent = clean[-RECENT_DAYS:]
     l14, s14 = len(recent), sum(recent)
     rate_num, rate_den = 2 * s14 * n + total * l14, 3 * l14 * n  # (2*s14/l14 + total/n) / 3
-    sums, days = [0] * 7, [0] * 7
-    first = (today - timedelta(days=1)).weekday() - (n - 1)
-    for i, qty in enumerate(clean):
-        sums[(first + i) % 7] += qty
-        days[(first + i) % 7] += 1
+    first = _weekday_before(today) - (n - 1)  # the weekday of clean[0], mod 7
     counts = weekdays_in(today, horizon_days)
-    # sum over weekdays of count * share, share = (sums/days) / (total/n), over 12 * total
-    shares_num = sum(counts[wd] * (sums[wd] * (12 // days[wd]) * n if days[wd] else 12 * total)
-                     for wd in range(7))
+    # sum over weekdays of count * share, share = (sums/days) / (total/n), over 12 * total;
+    # a weekday without a sample (under 7 days of history) counts as an average day.
+    shares_num = 0
+    unsampled = 7
+    for k in range(min(7, n)):
+        samples = clean[k::7]
+        unsampled -= 1
+        count = counts[(first + k) % 7]
+        if count:
+            shares_num += count * sum(samples) * (12 // len(samples)) * n
+    if unsampled:
+        sampled = {(first + k) % 7 for k in range(n)}
+        shares_num += sum(counts[wd] for wd in range(7) if wd not in sampled) * 12 * total
     num, den = rate_num * shares_num, rate_den * 12 * total
     return Fraction(rate_num, rate_den), -(-num // den)
+
+
+@lru_cache(maxsize=64)
+def _weekday_before(today: date) -> int:
+    return (today - timedelta(days=1)).weekday()
 
 
 def suggest_line(history: ProductHistory, *, today: date, lead_time_days: int,

@@ -209,3 +209,42 @@ class CountScan(Base):
     quantity: Mapped[int] = mapped_column(Integer)
     user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# ---- sales per product and local day (issue #17; app/stock/sales_days.py) ------------
+
+
+class SalesDay(Base):
+    """Minus the sum of a product's sale, order and refund moves on one store-local day,
+    kept by record_move(s) in the moves' transaction (equal to the ledger's sum)."""
+
+    __tablename__ = "sales_days"
+    # Clustered on (product, day): a product's 28 days are one short range of one b-tree.
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    sold: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SalesCalendar(Base):
+    """The store's local days as UTC spans, for the time zone in SalesDaysZone."""
+
+    __tablename__ = "sales_calendar"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    day: Mapped[date] = mapped_column(Date)
+
+
+class SalesDaysZone(Base):
+    """One row: the zone sales_days and sales_calendar were built for, and the span."""
+
+    __tablename__ = "sales_days_zone"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tz: Mapped[str] = mapped_column(String(64))
+    first_day: Mapped[date] = mapped_column(Date)
+    last_day: Mapped[date] = mapped_column(Date)
+    built_at: Mapped[datetime] = mapped_column(UTCDateTime())

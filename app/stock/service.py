@@ -21,7 +21,7 @@ from app.core.clock import utcnow
 from app.core.db import Database, Session
 from app.core.ids import uuid7
 from app.core.prepared import Prepared
-from app.stock import fefo
+from app.stock import fefo, sales_days
 from app.stock.models import REASONS, Bin, CountEntry, CountLine, StockLevel, StockMove
 from app.sync.outbox import emit, emit_many
 
@@ -80,6 +80,7 @@ async def record_move(
     await s.execute(_ADD_TO_LEVEL.statement, {
         "product_id": product.id, "bin_id": bin.id, "batch": move.batch or "",
         "expiry": expiry, "on_hand": delta})
+    await sales_days.add_sales(s, reason, move.at, ((product.id, delta),))
     emit(s, "stock.moved", _moved_event(move.id, product.sku, bin.code, delta, reason,
                                         move.reference, move.batch, expiry, move.at))
     return move
@@ -146,6 +147,8 @@ async def record_moves(
             {"product_id": m.product_id, "bin_id": m.bin_id, "batch": m.batch,
              "expiry": m.expiry, "on_hand": m.delta}
             for m in moves])
+        # The sales per product and local day (one upsert per product; sales_days.py).
+        await sales_days.add_sales(s, reason, now, ((m.product_id, m.delta) for m in moves))
     events = [("stock.moved", _moved_event(move_id, m.sku, m.bin_code, m.delta, reason,
                                            reference, m.batch or None, m.expiry, now))
               for move_id, m in zip(ids, moves, strict=True)]

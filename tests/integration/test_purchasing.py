@@ -164,30 +164,39 @@ async def test_suggested_order_from_the_ledger(db, products, staff):
 
 
 @pytest.mark.parametrize("zone", ["Asia/Kolkata", "Europe/London"])
-async def test_sales_fall_on_the_stores_local_day(db, products, zone):
-    """The ledger is summed per local day in SQL: a sale at 23:59 local time is that
-    day's, one at 00:01 the next day's, also across a clock change (London, 25 Oct)."""
+async def test_sales_fall_on_the_stores_local_day(db, products, zone, monkeypatch):
+    """Sales are kept per local day (app/stock/sales_days.py): a sale at 23:59 local time
+    is that day's, one at 00:01 the next day's, also across a clock change (London, 25
+    Oct). The migration built the calendar for Asia/Kolkata: London's sales were written
+    by Kolkata's days and the first read for London rebuilds them from the ledger."""
     from datetime import UTC, datetime, time
 
-    from app.stock.models import StockMove
+    import app.stock.service as stock_service
+    from app.stock import sales_days
 
     tz = ZoneInfo(zone)
     today = date(2026, 11, 1)
+    moments = [(date(2026, 10, 31), time(23, 59)),
+               (date(2026, 11, 1), time(0, 1)),  # today: not in the window
+               (date(2026, 10, 25), time(0, 30)),
+               (date(2026, 10, 24), time(23, 30)),
+               (date(2026, 10, 4), time(0, 0)),  # the window's first day
+               (date(2026, 10, 3), time(23, 59))]  # before the window
     async with db.write() as s:
         bin_ = (await s.scalars(select(stock.Bin))).first()
-        for local_day, clock in [(date(2026, 10, 31), time(23, 59)),
-                                 (date(2026, 11, 1), time(0, 1)),  # today: not in the window
-                                 (date(2026, 10, 25), time(0, 30)),
-                                 (date(2026, 10, 24), time(23, 30)),
-                                 (date(2026, 10, 4), time(0, 0)),  # the window's first day
-                                 (date(2026, 10, 3), time(23, 59))]:  # before the window
+        product = await s.get(Product, products["P1"])
+        for local_day, clock in moments:
             at = datetime.combine(local_day, clock, tz).astimezone(UTC)
-            s.add(StockMove(product_id=products["P1"], bin_id=bin_.id, delta=-1,
-                            reason="sale", reference="", at=at))
+            monkeypatch.setattr(stock_service, "utcnow", lambda at=at: at)
+            await stock_service.record_move(s, product=product, bin=bin_, delta=-1,
+                                            reason="sale")
+    first = today - timedelta(days=28)
+    await sales_days.ensure(db, tz, first, today)
     async with db.read() as s:
-        day = service._local_day_index(today, tz)
-        got = sorted((await s.execute(select(day).select_from(StockMove))).scalars(),
-                     key=lambda d: (d is None, d or 0))
-    # 27 = yesterday (31 Oct), 21 = 25 Oct, 20 = 24 Oct, 0 = 4 Oct; today's is None; 3 Oct
-    # also says 0, and the query's `at >= start` leaves it out.
-    assert got == [0, 0, 20, 21, 27, None]
+        raw = sales_days.raw_of(s)
+        got = dict(raw.execute("SELECT day, sold FROM sales_days WHERE product_id = ?",
+                               (products["P1"],)).fetchall())
+        zone_row = raw.execute("SELECT tz FROM sales_days_zone").fetchone()
+    assert got == {d.isoformat(): 1 for d, _clock in moments}
+    assert zone_row == (zone,)
+    assert first == date(2026, 10, 4)  # the window: 4 Oct .. 31 Oct (today left out)
