@@ -199,7 +199,7 @@ class Refund(Base):
     shift_id: Mapped[str] = mapped_column(ForeignKey("shifts.id"), index=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
     approver_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)  # reports (migration 0020)
     tender_kind: Mapped[str] = mapped_column(String(8))
     total_minor: Mapped[int] = mapped_column(Integer)
     tax_minor: Mapped[int] = mapped_column(Integer)

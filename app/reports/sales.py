@@ -84,7 +84,7 @@ async def _lines(s: Session, start: datetime, end: datetime
     inter = (SaleLine.igst_minor != 0).label("inter")
     sold = await s.execute(
         select(SaleLine.product_id, SaleLine.gst_rate_bp, inter, func.sum(SaleLine.quantity),
-               func.count(SaleLine.id), func.sum(SaleLine.net_minor),
+               func.count(), func.sum(SaleLine.net_minor),
                func.sum(SaleLine.tax_minor), func.max(SaleLine.unit))
         .join(Sale, Sale.id == SaleLine.sale_id)
         .where(Sale.at >= start, Sale.at < end)
@@ -153,15 +153,19 @@ async def _people_and_tenders(s: Session, start: datetime, end: datetime
 
 
 async def _data(s: Session, r: DateRange, tz: tzinfo, detail: bool = True) -> SalesData:
+    """The sums of one range; without ``detail`` only the bills and refunds by day and
+    hour (what the previous period is compared on), not the lines, people or tenders."""
     start, end = utc_bounds(r, tz)
     sales, refunds = await _buckets(s, start, end, tz)
+    if not detail:
+        return SalesData(sales, refunds)
     products, tax, items = await _lines(s, start, end)
     if items and sales:  # items are a total: put them on the first bucket
         first = sales[0]
         sales[0] = SalesBucket(first.day, first.hour, first.bills, first.gross,
                                first.discounts, first.rounding, first.total, items)
-    people, tenders = await _people_and_tenders(s, start, end) if detail else ([], [])
-    return SalesData(sales, refunds, products if detail else [], people, tenders, tax)
+    people, tenders = await _people_and_tenders(s, start, end)
+    return SalesData(sales, refunds, products, people, tenders, tax)
 
 
 async def load(db: Database, r: DateRange, tz: tzinfo) -> SalesData:
