@@ -29,17 +29,18 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, bindparam, func, select
 
 from app.catalog.barcodes import MeasureRule
-from app.catalog.models import Product
-from app.catalog.service import product_for_code
+from app.catalog.models import Barcode, Product
 from app.core import audit
 from app.core.clock import utcnow
 from app.core.db import Database, Session
 from app.core.ids import uuid7
 from app.core.models import User
+from app.core.prepared import Prepared
 from app.core.words import count_of
 from app.purchasing import states
 from app.purchasing.models import (
@@ -193,7 +194,7 @@ class BinChoice:
 class ScanStep:
     """A scanned product, ready for the add form."""
 
-    product: Product
+    product: ScannedProduct
     scan: ScannedCode
     unit: str  # case or piece
     count: int
@@ -421,16 +422,6 @@ async def start(db: Database, *, po_id: str | None, supplier_id: str | None,
 # --- scanning ------------------------------------------------------------------------
 
 
-async def _find(s: Session, scanned: ScannedCode) -> Product | None:
-    for code in scanned.codes:
-        product = await product_for_code(s, code)
-        if product is not None:
-            return product
-    if scanned.sku:
-        return await s.scalar(select(Product).where(Product.sku == scanned.sku[:40]))
-    return None
-
-
 async def _received_before(s: Session, grn: GoodsReceipt, product_id: str,
                            line: PurchaseOrderLine | None) -> int:
     """What the order already had of the product: earlier receipts (the line's
@@ -449,12 +440,73 @@ def _pack_size(pid: str, lines: dict[str, PurchaseOrderLine],
     return None
 
 
-async def _home_bin(s: Session, product: Product) -> str:
-    """The put-away bin to suggest: the product's fullest bin (stock.bin_for_sale), else
-    the store's first bin; '' in a store with no bins yet."""
-    if await s.scalar(select(Bin.id).limit(1)) is None:
-        return ""
-    return (await stock.bin_for_sale(s, product)).code
+@dataclass(frozen=True)
+class ScannedProduct:
+    """What the add form shows of the scanned product (a plain row, not an ORM object)."""
+
+    id: str
+    sku: str
+    name: str
+    unit: str
+    tracks_expiry: bool
+
+
+# A scan is a read of plain rows through prepared statements (core/prepared.py, as at
+# the till): the ORM's per-query and per-object cost was most of a scan's time.
+_GRN = cast(Table, GoodsReceipt.__table__)
+_PRODUCTS = cast(Table, Product.__table__)
+_BARCODES = cast(Table, Barcode.__table__)
+_LINES = cast(Table, PurchaseOrderLine.__table__)
+_OFFERS = cast(Table, SupplierProduct.__table__)
+_ITEMS = cast(Table, GoodsReceiptItem.__table__)
+_BINS = cast(Table, Bin.__table__)
+_LEVELS = cast(Table, StockLevel.__table__)
+_PRODUCT_COLUMNS = (_PRODUCTS.c.id, _PRODUCTS.c.sku, _PRODUCTS.c.name, _PRODUCTS.c.unit,
+                    _PRODUCTS.c.tracks_expiry)
+_SCAN_GRN = Prepared(select(_GRN.c.number, _GRN.c.status, _GRN.c.po_id, _GRN.c.supplier_id)
+                     .where(_GRN.c.id == bindparam("grn_id")))
+_PRODUCT_BY_CODE = Prepared(select(*_PRODUCT_COLUMNS)
+                            .join(_BARCODES, _BARCODES.c.product_id == _PRODUCTS.c.id)
+                            .where(_BARCODES.c.code == bindparam("code")))
+_PRODUCT_BY_SKU = Prepared(select(*_PRODUCT_COLUMNS).where(_PRODUCTS.c.sku == bindparam("sku")))
+_PRODUCT_BY_ID = Prepared(select(*_PRODUCT_COLUMNS).where(_PRODUCTS.c.id == bindparam("id")))
+# The order's line for the product, the supplier's pack size, and what this receipt has
+# of it so far, in one statement (each is 0 or 1 indexed row).
+_SCAN_LINE = Prepared(select(
+    select(_LINES.c.quantity).where(_LINES.c.po_id == bindparam("po_id"),
+                                    _LINES.c.product_id == bindparam("product_id"))
+    .scalar_subquery(),
+    select(_LINES.c.unit).where(_LINES.c.po_id == bindparam("po_id"),
+                                _LINES.c.product_id == bindparam("product_id"))
+    .scalar_subquery(),
+    select(_LINES.c.pack_size).where(_LINES.c.po_id == bindparam("po_id"),
+                                     _LINES.c.product_id == bindparam("product_id"))
+    .scalar_subquery(),
+    select(_LINES.c.received).where(_LINES.c.po_id == bindparam("po_id"),
+                                    _LINES.c.product_id == bindparam("product_id"))
+    .scalar_subquery(),
+    select(_OFFERS.c.pack_size).where(_OFFERS.c.supplier_id == bindparam("supplier_id"),
+                                      _OFFERS.c.product_id == bindparam("product_id"))
+    .scalar_subquery(),
+    select(func.coalesce(func.sum(_ITEMS.c.quantity), 0))
+    .where(_ITEMS.c.grn_id == bindparam("grn_id"),
+           _ITEMS.c.product_id == bindparam("product_id")).scalar_subquery(),
+    # The put-away bin: the product's fullest bin (as stock.bin_for_sale chooses).
+    select(_BINS.c.code).join(_LEVELS, _LEVELS.c.bin_id == _BINS.c.id)
+    .where(_LEVELS.c.product_id == bindparam("product_id")).group_by(_BINS.c.id)
+    .order_by(func.sum(_LEVELS.c.on_hand).desc(), _BINS.c.pick_seq).limit(1)
+    .scalar_subquery(),
+))
+_ALL_BINS = Prepared(select(_BINS.c.code, _BINS.c.zone).order_by(_BINS.c.pick_seq,
+                                                                 _BINS.c.code))
+
+
+@dataclass(frozen=True)
+class _ScanGrn:
+    id: str
+    number: int
+    po_id: str | None
+    supplier_id: str | None
 
 
 async def scan(db: Database, grn_id: str, raw: str, *, today: date,
@@ -463,36 +515,48 @@ async def scan(db: Database, grn_id: str, raw: str, *, today: date,
     scanned = read_scan(raw, today, rules)
     async with db.read() as s:
         grn = await _open(s, grn_id)
-        product = await _find(s, scanned)
-        if product is None:
+        row = None
+        for code in scanned.codes:
+            row = await _PRODUCT_BY_CODE.first(s, {"code": code})
+            if row is not None:
+                break
+        if row is None and scanned.sku:
+            row = await _PRODUCT_BY_SKU.first(s, {"sku": scanned.sku[:40]})
+        if row is None:
             raise ReceivingError(f"No product has barcode {scanned.codes[0]}. Search the "
                                  "product list, or add the barcode to the product first.")
-        return await _step(s, grn, product, scanned)
+        return await _step(s, grn, ScannedProduct(*row), scanned)
 
 
 async def step_for(db: Database, grn_id: str, product_id: str, unit: str) -> ScanStep:
     """The add form again for a product already scanned (to show a refusal on it)."""
     async with db.read() as s:
         grn = await _open(s, grn_id)
-        product = await s.get(Product, product_id[:36])
-        if product is None:
+        row = await _PRODUCT_BY_ID.first(s, {"id": product_id[:36]})
+        if row is None:
             raise ReceivingError("That product no longer exists: scan it again.")
         scanned = ScannedCode(raw="", codes=(), case=unit == "case")
-        return await _step(s, grn, product, scanned)
+        return await _step(s, grn, ScannedProduct(*row), scanned)
 
 
-async def _open(s: Session, grn_id: str) -> GoodsReceipt:
-    grn = await _receipt(s, grn_id)
-    if grn.status != "open":
-        raise AlreadyClosed(f"{grn_label(grn.number)} is signed off; start a new receipt.")
-    return grn
+async def _open(s: Session, grn_id: str) -> _ScanGrn:
+    row = await _SCAN_GRN.first(s, {"grn_id": grn_id[:36]})
+    if row is None:
+        raise NotFound("No such goods receipt.")
+    number, status, po_id, supplier_id = row
+    if status != "open":
+        raise AlreadyClosed(f"{grn_label(number)} is signed off; start a new receipt.")
+    return _ScanGrn(grn_id[:36], number, po_id, supplier_id)
 
 
-async def _step(s: Session, grn: GoodsReceipt, product: Product,
+async def _step(s: Session, grn: _ScanGrn, product: ScannedProduct,
                 scanned: ScannedCode) -> ScanStep:
-    lines = await _po_lines(s, grn.po_id, product.id)
-    offered = await _supplier_items(s, grn.supplier_id, product.id)
-    pack = _pack_size(product.id, lines, offered)
+    row = await _SCAN_LINE.first(s, {"po_id": grn.po_id, "supplier_id": grn.supplier_id,
+                                     "grn_id": grn.id, "product_id": product.id})
+    assert row is not None  # a SELECT without FROM: always one row
+    qty, unit, line_pack, received, offered_pack, here, fullest = row
+    on_order = grn.po_id is not None and qty is not None
+    pack = line_pack if on_order else offered_pack  # None: the pack size is not known
     count = scanned.count or 1
     if not scanned.case and product.unit != "piece" and scanned.weight_g:
         count = scanned.weight_g
@@ -506,15 +570,15 @@ async def _step(s: Session, grn: GoodsReceipt, product: Product,
         dropped = ("The code's batch and expiry are not kept: this product does not "
                    "track expiry.")
         batch, expiry = "", None
-    line = lines.get(product.id)
+    bins = [BinChoice(code, zone) for code, zone in await _ALL_BINS.all(s)]
+    # Its fullest bin, else the store's first bin; '' in a store with no bins yet.
+    home = fullest or (bins[0].code if bins else "")
     return ScanStep(
         product=product, scan=scanned, unit="case" if scanned.case else "piece",
         count=min(count, 9_999), pack_size=pack, batch=batch, expiry=expiry,
-        bin_code=await _home_bin(s, product),
-        bins=[BinChoice(code, zone) for code, zone in (await s.execute(
-            select(Bin.code, Bin.zone).order_by(Bin.pick_seq, Bin.code))).all()],
-        ordered=base_quantity(line.quantity, line.unit, line.pack_size) if line else None,
-        received=await _received_before(s, grn, product.id, line), dropped=dropped)
+        bin_code=home, bins=bins,
+        ordered=base_quantity(qty, unit, line_pack) if on_order else None,
+        received=int(here or 0) + (int(received) if on_order else 0), dropped=dropped)
 
 
 async def add_item(db: Database, grn_id: str, item: ItemInput, *, today: date,
