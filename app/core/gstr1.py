@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from app.core.gst import tax_rows
+from app.core.words import count_of
 
 __all__ = [
     "B2CL_THRESHOLD_MINOR", "Line", "Document", "RateRow", "Invoice", "Note", "B2csRow",
@@ -489,14 +490,15 @@ def build(year: int, month: int, gstin: str, documents: Iterable[Document]) -> G
         if qty or row.taxable or row.tax:  # a line sold and refunded in the month nets out
             hsn.append(row)
     if ex_invoices or ex_notes:
-        notes.append(f"{ex_invoices} bill(s) of supply and {ex_notes} refund(s) of them "
-                     "are left out: a composition dealer files CMP-08 and GSTR-4, not GSTR-1.")
+        notes.append(f"{count_of(ex_invoices, 'bill of supply', 'bills of supply')} and "
+                     f"{count_of(ex_notes, 'refund')} of them are left out: a composition "
+                     "dealer files CMP-08 and GSTR-4, not GSTR-1.")
     if bad_gstin:
         notes.append("B2B documents without a 15-character buyer GSTIN: "
                      + ", ".join(bad_gstin[:10]) + (" ..." if len(bad_gstin) > 10 else ""))
     if no_hsn:
-        notes.append(f"{no_hsn} line(s) have no HSN code: the HSN table lists them with an "
-                     "empty code; add the HSN in the catalogue before filing.")
+        notes.append(f"{count_of(no_hsn, 'line')} without an HSN code: the HSN table lists "
+                     "them with an empty code; add the HSN in the catalogue before filing.")
     if not gstin:
         notes.append("The store has no GSTIN in its config: the portal will not take the "
                      "JSON until store.gstin is set.")
