@@ -27,6 +27,8 @@ from datetime import UTC, date, datetime, tzinfo
 from stdnum import luhn
 from stdnum.exceptions import ValidationError
 
+from app.core.words import count_of
+
 __all__ = [
     "DOC_KINDS", "MAX_DOCUMENT_NUMBER", "MAX_NUMBER_LENGTH", "MAX_SERIES_LENGTH",
     "STATE_NAMES", "DocumentNumberError", "Gstin", "GstinError", "SeriesError",
@@ -177,7 +179,7 @@ def check_series(series: str) -> str:
     if not isinstance(series, str) or not series:
         raise SeriesError("the series is empty; use 1 to 4 letters or digits, like S1")
     if len(series) > MAX_SERIES_LENGTH:
-        raise SeriesError(f"the series has {len(series)} characters; at most "
+        raise SeriesError(f"the series has {count_of(len(series), 'character')}; at most "
                           f"{MAX_SERIES_LENGTH} fit the 16 of a GST document number")
     if not _SERIES.fullmatch(series) or not series.isascii():
         raise SeriesError("a series has only letters, digits, '-' and '/'")

@@ -387,7 +387,8 @@ def _buyer_text(text: str, what: str, limit: int, needed: bool) -> str:
     if needed and not clean:
         raise PosError(f"type the buyer's {what} as on their GST registration")
     if len(clean) > limit:
-        raise PosError(f"the buyer's {what} is too long: at most {limit} characters")
+        raise PosError(f"the buyer's {what} is too long: at most "
+                       f"{count_of(limit, 'character')}")
     refuse_card_number(clean)
     return clean
 

@@ -20,7 +20,7 @@ from app.core.money import MAX_AMOUNT_MINOR, MoneyError, format_amount, parse_am
 from app.core.web import Form, go, is_htmx, page, qr_svg_data_uri, signed_in
 from app.pos import cart, credit_notes, payment, priced_cart
 from app.pos.pricing import PricingError
-from app.pos.receipts import reprint_receipt, tax_rows
+from app.pos.receipts import gst_context, reprint_receipt, tax_rows
 from app.pos.till_rules import PosError, accept_tender
 from app.pos.till_web import (
     CASHIER,
@@ -236,7 +236,7 @@ async def sale_receipt(request: Request, sale_id: str) -> Template:
     if sale is None:
         raise NotFoundException("No such sale.")
     receipt = {"sale": sale, "money": format_amount, "tax_rows": tax_rows(sale.lines),
-               **await _print_status(request, sale.id)}
+               **gst_context(sale), **await _print_status(request, sale.id)}
     if sale.counter == counter_of(request) and not is_htmx(request):
         till = await till_page(request, done=receipt)
         if till is not None:

@@ -16,7 +16,7 @@ from app.core.auth import LoginError
 from app.core.money import format_amount
 from app.core.web import Form, go, page, qr_svg_data_uri, signed_in
 from app.pos import payment, refunds
-from app.pos.receipts import refund_tax_rows
+from app.pos.receipts import gst_context, refund_tax_rows
 from app.pos.till_rules import PosError
 from app.pos.till_web import (
     CASHIER,
@@ -154,7 +154,7 @@ async def refund_receipt(request: Request, refund_id: str) -> Template:
         request,
         "pos/refund_receipt.html",
         **ctx(request, refund=refund, sale=sale, sale_lines=lines, money=format_amount,
-               credit=credit, tax_rows=refund_tax_rows(refund, lines)),
+               credit=credit, tax_rows=refund_tax_rows(refund, lines), **gst_context(sale)),
     )
 
 ROUTES = [

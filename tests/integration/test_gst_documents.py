@@ -118,6 +118,12 @@ def words(text: str) -> str:
     return " ".join(text.split())
 
 
+def screen(response) -> str:
+    """A page's words, tags dropped."""
+    assert response.status_code == 200, response.text
+    return words(re.sub(r"<[^>]+>", " ", response.text))
+
+
 # ---- tax invoices ------------------------------------------------------------------------
 
 
@@ -448,3 +454,49 @@ async def test_a_credit_note_for_more_than_the_invoice_is_refused_and_writes_not
     assert len(await rows(db, select(RefundLine))) == 1
     assert await sequence(db, f"credit:S1:{fy_now(cfg)}") == 1
     assert len(await events(db, "sale.refunded")) == 1
+
+
+# ---- on screen: the receipt, the e-receipt, the refund page --------------------------------
+
+
+async def test_the_screens_show_the_invoice_the_credit_note_and_the_bill_of_supply(
+        cfg, db, client, login_as, staff, users):
+    manager = users["manager"]
+    await shifts.open_shift(db, cfg, "C2", manager, 0)
+    sale = await b2b_sale(db, cfg, manager, OTHER_STATE, DAL, LOTION, counter="C2")
+    retail = await b2b_sale(db, cfg, manager, "", DAL, counter="C2")
+    note = await refunds.refund(db, cfg, "C2", sale.id, [RefundRequest(
+        next(ln.id for ln in sale.lines if ln.gst_rate_bp == 500), 1, "resaleable")],
+        "cash", new_key(), manager)
+    c = await login_as("manager")
+    shown = screen(await c.get(f"/pos/sales/{sale.id}"))
+    for expected in ("TAX INVOICE", f"Invoice No. {sale.invoice_number}", BUYER[0], BUYER[1],
+                     OTHER_STATE, "Place of supply: 27-Maharashtra", "IGST", "HSN 0713",
+                     "Tax payable on reverse charge: No", "Authorised signatory"):
+        assert expected in shown, expected
+    assert "CGST" not in shown
+    retail_shown = screen(await c.get(f"/pos/sales/{retail.id}"))
+    assert "CGST" in retail_shown and "Invoice No." not in retail_shown
+    assert "reverse charge" not in retail_shown
+    public = screen(await client.get(f"/r/{sale.receipt_token}"))
+    for expected in (f"Invoice No. {sale.invoice_number}", "Place of supply: 27-Maharashtra",
+                     "IGST", "CREDIT NOTE", f"Credit note No. {note.credit_note_number}",
+                     f"Against invoice {sale.invoice_number}"):
+        assert expected in public, expected
+    page = screen(await c.get(f"/pos/refunds/{note.id}"))
+    for expected in ("CREDIT NOTE", note.credit_note_number,
+                     f"Against invoice {sale.invoice_number}", "Issued to", OTHER_STATE,
+                     "IGST", "Tax payable on reverse charge: No"):
+        assert expected in page, expected
+
+
+async def test_a_bill_of_supply_on_screen_shows_no_tax(composition, db, client, login_as,
+                                                       staff, users):
+    cfg = composition
+    manager = users["manager"]
+    await shifts.open_shift(db, cfg, "C2", manager, 0)
+    sale = await b2b_sale(db, cfg, manager, OTHER_STATE, DAL, counter="C2")
+    public = screen(await client.get(f"/r/{sale.receipt_token}"))
+    assert "BILL OF SUPPLY" in public and "TAX INVOICE" not in public
+    assert "Composition taxable person, not eligible to collect tax on supplies" in public
+    assert "CGST" not in public and "GST 5%" not in public
