@@ -212,7 +212,7 @@ class Store:
         started = time.perf_counter()
         plan = self.strategy(open_orders, self.limits, EPOCH + timedelta(seconds=now))
         self.result.plan_ms.append((time.perf_counter() - started) * 1000)
-        if plan is None or not (plan.tasks or plan.short):
+        if plan is None or not plan.orders:
             if self.unplanned and picker not in self.poll_due:
                 self.poll_due.add(picker)
                 self.engine.at(now + self.p.poll_s, "poll", picker)
@@ -222,7 +222,7 @@ class Store:
 
     def _start_batch(self, picker: int, plan: planner.BatchPlan) -> None:
         now = self.engine.now
-        planned = {t.line_id for t in plan.tasks} | {line_id for _o, line_id, _q in plan.short}
+        planned = {line.line_id for o in plan.orders for line in o.lines}
         for o in plan.orders:
             order = self.by_id[o.order_id]
             left = [x for x in self.unplanned[o.order_id] if x.line_id not in planned]

@@ -71,6 +71,8 @@ class Params:
             raise ValueError("walk speed, pick shape and lines shape must be above 0")
         if self.pickers < 1 or self.packers < 1 or self.riders < 1 or self.max_orders < 1:
             raise ValueError("at least one picker, packer, rider and order per batch")
+        if max(self.pickers, self.packers, self.max_orders) > 500 or self.riders > 10_000:
+            raise ValueError("at most 500 pickers, packers or orders a batch, 10,000 riders")
         if self.cancel_rate > 1 or self.weighed_share > 1:
             raise ValueError("shares are between 0 and 1")
 
