@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 from sqlalchemy import select
 
@@ -34,6 +34,7 @@ class OrderTiming:
     seconds: dict[str, float | None]  # stage label -> seconds (None: not reached)
     total: float | None  # received -> handed over
     on_time: bool | None  # handed over by the promised time
+    received_at: datetime | None = None  # when the store got it (first 'received')
 
 
 def order_timings(orders: list[Order]) -> list[OrderTiming]:
@@ -50,8 +51,33 @@ def order_timings(orders: list[Order]) -> list[OrderTiming]:
         total = (done - first["received"]).total_seconds() if done and "received" in first \
             else None
         out.append(OrderTiming(order.number, order.state, seconds, total,
-                               None if done is None else done <= order.promised_by))
+                               None if done is None else done <= order.promised_by,
+                               first.get("received")))
     return out
+
+
+@dataclass(frozen=True)
+class HourRow:
+    """Orders the store received in one local hour of the day, and how they ended."""
+
+    hour: int
+    received: int
+    on_time: int  # handed over by the promised time
+    late: int  # handed over after it
+    open: int  # not handed over (yet)
+
+
+def orders_by_hour(timings: list[OrderTiming], tz: tzinfo) -> list[HourRow]:
+    """24 rows, by the local hour each order came in: how many came, and how many of
+    them met the promised time (SLA), missed it, or are still open."""
+    rows = [[0, 0, 0, 0] for _ in range(24)]
+    for t in timings:
+        if t.received_at is None:
+            continue
+        row = rows[t.received_at.astimezone(tz).hour]
+        row[0] += 1
+        row[1 if t.on_time else 2 if t.on_time is False else 3] += 1
+    return [HourRow(h, *rows[h]) for h in range(24)]
 
 
 def stage_averages(timings: list[OrderTiming]) -> list[tuple[str, float | None, int]]:

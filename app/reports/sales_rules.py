@@ -27,7 +27,7 @@ from app.core.money import round_half_up
 MAX_DAYS = 366
 TOP = 10  # products shown in each of the top and bottom lists
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")  # ASCII digits only
 
 
 class RangeError(ValueError):
