@@ -16,6 +16,8 @@ the lines it planned taken out eventually plans every line exactly once.
 * ``savings``: seed and savings (the most urgent order seeds the batch; among the next
   ``pool`` most urgent orders the one that adds the least walking joins, while it adds
   less than ``max_share`` of what picking it alone would cost).
+* ``split_big(lines)``: ``current`` for ordinary orders; a big order goes out in halves
+  along the pick path to two pickers at once.
 
 The walking cost of a set of stops is a :data:`RouteCost`; the default,
 ``pick_path_cost``, is the length of the pick path through them measured in pick
@@ -185,6 +187,32 @@ def savings(cost: RouteCost = pick_path_cost, pool: int = 10,
     return partial(_savings, cost=cost, pool=pool, max_share=float(max_share))
 
 
+def _split_big(orders: Sequence[OrderToPick], limits: BatchLimits, now: datetime, *,
+               lines: int) -> BatchPlan | None:
+    ranked = [o for o in planner.by_urgency(orders) if o.lines]
+    if not ranked:
+        return None
+    seed = ranked[0]
+    if len(seed.lines) <= lines:
+        small = [o for o in ranked if len(o.lines) <= lines]
+        return current(small, limits, now)
+    def place(line: planner.OrderLineToPick) -> tuple[int, str]:
+        stop = first_stop(line)
+        return (stop.pick_seq, stop.bin_code) if stop else (-1, "")
+    along = sorted(seed.lines, key=place)
+    first = along[: (len(along) + 1) // 2]
+    return planner.plan_batch([replace(seed, lines=tuple(first))], zone=limits.zone)
+
+
+def split_big(lines: int = 8) -> Strategy:
+    """``current`` for ordinary orders; an order of more than ``lines`` lines, once it is
+    the most urgent, goes out in halves along the pick path, so two pickers work on it at
+    once (the halves meet at the packing bench). Big orders never join a batch."""
+    if not 1 <= lines <= 1000:
+        raise planner.PlanError("the big-order threshold must be between 1 and 1000 lines")
+    return partial(_split_big, lines=int(lines))
+
+
 def strategies(cost: RouteCost = pick_path_cost, wait_seconds: float = 45,
                promise: timedelta = DEFAULT_PROMISE) -> dict[str, Strategy]:
     """Every strategy by name, in the order the simulator compares them."""
@@ -194,4 +222,5 @@ def strategies(cost: RouteCost = pick_path_cost, wait_seconds: float = 45,
         "wait_window": wait_window(wait_seconds, promise),
         "zone": zone_batch,
         "savings": savings(cost),
+        "split_big": split_big(),
     }

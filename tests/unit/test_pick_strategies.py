@@ -197,3 +197,30 @@ def test_a_line_with_no_stock_anywhere_is_short_not_lost():
         plans = drain(strategy, [a], BatchLimits())
         short = {(line_id, q) for p in plans for _o, line_id, q in p.short}
         assert short == {("a1", 2), ("a2", 2)}, name
+
+
+def test_split_big_sends_a_big_order_out_in_halves_along_the_path():
+    big = order("big", 1, *(line(f"b{i}", 1, shelf(f"S{i}", 100 * (10 - i))) for i in range(10)))
+    small = order("small", 2, line("s1", 1, shelf("X", 5)))
+    split = strategies.split_big(lines=8)
+    first = split([big, small], BatchLimits(), NOW)
+    assert first is not None and [o.order_id for o in first.orders] == ["big"]
+    assert [t.pick_seq for t in first.tasks] == [100, 200, 300, 400, 500]  # the near half
+    rest = replace(big, lines=tuple(x for x in big.lines
+                                    if x.line_id not in {t.line_id for t in first.tasks}))
+    second = split([rest, small], BatchLimits(), NOW)  # the rest is small: batched as usual
+    assert second is not None and [o.order_id for o in second.orders] == ["big", "small"]
+    assert sorted(t.pick_seq for t in second.tasks if t.order_id == "big") == \
+        [600, 700, 800, 900, 1000]
+    # a big order that is not the most urgent does not ride along in a batch
+    ordinary = split([small, big], BatchLimits(), NOW - timedelta(minutes=5))
+    later = split([replace(small, promised_by=NOW - timedelta(minutes=9)), big],
+                  BatchLimits(), NOW)
+    assert ordinary is not None and later is not None
+    assert [o.order_id for o in later.orders] == ["small"]
+
+
+@pytest.mark.parametrize("lines", [0, -1, 2**63, 1001])
+def test_split_big_refuses_a_threshold_that_is_not_a_count(lines):
+    with pytest.raises(PlanError):
+        strategies.split_big(lines)
