@@ -44,6 +44,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--surge-minutes", type=float, default=30.0)
     ap.add_argument("--walk-speed", type=float, default=Params.walk_speed_mps)
     ap.add_argument("--pick-mean", type=float, default=Params.pick_mean_s)
+    ap.add_argument("--pack-order", type=float, default=Params.pack_order_s)
+    ap.add_argument("--pack-item", type=float, default=Params.pack_item_s)
+    ap.add_argument("--max-orders", type=int, default=Params.max_orders,
+                    help="orders per batch (the phone's limit)")
     ap.add_argument("--strategies", default="", help="comma list (default: all)")
     ap.add_argument("--quick", action="store_true", help="no full-day run, no staff search")
     ap.add_argument("--calibrate", type=Path, help="the fulfilment report's orders CSV")
@@ -51,15 +55,27 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
+def _params(args: argparse.Namespace) -> Params:
+    return Params(pickers=args.pickers, packers=args.packers, riders=args.riders,
+                  walk_speed_mps=args.walk_speed, pick_mean_s=args.pick_mean,
+                  pack_order_s=args.pack_order, pack_item_s=args.pack_item,
+                  max_orders=args.max_orders)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    params = Params(pickers=args.pickers, packers=args.packers, riders=args.riders,
-                    walk_speed_mps=args.walk_speed, pick_mean_s=args.pick_mean)
+    try:
+        params = _params(args)
+        runs = scenarios(args.base_rate, args.hours, args.surge_minutes / 60)
+        calibration = args.calibrate.read_text(encoding="utf-8") if args.calibrate else ""
+    except (ValueError, OSError) as exc:
+        print(f"bad parameter: {exc}", file=sys.stderr)
+        return 2
     floor, products = load_store(params, args.seed)
     store = Store(floor, products, params, args.seed)
     out: list[str] = [f"# Dark-store simulation (seed {args.seed})", ""]
     if args.calibrate:
-        changes = calibrate(args.calibrate.read_text(encoding="utf-8"), store, args.base_rate)
+        changes = calibrate(calibration, store, args.base_rate)
         params = replace(params, **changes)
         store = Store(floor, products, params, args.seed)
         out += ["Calibrated from " + args.calibrate.name + ": " + ", ".join(
@@ -81,15 +97,14 @@ def main(argv: list[str] | None = None) -> int:
     lines: list[str] = []
     plan = planning_ms(store)
     lines.append("## Planning time, one decision over 50 open orders\n")
-    lines.append("| strategy | median ms | max ms |\n|---|---:|---:|")
+    lines.append("| strategy | median ms | p95 ms |\n|---|---:|---:|")
     for name in names:
         med, top = plan[name]
         lines.append(f"| {name} | {med:.2f} | {top:.2f} |")
     slowest = max(plan[n][1] for n in names)
     plan_line = (f"{'PASS' if slowest < PLAN_TARGET_MS else 'FAIL'}  planning time for 50 "
-                 f"open orders: slowest decision {slowest:.1f} ms (need < 50 ms)")
+                 f"open orders: p95 of the slowest strategy {slowest:.1f} ms (need < 50 ms)")
 
-    runs = scenarios(args.base_rate, args.hours, args.surge_minutes / 60)
     if args.quick:
         runs.pop("day")
     results = {}

@@ -160,7 +160,7 @@ def test_arrivals_follow_the_rate_and_the_surge():
 
 def test_baskets_have_a_median_of_five_or_six_lines_and_some_weighed_items():
     rng = random.Random(5)
-    baskets = [basket(rng, PRODUCTS, PARAMS, n) for n in range(1500)]
+    baskets = [basket(rng, PRODUCTS, PARAMS, n) for n in range(800)]
     sizes = sorted(len(b) for b in baskets)
     assert 5 <= sizes[len(sizes) // 2] <= 6
     weighed = sum(1 for b in baskets for x in b if x.product.unit != "piece")
@@ -207,3 +207,40 @@ def test_calibration_reads_the_fulfilment_csv_and_skips_hostile_cells():
     assert means == {"Accept": 15.0, "Start picking": 30.0, "Picking": 75.0,
                      "Packing": 60.0, "Waiting for rider": 30.0}
     assert stage_means("") == {} and stage_means("a,b\n1,2\n") == {}
+
+
+# ---- the command ----------------------------------------------------------------------------
+
+def test_the_command_prints_targets_and_writes_its_files(tmp_path, capsys):
+    from bench.sim.__main__ import main
+
+    code = main(["--quick", "--hours", "0.5", "--strategies", "current,one_at_a_time",
+                 "--out", str(tmp_path)])
+    text = capsys.readouterr().out
+    assert code == 0
+    assert "PASS  planning time" in text or "FAIL  planning time" in text
+    assert "base rate" in text and "batching walks less" in text
+    assert (tmp_path / "summary.md").read_text().startswith("# Dark-store simulation")
+    ET.fromstring((tmp_path / "base-current.svg").read_text())
+
+
+@pytest.mark.parametrize("argv", [["--pickers", "0"], ["--walk-speed", "nan"],
+                                  ["--base-rate", "inf"], ["--strategies", "magic"],
+                                  ["--calibrate", "/no/such/file.csv"]])
+def test_the_command_refuses_bad_input_with_a_message(argv, capsys):
+    from bench.sim.__main__ import main
+
+    assert main(argv) == 2
+    assert capsys.readouterr().err.strip()
+
+
+def test_calibration_moves_the_model_toward_the_store():
+    from bench.sim.calibrate import calibrate
+    from bench.sim.runs import Store as Bench
+
+    text = ("order,state,Accept,Start picking,Picking,Packing,Waiting for rider\n"
+            + "".join(f"D2-{i},delivered,30,20,240,90,40\n" for i in range(20)))
+    changes = calibrate(text, Bench(FLOOR, PRODUCTS, PARAMS, 3), 30.0)
+    assert changes["accept_s"] == 30.0
+    assert changes["pick_mean_s"] > PARAMS.pick_mean_s  # the store picks slower than 8 s
+    assert 1.0 <= changes["pack_order_s"] < 90
