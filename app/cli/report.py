@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -49,11 +48,8 @@ def gstr1(cfg: StoreConfig, month: str, out_dir: str | None, as_json: bool) -> N
     except ValueError as exc:
         fail(str(exc))
 
-    async def work(database: Any) -> Any:
-        ret = await gstr1_data.load_month(database, cfg, year, mon)
-        return ret, await gstr1_data.reconcile(database, cfg, year, mon, ret)
-
-    ret, rec = STORE.with_db(cfg, work)
+    ret, rec = STORE.with_db(cfg, lambda database: gstr1_data.month_report(
+        database, cfg, year, mon))
     if out_dir:
         folder = Path(out_dir)
         try:

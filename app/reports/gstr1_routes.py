@@ -51,8 +51,7 @@ async def gstr1_page(request: Request) -> Template:
         return page(request, "reports/gstr1.html", status_code=400, user=user, month=text,
                     error=error, ret=None, rec=None, sections=(), files=())
     cfg, db = request.app.state.cfg, request.app.state.db
-    ret = await gstr1_data.load_month(db, cfg, *ym)
-    rec = await gstr1_data.reconcile(db, cfg, *ym, ret)
+    ret, rec = await gstr1_data.month_report(db, cfg, *ym)
     figures = ret.section_figures()
     sections = [(label, figures[key]) for key, label in SECTION_NAMES]
     month = f"{ym[0]:04d}-{ym[1]:02d}"
