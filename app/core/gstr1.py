@@ -51,6 +51,7 @@ __all__ = [
 # (Notification 12/2024-Central Tax of 10 July 2024, rule 59(4)(b)/section 37 read with
 # CBIC's change to table 5). Compared with the invoice value (tax and rounding included).
 B2CL_THRESHOLD_MINOR = 1_00_000 * 100
+MAX_AMOUNT = 2**53  # paise (about Rs 90 lakh crore): what a JSON number holds exactly
 
 DocKind = Literal["b2c", "b2b", "bos"]
 Kind = Literal["invoice", "credit_note"]
@@ -371,6 +372,9 @@ def _rows(lines: Iterable[Line], inter_state: bool) -> tuple[RateRow, ...]:
 
 
 def _check(doc: Document, year: int, month: int) -> None:
+    n = doc.number
+    if not isinstance(n, str) or not 1 <= len(n) <= 40 or not n.isprintable():
+        raise ValueError(f"document number {str(n)[:20]!r} is not a bill or note number")
     if (doc.date.year, doc.date.month) != (year, month):
         raise ValueError(f"{doc.number}: dated {doc.date.isoformat()}, not in "
                          f"{year:04d}-{month:02d}")
@@ -381,9 +385,18 @@ def _check(doc: Document, year: int, month: int) -> None:
     if doc.place_of_supply and not _STATE.fullmatch(doc.place_of_supply):
         raise ValueError(f"{doc.number}: place of supply {doc.place_of_supply[:20]!r} is "
                          "not a 2-digit state code")
+    amounts = [doc.value, doc.original_value] if doc.value is not None else [doc.original_value]
+    for x in doc.lines:
+        amounts += [x.quantity, x.taxable, x.cgst, x.sgst, x.igst, x.rate_bp]
+    for v in amounts:  # from another store's event (the hub): never a float, NaN or text
+        if type(v) is not int or not -MAX_AMOUNT <= v <= MAX_AMOUNT:
+            raise ValueError(f"{doc.number}: {str(v)[:20]!r} is not a whole number of paise "
+                             "(or units) this return can hold")
     for x in doc.lines:
         if x.rate_bp < 0 or x.rate_bp > 10_000:
             raise ValueError(f"{doc.number}: GST rate {x.rate_bp} bp is out of range")
+        if not isinstance(x.hsn, str) or len(x.hsn) > 8 or "\x00" in x.hsn:
+            raise ValueError(f"{doc.number}: HSN {str(x.hsn)[:20]!r} is not an HSN code")
 
 
 _SERIES = re.compile(r"^(.*?)([0-9]+)$")

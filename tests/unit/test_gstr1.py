@@ -242,3 +242,29 @@ def test_a_bad_month_is_one_clear_line(text, words):
     with pytest.raises(ValueError, match=words) as err:
         g.parse_month(text, TODAY)
     assert "\n" not in str(err.value) and len(str(err.value)) < 120
+
+
+@pytest.mark.parametrize("bad", [
+    {"taxable": float("nan")}, {"taxable": float("inf")}, {"cgst": 2**63}, {"sgst": -(2**60)},
+    {"quantity": 1.5}, {"igst": "100"}, {"taxable": True}, {"hsn": "1" * 100_000},
+    {"hsn": "11\x0001"},
+])
+def test_hostile_line_values_are_refused(bad):
+    good = dict(hsn="1101", unit="piece", quantity=1, rate_bp=500, taxable=100, cgst=2, sgst=2)
+    d = doc("S1-7", g.Line(**{**good, **bad}))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="S1-7") as err:
+        g.build(2026, 11, "", [d])
+    assert len(str(err.value)) < 200
+
+
+@pytest.mark.parametrize("number", ["", "x" * 100_000, "S1\x00-1", "S1\n2", None])
+def test_a_bad_document_number_is_refused_briefly(number):
+    d = g.Document("invoice", number, date(2026, 11, 2), "b2c", HOME, (line(100),))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="not a bill or note number") as err:
+        g.build(2026, 11, "", [d])
+    assert len(str(err.value)) < 120
+
+
+def test_a_hostile_value_is_refused():
+    with pytest.raises(ValueError, match="whole number"):
+        g.build(2026, 11, "", [doc("S1-8", line(100), value=float("nan"))])
