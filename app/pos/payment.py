@@ -19,6 +19,7 @@ from app.core.clock import utcnow
 from app.core.db import Database, Session, next_number
 from app.core.gst_invoice import (
     DocumentNumberError,
+    GstinError,
     document_number,
     financial_year_at,
     is_inter_state,
@@ -298,7 +299,10 @@ async def _gst_document(s: Session, cfg: StoreConfig, cart: CartState, now: date
     """A composition dealer issues a bill of supply whoever buys; a cart with a buyer
     becomes a tax invoice numbered in the store's series of this financial year
     (gapless: the number is taken in the sale's transaction); else a retail bill."""
-    place = place_of_supply(parse_gstin(cart.buyer_gstin)) if cart.buyer_gstin else ""
+    try:
+        place = place_of_supply(parse_gstin(cart.buyer_gstin)) if cart.buyer_gstin else ""
+    except GstinError as exc:  # only set_buyer writes it, checked; never trust a row
+        raise PosError(f"the buyer's GSTIN on this bill is wrong: {exc}") from None
     if cfg.store.composition_scheme:
         return GstDocument("bos", place)
     if not cart.buyer_gstin:

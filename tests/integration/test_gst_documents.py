@@ -155,6 +155,12 @@ async def test_a_business_bill_within_the_state_is_a_tax_invoice_with_cgst_and_s
         assert expected in flat, expected
     assert "IGST" not in paper
     assert widest(paper) <= 48, paper
+    async with db.read() as s:
+        layout = (await s.scalar(select(PrintJob.layout).where(PrintJob.ref == sale.id)))
+    narrow = paper_text(layout, 32)  # 58 mm paper: the same words, wrapped
+    assert widest(narrow) <= 32, narrow
+    for expected in ("TAX INVOICE", "Place of supply", "29-Karnataka", "CGST 9%", "reverse charge"):
+        assert expected in words(narrow), expected
 
 
 async def test_a_buyer_in_another_state_pays_igst_and_the_total_is_unchanged(
@@ -490,6 +496,28 @@ async def test_the_screens_show_the_invoice_the_credit_note_and_the_bill_of_supp
         assert expected in page, expected
 
 
+async def test_a_composition_till_shows_no_gst_on_the_cart(composition, db, staff):
+    from litestar.testing import AsyncTestClient
+
+    from app.server import create_store_app
+    from tests.conftest import STAFF, login
+
+    async with AsyncTestClient(app=create_store_app(composition)) as c:
+        await login(c, staff["cashier"], STAFF["cashier"][1])
+        await c.post("/pos/shift/open", data={"counter": "C1", "float": "0",
+                                              "_csrf_token": csrf_of(c)})
+        page = await c.get("/pos")
+        cart_id = re.search(r'id="cart-id" name="cart_id" value="([^"]+)"', page.text)[1]
+        scanned = await c.post("/pos/scan", data={"cart_id": cart_id,
+                                                  "code": barcode(CAT[0], LOTION),
+                                                  "_csrf_token": csrf_of(c)})
+        assert "Added" in scanned.text and "incl. GST" not in scanned.text
+        buyer = await c.post("/pos/cart/buyer", data={
+            "cart_id": cart_id, "gstin": OTHER_STATE, "name": BUYER[0], "address": BUYER[1],
+            "_csrf_token": csrf_of(c)})
+        assert "Bill of supply to" in buyer.text
+
+
 async def test_a_bill_of_supply_on_screen_shows_no_tax(composition, db, client, login_as,
                                                        staff, users):
     cfg = composition
@@ -500,3 +528,19 @@ async def test_a_bill_of_supply_on_screen_shows_no_tax(composition, db, client, 
     assert "BILL OF SUPPLY" in public and "TAX INVOICE" not in public
     assert "Composition taxable person, not eligible to collect tax on supplies" in public
     assert "CGST" not in public and "GST 5%" not in public
+
+
+async def test_a_cart_row_with_a_bad_gstin_is_refused_at_pay_and_writes_nothing(cfg, db,
+                                                                                 cashier):
+    """Only set_buyer writes the buyer, checked; a row changed behind its back is not
+    trusted: Complete refuses it and no sale or number is written."""
+    await shifts.open_shift(db, cfg, "C1", cashier, 0)
+    view = await new_cart(db, cfg, "C1", cashier, barcode(CAT[0], DAL))
+    await pay_cash(db, cfg, "C1", view.cart.id)
+    async with db.write() as s:
+        (await s.get(Cart, view.cart.id)).buyer_gstin = "27AAPFU0939F1ZO"
+    with pytest.raises(PosError, match="check character"):
+        await payment.complete_sale(db, cfg, "C1", view.cart.id, new_key(), cashier)
+    assert await rows(db, select(Sale)) == []
+    assert await sequence(db, "sale") == 0
+    assert await sequence(db, f"invoice:S1:{fy_now(cfg)}") == 0
