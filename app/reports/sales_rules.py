@@ -125,8 +125,8 @@ def offset_spans(start: datetime, end: datetime, tz: tzinfo
     spans: list[tuple[datetime, datetime, int]] = []
     cursor, current = start, offset(start)
     probe = start
-    while probe < end:
-        nxt = min(probe + timedelta(hours=1), end)
+    while probe < end:  # a zone changes its offset at most a few times a year: a day apart
+        nxt = min(probe + timedelta(days=1), end)
         if nxt < end and offset(nxt) != current:
             low, high = probe, nxt  # the change lies in (low, high]: narrow to the second
             while high - low > timedelta(seconds=1):

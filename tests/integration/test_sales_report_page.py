@@ -204,3 +204,31 @@ async def test_an_empty_period_is_a_valid_page(client, login_as):
 def test_reports_list_names_every_report():
     titles = [t for t, _l, _w in sales_routes.reports_list("darkstore")]
     assert titles == ["Sales", "Stock", "GSTR-1", "Fulfilment and pickers"]
+
+
+async def test_kept_days_are_read_again_when_their_bills_change(cfg, db, sold):
+    """A past day's sums are kept in memory (a day that has ended does not change); a
+    bill that appears on it later (a restored backup, a fixed clock) is still counted:
+    the kept sums are checked against the day's bills and refunds."""
+    from app.pos.models import Sale
+    done, _rows = sold
+    past = date(2026, 6, 10)
+    r = DateRange(past, past)
+    sales_queries.forget_cached_days()
+    before = await sales_queries.sales_report(db, r, cfg.tz)
+    assert before.totals.bills == 0 and before.products == []
+    async with db.write() as s:
+        (await s.get(Sale, done[1].id)).at = datetime(2026, 6, 10, 6, 0, tzinfo=UTC)
+    after = await sales_queries.sales_report(db, r, cfg.tz)
+    assert after.totals.bills == 1 and after.totals.sales == done[1].total_minor
+    assert sum(p.net for p in after.products) == done[1].total_minor - done[1].rounding_minor
+    whole_month = await sales_queries.sales_report(db, DateRange(date(2026, 6, 1),
+                                                                 date(2026, 6, 30)), cfg.tz)
+    again = await sales_queries.sales_report(db, DateRange(date(2026, 6, 1),
+                                                           date(2026, 6, 30)), cfg.tz)
+    assert whole_month.products == again.products and again.totals.bills == 1
+    async with db.write() as s:  # and moved away again: the kept month is read again
+        (await s.get(Sale, done[1].id)).at = utcnow()
+    gone = await sales_queries.sales_report(db, DateRange(date(2026, 6, 1),
+                                                          date(2026, 6, 30)), cfg.tz)
+    assert gone.totals.bills == 0 and gone.products == []
