@@ -224,8 +224,6 @@ class HubOrderLog(Base):
     """Every decision about an order, in plain words, with its details (JSON)."""
 
     __tablename__ = "hub_order_log"
-    # (kind, at): the hand-over times of a period's orders (chain overview's SLA, h013).
-    __table_args__ = (Index("ix_hub_order_log_kind_at", "kind", "at"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     order_id: Mapped[str] = mapped_column(ForeignKey("hub_orders.id"), index=True)
@@ -387,3 +385,43 @@ class HubSaleTax(Base):
     cgst_minor: Mapped[int] = mapped_column(BigInteger)
     sgst_minor: Mapped[int] = mapped_column(BigInteger)
     igst_minor: Mapped[int] = mapped_column(BigInteger)
+
+
+class HubSaleDay(Base):
+    """Each store's bills, sales and refunds per day (the hub's local date), kept by a
+    database trigger on every hub_sales insert (h013), so the chain overview reads one
+    row per store and day instead of every bill."""
+
+    __tablename__ = "hub_sale_days"
+
+    store_id: Mapped[str] = mapped_column(String(8), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    bills: Mapped[int] = mapped_column(Integer, default=0)
+    sales_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    refunds_minor: Mapped[int] = mapped_column(BigInteger, default=0)  # negative
+
+
+class HubOrderHandover(Base):
+    """When an online order was first handed over (or delivered, if the hand-over was
+    never reported): written by a database trigger on hub_order_log (h013) from the
+    status entries app/hub/placement.py logs. The chain overview's SLA reads it."""
+
+    __tablename__ = "hub_order_handovers"
+
+    order_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class HubOrderSlot(Base):
+    """Each store's online orders by the half hour (UTC) they were created in: how many,
+    cancelled, handed over, and handed over by the promised time. Kept by database
+    triggers on hub_orders and hub_order_log (h013); the chain overview reads it."""
+
+    __tablename__ = "hub_order_slots"
+
+    store_id: Mapped[str] = mapped_column(String(8), primary_key=True)
+    slot: Mapped[str] = mapped_column(String(16), primary_key=True)  # 2026-11-30T08:30
+    orders: Mapped[int] = mapped_column(Integer, default=0)
+    cancelled: Mapped[int] = mapped_column(Integer, default=0)
+    handed: Mapped[int] = mapped_column(Integer, default=0)
+    met: Mapped[int] = mapped_column(Integer, default=0)

@@ -6,33 +6,36 @@ in report_rules.py (pure); this module reads and writes.
 SLA, as the store's fulfilment report counts it (app/reports/fulfilment.py): an order is
 on time when it was handed over by its promised time. The hub knows the hand-over time
 from its order log (the first status entry "handed over", or "delivered" when the hand
-over was never reported). Orders count on the day (hub's local date) they were created;
-an order is *due* once its promised time has passed or it was handed over; cancelled
+over was never reported); database triggers (migration h013) keep per-half-hour sums of
+orders, cancelled, handed over and on time in hub_order_slots, and per-day sums of bills
+in hub_sale_days, so the overview never reads every order or bill. Orders count on the day (hub's local
+date) they were created; an order is *due* once its promised time has passed or it was handed over; cancelled
 orders are left out of the SLA (they still count as orders).
 """
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, func, literal, select
+from sqlalchemy import Integer, and_, func, literal, select
 
 from app.core.db import Session
 from app.hub.db import HubDatabase, upsert
 from app.hub.models import (
     HubOrder,
-    HubOrderLog,
+    HubOrderSlot,
     HubReservation,
     HubSale,
+    HubSaleDay,
     HubSaleTax,
     HubSkuDay,
     HubStockLevel,
     HubStore,
 )
+from app.hub.order_states import OPEN
 from app.hub.report_rules import (
     DayFigures,
     Document,
@@ -47,9 +50,8 @@ from app.hub.report_rules import (
 
 __all__ = ["document", "record_tax_lines", "chain_overview", "Overview"]
 
-# The order log's detail of a status change, as app/hub/placement.py writes it.
-DONE_DETAILS = tuple(json.dumps({"status": s}) for s in ("handed_over", "delivered"))
 STOCK_OUT_WINDOW_DAYS = 28
+NOT_HANDED = (*OPEN, "new", "unfulfillable", "split")  # neither handed over nor cancelled
 
 
 async def record_tax_lines(s: Session, store_id: str, doc_id: str, refund: bool, day: str,
@@ -88,68 +90,77 @@ def _local_start(day: date, tz: tzinfo) -> datetime:
     return datetime.combine(day, time(0), tz)
 
 
-def _day_case(column: Any, first: date, last: date, tz: tzinfo) -> Any:
-    """SQL giving the index (0 = first) of the local day a UTC timestamp falls on: one
-    comparison per day boundary, so it is right across a DST change and needs no
-    time-zone support in the database."""
-    days = days_of(first, last)
-    whens = [(column < _local_start(d + timedelta(days=1), tz), i)
-             for i, d in enumerate(days)]
-    return case(*whens, else_=literal(len(days) - 1))
+def _slot(at: datetime) -> str:
+    """The half-hour slot (UTC) a moment falls in, as hub_order_slots keys it."""
+    at = at.astimezone(UTC)
+    return f"{at:%Y-%m-%dT%H}:{'00' if at.minute < 30 else '30'}"
+
+
+def _slot_day(slot: str, tz: tzinfo) -> date:
+    return datetime.fromisoformat(slot + ":00+00:00").astimezone(tz).date()
 
 
 async def _order_figures(s: Session, first: date, last: date, tz: tzinfo, now: datetime
                          ) -> dict[tuple[str, int], tuple[int, int, int]]:
-    """(store, day index) -> (orders, due, met) for orders created in the period."""
+    """(store, day index) -> (orders, due, met) for orders created in the period, from
+    the half-hour summaries (hub_order_slots) and the few open orders not yet due."""
     start, end = _local_start(first, tz), _local_start(last + timedelta(days=1), tz)
-    done = (select(HubOrderLog.order_id, func.min(HubOrderLog.at).label("done"))
-            .where(HubOrderLog.kind == "status", HubOrderLog.at >= start,
-                   HubOrderLog.detail.in_(DONE_DETAILS))
-            .group_by(HubOrderLog.order_id).subquery())
-    live = HubOrder.status != "cancelled"
-    due = and_(live, (done.c.done.is_not(None)) | (HubOrder.promised_by < now))
-    met = and_(live, done.c.done.is_not(None), done.c.done <= HubOrder.promised_by)
-    day = _day_case(HubOrder.created_at, first, last, tz).label("d")
+    days = {d: i for i, d in enumerate(days_of(first, last))}
     rows = (await s.execute(
-        select(HubOrder.store_id, day, func.count(),
-               func.sum(case((due, 1), else_=0)), func.sum(case((met, 1), else_=0)))
-        .select_from(HubOrder).outerjoin(done, done.c.order_id == HubOrder.id)
-        .where(HubOrder.created_at >= start, HubOrder.created_at < end,
-               HubOrder.store_id.is_not(None))
-        .group_by(HubOrder.store_id, day))).all()
-    return {(str(sid), int(d)): (int(n), int(du or 0), int(m or 0))
-            for sid, d, n, du, m in rows}
+        select(HubOrderSlot.store_id, HubOrderSlot.slot, HubOrderSlot.orders,
+               HubOrderSlot.cancelled, HubOrderSlot.handed, HubOrderSlot.met)
+        .where(HubOrderSlot.slot >= _slot(start), HubOrderSlot.slot < _slot(end)))).all()
+    waiting = (await s.execute(  # open, promised later than now: not due yet
+        select(HubOrder.store_id, HubOrder.created_at)
+        .where(HubOrder.status.in_(NOT_HANDED), HubOrder.promised_by >= now,
+               HubOrder.created_at >= start, HubOrder.created_at < end,
+               HubOrder.store_id.is_not(None)))).all()
+    out: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0, 0])
+    day_of: dict[str, int | None] = {}
+    for sid, slot, orders, cancelled, _handed, met in rows:
+        if slot not in day_of:
+            day_of[slot] = days.get(_slot_day(slot, tz))
+        i = day_of[slot]
+        if i is None:
+            continue
+        f = out[(str(sid), i)]
+        f[0] += int(orders)
+        f[1] += int(orders) - int(cancelled)
+        f[2] += int(met)
+    for store_id, created in waiting:
+        i = days.get(created.astimezone(tz).date())
+        if i is not None:
+            out[(str(store_id), i)][1] -= 1
+    return {k: (v[0], max(v[1], 0), v[2]) for k, v in out.items()}
 
 
 async def _sales_figures(s: Session, first: date, last: date
-                         ) -> list[tuple[str, str, str, int, int]]:
-    """(store, day, kind, count, total) for the period's sales and refunds."""
+                         ) -> list[tuple[str, str, int, int, int]]:
+    """(store, day, bills, sales, refunds) for the period, from hub_sale_days."""
     rows = (await s.execute(
-        select(HubSale.store_id, HubSale.day, HubSale.kind, func.count(),
-               func.sum(HubSale.total_minor))
-        .where(HubSale.day >= first.isoformat(), HubSale.day <= last.isoformat())
-        .group_by(HubSale.store_id, HubSale.day, HubSale.kind))).all()
-    return [(str(a), str(b), str(c), int(n), int(t or 0)) for a, b, c, n, t in rows]
+        select(HubSaleDay.store_id, HubSaleDay.day, HubSaleDay.bills, HubSaleDay.sales_minor,
+               HubSaleDay.refunds_minor)
+        .where(HubSaleDay.day >= first.isoformat(), HubSaleDay.day <= last.isoformat()))).all()
+    return [(str(a), str(b), int(n), int(t), int(r)) for a, b, n, t, r in rows]
 
 
 async def _stock_outs(s: Session, today: date) -> dict[str, int]:
     """Each store's SKUs with nothing available now (on hand less what accepted orders
     hold, as the hub last heard) among those it sold in the last 28 days."""
     since = (today - timedelta(days=STOCK_OUT_WINDOW_DAYS - 1)).isoformat()
-    sold = (select(HubSkuDay.store_id, HubSkuDay.sku)
-            .where(HubSkuDay.day >= since, HubSkuDay.sold > 0).distinct().subquery())
     held = (select(HubReservation.store_id, HubReservation.sku,
                    func.sum(HubReservation.quantity).label("q"))
             .group_by(HubReservation.store_id, HubReservation.sku).subquery())
-    available = (func.coalesce(HubStockLevel.on_hand, 0)
-                 - func.coalesce(held.c.q, literal(0, Integer)))
+    available = HubStockLevel.on_hand - func.coalesce(held.c.q, literal(0, Integer))
+    sold = select(HubSkuDay.sku).where(
+        HubSkuDay.store_id == HubStockLevel.store_id, HubSkuDay.sku == HubStockLevel.sku,
+        HubSkuDay.day >= since, HubSkuDay.sold > 0).exists()
     rows = (await s.execute(
-        select(sold.c.store_id, func.count())
-        .select_from(sold)
-        .outerjoin(HubStockLevel, and_(HubStockLevel.store_id == sold.c.store_id,
-                                       HubStockLevel.sku == sold.c.sku))
-        .outerjoin(held, and_(held.c.store_id == sold.c.store_id, held.c.sku == sold.c.sku))
-        .where(available <= 0).group_by(sold.c.store_id))).all()
+        select(HubStockLevel.store_id, func.count())
+        .select_from(HubStockLevel)
+        .outerjoin(held, and_(held.c.store_id == HubStockLevel.store_id,
+                              held.c.sku == HubStockLevel.sku))
+        .where(available <= 0, sold).group_by(HubStockLevel.store_id))).all()
     return {str(sid): int(n) for sid, n in rows}
 
 
@@ -172,17 +183,14 @@ async def chain_overview(db: HubDatabase, first: date, last: date, today: date, 
                for sid, name, kind, lat, lon in stores}
     per_day = {d.isoformat(): DayFigures(day=d) for d in days}
     totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # sales, bills, refunds
-    for sid, day, kind, n, total in sales:
+    for sid, day, bills, sold, refunded in sales:
         t = totals[sid]
-        t[0] += total
-        if kind == "sale":
-            t[1] += n
-        else:
-            t[2] -= total
+        t[0] += sold + refunded
+        t[1] += bills
+        t[2] -= refunded
         d = per_day.get(day)
         if d is not None:
-            per_day[day] = replace(d, sales=d.sales + total,
-                                   bills=d.bills + (n if kind == "sale" else 0))
+            per_day[day] = replace(d, sales=d.sales + sold + refunded, bills=d.bills + bills)
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     for (sid, i), (n, due, met) in orders.items():
         c = counts[sid]

@@ -6,6 +6,7 @@ HUB_ONLY_TABLES = frozenset({
     "hub_orders", "hub_order_lines", "hub_order_log", "hub_channels", "hub_webhooks",
     "hub_couriers", "hub_settings", "hub_store_links", "hub_config_version",
     "hub_transfers", "hub_transfer_lines", "hub_sku_days", "hub_sale_taxes",
+    "hub_sale_days", "hub_order_handovers", "hub_order_slots",
 })
 
 HUB_TABLES = frozenset({
