@@ -276,12 +276,23 @@ async def customer(request: Request, data: Form) -> Template:
 
 @post("/pos/cart/buyer", guards=[CASHIER])
 async def buyer(request: Request, data: Form) -> Template:
-    """A business bill (issue #18): the buyer's GSTIN, name and address on the cart."""
-    async def action(db, cfg, counter, cart_id, _approver):
-        return await cart.set_buyer(db, cfg, counter, cart_id, data.get("gstin", ""),
-                                    data.get("name", ""), data.get("address", ""))
-
-    return await _cart_or_error(request, data, action)
+    """A business bill (issue #18): the buyer's GSTIN, name and address on the cart. A
+    refused buyer comes back in the open form as typed (the GSTIN to correct, the name
+    and address kept), with what is wrong; nothing is written."""
+    db, cfg = request.app.state.db, request.app.state.cfg
+    counter = counter_of(request)
+    if not counter:
+        return notice(request, "Open a shift first.")
+    typed = {k: data.get(k, "")[:200] for k in ("gstin", "name", "address")}
+    try:
+        view = await cart.set_buyer(db, cfg, counter, data.get("cart_id", ""), typed["gstin"],
+                                    typed["name"], typed["address"])
+    except PosError as exc:
+        view = await cart.current_cart(db, cfg, counter, signed_in(request))
+        return await cart_response(request, view, str(exc), "error", buyer_form=typed)
+    document = "a bill of supply" if cfg.store.composition_scheme else "a tax invoice"
+    return await cart_response(request, view,
+                               f"Business bill: {document} to {view.cart.buyer_name}")
 
 
 @post("/pos/cart/buyer/remove", guards=[CASHIER])

@@ -115,6 +115,7 @@ async def cart_response(
     kind: str = "ok",
     suggestions: list | None = None,
     latest: str = "",
+    **extra: Any,
 ) -> Template:
     """The cart in the till's #cart, its summary (Total, Cash exact, Pay) out of band;
     `latest` is the line just added, which the line list scrolls to."""
@@ -122,7 +123,7 @@ async def cart_response(
         request,
         "pos/_cart.html",
         **ctx(request, view=view, message=message, kind=kind, suggestions=suggestions or [],
-              pay_key=pay_key(), oob_summary=True, latest=latest),
+              pay_key=pay_key(), oob_summary=True, latest=latest, **extra),
     )
 
 

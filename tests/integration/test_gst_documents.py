@@ -322,6 +322,13 @@ async def test_the_till_form_shows_the_specific_error_and_the_buyer(
         "cart_id": cart_id, "gstin": "27AAPFU0939F1ZO", "name": BUYER[0], "address": BUYER[1],
         "_csrf_token": csrf_of(c)})
     assert bad.status_code == 200 and "check character" in bad.text
+    # the form comes back open with what was typed, to correct the GSTIN only
+    assert 'value="27AAPFU0939F1ZO"' in bad.text and f'value="{BUYER[0]}"' in bad.text
+    hostile = await c.post("/pos/cart/buyer", data={
+        "cart_id": cart_id, "gstin": '"><script>alert(1)</script>', "name": "<b>x</b>",
+        "address": "A" * 5_000, "_csrf_token": csrf_of(c)})
+    assert hostile.status_code == 200 and "<script>alert" not in hostile.text
+    assert "<b>x</b>" not in hostile.text and "A" * 201 not in hostile.text
     async with db.read() as s:
         assert (await s.get(Cart, cart_id)).buyer_gstin == ""
     good = await c.post("/pos/cart/buyer", data={
