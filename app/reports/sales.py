@@ -45,9 +45,14 @@ from app.reports.sales_rules import (
 __all__ = ["load", "report_csv", "sales_report"]
 
 
+def _shift(offset: int) -> str:
+    """SQLite's date modifier moving a UTC time by the zone's offset ('+19800 seconds')."""
+    return f"{offset:+d}" + " seconds"
+
+
 def _slot(column: Any, offset: int) -> Any:
     """'YYYY-MM-DD HH' of a stored UTC time, in local time at ``offset`` seconds."""
-    return func.strftime("%Y-%m-%d %H", column, f"{offset:+d} seconds")
+    return func.strftime("%Y-%m-%d %H", column, _shift(offset))
 
 
 def _day_hour(slot: str) -> tuple[date, int]:
@@ -130,8 +135,8 @@ async def _details(s: Session, start: datetime, end: datetime, tz: tzinfo
 
     inter = (SaleLine.igst_minor != 0).label("inter")
     for a, b, offset in offset_spans(start, end, tz):
-        sday = func.strftime("%Y-%m-%d", Sale.at, f"{offset:+d} seconds").label("d")
-        rday = func.strftime("%Y-%m-%d", Refund.at, f"{offset:+d} seconds").label("d")
+        sday = func.strftime("%Y-%m-%d", Sale.at, _shift(offset)).label("d")
+        rday = func.strftime("%Y-%m-%d", Refund.at, _shift(offset)).label("d")
         for d, *row in await s.execute(
                 select(sday, SaleLine.product_id, SaleLine.gst_rate_bp, inter,
                        func.sum(SaleLine.quantity), func.count(), func.sum(SaleLine.net_minor),

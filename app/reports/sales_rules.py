@@ -23,6 +23,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from app.core.gst import TaxRow, tax_rows
 from app.core.money import round_half_up
+from app.core.words import count_of
 
 MAX_DAYS = 366
 TOP = 10  # products shown in each of the top and bottom lists
@@ -81,8 +82,8 @@ def parse_range(start_text: str | None, end_text: str | None, today: date) -> Da
                          f"{end.isoformat()}. Put the earlier date first.")
     days = (end - start).days + 1
     if days > MAX_DAYS:
-        raise RangeError(f"That range is {days} days; a report covers at most {MAX_DAYS} days. "
-                         "Choose a shorter range.")
+        raise RangeError(f"That range is {count_of(days, 'day')}; a report covers at most "
+                         f"{count_of(MAX_DAYS, 'day')}. Choose a shorter range.")
     if start > today:
         raise RangeError(f"{start.isoformat()} has not come yet; choose a day up to today.")
     return DateRange(start, end)
@@ -128,15 +129,17 @@ def offset_spans(start: datetime, end: datetime, tz: tzinfo
     while probe < end:  # a zone changes its offset at most a few times a year: a day apart
         nxt = min(probe + timedelta(days=1), end)
         if nxt < end and offset(nxt) != current:
-            low, high = probe, nxt  # the change lies in (low, high]: narrow to the second
-            while high - low > timedelta(seconds=1):
-                mid = low + (high - low) / 2
-                if offset(mid) == current:
+            # the change lies in (low, high]: narrow to the whole second it happens at
+            low, high = int(probe.timestamp()), int(nxt.timestamp()) + 1
+            while high - low > 1:
+                mid = (low + high) // 2
+                if offset(datetime.fromtimestamp(mid, UTC)) == current:
                     low = mid
                 else:
                     high = mid
-            spans.append((cursor, high, current))
-            cursor, current = high, offset(high)
+            changed = datetime.fromtimestamp(high, UTC)
+            spans.append((cursor, changed, current))
+            cursor, current = changed, offset(changed)
         probe = nxt
     spans.append((cursor, end, current))
     return spans
