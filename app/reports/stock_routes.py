@@ -14,14 +14,14 @@ from app.config import StoreConfig
 from app.core.auth import requires
 from app.core.clock import utcnow
 from app.core.money import format_amount
-from app.core.svg_charts import bar_chart, hbar_chart
+from app.core.svg_charts import Svg, bar_chart, hbar_chart
 from app.core.web import current_user, page
 from app.reports import stock, stock_rules
 from app.reports.stock_rules import OpeningHours, ReportInputError
 
 MANAGER = requires("manager")  # managers and admins
 CATEGORY_BARS = 12  # the chart shows the largest categories; the table has them all
-SHOWN = 200  # rows of a long table on the page; its CSV has them all
+SHOWN = 100  # rows of a long table on the page; its CSV has them all
 
 
 def _opening_hours(cfg: StoreConfig) -> OpeningHours | None:
@@ -87,13 +87,26 @@ async def _figures(request: Request, now: datetime, with_outs: bool = True) -> d
             "today": today, "tz": tz, "hours": _opening_hours(cfg)}
 
 
+def _category_chart(value: stock_rules.Valuation,
+                    categories: list[stock_rules.CategoryValue]) -> Svg | None:
+    """The largest categories at cost; at selling price while no cost is known at all
+    (bars all at zero would say nothing)."""
+    top = categories[:CATEGORY_BARS]
+    if not top:
+        return None
+    if value.cost_total_minor > 0:
+        return hbar_chart([c.category for c in top], [c.cost_minor for c in top],
+                          title="Stock value at cost by category", fmt=format_amount)
+    top = sorted(categories, key=lambda c: -c.selling_minor)[:CATEGORY_BARS]
+    return hbar_chart([c.category for c in top], [c.selling_minor for c in top],
+                      title="Stock value at selling price by category (no costs known yet)",
+                      fmt=format_amount)
+
+
 @get("/reports/stock", guards=[MANAGER])
 async def stock_page(request: Request) -> Template:
     figures = await _figures(request, utcnow())
-    top = figures["categories"][:CATEGORY_BARS]
-    category_chart = hbar_chart(
-        [c.category for c in top], [c.cost_minor for c in top],
-        title="Stock value at cost by category", fmt=format_amount) if top else None
+    category_chart = _category_chart(figures["value"], figures["categories"])
     ageing_chart = bar_chart(
         [b.label for b in figures["buckets"]], [b.products for b in figures["buckets"]],
         title="Products in stock by days since their last sale")

@@ -284,3 +284,17 @@ def test_values_are_never_negative_and_totals_add_up(on_hand, qty, value, price,
     assert v.cost_total_minor == sum(c.cost_minor for c in r.by_category(v))
     assert v.selling_total_minor == sum(c.selling_minor for c in r.by_category(v))
     assert sum(b.products for b in r.ageing(rows, TODAY, IST)) == (2 if on_hand > 0 else 0)
+
+
+def test_the_category_chart_falls_back_to_selling_price_while_no_cost_is_known():
+    from app.reports.stock_routes import _category_chart
+
+    costed = r.valuation([row("A"), row("B", category="Bakery", cost=None)])
+    chart = _category_chart(costed, r.by_category(costed))
+    assert chart is not None and "Stock value at cost by category" in chart
+    none = r.valuation([row("A", cost=None), row("B", category="Bakery", cost=None)])
+    chart = _category_chart(none, r.by_category(none))
+    assert chart is not None and "at selling price by category (no costs known yet)" in chart
+    assert "Dairy ₹500.00" in chart
+    empty = r.valuation([])
+    assert _category_chart(empty, r.by_category(empty)) is None
