@@ -263,3 +263,27 @@ async def test_every_csv_and_its_formula_cells(client, login_as, history):
         for row in rows:
             for cell in row:
                 assert not cell.startswith(("=", "+", "@")), cell
+
+
+async def test_an_online_order_handed_over_is_a_sale_and_a_refund_comes_back(db, cfg, shop,
+                                                                            clock):
+    """A dark store sells through orders (ledger reason 'order'): they count as sales for
+    the last sale and the stock-out's 'sells'; a refund comes off the units sold."""
+    from app.stock.models import Bin
+
+    clock.now = T0 - timedelta(days=1)
+    await stock_service.receive(db, product_id=shop["SALT"], bin_code="B-01", quantity=3,
+                                user_id=None)
+    async with db.write() as s:
+        salt = await s.get(Product, shop["SALT"])
+        bin_ = (await s.scalars(select(Bin).where(Bin.code == "B-01"))).one()
+        clock.now = T0
+        await stock_service.record_move(s, product=salt, bin=bin_, delta=-3, reason="order",
+                                        reference="D2-1")
+        clock.now = T0 + timedelta(hours=2)
+        await stock_service.record_move(s, product=salt, bin=bin_, delta=1, reason="refund",
+                                        reference="D2-1")
+    rows = {r.sku: r for r in await report.stock_rows(db, NOW)}
+    assert rows["SALT"].last_sale == T0 and rows["SALT"].sold_recent == 2
+    outs = await report.stock_outs(db, date(2026, 11, 20), date(2026, 11, 20), cfg.tz, NOW)
+    assert [(o.row.sku, o.out.minutes) for o in outs.rows] == [("SALT", 120)]
