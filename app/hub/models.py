@@ -418,6 +418,7 @@ class HubOrderSlot(Base):
     triggers on hub_orders and hub_order_log (h013); the chain overview reads it."""
 
     __tablename__ = "hub_order_slots"
+    __table_args__ = (Index("ix_hub_order_slots_slot", "slot"),)
 
     store_id: Mapped[str] = mapped_column(String(8), primary_key=True)
     slot: Mapped[str] = mapped_column(String(16), primary_key=True)  # 2026-11-30T08:30

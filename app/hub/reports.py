@@ -101,37 +101,41 @@ def _slot_day(slot: str, tz: tzinfo) -> date:
 
 
 async def _order_figures(s: Session, first: date, last: date, tz: tzinfo, now: datetime
-                         ) -> dict[tuple[str, int], tuple[int, int, int]]:
-    """(store, day index) -> (orders, due, met) for orders created in the period, from
-    the half-hour summaries (hub_order_slots) and the few open orders not yet due."""
+                         ) -> tuple[dict[str, list[int]], dict[int, list[int]]]:
+    """[orders, due, met] per store and per day index for orders created in the period,
+    summed by the database from the half-hour summaries (hub_order_slots), less the few
+    open orders not yet due."""
     start, end = _local_start(first, tz), _local_start(last + timedelta(days=1), tz)
     days = {d: i for i, d in enumerate(days_of(first, last))}
-    rows = (await s.execute(
-        select(HubOrderSlot.store_id, HubOrderSlot.slot, HubOrderSlot.orders,
-               HubOrderSlot.cancelled, HubOrderSlot.handed, HubOrderSlot.met)
-        .where(HubOrderSlot.slot >= _slot(start), HubOrderSlot.slot < _slot(end)))).all()
-    waiting = (await s.execute(  # open, promised later than now: not due yet
-        select(HubOrder.store_id, HubOrder.created_at)
-        .where(HubOrder.status.in_(NOT_HANDED), HubOrder.promised_by >= now,
-               HubOrder.created_at >= start, HubOrder.created_at < end,
-               HubOrder.store_id.is_not(None)))).all()
-    out: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0, 0])
-    day_of: dict[str, int | None] = {}
-    for sid, slot, orders, cancelled, _handed, met in rows:
-        if slot not in day_of:
-            day_of[slot] = days.get(_slot_day(slot, tz))
-        i = day_of[slot]
-        if i is None:
-            continue
-        f = out[(str(sid), i)]
-        f[0] += int(orders)
-        f[1] += int(orders) - int(cancelled)
-        f[2] += int(met)
-    for store_id, created in waiting:
+    period = and_(HubOrderSlot.slot >= _slot(start), HubOrderSlot.slot < _slot(end))
+    sums = (func.sum(HubOrderSlot.orders), func.sum(HubOrderSlot.cancelled),
+            func.sum(HubOrderSlot.met))
+    by_store: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for sid, orders, cancelled, met in (await s.execute(
+            select(HubOrderSlot.store_id, *sums).where(period)
+            .group_by(HubOrderSlot.store_id))).all():
+        by_store[str(sid)] = [int(orders or 0), int(orders or 0) - int(cancelled or 0),
+                              int(met or 0)]
+    by_day: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for slot, orders, cancelled, met in (await s.execute(
+            select(HubOrderSlot.slot, *sums).where(period)
+            .group_by(HubOrderSlot.slot))).all():
+        i = days.get(_slot_day(str(slot), tz))
+        if i is not None:
+            f = by_day[i]
+            f[0] += int(orders or 0)
+            f[1] += int(orders or 0) - int(cancelled or 0)
+            f[2] += int(met or 0)
+    for store_id, created in (await s.execute(  # open, promised later than now: not due
+            select(HubOrder.store_id, HubOrder.created_at)
+            .where(HubOrder.status.in_(NOT_HANDED), HubOrder.promised_by >= now,
+                   HubOrder.created_at >= start, HubOrder.created_at < end,
+                   HubOrder.store_id.is_not(None)))).all():
+        by_store[str(store_id)][1] -= 1
         i = days.get(created.astimezone(tz).date())
         if i is not None:
-            out[(str(store_id), i)][1] -= 1
-    return {k: (v[0], max(v[1], 0), v[2]) for k, v in out.items()}
+            by_day[i][1] -= 1
+    return by_store, by_day
 
 
 async def _sales_figures(s: Session, first: date, last: date
@@ -174,10 +178,8 @@ async def chain_overview(db: HubDatabase, first: date, last: date, today: date, 
                                          HubStore.lat, HubStore.lon)
                                   .order_by(HubStore.id))).all()
         sales = await _sales_figures(s, first, last)
-        orders = await _order_figures(s, first, last, tz, now)
-        today_orders = ({(sid, 0): v for (sid, i), v in orders.items() if days[i] == today}
-                        if first <= today <= last
-                        else await _order_figures(s, today, today, tz, now))
+        orders, orders_by_day = await _order_figures(s, first, last, tz, now)
+        today_orders = (await _order_figures(s, today, today, tz, now))[0]
         outs = await _stock_outs(s, today)
     figures = {sid: StoreFigures(store_id=sid, name=name, kind=kind, lat=lat, lon=lon)
                for sid, name, kind, lat, lon in stores}
@@ -191,20 +193,18 @@ async def chain_overview(db: HubDatabase, first: date, last: date, today: date, 
         d = per_day.get(day)
         if d is not None:
             per_day[day] = replace(d, sales=d.sales + sold + refunded, bills=d.bills + bills)
-    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for (sid, i), (n, due, met) in orders.items():
-        c = counts[sid]
-        c[0], c[1], c[2] = c[0] + n, c[1] + due, c[2] + met
+    for i, (n, due, met) in orders_by_day.items():
         key = days[i].isoformat()
         d = per_day[key]
-        per_day[key] = replace(d, orders=d.orders + n, due=d.due + due, met=d.met + met)
+        per_day[key] = replace(d, orders=d.orders + n, due=d.due + max(due, 0), met=d.met + met)
     rows = []
     for sid, f in figures.items():
-        t, c = totals.get(sid, [0, 0, 0]), counts.get(sid, [0, 0, 0])
-        n_today, due_today, met_today = today_orders.get((sid, 0), (0, 0, 0))
-        rows.append(replace(f, sales=t[0], bills=t[1], refunds=t[2], orders=c[0], due=c[1],
-                            met=c[2], stock_outs=outs.get(sid, 0), today_orders=n_today,
-                            today_due=due_today, today_met=met_today))
+        t, c = totals.get(sid, [0, 0, 0]), orders.get(sid, [0, 0, 0])
+        n_today, due_today, met_today = today_orders.get(sid, [0, 0, 0])
+        rows.append(replace(f, sales=t[0], bills=t[1], refunds=t[2], orders=c[0],
+                            due=max(c[1], 0), met=c[2], stock_outs=outs.get(sid, 0),
+                            today_orders=n_today, today_due=max(due_today, 0),
+                            today_met=met_today))
     return Overview(first=first, last=last, today=today, stores=tuple(rows),
                     days=tuple(per_day[d.isoformat()] for d in days),
                     total=chain_total(rows), dots=store_map(rows))

@@ -185,6 +185,7 @@ def upgrade() -> None:
         sa.Column("met", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("store_id", "slot", name=op.f("pk_hub_order_slots")),
     )
+    op.create_index("ix_hub_order_slots_slot", "hub_order_slots", ["slot"])
     op.execute(f"INSERT INTO hub_sale_days (store_id, day, bills, sales_minor, refunds_minor) "
                f"SELECT store_id, day, {_BILLS.format(r='')}, {_SALES.format(r='')}, "
                f"{_REFUNDS.format(r='')} FROM hub_sales GROUP BY store_id, day")
