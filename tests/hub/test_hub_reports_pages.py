@@ -232,3 +232,16 @@ async def test_who_may_read_the_reports(hub_client, hub_db):
         await s.execute(update(User).where(User.name == "Omar").values(role="cashier"))
     refused = await hub_client.get("/hub/reports")
     assert refused.status_code == 403
+
+
+async def test_an_empty_hub_and_hostile_queries(hub_client):
+    await sign_in(hub_client, "Omar")
+    empty = await hub_client.get("/hub/reports")
+    assert empty.status_code == 200 and "No stores to show yet" in empty.text
+    assert "No stores are registered at this hub yet." in empty.text
+    for query in ("sort=%3Cscript%3E&dir=sideways", "start=2026-13-01", "end=" + "9" * 5000):
+        got = await hub_client.get(f"/hub/reports?{query}")
+        assert got.status_code in (200, 400) and "<script>" not in got.text
+    for month in ("%00", "2026-13", "9999-01", "x" * 5000):
+        got = await hub_client.get(f"/hub/reports/gst?month={month}")
+        assert got.status_code == 400 and "month" in got.text.lower()
