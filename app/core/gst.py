@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["TaxRow", "half_of", "tax_rows"]
+__all__ = ["TaxRow", "half_of", "mixed_tax_rows", "tax_rows"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,3 +73,20 @@ def tax_rows(parts: Iterable[tuple[int, int, int]], inter_state: bool = False
         half = half_of(tax)
         rows.append(TaxRow(rate, amount - 2 * half, half, half))
     return tuple(rows)
+
+
+def mixed_tax_rows(parts: Iterable[tuple[int, int, int, bool]]) -> tuple[TaxRow, ...]:
+    """(rate in bp, amount incl. GST, GST in it, inter-state?) per line -> one row per
+    rate for a report that covers both kinds of supply (the X/Z report, the sales
+    report): intra-state lines through ``tax_rows`` (equal CGST and SGST halves),
+    inter-state ones through ``tax_rows(inter_state=True)`` (IGST), then the two rows
+    of a rate side by side in one."""
+    parts = list(parts)
+    intra = tax_rows((r, a, t) for r, a, t, inter in parts if not inter)
+    inter = tax_rows(((r, a, t) for r, a, t, inter in parts if inter), inter_state=True)
+    merged: dict[int, TaxRow] = {r.rate_bp: r for r in intra}
+    for r in inter:
+        a = merged.get(r.rate_bp)
+        merged[r.rate_bp] = r if a is None else TaxRow(
+            r.rate_bp, a.taxable + r.taxable, a.cgst, a.sgst, a.igst + r.igst)
+    return tuple(merged[k] for k in sorted(merged))

@@ -17,7 +17,7 @@ from app.core import audit
 from app.core.auth import StaffUser
 from app.core.clock import utcnow
 from app.core.db import Database, Session, next_number
-from app.core.gst import TaxRow, tax_rows
+from app.core.gst import TaxRow, mixed_tax_rows
 from app.core.ids import uuid7
 from app.core.money import format_amount
 from app.core.prepared import Prepared
@@ -161,6 +161,11 @@ async def no_sale(db: Database, counter: str, user: StaffUser, reason: str) -> N
                      user=user)
 
 
+# An inter-state line (a tax invoice to a buyer in another state) carries its GST as
+# IGST: the X/Z report's GST table shows it so, not as CGST + SGST halves (issue #18).
+_INTER_STATE = (SaleLine.igst_minor != 0).label("inter_state")
+
+
 @dataclass(frozen=True)
 class ShiftReport:
     shift: Shift
@@ -192,6 +197,10 @@ class ShiftReport:
         return (f"Cash out {format_amount(self.cash_out)} ({entries}, "
                 f"{format_amount(self.cash_out_approved)} approved by a manager) is above "
                 f"the usual {format_amount(self.cash_out_usual)} for a shift")
+
+    @property
+    def has_igst(self) -> bool:
+        return any(r.igst for r in self.tax_rows)
 
     @property
     def expected_cash(self) -> int:
@@ -250,10 +259,11 @@ async def _report(s: Session, shift: Shift, cfg: StoreConfig | None = None
                 SaleLine.gst_rate_bp,
                 func.sum(SaleLine.net_minor),
                 func.sum(SaleLine.tax_minor),
+                _INTER_STATE,
             )
             .join(Sale, Sale.id == SaleLine.sale_id)
             .where(Sale.shift_id == shift.id)
-            .group_by(SaleLine.gst_rate_bp)
+            .group_by(SaleLine.gst_rate_bp, _INTER_STATE)
         )
     ).all()
     refunded_tax = (
@@ -262,11 +272,12 @@ async def _report(s: Session, shift: Shift, cfg: StoreConfig | None = None
                 SaleLine.gst_rate_bp,
                 func.sum(RefundLine.amount_minor),
                 func.sum(RefundLine.tax_minor),
+                _INTER_STATE,
             )
             .join(SaleLine, SaleLine.id == RefundLine.sale_line_id)
             .join(Refund, Refund.id == RefundLine.refund_id)
             .where(Refund.shift_id == shift.id)
-            .group_by(SaleLine.gst_rate_bp)
+            .group_by(SaleLine.gst_rate_bp, _INTER_STATE)
         )
     ).all()
     refunds = (
@@ -321,8 +332,9 @@ async def _report(s: Session, shift: Shift, cfg: StoreConfig | None = None
         refunds_count=refunds[0],
         refunds_total=refunds[1],
         refunds_by_tender={k: int(v) for k, v in refunds_by_tender.items()},
-        tax_rows=tax_rows([(int(r), int(a), int(t)) for r, a, t in sold_tax]
-                           + [(int(r), -int(a), -int(t)) for r, a, t in refunded_tax]),
+        tax_rows=mixed_tax_rows(
+            [(int(r), int(a), int(t), bool(i)) for r, a, t, i in sold_tax]
+            + [(int(r), -int(a), -int(t), bool(i)) for r, a, t, i in refunded_tax]),
         voids_count=voids[0],
         voids_total=voids[1],
         cash_in=int(cash_in or 0),

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
-from app.core.gst import TaxRow, tax_rows
+from app.core.gst import TaxRow, mixed_tax_rows
 from app.core.money import round_half_up
 from app.core.words import count_of
 
@@ -372,19 +372,9 @@ class SalesReport:
 
 
 def report_tax_rows(parts: Iterable[TaxPart]) -> tuple[TaxRow, ...]:
-    """The GST table of the period: intra-state lines through ``tax_rows`` (equal CGST
-    and SGST halves), inter-state lines through ``tax_rows(inter_state=True)`` (IGST);
-    rows of one rate are then put side by side in one row."""
-    parts = list(parts)
-    intra = tax_rows((p.rate_bp, p.amount, p.tax) for p in parts if not p.inter_state)
-    inter = tax_rows(((p.rate_bp, p.amount, p.tax) for p in parts if p.inter_state),
-                     inter_state=True)
-    merged: dict[int, TaxRow] = {r.rate_bp: r for r in intra}
-    for r in inter:
-        a = merged.get(r.rate_bp)
-        merged[r.rate_bp] = r if a is None else TaxRow(
-            r.rate_bp, a.taxable + r.taxable, a.cgst, a.sgst, a.igst + r.igst)
-    return tuple(merged[k] for k in sorted(merged))
+    """The GST table of the period, by the rule the X/Z report uses
+    (``gst.mixed_tax_rows``): CGST + SGST halves within the state, IGST across."""
+    return mixed_tax_rows((p.rate_bp, p.amount, p.tax, p.inter_state) for p in parts)
 
 
 def _hour_label(h: int) -> str:

@@ -551,3 +551,26 @@ async def test_a_cart_row_with_a_bad_gstin_is_refused_at_pay_and_writes_nothing(
     assert await rows(db, select(Sale)) == []
     assert await sequence(db, "sale") == 0
     assert await sequence(db, f"invoice:S1:{fy_now(cfg)}") == 0
+
+
+async def test_the_x_z_report_shows_an_inter_state_invoice_as_igst(cfg, db, manager):
+    """The shift's GST table: the retail bill's GST in CGST + SGST halves, the invoice to
+    Maharashtra's as IGST, a refund of it netted off the IGST; rows still add up to the
+    net takings with the rounding line."""
+    shift = await shifts.open_shift(db, cfg, "C1", manager, 0)
+    inter = await b2b_sale(db, cfg, manager, OTHER_STATE, DAL, DAL)
+    retail = await b2b_sale(db, cfg, manager, "", DAL)
+    [line] = inter.lines if len(inter.lines) == 1 else [inter.lines[0]]
+    back = await refund_line(db, cfg, inter.id, line.id, 1, "resaleable", manager)
+    report = await shifts.shift_report(db, shift.id)
+    [row] = [r for r in report.tax_rows if r.rate_bp == 500]
+    sold_igst = sum(ln.igst_minor for ln in inter.lines if ln.gst_rate_bp == 500)
+    retail_tax = sum(ln.tax_minor for ln in retail.lines)
+    assert row.igst == sold_igst - back.tax_minor and row.igst > 0
+    assert row.cgst == row.sgst == retail_tax // 2 and row.cgst > 0
+    assert report.has_igst
+    assert sum(r.total for r in report.tax_rows) + report.net_rounding == report.net_sales
+    closed = await shifts.close_shift(db, cfg, shift.id, manager, {})
+    paper = words(await printed(db, "report", shift.id))
+    assert "IGST 5%" in paper and "CGST 2.5%" in paper, paper
+    assert closed is not None

@@ -113,11 +113,16 @@ async def test_a_sale_writes_the_rows_the_per_row_path_wrote(cfg, db, staff):
         "sale_id": sale.id, "number": "S1-000001", "at": sale.at.isoformat(),
         "counter": "C1", "shift": completed["shift"], "total": 35_000, "tax": 1_196,
         "discount": 0, "rounding": 0,
-        "lines": [{"sku": ATTA, "quantity": 2, "net": 13_600, "tax": 648, "gst_rate_bp": 500},
-                  {"sku": APPLE, "quantity": 300, "net": 5_400, "tax": 0, "gst_rate_bp": 0},
-                  {"sku": APPLE, "quantity": 250, "net": 4_500, "tax": 0, "gst_rate_bp": 0},
-                  {"sku": DAL, "quantity": 1, "net": 11_500, "tax": 548, "gst_rate_bp": 500}],
-        "tenders": [{"kind": "upi", "amount": 10_000}, {"kind": "cash", "amount": 25_000}]}
+        "lines": [{"sku": sku, "quantity": q, "net": net, "tax": tax, "gst_rate_bp": rate,
+                   "hsn": line.hsn, "cgst": tax // 2, "sgst": tax // 2, "igst": 0}
+                  for (sku, q, net, tax, rate), line in zip(
+                      [(ATTA, 2, 13_600, 648, 500), (APPLE, 300, 5_400, 0, 0),
+                       (APPLE, 250, 4_500, 0, 0), (DAL, 1, 11_500, 548, 500)],
+                      sale.lines, strict=True)],
+        "tenders": [{"kind": "upi", "amount": 10_000}, {"kind": "cash", "amount": 25_000}],
+        # a retail bill (issue #18): no invoice, no buyer
+        "doc": "b2c", "invoice_number": None, "buyer_gstin": "", "buyer_name": "",
+        "place_of_supply": ""}
     assert isinstance(completed["shift"], str | int)
     assert [x.sku for x in sale.lines] == [ATTA, APPLE, APPLE, DAL]  # the returned sale
     assert [t.kind for t in sale.tenders] == ["upi", "cash"]

@@ -74,3 +74,28 @@ def test_a_report_from_sums_equals_one_from_lines_and_refunds_net_out(sales, ref
     assert tax_rows(mixed) == tax_rows((r, a, t) for r, (a, t) in per_rate.items())
     assert tax_rows(sales + [(r, -a, -t) for r, a, t in sales]) == tuple(
         TaxRow(rate, 0, 0, 0) for rate in sorted({r for r, _a, _t in sales}))
+
+
+def test_mixed_rows_keep_each_kind_of_supply_split_its_own_way():
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from app.core.gst import mixed_tax_rows, tax_rows
+
+    line = st.tuples(st.sampled_from([0, 500, 1200, 1800, 2800]),
+                     st.integers(-10**9, 10**9), st.integers(-10**7, 10**7), st.booleans())
+
+    @given(st.lists(line, max_size=30))
+    def check(parts):
+        rows = mixed_tax_rows(parts)
+        assert [r.rate_bp for r in rows] == sorted({p[0] for p in parts})
+        for r in rows:
+            mine = [p for p in parts if p[0] == r.rate_bp]
+            intra = tax_rows((a, b, c) for a, b, c, inter in mine if not inter)
+            inter = tax_rows(((a, b, c) for a, b, c, i in mine if i), inter_state=True)
+            assert r.cgst == r.sgst == sum(x.cgst for x in intra)
+            assert r.igst == sum(x.igst for x in inter) == sum(c for *_, c, i in mine if i)
+            assert r.total == sum(b for _, b, _, _ in mine)  # nothing lost or made
+
+    check()
+    assert mixed_tax_rows([]) == ()

@@ -56,7 +56,7 @@ REPORT = NS(shift=NS(number="S1-SH0003", counter="C1", opened_at=NOW, closed_at=
             sales_count=12, sales_total=120000, refunds_total=2000, net_sales=118000,
             refunds_count=1, tenders=["cash", "card", "upi"], refunds_by_tender={"cash": 2000},
             by_tender={"cash": 100000, "upi": 20000},
-            tax_rows=[NS(rate_bp=500, taxable=9000, cgst=225, sgst=225)], net_rounding=108550,
+            tax_rows=[NS(rate_bp=500, taxable=9000, cgst=225, sgst=225, igst=0)], net_rounding=108550,
             discounts=1500, voids_count=1, voids_total=2800, cash_in=0, cash_out=0,
             expected_cash=150500, change_given=0,
             cash_out_warning="Cash out ₹3,000.00 (2 entries, ₹0.00 approved by a manager) "
