@@ -244,3 +244,21 @@ def test_calibration_moves_the_model_toward_the_store():
     assert changes["accept_s"] == 30.0
     assert changes["pick_mean_s"] > PARAMS.pick_mean_s  # the store picks slower than 8 s
     assert 1.0 <= changes["pack_order_s"] < 90
+
+
+def test_the_live_mode_reads_the_pick_and_pack_screens_as_they_are():
+    """bench.sim.live drives the real pages by their markup: if a template changes, this
+    says so before a live run gets stuck."""
+    from pathlib import Path
+
+    from bench.sim import live
+
+    root = Path(__file__).resolve().parents[2] / "templates" / "picking"
+    task = (root / "_task.html").read_text().replace("{{ task.id }}", "T-1").replace(
+        "{{ task.name }}", "Amul &amp; Co")
+    card = (root / "_pack_order.html").read_text().replace(
+        "{{ o.id }}", "0" * 8 + "-0000-0000-0000-" + "0" * 12).replace("{{ o.number }}", "S-1")
+    assert live.TASK.search(task).group(1) == "T-1"
+    assert live.NAME.search(task).group(1) == "Amul &amp; Co"
+    assert live.CARD.findall(card)[0][1] == "S-1"
+    assert live.main(["--orders", "0"]) == 2 and live.main(["--speed", "nan"]) == 2
