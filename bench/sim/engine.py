@@ -232,6 +232,7 @@ class Store:
                 del self.unplanned[o.order_id]
             order.parts += 1
             order.parts_left += 1
+            order.batches_out += 1
             if order.state == "accepted":
                 self._move(order, "picking")
         self._queue_sample()
@@ -275,12 +276,17 @@ class Store:
         order.parts_left -= 1
         if order.state == "picking" and order.parts_left == 0 and oid not in self.unplanned:
             self._move(order, "picked")
+            if order.batches_out == 0:  # its last batch is already back (a part with no task)
+                order.times["bench"] = self.engine.now
+                heapq.heappush(self.pack_queue, (order.arrival, self._tick(), oid))
+                self._start_packing()
 
     def _batch_done(self, data: tuple[int, tuple[str, ...]]) -> None:
         picker, ids = data
         for oid in ids:  # the bags reach the packing bench with the picker
             order = self.by_id[oid]
-            if order.state == "picked" and "bench" not in order.times:
+            order.batches_out -= 1
+            if order.state == "picked" and order.batches_out == 0 and "bench" not in order.times:
                 order.times["bench"] = self.engine.now
                 heapq.heappush(self.pack_queue, (order.arrival, self._tick(), oid))
         self.idle.add(picker)

@@ -205,6 +205,7 @@ class SimOrder:
     times: dict[str, float] = field(default_factory=dict)  # state -> first time reached
     parts_left: int = 0  # zone picking: batches still holding some of its lines
     parts: int = 0
+    batches_out: int = 0  # batches with some of its lines not yet back at the bench
 
     @property
     def items(self) -> int:
