@@ -111,6 +111,10 @@ def test_zone_picking_merges_parts_of_an_order_at_packing():
     result = run("zone")
     assert any(o.parts > 1 for o in result.orders)
     assert all(o.state == "delivered" for o in result.orders)
+    # packing starts only when every batch holding some of the order is back
+    for o in result.orders:
+        back = max(b.end for b in result.batches if o.order_id in b.order_ids)
+        assert o.times["bench"] >= back and o.times["ready"] > back
 
 
 def test_a_wrong_step_is_refused_by_the_real_state_machine():
