@@ -116,7 +116,7 @@ def orders_csv(result: Result) -> str:
     """One row per order: seconds from arrival to each step (empty: not reached)."""
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
-    steps = ("accepted", "picking", "picked", "ready", "handed_over", "delivered")
+    steps = ("accepted", "picking", "picked", "packed", "ready", "handed_over", "delivered")
     w.writerow(["order", "state", "lines", "items", "arrival_s", *steps])
     for o in result.orders:
         w.writerow([o.number, o.state, len(o.lines), o.items, round(o.arrival, 1),
