@@ -349,6 +349,10 @@ def _check_semantics(cfg: StoreConfig) -> None:
         raise ValueError("store.timezone", f"unknown time zone {cfg.store.timezone!r}") from None
     if cfg.store.gstin and not gstin_check.is_valid(cfg.store.gstin):
         raise ValueError("store.gstin", f"{cfg.store.gstin!r} is not a valid GSTIN")
+    if cfg.store.gstin and cfg.store.gstin != gstin_check.compact(cfg.store.gstin):
+        # printed and filed as written: " 29aaa..." would make the till's state " 2"
+        raise ValueError("store.gstin", f"write the GSTIN as "
+                         f"{gstin_check.compact(cfg.store.gstin)!r}: capitals, no spaces")
     _check_gst_documents(cfg.store)
     _check_barcode_rules(cfg.barcode_rules)
     names = [p.name for p in cfg.printers]

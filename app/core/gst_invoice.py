@@ -32,7 +32,7 @@ from app.core.words import count_of
 __all__ = [
     "DOC_KINDS", "MAX_DOCUMENT_NUMBER", "MAX_NUMBER_LENGTH", "MAX_SERIES_LENGTH",
     "STATE_NAMES", "DocumentNumberError", "Gstin", "GstinError", "SeriesError",
-    "check_series", "check_state_code", "document_number", "financial_year",
+    "business_bill_refusal", "check_series", "check_state_code", "document_number", "financial_year",
     "financial_year_at", "is_inter_state", "parse_gstin", "place_of_supply",
     "sequence_name", "state_label", "store_state",
 ]
@@ -157,6 +157,21 @@ def is_inter_state(own_state: str, place: str) -> bool:
     """IGST applies when the place of supply is not the store's own state. An unknown
     own state (no GSTIN, no store.state_code) or no place (B2C) is within the state."""
     return bool(own_state and place and own_state != place)
+
+
+def business_bill_refusal(store_gstin: str, own_state: str, composition: bool,
+                          place: str) -> str:
+    """Why this store may not bill this registered buyer ('' when it may):
+    - a store with no GSTIN issues no tax invoice (rule 46 names the supplier's GSTIN);
+    - a composition dealer may not supply to another state (CGST Act s.10(2)(c))."""
+    if not store_gstin:
+        return ("This store has no GSTIN in its settings, so it cannot issue a tax "
+                "invoice. Sell it as a retail bill, or ask the manager to set store.gstin.")
+    if composition and place and own_state and place != own_state:
+        return (f"Under the composition scheme this store cannot sell to a buyer in "
+                f"another state ({state_label(place)}). Sell it as a retail bill to a "
+                f"buyer here, or refuse the sale.")
+    return ""
 
 
 def financial_year(day: date) -> str:

@@ -27,7 +27,12 @@ from app.core import audit
 from app.core.auth import StaffUser
 from app.core.clock import utcnow
 from app.core.db import Database, Session
-from app.core.gst_invoice import GstinError, parse_gstin
+from app.core.gst_invoice import (
+    GstinError,
+    business_bill_refusal,
+    parse_gstin,
+    place_of_supply,
+)
 from app.core.ids import uuid7
 from app.core.money import format_amount
 from app.core.prepared import Prepared
@@ -399,9 +404,14 @@ async def set_buyer(db: Database, cfg: StoreConfig, counter: str, cart_id: str,
     invoice to them. The GSTIN is checked (check character, state code) before anything
     is written; a refused buyer changes nothing."""
     try:
-        number = parse_gstin(gstin).number
+        buyer = parse_gstin(gstin)
     except GstinError as exc:
         raise PosError(str(exc)) from None
+    number = buyer.number
+    refusal = business_bill_refusal(cfg.store.gstin, cfg.store.state,
+                                    cfg.store.composition_scheme, place_of_supply(buyer))
+    if refusal:
+        raise PosError(refusal)
     buyer_name = _buyer_text(name, "name", BUYER_NAME_MAX, needed=True)
     buyer_address = _buyer_text(address, "address", BUYER_ADDRESS_MAX, needed=True)
     async with db.write() as s:

@@ -20,6 +20,7 @@ from app.core.db import Database, Session, next_number
 from app.core.gst_invoice import (
     DocumentNumberError,
     GstinError,
+    business_bill_refusal,
     document_number,
     financial_year_at,
     is_inter_state,
@@ -303,6 +304,11 @@ async def _gst_document(s: Session, cfg: StoreConfig, cart: CartState, now: date
         place = place_of_supply(parse_gstin(cart.buyer_gstin)) if cart.buyer_gstin else ""
     except GstinError as exc:  # only set_buyer writes it, checked; never trust a row
         raise PosError(f"the buyer's GSTIN on this bill is wrong: {exc}") from None
+    refusal = business_bill_refusal(cfg.store.gstin, cfg.store.state,
+                                    cfg.store.composition_scheme, place) if place else ""
+    if refusal:  # the buyer was added before the settings changed
+        raise PosError(f"{refusal} Remove the payment and the buyer, then take the payment "
+                       "again.")
     if cfg.store.composition_scheme:
         return GstDocument("bos", place)
     if not cart.buyer_gstin:

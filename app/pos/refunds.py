@@ -270,6 +270,7 @@ async def refund(
                 "doc": sale.doc_kind,
                 "place_of_supply": sale.place_of_supply,
                 "buyer_gstin": sale.buyer_gstin,
+                "buyer_name": sale.buyer_name,
             },
         )
         await s.flush()

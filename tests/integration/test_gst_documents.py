@@ -369,7 +369,7 @@ async def test_a_composition_dealer_issues_bills_of_supply_without_tax(
     cfg = composition
     await shifts.open_shift(db, cfg, "C1", manager, 0)
     retail = await b2b_sale(db, cfg, manager, "", ATTA, LOTION)
-    business = await b2b_sale(db, cfg, manager, OTHER_STATE, ATTA, LOTION)
+    business = await b2b_sale(db, cfg, manager, SAME_STATE, ATTA, LOTION)
     for sale in (retail, business):
         assert sale.doc_kind == "bos" and sale.invoice_number is None and sale.tax_minor == 0
         assert sale.total_minor == 2 * 0 + 6800 + 19500
@@ -381,7 +381,9 @@ async def test_a_composition_dealer_issues_bills_of_supply_without_tax(
         assert ("Composition taxable person, not eligible to collect tax on supplies"
                 in flat)
         assert "GST" not in flat.replace("GSTIN", "")
-    assert business.buyer_gstin == OTHER_STATE and business.place_of_supply == "27"
+        # rule 49: HSN per line and the signatory, like a tax invoice
+        assert "HSN " in flat and "Authorised signatory" in flat
+    assert business.buyer_gstin == SAME_STATE and business.place_of_supply == "29"
     assert await sequence(db, f"invoice:S1:{fy_now(cfg)}") == 0
     assert [e["doc"] for e in await events(db, "sale.completed")] == ["bos", "bos"]
     assert all(e["tax"] == 0 for e in await events(db, "sale.completed"))
@@ -520,7 +522,7 @@ async def test_a_composition_till_shows_no_gst_on_the_cart(composition, db, staf
                                                   "_csrf_token": csrf_of(c)})
         assert "Added" in scanned.text and "incl. GST" not in scanned.text
         buyer = await c.post("/pos/cart/buyer", data={
-            "cart_id": cart_id, "gstin": OTHER_STATE, "name": BUYER[0], "address": BUYER[1],
+            "cart_id": cart_id, "gstin": SAME_STATE, "name": BUYER[0], "address": BUYER[1],
             "_csrf_token": csrf_of(c)})
         assert "Bill of supply to" in buyer.text
 
@@ -530,7 +532,7 @@ async def test_a_bill_of_supply_on_screen_shows_no_tax(composition, db, client, 
     cfg = composition
     manager = users["manager"]
     await shifts.open_shift(db, cfg, "C2", manager, 0)
-    sale = await b2b_sale(db, cfg, manager, OTHER_STATE, DAL, counter="C2")
+    sale = await b2b_sale(db, cfg, manager, SAME_STATE, DAL, counter="C2")
     public = screen(await client.get(f"/r/{sale.receipt_token}"))
     assert "BILL OF SUPPLY" in public and "TAX INVOICE" not in public
     assert "Composition taxable person, not eligible to collect tax on supplies" in public
@@ -574,3 +576,57 @@ async def test_the_x_z_report_shows_an_inter_state_invoice_as_igst(cfg, db, mana
     paper = words(await printed(db, "report", shift.id))
     assert "IGST 5%" in paper and "CGST 2.5%" in paper, paper
     assert closed is not None
+
+
+
+async def test_a_composition_dealer_may_not_bill_a_buyer_in_another_state(
+        composition, db, manager):
+    """CGST Act s.10(2)(c): no inter-state supplies under composition. Refused at the
+    form, and at Pay for a buyer added before the store joined the scheme."""
+    cfg = composition
+    await shifts.open_shift(db, cfg, "C1", manager, 0)
+    view = await new_cart(db, cfg, "C1", manager, barcode(CAT[0], ATTA))
+    with pytest.raises(PosError, match="composition scheme .* another state "
+                                       r"\(27-Maharashtra\)"):
+        await cart.set_buyer(db, cfg, "C1", view.cart.id, OTHER_STATE, *BUYER)
+    assert (await one(db, select(Cart).where(Cart.id == view.cart.id))).buyer_gstin == ""
+    regular = msgspec.structs.replace(cfg, store=msgspec.structs.replace(
+        cfg.store, composition_scheme=False))
+    await cart.set_buyer(db, regular, "C1", view.cart.id, OTHER_STATE, *BUYER)
+    await pay_cash(db, cfg, "C1", view.cart.id)
+    with pytest.raises(PosError, match="Remove the payment and the buyer"):
+        await payment.complete_sale(db, cfg, "C1", view.cart.id, new_key(), manager)
+    assert await one(db, select(func.count()).select_from(Sale)) == 0
+
+
+@pytest.fixture
+def no_gstin(cfg):
+    return msgspec.structs.replace(
+        cfg, store=msgspec.structs.replace(cfg.store, gstin="", state_code="29"))
+
+
+async def test_a_store_without_a_gstin_issues_no_tax_invoice(no_gstin, db, manager):
+    """Rule 46 names the supplier's GSTIN: without one the till refuses a business bill
+    (form and Pay) and takes no invoice number; retail bills go on."""
+    cfg = no_gstin
+    await shifts.open_shift(db, cfg, "C1", manager, 0)
+    view = await new_cart(db, cfg, "C1", manager, barcode(CAT[0], ATTA))
+    with pytest.raises(PosError, match="no GSTIN in its settings"):
+        await cart.set_buyer(db, cfg, "C1", view.cart.id, SAME_STATE, *BUYER)
+    assert (await one(db, select(Cart).where(Cart.id == view.cart.id))).buyer_gstin == ""
+    async with db.write() as s:  # a buyer added while the store still had its GSTIN
+        await s.execute(Cart.__table__.update().where(Cart.id == view.cart.id).values(
+            buyer_gstin=SAME_STATE, buyer_name=BUYER[0], buyer_address=BUYER[1]))
+    await pay_cash(db, cfg, "C1", view.cart.id)
+    with pytest.raises(PosError, match="no GSTIN"):
+        await payment.complete_sale(db, cfg, "C1", view.cart.id, new_key(), manager)
+    assert await sequence(db, f"invoice:S1:{fy_now(cfg)}") == 0
+    assert await one(db, select(func.count()).select_from(Sale)) == 0
+
+
+async def test_a_credit_note_event_names_the_buyer_for_the_hubs_return(cfg, db, manager):
+    await shifts.open_shift(db, cfg, "C1", manager, 0)
+    sale = await b2b_sale(db, cfg, manager, OTHER_STATE, DAL)
+    note = await refund_line(db, cfg, sale.id, sale.lines[0].id, 1, "resaleable", manager)
+    [event] = [e for e in await events(db, "sale.refunded") if e["refund_id"] == note.id]
+    assert event["buyer_name"] == BUYER[0]

@@ -35,6 +35,8 @@ def test_example_configs_load(name):
             "store.timezone: unknown time zone",
         ),
         ('gstin = "29AAACK1234F1ZW"', 'gstin = "29AAACK1234F1ZX"', "store.gstin: "),
+        ('gstin = "29AAACK1234F1ZW"', 'gstin = " 29aaack1234f1zw"',
+         "store.gstin: write the GSTIN as '29AAACK1234F1ZW': capitals, no spaces"),
         ("port = 8000", "port = 70000", "s.toml: server.port: "),
         ("[security]", "[security]\npin_tries = 3", "s.toml: security.pin_tries: unknown key"),
         ('pattern = "21.....{NNDDD}"', 'pattern = "21....{NNDDD}"', "barcode_rules[0].pattern: "),
