@@ -116,6 +116,13 @@ class Document:
 
     @property
     def inter_state(self) -> bool:
+        """As the document was taxed: IGST on a line says inter-state, CGST/SGST says
+        within; only a document with no tax at all is judged by its place of supply
+        (a hub that does not know the store's state must not turn IGST into halves)."""
+        if any(x.igst for x in self.lines):
+            return True
+        if any(x.cgst or x.sgst for x in self.lines):
+            return False
         return is_inter_state(self.place_of_supply, self.store_state)
 
     @property
@@ -403,9 +410,12 @@ _SERIES = re.compile(r"^(.*?)([0-9]+)$")
 
 
 def _series(nature: str, numbers: Sequence[str]) -> list[DocSeries]:
-    """Numbers grouped by prefix (all but the trailing digits), ordered by their digits.
-    Kirana never cancels an issued number (a voided cart gets none; a sale is undone by
-    a refund), so ``cancelled`` is 0 and the total is the count of documents."""
+    """Numbers grouped by prefix (all but the trailing digits), ordered by their digits,
+    one row per unbroken run, so every row's range holds exactly its total. Kirana never
+    cancels an issued number (a voided cart gets none; a sale is undone by a refund), so
+    ``cancelled`` is 0. A run breaks where a bill number went to a document listed
+    elsewhere: a tax invoice (listed by its invoice number) or a bill of supply (left
+    out of GSTR-1) takes the till's next bill number too."""
     groups: dict[str, list[tuple[int, str]]] = {}
     for n in numbers:
         m = _SERIES.match(n)
@@ -414,7 +424,11 @@ def _series(nature: str, numbers: Sequence[str]) -> list[DocSeries]:
     out = []
     for _prefix, items in sorted(groups.items()):
         items.sort()
-        out.append(DocSeries(nature, items[0][1], items[-1][1], len(items)))
+        start = 0
+        for i in range(1, len(items) + 1):
+            if i == len(items) or items[i][0] != items[i - 1][0] + 1:
+                out.append(DocSeries(nature, items[start][1], items[i - 1][1], i - start))
+                start = i
     return out
 
 
@@ -470,7 +484,7 @@ def build(year: int, month: int, gstin: str, documents: Iterable[Document]) -> G
             hsn_qty[k] = hsn_qty.get(k, 0) + sign * x.quantity
         rows = _rows(rated, inter)
         if registered:
-            if credit:
+            if credit and rows:  # (a note of nil-rated goods only nets in the nil table)
                 cdnr.append(Note(doc.number, doc.date, doc.total, doc.pos, rows,
                                  doc.original_number, doc.original_date, ctin=doc.buyer_gstin,
                                  buyer_name=doc.buyer_name, inter_state=inter))
@@ -481,7 +495,7 @@ def build(year: int, month: int, gstin: str, documents: Iterable[Document]) -> G
             continue
         large = inter and (doc.original_value if credit else doc.total) > B2CL_THRESHOLD_MINOR
         if large:
-            if credit:
+            if credit and rows:
                 cdnur.append(Note(doc.number, doc.date, doc.total, doc.pos, rows,
                                   doc.original_number, doc.original_date, ur_type="B2CL",
                                   inter_state=inter))

@@ -114,7 +114,8 @@ def test_document_series_by_prefix_in_number_order():
     docs = [doc(n, line(100)) for n in ("S1-000010", "S1-000002", "S1-000009", "S2-000001")]
     r = g.build(2026, 11, "", docs)
     assert [(d.first, d.last, d.total, d.cancelled, d.net_issued) for d in r.docs] == [
-        ("S1-000002", "S1-000010", 3, 0, 3), ("S2-000001", "S2-000001", 1, 0, 1)]
+        ("S1-000002", "S1-000002", 1, 0, 1), ("S1-000009", "S1-000010", 2, 0, 2),
+        ("S2-000001", "S2-000001", 1, 0, 1)]  # one row per unbroken run
 
 
 def test_documents_outside_the_month_are_refused():
@@ -268,3 +269,40 @@ def test_a_bad_document_number_is_refused_briefly(number):
 def test_a_hostile_value_is_refused():
     with pytest.raises(ValueError, match="whole number"):
         g.build(2026, 11, "", [doc("S1-8", line(100), value=float("nan"))])
+
+
+def test_igst_lines_stay_igst_when_the_stores_state_is_unknown():
+    """The hub may not know a store's state: the document is filed as it was taxed."""
+    inv = g.Document("invoice", "S1/I2627/00001", date(2026, 11, 5), "b2b", "",
+                     (line(10_500, inter=True),), buyer_gstin=BUYER, place_of_supply="27")
+    r = g.build(2026, 11, "", [inv])
+    [b2b] = r.b2b
+    assert b2b.inter_state and b2b.rows[0].igst == 500 and b2b.rows[0].cgst == 0
+    [hsn] = r.hsn
+    assert (hsn.igst, hsn.cgst, hsn.sgst) == (500, 0, 0)
+
+
+def test_every_document_summary_row_holds_exactly_its_total():
+    """The till's bill numbers run S1-000001.. for every sale, and a tax invoice is
+    listed by its invoice number: the retail series breaks there, in two rows."""
+    docs_ = [doc("S1-000001", line(1_000)), doc("S1-000003", line(1_000)),
+             doc("S1-000004", line(1_000)),
+             doc("S1/I2627/00001", line(1_050, inter=True), doc_kind="b2b", gstin=BUYER,
+                 pos="27")]
+    r = g.build(2026, 11, "29AAACK1234F1ZX", docs_)
+    rows = [(d.first, d.last, d.total) for d in r.docs]
+    assert ("S1-000001", "S1-000001", 1) in rows and ("S1-000003", "S1-000004", 2) in rows
+    assert ("S1/I2627/00001", "S1/I2627/00001", 1) in rows
+    for d in r.docs:
+        lo = int(d.first.rsplit("-", 1)[-1].rsplit("/", 1)[-1])
+        hi = int(d.last.rsplit("-", 1)[-1].rsplit("/", 1)[-1])
+        assert hi - lo + 1 == d.total
+
+
+def test_a_credit_note_of_nil_rated_goods_only_is_not_an_empty_cdnr_entry():
+    note = doc("S1/C2627/00001", line(2_000, rate_bp=0), kind="credit_note",
+               doc_kind="b2b", gstin=BUYER, pos="27", original_number="S1/I2627/00001",
+               original_date=date(2026, 11, 1), original_value=2_000)
+    r = g.build(2026, 11, "29AAACK1234F1ZX", [note])
+    assert r.cdnr == ()
+    assert sum(n.nil for n in r.nil) == -2_000  # it nets in the nil-rated table
