@@ -158,7 +158,7 @@ class HubSale(Base):
     number: Mapped[str] = mapped_column(String(24))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     day: Mapped[str] = mapped_column(String(10))  # local date at the hub, YYYY-MM-DD
-    total_minor: Mapped[int] = mapped_column(Integer)  # refunds negative
+    total_minor: Mapped[int] = mapped_column(BigInteger)  # refunds negative
     # The GST document (issue #18, h013; an older store's events have none: b2c).
     doc_kind: Mapped[str] = mapped_column(String(4), default="b2c", server_default="b2c")
     doc_number: Mapped[str | None] = mapped_column(String(16), nullable=True)  # invoice / CN

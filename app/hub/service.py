@@ -601,7 +601,7 @@ async def _record_sale(s: Session, store_id: str, e: Event, hub_tz: Any) -> None
     refund = e.kind == "sale.refunded"
     at = datetime.fromisoformat(_text(data, "at"))
     total = _int(data, "total")
-    if abs(total) >= 2**31:  # hub_sales.total_minor is a 32-bit integer on PostgreSQL
+    if abs(total) >= 2**62:  # no till can make it (money.MAX_*): a forged frame
         raise ValueError("event data 'total' is out of range")
     row_id = _text(data, "refund_id" if refund else "sale_id")
     from app.hub import reports  # the GST document and its rows (issue #18)

@@ -160,3 +160,13 @@ async def test_a_total_beyond_the_column_is_refused_cleanly(hub_db):
         await apply(hub_db, "S1", [ev(1, "sale.completed", {**B2B, "total": 2**63})])
     async with hub_db.read() as s:
         assert await s.scalar(select(func.count()).select_from(HubSale)) == 0
+
+
+async def test_a_wholesale_bill_of_crores_is_recorded_and_the_link_goes_on(hub_db):
+    """Rs 25 crore (2.5e9 paise, past a 32-bit column) is a real B2B bill: the hub keeps
+    it, on PostgreSQL too, rather than refusing the frame the store will send again."""
+    await _store(hub_db)
+    big = 2_500_000_000
+    await apply(hub_db, "S1", [ev(1, "sale.completed", {**B2B, "total": big})])
+    async with hub_db.read() as s:
+        assert await s.scalar(select(HubSale.total_minor)) == big

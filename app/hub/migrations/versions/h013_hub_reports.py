@@ -124,6 +124,10 @@ def drop_triggers() -> None:
 
 def upgrade() -> None:
     with op.batch_alter_table("hub_sales", schema=None) as batch_op:
+        # A bill of Rs 2.15 crore or more (a wholesale B2B invoice) must not stop a
+        # store's link: the total is 64-bit like every other amount (review of #18).
+        batch_op.alter_column("total_minor", existing_type=sa.Integer(),
+                              type_=sa.BigInteger(), existing_nullable=False)
         batch_op.add_column(sa.Column("doc_kind", sa.String(length=4), nullable=False,
                                       server_default="b2c"))
         batch_op.add_column(sa.Column("doc_number", sa.String(length=16), nullable=True))
@@ -215,3 +219,5 @@ def downgrade() -> None:
         for column in ("sale_number", "place_of_supply", "buyer_name", "buyer_gstin",
                        "doc_number", "doc_kind"):
             batch_op.drop_column(column)
+        batch_op.alter_column("total_minor", existing_type=sa.BigInteger(),
+                              type_=sa.Integer(), existing_nullable=False)
