@@ -33,7 +33,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict, dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -108,10 +108,12 @@ class Placed:
 LOGGED_KEY = "kirana_hub_logged"
 
 
-def _log(s: Session, order: HubOrder, kind: str, text: str, detail: Any = None) -> None:
+def _log(s: Session, order: HubOrder, kind: str, text: str, detail: Any = None,
+         at: datetime | None = None) -> None:
     """A decision log entry, written with the transaction's other log entries by one
-    statement just before COMMIT (the unit of work's `insert_later`)."""
-    entry = HubOrderLog(id=uuid7(), order_id=order.id, at=utcnow(), kind=kind,
+    statement just before COMMIT (the unit of work's `insert_later`). `at`: when it
+    happened, if not now (a store's step, reported late over a link that was down)."""
+    entry = HubOrderLog(id=uuid7(), order_id=order.id, at=at or utcnow(), kind=kind,
                         text=text[:4000],
                         detail=json.dumps(detail, default=str) if detail is not None else "")
     s.info.setdefault(LOGGED_KEY, []).append(entry)
@@ -454,16 +456,18 @@ def _unfulfillable(s: Session, order: HubOrder, reason: str) -> None:
 
 
 def _set_status(s: Session, order: HubOrder, status: str, actor: str, reason: str = "",
-                *, moved: bool = False) -> None:
+                *, moved: bool = False, at: datetime | None = None) -> None:
     """Change the status, if order_states allows the move (IllegalMove if not); a
     change (or a move to another store) raises StatusChanged, which queues a webhook
-    call with the order's store and courier as they are now."""
+    call with the order's store and courier as they are now. `at`: when the store
+    took the step (its log entry's time, which the SLA is judged on), if not now."""
     previous = order.status
     if previous != status or moved:
         order_states.check(previous, status)
     order.status, order.updated_at = status, utcnow()
     if previous != status:
-        _log(s, order, "status", f"Status: {LABELS.get(status, status)}", {"status": status})
+        _log(s, order, "status", f"Status: {LABELS.get(status, status)}", {"status": status},
+             at=at)
     if previous != status or moved:
         raise_event(s, StatusChanged(order, status, actor, reason, order.store_id,
                                      order.courier))
@@ -550,8 +554,24 @@ async def on_store_status(s: Session, cfg: HubConfig, store_id: str, data: dict)
         return wake
     _log(s, order, "store", f"{store_id}: {LABELS.get(status, status).lower()}"
                             f"{' (' + reason + ')' if reason else ''}")
-    _set_status(s, order, status, store_id, reason)
+    _set_status(s, order, status, store_id, reason, at=_store_time(data.get("at"), order))
     return ()
+
+
+def _store_time(text: object, order: HubOrder) -> datetime | None:
+    """When the store says it took the step: an on-time hand-over stays on time though
+    the link was down when it happened. Only a time between the order's creation and
+    now is believed (a store's clock is not the hub's); else None (now)."""
+    if not isinstance(text, str) or len(text) > 40:
+        return None
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if at.tzinfo is None:
+        return None
+    created = order.created_at
+    return at if (created is None or at >= created) and at <= utcnow() else None
 
 
 # --- timers, people ------------------------------------------------------------------

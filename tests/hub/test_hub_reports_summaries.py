@@ -67,3 +67,41 @@ async def test_sale_days_follow_every_bill_once(hub_db):
         rows = {(r.day, r.bills, r.sales_minor, r.refunds_minor)
                 for r in await s.scalars(select(HubSaleDay))}
     assert rows == {("2026-11-20", 2, 3500, -400), ("2026-11-21", 1, 700, 0)}
+
+
+async def test_an_on_time_handover_reported_late_counts_as_met(hub_db, hub_cfg, monkeypatch):
+    """The SLA is judged on when the store handed the order over (the event's `at`), not
+    on when its link came back; a time the store cannot know (before the order, or in
+    the hub's future) is not believed."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from app.hub import placement
+    from app.hub.models import HubOrderSlot
+    from tests.hub.test_order_moves import _report
+    from tests.hub.test_routing import incoming, setup_stores
+
+    await setup_stores(hub_db, {"S1": 10, "D2": 10})
+    order = (await placement.take_order(hub_db, hub_cfg, incoming("W-1"))).order
+    store = order.store_id
+    await _report(hub_db, hub_cfg, order, store, "accepted", "picking", "picked", "packed",
+                  "ready")
+    handed_at = order.promised_by - timedelta(minutes=5)
+    real = placement.utcnow
+    monkeypatch.setattr(placement, "utcnow",  # the link was down for 20 minutes
+                        lambda: order.promised_by + timedelta(minutes=15))
+    async with hub_db.write() as s:
+        await placement.on_store_status(s, hub_cfg, store, {
+            "channel": order.channel, "external_id": order.external_id,
+            "status": "handed_over", "at": handed_at.isoformat()})
+    monkeypatch.setattr(placement, "utcnow", real)
+    async with hub_db.read() as s:
+        rows = [(r.handed, r.met) for r in await s.scalars(select(HubOrderSlot)) if r.orders]
+    assert rows == [(1, 1)]
+    created = order.created_at
+    assert placement._store_time((created - timedelta(hours=1)).isoformat(), order) is None
+    assert placement._store_time("2999-01-01T00:00:00+00:00", order) is None
+    assert placement._store_time("2026-12-01T10:00:00", order) is None  # no zone
+    assert placement._store_time("nonsense" * 10, order) is None
+    assert placement._store_time(2**63, order) is None
