@@ -105,3 +105,75 @@ async def test_an_on_time_handover_reported_late_counts_as_met(hub_db, hub_cfg, 
     assert placement._store_time("2026-12-01T10:00:00", order) is None  # no zone
     assert placement._store_time("nonsense" * 10, order) is None
     assert placement._store_time(2**63, order) is None
+
+
+def test_undoing_the_reports_migration_keeps_the_routing_cache_triggers(tmp_path):
+    """On SQLite, dropping hub_stores.gstin rebuilds the table: h007's triggers that
+    invalidate order intake's routing cache must survive a downgrade and upgrade."""
+    import sqlite3
+
+    from alembic import command
+
+    from app.core import migrate
+
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    migrate.hub_upgrade(url)
+
+    def store_triggers() -> set[str]:
+        with sqlite3.connect(tmp_path / "hub.db") as conn:
+            return {name for (name,) in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND "
+                "tbl_name = 'hub_stores'")}
+
+    before = store_triggers()
+    assert len(before) == 3
+    command.downgrade(migrate._hub_alembic_config(url), "h012")
+    assert store_triggers() == before
+    migrate.hub_upgrade(url)
+    assert store_triggers() == before
+
+
+async def test_two_writers_logging_one_handover_on_postgresql_count_it_once(hub_db):
+    """Two transactions log the same order's hand-over at once: the second neither fails
+    on the summary's key nor counts the order twice."""
+    import asyncio
+
+    import asyncpg
+    import pytest
+
+    if hub_db.dialect != "postgresql":
+        pytest.skip("PostgreSQL's concurrent writers")
+    from tests.hub.test_routing import setup_stores
+
+    await setup_stores(hub_db, {"S1": 10})
+    dsn = hub_db.url.replace("postgresql+asyncpg", "postgresql")
+    a, b = await asyncpg.connect(dsn), await asyncpg.connect(dsn)
+    try:
+        cols = await a.fetch("SELECT column_name, data_type FROM information_schema.columns "
+                             "WHERE table_name = 'hub_orders' AND is_nullable = 'NO'")
+        row = {c["column_name"]: 0 if c["data_type"] in ("integer", "bigint", "smallint")
+               else 0.0 if c["data_type"] in ("double precision", "real")
+               else False if c["data_type"] == "boolean" else "" for c in cols}
+        row.update(id="o1", number="HQ-1", store_id="S1", status="handed_over",
+                   created_at="2026-11-20T08:40:00.000000+00:00",
+                   promised_by="2026-11-20T09:10:00.000000+00:00",
+                   updated_at="2026-11-20T08:40:00.000000+00:00")
+        names = list(row)
+        await a.execute(f"INSERT INTO hub_orders ({', '.join(names)}) VALUES "
+                        f"({', '.join(f'${i + 1}' for i in range(len(names)))})", *row.values())
+        log = ("INSERT INTO hub_order_log (id, order_id, at, kind, text, detail) VALUES ($1, "
+               "'o1', '2026-11-20T09:00:00.000000+00:00', 'status', 'x', $2)")
+        ta, tb = a.transaction(), b.transaction()
+        await ta.start()
+        await tb.start()
+        await a.execute(log, "l1", '{"status": "handed_over"}')
+        second = asyncio.create_task(b.execute(log, "l2", '{"status": "delivered"}'))
+        await asyncio.sleep(0.3)  # b waits for a's row
+        await ta.commit()
+        await second
+        await tb.commit()
+        handed = await a.fetchval("SELECT sum(handed) FROM hub_order_slots WHERE store_id = 'S1'")
+        assert handed == 1
+    finally:
+        await a.close()
+        await b.close()

@@ -67,11 +67,16 @@ _ORDER_OUT = _BUMP.format(values=f"SELECT OLD.store_id, {SLOT.format(c='OLD.crea
                           f"-{_CANCELLED.format(r='OLD')}, 0, 0 WHERE OLD.store_id IS NOT NULL")
 # An order's first hand-over (or delivery): remembered, and counted in its store's slot
 # (handed, and met when by the promised time). A later entry adds nothing.
-_HANDOVER = ("INSERT INTO hub_order_handovers (order_id, at) VALUES (NEW.order_id, NEW.at); "
-             + _BUMP.format(values=f"SELECT o.store_id, {SLOT.format(c='o.created_at')}, 0, 0, "
-                            "1, CASE WHEN NEW.at <= o.promised_by THEN 1 ELSE 0 END "
-                            "FROM hub_orders o WHERE o.id = NEW.order_id "
-                            "AND o.store_id IS NOT NULL"))
+_HANDOVER_ROW = "INSERT INTO hub_order_handovers (order_id, at) VALUES (NEW.order_id, NEW.at)"
+_HANDOVER_BUMP = _BUMP.format(values=f"SELECT o.store_id, {SLOT.format(c='o.created_at')}, 0, "
+                              "0, 1, CASE WHEN NEW.at <= o.promised_by THEN 1 ELSE 0 END "
+                              "FROM hub_orders o WHERE o.id = NEW.order_id "
+                              "AND o.store_id IS NOT NULL")
+_HANDOVER = f"{_HANDOVER_ROW}; {_HANDOVER_BUMP}"
+# PostgreSQL: two writers logging one order's hand-over at once must not both count it
+# (nor fail on the key): the row goes in once, and only the writer that put it counts.
+_PG_HANDOVER = (f"{_HANDOVER_ROW} ON CONFLICT (order_id) DO NOTHING; "
+                f"IF FOUND THEN {_HANDOVER_BUMP} END IF;")
 _FIRST = "NOT EXISTS (SELECT 1 FROM hub_order_handovers WHERE order_id = NEW.order_id)"
 _MOVED = ("OLD.store_id {ne} NEW.store_id OR "
           "(OLD.status = 'cancelled') <> (NEW.status = 'cancelled')")
@@ -82,8 +87,7 @@ def create_triggers() -> None:
         for name, body in (("hub_sale_days_add", _ADD_DAY),
                            ("hub_order_slot_in", _ORDER_IN),
                            ("hub_order_slot_move", _ORDER_OUT + " " + _ORDER_IN),
-                           ("hub_order_handover_add",
-                            f"IF {_FIRST} THEN {_HANDOVER} END IF;")):
+                           ("hub_order_handover_add", _PG_HANDOVER)):
             op.execute(f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger "
                        f"LANGUAGE plpgsql AS $$ BEGIN {body} RETURN NULL; END $$")
         op.execute("CREATE TRIGGER hub_sales_day_sum AFTER INSERT ON hub_sales FOR EACH ROW "
@@ -221,3 +225,9 @@ def downgrade() -> None:
             batch_op.drop_column(column)
         batch_op.alter_column("total_minor", existing_type=sa.BigInteger(),
                               type_=sa.Integer(), existing_nullable=False)
+    # SQLite rebuilt hub_stores to drop its column, and with it lost h007's triggers
+    # that tell order intake the stores changed (its routing cache): put them back.
+    import importlib
+
+    importlib.import_module("app.hub.migrations.versions.h007_hub_config_version"
+                            ).create_triggers()
