@@ -205,6 +205,7 @@ def _add_unrated(groups: dict[tuple[str, int], list[int]],
 # --- date ranges --------------------------------------------------------------------
 
 MAX_DAYS = 366
+EARLIEST = date(2000, 1, 1)  # a date before this is a typo
 
 
 class RangeError(ValueError):
@@ -219,13 +220,19 @@ def date_range(start: str, end: str, today: date, default_days: int = 30
     try:
         last = date.fromisoformat(end) if end else today
         first = date.fromisoformat(start) if start else last - timedelta(days=default_days - 1)
-    except ValueError:
+    except (ValueError, OverflowError):  # (0001-01-05 less 29 days is no date)
         raise RangeError("Dates look like 2026-11-30. Pick them from the calendar.") from None
     if first > last:
         raise RangeError(f"The period starts ({first:%d %b %Y}) after it ends "
                          f"({last:%d %b %Y}). Swap the two dates.")
     if (last - first).days >= MAX_DAYS:
         raise RangeError("Pick at most a year (366 days) at a time.")
+    if last > today:
+        raise RangeError(f"{last:%d %b %Y} has not come yet: end the period today or "
+                         "earlier.")
+    if first < EARLIEST:  # (0001-01-01 overflowed the period's bounds)
+        raise RangeError(f"{first:%d %b %Y} is before any sale the chain could have: "
+                         f"start from {EARLIEST:%d %b %Y} on.")
     return first, last
 
 

@@ -26,6 +26,7 @@ from app.core.money import round_half_up
 from app.core.words import count_of
 
 MAX_DAYS = 366
+EARLIEST = date(2000, 1, 1)  # a date before this is a typo (0001-01-01 overflowed)
 TOP = 10  # products shown in each of the top and bottom lists
 
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")  # ASCII digits only
@@ -86,6 +87,9 @@ def parse_range(start_text: str | None, end_text: str | None, today: date) -> Da
                          f"{count_of(MAX_DAYS, 'day')}. Choose a shorter range.")
     if start > today:
         raise RangeError(f"{start.isoformat()} has not come yet; choose a day up to today.")
+    if start < EARLIEST:  # (also keeps the previous period and UTC bounds in the calendar)
+        raise RangeError(f"{start.isoformat()} is before any bill this shop could have; "
+                         f"choose a day from {EARLIEST.isoformat()} on.")
     return DateRange(start, end)
 
 

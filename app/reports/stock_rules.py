@@ -18,6 +18,7 @@ from app.core.money import price_for_measure, round_half_up
 
 VELOCITY_DAYS = 28  # "sells": sold at least once in this many days; cover averages over them
 MAX_RANGE_DAYS = 366  # a stock-out range longer than this is refused
+EARLIEST = date(2000, 1, 1)  # a 'From' before this is a typo
 DEAD_DAYS_DEFAULT = 90
 DEAD_DAYS_MAX = 3650
 NEVER = "never sold"
@@ -393,6 +394,9 @@ def parse_range(from_text: str, to_text: str, today: date) -> tuple[date, date]:
                                f"is after 'To' ({last:%d %b %Y}). Swap the dates.")
     if last > today:
         raise ReportInputError("'To' is in the future: pick today or an earlier day.")
+    if first < EARLIEST:  # (0001-01-01 overflowed the day's bounds)
+        raise ReportInputError(f"'From' is before any stock this shop could have: pick a "
+                               f"day from {EARLIEST:%d %b %Y} on.")
     if (last - first).days + 1 > MAX_RANGE_DAYS:
         raise ReportInputError(f"Pick at most {MAX_RANGE_DAYS} days; this period has "
                                f"{(last - first).days + 1}.")
