@@ -177,3 +177,64 @@ async def test_two_writers_logging_one_handover_on_postgresql_count_it_once(hub_
     finally:
         await a.close()
         await b.close()
+
+
+async def test_summaries_follow_bills_and_orders_deleted_or_corrected_by_sql(hub_db):
+    """Pruning old rows, or an operator correcting a bill, keeps the summaries equal to
+    the rows they sum (an order's hand-over leaves with it)."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import delete, select, update
+
+    from app.hub import service as hub
+    from app.hub.models import HubOrder, HubOrderLog, HubOrderSlot, HubSale, HubSaleDay
+    from tests.hub.test_hub_reports_pages import _done, _order
+
+    at = datetime(2026, 11, 20, 8, 40, tzinfo=UTC)
+    await hub.add_store(hub_db, "S1", name="S1", kind="darkstore", lat=12.9, lon=77.6)
+
+    async def days():
+        async with hub_db.read() as s:
+            kept = {(r.store_id, r.day): (r.bills, r.sales_minor, r.refunds_minor)
+                    for r in await s.scalars(select(HubSaleDay))}
+            truth: dict = {}
+            for r in await s.scalars(select(HubSale)):
+                b = truth.setdefault((r.store_id, r.day), [0, 0, 0])
+                if r.kind == "sale":
+                    b[0], b[1] = b[0] + 1, b[1] + r.total_minor
+                else:
+                    b[2] += r.total_minor
+        return {k: v for k, v in kept.items() if any(v)}, {k: tuple(v) for k, v in
+                                                          truth.items() if any(v)}
+
+    async with hub_db.write() as s:
+        for i in range(3):
+            s.add(HubSale(id=f"x{i}", store_id="S1", kind="sale", number=f"N{i}", at=at,
+                          day="2026-11-20", total_minor=1000))
+        s.add(HubSale(id="r0", store_id="S1", kind="refund", number="R0", at=at,
+                      day="2026-11-20", total_minor=-300))
+    kept, truth = await days()
+    assert kept == truth == {("S1", "2026-11-20"): (3, 3000, -300)}
+    async with hub_db.write() as s:
+        await s.execute(delete(HubSale).where(HubSale.id.in_(["x0", "r0"])))
+        await s.execute(update(HubSale).where(HubSale.id == "x1").values(total_minor=5))
+        await s.execute(update(HubSale).where(HubSale.id == "x2").values(day="2026-11-21"))
+    kept, truth = await days()
+    assert kept == truth == {("S1", "2026-11-20"): (1, 5, 0), ("S1", "2026-11-21"): (1, 1000, 0)}
+
+    async with hub_db.write() as s:
+        s.add(HubOrder(**_order(1, "S1", at, at + timedelta(minutes=30), "handed_over")))
+        s.add(HubOrder(**_order(2, "S1", at, at + timedelta(minutes=30), "assigned")))
+    async with hub_db.write() as s:
+        s.add(HubOrderLog(**_done(1, "o1", at + timedelta(minutes=10))))
+
+    async def slots():
+        async with hub_db.read() as s:
+            return sorted((r.orders, r.handed, r.met) for r in await s.scalars(
+                select(HubOrderSlot)) if r.orders or r.handed or r.met)
+
+    assert await slots() == [(2, 1, 1)]
+    async with hub_db.write() as s:
+        await s.execute(delete(HubOrderLog).where(HubOrderLog.order_id == "o1"))
+        await s.execute(delete(HubOrder).where(HubOrder.id == "o1"))
+    assert await slots() == [(1, 0, 0)]

@@ -10,7 +10,8 @@
   sharing one registration share it).
 - For the chain overview (100 stores x 30 days well under 2 s on PostgreSQL: reading
   every bill and every order took 3 to 6 s), summaries kept by database triggers, so
-  every writer (the sync link, placement, SQL, a benchmark's COPY) keeps them right:
+  every writer (the sync link, placement, SQL, a benchmark's COPY) keeps them right,
+  deletes (pruning) and corrections of a bill's total, day, store or kind included:
   hub_sale_days (each store's bills, sales and refunds per day, added to on every
   hub_sales insert); hub_order_slots (each store's online orders per half hour of
   creation, UTC: orders and cancelled follow hub_orders inserts and changes of store or
@@ -50,6 +51,16 @@ _ADD_DAY = ("INSERT INTO hub_sale_days (store_id, day, bills, sales_minor, refun
             "bills = hub_sale_days.bills + excluded.bills, "
             "sales_minor = hub_sale_days.sales_minor + excluded.sales_minor, "
             "refunds_minor = hub_sale_days.refunds_minor + excluded.refunds_minor;")
+# A bill pruned or corrected by SQL: its figures leave its day again.
+_SUB_DAY = ("INSERT INTO hub_sale_days (store_id, day, bills, sales_minor, refunds_minor) "
+            "VALUES (OLD.store_id, OLD.day, CASE WHEN OLD.kind = 'sale' THEN -1 ELSE 0 END, "
+            "CASE WHEN OLD.kind = 'sale' THEN -OLD.total_minor ELSE 0 END, "
+            "CASE WHEN OLD.kind = 'sale' THEN 0 ELSE -OLD.total_minor END) "
+            "ON CONFLICT (store_id, day) DO UPDATE SET "
+            "bills = hub_sale_days.bills + excluded.bills, "
+            "sales_minor = hub_sale_days.sales_minor + excluded.sales_minor, "
+            "refunds_minor = hub_sale_days.refunds_minor + excluded.refunds_minor;")
+_SALE_CHANGED = "UPDATE OF store_id, day, kind, total_minor"
 # An order's half-hour slot of creation (UTC text 'YYYY-MM-DDTHH:00' or ':30'): a slot
 # lies within one local day wherever the UTC offset is a whole half hour (India: +05:30).
 SLOT = ("substr({c}, 1, 14) || CASE WHEN substr({c}, 15, 2) < '30' THEN '00' "
@@ -77,6 +88,12 @@ _HANDOVER = f"{_HANDOVER_ROW}; {_HANDOVER_BUMP}"
 # (nor fail on the key): the row goes in once, and only the writer that put it counts.
 _PG_HANDOVER = (f"{_HANDOVER_ROW} ON CONFLICT (order_id) DO NOTHING; "
                 f"IF FOUND THEN {_HANDOVER_BUMP} END IF;")
+# An order deleted by SQL (pruning): it leaves its slot, with its hand-over if it had one.
+_ORDER_GONE = (_ORDER_OUT + " " + _BUMP.format(
+    values=f"SELECT OLD.store_id, {SLOT.format(c='OLD.created_at')}, 0, 0, -1, "
+           "CASE WHEN h.at <= OLD.promised_by THEN -1 ELSE 0 END FROM hub_order_handovers h "
+           "WHERE h.order_id = OLD.id AND OLD.store_id IS NOT NULL")
+    + " DELETE FROM hub_order_handovers WHERE order_id = OLD.id;")
 _FIRST = "NOT EXISTS (SELECT 1 FROM hub_order_handovers WHERE order_id = NEW.order_id)"
 _MOVED = ("OLD.store_id {ne} NEW.store_id OR "
           "(OLD.status = 'cancelled') <> (NEW.status = 'cancelled')")
@@ -87,7 +104,10 @@ def create_triggers() -> None:
         for name, body in (("hub_sale_days_add", _ADD_DAY),
                            ("hub_order_slot_in", _ORDER_IN),
                            ("hub_order_slot_move", _ORDER_OUT + " " + _ORDER_IN),
-                           ("hub_order_handover_add", _PG_HANDOVER)):
+                           ("hub_order_handover_add", _PG_HANDOVER),
+                           ("hub_sale_days_sub", _SUB_DAY),
+                           ("hub_sale_days_move", _SUB_DAY + " " + _ADD_DAY),
+                           ("hub_order_slot_gone", _ORDER_GONE)):
             op.execute(f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger "
                        f"LANGUAGE plpgsql AS $$ BEGIN {body} RETURN NULL; END $$")
         op.execute("CREATE TRIGGER hub_sales_day_sum AFTER INSERT ON hub_sales FOR EACH ROW "
@@ -100,6 +120,12 @@ def create_triggers() -> None:
         op.execute("CREATE TRIGGER hub_order_log_handover AFTER INSERT ON hub_order_log "
                    f"FOR EACH ROW WHEN ({_HANDED.format(r='NEW.')}) "
                    "EXECUTE FUNCTION hub_order_handover_add()")
+        op.execute("CREATE TRIGGER hub_sales_day_gone AFTER DELETE ON hub_sales FOR EACH ROW "
+                   "EXECUTE FUNCTION hub_sale_days_sub()")
+        op.execute(f"CREATE TRIGGER hub_sales_day_move AFTER {_SALE_CHANGED} ON hub_sales "
+                   "FOR EACH ROW EXECUTE FUNCTION hub_sale_days_move()")
+        op.execute("CREATE TRIGGER hub_orders_slot_gone AFTER DELETE ON hub_orders "
+                   "FOR EACH ROW EXECUTE FUNCTION hub_order_slot_gone()")
         return
     op.execute(f"CREATE TRIGGER hub_sales_day_sum AFTER INSERT ON hub_sales "
                f"BEGIN {_ADD_DAY} END")
@@ -109,12 +135,21 @@ def create_triggers() -> None:
                f"hub_orders WHEN {_MOVED.format(ne='IS NOT')} BEGIN {_ORDER_OUT} {_ORDER_IN} END")
     op.execute(f"CREATE TRIGGER hub_order_log_handover AFTER INSERT ON hub_order_log "
                f"WHEN {_HANDED.format(r='NEW.')} AND {_FIRST} BEGIN {_HANDOVER} END")
+    op.execute(f"CREATE TRIGGER hub_sales_day_gone AFTER DELETE ON hub_sales "
+               f"BEGIN {_SUB_DAY} END")
+    op.execute(f"CREATE TRIGGER hub_sales_day_move AFTER {_SALE_CHANGED} ON hub_sales "
+               f"BEGIN {_SUB_DAY} {_ADD_DAY} END")
+    op.execute(f"CREATE TRIGGER hub_orders_slot_gone AFTER DELETE ON hub_orders "
+               f"BEGIN {_ORDER_GONE} END")
 
 
 TRIGGERS = {"hub_sales_day_sum": "hub_sales", "hub_orders_slot_in": "hub_orders",
-            "hub_orders_slot_move": "hub_orders", "hub_order_log_handover": "hub_order_log"}
+            "hub_orders_slot_move": "hub_orders", "hub_order_log_handover": "hub_order_log",
+            "hub_sales_day_gone": "hub_sales", "hub_sales_day_move": "hub_sales",
+            "hub_orders_slot_gone": "hub_orders"}
 FUNCTIONS = ("hub_sale_days_add", "hub_order_slot_in", "hub_order_slot_move",
-             "hub_order_handover_add")
+             "hub_order_handover_add", "hub_sale_days_sub", "hub_sale_days_move",
+             "hub_order_slot_gone")
 
 
 def drop_triggers() -> None:
