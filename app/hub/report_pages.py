@@ -14,7 +14,7 @@ from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.response import Template
 
-from app.core import csv_safe
+from app.core import csv_safe, svg_charts
 from app.core.auth import requires
 from app.core.clock import utcnow
 from app.core.money import format_amount
@@ -24,10 +24,6 @@ from app.hub import reports
 
 HQ = ("manager",)  # admins may do everything
 
-try:  # the shared chart drawer (app/core/svg_charts.py)
-    from app.core import svg_charts
-except ImportError:  # pragma: no cover - only while it is being written
-    svg_charts = None  # type: ignore[assignment]
 
 
 def _today(request: Request) -> Any:
@@ -47,8 +43,6 @@ async def _overview(request: Request, start: str, end: str) -> reports.Overview:
 
 
 def _charts(o: reports.Overview) -> dict[str, Any]:
-    if svg_charts is None:
-        return {}
     labels = [d.day.strftime("%d %b") for d in o.days]
     return {
         "sales_chart": svg_charts.bar_chart(
