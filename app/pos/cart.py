@@ -10,6 +10,7 @@ client never sends a price.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from typing import cast
 
 from sqlalchemy import Table, bindparam, select, update
@@ -62,7 +63,7 @@ from app.pos.priced_cart import (
     view_of_state,
 )
 from app.pos.till_requests import claim
-from app.pos.till_rules import NeedsApproval, PosError
+from app.pos.till_rules import NeedsApproval, PosError, scanned_batch
 
 
 async def _active_cart(s: Session, counter: str, user: StaffUser) -> Cart:
@@ -133,10 +134,13 @@ async def _add_line(
     quantity: int,
     label_price: int | None,
     code: str,
+    batch: str = "",
+    today: date | None = None,
 ) -> tuple[CartView, LineState]:
     """Add to the cart (a plain piece merges into its line) and price it: the hot path of
     the till. Core statements on plain rows; the view is built from what this transaction
-    already read (the cart, its lines and products), repriced by pricing.price_cart."""
+    already read (the cart, its lines and products), repriced by pricing.price_cart.
+    `batch`: the batch the code names (GS1 AI 10), '' for none."""
     if not product.active:
         raise PosError(f"{product.name} is discontinued and cannot be sold")
     cart, products = await cart_state_for_change(s, counter, cart_id)
@@ -147,6 +151,10 @@ async def _add_line(
             x for x in cart.lines
             if mergeable and x.product_id == product.id
             and x.label_price_minor is None and not x.discount_kind
+            # a GS1 code may name a batch, which the sale takes from: a line only
+            # grows by scans of the same batch (or of none)
+            and (x.scanned_code == code[:64] or scanned_batch(
+                x.scanned_code, cfg.measure_rules, today) == batch)
         ),
         None,
     )
@@ -227,7 +235,8 @@ async def add_scan(
                 f"{product.name} is sold by {product.unit}: scan the scale label "
                 "or use its quick key and enter the weight"
             )
-        return await _add_line(s, cfg, counter, cart_id, product, quantity, label_price, code)
+        return await _add_line(s, cfg, counter, cart_id, product, quantity, label_price, code,
+                               scan.batch or "", today)
 
 
 async def add_product(

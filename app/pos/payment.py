@@ -53,7 +53,13 @@ from app.pos.priced_cart import (
     view_of_state,
 )
 from app.pos.pricing import TenderKind
-from app.pos.till_rules import PosError, accept_tender, check_tender_kind, credit_on_cart
+from app.pos.till_rules import (
+    PosError,
+    accept_tender,
+    check_tender_kind,
+    credit_on_cart,
+    scanned_batch,
+)
 from app.stock.service import SaleMove, bins_for_sale, record_moves
 
 
@@ -221,7 +227,8 @@ async def complete_sale(
         for line in cart.lines:
             product = products[line.product_id]
             price = totals.line(line.id)
-            parts = bins.take(product.id, line.quantity)
+            parts = bins.take(product.id, line.quantity, scanned_batch(
+                line.scanned_code, cfg.measure_rules, now.astimezone(cfg.tz).date()))
             bin_ = parts[0].bin
             rate, tax, cgst, sgst, igst = _split(doc, price.gst_rate_bp, price.tax,
                                                  price.cgst, price.sgst)

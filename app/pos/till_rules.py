@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from typing import Protocol
 
+from app.catalog.barcodes import BarcodeError, MeasureRule, parse_scan
 from app.core.money import format_amount
 
 TENDER_KINDS = ("cash", "card", "upi", "exchange")
@@ -141,3 +143,17 @@ def refund_total(lines_total: int, bill_total: int, refunded_before: int,
     bill add up to exactly what was paid."""
     left = bill_total - refunded_before
     return left if everything_back else min(lines_total, left)
+
+
+def scanned_batch(code: str, rules: Iterable[MeasureRule] = (), today: date | None = None
+                  ) -> str:
+    """The batch (GS1 AI 10) a line's scanned code names, '' for none. Only a code
+    longer than a GTIN can carry one, so a plain EAN-13 scan costs nothing here. The
+    batch decides where a sale takes stock from (stock.service.SaleBins.take)."""
+    if len(code) <= 14:
+        return ""
+    try:
+        scan = parse_scan(code, tuple(rules), today)
+    except BarcodeError:
+        return ""
+    return scan.batch or ""

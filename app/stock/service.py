@@ -206,8 +206,28 @@ class SaleBins:
     fallback: SaleBin | None
     today: date = field(default_factory=lambda: utcnow().date())
 
-    def take(self, product_id: str, quantity: int) -> list[SalePart]:
+    def take(self, product_id: str, quantity: int, batch: str = "") -> list[SalePart]:
+        """Where `quantity` of the product leaves from. `batch`: the batch the scanned
+        code names (GS1 AI 10): that physical item left, so its batch leaves the books
+        first, also when FEFO would not pick it (an expired item a manager let through,
+        a fresher one the customer chose); the rest as above."""
         levels = self.levels.setdefault(product_id, {})
+        if batch:
+            named = sorted((key for key, (_e, on_hand) in levels.items()
+                            if key[1] == batch and on_hand > 0),
+                           key=lambda k: (k[0].pick_seq, k[0].code))
+            parts: list[SalePart] = []
+            left = quantity
+            for key in named:
+                if left <= 0:
+                    break
+                expiry, on_hand = levels[key]
+                taken = min(on_hand, left)
+                self._take(levels, key[0], batch, expiry, taken)
+                parts.append(SalePart(key[0], batch, expiry, taken))
+                left -= taken
+            if parts:
+                return parts + (self.take(product_id, left) if left > 0 else [])
         if not any(batch for _bin, batch in levels):
             per_bin: dict[SaleBin, int] = {}
             for (bin_, _batch), (_expiry, on_hand) in levels.items():

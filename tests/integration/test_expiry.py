@@ -295,11 +295,12 @@ async def test_the_till_refuses_an_expired_gs1_scan_until_a_manager_approves(db,
     async with db.read() as s:
         (logged,) = await s.scalars(select(AuditLog).where(AuditLog.action == "sell_expired"))
     assert logged.approver_id == manager.id and logged.user_id == cashier.id
-    # Its date today, a later date, or a plain barcode: added without a question.
+    # Its date today, a later date, or a plain barcode: added without a question. Scans
+    # of one batch (L1) share a line; the plain one, which names none, has its own.
     for code in (gs1(CURD, today(cfg)), gs1(CURD, today(cfg) + timedelta(days=3)), CURD):
         view, line = await cart.add_scan(db, cfg, "C1", cashier, view.cart.id, code,
                                          cfg.measure_rules)
-    assert [ln.quantity for ln in view.cart.lines] == [1, 3]
+    assert [ln.quantity for ln in view.cart.lines] == [1, 2, 1]
 
 
 async def test_a_manager_at_the_till_still_confirms_with_a_pin(db, cfg, stock, users):
@@ -389,3 +390,31 @@ async def test_the_page_looks_as_far_ahead_as_the_store_setting_says(tmp_path, m
         await login(client, manager.id, STAFF["manager"][1])
         html = (await client.get("/stock/expiry")).text
     assert 'name="days" value="30"' in html and "in the next 30 days" in html
+
+
+
+async def test_the_expired_item_a_manager_lets_through_leaves_its_own_batch(db, cfg, stock,
+                                                                            users):
+    """FEFO never picks an expired batch, but the scanned item is from one: the sale
+    takes it from the batch its code names (OLD), not from fresh stock, so a later
+    write-off of OLD removes what is really left on the shelf. The rest of a line (more
+    than the batch holds) goes FEFO as usual."""
+    from app.pos import payment
+    from app.stock.models import StockMove
+
+    cashier, manager = users["cashier"], users["manager"]
+    await shifts.open_shift(db, cfg, "C1", cashier, 100_000)
+    view = await cart.current_cart(db, cfg, "C1", cashier)
+    old = gs1(MILK, today(cfg) - timedelta(days=2), batch="OLD")
+    for _ in range(2):
+        view, line = await cart.add_scan(db, cfg, "C1", cashier, view.cart.id, old,
+                                         cfg.measure_rules, approver=manager)
+    view, _line = await cart.add_scan(db, cfg, "C1", cashier, view.cart.id, MILK,
+                                      cfg.measure_rules)
+    assert [ln.quantity for ln in view.cart.lines] == [2, 1]  # OLD's line, the plain one
+    await payment.add_tender(db, cfg, "C1", view.cart.id, "cash", None, given_minor=100_000)
+    sale = await payment.complete_sale(db, cfg, "C1", view.cart.id, "key-old-milk", cashier)
+    async with db.read() as s:
+        taken = sorted((m.batch, m.delta) for m in await s.scalars(select(StockMove).where(
+            StockMove.reason == "sale", StockMove.reference == sale.number)))
+    assert taken == [("OLD", -2), ("SOON", -1)]
