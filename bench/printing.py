@@ -47,13 +47,16 @@ def fake_sale(lines: int) -> SimpleNamespace:
         unit_price_minor=4550 + i, net_minor=(4550 + i) * (1 + i % 3), discount_minor=0,
         gross_minor=(4550 + i) * (1 + i % 3),
         gst_rate_bp=(0, 500, 1800)[i % 3], tax_minor=300, cgst_minor=150, sgst_minor=150,
+        igst_minor=0, hsn="1006",
     ) for i in range(lines)]
     return SimpleNamespace(
         number="S1-000123", at=datetime.now(UTC), counter="C1", lines=sale_lines,
         discount_minor=500, rounding_minor=-20, total_minor=sum(x.net_minor for x in sale_lines),
         tenders=[SimpleNamespace(kind="cash", reference="", given_minor=500000,
                                  amount_minor=400000)],
-        change_minor=1000, receipt_token="t" * 32, id="bench",
+        change_minor=1000, receipt_token="t" * 32, id="bench", doc_kind="b2c",
+        buyer_gstin="", buyer_name="", buyer_address="", place_of_supply="",
+        invoice_number=None,
     )
 
 
