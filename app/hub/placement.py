@@ -30,8 +30,10 @@ rows in id order and no order rows.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import random
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -148,18 +150,21 @@ async def take_order(db: HubDatabase, cfg: HubConfig, incoming: OrderIn) -> Plac
     # they choose (and check it under the lock); the last locks the whole area first, so
     # it cannot be overtaken (as does a split, which needs several stores).
     locks = "held" if db.dialect == "sqlite" else "none"
-    for attempt in range(1, 4):
+    for attempt in range(1, PLACE_ATTEMPTS + 1):
         try:
             # SQLite: placements waiting at one moment share a COMMIT (db.py)
             return await db.write_grouped(
                 lambda s: _record_and_place(s, cfg, incoming, locks))  # noqa: B023 - run now
         except routing_inputs.Stale as exc:
-            if attempt == 3:
+            if attempt == PLACE_ATTEMPTS:
                 raise
             log.debug("placing %s/%s again (try %d): %s", incoming.channel[:40],
                       incoming.external_id[:80], attempt + 1, exc)
-            if db.dialect == "postgresql" and (exc.lock_area or attempt == 2):
+            if db.dialect == "postgresql" and (exc.lock_area or attempt >= 2):
                 locks = "area"
+            if attempt >= 2:  # the config is changing under us (a store flipping on and
+                # off): let that writer finish before locking the area again
+                await asyncio.sleep(random.uniform(0.001, 0.01) * attempt)
         except IntegrityError:
             # The same order posted twice at once, both before either committed (with no
             # store in its area there is no row lock to queue them): the second sees the
@@ -170,6 +175,11 @@ async def take_order(db: HubDatabase, cfg: HubConfig, incoming: OrderIn) -> Plac
                 raise
             return Placed(existing, False, ())
     raise AssertionError("unreachable")
+
+
+# Tries of one placement: a store chosen but full under its lock, then the area locked;
+# more only while the routing config keeps changing (each try reads it again).
+PLACE_ATTEMPTS = 6
 
 
 async def _record_and_place(s: Session, cfg: HubConfig, incoming: OrderIn, locks: str
