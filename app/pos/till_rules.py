@@ -14,6 +14,7 @@ from typing import Protocol
 
 from app.catalog.barcodes import BarcodeError, MeasureRule, parse_scan
 from app.core.money import format_amount
+from app.core.return_rules import prorated_share
 
 TENDER_KINDS = ("cash", "card", "upi", "exchange")
 # "exchange": credit from a refund made with tender "exchange", spent on a new sale in
@@ -131,7 +132,9 @@ def refund_share(line: SoldLine, quantity: int) -> tuple[int, int]:
         raise PosError("refund quantity must be more than zero and at most what is left")
     if quantity == line.refundable_quantity:
         return line.net - line.refunded_amount, line.tax - line.refunded_tax
-    amount = line.net * quantity // line.quantity
+    # One proration for the till and online returns (core/return_rules.prorated_share).
+    amount = prorated_share(line.net, line.quantity, quantity,
+                            line.refunded_quantity, line.refunded_amount)
     tax = 2 * (line.cgst * amount // line.net) if line.net else 0
     return amount, tax
 
