@@ -22,10 +22,13 @@ STORE_TO_HUB = frozenset({"stock.moved", "sale.completed", "sale.refunded", "ord
                           "shift.closed", "stock.snapshot",
                           # transfers between stores (issue #17)
                           "transfer.requested", "transfer.picked", "transfer.dispatched",
-                          "transfer.received", "transfer.withdrawn"})
+                          "transfer.received", "transfer.withdrawn",
+                          # returns of online orders (issue #19)
+                          "return.completed"})
 HUB_TO_STORE = frozenset({"product.upserted", "product.retired", "order.assigned",
                           "order.cancelled", "store.resync", "hub.channels",
-                          "transfer.approved", "transfer.incoming", "transfer.cancelled"})
+                          "transfer.approved", "transfer.incoming", "transfer.cancelled",
+                          "return.requested"})
 
 # Close codes: the sender of an `error` closes the socket with one of these.
 ErrorCode = Literal[4400, 4401, 4403, 4409]
