@@ -166,6 +166,14 @@ class StockSection(Base):
     count_approval_above_rupees: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 500
 
 
+class ReturnsSection(Base):
+    # Returns of online orders at the returns desk (app/returns/, docs/returns.md): a
+    # refund above this many rupees (or a unit flagged as the wrong item) waits for a
+    # manager's PIN; a photo of a graded unit may be at most photo_max_kb kilobytes.
+    approval_above_rupees: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 500
+    photo_max_kb: Annotated[int, msgspec.Meta(ge=16, le=10_240)] = 2048
+
+
 class HubLinkSection(Base):
     url: str = ""  # e.g. wss://hub.example.in/sync/v1 ; empty = run standalone
     token_file: str = ""
@@ -253,6 +261,7 @@ class StoreConfig(ConfigFile, kw_only=True):
     picking: PickingSection = msgspec.field(default_factory=PickingSection)
     stock: StockSection = msgspec.field(default_factory=StockSection)
     hub: HubLinkSection = msgspec.field(default_factory=HubLinkSection)
+    returns: ReturnsSection = msgspec.field(default_factory=ReturnsSection)
 
     @property
     def database_path(self) -> Path:
