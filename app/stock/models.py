@@ -11,7 +11,7 @@ from app.core.db import Base, UTCDateTime
 from app.core.ids import uuid7
 
 REASONS = ("receive", "sale", "refund", "damaged", "expired", "found", "count", "transfer", "pick",
-           "order")
+           "order", "return")
 
 
 class Bin(Base):

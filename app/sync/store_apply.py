@@ -28,6 +28,7 @@ from app.core.ids import uuid7
 from app.orders import service as orders
 from app.orders.models import Order, OrderLine, ReservedChannel, StockReservation
 from app.orders.states import CANCELLABLE
+from app.returns import service as returns
 from app.stock import transfers
 from app.stock.models import StockLevel
 from app.sync.outbox import emit
@@ -233,6 +234,16 @@ async def _transfer_cancelled(s: Session, cfg: StoreConfig, data: dict) -> None:
     await _transfer(s, cfg, data, transfers.apply_cancelled)
 
 
+async def _return_requested(s: Session, cfg: StoreConfig, data: dict) -> None:
+    """A return of an online order the hub routed here (issue #19): expected at the
+    returns desk; the same return_id again changes nothing; a malformed one fails the
+    frame like any other kind."""
+    try:
+        await returns.apply_requested(s, cfg, data)
+    except returns.BadReturnEvent as exc:
+        raise BadHubEvent(f"return.requested: {exc}") from None
+
+
 HANDLERS = {
     "product.upserted": _product_upserted,
     "product.retired": _product_retired,
@@ -243,4 +254,5 @@ HANDLERS = {
     "transfer.approved": _transfer_approved,
     "transfer.incoming": _transfer_incoming,
     "transfer.cancelled": _transfer_cancelled,
+    "return.requested": _return_requested,
 }
