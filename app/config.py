@@ -166,6 +166,17 @@ class StockSection(Base):
     count_approval_above_rupees: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 500
 
 
+class BackupSection(Base):
+    # `kirana backup` (app/ops/backup.py, docs/deploy.md): where backups go (relative to
+    # the config file), how many of the newest to keep, and for how many days back the
+    # newest of each day is kept too; `mirror`: a second folder (another disk) that gets
+    # each backup as well ("" = none).
+    folder: str = "var/backups"
+    keep_last: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 24
+    keep_daily: Annotated[int, msgspec.Meta(ge=0, le=3650)] = 30
+    mirror: str = ""
+
+
 class ReturnsSection(Base):
     # Returns of online orders at the returns desk (app/returns/, docs/returns.md): a
     # refund above this many rupees (or a unit flagged as the wrong item) waits for a
@@ -262,6 +273,7 @@ class StoreConfig(ConfigFile, kw_only=True):
     stock: StockSection = msgspec.field(default_factory=StockSection)
     hub: HubLinkSection = msgspec.field(default_factory=HubLinkSection)
     returns: ReturnsSection = msgspec.field(default_factory=ReturnsSection)
+    backup: BackupSection = msgspec.field(default_factory=BackupSection)
 
     @property
     def database_path(self) -> Path:

@@ -2,8 +2,9 @@
 config and input mistakes are one line (``file: key: what is wrong``), never a traceback.
 
 The whole command tree is assembled here; each module holds one area's commands:
-store.py (serve, db, catalog, bins), tls.py, users.py and apikeys.py (the store's and
-the hub's people and keys, one implementation for both), hub.py, demo.py. What they
+store.py (serve, db, catalog, bins), ops.py (backup, restore), tls.py, users.py and
+apikeys.py (the store's and the hub's people and keys, one implementation for both),
+hub.py, demo.py. What they
 share (the error line, `Place` for a store's or the hub's config and database) is in
 common.py."""
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import click
 
-from app.cli import apikeys, demo, hub, report, store, tls, users
+from app.cli import apikeys, demo, hub, ops, report, store, tls, users
 from app.cli.common import write_secret as _write_secret
 from app.cli.store import import_catalog_file
 
@@ -25,7 +26,7 @@ def main() -> None:
 
 
 for command in (store.serve, store.db, store.catalog, store.bins, users.user, apikeys.apikey,
-                tls.tls, hub.hub, demo.demo, report.report):
+                tls.tls, hub.hub, demo.demo, report.report, ops.backup, ops.restore):
     main.add_command(command)
 for command in (*users.HUB_COMMANDS, *apikeys.HUB_COMMANDS):
     hub.hub.add_command(command)

@@ -42,10 +42,17 @@ def serve(cfg: StoreConfig, host: str | None, port: int | None) -> None:
         # Where /pair's QR codes and e-receipts send phones: the LAN address the
         # certificate covers when listening on 0.0.0.0, not the bare computer name.
         cfg.server.public_url = tls.device_url(files if switch else None, host, port)
+    from app.ops.backup import BackupError, ServerLock
+
+    try:  # one server per database: a second one, or a restore under this one, is refused
+        lock = ServerLock(cfg.database_path, f"the store server on port {port}").acquire()
+    except BackupError as exc:
+        fail(str(exc))
     try:
         app = create_store_app(cfg)
     except StartupError as exc:
         fail(str(exc))
+    app.state.database_lock = lock  # held for the life of the process
     console.print(f"Kirana store [bold]{cfg.store.id}[/] ({cfg.store.name}) on "
                   f"{cfg.public_url}/", highlight=False)
     served: Any = app  # the Litestar app, or the plain-HTTP door in front of it

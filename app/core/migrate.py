@@ -38,6 +38,13 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config(Path("unused.db"))).get_current_head()
 
 
+def known_revisions() -> set[str]:
+    """Every schema revision this code knows: a database at any other one was made by a
+    newer Kirana (kirana restore refuses such a backup)."""
+    script = ScriptDirectory.from_config(alembic_config(Path("unused.db")))
+    return {rev.revision for rev in script.walk_revisions()}
+
+
 def current_revision(db_path: Path) -> str | None:
     if not db_path.exists():
         return None

@@ -1,0 +1,96 @@
+"""Running a store for real (issue #23, docs/deploy.md): `kirana backup` and
+`kirana restore`. The work is in app/ops/backup.py; these print what happened in plain
+words and what to do next."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from app.cli.common import STORE, console, fail
+from app.config import StoreConfig
+
+
+def _size(n: int) -> str:
+    return f"{n / 1_048_576:,.1f} MB" if n >= 1_048_576 else f"{n / 1024:,.0f} KB"
+
+
+@click.command(help="Back up the store database while the store runs (safe mid-rush), "
+                    "then drop old backups by the [backup] policy.")
+@STORE.config_option
+@click.option("--to", "folder", default=None, type=click.Path(file_okay=False),
+              help="Folder for this backup (default: backup.folder in the config).")
+@click.option("--list", "show", is_flag=True, help="List the backups there; take none.")
+@STORE.with_config
+def backup(cfg: StoreConfig, folder: str | None, show: bool) -> None:
+    from app.ops.backup import BackupError, list_backups, take_backup
+
+    where = Path(folder) if folder else cfg.resolve(cfg.backup.folder)
+    if show:
+        found = list_backups(where, cfg.store.id)
+        if not found:
+            console.print(f"No backups of store {cfg.store.id} in {where}.", highlight=False)
+            return
+        now = datetime.now(UTC)
+        for b in found:
+            age = now - b.taken_at
+            console.print(f"{b.name}  {_size(b.size):>10}  "
+                          f"{age.days} d {age.seconds // 3600} h ago", highlight=False)
+        return
+    mirror = cfg.resolve(cfg.backup.mirror) if cfg.backup.mirror else None
+    try:
+        done = take_backup(cfg.database_path, cfg.store.id, where,
+                           keep_last=cfg.backup.keep_last, keep_daily=cfg.backup.keep_daily,
+                           mirror=mirror)
+    except (BackupError, OSError) as exc:
+        fail(f"backup not taken: {exc}")
+    console.print(f"Backup taken: {done.path} ({_size(done.size)}, "
+                  f"{done.seconds:.1f} s)", highlight=False, soft_wrap=True)
+    if done.mirrored:
+        console.print(f"Copied to {done.mirrored}", highlight=False, soft_wrap=True)
+    if done.deleted:
+        console.print(f"Old backups removed by the keep policy: {len(done.deleted)}",
+                      highlight=False)
+
+
+@click.command(help="Put a backup in place of the store database (stop the store first). "
+                    "The database it replaces is kept beside it.")
+@STORE.config_option
+@click.argument("backup_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@STORE.with_config
+def restore(cfg: StoreConfig, backup_file: str, yes: bool) -> None:
+    from app.core import migrate
+    from app.ops.backup import BackupError, read_facts, restore_backup
+
+    try:
+        facts = read_facts(Path(backup_file))
+    except BackupError as exc:
+        fail(str(exc))
+    console.print(f"This backup holds {facts.sales:,} sales; the last is "
+                  f"{facts.last_sale or '(none)'} at {facts.last_sale_at or '-'} UTC.",
+                  highlight=False)
+    if not yes and not click.confirm(
+            f"Replace {cfg.database_path} with it? Sales made after the backup stay at the "
+            "hub but not in this store's database.", default=False):
+        fail("nothing changed")
+    try:
+        done = restore_backup(Path(backup_file), cfg.database_path,
+                              known_revisions=migrate.known_revisions(),
+                              upgrade=migrate.upgrade)
+    except (BackupError, OSError) as exc:
+        fail(f"not restored: {exc}")
+    console.print(f"Restored in {done.seconds:.1f} s.", highlight=False)
+    if done.moved_aside:
+        console.print(f"The database it replaced is kept as {done.moved_aside}",
+                      highlight=False, soft_wrap=True)
+    console.print(
+        "Next:\n"
+        f"  1. Start the store: kirana serve --config {cfg.source}\n"
+        "  2. The hub refuses it at first (its database changed). On the hub's Stores page, "
+        "press \"Accept the store's database\".\n"
+        "  3. The store then sends its stock figures and the hub sends what it missed; "
+        "the next receipt number continues after the hub's last one.", highlight=False,
+        soft_wrap=True)
