@@ -42,6 +42,7 @@ from app.orders import live as order_live
 from app.orders import routes as order_routes
 from app.orders.demo_feed import DemoFeed
 from app.picking import routes as picking_routes
+from app.returns import routes as returns_routes
 from app.pos import pay_routes, receipt_pages, refund_routes, shift_routes
 from app.pos import routes as pos_routes
 from app.printing import routes as printing_routes
@@ -386,6 +387,7 @@ def create_store_app(cfg: StoreConfig, *, check_migrations: bool = True) -> Lite
             *report_routes.ROUTES, *sales_routes.ROUTES, *gstr1_routes.ROUTES,
             *stock_report_routes.ROUTES,
             *picking_routes.ROUTES,
+            *returns_routes.ROUTES,
             *printing_routes.ROUTES,
             *purchasing_routes.ROUTES,
             *receiving_routes.ROUTES,

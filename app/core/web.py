@@ -86,6 +86,7 @@ NAV: list[tuple[str, str, tuple[str, ...]]] = [
     ("Pack", "/pack", ("picker",)),
     ("Riders", "/handover", ("picker",)),
     ("Orders", "/orders", ("manager", "picker")),
+    ("Returns", "/returns", ("manager", "picker")),  # online returns desk (issue #19)
     ("Stock", "/stock", ("manager", "picker")),
     ("Counts", "/stock/counts", ("manager", "picker")),  # cycle counts (issue #17)
     ("Expiry", "/stock/expiry", ("manager",)),  # expiry and mark-downs (issue #17)

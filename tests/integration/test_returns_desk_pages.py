@@ -1,0 +1,91 @@
+"""The returns desk's pages (issue #19) through the app: roles, open by order code, a
+wrong barcode refused, grading with a photo (type and size checked), finishing with
+and without a manager's PIN, a second finish told it is done."""
+
+from __future__ import annotations
+
+import os
+
+from sqlalchemy import func, select
+
+from app.returns.models import OnlineReturnPhoto
+from app.stock.models import StockMove
+from tests.conftest import csrf_of
+from tests.integration.test_online_returns import feed, requested, store  # noqa: F401
+
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 200
+
+
+async def test_pickers_and_managers_only(client, login_as, db):
+    await login_as("cashier")
+    response = await client.get("/returns", follow_redirects=False)
+    assert response.status_code in (302, 303, 401, 403)
+
+
+async def test_the_desk_grades_with_a_photo_and_finishes(client, login_as, store, cfg):  # noqa: F811
+    await feed(store, cfg, requested())
+    await login_as("picker")
+    index = await client.get("/returns")
+    assert index.status_code == 200 and "RET-000012" in index.text
+    token = {"_csrf_token": csrf_of(client)}
+    missing = await client.post("/returns/open", data={**token, "code": "D9-999"})
+    assert missing.status_code == 404 and "No return is expected" in missing.text
+    opened = await client.post("/returns/open", data={**token, "code": "H-000042"},
+                               follow_redirects=False)
+    assert opened.status_code == 303
+    desk = opened.headers["location"]
+    wrong = await client.post(f"{desk}/scan", data={**token, "code": "4006381333931"})
+    assert wrong.status_code == 400 and "not in return RET-000012" in wrong.text
+    scanned = await client.post(f"{desk}/scan", data={**token, "code": "8901234567890"})
+    assert scanned.status_code == 200 and "B-01-1" in scanned.text  # the put-away bin
+    not_a_photo = await client.post(f"{desk}/grade", data={**token, "sku": "MILK",
+                                                           "grade": "resellable"},
+                                    files={"photo": ("x.jpg", b"<svg/>", "image/jpeg")})
+    assert not_a_photo.status_code == 400 and "not a photo" in not_a_photo.text
+    too_big = JPEG + b"\x00" * (cfg.returns.photo_max_kb * 1024)
+    refused = await client.post(f"{desk}/grade", data={**token, "sku": "MILK",
+                                                       "grade": "resellable"},
+                                files={"photo": ("x.jpg", too_big, "image/jpeg")})
+    assert refused.status_code == 400 and "too big" in refused.text
+    ok = await client.post(f"{desk}/grade", data={**token, "sku": "MILK",
+                                                  "grade": "resellable"},
+                           files={"photo": ("x.jpg", JPEG, "image/jpeg")})
+    assert ok.status_code == 200, ok.text
+    async with store.read() as s:
+        [photo] = list(await s.scalars(select(OnlineReturnPhoto)))
+    path = cfg.data_dir / photo.path
+    assert path.read_bytes() == JPEG and photo.size == len(JPEG)
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert sum(len(files) for _, _, files in os.walk(cfg.data_dir / "return_photos")) == 1
+    graded = await client.post(f"{desk}/grade", data={**token, "sku": "SALT",
+                                                      "grade": "damaged"},
+                               files={"photo": ("", b"", "application/octet-stream")})
+    assert graded.status_code == 200, graded.text
+    done = await client.post(f"{desk}/finish", data=token)
+    assert done.status_code == 200 and "Return finished" in done.text
+    again = await client.post(f"{desk}/finish", data=token)
+    assert again.status_code == 409 and "finished already" in again.text
+    async with store.read() as s:
+        assert await s.scalar(select(func.count()).select_from(StockMove)
+                              .where(StockMove.reason == "return")) == 2
+
+
+async def test_a_big_refund_needs_the_managers_pin(client, login_as, store, cfg, staff):  # noqa: F811
+    await feed(store, cfg, requested(lines=[{"sku": "MILK", "quantity": 1,
+                                             "unit_price_minor": 90000,
+                                             "refundable_minor": 90000}]))
+    await login_as("picker")
+    token = {"_csrf_token": csrf_of(client)}
+    desk = (await client.post("/returns/open", data={**token, "code": "RET-000012"},
+                              follow_redirects=False)).headers["location"]
+    await client.post(f"{desk}/grade", data={**token, "sku": "MILK", "grade": "resellable"})
+    held = await client.post(f"{desk}/finish", data=token)
+    assert "Manager&#39;s PIN needed" in held.text or "Manager's PIN needed" in held.text
+    wrong = await client.post(f"{desk}/finish", data={**token, "approver_id": staff["manager"],
+                                                      "approver_pin": "0000",
+                                                      "decision": "refund"})
+    assert wrong.status_code == 400
+    ok = await client.post(f"{desk}/finish", data={**token, "approver_id": staff["manager"],
+                                                   "approver_pin": "4726",
+                                                   "decision": "refund"})
+    assert ok.status_code == 200 and "Return finished" in ok.text and "Meena" in ok.text
