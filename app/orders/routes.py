@@ -111,7 +111,8 @@ async def order_page(request: Request, order_id: str) -> Template:
     if order is None:
         raise NotFoundException("No such order.")
     return page(request, "orders/order.html", user=current_user(request), order=order,
-                labels=states.LABELS, money=format_amount, now=utcnow())
+                labels=states.LABELS, money=format_amount, now=utcnow(),
+                more=await service.more_timeline(request.app.state.db, order.id))
 
 
 ROUTES = [post_order, get_order, cancel_order, order_board, order_page]

@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeGuard
+from typing import Any, TypeGuard
 
 from sqlalchemy import func, select
 
@@ -280,6 +280,24 @@ async def cancel_order_in(s: Session, order: Order, actor: str, reason: str = ""
     for hook in _cancel_hooks:
         await hook(s, order, was)
     return order
+
+
+# Steps other features add to an order's timeline (returns: app/returns/service.py), as
+# (at, what, who); orders cannot import them (they build on orders), so they register.
+TimelineSource = Callable[[Database, str], Awaitable[list[tuple[Any, str, str]]]]
+_timeline_sources: list[TimelineSource] = []
+
+
+def on_timeline(source: TimelineSource) -> TimelineSource:
+    if source not in _timeline_sources:
+        _timeline_sources.append(source)
+    return source
+
+
+async def more_timeline(db: Database, order_id: str) -> list[tuple[Any, str, str]]:
+    """The other features' steps of an order, oldest first."""
+    steps = [step for source in _timeline_sources for step in await source(db, order_id)]
+    return sorted(steps, key=lambda step: step[0])
 
 
 async def get_order(db: Database, order_id: str, *, channel: str | None = None

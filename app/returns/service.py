@@ -37,6 +37,7 @@ from app.core.return_rules import (
     ReturnRuleError,
     decide,
 )
+from app.orders import service as orders
 from app.orders.models import Order
 from app.picking.bags import NotABagCode, order_number, parse_bag_code
 from app.returns.models import (
@@ -265,6 +266,13 @@ async def steps_for_order(db: Database, order_id: str) -> list[tuple[OnlineRetur
             .join(OnlineReturnStep, OnlineReturnStep.return_id == OnlineReturn.id)
             .where(OnlineReturn.order_id == order_id).order_by(OnlineReturnStep.at))
         return [(r, st) for r, st in rows.all()]
+
+
+@orders.on_timeline
+async def order_timeline(db: Database, order_id: str) -> list[tuple[Any, str, str]]:
+    """The order's return steps for its page at the store (orders.more_timeline)."""
+    return [(step.at, f"{ret.number}: {step.what}", step.by)
+            for ret, step in await steps_for_order(db, order_id)]
 
 
 async def find_open(db: Database, cfg: StoreConfig, code: str) -> OnlineReturn:

@@ -89,3 +89,35 @@ async def test_a_big_refund_needs_the_managers_pin(client, login_as, store, cfg,
                                                    "approver_pin": "4726",
                                                    "decision": "refund"})
     assert ok.status_code == 200 and "Return finished" in ok.text and "Meena" in ok.text
+
+
+async def test_the_orders_timeline_shows_the_returns_steps(client, login_as, store, cfg):  # noqa: F811
+    from datetime import timedelta
+
+    from app.core.clock import utcnow
+    from app.sync.protocol import Event
+    from app.sync.store_apply import apply_hub_event
+
+    async with store.write() as s:
+        await apply_hub_event(s, cfg, Event(seq=1, id="o1", kind="order.assigned", at="x", data={
+            "channel": "webshop", "external_id": "WEB-42", "hub_order_id": "h1",
+            "customer_name": "Kavya", "customer_phone": "9876543210", "address": "1 MG Rd",
+            "pincode": "560001", "promised_by": (utcnow() + timedelta(hours=1)).isoformat(),
+            "lines": [{"sku": "MILK", "quantity": 2, "price_minor": 3000}]}))
+    await feed(store, cfg, requested(), seq=2)
+    [ret] = await returns_expected(store)
+    assert ret.order_id
+    await login_as("picker")
+    token = {"_csrf_token": csrf_of(client)}
+    await client.post(f"/returns/{ret.id}/grade", data={**token, "sku": "MILK",
+                                                          "grade": "resellable"})
+    order_page = await client.get(f"/orders/{ret.order_id}")
+    assert order_page.status_code == 200
+    assert "RET-000012: Return requested (pickup)" in order_page.text
+    assert "RET-000012: 1 × MILK: back on the shelf" in order_page.text
+
+
+async def returns_expected(db):
+    from app.returns import service
+
+    return await service.expected_returns(db)
