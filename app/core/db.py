@@ -204,6 +204,17 @@ async def get_existing(s: Session, entity: type[_O], ident: Any, *,
     return row
 
 
+def written(entity: type[_O], values: dict[str, Any]) -> _O:
+    """An ORM object of `entity` holding `values`, for a row a prepared statement has just
+    written (issue #15): what a service returns and a template reads, made without the
+    ORM's constructor, whose per-attribute set events cost ~3 us a column (a 10-line sale
+    and its lines ~0.35 ms). It is in no session; relationships given in `values` (a
+    sale's lines) are read as given."""
+    made: _O = orm.class_mapper(entity).class_manager.new_instance()
+    made.__dict__.update(values)
+    return made
+
+
 def rowcount(result: Result[*tuple[Any, ...]]) -> int:
     """Rows an INSERT, UPDATE or DELETE touched: its result is a CursorResult at run time,
     though ``execute`` is typed to give any statement's ``Result``."""

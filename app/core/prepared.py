@@ -119,6 +119,12 @@ class Prepared:
             return int(getattr(result, "rowcount", -1))
         return raw.execute(self.sql, self._args(params or {})).rowcount
 
+    def run_now(self, s: Tx, params: Mapping[str, Any]) -> sqlite3.Cursor:
+        """``run`` without awaiting, for a caller that is not a coroutine (a service that
+        adds a row to the caller's store transaction): the cursor, for its rowcount and
+        lastrowid."""
+        return s.driver().execute(self.sql, self._args(params))
+
     async def run_many(self, s: Session, rows: Sequence[Mapping[str, Any]]) -> None:
         """executemany: one statement, many parameter sets (a sale's lines)."""
         if not rows:

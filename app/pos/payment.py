@@ -10,13 +10,12 @@ from datetime import datetime
 from typing import cast
 
 from sqlalchemy import Table, bindparam, or_, select, update
-from sqlalchemy.orm.attributes import set_committed_value
 
 from app.catalog.service import ProductInfo
 from app.config import StoreConfig
 from app.core.auth import StaffUser
 from app.core.clock import utcnow
-from app.core.db import Database, Session, next_number
+from app.core.db import Database, Session, next_number, written
 from app.core.gst_invoice import (
     DocumentNumberError,
     GstinError,
@@ -374,10 +373,8 @@ def _written_sale(sale: dict[str, object], lines: list[dict[str, object]],
                   tenders: list[dict[str, object]]) -> Sale:
     """The Sale just written with Core statements, as the object complete_sale returns
     and the receipt is drawn from (its lines and tenders set, nothing read back)."""
-    result = Sale(**sale)
-    set_committed_value(result, "lines", [SaleLine(**row) for row in lines])
-    set_committed_value(result, "tenders", [SaleTender(**row) for row in tenders])
-    return result
+    return written(Sale, {**sale, "lines": [written(SaleLine, row) for row in lines],
+                          "tenders": [written(SaleTender, row) for row in tenders]})
 
 
 async def get_sale(db: Database, sale_id: str) -> Sale | None:

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import re
 import secrets
+from functools import lru_cache
 from typing import Any
 
+from jinja2 import Environment, pass_context
+from jinja2.runtime import Context
 from litestar import Request
 from litestar.response import Template
+from markupsafe import Markup
 
 from app.catalog.units import format_measure, format_quantity
 from app.core import auth
@@ -50,8 +54,34 @@ def ctx(request: Request, **extra: Any) -> dict[str, Any]:
         "measure": format_measure,
         "qty_rate": quantity_and_rate,
         "line_text": sale_line_text,
+        "cart_line": cart_line,
         **extra,
     }
+
+
+@pass_context
+def cart_line(context: Context, cart_id: str, line: priced_cart.LineState,
+              product: Any, price: Any, latest: bool) -> Markup:
+    """One line of the cart fragment (pos/_cart_line.html). A scan redraws the whole
+    cart and most of its lines are as they were, so each line is drawn once for the
+    values it shows and kept (issue #15: ~30 us a line, a tenth of a scan's template
+    time per line on the bill). The macro reads only these values, so a kept line can
+    never differ from a fresh one. Not kept while pages are being edited (auto_reload)."""
+    values = (cart_id, line.id, product.name, product.unit, product.price_minor,
+              line.quantity, line.label_price_minor, line.discount_kind, line.discount_value,
+              price.gross, price.line_discount, bool(latest))
+    env = context.environment
+    if env.auto_reload:
+        return _draw_line(env, values)
+    return _kept_line(env, values)
+
+
+def _draw_line(env: Environment, values: tuple[Any, ...]) -> Markup:
+    macro = env.get_template("pos/_cart_line.html").module.cart_line  # type: ignore[attr-defined]
+    return Markup(macro(*values, qty_rate=quantity_and_rate))
+
+
+_kept_line = lru_cache(maxsize=2048)(_draw_line)
 
 
 async def approver_of(request: Request, data: dict[str, str]) -> StaffUser | None:

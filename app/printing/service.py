@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 
 from app.config import PrinterSection, StoreConfig
 from app.core.clock import utcnow
-from app.core.db import Database, Session
+from app.core.db import Database, Session, Tx, written
 from app.core.ids import uuid7
+from app.core.prepared import Prepared
 from app.printing import status as st
 from app.printing.documents import templates_for
 from app.printing.html_render import to_html
@@ -50,11 +51,20 @@ def printer_named(cfg: StoreConfig, name: str) -> PrinterSection:
 def enqueue(s: Session, printer: str, document: str, layout: str, *, ref: str = "",
             title: str = "", duplicate: bool = False) -> PrintJob:
     """Add a job to the caller's transaction."""
-    job = PrintJob(id=uuid7(), printer=printer, document=document, ref=ref, title=title[:80],
-                   layout=layout, duplicate=duplicate, status="queued", attempts=0,
-                   last_error="", created_at=utcnow())
+    values: dict[str, Any] = dict(
+        id=uuid7(), printer=printer, document=document, ref=ref, title=title[:80],
+        layout=layout, duplicate=duplicate, status="queued", attempts=0, last_error="",
+        created_at=utcnow())
+    if isinstance(s, Tx):  # the store: on its sqlite3 connection, no ORM Session (issue #15)
+        values["seq"] = _INSERT_JOB.run_now(s, {**values, "seq": None, "sent_at": None}
+                                            ).lastrowid
+        return written(PrintJob, {**values, "sent_at": None})
+    job = PrintJob(**values)
     s.add(job)
     return job
+
+
+_INSERT_JOB = Prepared.insert(cast(Table, PrintJob.__table__))
 
 
 def render(cfg: StoreConfig, document: str, **context: Any) -> str:

@@ -83,7 +83,11 @@ async def test_a_plain_bill_makes_no_orm_session(cfg, db, staff):
     the next sale) makes no ORM Session in any of its transactions: core/db.Tx makes one
     only when a service uses the ORM, and the Session with SQLAlchemy's connection and
     transaction around the sqlite3 one cost more CPU than a scan's statements (issue
-    #15). Completing still makes one, for stock.service.bins_for_sale's IN-list query."""
+    #15). Completing makes none either: its bins are one prepared read
+    (stock.service.bins_for_sale), its receipt's print job a prepared insert
+    (printing.service.enqueue) and the Sale it returns is built without the ORM's
+    constructor (core/db.written). Only the store's very first sale, in a store with no
+    bin yet, makes one: it creates the store's first bin (stock.service._first_bin)."""
     parsed = parse_catalog(CATALOG_CSV, cfg.measure_rules)
     await import_catalog(db, parsed)
     cashier = StaffUser(staff["cashier"], STAFF["cashier"][0], "cashier")
@@ -110,11 +114,11 @@ async def test_a_plain_bill_makes_no_orm_session(cfg, db, staff):
             step[0] = "tender"
             view = await payment.add_tender(db, cfg, "C1", view.cart.id, "cash", None,
                                             view.remaining)
-            step[0] = "complete"
+            step[0] = f"complete {bill}"
             await payment.complete_sale(db, cfg, "C1", view.cart.id, f"plain-bill-{bill}", cashier)
     finally:
         event.remove(orm.Session, "after_begin", on_begin)
-    assert sessions == ["complete", "complete"]
+    assert sessions == ["complete 0"]
 
 
 async def test_a_prepared_read_sees_what_the_orm_session_holds_pending(cfg, db, staff):
@@ -175,3 +179,101 @@ def test_pages_are_not_checked_on_disk_on_every_render(cfg, monkeypatch):
     assert engine_of(create_store_app(cfg)).auto_reload is False
     monkeypatch.setenv("KIRANA_RELOAD_TEMPLATES", "1")
     assert engine_of(create_store_app(cfg)).auto_reload is True
+
+
+async def test_a_print_job_written_by_a_prepared_insert_is_the_row_the_orm_wrote(cfg, db):
+    """printing.enqueue in a store transaction inserts on sqlite3 (issue #15): the job it
+    returns carries the row's seq (in queue order), and the row reads back through the
+    ORM with every field as given, defaults included; inside a transaction whose ORM
+    session holds a pending job, that one is written first (seq order kept)."""
+    from sqlalchemy import select
+
+    from app.printing import service as printing
+    from app.printing.models import PrintJob
+
+    hostile = "x\x00" + "é" * 50_000
+    async with db.write() as s:
+        first = printing.enqueue(s, "front", "receipt", "LAYOUT 1", ref="r1", title=hostile)
+        s.add(PrintJob(id="orm-job", printer="front", document="test", layout="ORM",
+                       created_at=first.created_at))
+        second = printing.enqueue(s, "front", "receipt", hostile, duplicate=True)
+    assert second.seq > first.seq
+    async with db.read() as s:
+        rows = list(await s.scalars(select(PrintJob).order_by(PrintJob.seq)))
+    assert [r.id for r in rows] == [first.id, "orm-job", second.id]
+    got = rows[0]
+    assert (got.seq, got.printer, got.document, got.ref, got.title, got.layout) == (
+        first.seq, "front", "receipt", "r1", hostile[:80], "LAYOUT 1")
+    assert (got.duplicate, got.status, got.attempts, got.last_error, got.sent_at) == (
+        False, "queued", 0, "", None)
+    assert got.created_at == first.created_at
+    assert rows[2].layout == hostile and rows[2].duplicate is True
+    assert (first.status, first.attempts, first.sent_at) == ("queued", 0, None)
+
+
+async def test_kept_cart_lines_draw_what_a_fresh_drawing_draws(cfg, db, staff, monkeypatch):
+    """The cart fragment keeps each line's markup for the values it shows (issue #15,
+    till_web.cart_line): after every step of a bill (scans, a quantity change, line
+    discounts, the latest line moving, a removed line, a product whose name needs
+    escaping) the fragment is exactly what drawing every line afresh gives."""
+    from markupsafe import Markup
+
+    from app.pos.receipts import quantity_and_rate
+    from app.pos.till_web import cart_line
+    from app.server import create_store_app
+
+    monkeypatch.delenv("KIRANA_RELOAD_TEMPLATES", raising=False)
+    kept_env = create_store_app(cfg).template_engine.engine
+    monkeypatch.setenv("KIRANA_RELOAD_TEMPLATES", "1")
+    fresh_env = create_store_app(cfg).template_engine.engine
+    assert not kept_env.auto_reload and fresh_env.auto_reload
+    parsed = parse_catalog(CATALOG_CSV, cfg.measure_rules)
+    await import_catalog(db, parsed)
+    cashier = StaffUser(staff["cashier"], STAFF["cashier"][0], "cashier")
+    await shifts.open_shift(db, cfg, "C1", cashier, 100_000)
+    codes = [r.barcodes[0] for r in parsed.rows if r.unit == "piece" and r.active][:4]
+
+    class _Request:
+        scope: dict = {"state": {}}
+
+    def draw(env, view, latest: str) -> str:
+        return env.get_template("pos/_cart.html").render(
+            view=view, message="", kind="ok", suggestions=[], pay_key="k", oob_summary=True,
+            latest=latest, pos=cfg.pos, store=cfg.store, qty_rate=quantity_and_rate,
+            cart_line=cart_line, request=_Request(), csrf_input="", csrf_token="")
+
+    seen: list[str] = []
+
+    def same(view, latest: str = "") -> None:
+        kept = draw(kept_env, view, latest)
+        assert kept == draw(kept_env, view, latest) == draw(fresh_env, view, latest)
+        seen.append(kept)
+
+    view = await cart.current_cart(db, cfg, "C1", cashier)
+    cart_id = view.cart.id
+    for code in [*codes, codes[0]]:
+        view, line = await cart.add_scan(db, cfg, "C1", cashier, cart_id, code,
+                                         cfg.measure_rules)
+        same(view, line.id)
+    first, second, third, _fourth = (ln.id for ln in view.cart.lines)
+    view = await cart.set_quantity(db, cfg, "C1", cart_id, first, 5, cashier)
+    same(view, first)
+    view = await discounts.set_line_discount(db, cfg, "C1", cart_id, second,
+                                             Discount("percent", 750), cashier)
+    same(view)
+    view = await discounts.set_line_discount(db, cfg, "C1", cart_id, third,
+                                             Discount("amount", 25), cashier)
+    same(view)
+    view = await cart.void_line(db, cfg, "C1", cart_id, third, cashier)
+    same(view)
+    assert len(set(seen)) == len(seen)  # every step showed something new
+    # A name that needs escaping comes out escaped, kept or not.
+    product = view.products[view.cart.lines[0].product_id]
+    hostile = type("P", (), {"name": "<script>x</script>\x00", "unit": product.unit,
+                             "price_minor": product.price_minor})()
+    context = kept_env.get_template("pos/_cart.html").new_context({})
+    for _ in range(2):
+        drawn = cart_line(context, cart_id, view.cart.lines[0], hostile,
+                          view.totals.line(view.cart.lines[0].id), False)
+        assert isinstance(drawn, Markup) and "<script>" not in drawn
+        assert "&lt;script&gt;x&lt;/script&gt;" in drawn
