@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from fractions import Fraction
 from functools import lru_cache
+from operator import mul
 
 HISTORY_DAYS = 28
 RECENT_DAYS = 14
@@ -129,34 +130,38 @@ def need_for(history: ProductHistory, today: date, horizon_days: int) -> tuple[F
 
     Done in integers (this runs for every product of a supplier, 2,000 of them in the
     benchmark): with at most 28 days, each weekday has 1 to 4 samples, so 12 (their
-    least common multiple) over the sample count is whole. A weekday's samples are
-    every 7th day (a slice), and the window's weekday counts are the same for every
-    product (weekdays_in is cached)."""
+    least common multiple) over the sample count is whole. What a day of the history
+    weighs in the window's sum depends only on today, the window and the history's
+    length, the same for every product, so the weights are worked out once
+    (_day_weights, cached) and each product's sum is one dot product."""
     daily = history.daily_sales[-HISTORY_DAYS:]
     clean = daily if min(daily, default=0) >= 0 else [max(0, q) for q in daily]
     total, n = sum(clean), len(clean)
     if total == 0:
         return Fraction(0), 0
-    recent = clean[-RECENT_DAYS:]
-    l14, s14 = len(recent), sum(recent)
+    l14 = min(n, RECENT_DAYS)
+    s14 = sum(clean[-RECENT_DAYS:])
     rate_num, rate_den = 2 * s14 * n + total * l14, 3 * l14 * n  # (2*s14/l14 + total/n) / 3
-    first = _weekday_before(today) - (n - 1)  # the weekday of clean[0], mod 7
-    counts = weekdays_in(today, horizon_days)
-    # sum over weekdays of count * share, share = (sums/days) / (total/n), over 12 * total;
-    # a weekday without a sample (under 7 days of history) counts as an average day.
-    shares_num = 0
-    unsampled = 7
-    for k in range(min(7, n)):
-        samples = clean[k::7]
-        unsampled -= 1
-        count = counts[(first + k) % 7]
-        if count:
-            shares_num += count * sum(samples) * (12 // len(samples)) * n
-    if unsampled:
-        sampled = {(first + k) % 7 for k in range(n)}
-        shares_num += sum(counts[wd] for wd in range(7) if wd not in sampled) * 12 * total
+    weights, unsampled = _day_weights(today, horizon_days, n)
+    # sum over weekdays of count * share, share = (sums/days) / (total/n), over 12 * total
+    shares_num = sum(map(mul, weights, clean)) + unsampled * total
     num, den = rate_num * shares_num, rate_den * 12 * total
     return Fraction(rate_num, rate_den), -(-num // den)
+
+
+@lru_cache(maxsize=256)
+def _day_weights(today: date, horizon_days: int, n: int) -> tuple[tuple[int, ...], int]:
+    """For a history of `n` days ending yesterday: each day's weight in need_for's sum
+    (its weekday's count in the window x 12 / its weekday's samples x n), and the weight
+    of the total for the weekdays without a sample (under 7 days of history: they count
+    as an average day)."""
+    first = _weekday_before(today) - (n - 1)  # the weekday of daily[0], mod 7
+    counts = weekdays_in(today, horizon_days)
+    weights = tuple(counts[(first + i) % 7] * (12 // len(range(i % 7, n, 7))) * n
+                    for i in range(n))
+    sampled = {(first + k) % 7 for k in range(n)}
+    unsampled = 12 * sum(counts[wd] for wd in range(7) if wd not in sampled)
+    return weights, unsampled
 
 
 @lru_cache(maxsize=64)
