@@ -12,6 +12,7 @@ import app.picking.models
 import app.pos.models
 import app.printing.models
 import app.purchasing.models
+import app.reports.models
 import app.returns.models
 import app.stock.models
 import app.sync.models  # noqa: F401

@@ -13,9 +13,9 @@ gets a stretch on each side of a change).
 from __future__ import annotations
 
 import io
-from collections import OrderedDict
+import sqlite3
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import func, select
@@ -27,6 +27,7 @@ from app.core.db import Database, Session
 from app.core.models import User
 from app.core.money import to_decimal_string
 from app.pos.models import Refund, RefundLine, Sale, SaleLine, SaleTender
+from app.reports import sales_rollup as rollup
 from app.reports.sales_rules import (
     DateRange,
     PersonRow,
@@ -86,11 +87,10 @@ async def _buckets(s: Session, start: datetime, end: datetime, tz: tzinfo
 
 @dataclass(frozen=True)
 class DayDetail:
-    """What the database summed for one local day: lines sold (product, GST rate,
+    """What the database summed for a range of days: lines sold (product, GST rate,
     inter-state, quantity, lines, net, tax, unit), lines refunded (product, rate,
-    inter-state, quantity, amount, tax), bills and refunds per person, and tenders taken
-    and paid back. A day that has ended never changes (refunds count on their own day),
-    so these are kept in memory, checked against the day's bills and refunds."""
+    inter-state, quantity, amount, tax), bills and refunds per person (id, count, total),
+    and tenders taken and paid back (kind, amount)."""
 
     sold: tuple[tuple[Any, ...], ...] = ()
     back: tuple[tuple[Any, ...], ...] = ()
@@ -100,182 +100,86 @@ class DayDetail:
     given: tuple[tuple[str, int], ...] = ()
 
 
-EMPTY = DayDetail()
-Checksum = tuple[int, int, int, int]  # bills, their total, refunds, their total
-_KEEP_STORES = 4
-_KEEP_DAYS = 800
-_DAYS: OrderedDict[tuple[str, str], dict[date, tuple[Checksum, DayDetail]]] = OrderedDict()
-
-
-def _cache(key: tuple[str, str]) -> dict[date, tuple[Checksum, DayDetail]]:
-    days = _DAYS.pop(key, None) or {}
-    _DAYS[key] = days
-    while len(_DAYS) > _KEEP_STORES:
-        _DAYS.popitem(last=False)
-    if len(days) > _KEEP_DAYS:
-        for d in sorted(days)[: len(days) - _KEEP_DAYS]:
-            del days[d]
-    return days
-
-
-def forget_cached_days() -> None:
-    """Drop every kept day (tests; a restored backup is caught by the checksums)."""
-    _DAYS.clear()
-    _MONTHS.clear()
-
-
-async def _details(s: Session, start: datetime, end: datetime, tz: tzinfo
-                   ) -> dict[date, DayDetail]:
-    """The day-by-day sums of [start, end) (whole local days)."""
-    parts: dict[date, dict[str, list[Any]]] = {}
-
-    def add(day: str, what: str, row: tuple[Any, ...]) -> None:
-        slot = parts.setdefault(date.fromisoformat(day), {})
-        slot.setdefault(what, []).append(row)
-
+async def _details(s: Session, start: datetime, end: datetime, tz: tzinfo) -> DayDetail:
+    """The sums of [start, end) read from the raw rows (every line of the range)."""
+    found: dict[str, list[Any]] = {}
     inter = (SaleLine.igst_minor != 0).label("inter")
-    for a, b, offset in offset_spans(start, end, tz):
-        sday = func.strftime("%Y-%m-%d", Sale.at, _shift(offset)).label("d")
-        rday = func.strftime("%Y-%m-%d", Refund.at, _shift(offset)).label("d")
-        for d, *row in await s.execute(
-                select(sday, SaleLine.product_id, SaleLine.gst_rate_bp, inter,
+    for a, b, _offset in offset_spans(start, end, tz):
+        for sold_row in await s.execute(
+                select(SaleLine.product_id, SaleLine.gst_rate_bp, inter,
                        func.sum(SaleLine.quantity), func.count(), func.sum(SaleLine.net_minor),
                        func.sum(SaleLine.tax_minor), func.max(SaleLine.unit))
                 .join(Sale, Sale.id == SaleLine.sale_id)
                 .where(Sale.at >= a, Sale.at < b)
-                .group_by(sday, SaleLine.product_id, SaleLine.gst_rate_bp, inter)):
-            add(d, "sold", tuple(row))
-        for d, *row in await s.execute(
-                select(rday, SaleLine.product_id, SaleLine.gst_rate_bp, inter,
+                .group_by(SaleLine.product_id, SaleLine.gst_rate_bp, inter)):
+            found.setdefault("sold", []).append(tuple(sold_row))
+        for back_row in await s.execute(
+                select(SaleLine.product_id, SaleLine.gst_rate_bp, inter,
                        func.sum(RefundLine.quantity), func.sum(RefundLine.amount_minor),
                        func.sum(RefundLine.tax_minor))
                 .join(SaleLine, SaleLine.id == RefundLine.sale_line_id)
                 .join(Refund, Refund.id == RefundLine.refund_id)
                 .where(Refund.at >= a, Refund.at < b)
-                .group_by(rday, SaleLine.product_id, SaleLine.gst_rate_bp, inter)):
-            add(d, "back", tuple(row))
-        for d, *row in await s.execute(
-                select(sday, Sale.cashier_id, func.count(), func.sum(Sale.total_minor))
-                .where(Sale.at >= a, Sale.at < b).group_by(sday, Sale.cashier_id)):
-            add(d, "cashiers", tuple(row))
-        for d, *row in await s.execute(
-                select(rday, Refund.user_id, func.count(), func.sum(Refund.total_minor))
-                .where(Refund.at >= a, Refund.at < b).group_by(rday, Refund.user_id)):
-            add(d, "refunders", tuple(row))
-        for d, *row in await s.execute(
-                select(sday, SaleTender.kind, func.sum(SaleTender.amount_minor))
+                .group_by(SaleLine.product_id, SaleLine.gst_rate_bp, inter)):
+            found.setdefault("back", []).append(tuple(back_row))
+        for cashiers_row in await s.execute(
+                select(Sale.cashier_id, func.count(), func.sum(Sale.total_minor))
+                .where(Sale.at >= a, Sale.at < b).group_by(Sale.cashier_id)):
+            found.setdefault("cashiers", []).append(tuple(cashiers_row))
+        for refunders_row in await s.execute(
+                select(Refund.user_id, func.count(), func.sum(Refund.total_minor))
+                .where(Refund.at >= a, Refund.at < b).group_by(Refund.user_id)):
+            found.setdefault("refunders", []).append(tuple(refunders_row))
+        for taken_row in await s.execute(
+                select(SaleTender.kind, func.sum(SaleTender.amount_minor))
                 .join(Sale, Sale.id == SaleTender.sale_id)
-                .where(Sale.at >= a, Sale.at < b).group_by(sday, SaleTender.kind)):
-            add(d, "taken", tuple(row))
-        for d, *row in await s.execute(
-                select(rday, Refund.tender_kind, func.sum(Refund.total_minor))
-                .where(Refund.at >= a, Refund.at < b).group_by(rday, Refund.tender_kind)):
-            add(d, "given", tuple(row))
-    return {day: DayDetail(**{k: tuple(v) for k, v in found.items()})
-            for day, found in parts.items()}
+                .where(Sale.at >= a, Sale.at < b).group_by(SaleTender.kind)):
+            found.setdefault("taken", []).append(tuple(taken_row))
+        for given_row in await s.execute(
+                select(Refund.tender_kind, func.sum(Refund.total_minor))
+                .where(Refund.at >= a, Refund.at < b).group_by(Refund.tender_kind)):
+            found.setdefault("given", []).append(tuple(given_row))
+    return DayDetail(**{k: tuple(v) for k, v in found.items()})
 
 
-def _spans(days: list[date]) -> list[tuple[date, date]]:
-    """Consecutive days as (first, last) runs."""
-    runs: list[tuple[date, date]] = []
-    for d in days:
-        if runs and (d - runs[-1][1]).days == 1:
-            runs[-1] = (runs[-1][0], d)
-        else:
-            runs.append((d, d))
-    return runs
+def _rolled_buckets(raw: sqlite3.Connection, r: DateRange
+                    ) -> tuple[list[SalesBucket], list[RefundBucket]]:
+    sales: list[SalesBucket] = []
+    refunds: list[RefundBucket] = []
+    for day, hour, bills, gross, disc, rounding, total, n, back in rollup.hours(
+            raw, r.start, r.end):
+        d = date.fromisoformat(str(day))
+        if bills:
+            sales.append(SalesBucket(d, int(hour), int(bills), int(gross), int(disc),
+                                     int(rounding), int(total), 0))
+        if n:
+            refunds.append(RefundBucket(d, int(hour), int(n), int(back)))
+    return sales, refunds
 
 
-async def _day_details(s: Session, r: DateRange, tz: tzinfo, key: str,
-                       sums: dict[date, Checksum]) -> list[DayDetail]:
-    """Every day of the range: kept days whose bills and refunds still add up to what
-    was kept, the rest (and today, which is not over) read again."""
-    today = utcnow().astimezone(tz).date()
-    kept = _cache((key, str(tz)))
-    out: dict[date, DayDetail] = {}
-    need = []
-    for d in r.dates():
-        hit = kept.get(d)
-        if d < today and hit is not None and hit[0] == sums.get(d, (0, 0, 0, 0)):
-            out[d] = hit[1]
-        else:
-            need.append(d)
-    for first, last in _spans(need):
-        start, end = utc_bounds(DateRange(first, last), tz)
-        fetched = await _details(s, start, end, tz)
-        for i in range((last - first).days + 1):
-            d = first + timedelta(days=i)
-            out[d] = fetched.get(d, EMPTY)
-            if d < today:
-                kept[d] = (sums.get(d, (0, 0, 0, 0)), out[d])
-    return [out[d] for d in r.dates()]
-
-
-def _merge(days: list[DayDetail]) -> DayDetail:
-    """Several days' sums as one (rows of one product, rate and kind added up)."""
-    sold: dict[tuple[Any, ...], list[Any]] = {}
-    back: dict[tuple[Any, ...], list[int]] = {}
-    people: tuple[dict[str, list[int]], dict[str, list[int]]] = ({}, {})
-    money: tuple[dict[str, int], dict[str, int]] = ({}, {})
-    for day in days:
-        for pid, rate, is_inter, qty, n, net, t, unit in day.sold:
-            x = sold.setdefault((pid, rate, is_inter), [0, 0, 0, 0, unit])
-            x[0] += qty
-            x[1] += n
-            x[2] += net
-            x[3] += t
-        for pid, rate, is_inter, qty, amount, t in day.back:
-            y = back.setdefault((pid, rate, is_inter), [0, 0, 0])
-            y[0] += qty
-            y[1] += amount
-            y[2] += t
-        for into, rows in zip(people, (day.cashiers, day.refunders), strict=True):
-            for uid, n, total in rows:
-                c = into.setdefault(uid, [0, 0])
-                c[0] += n
-                c[1] += total
-        for into2, rows2 in zip(money, (day.taken, day.given), strict=True):
-            for kind, amount in rows2:
-                into2[kind] = into2.get(kind, 0) + amount
-    return DayDetail(
-        sold=tuple((*k, *v) for k, v in sold.items()),
-        back=tuple((*k, *v) for k, v in back.items()),
-        cashiers=tuple((u, n, t) for u, (n, t) in people[0].items()),
-        refunders=tuple((u, n, t) for u, (n, t) in people[1].items()),
-        taken=tuple(money[0].items()), given=tuple(money[1].items()))
-
-
-_MONTHS: dict[tuple[str, str, int, int], tuple[tuple[Checksum, ...], DayDetail]] = {}
-
-
-async def _range_details(s: Session, r: DateRange, tz: tzinfo, key: str,
-                         sums: dict[date, Checksum]) -> list[DayDetail]:
-    """The range's sums, a month at a time: a whole month that has ended is kept merged
-    (checked against its days' bills and refunds), so a year is twelve rows per product
-    to add, not 365."""
-    today = utcnow().astimezone(tz).date()
-    zero: Checksum = (0, 0, 0, 0)
-    out: list[DayDetail] = []
-    dates = r.dates()
-    months: dict[tuple[int, int], list[date]] = {}
-    for d in dates:
-        months.setdefault((d.year, d.month), []).append(d)
-    for (y, m), days in months.items():
-        whole = days[0].day == 1 and (days[-1] + timedelta(days=1)).month != m \
-            and days[-1] < today
-        check = tuple(sums.get(d, zero) for d in days)
-        mkey = (key, str(tz), y, m)
-        hit = _MONTHS.get(mkey) if whole else None
-        if hit is not None and hit[0] == check:
-            out.append(hit[1])
-            continue
-        merged = _merge(await _day_details(s, DateRange(days[0], days[-1]), tz, key, sums))
-        if whole:
-            if len(_MONTHS) > _KEEP_STORES * 30:
-                _MONTHS.clear()
-            _MONTHS[mkey] = (check, merged)
-        out.append(merged)
-    return out
+def _rolled_details(raw: sqlite3.Connection, r: DateRange) -> DayDetail:
+    """The range's sums from the rollup (app/reports/sales_rollup.py)."""
+    sold, back = [], []
+    for pid, rate, inter, unit, qty, n, net, tax, bqty, bn, bamount, btax in rollup.products(
+            raw, r.start, r.end):
+        if n:
+            sold.append((pid, rate, bool(inter), qty, n, net, tax, unit))
+        if bn:
+            back.append((pid, rate, bool(inter), bqty, bamount, btax))
+    cashiers, refunders = [], []
+    for uid, bills, total, n, refunded in rollup.people(raw, r.start, r.end):
+        if bills:
+            cashiers.append((str(uid), int(bills), int(total)))
+        if n:
+            refunders.append((str(uid), int(n), int(refunded)))
+    taken, given = [], []
+    for kind, tn, t, gn, g in rollup.tenders(raw, r.start, r.end):
+        if tn:
+            taken.append((str(kind), int(t)))
+        if gn:
+            given.append((str(kind), int(g)))
+    return DayDetail(tuple(sold), tuple(back), tuple(cashiers), tuple(refunders),
+                     tuple(taken), tuple(given))
 
 
 async def _combine(s: Session, days: list[DayDetail]
@@ -343,25 +247,23 @@ async def _combine(s: Session, days: list[DayDetail]
 
 
 async def _data(s: Session, r: DateRange, tz: tzinfo, detail: bool = True,
-                key: str = "") -> SalesData:
-    """The sums of one range; without ``detail`` only the bills and refunds by day and
-    hour (what the previous period is compared on), not the lines, people or tenders."""
-    start, end = utc_bounds(r, tz)
-    sales, refunds = await _buckets(s, start, end, tz)
+                rolled: bool = True) -> SalesData:
+    """The sums of one range, from the rollup (``rolled``) or from the raw rows; without
+    ``detail`` only the bills and refunds by day and hour (what the previous period is
+    compared on), not the lines, people or tenders."""
+    if rolled:
+        raw = rollup.raw_of(s)
+        sales, refunds = _rolled_buckets(raw, r)
+    else:
+        start, end = utc_bounds(r, tz)
+        sales, refunds = await _buckets(s, start, end, tz)
     if not detail:
         return SalesData(sales, refunds)
-    sums: dict[date, list[int]] = {}
-    for b in sales:
-        c = sums.setdefault(b.day, [0, 0, 0, 0])
-        c[0] += b.bills
-        c[1] += b.total
-    for rb in refunds:
-        c = sums.setdefault(rb.day, [0, 0, 0, 0])
-        c[2] += rb.refunds
-        c[3] += rb.total
-    checks: dict[date, Checksum] = {d: (v[0], v[1], v[2], v[3]) for d, v in sums.items()}
-    days = await _range_details(s, r, tz, key, checks)
-    products, tax, items, people, tenders = await _combine(s, days)
+    if rolled:
+        day = _rolled_details(rollup.raw_of(s), r)
+    else:
+        day = await _details(s, *utc_bounds(r, tz), tz)
+    products, tax, items, people, tenders = await _combine(s, [day])
     if items and sales:  # items are a total: put them on the first bucket
         first = sales[0]
         sales[0] = SalesBucket(first.day, first.hour, first.bills, first.gross,
@@ -369,18 +271,29 @@ async def _data(s: Session, r: DateRange, tz: tzinfo, detail: bool = True,
     return SalesData(sales, refunds, products, people, tenders, tax)
 
 
+async def _ready(db: Database, tz: tzinfo) -> None:
+    """The rollup holds this zone's days (rebuilt once after a change of zone)."""
+    await rollup.ensure(db, str(tz), utcnow().astimezone(tz).date())
+
+
 async def load(db: Database, r: DateRange, tz: tzinfo) -> SalesData:
+    await _ready(db, tz)
     async with db.read() as s:
-        return await _data(s, r, tz, key=str(db.path))
+        return await _data(s, r, tz)
 
 
 async def sales_report(db: Database, r: DateRange, tz: tzinfo,
-                       compare: bool = True) -> SalesReport:
+                       compare: bool = True, rolled: bool = True) -> SalesReport:
     """The report for the range and, with ``compare``, its previous period's totals,
-    hours and days (the previous period's products and people are not needed)."""
+    hours and days (the previous period's products and people are not needed). It reads
+    the rollup; ``rolled=False`` reads every raw row instead (the reference the rollup's
+    tests and `bench/reports.py` compare with: both give the same report)."""
+    if rolled:
+        await _ready(db, tz)
     async with db.read() as s:
-        now = await _data(s, r, tz, key=str(db.path))
-        before = await _data(s, r.previous(), tz, detail=False) if compare else None
+        now = await _data(s, r, tz, rolled=rolled)
+        before = await _data(s, r.previous(), tz, detail=False, rolled=rolled) \
+            if compare else None
     return build_report(r, now, before)
 
 

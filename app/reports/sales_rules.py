@@ -132,9 +132,11 @@ def offset_spans(start: datetime, end: datetime, tz: tzinfo
     probe = start
     while probe < end:  # a zone changes its offset at most a few times a year: a day apart
         nxt = min(probe + timedelta(days=1), end)
-        if nxt < end and offset(nxt) != current:
+        # the last second before ``end`` too: a change within a range's last day counts
+        seen = nxt if nxt < end else end - timedelta(seconds=1)
+        if seen > probe and offset(seen) != current:
             # the change lies in (low, high]: narrow to the whole second it happens at
-            low, high = int(probe.timestamp()), int(nxt.timestamp()) + 1
+            low, high = int(probe.timestamp()), int(seen.timestamp()) + 1
             while high - low > 1:
                 mid = (low + high) // 2
                 if offset(datetime.fromtimestamp(mid, UTC)) == current:

@@ -22,6 +22,7 @@ def test_migrations_from_empty_match_the_models(tmp_path):
     import app.catalog.models
     import app.core.models
     import app.purchasing.models
+    import app.reports.models
     import app.stock.models
     import app.sync.models
 

@@ -218,3 +218,16 @@ def test_parts_always_add_up_to_the_whole(sales, refunds, a, n):
     assert len(report.previous_days()) == r.days
     if t.bills:
         assert abs(t.average_bill * t.bills - t.sales) <= t.bills
+
+
+def test_offset_spans_see_a_change_on_the_ranges_last_day():
+    """A one-day range on the day New York changes its clocks is cut at the change (the
+    day-by-day probe used to skip the last, partial step: the day's later hours came out
+    an hour early)."""
+    tz = ZoneInfo("America/New_York")
+    day = date(2026, 3, 8)
+    spans = offset_spans(*utc_bounds(DateRange(day, day), tz), tz)
+    assert [o for _a, _b, o in spans] == [-18000, -14400]
+    assert spans[0][1] == datetime(2026, 3, 8, 7, 0, tzinfo=UTC)
+    assert offset_spans(*utc_bounds(DateRange(date(2026, 3, 9), date(2026, 3, 9)), tz),
+                        tz)[0][2] == -14400
