@@ -60,10 +60,13 @@ def reports_list(kind: str) -> list[tuple[str, str, str]]:
         ("Fulfilment and pickers", "/reports/fulfilment",
          "Online orders per hour against the promised time, the minutes each step takes, "
          "and each picker's lines per hour."),
+        ("Returns", "/returns/report",
+         "Online orders' returns: the rate per product, reasons, how units came back, "
+         "the refunds and the time the desk takes."),
     ]
     if kind != "darkstore":
-        items[-1] = (items[-1][0], items[-1][1],
-                     items[-1][2] + " (for stores that take online orders)")
+        items[3] = (items[3][0], items[3][1],
+                    items[3][2] + " (for stores that take online orders)")
     return items
 
 

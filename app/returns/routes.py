@@ -18,7 +18,7 @@ from app.core.auth import LoginError, requires
 from app.core.return_rules import GRADES, ReturnRuleError
 from app.core.routes import client_source, device_key
 from app.core.web import Form, current_user, go, page, signed_in
-from app.returns import photos, service
+from app.returns import metrics, photos, service
 
 DESK = requires("picker")  # pickers and managers (a manager may do what a picker does)
 MAX_PHOTO_READ = 10_240 * 1024 + 1  # config's highest photo_max_kb, plus one byte
@@ -69,6 +69,14 @@ async def _desk(request: Request, rid: str, *, message: str = "", kind: str = "o
                 approval=approval,
                 approvers=await auth.list_approvers(db) if approval else [],
                 max_kb=cfg.returns.photo_max_kb)
+
+
+@get("/returns/report", guards=[requires("manager")])
+async def returns_report(request: Request, days: int = 30) -> Template:
+    """Return rate by product, returns by reason and grade, time to process."""
+    return page(request, "returns/report.html", user=current_user(request),
+                f=await metrics.figures(request.app.state.db, days),
+                words=service.GRADE_WORDS)
 
 
 @get("/returns/{rid:str}", guards=[DESK])
@@ -154,5 +162,5 @@ async def returns_finish(request: Request, rid: str, data: Form) -> Template:
         else "Return finished. The refund goes to the channel."))
 
 
-ROUTES = [returns_index, returns_open, returns_desk, returns_scan, returns_grade, returns_undo,
-          returns_finish]
+ROUTES = [returns_index, returns_open, returns_report, returns_desk, returns_scan,
+          returns_grade, returns_undo, returns_finish]

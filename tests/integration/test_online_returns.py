@@ -267,3 +267,30 @@ async def test_two_desks_in_two_threads_finishing_at_once_one_wins(store, cfg):
     assert sorted(type(r).__name__ for r in results) == ["AlreadyFinished", "Finished"]
     assert len(await outbox(store, "return.completed")) == 1
     assert (await on_hand(store, "MILK"))["return"] == 1
+
+
+async def test_returns_figures_rate_reasons_grades_and_time(store, cfg):
+    from app.returns import metrics
+
+    await feed(store, cfg, requested())
+    await feed(store, cfg, requested("0190aaaa-0000-7000-8000-000000000002", number="RET-2",
+                                     kind="rto", mode="rto", reason="",
+                                     channel_return_id=None,
+                                     lines=[{"sku": "MILK", "quantity": 1,
+                                             "unit_price_minor": 3000,
+                                             "refundable_minor": 3000}]), seq=2)
+    first, second = await returns.expected_returns(store)
+    await returns.grade(store, first.id, "MILK", "resellable", RAVI)
+    await returns.grade(store, first.id, "MILK", "expired", RAVI)
+    await returns.finish(store, cfg, first.id, RAVI)
+    await returns.grade(store, second.id, "MILK", "damaged", RAVI)
+    await returns.finish(store, cfg, second.id, RAVI)
+    f = await metrics.figures(store, 30)
+    assert f.finished == 2 and f.open == 0 and f.refund_minor == 9000
+    assert f.grades["resellable"] == 1 and f.grades["expired"] == 1 and f.grades["damaged"] == 1
+    assert dict(f.reasons) == {"damaged at delivery": 1, "failed delivery": 1}
+    [milk] = f.products
+    assert (milk.sku, milk.returned, milk.refund_minor) == ("MILK", 3, 9000)
+    assert milk.rate_percent is None  # nothing left on online orders in these days
+    assert f.minutes_median is not None and f.minutes_median >= 0
+    assert (await metrics.figures(store, 2**63)).days == metrics.MAX_DAYS

@@ -121,3 +121,14 @@ async def returns_expected(db):
     from app.returns import service
 
     return await service.expected_returns(db)
+
+
+async def test_the_returns_report_is_for_managers(client, login_as, store, cfg):  # noqa: F811
+    await feed(store, cfg, requested())
+    await login_as("manager")
+    index = await client.get("/reports")
+    assert 'href="/returns/report"' in index.text
+    report = await client.get("/returns/report?days=7")
+    assert report.status_code == 200 and "Returns: last 7 days" in report.text
+    assert (await client.get(f"/returns/report?days={2**63}")).status_code == 200
+    assert (await client.get("/returns/report?days=NaN")).status_code == 400
