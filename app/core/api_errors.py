@@ -76,3 +76,9 @@ def document_api_errors(app: Any) -> None:
 ORDER_REPEAT = ResponseSpec(
     data_container=dict[str, Any], generate_examples=False,
     description="A repeat of the same channel + external_id: the first order, unchanged.")
+
+# POST /api/v1/orders/{id}/returns: 201 for a new return, 200 for a repeat of its return_id
+# with the same body (the first return, as it is now).
+RETURN_REPEAT = ResponseSpec(
+    data_container=dict[str, Any], generate_examples=False,
+    description="A repeat of the same return_id and body: the first return.")

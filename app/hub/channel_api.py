@@ -11,9 +11,9 @@ from litestar import Request, Response, get, post
 from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
 from litestar.params import Body
 
-from app.core.api_errors import ORDER_REPEAT, api_errors
+from app.core.api_errors import ORDER_REPEAT, RETURN_REPEAT, api_errors
 from app.core.auth import api_access
-from app.hub import order_reads, placement
+from app.hub import order_reads, placement, returns
 from app.hub.service import HubError
 from app.orders.schemas import CancelBody, OrderBody
 from app.orders.service import LineIn, OrderError, OrderIn
@@ -107,4 +107,51 @@ async def api_delivered(request: Request, order_id: str) -> dict[str, Any]:
     return order_reads.order_json(order)
 
 
-ROUTES = [api_post_order, api_get_order, api_cancel_order, api_delivered]
+def _actor(request: Request) -> str:
+    machine = _machine(request)
+    return f"api:{machine.name}" if machine else "api"
+
+
+@post("/api/v1/orders/{order_id:str}/returns", guards=[api_access("orders:write")],
+      responses={200: RETURN_REPEAT, **api_errors(409, 422)})
+async def api_post_return(request: Request, order_id: str,
+                          data: Annotated[returns.ReturnBody, Body()]) -> Response:
+    """Ask for a return of a delivered order (issue #19): lines and quantities, reason,
+    pickup or walk-in, the channel's `return_id`, optionally `exchange`. Idempotent on
+    `return_id`: a repeat answers the first return (200) instead of a new one (201)."""
+    found = await _own_order(request, order_id)
+    try:
+        made = await returns.request_return(request.app.state.db, request.app.state.cfg,
+                                            found.order.id, data, _actor(request))
+    except returns.Conflict as exc:
+        raise HTTPException(status_code=409, detail=str(exc)) from None
+    except HubError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from None
+    return Response(returns.return_json(made), status_code=201 if made.created else 200)
+
+
+@get("/api/v1/orders/{order_id:str}/returns",
+     guards=[api_access("orders:read", *HQ, also=("orders:write",))])
+async def api_get_returns(request: Request, order_id: str) -> list[dict[str, Any]]:
+    found = await _own_order(request, order_id)
+    return [returns.return_json(view)
+            for view in await returns.returns_of(request.app.state.db, found.order.id)]
+
+
+@post("/api/v1/orders/{order_id:str}/undelivered", guards=[api_access("orders:write")],
+      responses=api_errors(409))
+async def api_undelivered(request: Request, order_id: str,
+                          data: Annotated[returns.UndeliveredBody, Body()]) -> dict[str, Any]:
+    """The courier could not hand the order over (RTO): it goes back to the store that
+    packed it, as a return of kind `rto`."""
+    found = await _own_order(request, order_id)
+    try:
+        order, view = await returns.mark_undelivered(request.app.state.db, found.order.id,
+                                                     data.reason, _actor(request))
+    except HubError as exc:
+        raise HTTPException(status_code=409, detail=str(exc)) from None
+    return {**order_reads.order_json(order), "return": returns.return_json(view)}
+
+
+ROUTES = [api_post_order, api_get_order, api_cancel_order, api_delivered, api_post_return,
+          api_get_returns, api_undelivered]

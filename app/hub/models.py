@@ -218,6 +218,9 @@ class HubOrderLine(Base):
     sku: Mapped[str] = mapped_column(String(40), index=True)
     quantity: Mapped[int] = mapped_column(Integer)
     price_minor: Mapped[int] = mapped_column(Integer, default=0)
+    # How much of it has come back (customer returns and RTO, issue #19, h014): a return
+    # asks for at most quantity - returned.
+    returned: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class HubOrderLog(Base):
@@ -246,6 +249,8 @@ class HubChannel(Base):
     webhook_secret: Mapped[str] = mapped_column(
         String(64).with_variant(String(128), "postgresql"), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Days after delivery the channel may ask for a return (issue #19, h014).
+    return_window_days: Mapped[int] = mapped_column(Integer, default=7, server_default="7")
 
 
 class HubWebhook(Base):
@@ -426,3 +431,58 @@ class HubOrderSlot(Base):
     cancelled: Mapped[int] = mapped_column(Integer, default=0)
     handed: Mapped[int] = mapped_column(Integer, default=0)
     met: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# --- returns of online orders (#19) ----------------------------------------------------
+
+
+class HubReturn(Base):
+    """A return of an online order: a channel's request (kind `customer`, idempotent on
+    channel + channel_return_id) or a failed delivery (kind `rto`). Its lines go to the
+    stores that packed them (`return.requested`); each store reports what came back
+    (`return.completed`). app/hub/returns.py."""
+
+    __tablename__ = "hub_returns"
+    __table_args__ = (UniqueConstraint("channel", "channel_return_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)  # RET-000012
+    order_id: Mapped[str] = mapped_column(ForeignKey("hub_orders.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(40))
+    channel_return_id: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    kind: Mapped[str] = mapped_column(String(8))  # customer | rto
+    mode: Mapped[str] = mapped_column(String(8))  # pickup | walk_in | rto
+    reason: Mapped[str] = mapped_column(String(200))
+    exchange: Mapped[bool] = mapped_column(Boolean, default=False)
+    body_hash: Mapped[str] = mapped_column(String(64))  # the request as first made
+    state: Mapped[str] = mapped_column(String(12), index=True)  # requested | completed
+    refund_total_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    replacement_order_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class HubReturnLine(Base):
+    """One SKU of a return at one store (a split order's return has lines at each of its
+    stores); `order_id` is the order that store knows (a split order's part). The
+    grading figures and the refund are the store's report (null until then)."""
+
+    __tablename__ = "hub_return_lines"
+
+    return_id: Mapped[str] = mapped_column(ForeignKey("hub_returns.id"), primary_key=True)
+    store_id: Mapped[str] = mapped_column(String(8), primary_key=True, index=True)
+    sku: Mapped[str] = mapped_column(String(40), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(36))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price_minor: Mapped[int] = mapped_column(BigInteger)
+    refundable_minor: Mapped[int] = mapped_column(BigInteger)
+    received: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    resellable: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    damaged: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    expired: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    wrong_item: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    refund_minor: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    decision: Mapped[str] = mapped_column(String(8), default="", server_default="")
+    approved_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

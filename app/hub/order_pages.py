@@ -23,7 +23,7 @@ from app.core.auth import requires
 from app.core.clock import utcnow
 from app.core.money import parse_amount, parse_count
 from app.core.web import Form, UploadProblem, go, page, signed_in, upload_text
-from app.hub import allocation, order_reads, order_states, placement, views
+from app.hub import allocation, order_reads, order_states, placement, returns, views
 from app.hub.models import HubOrder
 from app.hub.service import HubError
 from app.orders.schemas import OrderBody
@@ -52,7 +52,8 @@ async def order_page(request: Request, order_id: str) -> Template:
         raise NotFoundException(f"no order {order_id}")
     stores = await views.store_health(request.app.state.db, request.app.state.cfg.offline_after)
     return page(request, "hub/order.html", found=found, order=found.order, stores=stores,
-                labels=order_states.LABELS, now=utcnow(), error=request.query_params.get("error", ""))
+                labels=order_states.LABELS, now=utcnow(), error=request.query_params.get("error", ""),
+                returns=await returns.returns_of(request.app.state.db, found.order.id))
 
 
 @post("/hub/orders/{order_id:str}/assign", guards=[requires(*HQ)])
@@ -72,6 +73,18 @@ async def order_cancel(request: Request, order_id: str, data: Form) -> Response:
     try:
         await placement.cancel(request.app.state.db, order_id, data.get("reason", ""),
                                user.name)
+    except HubError as exc:
+        return go(request, f"/hub/orders/{order_id}?error={_q(str(exc))}")
+    return go(request, f"/hub/orders/{order_id}")
+
+
+@post("/hub/orders/{order_id:str}/undelivered", guards=[requires(*HQ)])
+async def order_undelivered(request: Request, order_id: str, data: Form) -> Response:
+    """The rider could not hand it over (RTO, issue #19): back to the store that packed it."""
+    user = signed_in(request)
+    try:
+        await returns.mark_undelivered(request.app.state.db, order_id,
+                                       data.get("reason", ""), user.name)
     except HubError as exc:
         return go(request, f"/hub/orders/{order_id}?error={_q(str(exc))}")
     return go(request, f"/hub/orders/{order_id}")
@@ -250,5 +263,6 @@ async def courier_toggle(request: Request, name: str, data: Form) -> Response:
     return go(request, "/hub/rules")
 
 
-ROUTES = [orders_page, order_page, order_assign, order_cancel, upload_form, upload_orders,
+ROUTES = [orders_page, order_page, order_assign, order_cancel, order_undelivered,
+          upload_form, upload_orders,
           rules_page, rules_save, courier_toggle]

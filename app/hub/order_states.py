@@ -1,9 +1,9 @@
 """The hub's order state machine. Pure: which status may follow which, and why not.
 
     new -> assigned -> accepted -> picking -> picked -> packed -> ready -> handed_over
-           |  ^  \\                                                          |
-           |  |   `-> (store rejects or cancels, timeout, a person moves it)  v
-           v  |       assigned again / split / unfulfillable           delivered
+           |  ^  \\                                                          |     |
+           |  |   `-> (store rejects or cancels, timeout, a person moves it)  v     v
+           v  |       assigned again / split / unfulfillable           delivered  undelivered
       unfulfillable (a person sends it to a store, or cancels it)
 
 An order the hub routes follows its store's steps (the store's own machine is
@@ -11,8 +11,15 @@ app/orders/states.py); the hub only hears of them, so it takes a forward step th
 skips some (a split order's parts jump its progress) and one step back, picking ->
 accepted (the picker let go). Before handover a store may give an order back (it is
 routed again: assigned, split or unfulfillable) and a person or the channel may
-cancel it. Once with a rider (handed_over) it can only be delivered. A split order
-(`split`) shows how far its slowest live part has got (`parent_status`).
+cancel it. Once with a rider (handed_over) it can only be delivered, or come back
+undelivered (issue #19: the courier or an operator says the customer did not take it;
+the hub then sends the store that packed it a return of kind `rto` for every line,
+app/hub/returns.py, which takes an order there only from handed_over; a split order may
+jump to it from where its parts let it jump to delivered). `undelivered` is final like
+`delivered`: the bags' way back is the return's, not the order's. A delivered order
+may still have returns of its own (the channel asks); they never change its status.
+A split order (`split`) shows how far its slowest live part has got (`parent_status`);
+once every live part is delivered or undelivered it is undelivered if any part is.
 """
 
 from __future__ import annotations
@@ -21,7 +28,8 @@ from collections.abc import Iterable
 from typing import Literal
 
 State = Literal["new", "assigned", "accepted", "picking", "picked", "packed", "ready",
-                "handed_over", "delivered", "cancelled", "unfulfillable", "split"]
+                "handed_over", "delivered", "cancelled", "unfulfillable", "split",
+                "undelivered"]
 
 # The store's steps as the hub hears them, in order.
 STORE_STEPS: tuple[State, ...] = ("accepted", "picking", "picked", "packed", "ready",
@@ -30,7 +38,7 @@ STORE_STEPS: tuple[State, ...] = ("accepted", "picking", "picked", "packed", "re
 # these orders are taken off the store's available-to-promise.
 HOLDING: tuple[State, ...] = ("assigned", "accepted", "picking", "picked", "packed", "ready")
 OPEN = HOLDING  # orders that count against a store's picking capacity
-FINAL: frozenset[State] = frozenset({"delivered", "cancelled"})
+FINAL: frozenset[State] = frozenset({"delivered", "cancelled", "undelivered"})
 # A person may move an order to another store only before picking starts.
 MOVABLE_BY_HAND: frozenset[State] = frozenset({"unfulfillable", "assigned", "new", "accepted"})
 # A split order shows how far its slowest part has got, in this order.
@@ -50,10 +58,17 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     **{state: _ROUTED_AGAIN | _forward(state) for state in _BEFORE_HANDOVER},
     "handed_over": frozenset({"delivered"}),
     "delivered": frozenset(),
+    "undelivered": frozenset(),
     "cancelled": frozenset(),
     "unfulfillable": frozenset({"assigned", "cancelled"}),
     "split": frozenset({*STORE_STEPS, "cancelled"}),
 }
+# Undelivered is as far on as delivered (the rider was at the door): a split order whose
+# parts jump its progress may reach it from wherever it may reach delivered. One order is
+# marked undelivered only from handed_over (app/hub/returns.py checks that).
+for _state, _next in list(TRANSITIONS.items()):
+    if "delivered" in _next:
+        TRANSITIONS[_state] = _next | {"undelivered"}
 # The picker let go: the store's picking -> accepted.
 TRANSITIONS["picking"] = TRANSITIONS["picking"] | {"accepted"}
 # A split order goes back to `split` when a part is routed again.
@@ -64,7 +79,8 @@ LABELS: dict[str, str] = {
     "new": "New", "assigned": "Sent to store", "accepted": "Accepted", "picking": "Picking",
     "picked": "Picked", "packed": "Packed", "ready": "Ready for rider",
     "handed_over": "With rider", "delivered": "Delivered", "cancelled": "Cancelled",
-    "unfulfillable": "Needs a person", "split": "Split between stores"}
+    "unfulfillable": "Needs a person", "split": "Split between stores",
+    "undelivered": "Not delivered (coming back)"}
 # What a channel (and so its customer) is told: no store's name, distance or stock
 # (issue #13 item 5). The routing log with its reasons is for hub staff only.
 CUSTOMER_TEXT: dict[str, str] = {
@@ -73,7 +89,8 @@ CUSTOMER_TEXT: dict[str, str] = {
     "packed": "Packed", "ready": "Packed, waiting for the rider",
     "handed_over": "Out for delivery", "delivered": "Delivered", "cancelled": "Cancelled",
     "unfulfillable": "Delayed: we are finding a store for it",
-    "split": "Coming in more than one bag, from more than one store"}
+    "split": "Coming in more than one bag, from more than one store",
+    "undelivered": "Not delivered: returned to the store"}
 
 
 class IllegalMove(ValueError):
@@ -101,11 +118,16 @@ def check(current: str, target: str) -> None:
 
 
 def parent_status(parts: Iterable[str]) -> State:
-    """A split order's status from its parts': cancelled when every part is, else the
+    """A split order's status from its parts': cancelled when every part is, undelivered
+    when every live part has reached the customer's door and one came back, else the
     slowest live part's step, or `split` while a part waits for a store or a person."""
     live = [st for st in parts if st != "cancelled"]
     if not live:
         return "cancelled"
+    if "undelivered" in live:  # as far on as delivered: the rider was at the door
+        if all(st in ("delivered", "undelivered") for st in live):
+            return "undelivered"
+        live = ["delivered" if st == "undelivered" else st for st in live]
     if not all(st in PROGRESS for st in live):
         return "split"
     slowest = min(live, key=PROGRESS.index)

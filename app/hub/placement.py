@@ -130,7 +130,8 @@ def _logged(s: Session, order_id: str) -> list[HubOrderLog]:
 
 
 ORDER_COLUMNS = tuple(c.key for c in HubOrder.__table__.columns)
-LINE_COLUMNS = tuple(c.key for c in HubOrderLine.__table__.columns)
+# (`returned`, what came back since, is 0 for a new order's lines)
+LINE_COLUMNS = tuple(c.key for c in HubOrderLine.__table__.columns if c.key != "returned")
 NEW_ORDERS_KEY = "kirana_hub_new_orders"  # ids of orders this transaction created
 
 
@@ -228,7 +229,8 @@ async def _record_and_place(s: Session, cfg: HubConfig, incoming: OrderIn, locks
         order.number = "~" + order.id[-19:]  # a stand-in no one ever sees (uncommitted)
         await insert_rows(s, HubOrder.__table__, [{c: getattr(order, c) for c in ORDER_COLUMNS}])
         await insert_rows(s, HubOrderLine.__table__,
-                          [{c: getattr(line, c) for c in LINE_COLUMNS} for line in lines])
+                          [{**{c: getattr(line, c) for c in LINE_COLUMNS}, "returned": 0}
+                           for line in lines])
         await uow_of(s).write_pending(s)  # its log
         order.number = await _number_written(s, order.id)
     return Placed(order, True, wake, tuple(lines), tuple(_logged(s, order.id)))

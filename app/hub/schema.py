@@ -7,6 +7,7 @@ HUB_ONLY_TABLES = frozenset({
     "hub_couriers", "hub_settings", "hub_store_links", "hub_config_version",
     "hub_transfers", "hub_transfer_lines", "hub_sku_days", "hub_sale_taxes",
     "hub_sale_days", "hub_order_handovers", "hub_order_slots",
+    "hub_returns", "hub_return_lines",  # issue #19 (h014)
 })
 
 HUB_TABLES = frozenset({

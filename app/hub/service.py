@@ -554,6 +554,10 @@ async def apply_store_events(s: Session, store: HubStore, events: tuple[Event, .
             sold.add(data)
         elif e.kind in transfers.KINDS:
             await transfers.apply_store_event(s, store.id, e)
+        elif e.kind == "return.completed":  # issue #19
+            from app.hub import returns  # (returns.py imports this module)
+
+            await returns.apply_store_event(s, store.id, e)
         elif e.kind == "stock.snapshot":
             # Deltas before the snapshot are in it: add them first, then replace.
             await _add_deltas(s, store.id, deltas, now)
