@@ -8,11 +8,15 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
+from jinja2 import Environment, pass_context
+from jinja2.runtime import Context
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.response import Template
+from markupsafe import Markup
 
 from app.catalog.units import format_quantity
 from app.core import auth
@@ -48,7 +52,37 @@ def _today(request: Request) -> date:
 
 def _ctx(request: Request, **extra: Any) -> dict[str, Any]:
     return {"user": current_user(request), "fq": format_quantity, "kinds": KIND_LABELS,
-            "money": format_amount, **extra}
+            "money": format_amount, "bin_options": bin_options, **extra}
+
+
+@pass_context
+def bin_options(context: Context, bins: tuple[receiving.BinChoice, ...], chosen: Any,
+                home: str) -> Markup:
+    """The put-away <option>s (purchasing/_bin_options.html), drawn once per bins, chosen
+    and home bin and kept: a scan lists every bin of the store (80 in the bench), which
+    was most of a scan's template time. A chosen value that is no bin's code (typed
+    into the form) selects nothing and is kept as None, so form input cannot fill the
+    cache. Not kept while pages are being edited (auto_reload)."""
+    if chosen not in _codes(bins):
+        chosen = None
+    env = context.environment
+    if env.auto_reload:
+        return _draw_bin_options(env, bins, chosen, home)
+    return _kept_bin_options(env, bins, chosen, home)
+
+
+def _draw_bin_options(env: Environment, bins: tuple[receiving.BinChoice, ...],
+                      chosen: str | None, home: str) -> Markup:
+    macro = env.get_template("purchasing/_bin_options.html").module.bin_options  # type: ignore[attr-defined]
+    return Markup(macro(bins, chosen, home))
+
+
+_kept_bin_options = lru_cache(maxsize=512)(_draw_bin_options)
+
+
+@lru_cache(maxsize=4)
+def _codes(bins: tuple[receiving.BinChoice, ...]) -> frozenset[str]:
+    return frozenset(b.code for b in bins)
 
 
 async def _view(request: Request, grn: str) -> receiving.ReceiptView:
