@@ -41,6 +41,27 @@ def restore(store: Store, copy: Path) -> None:
     shutil.copy(copy, store.db_path)
 
 
+def backup_by_command(store: Store, folder: Path) -> Path:
+    """`kirana backup` into `folder`: the file it made."""
+    kirana("backup", "--config", str(store.config), "--to", str(folder))
+    made = sorted(folder.glob("kirana-S1-*.db"))
+    assert len(made) == 1, made
+    return made[0]
+
+
+def restore_by_command(store: Store, copy: Path) -> None:
+    said = kirana("restore", "--config", str(store.config), str(copy), "--yes")
+    assert "Accept the store's database" in said.stdout + said.stderr, said
+
+
+# How the store's database is put back: by hand (files copied, the epoch is the old
+# one: the hub sees the store "went back in time"), or with `kirana backup` / `kirana
+# restore` (a new epoch: the hub sees "a different database").
+WAYS = {"by hand": (lambda s, d: backup(s.db_path, d / "nightly.db") or d / "nightly.db",
+                    restore, "went back in time"),
+        "kirana commands": (backup_by_command, restore_by_command, "a different database")}
+
+
 def on_hand(store: Store, sku: str) -> int:
     return store.sql("SELECT coalesce(sum(on_hand), 0) FROM stock_levels l JOIN products p "
                      "ON p.id = l.product_id WHERE p.sku = ?", (sku,))[0][0]
@@ -68,7 +89,10 @@ def alert(client: httpx.Client) -> str:
     return stores["S1"]["alert"] or ""
 
 
-async def test_a_restored_store_is_reconciled_after_accept(hub: Hub, tmp_path, migrated_template):
+@pytest.mark.parametrize("way", list(WAYS))
+async def test_a_restored_store_is_reconciled_after_accept(hub: Hub, tmp_path, migrated_template,
+                                                           way):
+    take, put_back, refused_because = WAYS[way]
     made = kirana("hub", "add-channel", "--config", str(hub.config), "webshop")
     key = re.search(r"API key.*: (\S+)", made.stdout).group(1)
     client = hub.client()
@@ -97,8 +121,8 @@ async def test_a_restored_store_is_reconciled_after_accept(hub: Hub, tmp_path, m
         wait_for(lambda: hub_inventory(client, "P-1") == {"S1": 10}, what="10 at the hub")
 
         # Last night's backup; then a day of work the hub hears about.
-        nightly = tmp_path / "nightly.db"
-        backup(s1.db_path, nightly)
+        (tmp_path / "backups").mkdir()
+        nightly = take(s1, tmp_path / "backups")
         await stock.receive(db, product_id=pid["P-1"], bin_code="A-01", quantity=8,
                             user_id=None)
         await stock.receive(db, product_id=pid["P-2"], bin_code="A-01", quantity=5,
@@ -113,10 +137,10 @@ async def test_a_restored_store_is_reconciled_after_accept(hub: Hub, tmp_path, m
         # The store's disk dies; it comes back on last night's backup.
         s1.proc.stop()
         await db.dispose()
-        restore(s1, nightly)
+        put_back(s1, nightly)
         s1.proc.start()
         assert on_hand(s1, "P-1") == 10
-        wait_for(lambda: "went back in time" in alert(client), what="the hub to refuse S1")
+        wait_for(lambda: refused_because in alert(client), what="the hub to refuse S1")
         # Still refused, the store keeps working: one more received.
         await stock.receive(db, product_id=pid["P-1"], bin_code="A-01", quantity=1,
                             user_id=None)
