@@ -128,7 +128,7 @@ backup._publish = hang
 backup.take_backup(Path({str(cfg.database_path)!r}), "S1", Path({str(folder)!r}),
                    keep_last=5, keep_daily=3)
 """
-    proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT)
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT)  # noqa: ASYNC220
     try:
         deadline = time.monotonic() + 60
         while not ready.exists():
