@@ -134,12 +134,15 @@ def hub_rotate_token(cfg: HubConfig, store_id: str) -> None:
 @HUB.config_option
 @click.argument("name")
 @click.option("--webhook", default="", help="URL to POST each order status change to.")
+@click.option("--return-window-days", default=7, show_default=True, type=click.IntRange(0, 365),
+              help="Days after delivery the channel may ask for a return.")
 @HUB.with_config
-def hub_add_channel(cfg: HubConfig, name: str, webhook: str) -> None:
+def hub_add_channel(cfg: HubConfig, name: str, webhook: str, return_window_days: int) -> None:
     from app.hub.service import HubError
     from app.hub.webhooks import add_channel
 
-    key, secret = HUB.with_db(cfg, lambda db: add_channel(db, name, webhook),
+    key, secret = HUB.with_db(cfg, lambda db: add_channel(db, name, webhook,
+                                                          return_window_days),
                               errors=(HubError,))
     console.print(f"Channel [bold]{name.lower()}[/] registered. Shown once, keep them safe:")
     click.echo(f"API key (Authorization: Bearer …): {key}")

@@ -33,9 +33,11 @@ from app.hub.service import HubError, announce_channels
 log = logging.getLogger("kirana.hub")
 
 
-async def add_channel(db: HubDatabase, name: str, webhook_url: str = "") -> tuple[str, str]:
+async def add_channel(db: HubDatabase, name: str, webhook_url: str = "",
+                      return_window_days: int = 7) -> tuple[str, str]:
     """A sales channel: its API key (scope orders:write, named after the channel) and
-    the webhook signing secret. Both are shown once."""
+    the webhook signing secret. Both are shown once. `return_window_days`: how long
+    after delivery it may ask for a return (issue #19)."""
     from app.core.auth import create_api_key
 
     name = name.strip().lower()
@@ -43,13 +45,15 @@ async def add_channel(db: HubDatabase, name: str, webhook_url: str = "") -> tupl
         raise HubError("channel name: letters, digits, - _ . (up to 40)")
     if webhook_url and not webhook_url.startswith(("http://", "https://")):
         raise HubError("webhook URL must start with http:// or https://")
+    if isinstance(return_window_days, bool) or not 0 <= return_window_days <= 365:
+        raise HubError("the return window is 0 to 365 days")
     secret = secrets.token_hex(24)
     async with db.write() as s:
         if await s.get(HubChannel, name) is not None:
             raise HubError(f"channel {name} exists already")
         s.add(HubChannel(name=name, webhook_url=webhook_url,
                          webhook_secret=sealing.seal_webhook_secret(db, name, secret),
-                         created_at=utcnow()))
+                         created_at=utcnow(), return_window_days=return_window_days))
         await s.flush()
         await announce_channels(s)
     try:

@@ -346,3 +346,86 @@ async def test_an_exchange_places_a_replacement_order_once(hub_client, hub_db, h
     assert replacement.status == "assigned" and replacement.store_id == "S1"
     [sent] = await sent_to(hub_db, "S1", "return.requested")
     assert sent["exchange"] is True
+
+
+async def split_order(hub_db, hub_cfg, deliver: bool = True) -> tuple[HubOrder, dict]:
+    """RICE x3 from S1 and DAL x2 from D2 (no store has both), both with a rider and (if
+    `deliver`) delivered. Returns the order and its parts by store."""
+    from app.hub import order_reads
+    from app.hub.allocation import Rules
+    from app.orders.service import LineIn, OrderIn
+    from tests.hub.test_routing import INDIRANAGAR
+
+    await setup_stores(hub_db, {})
+    await apply(hub_db, "S1", [event(9, "stock.moved", {"sku": "RICE", "delta": 5})])
+    await apply(hub_db, "D2", [event(9, "stock.moved", {"sku": "DAL", "delta": 5})])
+    await placement.save_rules(hub_db, Rules(split_above_minor=100), "Priya")
+    placed = await placement.take_order(hub_db, hub_cfg, OrderIn(
+        channel="webshop", external_id="BIG-1", customer_name="Hotel", customer_phone="",
+        address="MG Road", pincode="560038", promised_by=utcnow() + timedelta(hours=2),
+        lines=(LineIn("RICE", 3), LineIn("DAL", 2)), lat=INDIRANAGAR[0], lon=INDIRANAGAR[1]))
+    assert placed.order.status == "split"
+    parts = {p.store_id: p for p in (await order_reads.get_order(hub_db, placed.order.id)).parts}
+    for store_id, part in parts.items():
+        for status in STEPS:
+            async with hub_db.write() as s:
+                await placement.on_store_status(s, hub_cfg, store_id, {
+                    "channel": "webshop", "external_id": part.external_id, "status": status})
+    if deliver:
+        await placement.mark_delivered(hub_db, placed.order.id, "api:webshop")
+    async with hub_db.read() as s:
+        order = await s.get(HubOrder, placed.order.id)
+    return order, parts
+
+
+async def test_a_split_orders_return_goes_to_each_store_and_completes_with_both(hub_db, hub_cfg):
+    await webhooks.add_channel(hub_db, "webshop", "http://127.0.0.1:9/hook",
+                               return_window_days=3)
+    order, parts = await split_order(hub_db, hub_cfg)
+    assert order.status == "delivered"
+    view = await returns.request_return(hub_db, hub_cfg, order.id, returns.ReturnBody(
+        return_id="R-S", reason="not needed", lines=[returns.ReturnLineBody("RICE", 1),
+                                                     returns.ReturnLineBody("DAL", 2)]),
+        "api:webshop")
+    [to_s1] = await sent_to(hub_db, "S1", "return.requested")
+    [to_d2] = await sent_to(hub_db, "D2", "return.requested")
+    # Each store hears of the part it packed, with its own lines.
+    assert (to_s1["hub_order_id"], to_s1["order_number"], to_s1["external_id"]) == (
+        parts["S1"].id, parts["S1"].number, parts["S1"].external_id)
+    assert to_s1["external_id"].startswith("BIG-1#")
+    assert [ln["sku"] for ln in to_s1["lines"]] == ["RICE"]
+    assert to_d2["hub_order_id"] == parts["D2"].id
+    assert [(ln["sku"], ln["quantity"]) for ln in to_d2["lines"]] == [("DAL", 2)]
+    ret = {"return_id": view.ret.id, "number": view.ret.number}
+    await apply(hub_db, "S1", [ev(1, "return.completed", completed(ret))])
+    async with hub_db.read() as s:
+        assert (await s.get(HubReturn, view.ret.id)).state == "requested"  # D2 not yet
+    await apply(hub_db, "D2", [ev(1, "return.completed", completed(
+        ret, refund=0, decision="rejected", line={
+            "sku": "DAL", "expected": 2, "received": 2, "resellable": 0, "wrong_item": 2,
+            "refund_minor": 0}))])
+    async with hub_db.read() as s:
+        row = await s.get(HubReturn, view.ret.id)
+        hooks = list(await s.scalars(select(HubWebhook).where(
+            HubWebhook.payload.contains('"return.completed"'))))
+    assert row.state == "completed" and row.refund_total_minor == 4500
+    [hook] = hooks
+    lines = {ln["sku"]: ln for ln in json.loads(hook.payload)["return"]["lines"]}
+    assert lines["RICE"]["refund_minor"] == 4500 and lines["DAL"]["refund_minor"] == 0
+    assert lines["DAL"]["wrong_item"] == 2
+
+
+async def test_a_split_order_comes_back_undelivered_from_each_store(hub_db, hub_cfg):
+    await webhooks.add_channel(hub_db, "webshop")
+    order, parts = await split_order(hub_db, hub_cfg, deliver=False)
+    assert order.status == "handed_over"
+    back, view = await returns.mark_undelivered(hub_db, order.id, "gate locked", "Priya")
+    async with hub_db.read() as s:
+        statuses = {p.store_id: (await s.get(HubOrder, p.id)).status for p in parts.values()}
+        parent = await s.get(HubOrder, order.id)
+    assert statuses == {"S1": "undelivered", "D2": "undelivered"}
+    assert parent.status == "undelivered" and view.ret.kind == "rto"
+    [to_s1] = await sent_to(hub_db, "S1", "return.requested")
+    [to_d2] = await sent_to(hub_db, "D2", "return.requested")
+    assert to_s1["lines"][0]["quantity"] == 3 and to_d2["lines"][0]["quantity"] == 2
+    assert to_s1["kind"] == to_d2["kind"] == "rto"
