@@ -41,6 +41,7 @@ from app.pos.priced_cart import (
     CartView,
     TenderState,
     cart_state,
+    new_cart_state,
     overpaid,
     parked_on,
     read_lines,
@@ -265,6 +266,11 @@ async def complete_sale(
         await _INSERT_SALE_TENDER.run_many(s, sale_tenders)
         await _CART_PAID.run(s, {"cart_id": cart.id, "version": cart.version + 1,
                                  "updated_at": now})
+        # The counter's next, empty cart in this same transaction (issue #15): the "New
+        # sale" page (or the receipt in the till) then only reads, instead of taking the
+        # write lock for a commit (an fsync, ~0.25 ms of CPU) of its own.
+        if await _ACTIVE_CART_ON.first(s, {"counter": counter}) is None:
+            await new_cart_state(s, counter, user.id)
         completed = {
             "sale_id": sale_row["id"],
             "number": sale_row["number"],
@@ -348,6 +354,8 @@ _SALE_BY_KEY_OR_CART = Prepared(select(_SALES.c.id, _SALES.c.idempotency_key, _S
                                        _SALES.c.counter).where(
     or_(_SALES.c.idempotency_key == bindparam("key"), _SALES.c.cart_id == bindparam("cart_id"))))
 _CARTS = cast(Table, Cart.__table__)
+_ACTIVE_CART_ON = Prepared(select(_CARTS.c.id).where(
+    _CARTS.c.counter == bindparam("counter"), _CARTS.c.status == "active").limit(1))
 _CART_PAID = Prepared(update(_CARTS).where(_CARTS.c.id == bindparam("cart_id")).values(
     status="paid", version=bindparam("version"), updated_at=bindparam("updated_at")))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import event, orm
+from sqlalchemy import event, orm, select
 
 from app.catalog.csv_io import parse_catalog
 from app.catalog.service import import_catalog
@@ -17,7 +17,7 @@ from app.core.auth import StaffUser
 from app.core.db import Base
 from app.core.prepared import Prepared
 from app.pos import cart, discounts, payment, shifts
-from app.pos.models import Sale
+from app.pos.models import Cart, Sale
 from app.pos.pricing import Discount
 from tests.conftest import STAFF
 
@@ -277,3 +277,42 @@ async def test_kept_cart_lines_draw_what_a_fresh_drawing_draws(cfg, db, staff, m
                           view.totals.line(view.cart.lines[0].id), False)
         assert isinstance(drawn, Markup) and "<script>" not in drawn
         assert "&lt;script&gt;x&lt;/script&gt;" in drawn
+
+
+async def test_the_next_sale_after_complete_is_read_not_written(cfg, db, staff, monkeypatch):
+    """Complete makes the counter's next, empty cart in the sale's own transaction (issue
+    #15), so the "New sale" page (or the receipt shown in the till) only reads: no write
+    transaction, no commit of its own. A repeat of Complete (same key) makes no other."""
+    parsed = parse_catalog(CATALOG_CSV, cfg.measure_rules)
+    await import_catalog(db, parsed)
+    cashier = StaffUser(staff["cashier"], STAFF["cashier"][0], "cashier")
+    await shifts.open_shift(db, cfg, "C1", cashier, 100_000)
+    code = next(r.barcodes[0] for r in parsed.rows if r.unit == "piece" and r.active)
+    view = await cart.current_cart(db, cfg, "C1", cashier)
+    view, _line = await cart.add_scan(db, cfg, "C1", cashier, view.cart.id, code,
+                                      cfg.measure_rules)
+    paid_id = view.cart.id
+    view = await payment.add_tender(db, cfg, "C1", paid_id, "cash", None, view.remaining)
+    sale = await payment.complete_sale(db, cfg, "C1", paid_id, "next-sale-key-1", cashier)
+    writes: list[str] = []
+    real_write = db.write
+
+    def counted_write():
+        writes.append("write")
+        return real_write()
+
+    monkeypatch.setattr(db, "write", counted_write)
+    after = await cart.current_cart(db, cfg, "C1", cashier)
+    assert writes == []
+    assert after.cart.id != paid_id and not after.cart.lines and after.cart.status == "active"
+    monkeypatch.setattr(db, "write", real_write)
+    again = await payment.complete_sale(db, cfg, "C1", paid_id, "next-sale-key-1", cashier)
+    assert again.id == sale.id
+    async with db.read() as s:
+        active = (await s.execute(select(Cart.id).where(Cart.counter == "C1",
+                                                        Cart.status == "active"))).all()
+    assert [r.id for r in active] == [after.cart.id]
+    # The next bill goes on that cart.
+    view, _line = await cart.add_scan(db, cfg, "C1", cashier, after.cart.id, code,
+                                      cfg.measure_rules)
+    assert view.cart.id == after.cart.id and len(view.cart.lines) == 1
