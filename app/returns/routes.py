@@ -17,7 +17,7 @@ from app.core import auth
 from app.core.auth import LoginError, requires
 from app.core.return_rules import GRADES, ReturnRuleError
 from app.core.routes import client_source, device_key
-from app.core.web import Form, current_user, go, page, signed_in
+from app.core.web import Form, current_user, go, is_htmx, page, signed_in
 from app.returns import metrics, photos, service
 
 DESK = requires("picker")  # pickers and managers (a manager may do what a picker does)
@@ -62,8 +62,10 @@ async def _desk(request: Request, rid: str, *, message: str = "", kind: str = "o
     bin_code = await service.suggested_bin(db, scanned.product_id) if scanned else ""
     if v.ret.state == "awaiting_approval" and not approval:
         approval = decision.why if decision else "a manager must approve"
+    # htmx swaps only 2xx answers: the desk's refusals come back as 200 fragments with
+    # the red message (as the picker's screen does); a plain form post keeps the 4xx.
     return page(request, "returns/desk.html", fragment="returns/_desk.html",
-                status_code=status_code, user=current_user(request), v=v,
+                status_code=200 if is_htmx(request) else status_code, user=current_user(request), v=v,
                 decision=decision, message=message, kind=kind, scanned=scanned,
                 bin_code=bin_code, grades=GRADES, words=service.GRADE_WORDS,
                 approval=approval,
