@@ -73,7 +73,7 @@ async def list_orders(db: HubDatabase, *, status: str = "", store: str = "", cha
             query = query.where(HubOrder.channel == channel)
         if late:
             query = query.where(HubOrder.promised_by < now,
-                                HubOrder.status.not_in(("delivered", "cancelled")))
+                                HubOrder.status.not_in(("delivered", "cancelled", "undelivered")))
         return list(await s.scalars(query))
 
 
