@@ -15,6 +15,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
+from app.core.date_ranges import RangeError as RangeError  # (the pages catch it here)
+from app.core.date_ranges import parse_date_range
 from app.core.gst import half_of
 
 # --- a sale or refund event's GST document ------------------------------------------
@@ -204,36 +206,12 @@ def _add_unrated(groups: dict[tuple[str, int], list[int]],
 
 # --- date ranges --------------------------------------------------------------------
 
-MAX_DAYS = 366
-EARLIEST = date(2000, 1, 1)  # a date before this is a typo
-
-
-class RangeError(ValueError):
-    """A date range the reports cannot show, in words for the person who typed it."""
-
-
 def date_range(start: str, end: str, today: date, default_days: int = 30
                ) -> tuple[date, date]:
-    """The period a report covers, both days included. Empty: the last `default_days`
-    up to today. The wrong way round, unreadable or longer than a year: RangeError."""
-    start, end = (start or "").strip()[:10], (end or "").strip()[:10]
-    try:
-        last = date.fromisoformat(end) if end else today
-        first = date.fromisoformat(start) if start else last - timedelta(days=default_days - 1)
-    except (ValueError, OverflowError):  # (0001-01-05 less 29 days is no date)
-        raise RangeError("Dates look like 2026-11-30. Pick them from the calendar.") from None
-    if first > last:
-        raise RangeError(f"The period starts ({first:%d %b %Y}) after it ends "
-                         f"({last:%d %b %Y}). Swap the two dates.")
-    if (last - first).days >= MAX_DAYS:
-        raise RangeError("Pick at most a year (366 days) at a time.")
-    if last > today:
-        raise RangeError(f"{last:%d %b %Y} has not come yet: end the period today or "
-                         "earlier.")
-    if first < EARLIEST:  # (0001-01-01 overflowed the period's bounds)
-        raise RangeError(f"{first:%d %b %Y} is before any sale the chain could have: "
-                         f"start from {EARLIEST:%d %b %Y} on.")
-    return first, last
+    """The period a report covers, both days included (app/core/date_ranges.py, the one
+    rule). Empty: the last `default_days` up to today. The wrong way round, unreadable,
+    longer than a year, after today or before 2000: RangeError."""
+    return parse_date_range(start, end, today, default_days=default_days, what="sale")
 
 
 def days_of(first: date, last: date) -> list[date]:

@@ -34,8 +34,9 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from app.core.date_ranges import EARLIEST
 from app.core.db import Database, Session, Tx
-from app.reports.sales_rules import EARLIEST, offset_spans
+from app.reports.sales_rules import offset_spans
 
 DEFAULT_ZONE = "Asia/Kolkata"  # StoreConfig's default (app/config.py)
 YEARS_AHEAD = 40  # the offsets table's last change looked for (the last offset holds after)

@@ -16,24 +16,17 @@ the sum of that day's Z reports to the paisa:
 from __future__ import annotations
 
 import calendar
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
+from app.core.date_ranges import EARLIEST as EARLIEST  # (re-exported for the pages)
+from app.core.date_ranges import MAX_DAYS, parse_date_range
+from app.core.date_ranges import RangeError as RangeError
 from app.core.gst import TaxRow, mixed_tax_rows
 from app.core.money import round_half_up
-from app.core.words import count_of
 
-MAX_DAYS = 366
-EARLIEST = date(2000, 1, 1)  # a date before this is a typo (0001-01-01 overflowed)
 TOP = 10  # products shown in each of the top and bottom lists
-
-_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")  # ASCII digits only
-
-
-class RangeError(ValueError):
-    """A date range the report refuses, with a message for the manager."""
 
 
 # ---- the range -----------------------------------------------------------------------
@@ -58,39 +51,13 @@ class DateRange:
         return DateRange(self.start - timedelta(days=self.days), self.start - timedelta(days=1))
 
 
-def _parse_day(text: str, what: str) -> date:
-    shown = repr(text[:20] + ("…" if len(text) > 20 else ""))
-    if not _DATE.match(text):
-        raise RangeError(f"The {what} date {shown} is not a date like 2026-11-30.")
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise RangeError(f"The {what} date {shown} does not exist in the calendar.") from None
-
-
 def parse_range(start_text: str | None, end_text: str | None, today: date) -> DateRange:
-    """The range a manager asked for. Nothing given: today. Only one end given: that
-    one day. Refused with a plain message: not a date, an impossible date, the range
-    the wrong way round, more than 366 days, or days after today."""
-    a = (start_text or "").strip()
-    b = (end_text or "").strip()
-    if not a and not b:
-        return DateRange(today, today)
-    start = _parse_day(a or b, "start" if a else "end")
-    end = _parse_day(b, "end") if b else start
-    if end < start:
-        raise RangeError(f"The range runs the wrong way round: {start.isoformat()} is after "
-                         f"{end.isoformat()}. Put the earlier date first.")
-    days = (end - start).days + 1
-    if days > MAX_DAYS:
-        raise RangeError(f"That range is {count_of(days, 'day')}; a report covers at most "
-                         f"{count_of(MAX_DAYS, 'day')}. Choose a shorter range.")
-    if start > today:
-        raise RangeError(f"{start.isoformat()} has not come yet; choose a day up to today.")
-    if start < EARLIEST:  # (also keeps the previous period and UTC bounds in the calendar)
-        raise RangeError(f"{start.isoformat()} is before any bill this shop could have; "
-                         f"choose a day from {EARLIEST.isoformat()} on.")
-    return DateRange(start, end)
+    """The range a manager asked for (app/core/date_ranges.py, the one rule). Nothing
+    given: today. Only one end given: that one day. Refused with a plain message: not a
+    date, an impossible date, the range the wrong way round, more than 366 days, a start
+    after today, or before 2000. The end may run past today ("This month")."""
+    return DateRange(*parse_date_range(start_text, end_text, today, lone_day=True,
+                                       max_days=MAX_DAYS, future_end=True, what="bill"))
 
 
 def quick_ranges(today: date) -> list[tuple[str, DateRange]]:

@@ -8,17 +8,16 @@ Quantities are base units (pieces, grams, millilitres). Money is integer paise.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Generic, TypeVar
 
+from app.core.date_ranges import RangeError, parse_date_range
 from app.core.money import price_for_measure, round_half_up
 
 VELOCITY_DAYS = 28  # "sells": sold at least once in this many days; cover averages over them
 MAX_RANGE_DAYS = 366  # a stock-out range longer than this is refused
-EARLIEST = date(2000, 1, 1)  # a 'From' before this is a typo
 DEAD_DAYS_DEFAULT = 90
 DEAD_DAYS_MAX = 3650
 NEVER = "never sold"
@@ -380,41 +379,16 @@ def stock_out(product_id: str, start_level: int, moves: Sequence[tuple[datetime,
 
 # ---- the date range of the stock-out section --------------------------------------------
 
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
 def parse_range(from_text: str, to_text: str, today: date) -> tuple[date, date]:
     """The stock-out period's first and last local dates from the page's pickers
-    (YYYY-MM-DD; empty: the last 7 days to today). Refused: a date that is not one, the
-    wrong way round, in the future, or more than MAX_RANGE_DAYS days."""
-    first = _date(from_text, "From", today - timedelta(days=6))
-    last = _date(to_text, "To", today)
-    if first > last:
-        raise ReportInputError(f"The period is the wrong way round: 'From' ({first:%d %b %Y}) "
-                               f"is after 'To' ({last:%d %b %Y}). Swap the dates.")
-    if last > today:
-        raise ReportInputError("'To' is in the future: pick today or an earlier day.")
-    if first < EARLIEST:  # (0001-01-01 overflowed the day's bounds)
-        raise ReportInputError(f"'From' is before any stock this shop could have: pick a "
-                               f"day from {EARLIEST:%d %b %Y} on.")
-    if (last - first).days + 1 > MAX_RANGE_DAYS:
-        raise ReportInputError(f"Pick at most {MAX_RANGE_DAYS} days; this period has "
-                               f"{(last - first).days + 1}.")
-    return first, last
-
-
-def _date(text: str, label: str, default: date) -> date:
-    cleaned = text.strip()
-    if not cleaned:
-        return default
-    if len(cleaned) > 10 or not cleaned.isascii() or not _DATE.fullmatch(cleaned):
-        raise ReportInputError(f"'{label}' is not a date: pick one from the calendar "
-                               "(year-month-day).")
+    (app/core/date_ranges.py, the one rule; empty: the last 7 days to today). Refused: a
+    date that is not one, the wrong way round, in the future, before 2000 or more than
+    MAX_RANGE_DAYS days."""
     try:
-        return date.fromisoformat(cleaned)
-    except ValueError:
-        raise ReportInputError(f"'{label}' is not a date: pick one from the calendar "
-                               "(year-month-day).") from None
+        return parse_date_range(from_text, to_text, today, default_days=7,
+                                max_days=MAX_RANGE_DAYS, what="stock move")
+    except RangeError as exc:
+        raise ReportInputError(str(exc)) from None
 
 
 def period_bounds(first: date, last: date, tz: tzinfo, now: datetime) -> tuple[datetime, datetime]:

@@ -64,7 +64,7 @@ def test_periods():
     assert rules.date_range("", "", TODAY) == (date(2026, 11, 1), TODAY)
     assert rules.date_range("2026-11-05", "2026-11-05", TODAY) == (date(2026, 11, 5),) * 2
     for start, end, words in [("2026-11-30", "2026-11-01", "Swap"),
-                              ("2025-01-01", "2026-11-01", "at most a year"),
+                              ("2025-01-01", "2026-11-01", "at most 366 days"),
                               ("yesterday", "", "2026-11-30"), ("\x00", "", "calendar"),
                               ("2026-02-30", "", "calendar")]:
         with pytest.raises(rules.RangeError, match=words):
