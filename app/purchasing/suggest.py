@@ -36,7 +36,7 @@ class SuggestError(ValueError):
     pass
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: 2,000 of each per suggested order
 class ProductHistory:
     """What the service read for one product. ``daily_sales`` holds the last 28 days'
     sales in base units, oldest first; the last one is yesterday's."""
@@ -50,7 +50,7 @@ class ProductHistory:
     daily_sales: tuple[int, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: 2,000 of each per suggested order
 class Suggestion:
     product_id: str
     sku: str
