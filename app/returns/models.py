@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.db import Base, UTCDateTime
@@ -94,9 +94,13 @@ class OnlineReturnStep(Base):
     """The return's steps for the order's timeline (requested, each grade, finished)."""
 
     __tablename__ = "online_return_steps"
+    # A grade's form carries a request id: a retried or double-sent grade finds its step
+    # and counts nothing twice.
+    __table_args__ = (UniqueConstraint("return_id", "request_id"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=uuid7)
     return_id: Mapped[str] = mapped_column(ForeignKey("online_returns.id"), index=True)
     what: Mapped[str] = mapped_column(String(300))
     by: Mapped[str] = mapped_column(String(80))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+    request_id: Mapped[str | None] = mapped_column(String(36), nullable=True)

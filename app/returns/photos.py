@@ -45,13 +45,13 @@ def check_photo(data: bytes, cfg: StoreConfig) -> str:
 
 
 async def grade_with_photo(db: Database, cfg: StoreConfig, return_id: str, sku: str,
-                           grade: str, user: StaffUser, data: bytes | None
-                           ) -> OnlineReturnLine:
+                           grade: str, user: StaffUser, data: bytes | None,
+                           request_id: str = "") -> OnlineReturnLine:
     """`service.grade`, with the unit's photo when one was taken. The file is written
     first and removed again when the grade is refused, so no photo is left without
     its row."""
     if not data:
-        return await service.grade(db, return_id, sku, grade, user)
+        return await service.grade(db, return_id, sku, grade, user, request_id=request_id)
     kind = check_photo(data, cfg)
     if not _SAFE_ID.fullmatch(return_id):
         raise service.NotFound("No such return.")
@@ -60,7 +60,7 @@ async def grade_with_photo(db: Database, cfg: StoreConfig, return_id: str, sku: 
     write_private(path, data)
     try:
         return await service.grade(db, return_id, sku, grade, user, service.Photo(
-            str(relative), len(data), f"image/{kind}"))
+            str(relative), len(data), f"image/{kind}"), request_id=request_id)
     except BaseException:
         path.unlink(missing_ok=True)
         raise

@@ -4,6 +4,7 @@ a manager's PIN when the refund rule asks for one. Pickers and managers."""
 
 from __future__ import annotations
 
+import secrets
 from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
@@ -70,6 +71,7 @@ async def _desk(request: Request, rid: str, *, message: str = "", kind: str = "o
                 bin_code=bin_code, grades=GRADES, words=service.GRADE_WORDS,
                 approval=approval,
                 approvers=await auth.list_approvers(db) if approval else [],
+                form_id=secrets.token_hex(16),
                 max_kb=cfg.returns.photo_max_kb)
 
 
@@ -111,13 +113,16 @@ async def returns_grade(
     if isinstance(upload, UploadFile) and upload.filename:
         photo = (await upload.read(MAX_PHOTO_READ)) or None
     try:
-        line = await photos.grade_with_photo(request.app.state.db, request.app.state.cfg,
-                                             rid, sku, grade, signed_in(request), photo)
+        await photos.grade_with_photo(request.app.state.db, request.app.state.cfg, rid, sku,
+                                      grade, signed_in(request), photo,
+                                      str(data.get("request_id", ""))[:36])
+    except service.AlreadyGraded:  # a retry of a grade already counted: the same answer
+        pass
     except service.NotFound as exc:
         raise NotFoundException(str(exc)) from None
     except service.ReturnError as exc:
         return await _desk(request, rid, message=str(exc), kind="error", status_code=400)
-    return await _desk(request, rid, message=f"{line.sku}: {service.GRADE_WORDS[grade]}. "
+    return await _desk(request, rid, message=f"{sku.upper()}: {service.GRADE_WORDS[grade]}. "
                        "Scan the next item.")
 
 

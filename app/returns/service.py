@@ -75,6 +75,14 @@ class AlreadyFinished(ReturnError):
     """Another desk (or a double tap) finished this return first."""
 
 
+class AlreadyGraded(ReturnError):
+    """This very grade (its request id) was counted before: nothing counted again."""
+
+    def __init__(self, sku: str) -> None:
+        super().__init__(f"{sku}: that grade was counted already.")
+        self.sku = sku
+
+
 # ---- return.requested from the hub -----------------------------------------------------
 
 
@@ -346,13 +354,19 @@ class Photo:
 
 
 async def grade(db: Database, return_id: str, sku: str, grade_: str, user: StaffUser,
-                photo: Photo | None = None) -> OnlineReturnLine:
+                photo: Photo | None = None, request_id: str = "") -> OnlineReturnLine:
     """One unit of `sku` graded. Refused (nothing changes) when the return is finished,
-    the SKU is not on it, or all its expected units are graded."""
+    the SKU is not on it, or all its expected units are graded. The same `request_id`
+    again (a retried or double-sent form) changes nothing and answers the line."""
     if grade_ not in GRADES:
         raise ReturnError("Choose how the item came back.")
+    request_id = request_id.strip()[:36]
     async with db.write() as s:
         ret = await _load(s, return_id)
+        if request_id and await s.scalar(select(OnlineReturnStep.id).where(
+                OnlineReturnStep.return_id == ret.id,
+                OnlineReturnStep.request_id == request_id)) is not None:
+            raise AlreadyGraded(sku.upper()[:40])
         if ret.state not in OPEN_STATES:
             raise AlreadyFinished(f"{ret.number} is finished already. Nothing changed.")
         line = next((li for li in ret.lines if li.sku == sku.upper()[:40]), None)
@@ -369,7 +383,7 @@ async def grade(db: Database, return_id: str, sku: str, grade_: str, user: Staff
             ret.received_at = now
         ret.state = "receiving"
         s.add(OnlineReturnStep(return_id=ret.id, what=f"1 × {line.sku}: {GRADE_WORDS[grade_]}",
-                               by=user.name, at=now))
+                               by=user.name, at=now, request_id=request_id or None))
         if photo is not None:
             s.add(OnlineReturnPhoto(return_id=ret.id, sku=line.sku, grade=grade_,
                                     path=photo.path, size=photo.size,

@@ -294,3 +294,14 @@ async def test_returns_figures_rate_reasons_grades_and_time(store, cfg):
     assert milk.rate_percent is None  # nothing left on online orders in these days
     assert f.minutes_median is not None and f.minutes_median >= 0
     assert (await metrics.figures(store, 2**63)).days == metrics.MAX_DAYS
+
+
+async def test_a_retried_grade_counts_once(store, cfg):
+    await feed(store, cfg, requested())
+    ret = (await returns.expected_returns(store))[0]
+    await returns.grade(store, ret.id, "MILK", "resellable", RAVI, request_id="r1")
+    with pytest.raises(returns.AlreadyGraded):
+        await returns.grade(store, ret.id, "MILK", "resellable", RAVI, request_id="r1")
+    await returns.grade(store, ret.id, "MILK", "damaged", RAVI, request_id="r2")
+    line = (await returns.view(store, ret.id)).lines[0]
+    assert (line.resellable, line.damaged) == (1, 1)

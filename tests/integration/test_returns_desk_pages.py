@@ -132,3 +132,20 @@ async def test_the_returns_report_is_for_managers(client, login_as, store, cfg):
     assert report.status_code == 200 and "Returns: last 7 days" in report.text
     assert (await client.get(f"/returns/report?days={2**63}")).status_code == 200
     assert (await client.get("/returns/report?days=NaN")).status_code == 400
+
+
+async def test_a_grade_sent_twice_counts_once(client, login_as, store, cfg):  # noqa: F811
+    await feed(store, cfg, requested())
+    [ret] = await returns_expected(store)
+    await login_as("picker")
+    form = {"_csrf_token": csrf_of(client), "sku": "MILK", "grade": "resellable",
+            "request_id": "f00d"}
+    first = await client.post(f"/returns/{ret.id}/grade", data=form,
+                              files={"photo": ("x.jpg", JPEG, "image/jpeg")})
+    again = await client.post(f"/returns/{ret.id}/grade", data=form,
+                              files={"photo": ("x.jpg", JPEG, "image/jpeg")})
+    assert first.status_code == again.status_code == 200
+    assert 'data-testid="graded-MILK">1<' in again.text
+    async with store.read() as s:
+        assert await s.scalar(select(func.count()).select_from(OnlineReturnPhoto)) == 1
+    assert sum(len(files) for _, _, files in os.walk(cfg.data_dir / "return_photos")) == 1

@@ -84,7 +84,10 @@ def upgrade() -> None:
         ("online_return_steps", [
             sa.Column("what", sa.String(length=300), nullable=False),
             sa.Column("by", sa.String(length=80), nullable=False),
-            _at("at")]),
+            _at("at"),
+            sa.Column("request_id", sa.String(length=36), nullable=True),
+            sa.UniqueConstraint("return_id", "request_id",
+                                name=op.f("uq_online_return_steps_return_id"))]),
     ):
         op.create_table(
             table,
