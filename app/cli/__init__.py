@@ -4,7 +4,7 @@ config and input mistakes are one line (``file: key: what is wrong``), never a t
 The whole command tree is assembled here; each module holds one area's commands:
 store.py (serve, db, catalog, bins), ops.py (backup, restore), tls.py, users.py and
 apikeys.py (the store's and the hub's people and keys, one implementation for both),
-hub.py, demo.py. What they
+hub.py, demo.py, sim.py (the dark-store simulation in bench/). What they
 share (the error line, `Place` for a store's or the hub's config and database) is in
 common.py."""
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import click
 
-from app.cli import apikeys, demo, hub, ops, report, store, tls, users
+from app.cli import apikeys, demo, hub, ops, report, sim, store, tls, users
 from app.cli.common import write_secret as _write_secret
 from app.cli.store import import_catalog_file
 
@@ -26,7 +26,8 @@ def main() -> None:
 
 
 for command in (store.serve, store.db, store.catalog, store.bins, users.user, apikeys.apikey,
-                tls.tls, hub.hub, demo.demo, report.report, ops.backup, ops.restore):
+                tls.tls, hub.hub, demo.demo, report.report, ops.backup, ops.restore,
+                sim.sim):
     main.add_command(command)
 for command in (*users.HUB_COMMANDS, *apikeys.HUB_COMMANDS):
     hub.hub.add_command(command)

@@ -3,17 +3,23 @@
 Pure functions over frozen dataclasses; no I/O.  The caller loads the open orders with, for
 every line, the bins that hold the product (``BinStock``) and hands them over.
 
-* ``choose_orders`` picks the most urgent orders that fit one picker's limits.
+* ``choose_batch`` (the default, issue #20) picks what one picker takes next: the most
+  urgent order, split along the pick path when it is big (so several pickers work on it
+  at once), or filled with the open orders that add the least walking, within the
+  picker's limits and a cap on the batch's lines (so the first order is not kept waiting
+  by a long batch). Chosen by the dark-store simulation (bench/sim, docs/simulation.md).
+* ``choose_orders`` picks the most urgent orders that fit one picker's limits (the
+  planner before issue #20; the simulator's ``greedy``).
 * ``plan_batch`` gives every order a bag letter and turns the lines into a pick list that
   follows the store's bin pick sequence: each bin is visited once, for all orders in the batch.
   Stock is shared between the orders (keyed by ``(sku, bin_code)``); what no bin can supply is
   reported in ``BatchPlan.short``.
-* ``plan`` does both and refuses an empty batch.
+* ``plan`` does ``choose_batch`` then ``plan_batch`` and refuses an empty batch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
@@ -58,6 +64,15 @@ class BatchLimits:
     max_orders: int = 4
     max_items: int = 40  # pieces count one each; a kg or litre line counts as one item
     zone: str | None = None
+    # choose_batch only: orders join a batch while it has at most this many lines; an
+    # order of more than split_lines lines goes out in parts of at most split_lines lines
+    # along the pick path (0: never split). Tuned by the simulation (docs/simulation.md).
+    max_lines: int = 8
+    split_lines: int = 6
+    # When more than busy_orders orders are waiting: no splitting and no max_lines, for
+    # throughput (0: never). Off by default: at a 3x surge it lowers the share of orders
+    # within 5 minutes in the simulation (it shortens the tail; docs/simulation.md).
+    busy_orders: int = 0
 
 
 @dataclass(frozen=True)
@@ -164,6 +179,100 @@ def choose_orders(
     return chosen
 
 
+RouteCost = Callable[[Iterable[BinStock]], float]
+
+
+def first_stop(line: OrderLineToPick) -> BinStock | None:
+    """The bin ``plan_batch`` draws this line from first (FEFO, then pick path), or None
+    when no bin has any of it."""
+    live = [b for b in line.bins if b.available > 0]
+    return min(live, key=_fefo_then_path) if live else None
+
+
+def stops(order: OrderToPick) -> set[BinStock]:
+    """The bins the order's lines are drawn from first."""
+    found = (first_stop(line) for line in order.lines)
+    return {b for b in found if b is not None}
+
+
+def pick_path_cost(bins: Iterable[BinStock]) -> float:
+    """The walk through these bins, measured without a floor plan: from the bench to the
+    furthest stop along the pick path and back (in pick-sequence units), plus one unit per
+    stop. Good enough to tell an order on the way from one at the far end."""
+    seqs = [b.pick_seq for b in bins]
+    return 0.0 if not seqs else 2.0 * max(0, max(seqs)) + len(set(seqs))
+
+
+def _along_path(line: OrderLineToPick) -> tuple[int, str]:
+    stop = first_stop(line)
+    return (stop.pick_seq, stop.bin_code) if stop else (-1, "")
+
+
+def choose_batch(orders: Sequence[OrderToPick], limits: BatchLimits, now: datetime, *,
+                 cost: RouteCost = pick_path_cost, pool: int = 12,
+                 max_share: float = 0.6) -> list[OrderToPick]:
+    """What one picker takes next (the default, issue #20), most urgent first.
+
+    The most urgent order (``promised_by``, then number) always goes. When it has more
+    than ``limits.split_lines`` lines, the picker takes only its first part along the pick
+    path (the order in parts of at most ``split_lines`` lines, as even as can be): the
+    next picker takes the next part at once, and the parts meet at the packing bench. The
+    returned order then carries only the lines of that part. Otherwise, of the next
+    ``pool`` most urgent orders that are not big, the one that adds the least walking
+    (``cost`` of the stops together minus the batch's so far) joins, while it adds less
+    than ``max_share`` of its own walk alone, and the batch stays within ``max_orders``,
+    ``max_items`` and ``max_lines`` (a most urgent order alone may exceed them). With
+    ``limits.zone`` only orders whose every line has stock in that zone are considered.
+    ``now`` is accepted for the caller's convenience (urgency is the promise)."""
+    del now
+    if limits.max_orders < 1:
+        raise PlanError("max_orders must be at least 1")
+    if min(limits.max_items, limits.split_lines, limits.busy_orders) < 0 or limits.max_lines < 1:
+        raise PlanError("max_items, split_lines and busy_orders must not be negative, "
+                        "max_lines at least 1")
+    if not 1 <= pool <= 200 or not 0 <= max_share <= 1:
+        raise PlanError("pool must be 1-200 orders and max_share between 0 and 1")
+    _check_unique_orders(orders)
+    ranked = by_urgency(orders)
+    if limits.zone is not None:
+        ranked = [o for o in ranked if has_zone_stock(o, limits.zone)]
+    if not ranked:
+        return []
+    seed = ranked[0]
+    busy = 0 < limits.busy_orders < len(ranked)
+    split = 0 if busy else limits.split_lines
+    max_lines = 10**9 if busy else limits.max_lines
+    if split and len(seed.lines) > split:
+        along = sorted(seed.lines, key=_along_path)
+        parts = -(-len(along) // split)
+        size = -(-len(along) // parts)
+        keep = {line.line_id for line in along[:size]}
+        return [replace(seed, lines=tuple(x for x in seed.lines if x.line_id in keep))]
+    batch = [seed]
+    items = item_count(seed)
+    lines = len(seed.lines)
+    route = stops(seed)
+    candidates = [(o, stops(o), item_count(o)) for o in ranked[1:]
+                  if not split or len(o.lines) <= split][:pool]
+    while candidates and len(batch) < limits.max_orders and items <= limits.max_items:
+        here = cost(route)
+        best: tuple[float, int] | None = None
+        for i, (order, own, size) in enumerate(candidates):
+            if items + size > limits.max_items or lines + len(order.lines) > max_lines:
+                continue
+            added = cost(route | own) - here
+            if added <= max_share * cost(own) and (best is None or added < best[0]):
+                best = (added, i)
+        if best is None:
+            break
+        order, own, size = candidates.pop(best[1])
+        batch.append(order)
+        route |= own
+        items += size
+        lines += len(order.lines)
+    return by_urgency(batch)
+
+
 def plan_batch(orders: Sequence[OrderToPick], *, zone: str | None = None) -> BatchPlan:
     """Bags, pick tasks and shortages for one batch.
 
@@ -247,8 +356,10 @@ def _fefo_then_path(b: BinStock) -> tuple[bool, date, int, str]:
 
 
 def plan(orders: Sequence[OrderToPick], limits: BatchLimits, now: datetime) -> BatchPlan:
-    """``choose_orders`` then ``plan_batch`` (restricted to ``limits.zone`` when set)."""
-    chosen = choose_orders(orders, limits, now)
+    """``choose_batch`` then ``plan_batch`` (restricted to ``limits.zone`` when set). A
+    big order may come back with only some of its lines (one part): the caller plans the
+    rest on the next call."""
+    chosen = choose_batch(orders, limits, now)
     if not chosen:
         raise PlanError("no orders to pick")
     return plan_batch(chosen, zone=limits.zone)

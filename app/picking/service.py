@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, tzinfo
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, and_, func, or_, select
 
 from app.catalog.barcodes import BarcodeError, MeasureRule, ScanResult, parse_scan
 from app.catalog.models import Product
@@ -43,12 +43,19 @@ class WrongProduct(PickError):
 
 
 async def _orders_to_pick(s: Session, today: date) -> list[planner.OrderToPick]:
-    """``today``: the store's local date (what has expired is judged by it)."""
-    accepted = list(await s.scalars(select(Order).where(*_waiting_to_pick())))
+    """``today``: the store's local date (what has expired is judged by it). An order
+    the planner split (a big one, issue #20) is still waiting with the lines no batch
+    holds yet."""
+    waiting = list(await s.scalars(select(Order).where(*_waiting_to_pick())))
+    planned = set(await s.scalars(select(PickTaskRow.order_line_id).where(
+        PickTaskRow.order_id.in_([o.id for o in waiting if o.state == "picking"]),
+        PickTaskRow.status != "cancelled")))
     out = []
-    for order in accepted:
+    for order in waiting:
         lines = []
         for line in order.lines:
+            if line.id in planned:
+                continue
             rows = (await s.execute(
                 select(Bin.code, Bin.zone, Bin.pick_seq, StockLevel.on_hand, StockLevel.expiry)
                 .join(StockLevel, StockLevel.bin_id == Bin.id)
@@ -80,13 +87,25 @@ def _sellable_bins(rows: Sequence[Row[str, str, int, int, date | None]], today: 
     return tuple(per_bin.values())
 
 
+def _unplanned_lines(order_id):
+    """The order's lines that no live pick task holds (a part of a split order not yet
+    claimed)."""
+    planned = select(PickTaskRow.order_line_id).where(PickTaskRow.order_id == order_id,
+                                                      PickTaskRow.status != "cancelled")
+    return select(OrderLine.id).where(OrderLine.order_id == order_id,
+                                      OrderLine.id.not_in(planned))
+
+
 def _waiting_to_pick():
+    """Accepted orders in no batch, and orders being picked in parts with a part left."""
     in_batches = select(PickTaskRow.order_id).where(PickTaskRow.status != "cancelled")
-    return Order.state == "accepted", Order.id.not_in(in_batches)
+    return (or_(and_(Order.state == "accepted", Order.id.not_in(in_batches)),
+                and_(Order.state == "picking", _unplanned_lines(Order.id).exists())),)
 
 
 async def waiting_count(db: Database) -> int:
-    """Orders accepted and in no batch yet: what "Start the next batch" would pick from."""
+    """Orders accepted and in no batch yet, or with a part no batch holds yet: what
+    "Start the next batch" would pick from."""
     async with db.read() as s:
         return await s.scalar(select(func.count(Order.id)).where(*_waiting_to_pick())) or 0
 
@@ -134,8 +153,9 @@ async def claim_batch(db: Database, cfg: StoreConfig, picker: StaffUser,
                 unit=line.unit, quantity=quantity, bag=plan.bags[order_id], status="short",
                 short_reason="no stock in any bin", done_at=utcnow()))
         for o in plan.orders:
-            orders.transition(s, await get_existing(s, Order, o.order_id), "picking",
-                              picker.name, f"batch {batch.number}")
+            row = await get_existing(s, Order, o.order_id)
+            if row.state == "accepted":  # a later part of a split order is picking already
+                orders.transition(s, row, "picking", picker.name, f"batch {batch.number}")
         return batch
 
 
@@ -253,12 +273,23 @@ async def _finish_task(s: Session, task: PickTaskRow, batch: PickBatch, picker: 
     line.picked_quantity = sum(t.picked for t in batch.tasks
                                if t.order_line_id == line.id and t.status != "cancelled")
     order_tasks = [t for t in batch.tasks if t.order_id == task.order_id]
-    if all(t.status != "open" for t in order_tasks):
+    if all(t.status != "open" for t in order_tasks) and not await _parts_left(s, task, batch):
         order = await get_existing(s, Order, task.order_id)
         if order.state == "picking":
             orders.transition(s, order, "picked", picker.name, f"batch {batch.number}")
     if all(t.status != "open" for t in batch.tasks):
         batch.status, batch.finished_at = "done", utcnow()
+
+
+async def _parts_left(s: Session, task: PickTaskRow, batch: PickBatch) -> bool:
+    """A split order (issue #20) is picked only when its other batches are done too and
+    no part of it is still waiting for a picker."""
+    elsewhere = await s.scalar(select(func.count(PickTaskRow.id)).where(
+        PickTaskRow.order_id == task.order_id, PickTaskRow.batch_id != batch.id,
+        PickTaskRow.status == "open"))
+    waiting = await s.scalar(select(func.count()).select_from(
+        _unplanned_lines(task.order_id).subquery()))
+    return bool(elsewhere or waiting)
 
 
 async def put_back_list(db: Database, picker: StaffUser, tz: tzinfo) -> list[PickTaskRow]:
@@ -345,13 +376,17 @@ def _scan_or_refuse(code: str, rules: tuple[MeasureRule, ...]) -> ScanResult:
 async def _cards(s: Session, orders_: list[Order]) -> list[PackCard]:
     """Each order's bag letter and batch, from its pick tasks; the bench's order: batch
     by batch, bag A, B, C… as the picker brings them."""
-    bag_of = {order_id: (bag, number) for order_id, bag, number in (await s.execute(
-        select(PickTaskRow.order_id, PickTaskRow.bag, PickBatch.number)
-        .join(PickBatch, PickBatch.id == PickTaskRow.batch_id)
-        .where(PickTaskRow.order_id.in_([o.id for o in orders_]),
-               PickTaskRow.status != "cancelled")
-        .order_by(PickBatch.created_at))).all()}
-    cards = [PackCard(o, *bag_of.get(o.id, ("", ""))) for o in orders_]
+    parts: dict[str, dict[str, str]] = {}  # order -> batch number -> bag (in batch order)
+    for order_id, bag, number in (await s.execute(
+            select(PickTaskRow.order_id, PickTaskRow.bag, PickBatch.number)
+            .join(PickBatch, PickBatch.id == PickTaskRow.batch_id)
+            .where(PickTaskRow.order_id.in_([o.id for o in orders_]),
+                   PickTaskRow.status != "cancelled")
+            .order_by(PickBatch.created_at))).all():
+        parts.setdefault(order_id, {})[number] = bag
+    # A big order picked in parts (issue #20) has a bag in each batch: "A+C", "B1+B2".
+    cards = [PackCard(o, "+".join(parts[o.id].values()), "+".join(parts[o.id]))
+             if o.id in parts else PackCard(o, "", "") for o in orders_]
     return sorted(cards, key=lambda c: (c.batch == "", c.batch, len(c.bag), c.bag,
                                         c.order.promised_by))
 

@@ -7,8 +7,10 @@ strategy holds orders back to batch them with the next). Calling a strategy agai
 the lines it planned taken out eventually plans every line exactly once.
 
 * ``one_at_a_time``: the most urgent order alone.
-* ``current``: the production planner as it is (``planner.plan``).
-* ``wait_window(seconds)``: ``current``, but a batch with room left is held back while
+* ``greedy``: the planner before issue #20 (the most urgent whole orders that fit).
+* ``current``: the production planner as it is (``planner.plan``: ``choose_batch``).
+* ``adaptive(cost)``: ``current`` with another walking cost (the simulator's metres).
+* ``wait_window(seconds)``: ``greedy``, but a batch with room left is held back while
   its most urgent order is younger than ``seconds`` (so the next arrivals can join).
 * ``zone_batch``: zone picking; the batch takes the lines of one zone (the zone of the
   most urgent order's first stop) from several orders; the orders' zone parts meet again
@@ -16,7 +18,7 @@ the lines it planned taken out eventually plans every line exactly once.
 * ``savings``: seed and savings (the most urgent order seeds the batch; among the next
   ``pool`` most urgent orders the one that adds the least walking joins, while it adds
   less than ``max_share`` of what picking it alone would cost).
-* ``split_big(lines)``: ``current`` for ordinary orders; a big order goes out in halves
+* ``split_big(lines)``: ``greedy`` for ordinary orders; a big order goes out in halves
   along the pick path to two pickers at once.
 
 The walking cost of a set of stops is a :data:`RouteCost`; the default,
@@ -29,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 from app.picking import planner
@@ -41,42 +43,30 @@ RouteCost = Callable[[Iterable[BinStock]], float]
 DEFAULT_PROMISE = timedelta(minutes=10)
 
 
-def first_stop(line: planner.OrderLineToPick) -> BinStock | None:
-    """The bin the planner draws this line from first (FEFO, then pick path), or None
-    when no bin has any of it."""
-    live = [b for b in line.bins if b.available > 0]
-    if not live:
-        return None
-    return min(live, key=_fefo_then_path)
-
-
-def _fefo_then_path(b: BinStock) -> tuple[bool, date, int, str]:
-    """The planner's own order of bins for a line (planner.plan_batch)."""
-    return (b.earliest_expiry is None, b.earliest_expiry or date.max, b.pick_seq, b.bin_code)
-
-
-def stops(order: OrderToPick) -> set[BinStock]:
-    found = (first_stop(line) for line in order.lines)
-    return {b for b in found if b is not None}
-
-
-def pick_path_cost(bins: Iterable[BinStock]) -> float:
-    """From the bench to the furthest stop along the pick path and back, in pick sequence
-    units, plus one unit per stop (stopping costs something too)."""
-    seqs = [b.pick_seq for b in bins]
-    return 0.0 if not seqs else 2.0 * max(0, max(seqs)) + len(set(seqs))
+first_stop = planner.first_stop
+stops = planner.stops
+pick_path_cost = planner.pick_path_cost
 
 
 def one_at_a_time(orders: Sequence[OrderToPick], limits: BatchLimits,
                   now: datetime) -> BatchPlan | None:
-    """The most urgent order on its own (no batching)."""
-    return current(orders, replace(limits, max_orders=1), now)
+    """The most urgent order on its own, whole (no batching, no splitting)."""
+    return greedy(orders, replace(limits, max_orders=1), now)
+
+
+def greedy(orders: Sequence[OrderToPick], limits: BatchLimits,
+           now: datetime) -> BatchPlan | None:
+    """The planner before issue #20: the most urgent whole orders that fit the limits
+    (``planner.choose_orders``), one stop per bin."""
+    chosen = planner.choose_orders(orders, limits, now)
+    return planner.plan_batch(chosen, zone=limits.zone) if chosen else None
 
 
 def current(orders: Sequence[OrderToPick], limits: BatchLimits,
             now: datetime) -> BatchPlan | None:
-    """What production does today: ``planner.plan`` unchanged."""
-    if not planner.choose_orders(orders, limits, now):
+    """What production does: ``planner.plan`` unchanged (``choose_batch``: big orders
+    split, the rest batched by the walk they add)."""
+    if not planner.choose_batch(orders, limits, now):
         return None
     return planner.plan(orders, limits, now)
 
@@ -195,7 +185,7 @@ def _split_big(orders: Sequence[OrderToPick], limits: BatchLimits, now: datetime
     seed = ranked[0]
     if len(seed.lines) <= lines:
         small = [o for o in ranked if len(o.lines) <= lines]
-        return current(small, limits, now)
+        return greedy(small, limits, now)
     def place(line: planner.OrderLineToPick) -> tuple[int, str]:
         stop = first_stop(line)
         return (stop.pick_seq, stop.bin_code) if stop else (-1, "")
@@ -213,14 +203,28 @@ def split_big(lines: int = 8) -> Strategy:
     return partial(_split_big, lines=int(lines))
 
 
+def _adaptive(orders: Sequence[OrderToPick], limits: BatchLimits, now: datetime, *,
+              cost: RouteCost) -> BatchPlan | None:
+    chosen = planner.choose_batch(orders, limits, now, cost=cost)
+    return planner.plan_batch(chosen, zone=limits.zone) if chosen else None
+
+
+def adaptive(cost: RouteCost = pick_path_cost) -> Strategy:
+    """``current`` (``planner.choose_batch``) with another walking cost: the simulator
+    passes the metres of its floor plan, to see whether knowing the floor would help."""
+    return partial(_adaptive, cost=cost)
+
+
 def strategies(cost: RouteCost = pick_path_cost, wait_seconds: float = 45,
                promise: timedelta = DEFAULT_PROMISE) -> dict[str, Strategy]:
     """Every strategy by name, in the order the simulator compares them."""
     return {
         "one_at_a_time": one_at_a_time,
+        "greedy": greedy,
         "current": current,
         "wait_window": wait_window(wait_seconds, promise),
         "zone": zone_batch,
         "savings": savings(cost),
         "split_big": split_big(),
+        "adaptive_floor": adaptive(cost),
     }

@@ -127,7 +127,10 @@ class Store:
         self.ready_queue: list[tuple[float, int, str]] = []
         self.free_riders = params.riders
         self._n = 0
-        self.limits = planner.BatchLimits(params.max_orders, params.max_items)
+        self.limits = planner.BatchLimits(params.max_orders, params.max_items,
+                                          max_lines=params.max_lines,
+                                          split_lines=params.split_lines,
+                                          busy_orders=params.busy_orders)
         e = self.engine
         e.handlers.update(arrive=self._arrive, accept=self._accept, poll=self._poll,
                           picked=self._picked, batch_done=self._batch_done,
@@ -196,10 +199,14 @@ class Store:
     # ---- pickers ------------------------------------------------------------------------
 
     def _wake_pickers(self) -> None:
+        """Every idle picker asks in turn, while lines are left: a plan that takes only
+        part of the open work (a big order split, one zone) leaves the rest for the next
+        idle picker at once, as the next phone's "Start the next batch" would."""
         for picker in sorted(self.idle):
             if not self.unplanned:
                 return
-            self._try_claim(picker)
+            if picker in self.idle:
+                self._try_claim(picker)
 
     def _poll(self, picker: int) -> None:
         self.poll_due.discard(picker)
@@ -219,6 +226,8 @@ class Store:
             return
         self.idle.discard(picker)
         self._start_batch(picker, plan)
+        if self.unplanned and self.idle:
+            self._wake_pickers()  # the rest of a split order goes to the next idle picker
 
     def _start_batch(self, picker: int, plan: planner.BatchPlan) -> None:
         now = self.engine.now
@@ -293,6 +302,7 @@ class Store:
         self._start_packing()
         if self.unplanned:
             self._try_claim(picker)
+            self._wake_pickers()
 
     # ---- packing and riders -------------------------------------------------------------
 

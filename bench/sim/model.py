@@ -31,7 +31,8 @@ class Params:
     """Every figure the model uses; the defaults are the demo dark store."""
 
     # floor plan
-    aisle_length_m: float = 10.0    # front cross-aisle to back cross-aisle
+    aisle_length_m: float = 10.0    # front cross-aisle to back cross-aisle (at least the longest aisle)
+    bay_m: float = 1.25             # one bay of shelving along an aisle (8 bays: 10 m)
     aisle_spacing_m: float = 2.5    # centre to centre
     bench_to_first_aisle_m: float = 4.0
     walk_speed_mps: float = 1.0
@@ -47,13 +48,16 @@ class Params:
     merge_part_s: float = 15.0      # zone picking: fetch each further part of an order
     # riders
     riders: int = 40
-    ride_out_mean_s: float = 360.0  # one way; the round trip is out and back
+    ride_out_mean_s: float = 240.0  # one way (10 min door to door - 5 in the store - the handover)
     handover_s: float = 15.0
     # people and the batch limits of the phone
     pickers: int = 4
     packers: int = 2
     max_orders: int = 4
     max_items: int = 40
+    max_lines: int = 8              # planner.BatchLimits: lines a batch fills up to
+    split_lines: int = 6            # planner.BatchLimits: bigger orders go out in parts (0: never)
+    busy_orders: int = 0            # planner.BatchLimits: more waiting: no split, no line cap
     # orders
     accept_s: float = 5.0           # received -> accepted (automatic acceptance)
     promise_s: float = 600.0        # promised_by = arrival + this
@@ -67,8 +71,10 @@ class Params:
         for name, value in vars(self).items():
             if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, not {value!r}")
-        if self.walk_speed_mps <= 0 or self.pick_shape <= 0 or self.lines_shape <= 0:
-            raise ValueError("walk speed, pick shape and lines shape must be above 0")
+        if self.walk_speed_mps <= 0 or self.pick_shape <= 0 or self.lines_shape <= 0 \
+                or self.bay_m <= 0 or self.max_lines < 1:
+            raise ValueError("walk speed, bay width, pick shape, lines shape and max lines "
+                             "must be above 0")
         if self.pickers < 1 or self.packers < 1 or self.riders < 1 or self.max_orders < 1:
             raise ValueError("at least one picker, packer, rider and order per batch")
         if max(self.pickers, self.packers, self.max_orders) > 500 or self.riders > 10_000:
@@ -100,21 +106,22 @@ class FloorPlan:
             if p.aisle not in order:
                 order.append(p.aisle)
         self.aisle_index = {a: i for i, a in enumerate(order)}
-        bays: dict[str, int] = {}
-        for p in places:
-            bays[p.aisle] = max(bays.get(p.aisle, 1), p.bay)
-        self.bay_length = {a: params.aisle_length_m / n for a, n in bays.items()}
+        # Every bay is bay_m wide, so an aisle of 3 bays is shorter than one of 8 (the
+        # first version stretched every aisle to aisle_length_m: the 3 freezer bays were
+        # 3.3 m each). The back cross-aisle runs behind the longest aisle.
+        deepest = max(p.bay for p in places) * params.bay_m
+        self.length_m = max(params.aisle_length_m, deepest)
 
     def xy(self, code: str) -> tuple[float, float]:
         p = self.places[code]
         x = self.params.bench_to_first_aisle_m + self.aisle_index[p.aisle] * \
             self.params.aisle_spacing_m
-        return x, (p.bay - 0.5) * self.bay_length[p.aisle]
+        return x, (p.bay - 0.5) * self.params.bay_m
 
     def _between(self, a: tuple[float, float], b: tuple[float, float], same: bool) -> float:
         if same:
             return abs(a[1] - b[1])
-        length = self.params.aisle_length_m
+        length = self.length_m
         return abs(a[0] - b[0]) + min(a[1] + b[1], 2 * length - a[1] - b[1])
 
     def leg_m(self, a: str | None, b: str | None) -> float:

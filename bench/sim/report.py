@@ -66,7 +66,11 @@ def summarise(result: Result, start_s: float = 0.0, end_s: float = math.inf) -> 
         stage_mean[label] = sum(vals) / len(vals) if vals else math.nan
     span = max([result.horizon, *(b.end for b in result.batches)])
     busy = sum(result.picker_busy)
-    picked_orders = sum(len(b.order_ids) for b in result.batches)
+    parts = sum(len(b.order_ids) for b in result.batches)
+    # An order picked in several batches (zone picking, a big order split) is one order:
+    # its metres are the sum of its batches', divided once (counting each part as an
+    # order made splitting look like it walked less).
+    picked_orders = len({oid for b in result.batches for oid in b.order_ids})
     metres = sum(b.metres for b in result.batches)
     return Summary(
         scenario=result.scenario, strategy=result.strategy, pickers=result.params.pickers,
@@ -76,7 +80,7 @@ def summarise(result: Result, start_s: float = 0.0, end_s: float = math.inf) -> 
         stage_mean=stage_mean,
         utilisation=busy / (result.params.pickers * span) if span > 0 else math.nan,
         metres_per_order=metres / picked_orders if picked_orders else math.nan,
-        orders_per_batch=picked_orders / len(result.batches) if result.batches else math.nan,
+        orders_per_batch=parts / len(result.batches) if result.batches else math.nan,
         plan_ms_p50=percentile(result.plan_ms, 50), plan_ms_max=max(result.plan_ms, default=0.0))
 
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.picking import strategies
+from app.picking import planner, strategies
 from app.picking.planner import (
     BatchLimits,
     BinStock,
@@ -138,6 +138,10 @@ def test_current_is_the_production_planner():
     b = order("b", 1, line("b1", 1, shelf("Y", 20)))
     plan = strategies.current([a, b], BatchLimits(), NOW)
     assert plan is not None and [o.order_id for o in plan.orders] == ["b", "a"]
+    assert plan == planner.plan([a, b], BatchLimits(), NOW)
+    big = order("big", 0, *(line(f"g{i}", 1, shelf(f"G{i}", 10 * i)) for i in range(12)))
+    assert strategies.current([a, big], BatchLimits(), NOW) == \
+        planner.plan([a, big], BatchLimits(), NOW)
 
 
 def test_wait_window_holds_a_young_batch_with_room_and_lets_it_go_later():
@@ -169,9 +173,12 @@ def test_savings_takes_the_order_on_the_way_not_the_far_one():
     near = order("near", 3, line("n1", 1, shelf("A5", 500)))
     plan = strategies.savings()([seed, far, near], BatchLimits(max_orders=2), NOW)
     assert plan is not None and [o.order_id for o in plan.orders] == ["seed", "near"]
-    # the production planner goes by urgency only and takes the far one
+    # the planner before issue #20 went by urgency only and took the far one
+    greedy = strategies.greedy([seed, far, near], BatchLimits(max_orders=2), NOW)
+    assert greedy is not None and [o.order_id for o in greedy.orders] == ["seed", "far"]
+    # the production planner now goes by the walk too
     current = strategies.current([seed, far, near], BatchLimits(max_orders=2), NOW)
-    assert current is not None and [o.order_id for o in current.orders] == ["seed", "far"]
+    assert current is not None and [o.order_id for o in current.orders] == ["seed", "near"]
 
 
 def test_zone_batch_takes_one_zone_of_several_orders():

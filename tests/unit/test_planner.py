@@ -17,6 +17,7 @@ from app.picking.planner import (
     OrderToPick,
     PlanError,
     bag_label,
+    choose_batch,
     choose_orders,
     item_count,
     plan,
@@ -341,10 +342,20 @@ def test_choose_orders_takes_the_most_urgent_orders_that_fit(orders, limits):
         assert not fits, f"{o.order_id} was left out but fits"
 
 
+batch_limit_sets = st.builds(
+    BatchLimits,
+    max_orders=st.integers(1, 5),
+    max_items=st.integers(0, 30),
+    zone=st.none() | st.sampled_from(ZONES),
+    max_lines=st.integers(1, 10),
+    split_lines=st.integers(0, 4),
+)
+
+
 @settings(max_examples=200, deadline=None)
-@given(order_sets(), limit_sets)
-def test_plan_is_choose_then_plan_batch(orders, limits):
-    chosen = choose_orders(orders, limits, NOW)
+@given(order_sets(), batch_limit_sets)
+def test_plan_is_choose_batch_then_plan_batch(orders, limits):
+    chosen = choose_batch(orders, limits, NOW)
     if not chosen:
         with pytest.raises(PlanError, match="no orders to pick"):
             plan(orders, limits, NOW)
@@ -353,6 +364,113 @@ def test_plan_is_choose_then_plan_batch(orders, limits):
     assert list(p.orders) == chosen
     assert p == plan_batch(chosen, zone=limits.zone)
     check_plan(chosen, p, zone=limits.zone)
+
+
+@settings(max_examples=300, deadline=None)
+@given(order_sets(), batch_limit_sets)
+def test_choose_batch_takes_the_most_urgent_and_keeps_to_the_limits(orders, limits):
+    chosen = choose_batch(orders, limits, NOW)
+    candidates = sorted((o for o in orders if eligible(o, limits.zone)), key=urgency)
+    if not candidates:
+        assert chosen == []
+        return
+    whole = {o.order_id: o for o in orders}
+    assert chosen[0].order_id == candidates[0].order_id  # the most urgent is never starved
+    assert [o.order_id for o in chosen] == [o.order_id for o in sorted(chosen, key=urgency)]
+    assert len({o.order_id for o in chosen}) == len(chosen) <= limits.max_orders
+    for part in chosen:  # a part keeps the order's lines, in their order
+        lines = whole[part.order_id].lines
+        assert part.lines == tuple(x for x in lines if x in part.lines)
+        assert part.lines or not lines
+    seed = whole[chosen[0].order_id]
+    if limits.split_lines and len(seed.lines) > limits.split_lines:
+        # a big order goes alone, in a part of at most split_lines lines
+        assert len(chosen) == 1 and 0 < len(chosen[0].lines) <= limits.split_lines
+    else:
+        assert all(part == whole[part.order_id] for part in chosen)
+    if len(chosen) > 1:
+        assert sum(item_count(o) for o in chosen) <= limits.max_items
+        assert sum(len(o.lines) for o in chosen) <= limits.max_lines
+        assert not limits.split_lines or all(
+            len(o.lines) <= limits.split_lines for o in chosen)
+
+
+@settings(max_examples=100, deadline=None)
+@given(order_sets(), batch_limit_sets)
+def test_asking_again_plans_every_line_exactly_once(orders, limits):
+    """As the phone does: claim, take the planned lines out, claim again."""
+    left = {o.order_id: o for o in orders if eligible(o, limits.zone) and o.lines}
+    seen: defaultdict[str, int] = defaultdict(int)
+    for _ in range(100):
+        if not left:
+            break
+        p = plan(list(left.values()), limits, NOW)
+        for part in p.orders:
+            taken = {x.line_id for x in part.lines}
+            for line_id in taken:
+                seen[f"{part.order_id}/{line_id}"] += 1
+            rest = tuple(x for x in left[part.order_id].lines if x.line_id not in taken)
+            if rest:
+                left[part.order_id] = OrderToPick(part.order_id, part.number,
+                                                  part.promised_by, rest)
+            else:
+                del left[part.order_id]
+    assert not left
+    wanted = {f"{o.order_id}/{x.line_id}" for o in orders if eligible(o, limits.zone)
+              for x in o.lines}
+    assert dict(seen) == dict.fromkeys(wanted, 1)
+
+
+def test_a_big_order_is_split_along_the_pick_path_in_even_parts():
+    bins = [BinStock(f"A-{i:02d}", "dry", i * 10, 5) for i in range(1, 11)]
+    big = order("big", 0, *(line(f"l{i}", f"S{i}", 1, bins[9 - i]) for i in range(10)))
+    small = order("small", 5, line("m1", "M", 1, bins[0]))
+    limits = BatchLimits(split_lines=4)  # 10 lines: parts of 4, 3 and 3 lines
+    (part,) = choose_batch([small, big], limits, NOW)
+    assert part.order_id == "big"
+    # the part nearest the start of the path, the lines kept in the order's own order
+    assert [x.line_id for x in part.lines] == ["l6", "l7", "l8", "l9"]
+    assert choose_batch([small, big], BatchLimits(split_lines=0, max_lines=11), NOW) == [big, small]
+    # with more orders waiting than busy_orders nobody is idle to share it: no split
+    busy = BatchLimits(split_lines=4, busy_orders=1, max_lines=1)
+    assert choose_batch([small, big], busy, NOW) == [big, small]
+    assert choose_batch([big], busy, NOW)[0].lines == part.lines
+
+
+def test_choose_batch_takes_the_order_on_the_way_not_the_far_one():
+    near, far = BinStock("A-02", "dry", 20, 5), BinStock("Z-99", "dry", 5000, 5)
+    seed = order("seed", 0, line("l1", "S", 1, BinStock("A-01", "dry", 10, 5)),
+                 line("l2", "T", 1, BinStock("C-01", "dry", 900, 5)))
+    on_the_way = order("way", 20, line("l1", "U", 1, near))
+    far_away = order("far", 5, line("l1", "V", 1, far))
+    chosen = choose_batch([far_away, on_the_way, seed], BatchLimits(max_orders=2), NOW)
+    assert [o.order_id for o in chosen] == ["seed", "way"]
+    # and a batch is capped by its lines, so the first order is not kept waiting
+    assert [o.order_id for o in choose_batch(
+        [far_away, on_the_way, seed], BatchLimits(max_lines=2), NOW)] == ["seed"]
+
+
+@pytest.mark.parametrize("limits", [BatchLimits(max_lines=0), BatchLimits(split_lines=-1),
+                                    BatchLimits(busy_orders=-1),
+                                    BatchLimits(max_items=-1), BatchLimits(max_orders=0)])
+def test_choose_batch_refuses_nonsense_limits(limits):
+    with pytest.raises(PlanError):
+        choose_batch([], limits, NOW)
+
+
+def test_choose_batch_for_fifty_open_orders_takes_well_under_50_ms():
+    import time
+
+    bins = [BinStock(f"B{i:03d}", ZONES[i % 3], (i * 37) % 240, 5) for i in range(240)]
+    orders = [order(f"o{i}", i % 30, *(line(f"l{j}", f"S{(i * 7 + j) % 90}", 1 + j % 3,
+                                            bins[(i * 11 + j * 5) % 240])
+                                       for j in range(2 + i % 9))) for i in range(50)]
+    times = []
+    for _ in range(15):
+        started = time.perf_counter()
+        plan(orders, BatchLimits(), NOW)
+        times.append(time.perf_counter() - started)
+    assert sorted(times)[len(times) // 2] < 0.050
 
 
 def test_fifty_orders_with_250_lines():
@@ -368,7 +486,7 @@ def test_fifty_orders_with_250_lines():
         ))
         for i in range(50)
     ]
-    p = plan(orders, BatchLimits(max_orders=50, max_items=10_000), NOW)
+    p = plan_batch(choose_orders(orders, BatchLimits(max_orders=50, max_items=10_000), NOW))
     assert len(p.orders) == 50
     assert p.bags["o49"] == "A" and p.bags["o0"] == "AX"
     check_plan(orders, p)

@@ -182,6 +182,34 @@ def test_the_floor_plan_is_the_demo_store():
     assert FLOOR.route_m([]) == 0
 
 
+def test_a_bay_is_as_wide_in_a_short_aisle_as_in_a_long_one():
+    """The first version stretched every aisle to aisle_length_m: the freezer's 3 bays
+    were 3.3 m each, the ambient aisles' 8 bays 1.25 m."""
+    bay = PARAMS.bay_m
+    assert FLOOR.leg_m("A-01-1", "A-02-1") == pytest.approx(bay)
+    assert FLOOR.leg_m("FZ-01-1", "FZ-02-1") == pytest.approx(bay)
+    assert FLOOR.leg_m("FZ-01-1", "FZ-03-1") == pytest.approx(2 * bay)
+    # and the back cross-aisle is behind the longest aisle (10 m of 8 bays)
+    assert FLOOR.length_m == pytest.approx(max(PARAMS.aisle_length_m, 8 * bay))
+
+
+def test_the_ride_fits_the_ten_minute_promise():
+    """10 minutes door to door less 5 in the store: the first version rode 6 minutes one
+    way, so riders came back later and the pool ran dry in a surge."""
+    assert PARAMS.ride_out_mean_s + 300 <= PARAMS.promise_s
+
+
+def test_an_order_picked_in_parts_counts_once_in_metres_per_order():
+    from bench.sim.engine import Batch
+
+    result = run()
+    result.batches[:] = [Batch(0, 0.0, 60.0, ("o1",), 40.0, 2, 2),
+                         Batch(1, 0.0, 60.0, ("o1", "o2"), 60.0, 3, 3)]
+    s = summarise(result)
+    assert s.metres_per_order == pytest.approx(50.0)  # 100 m over two orders, not three
+    assert s.orders_per_batch == pytest.approx(1.5)  # parts a picker carries
+
+
 # ---- figures, chart, calibration ------------------------------------------------------
 
 def test_percentile_and_summary():
@@ -266,3 +294,14 @@ def test_the_live_mode_reads_the_pick_and_pack_screens_as_they_are():
     assert live.NAME.search(task).group(1) == "Amul &amp; Co"
     assert live.CARD.findall(card)[0][1] == "S-1"
     assert live.main(["--orders", "0"]) == 2 and live.main(["--speed", "nan"]) == 2
+
+
+def test_kirana_sim_is_the_simulators_command():
+    from click.testing import CliRunner
+
+    from app.cli import main
+
+    result = CliRunner().invoke(main, ["sim", "--pickers", "0"])
+    assert result.exit_code == 2 and "at least one picker" in result.output
+    result = CliRunner().invoke(main, ["sim", "--strategies", "nonsense"])
+    assert result.exit_code == 2 and "unknown strategies" in result.output
