@@ -11,12 +11,13 @@ a temporary file, then:
   without a backup running: a backup must not hold up a sale;
 - times `restore_backup` (copy, new epoch, schema check, rename).
 
-    .venv/bin/python bench/backup.py [--days 365] [--bills 300] [--runs 3]
+    .venv/bin/python bench/backup.py [--days 365] [--bills 300] [--runs 3] [--from-db FILE]
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sqlite3
 import statistics
 import sys
@@ -79,13 +80,22 @@ def main() -> int:
     ap.add_argument("--days", type=int, default=365)
     ap.add_argument("--bills", type=int, default=300)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--from-db", type=Path, default=None,
+                    help="copy this store database (bench/report_data.py's output) "
+                         "instead of writing a new one")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="kirana-bench-backup-") as tmp:
         live = Path(tmp) / "store.db"
-        built = report_data.build(live, a.days, a.bills)
+        if a.from_db:
+            shutil.copyfile(a.from_db, live)
+            bills = sqlite3.connect(live).execute("SELECT count(*) FROM sales").fetchone()[0]
+            print(f"store database: {bills:,} bills, {live.stat().st_size / 1_048_576:,.1f} MB "
+                  f"(copied from {a.from_db})")
+        else:
+            built = report_data.build(live, a.days, a.bills)
+            print(f"store database: {built.bills:,} bills, "
+                  f"{live.stat().st_size / 1_048_576:,.1f} MB (written in {built.seconds:.1f} s)")
         size = live.stat().st_size
-        print(f"store database: {built.bills:,} bills, {size / 1_048_576:,.1f} MB "
-              f"(written in {built.seconds:.1f} s)")
         folder = Path(tmp) / "backups"
         took: list[float] = []
         start = datetime(2026, 12, 1, tzinfo=UTC)
