@@ -184,9 +184,9 @@ def run(args: argparse.Namespace, root: Path, budget: Budget) -> int:
                      f"{walls[0]:.0f} / {pcpu[0]:.0f}", f"{warm:.0f} / {warm_cpu:.0f}",
                      "yes" if warm < TARGET_MS else ("CPU yes" if warm_cpu < TARGET_MS else "NO")])
     print()
-    print("ms as wall / CPU. cold: the first call (every day read from the database); warm:")
-    print("median of the others (days that have ended are kept in memory, checked against")
-    print("their bills). Page CPU is the server process's own (/proc/<pid>/stat).")
+    print("ms as wall / CPU. cold: the first call after the server or process started; warm:")
+    print("median of the others (both read the rollup of migration 0022; nothing is kept in")
+    print("memory). Page CPU is the server process's own (/proc/<pid>/stat).")
     print(format_table(["sales report", "bills", "service cold", "service warm",
                         "page cold", "page warm", "page < 1 s"],
                        rows, markdown=args.markdown))
