@@ -243,3 +243,38 @@ async def test_a_store_in_another_zone_is_rebuilt_once(cfg, db, store):
     con = _sql(cfg)
     assert con.execute("SELECT tz FROM sales_report_zone").fetchone() == (str(cfg.tz),)
     con.close()
+
+
+def test_the_migration_backfills_existing_bills_and_its_downgrade_drops_it(tmp_path):
+    """Bills written before 0022 are in the rollup after the upgrade (for the default
+    zone); the downgrade takes the tables and triggers away; upgrading again rebuilds."""
+    from alembic import command
+
+    from app.core import migrate
+
+    path = tmp_path / "store.db"
+    migrate.upgrade(path)
+    cfg_alembic = migrate.alembic_config(path)
+    command.downgrade(cfg_alembic, "0021")
+
+    class Cfg:
+        database_path = path
+
+    con = _sql(Cfg)
+    con.execute("INSERT INTO products (id, sku, name, price_minor, gst_rate_bp, hsn, unit,"
+                " pack_size, category, active, reorder_level, updated_at, tracks_expiry)"
+                " VALUES ('p1', 'P1', 'P', 100, 500, '', 'piece', '', '', 1, 0, '', 0)")
+    left = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE name LIKE "
+                                      "'trg_rollup%' OR name LIKE 'sales_%_days'")}
+    con.close()
+    assert left == set()
+    # 23:30 UTC on 1 Dec is 05:00 on 2 Dec in India: the local day counts
+    _bulk(Cfg, (0, 2, 11_800, True), datetime(2026, 12, 1, 23, 30, tzinfo=UTC), 1)
+    command.upgrade(cfg_alembic, "head")
+    con = _sql(Cfg)
+    rows = con.execute("SELECT day, product_id, inter, qty, lines, net, tax "
+                       "FROM sales_product_days").fetchall()
+    hours = con.execute("SELECT day, hour, bills, total FROM sales_hour_days").fetchall()
+    con.close()
+    assert rows == [("2026-12-02", "p1", 1, 2, 1, 11_800, 11_800 * 500 // 10_500)]
+    assert hours == [("2026-12-02", 5, 1, 11_800)]
