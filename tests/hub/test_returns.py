@@ -221,8 +221,19 @@ async def test_a_failed_delivery_comes_back_to_its_store(hub_client, hub_db, hub
     auth = await channel(hub_db)
     order = await delivered_order(hub_db, hub_cfg, deliver=False, qty=3)
     url = f"/api/v1/orders/{order.id}/undelivered"
-    blank = await hub_client.post(url, json={"reason": ""}, headers=auth)
-    assert blank.status_code == 400
+    for hostile in ({"reason": ""}, {"reason": "x" * 100_000}, {"reason": "no\x00one"},
+                    {"reason": 5}, {}, {"reason": "x", "extra": True}):
+        bad = await hub_client.post(url, json=hostile, headers=auth)
+        assert bad.status_code == 400, bad.text
+    other_key, _ = await webhooks.add_channel(hub_db, "marketplace")
+    theirs = await hub_client.post(url, json={"reason": "x"}, headers={
+        "Authorization": f"Bearer {other_key}"})
+    assert theirs.status_code == 404
+    listing = await hub_client.get(f"/api/v1/orders/{order.id}/returns", headers={
+        "Authorization": f"Bearer {other_key}"})
+    assert listing.status_code == 404
+    with pytest.raises(returns.HubError, match="0 to 365 days"):
+        await webhooks.add_channel(hub_db, "slowshop", return_window_days=400)
     back = await hub_client.post(url, json={"reason": "customer not at home"}, headers=auth)
     assert back.status_code == 201 or back.status_code == 200, back.text
     body = back.json()
