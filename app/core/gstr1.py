@@ -69,7 +69,7 @@ class Line:
     """One line of a document. ``quantity`` is in the unit's base (pieces, grams, ml)."""
 
     hsn: str
-    unit: str  # piece | kg | litre
+    unit: str  # piece | kg | litre ('' in the hub's event lines: its catalogue says)
     quantity: int
     rate_bp: int
     taxable: int

@@ -18,6 +18,7 @@ from datetime import date, timedelta
 from app.core.date_ranges import RangeError as RangeError  # (the pages catch it here)
 from app.core.date_ranges import parse_date_range
 from app.core.gst import half_of
+from app.core.gstr1 import Line
 
 # --- a sale or refund event's GST document ------------------------------------------
 
@@ -50,27 +51,6 @@ class Document:
         return {"doc_kind": self.doc_kind, "doc_number": self.doc_number,
                 "buyer_gstin": self.buyer_gstin, "buyer_name": self.buyer_name,
                 "place_of_supply": self.place_of_supply, "sale_number": self.sale_number}
-
-
-@dataclass(frozen=True)
-class TaxLine:
-    """One document's lines of one HSN and rate, added up (refunds negative)."""
-
-    hsn: str
-    rate_bp: int
-    quantity: int
-    taxable: int
-    cgst: int
-    sgst: int
-    igst: int
-
-    @property
-    def tax(self) -> int:
-        return self.cgst + self.sgst + self.igst
-
-    @property
-    def amount(self) -> int:
-        return self.taxable + self.tax
 
 
 def whole(value: object, limit: int = MONEY_LIMIT) -> int | None:
@@ -126,10 +106,11 @@ def _split(tax: int, inter_state: bool) -> tuple[int, int, int]:
     return half, half, 0
 
 
-def tax_lines(data: dict, refund: bool, doc: Document) -> tuple[TaxLine, ...]:
-    """The event's lines added up per HSN and rate (refunds negative). A line's CGST,
-    SGST and IGST are taken as sent when all three are whole numbers adding up to the
-    line's GST; otherwise the group's GST is split by the one rule (inter-state when a
+def tax_lines(data: dict, refund: bool, doc: Document) -> tuple[Line, ...]:
+    """The event's lines added up per HSN and rate (refunds negative), as the return's
+    own lines (app/core/gstr1.Line; the unit is left '': the hub files it from its
+    catalogue). A line's CGST, SGST and IGST are taken as sent when all three are whole
+    numbers adding up to the line's GST; otherwise the group's GST is split by the one rule (inter-state when a
     place of supply is named). Lines that are not readable are left out."""
     lines = data.get("lines")
     if not isinstance(lines, list):
@@ -176,9 +157,9 @@ def tax_lines(data: dict, refund: bool, doc: Document) -> tuple[TaxLine, ...]:
     for (hsn, rate), (qty, amount, tax, cgst, sgst, igst, as_sent) in sorted(groups.items()):
         if not as_sent:
             cgst, sgst, igst = _split(tax, inter_state)
-        out.append(TaxLine(hsn=hsn, rate_bp=rate, quantity=sign * qty,
-                           taxable=sign * (amount - cgst - sgst - igst), cgst=sign * cgst,
-                           sgst=sign * sgst, igst=sign * igst))
+        out.append(Line(hsn=hsn, unit="", rate_bp=rate, quantity=sign * qty,
+                        taxable=sign * (amount - cgst - sgst - igst), cgst=sign * cgst,
+                        sgst=sign * sgst, igst=sign * igst))
     return tuple(out)
 
 

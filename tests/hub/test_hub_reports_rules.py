@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from app.core.gstr1 import Line
 from app.hub import report_rules as rules
 from app.hub.report_rules import StoreFigures
 
@@ -95,7 +96,8 @@ def test_hostile_numbers_are_not_read(bad):
                                        {"quantity": 1, "net": bad},
                                        {"quantity": 1, "net": 118, "tax": bad,
                                         "gst_rate_bp": bad}]}, False, doc)
-    assert lines == (rules.TaxLine("", 0, 1, 118, 0, 0, 0),)
+    assert lines == (Line(hsn="", unit="", quantity=1, rate_bp=0, taxable=118, cgst=0, sgst=0,
+                          igst=0),)
 
 
 def test_inter_state_tax_is_igst_when_the_split_was_not_sent():
