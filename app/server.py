@@ -38,11 +38,12 @@ from app.core.inputs import bounded_input
 from app.core.session_files import SessionFileStore
 from app.core.timing import server_timing_middleware
 from app.core.web import EXCEPTION_HANDLERS, TEMPLATES_DIR, nav_for, template_globals
+from app.ops import routes as ops_routes
+from app.ops.metrics import StoreMetrics
 from app.orders import live as order_live
 from app.orders import routes as order_routes
 from app.orders.demo_feed import DemoFeed
 from app.picking import routes as picking_routes
-from app.returns import routes as returns_routes
 from app.pos import pay_routes, receipt_pages, refund_routes, shift_routes
 from app.pos import routes as pos_routes
 from app.printing import routes as printing_routes
@@ -52,6 +53,7 @@ from app.purchasing import routes as purchasing_routes
 from app.reports import gstr1_routes, sales_routes
 from app.reports import routes as report_routes
 from app.reports import stock_routes as stock_report_routes
+from app.returns import routes as returns_routes
 from app.stock import count_routes, expiry_routes
 from app.stock import routes as stock_routes
 from app.sync.client import SyncClient
@@ -367,6 +369,9 @@ def create_store_app(cfg: StoreConfig, *, check_migrations: bool = True) -> Lite
         await print_queue.stop()
         await db.dispose()
 
+    metrics = StoreMetrics(cfg)
+    common = _common_middleware(cfg, data_dir)
+    common["middleware"] = [metrics.middleware, *common["middleware"]]
     schema_router = Router(path="/schema", route_handlers=[], guards=[requires("manager")])
     app = Litestar(
         route_handlers=[
@@ -388,6 +393,7 @@ def create_store_app(cfg: StoreConfig, *, check_migrations: bool = True) -> Lite
             *stock_report_routes.ROUTES,
             *picking_routes.ROUTES,
             *returns_routes.ROUTES,
+            *ops_routes.ROUTES,
             *printing_routes.ROUTES,
             *purchasing_routes.ROUTES,
             *receiving_routes.ROUTES,
@@ -396,7 +402,7 @@ def create_store_app(cfg: StoreConfig, *, check_migrations: bool = True) -> Lite
                 path="/static", directories=[STATIC_DIR], opt=PUBLIC, send_as_attachment=False
             ),
         ],
-        **_common_middleware(cfg, data_dir),
+        **common,
         openapi_config=OpenAPIConfig(
             title=f"Kirana store {cfg.store.id}",
             version=__version__,
@@ -411,6 +417,7 @@ def create_store_app(cfg: StoreConfig, *, check_migrations: bool = True) -> Lite
     )
     app.state.print_queue = print_queue
     app.state.sync_client = sync_client
+    app.state.metrics = metrics
     app.state.mode = "store"
     _jinja_globals(app)["hub_link"] = lambda: sync_client.status
     return _finish(app, cfg, db)

@@ -53,7 +53,9 @@ def apikey() -> None:
 @click.option(
     "--scope",
     required=True,
-    type=click.Choice(["catalog:read", "stock:read", "orders:write", "orders:read", "all"]),
+    type=click.Choice(["catalog:read", "stock:read", "orders:write", "orders:read", "metrics",
+                       "all"]),
+    help="metrics: only /metrics (for Prometheus); all: every API scope.",
 )
 @click.option("--channel", default="local", show_default=True,
               help="The only channel whose orders the key may post, read and cancel.")

@@ -55,7 +55,7 @@ log = logging.getLogger("kirana.auth")
 PUBLIC: dict[str, Any] = {"public": True}
 KEY_TOUCH_EVERY = timedelta(minutes=1)  # an API key's last_used_at is written this often
 SESSION_USER = "user"
-API_SCOPES = ("catalog:read", "stock:read", "orders:write", "orders:read")
+API_SCOPES = ("catalog:read", "stock:read", "orders:write", "orders:read", "metrics")
 
 
 def valid_channel(name: str) -> bool:
