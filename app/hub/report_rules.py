@@ -110,8 +110,9 @@ def tax_lines(data: dict, refund: bool, doc: Document) -> tuple[Line, ...]:
     """The event's lines added up per HSN and rate (refunds negative), as the return's
     own lines (app/core/gstr1.Line; the unit is left '': the hub files it from its
     catalogue). A line's CGST, SGST and IGST are taken as sent when all three are whole
-    numbers adding up to the line's GST; otherwise the group's GST is split by the one rule (inter-state when a
-    place of supply is named). Lines that are not readable are left out."""
+    numbers adding up to the line's GST; otherwise the group's GST is split by the one
+    rule (inter-state when a place of supply is named). Lines that are not readable are
+    left out."""
     lines = data.get("lines")
     if not isinstance(lines, list):
         return ()
