@@ -450,6 +450,15 @@ def test_choose_batch_takes_the_order_on_the_way_not_the_far_one():
         [far_away, on_the_way, seed], BatchLimits(max_lines=2), NOW)] == ["seed"]
 
 
+def test_huge_limits_mean_no_split_and_no_cap():
+    bins = [BinStock(f"A-{i:02d}", "dry", i, 5) for i in range(12)]
+    big = order("big", 0, *(line(f"l{i}", f"S{i}", 1, bins[i]) for i in range(12)))
+    small = order("small", 1, line("m", "M", 1, bins[0]))
+    huge = BatchLimits(max_orders=2**63, max_items=2**63, max_lines=2**63, split_lines=2**63,
+                       busy_orders=2**63)
+    assert choose_batch([small, big], huge, NOW) == [big, small]
+
+
 @pytest.mark.parametrize("limits", [BatchLimits(max_lines=0), BatchLimits(split_lines=-1),
                                     BatchLimits(busy_orders=-1),
                                     BatchLimits(max_items=-1), BatchLimits(max_orders=0)])

@@ -305,3 +305,21 @@ def test_kirana_sim_is_the_simulators_command():
     assert result.exit_code == 2 and "at least one picker" in result.output
     result = CliRunner().invoke(main, ["sim", "--strategies", "nonsense"])
     assert result.exit_code == 2 and "unknown strategies" in result.output
+
+
+def test_the_staff_search_finds_the_fewest_pickers_that_meet_a_target():
+    from bench.sim.runs import Store as Bench
+    from bench.sim.runs import staff_needed
+
+    bench = Bench(FLOOR, PRODUCTS, replace(PARAMS, pickers=1, packers=1), 3)
+    busy = Scenario("busy", 0.5, 90.0)
+    share = {n: summarise(bench.run(busy, "current", pickers=n)).within_sla for n in (1, 2, 3)}
+    need = share[3] - 0.01
+    assert share[1] < need  # one picker cannot, three can
+    found = staff_needed(bench, busy, "current", need, most_pickers=4, most_packers=1)
+    assert found is not None
+    pickers, packers = found
+    assert packers == 1 and 1 < pickers <= 3
+    assert summarise(bench.run(busy, "current", pickers=pickers)).within_sla >= need
+    assert share[pickers - 1] < need  # and one fewer does not
+    assert staff_needed(bench, busy, "current", 1.01, most_pickers=2, most_packers=1) is None
