@@ -53,8 +53,9 @@ async def grade_with_photo(db: Database, cfg: StoreConfig, return_id: str, sku: 
     if not data:
         return await service.grade(db, return_id, sku, grade, user, request_id=request_id)
     kind = check_photo(data, cfg)
-    if not _SAFE_ID.fullmatch(return_id):
-        raise service.NotFound("No such return.")
+    if not _SAFE_ID.fullmatch(return_id) or not (await service.view(db, return_id)).open:
+        # no file (nor folder) for a return that is not there or not open any more
+        raise service.AlreadyFinished("This return is finished already. Nothing changed.")
     relative = Path(PHOTO_DIR) / return_id / f"{uuid7()}.{kind}"
     path = cfg.data_dir / relative
     write_private(path, data)

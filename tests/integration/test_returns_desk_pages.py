@@ -149,3 +149,26 @@ async def test_a_grade_sent_twice_counts_once(client, login_as, store, cfg):  # 
     async with store.read() as s:
         assert await s.scalar(select(func.count()).select_from(OnlineReturnPhoto)) == 1
     assert sum(len(files) for _, _, files in os.walk(cfg.data_dir / "return_photos")) == 1
+
+
+async def test_hostile_desk_input_changes_nothing(client, login_as, store, cfg):  # noqa: F811
+    await feed(store, cfg, requested())
+    [ret] = await returns_expected(store)
+    await login_as("picker")
+    token = {"_csrf_token": csrf_of(client)}
+    for code in ("x" * 100_000, "8901234567890\x00", "", "2" * 20):
+        answer = await client.post(f"/returns/{ret.id}/scan", data={**token, "code": code})
+        assert answer.status_code == 400, code[:20]
+    opened = await client.post("/returns/open", data={**token, "code": "\x00" * 10})
+    assert opened.status_code in (400, 404)
+    for grade in ("lost", "resellable\x00", "x" * 100_000):
+        answer = await client.post(f"/returns/{ret.id}/grade",
+                                   data={**token, "sku": "MILK", "grade": grade})
+        assert answer.status_code == 400
+    ghost = await client.post("/returns/nope/grade", data={**token, "sku": "MILK",
+                                                           "grade": "resellable"},
+                              files={"photo": ("x.jpg", JPEG, "image/jpeg")})
+    assert ghost.status_code in (400, 404)
+    assert not (cfg.data_dir / "return_photos").exists()
+    assert (await client.get("/returns/" + "z" * 5000)).status_code == 404
+    assert 'data-testid="graded-MILK">0<' in (await client.get(f"/returns/{ret.id}")).text
