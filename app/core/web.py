@@ -136,7 +136,7 @@ def template_globals() -> dict[str, Any]:
 
 
 def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith(("/api/", "/schema")) or (
+    return request.url.path.startswith(("/api/", "/schema", "/metrics")) or (
         "application/json" in request.headers.get("accept", "")
         and "text/html" not in request.headers.get("accept", "")
     )

@@ -3,7 +3,7 @@
 Two kinds of figure:
 
 - per request, kept as requests happen: `kirana_request_seconds`, a histogram per route
-  (the route's path template, `/pos/cart/{cart_id:str}`, never the raw path, so a
+  (the route's path template, `/api/v1/products/{sku}`, never the raw path, so a
   scanner cannot grow the series without bound) and method, timed like Server-Timing
   (to the response's first byte; a live order board's stream counts its start only);
 - the store's state, read from the database when Prometheus asks: what waits for the
