@@ -33,6 +33,7 @@ from app.core.return_rules import (
     GRADES,
     LINE_CAP_MINOR,
     WRITE_OFF_REASON,
+    Decision,
     GradedLine,
     ReturnRuleError,
     decide,
@@ -421,7 +422,7 @@ def _graded(ret: OnlineReturn) -> list[GradedLine]:
             for line in ret.lines]
 
 
-def preview(ret: OnlineReturn, cfg: StoreConfig):
+def preview(ret: OnlineReturn, cfg: StoreConfig) -> Decision:
     """The decision the return would get now (for the desk to show before Finish)."""
     return decide(_graded(ret), cfg.returns.approval_above_rupees * 100)
 
