@@ -9,8 +9,8 @@ Two kinds of figure:
 - the store's state, read from the database when Prometheus asks: what waits for the
   hub (`kirana_outbox_unsent`, the age of the oldest), when the hub last acknowledged,
   print jobs not yet printed per printer and status, online orders open per state and
-  those past their promised time, the database and WAL file sizes, and how old the
-  newest backup is.
+  those past their promised time, the database and WAL file sizes, the disk's free
+  space, and how old the newest backup is.
 
 Each app has its own registry (tests make many apps in one process). Reading is one
 short read transaction of a few aggregate queries; nothing here runs on a till's path
@@ -58,7 +58,8 @@ class StoreMetrics:
         self.acked_age = Gauge("kirana_hub_last_ack_seconds",
                                "Seconds since the hub last acknowledged events "
                                "(-1: never)", registry=r)
-        self.print_jobs = Gauge("kirana_print_jobs", "Print jobs not yet printed",
+        self.print_jobs = Gauge("kirana_print_jobs",
+                                "Print jobs waiting (queued, sending) or failed",
                                 ["printer", "status"], registry=r)
         self.orders = Gauge("kirana_orders_open", "Online orders open, per state", ["state"],
                             registry=r)
@@ -67,6 +68,8 @@ class StoreMetrics:
         self.db_bytes = Gauge("kirana_database_bytes", "Size of the database file", registry=r)
         self.wal_bytes = Gauge("kirana_wal_bytes", "Size of the database's WAL file",
                                registry=r)
+        self.disk_free = Gauge("kirana_disk_free_bytes",
+                               "Free space on the database's disk", registry=r)
         self.backup_age = Gauge("kirana_last_backup_seconds",
                                 "Age of the newest backup in backup.folder (-1: none)",
                                 registry=r)
@@ -106,7 +109,8 @@ class StoreMetrics:
                 {"acked": acked})).one()
             jobs = (await s.execute(text(
                 "SELECT printer, status, count(*) FROM print_jobs "
-                "WHERE status != 'done' GROUP BY printer, status"))).all()
+                "WHERE status IN ('queued', 'sending', 'failed') "
+                "GROUP BY printer, status"))).all()
             states = dict((await s.execute(text(
                 "SELECT state, count(*) FROM orders WHERE state IN "
                 "('received', 'accepted', 'picking', 'picked', 'packed', 'ready') "
@@ -127,6 +131,8 @@ class StoreMetrics:
         path = Path(self.cfg.database_path)
         self.db_bytes.set(_size(path))
         self.wal_bytes.set(_size(Path(f"{path}-wal")))
+        disk = os.statvfs(path.parent)
+        self.disk_free.set(disk.f_bavail * disk.f_frsize)
         newest = list_backups(self.cfg.resolve(self.cfg.backup.folder), self.cfg.store.id)
         self.backup_age.set((now - newest[0].taken_at).total_seconds() if newest else -1)
         return generate_latest(self.registry)

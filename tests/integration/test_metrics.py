@@ -116,3 +116,4 @@ async def test_the_stores_state_is_read_at_each_scrape(client, app, cfg):
     assert figure(body, "kirana_print_jobs", printer="counter-9", status="failed") == 1
     assert 1790 < figure(body, "kirana_last_backup_seconds") < 2400
     assert figure(body, "kirana_wal_bytes") >= 0
+    assert figure(body, "kirana_disk_free_bytes") > 0
