@@ -16,7 +16,6 @@ import io
 import json
 import re
 import sqlite3
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,9 +24,13 @@ from playwright.async_api import expect
 from websockets.asyncio.client import connect
 
 from app.core.money import format_amount
+from tests.e2e import test_hub
 from tests.e2e.conftest import DEVICES, SHOTS
 from tests.e2e.test_hub import hub_login, no_sideways_scroll
-from tests.sync.harness import Hub, make_hub
+from tests.sync.harness import Hub
+
+# test_hub's hub (stores S1 and D2, HQ user Meena), a fresh one for this module
+hub_server = test_hub.hub_server
 
 
 def _line(sku: str, net: int, tax: int, rate: int) -> dict:
@@ -46,17 +49,6 @@ BILLS = {  # store -> (total, its lines)
 @pytest.fixture
 def device_options() -> dict:
     return dict(DEVICES["tablet"])
-
-
-@pytest.fixture(scope="module")
-def report_hub(tmp_path_factory) -> Iterator[Hub]:
-    made = make_hub(Path(tmp_path_factory.mktemp("hub-reports")))
-    made.add_user("Meena", "manager", "monsoon mango pickle")
-    made.proc.start()
-    made.add_store("S1", kind="counter", lat=12.9719, lon=77.6412, pincodes="560038")
-    made.add_store("D2", kind="darkstore", lat=12.9352, lon=77.6245, pincodes="560034")
-    yield made
-    made.proc.stop()
 
 
 async def send_bills(hub: Hub, store_id: str) -> None:
@@ -98,8 +90,9 @@ def _money(paise: int) -> str:
     return format_amount(paise)
 
 
-async def test_hq_reads_the_chain_overview_and_a_stores_return(new_page, report_hub: Hub
+async def test_hq_reads_the_chain_overview_and_a_stores_return(new_page, hub_server: Hub
                                                                ) -> None:
+    report_hub = hub_server
     for store_id in BILLS:
         await send_bills(report_hub, store_id)
     s1 = sum(total for total, _ in BILLS["S1"])
