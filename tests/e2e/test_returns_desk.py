@@ -21,7 +21,8 @@ def device() -> str:
     return "phone"
 
 
-async def feed_return(directory, sku: str) -> None:
+async def feed_return(directory, sku: str, refundable: int = 8000, number: str = "RET-000077"
+                      ) -> None:
     cfg = load_config(directory / "store.toml")
     db = Database(cfg.database_path)
     try:
@@ -30,14 +31,15 @@ async def feed_return(directory, sku: str) -> None:
                 seq=10_000, id="e2e-return", kind="return.requested",
                 at="2026-12-01T10:00:00+00:00", data={
                     "return_id": "0190e2e0-0000-7000-8000-000000000001",
-                    "number": "RET-000077", "kind": "customer", "mode": "walk_in",
+                    "number": number, "kind": "customer", "mode": "walk_in",
                     "hub_order_id": "0190e2e0-0000-7000-8000-00000000000a",
                     "order_number": "H-000077", "channel": "webshop",
                     "external_id": "WEB-77", "channel_return_id": "CR-77",
                     "reason": "one arrived broken", "exchange": False,
                     "at": "2026-12-01T10:00:00+00:00",
-                    "lines": [{"sku": sku, "quantity": 2, "unit_price_minor": 4000,
-                               "refundable_minor": 8000}]}))
+                    "lines": [{"sku": sku, "quantity": 2,
+                               "unit_price_minor": refundable // 2,
+                               "refundable_minor": refundable}]}))
     finally:
         await db.dispose()
 
@@ -83,3 +85,31 @@ async def test_grade_one_resellable_one_damaged_and_the_stock_shows_it(own_serve
     assert width <= 360, f"the desk scrolls sideways on a 360 px phone ({width} px)"
 
     assert await on_hand(page, product.sku) == before + 1  # the damaged one is written off
+
+
+async def test_a_big_refund_waits_for_the_managers_pin(own_server, new_page) -> None:
+    product = demo_products()[2]
+    await feed_return(own_server.directory, product.sku, refundable=90_000, number="RET-000078")
+    page = await new_page(own_server.url)
+    await login(page, "Ravi")
+    await expect(page.get_by_role("heading", name="Hello, Ravi")).to_be_visible()
+    await page.goto("/returns")
+    await page.get_by_test_id("return-open-code").fill("RET-000078")
+    await page.get_by_test_id("return-open-code").press("Enter")
+    for _ in range(2):
+        await page.get_by_test_id("return-scan").fill(product.barcode)
+        await page.get_by_test_id("return-scan").press("Enter")
+        await page.get_by_test_id("grade-resellable").tap()
+    await expect(page.get_by_test_id(f"graded-{product.sku}")).to_have_text("2")
+    await page.get_by_test_id("finish").tap()
+    approval = page.get_by_test_id("approval")
+    await expect(approval).to_contain_text("above the limit")
+    await approval.locator("select[name=approver_id]").select_option(label="Meena")
+    await page.get_by_test_id("approver-pin").fill("0000")
+    await page.get_by_test_id("approve").tap()
+    await expect(page.get_by_test_id("desk-message")).to_contain_text("Wrong")
+    await page.locator("select[name=approver_id]").select_option(label="Meena")
+    await page.get_by_test_id("approver-pin").fill("4726")
+    await page.get_by_test_id("approve").tap()
+    await expect(page.get_by_test_id("return-done")).to_contain_text("approved by Meena")
+    await expect(page.get_by_test_id("return-done")).to_contain_text("900")
