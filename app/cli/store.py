@@ -89,7 +89,10 @@ def db_upgrade(cfg: StoreConfig) -> None:
     from app.core import migrate
 
     before = migrate.current_revision(cfg.database_path)
-    migrate.upgrade(cfg.database_path)
+    try:
+        migrate.upgrade(cfg.database_path)
+    except migrate.NewerDatabase as exc:
+        fail(str(exc))
     after = migrate.current_revision(cfg.database_path)
     if before == after:
         console.print(f"Database {cfg.database_path} is up to date ({after}).")

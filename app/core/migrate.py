@@ -25,7 +25,21 @@ def alembic_config(db_path: Path) -> Config:
     return cfg
 
 
+class NewerDatabase(Exception):
+    """The database was made by a newer Kirana: this code must not run on it, and an
+    upgrade cannot take it back (Alembic would fail on a revision it does not know)."""
+
+
+def _newer(where: str, current: str, head: str | None, command_hint: str) -> str:
+    return (f"{where} was made by a newer Kirana (its schema is at migration {current}; "
+            f"this version knows up to {head}). Install that version or a later one; "
+            f"`{command_hint}` cannot take a database back to an older version.")
+
+
 def upgrade(db_path: Path) -> None:
+    current = current_revision(db_path)
+    if current is not None and current not in known_revisions():
+        raise NewerDatabase(_newer(str(db_path), current, cached_head(), "kirana db upgrade"))
     private_sqlite(db_path)
     engine = create_engine(sqlite_url(db_path, driver="pysqlite"))
     with engine.connect() as conn:
@@ -95,6 +109,8 @@ def pending_message(db_path: Path) -> str | None:
         return None
     if current is None:
         return f"{db_path}: database is empty; run `kirana db upgrade --config FILE` first"
+    if current not in known_revisions():
+        return _newer(str(db_path), current, head, "kirana db upgrade")
     return (
         f"{db_path}: database is at migration {current}, the code needs {head}; "
         "run `kirana db upgrade --config FILE`"
@@ -118,7 +134,16 @@ def _sync_sqlite(url: str) -> str:
         "sqlite:///") else url
 
 
+def hub_known_revisions() -> set[str]:
+    script = ScriptDirectory.from_config(_hub_alembic_config("sqlite:///unused.db"))
+    return {rev.revision for rev in script.walk_revisions()}
+
+
 def hub_upgrade(url: str) -> None:
+    current = hub_current_revision(url)
+    if current is not None and current not in hub_known_revisions():
+        raise NewerDatabase(_newer("the hub database " + url.split("@")[-1], current,
+                                   hub_head(), "kirana hub db-upgrade"))
     if url.startswith("sqlite:///"):
         private_sqlite(Path(url.removeprefix("sqlite:///")))
         engine = create_engine(_sync_sqlite(url))
@@ -162,6 +187,8 @@ def hub_pending_message(url: str) -> str | None:
     where = url.split("@")[-1]  # never print a password
     if current is None:
         return f"hub database {where} is empty; run `kirana hub db-upgrade --config FILE` first"
+    if current not in hub_known_revisions():
+        return _newer(f"hub database {where}", current, head, "kirana hub db-upgrade")
     return (f"hub database {where} is at migration {current}, the code needs {head}; "
             "run `kirana hub db-upgrade --config FILE`")
 
