@@ -58,7 +58,10 @@ def hub(ctx: click.Context, config_path: str | None, host: str | None, port: int
 def hub_db_upgrade(cfg: HubConfig) -> None:
     from app.core import migrate
 
-    migrate.hub_upgrade(cfg.database_url)
+    try:
+        migrate.hub_upgrade(cfg.database_url)
+    except migrate.NewerDatabase as exc:
+        fail(str(exc))
     console.print("The hub database is at the current schema.")
 
 
