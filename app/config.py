@@ -88,6 +88,9 @@ class ServerSection(Base):
     # The address tablets and customers' phones use (printed as the e-receipt QR code);
     # empty: http://<host name>:<port>
     public_url: str = ""
+    # "text": human lines; "json": one JSON object per line (docs/deploy.md). Both carry
+    # each request's id (X-Request-ID).
+    log_format: Literal["text", "json"] = "text"
 
 
 class BarcodeRuleSection(Base):

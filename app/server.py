@@ -35,6 +35,7 @@ from app.core.auth import PUBLIC, requires
 from app.core.db import AnyDatabase, Database
 from app.core.headers import add_security_headers
 from app.core.inputs import bounded_input
+from app.core.logs import request_id_middleware
 from app.core.session_files import SessionFileStore
 from app.core.timing import server_timing_middleware
 from app.core.web import EXCEPTION_HANDLERS, TEMPLATES_DIR, nav_for, template_globals
@@ -167,6 +168,7 @@ def _common_middleware(cfg: StoreConfig | HubConfig, data_dir: Path) -> dict:
             engine_callback=_template_engine,
         ),
         middleware=[
+            request_id_middleware,
             server_timing_middleware,
             RotatingSessionConfig(
                 max_age=cfg.security.session_hours * 3600,

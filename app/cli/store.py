@@ -69,9 +69,11 @@ def serve(cfg: StoreConfig, host: str | None, port: int | None) -> None:
         http_protocol = lan_https.sniffing_protocol(switch)
     # Open order boards hold a live stream that never ends by itself: on SIGTERM or
     # Ctrl-C, requests get a few seconds to finish, then the server stops anyway.
+    from app.core.logs import log_config
+
     uvicorn.run(served, host=host, port=port, log_level="info", proxy_headers=False,
                 timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS, http=http_protocol,
-                loop="asyncio")
+                loop="asyncio", log_config=log_config(cfg.server.log_format))
 
 
 # ---- db -----------------------------------------------------------------------------
