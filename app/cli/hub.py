@@ -48,8 +48,11 @@ def hub(ctx: click.Context, config_path: str | None, host: str | None, port: int
                   f"(database {where})", highlight=False)
     proxy = {"proxy_headers": True, "forwarded_allow_ips": forwarded_allow_ips} if (
         forwarded_allow_ips) else {"proxy_headers": False}
+    from app.core.logs import log_config
+
     uvicorn.run(app, host=host, port=port, log_level="info", **proxy,
-                ws_max_size=4 * 1024 * 1024, ws_ping_interval=20, ws_ping_timeout=20)
+                ws_max_size=4 * 1024 * 1024, ws_ping_interval=20, ws_ping_timeout=20,
+                log_config=log_config(cfg.server.log_format))
 
 
 @hub.command("db-upgrade", help="Create or migrate the hub database.")
