@@ -142,13 +142,18 @@ def hub_rotate_token(cfg: HubConfig, store_id: str) -> None:
 @click.option("--webhook", default="", help="URL to POST each order status change to.")
 @click.option("--return-window-days", default=7, show_default=True, type=click.IntRange(0, 365),
               help="Days after delivery the channel may ask for a return.")
+@click.option("--returns-to-nearest", is_flag=True, default=False,
+              help="Send a return to the nearest online dark store when the store that "
+                   "packed the order is a counter store, switched off or offline.")
 @HUB.with_config
-def hub_add_channel(cfg: HubConfig, name: str, webhook: str, return_window_days: int) -> None:
+def hub_add_channel(cfg: HubConfig, name: str, webhook: str, return_window_days: int,
+                    returns_to_nearest: bool) -> None:
     from app.hub.service import HubError
     from app.hub.webhooks import add_channel
 
     key, secret = HUB.with_db(cfg, lambda db: add_channel(db, name, webhook,
-                                                          return_window_days),
+                                                          return_window_days,
+                                                          returns_to_nearest),
                               errors=(HubError,))
     console.print(f"Channel [bold]{name.lower()}[/] registered. Shown once, keep them safe:")
     click.echo(f"API key (Authorization: Bearer …): {key}")

@@ -147,7 +147,8 @@ async def api_undelivered(request: Request, order_id: str,
     found = await _own_order(request, order_id)
     try:
         order, view = await returns.mark_undelivered(request.app.state.db, found.order.id,
-                                                     data.reason, _actor(request))
+                                                     data.reason, _actor(request),
+                                                     request.app.state.cfg.offline_after)
     except HubError as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
     return {**order_reads.order_json(order), "return": returns.return_json(view)}

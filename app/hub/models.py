@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -251,6 +252,10 @@ class HubChannel(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # Days after delivery the channel may ask for a return (issue #19, h014).
     return_window_days: Mapped[int] = mapped_column(Integer, default=7, server_default="7")
+    # Returns go to the nearest online dark store when the store that packed the order
+    # is a counter store, switched off or offline (issue #19, h014). Off: always back to it.
+    returns_to_nearest: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                     server_default=false())
 
 
 class HubWebhook(Base):

@@ -84,7 +84,8 @@ async def order_undelivered(request: Request, order_id: str, data: Form) -> Resp
     user = signed_in(request)
     try:
         await returns.mark_undelivered(request.app.state.db, order_id,
-                                       data.get("reason", ""), user.name)
+                                       data.get("reason", ""), user.name,
+                                       request.app.state.cfg.offline_after)
     except HubError as exc:
         return go(request, f"/hub/orders/{order_id}?error={_q(str(exc))}")
     return go(request, f"/hub/orders/{order_id}")

@@ -28,7 +28,7 @@ import hashlib
 import json
 import logging
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -44,7 +44,7 @@ from app.core.db import Session, next_number
 from app.core.ids import uuid7
 from app.core.money import MAX_LINES, MAX_QUANTITY, format_amount
 from app.core.words import count_of
-from app.hub import placement
+from app.hub import allocation, placement
 from app.hub.db import HubDatabase, write_retrying
 from app.hub.models import (
     HubChannel,
@@ -58,7 +58,7 @@ from app.hub.models import (
 )
 from app.hub.order_states import LABELS
 from app.hub.placement import _log, _set_status
-from app.hub.service import HubError, enqueue
+from app.hub.service import HubError, enqueue, online_store_ids
 from app.orders.schemas import Sku
 from app.orders.service import LineIn, OrderError, OrderIn
 from app.sync.protocol import Event
@@ -176,22 +176,82 @@ def return_json(view: ReturnView) -> dict[str, Any]:
 # --- the order under lock ----------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Detour:
+    """A return that goes to another store than the one that packed the order."""
+
+    store_id: str  # the nearest online dark store
+    km: float  # from the order's delivery point
+    why: str  # why not the packing store: "S1 is a counter store"
+
+
 @dataclass
 class Locked:
     order: HubOrder
     holders: list[HubOrder]  # who fulfilled it: its parts if split, else the order itself
     lines: dict[str, list[HubOrderLine]]  # holder id -> its lines, as they are now
+    # packing store id -> where its goods go instead (the channel's returns_to_nearest)
+    detours: dict[str, Detour] = field(default_factory=dict)
 
 
-async def _locked(s: Session, order_id: str) -> Locked:
+async def _detours(s: Session, order: HubOrder, packed_by: list[str],
+                   offline_after: timedelta) -> dict[str, Detour]:
+    """For a channel with `returns_to_nearest`: each packing store that is not an
+    active, online dark store -> the nearest active online dark store to the order's
+    delivery point. One return reaches a store once (the store keeps the first
+    `return.requested` of a return id), so no two packing stores share a detour and a
+    detour never goes to another packing store; without a free one, or without the
+    order's coordinates, the goods go back where they were packed."""
+    on = await s.scalar(select(HubChannel.returns_to_nearest).where(
+        HubChannel.name == order.channel))
+    if not on or order.lat is None or order.lon is None:
+        return {}
+    stores = {st.id: st for st in await s.scalars(select(HubStore).order_by(HubStore.id))}
+    online = await online_store_ids(s, utcnow(), offline_after)
+
+    def why_not(store_id: str) -> str:
+        st = stores.get(store_id)
+        if st is None:
+            return f"{store_id} is not registered"
+        if st.kind != "darkstore":
+            return f"{store_id} is a counter store"
+        if not st.active:
+            return f"{store_id} is switched off"
+        if store_id not in online:
+            return f"{store_id} is offline"
+        return ""
+
+    lat, lon = order.lat, order.lon
+    nearest = sorted((allocation.haversine_km(lat, lon, st.lat, st.lon), st.id)
+                     for st in stores.values() if not why_not(st.id))
+    used = set(packed_by)
+    out: dict[str, Detour] = {}
+    for store_id in sorted(set(packed_by)):
+        why = why_not(store_id)
+        if not why:
+            continue
+        for km, other in nearest:
+            if other not in used:
+                used.add(other)
+                out[store_id] = Detour(other, km, why)
+                break
+    return out
+
+
+async def _locked(s: Session, order_id: str, offline_after: timedelta | None = None) -> Locked:
     """The order, its stores' rows and then its own row locked (placement.py's order:
-    store rows in id order before order rows), and what each line has returned."""
+    store rows in id order before order rows), and what each line has returned. With
+    `offline_after` (a new return), where the channel sends returns (`_detours`); those
+    stores' rows are locked with the others."""
     order = await s.get(HubOrder, order_id)
     if order is None:
         raise NotFound(f"no order {order_id[:40]}")
     parts = list(await s.scalars(select(HubOrder).where(HubOrder.parent_id == order.id)
                                  .order_by(HubOrder.number)))
-    store_ids = sorted({h.store_id for h in parts or [order] if h.store_id})
+    packed_by = sorted({h.store_id for h in parts or [order] if h.store_id})
+    detours = ({} if offline_after is None or not packed_by
+               else await _detours(s, order, packed_by, offline_after))
+    store_ids = sorted(set(packed_by) | {d.store_id for d in detours.values()})
     if store_ids:
         await s.execute(select(HubStore.id).where(HubStore.id.in_(store_ids))
                         .order_by(HubStore.id).with_for_update())
@@ -208,7 +268,7 @@ async def _locked(s: Session, order_id: str) -> Locked:
             .order_by(HubOrderLine.order_id, HubOrderLine.position)
             .execution_options(populate_existing=True)):
         lines[line.order_id].append(line)
-    return Locked(order, holders, lines)
+    return Locked(order, holders, lines, detours)
 
 
 @dataclass
@@ -289,8 +349,10 @@ async def _create(s: Session, locked: Locked, shares: list[Share], *, kind: str,
             take = min(ln.quantity - ln.returned, left)
             ln.returned += take
             left -= take
+        packer = share.holder.store_id or ""
         rows.append(HubReturnLine(
-            return_id=ret.id, store_id=share.holder.store_id or "", sku=share.sku,
+            return_id=ret.id, sku=share.sku,
+            store_id=locked.detours[packer].store_id if packer in locked.detours else packer,
             order_id=share.holder.id, quantity=share.quantity,
             unit_price_minor=_unit_price(share.lines[0], prices),
             refundable_minor=refundable, decision=""))
@@ -308,10 +370,17 @@ async def _create(s: Session, locked: Locked, shares: list[Share], *, kind: str,
         mine = [r for r in rows if r.order_id == holder.id]
         if not mine:
             continue
+        to = mine[0].store_id
+        detour = locked.detours.get(holder.store_id or "")
+        if detour is not None:
+            _log(s, order, "return", f"{ret.number}: {count_of(sum(r.quantity for r in mine), 'unit')} "
+                                     f"go to {to}, the nearest dark store ({detour.km:.1f} km), "
+                                     f"not {holder.store_id}: {detour.why}",
+                 {"return": ret.number, "store": to, "packed_by": holder.store_id})
         if holder is not order:
             _log(s, holder, "return", f"{ret.number}: {count_of(sum(r.quantity for r in mine), 'unit')} "
-                                      f"back to {holder.store_id}")
-        await enqueue(s, [holder.store_id or ""], [("return.requested", _requested_data(
+                                      f"back to {to}")
+        await enqueue(s, [to], [("return.requested", _requested_data(
             ret, order, holder, mine, now))])
     return ret, rows
 
@@ -382,7 +451,7 @@ async def request_return(db: HubDatabase, cfg: HubConfig, order_id: str, body: R
         return ReturnView(existing, await _lines_of(s, existing.id))
 
     async def run(s: Session) -> ReturnView:
-        locked = await _locked(s, order_id)
+        locked = await _locked(s, order_id, cfg.offline_after)
         order = locked.order
         again = await find(s, order)
         if again is not None:
@@ -476,16 +545,19 @@ async def _place_replacement(db: HubDatabase, cfg: HubConfig, made: ReturnView) 
 # --- failed delivery ---------------------------------------------------------------------
 
 
-async def mark_undelivered(db: HubDatabase, order_id: str, reason: str, actor: str
+async def mark_undelivered(db: HubDatabase, order_id: str, reason: str, actor: str,
+                           offline_after: timedelta = timedelta(seconds=60)
                            ) -> tuple[HubOrder, ReturnView]:
     """The courier (or an operator) could not hand the order over: it becomes
     `undelivered` (a split order: its parts still with a rider) and a return of kind
     `rto` takes every unit back to the store that packed it. Again for an order that is
-    undelivered already: its RTO return, unchanged."""
+    undelivered already: its RTO return, unchanged. `offline_after` (the hub's
+    `sync.offline_after_seconds`): when a store counts as offline for the channel's
+    `returns_to_nearest`."""
     reason = _reason(reason)
 
     async def run(s: Session) -> tuple[HubOrder, ReturnView]:
-        locked = await _locked(s, order_id)
+        locked = await _locked(s, order_id, offline_after)
         order = locked.order
         if order.status == "undelivered":
             existing = await s.scalar(select(HubReturn).where(
@@ -501,7 +573,8 @@ async def mark_undelivered(db: HubDatabase, order_id: str, reason: str, actor: s
             _set_status(s, holder, "undelivered", actor, reason)
         if coming != [order] and order.status != "undelivered":
             _log(s, order, "courier", f"Not delivered (reported by {actor}): {reason}")
-        back = Locked(order, coming, {h.id: locked.lines[h.id] for h in coming})
+        back = Locked(order, coming, {h.id: locked.lines[h.id] for h in coming},
+                      locked.detours)
         wanted: dict[str, int] = defaultdict(int)
         for holder in coming:
             for line in back.lines[holder.id]:

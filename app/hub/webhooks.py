@@ -34,10 +34,12 @@ log = logging.getLogger("kirana.hub")
 
 
 async def add_channel(db: HubDatabase, name: str, webhook_url: str = "",
-                      return_window_days: int = 7) -> tuple[str, str]:
+                      return_window_days: int = 7, returns_to_nearest: bool = False
+                      ) -> tuple[str, str]:
     """A sales channel: its API key (scope orders:write, named after the channel) and
     the webhook signing secret. Both are shown once. `return_window_days`: how long
-    after delivery it may ask for a return (issue #19)."""
+    after delivery it may ask for a return (issue #19); `returns_to_nearest`: its returns
+    go to the nearest online dark store when the packing store cannot take them."""
     from app.core.auth import create_api_key
 
     name = name.strip().lower()
@@ -53,7 +55,8 @@ async def add_channel(db: HubDatabase, name: str, webhook_url: str = "",
             raise HubError(f"channel {name} exists already")
         s.add(HubChannel(name=name, webhook_url=webhook_url,
                          webhook_secret=sealing.seal_webhook_secret(db, name, secret),
-                         created_at=utcnow(), return_window_days=return_window_days))
+                         created_at=utcnow(), return_window_days=return_window_days,
+                         returns_to_nearest=bool(returns_to_nearest)))
         await s.flush()
         await announce_channels(s)
     try:

@@ -1,6 +1,7 @@
 """returns of online orders at the hub (issue #19): hub_returns and hub_return_lines,
 how much of each order line has come back (hub_order_lines.returned), and each sales
-channel's return window (hub_channels.return_window_days, 7 days unless set).
+channel's return window (hub_channels.return_window_days, 7 days unless set) and whether
+its returns may go to the nearest dark store (hub_channels.returns_to_nearest, off).
 
 Revision ID: h014
 Revises: h013
@@ -75,10 +76,13 @@ def upgrade() -> None:
                                                server_default="0"))
     op.add_column("hub_channels", sa.Column("return_window_days", sa.Integer(),
                                             nullable=False, server_default="7"))
+    op.add_column("hub_channels", sa.Column("returns_to_nearest", sa.Boolean(),
+                                            nullable=False, server_default=sa.false()))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("hub_channels", schema=None) as batch_op:
+        batch_op.drop_column("returns_to_nearest")
         batch_op.drop_column("return_window_days")
     with op.batch_alter_table("hub_order_lines", schema=None) as batch_op:
         batch_op.drop_column("returned")
