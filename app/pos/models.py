@@ -54,9 +54,12 @@ class Cart(Base):
     tablet never loses it; `version` lets the Pay form notice a cart that changed."""
 
     __tablename__ = "carts"
+    # A counter's active or parked carts in one seek (migration 0024).
+    __table_args__ = (Index("ix_carts_counter_status_created", "counter", "status",
+                            "created_at"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=uuid7)
-    counter: Mapped[str] = mapped_column(String(10), index=True)
+    counter: Mapped[str] = mapped_column(String(10))
     status: Mapped[str] = mapped_column(String(12), default="active")  # active|parked|paid|voided
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
     customer_phone: Mapped[str] = mapped_column(String(15), default="")
