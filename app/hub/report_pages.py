@@ -86,6 +86,23 @@ async def reports_csv(request: Request, start: str = "", end: str = "", sort: st
             f'attachment; filename="chain-{o.first.isoformat()}-{o.last.isoformat()}.csv"'})
 
 
+@get("/hub/reports/returns", guards=[requires(*HQ)])
+async def returns_page(request: Request, start: str = "", end: str = "") -> Template:
+    """Returns of online orders across the chain (issue #19): per store, per product,
+    per reason, time to complete and refunds (figures in return_reports.py)."""
+    from app.hub import return_reports
+
+    try:
+        first, last = rules.date_range(start, end, _today(request))
+    except rules.RangeError as exc:
+        return page(request, "hub/reports_returns.html", status_code=400, error=str(exc),
+                    r=None, start=start[:10], end=end[:10])
+    figures = await return_reports.chain_returns(request.app.state.db, first, last,
+                                                 request.app.state.cfg.tz)
+    return page(request, "hub/reports_returns.html", error="", r=figures,
+                start=first.isoformat(), end=last.isoformat())
+
+
 # --- GSTR-1 --------------------------------------------------------------------------
 
 
@@ -184,4 +201,4 @@ async def gst_set_gstin(request: Request, data: Form) -> Response:
     return go(request, f"{back}&saved={quote(store)}")
 
 
-ROUTES = [reports_page, reports_csv, gst_page, gst_file, gst_set_gstin]
+ROUTES = [reports_page, reports_csv, returns_page, gst_page, gst_file, gst_set_gstin]
