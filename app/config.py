@@ -40,6 +40,7 @@ class ConfigError(Exception):
 # so it keeps these two patterns itself; tests/unit/test_gst_invoice.py checks they agree).
 GST_STATE_CODE = re.compile(r"0[1-9]|[12][0-9]|3[0-8]|97")
 GST_SERIES = re.compile(r"[A-Za-z0-9/-]{1,4}")
+PHOTO_MAX_KB_LIMIT = 8192  # returns.photo_max_kb's highest: fits the request limit
 StoreId = Annotated[str, msgspec.Meta(pattern=r"^[A-Z][A-Z0-9]{0,7}$")]
 Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
 
@@ -185,7 +186,9 @@ class ReturnsSection(Base):
     # refund above this many rupees (or a unit flagged as the wrong item) waits for a
     # manager's PIN; a photo of a graded unit may be at most photo_max_kb kilobytes.
     approval_above_rupees: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 500
-    photo_max_kb: Annotated[int, msgspec.Meta(ge=16, le=10_240)] = 2048
+    # At most 8192 KB: photo + form must fit under the request body limit (10,000,000
+    # bytes), or a big photo would get a bare 413 instead of the desk's message.
+    photo_max_kb: Annotated[int, msgspec.Meta(ge=16, le=PHOTO_MAX_KB_LIMIT)] = 2048
 
 
 class HubLinkSection(Base):
