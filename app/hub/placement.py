@@ -216,8 +216,10 @@ async def _record_and_place(s: Session, cfg: HubConfig, incoming: OrderIn, locks
         promised_by=incoming.promised_by, payment=incoming.payment,
         cod_amount_minor=incoming.cod_amount_minor, notes=incoming.notes[:300],
         value_minor=value, parent_id=None, created_at=now, updated_at=now)
+    # A line the channel sent without a price keeps the catalogue's price of this moment
+    # (what the order was valued at): a later return refunds that, not a later price.
     lines = [HubOrderLine(order_id=order.id, position=i, sku=sku, quantity=line.quantity,
-                          price_minor=line.price_minor)
+                          price_minor=line.price_minor or known[sku][0])
              for i, (sku, line) in enumerate(zip(skus, incoming.lines, strict=True), 1)]
     s.info.setdefault(NEW_ORDERS_KEY, set()).add(order.id)
     _log(s, order, "received", f"Received from {order.channel} "

@@ -329,6 +329,9 @@ async def _create(s: Session, locked: Locked, shares: list[Share], *, kind: str,
                func.coalesce(func.sum(HubReturnLine.refundable_minor), 0))
         .where(HubReturnLine.order_id.in_([h.id for h in locked.holders]))
         .group_by(HubReturnLine.order_id, HubReturnLine.sku))).all())
+    taken: dict[str, int] = defaultdict(int)
+    for (holder_id, _sku), value in earlier.items():
+        taken[holder_id] += value
     ret = HubReturn(
         id=uuid7(), number="", order_id=order.id, channel=order.channel,
         channel_return_id=channel_return_id, kind=kind, mode=mode, reason=reason,
@@ -344,6 +347,12 @@ async def _create(s: Session, locked: Locked, shares: list[Share], *, kind: str,
             returned_quantity=sum(ln.returned for ln in share.lines),
             refunded_minor=min(paid, earlier.get((share.holder.id, share.sku), 0)))
         refundable = return_rules.refundable_minor(paid_line, share.quantity)
+        if kind == "rto" and order.payment == "cod":
+            refundable = 0  # cash on delivery never collected: nothing to pay back
+        # Never more back than the order (or part) was worth, over all its returns.
+        room = max(0, share.holder.value_minor - taken.get(share.holder.id, 0))
+        refundable = min(refundable, room)
+        taken[share.holder.id] = taken.get(share.holder.id, 0) + refundable
         left = share.quantity
         for ln in share.lines:  # the count per order line, first lines first
             take = min(ln.quantity - ln.returned, left)
@@ -467,8 +476,13 @@ async def request_return(db: HubDatabase, cfg: HubConfig, order_id: str, body: R
             raise Refused(f"order {order.number} was delivered on {delivered.date().isoformat()}; "
                           f"{order.channel} takes returns for {count_of(days, 'day')} after "
                           "delivery")
-        shares = _allocate(locked, wanted)
-        ret, rows = await _create(s, locked, shares, kind="customer", mode=body.mode,
+        # Only what was delivered can come back: a split order's cancelled part (or one
+        # still on its way) holds nothing the customer has.
+        got = [h for h in locked.holders if h.status == "delivered"]
+        delivered_only = Locked(order, got, {h.id: locked.lines[h.id] for h in got},
+                                locked.detours)
+        shares = _allocate(delivered_only, wanted)
+        ret, rows = await _create(s, delivered_only, shares, kind="customer", mode=body.mode,
                                   channel_return_id=body.return_id, reason=reason,
                                   exchange=body.exchange, digest=digest, actor=actor)
         return ReturnView(ret, rows, created=True)

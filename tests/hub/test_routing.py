@@ -62,7 +62,7 @@ async def test_nearest_store_with_stock_gets_it_with_a_courier_and_reasons(hub_d
     assert (order.status, order.store_id, order.courier) == ("assigned", "D2", "Porter")
     [sent] = await sent_to(hub_db, "D2", "order.assigned")
     assert sent["external_id"] == "W-1" and sent["courier"] == "Porter"
-    assert sent["lines"] == [{"sku": "RICE", "quantity": 2, "price_minor": 0}]
+    assert sent["lines"] == [{"sku": "RICE", "quantity": 2, "price_minor": 4500}]  # at intake
     page = await order_reads.get_order(hub_db, order.id)
     text = " ".join(e.text for e in page.log)
     assert "Sent to D2" in text and "S1 is short of RICE (needs 2, can promise 1)" in text
@@ -265,7 +265,7 @@ async def test_a_big_order_no_store_has_whole_is_split_and_followed(hub_db, hub_
     parts = {p.store_id: p for p in page.parts}
     assert {p.external_id for p in page.parts} == {"BIG-2#1", "BIG-2#2"}
     [to_s1] = await sent_to(hub_db, "S1", "order.assigned")
-    assert to_s1["lines"] == [{"sku": "RICE", "quantity": 3, "price_minor": 0}]
+    assert to_s1["lines"] == [{"sku": "RICE", "quantity": 3, "price_minor": 4500}]
     assert "split: S1 gets RICE x3; D2 gets DAL x2" in " ".join(e.text for e in page.log)
     for store_id, statuses in (("S1", ["accepted", "picking", "picked", "packed", "ready",
                                        "handed_over"]),

@@ -1,0 +1,93 @@
+"""What a return may refund, at the hub (issue #19 review): the price the order was
+taken at (not today's catalogue price), nothing for a cash-on-delivery order that came
+back undelivered, never more than the order was worth, and nothing from a split order's
+part that was cancelled. SQLite and PostgreSQL (the hub fixtures)."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from app.core.clock import utcnow
+from app.hub import placement, returns, service, webhooks
+from app.hub.models import HubOrder, HubOrderLine
+from tests.hub.test_hub_service import apply
+from tests.hub.test_hub_service import ev as event
+from tests.hub.test_returns import STEPS, delivered_order
+from tests.hub.test_routing import incoming, setup_stores
+
+
+def body(return_id: str, *lines: tuple[str, int]) -> returns.ReturnBody:
+    return returns.ReturnBody(return_id=return_id, reason="not needed",
+                              lines=[returns.ReturnLineBody(sku, q) for sku, q in lines])
+
+
+async def test_a_refund_follows_the_price_the_order_was_taken_at(hub_db, hub_cfg):
+    await setup_stores(hub_db, {"S1": 10})
+    await webhooks.add_channel(hub_db, "webshop")
+    order = await delivered_order(hub_db, hub_cfg)  # 4 RICE at the catalogue's 45.00
+    async with hub_db.read() as s:
+        line = await s.scalar(select(HubOrderLine).where(HubOrderLine.order_id == order.id))
+    assert line is not None and line.price_minor == 4500  # kept at intake
+    await service.set_price(hub_db, "RICE", 45_000)  # ten times dearer a week later
+    view = await returns.request_return(hub_db, hub_cfg, order.id, body("R-1", ("RICE", 2)),
+                                        "api:webshop")
+    assert [ln.refundable_minor for ln in view.lines] == [9000]
+
+
+async def test_an_undelivered_cash_on_delivery_order_refunds_nothing(hub_db, hub_cfg):
+    await setup_stores(hub_db, {"S1": 10})
+    await webhooks.add_channel(hub_db, "webshop")
+    for ext, payment, cod in (("W-COD", "cod", 9000), ("W-PRE", "prepaid", 0)):
+        placed = await placement.take_order(hub_db, hub_cfg, dataclasses.replace(
+            incoming(ext, qty=2), payment=payment, cod_amount_minor=cod))
+        for status in STEPS:
+            async with hub_db.write() as s:
+                await placement.on_store_status(s, hub_cfg, "S1", {
+                    "channel": "webshop", "external_id": ext, "status": status})
+        _order, view = await returns.mark_undelivered(hub_db, placed.order.id, "gate locked",
+                                                      "courier")
+        assert view.ret.kind == "rto"
+        # The rider never collected the cash: nothing to pay back. Prepaid: all of it.
+        assert [ln.refundable_minor for ln in view.lines] == [0 if cod else 9000], ext
+
+
+async def test_a_cancelled_part_of_a_split_order_cannot_be_returned(hub_db, hub_cfg):
+    from app.hub import order_reads
+    from app.hub.allocation import Rules
+    from app.orders.service import LineIn, OrderIn
+    from tests.hub.test_routing import INDIRANAGAR
+
+    await webhooks.add_channel(hub_db, "webshop")
+    await setup_stores(hub_db, {})
+    await apply(hub_db, "S1", [event(9, "stock.moved", {"sku": "RICE", "delta": 5})])
+    await apply(hub_db, "D2", [event(9, "stock.moved", {"sku": "DAL", "delta": 5})])
+    await placement.save_rules(hub_db, Rules(split_above_minor=100), "Priya")
+    placed = await placement.take_order(hub_db, hub_cfg, OrderIn(
+        channel="webshop", external_id="BIG-2", customer_name="Hotel", customer_phone="",
+        address="MG Road", pincode="560038", promised_by=utcnow() + timedelta(hours=2),
+        lines=(LineIn("RICE", 3), LineIn("DAL", 2)), lat=INDIRANAGAR[0], lon=INDIRANAGAR[1]))
+    parts = {p.store_id: p for p in (await order_reads.get_order(hub_db, placed.order.id)).parts}
+    await placement.cancel(hub_db, parts["D2"].id, "DAL spoilt", "Priya")
+    for status in STEPS:
+        async with hub_db.write() as s:
+            await placement.on_store_status(s, hub_cfg, "S1", {
+                "channel": "webshop", "external_id": parts["S1"].external_id,
+                "status": status})
+    await placement.mark_delivered(hub_db, placed.order.id, "api:webshop")
+    async with hub_db.read() as s:
+        assert (await s.get(HubOrder, placed.order.id)).status == "delivered"
+        assert (await s.get(HubOrder, parts["D2"].id)).status == "cancelled"
+    try:
+        await returns.request_return(hub_db, hub_cfg, placed.order.id,
+                                     body("R-D", ("DAL", 2)), "api:webshop")
+    except returns.Refused as refused:
+        assert "DAL is not on order" in str(refused)
+    else:
+        raise AssertionError("a cancelled part's goods were taken back")
+    view = await returns.request_return(hub_db, hub_cfg, placed.order.id,
+                                        body("R-R", ("RICE", 3)), "api:webshop")
+    assert [(ln.sku, ln.store_id, ln.refundable_minor) for ln in view.lines] == [
+        ("RICE", "S1", 3 * 4500)]
