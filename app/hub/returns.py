@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import msgspec
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.catalog.models import Product
@@ -324,9 +324,12 @@ async def _create(s: Session, locked: Locked, shares: list[Share], *, kind: str,
     timeline entries and each store's `return.requested`, in the caller's transaction."""
     order, now = locked.order, utcnow()
     prices = await _prices(s, [share.sku for share in shares])
+    # What earlier returns took: the refund a finished one paid, the most an open one may.
+    taken_by = case((HubReturnLine.completed_at.is_(None), HubReturnLine.refundable_minor),
+                    else_=func.coalesce(HubReturnLine.refund_minor, 0))
     earlier = dict(((o, k), int(v)) for o, k, v in (await s.execute(
         select(HubReturnLine.order_id, HubReturnLine.sku,
-               func.coalesce(func.sum(HubReturnLine.refundable_minor), 0))
+               func.coalesce(func.sum(taken_by), 0))
         .where(HubReturnLine.order_id.in_([h.id for h in locked.holders]))
         .group_by(HubReturnLine.order_id, HubReturnLine.sku))).all())
     taken: dict[str, int] = defaultdict(int)
@@ -706,6 +709,10 @@ async def apply_store_event(s: Session, store_id: str, e: Event) -> None:
         line.wrong_item = got.wrong_item if got else 0
         line.refund_minor, line.decision = refund, decision
         line.approved_by, line.completed_at = approved, now
+        # Units that did not come back as ours (short, or another item in the bag) are
+        # still with the customer: they may be asked back again.
+        back = (line.resellable or 0) + (line.damaged or 0) + (line.expired or 0)
+        await _give_back(s, line.order_id, line.sku, line.quantity - min(back, line.quantity))
     order = await s.get(HubOrder, ret.order_id)
     assert order is not None
     received = sum(line.received or 0 for line in mine)
@@ -728,6 +735,20 @@ async def apply_store_event(s: Session, store_id: str, e: Event) -> None:
         _log(s, order, "return", f"{ret.number} completed: refund "
                                  f"{format_amount(ret.refund_total_minor)} to {order.channel}")
         await _queue_webhook(s, ret, order, lines, now)
+
+
+async def _give_back(s: Session, order_id: str, sku: str, units: int) -> None:
+    """Take `units` off the order lines' returned counts (last lines first)."""
+    if units <= 0:
+        return
+    for ln in await s.scalars(select(HubOrderLine).where(
+            HubOrderLine.order_id == order_id, HubOrderLine.sku == sku)
+            .order_by(HubOrderLine.position.desc()).with_for_update()):
+        take = min(ln.returned, units)
+        ln.returned -= take
+        units -= take
+        if units == 0:
+            return
 
 
 async def _queue_webhook(s: Session, ret: HubReturn, order: HubOrder,

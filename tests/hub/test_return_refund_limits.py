@@ -91,3 +91,32 @@ async def test_a_cancelled_part_of_a_split_order_cannot_be_returned(hub_db, hub_
                                         body("R-R", ("RICE", 3)), "api:webshop")
     assert [(ln.sku, ln.store_id, ln.refundable_minor) for ln in view.lines] == [
         ("RICE", "S1", 3 * 4500)]
+
+
+async def test_units_that_did_not_come_back_may_be_asked_back_again(hub_db, hub_cfg):
+    from tests.hub.test_returns import completed, ev
+
+    await setup_stores(hub_db, {"S1": 10})
+    await webhooks.add_channel(hub_db, "webshop")
+    order = await delivered_order(hub_db, hub_cfg)  # 4 RICE
+    first = await returns.request_return(hub_db, hub_cfg, order.id, body("R-1", ("RICE", 3)),
+                                         "api:webshop")
+    ret = {"return_id": first.ret.id, "number": first.ret.number}
+    # The bag held 2 of ours and something else: 1 resellable, 1 damaged, 1 wrong item.
+    await apply(hub_db, "S1", [ev(1, "return.completed", completed(
+        ret, refund=9000, line={"expected": 3, "received": 3, "resellable": 1, "damaged": 1,
+                                "wrong_item": 1, "refund_minor": 9000}))])
+    async with hub_db.read() as s:
+        line = await s.scalar(select(HubOrderLine).where(HubOrderLine.order_id == order.id))
+    assert line is not None and line.returned == 2  # the wrong item's unit is still out
+    try:
+        await returns.request_return(hub_db, hub_cfg, order.id, body("R-2", ("RICE", 3)),
+                                     "api:webshop")
+    except returns.Refused as refused:
+        assert "only 2 can be" in str(refused)
+    else:
+        raise AssertionError("more asked back than is out")
+    again = await returns.request_return(hub_db, hub_cfg, order.id, body("R-3", ("RICE", 2)),
+                                         "api:webshop")
+    # 4 x 45.00 paid, 90.00 refunded: the last two may take the other 90.00
+    assert [ln.refundable_minor for ln in again.lines] == [9000]
