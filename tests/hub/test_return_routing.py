@@ -160,3 +160,27 @@ async def test_a_split_order_never_sends_one_store_two_parts_of_a_return(hub_db,
         "api:webshop")
     assert sorted(await where_lines_go(hub_db, again.ret.id)) == [
         ("S1", parts["S1"].id, 1), ("W3", parts["D2"].id, 1)]
+
+
+def test_add_channel_sets_returns_to_nearest_from_the_command_line(tmp_path, hub_sqlite_template):
+    import shutil
+    import sqlite3
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from app.cli import main
+
+    root = Path(__file__).resolve().parents[2]
+    text = (root / "store_config" / "hub.toml").read_text()
+    text = text.replace('database_path = "../var/hub/hub.db"', 'database_path = "hub.db"')
+    text = text.replace('data_dir = "../var/hub"', 'data_dir = "var"')
+    (tmp_path / "hub.toml").write_text(text)
+    shutil.copy(hub_sqlite_template, tmp_path / "hub.db")
+    config = str(tmp_path / "hub.toml")
+    for args in (["near", "--returns-to-nearest"], ["home"]):
+        out = CliRunner().invoke(main, ["hub", "add-channel", "--config", config, *args])
+        assert out.exit_code == 0, out.output
+    with sqlite3.connect(tmp_path / "hub.db") as con:
+        rows = dict(con.execute("SELECT name, returns_to_nearest FROM hub_channels"))
+    assert rows == {"near": 1, "home": 0}
