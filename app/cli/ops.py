@@ -1,5 +1,5 @@
-"""Running a store for real (issue #23, docs/deploy.md): `kirana backup` and
-`kirana restore`. The work is in app/ops/backup.py; these print what happened in plain
+"""Running a store for real (issue #23, docs/deploy.md): `kirana init`, `kirana backup`
+and `kirana restore`. The work is in app/ops/backup.py; these print what happened in plain
 words and what to do next."""
 
 from __future__ import annotations
@@ -94,3 +94,25 @@ def restore(cfg: StoreConfig, backup_file: str, yes: bool) -> None:
         "  3. The store then sends its stock figures and the hub sends what it missed; "
         "the next receipt number continues after the hub's last one.", highlight=False,
         soft_wrap=True)
+
+
+@click.command("init", help="Set up a new store, dark store or hub in DIR: a commented "
+                            "config, its private data folder, and the next commands.")
+@click.argument("kind", type=click.Choice(["store", "darkstore", "hub"]))
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option("--id", "store_id", default="", help="Store id (default S1, or D1 for a "
+                                                  "dark store): capitals and digits.")
+@click.option("--name", default="", help="The name on screens and receipts.")
+@click.option("--port", default=None, type=click.IntRange(1, 65535),
+              help="Port to serve on (default 8000 for a store, 8100 for the hub).")
+def init(kind: str, folder: str, store_id: str, name: str, port: int | None) -> None:
+    from app.ops.site import InitError, make_site
+
+    try:
+        site = make_site(kind, Path(folder), store_id=store_id, name=name, port=port)
+    except (InitError, OSError) as exc:
+        fail(str(exc))
+    console.print(f"Wrote {site.config} (data in {site.data_dir}). Next:", highlight=False,
+                  soft_wrap=True)
+    for n, step in enumerate(site.next_steps, 1):
+        console.print(f"  {n}. {step}", highlight=False, soft_wrap=True)
