@@ -46,12 +46,14 @@ def check_photo(data: bytes, cfg: StoreConfig) -> str:
 
 async def grade_with_photo(db: Database, cfg: StoreConfig, return_id: str, sku: str,
                            grade: str, user: StaffUser, data: bytes | None,
-                           request_id: str = "") -> OnlineReturnLine:
+                           request_id: str = "", *, quantity: int | str = 1,
+                           whole: bool = False) -> OnlineReturnLine:
     """`service.grade`, with the unit's photo when one was taken. The file is written
     first and removed again when the grade is refused, so no photo is left without
-    its row."""
+    its row. `quantity` and `whole` as service.grade takes them."""
     if not data:
-        return await service.grade(db, return_id, sku, grade, user, request_id=request_id)
+        return await service.grade(db, return_id, sku, grade, user, request_id=request_id,
+                                   quantity=quantity, whole=whole)
     kind = check_photo(data, cfg)
     if not _SAFE_ID.fullmatch(return_id) or not (await service.view(db, return_id)).open:
         # no file (nor folder) for a return that is not there or not open any more
@@ -61,7 +63,8 @@ async def grade_with_photo(db: Database, cfg: StoreConfig, return_id: str, sku: 
     write_private(path, data)
     try:
         return await service.grade(db, return_id, sku, grade, user, service.Photo(
-            str(relative), len(data), f"image/{kind}"), request_id=request_id)
+            str(relative), len(data), f"image/{kind}"), request_id=request_id,
+            quantity=quantity, whole=whole)
     except BaseException:
         path.unlink(missing_ok=True)
         raise

@@ -14,6 +14,8 @@ from litestar.exceptions import NotFoundException
 from litestar.params import Body
 from litestar.response import Template
 
+from app.catalog.units import format_measure, format_quantity
+from app.config import PHOTO_MAX_KB_LIMIT
 from app.core import auth
 from app.core.auth import LoginError, requires
 from app.core.return_rules import GRADES, ReturnRuleError
@@ -22,7 +24,9 @@ from app.core.web import Form, current_user, go, is_htmx, page, signed_in
 from app.returns import metrics, photos, service
 
 DESK = requires("picker")  # pickers and managers (a manager may do what a picker does)
-MAX_PHOTO_READ = 10_240 * 1024 + 1  # config's highest photo_max_kb, plus one byte
+# config's highest photo_max_kb, plus one byte: with the form it stays under Litestar's
+# request body limit (10,000,000 bytes), so a photo too big gets the desk's own message
+MAX_PHOTO_READ = PHOTO_MAX_KB_LIMIT * 1024 + 1
 
 
 @get("/returns", guards=[DESK])
@@ -49,7 +53,10 @@ async def returns_open(request: Request, data: Form) -> Response | Template:
 
 
 async def _desk(request: Request, rid: str, *, message: str = "", kind: str = "ok",
-                scanned: Any = None, status_code: int = 200, approval: str = "") -> Template:
+                scanned: service.Scanned | None = None, status_code: int = 200,
+                approval: str = "", again: str = "") -> Template:
+    """The desk; `scanned` opens the grade form for an item, `again` (a SKU whose grade
+    was refused) opens it once more so the picker can correct the quantity."""
     db = request.app.state.db
     cfg = request.app.state.cfg
     try:
@@ -60,14 +67,22 @@ async def _desk(request: Request, rid: str, *, message: str = "", kind: str = "o
         decision = service.preview(v.ret, cfg)
     except ReturnRuleError:
         decision = None
-    bin_code = await service.suggested_bin(db, scanned.product_id) if scanned else ""
+    if scanned is None and again and v.open:
+        line = next((li for li in v.lines if li.sku == again.upper()), None)
+        if line is not None and line.received < line.expected:
+            scanned = service.Scanned(line, v.units.get(line.sku, "piece"))
+    bin_code = await service.suggested_bin(db, scanned.line.product_id) if scanned else ""
     if v.ret.state == "awaiting_approval" and not approval:
         approval = decision.why if decision else "a manager must approve"
     # htmx swaps only 2xx answers: the desk's refusals come back as 200 fragments with
     # the red message (as the picker's screen does); a plain form post keeps the 4xx.
     return page(request, "returns/desk.html", fragment="returns/_desk.html",
                 status_code=200 if is_htmx(request) else status_code, user=current_user(request), v=v,
-                decision=decision, message=message, kind=kind, scanned=scanned,
+                decision=decision, message=message, kind=kind,
+                scanned=scanned.line if scanned else None,
+                unit=scanned.unit if scanned else "piece",
+                weight=format_measure(scanned.weight, scanned.unit).split()[0]
+                if scanned and scanned.weight else "",
                 bin_code=bin_code, grades=GRADES, words=service.GRADE_WORDS,
                 approval=approval,
                 approvers=await auth.list_approvers(db) if approval else [],
@@ -91,14 +106,17 @@ async def returns_desk(request: Request, rid: str) -> Template:
 @post("/returns/{rid:str}/scan", guards=[DESK])
 async def returns_scan(request: Request, rid: str, data: Form) -> Template:
     try:
-        line = await service.scan_item(request.app.state.db, rid, data.get("code", ""),
-                                       tuple(request.app.state.cfg.measure_rules))
+        found = await service.scan_for_grading(request.app.state.db, rid,
+                                               data.get("code", ""),
+                                               tuple(request.app.state.cfg.measure_rules))
     except service.NotFound as exc:
         raise NotFoundException(str(exc)) from None
     except service.ReturnError as exc:
         return await _desk(request, rid, message=str(exc), kind="error", status_code=400)
-    return await _desk(request, rid, scanned=line,
-                       message=f"{line.sku}: how did it come back?")
+    weighed = (f" ({format_quantity(found.weight, found.unit)} on the label)"
+               if found.weight else "")
+    return await _desk(request, rid, scanned=found,
+                       message=f"{found.line.sku}{weighed}: how did it come back?")
 
 
 @post("/returns/{rid:str}/grade", guards=[DESK])
@@ -115,13 +133,18 @@ async def returns_grade(
     try:
         await photos.grade_with_photo(request.app.state.db, request.app.state.cfg, rid, sku,
                                       grade, signed_in(request), photo,
-                                      str(data.get("request_id", ""))[:36])
+                                      str(data.get("request_id", ""))[:36],
+                                      quantity=str(data.get("quantity", "") or "")[:40],
+                                      whole=data.get("whole") == "1")
     except service.AlreadyGraded:  # a retry of a grade already counted: the same answer
         pass
     except service.NotFound as exc:
         raise NotFoundException(str(exc)) from None
-    except service.ReturnError as exc:
+    except service.AlreadyFinished as exc:
         return await _desk(request, rid, message=str(exc), kind="error", status_code=400)
+    except service.ReturnError as exc:
+        return await _desk(request, rid, message=str(exc), kind="error", status_code=400,
+                           again=sku)
     return await _desk(request, rid, message=f"{sku.upper()}: {service.GRADE_WORDS[grade]}. "
                        "Scan the next item.")
 

@@ -3,8 +3,9 @@
 - `apply_requested`: the hub's `return.requested` (inside the sync apply transaction)
   becomes an expected return; a repeat of the same return_id changes nothing.
 - `find_open`: the desk scans a bag label, an order code or the return number.
-- `grade`: one unit of a line graded (resellable, damaged, customer_damaged, expired,
-  wrong_item), with an optional photo.
+- `grade`: a quantity of a line graded in base units (one piece, or grams/millilitres of a
+  weighed line: typed, the whole line, or a scale label's weight), as resellable,
+  damaged, customer_damaged, expired or wrong_item, with an optional photo.
 - `finish`: refund decided (core/return_rules.decide), stock moved on the ledger, the
   outbox's `stock.moved` and `return.completed` and the audit row, all at once; a
   second desk finishing the same return gets AlreadyFinished and nothing moves twice.
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +24,7 @@ from sqlalchemy import or_, select, update
 from app.catalog.barcodes import BarcodeError, MeasureRule, parse_scan
 from app.catalog.models import Product
 from app.catalog.service import UnknownProduct, find_scanned
+from app.catalog.units import QuantityError, format_quantity, parse_quantity
 from app.config import StoreConfig
 from app.core import audit
 from app.core.auth import StaffUser
@@ -226,6 +228,7 @@ class ReturnView:
     names: dict[str, str]
     steps: list[OnlineReturnStep]
     photos: int
+    units: dict[str, str] = field(default_factory=dict)  # sku -> piece | kg | litre
 
     @property
     def open(self) -> bool:
@@ -257,13 +260,15 @@ async def view(db: Database, return_id: str) -> ReturnView:
     async with db.read() as s:
         ret = await _load(s, return_id)
         skus = [line.sku for line in ret.lines]
-        names = dict((await s.execute(
-            select(Product.sku, Product.name).where(Product.sku.in_(skus)))).all())
+        rows = (await s.execute(select(Product.sku, Product.name, Product.unit)
+                                .where(Product.sku.in_(skus)))).all()
+        names = {sku: name for sku, name, _unit in rows}
         steps = list(await s.scalars(select(OnlineReturnStep).where(
             OnlineReturnStep.return_id == ret.id).order_by(OnlineReturnStep.at)))
         photos = len(list(await s.scalars(select(OnlineReturnPhoto.id).where(
             OnlineReturnPhoto.return_id == ret.id))))
-        return ReturnView(ret, list(ret.lines), names, steps, photos)
+        return ReturnView(ret, list(ret.lines), names, steps, photos,
+                          {sku: unit for sku, _name, unit in rows})
 
 
 async def steps_for_order(db: Database, order_id: str) -> list[tuple[OnlineReturn,
@@ -310,10 +315,27 @@ async def find_open(db: Database, cfg: StoreConfig, code: str) -> OnlineReturn:
     return found
 
 
+@dataclass(frozen=True)
+class Scanned:
+    """A scanned item's line, its product's unit, and the weight (base units) a scale
+    label carried (None for a plain barcode)."""
+    line: OnlineReturnLine
+    unit: str
+    weight: int | None = None
+
+
 async def scan_item(db: Database, return_id: str, code: str,
                     rules: tuple[MeasureRule, ...] = ()) -> OnlineReturnLine:
     """The line of the return a scanned item belongs to (nothing is written). A code
     that is not on the return is refused with a clear message."""
+    return (await scan_for_grading(db, return_id, code, rules)).line
+
+
+async def scan_for_grading(db: Database, return_id: str, code: str,
+                           rules: tuple[MeasureRule, ...] = ()) -> Scanned:
+    """`scan_item` with the product's unit and a scale label's weight (variable-measure
+    EAN-13 by the store's barcode rules, as the till reads them): the desk grades that
+    weight. A label heavier than what is left to grade on the line is refused."""
     code = code.strip()[:64]
     if not code or "\x00" in code:
         raise ReturnError("Scan the item's barcode.")
@@ -321,16 +343,26 @@ async def scan_item(db: Database, return_id: str, code: str,
         ret = await _load(s, return_id)
         if ret.state not in OPEN_STATES:
             raise AlreadyFinished(f"{ret.number} is finished already.")
+        unit, weight = "piece", None
         try:
-            sku = (await find_scanned(s, parse_scan(code, rules))).product.sku
+            found = await find_scanned(s, parse_scan(code, rules))
+            sku, unit = found.product.sku, found.product.unit
+            if unit != "piece" and found.scan.weight_g:
+                weight = found.scan.weight_g
         except (BarcodeError, UnknownProduct):
             sku = code.upper()
         for line in ret.lines:
             if line.sku == sku:
-                if line.received >= line.expected:
-                    raise ReturnError(f"All {line.expected} of {sku} are graded already. "
-                                      "Nothing changed.")
-                return line
+                left = line.expected - line.received
+                if left <= 0:
+                    raise ReturnError(f"All {format_quantity(line.expected, unit)} of "
+                                      f"{line.sku} are graded already. Nothing changed.")
+                if weight is not None and weight > left:
+                    raise ReturnError(
+                        f"The label says {format_quantity(weight, unit)}, but only "
+                        f"{format_quantity(left, unit)} of {line.sku} is left to grade. "
+                        "Nothing changed: weigh it again or type the weight.")
+                return Scanned(line, unit, weight)
     raise ReturnError(f"{code} is not in return {ret.number}. Nothing changed: put it "
                       "aside and show the manager.")
 
@@ -354,13 +386,56 @@ class Photo:
     content_type: str
 
 
+MAX_TYPED = 40  # characters of a typed quantity read at all
+# A unit written after the number: (suffix, in base units?) -- grams and millilitres
+# are whole base units; kg and litres go through parse_quantity like "0.500".
+_SUFFIXES = {"kg": (("kg", False), ("g", True)),
+             "litre": (("litre", False), ("ml", True), ("l", False))}
+_BASE_WORD = {"kg": "grams", "litre": "millilitres"}
+
+
+def read_quantity(text: str, unit: str) -> int:
+    """A quantity typed at the desk, in base units: pieces as a whole number; a weighed
+    (kg) or measured (litre) line as "0.500" (kg/L, the till's way) or with its unit
+    written: "500 g", "0.5 kg", "750 ml", "1 L". The number goes through the catalogue's
+    own parse_quantity, so the desk reads quantities as every other screen does."""
+    raw = str(text)[:MAX_TYPED]
+    cleaned = raw.strip().lower().replace(" ", "")
+    try:
+        if "\x00" in raw or not cleaned:
+            raise QuantityError("type how much came back")
+        if unit == "piece":
+            return parse_quantity(cleaned, "piece")
+        for suffix, base in _SUFFIXES.get(unit, ()):  # longest first: "kg" before "g"
+            if cleaned.endswith(suffix):
+                number = cleaned.removesuffix(suffix)
+                if base and "." in number:
+                    raise QuantityError(f"{_BASE_WORD[unit]} must be a whole number")
+                return parse_quantity(number, "piece" if base else unit)
+        return parse_quantity(cleaned, unit)
+    except QuantityError as exc:
+        hint = ("a whole number of pieces" if unit == "piece"
+                else "like 0.500 (kg) or 500 g" if unit == "kg"
+                else "like 0.750 (L) or 750 ml")
+        why = str(exc)
+        raise ReturnError(f"{why[:1].upper()}{why[1:]}. Type {hint}. Nothing changed.") from None
+
+
 async def grade(db: Database, return_id: str, sku: str, grade_: str, user: StaffUser,
-                photo: Photo | None = None, request_id: str = "") -> OnlineReturnLine:
-    """One unit of `sku` graded. Refused (nothing changes) when the return is finished,
-    the SKU is not on it, or all its expected units are graded. The same `request_id`
-    again (a retried or double-sent form) changes nothing and answers the line."""
+                photo: Photo | None = None, request_id: str = "", *,
+                quantity: int | str = 1, whole: bool = False) -> OnlineReturnLine:
+    """`quantity` base units of `sku` graded (one piece; grams or millilitres of a
+    weighed line), or as typed at the desk (text read by `read_quantity` in the line's
+    unit: "0.500" or "500 g"; empty means one piece, and is refused for a weighed line),
+    or with `whole` all that is left ungraded on the line. Refused (nothing changes)
+    when the quantity is not a whole number from 1 to what is left ungraded on the line,
+    the return is finished, or the SKU is not on it. The same `request_id` again (a
+    retried or double-sent form) changes nothing and answers the line."""
     if grade_ not in GRADES:
         raise ReturnError("Choose how the item came back.")
+    if not isinstance(quantity, str) and (isinstance(quantity, bool)
+                                          or not isinstance(quantity, int) or quantity < 1):
+        raise ReturnError("The quantity must be a whole number above zero. Nothing changed.")
     request_id = request_id.strip()[:36]
     async with db.write() as s:
         ret = await _load(s, return_id)
@@ -373,18 +448,37 @@ async def grade(db: Database, return_id: str, sku: str, grade_: str, user: Staff
         line = next((li for li in ret.lines if li.sku == sku.upper()[:40]), None)
         if line is None:
             raise ReturnError(f"{sku[:40]} is not in return {ret.number}. Nothing changed.")
-        if line.received >= line.expected:
-            raise ReturnError(f"All {line.expected} of {line.sku} are graded already.")
+        product = await s.get(Product, line.product_id) if line.product_id else None
+        unit = product.unit if product is not None else "piece"
+        left = line.expected - line.received
+        if left <= 0:
+            raise ReturnError(f"All {format_quantity(line.expected, unit)} of {line.sku} "
+                              "are graded already.")
+        if whole:
+            quantity = left
+        elif isinstance(quantity, str):
+            if quantity.strip() or unit == "piece":
+                quantity = read_quantity(quantity, unit) if quantity.strip() else 1
+            else:
+                raise ReturnError(f"Type the weight of {line.sku} that came back (like 0.500 "
+                                  "or 500 g), press Whole line, or scan its scale label. "
+                                  "Nothing changed.")
+        if quantity > left:
+            raise ReturnError(f"Only {format_quantity(left, unit)} of {line.sku} is left "
+                              f"to grade, not {format_quantity(quantity, unit)}. "
+                              "Nothing changed.")
         if grade_ == "resellable" and line.product_id is None:
             raise ReturnError(f"{line.sku} is not in this store's catalogue, so it cannot go "
                               "back on a shelf: grade it damaged or wrong item.")
-        setattr(line, grade_, getattr(line, grade_) + 1)
+        setattr(line, grade_, getattr(line, grade_) + quantity)
         now = utcnow()
         if ret.state == "expected":
             ret.received_at = now
         ret.state = "receiving"
-        s.add(OnlineReturnStep(return_id=ret.id, what=f"1 × {line.sku}: {GRADE_WORDS[grade_]}",
-                               by=user.name, at=now, request_id=request_id or None))
+        s.add(OnlineReturnStep(return_id=ret.id, by=user.name, at=now,
+                               what=f"{format_quantity(quantity, unit)} × {line.sku}: "
+                                    f"{GRADE_WORDS[grade_]}",
+                               request_id=request_id or None))
         if photo is not None:
             s.add(OnlineReturnPhoto(return_id=ret.id, sku=line.sku, grade=grade_,
                                     path=photo.path, size=photo.size,

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import func, select
 
+from app.catalog.barcodes import make_variable_barcode
 from app.catalog.csv_io import parse_catalog
 from app.catalog.models import Product
 from app.catalog.service import import_catalog
@@ -304,4 +305,101 @@ async def test_a_retried_grade_counts_once(store, cfg):
         await returns.grade(store, ret.id, "MILK", "resellable", RAVI, request_id="r1")
     await returns.grade(store, ret.id, "MILK", "damaged", RAVI, request_id="r2")
     line = (await returns.view(store, ret.id)).lines[0]
+    assert (line.resellable, line.damaged) == (1, 1)
+
+
+# ---- weighed goods: grams graded by weight (issue #19 defect: 1 g per tap) ---------------
+
+DAL_ITEM = "00123"
+
+
+def weight_rule(cfg):
+    return next(r for r in cfg.measure_rules if r.kind == "weight")
+
+
+def dal_label(cfg, grams: int) -> str:
+    return make_variable_barcode(weight_rule(cfg), DAL_ITEM, grams)
+
+
+@pytest.fixture
+async def weighed(store, cfg):
+    """Loose toor dal at Rs 120/kg; the hub sends its line in grams."""
+    row = (f"DAL,Toor dal loose,{dal_label(cfg, 0)},120,5,,kg,,Staples,yes,5000\n")
+    await import_catalog(store, parse_catalog(HEADER + ROWS + row, cfg.measure_rules))
+    await feed(store, cfg, requested(lines=[{"sku": "DAL", "quantity": 500,
+                                             "unit_price_minor": 12,
+                                             "refundable_minor": 6000}]))
+    return (await returns.expected_returns(store))[0]
+
+
+async def test_a_weighed_line_graded_by_typed_weight_refunds_the_prorated_price(
+        store, cfg, weighed):
+    before = await on_hand(store, "DAL")
+    line = await returns.grade(store, weighed.id, "DAL", "resellable", RAVI, quantity="0.500")
+    assert (line.received, line.resellable) == (500, 500)  # grams, not one tap = 1 g
+    done = await returns.finish(store, cfg, weighed.id, RAVI)
+    assert done.refund_total_minor == 6000  # Rs 60 for 500 g at Rs 120/kg, not Rs 0.12
+    after = await on_hand(store, "DAL")
+    assert after["level"] == before["level"] + 500 and after["return"] == 500
+    [event] = await outbox(store, "return.completed")
+    assert event["lines"][0]["received"] == 500 and event["lines"][0]["refund_minor"] == 6000
+
+
+async def test_a_weighed_line_graded_in_parts_grams_and_the_whole_rest(store, cfg, weighed):
+    await returns.grade(store, weighed.id, "DAL", "resellable", RAVI, quantity="300 g")
+    with pytest.raises(returns.ReturnError, match="Only 0.2 kg of DAL is left"):
+        await returns.grade(store, weighed.id, "DAL", "damaged", RAVI, quantity="0.250")
+    with pytest.raises(returns.ReturnError, match="Type the weight"):
+        await returns.grade(store, weighed.id, "DAL", "damaged", RAVI, quantity="")
+    line = await returns.grade(store, weighed.id, "DAL", "damaged", RAVI, whole=True)
+    assert (line.resellable, line.damaged, line.received) == (300, 200, 500)
+    with pytest.raises(returns.ReturnError, match="graded already"):
+        await returns.grade(store, weighed.id, "DAL", "damaged", RAVI, whole=True)
+    done = await returns.finish(store, cfg, weighed.id, RAVI)
+    assert done.refund_total_minor == 6000  # arrived damaged is refunded too
+    dal = await on_hand(store, "DAL")
+    assert dal["return"] == 500 and dal["damaged"] == -200
+
+
+async def test_a_scale_label_gives_the_weight_to_grade(store, cfg, weighed):
+    rules = cfg.measure_rules
+    found = await returns.scan_for_grading(store, weighed.id, dal_label(cfg, 500), rules)
+    assert (found.line.sku, found.unit, found.weight) == ("DAL", "kg", 500)
+    with pytest.raises(returns.ReturnError, match="label says 0.6 kg"):
+        await returns.scan_for_grading(store, weighed.id, dal_label(cfg, 600), rules)
+    await returns.grade(store, weighed.id, "DAL", "resellable", RAVI, quantity=found.weight)
+    with pytest.raises(returns.ReturnError, match="graded already"):
+        await returns.scan_for_grading(store, weighed.id, dal_label(cfg, 1), rules)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, 2**63, -500, 0, True, 1.5,
+                                 "nan", "inf", "1e3", "-500 g", "0", "0.0001", "abc",
+                                 "500\x00", "5" * 100_000, str(2**63), "500.5 g", None])
+async def test_hostile_quantities_are_refused_and_nothing_changes(store, cfg, weighed, bad):
+    with pytest.raises(returns.ReturnError) as refused:
+        await returns.grade(store, weighed.id, "DAL", "resellable", RAVI, quantity=bad,
+                            request_id="h1")
+    assert "Nothing changed" in str(refused.value) or "whole number" in str(refused.value)
+    view = await returns.view(store, weighed.id)
+    assert view.lines[0].received == 0 and view.ret.state == "expected"
+    assert view.steps == [] or all(step.request_id != "h1" for step in view.steps)
+    # the same request id is still free: a good retry counts once
+    await returns.grade(store, weighed.id, "DAL", "resellable", RAVI, quantity="500 g",
+                        request_id="h1")
+    with pytest.raises(returns.AlreadyGraded):
+        await returns.grade(store, weighed.id, "DAL", "resellable", RAVI, quantity="500 g",
+                            request_id="h1")
+    assert (await returns.view(store, weighed.id)).lines[0].received == 500
+
+
+async def test_pieces_still_grade_one_per_tap_or_a_typed_count(store, cfg):
+    await feed(store, cfg, requested())
+    ret = (await returns.expected_returns(store))[0]
+    line = await returns.grade(store, ret.id, "MILK", "resellable", RAVI, quantity="")
+    assert line.received == 1
+    with pytest.raises(returns.ReturnError, match="whole number"):
+        await returns.grade(store, ret.id, "MILK", "resellable", RAVI, quantity="0.5")
+    with pytest.raises(returns.ReturnError, match="Only 1 of MILK"):
+        await returns.grade(store, ret.id, "MILK", "resellable", RAVI, quantity="2")
+    line = await returns.grade(store, ret.id, "MILK", "damaged", RAVI, quantity="1")
     assert (line.resellable, line.damaged) == (1, 1)

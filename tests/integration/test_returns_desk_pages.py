@@ -11,7 +11,13 @@ from sqlalchemy import func, select
 from app.returns.models import OnlineReturnPhoto
 from app.stock.models import StockMove
 from tests.conftest import csrf_of
-from tests.integration.test_online_returns import feed, requested, store  # noqa: F401
+from tests.integration.test_online_returns import (  # noqa: F401
+    dal_label,
+    feed,
+    requested,
+    store,
+    weighed,
+)
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 200
 
@@ -172,3 +178,67 @@ async def test_hostile_desk_input_changes_nothing(client, login_as, store, cfg):
     assert not (cfg.data_dir / "return_photos").exists()
     assert (await client.get("/returns/" + "z" * 5000)).status_code == 404
     assert 'data-testid="graded-MILK">0<' in (await client.get(f"/returns/{ret.id}")).text
+
+
+async def test_a_weighed_line_is_graded_by_weight_at_the_desk(client, login_as, store, cfg,  # noqa: F811
+                                                               weighed):  # noqa: F811
+    await login_as("picker")
+    token = {"_csrf_token": csrf_of(client)}
+    desk = f"/returns/{weighed.id}"
+    page = await client.get(desk)
+    assert "Graded" in page.text and "0 kg" in page.text and "of 0.5 kg" in page.text
+    # a scale label opens the form with its weight filled in
+    scanned = await client.post(f"{desk}/scan", data={**token, "code": dal_label(cfg, 200)})
+    assert scanned.status_code == 200, scanned.text
+    assert 'name="quantity" value="0.200"' in scanned.text and "Whole line: 0.5 kg" in scanned.text
+    graded = await client.post(f"{desk}/grade", data={**token, "sku": "DAL", "grade": "resellable",
+                                                      "quantity": "0.200", "request_id": "a1"})
+    assert graded.status_code == 200 and "0.2 kg" in graded.text
+    again = await client.post(f"{desk}/grade", data={**token, "sku": "DAL", "grade": "resellable",
+                                                     "quantity": "0.200", "request_id": "a1"})
+    assert again.status_code == 200  # the retried form counts once
+    over = await client.post(f"{desk}/grade", data={**token, "sku": "DAL", "grade": "damaged",
+                                                    "quantity": "400 g"})
+    assert over.status_code == 400 and "Only 0.3 kg of DAL is left" in over.text
+    assert 'data-testid="grade-form"' in over.text  # the form stays open to correct it
+    for bad in ("nan", "inf", str(2**63), "-1", "abc", "\x00", "9" * 5_000):
+        refused = await client.post(f"{desk}/grade", data={**token, "sku": "DAL",
+                                                           "grade": "damaged", "quantity": bad})
+        assert refused.status_code == 400  # the desk's message, or the app's NUL guard
+        assert "Nothing changed" in refused.text or "NUL" in refused.text
+    assert 'data-testid="graded-DAL">0.2 kg<' in refused.text
+    typed = await client.post(f"{desk}/grade", data={**token, "sku": "DAL", "grade": "resellable",
+                                                     "quantity": "100 g"})
+    assert typed.status_code == 200
+    whole = await client.post(f"{desk}/grade", data={**token, "sku": "DAL", "grade": "resellable",
+                                                     "whole": "1"})
+    assert whole.status_code == 200
+    assert 'data-testid="graded-DAL">0.5 kg<' in whole.text
+    done = await client.post(f"{desk}/finish", data=token)
+    assert done.status_code == 200 and "Return finished" in done.text
+    assert "60.00" in done.text  # Rs 60 for 500 g at Rs 120/kg
+    async with store.read() as s:
+        moved = await s.scalar(select(func.sum(StockMove.delta)).where(StockMove.reason == "return"))
+    assert moved == 500
+
+
+async def test_a_photo_just_over_the_highest_limit_gets_the_desks_message(client, login_as,
+                                                                          store, cfg):  # noqa: F811
+    from app.config import PHOTO_MAX_KB_LIMIT
+
+    cfg.returns.photo_max_kb = PHOTO_MAX_KB_LIMIT  # the most the config allows
+    await feed(store, cfg, requested())
+    await login_as("picker")
+    token = {"_csrf_token": csrf_of(client)}
+    desk = (await client.post("/returns/open", data={**token, "code": "RET-000012"},
+                              follow_redirects=False)).headers["location"]
+    just_over = JPEG + b"\x00" * (PHOTO_MAX_KB_LIMIT * 1024 + 1 - len(JPEG))
+    refused = await client.post(f"{desk}/grade", data={**token, "sku": "MILK",
+                                                       "grade": "resellable"},
+                                files={"photo": ("x.jpg", just_over, "image/jpeg")})
+    assert refused.status_code == 400, refused.status_code  # not a bare 413
+    assert f"at most {PHOTO_MAX_KB_LIMIT} KB" in refused.text
+    at_limit = JPEG + b"\x00" * (PHOTO_MAX_KB_LIMIT * 1024 - len(JPEG))
+    ok = await client.post(f"{desk}/grade", data={**token, "sku": "MILK", "grade": "resellable"},
+                           files={"photo": ("x.jpg", at_limit, "image/jpeg")})
+    assert ok.status_code == 200, ok.text[:300]
