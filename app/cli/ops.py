@@ -116,3 +116,64 @@ def init(kind: str, folder: str, store_id: str, name: str, port: int | None) -> 
                   soft_wrap=True)
     for n, step in enumerate(site.next_steps, 1):
         console.print(f"  {n}. {step}", highlight=False, soft_wrap=True)
+
+
+@click.group(help="systemd units for a store or the hub (start at boot, restart on a "
+                  "crash, run as their own user).")
+def service() -> None:
+    pass
+
+
+@service.command("install", help="Write the units for KIND (store or hub) and say how to "
+                                 "start them.")
+@click.argument("kind", type=click.Choice(["store", "hub"]))
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
+              help="The store's or the hub's config file.")
+@click.option("--user", default="kirana", show_default=True,
+              help="The Linux user (and group) the service runs as.")
+@click.option("--to", "folder", default="/etc/systemd/system", show_default=True,
+              type=click.Path(file_okay=False), help="Where to write the units.")
+@click.option("--processes", default=1, type=click.IntRange(1, 32), show_default=True,
+              help="Hub only: processes behind the reverse proxy (PostgreSQL), one per "
+                   "port from the config's port + 1.")
+@click.option("--kirana", "kirana_path", default=None, type=click.Path(dir_okay=False),
+              help="The kirana program the units start (default: this one).")
+def service_install(kind: str, config_path: str, user: str, folder: str, processes: int,
+                    kirana_path: str | None) -> None:
+    import shutil
+    import sys
+
+    from app.config import ConfigError, load_config, load_hub_config
+    from app.ops.service import ServiceError, hub_units, store_units, write_units
+
+    exe = Path(kirana_path) if kirana_path else Path(sys.executable).parent / "kirana"
+    if not exe.exists():
+        found = shutil.which("kirana")
+        exe = Path(found) if found else exe
+    exe = exe.resolve()
+    try:
+        if kind == "hub":
+            hub_cfg = load_hub_config(config_path)
+            units = hub_units(hub_cfg, Path(config_path), exe, user, processes)
+        else:
+            cfg = load_config(config_path)
+            units = store_units(cfg, Path(config_path), exe, user)
+        written = write_units(units, Path(folder))
+    except (ConfigError, ServiceError, OSError) as exc:
+        fail(str(exc))
+    for path in written:
+        console.print(f"Wrote {path}", highlight=False, soft_wrap=True)
+    # the server and the backup timer (the timer starts the backup service)
+    starts = [u.name for u in units if u.name.endswith(".timer")
+              or (u.name.endswith(".service") and "backup" not in u.name)]
+    if kind == "hub" and processes > 1:
+        first = hub_cfg.server.port + 1
+        starts = [f"kirana-hub@{first + i}.service" for i in range(processes)]
+    console.print("Next (as root):", highlight=False)
+    console.print(f"  id {user} || useradd --system --home-dir /nonexistent "
+                  f"--shell /usr/sbin/nologin {user}", highlight=False, soft_wrap=True)
+    console.print(f"  chown -R {user}: <the site folder>", highlight=False, soft_wrap=True)
+    if any(u.name.endswith(".rules") for u in units):
+        console.print("  udevadm control --reload && udevadm trigger", highlight=False)
+    console.print(f"  systemctl daemon-reload && systemctl enable --now {' '.join(starts)}",
+                  highlight=False, soft_wrap=True)

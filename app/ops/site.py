@@ -18,7 +18,7 @@ from app.core.private_files import private_dir
 from app.core.resources import STORE_CONFIG
 
 KINDS = {"store": "store.toml", "darkstore": "darkstore.toml", "hub": "hub.toml"}
-_ID = re.compile(r"^[A-Z0-9]{1,8}$")
+_ID = re.compile(r"^[A-Z0-9]{1,4}$")  # also the GST invoice series (at most 4)
 
 
 class InitError(Exception):
@@ -66,7 +66,7 @@ def make_site(kind: str, folder: Path, *, store_id: str = "", name: str = "",
     else:
         sid = store_id or ("D1" if kind == "darkstore" else "S1")
         if not _ID.match(sid):
-            raise InitError("store id: 1-8 capital letters and digits, like S1 or BLR04")
+            raise InitError("store id: 1-4 capital letters and digits, like S1 or BLR4")
         text = _set(text, "id", _quote(sid))
         text = _set(text, "name", _quote(name or f"Kirana {sid}"))
         text = _set(text, "gstin", '""')  # the example's GSTIN is not this shop's
