@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import Page, expect
 
+from app.catalog.barcodes import make_variable_barcode
 from app.config import load_config
 from app.core.db import Database
 from app.sync.protocol import Event
@@ -21,8 +22,8 @@ def device() -> str:
     return "phone"
 
 
-async def feed_return(directory, sku: str, refundable: int = 8000, number: str = "RET-000077"
-                      ) -> None:
+async def feed_return(directory, sku: str, refundable: int = 8000, number: str = "RET-000077",
+                      quantity: int = 2) -> None:
     cfg = load_config(directory / "store.toml")
     db = Database(cfg.database_path)
     try:
@@ -37,8 +38,8 @@ async def feed_return(directory, sku: str, refundable: int = 8000, number: str =
                     "external_id": "WEB-77", "channel_return_id": "CR-77",
                     "reason": "one arrived broken", "exchange": False,
                     "at": "2026-12-01T10:00:00+00:00",
-                    "lines": [{"sku": sku, "quantity": 2,
-                               "unit_price_minor": refundable // 2,
+                    "lines": [{"sku": sku, "quantity": quantity,
+                               "unit_price_minor": refundable // quantity,
                                "refundable_minor": refundable}]}))
     finally:
         await db.dispose()
@@ -113,3 +114,47 @@ async def test_a_big_refund_waits_for_the_managers_pin(own_server, new_page) -> 
     await page.get_by_test_id("approve").tap()
     await expect(page.get_by_test_id("return-done")).to_contain_text("approved by Meena")
     await expect(page.get_by_test_id("return-done")).to_contain_text("900")
+
+
+async def test_a_weighed_line_is_graded_by_label_typed_weight_and_whole_line(
+        own_server, new_page) -> None:
+    """Loose apples (FV-00127, Rs 180/kg) come back as 500 g: a scale label of 200 g, a
+    typed 100 g, then Whole line for the rest; the refund is Rs 90, not paise."""
+    await feed_return(own_server.directory, "FV-00127", refundable=9000, quantity=500,
+                      number="RET-000079")
+    cfg = load_config(own_server.directory / "store.toml")
+    rule = next(r for r in cfg.measure_rules if r.kind == "weight")
+    page = await new_page(own_server.url)
+    await login(page, "Ravi")
+    await expect(page.get_by_role("heading", name="Hello, Ravi")).to_be_visible()
+    await page.goto("/returns")
+    await page.get_by_test_id("return-open-code").fill("RET-000079")
+    await page.get_by_test_id("return-open-code").press("Enter")
+    graded = page.get_by_test_id("graded-FV-00127")
+    await expect(graded).to_have_text("0 kg")
+
+    await page.get_by_test_id("return-scan").fill(make_variable_barcode(rule, "00127", 200))
+    await page.get_by_test_id("return-scan").press("Enter")
+    await expect(page.get_by_test_id("grade-quantity")).to_have_value("0.200")
+    await page.get_by_test_id("grade-resellable").tap()
+    await expect(graded).to_have_text("0.2 kg")
+
+    await page.get_by_test_id("return-scan").fill("2100127000001")
+    await page.get_by_test_id("return-scan").press("Enter")
+    await page.get_by_test_id("grade-quantity").fill("400 g")
+    await page.get_by_test_id("grade-resellable").tap()
+    await expect(page.get_by_test_id("desk-message")).to_contain_text("Only 0.3 kg")
+    await page.get_by_test_id("grade-quantity").fill("100 g")
+    await page.get_by_test_id("grade-resellable").tap()
+    await expect(graded).to_have_text("0.3 kg")
+
+    await page.get_by_test_id("return-scan").fill("2100127000001")
+    await page.get_by_test_id("return-scan").press("Enter")
+    await page.get_by_test_id("grade-whole").check()
+    await page.get_by_test_id("grade-damaged").tap()
+    await expect(graded).to_have_text("0.5 kg")
+    await expect(page.get_by_test_id("refund-preview")).to_contain_text("90.00")
+    await page.get_by_test_id("finish").tap()
+    await expect(page.get_by_test_id("return-done")).to_contain_text("90.00")
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 360, f"the desk scrolls sideways on a 360 px phone ({width} px)"
