@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from sqlalchemy import func, select
 
 from app.returns.models import OnlineReturnPhoto
 from app.stock.models import StockMove
-from tests.conftest import csrf_of
+from tests.conftest import csrf_of, make_config
 from tests.integration.test_online_returns import (  # noqa: F401
     dal_label,
     feed,
@@ -242,3 +243,16 @@ async def test_a_photo_just_over_the_highest_limit_gets_the_desks_message(client
     ok = await client.post(f"{desk}/grade", data={**token, "sku": "MILK", "grade": "resellable"},
                            files={"photo": ("x.jpg", at_limit, "image/jpeg")})
     assert ok.status_code == 200, ok.text[:300]
+
+
+WEIGHT_RULE = '[[barcode_rules]]\nname = "Weighed item (kg)"'
+
+
+@pytest.mark.parametrize("kb", [8193, 10_240, 2**63])
+def test_photo_max_kb_above_what_fits_the_request_limit_is_refused(tmp_path, kb):
+    from app.config import ConfigError
+
+    with pytest.raises(ConfigError, match="photo_max_kb"):
+        make_config(tmp_path, **{WEIGHT_RULE: f"[returns]\nphoto_max_kb = {kb}\n\n{WEIGHT_RULE}"})
+    fits = make_config(tmp_path, **{WEIGHT_RULE: f"[returns]\nphoto_max_kb = 8192\n\n{WEIGHT_RULE}"})
+    assert fits.returns.photo_max_kb == 8192
