@@ -206,15 +206,14 @@ def test_reports_list_names_every_report():
     assert titles == ["Sales", "Stock", "GSTR-1", "Fulfilment and pickers", "Returns"]
 
 
-async def test_kept_days_are_read_again_when_their_bills_change(cfg, db, sold):
-    """A past day's sums are kept in memory (a day that has ended does not change); a
-    bill that appears on it later (a restored backup, a fixed clock) is still counted:
-    the kept sums are checked against the day's bills and refunds."""
+async def test_a_bill_moved_to_another_day_moves_in_the_report(cfg, db, sold):
+    """The report reads the rollup (app/reports/sales_rollup.py); a bill whose time is
+    changed later (a fixed clock, an operator's SQL) leaves its old day and counts on the
+    new one, lines and all: the rollup's triggers follow an update of sales.at."""
     from app.pos.models import Sale
     done, _rows = sold
     past = date(2026, 6, 10)
     r = DateRange(past, past)
-    sales_queries.forget_cached_days()
     before = await sales_queries.sales_report(db, r, cfg.tz)
     assert before.totals.bills == 0 and before.products == []
     async with db.write() as s:
