@@ -11,6 +11,7 @@ import click
 
 from app.cli.common import STORE, console, fail
 from app.config import StoreConfig
+from app.core.words import count_of
 
 
 def _size(n: int) -> str:
@@ -69,7 +70,7 @@ def restore(cfg: StoreConfig, backup_file: str, yes: bool) -> None:
         facts = read_facts(Path(backup_file))
     except BackupError as exc:
         fail(str(exc))
-    console.print(f"This backup holds {facts.sales:,} sales; the last is "
+    console.print(f"This backup holds {count_of(facts.sales, 'sale')}; the last is "
                   f"{facts.last_sale or '(none)'} at {facts.last_sale_at or '-'} UTC.",
                   highlight=False)
     if not yes and not click.confirm(

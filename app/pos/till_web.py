@@ -77,6 +77,7 @@ def cart_line(context: Context, cart_id: str, line: priced_cart.LineState,
 
 
 def _draw_line(env: Environment, values: tuple[Any, ...]) -> Markup:
+    # a template module's macros are its attributes, unknown to the type checker
     macro = env.get_template("pos/_cart_line.html").module.cart_line  # type: ignore[attr-defined]
     return Markup(macro(*values, qty_rate=quantity_and_rate))
 

@@ -73,6 +73,7 @@ def bin_options(context: Context, bins: tuple[receiving.BinChoice, ...], chosen:
 
 def _draw_bin_options(env: Environment, bins: tuple[receiving.BinChoice, ...],
                       chosen: str | None, home: str) -> Markup:
+    # a template module's macros are its attributes, unknown to the type checker
     macro = env.get_template("purchasing/_bin_options.html").module.bin_options  # type: ignore[attr-defined]
     return Markup(macro(bins, chosen, home))
 

@@ -49,6 +49,8 @@ NEVER_ONE = {
     ("app/hub/allocation.py", "len(away)"): "only when more than list_out_of_area (3)",
     ("app/sync/hub_link.py", "self.gap_events"): "above MAX_BUFFERED_EVENTS",
     ("app/sync/hub_link.py", "self.inbox_events"): "above MAX_BUFFERED_EVENTS",
+    ("app/reports/sales_rollup.py", "offset"):
+        "an SQLite time modifier ('+19800 seconds'), not words for people",
 }
 
 
