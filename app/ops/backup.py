@@ -137,7 +137,8 @@ def _open_existing(path: Path, readonly: bool = False) -> sqlite3.Connection:
     if not path.is_file():
         raise BackupError(f"{path} does not exist")
     mode = "ro" if readonly else "rw"
-    conn = sqlite3.connect(f"file:{path}?mode={mode}", uri=True, timeout=30,
+    # as_uri() escapes what a URI would misread in a folder name ('?', '#', '%', spaces)
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode={mode}", uri=True, timeout=30,
                            isolation_level=None)
     conn.execute("PRAGMA busy_timeout=30000")
     return conn

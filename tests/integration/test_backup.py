@@ -35,7 +35,7 @@ KEEP = {"keep_last": 5, "keep_daily": 3}
 
 
 def sql(path: Path, query: str, *args: object) -> list[tuple]:
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
     try:
         return conn.execute(query, args).fetchall()
     finally:
@@ -225,3 +225,15 @@ async def test_a_restore_refuses_what_is_not_a_sound_backup_and_changes_nothing(
             "empty": "not a Kirana store database"}[damage] in said
     assert cfg.database_path.read_bytes() == before
     assert not list(cfg.database_path.parent.glob("*.partial*"))
+
+
+def test_a_store_in_a_folder_with_odd_characters_backs_up_and_restores(cfg, tmp_path):
+    odd = tmp_path / "Sharma & Sons #2 ?50% off"
+    odd.mkdir()
+    live = odd / "store.db"
+    live.write_bytes(cfg.database_path.read_bytes())
+    taken = take_backup(live, "S1", odd / "backups", **KEEP)
+    assert consistent(taken.path) == 0
+    done = restore_backup(taken.path, live, known_revisions=migrate.known_revisions())
+    assert done.facts.sales == 0 and sql(live, "SELECT epoch FROM sync_state") == [
+        (done.new_epoch,)]
