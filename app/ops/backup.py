@@ -172,6 +172,18 @@ def _copy_database(src: sqlite3.Connection, dst_path: Path) -> None:
     _fsync_file(dst_path)
 
 
+def _copy_file(source: Path, partial: Path, *, readonly: bool) -> None:
+    """`_copy_database` from the file at `source`; a failed copy leaves no partial."""
+    src = _open_existing(source, readonly=readonly)
+    try:
+        _copy_database(src, partial)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    finally:
+        src.close()
+
+
 def _publish(partial: Path, final: Path) -> None:
     os.replace(partial, final)
     _fsync_dir(final.parent)
@@ -207,14 +219,7 @@ def take_backup(db_path: Path, store_id: str, folder: Path, *, keep_last: int,
         if final.exists():
             raise BackupError(f"{final} already exists: a backup was taken this second")
         partial = folder / (name + backup_rules.PARTIAL)
-        src = _open_existing(Path(db_path))
-        try:
-            _copy_database(src, partial)
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
-        finally:
-            src.close()
+        _copy_file(Path(db_path), partial, readonly=False)
         _publish(partial, final)
         result = BackupResult(path=final, size=final.stat().st_size, seconds=0.0,
                               taken_at=taken_at)
@@ -324,14 +329,7 @@ def restore_backup(backup: Path, db_path: Path, *, known_revisions: set[str],
                 "install that version or a later one, then restore")
         stamp = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
         partial = db_path.with_name(db_path.name + ".restore" + backup_rules.PARTIAL)
-        src = _open_existing(backup, readonly=True)
-        try:
-            _copy_database(src, partial)
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
-        finally:
-            src.close()
+        _copy_file(backup, partial, readonly=True)
         new_epoch = secrets.token_hex(16)
         try:
             conn = sqlite3.connect(partial, isolation_level=None)
