@@ -38,7 +38,7 @@ from app.catalog.barcodes import MeasureRule
 from app.catalog.models import Barcode, Product
 from app.core import audit
 from app.core.clock import utcnow
-from app.core.db import Database, Session, Tx
+from app.core.db import Database, Session
 from app.core.ids import uuid7
 from app.core.models import User
 from app.core.prepared import Prepared
@@ -506,13 +506,9 @@ _ALL_BINS = Prepared(select(_BINS.c.code, _BINS.c.zone).order_by(_BINS.c.pick_se
 
 
 async def _store_bins(s: Session) -> tuple[BinChoice, ...]:
-    """Every bin, in walking order: plain rows straight from the transaction's sqlite3
-    connection, made into BinChoices once for as long as the bins stay the same."""
-    if isinstance(s, Tx):
-        rows = tuple(s.driver().execute(_ALL_BINS.sql).fetchall())
-    else:
-        rows = tuple(tuple(row) for row in await _ALL_BINS.all(s))
-    return _bin_choices(rows)
+    """Every bin, in walking order, made into BinChoices once for as long as the bins
+    stay the same (the rows are tuples: they key the cache as they are)."""
+    return _bin_choices(tuple(await _ALL_BINS.all(s)))
 
 
 @lru_cache(maxsize=4)
