@@ -6,16 +6,13 @@ part that was cancelled. SQLite and PostgreSQL (the hub fixtures)."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
 
 from sqlalchemy import select
 
-from app.core.clock import utcnow
 from app.hub import placement, returns, service, webhooks
 from app.hub.models import HubOrder, HubOrderLine
 from tests.hub.test_hub_service import apply
-from tests.hub.test_hub_service import ev as event
-from tests.hub.test_returns import STEPS, delivered_order
+from tests.hub.test_returns import STEPS, delivered_order, split_order
 from tests.hub.test_routing import incoming, setup_stores
 
 
@@ -55,39 +52,19 @@ async def test_an_undelivered_cash_on_delivery_order_refunds_nothing(hub_db, hub
 
 
 async def test_a_cancelled_part_of_a_split_order_cannot_be_returned(hub_db, hub_cfg):
-    from app.hub import order_reads
-    from app.hub.allocation import Rules
-    from app.orders.service import LineIn, OrderIn
-    from tests.hub.test_routing import INDIRANAGAR
-
     await webhooks.add_channel(hub_db, "webshop")
-    await setup_stores(hub_db, {})
-    await apply(hub_db, "S1", [event(9, "stock.moved", {"sku": "RICE", "delta": 5})])
-    await apply(hub_db, "D2", [event(9, "stock.moved", {"sku": "DAL", "delta": 5})])
-    await placement.save_rules(hub_db, Rules(split_above_minor=100), "Priya")
-    placed = await placement.take_order(hub_db, hub_cfg, OrderIn(
-        channel="webshop", external_id="BIG-2", customer_name="Hotel", customer_phone="",
-        address="MG Road", pincode="560038", promised_by=utcnow() + timedelta(hours=2),
-        lines=(LineIn("RICE", 3), LineIn("DAL", 2)), lat=INDIRANAGAR[0], lon=INDIRANAGAR[1]))
-    parts = {p.store_id: p for p in (await order_reads.get_order(hub_db, placed.order.id)).parts}
-    await placement.cancel(hub_db, parts["D2"].id, "DAL spoilt", "Priya")
-    for status in STEPS:
-        async with hub_db.write() as s:
-            await placement.on_store_status(s, hub_cfg, "S1", {
-                "channel": "webshop", "external_id": parts["S1"].external_id,
-                "status": status})
-    await placement.mark_delivered(hub_db, placed.order.id, "api:webshop")
+    order, parts = await split_order(hub_db, hub_cfg, cancelled="D2")
     async with hub_db.read() as s:
-        assert (await s.get(HubOrder, placed.order.id)).status == "delivered"
+        assert (await s.get(HubOrder, order.id)).status == "delivered"
         assert (await s.get(HubOrder, parts["D2"].id)).status == "cancelled"
     try:
-        await returns.request_return(hub_db, hub_cfg, placed.order.id,
+        await returns.request_return(hub_db, hub_cfg, order.id,
                                      body("R-D", ("DAL", 2)), "api:webshop")
     except returns.Refused as refused:
         assert "DAL is not on order" in str(refused)
     else:
         raise AssertionError("a cancelled part's goods were taken back")
-    view = await returns.request_return(hub_db, hub_cfg, placed.order.id,
+    view = await returns.request_return(hub_db, hub_cfg, order.id,
                                         body("R-R", ("RICE", 3)), "api:webshop")
     assert [(ln.sku, ln.store_id, ln.refundable_minor) for ln in view.lines] == [
         ("RICE", "S1", 3 * 4500)]

@@ -359,9 +359,11 @@ async def test_an_exchange_places_a_replacement_order_once(hub_client, hub_db, h
     assert sent["exchange"] is True
 
 
-async def split_order(hub_db, hub_cfg, deliver: bool = True) -> tuple[HubOrder, dict]:
+async def split_order(hub_db, hub_cfg, deliver: bool = True,
+                      cancelled: str = "") -> tuple[HubOrder, dict]:
     """RICE x3 from S1 and DAL x2 from D2 (no store has both), both with a rider and (if
-    `deliver`) delivered. Returns the order and its parts by store."""
+    `deliver`) delivered; the part of store `cancelled` (if any) is cancelled by HQ
+    before it is picked. Returns the order and its parts by store."""
     from app.hub import order_reads
     from app.hub.allocation import Rules
     from app.orders.service import LineIn, OrderIn
@@ -377,7 +379,11 @@ async def split_order(hub_db, hub_cfg, deliver: bool = True) -> tuple[HubOrder, 
         lines=(LineIn("RICE", 3), LineIn("DAL", 2)), lat=INDIRANAGAR[0], lon=INDIRANAGAR[1]))
     assert placed.order.status == "split"
     parts = {p.store_id: p for p in (await order_reads.get_order(hub_db, placed.order.id)).parts}
+    if cancelled:
+        await placement.cancel(hub_db, parts[cancelled].id, "spoilt", "Priya")
     for store_id, part in parts.items():
+        if store_id == cancelled:
+            continue
         for status in STEPS:
             async with hub_db.write() as s:
                 await placement.on_store_status(s, hub_cfg, store_id, {
