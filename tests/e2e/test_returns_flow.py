@@ -28,8 +28,13 @@ from tests.e2e.test_returns_desk import on_hand
 from tests.e2e.test_transfers import _until_text
 from tests.sync.harness import Hub, Store, kirana, make_hub, make_store, wait_for
 from tests.sync.test_end_to_end import close_all, ean13, save_product
-from tests.sync.test_returns_end_to_end import Hook
-from tests.sync.test_routing_end_to_end import KORAMANGALA, order_body, pick_pack_handover, post
+from tests.sync.test_routing_end_to_end import (
+    KORAMANGALA,
+    Hook,
+    order_body,
+    pick_pack_handover,
+    post,
+)
 
 SKU = "ATTA-1KG"
 CODE = ean13("890100000123")

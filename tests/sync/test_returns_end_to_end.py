@@ -13,8 +13,6 @@ import hashlib
 import hmac
 import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -27,6 +25,7 @@ from tests.sync.harness import Hub, kirana, make_store, wait_for
 from tests.sync.test_end_to_end import close_all, ean13, save_product
 from tests.sync.test_routing_end_to_end import (
     KORAMANGALA,
+    Hook,
     order_body,
     pick_pack_handover,
     post,
@@ -34,32 +33,6 @@ from tests.sync.test_routing_end_to_end import (
 
 pytestmark = pytest.mark.timeout(300)
 RAVI = StaffUser(id="", name="Ravi", role="picker")
-
-
-class Hook:
-    """The channel's webhook receiver: keeps each call's raw body (to check its
-    signature) with its headers."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[bytes, dict]] = []
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                hook.calls.append((body, dict(self.headers)))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def returns(self) -> list[tuple[bytes, dict]]:
-        return [(b, h) for b, h in self.calls if json.loads(b).get("event") == "return.completed"]
 
 
 async def test_a_return_from_the_channel_to_the_desk_and_back(hub: Hub, tmp_path,

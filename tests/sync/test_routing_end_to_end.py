@@ -27,15 +27,18 @@ HSR = (12.9116, 77.6474)
 
 
 class Hook:
-    """The channel's webhook receiver: records every status it is told about."""
+    """The channel's webhook receiver: every call's body (parsed, and raw to check its
+    signature) with its headers."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[dict, dict]] = []
+        self.raw: list[tuple[bytes, dict]] = []
         hook = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                hook.raw.append((body, dict(self.headers)))
                 hook.calls.append((json.loads(body), dict(self.headers)))
                 self.send_response(204)
                 self.end_headers()
@@ -46,6 +49,10 @@ class Hook:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def returns(self) -> list[tuple[bytes, dict]]:
+        """The return.completed calls, raw."""
+        return [(b, h) for b, h in self.raw if json.loads(b).get("event") == "return.completed"]
 
     def statuses(self, order_id: str) -> list[str]:
         return [c["status"] for c, _h in self.calls if c["order_id"] == order_id]
