@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from itertools import islice
 
 UNITS = ("piece", "kg", "litre")
 
@@ -252,8 +253,9 @@ def choose_batch(orders: Sequence[OrderToPick], limits: BatchLimits, now: dateti
     items = item_count(seed)
     lines = len(seed.lines)
     route = stops(seed)
-    candidates = [(o, stops(o), item_count(o)) for o in ranked[1:]
-                  if not split or len(o.lines) <= split][:pool]
+    # the next `pool` orders that are not big, their stops worked out for those only
+    eligible = (o for o in ranked[1:] if not split or len(o.lines) <= split)
+    candidates = [(o, stops(o), item_count(o)) for o in islice(eligible, pool)]
     while candidates and len(batch) < limits.max_orders and items <= limits.max_items:
         here = cost(route)
         best: tuple[float, int] | None = None
