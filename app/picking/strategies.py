@@ -132,38 +132,11 @@ def zone_batch(orders: Sequence[OrderToPick], limits: BatchLimits,
 
 def _savings(orders: Sequence[OrderToPick], limits: BatchLimits, now: datetime, *,
              cost: RouteCost, pool: int, max_share: float) -> BatchPlan | None:
-    del now
-    if limits.max_orders < 1:
-        raise planner.PlanError("max_orders must be at least 1")
-    ranked = planner.by_urgency(orders)
-    if limits.zone is not None:
-        ranked = [o for o in ranked if planner.has_zone_stock(o, limits.zone)]
-    if not ranked:
-        return None
-    seed = ranked[0]
-    batch = [seed]
-    items = planner.item_count(seed)
-    route = stops(seed)
-    candidates = [(o, stops(o), planner.item_count(o)) for o in ranked[1:pool + 1]]
-    if items <= limits.max_items:
-        while len(batch) < limits.max_orders and candidates:
-            here = cost(route)
-            best: tuple[float, int] | None = None
-            for i, (_order, own, size) in enumerate(candidates):
-                if items + size > limits.max_items:
-                    continue
-                added = cost(route | own) - here
-                if added > max_share * cost(own):
-                    continue
-                if best is None or added < best[0]:
-                    best = (added, i)
-            if best is None:
-                break
-            order, own, size = candidates.pop(best[1])
-            batch.append(order)
-            route |= own
-            items += size
-    return planner.plan_batch(batch, zone=limits.zone)
+    """The planner's own seed-and-savings step (planner.choose_batch) with its splitting
+    and line cap off: whole orders, limited by orders and items only."""
+    whole = replace(limits, split_lines=0, max_lines=10**9, busy_orders=0)
+    batch = planner.choose_batch(orders, whole, now, cost=cost, pool=pool, max_share=max_share)
+    return planner.plan_batch(batch, zone=limits.zone) if batch else None
 
 
 def savings(cost: RouteCost = pick_path_cost, pool: int = 10,
