@@ -23,6 +23,9 @@ class Product(Base):
     name: Mapped[str] = mapped_column(String(120), index=True)
     # Tax-inclusive price in paise: per piece, or per kg / per litre for loose goods.
     price_minor: Mapped[int] = mapped_column(Integer)
+    # MRP printed on the pack, tax inclusive, in paise (per kg / litre for loose goods);
+    # None: not known, none shown. price_minor is never above it (catalog/rules.py).
+    mrp_minor: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
     gst_rate_bp: Mapped[int] = mapped_column(Integer)  # basis points: 5 % = 500
     hsn: Mapped[str] = mapped_column(String(8), default="")
     unit: Mapped[str] = mapped_column(String(8), default="piece")

@@ -8,6 +8,9 @@ same stored form. No I/O: text in, checked values (or a ProductError naming the 
   No ``/``: a SKU is a part of page and API addresses (``/products/{sku}``).
 - name: spaces collapsed, 1 to 120 characters (refused, not cut, when longer).
 - price: rupees by money.parse_amount, more than zero and at most ₹1 crore.
+- MRP (maximum retail price, tax inclusive): empty (unknown, none shown) or a price like
+  the price; the selling price may not be above it (Legal Metrology (Packaged
+  Commodities) Rules: no sale above the MRP), checked by `check_within_mrp`.
 - GST: one of the slabs (money.GST_SLABS_BP); HSN: empty or 4, 6 or 8 digits.
 - unit: piece, kg or litre; reorder level: a whole number up to 1,00,00,000.
 - tracks expiry: yes/no (empty is no): the stores keep its stock per batch and expiry.
@@ -39,6 +42,8 @@ _REORDER_RE = re.compile(r"[0-9]{1,8}", re.ASCII)
 TRUE_WORDS = frozenset({"yes", "y", "true", "1", ""})
 FALSE_WORDS = frozenset({"no", "n", "false", "0"})
 PRICE_RULE = f"price must be more than zero and at most {format_amount(MAX_PRICE_MINOR)[:-3]}"
+MRP_RULE = ("mrp must be empty (not known) or more than zero and at most "
+            f"{format_amount(MAX_PRICE_MINOR)[:-3]}")
 
 
 class ProductError(ValueError):
@@ -61,6 +66,7 @@ class ProductFields:
     active: bool = True
     reorder_level: int = 0
     tracks_expiry: bool = False
+    mrp_minor: int | None = None  # None: no MRP known (none shown, no saving counted)
 
 
 def _shown(text: str) -> str:
@@ -114,6 +120,42 @@ def parse_price(text: str) -> int:
     except MoneyError as exc:
         raise ProductError(f"price: {exc}") from None
     return check_price_minor(price)
+
+
+def check_mrp_minor(mrp_minor: int | None) -> int | None:
+    """An MRP in paise (None: unknown): more than zero and at most ₹1 crore."""
+    if mrp_minor is None:
+        return None
+    if (not isinstance(mrp_minor, int) or isinstance(mrp_minor, bool)
+            or not 0 < mrp_minor <= MAX_PRICE_MINOR):
+        raise ProductError(MRP_RULE)
+    return mrp_minor
+
+
+def parse_mrp(text: str) -> int | None:
+    """An MRP typed in rupees -> paise; empty is None (no MRP known)."""
+    cleaned = _text(text)
+    if not cleaned.strip():
+        return None
+    try:
+        mrp = parse_amount(cleaned)
+    except MoneyError as exc:
+        raise ProductError(f"mrp: {exc}") from None
+    return check_mrp_minor(mrp)
+
+
+def above_mrp(price_minor: int, mrp_minor: int | None) -> bool:
+    """Whether a selling price breaks the MRP rule (no MRP known: it cannot)."""
+    return mrp_minor is not None and price_minor > mrp_minor
+
+
+def check_within_mrp(sku: str, price_minor: int, mrp_minor: int | None) -> None:
+    """The Legal Metrology rule: nothing is sold above its MRP. The message names the
+    product and both amounts, so whoever typed it sees which one to correct."""
+    if mrp_minor is not None and price_minor > mrp_minor:
+        raise ProductError(f"{sku}: price {format_amount(price_minor)} is above its MRP "
+                           f"{format_amount(mrp_minor)}; a product may not be sold above "
+                           "its MRP (lower the price or correct the MRP)")
 
 
 def check_gst_bp(rate_bp: int) -> int:
@@ -230,13 +272,15 @@ def parse_product(*, sku: str, name: str, price: str, gst_rate: str,
                   barcodes: Iterable[str] = (), hsn: str = "", unit: str = "",
                   pack_size: str = "", category: str = "", active: bool | str = True,
                   reorder_level: str = "", tracks_expiry: bool | str = False,
+                  mrp: str = "",
                   measure_rules: Sequence[MeasureRule] = ()) -> ProductFields:
     """A product typed as text (a CSV row, the hub's form), checked field by field in the
     order a person reads them; the first broken rule raises ProductError."""
-    return ProductFields(
+    fields = ProductFields(
         sku=check_sku(sku),
         name=check_name(name),
         price_minor=parse_price(price),
+        mrp_minor=parse_mrp(mrp),
         gst_rate_bp=parse_gst(gst_rate),
         unit=check_unit(unit),
         hsn=check_hsn(hsn),
@@ -248,16 +292,19 @@ def parse_product(*, sku: str, name: str, price: str, gst_rate: str,
         tracks_expiry=(parse_tracks_expiry(tracks_expiry) if isinstance(tracks_expiry, str)
                        else bool(tracks_expiry)),
     )
+    check_within_mrp(fields.sku, fields.price_minor, fields.mrp_minor)
+    return fields
 
 
 def check_product(p: ProductFields, measure_rules: Sequence[MeasureRule] = ()
                   ) -> ProductFields:
     """A product given as values (a service call, a parsed form), put in its stored form;
     the same rules as `parse_product`, so re-checking a checked product changes nothing."""
-    return ProductFields(
+    fields = ProductFields(
         sku=check_sku(p.sku),
         name=check_name(p.name),
         price_minor=check_price_minor(p.price_minor),
+        mrp_minor=check_mrp_minor(p.mrp_minor),
         gst_rate_bp=check_gst_bp(p.gst_rate_bp),
         unit=check_unit(p.unit),
         hsn=check_hsn(p.hsn),
@@ -268,3 +315,5 @@ def check_product(p: ProductFields, measure_rules: Sequence[MeasureRule] = ()
         category=clip(p.category, CATEGORY_MAX),
         tracks_expiry=bool(p.tracks_expiry),
     )
+    check_within_mrp(fields.sku, fields.price_minor, fields.mrp_minor)
+    return fields

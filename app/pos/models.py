@@ -169,6 +169,8 @@ class SaleLine(Base):
     unit: Mapped[str] = mapped_column(String(8))
     quantity: Mapped[int] = mapped_column(Integer)
     unit_price_minor: Mapped[int] = mapped_column(Integer)
+    # The product's MRP when sold (None: none known), so a later change leaves the bill be.
+    mrp_minor: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
     gross_minor: Mapped[int] = mapped_column(Integer)
     discount_minor: Mapped[int] = mapped_column(Integer)
     net_minor: Mapped[int] = mapped_column(Integer)
