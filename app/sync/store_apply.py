@@ -68,6 +68,20 @@ def _hsn(sku: str, value: object) -> str:
         return ""
 
 
+def _mrp(sku: str, value: object, price_minor: int) -> int | None:
+    """The hub's MRP when it is one the rules allow (none, or from the price up to ₹1
+    crore); anything else is left off with a warning rather than refusing the event,
+    which would stop the link: a missing MRP only hides the MRP and the saving."""
+    if value is None:
+        return None
+    if (not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= MAX_PRICE_MINOR
+            or value < price_minor):
+        log.warning("hub product %s has mrp_minor %r (below its price or out of range): "
+                    "stored without an MRP", sku, str(value)[:20])
+        return None
+    return value
+
+
 async def _product_upserted(s: Session, cfg: StoreConfig, data: dict) -> None:
     sku = _need(data, "sku", str).upper()
     unit = data.get("unit", "piece")
@@ -93,6 +107,8 @@ async def _product_upserted(s: Session, cfg: StoreConfig, data: dict) -> None:
         log.warning("hub product %s has price_minor %s (allowed 1 to %s): stored not for sale "
                     "until HQ corrects its price", sku, values["price_minor"], MAX_PRICE_MINOR)
         values["price_minor"], values["active"] = 0, False
+    # The MRP (issue #21); an older hub leaves it out: the product then shows no MRP.
+    values["mrp_minor"] = _mrp(sku, data.get("mrp_minor"), values["price_minor"])
     codes = sorted({str(c) for c in data.get("barcodes") or []})
     product = await s.scalar(select(Product).where(Product.sku == sku))
     if product is None:
