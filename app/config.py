@@ -216,6 +216,16 @@ class HubLinkSection(Base):
 IdleMinutes = Annotated[int, msgspec.Meta(ge=1, le=24 * 60)]
 
 
+# Days an acknowledged sync event is kept after it was written (app/sync/pruning.py,
+# app/hub/pruning.py, docs/sync-protocol.md "Retention"); at most ten years.
+RetentionDays = Annotated[int, msgspec.Meta(ge=1, le=3650)]
+
+
+class StoreSyncSection(Base):
+    # Outbox rows the hub acknowledged and inbox rows are deleted once this old.
+    retention_days: RetentionDays = 14
+
+
 class IdleSection(Base):
     """Minutes without a touch, a key or a scan after which a signed-in device is signed
     out (per role; background refreshes of a page do not count as use)."""
@@ -280,6 +290,7 @@ class StoreConfig(ConfigFile, kw_only=True):
     hub: HubLinkSection = msgspec.field(default_factory=HubLinkSection)
     returns: ReturnsSection = msgspec.field(default_factory=ReturnsSection)
     backup: BackupSection = msgspec.field(default_factory=BackupSection)
+    sync: StoreSyncSection = msgspec.field(default_factory=StoreSyncSection)
 
     @property
     def database_path(self) -> Path:
@@ -481,6 +492,9 @@ class SyncSection(Base):
     # Hub -> store events sent ahead of the store's ack (flow control per link).
     send_window: Annotated[int, msgspec.Meta(ge=500, le=20000)] = 2000
     hello_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=120)] = 10.0
+    # hub_outbox rows a store acknowledged, and applied store events (but shift.closed),
+    # are deleted once this old.
+    retention_days: RetentionDays = 14
 
 
 Criterion = Literal["distance", "coverage", "load", "priority"]

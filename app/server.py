@@ -58,6 +58,7 @@ from app.returns import routes as returns_routes
 from app.stock import count_routes, expiry_routes
 from app.stock import routes as stock_routes
 from app.sync.client import SyncClient
+from app.sync.pruning import StorePruner
 
 log = logging.getLogger("kirana")
 STATIC_DIR = resources.STATIC
@@ -359,13 +360,16 @@ def create_store_app(cfg: StoreConfig, *, check_migrations: bool = True) -> Lite
     print_queue = PrintQueue(db, cfg)
     demo_feed = DemoFeed(db, cfg)
     sync_client = SyncClient(db, cfg)
+    pruner = StorePruner(db, cfg)  # sync retention (app/sync/pruning.py)
 
     async def start_workers() -> None:
         await print_queue.start()
         await demo_feed.start()
         await sync_client.start()
+        await pruner.start()
 
     async def close_db() -> None:
+        await pruner.stop()
         await sync_client.stop()
         await demo_feed.stop()
         await print_queue.stop()

@@ -194,7 +194,11 @@ async def accept_store_database(db: HubDatabase, store_id: str, *,
         store.epoch = store.rejected_epoch or store.epoch
         store.rejected_epoch = None
         store.rejected_link = ""
-        store.acked_up = 0
+        from app.hub.pruning import up_floor  # (pruning imports the hub's db)
+
+        # Not 0: events the store resends at or below the pruned floor are skipped by the
+        # cursor, since their rows (the id lookup) may be gone (docs: "Retention").
+        store.acked_up = await up_floor(s, store_id, store.acked_up)
         store.down_acked = 0
         store.alert, store.alert_at = "", None
         # Make the hub equal to the store again (its levels, its numbers): see reconcile.

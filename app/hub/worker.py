@@ -15,6 +15,7 @@ import httpx
 from app.config import HubConfig
 from app.hub import placement, webhooks
 from app.hub.db import HubDatabase
+from app.hub.pruning import HubPruner
 from app.hub.service import announce_channels
 from app.hub.wake import Waker
 
@@ -27,10 +28,12 @@ class HubWorker:
         self.db, self.cfg, self.waker = db, cfg, waker
         self._task: asyncio.Task | None = None
         self._http: httpx.AsyncClient | None = None
+        self.pruner = HubPruner(db, cfg)  # sync retention, its own task (app/hub/pruning.py)
 
     async def start(self) -> None:
         self._http = httpx.AsyncClient(timeout=10, follow_redirects=False)
         self._task = asyncio.create_task(self._run(), name="hub-worker")
+        await self.pruner.start()
 
     async def announce_channels(self) -> None:
         """Once per process: stores hear the hub's channel names if they changed (a hub
@@ -39,6 +42,7 @@ class HubWorker:
             await announce_channels(s)
 
     async def stop(self) -> None:
+        await self.pruner.stop()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

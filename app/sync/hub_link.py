@@ -34,7 +34,7 @@ from app.core.clock import utcnow
 from app.core.db import Session
 from app.core.ids import uuid7
 from app.core.waits import wait_event
-from app.hub import link_history, placement
+from app.hub import link_history, placement, pruning
 from app.hub import service as hub
 from app.hub import transfers as hub_transfers
 from app.hub.db import HubDatabase, write_retrying
@@ -218,6 +218,13 @@ class HubLink:
                 return (f"store {store.id} went back in time: it applied hub events up to "
                         f"{row.down_acked} before, now says {hello.applied_down} "
                         "(database restored from a backup?)", 0, None)
+            if hello.applied_down < row.down_seq and hello.applied_down < (
+                    await pruning.down_floor(s, store.id, row.down_seq)):
+                # Only after an accept (down_acked 0): the events it lacks were pruned.
+                return (f"store {store.id} applied hub events only up to "
+                        f"{hello.applied_down} and the hub no longer keeps the ones after "
+                        "it (older than sync.retention_days): restore a newer backup of "
+                        "the store, or register it again as a new store", 0, None)
             row.down_acked = hello.applied_down
             link = HubStoreLink(id=uuid7(), store_id=store.id, process=PROCESS[:60],
                                 address=address, version=version, epoch=hello.epoch,
