@@ -6,7 +6,8 @@ Columns (header row required, order free, names case-insensitive):
 |---------------|----------|------------------------|------------------------------------------------|
 | sku           | yes      | ATA-AASH-5KG           | your product code, unique, A-Z 0-9 - _ .       |
 | name          | yes      | Aashirvaad Atta 5 kg   | shown on screens and receipts                  |
-| price         | yes      | 245.00                 | MRP in rupees incl. GST (per kg/litre if loose)|
+| price         | yes      | 245.00                 | selling price in rupees incl. GST (per kg/L)   |
+| mrp           | no       | 260.00                 | MRP in rupees incl. GST; empty: not known      |
 | gst_rate      | yes      | 5                      | GST percent: 0, 0.25, 3, 5, 12, 18, 28, 40      |
 | barcodes      | no       | 8901234567895|890…     | EAN/UPC/GTIN codes separated by `|`            |
 | hsn           | no       | 1101                   | HSN code, 4, 6 or 8 digits                     |
@@ -18,7 +19,10 @@ Columns (header row required, order free, names case-insensitive):
 | tracks_expiry | no       | no                     | yes: stock per batch and expiry (default no)    |
 
 A file without the tracks_expiry column (one written before it existed) leaves every
-product's flag as it is; new products from it do not track expiry.
+product's flag as it is; new products from it do not track expiry. Likewise a file
+without the mrp column leaves every product's MRP as it is (new products have none);
+with it, an empty cell means no MRP. A price above the product's MRP (the row's, or
+the one kept) refuses the file: nothing is sold above its MRP (Legal Metrology).
 
 Every row is checked before anything is written, by the product rules every other
 way in uses too (app/catalog/rules.py); errors name the line number (as a spreadsheet
@@ -49,6 +53,7 @@ COLUMNS = (
     "name",
     "barcodes",
     "price",
+    "mrp",
     "gst_rate",
     "hsn",
     "unit",
@@ -76,6 +81,7 @@ class ProductRow:
     active: bool = True
     reorder_level: int = 0
     tracks_expiry: bool | None = False  # None: the file has no such column (keep the flag)
+    mrp_minor: int | None = None  # None: no MRP (a file without the column: keep the MRP)
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,7 @@ class RowError:
 class ParsedCatalog:
     rows: list[ProductRow] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
+    mrp_column: bool = True  # False: the file has no mrp column (each product keeps its MRP)
 
     @property
     def clean(self) -> bool:
@@ -105,7 +112,7 @@ def _row(line: int, rec: dict[str, str], rules: Sequence[MeasureRule]) -> Produc
         barcodes=get("barcodes").split("|"), hsn=get("hsn"), unit=get("unit"),
         pack_size=get("pack_size"), category=get("category"), active=get("active"),
         reorder_level=get("reorder_level"), tracks_expiry=get("tracks_expiry"),
-        measure_rules=rules)
+        mrp=get("mrp"), measure_rules=rules)
     row = ProductRow(line=line, **vars(p))
     return row if "tracks_expiry" in rec else dataclasses.replace(row, tracks_expiry=None)
 
@@ -181,6 +188,7 @@ def parse_catalog(text: str, rules: Sequence[MeasureRule] = ()) -> ParsedCatalog
     except CsvUnreadable as exc:
         out.errors.append(RowError(exc.line, str(exc)))
         return out
+    out.mrp_column = "mrp" in (reader.fieldnames or ())
     seen_sku: dict[str, int] = {}
     seen_code: dict[str, int] = {}
     try:
@@ -233,6 +241,7 @@ def write_catalog(products: Iterable[dict], stream: TextIO) -> int:
                 p["name"],
                 "|".join(p["barcodes"]),
                 to_decimal_string(p["price_minor"]),
+                "" if p.get("mrp_minor") is None else to_decimal_string(p["mrp_minor"]),
                 f"{p['gst_rate_bp'] / 100:g}",
                 p["hsn"],
                 p["unit"],

@@ -46,6 +46,9 @@ def product_json(p: Product) -> dict[str, Any]:
         "barcodes": [b.code for b in p.barcodes],
         "price": to_decimal_string(p.price_minor),
         "price_minor": p.price_minor,
+        # MRP (maximum retail price, tax inclusive); null when not known
+        "mrp": None if p.mrp_minor is None else to_decimal_string(p.mrp_minor),
+        "mrp_minor": p.mrp_minor,
         "currency": "INR",
         "gst_rate": p.gst_rate_bp / 100,
         "hsn": p.hsn,

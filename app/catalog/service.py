@@ -25,6 +25,7 @@ from sqlalchemy.orm import selectinload
 from app.catalog.barcodes import BarcodeError, MeasureRule, ScanResult, parse_scan
 from app.catalog.csv_io import ParsedCatalog, ProductRow, RowError
 from app.catalog.models import Barcode, Product
+from app.catalog.rules import ProductError, check_within_mrp
 from app.core.clock import utcnow
 from app.core.db import AnyDatabase, Database, Session
 from app.core.ids import uuid7
@@ -87,11 +88,12 @@ class ProductInfo:
     price_minor: int
     gst_rate_bp: int
     active: bool
+    mrp_minor: int | None = None  # written on the sale line (the receipt's MRP and saving)
 
 
 _INFO = Product.__table__.c
 PRODUCT_INFO_COLUMNS = (_INFO.id, _INFO.sku, _INFO.name, _INFO.unit, _INFO.price_minor,
-                        _INFO.gst_rate_bp, _INFO.active)
+                        _INFO.gst_rate_bp, _INFO.active, _INFO.mrp_minor)
 # Prepared (core/prepared.py): every till scan runs one of these (issue #15).
 _INFO_BY_CODE = Prepared(
     select(*PRODUCT_INFO_COLUMNS)
@@ -219,7 +221,7 @@ class ImportRejected(Exception):
         self.errors = errors
 
 
-def _fields(row: ProductRow) -> dict:
+def _fields(row: ProductRow, mrp_column: bool = True) -> dict:
     """The columns a row writes; a file without the tracks_expiry column leaves the
     flag alone (None), so an export from before it existed turns no product's off."""
     fields = {
@@ -235,12 +237,26 @@ def _fields(row: ProductRow) -> dict:
     }
     if row.tracks_expiry is not None:
         fields["tracks_expiry"] = row.tracks_expiry
+    if mrp_column:  # a file without the mrp column leaves each product's MRP alone
+        fields["mrp_minor"] = row.mrp_minor
     return fields
 
 
 # The product columns import_catalog reads to tell an unchanged row (in this order).
 _COMPARED = ("name", "price_minor", "gst_rate_bp", "hsn", "unit", "pack_size", "category",
-             "active", "reorder_level", "tracks_expiry")
+             "active", "reorder_level", "tracks_expiry", "mrp_minor")
+
+
+def _above_kept_mrp(row: ProductRow, known: tuple[str, dict] | None, mrp_column: bool) -> str:
+    """A file without the mrp column keeps each product's MRP: its new price must not be
+    above that one ("" when it is not). A row with an mrp was checked by the rules."""
+    if mrp_column or known is None:
+        return ""
+    try:
+        check_within_mrp(row.sku, row.price_minor, known[1]["mrp_minor"])
+    except ProductError as exc:
+        return f"{exc} (the file has no mrp column; the product keeps its MRP)"
+    return ""
 
 
 async def import_catalog(
@@ -277,6 +293,7 @@ async def import_catalog(
                         Product.active,
                         Product.reorder_level,
                         Product.tracks_expiry,
+                        Product.mrp_minor,
                     )
                 )
             ).all()
@@ -291,6 +308,9 @@ async def import_catalog(
         good: list[ProductRow] = []
         for row in parsed.rows:
             known = existing.get(row.sku, (None,))[0]
+            if problem := _above_kept_mrp(row, existing.get(row.sku), parsed.mrp_column):
+                errors.append(RowError(row.line, problem))
+                continue
             clash = next(
                 (
                     c
@@ -318,7 +338,7 @@ async def import_catalog(
         barcode_rows: list[dict[str, str]] = []
         touched: list[str] = []
         for row in good:
-            values = _fields(row)
+            values = _fields(row, parsed.mrp_column)
             if row.sku in existing:
                 pid, old = existing[row.sku]
                 same = all(old[k] == v for k, v in values.items())
@@ -329,8 +349,8 @@ async def import_catalog(
                 report.updated += 1
             else:
                 pid = uuid7()
-                inserts.append({"id": pid, "sku": row.sku, "tracks_expiry": False, **values,
-                                "updated_at": now})
+                inserts.append({"id": pid, "sku": row.sku, "tracks_expiry": False,
+                                "mrp_minor": None, **values, "updated_at": now})
                 report.created += 1
             touched.append(pid)
             barcode_rows.extend({"code": c, "product_id": pid} for c in row.barcodes)
@@ -384,6 +404,7 @@ async def export_rows(db: AnyDatabase) -> list[dict]:
                 "name": p.name,
                 "barcodes": [b.code for b in p.barcodes],
                 "price_minor": p.price_minor,
+                "mrp_minor": p.mrp_minor,
                 "gst_rate_bp": p.gst_rate_bp,
                 "hsn": p.hsn,
                 "unit": p.unit,

@@ -137,7 +137,8 @@ async def product_save(request: Request, data: Form) -> Response | Template:
     try:
         edit = rules.parse_product(  # the product rules every catalogue input uses
             sku=data.get("sku", ""), name=data.get("name", ""), price=data.get("price", ""),
-            gst_rate=data.get("gst", ""), unit=data.get("unit", ""), hsn=data.get("hsn", ""),
+            mrp=data.get("mrp", ""), gst_rate=data.get("gst", ""), unit=data.get("unit", ""),
+            hsn=data.get("hsn", ""),
             pack_size=data.get("pack_size", ""), category=data.get("category", ""),
             reorder_level=data.get("reorder_level", ""),
             tracks_expiry=data.get("tracks_expiry") == "on",

@@ -398,7 +398,7 @@ async def active_store_ids(s: Session) -> list[str]:
 def product_payload(p: Product, codes: list[str]) -> dict:
     """What a store needs to sell a product: the `product.upserted` data."""
     return {"sku": p.sku, "name": p.name, "price_minor": p.price_minor,
-            "gst_rate_bp": p.gst_rate_bp, "hsn": p.hsn, "unit": p.unit,
+            "mrp_minor": p.mrp_minor, "gst_rate_bp": p.gst_rate_bp, "hsn": p.hsn, "unit": p.unit,
             "pack_size": p.pack_size, "category": p.category, "active": p.active,
             "reorder_level": p.reorder_level, "tracks_expiry": p.tracks_expiry,
             "barcodes": sorted(codes), "updated_at": p.updated_at.isoformat()}
@@ -475,6 +475,7 @@ async def save_product(db: HubDatabase, edit: ProductEdit,
             s.add(product)
         product.name = edit.name
         product.price_minor = edit.price_minor
+        product.mrp_minor = edit.mrp_minor
         product.gst_rate_bp = edit.gst_rate_bp
         product.unit = edit.unit
         product.hsn = edit.hsn
@@ -496,6 +497,7 @@ async def save_product(db: HubDatabase, edit: ProductEdit,
 
 
 async def set_price(db: HubDatabase, sku: str, price_minor: int) -> Product:
+    """A new selling price, within the product's MRP (checked in the transaction)."""
     try:
         rules.check_price_minor(price_minor)
     except rules.ProductError as exc:
@@ -514,6 +516,10 @@ async def _change_product(db: HubDatabase, sku: str, **changes: Any) -> Product:
             raise HubError(f"no product {sku}")
         for key, value in changes.items():
             setattr(product, key, value)
+        try:
+            rules.check_within_mrp(product.sku, product.price_minor, product.mrp_minor)
+        except rules.ProductError as exc:
+            raise HubError(str(exc)) from None
         product.updated_at = utcnow()
         await announce_products(s, [product.id])
         return product

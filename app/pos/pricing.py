@@ -17,11 +17,14 @@ sale. The order of work, each step exact to the paisa:
    every document);
 5. bill total = sum of nets, rounded half-up to the configured step
    (e.g. ₹1) with the difference shown as a rounding line; never below zero.
+
+What the customer saved (the receipts' "You saved" line) is worked out here too, from
+the lines' prices and MRPs as sold (``mrp_savings``, ``you_saved``), never in a template.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -176,6 +179,41 @@ def price_cart(
         tax=sum(p.tax for p in priced),
         tax_rows=tax_rows((p.gst_rate_bp, p.net, p.tax) for p in priced),
     )
+
+
+# ---- savings against the MRP ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SavingLine:
+    """A sold line as the savings see it: its unit price and MRP when sold (paise per
+    piece, or per kg / litre when `measured`) and its quantity (pieces, grams or ml)."""
+
+    unit_price: int
+    quantity: int
+    mrp: int | None = None  # None: no MRP known, no saving counted
+    measured: bool = False
+
+
+def mrp_savings(lines: Iterable[SavingLine]) -> int:
+    """The sum over lines of (MRP - unit price) x quantity, for lines with an MRP above
+    their price: pieces x count, per kg / litre x kg / litres (grams / 1000). Summed
+    exactly in thousandths of a paisa and rounded once, half-up, to the paisa. Never
+    negative: a line at or above its MRP (none can be sold above it, but an old bill's
+    MRP is kept as it was) saves nothing."""
+    exact = 0
+    for line in lines:
+        if line.mrp is None or line.mrp <= line.unit_price or line.quantity <= 0:
+            continue
+        per = line.mrp - line.unit_price
+        exact += per * line.quantity if line.measured else per * line.quantity * 1000
+    return round_half_up(exact, 1000)
+
+
+def you_saved(lines: Iterable[SavingLine], discount: int = 0) -> int:
+    """The receipt's "You saved": the saving against the MRPs plus the bill's
+    discounts (line and bill). Zero when there is neither (no line is then shown)."""
+    return mrp_savings(lines) + max(0, discount)
 
 
 # ---- tenders --------------------------------------------------------------------------

@@ -29,6 +29,7 @@ async def e_receipt(request: Request, token: str) -> Response | Template:
     return page(request, "pos/e_receipt.html", sale=found.sale, store=cfg.store,
                 tax_rows=found.tax_rows, refunds=found.refunds,
                 refund_tax_rows=found.refund_tax_rows, line_text=receipts.sale_line_text,
+                you_saved=receipts.sale_saved,
                 measure=format_measure, **receipts.gst_context(found.sale))
 
 

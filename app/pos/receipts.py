@@ -27,6 +27,7 @@ from app.core.gst import tax_rows as gst_rows
 from app.core.gst_invoice import STATE_NAMES, is_inter_state, state_label
 from app.core.money import format_amount, price_for_measure
 from app.pos.models import Refund, Sale, SaleLine
+from app.pos.pricing import SavingLine, you_saved
 from app.printing import service as printing
 
 MIN_TOKEN_LENGTH = 20  # shorter e-receipt tokens are refused without a database look-up
@@ -91,7 +92,26 @@ def quantity_and_rate(quantity: int, unit: str, unit_price: int, gross: int | No
 
 
 def sale_line_text(line: SaleLine) -> str:
-    return quantity_and_rate(line.quantity, line.unit, line.unit_price_minor, line.gross_minor)
+    """A sold line's quantity and rate, and its MRP when sold where that differs from the
+    price paid ('2 x ₹60.00  MRP ₹65.00', '1.250 kg x ₹40.00/kg  MRP ₹45.00/kg')."""
+    text = quantity_and_rate(line.quantity, line.unit, line.unit_price_minor, line.gross_minor)
+    mrp = line.mrp_minor
+    if mrp is not None and mrp != line.unit_price_minor:
+        per = "" if line.unit == "piece" else "/kg" if line.unit == "kg" else "/L"
+        text += f"  MRP {format_amount(mrp)}{per}"
+    return text
+
+
+def saving_lines(lines: Iterable[SaleLine]) -> list[SavingLine]:
+    """A sale's lines as the pure savings take them (price and MRP as sold)."""
+    return [SavingLine(unit_price=line.unit_price_minor, quantity=line.quantity,
+                       mrp=line.mrp_minor, measured=line.unit != "piece") for line in lines]
+
+
+def sale_saved(sale: Sale) -> int:
+    """The "You saved" of a bill (pricing.you_saved): against the MRPs, plus its
+    discounts; the paper, the screen and the e-receipt all show this one number."""
+    return you_saved(saving_lines(sale.lines), sale.discount_minor)
 
 
 def receipt_url(cfg: StoreConfig, sale: Sale) -> str:
@@ -101,6 +121,7 @@ def receipt_url(cfg: StoreConfig, sale: Sale) -> str:
 def _receipt_context(cfg: StoreConfig, sale: Sale, cashier: str) -> dict:
     return {"sale": sale, "cashier": cashier, "receipt_url": receipt_url(cfg, sale),
             "tax_rows": tax_rows(sale.lines), "line_text": sale_line_text,
+            "saved": sale_saved(sale),
             **gst_context(sale)}
 
 

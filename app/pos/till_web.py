@@ -26,7 +26,7 @@ from app.core.auth import LoginError, StaffUser, requires
 from app.core.routes import client_source, device_key
 from app.core.web import current_user, page, signed_in
 from app.pos import cart, priced_cart, shifts
-from app.pos.receipts import quantity_and_rate, sale_line_text
+from app.pos.receipts import quantity_and_rate, sale_line_text, sale_saved
 from app.printing import service as printing
 
 CASHIER = requires("cashier")
@@ -54,6 +54,7 @@ def ctx(request: Request, **extra: Any) -> dict[str, Any]:
         "measure": format_measure,
         "qty_rate": quantity_and_rate,
         "line_text": sale_line_text,
+        "you_saved": sale_saved,
         "cart_line": cart_line,
         **extra,
     }

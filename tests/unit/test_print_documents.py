@@ -30,12 +30,12 @@ def sale_line(name: str, qty: int, price: int, rate: int) -> NS:
     return NS(name=name, quantity=qty, unit="piece", unit_price_minor=price,
               net_minor=qty * price, discount_minor=0, gst_rate_bp=rate,
               tax_minor=qty * price * rate // (10000 + rate), cgst_minor=1, sgst_minor=1,
-              gross_minor=qty * price)
+              gross_minor=qty * price, mrp_minor=None)
 
 
 ONION = NS(name="Onion", quantity=1250, unit="kg", unit_price_minor=4000, gross_minor=5000,
            net_minor=5000, discount_minor=0, gst_rate_bp=0, tax_minor=0, cgst_minor=0,
-           sgst_minor=0)
+           sgst_minor=0, mrp_minor=None)
 SALE = NS(number="S1-000042", at=NOW, counter="C1", total_minor=36800, discount_minor=0,
           rounding_minor=0, change_minor=200, receipt_token="tok",
           lines=[sale_line("Tata Salt 1 kg", 2, 2800, 500),
