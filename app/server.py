@@ -263,6 +263,11 @@ def create_hub_app(cfg: HubConfig, *, check_migrations: bool = True) -> Litestar
 
     schema_router = Router(path="/schema", route_handlers=[], guards=[requires("manager")])
     from app.hub import account_routes
+    from app.ops.hub_metrics import HubMetrics
+
+    metrics = HubMetrics(cfg)  # /metrics (ops_routes.metrics, as the store's)
+    common = _common_middleware(cfg, data_dir)
+    common["middleware"] = [metrics.middleware, *common["middleware"]]
 
     # The hub signs in with a name, a password and a code, not the store's PIN tiles.
     # (The store's help pages are about the store's screens.)
@@ -280,11 +285,12 @@ def create_hub_app(cfg: HubConfig, *, check_migrations: bool = True) -> Litestar
             *transfer_pages.ROUTES,
             *report_pages.ROUTES,
             *hub_link.ROUTES,
+            *ops_routes.ROUTES,
             create_static_files_router(
                 path="/static", directories=[STATIC_DIR], opt=PUBLIC, send_as_attachment=False
             ),
         ],
-        **_common_middleware(cfg, data_dir),
+        **common,
         openapi_config=OpenAPIConfig(
             title="Kirana hub", version=__version__,
             render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"])],
@@ -299,6 +305,7 @@ def create_hub_app(cfg: HubConfig, *, check_migrations: bool = True) -> Litestar
     app.state.waker = waker
     app.state.worker = worker
     app.state.links = links
+    app.state.metrics = metrics
     app.state.mode = "hub"
     _jinja_globals(app)["nav_for"] = hub_nav_for
     _jinja_globals(app)["hub_link"] = lambda: None

@@ -139,5 +139,22 @@ def hub_rotate_webhook_secret(cfg: HubConfig, channel: str) -> None:
     click.echo(secret)
 
 
+@click.command("metrics-key", help="A key that reads only the hub's /metrics (for "
+               "Prometheus); shown once, only its hash is kept.")
+@HUB.config_option
+@click.argument("name", default="prometheus")
+@HUB.with_config
+def hub_metrics_key(cfg: HubConfig, name: str) -> None:
+    from app.core.auth import create_api_key
+
+    name = name.strip().lower()
+    key, full = HUB.with_db(cfg, lambda db: create_api_key(db, name, "metrics"),
+                            errors=(ValueError,))
+    console.print(f"Metrics key [bold]{key.name}[/] (reads /metrics, nothing else; list, "
+                  "rotate and revoke it like a channel's key). Copy it now; it is not "
+                  "shown again:")
+    click.echo(full)
+
+
 HUB_COMMANDS = (hub_channel_keys, hub_rotate_channel_key, hub_revoke_channel_key,
-                hub_rotate_webhook_secret)
+                hub_rotate_webhook_secret, hub_metrics_key)

@@ -34,20 +34,54 @@ from app.config import StoreConfig
 from app.core.db import Database
 from app.ops.backup import list_backups
 
-__all__ = ["CONTENT_TYPE", "StoreMetrics"]
+__all__ = ["CONTENT_TYPE", "RequestMetrics", "StoreMetrics", "age_seconds", "file_size"]
 
 # A scan should answer in milliseconds; a report may take a second.
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 OPEN_ORDER_STATES = ("received", "accepted", "picking", "picked", "packed", "ready")
 
 
-class StoreMetrics:
-    def __init__(self, cfg: StoreConfig) -> None:
-        self.cfg = cfg
-        r = self.registry = CollectorRegistry(auto_describe=True)
-        self.latency = Histogram("kirana_request_seconds",
+class RequestMetrics:
+    """What the store's and the hub's `/metrics` share: an app's own registry (tests make
+    many apps in one process) and `<prefix>_request_seconds`, observed by `middleware`.
+    Subclasses add their gauges and a `render(db)`."""
+
+    def __init__(self, prefix: str) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.latency = Histogram(f"{prefix}_request_seconds",
                                  "Time to the response's first byte, per route",
-                                 ["route", "method"], buckets=BUCKETS, registry=r)
+                                 ["route", "method"], buckets=BUCKETS, registry=self.registry)
+
+    def middleware(self, app: ASGIApp) -> ASGIApp:
+        """Observe each routed HTTP request's time to first byte under its template."""
+        latency = self.latency
+
+        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http":
+                await app(scope, receive, send)
+                return
+            start = time.perf_counter()
+            seen = False
+
+            async def timed_send(message: Message) -> None:
+                nonlocal seen
+                if not seen and message["type"] == "http.response.start":
+                    seen = True
+                    route = scope.get("path_template") or "other"
+                    method = scope.get("method", "GET")
+                    latency.labels(route, method).observe(time.perf_counter() - start)
+                await send(message)
+
+            await app(scope, receive, timed_send)
+
+        return middleware
+
+
+class StoreMetrics(RequestMetrics):
+    def __init__(self, cfg: StoreConfig) -> None:
+        super().__init__("kirana")
+        self.cfg = cfg
+        r = self.registry
         self.info = Gauge("kirana_info", "This store server", ["store", "version"], registry=r)
         self.info.labels(cfg.store.id, __version__).set(1)
         self.unsent = Gauge("kirana_outbox_unsent", "Events not yet acknowledged by the hub",
@@ -74,30 +108,6 @@ class StoreMetrics:
                                 "Age of the newest backup in backup.folder (-1: none)",
                                 registry=r)
 
-    def middleware(self, app: ASGIApp) -> ASGIApp:
-        """Observe each routed HTTP request's time to first byte under its template."""
-        latency = self.latency
-
-        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != "http":
-                await app(scope, receive, send)
-                return
-            start = time.perf_counter()
-            seen = False
-
-            async def timed_send(message: Message) -> None:
-                nonlocal seen
-                if not seen and message["type"] == "http.response.start":
-                    seen = True
-                    route = scope.get("path_template") or "other"
-                    method = scope.get("method", "GET")
-                    latency.labels(route, method).observe(time.perf_counter() - start)
-                await send(message)
-
-            await app(scope, receive, timed_send)
-
-        return middleware
-
     async def render(self, db: Database) -> bytes:
         """Read the store's state into the gauges and write out every figure."""
         now = datetime.now(UTC)
@@ -120,8 +130,8 @@ class StoreMetrics:
                 "'picking', 'picked', 'packed', 'ready') AND promised_by < :now"),
                 {"now": now.isoformat(timespec="microseconds")})).scalar_one()
         self.unsent.set(unsent)
-        self.unsent_age.set(_age(now, oldest) if unsent else 0)
-        self.acked_age.set(_age(now, acked_at) if acked_at else -1)
+        self.unsent_age.set(age_seconds(now, oldest) if unsent else 0)
+        self.acked_age.set(age_seconds(now, acked_at) if acked_at else -1)
         self.print_jobs.clear()
         for printer, status, count in jobs:
             self.print_jobs.labels(printer, status).set(count)
@@ -129,8 +139,8 @@ class StoreMetrics:
             self.orders.labels(state).set(states.get(state, 0))
         self.late.set(late)
         path = Path(self.cfg.database_path)
-        self.db_bytes.set(_size(path))
-        self.wal_bytes.set(_size(Path(f"{path}-wal")))
+        self.db_bytes.set(file_size(path))
+        self.wal_bytes.set(file_size(Path(f"{path}-wal")))
         disk = os.statvfs(path.parent)
         self.disk_free.set(disk.f_bavail * disk.f_frsize)
         newest = list_backups(self.cfg.resolve(self.cfg.backup.folder), self.cfg.store.id)
@@ -138,14 +148,14 @@ class StoreMetrics:
         return generate_latest(self.registry)
 
 
-def _size(path: Path) -> int:
+def file_size(path: Path) -> int:
     try:
         return os.stat(path).st_size
     except FileNotFoundError:
         return 0
 
 
-def _age(now: datetime, at: object) -> float:
+def age_seconds(now: datetime, at: object) -> float:
     """Seconds since a stored time (a datetime or SQLite's text of one, UTC)."""
     if isinstance(at, str):
         at = datetime.fromisoformat(at)

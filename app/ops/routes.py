@@ -1,6 +1,7 @@
-"""/metrics (issue #23): Prometheus scrapes it with an API key of scope `metrics`
-(`kirana apikey create --name prometheus --scope metrics`); an admin signed in may
-read it in the browser. The figures are made in app/ops/metrics.py."""
+"""/metrics (issue #23), the store's and the hub's: Prometheus scrapes it with an API key
+of scope `metrics` (`kirana apikey create --name prometheus --scope metrics`, at the hub
+`kirana hub metrics-key`); an admin signed in may read it in the browser. The figures
+are made in app/ops/metrics.py (store) and app/ops/hub_metrics.py (hub)."""
 
 from __future__ import annotations
 
