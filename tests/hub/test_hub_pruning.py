@@ -20,14 +20,10 @@ from app.hub import service as hub
 from app.hub.models import HubOutbox, HubStockLevel, HubStore, StoreEventRow
 from app.sync import protocol as p
 from app.sync.hub_link import apply_frame
-from tests.hub.test_hub_links import (  # noqa: F401  (live_hub is a fixture)
-    REAL,
-    add_s1,
-    closed_with,
-    hello,
-    live_hub,
-    until,
-)
+from tests.hub import test_hub_links
+from tests.hub.test_hub_links import REAL, add_s1, closed_with, hello, until
+
+live_hub = test_hub_links.live_hub  # the fixture: a uvicorn hub on 127.0.0.1
 
 pytestmark = pytest.mark.timeout(120)
 OLD = (utcnow() - timedelta(days=40)).isoformat()  # the store wrote these long ago
