@@ -5,22 +5,32 @@ Liveness itself is per connection (`hub_store_links`, deleted when a link closes
 it keeps no history. The hub link (app/sync/hub_link.py) writes one audit row when it
 admits a connection (in the same transaction) and one after it closes; the store id is
 part of the action (``sync.up.S1``), so a store's rows are one lookup of the action
-index. Rows older than KEPT are dropped when the store's next link closes."""
+index. Rows older than KEPT are dropped when the store's next link closes.
+
+It also keeps the latest `status` a store sent (sync protocol 2: version, free disk,
+newest backup, clock) on its hub_stores row, with the clock turned into the skew
+against the hub's clock at receipt, for the Stores page."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from app.core import audit
 from app.core.clock import utcnow
 from app.core.db import Session
 from app.core.models import AuditLog
-from app.hub.db import HubDatabase
+from app.hub.db import HubDatabase, write_retrying
+from app.hub.models import HubStore
+from app.sync.protocol import Status
 
 KEPT = timedelta(days=30)
+# A store's clock is off by more than this (either way): the Stores page warns.
+SKEW_WARN_SECONDS = 60.0
+# Skews are kept within ±10 years: a store whose clock says 1970 shows "years off".
+SKEW_BOUND_SECONDS = 10 * 365 * 86400.0
 
 
 def _actions(store_id: str) -> tuple[str, str]:
@@ -57,3 +67,47 @@ async def recent(s: Session, store_id: str, limit: int = 20) -> list[LinkEvent]:
                             .limit(limit))).all()
     return [LinkEvent(at=at, connected=action == up, detail=detail)
             for at, action, detail in rows]
+
+
+def status_values(status: Status, received_at: datetime) -> dict:
+    """The hub_stores columns for a store's status received at `received_at`."""
+    skew = (status.clock - received_at).total_seconds()
+    return {"status_version": status.version[:40],
+            "status_disk_free": status.disk_free_bytes,
+            "status_backup_at": status.last_backup_at,
+            "status_clock_skew": max(-SKEW_BOUND_SECONDS, min(SKEW_BOUND_SECONDS, skew)),
+            "status_at": received_at}
+
+
+def apply_status(row: HubStore, status: Status, received_at: datetime) -> None:
+    """In the handshake's transaction, on the store's row it already holds."""
+    for key, value in status_values(status, received_at).items():
+        setattr(row, key, value)
+
+
+async def save_status(db: HubDatabase, store_id: str, status: Status,
+                      received_at: datetime) -> None:
+    """A `status` after the handshake: one write of the store's row alone (retried)."""
+
+    async def body(s: Session) -> None:
+        await s.execute(update(HubStore).where(HubStore.id == store_id)
+                        .values(**status_values(status, received_at)))
+
+    await write_retrying(db, body)
+
+
+def skew_words(seconds: float) -> str:
+    """'Clock 3 min fast: ...' for a skew past SKEW_WARN_SECONDS, else ''."""
+    if abs(seconds) <= SKEW_WARN_SECONDS:
+        return ""
+    size = abs(seconds)
+    if size < 3600:
+        amount = f"{round(size / 60)} min"
+    elif size < 2 * 86400:
+        hours = round(size / 3600)
+        amount = f"{hours} hour" if hours == 1 else f"{hours} hours"
+    else:
+        amount = f"{round(size / 86400)} days"
+    way = "fast" if seconds > 0 else "slow"
+    return (f"Clock {amount} {way}: SLA timers will be wrong. "
+            "Set the time on the store's computer.")

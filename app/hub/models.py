@@ -60,6 +60,13 @@ class HubStore(Base):
     # The GSTIN the store files its returns under (issue #18, h013): set by HQ on the GST
     # page; '' until then. Stores sharing one state registration share it.
     gstin: Mapped[str] = mapped_column(String(15), default="", server_default="")
+    # The store's own status (sync protocol 2, h016; NULL: an older store never sent it):
+    # its version, free disk, newest backup, its clock minus the hub's at receipt.
+    status_version: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    status_disk_free: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    status_backup_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    status_clock_skew: Mapped[float | None] = mapped_column(Float, nullable=True)  # seconds
+    status_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class HubStoreLink(Base):

@@ -1,10 +1,12 @@
-"""The store end of sync protocol v1: a background task of the store app.
+"""The store end of the sync protocol: a background task of the store app.
 
-It connects to the hub, says `hello`, resends its outbox from the hub's cursor in
-frames of at most 500 events, applies hub events in order (each frame and the
-`applied_down` cursor in one transaction), and reconnects with exponential backoff
-and jitter. Selling, picking and printing never wait for it: they only write the
-outbox, which this task drains whenever the hub is reachable.
+It connects to the hub, says `hello` (offering protocols 1 to 2; on a v2 link it reports
+its status: version, free disk, newest backup, clock, then every STATUS_SECONDS),
+resends its outbox from the hub's cursor in frames of at most 500 events, applies hub
+events in order (each frame and the `applied_down` cursor in one transaction), and
+reconnects with exponential backoff and jitter. Selling, picking and printing never
+wait for it: they only write the outbox, which this task drains whenever the hub is
+reachable.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +32,7 @@ from app.config import StoreConfig
 from app.core.clock import utcnow
 from app.core.db import Database, Session
 from app.core.waits import wait_event
+from app.ops.backup import list_backups
 from app.sync import protocol as p
 from app.sync.models import InboxEvent, OutboxEvent, SyncState
 from app.sync.store_apply import BadHubEvent, apply_hub_event
@@ -39,6 +44,10 @@ REFUSED_RETRY_SECONDS = 300.0  # after a 4401/4403: a person has to act first (t
 # refused hello while the alert stands, and the first try after HQ accepts the store's
 # database gets in, so the store is back within seconds, not minutes.
 CONFLICT_RETRY_SECONDS = 10.0
+STATUS_SECONDS = 300.0  # how often a v2 link reports the store's status
+# A hub from before v2 refuses the longer hello (unknown fields): the store then says the
+# v1 hello for this long before offering v2 again (the hub may have been upgraded).
+V1_FALLBACK_SECONDS = 3600.0
 
 
 class HubRefused(Exception):
@@ -103,9 +112,28 @@ def insecure_link_warning(cfg: StoreConfig) -> bool:
     return True
 
 
+def store_status(cfg: StoreConfig) -> p.Status:
+    """What the hub shows of this store (blocking file reads: run it in a thread). A
+    figure that cannot be read is sent as unknown rather than holding up the link."""
+    disk = None
+    with contextlib.suppress(OSError):
+        st = os.statvfs(Path(cfg.database_path).parent)
+        disk = min(st.f_bavail * st.f_frsize, 2**62)
+    newest = None
+    with contextlib.suppress(OSError):
+        backups = list_backups(cfg.resolve(cfg.backup.folder), cfg.store.id)
+        newest = backups[0].taken_at if backups else None
+    return p.Status(version=__version__[:40], clock=utcnow(), disk_free_bytes=disk,
+                    last_backup_at=newest)
+
+
 class SyncClient:
-    def __init__(self, db: Database, cfg: StoreConfig, *, backoff_max: float = 60.0) -> None:
+    def __init__(self, db: Database, cfg: StoreConfig, *, backoff_max: float = 60.0,
+                 status_every: float = STATUS_SECONDS) -> None:
         self.db, self.cfg = db, cfg
+        self.status_every = status_every
+        self.proto = 1  # the current link's protocol version (from the welcome)
+        self._v1_until = float("-inf")  # monotonic time: say the v1 hello until then
         self.status = LinkStatus()
         self.backoff_max = backoff_max
         self.conflict_retry = CONFLICT_RETRY_SECONDS
@@ -193,14 +221,26 @@ class SyncClient:
             max_size=p.MAX_FRAME_BYTES * 2, compression=None,
         ) as ws:
             state = await read_state(self.db)
-            await ws.send(p.encode(p.Hello(proto=p.PROTO, store_id=self.cfg.store.id,
-                                           epoch=state.epoch,
-                                           applied_down=state.applied_down)).decode())
+            newest = 1 if time.monotonic() < self._v1_until else p.PROTO
+            status = (await asyncio.to_thread(store_status, self.cfg)
+                      if newest >= p.STATUS_FROM else None)
+            hello = p.hello(self.cfg.store.id, state.epoch, state.applied_down, status,
+                            newest=newest)
+            await ws.send(p.encode(hello).decode())
             reply = p.decode(await asyncio.wait_for(ws.recv(), 15))
             if isinstance(reply, p.Error):
+                if (reply.code == p.BAD_MESSAGE and hello.proto_max is not None
+                        and "unknown field" in reply.message):
+                    log.warning("sync: the hub predates protocol 2 (%s): saying the v1 hello "
+                                "for the next %d min", reply.message, V1_FALLBACK_SECONDS // 60)
+                    self._v1_until = time.monotonic() + V1_FALLBACK_SECONDS
                 raise HubRefused(reply.code, reply.message)
             if not isinstance(reply, p.Welcome):
                 await self._fail(ws, p.BAD_MESSAGE, "expected welcome")
+            try:
+                self.proto = p.welcomed_version(hello, reply)
+            except p.ProtocolError as exc:
+                await self._fail(ws, exc.code, str(exc))
             last, _ = await link_figures(self.db)
             if reply.acked_up > last:
                 message = (f"the hub has events up to {reply.acked_up} from this store but this "
@@ -211,8 +251,11 @@ class SyncClient:
             self._welcomed = True
             self.status = LinkStatus(state="online", since=utcnow(), hub_acked=reply.acked_up,
                                      outbox_last=last)
-            log.info("sync: connected to the hub; it has our events up to %s", reply.acked_up)
+            log.info("sync: connected to the hub (protocol %s); it has our events up to %s",
+                     self.proto, reply.acked_up)
             tasks = [asyncio.create_task(self._reader(ws)), asyncio.create_task(self._sender(ws))]
+            if self.proto >= p.STATUS_FROM:
+                tasks.append(asyncio.create_task(self._status_sender(ws)))
             try:
                 done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
@@ -277,6 +320,13 @@ class SyncClient:
                                                     SyncState.acked_up < upto)
                             .values(acked_up=upto, acked_at=utcnow()))
         self.status.hub_acked = max(self.status.hub_acked, upto)
+
+    async def _status_sender(self, ws) -> None:
+        """The store's status every `status_every` (its hello carried the first)."""
+        while True:
+            await asyncio.sleep(self.status_every)
+            status = await asyncio.to_thread(store_status, self.cfg)
+            await ws.send(p.encode(status).decode())
 
     async def _sender(self, ws) -> None:
         window = p.STORE_SEND_WINDOW

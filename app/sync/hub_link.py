@@ -1,4 +1,5 @@
-"""The hub end of sync protocol v1: the `/sync/v1` websocket.
+"""The hub end of the sync protocol: the `/sync/v1` websocket (versions 1 and 2, chosen
+in the handshake: protocol.negotiate; a store from before v2 gets exactly the v1 exchange).
 
 One `HubLink` per connected store. Its reader applies store events and moves the
 store's cursor in one transaction (the cursor is re-read under the store row's lock,
@@ -55,6 +56,9 @@ PROCESS = f"{_socket.gethostname()[:40]}:{os.getpid()}"
 # store ignoring the protocol: closed with 4400 instead of growing the hub's memory.
 MAX_BUFFERED_EVENTS = p.STORE_SEND_WINDOW + p.MAX_EVENTS_PER_FRAME
 MAX_BUFFERED_BYTES = 32 * 1024 * 1024
+# A store sends its status every few minutes; one sent sooner than this after the last
+# one kept is dropped, so a store cannot turn status into a write per frame.
+STATUS_MIN_SECONDS = 10.0
 
 
 class LinkClosed(Exception):
@@ -128,6 +132,8 @@ class HubLink:
         self.links = links
         self.store_id = ""
         self.epoch = ""
+        self.proto = 1  # this link's protocol version, chosen in the handshake
+        self.status_kept = float("-inf")  # loop time of the last status written
         self.row: HubStoreLink | None = None  # this connection's liveness row
         self.why = "closed"  # why the link ended, for the store's link history
         self.sent = 0  # highest hub -> store seq sent on this connection
@@ -197,6 +203,8 @@ class HubLink:
             raise LinkClosed(p.WRONG_STORE, f"this token belongs to store {store.id}, "
                                             f"not {hello.store_id}")
         self.store_id, self.epoch = store.id, hello.epoch
+        self.proto = p.negotiate(hello)
+        status = hello.status if self.proto >= p.STATUS_FROM else None
         version = self.socket.headers.get("user-agent", "")[:60]
         client = self.socket.client
         address = f"{client.host}:{client.port}"[:60] if client else ""
@@ -232,6 +240,8 @@ class HubLink:
                                 last_seen_at=now)
             s.add(link)
             link_history.record_up(s, store.id, address, version)
+            if status is not None:
+                link_history.apply_status(row, status, now)
             return "", row.acked_up, link
 
         conflict, acked_up, self.row = await write_retrying(self.db, admit)
@@ -242,7 +252,9 @@ class HubLink:
             raise LinkClosed(p.CONFLICT, conflict)
         self.sent = self.acked = hello.applied_down
         self.expect = acked_up + 1
-        await self.send(p.Welcome(acked_up=acked_up, hub_time=utcnow().isoformat()))
+        if status is not None:
+            self.status_kept = asyncio.get_running_loop().time()
+        await self.send(p.welcome(hello, self.proto, acked_up, utcnow().isoformat()))
 
     async def _run(self) -> None:
         topic = down_topic(self.store_id)
@@ -290,6 +302,8 @@ class HubLink:
                                                  f"last event sent ({self.sent})")
                 self.sent = max(self.acked, message.from_ - 1)
                 self.wakeup.set()
+            elif isinstance(message, p.Status):
+                await self._status(message)
             elif isinstance(message, p.Error):
                 log.warning("sync %s: store reports %s %s", self.store_id, message.code,
                             message.message)
@@ -299,6 +313,21 @@ class HubLink:
             else:
                 raise LinkClosed(p.BAD_MESSAGE, f"unexpected {type(message).__name__.lower()} "
                                                 "after hello")
+
+    async def _status(self, status: p.Status) -> None:
+        """Keep the store's latest status (v2 links only), at most one write per
+        STATUS_MIN_SECONDS; the skew is against the hub's clock now, at receipt."""
+        if self.proto < p.STATUS_FROM:
+            raise LinkClosed(p.BAD_MESSAGE, f"status needs protocol {p.STATUS_FROM}; this "
+                                            f"link speaks {self.proto}")
+        received_at = utcnow()
+        now = asyncio.get_running_loop().time()
+        if now - self.status_kept < STATUS_MIN_SECONDS:
+            log.debug("sync %s: status sooner than %s s after the last: dropped",
+                      self.store_id, STATUS_MIN_SECONDS)
+            return
+        self.status_kept = now
+        await link_history.save_status(self.db, self.store_id, status, received_at)
 
     async def _buffer(self, frame: p.Events, size: int) -> None:
         """Queue a frame for the applier, unless nothing in it can be applied (it starts

@@ -1,6 +1,11 @@
-"""Sync protocol v1 (store <-> hub), the pure part: messages, limits, and the
-receiver's rule that makes delivery exactly-once. No I/O here; the store client and
-the hub endpoint (next issue) move these messages over a websocket.
+"""Sync protocol (store <-> hub), the pure part: messages, limits, the version
+negotiation in hello/welcome, and the receiver's rule that makes delivery exactly-once.
+No I/O here; the store client and the hub endpoint move these messages over a websocket.
+
+Versions: 1 is the original exchange; 2 adds the store's `status` (in its hello and then
+every few minutes). A store offers `proto`..`proto_max` (a store that predates 2 sends
+`proto` alone); the hub picks the highest version both speak and names it in `welcome`
+only when the store offered a range, so an older store gets exactly the v1 welcome.
 
 See docs/sync-protocol.md for the exchange with examples.
 """
@@ -9,11 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any, Final, Literal
 
 import msgspec
 
-PROTO = 1
+PROTO = 2  # the highest version this side speaks
+PROTOS: Final = (1, 2)  # every version this side speaks
+STATUS_FROM: Final = 2  # the first version with `status`
+ProtoVersion = Annotated[int, msgspec.Meta(ge=1, le=1000)]
 MAX_FRAME_BYTES = 1024 * 1024
 MAX_EVENTS_PER_FRAME = 500
 # Events a store sends ahead of the hub's acks (the hub buffers no more than this).
@@ -49,16 +58,33 @@ class Event(msgspec.Struct, forbid_unknown_fields=True):
     data: dict[str, Any]
 
 
-class Hello(msgspec.Struct, tag="hello", forbid_unknown_fields=True):
-    proto: int
+class Status(msgspec.Struct, tag="status", forbid_unknown_fields=True, omit_defaults=True):
+    """What the hub shows of a store (proto >= 2): sent in its hello and every few
+    minutes. `clock` is the store's UTC now when sent: the hub's receipt time minus it
+    is the store's clock skew (plus the network's delay, well under a second)."""
+
+    version: Annotated[str, msgspec.Meta(max_length=40)]
+    clock: Annotated[datetime, msgspec.Meta(tz=True)]
+    # Free bytes on the disk holding the store's database (None: could not be read).
+    disk_free_bytes: Annotated[int, msgspec.Meta(ge=0, le=2**62)] | None = None
+    last_backup_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None  # None: none
+
+
+class Hello(msgspec.Struct, tag="hello", forbid_unknown_fields=True, omit_defaults=True):
+    proto: ProtoVersion  # the lowest version the store speaks (the only one before v2)
     store_id: Annotated[str, msgspec.Meta(pattern=r"^[A-Z][A-Z0-9]{0,7}$")]
     epoch: Annotated[str, msgspec.Meta(min_length=8, max_length=64)]
     applied_down: Cursor
+    proto_max: ProtoVersion | None = None  # the highest it speaks (None: `proto` only)
+    status: Status | None = None  # only with proto_max >= 2
 
 
-class Welcome(msgspec.Struct, tag="welcome", forbid_unknown_fields=True):
+class Welcome(msgspec.Struct, tag="welcome", forbid_unknown_fields=True, omit_defaults=True):
     acked_up: Cursor
     hub_time: str
+    # The version chosen; sent only to a store that offered a range (proto_max), so an
+    # older store, which refuses unknown fields, gets the v1 welcome it knows.
+    proto: ProtoVersion | None = None
 
 
 class Events(msgspec.Struct, tag="events", forbid_unknown_fields=True):
@@ -78,7 +104,7 @@ class Error(msgspec.Struct, tag="error", forbid_unknown_fields=True):
     message: Annotated[str, msgspec.Meta(max_length=500)]
 
 
-Message = Hello | Welcome | Events | Ack | Resend | Error
+Message = Hello | Welcome | Events | Ack | Resend | Error | Status
 _decoder = msgspec.json.Decoder(Message)
 _encoder = msgspec.json.Encoder()
 
@@ -105,9 +131,8 @@ def decode(frame: str | bytes, *, expect_kinds: frozenset[str] | None = None) ->
         raise ProtocolError(BAD_MESSAGE, f"not JSON: {exc}") from None
     except RecursionError:  # [[[[... thousands deep: msgspec gives up, Python's limit
         raise ProtocolError(BAD_MESSAGE, "bad message: nested too deeply") from None
-    if isinstance(message, Hello) and message.proto != PROTO:
-        raise ProtocolError(BAD_MESSAGE, f"protocol {message.proto} is not spoken here "
-                                         f"(this side speaks {PROTO})")
+    if isinstance(message, Hello):
+        negotiate(message)
     if isinstance(message, Events):
         seqs = [e.seq for e in message.events]
         if any(b != a + 1 for a, b in zip(seqs, seqs[1:], strict=False)):
@@ -120,6 +145,58 @@ def decode(frame: str | bytes, *, expect_kinds: frozenset[str] | None = None) ->
             if odd:
                 raise ProtocolError(BAD_MESSAGE, f"event kind {odd[0]!r} is not sent this way")
     return message
+
+
+def _span(low: int, high: int) -> str:
+    return f"protocol {low}" if low == high else f"protocols {low} to {high}"
+
+
+def negotiate(hello: Hello, speaks: Sequence[int] = PROTOS) -> int:
+    """The version of this link: the highest one both sides speak, or 4400 saying who
+    must be upgraded. A hello without `proto_max` (a store from before v2) offers
+    `proto` alone."""
+    low = hello.proto
+    high = hello.proto_max if hello.proto_max is not None else low
+    if high < low:
+        raise ProtocolError(BAD_MESSAGE, f"proto_max {high} is below proto {low}")
+    if hello.status is not None and high < STATUS_FROM:
+        raise ProtocolError(BAD_MESSAGE, f"status needs protocol {STATUS_FROM}; the hello "
+                                         f"offers {_span(low, high)}")
+    common = [v for v in speaks if low <= v <= high]
+    if not common:
+        who = "the hub" if low > max(speaks) else "the store"
+        raise ProtocolError(BAD_MESSAGE, f"the store speaks {_span(low, high)}, the hub "
+                                         f"{_span(min(speaks), max(speaks))}: upgrade {who}")
+    return max(common)
+
+
+def hello(store_id: str, epoch: str, applied_down: int, status: Status | None,
+          *, newest: int = PROTO) -> Hello:
+    """The store's hello offering every version it speaks up to `newest` (1: exactly
+    the v1 hello, for a hub that refused the longer one)."""
+    if newest < STATUS_FROM:
+        return Hello(proto=min(PROTOS), store_id=store_id, epoch=epoch,
+                     applied_down=applied_down)
+    return Hello(proto=min(PROTOS), proto_max=newest, store_id=store_id, epoch=epoch,
+                 applied_down=applied_down, status=status)
+
+
+def welcome(hello: Hello, version: int, acked_up: int, hub_time: str) -> Welcome:
+    """The hub's answer: the chosen version only to a store that offered a range."""
+    return Welcome(acked_up=acked_up, hub_time=hub_time,
+                   proto=version if hello.proto_max is not None else None)
+
+
+def welcomed_version(sent: Hello, reply: Welcome) -> int:
+    """The store's view of the link's version: a welcome without `proto` comes from a
+    hub that predates v2; one naming a version the store did not offer is a 4400."""
+    if reply.proto is None:
+        return 1
+    high = sent.proto_max if sent.proto_max is not None else sent.proto
+    if not sent.proto <= reply.proto <= high:
+        raise ProtocolError(BAD_MESSAGE, f"the hub chose protocol {reply.proto}, not offered "
+                                         f"({_span(sent.proto, high)})")
+    return reply.proto
 
 
 def close_reason(message: str) -> str:
