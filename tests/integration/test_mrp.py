@@ -23,6 +23,7 @@ from app.printing.models import PrintJob
 from app.stock.service import load_bins_csv
 from app.sync.protocol import Event
 from app.sync.store_apply import apply_hub_event
+from tests.conftest import login
 from tests.integration.test_gst_documents import paper_text, words
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -145,7 +146,7 @@ async def _sale(db, cfg, key: str):
 
 
 async def test_the_receipt_shows_the_mrp_as_sold_and_what_was_saved(client, db, cfg):
-    sale, _staff = await _sale(db, cfg, "mrp-receipt-key-1")
+    sale, staff = await _sale(db, cfg, "mrp-receipt-key-1")
     # ghee 2 x (325.50 - 300) = 51.00; dal 1.255 kg x 10.00/kg = 12.55; salt at MRP, soap none
     assert receipts.sale_saved(sale) == 5100 + 1255
     async with db.read() as s:
@@ -171,6 +172,12 @@ async def test_the_receipt_shows_the_mrp_as_sold_and_what_was_saved(client, db, 
     assert "You saved ₹63.55" in shown
     layout = receipts.receipt_layout(cfg, await payment.get_sale(db, sale.id), "Asha")
     assert "You saved" in layout and "MRP" in layout
+    # the on-screen receipt (the cashier's)
+    assert (await login(client, staff.id, "3816")).status_code in (200, 303)
+    on_screen = await client.get(f"/pos/sales/{sale.id}")
+    assert on_screen.status_code == 200, on_screen.text[-300:]
+    shown = words(re.sub(r"<[^>]+>", " ", on_screen.text))
+    assert "MRP ₹325.50" in shown and "You saved ₹63.55" in shown
 
 
 async def test_no_mrp_above_the_price_no_saving_line(client, db, cfg):
