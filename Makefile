@@ -29,13 +29,16 @@ demo: venv
 	$(BIN)/kirana demo --dir $(DEMO_DIR) --host $(HOST) --port $(PORT)
 
 ## Debian packages the tests need (as root, when missing): Chromium for the browser
-## tests, libzbar0 to decode printed QR codes, a Devanagari font for printed Hindi names.
-SYSTEM_PACKAGES := chromium libzbar0 fonts-lohit-deva
+## tests, libzbar0 to decode printed QR codes, a Devanagari font for printed Hindi names,
+## nginx-light to check and run the hub's reverse-proxy config (docs/nginx-hub.conf;
+## Debian starts its own nginx on port 80: `systemctl disable --now nginx` if unwanted).
+SYSTEM_PACKAGES := chromium libzbar0 fonts-lohit-deva nginx-light
 system-deps:
 	@missing=""; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	ls /usr/lib/*/libzbar.so.0 >/dev/null 2>&1 || missing="$$missing libzbar0"; \
 	[ -d /usr/share/fonts/truetype/lohit-devanagari ] || missing="$$missing fonts-lohit-deva"; \
+	[ -x /usr/sbin/nginx ] || missing="$$missing nginx-light"; \
 	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = 0 ]; then \
 		echo "Installing Debian packages:$$missing"; \
