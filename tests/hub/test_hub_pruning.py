@@ -237,6 +237,7 @@ async def test_a_real_store_keeps_syncing_through_pruning(live_hub, hub_db, tmp_
         async def cursors() -> tuple[int, int, int]:
             async with store_db.read() as s:
                 state = await s.get(SyncState, 1)
+            assert state is not None
             async with hub_db.read() as s:
                 acked = (await s.get(HubStore, "S1")).down_acked
             return state.acked_up, state.applied_down, acked
