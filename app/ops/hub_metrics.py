@@ -9,7 +9,9 @@ database when Prometheus asks, so every process answers the same:
 - stores: each active store online or not (a live link seen within
   sync.offline_after_seconds, as on the Stores page), its sync lag, the hub's events it
   has not applied yet and the age of the oldest, since the hub last heard from it, and
-  whether it carries an alert (a refused link: a restored database). What waits in a
+  whether it carries an alert (a refused link: a restored database); what a store
+  reports of its computer (sync protocol 2: free disk, newest backup, clock skew), as
+  stores on their own LANs may be out of Prometheus' reach. What waits in a
   store's own outbox is the store's figure (`kirana_outbox_unsent`): the hub cannot
   know it while the store is away;
 - online orders not yet final, per state, and those past their promised time (not
@@ -73,6 +75,17 @@ class HubMetrics(RequestMetrics):
         self.waiting_age = Gauge("kirana_hub_outbox_oldest_waiting_seconds",
                                  "Age of the oldest hub event the store has not applied "
                                  "(0 when none wait)", ["store"], registry=r)
+        # What a store reports of its computer (sync protocol 2, every 5 minutes): stores
+        # sit on their own LANs, so the hub may be the only place Prometheus sees them.
+        self.disk = Gauge("kirana_hub_store_disk_free_bytes",
+                          "Free space on the store's database disk, as it last reported "
+                          "(-1: it could not read it)", ["store"], registry=r)
+        self.backup = Gauge("kirana_hub_store_last_backup_seconds",
+                            "Age of the store's newest backup, as it last reported (-1: none)",
+                            ["store"], registry=r)
+        self.skew = Gauge("kirana_hub_store_clock_skew_seconds",
+                          "The store's clock minus the hub's when it last reported",
+                          ["store"], registry=r)
         self.alert = Gauge("kirana_hub_store_alert",
                            "1 while the store's link is refused and waits for an admin "
                            "(a restored database)", ["store"], registry=r)
@@ -99,7 +112,10 @@ class HubMetrics(RequestMetrics):
         now = utcnow()
         health = await store_health(db, self.cfg.offline_after)
         async with db.read() as s:
-            active = set(await s.scalars(select(HubStore.id).where(HubStore.active)))
+            reports = {row[0]: row[1:] for row in (await s.execute(
+                select(HubStore.id, HubStore.status_at, HubStore.status_disk_free,
+                       HubStore.status_backup_at, HubStore.status_clock_skew)
+                .where(HubStore.active))).all()}
             states = dict((await s.execute(
                 select(HubOrder.status, func.count()).where(HubOrder.status.in_(OPEN_STATES))
                 .group_by(HubOrder.status))).all())
@@ -118,11 +134,11 @@ class HubMetrics(RequestMetrics):
             pg_size = (await s.scalar(text("SELECT pg_database_size(current_database())"))
                        if db.dialect == "postgresql" else None)
         for gauge in (self.online, self.seen, self.lag, self.waiting, self.waiting_age,
-                      self.alert, self.hooks):
+                      self.alert, self.hooks, self.disk, self.backup, self.skew):
             gauge.clear()  # a store switched off or a channel gone leaves no stale series
         online = 0
         for st in health:
-            if st.id not in active:
+            if st.id not in reports:  # switched off
                 continue
             online += st.online
             self.online.labels(st.id).set(int(st.online))
@@ -133,8 +149,14 @@ class HubMetrics(RequestMetrics):
             self.waiting_age.labels(st.id).set(
                 (st.oldest_waiting_seconds or 0) if st.waiting_down else 0)
             self.alert.labels(st.id).set(int(bool(st.alert)))
+            reported_at, disk, backup_at, skew = reports[st.id]
+            if reported_at is not None:  # a store before protocol 2 reports nothing
+                self.disk.labels(st.id).set(-1 if disk is None else disk)
+                self.backup.labels(st.id).set(age_seconds(now, backup_at) if backup_at
+                                              else -1)
+                self.skew.labels(st.id).set(skew or 0)
         self.stores.labels("online").set(online)
-        self.stores.labels("offline").set(len(active) - online)
+        self.stores.labels("offline").set(len(reports) - online)
         for state in OPEN_STATES:
             self.orders.labels(state).set(states.get(state, 0))
         self.late.set(late or 0)

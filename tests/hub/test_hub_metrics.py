@@ -17,10 +17,11 @@ from app.core.auth import create_api_key
 from app.core.clock import utcnow
 from app.core.credentials import revoke_api_key
 from app.core.ids import uuid7
-from app.hub import placement, webhooks
+from app.hub import link_history, placement, webhooks
 from app.hub import service as hub
 from app.hub.models import HubOrder, HubStore, HubStoreLink, HubWebhook
 from app.ops.hub_metrics import OPEN_STATES, uuid7_floor
+from app.sync.protocol import Status
 from tests.hub.conftest import ROOT, sign_in
 from tests.hub.test_routing import incoming, setup_stores
 from tests.integration.test_metrics import figure
@@ -82,6 +83,12 @@ async def test_the_hubs_figures_follow_its_database(hub_client, hub_db, hub_cfg)
         await s.execute(update(HubStore).where(HubStore.id == "D2").values(
             last_event_at=now - timedelta(seconds=42), last_applied_at=now,
             alert="connected with a different database"))
+    # What stores report of their computers (sync protocol 2); W3 speaks v1: nothing.
+    await link_history.save_status(hub_db, "S1", Status(
+        version="kirana-store/test", clock=now + timedelta(seconds=90),
+        disk_free_bytes=5_000_000_000, last_backup_at=now - timedelta(hours=2)), now)
+    await link_history.save_status(hub_db, "D2", Status(version="kirana-store/test",
+                                                         clock=now), now)
     ids = []
     for n in range(6):
         placed = await placement.take_order(hub_db, hub_cfg, incoming(f"M-{n}", qty=1))
@@ -117,6 +124,12 @@ async def test_the_hubs_figures_follow_its_database(hub_client, hub_db, hub_cfg)
     assert figure(body, "kirana_hub_store_sync_lag_seconds", store="W3") == -1
     assert figure(body, "kirana_hub_store_alert", store="D2") == 1
     assert figure(body, "kirana_hub_store_alert", store="S1") == 0
+    assert figure(body, "kirana_hub_store_disk_free_bytes", store="S1") == 5_000_000_000
+    assert 7190 < figure(body, "kirana_hub_store_last_backup_seconds", store="S1") < 7500
+    assert 89 < figure(body, "kirana_hub_store_clock_skew_seconds", store="S1") < 91
+    assert figure(body, "kirana_hub_store_disk_free_bytes", store="D2") == -1
+    assert figure(body, "kirana_hub_store_last_backup_seconds", store="D2") == -1
+    assert figure(body, "kirana_hub_store_disk_free_bytes", store="W3") is None
     # Every store has the whole catalogue (and S1 the orders) queued and not applied.
     for sid in ("S1", "D2", "W3"):
         assert figure(body, "kirana_hub_outbox_waiting", store=sid) >= 2
