@@ -48,6 +48,7 @@ class StoreHealth:
     refused: dict | None = None  # the connection refused with the alert (RefusedLink)
     refused_epoch: str = ""
     down_acked: int = 0
+    computer: StoreComputer | None = None  # None: the store never sent a status (v1)
 
     @property
     def state(self) -> str:
@@ -69,7 +70,78 @@ class StoreHealth:
                        "connected_at": x.connected_at.isoformat()} for x in self.links],
             "refused_link": {**self.refused, "at": self.refused["at"].isoformat()}
             if self.refused else None,
+            "status": self.computer.as_json() if self.computer else None,
         }
+
+
+@dataclass(frozen=True)
+class StoreComputer:
+    """The latest status a store sent (sync protocol 2), as the Stores page shows it."""
+
+    version: str
+    disk_free_bytes: int | None
+    last_backup_at: datetime | None
+    clock_skew_seconds: float
+    received_at: datetime
+    now: datetime
+
+    @property
+    def backup_age_seconds(self) -> float | None:
+        if self.last_backup_at is None:
+            return None
+        return max(0.0, (self.now - self.last_backup_at).total_seconds())
+
+    @property
+    def backup_stale(self) -> bool:
+        """No backup, or the newest older than a day: red on the page."""
+        age = self.backup_age_seconds
+        return age is None or age > BACKUP_STALE_SECONDS
+
+    @property
+    def clock_warning(self) -> str:
+        return link_history.skew_words(self.clock_skew_seconds)
+
+    @property
+    def disk_words(self) -> str:
+        if self.disk_free_bytes is None:
+            return "Disk free: not known"
+        gb = self.disk_free_bytes / 10**9
+        return f"Disk free: {gb:.1f} GB" if gb < 100 else f"Disk free: {gb:,.0f} GB"
+
+    @property
+    def backup_words(self) -> str:
+        age = self.backup_age_seconds
+        if age is None:
+            return "No backup found"
+        return f"Last backup {_age_words(age)} ago"
+
+    def as_json(self) -> dict:
+        return {"version": self.version, "disk_free_bytes": self.disk_free_bytes,
+                "last_backup_at": self.last_backup_at.isoformat()
+                if self.last_backup_at else None,
+                "clock_skew_seconds": round(self.clock_skew_seconds, 1),
+                "received_at": self.received_at.isoformat()}
+
+
+BACKUP_STALE_SECONDS = 86400.0
+
+
+def _age_words(seconds: float) -> str:
+    for size, one, many in ((86400, "day", "days"), (3600, "hour", "hours"),
+                            (60, "min", "min")):
+        if seconds >= size:
+            n = int(seconds // size)
+            return f"{n} {one if n == 1 else many}"
+    return "under a minute"
+
+
+def _computer(st: HubStore, now: datetime) -> StoreComputer | None:
+    if st.status_at is None:
+        return None
+    return StoreComputer(version=st.status_version or "", disk_free_bytes=st.status_disk_free,
+                         last_backup_at=st.status_backup_at,
+                         clock_skew_seconds=st.status_clock_skew or 0.0,
+                         received_at=st.status_at, now=now)
 
 
 @dataclass(frozen=True)
@@ -125,7 +197,7 @@ async def store_health(db: HubDatabase, offline_after: timedelta,
             lag_seconds=lag, acked_up=st.acked_up, alert=st.alert, alert_at=st.alert_at,
             links=tuple(LinkView(x.address, x.version, x.connected_at) for x in links),
             refused=refused, refused_epoch=st.rejected_epoch or "",
-            down_acked=st.down_acked))
+            down_acked=st.down_acked, computer=_computer(st, now)))
     return out
 
 
