@@ -179,3 +179,22 @@ GST_SLABS_BP = frozenset({0, 25, 300, 500, 1200, 1800, 2800, 4000})
 
 def format_rate(bp: int) -> str:
     return f"{bp / 100:g}%"
+
+
+def spread(amount: int, weights: list[int] | tuple[int, ...]) -> list[int]:
+    """Split `amount` over `weights` proportionally (largest remainder), each share <= its
+    weight: a bill discount over lines, an offer's discount over the pieces that made it."""
+    total = sum(weights)
+    if amount <= 0 or total <= 0:
+        return [0] * len(weights)
+    amount = min(amount, total)
+    shares = [amount * w // total for w in weights]
+    remainders = sorted(range(len(weights)), key=lambda i: (-(amount * weights[i] % total), i))
+    left = amount - sum(shares)
+    for i in remainders:
+        if left == 0:
+            break
+        if shares[i] < weights[i]:
+            shares[i] += 1
+            left -= 1
+    return shares
