@@ -22,14 +22,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("products", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("mrp_minor", sa.Integer(), nullable=True))
-    with op.batch_alter_table("sale_lines", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("mrp_minor", sa.Integer(), nullable=True))
+    # Plain ADD / DROP COLUMN (SQLite 3.35+), not a batch copy of the tables: sale_lines
+    # has the sales rollup's triggers (0022), which a copy-and-rename would break.
+    op.add_column("products", sa.Column("mrp_minor", sa.Integer(), nullable=True))
+    op.add_column("sale_lines", sa.Column("mrp_minor", sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("sale_lines", schema=None) as batch_op:
-        batch_op.drop_column("mrp_minor")
-    with op.batch_alter_table("products", schema=None) as batch_op:
-        batch_op.drop_column("mrp_minor")
+    op.drop_column("sale_lines", "mrp_minor")
+    op.drop_column("products", "mrp_minor")
