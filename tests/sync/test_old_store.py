@@ -9,7 +9,11 @@ any message field it does not know, so the link working at all shows the hub ans
 the v1 shape. Then: a sale rung on the old store reaches the hub exactly once (also after
 a kill -9 and restart), a price change at the hub reaches the old store, and an event
 kind the old store does not know, queued between two catalogue changes, is logged,
-acknowledged and skipped without losing the known events around it."""
+acknowledged and skipped without losing the known events around it. Beside it a store
+of this release negotiates protocol 2 and reports its status.
+
+The other way round (a store upgraded before its hub): this release's store against the
+previous release's hub, which refuses the v2 hello; the store falls back to v1."""
 
 from __future__ import annotations
 
@@ -25,10 +29,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app import __version__
 from app.hub import service as hub_service
 from app.hub.db import open_hub_database
 from app.sync.protocol import HUB_TO_STORE
-from tests.sync.harness import ROOT, Proc, free_port, make_hub, wait_for
+from tests.sync.harness import ROOT, Proc, free_port, make_hub, make_store, wait_for
 from tests.sync.test_end_to_end import close_all, ean13, save_product
 
 pytestmark = pytest.mark.timeout(180)
@@ -173,24 +178,36 @@ async def queue_unknown_kind(hub_sqlite: str, store_id: str, monkeypatch) -> Non
 
 
 async def test_the_previous_release_store_against_this_hub(tmp_path, old_release,
+                                                           migrated_template,
                                                            monkeypatch) -> None:
     hub = make_hub(tmp_path / "hub")  # SQLite: the hub's rows are read directly below
     hub.proc.start()
     client = None
-    proc = None
+    proc = new = None
     try:
         client = hub.client()
         codes = {"P-1": ean13("890100000001"), "P-2": ean13("890100000002")}
         for sku, code in codes.items():
             save_product(hub, client, sku, "45.00", code)
         token = hub.add_store("S1")
+        new = make_store(tmp_path / "S2", "S2", hub.ws_url, hub.add_store("S2"),
+                         migrated_template).proc
+        new.start()
         proc, config, db_path = old_store(old_release, tmp_path / "S1", "S1", hub.ws_url,
                                           token)
         old_release.start(proc)
         wait_for(lambda: sql(db_path, "SELECT count(*) FROM products") == [(2,)],
                  what="the old store to receive the catalogue")
         hub_db = hub.sqlite_path
-        assert sql(hub_db, "SELECT version, status_at FROM hub_stores") == [("", None)]
+        status = "SELECT version, status_version, status_at FROM hub_stores WHERE id = 'S1'"
+        assert sql(hub_db, status) == [("", None, None)]
+        # This release's store beside it speaks v2 and reports its computer's status.
+        wait_for(lambda: sql(hub_db, "SELECT status_version, status_clock_skew, "
+                                     "status_disk_free > 0 FROM hub_stores WHERE id = 'S2'")
+                 [0][:1] == (__version__,), what="S2's status at the hub")
+        _v, skew, disk = sql(hub_db, "SELECT status_version, status_clock_skew, "
+                                     "status_disk_free > 0 FROM hub_stores WHERE id = 'S2'")[0]
+        assert abs(skew) < 5 and disk == 1
 
         # A sale on the old store reaches the hub once, also after a kill -9 and restart.
         number = old_release.run("-c", SELL, str(config), "P-1", codes["P-1"]).strip()
@@ -200,13 +217,13 @@ async def test_the_previous_release_store_against_this_hub(tmp_path, old_release
         # Hostile: the store dies (kill -9) and the hub's cursor for it goes back to 0
         # (as after a hub restored from an older backup), so the old store resends its
         # whole outbox; the hub skips what it has by event id.
-        acked = sql(hub_db, "SELECT acked_up FROM hub_stores")[0][0]
+        acked = sql(hub_db, "SELECT acked_up FROM hub_stores WHERE id = 'S1'")[0][0]
         assert acked > 0
         proc.kill9()
         with sqlite3.connect(hub_db, timeout=30) as conn:
-            conn.execute("UPDATE hub_stores SET acked_up = 0")
+            conn.execute("UPDATE hub_stores SET acked_up = 0 WHERE id = 'S1'")
         old_release.start(proc)
-        wait_for(lambda: sql(hub_db, "SELECT acked_up FROM hub_stores") == [(acked,)],
+        wait_for(lambda: sql(hub_db, "SELECT acked_up FROM hub_stores WHERE id = 'S1'") == [(acked,)],
                  what="the old store's resent outbox at the hub")
         assert sql(hub_db, sales) == [("S1-000001",)]
         assert sql(hub_db, "SELECT count(*) FROM hub_store_events WHERE kind = "
@@ -219,8 +236,8 @@ async def test_the_previous_release_store_against_this_hub(tmp_path, old_release
         save_product(hub, client, "P-2", "52.50", codes["P-2"])
         wait_for(lambda: sql(db_path, "SELECT sku, price_minor FROM products ORDER BY sku")
                  == [("P-1", 4700), ("P-2", 5250)], what="both price changes at the old store")
-        last = sql(hub_db, "SELECT down_seq FROM hub_stores")[0][0]
-        wait_for(lambda: sql(hub_db, "SELECT down_acked FROM hub_stores") == [(last,)],
+        last = sql(hub_db, "SELECT down_seq FROM hub_stores WHERE id = 'S1'")[0][0]
+        wait_for(lambda: sql(hub_db, "SELECT down_acked FROM hub_stores WHERE id = 'S1'") == [(last,)],
                  what="the old store to acknowledge everything")
         assert sql(db_path, "SELECT kind FROM sync_inbox ORDER BY seq")[-3:] == [
             ("product.upserted",), ("store.future",), ("product.upserted",)]
@@ -228,13 +245,51 @@ async def test_the_previous_release_store_against_this_hub(tmp_path, old_release
 
         # The hub shows the old store as linked, without a status (it speaks v1).
         board = client.get("/").text
-        assert "Disk, backup and clock not reported" in board
+        assert board.count("Disk, backup and clock not reported") == 1  # S1, not S2
+        assert "No backup found" in board  # S2 reported: no backup taken yet
         assert "closed by the hub" not in "".join(
             r[0] for r in sql(hub_db, "SELECT detail FROM audit_log WHERE action LIKE "
                                       "'sync.down.%'"))
     finally:
         close_all(client)
-        if proc is not None:
-            proc.stop()
+        for server in (proc, new):
+            if server is not None:
+                server.stop()
         hub.proc.stop()
+
+
+def test_this_store_against_the_previous_release_hub(tmp_path, old_release,
+                                                      migrated_template) -> None:
+    """A store upgraded before its hub: the old hub refuses the v2 hello (unknown field
+    `proto_max`, 4400); the store says the v1 hello next and gets the catalogue."""
+    hub_dir = tmp_path / "hub"
+    hub_dir.mkdir()
+    port = free_port()
+    config = hub_dir / "hub.toml"
+    config.write_text(old_release.run(
+        "-c", f"from tests.sync.harness import HUB_TOML; print(HUB_TOML.format(url='', "
+              f"port={port}))"))
+    hub_cli = ["-m", "app.cli", "hub"]
+    old_release.run(*hub_cli, "db-upgrade", "--config", str(config))
+    csv = hub_dir / "catalog.csv"
+    csv.write_text(f"sku,name,price,gst_rate,barcodes\nP-1,Item P-1,45.00,5,"
+                   f"{ean13('890100000001')}\nP-2,Item P-2,46.00,5,{ean13('890100000002')}\n")
+    old_release.run(*hub_cli, "catalog-import", "--config", str(config), str(csv))
+    old_release.run(*hub_cli, "add-store", "--config", str(config), "S1", "--name", "Store S1",
+                    "--kind", "counter", "--lat", "12.97", "--lon", "77.64",
+                    "--token-file", str(hub_dir / "S1.token"))
+    hub = Proc(["hub", "--config", str(config)], port, hub_dir / "hub.log")
+    store = make_store(tmp_path / "S1", "S1", f"ws://127.0.0.1:{port}/sync/v1",
+                       (hub_dir / "S1.token").read_text().strip(), migrated_template)
+    try:
+        old_release.start(hub)
+        store.proc.start()
+        wait_for(lambda: store.sql("SELECT sku, price_minor FROM products ORDER BY sku")
+                 == [("P-1", 4500), ("P-2", 4600)], what="the old hub's catalogue at S1")
+        said = store.proc.log.read_text()
+        assert "the hub predates protocol 2" in said and "unknown field" in said
+        assert said.count("the hub predates protocol 2") == 1  # v1 from then on
+    finally:
+        store.proc.stop()
+        hub.stop()
 
