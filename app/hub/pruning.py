@@ -83,6 +83,16 @@ async def prune_events_batch(db: HubDatabase, store_id: str, cutoff: datetime,
     """Delete up to `limit` of the store's oldest applied events (not shift.closed)
     written before `cutoff`. Returns how many went."""
 
+    async with db.read() as s:  # most passes find nothing: no write transaction then
+        oldest = (await s.execute(
+            select(StoreEventRow.at, StoreEventRow.received_at)
+            .join(HubStore, HubStore.id == StoreEventRow.store_id)
+            .where(StoreEventRow.store_id == store_id, StoreEventRow.seq <= HubStore.acked_up,
+                   StoreEventRow.kind.not_in(KEPT_KINDS))
+            .order_by(StoreEventRow.seq).limit(1))).first()
+    if oldest is None or _when(*oldest) >= cutoff:
+        return 0
+
     async def body(s: Session) -> int:
         store = await s.get(HubStore, store_id, with_for_update=True)
         if store is None:
@@ -108,6 +118,14 @@ async def prune_outbox_batch(db: HubDatabase, store_id: str, cutoff: datetime,
                              limit: int = BATCH) -> int:
     """Delete up to `limit` of the store's oldest hub -> store events it acknowledged
     and that were made before `cutoff`. Returns how many went."""
+
+    async with db.read() as s:
+        oldest = await s.scalar(
+            select(HubOutbox.at).join(HubStore, HubStore.id == HubOutbox.store_id)
+            .where(HubOutbox.store_id == store_id, HubOutbox.seq <= HubStore.down_acked)
+            .order_by(HubOutbox.seq).limit(1))
+    if oldest is None or oldest >= cutoff:
+        return 0
 
     async def body(s: Session) -> int:
         store = await s.get(HubStore, store_id, with_for_update=True)
