@@ -42,9 +42,9 @@ def store_page(store, pin: str = "4726") -> str:
 
 
 def save_product(hub: Hub, client: httpx.Client, sku: str, price: str, code: str,
-                 active: bool = True) -> None:
+                 active: bool = True, mrp: str = "") -> None:
     data = {"sku": sku, "name": f"Item {sku}", "price": price, "gst": "5", "unit": "piece",
-            "barcodes": code, "reorder_level": "2"}
+            "barcodes": code, "reorder_level": "2", "mrp": mrp}
     if active:
         data["active"] = "on"
     response = hub.post(client, "/hub/catalog/save", data)
@@ -79,12 +79,13 @@ async def test_hub_and_two_stores(hub: Hub, tmp_path, migrated_template) -> None
         await create_user(db1, "Meena", "manager", "4726")
         till = httpx.Client(base_url=s1.proc.url, headers={"Authorization": f"Bearer {api_key}"})
 
-        # A price change at the hub reaches the till (scanned by barcode).
+        # A price change at the hub reaches the till (scanned by barcode), its MRP too.
         started = time.monotonic()
-        save_product(hub, client, "P-1", "52.50", codes["P-1"])
-        wait_for(lambda: till.get(f"/api/v1/scan/{codes['P-1']}").json()
-                 .get("product", {}).get("price_minor") == 5250, timeout=15,
-                 what="the new price at the till")
+        save_product(hub, client, "P-1", "52.50", codes["P-1"], mrp="55.00")
+        wait_for(lambda: {k: till.get(f"/api/v1/scan/{codes['P-1']}").json()
+                          .get("product", {}).get(k) for k in ("price_minor", "mrp_minor")}
+                 == {"price_minor": 5250, "mrp_minor": 5500}, timeout=15,
+                 what="the new price and MRP at the till")
         print(f"price change reached the till in {time.monotonic() - started:.2f} s")
         # Retiring a product retires it at every store.
         save_product(hub, client, "P-3", "45.00", codes["P-3"], active=False)
