@@ -170,7 +170,9 @@ async def test_the_receipt_shows_the_mrp_as_sold_and_what_was_saved(client, db, 
     shown = words(re.sub(r"<[^>]+>", " ", page.text))
     assert "MRP ₹325.50" in shown and "MRP ₹160.00/kg" in shown
     assert "You saved ₹63.55" in shown
-    layout = receipts.receipt_layout(cfg, await payment.get_sale(db, sale.id), "Asha")
+    again = await payment.get_sale(db, sale.id)
+    assert again is not None
+    layout = receipts.receipt_layout(cfg, again, "Asha")
     assert "You saved" in layout and "MRP" in layout
     # the on-screen receipt (the cashier's)
     assert (await login(client, staff.id, "3816")).status_code in (200, 303)
