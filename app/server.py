@@ -366,7 +366,9 @@ def create_store_app(cfg: StoreConfig, *, check_migrations: bool = True) -> Lite
 
     print_queue = PrintQueue(db, cfg)
     demo_feed = DemoFeed(db, cfg)
-    sync_client = SyncClient(db, cfg)
+    from app.ops.backup import newest_backup_at
+
+    sync_client = SyncClient(db, cfg, newest_backup=newest_backup_at)
     pruner = StorePruner(db, cfg)  # sync retention (app/sync/pruning.py)
 
     async def start_workers() -> None:

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from app.config import StoreConfig
 from app.core.private_files import FILE_MODE, private_dir, tighten
 from app.ops import backup_rules
 
@@ -245,6 +246,12 @@ class BackupInfo:
     name: str
     taken_at: datetime
     size: int
+
+
+def newest_backup_at(cfg: StoreConfig) -> datetime | None:
+    """When this store's newest backup was taken (what it reports to the hub)."""
+    backups = list_backups(cfg.resolve(cfg.backup.folder), cfg.store.id)
+    return backups[0].taken_at if backups else None
 
 
 def list_backups(folder: Path, store_id: str) -> list[BackupInfo]:

@@ -17,6 +17,7 @@ import logging
 import os
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -32,7 +33,6 @@ from app.config import StoreConfig
 from app.core.clock import utcnow
 from app.core.db import Database, Session
 from app.core.waits import wait_event
-from app.ops.backup import list_backups
 from app.sync import protocol as p
 from app.sync.models import InboxEvent, OutboxEvent, SyncState
 from app.sync.store_apply import BadHubEvent, apply_hub_event
@@ -112,25 +112,31 @@ def insecure_link_warning(cfg: StoreConfig) -> bool:
     return True
 
 
-def store_status(cfg: StoreConfig) -> p.Status:
+NewestBackup = Callable[[StoreConfig], datetime | None]
+
+
+def store_status(cfg: StoreConfig, newest_backup: NewestBackup | None = None) -> p.Status:
     """What the hub shows of this store (blocking file reads: run it in a thread). A
-    figure that cannot be read is sent as unknown rather than holding up the link."""
+    figure that cannot be read is sent as unknown rather than holding up the link.
+    `newest_backup` is app.ops.backup's, given by the server (ops sits above sync)."""
     disk = None
     with contextlib.suppress(OSError):
         st = os.statvfs(Path(cfg.database_path).parent)
         disk = min(st.f_bavail * st.f_frsize, 2**62)
     newest = None
-    with contextlib.suppress(OSError):
-        backups = list_backups(cfg.resolve(cfg.backup.folder), cfg.store.id)
-        newest = backups[0].taken_at if backups else None
+    if newest_backup is not None:
+        with contextlib.suppress(OSError):
+            newest = newest_backup(cfg)
     return p.Status(version=__version__[:40], clock=utcnow(), disk_free_bytes=disk,
                     last_backup_at=newest)
 
 
 class SyncClient:
     def __init__(self, db: Database, cfg: StoreConfig, *, backoff_max: float = 60.0,
-                 status_every: float = STATUS_SECONDS) -> None:
+                 status_every: float = STATUS_SECONDS,
+                 newest_backup: NewestBackup | None = None) -> None:
         self.db, self.cfg = db, cfg
+        self.newest_backup = newest_backup
         self.status_every = status_every
         self.proto = 1  # the current link's protocol version (from the welcome)
         self._v1_until = float("-inf")  # monotonic time: say the v1 hello until then
@@ -222,7 +228,7 @@ class SyncClient:
         ) as ws:
             state = await read_state(self.db)
             newest = 1 if time.monotonic() < self._v1_until else p.PROTO
-            status = (await asyncio.to_thread(store_status, self.cfg)
+            status = (await asyncio.to_thread(store_status, self.cfg, self.newest_backup)
                       if newest >= p.STATUS_FROM else None)
             hello = p.hello(self.cfg.store.id, state.epoch, state.applied_down, status,
                             newest=newest)
@@ -325,7 +331,7 @@ class SyncClient:
         """The store's status every `status_every` (its hello carried the first)."""
         while True:
             await asyncio.sleep(self.status_every)
-            status = await asyncio.to_thread(store_status, self.cfg)
+            status = await asyncio.to_thread(store_status, self.cfg, self.newest_backup)
             await ws.send(p.encode(status).decode())
 
     async def _sender(self, ws) -> None:

@@ -19,6 +19,7 @@ from app import __version__
 from app.core.clock import utcnow
 from app.core.models import AuditLog
 from app.hub.models import HubStoreLink
+from app.ops.backup import newest_backup_at
 from app.ops.backup_rules import backup_name
 from app.sync import client as store_client
 from app.sync import hub_link
@@ -150,7 +151,7 @@ def test_the_store_reports_its_disk_newest_backup_and_clock(cfg):
         (folder / backup_name(store, at)).write_bytes(b"x")
     (folder / "notes.txt").write_text("not a backup")
     before = utcnow()
-    status = store_client.store_status(cfg)
+    status = store_client.store_status(cfg, newest_backup_at)
     assert status.version == __version__ and status.last_backup_at == newer
     assert before <= status.clock <= utcnow()
     assert status.disk_free_bytes is not None and status.disk_free_bytes > 0
@@ -159,5 +160,18 @@ def test_the_store_reports_its_disk_newest_backup_and_clock(cfg):
 
 def test_no_backup_folder_is_no_backup_not_a_failure(cfg):
     cfg.backup.folder = "does/not/exist"
-    status = store_client.store_status(cfg)
+    status = store_client.store_status(cfg, newest_backup_at)
     assert status.last_backup_at is None and status.disk_free_bytes
+
+
+def test_the_store_server_wires_its_backups_into_the_status(cfg):
+    """app.sync sits below app.ops, so the server hands the client the backup lookup:
+    without it the hub would always see "no backup"."""
+    from app.server import create_store_app
+
+    folder = cfg.resolve(cfg.backup.folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    at = datetime(2026, 11, 30, 23, 0, tzinfo=UTC)
+    (folder / backup_name(cfg.store.id, at)).write_bytes(b"x")
+    client = create_store_app(cfg).state.sync_client
+    assert store_client.store_status(cfg, client.newest_backup).last_backup_at == at
