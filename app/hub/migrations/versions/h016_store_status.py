@@ -4,7 +4,7 @@ the hub's at receipt, in seconds) and when it came; NULL for a store that never 
 (an older store on protocol 1).
 
 Revision ID: h016
-Revises: h017 (h015 did not exist yet when this was written; the chain is the lead's)
+Revises: h015
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "h016"
-down_revision = "h017"
+down_revision = "h015"
 branch_labels = None
 depends_on = None
 

@@ -6,7 +6,7 @@ its selling price, and on each sale line the MRP as it was when sold, so the rec
 Both columns are nullable and filled by nothing here: existing products show no MRP
 until the catalogue (a CSV import or the hub) gives them one.
 
-Revision ID: 0026
+Revision ID: 0025
 Revises: 0024
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0026"
+revision = "0025"
 down_revision = "0024"
 branch_labels = None
 depends_on = None

@@ -2,7 +2,7 @@
 (maximum retail price, tax inclusive, paise; NULL: not known) and sends it to the
 stores in `product.upserted`.
 
-Revision ID: h017
+Revision ID: h015
 Revises: h014
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "h017"
+revision = "h015"
 down_revision = "h014"
 branch_labels = None
 depends_on = None
