@@ -89,11 +89,12 @@ class ProductInfo:
     gst_rate_bp: int
     active: bool
     mrp_minor: int | None = None  # written on the sale line (the receipt's MRP and saving)
+    category: str = ""  # what promotions may target (issue #21)
 
 
 _INFO = Product.__table__.c
 PRODUCT_INFO_COLUMNS = (_INFO.id, _INFO.sku, _INFO.name, _INFO.unit, _INFO.price_minor,
-                        _INFO.gst_rate_bp, _INFO.active, _INFO.mrp_minor)
+                        _INFO.gst_rate_bp, _INFO.active, _INFO.mrp_minor, _INFO.category)
 # Prepared (core/prepared.py): every till scan runs one of these (issue #15).
 _INFO_BY_CODE = Prepared(
     select(*PRODUCT_INFO_COLUMNS)

@@ -11,6 +11,7 @@ import app.orders.models
 import app.picking.models
 import app.pos.models
 import app.printing.models
+import app.promotions.models
 import app.purchasing.models
 import app.reports.models
 import app.returns.models

@@ -52,6 +52,7 @@ from app.pos.priced_cart import (
     line_state_of,
     new_cart_state,
     parked_on,
+    priced,
     products_for,
     save_buyer,
     save_cart_state,
@@ -180,7 +181,8 @@ async def _add_line(
             "discount_kind": None, "discount_value": 0, "discount_approver": None,
         })
     await touch_state(s, cart)
-    view = CartView(cart, products, totals_for(cfg, cart, products), await parked_on(s, counter))
+    view = CartView(cart, products, await priced(s, cfg, cart, products),
+                    await parked_on(s, counter))
     return view, line
 
 

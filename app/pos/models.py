@@ -179,6 +179,10 @@ class SaleLine(Base):
     cgst_minor: Mapped[int] = mapped_column(Integer)
     sgst_minor: Mapped[int] = mapped_column(Integer)
     igst_minor: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # inter-state
+    # The part of discount_minor that promotions took, and which (JSON [{"id", "name"}]):
+    # receipts and refunds go by what was charged, whatever the promotion becomes.
+    promo_discount_minor: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    promotions: Mapped[str] = mapped_column(Text, default="", server_default="")
     bin_id: Mapped[str | None] = mapped_column(ForeignKey("bins.id"), nullable=True)
 
 

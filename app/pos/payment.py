@@ -44,15 +44,15 @@ from app.pos.priced_cart import (
     new_cart_state,
     overpaid,
     parked_on,
+    priced,
     read_lines,
     read_tenders,
     settle_cart,
-    totals_for,
     touch_state,
     unapproved_discount_over_limit,
     view_of_state,
 )
-from app.pos.pricing import TenderKind
+from app.pos.pricing import TenderKind, offers_json
 from app.pos.till_rules import (
     PosError,
     accept_tender,
@@ -92,7 +92,7 @@ async def add_tender(
             raise PosError("the cart is empty")
         if not shift_open:
             raise no_shift(counter)
-        totals = totals_for(cfg, cart, products)
+        totals = await priced(s, cfg, cart, products)
         credit = 0
         if kind == "exchange":
             credit = (await exchange_credit_left(s, reference)
@@ -174,7 +174,7 @@ async def complete_sale(
             raise PosError("the cart is empty")
         shift = await open_shift_row(s, counter)
         await read_tenders(s, cart)
-        totals = totals_for(cfg, cart, products)
+        totals = await priced(s, cfg, cart, products)
         if overpaid(cart, totals):
             raise PosError(
                 "prices changed after payment was taken: remove the payments and take them again"
@@ -239,6 +239,8 @@ async def complete_sale(
                 "unit_price_minor": product.price_minor, "mrp_minor": product.mrp_minor,
                 "gross_minor": price.gross,
                 "discount_minor": price.discount, "net_minor": price.net,
+                "promo_discount_minor": price.promo_discount,
+                "promotions": offers_json(price),
                 "gst_rate_bp": rate, "tax_minor": tax,
                 "cgst_minor": cgst, "sgst_minor": sgst, "igst_minor": igst, "bin_id": bin_.id,
             })

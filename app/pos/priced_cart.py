@@ -3,7 +3,7 @@ one counter and is priced from the catalogue on the server, never from a client.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import cast
@@ -17,6 +17,7 @@ from app.core.clock import utcnow
 from app.core.db import Session
 from app.core.ids import uuid7
 from app.core.prepared import Prepared
+from app.core.promotions import Promotion
 from app.pos.common import no_shift, require_shift
 from app.pos.models import Cart, CartLine, CartTender, Shift
 from app.pos.pricing import (
@@ -32,6 +33,7 @@ from app.pos.pricing import (
     settle,
 )
 from app.pos.till_rules import PosError
+from app.promotions import service as promotions
 
 
 @dataclass(slots=True)
@@ -129,6 +131,8 @@ def line_input(line: CartLine | LineState, product: AnyProduct) -> LineInput:
         gst_rate_bp=product.gst_rate_bp,
         label_price=line.label_price_minor,
         discount=discount,
+        sku=product.sku,
+        category=product.category,
     )
 
 
@@ -145,15 +149,25 @@ async def products_for(s: Session, cart: Cart) -> dict[str, Product]:
     return {p.id: p for p in await s.scalars(select(Product).where(Product.id.in_(ids)))}
 
 
-def totals_for(cfg: StoreConfig, cart: AnyCart, products: Mapping[str, AnyProduct]
-               ) -> CartTotals:
+def totals_for(cfg: StoreConfig, cart: AnyCart, products: Mapping[str, AnyProduct],
+               offers: Sequence[Promotion] = ()) -> CartTotals:
     """The single repricing of a cart: every path (scan, payment, a test's full reload)
-    feeds the pure price_cart the same inputs."""
+    feeds the pure price_cart the same inputs; `offers`: the store's promotions
+    (``priced``, which every path that shows or charges a total uses, reads them)."""
     return price_cart(
         [line_input(line, products[line.product_id]) for line in cart.lines],
         bill_discount(cart),
         cfg.pos.rounding_step_paise,
+        offers,
+        utcnow().astimezone(cfg.tz) if offers else None,
     )
+
+
+async def priced(s: Session, cfg: StoreConfig, cart: AnyCart,
+                 products: Mapping[str, AnyProduct]) -> CartTotals:
+    """totals_for with the store's running promotions (from the per-process cache:
+    no query while they did not change)."""
+    return totals_for(cfg, cart, products, await promotions.running(s, cfg))
 
 
 def settle_cart(cart: AnyCart, totals: CartTotals) -> Settlement:
@@ -175,7 +189,7 @@ def overpaid(cart: AnyCart, totals: CartTotals) -> bool:
 
 async def view_of(s: Session, cfg: StoreConfig, cart: Cart) -> CartView:
     products = await products_for(s, cart)
-    return CartView(cart, products, totals_for(cfg, cart, products),
+    return CartView(cart, products, await priced(s, cfg, cart, products),
                     await parked_on(s, cart.counter))
 
 
@@ -361,7 +375,7 @@ async def new_cart_state(s: Session, counter: str, user_id: str) -> CartState:
 async def view_of_state(s: Session, cfg: StoreConfig, cart: CartState,
                         products: Mapping[str, ProductInfo]) -> CartView:
     """view_of for plain rows: priced once, with the counter's parked bills."""
-    return CartView(cart, products, totals_for(cfg, cart, products),
+    return CartView(cart, products, await priced(s, cfg, cart, products),
                     await parked_on(s, cart.counter))
 
 

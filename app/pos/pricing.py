@@ -7,6 +7,10 @@ sale. The order of work, each step exact to the paisa:
 1. line gross = unit price x quantity (pieces), or price per kg/L x grams/ml
    rounded half-up, or the price printed on a price-embedded label;
 2. line discount (percent or amount), never more than the line gross;
+2b. promotions (issue #21): the pure engine (``app.core.promotions.best``) given each
+   line (a weighed line as measured, a label-priced piece line as one piece; a line
+   the cashier discounted takes no offer) and the store's promotions at its local
+   time; what it puts on each line comes off before the bill discount and GST;
 3. bill discount (percent or amount) spread over lines in proportion to what
    is left of each, largest remainder first, never more than a line holds;
 4. line net = gross - both discounts; GST in it by ``gst_in_inclusive``: the
@@ -24,10 +28,13 @@ the lines' prices and MRPs as sold (``mrp_savings``, ``you_saved``), never in a 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 
+from app.core import promotions as offers
 from app.core.gst import TaxRow, tax_rows
 from app.core.money import gst_in_inclusive, price_for_measure, round_half_up
 
@@ -69,6 +76,8 @@ class LineInput:
     gst_rate_bp: int = 0
     label_price: int | None = None  # a price-embedded label overrides the computation
     discount: Discount | None = None
+    sku: str = ""  # what promotions look at (their targets are SKUs and categories)
+    category: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +91,9 @@ class LinePrice:
     tax: int
     cgst: int
     sgst: int
+    promo_discount: int = 0  # what promotions took off this line (before the bill's)
+    # (id, name, paise, bill offer?) of each promotion that took something off this line
+    offers: tuple[tuple[str, str, int, bool], ...] = ()
 
     @property
     def taxable(self) -> int:
@@ -89,7 +101,13 @@ class LinePrice:
 
     @property
     def discount(self) -> int:
-        return self.line_discount + self.bill_discount
+        return self.line_discount + self.promo_discount + self.bill_discount
+
+    @property
+    def item_offers(self) -> tuple[str, ...]:
+        """The names of the item offers on this line (shown under it; a bill offer is
+        shown with the totals)."""
+        return tuple(name for _, name, _, bill in self.offers if not bill)
 
 
 @dataclass(frozen=True)
@@ -103,10 +121,12 @@ class CartTotals:
     total: int  # what the customer pays
     tax: int
     tax_rows: tuple[TaxRow, ...] = field(default=())
+    promotions: int = 0  # the promotions' total (in `discount`, as on each line)
+    applied: tuple[offers.Applied, ...] = ()  # each promotion applied, with why
 
     @property
     def discount(self) -> int:
-        return self.line_discounts + self.bill_discount
+        return self.line_discounts + self.promotions + self.bill_discount
 
     def line(self, key: str) -> LinePrice:
         return next(line for line in self.lines if line.key == key)
@@ -150,22 +170,54 @@ def round_bill(amount: int, step: int) -> int:
     return round_half_up(amount, step) * step
 
 
+def offer_item(line: LineInput, gross: int) -> offers.Item:
+    """A line as the promotions engine sees it: a weighed line is measured (grams or ml
+    at its price per kg / litre), a label-priced piece line one piece at its label."""
+    manual = line.discount is not None and line.discount.value > 0
+    if line.label_price is not None and not line.measured:
+        return offers.Item(line.key, line.sku, gross, 1, gross, False, "", line.category,
+                           manual)
+    return offers.Item(line.key, line.sku, line.unit_price, line.quantity, gross,
+                       line.measured, "", line.category, manual)
+
+
 def price_cart(
-    lines: Sequence[LineInput], bill_discount: Discount | None = None, rounding_step: int = 1
+    lines: Sequence[LineInput], bill_discount: Discount | None = None, rounding_step: int = 1,
+    promotions: Sequence[offers.Promotion] = (), at: datetime | None = None,
 ) -> CartTotals:
+    """The cart's money; `promotions` (checked ones) apply as running at `at`, the
+    store's local time (needed when there are any)."""
     grosses = [line_gross(line) for line in lines]
     line_discounts = [
         line.discount.of(g) if line.discount else 0 for line, g in zip(lines, grosses, strict=True)
     ]
-    after_line = [g - d for g, d in zip(grosses, line_discounts, strict=True)]
+    result = offers.NOTHING
+    if promotions and lines:
+        if at is None:
+            raise PricingError("promotions need the store's local time")
+        result = offers.best([offer_item(line, g) for line, g in zip(lines, grosses,
+                                                                       strict=True)],
+                             promotions, at)
+    # A line the cashier discounted takes no offer (the engine's rule), so the two never
+    # add up; min() is only a guard: never more off than the line holds.
+    promo = [min(result.line_discounts.get(line.key, 0), g - d)
+             for line, g, d in zip(lines, grosses, line_discounts, strict=True)]
+    after_line = [g - d - p for g, d, p in zip(grosses, line_discounts, promo, strict=True)]
     bill_total = bill_discount.of(sum(after_line)) if bill_discount else 0
     bill_shares = spread(bill_total, after_line)
+    on_line: dict[str, list[tuple[str, str, int, bool]]] = {}
+    for applied in result.applied:
+        kind = result_kind(applied.promotion_id, promotions)
+        for key, paise in applied.lines:
+            on_line.setdefault(key, []).append(
+                (applied.promotion_id, applied.name, paise, kind in BILL_OFFER_KINDS))
     priced: list[LinePrice] = []
-    for line, gross, ld, bd in zip(lines, grosses, line_discounts, bill_shares, strict=True):
-        net = gross - ld - bd
+    for line, gross, ld, pd, bd in zip(lines, grosses, line_discounts, promo, bill_shares,
+                                       strict=True):
+        net = gross - ld - pd - bd
         gst = gst_in_inclusive(net, line.gst_rate_bp)
         priced.append(LinePrice(line.key, gross, ld, bd, net, line.gst_rate_bp, gst.tax,
-                                gst.half, gst.half))
+                                gst.half, gst.half, pd, tuple(on_line.get(line.key, ()))))
     net = sum(p.net for p in priced)
     total = max(0, round_bill(net, rounding_step)) if priced else 0
     return CartTotals(
@@ -178,7 +230,25 @@ def price_cart(
         total=total,
         tax=sum(p.tax for p in priced),
         tax_rows=tax_rows((p.gst_rate_bp, p.net, p.tax) for p in priced),
+        promotions=sum(promo),
+        applied=result.applied,
     )
+
+
+BILL_OFFER_KINDS = offers.BILL_DISCOUNT_KINDS  # shown with the totals, not under a line
+
+
+def offers_json(line: LinePrice) -> str:
+    """What a sale line keeps of the promotions on it: [{"id", "name", "off", "bill"}]
+    ('' for none), so its receipt and refunds never depend on the promotion's row."""
+    if not line.offers:
+        return ""
+    return json.dumps([{"id": i, "name": n, "off": off, "bill": bill}
+                       for i, n, off, bill in line.offers], ensure_ascii=False)
+
+
+def result_kind(promotion_id: str, promotions: Sequence[offers.Promotion]) -> str:
+    return next((p.kind for p in promotions if p.id == promotion_id), "")
 
 
 # ---- savings against the MRP ------------------------------------------------------------

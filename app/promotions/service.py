@@ -1,0 +1,407 @@
+"""The store's promotions: rows to engine Promotions, the till's cache, the manager's
+create / end / preview. The engine (app/core/promotions.py) decides everything about
+money; this module only stores, loads and checks.
+
+The till prices a cart on every scan, so it must not read the table every time:
+``running`` keeps each database's promotions in a per-process cache. A write through
+this module bumps the cache's generation at once; a change made by another process
+(the CLI, a restore) is noticed by a cheap stamp (count and newest ``updated_at``),
+looked at no more often than every ``RECHECK_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, func, select, update
+
+from app.config import StoreConfig
+from app.core import audit
+from app.core import promotions as engine
+from app.core.auth import StaffUser
+from app.core.clock import utcnow
+from app.core.db import Database, Session
+from app.core.ids import uuid7
+from app.core.prepared import Prepared
+from app.promotions.models import PromotionRow
+
+log = logging.getLogger(__name__)
+RECHECK_SECONDS = 5.0
+MAX_TEXT = 10_000  # a form field longer than this is not a promotion: refused unread
+
+_T = cast(Table, PromotionRow.__table__)
+_STAMP = Prepared(select(func.count(_T.c.id), func.max(_T.c.updated_at)))
+_ACTIVE = Prepared(select(_T).where(_T.c.active.is_(True)).order_by(_T.c.id))
+
+
+# ---- rows -> engine promotions --------------------------------------------------------
+
+
+def _list(text: str) -> frozenset[str]:
+    value = json.loads(text or "[]")
+    if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+        raise ValueError("not a JSON list of strings")
+    return frozenset(value)
+
+
+def _days(text: str) -> frozenset[int]:
+    return frozenset(int(d) for d in text.split(",") if d.strip())
+
+
+def to_promotion(row: Any) -> engine.Promotion:
+    """A stored row as the engine's Promotion, checked (PromotionError or ValueError:
+    the row is not a promotion the engine can use)."""
+    get_target = None
+    get_skus, get_categories = _list(row.get_skus), _list(row.get_categories)
+    if get_skus or get_categories:
+        get_target = engine.Target(skus=get_skus, categories=get_categories)
+    return engine.Promotion(
+        id=row.id, name=row.name, kind=row.kind,
+        target=engine.Target(skus=_list(row.target_skus),
+                             categories=_list(row.target_categories)),
+        percent_bp=row.percent_bp, amount=row.amount_minor, buy=row.buy, get=row.get,
+        get_target=get_target, size=row.size, bundle_price=row.bundle_price_minor,
+        min_bill=row.min_bill_minor, cap=row.cap_minor, free_sku=row.free_sku,
+        window=engine.Window(starts=row.starts, ends=row.ends, days=_days(row.days),
+                             since_minute=row.since_minute, until_minute=row.until_minute),
+        exclusive=bool(row.exclusive), priority=row.priority, coupon=row.coupon,
+    ).check()
+
+
+def load(rows: Sequence[Any]) -> tuple[engine.Promotion, ...]:
+    """Rows to Promotions; a row the engine cannot use is skipped with a log line (the
+    till keeps selling, without that offer)."""
+    out = []
+    for row in rows:
+        try:
+            out.append(to_promotion(row))
+        except (ValueError, TypeError) as exc:
+            log.warning("promotion %s skipped: %s", row.id, exc)
+    return tuple(out)
+
+
+# ---- the till's cache -----------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Entry:
+    generation: int = -1
+    stamp: tuple[Any, ...] | None = None
+    checked: float = -math.inf
+    promotions: tuple[engine.Promotion, ...] = ()
+    loads: int = 0  # how many times the table was read (tests)
+
+
+_CACHE: dict[str, _Entry] = {}
+_GENERATION: dict[str, int] = {}
+
+
+def _key(cfg: StoreConfig) -> str:
+    return str(cfg.database_path)
+
+
+def changed(cfg: StoreConfig) -> None:
+    """This process wrote the table: the next pricing reloads it."""
+    key = _key(cfg)
+    _GENERATION[key] = _GENERATION.get(key, 0) + 1
+
+
+def cache_info(cfg: StoreConfig) -> _Entry:
+    return _CACHE.setdefault(_key(cfg), _Entry())
+
+
+async def running(s: Session, cfg: StoreConfig) -> tuple[engine.Promotion, ...]:
+    """The store's active promotions (the engine picks those whose window runs), from
+    the cache: no statement at all while nothing changed in this process and the last
+    look is under RECHECK_SECONDS old."""
+    key = _key(cfg)
+    entry = _CACHE.setdefault(key, _Entry())
+    generation = _GENERATION.get(key, 0)
+    now = time.monotonic()
+    if entry.generation == generation and now - entry.checked < RECHECK_SECONDS:
+        return entry.promotions
+    row = await _STAMP.first(s, {})
+    stamp = tuple(row) if row is not None else None
+    if entry.generation != generation or stamp != entry.stamp:
+        entry.promotions = load(await _ACTIVE.all(s, {}))
+        entry.loads += 1
+    entry.generation, entry.stamp, entry.checked = generation, stamp, now
+    return entry.promotions
+
+
+# ---- the manager's page ---------------------------------------------------------------
+
+
+class FormError(ValueError):
+    """What is wrong with a promotion form, in words for the manager."""
+
+
+@dataclass(frozen=True)
+class Listed:
+    row: PromotionRow
+    state: str  # "running", "scheduled", "ended"
+    summary: str
+    problem: str = ""  # a stored row the engine refuses (never applied)
+
+
+@dataclass(frozen=True)
+class Listing:
+    running: list[Listed] = field(default_factory=list)
+    scheduled: list[Listed] = field(default_factory=list)
+    ended: list[Listed] = field(default_factory=list)
+
+
+KIND_WORDS: Mapping[str, str] = {
+    "buy_x_get_y": "Buy X get Y free (or at a percent off)",
+    "bundle_price": "A bundle price: 3 for ₹99",
+    "percent_off": "A percent off products or categories",
+    "amount_off": "An amount off each piece (or each kg)",
+    "qty_slab": "Off each piece from a quantity: ₹5 off each from 3",
+    "bill_amount_off": "An amount off the bill: ₹50 off on ₹500 or more",
+    "bill_percent_off": "A percent off the bill above a value",
+    "bill_free_item": "A free item on bills above a value",
+}
+
+
+def _text(form: Mapping[str, str], name: str, limit: int = 200) -> str:
+    value = form.get(name, "") or ""
+    if len(value) > MAX_TEXT or "\x00" in value:
+        raise FormError(f"the {name.replace('_', ' ')} field is not something that can be typed")
+    value = value.strip()
+    if len(value) > limit:
+        raise FormError(f"the {name.replace('_', ' ')} is too long: at most {limit} characters")
+    return value
+
+
+def _whole(form: Mapping[str, str], name: str, what: str, limit: int = 1_000_000) -> int:
+    text = _text(form, name, 20)
+    if not text:
+        return 0
+    if not text.isdigit():
+        raise FormError(f"{what} is a whole number")
+    value = int(text)
+    if value > limit:
+        raise FormError(f"{what} is at most {limit}")
+    return value
+
+
+def _decimal(form: Mapping[str, str], name: str, what: str, places: int, limit: int) -> int:
+    """'12.5' -> 1250 (places=2): rupees to paise, a percent to basis points. Digits and
+    one point only: no exponent, NaN or infinity; at most `limit` (in the unit)."""
+    text = _text(form, name, 20).replace(",", "")
+    if not text:
+        return 0
+    whole, _, frac = text.partition(".")
+    if not (whole or frac) or not (whole.isdigit() or not whole) or not (frac.isdigit()
+                                                                        or not frac):
+        raise FormError(f"{what} is a number like 12 or 12.50")
+    if len(frac) > places:
+        raise FormError(f"{what} has at most {places} digits after the point")
+    if len(whole) > 12:
+        raise FormError(f"{what} is too big")
+    value = int(whole or "0") * 10**places + int((frac or "0").ljust(places, "0"))
+    if value > limit:
+        raise FormError(f"{what} is too big")
+    return value
+
+
+def _rupees(form: Mapping[str, str], name: str, what: str) -> int:
+    return _decimal(form, name, what, 2, 10_000_000_00)  # at most ₹1 crore
+
+
+def _codes(form: Mapping[str, str], name: str, upper: bool) -> list[str]:
+    text = _text(form, name, MAX_TEXT)
+    items = [x.strip() for x in text.replace("\n", ",").split(",") if x.strip()]
+    if any(len(x) > 60 for x in items):
+        raise FormError("a product code or category is at most 60 characters")
+    return sorted({x.upper() if upper else x for x in items})
+
+
+def _minute(text: str, what: str) -> int | None:
+    if not text:
+        return None
+    hh, sep, mm = text.partition(":")
+    if not (sep and hh.isdigit() and mm.isdigit() and len(hh) <= 2 and len(mm) == 2):
+        raise FormError(f"the {what} time is like 17:00")
+    return int(hh) * 60 + int(mm)
+
+
+def _date(text: str, what: str) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise FormError(f"the {what} date is like 2026-12-31") from None
+
+
+def row_from_form(form: Mapping[str, str], user_id: str) -> PromotionRow:
+    """A new promotion from the manager's form, checked by the engine (FormError or
+    PromotionError); nothing is saved here."""
+    kind = _text(form, "kind", 20)
+    if kind not in engine.KINDS:
+        raise FormError("choose what kind of offer it is")
+    name = _text(form, "name", engine.MAX_NAME)
+    days = sorted({int(d) for d in form.get("days", "").split(",") if d.strip().isdigit()
+                   and len(d.strip()) == 1})
+    percent = _decimal(form, "percent", "the percent", 2, 100_00)
+    now = utcnow()
+    coupon = _text(form, "coupon", 40).upper() or None
+    row = PromotionRow(
+        id=uuid7(), name=name, kind=kind,
+        target_skus=json.dumps(_codes(form, "skus", upper=True)),
+        target_categories=json.dumps(_codes(form, "categories", upper=False)),
+        get_skus=json.dumps(_codes(form, "get_skus", upper=True)),
+        get_categories="[]",
+        percent_bp=percent, amount_minor=_rupees(form, "amount", "the amount"),
+        buy=_whole(form, "buy", "buy", engine.MAX_GROUP),
+        get=_whole(form, "get", "get", engine.MAX_GROUP),
+        size=_whole(form, "size", "the number of pieces", engine.MAX_GROUP),
+        bundle_price_minor=_rupees(form, "bundle_price", "the bundle price"),
+        min_bill_minor=_rupees(form, "min_bill", "the minimum bill"),
+        cap_minor=_rupees(form, "cap", "the cap") or None,
+        free_sku=_text(form, "free_sku", 40).upper(),
+        starts=_date(_text(form, "starts", 10), "start"),
+        ends=_date(_text(form, "ends", 10), "end"),
+        days=",".join(str(d) for d in days),
+        since_minute=_minute(_text(form, "since", 5), "start"),
+        until_minute=_minute(_text(form, "until", 5), "end"),
+        exclusive=form.get("exclusive", "") in ("1", "on", "yes"),
+        priority=_whole(form, "priority", "the priority", 1000),
+        coupon=coupon, active=True, created_by=user_id, created_at=now, updated_at=now,
+    )
+    if kind == "buy_x_get_y" and not percent:
+        row.percent_bp = engine.FULL_BP  # "Buy 2 get 1 free" unless a percent is given
+    to_promotion(row)  # PromotionError: shown next to the form, nothing saved
+    return row
+
+
+async def create(db: Database, cfg: StoreConfig, form: Mapping[str, str],
+                 user: StaffUser) -> PromotionRow:
+    row = row_from_form(form, user.id)
+    async with db.write() as s:
+        s.add(row)
+        audit.record(s, "promotion_create", f"{row.id} {row.kind} {row.name}"[:200], user=user)
+    changed(cfg)
+    return row
+
+
+async def end(db: Database, cfg: StoreConfig, promotion_id: str, user: StaffUser) -> bool:
+    """End a promotion now (it stays listed, as ended). False: no such running one."""
+    async with db.write() as s:
+        now = utcnow()
+        result = await s.execute(update(PromotionRow).where(
+            PromotionRow.id == promotion_id, PromotionRow.active.is_(True)
+        ).values(active=False, ended_at=now, updated_at=now))
+        if not getattr(result, "rowcount", 0):
+            return False
+        audit.record(s, "promotion_end", promotion_id, user=user)
+    changed(cfg)
+    return True
+
+
+def state_of(row: PromotionRow, at: datetime) -> str:
+    if not row.active:
+        return "ended"
+    if row.ends is not None and at.date() > row.ends:
+        return "ended"
+    if row.starts is not None and at.date() < row.starts:
+        return "scheduled"
+    return "running"
+
+
+async def listing(db: Database, cfg: StoreConfig) -> Listing:
+    at = utcnow().astimezone(cfg.tz)
+    async with db.read() as s:
+        rows = list(await s.scalars(select(PromotionRow).order_by(
+            PromotionRow.created_at.desc())))
+    out = Listing()
+    for row in rows:
+        problem = ""
+        try:
+            summary = describe(to_promotion(row))
+        except (ValueError, TypeError) as exc:
+            summary, problem = KIND_WORDS.get(row.kind, row.kind), str(exc)
+        getattr(out, state_of(row, at)).append(Listed(row, state_of(row, at), summary,
+                                                      problem))
+    return out
+
+
+def describe(p: engine.Promotion) -> str:
+    """The offer in plain words, as a manager would say it."""
+    money = engine.format_amount
+    pct = engine._pct
+    if p.kind == "buy_x_get_y":
+        off = "free" if p.percent_bp == engine.FULL_BP else f"at {pct(p.percent_bp)} % off"
+        return f"Buy {p.buy} get {p.get} {off}"
+    if p.kind == "bundle_price":
+        return f"{p.size} for {money(p.bundle_price)}"
+    if p.kind == "percent_off":
+        return f"{pct(p.percent_bp)} % off"
+    if p.kind == "amount_off":
+        return f"{money(p.amount)} off each"
+    if p.kind == "qty_slab":
+        each = money(p.amount) if p.amount else f"{pct(p.percent_bp)} %"
+        return f"{each} off each from {p.size}"
+    if p.kind == "bill_amount_off":
+        return f"{money(p.amount)} off on {money(p.min_bill)} or more"
+    if p.kind == "bill_percent_off":
+        cap = f", at most {money(p.cap)}" if p.cap else ""
+        return f"{pct(p.percent_bp)} % off bills of {money(p.min_bill)} or more{cap}"
+    return f"{p.free_sku} free on {money(p.min_bill)} or more"
+
+
+# ---- preview on a sample basket -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Preview:
+    lines: list[tuple[str, str, int, int, int]]  # sku, name, quantity, gross, off
+    result: engine.Result
+    unknown: list[str]
+
+
+async def preview(db: Database, cfg: StoreConfig, basket: str) -> Preview:
+    """What the store's running promotions give on a sample basket ("SKU qty" a line,
+    or "SKU x qty", "SKU,qty"), priced by the engine as the till would."""
+    from app.catalog.models import Product
+
+    if len(basket) > MAX_TEXT:
+        raise FormError("the sample basket is too long")
+    wanted: list[tuple[str, int]] = []
+    for raw in basket.replace(",", " ").replace(" x ", " ").splitlines()[:50]:
+        parts = raw.split()
+        if not parts:
+            continue
+        qty_text = parts[1] if len(parts) > 1 else "1"
+        if not qty_text.isdigit() or not 0 < int(qty_text) <= 1000:
+            raise FormError(f"{raw.strip()[:40]}: the quantity is a whole number up to 1000")
+        wanted.append((parts[0].upper()[:40], int(qty_text)))
+    async with db.read() as s:
+        skus = {sku for sku, _ in wanted}
+        products = {p.sku: p for p in await s.scalars(select(Product).where(
+            Product.sku.in_(skus)))} if skus else {}
+        promos = await running(s, cfg)
+    items, lines, unknown = [], [], []
+    for n, (sku, qty) in enumerate(wanted):
+        product = products.get(sku)
+        if product is None:
+            unknown.append(sku)
+            continue
+        measured = product.unit != "piece"
+        quantity = qty * 1000 if measured else qty
+        gross = product.price_minor * qty
+        items.append(engine.Item(key=str(n), sku=sku, unit_price=product.price_minor,
+                                 quantity=quantity, gross=gross, measured=measured,
+                                 category=product.category))
+        lines.append((sku, product.name, qty, gross))
+    result = engine.best(items, promos, utcnow().astimezone(cfg.tz))
+    return Preview([(sku, name, qty, gross, result.line_discounts.get(str(i), 0))
+                    for i, (sku, name, qty, gross) in enumerate(lines)], result, unknown)
