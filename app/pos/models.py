@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
@@ -149,6 +150,18 @@ class Sale(Base):
                                                        index=True)
 
     lines: Mapped[list[SaleLine]] = relationship(lazy="selectin", order_by="SaleLine.position")
+
+    @property
+    def bill_offers(self) -> list[tuple[str, int]]:
+        """The bill's offers ("₹50 off on ₹500 or more") and what each took, summed over
+        the lines it was spread on (receipts show them with the totals)."""
+        seen: dict[str, tuple[str, int]] = {}
+        for line in self.lines:
+            for offer in line.offers:
+                if offer.get("bill"):
+                    name, off = seen.get(offer["id"], (offer["name"], 0))
+                    seen[offer["id"]] = (name, off + int(offer.get("off", 0)))
+        return list(seen.values())
     tenders: Mapped[list[SaleTender]] = relationship(
         lazy="selectin", order_by="SaleTender.position"
     )
@@ -183,6 +196,20 @@ class SaleLine(Base):
     # receipts and refunds go by what was charged, whatever the promotion becomes.
     promo_discount_minor: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     promotions: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+    @property
+    def offers(self) -> list[dict]:
+        """The promotions kept on this line ([] for none, or a row written wrong)."""
+        try:
+            found = json.loads(self.promotions) if self.promotions else []
+        except ValueError:
+            return []
+        return [o for o in found if isinstance(o, dict) and "name" in o and "id" in o]
+
+    @property
+    def item_offers(self) -> list[str]:
+        """The names of the item offers on this line, shown under it on receipts."""
+        return [str(o["name"]) for o in self.offers if not o.get("bill")]
     bin_id: Mapped[str | None] = mapped_column(ForeignKey("bins.id"), nullable=True)
 
 

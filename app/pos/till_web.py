@@ -70,7 +70,8 @@ def cart_line(context: Context, cart_id: str, line: priced_cart.LineState,
     never differ from a fresh one. Not kept while pages are being edited (auto_reload)."""
     values = (cart_id, line.id, product.name, product.unit, product.price_minor,
               line.quantity, line.label_price_minor, line.discount_kind, line.discount_value,
-              price.gross, price.line_discount, bool(latest))
+              price.gross, price.line_discount, bool(latest), price.promo_discount,
+              price.item_offers)
     env = context.environment
     if env.auto_reload:
         return _draw_line(env, values)
@@ -80,7 +81,9 @@ def cart_line(context: Context, cart_id: str, line: priced_cart.LineState,
 def _draw_line(env: Environment, values: tuple[Any, ...]) -> Markup:
     # a template module's macros are its attributes, unknown to the type checker
     macro = env.get_template("pos/_cart_line.html").module.cart_line  # type: ignore[attr-defined]
-    return Markup(macro(*values, qty_rate=quantity_and_rate))
+    *head, promo_discount, offers = values
+    return Markup(macro(*head, qty_rate=quantity_and_rate, promo_discount=promo_discount,
+                        offers=offers))
 
 
 _kept_line = lru_cache(maxsize=2048)(_draw_line)
