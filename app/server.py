@@ -49,6 +49,7 @@ from app.pos import pay_routes, receipt_pages, refund_routes, shift_routes
 from app.pos import routes as pos_routes
 from app.printing import routes as printing_routes
 from app.printing.worker import PrintQueue
+from app.promotions import routes as promotion_routes
 from app.purchasing import receiving_routes
 from app.purchasing import routes as purchasing_routes
 from app.reports import gstr1_routes, sales_routes
@@ -412,6 +413,7 @@ def create_store_app(cfg: StoreConfig, *, check_migrations: bool = True) -> Lite
             *printing_routes.ROUTES,
             *purchasing_routes.ROUTES,
             *receiving_routes.ROUTES,
+            *promotion_routes.ROUTES,
             *pairing.ROUTES,
             create_static_files_router(
                 path="/static", directories=[STATIC_DIR], opt=PUBLIC, send_as_attachment=False

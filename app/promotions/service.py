@@ -29,6 +29,7 @@ from app.core.auth import StaffUser
 from app.core.clock import utcnow
 from app.core.db import Database, Session
 from app.core.ids import uuid7
+from app.core.money import MoneyError, parse_amount
 from app.core.prepared import Prepared
 from app.promotions.models import PromotionRow
 
@@ -184,7 +185,7 @@ def _whole(form: Mapping[str, str], name: str, what: str, limit: int = 1_000_000
     text = _text(form, name, 20)
     if not text:
         return 0
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         raise FormError(f"{what} is a whole number")
     value = int(text)
     if value > limit:
@@ -199,8 +200,8 @@ def _decimal(form: Mapping[str, str], name: str, what: str, places: int, limit: 
     if not text:
         return 0
     whole, _, frac = text.partition(".")
-    if not (whole or frac) or not (whole.isdigit() or not whole) or not (frac.isdigit()
-                                                                        or not frac):
+    if (not text.isascii() or not (whole or frac) or not (whole.isdigit() or not whole)
+            or not (frac.isdigit() or not frac)):
         raise FormError(f"{what} is a number like 12 or 12.50")
     if len(frac) > places:
         raise FormError(f"{what} has at most {places} digits after the point")
@@ -213,7 +214,14 @@ def _decimal(form: Mapping[str, str], name: str, what: str, places: int, limit: 
 
 
 def _rupees(form: Mapping[str, str], name: str, what: str) -> int:
-    return _decimal(form, name, what, 2, 10_000_000_00)  # at most ₹1 crore
+    """An amount typed in rupees, by the one parser of amounts (money.parse_amount)."""
+    text = _text(form, name, 20)
+    if not text:
+        return 0
+    try:
+        return parse_amount(text)
+    except MoneyError as exc:
+        raise FormError(f"{what}: {exc}") from None
 
 
 def _codes(form: Mapping[str, str], name: str, upper: bool) -> list[str]:
@@ -381,7 +389,8 @@ async def preview(db: Database, cfg: StoreConfig, basket: str) -> Preview:
         if not parts:
             continue
         qty_text = parts[1] if len(parts) > 1 else "1"
-        if not qty_text.isdigit() or not 0 < int(qty_text) <= 1000:
+        if not (qty_text.isascii() and qty_text.isdigit() and len(qty_text) <= 4
+                and 0 < int(qty_text) <= 1000):
             raise FormError(f"{raw.strip()[:40]}: the quantity is a whole number up to 1000")
         wanted.append((parts[0].upper()[:40], int(qty_text)))
     async with db.read() as s:
