@@ -401,6 +401,9 @@ class _Index:
 class _Search:
     def __init__(self, items: Sequence[Item], promos: Sequence[Promotion]) -> None:
         self.items = items
+        # In id order: equally good ways are then met in the same order whatever order
+        # the offers came in, and the first one found is kept.
+        promos = sorted(promos, key=lambda p: p.id)
         self.promos = {p.id: p for p in promos}
         self.per_piece = [p for p in promos if p.kind in _PER_PIECE]
         self.grouped = [p for p in promos if p.kind in ("buy_x_get_y", "bundle_price",
@@ -471,13 +474,17 @@ class _Search:
         return sorted(components.values())
 
     def _best_given(self, lines: list[int]) -> dict[str, list[_Piece]]:
-        choices = [self._splits(i) for i in lines]
-        # The search's cost: its leaves times the pieces each leaf sorts and groups.
-        cost = math.prod(len(c) for c in choices) * sum(self.pieces_of(i) for i in lines)
-        if cost > self.budget:
-            self.exact = False
-            return self._greedy(lines)
+        # The search's cost: its leaves times the pieces each leaf sorts and groups,
+        # counted before a single split is made (300 pieces over 3 offers would be 4.5
+        # million of them).
+        cost = sum(self.pieces_of(i) for i in lines)
+        for line in lines:
+            cost *= self._split_count(line)
+            if cost > self.budget:
+                self.exact = False
+                return self._greedy(lines)
         self.budget -= cost
+        choices = [self._splits(i) for i in lines]
         best: tuple[tuple[int, int, tuple[tuple[int, ...], ...]], dict[str, list[_Piece]]] | None
         best = None
         for pick in itertools.product(*choices):
@@ -524,16 +531,43 @@ class _Search:
         ids = tuple(sorted({self.neg_ids[p.id] for p in used}))
         return value, max((p.priority for p in used), default=0), ids
 
+    def _exact_sum(self, line: int) -> int | None:
+        """Every grouped kind's value only grows with the pieces it is given (its free
+        pieces, its bundles, its slab are order statistics of what it has), so a line
+        with no per-piece offer to fall back on gives all its pieces out: only splits of
+        that sum. (A free-item offer is not such a kind: it takes one piece of all the
+        lines that carry its product, so those lines may keep theirs.)"""
+        takers = self.takers[line]
+        if self.best_per_piece[line] or any(role == "free" for _, role in takers):
+            return None
+        return self.pieces_of(line)
+
+    def _split_count(self, line: int) -> int:
+        """How many splits ``_splits`` makes, worked out without making them: g grouped
+        takers (each up to all the pieces) and f free-item takers (0 or 1 piece each)."""
+        takers = self.takers[line]
+        q = self.pieces_of(line)
+        f = sum(1 for _, role in takers if role == "free")
+        g = len(takers) - f
+        exact = self._exact_sum(line)
+        count = 0
+        for j in range(min(f, q) + 1):  # j free-item takers take their one piece
+            rest = q - j
+            if exact is None:  # g counts summing to at most `rest`
+                count += math.comb(f, j) * math.comb(rest + g, g)
+            elif g:  # g counts summing to exactly `rest`
+                count += math.comb(f, j) * math.comb(rest + g - 1, g - 1)
+            else:
+                count += math.comb(f, j) if rest == 0 else 0
+        return count
+
     def _splits(self, line: int) -> list[tuple[int, ...]]:
         """Ways to split a line's pieces over its takers: counts per taker, the rest to
         the line's per-piece offer. Free-item offers take at most one piece."""
         takers = self.takers[line]
         pieces = self.pieces_of(line)
         caps = [1 if role == "free" else pieces for _, role in takers]
-        # Every kind's value only grows with the pieces it is given (its free pieces, its
-        # bundles, its slab are order statistics of what it has), so a line with no
-        # per-piece offer to fall back on gives all its pieces out: only those splits.
-        exact_sum = None if self.best_per_piece[line] else min(pieces, sum(caps))
+        exact_sum = self._exact_sum(line)
         out = []
         for counts in itertools.product(*(range(c + 1) for c in caps)):
             total = sum(counts)
@@ -695,6 +729,13 @@ def best(items: Sequence[Item], promos: Iterable[Promotion], at: datetime,
          coupons: Iterable[str] = ()) -> Result:
     """The offers that save the customer the most on this basket, with the discount on
     each line and why. `promos` are checked ones (``Promotion.check``)."""
+    keys = [item.key for item in items]
+    if len(set(keys)) != len(keys):
+        raise PromotionError("each line of the basket needs its own key")
+    for item in items:
+        if item.quantity <= 0 or item.gross < 0 or item.unit_price < 0:
+            raise PromotionError(f"line {item.key}: quantity must be more than zero and "
+                                 "prices cannot be negative")
     running = applicable(promos, at, coupons)
     if not items or not running:
         return Result((), {item.key: 0 for item in items}, 0, True)

@@ -399,3 +399,35 @@ def test_engine_speed_smoke():
     r = pr.best(basket, offers, NOON)
     assert time.perf_counter() - started < 30  # only catches a runaway search
     assert sum(r.line_discounts.values()) == r.total
+
+
+def test_split_counts_match_the_splits_made():
+    """The budget is checked against counts worked out without making the splits: they
+    must be the number of splits made."""
+    offers = [promo("b", "buy_x_get_y", target=skus("A"), buy=1, get=1, percent_bp=10_000),
+              promo("n", "bundle_price", target=skus("A"), size=2, bundle_price=100),
+              promo("f", "bill_free_item", free_sku="A", min_bill=1)]
+    for extra, qty in itertools.product(([], [promo("p", "percent_off", target=skus("A"),
+                                                     percent_bp=500)]), range(1, 7)):
+        search = pr._Search([item("a", "A", 1000, qty)], offers + extra)
+        assert search._split_count(0) == len(search._splits(0)), (extra, qty)
+
+
+def test_a_huge_quantity_under_several_offers_does_not_stall_the_till():
+    offers = [promo("b", "buy_x_get_y", target=skus("A"), buy=1, get=1, percent_bp=10_000),
+              promo("n", "bundle_price", target=skus("A"), size=2, bundle_price=100),
+              promo("s", "qty_slab", target=skus("A"), size=3, amount=10)]
+    started = time.thread_time()
+    r = pr.best([item("a", "A", 1000, 300)], offers, NOON)
+    assert time.thread_time() - started < 2  # was 8 s: every split made before the budget
+    assert not r.exact and r.total == 150 * (2000 - 100)  # 150 bundles, the best alone
+
+
+def test_a_basket_the_engine_cannot_price_is_refused_clearly():
+    offer = promo("p", "percent_off", target=skus("A"), percent_bp=500)
+    with pytest.raises(PromotionError, match="own key"):
+        pr.best([item("a", "A", 100), item("a", "A", 100)], [offer], NOON)
+    with pytest.raises(PromotionError, match="more than zero"):
+        pr.best([Item("a", "A", 100, -2, -200)], [offer], NOON)
+    with pytest.raises(PromotionError, match="more than zero"):
+        pr.best([Item("a", "A", 100, 0, 0)], [offer], NOON)
