@@ -195,8 +195,10 @@ def price_cart(
     if promotions and lines:
         if at is None:
             raise PricingError("promotions need the store's local time")
-        result = offers.best([offer_item(line, g) for line, g in zip(lines, grosses,
-                                                                       strict=True)],
+        # A line the cashier discounted is given at what is left of it, so a bill offer
+        # is judged and spread on what the customer is charged.
+        result = offers.best([offer_item(line, g - d) for line, g, d
+                              in zip(lines, grosses, line_discounts, strict=True)],
                              promotions, at)
     # A line the cashier discounted takes no offer (the engine's rule), so the two never
     # add up; min() is only a guard: never more off than the line holds.

@@ -15,6 +15,7 @@ from app.core.models import AuditLog
 from app.core.promotions import PromotionError
 from app.core.return_rules import prorated_share
 from app.pos import payment, receipts, shifts
+from app.pos.models import Sale
 from app.pos.priced_cart import line_input
 from app.pos.pricing import price_cart
 from app.promotions import service as promos
@@ -224,3 +225,27 @@ async def test_the_manager_page(client, login_as, db, catalog):
     async with db.read() as s:
         actions = set(await s.scalars(select(AuditLog.action)))
     assert {"promotion_create", "promotion_end"} <= actions
+
+
+async def test_the_till_screen_and_receipts_show_the_offer(client, login_as, db, catalog):
+    """Through the web: the cart fragment shows the offer under its line and the offers'
+    total; the on-screen receipt and the customer's e-receipt show it too."""
+    from tests.conftest import csrf_of
+    from tests.integration.test_pos_pages import hx, open_till, pay_cash_and_complete
+
+    await login_as("manager")
+    made = await client.post("/promotions", data={**BOGO, "_csrf_token": csrf_of(client)})
+    assert made.status_code == 200
+    cart = await open_till(client)
+    for _ in range(3):
+        r = await client.post("/pos/scan", data={"code": barcode(catalog, ATTA),
+                                                 "cart_id": cart}, headers=hx(client))
+    assert 'data-testid="line-offer">Atta: buy 2 get 1 free' in r.text
+    assert 'data-testid="cart-offers">offers −₹68.00' in r.text
+    sale_id = await pay_cash_and_complete(client, cart)
+    shown = await client.get(f"/pos/sales/{sale_id}")
+    assert shown.status_code == 200 and "Offer: Atta: buy 2 get 1 free" in shown.text
+    token = await one(db, select(Sale.receipt_token).where(Sale.id == sale_id))
+    e_receipt = await client.get(f"/r/{token}")
+    assert e_receipt.status_code == 200 and "Offer: Atta: buy 2 get 1 free" in e_receipt.text
+    assert 'data-testid="you-saved">₹68.00' in e_receipt.text
