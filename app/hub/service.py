@@ -194,11 +194,11 @@ async def accept_store_database(db: HubDatabase, store_id: str, *,
         store.epoch = store.rejected_epoch or store.epoch
         store.rejected_epoch = None
         store.rejected_link = ""
-        from app.hub.pruning import up_floor  # (pruning imports the hub's db)
-
-        # Not 0: events the store resends at or below the pruned floor are skipped by the
-        # cursor, since their rows (the id lookup) may be gone (docs: "Retention").
-        store.acked_up = await up_floor(s, store_id, store.acked_up)
+        # Back to 0: the restored store resends what it has and the hub skips, by event
+        # id, what it applied before (hub_store_events is never pruned for that reason);
+        # a v2 store's hello moves the cursor up to its oldest outbox row (its events
+        # below it were acknowledged, so applied). docs/sync-protocol.md "Retention".
+        store.acked_up = 0
         store.down_acked = 0
         store.alert, store.alert_at = "", None
         # Make the hub equal to the store again (its levels, its numbers): see reconcile.

@@ -84,6 +84,14 @@ async def _state_row(s: Session) -> SyncState:
     return state
 
 
+async def outbox_first(db: Database) -> int | None:
+    """The oldest outbox seq still held (None: nothing ever written). Retention keeps
+    the newest row, so it is never past the last seq."""
+    async with db.read() as s:
+        first = await s.scalar(select(func.min(OutboxEvent.seq)))
+    return int(first) if first is not None else None
+
+
 async def link_figures(db: Database) -> tuple[int, int]:
     """(last outbox seq, last seq the hub acked)."""
     async with db.read() as s:
@@ -231,7 +239,7 @@ class SyncClient:
             status = (await asyncio.to_thread(store_status, self.cfg, self.newest_backup)
                       if newest >= p.STATUS_FROM else None)
             hello = p.hello(self.cfg.store.id, state.epoch, state.applied_down, status,
-                            newest=newest)
+                            newest=newest, outbox_first=await outbox_first(self.db))
             await ws.send(p.encode(hello).decode())
             reply = p.decode(await asyncio.wait_for(ws.recv(), 15))
             if isinstance(reply, p.Error):

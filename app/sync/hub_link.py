@@ -234,6 +234,14 @@ class HubLink:
                         "it (older than sync.retention_days): restore a newer backup of "
                         "the store, or register it again as a new store", 0, None)
             row.down_acked = hello.applied_down
+            if hello.outbox_first is not None and row.acked_up < hello.outbox_first - 1:
+                # The store prunes only events the hub acknowledged, so below its oldest
+                # row the hub has applied everything. Only after HQ accepted a restored
+                # database (the cursor back at 0) is the hub's cursor below it: resume
+                # there instead of asking for events the store no longer has.
+                log.warning("sync: %s resumes at its oldest outbox event %d (hub cursor "
+                            "was %d)", store.id, hello.outbox_first, row.acked_up)
+                row.acked_up = hello.outbox_first - 1
             link = HubStoreLink(id=uuid7(), store_id=store.id, process=PROCESS[:60],
                                 address=address, version=version, epoch=hello.epoch,
                                 applied_down=hello.applied_down, connected_at=now,

@@ -77,6 +77,10 @@ class Hello(msgspec.Struct, tag="hello", forbid_unknown_fields=True, omit_defaul
     applied_down: Cursor
     proto_max: ProtoVersion | None = None  # the highest it speaks (None: `proto` only)
     status: Status | None = None  # only with proto_max >= 2
+    # The oldest outbox seq the store still holds (v2): it prunes only what the hub
+    # acknowledged, so after HQ accepts a restored database (cursor back to 0) the hub
+    # resumes just below it instead of asking for events the store no longer has.
+    outbox_first: Annotated[int, msgspec.Meta(ge=1, le=2**62)] | None = None
 
 
 class Welcome(msgspec.Struct, tag="welcome", forbid_unknown_fields=True, omit_defaults=True):
@@ -159,6 +163,9 @@ def negotiate(hello: Hello, speaks: Sequence[int] = PROTOS) -> int:
     high = hello.proto_max if hello.proto_max is not None else low
     if high < low:
         raise ProtocolError(BAD_MESSAGE, f"proto_max {high} is below proto {low}")
+    if hello.outbox_first is not None and high < STATUS_FROM:
+        raise ProtocolError(BAD_MESSAGE, f"outbox_first needs protocol {STATUS_FROM}; the "
+                                         f"hello offers {_span(low, high)}")
     if hello.status is not None and high < STATUS_FROM:
         raise ProtocolError(BAD_MESSAGE, f"status needs protocol {STATUS_FROM}; the hello "
                                          f"offers {_span(low, high)}")
@@ -171,14 +178,14 @@ def negotiate(hello: Hello, speaks: Sequence[int] = PROTOS) -> int:
 
 
 def hello(store_id: str, epoch: str, applied_down: int, status: Status | None,
-          *, newest: int = PROTO) -> Hello:
+          *, newest: int = PROTO, outbox_first: int | None = None) -> Hello:
     """The store's hello offering every version it speaks up to `newest` (1: exactly
     the v1 hello, for a hub that refused the longer one)."""
     if newest < STATUS_FROM:
         return Hello(proto=min(PROTOS), store_id=store_id, epoch=epoch,
                      applied_down=applied_down)
     return Hello(proto=min(PROTOS), proto_max=newest, store_id=store_id, epoch=epoch,
-                 applied_down=applied_down, status=status)
+                 applied_down=applied_down, status=status, outbox_first=outbox_first)
 
 
 def welcome(hello: Hello, version: int, acked_up: int, hub_time: str) -> Welcome:

@@ -1,8 +1,10 @@
 """Sync retention at the hub (app/hub/pruning.py), on SQLite and PostgreSQL: acknowledged
-old rows go, unacknowledged and young ones stay, shift.closed is kept for good, batches
-are bounded, a frame resent after its rows were pruned applies nothing twice (also
-after HQ accepts a restored database), a store lacking pruned hub events is refused,
-and a real store client keeps syncing through pruning on both ends."""
+old hub_outbox rows go, unacknowledged and young ones stay, the store events are kept
+(the id record a restored store is checked against), batches are bounded, an accepted
+restore of a store that pruned its outbox resumes below its oldest row and applies the
+events it made after the restore although they reuse seqs the hub had, a store lacking
+pruned hub events is refused, and a real store client keeps syncing through pruning on
+both ends."""
 
 from __future__ import annotations
 
@@ -69,11 +71,10 @@ async def queue(hub_db, n: int) -> None:
         await hub.enqueue(s, ["S1"], [("hub.channels", {"channels": []})] * n)
 
 
-async def floors(hub_db) -> tuple[int, int]:
+async def floor(hub_db) -> int:
     async with hub_db.read() as s:
         row = await s.get(HubStore, "S1")
-        return (await pruning.up_floor(s, "S1", row.acked_up),
-                await pruning.down_floor(s, "S1", row.down_seq))
+        return await pruning.down_floor(s, "S1", row.down_seq)
 
 
 async def test_old_acknowledged_rows_go_the_rest_stay(hub_db, hub_cfg):
@@ -91,73 +92,82 @@ async def test_old_acknowledged_rows_go_the_rest_stay(hub_db, hub_cfg):
         # One acknowledged row is young: it and everything after it stay.
         await s.execute(update(HubOutbox).where(HubOutbox.seq == last - 3)
                         .values(at=utcnow()))
-    young = utcnow().isoformat()
-    await send(hub_db, hub_cfg, [moved(1), moved(2), moved(3, kind="shift.closed"), moved(4),
-                                 moved(5), moved(6, young), moved(7), moved(8, young)])
+    await send(hub_db, hub_cfg, [moved(seq) for seq in range(1, 6)])
 
     done = await pruning.prune(hub_db, hub_cfg.sync.retention_days)
 
-    assert done == pruning.Pruned(outbox=len(made) - 4, events=4)
+    assert done == pruning.Pruned(outbox=len(made) - 4)
     assert await outbox_seqs(hub_db) == [last - 3, last - 2, last - 1, last]
-    # shift.closed is the hub's record of shifts (reconcile reads it): kept for good.
-    assert await event_seqs(hub_db) == [(3, "shift.closed"), (6, "stock.moved"),
-                                        (7, "stock.moved"), (8, "stock.moved")]
-    assert await floors(hub_db) == (5, last - 4)
+    assert await floor(hub_db) == last - 4
+    # The store's events are the hub's record of what it sent, by id: never pruned.
+    assert [seq for seq, _ in await event_seqs(hub_db)] == [1, 2, 3, 4, 5]
     assert await pruning.prune(hub_db, hub_cfg.sync.retention_days) == pruning.Pruned()
-    # Rows young under a longer window are kept by it.
-    assert await rice(hub_db) == 7
+    assert await rice(hub_db) == 5
 
 
 async def test_batches_are_bounded(hub_db, hub_cfg, monkeypatch):
     await s1(hub_db)
-    await send(hub_db, hub_cfg, [moved(seq) for seq in range(1, 251)])
+    await queue(hub_db, 250)
+    last = (await outbox_seqs(hub_db))[-1]
+    async with hub_db.write() as s:
+        await s.execute(update(HubOutbox).values(at=utcnow() - timedelta(days=30)))
+        await s.execute(update(HubStore).where(HubStore.id == "S1").values(down_acked=last))
     sizes: list[int] = []
-    real = pruning.prune_events_batch
+    real = pruning.prune_outbox_batch
 
     async def counted(*args, **kwargs) -> int:
         done = await real(*args, **kwargs)
         sizes.append(done)
         return done
 
-    monkeypatch.setattr(pruning, "prune_events_batch", counted)
+    monkeypatch.setattr(pruning, "prune_outbox_batch", counted)
     done = await pruning.prune(hub_db, 14, limit=100, pause=0)
-    assert sizes == [100, 100, 50] and done.events == 250
-    assert await event_seqs(hub_db) == []
-    assert await floors(hub_db) == (250, 0)  # all gone: the cursor is the floor
+    assert done.outbox == last and all(size <= 100 for size in sizes)
+    assert sizes[-1] < 100 and sum(sizes) == last
+    assert await outbox_seqs(hub_db) == []
+    assert await floor(hub_db) == last
 
 
-async def test_a_frame_resent_after_pruning_applies_nothing_twice(hub_db, hub_cfg):
-    await s1(hub_db)
-    frame = [moved(seq) for seq in range(1, 6)]
-    assert await send(hub_db, hub_cfg, frame) == p.Ack(upto=5)
-    assert (await pruning.prune(hub_db, 14)).events == 5
-    assert await event_seqs(hub_db) == []  # the id lookup could not catch a repeat now
-    assert await send(hub_db, hub_cfg, frame) == p.Ack(upto=5)  # the cursor does
-    # Even under new ids (a forged or rewritten resend): at or below the cursor is ignored.
-    assert await send(hub_db, hub_cfg, [moved(s, id_=f"x{s}") for s in range(3, 6)]) == \
-        p.Ack(upto=5)
-    assert await rice(hub_db) == 5
-    assert await send(hub_db, hub_cfg, [*frame[3:], moved(6)]) == p.Ack(upto=6)
-    assert await rice(hub_db) == 6
-
-
-async def test_an_accepted_restore_resumes_at_the_pruned_floor(hub_db, hub_cfg):
-    """Before: the accept set the cursor to 0 and the restored store's resent events
-    were skipped by id; with their rows pruned they would apply again."""
-    await s1(hub_db)
-    young = utcnow().isoformat()
-    await send(hub_db, hub_cfg, [*[moved(seq) for seq in range(1, 6)], moved(6, young),
-                                 moved(7, young)])
-    assert (await pruning.prune(hub_db, 14)).events == 5
+async def test_an_accepted_restore_of_a_pruned_store_loses_and_doubles_nothing(live_hub, hub_db,
+                                                                              hub_cfg):
+    """The store sent 1-7; its backup holds 1-5 and it had pruned 1-2 (acknowledged).
+    Restored and accepted, it makes new events, which take seqs 6-8 again under new ids.
+    Before: the accept set the cursor to the highest pruned store event, so the new 6
+    and 7 were skipped as already applied (lost)."""
+    token = await add_s1(hub_db)
+    async with hub_db.write() as s:
+        await s.execute(update(HubStore).where(HubStore.id == "S1").values(epoch=REAL))
+    await send(hub_db, hub_cfg, [moved(seq) for seq in range(1, 8)])
+    assert await rice(hub_db) == 7
+    old_days = (await pruning.prune(hub_db, 14, now=utcnow() + timedelta(days=40)))
+    assert old_days == pruning.Pruned()  # nothing in hub_outbox; the events stay
+    async with hub_db.write() as s:  # the restored database: another epoch
+        await s.execute(update(HubStore).where(HubStore.id == "S1").values(
+            rejected_epoch="restored-epoch-0001"))
     await hub.accept_store_database(hub_db, "S1")
     async with hub_db.read() as s:
-        assert (await s.get(HubStore, "S1")).acked_up == 5
-    # The restored store resends what it still has (from 3: it pruned 1-2 itself) and
-    # one event it wrote after its backup.
-    frame = [*[moved(seq) for seq in range(3, 6)], moved(6, young), moved(7, young),
-             moved(8, young, id_="S1-new-8")]
-    assert await send(hub_db, hub_cfg, frame) == p.Ack(upto=8)
-    assert await rice(hub_db) == 8  # 7 before, the new one once
+        assert (await s.get(HubStore, "S1")).acked_up == 0
+    async with live_hub.link(token, "kirana-store/2") as link:
+        await link.send(json.dumps({
+            "type": "hello", "proto": 1, "proto_max": p.PROTO, "store_id": "S1",
+            "epoch": "restored-epoch-0001", "applied_down": 0, "outbox_first": 3}))
+        welcome = await until(link, "welcome")
+        assert welcome["acked_up"] == 2  # below its oldest row, not 0 (1-2 are gone)
+        await link.send(p.encode(p.Events(events=[
+            *[moved(seq) for seq in range(3, 6)],  # from the backup: applied before
+            *[moved(seq, id_=f"S1-after-{seq}") for seq in range(6, 9)]])).decode())
+        ack = await until(link, "ack")
+    assert ack["upto"] == 8
+    assert await rice(hub_db) == 10  # 7 before, the three new ones once
+
+
+async def test_outbox_first_needs_protocol_2_and_a_sane_value():
+    base = {"type": "hello", "proto": 1, "store_id": "S1", "epoch": REAL, "applied_down": 0}
+    with pytest.raises(p.ProtocolError):  # a v1 hello has no such field
+        p.negotiate(p.decode(json.dumps({**base, "outbox_first": 3})))
+    for bad in (0, -1, 2**63, "3", 1.5):
+        with pytest.raises(p.ProtocolError):
+            p.decode(json.dumps({**base, "proto_max": 2, "outbox_first": bad}))
 
 
 async def test_a_store_lacking_pruned_hub_events_is_refused(live_hub, hub_db):
@@ -251,7 +261,7 @@ async def test_a_real_store_keeps_syncing_through_pruning(live_hub, hub_db, tmp_
         store_done = await store_pruning.prune(store_db, 14, now=later)
         hub_done = await pruning.prune(hub_db, 14, now=later)
         assert store_done == store_pruning.Pruned(outbox=29, inbox=down_seq)  # newest stays
-        assert hub_done == pruning.Pruned(outbox=down_seq, events=30)
+        assert hub_done == pruning.Pruned(outbox=down_seq)
         await client.stop()  # a reconnect resends from the hub's cursor, nothing twice
         await sell(5)
         client = SyncClient(store_db, cfg)
@@ -263,7 +273,7 @@ async def test_a_real_store_keeps_syncing_through_pruning(live_hub, hub_db, tmp_
         await asyncio.sleep(0.3)
         assert await rice(hub_db) == -35
         async with hub_db.read() as s:
-            assert await s.scalar(select(func.count()).select_from(StoreEventRow)) == 5
+            assert await s.scalar(select(func.count()).select_from(StoreEventRow)) == 35
     finally:
         await client.stop()
         await store_db.dispose()
