@@ -265,6 +265,9 @@ class SavingLine:
     quantity: int
     mrp: int | None = None  # None: no MRP known, no saving counted
     measured: bool = False
+    # What a price-embedded label charged for the whole line (a scale's label): the
+    # saving is then the MRP's value of the quantity less that, never the catalogue price.
+    label_price: int | None = None
 
 
 def mrp_savings(lines: Iterable[SavingLine]) -> int:
@@ -275,7 +278,13 @@ def mrp_savings(lines: Iterable[SavingLine]) -> int:
     MRP is kept as it was) saves nothing."""
     exact = 0
     for line in lines:
-        if line.mrp is None or line.mrp <= line.unit_price or line.quantity <= 0:
+        if line.mrp is None or line.quantity <= 0:
+            continue
+        if line.label_price is not None:
+            at_mrp = line.mrp * line.quantity if line.measured else line.mrp * line.quantity * 1000
+            exact += max(0, at_mrp - line.label_price * 1000)
+            continue
+        if line.mrp <= line.unit_price:
             continue
         per = line.mrp - line.unit_price
         exact += per * line.quantity if line.measured else per * line.quantity * 1000

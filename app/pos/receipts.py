@@ -102,10 +102,19 @@ def sale_line_text(line: SaleLine) -> str:
     return text
 
 
+def _label_charge(line: SaleLine) -> int | None:
+    """What a price-embedded label charged for the line, or None: a line whose gross is
+    not its rate times its quantity was priced by its label."""
+    rate, quantity = line.unit_price_minor, line.quantity
+    computed = price_for_measure(rate, quantity) if line.unit != "piece" else rate * quantity
+    return line.gross_minor if line.gross_minor != computed else None
+
+
 def saving_lines(lines: Iterable[SaleLine]) -> list[SavingLine]:
     """A sale's lines as the pure savings take them (price and MRP as sold)."""
     return [SavingLine(unit_price=line.unit_price_minor, quantity=line.quantity,
-                       mrp=line.mrp_minor, measured=line.unit != "piece") for line in lines]
+                       mrp=line.mrp_minor, measured=line.unit != "piece",
+                       label_price=_label_charge(line)) for line in lines]
 
 
 def sale_saved(sale: Sale) -> int:

@@ -118,3 +118,16 @@ def test_savings_are_never_negative_and_exact_to_the_paisa(lines: list[SavingLin
 def test_zero_when_no_line_has_an_mrp(lines: list[SavingLine]) -> None:
     without = [SavingLine(line.unit_price, line.quantity, None, line.measured) for line in lines]
     assert mrp_savings(without) == 0 and you_saved(without) == 0
+
+
+def test_a_scale_label_saves_against_what_it_charged_not_the_catalogue_price() -> None:
+    """Review: a label of 1.250 kg = ₹70.00 on an item of ₹40/kg with an MRP of ₹45/kg
+    was shown as "You saved ₹6.25" (from the catalogue price) when it charged ₹13.75
+    more than the MRP's ₹56.25. Against what the label charged: no saving."""
+    over = SavingLine(unit_price=4000, quantity=1250, mrp=4500, measured=True, label_price=7000)
+    assert mrp_savings([over]) == 0
+    under = SavingLine(unit_price=4000, quantity=1250, mrp=4500, measured=True,
+                       label_price=5000)
+    assert mrp_savings([under]) == 625  # ₹56.25 at the MRP less the ₹50.00 charged
+    pieces = SavingLine(unit_price=2000, quantity=3, mrp=2500, label_price=6600)
+    assert mrp_savings([pieces]) == 900
