@@ -234,8 +234,9 @@ def test_nginx_passes_the_client_https_and_websockets_to_the_hub(tmp_path):
             assert seen["client"] == "127.0.0.1"  # not the address the client claimed
             assert re.fullmatch(r"[0-9a-f]{32}", seen["headers"]["x-request-id"])
             assert "connection" not in seen["headers"]  # kept alive, not "close"
-            metrics = client.get(f"https://127.0.0.1:{https_port}/metrics")
-            assert metrics.status_code == 403 and "path" not in metrics.text
+            for path in ("/metrics", "/metrics/", "/metrics//", "/metrics%2F"):
+                metrics = client.get(f"https://127.0.0.1:{https_port}{path}")
+                assert metrics.status_code == 403 and "path" not in metrics.text, path
         tls = ssl.create_default_context()
         tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
         with connect(f"wss://127.0.0.1:{https_port}/sync/v1", ssl=tls) as link:
