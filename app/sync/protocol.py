@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Final, Literal
 
 import msgspec
@@ -68,6 +68,20 @@ class Status(msgspec.Struct, tag="status", forbid_unknown_fields=True, omit_defa
     # Free bytes on the disk holding the store's database (None: could not be read).
     disk_free_bytes: Annotated[int, msgspec.Meta(ge=0, le=2**62)] | None = None
     last_backup_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None  # None: none
+
+    def __post_init__(self) -> None:
+        """Times a database can hold: 9999-12-31T23:59-14:00 decodes but has no UTC
+        (review: it raised in the hub's write instead of a 4400). A Raspberry Pi without
+        a clock battery says 1970: that is a skew to show, not a bad message."""
+        for name, value in (("clock", self.clock), ("last_backup_at", self.last_backup_at)):
+            if value is None:
+                continue
+            try:
+                year = value.astimezone(UTC).year
+            except (OverflowError, ValueError):
+                raise ValueError(f"{name} is out of range") from None
+            if not 1900 <= year <= 9000:
+                raise ValueError(f"{name} is out of range")
 
 
 class Hello(msgspec.Struct, tag="hello", forbid_unknown_fields=True, omit_defaults=True):

@@ -199,3 +199,15 @@ async def test_an_older_store_skips_a_newer_kind_between_known_ones(caplog):
     assert applied == ["A", "B"]
     assert got.reply == Ack(upto=3) and got.cursor == 3
     assert "hub event 2 of kind 'store.rename' is unknown here: skipped" in caplog.text
+
+
+@pytest.mark.parametrize("when", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00",
+                                  "1800-01-01T00:00:00+00:00", "9500-01-01T00:00:00+00:00"])
+def test_a_status_time_a_database_cannot_hold_is_a_bad_message(when):
+    """Review: the far-future backup time decoded and then raised in the hub's write."""
+    for field in ("clock", "last_backup_at"):
+        status = {"type": "status", "version": "2.0", "clock": "2026-12-01T10:00:00+00:00",
+                  field: when}
+        with pytest.raises(ProtocolError) as raised:
+            decode(json.dumps(status))
+        assert raised.value.code == 4400 and field in str(raised.value)
