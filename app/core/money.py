@@ -9,6 +9,7 @@ All rounding goes through ``round_half_up`` so every screen and receipt agrees.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -181,7 +182,7 @@ def format_rate(bp: int) -> str:
     return f"{bp / 100:g}%"
 
 
-def spread(amount: int, weights: list[int] | tuple[int, ...]) -> list[int]:
+def spread(amount: int, weights: Sequence[int]) -> list[int]:
     """Split `amount` over `weights` proportionally (largest remainder), each share <= its
     weight: a bill discount over lines, an offer's discount over the pieces that made it."""
     total = sum(weights)

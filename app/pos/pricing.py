@@ -36,7 +36,7 @@ from typing import Literal
 
 from app.core import promotions as offers
 from app.core.gst import TaxRow, tax_rows
-from app.core.money import gst_in_inclusive, price_for_measure, round_half_up
+from app.core.money import gst_in_inclusive, price_for_measure, round_half_up, spread
 
 DiscountKind = Literal["percent", "amount"]
 TenderKind = Literal["cash", "card", "upi", "exchange"]
@@ -144,24 +144,6 @@ def line_gross(line: LineInput) -> int:
     if line.measured:
         return price_for_measure(line.unit_price, line.quantity)
     return line.unit_price * line.quantity
-
-
-def spread(amount: int, weights: Sequence[int]) -> list[int]:
-    """Split `amount` over `weights` proportionally (largest remainder), each share <= its weight."""
-    total = sum(weights)
-    if amount <= 0 or total <= 0:
-        return [0] * len(weights)
-    amount = min(amount, total)
-    shares = [amount * w // total for w in weights]
-    remainders = sorted(range(len(weights)), key=lambda i: (-(amount * weights[i] % total), i))
-    left = amount - sum(shares)
-    for i in remainders:
-        if left == 0:
-            break
-        if shares[i] < weights[i]:
-            shares[i] += 1
-            left -= 1
-    return shares
 
 
 def round_bill(amount: int, step: int) -> int:

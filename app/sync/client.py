@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import random
 import time
@@ -147,7 +148,7 @@ class SyncClient:
         self.newest_backup = newest_backup
         self.status_every = status_every
         self.proto = 1  # the current link's protocol version (from the welcome)
-        self._v1_until = float("-inf")  # monotonic time: say the v1 hello until then
+        self._v1_until = -math.inf  # monotonic time: say the v1 hello until then
         self.status = LinkStatus()
         self.backoff_max = backoff_max
         self.conflict_retry = CONFLICT_RETRY_SECONDS

@@ -20,6 +20,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import math
 import os
 import socket as _socket
 from datetime import datetime
@@ -133,7 +134,7 @@ class HubLink:
         self.store_id = ""
         self.epoch = ""
         self.proto = 1  # this link's protocol version, chosen in the handshake
-        self.status_kept = float("-inf")  # loop time of the last status written
+        self.status_kept = -math.inf  # loop time of the last status written
         self.row: HubStoreLink | None = None  # this connection's liveness row
         self.why = "closed"  # why the link ended, for the store's link history
         self.sent = 0  # highest hub -> store seq sent on this connection
