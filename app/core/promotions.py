@@ -54,6 +54,7 @@ from datetime import date, datetime
 from typing import Literal
 
 from app.core.money import format_amount, round_half_up, spread
+from app.core.words import count_of
 
 Kind = Literal["percent_off", "amount_off", "buy_x_get_y", "bundle_price", "qty_slab",
                "bill_amount_off", "bill_percent_off", "bill_free_item"]
@@ -806,19 +807,19 @@ def _pct(bp: int) -> str:
 def _why_per_piece(promo: Promotion, pieces: int) -> str:
     what = (f"{_pct(promo.percent_bp)} % off" if promo.kind == "percent_off"
             else f"{_money(promo.amount)} off each")
-    return f"{what}: {pieces} {'piece' if pieces == 1 else 'pieces'}"
+    return f"{what}: {count_of(pieces, 'piece')}"
 
 
 def _why_grouped(promo: Promotion, use: _Use) -> str:
     if promo.kind == "buy_x_get_y":
         off = "free" if promo.percent_bp == FULL_BP else f"{_pct(promo.percent_bp)} % off"
         times = use.pieces // (promo.buy + promo.get)
-        return f"Buy {promo.buy} get {promo.get} {off}: {times} × ({use.pieces} pieces)"
+        return f"Buy {promo.buy} get {promo.get} {off}: {times} × ({count_of(use.pieces, 'piece')})"
     if promo.kind == "bundle_price":
         return (f"{promo.size} for {_money(promo.bundle_price)}: "
-                f"{use.groups} {'bundle' if use.groups == 1 else 'bundles'}")
+                f"{count_of(use.groups, 'bundle')}")
     each = _money(promo.amount) if promo.amount else f"{_pct(promo.percent_bp)} %"
-    return f"{each} off each from {promo.size}: {use.pieces} pieces"
+    return f"{each} off each from {promo.size}: {count_of(use.pieces, 'piece')}"
 
 
 def _why_bill(promo: Promotion, off: int, bill: int) -> str:

@@ -22,6 +22,7 @@ from app.core import audit
 from app.core.clock import utcnow
 from app.core.db import Session
 from app.core.models import AuditLog
+from app.core.words import count_of
 from app.hub.db import HubDatabase, write_retrying
 from app.hub.models import HubStore
 from app.sync.protocol import Status
@@ -104,10 +105,9 @@ def skew_words(seconds: float) -> str:
     if size < 3600:
         amount = f"{round(size / 60)} min"
     elif size < 2 * 86400:
-        hours = round(size / 3600)
-        amount = f"{hours} hour" if hours == 1 else f"{hours} hours"
+        amount = count_of(round(size / 3600), "hour")
     else:
-        amount = f"{round(size / 86400)} days"
+        amount = count_of(round(size / 86400), "day")
     way = "fast" if seconds > 0 else "slow"
     return (f"Clock {amount} {way}: SLA timers will be wrong. "
             "Set the time on the store's computer.")

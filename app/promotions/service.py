@@ -31,6 +31,7 @@ from app.core.db import Database, Session
 from app.core.ids import uuid7
 from app.core.money import MoneyError, parse_amount
 from app.core.prepared import Prepared
+from app.core.words import count_of
 from app.promotions.models import PromotionRow
 
 log = logging.getLogger(__name__)
@@ -177,7 +178,7 @@ def _text(form: Mapping[str, str], name: str, limit: int = 200) -> str:
         raise FormError(f"the {name.replace('_', ' ')} field is not something that can be typed")
     value = value.strip()
     if len(value) > limit:
-        raise FormError(f"the {name.replace('_', ' ')} is too long: at most {limit} characters")
+        raise FormError(f"the {name.replace('_', ' ')} is too long: at most {count_of(limit, 'character')}")
     return value
 
 
@@ -204,7 +205,7 @@ def _decimal(form: Mapping[str, str], name: str, what: str, places: int, limit: 
             or not (frac.isdigit() or not frac)):
         raise FormError(f"{what} is a number like 12 or 12.50")
     if len(frac) > places:
-        raise FormError(f"{what} has at most {places} digits after the point")
+        raise FormError(f"{what} has at most {count_of(places, 'digit')} after the point")
     if len(whole) > 12:
         raise FormError(f"{what} is too big")
     value = int(whole or "0") * 10**places + int((frac or "0").ljust(places, "0"))
