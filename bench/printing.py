@@ -47,7 +47,7 @@ def fake_sale(lines: int) -> SimpleNamespace:
         unit_price_minor=4550 + i, net_minor=(4550 + i) * (1 + i % 3), discount_minor=0,
         gross_minor=(4550 + i) * (1 + i % 3),
         gst_rate_bp=(0, 500, 1800)[i % 3], tax_minor=300, cgst_minor=150, sgst_minor=150,
-        igst_minor=0, hsn="1006",
+        igst_minor=0, hsn="1006", mrp_minor=(4800 + i) if i % 2 else None,
     ) for i in range(lines)]
     return SimpleNamespace(
         number="S1-000123", at=datetime.now(UTC), counter="C1", lines=sale_lines,
