@@ -127,6 +127,14 @@ class ReceiptsSection(Base):
     e_receipt_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] = 90
 
 
+class DisplaySection(Base):
+    # The customer display (issue #21, docs/customer-display.md): seconds each idle
+    # slideshow image stays up, and seconds the thank-you screen (with the e-receipt QR)
+    # stays after a sale before the screen goes back to the slideshow.
+    slide_seconds: Annotated[int, msgspec.Meta(ge=2, le=600)] = 8
+    thank_you_seconds: Annotated[int, msgspec.Meta(ge=3, le=300)] = 20
+
+
 class PosSection(Base):
     counters: list[Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9]{1,6}$")]] = msgspec.field(
         default_factory=lambda: ["C1"]
@@ -285,6 +293,7 @@ class StoreConfig(ConfigFile, kw_only=True):
     printers: list[PrinterSection] = []
     pos: PosSection = msgspec.field(default_factory=PosSection)
     receipts: ReceiptsSection = msgspec.field(default_factory=ReceiptsSection)
+    display: DisplaySection = msgspec.field(default_factory=DisplaySection)
     picking: PickingSection = msgspec.field(default_factory=PickingSection)
     stock: StockSection = msgspec.field(default_factory=StockSection)
     hub: HubLinkSection = msgspec.field(default_factory=HubLinkSection)
