@@ -75,6 +75,8 @@ class Cart(Base):
     buyer_gstin: Mapped[str] = mapped_column(String(15), default="", server_default="")
     buyer_name: Mapped[str] = mapped_column(String(100), default="", server_default="")
     buyer_address: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    # Coupon codes the cashier entered (issue #21), space separated: read with the cart.
+    coupons: Mapped[str] = mapped_column(String(250), default="", server_default="")
 
     lines: Mapped[list[CartLine]] = relationship(
         back_populates="cart",

@@ -84,6 +84,7 @@ class CartState:
     buyer_gstin: str = ""
     buyer_name: str = ""
     buyer_address: str = ""
+    coupons: str = ""  # coupon codes entered on the cart, space separated (issue #21)
     lines: list[LineState] = field(default_factory=list)
     tenders: list[TenderState] = field(default_factory=list)
 
@@ -160,6 +161,7 @@ def totals_for(cfg: StoreConfig, cart: AnyCart, products: Mapping[str, AnyProduc
         cfg.pos.rounding_step_paise,
         offers,
         utcnow().astimezone(cfg.tz) if offers else None,
+        cart.coupons.split(),
     )
 
 
@@ -241,7 +243,7 @@ _S = Shift.__table__.c
 _CART_COLUMNS = (_C.id, _C.counter, _C.status, _C.user_id, _C.customer_phone,
                  _C.bill_discount_kind, _C.bill_discount_value, _C.bill_discount_approver,
                  _C.version, _C.note, _C.created_at, _C.updated_at,
-                 _C.buyer_gstin, _C.buyer_name, _C.buyer_address)
+                 _C.buyer_gstin, _C.buyer_name, _C.buyer_address, _C.coupons)
 _N_CART = len(_CART_COLUMNS)
 _CART_STATE = Prepared(select(
     *_CART_COLUMNS,
@@ -368,7 +370,8 @@ async def new_cart_state(s: Session, counter: str, user_id: str) -> CartState:
         "id": cart.id, "counter": counter, "status": "active", "user_id": user_id,
         "customer_phone": "", "bill_discount_kind": None, "bill_discount_value": 0,
         "bill_discount_approver": None, "version": 0, "note": "", "created_at": now,
-        "updated_at": now, "buyer_gstin": "", "buyer_name": "", "buyer_address": ""})
+        "updated_at": now, "buyer_gstin": "", "buyer_name": "", "buyer_address": "",
+        "coupons": ""})
     return cart
 
 

@@ -166,9 +166,11 @@ def offer_item(line: LineInput, gross: int) -> offers.Item:
 def price_cart(
     lines: Sequence[LineInput], bill_discount: Discount | None = None, rounding_step: int = 1,
     promotions: Sequence[offers.Promotion] = (), at: datetime | None = None,
+    coupons: Sequence[str] = (),
 ) -> CartTotals:
     """The cart's money; `promotions` (checked ones) apply as running at `at`, the
-    store's local time (needed when there are any)."""
+    store's local time (needed when there are any); an offer with a coupon code applies
+    only when the code is among `coupons` (the ones entered on the cart)."""
     grosses = [line_gross(line) for line in lines]
     line_discounts = [
         line.discount.of(g) if line.discount else 0 for line, g in zip(lines, grosses, strict=True)
@@ -181,7 +183,7 @@ def price_cart(
         # is judged and spread on what the customer is charged.
         result = offers.best([offer_item(line, g - d) for line, g, d
                               in zip(lines, grosses, line_discounts, strict=True)],
-                             promotions, at)
+                             promotions, at, coupons)
     # A line the cashier discounted takes no offer (the engine's rule), so the two never
     # add up; min() is only a guard: never more off than the line holds.
     promo = [min(result.line_discounts.get(line.key, 0), g - d)

@@ -47,3 +47,40 @@ class PromotionRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True,
                                                       default=None)
+    # "store": made here, editable here; "hub": a chain promotion pushed by the hub
+    # (promotion.upserted), read-only here; hub_version: the hub's version of it.
+    source: Mapped[str] = mapped_column(String(10), default="store", server_default="store")
+    hub_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class CouponRow(Base):
+    """A coupon code's limits (None: no limit). A chain coupon (source "hub") carries the
+    uses the hub allows this store in all (`allowance`, cumulative, raised by the hub
+    as the store reports uses) and the hub's version (older events never win)."""
+
+    __tablename__ = "coupons"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    total_limit: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
+    per_customer_limit: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
+    source: Mapped[str] = mapped_column(String(10), default="store")
+    allowance: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
+    hub_version: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CouponUse(Base):
+    """One use of a coupon, written in the sale's own transaction; a refund of the
+    whole bill sets `returned_at` (the use is given back)."""
+
+    __tablename__ = "coupon_uses"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=uuid7)
+    code: Mapped[str] = mapped_column(String(40), index=True)
+    sale_id: Mapped[str] = mapped_column(String(36), index=True)
+    customer_phone: Mapped[str] = mapped_column(String(15), default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True,
+                                                         default=None)
