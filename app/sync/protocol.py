@@ -33,11 +33,16 @@ STORE_TO_HUB = frozenset({"stock.moved", "sale.completed", "sale.refunded", "ord
                           "transfer.requested", "transfer.picked", "transfer.dispatched",
                           "transfer.received", "transfer.withdrawn",
                           # returns of online orders (issue #19)
-                          "return.completed"})
+                          "return.completed",
+                          # loyalty points (issue #21, docs/loyalty.md)
+                          "loyalty.joined", "loyalty.earned", "loyalty.redeemed",
+                          "loyalty.reversed", "loyalty.lookup", "loyalty.erased"})
 HUB_TO_STORE = frozenset({"product.upserted", "product.retired", "order.assigned",
                           "order.cancelled", "store.resync", "hub.channels",
                           "transfer.approved", "transfer.incoming", "transfer.cancelled",
-                          "return.requested"})
+                          "return.requested",
+                          # loyalty points (issue #21, docs/loyalty.md)
+                          "loyalty.balance", "loyalty.erase"})
 
 # Close codes: the sender of an `error` closes the socket with one of these.
 ErrorCode = Literal[4400, 4401, 4403, 4409]
