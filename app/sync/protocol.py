@@ -36,13 +36,17 @@ STORE_TO_HUB = frozenset({"stock.moved", "sale.completed", "sale.refunded", "ord
                           "return.completed",
                           # loyalty points (issue #21, docs/loyalty.md)
                           "loyalty.joined", "loyalty.earned", "loyalty.redeemed",
-                          "loyalty.reversed", "loyalty.lookup", "loyalty.erased"})
+                          "loyalty.reversed", "loyalty.lookup", "loyalty.erased",
+                          # chain coupons used and given back (issue #21, docs/promotions.md)
+                          "coupon.used", "coupon.released"})
 HUB_TO_STORE = frozenset({"product.upserted", "product.retired", "order.assigned",
                           "order.cancelled", "store.resync", "hub.channels",
                           "transfer.approved", "transfer.incoming", "transfer.cancelled",
                           "return.requested",
                           # loyalty points (issue #21, docs/loyalty.md)
-                          "loyalty.balance", "loyalty.erase"})
+                          "loyalty.balance", "loyalty.erase",
+                          # chain promotions and coupons (issue #21, docs/promotions.md)
+                          "promotion.upserted", "coupon.upserted"})
 
 # Close codes: the sender of an `error` closes the socket with one of these.
 ErrorCode = Literal[4400, 4401, 4403, 4409]
