@@ -135,6 +135,19 @@ class DisplaySection(Base):
     thank_you_seconds: Annotated[int, msgspec.Meta(ge=3, le=300)] = 20
 
 
+class LoyaltySection(Base):
+    # Loyalty points (issue #21, docs/loyalty.md): earned per rupee paid (not with points),
+    # spent as a tender worth point_value_paise each, at most redeem_cap_percent of a
+    # bill and only from a balance of min_balance_points; of the points the hub has not
+    # yet confirmed, a store may spend at most offline_allowance_points per customer.
+    enabled: bool = False
+    points_per_100_rupees: Annotated[int, msgspec.Meta(ge=0, le=100)] = 1
+    point_value_paise: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 100
+    redeem_cap_percent: Annotated[int, msgspec.Meta(ge=0, le=100)] = 50
+    min_balance_points: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 100
+    offline_allowance_points: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 200
+
+
 class PosSection(Base):
     counters: list[Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9]{1,6}$")]] = msgspec.field(
         default_factory=lambda: ["C1"]
@@ -294,6 +307,7 @@ class StoreConfig(ConfigFile, kw_only=True):
     pos: PosSection = msgspec.field(default_factory=PosSection)
     receipts: ReceiptsSection = msgspec.field(default_factory=ReceiptsSection)
     display: DisplaySection = msgspec.field(default_factory=DisplaySection)
+    loyalty: LoyaltySection = msgspec.field(default_factory=LoyaltySection)
     picking: PickingSection = msgspec.field(default_factory=PickingSection)
     stock: StockSection = msgspec.field(default_factory=StockSection)
     hub: HubLinkSection = msgspec.field(default_factory=HubLinkSection)
