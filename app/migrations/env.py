@@ -8,6 +8,7 @@ from sqlalchemy import create_engine
 import app.catalog.models
 import app.core.models
 import app.display.models
+import app.loyalty.models
 import app.orders.models
 import app.picking.models
 import app.pos.models

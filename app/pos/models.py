@@ -249,6 +249,9 @@ class Refund(Base):
     # The GST credit note's serial when the refunded bill was a tax invoice (issue #18).
     credit_note_number: Mapped[str | None] = mapped_column(String(16), nullable=True,
                                                            unique=True, index=True)
+    # Of total_minor, the value given back as loyalty points (issue #21, migration 0028):
+    # the refund pays total_minor - points_minor by its tender.
+    points_minor: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     lines: Mapped[list[RefundLine]] = relationship(lazy="selectin")
 

@@ -1,0 +1,239 @@
+"""Loyalty points, the pure rules (issue #21, docs/loyalty.md): who a customer is (a
+mobile number or a card code), what a sale earns, how many points a bill may take as a
+tender, what a refund gives back and takes back, and how the hub books a movement that
+would overdraw a balance. No I/O: the store's app/loyalty/service.py and the hub's
+app/hub/loyalty.py load the rows and call these; tests/unit/test_loyalty_rules.py
+checks them with hypothesis.
+
+Points are a tender, not a discount: the bill's prices, GST and discounts are what
+app/pos/pricing.py makes of them whoever pays; points only pay part of the total (as a
+voucher or a gift card would), so GST is charged on the price after discounts, points
+or not (docs/loyalty.md "GST").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+MAX_POINTS = 10_000_000  # more points than this in one step is a typo or a forgery
+CARD_RE = re.compile(r"^[A-Z0-9][A-Z0-9-]{5,31}$")
+PHONE_RE = re.compile(r"^[6-9][0-9]{9}$")
+NAME_MAX = 60
+# A hub balance heard this recently is taken as confirmed: the store may spend all of
+# it, not only the offline allowance (the pay panel asks the hub for it).
+FRESH_SECONDS = 120
+
+
+class LoyaltyError(ValueError):
+    """A refusal with a message for the cashier or manager; nothing was changed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """The store's [loyalty] settings, as the rules need them."""
+
+    points_per_100_rupees: int = 1
+    point_value_paise: int = 100
+    redeem_cap_percent: int = 50
+    min_balance_points: int = 100
+    offline_allowance_points: int = 200
+
+
+# ---- who ------------------------------------------------------------------------------
+
+
+def normalise_phone(text: str) -> str:
+    """An Indian mobile number as ten digits ('+91 98123 45610' -> '9812345610'), or a
+    LoyaltyError. Only digits, spaces, '+' and '-' are read; anything else is refused
+    rather than dropped (a NUL or a letter in a number is a mistake, not noise)."""
+    if len(text) > 40:
+        raise LoyaltyError("a mobile number is 10 digits")
+    if any(not (ch.isascii() and (ch.isdigit() or ch in " +-")) for ch in text):
+        raise LoyaltyError("a mobile number has only digits")
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if len(digits) == 12 and digits.startswith("91"):
+        digits = digits[2:]
+    if not PHONE_RE.fullmatch(digits):
+        raise LoyaltyError("a mobile number has 10 digits and starts with 6, 7, 8 or 9")
+    return digits
+
+
+def normalise_card(text: str) -> str:
+    """A loyalty card's code as printed on its barcode: 6-32 letters, digits or '-'."""
+    code = text.strip().upper()
+    if not CARD_RE.fullmatch(code):
+        raise LoyaltyError("a loyalty card code is 6 to 32 letters, digits or '-'")
+    return code
+
+
+def is_phone(text: str) -> bool:
+    """Whether what was typed or scanned reads as a mobile number (else: a card)."""
+    try:
+        normalise_phone(text)
+    except LoyaltyError:
+        return False
+    return True
+
+
+def mask_phone(phone: str) -> str:
+    """What receipts and lists show of a number: '9812345610' -> '98xxxxxx10'."""
+    if len(phone) < 5:
+        return "x" * len(phone)
+    return phone[:2] + "x" * (len(phone) - 4) + phone[-2:]
+
+
+def clean_name(text: str) -> str:
+    """An optional first name, as the customer gave it (at most NAME_MAX characters,
+    printable only)."""
+    name = " ".join(text.split())
+    if len(name) > NAME_MAX:
+        raise LoyaltyError(f"a name is at most {NAME_MAX} characters")
+    if any(not ch.isprintable() for ch in name):
+        raise LoyaltyError("a name has only letters, spaces and punctuation")
+    return name
+
+
+def parse_points(text: str) -> int:
+    """A count of points typed at the till: a whole number from 1 to MAX_POINTS ('inf',
+    'NaN', '1e3', '2.5' and 2**63 are refused with a clear message)."""
+    value = text.strip()
+    if not value.isascii() or not value.isdigit() or len(value) > 9:
+        raise LoyaltyError("points are a whole number, like 150")
+    points = int(value)
+    if not 1 <= points <= MAX_POINTS:
+        raise LoyaltyError("points must be at least 1")
+    return points
+
+
+# ---- earning --------------------------------------------------------------------------
+
+
+def points_earned(paid_minor: int, rules: Rules) -> int:
+    """Points a sale earns on what the customer paid other than with points (rounded
+    down: ₹99 at 1 point per ₹100 earns none)."""
+    if paid_minor <= 0:
+        return 0
+    return paid_minor * rules.points_per_100_rupees // 10_000
+
+
+def points_value(points: int, rules: Rules) -> int:
+    """What `points` pay, in paise."""
+    return points * rules.point_value_paise
+
+
+# ---- spending -------------------------------------------------------------------------
+
+
+def available(hub_balance: int, pending: int) -> int:
+    """Points a customer has at this store: the last balance the hub sent plus this
+    store's own movements the hub had not booked when it sent it (`pending`, signed).
+    Never below zero (a reversal may take more than is left: the hub books the rest)."""
+    return max(0, hub_balance + pending)
+
+
+@dataclass(frozen=True, slots=True)
+class Redeemable:
+    points: int  # the most points this bill may still take
+    reason: str  # why it is not more ('' when the balance is the limit)
+
+
+def redeemable(*, hub_balance: int, pending: int, confirmed: bool, bill_total_minor: int,
+               on_bill_minor: int, remaining_minor: int, rules: Rules) -> Redeemable:
+    """The most points a bill may take now.
+
+    - the balance: `available` (the hub's balance and this store's movements since);
+    - the minimum balance before any may be spent;
+    - the cap: points pay at most redeem_cap_percent of the bill (`on_bill_minor` is
+      what points already pay on it) and never more than is still due;
+    - offline: unless the hub's balance is `confirmed` (heard in the last FRESH_SECONDS),
+      the store may draw at most offline_allowance_points on the hub's balance beyond
+      its own unbooked movements; so stores that cannot hear each other overspend a
+      customer's points by at most the allowance each (docs/loyalty.md "Offline").
+    """
+    have = available(hub_balance, pending)
+    if have < max(1, rules.min_balance_points):
+        return Redeemable(0, f"points can be used from a balance of "
+                             f"{max(1, rules.min_balance_points)}")
+    value = max(1, rules.point_value_paise)
+    cap_minor = bill_total_minor * rules.redeem_cap_percent // 100 - on_bill_minor
+    by_cap = max(0, min(cap_minor, remaining_minor)) // value
+    limits = [(have, ""), (by_cap, f"points pay at most {rules.redeem_cap_percent}% of a bill")]
+    if not confirmed:
+        limits.append((max(0, pending + rules.offline_allowance_points),
+                       "the hub has not confirmed the balance; offline, at most "
+                       f"{rules.offline_allowance_points} points"))
+    points, reason = min(limits, key=lambda lim: lim[0])
+    return Redeemable(max(0, points), reason if points < have else "")
+
+
+def check_redeem(points: int, limit: Redeemable) -> None:
+    """Refuse a points tender over the limit, saying which rule it hits."""
+    if not 1 <= points <= MAX_POINTS:
+        raise LoyaltyError("points must be at least 1")
+    if limit.points <= 0:
+        raise LoyaltyError(f"no points can be used on this bill: {limit.reason or 'none left'}")
+    if points > limit.points:
+        raise LoyaltyError(f"at most {limit.points} points on this bill ({limit.reason or 'the balance'})")
+
+
+# ---- refunds --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RefundPoints:
+    earned_back: int  # earned points the refund takes back (>= 0)
+    points_back: int  # redeemed points the refund returns to the customer (>= 0)
+    money_minor: int  # what the refund pays by its tender: its total less points_back's value
+
+
+def refund_points(*, bill_total_minor: int, earned: int, redeemed: int,
+                  refunded_before_minor: int, refund_minor: int, everything_back: bool,
+                  earned_back_before: int, points_back_before: int, rules: Rules
+                  ) -> RefundPoints:
+    """What a refund of `refund_minor` of a bill does to its points, prorated on money
+    like the promotion discounts (the refunded lines' net): earned points are taken back
+    and redeemed points given back in proportion to what the bill has refunded so far
+    (cumulative and rounded down, so the refund that takes everything back takes back
+    exactly what was earned and returns exactly what was redeemed, whatever the parts
+    before). The rest of the refund is paid in money; it is never negative: when the
+    points a small part returns are worth more than the part (a bill paid mostly by
+    points), the part pays no money and the customer keeps that rounding (under one
+    point's value per refund)."""
+    total = max(0, bill_total_minor)
+    after = total if everything_back else min(total, refunded_before_minor + refund_minor)
+
+    def share(whole: int, done: int) -> int:
+        target = whole if after >= total else (whole * after // total if total else 0)
+        return max(0, min(whole - done, target - done))
+
+    points_back = share(redeemed, points_back_before)
+    money = max(0, refund_minor - points_value(points_back, rules))
+    return RefundPoints(share(earned, earned_back_before), points_back, money)
+
+
+# ---- the hub's books ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Booked:
+    balance: int  # the customer's balance after the movement (never negative)
+    write_off: int  # points the chain absorbed so the balance stays at zero (>= 0)
+
+
+def book(balance: int, delta: int) -> Booked:
+    """The hub books a store's movement as it happened (the goods left the store; a
+    sale is never undone by the hub). A debit beyond the balance (two stores spent the
+    same points offline, or a refund took back points already spent) is booked as a
+    write-off: the balance stops at zero and the chain carries the difference, shown
+    per store at the hub."""
+    after = balance + delta
+    if after < 0:
+        return Booked(0, -after)
+    return Booked(after, 0)
+
+
+def pending_of(deltas: Iterable[int]) -> int:
+    """This store's movements the hub had not booked (signed sum)."""
+    return sum(deltas)

@@ -1,0 +1,1 @@
+"""Loyalty points at the store (issue #21, docs/loyalty.md)."""
