@@ -39,6 +39,8 @@ from app.core.logs import request_id_middleware
 from app.core.session_files import SessionFileStore
 from app.core.timing import server_timing_middleware
 from app.core.web import EXCEPTION_HANDLERS, TEMPLATES_DIR, nav_for, template_globals
+from app.display import routes as display_routes
+from app.display.live import Broker, till_hook
 from app.ops import routes as ops_routes
 from app.ops.metrics import StoreMetrics
 from app.orders import live as order_live
@@ -386,6 +388,7 @@ def create_store_app(cfg: StoreConfig, *, check_migrations: bool = True) -> Lite
         await db.dispose()
 
     metrics = StoreMetrics(cfg)
+    display_broker = Broker()  # customer displays' per-counter feeds
     common = _common_middleware(cfg, data_dir)
     common["middleware"] = [metrics.middleware, *common["middleware"]]
     schema_router = Router(path="/schema", route_handlers=[], guards=[requires("manager")])
@@ -398,8 +401,11 @@ def create_store_app(cfg: StoreConfig, *, check_migrations: bool = True) -> Lite
             *transfer_routes.ROUTES,
             *count_routes.ROUTES,
             *expiry_routes.ROUTES,
-            *pos_routes.ROUTES,
-            *pay_routes.ROUTES,
+            # The till's steps, hooked: each one that succeeds bumps its counter's
+            # customer displays (app/display/live.py; O(1), no database work).
+            Router(path="/", route_handlers=[*pos_routes.ROUTES, *pay_routes.ROUTES],
+                   middleware=[till_hook(display_broker)]),
+            *display_routes.ROUTES,
             *refund_routes.ROUTES,
             *shift_routes.ROUTES,
             *receipt_pages.ROUTES,
@@ -433,6 +439,7 @@ def create_store_app(cfg: StoreConfig, *, check_migrations: bool = True) -> Lite
         debug=False,
     )
     app.state.print_queue = print_queue
+    app.state.display_broker = display_broker
     app.state.sync_client = sync_client
     app.state.metrics = metrics
     app.state.mode = "store"

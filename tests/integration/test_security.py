@@ -11,9 +11,10 @@ from app.core.models import AuditLog
 from tests.conftest import STAFF, csrf_of, login
 
 # Routes anyone may open: sign-in, static files, the service worker, health,
-# the offline page, and the customer's e-receipt (/r/<unguessable token>).
+# the offline page, the customer's e-receipt (/r/<unguessable token>), and a customer
+# display's pairing page (/display/join: it holds a one-time code, no credential yet).
 PUBLIC_PATHS = {"/login", "/healthz", "/readyz", "/sw.js", "/offline", "/static", "/r",
-                "/pair/ca.crt"}
+                "/pair/ca.crt", "/display/join"}
 
 
 def _guard_roles(handler) -> list:
