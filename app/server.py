@@ -47,7 +47,7 @@ from app.orders import live as order_live
 from app.orders import routes as order_routes
 from app.orders.demo_feed import DemoFeed
 from app.picking import routes as picking_routes
-from app.pos import pay_routes, receipt_pages, refund_routes, shift_routes
+from app.pos import coupon_routes, pay_routes, receipt_pages, refund_routes, shift_routes
 from app.pos import routes as pos_routes
 from app.printing import routes as printing_routes
 from app.printing.worker import PrintQueue
@@ -407,6 +407,7 @@ def create_store_app(cfg: StoreConfig, *, check_migrations: bool = True) -> Lite
                    middleware=[till_hook(display_broker)]),
             *display_routes.ROUTES,
             *refund_routes.ROUTES,
+            *coupon_routes.ROUTES,
             *shift_routes.ROUTES,
             *receipt_pages.ROUTES,
             *order_live.ROUTES,

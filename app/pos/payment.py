@@ -15,6 +15,7 @@ from app.catalog.service import ProductInfo
 from app.config import StoreConfig
 from app.core.auth import StaffUser
 from app.core.clock import utcnow
+from app.core.coupons import CouponError
 from app.core.db import Database, Session, next_number, written
 from app.core.gst_invoice import (
     DocumentNumberError,
@@ -52,7 +53,7 @@ from app.pos.priced_cart import (
     unapproved_discount_over_limit,
     view_of_state,
 )
-from app.pos.pricing import TenderKind, offers_json
+from app.pos.pricing import CartTotals, TenderKind, offers_json
 from app.pos.till_rules import (
     PosError,
     accept_tender,
@@ -60,6 +61,8 @@ from app.pos.till_rules import (
     credit_on_cart,
     scanned_batch,
 )
+from app.promotions import coupons
+from app.promotions import service as promotions
 from app.stock.service import SaleMove, bins_for_sale, record_moves
 
 
@@ -136,6 +139,18 @@ async def remove_tender(
         cart.tenders.remove(tender)
         await touch_state(s, cart)
         return await view_of_state(s, cfg, cart, products)
+
+
+async def _use_coupons(s: Session, cfg: StoreConfig, cart: CartState, totals: CartTotals,
+                       sale_row: dict[str, object], now: datetime) -> None:
+    """Record the uses of the coupons whose offers took something off, in the sale's
+    transaction (one writer at a time: two tills racing a last use, one gets it)."""
+    codes = coupons.applied_codes(totals.applied, await promotions.running(s, cfg))
+    try:
+        await coupons.record_uses(s, cfg, str(sale_row["id"]), str(sale_row["number"]),
+                                  cart.customer_phone, codes, now)
+    except CouponError as exc:
+        raise PosError(str(exc)) from None
 
 
 async def complete_sale(
@@ -218,6 +233,8 @@ async def complete_sale(
         if doc.kind == "bos":  # a composition dealer collects no tax: none on the bill
             sale_row["tax_minor"] = 0
         await _INSERT_SALE.run(s, sale_row)
+        if cart.coupons:  # issue #21: a use of each coupon earned, or refused if used up
+            await _use_coupons(s, cfg, cart, totals, sale_row, now)
         # One query for every line's bin, then one executemany per table (issue #15).
         bins = await bins_for_sale(s, (line.product_id for line in cart.lines),
                                    today=now.astimezone(cfg.tz).date())

@@ -35,6 +35,7 @@ from app.pos.till_rules import (
     refund_share,
     refund_total,
 )
+from app.promotions import coupons
 from app.stock.service import bin_for_sale, record_move, refund_batches
 from app.sync.outbox import emit
 
@@ -273,6 +274,8 @@ async def refund(
                 "buyer_name": sale.buyer_name,
             },
         )
+        if everything_back:  # the whole bill back: its coupon uses are given back (#21)
+            await coupons.release_for_sale(s, sale.id, refund_row.at)
         await s.flush()
         await s.refresh(refund_row, ["lines"])
         receipts.ask_for_refund_slip(s, cfg, refund_row, sale,

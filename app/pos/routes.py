@@ -20,7 +20,7 @@ from app.catalog.units import QuantityError, parse_quantity
 from app.core.auth import LoginError
 from app.core.money import MoneyError, format_amount, format_rate, parse_amount
 from app.core.web import Form, current_user, go, page, signed_in
-from app.pos import cart, discounts, shifts
+from app.pos import cart, coupons, discounts, shifts
 from app.pos.priced_cart import CartView
 from app.pos.pricing import Discount, PricingError
 from app.pos.till_requests import AlreadyDone
@@ -149,6 +149,16 @@ async def scan(request: Request, data: Form) -> Template:
         view = await cart.current_cart(db, cfg, counter, user)
         return await cart_response(request, view, f"Already on the bill: {code}", "ok")
     except (BarcodeError, catalog.UnknownProduct, PosError) as exc:
+        if not isinstance(exc, PosError):  # not a product: maybe a coupon (issue #21)
+            try:
+                view, said = await coupons.add_coupon(db, cfg, counter,
+                                                      data.get("cart_id", ""), code)
+                return await cart_response(request, view, said, "ok")
+            except coupons.NotACoupon:
+                pass
+            except PosError as refused:
+                view = await cart.current_cart(db, cfg, counter, user)
+                return await cart_response(request, view, str(refused), "error")
         view = await cart.current_cart(db, cfg, counter, user)
         suggestions = []
         if isinstance(exc, catalog.UnknownProduct) or (

@@ -1,0 +1,121 @@
+"""Coupon codes: what a code is, whether a use is allowed, and how the hub shares a
+chain coupon's uses among its stores. Pure (no I/O); the store's service and the hub
+call these, so the till, completion and the hub judge a code the same way.
+
+The chain rule (docs/promotions.md, "Coupons across the chain"): the hub never lets
+the stores' allowances add up to more than the coupon's total. Each store may use
+what the hub granted it, offline too; when a store reports uses, the hub tops its
+allowance up from what is left of the total. So the total is never overshot; the
+price is that a store offline with its allowance spent refuses the coupon even if
+other stores still hold unused uses.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from app.core.words import count_of
+
+MAX_CODE = 40
+MAX_TYPED = 200  # longer than this is not a coupon typed or scanned: refused unread
+MAX_LIMIT = 1_000_000
+CODE = re.compile(r"[A-Z0-9][A-Z0-9_-]{1,39}")
+MAX_ON_CART = 5
+
+
+class CouponError(ValueError):
+    """A coupon that cannot be used now, in words for the cashier."""
+
+
+def normalise(text: str) -> str | None:
+    """A typed or scanned code as stored: spaces gone, upper case. None: it cannot be
+    a coupon code (NUL, too long, a formula like "=1+1", other characters)."""
+    if not isinstance(text, str) or len(text) > MAX_TYPED or "\x00" in text:
+        return None
+    code = "".join(text.split()).upper()
+    return code if CODE.fullmatch(code) else None
+
+
+def check_new_code(text: str) -> str:
+    """A code a manager gives an offer: normalised, or CouponError saying what is allowed."""
+    code = normalise(text)
+    if code is None:
+        raise CouponError(f"a coupon code is 2 to {MAX_CODE} letters, digits, - or _ "
+                          "(spaces are dropped)")
+    return code
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """A code's limits; None: none. `allowance` is a chain coupon's uses granted to
+    this store in all (None: a store coupon, no allowance)."""
+
+    total: int | None = None
+    per_customer: int | None = None
+    allowance: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Uses:
+    """Uses not given back: in all (at this store), by this cart's customer."""
+
+    total: int = 0
+    by_customer: int = 0
+
+
+def _day(d: date) -> str:
+    return f"{d.day} {d:%b}"
+
+
+def refusal(code: str, *, starts: date | None, ends: date | None, ended: date | None,
+            today: date, limits: Limits, uses: Uses, phone: str) -> str | None:
+    """Why this code cannot be used on this bill now (a sentence for the cashier), or
+    None: it can. `ended`: the day HQ or the manager ended its offer early."""
+    if ended is not None:
+        return f"Coupon {code} ended on {_day(ended)}"
+    if ends is not None and today > ends:
+        return f"Coupon {code} expired on {_day(ends)}"
+    if starts is not None and today < starts:
+        return f"Coupon {code} starts on {_day(starts)}"
+    if limits.total is not None and uses.total >= limits.total:
+        if limits.total == 1:
+            return f"Coupon {code} already used"
+        return f"Coupon {code} is used up: all {count_of(limits.total, 'use')} taken"
+    if limits.allowance is not None and uses.total >= limits.allowance:
+        return (f"Coupon {code}: this store's share of its uses is taken; it gets more "
+                "when the hub is reachable")
+    if limits.per_customer is not None:
+        if not phone:
+            return (f"Coupon {code} is limited per customer: enter the customer's mobile "
+                    "number first")
+        if uses.by_customer >= limits.per_customer:
+            if limits.per_customer == 1:
+                return f"Coupon {code} already used by this customer"
+            return (f"Coupon {code} already used "
+                    f"{count_of(uses.by_customer, 'time')} by this customer (the limit)")
+    return None
+
+
+def check_limits(total: int | None, per_customer: int | None, per_store: int | None = None
+                 ) -> None:
+    """Limits a manager or HQ typed: whole numbers from 1 (None: no limit)."""
+    for what, value in (("uses in total", total), ("uses per customer", per_customer),
+                        ("uses a store may make offline", per_store)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or not 1 <= value <= MAX_LIMIT):
+            raise CouponError(f"the {what} is a whole number from 1 to {MAX_LIMIT:,}")
+    if total is not None and per_customer is not None and per_customer > total:
+        raise CouponError("uses per customer cannot be more than the uses in total")
+
+
+def top_up(*, total: int | None, per_store: int, used_here: int, held_elsewhere: int) -> int:
+    """What the hub grants a store in all (cumulative), given its net uses reported so
+    far: its uses plus a fresh allowance of `per_store`, cut so that every store's grant
+    together stays within `total` (`held_elsewhere`: the other stores' grants).
+    Never below `used_here` (a grant never takes back a use already made)."""
+    fresh = per_store
+    if total is not None:
+        fresh = min(fresh, total - held_elsewhere - used_here)
+    return used_here + max(0, fresh)

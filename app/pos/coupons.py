@@ -1,0 +1,74 @@
+"""Coupons on a cart (issue #21): the cashier types or scans a code, the till checks it
+(running, not used up, the customer's own limit) and keeps it on the cart, whose
+pricing gives it to the engine; the cashier can take it off again. Uses are counted at
+completion, in the sale's transaction (app/promotions/coupons.record_uses)."""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+
+from app.config import StoreConfig
+from app.core import coupons as rules
+from app.core.clock import utcnow
+from app.core.db import Database, Session
+from app.core.money import format_amount
+from app.pos.models import Cart
+from app.pos.priced_cart import CartState, CartView, cart_state_for_change, view_of_state
+from app.pos.till_rules import PosError
+from app.promotions import coupons
+
+
+class NotACoupon(PosError):
+    """No offer carries this code (the scan path then says the product is unknown)."""
+
+
+async def add_coupon(db: Database, cfg: StoreConfig, counter: str, cart_id: str,
+                     text: str) -> tuple[CartView, str]:
+    """Put a coupon on the cart; returns the cart and what to tell the cashier
+    ("Coupon DIWALI50 applied: ₹50.00 off"). PosError says why not; NotACoupon when
+    no offer carries the code."""
+    code = rules.normalise(text)
+    if code is None:
+        raise NotACoupon("that is not a coupon code")
+    async with db.write() as s:
+        found = await coupons.find(s, code)
+        if found is None:
+            raise NotACoupon(f"No coupon {code}")
+        cart, products = await cart_state_for_change(s, counter, cart_id)
+        entered = cart.coupons.split()
+        if code in entered:
+            raise PosError(f"Coupon {code} is already on this bill")
+        if len(entered) >= rules.MAX_ON_CART:
+            raise PosError(f"a bill takes at most {rules.MAX_ON_CART} coupons")
+        why = await coupons.refusal(s, cfg, found, cart.customer_phone)
+        if why is not None:
+            raise PosError(why)
+        cart.coupons = " ".join([*entered, code])
+        await _save(s, cart)
+        view = await view_of_state(s, cfg, cart, products)
+    off = sum(a.discount for a in view.totals.applied
+              if a.promotion_id in {p.id for p in found.offers})
+    if off > 0:
+        return view, f"Coupon {code} applied: {format_amount(off)} off"
+    return view, (f"Coupon {code} added: its offer ({found.offers[0].name}) does not apply "
+                  "to this bill yet")
+
+
+async def remove_coupon(db: Database, cfg: StoreConfig, counter: str, cart_id: str,
+                        code: str) -> CartView:
+    async with db.write() as s:
+        cart, products = await cart_state_for_change(s, counter, cart_id)
+        entered = cart.coupons.split()
+        wanted = rules.normalise(code) or ""
+        if wanted not in entered:
+            raise PosError("that coupon is not on this bill")
+        cart.coupons = " ".join(c for c in entered if c != wanted)
+        await _save(s, cart)
+        return await view_of_state(s, cfg, cart, products)
+
+
+async def _save(s: Session, cart: CartState) -> None:
+    cart.version += 1
+    cart.updated_at = utcnow()
+    await s.execute(update(Cart).where(Cart.id == cart.id).values(
+        coupons=cart.coupons, version=cart.version, updated_at=cart.updated_at))

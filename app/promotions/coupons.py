@@ -1,0 +1,203 @@
+"""Coupons at the store (issue #21): find a code's offers and limits, judge a code for
+a bill, record its uses in the sale's own transaction, give them back on a whole
+refund, and apply a chain coupon pushed by the hub. The rules are app/core/coupons.py.
+
+Limits hold under two tills racing the last use because the use is counted and written
+inside the sale's write transaction (SQLite's BEGIN IMMEDIATE: one writer at a time),
+so the second sale sees the first one's use and is refused.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import func, select
+
+from app.config import StoreConfig
+from app.core import coupons as rules
+from app.core.clock import utcnow
+from app.core.coupons import CouponError
+from app.core.db import Session
+from app.core.ids import uuid7
+from app.core.promotions import Applied, Promotion
+from app.promotions.models import CouponRow, CouponUse, PromotionRow
+from app.sync.outbox import emit
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Found:
+    """A code's offers (newest first) and its limits row (None: no limits)."""
+
+    code: str
+    offers: list[PromotionRow]
+    coupon: CouponRow | None
+
+    @property
+    def source(self) -> str:
+        return self.coupon.source if self.coupon is not None else "store"
+
+
+async def find(s: Session, code: str) -> Found | None:
+    """The offers carrying `code` (a normalised code) and its limits; None: no offer
+    has ever carried it."""
+    offers = list(await s.scalars(select(PromotionRow).where(PromotionRow.coupon == code)
+                                  .order_by(PromotionRow.created_at.desc())))
+    if not offers:
+        return None
+    return Found(code, offers, await s.get(CouponRow, code))
+
+
+async def uses_of(s: Session, code: str, phone: str) -> rules.Uses:
+    """Uses of `code` at this store not given back: in all, and by `phone`."""
+    live = (CouponUse.code == code, CouponUse.returned_at.is_(None))
+    total = await s.scalar(select(func.count()).select_from(CouponUse).where(*live)) or 0
+    mine = 0
+    if phone:
+        mine = await s.scalar(select(func.count()).select_from(CouponUse).where(
+            *live, CouponUse.customer_phone == phone)) or 0
+    return rules.Uses(int(total), int(mine))
+
+
+def _limits(coupon: CouponRow | None) -> rules.Limits:
+    if coupon is None:
+        return rules.Limits()
+    return rules.Limits(coupon.total_limit, coupon.per_customer_limit, coupon.allowance)
+
+
+async def refusal(s: Session, cfg: StoreConfig, found: Found, phone: str,
+                  at: datetime | None = None) -> str | None:
+    """Why the code cannot be used on a bill for `phone` now, or None. The offer judged
+    is the newest that is still running or scheduled (else the newest: it says when it
+    ended or expired)."""
+    now = at or utcnow()
+    today = now.astimezone(cfg.tz).date()
+    live = [p for p in found.offers if p.active and (p.ends is None or p.ends >= today)]
+    offer = live[0] if live else found.offers[0]
+    if found.coupon is not None and not found.coupon.active:
+        return f"Coupon {found.code} ended"
+    ended: date | None = None
+    if not offer.active:
+        ended = (offer.ended_at or offer.updated_at).astimezone(cfg.tz).date()
+    return rules.refusal(found.code, starts=offer.starts, ends=offer.ends, ended=ended,
+                         today=today, limits=_limits(found.coupon),
+                         uses=await uses_of(s, found.code, phone), phone=phone)
+
+
+def applied_codes(applied: Iterable[Applied], promotions: Sequence[Promotion]) -> list[str]:
+    """The coupon codes whose offers took something off this bill (only these count
+    as used: a coupon entered but not earned costs the customer nothing)."""
+    by_id = {p.id: p for p in promotions}
+    codes = set()
+    for a in applied:
+        promo = by_id.get(a.promotion_id)
+        if promo is not None and promo.coupon and a.discount > 0:
+            codes.add(promo.coupon.strip().upper())
+    return sorted(codes)
+
+
+async def record_uses(s: Session, cfg: StoreConfig, sale_id: str, sale_number: str,
+                      phone: str, codes: Sequence[str], at: datetime) -> None:
+    """Write a use of each code for this sale, in the caller's (the sale's) write
+    transaction; CouponError when a limit was reached meanwhile (another till took the
+    last use): the sale is not written. A chain coupon's use goes to the hub
+    (`coupon.used`)."""
+    for code in codes:
+        found = await find(s, code)
+        if found is None:
+            continue
+        why = await refusal(s, cfg, found, phone, at)
+        if why is not None:
+            raise CouponError(f"{why}: remove the coupon from the bill (take the payments "
+                              "off first) and charge again")
+        use = CouponUse(id=uuid7(), code=code, sale_id=sale_id, customer_phone=phone, at=at)
+        s.add(use)
+        if found.source == "hub":
+            emit(s, "coupon.used", {"use_id": use.id, "code": code, "sale": sale_number,
+                                    "at": at.isoformat()})
+
+
+async def release_for_sale(s: Session, sale_id: str, at: datetime) -> list[str]:
+    """A refund of the whole bill gives its coupon uses back (in the refund's
+    transaction); a chain coupon's release goes to the hub. Returns the codes."""
+    uses = list(await s.scalars(select(CouponUse).where(
+        CouponUse.sale_id == sale_id, CouponUse.returned_at.is_(None))))
+    for use in uses:
+        use.returned_at = at
+        coupon = await s.get(CouponRow, use.code)
+        if coupon is not None and coupon.source == "hub":
+            emit(s, "coupon.released", {"use_id": use.id, "code": use.code,
+                                        "at": at.isoformat()})
+    return sorted(u.code for u in uses)
+
+
+# ---- limits of a store coupon (the promotions form) ------------------------------------
+
+
+async def set_store_limits(s: Session, code: str, total: int | None,
+                           per_customer: int | None) -> None:
+    """A store offer's coupon limits (the manager's form). A chain coupon's code is the
+    hub's: refused."""
+    rules.check_limits(total, per_customer)
+    now = utcnow()
+    row = await s.get(CouponRow, code)
+    if row is not None and row.source == "hub":
+        raise CouponError(f"{code} is a coupon from HQ: choose another code")
+    if row is None:
+        s.add(CouponRow(code=code, total_limit=total, per_customer_limit=per_customer,
+                        source="store", allowance=None, hub_version=0, active=True,
+                        created_at=now, updated_at=now))
+    else:
+        row.total_limit, row.per_customer_limit, row.active = total, per_customer, True
+        row.updated_at = now
+
+
+async def limits_by_code(s: Session) -> dict[str, CouponRow]:
+    return {c.code: c for c in await s.scalars(select(CouponRow))}
+
+
+# ---- the hub's chain coupons (coupon.upserted) ----------------------------------------
+
+
+class BadCouponEvent(ValueError):
+    """A coupon.upserted the store cannot read."""
+
+
+def _count(data: dict, key: str) -> int | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 2**31:
+        raise BadCouponEvent(f"{key} is not a whole number")
+    return value
+
+
+async def apply_hub_coupon(s: Session, data: dict) -> bool:
+    """A chain coupon from the hub: limits and this store's allowance. Applied only
+    when its `version` is newer than the stored one (a replay or an older event changes
+    nothing). False: skipped as not newer."""
+    code = rules.normalise(str(data.get("code", ""))[:rules.MAX_TYPED])
+    version = _count(data, "version")
+    if code is None or not version:
+        raise BadCouponEvent("code or version missing")
+    total, per_customer = _count(data, "total_limit"), _count(data, "per_customer_limit")
+    allowance = _count(data, "allowance") or 0
+    now = utcnow()
+    row = await s.get(CouponRow, code)
+    if row is not None and row.hub_version >= version:
+        return False
+    if row is None:
+        row = CouponRow(code=code, created_at=now)
+        s.add(row)
+    elif row.source != "hub":
+        log.warning("coupon %s of a store offer is replaced by HQ's coupon of the same code",
+                    code)
+    row.total_limit, row.per_customer_limit = total, per_customer
+    row.source, row.allowance, row.hub_version = "hub", allowance, version
+    row.active, row.updated_at = data.get("active", True) is not False, now
+    return True
+
