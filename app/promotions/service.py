@@ -24,6 +24,7 @@ from sqlalchemy import Table, func, select, update
 
 from app.config import StoreConfig
 from app.core import audit
+from app.core import coupons as coupon_rules
 from app.core import promotions as engine
 from app.core.auth import StaffUser
 from app.core.clock import utcnow
@@ -32,6 +33,7 @@ from app.core.ids import uuid7
 from app.core.money import MoneyError, parse_amount
 from app.core.prepared import Prepared
 from app.core.words import count_of
+from app.promotions import coupons
 from app.promotions.models import PromotionRow
 
 log = logging.getLogger(__name__)
@@ -158,6 +160,8 @@ class Listing:
     running: list[Listed] = field(default_factory=list)
     scheduled: list[Listed] = field(default_factory=list)
     ended: list[Listed] = field(default_factory=list)
+    # code -> (uses in total or None, per customer or None, uses not given back)
+    coupons: dict[str, tuple[int | None, int | None, int]] = field(default_factory=dict)
 
 
 KIND_WORDS: Mapping[str, str] = {
@@ -251,6 +255,29 @@ def _date(text: str, what: str) -> date | None:
         raise FormError(f"the {what} date is like 2026-12-31") from None
 
 
+def _coupon(form: Mapping[str, str]) -> str | None:
+    """The offer's coupon code, as the till will match it (spaces dropped, upper case)."""
+    text = _text(form, "coupon", 60)
+    if not text:
+        return None
+    try:
+        return coupon_rules.check_new_code(text)
+    except coupon_rules.CouponError as exc:
+        raise FormError(str(exc)) from None
+
+
+def coupon_limits(form: Mapping[str, str]) -> tuple[int | None, int | None]:
+    """Uses in total and per customer (empty: no limit), for an offer with a coupon."""
+    total = _whole(form, "coupon_total", "uses in total", coupon_rules.MAX_LIMIT) or None
+    mine = _whole(form, "coupon_per_customer", "uses per customer",
+                  coupon_rules.MAX_LIMIT) or None
+    try:
+        coupon_rules.check_limits(total, mine)
+    except coupon_rules.CouponError as exc:
+        raise FormError(str(exc)) from None
+    return total, mine
+
+
 def row_from_form(form: Mapping[str, str], user_id: str) -> PromotionRow:
     """A new promotion from the manager's form, checked by the engine (FormError or
     PromotionError); nothing is saved here."""
@@ -262,7 +289,7 @@ def row_from_form(form: Mapping[str, str], user_id: str) -> PromotionRow:
                    and len(d.strip()) == 1})
     percent = _decimal(form, "percent", "the percent", 2, 100_00)
     now = utcnow()
-    coupon = _text(form, "coupon", 40).upper() or None
+    coupon = _coupon(form)
     row = PromotionRow(
         id=uuid7(), name=name, kind=kind,
         target_skus=json.dumps(_codes(form, "skus", upper=True)),
@@ -295,7 +322,15 @@ def row_from_form(form: Mapping[str, str], user_id: str) -> PromotionRow:
 async def create(db: Database, cfg: StoreConfig, form: Mapping[str, str],
                  user: StaffUser) -> PromotionRow:
     row = row_from_form(form, user.id)
+    total, per_customer = coupon_limits(form)
+    if not row.coupon and (total or per_customer):
+        raise FormError("limits on uses need a coupon code")
     async with db.write() as s:
+        if row.coupon:
+            try:
+                await coupons.set_store_limits(s, row.coupon, total, per_customer)
+            except coupon_rules.CouponError as exc:
+                raise FormError(str(exc)) from None
         s.add(row)
         audit.record(s, "promotion_create", f"{row.id} {row.kind} {row.name}"[:200], user=user)
     changed(cfg)
@@ -307,7 +342,8 @@ async def end(db: Database, cfg: StoreConfig, promotion_id: str, user: StaffUser
     async with db.write() as s:
         now = utcnow()
         result = await s.execute(update(PromotionRow).where(
-            PromotionRow.id == promotion_id, PromotionRow.active.is_(True)
+            PromotionRow.id == promotion_id, PromotionRow.active.is_(True),
+            PromotionRow.source == "store",  # a chain offer is HQ's to end
         ).values(active=False, ended_at=now, updated_at=now))
         if not getattr(result, "rowcount", 0):
             return False
@@ -331,7 +367,12 @@ async def listing(db: Database, cfg: StoreConfig) -> Listing:
     async with db.read() as s:
         rows = list(await s.scalars(select(PromotionRow).order_by(
             PromotionRow.created_at.desc())))
-    out = Listing()
+        limits = {}
+        for code, row_ in (await coupons.limits_by_code(s)).items():
+            used = (await coupons.uses_of(s, code, "")).total
+            limits[code] = (row_.allowance if row_.source == "hub" else row_.total_limit,
+                            row_.per_customer_limit, used)
+    out = Listing(coupons=limits)
     for row in rows:
         problem = ""
         try:
@@ -415,3 +456,96 @@ async def preview(db: Database, cfg: StoreConfig, basket: str) -> Preview:
     result = engine.best(items, promos, utcnow().astimezone(cfg.tz))
     return Preview([(sku, name, qty, gross, result.line_discounts.get(str(i), 0))
                     for i, (sku, name, qty, gross) in enumerate(lines)], result, unknown)
+
+
+# ---- chain promotions from the hub (promotion.upserted) -------------------------------
+
+
+class BadPromotionEvent(ValueError):
+    """A promotion.upserted the store cannot read (its frame fails with 4400)."""
+
+
+_HUB_INTS = ("percent_bp", "amount_minor", "buy", "get", "size", "bundle_price_minor",
+             "min_bill_minor", "priority")
+
+
+def _hub_list(data: Mapping[str, Any], key: str) -> str:
+    value = data.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(x, str) and len(x) <= 60
+                                              for x in value) or len(value) > engine.MAX_TARGETS:
+        raise BadPromotionEvent(f"{key} is not a list of codes")
+    return json.dumps(sorted(value))
+
+
+def _hub_int(data: Mapping[str, Any], key: str, optional: bool = False) -> int | None:
+    value = data.get(key)
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 2**40:
+        raise BadPromotionEvent(f"{key} is not a whole number")
+    return value
+
+
+def _hub_date(data: Mapping[str, Any], key: str) -> date | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        raise BadPromotionEvent(f"{key} is not a date") from None
+
+
+async def apply_hub_promotion(s: Session, cfg: StoreConfig, data: Mapping[str, Any]) -> bool:
+    """A chain promotion's whole state from the hub, kept read-only here (source "hub").
+    Applied only when its `version` is newer than the stored one: a replay or an older
+    event changes nothing (False). An offer the engine refuses is kept ended, with a
+    warning, rather than stopping the link."""
+    promo_id = data.get("id")
+    if not isinstance(promo_id, str) or not 0 < len(promo_id) <= 36:
+        raise BadPromotionEvent("id missing")
+    version = _hub_int(data, "version")
+    if not version:
+        raise BadPromotionEvent("version missing")
+    row = await s.get(PromotionRow, promo_id)
+    if row is not None and (row.source != "hub" or row.hub_version >= version):
+        return False
+    days = data.get("days") or []
+    if not isinstance(days, list) or not all(isinstance(d, int) and 0 <= d <= 6 for d in days):
+        raise BadPromotionEvent("days are 0 to 6")
+    now = utcnow()
+    coupon = data.get("coupon")
+    values: dict[str, Any] = {
+        "name": str(data.get("name", ""))[:engine.MAX_NAME] or "HQ offer",
+        "kind": str(data.get("kind", ""))[:20],
+        "target_skus": _hub_list(data, "target_skus"),
+        "target_categories": _hub_list(data, "target_categories"),
+        "get_skus": _hub_list(data, "get_skus"),
+        "get_categories": _hub_list(data, "get_categories"),
+        **{k: _hub_int(data, k) for k in _HUB_INTS},
+        "cap_minor": _hub_int(data, "cap_minor", optional=True),
+        "free_sku": str(data.get("free_sku") or "")[:40],
+        "starts": _hub_date(data, "starts"), "ends": _hub_date(data, "ends"),
+        "days": ",".join(str(d) for d in sorted(set(days))),
+        "since_minute": _hub_int(data, "since_minute", optional=True),
+        "until_minute": _hub_int(data, "until_minute", optional=True),
+        "exclusive": data.get("exclusive") is True,
+        "coupon": coupon_rules.normalise(coupon) if isinstance(coupon, str) else None,
+        "active": data.get("active") is not False,
+        "source": "hub", "hub_version": version, "updated_at": now,
+    }
+    if row is None:
+        row = PromotionRow(id=promo_id, created_by="hub", created_at=now, **values)
+        s.add(row)
+    else:
+        for key, value in values.items():
+            setattr(row, key, value)
+    if row.active:
+        try:
+            to_promotion(row)
+        except (ValueError, TypeError) as exc:
+            log.warning("chain promotion %s kept ended: %s", promo_id, exc)
+            row.active = False
+    row.ended_at = None if row.active else (row.ended_at or now)
+    changed(cfg)
+    return True

@@ -28,6 +28,8 @@ from app.core.ids import uuid7
 from app.orders import service as orders
 from app.orders.models import Order, OrderLine, ReservedChannel, StockReservation
 from app.orders.states import CANCELLABLE
+from app.promotions import coupons
+from app.promotions import service as promotions
 from app.returns import service as returns
 from app.stock import transfers
 from app.stock.models import StockLevel
@@ -260,6 +262,22 @@ async def _return_requested(s: Session, cfg: StoreConfig, data: dict) -> None:
         raise BadHubEvent(f"return.requested: {exc}") from None
 
 
+async def _promotion_upserted(s: Session, cfg: StoreConfig, data: dict) -> None:
+    """A chain promotion (issue #21): kept read-only, the newer version wins."""
+    try:
+        await promotions.apply_hub_promotion(s, cfg, data)
+    except promotions.BadPromotionEvent as exc:
+        raise BadHubEvent(f"promotion.upserted: {exc}") from None
+
+
+async def _coupon_upserted(s: Session, cfg: StoreConfig, data: dict) -> None:
+    """A chain coupon's limits and this store's allowance (issue #21): newer wins."""
+    try:
+        await coupons.apply_hub_coupon(s, data)
+    except coupons.BadCouponEvent as exc:
+        raise BadHubEvent(f"coupon.upserted: {exc}") from None
+
+
 HANDLERS = {
     "product.upserted": _product_upserted,
     "product.retired": _product_retired,
@@ -271,4 +289,6 @@ HANDLERS = {
     "transfer.incoming": _transfer_incoming,
     "transfer.cancelled": _transfer_cancelled,
     "return.requested": _return_requested,
+    "promotion.upserted": _promotion_upserted,
+    "coupon.upserted": _coupon_upserted,
 }
