@@ -498,3 +498,51 @@ class HubReturnLine(Base):
     decision: Mapped[str] = mapped_column(String(8), default="", server_default="")
     approved_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class HubLoyaltyCustomer(Base):
+    """A loyalty customer across the chain (issue #21, docs/loyalty.md): the number, the
+    card and when they agreed; no name (that stays at the store they joined). Erased on
+    request: number and card blanked, the ledger kept anonymous. `balance` is the sum
+    of the ledger plus the write-offs, never below zero (core/loyalty.book)."""
+
+    __tablename__ = "hub_loyalty_customers"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    phone: Mapped[str | None] = mapped_column(String(10), unique=True, nullable=True)
+    card: Mapped[str | None] = mapped_column(String(32), unique=True, nullable=True)
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    joined_store: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    balance: Mapped[int] = mapped_column(BigInteger, default=0)
+    written_off: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class HubLoyaltyEntry(Base):
+    """One movement a store booked (its entry id: a replayed event books once), and the
+    points the chain wrote off when it would have overdrawn the balance."""
+
+    __tablename__ = "hub_loyalty_entries"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("hub_loyalty_customers.id"),
+                                                    nullable=True, index=True)
+    store_id: Mapped[str] = mapped_column(String(8), index=True)
+    kind: Mapped[str] = mapped_column(String(12))
+    points: Mapped[int] = mapped_column(BigInteger)
+    write_off: Mapped[int] = mapped_column(BigInteger, default=0)
+    reference: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    booked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class HubLoyaltyWatch(Base):
+    """Which stores hear a customer's balance: those that asked (a look-up) or moved
+    their points. A store hears of no other customer."""
+
+    __tablename__ = "hub_loyalty_watch"
+
+    store_id: Mapped[str] = mapped_column(String(8), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("hub_loyalty_customers.id"),
+                                             primary_key=True, index=True)

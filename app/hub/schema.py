@@ -8,6 +8,7 @@ HUB_ONLY_TABLES = frozenset({
     "hub_transfers", "hub_transfer_lines", "hub_sku_days", "hub_sale_taxes",
     "hub_sale_days", "hub_order_handovers", "hub_order_slots",
     "hub_returns", "hub_return_lines",  # issue #19 (h014)
+    "hub_loyalty_customers", "hub_loyalty_entries", "hub_loyalty_watch",  # issue #21 (h017)
 })
 
 HUB_TABLES = frozenset({
