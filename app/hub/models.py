@@ -546,3 +546,92 @@ class HubLoyaltyWatch(Base):
     store_id: Mapped[str] = mapped_column(String(8), primary_key=True)
     customer_id: Mapped[str] = mapped_column(ForeignKey("hub_loyalty_customers.id"),
                                              primary_key=True, index=True)
+
+
+# ---- chain promotions and coupons (issue #21, migration h018) -------------------------
+
+
+class HubPromotion(Base):
+    """A chain-wide promotion made by HQ: the store's promotion columns (what the pure
+    engine's Promotion needs) plus `version`, bumped on every change, which stores
+    compare so an older `promotion.upserted` never overwrites a newer one."""
+
+    __tablename__ = "hub_promotions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(20))
+    target_skus: Mapped[str] = mapped_column(Text, default="[]")
+    target_categories: Mapped[str] = mapped_column(Text, default="[]")
+    get_skus: Mapped[str] = mapped_column(Text, default="[]")
+    get_categories: Mapped[str] = mapped_column(Text, default="[]")
+    percent_bp: Mapped[int] = mapped_column(Integer, default=0)
+    amount_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    buy: Mapped[int] = mapped_column(Integer, default=0)
+    get: Mapped[int] = mapped_column(Integer, default=0)
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    bundle_price_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    min_bill_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    cap_minor: Mapped[int | None] = mapped_column(BigInteger, nullable=True, default=None)
+    free_sku: Mapped[str] = mapped_column(String(40), default="")
+    starts: Mapped[str | None] = mapped_column(String(10), nullable=True, default=None)
+    ends: Mapped[str | None] = mapped_column(String(10), nullable=True, default=None)
+    days: Mapped[str] = mapped_column(String(20), default="")
+    since_minute: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
+    until_minute: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
+    exclusive: Mapped[bool] = mapped_column(Boolean, default=False)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    coupon: Mapped[str | None] = mapped_column(String(40), nullable=True, default=None)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=1)
+    created_by: Mapped[str] = mapped_column(String(36), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True,
+                                                      default=None)
+
+
+class HubCoupon(Base):
+    """A chain coupon's limits (None: none) and the uses each store may make without
+    asking (`per_store`); `version` is bumped on every change or grant."""
+
+    __tablename__ = "hub_coupons"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    promotion_id: Mapped[str] = mapped_column(String(36), index=True)
+    total_limit: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
+    per_customer_limit: Mapped[int | None] = mapped_column(Integer, nullable=True,
+                                                           default=None)
+    per_store: Mapped[int] = mapped_column(Integer, default=1)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class HubCouponGrant(Base):
+    """What the hub allows one store of a coupon in all (`granted`, cumulative) and the
+    uses it reported, net of those given back (`used`). Every store's `granted` together
+    stays within the coupon's total."""
+
+    __tablename__ = "hub_coupon_grants"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    store_id: Mapped[str] = mapped_column(String(8), primary_key=True)
+    granted: Mapped[int] = mapped_column(Integer, default=0)
+    used: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class HubCouponUse(Base):
+    """One use a store reported (`coupon.used`, its use id: a replay books once);
+    `released_at`: given back by a refund of the whole bill (`coupon.released`)."""
+
+    __tablename__ = "hub_coupon_uses"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), index=True)
+    store_id: Mapped[str] = mapped_column(String(8))
+    sale: Mapped[str] = mapped_column(String(24), default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True,
+                                                         default=None)
