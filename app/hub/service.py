@@ -568,6 +568,11 @@ async def apply_store_events(s: Session, store: HubStore, events: tuple[Event, .
             from app.hub import returns  # (returns.py imports this module)
 
             await returns.apply_store_event(s, store.id, e)
+        elif e.kind.startswith("loyalty."):  # issue #21
+            from app.hub import loyalty  # (loyalty.py imports this module)
+
+            if e.kind in loyalty.KINDS:
+                await loyalty.apply_store_event(s, store.id, e)
         elif e.kind == "stock.snapshot":
             # Deltas before the snapshot are in it: add them first, then replace.
             await _add_deltas(s, store.id, deltas, now)

@@ -25,6 +25,7 @@ from app.config import StoreConfig
 from app.core.clock import utcnow
 from app.core.db import Session, skip_numbers_past
 from app.core.ids import uuid7
+from app.loyalty import service as loyalty
 from app.orders import service as orders
 from app.orders.models import Order, OrderLine, ReservedChannel, StockReservation
 from app.orders.states import CANCELLABLE
@@ -278,6 +279,23 @@ async def _coupon_upserted(s: Session, cfg: StoreConfig, data: dict) -> None:
         raise BadHubEvent(f"coupon.upserted: {exc}") from None
 
 
+async def _loyalty_balance(s: Session, cfg: StoreConfig, data: dict) -> None:
+    """The hub's balance of a customer this store asked about or moved points of
+    (issue #21, docs/loyalty.md)."""
+    try:
+        await loyalty.apply_balance(s, data)
+    except loyalty.BadLoyaltyEvent as exc:
+        raise BadHubEvent(str(exc)) from None
+
+
+async def _loyalty_erase(s: Session, cfg: StoreConfig, data: dict) -> None:
+    """A customer erased on request elsewhere: blanked here too."""
+    try:
+        await loyalty.apply_erase(s, data)
+    except loyalty.BadLoyaltyEvent as exc:
+        raise BadHubEvent(str(exc)) from None
+
+
 HANDLERS = {
     "product.upserted": _product_upserted,
     "product.retired": _product_retired,
@@ -291,4 +309,6 @@ HANDLERS = {
     "return.requested": _return_requested,
     "promotion.upserted": _promotion_upserted,
     "coupon.upserted": _coupon_upserted,
+    "loyalty.balance": _loyalty_balance,
+    "loyalty.erase": _loyalty_erase,
 }

@@ -1,0 +1,246 @@
+"""Loyalty balances across the chain, at the hub (issue #21, docs/loyalty.md).
+
+Stores send what their tills did (`loyalty.joined`, `.earned`, `.redeemed`,
+`.reversed`), ask for a customer (`loyalty.lookup`) and pass on an erasure request
+(`loyalty.erased`). The hub books each movement once (by the store's entry id, in the
+frame's transaction), never lets a balance go below zero (an overdraw is written off:
+core/loyalty.book) and answers `loyalty.balance` to the store that sent or asked, and
+to no other: a store's token reads only the customers it asked for. An erasure blanks
+the customer here and reaches every store that had heard of them (`loyalty.erase`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+
+from app.core.clock import utcnow
+from app.core.db import Session
+from app.core.ids import uuid7
+from app.core.loyalty import (
+    MAX_POINTS,
+    LoyaltyError,
+    book,
+    mask_phone,
+    normalise_card,
+    normalise_phone,
+)
+from app.hub.models import HubLoyaltyCustomer, HubLoyaltyEntry, HubLoyaltyWatch
+from app.hub.service import enqueue
+from app.sync.protocol import Event
+
+log = logging.getLogger("kirana.hub")
+
+KINDS = frozenset({"loyalty.joined", "loyalty.earned", "loyalty.redeemed", "loyalty.reversed",
+                   "loyalty.lookup", "loyalty.erased"})
+# Kinds whose applying queues events for other stores (the frame then locks every
+# store row first, in id order, like transfers: app/sync/hub_link.py).
+ENQUEUES = frozenset({"loyalty.erased"})
+# The sign each movement has, by the event that carries it.
+_MOVES = {"loyalty.earned": {"earned": 1}, "loyalty.redeemed": {"redeemed": -1},
+          "loyalty.reversed": {"earned_back": -1, "points_back": 1}}
+
+
+def _text(data: dict, key: str, limit: int) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value or len(value) > limit or "\x00" in value:
+        raise ValueError(f"{key!r} must be text of 1 to {limit} characters")
+    return value
+
+
+def _phone(data: dict) -> str:
+    try:
+        return normalise_phone(_text(data, "phone", 20))
+    except LoyaltyError as exc:
+        raise ValueError(f"'phone': {exc}") from None
+
+
+def _card(data: dict) -> str | None:
+    if data.get("card") is None:
+        return None
+    try:
+        return normalise_card(_text(data, "card", 40))
+    except LoyaltyError as exc:
+        raise ValueError(f"'card': {exc}") from None
+
+
+def _at(data: dict, key: str) -> datetime:
+    try:
+        at = datetime.fromisoformat(_text(data, key, 40))
+    except ValueError:
+        raise ValueError(f"{key!r} must be an ISO time with its offset") from None
+    if at.tzinfo is None:
+        raise ValueError(f"{key!r} must be an ISO time with its offset")
+    return at
+
+
+@dataclass(frozen=True)
+class Move:
+    entry_id: str
+    phone: str
+    kind: str
+    points: int
+    reference: str
+    at: datetime
+
+
+def parse_move(kind: str, data: dict) -> Move:
+    """A movement event's data, checked: a ValueError fails the frame (4400)."""
+    entry_id = _text(data, "entry_id", 36)
+    move = _text(data, "kind", 12)
+    signs = _MOVES[kind]
+    if move not in signs:
+        raise ValueError(f"{kind} cannot carry a {move!r} movement")
+    points = data.get("points")
+    if not isinstance(points, int) or isinstance(points, bool) or not (
+            0 < abs(points) <= MAX_POINTS) or (points > 0) != (signs[move] > 0):
+        raise ValueError(f"'points' of a {move} movement must be a whole number "
+                         f"{'above' if signs[move] > 0 else 'below'} zero, at most "
+                         f"{MAX_POINTS} points")
+    reference = data.get("reference", "")
+    if not isinstance(reference, str) or len(reference) > 20 or "\x00" in reference:
+        raise ValueError("'reference' must be text of at most 20 characters")
+    return Move(entry_id, _phone(data), move, points, reference, _at(data, "at"))
+
+
+async def _customer(s: Session, *, phone: str | None = None, card: str | None = None
+                    ) -> HubLoyaltyCustomer | None:
+    column = HubLoyaltyCustomer.phone if phone else HubLoyaltyCustomer.card
+    return await s.scalar(select(HubLoyaltyCustomer).where(column == (phone or card))
+                          .with_for_update())
+
+
+async def _watch(s: Session, store_id: str, customer: HubLoyaltyCustomer) -> None:
+    if await s.get(HubLoyaltyWatch, (store_id, customer.id)) is None:
+        s.add(HubLoyaltyWatch(store_id=store_id, customer_id=customer.id))
+
+
+async def _tell(s: Session, store_id: str, customer: HubLoyaltyCustomer, seq: int) -> None:
+    """`loyalty.balance` to the one store that sent or asked: `seq` is the highest of its
+    events the balance has booked (the store counts its own later ones as pending)."""
+    await _watch(s, store_id, customer)
+    await enqueue(s, [store_id], [("loyalty.balance", {
+        "phone": customer.phone, "card": customer.card,
+        "consent_at": customer.consent_at.isoformat() if customer.consent_at else None,
+        "balance": customer.balance, "seq": seq})])
+
+
+async def apply_store_event(s: Session, store_id: str, e: Event) -> None:
+    """One `loyalty.*` event from `store_id`, in its frame's transaction."""
+    data = e.data
+    if e.kind == "loyalty.joined":
+        await _joined(s, store_id, e.seq, _phone(data), _card(data), _at(data, "consent_at"))
+    elif e.kind == "loyalty.lookup":
+        await _lookup(s, store_id, e.seq, data)
+    elif e.kind == "loyalty.erased":
+        await _erased(s, store_id, _phone(data))
+    else:
+        await _book(s, store_id, e.seq, parse_move(e.kind, data))
+
+
+async def _joined(s: Session, store_id: str, seq: int, phone: str, card: str | None,
+                  consent_at: datetime) -> None:
+    """A customer joined at a store: known chain-wide from now on (the first consent
+    stands; a card already another customer's is left off, logged)."""
+    customer = await _customer(s, phone=phone)
+    if card is not None:
+        holder = await _customer(s, card=card)
+        if holder is not None and holder is not customer:
+            log.warning("store %s gave card %s to %s, but it is another customer's: left off",
+                        store_id, card, mask_phone(phone))
+            card = None
+    if customer is None:
+        customer = HubLoyaltyCustomer(id=uuid7(), phone=phone, card=card, consent_at=consent_at,
+                                      joined_store=store_id, created_at=utcnow(), balance=0,
+                                      written_off=0)
+        s.add(customer)
+        await s.flush()
+    elif card is not None and customer.card is None:
+        customer.card = card
+    await _tell(s, store_id, customer, seq)
+
+
+async def _lookup(s: Session, store_id: str, seq: int, data: dict) -> None:
+    """A store asks for a customer by number or card: it hears the balance if the hub
+    knows them (and from now on, when its own events move their points)."""
+    phone = _phone(data) if data.get("phone") is not None else None
+    card = _card(data) if phone is None else None
+    if phone is None and card is None:
+        raise ValueError("a loyalty.lookup needs a phone or a card")
+    customer = await _customer(s, phone=phone, card=card)
+    if customer is None:
+        return
+    await _tell(s, store_id, customer, seq)
+
+
+async def _book(s: Session, store_id: str, seq: int, move: Move) -> None:
+    """Book a movement once (a replayed entry id changes nothing). A store may move only
+    the points of a customer it has heard of (joined there, asked, or moved before):
+    anything else is kept apart, on no customer's balance, and logged. A debit beyond
+    the balance is written off (core/loyalty.book)."""
+    if await s.get(HubLoyaltyEntry, move.entry_id) is not None:
+        log.info("store %s sent loyalty entry %s again: booked once", store_id, move.entry_id)
+        return
+    customer = await _customer(s, phone=move.phone)
+    watching = customer is not None and await s.get(
+        HubLoyaltyWatch, (store_id, customer.id)) is not None
+    now = utcnow()
+    if customer is None or not watching:
+        log.warning("store %s sent %s of %d points for %s, a customer %s: kept apart",
+                    store_id, move.kind, move.points, mask_phone(move.phone),
+                    "the hub does not know (erased?)" if customer is None
+                    else "it never asked for")
+        s.add(HubLoyaltyEntry(id=move.entry_id, customer_id=None, store_id=store_id,
+                              kind=move.kind, points=move.points, write_off=0,
+                              reference=move.reference, at=move.at, booked_at=now))
+        if customer is None:  # erased here: the store forgets them too
+            await enqueue(s, [store_id], [("loyalty.erase", {"phone": move.phone})])
+        return
+    booked = book(customer.balance, move.points)
+    if booked.write_off:
+        log.warning("store %s: %s of %d points overdrew %s by %d: written off", store_id,
+                    move.kind, move.points, mask_phone(move.phone), booked.write_off)
+    s.add(HubLoyaltyEntry(id=move.entry_id, customer_id=customer.id, store_id=store_id,
+                          kind=move.kind, points=move.points, write_off=booked.write_off,
+                          reference=move.reference, at=move.at, booked_at=now))
+    customer.balance = booked.balance
+    customer.written_off += booked.write_off
+    await _tell(s, store_id, customer, seq)
+
+
+async def _erased(s: Session, store_id: str, phone: str) -> None:
+    """A customer erased on request at a store: blanked here (the ledger stays, on an
+    anonymous customer) and at every other store that heard of them."""
+    customer = await _customer(s, phone=phone)
+    if customer is None:
+        return
+    others = sorted(set(await s.scalars(select(HubLoyaltyWatch.store_id).where(
+        HubLoyaltyWatch.customer_id == customer.id))) - {store_id})
+    customer.phone = customer.card = None
+    customer.consent_at = None
+    customer.erased_at = utcnow()
+    await s.execute(delete(HubLoyaltyWatch).where(HubLoyaltyWatch.customer_id == customer.id))
+    await enqueue(s, others, [("loyalty.erase", {"phone": phone})])
+
+
+@dataclass(frozen=True)
+class ChainFigures:
+    customers: int
+    points_out: int  # the sum of balances: what the chain owes in points
+    written_off: int
+    kept_apart: int  # movements booked on no customer
+
+
+async def figures(s: Session) -> ChainFigures:
+    """The chain's loyalty figures for the hub's pages and tests."""
+    live = HubLoyaltyCustomer.erased_at.is_(None)
+    customers, out, off = (await s.execute(select(
+        func.count(HubLoyaltyCustomer.id).filter(live),
+        func.coalesce(func.sum(HubLoyaltyCustomer.balance), 0),
+        func.coalesce(func.sum(HubLoyaltyCustomer.written_off), 0)))).one()
+    apart = await s.scalar(select(func.count(HubLoyaltyEntry.id)).where(
+        HubLoyaltyEntry.customer_id.is_(None)))
+    return ChainFigures(int(customers), int(out), int(off), int(apart or 0))

@@ -1,0 +1,419 @@
+"""Loyalty points at the store (issue #21, docs/loyalty.md): joining with consent,
+looking a customer up by phone or card, the points a bill may take, what a sale earns
+and spends, what a refund takes back and returns, erasing a customer on request, and
+applying the hub's balances. Each movement is a ledger row and an outbox event written
+in the caller's transaction (the sale's or the refund's), so the hub books it exactly
+once; the rules themselves are pure (app/core/loyalty.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select
+
+from app.config import StoreConfig
+from app.core import audit
+from app.core.auth import StaffUser
+from app.core.clock import utcnow
+from app.core.db import Database, Session
+from app.core.loyalty import (
+    FRESH_SECONDS,
+    LoyaltyError,
+    Redeemable,
+    RefundPoints,
+    Rules,
+    available,
+    check_redeem,
+    clean_name,
+    is_phone,
+    mask_phone,
+    normalise_card,
+    normalise_phone,
+    points_earned,
+    redeemable,
+    refund_points,
+)
+from app.loyalty.models import Customer, LoyaltyEntry
+from app.sync.outbox import emit
+
+HISTORY_ROWS = 100
+ASK_AGAIN_SECONDS = 30  # a lookup is sent to the hub at most this often per customer
+
+def rules_of(cfg: StoreConfig) -> Rules:
+    c = cfg.loyalty
+    return Rules(points_per_100_rupees=c.points_per_100_rupees,
+                 point_value_paise=c.point_value_paise,
+                 redeem_cap_percent=c.redeem_cap_percent,
+                 min_balance_points=c.min_balance_points,
+                 offline_allowance_points=c.offline_allowance_points)
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A customer as the till and the customer's page see them."""
+
+    customer: Customer
+    hub_balance: int
+    pending: int  # this store's movements the hub had not booked when it last said
+    confirmed: bool  # the hub's balance was heard in the last FRESH_SECONDS
+
+    @property
+    def balance(self) -> int:
+        return available(self.hub_balance, self.pending)
+
+    @property
+    def masked(self) -> str:
+        return mask_phone(self.customer.phone or "")
+
+
+async def _pending(s: Session, customer: Customer) -> int:
+    return int(await s.scalar(
+        select(func.coalesce(func.sum(LoyaltyEntry.points), 0)).where(
+            LoyaltyEntry.customer_id == customer.id, LoyaltyEntry.seq > customer.hub_seq)) or 0)
+
+
+async def standing_of(s: Session, customer: Customer, now: datetime | None = None) -> Standing:
+    now = now or utcnow()
+    fresh = (customer.hub_at is not None
+             and now - customer.hub_at <= timedelta(seconds=FRESH_SECONDS))
+    return Standing(customer, customer.hub_balance, await _pending(s, customer), fresh)
+
+
+async def _by_phone(s: Session, phone: str) -> Customer | None:
+    return await s.scalar(select(Customer).where(Customer.phone == phone))
+
+
+async def find(s: Session, text: str) -> Customer | None:
+    """A live customer by mobile number or card code (as typed or scanned); None when
+    unknown here. Bad input is a LoyaltyError saying what a number or card looks like."""
+    if len(text) > 64 or "\x00" in text:
+        raise LoyaltyError("type a 10-digit mobile number or scan the loyalty card")
+    if is_phone(text):
+        return await _by_phone(s, normalise_phone(text))
+    card = normalise_card(text)
+    return await s.scalar(select(Customer).where(Customer.card == card))
+
+
+def _ask_hub(s: Session, customer: Customer | None, now: datetime, *, phone: str = "",
+             card: str = "") -> None:
+    """Ask the hub for a customer's balance (it answers `loyalty.balance` to this store
+    only: a store hears of the customers it asked for or moved points of)."""
+    if customer is not None:
+        if customer.asked_at is not None and now - customer.asked_at < timedelta(
+                seconds=ASK_AGAIN_SECONDS):
+            return
+        customer.asked_at = now
+        phone, card = customer.phone or "", customer.card or ""
+    emit(s, "loyalty.lookup", {"phone": phone or None, "card": card or None})
+
+
+async def look_up(db: Database, cfg: StoreConfig, text: str) -> Standing | None:
+    """The customer with this number or card, asking the hub for a fresh balance; None
+    when the store does not know them (the hub is asked too: a customer who joined at
+    another store is known here once it answers)."""
+    if not cfg.loyalty.enabled:
+        raise LoyaltyError("loyalty points are off at this store")
+    now = utcnow()
+    async with db.write() as s:
+        customer = await find(s, text)
+        if customer is None:
+            phone = normalise_phone(text) if is_phone(text) else ""
+            _ask_hub(s, None, now, phone=phone, card="" if phone else normalise_card(text))
+            return None
+        _ask_hub(s, customer, now)
+        return await standing_of(s, customer, now)
+
+
+async def standing_for_phone(db: Database, phone: str) -> Standing | None:
+    """A cart's customer, read only (the pay panel)."""
+    if not phone:
+        return None
+    async with db.read() as s:
+        customer = await _by_phone(s, phone)
+        return None if customer is None else await standing_of(s, customer)
+
+
+async def ask_for_phone(db: Database, cfg: StoreConfig, phone: str) -> None:
+    """Ask the hub for the cart's customer's balance (the pay panel opening)."""
+    if not cfg.loyalty.enabled or not phone:
+        return
+    now = utcnow()
+    async with db.write() as s:
+        customer = await _by_phone(s, phone)
+        if customer is not None:
+            _ask_hub(s, customer, now)
+
+
+async def join(db: Database, cfg: StoreConfig, *, phone: str, card: str, name: str,
+               consent: bool, user: StaffUser) -> Customer:
+    """A customer joins: only with their consent, recorded with its time (DPDP Act
+    2023). The hub learns the number, card and consent time; the name stays here."""
+    if not cfg.loyalty.enabled:
+        raise LoyaltyError("loyalty points are off at this store")
+    if not consent:
+        raise LoyaltyError("ask the customer first: they must agree to join (tick the box)")
+    number = normalise_phone(phone)
+    code = normalise_card(card) if card.strip() else None
+    first = clean_name(name)
+    now = utcnow()
+    async with db.write() as s:
+        existing = await _by_phone(s, number)
+        if code is not None:
+            holder = await s.scalar(select(Customer).where(Customer.card == code))
+            if holder is not None and holder is not existing:
+                raise LoyaltyError("that card belongs to another customer")
+        if existing is not None and existing.consent_at is not None:
+            raise LoyaltyError(f"{mask_phone(number)} has already joined")
+        customer = existing or Customer(phone=number, created_at=now, hub_balance=0,
+                                        hub_seq=0)
+        customer.card, customer.name, customer.consent_at = code, first, now
+        if existing is None:
+            s.add(customer)
+        emit(s, "loyalty.joined", {"phone": number, "card": code, "consent_at": now.isoformat()})
+        audit.record(s, "loyalty.join", mask_phone(number), user=user)
+        await s.flush()
+        return customer
+
+
+async def redeem_limit(s: Session, cfg: StoreConfig, phone: str, *, bill_total_minor: int,
+                       on_bill_minor: int, remaining_minor: int) -> Redeemable:
+    """The most points the cart's customer may still pay with on this bill."""
+    if not cfg.loyalty.enabled:
+        raise LoyaltyError("loyalty points are off at this store")
+    if not phone:
+        raise LoyaltyError("add the customer's mobile number or card first")
+    customer = await _by_phone(s, phone)
+    if customer is None or customer.consent_at is None:
+        raise LoyaltyError(f"{mask_phone(phone)} has not joined the loyalty scheme")
+    st = await standing_of(s, customer)
+    return redeemable(hub_balance=st.hub_balance, pending=st.pending, confirmed=st.confirmed,
+                      bill_total_minor=bill_total_minor, on_bill_minor=on_bill_minor,
+                      remaining_minor=remaining_minor, rules=rules_of(cfg))
+
+
+async def check_points_tender(s: Session, cfg: StoreConfig, phone: str, amount_minor: int,
+                              *, bill_total_minor: int, on_bill_minor: int,
+                              remaining_minor: int) -> None:
+    """Refuse a points tender the rules do not allow (core.loyalty.redeemable)."""
+    value = cfg.loyalty.point_value_paise
+    if amount_minor <= 0 or amount_minor % value:
+        raise LoyaltyError("points pay in whole points")
+    limit = await redeem_limit(s, cfg, phone, bill_total_minor=bill_total_minor,
+                               on_bill_minor=on_bill_minor, remaining_minor=remaining_minor)
+    check_redeem(amount_minor // value, limit)
+
+
+@dataclass(frozen=True)
+class SalePoints:
+    earned: int
+    redeemed: int
+    balance: int
+    masked_phone: str
+
+
+async def _entry(s: Session, customer: Customer, kind: str, points: int, *, at: datetime,
+                 reference: str, sale_id: str | None, refund_id: str | None,
+                 event: str) -> LoyaltyEntry:
+    entry = LoyaltyEntry(customer_id=customer.id, kind=kind, points=points, sale_id=sale_id,
+                         refund_id=refund_id, reference=reference, at=at, seq=0)
+    s.add(entry)
+    await s.flush()  # the entry's id
+    out = emit(s, event, {"entry_id": entry.id, "phone": customer.phone, "kind": kind,
+                          "points": points, "reference": reference, "at": at.isoformat()})
+    await s.flush()  # the event's seq: pending until the hub's balance covers it
+    entry.seq = out.seq
+    return entry
+
+
+async def on_sale(s: Session, cfg: StoreConfig, *, phone: str, sale_id: str, number: str,
+                  total_minor: int, points_minor: int, at: datetime) -> SalePoints | None:
+    """In the sale's transaction: the points it spent (checked again: another counter
+    may have spent them since the tender was taken) and the points it earned on what
+    was paid otherwise."""
+    if not cfg.loyalty.enabled or not phone:
+        if points_minor:
+            raise LoyaltyError("points cannot pay this bill: loyalty is off or there is no "
+                               "customer; remove the points payment")
+        return None
+    customer = await _by_phone(s, phone)
+    if customer is None or customer.consent_at is None:
+        if points_minor:
+            raise LoyaltyError("remove the points payment: the customer has not joined")
+        return None
+    rules = rules_of(cfg)
+    redeemed = points_minor // max(1, rules.point_value_paise)
+    if redeemed:
+        st = await standing_of(s, customer)
+        limit = redeemable(hub_balance=st.hub_balance, pending=st.pending,
+                           confirmed=st.confirmed, bill_total_minor=total_minor,
+                           on_bill_minor=0, remaining_minor=total_minor, rules=rules)
+        try:
+            check_redeem(redeemed, limit)
+        except LoyaltyError as exc:
+            raise LoyaltyError(f"{exc}; remove the points payment and take it again") from None
+        await _entry(s, customer, "redeemed", -redeemed, at=at, reference=number,
+                     sale_id=sale_id, refund_id=None, event="loyalty.redeemed")
+    earned = points_earned(total_minor - points_minor, rules)
+    if earned:
+        await _entry(s, customer, "earned", earned, at=at, reference=number, sale_id=sale_id,
+                     refund_id=None, event="loyalty.earned")
+    st = await standing_of(s, customer)
+    return SalePoints(earned, redeemed, st.balance, st.masked)
+
+
+async def on_refund(s: Session, cfg: StoreConfig, *, sale_id: str, refund_id: str,
+                    number: str, bill_total_minor: int, points_paid_minor: int,
+                    refunded_before_minor: int, refund_minor: int, everything_back: bool,
+                    at: datetime) -> RefundPoints | None:
+    """In the refund's transaction: earned points taken back and redeemed points
+    returned, prorated (core.loyalty.refund_points). None: the bill moved no points."""
+    rows = list(await s.scalars(select(LoyaltyEntry).where(LoyaltyEntry.sale_id == sale_id)))
+    if not rows and not points_paid_minor:
+        return None
+    earned = sum(r.points for r in rows if r.kind == "earned")
+    redeemed = -sum(r.points for r in rows if r.kind == "redeemed")
+    result = refund_points(
+        bill_total_minor=bill_total_minor, earned=earned, redeemed=redeemed,
+        refunded_before_minor=refunded_before_minor, refund_minor=refund_minor,
+        everything_back=everything_back,
+        earned_back_before=-sum(r.points for r in rows if r.kind == "earned_back"),
+        points_back_before=sum(r.points for r in rows if r.kind == "points_back"),
+        rules=rules_of(cfg))
+    if not rows:
+        return result
+    customer = await s.get(Customer, rows[0].customer_id)
+    assert customer is not None  # a foreign key
+    if result.earned_back:
+        await _entry(s, customer, "earned_back", -result.earned_back, at=at, reference=number,
+                     sale_id=sale_id, refund_id=refund_id, event="loyalty.reversed")
+    if result.points_back:
+        await _entry(s, customer, "points_back", result.points_back, at=at, reference=number,
+                     sale_id=sale_id, refund_id=refund_id, event="loyalty.reversed")
+    return result
+
+
+async def points_of_sale(db: Database, sale_id: str) -> dict[str, Any] | None:
+    """What a receipt shows of a sale's points: earned, redeemed, the balance after,
+    the masked number; None when the bill moved no points."""
+    async with db.read() as s:
+        rows = list(await s.scalars(select(LoyaltyEntry).where(
+            LoyaltyEntry.sale_id == sale_id, LoyaltyEntry.refund_id.is_(None))))
+        if not rows:
+            return None
+        customer = await s.get(Customer, rows[0].customer_id)
+        if customer is None or customer.erased_at is not None:
+            return None
+        st = await standing_of(s, customer)
+        return {"earned": sum(r.points for r in rows if r.kind == "earned"),
+                "redeemed": -sum(r.points for r in rows if r.kind == "redeemed"),
+                "balance": st.balance, "phone": st.masked}
+
+
+@dataclass(frozen=True)
+class CustomerPage:
+    standing: Standing
+    history: list[LoyaltyEntry]
+
+
+async def customer_page(db: Database, customer_id: str) -> CustomerPage | None:
+    async with db.read() as s:
+        customer = await s.get(Customer, customer_id[:36])
+        if customer is None or customer.erased_at is not None:
+            return None
+        history = list(await s.scalars(
+            select(LoyaltyEntry).where(LoyaltyEntry.customer_id == customer.id)
+            .order_by(LoyaltyEntry.at.desc(), LoyaltyEntry.id.desc()).limit(HISTORY_ROWS)))
+        return CustomerPage(await standing_of(s, customer), history)
+
+
+async def erase(db: Database, customer_id: str, user: StaffUser) -> bool:
+    """Erase a customer on request (DPDP Act 2023): number, card and name blanked here
+    and, through `loyalty.erased`, at the hub and every store it told. The points
+    ledger stays, anonymous, for the books. False: no such customer."""
+    now = utcnow()
+    async with db.write() as s:
+        customer = await s.get(Customer, customer_id[:36])
+        if customer is None or customer.erased_at is not None:
+            return False
+        phone = customer.phone
+        _blank(customer, now)
+        emit(s, "loyalty.erased", {"phone": phone, "at": now.isoformat()})
+        audit.record(s, "loyalty.erase", f"customer {customer.id}", user=user)
+        return True
+
+
+def _blank(customer: Customer, now: datetime) -> None:
+    customer.phone = customer.card = None
+    customer.name = ""
+    customer.consent_at = None
+    customer.erased_at = now
+
+
+# ---- hub -> store ---------------------------------------------------------------------
+
+
+class BadLoyaltyEvent(ValueError):
+    """A hub loyalty event the store cannot read."""
+
+
+def _whole(data: dict, key: str, low: int, high: int) -> int:
+    value = data.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise BadLoyaltyEvent(f"{key!r} must be a whole number from {low} to {high}")
+    return value
+
+
+async def apply_balance(s: Session, data: dict) -> None:
+    """`loyalty.balance`: the hub's balance of a customer and how far it had booked this
+    store's events. A customer who joined elsewhere is known here from now on (the
+    consent was given to the chain); an older balance than one already held is
+    ignored (seq only moves forward)."""
+    try:
+        phone = normalise_phone(str(data.get("phone", ""))[:40])
+        card = normalise_card(str(data["card"])[:40]) if data.get("card") else None
+        consent = datetime.fromisoformat(str(data.get("consent_at", ""))[:40])
+    except (LoyaltyError, ValueError) as exc:
+        raise BadLoyaltyEvent(f"loyalty.balance: {exc}") from None
+    balance = _whole(data, "balance", 0, 2**62)
+    seq = _whole(data, "seq", 0, 2**62)
+    now = utcnow()
+    customer = await _by_phone(s, phone)
+    if customer is None:
+        if card is not None and await s.scalar(select(Customer.id).where(Customer.card == card)):
+            card = None  # a stale card here: the hub's number wins, the card is left off
+        customer = Customer(phone=phone, card=card, name="", consent_at=consent,
+                            created_at=now, hub_balance=0, hub_seq=0)
+        s.add(customer)
+    elif seq < customer.hub_seq:
+        return
+    customer.hub_balance, customer.hub_seq, customer.hub_at = balance, seq, now
+    if customer.consent_at is None:
+        customer.consent_at = consent
+
+
+async def apply_erase(s: Session, data: dict) -> None:
+    """`loyalty.erase`: a customer erased at another store (or at the hub): blanked here."""
+    try:
+        phone = normalise_phone(str(data.get("phone", ""))[:40])
+    except LoyaltyError as exc:
+        raise BadLoyaltyEvent(f"loyalty.erase: {exc}") from None
+    customer = await _by_phone(s, phone)
+    if customer is not None:
+        _blank(customer, utcnow())
+
+
+async def search(db: Database, text: str) -> list[Standing]:
+    """Customers whose number ends with the typed digits (at least 4) or whose card is
+    the code: the look-up page for cashiers and managers."""
+    digits = "".join(ch for ch in text if ch.isdigit())[:10]
+    if len(text) > 64 or "\x00" in text:
+        raise LoyaltyError("type a mobile number (or its last 4 digits) or scan the card")
+    async with db.read() as s:
+        if len(digits) >= 4 and len(digits) == len(text.strip().replace(" ", "")):
+            stmt = select(Customer).where(Customer.phone.like(f"%{digits}"))
+        else:
+            stmt = select(Customer).where(or_(Customer.card == normalise_card(text)))
+        rows = list(await s.scalars(stmt.where(Customer.erased_at.is_(None)).limit(20)))
+        return [await standing_of(s, c) for c in rows]
