@@ -46,7 +46,7 @@ def signal_for(method: str, path: str, query: bytes, status: int,
     if method == "POST":
         if path in _COMPLETES:
             sale = _SALE.fullmatch(location)
-            if sale and status in (200, 303):
+            if sale and (200 <= status < 300 or status == 303):
                 return TillSignal("done", sale_id=sale[1], at=time.monotonic())
             return TillSignal("pay", at=time.monotonic()) if 200 <= status < 300 else None
         if not 200 <= status < 300:

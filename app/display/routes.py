@@ -148,13 +148,12 @@ async def join_page(request: Request, code: str = "") -> Template:
 async def join(request: Request, data: Form) -> Response | Template:
     cfg = request.app.state.cfg
     try:
-        display, token = await service.join(request.app.state.db, data.get("code", "")[:100])
+        _display_row, token = await service.join(request.app.state.db, data.get("code", "")[:100])
     except service.DisplayError as exc:
         return page(request, "display/join.html", status_code=400, code="", message=str(exc))
     response: Response = Redirect("/display", status_code=303)
     response.set_cookie(COOKIE, token, max_age=COOKIE_DAYS * 86400, path="/display",
                         httponly=True, secure=cfg.server.secure_cookies, samesite="strict")
-    broker_of(request).notify(display.counter)
     return response
 
 
