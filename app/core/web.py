@@ -116,7 +116,8 @@ def qr_svg_data_uri(text: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-TENDER_LABELS = {"cash": "Cash", "card": "Card", "upi": "UPI", "exchange": "Exchange credit"}
+TENDER_LABELS = {"cash": "Cash", "card": "Card", "upi": "UPI", "exchange": "Exchange credit",
+                 "points": "Loyalty points"}
 
 
 def tender_label(kind: str) -> str:

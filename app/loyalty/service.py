@@ -284,7 +284,9 @@ async def on_refund(s: Session, cfg: StoreConfig, *, sale_id: str, refund_id: st
     if not rows:
         return result
     customer = await s.get(Customer, rows[0].customer_id)
-    assert customer is not None  # a foreign key
+    if customer is None or customer.erased_at is not None:
+        # Erased on request: no account to move points on; the refund pays in money.
+        return RefundPoints(0, 0, refund_minor)
     if result.earned_back:
         await _entry(s, customer, "earned_back", -result.earned_back, at=at, reference=number,
                      sale_id=sale_id, refund_id=refund_id, event="loyalty.reversed")

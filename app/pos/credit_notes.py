@@ -60,7 +60,8 @@ async def exchange_credit_left(s: Session, refund_number: str) -> int:
             SaleTender.kind == "exchange", SaleTender.reference == refund_number
         )
     )
-    return credit_left(refund_row.total_minor, int(used or 0))
+    # what the refund gave back as loyalty points is not credit (issue #21)
+    return credit_left(refund_row.total_minor - refund_row.points_minor, int(used or 0))
 
 
 async def credit_to_offer(db: Database, refund_number: str,

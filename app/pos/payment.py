@@ -31,6 +31,7 @@ from app.core.gst_invoice import (
 from app.core.ids import uuid7
 from app.core.money import format_amount
 from app.core.prepared import Prepared
+from app.loyalty import service as loyalty
 from app.pos import receipts
 from app.pos.common import no_shift, open_shift_row, refuse_card_number
 from app.pos.credit_notes import credit_note, exchange_credit_left
@@ -100,6 +101,9 @@ async def add_tender(
         if kind == "exchange":
             credit = (await exchange_credit_left(s, reference)
                       - credit_on_cart(cart.tenders, reference))
+        if kind == "points":  # the loyalty rules: balance, cap, offline allowance
+            await _check_points(s, cfg, cart, totals.total, amount_minor,
+                                settle_cart(cart, totals).remaining)
         taken = accept_tender(kind, amount_minor, given_minor,
                               settle_cart(cart, totals).remaining, credit, reference)
         if kind in ("card", "upi") and reference and any(
@@ -113,6 +117,19 @@ async def add_tender(
         cart.tenders.append(tender)
         await touch_state(s, cart)
         return CartView(cart, products, totals, await parked_on(s, counter))
+
+
+async def _check_points(s: Session, cfg: StoreConfig, cart: CartState, total: int,
+                        amount_minor: int | None, remaining: int) -> None:
+    if amount_minor is None:
+        raise PosError("enter how many points the customer uses")
+    on_bill = sum(t.amount_minor for t in cart.tenders if t.kind == "points")
+    try:
+        await loyalty.check_points_tender(s, cfg, cart.customer_phone, amount_minor,
+                                          bill_total_minor=total, on_bill_minor=on_bill,
+                                          remaining_minor=remaining)
+    except loyalty.LoyaltyError as exc:
+        raise PosError(str(exc)) from None
 
 
 async def _cart_being_paid(s: Session, counter: str, cart_id: str
@@ -233,6 +250,15 @@ async def complete_sale(
         if doc.kind == "bos":  # a composition dealer collects no tax: none on the bill
             sale_row["tax_minor"] = 0
         await _INSERT_SALE.run(s, sale_row)
+        if cart.customer_phone or "points" in {t.kind for t in cart.tenders}:  # issue #21
+            try:
+                await loyalty.on_sale(s, cfg, phone=cart.customer_phone,
+                                      sale_id=str(sale_row["id"]), number=str(sale_row["number"]),
+                                      total_minor=totals.total, at=now, points_minor=sum(
+                                          t.amount_minor for t in cart.tenders
+                                          if t.kind == "points"))
+            except loyalty.LoyaltyError as exc:
+                raise PosError(str(exc)) from None
         if cart.coupons:  # issue #21: a use of each coupon earned, or refused if used up
             await _use_coupons(s, cfg, cart, totals, sale_row, now)
         # One query for every line's bin, then one executemany per table (issue #15).

@@ -39,7 +39,7 @@ from app.core.gst import TaxRow, tax_rows
 from app.core.money import gst_in_inclusive, price_for_measure, round_half_up, spread
 
 DiscountKind = Literal["percent", "amount"]
-TenderKind = Literal["cash", "card", "upi", "exchange"]
+TenderKind = Literal["cash", "card", "upi", "exchange", "points"]
 MAX_PERCENT_BP = 10_000
 
 

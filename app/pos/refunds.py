@@ -23,6 +23,7 @@ from app.core.gst_invoice import (
     sequence_name,
 )
 from app.core.ids import uuid7
+from app.loyalty import service as loyalty
 from app.pos import receipts
 from app.pos.common import is_manager, refuse_card_number, require_shift
 from app.pos.credit_notes import credit_code_hash, new_credit_code
@@ -249,6 +250,14 @@ async def refund(
         total = refund_total(total, sale.total_minor, refunded_before, everything_back)
         refund_row.total_minor = total
         refund_row.tax_minor = tax
+        # Loyalty (issue #21): earned points taken back, redeemed points returned as
+        # points; the tender pays the rest (docs/loyalty.md "Refunds").
+        back = await loyalty.on_refund(
+            s, cfg, sale_id=sale.id, refund_id=refund_row.id, number=refund_row.number,
+            bill_total_minor=sale.total_minor, refunded_before_minor=refunded_before,
+            points_paid_minor=sum(t.amount_minor for t in sale.tenders if t.kind == "points"),
+            refund_minor=total, everything_back=everything_back, at=refund_row.at)
+        refund_row.points_minor = total - back.money_minor if back is not None else 0
         audit.record(
             s,
             "refund",

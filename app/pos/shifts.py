@@ -290,12 +290,16 @@ async def _report(s: Session, shift: Shift, cfg: StoreConfig | None = None
     refunds_by_tender = dict(
         (
             await s.execute(
-                select(Refund.tender_kind, func.sum(Refund.total_minor))
+                select(Refund.tender_kind, func.sum(Refund.total_minor - Refund.points_minor))
                 .where(Refund.shift_id == shift.id)
                 .group_by(Refund.tender_kind)
             )
         ).all()
     )
+    points_back = int(await s.scalar(select(func.coalesce(func.sum(Refund.points_minor), 0))
+                                     .where(Refund.shift_id == shift.id)) or 0)
+    if points_back:  # given back as loyalty points, not by the refund's tender (issue #21)
+        refunds_by_tender["points"] = points_back
     voids = (
         await s.execute(
             select(func.count(Void.id), func.coalesce(func.sum(Void.amount_minor), 0)).where(

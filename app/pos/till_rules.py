@@ -16,10 +16,12 @@ from app.catalog.barcodes import BarcodeError, MeasureRule, parse_scan
 from app.core.money import format_amount
 from app.core.return_rules import prorated_share
 
-TENDER_KINDS = ("cash", "card", "upi", "exchange")
+TENDER_KINDS = ("cash", "card", "upi", "exchange", "points")
 # "exchange": credit from a refund made with tender "exchange", spent on a new sale in
 # the same visit (an exchange is a refund and a sale); its reference is the refund number.
-REFUND_KINDS = TENDER_KINDS
+# "points": the customer's loyalty points (issue #21, docs/loyalty.md); a refund gives
+# them back as points, never as a tender of its own.
+REFUND_KINDS = ("cash", "card", "upi", "exchange")
 
 # ₹1,00,000: the most cash one till step handles (an opening float, one cash in or
 # out, cash handed over beyond the bill). More is a typo, not a grocery bill.
