@@ -419,3 +419,51 @@ async def search(db: Database, text: str) -> list[Standing]:
             stmt = select(Customer).where(or_(Customer.card == normalise_card(text)))
         rows = list(await s.scalars(stmt.where(Customer.erased_at.is_(None)).limit(20)))
         return [await standing_of(s, c) for c in rows]
+
+
+@dataclass(frozen=True)
+class TillOffer:
+    """What the pay panel shows of the cart's customer: joined or not, the balance,
+    how many points this bill may take and why not more."""
+
+    phone: str  # masked
+    joined: bool
+    standing: Standing | None = None
+    limit: Redeemable | None = None
+
+
+async def till_offer(db: Database, cfg: StoreConfig, phone: str, *, bill_total_minor: int,
+                     on_bill_minor: int, remaining_minor: int) -> TillOffer | None:
+    """The pay panel's loyalty box (None: loyalty is off or the cart has no customer).
+    An unconfirmed balance asks the hub again (at most every ASK_AGAIN_SECONDS)."""
+    if not cfg.loyalty.enabled or not phone:
+        return None
+    async with db.read() as s:
+        customer = await _by_phone(s, phone)
+        if customer is None or customer.consent_at is None:
+            return TillOffer(mask_phone(phone), False)
+        st = await standing_of(s, customer)
+        limit = redeemable(hub_balance=st.hub_balance, pending=st.pending,
+                           confirmed=st.confirmed, bill_total_minor=bill_total_minor,
+                           on_bill_minor=on_bill_minor, remaining_minor=remaining_minor,
+                           rules=rules_of(cfg))
+        stale = not st.confirmed and (customer.asked_at is None or utcnow() - customer.asked_at
+                                      >= timedelta(seconds=ASK_AGAIN_SECONDS))
+    if stale:
+        await ask_for_phone(db, cfg, phone)
+    return TillOffer(st.masked, True, st, limit)
+
+
+async def phone_for(db: Database, cfg: StoreConfig, text: str) -> str:
+    """The mobile number to put on a cart for what the cashier typed or scanned: the
+    number itself, or the number of the card's holder (a card not known here asks the
+    hub, and the cashier tries again in a moment)."""
+    if not cfg.loyalty.enabled:
+        return normalise_phone(text)
+    if is_phone(text):
+        return normalise_phone(text)
+    standing = await look_up(db, cfg, text)
+    if standing is None or not standing.customer.phone:
+        raise LoyaltyError("that card is not known here yet; the hub was asked: try again "
+                           "in a moment, or type the customer's mobile number")
+    return standing.customer.phone

@@ -16,8 +16,10 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Template
 
 from app.config import StoreConfig
+from app.core.loyalty import LoyaltyError, parse_points
 from app.core.money import MAX_AMOUNT_MINOR, MoneyError, format_amount, parse_amount
 from app.core.web import Form, go, is_htmx, page, qr_svg_data_uri, signed_in
+from app.loyalty import service as loyalty
 from app.pos import cart, credit_notes, payment, priced_cart
 from app.pos.pricing import PricingError
 from app.pos.receipts import gst_context, reprint_receipt, tax_rows
@@ -83,6 +85,10 @@ async def _pay_panel(
         left = await credit_notes.credit_to_offer(request.app.state.db, number, view.cart.tenders)
         if left > 0:
             exchange_credit = {"number": number, "code": visit["code"], "left": left}
+    points_on_bill = sum(t.amount_minor for t in view.cart.tenders if t.kind == "points")
+    points = await loyalty.till_offer(request.app.state.db, cfg, view.cart.customer_phone,
+                                      bill_total_minor=view.totals.total,
+                                      on_bill_minor=points_on_bill, remaining_minor=remaining)
     key = pay_key()
     return page(
         request,
@@ -99,6 +105,9 @@ async def _pay_panel(
             message=message,
             kind=kind,
             exchange_credit=exchange_credit,
+            points=points,
+            loyalty_on=cfg.loyalty.enabled,
+            point_value=cfg.loyalty.point_value_paise,
         ),
     )
 
@@ -151,6 +160,8 @@ async def pay_tender(request: Request, data: Form) -> Template:
     kind = data.get("kind", "")
     try:
         amount = parse_amount(data["amount"]) if data.get("amount") else None
+        if kind == "points":  # counted in points; the tender is their value
+            amount = parse_points(data.get("points", "")) * cfg.loyalty.point_value_paise
         given = parse_amount(data["given"]) if data.get("given") else None
         view = await payment.add_tender(
             db,
@@ -162,7 +173,22 @@ async def pay_tender(request: Request, data: Form) -> Template:
             given,
             data.get("reference", ""),
         )
-    except (PosError, MoneyError, PricingError) as exc:
+    except (PosError, MoneyError, PricingError, LoyaltyError) as exc:
+        view = await cart.current_cart(db, cfg, counter, signed_in(request))
+        return await _pay_panel(request, view, str(exc))
+    return await _pay_panel(request, view)
+
+
+@post("/pos/pay/customer", guards=[CASHIER])
+async def pay_customer(request: Request, data: Form) -> Template:
+    """The loyalty customer for this bill, by mobile number or card (issue #21): the
+    cart keeps the number (a card stands for its holder's number)."""
+    db, cfg = request.app.state.db, request.app.state.cfg
+    counter = counter_of(request) or ""
+    try:
+        phone = await loyalty.phone_for(db, cfg, data.get("customer", "")[:64])
+        view = await cart.set_customer_phone(db, cfg, counter, data.get("cart_id", ""), phone)
+    except (PosError, LoyaltyError) as exc:
         view = await cart.current_cart(db, cfg, counter, signed_in(request))
         return await _pay_panel(request, view, str(exc))
     return await _pay_panel(request, view)
@@ -271,6 +297,7 @@ ROUTES = [
     pay_upi_qr,
     pay_upi_code,
     pay_tender,
+    pay_customer,
     pay_tender_remove,
     pay_complete,
     pay_cash_exact,
