@@ -223,7 +223,7 @@ def _finish(app: Litestar, cfg: StoreConfig | HubConfig, db: AnyDatabase) -> Lit
 def create_hub_app(cfg: HubConfig, *, check_migrations: bool = True) -> Litestar:
     """The hub: the same program in another mode (catalogue master, central stock,
     store health, the /sync/v1 endpoint)."""
-    from app.hub import channel_api, order_pages, report_pages, transfer_pages
+    from app.hub import channel_api, order_pages, promotion_pages, report_pages, transfer_pages
     from app.hub import pages as hub_pages
     from app.hub.db import open_hub_database
     from app.hub.demo_feed import HubDemoFeed
@@ -286,6 +286,7 @@ def create_hub_app(cfg: HubConfig, *, check_migrations: bool = True) -> Litestar
             *channel_api.ROUTES,
             *order_pages.ROUTES,
             *transfer_pages.ROUTES,
+            *promotion_pages.ROUTES,
             *report_pages.ROUTES,
             *hub_link.ROUTES,
             *ops_routes.ROUTES,
@@ -323,7 +324,7 @@ def create_hub_app(cfg: HubConfig, *, check_migrations: bool = True) -> Litestar
 
 HUB_NAV = [("Stores", "/"), ("Orders", "/hub/orders"), ("Catalogue", "/hub/catalog"),
            ("Stock", "/hub/inventory"), ("Transfers", "/hub/transfers"), ("Sales", "/hub/sales"),
-           ("Reports", "/hub/reports"), ("Rules", "/hub/rules")]
+           ("Promotions", "/hub/promotions"), ("Reports", "/hub/reports"), ("Rules", "/hub/rules")]
 
 
 def hub_nav_for(user) -> list[tuple[str, str]]:

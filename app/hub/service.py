@@ -119,6 +119,9 @@ async def add_store(db: HubDatabase, store_id: str, *, name: str, kind: str, lat
         names = await _channel_names(s)
         if names:
             await enqueue(s, [store_id], [("hub.channels", {"channels": names})])
+        from app.hub import promotions  # (promotions.py imports this module)
+
+        await promotions.send_all_to(s, store_id)  # running chain offers (issue #21)
         return store
 
     return NewStore(await write_retrying(db, register), token)
@@ -573,6 +576,10 @@ async def apply_store_events(s: Session, store: HubStore, events: tuple[Event, .
 
             if e.kind in loyalty.KINDS:
                 await loyalty.apply_store_event(s, store.id, e)
+        elif e.kind in ("coupon.used", "coupon.released"):  # chain coupons (issue #21)
+            from app.hub import promotions  # (promotions.py imports this module)
+
+            await promotions.apply_store_event(s, store.id, e)
         elif e.kind == "stock.snapshot":
             # Deltas before the snapshot are in it: add them first, then replace.
             await _add_deltas(s, store.id, deltas, now)

@@ -66,7 +66,8 @@ async def end_promotion(request: Request, promotion_id: str) -> Template:
 async def preview_promotions(request: Request, data: Form) -> Template:
     basket = data.get("basket", "")
     try:
-        preview = await service.preview(request.app.state.db, request.app.state.cfg, basket)
+        preview = await service.preview(request.app.state.db, request.app.state.cfg, basket,
+                                        data.get("coupons", ""))
     except FormError as exc:
         return await _page(request, status_code=400, preview_error=str(exc),
                            basket=basket[:2000])

@@ -418,12 +418,20 @@ class Preview:
     unknown: list[str]
 
 
-async def preview(db: Database, cfg: StoreConfig, basket: str) -> Preview:
+async def preview(db: Database, cfg: StoreConfig, basket: str, coupons_text: str = ""
+                  ) -> Preview:
     """What the store's running promotions give on a sample basket ("SKU qty" a line,
     or "SKU x qty", "SKU,qty"), priced by the engine as the till would."""
-    from app.catalog.models import Product
+    wanted = parse_basket(basket)
+    async with db.read() as s:
+        promos = await running(s, cfg)
+        return await preview_on(s, wanted, promos, utcnow().astimezone(cfg.tz),
+                                parse_coupons(coupons_text))
 
-    if len(basket) > MAX_TEXT:
+
+def parse_basket(basket: str) -> list[tuple[str, int]]:
+    """A sample basket as (SKU, quantity) pairs; FormError says which line is wrong."""
+    if len(basket) > MAX_TEXT or "\x00" in basket:
         raise FormError("the sample basket is too long")
     wanted: list[tuple[str, int]] = []
     for raw in basket.replace(",", " ").replace(" x ", " ").splitlines()[:50]:
@@ -435,11 +443,28 @@ async def preview(db: Database, cfg: StoreConfig, basket: str) -> Preview:
                 and 0 < int(qty_text) <= 1000):
             raise FormError(f"{raw.strip()[:40]}: the quantity is a whole number up to 1000")
         wanted.append((parts[0].upper()[:40], int(qty_text)))
-    async with db.read() as s:
-        skus = {sku for sku, _ in wanted}
-        products = {p.sku: p for p in await s.scalars(select(Product).where(
-            Product.sku.in_(skus)))} if skus else {}
-        promos = await running(s, cfg)
+    return wanted
+
+
+def parse_coupons(text: str) -> list[str]:
+    """Coupon codes shown with a sample basket (comma or space between)."""
+    if len(text) > 1000:
+        raise FormError("too many coupon codes")
+    codes = [coupon_rules.normalise(c) for c in text.replace(",", " ").split()]
+    return [c for c in codes if c][:coupon_rules.MAX_ON_CART]
+
+
+async def preview_on(s: Session, wanted: Sequence[tuple[str, int]],
+                     promos: Sequence[engine.Promotion], at: datetime,
+                     coupons_shown: Sequence[str] = ()) -> Preview:
+    """A sample basket priced from the catalogue in `s` (the store's, or the hub's
+    master) by the engine with `promos` at `at`: one preview for the store's page and
+    HQ's."""
+    from app.catalog.models import Product
+
+    skus = {sku for sku, _ in wanted}
+    products = {p.sku: p for p in await s.scalars(select(Product).where(
+        Product.sku.in_(skus)))} if skus else {}
     items, lines, unknown = [], [], []
     for n, (sku, qty) in enumerate(wanted):
         product = products.get(sku)
@@ -452,10 +477,10 @@ async def preview(db: Database, cfg: StoreConfig, basket: str) -> Preview:
         items.append(engine.Item(key=str(n), sku=sku, unit_price=product.price_minor,
                                  quantity=quantity, gross=gross, measured=measured,
                                  category=product.category))
-        lines.append((sku, product.name, qty, gross))
-    result = engine.best(items, promos, utcnow().astimezone(cfg.tz))
-    return Preview([(sku, name, qty, gross, result.line_discounts.get(str(i), 0))
-                    for i, (sku, name, qty, gross) in enumerate(lines)], result, unknown)
+        lines.append((str(n), sku, product.name, qty, gross))
+    result = engine.best(items, promos, at, coupons_shown)
+    return Preview([(sku, name, qty, gross, result.line_discounts.get(key, 0))
+                    for key, sku, name, qty, gross in lines], result, unknown)
 
 
 # ---- chain promotions from the hub (promotion.upserted) -------------------------------

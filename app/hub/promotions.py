@@ -1,0 +1,322 @@
+"""Chain-wide promotions and coupons at the hub (issue #21).
+
+HQ makes an offer here (the store's form rules and the pure engine judge it); it goes
+to every store as `promotion.upserted` (its whole state and a `version`, like a
+product), and a chain coupon as `coupon.upserted` with that store's allowance. Stores
+report their uses (`coupon.used`, `coupon.released`) and the hub tops up the reporting
+store's allowance from what is left of the total (app/core/coupons.top_up): the stores'
+grants together never exceed the total, so the total is never overshot, online or not.
+
+Locks: writers here lock every store row in id order first (placement.lock_stores),
+then the coupon's row; a store's frame holds its own store row, then the coupon's.
+Store rows before coupon rows everywhere: no deadlock between the two.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from app.core import audit
+from app.core import coupons as coupon_rules
+from app.core import promotions as engine
+from app.core.clock import utcnow
+from app.core.db import Session
+from app.hub import placement
+from app.hub.db import HubDatabase, write_retrying
+from app.hub.models import HubCoupon, HubCouponGrant, HubCouponUse, HubPromotion
+from app.hub.service import active_store_ids, enqueue
+from app.promotions import service as store_promotions
+from app.promotions.service import FormError
+from app.sync.protocol import Event
+
+log = logging.getLogger(__name__)
+DEFAULT_PER_STORE = 10
+
+
+# ---- payloads ---------------------------------------------------------------------------
+
+
+def promotion_payload(p: HubPromotion) -> dict[str, Any]:
+    """The `promotion.upserted` data: the offer's whole state (ended is `active`)."""
+    return {
+        "id": p.id, "version": p.version, "name": p.name, "kind": p.kind,
+        "target_skus": json.loads(p.target_skus), "target_categories": json.loads(
+            p.target_categories), "get_skus": json.loads(p.get_skus),
+        "get_categories": json.loads(p.get_categories), "percent_bp": p.percent_bp,
+        "amount_minor": p.amount_minor, "buy": p.buy, "get": p.get, "size": p.size,
+        "bundle_price_minor": p.bundle_price_minor, "min_bill_minor": p.min_bill_minor,
+        "cap_minor": p.cap_minor, "free_sku": p.free_sku, "starts": p.starts, "ends": p.ends,
+        "days": [int(d) for d in p.days.split(",") if d], "since_minute": p.since_minute,
+        "until_minute": p.until_minute, "exclusive": p.exclusive, "priority": p.priority,
+        "coupon": p.coupon, "active": p.active, "updated_at": p.updated_at.isoformat(),
+    }
+
+
+def coupon_payload(c: HubCoupon, granted: int) -> dict[str, Any]:
+    """The `coupon.upserted` data for one store: limits and its allowance in all."""
+    return {"code": c.code, "version": c.version, "promotion_id": c.promotion_id,
+            "total_limit": c.total_limit, "per_customer_limit": c.per_customer_limit,
+            "allowance": granted, "active": c.active}
+
+
+def as_engine(p: HubPromotion) -> engine.Promotion:
+    """A hub row as the engine's Promotion (the store's conversion: one rule)."""
+    return store_promotions.to_promotion(_StoreShape(p))
+
+
+class _StoreShape:
+    """A HubPromotion seen with the store row's attribute types (dates as dates)."""
+
+    def __init__(self, p: HubPromotion) -> None:
+        self._p = p
+        self.starts = date.fromisoformat(p.starts) if p.starts else None
+        self.ends = date.fromisoformat(p.ends) if p.ends else None
+        self.amount_minor = p.amount_minor
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._p, name)
+
+
+# ---- HQ creates and ends -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Created:
+    promotion: HubPromotion
+    stores: tuple[str, ...]
+
+
+def _per_store(form: Mapping[str, str]) -> int:
+    text = (form.get("coupon_per_store") or "").strip()
+    if not text:
+        return DEFAULT_PER_STORE
+    if len(text) > 8 or not (text.isascii() and text.isdigit()):
+        raise FormError("uses a store may make offline is a whole number")
+    value = int(text)
+    try:
+        coupon_rules.check_limits(None, None, value)
+    except coupon_rules.CouponError as exc:
+        raise FormError(str(exc)) from None
+    return value
+
+
+async def create(db: HubDatabase, form: Mapping[str, str], user_id: str) -> Created:
+    """A chain offer from HQ's form, checked like the store's (FormError or
+    PromotionError: nothing saved), sent to every active store in the same transaction."""
+    row = store_promotions.row_from_form(form, user_id)
+    total, per_customer = store_promotions.coupon_limits(form)
+    per_store = _per_store(form)
+    if not row.coupon and (total or per_customer):
+        raise FormError("limits on uses need a coupon code")
+    now = utcnow()
+
+    async def save(s: Session) -> Created:
+        await placement.lock_stores(s)
+        promo = HubPromotion(
+            id=row.id, name=row.name, kind=row.kind, target_skus=row.target_skus,
+            target_categories=row.target_categories, get_skus=row.get_skus,
+            get_categories=row.get_categories, percent_bp=row.percent_bp,
+            amount_minor=row.amount_minor, buy=row.buy, get=row.get, size=row.size,
+            bundle_price_minor=row.bundle_price_minor, min_bill_minor=row.min_bill_minor,
+            cap_minor=row.cap_minor, free_sku=row.free_sku,
+            starts=row.starts.isoformat() if row.starts else None,
+            ends=row.ends.isoformat() if row.ends else None, days=row.days,
+            since_minute=row.since_minute, until_minute=row.until_minute,
+            exclusive=row.exclusive, priority=row.priority, coupon=row.coupon, active=True,
+            version=1, created_by=user_id, created_at=now, updated_at=now)
+        coupon = None
+        if row.coupon:
+            if await s.get(HubCoupon, row.coupon) is not None:
+                raise FormError(f"the coupon code {row.coupon} is taken: choose another")
+            coupon = HubCoupon(code=row.coupon, promotion_id=promo.id, total_limit=total,
+                               per_customer_limit=per_customer, per_store=per_store,
+                               active=True, version=1, created_at=now, updated_at=now)
+            s.add(coupon)
+        s.add(promo)
+        stores = await active_store_ids(s)
+        held = 0
+        for store_id in stores:
+            events: list[tuple[str, dict]] = []
+            if coupon is not None:
+                granted = coupon_rules.top_up(total=total, per_store=per_store, used_here=0,
+                                              held_elsewhere=held)
+                held += granted
+                s.add(HubCouponGrant(code=coupon.code, store_id=store_id, granted=granted,
+                                     used=0))
+                events.append(("coupon.upserted", coupon_payload(coupon, granted)))
+            events.append(("promotion.upserted", promotion_payload(promo)))
+            await enqueue(s, [store_id], events)
+        _audit(s, "chain_promotion_create", f"{promo.id} {promo.kind} {promo.name}", user_id)
+        return Created(promo, tuple(stores))
+
+    return await write_retrying(db, save)
+
+
+def _audit(s: Session, action: str, detail: str, user_id: str) -> None:
+    audit.record(s, action, detail[:200], user=user_id)
+
+
+async def end(db: HubDatabase, promotion_id: str, user_id: str) -> bool:
+    """End a chain offer now: every store hears it (`active` false, a newer version),
+    and its coupon with it. False: no such running offer."""
+    async def save(s: Session) -> bool:
+        await placement.lock_stores(s)
+        promo = await s.get(HubPromotion, promotion_id)
+        if promo is None or not promo.active:
+            return False
+        now = utcnow()
+        promo.active, promo.ended_at, promo.updated_at = False, now, now
+        promo.version += 1
+        coupon = await s.get(HubCoupon, promo.coupon) if promo.coupon else None
+        grants: dict[str, int] = {}
+        if coupon is not None:
+            coupon.active, coupon.updated_at = False, now
+            coupon.version += 1
+            grants = dict((await s.execute(select(HubCouponGrant.store_id,
+                                                  HubCouponGrant.granted)
+                                           .where(HubCouponGrant.code == coupon.code))).all())
+        for store_id in await active_store_ids(s):
+            events: list[tuple[str, dict]] = [("promotion.upserted", promotion_payload(promo))]
+            if coupon is not None:
+                events.insert(0, ("coupon.upserted",
+                                  coupon_payload(coupon, grants.get(store_id, 0))))
+            await enqueue(s, [store_id], events)
+        _audit(s, "chain_promotion_end", promotion_id, user_id)
+        return True
+
+    return await write_retrying(db, save)
+
+
+# ---- the page's reads -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Listed:
+    row: HubPromotion
+    state: str
+    summary: str
+    coupon: HubCoupon | None
+    used: int  # uses reported, net of those given back
+
+
+async def listing(db: HubDatabase, at: datetime) -> list[Listed]:
+    async with db.read() as s:
+        rows = list(await s.scalars(select(HubPromotion).order_by(
+            HubPromotion.created_at.desc()).limit(500)))
+        coupons = {c.code: c for c in await s.scalars(select(HubCoupon))}
+        used = dict((await s.execute(select(HubCouponGrant.code, func.sum(HubCouponGrant.used))
+                                     .group_by(HubCouponGrant.code))).all())
+    out = []
+    for row in rows:
+        try:
+            summary = store_promotions.describe(as_engine(row))
+        except (ValueError, TypeError) as exc:
+            summary = f"not applied: {exc}"
+        state = "ended" if not row.active or (row.ends and at.date().isoformat() > row.ends) \
+            else "scheduled" if row.starts and at.date().isoformat() < row.starts else "running"
+        out.append(Listed(row, state, summary, coupons.get(row.coupon or ""),
+                          int(used.get(row.coupon or "", 0) or 0)))
+    return out
+
+
+async def preview(db: HubDatabase, basket: str, on: str, coupons_text: str,
+                  tz: Any) -> store_promotions.Preview:
+    """HQ's running chain offers on a sample basket on a day (`on`, default today),
+    priced from the hub's master catalogue by the engine, as a store's till would."""
+    wanted = store_promotions.parse_basket(basket)
+    day = utcnow().astimezone(tz)
+    if on.strip():
+        try:
+            picked = date.fromisoformat(on.strip()[:10])
+        except ValueError:
+            raise FormError("the day is like 2026-12-31") from None
+        day = day.replace(year=picked.year, month=picked.month, day=picked.day)
+    async with db.read() as s:
+        promos = store_promotions.load([_StoreShape(p) for p in await s.scalars(
+            select(HubPromotion).where(HubPromotion.active.is_(True)))])
+        return await store_promotions.preview_on(s, wanted, promos, day,
+                                                 store_promotions.parse_coupons(coupons_text))
+
+
+# ---- stores' uses (coupon.used, coupon.released) ----------------------------------------
+
+
+KINDS = frozenset({"coupon.used", "coupon.released"})
+
+
+async def apply_store_event(s: Session, store_id: str, event: Event) -> None:
+    """A store's use or release of a chain coupon, in the frame's transaction (which
+    holds the store's row). A use books once by its id; the store's allowance is then
+    topped up from what is left of the total and sent to it (`coupon.upserted`). A code
+    the hub does not know, or a malformed event, is logged and skipped: a store's
+    report never stops its link."""
+    data = event.data
+    use_id, code = data.get("use_id"), coupon_rules.normalise(str(data.get("code", ""))[:200])
+    if not isinstance(use_id, str) or not 0 < len(use_id) <= 36 or code is None:
+        log.warning("store %s sent %s without a readable use id or code: ignored",
+                    store_id, event.kind)
+        return
+    coupon = await s.scalar(select(HubCoupon).where(HubCoupon.code == code).with_for_update())
+    if coupon is None:
+        log.warning("store %s reported coupon %s, which the hub does not have: ignored",
+                    store_id, code)
+        return
+    grant = await s.get(HubCouponGrant, (code, store_id))
+    if grant is None:
+        grant = HubCouponGrant(code=code, store_id=store_id, granted=0, used=0)
+        s.add(grant)
+    use = await s.get(HubCouponUse, use_id)
+    now = utcnow()
+    if event.kind == "coupon.used":
+        if use is not None:
+            return  # booked before (a replay)
+        s.add(HubCouponUse(id=use_id, code=code, store_id=store_id,
+                           sale=str(data.get("sale", ""))[:24], at=now))
+        grant.used += 1
+        if grant.used > grant.granted:  # a store past its allowance: shown, never hidden
+            log.warning("store %s used coupon %s %d times, %d allowed", store_id, code,
+                        grant.used, grant.granted)
+    else:
+        if use is None or use.store_id != store_id or use.released_at is not None:
+            return
+        use.released_at = now
+        grant.used = max(0, grant.used - 1)
+        return  # the use is free again at the store that gave it back
+    await s.flush()
+    others = await s.scalar(select(func.coalesce(func.sum(HubCouponGrant.granted), 0)).where(
+        HubCouponGrant.code == code, HubCouponGrant.store_id != store_id)) or 0
+    wanted = coupon_rules.top_up(total=coupon.total_limit, per_store=coupon.per_store,
+                                 used_here=grant.used, held_elsewhere=int(others))
+    if coupon.active and wanted > grant.granted:
+        grant.granted = wanted
+        coupon.version += 1
+        coupon.updated_at = now
+        await enqueue(s, [store_id], [("coupon.upserted", coupon_payload(coupon, wanted))])
+
+
+async def send_all_to(s: Session, store_id: str) -> None:
+    """A store added after chain offers were made hears the running ones (and a share
+    of their coupons), in the transaction that adds it."""
+    held_by: dict[str, int] = dict((await s.execute(
+        select(HubCouponGrant.code, func.sum(HubCouponGrant.granted))
+        .group_by(HubCouponGrant.code))).all())
+    events: list[tuple[str, dict]] = []
+    for promo in await s.scalars(select(HubPromotion).where(HubPromotion.active.is_(True))
+                                 .order_by(HubPromotion.id)):
+        coupon = await s.get(HubCoupon, promo.coupon) if promo.coupon else None
+        if coupon is not None and coupon.active:
+            granted = coupon_rules.top_up(total=coupon.total_limit, per_store=coupon.per_store,
+                                          used_here=0,
+                                          held_elsewhere=int(held_by.get(coupon.code, 0) or 0))
+            s.add(HubCouponGrant(code=coupon.code, store_id=store_id, granted=granted, used=0))
+            events.append(("coupon.upserted", coupon_payload(coupon, granted)))
+        events.append(("promotion.upserted", promotion_payload(promo)))
+    await enqueue(s, [store_id], events)
+
