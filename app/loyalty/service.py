@@ -212,6 +212,11 @@ class SalePoints:
     balance: int
     masked_phone: str
 
+    def receipt(self) -> dict[str, Any]:
+        """As the receipt templates read it (the same keys as sale_points)."""
+        return {"earned": self.earned, "redeemed": self.redeemed, "balance": self.balance,
+                "phone": self.masked_phone}
+
 
 async def _entry(s: Session, customer: Customer, kind: str, points: int, *, at: datetime,
                  reference: str, sale_id: str | None, refund_id: str | None,
@@ -297,20 +302,24 @@ async def on_refund(s: Session, cfg: StoreConfig, *, sale_id: str, refund_id: st
 
 
 async def points_of_sale(db: Database, sale_id: str) -> dict[str, Any] | None:
-    """What a receipt shows of a sale's points: earned, redeemed, the balance after,
+    """What a receipt shows of a sale's points: earned, redeemed, the balance now,
     the masked number; None when the bill moved no points."""
     async with db.read() as s:
-        rows = list(await s.scalars(select(LoyaltyEntry).where(
-            LoyaltyEntry.sale_id == sale_id, LoyaltyEntry.refund_id.is_(None))))
-        if not rows:
-            return None
-        customer = await s.get(Customer, rows[0].customer_id)
-        if customer is None or customer.erased_at is not None:
-            return None
-        st = await standing_of(s, customer)
-        return {"earned": sum(r.points for r in rows if r.kind == "earned"),
-                "redeemed": -sum(r.points for r in rows if r.kind == "redeemed"),
-                "balance": st.balance, "phone": st.masked}
+        return await sale_points(s, sale_id)
+
+
+async def sale_points(s: Session, sale_id: str) -> dict[str, Any] | None:
+    rows = list(await s.scalars(select(LoyaltyEntry).where(
+        LoyaltyEntry.sale_id == sale_id, LoyaltyEntry.refund_id.is_(None))))
+    if not rows:
+        return None
+    customer = await s.get(Customer, rows[0].customer_id)
+    if customer is None or customer.erased_at is not None:
+        return None
+    st = await standing_of(s, customer)
+    return {"earned": sum(r.points for r in rows if r.kind == "earned"),
+            "redeemed": -sum(r.points for r in rows if r.kind == "redeemed"),
+            "balance": st.balance, "phone": st.masked}
 
 
 @dataclass(frozen=True)

@@ -262,6 +262,7 @@ async def sale_receipt(request: Request, sale_id: str) -> Template:
     if sale is None:
         raise NotFoundException("No such sale.")
     receipt = {"sale": sale, "money": format_amount, "tax_rows": tax_rows(sale.lines),
+               "loyalty_points": await loyalty.points_of_sale(db, sale.id),
                **gst_context(sale), **await _print_status(request, sale.id)}
     if sale.counter == counter_of(request) and not is_htmx(request):
         till = await till_page(request, done=receipt)

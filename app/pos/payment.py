@@ -250,9 +250,10 @@ async def complete_sale(
         if doc.kind == "bos":  # a composition dealer collects no tax: none on the bill
             sale_row["tax_minor"] = 0
         await _INSERT_SALE.run(s, sale_row)
+        points = None
         if cart.customer_phone or "points" in {t.kind for t in cart.tenders}:  # issue #21
             try:
-                await loyalty.on_sale(s, cfg, phone=cart.customer_phone,
+                points = await loyalty.on_sale(s, cfg, phone=cart.customer_phone,
                                       sale_id=str(sale_row["id"]), number=str(sale_row["number"]),
                                       total_minor=totals.total, at=now, points_minor=sum(
                                           t.amount_minor for t in cart.tenders
@@ -339,7 +340,8 @@ async def complete_sale(
         await record_moves(s, moves, reason="sale", reference=str(sale_row["number"]),
                            user_id=user.id, then=[("sale.completed", completed)])
         sale = _written_sale(sale_row, sale_lines, sale_tenders)
-        receipts.ask_for_receipt(s, cfg, sale, user.name)
+        receipts.ask_for_receipt(s, cfg, sale, user.name,
+                                 points.receipt() if points is not None else None)
         return sale
 
 

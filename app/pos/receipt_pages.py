@@ -10,6 +10,7 @@ from litestar.response import Template
 from app.catalog.units import format_measure
 from app.core.auth import PUBLIC
 from app.core.web import page
+from app.loyalty import service as loyalty
 from app.pos import receipts
 
 
@@ -26,7 +27,11 @@ async def e_receipt(request: Request, token: str) -> Response | Template:
                     title="Receipt link expired",
                     message="This receipt link has expired; ask the store for a copy.",
                     user=None)
+    points = await loyalty.points_of_sale(request.app.state.db, found.sale.id)
+    if points is not None:  # anyone holding the link sees it: no balance (issue #21)
+        points = {**points, "balance": None}
     return page(request, "pos/e_receipt.html", sale=found.sale, store=cfg.store,
+                loyalty_points=points,
                 tax_rows=found.tax_rows, refunds=found.refunds,
                 refund_tax_rows=found.refund_tax_rows, line_text=receipts.sale_line_text,
                 you_saved=receipts.sale_saved,

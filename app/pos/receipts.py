@@ -26,6 +26,7 @@ from app.core.gst import TaxRow
 from app.core.gst import tax_rows as gst_rows
 from app.core.gst_invoice import STATE_NAMES, is_inter_state, state_label
 from app.core.money import format_amount, price_for_measure
+from app.loyalty import service as loyalty
 from app.pos.models import Refund, Sale, SaleLine
 from app.pos.pricing import SavingLine, you_saved
 from app.printing import service as printing
@@ -127,8 +128,10 @@ def receipt_url(cfg: StoreConfig, sale: Sale) -> str:
     return f"{cfg.public_url}/r/{sale.receipt_token}"
 
 
-def _receipt_context(cfg: StoreConfig, sale: Sale, cashier: str) -> dict:
+def _receipt_context(cfg: StoreConfig, sale: Sale, cashier: str,
+                     points: dict | None = None) -> dict:
     return {"sale": sale, "cashier": cashier, "receipt_url": receipt_url(cfg, sale),
+            "points": points,  # loyalty (issue #21): earned, redeemed, balance, masked phone
             "tax_rows": tax_rows(sale.lines), "line_text": sale_line_text,
             "saved": sale_saved(sale),
             **gst_context(sale)}
@@ -139,11 +142,12 @@ def receipt_layout(cfg: StoreConfig, sale: Sale, cashier: str, duplicate: bool =
                            **_receipt_context(cfg, sale, cashier))
 
 
-def ask_for_receipt(s: Session, cfg: StoreConfig, sale: Sale, cashier: str) -> list[str]:
+def ask_for_receipt(s: Session, cfg: StoreConfig, sale: Sale, cashier: str,
+                    points: dict | None = None) -> list[str]:
     """Queue the receipt on every printer that prints receipts for this counter."""
     jobs = printing.print_document(s, cfg, "receipt", counter=sale.counter, ref=sale.id,
                                    title=f"Receipt {sale.number}",
-                                   **_receipt_context(cfg, sale, cashier))
+                                   **_receipt_context(cfg, sale, cashier, points))
     return [job.printer for job in jobs]
 
 
@@ -157,7 +161,8 @@ async def reprint_receipt(db: Database, cfg: StoreConfig, sale_id: str,
             return None
         jobs = printing.print_document(s, cfg, "receipt", counter=sale.counter, ref=sale.id,
                                        title=f"Receipt {sale.number} (copy)", duplicate=True,
-                                       **_receipt_context(cfg, sale, user.name))
+                                       **_receipt_context(cfg, sale, user.name,
+                                                          await loyalty.sale_points(s, sale.id)))
         if jobs:
             audit.record(s, "reprint", f"receipt {sale.number}", user=user)
         return [job.printer for job in jobs]
