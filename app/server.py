@@ -41,6 +41,7 @@ from app.core.timing import server_timing_middleware
 from app.core.web import EXCEPTION_HANDLERS, TEMPLATES_DIR, nav_for, template_globals
 from app.display import routes as display_routes
 from app.display.live import Broker, till_hook
+from app.loyalty import routes as loyalty_routes
 from app.ops import routes as ops_routes
 from app.ops.metrics import StoreMetrics
 from app.orders import live as order_live
@@ -422,6 +423,7 @@ def create_store_app(cfg: StoreConfig, *, check_migrations: bool = True) -> Lite
             *purchasing_routes.ROUTES,
             *receiving_routes.ROUTES,
             *promotion_routes.ROUTES,
+            *loyalty_routes.ROUTES,
             *pairing.ROUTES,
             create_static_files_router(
                 path="/static", directories=[STATIC_DIR], opt=PUBLIC, send_as_attachment=False

@@ -91,6 +91,7 @@ NAV: list[tuple[str, str, tuple[str, ...]]] = [
     ("Counts", "/stock/counts", ("manager", "picker")),  # cycle counts (issue #17)
     ("Expiry", "/stock/expiry", ("manager",)),  # expiry and mark-downs (issue #17)
     ("Promotions", "/promotions", ("manager",)),  # offers at the counter (issue #21)
+    ("Loyalty", "/loyalty", ("cashier", "manager")),  # customers' points (issue #21)
     ("Transfers", "/stock/transfers", ("manager", "picker")),  # between stores (issue #17)
     ("Suppliers", "/purchasing", ("manager",)),
     ("Reports", "/reports", ("manager",)),  # sales, stock, GSTR-1, fulfilment (issue #18)
