@@ -15,9 +15,10 @@ import asyncio
 import re
 import time
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import parse_qs
 
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
 COUNTER_KEY = "counter"  # the till's session key for its counter (app/pos/till_web.py)
 _SALE = re.compile(r"/pos/sales/([0-9A-Za-z-]{1,36})")
@@ -84,14 +85,14 @@ class CounterFeed:
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
 
-    async def wait(self, version: int, timeout: float) -> bool:
+    async def wait(self, version: int, within: float) -> bool:
         """True when the feed moved past `version` (at once if it already has), False
-        after `timeout` seconds without a change."""
+        after `within` seconds without a change."""
         if self.version != version:
             return True
         changed = self._changed
         try:
-            async with asyncio.timeout(max(0.0, timeout)):
+            async with asyncio.timeout(max(0.0, within)):
                 await changed.wait()
         except TimeoutError:
             return self.version != version
@@ -138,7 +139,8 @@ def till_hook(broker: Broker):
             counter = session.get(COUNTER_KEY) if isinstance(session, dict) else None
             if not counter or "status" not in seen:
                 return
-            signal = signal_for(scope["method"], scope["path"], scope.get("query_string", b""),
+            http = cast(HTTPScope, scope)
+            signal = signal_for(http["method"], http["path"], http.get("query_string", b""),
                                 int(str(seen["status"])), str(seen.get("location", "")))
             if signal is not None:
                 broker.notify(counter, signal)

@@ -80,6 +80,7 @@ def broker_of(request: Request) -> Broker:
 
 def _render(request: Request, template: str, context: dict[str, Any]) -> str:
     engine = request.app.template_engine
+    assert engine is not None  # (create_store_app's TemplateConfig)
     return engine.get_template(template).render(**context)
 
 

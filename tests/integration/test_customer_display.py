@@ -127,7 +127,8 @@ async def test_revoked_display_is_refused_at_once(app, client, login_as, db):
         await screen.__aexit__(None, None, None)
 
 
-async def test_a_display_shows_its_own_counter_only(app, client, login_as, rows, db, cfg):
+async def test_a_display_shows_its_own_counter_only(app, client, login_as, rows, db,  # noqa: F811
+                                                    cfg):
     await login_as("manager")
     screen, token, _code = await pair(app, client, "C1")
     try:
@@ -146,7 +147,8 @@ async def test_a_display_shows_its_own_counter_only(app, client, login_as, rows,
         await screen.__aexit__(None, None, None)
 
 
-async def test_the_till_hook_bumps_the_cashiers_counter(app, client, login_as, rows, db, cfg):
+async def test_the_till_hook_bumps_the_cashiers_counter(app, client, login_as, rows,  # noqa: F811
+                                                        db, cfg):
     await login_as("cashier")
     feed = app.state.display_broker.feed("C1")
     cart = await open_till(client, "C1")
@@ -218,10 +220,10 @@ def test_signals_of_till_steps() -> None:
 
 
 def test_the_displays_upi_link_is_the_tills() -> None:
-    from tests.conftest import make_config
-
     import tempfile
     from pathlib import Path
+
+    from tests.conftest import make_config
 
     cfg = make_config(Path(tempfile.mkdtemp()))
     for amount in (1, 99, 100, 4500, 123456789):
