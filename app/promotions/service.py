@@ -268,9 +268,16 @@ def _coupon(form: Mapping[str, str]) -> str | None:
 
 def coupon_limits(form: Mapping[str, str]) -> tuple[int | None, int | None]:
     """Uses in total and per customer (empty: no limit), for an offer with a coupon."""
-    total = _whole(form, "coupon_total", "uses in total", coupon_rules.MAX_LIMIT) or None
-    mine = _whole(form, "coupon_per_customer", "uses per customer",
-                  coupon_rules.MAX_LIMIT) or None
+    def limit(name: str, what: str) -> int | None:
+        if not _text(form, name, 20):
+            return None  # empty: no limit
+        value = _whole(form, name, what, coupon_rules.MAX_LIMIT)
+        if value < 1:
+            raise FormError(f"{what} is a whole number from 1 (empty: no limit)")
+        return value
+
+    total = limit("coupon_total", "uses in total")
+    mine = limit("coupon_per_customer", "uses per customer")
     try:
         coupon_rules.check_limits(total, mine)
     except coupon_rules.CouponError as exc:
