@@ -19,8 +19,8 @@ from app.core.loyalty import LoyaltyError
 from app.loyalty import service as loyalty
 from app.loyalty.models import Customer, LoyaltyEntry
 from app.pos import cart, payment, shifts
-from app.printing.models import PrintJob
 from app.pos.till_rules import PosError
+from app.printing.models import PrintJob
 from app.sync.models import OutboxEvent
 from app.sync.protocol import Event
 from app.sync.store_apply import BadHubEvent, apply_hub_event
@@ -36,10 +36,10 @@ from tests.integration.test_pos_service import (  # noqa: F401  (fixtures)
     new_key,
     one,
     parsed,
-    scan,
     pay_cash,
     refund_line,
     rows,
+    scan,
     users,
 )
 

@@ -7,7 +7,7 @@ points."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
 
 from app.core.loyalty import (
