@@ -1,0 +1,145 @@
+"""Loyalty balances at the hub (issue #21), on SQLite and PostgreSQL: a store's
+movements booked once (a replayed event or entry books nothing more), the balance sent
+back to that store only, another store hearing of a customer only when it asks, an
+overdraw (two stores spending the same points) written off so no balance goes below
+zero, movements from a store that never asked kept apart, erasure reaching the stores
+that heard of the customer, and hostile event data failing the frame, booking nothing."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from sqlalchemy import func, select
+
+from app.hub import loyalty
+from app.hub import service as hub
+from app.hub.models import HubLoyaltyCustomer, HubLoyaltyEntry, HubLoyaltyWatch
+from tests.hub.test_hub_service import apply, ev
+from tests.hub.test_routing import sent_to
+
+PHONE = "9812345610"
+AT = "2026-11-27T11:30:00+05:30"
+
+
+def joined(seq: int, card: str | None = "KC-000123") -> object:
+    return ev(seq, "loyalty.joined", {"phone": PHONE, "card": card, "consent_at": AT})
+
+
+def move(seq: int, entry: str, kind: str, points: int, event: str | None = None,
+         phone: str = PHONE) -> object:
+    event = event or {"earned": "loyalty.earned", "redeemed": "loyalty.redeemed"}.get(
+        kind, "loyalty.reversed")
+    return ev(seq, event, {"entry_id": entry, "phone": phone, "kind": kind, "points": points,
+                           "reference": "S1-000001", "at": AT})
+
+
+async def stores(hub_db) -> None:
+    for sid in ("S1", "D2", "W3"):
+        await hub.add_store(hub_db, sid, name=f"Store {sid}", kind="counter", lat=12.9,
+                            lon=77.6)
+
+
+async def customer(hub_db) -> HubLoyaltyCustomer | None:
+    async with hub_db.read() as s:
+        return await s.scalar(select(HubLoyaltyCustomer))
+
+
+async def test_movements_book_once_and_the_balance_goes_to_the_sender_only(hub_db):
+    await stores(hub_db)
+    await apply(hub_db, "S1", [joined(1), move(2, "E1", "earned", 120)])
+    c = await customer(hub_db)
+    assert (c.phone, c.card, c.balance, c.joined_store) == (PHONE, "KC-000123", 120, "S1")
+    balances = await sent_to(hub_db, "S1", "loyalty.balance")
+    assert balances[-1] == {"phone": PHONE, "card": "KC-000123", "consent_at": c.consent_at
+                            .isoformat(), "balance": 120, "seq": 2}
+    assert await sent_to(hub_db, "D2", "loyalty.balance") == []  # D2 never asked
+    # The same frame again (a resend after a lost ack): the event ids are known.
+    await apply(hub_db, "S1", [joined(1), move(2, "E1", "earned", 120)])
+    # The same movement in a new event (a store restored from a backup re-sends it).
+    await apply(hub_db, "S1", [move(3, "E1", "earned", 120)])
+    assert (await customer(hub_db)).balance == 120
+    async with hub_db.read() as s:
+        assert await s.scalar(select(func.count()).select_from(HubLoyaltyEntry)) == 1
+
+
+async def test_another_store_hears_of_a_customer_only_when_it_asks(hub_db):
+    await stores(hub_db)
+    await apply(hub_db, "S1", [joined(1), move(2, "E1", "earned", 300)])
+    await apply(hub_db, "D2", [ev(1, "loyalty.lookup", {"phone": None, "card": "kc-000123"})])
+    [told] = await sent_to(hub_db, "D2", "loyalty.balance")
+    assert (told["phone"], told["balance"], told["seq"]) == (PHONE, 300, 1)
+    await apply(hub_db, "W3", [ev(1, "loyalty.lookup", {"phone": "9000000000", "card": None})])
+    assert await sent_to(hub_db, "W3", "loyalty.balance") == []  # unknown: nothing
+
+
+async def test_two_stores_spending_the_same_points_overdraw_into_a_write_off(hub_db, caplog):
+    await stores(hub_db)
+    await apply(hub_db, "S1", [joined(1), move(2, "E1", "earned", 150)])
+    await apply(hub_db, "D2", [ev(1, "loyalty.lookup", {"phone": PHONE, "card": None})])
+    # Both offline, both spend the 150 they last heard of.
+    caplog.set_level(logging.WARNING)
+    await apply(hub_db, "S1", [move(3, "E2", "redeemed", -150)])
+    await apply(hub_db, "D2", [move(2, "E3", "redeemed", -150)])
+    c = await customer(hub_db)
+    assert (c.balance, c.written_off) == (0, 150)  # never below zero
+    async with hub_db.read() as s:
+        off = await s.scalar(select(HubLoyaltyEntry.write_off).where(HubLoyaltyEntry.id == "E3"))
+        figures = await loyalty.figures(s)
+    assert off == 150 and figures.written_off == 150 and figures.points_out == 0
+    assert "written off" in caplog.text and PHONE not in caplog.text  # logs mask it
+    # a refund taking back earned points already spent is written off the same way
+    await apply(hub_db, "S1", [move(4, "E4", "earned_back", -50)])
+    c = await customer(hub_db)
+    assert (c.balance, c.written_off) == (0, 200)
+
+
+async def test_a_store_cannot_spend_points_of_a_customer_it_never_asked_for(hub_db, caplog):
+    await stores(hub_db)
+    await apply(hub_db, "S1", [joined(1), move(2, "E1", "earned", 500)])
+    caplog.set_level(logging.WARNING)
+    await apply(hub_db, "W3", [move(1, "E9", "redeemed", -500)])
+    c = await customer(hub_db)
+    assert c.balance == 500  # untouched
+    async with hub_db.read() as s:
+        apart = await s.get(HubLoyaltyEntry, "E9")
+    assert apart.customer_id is None and apart.store_id == "W3"
+    assert await sent_to(hub_db, "W3", "loyalty.balance") == []
+    assert "kept apart" in caplog.text
+
+
+async def test_erasure_reaches_the_stores_that_heard_and_keeps_the_ledger(hub_db):
+    await stores(hub_db)
+    await apply(hub_db, "S1", [joined(1), move(2, "E1", "earned", 80)])
+    await apply(hub_db, "D2", [ev(1, "loyalty.lookup", {"phone": PHONE, "card": None})])
+    await apply(hub_db, "S1", [ev(3, "loyalty.erased", {"phone": PHONE, "at": AT})])
+    c = await customer(hub_db)
+    assert (c.phone, c.card, c.consent_at) == (None, None, None) and c.erased_at is not None
+    assert await sent_to(hub_db, "D2", "loyalty.erase") == [{"phone": PHONE}]
+    assert await sent_to(hub_db, "S1", "loyalty.erase") == []  # it erased them itself
+    async with hub_db.read() as s:
+        assert await s.scalar(select(func.count()).select_from(HubLoyaltyWatch)) == 0
+        [entry] = list(await s.scalars(select(HubLoyaltyEntry)))
+    assert entry.customer_id == c.id  # the books keep the movement, on no one's number
+    # A store that had not heard yet sends points for the number: kept apart, and told.
+    await apply(hub_db, "D2", [move(2, "E5", "earned", 10)])
+    assert await sent_to(hub_db, "D2", "loyalty.erase") == [{"phone": PHONE}] * 2
+    assert (await customer(hub_db)).balance == 80
+
+
+@pytest.mark.parametrize("data", [
+    {"points": 1.5}, {"points": 2**63}, {"points": "NaN"}, {"points": True}, {"points": -5},
+    {"points": 0}, {"phone": "98123\x0045610"}, {"phone": "9" * 100_000},
+    {"reference": "x" * 100_000}, {"entry_id": "e\x00"}, {"kind": "redeemed"},
+    {"at": "not a time"}, {"at": "2026-11-27T11:30:00"},
+])
+async def test_hostile_movement_data_fails_the_frame_and_books_nothing(hub_db, data):
+    await stores(hub_db)
+    await apply(hub_db, "S1", [joined(1)])
+    good = {"entry_id": "E1", "phone": PHONE, "kind": "earned", "points": 10,
+            "reference": "S1-000001", "at": AT}
+    with pytest.raises(ValueError):
+        await apply(hub_db, "S1", [ev(2, "loyalty.earned", {**good, **data})])
+    assert (await customer(hub_db)).balance == 0
+    async with hub_db.read() as s:
+        assert await s.scalar(select(func.count()).select_from(HubLoyaltyEntry)) == 0
