@@ -17,6 +17,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from app.core.words import count_of
+
 MAX_POINTS = 10_000_000  # more points than this in one step is a typo or a forgery
 CARD_RE = re.compile(r"^[A-Z0-9][A-Z0-9-]{5,31}$")
 PHONE_RE = re.compile(r"^[6-9][0-9]{9}$")
@@ -163,7 +165,7 @@ def redeemable(*, hub_balance: int, pending: int, confirmed: bool, bill_total_mi
     if not confirmed:
         limits.append((max(0, pending + rules.offline_allowance_points),
                        "the hub has not confirmed the balance; offline, at most "
-                       f"{rules.offline_allowance_points} points"))
+                       f"{count_of(rules.offline_allowance_points, 'point')}"))
     points, reason = min(limits, key=lambda lim: lim[0])
     return Redeemable(max(0, points), reason if points < have else "")
 
@@ -175,7 +177,8 @@ def check_redeem(points: int, limit: Redeemable) -> None:
     if limit.points <= 0:
         raise LoyaltyError(f"no points can be used on this bill: {limit.reason or 'none left'}")
     if points > limit.points:
-        raise LoyaltyError(f"at most {limit.points} points on this bill ({limit.reason or 'the balance'})")
+        raise LoyaltyError(f"at most {count_of(limit.points, 'point')} on this bill "
+                           f"({limit.reason or 'the balance'})")
 
 
 # ---- refunds --------------------------------------------------------------------------

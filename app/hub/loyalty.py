@@ -28,6 +28,7 @@ from app.core.loyalty import (
     normalise_card,
     normalise_phone,
 )
+from app.core.words import count_of
 from app.hub.models import HubLoyaltyCustomer, HubLoyaltyEntry, HubLoyaltyWatch
 from app.hub.service import enqueue
 from app.sync.protocol import Event
@@ -47,7 +48,7 @@ _MOVES = {"loyalty.earned": {"earned": 1}, "loyalty.redeemed": {"redeemed": -1},
 def _text(data: dict, key: str, limit: int) -> str:
     value = data.get(key)
     if not isinstance(value, str) or not value or len(value) > limit or "\x00" in value:
-        raise ValueError(f"{key!r} must be text of 1 to {limit} characters")
+        raise ValueError(f"{key!r} must be text of at most {count_of(limit, 'character')}")
     return value
 
 
@@ -99,7 +100,7 @@ def parse_move(kind: str, data: dict) -> Move:
             0 < abs(points) <= MAX_POINTS) or (points > 0) != (signs[move] > 0):
         raise ValueError(f"'points' of a {move} movement must be a whole number "
                          f"{'above' if signs[move] > 0 else 'below'} zero, at most "
-                         f"{MAX_POINTS} points")
+                         f"{count_of(MAX_POINTS, 'point')}")
     reference = data.get("reference", "")
     if not isinstance(reference, str) or len(reference) > 20 or "\x00" in reference:
         raise ValueError("'reference' must be text of at most 20 characters")
