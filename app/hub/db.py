@@ -360,7 +360,7 @@ class Raw:
             if self.dialect == "sqlite":
                 return self.conn.execute(sql, _values(params)).fetchall()
             text_, names = self._sql(sql)
-            return await self.conn.fetch(text_, *(_value(params[n]) for n in names))
+            return await self.conn.fetch(text_, *(bind_value(params[n]) for n in names))
         except Exception as exc:
             raise _as_sqlalchemy(exc, sql, params) from exc
 
@@ -372,7 +372,7 @@ class Raw:
                 self.conn.executemany(sql, [_values(row) for row in rows])
                 return
             text_, names = self._sql(sql)
-            await self.conn.executemany(text_, [tuple(_value(row[n]) for n in names)
+            await self.conn.executemany(text_, [tuple(bind_value(row[n]) for n in names)
                                                 for row in rows])
         except Exception as exc:
             raise _as_sqlalchemy(exc, sql, rows) from exc
@@ -409,12 +409,13 @@ def _as_sqlalchemy(exc: Exception, sql: str, params: Any) -> Exception:
 _PG_SQL: dict[str, tuple[str, tuple[str, ...]]] = {}
 
 
-def _value(value: Any) -> Any:
+def bind_value(value: Any) -> Any:
+    """A value as the driver is given it: a datetime as UTCDateTime writes it."""
     return _UTC.process_bind_param(value, None) if isinstance(value, datetime) else value
 
 
 def _values(params: dict[str, Any]) -> dict[str, Any]:
-    return {k: _value(v) for k, v in params.items()}
+    return {k: bind_value(v) for k, v in params.items()}
 
 
 def insert_sql(table: Any) -> str:

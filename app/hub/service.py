@@ -31,7 +31,7 @@ from app.core.geo import point_problem
 from app.core.ids import uuid7
 from app.core.security import hash_token
 from app.hub import reconcile
-from app.hub.db import HubDatabase, insert_rows, rows_of, upsert, write_retrying
+from app.hub.db import HubDatabase, Raw, insert_rows, rows_of, upsert, write_retrying
 from app.hub.events import StoresHaveNews, raise_event
 from app.hub.models import (
     HubChannel,
@@ -364,20 +364,37 @@ async def enqueue(s: Session, store_ids: list[str], events: list[tuple[str, dict
     # learns its new seq.
     await s.flush()
     loaded = s.sync_session.identity_map
+    raw = await Raw.of(s)
+    at_once = raw is not None and raw.dialect == "postgresql"
     for store_id in sorted(set(store_ids)):  # hub_stores rows are always locked in id order
-        last = int((await rows_of(s, _BUMP_SEQ, {"store_id": store_id, "n": len(events)}))[0][0])
+        if at_once:  # one round trip: the seqs and the rows in one statement
+            last = int((await rows_of(s, _BUMP_AND_WRITE_PG, {
+                "store_id": store_id, "n": len(events), "at": now,
+                "ids": [uuid7() for _ in encoded], "kinds": [kind for kind, _ in encoded],
+                "data": [data for _, data in encoded]}))[0][0])
+        else:
+            last = int((await rows_of(s, _BUMP_SEQ, {"store_id": store_id,
+                                                     "n": len(events)}))[0][0])
+            first = last - len(events) + 1
+            await insert_rows(s, HubOutbox.__table__, [
+                {"store_id": store_id, "seq": first + i, "id": uuid7(), "kind": kind,
+                 "at": now, "data": data} for i, (kind, data) in enumerate(encoded)])
         row = loaded.get(identity_key(HubStore, store_id))
         if row is not None:
             set_committed_value(row, "down_seq", last)
-        first = last - len(events) + 1
-        await insert_rows(s, HubOutbox.__table__, [
-            {"store_id": store_id, "seq": first + i, "id": uuid7(), "kind": kind, "at": now,
-             "data": data} for i, (kind, data) in enumerate(encoded)])
     raise_event(s, StoresHaveNews(tuple(sorted(set(store_ids)))))  # woken after commit
 
 
 _BUMP_SEQ = ("UPDATE hub_stores SET down_seq = down_seq + :n WHERE id = :store_id "
              "RETURNING down_seq")
+# PostgreSQL (issue #15): the bump and the store's new outbox rows in one statement, one
+# round trip instead of two; the rows take the seqs the bump handed out, in list order.
+_BUMP_AND_WRITE_PG = (
+    "WITH b AS (" + _BUMP_SEQ + ") "
+    "INSERT INTO hub_outbox (store_id, seq, id, kind, at, data) "
+    "SELECT :store_id, b.down_seq - :n + u.i, u.id, u.kind, :at, u.data FROM b, "
+    "unnest(CAST(:ids AS text[]), CAST(:kinds AS text[]), CAST(:data AS text[])) "
+    "WITH ORDINALITY AS u(id, kind, data, i) RETURNING (SELECT down_seq FROM b)")
 
 
 async def pending_down(db: HubDatabase, store_id: str, after: int, limit: int) -> list[Event]:
