@@ -293,3 +293,67 @@ async def test_a_cashier_may_not_manage_displays(client, login_as):
     r = await client.post("/display/slides", files={"image": ("a.png", PNG, "image/png")},
                           headers={"x-csrftoken": csrf_of(client)})
     assert r.status_code == 403
+
+
+async def test_the_stream_pushes_each_change_and_ends_when_unpaired(app, client, login_as,
+                                                                    rows, db):  # noqa: F811
+    """The display's stream itself (the generator behind /display/events): the screen as
+    it is first, then each change of its counter only, then 'revoked'."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from app.display.routes import _screens
+
+    await login_as("manager")
+    screen, token, _code = await pair(app, client, "C1")
+    await screen.__aexit__(None, None, None)
+    display = await service.display_for_token(db, token)
+    events = _screens(SimpleNamespace(app=app), display)  # type: ignore[arg-type]
+    assert (await anext(events)).event == "hello"
+    first = await anext(events)
+    assert first.event == "screen" and 'data-testid="display-idle"' in first.data
+    cart = await open_till(client, "C1")
+    started = time.monotonic()
+    await client.post("/pos/scan", data={"code": rows[0].barcodes[0], "cart_id": cart},
+                      headers=hx(client))
+    pushed = await asyncio.wait_for(anext(events), 2)
+    assert pushed.event == "screen" and rows[0].name in pushed.data
+    assert time.monotonic() - started < 0.3
+    # Two displays on one counter: each stream gets the change.
+    second = _screens(SimpleNamespace(app=app), display)  # type: ignore[arg-type]
+    assert (await anext(second)).event == "hello"
+    assert rows[0].name in (await anext(second)).data
+    await client.post("/pos/scan", data={"code": rows[1].barcodes[0], "cart_id": cart},
+                      headers=hx(client))
+    for stream in (events, second):
+        assert rows[1].name in (await asyncio.wait_for(anext(stream), 2)).data
+    await client.post(f"/display/screens/{display.id}/revoke",
+                      headers={"x-csrftoken": csrf_of(client)})
+    ended = await asyncio.wait_for(anext(events), 2)
+    assert ended.event == "revoked"
+    with pytest.raises(StopAsyncIteration):
+        await anext(events)
+    await second.aclose()
+
+
+async def test_hostile_pairing_forms_change_nothing(app, client, login_as, db):
+    await login_as("manager")
+    for form in ({"counter": "C1", "name": "x\x00y"}, {"counter": "C1", "name": "n" * 100_000},
+                 {"counter": "C1" * 10_000, "name": "Screen"}, {"counter": "inf", "name": "S"},
+                 {"counter": "", "name": ""}, {}):
+        r = await client.post("/display/screens", data=form,
+                              headers={"x-csrftoken": csrf_of(client)})
+        assert r.status_code == 400, form  # (the app's input bounds or the page's message)
+    async with db.read() as s:
+        assert list(await s.scalars(select(CustomerDisplay))) == []
+    screen = AsyncTestClient(app=app)
+    async with screen:
+        await screen.get("/display/join?code=" + "x" * 5000)
+        for code in ("", "a\x00" * 20, "x" * 100_000, str(2**63)):
+            r = await screen.post("/display/join", data={"code": code,
+                                                         "_csrf_token": csrf_of(screen)})
+            assert r.status_code == 400
+            assert screen.cookies.get(COOKIE) is None
+        # A forged cookie is no display.
+        screen.cookies.set(COOKIE, "A" * 43, path="/display")
+        assert (await screen.get("/display")).status_code == 403
