@@ -8,6 +8,7 @@ these pages takes a counter from the request."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -33,6 +34,9 @@ COOKIE = "kirana_display"
 COOKIE_DAYS = 3650
 DISPLAY_STATE = "kirana_display"
 KEEPALIVE_SECONDS = 15.0
+MAX_STREAMS_PER_DISPLAY = 4  # a screen reloading leaves a stream or two for a moment
+TOO_MANY = ("This screen already has too many open display pages. Close the others, "
+            "then reload this page.")
 NOT_PAIRED = ("This screen is not paired with a counter (or its pairing was cancelled). "
               "A manager pairs it from Pair a device → Customer displays.")
 # The form's image plus one byte: a bigger one is refused with the page's own message.
@@ -120,10 +124,29 @@ async def _screens(request: Request, display: service.Display
 
 
 @get("/display/events", guards=[DISPLAY])
-async def display_events(request: Request) -> ServerSentEvent:
+async def display_events(request: Request) -> ServerSentEvent | Response:
     """The screen, pushed as it changes (server-sent events; the browser reconnects by
-    itself when the link drops)."""
-    return ServerSentEvent(_screens(request, _display(request)))
+    itself when the link drops). Each stream holds a connection: one display may hold
+    MAX_STREAMS_PER_DISPLAY, the next is refused with 429 until one closes."""
+    display = _display(request)
+    streams: Counter = request.app.state.setdefault("display_streams", Counter())
+    if streams[display.id] >= MAX_STREAMS_PER_DISPLAY:
+        return Response(TOO_MANY, status_code=429, media_type="text/plain",
+                        headers={"Retry-After": "5"})
+    streams[display.id] += 1
+    return ServerSentEvent(_counted(streams, display.id, _screens(request, display)))
+
+
+async def _counted(streams: Counter, key: str, events: AsyncIterator[ServerSentEventMessage]
+                   ) -> AsyncIterator[ServerSentEventMessage]:
+    """The stream, holding its place in `streams[key]` until the page goes away."""
+    try:
+        async for message in events:
+            yield message
+    finally:
+        streams[key] -= 1
+        if streams[key] <= 0:
+            del streams[key]
 
 
 @get("/display/slides/{slide_id:str}", guards=[display_guard("manager")])

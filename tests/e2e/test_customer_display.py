@@ -12,10 +12,12 @@ display reconnects by itself and shows the next bill -> the manager unpairs it.
 from __future__ import annotations
 
 import re
+import struct
 import subprocess
 import time
 import urllib.error
 import urllib.request
+import zlib
 
 import pytest
 from playwright.async_api import Page, expect
@@ -64,6 +66,17 @@ async def first_change_with(page: Page, text: str) -> int:
         "(t) => (window.__changes || window.__cart).find(c => c.text.includes(t))", arg=text,
         polling="raf", timeout=10_000)
     return int(await handle.evaluate("c => c.at"))
+
+
+def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    """A real PNG of one colour (the display's slideshow shows it)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+    rows = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2,
+                                                                0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
 def restart(server: Server) -> None:
@@ -121,6 +134,22 @@ async def test_customer_display_follows_the_till(own_server, new_page, guard) ->
     assert response is not None and "/login" in shown.url
     await shown.goto("/display")
     await expect(shown.get_by_test_id("display-idle")).to_be_visible()
+
+    # The manager's slideshow images reach the idle screen at once; a file that is not
+    # an image is refused and stored nowhere.
+    for colour in ((11, 110, 79), (230, 126, 34)):
+        await till.get_by_test_id("slide-file").set_input_files(
+            files=[{"name": "offer.png", "mimeType": "image/png", "buffer": png(64, 48, colour)}])
+        await till.get_by_test_id("slide-upload").tap()
+        await expect(till.get_by_test_id("display-message")).to_contain_text("Image added")
+    await till.get_by_test_id("slide-file").set_input_files(
+        files=[{"name": "offer.png", "mimeType": "image/png", "buffer": b"<html>no</html>"}])
+    await till.get_by_test_id("slide-upload").tap()
+    await expect(till.get_by_test_id("display-message")).to_contain_text("not a PNG, JPEG or WebP")
+    await expect(till.get_by_test_id("slide-row")).to_have_count(2)
+    await expect(shown.get_by_test_id("display-slide")).to_have_count(2)
+    await expect(shown.locator(".slide.shown")).to_have_count(1)
+    assert await shown.locator(".slide.shown").evaluate("img => img.naturalWidth") == 64
 
     # The cashier's shift on C1.
     await till.locator("form.who-wide").get_by_role("button", name="Sign out").tap()

@@ -357,3 +357,19 @@ async def test_hostile_pairing_forms_change_nothing(app, client, login_as, db):
         # A forged cookie is no display.
         screen.cookies.set(COOKIE, "A" * 43, path="/display")
         assert (await screen.get("/display")).status_code == 403
+
+
+async def test_one_display_may_hold_only_a_few_streams(app, client, login_as, db):
+    from collections import Counter
+
+    from app.display.routes import MAX_STREAMS_PER_DISPLAY
+
+    await login_as("manager")
+    screen, token, _code = await pair(app, client, "C1")
+    try:
+        display = await service.display_for_token(db, token)
+        app.state.display_streams = Counter({display.id: MAX_STREAMS_PER_DISPLAY})
+        r = await screen.get("/display/events")
+        assert r.status_code == 429 and "too many open display pages" in r.text
+    finally:
+        await screen.__aexit__(None, None, None)
