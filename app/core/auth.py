@@ -100,7 +100,9 @@ SEEN_STEP = 15  # seconds: last use is written back at most this often (a sessio
 # the `kirana` CLI or the hub. On SQLite the row is kept with the database's
 # PRAGMA data_version (core/db.Database.data_version, a few microseconds), which changes
 # whenever any other connection commits: an unchanged version means an unchanged row;
-# any write anywhere reads the row again. Without it (PostgreSQL) every request reads.
+# any write anywhere reads the row again. The PostgreSQL hub's version (hub/db.py
+# PgDatabase.data_version) moves on a NOTIFY from a trigger on users and api_keys, on
+# its own writes and every few seconds; None (its LISTEN link is down): every request reads.
 
 # Built once, with a bound parameter: building and caching a statement per request costs more
 # than the read.
@@ -139,7 +141,7 @@ async def _fresh_row(db: AnyDatabase, ident: tuple[str, str], statement: Prepare
         kept = cache.get(ident)
         if kept is not None and kept[0] == version:
             return kept[1]
-    engine = getattr(db, "read_engine", None) if watch is not None else None
+    engine = getattr(db, "read_engine", None) if getattr(db, "dialect", "") == "sqlite" else None
     if engine is not None:  # SQLite: a prepared read, no ORM Session, no transaction
         row = statement.first_outside(engine, {"ident": ident[1]})
     else:

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import random
 import re
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -27,6 +28,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, create_async_e
 from app.config import HubSection
 from app.core.db import Database, Session, Tx, UTCDateTime, dialect_name
 from app.hub.events import UOW_KEY, HubUnitOfWork, Waker
+
+# At most this long a hub process keeps a user's or API key's row without reading it again
+# (core.auth), whatever it heard: the bound if its LISTEN connection silently stops hearing.
+AUTH_KEEP_SECONDS = 5
+# `write()`s committed by this process, through any PgDatabase (the CLI's, a test's)
+_WRITES = [0]
 
 
 class PgDatabase:
@@ -55,15 +62,34 @@ class PgDatabase:
             pool_timeout=pool.db_pool_timeout_seconds, pool_pre_ping=False)
         self.read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
+    def data_version(self) -> tuple[int, int, int] | None:
+        """What core.auth keeps a user's or API key's row under (issue #15: on SQLite,
+        PRAGMA data_version; here every request read its row, a round trip on every
+        order). It changes when users or api_keys change anywhere (the NOTIFY of
+        migration h019, heard by this process's LISTEN connection, milliseconds after
+        the COMMIT), after every `write()` this process commits through any PgDatabase
+        (a revoke made here bites at the very next request, before its NOTIFY is heard),
+        and every AUTH_KEEP_SECONDS (a LISTEN connection that hangs without closing cannot
+        keep a row for long). None, so nothing is kept, while the LISTEN link is down."""
+        heard = getattr(self.waker, "auth_version", None)
+        version = heard() if heard is not None else None
+        if version is None:
+            return None
+        return version, _WRITES[0], int(time.monotonic() // AUTH_KEEP_SECONDS)
+
     @asynccontextmanager
     async def write(self) -> AsyncIterator[Session]:
         """One transaction with its unit of work (app/hub/events.py): the events raised
         in it are handled before COMMIT and published after; dropped on a rollback."""
         uow = HubUnitOfWork()
-        async with AsyncSession(self.engine, expire_on_commit=False) as session, session.begin():
-            session.info[UOW_KEY] = uow
-            yield session
-            await uow.commit(session)
+        try:
+            async with AsyncSession(self.engine, expire_on_commit=False) as session, \
+                    session.begin():
+                session.info[UOW_KEY] = uow
+                yield session
+                await uow.commit(session)
+        finally:
+            _WRITES[0] += 1  # (also when the COMMIT's fate is unknown)
         await uow.publish(self.waker)
 
     @asynccontextmanager

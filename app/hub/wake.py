@@ -17,6 +17,8 @@ from typing import Any
 
 log = logging.getLogger("kirana.hub")
 CHANNEL = "kirana_hub"
+# users or api_keys changed (a trigger, migration h019): rows kept by core.auth are stale
+AUTH_CHANNEL = "kirana_auth"
 
 
 def down_topic(store_id: str) -> str:
@@ -79,6 +81,10 @@ class PgWaker(Waker):
         self._conn: Any = None  # an asyncpg.Connection (asyncpg ships no types)
         self._task: asyncio.Task | None = None
         self._lock = asyncio.Lock()  # one query at a time on the shared connection
+        # Changes to users/api_keys heard so far; None while not LISTENing (then nothing
+        # may be kept: a change could go unheard). See auth_version.
+        self._auth_changes = 0
+        self._hearing_auth = False
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._listen(), name="hub-listen")
@@ -91,8 +97,12 @@ class PgWaker(Waker):
                 self._conn = await asyncpg.connect(self.dsn)
                 await self._conn.add_listener(
                     CHANNEL, lambda _c, _pid, _ch, payload: self._deliver(payload))
-                # Anything missed while (re)connecting: wake every sender once.
+                await self._conn.add_listener(AUTH_CHANNEL, self._auth_changed)
+                # Anything missed while (re)connecting: wake every sender once, and forget
+                # every kept user and key row.
                 self._deliver("*")
+                self._auth_changes += 1
+                self._hearing_auth = True
                 lost = asyncio.Event()
                 self._conn.add_termination_listener(lambda _c, lost=lost: lost.set())
                 await lost.wait()
@@ -100,7 +110,20 @@ class PgWaker(Waker):
                 raise
             except Exception as exc:
                 log.warning("hub LISTEN connection lost: %s; retrying", exc)
+            finally:
+                self._hearing_auth = False
             await asyncio.sleep(1)
+
+    def _auth_changed(self, *_args: object) -> None:
+        self._auth_changes += 1
+
+    def auth_version(self) -> int | None:
+        """A number that changes whenever users or api_keys change in the database, by
+        any writer; None while this process is not LISTENing (nothing may be kept)."""
+        conn = self._conn
+        if not self._hearing_auth or conn is None or conn.is_closed():
+            return None
+        return self._auth_changes
 
     async def wake(self, *topics: str) -> None:
         conn = self._conn
