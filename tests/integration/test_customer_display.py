@@ -11,14 +11,22 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
+from app.core.money import format_amount
 from app.core.security import hash_token
 from app.display import screens, service
 from app.display.live import TillSignal, signal_for
 from app.display.models import CustomerDisplay, DisplaySlide
 from app.display.routes import COOKIE
-from app.pos import pay_routes
+from app.pos import pay_routes, payment
+from app.pos.receipts import sale_saved
 from tests.conftest import csrf_of
-from tests.integration.test_pos_pages import hx, open_till, rows  # noqa: F401 (fixture)
+from tests.integration.test_pos_pages import (  # noqa: F401 (fixture)
+    hx,
+    open_till,
+    pay_cash_and_complete,
+    rows,
+)
+from tests.integration.test_pos_service import catalog, parsed  # noqa: F401 (fixtures)
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
@@ -380,5 +388,33 @@ async def test_one_display_may_hold_only_a_few_streams(app, client, login_as, db
         app.state.display_streams = Counter({display.id: MAX_STREAMS_PER_DISPLAY})
         r = await screen.get("/display/events")
         assert r.status_code == 429 and "too many open display pages" in r.text
+    finally:
+        await screen.__aexit__(None, None, None)
+
+
+async def test_the_display_shows_offers_and_what_the_customer_saves(app, client, login_as,
+                                                                    db, catalog):  # noqa: F811
+    """A "buy 2 get 1" scanned three times: the line's offer, the offers' total and
+    "You save" on the display, equal to what the receipt will say."""
+    from tests.integration.test_pos_service import ATTA, barcode
+    from tests.integration.test_promotions_till import BOGO
+
+    await login_as("manager")
+    made = await client.post("/promotions", data={**BOGO, "_csrf_token": csrf_of(client)})
+    assert made.status_code == 200
+    screen, _token, _code = await pair(app, client, "C1")
+    try:
+        cart = await open_till(client)
+        for _ in range(3):
+            await client.post("/pos/scan", data={"code": barcode(catalog, ATTA),
+                                                 "cart_id": cart}, headers=hx(client))
+        shown = (await screen.get("/display")).text
+        assert 'data-testid="display-offer">Atta: buy 2 get 1 free −₹68.00' in shown
+        assert "<span>Offers</span><span>−₹68.00</span>" in shown
+        saved = re.search(r'data-testid="display-saved"><span>You save</span><span>([^<]+)<',
+                          shown).group(1)
+        sale_id = await pay_cash_and_complete(client, cart)
+        sale = await payment.get_sale(db, sale_id)
+        assert saved == format_amount(sale_saved(sale))
     finally:
         await screen.__aexit__(None, None, None)
