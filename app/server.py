@@ -405,11 +405,11 @@ def create_store_app(cfg: StoreConfig, *, check_migrations: bool = True) -> Lite
             *expiry_routes.ROUTES,
             # The till's steps, hooked: each one that succeeds bumps its counter's
             # customer displays (app/display/live.py; O(1), no database work).
-            Router(path="/", route_handlers=[*pos_routes.ROUTES, *pay_routes.ROUTES],
+            Router(path="/", route_handlers=[*pos_routes.ROUTES, *pay_routes.ROUTES,
+                                             *coupon_routes.ROUTES],
                    middleware=[till_hook(display_broker)]),
             *display_routes.ROUTES,
             *refund_routes.ROUTES,
-            *coupon_routes.ROUTES,
             *shift_routes.ROUTES,
             *receipt_pages.ROUTES,
             *order_live.ROUTES,
