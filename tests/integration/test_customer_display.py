@@ -164,6 +164,11 @@ async def test_the_till_hook_bumps_the_cashiers_counter(app, client, login_as, r
     await client.post("/pos/scan", data={"code": rows[0].barcodes[0], "cart_id": cart},
                       headers=hx(client))
     assert feed.version == before + 1 and feed.signal.mode == "cart"
+    # A coupon typed at the till changes the bill: the display is told too.
+    await client.post("/pos/cart/coupon", data={"cart_id": cart, "code": "NOSUCH"},
+                      headers=hx(client))
+    assert feed.version == before + 2
+    before += 1
     await client.get("/pos/search?q=a", headers=hx(client))  # changes nothing: no bump
     await client.get("/pos/printer-alerts", headers=hx(client))
     assert feed.version == before + 1
