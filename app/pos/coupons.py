@@ -30,6 +30,9 @@ async def add_coupon(db: Database, cfg: StoreConfig, counter: str, cart_id: str,
     code = rules.normalise(text)
     if code is None:
         raise NotACoupon("that is not a coupon code")
+    async with db.read() as s:  # an unknown scan takes no write lock to find out
+        if await coupons.find(s, code) is None:
+            raise NotACoupon(f"No coupon {code}")
     async with db.write() as s:
         found = await coupons.find(s, code)
         if found is None:

@@ -83,3 +83,20 @@ async def test_a_cashier_cannot_make_offers(client, login_as, db):
     async with db.read() as s:
         assert await s.scalar(select(func.count()).select_from(PromotionRow)) == 0
 
+
+
+async def test_a_chain_offer_shows_from_hq_without_end(client, login_as, cfg, db):
+    from app.promotions import service as promos
+    from tests.integration.test_coupons import chain_promotion
+
+    async with db.write() as s:
+        await promos.apply_hub_promotion(s, cfg, chain_promotion(1))
+    await login_as("manager")
+    page = await client.get("/promotions")
+    assert 'data-testid="from-hq"' in page.text and "HQ's offer: changed at the hub" in page.text
+    assert 'data-testid="end-promotion"' not in page.text
+    refused = await client.post("/promotions/01hq-promo-0001/end",
+                                data={"_csrf_token": hx(client)["x-csrftoken"]})
+    assert refused.status_code == 404
+    async with db.read() as s:
+        assert (await s.get(PromotionRow, "01hq-promo-0001")).active
