@@ -219,3 +219,27 @@ async def test_only_hq_opens_the_page(hub_client, hub_db):
     async with hub_db.write() as s:
         await s.execute(update(User).where(User.name == "Omar").values(role="cashier"))
     assert (await hub_client.get("/hub/promotions")).status_code == 403
+
+
+async def test_a_resent_use_frame_books_once_through_the_link(hub_db, hub_cfg, hq):
+    """The link's own path (apply_frame: the cursor first, then the use id): the same
+    frame twice, and the same use under a new seq, book one use and one top-up."""
+    from app.sync import protocol as p
+    from app.sync.hub_link import apply_frame
+
+    await stores(hub_db, "S1")
+    async with hub_db.write() as s:
+        await s.execute(update(HubStore).where(HubStore.id == "S1").values(epoch="a" * 16))
+    await chain.create(hub_db, {**OFFER, "coupon_total": "10"}, hq)
+    used = p.Event(seq=1, id="S1-e1", kind="coupon.used", at="2026-12-01T10:00:00+05:30",
+                   data={"use_id": "u1", "code": "HQ50", "sale": "S1-000001",
+                         "at": "2026-12-01T10:00:00+05:30"})
+    for _ in range(2):
+        reply, _wake = await apply_frame(hub_db, hub_cfg, "S1", "a" * 16,
+                                         p.Events(events=[used]))
+        assert reply == p.Ack(upto=1)
+    again = p.Event(seq=2, id="S1-e2", kind="coupon.used", at=used.at, data=used.data)
+    await apply_frame(hub_db, hub_cfg, "S1", "a" * 16, p.Events(events=[again]))
+    assert await grants(hub_db) == {"S1": (3, 1)}
+    assert [d["allowance"] for k, d in await outbox(hub_db, "S1")
+            if k == "coupon.upserted"] == [2, 3]
