@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import struct
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -23,7 +24,16 @@ import pytest
 from playwright.async_api import Page, expect
 
 from app.core.money import format_amount, parse_amount
-from tests.e2e.conftest import DEVICES, KIRANA, SHOTS, Server, _env, demo_products, login
+from tests.e2e.conftest import (
+    DEVICES,
+    KIRANA,
+    SHOTS,
+    Server,
+    _die_with_parent,
+    _env,
+    demo_products,
+    login,
+)
 
 # The display's screen, timestamped each time it changes (run before the page's own
 # scripts): the test reads when a change arrived without polling for it.
@@ -87,7 +97,8 @@ def restart(server: Server) -> None:
     server.proc = subprocess.Popen(
         [str(KIRANA), "serve", "--config", str(server.directory / "store.toml"),
          "--host", "127.0.0.1", "--port", port],
-        cwd=server.directory, env=_env(), stdout=log, stderr=subprocess.STDOUT)
+        cwd=server.directory, env=_env(), stdout=log, stderr=subprocess.STDOUT,
+        preexec_fn=_die_with_parent if sys.platform == "linux" else None)
     log.close()
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
