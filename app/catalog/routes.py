@@ -39,11 +39,15 @@ async def products_search(request: Request, q: str = "") -> Template:
     return page(request, "catalog/_results.html", q=q, results=results)
 
 
-def product_json(p: Product) -> dict[str, Any]:
+def product_json(p: Product | service.ProductCard) -> dict[str, Any]:
+    """A product for the API: an ORM Product with its barcodes loaded, or the plain
+    ProductCard the scan reads (the same JSON either way)."""
+    codes = (list(p.barcodes) if isinstance(p, service.ProductCard)
+             else [b.code for b in p.barcodes])
     return {
         "sku": p.sku,
         "name": p.name,
-        "barcodes": [b.code for b in p.barcodes],
+        "barcodes": codes,
         "price": to_decimal_string(p.price_minor),
         "price_minor": p.price_minor,
         # MRP (maximum retail price, tax inclusive); null when not known
@@ -74,9 +78,8 @@ async def api_product(request: Request, sku: str) -> dict[str, Any]:
 async def api_scan(request: Request, code: str) -> dict[str, Any]:
     """Parse a scanned code and return the product with what the code carries."""
     try:
-        found = await service.lookup_scan(
-            request.app.state.db, code, request.app.state.cfg.measure_rules, with_barcodes=True
-        )
+        found = await service.lookup_scan_card(
+            request.app.state.db, code, request.app.state.cfg.measure_rules)
     except BarcodeError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from None
     except service.UnknownProduct as exc:

@@ -51,6 +51,23 @@ async def test_scan_api_returns_product_and_measure(client, demo_catalog, api_ke
     assert data["product"]["sku"] == loose.sku and data["weight_g"] == 1250
 
 
+async def test_scan_api_shows_a_product_as_the_product_api_does(client, db, cfg, api_key):
+    """The scan API reads plain rows (issue #15), the product API the ORM: the same JSON,
+    barcodes in code order, and a typed SKU found as the till finds it."""
+    csv = ("sku,name,price,mrp,gst_rate,unit,category,barcodes,tracks_expiry\n"
+           "MULTI-1,Three Codes Soap,40.00,45.00,18,piece,Soap,"
+           "8901030000010|4006381333931|0012345678905,yes\n")
+    await import_catalog(db, parse_catalog(csv, cfg.measure_rules))
+    auth = {"Authorization": f"Bearer {api_key}"}
+    by_sku = (await client.get("/api/v1/products/MULTI-1", headers=auth)).json()
+    assert by_sku["barcodes"] == ["0012345678905", "4006381333931", "8901030000010"]
+    for code in ("4006381333931", "multi-1"):
+        scanned = await client.get(f"/api/v1/scan/{code}", headers=auth)
+        assert scanned.status_code == 200, scanned.text
+        assert scanned.json()["product"] == by_sku
+    assert by_sku["mrp_minor"] == 4500 and by_sku["tracks_expiry"] is True
+
+
 async def test_scan_api_errors_are_specific(client, demo_catalog, api_key):
     auth = {"Authorization": f"Bearer {api_key}"}
     code = demo_catalog["packaged"].barcodes[0]
