@@ -19,7 +19,7 @@ async def apply_coupon(request: Request, data: Form) -> Template:
     if not counter:
         return notice(request, "Open a shift first.")
     try:
-        view, said = await coupons.add_coupon(db, cfg, counter, data.get("cart_id", ""),
+        view, said = await coupons.add_coupon(db, cfg, counter, data.get("cart_id", "")[:64],
                                               data.get("code", ""))
     except PosError as exc:
         view = await cart.current_cart(db, cfg, counter, signed_in(request))
@@ -34,7 +34,7 @@ async def remove_coupon(request: Request, data: Form) -> Template:
     if not counter:
         return notice(request, "Open a shift first.")
     try:
-        view = await coupons.remove_coupon(db, cfg, counter, data.get("cart_id", ""),
+        view = await coupons.remove_coupon(db, cfg, counter, data.get("cart_id", "")[:64],
                                            data.get("code", ""))
     except PosError as exc:
         view = await cart.current_cart(db, cfg, counter, signed_in(request))

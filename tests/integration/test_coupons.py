@@ -314,3 +314,17 @@ async def test_a_store_coupon_use_is_not_reported_to_the_hub(cfg, db, catalog, c
     await sell(db, cfg, "C1", cashier, view.cart.id)
     assert await events(db, "coupon.used") == []
 
+
+
+@pytest.mark.parametrize("basket, coupons_text", [
+    ("ATA\x00 1", ""), ("A 1\n" * 5000, ""), ("ATA 1e3", ""), ("ATA -1", ""),
+    ("ATA 99999", ""), ("ATA 1", "X" * 2000),
+])
+def test_hostile_sample_baskets_are_refused(basket, coupons_text):
+    with pytest.raises(FormError):
+        promos.parse_basket(basket)
+        promos.parse_coupons(coupons_text)
+
+
+def test_sample_coupons_are_read_like_the_till():
+    assert promos.parse_coupons("diwali50, hq 50 =1+1") == ["DIWALI50", "HQ", "50"]
