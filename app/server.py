@@ -224,7 +224,14 @@ def _finish(app: Litestar, cfg: StoreConfig | HubConfig, db: AnyDatabase) -> Lit
 def create_hub_app(cfg: HubConfig, *, check_migrations: bool = True) -> Litestar:
     """The hub: the same program in another mode (catalogue master, central stock,
     store health, the /sync/v1 endpoint)."""
-    from app.hub import channel_api, order_pages, promotion_pages, report_pages, transfer_pages
+    from app.hub import (
+        channel_api,
+        loyalty_pages,
+        order_pages,
+        promotion_pages,
+        report_pages,
+        transfer_pages,
+    )
     from app.hub import pages as hub_pages
     from app.hub.db import open_hub_database
     from app.hub.demo_feed import HubDemoFeed
@@ -288,6 +295,7 @@ def create_hub_app(cfg: HubConfig, *, check_migrations: bool = True) -> Litestar
             *order_pages.ROUTES,
             *transfer_pages.ROUTES,
             *promotion_pages.ROUTES,
+            *loyalty_pages.ROUTES,
             *report_pages.ROUTES,
             *hub_link.ROUTES,
             *ops_routes.ROUTES,
@@ -325,7 +333,8 @@ def create_hub_app(cfg: HubConfig, *, check_migrations: bool = True) -> Litestar
 
 HUB_NAV = [("Stores", "/"), ("Orders", "/hub/orders"), ("Catalogue", "/hub/catalog"),
            ("Stock", "/hub/inventory"), ("Transfers", "/hub/transfers"), ("Sales", "/hub/sales"),
-           ("Promotions", "/hub/promotions"), ("Reports", "/hub/reports"), ("Rules", "/hub/rules")]
+           ("Promotions", "/hub/promotions"), ("Loyalty", "/hub/loyalty"),
+           ("Reports", "/hub/reports"), ("Rules", "/hub/rules")]
 
 
 def hub_nav_for(user) -> list[tuple[str, str]]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func, select
 
@@ -245,3 +246,49 @@ async def figures(s: Session) -> ChainFigures:
     apart = await s.scalar(select(func.count(HubLoyaltyEntry.id)).where(
         HubLoyaltyEntry.customer_id.is_(None)))
     return ChainFigures(int(customers), int(out), int(off), int(apart or 0))
+
+
+@dataclass(frozen=True)
+class StoreOverdraw:
+    store_id: str
+    entries: int
+    written_off: int
+
+
+@dataclass(frozen=True)
+class HubCustomerView:
+    masked: str
+    card: str | None
+    balance: int
+    written_off: int
+    joined_store: str
+    entries: list[HubLoyaltyEntry]
+
+
+async def overview(db: Any) -> tuple[ChainFigures, list[StoreOverdraw]]:
+    """The hub's loyalty page: the chain's figures and the write-offs per store."""
+    async with db.read() as s:
+        rows = (await s.execute(
+            select(HubLoyaltyEntry.store_id, func.count(HubLoyaltyEntry.id),
+                   func.sum(HubLoyaltyEntry.write_off))
+            .where(HubLoyaltyEntry.write_off > 0).group_by(HubLoyaltyEntry.store_id)
+            .order_by(HubLoyaltyEntry.store_id))).all()
+        return await figures(s), [StoreOverdraw(r[0], int(r[1]), int(r[2] or 0)) for r in rows]
+
+
+async def customer_view(db: Any, text: str) -> HubCustomerView | None:
+    """A customer by number or card for HQ: masked number, balance, the last 100
+    movements (which store, what, write-offs). LoyaltyError for malformed input."""
+    phone = normalise_phone(text) if text.strip()[:1].isdigit() or text.startswith("+") \
+        else None
+    card = None if phone else normalise_card(text)
+    async with db.read() as s:
+        column = HubLoyaltyCustomer.phone if phone else HubLoyaltyCustomer.card
+        customer = await s.scalar(select(HubLoyaltyCustomer).where(column == (phone or card)))
+        if customer is None:
+            return None
+        entries = list(await s.scalars(
+            select(HubLoyaltyEntry).where(HubLoyaltyEntry.customer_id == customer.id)
+            .order_by(HubLoyaltyEntry.booked_at.desc(), HubLoyaltyEntry.id.desc()).limit(100)))
+        return HubCustomerView(mask_phone(customer.phone or ""), customer.card, customer.balance,
+                               customer.written_off, customer.joined_store, entries)

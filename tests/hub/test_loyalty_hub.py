@@ -143,3 +143,23 @@ async def test_hostile_movement_data_fails_the_frame_and_books_nothing(hub_db, d
     assert (await customer(hub_db)).balance == 0
     async with hub_db.read() as s:
         assert await s.scalar(select(func.count()).select_from(HubLoyaltyEntry)) == 0
+
+
+async def test_hq_sees_the_chain_the_write_offs_and_a_customer_masked(hub_client, hub_db):
+    from tests.hub.conftest import sign_in
+
+    await stores(hub_db)
+    await apply(hub_db, "S1", [joined(1), move(2, "E1", "earned", 150)])
+    await apply(hub_db, "D2", [ev(1, "loyalty.lookup", {"phone": PHONE, "card": None})])
+    await apply(hub_db, "S1", [move(3, "E2", "redeemed", -150)])
+    await apply(hub_db, "D2", [move(2, "E3", "redeemed", -150)])
+    await sign_in(hub_client, "Omar")  # a manager
+    page = await hub_client.get("/hub/loyalty")
+    assert page.status_code == 200 and "150 points written off" in page.text
+    assert "<td>D2</td>" in page.text
+    found = await hub_client.get("/hub/loyalty", params={"q": PHONE})
+    assert "98xxxxxx10" in found.text and PHONE not in found.text
+    assert "joined at S1" in found.text
+    for hostile in ("98123\x0045610", "x" * 5000, "inf", str(2**63)):
+        r = await hub_client.get("/hub/loyalty", params={"q": hostile})
+        assert r.status_code in (200, 400) and 'data-testid="loyalty-customer"' not in r.text
