@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, text
 
 from app.config import StoreConfig
 from app.core import audit
@@ -350,9 +350,22 @@ async def erase(db: Database, customer_id: str, user: StaffUser) -> bool:
             return False
         phone = customer.phone
         _blank(customer, now)
+        await _forget_number(s, phone)
         emit(s, "loyalty.erased", {"phone": phone, "at": now.isoformat()})
         audit.record(s, "loyalty.erase", f"customer {customer.id}", user=user)
         return True
+
+
+# The till keeps the number a bill was made for (sales, carts): erased with the customer.
+# Plain SQL on purpose: app.pos builds on this module, so it cannot import pos models.
+_FORGET = (text("UPDATE sales SET customer_phone = '' WHERE customer_phone = :phone"),
+           text("UPDATE carts SET customer_phone = '' WHERE customer_phone = :phone"))
+
+
+async def _forget_number(s: Session, phone: str | None) -> None:
+    if phone:
+        for statement in _FORGET:
+            await s.execute(statement, {"phone": phone})
 
 
 def _blank(customer: Customer, now: datetime) -> None:
@@ -413,6 +426,7 @@ async def apply_erase(s: Session, data: dict) -> None:
     customer = await _by_phone(s, phone)
     if customer is not None:
         _blank(customer, utcnow())
+    await _forget_number(s, phone)
 
 
 async def search(db: Database, text: str) -> list[Standing]:

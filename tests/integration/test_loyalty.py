@@ -19,6 +19,7 @@ from app.core.loyalty import LoyaltyError
 from app.loyalty import service as loyalty
 from app.loyalty.models import Customer, LoyaltyEntry
 from app.pos import cart, payment, shifts
+from app.pos.models import Cart, Sale
 from app.pos.till_rules import PosError
 from app.printing.models import PrintJob
 from app.sync.models import OutboxEvent
@@ -269,6 +270,10 @@ async def test_erasing_a_customer_blanks_them_keeps_the_ledger_and_tells_the_hub
     assert await events(db, "loyalty.erased") == [{"phone": PHONE,
                                                   "at": row.erased_at.isoformat()}]
     assert await loyalty.customer_page(db, customer.id) is None
+    # the till's own copies of the number (the bill, its cart) are erased with them
+    assert await rows(db, select(Sale.customer_phone).where(Sale.id == sale.id)) == [""]
+    assert await one(db, select(func.count()).select_from(Cart).where(
+        Cart.customer_phone == PHONE)) == 0
     assert await loyalty.points_of_sale(db, sale.id) is None
     # A refund of their bill afterwards: no account to move points on, all in money.
     refund = await refund_line(db, lcfg, sale.id, sale.lines[0].id, 5, "resaleable", manager)
