@@ -477,6 +477,10 @@ class SimStore:
     problems: list[str] = field(default_factory=list)
     ack_event: asyncio.Event = field(default_factory=asyncio.Event)
     closed: bool = False
+    down_repeats: int = 0  # hub -> store events received again (at or below the cursor)
+    # Called with each frame's new hub -> store events before the cursor moves past them
+    # (bench/hub_scale.py checks every store gets the catalogue once, in order).
+    on_down: Any = None
 
     async def open(self, ws_url: str, wait_s: float) -> None:
         from websockets.asyncio.client import connect
@@ -515,6 +519,9 @@ class SimStore:
                                                          "from": self.down_cursor + 1}))
                         continue
                     fresh = [e for e in events if e["seq"] > self.down_cursor]
+                    self.down_repeats += len(events) - len(fresh)
+                    if self.on_down is not None:
+                        self.on_down(self, fresh)
                     self.down_events += len(fresh)
                     self.down_cursor = max(self.down_cursor, events[-1]["seq"])
                     await self.ws.send(_json.encode({"type": "ack", "upto": self.down_cursor}))

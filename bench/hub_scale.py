@@ -1,0 +1,662 @@
+"""Hub at chain scale (issue #24), the measurement baseline: N simulated stores on one
+real `kirana hub` process, SQLite and PostgreSQL.
+
+For each N of `--stores` (ascending; a fresh hub and database for each):
+
+1. memory and idle CPU: hub RSS fresh, then with all N stores connected (KiB per
+   connected store), hub CPU with every link idle (heartbeats, pings), time to connect all;
+2. catalogue fan-out: `kirana hub catalog-import` of P generated products while the N
+   stores are connected; every simulated store acks every frame. Time until the LAST
+   store has every event, events/s delivered, hub DB growth in bytes (SQLite file + WAL;
+   PostgreSQL pg_database_size), hub_outbox rows written (today one per product per
+   store). P is `--products` unless P x N would pass `--max-fanout`: then P is cut and
+   the 100,000-product figures are projected from the measured rate (formula printed);
+3. steady stock traffic: `stock.moved` frames from all stores at `--events-per-second`
+   in total; hub CPU per event, ack round trip.
+
+Checks (exit 1 otherwise): every store got every hub event exactly once, consecutive
+seqs, the products in the hub's order (by SKU); every stock event acked and kept once
+at the hub; no traceback in the hub log. A step that runs out of time or memory stops
+the curve there, and what was measured is reported (exit 0 if at least one N finished).
+
+The hub, the import CLI and this process (the simulated stores) share the machine's
+CPUs with any other work on it: the `other work` column is the machine's busy CPU that
+was none of them. Run:
+
+    .venv/bin/python bench/hub_scale.py [--backend sqlite|postgresql|both]
+        [--stores 100,1000,3000] [--products 100000] [--quick] [--markdown]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import random
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _common import (
+    Budget,
+    BudgetExceeded,
+    busy_warning,
+    format_table,
+    load_average,
+    machine_info,
+    summarize,
+    work_directory,
+)
+from _till import machine_busy_seconds, own_cpu_seconds
+from sync import (
+    BenchFailed,
+    HubProbe,
+    LoadFigures,
+    SimStore,
+    cpu_seconds,
+    hub_sums,
+    pg_admin_dsn,
+    pg_create,
+    pg_drop,
+    pg_reachable,
+    proc_status,
+    production_sync_settings,
+    register_stores,
+    run_load,
+)
+
+PACKAGES = ("litestar", "uvicorn", "websockets", "SQLAlchemy", "asyncpg", "msgspec")
+FULL_IMPORT = 100_000  # issue #24's catalogue
+TARGET_DB_GROWTH = 1 << 30  # 100,000 products to 1,000 stores: under 1 GB ...
+TARGET_FANOUT_SECONDS = 600.0  # ... and every store acked within 10 minutes
+TARGET_RSS_3000 = 1 << 30  # hub memory under 1 GB with 3,000 connected stores
+
+
+# ---- measuring ----------------------------------------------------------------------------
+
+
+class Phase:
+    """CPU seconds over one phase: the hub, this process, children (the import CLI, added
+    by hand), and the machine's busy CPU that was none of them ('other work')."""
+
+    def __init__(self, hub_pid: int) -> None:
+        self.pid = hub_pid
+        self.t0 = time.perf_counter()
+        self.hub0 = cpu_seconds(hub_pid)
+        self.own0 = own_cpu_seconds()
+        self.busy0 = machine_busy_seconds()[0]
+        self.children = 0.0
+
+    def stop(self) -> Phase:
+        self.wall = time.perf_counter() - self.t0
+        self.hub = cpu_seconds(self.pid) - self.hub0
+        self.own = own_cpu_seconds() - self.own0
+        busy = machine_busy_seconds()[0] - self.busy0
+        self.others = max(0.0, busy - self.hub - self.own - self.children)
+        return self
+
+    def pct(self, seconds: float) -> float:
+        """Seconds of CPU as % of one core over this phase."""
+        return 100 * seconds / self.wall if self.wall > 0 else float("nan")
+
+
+def mem_available_kib() -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1])
+    return 0
+
+
+class Probe(HubProbe):
+    async def rows(self, query: str) -> list[tuple]:
+        if self._lite is not None:
+            return [tuple(r) for r in self._lite.execute(query).fetchall()]
+        return [tuple(r) for r in await self._pg.fetch(query)]
+
+
+async def db_bytes(url: str, sqlite_path: Path | None) -> int:
+    """The hub database's size: SQLite's pages in use (page_count - freelist_count, read
+    through the WAL, so not the file's size, which a WAL checkpoint makes jump), or
+    PostgreSQL's pg_database_size (tables, indexes, TOAST)."""
+    async with Probe(url) as probe:
+        if sqlite_path is not None:
+            pages = int(await probe.value("PRAGMA page_count"))
+            free = int(await probe.value("PRAGMA freelist_count"))
+            return (pages - free) * int(await probe.value("PRAGMA page_size"))
+        return int(await probe.value("SELECT pg_database_size(current_database())"))
+
+
+# ---- the catalogue --------------------------------------------------------------------------
+
+
+def ean13(body12: str) -> str:
+    digits = [int(c) for c in body12]
+    check = (10 - (sum(digits[0::2]) + 3 * sum(digits[1::2])) % 10) % 10
+    return body12 + str(check)
+
+
+def write_catalog(path: Path, count: int, round_no: int) -> list[str]:
+    """`count` generated piece products (one EAN-13 each), like a chain's range; a new
+    round changes every price so each import touches every product. Returns the SKUs in
+    the order the hub announces them (by SKU)."""
+    rng = random.Random(round_no)
+    lines = ["sku,name,barcodes,price,mrp,gst_rate,hsn,unit,pack_size,category,active,"
+             "reorder_level,tracks_expiry"]
+    skus = []
+    for i in range(count):
+        sku = f"HS-{i:06d}"
+        skus.append(sku)
+        mrp = rng.randrange(10, 2000)
+        price = max(1, mrp - rng.randrange(0, 5) - round_no)
+        lines.append(f"{sku},Bench product {i} {rng.choice(('500 g', '1 kg', '200 ml'))},"
+                     f"{ean13(f'89{i:010d}')},{price}.00,{mrp}.00,5,0713,piece,1,Bench,yes,"
+                     f"{rng.randrange(0, 20)},no")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return sorted(skus)
+
+
+def run_import(config: Path, csv_path: Path, log: Path) -> tuple[int, float, float]:
+    """`kirana hub catalog-import` as an operator runs it: (exit code, wall s, CPU s)."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1", NO_COLOR="1", TERM="dumb")
+    start = time.perf_counter()
+    with log.open("ab") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "app.cli", "hub", "catalog-import",
+                                 "--config", str(config), str(csv_path)],
+                                cwd=Path(__file__).resolve().parent.parent, env=env,
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, time.perf_counter() - start, usage.ru_utime + usage.ru_stime
+
+
+@dataclass
+class DownCheck:
+    """What one simulated store has been sent: seqs must be consecutive from 1 and the
+    products must arrive once each, in the hub's order."""
+
+    skus: list[str]
+    last_seq: int = 0
+    index: int = 0
+    other_kinds: int = 0
+    first_at: float = 0.0
+    last_at: float = 0.0
+    problems: list[str] = field(default_factory=list)
+
+    def __call__(self, sim: SimStore, fresh: list[dict]) -> None:
+        self.last_at = time.perf_counter()
+        if fresh and not self.first_at:
+            self.first_at = self.last_at
+        for event in fresh:
+            if event["seq"] != self.last_seq + 1 and len(self.problems) < 5:
+                self.problems.append(f"seq {event['seq']} after {self.last_seq}")
+            self.last_seq = event["seq"]
+            if event["kind"] != "product.upserted":
+                self.other_kinds += 1
+                continue
+            sku = event["data"].get("sku")
+            if (self.index >= len(self.skus) or sku != self.skus[self.index]) \
+                    and len(self.problems) < 5:
+                want = self.skus[self.index] if self.index < len(self.skus) else "nothing"
+                self.problems.append(f"product {self.index + 1}: got {sku}, expected {want}")
+            self.index += 1
+
+
+# ---- one N ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Point:
+    backend: str
+    stores: int
+    connected: int = 0
+    connect_seconds: float = float("nan")
+    rss_fresh_kib: int = 0
+    rss_connected_kib: int = 0
+    idle: Phase | None = None
+    products: int = 0
+    fan_events: int = 0
+    import_seconds: float = float("nan")
+    import_cpu: float = 0.0
+    fanout_seconds: float = float("nan")  # import start -> the last store has everything
+    after_commit_seconds: float = float("nan")  # import exit -> the last store has everything
+    # the first event at any store -> the last store has everything: the hub's delivery
+    # rate once it has noticed the import (a SQLite hub notices at its next poll)
+    delivery_seconds: float = float("nan")
+    outbox_rows: int = 0
+    db_growth: int = 0
+    fan: Phase | None = None
+    rss_fanout_kib: int = 0
+    steady: LoadFigures | None = None
+    steady_phase: Phase | None = None
+    steady_target: float = 0.0
+    problems: list[str] = field(default_factory=list)
+    stopped: str = ""  # why the curve stops here
+
+    @property
+    def kib_per_store(self) -> float:
+        n = self.connected or self.stores
+        return (self.rss_connected_kib - self.rss_fresh_kib) / n if n else float("nan")
+
+    @property
+    def fan_rate(self) -> float:
+        return self.fan_events / self.fanout_seconds if self.fanout_seconds > 0 else float("nan")
+
+    @property
+    def delivery_rate(self) -> float:
+        d = self.delivery_seconds
+        return self.fan_events / d if d > 0 else float("nan")
+
+
+@dataclass
+class Sizes:
+    stores: list[int]
+    products: int
+    max_fanout: int
+    idle_seconds: float
+    steady_seconds: float
+    events_per_second: float
+
+
+async def connect_all(sims: list[SimStore], ws_url: str, budget: Budget) -> float:
+    gate = asyncio.Semaphore(50)
+
+    async def open_one(sim: SimStore) -> None:
+        async with gate:
+            await sim.open(ws_url, min(120, budget.remaining()))
+
+    start = time.perf_counter()
+    await asyncio.gather(*(open_one(sim) for sim in sims))
+    return time.perf_counter() - start
+
+
+async def measure_point(point: Point, hub: Any, tokens: dict[str, str], sizes: Sizes,
+                        root: Path, budget: Budget, round_no: int) -> None:
+    pid = hub.proc.popen.pid
+    url = hub.database_url
+    tag = f"[{point.backend}] {point.stores:,} stores:"
+    checks = {}
+    sims = []
+    for i, (store_id, token) in enumerate(sorted(tokens.items())):
+        sim = SimStore(store_id, token, random.Random(i))
+        checks[store_id] = sim.on_down = DownCheck([])
+        sims.append(sim)
+    readers: list[asyncio.Task] = []
+    try:
+        try:
+            point.connect_seconds = await connect_all(sims, hub.ws_url, budget)
+        except BudgetExceeded:
+            raise
+        except Exception as exc:
+            point.connected = sum(1 for s in sims if s.ws is not None)
+            point.stopped = (f"only {point.connected:,} of {point.stores:,} stores connected "
+                             f"({type(exc).__name__}: {str(exc)[:120]})")
+            return
+        point.connected = len(sims)
+        readers = [asyncio.create_task(sim.read()) for sim in sims]
+        await asyncio.sleep(2.0)  # the hellos' writes settle
+        point.rss_connected_kib = proc_status(pid).get("VmRSS", 0)
+        idle = Phase(pid)
+        await asyncio.sleep(min(sizes.idle_seconds, budget.remaining()))
+        point.idle = idle.stop()
+        print(f"{tag} connected in {point.connect_seconds:.1f} s; hub RSS "
+              f"{point.rss_fresh_kib / 1024:.0f} -> {point.rss_connected_kib / 1024:.0f} MiB "
+              f"({point.kib_per_store:.0f} KiB per store); idle hub CPU "
+              f"{idle.pct(idle.hub):.1f}% of a core", flush=True)
+
+        # 2. the catalogue import, fanned out
+        products = min(sizes.products, max(1, sizes.max_fanout // point.stores))
+        point.products = products
+        csv_path = root / f"catalog-{products}.csv"
+        skus = write_catalog(csv_path, products, round_no)
+        for check in checks.values():
+            check.skus = skus
+        async with Probe(url) as probe:
+            rows0 = int(await probe.value("SELECT count(*) FROM hub_outbox"))
+            seq0 = dict(await probe.rows("SELECT id, down_seq FROM hub_stores"))
+        bytes0 = await db_bytes(url, hub.sqlite_path)
+        fan = Phase(pid)
+        rss_max = 0
+        stop_rss = asyncio.Event()
+
+        async def sample_rss() -> None:
+            nonlocal rss_max
+            while not stop_rss.is_set():
+                rss_max = max(rss_max, proc_status(pid).get("VmRSS", 0))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop_rss.wait(), 0.5)
+
+        sampler = asyncio.create_task(sample_rss())
+        start = time.perf_counter()
+        code, point.import_seconds, point.import_cpu = await asyncio.to_thread(
+            run_import, hub.config, csv_path, root / "import.log")
+        imported = time.perf_counter()
+        if code != 0:
+            raise BenchFailed(f"catalog-import exited {code}: "
+                              f"{(root / 'import.log').read_text(errors='replace')[-1500:]}")
+        async with Probe(url) as probe:
+            targets = dict(await probe.rows("SELECT id, down_seq FROM hub_stores"))
+            point.outbox_rows = int(await probe.value("SELECT count(*) FROM hub_outbox")) - rows0
+        point.fan_events = sum(targets[s.id] - seq0.get(s.id, 0) for s in sims)
+        wait_s = budget.remaining() - 30  # leave time to report
+        deadline = time.perf_counter() + wait_s
+        while any(checks[s.id].last_seq < targets[s.id] and not s.closed for s in sims):
+            if time.perf_counter() > deadline:
+                behind = sum(1 for s in sims if checks[s.id].last_seq < targets[s.id])
+                point.stopped = (f"time limit: {behind:,} stores still without the whole "
+                                 f"catalogue after {time.perf_counter() - start:.0f} s")
+                break
+            await asyncio.sleep(0.1)
+        done = max(checks[s.id].last_at for s in sims)
+        first = min((checks[s.id].first_at for s in sims if checks[s.id].first_at),
+                    default=float("nan"))
+        point.delivery_seconds = done - first
+        stop_rss.set()
+        await sampler
+        fan.children = point.import_cpu
+        point.fan = fan.stop()
+        point.rss_fanout_kib = rss_max
+        point.fanout_seconds = done - start
+        point.after_commit_seconds = done - imported
+        # The hub records the acks a moment later; then the DB size is the steady one.
+        async with Probe(url) as probe:
+            for _ in range(100):
+                if not int(await probe.value("SELECT count(*) FROM hub_stores "
+                                             "WHERE down_acked < down_seq")):
+                    break
+                await asyncio.sleep(0.1)
+        point.db_growth = await db_bytes(url, hub.sqlite_path) - bytes0
+        for sim in sims:
+            check = checks[sim.id]
+            got = check.index
+            if sim.closed:
+                point.problems.append(f"{sim.id}: link closed during the import")
+            if got != len(skus) and not point.stopped:
+                point.problems.append(f"{sim.id}: {got:,} product events, expected {len(skus):,}")
+            if sim.down_repeats:
+                point.problems.append(f"{sim.id}: {sim.down_repeats} events sent again")
+            point.problems += [f"{sim.id}: {p}" for p in check.problems + sim.problems]
+        if point.stopped:
+            print(f"{tag} STOPPED: {point.stopped}", flush=True)
+            return
+        print(f"{tag} catalogue of {products:,} products reached every store: "
+              f"{point.fan_events:,} events in {point.fanout_seconds:.1f} s "
+              f"({point.fan_rate:,.0f}/s; import {point.import_seconds:.1f} s, first event "
+              f"to last ack {point.delivery_seconds:.1f} s = {point.delivery_rate:,.0f}/s), "
+              f"{point.outbox_rows:,} hub_outbox rows, DB +{point.db_growth / 2**20:,.1f} MiB",
+              flush=True)
+
+        # 3. steady stock events at the chain's rate
+        per_store = sizes.events_per_second / len(sims)  # events/s from one store
+        batch = max(1, min(20, round(per_store * 5)))  # about one frame per 5 s, at least 1
+        period = batch / per_store
+        point.steady_target = sizes.events_per_second
+        phase = Phase(pid)
+        point.steady = await run_load(sims, pid, budget, sizes.steady_seconds,
+                                      lambda sim, until: sim.steady(period, batch, until),
+                                      drain_s=30)
+        point.steady_phase = phase.stop()
+        s = point.steady
+        acks = summarize(s.acks)
+        print(f"{tag} steady {s.rate:,.0f} stock events/s (asked {sizes.events_per_second:,.0f};"
+              f" frames of {batch} every {period:.1f} s per store): ack p50 {acks.p50:.0f} ms, "
+              f"p99 {acks.p99:.0f} ms; hub CPU {point.steady_phase.pct(phase.hub):.1f}% of a "
+              f"core = {cpu_per_event_us(point):,.0f} us per event "
+              f"({cpu_per_event_us(point, net=True):,.0f} net of idle)", flush=True)
+        for sim in sims:
+            if sim.acked_upto != sim.next_seq - 1:
+                point.problems.append(f"{sim.id}: hub acked {sim.acked_upto}, sent "
+                                      f"{sim.next_seq - 1}")
+        if s.dropped or s.stuck:
+            point.problems.append(f"steady: {s.dropped} links dropped, {s.stuck} without "
+                                  "their last ack")
+    finally:
+        await asyncio.gather(*(sim.ws.close() for sim in sims if sim.ws is not None),
+                             return_exceptions=True)
+        for task in readers:
+            task.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+    events, acked = await hub_sums(url, sorted(tokens))
+    sent = sum(sim.next_seq - 1 for sim in sims)
+    if events != sent or acked != sent:
+        point.problems.append(f"the stores sent {sent:,} stock events; the hub kept "
+                              f"{events:,} and acked {acked:,}")
+
+
+def cpu_per_event_us(point: Point, net: bool = False) -> float:
+    """Hub CPU per stock event in the steady run; `net` takes off what the hub burns
+    idle with the same links (heartbeats, pings), measured just before."""
+    s, ph = point.steady, point.steady_phase
+    if s is None or ph is None or not s.events:
+        return float("nan")
+    cpu = ph.hub
+    if net and point.idle is not None and point.idle.wall > 0:
+        cpu -= point.idle.hub / point.idle.wall * ph.wall
+    return 1e6 * max(0.0, cpu) / s.events
+
+
+def run_point(backend: str, n: int, root: Path, args: argparse.Namespace, sizes: Sizes,
+              budget: Budget, round_no: int) -> Point:
+    from tests.sync.harness import make_hub
+
+    point = Point(backend, n)
+    dsn = pg_admin_dsn(args)
+    url = pg_create(dsn) if backend == "postgresql" else ""
+    hub = None
+    try:
+        hub = make_hub(root / "hub", url)
+        production_sync_settings(hub.config)
+        t0 = time.perf_counter()
+        tokens = asyncio.run(register_stores(hub.database_url, n))
+        print(f"[{backend}] {n:,} stores registered in {time.perf_counter() - t0:.1f} s "
+              f"({hub.database_url.split('@')[-1]})", flush=True)
+        hub.proc.start(wait=60)
+        time.sleep(1.0)
+        point.rss_fresh_kib = proc_status(hub.proc.popen.pid).get("VmRSS", 0)
+        asyncio.run(measure_point(point, hub, tokens, sizes, root, budget, round_no))
+    finally:
+        if hub is not None:
+            hub.proc.stop()
+            log = (root / "hub" / "hub.log").read_text(errors="replace")
+            tracebacks = log.count("Traceback")
+            if tracebacks:
+                point.problems.append(f"{tracebacks} tracebacks in {root / 'hub' / 'hub.log'}")
+        if url:
+            pg_drop(dsn, url)
+    return point
+
+
+# ---- report ---------------------------------------------------------------------------------
+
+
+def show(title: str, headers: list[str], rows: list[list[object]], markdown: bool) -> None:
+    print(f"\n{title}")
+    print(format_table(headers, rows))
+    if markdown:
+        print()
+        print(format_table(headers, rows, markdown=True))
+
+
+def report(points: list[Point], sizes: Sizes, markdown: bool) -> None:
+    mib = 1024.0
+    show("1. connected stores on one hub process (idle: heartbeats and pings only)",
+         ["hub", "stores", "connect s", "RSS fresh MiB", "RSS connected MiB", "KiB/store",
+          "idle hub CPU %", "other work %"],
+         [[p.backend, p.connected, p.connect_seconds, round(p.rss_fresh_kib / mib),
+           round(p.rss_connected_kib / mib), round(p.kib_per_store),
+           p.idle.pct(p.idle.hub) if p.idle else "-",
+           round(p.idle.pct(p.idle.others)) if p.idle else "-"] for p in points], markdown)
+    fan = [p for p in points if p.fan is not None]
+    show("2. catalogue import fanned out (product.upserted; every store acks every frame). "
+         "last ack s: import start -> the last store has all; delivery: the first event "
+         "seen at any store -> that",
+         ["hub", "stores", "products", "events", "import s", "last ack s", "events/s",
+          "delivery s", "delivery ev/s",
+          "outbox rows", "rows/(PxN)", "DB growth MiB", "B/row", "hub CPU s", "import CPU s",
+          "peak RSS MiB", "other work %"],
+         [[p.backend, p.stores, p.products, p.fan_events, p.import_seconds, p.fanout_seconds,
+           round(p.fan_rate), p.delivery_seconds, round(p.delivery_rate), p.outbox_rows,
+           round(p.outbox_rows / (p.products * p.stores), 2),
+           round(p.db_growth / 2**20, 1), round(p.db_growth / max(1, p.outbox_rows)),
+           round(p.fan.hub, 1), round(p.import_cpu, 1), round(p.rss_fanout_kib / mib),
+           round(p.fan.pct(p.fan.others))] for p in fan if p.fan], markdown)
+    steady = [p for p in points if p.steady is not None and p.steady_phase is not None]
+    show(f"3. steady stock.moved traffic, {sizes.events_per_second:,.0f} events/s asked in total",
+         ["hub", "stores", "events/s", "ack p50 ms", "ack p99 ms", "hub CPU %",
+          "hub CPU us/event", "net of idle", "events/s per core", "other work %"],
+         [[p.backend, p.stores, round(p.steady.rate), summarize(p.steady.acks).p50,
+           summarize(p.steady.acks).p99, round(p.steady_phase.pct(p.steady_phase.hub), 1),
+           round(cpu_per_event_us(p)), round(cpu_per_event_us(p, net=True)),
+           round(1e6 / cpu_per_event_us(p)) if cpu_per_event_us(p) > 0 else "-",
+           round(p.steady_phase.pct(p.steady_phase.others))]
+          for p in steady if p.steady and p.steady_phase], markdown)
+    print("\nprojections (linear in products x stores, from each measured point; "
+          "EXTRAPOLATED, not measured):")
+    for p in fan:
+        if not p.fan_events or not p.outbox_rows:
+            continue
+        per_row = p.db_growth / p.outbox_rows
+        for n in sorted({p.stores, 1000, 3000}):
+            events = FULL_IMPORT * n
+            print(f"  {p.backend} from {p.products:,} x {p.stores:,}: {FULL_IMPORT:,} products x "
+                  f"{n:,} stores = {events:,} hub_outbox rows x {per_row:,.0f} B = "
+                  f"{events * per_row / 1e9:,.1f} GB; time = {events:,} / {p.fan_rate:,.0f} "
+                  f"events/s = {events / p.fan_rate / 60:,.0f} min")
+    print()
+    for p in points:
+        if p.stopped:
+            print(f"{p.backend} {p.stores:,} stores: the curve stops here: {p.stopped}")
+
+
+# ---- main -----------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
+    p.add_argument("--quick", action="store_true",
+                   help="under a minute: 20,50 stores, 300 products, short phases")
+    p.add_argument("--stores", help="simulated store counts, ascending (100,1000,3000)")
+    p.add_argument("--products", type=int, help=f"catalogue import size ({FULL_IMPORT:,})")
+    p.add_argument("--max-fanout", type=int,
+                   help="most products x stores events to deliver per point; fewer products "
+                        "beyond it, projected (2,000,000)")
+    p.add_argument("--idle-seconds", type=float, help="idle CPU window (16: one heartbeat)")
+    p.add_argument("--steady-seconds", type=float, help="steady traffic run (30)")
+    p.add_argument("--events-per-second", type=float,
+                   help="stock events/s from all stores together (300: a 1,000-store chain "
+                        "at ~8 million stock moves a day, three times the day's average)")
+    p.add_argument("--max-hub-mib", type=int, default=6144,
+                   help="stop the curve when the hub's RSS passes this (6144)")
+    p.add_argument("--pg-dsn", default="",
+                   help="PostgreSQL server (default $KIRANA_TEST_PG or "
+                        "postgresql://postgres@127.0.0.1:5432/postgres)")
+    p.add_argument("--markdown", action="store_true", help="tables as Markdown too")
+    p.add_argument("--workdir", help="use this (empty or new) directory; always kept")
+    p.add_argument("--keep", action="store_true", help="keep the temp directory")
+    p.add_argument("--time-limit", type=float, default=2400, help="seconds in total (2400)")
+    return p.parse_args(argv)
+
+
+def sizes_for(args: argparse.Namespace) -> Sizes:
+    if args.quick:
+        sizes = Sizes([20, 50], 300, 20_000, 3.0, 5.0, 50.0)
+    else:
+        sizes = Sizes([100, 1000, 3000], FULL_IMPORT, 2_000_000, 16.0, 30.0, 300.0)
+    if args.stores:
+        sizes.stores = sorted({int(x) for x in args.stores.split(",") if x.strip()})
+    for name in ("products", "max_fanout", "idle_seconds", "steady_seconds",
+                 "events_per_second"):
+        if getattr(args, name) is not None:
+            setattr(sizes, name, getattr(args, name))
+    if not sizes.stores or min(sizes.stores) < 1 or sizes.products < 1:
+        raise SystemExit("--stores needs counts of at least 1; --products at least 1")
+    return sizes
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    sizes = sizes_for(args)
+    budget = Budget(args.time_limit)
+    budget.arm()
+    try:
+        with work_directory(args.workdir, args.keep, prefix="kirana-bench-hub-scale-") as root:
+            return run(args, sizes, root, budget)
+    except BenchFailed as exc:
+        print(f"FAILED: {exc}", file=sys.stderr)
+        return 1
+    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+        print(f"SETUP FAILED: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        Budget.disarm()
+
+
+def run(args: argparse.Namespace, sizes: Sizes, root: Path, budget: Budget) -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = max(sizes.stores) * 2 + 256
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
+    print(f"Kirana hub scale bench (issue #24), {date.today().isoformat()}, work dir {root}")
+    print(format_table(["machine", ""], machine_info(PACKAGES), numeric=False))
+    warning = busy_warning()
+    if warning:
+        print(warning)
+    print(f"load average at the start {load_average()}; stores {sizes.stores}, products "
+          f"{sizes.products:,} (at most {sizes.max_fanout:,} products x stores per point), "
+          f"{sizes.events_per_second:,.0f} stock events/s")
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    points: list[Point] = []
+    for backend in backends:
+        if backend == "postgresql":
+            why = pg_reachable(pg_admin_dsn(args))
+            if why:
+                print(f"!! PostgreSQL is NOT reachable ({why[:120]}): its figures are SKIPPED")
+                continue
+        for i, n in enumerate(sizes.stores):
+            if budget.remaining() < 60:
+                print(f"[{backend}] {n:,} stores: SKIPPED, under a minute left")
+                break
+            if mem_available_kib() < 1 << 20:
+                print(f"[{backend}] {n:,} stores: SKIPPED, under 1 GiB of memory available")
+                break
+            try:
+                point = run_point(backend, n, root / f"{backend}-{n}", args, sizes, budget, i)
+            except BudgetExceeded as exc:
+                print(f"[{backend}] {n:,} stores: STOPPED: {exc}")
+                budget = Budget(90)  # time to report and clean up what is left
+                budget.arm()
+                break
+            points.append(point)
+            if point.problems:
+                print(f"[{backend}] {n:,} stores: PROBLEMS ({len(point.problems)}), e.g.:")
+                for line in point.problems[:6]:
+                    print("   ", line[:300])
+            if point.stopped:
+                break
+            if point.rss_fanout_kib > args.max_hub_mib * 1024:
+                print(f"[{backend}] hub RSS passed {args.max_hub_mib} MiB: the curve stops")
+                break
+    if points:
+        report(points, sizes, args.markdown)
+    print(f"\nwhole run: {budget.elapsed():.0f} s; load average at the end {load_average()}")
+    bad = [p for p in points if p.problems]
+    if bad or not points:
+        print("FAILED: " + ("; ".join(f"{p.backend} {p.stores}: {p.problems[0][:200]}"
+                                      for p in bad) or "nothing was measured"))
+        return 1
+    print("check: every store got every hub event exactly once, in order; every stock "
+          "event was acked and kept once")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,29 @@
+"""Smoke run of bench/hub_scale.py (issue #24's measurement baseline): the quick mode on a
+SQLite hub with 20 simulated stores and 300 products. It must exit 0 (every store got
+the catalogue once, in order; every stock event acked and kept once) and print its
+figure lines and tables. Speed is not asserted; the figures are for bench/README.md.
+"""
+
+from __future__ import annotations
+
+from tests.bench.test_bench_smoke import NUM, assert_lines, run_bench
+
+
+def test_hub_scale_bench_on_sqlite_prints_memory_fanout_and_steady_figures():
+    out = run_bench("hub_scale.py", "--quick", "--backend", "sqlite", "--stores", "20",
+                    "--products", "300", "--time-limit", "200")
+    assert_lines(
+        out,
+        rf"^\[sqlite\] 20 stores: connected in {NUM} s; hub RSS {NUM} -> {NUM} MiB "
+        rf"\({NUM} KiB per store\); idle hub CPU {NUM}% of a core",
+        r"^\[sqlite\] 20 stores: catalogue of 300 products reached every store: 6,000 events",
+        r"6,000 hub_outbox rows, DB \+",
+        rf"^\[sqlite\] 20 stores: steady {NUM} stock events/s .* hub CPU {NUM}% of a core",
+        r"^1\. connected stores on one hub process",
+        r"^2\. catalogue import fanned out",
+        r"^sqlite\s+20\s+300\s+6000\s",  # the fan-out table's row
+        r"^3\. steady stock\.moved traffic",
+        r"^  sqlite from 300 x 20: 100,000 products x 1,000 stores = 100,000,000 "
+        r"hub_outbox rows",
+        r"^check: every store got every hub event exactly once, in order",
+    )
