@@ -55,7 +55,7 @@ from app.printing.worker import PrintQueue
 from app.promotions import routes as promotion_routes
 from app.purchasing import receiving_routes
 from app.purchasing import routes as purchasing_routes
-from app.reports import gstr1_routes, sales_routes
+from app.reports import gstr1_routes, promotions_routes, sales_routes
 from app.reports import routes as report_routes
 from app.reports import stock_routes as stock_report_routes
 from app.returns import routes as returns_routes
@@ -424,7 +424,7 @@ def create_store_app(cfg: StoreConfig, *, check_migrations: bool = True) -> Lite
             *order_live.ROUTES,
             *order_routes.ROUTES,
             *report_routes.ROUTES, *sales_routes.ROUTES, *gstr1_routes.ROUTES,
-            *stock_report_routes.ROUTES,
+            *stock_report_routes.ROUTES, *promotions_routes.ROUTES,
             *picking_routes.ROUTES,
             *returns_routes.ROUTES,
             *ops_routes.ROUTES,

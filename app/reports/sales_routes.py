@@ -60,6 +60,9 @@ def reports_list(kind: str) -> list[tuple[str, str, str]]:
         ("Fulfilment and pickers", "/reports/fulfilment",
          "Online orders per hour against the promised time, the minutes each step takes, "
          "and each picker's lines per hour."),
+        ("Promotions", "/reports/promotions",
+         "What each offer did: bills, what it gave off, and its products' units and "
+         "revenue against the days before it began."),
         ("Returns", "/returns/report",
          "Online orders' returns: the rate per product, reasons, how units came back, "
          "the refunds and the time the desk takes."),

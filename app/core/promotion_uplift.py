@@ -1,0 +1,254 @@
+"""What a promotion did for sales (issue #21, the reports' promotions page). Pure: no I/O.
+
+The page compares the days an offer ran (within the range a manager chose) with a
+**baseline: the same number of days just before the offer began**. Not "the same
+weekdays": most offers run a week or two, and the days just before are the nearest
+picture of the shelf without the offer (same season, same stock, same prices); a
+"same weekdays of last month" baseline would compare with a different month.
+
+Figures are what the bills of those days show for the products the offer targets
+(its products and categories, and the "get" products of a buy X get Y); a bill offer
+("₹50 off on ₹500") targets the whole bill, so its figures are the store's. Units are
+pieces for a product sold by the piece and one per sale line for one sold loose (the
+sales report's rule); revenue is what those lines came to after every discount, in
+paise. Refunds are not taken off: a refund during the offer of a bill from before it
+would move the comparison to the wrong side.
+
+Percentages are whole numbers, rounded half away from zero from integer paise and
+counts (no floats); a baseline of zero has no percentage: the verdict says so in words.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from app.core.money import format_amount, round_half_up
+from app.core.words import count_of
+
+BILL_KINDS: frozenset[str] = frozenset({"bill_amount_off", "bill_percent_off",
+                                        "bill_free_item"})
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """From ``first`` to ``last``, both local days included."""
+
+    first: date
+    last: date
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+    def dates(self) -> list[date]:
+        return [self.first + timedelta(days=i) for i in range(self.days)]
+
+
+def offer_days(starts: date | None, ends: date | None, made: date, ended: date | None,
+               today: date) -> Period | None:
+    """The local days an offer could run: from its first date (else the day it was made)
+    to the earliest of its last date, the day it was ended early and today. None if
+    that is no day at all (ended before it started, or starts after today)."""
+    first = starts or made
+    last = min(d for d in (ends, ended, today) if d is not None)
+    return Period(first, last) if first <= last else None
+
+
+def measured(offer: Period, first: date, last: date) -> Period | None:
+    """The part of the offer's days inside the chosen range (None: no day of it)."""
+    a, b = max(offer.first, first), min(offer.last, last)
+    return Period(a, b) if a <= b else None
+
+
+def baseline(offer_first: date, days: int) -> Period:
+    """The same number of days just before the offer began."""
+    if days < 1:
+        raise ValueError("a baseline needs at least one day")
+    return Period(offer_first - timedelta(days=days), offer_first - timedelta(days=1))
+
+
+# ---- what an offer targets ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Targets:
+    """The products an offer is about: SKUs and categories (``everything`` for a bill
+    offer: the whole bill)."""
+
+    skus: frozenset[str] = frozenset()
+    categories: frozenset[str] = frozenset()
+    everything: bool = False
+
+    def covers(self, sku: str, category: str) -> bool:
+        return self.everything or sku in self.skus or (bool(category)
+                                                       and category in self.categories)
+
+    def words(self) -> str:
+        """What the page says the figures are of."""
+        if self.everything:
+            return "the whole bill (all products)"
+        parts = []
+        if self.skus:
+            parts.append(count_of(len(self.skus), "product"))
+        if self.categories:
+            parts.append(", ".join(sorted(self.categories)[:5])
+                         + (" …" if len(self.categories) > 5 else ""))
+        return " and ".join(parts) or "nothing"
+
+
+def targets_of(kind: str, skus: Iterable[str], categories: Iterable[str],
+               get_skus: Iterable[str] = (), get_categories: Iterable[str] = ()) -> Targets:
+    """An offer's targets from its stored lists; a bill offer targets everything."""
+    if kind in BILL_KINDS:
+        return Targets(everything=True)
+    return Targets(frozenset(skus) | frozenset(get_skus),
+                   frozenset(categories) | frozenset(get_categories))
+
+
+# ---- figures --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    units: int = 0
+    revenue_minor: int = 0
+
+    def __add__(self, other: Figures) -> Figures:
+        return Figures(self.units + other.units, self.revenue_minor + other.revenue_minor)
+
+
+def total(days: Mapping[date, Figures], period: Period) -> Figures:
+    """The period's figures from figures per day (a day not given sold nothing)."""
+    out = Figures()
+    for d in period.dates():
+        out = out + days.get(d, Figures())
+    return out
+
+
+def series(days: Mapping[date, Figures], period: Period) -> list[int]:
+    """Units for each day of the period, in order (the chart's bars)."""
+    return [days.get(d, Figures()).units for d in period.dates()]
+
+
+def percent_change(now: int, before: int) -> int | None:
+    """Whole per cent from ``before`` to ``now``, rounded half away from zero; None when
+    there was nothing before (no percentage of nothing)."""
+    if before <= 0:
+        return None
+    return round_half_up((now - before) * 100, before)
+
+
+@dataclass(frozen=True, slots=True)
+class Uplift:
+    """An offer's days against its baseline, with what it gave off and on how many bills."""
+
+    days: int
+    during: Figures
+    before: Figures
+    discount_minor: int = 0
+    bills: int = 0
+
+    @property
+    def unit_change(self) -> int:
+        return self.during.units - self.before.units
+
+    @property
+    def revenue_change_minor(self) -> int:
+        return self.during.revenue_minor - self.before.revenue_minor
+
+    @property
+    def unit_percent(self) -> int | None:
+        return percent_change(self.during.units, self.before.units)
+
+    @property
+    def revenue_percent(self) -> int | None:
+        return percent_change(self.during.revenue_minor, self.before.revenue_minor)
+
+
+def _before(days: int) -> str:
+    return "the day before" if days == 1 else f"the {count_of(days, 'day')} before"
+
+
+def _units(u: Uplift) -> str:
+    """'34 % more units than the 14 days before', in the shapes a percentage can take."""
+    percent, before = u.unit_percent or 0, _before(u.days)
+    if percent > 0:
+        return f"{percent} % more units than {before}"
+    if percent < 0:
+        return f"{-percent} % fewer units than {before}"
+    if u.unit_change == 0:
+        return f"as many units as {before}"
+    return f"about as many units as {before}"
+
+
+def _revenue(u: Uplift) -> str:
+    percent = u.revenue_percent
+    if percent is None:
+        return "no revenue before to compare" if u.during.revenue_minor else "no revenue"
+    if percent > 0:
+        return f"revenue up {percent} %"
+    if percent < 0:
+        return f"revenue down {-percent} %"
+    return "revenue the same" if u.revenue_change_minor == 0 else "revenue about the same"
+
+
+def verdict(u: Uplift) -> str:
+    """One sentence for the manager: 'Sold 34 % more units than the 14 days before,
+    revenue up 20 %; gave ₹1,240.00 off on 52 bills.' A baseline of nothing is said in
+    words, never as an infinite per cent."""
+    off = f"gave {format_amount(u.discount_minor)} off on {count_of(u.bills, 'bill')}" \
+        if u.bills else "took nothing off any bill"
+    if u.during.units == 0 and u.before.units == 0:
+        return f"Nothing it covers sold, during the offer or in {_before(u.days)}; {off}."
+    if u.before.units == 0:
+        return (f"Sold {count_of(u.during.units, 'unit')}; none in {_before(u.days)}, so "
+                f"there is no percentage to compare; {off}.")
+    return f"Sold {_units(u)}, {_revenue(u)}; {off}."
+
+
+# ---- what the sale lines kept --------------------------------------------------------
+
+
+def line_offers(text: str) -> list[tuple[str, int]]:
+    """(promotion id, paise off) of a sale line's kept offers (app/pos/pricing.offers_json);
+    nothing for an empty or unreadable value, and an entry without a whole, non-negative
+    amount counts as 0 off (it still names the offer)."""
+    if not text:
+        return []
+    try:
+        found = json.loads(text)
+    except ValueError:
+        return []
+    if not isinstance(found, list):
+        return []
+    out = []
+    for o in found:
+        if not isinstance(o, dict) or not isinstance(o.get("id"), str):
+            continue
+        off = o.get("off")
+        paise = off if isinstance(off, int) and not isinstance(off, bool) and off >= 0 else 0
+        out.append((o["id"], paise))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What the bills kept about one offer: how many bills it applied to and how much
+    it took off them."""
+
+    bills: int = 0
+    discount_minor: int = 0
+
+
+def applied(lines: Sequence[tuple[str, str]]) -> dict[str, Applied]:
+    """Per promotion id, from (sale id, the line's kept offers) of the range's lines."""
+    bills: dict[str, set[str]] = {}
+    off: dict[str, int] = {}
+    for sale_id, text in lines:
+        for pid, paise in line_offers(text):
+            bills.setdefault(pid, set()).add(sale_id)
+            off[pid] = off.get(pid, 0) + paise
+    return {pid: Applied(len(bills[pid]), off[pid]) for pid in bills}
