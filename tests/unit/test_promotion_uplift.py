@@ -1,0 +1,148 @@
+"""The promotions report's pure rules (app/core/promotion_uplift.py, issue #21): the days
+an offer ran, its baseline, what it targets, integer percentages, the verdict in plain
+words (a baseline of nothing never becomes an infinite per cent) and what the sale
+lines kept."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from app.core import promotion_uplift as up
+
+D = date(2026, 11, 1)
+
+
+def test_offer_days_from_its_dates_or_when_it_was_made_and_ended():
+    assert up.offer_days(D, D + timedelta(days=13), D - timedelta(days=5), None,
+                         D + timedelta(days=30)) == up.Period(D, D + timedelta(days=13))
+    # no dates: from the day it was made, up to today
+    assert up.offer_days(None, None, D, None, D + timedelta(days=2)) == up.Period(
+        D, D + timedelta(days=2))
+    # ended early
+    assert up.offer_days(D, D + timedelta(days=13), D, D + timedelta(days=3),
+                         D + timedelta(days=30)).last == D + timedelta(days=3)
+    # still to come, or ended before it began: no days
+    assert up.offer_days(D + timedelta(days=5), None, D, None, D) is None
+    assert up.offer_days(D, None, D - timedelta(days=9), D - timedelta(days=1), D) is None
+
+
+def test_measured_is_the_part_inside_the_range_and_baseline_the_days_before_it_began():
+    offer = up.Period(D, D + timedelta(days=13))
+    assert up.measured(offer, D - timedelta(days=30), D + timedelta(days=30)) == offer
+    inside = up.measured(offer, D + timedelta(days=5), D + timedelta(days=6))
+    assert inside == up.Period(D + timedelta(days=5), D + timedelta(days=6))
+    assert up.measured(offer, D + timedelta(days=20), D + timedelta(days=21)) is None
+    base = up.baseline(offer.first, offer.days)
+    assert base == up.Period(D - timedelta(days=14), D - timedelta(days=1))
+    assert base.days == 14
+    with pytest.raises(ValueError):
+        up.baseline(D, 0)
+
+
+def test_targets():
+    t = up.targets_of("buy_x_get_y", ["ATA"], ["Dal"], ["OIL"], [])
+    assert t.covers("ATA", "") and t.covers("OIL", "x") and t.covers("X", "Dal")
+    assert not t.covers("X", "") and not t.covers("X", "Rice")
+    assert t.words() == "2 products and Dal"
+    bill = up.targets_of("bill_amount_off", [], [])
+    assert bill.everything and bill.covers("anything", "") and "whole bill" in bill.words()
+    assert up.targets_of("percent_off", [], []).words() == "nothing"
+
+
+def test_percent_change_is_whole_and_rounded_half_away_from_zero():
+    assert up.percent_change(134, 100) == 34
+    assert up.percent_change(3, 2) == 50
+    assert up.percent_change(1, 3) == -67  # -66.67
+    assert up.percent_change(201, 200) == 1  # 0.5 rounds up
+    assert up.percent_change(199, 200) == -1  # -0.5 rounds away from zero
+    assert up.percent_change(5, 0) is None and up.percent_change(0, 0) is None
+
+
+def u(now: int, before: int, days: int = 14, off: int = 124_000, bills: int = 52,
+      rev: tuple[int, int] = (50_000, 40_000)) -> up.Uplift:
+    return up.Uplift(days, up.Figures(now, rev[0]), up.Figures(before, rev[1]), off, bills)
+
+
+def test_verdicts_in_plain_words():
+    assert up.verdict(u(134, 100)) == ("Sold 34 % more units than the 14 days before, "
+                                      "revenue up 25 %; gave ₹1,240.00 off on 52 bills.")
+    assert up.verdict(u(88, 100, rev=(40_000, 50_000))).startswith(
+        "Sold 12 % fewer units than the 14 days before, revenue down 20 %")
+    assert "as many units as the day before, revenue the same" in up.verdict(
+        u(5, 5, days=1, rev=(1, 1)))
+    assert "about as many units" in up.verdict(u(1001, 1000))
+    # nothing before: no per cent, words
+    text = up.verdict(u(12, 0, rev=(9_000, 0)))
+    assert text == ("Sold 12 units; none in the 14 days before, so there is no percentage "
+                    "to compare; gave ₹1,240.00 off on 52 bills.")
+    assert "1 unit;" in up.verdict(u(1, 0, bills=1))
+    assert up.verdict(u(0, 0, off=0, bills=0)) == (
+        "Nothing it covers sold, during the offer or in the 14 days before; took nothing "
+        "off any bill.")
+    assert "no revenue before to compare" in up.verdict(u(5, 3, rev=(100, 0)))
+    assert "on 1 bill." in up.verdict(u(5, 3, bills=1))
+
+
+def test_line_offers_reads_what_the_till_kept_and_ignores_junk():
+    kept = json.dumps([{"id": "p1", "name": "B2G1", "off": 2267, "bill": False},
+                       {"id": "p2", "name": "₹50 off", "off": 1500, "bill": True}])
+    assert up.line_offers(kept) == [("p1", 2267), ("p2", 1500)]
+    assert up.line_offers("") == [] and up.line_offers("{not json") == []
+    assert up.line_offers('{"id": "p1"}') == [] and up.line_offers("null") == []
+    junk = json.dumps([{"id": "p1", "off": -5}, {"id": "p2", "off": 1.5}, {"id": 3},
+                       {"id": "p3", "off": True}, "x", {"off": 9}, {"id": "p4", "off": 2**63}])
+    assert up.line_offers(junk) == [("p1", 0), ("p2", 0), ("p3", 0), ("p4", 2**63)]
+
+
+def test_applied_counts_each_bill_once():
+    a = json.dumps([{"id": "p1", "off": 100}])
+    both = json.dumps([{"id": "p1", "off": 50}, {"id": "p2", "off": 7}])
+    got = up.applied([("s1", a), ("s1", both), ("s2", a), ("s3", "")])
+    assert got == {"p1": up.Applied(2, 250), "p2": up.Applied(1, 7)}
+
+
+def test_totals_and_series_over_a_period():
+    p = up.Period(D, D + timedelta(days=2))
+    days = {D: up.Figures(2, 100), D + timedelta(days=2): up.Figures(1, 50),
+            D + timedelta(days=9): up.Figures(99, 9999)}
+    assert up.total(days, p) == up.Figures(3, 150)
+    assert up.series(days, p) == [2, 0, 1]
+
+
+counts = st.integers(0, 10**9)
+
+
+@given(counts, counts)
+def test_percent_property(now: int, before: int):
+    """The whole per cent is within half a per cent of the exact change, its sign is
+    the change's, and nothing before gives no per cent."""
+    p = up.percent_change(now, before)
+    if before == 0:
+        assert p is None
+        return
+    assert p is not None
+    exact_times_2b = 2 * (now - before) * 100  # 2 * before * exact per cent
+    assert abs(2 * before * p - exact_times_2b) <= before  # |p - exact| <= 1/2
+    assert (p > 0) <= (now > before) and (p < 0) <= (now < before)
+
+
+@given(counts, counts, counts, counts, st.integers(1, 366), st.integers(0, 10**9),
+       st.integers(0, 10**6))
+def test_verdict_property(units, before_units, revenue, before_revenue, days, off, bills):
+    """Always one sentence that names the days compared and what was given off, with a
+    per cent only when there was something before, never 'inf' or a float."""
+    result = up.Uplift(days, up.Figures(units, revenue),
+                       up.Figures(before_units, before_revenue), off, bills)
+    text = up.verdict(result)
+    assert text.endswith(".") and "inf" not in text and "nan" not in text.lower()
+    assert ("day before" in text) if days == 1 else (f"the {days} days before" in text)
+    if before_units == 0:
+        assert "%" not in text
+    else:
+        assert f"{abs(result.unit_percent or 0)} %" in text or "as many units" in text
+    assert ("took nothing off" in text) == (bills == 0)
