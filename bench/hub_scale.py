@@ -31,9 +31,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import os
 import random
+import re
 import resource
 import subprocess
 import sys
@@ -238,7 +240,11 @@ class Point:
     steady: LoadFigures | None = None
     steady_phase: Phase | None = None
     steady_target: float = 0.0
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # exactly-once or order broken: exit 1
+    warnings: list[str] = field(default_factory=list)  # hub errors logged: reported, exit 0
+    drops: list[str] = field(default_factory=list)  # links the hub dropped (reconnected)
+    fan_drops: int = 0
+    steady_drops: int = 0
     stopped: str = ""  # why the curve stops here
 
     @property
@@ -278,6 +284,34 @@ async def connect_all(sims: list[SimStore], ws_url: str, budget: Budget) -> floa
     return time.perf_counter() - start
 
 
+async def keep_reading(sim: SimStore, ws_url: str, drops: list[str],
+                       stop: asyncio.Event) -> None:
+    """Read a store's link; when it drops, reconnect after 1-3 s like a store's client
+    (same epoch, `applied_down` = its cursor), so the hub resumes where it was."""
+    rng = random.Random(sim.id)
+    while True:
+        await sim.read()
+        if stop.is_set():
+            return
+        why = next((x for x in reversed(sim.problems) if x.startswith("connection closed")),
+                   "closed")
+        if why in sim.problems:
+            sim.problems.remove(why)
+        drops.append(f"{sim.id}: {why}")
+        for _attempt in range(30):
+            await asyncio.sleep(rng.uniform(1.0, 3.0))
+            if stop.is_set():
+                return
+            try:
+                await sim.open(ws_url, 60)
+                break
+            except Exception as exc:
+                drops.append(f"{sim.id}: reconnect failed: {type(exc).__name__}: {exc}")
+        else:
+            sim.problems.append("could not reconnect in 30 tries")
+            return
+
+
 async def measure_point(point: Point, hub: Any, tokens: dict[str, str], sizes: Sizes,
                         root: Path, budget: Budget, round_no: int) -> None:
     pid = hub.proc.popen.pid
@@ -290,6 +324,7 @@ async def measure_point(point: Point, hub: Any, tokens: dict[str, str], sizes: S
         checks[store_id] = sim.on_down = DownCheck([])
         sims.append(sim)
     readers: list[asyncio.Task] = []
+    stop_reading = asyncio.Event()
     try:
         try:
             point.connect_seconds = await connect_all(sims, hub.ws_url, budget)
@@ -301,7 +336,8 @@ async def measure_point(point: Point, hub: Any, tokens: dict[str, str], sizes: S
                              f"({type(exc).__name__}: {str(exc)[:120]})")
             return
         point.connected = len(sims)
-        readers = [asyncio.create_task(sim.read()) for sim in sims]
+        readers = [asyncio.create_task(keep_reading(sim, hub.ws_url, point.drops, stop_reading))
+                   for sim in sims]
         await asyncio.sleep(2.0)  # the hellos' writes settle
         point.rss_connected_kib = proc_status(pid).get("VmRSS", 0)
         idle = Phase(pid)
@@ -348,7 +384,7 @@ async def measure_point(point: Point, hub: Any, tokens: dict[str, str], sizes: S
         point.fan_events = sum(targets[s.id] - seq0.get(s.id, 0) for s in sims)
         wait_s = budget.remaining() - 30  # leave time to report
         deadline = time.perf_counter() + wait_s
-        while any(checks[s.id].last_seq < targets[s.id] and not s.closed for s in sims):
+        while any(checks[s.id].last_seq < targets[s.id] for s in sims):
             if time.perf_counter() > deadline:
                 behind = sum(1 for s in sims if checks[s.id].last_seq < targets[s.id])
                 point.stopped = (f"time limit: {behind:,} stores still without the whole "
@@ -366,6 +402,7 @@ async def measure_point(point: Point, hub: Any, tokens: dict[str, str], sizes: S
         point.rss_fanout_kib = rss_max
         point.fanout_seconds = done - start
         point.after_commit_seconds = done - imported
+        point.fan_drops = len(point.drops)
         # The hub records the acks a moment later; then the DB size is the steady one.
         async with Probe(url) as probe:
             for _ in range(100):
@@ -377,8 +414,6 @@ async def measure_point(point: Point, hub: Any, tokens: dict[str, str], sizes: S
         for sim in sims:
             check = checks[sim.id]
             got = check.index
-            if sim.closed:
-                point.problems.append(f"{sim.id}: link closed during the import")
             if got != len(skus) and not point.stopped:
                 point.problems.append(f"{sim.id}: {got:,} product events, expected {len(skus):,}")
             if sim.down_repeats:
@@ -387,6 +422,9 @@ async def measure_point(point: Point, hub: Any, tokens: dict[str, str], sizes: S
         if point.stopped:
             print(f"{tag} STOPPED: {point.stopped}", flush=True)
             return
+        if point.fan_drops:
+            print(f"{tag} the hub dropped {point.fan_drops} links during the fan-out "
+                  "(reconnected)", flush=True)
         print(f"{tag} catalogue of {products:,} products reached every store: "
               f"{point.fan_events:,} events in {point.fanout_seconds:.1f} s "
               f"({point.fan_rate:,.0f}/s; import {point.import_seconds:.1f} s, first event "
@@ -404,6 +442,7 @@ async def measure_point(point: Point, hub: Any, tokens: dict[str, str], sizes: S
                                       lambda sim, until: sim.steady(period, batch, until),
                                       drain_s=30)
         point.steady_phase = phase.stop()
+        point.steady_drops = len(point.drops) - point.fan_drops
         s = point.steady
         acks = summarize(s.acks)
         print(f"{tag} steady {s.rate:,.0f} stock events/s (asked {sizes.events_per_second:,.0f};"
@@ -415,10 +454,11 @@ async def measure_point(point: Point, hub: Any, tokens: dict[str, str], sizes: S
             if sim.acked_upto != sim.next_seq - 1:
                 point.problems.append(f"{sim.id}: hub acked {sim.acked_upto}, sent "
                                       f"{sim.next_seq - 1}")
-        if s.dropped or s.stuck:
-            point.problems.append(f"steady: {s.dropped} links dropped, {s.stuck} without "
-                                  "their last ack")
+        if s.stuck:
+            point.warnings.append(f"steady: {s.stuck} stores without their last ack after "
+                                  "30 s")
     finally:
+        stop_reading.set()
         await asyncio.gather(*(sim.ws.close() for sim in sims if sim.ws is not None),
                              return_exceptions=True)
         for task in readers:
@@ -468,7 +508,12 @@ def run_point(backend: str, n: int, root: Path, args: argparse.Namespace, sizes:
             log = (root / "hub" / "hub.log").read_text(errors="replace")
             tracebacks = log.count("Traceback")
             if tracebacks:
-                point.problems.append(f"{tracebacks} tracebacks in {root / 'hub' / 'hub.log'}")
+                kinds = collections.Counter(re.findall(
+                    r"(?m)^([\w.]+(?:Error|Exception|Timeout\w*|Closed\w*)): ", log))
+                point.warnings.append(
+                    f"{tracebacks} tracebacks in the hub log ("
+                    + ", ".join(f"{n} {k}" for k, n in kinds.most_common(4))
+                    + f"): {root / 'hub' / 'hub.log'}")
         if url:
             pg_drop(dsn, url)
     return point
@@ -501,22 +546,24 @@ def report(points: list[Point], sizes: Sizes, markdown: bool) -> None:
          ["hub", "stores", "products", "events", "import s", "last ack s", "events/s",
           "delivery s", "delivery ev/s",
           "outbox rows", "rows/(PxN)", "DB growth MiB", "B/row", "hub CPU s", "import CPU s",
-          "peak RSS MiB", "other work %"],
+          "bench CPU s", "peak RSS MiB", "other work %", "links dropped"],
          [[p.backend, p.stores, p.products, p.fan_events, p.import_seconds, p.fanout_seconds,
            round(p.fan_rate), p.delivery_seconds, round(p.delivery_rate), p.outbox_rows,
            round(p.outbox_rows / (p.products * p.stores), 2),
            round(p.db_growth / 2**20, 1), round(p.db_growth / max(1, p.outbox_rows)),
-           round(p.fan.hub, 1), round(p.import_cpu, 1), round(p.rss_fanout_kib / mib),
-           round(p.fan.pct(p.fan.others))] for p in fan if p.fan], markdown)
+           round(p.fan.hub, 1), round(p.import_cpu, 1), round(p.fan.own, 1),
+           round(p.rss_fanout_kib / mib), round(p.fan.pct(p.fan.others)), p.fan_drops]
+          for p in fan if p.fan], markdown)
     steady = [p for p in points if p.steady is not None and p.steady_phase is not None]
     show(f"3. steady stock.moved traffic, {sizes.events_per_second:,.0f} events/s asked in total",
          ["hub", "stores", "events/s", "ack p50 ms", "ack p99 ms", "hub CPU %",
-          "hub CPU us/event", "net of idle", "events/s per core", "other work %"],
+          "hub CPU us/event", "net of idle", "events/s per core", "other work %",
+          "links dropped"],
          [[p.backend, p.stores, round(p.steady.rate), summarize(p.steady.acks).p50,
            summarize(p.steady.acks).p99, round(p.steady_phase.pct(p.steady_phase.hub), 1),
            round(cpu_per_event_us(p)), round(cpu_per_event_us(p, net=True)),
            round(1e6 / cpu_per_event_us(p)) if cpu_per_event_us(p) > 0 else "-",
-           round(p.steady_phase.pct(p.steady_phase.others))]
+           round(p.steady_phase.pct(p.steady_phase.others)), p.steady_drops]
           for p in steady if p.steady and p.steady_phase], markdown)
     print("\nprojections (linear in products x stores, from each measured point; "
           "EXTRAPOLATED, not measured):")
@@ -640,6 +687,12 @@ def run(args: argparse.Namespace, sizes: Sizes, root: Path, budget: Budget) -> i
                 print(f"[{backend}] {n:,} stores: PROBLEMS ({len(point.problems)}), e.g.:")
                 for line in point.problems[:6]:
                     print("   ", line[:300])
+            for line in point.warnings:
+                print(f"[{backend}] {n:,} stores: WARNING: {line[:400]}")
+            if point.drops:
+                why = collections.Counter(d.split(": ", 1)[1][:90] for d in point.drops)
+                print(f"[{backend}] {n:,} stores: {len(point.drops)} link drops/reconnect "
+                      "failures: " + "; ".join(f"{k} x{v}" for k, v in why.most_common(3)))
             if point.stopped:
                 break
             if point.rss_fanout_kib > args.max_hub_mib * 1024:

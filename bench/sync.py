@@ -481,20 +481,28 @@ class SimStore:
     # Called with each frame's new hub -> store events before the cursor moves past them
     # (bench/hub_scale.py checks every store gets the catalogue once, in order).
     on_down: Any = None
+    epoch: str = ""  # made at the first open and kept, as a store's database keeps it
 
     async def open(self, ws_url: str, wait_s: float) -> None:
+        """Connect and say hello. Opening again after a drop resumes like a store's
+        reconnect: the same epoch, `applied_down` = the hub events applied so far, and
+        the next stock event after what the hub acked (frames it never acked are given
+        up: their seqs go to new events)."""
         from websockets.asyncio.client import connect
 
+        self.epoch = self.epoch or secrets.token_hex(8)
         self.ws = await connect(ws_url, additional_headers={"Authorization": f"Bearer {self.token}"},
                                 open_timeout=wait_s, max_size=4 * 1024 * 1024, compression=None,
                                 ping_interval=20, ping_timeout=60, close_timeout=5)
         await self.ws.send(_json.encode({"type": "hello", "proto": 1, "store_id": self.id,
-                                         "epoch": secrets.token_hex(8), "applied_down": 0}))
+                                         "epoch": self.epoch, "applied_down": self.down_cursor}))
         welcome = msgspec.json.decode(await asyncio.wait_for(self.ws.recv(), wait_s))
         if welcome.get("type") != "welcome":
             raise BenchFailed(f"{self.id}: expected welcome, got {welcome}")
         self.acked_upto = welcome["acked_up"]
         self.next_seq = self.acked_upto + 1
+        self.pending.clear()
+        self.closed = False
 
     async def read(self) -> None:
         from websockets.exceptions import ConnectionClosed
