@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from app.core.clock import utcnow
 from app.core.db import Session
@@ -30,7 +30,14 @@ from app.core.loyalty import (
     normalise_phone,
 )
 from app.core.words import count_of
-from app.hub.models import HubLoyaltyCustomer, HubLoyaltyEntry, HubLoyaltyWatch
+from app.hub.models import (
+    HubLoyaltyCustomer,
+    HubLoyaltyEntry,
+    HubLoyaltyWatch,
+    HubOutbox,
+    HubStore,
+    StoreEventRow,
+)
 from app.hub.service import enqueue
 from app.sync.protocol import Event
 
@@ -225,7 +232,22 @@ async def _erased(s: Session, store_id: str, phone: str) -> None:
     customer.consent_at = None
     customer.erased_at = utcnow()
     await s.execute(delete(HubLoyaltyWatch).where(HubLoyaltyWatch.customer_id == customer.id))
+    await _scrub(s, phone)
     await enqueue(s, others, [("loyalty.erase", {"phone": phone})])
+
+
+async def _scrub(s: Session, phone: str) -> None:
+    """The number out of the copies of events the hub keeps: the stores' loyalty events
+    it applied (kept for good) and the balances the stores have applied. One not yet
+    applied keeps it until then (the store needs it to find the customer); erasure
+    requests are rare, so the scans are affordable."""
+    masked = mask_phone(phone)
+    await s.execute(update(StoreEventRow).where(StoreEventRow.kind.in_(KINDS))
+                    .values(data=func.replace(StoreEventRow.data, phone, masked)))
+    applied = select(HubStore.down_acked).where(HubStore.id == HubOutbox.store_id)
+    await s.execute(update(HubOutbox).where(HubOutbox.kind == "loyalty.balance",
+                                            HubOutbox.seq <= applied.scalar_subquery())
+                    .values(data=func.replace(HubOutbox.data, phone, masked)))
 
 
 @dataclass(frozen=True)

@@ -358,14 +358,20 @@ async def erase(db: Database, customer_id: str, user: StaffUser) -> bool:
 
 # The till keeps the number a bill was made for (sales, carts): erased with the customer.
 # Plain SQL on purpose: app.pos builds on this module, so it cannot import pos models.
+# So are the copies of loyalty events in the outbox the hub has acknowledged (those not
+# yet sent keep the number: the hub needs it to book them; they go with the outbox's
+# retention).
 _FORGET = (text("UPDATE sales SET customer_phone = '' WHERE customer_phone = :phone"),
-           text("UPDATE carts SET customer_phone = '' WHERE customer_phone = :phone"))
+           text("UPDATE carts SET customer_phone = '' WHERE customer_phone = :phone"),
+           text("UPDATE outbox SET data = REPLACE(data, :phone, :masked) "
+                "WHERE kind LIKE 'loyalty.%' "
+                "AND seq <= (SELECT acked_up FROM sync_state WHERE id = 1)"))
 
 
 async def _forget_number(s: Session, phone: str | None) -> None:
     if phone:
         for statement in _FORGET:
-            await s.execute(statement, {"phone": phone})
+            await s.execute(statement, {"phone": phone, "masked": mask_phone(phone)})
 
 
 def _blank(customer: Customer, now: datetime) -> None:

@@ -10,11 +10,18 @@ from __future__ import annotations
 import logging
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.hub import loyalty
 from app.hub import service as hub
-from app.hub.models import HubLoyaltyCustomer, HubLoyaltyEntry, HubLoyaltyWatch
+from app.hub.models import (
+    HubLoyaltyCustomer,
+    HubLoyaltyEntry,
+    HubLoyaltyWatch,
+    HubOutbox,
+    HubStore,
+    StoreEventRow,
+)
 from tests.hub.test_hub_service import apply, ev
 from tests.hub.test_routing import sent_to
 
@@ -112,7 +119,16 @@ async def test_erasure_reaches_the_stores_that_heard_and_keeps_the_ledger(hub_db
     await stores(hub_db)
     await apply(hub_db, "S1", [joined(1), move(2, "E1", "earned", 80)])
     await apply(hub_db, "D2", [ev(1, "loyalty.lookup", {"phone": PHONE, "card": None})])
+    async with hub_db.write() as s:  # S1 applied what it was sent; D2 not yet
+        await s.execute(update(HubStore).where(HubStore.id == "S1").values(down_acked=100))
     await apply(hub_db, "S1", [ev(3, "loyalty.erased", {"phone": PHONE, "at": AT})])
+    async with hub_db.read() as s:
+        kept = [r.data for r in await s.scalars(select(StoreEventRow).where(
+            StoreEventRow.kind.in_(loyalty.KINDS), StoreEventRow.kind != "loyalty.erased"))]
+        sent = {r.store_id: r.data for r in await s.scalars(select(HubOutbox).where(
+            HubOutbox.kind == "loyalty.balance"))}
+    assert kept and all(PHONE not in d and "98xxxxxx10" in d for d in kept)
+    assert PHONE not in sent["S1"] and PHONE in sent["D2"]  # D2 still needs it to apply
     c = await customer(hub_db)
     assert (c.phone, c.card, c.consent_at) == (None, None, None) and c.erased_at is not None
     assert await sent_to(hub_db, "D2", "loyalty.erase") == [{"phone": PHONE}]

@@ -22,7 +22,7 @@ from app.pos import cart, payment, shifts
 from app.pos.models import Cart, Sale
 from app.pos.till_rules import PosError
 from app.printing.models import PrintJob
-from app.sync.models import OutboxEvent
+from app.sync.models import OutboxEvent, SyncState
 from app.sync.protocol import Event
 from app.sync.store_apply import BadHubEvent, apply_hub_event
 from tests.integration.test_gst_documents import paper_text
@@ -260,6 +260,10 @@ async def test_erasing_a_customer_blanks_them_keeps_the_ledger_and_tells_the_hub
     customer = await joined(db, lcfg, cashier, card="KC-000999")
     await shifts.open_shift(db, lcfg, "C1", cashier, 0)
     sale = await sell(db, lcfg, cashier, 5)
+    acked = int(await one(db, select(func.max(OutboxEvent.seq)).where(
+        OutboxEvent.kind == "loyalty.joined")))
+    async with db.write() as s:  # the hub acknowledged the join, not yet the sale's points
+        await s.execute(update(SyncState).where(SyncState.id == 1).values(acked_up=acked))
     assert await loyalty.erase(db, customer.id, manager)
     assert not await loyalty.erase(db, customer.id, manager)  # once
     async with db.read() as s:
@@ -269,6 +273,9 @@ async def test_erasing_a_customer_blanks_them_keeps_the_ledger_and_tells_the_hub
     assert len(await rows(db, select(LoyaltyEntry))) == 1  # the books keep the movement
     assert await events(db, "loyalty.erased") == [{"phone": PHONE,
                                                   "at": row.erased_at.isoformat()}]
+    # the outbox's acknowledged copy is scrubbed; the unsent one keeps what the hub needs
+    assert (await events(db, "loyalty.joined"))[0]["phone"] == "98xxxxxx10"
+    assert (await events(db, "loyalty.earned"))[0]["phone"] == PHONE
     assert await loyalty.customer_page(db, customer.id) is None
     # the till's own copies of the number (the bill, its cart) are erased with them
     assert await rows(db, select(Sale.customer_phone).where(Sale.id == sale.id)) == [""]
