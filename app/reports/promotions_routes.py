@@ -61,7 +61,7 @@ def charts(report: promotions.PromotionsReport) -> dict[str, Any]:
         "units": hbar_chart([o.name for o in ranked],
                             [o.result.unit_percent or 0 for o in ranked],
                             title="Change in units sold against the days before each offer",
-                            fmt=_percent),
+                            fmt=_percent) if ranked else None,
         "discount": hbar_chart([o.name for o in report.offers[:CHART_OFFERS]],
                                [o.result.discount_minor for o in report.offers[:CHART_OFFERS]],
                                title="What each offer gave off", fmt=format_amount),
@@ -72,7 +72,7 @@ def charts(report: promotions.PromotionsReport) -> dict[str, Any]:
             days[o.id] = bar_chart(
                 [d.strftime("%d %b") for d in o.during.dates()], list(o.during_units),
                 previous=list(o.before_units),
-                names=("During the offer", "Same day of the days before"),
+                names=("During the offer", "The days before it, in order"),
                 title=f"{o.name}: units sold each day of the offer, beside the same day "
                       f"of the days before")
     out["days"] = days
