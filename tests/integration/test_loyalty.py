@@ -92,7 +92,7 @@ async def printed(db, sale_id: str) -> str:
 
 
 def _row(text: str, label: str) -> str:
-    line = next(x for x in text.splitlines() if x.startswith(label))
+    line = next(x.strip() for x in text.splitlines() if x.strip().startswith(label))
     return line.removeprefix(label).strip()
 
 
@@ -238,6 +238,9 @@ async def test_refunds_take_back_earned_points_and_return_redeemed_ones(db, lcfg
     half = await refund_line(db, lcfg, sale.id, line.id, 1, "resaleable", manager)
     # half the bill: 14 of 29 earned back, 48 of 97 points returned (₹48), ₹147 cash
     assert (half.total_minor, half.points_minor) == (19_500, 4_800)
+    [job] = await rows(db, select(PrintJob).where(PrintJob.ref == half.id))
+    slip = paper_text(job.layout)
+    assert _row(slip, "Cash") == "Rs.147.00" and _row(slip, "Loyalty points") == "Rs.48.00"
     rest = await refund_line(db, lcfg, sale.id, line.id, 1, "resaleable", manager)
     assert (rest.total_minor, rest.points_minor) == (19_500, 4_900)
     moved = await rows(db, select(LoyaltyEntry).where(LoyaltyEntry.sale_id == sale.id))
