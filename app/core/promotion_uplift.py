@@ -4,7 +4,9 @@ The page compares the days an offer ran (within the range a manager chose) with 
 **baseline: the same number of days just before the offer began**. Not "the same
 weekdays": most offers run a week or two, and the days just before are the nearest
 picture of the shelf without the offer (same season, same stock, same prices); a
-"same weekdays of last month" baseline would compare with a different month.
+"same weekdays of last month" baseline would compare with a different month. An offer
+that runs on some days of the week only (a weekend offer) is measured on those days,
+against as many of those days just before it began (its hours are not: whole days).
 
 Figures are what the bills of those days show for the products the offer targets
 (its products and categories, and the "get" products of a buy X get Y); a bill offer
@@ -70,6 +72,35 @@ def baseline(offer_first: date, days: int) -> Period:
     return Period(offer_first - timedelta(days=days), offer_first - timedelta(days=1))
 
 
+def weekdays_of(text: str) -> frozenset[int]:
+    """An offer's days of the week as stored ('0,5,6': Monday, Saturday, Sunday); anything
+    that is not a weekday number is dropped, and no weekday left means every day."""
+    found = {int(t) for t in text.split(",") if t.strip().isascii() and t.strip().isdigit()
+             and len(t.strip()) == 1 and int(t) <= 6}
+    return frozenset() if len(found) == 7 else frozenset(found)
+
+
+def offer_dates(period: Period, weekdays: frozenset[int] = frozenset()) -> list[date]:
+    """The days of ``period`` the offer runs on (its weekdays; every day if none)."""
+    return [d for d in period.dates() if not weekdays or d.weekday() in weekdays]
+
+
+def baseline_dates(offer_first: date, count: int,
+                   weekdays: frozenset[int] = frozenset()) -> list[date]:
+    """The ``count`` days just before the offer began, on its weekdays only when it runs
+    on some (a weekend offer against the weekends before), oldest first."""
+    if count < 1:
+        raise ValueError("a baseline needs at least one day")
+    wanted = frozenset(w for w in weekdays if 0 <= w <= 6)
+    out: list[date] = []
+    d = offer_first - timedelta(days=1)
+    while len(out) < count:
+        if not wanted or d.weekday() in wanted:
+            out.append(d)
+        d -= timedelta(days=1)
+    return out[::-1]
+
+
 # ---- what an offer targets ----------------------------------------------------------
 
 
@@ -120,17 +151,19 @@ class Figures:
         return Figures(self.units + other.units, self.revenue_minor + other.revenue_minor)
 
 
-def total(days: Mapping[date, Figures], period: Period) -> Figures:
-    """The period's figures from figures per day (a day not given sold nothing)."""
+def total(days: Mapping[date, Figures], dates: Iterable[date]) -> Figures:
+    """The figures of ``dates`` (a Period's or a list) from figures per day (a day not
+    given sold nothing)."""
     out = Figures()
-    for d in period.dates():
+    for d in dates.dates() if isinstance(dates, Period) else dates:
         out = out + days.get(d, Figures())
     return out
 
 
-def series(days: Mapping[date, Figures], period: Period) -> list[int]:
-    """Units for each day of the period, in order (the chart's bars)."""
-    return [days.get(d, Figures()).units for d in period.dates()]
+def series(days: Mapping[date, Figures], dates: Iterable[date]) -> list[int]:
+    """Units for each of ``dates``, in order (the chart's bars)."""
+    return [days.get(d, Figures()).units
+            for d in (dates.dates() if isinstance(dates, Period) else dates)]
 
 
 def percent_change(now: int, before: int) -> int | None:
@@ -150,6 +183,7 @@ class Uplift:
     before: Figures
     discount_minor: int = 0
     bills: int = 0
+    weekdays_only: bool = False  # measured on the offer's days of the week only
 
     @property
     def unit_change(self) -> int:
@@ -168,13 +202,16 @@ class Uplift:
         return percent_change(self.during.revenue_minor, self.before.revenue_minor)
 
 
-def _before(days: int) -> str:
+def _before(days: int, weekdays_only: bool = False) -> str:
+    if weekdays_only:
+        return ("the one day before on the same days of the week" if days == 1
+                else f"the {count_of(days, 'day')} before on the same days of the week")
     return "the day before" if days == 1 else f"the {count_of(days, 'day')} before"
 
 
 def _units(u: Uplift) -> str:
     """'34 % more units than the 14 days before', in the shapes a percentage can take."""
-    percent, before = u.unit_percent or 0, _before(u.days)
+    percent, before = u.unit_percent or 0, _before(u.days, u.weekdays_only)
     if percent > 0:
         return f"{percent} % more units than {before}"
     if percent < 0:
@@ -201,11 +238,12 @@ def verdict(u: Uplift) -> str:
     words, never as an infinite per cent."""
     off = f"gave {format_amount(u.discount_minor)} off on {count_of(u.bills, 'bill')}" \
         if u.bills else "took nothing off any bill"
+    before = _before(u.days, u.weekdays_only)
     if u.during.units == 0 and u.before.units == 0:
-        return f"Nothing it covers sold, during the offer or in {_before(u.days)}; {off}."
+        return f"Nothing it covers sold, during the offer or in {before}; {off}."
     if u.before.units == 0:
-        return (f"Sold {count_of(u.during.units, 'unit')}; none in {_before(u.days)}, so "
-                f"there is no percentage to compare; {off}.")
+        return (f"Sold {count_of(u.during.units, 'unit')}; none in {before}, so there is no "
+                f"percentage to compare; {off}.")
     return f"Sold {_units(u)}, {_revenue(u)}; {off}."
 
 

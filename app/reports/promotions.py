@@ -49,6 +49,7 @@ class OfferReport:
     during: uplift.Period  # those days inside the chosen range
     before: uplift.Period  # the same number of days just before it began
     result: uplift.Uplift
+    dates: tuple[date, ...]  # the days measured (its days of the week only, if it has some)
     during_units: tuple[int, ...]  # per day, for the chart
     before_units: tuple[int, ...]
 
@@ -133,17 +134,23 @@ async def promotions_report(db: Database, r: DateRange, tz: tzinfo, today: date
                                         _list(row.get_categories))
             ids = None if targets.everything else [
                 pid for pid, sku, cat in products if targets.covers(sku, cat)]
-            before = uplift.baseline(days.first, during.days)
+            weekdays = uplift.weekdays_of(row.days or "")
+            now_dates = uplift.offer_dates(during, weekdays)
+            if not now_dates:  # the range holds none of its days of the week
+                continue
+            then_dates = uplift.baseline_dates(days.first, len(now_dates), weekdays)
+            before = uplift.Period(then_dates[0], then_dates[-1])
             now_days = _per_day(raw, during, ids) if ids is None or ids else {}
             then_days = _per_day(raw, before, ids) if ids is None or ids else {}
             got = took.get(row.id, uplift.Applied())
-            result = uplift.Uplift(during.days, uplift.total(now_days, during),
-                                   uplift.total(then_days, before), got.discount_minor,
-                                   got.bills)
+            result = uplift.Uplift(len(now_dates), uplift.total(now_days, now_dates),
+                                   uplift.total(then_days, then_dates), got.discount_minor,
+                                   got.bills, weekdays_only=bool(weekdays))
             offers.append(OfferReport(
                 row.id, row.name, row.kind, row.source == "hub", row.coupon or "", targets,
-                days, during, before, result, tuple(uplift.series(now_days, during)),
-                tuple(uplift.series(then_days, before))))
+                days, during, before, result, tuple(now_dates),
+                tuple(uplift.series(now_days, now_dates)),
+                tuple(uplift.series(then_days, then_dates))))
     offers.sort(key=lambda o: (-o.result.discount_minor, -o.result.bills, o.name, o.id))
     return PromotionsReport(r, tuple(offers))
 
@@ -153,7 +160,8 @@ async def promotions_report(db: Database, r: DateRange, tz: tzinfo, today: date
 HEADER = ["Promotion", "Kind", "From HQ", "Coupon", "Covers", "Offer from", "Offer to",
           "Measured from", "Measured to", "Baseline from", "Baseline to", "Bills",
           "Discount given", "Units during", "Units before", "Units change %",
-          "Revenue during", "Revenue before", "Revenue change %", "In words"]
+          "Revenue during", "Revenue before", "Revenue change %", "In words",
+          "Days compared", "Its days of the week only"]
 
 
 def report_csv(report: PromotionsReport) -> str:
@@ -178,5 +186,6 @@ def report_csv(report: PromotionsReport) -> str:
             u.bills, m(u.discount_minor), u.during.units, u.before.units,
             "" if u.unit_percent is None else u.unit_percent,
             m(u.during.revenue_minor), m(u.before.revenue_minor),
-            "" if u.revenue_percent is None else u.revenue_percent, o.verdict])
+            "" if u.revenue_percent is None else u.revenue_percent, o.verdict,
+            u.days, "yes" if u.weekdays_only else "no"])
     return out.getvalue()

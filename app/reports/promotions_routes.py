@@ -68,9 +68,9 @@ def charts(report: promotions.PromotionsReport) -> dict[str, Any]:
     }
     days: dict[str, Svg] = {}
     for o in report.offers:
-        if o.during.days <= CHART_DAYS:
+        if len(o.dates) <= CHART_DAYS:
             days[o.id] = bar_chart(
-                [d.strftime("%d %b") for d in o.during.dates()], list(o.during_units),
+                [d.strftime("%d %b") for d in o.dates], list(o.during_units),
                 previous=list(o.before_units),
                 names=("During the offer", "The days before it, in order"),
                 title=f"{o.name}: units sold each day of the offer, beside the same day "

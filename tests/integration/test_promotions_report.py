@@ -185,6 +185,31 @@ async def test_a_line_written_by_hand_with_a_broken_offer_list_changes_nothing(c
     assert bogo_after.result.bills == bogo_before.result.bills - 1
 
 
+async def test_an_offer_on_one_day_of_the_week_is_measured_on_that_day(cfg, db, catalog,
+                                                                      cashier, manager, clock):
+    """A Tuesday offer against the Tuesdays before it: the other days' sales count on
+    neither side."""
+    clock.on(D0 - timedelta(days=30))
+    form = {"kind": "percent_off", "name": "Lotion Tuesdays", "skus": LOTION, "percent": "10",
+            "days": str(D0.weekday()), "starts": D0.isoformat(),
+            "ends": (D0 + timedelta(days=13)).isoformat()}
+    made = await promos.create(db, cfg, form, manager)
+    await shifts.open_shift(db, cfg, "C1", cashier, 0)
+    for offset, pieces in ((-7, 1), (-1, 5), (0, 2), (1, 4), (7, 2)):
+        clock.on(D0 + timedelta(days=offset))
+        await ring(db, cfg, cashier, catalog, *[LOTION] * pieces)
+    report = await report_of(db, cfg)
+    (lotion,) = report.offers
+    assert lotion.id == made.id and lotion.result.weekdays_only
+    assert lotion.dates == (D0, D0 + timedelta(days=7))
+    assert (lotion.before.first, lotion.before.last) == (D0 - timedelta(days=14),
+                                                         D0 - timedelta(days=7))
+    assert lotion.result.during.units == 4 and lotion.result.before.units == 1
+    assert lotion.result.bills == 2 and lotion.result.discount_minor == 4 * 1950
+    assert lotion.verdict.startswith(
+        "Sold 300 % more units than the 2 days before on the same days of the week")
+
+
 # ---- over HTTP ---------------------------------------------------------------------------
 
 

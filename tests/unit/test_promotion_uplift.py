@@ -146,3 +146,43 @@ def test_verdict_property(units, before_units, revenue, before_revenue, days, of
     else:
         assert f"{abs(result.unit_percent or 0)} %" in text or "as many units" in text
     assert ("took nothing off" in text) == (bills == 0)
+
+
+def test_weekdays_of_reads_the_stored_days_and_drops_junk():
+    assert up.weekdays_of("0,5,6") == frozenset({0, 5, 6})
+    assert up.weekdays_of("") == frozenset()
+    assert up.weekdays_of("0,1,2,3,4,5,6") == frozenset()  # every day
+    assert up.weekdays_of("7,9,-1,x,١,12, 5 ,\x00") == frozenset({5})
+
+
+def test_a_weekend_offer_is_compared_with_the_weekends_before():
+    sat = date(2026, 11, 7)  # a Saturday
+    weekend = frozenset({5, 6})
+    offer = up.Period(sat, sat + timedelta(days=8))  # Sat to the next Sunday
+    assert up.offer_dates(offer, weekend) == [sat, sat + timedelta(days=1),
+                                              sat + timedelta(days=7),
+                                              sat + timedelta(days=8)]
+    assert up.baseline_dates(sat, 4, weekend) == [sat - timedelta(days=14),
+                                                  sat - timedelta(days=13),
+                                                  sat - timedelta(days=7),
+                                                  sat - timedelta(days=6)]
+    assert up.baseline_dates(sat, 3) == [sat - timedelta(days=3), sat - timedelta(days=2),
+                                         sat - timedelta(days=1)]
+    assert up.offer_dates(offer) == offer.dates()
+    with pytest.raises(ValueError):
+        up.baseline_dates(sat, 0, weekend)
+    assert "the 4 days before on the same days of the week" in up.verdict(
+        up.Uplift(4, up.Figures(8, 800), up.Figures(4, 400), 100, 2, weekdays_only=True))
+
+
+@given(st.dates(date(2001, 1, 1), date(2099, 1, 1)), st.integers(1, 366),
+       st.frozensets(st.integers(0, 6)))
+def test_baseline_dates_property(first: date, count: int, weekdays: frozenset[int]):
+    """As many days as measured, all before the offer, oldest first, on its weekdays,
+    and the nearest such days: no day of its weekdays is skipped between them and it."""
+    got = up.baseline_dates(first, count, weekdays)
+    assert len(got) == count and got == sorted(set(got)) and got[-1] < first
+    if weekdays:
+        assert all(d.weekday() in weekdays for d in got)
+    skipped = [got[0] + timedelta(days=i) for i in range((first - got[0]).days)]
+    assert [d for d in skipped if not weekdays or d.weekday() in weekdays] == got
