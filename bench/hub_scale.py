@@ -662,6 +662,7 @@ def run(args: argparse.Namespace, sizes: Sizes, root: Path, budget: Budget) -> i
           f"{sizes.events_per_second:,.0f} stock events/s")
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     points: list[Point] = []
+    setup_failed = False
     for backend in backends:
         if backend == "postgresql":
             why = pg_reachable(pg_admin_dsn(args))
@@ -681,6 +682,12 @@ def run(args: argparse.Namespace, sizes: Sizes, root: Path, budget: Budget) -> i
                 print(f"[{backend}] {n:,} stores: STOPPED: {exc}")
                 budget = Budget(90)  # time to report and clean up what is left
                 budget.arm()
+                break
+            except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+                # the points measured so far are still reported
+                print(f"[{backend}] {n:,} stores: SETUP FAILED, the curve stops: "
+                      f"{str(exc)[-1500:]}")
+                setup_failed = True
                 break
             points.append(point)
             if point.problems:
@@ -702,6 +709,8 @@ def run(args: argparse.Namespace, sizes: Sizes, root: Path, budget: Budget) -> i
         report(points, sizes, args.markdown)
     print(f"\nwhole run: {budget.elapsed():.0f} s; load average at the end {load_average()}")
     bad = [p for p in points if p.problems]
+    if setup_failed and not points:
+        return 2
     if bad or not points:
         print("FAILED: " + ("; ".join(f"{p.backend} {p.stores}: {p.problems[0][:200]}"
                                       for p in bad) or "nothing was measured"))
