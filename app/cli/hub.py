@@ -36,12 +36,13 @@ def hub(ctx: click.Context, config_path: str | None, host: str | None, port: int
         fail(str(exc))
     import uvicorn
 
-    from app.server import StartupError, create_hub_app
+    from app.server import StartupError, create_hub_app, freeze_startup_heap
 
     try:
         app = create_hub_app(cfg)
     except StartupError as exc:
         fail(str(exc))
+    app.on_startup.append(freeze_startup_heap)  # last start-up step (see its docstring)
     host, port = host or cfg.server.host, port or cfg.server.port
     where = cfg.database_url.split("@")[-1]
     console.print(f"Kirana hub [bold]{cfg.hub.name}[/] on http://{display_host(host)}:{port}/ "

@@ -25,7 +25,7 @@ def serve(cfg: StoreConfig, host: str | None, port: int | None) -> None:
 
     from app.core import lan_https, tls
     from app.core.cert_names import host_of
-    from app.server import StartupError, create_store_app
+    from app.server import StartupError, create_store_app, freeze_startup_heap
 
     host = host or cfg.server.host
     port = port or cfg.server.port
@@ -53,6 +53,7 @@ def serve(cfg: StoreConfig, host: str | None, port: int | None) -> None:
     except StartupError as exc:
         fail(str(exc))
     app.state.database_lock = lock  # held for the life of the process
+    app.on_startup.append(freeze_startup_heap)  # last start-up step (see its docstring)
     console.print(f"Kirana store [bold]{cfg.store.id}[/] ({cfg.store.name}) on "
                   f"{cfg.public_url}/", highlight=False)
     served: Any = app  # the Litestar app, or the plain-HTTP door in front of it
