@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from app.core.date_ranges import EARLIEST
 from app.core.money import format_amount, round_half_up
 from app.core.words import count_of
 
@@ -53,8 +54,9 @@ def offer_days(starts: date | None, ends: date | None, made: date, ended: date |
                today: date) -> Period | None:
     """The local days an offer could run: from its first date (else the day it was made)
     to the earliest of its last date, the day it was ended early and today. None if
-    that is no day at all (ended before it started, or starts after today)."""
-    first = starts or made
+    that is no day at all (ended before it started, or starts after today). A first day
+    before 2000 counts from 2000 (its baseline then never runs off the calendar)."""
+    first = max(starts or made, EARLIEST)  # a first date of 0001 (a row by hand) is a typo
     last = min(d for d in (ends, ended, today) if d is not None)
     return Period(first, last) if first <= last else None
 

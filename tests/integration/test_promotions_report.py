@@ -210,6 +210,29 @@ async def test_an_offer_on_one_day_of_the_week_is_measured_on_that_day(cfg, db, 
         "Sold 300 % more units than the 2 days before on the same days of the week")
 
 
+async def test_a_row_written_by_hand_does_not_stop_the_report(client, login_as, cfg, db, sold):
+    """A promotion row no form would make (a first day in year 1, junk target lists and
+    days, a 100 KB name) is listed without breaking the page or the CSV."""
+    from sqlalchemy import insert
+
+    from app.promotions.models import PromotionRow
+    async with db.write() as s:
+        await s.execute(insert(PromotionRow).values(
+            id="odd-row", name="n" * 100_000, kind="percent_off", target_skus="{oops",
+            target_categories='[1, "Staples"]', get_skus="null", percent_bp=1000,
+            starts=date(1, 1, 1), days="9,x,\x00", active=True, created_by="sql",
+            created_at=datetime(2026, 1, 1, tzinfo=UTC),
+            updated_at=datetime(2026, 1, 1, tzinfo=UTC)))
+    report = await report_of(db, cfg)
+    odd = next(o for o in report.offers if o.id == "odd-row")
+    assert odd.offer.first == date(2000, 1, 1) and not odd.result.weekdays_only
+    assert odd.targets.categories == frozenset({"Staples"}) and not odd.targets.skus
+    await login_as("manager")
+    q = {"from": (D0 - timedelta(days=20)).isoformat(), "to": TODAY.isoformat()}
+    for path in ("/reports/promotions", "/reports/promotions.csv"):
+        assert (await client.get(path, params=q)).status_code == 200
+
+
 # ---- over HTTP ---------------------------------------------------------------------------
 
 

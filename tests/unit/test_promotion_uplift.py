@@ -29,6 +29,10 @@ def test_offer_days_from_its_dates_or_when_it_was_made_and_ended():
     # still to come, or ended before it began: no days
     assert up.offer_days(D + timedelta(days=5), None, D, None, D) is None
     assert up.offer_days(D, None, D - timedelta(days=9), D - timedelta(days=1), D) is None
+    # a first date written as 0001-01-01 counts from 2000: its baseline stays in the calendar
+    odd = up.offer_days(date.min, None, D, None, D)
+    assert odd is not None and odd.first == date(2000, 1, 1)
+    assert up.baseline_dates(odd.first, 366, frozenset({3}))[0].year > 1990
 
 
 def test_measured_is_the_part_inside_the_range_and_baseline_the_days_before_it_began():
