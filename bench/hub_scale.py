@@ -118,6 +118,66 @@ def mem_available_kib() -> int:
     return 0
 
 
+@dataclass
+class PgWork:
+    """What PostgreSQL did for the hub's database over a phase: CPU of its backends on
+    this database (read from /proc; a backend that ends within the phase is missed),
+    commits and rows written (pg_stat_database, flushed about once a second)."""
+
+    cpu: float = 0.0
+    commits: int = 0
+    rows: int = 0  # inserted + updated + deleted
+
+
+class PgMeter:
+    STATS = ("SELECT xact_commit, tup_inserted + tup_updated + tup_deleted "
+             "FROM pg_stat_database WHERE datname = current_database()")
+    PIDS = ("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()")
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.on = url.startswith("postgresql")
+
+    async def _read(self) -> tuple[dict[int, float], int, int]:
+        async with Probe(self.url) as probe:
+            pids = [int(r[0]) for r in await probe.rows(self.PIDS)]
+            commits, rows = (await probe.rows(self.STATS))[0]
+        cpu = {}
+        for pid in pids:
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                cpu[pid] = cpu_seconds(pid)
+        return cpu, int(commits), int(rows)
+
+    async def start(self) -> PgMeter:
+        if self.on:
+            self.cpu0, self.commits0, self.rows0 = await self._read()
+            self.seen = dict(self.cpu0)
+            self._task = asyncio.create_task(self._sample())
+        return self
+
+    async def _sample(self) -> None:
+        """Every 0.5 s: the CPU of each backend seen, so one that ends before stop()
+        (the import CLI's) still counts, less its last half second."""
+        while True:
+            await asyncio.sleep(0.5)
+            with contextlib.suppress(Exception):
+                cpu, _, _ = await self._read()
+                self.seen.update(cpu)
+
+    async def stop(self) -> PgWork | None:
+        if not self.on:
+            return None
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        await asyncio.sleep(1.2)  # let the backends flush their statistics
+        cpu, commits, rows = await self._read()
+        self.seen.update(cpu)
+        return PgWork(sum(c - self.cpu0.get(pid, 0.0) for pid, c in self.seen.items()),
+                      commits - self.commits0, rows - self.rows0)
+
+
 class Probe(HubProbe):
     async def rows(self, query: str) -> list[tuple]:
         if self._lite is not None:
@@ -240,6 +300,8 @@ class Point:
     steady: LoadFigures | None = None
     steady_phase: Phase | None = None
     steady_target: float = 0.0
+    pg_fan: PgWork | None = None
+    pg_steady: PgWork | None = None
     problems: list[str] = field(default_factory=list)  # exactly-once or order broken: exit 1
     warnings: list[str] = field(default_factory=list)  # hub errors logged: reported, exit 0
     drops: list[str] = field(default_factory=list)  # links the hub dropped (reconnected)
@@ -359,6 +421,7 @@ async def measure_point(point: Point, hub: Any, tokens: dict[str, str], sizes: S
             rows0 = int(await probe.value("SELECT count(*) FROM hub_outbox"))
             seq0 = dict(await probe.rows("SELECT id, down_seq FROM hub_stores"))
         bytes0 = await db_bytes(url, hub.sqlite_path)
+        pg_meter = await PgMeter(url).start()
         fan = Phase(pid)
         rss_max = 0
         stop_rss = asyncio.Event()
@@ -399,6 +462,7 @@ async def measure_point(point: Point, hub: Any, tokens: dict[str, str], sizes: S
         await sampler
         fan.children = point.import_cpu
         point.fan = fan.stop()
+        point.pg_fan = await pg_meter.stop()
         point.rss_fanout_kib = rss_max
         point.fanout_seconds = done - start
         point.after_commit_seconds = done - imported
@@ -437,11 +501,13 @@ async def measure_point(point: Point, hub: Any, tokens: dict[str, str], sizes: S
         batch = max(1, min(20, round(per_store * 5)))  # about one frame per 5 s, at least 1
         period = batch / per_store
         point.steady_target = sizes.events_per_second
+        pg_meter = await PgMeter(url).start()
         phase = Phase(pid)
         point.steady = await run_load(sims, pid, budget, sizes.steady_seconds,
                                       lambda sim, until: sim.steady(period, batch, until),
                                       drain_s=30)
         point.steady_phase = phase.stop()
+        point.pg_steady = await pg_meter.stop()
         point.steady_drops = len(point.drops) - point.fan_drops
         s = point.steady
         acks = summarize(s.acks)
@@ -534,8 +600,24 @@ def show(title: str, headers: list[str], rows: list[list[object]], markdown: boo
         print(format_table(headers, rows, markdown=True))
 
 
+def others(phase: Phase, pg: PgWork | None) -> float:
+    """Other work's CPU seconds in a phase, PostgreSQL's backends for the hub taken out."""
+    return max(0.0, phase.others - (pg.cpu if pg else 0.0))
+
+
+def pg_per_event(p: Point) -> list[object]:
+    """PostgreSQL CPU (us), rows written and commits per stock event in the steady run."""
+    pg, s = p.pg_steady, p.steady
+    if pg is None or s is None or not s.events:
+        return ["-", "-", "-"]
+    return [round(1e6 * pg.cpu / s.events), round(pg.rows / s.events, 2),
+            round(pg.commits / s.events, 2)]
+
+
 def report(points: list[Point], sizes: Sizes, markdown: bool) -> None:
     mib = 1024.0
+    print("\n'other work': busy CPU of the machine that was none of the hub, the import, "
+          "this bench or (PostgreSQL) the hub database's backends, in % of one core")
     show("1. connected stores on one hub process (idle: heartbeats and pings only)",
          ["hub", "stores", "connect s", "RSS fresh MiB", "RSS connected MiB", "KiB/store",
           "idle hub CPU %", "other work %"],
@@ -550,24 +632,29 @@ def report(points: list[Point], sizes: Sizes, markdown: bool) -> None:
          ["hub", "stores", "products", "events", "import s", "last ack s", "events/s",
           "delivery s", "delivery ev/s",
           "outbox rows", "rows/(PxN)", "DB growth MiB", "B/row", "hub CPU s", "import CPU s",
-          "bench CPU s", "peak RSS MiB", "other work %", "links dropped"],
+          "bench CPU s", "PG CPU s", "PG rows/event", "PG commits", "peak RSS MiB",
+          "other work %", "links dropped"],
          [[p.backend, p.stores, p.products, p.fan_events, p.import_seconds, p.fanout_seconds,
            round(p.fan_rate), p.delivery_seconds, round(p.delivery_rate), p.outbox_rows,
            round(p.outbox_rows / (p.products * p.stores), 2),
            round(p.db_growth / 2**20, 1), round(p.db_growth / max(1, p.outbox_rows)),
            round(p.fan.hub, 1), round(p.import_cpu, 1), round(p.fan.own, 1),
-           round(p.rss_fanout_kib / mib), round(p.fan.pct(p.fan.others)), p.fan_drops]
+           round(p.pg_fan.cpu, 1) if p.pg_fan else "-",
+           round(p.pg_fan.rows / max(1, p.fan_events), 2) if p.pg_fan else "-",
+           p.pg_fan.commits if p.pg_fan else "-",
+           round(p.rss_fanout_kib / mib), round(p.fan.pct(others(p.fan, p.pg_fan))), p.fan_drops]
           for p in fan if p.fan], markdown)
     steady = [p for p in points if p.steady is not None and p.steady_phase is not None]
     show(f"3. steady stock.moved traffic, {sizes.events_per_second:,.0f} events/s asked in total",
          ["hub", "stores", "events/s", "ack p50 ms", "ack p99 ms", "hub CPU %",
-          "hub CPU us/event", "net of idle", "events/s per core", "other work %",
-          "links dropped"],
+          "hub CPU us/event", "net of idle", "events/s per core", "PG CPU us/event",
+          "PG rows/event", "PG commits/event", "other work %", "links dropped"],
          [[p.backend, p.stores, round(p.steady.rate), summarize(p.steady.acks).p50,
            summarize(p.steady.acks).p99, round(p.steady_phase.pct(p.steady_phase.hub), 1),
            round(cpu_per_event_us(p)), round(cpu_per_event_us(p, net=True)),
            round(1e6 / cpu_per_event_us(p)) if cpu_per_event_us(p) > 0 else "-",
-           round(p.steady_phase.pct(p.steady_phase.others)), p.steady_drops]
+           *pg_per_event(p),
+           round(p.steady_phase.pct(others(p.steady_phase, p.pg_steady))), p.steady_drops]
           for p in steady if p.steady and p.steady_phase], markdown)
     print("\nprojections (linear in products x stores, from each measured point; "
           "EXTRAPOLATED, not measured):")
