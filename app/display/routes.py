@@ -17,6 +17,7 @@ from litestar.connection import ASGIConnection
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import Body
 from litestar.response import File, Redirect, ServerSentEvent, Template
@@ -41,6 +42,12 @@ NOT_PAIRED = ("This screen is not paired with a counter (or its pairing was canc
               "A manager pairs it from Pair a device → Customer displays.")
 # The form's image plus one byte: a bigger one is refused with the page's own message.
 MAX_UPLOAD_READ = service.MAX_SLIDE_KB * 1024 + 1
+# The upload's whole body: the largest image plus the form around it (boundaries, part
+# headers, the CSRF field; well under 64 KB). A bigger body is refused with 413 on its
+# Content-Length (or as it streams past the limit), before it is read into memory.
+MAX_UPLOAD_BODY = service.MAX_SLIDE_KB * 1024 + 64 * 1024
+TOO_BIG = (f"The slideshow takes images of at most {service.MAX_SLIDE_KB} KB. Save this one "
+           "smaller, go back and upload it again. Nothing was stored.")
 
 
 def display_guard(*roles: str):
@@ -226,7 +233,14 @@ async def revoke_screen(request: Request, display_id: str) -> Template:
     return await _manage(request, f"{row.name} is unpaired; it shows nothing any more.")
 
 
-@post("/display/slides", guards=[MANAGER])
+def _upload_too_big(request: Request, _exc: RequestEntityTooLarge) -> Response:
+    """The body went over MAX_UPLOAD_BODY: the manager's plain message, not Litestar's."""
+    return page(request, "errors/error.html", status_code=413, title="Image too big",
+                message=TOO_BIG, user=current_user(request))
+
+
+@post("/display/slides", guards=[MANAGER], request_max_body_size=MAX_UPLOAD_BODY,
+      exception_handlers={RequestEntityTooLarge: _upload_too_big})
 async def add_slide(
     request: Request,
     data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],

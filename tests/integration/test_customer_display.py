@@ -423,3 +423,36 @@ async def test_the_display_shows_offers_and_what_the_customer_saves(app, client,
         assert saved == format_amount(sale_saved(sale))
     finally:
         await screen.__aexit__(None, None, None)
+
+
+async def test_an_upload_over_the_body_limit_is_refused_before_it_is_read(app, client,
+                                                                          login_as, db, cfg):
+    """A 5 MB "image" is refused with 413 and a plain message on the strength of its
+    Content-Length (the route's body limit is the slide cap plus the form), not read
+    into memory and then measured; nothing is stored. An image of exactly the cap
+    still fits with its form."""
+    from app.display.routes import add_slide
+
+    limit = add_slide.resolve_request_max_body_size()
+    assert limit is not None and service.MAX_SLIDE_KB * 1024 < limit < 3 * 1024 * 1024
+    await login_as("manager")
+    big = b"\x89PNG\r\n\x1a\n" + b"\x00" * (5 * 1024 * 1024)
+    r = await client.post("/display/slides", files={"image": ("big.png", big, "image/png")},
+                          headers={"x-csrftoken": csrf_of(client)})
+    assert r.status_code == 413, r.status_code
+    assert f"at most {service.MAX_SLIDE_KB} KB" in r.text and "Nothing was stored" in r.text
+    assert "Request Entity Too Large" not in r.text
+    assert await service.list_slides(db) == []
+    folder = cfg.data_dir / service.SLIDE_DIR
+    assert not folder.exists() or not any(folder.iterdir())
+    # At the cap exactly, the image and its form are under the limit and stored.
+    exact = b"\x89PNG\r\n\x1a\n" + b"\x00" * (service.MAX_SLIDE_KB * 1024 - 8)
+    ok = await client.post("/display/slides", files={"image": ("a.png", exact, "image/png")},
+                           headers={"x-csrftoken": csrf_of(client)})
+    assert ok.status_code in (200, 201) and "Image added" in ok.text
+    # One byte over the cap but under the body limit: the page's own message.
+    over = exact + b"\x00"
+    no = await client.post("/display/slides", files={"image": ("b.png", over, "image/png")},
+                           headers={"x-csrftoken": csrf_of(client)})
+    assert no.status_code == 400 and "too big" in no.text
+    assert len(await service.list_slides(db)) == 1
