@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import cast
@@ -31,6 +32,7 @@ from app.core.gst_invoice import (
 from app.core.ids import uuid7
 from app.core.money import format_amount
 from app.core.prepared import Prepared
+from app.core.promotions import Promotion
 from app.loyalty import service as loyalty
 from app.pos import receipts
 from app.pos.common import no_shift, open_shift_row, refuse_card_number
@@ -50,6 +52,7 @@ from app.pos.priced_cart import (
     read_lines,
     read_tenders,
     settle_cart,
+    totals_for,
     touch_state,
     unapproved_discount_over_limit,
     view_of_state,
@@ -159,10 +162,13 @@ async def remove_tender(
 
 
 async def _use_coupons(s: Session, cfg: StoreConfig, cart: CartState, totals: CartTotals,
-                       sale_row: dict[str, object], now: datetime) -> None:
+                       offers: Sequence[Promotion], sale_row: dict[str, object],
+                       now: datetime) -> None:
     """Record the uses of the coupons whose offers took something off, in the sale's
-    transaction (one writer at a time: two tills racing a last use, one gets it)."""
-    codes = coupons.applied_codes(totals.applied, await promotions.running(s, cfg))
+    transaction (one writer at a time: two tills racing a last use, one gets it).
+    `offers`: the very list the totals were priced with (a second cache read could
+    differ after a reload: the discount kept, no use written)."""
+    codes = coupons.applied_codes(totals.applied, offers)
     try:
         await coupons.record_uses(s, cfg, str(sale_row["id"]), str(sale_row["number"]),
                                   cart.customer_phone, codes, now)
@@ -206,7 +212,8 @@ async def complete_sale(
             raise PosError("the cart is empty")
         shift = await open_shift_row(s, counter)
         await read_tenders(s, cart)
-        totals = await priced(s, cfg, cart, products)
+        offers = await promotions.running(s, cfg)
+        totals = totals_for(cfg, cart, products, offers)
         if overpaid(cart, totals):
             raise PosError(
                 "prices changed after payment was taken: remove the payments and take them again"
@@ -261,7 +268,7 @@ async def complete_sale(
             except loyalty.LoyaltyError as exc:
                 raise PosError(str(exc)) from None
         if cart.coupons:  # issue #21: a use of each coupon earned, or refused if used up
-            await _use_coupons(s, cfg, cart, totals, sale_row, now)
+            await _use_coupons(s, cfg, cart, totals, offers, sale_row, now)
         # One query for every line's bin, then one executemany per table (issue #15).
         bins = await bins_for_sale(s, (line.product_id for line in cart.lines),
                                    today=now.astimezone(cfg.tz).date())

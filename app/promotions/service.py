@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, event, func, select, update
 
 from app.config import StoreConfig
 from app.core import audit
@@ -115,6 +115,26 @@ def changed(cfg: StoreConfig) -> None:
     """This process wrote the table: the next pricing reloads it."""
     key = _key(cfg)
     _GENERATION[key] = _GENERATION.get(key, 0) + 1
+
+
+def changed_on_commit(s: Session, cfg: StoreConfig) -> None:
+    """`changed` once `s` commits: marked before the commit, a till reloading in between
+    would read the old table and keep it as the new generation (a rollback: no mark)."""
+    if s.info.get("promotions_changed"):
+        return
+    s.info["promotions_changed"] = True
+
+    def mark(_session: object) -> None:
+        s.info.pop("promotions_changed", None)
+        changed(cfg)
+
+    def forget(_session: object) -> None:
+        s.info.pop("promotions_changed", None)
+        if event.contains(s.sync_session, "after_commit", mark):
+            event.remove(s.sync_session, "after_commit", mark)
+
+    event.listen(s.sync_session, "after_commit", mark, once=True)
+    event.listen(s.sync_session, "after_rollback", forget, once=True)
 
 
 def cache_info(cfg: StoreConfig) -> _Entry:
@@ -579,5 +599,5 @@ async def apply_hub_promotion(s: Session, cfg: StoreConfig, data: Mapping[str, A
             log.warning("chain promotion %s kept ended: %s", promo_id, exc)
             row.active = False
     row.ended_at = None if row.active else (row.ended_at or now)
-    changed(cfg)
+    changed_on_commit(s, cfg)  # after the commit: a reload before it reads the old table
     return True

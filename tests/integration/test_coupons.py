@@ -328,3 +328,39 @@ def test_hostile_sample_baskets_are_refused(basket, coupons_text):
 
 def test_sample_coupons_are_read_like_the_till():
     assert promos.parse_coupons("diwali50, hq 50 =1+1") == ["DIWALI50", "HQ", "50"]
+
+
+async def test_a_reload_of_the_offers_during_complete_still_writes_the_use(
+        cfg, db, catalog, cashier, manager, monkeypatch):
+    """complete_sale records uses from the offers it priced with: were the cache to
+    reload between two reads (here: the second read finds no offers), the sale kept
+    the discount and no use was written (issue #21 review, item 4)."""
+    await promos.create(db, cfg, DIWALI, manager)
+    await shifts.open_shift(db, cfg, "C1", cashier, 0)
+    view = await big_cart(db, cfg, "C1", cashier, catalog)
+    view, _ = await coupons.add_coupon(db, cfg, "C1", view.cart.id, "DIWALI50")
+    await pay_cash(db, cfg, "C1", view.cart.id)
+    real, reads = promos.running, []
+
+    async def reloaded(s, cfg_):
+        reads.append(1)
+        return await real(s, cfg_) if len(reads) == 1 else ()
+
+    monkeypatch.setattr(promos, "running", reloaded)
+    sale = await payment.complete_sale(db, cfg, "C1", view.cart.id, new_key(), cashier)
+    assert sale.discount_minor == 5000 and await uses(db) == 1
+
+
+async def test_a_chain_offer_marks_the_cache_changed_only_after_its_commit(cfg, db):
+    """A till reloading the offers between the change and its commit would read the old
+    table and keep it as new (issue #21 review, item 4)."""
+    key = str(cfg.database_path)
+    before = promos._GENERATION.get(key, 0)
+    async with db.write() as s:
+        assert await promos.apply_hub_promotion(s, cfg, chain_promotion(1))
+        assert promos._GENERATION.get(key, 0) == before  # not yet committed
+    assert promos._GENERATION.get(key, 0) == before + 1
+    async with db.write() as s:
+        await promos.apply_hub_promotion(s, cfg, chain_promotion(2))
+        await s.rollback()
+    assert promos._GENERATION.get(key, 0) == before + 1  # rolled back: nothing changed
