@@ -89,9 +89,22 @@ DEMO_STORES = {
 }
 
 
+# The demo site's stores have loyalty on (issue #21, docs/loyalty.md), set so a few bills
+# earn enough to spend: 5 points per ₹100, spendable from 20. `--store-only` (what the
+# tests and benches use) keeps the example config's default: off.
+DEMO_LOYALTY = """
+[loyalty]
+enabled = true
+points_per_100_rupees = 5
+min_balance_points = 20
+"""
+
+
 def write_demo_config(directory: Path, host: str, port: int, orders_per_minute: float = 2.0,
-                      *, example: str = "store.toml", hub_url: str = "") -> Path:
-    """A demo store's config: an example store config pointed at the demo folder."""
+                      *, example: str = "store.toml", hub_url: str = "",
+                      loyalty: bool = False) -> Path:
+    """A demo store's config: an example store config pointed at the demo folder
+    (`loyalty`: with the loyalty scheme on)."""
     text = (STORE_CONFIG_DIR / example).read_text(encoding="utf-8")
     text = re.sub(r'path = "\.\./var/\w+/store\.db"', 'path = "store.db"', text)
     text = re.sub(r'data_dir = "\.\./var/\w+"', 'data_dir = "var"', text)
@@ -102,6 +115,8 @@ def write_demo_config(directory: Path, host: str, port: int, orders_per_minute: 
                         f"max_items_per_batch = 40\ndemo_orders_per_minute = {orders_per_minute}\n")
     if hub_url:
         text = re.sub(r'(?m)^url = "".*$', f'url = "{hub_url}"\ntoken_file = "hub.token"', text)
+    if loyalty and not re.search(r"(?m)^\[loyalty\]", text):
+        text = text.rstrip("\n") + "\n" + DEMO_LOYALTY
     path = directory / "store.toml"
     path.write_text(text, encoding="utf-8")
     return path
@@ -280,6 +295,50 @@ async def _a_cycle_count(db: Database) -> None:
     await counts.finish_bin(db, task.id, shelf.id, ravi, phone)
 
 
+# The counter store's offers in the demo site (issue #21, docs/promotions.md), as the
+# manager's /promotions form posts them: a BOGO, a quantity slab, a happy hour and a
+# coupon (README's demo section names the code).
+DEMO_COUPON = "WELCOME50"
+DEMO_OFFERS: tuple[dict[str, str], ...] = (
+    {"kind": "buy_x_get_y", "name": "Coca-Cola 750 ml: buy 2 get 1 free",
+     "skus": "SFT-COKE-750ML", "buy": "2", "get": "1"},
+    {"kind": "qty_slab", "name": "Parle Monaco: ₹5 off each from 3",
+     "skus": "BIS-PRMN-200G", "size": "3", "amount": "5"},
+    {"kind": "percent_off", "name": "Bakery happy hour: 10% off, 5 to 8 pm",
+     "categories": "Bakery", "percent": "10", "since": "17:00", "until": "20:00"},
+    {"kind": "bill_amount_off", "name": "Welcome: ₹50 off on ₹500",
+     "amount": "50", "min_bill": "500", "coupon": DEMO_COUPON},
+)
+
+
+async def _offers(cfg_path: Path) -> int:
+    """The demo's offers at a store, made by its manager through the promotions service
+    (the same checks as the page). Idempotent: an offer of the same name made here
+    before (running or ended by the manager) is not made again. Returns how many made."""
+    from app.core.auth import StaffUser
+    from app.promotions import service as promotions
+    from app.promotions.models import PromotionRow
+
+    cfg = load_config(cfg_path)
+    db = Database(cfg.database_path)
+    try:
+        async with db.read() as s:
+            have = set(await s.scalars(select(PromotionRow.name).where(
+                PromotionRow.source == "store")))
+            manager = await s.scalar(select(User).where(User.name == "Meena"))
+        if manager is None:
+            return 0
+        made = 0
+        for form in DEMO_OFFERS:
+            if form["name"] not in have:
+                await promotions.create(db, cfg, form,
+                                        StaffUser(manager.id, manager.name, manager.role))
+                made += 1
+        return made
+    finally:
+        await db.dispose()
+
+
 def write_hub_config(directory: Path, host: str, port: int, orders_per_minute: float = 0.0
                      ) -> Path:
     text = (STORE_CONFIG_DIR / "hub.toml").read_text(encoding="utf-8")
@@ -387,8 +446,11 @@ def prepare_site(directory: Path, *, host: str = "127.0.0.1", port: int = 8000,
         # straight into a store.
         cfg_path = write_demo_config(
             store_dirs[store_id], host, port + i, 0.0,
-            example=demo.example, hub_url=f"ws://127.0.0.1:{hub_port}/sync/v1")
+            example=demo.example, hub_url=f"ws://127.0.0.1:{hub_port}/sync/v1",
+            loyalty=True)
         fresh = asyncio.run(_load(cfg_path, progress)) or fresh
+        if demo.kind != "darkstore":  # the offers are the till's: the counter store's
+            asyncio.run(_offers(cfg_path))
         stores[store_id] = (cfg_path, f"http://{host}:{port + i}/")
     return DemoSite(hub_cfg, f"http://{host}:{hub_port}/", stores, fresh)
 

@@ -181,3 +181,77 @@ def test_a_second_run_adds_no_second_supplier_or_order(site: DemoSite) -> None:
     seen = store_inventory(again.stores["S1"][0])
     assert len(seen["orders"]) == 1 and len(seen["suppliers"]) == 4
     assert len(hub_transfers(again.hub_config)) == 1
+
+
+# ---- issue #21: the counter store's offers and loyalty in the demo ----------------------
+
+
+def store_offers(cfg_path: Path) -> list:
+    from app.promotions.models import PromotionRow
+
+    cfg = load_config(cfg_path)
+
+    async def read() -> list:
+        from app.core.db import Database
+
+        db = Database(cfg.database_path)
+        try:
+            async with db.read() as s:
+                return list(await s.scalars(select(PromotionRow).order_by(PromotionRow.name)))
+        finally:
+            await db.dispose()
+
+    return asyncio.run(read())
+
+
+def test_the_counter_store_runs_a_bogo_a_slab_a_happy_hour_and_a_coupon(site: DemoSite) -> None:
+    from datetime import datetime
+
+    from app.demo import DEMO_COUPON, DEMO_OFFERS
+    from app.pos.pricing import LineInput, price_cart
+    from app.promotions import service as promotions
+
+    rows = store_offers(site.stores["S1"][0])
+    assert sorted(r.name for r in rows) == sorted(o["name"] for o in DEMO_OFFERS)
+    offers = promotions.load(rows)  # every one is a promotion the engine can use
+    assert {p.kind for p in offers} == {"buy_x_get_y", "qty_slab", "percent_off",
+                                        "bill_amount_off"}
+    assert [p.coupon for p in offers if p.coupon] == [DEMO_COUPON]
+    assert store_offers(site.stores["D2"][0]) == []  # the dark store has no till offers
+
+    # A basket that meets each of them, priced by the pure engine at 6 pm (happy hour).
+    cfg = load_config(site.stores["S1"][0])
+    basket = [LineInput("coke", 4000, 3, sku="SFT-COKE-750ML", category="Beverages"),
+              LineInput("monaco", 3500, 3, sku="BIS-PRMN-200G", category="Biscuits"),
+              LineInput("bread", 4000, 1, sku="BRD-HGWB-400G", category="Bakery"),
+              LineInput("atta", 28500, 1, sku="ATA-AASH-5KG", category="Atta, Rice & Dals")]
+    six_pm = datetime(2026, 12, 2, 18, 0, tzinfo=cfg.tz)
+    totals = price_cart(basket, None, 1, offers, six_pm, [DEMO_COUPON])
+    off = {a.name: a.discount for a in totals.applied}
+    assert off == {"Coca-Cola 750 ml: buy 2 get 1 free": 4000,
+                   "Parle Monaco: ₹5 off each from 3": 1500,
+                   "Bakery happy hour: 10% off, 5 to 8 pm": 400,
+                   "Welcome: ₹50 off on ₹500": 5000}
+    # Out of the happy hour and without the code, only the BOGO and the slab apply.
+    noon = six_pm.replace(hour=12)
+    assert {a.name for a in price_cart(basket, None, 1, offers, noon).applied} == {
+        "Coca-Cola 750 ml: buy 2 get 1 free", "Parle Monaco: ₹5 off each from 3"}
+
+
+def test_loyalty_is_on_in_the_demo_stores_but_not_in_the_store_only_demo(
+        site: DemoSite, tmp_path: Path) -> None:
+    from app.demo import write_demo_config
+
+    for cfg_path, _url in site.stores.values():
+        loyalty = load_config(cfg_path).loyalty
+        assert loyalty.enabled and loyalty.points_per_100_rupees == 5
+    assert not load_config(write_demo_config(tmp_path, "127.0.0.1", 8000)).loyalty.enabled
+
+
+def test_a_second_run_makes_no_second_offers(site: DemoSite) -> None:
+    before = [(r.id, r.name) for r in store_offers(site.stores["S1"][0])]
+    again = prepare_site(site.hub_config.parent.parent, port=8800, orders_per_minute=0)
+    assert [(r.id, r.name) for r in store_offers(again.stores["S1"][0])] == before
+    for cfg_path, _url in again.stores.values():  # one [loyalty] table, still loadable
+        assert (cfg_path.read_text().count("[loyalty]"), load_config(cfg_path).loyalty.enabled
+                ) == (1, True)
