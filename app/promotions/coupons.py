@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.config import StoreConfig
 from app.core import coupons as rules
@@ -52,9 +52,20 @@ async def find(s: Session, code: str) -> Found | None:
     return Found(code, offers, await s.get(CouponRow, code))
 
 
-async def uses_of(s: Session, code: str, phone: str) -> rules.Uses:
-    """Uses of `code` at this store not given back: in all, and by `phone`."""
-    live = (CouponUse.code == code, CouponUse.returned_at.is_(None))
+def counted_since(coupon: CouponRow | None) -> datetime | None:
+    """Uses before this are not the coupon's: a chain coupon counts from when it came
+    (`created_at`, reset when HQ's code took over a store coupon's), so the store's own
+    older uses of the same code are not spent from HQ's allowance."""
+    return coupon.created_at if coupon is not None and coupon.source == "hub" else None
+
+
+async def uses_of(s: Session, code: str, phone: str,
+                  since: datetime | None = None) -> rules.Uses:
+    """Uses of `code` at this store not given back (from `since`): in all, and by
+    `phone`."""
+    live: tuple = (CouponUse.code == code, CouponUse.returned_at.is_(None))
+    if since is not None:
+        live = (*live, CouponUse.at >= since)
     total = await s.scalar(select(func.count()).select_from(CouponUse).where(*live)) or 0
     mine = 0
     if phone:
@@ -85,7 +96,9 @@ async def refusal(s: Session, cfg: StoreConfig, found: Found, phone: str,
         ended = (offer.ended_at or offer.updated_at).astimezone(cfg.tz).date()
     return rules.refusal(found.code, starts=offer.starts, ends=offer.ends, ended=ended,
                          today=today, limits=_limits(found.coupon),
-                         uses=await uses_of(s, found.code, phone), phone=phone)
+                         uses=await uses_of(s, found.code, phone,
+                                            counted_since(found.coupon)),
+                         phone=phone)
 
 
 def applied_codes(applied: Iterable[Applied], promotions: Sequence[Promotion]) -> list[str]:
@@ -129,7 +142,8 @@ async def release_for_sale(s: Session, sale_id: str, at: datetime) -> list[str]:
     for use in uses:
         use.returned_at = at
         coupon = await s.get(CouponRow, use.code)
-        if coupon is not None and coupon.source == "hub":
+        since = counted_since(coupon)
+        if since is not None and use.at >= since:  # a store coupon's older use: not HQ's
             emit(s, "coupon.released", {"use_id": use.id, "code": use.code,
                                         "at": at.isoformat()})
     return sorted(u.code for u in uses)
@@ -154,6 +168,23 @@ async def set_store_limits(s: Session, code: str, total: int | None,
     else:
         row.total_limit, row.per_customer_limit, row.active = total, per_customer, True
         row.updated_at = now
+
+
+async def _end_store_offers(s: Session, code: str, now: datetime) -> int:
+    """A chain coupon's code is HQ's at every store: this store's running offers with
+    the same code end (else the till would give the store's offer on HQ's allowance,
+    past the store's own limit). The page says why (`TAKEN_BY_HQ`). How many ended."""
+    result = await s.execute(update(PromotionRow).where(
+        PromotionRow.coupon == code, PromotionRow.source == "store",
+        PromotionRow.active.is_(True)).values(active=False, ended_at=now, updated_at=now))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def taken_by_hq(code: str) -> str:
+    """What the manager reads on a store offer whose code HQ's chain coupon took."""
+    return (f"HQ sent a chain coupon with the same code {code}, so this offer ended when "
+            "it came and the code now gives HQ's offer. To run this offer again, make it "
+            "with another code")
 
 
 async def limits_by_code(s: Session) -> dict[str, CouponRow]:
@@ -190,12 +221,14 @@ async def apply_hub_coupon(s: Session, data: dict) -> bool:
     row = await s.get(CouponRow, code)
     if row is not None and row.hub_version >= version:
         return False
+    if await _end_store_offers(s, code, now):
+        log.warning("coupon %s: this store's own offers with that code ended; the code is "
+                    "HQ's chain coupon now", code)
     if row is None:
         row = CouponRow(code=code, created_at=now)
         s.add(row)
     elif row.source != "hub":
-        log.warning("coupon %s of a store offer is replaced by HQ's coupon of the same code",
-                    code)
+        row.created_at = now  # HQ's coupon counts its uses from now (counted_since)
     row.total_limit, row.per_customer_limit = total, per_customer
     row.source, row.allowance, row.hub_version = "hub", allowance, version
     row.active, row.updated_at = data.get("active", True) is not False, now

@@ -395,8 +395,9 @@ async def listing(db: Database, cfg: StoreConfig) -> Listing:
         rows = list(await s.scalars(select(PromotionRow).order_by(
             PromotionRow.created_at.desc())))
         limits = {}
-        for code, row_ in (await coupons.limits_by_code(s)).items():
-            used = (await coupons.uses_of(s, code, "")).total
+        by_code = await coupons.limits_by_code(s)
+        for code, row_ in by_code.items():
+            used = (await coupons.uses_of(s, code, "", coupons.counted_since(row_))).total
             limits[code] = (row_.allowance if row_.source == "hub" else row_.total_limit,
                             row_.per_customer_limit, used)
     out = Listing(coupons=limits)
@@ -406,6 +407,9 @@ async def listing(db: Database, cfg: StoreConfig) -> Listing:
             summary = describe(to_promotion(row))
         except (ValueError, TypeError) as exc:
             summary, problem = KIND_WORDS.get(row.kind, row.kind), str(exc)
+        taken = by_code.get(row.coupon or "")
+        if row.source == "store" and taken is not None and taken.source == "hub":
+            problem = coupons.taken_by_hq(taken.code)
         getattr(out, state_of(row, at)).append(Listed(row, state_of(row, at), summary,
                                                       problem))
     return out

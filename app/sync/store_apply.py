@@ -274,7 +274,8 @@ async def _promotion_upserted(s: Session, cfg: StoreConfig, data: dict) -> None:
 async def _coupon_upserted(s: Session, cfg: StoreConfig, data: dict) -> None:
     """A chain coupon's limits and this store's allowance (issue #21): newer wins."""
     try:
-        await coupons.apply_hub_coupon(s, data)
+        if await coupons.apply_hub_coupon(s, data):
+            promotions.changed_on_commit(s, cfg)  # it may end store offers of its code
     except coupons.BadCouponEvent as exc:
         raise BadHubEvent(f"coupon.upserted: {exc}") from None
 

@@ -364,3 +364,50 @@ async def test_a_chain_offer_marks_the_cache_changed_only_after_its_commit(cfg, 
         await promos.apply_hub_promotion(s, cfg, chain_promotion(2))
         await s.rollback()
     assert promos._GENERATION.get(key, 0) == before + 1  # rolled back: nothing changed
+
+
+async def test_hqs_coupon_with_a_store_coupons_code_ends_the_store_offer(
+        cfg, db, catalog, cashier, manager):
+    """Issue #21 review, item 1: a store's single-use DIWALI50, used once; HQ then sends
+    its own DIWALI50 (allowance 10). The store's offer ends (never a second use of a
+    single-use coupon), the store's older use is not spent from HQ's allowance nor
+    reported to the hub, and the page says in words what happened."""
+    await promos.create(db, cfg, DIWALI, manager)
+    await shifts.open_shift(db, cfg, "C1", cashier, 0)
+    view = await big_cart(db, cfg, "C1", cashier, catalog)
+    view, _ = await coupons.add_coupon(db, cfg, "C1", view.cart.id, "DIWALI50")
+    old = await sell(db, cfg, "C1", cashier, view.cart.id)
+    assert old.discount_minor == 5000
+
+    hq = {"code": "DIWALI50", "promotion_id": "01hq-promo-0001", "total_limit": 100,
+          "per_customer_limit": None, "active": True}
+    assert await apply(db, cfg, coupon={**hq, "version": 1, "allowance": 1})
+    assert await apply(db, cfg, chain_promotion(1, coupon="DIWALI50", amount_minor=2000,
+                                                name="HQ: Rs 20 off"))
+    store_offer = next(r for r in await rows(db, select(PromotionRow))
+                       if r.source == "store")
+    assert not store_offer.active and store_offer.ended_at is not None
+
+    # HQ's allowance (1) is whole: the store's older use is not HQ's.
+    view = await big_cart(db, cfg, "C1", cashier, catalog)
+    view, said = await coupons.add_coupon(db, cfg, "C1", view.cart.id, "DIWALI50")
+    assert said == "Coupon DIWALI50 applied: ₹20.00 off"  # HQ's offer, not the store's
+    sale = await sell(db, cfg, "C1", cashier, view.cart.id)
+    assert sale.discount_minor == 2000
+    used = await events(db, "coupon.used")
+    assert [e["sale"] for e in used] == [sale.number]  # only HQ's use goes to the hub
+    third = await big_cart(db, cfg, "C1", cashier, catalog)
+    with pytest.raises(PosError, match="this store's share of its uses is taken"):
+        await coupons.add_coupon(db, cfg, "C1", third.cart.id, "DIWALI50")
+
+    # A whole refund of the store-coupon sale is not a release of HQ's coupon.
+    await refunds.refund(db, cfg, "C1", old.id,
+                         [RefundRequest(old.lines[0].id, 1, "resaleable")], "cash",
+                         new_key(), manager)
+    assert await events(db, "coupon.released") == []
+
+    listing = await promos.listing(db, cfg)
+    ended = next(x for x in listing.ended if x.row.id == store_offer.id)
+    assert "HQ sent a chain coupon with the same code DIWALI50" in ended.problem
+    assert "make it with another code" in ended.problem
+    assert listing.coupons["DIWALI50"] == (1, None, 1)  # HQ's allowance, HQ's one use
