@@ -4,7 +4,9 @@ the ASGI hook on the till's routes that bumps the feed after each successful ste
 
 The hook does no database work and no rendering on the till's request: it reads the
 request's path, the response's status and the counter in the session, and bumps a
-counter (O(1)). The display's own stream then reads the cart and draws the screen.
+counter (O(1)). The first of the counter's display streams to wake then reads the
+cart, prices it and draws the screen once for that version; the counter's other
+streams send the same screen (CounterFeed.shown).
 One server process serves a store (`kirana serve`), so an in-process broker reaches
 every display; a display whose stream was cut reconnects and is sent the state as it
 is, so a missed bump costs nothing."""
@@ -67,15 +69,33 @@ def signal_for(method: str, path: str, query: bytes, status: int,
     return None
 
 
-class CounterFeed:
-    """One counter's changes: displays wait on it, the till's hook bumps it."""
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """The counter's screen drawn once for every display stream of the counter: the
+    feed's version it was drawn for, when (time.monotonic()), the HTML, when it changes
+    by itself (the thank-you's end, monotonic; None if it does not), and the displays
+    of the counter that were paired and unrevoked when it was drawn."""
 
-    __slots__ = ("version", "signal", "_changed")
+    version: int
+    at: float
+    html: str
+    ends: float | None
+    valid: frozenset[str]
+
+
+class CounterFeed:
+    """One counter's changes: displays wait on it, the till's hook bumps it. `shown`
+    is the last screen drawn for it; `drawing` lets one stream draw while the
+    counter's other streams wait for that screen instead of drawing it again."""
+
+    __slots__ = ("version", "signal", "_changed", "shown", "drawing")
 
     def __init__(self) -> None:
         self.version = 0
         self.signal = TillSignal()
         self._changed = asyncio.Event()
+        self.shown: Shown | None = None
+        self.drawing = asyncio.Lock()
 
     def bump(self, signal: TillSignal | None = None) -> None:
         """O(1) for the till: a new version, the signal kept, the waiters woken."""

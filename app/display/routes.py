@@ -8,6 +8,7 @@ these pages takes a counter from the request."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -27,7 +28,7 @@ from app.core.auth import PUBLIC, requires, role_allows, session_user
 from app.core.clock import utcnow
 from app.core.web import Form, current_user, page, qr_svg_data_uri, signed_in
 from app.display import service
-from app.display.live import Broker
+from app.display.live import Broker, CounterFeed, Shown
 from app.display.screens import screen_for
 
 MANAGER = requires("manager")
@@ -105,29 +106,58 @@ async def display_page(request: Request) -> Template:
                 first=_render(request, screen.template, screen.context))
 
 
+async def _shown(request: Request, feed: CounterFeed, display: service.Display,
+                 not_before: float) -> Shown:
+    """The counter's screen for the feed's current version, drawn after `not_before`
+    (monotonic) and not yet past its own end. Drawn once and shared: the counter's
+    other streams, woken by the same till step, wait on `feed.drawing` and reuse it, so
+    N displays cost one cart read and one pricing per step. (The screen depends on the
+    counter only, so any of its displays may draw it.)"""
+    async with feed.drawing:
+        shown, now = feed.shown, time.monotonic()
+        if (shown is not None and shown.version == feed.version and shown.at >= not_before
+                and (shown.ends is None or shown.ends > now)):
+            return shown
+        db, cfg = request.app.state.db, request.app.state.cfg
+        version, signal = feed.version, feed.signal  # a bump while drawing redraws
+        valid = await service.valid_on(db, display.counter)
+        screen = await screen_for(db, cfg, display, signal, now)
+        html = _render(request, screen.template, screen.context)
+        ends = None if screen.changes_in is None else now + screen.changes_in
+        shown = feed.shown = Shown(version, now, html, ends, valid)
+        return shown
+
+
 async def _screens(request: Request, display: service.Display
                    ) -> AsyncIterator[ServerSentEventMessage]:
     """Every change of the counter's screen, first the screen as it is now (a display
-    that reconnects catches up at once). Ends when the display is revoked."""
-    db, cfg = request.app.state.db, request.app.state.cfg
+    that reconnects catches up at once). Ends when the display is revoked (revoking
+    bumps the feed, and the screen drawn then no longer lists the display)."""
+    db = request.app.state.db
     feed = broker_of(request).feed(display.counter)
     await service.seen(db, display.id)
     yield ServerSentEventMessage(event="hello", data="ok", retry=1000)
-    last = None
+    last, confirmed, not_before = None, None, 0.0
     while True:
-        version = feed.version
-        if not await service.still_valid(db, display.id):
-            yield ServerSentEventMessage(event="revoked", data=NOT_PAIRED)
-            return
-        screen = await screen_for(db, cfg, display, feed.signal)
-        html = _render(request, screen.template, screen.context)
-        if html != last:
-            last = html
-            yield ServerSentEventMessage(event="screen", data=html)
-        wait = KEEPALIVE_SECONDS if screen.changes_in is None else min(
-            KEEPALIVE_SECONDS, screen.changes_in + 0.05)
-        if not await feed.wait(version, wait) and screen.changes_in is None:
-            yield ServerSentEventMessage(comment="keep-alive")
+        shown = await _shown(request, feed, display, not_before)
+        if display.id not in shown.valid and shown is not confirmed:
+            # not paired yet when the screen was drawn, or revoked: ask for this one
+            if not await service.still_valid(db, display.id):
+                yield ServerSentEventMessage(event="revoked", data=NOT_PAIRED)
+                return
+            confirmed = shown
+        if shown.html != last:
+            last = shown.html
+            yield ServerSentEventMessage(event="screen", data=shown.html)
+        waited_from = time.monotonic()
+        left = None if shown.ends is None else max(0.0, shown.ends - waited_from)
+        wait = KEEPALIVE_SECONDS if left is None else min(KEEPALIVE_SECONDS, left + 0.05)
+        if await feed.wait(shown.version, wait):
+            not_before = 0.0  # a new version: any screen drawn for it will do
+        else:  # a quiet wait: look at the counter afresh (changes from elsewhere)
+            not_before = waited_from
+            if left is None:
+                yield ServerSentEventMessage(comment="keep-alive")
 
 
 @get("/display/events", guards=[DISPLAY])

@@ -134,6 +134,16 @@ async def still_valid(db: Database, display_id: str) -> bool:
     return row is not None and row.revoked_at is None and row.token_hash is not None
 
 
+async def valid_on(db: Database, counter: str) -> frozenset[str]:
+    """The ids of the counter's paired, unrevoked displays: one query for all of the
+    counter's streams (each checks its own id in it, as still_valid would)."""
+    async with db.read() as s:
+        ids = await s.scalars(select(CustomerDisplay.id).where(
+            CustomerDisplay.counter == counter, CustomerDisplay.revoked_at.is_(None),
+            CustomerDisplay.token_hash.is_not(None)))
+        return frozenset(ids)
+
+
 async def seen(db: Database, display_id: str) -> None:
     """Stamp the display's last use (its stream opening), at most once a minute."""
     now = utcnow()

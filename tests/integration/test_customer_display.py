@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections import Counter
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -456,3 +457,65 @@ async def test_an_upload_over_the_body_limit_is_refused_before_it_is_read(app, c
                            headers={"x-csrftoken": csrf_of(client)})
     assert no.status_code == 400 and "too big" in no.text
     assert len(await service.list_slides(db)) == 1
+
+
+async def test_a_till_step_is_priced_once_for_all_the_counters_displays(app, client, login_as,
+                                                                         rows, db,  # noqa: F811
+                                                                         monkeypatch):
+    """Three displays' streams on one counter: one scan costs one cart read and one
+    pricing (the first stream to wake draws the screen, the others reuse it) and no
+    per-stream revocation query; every stream still gets the new screen. A display
+    unpaired meanwhile still has its stream ended at once; the others go on."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from app.display.routes import _screens
+
+    await login_as("manager")
+    displays = []
+    for name in ("Front", "Side", "Door"):
+        screen, token, _code = await pair(app, client, "C1", name)
+        await screen.__aexit__(None, None, None)
+        displays.append(await service.display_for_token(db, token))
+    cart = await open_till(client, "C1")
+    streams = [_screens(SimpleNamespace(app=app), d) for d in displays]  # type: ignore[arg-type]
+    for stream in streams:
+        assert (await anext(stream)).event == "hello"
+        assert (await anext(stream)).event == "screen"
+
+    calls = Counter()
+
+    def counted(name, real):
+        async def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return await real(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(screens, "counter_cart_state",
+                        counted("cart read", screens.counter_cart_state))
+    monkeypatch.setattr(screens, "priced", counted("pricing", screens.priced))
+    monkeypatch.setattr(service, "still_valid", counted("still_valid", service.still_valid))
+
+    await client.post("/pos/scan", data={"code": rows[0].barcodes[0], "cart_id": cart},
+                      headers=hx(client))
+    for stream in streams:
+        pushed = await asyncio.wait_for(anext(stream), 2)
+        assert pushed.event == "screen" and rows[0].name in pushed.data
+    assert calls == {"cart read": 1, "pricing": 1}, calls
+
+    # One display unpaired: its stream ends at once; the other two follow the next scan.
+    await client.post(f"/display/screens/{displays[0].id}/revoke",
+                      headers={"x-csrftoken": csrf_of(client)})
+    ended = await asyncio.wait_for(anext(streams[0]), 2)
+    assert ended.event == "revoked"
+    with pytest.raises(StopAsyncIteration):
+        await anext(streams[0])
+    calls.clear()
+    await client.post("/pos/scan", data={"code": rows[1].barcodes[0], "cart_id": cart},
+                      headers=hx(client))
+    for stream in streams[1:]:
+        pushed = await asyncio.wait_for(anext(stream), 2)
+        assert rows[1].name in pushed.data and rows[0].name in pushed.data
+    assert calls == {"cart read": 1, "pricing": 1}, calls
+    for stream in streams[1:]:
+        await stream.aclose()
