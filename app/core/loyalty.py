@@ -188,32 +188,61 @@ def check_redeem(points: int, limit: Redeemable) -> None:
 class RefundPoints:
     earned_back: int  # earned points the refund takes back (>= 0)
     points_back: int  # redeemed points the refund returns to the customer (>= 0)
-    money_minor: int  # what the refund pays by its tender: its total less points_back's value
+    money_minor: int  # what the refund pays by its tender (never more than money paid)
+    points_minor: int = 0  # the points tender's share of this refund, at what it paid
+    short_points: int = 0  # earned points to take back that the customer had spent
+    short_minor: int = 0  # what those cost: kept back from the money (<= money's share)
+    forfeited: bool = False  # no account (erased): the points share is not paid out
+
+
+def _prorated(whole: int, total: int, upto: int) -> int:
+    """`whole`'s share of a bill's `total` once `upto` of it is refunded (cumulative,
+    rounded down; all of it once everything is back)."""
+    if upto >= total:
+        return whole
+    return whole * max(0, upto) // total if total else 0
 
 
 def refund_points(*, bill_total_minor: int, earned: int, redeemed: int,
-                  refunded_before_minor: int, refund_minor: int, everything_back: bool,
-                  earned_back_before: int, points_back_before: int, rules: Rules
-                  ) -> RefundPoints:
+                  points_paid_minor: int, refunded_before_minor: int, refund_minor: int,
+                  everything_back: bool, earned_back_before: int, points_back_before: int,
+                  balance: int | None, rules: Rules) -> RefundPoints:
     """What a refund of `refund_minor` of a bill does to its points, prorated on money
-    like the promotion discounts (the refunded lines' net): earned points are taken back
-    and redeemed points given back in proportion to what the bill has refunded so far
-    (cumulative and rounded down, so the refund that takes everything back takes back
-    exactly what was earned and returns exactly what was redeemed, whatever the parts
-    before). The rest of the refund is paid in money; it is never negative: when the
-    points a small part returns are worth more than the part (a bill paid mostly by
-    points), the part pays no money and the customer keeps that rounding (under one
-    point's value per refund)."""
+    like the promotion discounts (the refunded lines' net), cumulative and rounded down,
+    so the refund that takes everything back takes back exactly what was earned and
+    returns exactly what was redeemed, whatever the parts before.
+
+    - The points tender's share is prorated on what it paid (`points_paid_minor`,
+      paise), not on today's point value: refunding a whole bill returns exactly the
+      points and exactly the money paid, whatever point_value_paise is now.
+    - Money paid back is the refund less the points share, so never more than the money
+      the bill took (prorated).
+    - `balance` is the customer's points now; None when there is no account (erased on
+      request): then no points move and the points share is forfeited, not paid in money.
+    - Earned points taken back are capped at the balance (plus what this refund returns);
+      points already spent (`short_points`) are paid for from the refund's money at the
+      point value (`short_minor`, at most the money's share): the chain writes nothing off.
+    `earned_back_before` counts the earlier refunds' points taken back and paid for."""
     total = max(0, bill_total_minor)
     after = total if everything_back else min(total, refunded_before_minor + refund_minor)
+    before = min(total, refunded_before_minor)
 
     def share(whole: int, done: int) -> int:
-        target = whole if after >= total else (whole * after // total if total else 0)
-        return max(0, min(whole - done, target - done))
+        return max(0, min(whole - done, _prorated(whole, total, after) - done))
 
+    paid = max(0, points_paid_minor)
+    points_minor = max(0, min(refund_minor, _prorated(paid, total, after)
+                              - _prorated(paid, total, before)))
+    money = max(0, refund_minor - points_minor)
+    if balance is None:
+        return RefundPoints(0, 0, money, points_minor, forfeited=True)
     points_back = share(redeemed, points_back_before)
-    money = max(0, refund_minor - points_value(points_back, rules))
-    return RefundPoints(share(earned, earned_back_before), points_back, money)
+    wanted = share(earned, earned_back_before)
+    earned_back = min(wanted, max(0, balance) + points_back)
+    short = wanted - earned_back
+    short_minor = min(money, points_value(short, rules))
+    return RefundPoints(earned_back, points_back, money - short_minor, points_minor,
+                        short, short_minor)
 
 
 # ---- the hub's books ------------------------------------------------------------------

@@ -273,31 +273,36 @@ async def on_refund(s: Session, cfg: StoreConfig, *, sale_id: str, refund_id: st
                     refunded_before_minor: int, refund_minor: int, everything_back: bool,
                     at: datetime) -> RefundPoints | None:
     """In the refund's transaction: earned points taken back and redeemed points
-    returned, prorated (core.loyalty.refund_points). None: the bill moved no points."""
+    returned, prorated (core.loyalty.refund_points). None: the bill moved no points.
+    An erased customer's points share is forfeited (no account to put it on, and it was
+    never money); earned points already spent are paid for from the refund's money and
+    recorded as a `paid_back` row (never sent: the hub's balance does not move)."""
     rows = list(await s.scalars(select(LoyaltyEntry).where(LoyaltyEntry.sale_id == sale_id)))
     if not rows and not points_paid_minor:
         return None
-    earned = sum(r.points for r in rows if r.kind == "earned")
-    redeemed = -sum(r.points for r in rows if r.kind == "redeemed")
+    customer = await s.get(Customer, rows[0].customer_id) if rows else None
+    live = customer is not None and customer.erased_at is None
+    balance = (await standing_of(s, customer)).balance if live and customer else None
     result = refund_points(
-        bill_total_minor=bill_total_minor, earned=earned, redeemed=redeemed,
+        bill_total_minor=bill_total_minor, earned=sum(r.points for r in rows if r.kind == "earned"),
+        redeemed=-sum(r.points for r in rows if r.kind == "redeemed"),
+        points_paid_minor=points_paid_minor,
         refunded_before_minor=refunded_before_minor, refund_minor=refund_minor,
         everything_back=everything_back,
-        earned_back_before=-sum(r.points for r in rows if r.kind == "earned_back"),
+        earned_back_before=-sum(r.points for r in rows if r.kind in ("earned_back", "paid_back")),
         points_back_before=sum(r.points for r in rows if r.kind == "points_back"),
-        rules=rules_of(cfg))
-    if not rows:
+        balance=balance, rules=rules_of(cfg))
+    if not live or customer is None:
         return result
-    customer = await s.get(Customer, rows[0].customer_id)
-    if customer is None or customer.erased_at is not None:
-        # Erased on request: no account to move points on; the refund pays in money.
-        return RefundPoints(0, 0, refund_minor)
-    if result.earned_back:
-        await _entry(s, customer, "earned_back", -result.earned_back, at=at, reference=number,
-                     sale_id=sale_id, refund_id=refund_id, event="loyalty.reversed")
     if result.points_back:
         await _entry(s, customer, "points_back", result.points_back, at=at, reference=number,
                      sale_id=sale_id, refund_id=refund_id, event="loyalty.reversed")
+    if result.earned_back:
+        await _entry(s, customer, "earned_back", -result.earned_back, at=at, reference=number,
+                     sale_id=sale_id, refund_id=refund_id, event="loyalty.reversed")
+    if result.short_points:
+        s.add(LoyaltyEntry(customer_id=customer.id, kind="paid_back", points=-result.short_points,
+                           sale_id=sale_id, refund_id=refund_id, reference=number, at=at, seq=0))
     return result
 
 

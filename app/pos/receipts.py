@@ -203,9 +203,10 @@ def refund_layout(cfg: StoreConfig, refund: Refund, sale: Sale,
 
 def ask_for_refund_slip(s: Session, cfg: StoreConfig, refund: Refund, sale: Sale,
                         sale_lines: Mapping[str, SaleLine], counter: str,
-                        credit_code: str = "") -> None:
+                        credit_code: str = "", points: object = None) -> None:
+    """`points`: the refund's loyalty parts (core.loyalty.RefundPoints), for the slip."""
     printing.print_document(s, cfg, "refund", counter=counter, ref=refund.id,
-                            title=f"Refund {refund.number}",
+                            title=f"Refund {refund.number}", points=points,
                             **_refund_context(refund, sale, sale_lines, credit_code))
 
 

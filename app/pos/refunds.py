@@ -289,7 +289,7 @@ async def refund(
         await s.refresh(refund_row, ["lines"])
         receipts.ask_for_refund_slip(s, cfg, refund_row, sale,
                                      {k: v.line for k, v in lines.items()}, counter,
-                                     credit_code=credit_code)
+                                     credit_code=credit_code, points=back)
         # Shown and printed once: only its hash is kept (a repeat of the request has none).
         refund_row.credit_code = credit_code  # type: ignore[attr-defined]  # shown once, not a column
         return refund_row

@@ -236,13 +236,14 @@ async def test_refunds_take_back_earned_points_and_return_redeemed_ones(db, lcfg
     sale = await sell(db, lcfg, cashier, 2, points=97)  # ₹390: 97 points + ₹293 cash
     line = sale.lines[0]
     half = await refund_line(db, lcfg, sale.id, line.id, 1, "resaleable", manager)
-    # half the bill: 14 of 29 earned back, 48 of 97 points returned (₹48), ₹147 cash
-    assert (half.total_minor, half.points_minor) == (19_500, 4_800)
+    # half the bill: 14 of 29 earned back, 48 of 97 points returned; the points tender's
+    # half of what it paid (₹48.50) is not money: ₹146.50 cash, half the ₹293 paid
+    assert (half.total_minor, half.points_minor) == (19_500, 4_850)
     [job] = await rows(db, select(PrintJob).where(PrintJob.ref == half.id))
     slip = paper_text(job.layout)
-    assert _row(slip, "Cash") == "Rs.147.00" and _row(slip, "Loyalty points") == "Rs.48.00"
+    assert _row(slip, "Cash") == "Rs.146.50" and _row(slip, "Loyalty points") == "Rs.48.50"
     rest = await refund_line(db, lcfg, sale.id, line.id, 1, "resaleable", manager)
-    assert (rest.total_minor, rest.points_minor) == (19_500, 4_900)
+    assert (rest.total_minor, rest.points_minor) == (19_500, 4_850)
     moved = await rows(db, select(LoyaltyEntry).where(LoyaltyEntry.sale_id == sale.id))
     by_kind: dict[str, int] = {}
     for e in moved:
@@ -256,6 +257,47 @@ async def test_refunds_take_back_earned_points_and_return_redeemed_ones(db, lcfg
     # the drawer gave back only the money part; the points went back as points
     assert report.refunds_by_tender == {"cash": 39_000 - 9_700, "points": 9_700}
     assert report.by_tender["points"] == 9_700
+
+
+async def test_an_erased_customers_refund_pays_only_the_money_part(db, lcfg, cashier, manager):
+    """#21 review 1: the points share of an erased customer's bill is forfeited (there
+    is no account to return it to), never paid out in cash; the slip says so."""
+    customer = await joined(db, lcfg, cashier)
+    await shifts.open_shift(db, lcfg, "C1", cashier, 0)
+    await sell(db, lcfg, cashier, 5)  # 97 points
+    sale = await sell(db, lcfg, cashier, 2, points=97)  # ₹390: 97 points + ₹293 cash
+    assert await loyalty.erase(db, customer.id, manager)
+    refund = await refund_line(db, lcfg, sale.id, sale.lines[0].id, 2, "resaleable", manager)
+    assert (refund.total_minor, refund.points_minor) == (39_000, 9_700)  # ₹293 in cash
+    [job] = await rows(db, select(PrintJob).where(PrintJob.ref == refund.id))
+    slip = paper_text(job.layout)
+    assert _row(slip, "Cash") == "Rs.293.00"
+    assert _row(slip, "Points part, forfeited (erased)") == "Rs.97.00"
+    assert await events(db, "loyalty.reversed") == []
+
+
+async def test_a_refund_of_points_already_spent_keeps_their_value_back(db, lcfg, cashier,
+                                                                       manager):
+    """#21 review 2: points earned on a bill and spent since cannot be taken back; the
+    refund keeps their value back from the money (printed on the slip), and nothing is
+    sent to the hub to write off."""
+    await joined(db, lcfg, cashier)
+    await shifts.open_shift(db, lcfg, "C1", cashier, 0)
+    first = await sell(db, lcfg, cashier, 5)  # ₹975, 97 points
+    await sell(db, lcfg, cashier, 2, points=97)  # spent them all (earns 29 on ₹293)
+    assert (await standing(db)).balance == 29
+    refund = await refund_line(db, lcfg, first.id, first.lines[0].id, 5, "resaleable", manager)
+    # 29 points left are taken back; the 68 spent cost ₹68 from the ₹975
+    assert (refund.total_minor, refund.points_minor) == (97_500, 6_800)
+    assert (await standing(db)).balance == 0
+    [job] = await rows(db, select(PrintJob).where(PrintJob.ref == refund.id))
+    slip = paper_text(job.layout)
+    assert _row(slip, "Cash") == "Rs.907.00"
+    assert _row(slip, "Points already spent (68)") == "Rs.68.00"
+    assert [e["points"] for e in await events(db, "loyalty.reversed")] == [-29]
+    kinds = {e.kind: e.points for e in await rows(db, select(LoyaltyEntry).where(
+        LoyaltyEntry.sale_id == first.id))}
+    assert kinds == {"earned": 97, "earned_back": -29, "paid_back": -68}
 
 
 async def test_erasing_a_customer_blanks_them_keeps_the_ledger_and_tells_the_hub(

@@ -169,31 +169,37 @@ def _parts(total: int, cuts: list[int]) -> list[int]:
 
 @given(total=st.integers(1, 10**7), earned_rate=st.integers(0, 100),
        redeem_share=st.integers(0, 100), cuts=st.lists(st.integers(0, 10**7), max_size=6),
-       value=st.integers(1, 500))
-def test_refunds_in_parts_reverse_exactly_what_was_earned_and_return_what_was_redeemed(
-        total, earned_rate, redeem_share, cuts, value):
+       value=st.integers(1, 500), value_now=st.integers(1, 500))
+def test_refunds_in_parts_return_exactly_what_was_paid_whatever_a_point_is_worth_now(
+        total, earned_rate, redeem_share, cuts, value, value_now):
+    """Refunding everything, in any parts, returns exactly the money and the points the
+    bill took, even when point_value_paise changed since the sale (#21 review 3)."""
     rules = Rules(points_per_100_rupees=earned_rate, point_value_paise=value)
     redeemed = total * redeem_share // 100 // value  # points paid at most the bill
-    earned = points_earned(total - redeemed * value, rules)
+    paid_points_minor = redeemed * value
+    earned = points_earned(total - paid_points_minor, rules)
+    now = Rules(points_per_100_rupees=earned_rate, point_value_paise=value_now)
     parts = _parts(total, cuts)
-    before = earned_back = points_back = money = 0
+    before = earned_back = points_back = money = points_minor = 0
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
         r = refund_points(bill_total_minor=total, earned=earned, redeemed=redeemed,
+                          points_paid_minor=paid_points_minor,
                           refunded_before_minor=before, refund_minor=part,
                           everything_back=last, earned_back_before=earned_back,
-                          points_back_before=points_back, rules=rules)
+                          points_back_before=points_back, balance=earned + redeemed,
+                          rules=now)
         assert r.earned_back >= 0 and r.points_back >= 0 and r.money_minor >= 0
-        assert r.money_minor <= part
+        assert r.money_minor + r.points_minor == part and r.short_points == 0
         before, earned_back, points_back = before + part, earned_back + r.earned_back, (
             points_back + r.points_back)
         money += r.money_minor
+        points_minor += r.points_minor
+        # never more money back than the money part of what is refunded so far
+        assert money <= total - paid_points_minor
         assert earned_back <= earned and points_back <= redeemed
     assert (earned_back, points_back) == (earned, redeemed)
-    paid_in_money = total - redeemed * value
-    # The customer never gets back less money than paid; at most under one point's
-    # value per refund more (a small part of a bill paid mostly by points).
-    assert paid_in_money <= money <= paid_in_money + len(parts) * (value - 1)
+    assert (money, points_minor) == (total - paid_points_minor, paid_points_minor)
 
 
 @given(total=st.integers(1, 10**7), redeem_share=st.integers(0, 100),
@@ -202,17 +208,49 @@ def test_one_full_refund_is_exact(total, redeem_share, earned, value):
     rules = Rules(point_value_paise=value)
     redeemed = total * redeem_share // 100 // value
     r = refund_points(bill_total_minor=total, earned=earned, redeemed=redeemed,
-                      refunded_before_minor=0, refund_minor=total, everything_back=True,
-                      earned_back_before=0, points_back_before=0, rules=rules)
+                      points_paid_minor=redeemed * value, refunded_before_minor=0,
+                      refund_minor=total, everything_back=True, earned_back_before=0,
+                      points_back_before=0, balance=earned, rules=rules)
     assert (r.earned_back, r.points_back, r.money_minor) == (
         earned, redeemed, total - redeemed * value)
 
 
 def test_half_a_bill_back_takes_back_half_the_points():
-    r = refund_points(bill_total_minor=40_000, earned=4, redeemed=100,
+    r = refund_points(bill_total_minor=40_000, earned=4, redeemed=100, points_paid_minor=10_000,
                       refunded_before_minor=0, refund_minor=20_000, everything_back=False,
-                      earned_back_before=0, points_back_before=0, rules=RULES)
+                      earned_back_before=0, points_back_before=0, balance=4, rules=RULES)
     assert (r.earned_back, r.points_back, r.money_minor) == (2, 50, 15_000)
+
+
+def test_a_point_is_refunded_at_what_it_paid_not_at_todays_value():
+    # 100 points paid ₹100 of a ₹400 bill; a point is worth ₹2 now: still ₹300 in money
+    r = refund_points(bill_total_minor=40_000, earned=3, redeemed=100, points_paid_minor=10_000,
+                      refunded_before_minor=0, refund_minor=40_000, everything_back=True,
+                      earned_back_before=0, points_back_before=0, balance=3,
+                      rules=Rules(point_value_paise=200))
+    assert (r.points_back, r.points_minor, r.money_minor) == (100, 10_000, 30_000)
+
+
+def test_an_erased_customers_points_share_is_forfeited_not_paid_in_money():
+    # ₹390 paid with 97 points and ₹293: erased since, the refund pays only the ₹293
+    r = refund_points(bill_total_minor=39_000, earned=2, redeemed=97, points_paid_minor=9_700,
+                      refunded_before_minor=0, refund_minor=39_000, everything_back=True,
+                      earned_back_before=0, points_back_before=0, balance=None, rules=RULES)
+    assert (r.earned_back, r.points_back, r.money_minor, r.points_minor, r.forfeited) == (
+        0, 0, 29_300, 9_700, True)
+
+
+def test_points_already_spent_are_paid_for_from_the_refund_not_written_off():
+    # ₹975 earned 9 points, all spent since (balance 0): the refund keeps back ₹9
+    r = refund_points(bill_total_minor=97_500, earned=9, redeemed=0, points_paid_minor=0,
+                      refunded_before_minor=0, refund_minor=97_500, everything_back=True,
+                      earned_back_before=0, points_back_before=0, balance=0, rules=RULES)
+    assert (r.earned_back, r.short_points, r.short_minor, r.money_minor) == (0, 9, 900, 96_600)
+    # part spent: 4 of 9 left are taken back, 5 paid for
+    r = refund_points(bill_total_minor=97_500, earned=9, redeemed=0, points_paid_minor=0,
+                      refunded_before_minor=0, refund_minor=97_500, everything_back=True,
+                      earned_back_before=0, points_back_before=0, balance=4, rules=RULES)
+    assert (r.earned_back, r.short_points, r.money_minor) == (4, 5, 97_000)
 
 
 # ---- the hub's books --------------------------------------------------------------------
