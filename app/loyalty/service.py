@@ -361,13 +361,15 @@ async def erase(db: Database, customer_id: str, user: StaffUser) -> bool:
         return True
 
 
-# The till keeps the number a bill was made for (sales, carts): erased with the customer.
+# The till keeps the number a bill was made for (sales, carts, coupon uses): erased with
+# the customer.
 # Plain SQL on purpose: app.pos builds on this module, so it cannot import pos models.
 # So are the copies of loyalty events in the outbox the hub has acknowledged (those not
 # yet sent keep the number: the hub needs it to book them; they go with the outbox's
 # retention).
 _FORGET = (text("UPDATE sales SET customer_phone = '' WHERE customer_phone = :phone"),
            text("UPDATE carts SET customer_phone = '' WHERE customer_phone = :phone"),
+           text("UPDATE coupon_uses SET customer_phone = '' WHERE customer_phone = :phone"),
            text("UPDATE outbox SET data = REPLACE(data, :phone, :masked) "
                 "WHERE kind LIKE 'loyalty.%' "
                 "AND seq <= (SELECT acked_up FROM sync_state WHERE id = 1)"))

@@ -22,6 +22,7 @@ from app.pos import cart, payment, shifts
 from app.pos.models import Cart, Sale
 from app.pos.till_rules import PosError
 from app.printing.models import PrintJob
+from app.promotions.models import CouponUse
 from app.sync.models import OutboxEvent, SyncState
 from app.sync.protocol import Event
 from app.sync.store_apply import BadHubEvent, apply_hub_event
@@ -305,6 +306,9 @@ async def test_erasing_a_customer_blanks_them_keeps_the_ledger_and_tells_the_hub
     customer = await joined(db, lcfg, cashier, card="KC-000999")
     await shifts.open_shift(db, lcfg, "C1", cashier, 0)
     sale = await sell(db, lcfg, cashier, 5)
+    async with db.write() as s:  # a coupon use the till kept for the bill (coupons.py)
+        s.add(CouponUse(code="DIWALI", sale_id=sale.id, customer_phone=PHONE,
+                        at=utcnow()))
     acked = int(await one(db, select(func.max(OutboxEvent.seq)).where(
         OutboxEvent.kind == "loyalty.joined")))
     async with db.write() as s:  # the hub acknowledged the join, not yet the sale's points
@@ -326,6 +330,9 @@ async def test_erasing_a_customer_blanks_them_keeps_the_ledger_and_tells_the_hub
     assert await rows(db, select(Sale.customer_phone).where(Sale.id == sale.id)) == [""]
     assert await one(db, select(func.count()).select_from(Cart).where(
         Cart.customer_phone == PHONE)) == 0
+    assert await one(db, select(func.count()).select_from(CouponUse).where(
+        CouponUse.customer_phone == PHONE)) == 0
+    assert await rows(db, select(CouponUse.customer_phone)) == [""]
     assert await loyalty.points_of_sale(db, sale.id) is None
     # A refund of their bill afterwards: no account to move points on, all in money.
     refund = await refund_line(db, lcfg, sale.id, sale.lines[0].id, 5, "resaleable", manager)
