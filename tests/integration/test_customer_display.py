@@ -519,3 +519,37 @@ async def test_a_till_step_is_priced_once_for_all_the_counters_displays(app, cli
     assert calls == {"cart read": 1, "pricing": 1}, calls
     for stream in streams[1:]:
         await stream.aclose()
+
+
+async def test_a_shared_screen_is_reused_only_while_it_is_current(app, db, monkeypatch):
+    """The counter's shared screen is drawn again for a new version, for a stream whose
+    quiet wait began after it was drawn (changes from elsewhere), and after its own end
+    (the thank-you's); otherwise every stream reuses it."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    from app.display import routes
+
+    drawn = []
+    real = routes.screen_for
+
+    async def counted(*args, **kwargs):
+        drawn.append(1)
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(routes, "screen_for", counted)
+    request = SimpleNamespace(app=app)
+    feed = app.state.display_broker.feed("C1")
+    display = service.Display("d", "C1", "x")
+    first = await routes._shown(request, feed, display, 0.0)  # type: ignore[arg-type]
+    assert await routes._shown(request, feed, display, 0.0) is first  # type: ignore[arg-type]
+    assert await routes._shown(request, feed, display, first.at) is first  # type: ignore[arg-type]
+    assert len(drawn) == 1
+    later = await routes._shown(request, feed, display, first.at + 0.001)  # type: ignore[arg-type]
+    assert later is not first and len(drawn) == 2
+    feed.bump()
+    bumped = await routes._shown(request, feed, display, 0.0)  # type: ignore[arg-type]
+    assert bumped.version == feed.version and len(drawn) == 3
+    feed.shown = dataclasses.replace(bumped, ends=time.monotonic() - 1)  # a thank-you ended
+    assert (await routes._shown(request, feed, display, 0.0)).ends is None  # type: ignore[arg-type]
+    assert len(drawn) == 4
