@@ -232,6 +232,14 @@ async def _erased(s: Session, store_id: str, phone: str) -> None:
     customer.consent_at = None
     customer.erased_at = utcnow()
     await s.execute(delete(HubLoyaltyWatch).where(HubLoyaltyWatch.customer_id == customer.id))
+    # A balance for the number still on its way to the erasing store (booked earlier in
+    # this frame, or not yet applied) would make it known there again, with its consent:
+    # the erasure follows it there too (#21 review 4).
+    applied = select(HubStore.down_acked).where(HubStore.id == store_id).scalar_subquery()
+    if await s.scalar(select(HubOutbox.seq).where(
+            HubOutbox.store_id == store_id, HubOutbox.kind == "loyalty.balance",
+            HubOutbox.seq > applied, HubOutbox.data.contains(phone)).limit(1)) is not None:
+        others = sorted({*others, store_id})
     await _scrub(s, phone)
     await enqueue(s, others, [("loyalty.erase", {"phone": phone})])
 

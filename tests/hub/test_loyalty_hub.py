@@ -143,6 +143,24 @@ async def test_erasure_reaches_the_stores_that_heard_and_keeps_the_ledger(hub_db
     assert (await customer(hub_db)).balance == 80
 
 
+async def test_an_erasure_after_a_movement_in_one_frame_follows_its_balance(hub_db):
+    """#21 review 4: a frame with a movement and then the erasure queues the movement's
+    balance (full number, consent) to the erasing store; the erasure goes after it, so the
+    store does not keep the customer it just erased."""
+    await stores(hub_db)
+    await apply(hub_db, "S1", [joined(1), move(2, "E1", "earned", 80)])
+    async with hub_db.write() as s:  # S1 applied everything sent so far
+        top = await s.scalar(select(func.max(HubOutbox.seq)).where(HubOutbox.store_id == "S1"))
+        await s.execute(update(HubStore).where(HubStore.id == "S1").values(down_acked=top))
+    await apply(hub_db, "S1", [move(3, "E2", "earned", 5),
+                               ev(4, "loyalty.erased", {"phone": PHONE, "at": AT})])
+    async with hub_db.read() as s:
+        queued = [(r.kind, r.seq) for r in await s.scalars(select(HubOutbox).where(
+            HubOutbox.store_id == "S1", HubOutbox.seq > top).order_by(HubOutbox.seq))]
+    assert [k for k, _ in queued] == ["loyalty.balance", "loyalty.erase"]
+    assert await sent_to(hub_db, "S1", "loyalty.erase") == [{"phone": PHONE}]
+
+
 @pytest.mark.parametrize("data", [
     {"points": 1.5}, {"points": 2**63}, {"points": "NaN"}, {"points": True}, {"points": -5},
     {"points": 0}, {"phone": "98123\x0045610"}, {"phone": "9" * 100_000},
