@@ -348,8 +348,10 @@ async def connect_all(sims: list[SimStore], ws_url: str, budget: Budget) -> floa
 
 async def keep_reading(sim: SimStore, ws_url: str, drops: list[str],
                        stop: asyncio.Event) -> None:
-    """Read a store's link; when it drops, reconnect after 1-3 s like a store's client
-    (same epoch, `applied_down` = its cursor), so the hub resumes where it was."""
+    """Read a store's link; when it drops, reconnect as app/sync/client.py does (same
+    epoch, `applied_down` = its cursor; full jitter, uniform(0.2, 1) x a delay that
+    starts at 1 s after a session that got going and doubles per failed try up to
+    60 s), so the hub resumes where it was and sees the reconnect load real stores make."""
     rng = random.Random(sim.id)
     while True:
         await sim.read()
@@ -360,8 +362,10 @@ async def keep_reading(sim: SimStore, ws_url: str, drops: list[str],
         if why in sim.problems:
             sim.problems.remove(why)
         drops.append(f"{sim.id}: {why}")
-        for _attempt in range(30):
-            await asyncio.sleep(rng.uniform(1.0, 3.0))
+        delay = 1.0
+        while True:
+            await asyncio.sleep(rng.uniform(0.2, 1.0) * delay)
+            delay = min(delay * 2, 60.0)
             if stop.is_set():
                 return
             try:
@@ -369,9 +373,6 @@ async def keep_reading(sim: SimStore, ws_url: str, drops: list[str],
                 break
             except Exception as exc:
                 drops.append(f"{sim.id}: reconnect failed: {type(exc).__name__}: {exc}")
-        else:
-            sim.problems.append("could not reconnect in 30 tries")
-            return
 
 
 async def measure_point(point: Point, hub: Any, tokens: dict[str, str], sizes: Sizes,
