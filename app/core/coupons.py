@@ -13,6 +13,7 @@ other stores still hold unused uses.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -119,3 +120,33 @@ def top_up(*, total: int | None, per_store: int, used_here: int, held_elsewhere:
     if total is not None:
         fresh = min(fresh, total - held_elsewhere - used_here)
     return used_here + max(0, fresh)
+
+
+def first_share(*, total: int | None, per_store: int, stores: int) -> int:
+    """Each store's first grant when HQ makes the coupon: `per_store`, cut to an even
+    share of the total (at least 1) so the stores first in id order do not take it all
+    and leave the last ones with none (3 stores, total 4: 1 each, 1 kept back)."""
+    if total is None or stores <= 0:
+        return per_store
+    return min(per_store, max(1, total // stores))
+
+
+def rebalance(*, total: int | None, per_store: int,
+              grants: Mapping[str, tuple[int, int]]) -> dict[str, int]:
+    """On any store's report: top up every store under its allowance (free uses below
+    `per_store`) from what no store holds. `grants`: store -> (granted, net uses).
+    The emptiest go first (fewest free uses, then the least granted, then id), so a
+    store that got nothing is served before one that just used its share. Returns only
+    the grants that grow; the grants together stay within the total."""
+    held = {store: g for store, (g, _u) in grants.items()}
+    order = sorted(grants, key=lambda k: (grants[k][0] - grants[k][1], grants[k][0], k))
+    grown: dict[str, int] = {}
+    for store in order:
+        granted, used = grants[store]
+        if granted - used >= per_store:
+            continue
+        want = top_up(total=total, per_store=per_store, used_here=used,
+                      held_elsewhere=sum(held.values()) - held[store])
+        if want > granted and (total is None or want - granted <= total - sum(held.values())):
+            held[store] = grown[store] = want
+    return grown

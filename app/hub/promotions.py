@@ -142,10 +142,11 @@ async def create(db: HubDatabase, form: Mapping[str, str], user_id: str) -> Crea
         s.add(promo)
         stores = await active_store_ids(s)
         held = 0
+        share = coupon_rules.first_share(total=total, per_store=per_store, stores=len(stores))
         for store_id in stores:
             events: list[tuple[str, dict]] = []
             if coupon is not None:
-                granted = coupon_rules.top_up(total=total, per_store=per_store, used_here=0,
+                granted = coupon_rules.top_up(total=total, per_store=share, used_here=0,
                                               held_elsewhere=held)
                 held += granted
                 s.add(HubCouponGrant(code=coupon.code, store_id=store_id, granted=granted,
@@ -249,6 +250,9 @@ async def preview(db: HubDatabase, basket: str, on: str, coupons_text: str,
 
 
 KINDS = frozenset({"coupon.used", "coupon.released"})
+# A report may top up other stores too (rebalance): the frame locks every store row first
+# (app/sync/hub_link.apply_frame), the lock order of every writer here.
+ENQUEUES = KINDS
 
 
 async def apply_store_event(s: Session, store_id: str, event: Event) -> None:
@@ -287,18 +291,36 @@ async def apply_store_event(s: Session, store_id: str, event: Event) -> None:
         if use is None or use.store_id != store_id or use.released_at is not None:
             return
         use.released_at = now
-        grant.used = max(0, grant.used - 1)
-        return  # the use is free again at the store that gave it back
+        grant.used = max(0, grant.used - 1)  # the use is free again at that store
     await s.flush()
-    others = await s.scalar(select(func.coalesce(func.sum(HubCouponGrant.granted), 0)).where(
-        HubCouponGrant.code == code, HubCouponGrant.store_id != store_id)) or 0
-    wanted = coupon_rules.top_up(total=coupon.total_limit, per_store=coupon.per_store,
-                                 used_here=grant.used, held_elsewhere=int(others))
-    if coupon.active and wanted > grant.granted:
-        grant.granted = wanted
-        coupon.version += 1
-        coupon.updated_at = now
-        await enqueue(s, [store_id], [("coupon.upserted", coupon_payload(coupon, wanted))])
+    if coupon.active:
+        await _rebalance(s, coupon, now)
+
+
+async def _rebalance(s: Session, coupon: HubCoupon, now: datetime) -> None:
+    """Top up every active store under its allowance from what no store holds
+    (app/core/coupons.rebalance), each told its new grant: a store granted none at the
+    start, or one that spent its share, gets more as soon as any store reports. The
+    caller holds the store rows (in id order) and the coupon's row."""
+    grants = {g.store_id: g for g in await s.scalars(select(HubCouponGrant).where(
+        HubCouponGrant.code == coupon.code))}
+    active = set(await active_store_ids(s))
+    for store_id in active - grants.keys():
+        grants[store_id] = HubCouponGrant(code=coupon.code, store_id=store_id, granted=0,
+                                          used=0)
+        s.add(grants[store_id])
+    held_inactive = sum(g.granted for k, g in grants.items() if k not in active)
+    total = None if coupon.total_limit is None else max(0, coupon.total_limit - held_inactive)
+    grown = coupon_rules.rebalance(total=total, per_store=coupon.per_store, grants={
+        k: (g.granted, g.used) for k, g in grants.items() if k in active})
+    if not grown:
+        return
+    coupon.version += 1
+    coupon.updated_at = now
+    for store_id in sorted(grown):
+        grants[store_id].granted = grown[store_id]
+        await enqueue(s, [store_id], [("coupon.upserted",
+                                       coupon_payload(coupon, grown[store_id]))])
 
 
 async def send_all_to(s: Session, store_id: str) -> None:

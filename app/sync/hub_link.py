@@ -38,6 +38,7 @@ from app.core.ids import uuid7
 from app.core.waits import wait_event
 from app.hub import link_history, placement, pruning
 from app.hub import loyalty as hub_loyalty
+from app.hub import promotions as hub_promotions
 from app.hub import service as hub
 from app.hub import transfers as hub_transfers
 from app.hub.db import HubDatabase, write_retrying
@@ -416,7 +417,8 @@ async def apply_frame(db: HubDatabase, cfg: HubConfig, store_id: str, epoch: str
         now = utcnow()
         wake: tuple[str, ...] = ()
         if any(e.kind == "order.status" or e.kind in hub_transfers.ENQUEUES
-               or e.kind in hub_loyalty.ENQUEUES for e in frame.events):
+               or e.kind in hub_loyalty.ENQUEUES or e.kind in hub_promotions.ENQUEUES
+               for e in frame.events):
             await placement.lock_stores(s)  # routing's lock order: every store row first
         row = await _locked_store(s, store_id)
         if row.epoch != epoch:

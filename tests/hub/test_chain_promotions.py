@@ -67,11 +67,11 @@ async def test_an_offer_reaches_every_store_once_with_its_share_of_the_coupon(hu
     await stores(hub_db, "S1", "S2", "S3")
     made = await chain.create(hub_db, OFFER, hq)
     assert made.stores == ("S1", "S2", "S3")
-    # total 5, 2 a store: 2 + 2 + 1, never more than the total together
-    assert await grants(hub_db) == {"S1": (2, 0), "S2": (2, 0), "S3": (1, 0)}
+    # total 5, 2 a store, 3 stores: an even share first (1 each), 2 kept for top-ups
+    assert await grants(hub_db) == {"S1": (1, 0), "S2": (1, 0), "S3": (1, 0)}
     sent = await outbox(hub_db, "S1")
     assert [k for k, _ in sent] == ["coupon.upserted", "promotion.upserted"]
-    assert sent[0][1]["allowance"] == 2 and sent[1][1]["coupon"] == "HQ50"
+    assert sent[0][1]["allowance"] == 1 and sent[1][1]["coupon"] == "HQ50"
 
     await deliver(hub_db, db, cfg, "S1")
     async with db.read() as s:
@@ -79,7 +79,7 @@ async def test_an_offer_reaches_every_store_once_with_its_share_of_the_coupon(hu
         coupon = await s.get(CouponRow, "HQ50")
     assert (row.id, row.source, row.hub_version, row.active) == (made.promotion.id, "hub", 1,
                                                                  True)
-    assert (coupon.source, coupon.allowance, coupon.total_limit) == ("hub", 2, 5)
+    assert (coupon.source, coupon.allowance, coupon.total_limit) == ("hub", 1, 5)
 
     # The whole stream again (a restored store, a replayed frame): nothing changes.
     async with db.write() as s:
@@ -126,6 +126,39 @@ async def test_uses_book_once_top_up_within_the_total_and_releases_free_a_use(hu
     # Another store cannot release S1's use.
     await report(hub_db, "S2", "coupon.released", "u1", seq=11)
     assert (await grants(hub_db))["S2"] == (2, 0)
+
+
+async def test_no_store_is_left_with_none_of_a_coupon_that_others_hold(hub_db, hq):
+    """Issue #21 review, item 2: 3 stores, total 4, 2 a store gave S1 2, S2 2, S3 0
+    for ever (only a store's own use topped it up, and S3 had none to use). Now each
+    gets an even share and the rest goes to whichever store runs out first."""
+    await stores(hub_db, "S1", "S2", "S3")
+    await chain.create(hub_db, {**OFFER, "coupon_total": "4"}, hq)
+    assert await grants(hub_db) == {"S1": (1, 0), "S2": (1, 0), "S3": (1, 0)}
+    await report(hub_db, "S3", "coupon.used", "u1")
+    assert await grants(hub_db) == {"S1": (1, 0), "S2": (1, 0), "S3": (2, 1)}
+    assert (await outbox(hub_db, "S3"))[-1][1]["allowance"] == 2
+    await report(hub_db, "S1", "coupon.used", "u2")  # nothing left: no one is topped up
+    assert await grants(hub_db) == {"S1": (1, 1), "S2": (1, 0), "S3": (2, 1)}
+    assert [k for k, _ in await outbox(hub_db, "S1")] == ["coupon.upserted",
+                                                          "promotion.upserted"]
+
+
+async def test_a_report_tops_up_a_store_that_did_not_report(hub_db, hq):
+    """Any store's report tops up every store under its allowance, not only the one
+    reporting: S1 spent its share, S2 reports a use, and S1 (the emptiest) gets the use
+    the even first share kept back."""
+    await stores(hub_db, "S1", "S2")
+    await chain.create(hub_db, {**OFFER, "coupon_total": "5", "coupon_per_store": "2"}, hq)
+    assert await grants(hub_db) == {"S1": (2, 0), "S2": (2, 0)}  # 1 kept back
+    async with hub_db.write() as s:  # S1 spent its 2 (reported), the spare went elsewhere
+        await s.execute(update(HubCouponGrant).where(HubCouponGrant.store_id == "S1")
+                        .values(used=2))
+    await report(hub_db, "S2", "coupon.used", "u1")
+    got = await grants(hub_db)
+    assert got["S1"] == (3, 2) and got["S2"] == (2, 1)  # the emptiest store first
+    assert (await outbox(hub_db, "S1"))[-1][1]["allowance"] == 3
+    assert sum(g for g, _ in got.values()) <= 5
 
 
 async def test_unknown_or_malformed_coupon_reports_do_not_stop_the_link(hub_db):

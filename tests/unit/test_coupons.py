@@ -114,3 +114,60 @@ def test_a_store_cannot_send_hub_kinds():
         assert kind in p.HUB_TO_STORE and kind not in p.STORE_TO_HUB
     for kind in ("coupon.used", "coupon.released"):
         assert kind in p.STORE_TO_HUB and kind not in p.HUB_TO_STORE
+
+
+def test_the_first_share_leaves_no_store_with_none():
+    """Issue #21 review, item 2: 3 stores, total 4, 2 a store gave 2, 2, 0 (the third
+    never got any, even online). Now 1 each, 1 kept back for whoever reports first."""
+    assert c.first_share(total=4, per_store=2, stores=3) == 1
+    assert c.first_share(total=2, per_store=5, stores=3) == 1  # 1, 1, then 0 left
+    assert c.first_share(total=100, per_store=10, stores=3) == 10
+    assert c.first_share(total=None, per_store=7, stores=3) == 7
+
+
+def test_a_report_tops_up_every_store_under_its_allowance():
+    # S3 holds nothing; S1 reports a use: S3 (the emptiest, least granted) goes first.
+    grown = c.rebalance(total=4, per_store=2, grants={"S1": (2, 2), "S2": (2, 0),
+                                                        "S3": (0, 0)})
+    assert grown == {}  # nothing left: all 4 are held
+    grown = c.rebalance(total=4, per_store=2, grants={"S1": (1, 1), "S2": (1, 0),
+                                                        "S3": (1, 0)})
+    assert grown == {"S1": 2}  # the one spare goes to the store with no free use
+    grown = c.rebalance(total=6, per_store=2, grants={"S1": (2, 1), "S2": (1, 1),
+                                                        "S3": (0, 0)})
+    assert grown == {"S3": 2, "S2": 2}  # the two with no free use; S1 (1 free) waits
+    assert c.rebalance(total=None, per_store=3, grants={"A": (3, 3), "B": (3, 0)}) == {
+        "A": 6}
+
+
+@given(total=st.integers(1, 40), per_store=st.integers(1, 10), stores=st.integers(1, 5),
+       steps=st.lists(st.tuples(st.integers(0, 4), st.booleans()), max_size=80))
+def test_rebalancing_on_every_report_stays_within_the_total(total, per_store, stores,
+                                                            steps):
+    """The hub as it runs: first shares in id order, then on each store's report (a use
+    or a release) every store under its allowance is topped up. The grants together
+    stay within the total, every use was within its store's grant, and whenever some
+    of the total is held by no store, every store has a full allowance free (no store
+    is left with nothing while uses sit unheld)."""
+    names = [f"S{i}" for i in range(stores)]
+    granted, used = dict.fromkeys(names, 0), dict.fromkeys(names, 0)
+    share = c.first_share(total=total, per_store=per_store, stores=stores)
+    for n in names:
+        granted[n] = c.top_up(total=total, per_store=share, used_here=0,
+                              held_elsewhere=sum(granted.values()))
+    assert sum(granted.values()) <= total
+    for index, give_back in steps:
+        store = names[index % stores]
+        if give_back and used[store]:
+            used[store] -= 1
+        elif not give_back and used[store] < granted[store]:
+            used[store] += 1
+        else:
+            continue  # nothing to give back, or refused at the store (allowance spent)
+        granted.update(c.rebalance(total=total, per_store=per_store, grants={
+            n: (granted[n], used[n]) for n in names}))
+        assert sum(granted.values()) <= total
+        assert all(used[n] <= granted[n] for n in names)
+        if sum(granted.values()) < total:
+            assert all(granted[n] - used[n] >= per_store for n in names)
+    assert sum(used.values()) <= total
