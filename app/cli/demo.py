@@ -30,7 +30,7 @@ from app.cli.store import serve
               help="Just the counter store S1, standalone, in DIR (what tests use).")
 def demo(directory: str, host: str, port: int, no_serve: bool, no_orders: bool,
          store_only: bool) -> None:
-    from app.demo import DEMO_LOGINS, HUB_LOGINS, prepare_demo, prepare_site
+    from app.demo import DEMO_COUPON, DEMO_LOGINS, HUB_LOGINS, prepare_demo, prepare_site
 
     if store_only:
         cfg_path, logins, fresh = prepare_demo(
@@ -74,6 +74,8 @@ def demo(directory: str, host: str, port: int, no_serve: bool, no_orders: bool,
             console.print(f"  {name:<10} {role:<8} password {password}")
         console.print("  (the demo hub asks for no authenticator code and says so in red; a "
                       "real hub does ask)")
+        console.print(f"Offers at S1's till (see /promotions): coupon code [bold]{DEMO_COUPON}[/], "
+                      "buy 2 Coca-Cola get 1 free, and more; loyalty points are on.")
 
     if no_serve:
         banner("Demo prepared (not started)")

@@ -255,3 +255,14 @@ def test_a_second_run_makes_no_second_offers(site: DemoSite) -> None:
     for cfg_path, _url in again.stores.values():  # one [loyalty] table, still loadable
         assert (cfg_path.read_text().count("[loyalty]"), load_config(cfg_path).loyalty.enabled
                 ) == (1, True)
+
+
+def test_the_banner_names_the_demo_coupon(site: DemoSite) -> None:
+    from click.testing import CliRunner
+
+    from app.cli.demo import demo
+
+    done = CliRunner().invoke(demo, ["--dir", str(site.hub_config.parent.parent), "--port",
+                                     "8800", "--no-serve", "--no-orders"])
+    assert done.exit_code == 0, done.output
+    assert "coupon code WELCOME50" in " ".join(done.output.split())
