@@ -37,6 +37,7 @@ from app.core.db import AnyDatabase, Database
 from app.core.headers import add_security_headers
 from app.core.inputs import bounded_input
 from app.core.logs import request_id_middleware
+from app.core.loyalty import mask_phone
 from app.core.session_files import SessionFileStore
 from app.core.timing import server_timing_middleware
 from app.core.web import EXCEPTION_HANDLERS, TEMPLATES_DIR, nav_for, template_globals
@@ -164,6 +165,7 @@ def _template_engine(engine: JinjaTemplateEngine) -> None:
     env.globals["security_banner"] = lambda: ""
     env.globals["nav_for"] = nav_for
     env.filters["fromjson"] = json.loads
+    env.filters["masked_phone"] = mask_phone  # a customer's number on screens (#21 review 7)
 
 
 def _common_middleware(cfg: StoreConfig | HubConfig, data_dir: Path) -> dict:

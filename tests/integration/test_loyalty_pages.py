@@ -1,6 +1,6 @@
 # ruff: noqa: F811  (pytest fixtures imported from test_pos_pages)
 """Loyalty over HTTP (issue #21): a cashier joins a customer with consent, finds them
-by the last 4 digits (masked), adds them to a bill by card on the pay panel, earns on
+by the whole number or card (masked; not by its last digits), adds them to a bill by card on the pay panel, earns on
 one bill and spends on the next; only a manager may erase; hostile search, join and
 points input answers in words and changes nothing."""
 
@@ -67,12 +67,20 @@ async def test_join_find_earn_and_spend_through_the_pages(client, login_as, rows
     page = await client.get(customer_url)
     assert "98xxxxxx10" in page.text and PHONE not in page.text
     assert "Erase customer" not in page.text  # a cashier does not erase
-    found = await client.get("/loyalty", params={"q": "5610"})
+    found = await client.get("/loyalty", params={"q": PHONE})
     assert "98xxxxxx10" in found.text and PHONE not in found.text
+    # not by its last digits: enough searches by endings would give the number back
+    for q in ("5610", "45610", "812345610"):
+        ends = await client.get("/loyalty", params={"q": q})
+        assert ends.status_code == 400 and "whole 10-digit" in ends.text
+        assert "98xxxxxx10" not in ends.text
+    assert "98xxxxxx10" in (await client.get("/loyalty", params={"q": "kc-000123"})).text
 
     cart = await open_till(client)
     panel = await sell(client, rows, cart, 5, customer="kc-000123")  # by card
     assert 'data-testid="loyalty-phone">98xxxxxx10' in panel.text
+    # the card put its holder's number on the cart: the pay panel shows it masked only
+    assert PHONE not in panel.text and PHONE not in (await client.get("/pos")).text
     key = re.search(r'name="key" value="([^"]+)"', panel.text)
     done = await client.post("/pos/pay/cash-exact", data={
         "cart_id": cart, "key": key.group(1) if key else "k" * 20}, headers=hx(client))
