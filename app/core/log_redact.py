@@ -16,8 +16,13 @@ REDACTED = "/r/…"
 LOGGERS = ("uvicorn.access", "uvicorn.error", "litestar", "kirana.web")
 
 
+# A loyalty search carries a customer's whole number or card (`/loyalty?q=`,
+# `/hub/loyalty?q=`): the query's value is left out of the logs (#21 review 9).
+LOYALTY_QUERY = re.compile(r"(/loyalty\?(?:[^\s#\"']*&)?q=)[^\s&#\"']*")
+
+
 def redact(text: str) -> str:
-    return RECEIPT_PATH.sub(REDACTED, text)
+    return LOYALTY_QUERY.sub(r"\1…", RECEIPT_PATH.sub(REDACTED, text))
 
 
 class RedactReceiptTokens(logging.Filter):

@@ -278,3 +278,14 @@ def test_two_stores_spending_the_same_points_offline_overdraw_by_at_most_the_all
     second = book(first.balance, -limit.points)
     assert (first.balance, first.write_off) == (0, 0)
     assert second.balance == 0 and second.write_off == 150 <= RULES.offline_allowance_points
+
+
+def test_a_loyalty_search_leaves_the_number_out_of_the_logs():
+    """#21 review 9: GET /loyalty?q= and /hub/loyalty?q= carry a whole number or card."""
+    from app.core.log_redact import redact
+
+    line = '127.0.0.1 - "GET /loyalty?q=9812345610 HTTP/1.1" 200'
+    assert redact(line) == '127.0.0.1 - "GET /loyalty?q=… HTTP/1.1" 200'
+    assert redact("GET /hub/loyalty?page=2&q=%2B919812345610&x=1") == (
+        "GET /hub/loyalty?page=2&q=…&x=1")
+    assert redact("GET /r/AbC_123?q=1") == "GET /r/…?q=1"
