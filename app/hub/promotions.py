@@ -9,7 +9,10 @@ grants together never exceed the total, so the total is never overshot, online o
 
 Locks: writers here lock every store row in id order first (placement.lock_stores),
 then the coupon's row; a store's frame holds its own store row, then the coupon's.
-Store rows before coupon rows everywhere: no deadlock between the two.
+Store rows before coupon rows everywhere: no deadlock between the two. HQ's create and
+end, and a store's registration, also take one transaction-scoped advisory lock (after
+the store rows): a store registered while an offer is being made hears it either from
+the offer's transaction or from its own (PostgreSQL; SQLite has one writer).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from app.core import audit
 from app.core import coupons as coupon_rules
@@ -29,7 +32,7 @@ from app.core import promotions as engine
 from app.core.clock import utcnow
 from app.core.db import Session
 from app.hub import placement
-from app.hub.db import HubDatabase, write_retrying
+from app.hub.db import HubDatabase, dialect_of, write_retrying
 from app.hub.models import HubCoupon, HubCouponGrant, HubCouponUse, HubPromotion
 from app.hub.service import active_store_ids, enqueue
 from app.promotions import service as store_promotions
@@ -107,6 +110,17 @@ def _per_store(form: Mapping[str, str]) -> int:
     return value
 
 
+_CHAIN_OFFERS_LOCK = 2_100_021  # pg_advisory_xact_lock key: chain offers vs new stores
+
+
+async def lock_chain_offers(s: Session) -> None:
+    """Serialise making or ending chain offers with registering a store (taken after the
+    store rows). Without it a store registered while an offer was being made missed it:
+    neither transaction saw the other's row."""
+    if dialect_of(s) == "postgresql":
+        await s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_OFFERS_LOCK})
+
+
 async def create(db: HubDatabase, form: Mapping[str, str], user_id: str) -> Created:
     """A chain offer from HQ's form, checked like the store's (FormError or
     PromotionError: nothing saved), sent to every active store in the same transaction."""
@@ -119,6 +133,7 @@ async def create(db: HubDatabase, form: Mapping[str, str], user_id: str) -> Crea
 
     async def save(s: Session) -> Created:
         await placement.lock_stores(s)
+        await lock_chain_offers(s)
         promo = HubPromotion(
             id=row.id, name=row.name, kind=row.kind, target_skus=row.target_skus,
             target_categories=row.target_categories, get_skus=row.get_skus,
@@ -169,13 +184,17 @@ async def end(db: HubDatabase, promotion_id: str, user_id: str) -> bool:
     and its coupon with it. False: no such running offer."""
     async def save(s: Session) -> bool:
         await placement.lock_stores(s)
+        await lock_chain_offers(s)
         promo = await s.get(HubPromotion, promotion_id)
         if promo is None or not promo.active:
             return False
         now = utcnow()
         promo.active, promo.ended_at, promo.updated_at = False, now, now
         promo.version += 1
-        coupon = await s.get(HubCoupon, promo.coupon) if promo.coupon else None
+        coupon = None
+        if promo.coupon:  # locked before its grants are read (a report may change them)
+            coupon = await s.scalar(select(HubCoupon).where(HubCoupon.code == promo.coupon)
+                                    .with_for_update().execution_options(populate_existing=True))
         grants: dict[str, int] = {}
         if coupon is not None:
             coupon.active, coupon.updated_at = False, now
@@ -325,15 +344,20 @@ async def _rebalance(s: Session, coupon: HubCoupon, now: datetime) -> None:
 
 async def send_all_to(s: Session, store_id: str) -> None:
     """A store added after chain offers were made hears the running ones (and a share
-    of their coupons), in the transaction that adds it."""
-    held_by: dict[str, int] = dict((await s.execute(
-        select(HubCouponGrant.code, func.sum(HubCouponGrant.granted))
-        .group_by(HubCouponGrant.code))).all())
+    of their coupons), in the transaction that adds it (which holds the store rows and
+    the chain-offers lock: add_store). Each coupon's row is locked before its grants are
+    read, so a store's report changing them meanwhile is waited for, never missed."""
     events: list[tuple[str, dict]] = []
     for promo in await s.scalars(select(HubPromotion).where(HubPromotion.active.is_(True))
                                  .order_by(HubPromotion.id)):
-        coupon = await s.get(HubCoupon, promo.coupon) if promo.coupon else None
+        coupon = None
+        if promo.coupon:
+            coupon = await s.scalar(select(HubCoupon).where(HubCoupon.code == promo.coupon)
+                                    .with_for_update().execution_options(populate_existing=True))
         if coupon is not None and coupon.active:
+            held_by = {coupon.code: await s.scalar(
+                select(func.coalesce(func.sum(HubCouponGrant.granted), 0))
+                .where(HubCouponGrant.code == coupon.code)) or 0}
             granted = coupon_rules.top_up(total=coupon.total_limit, per_store=coupon.per_store,
                                           used_here=0,
                                           held_elsewhere=int(held_by.get(coupon.code, 0) or 0))

@@ -101,6 +101,12 @@ async def add_store(db: HubDatabase, store_id: str, *, name: str, kind: str, lat
     token = "kst_" + secrets.token_urlsafe(32)
 
     async def register(s: Session) -> HubStore:
+        from app.hub import promotions  # (promotions.py imports this module)
+
+        # Store rows in id order, then the chain-offers lock (HQ's create/end order): an
+        # offer being made meanwhile is waited for and heard (issue #21 review, item 3).
+        await s.execute(select(HubStore.id).order_by(HubStore.id).with_for_update())
+        await promotions.lock_chain_offers(s)
         if await s.get(HubStore, store_id) is not None:
             raise HubError(f"store {store_id} is already registered (use rotate-token "
                            "for a new token)")
@@ -119,8 +125,6 @@ async def add_store(db: HubDatabase, store_id: str, *, name: str, kind: str, lat
         names = await _channel_names(s)
         if names:
             await enqueue(s, [store_id], [("hub.channels", {"channels": names})])
-        from app.hub import promotions  # (promotions.py imports this module)
-
         await promotions.send_all_to(s, store_id)  # running chain offers (issue #21)
         return store
 

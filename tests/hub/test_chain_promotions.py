@@ -6,6 +6,8 @@ may open the page (not a store token, a channel key or a non-HQ role)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import msgspec
 import pytest
 from sqlalchemy import select, update
@@ -276,3 +278,83 @@ async def test_a_resent_use_frame_books_once_through_the_link(hub_db, hub_cfg, h
     assert await grants(hub_db) == {"S1": (3, 1)}
     assert [d["allowance"] for k, d in await outbox(hub_db, "S1")
             if k == "coupon.upserted"] == [2, 3]
+
+
+# ---- PostgreSQL: registration racing coupon activity (issue #21 review, item 3) -------
+
+
+def _postgresql_only(hub_db) -> None:
+    if hub_db.dialect != "postgresql":
+        pytest.skip("SQLite has one writer at a time: there are no row locks to race")
+
+
+async def test_a_store_registered_during_a_coupon_report_never_overshoots_the_total(
+        hub_db, hq, monkeypatch):
+    """S1's report tops it up (3 of 3) and is not committed yet when S2 registers: S2's
+    share must be read after it (it read 2 held and granted 1: 4 of 3)."""
+    _postgresql_only(hub_db)
+    await stores(hub_db, "S1")
+    await chain.create(hub_db, {**OFFER, "coupon_total": "3", "coupon_per_store": "2"}, hq)
+    assert await grants(hub_db) == {"S1": (2, 0)}
+    held, release = asyncio.Event(), asyncio.Event()
+    real = chain.enqueue
+
+    async def enqueue_then_wait(s, store_ids, events):
+        await real(s, store_ids, events)
+        held.set()
+        await release.wait()
+
+    monkeypatch.setattr(chain, "enqueue", enqueue_then_wait)
+
+    async def s1_reports() -> None:  # the coupon's row and S1's grant change, uncommitted
+        async with hub_db.write() as s:
+            await chain.apply_store_event(s, "S1", Event(
+                seq=1, id="e1", kind="coupon.used", at="2026-12-01T10:00:00+05:30",
+                data={"use_id": "u1", "code": "HQ50", "sale": "S1-000001"}))
+
+    report_task = asyncio.create_task(s1_reports())
+    await asyncio.wait_for(held.wait(), 10)
+    monkeypatch.setattr(chain, "enqueue", real)
+    adding = asyncio.create_task(stores(hub_db, "S2"))
+    await asyncio.sleep(0.5)
+    try:
+        assert not adding.done()  # waits for the report's locks
+    finally:
+        release.set()
+        await asyncio.wait_for(report_task, 10)
+    await asyncio.wait_for(adding, 10)
+    got = await grants(hub_db)
+    assert got == {"S1": (3, 1), "S2": (0, 0)}
+    assert sum(g for g, _ in got.values()) <= 3
+
+
+async def test_a_store_registered_while_an_offer_is_made_hears_it(hub_db, hq, monkeypatch):
+    """HQ's create is between choosing its stores and committing when S2 registers:
+    neither saw the other, and S2 never heard of the offer."""
+    _postgresql_only(hub_db)
+    await stores(hub_db, "S1")
+    held, release = asyncio.Event(), asyncio.Event()
+    real = chain.active_store_ids
+
+    async def stores_then_wait(s):
+        found = await real(s)
+        held.set()
+        await release.wait()
+        return found
+
+    monkeypatch.setattr(chain, "active_store_ids", stores_then_wait)
+    making = asyncio.create_task(chain.create(hub_db, {**OFFER, "coupon_total": "4"}, hq))
+    await asyncio.wait_for(held.wait(), 10)
+    monkeypatch.setattr(chain, "active_store_ids", real)
+    adding = asyncio.create_task(stores(hub_db, "S2"))
+    await asyncio.sleep(0.5)
+    try:
+        assert not adding.done()  # waits for the offer being made
+    finally:
+        release.set()
+        made = await asyncio.wait_for(making, 10)
+    await asyncio.wait_for(adding, 10)
+    sent = await outbox(hub_db, "S2")
+    assert [(k, d.get("id", d.get("code"))) for k, d in sent] == [
+        ("coupon.upserted", "HQ50"), ("promotion.upserted", made.promotion.id)]
+    assert sum(g for g, _ in (await grants(hub_db)).values()) <= 4
