@@ -94,6 +94,11 @@ class Move:
     points: int
     reference: str
     at: datetime
+    sale: str = ""  # a reversal: the bill whose booked movement it reverses
+
+
+# A reversal and the movement it may reverse (at most what that bill booked).
+_REVERSES = {"earned_back": "earned", "points_back": "redeemed"}
 
 
 def parse_move(kind: str, data: dict) -> Move:
@@ -112,7 +117,12 @@ def parse_move(kind: str, data: dict) -> Move:
     reference = data.get("reference", "")
     if not isinstance(reference, str) or len(reference) > 20 or "\x00" in reference:
         raise ValueError("'reference' must be text of at most 20 characters")
-    return Move(entry_id, _phone(data), move, points, reference, _at(data, "at"))
+    sale = ""
+    if move in _REVERSES:
+        sale = data.get("sale", "")
+        if not isinstance(sale, str) or len(sale) > 20 or "\x00" in sale:
+            raise ValueError("'sale' must be text of at most 20 characters")
+    return Move(entry_id, _phone(data), move, points, reference, _at(data, "at"), sale)
 
 
 async def _customer(s: Session, *, phone: str | None = None, card: str | None = None
@@ -208,6 +218,9 @@ async def _book(s: Session, store_id: str, seq: int, move: Move) -> None:
         if customer is None:  # erased here: the store forgets them too
             await enqueue(s, [store_id], [("loyalty.erase", {"phone": move.phone})])
         return
+    if move.kind in _REVERSES:
+        await _reverse(s, store_id, seq, customer, move, now)
+        return
     booked = book(customer.balance, move.points)
     if booked.write_off:
         log.warning("store %s: %s of %d points overdrew %s by %d: written off", store_id,
@@ -220,11 +233,67 @@ async def _book(s: Session, store_id: str, seq: int, move: Move) -> None:
     await _tell(s, store_id, customer, seq)
 
 
+async def _reverse(s: Session, store_id: str, seq: int, customer: HubLoyaltyCustomer,
+                   move: Move, now: datetime) -> None:
+    """A refund's reversal, tied to the bill it reverses (#21 review 5, 6): only a
+    movement this store booked for this customer on that bill (`reference` is the
+    bill's number) can be reversed, and never by more than it booked (less what earlier
+    reversals took), else it is kept apart. Points given back first cancel what the
+    chain wrote off on the spend (the balance never paid those), then credit the
+    balance. The entry's reference is the bill's number, so later reversals add up."""
+    kinds = (_REVERSES[move.kind], move.kind)
+    rows = (await s.execute(select(HubLoyaltyEntry.kind, HubLoyaltyEntry.points,
+                                   HubLoyaltyEntry.write_off).where(
+        HubLoyaltyEntry.customer_id == customer.id, HubLoyaltyEntry.store_id == store_id,
+        HubLoyaltyEntry.reference == move.sale, HubLoyaltyEntry.kind.in_(kinds)))).all() \
+        if move.sale else []
+    booked = sum(abs(r[1]) for r in rows if r[0] == kinds[0])
+    done = sum(abs(r[1]) for r in rows if r[0] == kinds[1])
+    points = min(abs(move.points), booked - done)
+    if points <= 0:
+        log.warning("store %s sent %s of %d points for %s on bill %r, more than it booked "
+                    "there: kept apart", store_id, move.kind, move.points,
+                    mask_phone(move.phone), move.sale)
+        s.add(HubLoyaltyEntry(id=move.entry_id, customer_id=None, store_id=store_id,
+                              kind=move.kind, points=move.points, write_off=0,
+                              reference=move.sale, at=move.at, booked_at=now))
+        return
+    if points < abs(move.points):
+        log.warning("store %s: %s of %d points for %s on bill %r capped at %d (what it "
+                    "booked there)", store_id, move.kind, move.points, mask_phone(move.phone),
+                    move.sale, points)
+    if move.kind == "points_back":
+        spent_off = sum(r[2] for r in rows if r[0] == kinds[0])
+        cancelled = -sum(r[2] for r in rows if r[0] == kinds[1])  # stored negative
+        cancel = min(points, max(0, spent_off - cancelled))
+        customer.balance += points - cancel
+        customer.written_off -= cancel
+        write_off, signed = -cancel, points
+    else:
+        result = book(customer.balance, -points)
+        customer.balance = result.balance
+        customer.written_off += result.write_off
+        write_off, signed = result.write_off, -points
+    s.add(HubLoyaltyEntry(id=move.entry_id, customer_id=customer.id, store_id=store_id,
+                          kind=move.kind, points=signed, write_off=write_off,
+                          reference=move.sale, at=move.at, booked_at=now))
+    await _tell(s, store_id, customer, seq)
+
+
 async def _erased(s: Session, store_id: str, phone: str) -> None:
     """A customer erased on request at a store: blanked here (the ledger stays, on an
     anonymous customer) and at every other store that heard of them."""
     customer = await _customer(s, phone=phone)
     if customer is None:
+        return
+    if customer.joined_store != store_id and await s.scalar(
+            select(HubLoyaltyEntry.id).where(HubLoyaltyEntry.customer_id == customer.id,
+                                             HubLoyaltyEntry.store_id == store_id).limit(1)
+    ) is None:
+        # Only a store that signed the customer up or moved their points erases them
+        # chain-wide (#21 review 6): a look-up alone is not enough.
+        log.warning("store %s asked to erase %s, a customer it never signed up or moved "
+                    "points of: ignored at the hub", store_id, mask_phone(phone))
         return
     others = sorted(set(await s.scalars(select(HubLoyaltyWatch.store_id).where(
         HubLoyaltyWatch.customer_id == customer.id))) - {store_id})
@@ -301,7 +370,8 @@ async def overview(db: Any) -> tuple[ChainFigures, list[StoreOverdraw]]:
         rows = (await s.execute(
             select(HubLoyaltyEntry.store_id, func.count(HubLoyaltyEntry.id),
                    func.sum(HubLoyaltyEntry.write_off))
-            .where(HubLoyaltyEntry.write_off > 0).group_by(HubLoyaltyEntry.store_id)
+            .where(HubLoyaltyEntry.write_off != 0).group_by(HubLoyaltyEntry.store_id)
+            .having(func.sum(HubLoyaltyEntry.write_off) > 0)
             .order_by(HubLoyaltyEntry.store_id))).all()
         return await figures(s), [StoreOverdraw(r[0], int(r[1]), int(r[2] or 0)) for r in rows]
 

@@ -220,13 +220,16 @@ class SalePoints:
 
 async def _entry(s: Session, customer: Customer, kind: str, points: int, *, at: datetime,
                  reference: str, sale_id: str | None, refund_id: str | None,
-                 event: str) -> LoyaltyEntry:
+                 event: str, sale: str = "") -> LoyaltyEntry:
     entry = LoyaltyEntry(customer_id=customer.id, kind=kind, points=points, sale_id=sale_id,
                          refund_id=refund_id, reference=reference, at=at, seq=0)
     s.add(entry)
     await s.flush()  # the entry's id
-    out = emit(s, event, {"entry_id": entry.id, "phone": customer.phone, "kind": kind,
-                          "points": points, "reference": reference, "at": at.isoformat()})
+    data = {"entry_id": entry.id, "phone": customer.phone, "kind": kind, "points": points,
+            "reference": reference, "at": at.isoformat()}
+    if sale:  # a reversal names the bill it reverses: the hub ties it to what that booked
+        data["sale"] = sale
+    out = emit(s, event, data)
     await s.flush()  # the event's seq: pending until the hub's balance covers it
     entry.seq = out.seq
     return entry
@@ -294,12 +297,15 @@ async def on_refund(s: Session, cfg: StoreConfig, *, sale_id: str, refund_id: st
         balance=balance, rules=rules_of(cfg))
     if not live or customer is None:
         return result
+    bill = next((r.reference for r in rows if r.kind in ("earned", "redeemed")), "")
     if result.points_back:
         await _entry(s, customer, "points_back", result.points_back, at=at, reference=number,
-                     sale_id=sale_id, refund_id=refund_id, event="loyalty.reversed")
+                     sale_id=sale_id, refund_id=refund_id, event="loyalty.reversed",
+                     sale=bill)
     if result.earned_back:
         await _entry(s, customer, "earned_back", -result.earned_back, at=at, reference=number,
-                     sale_id=sale_id, refund_id=refund_id, event="loyalty.reversed")
+                     sale_id=sale_id, refund_id=refund_id, event="loyalty.reversed",
+                     sale=bill)
     if result.short_points:
         s.add(LoyaltyEntry(customer_id=customer.id, kind="paid_back", points=-result.short_points,
                            sale_id=sale_id, refund_id=refund_id, reference=number, at=at, seq=0))

@@ -34,11 +34,14 @@ def joined(seq: int, card: str | None = "KC-000123") -> object:
 
 
 def move(seq: int, entry: str, kind: str, points: int, event: str | None = None,
-         phone: str = PHONE) -> object:
+         phone: str = PHONE, reference: str = "S1-000001", sale: str | None = None) -> object:
     event = event or {"earned": "loyalty.earned", "redeemed": "loyalty.redeemed"}.get(
         kind, "loyalty.reversed")
-    return ev(seq, event, {"entry_id": entry, "phone": phone, "kind": kind, "points": points,
-                           "reference": "S1-000001", "at": AT})
+    data = {"entry_id": entry, "phone": phone, "kind": kind, "points": points,
+            "reference": reference, "at": AT}
+    if sale is not None:
+        data["sale"] = sale
+    return ev(seq, event, data)
 
 
 async def stores(hub_db) -> None:
@@ -96,9 +99,56 @@ async def test_two_stores_spending_the_same_points_overdraw_into_a_write_off(hub
     assert off == 150 and figures.written_off == 150 and figures.points_out == 0
     assert "written off" in caplog.text and PHONE not in caplog.text  # logs mask it
     # a refund taking back earned points already spent is written off the same way
-    await apply(hub_db, "S1", [move(4, "E4", "earned_back", -50)])
+    await apply(hub_db, "S1", [move(4, "E4", "earned_back", -50, sale="S1-000001")])
     c = await customer(hub_db)
     assert (c.balance, c.written_off) == (0, 200)
+
+
+async def test_points_given_back_after_an_overdraw_cancel_the_write_off_first(hub_db):
+    """#21 review 5: D2's spend was written off (S1 spent the same points); its refund
+    gives those points back: the write-off is cancelled, no points are minted."""
+    await stores(hub_db)
+    await apply(hub_db, "S1", [joined(1), move(2, "E1", "earned", 150)])
+    await apply(hub_db, "D2", [ev(1, "loyalty.lookup", {"phone": PHONE, "card": None})])
+    await apply(hub_db, "S1", [move(3, "E2", "redeemed", -150)])
+    await apply(hub_db, "D2", [move(2, "E3", "redeemed", -150, reference="D2-000007")])
+    assert ((c := await customer(hub_db)).balance, c.written_off) == (0, 150)
+    await apply(hub_db, "D2", [move(3, "E4", "points_back", 100, reference="D2-R00001",
+                                    sale="D2-000007")])
+    assert ((c := await customer(hub_db)).balance, c.written_off) == (0, 50)
+    await apply(hub_db, "D2", [move(4, "E5", "points_back", 100, reference="D2-R00002",
+                                    sale="D2-000007")])  # only 50 left of what it booked
+    assert ((c := await customer(hub_db)).balance, c.written_off) == (0, 0)
+    async with hub_db.read() as s:
+        figures = await loyalty.figures(s)
+    assert figures.written_off == 0 and figures.points_out == 0
+    overdraws = (await loyalty.overview(hub_db))[1]
+    assert overdraws == []
+    # S1's own refund of its spend returns what its balance paid
+    await apply(hub_db, "S1", [move(4, "E6", "points_back", 150, sale="S1-000001")])
+    assert ((c := await customer(hub_db)).balance, c.written_off) == (150, 0)
+
+
+async def test_a_store_reverses_only_what_it_booked_and_erases_only_its_customers(hub_db):
+    """#21 review 6: a store that only looked a customer up cannot mint points with a
+    forged reversal, nor erase the customer chain-wide; a reversal never exceeds what
+    the bill booked at that store."""
+    await stores(hub_db)
+    await apply(hub_db, "S1", [joined(1), move(2, "E1", "earned", 10),
+                               move(3, "E2", "redeemed", -10, reference="S1-000002")])
+    await apply(hub_db, "W3", [ev(1, "loyalty.lookup", {"phone": PHONE, "card": None}),
+                               move(2, "E9", "points_back", 10_000_000, sale="S1-000002"),
+                               move(3, "E8", "points_back", 5)])  # no bill named
+    assert (await customer(hub_db)).balance == 0
+    await apply(hub_db, "S1", [move(4, "E3", "points_back", 10_000_000, sale="S1-000002")])
+    assert (await customer(hub_db)).balance == 10  # capped at the 10 it booked
+    async with hub_db.read() as s:
+        apart = await loyalty.figures(s)
+    assert apart.kept_apart == 2
+    await apply(hub_db, "W3", [ev(4, "loyalty.erased", {"phone": PHONE, "at": AT})])
+    c = await customer(hub_db)
+    assert c.phone == PHONE and c.erased_at is None  # a look-up is not enough to erase
+    assert await sent_to(hub_db, "S1", "loyalty.erase") == []
 
 
 async def test_a_store_cannot_spend_points_of_a_customer_it_never_asked_for(hub_db, caplog):

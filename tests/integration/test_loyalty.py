@@ -251,7 +251,8 @@ async def test_refunds_take_back_earned_points_and_return_redeemed_ones(db, lcfg
         by_kind[e.kind] = by_kind.get(e.kind, 0) + e.points
     assert by_kind == {"redeemed": -97, "earned": 29, "earned_back": -29, "points_back": 97}
     assert (await standing(db)).balance == 97  # as before the second sale
-    assert len(await events(db, "loyalty.reversed")) == 4
+    reversed_ = await events(db, "loyalty.reversed")
+    assert len(reversed_) == 4 and {e["sale"] for e in reversed_} == {sale.number}
     shift = await shifts.current_shift(db, "C1")
     assert shift is not None
     report = await shifts.shift_report(db, shift.id, lcfg)
