@@ -144,7 +144,7 @@ async def _tell(s: Session, store_id: str, customer: HubLoyaltyCustomer, seq: in
     await enqueue(s, [store_id], [("loyalty.balance", {
         "phone": customer.phone, "card": customer.card,
         "consent_at": customer.consent_at.isoformat() if customer.consent_at else None,
-        "balance": customer.balance, "seq": seq})])
+        "balance": customer.balance, "seq": seq, "at": utcnow().isoformat()})])
 
 
 async def apply_store_event(s: Session, store_id: str, e: Event) -> None:

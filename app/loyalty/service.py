@@ -422,6 +422,17 @@ async def apply_balance(s: Session, data: dict) -> None:
     balance = _whole(data, "balance", 0, 2**62)
     seq = _whole(data, "seq", 0, 2**62)
     now = utcnow()
+    # How fresh the balance is: when the hub booked it (`at`), not when it arrived here
+    # (a balance delivered after a long time offline is not confirmed: #21 review 9).
+    heard = now
+    if data.get("at") is not None:
+        try:
+            booked = datetime.fromisoformat(str(data["at"])[:40])
+        except ValueError:
+            raise BadLoyaltyEvent("loyalty.balance: 'at' must be an ISO time") from None
+        if booked.tzinfo is None:
+            raise BadLoyaltyEvent("loyalty.balance: 'at' must carry its offset")
+        heard = min(now, booked)
     customer = await _by_phone(s, phone)
     if customer is None:
         if card is not None and await s.scalar(select(Customer.id).where(Customer.card == card)):
@@ -431,7 +442,7 @@ async def apply_balance(s: Session, data: dict) -> None:
         s.add(customer)
     elif seq < customer.hub_seq:
         return
-    customer.hub_balance, customer.hub_seq, customer.hub_at = balance, seq, now
+    customer.hub_balance, customer.hub_seq, customer.hub_at = balance, seq, heard
     if customer.consent_at is None:
         customer.consent_at = consent
 

@@ -61,6 +61,7 @@ async def test_movements_book_once_and_the_balance_goes_to_the_sender_only(hub_d
     c = await customer(hub_db)
     assert (c.phone, c.card, c.balance, c.joined_store) == (PHONE, "KC-000123", 120, "S1")
     balances = await sent_to(hub_db, "S1", "loyalty.balance")
+    assert balances[-1].pop("at")[:2] == "20"  # when the hub booked it (freshness)
     assert balances[-1] == {"phone": PHONE, "card": "KC-000123", "consent_at": c.consent_at
                             .isoformat(), "balance": 120, "seq": 2}
     assert await sent_to(hub_db, "D2", "loyalty.balance") == []  # D2 never asked

@@ -261,6 +261,28 @@ async def test_refunds_take_back_earned_points_and_return_redeemed_ones(db, lcfg
     assert report.by_tender["points"] == 9_700
 
 
+async def test_a_balance_is_confirmed_by_when_the_hub_booked_it(db, lcfg, cashier):
+    """#21 review 9: a balance that arrives long after the hub sent it is not fresh."""
+    await joined(db, lcfg, cashier)
+    async with db.write() as s:
+        seq = int(await s.scalar(select(func.max(OutboxEvent.seq))) or 0)
+        await apply_hub_event(s, lcfg, Event(seq=1, id="h1", kind="loyalty.balance",
+                                             at=utcnow().isoformat(), data={
+            "phone": PHONE, "card": None, "consent_at": "2026-11-01T10:00:00+05:30",
+            "balance": 300, "seq": seq,
+            "at": (utcnow() - timedelta(seconds=600)).isoformat()}))
+    st = await standing(db)
+    assert st.balance == 300 and not st.confirmed
+    await hub_says(db, lcfg, 300, at_seq=2)  # no `at` (an older hub): as it arrives
+    assert (await standing(db)).confirmed
+    async with db.write() as s:
+        with pytest.raises(BadHubEvent):
+            await apply_hub_event(s, lcfg, Event(seq=3, id="h3", kind="loyalty.balance",
+                                                 at=utcnow().isoformat(), data={
+                "phone": PHONE, "card": None, "consent_at": "2026-11-01T10:00:00+05:30",
+                "balance": 1, "seq": seq, "at": "yesterday"}))
+
+
 async def test_an_erased_customers_refund_pays_only_the_money_part(db, lcfg, cashier, manager):
     """#21 review 1: the points share of an erased customer's bill is forfeited (there
     is no account to return it to), never paid out in cash; the slip says so."""
