@@ -190,6 +190,11 @@ async def _lookup(s: Session, store_id: str, seq: int, data: dict) -> None:
     if phone is None and card is None:
         raise ValueError("a loyalty.lookup needs a phone or a card")
     customer = await _customer(s, phone=phone, card=card)
+    # Every look-up is logged with the asking store (masked): a store asking for many
+    # numbers it never serves shows in the log (not yet rate-limited: docs/loyalty.md).
+    log.info("store %s looked up %s: %s", store_id,
+             mask_phone(phone) if phone else "a card",
+             "known" if customer is not None else "not known")
     if customer is None:
         return
     await _tell(s, store_id, customer, seq)

@@ -74,14 +74,18 @@ async def test_movements_book_once_and_the_balance_goes_to_the_sender_only(hub_d
         assert await s.scalar(select(func.count()).select_from(HubLoyaltyEntry)) == 1
 
 
-async def test_another_store_hears_of_a_customer_only_when_it_asks(hub_db):
+async def test_another_store_hears_of_a_customer_only_when_it_asks(hub_db, caplog):
     await stores(hub_db)
     await apply(hub_db, "S1", [joined(1), move(2, "E1", "earned", 300)])
+    caplog.set_level(logging.INFO, logger="kirana.hub")
     await apply(hub_db, "D2", [ev(1, "loyalty.lookup", {"phone": None, "card": "kc-000123"})])
+    assert "store D2 looked up a card: known" in caplog.text  # every look-up is logged
     [told] = await sent_to(hub_db, "D2", "loyalty.balance")
     assert (told["phone"], told["balance"], told["seq"]) == (PHONE, 300, 1)
     await apply(hub_db, "W3", [ev(1, "loyalty.lookup", {"phone": "9000000000", "card": None})])
     assert await sent_to(hub_db, "W3", "loyalty.balance") == []  # unknown: nothing
+    assert "store W3 looked up 90xxxxxx00: not known" in caplog.text
+    assert "9000000000" not in caplog.text
 
 
 async def test_two_stores_spending_the_same_points_overdraw_into_a_write_off(hub_db, caplog):

@@ -1,8 +1,8 @@
 # ruff: noqa: F811  (pytest fixtures imported from test_pos_pages)
 """Loyalty over HTTP (issue #21): a cashier joins a customer with consent, finds them
-by the whole number or card (masked; not by its last digits), adds them to a bill by card on the pay panel, earns on
-one bill and spends on the next; only a manager may erase; hostile search, join and
-points input answers in words and changes nothing."""
+by the whole number or card (masked; not by its last digits), adds them to a bill by
+card on the pay panel, earns on one bill and spends on the next; only a manager may
+erase; hostile search, join and points input answers in words and changes nothing."""
 
 from __future__ import annotations
 
