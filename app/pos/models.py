@@ -120,6 +120,8 @@ class CartTender(Base):
     amount_minor: Mapped[int] = mapped_column(Integer)
     given_minor: Mapped[int | None] = mapped_column(Integer, nullable=True)
     reference: Mapped[str] = mapped_column(String(40), default="")
+    # When it was taken (0030): the bill's offers are judged at its first payment's time.
+    at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, default=None)
 
 
 class Sale(Base):

@@ -115,7 +115,7 @@ async def add_tender(
         tender = TenderState(id=uuid7(), position=max((t.position for t in cart.tenders),
                                                       default=0) + 1,
                              kind=cast(TenderKind, kind), amount_minor=taken.amount,
-                             given_minor=taken.given, reference=reference)
+                             given_minor=taken.given, reference=reference, at=utcnow())
         await INSERT_TENDER.run(s, {"cart_id": cart.id, **asdict(tender)})
         cart.tenders.append(tender)
         await touch_state(s, cart)
@@ -228,7 +228,7 @@ async def complete_sale(
             tender = TenderState(id=uuid7(), position=max((t.position for t in cart.tenders),
                                                           default=0) + 1,
                                  kind="cash", amount_minor=taken.amount,
-                                 given_minor=taken.given, reference="")
+                                 given_minor=taken.given, reference="", at=utcnow())
             await INSERT_TENDER.run(s, {"cart_id": cart.id, **asdict(tender)})
             cart.tenders.append(tender)
         settlement = settle_cart(cart, totals)

@@ -61,6 +61,7 @@ class TenderState:
     amount_minor: int
     given_minor: int | None
     reference: str
+    at: datetime | None = None  # when it was taken (None: before migration 0030)
 
 
 @dataclass(slots=True)
@@ -160,9 +161,23 @@ def totals_for(cfg: StoreConfig, cart: AnyCart, products: Mapping[str, AnyProduc
         bill_discount(cart),
         cfg.pos.rounding_step_paise,
         offers,
-        utcnow().astimezone(cfg.tz) if offers else None,
+        offers_judged_at(cart).astimezone(cfg.tz) if offers else None,
         cart.coupons.split(),
     )
+
+
+def offers_judged_at(cart: AnyCart) -> datetime:
+    """When a cart's offers (time windows: happy hours, days, dates) are judged: at the
+    moment its first payment was taken, once one was, so an offer that ends while the
+    customer pays does not change the bill they were shown and are paying; until then,
+    now. (The scan path reads no tenders: a line added after a payment is shown at
+    now's offers, and the pay panel, tenders and Complete judge them all at the first
+    payment's.)"""
+    if isinstance(cart, CartState):
+        taken = [t.at for t in cart.tenders if t.at is not None]
+        if taken:
+            return min(taken)
+    return utcnow()
 
 
 async def priced(s: Session, cfg: StoreConfig, cart: AnyCart,
@@ -268,7 +283,8 @@ _LINES_AND_PRODUCTS = Prepared(
     .where(_L.cart_id == bindparam("cart_id"))
     .order_by(_L.position)
 )
-_TENDER_COLUMNS = (_T.id, _T.position, _T.kind, _T.amount_minor, _T.given_minor, _T.reference)
+_TENDER_COLUMNS = (_T.id, _T.position, _T.kind, _T.amount_minor, _T.given_minor, _T.reference,
+                   _T.at)
 _TENDERS = Prepared(select(*_TENDER_COLUMNS).where(_T.cart_id == bindparam("cart_id"))
                     .order_by(_T.position))
 _TOUCH = Prepared(update(_CARTS).where(_C.id == bindparam("cart_id")).values(
