@@ -216,8 +216,9 @@ class TillRun:
 
 
 async def run_tills(base_url: str, codes: Sequence[str], sales: int, tills: int, seed: int,
-                    server_pid: int, split_cpu: bool = False, warmup: int = 0) -> TillRun:
-    """``tills`` cashiers ring up ``sales`` bills of 10 random codes between them.
+                    server_pid: int, split_cpu: bool = False, warmup: int = 0,
+                    lines: int = LINES_PER_BILL) -> TillRun:
+    """``tills`` cashiers ring up ``sales`` bills of ``lines`` random codes between them.
 
     ``split_cpu`` (one till only) reads the server's CPU around every request.
     ``warmup``: bills each till rings up first, outside every figure (the server's first
@@ -233,10 +234,10 @@ async def run_tills(base_url: str, codes: Sequence[str], sales: int, tills: int,
         workers = [Till(c, probe) for c in clients]
         for till, (name, pin, counter) in zip(workers, CASHIERS, strict=False):
             await till.sign_in(name, pin, counter)
-        bills = [[rng.choice(codes) for _ in range(LINES_PER_BILL)] for _ in range(sales)]
+        bills = [[rng.choice(codes) for _ in range(lines)] for _ in range(sales)]
         for till in workers:
             for _ in range(warmup):
-                await till.ring_up([rng.choice(codes) for _ in range(LINES_PER_BILL)])
+                await till.ring_up([rng.choice(codes) for _ in range(lines)])
             till.reset_figures()
         meter = CpuMeter(server_pid).start()
         start = time.perf_counter()

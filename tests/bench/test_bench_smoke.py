@@ -53,6 +53,22 @@ def test_pos_bench_prints_cpu_per_sale_and_bills_per_second():
     )
 
 
+def test_pos_bench_rings_up_bills_that_meet_running_offers():
+    """Issue #21's basket (30 lines, 20 offers) at a CI-cheap size: the offers are made
+    through the promotions service and the bills draw from the products they target."""
+    out = run_bench("pos.py", "--products", "300", "--sales", "3", "--tills", "1",
+                    "--lines", "12", "--promotions", "9", "--warmup", "0",
+                    "--time-limit", "200")
+    assert_lines(
+        out,
+        r"^offers: 9 running \(.*2 percent_off.*buy_x_get_y.*bill_percent_off",
+        r"bills of 12 lines, 16 requests each",
+        rf"^one-till scan p99 \(server time\) {NUM} ms",
+        rf"^server CPU per sale \(1 till\): {NUM} ms \(16 requests; the target is for "
+        "10-line bills without offers",
+    )
+
+
 def test_scan_lookup_bench_prints_api_ratio_and_four_till_scans():
     out = run_bench("scan_lookup.py", "--products", "300", "--requests", "40",
                     "--extra-requests", "10", "--concurrency", "2", "--tills", "4",
