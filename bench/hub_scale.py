@@ -682,7 +682,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
     p.add_argument("--quick", action="store_true",
-                   help="under a minute: 20,50 stores, 300 products, short phases")
+                   help="under a minute for both backends: 25 stores, 300 products, "
+                        "50 events/s, short phases")
     p.add_argument("--stores", help="simulated store counts, ascending (100,1000,3000)")
     p.add_argument("--products", type=int, help=f"catalogue import size ({FULL_IMPORT:,})")
     p.add_argument("--max-fanout", type=int,
@@ -707,7 +708,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def sizes_for(args: argparse.Namespace) -> Sizes:
     if args.quick:
-        sizes = Sizes([20, 50], 300, 20_000, 3.0, 5.0, 50.0)
+        sizes = Sizes([25], 300, 20_000, 3.0, 4.0, 50.0)
     else:
         sizes = Sizes([100, 1000, 3000], FULL_IMPORT, 2_000_000, 16.0, 30.0, 300.0)
     if args.stores:
