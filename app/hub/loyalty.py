@@ -12,6 +12,7 @@ the customer here and reaches every store that had heard of them (`loyalty.erase
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,6 +30,7 @@ from app.core.loyalty import (
     normalise_card,
     normalise_phone,
 )
+from app.core.security import TokenBucket
 from app.core.words import count_of
 from app.hub.models import (
     HubLoyaltyCustomer,
@@ -182,6 +184,20 @@ async def _joined(s: Session, store_id: str, seq: int, phone: str, card: str | N
     await _tell(s, store_id, customer, seq)
 
 
+# Look-ups a store may make, per hub process: a till serves a customer a minute at most,
+# so a burst of 60 and one a second on average leaves any real counter room.
+LOOKUPS_PER_MINUTE = 60
+_LOOKUP_BUCKETS: dict[str, TokenBucket] = {}
+
+
+def _lookup_allowed(store_id: str) -> bool:
+    bucket = _LOOKUP_BUCKETS.get(store_id)
+    if bucket is None:
+        bucket = _LOOKUP_BUCKETS[store_id] = TokenBucket(LOOKUPS_PER_MINUTE / 60,
+                                                         LOOKUPS_PER_MINUTE)
+    return bucket.take(time.monotonic())
+
+
 async def _lookup(s: Session, store_id: str, seq: int, data: dict) -> None:
     """A store asks for a customer by number or card: it hears the balance if the hub
     knows them (and from now on, when its own events move their points)."""
@@ -189,9 +205,15 @@ async def _lookup(s: Session, store_id: str, seq: int, data: dict) -> None:
     card = _card(data) if phone is None else None
     if phone is None and card is None:
         raise ValueError("a loyalty.lookup needs a phone or a card")
+    if not _lookup_allowed(store_id):
+        # A store token asking for numbers by the hundred (a stolen token probing who
+        # is a customer): past the limit a look-up is not answered, only logged.
+        log.warning("store %s looked up %s past %d look-ups a minute: not answered",
+                    store_id, mask_phone(phone) if phone else "a card", LOOKUPS_PER_MINUTE)
+        return
     customer = await _customer(s, phone=phone, card=card)
     # Every look-up is logged with the asking store (masked): a store asking for many
-    # numbers it never serves shows in the log (not yet rate-limited: docs/loyalty.md).
+    # numbers it never serves shows in the log.
     log.info("store %s looked up %s: %s", store_id,
              mask_phone(phone) if phone else "a card",
              "known" if customer is not None else "not known")

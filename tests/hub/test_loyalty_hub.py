@@ -88,6 +88,34 @@ async def test_another_store_hears_of_a_customer_only_when_it_asks(hub_db, caplo
     assert "9000000000" not in caplog.text
 
 
+async def test_a_store_probing_numbers_is_answered_only_up_to_its_look_up_limit(
+        hub_db, caplog, monkeypatch):
+    """A stolen store token asking for number after number (who is a customer here?):
+    past LOOKUPS_PER_MINUTE a look-up is logged and not answered; other stores are not
+    held back, and the limit refills with time."""
+    from app.hub import loyalty as hub_loyalty
+
+    await stores(hub_db)
+    await apply(hub_db, "S1", [joined(1), move(2, "E1", "earned", 300)])
+    clock = [1000.0]
+    monkeypatch.setattr(hub_loyalty.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(hub_loyalty, "_LOOKUP_BUCKETS", {})
+    limit = hub_loyalty.LOOKUPS_PER_MINUTE
+    probes = [ev(n, "loyalty.lookup", {"phone": f"90000{n:05d}", "card": None})
+              for n in range(1, limit + 1)]
+    await apply(hub_db, "W3", probes)
+    caplog.set_level(logging.INFO, logger="kirana.hub")
+    await apply(hub_db, "W3", [ev(limit + 1, "loyalty.lookup", {"phone": PHONE, "card": None})])
+    assert await sent_to(hub_db, "W3", "loyalty.balance") == []  # the real one: no answer
+    assert "past 60 look-ups a minute: not answered" in caplog.text
+    assert PHONE not in caplog.text
+    await apply(hub_db, "D2", [ev(1, "loyalty.lookup", {"phone": PHONE, "card": None})])
+    assert len(await sent_to(hub_db, "D2", "loyalty.balance")) == 1  # another store: answered
+    clock[0] += 60  # a minute later W3 may ask again
+    await apply(hub_db, "W3", [ev(limit + 2, "loyalty.lookup", {"phone": PHONE, "card": None})])
+    assert len(await sent_to(hub_db, "W3", "loyalty.balance")) == 1
+
+
 async def test_two_stores_spending_the_same_points_overdraw_into_a_write_off(hub_db, caplog):
     await stores(hub_db)
     await apply(hub_db, "S1", [joined(1), move(2, "E1", "earned", 150)])
