@@ -203,7 +203,8 @@ async def test_an_empty_period_is_a_valid_page(client, login_as):
 
 def test_reports_list_names_every_report():
     titles = [t for t, _l, _w in sales_routes.reports_list("darkstore")]
-    assert titles == ["Sales", "Stock", "GSTR-1", "Fulfilment and pickers", "Returns"]
+    assert titles == ["Sales", "Stock", "GSTR-1", "Fulfilment and pickers", "Promotions",
+                      "Returns"]
 
 
 async def test_a_bill_moved_to_another_day_moves_in_the_report(cfg, db, sold):
