@@ -81,8 +81,9 @@ class PgWaker(Waker):
         self._conn: Any = None  # an asyncpg.Connection (asyncpg ships no types)
         self._task: asyncio.Task | None = None
         self._lock = asyncio.Lock()  # one query at a time on the shared connection
-        # Changes to users/api_keys heard so far; None while not LISTENing (then nothing
-        # may be kept: a change could go unheard). See auth_version.
+        # Changes to users/api_keys heard so far, and whether this process is LISTENing
+        # now (if not, auth_version is None and nothing may be kept: a change could go
+        # unheard).
         self._auth_changes = 0
         self._hearing_auth = False
 
