@@ -10,6 +10,8 @@ from __future__ import annotations
 import base64
 import io
 import logging
+from collections import Counter
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import qrcode
@@ -25,6 +27,7 @@ from litestar.exceptions import (
 )
 from litestar.params import Body
 from litestar.response import Redirect, Template
+from litestar.response.sse import ServerSentEventMessage
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 
@@ -241,3 +244,16 @@ async def upload_text(data: dict[str, Any], field: str = "file") -> str:
         raise UploadProblem(f"The file has a NUL character (\\0) on line {line}: it is not a "
                             "plain CSV text file. Save it again as CSV UTF-8.")
     return text
+
+
+async def counted(streams: Counter, key: str, events: AsyncIterator[ServerSentEventMessage]
+                  ) -> AsyncIterator[ServerSentEventMessage]:
+    """A live stream (order board, customer display) holding its place in
+    `streams[key]` until the page goes away: the routes cap streams per session or screen."""
+    try:
+        async for message in events:
+            yield message
+    finally:
+        streams[key] -= 1
+        if streams[key] <= 0:
+            del streams[key]

@@ -26,7 +26,7 @@ from litestar.response.sse import ServerSentEventMessage
 
 from app.core.auth import PUBLIC, requires, role_allows, session_user
 from app.core.clock import utcnow
-from app.core.web import Form, current_user, page, qr_svg_data_uri, signed_in
+from app.core.web import Form, counted, current_user, page, qr_svg_data_uri, signed_in
 from app.display import service
 from app.display.live import Broker, CounterFeed, Shown
 from app.display.screens import screen_for
@@ -171,19 +171,7 @@ async def display_events(request: Request) -> ServerSentEvent | Response:
         return Response(TOO_MANY, status_code=429, media_type="text/plain",
                         headers={"Retry-After": "5"})
     streams[display.id] += 1
-    return ServerSentEvent(_counted(streams, display.id, _screens(request, display)))
-
-
-async def _counted(streams: Counter, key: str, events: AsyncIterator[ServerSentEventMessage]
-                   ) -> AsyncIterator[ServerSentEventMessage]:
-    """The stream, holding its place in `streams[key]` until the page goes away."""
-    try:
-        async for message in events:
-            yield message
-    finally:
-        streams[key] -= 1
-        if streams[key] <= 0:
-            del streams[key]
+    return ServerSentEvent(counted(streams, display.id, _screens(request, display)))
 
 
 @get("/display/slides/{slide_id:str}", guards=[display_guard("manager")])

@@ -23,6 +23,7 @@ from litestar.response.sse import ServerSentEventMessage
 
 from app.core.auth import requires
 from app.core.db import Database
+from app.core.web import counted
 from app.orders.service import board_marker as marker
 
 POLL_SECONDS = 0.25
@@ -47,18 +48,6 @@ async def changes(db: Database) -> AsyncIterator[ServerSentEventMessage]:
             if quiet >= KEEPALIVE_SECONDS:  # keeps proxies and Wi-Fi sleep from cutting it
                 quiet = 0.0
                 yield ServerSentEventMessage(comment="keep-alive")
-
-
-async def counted(streams: Counter, key: str, events: AsyncIterator[ServerSentEventMessage]
-                  ) -> AsyncIterator[ServerSentEventMessage]:
-    """The stream, holding its place in `streams[key]` until the page goes away."""
-    try:
-        async for message in events:
-            yield message
-    finally:
-        streams[key] -= 1
-        if streams[key] <= 0:
-            del streams[key]
 
 
 def _session_key(request: Request) -> str:
