@@ -46,25 +46,21 @@ class UnknownProduct(LookupError):
         self.code = code
 
 
-async def lookup_scan(
-    db: Database, code: str, rules: Sequence[MeasureRule], *, with_barcodes: bool = False
-) -> ScanLookup:
-    """Parse a scanned code and find its product in one indexed query.
+async def lookup_scan(db: Database, code: str, rules: Sequence[MeasureRule]) -> ScanLookup:
+    """Parse a scanned code and find its product in one indexed query (the API's scan,
+    which also shows the barcodes, reads plain rows: lookup_scan_card).
 
     Raises BarcodeError (malformed code) or UnknownProduct (valid but not ours)."""
     scan = parse_scan(code, rules)
     async with db.read() as s:
-        return await find_scanned(s, scan, with_barcodes=with_barcodes)
+        return await find_scanned(s, scan)
 
 
-async def find_scanned(s: Session, scan: ScanResult, *, with_barcodes: bool = False
-                       ) -> ScanLookup:
+async def find_scanned(s: Session, scan: ScanResult) -> ScanLookup:
     """The product for a parsed scan, inside the caller's transaction."""
-    options = [selectinload(Product.barcodes)] if with_barcodes else []
-    product = await product_for_code(s, scan.lookup_code, options)
+    product = await product_for_code(s, scan.lookup_code)
     if product is None and _by_sku(scan):
-        product = await s.scalar(
-            select(Product).options(*options).where(Product.sku == _by_sku(scan)))
+        product = await s.scalar(select(Product).where(Product.sku == _by_sku(scan)))
     if product is None:
         raise UnknownProduct(scan.lookup_code)
     return ScanLookup(scan, product)
@@ -95,23 +91,39 @@ class ProductInfo:
 _INFO = Product.__table__.c
 PRODUCT_INFO_COLUMNS = (_INFO.id, _INFO.sku, _INFO.name, _INFO.unit, _INFO.price_minor,
                         _INFO.gst_rate_bp, _INFO.active, _INFO.mrp_minor, _INFO.category)
+
+
+def _columns_by_code(*columns: Any) -> Prepared:
+    """`columns` of the product a barcode (:code) names."""
+    return Prepared(select(*columns)
+                    .join(Barcode.__table__, Barcode.__table__.c.product_id == _INFO.id)
+                    .where(Barcode.__table__.c.code == bindparam("code")))
+
+
+def _columns_by_sku(*columns: Any) -> Prepared:
+    """`columns` of the product with this SKU (:sku)."""
+    return Prepared(select(*columns).where(_INFO.sku == bindparam("sku")))
+
+
 # Prepared (core/prepared.py): every till scan runs one of these (issue #15).
-_INFO_BY_CODE = Prepared(
-    select(*PRODUCT_INFO_COLUMNS)
-    .join(Barcode.__table__, Barcode.__table__.c.product_id == _INFO.id)
-    .where(Barcode.__table__.c.code == bindparam("code"))
-)
-_INFO_BY_SKU = Prepared(select(*PRODUCT_INFO_COLUMNS).where(_INFO.sku == bindparam("sku")))
+_INFO_BY_CODE = _columns_by_code(*PRODUCT_INFO_COLUMNS)
+_INFO_BY_SKU = _columns_by_sku(*PRODUCT_INFO_COLUMNS)
+
+
+async def _scanned_row(s: Session, scan: ScanResult, by_code: Prepared, by_sku: Prepared
+                       ) -> Any:
+    """find_scanned's rule on plain rows: the barcode, then the SKU for typed text."""
+    row = await by_code.first(s, {"code": scan.lookup_code})
+    if row is None and _by_sku(scan):
+        row = await by_sku.first(s, {"sku": _by_sku(scan)})
+    if row is None:
+        raise UnknownProduct(scan.lookup_code)
+    return row
 
 
 async def find_scanned_info(s: Session, scan: ScanResult) -> ProductInfo:
-    """find_scanned as a plain row (same rule: barcode, then SKU for typed text)."""
-    row = await _INFO_BY_CODE.first(s, {"code": scan.lookup_code})
-    if row is None and _by_sku(scan):
-        row = await _INFO_BY_SKU.first(s, {"sku": _by_sku(scan)})
-    if row is None:
-        raise UnknownProduct(scan.lookup_code)
-    return ProductInfo(*row)
+    """find_scanned as a plain row."""
+    return ProductInfo(*await _scanned_row(s, scan, _INFO_BY_CODE, _INFO_BY_SKU))
 
 
 async def product_info_by_sku(s: Session, sku: str) -> ProductInfo | None:
@@ -143,12 +155,8 @@ class ProductCard:
 _CARD_COLUMNS = (_INFO.id, _INFO.sku, _INFO.name, _INFO.price_minor, _INFO.mrp_minor,
                  _INFO.gst_rate_bp, _INFO.hsn, _INFO.unit, _INFO.pack_size, _INFO.category,
                  _INFO.active, _INFO.tracks_expiry)
-_CARD_BY_CODE = Prepared(
-    select(*_CARD_COLUMNS)
-    .join(Barcode.__table__, Barcode.__table__.c.product_id == _INFO.id)
-    .where(Barcode.__table__.c.code == bindparam("code"))
-)
-_CARD_BY_SKU = Prepared(select(*_CARD_COLUMNS).where(_INFO.sku == bindparam("sku")))
+_CARD_BY_CODE = _columns_by_code(*_CARD_COLUMNS)
+_CARD_BY_SKU = _columns_by_sku(*_CARD_COLUMNS)
 # In code order, as Product.barcodes gives them.
 _CODES_OF = Prepared(select(Barcode.__table__.c.code)
                      .where(Barcode.__table__.c.product_id == bindparam("product_id"))
@@ -166,11 +174,7 @@ async def lookup_scan_card(db: Database, code: str, rules: Sequence[MeasureRule]
     product as a ProductCard with its barcodes. Raises BarcodeError or UnknownProduct."""
     scan = parse_scan(code, rules)
     async with db.read() as s:
-        row = await _CARD_BY_CODE.first(s, {"code": scan.lookup_code})
-        if row is None and _by_sku(scan):
-            row = await _CARD_BY_SKU.first(s, {"sku": _by_sku(scan)})
-        if row is None:
-            raise UnknownProduct(scan.lookup_code)
+        row = await _scanned_row(s, scan, _CARD_BY_CODE, _CARD_BY_SKU)
         codes = tuple(code for (code,) in await _CODES_OF.all(s, {"product_id": row.id}))
     return ScanCard(scan, ProductCard(**row._asdict(), barcodes=codes))
 
