@@ -344,6 +344,15 @@ async def page(new_page, server: str) -> Page:
 # ---- page helpers ------------------------------------------------------------------
 
 
+async def scan(page: Page, code: str) -> None:
+    """Scan at the till like a keyboard-wedge scanner: into the scan field, fast keys,
+    then Enter."""
+    field = page.locator("#scan-code")
+    await field.focus()
+    await page.keyboard.type(code, delay=5)
+    await page.keyboard.press("Enter")
+
+
 async def login(page: Page, name: str, pin: str | None = None) -> None:
     """Sign in the way staff do: tap the name tile, then tap the PIN pad keys."""
     if not page.url.endswith("/login") and "/login?" not in page.url:

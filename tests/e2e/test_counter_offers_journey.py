@@ -40,8 +40,7 @@ from app.core.money import format_amount
 from app.pos.pricing import CartTotals, LineInput, SavingLine, mrp_savings, price_cart
 from app.promotions import service as promotions
 from app.promotions.models import PromotionRow
-from tests.e2e.conftest import DEVICES, Server, demo_products, login, start_server
-from tests.e2e.test_customer_display import scan
+from tests.e2e.conftest import DEVICES, Server, demo_products, login, scan, start_server
 from tests.integration.test_gst_documents import paper_text
 
 PHONE = "9845012377"

@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 
-from tests.e2e.conftest import DEVICES, login
+from tests.e2e.conftest import DEVICES, login, scan
 
 ATTA_10KG = "8907064947864"  # ATA-AASH-10KG, ₹545.00
 
@@ -19,13 +19,6 @@ ATTA_10KG = "8907064947864"  # ATA-AASH-10KG, ₹545.00
 @pytest.fixture
 def device_options() -> dict:
     return dict(DEVICES["tablet"])
-
-
-async def scan(page: Page, code: str) -> None:
-    field = page.locator("#scan-code")
-    await field.focus()
-    await page.keyboard.type(code, delay=5)
-    await page.keyboard.press("Enter")
 
 
 async def test_a_scanned_single_use_coupon(new_page, own_server) -> None:

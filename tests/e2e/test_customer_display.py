@@ -33,6 +33,7 @@ from tests.e2e.conftest import (
     _env,
     demo_products,
     login,
+    scan,
 )
 
 # The display's screen, timestamped each time it changes (run before the page's own
@@ -61,13 +62,6 @@ STAMP_CART = """
 @pytest.fixture
 def device_options() -> dict:
     return dict(DEVICES["tablet"])
-
-
-async def scan(page: Page, code: str) -> None:
-    field = page.locator("#scan-code")
-    await field.focus()
-    await page.keyboard.type(code, delay=5)
-    await page.keyboard.press("Enter")
 
 
 async def first_change_with(page: Page, text: str) -> int:

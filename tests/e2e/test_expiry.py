@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 from sqlalchemy import select, update
 
 from app.catalog.barcodes import gtin_check_digit
@@ -24,7 +24,7 @@ from app.core.db import Database
 from app.core.money import format_amount, parse_amount
 from app.stock import service
 from app.stock.models import Bin
-from tests.e2e.conftest import demo_products, login
+from tests.e2e.conftest import demo_products, login, scan
 
 LABEL_CODE = "229876500000" + gtin_check_digit("229876500000")  # prefix 22, item 98765
 TODAY = datetime.now(UTC).astimezone(ZoneInfo("Asia/Kolkata")).date()
@@ -88,13 +88,6 @@ async def test_manager_writes_off_an_expired_batch_and_marks_down_a_fresh_one(
         "Stick them over the old price.")
     await page.goto("/printers")
     await expect(page.get_by_text(f"Mark-down {product.name}").first).to_be_visible()
-
-
-async def scan(page: Page, code: str) -> None:
-    field = page.locator("#scan-code")
-    await field.focus()
-    await page.keyboard.type(code, delay=5)
-    await page.keyboard.press("Enter")
 
 
 async def test_the_till_refuses_an_expired_gs1_code_until_a_manager_approves(

@@ -10,9 +10,9 @@ import re
 import sqlite3
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 
-from tests.e2e.conftest import DEVICES, demo_products, login
+from tests.e2e.conftest import DEVICES, demo_products, login, scan
 from tests.integration.test_gst_documents import paper_text
 
 BUYER_GSTIN = "27AAPFU0939F1ZV"
@@ -21,13 +21,6 @@ BUYER_GSTIN = "27AAPFU0939F1ZV"
 @pytest.fixture
 def device_options() -> dict:
     return dict(DEVICES["tablet"])
-
-
-async def scan(page: Page, code: str) -> None:
-    field = page.locator("#scan-code")
-    await field.focus()
-    await page.keyboard.type(code, delay=5)
-    await page.keyboard.press("Enter")
 
 
 def printed(directory, document: str) -> list[str]:

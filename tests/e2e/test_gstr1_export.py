@@ -19,19 +19,12 @@ import pytest
 from playwright.async_api import Page, expect
 
 from app.core.money import format_amount, parse_amount
-from tests.e2e.conftest import DEVICES, SHOTS, demo_products, login
+from tests.e2e.conftest import DEVICES, SHOTS, demo_products, login, scan
 
 
 @pytest.fixture
 def device_options() -> dict:
     return dict(DEVICES["tablet"])
-
-
-async def scan(page: Page, code: str) -> None:
-    field = page.locator("#scan-code")
-    await field.focus()
-    await page.keyboard.type(code, delay=5)
-    await page.keyboard.press("Enter")
 
 
 async def sell(page: Page, products) -> int:

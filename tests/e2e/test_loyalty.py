@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.e2e.conftest import DEVICES, Server, login, start_server
+from tests.e2e.conftest import DEVICES, Server, login, scan, start_server
 
 ATTA_10KG = "8907064947864"  # ATA-AASH-10KG, ₹545.00
 PHONE = "9812345610"
@@ -35,13 +35,6 @@ def loyalty_server(demo_template: Path, tmp_path: Path) -> Iterator[Server]:
     server = start_server(template, tmp_path / "store")
     yield server
     server.stop()
-
-
-async def scan(page: Page, code: str) -> None:
-    field = page.locator("#scan-code")
-    await field.focus()
-    await page.keyboard.type(code, delay=5)
-    await page.keyboard.press("Enter")
 
 
 async def bill_for_the_customer(till: Page) -> None:

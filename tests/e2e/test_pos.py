@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 
 from app.catalog.barcodes import MeasureRule, make_variable_barcode
 from app.core.money import format_amount, parse_amount
-from tests.e2e.conftest import DEVICES, SHOTS, demo_products, login
+from tests.e2e.conftest import DEVICES, SHOTS, demo_products, login, scan
 
 WEIGHT_RULE = MeasureRule.compile("Weighed item (kg)", "21.....{NNDDD}", "weight")
 ONION_PLU = "00101"  # Onion, ₹40.00 per kg in the demo catalogue
@@ -23,14 +23,6 @@ ONION_PLU = "00101"  # Onion, ₹40.00 per kg in the demo catalogue
 @pytest.fixture
 def device_options() -> dict:
     return dict(DEVICES["tablet"])
-
-
-async def scan(page: Page, code: str) -> None:
-    """Type like a keyboard-wedge scanner: fast keys, then Enter."""
-    field = page.locator("#scan-code")
-    await field.focus()
-    await page.keyboard.type(code, delay=5)
-    await page.keyboard.press("Enter")
 
 
 async def test_cashier_shift_from_login_to_z_report(new_page, own_server) -> None:

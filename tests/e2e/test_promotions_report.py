@@ -13,9 +13,9 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 
-from tests.e2e.conftest import DEVICES, SHOTS, login
+from tests.e2e.conftest import DEVICES, SHOTS, login, scan
 
 ATTA_10KG = "8907064947864"  # ATA-AASH-10KG, ₹545.00
 
@@ -23,13 +23,6 @@ ATTA_10KG = "8907064947864"  # ATA-AASH-10KG, ₹545.00
 @pytest.fixture
 def device_options() -> dict:
     return dict(DEVICES["tablet"])
-
-
-async def scan(page: Page, code: str) -> None:
-    field = page.locator("#scan-code")
-    await field.focus()
-    await page.keyboard.type(code, delay=5)
-    await page.keyboard.press("Enter")
 
 
 async def test_the_manager_sees_what_an_offer_gave(new_page, own_server) -> None:
