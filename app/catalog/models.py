@@ -21,6 +21,9 @@ class Product(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=uuid7)
     sku: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(120), index=True)
+    # The name in the store's local language ("" = none), shown beside the English one
+    # on till lines and the pick screen (issue #22; catalogue CSV column name_local).
+    name_local: Mapped[str] = mapped_column(String(120), default="", server_default="")
     # Tax-inclusive price in paise: per piece, or per kg / per litre for loose goods.
     price_minor: Mapped[int] = mapped_column(Integer)
     # MRP printed on the pack, tax inclusive, in paise (per kg / litre for loose goods);

@@ -1,13 +1,15 @@
-"""Languages: products' local names in the hub catalogue (issue #22).
-
-Placeholder committed first so that parallel work keeps one migration chain; filled in
-by the work it names before anything lands.
+"""Languages (issue #22): products.name_local in the hub's catalogue master (sent to the
+stores in `product.upserted`; the catalogue CSV's `name_local` column), and
+users.language (the shared users table carries it at the hub too; "" = the default).
 
 Revision ID: h022
 Revises: h021
 """
 
 from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
 
 revision = "h022"
 down_revision = "h021"
@@ -16,8 +18,16 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("language", sa.String(length=8), nullable=False,
+                                      server_default=""))
+    with op.batch_alter_table("products", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("name_local", sa.String(length=120), nullable=False,
+                                      server_default=""))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("products", schema=None) as batch_op:
+        batch_op.drop_column("name_local")
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.drop_column("language")
