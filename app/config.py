@@ -22,6 +22,7 @@ import msgspec
 from stdnum.in_ import gstin as gstin_check
 
 from app.catalog.barcodes import BarcodeError, MeasureRule
+from app.locale import shipped_languages
 
 # Documents a printer may be assigned (the dark-store ones print once orders land).
 PRINT_DOCUMENTS = frozenset({"receipt", "refund", "report", "test", "pick_list",
@@ -65,6 +66,9 @@ class StoreSection(Base):
     state_code: str = ""
     invoice_series: str = ""
     composition_scheme: bool = False
+    # The language of the store's screens for anyone without their own (issue #22): one
+    # of the shipped languages (app/locale: "en", "hi"); docs/translating.md.
+    language: str = "en"
 
     @property
     def series(self) -> str:
@@ -125,6 +129,12 @@ class ReceiptsSection(Base):
     # A customer's e-receipt link (/r/<token>, the receipt's QR) works this many days
     # after the sale; then it answers "expired; ask the store for a copy".
     e_receipt_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] = 90
+
+
+class PrintingSection(Base):
+    # The language of printed receipts (issue #22): "" = the store's language, a shipped
+    # language ("en", "hi"), or "bilingual" (the store's language with English beside).
+    receipt_language: str = ""
 
 
 class DisplaySection(Base):
@@ -306,6 +316,7 @@ class StoreConfig(ConfigFile, kw_only=True):
     printers: list[PrinterSection] = []
     pos: PosSection = msgspec.field(default_factory=PosSection)
     receipts: ReceiptsSection = msgspec.field(default_factory=ReceiptsSection)
+    printing: PrintingSection = msgspec.field(default_factory=PrintingSection)
     display: DisplaySection = msgspec.field(default_factory=DisplaySection)
     loyalty: LoyaltySection = msgspec.field(default_factory=LoyaltySection)
     picking: PickingSection = msgspec.field(default_factory=PickingSection)
@@ -402,6 +413,18 @@ def _check_gst_documents(store: StoreSection) -> None:
                          "store.invoice_series (1 to 4 letters, digits, '-' or '/')")
 
 
+def _check_languages(cfg: StoreConfig) -> None:
+    """store.language, printing.receipt_language (issue #22); raises (key, reason)."""
+    shipped = shipped_languages()
+    if cfg.store.language not in shipped:
+        raise ValueError("store.language", f"{cfg.store.language[:20]!r} is not a shipped "
+                         f"language; use one of {', '.join(shipped)}")
+    if cfg.printing.receipt_language not in ("", "bilingual", *shipped):
+        raise ValueError("printing.receipt_language",
+                         f"{cfg.printing.receipt_language[:20]!r} is not a shipped language; "
+                         f"use one of {', '.join(shipped)}, \"bilingual\" or leave it out")
+
+
 def _check_semantics(cfg: StoreConfig) -> None:
     """Checks msgspec's types cannot express; raises (key, reason)."""
     try:
@@ -415,6 +438,7 @@ def _check_semantics(cfg: StoreConfig) -> None:
         raise ValueError("store.gstin", f"write the GSTIN as "
                          f"{gstin_check.compact(cfg.store.gstin)!r}: capitals, no spaces")
     _check_gst_documents(cfg.store)
+    _check_languages(cfg)
     _check_barcode_rules(cfg.barcode_rules)
     names = [p.name for p in cfg.printers]
     for name in names:

@@ -29,7 +29,7 @@ from app import __version__
 from app.catalog import routes as catalog_routes
 from app.catalog.units import format_quantity
 from app.config import HubConfig, StoreConfig
-from app.core import migrate, pairing, resources, secret_file, staff_routes
+from app.core import i18n, migrate, pairing, resources, secret_file, staff_routes
 from app.core import routes as core_routes
 from app.core.api_errors import document_api_errors
 from app.core.auth import PUBLIC, requires
@@ -166,6 +166,8 @@ def _template_engine(engine: JinjaTemplateEngine) -> None:
     env.globals["nav_for"] = nav_for
     env.filters["fromjson"] = json.loads
     env.filters["masked_phone"] = mask_phone  # a customer's number on screens (#21 review 7)
+    i18n.install(env)  # _(), {% trans %}, money and local() in the request's language
+    env.globals["money"] = i18n.money
 
 
 def _common_middleware(cfg: StoreConfig | HubConfig, data_dir: Path) -> dict:
@@ -178,6 +180,7 @@ def _common_middleware(cfg: StoreConfig | HubConfig, data_dir: Path) -> dict:
         middleware=[
             request_id_middleware,
             server_timing_middleware,
+            i18n.language_middleware,
             RotatingSessionConfig(
                 max_age=cfg.security.session_hours * 3600,
                 secure=cfg.server.secure_cookies,
@@ -228,9 +231,7 @@ def _finish(app: Litestar, cfg: StoreConfig | HubConfig, db: AnyDatabase) -> Lit
     app.on_startup.insert(0, pepper_old_hashes)
     app.state.asset_version = asset_version()
     tz = cfg.tz
-    _jinja_globals(app)["local"] = lambda dt, fmt="%d %b %Y, %H:%M": (
-        dt.astimezone(tz).strftime(fmt) if dt else ""
-    )
+    _jinja_globals(app)["local"] = i18n.local_time(tz)
     app.state.service_worker = (
         (STATIC_DIR / "sw.js")
         .read_text(encoding="utf-8")

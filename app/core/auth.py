@@ -75,6 +75,7 @@ class StaffUser:
     id: str
     name: str
     role: str
+    language: str = ""  # their own choice (app/core/i18n.py); "" = the device's or store's
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ SEEN_STEP = 15  # seconds: last use is written back at most this often (a sessio
 # ~25 us against ~140 us through SQLAlchemy's Connection; during a till rush every scan
 # writes, so nearly every request reads its user again.
 USER_ROW = Prepared(select(User.id, User.name, User.role, User.active, User.pin_hash,
-                           User.totp_secret).where(User.id == bindparam("ident")))
+                           User.totp_secret, User.language).where(User.id == bindparam("ident")))
 KEY_ROW = Prepared(select(ApiKey.id, ApiKey.name, ApiKey.scope, ApiKey.channel,
                           ApiKey.last_used_at, ApiKey.revoked_at)
                    .where(ApiKey.key_hash == bindparam("ident")))
@@ -201,7 +202,7 @@ async def session_user(connection: ASGIConnection) -> StaffUser | None:
             SESSION_USER: {**data, "since": since, "seen": max(seen, min(activity or now, now)),
                            "cred": mark},
         }
-    staff = StaffUser(user.id, user.name, user.role)
+    staff = StaffUser(user.id, user.name, user.role, user.language)
     state["kirana_user"] = staff
     state[IDLE_LIMIT] = idle
     return staff

@@ -26,7 +26,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from app.catalog.units import format_quantity
 from app.config import StoreConfig, per_config
-from app.core import resources
+from app.core import i18n, resources
 from app.core.money import format_amount, format_rate
 from app.core.web import tender_label
 from app.printing.layout import LayoutError, parse_layout
@@ -35,6 +35,7 @@ log = logging.getLogger("kirana.printing")
 DEFAULT_DIR = resources.PRINT_TEMPLATES
 DOCUMENTS = ("receipt", "refund", "report", "test", "pick_list", "packing_slip", "bag_label",
              "price_label", "purchase_order")
+CUSTOMER_DOCUMENTS = ("receipt", "refund")
 
 
 def safe_text(value: Any) -> str:
@@ -49,6 +50,7 @@ def _environment(loader: jinja2.BaseLoader, *, sandboxed: bool = False) -> jinja
         keep_trailing_newline=True, undefined=jinja2.StrictUndefined,
     )
     env.filters["t"] = safe_text
+    i18n.install(env)  # _() in the document's language (PrintTemplates.render)
     env.globals.update(money=format_amount, rate=format_rate, tender=tender_label,
                        qty=format_quantity)
     return env
@@ -66,14 +68,31 @@ class PrintTemplates:
         override_dir = self.cfg.templates_dir
         self._overrides = (_environment(jinja2.FileSystemLoader(override_dir), sandboxed=True)
                            if override_dir.is_dir() else None)
-        tz = self.cfg.tz
+        local = i18n.local_time(self.cfg.tz)
         for env in filter(None, (self._defaults, self._overrides)):
-            env.globals["local"] = lambda dt, fmt="%d-%m-%Y %H:%M": dt.astimezone(tz).strftime(fmt)
+            env.globals["local"] = lambda dt, fmt="%d-%m-%Y %H:%M": local(dt, fmt)
+
+    def language(self, document: str) -> tuple[str, bool]:
+        """(language, bilingual) a document prints in: customers' documents (receipt,
+        refund) in `[printing] receipt_language`, the rest in the store's language."""
+        store = self.cfg.store.language
+        if document not in CUSTOMER_DOCUMENTS:
+            return store, False
+        chosen = self.cfg.printing.receipt_language
+        if chosen == "bilingual":
+            return store, store != i18n.SOURCE_LANGUAGE
+        return chosen or store, False
 
     def render(self, document: str, **context: Any) -> str:
-        """Layout text for `document`, from the store's override when it works."""
+        """Layout text for `document`, from the store's override when it works, in the
+        document's language (self.language)."""
         if document not in DOCUMENTS:
             raise ValueError(f"unknown document {document!r}")
+        code, bilingual = self.language(document)
+        with i18n.use_language(code, bilingual=bilingual):
+            return self._render(document, context)
+
+    def _render(self, document: str, context: dict[str, Any]) -> str:
         name = f"{document}.txt.j2"
         context.setdefault("store", self.cfg.store)
         if self._overrides is not None and (self.cfg.templates_dir / name).exists():

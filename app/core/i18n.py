@@ -1,0 +1,214 @@
+"""Languages (issue #22): gettext catalogues through Babel, the language of each request,
+and money and dates as the language writes them.
+
+* Catalogues are app/locale/<code>/LC_MESSAGES/messages.po. They are compiled in memory
+  on first use (babel.messages.pofile -> mofile): no build step, no .mo files to go stale.
+  Fuzzy entries are left out (English shows instead), as gettext does.
+* The language in force is a context variable. A request's is set by
+  ``language_middleware``: the signed-in staff member's own language, else this device's
+  choice (the PIN screen's toggle, cookie ``kirana_lang``), else the store's default
+  (``[store] language``). ``use_language`` sets it for other work (printing a receipt in
+  the store's receipt language, the CLI).
+* ``gettext``/``_`` translate at call time; services wrap the messages they raise in
+  ``_()`` so a Hindi cashier reads the error in Hindi while the English text (and every
+  test of it) stays the same.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gettext as gettext_module
+import io
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from datetime import datetime
+from decimal import Decimal
+from functools import cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from babel.dates import format_datetime
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_currency, format_decimal
+
+from app.locale import SOURCE_LANGUAGE, catalogue_path, shipped_languages
+
+LANG_COOKIE = "kirana_lang"
+# Lakh grouping for every Indian language (CLDR writes kn, mr and ta the Western way).
+INDIAN_MONEY = "¤#,##,##0.00"
+
+_fixed: ContextVar[str | None] = ContextVar("kirana_language", default=None)
+_scope: ContextVar[dict | None] = ContextVar("kirana_request_scope", default=None)
+_bilingual: ContextVar[bool] = ContextVar("kirana_bilingual", default=False)
+
+
+def is_shipped(code: object) -> bool:
+    return isinstance(code, str) and code in shipped_languages()
+
+
+@cache
+def translations(code: str) -> gettext_module.NullTranslations:
+    """The language's catalogue, compiled in memory once (English: none)."""
+    if code == SOURCE_LANGUAGE or not is_shipped(code):
+        return gettext_module.NullTranslations()
+    with catalogue_path(code).open("rb") as po:
+        catalog = read_po(po, locale=code)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog, use_fuzzy=False)
+    buffer.seek(0)
+    return gettext_module.GNUTranslations(buffer)
+
+
+@cache
+def babel_locale(code: str) -> Locale:
+    """The Indian variant of a language (en_IN, hi_IN, ...)."""
+    try:
+        return Locale.parse(f"{code}_IN")
+    except (ValueError, LookupError):
+        return Locale.parse(code)
+
+
+def language_name(code: str) -> str:
+    """A language's name in itself, for the toggle ("हिन्दी")."""
+    return str(Locale.parse(code).display_name)
+
+
+def choose_language(own: str | None, device: str | None, store_default: str) -> str:
+    """The rule: a signed-in staff member's own language, else the device's choice, else
+    the store's default. Anything not shipped (an old cookie, a language since removed)
+    is skipped."""
+    for code in (own, device, store_default):
+        if is_shipped(code):
+            return str(code)
+    return SOURCE_LANGUAGE
+
+
+def current_language() -> str:
+    fixed = _fixed.get()
+    if fixed is not None:
+        return fixed
+    scope = _scope.get()
+    if scope is None:
+        return SOURCE_LANGUAGE
+    state = scope.get("state") or {}
+    user = state.get("kirana_user")
+    return choose_language(getattr(user, "language", ""), state.get("kirana_lang_device"),
+                           state.get("kirana_lang_store", SOURCE_LANGUAGE))
+
+
+@contextlib.contextmanager
+def use_language(code: str, *, bilingual: bool = False) -> Iterator[None]:
+    """Translate into `code` inside the block (`bilingual`: labels also keep their
+    English, for printed documents)."""
+    token = _fixed.set(code if is_shipped(code) else SOURCE_LANGUAGE)
+    token2 = _bilingual.set(bilingual)
+    try:
+        yield
+    finally:
+        _bilingual.reset(token2)
+        _fixed.reset(token)
+
+
+def gettext(message: str) -> str:
+    text = translations(current_language()).gettext(message)
+    if _bilingual.get() and text != message:
+        return f"{text} / {message}"
+    return text
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    return translations(current_language()).ngettext(singular, plural, n)
+
+
+_ = gettext
+
+
+def money(minor: int, currency: str = "INR", symbol: bool = True) -> str:
+    """Paise as the language writes money: ₹1,23,456.00 (lakh grouping); the same text
+    as app.core.money.format_amount in English and Hindi (tests/unit/test_i18n.py)."""
+    locale = babel_locale(current_language())
+    if not symbol:
+        return str(format_decimal(Decimal(minor) / 100, format=INDIAN_MONEY[1:],
+                                  locale=locale, decimal_quantization=True))
+    return str(format_currency(Decimal(minor) / 100, currency, format=INDIAN_MONEY,
+                               locale=locale, currency_digits=False))
+
+
+# strftime's codes as CLDR patterns, so `local(dt, "%d %b %Y")` speaks every language.
+_CLDR = {"%d": "dd", "%e": "d", "%b": "MMM", "%B": "MMMM", "%m": "MM", "%Y": "y",
+         "%y": "yy", "%H": "HH", "%I": "hh", "%M": "mm", "%S": "ss", "%p": "a", "%a": "EEE",
+         "%A": "EEEE", "%%": "'%'"}
+
+
+def _cldr_pattern(fmt: str) -> str:
+    out, i = [], 0
+    while i < len(fmt):
+        code = fmt[i:i + 2]
+        if code in _CLDR:
+            out.append(_CLDR[code])
+            i += 2
+        else:
+            ch = fmt[i]
+            out.append(f"'{ch}'" if ch.isalpha() else ("''" if ch == "'" else ch))
+            i += 1
+    return "".join(out)
+
+
+def local_time(tz: ZoneInfo) -> Callable[..., str]:
+    """The templates' ``local(dt, fmt)``: a time in the store's time zone, written the
+    English way by strftime, in any other language by Babel (month names, am/pm)."""
+
+    def local(dt: datetime | None, fmt: str = "%d %b %Y, %H:%M") -> str:
+        if not dt:
+            return ""
+        code = current_language()
+        if code == SOURCE_LANGUAGE:
+            return dt.astimezone(tz).strftime(fmt)
+        return str(format_datetime(dt, _cldr_pattern(fmt), tzinfo=tz,
+                                   locale=babel_locale(code)))
+
+    return local
+
+
+def install(env: Any) -> None:
+    """Give a Jinja environment `_()`, `{% trans %}` and the language-aware helpers."""
+    env.add_extension("jinja2.ext.i18n")
+    env.install_gettext_callables(gettext, ngettext, newstyle=True)
+    env.globals["current_language"] = current_language
+    env.globals["language_name"] = language_name
+    env.globals["shipped_languages"] = shipped_languages
+    env.filters["money"] = money
+
+
+def language_middleware(app: Any) -> Any:
+    """ASGI middleware: the request's scope becomes the language's source (the user is
+    known only after the guards run, so the choice is read when text is translated)."""
+
+    async def middleware(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+        cfg = getattr(scope["app"].state, "cfg", None)
+        store = getattr(cfg, "store", None)
+        state["kirana_lang_store"] = getattr(store, "language", SOURCE_LANGUAGE)
+        state["kirana_lang_device"] = _cookie(scope, LANG_COOKIE)
+        token = _scope.set(scope)
+        try:
+            await app(scope, receive, send)
+        finally:
+            _scope.reset(token)
+
+    return middleware
+
+
+def _cookie(scope: Any, name: str) -> str:
+    for key, value in scope.get("headers", ()):
+        if key == b"cookie":
+            for part in value.decode("latin-1").split(";"):
+                k, _sep, v = part.strip().partition("=")
+                if k == name:
+                    return v[:8]
+    return ""
