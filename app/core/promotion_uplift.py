@@ -23,6 +23,7 @@ counts (no floats); a baseline of zero has no percentage: the verdict says so in
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -292,3 +293,158 @@ def applied(lines: Sequence[tuple[str, str]]) -> dict[str, Applied]:
             bills.setdefault(pid, set()).add(sale_id)
             off[pid] = off.get(pid, 0) + paise
     return {pid: Applied(len(bills[pid]), off[pid]) for pid in bills}
+
+
+def combined(results: Iterable[Uplift]) -> Uplift:
+    """Several stores' results of one offer added up (the chain's line): figures, bills
+    and discount summed; the days are the longest any store was measured on (every
+    store of a chain offer is measured on the same days)."""
+    out = list(results)
+    if not out:
+        return Uplift(0, Figures(), Figures())
+    return Uplift(max(u.days for u in out), sum((u.during for u in out), Figures()),
+                  sum((u.before for u in out), Figures()),
+                  sum(u.discount_minor for u in out), sum(u.bills for u in out),
+                  weekdays_only=any(u.weekdays_only for u in out))
+
+
+# ---- the offers a store's sale event carries (the hub's chain view) --------------------
+
+MAX_LINES = 10_000  # lines read from one event (a bill has far fewer)
+MAX_LINE_OFFERS = 8  # offers read from one line (the engine applies a few at most)
+ID_CHARS = 36
+NAME_CHARS = 80
+SKU_CHARS = 40
+AMOUNT_LIMIT = 10**13  # paise (10^11 rupees): beyond it a figure is not a shop's
+QUANTITY_LIMIT = 10**12
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+
+
+@dataclass(frozen=True, slots=True)
+class KeptOffer:
+    """One offer on one line: its id, name, what it took off and whether it is a bill
+    offer (its share of a "₹50 off on ₹500" spread over the bill's lines)."""
+
+    id: str
+    name: str
+    off_minor: int
+    bill: bool = False
+
+    def sent(self) -> dict[str, object]:
+        """As the sale and refund events carry it (docs/sync-protocol.md)."""
+        return {"id": self.id, "name": self.name, "off": self.off_minor, "bill": self.bill}
+
+
+@dataclass(frozen=True, slots=True)
+class SoldLine:
+    """A line of a sale or refund event as the hub books it (refunds negative)."""
+
+    position: int  # its place in the event's lines
+    sku: str
+    quantity: int
+    net_minor: int
+    offers: tuple[KeptOffer, ...] = ()
+
+
+def _whole(value: object, limit: int) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int) or abs(value) > limit:
+        return None
+    return value
+
+
+def _plain(value: object, limit: int) -> str:
+    if not isinstance(value, str):
+        return ""
+    return " ".join(_CONTROL.sub("", value[: limit * 4]).split())[:limit]
+
+
+def _offer(o: object) -> KeptOffer | None:
+    """One offer entry, or None if it cannot be read: an id of 1..36 printable
+    characters and a whole amount off from 0 to AMOUNT_LIMIT (no float, NaN, bool or
+    2**63); the name is cut and cleaned; ``bill`` is true only when it is ``true``."""
+    if not isinstance(o, dict):
+        return None
+    pid, off = o.get("id"), _whole(o.get("off"), AMOUNT_LIMIT)
+    if (not isinstance(pid, str) or not 0 < len(pid) <= ID_CHARS or _CONTROL.search(pid)
+            or pid != pid.strip() or off is None or off < 0):
+        return None
+    return KeptOffer(pid, _plain(o.get("name"), NAME_CHARS), off, o.get("bill") is True)
+
+
+def kept_offers(value: object) -> tuple[list[KeptOffer], int]:
+    """The readable offers of a line (a sale line's kept JSON list, or an event line's
+    ``offers``) and how many entries were not readable (the hub logs them). Nothing
+    sent (an older store) is no offer; an id twice on one line counts once (the first);
+    past MAX_LINE_OFFERS entries the rest are dropped."""
+    if value is None or value == "":
+        return [], 0
+    if not isinstance(value, list):
+        return [], 1
+    out: list[KeptOffer] = []
+    dropped = max(0, len(value) - MAX_LINE_OFFERS)
+    for o in value[:MAX_LINE_OFFERS]:
+        kept = _offer(o)
+        if kept is None or any(k.id == kept.id for k in out):
+            dropped += 1
+            continue
+        out.append(kept)
+    return out, dropped
+
+
+def sold_lines(data: Mapping[str, object], refund: bool) -> tuple[list[SoldLine], int]:
+    """A `sale.completed` (or, ``refund``, `sale.refunded`) event's lines with their
+    offers, refunds negative, and how many lines or offers were left out as unreadable.
+    A line needs a SKU (1..40 printable characters), a whole quantity and a whole
+    amount (``net`` of a sale, ``amount`` of a refund) within the limits; one that has
+    not is left out whole. Never raises: a store's bad line never stops its link."""
+    lines = data.get("lines")
+    if not isinstance(lines, list):
+        return [], 0 if lines is None else 1
+    sign = -1 if refund else 1
+    out: list[SoldLine] = []
+    dropped = max(0, len(lines) - MAX_LINES)
+    for i, line in enumerate(lines[:MAX_LINES]):
+        if not isinstance(line, dict):
+            dropped += 1
+            continue
+        sku = line.get("sku")
+        quantity = _whole(line.get("quantity"), QUANTITY_LIMIT)
+        amount = _whole(line.get("amount" if refund else "net"), AMOUNT_LIMIT)
+        if (not isinstance(sku, str) or not 0 < len(sku) <= SKU_CHARS or _CONTROL.search(sku)
+                or quantity is None or amount is None):
+            dropped += 1
+            continue
+        offers, bad = kept_offers(line.get("offers"))
+        dropped += bad
+        out.append(SoldLine(i, sku, sign * quantity, sign * amount, tuple(
+            KeptOffer(o.id, o.name, sign * o.off_minor, o.bill) for o in offers)))
+    if (sum(abs(x.net_minor) for x in out) > AMOUNT_LIMIT
+            or sum(abs(x.quantity) for x in out) > QUANTITY_LIMIT
+            or sum(abs(o.off_minor) for x in out for o in x.offers) > AMOUNT_LIMIT):
+        return [], dropped + len(out)  # together not a shop's bill: none of it
+    return out, dropped
+
+
+def refunded_offers(kept: Sequence[KeptOffer], sold: int, refunded_before: int,
+                    quantity: int) -> list[KeptOffer]:
+    """What a refund of ``quantity`` of a line (``sold`` in all, ``refunded_before``
+    already back) gives back of each offer's amount off: its share of the quantity,
+    counted on the line's running total so that refunds of the whole line, in any
+    number of parts, give back exactly what the offer took (no paisa lost to rounding).
+    A share of zero is still named (the offer applied to what came back)."""
+    if sold <= 0 or quantity <= 0:
+        return []
+    before = min(max(refunded_before, 0), sold)
+    after = min(before + quantity, sold)
+    return [KeptOffer(k.id, k.name, k.off_minor * after // sold - k.off_minor * before // sold,
+                      k.bill) for k in kept]
+
+
+def stored_offers(text: str) -> list[KeptOffer]:
+    """A sale line's kept offers (app/pos/pricing.offers_json) as KeptOffers; nothing
+    for an empty or unreadable value."""
+    try:
+        value = json.loads(text) if text else None
+    except ValueError:
+        return []
+    return kept_offers(value)[0]

@@ -308,6 +308,11 @@ async def complete_sale(
                     "cgst": cgst,
                     "sgst": sgst,
                     "igst": igst,
+                    # issue #21: the offers on the line and what each took (optional:
+                    # an older hub ignores it; the hub's chain promotions report)
+                    **({"offers": [{"id": i, "name": n, "off": off, "bill": bill}
+                                   for i, n, off, bill in price.offers]}
+                       if price.offers else {}),
                 }
             )
         sale_tenders: list[dict[str, object]] = [

@@ -12,6 +12,7 @@ from app.catalog.models import Product
 from app.catalog.units import format_measure
 from app.config import StoreConfig
 from app.core import audit
+from app.core import promotion_uplift as uplift
 from app.core.auth import StaffUser
 from app.core.clock import utcnow
 from app.core.db import Database, Session, get_existing, next_number
@@ -236,6 +237,7 @@ async def refund(
                     "cgst": half,
                     "sgst": half,
                     "igst": line_tax if inter_state else 0,
+                    **_refunded_offers(line, entry.refunded_quantity, req.quantity),
                 }
             )
         # Never give back more than was paid: the bill's rounding (up to 49 paise) stays
@@ -293,6 +295,14 @@ async def refund(
         # Shown and printed once: only its hash is kept (a repeat of the request has none).
         refund_row.credit_code = credit_code  # type: ignore[attr-defined]  # shown once, not a column
         return refund_row
+
+
+def _refunded_offers(line: SaleLine, refunded_before: int, quantity: int) -> dict:
+    """The refund line's share of what each offer took off the sale line (issue #21,
+    the hub's chain promotions report; optional: nothing when no offer applied)."""
+    back = uplift.refunded_offers(uplift.stored_offers(line.promotions or ""), line.quantity,
+                                  refunded_before, quantity)
+    return {"offers": [k.sent() for k in back]} if back else {}
 
 
 async def _credit_note_number(s: Session, cfg: StoreConfig, refund_row: Refund) -> str:

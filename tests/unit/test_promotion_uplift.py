@@ -190,3 +190,103 @@ def test_baseline_dates_property(first: date, count: int, weekdays: frozenset[in
         assert all(d.weekday() in weekdays for d in got)
     skipped = [got[0] + timedelta(days=i) for i in range((first - got[0]).days)]
     assert [d for d in skipped if not weekdays or d.weekday() in weekdays] == got
+
+
+# ---- the offers a sale event carries (the hub's chain view) ---------------------------
+
+
+def _line(**over):
+    line = {"sku": "ATTA", "quantity": 3, "net": 20_000,
+            "offers": [{"id": "p1", "name": "Atta 2+1", "off": 10_000, "bill": False}]}
+    line.update(over)
+    return line
+
+
+def test_a_sale_events_lines_and_offers_read_back_and_refunds_are_negative():
+    lines, dropped = up.sold_lines({"lines": [_line(), _line(sku="DAL", offers=None)]}, False)
+    assert dropped == 0
+    assert lines == [up.SoldLine(0, "ATTA", 3, 20_000, (up.KeptOffer("p1", "Atta 2+1", 10_000),)),
+                     up.SoldLine(1, "DAL", 3, 20_000)]
+    back, _ = up.sold_lines({"lines": [{"sku": "ATTA", "quantity": 1, "amount": 6_667,
+                                        "offers": [{"id": "p1", "off": 3_333}]}]}, True)
+    assert back == [up.SoldLine(0, "ATTA", -1, -6_667, (up.KeptOffer("p1", "", -3_333),))]
+    # An older store: no lines, no offers: nothing, nothing dropped.
+    assert up.sold_lines({}, False) == ([], 0)
+
+
+@pytest.mark.parametrize("bad", [
+    2**63, -1, 1.5, float("nan"), float("inf"), True, "100", None, [1], {"x": 1}])
+def test_an_offer_off_that_is_not_a_whole_amount_is_dropped(bad):
+    lines, dropped = up.sold_lines({"lines": [_line(offers=[
+        {"id": "p1", "off": bad}, {"id": "p2", "off": 5}])]}, False)
+    assert [o.id for o in lines[0].offers] == ["p2"] and dropped == 1
+
+
+@pytest.mark.parametrize("bad_id", ["", "x" * 37, "a\x00b", " p1", 7, None, ["p1"]])
+def test_an_offer_id_that_is_not_one_is_dropped(bad_id):
+    lines, dropped = up.sold_lines({"lines": [_line(offers=[{"id": bad_id, "off": 1}])]},
+                                   False)
+    assert lines[0].offers == () and dropped == 1
+
+
+@pytest.mark.parametrize("field,bad", [
+    ("sku", ""), ("sku", "x" * 41), ("sku", "A\nB"), ("sku", 5), ("quantity", 2**63),
+    ("quantity", 1.0), ("quantity", float("nan")), ("net", 2**63), ("net", "12"),
+    ("net", None), ("net", True)])
+def test_a_line_that_cannot_be_read_is_left_out_whole(field, bad):
+    lines, dropped = up.sold_lines({"lines": [_line(**{field: bad}), _line(sku="DAL")]},
+                                   False)
+    assert [x.sku for x in lines] == ["DAL"] and [x.position for x in lines] == [1]
+    assert dropped == 1
+
+
+def test_hostile_shapes_never_raise_and_are_bounded():
+    for lines in ("x", 7, {"a": 1}, [None, "x", 3, []]):
+        got, _dropped = up.sold_lines({"lines": lines}, False)
+        assert got == []
+    # A huge name is cut and cleaned; a duplicate id on one line counts once; at most
+    # MAX_LINE_OFFERS offers a line.
+    many = [{"id": f"p{i}", "off": 1} for i in range(50)]
+    got, dropped = up.sold_lines({"lines": [_line(offers=[
+        {"id": "p1", "name": "<b>\x00" + "n" * 100_000, "off": 1, "bill": "yes"},
+        {"id": "p1", "off": 2}])]}, False)
+    [offer] = got[0].offers
+    assert len(offer.name) == up.NAME_CHARS and "\x00" not in offer.name
+    assert offer.bill is False and offer.off_minor == 1 and dropped == 1
+    got, dropped = up.sold_lines({"lines": [_line(offers=many)]}, False)
+    assert len(got[0].offers) == up.MAX_LINE_OFFERS and dropped == 50 - up.MAX_LINE_OFFERS
+    # Lines each within the limits, together beyond any shop's bill: none of them.
+    huge = [_line(net=up.AMOUNT_LIMIT) for _ in range(3)]
+    assert up.sold_lines({"lines": huge}, False) == ([], 3)
+
+
+@given(st.integers(0, 10**9), st.integers(1, 50), st.data())
+def test_refunds_in_any_parts_give_back_exactly_what_the_offer_took(off, sold, data):
+    kept = [up.KeptOffer("p1", "x", off, False)]
+    left, given, back = sold, 0, 0
+    while left:
+        q = data.draw(st.integers(1, left))
+        [share] = up.refunded_offers(kept, sold, sold - left, q)
+        assert 0 <= share.off_minor <= off
+        given += q
+        left -= q
+        back += share.off_minor
+    assert back == off and given == sold
+
+
+def test_refunded_offers_of_nothing_and_stored_offers_of_a_broken_row():
+    kept = [up.KeptOffer("p1", "x", 100, True)]
+    assert up.refunded_offers(kept, 0, 0, 1) == [] and up.refunded_offers(kept, 3, 0, 0) == []
+    assert up.refunded_offers(kept, 3, 3, 1) == [up.KeptOffer("p1", "x", 0, True)]
+    assert up.stored_offers("") == [] and up.stored_offers("{not json") == []
+    assert up.stored_offers(json.dumps([{"id": "p1", "name": "x", "off": 5, "bill": True}])
+                            ) == [up.KeptOffer("p1", "x", 5, True)]
+
+
+def test_combined_adds_stores_up():
+    a = up.Uplift(7, up.Figures(10, 1000), up.Figures(5, 600), 300, 4)
+    b = up.Uplift(7, up.Figures(2, 200), up.Figures(0, 0), 50, 1, weekdays_only=True)
+    c = up.combined([a, b])
+    assert (c.days, c.during, c.before, c.discount_minor, c.bills, c.weekdays_only) == (
+        7, up.Figures(12, 1200), up.Figures(5, 600), 350, 5, True)
+    assert c.unit_percent == 140 and up.combined([]).bills == 0
