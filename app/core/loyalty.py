@@ -13,9 +13,12 @@ or not (docs/loyalty.md "GST").
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from app.core.words import count_of
 
@@ -84,6 +87,27 @@ def mask_phone(phone: str) -> str:
     if len(phone) < 5:
         return "x" * len(phone)
     return phone[:2] + "x" * (len(phone) - 4) + phone[-2:]
+
+
+def tombstone_key(secret: bytes, phone: str) -> str:
+    """What a store keeps of an erased number: HMAC-SHA256 of the ten digits with a
+    secret kept outside the database (a copy of the database cannot be searched for a
+    number: the key is needed to try any of them)."""
+    return hmac.new(secret, normalise_phone(phone).encode(), hashlib.sha256).hexdigest()
+
+
+def balance_allowed(erased_at: datetime | None, *, booked_at: datetime | None,
+                    consent_at: datetime, known_here: bool) -> bool:
+    """Whether a hub balance for a number may be applied at a store that erased the
+    number at `erased_at` (None: never erased here). A balance booked before the
+    erasure (or not saying when) is stale; a customer not live here is known again
+    only with a consent given after the erasure (a re-join anywhere in the chain);
+    one who re-joined here since takes the balances booked after it."""
+    if erased_at is None:
+        return True
+    if booked_at is None or booked_at <= erased_at:
+        return False
+    return known_here or consent_at > erased_at
 
 
 def clean_name(text: str) -> str:

@@ -49,3 +49,17 @@ class LoyaltyEntry(Base):
     reference: Mapped[str] = mapped_column(String(20), default="")  # S1-000123 / S1-R00012
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     seq: Mapped[int] = mapped_column(Integer, default=0)
+    # Who took the points tender (a `redeemed` row): the till's user id (migration 0031).
+    cashier_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+
+
+class Tombstone(Base):
+    """A mobile number erased at this store: an HMAC of the number (keyed from the
+    install's secret file, never the number itself) and when. A hub balance booked
+    before it is ignored; the number is known here again only with a consent given
+    after it (service.apply_balance, docs/loyalty.md)."""
+
+    __tablename__ = "loyalty_tombstones"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    erased_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -77,7 +77,8 @@ async def loyalty_erase(request: Request, customer_id: str, data: Form) -> Templ
         return page(request, "loyalty/customer.html", status_code=400, user=user,
                     found=found, point_value=request.app.state.cfg.loyalty.point_value_paise,
                     error="Type erase in the box to confirm.")
-    if not await service.erase(request.app.state.db, customer_id[:36], user):
+    if not await service.erase(request.app.state.db, request.app.state.cfg,
+                               customer_id[:36], user):
         raise NotFoundException("No such customer (or erased on request).")
     return await _home(request, saved="The customer's details were erased. Their points "
                                       "history is kept without them, for the books.")

@@ -7,8 +7,13 @@ once; the rules themselves are pure (app/core/loyalty.py)."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select, text
@@ -25,6 +30,7 @@ from app.core.loyalty import (
     RefundPoints,
     Rules,
     available,
+    balance_allowed,
     check_redeem,
     clean_name,
     is_phone,
@@ -34,12 +40,44 @@ from app.core.loyalty import (
     points_earned,
     redeemable,
     refund_points,
+    tombstone_key,
 )
-from app.loyalty.models import Customer, LoyaltyEntry
+from app.core.secret_file import install_secret
+from app.loyalty.models import Customer, LoyaltyEntry, Tombstone
 from app.sync.outbox import emit
+
+log = logging.getLogger("kirana.loyalty")
 
 HISTORY_ROWS = 100
 ASK_AGAIN_SECONDS = 30  # a lookup is sent to the hub at most this often per customer
+
+
+@lru_cache(maxsize=8)
+def _secret_of(data_dir: str) -> bytes:
+    return hmac.new(install_secret(Path(data_dir)).encode(), b"kirana loyalty tombstone v1",
+                    hashlib.sha256).digest()
+
+
+def tomb_secret(cfg: StoreConfig) -> bytes:
+    """The key erased numbers are kept under (`loyalty_tombstones`): derived from the
+    install's secret file, which is never in the database (core/secret_file.py)."""
+    return _secret_of(str(cfg.data_dir))
+
+
+async def _tombstone(s: Session, secret: bytes, phone: str, at: datetime) -> None:
+    """Remember that this number was erased here at `at` (the later time wins)."""
+    key = tombstone_key(secret, phone)
+    row = await s.get(Tombstone, key)
+    if row is None:
+        s.add(Tombstone(key=key, erased_at=at))
+    elif row.erased_at < at:
+        row.erased_at = at
+
+
+async def erased_at(s: Session, secret: bytes, phone: str) -> datetime | None:
+    """When this number was last erased here; None: never."""
+    return await s.scalar(select(Tombstone.erased_at).where(
+        Tombstone.key == tombstone_key(secret, phone)))
 
 def rules_of(cfg: StoreConfig) -> Rules:
     c = cfg.loyalty
@@ -220,13 +258,16 @@ class SalePoints:
 
 async def _entry(s: Session, customer: Customer, kind: str, points: int, *, at: datetime,
                  reference: str, sale_id: str | None, refund_id: str | None,
-                 event: str, sale: str = "") -> LoyaltyEntry:
+                 event: str, sale: str = "", cashier_id: str | None = None) -> LoyaltyEntry:
     entry = LoyaltyEntry(customer_id=customer.id, kind=kind, points=points, sale_id=sale_id,
-                         refund_id=refund_id, reference=reference, at=at, seq=0)
+                         refund_id=refund_id, reference=reference, at=at, seq=0,
+                         cashier_id=cashier_id)
     s.add(entry)
     await s.flush()  # the entry's id
     data = {"entry_id": entry.id, "phone": customer.phone, "kind": kind, "points": points,
             "reference": reference, "at": at.isoformat()}
+    if cashier_id:  # who took the points tender (optional: the hub shows it when sent)
+        data["cashier"] = cashier_id
     if sale:  # a reversal names the bill it reverses: the hub ties it to what that booked
         data["sale"] = sale
     out = emit(s, event, data)
@@ -235,11 +276,16 @@ async def _entry(s: Session, customer: Customer, kind: str, points: int, *, at: 
     return entry
 
 
+# Plain SQL: app.pos builds on this module (see _FORGET).
+_SALE_CASHIER = text("SELECT cashier_id FROM sales WHERE id = :sale")
+
+
 async def on_sale(s: Session, cfg: StoreConfig, *, phone: str, sale_id: str, number: str,
-                  total_minor: int, points_minor: int, at: datetime) -> SalePoints | None:
+                  total_minor: int, points_minor: int, at: datetime,
+                  cashier_id: str | None = None) -> SalePoints | None:
     """In the sale's transaction: the points it spent (checked again: another counter
-    may have spent them since the tender was taken) and the points it earned on what
-    was paid otherwise."""
+    may have spent them since the tender was taken), recorded with the cashier who took
+    them, and the points it earned on what was paid otherwise."""
     if not cfg.loyalty.enabled or not phone:
         if points_minor:
             raise LoyaltyError("points cannot pay this bill: loyalty is off or there is no "
@@ -261,8 +307,11 @@ async def on_sale(s: Session, cfg: StoreConfig, *, phone: str, sale_id: str, num
             check_redeem(redeemed, limit)
         except LoyaltyError as exc:
             raise LoyaltyError(f"{exc}; remove the points payment and take it again") from None
+        if cashier_id is None:  # the sale's cashier (the row is written first)
+            cashier_id = await s.scalar(_SALE_CASHIER, {"sale": sale_id})
         await _entry(s, customer, "redeemed", -redeemed, at=at, reference=number,
-                     sale_id=sale_id, refund_id=None, event="loyalty.redeemed")
+                     sale_id=sale_id, refund_id=None, event="loyalty.redeemed",
+                     cashier_id=cashier_id)
     earned = points_earned(total_minor - points_minor, rules)
     if earned:
         await _entry(s, customer, "earned", earned, at=at, reference=number, sale_id=sale_id,
@@ -337,6 +386,12 @@ async def sale_points(s: Session, sale_id: str) -> dict[str, Any] | None:
 class CustomerPage:
     standing: Standing
     history: list[LoyaltyEntry]
+    cashiers: dict[str, str]  # user id -> name, for who took points
+
+
+# Plain SQL: the users table is core's, read here only for names on the history.
+_NAMES = text("SELECT id, name FROM users WHERE id IN (SELECT cashier_id FROM loyalty_entries "
+              "WHERE customer_id = :customer AND cashier_id IS NOT NULL)")
 
 
 async def customer_page(db: Database, customer_id: str) -> CustomerPage | None:
@@ -347,20 +402,26 @@ async def customer_page(db: Database, customer_id: str) -> CustomerPage | None:
         history = list(await s.scalars(
             select(LoyaltyEntry).where(LoyaltyEntry.customer_id == customer.id)
             .order_by(LoyaltyEntry.at.desc(), LoyaltyEntry.id.desc()).limit(HISTORY_ROWS)))
-        return CustomerPage(await standing_of(s, customer), history)
+        names = {str(r[0]): str(r[1]) for r in await s.execute(_NAMES, {"customer": customer.id})}
+        return CustomerPage(await standing_of(s, customer), history, names)
 
 
-async def erase(db: Database, customer_id: str, user: StaffUser) -> bool:
+async def erase(db: Database, cfg: StoreConfig, customer_id: str, user: StaffUser) -> bool:
     """Erase a customer on request (DPDP Act 2023): number, card and name blanked here
     and, through `loyalty.erased`, at the hub and every store it told. The points
-    ledger stays, anonymous, for the books. False: no such customer."""
+    ledger stays, anonymous, for the books; the number's tombstone (a keyed hash) stops
+    a balance booked before now from making them known here again. False: no such
+    customer."""
     now = utcnow()
+    secret = tomb_secret(cfg)
     async with db.write() as s:
         customer = await s.get(Customer, customer_id[:36])
         if customer is None or customer.erased_at is not None:
             return False
         phone = customer.phone
         _blank(customer, now)
+        if phone:
+            await _tombstone(s, secret, phone, now)
         await _forget_number(s, phone)
         emit(s, "loyalty.erased", {"phone": phone, "at": now.isoformat()})
         audit.record(s, "loyalty.erase", f"customer {customer.id}", user=user)
@@ -408,11 +469,13 @@ def _whole(data: dict, key: str, low: int, high: int) -> int:
     return value
 
 
-async def apply_balance(s: Session, data: dict) -> None:
+async def apply_balance(s: Session, data: dict, secret: bytes) -> None:
     """`loyalty.balance`: the hub's balance of a customer and how far it had booked this
     store's events. A customer who joined elsewhere is known here from now on (the
     consent was given to the chain); an older balance than one already held is
-    ignored (seq only moves forward)."""
+    ignored (seq only moves forward). For a number erased here (its tombstone), a
+    balance booked before the erasure is ignored, and the customer is known again only
+    with a consent given after it (core.loyalty.balance_allowed)."""
     try:
         phone = normalise_phone(str(data.get("phone", ""))[:40])
         card = normalise_card(str(data["card"])[:40]) if data.get("card") else None
@@ -424,7 +487,10 @@ async def apply_balance(s: Session, data: dict) -> None:
     now = utcnow()
     # How fresh the balance is: when the hub booked it (`at`), not when it arrived here
     # (a balance delivered after a long time offline is not confirmed: #21 review 9).
+    if consent.tzinfo is None:
+        raise BadLoyaltyEvent("loyalty.balance: 'consent_at' must carry its offset")
     heard = now
+    booked: datetime | None = None
     if data.get("at") is not None:
         try:
             booked = datetime.fromisoformat(str(data["at"])[:40])
@@ -434,6 +500,12 @@ async def apply_balance(s: Session, data: dict) -> None:
             raise BadLoyaltyEvent("loyalty.balance: 'at' must carry its offset")
         heard = min(now, booked)
     customer = await _by_phone(s, phone)
+    erased = await erased_at(s, secret, phone)
+    if not balance_allowed(erased, booked_at=booked,
+                           consent_at=consent, known_here=customer is not None):
+        log.info("loyalty.balance for %s, erased here, booked before the erasure or "
+                 "without a consent since: ignored", mask_phone(phone))
+        return
     if customer is None:
         if card is not None and await s.scalar(select(Customer.id).where(Customer.card == card)):
             card = None  # a stale card here: the hub's number wins, the card is left off
@@ -447,15 +519,18 @@ async def apply_balance(s: Session, data: dict) -> None:
         customer.consent_at = consent
 
 
-async def apply_erase(s: Session, data: dict) -> None:
-    """`loyalty.erase`: a customer erased at another store (or at the hub): blanked here."""
+async def apply_erase(s: Session, data: dict, secret: bytes) -> None:
+    """`loyalty.erase`: a customer erased at another store (or at the hub): blanked here,
+    and their number's tombstone kept (balances booked before now are ignored)."""
     try:
         phone = normalise_phone(str(data.get("phone", ""))[:40])
     except LoyaltyError as exc:
         raise BadLoyaltyEvent(f"loyalty.erase: {exc}") from None
+    now = utcnow()
     customer = await _by_phone(s, phone)
     if customer is not None:
-        _blank(customer, utcnow())
+        _blank(customer, now)
+    await _tombstone(s, secret, phone, now)
     await _forget_number(s, phone)
 
 

@@ -280,11 +280,20 @@ async def _coupon_upserted(s: Session, cfg: StoreConfig, data: dict) -> None:
         raise BadHubEvent(f"coupon.upserted: {exc}") from None
 
 
+async def _coupon_customer(s: Session, cfg: StoreConfig, data: dict) -> None:
+    """The hub's count of a customer's uses of a chain coupon, answering this store's
+    till (issue #21): kept in memory for the till that waits for it."""
+    try:
+        coupons.apply_hub_customer(data)
+    except coupons.BadCustomerEvent as exc:
+        raise BadHubEvent(f"coupon.customer: {exc}") from None
+
+
 async def _loyalty_balance(s: Session, cfg: StoreConfig, data: dict) -> None:
     """The hub's balance of a customer this store asked about or moved points of
     (issue #21, docs/loyalty.md)."""
     try:
-        await loyalty.apply_balance(s, data)
+        await loyalty.apply_balance(s, data, loyalty.tomb_secret(cfg))
     except loyalty.BadLoyaltyEvent as exc:
         raise BadHubEvent(str(exc)) from None
 
@@ -292,7 +301,7 @@ async def _loyalty_balance(s: Session, cfg: StoreConfig, data: dict) -> None:
 async def _loyalty_erase(s: Session, cfg: StoreConfig, data: dict) -> None:
     """A customer erased on request elsewhere: blanked here too."""
     try:
-        await loyalty.apply_erase(s, data)
+        await loyalty.apply_erase(s, data, loyalty.tomb_secret(cfg))
     except loyalty.BadLoyaltyEvent as exc:
         raise BadHubEvent(str(exc)) from None
 
@@ -310,6 +319,7 @@ HANDLERS = {
     "return.requested": _return_requested,
     "promotion.upserted": _promotion_upserted,
     "coupon.upserted": _coupon_upserted,
+    "coupon.customer": _coupon_customer,
     "loyalty.balance": _loyalty_balance,
     "loyalty.erase": _loyalty_erase,
 }

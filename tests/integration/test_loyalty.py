@@ -290,7 +290,7 @@ async def test_an_erased_customers_refund_pays_only_the_money_part(db, lcfg, cas
     await shifts.open_shift(db, lcfg, "C1", cashier, 0)
     await sell(db, lcfg, cashier, 5)  # 97 points
     sale = await sell(db, lcfg, cashier, 2, points=97)  # ₹390: 97 points + ₹293 cash
-    assert await loyalty.erase(db, customer.id, manager)
+    assert await loyalty.erase(db, lcfg, customer.id, manager)
     refund = await refund_line(db, lcfg, sale.id, sale.lines[0].id, 2, "resaleable", manager)
     assert (refund.total_minor, refund.points_minor) == (39_000, 9_700)  # ₹293 in cash
     [job] = await rows(db, select(PrintJob).where(PrintJob.ref == refund.id))
@@ -336,8 +336,8 @@ async def test_erasing_a_customer_blanks_them_keeps_the_ledger_and_tells_the_hub
         OutboxEvent.kind == "loyalty.joined")))
     async with db.write() as s:  # the hub acknowledged the join, not yet the sale's points
         await s.execute(update(SyncState).where(SyncState.id == 1).values(acked_up=acked))
-    assert await loyalty.erase(db, customer.id, manager)
-    assert not await loyalty.erase(db, customer.id, manager)  # once
+    assert await loyalty.erase(db, lcfg, customer.id, manager)
+    assert not await loyalty.erase(db, lcfg, customer.id, manager)  # once
     async with db.read() as s:
         row = await s.get(Customer, customer.id)
         assert (row.phone, row.card, row.name, row.consent_at) == (None, None, "", None)
