@@ -146,8 +146,34 @@
     }
   });
 
-  /* ---- Scan fields: keep focus, clear after each submitted scan ---- */
-  document.addEventListener("htmx:afterSettle", focusScanField);
+  /* ---- Scan fields: keep focus, clear after each submitted scan ----
+     Except after a button marked data-keep-focus (the till's −/+ steppers, the picker's
+     +1): the focus goes back to that button as redrawn (issue #22: a keyboard user
+     stepping a quantity is not thrown back to the scan field; a scanner still works,
+     the capture below sends a code typed with no field focused to the scan field). */
+  let clickedKeep = null;
+  document.addEventListener("click", function (e) {
+    clickedKeep = (e.target.closest && e.target.closest("[data-keep-focus]")) || null;
+  }, true);
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    const elt = e.detail.elt;
+    if (clickedKeep && elt && elt.contains && elt.contains(clickedKeep) && e.detail.xhr) {
+      e.detail.xhr.kiranaKeepFocus = clickedKeep.getAttribute("data-keep-focus");
+    }
+    clickedKeep = null;
+  });
+  document.addEventListener("htmx:afterSettle", function (e) {
+    const key = e.detail && e.detail.xhr && e.detail.xhr.kiranaKeepFocus;
+    if (key && !document.querySelector("[data-modal]")) {
+      const again = document.querySelector('[data-keep-focus="' + CSS.escape(key) + '"]');
+      if (again && !again.disabled) { again.focus(); return; }
+      if (again) {  // a − now disabled (quantity 1): its line's + instead
+        const next = again.closest(".stepper") && again.closest(".stepper").querySelector("[data-keep-focus]:not([disabled])");
+        if (next) { next.focus(); return; }
+      }
+    }
+    focusScanField();
+  });
   // The till's line list scrolls by itself (the page does not): keep the line just
   // scanned or added in view.
   document.addEventListener("htmx:afterSettle", function () {
@@ -606,13 +632,68 @@
     });
   }
 
+  /* ---- Keyboard shortcuts (docs/accessibility.md): a button with aria-keyshortcuts
+     "F2 Alt+P" is pressed by F2 or Alt+P. F-keys type nothing, and Alt+letter is read
+     by its physical key (e.code: the same key on a Hindi layout), so neither can come
+     from a scanner or from typing in the scan field. Only a visible, enabled button. ---- */
+  document.addEventListener("keydown", function (e) {
+    if (e.ctrlKey || e.metaKey || e.repeat) return;
+    let key = null;
+    if (/^F\d+$/.test(e.key) && !e.altKey && !e.shiftKey) key = e.key;
+    else if (e.altKey && !e.shiftKey && /^Key[A-Z]$/.test(e.code)) key = "Alt+" + e.code.slice(3);
+    if (!key) return;
+    const btn = Array.from(document.querySelectorAll("[aria-keyshortcuts]")).find(function (b) {
+      return b.getAttribute("aria-keyshortcuts").split(" ").indexOf(key) >= 0 && !b.disabled &&
+        b.getClientRects().length > 0 && !(document.querySelector("[data-modal]") && !b.closest("[data-modal]"));
+    });
+    if (!btn) return;
+    e.preventDefault();
+    btn.click();
+  });
+
+  /* ---- One small live region per page (#scan-live in base.html) carries only the
+     one-line answer to a scan (the element marked data-announce in what came back),
+     not the whole redrawn cart, task or list; a screen reader says "Added Soap" or the
+     error, once. ---- */
+  document.addEventListener("htmx:afterSettle", function (e) {
+    const live = document.getElementById("scan-live");
+    const root = e.target;
+    if (!live || !root || !root.querySelector) return;
+    const said = root.matches("[data-announce]") ? root : root.querySelector("[data-announce]");
+    if (!said) return;
+    const text = said.textContent.replace(/\s+/g, " ").trim();
+    live.textContent = "";
+    if (text) setTimeout(function () { live.textContent = text; }, 50);
+  });
+
+  // A table that scrolls sideways (.table-wrap on a phone) can be reached and scrolled
+  // by keyboard: a focusable region named after its table's caption or the heading above.
+  function labelScrollRegions(root) {
+    if (!root.querySelectorAll) return;
+    const els = Array.from(root.querySelectorAll(".table-wrap"));
+    if (root.matches && root.matches(".table-wrap")) els.push(root);
+    els.forEach(function (wrap) {
+      if (wrap.hasAttribute("tabindex")) return;
+      wrap.setAttribute("tabindex", "0");
+      wrap.setAttribute("role", "region");
+      if (wrap.hasAttribute("aria-label") || wrap.hasAttribute("aria-labelledby")) return;
+      const caption = wrap.querySelector("caption");
+      let heading = wrap.previousElementSibling;
+      while (heading && !/^H[1-6]$/.test(heading.tagName)) heading = heading.previousElementSibling;
+      const name = (caption || heading || {}).textContent || "Table";
+      wrap.setAttribute("aria-label", name.replace(/\s+/g, " ").trim() + " (scrolls sideways)");
+    });
+  }
+
   /* ---- Page load (deferred script: the DOM is already parsed) ---- */
   document.addEventListener("htmx:load", function (e) {
     initPinpads(e.target);
     applyCssVars(e.target);
+    labelScrollRegions(e.target);
   });
   initPinpads(document);
   applyCssVars(document);
+  labelScrollRegions(document);
   startLiveEvents();
   updateOnline();
   focusScanField();
