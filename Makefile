@@ -6,7 +6,7 @@ DEMO_DIR ?= demo-data
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test test-fast lint bench chromium system-deps venv venv-dev clean
+.PHONY: demo test test-fast lint i18n bench chromium system-deps venv venv-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,19 @@ lint: venv-dev
 	$(BIN)/ruff check app tests bench tools
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
+
+## Languages (docs/translating.md): collect the text to translate into
+## app/locale/messages.pot, merge it into every catalogue, and fail on anything
+## untranslated, fuzzy or with placeholders that differ from the English.
+i18n: venv
+	$(BIN)/pybabel -q extract -F babel.cfg --no-location --sort-output \
+		--project Kirana --copyright-holder "Kirana contributors" \
+		-o app/locale/messages.pot .
+	for po in app/locale/*/LC_MESSAGES/messages.po; do \
+		$(BIN)/pybabel -q update --ignore-obsolete --no-wrap \
+			-i app/locale/messages.pot -o "$$po" -l "$$(basename $$(dirname $$(dirname $$po)))" || exit 1; \
+	done
+	$(BIN)/python -m app.locale.check
 
 bench: venv-dev
 	$(BIN)/python bench/scan_lookup.py

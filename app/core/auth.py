@@ -29,6 +29,7 @@ from app.config import ConfigFile
 from app.core import audit
 from app.core.clock import utcnow
 from app.core.db import AnyDatabase, Session, dialect_name, rowcount
+from app.core.i18n import _, ngettext
 from app.core.models import ROLES, ApiKey, AuditLog, LoginThrottle, TrustedDevice, User
 from app.core.prepared import Prepared
 from app.core.security import (
@@ -48,7 +49,6 @@ from app.core.security import (
     session_expiry,
     verify_pin,
 )
-from app.core.words import count_of
 
 log = logging.getLogger("kirana.auth")
 
@@ -415,7 +415,7 @@ async def authenticate(
     `unknown_as` names the throttle row an unknown name counts on, so it locks like a
     user's and a lock does not tell which names are users."""
     if len(pin) > 128 or len(user_id) > 36:
-        raise LoginError(f"Wrong {what}. Try again.")
+        raise LoginError(_wrong(what))
     now = utcnow()
     async with db.read() as s:
         user = await s.get(User, user_id) if user_id else None
@@ -516,10 +516,8 @@ async def _count_failure(db: AnyDatabase, cfg: ConfigFile, attempt: Attempt,
                      user=user_id, at=now)
     await _maybe_prune(db, now)
     if newly_locked:
-        raise LoginError(
-            f"Too many wrong tries. Try again in {_minutes(newly_locked)}.", newly_locked
-        )
-    raise LoginError(message or f"Wrong {what}. Try again.")
+        raise LoginError(_too_many(newly_locked), newly_locked)
+    raise LoginError(message or _wrong(what))
 
 
 async def record_failure(db: AnyDatabase, cfg: ConfigFile, user_id: str, device_key: str,
@@ -554,7 +552,7 @@ def _raise_if_locked(rows: Sequence[LoginThrottle | None], now, attempt: Attempt
             "Too many wrong tries for this account from other devices. Sign in on a "
             f"device you have used before, ask an admin to clear the lock, or try again in "
             f"{_minutes(wait)}.", wait)
-    raise LoginError(f"Too many wrong tries. Try again in {_minutes(wait)}.", wait)
+    raise LoginError(_too_many(wait), wait)
 
 
 _last_prune: dict[int, float] = {}
@@ -619,8 +617,18 @@ async def pepper_existing_hashes(db: AnyDatabase) -> int:
 
 def _minutes(seconds: int) -> str:
     if seconds < 60:
-        return count_of(seconds, "second")
-    return count_of(-(-seconds // 60), "minute")
+        return ngettext("%(num)d second", "%(num)d seconds", seconds) % {"num": seconds}
+    minutes = -(-seconds // 60)
+    return ngettext("%(num)d minute", "%(num)d minutes", minutes) % {"num": minutes}
+
+
+def _wrong(what: str) -> str:
+    """The sign-in error, in the request's language (a store's PIN; the hub's English)."""
+    return _("Wrong PIN. Try again.") if what == "PIN" else f"Wrong {what}. Try again."
+
+
+def _too_many(wait: int) -> str:
+    return _("Too many wrong tries. Try again in %(wait)s.") % {"wait": _minutes(wait)}
 
 
 async def create_user(db: AnyDatabase, name: str, role: str, pin: str) -> User:

@@ -18,6 +18,7 @@ from app.core import audit
 from app.core.auth import StaffUser, pepper_of, role_allows
 from app.core.clock import utcnow
 from app.core.db import Database
+from app.core.i18n import is_shipped
 from app.core.models import ApiKey, TrustedDevice, User
 from app.core.security import check_pin_policy, hash_pin, new_api_key, verify_pin
 
@@ -136,6 +137,15 @@ async def change_own_pin(db: Database, user_id: str, old_pin: str, new_pin: str)
         row = await _user(s, user_id)
         row.pin_hash = digest
         audit.record(s, "pin_changed", user=user_id)
+
+
+async def set_language(db: Database, user_id: str, code: str) -> None:
+    """A signed-in person's own language for every device they sign in on (issue #22)."""
+    if not is_shipped(code):
+        raise CredentialError(f"{code[:20]!r} is not a language this store has")
+    async with db.write() as s:
+        row = await _user(s, user_id)
+        row.language = code
 
 
 async def revoke_api_key(db: Database, name: str, by: StaffUser | None = None) -> ApiKey:

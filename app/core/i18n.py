@@ -125,6 +125,15 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 _ = gettext
 
 
+def N_(message: str) -> str:
+    """Marks text for the catalogue that is translated later (labels in tables)."""
+    return message
+
+
+# Words shown from data, marked here so the catalogue has them (`_(u.role)` in templates).
+ROLE_NAMES = (N_("cashier"), N_("picker"), N_("manager"), N_("admin"))
+
+
 def money(minor: int, currency: str = "INR", symbol: bool = True) -> str:
     """Paise as the language writes money: ₹1,23,456.00 (lakh grouping); the same text
     as app.core.money.format_amount in English and Hindi (tests/unit/test_i18n.py)."""

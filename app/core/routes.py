@@ -11,8 +11,9 @@ from litestar.datastructures import Cookie
 from litestar.exceptions import NotFoundException
 from litestar.response import Redirect, Template
 
-from app.core import auth, migrate
+from app.core import auth, credentials, i18n, migrate
 from app.core.auth import PUBLIC, LoginError, requires
+from app.core.i18n import _
 from app.core.web import VARY, Form, current_user, page, signed_in
 
 DEVICE_COOKIE = "kirana_device"
@@ -68,7 +69,8 @@ async def _login_page(
         users=users,
         error=error,
         notice=(
-            "You were signed out because this device was not used for a while. Sign in again."
+            _("You were signed out because this device was not used for a while. "
+              "Sign in again.")
             if request.query_params.get("idle") == "1" and not error else ""
         ),
         selected=selected,
@@ -89,9 +91,9 @@ async def login_submit(request: Request, data: Form) -> Response | Template:
     user_id = data.get("user_id", "")
     pin = data.get("pin", "")
     if not user_id:
-        return await _login_page(request, "Tap your name first.", 400)
+        return await _login_page(request, _("Tap your name first."), 400)
     if not pin:
-        return await _login_page(request, "Enter your PIN.", 400, selected=user_id)
+        return await _login_page(request, _("Enter your PIN."), 400, selected=user_id)
     try:
         user = await auth.authenticate(
             request.app.state.db, request.app.state.cfg, user_id, pin, device_key(request),
@@ -107,6 +109,23 @@ async def login_submit(request: Request, data: Form) -> Response | Template:
     request.set_session(auth.new_session(user))
     await auth.restamp_session(request)  # the PIN it was opened with (a reset ends it)
     return Redirect(_safe_next(data.get("next")), status_code=303)
+
+
+@post("/language", opt=PUBLIC)
+async def choose_language(request: Request, data: Form) -> Response:
+    """The language toggle (PIN screen, profile page): this device's language until
+    someone signs in (cookie); a signed-in person's own choice is saved with them."""
+    code = data.get("lang", "")
+    if not i18n.is_shipped(code):
+        return Response("Unknown language", status_code=400, media_type="text/plain")
+    user = await auth.session_user(request)
+    if user is not None:
+        await credentials.set_language(request.app.state.db, user.id, code)
+    response: Response = Redirect(_safe_next(data.get("next")), status_code=303)
+    response.cookies.append(Cookie(
+        key=i18n.LANG_COOKIE, value=code, max_age=3600 * 24 * 365, httponly=True,
+        samesite="lax", secure=request.app.state.cfg.server.secure_cookies))
+    return response
 
 
 @post("/logout", guards=[requires("cashier", "picker", "manager")])
@@ -195,5 +214,5 @@ async def clear_lock(request: Request, data: Form) -> Redirect:
     return Redirect("/security/locks?cleared=1", status_code=303)
 
 
-ROUTES = [login_form, login_submit, logout, home, help_home, help_page, healthz, readyz,
-          service_worker, offline, locks_page, clear_lock]
+ROUTES = [login_form, login_submit, choose_language, logout, home, help_home, help_page,
+          healthz, readyz, service_worker, offline, locks_page, clear_lock]

@@ -33,6 +33,7 @@ from litestar.types import ExceptionHandlersMap
 
 from app.core import resources
 from app.core.auth import StaffUser, role_allows
+from app.core.i18n import N_, gettext
 from app.core.money import format_amount, format_rate
 from app.core.words import count_of
 
@@ -81,36 +82,37 @@ def page(
 
 # Navigation: (label, path, roles allowed). Shown only to roles that may open it.
 NAV: list[tuple[str, str, tuple[str, ...]]] = [
-    ("Till", "/pos", ("cashier",)),
-    ("Products", "/products", ("cashier", "picker", "manager")),
-    ("Receive", "/stock/receive", ("manager",)),
-    ("Adjust", "/stock/adjust", ("manager",)),
-    ("Pick", "/pick", ("picker",)),
-    ("Pack", "/pack", ("picker",)),
-    ("Riders", "/handover", ("picker",)),
-    ("Orders", "/orders", ("manager", "picker")),
-    ("Returns", "/returns", ("manager", "picker")),  # online returns desk (issue #19)
-    ("Stock", "/stock", ("manager", "picker")),
-    ("Counts", "/stock/counts", ("manager", "picker")),  # cycle counts (issue #17)
-    ("Expiry", "/stock/expiry", ("manager",)),  # expiry and mark-downs (issue #17)
-    ("Promotions", "/promotions", ("manager",)),  # offers at the counter (issue #21)
-    ("Loyalty", "/loyalty", ("cashier", "manager")),  # customers' points (issue #21)
-    ("Transfers", "/stock/transfers", ("manager", "picker")),  # between stores (issue #17)
-    ("Suppliers", "/purchasing", ("manager",)),
-    ("Reports", "/reports", ("manager",)),  # sales, stock, GSTR-1, fulfilment (issue #18)
-    ("Overrides", "/pos/audit", ("manager",)),
-    ("Printers", "/printers", ("manager",)),
-    ("Pair devices", "/pair", ("manager",)),
-    ("Staff", "/staff", ("manager",)),
-    ("Sign-in locks", "/security/locks", ("admin",)),
-    ("Help", "/help", ("cashier", "picker", "manager")),  # what to do when… (core/routes.py)
+    (N_("Till"), "/pos", ("cashier",)),
+    (N_("Products"), "/products", ("cashier", "picker", "manager")),
+    (N_("Receive"), "/stock/receive", ("manager",)),
+    (N_("Adjust"), "/stock/adjust", ("manager",)),
+    (N_("Pick"), "/pick", ("picker",)),
+    (N_("Pack"), "/pack", ("picker",)),
+    (N_("Riders"), "/handover", ("picker",)),
+    (N_("Orders"), "/orders", ("manager", "picker")),
+    (N_("Returns"), "/returns", ("manager", "picker")),  # online returns desk (issue #19)
+    (N_("Stock"), "/stock", ("manager", "picker")),
+    (N_("Counts"), "/stock/counts", ("manager", "picker")),  # cycle counts (issue #17)
+    (N_("Expiry"), "/stock/expiry", ("manager",)),  # expiry and mark-downs (issue #17)
+    (N_("Promotions"), "/promotions", ("manager",)),  # offers at the counter (issue #21)
+    (N_("Loyalty"), "/loyalty", ("cashier", "manager")),  # customers' points (issue #21)
+    (N_("Transfers"), "/stock/transfers", ("manager", "picker")),  # between stores (issue #17)
+    (N_("Suppliers"), "/purchasing", ("manager",)),
+    (N_("Reports"), "/reports", ("manager",)),  # sales, stock, GSTR-1, fulfilment (issue #18)
+    (N_("Overrides"), "/pos/audit", ("manager",)),
+    (N_("Printers"), "/printers", ("manager",)),
+    (N_("Pair devices"), "/pair", ("manager",)),
+    (N_("Staff"), "/staff", ("manager",)),
+    (N_("Sign-in locks"), "/security/locks", ("admin",)),
+    (N_("Help"), "/help", ("cashier", "picker", "manager")),  # what to do when… (core/routes.py)
 ]
 
 
 def nav_for(user: StaffUser | None) -> list[tuple[str, str]]:
     if user is None:
         return []
-    return [(label, path) for label, path, roles in NAV if role_allows(user.role, roles)]
+    return [(gettext(label), path) for label, path, roles in NAV
+            if role_allows(user.role, roles)]
 
 
 def qr_svg_data_uri(text: str) -> str:
@@ -120,12 +122,14 @@ def qr_svg_data_uri(text: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-TENDER_LABELS = {"cash": "Cash", "card": "Card", "upi": "UPI", "exchange": "Exchange credit",
-                 "points": "Loyalty points"}
+TENDER_LABELS = {"cash": N_("Cash"), "card": N_("Card"), "upi": N_("UPI"),
+                 "exchange": N_("Exchange credit"), "points": N_("Loyalty points")}
 
 
 def tender_label(kind: str) -> str:
-    return TENDER_LABELS.get(kind, kind)
+    """The tender's name in the language in force (app/core/i18n.py)."""
+    label = TENDER_LABELS.get(kind)
+    return gettext(label) if label else kind
 
 
 def template_globals() -> dict[str, Any]:

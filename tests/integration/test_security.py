@@ -12,9 +12,10 @@ from tests.conftest import STAFF, csrf_of, login
 
 # Routes anyone may open: sign-in, static files, the service worker, health,
 # the offline page, the customer's e-receipt (/r/<unguessable token>), and a customer
-# display's pairing page (/display/join: it holds a one-time code, no credential yet).
+# display's pairing page (/display/join: it holds a one-time code, no credential yet), and
+# the PIN screen's language toggle (/language: a cookie; saved only for the signed-in).
 PUBLIC_PATHS = {"/login", "/healthz", "/readyz", "/sw.js", "/offline", "/static", "/r",
-                "/pair/ca.crt", "/display/join"}
+                "/pair/ca.crt", "/display/join", "/language"}
 
 
 def _guard_roles(handler) -> list:

@@ -1,0 +1,160 @@
+"""Languages (issue #22): the shipped catalogues are complete, money and dates speak the
+language, the language choice rule, and hostile config values."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import jinja2
+import pytest
+from babel.messages.catalog import Catalog
+from hypothesis import given
+from hypothesis import strategies as st
+
+from app.config import ConfigError, parse_config
+from app.core import i18n
+from app.core.money import MAX_AMOUNT_MINOR, format_amount
+from app.locale import check, shipped_languages
+
+ROOT = Path(__file__).resolve().parents[2]
+GOOD = (ROOT / "store_config" / "store.toml").read_text()
+# The screens this work translated: every _() in them must be in every catalogue.
+CONVERTED = ["templates/core/login.html", "templates/core/_language.html",
+             "templates/print/receipt.txt.j2", "templates/print/_header.txt.j2"]
+TRANS_CALL = re.compile(r"""_\(\s*"((?:[^"\\]|\\.)*)"\s*[,)]""")
+
+
+def test_english_and_hindi_ship():
+    assert shipped_languages()[:2] == ("en", "hi")
+
+
+@pytest.mark.parametrize("code", [c for c in shipped_languages() if c != "en"])
+def test_shipped_catalogue_is_complete(code):
+    """What `make i18n` checks: nothing untranslated, fuzzy or with other placeholders,
+    and nothing in the code or templates missing from the catalogue."""
+    assert check.problems(check.read_catalogue(code), check.extracted_messages()) == []
+
+
+def test_every_string_of_the_converted_screens_is_catalogued():
+    catalogue = {m.id if isinstance(m.id, str) else m.id[0]
+                 for m in check.read_catalogue("hi") if m.id}
+    for name in CONVERTED:
+        found = TRANS_CALL.findall((ROOT / name).read_text(encoding="utf-8"))
+        assert found, name
+        assert set(found) <= catalogue, (name, set(found) - catalogue)
+
+
+def _catalog(*entries: tuple[str, str], fuzzy: bool = False) -> Catalog:
+    cat = Catalog(locale="hi")
+    for msgid, msgstr in entries:
+        cat.add(msgid, msgstr, flags=("fuzzy",) if fuzzy else ())
+    return cat
+
+
+@pytest.mark.parametrize(("entries", "fuzzy", "says"), [
+    ((("Items", ""),), False, "not translated"),
+    ((("Items", "सामान"),), True, "fuzzy"),
+    ((("Bill %(number)s", "बिल"),), False, "placeholders"),
+    ((("Bill %(number)s", "बिल %(nmber)s"),), False, "placeholders"),
+    ((("Counter {name}", "काउंटर"),), False, "placeholders"),
+])
+def test_the_check_fails_on_a_bad_entry(entries, fuzzy, says):
+    found = check.problems(_catalog(*entries, fuzzy=fuzzy))
+    assert len(found) == 1 and says in found[0]
+
+
+def test_the_check_fails_on_text_missing_from_the_catalogue():
+    found = check.problems(_catalog(("Items", "सामान")), {"Items", "Pay now"})
+    assert found == ["hi: 'Pay now' is not in the catalogue (run make i18n)"]
+
+
+def test_translation_and_fallbacks():
+    with i18n.use_language("hi"):
+        assert i18n.gettext("TOTAL") == "कुल"
+        assert i18n.gettext("not in any catalogue") == "not in any catalogue"
+        assert i18n.ngettext("%(num)d minute", "%(num)d minutes", 3) % {"num": 3} == "3 मिनट"
+    with i18n.use_language("hi", bilingual=True):
+        assert i18n.gettext("TOTAL") == "कुल / TOTAL"
+        assert i18n.gettext("UPI") == "UPI"  # the same in both: said once
+    with i18n.use_language("xx"):  # unknown: English
+        assert i18n.gettext("TOTAL") == "TOTAL"
+    assert i18n.gettext("TOTAL") == "TOTAL"  # outside any request or block
+
+
+@pytest.mark.parametrize(("own", "device", "store", "chosen"), [
+    ("hi", "en", "en", "hi"),  # the signed-in person's own choice wins
+    ("", "hi", "en", "hi"),  # then this device's (the PIN screen toggle)
+    ("", "", "hi", "hi"),  # then the store's default
+    ("", "", "en", "en"),
+    ("zz", "../../etc", "hi", "hi"),  # not shipped: skipped, never a path
+    (None, None, "xx", "en"),
+])
+def test_language_choice_rule(own, device, store, chosen):
+    assert i18n.choose_language(own, device, store) == chosen
+
+
+@given(st.integers(min_value=-MAX_AMOUNT_MINOR, max_value=MAX_AMOUNT_MINOR))
+def test_money_filter_equals_the_core_format_in_english_and_hindi(minor):
+    for code in ("en", "hi"):
+        with i18n.use_language(code):
+            assert i18n.money(minor) == format_amount(minor)
+            assert i18n.money(minor, symbol=False) == format_amount(minor, symbol=False)
+
+
+def test_money_groups_in_lakhs_in_every_indian_language():
+    assert i18n.money(12345600) == "₹1,23,456.00"
+    with i18n.use_language("hi"):
+        assert i18n.money(12345600) == "₹1,23,456.00"
+    for code in ("kn", "ta", "mr", "bn"):  # CLDR groups some the Western way
+        i18n._fixed.set(code)
+        try:
+            assert i18n.money(12345600).replace("\xa0", "") == "₹1,23,456.00"
+        finally:
+            i18n._fixed.set(None)
+
+
+def test_dates_in_the_store_time_zone_as_the_language_writes_them():
+    local = i18n.local_time(ZoneInfo("Asia/Kolkata"))
+    at = datetime(2026, 12, 2, 4, 50, tzinfo=UTC)
+    assert local(at) == "02 Dec 2026, 10:20"  # English: strftime, as before
+    assert local(None) == ""
+    with i18n.use_language("hi"):
+        text = local(at)
+        assert "10:20" in text and "2026" in text and "दिस" in text
+        assert local(at, "%d-%m-%Y %H:%M") == "02-12-2026 10:20"
+
+
+def test_jinja_trans_and_filter():
+    env = jinja2.Environment(autoescape=True)
+    i18n.install(env)
+    page = env.from_string('{{ _("Bill %(number)s", number=n) }} {{ 12345600|money }}')
+    with i18n.use_language("hi"):
+        assert page.render(n="<b>") == "बिल &lt;b&gt; ₹1,23,456.00"
+    assert page.render(n="7") == "Bill 7 ₹1,23,456.00"
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ('language = "en"', 'language = "fr"', "s.toml: store.language: 'fr' is not a shipped"),
+    ('language = "en"', 'language = "../hi"', "store.language: '../hi' is not a shipped"),
+    ('language = "en"', 'language = ""', "store.language: '' is not a shipped"),
+    ('language = "en"', "language = 5", "store.language: expected str, got int"),
+    ("[security]", '[printing]\nreceipt_language = "hindi"\n\n[security]',
+     "printing.receipt_language: 'hindi' is not a shipped language"),
+    ("[security]", '[printing]\nreceipt_langauge = "hi"\n\n[security]',
+     "printing.receipt_langauge: unknown key"),
+])
+def test_bad_language_settings_are_refused_naming_the_key(old, new, message):
+    assert old in GOOD
+    with pytest.raises(ConfigError) as err:
+        parse_config(GOOD.replace(old, new, 1), source="s.toml")
+    assert message in str(err.value)
+
+
+@pytest.mark.parametrize("value", ["", "en", "hi", "bilingual"])
+def test_receipt_languages_accepted(value):
+    cfg = parse_config(GOOD.replace("[security]", f'[printing]\nreceipt_language = "{value}"'
+                                    "\n\n[security]", 1))
+    assert cfg.printing.receipt_language == value
