@@ -135,10 +135,18 @@ async def _details(s: Session, start: datetime, end: datetime, tz: tzinfo) -> Da
                 .join(Sale, Sale.id == SaleTender.sale_id)
                 .where(Sale.at >= a, Sale.at < b).group_by(SaleTender.kind)):
             found.setdefault("taken", []).append(tuple(taken_row))
+        # A refund's tender paid its money part; the part given back as loyalty points
+        # (or not paid in money: refunds.points_minor) is on the `points` row (issue #21,
+        # as the shift's X/Z report; sales_rollup.GIVEN / GIVEN_POINTS).
         for given_row in await s.execute(
-                select(Refund.tender_kind, func.sum(Refund.total_minor))
+                select(Refund.tender_kind, func.sum(Refund.total_minor - Refund.points_minor))
                 .where(Refund.at >= a, Refund.at < b).group_by(Refund.tender_kind)):
             found.setdefault("given", []).append(tuple(given_row))
+        points_back = await s.scalar(
+            select(func.sum(Refund.points_minor))
+            .where(Refund.at >= a, Refund.at < b, Refund.points_minor != 0))
+        if points_back:
+            found.setdefault("given", []).append(("points", int(points_back)))
     return DayDetail(**{k: tuple(v) for k, v in found.items()})
 
 

@@ -102,9 +102,22 @@ REFUNDS = Part("sales_hour_days", (), (("refunds", "1"), ("refunded", "r.total_m
                "refunds AS r", "r.at", hourly=True)
 REFUNDERS = Part("sales_people_days", (("user_id", "r.user_id"),),
                  (("refunds", "1"), ("refunded", "r.total_minor")), "refunds AS r", "r.at")
+# What a refund paid back by its tender: the money part only. The part given back as
+# loyalty points (or not paid in money for an erased customer's points or for points
+# already spent: refunds.points_minor, issue #21) is on the `points` row, as on the
+# shift's X/Z report, so the payments table adds up to the refunds.
 GIVEN = Part("sales_tender_days", (("kind", "r.tender_kind"),),
-             (("given_n", "1"), ("given", "r.total_minor")), "refunds AS r", "r.at")
-PARTS = (SOLD, BACK, BILLS, CASHIERS, TAKEN, REFUNDS, REFUNDERS, GIVEN)
+             (("given_n", "1"), ("given", "r.total_minor - r.points_minor")), "refunds AS r",
+             "r.at")
+GIVEN_POINTS = Part("sales_tender_days", (("kind", "'points'"),),
+                    (("given_n", "1"), ("given", "r.points_minor")),
+                    "(SELECT * FROM refunds WHERE points_minor <> 0) AS r", "r.at")
+# Before migration 0028 (refunds.points_minor) a refund's whole total was its tender's:
+# migration 0022 builds the rollup on that table (see parts()).
+GIVEN_BEFORE_POINTS = Part("sales_tender_days", (("kind", "r.tender_kind"),),
+                           (("given_n", "1"), ("given", "r.total_minor")), "refunds AS r",
+                           "r.at")
+PARTS = (SOLD, BACK, BILLS, CASHIERS, TAKEN, REFUNDS, REFUNDERS, GIVEN, GIVEN_POINTS)
 
 
 @dataclass(frozen=True)
@@ -132,18 +145,50 @@ WATCHES = (
           "OR OLD.gst_rate_bp IS NOT NEW.gst_rate_bp "
           "OR (OLD.igst_minor <> 0) IS NOT (NEW.igst_minor <> 0)"),
     Watch("sale_tenders", ((TAKEN, "t.id"),), ("sale_id", "kind", "amount_minor")),
-    Watch("refunds", ((REFUNDS, "r.id"), (REFUNDERS, "r.id"), (GIVEN, "r.id")),
-          ("at", "user_id", "tender_kind", "total_minor"),
+    Watch("refunds", ((REFUNDS, "r.id"), (REFUNDERS, "r.id"), (GIVEN, "r.id"),
+                      (GIVEN_POINTS, "r.id")),
+          ("at", "user_id", "tender_kind", "total_minor", "points_minor"),
           ((BACK, "rl.refund_id"),), "OLD.at IS NOT NEW.at"),
     Watch("refund_lines", ((BACK, "rl.id"),),
           ("refund_id", "sale_line_id", "quantity", "amount_minor", "tax_minor")),
 )
 
 
-def triggers() -> list[tuple[str, str]]:
-    """(name, CREATE TRIGGER statement) of every trigger keeping the rollup."""
+def _with_points(raw: sqlite3.Connection | None, split: bool | None = None) -> bool:
+    """Whether the points part of refunds has its own row: from migration 0031 on (and
+    never before 0028 made refunds.points_minor: 0022 builds the rollup before it)."""
+    if split is not None:
+        return split
+    if raw is None:
+        return True
+    return any(row[1] == "points_minor" for row in raw.execute("PRAGMA table_info(refunds)"))
+
+
+def parts(raw: sqlite3.Connection | None = None, split: bool | None = None
+          ) -> tuple[Part, ...]:
+    if _with_points(raw, split):
+        return PARTS
+    return tuple(GIVEN_BEFORE_POINTS if p is GIVEN else p for p in PARTS
+                 if p is not GIVEN_POINTS)
+
+
+def _watches(raw: sqlite3.Connection | None, split: bool | None) -> tuple[Watch, ...]:
+    if _with_points(raw, split):
+        return WATCHES
+    refunds = Watch("refunds", ((REFUNDS, "r.id"), (REFUNDERS, "r.id"),
+                                (GIVEN_BEFORE_POINTS, "r.id")),
+                    ("at", "user_id", "tender_kind", "total_minor"),
+                    ((BACK, "rl.refund_id"),), "OLD.at IS NOT NEW.at")
+    return tuple(refunds if w.table == "refunds" else w for w in WATCHES)
+
+
+def triggers(raw: sqlite3.Connection | None = None, split: bool | None = None
+             ) -> list[tuple[str, str]]:
+    """(name, CREATE TRIGGER statement) of every trigger keeping the rollup (for the
+    tables as they are on `raw`; None: as the models have them; `split`: whether a
+    refund's points part has its own row, when a migration says)."""
     out = []
-    for w in WATCHES:
+    for w in _watches(raw, split):
         def body(sign: int, row: str, parts: tuple[tuple[Part, str], ...]) -> str:
             return " ".join(p.sql(sign, f"{col} = {row}.id") + ";" for p, col in parts)
 
@@ -172,8 +217,8 @@ def triggers() -> list[tuple[str, str]]:
     return out
 
 
-def create_triggers(raw: sqlite3.Connection) -> None:
-    for _name, sql in triggers():
+def create_triggers(raw: sqlite3.Connection, split: bool | None = None) -> None:
+    for _name, sql in triggers(raw, split):
         raw.execute(sql)
 
 
@@ -197,7 +242,8 @@ def offsets(tz: ZoneInfo, today: date) -> list[tuple[str, str]]:
             for i, (a, _b, offset) in enumerate(spans)]
 
 
-def rebuild(raw: sqlite3.Connection, tz_name: str, today: date) -> None:
+def rebuild(raw: sqlite3.Connection, tz_name: str, today: date, split: bool | None = None
+            ) -> None:
     """(Re)build the offsets for ``tz_name`` and the rollup from every bill and refund,
     in the caller's (write) transaction."""
     raw.execute("DELETE FROM sales_report_offsets")
@@ -205,7 +251,7 @@ def rebuild(raw: sqlite3.Connection, tz_name: str, today: date) -> None:
                     offsets(ZoneInfo(tz_name), today))
     for table in TABLES:
         raw.execute(f"DELETE FROM {table}")
-    for part in PARTS:
+    for part in parts(raw, split):
         raw.execute(part.sql(1, "1"))
     raw.execute("DELETE FROM sales_report_zone")
     raw.execute("INSERT INTO sales_report_zone (id, tz, built_at) VALUES (1, ?, ?)",

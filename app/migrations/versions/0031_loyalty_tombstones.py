@@ -9,11 +9,19 @@ only with a consent given after it (docs/loyalty.md, "Privacy").
 `loyalty_entries.cashier_id`: the user who took a points tender (a `redeemed` row);
 NULL for other movements and for rows made before this migration.
 
+The sales report's rollup (app/reports/sales_rollup.py): a refund's tender row counts
+only its money part; the part given back as points (refunds.points_minor) gets the
+`points` row, as on the shift's X/Z report. The refunds triggers are made again and the
+rollup rebuilt in the zone it was built for (none yet: the first report builds it).
+
 Revision ID: 0031
 Revises: 0030
 """
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from alembic import op
@@ -24,17 +32,29 @@ branch_labels = None
 depends_on = None
 
 
+def _rollup(split: bool) -> None:
+    from app.reports.sales_rollup import create_triggers, drop_triggers, rebuild
+
+    raw = op.get_bind().connection.driver_connection
+    assert raw is not None
+    drop_triggers(raw)
+    create_triggers(raw, split)
+    row = raw.execute("SELECT tz FROM sales_report_zone WHERE id = 1").fetchone()
+    if row is not None:
+        rebuild(raw, row[0], datetime.now(UTC).astimezone(ZoneInfo(row[0])).date(), split)
+
+
 def upgrade() -> None:
     op.create_table(
         "loyalty_tombstones",
         sa.Column("key", sa.String(64), primary_key=True),
         sa.Column("erased_at", sa.String(32), nullable=False),
     )
-    with op.batch_alter_table("loyalty_entries", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("cashier_id", sa.String(36), nullable=True))
+    op.add_column("loyalty_entries", sa.Column("cashier_id", sa.String(36), nullable=True))
+    _rollup(split=True)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("loyalty_entries", schema=None) as batch_op:
-        batch_op.drop_column("cashier_id")
+    _rollup(split=False)
+    op.drop_column("loyalty_entries", "cashier_id")
     op.drop_table("loyalty_tombstones")
