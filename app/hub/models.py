@@ -548,6 +548,44 @@ class HubLoyaltyWatch(Base):
                                              primary_key=True, index=True)
 
 
+# ---- what offers did across the chain (issue #21, migration h021) ----------------------
+
+
+class HubSaleOffer(Base):
+    """One offer on one line of a store's sale or refund (refunds negative): what the
+    event's line said it took off. Booked with the sale's hub_sales row (exactly once)."""
+
+    __tablename__ = "hub_sale_offers"
+    __table_args__ = (Index("ix_hub_sale_offers_promotion_day", "promotion_id", "day"),
+                      Index("ix_hub_sale_offers_day_store", "day", "store_id"))
+
+    doc_id: Mapped[str] = mapped_column(String(36), primary_key=True)  # hub_sales.id
+    line: Mapped[int] = mapped_column(Integer, primary_key=True)  # its place in the event
+    promotion_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    store_id: Mapped[str] = mapped_column(String(8))
+    kind: Mapped[str] = mapped_column(String(8))  # sale | refund
+    day: Mapped[str] = mapped_column(String(10))  # the hub's local date
+    sku: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(80))  # as the store named it
+    bill: Mapped[bool] = mapped_column(Boolean)  # a bill offer's share on this line
+    off_minor: Mapped[int] = mapped_column(BigInteger)
+
+
+class HubSaleSkuDay(Base):
+    """A store's sale lines of a SKU on a day (hub's local date): how many lines, their
+    quantity and net, refunds taken off; the promotions report's units and revenue."""
+
+    __tablename__ = "hub_sale_sku_days"
+    __table_args__ = (Index("ix_hub_sale_sku_days_day", "day"),)
+
+    store_id: Mapped[str] = mapped_column(String(8), primary_key=True)
+    sku: Mapped[str] = mapped_column(String(40), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    lines: Mapped[int] = mapped_column(Integer, default=0)
+    quantity: Mapped[int] = mapped_column(BigInteger, default=0)
+    net_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 # ---- chain promotions and coupons (issue #21, migration h018) -------------------------
 
 

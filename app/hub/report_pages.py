@@ -103,6 +103,73 @@ async def returns_page(request: Request, start: str = "", end: str = "") -> Temp
                 start=first.isoformat(), end=last.isoformat())
 
 
+# --- promotions across the chain (issue #21) ----------------------------------------
+
+CHART_OFFERS = 12  # offers in the summary charts
+CHART_DAYS = 62  # an offer's own day-by-day chart, up to this many days
+
+
+def _promotion_charts(r: Any) -> dict[str, Any]:
+    """Chain totals: the change in units per offer (those with days before to compare
+    with), what each gave off, and per offer its days beside the days before."""
+    every = [*r.offers, *r.own]
+    label = lambda o: o.name if o.chain else f"{o.name} ({o.store_id})"  # noqa: E731
+    ranked = [o for o in every if o.total.unit_percent is not None][:CHART_OFFERS]
+    biggest = sorted(every, key=lambda o: -o.total.discount_minor)[:CHART_OFFERS]
+    return {
+        "units": svg_charts.hbar_chart(
+            [label(o) for o in ranked], [o.total.unit_percent or 0 for o in ranked],
+            title="Change in units sold against the days before each offer, all stores",
+            fmt=lambda p: f"{p:+d} %") if ranked else None,
+        "discount": svg_charts.hbar_chart(
+            [label(o) for o in biggest], [o.total.discount_minor for o in biggest],
+            title="What each offer gave off, all stores", fmt=format_amount)
+        if biggest else None,
+        "days": {(o.store_id, o.id): svg_charts.bar_chart(
+            [d.strftime("%d %b") for d in o.dates], list(o.during_units),
+            previous=list(o.before_units),
+            names=("During the offer", "The days before it, in order"),
+            title=f"{o.name}: units sold each day of the offer, beside the same day of the "
+                  f"days before") for o in every if len(o.dates) <= CHART_DAYS},
+    }
+
+
+async def _promotions(request: Request, start: str, end: str) -> Any:
+    from app.hub import promotion_reports
+
+    first, last = rules.date_range(start, end, _today(request))
+    return await promotion_reports.chain_promotions(
+        request.app.state.db, first, last, request.app.state.cfg.tz, _today(request))
+
+
+@get("/hub/reports/promotions", guards=[requires(*HQ)])
+async def promotions_page(request: Request, start: str = "", end: str = "") -> Template:
+    """What each chain promotion, and each store's own offers, did: bills, discount,
+    units and revenue during the offer against the days before it, per store and for
+    the chain (figures in promotion_reports.py, rules in app/core/promotion_uplift.py)."""
+    try:
+        r = await _promotions(request, start, end)
+    except rules.RangeError as exc:
+        return page(request, "hub/reports_promotions.html", status_code=400, error=str(exc),
+                    r=None, start=start[:10], end=end[:10])
+    return page(request, "hub/reports_promotions.html", error="", r=r,
+                start=r.first.isoformat(), end=r.last.isoformat(),
+                charts=_promotion_charts(r))
+
+
+@get("/hub/reports/promotions.csv", guards=[requires(*HQ)])
+async def promotions_csv(request: Request, start: str = "", end: str = "") -> Response:
+    from app.hub import promotion_reports
+
+    try:
+        r = await _promotions(request, start, end)
+    except rules.RangeError as exc:
+        return Response(str(exc), status_code=400, media_type="text/plain; charset=utf-8")
+    return Response(promotion_reports.report_csv(r), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="chain-promotions-'
+                             f'{r.first.isoformat()}-{r.last.isoformat()}.csv"'})
+
+
 # --- GSTR-1 --------------------------------------------------------------------------
 
 
@@ -201,4 +268,5 @@ async def gst_set_gstin(request: Request, data: Form) -> Response:
     return go(request, f"{back}&saved={quote(store)}")
 
 
-ROUTES = [reports_page, reports_csv, returns_page, gst_page, gst_file, gst_set_gstin]
+ROUTES = [reports_page, reports_csv, returns_page, promotions_page, promotions_csv, gst_page,
+          gst_file, gst_set_gstin]

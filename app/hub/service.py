@@ -662,6 +662,9 @@ async def _record_sale(s: Session, store_id: str, e: Event, hub_tz: Any) -> None
     ).on_conflict_do_nothing(index_elements=["id"]))
     if getattr(written, "rowcount", 1):  # a replayed event adds nothing
         await reports.record_tax_lines(s, store_id, row_id, refund, day, data, doc)
+        from app.hub import promotion_reports  # lines and their offers (issue #21)
+
+        await promotion_reports.record_sale_lines(s, store_id, row_id, refund, day, data)
 
 
 async def _record_order_status(s: Session, store_id: str, data: dict, now: datetime) -> None:
