@@ -6,6 +6,7 @@ Columns (header row required, order free, names case-insensitive):
 |---------------|----------|------------------------|------------------------------------------------|
 | sku           | yes      | ATA-AASH-5KG           | your product code, unique, A-Z 0-9 - _ .       |
 | name          | yes      | Aashirvaad Atta 5 kg   | shown on screens and receipts                  |
+| name_local    | no       | आशीर्वाद आटा 5 kg       | the local-language name, shown beside `name`   |
 | price         | yes      | 245.00                 | selling price in rupees incl. GST (per kg/L)   |
 | mrp           | no       | 260.00                 | MRP in rupees incl. GST; empty: not known      |
 | gst_rate      | yes      | 5                      | GST percent: 0, 0.25, 3, 5, 12, 18, 28, 40      |
@@ -21,8 +22,9 @@ Columns (header row required, order free, names case-insensitive):
 A file without the tracks_expiry column (one written before it existed) leaves every
 product's flag as it is; new products from it do not track expiry. Likewise a file
 without the mrp column leaves every product's MRP as it is (new products have none);
-with it, an empty cell means no MRP. A price above the product's MRP (the row's, or
-the one kept) refuses the file: nothing is sold above its MRP (Legal Metrology).
+with it, an empty cell means no MRP. The same holds for name_local (issue #22).
+A price above the product's MRP (the row's, or the one kept) refuses the file: nothing
+is sold above its MRP (Legal Metrology).
 
 Every row is checked before anything is written, by the product rules every other
 way in uses too (app/catalog/rules.py); errors name the line number (as a spreadsheet
@@ -51,6 +53,7 @@ from app.core.money import MAX_QUANTITY, to_decimal_string
 COLUMNS = (
     "sku",
     "name",
+    "name_local",
     "barcodes",
     "price",
     "mrp",
@@ -82,6 +85,7 @@ class ProductRow:
     reorder_level: int = 0
     tracks_expiry: bool | None = False  # None: the file has no such column (keep the flag)
     mrp_minor: int | None = None  # None: no MRP (a file without the column: keep the MRP)
+    name_local: str = ""
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,7 @@ class ParsedCatalog:
     rows: list[ProductRow] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     mrp_column: bool = True  # False: the file has no mrp column (each product keeps its MRP)
+    name_local_column: bool = True  # False: no name_local column (each keeps its own)
 
     @property
     def clean(self) -> bool:
@@ -112,7 +117,7 @@ def _row(line: int, rec: dict[str, str], rules: Sequence[MeasureRule]) -> Produc
         barcodes=get("barcodes").split("|"), hsn=get("hsn"), unit=get("unit"),
         pack_size=get("pack_size"), category=get("category"), active=get("active"),
         reorder_level=get("reorder_level"), tracks_expiry=get("tracks_expiry"),
-        mrp=get("mrp"), measure_rules=rules)
+        mrp=get("mrp"), name_local=get("name_local"), measure_rules=rules)
     row = ProductRow(line=line, **vars(p))
     return row if "tracks_expiry" in rec else dataclasses.replace(row, tracks_expiry=None)
 
@@ -189,6 +194,7 @@ def parse_catalog(text: str, rules: Sequence[MeasureRule] = ()) -> ParsedCatalog
         out.errors.append(RowError(exc.line, str(exc)))
         return out
     out.mrp_column = "mrp" in (reader.fieldnames or ())
+    out.name_local_column = "name_local" in (reader.fieldnames or ())
     seen_sku: dict[str, int] = {}
     seen_code: dict[str, int] = {}
     try:
@@ -239,6 +245,7 @@ def write_catalog(products: Iterable[dict], stream: TextIO) -> int:
             [
                 p["sku"],
                 p["name"],
+                p.get("name_local", ""),
                 "|".join(p["barcodes"]),
                 to_decimal_string(p["price_minor"]),
                 "" if p.get("mrp_minor") is None else to_decimal_string(p["mrp_minor"]),

@@ -67,6 +67,7 @@ class ProductFields:
     reorder_level: int = 0
     tracks_expiry: bool = False
     mrp_minor: int | None = None  # None: no MRP known (none shown, no saving counted)
+    name_local: str = ""  # the name in the local language (issue #22); "" = none
 
 
 def _shown(text: str) -> str:
@@ -90,6 +91,15 @@ def check_sku(text: str) -> str:
         raise ProductError(f"SKU {_shown(_text(text).strip())} may only use A-Z, 0-9 and . _ -,"
                            f" start with a letter or digit, at most {SKU_MAX} characters")
     return sku
+
+
+def check_name_local(text: str) -> str:
+    """The local-language name (issue #22): one line, at most NAME_MAX characters;
+    empty is allowed (the English name alone shows)."""
+    name = " ".join(_text(text).split())
+    if len(name) > NAME_MAX:
+        raise ProductError(f"name_local is longer than {NAME_MAX} characters")
+    return name
 
 
 def check_name(text: str) -> str:
@@ -272,13 +282,14 @@ def parse_product(*, sku: str, name: str, price: str, gst_rate: str,
                   barcodes: Iterable[str] = (), hsn: str = "", unit: str = "",
                   pack_size: str = "", category: str = "", active: bool | str = True,
                   reorder_level: str = "", tracks_expiry: bool | str = False,
-                  mrp: str = "",
+                  mrp: str = "", name_local: str = "",
                   measure_rules: Sequence[MeasureRule] = ()) -> ProductFields:
     """A product typed as text (a CSV row, the hub's form), checked field by field in the
     order a person reads them; the first broken rule raises ProductError."""
     fields = ProductFields(
         sku=check_sku(sku),
         name=check_name(name),
+        name_local=check_name_local(name_local),
         price_minor=parse_price(price),
         mrp_minor=parse_mrp(mrp),
         gst_rate_bp=parse_gst(gst_rate),
@@ -303,6 +314,7 @@ def check_product(p: ProductFields, measure_rules: Sequence[MeasureRule] = ()
     fields = ProductFields(
         sku=check_sku(p.sku),
         name=check_name(p.name),
+        name_local=check_name_local(p.name_local),
         price_minor=check_price_minor(p.price_minor),
         mrp_minor=check_mrp_minor(p.mrp_minor),
         gst_rate_bp=check_gst_bp(p.gst_rate_bp),

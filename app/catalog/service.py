@@ -282,7 +282,7 @@ class ImportRejected(Exception):
         self.errors = errors
 
 
-def _fields(row: ProductRow, mrp_column: bool = True) -> dict:
+def _fields(row: ProductRow, mrp_column: bool = True, name_local_column: bool = True) -> dict:
     """The columns a row writes; a file without the tracks_expiry column leaves the
     flag alone (None), so an export from before it existed turns no product's off."""
     fields = {
@@ -300,12 +300,14 @@ def _fields(row: ProductRow, mrp_column: bool = True) -> dict:
         fields["tracks_expiry"] = row.tracks_expiry
     if mrp_column:  # a file without the mrp column leaves each product's MRP alone
         fields["mrp_minor"] = row.mrp_minor
+    if name_local_column:  # likewise the local-language name (issue #22)
+        fields["name_local"] = row.name_local
     return fields
 
 
 # The product columns import_catalog reads to tell an unchanged row (in this order).
 _COMPARED = ("name", "price_minor", "gst_rate_bp", "hsn", "unit", "pack_size", "category",
-             "active", "reorder_level", "tracks_expiry", "mrp_minor")
+             "active", "reorder_level", "tracks_expiry", "mrp_minor", "name_local")
 
 
 def _above_kept_mrp(row: ProductRow, known: tuple[str, dict] | None, mrp_column: bool) -> str:
@@ -355,6 +357,7 @@ async def import_catalog(
                         Product.reorder_level,
                         Product.tracks_expiry,
                         Product.mrp_minor,
+                        Product.name_local,
                     )
                 )
             ).all()
@@ -399,7 +402,7 @@ async def import_catalog(
         barcode_rows: list[dict[str, str]] = []
         touched: list[str] = []
         for row in good:
-            values = _fields(row, parsed.mrp_column)
+            values = _fields(row, parsed.mrp_column, parsed.name_local_column)
             if row.sku in existing:
                 pid, old = existing[row.sku]
                 same = all(old[k] == v for k, v in values.items())
@@ -411,7 +414,8 @@ async def import_catalog(
             else:
                 pid = uuid7()
                 inserts.append({"id": pid, "sku": row.sku, "tracks_expiry": False,
-                                "mrp_minor": None, **values, "updated_at": now})
+                                "mrp_minor": None, "name_local": "", **values,
+                                "updated_at": now})
                 report.created += 1
             touched.append(pid)
             barcode_rows.extend({"code": c, "product_id": pid} for c in row.barcodes)
@@ -463,6 +467,7 @@ async def export_rows(db: AnyDatabase) -> list[dict]:
             {
                 "sku": p.sku,
                 "name": p.name,
+                "name_local": p.name_local,
                 "barcodes": [b.code for b in p.barcodes],
                 "price_minor": p.price_minor,
                 "mrp_minor": p.mrp_minor,

@@ -421,7 +421,8 @@ async def active_store_ids(s: Session) -> list[str]:
 
 def product_payload(p: Product, codes: list[str]) -> dict:
     """What a store needs to sell a product: the `product.upserted` data."""
-    return {"sku": p.sku, "name": p.name, "price_minor": p.price_minor,
+    return {"sku": p.sku, "name": p.name, "name_local": p.name_local,
+            "price_minor": p.price_minor,
             "mrp_minor": p.mrp_minor, "gst_rate_bp": p.gst_rate_bp, "hsn": p.hsn, "unit": p.unit,
             "pack_size": p.pack_size, "category": p.category, "active": p.active,
             "reorder_level": p.reorder_level, "tracks_expiry": p.tracks_expiry,

@@ -112,6 +112,9 @@ async def _product_upserted(s: Session, cfg: StoreConfig, data: dict) -> None:
         values["price_minor"], values["active"] = 0, False
     # The MRP (issue #21); an older hub leaves it out: the product then shows no MRP.
     values["mrp_minor"] = _mrp(sku, data.get("mrp_minor"), values["price_minor"])
+    # The local-language name (issue #22); an older hub leaves it out: none shown.
+    local = data.get("name_local")
+    values["name_local"] = clip(" ".join(local.split()), NAME_MAX) if isinstance(local, str) else ""
     codes = sorted({str(c) for c in data.get("barcodes") or []})
     product = await s.scalar(select(Product).where(Product.sku == sku))
     if product is None:
