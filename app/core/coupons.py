@@ -12,6 +12,8 @@ other stores still hold unused uses.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ MAX_TYPED = 200  # longer than this is not a coupon typed or scanned: refused un
 MAX_LIMIT = 1_000_000
 CODE = re.compile(r"[A-Z0-9][A-Z0-9_-]{1,39}")
 MAX_ON_CART = 5
+CUSTOMER_KEY = re.compile(r"[0-9a-f]{64}")  # a customer key: 64 lower-case hex digits
 
 
 class CouponError(ValueError):
@@ -60,10 +63,35 @@ class Limits:
 
 @dataclass(frozen=True, slots=True)
 class Uses:
-    """Uses not given back: in all (at this store), by this cart's customer."""
+    """Uses not given back: in all (at this store), by this cart's customer.
+    `chain_by_customer`: the hub's count of this customer's uses of a chain coupon at
+    every store (None: not heard, so the store's own count is the rule)."""
 
     total: int = 0
     by_customer: int = 0
+    chain_by_customer: int | None = None
+
+    @property
+    def customer_count(self) -> int:
+        """The customer's uses the limit is judged on: the hub's chain-wide count when
+        heard (it may lag this store's newest uses: the larger of the two)."""
+        if self.chain_by_customer is None:
+            return self.by_customer
+        return max(self.by_customer, self.chain_by_customer)
+
+
+def customer_key(code: str, phone: str) -> str:
+    """What a store sends the hub for a chain coupon's customer instead of the number:
+    HMAC-SHA256 of the 10-digit number keyed by the coupon's code (docs/promotions.md,
+    "Per customer across the chain"). The same at every store, different for each coupon
+    (a customer's keys cannot be matched across coupons), and the hub can work it out
+    again from a number it is asked to erase."""
+    return hmac.new(f"kirana coupon customer {code}".encode(), phone.encode(),
+                    hashlib.sha256).hexdigest()
+
+
+def is_customer_key(value: object) -> bool:
+    return isinstance(value, str) and CUSTOMER_KEY.fullmatch(value) is not None
 
 
 def _day(d: date) -> str:
@@ -91,11 +119,13 @@ def refusal(code: str, *, starts: date | None, ends: date | None, ended: date | 
         if not phone:
             return (f"Coupon {code} is limited per customer: enter the customer's mobile "
                     "number first")
-        if uses.by_customer >= limits.per_customer:
+        used = uses.customer_count
+        if used >= limits.per_customer:
+            where = "" if uses.chain_by_customer is None else " across the chain"
             if limits.per_customer == 1:
-                return f"Coupon {code} already used by this customer"
+                return f"Coupon {code} already used by this customer{where}"
             return (f"Coupon {code} already used "
-                    f"{count_of(uses.by_customer, 'time')} by this customer (the limit)")
+                    f"{count_of(used, 'time')} by this customer{where} (the limit)")
     return None
 
 

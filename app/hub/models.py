@@ -673,3 +673,22 @@ class HubCouponUse(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True,
                                                          default=None)
+    # The customer's key (core/coupons.customer_key; None: no per-customer limit, an
+    # older store, or erased) and whether this use went past the customer's limit
+    # across the chain (booked all the same: a completed sale is never refused).
+    customer: Mapped[str | None] = mapped_column(String(64), nullable=True, default=None)
+    over_limit: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class HubCouponCustomer(Base):
+    """A chain coupon's uses by one customer at every store (migration h020), net of
+    those given back: the per-customer limit held across the chain. `customer` is a
+    keyed hash of the number (core/coupons.customer_key), never the number;
+    `overshoots`: uses booked past the limit (offline stores, two tills racing)."""
+
+    __tablename__ = "hub_coupon_customers"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    customer: Mapped[str] = mapped_column(String(64), primary_key=True)
+    used: Mapped[int] = mapped_column(Integer, default=0)
+    overshoots: Mapped[int] = mapped_column(Integer, default=0)

@@ -24,16 +24,26 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text, update
 
 from app.core import audit
 from app.core import coupons as coupon_rules
 from app.core import promotions as engine
 from app.core.clock import utcnow
 from app.core.db import Session
+from app.core.loyalty import is_phone, normalise_phone
 from app.hub import placement
 from app.hub.db import HubDatabase, dialect_of, write_retrying
-from app.hub.models import HubCoupon, HubCouponGrant, HubCouponUse, HubPromotion
+from app.hub.models import (
+    HubCoupon,
+    HubCouponCustomer,
+    HubCouponGrant,
+    HubCouponUse,
+    HubLoyaltyCustomer,
+    HubOutbox,
+    HubPromotion,
+    StoreEventRow,
+)
 from app.hub.service import active_store_ids, enqueue
 from app.promotions import service as store_promotions
 from app.promotions.service import FormError
@@ -224,6 +234,7 @@ class Listed:
     summary: str
     coupon: HubCoupon | None
     used: int  # uses reported, net of those given back
+    overshoots: int = 0  # uses booked past a customer's limit across the chain
 
 
 async def listing(db: HubDatabase, at: datetime) -> list[Listed]:
@@ -233,6 +244,9 @@ async def listing(db: HubDatabase, at: datetime) -> list[Listed]:
         coupons = {c.code: c for c in await s.scalars(select(HubCoupon))}
         used = dict((await s.execute(select(HubCouponGrant.code, func.sum(HubCouponGrant.used))
                                      .group_by(HubCouponGrant.code))).all())
+        over = dict((await s.execute(select(HubCouponUse.code, func.count())
+                                     .where(HubCouponUse.over_limit.is_(True))
+                                     .group_by(HubCouponUse.code))).all())
     out = []
     for row in rows:
         try:
@@ -242,7 +256,8 @@ async def listing(db: HubDatabase, at: datetime) -> list[Listed]:
         state = "ended" if not row.active or (row.ends and at.date().isoformat() > row.ends) \
             else "scheduled" if row.starts and at.date().isoformat() < row.starts else "running"
         out.append(Listed(row, state, summary, coupons.get(row.coupon or ""),
-                          int(used.get(row.coupon or "", 0) or 0)))
+                          int(used.get(row.coupon or "", 0) or 0),
+                          int(over.get(row.coupon or "", 0) or 0)))
     return out
 
 
@@ -268,20 +283,33 @@ async def preview(db: HubDatabase, basket: str, on: str, coupons_text: str,
 # ---- stores' uses (coupon.used, coupon.released) ----------------------------------------
 
 
-KINDS = frozenset({"coupon.used", "coupon.released"})
-# A report may top up other stores too (rebalance): the frame locks every store row first
-# (app/sync/hub_link.apply_frame), the lock order of every writer here.
+KINDS = frozenset({"coupon.used", "coupon.released", "coupon.lookup"})
+# A report may top up other stores too (rebalance), a look-up is answered: the frame
+# locks every store row first (app/sync/hub_link.apply_frame), the lock order of every
+# writer here.
 ENQUEUES = KINDS
 
 
+def _customer_of(data: Mapping[str, Any]) -> str | None:
+    """The event's customer key, or None (none sent: an older store, no per-customer
+    limit). Frame validation (sync/protocol.check_event_data) already refused a
+    malformed one; read again here, since a store's report never stops its link."""
+    value = data.get("customer")
+    return value if coupon_rules.is_customer_key(value) else None
+
+
 async def apply_store_event(s: Session, store_id: str, event: Event) -> None:
-    """A store's use or release of a chain coupon, in the frame's transaction (which
-    holds the store's row). A use books once by its id; the store's allowance is then
-    topped up from what is left of the total and sent to it (`coupon.upserted`). A code
+    """A store's use or release of a chain coupon, or a till's question about a
+    customer, in the frame's transaction (which holds the store's row). A use books once
+    by its id, and counts against its customer (their key) across the chain; the store's
+    allowance is then topped up from what is left of the total and sent to it
+    (`coupon.upserted`). A code
     the hub does not know, or a malformed event, is logged and skipped: a store's
     report never stops its link."""
     data = event.data
     use_id, code = data.get("use_id"), coupon_rules.normalise(str(data.get("code", ""))[:200])
+    if event.kind == "coupon.lookup":
+        use_id = "-"  # a question, not a use
     if not isinstance(use_id, str) or not 0 < len(use_id) <= 36 or code is None:
         log.warning("store %s sent %s without a readable use id or code: ignored",
                     store_id, event.kind)
@@ -290,6 +318,9 @@ async def apply_store_event(s: Session, store_id: str, event: Event) -> None:
     if coupon is None:
         log.warning("store %s reported coupon %s, which the hub does not have: ignored",
                     store_id, code)
+        return
+    if event.kind == "coupon.lookup":
+        await _answer_lookup(s, store_id, coupon, _customer_of(data))
         return
     grant = await s.get(HubCouponGrant, (code, store_id))
     if grant is None:
@@ -300,8 +331,10 @@ async def apply_store_event(s: Session, store_id: str, event: Event) -> None:
     if event.kind == "coupon.used":
         if use is not None:
             return  # booked before (a replay)
-        s.add(HubCouponUse(id=use_id, code=code, store_id=store_id,
-                           sale=str(data.get("sale", ""))[:24], at=now))
+        use = HubCouponUse(id=use_id, code=code, store_id=store_id,
+                           sale=str(data.get("sale", ""))[:24], at=now, over_limit=False)
+        s.add(use)
+        await _count_customer(s, store_id, coupon, use, _customer_of(data))
         grant.used += 1
         if grant.used > grant.granted:  # a store past its allowance: shown, never hidden
             log.warning("store %s used coupon %s %d times, %d allowed", store_id, code,
@@ -311,9 +344,91 @@ async def apply_store_event(s: Session, store_id: str, event: Event) -> None:
             return
         use.released_at = now
         grant.used = max(0, grant.used - 1)  # the use is free again at that store
+        if use.customer is not None:  # the key booked with the use, not the one resent
+            mine = await s.get(HubCouponCustomer, (code, use.customer))
+            if mine is not None:
+                mine.used = max(0, mine.used - 1)
     await s.flush()
     if coupon.active:
         await _rebalance(s, coupon, now)
+
+
+async def _count_customer(s: Session, store_id: str, coupon: HubCoupon, use: HubCouponUse,
+                          customer: str | None) -> None:
+    """Count a use against its customer across the chain (the coupon's row is locked:
+    reports of one coupon are booked one at a time). Past the per-customer limit (a store
+    offline, or two stores' tills at once) it is booked all the same, as an overshoot
+    shown on HQ's page: the sale was completed and the customer has gone."""
+    if customer is None or coupon.per_customer_limit is None:
+        return
+    use.customer = customer
+    mine = await s.get(HubCouponCustomer, (coupon.code, customer))
+    if mine is None:
+        mine = HubCouponCustomer(code=coupon.code, customer=customer, used=0, overshoots=0)
+        s.add(mine)
+    if mine.used >= coupon.per_customer_limit:
+        use.over_limit = True
+        mine.overshoots += 1
+        log.warning("store %s: coupon %s used past its per-customer limit (%d) by customer "
+                    "%s…", store_id, coupon.code, coupon.per_customer_limit, customer[:8])
+    mine.used += 1
+
+
+async def _answer_lookup(s: Session, store_id: str, coupon: HubCoupon,
+                         customer: str | None) -> None:
+    """A till asking whether a customer has uses of a chain coupon left: the hub's count
+    (every store's uses it has booked, the asking store's up to this look-up, since its
+    events come in order), answered to that store only (`coupon.customer`)."""
+    if customer is None:
+        log.warning("store %s asked about coupon %s without a customer key: ignored",
+                    store_id, coupon.code)
+        return
+    mine = await s.get(HubCouponCustomer, (coupon.code, customer))
+    await enqueue(s, [store_id], [("coupon.customer", {
+        "code": coupon.code, "customer": customer, "used": mine.used if mine else 0,
+        "per_customer_limit": coupon.per_customer_limit})])
+
+
+async def forget_erased(s: Session, store_id: str, data: Mapping[str, Any]) -> None:
+    """After the loyalty side applied a store's `loyalty.erased` (app/hub/loyalty.py):
+    when the number is no longer a customer there (erased now, or never joined), its
+    chain coupon keys go too. A store the loyalty rules did not let erase the customer
+    (the number is still there) erases nothing here either."""
+    phone = data.get("phone")
+    if not isinstance(phone, str) or not is_phone(phone):
+        return
+    number = normalise_phone(phone)
+    if await s.scalar(select(HubLoyaltyCustomer.id).where(
+            HubLoyaltyCustomer.phone == number).limit(1)) is not None:
+        return
+    if await forget_customer(s, number):
+        log.info("store %s: a customer erased on request; their chain coupon uses kept "
+                 "without them", store_id)
+
+
+async def forget_customer(s: Session, phone: str) -> int:
+    """A customer erased on request: their coupon keys out of the hub (the counts
+    deleted, the uses' key blanked, and the key taken out of the copies of the stores'
+    events and of the answers the hub keeps). The key of each coupon is worked out again
+    from the number (core/coupons.customer_key). Returns the coupons that counted them."""
+    codes = list(await s.scalars(select(HubCoupon.code).where(
+        HubCoupon.per_customer_limit.is_not(None))))
+    forgotten = 0
+    for code in codes:
+        key = coupon_rules.customer_key(code, phone)
+        gone = await s.execute(delete(HubCouponCustomer).where(
+            HubCouponCustomer.code == code, HubCouponCustomer.customer == key))
+        forgotten += int(getattr(gone, "rowcount", 0) or 0)
+        await s.execute(update(HubCouponUse).where(HubCouponUse.code == code,
+                                                   HubCouponUse.customer == key)
+                        .values(customer=None))
+        await s.execute(update(StoreEventRow).where(
+            StoreEventRow.kind.in_(KINDS), StoreEventRow.data.contains(key))
+            .values(data=func.replace(StoreEventRow.data, key, "erased")))
+        await s.execute(update(HubOutbox).where(
+            HubOutbox.kind == "coupon.customer", HubOutbox.data.contains(key))
+            .values(data=func.replace(HubOutbox.data, key, "erased")))
+    return forgotten
 
 
 async def _rebalance(s: Session, coupon: HubCoupon, now: datetime) -> None:

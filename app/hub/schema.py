@@ -11,6 +11,7 @@ HUB_ONLY_TABLES = frozenset({
     "hub_loyalty_customers", "hub_loyalty_entries", "hub_loyalty_watch",  # issue #21 (h017)
     # chain promotions and coupons (issue #21, h018)
     "hub_promotions", "hub_coupons", "hub_coupon_grants", "hub_coupon_uses",
+    "hub_coupon_customers",  # a chain coupon's uses per customer (issue #21, h020)
     "hub_sale_offers", "hub_sale_sku_days",  # promotions' uplift (issue #21, h021)
 })
 

@@ -598,7 +598,11 @@ async def apply_store_events(s: Session, store: HubStore, events: tuple[Event, .
 
             if e.kind in loyalty.KINDS:
                 await loyalty.apply_store_event(s, store.id, e)
-        elif e.kind in ("coupon.used", "coupon.released"):  # chain coupons (issue #21)
+            if e.kind == "loyalty.erased":  # their chain coupon keys go too
+                from app.hub import promotions  # (promotions.py imports this module)
+
+                await promotions.forget_erased(s, store.id, data)
+        elif e.kind in ("coupon.used", "coupon.released", "coupon.lookup"):  # issue #21
             from app.hub import promotions  # (promotions.py imports this module)
 
             await promotions.apply_store_event(s, store.id, e)

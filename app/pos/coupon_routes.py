@@ -12,6 +12,13 @@ from app.pos.till_rules import PosError
 from app.pos.till_web import CASHIER, cart_response, counter_of, notice
 
 
+def hub_online(request: Request) -> bool:
+    """Whether the store's link to the hub is up now (a chain coupon's customer is then
+    asked of the hub; offline the till does not wait)."""
+    client = getattr(request.app.state, "sync_client", None)
+    return client is not None and client.status.state == "online"
+
+
 @post("/pos/cart/coupon", guards=[CASHIER])
 async def apply_coupon(request: Request, data: Form) -> Template:
     db, cfg = request.app.state.db, request.app.state.cfg
@@ -20,7 +27,8 @@ async def apply_coupon(request: Request, data: Form) -> Template:
         return notice(request, "Open a shift first.")
     try:
         view, said = await coupons.add_coupon(db, cfg, counter, data.get("cart_id", "")[:64],
-                                              data.get("code", ""))
+                                              data.get("code", ""),
+                                              hub_online=hub_online(request))
     except PosError as exc:
         view = await cart.current_cart(db, cfg, counter, signed_in(request))
         return await cart_response(request, view, str(exc), "error")

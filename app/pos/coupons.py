@@ -5,7 +5,7 @@ completion, in the sale's transaction (app/promotions/coupons.record_uses)."""
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from app.config import StoreConfig
 from app.core import coupons as rules
@@ -23,16 +23,23 @@ class NotACoupon(PosError):
 
 
 async def add_coupon(db: Database, cfg: StoreConfig, counter: str, cart_id: str,
-                     text: str) -> tuple[CartView, str]:
+                     text: str, *, hub_online: bool = False) -> tuple[CartView, str]:
     """Put a coupon on the cart; returns the cart and what to tell the cashier
     ("Coupon DIWALI50 applied: ₹50.00 off"). PosError says why not; NotACoupon when
-    no offer carries the code."""
+    no offer carries the code. A chain coupon limited per customer, on a cart with the
+    customer's number, is first asked of the hub while the link is `hub_online` (at most
+    coupons.ASK_SECONDS; no answer: the store's own count is the rule)."""
     code = rules.normalise(text)
     if code is None:
         raise NotACoupon("that is not a coupon code")
     async with db.read() as s:  # an unknown scan takes no write lock to find out
-        if await coupons.find(s, code) is None:
+        first = await coupons.find(s, code)
+        if first is None:
             raise NotACoupon(f"No coupon {code}")
+        phone = await s.scalar(select(Cart.customer_phone).where(
+            Cart.id == cart_id, Cart.counter == counter)) or ""
+    if hub_online and coupons.chain_key(first, phone) is not None:
+        await coupons.ask_hub(db, first, phone)
     async with db.write() as s:
         found = await coupons.find(s, code)
         if found is None:

@@ -5,11 +5,19 @@ refund, and apply a chain coupon pushed by the hub. The rules are app/core/coupo
 Limits hold under two tills racing the last use because the use is counted and written
 inside the sale's write transaction (SQLite's BEGIN IMMEDIATE: one writer at a time),
 so the second sale sees the first one's use and is refused.
+
+A chain coupon's per-customer limit holds across the chain when the hub is reachable:
+the till asks the hub (`coupon.lookup`, the customer's key, never the number) and waits
+at most ASK_SECONDS for its answer (`coupon.customer`), kept in this process for
+ANSWER_FRESH_SECONDS (`ChainAnswers`; the sync client is a task of this process).
+Without an answer the store's own count is the rule, as before.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -20,7 +28,7 @@ from app.config import StoreConfig
 from app.core import coupons as rules
 from app.core.clock import utcnow
 from app.core.coupons import CouponError
-from app.core.db import Session
+from app.core.db import Database, Session
 from app.core.ids import uuid7
 from app.core.promotions import Applied, Promotion
 from app.promotions.models import CouponRow, CouponUse, PromotionRow
@@ -74,6 +82,108 @@ async def uses_of(s: Session, code: str, phone: str,
     return rules.Uses(int(total), int(mine))
 
 
+# ---- a chain coupon's customer across the chain (the hub's answers) --------------------
+
+
+ASK_SECONDS = 1.5  # the longest a till waits for the hub's answer (online only)
+ANSWER_FRESH_SECONDS = 120.0  # an answer is used this long (the add, then Complete)
+ASK_AGAIN_SECONDS = 10.0  # a fresh answer younger than this is not asked again
+
+
+class ChainAnswers:
+    """The hub's answers about customers of chain coupons, by (code, customer key): the
+    uses at every store it had booked when it read the question, and when that question
+    was asked (this store's uses since then are not in the answer: the caller adds them).
+    In memory: the store keeps no customer's chain-wide count on disk, and a restart
+    only means asking again."""
+
+    def __init__(self) -> None:
+        self._heard: dict[tuple[str, str], tuple[int, datetime, float]] = {}
+        self._asked: dict[tuple[str, str], datetime] = {}
+        self._waiting: dict[tuple[str, str], list[asyncio.Event]] = {}
+
+    def asked(self, code: str, key: str, at: datetime) -> None:
+        self._asked.setdefault((code, key), at)
+
+    def heard(self, code: str, key: str, used: int) -> None:
+        if len(self._heard) > 10_000:  # more than a day's customers: forget the oldest
+            for old in sorted(self._heard, key=lambda k: self._heard[k][2])[:5_000]:
+                del self._heard[old]
+        asked = self._asked.pop((code, key), None) or utcnow()
+        self._heard[(code, key)] = (used, asked, time.monotonic())
+        for waiter in self._waiting.pop((code, key), []):
+            waiter.set()
+
+    def used(self, code: str, key: str, max_age: float = ANSWER_FRESH_SECONDS
+             ) -> tuple[int, datetime] | None:
+        """The hub's count and when it was asked for, if heard within `max_age`."""
+        got = self._heard.get((code, key))
+        if got is None or time.monotonic() - got[2] > max_age:
+            return None
+        return got[0], got[1]
+
+    async def wait(self, code: str, key: str, seconds: float) -> tuple[int, datetime] | None:
+        waiter = asyncio.Event()
+        self._waiting.setdefault((code, key), []).append(waiter)
+        try:
+            await asyncio.wait_for(waiter.wait(), seconds)
+        except TimeoutError:
+            pass
+        finally:
+            waiters = self._waiting.get((code, key), [])
+            if waiter in waiters:
+                waiters.remove(waiter)
+                if not waiters:
+                    del self._waiting[(code, key)]
+        return self.used(code, key)
+
+    def forget(self) -> None:
+        self._heard.clear()
+        self._asked.clear()
+
+
+CHAIN = ChainAnswers()
+
+
+def chain_key(found: Found, phone: str) -> str | None:
+    """The customer's key for a chain coupon with a per-customer limit (what goes to the
+    hub instead of the number); None: a store coupon, no such limit, or no number."""
+    c = found.coupon
+    if c is None or c.source != "hub" or c.per_customer_limit is None or not phone:
+        return None
+    return rules.customer_key(found.code, phone)
+
+
+async def ask_hub(db: Database, found: Found, phone: str) -> bool:
+    """Ask the hub how often this customer used the chain coupon at every store and wait
+    at most ASK_SECONDS (the caller asks only while the link is online; a till is never
+    held longer). False: no answer in time, so the store's own count is the rule."""
+    key = chain_key(found, phone)
+    if key is None:
+        return False
+    if CHAIN.used(found.code, key, ASK_AGAIN_SECONDS) is not None:
+        return True
+    async with db.write() as s:
+        CHAIN.asked(found.code, key, utcnow())
+        emit(s, "coupon.lookup", {"code": found.code, "customer": key})
+    return await CHAIN.wait(found.code, key, ASK_SECONDS) is not None
+
+
+class BadCustomerEvent(ValueError):
+    """A coupon.customer the store cannot read."""
+
+
+def apply_hub_customer(data: dict) -> None:
+    """The hub's answer about a customer of a chain coupon (`coupon.customer`)."""
+    code = rules.normalise(str(data.get("code", ""))[:rules.MAX_TYPED])
+    key, used = data.get("customer"), data.get("used")
+    if code is None or not rules.is_customer_key(key) or isinstance(used, bool) \
+            or not isinstance(used, int) or not 0 <= used <= 2**31:
+        raise BadCustomerEvent("code, customer or used missing or malformed")
+    assert isinstance(key, str)
+    CHAIN.heard(code, key, used)
+
+
 def _limits(coupon: CouponRow | None) -> rules.Limits:
     if coupon is None:
         return rules.Limits()
@@ -94,11 +204,14 @@ async def refusal(s: Session, cfg: StoreConfig, found: Found, phone: str,
     ended: date | None = None
     if not offer.active:
         ended = (offer.ended_at or offer.updated_at).astimezone(cfg.tz).date()
+    uses = await uses_of(s, found.code, phone, counted_since(found.coupon))
+    key = chain_key(found, phone)
+    heard = CHAIN.used(found.code, key) if key is not None else None
+    if heard is not None:  # the hub's count across the chain, plus this store's since
+        since = await uses_of(s, found.code, phone, heard[1])
+        uses = rules.Uses(uses.total, uses.by_customer, heard[0] + since.by_customer)
     return rules.refusal(found.code, starts=offer.starts, ends=offer.ends, ended=ended,
-                         today=today, limits=_limits(found.coupon),
-                         uses=await uses_of(s, found.code, phone,
-                                            counted_since(found.coupon)),
-                         phone=phone)
+                         today=today, limits=_limits(found.coupon), uses=uses, phone=phone)
 
 
 def applied_codes(applied: Iterable[Applied], promotions: Sequence[Promotion]) -> list[str]:
@@ -130,8 +243,12 @@ async def record_uses(s: Session, cfg: StoreConfig, sale_id: str, sale_number: s
         use = CouponUse(id=uuid7(), code=code, sale_id=sale_id, customer_phone=phone, at=at)
         s.add(use)
         if found.source == "hub":
-            emit(s, "coupon.used", {"use_id": use.id, "code": code, "sale": sale_number,
-                                    "at": at.isoformat()})
+            data = {"use_id": use.id, "code": code, "sale": sale_number,
+                    "at": at.isoformat()}
+            key = chain_key(found, phone)
+            if key is not None:
+                data["customer"] = key
+            emit(s, "coupon.used", data)
 
 
 async def release_for_sale(s: Session, sale_id: str, at: datetime) -> list[str]:
@@ -144,8 +261,11 @@ async def release_for_sale(s: Session, sale_id: str, at: datetime) -> list[str]:
         coupon = await s.get(CouponRow, use.code)
         since = counted_since(coupon)
         if since is not None and use.at >= since:  # a store coupon's older use: not HQ's
-            emit(s, "coupon.released", {"use_id": use.id, "code": use.code,
-                                        "at": at.isoformat()})
+            data = {"use_id": use.id, "code": use.code, "at": at.isoformat()}
+            key = chain_key(Found(use.code, [], coupon), use.customer_phone)
+            if key is not None:
+                data["customer"] = key
+            emit(s, "coupon.released", data)
     return sorted(u.code for u in uses)
 
 

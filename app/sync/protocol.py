@@ -37,8 +37,9 @@ STORE_TO_HUB = frozenset({"stock.moved", "sale.completed", "sale.refunded", "ord
                           # loyalty points (issue #21, docs/loyalty.md)
                           "loyalty.joined", "loyalty.earned", "loyalty.redeemed",
                           "loyalty.reversed", "loyalty.lookup", "loyalty.erased",
-                          # chain coupons used and given back (issue #21, docs/promotions.md)
-                          "coupon.used", "coupon.released"})
+                          # chain coupons used and given back, and a till's question
+                          # about a customer (issue #21, docs/promotions.md)
+                          "coupon.used", "coupon.released", "coupon.lookup"})
 HUB_TO_STORE = frozenset({"product.upserted", "product.retired", "order.assigned",
                           "order.cancelled", "store.resync", "hub.channels",
                           "transfer.approved", "transfer.incoming", "transfer.cancelled",
@@ -46,7 +47,11 @@ HUB_TO_STORE = frozenset({"product.upserted", "product.retired", "order.assigned
                           # loyalty points (issue #21, docs/loyalty.md)
                           "loyalty.balance", "loyalty.erase",
                           # chain promotions and coupons (issue #21, docs/promotions.md)
-                          "promotion.upserted", "coupon.upserted"})
+                          "promotion.upserted", "coupon.upserted", "coupon.customer"})
+# Kinds that may carry a chain coupon's customer key (app/core/coupons.customer_key):
+# 64 lower-case hex digits, nothing else (never a number or a name).
+CUSTOMER_KEY_KINDS = frozenset({"coupon.used", "coupon.released", "coupon.lookup",
+                                "coupon.customer"})
 
 # Close codes: the sender of an `error` closes the socket with one of these.
 ErrorCode = Literal[4400, 4401, 4403, 4409]
@@ -171,7 +176,21 @@ def decode(frame: str | bytes, *, expect_kinds: frozenset[str] | None = None) ->
             odd = sorted({e.kind for e in message.events} & known_elsewhere)
             if odd:
                 raise ProtocolError(BAD_MESSAGE, f"event kind {odd[0]!r} is not sent this way")
+        for event in message.events:
+            check_event_data(event)
     return message
+
+
+def check_event_data(event: Event) -> None:
+    """Fields checked in the frame, before anything is applied: a chain coupon's
+    `customer`, when sent, is a key of 64 lower-case hex digits (a forged, oversized or
+    plain phone-number key is a 4400: the frame is refused, nothing of it applied)."""
+    if event.kind in CUSTOMER_KEY_KINDS and "customer" in event.data:
+        key = event.data["customer"]
+        if not (isinstance(key, str) and len(key) == 64
+                and all(ch in "0123456789abcdef" for ch in key)):
+            raise ProtocolError(BAD_MESSAGE, f"event {event.seq}: a coupon's customer is a "
+                                             "key of 64 hex digits")
 
 
 def _span(low: int, high: int) -> str:
