@@ -655,16 +655,19 @@
      one-line answer to a scan (the element marked data-announce in what came back),
      not the whole redrawn cart, task or list; a screen reader says "Added Soap" or the
      error, once. ---- */
-  document.addEventListener("htmx:afterSettle", function (e) {
+  function announce(root, delay) {
     const live = document.getElementById("scan-live");
-    const root = e.target;
     if (!live || !root || !root.querySelector) return;
     const said = root.matches("[data-announce]") ? root : root.querySelector("[data-announce]");
     if (!said) return;
     const text = said.textContent.replace(/\s+/g, " ").trim();
     live.textContent = "";
-    if (text) setTimeout(function () { live.textContent = text; }, 50);
-  });
+    if (text) setTimeout(function () { live.textContent = text; }, delay);
+  }
+  document.addEventListener("htmx:afterSettle", function (e) { announce(e.target, 50); });
+  // A page that arrives with an answer (the receipt after Complete sale, a form posted
+  // without htmx) says it too, once the region exists to be heard.
+  announce(document.getElementById("main"), 300);
 
   // A table that scrolls sideways (.table-wrap on a phone) can be reached and scrolled
   // by keyboard: a focusable region named after its table's caption or the heading above.
