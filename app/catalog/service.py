@@ -86,11 +86,13 @@ class ProductInfo:
     active: bool
     mrp_minor: int | None = None  # written on the sale line (the receipt's MRP and saving)
     category: str = ""  # what promotions may target (issue #21)
+    name_local: str = ""  # shown beside the name on the till's lines (issue #22)
 
 
 _INFO = Product.__table__.c
 PRODUCT_INFO_COLUMNS = (_INFO.id, _INFO.sku, _INFO.name, _INFO.unit, _INFO.price_minor,
-                        _INFO.gst_rate_bp, _INFO.active, _INFO.mrp_minor, _INFO.category)
+                        _INFO.gst_rate_bp, _INFO.active, _INFO.mrp_minor, _INFO.category,
+                        _INFO.name_local)
 
 
 def _columns_by_code(*columns: Any) -> Prepared:
@@ -124,6 +126,12 @@ async def _scanned_row(s: Session, scan: ScanResult, by_code: Prepared, by_sku: 
 async def find_scanned_info(s: Session, scan: ScanResult) -> ProductInfo:
     """find_scanned as a plain row."""
     return ProductInfo(*await _scanned_row(s, scan, _INFO_BY_CODE, _INFO_BY_SKU))
+
+
+async def local_name(db: AnyDatabase, product_id: str) -> str:
+    """A product's name in the local language ("" = none), for the pick screen."""
+    async with db.read() as s:
+        return await s.scalar(select(Product.name_local).where(Product.id == product_id)) or ""
 
 
 async def product_info_by_sku(s: Session, sku: str) -> ProductInfo | None:

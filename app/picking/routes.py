@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from litestar import Request, Response, get, post
 from litestar.response import Template
 
+from app.catalog import service as catalog
 from app.catalog.units import format_quantity as qty
 from app.core.auth import requires
 from app.core.clock import utcnow
@@ -31,17 +32,19 @@ async def _pick_view(request: Request, message: str = "", kind: str = "ok",
     put_back = await service.put_back_list(request.app.state.db, signed_in(request),
                                            request.app.state.cfg.tz)
     task = service.next_task(batch) if batch else None
-    promised = None
+    promised, name_local = None, ""
     if task is not None:
         order = await orders.get_order(request.app.state.db, task.order_id)
         promised = order.promised_by if order else None
+        name_local = await catalog.local_name(request.app.state.db, task.product_id)
     zones = sorted({b.zone for b in await list_bins(request.app.state.db) if b.zone})
     waiting = await service.waiting_count(request.app.state.db)
     return {"user": current_user(request), "batch": batch, "task": task, "message": message,
             "waiting": waiting, "batch_picked": batch_picked,
             "zones": zones, "zone": request.query_params.get("zone", ""),
             "kind": kind, "progress": service.progress(batch) if batch else None,
-            "put_back": put_back, "promised_by": promised, "now": utcnow()}
+            "put_back": put_back, "promised_by": promised, "now": utcnow(),
+            "name_local": name_local}
 
 
 @get("/pick", guards=[PICKER])

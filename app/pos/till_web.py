@@ -21,7 +21,7 @@ from litestar.response import Template
 from markupsafe import Markup
 
 from app.catalog.units import format_measure, format_quantity
-from app.core import auth
+from app.core import auth, i18n
 from app.core.auth import LoginError, StaffUser, requires
 from app.core.routes import client_source, device_key
 from app.core.web import current_user, page, signed_in
@@ -71,7 +71,8 @@ def cart_line(context: Context, cart_id: str, line: priced_cart.LineState,
     values = (cart_id, line.id, product.name, product.unit, product.price_minor,
               line.quantity, line.label_price_minor, line.discount_kind, line.discount_value,
               price.gross, price.line_discount, bool(latest), price.promo_discount,
-              price.item_offers)
+              price.item_offers, getattr(product, "name_local", ""),
+              i18n.current_language())  # a line drawn in Hindi is kept for Hindi only
     env = context.environment
     if env.auto_reload:
         return _draw_line(env, values)
@@ -81,9 +82,9 @@ def cart_line(context: Context, cart_id: str, line: priced_cart.LineState,
 def _draw_line(env: Environment, values: tuple[Any, ...]) -> Markup:
     # a template module's macros are its attributes, unknown to the type checker
     macro = env.get_template("pos/_cart_line.html").module.cart_line  # type: ignore[attr-defined]
-    *head, promo_discount, offers = values
+    *head, promo_discount, offers, name_local, _language = values
     return Markup(macro(*head, qty_rate=quantity_and_rate, promo_discount=promo_discount,
-                        offers=offers))
+                        offers=offers, name_local=name_local))
 
 
 _kept_line = lru_cache(maxsize=2048)(_draw_line)
