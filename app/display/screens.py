@@ -1,7 +1,8 @@
 """What a customer display shows, from the counter's cart (read only: a display never
 makes or changes a cart) and the till's last signal: the slideshow when the counter
 has nothing on its bill, the bill as it is scanned, the amount due (with the UPI QR
-when the cashier put it up), and the thank-you screen after a sale."""
+when the cashier put it up), a loyalty customer's points (masked number, balance, what
+the bill uses and earns), and the thank-you screen after a sale."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from urllib.parse import quote, urlencode
 
 from app.config import StoreConfig
 from app.core.db import Database
+from app.core.loyalty import points_earned
 from app.core.money import MoneyError, parse_amount
 from app.core.web import qr_svg_data_uri
 from app.display import service
 from app.display.live import TillSignal
+from app.loyalty import service as loyalty
 from app.pos import payment
 from app.pos.priced_cart import counter_cart_state, priced, settle_cart
 from app.pos.pricing import SavingLine, you_saved
@@ -43,6 +46,23 @@ def upi_uri(cfg: StoreConfig, amount_minor: int) -> str:
     return "upi://pay?" + urlencode(params, quote_via=quote)
 
 
+async def cart_points(db: Database, cfg: StoreConfig, phone: str, total_minor: int,
+                      points_minor: int) -> dict[str, Any] | None:
+    """What the display shows of the cart's loyalty customer: the number masked (never
+    the whole number: the screen faces the queue), the balance the store knows, the
+    points this bill uses (its points tenders) and earns on what is paid otherwise.
+    None: loyalty is off, or the cart has no customer who joined."""
+    if not cfg.loyalty.enabled or not phone:
+        return None
+    standing = await loyalty.standing_for_phone(db, phone)
+    if standing is None or standing.customer.consent_at is None:
+        return None
+    rules = loyalty.rules_of(cfg)
+    return {"phone": standing.masked, "balance": standing.balance,
+            "used": points_minor // max(1, rules.point_value_paise),
+            "earn": points_earned(max(0, total_minor - points_minor), rules)}
+
+
 @lru_cache(maxsize=64)
 def qr_image(text: str) -> str:
     """A QR code as a data: URI (drawn once per text: every display of a counter, and a
@@ -63,6 +83,7 @@ async def screen_for(db: Database, cfg: StoreConfig, display: service.Display,
                 link = receipt_url(cfg, sale)
                 return Screen("display/_thanks.html", {
                     **base, "sale": sale, "saved": sale_saved(sale),
+                    "points": await loyalty.points_of_sale(db, sale.id),
                     "receipt_qr": qr_image(link)}, changes_in=left)
     async with db.read() as s:
         try:
@@ -105,8 +126,10 @@ async def screen_for(db: Database, cfg: StoreConfig, display: service.Display,
             upi = {"amount": amount, "qr": qr_image(upi_uri(cfg, amount))}
         except (PosError, MoneyError):
             upi = None  # the till shows why; the customer sees the amount due
+    points = await cart_points(db, cfg, cart.customer_phone, totals.total, sum(
+        t.amount_minor for t in cart.tenders if t.kind == "points"))
     return Screen("display/_cart.html", {
         **base, "lines": lines, "totals": totals, "saved": saved,
         "paying": signal.mode == "pay", "remaining": remaining,
         "paid": sum(t.amount_minor for t in cart.tenders), "upi": upi,
-        "items": len(lines)})
+        "items": len(lines), "points": points})
