@@ -53,6 +53,18 @@ class LoyaltyEntry(Base):
     cashier_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
 
 
+class RefundPart(Base):
+    """What a refund did not pay in money beyond points given back as points (migration
+    0031), for the shift's X/Z report: the points share of an erased customer's refund
+    (forfeited) and the value of earned points already spent (kept back)."""
+
+    __tablename__ = "loyalty_refund_parts"
+
+    refund_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    forfeited_minor: Mapped[int] = mapped_column(Integer, default=0)
+    kept_minor: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class Tombstone(Base):
     """A mobile number erased at this store: an HMAC of the number (keyed from the
     install's secret file, never the number itself) and when. A hub balance booked

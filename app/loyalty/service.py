@@ -43,7 +43,7 @@ from app.core.loyalty import (
     tombstone_key,
 )
 from app.core.secret_file import install_secret
-from app.loyalty.models import Customer, LoyaltyEntry, Tombstone
+from app.loyalty.models import Customer, LoyaltyEntry, RefundPart, Tombstone
 from app.sync.outbox import emit
 
 log = logging.getLogger("kirana.loyalty")
@@ -344,6 +344,10 @@ async def on_refund(s: Session, cfg: StoreConfig, *, sale_id: str, refund_id: st
         earned_back_before=-sum(r.points for r in rows if r.kind in ("earned_back", "paid_back")),
         points_back_before=sum(r.points for r in rows if r.kind == "points_back"),
         balance=balance, rules=rules_of(cfg))
+    forfeited = result.points_minor if result.forfeited else 0
+    if forfeited or result.short_minor:  # their own rows on the shift's X/Z report
+        s.add(RefundPart(refund_id=refund_id, forfeited_minor=forfeited,
+                         kept_minor=result.short_minor))
     if not live or customer is None:
         return result
     bill = next((r.reference for r in rows if r.kind in ("earned", "redeemed")), "")

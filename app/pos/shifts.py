@@ -21,6 +21,7 @@ from app.core.gst import TaxRow, mixed_tax_rows
 from app.core.ids import uuid7
 from app.core.money import format_amount
 from app.core.prepared import Prepared
+from app.loyalty.models import RefundPart
 from app.pos import receipts
 from app.pos.common import is_manager, refuse_card_number, require_shift, shift_on
 from app.pos.models import (
@@ -187,6 +188,10 @@ class ShiftReport:
     cash_out_count: int = 0
     cash_out_approved: int = 0  # of cash_out, what a manager took or approved
     cash_out_usual: int = 0  # the shift limit (config) above which the Z flags cash out
+    # Of refunds_by_tender["points"] (not paid in money, issue #21): an erased customer's
+    # points share, forfeited, and the value kept back for earned points already spent.
+    points_forfeited: int = 0
+    points_kept: int = 0
 
     @property
     def cash_out_warning(self) -> str:
@@ -300,6 +305,11 @@ async def _report(s: Session, shift: Shift, cfg: StoreConfig | None = None
                                      .where(Refund.shift_id == shift.id)) or 0)
     if points_back:  # given back as loyalty points, not by the refund's tender (issue #21)
         refunds_by_tender["points"] = points_back
+    forfeited, kept = (await s.execute(
+        select(func.coalesce(func.sum(RefundPart.forfeited_minor), 0),
+               func.coalesce(func.sum(RefundPart.kept_minor), 0))
+        .join(Refund, Refund.id == RefundPart.refund_id)
+        .where(Refund.shift_id == shift.id))).one() if points_back else (0, 0)
     voids = (
         await s.execute(
             select(func.count(Void.id), func.coalesce(func.sum(Void.amount_minor), 0)).where(
@@ -347,6 +357,8 @@ async def _report(s: Session, shift: Shift, cfg: StoreConfig | None = None
         cash_out_approved=int(outs[1] or 0),
         cash_out_usual=(cfg.pos if cfg is not None else PosSection()
                         ).cash_out_shift_limit_rupees * 100,
+        points_forfeited=int(forfeited or 0),
+        points_kept=int(kept or 0),
     )
 
 

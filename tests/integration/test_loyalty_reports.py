@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlalchemy import select
+
+from app.loyalty import service as loyalty
+from app.loyalty.models import RefundPart
 from app.pos import shifts
 from app.pos.models import Refund
 from app.reports import sales as sales_report
@@ -70,3 +74,37 @@ def test_the_triggers_before_and_after_the_points_row():
     assert new.keys() == old.keys()
     assert "points_minor" in new["trg_rollup_refunds_ins"]
     assert "points_minor" not in old["trg_rollup_refunds_ins"]
+
+
+async def test_the_x_report_shows_forfeited_and_kept_back_points_on_their_own_rows(
+        db, lcfg, cashier, manager, client, login_as):
+    customer = await joined(db, lcfg, cashier)
+    shift = await shifts.open_shift(db, lcfg, "C1", cashier, 0)
+    first = await sell(db, lcfg, cashier, 5)  # ₹975, 97 points
+    second = await sell(db, lcfg, cashier, 2, points=97)  # spent them all, earns 29
+    # earned points already spent: 68 points' value kept back from the money
+    kept = await refund_line(db, lcfg, first.id, first.lines[0].id, 5, "resaleable", manager)
+    assert kept.points_minor == 6_800
+    # an erased customer's points share: forfeited
+    assert await loyalty.erase(db, lcfg, customer.id, manager)
+    gone = await refund_line(db, lcfg, second.id, second.lines[0].id, 2, "resaleable",
+                             manager)
+    assert gone.points_minor == 9_700
+    report = await shifts.shift_report(db, shift.id, lcfg)
+    assert report.refunds_by_tender["points"] == 6_800 + 9_700
+    assert (report.points_forfeited, report.points_kept) == (9_700, 6_800)
+    assert report.refunds_total == sum(report.refunds_by_tender.values())
+    await login_as("manager")
+    page = (await client.get(f"/pos/shifts/{shift.id}")).text
+    assert 'data-testid="refunds-points-forfeited">₹97.00' in page
+    assert 'data-testid="refunds-points-kept">₹68.00' in page
+
+
+async def test_no_parts_rows_without_forfeits(db, lcfg, cashier, manager):
+    await joined(db, lcfg, cashier)
+    shift = await shifts.open_shift(db, lcfg, "C1", cashier, 0)
+    sale = await sell(db, lcfg, cashier, 2, points=0)
+    await refund_line(db, lcfg, sale.id, sale.lines[0].id, 1, "resaleable", manager)
+    report = await shifts.shift_report(db, shift.id, lcfg)
+    assert (report.points_forfeited, report.points_kept) == (0, 0)
+    assert await rows(db, select(RefundPart)) == []

@@ -6,6 +6,11 @@ install's secret file (never the number itself, DPDP Act 2023), with the erasure
 A `loyalty.balance` booked before it is ignored, and a number erased here is known again
 only with a consent given after it (docs/loyalty.md, "Privacy").
 
+`loyalty_refund_parts`: of a refund's part not paid in money (refunds.points_minor), the
+points share forfeited by an erased customer and the value kept back for earned points
+already spent, so the shift's X/Z report shows each on its own row (none for refunds
+made before this migration: they stay on the points row alone).
+
 `loyalty_entries.cashier_id`: the user who took a points tender (a `redeemed` row);
 NULL for other movements and for rows made before this migration.
 
@@ -50,6 +55,12 @@ def upgrade() -> None:
         sa.Column("key", sa.String(64), primary_key=True),
         sa.Column("erased_at", sa.String(32), nullable=False),
     )
+    op.create_table(
+        "loyalty_refund_parts",
+        sa.Column("refund_id", sa.String(36), primary_key=True),
+        sa.Column("forfeited_minor", sa.Integer(), nullable=False),
+        sa.Column("kept_minor", sa.Integer(), nullable=False),
+    )
     op.add_column("loyalty_entries", sa.Column("cashier_id", sa.String(36), nullable=True))
     _rollup(split=True)
 
@@ -57,4 +68,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     _rollup(split=False)
     op.drop_column("loyalty_entries", "cashier_id")
+    op.drop_table("loyalty_refund_parts")
     op.drop_table("loyalty_tombstones")
