@@ -290,37 +290,46 @@ async def chain_promotions(db: HubDatabase, first: date, last: date, tz: tzinfo,
 
 
 async def _own_offers(s: Session, keys: Mapping[tuple[str, str], uplift.Applied],
-                      first: date, last: date,
-                      today: date, names: Mapping[str, str]) -> list[OfferUplift]:
+                      first: date, last: date, today: date, names: Mapping[str, str]
+                      ) -> list[OfferUplift]:
     """A store's own offers, known from its bills: the days from the first to the last
-    bill that carried it, the SKUs it applied to (a bill offer: the whole bill)."""
+    bill that carried it, the SKUs it applied to (a bill offer: the whole bill). Two
+    reads for all of them, then the figures per offer."""
+    ids = sorted({pid for pid, _sid in keys})
+    seen: dict[tuple[str, str], tuple[Any, ...]] = {}
+    skus_of: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for i in range(0, len(ids), IN_CHUNK):
+        chunk = ids[i:i + IN_CHUNK]
+        for pid, sid, *rest in (await s.execute(
+                select(HubSaleOffer.promotion_id, HubSaleOffer.store_id,
+                       func.min(HubSaleOffer.day), func.max(HubSaleOffer.day),
+                       func.max(HubSaleOffer.name),
+                       func.max(case((HubSaleOffer.bill.is_(True), 1), else_=0)))
+                .where(HubSaleOffer.promotion_id.in_(chunk))
+                .group_by(HubSaleOffer.promotion_id, HubSaleOffer.store_id))).all():
+            seen[(str(pid), str(sid))] = tuple(rest)
+        for pid, sid, sku in (await s.execute(
+                select(HubSaleOffer.promotion_id, HubSaleOffer.store_id, HubSaleOffer.sku)
+                .where(HubSaleOffer.promotion_id.in_(chunk)).distinct())).all():
+            skus_of[(str(pid), str(sid))].add(str(sku))
     out: list[OfferUplift] = []
-    for pid, sid in sorted(keys):
-        where = (HubSaleOffer.promotion_id == pid, HubSaleOffer.store_id == sid)
-        seen = (await s.execute(
-            select(func.min(HubSaleOffer.day), func.max(HubSaleOffer.day),
-                   func.max(HubSaleOffer.name),
-                   func.max(case((HubSaleOffer.bill.is_(True), 1), else_=0)))
-            .where(*where))).one()
-        a, b = _day(seen[0]), _day(seen[1])
+    for (pid, sid), got in sorted(keys.items()):
+        a_text, b_text, name, bill = seen.get((pid, sid), (None, None, None, 0))
+        a, b = _day(a_text), _day(b_text)
         if a is None or b is None:
             continue
         days = uplift.Period(max(a, EARLIEST), max(min(b, today), a))
         during = uplift.measured(days, first, last)
         if during is None:  # only a refund in the range, of a bill from before it
             continue
-        if bool(seen[3]):
-            targets, skus = uplift.Targets(everything=True), None
-        else:
-            skus = sorted(str(x) for x in await s.scalars(
-                select(HubSaleOffer.sku).where(*where).distinct()))
-            targets = uplift.Targets(skus=frozenset(skus))
+        skus = None if bill else sorted(skus_of[(pid, sid)])
+        targets = uplift.Targets(everything=True) if skus is None else uplift.Targets(
+            skus=frozenset(skus))
         then_dates = uplift.baseline_dates(days.first, during.days)
         now = await _per_day(s, during.first, during.last, skus, store=sid)
         then = await _per_day(s, then_dates[0], then_dates[-1], skus, store=sid)
-        line = _offer_line(pid, str(seen[2] or pid), OWN_KIND_WORDS[bool(seen[3])], sid,
-                           "", targets, days, during, frozenset(), now, then,
-                           {sid: keys[(pid, sid)]}, names)
+        line = _offer_line(pid, str(name or pid), OWN_KIND_WORDS[bool(bill)], sid, "",
+                           targets, days, during, frozenset(), now, then, {sid: got}, names)
         if line is not None:
             out.append(line)
     return out

@@ -249,3 +249,21 @@ async def test_who_may_read_the_promotions_report(hub_client, hub_db):
         await s.execute(update(User).where(User.name == "Priya").values(role="cashier"))
     assert (await hub_client.get("/hub/reports/promotions")).status_code == 403
     assert (await hub_client.get("/hub/reports/promotions.csv")).status_code == 403
+
+
+async def test_a_stores_own_bill_offer_covers_the_whole_bill(hub_db, hub_cfg):
+    tz = hub_cfg.tz
+    today = utcnow().astimezone(tz).date()
+    d0 = await chain(hub_db, tz, today)
+    await send(hub_db, "D2", "sale.completed", sale(
+        "d3", d0 + timedelta(days=2), tz, line("DAL", 2, 9_500, ("own-bill", 250), bill=True),
+        line("ATTA", 1, 9_500, ("own-bill", 250), bill=True)), "D2-e3", tz)
+    r = await pr.chain_promotions(hub_db, d0, today, tz, today)
+    own = next(o for o in r.own if o.id == "own-bill")
+    assert own.store_id == "D2" and own.targets.everything and own.during.days == 1
+    assert own.kind_words == pr.OWN_KIND_WORDS[True]
+    # Its day at D2: every line of every bill (d2's atta and d3's), one bill, ₹5 off.
+    assert (own.total.during.units, own.total.during.revenue_minor, own.total.bills,
+            own.total.discount_minor) == (4, 28_000, 1, 500)
+    # The day before it at D2 (d0 + 1): nothing sold there.
+    assert own.total.before.units == 0
