@@ -28,6 +28,7 @@ from app.catalog.models import Barcode, Product
 from app.catalog.rules import ProductError, check_within_mrp
 from app.core.clock import utcnow
 from app.core.db import AnyDatabase, Database, Session
+from app.core.i18n import _
 from app.core.ids import uuid7
 from app.core.prepared import Prepared
 
@@ -42,7 +43,8 @@ class ScanLookup:
 
 class UnknownProduct(LookupError):
     def __init__(self, code: str) -> None:
-        super().__init__(f"No product has barcode {code}. Search by name to pick it.")
+        super().__init__(_("No product has barcode %(code)s. Search by name to pick it.")
+                         % {"code": code})
         self.code = code
 
 

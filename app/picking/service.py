@@ -23,6 +23,7 @@ from app.core import audit
 from app.core.auth import StaffUser
 from app.core.clock import utcnow
 from app.core.db import Database, Session, get_existing, next_number
+from app.core.i18n import _
 from app.core.ids import uuid7
 from app.core.words import count_of
 from app.orders import service as orders
@@ -185,7 +186,7 @@ async def _task_for_change(s: Session, picker: StaffUser, task_id: str) -> tuple
     if task.status == "cancelled":
         raise PickError(f"order {task.order_number} was cancelled: put its items back")
     if task.status != "open":
-        raise PickError("that task is already done")
+        raise PickError(_("that task is already done"))
     return task, batch
 
 
@@ -209,7 +210,8 @@ async def confirm_scan(db: Database, picker: StaffUser, task_id: str, code: str,
             # transaction commits, or the rollback would take the count with it.
             task.wrong_scans += 1
             wrong = f" ({product.name})" if product else ""
-            refused = WrongProduct(f"Wrong item{wrong}. Take {task.name} from {task.bin_code}.")
+            refused = WrongProduct(_("Wrong item%(wrong)s. Take %(name)s from %(bin)s.") % {
+                "wrong": wrong, "name": task.name, "bin": task.bin_code})
         elif task.unit == "piece":
             task.picked += scan.quantity or 1
         else:

@@ -34,6 +34,7 @@ from app.core.gst_invoice import (
     parse_gstin,
     place_of_supply,
 )
+from app.core.i18n import _
 from app.core.ids import uuid7
 from app.core.money import format_amount
 from app.core.prepared import Prepared
@@ -108,7 +109,7 @@ async def current_cart(db: Database, cfg: StoreConfig, counter: str, user: Staff
 
 def _check_quantity(cfg: StoreConfig, product: Product | ProductInfo, quantity: int) -> None:
     if quantity <= 0:
-        raise PosError("quantity must be more than zero")
+        raise PosError(_("quantity must be more than zero"))
     limit = (
         cfg.pos.max_pieces_per_line if product.unit == "piece" else (cfg.pos.max_kg_per_line * 1000)
     )
@@ -143,7 +144,7 @@ async def _add_line(
     already read (the cart, its lines and products), repriced by pricing.price_cart.
     `batch`: the batch the code names (GS1 AI 10), '' for none."""
     if not product.active:
-        raise PosError(f"{product.name} is discontinued and cannot be sold")
+        raise PosError(_("%(name)s is discontinued and cannot be sold") % {"name": product.name})
     cart, products = await cart_state_for_change(s, counter, cart_id)
     products[product.id] = product
     mergeable = product.unit == "piece" and label_price is None

@@ -29,6 +29,7 @@ from app.core.gst_invoice import (
     place_of_supply,
     sequence_name,
 )
+from app.core.i18n import _
 from app.core.ids import uuid7
 from app.core.money import format_amount
 from app.core.prepared import Prepared
@@ -233,7 +234,8 @@ async def complete_sale(
             cart.tenders.append(tender)
         settlement = settle_cart(cart, totals)
         if not settlement.settled:
-            raise PosError(f"{format_amount(settlement.remaining)} is still due")
+            raise PosError(_("%(amount)s is still due") % {
+                "amount": format_amount(settlement.remaining)})
         for t in cart.tenders:
             if t.kind == "exchange":
                 used = credit_on_cart(cart.tenders, t.reference)

@@ -18,6 +18,7 @@ from app.catalog import service as catalog
 from app.catalog.barcodes import BarcodeError
 from app.catalog.units import QuantityError, parse_quantity
 from app.core.auth import LoginError
+from app.core.i18n import _
 from app.core.money import MoneyError, format_amount, format_rate, parse_amount
 from app.core.web import Form, current_user, go, page, signed_in
 from app.pos import cart, coupons, discounts, shifts
@@ -148,7 +149,8 @@ async def scan(request: Request, data: Form) -> Template:
         return await approval_box(request, data, str(exc), view=view, what=what)
     except AlreadyDone:  # sent again after a lost answer: it is on the bill once
         view = await cart.current_cart(db, cfg, counter, user)
-        return await cart_response(request, view, f"Already on the bill: {code}", "ok")
+        return await cart_response(request, view,
+                                   _("Already on the bill: %(code)s") % {"code": code}, "ok")
     except (BarcodeError, catalog.UnknownProduct, PosError) as exc:
         if not isinstance(exc, PosError):  # not a product: maybe a coupon (issue #21)
             try:
@@ -167,13 +169,15 @@ async def scan(request: Request, data: Form) -> Template:
             isinstance(exc, BarcodeError) and not code.isdigit()
         ):
             suggestions = await catalog.search(db, code, limit=6) if code else []
-        message = str(exc) or "Nothing scanned."
+        message = str(exc) or _("Nothing scanned.")
         if isinstance(exc, BarcodeError) and "check digit" in message:
             # Usually a smudged label or a misread: say what to do, keep the detail.
-            message = f"That barcode did not read right ({message}). Scan it again or type it."
+            message = _("That barcode did not read right (%(detail)s). Scan it again or "
+                        "type it.") % {"detail": message}
         return await cart_response(request, view, message, "error", suggestions)
     product = view.products[line.product_id]
-    return await cart_response(request, view, f"Added {product.name}", "ok", latest=line.id)
+    return await cart_response(request, view, _("Added %(name)s") % {"name": product.name},
+                               "ok", latest=line.id)
 
 
 @get("/pos/search", guards=[CASHIER])
