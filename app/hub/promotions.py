@@ -46,6 +46,7 @@ from app.hub.models import (
 )
 from app.hub.service import active_store_ids, enqueue
 from app.promotions import service as store_promotions
+from app.promotions.models import PromotionRow
 from app.promotions.service import FormError
 from app.sync.protocol import Event
 
@@ -224,6 +225,164 @@ async def end(db: HubDatabase, promotion_id: str, user_id: str) -> bool:
     return await write_retrying(db, save)
 
 
+# ---- HQ edits a running offer ----------------------------------------------------------
+
+
+def _rupees_text(minor: int | None) -> str:
+    if not minor:
+        return ""
+    return f"{minor // 100}" if minor % 100 == 0 else f"{minor // 100}.{minor % 100:02d}"
+
+
+def _percent_text(bp: int) -> str:
+    if not bp:
+        return ""
+    return f"{bp // 100}" if bp % 100 == 0 else f"{bp / 100:.2f}".rstrip("0")
+
+
+def _hhmm(minute: int | None) -> str:
+    return "" if minute is None else f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def form_of(p: HubPromotion, coupon: HubCoupon | None) -> dict[str, str]:
+    """The offer as its form's fields (the edit form, prefilled): what
+    store_promotions.row_from_form reads back to the same offer."""
+    percent = p.percent_bp
+    if p.kind == "buy_x_get_y" and percent == engine.FULL_BP:
+        percent = 0  # "free": the form's empty percent
+    days = {int(d) for d in p.days.split(",") if d}
+    form = {
+        "kind": p.kind, "name": p.name,
+        "skus": ", ".join(json.loads(p.target_skus)),
+        "categories": ", ".join(json.loads(p.target_categories)),
+        "get_skus": ", ".join(json.loads(p.get_skus)),
+        "percent": _percent_text(percent), "amount": _rupees_text(p.amount_minor),
+        "buy": str(p.buy or ""), "get": str(p.get or ""), "size": str(p.size or ""),
+        "bundle_price": _rupees_text(p.bundle_price_minor),
+        "min_bill": _rupees_text(p.min_bill_minor), "cap": _rupees_text(p.cap_minor),
+        "free_sku": p.free_sku, "starts": p.starts or "", "ends": p.ends or "",
+        "since": _hhmm(p.since_minute), "until": _hhmm(p.until_minute),
+        "exclusive": "1" if p.exclusive else "", "priority": str(p.priority or ""),
+        "coupon": p.coupon or "",
+        **{f"day{d}": "1" for d in days},
+    }
+    if coupon is not None:
+        form.update({
+            "coupon_total": "" if coupon.total_limit is None else str(coupon.total_limit),
+            "coupon_per_customer": "" if coupon.per_customer_limit is None
+            else str(coupon.per_customer_limit),
+            "coupon_per_store": str(coupon.per_store)})
+    return form
+
+
+async def for_edit(db: HubDatabase, promotion_id: str) -> tuple[HubPromotion, dict] | None:
+    """A running chain offer and its form, prefilled; None: no such running offer."""
+    async with db.read() as s:
+        promo = await s.get(HubPromotion, promotion_id)
+        if promo is None or not promo.active:
+            return None
+        coupon = await s.get(HubCoupon, promo.coupon) if promo.coupon else None
+        return promo, form_of(promo, coupon)
+
+
+KIND_STAYS = ("an offer's kind stays as it was made (its sales and reports are of that "
+              "kind): to make another kind, end this one and make a new offer")
+CODE_STAYS = ("a chain offer's coupon code stays as it was made (the stores count its "
+              "uses by it): to use another code, end this one and make a new offer")
+
+
+def _edited_row(promo: HubPromotion, form: Mapping[str, str], user_id: str
+                ) -> PromotionRow:
+    """The edit form read like a new offer's, with the rules of an edit: the kind and
+    the coupon code stay. FormError or PromotionError: nothing changes."""
+    if (form.get("kind") or "").strip() != promo.kind:
+        raise FormError(KIND_STAYS)
+    row = store_promotions.row_from_form(form, user_id)
+    if row.coupon != promo.coupon:
+        raise FormError(CODE_STAYS)
+    row.id = promo.id
+    return row
+
+
+async def edit(db: HubDatabase, promotion_id: str, form: Mapping[str, str],
+               user_id: str) -> Created:
+    """HQ changes a running chain offer: checked like a new one (and the kind and the
+    coupon code stay), then a newer version of it (and of its coupon) goes to every
+    active store in the same transaction, as `promotion.upserted` / `coupon.upserted`;
+    stores apply only a newer version. A coupon's total cannot be cut below what the
+    stores hold (their uses and the uses granted them to make offline: grants never
+    shrink); a raised total tops the stores up at once."""
+    async with db.read() as s:
+        found = await s.get(HubPromotion, promotion_id)
+    if found is None or not found.active:
+        raise FormError("That offer is not running: an ended offer cannot be changed.")
+    row = _edited_row(found, form, user_id)
+    total, per_customer = store_promotions.coupon_limits(form)
+    per_store = _per_store(form)
+    if not row.coupon and (total or per_customer):
+        raise FormError("limits on uses need a coupon code")
+    now = utcnow()
+
+    async def save(s: Session) -> Created:
+        await placement.lock_stores(s)
+        await lock_chain_offers(s)
+        promo = await s.scalar(select(HubPromotion).where(HubPromotion.id == promotion_id)
+                               .with_for_update().execution_options(populate_existing=True))
+        if promo is None or not promo.active:
+            raise FormError("That offer is not running: an ended offer cannot be changed.")
+        coupon = None
+        grants: dict[str, HubCouponGrant] = {}
+        if promo.coupon:
+            coupon = await s.scalar(select(HubCoupon).where(HubCoupon.code == promo.coupon)
+                                    .with_for_update()
+                                    .execution_options(populate_existing=True))
+        if coupon is not None:
+            grants = {g.store_id: g for g in await s.scalars(select(HubCouponGrant).where(
+                HubCouponGrant.code == coupon.code))}
+            held = sum(max(g.granted, g.used) for g in grants.values())
+            if total is not None and total < held:
+                raise FormError(f"the uses in total cannot be fewer than {held}: the stores "
+                                "have used or been granted that many (grants are never "
+                                "taken back: a store offline may be using them)")
+            coupon.total_limit, coupon.per_customer_limit = total, per_customer
+            coupon.per_store, coupon.updated_at = per_store, now
+            coupon.version += 1
+        for name in ("name", "target_skus", "target_categories", "get_skus",
+                     "get_categories", "percent_bp", "amount_minor", "buy", "get", "size",
+                     "bundle_price_minor", "min_bill_minor", "cap_minor", "free_sku", "days",
+                     "since_minute", "until_minute", "exclusive", "priority"):
+            setattr(promo, name, getattr(row, name))
+        promo.starts = row.starts.isoformat() if row.starts else None
+        promo.ends = row.ends.isoformat() if row.ends else None
+        promo.version += 1
+        promo.updated_at = now
+        stores = await active_store_ids(s)
+        if coupon is not None and coupon.active:
+            for store_id in set(stores) - grants.keys():
+                grants[store_id] = HubCouponGrant(code=coupon.code, store_id=store_id,
+                                                  granted=0, used=0)
+                s.add(grants[store_id])
+            inactive = sum(g.granted for k, g in grants.items() if k not in stores)
+            grown = coupon_rules.rebalance(
+                total=None if total is None else max(0, total - inactive),
+                per_store=per_store,
+                grants={k: (g.granted, g.used) for k, g in grants.items() if k in stores})
+            for store_id, granted in grown.items():
+                grants[store_id].granted = granted
+        for store_id in stores:
+            events: list[tuple[str, dict]] = []
+            if coupon is not None:
+                granted = grants[store_id].granted if store_id in grants else 0
+                events.append(("coupon.upserted", coupon_payload(coupon, granted)))
+            events.append(("promotion.upserted", promotion_payload(promo)))
+            await enqueue(s, [store_id], events)
+        _audit(s, "chain_promotion_edit", f"{promo.id} v{promo.version} {promo.name}",
+               user_id)
+        return Created(promo, tuple(stores))
+
+    return await write_retrying(db, save)
+
+
 # ---- the page's reads -----------------------------------------------------------------
 
 
@@ -262,9 +421,11 @@ async def listing(db: HubDatabase, at: datetime) -> list[Listed]:
 
 
 async def preview(db: HubDatabase, basket: str, on: str, coupons_text: str,
-                  tz: Any) -> store_promotions.Preview:
+                  tz: Any, edited: Any | None = None) -> store_promotions.Preview:
     """HQ's running chain offers on a sample basket on a day (`on`, default today),
-    priced from the hub's master catalogue by the engine, as a store's till would."""
+    priced from the hub's master catalogue by the engine, as a store's till would.
+    `edited`: an offer being changed (its form read, not saved), in place of the saved
+    one with its id."""
     wanted = store_promotions.parse_basket(basket)
     day = utcnow().astimezone(tz)
     if on.strip():
@@ -274,10 +435,25 @@ async def preview(db: HubDatabase, basket: str, on: str, coupons_text: str,
             raise FormError("the day is like 2026-12-31") from None
         day = day.replace(year=picked.year, month=picked.month, day=picked.day)
     async with db.read() as s:
-        promos = store_promotions.load([_StoreShape(p) for p in await s.scalars(
-            select(HubPromotion).where(HubPromotion.active.is_(True)))])
+        rows: list[Any] = [_StoreShape(p) for p in await s.scalars(
+            select(HubPromotion).where(HubPromotion.active.is_(True)))
+            if edited is None or p.id != edited.id]
+        promos = store_promotions.load([*rows, *([edited] if edited is not None else [])])
         return await store_promotions.preview_on(s, wanted, promos, day,
                                                  store_promotions.parse_coupons(coupons_text))
+
+
+async def preview_edit(db: HubDatabase, promotion_id: str, form: Mapping[str, str],
+                       basket: str, on: str, coupons_text: str, tz: Any
+                       ) -> store_promotions.Preview:
+    """The preview with the edit form's offer in place of the saved one (FormError or
+    PromotionError: the form is refused as Save would refuse it)."""
+    async with db.read() as s:
+        promo = await s.get(HubPromotion, promotion_id)
+    if promo is None or not promo.active:
+        raise FormError("That offer is not running: an ended offer cannot be changed.")
+    return await preview(db, basket, on, coupons_text, tz,
+                         edited=_edited_row(promo, form, "preview"))
 
 
 # ---- stores' uses (coupon.used, coupon.released) ----------------------------------------
