@@ -279,6 +279,10 @@ def create_hub_app(cfg: HubConfig, *, check_migrations: bool = True) -> Litestar
             await seal_at_start(db)
         except SealingError as exc:
             raise StartupError(str(exc)) from None
+        if db.dialect == "postgresql":  # placement's lock-then-read function (issue #15)
+            from app.hub.routing_inputs import prepare
+
+            await prepare(db.engine)
         await waker.start()
         await links.start()
         await worker.start()

@@ -90,6 +90,9 @@ class HubUnitOfWork:
     def __init__(self) -> None:
         self.events: list[Any] = []
         self.wake: set[str] = set()
+        # Stores whose links a statement of this transaction NOTIFYed already (PostgreSQL:
+        # delivered at COMMIT to every hub process that LISTENs; service.enqueue).
+        self.notified: set[str] = set()
         self.committed = False
         self.inserts: dict[Any, list[dict]] = {}  # table -> rows, written at commit
 
@@ -146,13 +149,19 @@ class HubUnitOfWork:
         poll interval, never an event (the links poll too)."""
         if waker is None or not self.wake:
             return
+        # What the database NOTIFYed at COMMIT reaches this process's LISTEN too, unless
+        # that link is down (then the waker wakes its own links, as before).
+        hears = getattr(waker, "hears_commits", None)  # (a test's stand-in may lack it)
+        wake = self.wake - self.notified if hears is not None and hears() else self.wake
+        if not wake:
+            return
         try:
-            if len(self.wake) > WAKE_ALL_ABOVE:
+            if len(wake) > WAKE_ALL_ABOVE:
                 await waker.wake_all_stores()
             else:
-                await waker.wake_stores(sorted(self.wake))
+                await waker.wake_stores(sorted(wake))
         except Exception:
-            log.exception("waking stores %s after a commit failed", sorted(self.wake))
+            log.exception("waking stores %s after a commit failed", sorted(wake))
 
 
 def uow_of(s: Any) -> HubUnitOfWork:

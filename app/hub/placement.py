@@ -159,6 +159,8 @@ async def take_order(db: HubDatabase, cfg: HubConfig, incoming: OrderIn) -> Plac
     # they choose (and check it under the lock); the last locks the whole area first, so
     # it cannot be overtaken (as does a split, which needs several stores).
     locks = "held" if db.dialect == "sqlite" else "none"
+    if db.dialect == "postgresql":
+        await routing_inputs.prepare(db.engine)  # (once per process and database)
     for attempt in range(1, PLACE_ATTEMPTS + 1):
         try:
             # SQLite: placements waiting at one moment share a COMMIT (db.py)

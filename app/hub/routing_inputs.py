@@ -31,6 +31,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import Pool
 
 from app.config import HubConfig
@@ -217,6 +218,86 @@ SELECT 'c', courier, {txt}, count(*), {num} FROM hub_orders
 _STATEMENTS = {dialect: _statement(dialect) for dialect in ("sqlite", "postgresql")}
 
 
+# --- PostgreSQL: lock, then read, in one round trip ---------------------------------------
+# A placement that locks store rows must read after the lock (READ COMMITTED takes a new
+# snapshot per statement; a lock taken inside the read itself would not see a promise
+# committed while it waited), which was two round trips: the lock, then the read. A
+# plpgsql function runs each of its statements with a new snapshot, so `lock; read`
+# inside one is exactly those two statements, in one round trip (issue #15: the round
+# trips' send()s were the largest single cost of an order). Migration h023 creates it
+# (a hub's runtime role may not create functions). Its name carries a hash of its text:
+# when the read above changes, the code asks for a new name, and a test fails until a
+# new migration creates that one; until then, or on a database without it, placements
+# lock and read in two statements.
+
+_FUNCTION_PARAMS = {"lock": "text[]", "channel": "text", "external_id": "text",
+                    "products": "text[]", "skus": "text[]", "since": "text",
+                    "stores": "text[]", "couriers": "text[]", "count_couriers": "integer"}
+
+
+def _locked_read_function() -> tuple[str, str]:
+    """(name, CREATE FUNCTION statement) of the lock-then-read function."""
+    import hashlib
+    import re
+
+    body = re.sub(r"(?<![:\w]):([A-Za-z_]\w*)", lambda m: "p_" + m.group(1),
+                  _STATEMENTS["postgresql"])
+    params = ", ".join(f"p_{name} {type_}" for name, type_ in _FUNCTION_PARAMS.items())
+    definition = (
+        f"({params}) RETURNS TABLE (k text, a text, b text, n bigint, m bigint) "
+        "LANGUAGE plpgsql VOLATILE AS $kirana$\n#variable_conflict use_column\nBEGIN\n"
+        "PERFORM 1 FROM hub_stores WHERE id = ANY(p_lock) ORDER BY id FOR UPDATE;\n"
+        "RETURN QUERY SELECT q.k::text, q.a::text, q.b::text, q.n::bigint, q.m::bigint "
+        f"FROM ({body}) AS q;\nEND\n$kirana$")
+    name = "kirana_locked_read_" + hashlib.sha256(definition.encode()).hexdigest()[:12]
+    return name, f"CREATE FUNCTION {name}{definition}"
+
+
+LOCKED_READ, CREATE_LOCKED_READ = _locked_read_function()
+_LOCKED_READ_CALL = (f"SELECT k, a, b, n, m FROM {LOCKED_READ}("
+                     + ", ".join(f":{name}" for name in _FUNCTION_PARAMS) + ")")
+# Per database (host, port, name): whether it has the function (looked up once).
+_HAS_FUNCTION: dict[tuple[Any, ...], bool] = {}
+
+
+def _database_key(url: Any) -> tuple[Any, ...]:
+    return (url.host, url.port, url.database)
+
+
+async def prepare(engine: Any) -> None:
+    """Look up, once per process and database, whether it has the function."""
+    key = _database_key(engine.url)
+    if engine.dialect.name != "postgresql" or key in _HAS_FUNCTION:
+        return
+    from sqlalchemy import text
+
+    async with engine.connect() as conn:
+        found = (await conn.execute(text("SELECT to_regproc(:name)"), {"name": LOCKED_READ})
+                 ).scalar() is not None
+    if not found:
+        log.warning("this database has no %s (hub migration h023 or a later one creates "
+                    "it): placements lock and read in two statements", LOCKED_READ)
+    _HAS_FUNCTION[key] = found
+
+
+async def _locked_rows(s: Session, lock: list[str], params: dict[str, Any]) -> list[Any]:
+    """Lock these store rows (in id order) and then read (the statement above): one
+    round trip where the function is prepared, the two statements otherwise."""
+    key = _database_key((await s.connection()).engine.url)
+    if _HAS_FUNCTION.get(key):
+        try:
+            return await rows_of(s, _LOCKED_READ_CALL, {**params, "lock": sorted(lock)})
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) != "42883":  # undefined_function
+                raise
+            # The database lost it (restored from a dump made before it existed): this
+            # transaction is aborted; its caller runs it again, the slow way.
+            _HAS_FUNCTION[key] = False
+            raise Stale(f"{LOCKED_READ} is missing from the database") from exc
+    await _lock(s, lock)
+    return await rows_of(s, _STATEMENTS["postgresql"], params)
+
+
 def _list(dialect: str, values: Sequence[str]) -> Any:
     return list(values) if dialect == "postgresql" else json.dumps(list(values))
 
@@ -248,8 +329,6 @@ async def read(s: Session, cfg: HubConfig, order: allocation.OrderView, *,
     skus = [sku for sku, _qty in order.lines]
     area = allocation.stores_in_area(order, copy.stores, copy.rules)
     locked = set(area)
-    if locks == "area" and area:
-        await _lock(s, area)
     channel, external_id = intake or ("", "")
     limited = limited_couriers(cfg, order.pincode)  # (usually none: no scan of open orders)
     params = {"channel": channel, "external_id": external_id,
@@ -257,8 +336,11 @@ async def read(s: Session, cfg: HubConfig, order: allocation.OrderView, *,
               "skus": _list(dialect, skus), "since": utcnow() - cfg.offline_after,
               "couriers": _list(dialect, limited), "count_couriers": int(bool(limited))}
     for attempt in range(1, 4):
-        rows = await rows_of(s, _STATEMENTS[dialect], {**params,
-                                                       "stores": _list(dialect, area)})
+        if attempt == 1 and locks == "area" and area:  # (PostgreSQL) lock, then read
+            rows = await _locked_rows(s, area, {**params, "stores": _list(dialect, area)})
+        else:
+            rows = await rows_of(s, _STATEMENTS[dialect], {**params,
+                                                           "stores": _list(dialect, area)})
         token = next((row[1] for row in rows if row[0] == "v"), None)
         if token == copy.token or attempt == 3:  # (3: changed twice meanwhile; the copy
             break                                 # was read in this transaction anyway)
@@ -277,10 +359,9 @@ async def confirm(s: Session, cfg: HubConfig, order: allocation.OrderView, input
     stock, promises and load again: from now on no other placement can promise its
     units, and this one decides with what is committed. `Stale` if the routing config
     changed meanwhile (the caller runs its transaction again)."""
-    await _lock(s, [store_id])
     dialect = dialect_name(s)
     limited = limited_couriers(cfg, order.pincode)
-    rows = await rows_of(s, _STATEMENTS[dialect], {
+    rows = await _locked_rows(s, [store_id], {
         "channel": "", "external_id": "", "products": _list(dialect, []),
         "skus": _list(dialect, [sku for sku, _qty in order.lines]),
         "since": utcnow() - cfg.offline_after, "stores": _list(dialect, [store_id]),

@@ -32,7 +32,7 @@ from app.core.ids import uuid7
 from app.core.security import hash_token
 from app.hub import reconcile
 from app.hub.db import HubDatabase, Raw, insert_rows, rows_of, upsert, write_retrying
-from app.hub.events import StoresHaveNews, raise_event
+from app.hub.events import StoresHaveNews, raise_event, uow_of
 from app.hub.models import (
     HubChannel,
     HubOutbox,
@@ -45,6 +45,8 @@ from app.hub.models import (
     HubStoreOrder,
     StoreEventRow,
 )
+from app.hub.wake import CHANNEL as WAKE_CHANNEL
+from app.hub.wake import down_topic
 from app.orders.states import holds_reservation
 from app.sync.protocol import HUB_TO_STORE, Event
 
@@ -386,6 +388,8 @@ async def enqueue(s: Session, store_ids: list[str], events: list[tuple[str, dict
         row = loaded.get(identity_key(HubStore, store_id))
         if row is not None:
             set_committed_value(row, "down_seq", last)
+    if at_once:  # (the statement NOTIFYed their links: heard at COMMIT)
+        uow_of(s).notified.update(store_ids)
     raise_event(s, StoresHaveNews(tuple(sorted(set(store_ids)))))  # woken after commit
 
 
@@ -393,8 +397,12 @@ _BUMP_SEQ = ("UPDATE hub_stores SET down_seq = down_seq + :n WHERE id = :store_i
              "RETURNING down_seq")
 # PostgreSQL (issue #15): the bump and the store's new outbox rows in one statement, one
 # round trip instead of two; the rows take the seqs the bump handed out, in list order.
+# The bump also NOTIFYs the store's link topic (wake.py): PostgreSQL delivers it to every
+# hub process's LISTEN at COMMIT and drops it on a rollback, so the wake-up costs no round
+# trip of its own after the commit (it was one more per placed order).
 _BUMP_AND_WRITE_PG = (
-    "WITH b AS (" + _BUMP_SEQ + ") "
+    "WITH b AS (UPDATE hub_stores SET down_seq = down_seq + :n WHERE id = :store_id "
+    f"RETURNING down_seq, pg_notify('{WAKE_CHANNEL}', '{down_topic('')}' || id)) "
     "INSERT INTO hub_outbox (store_id, seq, id, kind, at, data) "
     "SELECT :store_id, b.down_seq - :n + u.i, u.id, u.kind, :at, u.data FROM b, "
     "unnest(CAST(:ids AS text[]), CAST(:kinds AS text[]), CAST(:data AS text[])) "

@@ -65,6 +65,11 @@ class Waker:
     async def wake_all_stores(self) -> None:
         await self.wake("*")
 
+    def hears_commits(self) -> bool:
+        """Whether a NOTIFY on CHANNEL in a committed transaction reaches this waker's
+        subscribers (PostgreSQL, while LISTENing): then nothing need be sent after it."""
+        return False
+
     async def start(self) -> None:
         pass
 
@@ -125,6 +130,10 @@ class PgWaker(Waker):
         if not self._hearing_auth or conn is None or conn.is_closed():
             return None
         return self._auth_changes
+
+    def hears_commits(self) -> bool:
+        conn = self._conn
+        return self._hearing_auth and conn is not None and not conn.is_closed()
 
     async def wake(self, *topics: str) -> None:
         conn = self._conn

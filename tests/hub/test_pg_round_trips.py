@@ -4,9 +4,12 @@ connection PostgreSQL dropped, must still cost no order."""
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy import text as text_
 
 from app.hub import placement
 from app.hub.models import HubOrder
@@ -99,8 +102,6 @@ async def test_order_numbers_keep_six_digits_and_grow_past_them(hub_db, hub_cfg)
 async def test_the_accept_timer_locks_no_store_when_nothing_is_due(pg_hub, hub_cfg):
     """Every hub process runs it every second: with nothing due it must not queue
     behind (or hold up) a placement that holds a store's row."""
-    import asyncio
-
     from app.hub.models import HubStore
 
     await setup_stores(pg_hub, {"S1": 10})
@@ -171,3 +172,128 @@ async def test_an_intake_that_fails_leaves_no_row_and_no_open_transaction(pg_hub
     assert placed.created and placed.order.number == "HQ-000001"
     async with pg_hub.read() as s:
         assert await s.scalar(select(func.count()).select_from(HubOrder)) == 1
+
+
+# --- lock, then read: one round trip (routing_inputs, migration h023) -------------------
+
+
+def _statements(monkeypatch) -> list[str]:
+    """Every statement asyncpg is asked to run from now on, in order."""
+    from asyncpg import connection
+
+    sent: list[str] = []
+    for name in ("_execute", "execute", "_executemany"):
+        real = getattr(connection.Connection, name)
+
+        def spy(self, query, *args, _real=real, **kwargs):
+            sent.append(" ".join(str(query).split())[:120])
+            return _real(self, query, *args, **kwargs)
+
+        monkeypatch.setattr(connection.Connection, name, spy)
+    return sent
+
+
+async def test_the_migrated_database_has_the_function_the_code_calls(pg_hub):
+    """Its name is a hash of the code's text: a change to the read needs a migration
+    that creates the new one (h023 made the first)."""
+    from app.hub import routing_inputs
+
+    body = routing_inputs.CREATE_LOCKED_READ.split("$kirana$")[1]
+    async with pg_hub.read() as s:
+        found = (await s.execute(text_("SELECT prosrc FROM pg_proc WHERE proname = :n"),
+                                 {"n": routing_inputs.LOCKED_READ})).scalars().all()
+    assert found == [body], (f"no {routing_inputs.LOCKED_READ} in a migrated database: "
+                             "write a hub migration that creates it (see h023)")
+
+
+async def test_an_assigned_order_costs_six_statements(pg_hub, hub_cfg, monkeypatch):
+    """BEGIN, the unlocked read, lock-and-read the chosen store, the order with its
+    lines, log and number, the store's event (which also wakes its link), COMMIT."""
+    await setup_stores(pg_hub, {"S1": 10})
+    await placement.take_order(pg_hub, hub_cfg, incoming("W-1"))  # (function looked up)
+    sent = _statements(monkeypatch)
+    placed = await placement.take_order(pg_hub, hub_cfg, incoming("W-2"))
+    assert (placed.order.status, placed.order.store_id) == ("assigned", "S1")
+    assert len(sent) == 6, sent
+    assert not any(s.startswith("SELECT id FROM hub_stores") for s in sent), sent
+    assert sum("pg_notify" in s for s in sent) == 1, sent  # in the event's statement
+
+
+async def test_the_locked_read_sees_a_promise_committed_while_it_waited(pg_hub, hub_cfg,
+                                                                        monkeypatch):
+    """The read inside the function runs after the lock with a snapshot of its own: an
+    order that held the store's last units while this one waited is seen, so the units
+    are not promised twice (a single statement, lock and read together, would miss it)."""
+    await setup_stores(pg_hub, {"S1": 2})
+    real, holding, release = placement._written_at_once, asyncio.Event(), asyncio.Event()
+
+    async def write_then_wait(s, raw, order, lines):
+        number = await real(s, raw, order, lines)
+        if order.external_id == "FIRST":  # S1's row is locked by this transaction now
+            holding.set()
+            await release.wait()
+        return number
+
+    monkeypatch.setattr(placement, "_written_at_once", write_then_wait)
+    first = asyncio.create_task(placement.take_order(pg_hub, hub_cfg, incoming("FIRST")))
+    await asyncio.wait_for(holding.wait(), 10)
+    second = asyncio.create_task(placement.take_order(pg_hub, hub_cfg, incoming("SECOND")))
+    await asyncio.sleep(0.5)  # it read S1 as free (FIRST is not committed) and waits
+    assert not second.done()
+    release.set()
+    one, two = await asyncio.wait_for(asyncio.gather(first, second), 20)
+    assert (one.order.status, one.order.store_id) == ("assigned", "S1")
+    assert two.order.store_id != "S1", "S1's 2 units were promised twice"
+
+
+async def test_a_database_without_the_function_still_places_orders(pg_hub, hub_cfg):
+    """A hub on a database restored from before h023 (this process had seen the
+    function): the try that finds it missing runs again in two statements, once."""
+    from app.hub import routing_inputs
+
+    await setup_stores(pg_hub, {"S1": 10})
+    await placement.take_order(pg_hub, hub_cfg, incoming("W-1"))
+    key = routing_inputs._database_key(pg_hub.engine.url)
+    assert routing_inputs._HAS_FUNCTION[key] is True
+    async with pg_hub.write() as s:
+        await s.execute(text_(f"DROP FUNCTION {routing_inputs.LOCKED_READ}"))
+    placed = await placement.take_order(pg_hub, hub_cfg, incoming("W-2"))
+    assert (placed.order.status, placed.order.store_id) == ("assigned", "S1")
+    assert routing_inputs._HAS_FUNCTION[key] is False
+    again = await placement.take_order(pg_hub, hub_cfg, incoming("W-3"))
+    assert again.order.store_id == "S1"
+    async with pg_hub.read() as s:
+        assert await s.scalar(select(func.count()).select_from(HubOrder)) == 3
+
+
+async def test_a_placed_order_wakes_its_store_link_through_the_commit(pg_hub, hub_cfg):
+    """The store's event statement NOTIFYs its link's topic: every hub process's LISTEN
+    hears it at COMMIT, and the process that placed it sends no NOTIFY of its own."""
+    from app.hub.wake import PgWaker, down_topic
+
+    await setup_stores(pg_hub, {"S1": 10})
+    waker = PgWaker(pg_hub.url)
+    await waker.start()
+    sent_after: list[tuple] = []
+    try:
+        for _ in range(100):
+            if waker.hears_commits():
+                break
+            await asyncio.sleep(0.05)
+        assert waker.hears_commits()
+        woken = waker.subscribe(down_topic("S1"))
+        real_wake = waker.wake
+
+        async def counted(*topics):
+            sent_after.append(topics)
+            await real_wake(*topics)
+
+        waker.wake = counted  # type: ignore[method-assign]
+        pg_hub.waker = waker
+        placed = await placement.take_order(pg_hub, hub_cfg, incoming("W-1"))
+        assert placed.order.store_id == "S1"
+        await asyncio.wait_for(woken.wait(), 5)
+        assert sent_after == []
+    finally:
+        pg_hub.waker = None
+        await waker.stop()
