@@ -425,6 +425,14 @@ def sold_lines(data: Mapping[str, object], refund: bool) -> tuple[list[SoldLine]
     return out, dropped
 
 
+def line_units(line: SoldLine, loose: bool) -> int:
+    """The units a line counts for (the sales report's rule): its pieces, or one for a
+    line of a product sold loose (by weight or volume); a refund's line negative."""
+    if not loose:
+        return line.quantity
+    return -1 if line.quantity < 0 or line.net_minor < 0 else 1
+
+
 def refunded_offers(kept: Sequence[KeptOffer], sold: int, refunded_before: int,
                     quantity: int) -> list[KeptOffer]:
     """What a refund of ``quantity`` of a line (``sold`` in all, ``refunded_before``

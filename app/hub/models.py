@@ -572,17 +572,21 @@ class HubSaleOffer(Base):
 
 
 class HubSaleSkuDay(Base):
-    """A store's sale lines of a SKU on a day (hub's local date): how many lines, their
-    quantity and net, refunds taken off; the promotions report's units and revenue."""
+    """A store's sale lines of a SKU on a day (hub's local date): their quantity, units
+    (pieces, or one a line sold loose) and net, refunds taken off; the promotions
+    report's units and revenue (covering indexes: summed from the index alone)."""
 
     __tablename__ = "hub_sale_sku_days"
-    __table_args__ = (Index("ix_hub_sale_sku_days_day", "day"),)
+    __table_args__ = (Index("ix_hub_sale_sku_days_day", "day", "store_id", "units",
+                            "net_minor"),
+                      Index("ix_hub_sale_sku_days_sku_day", "sku", "day", "store_id", "units",
+                            "net_minor"))
 
     store_id: Mapped[str] = mapped_column(String(8), primary_key=True)
     sku: Mapped[str] = mapped_column(String(40), primary_key=True)
     day: Mapped[str] = mapped_column(String(10), primary_key=True)
-    lines: Mapped[int] = mapped_column(Integer, default=0)
     quantity: Mapped[int] = mapped_column(BigInteger, default=0)
+    units: Mapped[int] = mapped_column(BigInteger, default=0)
     net_minor: Mapped[int] = mapped_column(BigInteger, default=0)
 
 

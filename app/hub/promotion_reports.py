@@ -69,21 +69,26 @@ async def record_sale_lines(s: Session, store_id: str, doc_id: str, refund: bool
               for ln in lines for o in ln.offers]
     if offers:
         await s.execute(upsert(s, HubSaleOffer.__table__).on_conflict_do_nothing(), offers)
+    skus = sorted({ln.sku for ln in lines})
+    loose: set[str] = set()
+    for i in range(0, len(skus), IN_CHUNK):
+        loose.update(str(x) for x in await s.scalars(select(Product.sku).where(
+            Product.sku.in_(skus[i:i + IN_CHUNK]), Product.unit != "piece")))
     per_sku: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     for ln in lines:
         f = per_sku[ln.sku]
-        f[0] += -1 if refund else 1
-        f[1] += ln.quantity
+        f[0] += ln.quantity
+        f[1] += uplift.line_units(ln, loose=ln.sku in loose)
         f[2] += ln.net_minor
     table = HubSaleSkuDay.__table__
     stmt = upsert(s, table)
     stmt = stmt.on_conflict_do_update(
         index_elements=["store_id", "sku", "day"],
-        set_={"lines": table.c.lines + stmt.excluded.lines,
-              "quantity": table.c.quantity + stmt.excluded.quantity,
+        set_={"quantity": table.c.quantity + stmt.excluded.quantity,
+              "units": table.c.units + stmt.excluded.units,
               "net_minor": table.c.net_minor + stmt.excluded.net_minor})
-    await s.execute(stmt, [{"store_id": store_id, "sku": sku, "day": day, "lines": f[0],
-                            "quantity": f[1], "net_minor": f[2]}
+    await s.execute(stmt, [{"store_id": store_id, "sku": sku, "day": day, "quantity": f[0],
+                            "units": f[1], "net_minor": f[2]}
                            for sku, f in sorted(per_sku.items())])
 
 
@@ -165,14 +170,11 @@ PerDay = dict[str, dict[date, uplift.Figures]]  # store -> day -> figures
 
 async def _per_day(s: Session, first: date, last: date, skus: Sequence[str] | None,
                    store: str = "") -> PerDay:
-    """Units (pieces, or one per line of a product sold loose: the store's rule) and
-    net per store and day for ``skus`` (None: every SKU), refunds taken off."""
-    units = func.sum(case((Product.unit == "piece", HubSaleSkuDay.quantity),
-                          else_=HubSaleSkuDay.lines))
-    base = (select(HubSaleSkuDay.store_id, HubSaleSkuDay.day, units,
+    """Units (pieces, or one per line of a product sold loose: the store's rule, counted
+    when booked) and net per store and day for ``skus`` (None: every SKU), refunds taken
+    off; from the covering indexes alone."""
+    base = (select(HubSaleSkuDay.store_id, HubSaleSkuDay.day, func.sum(HubSaleSkuDay.units),
                    func.sum(HubSaleSkuDay.net_minor))
-            .select_from(HubSaleSkuDay)
-            .outerjoin(Product, Product.sku == HubSaleSkuDay.sku)
             .where(HubSaleSkuDay.day >= first.isoformat(), HubSaleSkuDay.day <= last.isoformat())
             .group_by(HubSaleSkuDay.store_id, HubSaleSkuDay.day))
     if store:

@@ -290,3 +290,10 @@ def test_combined_adds_stores_up():
     assert (c.days, c.during, c.before, c.discount_minor, c.bills, c.weekdays_only) == (
         7, up.Figures(12, 1200), up.Figures(5, 600), 350, 5, True)
     assert c.unit_percent == 140 and up.combined([]).bills == 0
+
+
+def test_line_units_pieces_or_one_a_loose_line():
+    assert up.line_units(up.SoldLine(0, "ATTA", 3, 100), loose=False) == 3
+    assert up.line_units(up.SoldLine(0, "ATTA", -2, -100), loose=False) == -2
+    assert up.line_units(up.SoldLine(0, "RICE", 750, 100), loose=True) == 1
+    assert up.line_units(up.SoldLine(0, "RICE", -250, -30), loose=True) == -1
