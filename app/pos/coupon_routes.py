@@ -12,13 +12,6 @@ from app.pos.till_rules import PosError
 from app.pos.till_web import CASHIER, cart_response, counter_of, notice
 
 
-def hub_online(request: Request) -> bool:
-    """Whether the store's link to the hub is up now (a chain coupon's customer is then
-    asked of the hub; offline the till does not wait)."""
-    client = getattr(request.app.state, "sync_client", None)
-    return client is not None and client.status.state == "online"
-
-
 @post("/pos/cart/coupon", guards=[CASHIER])
 async def apply_coupon(request: Request, data: Form) -> Template:
     db, cfg = request.app.state.db, request.app.state.cfg
@@ -28,7 +21,7 @@ async def apply_coupon(request: Request, data: Form) -> Template:
     try:
         view, said = await coupons.add_coupon(db, cfg, counter, data.get("cart_id", "")[:64],
                                               data.get("code", ""),
-                                              hub_online=hub_online(request))
+                                              hub_online=coupons.hub_online(request.app.state))
     except PosError as exc:
         view = await cart.current_cart(db, cfg, counter, signed_in(request))
         return await cart_response(request, view, str(exc), "error")

@@ -5,6 +5,8 @@ completion, in the sale's transaction (app/promotions/coupons.record_uses)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select, update
 
 from app.config import StoreConfig
@@ -16,6 +18,14 @@ from app.pos.models import Cart
 from app.pos.priced_cart import CartState, CartView, cart_state_for_change, view_of_state
 from app.pos.till_rules import PosError
 from app.promotions import coupons
+
+
+def hub_online(state: Any) -> bool:
+    """Whether the store's link to the hub is up now (`state`: the app's state, which
+    holds the sync client): a chain coupon's customer is then asked of the hub; offline
+    the till does not wait."""
+    client = getattr(state, "sync_client", None)
+    return client is not None and client.status.state == "online"
 
 
 class NotACoupon(PosError):

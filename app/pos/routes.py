@@ -22,7 +22,6 @@ from app.core.i18n import _
 from app.core.money import MoneyError, format_amount, format_rate, parse_amount
 from app.core.web import Form, current_user, go, page, signed_in
 from app.pos import cart, coupons, discounts, shifts
-from app.pos.coupon_routes import hub_online
 from app.pos.priced_cart import CartView
 from app.pos.pricing import Discount, PricingError
 from app.pos.till_requests import AlreadyDone
@@ -154,9 +153,9 @@ async def scan(request: Request, data: Form) -> Template:
     except (BarcodeError, catalog.UnknownProduct, PosError) as exc:
         if not isinstance(exc, PosError):  # not a product: maybe a coupon (issue #21)
             try:
-                view, said = await coupons.add_coupon(db, cfg, counter,
-                                                      data.get("cart_id", ""), code,
-                                                      hub_online=hub_online(request))
+                view, said = await coupons.add_coupon(
+                    db, cfg, counter, data.get("cart_id", ""), code,
+                    hub_online=coupons.hub_online(request.app.state))
                 return await cart_response(request, view, said, "ok")
             except coupons.NotACoupon:
                 pass
