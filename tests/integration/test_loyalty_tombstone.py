@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select, text
 
 from app.core.clock import utcnow
-from app.core.loyalty import balance_allowed, tombstone_key
+from app.core.loyalty import tombstone_key
 from app.loyalty import service as loyalty
 from app.loyalty.models import Customer, LoyaltyEntry, Tombstone
 from app.pos import shifts
@@ -60,22 +60,6 @@ async def balance(db, lcfg, points: int, *, at: datetime | None, consent: str = 
 
 async def known(db) -> bool:
     return await loyalty.standing_for_phone(db, PHONE) is not None
-
-
-def test_the_rule():
-    t = datetime.fromisoformat("2026-12-01T10:00:00+00:00")
-    before, after = t - timedelta(seconds=1), t + timedelta(seconds=1)
-    assert balance_allowed(None, booked_at=None, consent_at=before, known_here=False)
-    assert not balance_allowed(t, booked_at=before, consent_at=after, known_here=True)
-    assert not balance_allowed(t, booked_at=t, consent_at=after, known_here=False)
-    assert not balance_allowed(t, booked_at=None, consent_at=after, known_here=False)
-    assert not balance_allowed(t, booked_at=after, consent_at=before, known_here=False)
-    assert balance_allowed(t, booked_at=after, consent_at=before, known_here=True)
-    assert balance_allowed(t, booked_at=after, consent_at=after, known_here=False)
-    # keyed: another secret, another key; never the number
-    assert tombstone_key(b"a", PHONE) != tombstone_key(b"b", PHONE)
-    assert tombstone_key(b"a", "+91 98123 45610") == tombstone_key(b"a", PHONE)
-    assert PHONE not in tombstone_key(b"a", PHONE)
 
 
 async def test_a_late_balance_after_the_erasure_does_not_bring_the_customer_back(
