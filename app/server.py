@@ -252,7 +252,7 @@ def create_hub_app(cfg: HubConfig, *, check_migrations: bool = True) -> Litestar
         transfer_pages,
     )
     from app.hub import pages as hub_pages
-    from app.hub.db import open_hub_database
+    from app.hub.db import PgDatabase, open_hub_database
     from app.hub.demo_feed import HubDemoFeed
     from app.hub.wake import PgWaker, Waker
     from app.hub.worker import HubWorker
@@ -279,7 +279,7 @@ def create_hub_app(cfg: HubConfig, *, check_migrations: bool = True) -> Litestar
             await seal_at_start(db)
         except SealingError as exc:
             raise StartupError(str(exc)) from None
-        if db.dialect == "postgresql":  # placement's lock-then-read function (issue #15)
+        if isinstance(db, PgDatabase):  # placement's lock-then-read function (issue #15)
             from app.hub.routing_inputs import prepare
 
             await prepare(db.engine)

@@ -49,6 +49,7 @@ from app.core.words import count_of
 from app.hub import allocation, couriers, order_states, routing_inputs, webhooks
 from app.hub.db import (
     HubDatabase,
+    PgDatabase,
     Raw,
     bind_value,
     dialect_of,
@@ -159,7 +160,7 @@ async def take_order(db: HubDatabase, cfg: HubConfig, incoming: OrderIn) -> Plac
     # they choose (and check it under the lock); the last locks the whole area first, so
     # it cannot be overtaken (as does a split, which needs several stores).
     locks = "held" if db.dialect == "sqlite" else "none"
-    if db.dialect == "postgresql":
+    if isinstance(db, PgDatabase):
         await routing_inputs.prepare(db.engine)  # (once per process and database)
     for attempt in range(1, PLACE_ATTEMPTS + 1):
         try:

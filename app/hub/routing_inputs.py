@@ -283,7 +283,7 @@ async def prepare(engine: Any) -> None:
 async def _locked_rows(s: Session, lock: list[str], params: dict[str, Any]) -> list[Any]:
     """Lock these store rows (in id order) and then read (the statement above): one
     round trip where the function is prepared, the two statements otherwise."""
-    key = _database_key((await s.connection()).engine.url)
+    key = _database_key(s.sync_session.get_bind().engine.url)
     if _HAS_FUNCTION.get(key):
         try:
             return await rows_of(s, _LOCKED_READ_CALL, {**params, "lock": sorted(lock)})
