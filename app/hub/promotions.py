@@ -587,8 +587,7 @@ async def forget_customer(s: Session, phone: str) -> int:
     deleted, the uses' key blanked, and the key taken out of the copies of the stores'
     events and of the answers the hub keeps). The key of each coupon is worked out again
     from the number (core/coupons.customer_key). Returns the coupons that counted them."""
-    codes = list(await s.scalars(select(HubCoupon.code).where(
-        HubCoupon.per_customer_limit.is_not(None))))
+    codes = list(await s.scalars(select(HubCoupon.code)))  # a limit may have been removed
     forgotten = 0
     for code in codes:
         key = coupon_rules.customer_key(code, phone)

@@ -103,6 +103,8 @@ class ChainAnswers:
         self._waiting: dict[tuple[str, str], list[asyncio.Event]] = {}
 
     def asked(self, code: str, key: str, at: datetime) -> None:
+        if len(self._asked) > 10_000:  # questions never answered (the link went down)
+            self._asked.clear()
         self._asked.setdefault((code, key), at)
 
     def heard(self, code: str, key: str, used: int) -> None:
