@@ -535,6 +535,19 @@ class HubLoyaltyEntry(Base):
     reference: Mapped[str] = mapped_column(String(20))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     booked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Who took a points tender: the store's user id sent with `loyalty.redeemed` (h024)
+    cashier: Mapped[str | None] = mapped_column(String(36), nullable=True)
+
+
+class HubLoyaltyTombstone(Base):
+    """A number erased at the hub (h024): an HMAC of it, keyed from the install's secret
+    file (never the number), and when. A join with a consent older than this does not
+    bring the customer back (core/loyalty.rejoin_allowed)."""
+
+    __tablename__ = "hub_loyalty_tombstones"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    erased_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class HubLoyaltyWatch(Base):

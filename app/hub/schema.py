@@ -9,6 +9,7 @@ HUB_ONLY_TABLES = frozenset({
     "hub_sale_days", "hub_order_handovers", "hub_order_slots",
     "hub_returns", "hub_return_lines",  # issue #19 (h014)
     "hub_loyalty_customers", "hub_loyalty_entries", "hub_loyalty_watch",  # issue #21 (h017)
+    "hub_loyalty_tombstones",  # erased numbers, keyed hashes (issue #21, h024)
     # chain promotions and coupons (issue #21, h018)
     "hub_promotions", "hub_coupons", "hub_coupon_grants", "hub_coupon_uses",
     "hub_coupon_customers",  # a chain coupon's uses per customer (issue #21, h020)
