@@ -63,10 +63,10 @@ def problems(catalog: Catalog, wanted: Iterable[str] = ()) -> list[str]:
         if not all(strings):
             out.append(f"{where} is not translated")
             continue
-        for i, text in enumerate(strings):
-            source = ids[min(i, len(ids) - 1)]
+        for i, text in enumerate(str(t) for t in strings):
+            source = str(ids[min(i, len(ids) - 1)])
             if placeholders(text) != placeholders(source) and not (
-                    len(ids) > 1 and placeholders(text) == placeholders(ids[0])):
+                    len(ids) > 1 and placeholders(text) == placeholders(str(ids[0]))):
                 out.append(f"{where}: the translation's placeholders {placeholders(text)} "
                            f"differ from {placeholders(source)}")
     for missing in sorted(set(wanted) - have):
