@@ -107,7 +107,15 @@ def balance_allowed(erased_at: datetime | None, *, booked_at: datetime | None,
         return True
     if booked_at is None or booked_at <= erased_at:
         return False
-    return known_here or consent_at > erased_at
+    return known_here or rejoin_allowed(erased_at, consent_at)
+
+
+def rejoin_allowed(erased_at: datetime | None, consent_at: datetime) -> bool:
+    """Whether a join (the hub's `loyalty.joined`, a balance's consent) may make a number
+    erased at `erased_at` (None: never) a customer again: only with a consent given after
+    the erasure. A store that signed the customer up offline before they asked to be
+    erased sends its join late; its consent is older and does not bring them back."""
+    return erased_at is None or consent_at > erased_at
 
 
 def clean_name(text: str) -> str:

@@ -34,6 +34,10 @@ from app.hub.events import UOW_KEY, HubUnitOfWork, Waker
 AUTH_KEEP_SECONDS = 5
 # `write()`s committed by this process, through any PgDatabase (the CLI's, a test's)
 _WRITES = [0]
+# A write's session carries the install's pepper (core/secret_file.py) under this key:
+# what applies store events in it keys hashes that must not be in the database
+# (hub/loyalty.py's tombstones), and is handed only the session.
+PEPPER_KEY = "kirana_pepper"
 
 
 class PgDatabase:
@@ -86,6 +90,7 @@ class PgDatabase:
             async with AsyncSession(self.engine, expire_on_commit=False) as session, \
                     session.begin():
                 session.info[UOW_KEY] = uow
+                session.info[PEPPER_KEY] = self.pepper
                 yield session
                 await uow.commit(session)
         finally:
@@ -116,6 +121,7 @@ class PgDatabase:
             try:
                 transaction = await _driver_step(_begin(driver), "BEGIN")
                 session.info[UOW_KEY] = uow
+                session.info[PEPPER_KEY] = self.pepper
                 yield session
                 await uow.commit(session)
                 await session.flush()  # what the ORM holds (a split's parts) goes in first
@@ -176,6 +182,7 @@ class SqliteHubDatabase(Database):
         uow = HubUnitOfWork()
         async with super().write() as s:
             s.info[UOW_KEY] = uow
+            s.info[PEPPER_KEY] = self.pepper
             yield s
             await uow.commit(s)
         await uow.publish(self.waker)
@@ -221,6 +228,7 @@ class SqliteHubDatabase(Database):
                         uow = HubUnitOfWork()
                         session.info.clear()
                         session.info[UOW_KEY] = uow
+                        session.info[PEPPER_KEY] = self.pepper
                         s = Tx(session)
                         try:
                             with session.begin_nested():  # SAVEPOINT: fails alone

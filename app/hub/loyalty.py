@@ -6,15 +6,21 @@ Stores send what their tills did (`loyalty.joined`, `.earned`, `.redeemed`,
 frame's transaction), never lets a balance go below zero (an overdraw is written off:
 core/loyalty.book) and answers `loyalty.balance` to the store that sent or asked, and
 to no other: a store's token reads only the customers it asked for. An erasure blanks
-the customer here and reaches every store that had heard of them (`loyalty.erase`).
+the customer here and reaches every store that had heard of them (`loyalty.erase`),
+and keeps a tombstone of the number (a keyed hash, `hub_loyalty_tombstones`): a join
+carrying a consent given before the erasure does not bring the customer back.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -29,12 +35,16 @@ from app.core.loyalty import (
     mask_phone,
     normalise_card,
     normalise_phone,
+    rejoin_allowed,
+    tombstone_key,
 )
 from app.core.security import TokenBucket
 from app.core.words import count_of
+from app.hub.db import PEPPER_KEY
 from app.hub.models import (
     HubLoyaltyCustomer,
     HubLoyaltyEntry,
+    HubLoyaltyTombstone,
     HubLoyaltyWatch,
     HubOutbox,
     HubStore,
@@ -88,6 +98,19 @@ def _at(data: dict, key: str) -> datetime:
     return at
 
 
+# A store's user id as `loyalty.redeemed` names who took the points (a uuid7 today):
+# anything else (too long, markup, control characters, not text) is not kept.
+CASHIER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,35}$")
+
+
+def cashier_of(value: object) -> str | None:
+    """The optional `cashier` of a movement, or None when absent or not a plain id (a
+    hostile value is dropped, never stored or shown; the points still book)."""
+    if isinstance(value, str) and CASHIER_RE.fullmatch(value):
+        return value
+    return None
+
+
 @dataclass(frozen=True)
 class Move:
     entry_id: str
@@ -97,6 +120,7 @@ class Move:
     reference: str
     at: datetime
     sale: str = ""  # a reversal: the bill whose booked movement it reverses
+    cashier: str | None = None  # a points tender: the store's user who took it
 
 
 # A reversal and the movement it may reverse (at most what that bill booked).
@@ -124,7 +148,57 @@ def parse_move(kind: str, data: dict) -> Move:
         sale = data.get("sale", "")
         if not isinstance(sale, str) or len(sale) > 20 or "\x00" in sale:
             raise ValueError("'sale' must be text of at most 20 characters")
-    return Move(entry_id, _phone(data), move, points, reference, _at(data, "at"), sale)
+    cashier = None
+    if move == "redeemed" and data.get("cashier") is not None:
+        cashier = cashier_of(data["cashier"])
+        if cashier is None:
+            log.warning("loyalty entry %s named a cashier that is not a user id: not kept",
+                        entry_id)
+    return Move(entry_id, _phone(data), move, points, reference, _at(data, "at"), sale,
+                cashier)
+
+
+# ---- tombstones ----------------------------------------------------------------------
+
+
+@lru_cache(maxsize=8)
+def _secret_of(pepper: bytes) -> bytes:
+    return hmac.new(pepper, b"kirana hub loyalty tombstone v1", hashlib.sha256).digest()
+
+
+def tomb_secret(s: Session) -> bytes:
+    """The key the hub's tombstones are kept under: derived from the install's secret
+    file (the pepper the write's session carries, hub/db.PEPPER_KEY), never in the
+    database. Without it nothing is erased or joined (the frame fails, and is retried)."""
+    pepper = s.info.get(PEPPER_KEY)
+    if not pepper:
+        raise RuntimeError("the hub database was opened without its install's secret file "
+                           "(core.secret_file.attach_pepper): loyalty tombstones need it")
+    return _secret_of(bytes(pepper))
+
+
+async def erased_at(s: Session, phone: str) -> datetime | None:
+    """When the hub last erased this number; None: never."""
+    return await s.scalar(select(HubLoyaltyTombstone.erased_at).where(
+        HubLoyaltyTombstone.key == tombstone_key(tomb_secret(s), phone)))
+
+
+async def _tombstone(s: Session, phone: str, at: datetime) -> None:
+    """Remember that this number was erased at `at` (the later erasure wins)."""
+    key = tombstone_key(tomb_secret(s), phone)
+    row = await s.get(HubLoyaltyTombstone, key, with_for_update=True)
+    if row is None:
+        s.add(HubLoyaltyTombstone(key=key, erased_at=at))
+        await s.flush()
+    elif row.erased_at < at:
+        row.erased_at = at
+
+
+async def _scrub_event(s: Session, event_id: str, phone: str) -> None:
+    """The number out of the hub's copy of one store event about an erased number (a
+    late join or movement): it is not kept in full after the erasure."""
+    await s.execute(update(StoreEventRow).where(StoreEventRow.id == event_id)
+                    .values(data=func.replace(StoreEventRow.data, phone, mask_phone(phone))))
 
 
 async def _customer(s: Session, *, phone: str | None = None, card: str | None = None
@@ -153,20 +227,31 @@ async def apply_store_event(s: Session, store_id: str, e: Event) -> None:
     """One `loyalty.*` event from `store_id`, in its frame's transaction."""
     data = e.data
     if e.kind == "loyalty.joined":
-        await _joined(s, store_id, e.seq, _phone(data), _card(data), _at(data, "consent_at"))
+        await _joined(s, store_id, e.seq, _phone(data), _card(data), _at(data, "consent_at"),
+                      event_id=e.id)
     elif e.kind == "loyalty.lookup":
         await _lookup(s, store_id, e.seq, data)
     elif e.kind == "loyalty.erased":
         await _erased(s, store_id, _phone(data))
     else:
-        await _book(s, store_id, e.seq, parse_move(e.kind, data))
+        await _book(s, store_id, e.seq, parse_move(e.kind, data), event_id=e.id)
 
 
 async def _joined(s: Session, store_id: str, seq: int, phone: str, card: str | None,
-                  consent_at: datetime) -> None:
+                  consent_at: datetime, *, event_id: str = "") -> None:
     """A customer joined at a store: known chain-wide from now on (the first consent
-    stands; a card already another customer's is left off, logged)."""
+    stands; a card already another customer's is left off, logged). A number the hub
+    erased comes back only with a consent given after the erasure (a re-join): an
+    older one (a store that signed them up offline, its join arriving late) is ignored
+    and that store is told to erase them too (core/loyalty.rejoin_allowed)."""
     customer = await _customer(s, phone=phone)
+    if customer is None and not rejoin_allowed(await erased_at(s, phone), consent_at):
+        log.warning("store %s sent a join of %s with a consent given before the number was "
+                    "erased: ignored, the store told to erase it", store_id, mask_phone(phone))
+        if event_id:
+            await _scrub_event(s, event_id, phone)
+        await enqueue(s, [store_id], [("loyalty.erase", {"phone": phone})])
+        return
     if card is not None:
         holder = await _customer(s, card=card)
         if holder is not None and holder is not customer:
@@ -222,13 +307,17 @@ async def _lookup(s: Session, store_id: str, seq: int, data: dict) -> None:
     await _tell(s, store_id, customer, seq)
 
 
-async def _book(s: Session, store_id: str, seq: int, move: Move) -> None:
+async def _book(s: Session, store_id: str, seq: int, move: Move, *, event_id: str = ""
+                ) -> None:
     """Book a movement once (a replayed entry id changes nothing). A store may move only
     the points of a customer it has heard of (joined there, asked, or moved before):
     anything else is kept apart, on no customer's balance, and logged. A debit beyond
     the balance is written off (core/loyalty.book)."""
     if await s.get(HubLoyaltyEntry, move.entry_id) is not None:
         log.info("store %s sent loyalty entry %s again: booked once", store_id, move.entry_id)
+        if event_id and await _customer(s, phone=move.phone) is None \
+                and await erased_at(s, move.phone) is not None:
+            await _scrub_event(s, event_id, move.phone)
         return
     customer = await _customer(s, phone=move.phone)
     watching = customer is not None and await s.get(
@@ -241,8 +330,11 @@ async def _book(s: Session, store_id: str, seq: int, move: Move) -> None:
                     else "it never asked for")
         s.add(HubLoyaltyEntry(id=move.entry_id, customer_id=None, store_id=store_id,
                               kind=move.kind, points=move.points, write_off=0,
-                              reference=move.reference, at=move.at, booked_at=now))
+                              reference=move.reference, at=move.at, booked_at=now,
+                              cashier=move.cashier))
         if customer is None:  # erased here: the store forgets them too
+            if event_id and await erased_at(s, move.phone) is not None:
+                await _scrub_event(s, event_id, move.phone)
             await enqueue(s, [store_id], [("loyalty.erase", {"phone": move.phone})])
         return
     if move.kind in _REVERSES:
@@ -254,7 +346,8 @@ async def _book(s: Session, store_id: str, seq: int, move: Move) -> None:
                     move.kind, move.points, mask_phone(move.phone), booked.write_off)
     s.add(HubLoyaltyEntry(id=move.entry_id, customer_id=customer.id, store_id=store_id,
                           kind=move.kind, points=move.points, write_off=booked.write_off,
-                          reference=move.reference, at=move.at, booked_at=now))
+                          reference=move.reference, at=move.at, booked_at=now,
+                          cashier=move.cashier))
     customer.balance = booked.balance
     customer.written_off += booked.write_off
     await _tell(s, store_id, customer, seq)
@@ -327,6 +420,7 @@ async def _erased(s: Session, store_id: str, phone: str) -> None:
     customer.phone = customer.card = None
     customer.consent_at = None
     customer.erased_at = utcnow()
+    await _tombstone(s, phone, customer.erased_at)
     await s.execute(delete(HubLoyaltyWatch).where(HubLoyaltyWatch.customer_id == customer.id))
     # A balance for the number still on its way to the erasing store (booked earlier in
     # this frame, or not yet applied) would make it known there again, with its consent:
