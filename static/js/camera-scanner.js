@@ -161,18 +161,33 @@
   /* The camera as an inline SVG in the button's colour (the emoji camera is an empty
      box on a device without an emoji font). */
   function cameraIcon() {
+    const svg = iconSvg("icon camera-icon");
     const NS = "http://www.w3.org/2000/svg";
-    const svg = document.createElementNS(NS, "svg");
-    const attrs = { class: "icon camera-icon", viewBox: "0 0 24 24", width: "24", height: "24",
-      "aria-hidden": "true", focusable: "false", fill: "none", stroke: "currentColor",
-      "stroke-width": "2", "stroke-linecap": "round", "stroke-linejoin": "round" };
-    Object.keys(attrs).forEach(function (k) { svg.setAttribute(k, attrs[k]); });
     const body = document.createElementNS(NS, "path");
     body.setAttribute("d", "M4 8h3l2-3h6l2 3h3a1 1 0 0 1 1 1v9a1 1 0 0 1-1 1H4a1 1 0 0 1-1-1V9a1 1 0 0 1 1-1z");
     const lens = document.createElementNS(NS, "circle");
     lens.setAttribute("cx", "12"); lens.setAttribute("cy", "13"); lens.setAttribute("r", "3.5");
     svg.appendChild(body);
     svg.appendChild(lens);
+    return svg;
+  }
+
+  // An empty 24x24 line icon in the text's colour, decorative (the button has the words).
+  function iconSvg(cls) {
+    const NS = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(NS, "svg");
+    const attrs = { class: cls, viewBox: "0 0 24 24", width: "24", height: "24",
+      "aria-hidden": "true", focusable: "false", fill: "none", stroke: "currentColor",
+      "stroke-width": "2", "stroke-linecap": "round", "stroke-linejoin": "round" };
+    Object.keys(attrs).forEach(function (k) { svg.setAttribute(k, attrs[k]); });
+    return svg;
+  }
+
+  function closeIcon() {
+    const svg = iconSvg("icon");
+    const cross = document.createElementNS("http://www.w3.org/2000/svg", "path");
+    cross.setAttribute("d", "M6 6l12 12M18 6L6 18");
+    svg.appendChild(cross);
     return svg;
   }
 
@@ -192,9 +207,10 @@
     const torch = el("button", { type: "button", class: "btn btn-quiet camera-torch",
       "aria-pressed": "false" }, "Torch");
     torch.hidden = true;
-    const type = el("button", { type: "button", class: "btn btn-quiet camera-type" }, "⌨ Type the code");
+    const type = el("button", { type: "button", class: "btn btn-quiet camera-type" }, "Type the code");
     const close = el("button", { type: "button", class: "btn btn-primary camera-close",
-      "aria-label": "Close the camera", title: "Close the camera" }, "✕");
+      "aria-label": "Close the camera", title: "Close the camera" });
+    close.appendChild(closeIcon());
     actions.appendChild(torch);
     actions.appendChild(type);
     actions.appendChild(close);
