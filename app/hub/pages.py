@@ -137,6 +137,7 @@ async def product_save(request: Request, data: Form) -> Response | Template:
     try:
         edit = rules.parse_product(  # the product rules every catalogue input uses
             sku=data.get("sku", ""), name=data.get("name", ""), price=data.get("price", ""),
+            name_local=data.get("name_local", ""),
             mrp=data.get("mrp", ""), gst_rate=data.get("gst", ""), unit=data.get("unit", ""),
             hsn=data.get("hsn", ""),
             pack_size=data.get("pack_size", ""), category=data.get("category", ""),

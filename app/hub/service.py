@@ -507,6 +507,7 @@ async def save_product(db: HubDatabase, edit: ProductEdit,
             product = Product(id=uuid7(), sku=sku)
             s.add(product)
         product.name = edit.name
+        product.name_local = edit.name_local
         product.price_minor = edit.price_minor
         product.mrp_minor = edit.mrp_minor
         product.gst_rate_bp = edit.gst_rate_bp
