@@ -12,6 +12,7 @@ from app.catalog import service as catalog
 from app.catalog.units import format_quantity as qty
 from app.core.auth import requires
 from app.core.clock import utcnow
+from app.core.i18n import _
 from app.core.money import format_amount
 from app.core.web import Form, current_user, go, page, signed_in
 from app.core.words import count_of
@@ -70,17 +71,19 @@ async def claim(request: Request, data: Form) -> Template:
         batch = await service.claim_batch(request.app.state.db, cfg, signed_in(request), limits)
     except PlanError as exc:
         return page(request, "picking/_task.html", **await _pick_view(request, str(exc), "error"))
-    message = "" if batch else "No orders waiting. Check again in a moment."
+    message = "" if batch else _("No orders waiting. Check again in a moment.")
     return page(request, "picking/_task.html", **await _pick_view(request, message))
 
 
 async def _after_pick(request: Request, task) -> Template:
     """What the picker sees after a counted item: progress, or the next task."""
-    message = (f"{task.name}: {task.picked} of {task.quantity}" if task.status == "open"
-               else f"Done: {task.name} into bag {task.bag}")
+    message = (_("%(name)s: %(picked)s of %(quantity)s") % {
+        "name": task.name, "picked": task.picked, "quantity": task.quantity}
+        if task.status == "open"
+        else _("Done: %(name)s into bag %(bag)s") % {"name": task.name, "bag": task.bag})
     picked = await service.open_batch(request.app.state.db, signed_in(request)) is None
     if picked:
-        message += ". Batch picked: take the bags to packing."
+        message += _(". Batch picked: take the bags to packing.")
     return page(request, "picking/_task.html", **await _pick_view(request, message,
                                                                    batch_picked=picked))
 
@@ -117,13 +120,14 @@ async def short(request: Request, task_id: str, data: Form) -> Template:
     except service.PickError as exc:
         return page(request, "picking/_task.html", **await _pick_view(request, str(exc),
                                                                        "error"))
-    note = f" Substitute {task.substitute_sku} goes in bag {task.bag}." if task.substitute_sku \
-        else ""
+    note = _(" Substitute %(sku)s goes in bag %(bag)s.") % {
+        "sku": task.substitute_sku, "bag": task.bag} if task.substitute_sku else ""
     picked = await service.open_batch(request.app.state.db, signed_in(request)) is None
     if picked:
-        note += " Batch picked: take the bags to packing."
+        note += _(" Batch picked: take the bags to packing.")
     return page(request, "picking/_task.html", **await _pick_view(
-        request, f"Short: {task.name}. The bin is marked for a count.{note}",
+        request, _("Short: %(name)s. The bin is marked for a count.") % {"name": task.name}
+        + note,
         batch_picked=picked))
 
 
