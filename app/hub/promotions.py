@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, or_, select, text, update
 
 from app.core import audit
 from app.core import coupons as coupon_rules
@@ -460,10 +460,15 @@ async def preview_edit(db: HubDatabase, promotion_id: str, form: Mapping[str, st
 
 
 KINDS = frozenset({"coupon.used", "coupon.released", "coupon.lookup"})
-# A report may top up other stores too (rebalance), a look-up is answered: the frame
-# locks every store row first (app/sync/hub_link.apply_frame), the lock order of every
-# writer here.
-ENQUEUES = KINDS
+# A report may top up other stores too (rebalance): the frame locks every store row
+# first (app/sync/hub_link.apply_frame), the lock order of every writer here. A look-up
+# is answered to the asking store only, whose row the frame holds: it locks no other
+# store (a till's question never queues the chain's intake behind it).
+ENQUEUES = frozenset({"coupon.used", "coupon.released"})
+# What an erased customer's key becomes in the answers the hub keeps for the stores
+# (`coupon.customer`): still a well-formed key (a store that has not applied the answer
+# yet gets it, and reads a count for nobody), never the customer's.
+ERASED_KEY = "0" * 64
 
 
 def _customer_of(data: Mapping[str, Any]) -> str | None:
@@ -490,7 +495,11 @@ async def apply_store_event(s: Session, store_id: str, event: Event) -> None:
         log.warning("store %s sent %s without a readable use id or code: ignored",
                     store_id, event.kind)
         return
-    coupon = await s.scalar(select(HubCoupon).where(HubCoupon.code == code).with_for_update())
+    if event.kind == "coupon.lookup":  # read only: no coupon row lock (see ENQUEUES)
+        coupon = await s.scalar(select(HubCoupon).where(HubCoupon.code == code))
+    else:
+        coupon = await s.scalar(select(HubCoupon).where(HubCoupon.code == code)
+                                .with_for_update())
     if coupon is None:
         log.warning("store %s reported coupon %s, which the hub does not have: ignored",
                     store_id, code)
@@ -545,8 +554,10 @@ async def _count_customer(s: Session, store_id: str, coupon: HubCoupon, use: Hub
     if mine.used >= coupon.per_customer_limit:
         use.over_limit = True
         mine.overshoots += 1
-        log.warning("store %s: coupon %s used past its per-customer limit (%d) by customer "
-                    "%s…", store_id, coupon.code, coupon.per_customer_limit, customer[:8])
+        # The use's id, never any part of the key (made from the number and the code,
+        # both guessable: a prefix would all but name the customer).
+        log.warning("store %s: coupon %s use %s is past its per-customer limit (%d)",
+                    store_id, coupon.code, use.id, coupon.per_customer_limit)
     mine.used += 1
 
 
@@ -586,24 +597,42 @@ async def forget_customer(s: Session, phone: str) -> int:
     """A customer erased on request: their coupon keys out of the hub (the counts
     deleted, the uses' key blanked, and the key taken out of the copies of the stores'
     events and of the answers the hub keeps). The key of each coupon is worked out again
-    from the number (core/coupons.customer_key). Returns the coupons that counted them."""
+    from the number (core/coupons.customer_key). One pass for all the coupons: the
+    candidate rows are found once, then updated by id. Returns the coupons that counted
+    them.
+
+    An answer (`coupon.customer`) keeps a well-formed key (ERASED_KEY) whether or not
+    its store has applied it: a store not yet past it still gets a frame it can read
+    (it refuses a frame with a malformed key), and reads a count for nobody."""
     codes = list(await s.scalars(select(HubCoupon.code)))  # a limit may have been removed
-    forgotten = 0
-    for code in codes:
-        key = coupon_rules.customer_key(code, phone)
-        gone = await s.execute(delete(HubCouponCustomer).where(
-            HubCouponCustomer.code == code, HubCouponCustomer.customer == key))
-        forgotten += int(getattr(gone, "rowcount", 0) or 0)
-        await s.execute(update(HubCouponUse).where(HubCouponUse.code == code,
-                                                   HubCouponUse.customer == key)
-                        .values(customer=None))
-        await s.execute(update(StoreEventRow).where(
-            StoreEventRow.kind.in_(KINDS), StoreEventRow.data.contains(key))
-            .values(data=func.replace(StoreEventRow.data, key, "erased")))
-        await s.execute(update(HubOutbox).where(
-            HubOutbox.kind == "coupon.customer", HubOutbox.data.contains(key))
-            .values(data=func.replace(HubOutbox.data, key, "erased")))
-    return forgotten
+    keys = sorted({coupon_rules.customer_key(code, phone) for code in codes})
+    if not keys:
+        return 0
+    gone = await s.execute(delete(HubCouponCustomer).where(
+        HubCouponCustomer.customer.in_(keys)))
+    await s.execute(update(HubCouponUse).where(HubCouponUse.customer.in_(keys))
+                    .values(customer=None))
+    copies = (await s.execute(select(StoreEventRow.id, StoreEventRow.data).where(
+        StoreEventRow.kind.in_(KINDS),
+        or_(*(StoreEventRow.data.contains(key) for key in keys))))).all()
+    for event_id, data in copies:
+        await s.execute(update(StoreEventRow).where(StoreEventRow.id == event_id)
+                        .values(data=_without(data, keys, "erased")))
+    answers = (await s.execute(select(HubOutbox.store_id, HubOutbox.seq, HubOutbox.data)
+                               .where(HubOutbox.kind == "coupon.customer",
+                                      or_(*(HubOutbox.data.contains(key) for key in keys)))
+                               )).all()
+    for store_id, seq, data in answers:
+        await s.execute(update(HubOutbox).where(HubOutbox.store_id == store_id,
+                                                HubOutbox.seq == seq)
+                        .values(data=_without(data, keys, ERASED_KEY)))
+    return int(getattr(gone, "rowcount", 0) or 0)
+
+
+def _without(data: str, keys: list[str], instead: str) -> str:
+    for key in keys:
+        data = data.replace(key, instead)
+    return data
 
 
 async def _rebalance(s: Session, coupon: HubCoupon, now: datetime) -> None:

@@ -48,10 +48,12 @@ HUB_TO_STORE = frozenset({"product.upserted", "product.retired", "order.assigned
                           "loyalty.balance", "loyalty.erase",
                           # chain promotions and coupons (issue #21, docs/promotions.md)
                           "promotion.upserted", "coupon.upserted", "coupon.customer"})
-# Kinds that may carry a chain coupon's customer key (app/core/coupons.customer_key):
-# 64 lower-case hex digits, nothing else (never a number or a name).
-CUSTOMER_KEY_KINDS = frozenset({"coupon.used", "coupon.released", "coupon.lookup",
-                                "coupon.customer"})
+# Store -> hub kinds that may carry a chain coupon's customer key
+# (app/core/coupons.customer_key): 64 lower-case hex digits, nothing else (never a
+# number or a name). The hub's answer (`coupon.customer`) is not refused here: an
+# answer the store cannot read is logged and skipped by its handler
+# (app/sync/store_apply), since refusing the frame would stop every hub event to it.
+CUSTOMER_KEY_KINDS = frozenset({"coupon.used", "coupon.released", "coupon.lookup"})
 
 # Close codes: the sender of an `error` closes the socket with one of these.
 ErrorCode = Literal[4400, 4401, 4403, 4409]

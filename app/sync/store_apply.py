@@ -285,11 +285,14 @@ async def _coupon_upserted(s: Session, cfg: StoreConfig, data: dict) -> None:
 
 async def _coupon_customer(s: Session, cfg: StoreConfig, data: dict) -> None:
     """The hub's count of a customer's uses of a chain coupon, answering this store's
-    till (issue #21): kept in memory for the till that waits for it."""
+    till (issue #21): kept in memory for the till that waits for it. An answer the
+    store cannot read is logged and skipped, never a refused frame: it is advice (the
+    till then goes by the store's own count), and refusing it would stop every later
+    hub event to this store."""
     try:
         coupons.apply_hub_customer(data)
     except coupons.BadCustomerEvent as exc:
-        raise BadHubEvent(f"coupon.customer: {exc}") from None
+        log.warning("coupon.customer from the hub could not be read (%s): skipped", exc)
 
 
 async def _loyalty_balance(s: Session, cfg: StoreConfig, data: dict) -> None:
