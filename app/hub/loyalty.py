@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, update
 
+from app.core import audit
 from app.core.clock import utcnow
 from app.core.db import Session
 from app.core.ids import uuid7
@@ -415,13 +416,7 @@ async def _erased(s: Session, store_id: str, phone: str) -> None:
         log.warning("store %s asked to erase %s, a customer it never signed up or moved "
                     "points of: ignored at the hub", store_id, mask_phone(phone))
         return
-    others = sorted(set(await s.scalars(select(HubLoyaltyWatch.store_id).where(
-        HubLoyaltyWatch.customer_id == customer.id))) - {store_id})
-    customer.phone = customer.card = None
-    customer.consent_at = None
-    customer.erased_at = utcnow()
-    await _tombstone(s, phone, customer.erased_at)
-    await s.execute(delete(HubLoyaltyWatch).where(HubLoyaltyWatch.customer_id == customer.id))
+    others = sorted(set(await _blank(s, customer, phone)) - {store_id})
     # A balance for the number still on its way to the erasing store (booked earlier in
     # this frame, or not yet applied) would make it known there again, with its consent:
     # the erasure follows it there too (#21 review 4).
@@ -432,6 +427,48 @@ async def _erased(s: Session, store_id: str, phone: str) -> None:
         others = sorted({*others, store_id})
     await _scrub(s, phone)
     await enqueue(s, others, [("loyalty.erase", {"phone": phone})])
+
+
+async def _blank(s: Session, customer: HubLoyaltyCustomer, phone: str) -> list[str]:
+    """Erase a customer here: number, card and consent blanked (the ledger stays, on
+    the anonymous customer), the number's tombstone kept. Returns the stores that had
+    heard of them (their watches are dropped)."""
+    heard = list(await s.scalars(select(HubLoyaltyWatch.store_id).where(
+        HubLoyaltyWatch.customer_id == customer.id)))
+    customer.phone = customer.card = None
+    customer.consent_at = None
+    customer.erased_at = utcnow()
+    await _tombstone(s, phone, customer.erased_at)
+    await s.execute(delete(HubLoyaltyWatch).where(HubLoyaltyWatch.customer_id == customer.id))
+    return heard
+
+
+async def erase_at_hub(db: Any, customer_id: str, user: Any) -> tuple[str, int] | None:
+    """HQ erases a customer on request (DPDP Act 2023), as a store's `loyalty.erased`
+    does: blanked here with a tombstone, `loyalty.erase` to every store that had heard of
+    them, the number out of the copies the hub keeps and out of the chain coupons'
+    counts. Returns the masked number and how many stores were told; None: no such
+    customer (or already erased)."""
+    from app.hub import placement, promotions  # (both import modules this one does)
+    from app.hub.db import write_retrying
+
+    async def body(s: Session) -> tuple[str, int] | None:
+        await placement.lock_stores(s)  # enqueue's lock order: every store row first
+        customer = await s.scalar(select(HubLoyaltyCustomer).where(
+            HubLoyaltyCustomer.id == customer_id[:36]).with_for_update())
+        if customer is None or customer.phone is None:
+            return None
+        phone = customer.phone
+        stores = sorted(set(await _blank(s, customer, phone)))
+        await _scrub(s, phone)
+        await enqueue(s, stores, [("loyalty.erase", {"phone": phone})])
+        await promotions.forget_customer(s, phone)
+        audit.record(s, "loyalty.erase", f"hub customer {customer.id}", user=user)
+        log.info("HQ erased %s on request: %s told", mask_phone(phone),
+                 count_of(len(stores), "store"))
+        return mask_phone(phone), len(stores)
+
+    return await write_retrying(db, body)
 
 
 async def _scrub(s: Session, phone: str) -> None:
@@ -477,6 +514,7 @@ class StoreOverdraw:
 
 @dataclass(frozen=True)
 class HubCustomerView:
+    id: str
     masked: str
     card: str | None
     balance: int
@@ -511,5 +549,6 @@ async def customer_view(db: Any, text: str) -> HubCustomerView | None:
         entries = list(await s.scalars(
             select(HubLoyaltyEntry).where(HubLoyaltyEntry.customer_id == customer.id)
             .order_by(HubLoyaltyEntry.booked_at.desc(), HubLoyaltyEntry.id.desc()).limit(100)))
-        return HubCustomerView(mask_phone(customer.phone or ""), customer.card, customer.balance,
-                               customer.written_off, customer.joined_store, entries)
+        return HubCustomerView(customer.id, mask_phone(customer.phone or ""), customer.card,
+                               customer.balance, customer.written_off, customer.joined_store,
+                               entries)

@@ -4,12 +4,15 @@ apart, and a customer by number or card (masked). Read only: stores move points.
 
 from __future__ import annotations
 
-from litestar import Request, get
+from typing import Any
+
+from litestar import Request, get, post
 from litestar.response import Template
 
 from app.core.auth import requires
 from app.core.loyalty import LoyaltyError
-from app.core.web import page
+from app.core.web import Form, page, signed_in
+from app.core.words import count_of
 from app.hub import loyalty
 
 HQ = ("manager",)  # admins too
@@ -17,6 +20,11 @@ HQ = ("manager",)  # admins too
 
 @get("/hub/loyalty", guards=[requires(*HQ)])
 async def loyalty_page(request: Request, q: str = "") -> Template:
+    return await _page(request, q)
+
+
+async def _page(request: Request, q: str = "", status_code: int = 200, **extra: Any
+                ) -> Template:
     db = request.app.state.db
     chain, overdraws = await loyalty.overview(db)
     found, error = None, ""
@@ -27,9 +35,29 @@ async def loyalty_page(request: Request, q: str = "") -> Template:
                 error = "No customer with that number or card at the hub."
         except LoyaltyError as exc:
             error = str(exc)
-    return page(request, "hub/loyalty.html", status_code=400 if error and found is None
-                and not error.startswith("No customer") else 200, chain=chain,
-                overdraws=overdraws, found=found, error=error, q=q[:64])
+    if error and found is None and not error.startswith("No customer"):
+        status_code = 400
+    return page(request, "hub/loyalty.html", status_code=status_code, chain=chain,
+                overdraws=overdraws, found=found, error=error, q=q[:64], **extra)
 
 
-ROUTES = [loyalty_page]
+@post("/hub/loyalty/erase", guards=[requires(*HQ)])
+async def erase_customer(request: Request, data: Form) -> Template:
+    """Erase a customer on their request (DPDP Act 2023), from HQ: the manager types
+    "erase". The form names the customer by id (the page never holds the number)."""
+    if str(data.get("confirm", "")).strip().lower() != "erase":
+        return await _page(request, status_code=400,
+                           erase_error='Type "erase" to erase the customer.')
+    done = await loyalty.erase_at_hub(request.app.state.db, str(data.get("customer", "")),
+                                      signed_in(request))
+    if done is None:
+        return await _page(request, status_code=404,
+                           erase_error="No such customer at the hub (erased already?).")
+    masked, told = done
+    if told:
+        await request.app.state.waker.wake_all_stores()
+    return await _page(request, erased=f"Erased {masked}: {count_of(told, 'store')} told "
+                                       "to erase them too.")
+
+
+ROUTES = [loyalty_page, erase_customer]

@@ -171,3 +171,49 @@ async def test_a_hostile_cashier_is_dropped_and_the_points_still_book(hub_db, ho
     assert "named a cashier that is not a user id" in caplog.text
     if isinstance(hostile, str) and hostile:
         assert hostile not in caplog.text
+
+
+async def test_hq_erases_a_customer_on_request_and_a_late_join_does_not_undo_it(
+        hub_client, hub_db):
+    from app.core.models import AuditLog
+    from tests.conftest import csrf_of
+    from tests.hub.conftest import sign_in
+
+    await stores(hub_db)
+    await apply(hub_db, "S1", [joined(1), move(2, "E1", "earned", 80)])
+    await apply(hub_db, "D2", [ev(1, "loyalty.lookup", {"phone": PHONE, "card": None})])
+    [c] = await live(hub_db)
+    # not signed in: nothing erased
+    anon = await hub_client.post("/hub/loyalty/erase", data={
+        "customer": c.id, "confirm": "erase", "_csrf_token": csrf_of(hub_client)})
+    assert anon.status_code in (302, 303, 401, 403) and len(await live(hub_db)) == 1
+    await sign_in(hub_client, "Omar")  # a manager
+    page = await hub_client.get("/hub/loyalty", params={"q": PHONE})
+    assert f'name="customer" value="{c.id}"' in page.text and PHONE not in page.text
+    for word in ("", "yes", "erase it", "erase\x00"):
+        no = await hub_client.post("/hub/loyalty/erase", data={
+            "customer": c.id, "confirm": word, "_csrf_token": csrf_of(hub_client)})
+        assert no.status_code == 400  # (a NUL is refused before the route)
+        assert "\x00" in word or 'data-testid="loyalty-erase-error"' in no.text
+    assert len(await live(hub_db)) == 1
+    done = await hub_client.post("/hub/loyalty/erase", data={
+        "customer": c.id, "confirm": " Erase ", "_csrf_token": csrf_of(hub_client)})
+    assert done.status_code == 200 and "Erased 98xxxxxx10: 2 stores told" in done.text
+    assert PHONE not in done.text and await live(hub_db) == []
+    assert await sent_to(hub_db, "S1", "loyalty.erase") == [{"phone": PHONE}]
+    assert await sent_to(hub_db, "D2", "loyalty.erase") == [{"phone": PHONE}]
+    async with hub_db.read() as s:
+        assert await s.scalar(select(func.count()).select_from(HubLoyaltyTombstone)) == 1
+        assert await s.scalar(select(func.count()).select_from(AuditLog).where(
+            AuditLog.action == "loyalty.erase")) == 1
+        copies = [r.data for r in await s.scalars(select(StoreEventRow))]
+    assert all(PHONE not in d for d in copies)
+    # again, or a made-up customer: nothing to erase
+    for who in (c.id, "x" * 5000, "' OR 1=1 --"):
+        again = await hub_client.post("/hub/loyalty/erase", data={
+            "customer": who, "confirm": "erase", "_csrf_token": csrf_of(hub_client)})
+        assert again.status_code == 404
+    # S1's offline sign-up from before, arriving late, does not bring them back
+    await apply(hub_db, "W3", [join_at(1, AT)])
+    assert await live(hub_db) == []
+    assert await sent_to(hub_db, "W3", "loyalty.erase") == [{"phone": PHONE}]
