@@ -1,4 +1,4 @@
-"""A cashier's sale in Hindi in real Chromium (issue #22).
+"""A cashier's sale and a picker's batch in Hindi in real Chromium (issue #22).
 
 The cashier switches the PIN screen to हिन्दी, signs in, opens a shift, rings up two
 products with the scan field and takes exact cash. On the till and the receipt screen no
@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 import shutil
 import sqlite3
+import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,7 +24,16 @@ from playwright.async_api import Page, expect
 from app.core.money import format_amount, parse_amount
 from app.locale import check
 from app.printing.layout import Row, parse_layout
-from tests.e2e.conftest import DEVICES, LOGINS, demo_products, scan, start_server
+from tests.e2e.conftest import (
+    DEVICES,
+    KIRANA,
+    LOGINS,
+    _env,
+    demo_products,
+    scan,
+    start_server,
+)
+from tests.e2e.test_fulfilment import api
 
 INDIAN_AMOUNT = re.compile(r"^-?₹(\d{1,2},)?(\d{2},)*\d{1,3}\.\d{2}$")
 PLACEHOLDER = re.compile(r"%\(|%[sd]|\{")
@@ -66,6 +77,15 @@ async def untranslated(page: Page, sources: set[str]) -> list[str]:
                    if t == s or (" " in s and re.search(rf"(?<!\w){re.escape(s)}(?!\w)", t))})
 
 
+async def sign_in_in_hindi(page: Page, name: str) -> None:
+    tile = page.locator("label.tile", has=page.locator("span.tile-name", has_text=name))
+    await tile.tap()
+    for key in LOGINS[name]:
+        await page.locator(f'[data-pinpad] button[data-key="{key}"]').tap()
+    await page.get_by_role("button", name="साइन इन").tap()
+    await page.wait_for_url(re.compile(r"/$"))
+
+
 @pytest.fixture
 def device_options() -> dict:
     return dict(DEVICES["tablet"])
@@ -82,7 +102,7 @@ def hindi_receipts_server(demo_template: Path, tmp_path: Path):
     server.stop()
 
 
-async def test_a_cashier_sells_in_hindi(new_page, hindi_receipts_server) -> None:
+async def test_a_cashier_sells_in_hindi(hindi_receipts_server, new_page) -> None:
     server = hindi_receipts_server
     page = await new_page(server.url)
     sources = english_sources()
@@ -97,12 +117,7 @@ async def test_a_cashier_sells_in_hindi(new_page, hindi_receipts_server) -> None
     assert await page.locator("html").get_attribute("lang") == "hi"
     assert await untranslated(page, sources) == []
 
-    tile = page.locator("label.tile", has=page.locator("span.tile-name", has_text="Asha"))
-    await tile.tap()
-    for key in LOGINS["Asha"]:
-        await page.locator(f'[data-pinpad] button[data-key="{key}"]').tap()
-    await page.get_by_role("button", name="साइन इन").tap()
-    await page.wait_for_url(re.compile(r"/$"))
+    await sign_in_in_hindi(page, "Asha")
     await page.goto("/pos")
     await expect(page.get_by_role("heading", name="बिक्री शुरू करें")).to_be_visible()
     await page.locator("input[name=float]").fill("0")
@@ -151,3 +166,57 @@ async def test_a_cashier_sells_in_hindi(new_page, hindi_receipts_server) -> None
     assert rows["सामान"] == "2"
     assert "TOTAL" not in layout and "Thank you" not in layout
     assert "बिल S1-000001" in rows
+
+
+@pytest.fixture
+def api_key(own_server) -> str:
+    return subprocess.run(
+        [str(KIRANA), "apikey", "create", "--config", str(own_server.directory / "store.toml"),
+         "--name", "app", "--scope", "all", "--channel", "app"], capture_output=True,
+        text=True, env=_env(), check=True).stdout.strip().splitlines()[-1]
+
+
+async def test_a_picker_picks_a_batch_in_hindi(own_server, api_key, new_page) -> None:
+    key = api_key
+    in_stock = [p for p in demo_products()[:40]
+                if api(own_server.url, key, f"/api/v1/stock/{p.sku}")["on_hand"] >= 2]
+    a, b = in_stock[:2]
+    promised = (datetime.now(UTC) + timedelta(minutes=12)).isoformat()
+    order = api(own_server.url, key, "/api/v1/orders", {
+        "channel": "app", "external_id": "HI-1", "promised_by": promised, "payment": "cod",
+        "cod_amount_minor": 30000,
+        "customer": {"name": "Priya", "phone": "9876543210", "address": "HSR Layout",
+                     "pincode": "560102"},
+        "lines": [{"sku": a.sku, "quantity": 1}, {"sku": b.sku, "quantity": 1}]})
+    assert order["status"] == "accepted"
+    sources = english_sources()
+
+    page = await new_page(own_server.url)
+    await page.goto("/login")
+    await page.get_by_test_id("lang-hi").tap()
+    await sign_in_in_hindi(page, "Ravi")
+    await page.goto("/pick")
+    await expect(page.get_by_role("heading", name="सामान चुनने के लिए तैयार")).to_be_visible()
+    assert await untranslated(page, sources) == []
+    await page.get_by_test_id("claim").tap()
+    names = {p.name: p for p in (a, b)}
+    for i in range(2):
+        await expect(page.get_by_test_id("task-bin")).to_be_visible()
+        product = names[(await page.get_by_test_id("task-name").inner_text()).strip()]
+        assert await untranslated(page, sources) == []
+        field = page.locator("#pick-code")
+        if i == 0:  # the wrong item first: refused in Hindi
+            other = next(p for p in (a, b) if p is not product)
+            await field.focus()
+            await page.keyboard.type(other.barcode)
+            await page.keyboard.press("Enter")
+            await expect(page.get_by_test_id("pick-message")).to_contain_text(
+                f"गलत सामान ({other.name})")
+        await field.focus()
+        await page.keyboard.type(product.barcode)
+        await page.keyboard.press("Enter")
+        await expect(page.get_by_test_id("pick-message")).to_contain_text(
+            f"हो गया: {product.name}")
+    await expect(page.get_by_test_id("pick-message")).to_contain_text("बैच पूरा")
+    assert await untranslated(page, sources) == []
+    await page.goto("about:blank")  # its live stream ends before the server does
