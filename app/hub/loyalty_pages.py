@@ -1,6 +1,7 @@
 """HQ's loyalty page (issue #21, docs/loyalty.md): the chain's points outstanding, the
 write-offs per store (overdraws booked so no balance went below zero), movements kept
-apart, and a customer by number or card (masked). Read only: stores move points."""
+apart, and a customer by number or card (masked, with who took each points tender), and
+the customer's erasure on request. Points move only at the stores."""
 
 from __future__ import annotations
 
