@@ -5,6 +5,7 @@ completion, in the sale's transaction (app/promotions/coupons.record_uses)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlalchemy import select, update
@@ -14,6 +15,7 @@ from app.core import coupons as rules
 from app.core.clock import utcnow
 from app.core.db import Database, Session
 from app.core.money import format_amount
+from app.pos import cart as carts
 from app.pos.models import Cart
 from app.pos.priced_cart import CartState, CartView, cart_state_for_change, view_of_state
 from app.pos.till_rules import PosError
@@ -72,6 +74,37 @@ async def add_coupon(db: Database, cfg: StoreConfig, counter: str, cart_id: str,
         return view, f"Coupon {code} applied: {format_amount(off)} off"
     return view, (f"Coupon {code} added: its offer ({found.offers[0].name}) does not apply "
                   "to this bill yet")
+
+
+async def set_customer_phone(db: Database, cfg: StoreConfig, counter: str, cart_id: str,
+                             phone: str, *, hub_online: bool = False) -> CartView:
+    """The cart's mobile number (app/pos/cart.set_customer_phone), then, when it changed
+    and the link is `hub_online`, the hub is asked again about every chain coupon limited
+    per customer on the cart (at once, at most coupons.ASK_SECONDS): the answer about
+    the previous number says nothing of this one, and Complete goes by the hub's count
+    only when it has one for the customer on the bill."""
+    async with db.read() as s:
+        before = await s.scalar(select(Cart.customer_phone).where(
+            Cart.id == cart_id, Cart.counter == counter))
+    view = await carts.set_customer_phone(db, cfg, counter, cart_id, phone)
+    now = view.cart.customer_phone
+    if hub_online and now and now != before:
+        await ask_hub_about_cart(db, view.cart.coupons, now)
+    return view
+
+
+async def ask_hub_about_cart(db: Database, entered: str, phone: str) -> None:
+    """Ask the hub about this customer for each chain coupon on the cart that is limited
+    per customer (the questions go out together; the till waits for them at most
+    coupons.ASK_SECONDS in all)."""
+    found = []
+    async with db.read() as s:
+        for code in entered.split():
+            one = await coupons.find(s, code)
+            if one is not None and coupons.chain_key(one, phone) is not None:
+                found.append(one)
+    if found:
+        await asyncio.gather(*(coupons.ask_hub(db, one, phone) for one in found))
 
 
 async def remove_coupon(db: Database, cfg: StoreConfig, counter: str, cart_id: str,

@@ -20,7 +20,7 @@ from app.core.loyalty import LoyaltyError, parse_points
 from app.core.money import MAX_AMOUNT_MINOR, MoneyError, format_amount, parse_amount
 from app.core.web import Form, go, is_htmx, page, qr_svg_data_uri, signed_in
 from app.loyalty import service as loyalty
-from app.pos import cart, credit_notes, payment, priced_cart
+from app.pos import cart, coupons, credit_notes, payment, priced_cart
 from app.pos.pricing import PricingError
 from app.pos.receipts import gst_context, reprint_receipt, tax_rows
 from app.pos.till_rules import PosError, accept_tender
@@ -187,7 +187,9 @@ async def pay_customer(request: Request, data: Form) -> Template:
     counter = counter_of(request) or ""
     try:
         phone = await loyalty.phone_for(db, cfg, data.get("customer", "")[:64])
-        view = await cart.set_customer_phone(db, cfg, counter, data.get("cart_id", ""), phone)
+        view = await coupons.set_customer_phone(  # asks the hub again (chain coupons)
+            db, cfg, counter, data.get("cart_id", ""), phone,
+            hub_online=coupons.hub_online(request.app.state))
     except (PosError, LoyaltyError) as exc:
         view = await cart.current_cart(db, cfg, counter, signed_in(request))
         return await _pay_panel(request, view, str(exc))

@@ -284,7 +284,9 @@ async def bill_discount(request: Request, data: Form) -> Template:
 @post("/pos/cart/customer", guards=[CASHIER])
 async def customer(request: Request, data: Form) -> Template:
     async def action(db, cfg, counter, cart_id, _approver):
-        return await cart.set_customer_phone(db, cfg, counter, cart_id, data.get("phone", ""))
+        return await coupons.set_customer_phone(  # asks the hub again (chain coupons)
+            db, cfg, counter, cart_id, data.get("phone", ""),
+            hub_online=coupons.hub_online(request.app.state))
 
     return await _cart_or_error(request, data, action)
 
