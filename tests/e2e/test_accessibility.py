@@ -173,6 +173,7 @@ async def cashier_states(page: Page, findings: Findings) -> None:
     await expect(page.get_by_role("button", name=f"One more {product.name}")).to_be_focused()
     await scan(page, "0000000000000")
     await expect(page.get_by_test_id("pos-message")).not_to_contain_text("Added")
+    assert await page.get_by_test_id("pos-message").locator("svg.icon").count() == 1
     await findings.check(page, "till after an unknown code")
     # F2 is Pay, from the scan field too (an F-key types nothing).
     await page.locator("#scan-code").focus()
