@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from datetime import datetime
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -137,7 +137,13 @@ ROLE_NAMES = (N_("cashier"), N_("picker"), N_("manager"), N_("admin"))
 def money(minor: int, currency: str = "INR", symbol: bool = True) -> str:
     """Paise as the language writes money: ₹1,23,456.00 (lakh grouping); the same text
     as app.core.money.format_amount in English and Hindi (tests/unit/test_i18n.py)."""
-    locale = babel_locale(current_language())
+    return _money(minor, currency, symbol, current_language())
+
+
+# Babel takes ~25 us an amount; a till page shows the same prices again and again.
+@lru_cache(maxsize=8192)
+def _money(minor: int, currency: str, symbol: bool, code: str) -> str:
+    locale = babel_locale(code)
     if not symbol:
         return str(format_decimal(Decimal(minor) / 100, format=INDIAN_MONEY[1:],
                                   locale=locale, decimal_quantization=True))
