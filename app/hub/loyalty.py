@@ -233,7 +233,8 @@ async def apply_store_event(s: Session, store_id: str, e: Event) -> None:
     elif e.kind == "loyalty.lookup":
         await _lookup(s, store_id, e.seq, data)
     elif e.kind == "loyalty.erased":
-        await _erased(s, store_id, _phone(data))
+        await _erased(s, store_id, _phone(data),
+                      _at(data, "at") if data.get("at") is not None else None)
     else:
         await _book(s, store_id, e.seq, parse_move(e.kind, data), event_id=e.id)
 
@@ -401,7 +402,8 @@ async def _reverse(s: Session, store_id: str, seq: int, customer: HubLoyaltyCust
     await _tell(s, store_id, customer, seq)
 
 
-async def _erased(s: Session, store_id: str, phone: str) -> None:
+async def _erased(s: Session, store_id: str, phone: str, at: datetime | None = None
+                  ) -> None:
     """A customer erased on request at a store: blanked here (the ledger stays, on an
     anonymous customer) and at every other store that heard of them."""
     customer = await _customer(s, phone=phone)
@@ -416,7 +418,7 @@ async def _erased(s: Session, store_id: str, phone: str) -> None:
         log.warning("store %s asked to erase %s, a customer it never signed up or moved "
                     "points of: ignored at the hub", store_id, mask_phone(phone))
         return
-    others = sorted(set(await _blank(s, customer, phone)) - {store_id})
+    others = sorted(set(await _blank(s, customer, phone, at)) - {store_id})
     # A balance for the number still on its way to the erasing store (booked earlier in
     # this frame, or not yet applied) would make it known there again, with its consent:
     # the erasure follows it there too (#21 review 4).
@@ -429,16 +431,19 @@ async def _erased(s: Session, store_id: str, phone: str) -> None:
     await enqueue(s, others, [("loyalty.erase", {"phone": phone})])
 
 
-async def _blank(s: Session, customer: HubLoyaltyCustomer, phone: str) -> list[str]:
+async def _blank(s: Session, customer: HubLoyaltyCustomer, phone: str,
+                 at: datetime | None = None) -> list[str]:
     """Erase a customer here: number, card and consent blanked (the ledger stays, on
-    the anonymous customer), the number's tombstone kept. Returns the stores that had
-    heard of them (their watches are dropped)."""
+    the anonymous customer), the number's tombstone kept. Its time is when the customer
+    was erased (`at`, the erasing store's time, never later than now): a re-join at that
+    store since, sent before the hub heard of the erasure, carries a later consent and
+    stands. Returns the stores that had heard of them (their watches are dropped)."""
     heard = list(await s.scalars(select(HubLoyaltyWatch.store_id).where(
         HubLoyaltyWatch.customer_id == customer.id)))
     customer.phone = customer.card = None
     customer.consent_at = None
     customer.erased_at = utcnow()
-    await _tombstone(s, phone, customer.erased_at)
+    await _tombstone(s, phone, customer.erased_at if at is None else min(at, customer.erased_at))
     await s.execute(delete(HubLoyaltyWatch).where(HubLoyaltyWatch.customer_id == customer.id))
     return heard
 

@@ -9,7 +9,7 @@ zero; late movements for the number stay anonymous. `loyalty.redeemed`'s optiona
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -52,7 +52,8 @@ async def test_the_tombstone_is_a_keyed_hash_and_a_time_never_the_number(hub_db)
         [tomb] = list(await s.scalars(select(HubLoyaltyTombstone)))
         gone = await s.scalar(select(HubLoyaltyCustomer.erased_at))
     assert len(tomb.key) == 64 and PHONE not in tomb.key and "45610" not in tomb.key
-    assert tomb.erased_at == gone
+    # when S1 erased them (its event's `at`); the customer row, when the hub heard
+    assert tomb.erased_at == datetime.fromisoformat(AT) and gone >= tomb.erased_at
     # keyed: the plain SHA-256 of the number (anyone can compute it) is not the key
     import hashlib
 
@@ -217,3 +218,37 @@ async def test_hq_erases_a_customer_on_request_and_a_late_join_does_not_undo_it(
     await apply(hub_db, "W3", [join_at(1, AT)])
     assert await live(hub_db) == []
     assert await sent_to(hub_db, "W3", "loyalty.erase") == [{"phone": PHONE}]
+
+
+async def test_the_tombstone_keeps_the_stores_erasure_time_so_its_rejoin_since_stands(hub_db):
+    """S1, offline, erased the customer and signed them up again minutes later (they
+    asked to come back); the hub hears both at once. The tombstone is the erasure's
+    time at S1, so the re-join's consent is after it; D2's sign-up from before is not."""
+    await stores(hub_db)
+    now = utcnow()
+    gone, back = now - timedelta(minutes=10), now - timedelta(minutes=5)
+    await apply(hub_db, "S1", [joined(1), move(2, "E1", "earned", 80),
+                               ev(3, "loyalty.erased", {"phone": PHONE, "at": gone.isoformat()}),
+                               join_at(4, back.isoformat())])
+    [again] = await live(hub_db)
+    assert (again.balance, again.joined_store) == (0, "S1")
+    async with hub_db.read() as s:
+        assert await s.scalar(select(HubLoyaltyTombstone.erased_at)) == gone
+    await apply(hub_db, "D2", [join_at(1, (gone - timedelta(minutes=1)).isoformat())])
+    assert len(await live(hub_db)) == 1  # the re-joined one: D2 hears their balance
+    # A store cannot put an erasure in the future: the time is at most the hub's now.
+    await apply(hub_db, "S1", [ev(5, "loyalty.erased", {
+        "phone": PHONE, "at": (now + timedelta(days=1)).isoformat()})])
+    async with hub_db.read() as s:
+        assert await s.scalar(select(HubLoyaltyTombstone.erased_at)) <= utcnow()
+    await apply(hub_db, "W3", [join_at(1, (utcnow() + timedelta(seconds=1)).isoformat())])
+    assert len(await live(hub_db)) == 1
+
+
+@pytest.mark.parametrize("at", ["yesterday", "2026-11-27T11:30:00", 5, "x" * 1000])
+async def test_an_erasure_with_a_malformed_time_fails_the_frame(hub_db, at):
+    await stores(hub_db)
+    await apply(hub_db, "S1", [joined(1)])
+    with pytest.raises(ValueError):
+        await apply(hub_db, "S1", [ev(2, "loyalty.erased", {"phone": PHONE, "at": at})])
+    assert len(await live(hub_db)) == 1
