@@ -35,8 +35,9 @@ def cart_id(html: str) -> str:
 
 
 def message(html: str) -> str:
-    found = re.search(r'data-testid="(?:pos|pay)-message">([^<]*)', html)
-    return found.group(1) if found else ""
+    """The till's one-line answer as the cashier reads it (an error's icon left out)."""
+    found = re.search(r'data-testid="(?:pos|pay)-message">(.*?)</div>', html, re.S)
+    return re.sub(r"<svg.*?</svg>", "", found.group(1), flags=re.S).strip() if found else ""
 
 
 async def open_till(client, counter: str = "C1") -> str:
