@@ -177,3 +177,15 @@ def test_receipt_in_the_receipt_language(tmp_path):
         'language = "en"': 'language = "hi"',
         "[security]": '[printing]\nreceipt_language = "bilingual"\n\n[security]'}))
     assert "[row]कुल / TOTAL||₹1,23,456.00" in both
+
+
+async def test_the_profile_page_offers_the_languages(client, staff, db, login_as):
+    await login_as("picker")
+    page = (await client.get("/account/pin")).text
+    assert "My language" in page and 'data-testid="lang-hi"' in page
+    assert 'aria-pressed="true"' in page.split('data-testid="lang-en"')[0].rsplit("<button", 1)[1]
+    await _toggle(client, "hi", "/account/pin")
+    page = (await client.get("/account/pin")).text
+    assert "मेरी भाषा" in page and "पिकर" in page  # the role in the header too
+    async with db.read() as s:
+        assert (await s.get(User, staff["picker"])).language == "hi"
