@@ -184,6 +184,14 @@ async def erased_at(s: Session, phone: str) -> datetime | None:
         HubLoyaltyTombstone.key == tombstone_key(tomb_secret(s), phone)))
 
 
+async def _erase_payload(s: Session, phone: str) -> dict[str, str]:
+    """`loyalty.erase` for a store: the number, and when the hub holds it erased (its
+    tombstone's time), so that a store that hears of it late (offline meanwhile) keeps the
+    same time, not its own later one: a re-join elsewhere in between stands there too."""
+    at = await erased_at(s, phone)
+    return {"phone": phone, **({"at": at.isoformat()} if at is not None else {})}
+
+
 async def _tombstone(s: Session, phone: str, at: datetime) -> None:
     """Remember that this number was erased at `at` (the later erasure wins)."""
     key = tombstone_key(tomb_secret(s), phone)
@@ -252,7 +260,7 @@ async def _joined(s: Session, store_id: str, seq: int, phone: str, card: str | N
                     "erased: ignored, the store told to erase it", store_id, mask_phone(phone))
         if event_id:
             await _scrub_event(s, event_id, phone)
-        await enqueue(s, [store_id], [("loyalty.erase", {"phone": phone})])
+        await enqueue(s, [store_id], [("loyalty.erase", await _erase_payload(s, phone))])
         return
     if card is not None:
         holder = await _customer(s, card=card)
@@ -337,7 +345,7 @@ async def _book(s: Session, store_id: str, seq: int, move: Move, *, event_id: st
         if customer is None:  # erased here: the store forgets them too
             if event_id and await erased_at(s, move.phone) is not None:
                 await _scrub_event(s, event_id, move.phone)
-            await enqueue(s, [store_id], [("loyalty.erase", {"phone": move.phone})])
+            await enqueue(s, [store_id], [("loyalty.erase", await _erase_payload(s, move.phone))])
         return
     if move.kind in _REVERSES:
         await _reverse(s, store_id, seq, customer, move, now)
@@ -428,7 +436,7 @@ async def _erased(s: Session, store_id: str, phone: str, at: datetime | None = N
             HubOutbox.seq > applied, HubOutbox.data.contains(phone)).limit(1)) is not None:
         others = sorted({*others, store_id})
     await _scrub(s, phone)
-    await enqueue(s, others, [("loyalty.erase", {"phone": phone})])
+    await enqueue(s, others, [("loyalty.erase", await _erase_payload(s, phone))])
 
 
 async def _blank(s: Session, customer: HubLoyaltyCustomer, phone: str,
@@ -466,7 +474,7 @@ async def erase_at_hub(db: Any, customer_id: str, user: Any) -> tuple[str, int] 
         phone = customer.phone
         stores = sorted(set(await _blank(s, customer, phone)))
         await _scrub(s, phone)
-        await enqueue(s, stores, [("loyalty.erase", {"phone": phone})])
+        await enqueue(s, stores, [("loyalty.erase", await _erase_payload(s, phone))])
         await promotions.forget_customer(s, phone)
         audit.record(s, "loyalty.erase", f"hub customer {customer.id}", user=user)
         log.info("HQ erased %s on request: %s told", mask_phone(phone),

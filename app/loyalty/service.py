@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -534,8 +534,27 @@ async def apply_erase(s: Session, data: dict, secret: bytes) -> None:
     customer = await _by_phone(s, phone)
     if customer is not None:
         _blank(customer, now)
-    await _tombstone(s, secret, phone, now)
+    await _tombstone(s, secret, phone, erased_when(data.get("at"), now))
     await _forget_number(s, phone)
+
+
+def erased_when(sent: object, now: datetime) -> datetime:
+    """The erasure's time for the tombstone: the hub's (`at`, when it holds the number
+    erased) if it is a sane UTC time no later than now, else now. A store that was
+    offline when the customer was erased and re-joined elsewhere hears of it late: with
+    its own time the re-join's earlier consent would be ignored there for good (#21
+    review)."""
+    if isinstance(sent, str) and len(sent) <= 40:
+        try:
+            at = datetime.fromisoformat(sent)
+        except ValueError:
+            at = None
+        if at is not None and at.tzinfo is not None and at.year >= 2000:
+            return min(at.astimezone(UTC), now)
+    if sent is not None:
+        log.warning("loyalty.erase with an unreadable time %r: erased as of now",
+                    str(sent)[:40])
+    return now
 
 
 async def search(db: Database, text: str) -> list[Standing]:

@@ -121,6 +121,44 @@ async def test_the_hubs_erase_leaves_a_tombstone_and_a_rejoin_here_is_allowed(
     assert len(await rows(db, select(Tombstone))) == 2
 
 
+async def test_a_store_offline_during_the_erasure_keeps_a_rejoin_made_elsewhere_since(
+        db, lcfg, cashier):
+    """Erased at S2 at 10:00; re-joined at S3 at 11:00; this store, offline all along,
+    hears the erasure at 12:00. Its tombstone takes the hub's erasure time (`at`), so the
+    11:00 consent stands here too (with its own time it would be ignored for good)."""
+    await joined(db, lcfg, cashier)
+    now = utcnow()
+    erased, rejoined = now - timedelta(hours=2), now - timedelta(hours=1)
+    async with db.write() as s:
+        await apply_hub_event(s, lcfg, Event(
+            seq=1, id="e1", kind="loyalty.erase", at=now.isoformat(),
+            data={"phone": PHONE, "at": erased.isoformat()}))
+    assert not await known(db)
+    await balance(db, lcfg, 0, at=rejoined + timedelta(seconds=1),
+                  consent=rejoined.isoformat())
+    assert await known(db)
+    async with db.read() as s:
+        [stone] = list(await s.scalars(select(Tombstone)))
+    assert abs((stone.erased_at - erased).total_seconds()) < 1
+
+
+@pytest.mark.parametrize("sent", ["yesterday", "2026-11-01T10:00:00", 12345,
+                                  "9999-12-31T00:00:00+00:00", "x" * 5000, None])
+async def test_an_erase_with_an_unreadable_or_future_time_is_erased_as_of_now(
+        db, lcfg, cashier, sent):
+    await joined(db, lcfg, cashier)
+    before = utcnow()
+    data = {"phone": PHONE, **({"at": sent} if sent is not None else {})}
+    async with db.write() as s:
+        await apply_hub_event(s, lcfg, Event(seq=1, id="e1", kind="loyalty.erase",
+                                             at=before.isoformat(), data=data))
+    async with db.read() as s:
+        [stone] = list(await s.scalars(select(Tombstone)))
+    assert before <= stone.erased_at <= utcnow()
+    await balance(db, lcfg, 5, at=before)  # booked before the erasure: ignored
+    assert not await known(db)
+
+
 async def test_a_naive_consent_time_is_refused(db, lcfg, cashier):
     with pytest.raises(BadHubEvent, match="offset"):
         await balance(db, lcfg, 1, at=utcnow(), consent="2026-11-01T10:00:00")
