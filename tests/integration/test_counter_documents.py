@@ -29,6 +29,7 @@ from app.printing import service as printing
 from app.printing.layout import parse_layout, plain_text
 from app.stock.service import load_bins_csv
 from tests.conftest import STAFF, csrf_of
+from tests.integration.test_pos_pages import message
 
 ROOT = Path(__file__).resolve().parents[2]
 LOTION = "BLT-HMBL-200ML"  # ₹195.00 a piece, GST 18 %: 14.88 + 14.87 before the fix
@@ -48,10 +49,6 @@ async def catalog(db, cfg):
 def hx(client) -> dict[str, str]:
     return {"HX-Request": "true", "x-csrftoken": csrf_of(client)}
 
-
-def message(html: str) -> str:
-    found = re.search(r'data-testid="(?:pos|pay)-message">([^<]*)', html)
-    return found.group(1) if found else ""
 
 
 def weight_label(cfg, catalog, sku: str, grams: int) -> str:
