@@ -724,22 +724,24 @@ async def check_promises(hub_dir: HubDir, result: IntakeResult) -> None:
 
 def run_intake(backend: str, root: Path, ds: Dataset, sizes: Sizes, seed: int,
                budget: Budget, profile_dir: Path | None = None) -> list[IntakeResult]:
-    """One hub database; for each count of hub processes (`kirana hub`, each on its own
-    port, all on that database) and each count of clients, a timed run of its own."""
+    """For each count of hub processes, a fresh hub database (so a run does not start
+    with the open orders an earlier run left: the bench's stores never accept, and what
+    every placement reads grows with them); that many `kirana hub` processes (each on
+    its own port, all on that database); for each count of clients, a timed run."""
     ports = [free_port() for _ in range(max(sizes.processes))]
-    hub_dir = make_hub_dir(backend, root, ports[0])
     results: list[IntakeResult] = []
-    try:
-        run_cli([kirana_exe(), "hub", "db-upgrade", "--config", str(hub_dir.config_path)],
-                cwd=root, timeout=min(120, budget.remaining()))
-        setup = asyncio.run(populate(hub_dir, ds, seed))
-        out = run_cli([kirana_exe(), "hub", "add-channel", "--config",
-                       str(hub_dir.config_path), CHANNEL], cwd=root,
-                      timeout=min(120, budget.remaining())).stdout
-        match = re.search(r"(?m)^API key .*\): (\S+)\s*$", out)
-        if not match:
-            raise RuntimeError(f"unexpected add-channel output: {out!r}")
-        for processes in sizes.processes:
+    for processes in sizes.processes:
+        hub_dir = make_hub_dir(backend, root / f"intake-{processes}p", ports[0])
+        try:
+            run_cli([kirana_exe(), "hub", "db-upgrade", "--config", str(hub_dir.config_path)],
+                    cwd=root, timeout=min(120, budget.remaining()))
+            setup = asyncio.run(populate(hub_dir, ds, seed))
+            out = run_cli([kirana_exe(), "hub", "add-channel", "--config",
+                           str(hub_dir.config_path), CHANNEL], cwd=root,
+                          timeout=min(120, budget.remaining())).stdout
+            match = re.search(r"(?m)^API key .*\): (\S+)\s*$", out)
+            if not match:
+                raise RuntimeError(f"unexpected add-channel output: {out!r}")
             servers = [ServerProcess([kirana_exe(), "hub", "--config", str(hub_dir.config_path),
                                       "--host", LOCALHOST, "--port", str(port)],
                                      cwd=root, log_path=root / f"hub-{processes}-{n}.log")
@@ -765,8 +767,8 @@ def run_intake(backend: str, root: Path, ds: Dataset, sizes: Sizes, seed: int,
             for result in results:
                 if result.processes == processes:
                     asyncio.run(check_promises(hub_dir, result))
-    finally:
-        drop_hub_dir(hub_dir)
+        finally:
+            drop_hub_dir(hub_dir)
     return results
 
 
