@@ -12,10 +12,9 @@ from app.catalog import service as catalog
 from app.catalog.units import format_quantity as qty
 from app.core.auth import requires
 from app.core.clock import utcnow
-from app.core.i18n import _
+from app.core.i18n import _, ngettext
 from app.core.money import format_amount
 from app.core.web import Form, current_user, go, page, signed_in
-from app.core.words import count_of
 from app.orders import service as orders
 from app.orders.states import LABELS, IllegalTransition
 from app.picking import handover, service
@@ -150,11 +149,12 @@ def _pack_answer(request: Request, result: service.Packed | service.WhichOrder |
     card, message, kind = None, error, "error"
     if isinstance(result, service.Packed):
         card, line = result.card, result.line
-        message, kind = (f"{line.name}: {qty(line.packed_quantity, line.unit)} of "
-                         f"{qty(line.picked_quantity, line.unit)} → bag {card.bag or '?'} "
-                         f"({card.order.number})"), "ok"
+        message, kind = _("%(name)s: %(packed)s of %(picked)s → bag %(bag)s (%(order)s)") % {
+            "name": line.name, "packed": qty(line.packed_quantity, line.unit),
+            "picked": qty(line.picked_quantity, line.unit), "bag": card.bag or "?",
+            "order": card.order.number}, "ok"
         if not service.unpacked(card.order):
-            message += ". All packed: print its labels."
+            message += _(". All packed: print its labels.")
     return page(request, "picking/pack.html", fragment="picking/_pack_result.html",
                 scan_message=message, scan_kind=kind, card=card,
                 ask=result if isinstance(result, service.WhichOrder) else None,
@@ -189,14 +189,16 @@ async def pack(request: Request, order_id: str, data: Form) -> Response | Templa
     bags = data.get("bags", "1").strip()
     try:
         if not (bags.isascii() and bags.isdigit()):
-            raise service.PickError("bags must be a whole number")
+            raise service.PickError(_("bags must be a whole number"))
         order = await service.pack(request.app.state.db, request.app.state.cfg, signed_in(request),
                                    order_id, int(bags))
     except (service.PickError, IllegalTransition) as exc:
         return page(request, "picking/pack.html", **await _bench(request, message=str(exc),
                                                                  error=True))
     request.app.state.print_queue.wake()
-    said = f"Order {order.number} packed: {count_of(order.bag_count, 'label')} printed"
+    said = ngettext("Order %(number)s packed: %(num)d label printed",
+                    "Order %(number)s packed: %(num)d labels printed", order.bag_count) % {
+        "number": order.number, "num": order.bag_count}
     return go(request, "/pack?" + urlencode({"msg": said}))
 
 

@@ -197,7 +197,7 @@ async def confirm_scan(db: Database, picker: StaffUser, task_id: str, code: str,
     try:
         scan = parse_scan(code, rules)
     except BarcodeError as exc:
-        raise WrongProduct(f"not a barcode we can read: {exc}") from None
+        raise WrongProduct(_("not a barcode we can read: %(reason)s") % {"reason": exc}) from None
     refused: WrongProduct | None = None
     async with db.write() as s:
         task, batch = await _task_for_change(s, picker, task_id)
@@ -372,7 +372,7 @@ def _scan_or_refuse(code: str, rules: tuple[MeasureRule, ...]) -> ScanResult:
     try:
         return parse_scan(code, rules)
     except BarcodeError as exc:
-        raise WrongProduct(f"not a barcode we can read: {exc}") from None
+        raise WrongProduct(_("not a barcode we can read: %(reason)s") % {"reason": exc}) from None
 
 
 async def _cards(s: Session, orders_: list[Order]) -> list[PackCard]:
@@ -407,8 +407,8 @@ def _room(line: OrderLine) -> int:
 def _pack_one(order: Order, line: OrderLine, scan: ScanResult) -> OrderLine:
     add = (scan.quantity or 1) if line.unit == "piece" else _room(line)
     if add > _room(line):
-        raise PickError(f"all {line.picked_quantity} of {line.name} are already packed "
-                        f"in {order.number}")
+        raise PickError(_("all %(picked)s of %(name)s are already packed in %(order)s") % {
+            "picked": line.picked_quantity, "name": line.name, "order": order.number})
     line.packed_quantity += add
     return line
 
@@ -427,15 +427,15 @@ async def pack_scan_into(db: Database, order_id: str, code: str,
     async with db.write() as s:
         order = await s.get(Order, order_id)
         if order is None or order.state != "picked":
-            raise PickError("that order is not waiting to be packed")
+            raise PickError(_("that order is not waiting to be packed"))
         try:
             product = (await find_scanned(s, scan)).product
         except UnknownProduct:
             product = None
         lines = [x for x in order.lines if product and x.product_id == product.id]
         if not lines:
-            raise WrongProduct(f"{product.name if product else 'That item'} is not in order "
-                               f"{order.number}")
+            raise WrongProduct(_("%(name)s is not in order %(order)s") % {
+                "name": product.name if product else _("That item"), "order": order.number})
         line = next((x for x in lines if _room(x) > 0), lines[0])
         _pack_one(order, line, scan)
         (card,) = await _cards(s, [order])
@@ -451,8 +451,8 @@ async def pack_scan_any(db: Database, code: str, rules: tuple[MeasureRule, ...]
         try:
             product = (await find_scanned(s, scan)).product
         except UnknownProduct:
-            raise WrongProduct("That code is not one of our products: it is in no order. "
-                               "Put the item aside.") from None
+            raise WrongProduct(_("That code is not one of our products: it is in no order. "
+                                 "Put the item aside.")) from None
         picked = list(await s.scalars(
             select(Order).join(OrderLine, OrderLine.order_id == Order.id)
             .where(Order.state == "picked", OrderLine.product_id == product.id).distinct()))
@@ -460,11 +460,11 @@ async def pack_scan_any(db: Database, code: str, rules: tuple[MeasureRule, ...]
                       if line.product_id == product.id and _room(line) > 0]
         if not open_lines:
             if picked:
-                raise PickError(f"All {product.name} picked for "
-                                f"{', '.join(o.number for o in picked)} are already packed. "
-                                "Is this one extra? Put it aside.")
-            raise WrongProduct(f"{product.name} is in no order waiting to be packed. "
-                               "Put it aside.")
+                raise PickError(_("All %(name)s picked for %(orders)s are already packed. "
+                                  "Is this one extra? Put it aside.") % {
+                    "name": product.name, "orders": ", ".join(o.number for o in picked)})
+            raise WrongProduct(_("%(name)s is in no order waiting to be packed. "
+                                 "Put it aside.") % {"name": product.name})
         orders_with_room = {o.id: o for o, _line in open_lines}
         if len(orders_with_room) > 1:
             cards = await _cards(s, list(orders_with_room.values()))
@@ -483,16 +483,17 @@ async def pack(db: Database, cfg: StoreConfig, packer: StaffUser, order_id: str,
                bag_count: int) -> Order:
     """Bags counted: print a label per bag and the packing slip, and make it ready."""
     if not 1 <= bag_count <= 20:
-        raise PickError("bags must be between 1 and 20")
+        raise PickError(_("bags must be between 1 and 20"))
     async with db.write() as s:
         order = await s.get(Order, order_id)
         if order is None:
-            raise PickError("no such order")
+            raise PickError(_("no such order"))
         missing = unpacked(order)
         if missing and order.state == "picked":
-            raise PickError("scan every item into the order first: " + ", ".join(
-                f"{line.name} ({line.picked_quantity - line.packed_quantity} more)"
-                for line in missing))
+            raise PickError(_("scan every item into the order first: %(items)s") % {
+                "items": ", ".join(_("%(name)s (%(count)s more)") % {
+                    "name": line.name, "count": line.picked_quantity - line.packed_quantity}
+                    for line in missing)})
         orders.transition(s, order, "packed", packer.name, count_of(bag_count, "bag"))
         order.bag_count = bag_count
         order.bag_key = order.bag_key or bags.new_bag_key()

@@ -36,7 +36,7 @@ async def packed(db) -> dict[tuple[str, str], int]:
 
 
 def message_of(html: str) -> str:
-    match = re.search(r'data-testid="pack-scan-message">([^<]*)<', html)
+    match = re.search(r'data-testid="pack-scan-message"[^>]*>([^<]*)<', html)
     return match.group(1) if match else ""
 
 

@@ -30,7 +30,8 @@ CONVERTED = ["templates/core/login.html", "templates/core/_language.html",
                  "_sale_done", "receipt", "_print_status", "_paper", "_gst_doc",
                  "open_shift")),
              "templates/picking/pick.html", "templates/picking/_task.html",
-             "templates/picking/_alerts.html"]
+             "templates/picking/_alerts.html", "templates/picking/pack.html",
+             "templates/picking/_pack_order.html", "templates/picking/_pack_result.html"]
 TRANS_CALL = re.compile(r"""(?<![\w.])_\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')\s*[,)]""")
 NGETTEXT_CALL = re.compile(r"""ngettext\(\s*"((?:[^"\\]|\\.)*)"\s*,""")
 
