@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from app.core.i18n import N_
+
 State = Literal["received", "accepted", "picking", "picked", "packed", "ready", "handed_over",
                 "delivered", "rejected", "cancelled"]
 
@@ -32,10 +34,12 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     "cancelled": frozenset(),
 }
 
+# Marked for the catalogue (N_): screens show them through _().
 LABELS: dict[State, str] = {
-    "received": "New", "accepted": "Accepted", "picking": "Picking", "picked": "Picked",
-    "packed": "Packed", "ready": "Ready for rider", "handed_over": "With rider",
-    "delivered": "Delivered", "rejected": "Rejected", "cancelled": "Cancelled",
+    "received": N_("New"), "accepted": N_("Accepted"), "picking": N_("Picking"),
+    "picked": N_("Picked"), "packed": N_("Packed"), "ready": N_("Ready for rider"),
+    "handed_over": N_("With rider"), "delivered": N_("Delivered"),
+    "rejected": N_("Rejected"), "cancelled": N_("Cancelled"),
 }
 
 

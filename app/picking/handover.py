@@ -18,6 +18,7 @@ from app.config import StoreConfig
 from app.core.auth import StaffUser, role_allows
 from app.core.clock import utcnow
 from app.core.db import Database, MissingRow, Session, get_existing
+from app.core.i18n import _, ngettext
 from app.core.words import count_of
 from app.orders import service as orders
 from app.orders.models import Order
@@ -46,7 +47,7 @@ def bags_left(order: Order) -> int:
 
 
 def _plural(n: int) -> str:
-    return f"{n} more bag{'s' if n != 1 else ''} to scan"
+    return ngettext("%(num)d more bag to scan", "%(num)d more bags to scan", n) % {"num": n}
 
 
 @dataclass(frozen=True)
@@ -59,13 +60,14 @@ class HandoverScan:
 
 def _not_for_rider(order: Order) -> PickError:
     if order.state in ("handed_over", "delivered"):
-        return PickError(f"Order {order.number} was already handed over. Nothing changed.")
+        return PickError(_("Order %(number)s was already handed over. Nothing changed.")
+                         % {"number": order.number})
     if order.state == "cancelled":
-        return PickError(f"Order {order.number} was cancelled: keep its bags here, "
-                         "do not give them to the rider.")
-    label = LABELS[state] if (state := order.state) in LABELS else state
-    return PickError(f"Order {order.number} is {label.lower()}, "
-                     "not ready for a rider.")
+        return PickError(_("Order %(number)s was cancelled: keep its bags here, "
+                           "do not give them to the rider.") % {"number": order.number})
+    label = _(LABELS[state]) if (state := order.state) in LABELS else state
+    return PickError(_("Order %(number)s is %(state)s, not ready for a rider.")
+                     % {"number": order.number, "state": label.lower()})
 
 
 async def handover_scan(db: Database, cfg: StoreConfig, staff: StaffUser, code: str,
@@ -74,7 +76,7 @@ async def handover_scan(db: Database, cfg: StoreConfig, staff: StaffUser, code: 
     code hands over the bags not yet scanned, only once `confirm` names the order."""
     text = code.strip().upper()[:60]
     if not text:
-        raise PickError("Scan a bag label, or type the order's code.")
+        raise PickError(_("Scan a bag label, or type the order's code."))
     async with db.write() as s:
         if "/" in text:
             return await _bag_scanned(s, cfg, staff, text)
@@ -85,28 +87,36 @@ async def _bag_scanned(s: Session, cfg: StoreConfig, staff: StaffUser, text: str
     try:
         code = bags.parse_bag_code(text)
     except bags.NotABagCode:
-        raise PickError("That is not a bag label of ours: scan the QR code on the bag.") from None
+        raise PickError(_("That is not a bag label of ours: scan the QR code on the bag.")
+                        ) from None
     if code.store_id != cfg.store.id:
-        raise PickError(f"This bag label is from store {code.store_id}, not this store "
-                        f"({cfg.store.id}). Do not hand it over here.")
+        raise PickError(_("This bag label is from store %(store)s, not this store "
+                          "(%(here)s). Do not hand it over here.")
+                        % {"store": code.store_id, "here": cfg.store.id})
     order = await s.scalar(select(Order).where(Order.number == code.number))
     if order is None:
-        raise PickError(f"No order {code.number} in this store: the label is not ours.")
+        raise PickError(_("No order %(number)s in this store: the label is not ours.")
+                        % {"number": code.number})
     if order.bag_count and code.bag_no > order.bag_count:
-        raise PickError(f"Order {order.number} has {count_of(order.bag_count, 'bag')}, not "
-                        f"{code.bag_no}: this label is not one of them.")
+        raise PickError(ngettext(
+            "Order %(number)s has %(num)d bag, not %(bag)s: this label is not one of them.",
+            "Order %(number)s has %(num)d bags, not %(bag)s: this label is not one of them.",
+            order.bag_count) % {"number": order.number, "num": order.bag_count,
+                                "bag": code.bag_no})
     if not bags.verifies(order.bag_key, code):
-        raise PickError(f"This label is not one of the bags of order {order.number}: "
-                        "it may be copied or altered. Find the order and check its bags.")
+        raise PickError(_("This label is not one of the bags of order %(number)s: "
+                          "it may be copied or altered. Find the order and check its bags.")
+                        % {"number": order.number})
     if order.state != "ready":
         if order.state in ("handed_over", "delivered"):
-            raise PickError(f"Bag {code.bag_no} of {order.number} was already handed over. "
-                            "Nothing changed.")
+            raise PickError(_("Bag %(bag)s of %(number)s was already handed over. "
+                              "Nothing changed.") % {"bag": code.bag_no, "number": order.number})
         raise _not_for_rider(order)
     done = handed(order)
     if code.bag_no in done:
-        raise PickError(f"Bag {code.bag_no} of {order.number} was already handed over; "
-                        f"{_plural(bags_left(order))}.")
+        raise PickError(_("Bag %(bag)s of %(number)s was already handed over; %(left)s.")
+                        % {"bag": code.bag_no, "number": order.number,
+                           "left": _plural(bags_left(order))})
     done.add(code.bag_no)
     order.bags_handed = ",".join(str(b) for b in sorted(done))
     left = bags_left(order)
@@ -120,11 +130,11 @@ async def _code_typed(s: Session, cfg: StoreConfig, staff: StaffUser, text: str,
     found = list(await s.scalars(select(Order).where(Order.handover_code == text)
                                  .order_by(Order.created_at.desc()).limit(5)))
     if not found:
-        raise PickError("No order has that code. Scan a bag label, or find the order by "
-                        "its number or the customer's phone.")
+        raise PickError(_("No order has that code. Scan a bag label, or find the order by "
+                          "its number or the customer's phone."))
     ready = [o for o in found if o.state == "ready"]
     if len(ready) > 1:
-        raise PickError("Two ready orders share that code: scan their bag labels instead.")
+        raise PickError(_("Two ready orders share that code: scan their bag labels instead."))
     if not ready:
         raise _not_for_rider(found[0])
     order = ready[0]
@@ -176,8 +186,9 @@ async def find_orders(db: Database, cfg: StoreConfig, query: str) -> list[Order]
     number = bags.order_number(cfg.store.id, query)
     digits = bags.phone_digits(query)
     if number is None and digits is None:
-        raise PickError("Type an order number (like 4711) or at least the last "
-                        f"{bags.MIN_PHONE_DIGITS} digits of the customer's phone.")
+        raise PickError(_("Type an order number (like 4711) or at least the last "
+                          "%(num)s digits of the customer's phone.")
+                        % {"num": bags.MIN_PHONE_DIGITS})
     async with db.read() as s:
         found: list[Order] = []
         if number is not None:

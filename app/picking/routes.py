@@ -233,13 +233,16 @@ async def handover_scan(request: Request, data: Form) -> Template:
         if result.confirm:
             message, kind, confirm = "", "ok", result
         elif result.bags_left:
-            message, kind = (f"Bag {result.bag_no} of {result.order.bag_count} of {number} "
-                             f"handed over: {result.bags_left} more "
-                             f"bag{'s' if result.bags_left > 1 else ''} to scan."), "warn"
+            message, kind = ngettext(
+                "Bag %(bag)s of %(count)s of %(number)s handed over: %(num)d more bag to scan.",
+                "Bag %(bag)s of %(count)s of %(number)s handed over: %(num)d more bags to scan.",
+                result.bags_left) % {"bag": result.bag_no, "count": result.order.bag_count,
+                                     "number": number, "num": result.bags_left}, "warn"
         else:
-            cash = (f" Collect {format_amount(result.order.cod_amount_minor)} cash."
-                    if result.order.payment == "cod" else "")
-            message, kind = f"{number} handed over.{cash}", "ok"
+            cash = (_(" Collect %(amount)s cash.") % {
+                "amount": format_amount(result.order.cod_amount_minor)}
+                if result.order.payment == "cod" else "")
+            message, kind = _("%(number)s handed over.") % {"number": number} + cash, "ok"
     except (service.PickError, IllegalTransition) as exc:
         message, kind = str(exc), "error"
     return page(request, "picking/handover.html", fragment="picking/_handover_result.html",

@@ -31,7 +31,9 @@ CONVERTED = ["templates/core/login.html", "templates/core/_language.html",
                  "open_shift")),
              "templates/picking/pick.html", "templates/picking/_task.html",
              "templates/picking/_alerts.html", "templates/picking/pack.html",
-             "templates/picking/_pack_order.html", "templates/picking/_pack_result.html"]
+             "templates/picking/_pack_order.html", "templates/picking/_pack_result.html",
+             *(f"templates/picking/{n}.html" for n in (
+                 "handover", "_handover", "_handover_result", "_found"))]
 TRANS_CALL = re.compile(r"""(?<![\w.])_\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')\s*[,)]""")
 NGETTEXT_CALL = re.compile(r"""ngettext\(\s*"((?:[^"\\]|\\.)*)"\s*,""")
 
