@@ -24,7 +24,8 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    # The staff member's own language (one of app/locale.shipped_languages; i18n.is_shipped); "" = the store's default.
+    # The staff member's own language (one of app/locale.shipped_languages, checked by
+    # app/core/i18n.is_shipped); "" = the store's default.
     language: Mapped[str] = mapped_column(String(8), default="", server_default="")
     # Hub second factor (TOTP, RFC 6238): the base32 secret, when the user proved they
     # hold it (a first code), and the last time step accepted (a code is good once).
