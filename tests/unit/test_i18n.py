@@ -33,7 +33,10 @@ CONVERTED = ["templates/core/login.html", "templates/core/_language.html",
              "templates/picking/_alerts.html", "templates/picking/pack.html",
              "templates/picking/_pack_order.html", "templates/picking/_pack_result.html",
              *(f"templates/picking/{n}.html" for n in (
-                 "handover", "_handover", "_handover_result", "_found"))]
+                 "handover", "_handover", "_handover_result", "_found")),
+             *(f"templates/pos/{n}.html" for n in (
+                 "refund_find", "refund_lines", "refund_receipt", "shift", "z_report",
+                 "_report"))]
 TRANS_CALL = re.compile(r"""(?<![\w.])_\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')\s*[,)]""")
 NGETTEXT_CALL = re.compile(r"""ngettext\(\s*"((?:[^"\\]|\\.)*)"\s*,""")
 
