@@ -724,14 +724,14 @@ async def check_promises(hub_dir: HubDir, result: IntakeResult) -> None:
 
 def run_intake(backend: str, root: Path, ds: Dataset, sizes: Sizes, seed: int,
                budget: Budget, profile_dir: Path | None = None) -> list[IntakeResult]:
-    """For each count of hub processes, a fresh hub database (so a run does not start
-    with the open orders an earlier run left: the bench's stores never accept, and what
-    every placement reads grows with them); that many `kirana hub` processes (each on
-    its own port, all on that database); for each count of clients, a timed run."""
+    """For each count of hub processes and of clients, a timed run on a fresh hub
+    database (so a run does not start with the open orders an earlier run left: the
+    bench's stores never accept, and what every placement reads grows with them), with
+    that many `kirana hub` processes (each on its own port, all on that database)."""
     ports = [free_port() for _ in range(max(sizes.processes))]
     results: list[IntakeResult] = []
-    for processes in sizes.processes:
-        hub_dir = make_hub_dir(backend, root / f"intake-{processes}p", ports[0])
+    for processes, clients in [(p, c) for p in sizes.processes for c in sizes.clients]:
+        hub_dir = make_hub_dir(backend, root / f"intake-{processes}p{clients}c", ports[0])
         try:
             run_cli([kirana_exe(), "hub", "db-upgrade", "--config", str(hub_dir.config_path)],
                     cwd=root, timeout=min(120, budget.remaining()))
@@ -744,29 +744,26 @@ def run_intake(backend: str, root: Path, ds: Dataset, sizes: Sizes, seed: int,
                 raise RuntimeError(f"unexpected add-channel output: {out!r}")
             servers = [ServerProcess([kirana_exe(), "hub", "--config", str(hub_dir.config_path),
                                       "--host", LOCALHOST, "--port", str(port)],
-                                     cwd=root, log_path=root / f"hub-{processes}-{n}.log")
+                                     cwd=root, log_path=root / f"hub-{processes}p{clients}c-{n}.log")
                        for n, port in enumerate(ports[:processes])]
             try:
                 bases = [f"http://{LOCALHOST}:{port}" for port in ports[:processes]]
                 for server, base in zip(servers, bases, strict=True):
                     server.wait_ready(base + "/healthz", timeout=min(60, budget.remaining()))
-                for clients in sizes.clients:
-                    budget.remaining()
-                    result = IntakeResult(backend, len(ds.stores), clients, sizes.seconds,
-                                          processes, f"I{processes}p{clients}c", setup=setup)
-                    asyncio.run(post_orders(bases, match.group(1), ds, clients, sizes.seconds,
-                                            seed, result, [sv.pid for sv in servers],
-                                            profile_dir / backend if profile_dir else None))
-                    results.append(result)
+                budget.remaining()
+                result = IntakeResult(backend, len(ds.stores), clients, sizes.seconds,
+                                      processes, f"I{processes}p{clients}c", setup=setup)
+                asyncio.run(post_orders(bases, match.group(1), ds, clients, sizes.seconds,
+                                        seed, result, [sv.pid for sv in servers],
+                                        profile_dir / backend if profile_dir else None))
+                results.append(result)
             finally:
                 for server in servers:
                     server.stop()
                 dead = [sv for sv in servers if sv.exited_early]
                 if dead:
                     raise RuntimeError(f"a hub died during the run:\n{dead[0].log_tail()}")
-            for result in results:
-                if result.processes == processes:
-                    asyncio.run(check_promises(hub_dir, result))
+            asyncio.run(check_promises(hub_dir, result))
         finally:
             drop_hub_dir(hub_dir)
     return results

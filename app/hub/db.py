@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, create_async_e
 from app.config import HubSection
 from app.core.db import Database, Session, Tx, UTCDateTime, dialect_name
 from app.hub.events import UOW_KEY, HubUnitOfWork, Waker
+from app.hub.wake import QUIET_SECONDS, quiet_commits
 
 # At most this long a hub process keeps a user's or API key's row without reading it again
 # (core.auth), whatever it heard: the bound if its LISTEN connection silently stops hearing.
@@ -284,6 +285,13 @@ RETRY_SQLSTATES = frozenset({"40P01", "40001"})
 WRITE_ATTEMPTS = 5
 
 
+def notify_queue_full(exc: BaseException) -> bool:
+    """PostgreSQL refused a COMMIT because its NOTIFY queue is full (54000)."""
+    orig = getattr(exc, "orig", None)
+    return (getattr(orig, "sqlstate", None) == "54000"
+            and "notification" in str(orig).lower())
+
+
 def is_retryable(exc: BaseException) -> bool:
     orig = getattr(exc, "orig", None)
     return isinstance(exc, DBAPIError) and getattr(orig, "sqlstate", None) in RETRY_SQLSTATES
@@ -308,6 +316,12 @@ async def write_retrying(db: HubDatabase, body: Callable[[Session], Awaitable[T]
             return result
         except DBAPIError as exc:
             again = is_retryable(exc) or (in_body and exc.connection_invalidated)
+            if notify_queue_full(exc):  # failed at COMMIT, so not committed: run it again
+                log.error("PostgreSQL's notification queue is full (a LISTENing session "
+                          "stopped reading?): writing without in-transaction wake-ups for "
+                          "%.0f s", QUIET_SECONDS)
+                quiet_commits()
+                again = True
             if attempt >= attempts or not again:
                 raise
             log.warning("hub write %s aborted (%s), attempt %d of %d; retrying",

@@ -13,10 +13,11 @@ again inside that transaction first.
 The stock (`read`): one UNION ALL statement gives, for the stores in the customer's
 area only, their levels and what is promised of the order's SKUs (hub orders and the
 stores' own reservations), their open orders and which of them are online; and, for
-intake, the products' prices and whether the order was posted before. On PostgreSQL
-the area's store rows are locked (in id order) by the statement before it, so the
-read sees every promise committed before the lock (READ COMMITTED takes a new snapshot
-per statement; a lock taken inside the read itself would not).
+intake, the products' prices and whether the order was posted before. On PostgreSQL,
+where store rows must be locked (in id order) the read runs after the lock, so it sees
+every promise committed before the lock (READ COMMITTED takes a new snapshot per
+statement; a lock taken inside the read itself would not): both run in one call of a
+plpgsql function, each with its own snapshot (below, "lock, then read").
 """
 
 from __future__ import annotations
@@ -256,44 +257,64 @@ def _locked_read_function() -> tuple[str, str]:
 LOCKED_READ, CREATE_LOCKED_READ = _locked_read_function()
 _LOCKED_READ_CALL = (f"SELECT k, a, b, n, m FROM {LOCKED_READ}("
                      + ", ".join(f":{name}" for name in _FUNCTION_PARAMS) + ")")
-# Per database (host, port, name): whether it has the function (looked up once).
-_HAS_FUNCTION: dict[tuple[Any, ...], bool] = {}
+# Per database (host, port, name): whether this hub may call the function, and when that
+# was looked up (a "no" is looked up again after RECHECK_SECONDS: a database migrated
+# since, or a GRANT, brings the one-round-trip path back without a restart).
+_HAS_FUNCTION: dict[tuple[Any, ...], tuple[bool, float]] = {}
+RECHECK_SECONDS = 300.0
+# undefined_function (restored from before h023), insufficient_privilege (a role
+# without EXECUTE): the transaction is aborted; its caller runs it again, the slow way.
+_FALL_BACK_STATES = frozenset({"42883", "42501"})
 
 
 def _database_key(url: Any) -> tuple[Any, ...]:
     return (url.host, url.port, url.database)
 
 
+def _usable(key: tuple[Any, ...]) -> bool:
+    found = _HAS_FUNCTION.get(key)
+    return found is not None and found[0]
+
+
 async def prepare(engine: Any) -> None:
-    """Look up, once per process and database, whether it has the function."""
+    """Look up (once per process and database; a "no" again after RECHECK_SECONDS)
+    whether the database has the function and this hub's role may execute it."""
+    import time
+
     key = _database_key(engine.url)
-    if engine.dialect.name != "postgresql" or key in _HAS_FUNCTION:
+    if engine.dialect.name != "postgresql":
+        return
+    known = _HAS_FUNCTION.get(key)
+    if known is not None and (known[0] or time.monotonic() - known[1] < RECHECK_SECONDS):
         return
     from sqlalchemy import text
 
     async with engine.connect() as conn:
-        found = (await conn.execute(text("SELECT to_regproc(:name)"), {"name": LOCKED_READ})
-                 ).scalar() is not None
+        found = bool((await conn.execute(text(
+            "SELECT to_regproc(:name) IS NOT NULL AND "
+            "has_function_privilege(to_regproc(:name), 'EXECUTE')"), {"name": LOCKED_READ})
+        ).scalar())
     if not found:
-        log.warning("this database has no %s (hub migration h023 or a later one creates "
-                    "it): placements lock and read in two statements", LOCKED_READ)
-    _HAS_FUNCTION[key] = found
+        log.warning("this database has no %s that this hub may execute (hub migration h023 "
+                    "creates it): placements lock and read in two statements", LOCKED_READ)
+    _HAS_FUNCTION[key] = (found, time.monotonic())
 
 
 async def _locked_rows(s: Session, lock: list[str], params: dict[str, Any]) -> list[Any]:
     """Lock these store rows (in id order) and then read (the statement above): one
     round trip where the function is prepared, the two statements otherwise."""
+    import time
+
     key = _database_key(s.sync_session.get_bind().engine.url)
-    if _HAS_FUNCTION.get(key):
+    if _usable(key):
         try:
             return await rows_of(s, _LOCKED_READ_CALL, {**params, "lock": sorted(lock)})
         except DBAPIError as exc:
-            if getattr(exc.orig, "sqlstate", None) != "42883":  # undefined_function
+            state = getattr(exc.orig, "sqlstate", None)
+            if state not in _FALL_BACK_STATES:
                 raise
-            # The database lost it (restored from a dump made before it existed): this
-            # transaction is aborted; its caller runs it again, the slow way.
-            _HAS_FUNCTION[key] = False
-            raise Stale(f"{LOCKED_READ} is missing from the database") from exc
+            _HAS_FUNCTION[key] = (False, time.monotonic())
+            raise Stale(f"{LOCKED_READ} cannot be called ({state})") from exc
     await _lock(s, lock)
     return await rows_of(s, _STATEMENTS["postgresql"], params)
 

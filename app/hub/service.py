@@ -46,7 +46,7 @@ from app.hub.models import (
     StoreEventRow,
 )
 from app.hub.wake import CHANNEL as WAKE_CHANNEL
-from app.hub.wake import down_topic
+from app.hub.wake import down_topic, notify_in_commits
 from app.orders.states import holds_reservation
 from app.sync.protocol import HUB_TO_STORE, Event
 
@@ -372,9 +372,10 @@ async def enqueue(s: Session, store_ids: list[str], events: list[tuple[str, dict
     loaded = s.sync_session.identity_map
     raw = await Raw.of(s)
     at_once = raw is not None and raw.dialect == "postgresql"
+    notify = at_once and notify_in_commits()
     for store_id in sorted(set(store_ids)):  # hub_stores rows are always locked in id order
         if at_once:  # one round trip: the seqs and the rows in one statement
-            last = int((await rows_of(s, _BUMP_AND_WRITE_PG, {
+            last = int((await rows_of(s, _BUMP_AND_WRITE_PG if notify else _BUMP_AND_WRITE_QUIET_PG, {
                 "store_id": store_id, "n": len(events), "at": now,
                 "ids": [uuid7() for _ in encoded], "kinds": [kind for kind, _ in encoded],
                 "data": [data for _, data in encoded]}))[0][0])
@@ -388,7 +389,7 @@ async def enqueue(s: Session, store_ids: list[str], events: list[tuple[str, dict
         row = loaded.get(identity_key(HubStore, store_id))
         if row is not None:
             set_committed_value(row, "down_seq", last)
-    if at_once:  # (the statement NOTIFYed their links: heard at COMMIT)
+    if notify:  # (the statement NOTIFYed their links: heard at COMMIT)
         uow_of(s).notified.update(store_ids)
     raise_event(s, StoresHaveNews(tuple(sorted(set(store_ids)))))  # woken after commit
 
@@ -407,6 +408,9 @@ _BUMP_AND_WRITE_PG = (
     "SELECT :store_id, b.down_seq - :n + u.i, u.id, u.kind, :at, u.data FROM b, "
     "unnest(CAST(:ids AS text[]), CAST(:kinds AS text[]), CAST(:data AS text[])) "
     "WITH ORDINALITY AS u(id, kind, data, i) RETURNING (SELECT down_seq FROM b)")
+# The same without the NOTIFY, while PostgreSQL's notification queue is full (wake.py).
+_BUMP_AND_WRITE_QUIET_PG = _BUMP_AND_WRITE_PG.replace(
+    f", pg_notify('{WAKE_CHANNEL}', '{down_topic('')}' || id)", "")
 
 
 async def pending_down(db: HubDatabase, store_id: str, after: int, limit: int) -> list[Event]:

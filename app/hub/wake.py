@@ -21,6 +21,28 @@ CHANNEL = "kirana_hub"
 AUTH_CHANNEL = "kirana_auth"
 
 
+# PostgreSQL fails a transaction that NOTIFYs at its COMMIT when the notification queue is
+# full (a LISTENing session stopped reading for very long). The store-event statement
+# NOTIFYs inside the transaction (service._BUMP_AND_WRITE_PG), so a full queue would stop
+# intake: db.write_retrying then runs the transaction again without it for a while (its
+# wake-ups are sent after the COMMIT as before, and may fail harmlessly: links also poll).
+_QUIET_UNTIL = [0.0]
+QUIET_SECONDS = 60.0
+
+
+def notify_in_commits() -> bool:
+    """Whether statements may NOTIFY inside their transaction now."""
+    import time
+
+    return time.monotonic() >= _QUIET_UNTIL[0]
+
+
+def quiet_commits(seconds: float = QUIET_SECONDS) -> None:
+    import time
+
+    _QUIET_UNTIL[0] = time.monotonic() + seconds
+
+
 def down_topic(store_id: str) -> str:
     """The topic a store's link listens on for new hub -> store events."""
     return f"down:{store_id}"

@@ -254,12 +254,12 @@ async def test_a_database_without_the_function_still_places_orders(pg_hub, hub_c
     await setup_stores(pg_hub, {"S1": 10})
     await placement.take_order(pg_hub, hub_cfg, incoming("W-1"))
     key = routing_inputs._database_key(pg_hub.engine.url)
-    assert routing_inputs._HAS_FUNCTION[key] is True
+    assert routing_inputs._HAS_FUNCTION[key][0] is True
     async with pg_hub.write() as s:
         await s.execute(text_(f"DROP FUNCTION {routing_inputs.LOCKED_READ}"))
     placed = await placement.take_order(pg_hub, hub_cfg, incoming("W-2"))
     assert (placed.order.status, placed.order.store_id) == ("assigned", "S1")
-    assert routing_inputs._HAS_FUNCTION[key] is False
+    assert routing_inputs._HAS_FUNCTION[key][0] is False
     again = await placement.take_order(pg_hub, hub_cfg, incoming("W-3"))
     assert again.order.store_id == "S1"
     async with pg_hub.read() as s:
@@ -297,3 +297,104 @@ async def test_a_placed_order_wakes_its_store_link_through_the_commit(pg_hub, hu
     finally:
         pg_hub.waker = None
         await waker.stop()
+
+
+def test_the_migration_creates_exactly_the_function_the_code_calls():
+    """Without PostgreSQL too: h023's text is the code's (a change to the read, or to the
+    order states it names, needs a new migration; the hub would otherwise take the two
+    statement path, with a warning, for ever)."""
+    import importlib.util
+
+    from app.core import migrate
+    from app.hub import routing_inputs
+
+    newest = None
+    for path in sorted(migrate.HUB_MIGRATIONS_DIR.glob("versions/h*.py")):
+        if routing_inputs.LOCKED_READ in path.read_text(encoding="utf-8"):
+            newest = path
+    assert newest is not None, f"no hub migration creates {routing_inputs.LOCKED_READ}"
+    spec = importlib.util.spec_from_file_location("locked_read_migration", newest)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.CREATE.strip() == routing_inputs.CREATE_LOCKED_READ
+
+
+async def test_a_role_that_may_not_execute_the_function_still_places_orders(pg_hub, hub_cfg):
+    """A hub role without EXECUTE on it (default privileges revoked from PUBLIC): the
+    look-up says no and placements lock and read in two statements; a privilege revoked
+    after the look-up costs one try of one order, not every order."""
+    import secrets
+    import time
+
+    from app.hub import routing_inputs
+    from app.hub.db import open_hub_database
+
+    await setup_stores(pg_hub, {"S1": 10})
+    role = f"kirana_noexec_{secrets.token_hex(4)}"
+    dbname = pg_hub.url.rsplit("/", 1)[1]
+    admin = await asyncpg.connect(pg.server_dsn(dbname))
+    try:
+        await admin.execute(f'CREATE ROLE "{role}" LOGIN')
+        await admin.execute(f'GRANT ALL ON ALL TABLES IN SCHEMA public TO "{role}"')
+        await admin.execute(f'GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO "{role}"')
+        await admin.execute(f"REVOKE EXECUTE ON FUNCTION {routing_inputs.LOCKED_READ} "
+                            "FROM PUBLIC")
+        url = f"postgresql+asyncpg://{role}@{pg_hub.url.split('@', 1)[1]}"
+        limited = open_hub_database(url)
+        key = routing_inputs._database_key(limited.engine.url)
+        try:
+            routing_inputs._HAS_FUNCTION.pop(key, None)
+            first = await placement.take_order(limited, hub_cfg, incoming("W-1"))
+            assert first.order.store_id == "S1"
+            assert routing_inputs._HAS_FUNCTION[key][0] is False
+            # Looked up as callable, then revoked: that order's try falls back, once.
+            routing_inputs._HAS_FUNCTION[key] = (True, time.monotonic())
+            second = await placement.take_order(limited, hub_cfg, incoming("W-2"))
+            assert second.order.store_id == "S1"
+            assert routing_inputs._HAS_FUNCTION[key][0] is False
+        finally:
+            routing_inputs._HAS_FUNCTION.pop(key, None)
+            await limited.dispose()
+    finally:
+        await admin.execute(f'DROP OWNED BY "{role}"')
+        await admin.close()
+        admin2 = await asyncpg.connect(pg.ADMIN_DSN)
+        try:
+            await admin2.execute(f'DROP ROLE IF EXISTS "{role}"')
+        finally:
+            await admin2.close()
+
+
+async def test_a_full_notification_queue_does_not_stop_intake(pg_hub, hub_cfg, monkeypatch):
+    """PostgreSQL fails the COMMIT of a transaction that NOTIFYs when its queue is full
+    (a LISTENing session stopped reading): the order's transaction runs again without
+    the in-transaction NOTIFY (for a while), and is placed once."""
+    from app.hub import db as hub_db_module
+    from app.hub import wake
+
+    await setup_stores(pg_hub, {"S1": 10})
+    real_step, failed = hub_db_module._driver_step, []
+
+    async def full_queue_once(step, sql):
+        if sql == "COMMIT" and not failed:
+            failed.append(sql)
+            step.close()  # (never sent)
+            raise hub_db_module._as_sqlalchemy(
+                asyncpg.exceptions.ProgramLimitExceededError(
+                    "too many notifications in the NOTIFY queue"), sql, None)
+        return await real_step(step, sql)
+
+    monkeypatch.setattr(hub_db_module, "_driver_step", full_queue_once)
+    monkeypatch.setattr(wake, "_QUIET_UNTIL", [0.0])
+    sent = _statements(monkeypatch)
+    placed = await placement.take_order(pg_hub, hub_cfg, incoming("W-1"))
+    assert failed and (placed.order.status, placed.order.store_id) == ("assigned", "S1")
+    assert not wake.notify_in_commits()
+    retried = sent[len(sent) - 1 - sent[::-1].index("BEGIN;"):]  # the last try
+    assert any("hub_outbox" in statement for statement in retried), retried
+    assert not any("pg_notify" in statement for statement in retried), retried
+    async with pg_hub.read() as s:
+        assert await s.scalar(select(func.count()).select_from(HubOrder)) == 1
+    wake._QUIET_UNTIL[0] = 0.0
+    assert wake.notify_in_commits()
