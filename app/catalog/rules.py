@@ -23,6 +23,7 @@ same stored form. No I/O: text in, checked values (or a ProductError naming the 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -93,10 +94,35 @@ def check_sku(text: str) -> str:
     return sku
 
 
+# ZWNJ and ZWJ choose a conjunct's or a half form's shape in Devanagari and the other
+# Indian scripts (and ZWNJ is common in Urdu and Persian): they are part of a name.
+_JOINERS = frozenset("\u200c\u200d")
+
+
+def hidden_characters(text: str) -> list[str]:
+    """The characters of `text` a name may not hold: controls (C0 and C1: NUL, ESC, ...)
+    and invisible format characters (bidi embeddings, overrides and isolates U+202A-U+202E
+    and U+2066-U+2069, zero-width space, LRM/RLM, BOM, soft hyphen), which hide text from
+    staff or reorder what is shown around them, and lone surrogates. ZWNJ/ZWJ are kept."""
+    return [c for c in text
+            if unicodedata.category(c) in ("Cc", "Cf", "Cs") and c not in _JOINERS]
+
+
+def strip_hidden(text: str) -> str:
+    """`text` without its `hidden_characters` (for names that cannot be refused)."""
+    hidden = set(hidden_characters(text))
+    return "".join(c for c in text if c not in hidden) if hidden else text
+
+
 def check_name_local(text: str) -> str:
-    """The local-language name (issue #22): one line, at most NAME_MAX characters;
-    empty is allowed (the English name alone shows)."""
+    """The local-language name (issue #22): one line, at most NAME_MAX characters, with
+    no control or invisible formatting character (`hidden_characters`); empty is allowed
+    (the English name alone shows)."""
     name = " ".join(_text(text).split())
+    hidden = hidden_characters(name)
+    if hidden:
+        raise ProductError(f"name_local has a control or invisible character (U+{ord(hidden[0]):04X}):"
+                           " type the name again without it")
     if len(name) > NAME_MAX:
         raise ProductError(f"name_local is longer than {NAME_MAX} characters")
     return name

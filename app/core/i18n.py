@@ -98,6 +98,15 @@ def current_language() -> str:
                            state.get("kirana_lang_store", SOURCE_LANGUAGE))
 
 
+def names_language() -> str:
+    """The language of products' local names (name_local) for screens' lang=: the
+    store's language when it is not English, else Hindi, so a screen reader reads the
+    name in its own voice whatever the staff member's language (issue #22)."""
+    scope = _scope.get()
+    store = (scope.get("state") or {}).get("kirana_lang_store") if scope is not None else None
+    return str(store) if is_shipped(store) and store != SOURCE_LANGUAGE else "hi"
+
+
 @contextlib.contextmanager
 def use_language(code: str, *, bilingual: bool = False) -> Iterator[None]:
     """Translate into `code` inside the block (`bilingual`: labels also keep their
@@ -193,6 +202,7 @@ def install(env: Any) -> None:
     env.install_gettext_callables(gettext, ngettext, newstyle=True)
     env.globals["current_language"] = current_language
     env.globals["language_name"] = language_name
+    env.globals["names_language"] = names_language
     env.globals["shipped_languages"] = shipped_languages
     env.filters["money"] = money
 

@@ -20,6 +20,8 @@ from app.catalog.rules import (
     ProductError,
     check_hsn,
     clip,
+    hidden_characters,
+    strip_hidden,
 )
 from app.config import StoreConfig
 from app.core.clock import utcnow
@@ -85,6 +87,21 @@ def _mrp(sku: str, value: object, price_minor: int) -> int | None:
     return value
 
 
+def _name_local(sku: str, value: object) -> str:
+    """The hub's local-language name, one line, cut to the column's width. A hub checks
+    it with rules.check_name_local; an older hub's control or invisible formatting
+    characters (bidi overrides, zero-width space, ESC) are dropped with a warning rather
+    than refusing the event, which would stop the link: the rest of the name is kept."""
+    if not isinstance(value, str):
+        return ""
+    name = " ".join(value.split())
+    if hidden_characters(name):
+        log.warning("hub product %s has control or invisible characters in name_local: "
+                    "stored without them", sku)
+        name = " ".join(strip_hidden(name).split())
+    return clip(name, NAME_MAX)
+
+
 async def _product_upserted(s: Session, cfg: StoreConfig, data: dict) -> None:
     sku = _need(data, "sku", str).upper()
     unit = data.get("unit", "piece")
@@ -113,8 +130,7 @@ async def _product_upserted(s: Session, cfg: StoreConfig, data: dict) -> None:
     # The MRP (issue #21); an older hub leaves it out: the product then shows no MRP.
     values["mrp_minor"] = _mrp(sku, data.get("mrp_minor"), values["price_minor"])
     # The local-language name (issue #22); an older hub leaves it out: none shown.
-    local = data.get("name_local")
-    values["name_local"] = clip(" ".join(local.split()), NAME_MAX) if isinstance(local, str) else ""
+    values["name_local"] = _name_local(sku, data.get("name_local"))
     codes = sorted({str(c) for c in data.get("barcodes") or []})
     product = await s.scalar(select(Product).where(Product.sku == sku))
     if product is None:

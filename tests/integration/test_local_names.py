@@ -1,0 +1,61 @@
+"""Products' local names on staff screens (issue #22 review): a hub's hostile name is
+stored without its control and invisible characters, and the till line and the pick
+screen show the name in <bdi lang=...>, so a screen reader uses the language's voice and
+a right-to-left character cannot reorder the English name beside it."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select, update
+
+from app.catalog.models import Product
+from app.core.auth import create_api_key
+from app.sync.store_apply import _product_upserted
+from tests.conftest import STAFF, login
+from tests.integration.test_fulfilment import order_body, store
+from tests.integration.test_pos_pages import hx, open_till, rows
+
+__all__ = ["rows", "store"]  # fixtures, imported for pytest
+
+
+def local_tag(html: str) -> str:
+    found = re.search(r'<(\w+)[^>]*data-testid="name-local"[^>]*>([^<]*)</\1>', html)
+    assert found, "no local name shown"
+    return found.group(0)
+
+
+async def test_a_hub_name_with_bidi_and_control_characters_is_stored_without_them(db, cfg):
+    event = {"sku": "SALT-1", "name": "Tata Salt 1 kg", "price_minor": 2800,
+             "gst_rate_bp": 0, "unit": "piece", "barcodes": [],
+             "name_local": "\u202eटाटा\u200b नमक\x1b[31m\u2066\x00 क्\u200dष"}
+    async with db.write() as s:
+        await _product_upserted(s, cfg, event)  # not refused: the link goes on
+    async with db.read() as s:
+        product = await s.scalar(select(Product).where(Product.sku == "SALT-1"))
+    assert product.name_local == "टाटा नमक[31m क्\u200dष"  # ZWJ kept: it is spelling
+    assert product.name == "Tata Salt 1 kg" and product.price_minor == 2800
+
+
+async def test_the_till_line_isolates_the_local_name(client, db, login_as, rows):
+    product = rows[0]
+    async with db.write() as s:
+        await s.execute(update(Product).where(Product.sku == product.sku)
+                        .values(name_local="नमक \u05d0"))  # a Hebrew letter: RTL
+    await login_as("cashier")
+    cart = await open_till(client)
+    r = await client.post("/pos/scan", data={"code": product.barcodes[0], "cart_id": cart},
+                          headers=hx(client))
+    tag = local_tag(r.text)
+    assert tag.startswith("<bdi ") and 'lang="hi"' in tag and "नमक \u05d0</bdi>" in tag
+
+
+async def test_the_pick_screen_isolates_the_local_name(client, db, store, staff):
+    key = {"Authorization": f"Bearer {(await create_api_key(db, 'app', 'all', channel='app'))[1]}"}
+    async with db.write() as s:
+        await s.execute(update(Product).values(name_local="आटा"))
+    await client.post("/api/v1/orders", json=order_body("L-1", [(store[0].sku, 1)]), headers=key)
+    await login(client, staff["picker"], STAFF["picker"][1])
+    html = (await client.post("/pick/claim", headers=hx(client))).text
+    tag = local_tag(html)
+    assert tag.startswith("<bdi ") and 'lang="hi"' in tag and 'class="pick-local"' in tag
