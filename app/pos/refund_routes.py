@@ -13,6 +13,7 @@ from litestar.response import Template
 from app.catalog.units import QuantityError, parse_quantity
 from app.core import auth
 from app.core.auth import LoginError
+from app.core.i18n import _
 from app.core.money import format_amount
 from app.core.web import Form, go, page, qr_svg_data_uri, signed_in
 from app.pos import payment, refunds
@@ -92,7 +93,7 @@ async def refund_submit(request: Request, sale_id: str, data: Form) -> Template 
                 line_id = key[4:]
                 line = sold.get(line_id)
                 if line is None:
-                    raise PosError("that item is not on this receipt")
+                    raise PosError(_("that item is not on this receipt"))
                 requests_.append(refunds.RefundRequest(
                     line_id, _refund_quantity(value, line.name, line.unit),
                     data.get(f"restock-{line_id}", "resaleable")))
@@ -127,14 +128,16 @@ def _refund_quantity(text: str, name: str, unit: str) -> int:
     text = text.strip()
     if unit == "piece":
         if not WHOLE_NUMBER.fullmatch(text):
-            raise PosError(f"{name}: {text[:20]!r} is not a whole number to refund")
+            raise PosError(_("%(name)s: %(text)s is not a whole number to refund") % {
+                "name": name, "text": repr(text[:20])})
         return int(text)
     shown = "kg" if unit == "kg" else "L"
     try:
         return parse_quantity(text[:20], unit)
     except QuantityError:
-        raise PosError(f"{name}: {text[:20]!r} is not a quantity in {shown} "
-                       f"like 0.500 (sold by the {shown})") from None
+        raise PosError(_("%(name)s: %(text)s is not a quantity in %(unit)s like 0.500 "
+                         "(sold by the %(unit)s)") % {
+            "name": name, "text": repr(text[:20]), "unit": shown}) from None
 
 
 @get("/pos/refunds/{refund_id:str}", guards=[CASHIER])

@@ -23,6 +23,7 @@ from app.core.gst_invoice import (
     financial_year_at,
     sequence_name,
 )
+from app.core.i18n import _
 from app.core.ids import uuid7
 from app.loyalty import service as loyalty
 from app.pos import receipts
@@ -116,33 +117,33 @@ async def refund(
     the last units of a line refund exactly what is left of its net amount."""
     key = idempotency_key.strip()
     if not (8 <= len(key) <= 64):
-        raise PosError("missing refund key; reload the refund screen")
+        raise PosError(_("missing refund key; reload the refund screen"))
     refuse_card_number(reason)
     if tender_kind not in REFUND_KINDS:
-        raise PosError(f"refund by one of {', '.join(REFUND_KINDS)}")
+        raise PosError(_("refund by one of %(kinds)s") % {"kinds": ", ".join(REFUND_KINDS)})
     if cfg.pos.refund_needs_manager and not is_manager(user) and approver is None:
-        raise NeedsApproval("a refund needs a manager's PIN")
+        raise NeedsApproval(_("a refund needs a manager's PIN"))
     wanted = [r for r in requests if r.quantity != 0]
     if not wanted:
-        raise PosError("choose at least one item and quantity to refund")
+        raise PosError(_("choose at least one item and quantity to refund"))
     async with db.write() as s:
         existing = await s.scalar(select(Refund).where(Refund.idempotency_key == key))
         if existing is not None:
             if existing.sale_id != sale_id:
-                raise PosError("that refund key belongs to another bill; reload the screen")
+                raise PosError(_("that refund key belongs to another bill; reload the screen"))
             return existing
         if len({r.sale_line_id for r in wanted}) != len(wanted):
-            raise PosError("each item may appear once in a refund")
+            raise PosError(_("each item may appear once in a refund"))
         sale = await s.get(Sale, sale_id)
         if sale is None:
             raise PosError("no such sale")
         paid_by = {t.kind for t in sale.tenders}
         if tender_kind in ("card", "upi") and tender_kind not in paid_by:
-            raise PosError(f"this bill was not paid by {tender_kind}; refund by "
-                           + " or ".join(sorted(paid_by | {"exchange"})))
+            raise PosError(_("this bill was not paid by %(kind)s; refund by %(kinds)s") % {
+                "kind": tender_kind, "kinds": _(" or ").join(sorted(paid_by | {"exchange"}))})
         if tender_kind == "cash" and "cash" not in paid_by and not is_manager(user) and (
                 approver is None):
-            raise NeedsApproval("cash back for a card or UPI bill needs a manager's PIN")
+            raise NeedsApproval(_("cash back for a card or UPI bill needs a manager's PIN"))
         shift = await require_shift(s, counter)
         lines = {r.line.id: r for r in await _refundable(s, sale_id)}
         n = await next_number(s, "refund")
@@ -172,18 +173,21 @@ async def refund(
         for req in wanted:
             entry = lines.get(req.sale_line_id)
             if entry is None:
-                raise PosError("that item is not on this receipt")
+                raise PosError(_("that item is not on this receipt"))
             line = entry.line
             if req.quantity < 0:
-                raise PosError("refund quantities cannot be negative")
+                raise PosError(_("refund quantities cannot be negative"))
             if req.quantity > entry.refundable_quantity:
                 raise PosError(
-                    f"{line.name}: at most {format_measure(entry.refundable_quantity, line.unit)}"
-                    f" can be refunded ({format_measure(line.quantity, line.unit)} sold, "
-                    f"{format_measure(entry.refunded_quantity, line.unit)} refunded)"
+                    _("%(name)s: at most %(left)s can be refunded (%(sold)s sold, "
+                      "%(refunded)s refunded)") % {
+                        "name": line.name,
+                        "left": format_measure(entry.refundable_quantity, line.unit),
+                        "sold": format_measure(line.quantity, line.unit),
+                        "refunded": format_measure(entry.refunded_quantity, line.unit)}
                 )
             if req.restock not in ("resaleable", "damaged"):
-                raise PosError("restock must be resaleable or damaged")
+                raise PosError(_("restock must be resaleable or damaged"))
             amount, line_tax = refund_share(entry.sold, req.quantity)
             total += amount
             tax += line_tax

@@ -3,12 +3,15 @@ with the cash count, X/Z reports on screen and paper, and the manager's audit pa
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.response import Template
 
 from app.core import audit
 from app.core.auth import LoginError
+from app.core.i18n import _
 from app.core.money import MoneyError, format_amount, parse_amount, parse_count
 from app.core.web import Form, go, page, signed_in
 from app.pos import shifts
@@ -81,7 +84,7 @@ async def shift_cash(request: Request, data: Form) -> Response | Template:
         return await approval_box(request, data, str(exc), target="#shift-msg")
     except (PosError, MoneyError) as exc:
         return notice(request, str(exc))
-    return go(request, "/pos/shift?msg=Cash+recorded")
+    return go(request, "/pos/shift?" + urlencode({"msg": _("Cash recorded")}))
 
 
 @post("/pos/shift/no-sale", guards=[CASHIER])
@@ -92,7 +95,7 @@ async def shift_no_sale(request: Request, data: Form) -> Response | Template:
         )
     except PosError as exc:
         return notice(request, str(exc))
-    return go(request, "/pos/shift?msg=Drawer+opening+logged")
+    return go(request, "/pos/shift?" + urlencode({"msg": _("Drawer opening logged")}))
 
 
 @post("/pos/shift/close", guards=[CASHIER])
@@ -101,7 +104,7 @@ async def shift_close(request: Request, data: Form) -> Response | Template:
     counter = counter_of(request)
     shift = await shifts.current_shift(db, counter) if counter else None
     if shift is None:
-        return notice(request, "This counter has no open shift (was it closed already?).")
+        return notice(request, _("This counter has no open shift (was it closed already?)."))
     counts: dict[int, int] = {}
     try:
         for denom in cfg.pos.denominations:
@@ -122,7 +125,7 @@ def _may_see_report(request: Request, shift_id: str) -> None:
     """A cashier sees the Z report of the shift they just closed; others are the manager's."""
     closed_here = request.session.get(LAST_SHIFT_KEY) == shift_id
     if signed_in(request).role not in ("manager", "admin") and not closed_here:
-        raise PermissionDeniedException("Shift reports of other counters are for managers.")
+        raise PermissionDeniedException(_("Shift reports of other counters are for managers."))
 
 
 @get("/pos/shifts/{shift_id:str}", guards=[CASHIER])
@@ -131,7 +134,7 @@ async def shift_report_page(request: Request, shift_id: str) -> Template:
         report = await shifts.shift_report(request.app.state.db, shift_id,
                                             request.app.state.cfg)
     except PosError:
-        raise NotFoundException("No such shift.") from None
+        raise NotFoundException(_("No such shift.")) from None
     _may_see_report(request, shift_id)
     return page(request, "pos/z_report.html", **ctx(request, report=report, money=format_amount))
 
@@ -143,7 +146,7 @@ async def shift_print(request: Request) -> Template:
     counter = counter_of(request)
     shift = await shifts.current_shift(db, counter) if counter else None
     if shift is None:
-        return notice(request, "This counter has no open shift (was it closed already?).")
+        return notice(request, _("This counter has no open shift (was it closed already?)."))
     return await _print_report(request, shift.id)
 
 
@@ -161,8 +164,9 @@ async def _print_report(request: Request, shift_id: str) -> Template:
     except PosError as exc:
         return notice(request, str(exc))
     request.app.state.print_queue.wake()
-    label = "Z report (copy)" if report.shift.closed_at else "X report"
-    return notice(request, f"{label} sent to {', '.join(printers)}.", "ok")
+    label = _("Z report (copy)") if report.shift.closed_at else _("X report")
+    return notice(request, _("%(report)s sent to %(printers)s.") % {
+        "report": label, "printers": ", ".join(printers)}, "ok")
 
 
 @get("/pos/audit", guards=[MANAGER])

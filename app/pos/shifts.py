@@ -18,6 +18,7 @@ from app.core.auth import StaffUser
 from app.core.clock import utcnow
 from app.core.db import Database, Session, next_number
 from app.core.gst import TaxRow, mixed_tax_rows
+from app.core.i18n import _
 from app.core.ids import uuid7
 from app.core.money import format_amount
 from app.core.prepared import Prepared
@@ -48,7 +49,7 @@ async def open_shift(
         raise PosError(f"the opening float must be between ₹0 and {CASH_CAP_SHOWN}")
     async with db.write() as s:
         if await shift_on(s, counter):
-            raise PosError(f"counter {counter} already has an open shift")
+            raise PosError(_("counter %(counter)s already has an open shift") % {"counter": counter})
         n = await next_number(s, "shift")
         shift = Shift(
             id=uuid7(),
@@ -367,7 +368,7 @@ async def shift_report(db: Database, shift_id: str, cfg: StoreConfig | None = No
     async with db.read() as s:
         shift = await s.get(Shift, shift_id)
         if shift is None:
-            raise PosError("no such shift")
+            raise PosError(_("no such shift"))
         return await _report(s, shift, cfg)
 
 
@@ -384,9 +385,9 @@ async def close_shift(
     async with db.write() as s:
         shift = await s.get(Shift, shift_id)
         if shift is None:
-            raise PosError("no such shift")
+            raise PosError(_("no such shift"))
         if shift.closed_at is not None:
-            raise PosError(f"shift {shift.number} is already closed")
+            raise PosError(_("shift %(number)s is already closed") % {"number": shift.number})
         open_carts = await s.scalar(
             select(func.count(Cart.id)).where(
                 Cart.counter == shift.counter,
@@ -438,13 +439,14 @@ async def print_shift_report(
     async with db.write() as s:
         shift = await s.get(Shift, shift_id)
         if shift is None:
-            raise PosError("no such shift")
+            raise PosError(_("no such shift"))
         closed = shift.closed_at is not None
         report = await _report(s, shift, cfg)
         printers = receipts.ask_for_report(s, cfg, report, closed=closed, duplicate=closed)
         if not printers:
-            raise PosError(f"no printer prints reports for counter {shift.counter}; "
-                           "a manager can add one on the Printers page")
+            raise PosError(_("no printer prints reports for counter %(counter)s; "
+                             "a manager can add one on the Printers page")
+                           % {"counter": shift.counter})
         audit.record(s, "report_print", f"{'Z' if closed else 'X'} {shift.number}", user=user)
         return report, printers
 
