@@ -128,6 +128,13 @@ async def visit_menu(page: Page, findings: Findings, label: str) -> None:
         await page.get_by_test_id("menu-button").tap()
         # The page under the open menu was checked above; the menu itself now.
         await findings.check(page, f"{label} menu open", exclude="main")
+        # axe cannot see a focus ring: a focused link in the white panel must not get
+        # the top bar's white one.
+        await page.keyboard.press("Tab")  # (by keyboard, so :focus-visible applies)
+        inside, ring = await page.evaluate(
+            "() => [!!document.activeElement.closest('.menu-panel'),"
+            " getComputedStyle(document.activeElement).outlineColor]")
+        assert inside and ring not in ("rgb(255, 255, 255)", "rgba(0, 0, 0, 0)"), (label, ring)
     for href in await menu_links(page):
         await page.goto(href)
         await findings.check(page, f"{label} {href}")
