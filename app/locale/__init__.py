@@ -2,7 +2,9 @@
 
 A language is shipped when app/locale/<code>/LC_MESSAGES/messages.po exists; English is
 the source language and needs none. Adding one is a translator's job (docs/translating.md):
-copy hi's messages.po to the new code's folder, translate every msgstr, run `make i18n`.
+start it with `pybabel init -l <code> -i app/locale/messages.pot -d app/locale` (a
+copy of hi's would pass the check while showing Hindi), translate every msgstr, run
+`make i18n`.
 Kept free of imports so the store config (app/config.py) can check `[store] language`.
 """
 
