@@ -36,6 +36,7 @@ from babel.numbers import format_currency, format_decimal
 from app.locale import SOURCE_LANGUAGE, catalogue_path, shipped_languages
 
 LANG_COOKIE = "kirana_lang"
+PINNED = "kirana_lang_pinned"  # a request's (language, bilingual) set by pin_language
 # Lakh grouping for every Indian language (CLDR writes kn, mr and ta the Western way).
 INDIAN_MONEY = "¤#,##,##0.00"
 
@@ -93,6 +94,9 @@ def current_language() -> str:
     if scope is None:
         return SOURCE_LANGUAGE
     state = scope.get("state") or {}
+    pinned = state.get(PINNED)
+    if pinned is not None:
+        return str(pinned[0])
     user = state.get("kirana_user")
     return choose_language(getattr(user, "language", ""), state.get("kirana_lang_device"),
                            state.get("kirana_lang_store", SOURCE_LANGUAGE))
@@ -120,9 +124,25 @@ def use_language(code: str, *, bilingual: bool = False) -> Iterator[None]:
         _fixed.reset(token)
 
 
+def pin_language(scope: Any, code: str, *, bilingual: bool = False) -> None:
+    """This request's page speaks `code` whoever reads it (the customer's e-receipt, in
+    the receipt language): kept in the request's scope, since its template is rendered
+    after the handler returns."""
+    scope.setdefault("state", {})[PINNED] = (
+        code if is_shipped(code) else SOURCE_LANGUAGE, bilingual)
+
+
+def _is_bilingual() -> bool:
+    if _bilingual.get():
+        return True
+    scope = _scope.get()
+    pinned = scope is not None and (scope.get("state") or {}).get(PINNED)
+    return bool(pinned and pinned[1])
+
+
 def gettext(message: str) -> str:
     text = translations(current_language()).gettext(message)
-    if _bilingual.get() and text != message:
+    if text != message and _is_bilingual():
         return f"{text} / {message}"
     return text
 

@@ -9,23 +9,27 @@ from litestar.response import Template
 
 from app.catalog.units import format_measure
 from app.core.auth import PUBLIC
+from app.core.i18n import _, pin_language
 from app.core.web import page
 from app.loyalty import service as loyalty
 from app.pos import receipts
+from app.printing import service as printing
 
 
 @get("/r/{token:str}", opt=PUBLIC)
 async def e_receipt(request: Request, token: str) -> Response | Template:
     """The customer's copy, for [receipts] e_receipt_days after the sale (the access log
-    shows /r/…, core/log_redact)."""
+    shows /r/…, core/log_redact). In the receipt's language, whoever opens it."""
     cfg = request.app.state.cfg
+    code, bilingual = printing.document_language(cfg, "receipt")
+    pin_language(request.scope, code, bilingual=bilingual)
     found = await receipts.e_receipt(request.app.state.db, cfg, token)
     if found is None:
-        raise NotFoundException("This receipt link is not valid.")
+        raise NotFoundException(_("This receipt link is not valid."))
     if found.expired:
         return page(request, "errors/error.html", status_code=410,
-                    title="Receipt link expired",
-                    message="This receipt link has expired; ask the store for a copy.",
+                    title=_("Receipt link expired"),
+                    message=_("This receipt link has expired; ask the store for a copy."),
                     user=None)
     points = await loyalty.points_of_sale(request.app.state.db, found.sale.id)
     if points is not None:  # anyone holding the link sees it: no balance (issue #21)

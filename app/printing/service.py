@@ -72,6 +72,12 @@ def render(cfg: StoreConfig, document: str, **context: Any) -> str:
     return templates_for(cfg).render(document, **context)
 
 
+def document_language(cfg: StoreConfig, document: str) -> tuple[str, bool]:
+    """(language, bilingual) a document speaks: the e-receipt page shows the receipt in
+    the receipt's (`[printing] receipt_language`)."""
+    return templates_for(cfg).language(document)
+
+
 def template_problems(cfg: StoreConfig) -> dict[str, str]:
     """Broken store overrides seen so far (template name -> what is wrong), for managers."""
     return templates_for(cfg).problems

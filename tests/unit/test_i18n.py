@@ -36,7 +36,8 @@ CONVERTED = ["templates/core/login.html", "templates/core/_language.html",
                  "handover", "_handover", "_handover_result", "_found")),
              *(f"templates/pos/{n}.html" for n in (
                  "refund_find", "refund_lines", "refund_receipt", "shift", "z_report",
-                 "_report"))]
+                 "_report", "e_receipt")),
+             "templates/help/cashier.html"]
 TRANS_CALL = re.compile(r"""(?<![\w.])_\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')\s*[,)]""")
 NGETTEXT_CALL = re.compile(r"""ngettext\(\s*"((?:[^"\\]|\\.)*)"\s*,""")
 
