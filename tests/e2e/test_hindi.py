@@ -219,4 +219,32 @@ async def test_a_picker_picks_a_batch_in_hindi(own_server, api_key, new_page) ->
             f"हो गया: {product.name}")
     await expect(page.get_by_test_id("pick-message")).to_contain_text("बैच पूरा")
     assert await untranslated(page, sources) == []
+
+    # The same picker packs the order in Hindi, then finds it at the rider desk.
+    await page.goto("/pack")
+    await expect(page.get_by_role("heading", name="पैकिंग")).to_be_visible()
+    assert await untranslated(page, sources) == []
+    message = page.get_by_test_id("pack-scan-message")
+    number = order["number"]
+    for product, then in ((a, ""), (b, "। सब पैक हो गया: इसके लेबल छापें।")):
+        await page.locator("#pack-code").focus()
+        await page.keyboard.type(product.barcode)
+        await page.keyboard.press("Enter")
+        await expect(message).to_contain_text(f"{product.name}: 1 में से 1 → थैला A ({number}){then}")
+        assert await untranslated(page, sources) == []
+    await page.locator("#pack-code").focus()
+    await page.keyboard.type(a.barcode)  # one too many: refused in Hindi
+    await page.keyboard.press("Enter")
+    await expect(message).to_contain_text("पहले ही पैक हैं")
+    await page.get_by_test_id(f"pack-{number}").get_by_role(
+        "button", name="पैक हो गया: लेबल छापें").tap()
+    await expect(page.get_by_test_id("pack-message")).to_have_text(
+        f"ऑर्डर {number} पैक हुआ: 1 लेबल छपा")
+    assert await untranslated(page, sources) == []
+    await page.goto("/handover")
+    await expect(page.get_by_role("heading", name="राइडर डेस्क")).to_be_visible()
+    await page.get_by_test_id("find-order").fill(number.rsplit("-", 1)[-1])
+    await page.get_by_test_id("find-order").press("Enter")
+    await expect(page.get_by_test_id(f"found-{number}")).to_contain_text("थैला 1 / 1")
+    assert await untranslated(page, sources) == []
     await page.goto("about:blank")  # its live stream ends before the server does
