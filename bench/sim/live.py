@@ -46,7 +46,8 @@ from bench.sim.engine import make_orders
 from bench.sim.model import CATALOG_CSV, Params, Scenario, load_store
 
 TASK = re.compile(r'hx-post="/pick/tasks/([^/"]+)/scan"')
-NAME = re.compile(r'data-testid="task-name">([^<]*)<')
+# The English name, up to a local-language name beside it (issue #22) or the div's end.
+NAME = re.compile(r'data-testid="task-name">([^<{]*?)\s*(?:<|\{)')
 CARD = re.compile(r'id="pack-([0-9a-f-]{36})" data-testid="pack-([^"]+)"')
 
 

@@ -292,6 +292,9 @@ def test_the_live_mode_reads_the_pick_and_pack_screens_as_they_are():
         "{{ o.id }}", "0" * 8 + "-0000-0000-0000-" + "0" * 12).replace("{{ o.number }}", "S-1")
     assert live.TASK.search(task).group(1) == "T-1"
     assert live.NAME.search(task).group(1) == "Amul &amp; Co"
+    # As a page draws it with a local-language name beside the English one (issue #22).
+    shown = 'data-testid="task-name">Amul &amp; Co <bdi class="pick-local">अमूल</bdi></div>'
+    assert live.NAME.search(shown).group(1) == "Amul &amp; Co"
     assert live.CARD.findall(card)[0][1] == "S-1"
     assert live.main(["--orders", "0"]) == 2 and live.main(["--speed", "nan"]) == 2
 
