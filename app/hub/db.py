@@ -94,6 +94,10 @@ class PgDatabase:
                 session.info[PEPPER_KEY] = self.pepper
                 yield session
                 await uow.commit(session)
+        except DBAPIError as exc:
+            if notify_queue_full(exc):  # (the next writes go without in-transaction NOTIFY)
+                _notify_queue_was_full()
+            raise
         finally:
             _WRITES[0] += 1  # (also when the COMMIT's fate is unknown)
         await uow.publish(self.waker)
@@ -128,6 +132,8 @@ class PgDatabase:
                 await session.flush()  # what the ORM holds (a split's parts) goes in first
                 await _driver_step(transaction.commit(), "COMMIT")
             except BaseException as exc:
+                if notify_queue_full(exc):
+                    _notify_queue_was_full()
                 if getattr(exc, "connection_invalidated", False):
                     # PostgreSQL restarted (or dropped us): as SQLAlchemy does, throw this
                     # connection away and every other one the pool holds.
@@ -285,6 +291,12 @@ RETRY_SQLSTATES = frozenset({"40P01", "40001"})
 WRITE_ATTEMPTS = 5
 
 
+def _notify_queue_was_full() -> None:
+    log.error("PostgreSQL's notification queue is full (a LISTENing session stopped "
+              "reading?): writing without in-transaction wake-ups for %.0f s", QUIET_SECONDS)
+    quiet_commits()
+
+
 def notify_queue_full(exc: BaseException) -> bool:
     """PostgreSQL refused a COMMIT because its NOTIFY queue is full (54000)."""
     orig = getattr(exc, "orig", None)
@@ -317,11 +329,7 @@ async def write_retrying(db: HubDatabase, body: Callable[[Session], Awaitable[T]
         except DBAPIError as exc:
             again = is_retryable(exc) or (in_body and exc.connection_invalidated)
             if notify_queue_full(exc):  # failed at COMMIT, so not committed: run it again
-                log.error("PostgreSQL's notification queue is full (a LISTENing session "
-                          "stopped reading?): writing without in-transaction wake-ups for "
-                          "%.0f s", QUIET_SECONDS)
-                quiet_commits()
-                again = True
+                again = True  # (the write that saw it turned in-transaction NOTIFY off)
             if attempt >= attempts or not again:
                 raise
             log.warning("hub write %s aborted (%s), attempt %d of %d; retrying",

@@ -398,3 +398,37 @@ async def test_a_full_notification_queue_does_not_stop_intake(pg_hub, hub_cfg, m
         assert await s.scalar(select(func.count()).select_from(HubOrder)) == 1
     wake._QUIET_UNTIL[0] = 0.0
     assert wake.notify_in_commits()
+
+
+async def test_any_hub_write_that_meets_a_full_queue_turns_the_notify_off(pg_hub,
+                                                                         monkeypatch):
+    """Not only intake: a store's frame or a catalogue edit whose COMMIT is refused for a
+    full queue fails (its sender sends it again), and the writes after it go without
+    the in-transaction NOTIFY."""
+    from app.hub import db as hub_db_module
+    from app.hub import service as hub
+    from app.hub import wake
+    from app.hub.events import HubUnitOfWork
+
+    await setup_stores(pg_hub, {"S1": 10})
+    monkeypatch.setattr(wake, "_QUIET_UNTIL", [0.0])
+    real_commit = HubUnitOfWork.commit
+
+    async def refused(self, s):
+        await real_commit(self, s)
+        raise hub_db_module._as_sqlalchemy(asyncpg.exceptions.ProgramLimitExceededError(
+            "too many notifications in the NOTIFY queue"), "COMMIT", None)
+
+    monkeypatch.setattr(HubUnitOfWork, "commit", refused)
+    with pytest.raises(Exception, match="notifications"):
+        async with pg_hub.write() as s:
+            await hub.enqueue(s, ["S1"], [("order.cancelled", {"channel": "web",
+                                                              "external_id": "W-1"})])
+    assert not wake.notify_in_commits()
+    monkeypatch.setattr(HubUnitOfWork, "commit", real_commit)
+    sent = _statements(monkeypatch)
+    async with pg_hub.write() as s:
+        await hub.enqueue(s, ["S1"], [("order.cancelled", {"channel": "web",
+                                                          "external_id": "W-2"})])
+    assert any("hub_outbox" in q for q in sent) and not any("pg_notify" in q for q in sent)
+    wake._QUIET_UNTIL[0] = 0.0
