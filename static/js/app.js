@@ -597,6 +597,25 @@
     if (el.matches && el.matches("[data-autosubmit]") && el.form) el.form.requestSubmit();
   });
 
+  // A form htmx has not taken over yet (swapped in a moment ago, and a scanner's Enter
+  // came first) must not submit natively: that is a GET of this page with the code in
+  // its URL, and the scan is lost. Let htmx take the form now and send it as it would
+  // have; if even then it does not, drop the submit rather than leave the page.
+  document.addEventListener("submit", function (e) {
+    const form = e.target;
+    if (e.defaultPrevented || !window.htmx || !form.getAttribute ||
+        !form.getAttribute("hx-post")) return;
+    e.preventDefault();
+    if (form.dataset.resent) return;
+    form.dataset.resent = "1";
+    try {
+      window.htmx.process(form);
+      window.htmx.trigger(form, "submit");
+    } finally {
+      delete form.dataset.resent;
+    }
+  });
+
   // <form data-confirm="question">: a plain form that asks first (htmx forms: hx-confirm).
   document.addEventListener("submit", function (e) {
     const question = e.target.getAttribute && e.target.getAttribute("data-confirm");

@@ -64,3 +64,32 @@ async def test_a_code_typed_while_the_task_redraws_is_not_cut(browser, own_serve
     await expect(page.get_by_test_id("pick-message")).to_contain_text(f"Done: {product.name}")
     await expect(page.get_by_test_id("pick-message")).not_to_contain_text("Wrong")
     await context.close()
+
+
+async def test_enter_on_a_form_htmx_has_not_taken_yet_is_sent_by_htmx(own_server,
+                                                                      new_page) -> None:
+    """A scanner's Enter on a form swapped in a moment before htmx took it over (the
+    count's bin field after a bin was sent, CI saw it) was a native submit: a GET of the
+    page with the code in its URL, the scan lost. app.js hands such a submit to htmx."""
+    page = await new_page(own_server.url)
+    await login(page, "Meena")
+    await expect(page.get_by_role("heading", name="Hello, Meena")).to_be_visible()
+    posted: list[str] = []
+    page.on("request", lambda r: posted.append(r.url) if r.method == "POST" else None)
+    before = page.url
+    # A form as a swap leaves it, before htmx has processed it.
+    await page.evaluate("""() => {
+        const box = document.createElement("div");
+        box.id = "late-box";
+        box.innerHTML = '<form class="scan-form" hx-post="/stock/count/none/bin" ' +
+            'hx-target="#late-box"><input id="late-code" name="code"></form>';
+        document.querySelector("main").prepend(box);
+    }""")
+    await page.locator("#late-code").fill("FZ-03-3")
+    await page.locator("#late-code").press("Enter")
+    for _ in range(50):
+        if any(u.endswith("/stock/count/none/bin") for u in posted):
+            break
+        await asyncio.sleep(0.1)
+    assert any(u.endswith("/stock/count/none/bin") for u in posted), (posted, page.url, before)
+    assert page.url == before and "code=" not in page.url
