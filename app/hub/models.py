@@ -67,6 +67,11 @@ class HubStore(Base):
     status_backup_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     status_clock_skew: Mapped[float | None] = mapped_column(Float, nullable=True)  # seconds
     status_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The shared catalogue log (issue #24, h025): the last log seq a v3 store acked
+    # (written in batches by the links' heartbeat, for the pages and metrics), and for an
+    # older store how far the log has been copied into its own stream.
+    catalog_acked: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    catalog_copied: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class HubStoreLink(Base):
@@ -99,6 +104,33 @@ class HubOutbox(Base):
     kind: Mapped[str] = mapped_column(String(40))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     data: Mapped[str] = mapped_column(Text)  # JSON
+
+
+class HubCatalogEntry(Base):
+    """The shared catalogue log (issue #24): each product's newest `product.upserted`,
+    under one seq for all stores. A change replaces the row with a higher seq, so the
+    log holds one row per product and read from 0 it is a snapshot of the catalogue."""
+
+    __tablename__ = "hub_catalog_log"
+    __table_args__ = (Index("ix_hub_catalog_log_seq", "seq", unique=True),)
+
+    key: Mapped[str] = mapped_column(String(60), primary_key=True)  # "product:<sku>"
+    seq: Mapped[int] = mapped_column(BigInteger)
+    id: Mapped[str] = mapped_column(String(36))
+    kind: Mapped[str] = mapped_column(String(40))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    data: Mapped[str] = mapped_column(Text)  # JSON
+
+
+class HubCatalogHead(Base):
+    """One row (id 1): the catalogue log's last seq. Writers bump it with UPDATE ...
+    RETURNING, whose row lock makes log seqs follow commit order (a reader's cursor
+    never skips an entry committed late)."""
+
+    __tablename__ = "hub_catalog_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
 
 
 class StoreEventRow(Base):

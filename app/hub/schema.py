@@ -14,6 +14,7 @@ HUB_ONLY_TABLES = frozenset({
     "hub_promotions", "hub_coupons", "hub_coupon_grants", "hub_coupon_uses",
     "hub_coupon_customers",  # a chain coupon's uses per customer (issue #21, h020)
     "hub_sale_offers", "hub_sale_sku_days",  # promotions' uplift (issue #21, h021)
+    "hub_catalog_log", "hub_catalog_head",  # the shared catalogue log (issue #24, h025)
 })
 
 HUB_TABLES = frozenset({

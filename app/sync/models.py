@@ -34,6 +34,8 @@ class SyncState(Base):
     applied_down: Mapped[int] = mapped_column(Integer, default=0)  # last hub->store seq applied
     acked_up: Mapped[int] = mapped_column(Integer, default=0)  # last outbox seq the hub acked
     acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Last catalogue-log seq applied (sync protocol 3, issue #24; migration 0033).
+    applied_catalog: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class InboxEvent(Base):
