@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from app.core.i18n import _
 from app.core.words import count_of
 
 __all__ = [
@@ -59,6 +60,16 @@ Symbology = Literal["ean13", "ean8", "upca", "upce", "gtin14", "gs1", "variable"
 
 class BarcodeError(ValueError):
     """A scan or barcode rule we cannot use; ``str(e)`` is shown to staff as is."""
+
+
+class CheckDigitError(BarcodeError):
+    """The last digit is not the code's check digit: usually a misread or a smudged label
+    (screens may say "scan it again" without reading the message, which is translated)."""
+
+
+def _check_digit_wrong(expected: str, got: str, context: str = "") -> CheckDigitError:
+    return CheckDigitError(context + _("check digit wrong: expected %(expected)s, got %(got)s")
+                           % {"expected": expected, "got": got})
 
 
 # ASCII only on purpose: str.isdigit() also accepts Devanagari and superscript digits.
@@ -99,7 +110,7 @@ def _require_check(code: str, context: str = "") -> None:
     """Raise the staff-facing message when the last digit of ``code`` is not its check digit."""
     expected = gtin_check_digit(code[:-1])
     if expected != code[-1]:
-        raise BarcodeError(f"{context}check digit wrong: expected {expected}, got {code[-1]}")
+        raise _check_digit_wrong(expected, code[-1], context)
 
 
 def is_valid_gtin(code: str) -> bool:
@@ -149,7 +160,7 @@ def _read_8(code: str) -> tuple[Symbology, str]:
             return "upce", "0" + expand_upce(code)
         except BarcodeError:
             pass
-    raise BarcodeError(f"check digit wrong: expected {expected}, got {code[-1]}")
+    raise _check_digit_wrong(expected, code[-1])
 
 
 def normalize_gtin(code: str) -> str:
@@ -357,10 +368,12 @@ def _match_variable(raw: str, code: str, rules: Sequence[MeasureRule]) -> "ScanR
     near = sorted({r.prefix for r in rules if r.prefix.startswith(head)})
     if near:
         raise BarcodeError(
-            f"unknown prefix {head}: no in-store barcode rule matches {code} "
-            f"(rules for {head} start with {', '.join(near)})"
+            _("unknown prefix %(head)s: no in-store barcode rule matches %(code)s (rules for "
+              "%(head)s start with %(near)s)") % {"head": head, "code": code,
+                                                  "near": ", ".join(near)}
         )
-    raise BarcodeError(f"unknown prefix {head}: no in-store barcode rule starts with {head}")
+    raise BarcodeError(_("unknown prefix %(head)s: no in-store barcode rule starts with "
+                         "%(head)s") % {"head": head})
 
 
 # --------------------------------------------------------------------------- GS1
@@ -668,10 +681,11 @@ def parse_scan(raw: str, rules: Sequence[MeasureRule] = (),
     """
     scanned = _EDGE_SPACE.sub("", raw)
     if not scanned:
-        raise BarcodeError("not a barcode: empty")
+        raise BarcodeError(_("not a barcode: empty"))
     if len(scanned) > MAX_SCAN_LENGTH:
         raise BarcodeError(
-            f"not a barcode: too long ({len(scanned)} characters, at most {MAX_SCAN_LENGTH})"
+            _("not a barcode: too long (%(num)s characters, at most %(most)s)")
+            % {"num": len(scanned), "most": MAX_SCAN_LENGTH}
         )
     control = _CONTROL.search(scanned)
     if control is not None:
@@ -681,7 +695,8 @@ def parse_scan(raw: str, rules: Sequence[MeasureRule] = (),
         )
     aim, data = _strip_aim(scanned)
     if not data:
-        raise BarcodeError(f"not a barcode: empty after symbology identifier {aim}")
+        raise BarcodeError(_("not a barcode: empty after symbology identifier %(aim)s")
+                           % {"aim": aim})
 
     if aim in _GS1_AIMS or GS in data or _PAREN_AI.match(data):
         return _scan_from_gs1(scanned, parse_gs1(data), today or datetime.date.today())

@@ -15,7 +15,7 @@ from litestar.response import Template
 from litestar.types import ExceptionHandlersMap
 
 from app.catalog import service as catalog
-from app.catalog.barcodes import BarcodeError
+from app.catalog.barcodes import BarcodeError, CheckDigitError
 from app.catalog.units import QuantityError, parse_quantity
 from app.core.auth import LoginError
 from app.core.i18n import _
@@ -169,7 +169,7 @@ async def scan(request: Request, data: Form) -> Template:
         ):
             suggestions = await catalog.search(db, code, limit=6) if code else []
         message = str(exc) or _("Nothing scanned.")
-        if isinstance(exc, BarcodeError) and "check digit" in message:
+        if isinstance(exc, CheckDigitError):
             # Usually a smudged label or a misread: say what to do, keep the detail.
             message = _("That barcode did not read right (%(detail)s). Scan it again or "
                         "type it.") % {"detail": message}

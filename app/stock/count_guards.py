@@ -12,11 +12,18 @@ from sqlalchemy import and_, column, or_, select, table
 
 from app.catalog.models import Product
 from app.core.db import Session
+from app.core.i18n import _
 from app.stock.models import Bin, StockLevel, Transfer, TransferLine
 
 
 class CountError(ValueError):
-    """Refused, with a message for the counter or the manager; nothing changed."""
+    """Refused, with a message for the counter or the manager; nothing changed.
+    ``offer``: the button the phone shows with it ("here": count on this phone,
+    "alone": count again myself), so no screen reads the (translated) words."""
+
+    def __init__(self, message: str = "", offer: str = "") -> None:
+        super().__init__(message)
+        self.offer = offer
 
 
 _PICK_TASKS = table("pick_tasks", column("bin_code"), column("status"), column("picked"),
@@ -52,8 +59,9 @@ async def check_bin_settled(s: Session, bin_: Bin) -> None:
     there would post the difference, and the order, transfer or receipt again."""
     order = await pick_in_progress(s, bin_.code)
     if order is not None:
-        raise CountError(f"Bin {bin_.code} has a pick in progress (order {order}): count it "
-                         "after the order has left the store. Nothing was recorded.")
+        raise CountError(_("Bin %(code)s has a pick in progress (order %(order)s): count it "
+                           "after the order has left the store. Nothing was recorded.")
+                         % {"code": bin_.code, "order": order})
     transfer = await s.scalar(
         select(Transfer.number).join(TransferLine, TransferLine.transfer_id == Transfer.id)
         .join(Product, Product.sku == TransferLine.sku)
@@ -61,14 +69,14 @@ async def check_bin_settled(s: Session, bin_: Bin) -> None:
         .where(Transfer.state == "picked", TransferLine.picked > 0,
                StockLevel.bin_id == bin_.id, StockLevel.on_hand != 0).limit(1))
     if transfer is not None:
-        raise CountError(f"Bin {bin_.code} has stock picked for transfer {transfer} that has "
-                         "not been sent: count it after the transfer is sent. Nothing was "
-                         "recorded.")
+        raise CountError(_("Bin %(code)s has stock picked for transfer %(transfer)s that has "
+                           "not been sent: count it after the transfer is sent. Nothing was "
+                           "recorded.") % {"code": bin_.code, "transfer": transfer})
     receipt = await s.scalar(
         select(_RECEIPTS.c.number).join(_RECEIPT_ITEMS, _RECEIPT_ITEMS.c.grn_id == _RECEIPTS.c.id)
         .where(_RECEIPTS.c.status == "open", _RECEIPT_ITEMS.c.bin_id == bin_.id,
                _RECEIPT_ITEMS.c.damaged.is_(False)).limit(1))
     if receipt is not None:
-        raise CountError(f"Bin {bin_.code} has goods of receipt GRN-{receipt:06d}, which is "
-                         "not signed off yet: count it after the manager signs it off. "
-                         "Nothing was recorded.")
+        raise CountError(_("Bin %(code)s has goods of receipt %(receipt)s, which is not "
+                           "signed off yet: count it after the manager signs it off. Nothing "
+                           "was recorded.") % {"code": bin_.code, "receipt": f"GRN-{receipt:06d}"})

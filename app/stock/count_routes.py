@@ -16,8 +16,9 @@ from litestar.response import Template
 
 from app.catalog.units import format_quantity
 from app.core.auth import requires
+from app.core.i18n import _
 from app.core.web import Form, current_user, go, page, signed_in
-from app.stock import count_chart, count_schedule, counts
+from app.stock import count_chart, count_rules, count_schedule, counts
 from app.stock.counts import CountError, NeedQuantity
 
 MANAGER = requires("manager")
@@ -49,7 +50,8 @@ async def counts_page(request: Request, error: str = "") -> Template:
                 done=await counts.list_tasks(db, finished=True, limit=10) if manager else [],
                 waiting=len(await counts.approvals(db)) if manager else 0,
                 zones=await counts.zones(db) if manager else [],
-                kinds=counts.KINDS, words=counts.STATUS_WORDS, error=error[:200])
+                kinds=counts.KINDS, words=counts.STATUS_WORDS, say_scope=counts.say_scope,
+                error=error[:200])
 
 
 @post("/stock/counts", guards=[MANAGER])
@@ -78,8 +80,8 @@ async def count_detail(request: Request, task_id: str, message: str = "") -> Tem
     except CountError as exc:
         return await counts_page.fn(request, error=str(exc))
     return page(request, "stock/count_task.html", user=current_user(request), d=detail,
-                kinds=counts.KINDS, words=counts.STATUS_WORDS, fq=format_quantity,
-                message=message[:200])
+                kinds=counts.KINDS, words=counts.STATUS_WORDS, say_scope=counts.say_scope,
+                count_reason=count_rules.say_reason, fq=format_quantity, message=message[:200])
 
 
 @post("/stock/count/{task_id:str}/cancel", guards=[MANAGER])
@@ -106,19 +108,19 @@ async def approvals_page(request: Request, message: str = "", refused: bool = Fa
     rows = await counts.approvals(request.app.state.db)
     return page(request, "stock/count_approvals.html", fragment="stock/_count_approvals.html",
                 user=current_user(request), rows=rows, fq=format_quantity, message=message[:200],
-                refused=refused)
+                count_reason=count_rules.say_reason, refused=refused)
 
 
 @post("/stock/counts/lines/{line_id:str}/{verdict:str}", guards=[MANAGER])
 async def decide(request: Request, line_id: str, verdict: str) -> Template:
     if verdict not in ("approve", "reject"):
-        return await approvals_page.fn(request, message="Choose approve or reject.",
+        return await approvals_page.fn(request, message=_("Choose approve or reject."),
                                        refused=True)
     try:
         line = await counts.decide_line(request.app.state.db, line_id, signed_in(request),
                                         approve=verdict == "approve")
-        message = ("Approved: the difference is now in the stock book." if line.status == "posted"
-                   else "Rejected: the stock book stays as it was.")
+        message = (_("Approved: the difference is now in the stock book.")
+                   if line.status == "posted" else _("Rejected: the stock book stays as it was."))
     except CountError as exc:
         return await approvals_page.fn(request, message=str(exc), refused=True)
     return await approvals_page.fn(request, message=message)
@@ -181,8 +183,8 @@ async def claim_count(request: Request, task_id: str, data: Form) -> Template | 
     except CountError as exc:
         return page(request, "stock/count_phone.html", **_ctx(
             request, view=None, bin=None, message=str(exc), kind="error",
-            alone_task=task_id if "Nobody else" in str(exc) else "",
-            here_task=task_id if "Count on this phone" in str(exc) else ""))
+            alone_task=task_id if exc.offer == "alone" else "",
+            here_task=task_id if exc.offer == "here" else ""))
     return go(request, f"/stock/count/{task_id}/count")
 
 
@@ -257,9 +259,11 @@ async def finish_bin(request: Request, task_id: str, bin_id: str) -> Template:
     if sent.round_over:
         return page(request, "stock/count_phone.html", fragment="stock/_count_phone.html",
                     **_ctx(request, view=None, bin=None, finished=sent.task,
-                           message=f"Bin {sent.bin.code} sent. Every bin of {sent.task.number} "
-                                   "is counted: thank you.", kind="ok"))
-    return await _phone_page(request, task_id, message=f"Bin {sent.bin.code} sent.")
+                           message=_("Bin %(code)s sent. Every bin of %(number)s is counted: "
+                                     "thank you.") % {"code": sent.bin.code,
+                                                      "number": sent.task.number}, kind="ok"))
+    return await _phone_page(request, task_id,
+                             message=_("Bin %(code)s sent.") % {"code": sent.bin.code})
 
 
 ROUTES = [

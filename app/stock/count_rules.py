@@ -20,10 +20,12 @@ Ranking the decisions accept < approve < recount ("how far from posting now"), a
 difference never gets a more lenient decision for the same counts pattern.
 """
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from app.core.i18n import N_, _
 from app.core.money import format_amount, round_half_up
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "CountPolicy",
     "CountRuleError",
     "decide",
+    "say_reason",
     "variance_value",
 ]
 
@@ -134,3 +137,22 @@ def decide(
     return CountDecision(
         "approve", variance, value, f"{len(counts)} counts disagree: a manager decides"
     )
+
+
+_SAID = {r: r for r in (N_("count matches the book"), N_("two counts agree"),
+                        N_("difference within tolerance"),
+                        N_("difference too large: count this place again"))}
+_NEEDS_APPROVAL = re.compile(r"difference of (.+) needs a manager's approval")
+_DISAGREE = re.compile(r"(\d+) counts disagree: a manager decides")
+
+
+def say_reason(reason: str) -> str:
+    """A decision's reason as a screen shows it: kept in English (the count line's and
+    the audit's words), said in the language in force."""
+    if reason in _SAID:
+        return _(reason)
+    if m := _NEEDS_APPROVAL.fullmatch(reason):
+        return _("difference of %(worth)s needs a manager's approval") % {"worth": m[1]}
+    if m := _DISAGREE.fullmatch(reason):
+        return _("%(num)s counts disagree: a manager decides") % {"num": m[1]}
+    return reason

@@ -48,6 +48,7 @@ from app.core import audit
 from app.core.auth import StaffUser
 from app.core.clock import utcnow
 from app.core.db import Database, Session, next_number
+from app.core.i18n import N_, _, ngettext
 from app.core.ids import uuid7
 from app.core.models import User
 from app.core.words import count_of
@@ -65,13 +66,16 @@ from app.stock.models import (
 )
 from app.stock.service import count_requests, in_bin, record_move, take_fefo
 
-KINDS = {"bin": "Bin", "zone": "Zone", "product": "Product", "requests": "Counts to do",
-         "due": "Due (ABC)"}
+KINDS = {"bin": N_("Bin"), "zone": N_("Zone"), "product": N_("Product"),
+         "requests": N_("Counts to do"), "due": N_("Due (ABC)")}
 OPEN_SCOPE = ("bin", "zone")  # any product found in the bin is counted in round 1
 UNFINISHED = ("open", "counting", "review")
 WAITING = ("todo", "recount", "approval")
-STATUS_WORDS = {"open": "waiting for a counter", "counting": "being counted",
-                "review": "waiting for a manager", "done": "done", "cancelled": "cancelled"}
+STATUS_WORDS = {"open": N_("waiting for a counter"), "counting": N_("being counted"),
+                "review": N_("waiting for a manager"), "done": N_("done"),
+                "cancelled": N_("cancelled")}
+# What _clean calls the text it checks (in its messages).
+CLEANED = (N_("bin, zone or product code"), N_("bin label"), N_("code"), N_("quantity"))
 MAX_DUE_TASK = 200  # products in one "due" task
 SCOPE_CHARS = 40
 _REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -102,13 +106,28 @@ def policy_of(stock: StockSection) -> count_rules.CountPolicy:
         approval_minor=stock.count_approval_above_rupees * 100)
 
 
+def say_scope(kind: str, scope: str) -> str:
+    """A task's scope as a screen shows it: kept in English (the audit's words), the
+    words of the ``requests`` and ``due`` kinds said in the language in force."""
+    if kind == "requests" and scope == "short picks":
+        return _("short picks")
+    due = re.fullmatch(r"(\d+) products? due", scope) if kind == "due" else None
+    if due:
+        n = int(due[1])
+        return ngettext("%(num)d product due", "%(num)d products due", n) % {"num": n}
+    return scope
+
+
 def _clean(text: str, what: str, limit: int) -> str:
     text = str(text).strip()
     if "\x00" in text:
-        raise CountError(f"The {what} has a character that cannot be typed; scan it again.")
+        raise CountError(_("The %(what)s has a character that cannot be typed; scan it "
+                           "again.") % {"what": _(what)})
     if len(text) > limit:
-        raise CountError(f"That {what} is too long ({count_of(len(text), 'character')}); scan "
-                         "it again.")
+        raise CountError(ngettext("That %(what)s is too long (%(num)d character); scan it "
+                                  "again.", "That %(what)s is too long (%(num)d characters); "
+                                  "scan it again.", len(text))
+                         % {"what": _(what), "num": len(text)})
     return text
 
 
@@ -144,11 +163,11 @@ async def create_task(db: Database, *, kind: str, target: str, user: StaffUser,
     product) or left out (requests, due): two tasks posting one shelf's difference
     would post it twice."""
     if kind not in KINDS:
-        raise CountError("Choose what to count: a bin, a zone, a product, the counts to do "
-                         "or the products due.")
+        raise CountError(_("Choose what to count: a bin, a zone, a product, the counts to do "
+                           "or the products due."))
     target = _clean(target, "bin, zone or product code", SCOPE_CHARS)
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_DUE_TASK:
-        raise CountError(f"Count 1 to {MAX_DUE_TASK} products at a time.")
+        raise CountError(_("Count 1 to %(most)s products at a time.") % {"most": MAX_DUE_TASK})
     requests = await count_requests(db) if kind == "requests" else []
     due = await due_products(db, tz=tz) if kind == "due" else []
     async with db.write() as s:
@@ -158,32 +177,32 @@ async def create_task(db: Database, *, kind: str, target: str, user: StaffUser,
         scope = target
         if kind == "bin":
             if not target:
-                raise CountError("Type or scan the bin's code.")
+                raise CountError(_("Type or scan the bin's code."))
             bin_ = await s.scalar(select(Bin).where(Bin.code == target.upper()))
             if bin_ is None:
-                raise CountError(f"There is no bin {target.upper()}.")
+                raise CountError(_("There is no bin %(code)s.") % {"code": target.upper()})
             bins, scope = [bin_.id], bin_.code
             pairs = await _stocked(s, bin_ids=bins)
         elif kind == "zone":
             if not target:
-                raise CountError("Choose a zone.")
+                raise CountError(_("Choose a zone."))
             found = list(await s.scalars(
                 select(Bin).where(func.upper(Bin.zone) == target.upper())
                 .order_by(Bin.pick_seq, Bin.code)))
             if not found:
-                raise CountError(f"No bin is in zone {target}.")
+                raise CountError(_("No bin is in zone %(zone)s.") % {"zone": target})
             bins, scope = [b.id for b in found], found[0].zone
             pairs = await _stocked(s, bin_ids=bins)
         elif kind == "product":
             if not target:
-                raise CountError("Type the product's SKU.")
+                raise CountError(_("Type the product's SKU."))
             product = await s.scalar(select(Product).where(Product.sku == target.upper()))
             if product is None:
-                raise CountError(f"No product has SKU {target.upper()}.")
+                raise CountError(_("No product has SKU %(sku)s.") % {"sku": target.upper()})
             pairs = await _stocked(s, product_ids=[product.id])
             if not pairs:
-                raise CountError(f"The book has no {product.name} in any bin: count the bin "
-                                 "where it should be instead.")
+                raise CountError(_("The book has no %(name)s in any bin: count the bin where "
+                                   "it should be instead.") % {"name": product.name})
             bins, scope = sorted({b for _p, b in pairs}), product.sku
         elif kind == "requests":
             codes = {r.bin_code for r in requests}
@@ -202,13 +221,16 @@ async def create_task(db: Database, *, kind: str, target: str, user: StaffUser,
         if kind in ("bin", "zone", "product"):
             taken = sorted({busy[b] for b in bins if b in busy})
             if taken:
-                raise CountError(f"{'That bin is' if len(bins) == 1 else 'Some of those bins are'} "
-                                 f"already in count {', '.join(taken)}: finish or cancel it first.")
+                raise CountError((_("That bin is already in count %(numbers)s: finish or "
+                                    "cancel it first.") if len(bins) == 1 else
+                                  _("Some of those bins are already in count %(numbers)s: "
+                                    "finish or cancel it first."))
+                                 % {"numbers": ", ".join(taken)})
         elif not pairs:
-            raise CountError("Nothing to count: every bin on the list is already in a count, "
-                             "or the list is empty." if kind == "requests" else
-                             "Nothing to count: no product that is due has stock on the book "
-                             "outside a count in progress.")
+            raise CountError(_("Nothing to count: every bin on the list is already in a "
+                               "count, or the list is empty.") if kind == "requests" else
+                             _("Nothing to count: no product that is due has stock on the "
+                               "book outside a count in progress."))
         now = utcnow()
         task = CountTask(id=uuid7(), number=f"CC-{await next_number(s, 'count_task'):06d}",
                          kind=kind, scope=scope[:80], status="open", round=1,
@@ -227,7 +249,7 @@ async def create_task(db: Database, *, kind: str, target: str, user: StaffUser,
 async def _task(s: Session, task_id: str) -> CountTask:
     task = await s.get(CountTask, task_id) if len(task_id) <= 36 else None
     if task is None:
-        raise CountError("That count no longer exists.")
+        raise CountError(_("That count no longer exists."))
     return task
 
 
@@ -237,8 +259,8 @@ async def cancel_task(db: Database, task_id: str, manager: StaffUser) -> CountTa
     async with db.write() as s:
         task = await _task(s, task_id)
         if task.status not in ("open", "counting"):
-            raise CountError(f"Count {task.number} is {STATUS_WORDS[task.status]}; "
-                             "it cannot be cancelled now.")
+            raise CountError(_("Count %(number)s is %(status)s; it cannot be cancelled now.")
+                             % {"number": task.number, "status": _(STATUS_WORDS[task.status])})
         await s.execute(update(CountLine).where(CountLine.task_id == task.id,
                                                 CountLine.status.in_(("todo", "recount")))
                         .values(status="dropped"))
@@ -259,7 +281,8 @@ async def release_task(db: Database, task_id: str, manager: StaffUser) -> CountT
     async with db.write() as s:
         task = await _task(s, task_id)
         if task.status != "counting":
-            raise CountError(f"Count {task.number} is {STATUS_WORDS[task.status]}, not being counted.")
+            raise CountError(_("Count %(number)s is %(status)s, not being counted.")
+                             % {"number": task.number, "status": _(STATUS_WORDS[task.status])})
         await s.execute(delete(CountScan).where(CountScan.task_id == task.id))
         task.status, task.counter_id, task.counter_key = "open", None, ""
         audit.record(s, "count.released", task.number, user=manager)
@@ -287,7 +310,7 @@ async def claim(db: Database, task_id: str, user: StaffUser, phone: str, *,
     the first phone can send nothing more. A recount is for someone who did not count
     the task before, unless ``alone`` says nobody else is there."""
     if not _REQUEST_ID.match(phone):
-        raise CountError("This phone has no counting key; open the counts page again.")
+        raise CountError(_("This phone has no counting key; open the counts page again."))
     async with db.write() as s:
         task = await _task(s, task_id)
         if task.status == "counting":
@@ -295,20 +318,24 @@ async def claim(db: Database, task_id: str, user: StaffUser, phone: str, *,
                 return task
             if task.counter_id == user.id:
                 if not take_over:
-                    raise CountError(f"You are counting {task.number} on another phone. Tap "
-                                     "\"Count on this phone\" to go on here; the other phone "
-                                     "stops.")
+                    raise CountError(_("You are counting %(number)s on another phone. Tap "
+                                       "\"Count on this phone\" to go on here; the other "
+                                       "phone stops.") % {"number": task.number},
+                                     offer="here")
                 task.counter_key = phone
                 audit.record(s, "count.moved", f"{task.number} to another phone", user=user)
                 return task
             who = await _user_name(s, task.counter_id)
-            raise CountError(f"{who} is counting {task.number} on another phone. Only one "
-                             "phone counts a task; a manager can free it.")
+            raise CountError(_("%(name)s is counting %(number)s on another phone. Only one "
+                               "phone counts a task; a manager can free it.")
+                             % {"name": who, "number": task.number})
         if task.status != "open":
-            raise CountError(f"Count {task.number} is {STATUS_WORDS[task.status]}.")
+            raise CountError(_("Count %(number)s is %(status)s.")
+                             % {"number": task.number, "status": _(STATUS_WORDS[task.status])})
         if task.round > 1 and not alone and await _counted_before(s, task, user.id):
-            raise CountError("You counted these bins last time: someone else should count "
-                             "them again. If nobody else is here, tap \"Nobody else is here\".")
+            raise CountError(_("You counted these bins last time: someone else should count "
+                               "them again. If nobody else is here, tap \"Nobody else is "
+                               "here\"."), offer="alone")
         task.status, task.counter_id, task.counter_key = "counting", user.id, phone
         task.claimed_at = utcnow()
         if task.round > 1 and alone:
@@ -318,28 +345,31 @@ async def claim(db: Database, task_id: str, user: StaffUser, phone: str, *,
 
 async def _user_name(s: Session, user_id: str | None) -> str:
     user = await s.get(User, user_id) if user_id else None
-    return user.name if user is not None else "Someone"
+    return user.name if user is not None else _("Someone")
 
 
 async def _held(s: Session, task_id: str, user: StaffUser, phone: str) -> CountTask:
     task = await _task(s, task_id)
     if task.status != "counting":
-        raise CountError(f"Count {task.number} is {STATUS_WORDS[task.status]}: "
-                         "open it from the counts list.")
+        raise CountError(_("Count %(number)s is %(status)s: open it from the counts list.")
+                         % {"number": task.number, "status": _(STATUS_WORDS[task.status])})
     if task.counter_id != user.id or task.counter_key != phone:
-        raise CountError(f"Count {task.number} is being counted on another phone.")
+        raise CountError(_("Count %(number)s is being counted on another phone.")
+                         % {"number": task.number})
     return task
 
 
 async def _pending_bin(s: Session, task: CountTask, bin_id: str) -> Bin:
     bin_ = await s.get(Bin, bin_id) if len(bin_id) <= 36 else None
     if bin_ is None:
-        raise CountError("Scan the bin's label again.")
+        raise CountError(_("Scan the bin's label again."))
     row = await s.get(CountBin, (task.id, bin_.id, task.round))
     if row is None:
-        raise CountError(f"Bin {bin_.code} is not part of count {task.number}.")
+        raise CountError(_("Bin %(code)s is not part of count %(number)s.")
+                         % {"code": bin_.code, "number": task.number})
     if row.done_at is not None:
-        raise CountError(f"Bin {bin_.code} is already counted and sent. Nothing changed.")
+        raise CountError(_("Bin %(code)s is already counted and sent. Nothing changed.")
+                         % {"code": bin_.code})
     return bin_
 
 
@@ -387,12 +417,13 @@ async def open_bin(db: Database, task_id: str, user: StaffUser, phone: str,
     with no pick in progress."""
     code = _clean(code, "bin label", 20).upper()
     if not code:
-        raise CountError("Scan the bin's label.")
+        raise CountError(_("Scan the bin's label."))
     async with db.read() as s:
         task = await _held(s, task_id, user, phone)
         bin_ = await s.scalar(select(Bin).where(Bin.code == code))
         if bin_ is None:
-            raise CountError(f"{code} is not a bin label. Scan the label on the shelf.")
+            raise CountError(_("%(code)s is not a bin label. Scan the label on the shelf.")
+                             % {"code": code})
         await _pending_bin(s, task, bin_.id)
         await check_bin_settled(s, bin_)
         return await _bin_view(s, task, bin_)
@@ -415,49 +446,53 @@ async def add_scan(db: Database, task_id: str, bin_id: str, user: StaffUser, pho
     code = _clean(code, "code", 64)
     typed = None if quantity is None else _clean(quantity, "quantity", 20)
     if request_id and not _REQUEST_ID.match(request_id):
-        raise CountError("That scan came with a broken request id; scan it again.")
+        raise CountError(_("That scan came with a broken request id; scan it again."))
     async with db.write() as s:
         task = await _held(s, task_id, user, phone)
         bin_ = await _pending_bin(s, task, bin_id)
         if request_id and await s.get(CountScan, request_id) is not None:
-            return await _bin_view(s, task, bin_, note="That scan was already counted.")
+            return await _bin_view(s, task, bin_, note=_("That scan was already counted."))
         await check_bin_settled(s, bin_)
         if not code:
-            raise CountError("Scan an item, or type its SKU and how many.")
+            raise CountError(_("Scan an item, or type its SKU and how many."))
         try:
             found = await find_scanned(s, parse_scan(code, rules))
         except (BarcodeError, UnknownProduct) as exc:
             if await s.scalar(select(exists().where(Bin.code == code.upper()))):
-                raise CountError(f"That is the label of bin {code.upper()}: send bin "
-                                 f"{bin_.code} first, then scan the next bin.") from None
-            raise CountError(f"{exc} Nothing was added.") from None
+                raise CountError(_("That is the label of bin %(code)s: send bin %(bin)s "
+                                   "first, then scan the next bin.")
+                                 % {"code": code.upper(), "bin": bin_.code}) from None
+            raise CountError(_("%(reason)s Nothing was added.") % {"reason": exc}) from None
         product, scan = found.product, found.scan
         if typed is not None:
             try:
                 qty = parse_quantity(typed, product.unit)
             except QuantityError as exc:
-                raise CountError(f"{product.name}: {exc}. Nothing was added.") from None
+                raise CountError(_("%(name)s: %(reason)s. Nothing was added.")
+                                 % {"name": product.name, "reason": exc}) from None
         elif product.unit == "piece":
             qty = scan.quantity or 1
         elif scan.weight_g:
             qty = scan.weight_g
         else:
-            raise NeedQuantity(f"{product.name} is sold by {product.unit}: type how much is "
-                               "in the bin.", ProductRef(product.sku, product.name, product.unit))
+            raise NeedQuantity(_("%(name)s is sold by %(unit)s: type how much is in the bin.")
+                               % {"name": product.name, "unit": product.unit},
+                               ProductRef(product.sku, product.name, product.unit))
         if not _open_scope(task):
             asked = await s.scalar(select(exists().where(
                 CountLine.task_id == task.id, CountLine.bin_id == bin_.id,
                 CountLine.product_id == product.id, CountLine.status == "todo")))
             if not asked:
-                raise CountError(f"{product.name} is not asked for in this count of bin "
-                                 f"{bin_.code}: count only the products listed.")
+                raise CountError(_("%(name)s is not asked for in this count of bin %(code)s: "
+                                   "count only the products listed.")
+                                 % {"name": product.name, "code": bin_.code})
         so_far = int(await s.scalar(
             select(func.coalesce(func.sum(CountScan.quantity), 0)).where(
                 CountScan.task_id == task.id, CountScan.bin_id == bin_.id,
                 CountScan.round == task.round, CountScan.product_id == product.id)) or 0)
         if so_far + qty > MAX_BASE_QTY:
-            raise CountError(f"{product.name}: that is more than any bin holds; check the "
-                             "quantity. Nothing was added.")
+            raise CountError(_("%(name)s: that is more than any bin holds; check the "
+                               "quantity. Nothing was added.") % {"name": product.name})
         s.add(CountScan(id=request_id or uuid7().replace("-", ""), task_id=task.id,
                         bin_id=bin_.id, round=task.round, product_id=product.id, quantity=qty,
                         user_id=user.id, at=utcnow()))
@@ -476,10 +511,10 @@ async def undo_last(db: Database, task_id: str, bin_id: str, user: StaffUser,
             CountScan.round == task.round).order_by(CountScan.at.desc(), CountScan.id.desc())
             .limit(1))
         if last is None:
-            raise CountError("Nothing scanned in this bin yet.")
+            raise CountError(_("Nothing scanned in this bin yet."))
         await s.delete(last)
         await s.flush()
-        return await _bin_view(s, task, bin_, note="Last scan taken back.")
+        return await _bin_view(s, task, bin_, note=_("Last scan taken back."))
 
 
 @dataclass(frozen=True)
@@ -596,10 +631,10 @@ async def decide_line(db: Database, line_id: str, manager: StaffUser, *,
     async with db.write() as s:
         line = await s.get(CountLine, line_id) if len(line_id) <= 36 else None
         if line is None:
-            raise CountError("That count line no longer exists.")
+            raise CountError(_("That count line no longer exists."))
         task = await _task(s, line.task_id)
         if line.status != "approval":
-            raise CountError("That difference was already decided. Nothing changed.")
+            raise CountError(_("That difference was already decided. Nothing changed."))
         product = await s.get(Product, line.product_id)
         bin_ = await s.get(Bin, line.bin_id)
         assert product is not None and bin_ is not None
@@ -614,8 +649,8 @@ async def decide_line(db: Database, line_id: str, manager: StaffUser, *,
             if others:
                 # A difference big enough to need approval is not approved by the
                 # person who counted it when someone else can look.
-                raise CountError("Only you counted this: another manager approves it (or "
-                                 "reject it and have someone count again). Nothing changed.")
+                raise CountError(_("Only you counted this: another manager approves it (or "
+                                   "reject it and have someone count again). Nothing changed."))
             audit.record(s, "count.self_approved", f"{task.number} {product.sku}: the only "
                          "manager", user=manager)
         now = utcnow()

@@ -21,6 +21,7 @@ from app.config import StoreConfig
 from app.core import audit
 from app.core.auth import StaffUser
 from app.core.db import Database, Session
+from app.core.i18n import _
 from app.core.models import AuditLog
 from app.core.money import MoneyError, format_amount, parse_amount
 from app.core.words import count_of
@@ -115,11 +116,11 @@ async def expiring(db: Database, cfg: StoreConfig, *, days: int, today: date) ->
 def _checked(product_id: str, bin_id: str, batch: str, key: str) -> None:
     """Form values refused before any query: wrong shape, too long, NUL bytes."""
     if not _ID.fullmatch(product_id) or not _ID.fullmatch(bin_id):
-        raise ExpiryError("that batch is not on the list any more; reload the page")
+        raise ExpiryError(_("that batch is not on the list any more; reload the page"))
     if not batch or len(batch) > _BATCH_MAX or "\x00" in batch:
-        raise ExpiryError("that batch is not on the list any more; reload the page")
+        raise ExpiryError(_("that batch is not on the list any more; reload the page"))
     if not _KEY.fullmatch(key):
-        raise ExpiryError("the page is out of date; reload it and tap again")
+        raise ExpiryError(_("the page is out of date; reload it and tap again"))
 
 
 async def _batch(s: Session, product_id: str, bin_id: str, batch: str,
@@ -128,7 +129,7 @@ async def _batch(s: Session, product_id: str, bin_id: str, batch: str,
     product = await s.get(Product, product_id)
     bin_ = await s.get(Bin, bin_id)
     if level is None or product is None or bin_ is None:
-        raise ExpiryError("that batch is not in this bin any more; reload the page")
+        raise ExpiryError(_("that batch is not in this bin any more; reload the page"))
     return product, bin_, level
 
 
@@ -157,8 +158,9 @@ async def write_off(db: Database, *, product_id: str, bin_id: str, batch: str, k
             return WriteOff(product.name, product.unit, bin_.code, batch, -done.delta,
                             already=True)
         if level.on_hand <= 0:
-            raise ExpiryError(f"nothing left of {product.name} batch {batch} in bin "
-                              f"{bin_.code}: it was written off or sold already")
+            raise ExpiryError(_("nothing left of %(name)s batch %(batch)s in bin %(code)s: it "
+                                "was written off or sold already")
+                              % {"name": product.name, "batch": batch, "code": bin_.code})
         quantity = level.on_hand
         await record_move(s, product=product, bin=bin_, delta=-quantity, reason="expired",
                           reference=reference, user_id=user.id, batch=batch,
@@ -204,8 +206,8 @@ async def mark_down(db: Database, cfg: StoreConfig, *, product_id: str, bin_id: 
         raise ExpiryError(str(exc)) from None
     rule = price_rule(cfg.measure_rules)
     if rule is None:
-        raise ExpiryError("the store has no price-label barcode rule (kind price, prefix 22) "
-                          "in its settings")
+        raise ExpiryError(_("the store has no price-label barcode rule (kind price, prefix "
+                            "22) in its settings"))
     async with db.write() as s:
         product, bin_, level = await _batch(s, product_id, bin_id, batch)
         if await s.scalar(select(AuditLog.id).where(
@@ -213,15 +215,17 @@ async def mark_down(db: Database, cfg: StoreConfig, *, product_id: str, bin_id: 
                 AuditLog.detail.endswith(f"key {key}")).limit(1)) is not None:
             return MarkDown(None, 0, already=True)
         if product.unit != "piece":
-            raise ExpiryError(f"{product.name} is sold by {product.unit}: weigh it and print "
-                              "the reduced price at the scale")
+            raise ExpiryError(_("%(name)s is sold by %(unit)s: weigh it and print the reduced "
+                                "price at the scale") % {"name": product.name, "unit": product.unit})
         if level.on_hand <= 0:
-            raise ExpiryError(f"nothing left of {product.name} batch {batch} in bin {bin_.code}")
+            raise ExpiryError(_("nothing left of %(name)s batch %(batch)s in bin %(code)s")
+                              % {"name": product.name, "batch": batch, "code": bin_.code})
         codes = await s.scalars(select(Barcode.code).where(Barcode.product_id == product.id))
         item_code = label_item_code(rule, codes)
         if item_code is None:
-            raise ExpiryError(f"{product.name} has no price-label code starting {rule.prefix} "
-                              "in the catalogue; ask head office to add one")
+            raise ExpiryError(_("%(name)s has no price-label code starting %(prefix)s in the "
+                                "catalogue; ask head office to add one")
+                              % {"name": product.name, "prefix": rule.prefix})
         copies = parse_labels(labels, level.on_hand)
         label = MarkdownLabel(product.name, product.sku, batch, level.expiry,
                               product.price_minor,
@@ -229,8 +233,8 @@ async def mark_down(db: Database, cfg: StoreConfig, *, product_id: str, bin_id: 
                                                           new_minor), copies)
         jobs = print_labels(s, label)
         if not jobs:
-            raise ExpiryError("no printer prints price labels: add price_label to a label "
-                              "printer's documents in the store's settings")
+            raise ExpiryError(_("no printer prints price labels: add price_label to a label "
+                                "printer's documents in the store's settings"))
         audit.record(s, "expiry_mark_down",
                      f"{product.sku} bin {bin_.code} batch {batch}: "
                      f"{format_amount(product.price_minor)} -> {format_amount(new_minor)}, "

@@ -16,9 +16,9 @@ from litestar.response import Template
 from app.catalog.units import format_quantity
 from app.core.auth import requires
 from app.core.clock import utcnow
+from app.core.i18n import _, ngettext
 from app.core.money import format_amount
 from app.core.web import Form, current_user, page, signed_in
-from app.core.words import count_of
 from app.printing import service as printing
 from app.stock import expiry
 from app.stock.expiry_rules import MAX_DAYS, ExpiryError, parse_days
@@ -76,10 +76,12 @@ async def write_off(request: Request, data: Form) -> Template:
             key=data.get("key", ""), user=signed_in(request))
     except ExpiryError as exc:
         return await _page(request, days, message=str(exc), kind="error", status_code=400)
-    what = (f"{format_quantity(done.quantity, done.unit)} × {done.name}, batch {done.batch}, "
-            f"bin {done.bin_code}")
-    message = (f"Already written off: {what}." if done.already
-               else f"Written off as expired: {what}.")
+    what = {"qty": format_quantity(done.quantity, done.unit), "name": done.name,
+            "batch": done.batch, "code": done.bin_code}
+    message = (_("Already written off: %(qty)s × %(name)s, batch %(batch)s, bin %(code)s.")
+               if done.already else
+               _("Written off as expired: %(qty)s × %(name)s, batch %(batch)s, bin %(code)s.")
+               ) % what
     return await _page(request, days, message=message)
 
 
@@ -101,12 +103,15 @@ async def mark_down(request: Request, data: Form) -> Template:
     except ExpiryError as exc:
         return await _page(request, days, message=str(exc), kind="error", status_code=400)
     if done.already or done.label is None:
-        return await _page(request, days, message="Those labels were already sent to the printer.")
+        return await _page(request, days,
+                           message=_("Those labels were already sent to the printer."))
     request.app.state.print_queue.wake()
     label = done.label
-    return await _page(request, days, message=(
-        f"{count_of(label.copies, 'label')} for {label.name} at {format_amount(label.now_minor)} "
-        f"sent to the printer. Stick them over the old price."))
+    return await _page(request, days, message=ngettext(
+        "%(num)d label for %(name)s at %(price)s sent to the printer. Stick them over the old "
+        "price.", "%(num)d labels for %(name)s at %(price)s sent to the printer. Stick them "
+        "over the old price.", label.copies) % {
+            "num": label.copies, "name": label.name, "price": format_amount(label.now_minor)})
 
 
 ROUTES = [expiry_page, write_off, mark_down]

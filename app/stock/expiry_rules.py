@@ -24,6 +24,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from app.catalog.barcodes import BarcodeError, MeasureRule, make_variable_barcode, parse_scan
+from app.core.i18n import _
 from app.core.money import format_amount
 
 __all__ = [
@@ -57,7 +58,8 @@ def parse_days(text: str | None, default: int = DEFAULT_DAYS) -> int:
     if not cleaned:
         return default
     if _WHOLE.fullmatch(cleaned) is None or int(cleaned) > MAX_DAYS:
-        raise ExpiryError(f"days ahead must be a whole number from 0 to {MAX_DAYS}")
+        raise ExpiryError(_("days ahead must be a whole number from 0 to %(most)s")
+                          % {"most": MAX_DAYS})
     return int(cleaned)
 
 
@@ -66,7 +68,7 @@ def parse_labels(text: str | None, on_hand: int) -> int:
     cleaned = (text or "").strip()
     most = max(1, min(on_hand, MAX_LABELS))
     if _WHOLE.fullmatch(cleaned) is None or not 1 <= int(cleaned) <= most:
-        raise ExpiryError(f"labels must be a whole number from 1 to {most}")
+        raise ExpiryError(_("labels must be a whole number from 1 to %(most)s") % {"most": most})
     return int(cleaned)
 
 
@@ -106,11 +108,13 @@ def markdown_barcode(rule: MeasureRule, item_code: str, current_minor: int,
     """The label's EAN-13 for one piece at ``new_minor`` paise, refused unless lower
     than the current price (and above zero)."""
     if isinstance(new_minor, bool) or not isinstance(new_minor, int) or new_minor <= 0:
-        raise ExpiryError("the new price must be more than zero")
+        raise ExpiryError(_("the new price must be more than zero"))
     if new_minor >= current_minor:
-        raise ExpiryError(f"the new price {format_amount(new_minor)} is not lower than "
-                          f"today's {format_amount(current_minor)}; a mark-down must be lower")
+        raise ExpiryError(_("the new price %(new)s is not lower than today's %(now)s; a "
+                            "mark-down must be lower")
+                          % {"new": format_amount(new_minor), "now": format_amount(current_minor)})
     try:
         return make_variable_barcode(rule, item_code, new_minor)
     except BarcodeError as exc:
-        raise ExpiryError(f"this label cannot carry {format_amount(new_minor)}: {exc}") from None
+        raise ExpiryError(_("this label cannot carry %(price)s: %(reason)s")
+                          % {"price": format_amount(new_minor), "reason": exc}) from None

@@ -19,6 +19,7 @@ from app.catalog.barcodes import BarcodeError
 from app.catalog.units import QuantityError, format_quantity, parse_quantity
 from app.core.auth import api_access, requires
 from app.core.clock import utcnow
+from app.core.i18n import _
 from app.core.web import Form, current_user, page
 from app.stock import service
 from app.stock.service import ADJUST_REASONS, StockError
@@ -117,7 +118,8 @@ def _parse_expiry(text: str) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise StockError(f"expiry {text!r} is not a date like 2026-12-31") from None
+        raise StockError(_("expiry %(text)s is not a date like 2026-12-31")
+                         % {"text": repr(text)}) from None
 
 
 @post("/stock/receive", guards=[MANAGER])
@@ -138,7 +140,7 @@ async def _move_submit(request: Request, mode: str, data: dict[str, str]) -> Tem
     try:
         product = await catalog.get_by_id(db, product_id)
         if product is None:
-            raise StockError("scan the product again: it was not found")
+            raise StockError(_("scan the product again: it was not found"))
         reason = data.get("reason", "count") if mode == "adjust" else "receive"
         qty_text = data.get("quantity", "").strip()
         if mode == "adjust" and reason == "count" and qty_text in ("0", "0.0", "0.000"):
@@ -151,13 +153,13 @@ async def _move_submit(request: Request, mode: str, data: dict[str, str]) -> Tem
             if (batch or expiry) and not product.tracks_expiry:
                 # A batch would put the product on the expiry page and make the till
                 # sell it batch by batch: only for products the catalogue says are dated.
-                raise StockError(f"{product.name} is not kept by batch and expiry date: "
-                                 "receive it without them (or mark it 'Has an expiry date' "
-                                 "in the hub's catalogue)")
+                raise StockError(_("%(name)s is not kept by batch and expiry date: receive it "
+                                   "without them (or mark it 'Has an expiry date' in the "
+                                   "hub's catalogue)") % {"name": product.name})
             if expiry is not None and expiry < utcnow().astimezone(
                     request.app.state.cfg.tz).date():
-                raise StockError(f"expiry {expiry:%d %b %Y} has passed: expired goods are "
-                                 "not taken into stock")
+                raise StockError(_("expiry %(date)s has passed: expired goods are not taken "
+                                   "into stock") % {"date": f"{expiry:%d %b %Y}"})
             result = await service.receive(
                 db,
                 product_id=product.id,
@@ -199,7 +201,7 @@ async def product_detail(request: Request, sku: str) -> Template:
     db = request.app.state.db
     product = await catalog.get_by_sku(db, sku, with_barcodes=True)
     if product is None:
-        raise NotFoundException(f"No product with SKU {sku}.")
+        raise NotFoundException(_("No product with SKU %(sku)s.") % {"sku": sku})
     levels = await service.levels_for_product(db, product.id)
     return page(
         request,

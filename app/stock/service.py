@@ -19,6 +19,7 @@ from app.catalog.models import Product
 from app.core import audit
 from app.core.clock import utcnow
 from app.core.db import Database, Session
+from app.core.i18n import _
 from app.core.ids import uuid7
 from app.core.prepared import Prepared
 from app.stock import fefo, sales_days
@@ -399,10 +400,11 @@ async def take_fefo(
 async def _product_and_bin(s: Session, product_id: str, bin_code: str) -> tuple[Product, Bin]:
     product = await s.get(Product, product_id)
     if product is None:
-        raise StockError("that product no longer exists")
+        raise StockError(_("that product no longer exists"))
     bin_ = await s.scalar(select(Bin).where(Bin.code == bin_code.strip().upper()))
     if bin_ is None:
-        raise StockError(f"there is no bin {bin_code!r}; pick one from the list")
+        raise StockError(_("there is no bin %(code)s; pick one from the list")
+                         % {"code": repr(bin_code)})
     return product, bin_
 
 
@@ -444,7 +446,7 @@ async def receive(
     expiry: date | None = None,
 ) -> MoveResult:
     if quantity <= 0:
-        raise StockError("received quantity must be more than zero")
+        raise StockError(_("received quantity must be more than zero"))
     async with db.write() as s:
         product, bin_ = await _product_and_bin(s, product_id, bin_code)
         move = await record_move(
@@ -473,9 +475,10 @@ async def adjust(
 ) -> MoveResult:
     """damaged/expired remove `quantity`; found adds it; count sets the bin to `quantity`."""
     if reason not in ADJUST_REASONS:
-        raise StockError(f"reason must be one of {', '.join(ADJUST_REASONS)}")
+        raise StockError(_("reason must be one of %(reasons)s")
+                         % {"reasons": ", ".join(ADJUST_REASONS)})
     if quantity < 0 or (quantity == 0 and reason != "count"):
-        raise StockError("quantity must be more than zero")
+        raise StockError(_("quantity must be more than zero"))
     async with db.write() as s:
         product, bin_ = await _product_and_bin(s, product_id, bin_code)
         counting = await s.scalar(select(CountLine.id).where(
@@ -484,13 +487,13 @@ async def adjust(
         if counting is not None:
             # Its difference from the book at the count is waiting to be posted: a change
             # now would be posted twice (once here, once when the count is approved).
-            raise StockError(f"{product.name} in bin {bin_.code} has a count waiting for a "
-                             "recount or a manager's approval: finish or cancel that count "
-                             "first")
+            raise StockError(_("%(name)s in bin %(code)s has a count waiting for a recount or "
+                               "a manager's approval: finish or cancel that count first")
+                             % {"name": product.name, "code": bin_.code})
         if reason == "count":
             delta = quantity - await in_bin(s, product.id, bin_.id)
             if delta == 0:
-                raise StockError("the count matches the book figure; nothing to adjust")
+                raise StockError(_("the count matches the book figure; nothing to adjust"))
         else:
             delta = ADJUST_REASONS[reason] * quantity
         if delta < 0:
@@ -575,7 +578,7 @@ async def count_requests(db: Database, days: int = 7) -> list[CountRequest]:
     out: dict[tuple[str, str], CountRequest] = {}
     for entry in asked:
         # detail: "bin A-01-2 SKU: reason"
-        head, _, reason = entry.detail.partition(": ")
+        head, _sep, reason = entry.detail.partition(": ")
         parts = head.split()
         if len(parts) != 3 or parts[0] != "bin":
             continue
@@ -638,11 +641,12 @@ async def load_bins_csv(db: Database, text: str) -> int:
     for rec in reader:
         code = (rec.get("code") or "").strip().upper()
         if not code:
-            raise StockError(f"line {reader.line_num}: bin code is empty")
+            raise StockError(_("line %(n)s: bin code is empty") % {"n": reader.line_num})
         try:
             seq = int(rec.get("pick_seq") or 0)
         except ValueError:
-            raise StockError(f"line {reader.line_num}: pick_seq must be a number") from None
+            raise StockError(_("line %(n)s: pick_seq must be a number")
+                             % {"n": reader.line_num}) from None
         rows.append(
             {
                 "code": code,

@@ -12,6 +12,7 @@ from litestar.response import Template
 
 from app.core.auth import requires
 from app.core.clock import utcnow
+from app.core.i18n import _
 from app.core.web import Form, go, page, signed_in
 from app.stock import service, transfers
 from app.stock import transfer_rules as rules
@@ -66,10 +67,10 @@ async def transfer_page(request: Request, transfer_id: str, *, error: str = "",
     try:
         view = await transfers.get_transfer(db, transfer_id)
     except transfers.NotFound:
-        raise NotFoundException("No such transfer here.") from None
+        raise NotFoundException(_("No such transfer here.")) from None
     me = _store_id(request)
     if me not in (view.transfer.source, view.transfer.dest):
-        raise NotFoundException("No such transfer here.")
+        raise NotFoundException(_("No such transfer here."))
     return page(request, "stock/transfer.html", view=view, t=view.transfer, here=me,
                 label=rules.label, reasons=rules.DIFFERENCE_REASONS,
                 bins=await service.list_bins(db) if view.transfer.dest == me else [],
@@ -91,7 +92,7 @@ async def _step(request: Request, transfer_id: str, step, data: dict[str, str] |
     try:
         await step()
     except transfers.NotFound:
-        raise NotFoundException("No such transfer here.") from None
+        raise NotFoundException(_("No such transfer here.")) from None
     except transfers.MoreThanExpected as exc:
         # The same form again with what they typed and the question: a redirect would
         # lose the numbers they have to check.

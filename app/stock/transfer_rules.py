@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from app.core.i18n import N_, _
+
 State = Literal["requested", "approved", "picked", "dispatched", "received", "cancelled"]
 STATES: tuple[str, ...] = ("requested", "approved", "picked", "dispatched", "received",
                            "cancelled")
@@ -35,9 +37,16 @@ OPEN = frozenset({"requested", "approved", "picked"})  # nothing has left yet: c
 IN_TRANSIT = "dispatched"
 _RANK = {"requested": 0, "approved": 1, "picked": 2, "dispatched": 3, "received": 4}
 
-LABELS: dict[str, str] = {
-    "requested": "Waiting for HQ", "approved": "Approved: to pick", "picked": "Picked",
-    "dispatched": "On its way", "received": "Received", "cancelled": "Cancelled",
+LABELS: dict[str, str] = {  # English (the hub's pages); a store's screens say _(label(...))
+    "requested": N_("Waiting for HQ"), "approved": N_("Approved: to pick"),
+    "picked": N_("Picked"), "dispatched": N_("On its way"), "received": N_("Received"),
+    "cancelled": N_("Cancelled"),
+}
+# check_store's refusal, by what it checked (one whole sentence each, to translate).
+_BAD_STORE = {
+    "store": N_("store: a store id is a letter, then up to 7 letters or digits (like S1 or D2)"),
+    "from": N_("from: a store id is a letter, then up to 7 letters or digits (like S1 or D2)"),
+    "to": N_("to: a store id is a letter, then up to 7 letters or digits (like S1 or D2)"),
 }
 
 MAX_LINES = 200
@@ -65,13 +74,21 @@ def check(current: str, target: str) -> None:
     if target in TRANSITIONS[current]:
         return
     if current == target:
-        raise TransferRuleError(f"the transfer is already {label(current).lower()}")
+        raise TransferRuleError(_("the transfer is already %(state)s")
+                                % {"state": _said(current)})
     if current in FINAL:
-        raise TransferRuleError(
-            f"the transfer is {label(current).lower()}; nothing more can happen to it")
-    allowed = ", ".join(label(s).lower() for s in sorted(TRANSITIONS[current]))
-    raise TransferRuleError(f"a transfer that is {label(current).lower()} cannot become "
-                            f"{label(target).lower()}; next can be: {allowed}")
+        raise TransferRuleError(_("the transfer is %(state)s; nothing more can happen to it")
+                                % {"state": _said(current)})
+    allowed = ", ".join(_said(s) for s in sorted(TRANSITIONS[current]))
+    raise TransferRuleError(_("a transfer that is %(state)s cannot become %(target)s; next "
+                              "can be: %(allowed)s")
+                            % {"state": _said(current), "target": _said(target),
+                               "allowed": allowed})
+
+
+def _said(state: str) -> str:
+    """A state's label inside a sentence, in the language in force."""
+    return _(label(state)).lower()
 
 
 def after_report(current: str, reported: str) -> str | None:
@@ -100,6 +117,8 @@ class Line:
 def check_store(store_id: str, what: str = "store") -> str:
     value = store_id.strip().upper()
     if not STORE.match(value):
+        if what in _BAD_STORE:
+            raise TransferRuleError(_(_BAD_STORE[what]))
         raise TransferRuleError(f"{what}: a store id is a letter, then up to 7 letters or "
                                 "digits (like S1 or D2)")
     return value
@@ -111,19 +130,21 @@ def check_request(source: str, dest: str, lines: Sequence[Line]) -> list[Line]:
     Returns the lines sorted by SKU."""
     source, dest = check_store(source, "from"), check_store(dest, "to")
     if source == dest:
-        raise TransferRuleError("a transfer needs two different stores")
+        raise TransferRuleError(_("a transfer needs two different stores"))
     if not lines:
-        raise TransferRuleError("a transfer needs at least one product")
+        raise TransferRuleError(_("a transfer needs at least one product"))
     if len(lines) > MAX_LINES:
-        raise TransferRuleError(f"at most {MAX_LINES} products in one transfer")
+        raise TransferRuleError(_("at most %(most)s products in one transfer")
+                                % {"most": MAX_LINES})
     seen: set[str] = set()
     out = []
     for line in lines:
         sku = line.sku.strip().upper()
         if not SKU.match(sku):
-            raise TransferRuleError(f"{line.sku[:40]!r} is not a SKU")
+            raise TransferRuleError(_("%(sku)s is not a SKU") % {"sku": repr(line.sku[:40])})
         if sku in seen:
-            raise TransferRuleError(f"{sku} is listed twice; put it once with the total")
+            raise TransferRuleError(_("%(sku)s is listed twice; put it once with the total")
+                                    % {"sku": sku})
         seen.add(sku)
         check_quantity(line.quantity, sku)
         out.append(Line(sku, line.quantity))
@@ -132,10 +153,11 @@ def check_request(source: str, dest: str, lines: Sequence[Line]) -> list[Line]:
 
 def check_quantity(quantity: object, sku: str, *, zero_ok: bool = False) -> int:
     if not isinstance(quantity, int) or isinstance(quantity, bool):
-        raise TransferRuleError(f"{sku}: the quantity must be a whole number")
+        raise TransferRuleError(_("%(sku)s: the quantity must be a whole number") % {"sku": sku})
     low = 0 if zero_ok else 1
     if not low <= quantity <= MAX_QUANTITY:
-        raise TransferRuleError(f"{sku}: the quantity must be from {low} to {MAX_QUANTITY:,}")
+        raise TransferRuleError(_("%(sku)s: the quantity must be from %(low)s to %(high)s")
+                                % {"sku": sku, "low": low, "high": f"{MAX_QUANTITY:,}"})
     return quantity
 
 
@@ -143,7 +165,8 @@ def parse_quantity(text: str, sku: str, *, zero_ok: bool = False) -> int:
     """A quantity typed on a phone: digits only (no 1e9, no -3, no 2.5, no NaN)."""
     text = text.strip()
     if not text.isascii() or not text.isdigit() or len(text) > 9:
-        raise TransferRuleError(f"{sku}: type the quantity as a whole number, like 12")
+        raise TransferRuleError(_("%(sku)s: type the quantity as a whole number, like 12")
+                                % {"sku": sku})
     return check_quantity(int(text), sku, zero_ok=zero_ok)
 
 
@@ -195,10 +218,16 @@ def more_than_expected(expected: dict[str, int], typed: dict[str, int]) -> list[
 
 def more_question(over: Sequence[Difference], what: str) -> str:
     """'ATTA-5KG: 100 typed, 10 asked. Check the numbers ...' for `what` = asked | sent."""
-    shown = "; ".join(f"{d.sku}: {d.received:,} typed, {d.sent:,} {what}" for d in over[:5])
-    more = f" and {len(over) - 5} more" if len(over) > 5 else ""
-    return (f"More than {what}: {shown}{more}. Check the numbers; if they are right, tick "
-            f"\"Yes, more than {what}\" and press the button again.")
+    each = (_("%(sku)s: %(typed)s typed, %(expected)s asked") if what == "asked" else
+            _("%(sku)s: %(typed)s typed, %(expected)s sent"))
+    shown = "; ".join(each % {"sku": d.sku, "typed": f"{d.received:,}", "expected": f"{d.sent:,}"}
+                      for d in over[:5])
+    more = " " + _("and %(num)s more") % {"num": len(over) - 5} if len(over) > 5 else ""
+    question = (_("More than asked: %(lines)s. Check the numbers; if they are right, tick "
+                  "\"Yes, more than asked\" and press the button again.") if what == "asked" else
+                _("More than sent: %(lines)s. Check the numbers; if they are right, tick "
+                  "\"Yes, more than sent\" and press the button again."))
+    return question % {"lines": shown + more}
 
 
 def transfer_number(prefix: str, n: int) -> str:
@@ -210,15 +239,17 @@ def parse_lines(text: str) -> list[Line]:
     """Lines typed as "SKU quantity", one a line ("MILK 8", "SALT, 5"); blank lines
     skipped. Checked with check_request by the caller."""
     if len(text) > 20_000 or "\x00" in text:
-        raise TransferRuleError("the list is too long or has a character that cannot be kept")
+        raise TransferRuleError(_("the list is too long or has a character that cannot be kept"))
     out = []
     for n, raw in enumerate(text.splitlines(), 1):
         parts = raw.replace(",", " ").replace("\t", " ").split()
         if not parts:
             continue
         if len(parts) != 2:
-            raise TransferRuleError(f"line {n}: write the SKU, then the quantity (MILK 8)")
+            raise TransferRuleError(_("line %(n)s: write the SKU, then the quantity (MILK 8)")
+                                    % {"n": n})
         out.append(Line(parts[0].upper()[:41], parse_quantity(parts[1], parts[0][:40])))
         if len(out) > MAX_LINES:
-            raise TransferRuleError(f"at most {MAX_LINES} products in one transfer")
+            raise TransferRuleError(_("at most %(most)s products in one transfer")
+                                    % {"most": MAX_LINES})
     return out

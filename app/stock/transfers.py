@@ -17,6 +17,7 @@ from sqlalchemy import select
 from app.catalog.models import Product
 from app.core.clock import utcnow
 from app.core.db import Database, Session, next_number
+from app.core.i18n import _
 from app.core.ids import uuid7
 from app.core.words import count_of
 from app.stock import service
@@ -59,7 +60,7 @@ def _by(user: Any) -> str:
 async def _get(s: Session, transfer_id: str) -> Transfer:
     transfer = await s.get(Transfer, transfer_id[:36])
     if transfer is None:
-        raise NotFound("No such transfer here.")
+        raise NotFound(_("No such transfer here."))
     return transfer
 
 
@@ -78,7 +79,8 @@ def _step(transfer: Transfer, target: str) -> None:
     try:
         rules.check(transfer.state, target)
     except TransferRuleError as exc:
-        raise TransferError(f"{transfer.number}: {exc}") from None
+        raise TransferError(_("%(number)s: %(reason)s")
+                            % {"number": transfer.number, "reason": exc}) from None
 
 
 # --- raising ---------------------------------------------------------------------------
@@ -94,10 +96,10 @@ async def request_transfer(db: Database, store_id: str, *, source: str, dest: st
     except TransferRuleError as exc:
         raise TransferError(str(exc)) from None
     if store_id not in (source, dest):
-        raise TransferError(f"this store ({store_id}) must be the one sending or the one "
-                            "receiving")
+        raise TransferError(_("this store (%(store)s) must be the one sending or the one "
+                              "receiving") % {"store": store_id})
     if "\x00" in note:
-        raise TransferError("the note has a character that cannot be kept")
+        raise TransferError(_("the note has a character that cannot be kept"))
     note = note.strip()[:rules.MAX_NOTE]
     now = utcnow()
     async with db.write() as s:
@@ -105,7 +107,7 @@ async def request_transfer(db: Database, store_id: str, *, source: str, dest: st
         known = set(await s.scalars(select(Product.sku).where(Product.sku.in_(skus))))
         unknown = [sku for sku in skus if sku not in known]
         if unknown:
-            raise TransferError(f"no product with SKU {unknown[0]} here")
+            raise TransferError(_("no product with SKU %(sku)s here") % {"sku": unknown[0]})
         number = rules.transfer_number(store_id, await next_number(s, "transfer"))
         transfer = Transfer(id=uuid7(), number=number, source=source, dest=dest,
                             state="requested", note=note, reason="", created_by=_by(user),
@@ -133,7 +135,8 @@ async def pick(db: Database, store_id: str, transfer_id: str, picked: dict[str, 
     async with db.write() as s:
         transfer = await _get(s, transfer_id)
         if transfer.source != store_id:
-            raise TransferError(f"{transfer.number} is not sent from this store")
+            raise TransferError(_("%(number)s is not sent from this store")
+                                % {"number": transfer.number})
         _step(transfer, "picked")
         lines = await _lines(s, transfer.id)
         for line in lines:
@@ -143,8 +146,8 @@ async def pick(db: Database, store_id: str, transfer_id: str, picked: dict[str, 
             except TransferRuleError as exc:
                 raise TransferError(str(exc)) from None
         if not any(line.picked for line in lines):
-            raise TransferError("nothing was picked: pick at least one item, or cancel "
-                                "the transfer")
+            raise TransferError(_("nothing was picked: pick at least one item, or cancel "
+                                  "the transfer"))
         over = rules.more_than_expected({line.sku: line.quantity for line in lines},
                                         {line.sku: line.picked or 0 for line in lines})
         if over and not more_ok:
@@ -166,7 +169,8 @@ async def dispatch(db: Database, store_id: str, transfer_id: str, user: Any = No
     async with db.write() as s:
         transfer = await _get(s, transfer_id)
         if transfer.source != store_id:
-            raise TransferError(f"{transfer.number} is not sent from this store")
+            raise TransferError(_("%(number)s is not sent from this store")
+                                % {"number": transfer.number})
         _step(transfer, "dispatched")
         lines = await _lines(s, transfer.id)
         products = {p.sku: p for p in await s.scalars(select(Product).where(
@@ -178,7 +182,7 @@ async def dispatch(db: Database, store_id: str, transfer_id: str, user: Any = No
                 continue
             product = products.get(line.sku)
             if product is None:
-                raise TransferError(f"no product with SKU {line.sku} here")
+                raise TransferError(_("no product with SKU %(sku)s here") % {"sku": line.sku})
             moves = await service.take_fefo(
                 s, product=product, quantity=line.picked, reason="transfer",
                 reference=transfer.number, user_id=getattr(user, "id", None) or None, today=today)
@@ -218,7 +222,7 @@ async def cancel(db: Database, store_id: str, transfer_id: str, reason: str,
     async with db.write() as s:
         transfer = await _get(s, transfer_id)
         if store_id not in (transfer.source, transfer.dest):
-            raise TransferError(f"{transfer.number} is not this store's")
+            raise TransferError(_("%(number)s is not this store's") % {"number": transfer.number})
         _step(transfer, "cancelled")
         now = utcnow()
         transfer.state, transfer.reason, transfer.updated_at = "cancelled", reason, now
@@ -243,7 +247,8 @@ async def receive(db: Database, store_id: str, transfer_id: str, received: dict[
     async with db.write() as s:
         transfer = await _get(s, transfer_id)
         if transfer.dest != store_id:
-            raise TransferError(f"{transfer.number} is not coming to this store")
+            raise TransferError(_("%(number)s is not coming to this store")
+                                % {"number": transfer.number})
         _step(transfer, "received")
         lines = await _lines(s, transfer.id)
         parts = await _parts(s, transfer.id)
@@ -254,8 +259,8 @@ async def receive(db: Database, store_id: str, transfer_id: str, received: dict[
         if bin_code.strip():
             bin_ = await s.scalar(select(Bin).where(Bin.code == bin_code.strip().upper()[:20]))
             if bin_ is None:
-                raise TransferError(f"there is no bin {bin_code.strip()[:20]!r}; pick one "
-                                    "from the list")
+                raise TransferError(_("there is no bin %(code)s; pick one from the list")
+                                    % {"code": repr(bin_code.strip()[:20])})
         products = {p.sku: p for p in await s.scalars(select(Product).where(
             Product.sku.in_([line.sku for line in lines])))}
         over = rules.more_than_expected(
@@ -272,7 +277,8 @@ async def receive(db: Database, store_id: str, transfer_id: str, received: dict[
                 raise TransferError(str(exc)) from None
             line_parts = by_sku.get(line.sku, [])
             if got and not line_parts:
-                raise TransferError(f"{line.sku}: nothing of it was sent; leave it at 0")
+                raise TransferError(_("%(sku)s: nothing of it was sent; leave it at 0")
+                                    % {"sku": line.sku})
             why = differences.get(line.sku, "").strip()
             if got != line.sent:
                 if why not in rules.DIFFERENCE_REASONS:
@@ -283,8 +289,9 @@ async def receive(db: Database, store_id: str, transfer_id: str, received: dict[
             if got:
                 product = products.get(line.sku)
                 if product is None:
-                    raise TransferError(f"{line.sku} is not in this store's catalogue yet; "
-                                        "wait for the hub's catalogue, then receive")
+                    raise TransferError(_("%(sku)s is not in this store's catalogue yet; wait "
+                                          "for the hub's catalogue, then receive")
+                                        % {"sku": line.sku})
                 target = bin_ or await service.bin_for_sale(s, product)
                 for part, qty in zip(line_parts, rules.spread_received(
                         [p.quantity for p in line_parts], got), strict=True):
