@@ -355,7 +355,9 @@ async def complete_sale(
                            user_id=user.id, then=[("sale.completed", completed)])
         sale = _written_sale(sale_row, sale_lines, sale_tenders)
         receipts.ask_for_receipt(s, cfg, sale, user.name,
-                                 points.receipt() if points is not None else None)
+                                 points.receipt() if points is not None else None,
+                                 {pid: p.name_local for pid, p in products.items()
+                                  if p.name_local})
         return sale
 
 

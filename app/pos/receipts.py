@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from app.catalog.models import Product
 from app.catalog.units import format_measure
 from app.config import StoreConfig
 from app.core import audit
@@ -129,9 +130,12 @@ def receipt_url(cfg: StoreConfig, sale: Sale) -> str:
 
 
 def _receipt_context(cfg: StoreConfig, sale: Sale, cashier: str,
-                     points: dict | None = None) -> dict:
+                     points: dict | None = None,
+                     names_local: Mapping[str, str] | None = None) -> dict:
     return {"sale": sale, "cashier": cashier, "receipt_url": receipt_url(cfg, sale),
             "points": points,  # loyalty (issue #21): earned, redeemed, balance, masked phone
+            # product id -> its local-language name, printed beside the line's (issue #22)
+            "names_local": names_local or {},
             "tax_rows": tax_rows(sale.lines), "line_text": sale_line_text,
             "saved": sale_saved(sale),
             **gst_context(sale)}
@@ -143,11 +147,13 @@ def receipt_layout(cfg: StoreConfig, sale: Sale, cashier: str, duplicate: bool =
 
 
 def ask_for_receipt(s: Session, cfg: StoreConfig, sale: Sale, cashier: str,
-                    points: dict | None = None) -> list[str]:
-    """Queue the receipt on every printer that prints receipts for this counter."""
+                    points: dict | None = None,
+                    names_local: Mapping[str, str] | None = None) -> list[str]:
+    """Queue the receipt on every printer that prints receipts for this counter
+    (`names_local`: product id -> local name, as the till read them for the sale)."""
     jobs = printing.print_document(s, cfg, "receipt", counter=sale.counter, ref=sale.id,
                                    title=f"Receipt {sale.number}",
-                                   **_receipt_context(cfg, sale, cashier, points))
+                                   **_receipt_context(cfg, sale, cashier, points, names_local))
     return [job.printer for job in jobs]
 
 
@@ -159,10 +165,15 @@ async def reprint_receipt(db: Database, cfg: StoreConfig, sale_id: str,
         sale = await s.get(Sale, sale_id)
         if sale is None:
             return None
+        names_local = dict((await s.execute(
+            select(Product.id, Product.name_local).where(
+                Product.id.in_({line.product_id for line in sale.lines}),
+                Product.name_local != ""))).tuples().all())
         jobs = printing.print_document(s, cfg, "receipt", counter=sale.counter, ref=sale.id,
                                        title=f"Receipt {sale.number} (copy)", duplicate=True,
                                        **_receipt_context(cfg, sale, user.name,
-                                                          await loyalty.sale_points(s, sale.id)))
+                                                          await loyalty.sale_points(s, sale.id),
+                                                          names_local))
         if jobs:
             audit.record(s, "reprint", f"receipt {sale.number}", user=user)
         return [job.printer for job in jobs]

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import date
 from types import TracebackType
 from typing import Any
 
 import jinja2
+from babel.dates import format_date
 from jinja2.sandbox import SandboxedEnvironment
 
 from app.catalog.units import format_quantity
@@ -36,12 +38,24 @@ DEFAULT_DIR = resources.PRINT_TEMPLATES
 DOCUMENTS = ("receipt", "refund", "report", "test", "pick_list", "packing_slip", "bag_label",
              "price_label", "purchase_order")
 CUSTOMER_DOCUMENTS = ("receipt", "refund")
+BILINGUAL_FALLBACK = "hi"  # "bilingual" in an English store: Hindi beside the English
 
 
 def safe_text(value: Any) -> str:
     """Data placed in a layout line: one line, no row separator, a leading '[' escaped."""
     text = " ".join(str(value).split()).replace("||", "|")
     return "\\" + text if text.startswith("[") else text
+
+
+def local_day(day: date | None, fmt: str = "%d %b %Y") -> str:
+    """A calendar date (no time of day, so no time zone) as the document's language writes
+    it: strftime in English, Babel's month names in any other (issue #22)."""
+    if not day:
+        return ""
+    code = i18n.current_language()
+    if code == i18n.SOURCE_LANGUAGE:
+        return day.strftime(fmt)
+    return str(format_date(day, i18n._cldr_pattern(fmt), locale=i18n.babel_locale(code)))
 
 
 def _environment(loader: jinja2.BaseLoader, *, sandboxed: bool = False) -> jinja2.Environment:
@@ -52,7 +66,7 @@ def _environment(loader: jinja2.BaseLoader, *, sandboxed: bool = False) -> jinja
     env.filters["t"] = safe_text
     i18n.install(env)  # _() in the document's language (PrintTemplates.render)
     env.globals.update(money=format_amount, rate=format_rate, tender=tender_label,
-                       qty=format_quantity)
+                       qty=format_quantity, day=local_day)
     return env
 
 
@@ -74,13 +88,16 @@ class PrintTemplates:
 
     def language(self, document: str) -> tuple[str, bool]:
         """(language, bilingual) a document prints in: customers' documents (receipt,
-        refund) in `[printing] receipt_language`, the rest in the store's language."""
+        refund) in `[printing] receipt_language`, the rest in the store's language.
+        "bilingual" pairs the store's language with English; a store whose own language
+        is English pairs Hindi with it (issue #22), as its products' local names are."""
         store = self.cfg.store.language
         if document not in CUSTOMER_DOCUMENTS:
             return store, False
         chosen = self.cfg.printing.receipt_language
         if chosen == "bilingual":
-            return store, store != i18n.SOURCE_LANGUAGE
+            local = store if store != i18n.SOURCE_LANGUAGE else BILINGUAL_FALLBACK
+            return local, i18n.is_shipped(local) and local != i18n.SOURCE_LANGUAGE
         return chosen or store, False
 
     def render(self, document: str, **context: Any) -> str:

@@ -9,10 +9,12 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Template
 
 from app.core.auth import requires
+from app.core.i18n import _
 from app.core.web import current_user, page
 from app.printing import service
 from app.printing.html_render import to_html
 from app.printing.layout import parse_layout
+from app.printing.status import job_status
 
 MANAGER = requires("manager")
 
@@ -28,6 +30,7 @@ async def _printers_context(request: Request, message: str = "", kind: str = "ok
         "states": _queue(request).state, "depth": await service.queue_depth(db),
         "jobs": await service.jobs(db, limit=60), "message": message, "kind": kind,
         "problems": service.template_problems(cfg),
+        "job_title": service.job_title, "job_status": job_status,
     }
 
 
@@ -47,7 +50,7 @@ async def test_print(request: Request, name: str) -> Template:
             request, str(exc), "error"))
     _queue(request).wake(job.printer)
     return page(request, "printing/_printers.html", **await _printers_context(
-        request, f"Test page sent to {job.printer}."))
+        request, _("Test page sent to %(printer)s.") % {"printer": job.printer}))
 
 
 @post("/printers/{name:str}/check", guards=[MANAGER])
@@ -75,9 +78,11 @@ async def job_action(request: Request, job_id: str, action: str) -> Template:
         return page(request, "printing/_printers.html", **await _printers_context(
             request, str(exc), "error"))
     _queue(request).wake(job.printer)
-    done = {"retry": "queued again", "cancel": "cancelled", "reprint": "reprinted (DUPLICATE)"}
+    done = {"retry": _("%(job)s queued again."), "cancel": _("%(job)s cancelled."),
+            "reprint": _("%(job)s reprinted (DUPLICATE).")}
+    title = service.job_title(job) if job.title else _("Job")
     return page(request, "printing/_printers.html", **await _printers_context(
-        request, f"{job.title or 'Job'} {done[action]}."))
+        request, done[action] % {"job": title}))
 
 
 @get("/printers/jobs/{job_id:str}/preview", guards=[MANAGER])
@@ -85,10 +90,11 @@ async def job_preview(request: Request, job_id: str) -> Template:
     db, cfg = request.app.state.db, request.app.state.cfg
     job = await service.get_job(db, job_id)
     if job is None:
-        raise NotFoundException("No such print job.")
+        raise NotFoundException(_("No such print job."))
     columns = service.printer_named(cfg, job.printer).columns if any(
         p.name == job.printer for p in cfg.printers) else 48
     return page(request, "printing/preview.html", user=current_user(request), job=job,
+                job_title=service.job_title, job_status=job_status,
                 paper=to_html(parse_layout(job.layout), columns=columns))
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import Table, func, select
 from app.config import PrinterSection, StoreConfig
 from app.core.clock import utcnow
 from app.core.db import Database, Session, Tx, written
+from app.core.i18n import N_, _
 from app.core.ids import uuid7
 from app.core.prepared import Prepared
 from app.printing import status as st
@@ -45,7 +46,7 @@ def printer_named(cfg: StoreConfig, name: str) -> PrinterSection:
     for p in cfg.printers:
         if p.name == name:
             return p
-    raise PrintError(f"there is no printer {name!r}")
+    raise PrintError(_("there is no printer %(name)s") % {"name": repr(name)})
 
 
 def enqueue(s: Session, printer: str, document: str, layout: str, *, ref: str = "",
@@ -170,7 +171,7 @@ async def printer_alerts(db: Database, cfg: StoreConfig, states: dict[str, Any],
 async def _job(s: Session, job_id: str) -> PrintJob:
     job = await s.scalar(select(PrintJob).where(PrintJob.id == job_id))
     if job is None:
-        raise PrintError("no such print job")
+        raise PrintError(_("no such print job"))
     return job
 
 
@@ -179,8 +180,9 @@ async def retry(db: Database, job_id: str) -> PrintJob:
     async with db.write() as s:
         job = await _job(s, job_id)
         if job.status not in ("failed", "cancelled"):
-            raise PrintError(f"only a failed or cancelled job can be retried (this one is "
-                             f"{job.status}); use Reprint for a copy")
+            raise PrintError(_("only a failed or cancelled job can be retried (this one is "
+                               "%(status)s); use Reprint for a copy")
+                             % {"status": st.job_status(job.status)})
         job.status, job.last_error = "queued", ""
         return job
 
@@ -189,7 +191,8 @@ async def cancel(db: Database, job_id: str) -> PrintJob:
     async with db.write() as s:
         job = await _job(s, job_id)
         if job.status not in ("queued", "failed"):
-            raise PrintError(f"a {job.status} job cannot be cancelled")
+            raise PrintError(_("a %(status)s job cannot be cancelled")
+                             % {"status": st.job_status(job.status)})
         job.status = "cancelled"
         return job
 
@@ -201,6 +204,25 @@ async def reprint(db: Database, job_id: str) -> PrintJob:
         return enqueue(s, job.printer, job.document,
                        mark_duplicate(without_one_time_codes(job.layout)), ref=job.ref,
                        title=job.title, duplicate=True)
+
+
+# The words a job's title starts with, as each feature wrote it (English, kept so): the
+# printers page shows them in the reader's language (job_title, issue #22).
+TITLE_WORDS = (N_("Receipt"), N_("Refund"), N_("Packing slip"), N_("Bag"), N_("Mark-down"),
+               N_("Test page"), N_("X report"), N_("Z report"))
+_COPY = " (copy)"
+
+
+def job_title(job: PrintJob) -> str:
+    """A job's title for the printers page, its opening words and "(copy)" translated."""
+    title = job.title or job.document
+    for words in TITLE_WORDS:
+        if title == words or title.startswith(words + " "):
+            title = _(words) + title[len(words):]
+            break
+    if title.endswith(_COPY):
+        title = title[:-len(_COPY)] + " " + _("(copy)")
+    return title
 
 
 DUPLICATE_LINE = "[c][b]*** DUPLICATE ***\n"

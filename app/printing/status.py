@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from app.core.i18n import N_, gettext, ngettext
+
 STATUS_REQUEST = b"\x10\x04\x01\x10\x04\x02\x10\x04\x04"
 REPLY_BYTES = 3
 _REQUEST_IN_DATA = re.compile(rb"\x10\x04[\x01-\x04]")
@@ -32,25 +34,29 @@ UNREACHABLE = "unreachable"  # refuses or times out the connection
 UNCONFIRMED = "unconfirmed"  # a kind that cannot report: jobs are "sent, not confirmed"
 PROBLEMS = (PAPER_OUT, COVER_OPEN, ERROR, OFFLINE, NOT_RESPONDING, UNREACHABLE)
 
+# English here, translated when shown (headline, next_step, banner: issue #22).
 _HEADLINE = {
-    PAPER_OUT: "out of paper",
-    COVER_OPEN: "cover open",
-    ERROR: "printer error",
-    OFFLINE: "offline",
-    NOT_RESPONDING: "not responding",
-    UNREACHABLE: "cannot be reached",
+    PAPER_OUT: N_("out of paper"),
+    COVER_OPEN: N_("cover open"),
+    ERROR: N_("printer error"),
+    OFFLINE: N_("offline"),
+    NOT_RESPONDING: N_("not responding"),
+    UNREACHABLE: N_("cannot be reached"),
 }
 _NEXT_STEP = {
-    PAPER_OUT: "Load a new roll; the receipts will print by themselves.",
-    COVER_OPEN: "Close the printer's cover; the receipts will print by themselves.",
-    ERROR: "Check the printer (paper jam, cutter); switch it off and on if the light "
-           "keeps blinking. The receipts will print by themselves.",
-    OFFLINE: "Check the printer's paper and cover; the receipts will print by themselves.",
-    NOT_RESPONDING: "Check for a paper jam or an open cover, or switch the printer off and "
-                    "on; the receipts will print by themselves.",
-    UNREACHABLE: "Check that the printer is on and its cable is in; the receipts will print "
-                 "by themselves.",
+    PAPER_OUT: N_("Load a new roll; the receipts will print by themselves."),
+    COVER_OPEN: N_("Close the printer's cover; the receipts will print by themselves."),
+    ERROR: N_("Check the printer (paper jam, cutter); switch it off and on if the light "
+              "keeps blinking. The receipts will print by themselves."),
+    OFFLINE: N_("Check the printer's paper and cover; the receipts will print by themselves."),
+    NOT_RESPONDING: N_("Check for a paper jam or an open cover, or switch the printer off "
+                       "and on; the receipts will print by themselves."),
+    UNREACHABLE: N_("Check that the printer is on and its cable is in; the receipts will "
+                    "print by themselves."),
 }
+# A job's status as the printers page shows it.
+JOB_STATUS = {"queued": N_("queued"), "sending": N_("sending"), "sent": N_("sent"),
+              "done": N_("done"), "failed": N_("failed"), "cancelled": N_("cancelled")}
 
 
 @dataclass(frozen=True)
@@ -88,17 +94,30 @@ def requests_in(data: bytes) -> int:
 
 
 def headline(reason: str) -> str:
-    return _HEADLINE.get(reason, "")
+    text = _HEADLINE.get(reason, "")
+    return gettext(text) if text else ""
 
 
 def next_step(reason: str) -> str:
-    return _NEXT_STEP.get(reason, "")
+    text = _NEXT_STEP.get(reason, "")
+    return gettext(text) if text else ""
+
+
+def job_status(status: str) -> str:
+    """A print job's status in the language in force ("done" -> "छप गया")."""
+    text = JOB_STATUS.get(status)
+    return gettext(text) if text else status
 
 
 def banner(printer: str, reason: str, waiting: int, document: str = "receipt") -> str:
     """'counter-1: out of paper — 2 receipts waiting.' (empty when all is well)."""
     if reason not in PROBLEMS:
         return ""
-    what = f"{waiting} {document}{'' if waiting == 1 else 's'} waiting" if waiting else (
-        f"no {document}s waiting")
-    return f"Printer {printer}: {headline(reason)} — {what}."
+    if document == "receipt":  # the till's banner: a sentence a translator can word
+        what = (ngettext("%(num)d receipt waiting", "%(num)d receipts waiting", waiting)
+                % {"num": waiting} if waiting else gettext("no receipts waiting"))
+    else:
+        what = f"{waiting} {document}{'' if waiting == 1 else 's'} waiting" if waiting else (
+            f"no {document}s waiting")
+    return gettext("Printer %(printer)s: %(problem)s — %(waiting)s.") % {
+        "printer": printer, "problem": headline(reason), "waiting": what}

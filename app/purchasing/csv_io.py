@@ -31,6 +31,7 @@ from typing import TextIO
 from app.catalog.csv_io import CsvUnreadable, RowError, csv_rows, open_table
 from app.catalog.rules import ProductError, check_sku
 from app.core import csv_safe
+from app.core.i18n import _
 from app.core.money import to_decimal_string
 from app.purchasing.rules import (
     SupplierError,
@@ -92,7 +93,7 @@ def parse_suppliers(text: str) -> ParsedSuppliers:
 def _take_row(out: ParsedSuppliers, line: int, rec: dict[str, str],
               blocks: dict[str, SupplierBlock], seen: dict[tuple[str, str], int]) -> None:
     if None in rec:
-        out.errors.append(RowError(line, "more fields than the header has columns"))
+        out.errors.append(RowError(line, _("more fields than the header has columns")))
         return
     if not any((v or "").strip() for v in rec.values()):
         return
@@ -106,7 +107,7 @@ def _take_row(out: ParsedSuppliers, line: int, rec: dict[str, str],
                                    case_cost_minor=parse_case_cost(get("case_cost")),
                                    pack_size=parse_pack_size(get("pack_size")))
         elif get("case_cost").strip() or get("pack_size").strip():
-            raise SupplierError("case_cost or pack_size given without a sku")
+            raise SupplierError(_("case_cost or pack_size given without a sku"))
     except (SupplierError, ProductError) as exc:
         out.errors.append(RowError(line, str(exc)))
         return
@@ -115,13 +116,15 @@ def _take_row(out: ParsedSuppliers, line: int, rec: dict[str, str],
     if block is None:
         block = blocks[key] = SupplierBlock(line=line, fields=fields)
     elif block.fields != fields:
-        out.errors.append(RowError(line, f"supplier {fields.name} has other gstin, phone or "
-                                         f"lead time on line {block.line}"))
+        out.errors.append(RowError(line, _("supplier %(name)s has other gstin, phone or lead "
+                                           "time on line %(line)s")
+                                   % {"name": fields.name, "line": block.line}))
         return
     if item is not None:
         if (key, item.sku) in seen:
-            out.errors.append(RowError(line, f"{fields.name} already has {item.sku} on line "
-                                             f"{seen[key, item.sku]}"))
+            out.errors.append(RowError(line, _("%(name)s already has %(sku)s on line %(line)s")
+                                       % {"name": fields.name, "sku": item.sku,
+                                          "line": seen[key, item.sku]}))
             return
         seen[key, item.sku] = line
         block.items.append(item)

@@ -39,6 +39,7 @@ from app.catalog.models import Barcode, Product
 from app.core import audit
 from app.core.clock import utcnow
 from app.core.db import Database, Session
+from app.core.i18n import _
 from app.core.ids import uuid7
 from app.core.models import User
 from app.core.prepared import Prepared
@@ -134,7 +135,7 @@ class SummaryRow:
 
     @property
     def kind_text(self) -> str:
-        return ", ".join(KIND_LABELS[k] for k in self.diff.kinds)
+        return ", ".join(_(KIND_LABELS[k]) for k in self.diff.kinds)
 
 
 @dataclass
@@ -242,7 +243,7 @@ class AddResult:
 async def _receipt(s: Session, grn_id: str) -> GoodsReceipt:
     grn = await s.get(GoodsReceipt, grn_id[:36])
     if grn is None:
-        raise NotFound("No such goods receipt.")
+        raise NotFound(_("No such goods receipt."))
     return grn
 
 
@@ -399,22 +400,22 @@ async def start(db: Database, *, po_id: str | None, supplier_id: str | None,
         if po_id:
             po = await s.get(PurchaseOrder, po_id[:36])
             if po is None:
-                raise NotFound("No such purchase order.")
+                raise NotFound(_("No such purchase order."))
             if po.status not in states.ON_ORDER:
                 label = f"PO-{po.number:06d}"
                 if po.status == "draft":
-                    raise ReceivingError(f"{label} is a draft: mark it as sent before "
-                                         "receiving against it.")
-                raise ReceivingError(f"{label} is {states.LABELS[po.status].lower()}; nothing "
-                                     "more can be received against it. Receive without an "
-                                     "order instead.")
+                    raise ReceivingError(_("%(order)s is a draft: mark it as sent before "
+                                           "receiving against it.") % {"order": label})
+                raise ReceivingError(_("%(order)s is %(state)s; nothing more can be received "
+                                       "against it. Receive without an order instead.")
+                                     % {"order": label, "state": states.state_word(po.status)})
             joined = await s.scalar(select(GoodsReceipt.id).where(
                 GoodsReceipt.po_id == po.id, GoodsReceipt.status == "open"))
             if joined is not None:
                 return joined
             supplier_id = po.supplier_id
         elif supplier_id and await s.get(Supplier, supplier_id[:36]) is None:
-            raise NotFound("No such supplier.")
+            raise NotFound(_("No such supplier."))
         number = await s.scalar(select(func.max(GoodsReceipt.number))) or 0
         grn = GoodsReceipt(id=uuid7(), number=number + 1, po_id=po.id if po else None,
                            supplier_id=supplier_id or None, status="open",
@@ -538,8 +539,9 @@ async def scan(db: Database, grn_id: str, raw: str, *, today: date,
         if row is None and scanned.sku:
             row = await _PRODUCT_BY_SKU.first(s, {"sku": scanned.sku[:40]})
         if row is None:
-            raise ReceivingError(f"No product has barcode {scanned.codes[0]}. Search the "
-                                 "product list, or add the barcode to the product first.")
+            raise ReceivingError(_("No product has barcode %(code)s. Search the product "
+                                   "list, or add the barcode to the product first.")
+                                 % {"code": scanned.codes[0]})
         return await _step(s, grn, ScannedProduct(*row), scanned)
 
 
@@ -549,7 +551,7 @@ async def step_for(db: Database, grn_id: str, product_id: str, unit: str) -> Sca
         grn = await _open(s, grn_id)
         row = await _PRODUCT_BY_ID.first(s, {"id": product_id[:36]})
         if row is None:
-            raise ReceivingError("That product no longer exists: scan it again.")
+            raise ReceivingError(_("That product no longer exists: scan it again."))
         scanned = ScannedCode(raw="", codes=(), case=unit == "case")
         return await _step(s, grn, ScannedProduct(*row), scanned)
 
@@ -557,10 +559,11 @@ async def step_for(db: Database, grn_id: str, product_id: str, unit: str) -> Sca
 async def _open(s: Session, grn_id: str) -> _ScanGrn:
     row = await _SCAN_GRN.first(s, {"grn_id": grn_id[:36]})
     if row is None:
-        raise NotFound("No such goods receipt.")
+        raise NotFound(_("No such goods receipt."))
     number, status, po_id, supplier_id = row
     if status != "open":
-        raise AlreadyClosed(f"{grn_label(number)} is signed off; start a new receipt.")
+        raise AlreadyClosed(_("%(receipt)s is signed off; start a new receipt.")
+                            % {"receipt": grn_label(number)})
     return _ScanGrn(grn_id[:36], number, po_id, supplier_id)
 
 
@@ -582,8 +585,8 @@ async def _step(s: Session, grn: _ScanGrn, product: ScannedProduct,
             raise ReceivingError(f"{product.name}: {exc}") from None
     batch, expiry, dropped = scanned.batch or "", scanned.expiry, ""
     if not product.tracks_expiry and (batch or expiry):
-        dropped = ("The code's batch and expiry are not kept: this product does not "
-                   "track expiry.")
+        dropped = _("The code's batch and expiry are not kept: this product does not "
+                    "track expiry.")
         batch, expiry = "", None
     bins = await _store_bins(s)
     # Its fullest bin, else the store's first bin; '' in a store with no bins yet.
@@ -602,22 +605,23 @@ async def add_item(db: Database, grn_id: str, item: ItemInput, *, today: date,
     an unusual line (more than ordered + a case, not on the order, expired) raises
     NeedsConfirm unless those warnings are confirmed."""
     if not REQUEST_ID.fullmatch(item.request_id or ""):
-        raise ReceivingError("This form is out of date: scan the product again.")
+        raise ReceivingError(_("This form is out of date: scan the product again."))
     async with db.write() as s:
         seen = await s.scalar(select(GoodsReceiptItem).where(
             GoodsReceiptItem.request_id == item.request_id))
         if seen is not None:
             if seen.grn_id != grn_id:
-                raise ReceivingError("This form belongs to another receipt: scan again.")
+                raise ReceivingError(_("This form belongs to another receipt: scan again."))
             return await _added(s, seen, repeated=True)
         grn = await _receipt(s, grn_id)
         label = grn_label(grn.number)
         if grn.status != "open":
-            raise AlreadyClosed(f"{label} is signed off; nothing more can be added to it. "
-                                "Start a new receipt for what is left.")
+            raise AlreadyClosed(_("%(receipt)s is signed off; nothing more can be added to "
+                                  "it. Start a new receipt for what is left.")
+                                % {"receipt": label})
         product = await s.get(Product, item.product_id[:36])
         if product is None:
-            raise ReceivingError("That product no longer exists: scan it again.")
+            raise ReceivingError(_("That product no longer exists: scan it again."))
         lines = await _po_lines(s, grn.po_id, product.id)
         offered = await _supplier_items(s, grn.supplier_id, product.id)
         pack = _pack_size(product.id, lines, offered)
@@ -644,16 +648,17 @@ async def add_item(db: Database, grn_id: str, item: ItemInput, *, today: date,
                 GoodsReceiptItem.grn_id == grn.id, GoodsReceiptItem.product_id == product.id,
                 GoodsReceiptItem.batch == item.batch, GoodsReceiptItem.expiry != item.expiry))
             if other is not None:
-                raise ReceivingError(f"{product.name}: batch {item.batch} was scanned with "
-                                     f"expiry {other.isoformat()} on this receipt; check the "
-                                     "label")
+                raise ReceivingError(_("%(name)s: batch %(batch)s was scanned with expiry "
+                                       "%(date)s on this receipt; check the label")
+                                     % {"name": product.name, "batch": item.batch,
+                                        "date": other.isoformat()})
         bin_id = None
         if not item.damaged:
             if item.bin_code:
                 bin_ = await s.scalar(select(Bin).where(Bin.code == item.bin_code[:20].upper()))
                 if bin_ is None:
-                    raise ReceivingError(f"There is no bin {item.bin_code[:20]!r}; pick one "
-                                         "from the list.")
+                    raise ReceivingError(_("There is no bin %(bin)s; pick one from the list.")
+                                         % {"bin": repr(item.bin_code[:20])})
             else:
                 bin_ = await stock.bin_for_sale(s, product)
             bin_id = bin_.id
@@ -680,7 +685,8 @@ async def remove_item(db: Database, grn_id: str, item_id: str) -> None:
     async with db.write() as s:
         grn = await _receipt(s, grn_id)
         if grn.status != "open":
-            raise AlreadyClosed(f"{grn_label(grn.number)} is signed off; its lines stay.")
+            raise AlreadyClosed(_("%(receipt)s is signed off; its lines stay.")
+                                % {"receipt": grn_label(grn.number)})
         row = await s.get(GoodsReceiptItem, item_id[:36])
         if row is not None and row.grn_id == grn.id:
             await s.delete(row)
@@ -692,8 +698,10 @@ async def cancel(db: Database, grn_id: str, user_id: str | None) -> None:
     async with db.write() as s:
         grn = await _receipt(s, grn_id)
         if grn.status != "open":
-            raise AlreadyClosed(f"{grn_label(grn.number)} is already "
-                                f"{'cancelled' if grn.status == 'cancelled' else 'signed off'}.")
+            raise AlreadyClosed((_("%(receipt)s is already cancelled.")
+                                 if grn.status == "cancelled" else
+                                 _("%(receipt)s is already signed off."))
+                                % {"receipt": grn_label(grn.number)})
         grn.status, grn.closed_at, grn.closed_by = "cancelled", utcnow(), user_id
         audit.record(s, "grn.cancelled", grn_label(grn.number), user=user_id)
 
@@ -717,18 +725,20 @@ async def sign_off(db: Database, grn_id: str, form: SignOff, *, signer_id: str,
         grn = await _receipt(s, grn_id)
         label = grn_label(grn.number)
         if grn.status != "open":
-            raise AlreadyClosed(f"{label} was already "
-                                f"{'cancelled' if grn.status == 'cancelled' else 'signed off'}; "
-                                "nothing was changed.")
+            raise AlreadyClosed((_("%(receipt)s was already cancelled; nothing was changed.")
+                                 if grn.status == "cancelled" else
+                                 _("%(receipt)s was already signed off; nothing was changed."))
+                                % {"receipt": label})
         items = await _items(s, grn.id)
         if not items:
-            raise ReceivingError(f"Nothing has been received on {label} yet: scan the goods "
-                                 "first.")
+            raise ReceivingError(_("Nothing has been received on %(receipt)s yet: scan the "
+                                   "goods first.") % {"receipt": label})
         summary = await _summary(s, grn, items)
         missing = missing_reasons([r.diff for r in summary], form.reasons)
         if missing:
             names = ", ".join(r.name for r in summary if r.product_id in missing)
-            raise ReceivingError(f"Give a reason for each difference: {names}.")
+            raise ReceivingError(_("Give a reason for each difference: %(names)s.")
+                                 % {"names": names})
         products = {p.id: p for p in await s.scalars(
             select(Product).where(Product.id.in_([r.product_id for r in summary])))}
         on_hand = dict((await s.execute(
@@ -794,7 +804,8 @@ async def _move_order(s: Session, po_id: str, lines: dict[str, PurchaseOrderLine
         try:
             states.check(po.status, target)
         except states.IllegalTransition as exc:  # cancelled while the goods were scanned
-            raise ReceivingError(f"PO-{po.number:06d}: {exc}; nothing was changed.") from None
+            raise ReceivingError(_("%(order)s: %(problem)s; nothing was changed.")
+                                 % {"order": f"PO-{po.number:06d}", "problem": exc}) from None
         po.status, po.updated_at = target, utcnow()
         audit.record(s, f"po.{target}", f"PO-{po.number:06d}", user=signer_id)
 

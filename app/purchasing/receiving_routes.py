@@ -22,9 +22,11 @@ from app.catalog.units import format_quantity
 from app.core import auth
 from app.core.auth import LoginError, requires
 from app.core.clock import utcnow
+from app.core.i18n import N_, _
 from app.core.money import format_amount
 from app.core.routes import client_source, device_key
 from app.core.web import Form, current_user, go, is_htmx, page, signed_in
+from app.printing.documents import local_day
 from app.purchasing import receiving, service
 from app.purchasing.receiving_rules import (
     KIND_LABELS,
@@ -41,9 +43,10 @@ from app.purchasing.rules import SupplierError, parse_case_cost
 
 RECEIVER = requires("manager", "picker")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-REASONS = ("Supplier sent less", "Rest comes later", "Supplier sent more", "Broken in transit",
-           "Leaking or wet", "Expired or close to expiry", "Not on our order: kept",
-           "Wrong item: returned to the driver")
+# Suggested reasons for a difference (the form's datalist), in the reader's language.
+REASONS = (N_("Supplier sent less"), N_("Rest comes later"), N_("Supplier sent more"),
+           N_("Broken in transit"), N_("Leaking or wet"), N_("Expired or close to expiry"),
+           N_("Not on our order: kept"), N_("Wrong item: returned to the driver"))
 
 
 def _today(request: Request) -> date:
@@ -52,7 +55,7 @@ def _today(request: Request) -> date:
 
 def _ctx(request: Request, **extra: Any) -> dict[str, Any]:
     return {"user": current_user(request), "fq": format_quantity, "kinds": KIND_LABELS,
-            "money": format_amount, "bin_options": bin_options, **extra}
+            "money": format_amount, "bin_options": bin_options, "day": local_day, **extra}
 
 
 @pass_context
@@ -67,15 +70,16 @@ def bin_options(context: Context, bins: tuple[receiving.BinChoice, ...], chosen:
         chosen = None
     env = context.environment
     if env.auto_reload:
-        return _draw_bin_options(env, bins, chosen, home)
-    return _kept_bin_options(env, bins, chosen, home)
+        return _draw_bin_options(env, bins, chosen, home, _("(its place)"))
+    return _kept_bin_options(env, bins, chosen, home, _("(its place)"))
 
 
 def _draw_bin_options(env: Environment, bins: tuple[receiving.BinChoice, ...],
-                      chosen: str | None, home: str) -> Markup:
+                      chosen: str | None, home: str, its_place: str = "(its place)") -> Markup:
+    # its_place: the home bin's mark in the reader's language (a key of the kept drawing)
     # a template module's macros are its attributes, unknown to the type checker
     macro = env.get_template("purchasing/_bin_options.html").module.bin_options  # type: ignore[attr-defined]
-    return Markup(macro(bins, chosen, home))
+    return Markup(macro(bins, chosen, home, its_place))
 
 
 _kept_bin_options = lru_cache(maxsize=512)(_draw_bin_options)
@@ -110,7 +114,7 @@ async def receive_start(request: Request, data: Form) -> Response | Template:
         grn = await receiving.start(
             db, po_id=data.get("po_id", "").strip() or None,
             supplier_id=data.get("supplier_id", "").strip() or None,
-            supplier_ref=parse_text(data.get("supplier_ref", ""), "the supplier's bill number",
+            supplier_ref=parse_text(data.get("supplier_ref", ""), _("the supplier's bill number"),
                                     MAX_REF),
             user_id=signed_in(request).id)
     except ReceivingError as exc:
@@ -159,7 +163,7 @@ def _item(data: dict[str, str], today: date) -> receiving.ItemInput:
         product_id=data.get("product_id", "")[:64],
         unit=data.get("unit", "piece")[:8],
         count=parse_count(data.get("count", "")),
-        bin_code=parse_text(data.get("bin", ""), "bin", 20),
+        bin_code=parse_text(data.get("bin", ""), _("bin"), 20),
         batch=parse_batch(data.get("batch", "")),
         expiry=parse_expiry(data.get("expiry", ""), today),
         damaged=data.get("damaged", "") == "1",
@@ -238,8 +242,8 @@ def _sign_form(data: dict[str, str], view: receiving.ReceiptView) -> receiving.S
     costs: dict[str, int | None] = {}
     for row in view.summary:
         pid = row.product_id
-        reasons[pid] = parse_text(data.get(f"reason_{pid}", ""), f"the reason for {row.name}",
-                                  MAX_REASON)
+        reasons[pid] = parse_text(data.get(f"reason_{pid}", ""),
+                                  _("the reason for %(name)s") % {"name": row.name}, MAX_REASON)
         text = data.get(f"cost_{pid}", "")
         try:
             costs[pid] = parse_case_cost(text) if text.strip() else None
@@ -259,7 +263,7 @@ async def receive_sign(request: Request, grn: str, data: Form) -> Response | Tem
         form = _sign_form(data, view)
         approver_id, pin = data.get("approver_id", "")[:36], data.get("approver_pin", "")[:12]
         if not approver_id or not pin:
-            raise ReceivingError("Choose the manager and enter their PIN.")
+            raise ReceivingError(_("Choose the manager and enter their PIN."))
         asking = signed_in(request)
         signer = await auth.verify_approver(db, request.app.state.cfg, approver_id, pin,
                                             device_key(request), requester_id=asking.id,

@@ -25,7 +25,7 @@ from datetime import date, timedelta
 
 from app.catalog.barcodes import MAX_SCAN_LENGTH, BarcodeError, MeasureRule, parse_scan
 from app.catalog.gs1 import PACKAGING_LEVELS, GS1Error, parse_element_string, piece_gtin
-from app.core.words import count_of
+from app.core.i18n import N_, _, ngettext
 
 MAX_COUNT = 9_999  # cases or pieces in one scan line
 MAX_LINE_UNITS = 1_000_000  # base units in one line (pieces, or grams/ml: a tonne)
@@ -41,8 +41,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _GTIN14 = re.compile(r"[0-9]{14}")
 
 KINDS = ("short", "excess", "damaged", "wrong_item")
-KIND_LABELS = {"short": "Short", "excess": "Excess", "damaged": "Damaged",
-               "wrong_item": "Not on the order"}
+KIND_LABELS = {"short": N_("Short"), "excess": N_("Excess"), "damaged": N_("Damaged"),
+               "wrong_item": N_("Not on the order")}  # English; translated where shown
 WARNINGS = ("over", "not_ordered", "expired")
 
 
@@ -81,10 +81,12 @@ class ScannedCode:
 def read_scan(raw: str, today: date, rules: Sequence[MeasureRule] = ()) -> ScannedCode:
     """Parse one scan; raises ReceivingError with the scanner's problem in plain words."""
     if not isinstance(raw, str):
-        raise ReceivingError("not a barcode")
+        raise ReceivingError(_("not a barcode"))
     if len(raw) > 4 * MAX_SCAN_LENGTH:  # before any regex walks a hostile string
         raise ReceivingError(
-            f"not a barcode: too long (at most {count_of(MAX_SCAN_LENGTH, 'character')})")
+            ngettext("not a barcode: too long (at most %(num)d character)",
+                     "not a barcode: too long (at most %(num)d characters)", MAX_SCAN_LENGTH)
+            % {"num": MAX_SCAN_LENGTH})
     try:
         scan = parse_scan(raw, rules)
     except BarcodeError as exc:
@@ -98,7 +100,7 @@ def read_scan(raw: str, today: date, rules: Sequence[MeasureRule] = ()) -> Scann
             raise ReceivingError(str(exc)) from None
         gtin, batch, expiry, count = data.gtin, data.batch, data.expiry, data.count
         if gtin is None:
-            raise ReceivingError("this code carries no product number (GS1 AI 01 or 02)")
+            raise ReceivingError(_("this code carries no product number (GS1 AI 01 or 02)"))
     elif scan.symbology == "gtin14" and _GTIN14.fullmatch(scan.lookup_code):
         gtin = scan.lookup_code  # indicator 1-9 (0 became the piece's GTIN-13)
     if gtin is not None and len(gtin) == 14 and gtin[0] in PACKAGING_LEVELS:
@@ -114,70 +116,86 @@ def read_scan(raw: str, today: date, rules: Sequence[MeasureRule] = ()) -> Scann
 def scan_quantity(unit: str, count: int, pack_size: int | None) -> int:
     """Base units (pieces, grams, ml) of ``count`` cases or pieces."""
     if unit not in ("case", "piece"):
-        raise ReceivingError(f"unit {_shown(str(unit))} must be case or piece")
+        raise ReceivingError(_("unit %(unit)s must be case or piece") % {"unit": _shown(str(unit))})
     if isinstance(count, bool) or not isinstance(count, int) or not 0 < count <= MAX_COUNT:
-        raise ReceivingError(f"how many must be a whole number from 1 to {MAX_COUNT:,}")
+        raise ReceivingError(_("how many must be a whole number from 1 to %(max)s")
+                             % {"max": f"{MAX_COUNT:,}"})
     if unit == "piece":
         return count
     if pack_size is None or pack_size <= 0:
-        raise UnknownPackSize(
+        raise UnknownPackSize(_(
             "this is a case code, but what a case holds is not known: the product is not "
             "on the order and the supplier does not list it. Scan a piece instead, or add "
-            "the product to the supplier with its pack size")
+            "the product to the supplier with its pack size"))
     units = count * pack_size
     if units > MAX_LINE_UNITS:
-        raise ReceivingError(f"{count:,} cases of {pack_size:,} is too many for one line")
+        raise ReceivingError(_("%(count)s cases of %(size)s is too many for one line")
+                             % {"count": f"{count:,}", "size": f"{pack_size:,}"})
     return units
 
 
 # --- typed fields --------------------------------------------------------------------
 
 
+def _too_long(what: str, limit: int) -> ReceivingError:
+    return ReceivingError(ngettext("%(what)s is too long (at most %(num)d character)",
+                                   "%(what)s is too long (at most %(num)d characters)", limit)
+                          % {"what": what, "num": limit})
+
+
 def _clean(text: object, what: str, limit: int) -> str:
+    """`what` names the field in the message (English, or already in the reader's
+    language: a name it has no translation for is shown as it is)."""
+    what = _(what)
     if not isinstance(text, str):
-        raise ReceivingError(f"{what} is not text")
+        raise ReceivingError(_("%(what)s is not text") % {"what": what})
     if len(text) > limit * 4:
-        raise ReceivingError(f"{what} is too long (at most {count_of(limit, 'character')})")
+        raise _too_long(what, limit)
     cleaned = text.strip()
     bad = _CONTROL.search(cleaned)
     if bad is not None:
-        raise ReceivingError(f"{what} has a control character at position {bad.start() + 1}")
+        raise ReceivingError(_("%(what)s has a control character at position %(position)s")
+                             % {"what": what, "position": bad.start() + 1})
     if len(cleaned) > limit:
-        raise ReceivingError(f"{what} is too long (at most {count_of(limit, 'character')})")
+        raise _too_long(what, limit)
     return cleaned
 
 
 def parse_count(text: object) -> int:
     """How many cases or pieces were scanned: 1 to 9,999 (digits only: no NaN, inf, 1e3)."""
-    cleaned = _clean(text, "how many", 24)
+    cleaned = _clean(text, N_("how many"), 24)
     if not _COUNT_RE.fullmatch(cleaned) or not 0 < int(cleaned) <= MAX_COUNT:
-        raise ReceivingError(f"how many {_shown(cleaned)} must be a whole number from 1 to "
-                             f"{MAX_COUNT:,}")
+        raise ReceivingError(_("how many %(value)s must be a whole number from 1 to %(max)s")
+                             % {"value": _shown(cleaned), "max": f"{MAX_COUNT:,}"})
     return int(cleaned)
 
 
 def parse_batch(text: object) -> str:
     """'' or a batch as printed on the label (GS1 characters, at most 20)."""
-    cleaned = _clean(text, "batch", MAX_BATCH)
+    cleaned = _clean(text, N_("batch"), MAX_BATCH)
     if cleaned and not _BATCH_RE.fullmatch(cleaned):
-        raise ReceivingError(f"batch {_shown(cleaned)} may hold letters, digits and - / . only")
+        raise ReceivingError(_("batch %(value)s may hold letters, digits and - / . only")
+                             % {"value": _shown(cleaned)})
     return cleaned
 
 
 def parse_expiry(text: object, today: date) -> date | None:
     """None (empty) or a date like 2026-12-31, not more than 30 years away."""
-    cleaned = _clean(text, "expiry", 10)
+    cleaned = _clean(text, N_("expiry"), 10)
     if not cleaned:
         return None
+    not_a_date = _("expiry %(value)s is not a date like 2026-12-31") % {"value": _shown(cleaned)}
     try:
         day = date.fromisoformat(cleaned)
     except ValueError:
-        raise ReceivingError(f"expiry {_shown(cleaned)} is not a date like 2026-12-31") from None
+        raise ReceivingError(not_a_date) from None
     if len(cleaned) != 10:
-        raise ReceivingError(f"expiry {_shown(cleaned)} is not a date like 2026-12-31")
+        raise ReceivingError(not_a_date)
     if day > today + timedelta(days=365 * MAX_EXPIRY_YEARS):
-        raise ReceivingError(f"expiry {day.isoformat()} is more than {count_of(MAX_EXPIRY_YEARS, 'year')} "
-                             "away; check the date")
+        raise ReceivingError(ngettext("expiry %(date)s is more than %(num)d year away; check "
+                                      "the date", "expiry %(date)s is more than %(num)d years "
+                                      "away; check the date", MAX_EXPIRY_YEARS)
+                             % {"date": day.isoformat(), "num": MAX_EXPIRY_YEARS})
     return day
 
 
@@ -216,16 +234,16 @@ def check_line(line: LineCheck, today: date) -> list[str]:
     """Refuse (ReceivingError) what can never be right; return the warnings
     (``WARNINGS``) a person must confirm before the line is added."""
     if line.quantity <= 0 or line.quantity > MAX_LINE_UNITS:
-        raise ReceivingError("the quantity must be more than zero and at most a tonne "
-                             f"({MAX_LINE_UNITS:,} pieces)")
+        raise ReceivingError(_("the quantity must be more than zero and at most a tonne "
+                               "(%(max)s pieces)") % {"max": f"{MAX_LINE_UNITS:,}"})
     if not line.tracks_expiry:
         if line.batch or line.expiry:
-            raise ReceivingError(
+            raise ReceivingError(_(
                 "this product does not track expiry, so it keeps no batch or expiry: leave "
-                "them empty (or have the catalogue mark it as tracking expiry)")
+                "them empty (or have the catalogue mark it as tracking expiry)"))
     elif not line.batch or line.expiry is None:
-        raise ReceivingError("this product tracks expiry: enter the batch and the expiry date "
-                             "printed on the pack")
+        raise ReceivingError(_("this product tracks expiry: enter the batch and the expiry "
+                               "date printed on the pack"))
     warnings: list[str] = []
     if line.has_order:
         if line.ordered is None:
@@ -240,13 +258,16 @@ def check_line(line: LineCheck, today: date) -> list[str]:
 def warning_text(kind: str, *, name: str, ordered: int | None = None, total: int = 0,
                  expiry: date | None = None, po: str = "") -> str:
     if kind == "over":
-        return (f"{name}: {total:,} would be received against {ordered:,} ordered on {po}. "
-                "Count again; if the supplier really sent that many, confirm.")
+        return _("%(name)s: %(total)s would be received against %(ordered)s ordered on "
+                 "%(order)s. Count again; if the supplier really sent that many, confirm.") % {
+                     "name": name, "total": f"{total:,}", "ordered": f"{ordered or 0:,}",
+                     "order": po}
     if kind == "not_ordered":
-        return f"{name} is not on {po}. Receive it anyway only if you keep it."
+        return _("%(name)s is not on %(order)s. Receive it anyway only if you keep it.") % {
+            "name": name, "order": po}
     if kind == "expired":
-        return (f"{name}: the expiry {expiry.isoformat() if expiry else ''} has already "
-                "passed. Receive it only if you mean to.")
+        return _("%(name)s: the expiry %(date)s has already passed. Receive it only if you "
+                 "mean to.") % {"name": name, "date": expiry.isoformat() if expiry else ""}
     return kind
 
 
@@ -316,7 +337,7 @@ def missing_reasons(diffs: Iterable[Difference], reasons: dict[str, str]) -> lis
 def value_of(quantity: int, case_cost_minor: int, pack_size: int) -> int:
     """What ``quantity`` base units cost at ``case_cost_minor`` a case, half up."""
     if pack_size <= 0:
-        raise ReceivingError("pack size must be more than zero")
+        raise ReceivingError(_("pack size must be more than zero"))
     return (2 * quantity * case_cost_minor + pack_size) // (2 * pack_size)
 
 
@@ -341,9 +362,9 @@ def moving_average(old: AverageCost | None, on_hand: int, received: int,
     before the receipt) is valued at the old average; stock at or below zero, or no
     average yet, means the receipt's own cost is the new average."""
     if received <= 0:
-        raise ReceivingError("a receipt adds more than zero")
+        raise ReceivingError(_("a receipt adds more than zero"))
     if received_value < 0:
-        raise ReceivingError("a cost cannot be negative")
+        raise ReceivingError(_("a cost cannot be negative"))
     if old is None or old.quantity <= 0 or on_hand <= 0:
         return AverageCost(received, received_value)
     kept = (2 * on_hand * old.value_minor + old.quantity) // (2 * old.quantity)

@@ -15,8 +15,9 @@ from litestar.response import Template
 
 from app.core.auth import requires
 from app.core.clock import utcnow
+from app.core.i18n import ngettext
 from app.core.web import Form, UploadProblem, current_user, go, page, upload_text
-from app.core.words import count_of
+from app.printing.documents import local_day
 from app.purchasing import service, states
 from app.purchasing.csv_io import parse_suppliers
 from app.purchasing.rules import (
@@ -57,7 +58,7 @@ async def index(request: Request) -> Template:
     db = request.app.state.db
     return page(request, "purchasing/index.html", user=current_user(request),
                 suppliers=await service.list_suppliers(db),
-                orders=await service.list_orders(db), labels=states.LABELS)
+                orders=await service.list_orders(db), labels=states.LABELS, day=local_day)
 
 
 @get("/purchasing/suppliers/new", guards=[MANAGER])
@@ -185,7 +186,8 @@ async def _order_page(request: Request, po: str, *, status_code: int = 200,
     view = await _found(service.get_order(request.app.state.db, po))
     offered = (await service.get_supplier(request.app.state.db, view.supplier.id)).items
     return page(request, "purchasing/order.html", status_code=status_code, view=view,
-                offered=offered, labels=states.LABELS, error=error, note=note)
+                offered=offered, labels=states.LABELS, error=error, note=note,
+                day=local_day)
 
 
 @get("/purchasing/orders/{po:str}", guards=[MANAGER])
@@ -225,7 +227,7 @@ async def order_csv(request: Request, po: str) -> Response:
 async def order_print(request: Request, po: str) -> Template:
     view = await _found(service.get_order(request.app.state.db, po))
     return page(request, "purchasing/print.html", view=view, labels=states.LABELS,
-                store=request.app.state.cfg.store)
+                day=local_day, store=request.app.state.cfg.store)
 
 
 @post("/purchasing/orders/{po:str}/print-slip", guards=[MANAGER])
@@ -237,7 +239,9 @@ async def order_print_slip(request: Request, po: str) -> Template:
                                                 po, user.id if user else None))
     except Refused as exc:
         return await _order_page(request, po, status_code=400, error=str(exc))
-    return await _order_page(request, po, note=f"Sent to {count_of(jobs, 'printer')}.")
+    return await _order_page(request, po, note=ngettext("Sent to %(num)d printer.",
+                                                                "Sent to %(num)d printers.", jobs)
+                             % {"num": jobs})
 
 
 ROUTES = [index, supplier_new, supplier_create, supplier_page, supplier_save, item_set,

@@ -9,6 +9,7 @@ from datetime import date
 
 from stdnum.in_ import gstin as _gstin
 
+from app.core.i18n import N_, _
 from app.core.money import MAX_QUANTITY, MoneyError, parse_amount
 
 NAME_MAX = 80
@@ -38,9 +39,10 @@ def _shown(text: str) -> str:
 def check_name(text: str) -> str:
     name = " ".join((text or "").split())
     if not name:
-        raise SupplierError("supplier name is empty")
+        raise SupplierError(_("supplier name is empty"))
     if len(name) > NAME_MAX:
-        raise SupplierError(f"supplier name is longer than {NAME_MAX} characters")
+        raise SupplierError(_("supplier name is longer than %(max)s characters")
+                            % {"max": NAME_MAX})
     return name
 
 
@@ -50,46 +52,48 @@ def check_gstin(text: str) -> str:
     if not cleaned:
         return ""
     if not _gstin.is_valid(cleaned):
-        raise SupplierError(f"GSTIN {_shown(text.strip())} is not valid (15 characters; "
-                            "check the last one against the supplier's bill)")
+        raise SupplierError(_("GSTIN %(gstin)s is not valid (15 characters; check the last "
+                              "one against the supplier's bill)") % {"gstin": _shown(text.strip())})
     return cleaned
 
 
 def check_phone(text: str) -> str:
     phone = " ".join((text or "").split())
     if phone and not PHONE_RE.fullmatch(phone):
-        raise SupplierError(f"phone {_shown(phone)} should be digits, like +91 98450 12345")
+        raise SupplierError(_("phone %(phone)s should be digits, like +91 98450 12345")
+                            % {"phone": _shown(phone)})
     return phone
 
 
 def _whole(text: str, what: str, low: int, high: int) -> int:
     cleaned = (text or "").strip()
     if not re.fullmatch(r"[0-9]{1,7}", cleaned) or not low <= int(cleaned) <= high:
-        raise SupplierError(f"{what} {_shown(cleaned)} must be a whole number from "
-                            f"{low} to {high:,}")
+        raise SupplierError(_("%(what)s %(value)s must be a whole number from %(low)s to "
+                              "%(high)s") % {"what": _(what), "value": _shown(cleaned),
+                                             "low": low, "high": f"{high:,}"})
     return int(cleaned)
 
 
 def parse_lead_time(text: str) -> int:
     """Days from sending an order to the goods on the shelf: 0 (same day) to 90."""
-    return _whole(text, "lead time", 0, MAX_LEAD_DAYS)
+    return _whole(text, N_("lead time"), 0, MAX_LEAD_DAYS)
 
 
 def parse_pack_size(text: str) -> int:
     """Pieces (or grams/ml for loose goods) in one case: 1 to 10,000; empty = 1."""
-    return 1 if not (text or "").strip() else _whole(text, "pack size", 1, MAX_PACK)
+    return 1 if not (text or "").strip() else _whole(text, N_("pack size"), 1, MAX_PACK)
 
 
 def parse_case_cost(text: str) -> int:
     """The supplier's price for one case, in rupees -> paise (money.parse_amount)."""
     if not (text or "").strip():
-        raise SupplierError("cost is empty")
+        raise SupplierError(_("cost is empty"))
     try:
         minor = parse_amount(text)
     except MoneyError as exc:
-        raise SupplierError(f"cost: {exc}") from None
+        raise SupplierError(_("cost: %(problem)s") % {"problem": exc}) from None
     if not 0 < minor <= MAX_CASE_COST_MINOR:
-        raise SupplierError("cost of a case must be more than zero and at most ₹1,00,000")
+        raise SupplierError(_("cost of a case must be more than zero and at most ₹1,00,000"))
     return minor
 
 
@@ -102,13 +106,13 @@ def parse_supplier(*, name: str, gstin: str = "", phone: str = "",
 
 def parse_line_quantity(text: str) -> int:
     """A purchase-order line's quantity: 0 (leave it out) to MAX_QUANTITY."""
-    return _whole(text or "0", "quantity", 0, MAX_QUANTITY)
+    return _whole(text or "0", N_("quantity"), 0, MAX_QUANTITY)
 
 
 def check_unit(text: str) -> str:
     unit = (text or "").strip().lower()
     if unit not in UNITS:
-        raise SupplierError(f"unit {_shown(unit)} must be case or piece")
+        raise SupplierError(_("unit %(unit)s must be case or piece") % {"unit": _shown(unit)})
     return unit
 
 
@@ -153,8 +157,8 @@ def parse_expected_date(text: str, today: date) -> date | None:
     try:
         day = date.fromisoformat(cleaned)
     except ValueError:
-        raise SupplierError(f"expected date {_shown(cleaned)} is not a date like "
-                            "2026-12-31") from None
+        raise SupplierError(_("expected date %(value)s is not a date like 2026-12-31")
+                            % {"value": _shown(cleaned)}) from None
     if day < today:
-        raise SupplierError("the expected date is in the past")
+        raise SupplierError(_("the expected date is in the past"))
     return day

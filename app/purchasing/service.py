@@ -17,6 +17,7 @@ from app.config import StoreConfig
 from app.core import audit
 from app.core.clock import utcnow
 from app.core.db import Database, Session
+from app.core.i18n import _, ngettext
 from app.core.ids import uuid7
 from app.core.words import count_of
 from app.printing import service as printing
@@ -42,7 +43,9 @@ class NotFound(PurchasingError):
 
 class ImportRejected(PurchasingError):
     def __init__(self, errors: list[RowError]) -> None:
-        super().__init__(f"{len(errors)} bad row(s); nothing was written")
+        super().__init__(ngettext("%(num)d bad row(s); nothing was written",
+                                  "%(num)d bad row(s); nothing was written", len(errors))
+                         % {"num": len(errors)})
         self.errors = errors
 
 
@@ -95,7 +98,7 @@ async def list_suppliers(db: Database) -> list[SupplierRow]:
 async def _supplier(s: Session, supplier_id: str) -> Supplier:
     supplier = await s.get(Supplier, supplier_id)
     if supplier is None:
-        raise NotFound("No such supplier; it may have been removed.")
+        raise NotFound(_("No such supplier; it may have been removed."))
     return supplier
 
 
@@ -124,7 +127,8 @@ async def save_supplier(db: Database, fields: SupplierFields,
     """Create (no id) or change a supplier; a name already used by another is refused."""
     async with db.write() as s:
         if await _name_taken(s, fields.name, supplier_id):
-            raise PurchasingError(f"There is already a supplier called {fields.name}.")
+            raise PurchasingError(_("There is already a supplier called %(name)s.")
+                                  % {"name": fields.name})
         if supplier_id is None:
             supplier = Supplier(id=uuid7())
             s.add(supplier)
@@ -139,7 +143,7 @@ async def save_supplier(db: Database, fields: SupplierFields,
 async def _product_by_sku(s: Session, sku: str) -> Product:
     product = await s.scalar(select(Product).where(Product.sku == sku.strip().upper()))
     if product is None:
-        raise PurchasingError(f"No product has SKU {sku.strip().upper()[:40]}.")
+        raise PurchasingError(_("No product has SKU %(sku)s.") % {"sku": sku.strip().upper()[:40]})
     return product
 
 
@@ -180,7 +184,7 @@ async def import_suppliers(db: Database, parsed: csv_io.ParsedSuppliers) -> Impo
         skus = {i.sku for b in parsed.suppliers for i in b.items}
         ids = dict((await s.execute(select(Product.sku, Product.id)
                                     .where(Product.sku.in_(sorted(skus))))).all()) if skus else {}
-        errors += [RowError(i.line, f"no product has SKU {i.sku}")
+        errors += [RowError(i.line, _("no product has SKU %(sku)s") % {"sku": i.sku})
                    for b in parsed.suppliers for i in b.items if i.sku not in ids]
         if errors:
             raise ImportRejected(sorted(errors, key=lambda e: e.line))
@@ -283,17 +287,17 @@ async def _write_lines(s: Session, po: PurchaseOrder, wanted: list[WantedLine]) 
             continue
         item = offered.get(w.product_id)
         if item is None:
-            raise PurchasingError("A line is for a product this supplier does not sell us; "
-                                  "add it to the supplier first.")
+            raise PurchasingError(_("A line is for a product this supplier does not sell us; "
+                                    "add it to the supplier first."))
         if w.product_id in seen:
-            raise PurchasingError(f"{item.name} is on the order twice.")
+            raise PurchasingError(_("%(name)s is on the order twice.") % {"name": item.name})
         seen.add(w.product_id)
         s.add(PurchaseOrderLine(id=uuid7(), po_id=po.id, product_id=w.product_id,
                                 quantity=w.quantity, unit=w.unit, pack_size=item.pack_size,
                                 case_cost_minor=item.case_cost_minor, received=0))
         n += 1
     if n == 0:
-        raise PurchasingError("Nothing to order: every quantity is 0.")
+        raise PurchasingError(_("Nothing to order: every quantity is 0."))
     return n
 
 
@@ -317,7 +321,7 @@ async def create_order(db: Database, supplier_id: str, wanted: list[WantedLine],
 async def _order(s: Session, po_id: str) -> PurchaseOrder:
     po = await s.get(PurchaseOrder, po_id)
     if po is None:
-        raise NotFound("No such purchase order.")
+        raise NotFound(_("No such purchase order."))
     return po
 
 
@@ -327,8 +331,9 @@ async def edit_order(db: Database, po_id: str, wanted: list[WantedLine],
     async with db.write() as s:
         po = await _order(s, po_id)
         if not states.editable(po.status):
-            raise PurchasingError(f"{po_label(po.number)} is "
-                                  f"{states.LABELS[po.status].lower()}; only a draft can change.")
+            raise PurchasingError(_("%(order)s is %(state)s; only a draft can change.")
+                                  % {"order": po_label(po.number),
+                                     "state": states.state_word(po.status)})
         await _write_lines(s, po, wanted)
         po.expected_on, po.updated_at = expected_on, utcnow()
 
@@ -389,9 +394,9 @@ async def print_order(db: Database, cfg: StoreConfig, po_id: str, user_id: str |
         jobs = printing.print_document(s, cfg, "purchase_order", ref=f"po {view.label}",
                                        title=f"{view.label} {supplier.name}", order=view)
         if not jobs:
-            raise PurchasingError("No printer prints purchase orders: add purchase_order to "
-                                  "a printer's documents in the store's settings, or use "
-                                  "Print in the browser.")
+            raise PurchasingError(_("No printer prints purchase orders: add purchase_order "
+                                    "to a printer's documents in the store's settings, or "
+                                    "use Print in the browser."))
         audit.record(s, "po_printed", f"{view.label} to {count_of(len(jobs), 'printer')}",
                      user=user_id)
         return len(jobs)

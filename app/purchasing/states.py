@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from app.core.i18n import N_, _
+
 State = Literal["draft", "sent", "partly_received", "received", "cancelled"]
 
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -24,10 +26,16 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 FINAL = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
 ON_ORDER = frozenset({"sent", "partly_received"})
 
+# English, translated where shown (templates: _(labels[status]); state_word).
 LABELS: dict[str, str] = {
-    "draft": "Draft", "sent": "Sent", "partly_received": "Partly received",
-    "received": "Received", "cancelled": "Cancelled",
+    "draft": N_("Draft"), "sent": N_("Sent"), "partly_received": N_("Partly received"),
+    "received": N_("Received"), "cancelled": N_("Cancelled"),
 }
+
+
+def state_word(state: str) -> str:
+    """A state inside a sentence, in the language in force ("partly received")."""
+    return _(LABELS[state]).lower()
 
 
 class IllegalTransition(ValueError):
@@ -37,18 +45,22 @@ class IllegalTransition(ValueError):
 def check(current: str, target: str) -> None:
     for state in (current, target):
         if state not in TRANSITIONS:
-            raise IllegalTransition(f"unknown purchase order state {state!r}")
+            raise IllegalTransition(_("unknown purchase order state %(state)s")
+                                    % {"state": repr(state)})
     if target in TRANSITIONS[current]:
         return
     if current == target:
-        raise IllegalTransition(f"the purchase order is already {LABELS[current].lower()}")
+        raise IllegalTransition(_("the purchase order is already %(state)s")
+                                % {"state": state_word(current)})
     if current in FINAL:
         raise IllegalTransition(
-            f"the purchase order is {LABELS[current].lower()}; nothing more can happen to it")
-    allowed = ", ".join(LABELS[s].lower() for s in sorted(TRANSITIONS[current]))
+            _("the purchase order is %(state)s; nothing more can happen to it")
+            % {"state": state_word(current)})
+    allowed = ", ".join(state_word(s) for s in sorted(TRANSITIONS[current]))
     raise IllegalTransition(
-        f"a purchase order that is {LABELS[current].lower()} cannot become "
-        f"{LABELS[target].lower()}; next can be: {allowed}")
+        _("a purchase order that is %(state)s cannot become %(target)s; next can be: "
+          "%(allowed)s") % {"state": state_word(current), "target": state_word(target),
+                            "allowed": allowed})
 
 
 def editable(state: str) -> bool:

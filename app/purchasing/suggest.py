@@ -26,6 +26,8 @@ from fractions import Fraction
 from functools import lru_cache
 from operator import mul
 
+from app.core.i18n import _
+
 HISTORY_DAYS = 28
 RECENT_DAYS = 14
 DEFAULT_COVER_DAYS = 7
@@ -73,13 +75,15 @@ def parse_cover_days(text: str) -> int:
     if not cleaned:
         return DEFAULT_COVER_DAYS
     if not re.fullmatch(r"[0-9]{1,3}", cleaned):
-        raise SuggestError(f"days of cover must be a whole number from 1 to {MAX_COVER_DAYS}")
+        raise SuggestError(_("days of cover must be a whole number from 1 to %(max)s")
+                           % {"max": MAX_COVER_DAYS})
     return check_cover_days(int(cleaned))
 
 
 def check_cover_days(days: int) -> int:
     if not 1 <= days <= MAX_COVER_DAYS:
-        raise SuggestError(f"days of cover must be a whole number from 1 to {MAX_COVER_DAYS}")
+        raise SuggestError(_("days of cover must be a whole number from 1 to %(max)s")
+                           % {"max": MAX_COVER_DAYS})
     return days
 
 
@@ -172,7 +176,7 @@ def _weekday_before(today: date) -> int:
 def suggest_line(history: ProductHistory, *, today: date, lead_time_days: int,
                  cover_days: int) -> Suggestion:
     if history.pack_size < 1:
-        raise SuggestError(f"{history.sku}: pack size must be at least 1")
+        raise SuggestError(_("%(sku)s: pack size must be at least 1") % {"sku": history.sku})
     rate, need = need_for(history, today, max(0, lead_time_days) + cover_days)
     short = need - max(0, history.on_hand) - max(0, history.on_order)
     cases = -(-short // history.pack_size) if short > 0 else 0
