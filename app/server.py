@@ -354,17 +354,21 @@ def create_hub_app(cfg: HubConfig, *, check_migrations: bool = True) -> Litestar
     return _finish(app, cfg, db)
 
 
-HUB_NAV = [("Stores", "/"), ("Orders", "/hub/orders"), ("Catalogue", "/hub/catalog"),
-           ("Stock", "/hub/inventory"), ("Transfers", "/hub/transfers"), ("Sales", "/hub/sales"),
-           ("Promotions", "/hub/promotions"), ("Loyalty", "/hub/loyalty"),
-           ("Reports", "/hub/reports"), ("Rules", "/hub/rules")]
+HUB_NAV = [(i18n.N_("Stores"), "/"), (i18n.N_("Orders"), "/hub/orders"),
+           (i18n.N_("Catalogue"), "/hub/catalog"), (i18n.N_("Stock"), "/hub/inventory"),
+           (i18n.N_("Transfers"), "/hub/transfers"), (i18n.N_("Sales"), "/hub/sales"),
+           (i18n.N_("Promotions"), "/hub/promotions"), (i18n.N_("Loyalty"), "/hub/loyalty"),
+           (i18n.N_("Reports"), "/hub/reports"), (i18n.N_("Rules"), "/hub/rules")]
+HUB_ADMIN_NAV = [(i18n.N_("People and keys"), "/hub/people"),
+                 (i18n.N_("Sign-in locks"), "/security/locks")]
 
 
 def hub_nav_for(user) -> list[tuple[str, str]]:
+    """The hub's menu in the signed-in person's language (issue #22)."""
     if user is None:
         return []
-    admin = [("People and keys", "/hub/people"), ("Sign-in locks", "/security/locks")]
-    return HUB_NAV + (admin if user.role == "admin" else [])
+    links = HUB_NAV + (HUB_ADMIN_NAV if user.role == "admin" else [])
+    return [(i18n.gettext(label), path) for label, path in links]
 
 
 @get("/readyz", opt=PUBLIC)

@@ -242,10 +242,12 @@ def run_import(config: Path, csv_path: Path, log: Path) -> tuple[int, float, flo
 
 @dataclass
 class DownCheck:
-    """What one simulated store has been sent: seqs must be consecutive from 1 and the
-    products must arrive once each, in the hub's order."""
+    """What one simulated store has been sent on the stream that carries the catalogue
+    (its own stream on protocol 1, the shared catalogue log on 3): seqs must be
+    consecutive and the products must arrive once each, in the hub's order."""
 
     skus: list[str]
+    stream: str = "down"  # "down" (protocol 1) or "catalog" (protocol 3)
     last_seq: int = 0
     index: int = 0
     other_kinds: int = 0
@@ -253,7 +255,10 @@ class DownCheck:
     last_at: float = 0.0
     problems: list[str] = field(default_factory=list)
 
-    def __call__(self, sim: SimStore, fresh: list[dict]) -> None:
+    def __call__(self, sim: SimStore, fresh: list[dict], stream: str = "down") -> None:
+        if stream != self.stream:
+            self.other_kinds += len(fresh)
+            return
         self.last_at = time.perf_counter()
         if fresh and not self.first_at:
             self.first_at = self.last_at
@@ -294,6 +299,7 @@ class Point:
     # rate once it has noticed the import (a SQLite hub notices at its next poll)
     delivery_seconds: float = float("nan")
     outbox_rows: int = 0
+    log_rows: int = 0  # hub_catalog_log rows written (protocol 3: one per product)
     db_growth: int = 0
     fan: Phase | None = None
     rss_fanout_kib: int = 0
@@ -332,6 +338,7 @@ class Sizes:
     idle_seconds: float
     steady_seconds: float
     events_per_second: float
+    proto: int = 3  # the simulated stores' protocol: 3 reads the catalogue log, 1 does not
 
 
 async def connect_all(sims: list[SimStore], ws_url: str, budget: Budget) -> float:
@@ -383,8 +390,9 @@ async def measure_point(point: Point, hub: Any, tokens: dict[str, str], sizes: S
     checks = {}
     sims = []
     for i, (store_id, token) in enumerate(sorted(tokens.items())):
-        sim = SimStore(store_id, token, random.Random(i))
-        checks[store_id] = sim.on_down = DownCheck([])
+        sim = SimStore(store_id, token, random.Random(i), proto=sizes.proto)
+        checks[store_id] = sim.on_down = DownCheck(
+            [], stream="catalog" if sizes.proto >= 3 else "down")
         sims.append(sim)
     readers: list[asyncio.Task] = []
     stop_reading = asyncio.Event()
@@ -418,9 +426,14 @@ async def measure_point(point: Point, hub: Any, tokens: dict[str, str], sizes: S
         skus = write_catalog(csv_path, products, round_no)
         for check in checks.values():
             check.skus = skus
+        # What each store must reach: its own stream's last seq (protocol 1), or the
+        # catalogue log's head (protocol 3: one log for all stores).
+        cursor_sql = ("SELECT id, (SELECT seq FROM hub_catalog_head) FROM hub_stores"
+                      if sizes.proto >= 3 else "SELECT id, down_seq FROM hub_stores")
         async with Probe(url) as probe:
             rows0 = int(await probe.value("SELECT count(*) FROM hub_outbox"))
-            seq0 = dict(await probe.rows("SELECT id, down_seq FROM hub_stores"))
+            log0 = int(await probe.value("SELECT count(*) FROM hub_catalog_log"))
+            seq0 = dict(await probe.rows(cursor_sql))
         bytes0 = await db_bytes(url, hub.sqlite_path)
         pg_meter = await PgMeter(url).start()
         fan = Phase(pid)
@@ -443,8 +456,10 @@ async def measure_point(point: Point, hub: Any, tokens: dict[str, str], sizes: S
             raise BenchFailed(f"catalog-import exited {code}: "
                               f"{(root / 'import.log').read_text(errors='replace')[-1500:]}")
         async with Probe(url) as probe:
-            targets = dict(await probe.rows("SELECT id, down_seq FROM hub_stores"))
+            targets = dict(await probe.rows(cursor_sql))
             point.outbox_rows = int(await probe.value("SELECT count(*) FROM hub_outbox")) - rows0
+            point.log_rows = (int(await probe.value("SELECT count(*) FROM hub_catalog_log"))
+                              - log0)
         point.fan_events = sum(targets[s.id] - seq0.get(s.id, 0) for s in sims)
         wait_s = budget.remaining() - 30  # leave time to report
         deadline = time.perf_counter() + wait_s
@@ -470,9 +485,11 @@ async def measure_point(point: Point, hub: Any, tokens: dict[str, str], sizes: S
         point.fan_drops = len(point.drops)
         # The hub records the acks a moment later; then the DB size is the steady one.
         async with Probe(url) as probe:
+            behind_sql = ("SELECT count(*) FROM hub_stores WHERE catalog_acked < "
+                          "(SELECT seq FROM hub_catalog_head)" if sizes.proto >= 3 else
+                          "SELECT count(*) FROM hub_stores WHERE down_acked < down_seq")
             for _ in range(100):
-                if not int(await probe.value("SELECT count(*) FROM hub_stores "
-                                             "WHERE down_acked < down_seq")):
+                if not int(await probe.value(behind_sql)):
                     break
                 await asyncio.sleep(0.1)
         point.db_growth = await db_bytes(url, hub.sqlite_path) - bytes0
@@ -494,7 +511,8 @@ async def measure_point(point: Point, hub: Any, tokens: dict[str, str], sizes: S
               f"{point.fan_events:,} events in {point.fanout_seconds:.1f} s "
               f"({point.fan_rate:,.0f}/s; import {point.import_seconds:.1f} s, first event "
               f"to last ack {point.delivery_seconds:.1f} s = {point.delivery_rate:,.0f}/s), "
-              f"{point.outbox_rows:,} hub_outbox rows, DB +{point.db_growth / 2**20:,.1f} MiB",
+              f"{point.outbox_rows:,} hub_outbox rows, {point.log_rows:,} catalogue-log "
+              f"rows, DB +{point.db_growth / 2**20:,.1f} MiB",
               flush=True)
 
         # 3. steady stock events at the chain's rate
@@ -632,13 +650,15 @@ def report(points: list[Point], sizes: Sizes, markdown: bool) -> None:
          "seen at any store -> that",
          ["hub", "stores", "products", "events", "import s", "last ack s", "events/s",
           "delivery s", "delivery ev/s",
-          "outbox rows", "rows/(PxN)", "DB growth MiB", "B/row", "hub CPU s", "import CPU s",
+          "outbox rows", "log rows", "rows/(PxN)", "DB growth MiB", "B/row", "hub CPU s",
+          "import CPU s",
           "bench CPU s", "PG CPU s", "PG rows/event", "PG commits", "peak RSS MiB",
           "other work %", "links dropped"],
          [[p.backend, p.stores, p.products, p.fan_events, p.import_seconds, p.fanout_seconds,
            round(p.fan_rate), p.delivery_seconds, round(p.delivery_rate), p.outbox_rows,
-           round(p.outbox_rows / (p.products * p.stores), 2),
-           round(p.db_growth / 2**20, 1), round(p.db_growth / max(1, p.outbox_rows)),
+           p.log_rows, round((p.outbox_rows + p.log_rows) / (p.products * p.stores), 3),
+           round(p.db_growth / 2**20, 1),
+           round(p.db_growth / max(1, p.outbox_rows + p.log_rows)),
            round(p.fan.hub, 1), round(p.import_cpu, 1), round(p.fan.own, 1),
            round(p.pg_fan.cpu, 1) if p.pg_fan else "-",
            round(p.pg_fan.rows / max(1, p.fan_events), 2) if p.pg_fan else "-",
@@ -660,6 +680,16 @@ def report(points: list[Point], sizes: Sizes, markdown: bool) -> None:
     print("\nprojections (linear in products x stores, from each measured point; "
           "EXTRAPOLATED, not measured):")
     for p in fan:
+        if p.fan_events and p.log_rows and not p.outbox_rows:  # protocol 3: one log
+            per_row = p.db_growth / p.log_rows
+            print(f"  {p.backend} from {p.products:,} x {p.stores:,} (catalogue log): "
+                  f"{FULL_IMPORT:,} products = {FULL_IMPORT:,} log rows x {per_row:,.0f} B = "
+                  f"{FULL_IMPORT * per_row / 1e9:,.2f} GB whatever the stores; delivery "
+                  f"at {p.delivery_rate:,.0f} events/s to {p.stores:,} stores = "
+                  f"{FULL_IMPORT * p.stores / p.delivery_rate / 60:,.1f} min after the "
+                  f"import ({p.import_seconds / p.products * FULL_IMPORT / 60:,.1f} min at "
+                  f"its measured rate)")
+            continue
         if not p.fan_events or not p.outbox_rows:
             continue
         per_row = p.db_growth / p.outbox_rows
@@ -699,6 +729,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--pg-dsn", default="",
                    help="PostgreSQL server (default $KIRANA_TEST_PG or "
                         "postgresql://postgres@127.0.0.1:5432/postgres)")
+    p.add_argument("--proto", type=int, choices=(1, 3), default=3,
+                   help="the simulated stores' sync protocol: 3 reads the shared catalogue "
+                        "log (issue #24), 1 gets the catalogue copied into its own stream "
+                        "(the hub's path for older stores) (3)")
     p.add_argument("--markdown", action="store_true", help="tables as Markdown too")
     p.add_argument("--workdir", help="use this (empty or new) directory; always kept")
     p.add_argument("--keep", action="store_true", help="keep the temp directory")
@@ -717,6 +751,7 @@ def sizes_for(args: argparse.Namespace) -> Sizes:
                  "events_per_second"):
         if getattr(args, name) is not None:
             setattr(sizes, name, getattr(args, name))
+    sizes.proto = args.proto
     if not sizes.stores or min(sizes.stores) < 1 or sizes.products < 1:
         raise SystemExit("--stores needs counts of at least 1; --products at least 1")
     return sizes

@@ -460,7 +460,8 @@ async def register_stores(url: str, count: int) -> dict[str, str]:
 
 @dataclass
 class SimStore:
-    """One simulated store: a raw websocket speaking sync protocol v1."""
+    """One simulated store: a raw websocket speaking sync protocol v1, or v3 (`proto`
+    3: products come from the hub's shared catalogue log in `catalog` frames, issue #24)."""
 
     id: str
     token: str
@@ -482,6 +483,9 @@ class SimStore:
     # (bench/hub_scale.py checks every store gets the catalogue once, in order).
     on_down: Any = None
     epoch: str = ""  # made at the first open and kept, as a store's database keeps it
+    proto: int = 1  # 1, or 3 (the catalogue log)
+    cat_cursor: int = 0  # the last catalogue-log seq applied (proto 3)
+    cat_events: int = 0
 
     async def open(self, ws_url: str, wait_s: float) -> None:
         """Connect and say hello. Opening again after a drop resumes like a store's
@@ -494,11 +498,18 @@ class SimStore:
         self.ws = await connect(ws_url, additional_headers={"Authorization": f"Bearer {self.token}"},
                                 open_timeout=wait_s, max_size=4 * 1024 * 1024, compression=None,
                                 ping_interval=20, ping_timeout=60, close_timeout=5)
-        await self.ws.send(_json.encode({"type": "hello", "proto": 1, "store_id": self.id,
-                                         "epoch": self.epoch, "applied_down": self.down_cursor}))
+        hello = {"type": "hello", "proto": 1, "store_id": self.id, "epoch": self.epoch,
+                 "applied_down": self.down_cursor}
+        if self.proto >= 3:
+            hello.update(proto_max=3, applied_catalog=self.cat_cursor)
+        await self.ws.send(_json.encode(hello))
         welcome = msgspec.json.decode(await asyncio.wait_for(self.ws.recv(), wait_s))
         if welcome.get("type") != "welcome":
             raise BenchFailed(f"{self.id}: expected welcome, got {welcome}")
+        if self.proto >= 3 and (welcome.get("proto") != 3
+                                or welcome.get("catalog_after") != self.cat_cursor):
+            raise BenchFailed(f"{self.id}: a v3 welcome from our cursor expected, got "
+                                  f"{welcome}")
         self.acked_upto = welcome["acked_up"]
         self.next_seq = self.acked_upto + 1
         self.pending.clear()
@@ -529,10 +540,26 @@ class SimStore:
                     fresh = [e for e in events if e["seq"] > self.down_cursor]
                     self.down_repeats += len(events) - len(fresh)
                     if self.on_down is not None:
-                        self.on_down(self, fresh)
+                        self.on_down(self, fresh, "down")
                     self.down_events += len(fresh)
                     self.down_cursor = max(self.down_cursor, events[-1]["seq"])
                     await self.ws.send(_json.encode({"type": "ack", "upto": self.down_cursor}))
+                elif kind == "catalog":  # protocol 3: the rule of protocol.receive_catalog
+                    if message["after"] > self.cat_cursor:
+                        self.problems.append(f"catalogue frame after {message['after']}, "
+                                             f"cursor {self.cat_cursor}")
+                        await self.ws.send(_json.encode({"type": "catalog_resend",
+                                                         "after": self.cat_cursor}))
+                        continue
+                    events = message["events"]
+                    fresh = [e for e in events if e["seq"] > self.cat_cursor]
+                    self.down_repeats += len(events) - len(fresh)
+                    if self.on_down is not None:
+                        self.on_down(self, fresh, "catalog")
+                    self.cat_events += len(fresh)
+                    self.cat_cursor = max(self.cat_cursor, events[-1]["seq"])
+                    await self.ws.send(_json.encode({"type": "catalog_ack",
+                                                     "upto": self.cat_cursor}))
                 else:
                     self.problems.append(f"unexpected {str(message)[:200]}")
         except ConnectionClosed as exc:

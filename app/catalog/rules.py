@@ -118,24 +118,30 @@ def check_name_local(text: str) -> str:
     """The local-language name (issue #22): one line, at most NAME_MAX characters, with
     no control or invisible formatting character (`hidden_characters`); empty is allowed
     (the English name alone shows)."""
+    return _one_line_name("name_local", text)
+
+
+def _one_line_name(field: str, text: object) -> str:
+    """A name on one line (runs of spaces collapsed), refused when it holds a control or
+    invisible formatting character (`hidden_characters`) or is longer than NAME_MAX."""
     name = " ".join(_text(text).split())
     hidden = hidden_characters(name)
     if hidden:
-        raise ProductError(f"name_local has a control or invisible character (U+{ord(hidden[0]):04X}):"
+        raise ProductError(f"{field} has a control or invisible character (U+{ord(hidden[0]):04X}):"
                            " type the name again without it")
     if len(name) > NAME_MAX:
-        raise ProductError(f"name_local is longer than {NAME_MAX} characters")
+        raise ProductError(f"{field} is longer than {NAME_MAX} characters")
     return name
 
 
 def check_name(text: str) -> str:
-    """The name with its runs of spaces collapsed; 1 to NAME_MAX characters."""
-    name = " ".join(_text(text).split())
-    if not name:
+    """The name with its runs of spaces collapsed; 1 to NAME_MAX characters, and, as the
+    local name (`check_name_local`), no control or invisible formatting character: a bidi
+    override or a zero-width space would show staff and customers one name while the
+    catalogue, search and receipts hold another (issue #22)."""
+    if not " ".join(_text(text).split()):
         raise ProductError("name is empty")
-    if len(name) > NAME_MAX:
-        raise ProductError(f"name is longer than {NAME_MAX} characters")
-    return name
+    return _one_line_name("name", text)
 
 
 def check_price_minor(price_minor: int) -> int:

@@ -140,8 +140,9 @@ async def change_own_pin(db: Database, user_id: str, old_pin: str, new_pin: str)
 
 
 async def set_language(db: Database, user_id: str, code: str) -> None:
-    """A signed-in person's own language for every device they sign in on (issue #22)."""
-    if not is_shipped(code):
+    """A signed-in person's own language for every device they sign in on (issue #22);
+    "" takes it away (the device's choice, else the store's default, applies again)."""
+    if code and not is_shipped(code):
         raise CredentialError(f"{code[:20]!r} is not a language this store has")
     async with db.write() as s:
         row = await _user(s, user_id)

@@ -36,6 +36,7 @@ from babel.numbers import format_currency, format_decimal
 from app.locale import SOURCE_LANGUAGE, catalogue_path, shipped_languages
 
 LANG_COOKIE = "kirana_lang"
+STORE_DEFAULT = "default"  # the toggle's value for "no choice of my own: the store's"
 PINNED = "kirana_lang_pinned"  # a request's (language, bilingual) set by pin_language
 # Lakh grouping for every Indian language (CLDR writes kn, mr and ta the Western way).
 INDIAN_MONEY = "¤#,##,##0.00"
@@ -100,6 +101,13 @@ def current_language() -> str:
     user = state.get("kirana_user")
     return choose_language(getattr(user, "language", ""), state.get("kirana_lang_device"),
                            state.get("kirana_lang_store", SOURCE_LANGUAGE))
+
+
+def store_language() -> str:
+    """The store's default language (``[store] language``) for this request."""
+    scope = _scope.get()
+    store = (scope.get("state") or {}).get("kirana_lang_store") if scope is not None else None
+    return str(store) if is_shipped(store) else SOURCE_LANGUAGE
 
 
 def names_language() -> str:
@@ -223,6 +231,7 @@ def install(env: Any) -> None:
     env.globals["current_language"] = current_language
     env.globals["language_name"] = language_name
     env.globals["names_language"] = names_language
+    env.globals["store_language"] = store_language
     env.globals["shipped_languages"] = shipped_languages
     env.filters["money"] = money
 

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from app.core.date_ranges import EARLIEST
+from app.core.i18n import _, ngettext
 from app.core.money import format_amount, round_half_up
-from app.core.words import count_of
 
 BILL_KINDS: frozenset[str] = frozenset({"bill_amount_off", "bill_percent_off",
                                         "bill_free_item"})
@@ -123,14 +123,15 @@ class Targets:
     def words(self) -> str:
         """What the page says the figures are of."""
         if self.everything:
-            return "the whole bill (all products)"
+            return _("the whole bill (all products)")
         parts = []
         if self.skus:
-            parts.append(count_of(len(self.skus), "product"))
+            parts.append(ngettext("%(num)d product", "%(num)d products", len(self.skus))
+                         % {"num": len(self.skus)})
         if self.categories:
             parts.append(", ".join(sorted(self.categories)[:5])
                          + (" …" if len(self.categories) > 5 else ""))
-        return " and ".join(parts) or "nothing"
+        return _(" and ").join(parts) or _("nothing")
 
 
 def targets_of(kind: str, skus: Iterable[str], categories: Iterable[str],
@@ -207,47 +208,59 @@ class Uplift:
 
 def _before(days: int, weekdays_only: bool = False) -> str:
     if weekdays_only:
-        return ("the one day before on the same days of the week" if days == 1
-                else f"the {count_of(days, 'day')} before on the same days of the week")
-    return "the day before" if days == 1 else f"the {count_of(days, 'day')} before"
+        return (_("the one day before on the same days of the week") if days == 1
+                else ngettext("the %(num)d day before on the same days of the week",
+                              "the %(num)d days before on the same days of the week", days)
+                % {"num": days})
+    return (_("the day before") if days == 1
+            else ngettext("the %(num)d day before", "the %(num)d days before", days)
+            % {"num": days})
 
 
 def _units(u: Uplift) -> str:
     """'34 % more units than the 14 days before', in the shapes a percentage can take."""
     percent, before = u.unit_percent or 0, _before(u.days, u.weekdays_only)
     if percent > 0:
-        return f"{percent} % more units than {before}"
+        return _("%(percent)s %% more units than %(before)s") % {"percent": percent,
+                                                                 "before": before}
     if percent < 0:
-        return f"{-percent} % fewer units than {before}"
+        return _("%(percent)s %% fewer units than %(before)s") % {"percent": -percent,
+                                                                  "before": before}
     if u.unit_change == 0:
-        return f"as many units as {before}"
-    return f"about as many units as {before}"
+        return _("as many units as %(before)s") % {"before": before}
+    return _("about as many units as %(before)s") % {"before": before}
 
 
 def _revenue(u: Uplift) -> str:
     percent = u.revenue_percent
     if percent is None:
-        return "no revenue before to compare" if u.during.revenue_minor else "no revenue"
+        return _("no revenue before to compare") if u.during.revenue_minor else _("no revenue")
     if percent > 0:
-        return f"revenue up {percent} %"
+        return _("revenue up %(percent)s %%") % {"percent": percent}
     if percent < 0:
-        return f"revenue down {-percent} %"
-    return "revenue the same" if u.revenue_change_minor == 0 else "revenue about the same"
+        return _("revenue down %(percent)s %%") % {"percent": -percent}
+    return _("revenue the same") if u.revenue_change_minor == 0 else _("revenue about the same")
 
 
 def verdict(u: Uplift) -> str:
     """One sentence for the manager: 'Sold 34 % more units than the 14 days before,
     revenue up 20 %; gave ₹1,240.00 off on 52 bills.' A baseline of nothing is said in
     words, never as an infinite per cent."""
-    off = f"gave {format_amount(u.discount_minor)} off on {count_of(u.bills, 'bill')}" \
-        if u.bills else "took nothing off any bill"
+    off = (ngettext("gave %(amount)s off on %(num)d bill", "gave %(amount)s off on %(num)d bills",
+                    u.bills) % {"amount": format_amount(u.discount_minor), "num": u.bills}
+           if u.bills else _("took nothing off any bill"))
     before = _before(u.days, u.weekdays_only)
     if u.during.units == 0 and u.before.units == 0:
-        return f"Nothing it covers sold, during the offer or in {before}; {off}."
+        return (_("Nothing it covers sold, during the offer or in %(before)s; %(off)s.")
+                % {"before": before, "off": off})
     if u.before.units == 0:
-        return (f"Sold {count_of(u.during.units, 'unit')}; none in {before}, so there is no "
-                f"percentage to compare; {off}.")
-    return f"Sold {_units(u)}, {_revenue(u)}; {off}."
+        return (ngettext("Sold %(num)d unit; none in %(before)s, so there is no percentage to "
+                         "compare; %(off)s.",
+                         "Sold %(num)d units; none in %(before)s, so there is no percentage to "
+                         "compare; %(off)s.", u.during.units)
+                % {"num": u.during.units, "before": before, "off": off})
+    return (_("Sold %(units)s, %(revenue)s; %(off)s.")
+            % {"units": _units(u), "revenue": _revenue(u), "off": off})
 
 
 # ---- what the sale lines kept --------------------------------------------------------

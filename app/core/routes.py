@@ -114,17 +114,23 @@ async def login_submit(request: Request, data: Form) -> Response | Template:
 @post("/language", opt=PUBLIC)
 async def choose_language(request: Request, data: Form) -> Response:
     """The language toggle (PIN screen, profile page): this device's language until
-    someone signs in (cookie); a signed-in person's own choice is saved with them."""
+    someone signs in (cookie); a signed-in person's own choice is saved with them.
+    ``lang=default`` goes back to the store's default: no own language, no device choice."""
     code = data.get("lang", "")
-    if not i18n.is_shipped(code):
+    to_default = code == i18n.STORE_DEFAULT
+    if not (to_default or i18n.is_shipped(code)):
         return Response("Unknown language", status_code=400, media_type="text/plain")
     user = await auth.session_user(request)
     if user is not None:
-        await credentials.set_language(request.app.state.db, user.id, code)
+        await credentials.set_language(request.app.state.db, user.id, "" if to_default else code)
     response: Response = Redirect(_safe_next(data.get("next")), status_code=303)
-    response.cookies.append(Cookie(
-        key=i18n.LANG_COOKIE, value=code, max_age=3600 * 24 * 365, httponly=True,
-        samesite="lax", secure=request.app.state.cfg.server.secure_cookies))
+    secure = request.app.state.cfg.server.secure_cookies
+    if to_default:
+        response.delete_cookie(i18n.LANG_COOKIE)
+    else:
+        response.cookies.append(Cookie(
+            key=i18n.LANG_COOKIE, value=code, max_age=3600 * 24 * 365, httponly=True,
+            samesite="lax", secure=secure))
     return response
 
 
@@ -163,7 +169,7 @@ async def help_home(request: Request) -> Template:
 @get("/help/{role:str}", guards=[STAFF])
 async def help_page(request: Request, role: str) -> Template:
     if role not in HELP_PAGES:
-        raise NotFoundException("There is help for the cashier, the picker and the manager.")
+        raise NotFoundException(_("There is help for the cashier, the picker and the manager."))
     return _help(request, role)
 
 

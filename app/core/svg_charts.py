@@ -22,6 +22,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
 
+from app.core.i18n import _
+
 __all__ = [
     "Svg", "bar_chart", "compact_amount", "hbar_chart", "line_chart", "nice_ticks",
     "sparkline",
@@ -131,7 +133,8 @@ def _figures_text(labels: Sequence[str], values: Sequence[Number], fmt: Formatte
     parts = []
     for i, (label, value) in enumerate(zip(labels, values, strict=True)):
         if i == TITLE_FIGURES:
-            parts.append(f"and {len(values) - TITLE_FIGURES} more in the table below")
+            parts.append(_("and %(count)s more in the table below")
+                         % {"count": len(values) - TITLE_FIGURES})
             break
         text = f"{_clean(label, TITLE_LABEL_CHARS)} {fmt(int(value))}"
         if previous is not None:
@@ -141,7 +144,8 @@ def _figures_text(labels: Sequence[str], values: Sequence[Number], fmt: Formatte
 
 
 def _open(kind: str, width: int, height: int, title: str, summary: str) -> list[str]:
-    label = _esc(f"{title}: {summary}" if summary else f"{title}: nothing to show", 4000)
+    shown = summary or _("nothing to show")
+    label = _esc(f"{title}: {shown}", 4000)
     return [
         f'<svg class="chart" data-chart="{escape(kind)}" viewBox="0 0 {width} {height}" '
         f'preserveAspectRatio="xMidYMid meet" role="img" aria-label="{label}" '
@@ -200,13 +204,14 @@ def _axis(frame: _Frame, ticks: list[int], axis_fmt: Formatter, total_width: int
 
 def bar_chart(labels: Sequence[str], values: Sequence[Number], *, title: str,
               previous: Sequence[Number] | None = None,
-              names: tuple[str, str] = ("This period", "Previous period"),
+              names: tuple[str, str] | None = None,
               fmt: Formatter = str, axis_fmt: Formatter | None = None,
               width: int = 720, height: int = 300) -> Svg:
     """Vertical bars, one per label, with a y axis of round ticks and the labels under
     the bars (thinned when they would overlap). ``previous``, if given, is drawn as a
     lighter bar beside each one, with a legend. Negative figures hang below the zero
     line in red. An empty series draws a box saying there is nothing to show."""
+    names = names or (_("This period"), _("Previous period"))
     vals = _checked(values)
     if len(labels) != len(vals):
         raise ValueError("labels and values differ in length")
@@ -214,7 +219,7 @@ def bar_chart(labels: Sequence[str], values: Sequence[Number], *, title: str,
     if prev is not None and len(prev) != len(vals):
         raise ValueError("previous and values differ in length")
     if not vals:
-        return _empty("bars", width, height, title, "No sales in this period")
+        return _empty("bars", width, height, title, _("No sales in this period"))
     axis_fmt = axis_fmt or fmt
     every = [*vals, *(prev or [])]
     ticks = nice_ticks(min(every), max(every))
@@ -275,7 +280,7 @@ def hbar_chart(labels: Sequence[str], values: Sequence[Number], *, title: str,
     if len(labels) != len(vals):
         raise ValueError("labels and values differ in length")
     if not vals:
-        return _empty("hbars", width, 80, title, "Nothing sold in this period")
+        return _empty("hbars", width, 80, title, _("Nothing sold in this period"))
     height = row * len(vals) + 8
     lo, hi = min(0, *vals), max(0, *vals)
     figure_room = 110
@@ -319,7 +324,7 @@ def line_chart(labels: Sequence[str], values: Sequence[Number], *, title: str,
     if len(labels) != len(vals):
         raise ValueError("labels and values differ in length")
     if not vals:
-        return _empty("line", width, height, title, "No sales in this period")
+        return _empty("line", width, height, title, _("No sales in this period"))
     ticks = nice_ticks(min(vals), max(vals))
     frame = _Frame(left=76, top=12, width=width - 76 - 16, height=height - 12 - 30,
                    lo=ticks[0], hi=ticks[-1])
@@ -347,7 +352,7 @@ def sparkline(values: Sequence[Number], *, title: str, fmt: Formatter = str,
     still says the first, last, lowest and highest figure."""
     vals = _checked(values)
     if not vals:
-        return _empty("spark", width, height, title, "no figures")
+        return _empty("spark", width, height, title, _("no figures"))
     lo, hi = min(0, *vals), max(0, *vals)
     frame = _Frame(left=2, top=2, width=width - 4, height=height - 4, lo=lo, hi=hi)
     summary = (f"from {fmt(int(vals[0]))} to {fmt(int(vals[-1]))}, lowest {fmt(int(min(vals)))}, "

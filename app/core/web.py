@@ -179,11 +179,12 @@ def not_authorized_handler(request: Request, exc: NotAuthorizedException) -> Res
 
 
 def permission_denied_handler(request: Request, exc: PermissionDeniedException) -> Response:
-    return _error_page(request, 403, "Not allowed", exc.detail)
+    return _error_page(request, 403, gettext("Not allowed"), exc.detail)
 
 
 def not_found_handler(request: Request, exc: NotFoundException) -> Response:
-    return _error_page(request, 404, "Not found", exc.detail or "There is nothing at this address.")
+    return _error_page(request, 404, gettext("Not found"),
+                       exc.detail or gettext("There is nothing at this address."))
 
 
 def validation_handler(request: Request, exc: ValidationException) -> Response:
@@ -199,11 +200,11 @@ def validation_handler(request: Request, exc: ValidationException) -> Response:
             detail = "; ".join(parts)
     if _wants_json(request):
         return Response({"error": "bad request", "detail": detail}, status_code=400)
-    return _error_page(request, 400, "Please check", detail)
+    return _error_page(request, 400, gettext("Please check"), detail)
 
 
 def http_exception_handler(request: Request, exc: HTTPException) -> Response:
-    return _error_page(request, exc.status_code, "Problem", exc.detail)
+    return _error_page(request, exc.status_code, gettext("Problem"), exc.detail)
 
 
 def server_error_handler(request: Request, exc: Exception) -> Response:
@@ -211,9 +212,9 @@ def server_error_handler(request: Request, exc: Exception) -> Response:
     return _error_page(
         request,
         HTTP_500_INTERNAL_SERVER_ERROR,
-        "Something went wrong",
-        "The server hit a problem and saved nothing from this step. Try again; "
-        "if it keeps happening, tell the store manager.",
+        gettext("Something went wrong"),
+        gettext("The server hit a problem and saved nothing from this step. Try again; "
+                "if it keeps happening, tell the store manager."),
     )
 
 

@@ -24,8 +24,10 @@ from litestar.params import Body
 from litestar.response import File, Redirect, ServerSentEvent, Template
 from litestar.response.sse import ServerSentEventMessage
 
+from app.core import i18n
 from app.core.auth import PUBLIC, requires, role_allows, session_user
 from app.core.clock import utcnow
+from app.core.i18n import N_, _
 from app.core.web import Form, counted, current_user, page, qr_svg_data_uri, signed_in
 from app.display import service
 from app.display.live import Broker, CounterFeed, Shown
@@ -37,18 +39,18 @@ COOKIE_DAYS = 3650
 DISPLAY_STATE = "kirana_display"
 KEEPALIVE_SECONDS = 15.0
 MAX_STREAMS_PER_DISPLAY = 4  # a screen reloading leaves a stream or two for a moment
-TOO_MANY = ("This screen already has too many open display pages. Close the others, "
-            "then reload this page.")
-NOT_PAIRED = ("This screen is not paired with a counter (or its pairing was cancelled). "
-              "A manager pairs it from Pair a device → Customer displays.")
+TOO_MANY = N_("This screen already has too many open display pages. Close the others, "
+              "then reload this page.")
+NOT_PAIRED = N_("This screen is not paired with a counter (or its pairing was cancelled). "
+                "A manager pairs it from Pair a device → Customer displays.")
 # The form's image plus one byte: a bigger one is refused with the page's own message.
 MAX_UPLOAD_READ = service.MAX_SLIDE_KB * 1024 + 1
 # The upload's whole body: the largest image plus the form around it (boundaries, part
 # headers, the CSRF field; well under 64 KB). A bigger body is refused with 413 on its
 # Content-Length (or as it streams past the limit), before it is read into memory.
 MAX_UPLOAD_BODY = service.MAX_SLIDE_KB * 1024 + 64 * 1024
-TOO_BIG = (f"The slideshow takes images of at most {service.MAX_SLIDE_KB} KB. Save this one "
-           "smaller, go back and upload it again. Nothing was stored.")
+TOO_BIG = N_("The slideshow takes images of at most %(kb)s KB. Save this one smaller, go "
+             "back and upload it again. Nothing was stored.")
 
 
 def display_guard(*roles: str):
@@ -67,7 +69,7 @@ def display_guard(*roles: str):
             user = await session_user(connection)
             if user is not None and role_allows(user.role, roles):
                 return
-        raise PermissionDeniedException(NOT_PAIRED)
+        raise PermissionDeniedException(_(NOT_PAIRED))
 
     # read by tests/integration/test_security.py's route-table walk
     guard.kirana_roles = ("display", *roles)  # type: ignore[attr-defined]
@@ -91,9 +93,12 @@ def broker_of(request: Request) -> Broker:
 
 
 def _render(request: Request, template: str, context: dict[str, Any]) -> str:
+    """A screen for the customer: in the store's language ([store] language), not the
+    language of whoever's request happens to draw it (issue #22)."""
     engine = request.app.template_engine
     assert engine is not None  # (create_store_app's TemplateConfig)
-    return engine.get_template(template).render(**context)
+    with i18n.use_language(request.app.state.cfg.store.language):
+        return engine.get_template(template).render(**context)
 
 
 @get("/display", guards=[DISPLAY])
@@ -102,6 +107,7 @@ async def display_page(request: Request) -> Template:
     display = _display(request)
     db, cfg = request.app.state.db, request.app.state.cfg
     screen = await screen_for(db, cfg, display, broker_of(request).feed(display.counter).signal)
+    i18n.pin_language(request.scope, cfg.store.language)  # for the customer: the store's
     return page(request, "display/screen.html", store=cfg.store, display=display,
                 first=_render(request, screen.template, screen.context))
 
@@ -143,7 +149,9 @@ async def _screens(request: Request, display: service.Display
         if display.id not in shown.valid and shown is not confirmed:
             # not paired yet when the screen was drawn, or revoked: ask for this one
             if not await service.still_valid(db, display.id):
-                yield ServerSentEventMessage(event="revoked", data=NOT_PAIRED)
+                with i18n.use_language(request.app.state.cfg.store.language):
+                    gone = _(NOT_PAIRED)
+                yield ServerSentEventMessage(event="revoked", data=gone)
                 return
             confirmed = shown
         if shown.html != last:
@@ -168,7 +176,7 @@ async def display_events(request: Request) -> ServerSentEvent | Response:
     display = _display(request)
     streams: Counter = request.app.state.setdefault("display_streams", Counter())
     if streams[display.id] >= MAX_STREAMS_PER_DISPLAY:
-        return Response(TOO_MANY, status_code=429, media_type="text/plain",
+        return Response(_(TOO_MANY), status_code=429, media_type="text/plain",
                         headers={"Retry-After": "5"})
     streams[display.id] += 1
     return ServerSentEvent(counted(streams, display.id, _screens(request, display)))
@@ -178,7 +186,7 @@ async def display_events(request: Request) -> ServerSentEvent | Response:
 async def slide_image(request: Request, slide_id: str) -> File:
     found = await service.slide_file(request.app.state.db, request.app.state.cfg, slide_id)
     if found is None:
-        raise NotFoundException("That image is not in the slideshow any more.")
+        raise NotFoundException(_("That image is not in the slideshow any more."))
     path, media_type = found
     return File(path, media_type=media_type, content_disposition_type="inline")
 
@@ -248,13 +256,14 @@ async def revoke_screen(request: Request, display_id: str) -> Template:
     except service.DisplayError as exc:
         return await _manage(request, str(exc), "error", status_code=404)
     broker_of(request).notify(row.counter)  # its open streams check and end at once
-    return await _manage(request, f"{row.name} is unpaired; it shows nothing any more.")
+    return await _manage(request, _("%(name)s is unpaired; it shows nothing any more.")
+                         % {"name": row.name})
 
 
 def _upload_too_big(request: Request, _exc: RequestEntityTooLarge) -> Response:
     """The body went over MAX_UPLOAD_BODY: the manager's plain message, not Litestar's."""
-    return page(request, "errors/error.html", status_code=413, title="Image too big",
-                message=TOO_BIG, user=current_user(request))
+    return page(request, "errors/error.html", status_code=413, title=_("Image too big"),
+                message=_(TOO_BIG) % {"kb": service.MAX_SLIDE_KB}, user=current_user(request))
 
 
 @post("/display/slides", guards=[MANAGER], request_max_body_size=MAX_UPLOAD_BODY,
@@ -273,7 +282,7 @@ async def add_slide(
     except service.DisplayError as exc:
         return await _manage(request, str(exc), "error", status_code=400)
     _wake_all(request)
-    return await _manage(request, "Image added to the slideshow.")
+    return await _manage(request, _("Image added to the slideshow."))
 
 
 @post("/display/slides/{slide_id:str}/remove", guards=[MANAGER])
@@ -284,7 +293,7 @@ async def remove_slide(request: Request, slide_id: str) -> Template:
     except service.DisplayError as exc:
         return await _manage(request, str(exc), "error", status_code=404)
     _wake_all(request)
-    return await _manage(request, "Image removed from the slideshow.")
+    return await _manage(request, _("Image removed from the slideshow."))
 
 
 def _wake_all(request: Request) -> None:

@@ -22,10 +22,10 @@ from app.core import audit
 from app.core.auth import StaffUser
 from app.core.clock import utcnow
 from app.core.db import Database
+from app.core.i18n import _, ngettext
 from app.core.ids import uuid7
 from app.core.private_files import write_private
 from app.core.security import hash_token
-from app.core.words import count_of
 from app.display.models import CustomerDisplay, DisplaySlide
 
 PAIRING_MINUTES = 10
@@ -59,16 +59,18 @@ class Display:
 
 def _check_counter(cfg: StoreConfig, counter: str) -> str:
     if counter not in cfg.pos.counters:
-        raise DisplayError(f"{counter[:12]!r} is not one of this store's counters "
-                           f"({', '.join(cfg.pos.counters)}). Nothing changed.")
+        raise DisplayError(_("%(counter)s is not one of this store's counters (%(counters)s). "
+                             "Nothing changed.")
+                           % {"counter": repr(counter[:12]),
+                              "counters": ", ".join(cfg.pos.counters)})
     return counter
 
 
 def _check_name(name: str) -> str:
     name = name.strip()
     if not _NAME.fullmatch(name):
-        raise DisplayError("Give the screen a name of 1 to 40 letters (e.g. Counter 1 screen). "
-                           "Nothing changed.")
+        raise DisplayError(_("Give the screen a name of 1 to 40 letters (e.g. Counter 1 "
+                             "screen). Nothing changed."))
     return name
 
 
@@ -93,8 +95,8 @@ async def join(db: Database, code: str) -> tuple[Display, str]:
     """The screen that opened the pairing link: the code is used up and the display
     gets its token (returned once, for its cookie). A wrong, used or expired code, or
     one of a revoked display, is refused."""
-    refused = DisplayError("This pairing link is not valid any more (used, expired or "
-                           "cancelled). Ask the manager to pair this screen again.")
+    refused = DisplayError(_("This pairing link is not valid any more (used, expired or "
+                             "cancelled). Ask the manager to pair this screen again."))
     if not _TOKEN_SHAPE.fullmatch(code):
         raise refused
     token = secrets.token_urlsafe(TOKEN_BYTES)
@@ -159,7 +161,7 @@ async def revoke(db: Database, display_id: str, by: StaffUser) -> CustomerDispla
     async with db.write() as s:
         row = await s.get(CustomerDisplay, display_id[:36])
         if row is None:
-            raise DisplayError("No such display. Nothing changed.")
+            raise DisplayError(_("No such display. Nothing changed."))
         if row.revoked_at is None:
             row.revoked_at, row.revoked_by = utcnow(), by.id
             row.pairing_hash = None
@@ -203,14 +205,15 @@ def image_kind(data: bytes) -> str | None:
 
 def check_slide(data: bytes) -> str:
     if not data:
-        raise DisplayError("Choose an image file first. Nothing was stored.")
+        raise DisplayError(_("Choose an image file first. Nothing was stored."))
     if len(data) > MAX_SLIDE_KB * 1024:
-        raise DisplayError(f"That image is too big ({len(data) // 1024} KB; at most "
-                           f"{MAX_SLIDE_KB} KB). Save it smaller and upload it again. "
-                           "Nothing was stored.")
+        raise DisplayError(_("That image is too big (%(size)s KB; at most %(max)s KB). Save "
+                             "it smaller and upload it again. Nothing was stored.")
+                           % {"size": len(data) // 1024, "max": MAX_SLIDE_KB})
     kind = image_kind(data)
     if kind is None:
-        raise DisplayError("That file is not a PNG, JPEG or WebP image. Nothing was stored.")
+        raise DisplayError(_("That file is not a PNG, JPEG or WebP image. Nothing was "
+                             "stored."))
     return kind
 
 
@@ -225,8 +228,11 @@ async def add_slide(db: Database, cfg: StoreConfig, data: bytes, by: StaffUser
     async with db.write() as s:
         have = len(list(await s.scalars(select(DisplaySlide.id))))
         if have >= MAX_SLIDES:
-            raise DisplayError(f"The slideshow has {count_of(have, 'image')} already (at most "
-                               f"{MAX_SLIDES}). Remove one first. Nothing was stored.")
+            raise DisplayError(ngettext("The slideshow has %(num)d image already (at most "
+                                        "%(max)s). Remove one first. Nothing was stored.",
+                                        "The slideshow has %(num)d images already (at most "
+                                        "%(max)s). Remove one first. Nothing was stored.",
+                                        have) % {"num": have, "max": MAX_SLIDES})
         write_private(path, data)
         try:
             row = DisplaySlide(id=slide_id, file=relative, kind=kind, size_bytes=len(data),
@@ -244,7 +250,7 @@ async def remove_slide(db: Database, cfg: StoreConfig, slide_id: str, by: StaffU
     async with db.write() as s:
         row = await s.get(DisplaySlide, slide_id[:36])
         if row is None:
-            raise DisplayError("That image is not in the slideshow any more.")
+            raise DisplayError(_("That image is not in the slideshow any more."))
         await s.delete(row)
         audit.record(s, "display_slide_removed", row.file, user=by)
     (cfg.data_dir / row.file).unlink(missing_ok=True)

@@ -15,6 +15,7 @@ from litestar.response import Redirect, Template
 from app.core import auth
 from app.core.auth import PUBLIC, LoginError, requires
 from app.core.clock import utcnow
+from app.core.i18n import _
 from app.core.routes import (
     NEW_SESSION_ID,
     _device_cookie,
@@ -39,8 +40,8 @@ def _login_page(request: Request, error: str = "", status: int = 200, name: str 
                 next_path: str | None = None) -> Template:
     return _page(request, "hub/login.html", status, error=error, name=name,
                  next=_safe_next(next_path or request.query_params.get("next")),
-                 notice=("You were signed out because this device was not used for a while. "
-                         "Sign in again." if request.query_params.get("idle") == "1"
+                 notice=(_("You were signed out because this device was not used for a "
+                           "while. Sign in again.") if request.query_params.get("idle") == "1"
                          and not error else ""))
 
 
@@ -77,7 +78,7 @@ async def hub_login_submit(request: Request, data: Form) -> Response | Template:
     name, password = data.get("name", "")[:60], data.get("password", "")
     next_path = _safe_next(data.get("next"))
     if not name.strip() or not password:
-        return _login_page(request, "Enter your name and your password.", 400, name,
+        return _login_page(request, _("Enter your name and your password."), 400, name,
                            next_path)
     cfg = request.app.state.cfg
     final = not cfg.security.require_totp
@@ -93,9 +94,10 @@ async def hub_login_submit(request: Request, data: Form) -> Response | Template:
     if not await accounts.has_code_key(request.app.state.db, user.id):
         # A user from before codes (a hub upgraded from PIN sign-in): never let a password
         # alone choose the second factor; an admin gives the account a key first.
-        return _login_page(request, "This account has no authenticator key yet. Ask an admin "
-                           f"to run: kirana hub reset-password {user.name} and kirana hub "
-                           f"reset-totp {user.name}", 403, name, next_path)
+        return _login_page(request, _("This account has no authenticator key yet. Ask an "
+                                      "admin to run: kirana hub reset-password %(name)s and "
+                                      "kirana hub reset-totp %(name)s") % {"name": user.name},
+                           403, name, next_path)
     # Password right: a new session that is not signed in, waiting for the code.
     request.scope.setdefault("state", {})[NEW_SESSION_ID] = secrets.token_hex(32)
     request.clear_session()
@@ -109,8 +111,8 @@ async def hub_login_code(request: Request, data: Form) -> Response | Template:
     pending = request.session.get(PENDING) if "session" in request.scope else None
     if not isinstance(pending, dict) or not isinstance(pending.get("at"), int | float) or (
             utcnow().timestamp() - pending["at"] > accounts.PENDING_SECONDS):
-        return _login_page(request, "Sign in again: the code must follow the password "
-                           "within five minutes.", 400)
+        return _login_page(request, _("Sign in again: the code must follow the password "
+                                      "within five minutes."), 400)
     user_id, next_path = str(pending.get("id", "")), _safe_next(pending.get("next"))
     try:
         user = await accounts.check_code(request.app.state.db, request.app.state.cfg,
@@ -153,17 +155,20 @@ async def person_action(request: Request, user_id: str, action: str) -> Template
         if action in ("deactivate", "activate"):
             user = await credentials.set_active(db, action == "activate", user_id=user_id,
                                                 by=me)
-            return await _people(request, done=f"{user.name}: {action}d.")
+            done = (_("%(name)s: activated.") if action == "activate"
+                    else _("%(name)s: deactivated.")) % {"name": user.name}
+            return await _people(request, done=done)
         if action == "new-code-key":
             name = await accounts.user_name(db, user_id)
             if name is None:
                 raise ValueError("no such user")
             await accounts.reset_totp(db, name, me)
-            return await _people(request, done=f"{name} enrols a new authenticator "
-                                 "key at their next sign-in; the old codes no longer work.")
+            return await _people(request, done=_(
+                "%(name)s enrols a new authenticator key at their next sign-in; the old "
+                "codes no longer work.") % {"name": name})
     except (credentials.CredentialError, ValueError) as exc:
         return await _people(request, 400, error=str(exc))
-    return await _people(request, 404, error="Unknown action.")
+    return await _people(request, 404, error=_("Unknown action."))
 
 
 @post("/hub/channels/{name:str}/{action:str}", guards=[requires("admin")])
@@ -174,17 +179,20 @@ async def channel_action(request: Request, name: str, action: str) -> Template:
     try:
         if action == "rotate-key":
             _key, full = await credentials.rotate_api_key(db, name, me)
-            return await _people(request, shown=full, shown_what=f"New API key for {name}")
+            return await _people(request, shown=full,
+                                 shown_what=_("New API key for %(name)s") % {"name": name})
         if action == "revoke-key":
             await credentials.revoke_api_key(db, name, me)
-            return await _people(request, done=f"{name}'s API key is revoked.")
+            return await _people(request,
+                                 done=_("%(name)s's API key is revoked.") % {"name": name})
         if action == "rotate-webhook-secret":
             secret = await accounts.rotate_webhook_secret(db, name)
             return await _people(request, shown=secret,
-                                 shown_what=f"New webhook signing secret for {name}")
+                                 shown_what=_("New webhook signing secret for %(name)s")
+                                 % {"name": name})
     except (credentials.CredentialError, ValueError) as exc:
         return await _people(request, 400, error=str(exc))
-    return await _people(request, 404, error="Unknown action.")
+    return await _people(request, 404, error=_("Unknown action."))
 
 
 @get("/account/password", guards=[requires("manager")])
@@ -200,7 +208,7 @@ async def my_password_change(request: Request, data: Form) -> Template:
     except ValueError as exc:
         return page(request, "hub/my_password.html", status_code=400, error=str(exc), done="")
     await auth.restamp_session(request)  # this device stays signed in; the others are not
-    return page(request, "hub/my_password.html", error="", done="Your password is changed.")
+    return page(request, "hub/my_password.html", error="", done=_("Your password is changed."))
 
 
 ROUTES = [hub_login_form, hub_login_submit, hub_login_code, people_page, person_action,

@@ -18,15 +18,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from app.core.i18n import N_
 from app.core.money import MAX_AMOUNT_MINOR, MAX_QUANTITY
 from app.core.words import count_of
 
 CRITERIA = ("distance", "coverage", "load", "priority")
 CRITERIA_LABELS = {
-    "distance": "nearest first",
-    "coverage": "most of the order in stock first",
-    "load": "least busy first",
-    "priority": "highest store priority first",
+    "distance": N_("nearest first"),
+    "coverage": N_("most of the order in stock first"),
+    "load": N_("least busy first"),
+    "priority": N_("highest store priority first"),
 }
 EARTH_RADIUS_KM = 6371.0088
 

@@ -57,6 +57,12 @@ class StoresHaveNews:
     store_ids: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class CatalogHasNews:
+    """The shared catalogue log grew (issue #24, catalog_log.py): wake every link of
+    every hub process after the commit."""
+
+
 Handler = Callable[[Any, list[Any]], Awaitable[None]]
 _HANDLERS: dict[type, Handler] = {}
 
@@ -78,6 +84,8 @@ class Waker(Protocol):
 
     async def wake_all_stores(self) -> None: ...
 
+    async def wake_catalog(self) -> None: ...
+
 
 # Past this many stores one wake-up for all is cheaper than one NOTIFY per store (a
 # catalogue change queues events for every store).
@@ -93,6 +101,7 @@ class HubUnitOfWork:
         # Stores whose links a statement of this transaction NOTIFYed already (PostgreSQL:
         # delivered at COMMIT to every hub process that LISTENs; service.enqueue).
         self.notified: set[str] = set()
+        self.wake_catalog = False  # the catalogue log grew (CatalogHasNews)
         self.committed = False
         self.inserts: dict[Any, list[dict]] = {}  # table -> rows, written at commit
 
@@ -123,6 +132,8 @@ class HubUnitOfWork:
                     self.wake.update(event.store_ids)
                 elif isinstance(event, OrderAssigned):
                     self.wake.add(event.store_id)
+                elif isinstance(event, CatalogHasNews):
+                    self.wake_catalog = True
             for kind, handler in _HANDLERS.items():
                 of_kind = [e for e in batch if type(e) is kind]
                 if of_kind:
@@ -147,7 +158,14 @@ class HubUnitOfWork:
     async def publish(self, waker: Waker | None) -> None:
         """After COMMIT: wake the links of the stores with news. A lost wake-up costs a
         poll interval, never an event (the links poll too)."""
-        if waker is None or not self.wake:
+        if waker is None:
+            return
+        if self.wake_catalog:
+            try:
+                await waker.wake_catalog()
+            except Exception:
+                log.exception("waking the links for the catalogue log failed")
+        if not self.wake:
             return
         # What the database NOTIFYed at COMMIT reaches this process's LISTEN too, unless
         # that link is down (then the waker wakes its own links, as before).

@@ -21,8 +21,8 @@ from sqlalchemy import delete, select, update
 from app.core import audit
 from app.core.clock import utcnow
 from app.core.db import Session
+from app.core.i18n import _, ngettext
 from app.core.models import AuditLog
-from app.core.words import count_of
 from app.hub.db import HubDatabase, write_retrying
 from app.hub.models import HubStore
 from app.sync.protocol import Status
@@ -103,11 +103,15 @@ def skew_words(seconds: float) -> str:
         return ""
     size = abs(seconds)
     if size < 3600:
-        amount = f"{round(size / 60)} min"
+        amount = _("%(minutes)s min") % {"minutes": round(size / 60)}
     elif size < 2 * 86400:
-        amount = count_of(round(size / 3600), "hour")
+        n = round(size / 3600)
+        amount = ngettext("%(num)d hour", "%(num)d hours", n) % {"num": n}
     else:
-        amount = count_of(round(size / 86400), "day")
-    way = "fast" if seconds > 0 else "slow"
-    return (f"Clock {amount} {way}: SLA timers will be wrong. "
-            "Set the time on the store's computer.")
+        n = round(size / 86400)
+        amount = ngettext("%(num)d day", "%(num)d days", n) % {"num": n}
+    if seconds > 0:
+        return _("Clock %(amount)s fast: SLA timers will be wrong. "
+                 "Set the time on the store's computer.") % {"amount": amount}
+    return _("Clock %(amount)s slow: SLA timers will be wrong. "
+             "Set the time on the store's computer.") % {"amount": amount}

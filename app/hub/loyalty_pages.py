@@ -11,9 +11,9 @@ from litestar import Request, get, post
 from litestar.response import Template
 
 from app.core.auth import requires
+from app.core.i18n import _, ngettext
 from app.core.loyalty import LoyaltyError
 from app.core.web import Form, page, signed_in
-from app.core.words import count_of
 from app.hub import loyalty
 
 HQ = ("manager",)  # admins too
@@ -33,11 +33,10 @@ async def _page(request: Request, q: str = "", status_code: int = 200, **extra: 
         try:
             found = await loyalty.customer_view(db, q[:64])
             if found is None:
-                error = "No customer with that number or card at the hub."
+                error = _("No customer with that number or card at the hub.")
         except LoyaltyError as exc:
             error = str(exc)
-    if error and found is None and not error.startswith("No customer"):
-        status_code = 400
+            status_code = 400
     return page(request, "hub/loyalty.html", status_code=status_code, chain=chain,
                 overdraws=overdraws, found=found, error=error, q=q[:64], **extra)
 
@@ -48,17 +47,19 @@ async def erase_customer(request: Request, data: Form) -> Template:
     "erase". The form names the customer by id (the page never holds the number)."""
     if str(data.get("confirm", "")).strip().lower() != "erase":
         return await _page(request, status_code=400,
-                           erase_error='Type "erase" to erase the customer.')
+                           erase_error=_('Type "erase" to erase the customer.'))
     done = await loyalty.erase_at_hub(request.app.state.db, str(data.get("customer", "")),
                                       signed_in(request))
     if done is None:
         return await _page(request, status_code=404,
-                           erase_error="No such customer at the hub (erased already?).")
+                           erase_error=_("No such customer at the hub (erased already?)."))
     masked, told = done
     if told:
         await request.app.state.waker.wake_all_stores()
-    return await _page(request, erased=f"Erased {masked}: {count_of(told, 'store')} told "
-                                       "to erase them too.")
+    return await _page(request, erased=ngettext(
+        "Erased %(masked)s: %(num)d store told to erase them too.",
+        "Erased %(masked)s: %(num)d stores told to erase them too.", told)
+        % {"masked": masked, "num": told})
 
 
 ROUTES = [loyalty_page, erase_customer]

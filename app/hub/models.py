@@ -72,6 +72,7 @@ class HubStore(Base):
     # older store how far the log has been copied into its own stream.
     catalog_acked: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     catalog_copied: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    sync_proto: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # 0: never
 
 
 class HubStoreLink(Base):

@@ -21,6 +21,7 @@ from litestar.response import Template
 from app.catalog.csv_io import CsvUnreadable, csv_header, csv_rows, parse_line_quantity
 from app.core.auth import requires
 from app.core.clock import utcnow
+from app.core.i18n import _
 from app.core.money import parse_amount, parse_count
 from app.core.web import Form, UploadProblem, go, page, signed_in, upload_text
 from app.hub import allocation, order_reads, order_states, placement, returns, views
@@ -216,7 +217,7 @@ async def upload_orders(
         except OrderError as exc:
             results.append((lines, incoming.external_id, None, str(exc)))
             continue
-        note = "" if placed.created else "already uploaded: kept the first"
+        note = "" if placed.created else _("already uploaded: kept the first")
         results.append((lines, incoming.external_id, placed.order, note))
     return page(request, "hub/orders_upload.html", results=results, errors=errors, error="",
                 columns=UPLOAD_COLUMNS, labels=order_states.LABELS)
@@ -250,7 +251,8 @@ async def rules_save(request: Request, data: Form) -> Template:
             orders_per_picker=parse_count(data.get("orders_per_picker", ""),
                                           "orders per picker"))
     except ValueError as exc:
-        return await _rules(request, error=f"Not saved: {exc}", status_code=400)
+        return await _rules(request, error=_("Not saved: %(problem)s") % {"problem": exc},
+                            status_code=400)
     await placement.save_rules(request.app.state.db, rules, signed_in(request).name)
     return await _rules(request, saved=True)
 

@@ -27,6 +27,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Literal
 
+from app.core.i18n import N_
+
 State = Literal["new", "assigned", "accepted", "picking", "picked", "packed", "ready",
                 "handed_over", "delivered", "cancelled", "unfulfillable", "split",
                 "undelivered"]
@@ -76,11 +78,12 @@ for _state in _BEFORE_HANDOVER:
     TRANSITIONS[_state] = TRANSITIONS[_state] | {"split"}
 
 LABELS: dict[str, str] = {
-    "new": "New", "assigned": "Sent to store", "accepted": "Accepted", "picking": "Picking",
-    "picked": "Picked", "packed": "Packed", "ready": "Ready for rider",
-    "handed_over": "With rider", "delivered": "Delivered", "cancelled": "Cancelled",
-    "unfulfillable": "Needs a person", "split": "Split between stores",
-    "undelivered": "Not delivered (coming back)"}
+    "new": N_("New"), "assigned": N_("Sent to store"), "accepted": N_("Accepted"),
+    "picking": N_("Picking"), "picked": N_("Picked"), "packed": N_("Packed"),
+    "ready": N_("Ready for rider"), "handed_over": N_("With rider"),
+    "delivered": N_("Delivered"), "cancelled": N_("Cancelled"),
+    "unfulfillable": N_("Needs a person"), "split": N_("Split between stores"),
+    "undelivered": N_("Not delivered (coming back)")}
 # What a channel (and so its customer) is told: no store's name, distance or stock
 # (issue #13 item 5). The routing log with its reasons is for hub staff only.
 CUSTOMER_TEXT: dict[str, str] = {

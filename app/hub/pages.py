@@ -17,11 +17,15 @@ from app.catalog.service import ImportRejected, export_rows, import_catalog, sea
 from app.core import csv_safe
 from app.core.auth import api_access, requires
 from app.core.clock import utcnow
+from app.core.i18n import N_, _
 from app.core.web import Form, UploadProblem, go, page, upload_text
 from app.hub import charts, order_states, views
 from app.hub import service as hub
 
 HQ = ("manager",)  # HQ operations; admins may do everything
+# Words the pages show from data, for the catalogue: a store's link state (order page's
+# store list) and the catalogue's units (product page's "Sold by").
+SHOWN_WORDS = (N_("online"), N_("syncing"), N_("offline"), N_("piece"), N_("kg"), N_("litre"))
 
 
 # --- stores and their health ---------------------------------------------------------
@@ -59,7 +63,8 @@ async def store_page(request: Request, store_id: str) -> Template:
     detail = await views.store_detail(request.app.state.db, store_id, cfg.offline_after,
                                       today, cfg.tz)
     if detail is None:
-        raise NotFoundException(f"No store {store_id.strip().upper()[:8]} at this hub")
+        raise NotFoundException(_("No store %(store)s at this hub")
+                                % {"store": store_id.strip().upper()[:8]})
     return page(request, "hub/store.html", d=detail, today=today.isoformat(),
                 columns=charts.columns, share=charts.share, labels=order_states.LABELS)
 

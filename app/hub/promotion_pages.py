@@ -13,14 +13,14 @@ from litestar.response import Template
 
 from app.core.auth import requires
 from app.core.clock import utcnow
+from app.core.i18n import N_, _, ngettext
 from app.core.promotions import PromotionError
 from app.core.web import Form, page, signed_in
-from app.core.words import count_of
 from app.hub import promotions
 from app.promotions.service import KIND_WORDS, FormError
 
 HQ = requires("manager")  # managers and admins
-DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+DAYS = [N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun")]
 
 
 async def _page(request: Request, status_code: int = 200, **extra: Any) -> Template:
@@ -44,8 +44,10 @@ async def create_promotion(request: Request, data: Form) -> Template:
     except (FormError, PromotionError) as exc:
         return await _page(request, status_code=400, error=str(exc), form=_shown(form))
     await request.app.state.waker.wake_all_stores()
-    return await _page(request, saved=f"Saved: {created.promotion.name}, sent to "
-                                      f"{count_of(len(created.stores), 'store')}")
+    n = len(created.stores)
+    return await _page(request, saved=ngettext(
+        "Saved: %(name)s, sent to %(num)d store", "Saved: %(name)s, sent to %(num)d stores", n)
+        % {"name": created.promotion.name, "num": n})
 
 
 def _form_of(data: Form) -> dict[str, str]:
@@ -62,13 +64,14 @@ async def _edit_page(request: Request, promotion_id: str, status_code: int = 200
                      form: dict[str, str] | None = None, **extra: Any) -> Template:
     found = await promotions.for_edit(request.app.state.db, promotion_id[:36])
     if found is None:
-        raise NotFoundException("That offer is not running: an ended offer cannot be "
-                                "changed.")
+        raise NotFoundException(_("That offer is not running: an ended offer cannot be "
+                                  "changed."))
     promo, saved_form = found
     return page(request, "hub/promotion_edit.html", status_code=status_code, promo=promo,
                 kinds=KIND_WORDS, days=DAYS, chain=True, only_kind=promo.kind,
                 promo_action=f"/hub/promotions/{promo.id}/edit",
-                forms_title=f"Change: {promo.name}", save_words="Save the changes",
+                forms_title=_("Change: %(name)s") % {"name": promo.name},
+                save_words=_("Save the changes"),
                 form=form if form is not None else saved_form, **extra)
 
 
@@ -87,9 +90,11 @@ async def edit_promotion(request: Request, promotion_id: str, data: Form) -> Tem
         return await _edit_page(request, promotion_id, status_code=400, error=str(exc),
                                 form=_shown(form))
     await request.app.state.waker.wake_all_stores()
-    return await _page(request, saved=f"Changed: {changed.promotion.name} (version "
-                                      f"{changed.promotion.version}), sent to "
-                                      f"{count_of(len(changed.stores), 'store')}")
+    n = len(changed.stores)
+    return await _page(request, saved=ngettext(
+        "Changed: %(name)s (version %(version)s), sent to %(num)d store",
+        "Changed: %(name)s (version %(version)s), sent to %(num)d stores", n)
+        % {"name": changed.promotion.name, "version": changed.promotion.version, "num": n})
 
 
 @post("/hub/promotions/{promotion_id:str}/preview", guards=[HQ])
@@ -115,9 +120,9 @@ async def end_promotion(request: Request, promotion_id: str) -> Template:
     ended = await promotions.end(request.app.state.db, promotion_id[:36],
                                  signed_in(request).id)
     if not ended:
-        return await _page(request, status_code=404, error="That offer is not running.")
+        return await _page(request, status_code=404, error=_("That offer is not running."))
     await request.app.state.waker.wake_all_stores()
-    return await _page(request, saved="The offer has ended at every store.")
+    return await _page(request, saved=_("The offer has ended at every store."))
 
 
 @post("/hub/promotions/preview", guards=[HQ])

@@ -39,6 +39,7 @@ from app.core import csv_safe
 from app.core import promotion_uplift as uplift
 from app.core.date_ranges import EARLIEST
 from app.core.db import Session
+from app.core.i18n import N_
 from app.core.money import to_decimal_string
 from app.hub.db import HubDatabase, upsert
 from app.hub.models import HubPromotion, HubSaleOffer, HubSaleSkuDay, HubStore
@@ -46,7 +47,7 @@ from app.promotions.service import KIND_WORDS
 
 log = logging.getLogger(__name__)
 IN_CHUNK = 500  # SKUs per IN list (SQLite's bound on variables, with room)
-OWN_KIND_WORDS = {True: "A store's own offer on the bill", False: "A store's own offer"}
+OWN_KIND_WORDS = {True: N_("A store's own offer on the bill"), False: N_("A store's own offer")}
 
 
 # ---- booking -------------------------------------------------------------------------

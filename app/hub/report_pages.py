@@ -17,6 +17,7 @@ from litestar.response import Template
 from app.core import csv_safe, svg_charts
 from app.core.auth import requires
 from app.core.clock import utcnow
+from app.core.i18n import _
 from app.core.money import format_amount
 from app.core.web import Form, go, page
 from app.hub import report_rules as rules
@@ -46,10 +47,10 @@ def _charts(o: reports.Overview) -> dict[str, Any]:
     labels = [d.day.strftime("%d %b") for d in o.days]
     return {
         "sales_chart": svg_charts.bar_chart(
-            labels, [d.sales for d in o.days], title="Chain sales per day (net of refunds)",
+            labels, [d.sales for d in o.days], title=_("Chain sales per day (net of refunds)"),
             fmt=format_amount, axis_fmt=svg_charts.compact_amount),
         "orders_chart": svg_charts.line_chart(
-            labels, [d.orders for d in o.days], title="Online orders per day, all stores"),
+            labels, [d.orders for d in o.days], title=_("Online orders per day, all stores")),
     }
 
 
@@ -119,18 +120,18 @@ def _promotion_charts(r: Any) -> dict[str, Any]:
     return {
         "units": svg_charts.hbar_chart(
             [label(o) for o in ranked], [o.total.unit_percent or 0 for o in ranked],
-            title="Change in units sold against the days before each offer, all stores",
+            title=_("Change in units sold against the days before each offer, all stores"),
             fmt=lambda p: f"{p:+d} %") if ranked else None,
         "discount": svg_charts.hbar_chart(
             [label(o) for o in biggest], [o.total.discount_minor for o in biggest],
-            title="What each offer gave off, all stores", fmt=format_amount)
+            title=_("What each offer gave off, all stores"), fmt=format_amount)
         if biggest else None,
         "days": {(o.store_id, o.id): svg_charts.bar_chart(
             [d.strftime("%d %b") for d in o.dates], list(o.during_units),
             previous=list(o.before_units),
-            names=("During the offer", "The days before it, in order"),
-            title=f"{o.name}: units sold each day of the offer, beside the same day of the "
-                  f"days before") for o in every if len(o.dates) <= CHART_DAYS},
+            names=(_("During the offer"), _("The days before it, in order")),
+            title=_("%(offer)s: units sold each day of the offer, beside the same day of "
+                    "the days before") % {"offer": o.name}) for o in every if len(o.dates) <= CHART_DAYS},
     }
 
 
@@ -218,7 +219,7 @@ async def _return_for(request: Request, month: str, gstin: str, store: str) -> A
         number = gstin.strip().upper()[:15]
         chosen = [st for st in stores if st.gstin and st.gstin == number]
     if not chosen:
-        raise NotFoundException("No store with that GSTIN or id at this hub.")
+        raise NotFoundException(_("No store with that GSTIN or id at this hub."))
     state = number[:2] if number else ""
     docs = await reports.gstr1_documents(request.app.state.db, year, mon,
                                          [st.store_id for st in chosen], state)

@@ -19,6 +19,7 @@ from app.core.date_ranges import RangeError as RangeError  # (the pages catch it
 from app.core.date_ranges import parse_date_range
 from app.core.gst import half_of
 from app.core.gstr1 import Line
+from app.core.i18n import N_, _, ngettext
 
 # --- a sale or refund event's GST document ------------------------------------------
 
@@ -255,12 +256,12 @@ class DayFigures:
 
 
 SORTS = {  # column name -> (label, key); None sorts last either way
-    "store": ("Store", lambda f: f.store_id),
-    "sales": ("Sales", lambda f: f.sales),
-    "bills": ("Bills", lambda f: f.bills),
-    "orders": ("Online orders", lambda f: f.orders),
-    "sla": ("SLA met", lambda f: f.sla),
-    "stockouts": ("Stock-outs", lambda f: f.stock_outs),
+    "store": (N_("Store"), lambda f: f.store_id),
+    "sales": (N_("Sales"), lambda f: f.sales),
+    "bills": (N_("Bills"), lambda f: f.bills),
+    "orders": (N_("Online orders"), lambda f: f.orders),
+    "sla": (N_("SLA met"), lambda f: f.sla),
+    "stockouts": (N_("Stock-outs"), lambda f: f.stock_outs),
 }
 
 
@@ -369,9 +370,11 @@ def store_map(rows: Sequence[StoreFigures], width: float = 640, height: float = 
     for f, x in zip(placed, xs, strict=True):
         share = math.sqrt(f.today_orders / top) if top > 0 and f.today_orders > 0 else 0.0
         colour, band = sla_band(f.today_sla)
-        sla = "no orders due yet" if f.today_sla is None else f"SLA met {f.today_sla:.1f}%"
-        label = (f"{f.store_id} {f.name}: {f.today_orders} online "
-                 f"{'order' if f.today_orders == 1 else 'orders'} today, {sla}")
+        sla = (_("no orders due yet") if f.today_sla is None
+               else _("SLA met %(percent)s%%") % {"percent": f"{f.today_sla:.1f}"})
+        label = ngettext("%(store)s: %(num)d online order today, %(sla)s",
+                         "%(store)s: %(num)d online orders today, %(sla)s", f.today_orders) % {
+            "store": f"{f.store_id} {f.name}", "num": f.today_orders, "sla": sla}
         dots.append(MapDot(store_id=f.store_id, name=f.name,
                            x=round(off_x + (x - min(xs)) * scale, 1),
                            y=round(off_y + (max(lats) - f.lat) * scale, 1),

@@ -30,7 +30,7 @@ from app.core.db import Session
 from app.core.geo import point_problem
 from app.core.ids import uuid7
 from app.core.security import hash_token
-from app.hub import reconcile
+from app.hub import catalog_log, reconcile
 from app.hub.db import HubDatabase, Raw, insert_rows, rows_of, upsert, write_retrying
 from app.hub.events import StoresHaveNews, raise_event, uow_of
 from app.hub.models import (
@@ -87,7 +87,7 @@ class NewStore:
 async def add_store(db: HubDatabase, store_id: str, *, name: str, kind: str, lat: float,
                     lon: float, pincodes: str | list[str] = "", priority: int = 0,
                     pickers: int = 2) -> NewStore:
-    """Register a store and queue the whole active catalogue for it."""
+    """Register a store: it gets the catalogue from the shared catalogue log."""
     store_id = store_id.strip().upper()
     if not STORE_ID.match(store_id):
         raise HubError("store id: a letter, then up to 7 letters or digits (like S1 or D2)")
@@ -119,11 +119,9 @@ async def add_store(db: HubDatabase, store_id: str, *, name: str, kind: str, lat
                          down_seq=0, down_acked=0, version="", alert="", rejected_link="")
         s.add(store)
         await s.flush()
-        products = list(await s.scalars(select(Product).where(Product.active.is_(True))
-                                        .order_by(Product.sku)))
-        codes_by = await _codes_for(s, [p.id for p in products])
-        await enqueue(s, [store_id], [("product.upserted", product_payload(p, codes_by[p.id]))
-                                      for p in products])
+        # The catalogue is not copied for it: it reads the shared catalogue log from 0
+        # (issue #24: catalog_log.py), or, on protocol 1 or 2, its link copies the log
+        # into its stream while connected (catalog_copied starts at 0).
         names = await _channel_names(s)
         if names:
             await enqueue(s, [store_id], [("hub.channels", {"channels": names})])
@@ -414,13 +412,23 @@ _BUMP_AND_WRITE_QUIET_PG = _BUMP_AND_WRITE_PG.replace(
 
 
 async def pending_down(db: HubDatabase, store_id: str, after: int, limit: int) -> list[Event]:
+    """The store's own hub -> store events past `after` (not the catalogue: catalog_log)."""
+    return (await pending_down_and_head(db, store_id, after, limit))[0]
+
+
+async def pending_down_and_head(db: HubDatabase, store_id: str, after: int,
+                                limit: int) -> tuple[list[Event], int]:
+    """The store's own events past `after` (at most `limit`; 0: none read) and then the
+    catalogue log's head, read after them (hub_link sends the log up to that head first,
+    so a product an event names always reaches the store before the event)."""
     async with db.read() as s:
-        rows = (await s.execute(
+        rows = [] if limit <= 0 else (await s.execute(
             select(HubOutbox.seq, HubOutbox.id, HubOutbox.kind, HubOutbox.at, HubOutbox.data)
             .where(HubOutbox.store_id == store_id, HubOutbox.seq > after)
             .order_by(HubOutbox.seq).limit(limit))).all()
+        head = await catalog_log.head(s)
     return [Event(seq=seq, id=id_, kind=kind, at=at.isoformat(), data=msgspec.json.decode(data))
-            for seq, id_, kind, at, data in rows]
+            for seq, id_, kind, at, data in rows], head
 
 
 async def active_store_ids(s: Session) -> list[str]:
@@ -452,23 +460,21 @@ async def _codes_for(s: Session, product_ids: list[str]) -> dict[str, list[str]]
 
 
 async def announce_products(s: Session, product_ids: list[str]) -> None:
-    """Queue `product.upserted` with the product's whole state for every store: call in
-    the transaction that changed the products. Retired is a field (`active`), so edits
-    to a retired product reach the stores too (the hub no longer sends the bare
+    """Write `product.upserted` with the product's whole state to the shared catalogue
+    log (catalog_log.py; one row per product for all stores, issue #24): call in the
+    transaction that changed the products. Retired is a field (`active`), so edits to a
+    retired product reach the stores too (the hub no longer sends the bare
     `product.retired`; stores still apply it from older hubs)."""
     if not product_ids:
-        return
-    stores = await active_store_ids(s)
-    if not stores:
         return
     products = []
     for i in range(0, len(product_ids), 2000):
         products += list(await s.scalars(select(Product).where(
             Product.id.in_(product_ids[i:i + 2000]))))
     codes = await _codes_for(s, [p.id for p in products])
-    events = [("product.upserted", product_payload(p, codes[p.id]))
-              for p in sorted(products, key=lambda p: p.sku)]
-    await enqueue(s, stores, events)
+    await catalog_log.append(s, [
+        (catalog_log.product_key(p.sku), "product.upserted", product_payload(p, codes[p.id]))
+        for p in sorted(products, key=lambda p: p.sku)])
 
 
 async def import_catalog_with_progress(db: HubDatabase, parsed: Any, progress: Any,

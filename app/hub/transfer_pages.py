@@ -13,6 +13,7 @@ from litestar.response import Template
 
 from app.core.auth import requires
 from app.core.clock import utcnow
+from app.core.i18n import _
 from app.core.web import Form, go, page, signed_in
 from app.hub import replenish, transfers, views
 from app.hub.service import HubError
@@ -51,7 +52,7 @@ async def transfer_page(request: Request, transfer_id: str) -> Template:
     try:
         view = await transfers.get_transfer(request.app.state.db, transfer_id)
     except transfers.NotFound:
-        raise NotFoundException("No such transfer.") from None
+        raise NotFoundException(_("No such transfer.")) from None
     return page(request, "hub/transfer.html", view=view, t=view.transfer, label=rules.label,
                 open_states=rules.OPEN, error=request.query_params.get("error", "")[:300])
 

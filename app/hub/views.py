@@ -14,10 +14,12 @@ from sqlalchemy import Integer, String, cast, func, literal_column, select
 
 from app.catalog.models import Product
 from app.core.clock import utcnow
-from app.hub import link_history, order_states
+from app.core.i18n import _, ngettext
+from app.hub import catalog_log, link_history, order_states
 from app.hub.db import HubDatabase
 from app.hub.link_history import LinkEvent
 from app.hub.models import (
+    HubCatalogEntry,
     HubOrder,
     HubOutbox,
     HubReservation,
@@ -104,16 +106,16 @@ class StoreComputer:
     @property
     def disk_words(self) -> str:
         if self.disk_free_bytes is None:
-            return "Disk free: not known"
+            return _("Disk free: not known")
         gb = self.disk_free_bytes / 10**9
-        return f"Disk free: {gb:.1f} GB" if gb < 100 else f"Disk free: {gb:,.0f} GB"
+        return _("Disk free: %(size)s GB") % {"size": f"{gb:.1f}" if gb < 100 else f"{gb:,.0f}"}
 
     @property
     def backup_words(self) -> str:
         age = self.backup_age_seconds
         if age is None:
-            return "No backup found"
-        return f"Last backup {_age_words(age)} ago"
+            return _("No backup found")
+        return _("Last backup %(age)s ago") % {"age": _age_words(age)}
 
     def as_json(self) -> dict:
         return {"version": self.version, "disk_free_bytes": self.disk_free_bytes,
@@ -127,12 +129,13 @@ BACKUP_STALE_SECONDS = 86400.0
 
 
 def _age_words(seconds: float) -> str:
-    for size, one, many in ((86400, "day", "days"), (3600, "hour", "hours"),
-                            (60, "min", "min")):
+    for size, one, many in ((86400, "%(num)d day", "%(num)d days"),
+                            (3600, "%(num)d hour", "%(num)d hours"),
+                            (60, "%(num)d min", "%(num)d min")):
         if seconds >= size:
             n = int(seconds // size)
-            return f"{n} {one if n == 1 else many}"
-    return "under a minute"
+            return ngettext(one, many, n) % {"num": n}
+    return _("under a minute")
 
 
 def _computer(st: HubStore, now: datetime) -> StoreComputer | None:
@@ -362,15 +365,21 @@ def _sku_pattern(sku: str) -> str:
 async def catalogue_delivery(db: HubDatabase, offline_after: timedelta,
                              sku: str | None = None) -> CatalogueDelivery | None:
     """Which active stores have applied the catalogue's latest change: of one SKU, or of
-    the whole catalogue (`sku` None, after an import). A store has applied it when no
-    `product.upserted` for it waits above the store's ack (`down_acked`): each event
-    carries the product's whole state, so an older one still waiting means the store
-    shows an older state. Reads only the events not acked yet (the outbox's key is
-    store, seq), so its cost follows the backlog, not the outbox's history. None for a
-    SKU the catalogue does not have."""
+    the whole catalogue (`sku` None, after an import). None for a SKU the catalogue does
+    not have.
+
+    The change is the product's entry in the shared catalogue log (issue #24,
+    catalog_log.py). A store on protocol 3 has applied it once its catalogue ack
+    (`catalog_acked`, saved every second) has passed the entry's seq. An older store gets
+    the log copied into its own stream (`catalog_copied`): it has applied the change when
+    the entry was copied and no copied `product.upserted` of it waits above its ack
+    (`down_acked`); each carries the product's whole state, so an older one still waiting
+    means the store shows an older state. Only events not acked yet are read, and the log
+    is counted once per distinct cursor, so the cost follows the backlog."""
     now = utcnow()
     waiting = [HubOutbox.store_id == HubStore.id, HubOutbox.seq > HubStore.down_acked,
                HubOutbox.kind == "product.upserted"]
+    entry_seq: int | None = None
     if sku is not None:
         sku = sku.strip().upper()
         waiting.append(HubOutbox.data.like(_sku_pattern(sku), escape="!"))
@@ -379,24 +388,37 @@ async def catalogue_delivery(db: HubDatabase, offline_after: timedelta,
     count = select(func.count()).select_from(HubOutbox).where(*waiting).correlate(HubStore)
     last = select(func.max(HubOutbox.seq)).where(*waiting).correlate(HubStore)
     async with db.read() as s:
-        if sku is not None and await s.scalar(
-                select(Product.id).where(Product.sku == sku)) is None:
-            return None
+        if sku is not None:
+            if await s.scalar(select(Product.id).where(Product.sku == sku)) is None:
+                return None
+            entry_seq = await s.scalar(select(HubCatalogEntry.seq).where(
+                HubCatalogEntry.key == catalog_log.product_key(sku)))
         stores = (await s.execute(
             select(HubStore.id, HubStore.name, HubStore.down_acked, HubStore.last_seen_at,
-                   count.scalar_subquery(), last.scalar_subquery())
+                   count.scalar_subquery(), last.scalar_subquery(), HubStore.sync_proto,
+                   HubStore.catalog_acked, HubStore.catalog_copied)
             .where(HubStore.active.is_(True)).order_by(HubStore.id))).all()
         seen = dict((await s.execute(select(HubStoreLink.store_id,
                                             func.max(HubStoreLink.last_seen_at))
                                      .group_by(HubStoreLink.store_id))).all())
+        # A v3 store's place in the log is its ack; an older one's, how far the log has
+        # been copied into its stream (the rest is counted in its outbox above).
+        cursor = {row[0]: int(row[7] if row[6] >= 3 else row[8]) for row in stores}
+        behind = {c: int(await s.scalar(select(func.count()).select_from(HubCatalogEntry)
+                                        .where(HubCatalogEntry.seq > c)) or 0)
+                  for c in set(cursor.values())}
     out = []
-    for sid, name, acked, last_seen, n, newest in stores:
+    for sid, name, acked, last_seen, n, newest, _proto, _cat_acked, _copied in stores:
         link_seen = _as_datetime(seen.get(sid))
+        log_to_go = behind[cursor[sid]]
+        log_waiting = (log_to_go if sku is None
+                       else int(entry_seq is not None and entry_seq > cursor[sid]))
         out.append(StoreDelivery(
             id=sid, name=name, online=is_online(link_seen, now, offline_after),
             last_seen_at=max((at for at in (last_seen, link_seen) if at is not None),
                              default=None),
-            waiting=int(n or 0), to_go=max(0, int(newest or acked) - acked)))
+            waiting=int(n or 0) + log_waiting,
+            to_go=max(0, int(newest or acked) - acked) + log_to_go))
     return CatalogueDelivery(tuple(out))
 
 

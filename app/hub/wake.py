@@ -43,6 +43,10 @@ def quiet_commits(seconds: float = QUIET_SECONDS) -> None:
     _QUIET_UNTIL[0] = time.monotonic() + seconds
 
 
+# Every link listens on this too: the shared catalogue log grew (catalog_log.py).
+CATALOG_TOPIC = "catalog"
+
+
 def down_topic(store_id: str) -> str:
     """The topic a store's link listens on for new hub -> store events."""
     return f"down:{store_id}"
@@ -52,8 +56,10 @@ class Waker:
     def __init__(self) -> None:
         self._events: dict[str, set[asyncio.Event]] = defaultdict(set)
 
-    def subscribe(self, topic: str) -> asyncio.Event:
-        event = asyncio.Event()
+    def subscribe(self, topic: str, event: asyncio.Event | None = None) -> asyncio.Event:
+        """The event set when `topic` (or "*") is woken; pass one to share it between
+        topics."""
+        event = event if event is not None else asyncio.Event()
         self._events[topic].add(event)
         return event
 
@@ -86,6 +92,10 @@ class Waker:
 
     async def wake_all_stores(self) -> None:
         await self.wake("*")
+
+    async def wake_catalog(self) -> None:
+        """Every link of every hub process: the catalogue log has new entries."""
+        await self.wake(CATALOG_TOPIC)
 
     def hears_commits(self) -> bool:
         """Whether a NOTIFY on CHANNEL in a committed transaction reaches this waker's

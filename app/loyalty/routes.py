@@ -12,6 +12,7 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Template
 
 from app.core.auth import requires
+from app.core.i18n import _
 from app.core.loyalty import LoyaltyError
 from app.core.web import Form, current_user, go, page
 from app.loyalty import service
@@ -59,7 +60,7 @@ async def loyalty_join(request: Request, data: Form) -> Template | Response:
 async def loyalty_customer(request: Request, customer_id: str) -> Template:
     found = await service.customer_page(request.app.state.db, customer_id[:36])
     if found is None:
-        raise NotFoundException("No such customer (or erased on request).")
+        raise NotFoundException(_("No such customer (or erased on request)."))
     return page(request, "loyalty/customer.html", user=current_user(request), found=found,
                 point_value=request.app.state.cfg.loyalty.point_value_paise)
 
@@ -73,15 +74,15 @@ async def loyalty_erase(request: Request, customer_id: str, data: Form) -> Templ
     if data.get("confirm") != "erase":
         found = await service.customer_page(request.app.state.db, customer_id[:36])
         if found is None:
-            raise NotFoundException("No such customer (or erased on request).")
+            raise NotFoundException(_("No such customer (or erased on request)."))
         return page(request, "loyalty/customer.html", status_code=400, user=user,
                     found=found, point_value=request.app.state.cfg.loyalty.point_value_paise,
-                    error="Type erase in the box to confirm.")
+                    error=_("Type erase in the box to confirm."))
     if not await service.erase(request.app.state.db, request.app.state.cfg,
                                customer_id[:36], user):
-        raise NotFoundException("No such customer (or erased on request).")
-    return await _home(request, saved="The customer's details were erased. Their points "
-                                      "history is kept without them, for the books.")
+        raise NotFoundException(_("No such customer (or erased on request)."))
+    return await _home(request, saved=_("The customer's details were erased. Their points "
+                                        "history is kept without them, for the books."))
 
 
 ROUTES = [loyalty_home, loyalty_join, loyalty_customer, loyalty_erase]

@@ -23,6 +23,7 @@ from app.core import audit
 from app.core.auth import StaffUser
 from app.core.clock import utcnow
 from app.core.db import Database, Session
+from app.core.i18n import _
 from app.core.loyalty import (
     FRESH_SECONDS,
     LoyaltyError,
@@ -127,7 +128,7 @@ async def find(s: Session, text: str) -> Customer | None:
     """A live customer by mobile number or card code (as typed or scanned); None when
     unknown here. Bad input is a LoyaltyError saying what a number or card looks like."""
     if len(text) > 64 or "\x00" in text:
-        raise LoyaltyError("type a 10-digit mobile number or scan the loyalty card")
+        raise LoyaltyError(_("type a 10-digit mobile number or scan the loyalty card"))
     if is_phone(text):
         return await _by_phone(s, normalise_phone(text))
     card = normalise_card(text)
@@ -152,7 +153,7 @@ async def look_up(db: Database, cfg: StoreConfig, text: str) -> Standing | None:
     when the store does not know them (the hub is asked too: a customer who joined at
     another store is known here once it answers)."""
     if not cfg.loyalty.enabled:
-        raise LoyaltyError("loyalty points are off at this store")
+        raise LoyaltyError(_("loyalty points are off at this store"))
     now = utcnow()
     async with db.write() as s:
         customer = await find(s, text)
@@ -189,9 +190,9 @@ async def join(db: Database, cfg: StoreConfig, *, phone: str, card: str, name: s
     """A customer joins: only with their consent, recorded with its time (DPDP Act
     2023). The hub learns the number, card and consent time; the name stays here."""
     if not cfg.loyalty.enabled:
-        raise LoyaltyError("loyalty points are off at this store")
+        raise LoyaltyError(_("loyalty points are off at this store"))
     if not consent:
-        raise LoyaltyError("ask the customer first: they must agree to join (tick the box)")
+        raise LoyaltyError(_("ask the customer first: they must agree to join (tick the box)"))
     number = normalise_phone(phone)
     code = normalise_card(card) if card.strip() else None
     first = clean_name(name)
@@ -201,9 +202,9 @@ async def join(db: Database, cfg: StoreConfig, *, phone: str, card: str, name: s
         if code is not None:
             holder = await s.scalar(select(Customer).where(Customer.card == code))
             if holder is not None and holder is not existing:
-                raise LoyaltyError("that card belongs to another customer")
+                raise LoyaltyError(_("that card belongs to another customer"))
         if existing is not None and existing.consent_at is not None:
-            raise LoyaltyError(f"{mask_phone(number)} has already joined")
+            raise LoyaltyError(_("%(phone)s has already joined") % {"phone": mask_phone(number)})
         customer = existing or Customer(phone=number, created_at=now, hub_balance=0,
                                         hub_seq=0)
         customer.card, customer.name, customer.consent_at = code, first, now
@@ -219,12 +220,13 @@ async def redeem_limit(s: Session, cfg: StoreConfig, phone: str, *, bill_total_m
                        on_bill_minor: int, remaining_minor: int) -> Redeemable:
     """The most points the cart's customer may still pay with on this bill."""
     if not cfg.loyalty.enabled:
-        raise LoyaltyError("loyalty points are off at this store")
+        raise LoyaltyError(_("loyalty points are off at this store"))
     if not phone:
-        raise LoyaltyError("add the customer's mobile number or card first")
+        raise LoyaltyError(_("add the customer's mobile number or card first"))
     customer = await _by_phone(s, phone)
     if customer is None or customer.consent_at is None:
-        raise LoyaltyError(f"{mask_phone(phone)} has not joined the loyalty scheme")
+        raise LoyaltyError(_("%(phone)s has not joined the loyalty scheme")
+                           % {"phone": mask_phone(phone)})
     st = await standing_of(s, customer)
     return redeemable(hub_balance=st.hub_balance, pending=st.pending, confirmed=st.confirmed,
                       bill_total_minor=bill_total_minor, on_bill_minor=on_bill_minor,
@@ -237,7 +239,7 @@ async def check_points_tender(s: Session, cfg: StoreConfig, phone: str, amount_m
     """Refuse a points tender the rules do not allow (core.loyalty.redeemable)."""
     value = cfg.loyalty.point_value_paise
     if amount_minor <= 0 or amount_minor % value:
-        raise LoyaltyError("points pay in whole points")
+        raise LoyaltyError(_("points pay in whole points"))
     limit = await redeem_limit(s, cfg, phone, bill_total_minor=bill_total_minor,
                                on_bill_minor=on_bill_minor, remaining_minor=remaining_minor)
     check_redeem(amount_minor // value, limit)
@@ -288,13 +290,13 @@ async def on_sale(s: Session, cfg: StoreConfig, *, phone: str, sale_id: str, num
     them, and the points it earned on what was paid otherwise."""
     if not cfg.loyalty.enabled or not phone:
         if points_minor:
-            raise LoyaltyError("points cannot pay this bill: loyalty is off or there is no "
-                               "customer; remove the points payment")
+            raise LoyaltyError(_("points cannot pay this bill: loyalty is off or there is no "
+                                 "customer; remove the points payment"))
         return None
     customer = await _by_phone(s, phone)
     if customer is None or customer.consent_at is None:
         if points_minor:
-            raise LoyaltyError("remove the points payment: the customer has not joined")
+            raise LoyaltyError(_("remove the points payment: the customer has not joined"))
         return None
     rules = rules_of(cfg)
     redeemed = points_minor // max(1, rules.point_value_paise)
@@ -306,7 +308,8 @@ async def on_sale(s: Session, cfg: StoreConfig, *, phone: str, sale_id: str, num
         try:
             check_redeem(redeemed, limit)
         except LoyaltyError as exc:
-            raise LoyaltyError(f"{exc}; remove the points payment and take it again") from None
+            raise LoyaltyError(_("%(why)s; remove the points payment and take it again")
+                               % {"why": exc}) from None
         if cashier_id is None:  # the sale's cashier (the row is written first)
             cashier_id = await s.scalar(_SALE_CASHIER, {"sale": sale_id})
         await _entry(s, customer, "redeemed", -redeemed, at=at, reference=number,
@@ -562,10 +565,10 @@ async def search(db: Database, text: str) -> list[Standing]:
     cashiers and managers. Not by the last digits: a few dozen searches by endings would
     give a masked number back in full (#21 review 7)."""
     if len(text) > 64 or "\x00" in text:
-        raise LoyaltyError("type the customer's 10-digit mobile number or scan the card")
+        raise LoyaltyError(_("type the customer's 10-digit mobile number or scan the card"))
     if not is_phone(text) and sum(ch.isdigit() for ch in text) == len(text.strip()):
-        raise LoyaltyError("type the whole 10-digit mobile number (not only its last "
-                           "digits) or scan the card")
+        raise LoyaltyError(_("type the whole 10-digit mobile number (not only its last "
+                             "digits) or scan the card"))
     async with db.read() as s:
         found = await find(s, text)
         if found is None or found.erased_at is not None:
@@ -616,6 +619,6 @@ async def phone_for(db: Database, cfg: StoreConfig, text: str) -> str:
         return normalise_phone(text)
     standing = await look_up(db, cfg, text)
     if standing is None or not standing.customer.phone:
-        raise LoyaltyError("that card is not known here yet; the hub was asked: try again "
-                           "in a moment, or type the customer's mobile number")
+        raise LoyaltyError(_("that card is not known here yet; the hub was asked: try again "
+                             "in a moment, or type the customer's mobile number"))
     return standing.customer.phone

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -13,6 +14,7 @@ from litestar.response import Template
 from app.core.api_errors import ORDER_REPEAT, api_errors
 from app.core.auth import Machine, api_access, requires
 from app.core.clock import utcnow
+from app.core.i18n import N_, _, ngettext
 from app.core.money import format_amount
 from app.core.web import current_user, page
 from app.orders import service, states
@@ -84,6 +86,35 @@ async def cancel_order(request: Request, order_id: str, data: Annotated[CancelBo
     return service.order_json(order)
 
 
+# The reasons the store itself writes on an order's steps (stored and sent in English:
+# the hub and channels read them) as a Hindi reader reads them; others are shown as typed.
+_FIXED_REASONS = {"every line in stock": N_("every line in stock"),
+                  "packed and labelled": N_("packed and labelled"),
+                  "cancelled": N_("cancelled")}
+_BATCH = re.compile(r"batch (\S+)")
+_BAGS = re.compile(r"([0-9]+) bags?")
+_SHORT = re.compile(r"(\S+) \(wanted ([0-9]+), have ([0-9]+)\)")
+
+
+def shown_reason(reason: str) -> str:
+    """An order step's reason (or reject reason) in the language in force."""
+    if reason in _FIXED_REASONS:
+        return _(_FIXED_REASONS[reason])
+    if m := _BATCH.fullmatch(reason):
+        return _("batch %(number)s") % {"number": m[1]}
+    if m := _BAGS.fullmatch(reason):
+        return ngettext("%(num)d bag", "%(num)d bags", int(m[1])) % {"num": int(m[1])}
+    if reason.startswith("not enough stock: "):
+        parts = reason.removeprefix("not enough stock: ").split(", ")
+        if all(_SHORT.fullmatch(p) for p in parts):
+            shown = ", ".join(
+                _("%(sku)s (wanted %(wanted)s, have %(have)s)") % dict(
+                    zip(("sku", "wanted", "have"), _SHORT.fullmatch(p).groups(), strict=True))
+                for p in parts)
+            return _("not enough stock: %(lines)s") % {"lines": shown}
+    return reason
+
+
 @get("/orders", guards=[requires("picker", "manager")])
 async def order_board(request: Request, q: str = "", late: bool = False) -> Template:
     """The board; `q` filters by order number, customer or pincode, `late` keeps only
@@ -102,16 +133,17 @@ async def order_board(request: Request, q: str = "", late: bool = False) -> Temp
     done = [o for o in orders if o.state in states.FINAL]
     return page(request, "orders/board.html", fragment="orders/_board.html",
                 user=current_user(request), columns=columns, done=done, now=utcnow(),
-                money=format_amount, labels=states.LABELS, q=q, late=late)
+                money=format_amount, labels=states.LABELS, q=q, late=late,
+                reason=shown_reason)
 
 
 @get("/orders/{order_id:str}", guards=[requires("picker", "manager")])
 async def order_page(request: Request, order_id: str) -> Template:
     order = await service.get_order(request.app.state.db, order_id)
     if order is None:
-        raise NotFoundException("No such order.")
+        raise NotFoundException(_("No such order."))
     return page(request, "orders/order.html", user=current_user(request), order=order,
-                labels=states.LABELS, money=format_amount, now=utcnow(),
+                labels=states.LABELS, money=format_amount, now=utcnow(), reason=shown_reason,
                 more=await service.more_timeline(request.app.state.db, order.id))
 
 

@@ -10,6 +10,7 @@ from litestar import Request, get, post
 from litestar.response import Template
 
 from app.core.auth import requires
+from app.core.i18n import N_, _
 from app.core.promotions import PromotionError
 from app.core.web import Form, current_user, page
 from app.promotions import service
@@ -17,7 +18,7 @@ from app.promotions.service import KIND_WORDS, FormError
 
 MANAGER = requires("manager")  # managers and admins
 
-DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+DAYS = [N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun")]
 
 
 async def _page(request: Request, status_code: int = 200, **extra: Any) -> Template:
@@ -43,7 +44,7 @@ async def create_promotion(request: Request, data: Form) -> Template:
     except (FormError, PromotionError) as exc:
         shown = {k: v[:200] for k, v in form.items() if isinstance(v, str)}
         return await _page(request, status_code=400, error=str(exc), form=shown)
-    return await _page(request, saved=f"Saved: {row.name}")
+    return await _page(request, saved=_("Saved: %(name)s") % {"name": row.name})
 
 
 def _days_of(form: dict[str, str]) -> str:
@@ -58,8 +59,8 @@ async def end_promotion(request: Request, promotion_id: str) -> Template:
     ended = await service.end(request.app.state.db, request.app.state.cfg,
                               promotion_id[:36], user)
     if not ended:
-        return await _page(request, status_code=404, error="That offer is not running.")
-    return await _page(request, saved="The offer has ended.")
+        return await _page(request, status_code=404, error=_("That offer is not running."))
+    return await _page(request, saved=_("The offer has ended."))
 
 
 @post("/promotions/preview", guards=[MANAGER])

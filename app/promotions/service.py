@@ -29,6 +29,7 @@ from app.core import promotions as engine
 from app.core.auth import StaffUser
 from app.core.clock import utcnow
 from app.core.db import Database, Session
+from app.core.i18n import N_, _
 from app.core.ids import uuid7
 from app.core.money import MoneyError, parse_amount
 from app.core.prepared import Prepared
@@ -185,14 +186,14 @@ class Listing:
 
 
 KIND_WORDS: Mapping[str, str] = {
-    "buy_x_get_y": "Buy X get Y free (or at a percent off)",
-    "bundle_price": "A bundle price: 3 for ₹99",
-    "percent_off": "A percent off products or categories",
-    "amount_off": "An amount off each piece (or each kg)",
-    "qty_slab": "Off each piece from a quantity: ₹5 off each from 3",
-    "bill_amount_off": "An amount off the bill: ₹50 off on ₹500 or more",
-    "bill_percent_off": "A percent off the bill above a value",
-    "bill_free_item": "A free item on bills above a value",
+    "buy_x_get_y": N_("Buy X get Y free (or at a percent off)"),
+    "bundle_price": N_("A bundle price: 3 for ₹99"),
+    "percent_off": N_("A percent off products or categories"),
+    "amount_off": N_("An amount off each piece (or each kg)"),
+    "qty_slab": N_("Off each piece from a quantity: ₹5 off each from 3"),
+    "bill_amount_off": N_("An amount off the bill: ₹50 off on ₹500 or more"),
+    "bill_percent_off": N_("A percent off the bill above a value"),
+    "bill_free_item": N_("A free item on bills above a value"),
 }
 
 
@@ -406,7 +407,7 @@ async def listing(db: Database, cfg: StoreConfig) -> Listing:
         try:
             summary = describe(to_promotion(row))
         except (ValueError, TypeError) as exc:
-            summary, problem = KIND_WORDS.get(row.kind, row.kind), str(exc)
+            summary, problem = _(KIND_WORDS.get(row.kind, row.kind)), str(exc)
         taken = by_code.get(row.coupon or "")
         if row.source == "store" and taken is not None and taken.source == "hub":
             problem = coupons.taken_by_hq(taken.code)
@@ -416,27 +417,37 @@ async def listing(db: Database, cfg: StoreConfig) -> Listing:
 
 
 def describe(p: engine.Promotion) -> str:
-    """The offer in plain words, as a manager would say it."""
+    """The offer in plain words, as a manager would say it (in the reader's language)."""
     money = engine.format_amount
     pct = engine._pct
     if p.kind == "buy_x_get_y":
-        off = "free" if p.percent_bp == engine.FULL_BP else f"at {pct(p.percent_bp)} % off"
-        return f"Buy {p.buy} get {p.get} {off}"
+        if p.percent_bp == engine.FULL_BP:
+            return _("Buy %(buy)s get %(get)s free") % {"buy": p.buy, "get": p.get}
+        return (_("Buy %(buy)s get %(get)s at %(percent)s %% off")
+                % {"buy": p.buy, "get": p.get, "percent": pct(p.percent_bp)})
     if p.kind == "bundle_price":
-        return f"{p.size} for {money(p.bundle_price)}"
+        return _("%(size)s for %(price)s") % {"size": p.size, "price": money(p.bundle_price)}
     if p.kind == "percent_off":
-        return f"{pct(p.percent_bp)} % off"
+        return _("%(percent)s %% off") % {"percent": pct(p.percent_bp)}
     if p.kind == "amount_off":
-        return f"{money(p.amount)} off each"
+        return _("%(amount)s off each") % {"amount": money(p.amount)}
     if p.kind == "qty_slab":
-        each = money(p.amount) if p.amount else f"{pct(p.percent_bp)} %"
-        return f"{each} off each from {p.size}"
+        if p.amount:
+            return (_("%(amount)s off each from %(size)s")
+                    % {"amount": money(p.amount), "size": p.size})
+        return (_("%(percent)s %% off each from %(size)s")
+                % {"percent": pct(p.percent_bp), "size": p.size})
     if p.kind == "bill_amount_off":
-        return f"{money(p.amount)} off on {money(p.min_bill)} or more"
+        return (_("%(amount)s off on %(bill)s or more")
+                % {"amount": money(p.amount), "bill": money(p.min_bill)})
     if p.kind == "bill_percent_off":
-        cap = f", at most {money(p.cap)}" if p.cap else ""
-        return f"{pct(p.percent_bp)} % off bills of {money(p.min_bill)} or more{cap}"
-    return f"{p.free_sku} free on {money(p.min_bill)} or more"
+        if p.cap:
+            return (_("%(percent)s %% off bills of %(bill)s or more, at most %(cap)s")
+                    % {"percent": pct(p.percent_bp), "bill": money(p.min_bill),
+                       "cap": money(p.cap)})
+        return (_("%(percent)s %% off bills of %(bill)s or more")
+                % {"percent": pct(p.percent_bp), "bill": money(p.min_bill)})
+    return _("%(sku)s free on %(bill)s or more") % {"sku": p.free_sku, "bill": money(p.min_bill)}
 
 
 # ---- preview on a sample basket -------------------------------------------------------

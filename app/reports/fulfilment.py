@@ -14,16 +14,17 @@ from sqlalchemy import select
 
 from app.core import csv_safe
 from app.core.db import Database
+from app.core.i18n import N_
 from app.core.models import User
 from app.orders.models import Order
 from app.picking.models import PickBatch
 
 STAGES = (  # (label, from state, to state)
-    ("Accept", "received", "accepted"),
-    ("Start picking", "accepted", "picking"),
-    ("Picking", "picking", "picked"),
-    ("Packing", "picked", "ready"),
-    ("Waiting for rider", "ready", "handed_over"),
+    (N_("Accept"), "received", "accepted"),
+    (N_("Start picking"), "accepted", "picking"),
+    (N_("Picking"), "picking", "picked"),
+    (N_("Packing"), "picked", "ready"),
+    (N_("Waiting for rider"), "ready", "handed_over"),
 )
 
 

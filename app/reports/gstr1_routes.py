@@ -13,14 +13,15 @@ from app.core import gstr1_export
 from app.core.auth import requires
 from app.core.clock import utcnow
 from app.core.gstr1 import parse_month
+from app.core.i18n import N_, _
 from app.core.web import current_user, page
 from app.reports import gstr1_data
 
 MANAGER = requires("manager")
-SECTION_NAMES = (("b2b", "B2B invoices (4A)"), ("b2cl", "B2C large (5)"),
-                 ("b2cs", "B2C small, net of refunds (7)"), ("nil", "Nil-rated (8)"),
-                 ("cdnr", "Credit notes to registered buyers (9B)"),
-                 ("cdnur", "Credit notes to unregistered buyers (9B)"))
+SECTION_NAMES = (("b2b", N_("B2B invoices (4A)")), ("b2cl", N_("B2C large (5)")),
+                 ("b2cs", N_("B2C small, net of refunds (7)")), ("nil", N_("Nil-rated (8)")),
+                 ("cdnr", N_("Credit notes to registered buyers (9B)")),
+                 ("cdnur", N_("Credit notes to unregistered buyers (9B)")))
 
 
 def _today(request: Request) -> date:
@@ -53,7 +54,7 @@ async def gstr1_page(request: Request) -> Template:
     cfg, db = request.app.state.cfg, request.app.state.db
     ret, rec = await gstr1_data.month_report(db, cfg, *ym)
     figures = ret.section_figures()
-    sections = [(label, figures[key]) for key, label in SECTION_NAMES]
+    sections = [(_(label), figures[key]) for key, label in SECTION_NAMES]
     month = f"{ym[0]:04d}-{ym[1]:02d}"
     return page(request, "reports/gstr1.html", user=user, month=month, error="", ret=ret,
                 rec=rec, sections=sections, files=gstr1_export.SECTIONS)
@@ -68,7 +69,8 @@ async def gstr1_csv(request: Request) -> Response:
     _text, ym, error = _month(request)
     section = request.query_params.get("section", "")
     if ym is None or section not in gstr1_export.SECTIONS:
-        return Response(error or "No such section: choose one of the links on the GSTR-1 page.",
+        return Response(error or _("No such section: choose one of the links on the GSTR-1 "
+                                   "page."),
                         status_code=400, media_type="text/plain")
     ret = await gstr1_data.load_month(request.app.state.db, request.app.state.cfg, *ym)
     return Response(gstr1_export.section_csv(ret, section), media_type="text/csv",

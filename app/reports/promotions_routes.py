@@ -20,10 +20,12 @@ from litestar.response import Template
 from app.core.auth import requires
 from app.core.clock import utcnow
 from app.core.date_ranges import MAX_DAYS, RangeError, parse_date_range
+from app.core.i18n import N_, _
 from app.core.money import format_amount
 from app.core.svg_charts import Svg, bar_chart, hbar_chart
 from app.core.web import current_user, page
 from app.reports import promotions
+from app.reports.sales_routes import day_text
 from app.reports.sales_rules import DateRange
 
 MANAGER = requires("manager")  # managers and admins
@@ -60,30 +62,31 @@ def charts(report: promotions.PromotionsReport) -> dict[str, Any]:
     out: dict[str, Any] = {
         "units": hbar_chart([o.name for o in ranked],
                             [o.result.unit_percent or 0 for o in ranked],
-                            title="Change in units sold against the days before each offer",
+                            title=_("Change in units sold against the days before each offer"),
                             fmt=_percent) if ranked else None,
         "discount": hbar_chart([o.name for o in report.offers[:CHART_OFFERS]],
                                [o.result.discount_minor for o in report.offers[:CHART_OFFERS]],
-                               title="What each offer gave off", fmt=format_amount),
+                               title=_("What each offer gave off"), fmt=format_amount),
     }
     days: dict[str, Svg] = {}
     for o in report.offers:
         if len(o.dates) <= CHART_DAYS:
             days[o.id] = bar_chart(
-                [d.strftime("%d %b") for d in o.dates], list(o.during_units),
+                [day_text(d, "%d %b") for d in o.dates], list(o.during_units),
                 previous=list(o.before_units),
-                names=("During the offer", "The days before it, in order"),
-                title=f"{o.name}: units sold each day of the offer, beside the same day "
-                      f"of the days before")
+                names=(_("During the offer"), _("The days before it, in order")),
+                title=_("%(offer)s: units sold each day of the offer, beside the same day "
+                        "of the days before") % {"offer": o.name})
     out["days"] = days
     return out
 
 
 def _context(request: Request, today: date, asked: tuple[str, str]) -> dict[str, Any]:
     quick = [(label, DateRange(*parse_date_range("", "", today, default_days=n)))
-             for label, n in (("Last 7 days", 7), ("Last 30 days", 30), ("Last 90 days", 90))]
+             for label, n in ((N_("Last 7 days"), 7), (N_("Last 30 days"), 30),
+                              (N_("Last 90 days"), 90))]
     return {"user": current_user(request), "asked_from": asked[0], "asked_to": asked[1],
-            "quick": quick, "today": today, "max_days": MAX_DAYS}
+            "quick": quick, "today": today, "max_days": MAX_DAYS, "day": day_text}
 
 
 @get("/reports/promotions", guards=[MANAGER])

@@ -8,6 +8,7 @@ from litestar.response import Template
 
 from app.core.auth import requires
 from app.core.clock import utcnow
+from app.core.i18n import _
 from app.core.svg_charts import bar_chart
 from app.core.web import current_user, page
 from app.reports import fulfilment
@@ -31,9 +32,9 @@ async def fulfilment_page(request: Request) -> Template:
     by_hour = fulfilment.orders_by_hour(timings, request.app.state.cfg.tz)
     hour_chart = bar_chart([f"{r.hour:02d}" for r in by_hour], [r.on_time for r in by_hour],
                            previous=[r.received for r in by_hour],
-                           names=("Handed over on time", "Orders received"),
-                           title="Online orders per hour of day, and how many met the "
-                                 "promised time")
+                           names=(_("Handed over on time"), _("Orders received")),
+                           title=_("Online orders per hour of day, and how many met the "
+                                   "promised time"))
     return page(request, "reports/fulfilment.html", user=current_user(request), hours=hours,
                 timings=timings, pickers=pickers, averages=averages, longest=longest,
                 on_time=sum(1 for t in done if t.on_time), finished=len(done),

@@ -13,11 +13,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from babel.dates import format_date
 from litestar import Request, Response, get
 from litestar.response import Template
 
+from app.core import i18n
 from app.core.auth import requires
 from app.core.clock import utcnow
+from app.core.i18n import _
 from app.core.money import format_amount
 from app.core.svg_charts import Svg, bar_chart, compact_amount, hbar_chart, line_chart
 from app.core.web import TENDER_LABELS, current_user, page, tender_label
@@ -35,6 +38,15 @@ MANAGER = requires("manager")  # managers and admins
 QUERY_LIMIT = 40  # characters of a date a query string may carry before it is cut
 
 
+def day_text(d: date, fmt: str = "%d %b %Y") -> str:
+    """A day as the page's language writes it (the templates' ``day``): strftime in
+    English, as before; Babel's month and weekday names in any other language."""
+    code = i18n.current_language()
+    if code == "en":
+        return d.strftime(fmt)
+    return str(format_date(d, i18n._cldr_pattern(fmt), locale=i18n.babel_locale(code)))
+
+
 def _today(request: Request) -> date:
     return utcnow().astimezone(request.app.state.cfg.tz).date()
 
@@ -48,28 +60,28 @@ def reports_list(kind: str) -> list[tuple[str, str, str]]:
     """(title, link, what it answers) for the index; the dark store's own first-hand
     figures only where there are online orders to pick."""
     items = [
-        ("Sales", "/reports/sales",
-         "Takings by day and hour, by category and product, by cashier and payment, "
-         "refunds and discounts, against the period before."),
-        ("Stock", "/reports/stock",
-         "What the shelf is worth, what has not sold for a while, stock-outs and days "
-         "of cover."),
+        (_("Sales"), "/reports/sales",
+         _("Takings by day and hour, by category and product, by cashier and payment, "
+           "refunds and discounts, against the period before.")),
+        (_("Stock"), "/reports/stock",
+         _("What the shelf is worth, what has not sold for a while, stock-outs and days "
+           "of cover.")),
         ("GSTR-1", "/reports/gstr1",
-         "The month's outward supplies for the accountant: CSV files and the GST "
-         "portal's JSON."),
-        ("Fulfilment and pickers", "/reports/fulfilment",
-         "Online orders per hour against the promised time, the minutes each step takes, "
-         "and each picker's lines per hour."),
-        ("Promotions", "/reports/promotions",
-         "What each offer did: bills, what it gave off, and its products' units and "
-         "revenue against the days before it began."),
-        ("Returns", "/returns/report",
-         "Online orders' returns: the rate per product, reasons, how units came back, "
-         "the refunds and the time the desk takes."),
+         _("The month's outward supplies for the accountant: CSV files and the GST "
+           "portal's JSON.")),
+        (_("Fulfilment and pickers"), "/reports/fulfilment",
+         _("Online orders per hour against the promised time, the minutes each step takes, "
+           "and each picker's lines per hour.")),
+        (_("Promotions"), "/reports/promotions",
+         _("What each offer did: bills, what it gave off, and its products' units and "
+           "revenue against the days before it began.")),
+        (_("Returns"), "/returns/report",
+         _("Online orders' returns: the rate per product, reasons, how units came back, "
+           "the refunds and the time the desk takes.")),
     ]
     if kind != "darkstore":
         items[3] = (items[3][0], items[3][1],
-                    items[3][2] + " (for stores that take online orders)")
+                    items[3][2] + _(" (for stores that take online orders)"))
     return items
 
 
@@ -93,38 +105,38 @@ def sales_charts(report: SalesReport) -> dict[str, Svg]:
     if len(days) <= 62:
         charts["days"] = bar_chart(
             day_labels, [s.net for s in days], previous=report.previous_days(),
-            title="Net sales by day", fmt=_money_fmt, axis_fmt=compact_amount)
+            title=_("Net sales by day"), fmt=_money_fmt, axis_fmt=compact_amount)
     else:
         charts["days"] = line_chart(day_labels, [s.net for s in days],
-                                    title="Net sales by day", fmt=_money_fmt,
+                                    title=_("Net sales by day"), fmt=_money_fmt,
                                     axis_fmt=compact_amount)
     charts["hours"] = bar_chart(
         [f"{s.label}" for s in report.hours], [s.net for s in report.hours],
-        previous=report.previous_hours(), title="Net sales by hour of day", fmt=_money_fmt,
+        previous=report.previous_hours(), title=_("Net sales by hour of day"), fmt=_money_fmt,
         axis_fmt=compact_amount)
     charts["categories"] = hbar_chart([c.category for c in report.categories[:12]],
                                       [c.net for c in report.categories[:12]],
-                                      title="Net sales by category", fmt=_money_fmt)
+                                      title=_("Net sales by category"), fmt=_money_fmt)
     for key, rows, title, money in (
-            ("top", report.top_by_revenue, "Best sellers by net sales", True),
-            ("bottom", report.bottom_by_revenue, "Slowest sellers by net sales", True),
-            ("top_units", report.top_by_units, "Best sellers by units", False),
-            ("bottom_units", report.bottom_by_units, "Slowest sellers by units", False)):
+            ("top", report.top_by_revenue, _("Best sellers by net sales"), True),
+            ("bottom", report.bottom_by_revenue, _("Slowest sellers by net sales"), True),
+            ("top_units", report.top_by_units, _("Best sellers by units"), False),
+            ("bottom_units", report.bottom_by_units, _("Slowest sellers by units"), False)):
         charts[key] = hbar_chart([p.name for p in rows],
                                  [p.net if money else p.units for p in rows], title=title,
                                  fmt=_money_fmt if money else str)
     charts["cashiers"] = hbar_chart([c.name for c in report.cashiers],
                                     [c.net for c in report.cashiers],
-                                    title="Net sales by cashier", fmt=_money_fmt)
+                                    title=_("Net sales by cashier"), fmt=_money_fmt)
     charts["tenders"] = hbar_chart([tender_label(t.kind) for t in report.tenders],
                                    [t.net for t in report.tenders],
-                                   title="Net takings by payment", fmt=_money_fmt)
+                                   title=_("Net takings by payment"), fmt=_money_fmt)
     return charts
 
 
 def _picker(request: Request, today: date, asked: tuple[str, str]) -> dict[str, Any]:
     return {"user": current_user(request), "asked_from": asked[0], "asked_to": asked[1],
-            "quick": quick_ranges(today), "today": today, "max_days": MAX_DAYS}
+            "quick": quick_ranges(today), "today": today, "max_days": MAX_DAYS, "day": day_text}
 
 
 @get("/reports/sales", guards=[MANAGER])

@@ -24,6 +24,7 @@ from app.core.date_ranges import EARLIEST as EARLIEST  # (re-exported for the pa
 from app.core.date_ranges import MAX_DAYS, parse_date_range
 from app.core.date_ranges import RangeError as RangeError
 from app.core.gst import TaxRow, mixed_tax_rows
+from app.core.i18n import N_
 from app.core.money import round_half_up
 
 TOP = 10  # products shown in each of the top and bottom lists
@@ -65,11 +66,11 @@ def quick_ranges(today: date) -> list[tuple[str, DateRange]]:
     first = today.replace(day=1)
     last_month_end = first - timedelta(days=1)
     return [
-        ("Today", DateRange(today, today)),
-        ("Yesterday", DateRange(today - timedelta(days=1), today - timedelta(days=1))),
-        ("Last 7 days", DateRange(today - timedelta(days=6), today)),
-        ("This month", DateRange(first, today)),
-        ("Last month", DateRange(last_month_end.replace(day=1), last_month_end)),
+        (N_("Today"), DateRange(today, today)),
+        (N_("Yesterday"), DateRange(today - timedelta(days=1), today - timedelta(days=1))),
+        (N_("Last 7 days"), DateRange(today - timedelta(days=6), today)),
+        (N_("This month"), DateRange(first, today)),
+        (N_("Last month"), DateRange(last_month_end.replace(day=1), last_month_end)),
     ]
 
 

@@ -13,6 +13,7 @@ from litestar.response import Template
 from app.config import StoreConfig
 from app.core.auth import requires
 from app.core.clock import utcnow
+from app.core.i18n import _
 from app.core.money import format_amount
 from app.core.svg_charts import Svg, bar_chart, hbar_chart
 from app.core.web import current_user, page
@@ -43,7 +44,7 @@ def _dead_days(text: str, errors: list[str]) -> int:
     try:
         return stock_rules.parse_days(text)
     except ReportInputError as exc:
-        errors.append(f"Dead stock: {exc}")
+        errors.append(_("Dead stock: %(reason)s") % {"reason": exc})
         return stock_rules.DEAD_DAYS_DEFAULT
 
 
@@ -51,7 +52,7 @@ def _range(fields: dict[str, str], today: date, errors: list[str]) -> tuple[date
     try:
         return stock_rules.parse_range(fields["from"], fields["to"], today)
     except ReportInputError as exc:
-        errors.append(f"Stock-outs: {exc}")
+        errors.append(_("Stock-outs: %(reason)s") % {"reason": exc})
         return None
 
 
@@ -96,10 +97,10 @@ def _category_chart(value: stock_rules.Valuation,
         return None
     if value.cost_total_minor > 0:
         return hbar_chart([c.category for c in top], [c.cost_minor for c in top],
-                          title="Stock value at cost by category", fmt=format_amount)
+                          title=_("Stock value at cost by category"), fmt=format_amount)
     top = sorted(categories, key=lambda c: -c.selling_minor)[:CATEGORY_BARS]
     return hbar_chart([c.category for c in top], [c.selling_minor for c in top],
-                      title="Stock value at selling price by category (no costs known yet)",
+                      title=_("Stock value at selling price by category (no costs known yet)"),
                       fmt=format_amount)
 
 
@@ -108,8 +109,8 @@ async def stock_page(request: Request) -> Template:
     figures = await _figures(request, utcnow())
     category_chart = _category_chart(figures["value"], figures["categories"])
     ageing_chart = bar_chart(
-        [b.label for b in figures["buckets"]], [b.products for b in figures["buckets"]],
-        title="Products in stock by days since their last sale")
+        [_(b.label) for b in figures["buckets"]], [b.products for b in figures["buckets"]],
+        title=_("Products in stock by days since their last sale"))
     period = figures["outs"]
     default_from = figures["today"] - timedelta(days=6)
     return page(request, "reports/stock.html", user=current_user(request),

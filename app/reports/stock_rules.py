@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Generic, TypeVar
 
 from app.core.date_ranges import RangeError, parse_date_range
+from app.core.i18n import _
 from app.core.money import price_for_measure, round_half_up
 
 VELOCITY_DAYS = 28  # "sells": sold at least once in this many days; cover averages over them
@@ -211,10 +212,12 @@ def parse_days(text: str) -> int:
     """The dead-stock age from the page: whole days, 1 to DEAD_DAYS_MAX."""
     cleaned = text.strip()
     if not cleaned.isascii() or not cleaned.isdigit() or len(cleaned) > 5:
-        raise ReportInputError(f"Days must be a whole number from 1 to {DEAD_DAYS_MAX}.")
+        raise ReportInputError(_("Days must be a whole number from 1 to %(most)s.")
+                               % {"most": DEAD_DAYS_MAX})
     value = int(cleaned)
     if not 1 <= value <= DEAD_DAYS_MAX:
-        raise ReportInputError(f"Days must be a whole number from 1 to {DEAD_DAYS_MAX}.")
+        raise ReportInputError(_("Days must be a whole number from 1 to %(most)s.")
+                               % {"most": DEAD_DAYS_MAX})
     return value
 
 

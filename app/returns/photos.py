@@ -11,6 +11,7 @@ from pathlib import Path
 from app.config import StoreConfig
 from app.core.auth import StaffUser
 from app.core.db import Database
+from app.core.i18n import _
 from app.core.ids import uuid7
 from app.core.private_files import write_private
 from app.returns import service
@@ -34,13 +35,14 @@ def photo_type(data: bytes) -> str | None:
 def check_photo(data: bytes, cfg: StoreConfig) -> str:
     limit = cfg.returns.photo_max_kb * 1024
     if len(data) > limit:
-        raise service.ReturnError(f"The photo is too big ({len(data) // 1024} KB; at most "
-                                  f"{cfg.returns.photo_max_kb} KB). Take it again at a lower "
-                                  "size, or grade without a photo.")
+        raise service.ReturnError(_("The photo is too big (%(size)s KB; at most %(max)s KB). "
+                                    "Take it again at a lower size, or grade without a "
+                                    "photo.") % {"size": len(data) // 1024,
+                                                 "max": cfg.returns.photo_max_kb})
     kind = photo_type(data)
     if kind is None:
-        raise service.ReturnError("That file is not a photo (JPEG, PNG or WebP). Nothing "
-                                  "changed.")
+        raise service.ReturnError(_("That file is not a photo (JPEG, PNG or WebP). Nothing "
+                                    "changed."))
     return kind
 
 
@@ -57,7 +59,7 @@ async def grade_with_photo(db: Database, cfg: StoreConfig, return_id: str, sku: 
     kind = check_photo(data, cfg)
     if not _SAFE_ID.fullmatch(return_id) or not (await service.view(db, return_id)).open:
         # no file (nor folder) for a return that is not there or not open any more
-        raise service.AlreadyFinished("This return is finished already. Nothing changed.")
+        raise service.AlreadyFinished(_("This return is finished already. Nothing changed."))
     relative = Path(PHOTO_DIR) / return_id / f"{uuid7()}.{kind}"
     path = cfg.data_dir / relative
     write_private(path, data)

@@ -18,6 +18,7 @@ from app.catalog.units import format_measure, format_quantity
 from app.config import PHOTO_MAX_KB_LIMIT
 from app.core import auth
 from app.core.auth import LoginError, requires
+from app.core.i18n import _
 from app.core.return_rules import GRADES, ReturnRuleError
 from app.core.routes import client_source, device_key
 from app.core.web import Form, current_user, go, is_htmx, page, signed_in
@@ -73,7 +74,7 @@ async def _desk(request: Request, rid: str, *, message: str = "", kind: str = "o
             scanned = service.Scanned(line, v.units.get(line.sku, "piece"))
     bin_code = await service.suggested_bin(db, scanned.line.product_id) if scanned else ""
     if v.ret.state == "awaiting_approval" and not approval:
-        approval = decision.why if decision else "a manager must approve"
+        approval = decision.why if decision else _("a manager must approve")
     # htmx swaps only 2xx answers: the desk's refusals come back as 200 fragments with
     # the red message (as the picker's screen does); a plain form post keeps the 4xx.
     return page(request, "returns/desk.html", fragment="returns/_desk.html",
@@ -113,10 +114,11 @@ async def returns_scan(request: Request, rid: str, data: Form) -> Template:
         raise NotFoundException(str(exc)) from None
     except service.ReturnError as exc:
         return await _desk(request, rid, message=str(exc), kind="error", status_code=400)
-    weighed = (f" ({format_quantity(found.weight, found.unit)} on the label)"
-               if found.weight else "")
-    return await _desk(request, rid, scanned=found,
-                       message=f"{found.line.sku}{weighed}: how did it come back?")
+    message = (_("%(sku)s (%(weight)s on the label): how did it come back?")
+               % {"sku": found.line.sku, "weight": format_quantity(found.weight, found.unit)}
+               if found.weight else
+               _("%(sku)s: how did it come back?") % {"sku": found.line.sku})
+    return await _desk(request, rid, scanned=found, message=message)
 
 
 @post("/returns/{rid:str}/grade", guards=[DESK])
@@ -145,8 +147,8 @@ async def returns_grade(
     except service.ReturnError as exc:
         return await _desk(request, rid, message=str(exc), kind="error", status_code=400,
                            again=sku)
-    return await _desk(request, rid, message=f"{sku.upper()}: {service.GRADE_WORDS[grade]}. "
-                       "Scan the next item.")
+    return await _desk(request, rid, message=_("%(sku)s: %(grade)s. Scan the next item.")
+                       % {"sku": sku.upper(), "grade": _(service.GRADE_WORDS[grade])})
 
 
 @post("/returns/{rid:str}/undo", guards=[DESK])
@@ -156,7 +158,7 @@ async def returns_undo(request: Request, rid: str, data: Form) -> Template:
                                   signed_in(request))
     except service.ReturnError as exc:
         return await _desk(request, rid, message=str(exc), kind="error", status_code=400)
-    return await _desk(request, rid, message="Grades cleared: scan those items again.")
+    return await _desk(request, rid, message=_("Grades cleared: scan those items again."))
 
 
 @post("/returns/{rid:str}/finish", guards=[DESK])
@@ -172,7 +174,7 @@ async def returns_finish(request: Request, rid: str, data: Form) -> Template:
             approver_id = data.get("approver_id", "")[:36]
             pin = data.get("approver_pin", "")[:12]
             if not approver_id or not pin:
-                raise service.ReturnError("Choose the manager and enter their PIN.")
+                raise service.ReturnError(_("Choose the manager and enter their PIN."))
             approver = await auth.verify_approver(db, cfg, approver_id, pin,
                                                   device_key(request),
                                                   requester_id=asking.id or None,
@@ -186,10 +188,10 @@ async def returns_finish(request: Request, rid: str, data: Form) -> Template:
         return await _desk(request, rid, message=str(exc), kind="error", status_code=400)
     if done.state == "awaiting_approval":
         return await _desk(request, rid, kind="info", approval=done.why,
-                           message="A manager's PIN is needed to finish this return.")
+                           message=_("A manager's PIN is needed to finish this return."))
     return await _desk(request, rid, message=(
-        "Return rejected: nothing refunded, nothing put back." if done.state == "rejected"
-        else "Return finished. The refund goes to the channel."))
+        _("Return rejected: nothing refunded, nothing put back.") if done.state == "rejected"
+        else _("Return finished. The refund goes to the channel.")))
 
 
 ROUTES = [returns_index, returns_open, returns_report, returns_desk, returns_scan,

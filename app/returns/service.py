@@ -30,6 +30,7 @@ from app.core import audit
 from app.core.auth import StaffUser
 from app.core.clock import utcnow
 from app.core.db import Database, Session
+from app.core.i18n import N_, _
 from app.core.money import format_amount
 from app.core.return_rules import (
     GRADES,
@@ -57,9 +58,9 @@ log = logging.getLogger("kirana.returns")
 
 MAX_LINES = 200
 MAX_QUANTITY = 1_000_000  # base units on one line (a kilogram is 1000)
-GRADE_WORDS = {"resellable": "back on the shelf", "damaged": "damaged (arrived so)",
-               "customer_damaged": "damaged by the customer", "expired": "expired",
-               "wrong_item": "wrong item"}
+GRADE_WORDS = {"resellable": N_("back on the shelf"), "damaged": N_("damaged (arrived so)"),
+               "customer_damaged": N_("damaged by the customer"), "expired": N_("expired"),
+               "wrong_item": N_("wrong item")}
 
 
 class ReturnError(ValueError):
@@ -252,7 +253,7 @@ async def recent_finished(db: Database, limit: int = 20) -> list[OnlineReturn]:
 async def _load(s: Session, return_id: str) -> OnlineReturn:
     ret = await s.get(OnlineReturn, return_id[:36])
     if ret is None:
-        raise NotFound("No such return.")
+        raise NotFound(_("No such return."))
     return ret
 
 
@@ -294,7 +295,7 @@ async def find_open(db: Database, cfg: StoreConfig, code: str) -> OnlineReturn:
     order id) or return number (RET-000012) names."""
     text = code.strip()[:120]
     if not text or "\x00" in text:
-        raise ReturnError("Scan the bag label or type the order code.")
+        raise ReturnError(_("Scan the bag label or type the order code."))
     keys = {text, text.upper()}
     with contextlib.suppress(NotABagCode):
         keys.add(parse_bag_code(text).number)
@@ -310,8 +311,8 @@ async def find_open(db: Database, cfg: StoreConfig, code: str) -> OnlineReturn:
                     OnlineReturn.external_id.in_(keys), OnlineReturn.order_id.in_(local)))
             .order_by(OnlineReturn.requested_at).limit(1))
     if found is None:
-        raise NotFound(f"No return is expected for {text}. Check the code, or ask the "
-                       "manager: the hub may not have sent it yet.")
+        raise NotFound(_("No return is expected for %(code)s. Check the code, or ask the "
+                         "manager: the hub may not have sent it yet.") % {"code": text})
     return found
 
 
@@ -338,11 +339,11 @@ async def scan_for_grading(db: Database, return_id: str, code: str,
     weight. A label heavier than what is left to grade on the line is refused."""
     code = code.strip()[:64]
     if not code or "\x00" in code:
-        raise ReturnError("Scan the item's barcode.")
+        raise ReturnError(_("Scan the item's barcode."))
     async with db.read() as s:
         ret = await _load(s, return_id)
         if ret.state not in OPEN_STATES:
-            raise AlreadyFinished(f"{ret.number} is finished already.")
+            raise AlreadyFinished(_("%(number)s is finished already.") % {"number": ret.number})
         unit, weight = "piece", None
         try:
             found = await find_scanned(s, parse_scan(code, rules))
@@ -355,16 +356,19 @@ async def scan_for_grading(db: Database, return_id: str, code: str,
             if line.sku == sku:
                 left = line.expected - line.received
                 if left <= 0:
-                    raise ReturnError(f"All {format_quantity(line.expected, unit)} of "
-                                      f"{line.sku} are graded already. Nothing changed.")
+                    raise ReturnError(_("All %(quantity)s of %(sku)s are graded already. "
+                                        "Nothing changed.")
+                                      % {"quantity": format_quantity(line.expected, unit),
+                                         "sku": line.sku})
                 if weight is not None and weight > left:
                     raise ReturnError(
-                        f"The label says {format_quantity(weight, unit)}, but only "
-                        f"{format_quantity(left, unit)} of {line.sku} is left to grade. "
-                        "Nothing changed: weigh it again or type the weight.")
+                        _("The label says %(weight)s, but only %(left)s of %(sku)s is left "
+                          "to grade. Nothing changed: weigh it again or type the weight.")
+                        % {"weight": format_quantity(weight, unit),
+                           "left": format_quantity(left, unit), "sku": line.sku})
                 return Scanned(line, unit, weight)
-    raise ReturnError(f"{code} is not in return {ret.number}. Nothing changed: put it "
-                      "aside and show the manager.")
+    raise ReturnError(_("%(code)s is not in return %(number)s. Nothing changed: put it "
+                        "aside and show the manager.") % {"code": code, "number": ret.number})
 
 
 async def suggested_bin(db: Database, product_id: str | None) -> str:
@@ -391,7 +395,7 @@ MAX_TYPED = 40  # characters of a typed quantity read at all
 # are whole base units; kg and litres go through parse_quantity like "0.500".
 _SUFFIXES = {"kg": (("kg", False), ("g", True)),
              "litre": (("litre", False), ("ml", True), ("l", False))}
-_BASE_WORD = {"kg": "grams", "litre": "millilitres"}
+_BASE_WORD = {"kg": N_("grams"), "litre": N_("millilitres")}
 
 
 def read_quantity(text: str, unit: str) -> int:
@@ -403,22 +407,24 @@ def read_quantity(text: str, unit: str) -> int:
     cleaned = raw.strip().lower().replace(" ", "")
     try:
         if "\x00" in raw or not cleaned:
-            raise QuantityError("type how much came back")
+            raise QuantityError(_("type how much came back"))
         if unit == "piece":
             return parse_quantity(cleaned, "piece")
         for suffix, base in _SUFFIXES.get(unit, ()):  # longest first: "kg" before "g"
             if cleaned.endswith(suffix):
                 number = cleaned.removesuffix(suffix)
                 if base and "." in number:
-                    raise QuantityError(f"{_BASE_WORD[unit]} must be a whole number")
+                    raise QuantityError(_("%(unit)s must be a whole number")
+                                        % {"unit": _(_BASE_WORD[unit])})
                 return parse_quantity(number, "piece" if base else unit)
         return parse_quantity(cleaned, unit)
     except QuantityError as exc:
-        hint = ("a whole number of pieces" if unit == "piece"
-                else "like 0.500 (kg) or 500 g" if unit == "kg"
-                else "like 0.750 (L) or 750 ml")
+        hint = (_("a whole number of pieces") if unit == "piece"
+                else _("like 0.500 (kg) or 500 g") if unit == "kg"
+                else _("like 0.750 (L) or 750 ml"))
         why = str(exc)
-        raise ReturnError(f"{why[:1].upper()}{why[1:]}. Type {hint}. Nothing changed.") from None
+        raise ReturnError(_("%(why)s. Type %(hint)s. Nothing changed.")
+                          % {"why": f"{why[:1].upper()}{why[1:]}", "hint": hint}) from None
 
 
 async def grade(db: Database, return_id: str, sku: str, grade_: str, user: StaffUser,
@@ -432,10 +438,11 @@ async def grade(db: Database, return_id: str, sku: str, grade_: str, user: Staff
     the return is finished, or the SKU is not on it. The same `request_id` again (a
     retried or double-sent form) changes nothing and answers the line."""
     if grade_ not in GRADES:
-        raise ReturnError("Choose how the item came back.")
+        raise ReturnError(_("Choose how the item came back."))
     if not isinstance(quantity, str) and (isinstance(quantity, bool)
                                           or not isinstance(quantity, int) or quantity < 1):
-        raise ReturnError("The quantity must be a whole number above zero. Nothing changed.")
+        raise ReturnError(_("The quantity must be a whole number above zero. Nothing "
+                            "changed."))
     request_id = request_id.strip()[:36]
     async with db.write() as s:
         ret = await _load(s, return_id)
@@ -444,32 +451,37 @@ async def grade(db: Database, return_id: str, sku: str, grade_: str, user: Staff
                 OnlineReturnStep.request_id == request_id)) is not None:
             raise AlreadyGraded(sku.upper()[:40])
         if ret.state not in OPEN_STATES:
-            raise AlreadyFinished(f"{ret.number} is finished already. Nothing changed.")
+            raise AlreadyFinished(_("%(number)s is finished already. Nothing changed.")
+                                  % {"number": ret.number})
         line = next((li for li in ret.lines if li.sku == sku.upper()[:40]), None)
         if line is None:
-            raise ReturnError(f"{sku[:40]} is not in return {ret.number}. Nothing changed.")
+            raise ReturnError(_("%(sku)s is not in return %(number)s. Nothing changed.")
+                              % {"sku": sku[:40], "number": ret.number})
         product = await s.get(Product, line.product_id) if line.product_id else None
         unit = product.unit if product is not None else "piece"
         left = line.expected - line.received
         if left <= 0:
-            raise ReturnError(f"All {format_quantity(line.expected, unit)} of {line.sku} "
-                              "are graded already.")
+            raise ReturnError(_("All %(quantity)s of %(sku)s are graded already.")
+                              % {"quantity": format_quantity(line.expected, unit),
+                                 "sku": line.sku})
         if whole:
             quantity = left
         elif isinstance(quantity, str):
             if quantity.strip() or unit == "piece":
                 quantity = read_quantity(quantity, unit) if quantity.strip() else 1
             else:
-                raise ReturnError(f"Type the weight of {line.sku} that came back (like 0.500 "
-                                  "or 500 g), press Whole line, or scan its scale label. "
-                                  "Nothing changed.")
+                raise ReturnError(_("Type the weight of %(sku)s that came back (like 0.500 "
+                                    "or 500 g), press Whole line, or scan its scale label. "
+                                    "Nothing changed.") % {"sku": line.sku})
         if quantity > left:
-            raise ReturnError(f"Only {format_quantity(left, unit)} of {line.sku} is left "
-                              f"to grade, not {format_quantity(quantity, unit)}. "
-                              "Nothing changed.")
+            raise ReturnError(_("Only %(left)s of %(sku)s is left to grade, not "
+                                "%(quantity)s. Nothing changed.")
+                              % {"left": format_quantity(left, unit), "sku": line.sku,
+                                 "quantity": format_quantity(quantity, unit)})
         if grade_ == "resellable" and line.product_id is None:
-            raise ReturnError(f"{line.sku} is not in this store's catalogue, so it cannot go "
-                              "back on a shelf: grade it damaged or wrong item.")
+            raise ReturnError(_("%(sku)s is not in this store's catalogue, so it cannot go "
+                                "back on a shelf: grade it damaged or wrong item.")
+                              % {"sku": line.sku})
         setattr(line, grade_, getattr(line, grade_) + quantity)
         now = utcnow()
         if ret.state == "expected":
@@ -491,7 +503,8 @@ async def undo_grades(db: Database, return_id: str, sku: str, user: StaffUser) -
     async with db.write() as s:
         ret = await _load(s, return_id)
         if ret.state not in OPEN_STATES:
-            raise AlreadyFinished(f"{ret.number} is finished already. Nothing changed.")
+            raise AlreadyFinished(_("%(number)s is finished already. Nothing changed.")
+                                  % {"number": ret.number})
         for line in ret.lines:
             if line.sku == sku.upper()[:40]:
                 for g in GRADES:
@@ -529,11 +542,11 @@ async def finish(db: Database, cfg: StoreConfig, return_id: str, user: StaffUser
         ret = await _load(s, return_id)
         if ret.state not in OPEN_STATES:
             raise AlreadyFinished(
-                f"{ret.number} was finished already by {ret.finished_by or 'another desk'}"
-                ". Nothing changed.")
+                _("%(number)s was finished already by %(by)s. Nothing changed.")
+                % {"number": ret.number, "by": ret.finished_by or _("another desk")})
         graded = _graded(ret)
         if not reject and not any(line.received for line in graded):
-            raise ReturnError("Nothing is graded yet: scan each item and grade it first.")
+            raise ReturnError(_("Nothing is graded yet: scan each item and grade it first."))
         try:
             decision = decide(graded, cfg.returns.approval_above_rupees * 100)
         except ReturnRuleError as exc:
@@ -557,7 +570,8 @@ async def finish(db: Database, cfg: StoreConfig, return_id: str, user: StaffUser
                     refund_total_minor=0 if reject else decision.total_minor)
             .execution_options(synchronize_session=False))
         if won.rowcount != 1:  # type: ignore[attr-defined]  # CursorResult of an UPDATE
-            raise AlreadyFinished(f"{ret.number} was finished already. Nothing changed.")
+            raise AlreadyFinished(_("%(number)s was finished already. Nothing changed.")
+                                  % {"number": ret.number})
         refunds = (0,) * len(graded) if reject else decision.refunds
         for line, refund in zip(ret.lines, refunds, strict=True):
             line.refund_minor = refund

@@ -1,7 +1,9 @@
 """The store end of the sync protocol: a background task of the store app.
 
-It connects to the hub, says `hello` (offering protocols 1 to 2; on a v2 link it reports
-its status: version, free disk, newest backup, clock, then every STATUS_SECONDS),
+It connects to the hub, says `hello` (offering protocols 1 to 3; from v2 it reports
+its status: version, free disk, newest backup, clock, then every STATUS_SECONDS; on a v3
+link products come from the hub's shared catalogue log, in `catalog` frames applied
+under their own cursor, `sync_state.applied_catalog`),
 resends its outbox from the hub's cursor in frames of at most 500 events, applies hub
 events in order (each frame and the `applied_down` cursor in one transaction), and
 reconnects with exponential backoff and jitter. Selling, picking and printing never
@@ -46,8 +48,9 @@ REFUSED_RETRY_SECONDS = 300.0  # after a 4401/4403: a person has to act first (t
 # database gets in, so the store is back within seconds, not minutes.
 CONFLICT_RETRY_SECONDS = 10.0
 STATUS_SECONDS = 300.0  # how often a v2 link reports the store's status
-# A hub from before v2 refuses the longer hello (unknown fields): the store then says the
-# v1 hello for this long before offering v2 again (the hub may have been upgraded).
+# A hub from before v2 (or v3) refuses the longer hello (unknown fields): the store then
+# says the older hello for this long before offering its newest again (the hub may have
+# been upgraded meanwhile).
 V1_FALLBACK_SECONDS = 3600.0
 
 
@@ -148,7 +151,8 @@ class SyncClient:
         self.newest_backup = newest_backup
         self.status_every = status_every
         self.proto = 1  # the current link's protocol version (from the welcome)
-        self._v1_until = -math.inf  # monotonic time: say the v1 hello until then
+        # (version, monotonic time): offer no more than that version until then
+        self._fallback: tuple[int, float] = (p.PROTO, -math.inf)
         self.status = LinkStatus()
         self.backoff_max = backoff_max
         self.conflict_retry = CONFLICT_RETRY_SECONDS
@@ -236,19 +240,24 @@ class SyncClient:
             max_size=p.MAX_FRAME_BYTES * 2, compression=None,
         ) as ws:
             state = await read_state(self.db)
-            newest = 1 if time.monotonic() < self._v1_until else p.PROTO
+            version, until = self._fallback
+            newest = version if time.monotonic() < until else p.PROTO
             status = (await asyncio.to_thread(store_status, self.cfg, self.newest_backup)
                       if newest >= p.STATUS_FROM else None)
             hello = p.hello(self.cfg.store.id, state.epoch, state.applied_down, status,
-                            newest=newest, outbox_first=await outbox_first(self.db))
+                            newest=newest, outbox_first=await outbox_first(self.db),
+                            applied_catalog=state.applied_catalog)
             await ws.send(p.encode(hello).decode())
             reply = p.decode(await asyncio.wait_for(ws.recv(), 15))
             if isinstance(reply, p.Error):
                 if (reply.code == p.BAD_MESSAGE and hello.proto_max is not None
                         and "unknown field" in reply.message):
-                    log.warning("sync: the hub predates protocol 2 (%s): saying the v1 hello "
-                                "for the next %d min", reply.message, V1_FALLBACK_SECONDS // 60)
-                    self._v1_until = time.monotonic() + V1_FALLBACK_SECONDS
+                    older = (p.STATUS_FROM if hello.proto_max >= p.CATALOG_FROM
+                             and "applied_catalog" in reply.message else 1)
+                    log.warning("sync: the hub predates protocol %d (%s): saying the v%d "
+                                "hello for the next %d min", older + 1, reply.message, older,
+                                V1_FALLBACK_SECONDS // 60)
+                    self._fallback = (older, time.monotonic() + V1_FALLBACK_SECONDS)
                 raise HubRefused(reply.code, reply.message)
             if not isinstance(reply, p.Welcome):
                 await self._fail(ws, p.BAD_MESSAGE, "expected welcome")
@@ -261,6 +270,8 @@ class SyncClient:
                 message = (f"the hub has events up to {reply.acked_up} from this store but this "
                            f"database only wrote {last}: restored from a backup?")
                 await self._fail(ws, p.CONFLICT, message)
+            if self.proto >= p.CATALOG_FROM:
+                await self._catalog_start(ws, state.applied_catalog, reply.catalog_after)
             await self._save_ack(reply.acked_up)
             self._sent = self._acked = reply.acked_up
             self._welcomed = True
@@ -282,6 +293,20 @@ class SyncClient:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
 
+    async def _catalog_start(self, ws, applied: int, after: int | None) -> None:
+        """Where the hub sends the catalogue log from (v3): our cursor, or 0 when our
+        cursor is past its log (a hub restored from a backup): then the whole log comes
+        again, whole product states that change nothing already applied."""
+        if after is None or after > applied:
+            await self._fail(ws, p.BAD_MESSAGE, f"the hub would send the catalogue after "
+                                                f"{after}; this store applied {applied}")
+        if after < applied:
+            log.warning("sync: the hub's catalogue log ends before our cursor %d: taking "
+                        "the whole log again", applied)
+            async with self.db.write() as s:
+                await s.execute(update(SyncState).where(SyncState.id == 1)
+                                .values(applied_catalog=after))
+
     async def _fail(self, ws, code: p.ErrorCode, message: str) -> NoReturn:
         with contextlib.suppress(Exception):
             await ws.send(p.encode(p.Error(code=code, message=message[:500])).decode())
@@ -296,6 +321,11 @@ class SyncClient:
                 await self._fail(ws, exc.code, str(exc))
             if isinstance(message, p.Events):
                 await self._apply(ws, message)
+            elif isinstance(message, p.Catalog):
+                if self.proto < p.CATALOG_FROM:
+                    await self._fail(ws, p.BAD_MESSAGE, f"a catalogue frame on a protocol "
+                                                        f"{self.proto} link")
+                await self._apply_catalog(ws, message)
             elif isinstance(message, p.Ack):
                 if message.upto > self._sent:
                     await self._fail(ws, p.CONFLICT, f"ack {message.upto} is past the last "
@@ -328,6 +358,22 @@ class SyncClient:
         except BadHubEvent as exc:
             await self._fail(ws, p.BAD_MESSAGE, f"hub event could not be applied: {exc}")
         await ws.send(p.encode(got.reply).decode())
+
+    async def _apply_catalog(self, ws, frame: p.Catalog) -> None:
+        """Catalogue-log entries past our cursor, applied with the new cursor in one
+        transaction (protocol.receive_catalog). They are not written to sync_inbox: its
+        seqs are the store's own stream's, and an entry is a product's whole state, which
+        applied twice changes nothing."""
+        try:
+            async with self.db.write() as s:
+                state = await _state_row(s)
+                fresh, cursor, reply = p.receive_catalog(state.applied_catalog, frame)
+                for event in fresh:
+                    await apply_hub_event(s, self.cfg, event)
+                state.applied_catalog = cursor
+        except BadHubEvent as exc:
+            await self._fail(ws, p.BAD_MESSAGE, f"catalogue entry could not be applied: {exc}")
+        await ws.send(p.encode(reply).decode())
 
     async def _save_ack(self, upto: int) -> None:
         async with self.db.write() as s:

@@ -1,4 +1,4 @@
-"""The hub end of the sync protocol: the `/sync/v1` websocket (versions 1 and 2, chosen
+"""The hub end of the sync protocol: the `/sync/v1` websocket (versions 1 to 3, chosen
 in the handshake: protocol.negotiate; a store from before v2 gets exactly the v1 exchange).
 
 One `HubLink` per connected store. Its reader applies store events and moves the
@@ -6,6 +6,10 @@ store's cursor in one transaction (the cursor is re-read under the store row's l
 so a stale second connection for the same store can never apply twice); its sender
 streams the store's hub -> store events from the store's cursor, at most
 `send_window` ahead of the store's acks, woken by `Waker` and polling as a fallback.
+On a v3 link it also sends the shared catalogue log (app/hub/catalog_log.py) from the
+store's catalogue cursor, always up to the log's head before any of the store's own
+events read with it, so an order never reaches a store before the product it names; on
+an older link it copies the log into the store's own stream instead.
 
 Liveness is per connection: each link has its own `hub_store_links` row, refreshed by
 this process's heartbeat and deleted when the link closes, so a second connection
@@ -36,14 +40,14 @@ from app.core.clock import utcnow
 from app.core.db import Session
 from app.core.ids import uuid7
 from app.core.waits import wait_event
-from app.hub import link_history, placement, pruning
+from app.hub import catalog_log, link_history, placement, pruning
 from app.hub import loyalty as hub_loyalty
 from app.hub import promotions as hub_promotions
 from app.hub import service as hub
 from app.hub import transfers as hub_transfers
 from app.hub.db import HubDatabase, write_retrying
 from app.hub.models import HubStore, HubStoreLink
-from app.hub.wake import Waker, down_topic
+from app.hub.wake import CATALOG_TOPIC, Waker, down_topic
 from app.sync import protocol as p
 from app.sync.protocol import close_reason
 
@@ -62,6 +66,11 @@ MAX_BUFFERED_BYTES = 32 * 1024 * 1024
 # A store sends its status every few minutes; one sent sooner than this after the last
 # one kept is dropped, so a store cannot turn status into a write per frame.
 STATUS_MIN_SECONDS = 10.0
+# Catalogue frames a v3 link sends ahead of the store's catalogue acks.
+CATALOG_WINDOW_FRAMES = 4
+# How often the links' catalogue acks are written (one write for all): what the
+# catalogue page's "applied by" lags behind the stores at most.
+CATALOG_ACKS_SECONDS = 1.0
 
 
 class LinkClosed(Exception):
@@ -98,6 +107,9 @@ class LinkRegistry:
         self.db, self.cfg = db, cfg
         self.links: set[HubLink] = set()
         self._task: asyncio.Task | None = None
+        self._acks_task: asyncio.Task | None = None
+        # Catalogue frames read and encoded once for every link of this process.
+        self.catalog = catalog_log.CatalogFrames(db)
 
     def add(self, link: HubLink) -> None:
         self.links.add(link)
@@ -107,16 +119,37 @@ class LinkRegistry:
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="hub-heartbeat")
+        self._acks_task = asyncio.create_task(self._save_acks(), name="hub-catalog-acks")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        for task in (self._task, self._acks_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
 
     async def beat(self) -> None:
         await hub.touch_links(self.db, [link.row.id for link in self.links
                                         if link.row is not None])
+
+    async def save_catalog_acks(self) -> None:
+        """The v3 links' catalogue acks since the last save, in ONE write for all links
+        (a fan-out to 1,000 stores acks 1,000 times per frame: a write each was the
+        per-store cost the shared log removes)."""
+        moved = [link for link in list(self.links) if link.cat_acked > link.cat_acked_saved]
+        if not moved:
+            return
+        await catalog_log.save_acks(self.db, {link.store_id: link.cat_acked for link in moved})
+        for link in moved:
+            link.cat_acked_saved = link.cat_acked
+
+    async def _save_acks(self) -> None:
+        while True:
+            await asyncio.sleep(CATALOG_ACKS_SECONDS)
+            try:
+                await self.save_catalog_acks()
+            except Exception:
+                log.exception("saving the stores' catalogue acks failed")
 
     async def _run(self) -> None:
         every = min(HEARTBEAT_SECONDS, self.cfg.sync.offline_after_seconds / 3)
@@ -141,6 +174,11 @@ class HubLink:
         self.why = "closed"  # why the link ended, for the store's link history
         self.sent = 0  # highest hub -> store seq sent on this connection
         self.acked = 0  # highest the store acked
+        # The shared catalogue log (v3): last seq sent, acked, and the ack written;
+        # the last seq of each catalogue frame not acked yet.
+        self.cat_sent = self.cat_acked = self.cat_acked_saved = 0
+        self.cat_in_flight: collections.deque[int] = collections.deque()
+        self.catalog_copied = 0  # protocol 1-2: how far the log is in the store's stream
         self.wakeup = asyncio.Event()
         # Store -> hub frames read but not applied yet, and what they weigh.
         self.inbox: asyncio.Queue = asyncio.Queue()
@@ -212,30 +250,31 @@ class HubLink:
         client = self.socket.client
         address = f"{client.host}:{client.port}"[:60] if client else ""
 
-        async def admit(s: Session) -> tuple[str, int, HubStoreLink | None]:
+        async def admit(s: Session) -> tuple[str, int, HubStoreLink | None, int]:
             now = utcnow()
             row = await _locked_store(s, store.id)
+            head = await catalog_log.head(s)
             if row.epoch is None:
                 row.epoch = hello.epoch
             if row.epoch != hello.epoch:
                 return (f"store {store.id} connected with a different database (epoch "
                         f"{hello.epoch[:8]}…, expected {row.epoch[:8]}…): restored from a "
                         "backup or reinstalled? Check it, then accept its database here.",
-                        0, None)
+                        0, None, head)
             if hello.applied_down > row.down_seq:
                 return (f"store {store.id} says it applied hub event {hello.applied_down} "
-                        f"but the hub only made {row.down_seq}", 0, None)
+                        f"but the hub only made {row.down_seq}", 0, None, head)
             if hello.applied_down < row.down_acked:
                 return (f"store {store.id} went back in time: it applied hub events up to "
                         f"{row.down_acked} before, now says {hello.applied_down} "
-                        "(database restored from a backup?)", 0, None)
+                        "(database restored from a backup?)", 0, None, head)
             if hello.applied_down < row.down_seq and hello.applied_down < (
                     await pruning.down_floor(s, store.id, row.down_seq)):
                 # Only after an accept (down_acked 0): the events it lacks were pruned.
                 return (f"store {store.id} applied hub events only up to "
                         f"{hello.applied_down} and the hub no longer keeps the ones after "
                         "it (older than sync.retention_days): restore a newer backup of "
-                        "the store, or register it again as a new store", 0, None)
+                        "the store, or register it again as a new store", 0, None, head)
             row.down_acked = hello.applied_down
             if hello.outbox_first is not None and row.acked_up < hello.outbox_first - 1:
                 # The store prunes only events the hub acknowledged, so below its oldest
@@ -253,9 +292,11 @@ class HubLink:
             link_history.record_up(s, store.id, address, version)
             if status is not None:
                 link_history.apply_status(row, status, now)
-            return "", row.acked_up, link
+            self.catalog_copied = row.catalog_copied
+            row.sync_proto = self.proto
+            return "", row.acked_up, link, head
 
-        conflict, acked_up, self.row = await write_retrying(self.db, admit)
+        conflict, acked_up, self.row, head = await write_retrying(self.db, admit)
         if conflict:
             await hub.raise_alert(self.db, store.id, conflict, hub.RefusedLink(
                 address=address, version=version, epoch=hello.epoch,
@@ -265,11 +306,17 @@ class HubLink:
         self.expect = acked_up + 1
         if status is not None:
             self.status_kept = asyncio.get_running_loop().time()
-        await self.send(p.welcome(hello, self.proto, acked_up, utcnow().isoformat()))
+        welcome = p.welcome(hello, self.proto, acked_up, utcnow().isoformat(), head)
+        if welcome.catalog_after is not None:
+            # Sent from there; saved as acked by the next heartbeat (a store whose
+            # cursor is past this hub's log starts again at 0: protocol.welcome).
+            self.cat_sent = self.cat_acked = welcome.catalog_after
+        await self.send(welcome)
 
     async def _run(self) -> None:
         topic = down_topic(self.store_id)
         self.wakeup = self.waker.subscribe(topic)
+        self.waker.subscribe(CATALOG_TOPIC, self.wakeup)
         self.links.add(self)
         tasks = [asyncio.create_task(self._reader()), asyncio.create_task(self._applier()),
                  asyncio.create_task(self._sender())]
@@ -289,6 +336,7 @@ class HubLink:
                 log.warning("sync %s: %d link task(s) did not stop when cancelled",
                             self.store_id, len(stuck))
             self.waker.unsubscribe(topic, self.wakeup)
+            self.waker.unsubscribe(CATALOG_TOPIC, self.wakeup)
 
     async def _reader(self) -> None:
         """Reads every frame at once, so the server keeps reading pongs while a frame is
@@ -313,6 +361,8 @@ class HubLink:
                                                  f"last event sent ({self.sent})")
                 self.sent = max(self.acked, message.from_ - 1)
                 self.wakeup.set()
+            elif isinstance(message, p.CatalogAck | p.CatalogResend):
+                self._catalog_reply(message)
             elif isinstance(message, p.Status):
                 await self._status(message)
             elif isinstance(message, p.Error):
@@ -324,6 +374,27 @@ class HubLink:
             else:
                 raise LinkClosed(p.BAD_MESSAGE, f"unexpected {type(message).__name__.lower()} "
                                                 "after hello")
+
+    def _catalog_reply(self, message: p.CatalogAck | p.CatalogResend) -> None:
+        """A v3 store's answer to catalogue frames: an ack moves its cursor (written in
+        batches by the heartbeat); a resend starts the log again after its cursor."""
+        if self.proto < p.CATALOG_FROM:
+            raise LinkClosed(p.BAD_MESSAGE, f"catalogue replies need protocol "
+                                            f"{p.CATALOG_FROM}; this link speaks {self.proto}")
+        if isinstance(message, p.CatalogAck):
+            if message.upto > self.cat_sent:
+                raise LinkClosed(p.CONFLICT, f"catalogue ack {message.upto} is past the last "
+                                             f"entry sent ({self.cat_sent})")
+            self.cat_acked = max(self.cat_acked, message.upto)
+            while self.cat_in_flight and self.cat_in_flight[0] <= self.cat_acked:
+                self.cat_in_flight.popleft()
+        else:
+            if message.after > self.cat_sent:
+                raise LinkClosed(p.CONFLICT, f"catalogue resend after {message.after} is "
+                                             f"past the last entry sent ({self.cat_sent})")
+            self.cat_sent = message.after
+            self.cat_in_flight.clear()
+        self.wakeup.set()
 
     async def _status(self, status: p.Status) -> None:
         """Keep the store's latest status (v2 links only), at most one write per
@@ -387,19 +458,60 @@ class HubLink:
         while True:
             self.wakeup.clear()
             room = window - (self.sent - self.acked)
-            if room > 0:
-                pending = await hub.pending_down(self.db, self.store_id, self.sent,
-                                                 min(room, p.MAX_EVENTS_PER_FRAME * 4))
-                if pending:
-                    for frame in p.frames(pending):
-                        await self.send(frame)
-                        self.sent = frame.events[-1].seq
-                    continue
+            # The store's events first, then the catalogue log's head: every product an
+            # event read here names is in the log at or below that head.
+            pending, head = await hub.pending_down_and_head(
+                self.db, self.store_id, self.sent,
+                min(room, p.MAX_EVENTS_PER_FRAME * 4) if room > 0 else 0)
+            if self.proto >= p.CATALOG_FROM:
+                if self.cat_sent < head:
+                    if await self._send_catalog(head):
+                        continue
+                    if self.cat_sent < head:  # its catalogue window is full: wait for acks
+                        await wait_event(self.wakeup, POLL_SECONDS)
+                        continue
+            elif self.catalog_copied < head:
+                # An older store: the log's new entries join its own stream, then go out
+                # with the rest (re-read, in seq order).
+                self.catalog_copied = await catalog_log.copy_to_stream(
+                    self.db, self.store_id, head)
+                continue
+            if pending:
+                for frame in p.frames(pending):
+                    await self.send(frame)
+                    self.sent = frame.events[-1].seq
+                continue
             await wait_event(self.wakeup, POLL_SECONDS)
+
+    async def _send_catalog(self, head: int) -> bool:
+        """Send catalogue frames past `cat_sent` up to `head`, within the window; each
+        frame is read and encoded once per process (catalog_log.CatalogFrames). Whether
+        any was sent."""
+        room = CATALOG_WINDOW_FRAMES - len(self.cat_in_flight)
+        if room <= 0:
+            return False
+        frames = await self.links.catalog.frames(self.cat_sent, head)
+        for text, last in frames[:room]:
+            try:
+                await self.socket.send_text(text)
+            except (OSError, RuntimeError) as exc:
+                raise WebSocketDisconnect(detail=f"store went away while the hub was "
+                                                 f"sending ({type(exc).__name__})",
+                                          code=1006) from None
+            self.cat_sent = last
+            self.cat_in_flight.append(last)
+        return bool(frames)
 
     async def _mark_gone(self) -> None:
         if self.row is None:
             return
+        if self.cat_acked > self.cat_acked_saved:  # acked since the last save: keep it
+            try:
+                await catalog_log.save_acks(self.db, {self.store_id: self.cat_acked})
+                self.cat_acked_saved = self.cat_acked
+            except Exception as exc:
+                log.warning("sync %s: could not save the catalogue ack: %s", self.store_id,
+                            exc)
         try:
             await hub.close_link(self.db, self.row, self.cfg.offline_after)
             await link_history.record_down(self.db, self.store_id, self.row.address, self.why)

@@ -3,9 +3,12 @@ negotiation in hello/welcome, and the receiver's rule that makes delivery exactl
 No I/O here; the store client and the hub endpoint move these messages over a websocket.
 
 Versions: 1 is the original exchange; 2 adds the store's `status` (in its hello and then
-every few minutes). A store offers `proto`..`proto_max` (a store that predates 2 sends
-`proto` alone); the hub picks the highest version both speak and names it in `welcome`
-only when the store offered a range, so an older store gets exactly the v1 welcome.
+every few minutes); 3 adds the shared catalogue log (issue #24): products come in
+`catalog` frames from one ordered log the hub keeps once for all stores, each store with
+its own cursor (`applied_catalog`), instead of one copy per store in its own stream.
+A store offers `proto`..`proto_max` (a store that predates 2 sends `proto` alone); the
+hub picks the highest version both speak and names it in `welcome` only when the store
+offered a range, so an older store gets exactly the v1 welcome.
 
 See docs/sync-protocol.md for the exchange with examples.
 """
@@ -19,9 +22,13 @@ from typing import Annotated, Any, Final, Literal
 
 import msgspec
 
-PROTO = 2  # the highest version this side speaks
-PROTOS: Final = (1, 2)  # every version this side speaks
+PROTO = 3  # the highest version this side speaks
+PROTOS: Final = (1, 2, 3)  # every version this side speaks
 STATUS_FROM: Final = 2  # the first version with `status`
+CATALOG_FROM: Final = 3  # the first version with the shared catalogue log
+# What the catalogue log carries (hub -> store, in `catalog` frames on a v3 link): whole
+# states keyed by product, so a newer entry for a product replaces the older one.
+CATALOG_KINDS = frozenset({"product.upserted"})
 ProtoVersion = Annotated[int, msgspec.Meta(ge=1, le=1000)]
 MAX_FRAME_BYTES = 1024 * 1024
 MAX_EVENTS_PER_FRAME = 500
@@ -111,6 +118,8 @@ class Hello(msgspec.Struct, tag="hello", forbid_unknown_fields=True, omit_defaul
     # acknowledged, so after HQ accepts a restored database (cursor back to 0) the hub
     # resumes just below it instead of asking for events the store no longer has.
     outbox_first: Annotated[int, msgspec.Meta(ge=1, le=2**62)] | None = None
+    # The last catalogue-log seq the store applied (v3).
+    applied_catalog: Annotated[int, msgspec.Meta(ge=0, le=2**62)] | None = None
 
 
 class Welcome(msgspec.Struct, tag="welcome", forbid_unknown_fields=True, omit_defaults=True):
@@ -119,6 +128,10 @@ class Welcome(msgspec.Struct, tag="welcome", forbid_unknown_fields=True, omit_de
     # The version chosen; sent only to a store that offered a range (proto_max), so an
     # older store, which refuses unknown fields, gets the v1 welcome it knows.
     proto: ProtoVersion | None = None
+    # v3: the catalogue-log seq the hub sends after: the store's `applied_catalog`, or 0
+    # when the hub's log never reached it (a hub restored from a backup): the store then
+    # takes the whole log again (whole states: applying one twice changes nothing).
+    catalog_after: Annotated[int, msgspec.Meta(ge=0, le=2**62)] | None = None
 
 
 class Events(msgspec.Struct, tag="events", forbid_unknown_fields=True):
@@ -133,12 +146,35 @@ class Resend(msgspec.Struct, tag="resend", forbid_unknown_fields=True):
     from_: Seq = msgspec.field(name="from")
 
 
+class Catalog(msgspec.Struct, tag="catalog", forbid_unknown_fields=True):
+    """Catalogue-log entries (v3, hub -> store): seqs strictly increasing and all above
+    `after`, the cursor the hub believes the store has. The log keeps only each
+    product's newest entry, so seqs have gaps: a lost frame is seen by `after`, not by
+    a gap in the seqs."""
+
+    after: Annotated[int, msgspec.Meta(ge=0, le=2**62)]
+    events: Annotated[list[Event], msgspec.Meta(min_length=1, max_length=MAX_EVENTS_PER_FRAME)]
+
+
+class CatalogAck(msgspec.Struct, tag="catalog_ack", forbid_unknown_fields=True):
+    """The store committed catalogue-log entries up to `upto` (v3, store -> hub)."""
+
+    upto: Annotated[int, msgspec.Meta(ge=0, le=2**62)]
+
+
+class CatalogResend(msgspec.Struct, tag="catalog_resend", forbid_unknown_fields=True):
+    """A catalogue frame did not start at the store's cursor: send again after it."""
+
+    after: Annotated[int, msgspec.Meta(ge=0, le=2**62)]
+
+
 class Error(msgspec.Struct, tag="error", forbid_unknown_fields=True):
     code: ErrorCode
     message: Annotated[str, msgspec.Meta(max_length=500)]
 
 
-Message = Hello | Welcome | Events | Ack | Resend | Error | Status
+Message = (Hello | Welcome | Events | Ack | Resend | Error | Status | Catalog | CatalogAck
+           | CatalogResend)
 _decoder = msgspec.json.Decoder(Message)
 _encoder = msgspec.json.Encoder()
 
@@ -180,6 +216,14 @@ def decode(frame: str | bytes, *, expect_kinds: frozenset[str] | None = None) ->
                 raise ProtocolError(BAD_MESSAGE, f"event kind {odd[0]!r} is not sent this way")
         for event in message.events:
             check_event_data(event)
+    if isinstance(message, Catalog):
+        seqs = [e.seq for e in message.events]
+        if seqs[0] <= message.after or any(b <= a for a, b in zip(seqs, seqs[1:],
+                                                                   strict=False)):
+            raise ProtocolError(BAD_MESSAGE, "catalogue seqs must rise, all past `after`")
+        odd = sorted({e.kind for e in message.events} - CATALOG_KINDS)
+        if odd:
+            raise ProtocolError(BAD_MESSAGE, f"event kind {odd[0]!r} is not a catalogue entry")
     return message
 
 
@@ -210,6 +254,9 @@ def negotiate(hello: Hello, speaks: Sequence[int] = PROTOS) -> int:
     if hello.outbox_first is not None and high < STATUS_FROM:
         raise ProtocolError(BAD_MESSAGE, f"outbox_first needs protocol {STATUS_FROM}; the "
                                          f"hello offers {_span(low, high)}")
+    if hello.applied_catalog is not None and high < CATALOG_FROM:
+        raise ProtocolError(BAD_MESSAGE, f"applied_catalog needs protocol {CATALOG_FROM}; "
+                                         f"the hello offers {_span(low, high)}")
     if hello.status is not None and high < STATUS_FROM:
         raise ProtocolError(BAD_MESSAGE, f"status needs protocol {STATUS_FROM}; the hello "
                                          f"offers {_span(low, high)}")
@@ -222,32 +269,49 @@ def negotiate(hello: Hello, speaks: Sequence[int] = PROTOS) -> int:
 
 
 def hello(store_id: str, epoch: str, applied_down: int, status: Status | None,
-          *, newest: int = PROTO, outbox_first: int | None = None) -> Hello:
+          *, newest: int = PROTO, outbox_first: int | None = None,
+          applied_catalog: int = 0) -> Hello:
     """The store's hello offering every version it speaks up to `newest` (1: exactly
-    the v1 hello, for a hub that refused the longer one)."""
+    the v1 hello, for a hub that refused the longer one; 2: the v2 hello, for a hub
+    that refused `applied_catalog`)."""
     if newest < STATUS_FROM:
         return Hello(proto=min(PROTOS), store_id=store_id, epoch=epoch,
                      applied_down=applied_down)
     return Hello(proto=min(PROTOS), proto_max=newest, store_id=store_id, epoch=epoch,
-                 applied_down=applied_down, status=status, outbox_first=outbox_first)
+                 applied_down=applied_down, status=status, outbox_first=outbox_first,
+                 applied_catalog=applied_catalog if newest >= CATALOG_FROM else None)
 
 
-def welcome(hello: Hello, version: int, acked_up: int, hub_time: str) -> Welcome:
-    """The hub's answer: the chosen version only to a store that offered a range."""
+def welcome(hello: Hello, version: int, acked_up: int, hub_time: str,
+            catalog_head: int = 0) -> Welcome:
+    """The hub's answer: the chosen version only to a store that offered a range; on a
+    v3 link the catalogue cursor it will send after (0 when the store's cursor is past
+    the hub's log: see Welcome.catalog_after)."""
+    after = None
+    if version >= CATALOG_FROM:
+        after = hello.applied_catalog or 0
+        if after > catalog_head:
+            after = 0
     return Welcome(acked_up=acked_up, hub_time=hub_time,
-                   proto=version if hello.proto_max is not None else None)
+                   proto=version if hello.proto_max is not None else None,
+                   catalog_after=after)
 
 
 def welcomed_version(sent: Hello, reply: Welcome) -> int:
     """The store's view of the link's version: a welcome without `proto` comes from a
     hub that predates v2; one naming a version the store did not offer is a 4400."""
     if reply.proto is None:
-        return 1
-    high = sent.proto_max if sent.proto_max is not None else sent.proto
-    if not sent.proto <= reply.proto <= high:
-        raise ProtocolError(BAD_MESSAGE, f"the hub chose protocol {reply.proto}, not offered "
-                                         f"({_span(sent.proto, high)})")
-    return reply.proto
+        version = 1
+    else:
+        high = sent.proto_max if sent.proto_max is not None else sent.proto
+        if not sent.proto <= reply.proto <= high:
+            raise ProtocolError(BAD_MESSAGE, f"the hub chose protocol {reply.proto}, not "
+                                             f"offered ({_span(sent.proto, high)})")
+        version = reply.proto
+    if (reply.catalog_after is not None) != (version >= CATALOG_FROM):
+        raise ProtocolError(BAD_MESSAGE, f"catalog_after belongs in a welcome of protocol "
+                                         f"{CATALOG_FROM} or later, and only there")
+    return version
 
 
 def close_reason(message: str) -> str:
@@ -281,9 +345,34 @@ def receive(cursor: int, frame: Events) -> Received:
     return Received(fresh, new_cursor, Ack(upto=new_cursor))
 
 
+def receive_catalog(cursor: int, frame: Catalog) -> tuple[tuple[Event, ...], int,
+                                                          CatalogAck | CatalogResend]:
+    """The catalogue log's exactly-once rule (v3): a frame sent after a cursor the store
+    does not have (`after` past its cursor: a frame in between was lost) is answered with
+    `catalog_resend` and nothing applied; otherwise the entries past the cursor are
+    applied, and the new cursor stored in the same transaction. Returns (apply, cursor,
+    reply)."""
+    if frame.after > cursor:
+        return (), cursor, CatalogResend(after=cursor)
+    fresh = tuple(e for e in frame.events if e.seq > cursor)
+    new_cursor = fresh[-1].seq if fresh else cursor
+    return fresh, new_cursor, CatalogAck(upto=new_cursor)
+
+
+def catalog_frames(after: int, entries: Sequence[Event],
+                   limit_bytes: int = MAX_FRAME_BYTES - 1024) -> list[Catalog]:
+    """Split catalogue-log entries (rising seqs, all past `after`) into frames, each
+    naming the cursor it follows."""
+    out: list[Catalog] = []
+    for part in frames(entries, limit_bytes):
+        out.append(Catalog(after=after, events=part.events))
+        after = part.events[-1].seq
+    return out
+
+
 def frames(pending: Sequence[Event], limit_bytes: int = MAX_FRAME_BYTES - 1024
            ) -> list[Events]:
-    """Split events (consecutive seqs) into frames within both limits."""
+    """Split events (in seq order) into frames within both limits."""
     out: list[Events] = []
     batch: list[Event] = []
     size = 32

@@ -17,13 +17,14 @@ def test_hub_scale_bench_on_sqlite_prints_memory_fanout_and_steady_figures():
         rf"^\[sqlite\] 20 stores: connected in {NUM} s; hub RSS {NUM} -> {NUM} MiB "
         rf"\({NUM} KiB per store\); idle hub CPU {NUM}% of a core",
         r"^\[sqlite\] 20 stores: catalogue of 300 products reached every store: 6,000 events",
-        r"6,000 hub_outbox rows, DB \+",
+        # Protocol 3 (issue #24): one catalogue-log row per product, none per store.
+        r"0 hub_outbox rows, 300 catalogue-log rows, DB \+",
         rf"^\[sqlite\] 20 stores: steady {NUM} stock events/s .* hub CPU {NUM}% of a core",
         r"^1\. connected stores on one hub process",
         r"^2\. catalogue import fanned out",
         r"^sqlite\s+20\s+300\s+6000\s",  # the fan-out table's row
         r"^3\. steady stock\.moved traffic",
-        r"^  sqlite from 300 x 20: 100,000 products x 1,000 stores = 100,000,000 "
-        r"hub_outbox rows",
+        r"^  sqlite from 300 x 20 \(catalogue log\): 100,000 products = 100,000 log rows x "
+        rf"{NUM} B = {NUM} GB whatever the stores",
         r"^check: every store got every hub event exactly once, in order",
     )

@@ -8,8 +8,8 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from app.hub import catalog_log, views
 from app.hub import service as hub
-from app.hub import views
 from app.hub.models import HubStore
 from app.sync.hub_link import store_ack
 from tests.conftest import csrf_of
@@ -37,36 +37,73 @@ async def delivery(hub_db, sku: str | None) -> dict[str, tuple[int, int]]:
     return {s.id: (s.waiting, s.to_go) for s in got.stores}
 
 
-async def test_a_store_has_the_change_once_it_acks_it(hub_db):
-    await two_stores(hub_db)
-    await hub.save_product(hub_db, edit("DAL-1KG"))
-    assert await delivery(hub_db, "DAL-1KG") == {"D2": (1, 1), "S1": (1, 1)}
-    await hub.set_price(hub_db, "DAL-1KG", 9900)  # a second change before any ack
-    assert await delivery(hub_db, "dal-1kg ") == {"D2": (2, 2), "S1": (2, 2)}
+async def head(hub_db) -> int:
+    async with hub_db.read() as s:
+        return await catalog_log.head(s)
 
-    await store_ack(hub_db, "S1", 1)  # the first change only: S1 still shows the old price
-    assert await delivery(hub_db, "DAL-1KG") == {"D2": (2, 2), "S1": (1, 1)}
-    await store_ack(hub_db, "S1", 2)
+
+async def speaks(hub_db, proto: int, *store_ids: str) -> None:
+    async with hub_db.write() as s:
+        await s.execute(update(HubStore).where(HubStore.id.in_(store_ids))
+                        .values(sync_proto=proto))
+
+
+async def test_a_store_has_the_change_once_it_acks_it(hub_db):
+    """Stores on protocol 3: their place in the shared catalogue log is their ack."""
+    await two_stores(hub_db)
+    await speaks(hub_db, 3, "S1", "D2")
+    await hub.save_product(hub_db, edit("DAL-1KG"))  # log seq 1
+    assert await delivery(hub_db, "DAL-1KG") == {"D2": (1, 1), "S1": (1, 1)}
+    await hub.set_price(hub_db, "DAL-1KG", 9900)  # a second change before any ack: seq 2
+    # The log keeps the product's newest state only: one entry to apply, not two.
+    assert await delivery(hub_db, "dal-1kg ") == {"D2": (1, 1), "S1": (1, 1)}
+
+    await catalog_log.save_acks(hub_db, {"S1": 1})  # the first change only: the old price
+    assert await delivery(hub_db, "DAL-1KG") == {"D2": (1, 1), "S1": (1, 1)}
+    await catalog_log.save_acks(hub_db, {"S1": 2})
     got = await views.catalogue_delivery(hub_db, OFFLINE_AFTER, "DAL-1KG")
     assert [s.id for s in got.applied] == ["S1"] and [s.id for s in got.pending] == ["D2"]
     assert not got.done
 
-    await hub.save_product(hub_db, edit("RICE-5KG"))  # another product's change
-    assert await delivery(hub_db, "DAL-1KG") == {"D2": (2, 2), "S1": (0, 0)}
-    assert await delivery(hub_db, "RICE-5KG") == {"D2": (1, 3), "S1": (1, 1)}
-    assert await delivery(hub_db, None) == {"D2": (3, 3), "S1": (1, 1)}  # the whole catalogue
+    await hub.save_product(hub_db, edit("RICE-5KG"))  # another product's change: seq 3
+    assert await delivery(hub_db, "DAL-1KG") == {"D2": (1, 2), "S1": (0, 1)}
+    assert await delivery(hub_db, "RICE-5KG") == {"D2": (1, 2), "S1": (1, 1)}
+    assert await delivery(hub_db, None) == {"D2": (2, 2), "S1": (1, 1)}  # the whole catalogue
 
-    await store_ack(hub_db, "D2", await down_seq(hub_db, "D2"))
+    await catalog_log.save_acks(hub_db, {"D2": 3, "S1": 1})  # an older ack never goes back
     assert (await views.catalogue_delivery(hub_db, OFFLINE_AFTER, "DAL-1KG")).done
+    assert await delivery(hub_db, None) == {"D2": (0, 0), "S1": (1, 1)}
     assert await views.catalogue_delivery(hub_db, OFFLINE_AFTER, "NO-SUCH") is None
 
 
-async def test_a_sku_is_matched_exactly_not_as_a_pattern(hub_db):
-    """`_` is a LIKE wildcard: A_1's change must not be confused with AB1's."""
+async def test_an_older_store_has_it_once_the_copy_in_its_stream_is_acked(hub_db):
+    """A store on protocol 2 gets the log copied into its own stream while connected."""
     await two_stores(hub_db)
+    await speaks(hub_db, 2, "S1", "D2")
+    await hub.save_product(hub_db, edit("DAL-1KG"))
+    await hub.set_price(hub_db, "DAL-1KG", 9900)
+    assert await delivery(hub_db, "DAL-1KG") == {"D2": (1, 1), "S1": (1, 1)}  # not copied
+    async with hub_db.read() as s:
+        head = await catalog_log.head(s)
+    assert await catalog_log.copy_to_stream(hub_db, "S1", head) == head
+    assert await down_seq(hub_db, "S1") == 1 and await down_seq(hub_db, "D2") == 0
+    assert await delivery(hub_db, "DAL-1KG") == {"D2": (1, 1), "S1": (1, 1)}  # copied
+    await store_ack(hub_db, "S1", 1)
+    assert await delivery(hub_db, "DAL-1KG") == {"D2": (1, 1), "S1": (0, 0)}
+    # Copying again copies nothing.
+    assert await catalog_log.copy_to_stream(hub_db, "S1", head) == head
+    assert await down_seq(hub_db, "S1") == 1
+
+
+async def test_a_sku_is_matched_exactly_not_as_a_pattern(hub_db):
+    """`_` is a LIKE wildcard: A_1's change must not be confused with AB1's (in an older
+    store's stream, where the copies are matched by their data)."""
+    await two_stores(hub_db)
+    await speaks(hub_db, 2, "S1")
     await hub.save_product(hub_db, edit("A_1"))  # seq 1
     await hub.save_product(hub_db, edit("AB1"))  # seq 2
     await hub.save_product(hub_db, edit("A"))  # seq 3: a prefix of the others
+    await catalog_log.copy_to_stream(hub_db, "S1", 3)
     await store_ack(hub_db, "S1", 1)
     assert (await delivery(hub_db, "A_1"))["S1"] == (0, 0)
     assert (await delivery(hub_db, "AB1"))["S1"] == (1, 1)
@@ -110,12 +147,13 @@ async def test_the_product_page_follows_the_stores_until_all_have_it(hub_client,
 
     live = await hub_client.get("/hub/catalog/delivery", params={"sku": "ghee-500"})
     assert live.status_code == 200 and "0 of 2 stores have this change." in live.text
-    await store_ack(hub_db, "S1", await down_seq(hub_db, "S1"))
+    await speaks(hub_db, 3, "S1", "D2")
+    await catalog_log.save_acks(hub_db, {"S1": await head(hub_db)})
     live = await hub_client.get("/hub/catalog/delivery", params={"sku": "GHEE-500"})
     assert live.status_code == 200 and "1 of 2 stores have this change." in live.text
     assert 'data-store="D2"' in live.text and 'data-store="S1"' not in live.text
     assert 'value="1"' in live.text and 'aria-label="1 of 2 stores have this change"' in live.text
-    await store_ack(hub_db, "D2", await down_seq(hub_db, "D2"))
+    await catalog_log.save_acks(hub_db, {"D2": await head(hub_db)})
     live = await hub_client.get("/hub/catalog/delivery", params={"sku": "GHEE-500"})
     assert live.status_code == 286  # htmx stops polling
     assert "All 2 stores have this change." in live.text
@@ -143,8 +181,11 @@ async def test_the_import_page_follows_the_stores_too(hub_client, hub_db):
     assert "0 of 2 stores have the catalogue as it is now." in response.text
     assert 'hx-get="/hub/catalog/delivery"' in response.text
     assert "never connected" in response.text
-    for sid in ("S1", "D2"):
-        await store_ack(hub_db, sid, await down_seq(hub_db, sid))
+    await speaks(hub_db, 2, "S1")  # an older store: the log copied into its stream
+    await catalog_log.copy_to_stream(hub_db, "S1", await head(hub_db))
+    await store_ack(hub_db, "S1", await down_seq(hub_db, "S1"))
+    await speaks(hub_db, 3, "D2")
+    await catalog_log.save_acks(hub_db, {"D2": await head(hub_db)})
     live = await hub_client.get("/hub/catalog/delivery")
     assert live.status_code == 286
     assert "All 2 stores have the catalogue as it is now." in live.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
+from app.hub import catalog_log
 from app.hub import service as hub
 from tests.conftest import csrf_of
 from tests.hub.conftest import sign_in
@@ -40,7 +41,7 @@ async def test_dashboard_api_and_catalogue_edit(hub_client, hub_db):
     bad = await hub_client.post("/hub/catalog/save", data={**form, "price": "free"})
     assert bad.status_code == 400 and "is not an amount like 45 or 45.50" in bad.text
     assert 'value="free"' in bad.text  # what was typed is kept
-    queued = await hub.pending_down(hub_db, "S1", 0, 100)
+    queued = await catalog_log.read(hub_db)
     assert [e.data["price_minor"] for e in queued if e.data.get("sku") == "GHEE-500"] == [32550]
 
 
@@ -53,13 +54,13 @@ async def test_catalogue_import_page_all_or_nothing(hub_client, hub_db):
         "/hub/catalog/import", files={"file": ("c.csv", bad.encode(), "text/csv")},
         data={"_csrf_token": csrf_of(hub_client)})
     assert response.status_code == 400 and "nothing was written" in response.text
-    assert await hub.pending_down(hub_db, "S1", 0, 10) == []
+    assert await catalog_log.read(hub_db) == []
     good = header + "A-1,Atta 5 kg,250.00,5,piece,\nB-1,Besan 1 kg,90,5,piece,\n"
     response = await hub_client.post(
         "/hub/catalog/import", files={"file": ("c.csv", good.encode(), "text/csv")},
         data={"_csrf_token": csrf_of(hub_client)})
     assert response.status_code == 200 and "<strong>2</strong> new" in response.text
-    assert sorted(e.data["sku"] for e in await hub.pending_down(hub_db, "S1", 0, 10)) == [
+    assert sorted(e.data["sku"] for e in await catalog_log.read(hub_db)) == [
         "A-1", "B-1"]
 
 

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.catalog.models import Product
+from app.hub import catalog_log
 from app.hub import service as hub
 from app.sync.store_apply import apply_hub_event
 from tests.conftest import csrf_of
@@ -43,7 +44,7 @@ async def test_the_service_refuses_a_price_above_the_mrp(hub_db):
         await hub.set_price(hub_db, "GHEE-500", 33000)
     assert await stored(hub_db) == {"GHEE-500": (30000, 32550)}  # rolled back
     await hub.set_price(hub_db, "GHEE-500", 32550)  # at the MRP is allowed
-    sent = [e.data for e in await hub.pending_down(hub_db, "S1", 0, 100)]
+    sent = [e.data for e in await catalog_log.read(hub_db)]
     assert [(d["price_minor"], d["mrp_minor"]) for d in sent] == [(30000, 32550),
                                                                     (32550, 32550)]
 
@@ -83,7 +84,7 @@ async def test_the_csv_import_checks_the_whole_file_first(hub_client, hub_db):
     assert response.status_code == 400 and "nothing was written" in response.text
     assert f'<td class="num">3</td><td>{REFUSAL}</td>' in html.unescape(response.text)
     assert await stored(hub_db) == {}
-    assert await hub.pending_down(hub_db, "S1", 0, 10) == []
+    assert await catalog_log.read(hub_db) == []
     good = bad.replace("330.00", "310.00")
     response = await hub_client.post(
         "/hub/catalog/import", files={"file": ("c.csv", good.encode(), "text/csv")},
@@ -98,10 +99,14 @@ async def test_the_hubs_mrp_reaches_the_store(hub_db, db, cfg):
     """The event the hub queues, applied by the store as its link would."""
     await hub.add_store(hub_db, "S1", name="S1", kind="counter", lat=12.97, lon=77.64)
     await hub.save_product(hub_db, edit())
+    first = await catalog_log.read(hub_db)
     await hub.save_product(hub_db, dataclasses.replace(edit(), price_minor=29000,
                                                        mrp_minor=None))
-    events = await hub.pending_down(hub_db, "S1", 0, 10)
-    assert [e.data["mrp_minor"] for e in events] == [32550, None]
+    # The shared log keeps the product's newest state only (issue #24), under a new seq.
+    second = await catalog_log.read(hub_db)
+    assert [e.data["mrp_minor"] for e in first + second] == [32550, None]
+    assert second[0].seq > first[0].seq
+    events = first + second
     async with db.write() as s:
         await apply_hub_event(s, cfg, events[0])
     async with db.read() as s:

@@ -71,15 +71,36 @@ def test_a_new_store_and_a_new_hub_speak_the_highest_common_version():
     offer = hello("S1", EPOCH, 4, status())
     assert (offer.proto, offer.proto_max) == (min(PROTOS), PROTO)
     got = decode(encode(offer))
-    assert got == offer and negotiate(got) == PROTO == 2
-    reply = welcome(got, negotiate(got), 0, "t")
-    assert json.loads(encode(reply))["proto"] == 2
-    assert welcomed_version(offer, decode(encode(reply))) == 2
+    assert got == offer and negotiate(got) == PROTO == 3
+    reply = welcome(got, negotiate(got), 0, "t", catalog_head=9)
+    assert json.loads(encode(reply))["proto"] == 3
+    assert json.loads(encode(reply))["catalog_after"] == 0
+    assert welcomed_version(offer, decode(encode(reply))) == 3
+
+
+def test_a_v2_store_and_a_v3_hub_speak_v2_without_the_catalogue_log():
+    offer = hello("S1", EPOCH, 4, status(), newest=2)
+    assert "applied_catalog" not in json.loads(encode(offer))
+    reply = welcome(offer, negotiate(offer), 0, "t", catalog_head=9)
+    assert "catalog_after" not in json.loads(encode(reply))
+    assert welcomed_version(offer, reply) == 2
+
+
+def test_the_catalogue_cursor_in_the_welcome():
+    offer = hello("S1", EPOCH, 0, None, applied_catalog=40)
+    assert welcome(offer, 3, 0, "t", catalog_head=90).catalog_after == 40
+    # A store past the hub's log (the hub restored from a backup) starts again at 0.
+    assert welcome(offer, 3, 0, "t", catalog_head=39).catalog_after == 0
+    # A v3 welcome without the cursor, or a v2 one with it, is refused.
+    with pytest.raises(ProtocolError, match="catalog_after"):
+        welcomed_version(offer, Welcome(acked_up=0, hub_time="t", proto=3))
+    with pytest.raises(ProtocolError, match="catalog_after"):
+        welcomed_version(offer, Welcome(acked_up=0, hub_time="t", proto=2, catalog_after=0))
 
 
 def test_a_newer_store_offering_more_settles_on_what_the_hub_speaks():
     newer = Hello(proto=1, proto_max=7, store_id="S1", epoch=EPOCH, applied_down=0)
-    assert negotiate(newer) == 2
+    assert negotiate(newer) == 3
     assert negotiate(newer, speaks=(1,)) == 1  # an older hub, had it understood proto_max
 
 
@@ -128,8 +149,8 @@ def test_hostile_or_malformed_version_and_status_frames_are_4400(frame):
 
 def test_the_store_refuses_a_welcome_naming_a_version_it_did_not_offer():
     offer = hello("S1", EPOCH, 0, status())
-    with pytest.raises(ProtocolError, match="the hub chose protocol 3, not offered"):
-        welcomed_version(offer, Welcome(acked_up=0, hub_time="t", proto=3))
+    with pytest.raises(ProtocolError, match="the hub chose protocol 4, not offered"):
+        welcomed_version(offer, Welcome(acked_up=0, hub_time="t", proto=4))
     # An older hub's welcome (no proto) means protocol 1, and so no status messages.
     assert welcomed_version(offer, Welcome(acked_up=0, hub_time="t")) == 1
 

@@ -39,8 +39,8 @@ def test_round_trip_and_wire_names():
 
 @pytest.mark.parametrize(("frame", "message"), [
     ("not json", "not JSON"),
-    ('{"type":"hello","proto":3,"store_id":"S1","epoch":"0123456789ab","applied_down":0}',
-     "the store speaks protocol 3, the hub protocols 1 to 2: upgrade the hub"),
+    ('{"type":"hello","proto":4,"store_id":"S1","epoch":"0123456789ab","applied_down":0}',
+     "the store speaks protocol 4, the hub protocols 1 to 3: upgrade the hub"),
     ('{"type":"hello","proto":1,"store_id":"s1","epoch":"0123456789ab","applied_down":0}',
      "store_id"),
     ('{"type":"ack","upto":-1}', "upto"),

@@ -5,7 +5,9 @@ with a seq from hub_catalog_head, bumped under that row's lock so seqs follow co
 order. A change replaces the product's row with a higher seq: the log is compacted by
 key, so reading it from 0 is a snapshot of the catalogue. A v3 store reads it from its
 own cursor; an older store gets its entries copied into its own stream
-(hub_stores.catalog_copied says how far) when it is connected.
+(hub_stores.catalog_copied says how far) when it is connected. hub_stores.sync_proto is
+the protocol of the store's last link (0: never connected), which says which cursor tells
+what a store has applied (the catalogue page).
 
 The log starts with every product (seqs 1..N in SKU order, the payload as
 service.product_payload writes it today). Stores registered before this migration got
@@ -62,6 +64,8 @@ def upgrade() -> None:
                                       server_default="0"))
         batch_op.add_column(sa.Column("catalog_copied", sa.BigInteger(), nullable=False,
                                       server_default="0"))
+        batch_op.add_column(sa.Column("sync_proto", sa.Integer(), nullable=False,
+                                      server_default="0"))
 
     bind = op.get_bind()
     codes: dict[str, list[str]] = {}
@@ -86,6 +90,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("hub_stores", schema=None) as batch_op:
+        batch_op.drop_column("sync_proto")
         batch_op.drop_column("catalog_copied")
         batch_op.drop_column("catalog_acked")
     op.drop_table("hub_catalog_head")
