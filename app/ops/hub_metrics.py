@@ -36,6 +36,7 @@ from sqlalchemy import func, select, text
 from app import __version__
 from app.config import HubConfig
 from app.core.clock import utcnow
+from app.hub import catalog_log
 from app.hub.db import HubDatabase
 from app.hub.models import HubOrder, HubStore, HubWebhook
 from app.hub.order_states import FINAL, TRANSITIONS
@@ -75,6 +76,11 @@ class HubMetrics(RequestMetrics):
         self.waiting_age = Gauge("kirana_hub_outbox_oldest_waiting_seconds",
                                  "Age of the oldest hub event the store has not applied "
                                  "(0 when none wait)", ["store"], registry=r)
+        self.catalog_behind = Gauge(
+            "kirana_hub_store_catalog_behind",
+            "Seqs of the shared catalogue log past the store's place in it: its ack "
+            "(protocol 3) or how far the log was copied into its stream (older stores)",
+            ["store"], registry=r)
         # What a store reports of its computer (sync protocol 2, every 5 minutes): stores
         # sit on their own LANs, so the hub may be the only place Prometheus sees them.
         self.disk = Gauge("kirana_hub_store_disk_free_bytes",
@@ -114,8 +120,10 @@ class HubMetrics(RequestMetrics):
         async with db.read() as s:
             reports = {row[0]: row[1:] for row in (await s.execute(
                 select(HubStore.id, HubStore.status_at, HubStore.status_disk_free,
-                       HubStore.status_backup_at, HubStore.status_clock_skew)
+                       HubStore.status_backup_at, HubStore.status_clock_skew,
+                       HubStore.sync_proto, HubStore.catalog_acked, HubStore.catalog_copied)
                 .where(HubStore.active))).all()}
+            head = await catalog_log.head(s)
             states = dict((await s.execute(
                 select(HubOrder.status, func.count()).where(HubOrder.status.in_(OPEN_STATES))
                 .group_by(HubOrder.status))).all())
@@ -134,7 +142,8 @@ class HubMetrics(RequestMetrics):
             pg_size = (await s.scalar(text("SELECT pg_database_size(current_database())"))
                        if db.dialect == "postgresql" else None)
         for gauge in (self.online, self.seen, self.lag, self.waiting, self.waiting_age,
-                      self.alert, self.hooks, self.disk, self.backup, self.skew):
+                      self.alert, self.hooks, self.disk, self.backup, self.skew,
+                      self.catalog_behind):
             gauge.clear()  # a store switched off or a channel gone leaves no stale series
         online = 0
         for st in health:
@@ -149,7 +158,9 @@ class HubMetrics(RequestMetrics):
             self.waiting_age.labels(st.id).set(
                 (st.oldest_waiting_seconds or 0) if st.waiting_down else 0)
             self.alert.labels(st.id).set(int(bool(st.alert)))
-            reported_at, disk, backup_at, skew = reports[st.id]
+            reported_at, disk, backup_at, skew, proto, cat_acked, cat_copied = reports[st.id]
+            self.catalog_behind.labels(st.id).set(
+                max(0, head - (cat_acked if proto >= 3 else cat_copied)))
             if reported_at is not None:  # a store before protocol 2 reports nothing
                 self.disk.labels(st.id).set(-1 if disk is None else disk)
                 self.backup.labels(st.id).set(age_seconds(now, backup_at) if backup_at

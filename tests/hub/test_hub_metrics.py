@@ -11,13 +11,13 @@ from datetime import timedelta
 
 from click.testing import CliRunner
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 
 from app.core.auth import create_api_key
 from app.core.clock import utcnow
 from app.core.credentials import revoke_api_key
 from app.core.ids import uuid7
-from app.hub import link_history, placement, webhooks
+from app.hub import catalog_log, link_history, placement, webhooks
 from app.hub import service as hub
 from app.hub.models import HubOrder, HubStore, HubStoreLink, HubWebhook
 from app.ops.hub_metrics import OPEN_STATES, uuid7_floor
@@ -130,13 +130,20 @@ async def test_the_hubs_figures_follow_its_database(hub_client, hub_db, hub_cfg)
     assert figure(body, "kirana_hub_store_disk_free_bytes", store="D2") == -1
     assert figure(body, "kirana_hub_store_last_backup_seconds", store="D2") == -1
     assert figure(body, "kirana_hub_store_disk_free_bytes", store="W3") is None
-    # Every store has the whole catalogue (and S1 the orders) queued and not applied.
+    # No store has applied the catalogue (the shared log, issue #24) nor its own events.
+    async with hub_db.read() as s:
+        head = await catalog_log.head(s)
+        made = dict((await s.execute(select(HubStore.id, HubStore.down_seq))).all())
+    assert head >= 1
     for sid in ("S1", "D2", "W3"):
-        assert figure(body, "kirana_hub_outbox_waiting", store=sid) >= 2
+        assert figure(body, "kirana_hub_store_catalog_behind", store=sid) == head
+        assert figure(body, "kirana_hub_outbox_waiting", store=sid) == made[sid]
         assert figure(body, "kirana_hub_outbox_oldest_waiting_seconds", store=sid) >= 0
-    async with hub_db.write() as s:  # W3 applied all it was sent
+    assert made["S1"] + made["D2"] >= 6  # the orders
+    async with hub_db.write() as s:  # W3 applied all it was sent (a protocol 3 store)
         await s.execute(update(HubStore).where(HubStore.id == "W3")
-                        .values(down_acked=HubStore.down_seq))
+                        .values(down_acked=HubStore.down_seq, sync_proto=3,
+                                catalog_acked=head))
     assert figure(body, "kirana_hub_orders_open", state="ready") == 2
     assert figure(body, "kirana_hub_orders_open", state="picking") == 1
     assert figure(body, "kirana_hub_orders_open", state="handed_over") == 1
@@ -161,6 +168,7 @@ async def test_the_hubs_figures_follow_its_database(hub_client, hub_db, hub_cfg)
     body = (await hub_client.get("/metrics", headers=headers)).text  # read fresh each time
     assert figure(body, "kirana_hub_outbox_waiting", store="W3") == 0
     assert figure(body, "kirana_hub_outbox_oldest_waiting_seconds", store="W3") == 0
+    assert figure(body, "kirana_hub_store_catalog_behind", store="W3") == 0
     async with hub_db.write() as s:  # W3 deregistered: its series go, no stale figure stays
         await s.execute(delete(HubStoreLink).where(HubStoreLink.store_id == "W3"))
         await s.execute(update(HubStore).where(HubStore.id == "W3").values(active=False))

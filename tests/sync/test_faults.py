@@ -5,7 +5,8 @@ SIGKILL at random points and started again. After quiet, on a hub on SQLite and 
 PostgreSQL:
 
 * every store event is applied exactly once at the hub (same ids, same seqs, same count),
-* every hub event exactly once at the store (sync_inbox against hub_outbox),
+* every hub event exactly once at the store (sync_inbox against hub_outbox), and the
+  shared catalogue log (protocol 3, issue #24) applied up to its head by every store,
 * per store and SKU the hub's stock level equals the store's, and the stores' prices
   equal the hub's.
 
@@ -223,22 +224,26 @@ async def chaos(run: Run, rng: random.Random) -> None:
 
 async def link_figures(run: Run) -> dict[str, tuple]:
     """Per store: (outbox last, store acked_up, hub acked_up, hub down_seq,
-    store applied_down, hub down_acked)."""
+    store applied_down, hub down_acked, store applied_catalog, hub catalogue-log head)."""
     out = {}
+    head = (await hub_rows(run.hub_db, "SELECT seq FROM hub_catalog_head"))[0][0]
     for sid, store in run.stores.items():
         last = store.sql("SELECT COALESCE(MAX(seq), 0) FROM outbox")[0][0]
-        acked_up, applied_down = store.sql(
-            "SELECT acked_up, applied_down FROM sync_state WHERE id = 1")[0]
+        acked_up, applied_down, applied_catalog = store.sql(
+            "SELECT acked_up, applied_down, applied_catalog FROM sync_state WHERE id = 1")[0]
         hub_up, down_seq, down_acked = (await hub_rows(
             run.hub_db, "SELECT acked_up, down_seq, down_acked FROM hub_stores WHERE id = :id",
             id=sid))[0]
-        out[sid] = (last, acked_up, hub_up, down_seq, applied_down, down_acked)
+        out[sid] = (last, acked_up, hub_up, down_seq, applied_down, down_acked,
+                    applied_catalog, head)
     return out
 
 
 def is_quiet(figures: dict[str, tuple]) -> bool:
     return all(last == acked == hub_up and down_seq == applied == down_acked
-               for last, acked, hub_up, down_seq, applied, down_acked in figures.values())
+               and applied_catalog == head
+               for last, acked, hub_up, down_seq, applied, down_acked, applied_catalog, head
+               in figures.values())
 
 
 async def wait_quiet(run: Run, seconds: float) -> dict[str, tuple]:
@@ -250,7 +255,8 @@ async def wait_quiet(run: Run, seconds: float) -> dict[str, tuple]:
             return figures
         await asyncio.sleep(0.5)
     raise AssertionError(f"no quiet after {seconds} s: (outbox last, store acked_up, hub "
-                         f"acked_up, hub down_seq, store applied_down, hub down_acked) = "
+                         f"acked_up, hub down_seq, store applied_down, hub down_acked, store "
+                         f"applied_catalog, hub catalogue head) = "
                          f"{figures}\n{run.why()}")
 
 
