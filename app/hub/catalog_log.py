@@ -153,6 +153,8 @@ class CatalogFrames:
         """(frame text, its last seq) for up to READ_LIMIT entries past `after`."""
         key = (after, upto)
         future = self._cache.get(key)
+        if future is None and (tail := self._tail(after, upto)):
+            return tail
         if future is None:
             future = asyncio.ensure_future(self._read(after, upto))
             self._cache[key] = future
@@ -166,6 +168,20 @@ class CatalogFrames:
             if self._cache.get(key) is future:
                 del self._cache[key]  # a failed read is not kept
             raise
+
+    def _tail(self, after: int, upto: int) -> tuple[tuple[str, int], ...]:
+        """The rest of a kept read that has a frame ending at `after`: a link whose window
+        let it send only part of a read goes on with the same frames as the others, so
+        the links of a fan-out stay on the same reads."""
+        for (_first, head), future in self._cache.items():
+            if (head != upto or not future.done() or future.cancelled()
+                    or future.exception() is not None):
+                continue
+            frames = future.result()
+            for i, (_text, last) in enumerate(frames[:-1]):
+                if last == after:
+                    return frames[i + 1:]
+        return ()
 
     async def _read(self, after: int, upto: int) -> tuple[tuple[str, int], ...]:
         self.reads += 1
