@@ -2,8 +2,9 @@
 
 It connects to the hub, says `hello` (offering protocols 1 to 3; from v2 it reports
 its status: version, free disk, newest backup, clock, then every STATUS_SECONDS; on a v3
-link products come from the hub's shared catalogue log, in `catalog` frames applied
-under their own cursor, `sync_state.applied_catalog`),
+link also its live load, sent when it changes (store_load.py), and products come from
+the hub's shared catalogue log, in `catalog` frames applied under their own cursor,
+`sync_state.applied_catalog`),
 resends its outbox from the hub's cursor in frames of at most 500 events, applies hub
 events in order (each frame and the `applied_down` cursor in one transaction), and
 reconnects with exponential backoff and jitter. Selling, picking and printing never
@@ -39,6 +40,7 @@ from app.core.waits import wait_event
 from app.sync import protocol as p
 from app.sync.models import InboxEvent, OutboxEvent, SyncState
 from app.sync.store_apply import BadHubEvent, apply_hub_event
+from app.sync.store_load import read_load
 
 log = logging.getLogger("kirana.sync")
 IDLE_POLL_SECONDS = 0.05  # outbox check while idle: one indexed max() on a local file
@@ -48,6 +50,12 @@ REFUSED_RETRY_SECONDS = 300.0  # after a 4401/4403: a person has to act first (t
 # database gets in, so the store is back within seconds, not minutes.
 CONFLICT_RETRY_SECONDS = 10.0
 STATUS_SECONDS = 300.0  # how often a v2 link reports the store's status
+# A v3 link's status carries the store's live load (issue #24, app/sync/store_load.py):
+# read this often (one query), sent when it changed, and at least every
+# LOAD_RESEND_SECONDS unchanged so the hub knows it is current (the hub ignores a load
+# older than routing.load_fresh_seconds, 300 s by default).
+LOAD_SECONDS = 30.0
+LOAD_RESEND_SECONDS = 120.0
 # A hub from before v2 (or v3) refuses the longer hello (unknown fields): the store then
 # says the older hello for this long before offering its newest again (the hub may have
 # been upgraded meanwhile).
@@ -127,10 +135,12 @@ def insecure_link_warning(cfg: StoreConfig) -> bool:
 NewestBackup = Callable[[StoreConfig], datetime | None]
 
 
-def store_status(cfg: StoreConfig, newest_backup: NewestBackup | None = None) -> p.Status:
+def store_status(cfg: StoreConfig, newest_backup: NewestBackup | None = None,
+                 load: p.Load | None = None) -> p.Status:
     """What the hub shows of this store (blocking file reads: run it in a thread). A
     figure that cannot be read is sent as unknown rather than holding up the link.
-    `newest_backup` is app.ops.backup's, given by the server (ops sits above sync)."""
+    `newest_backup` is app.ops.backup's, given by the server (ops sits above sync);
+    `load`: the live load (store_load.read_load), for a v3 link only."""
     disk = None
     with contextlib.suppress(OSError):
         st = os.statvfs(Path(cfg.database_path).parent)
@@ -140,16 +150,28 @@ def store_status(cfg: StoreConfig, newest_backup: NewestBackup | None = None) ->
         with contextlib.suppress(OSError):
             newest = newest_backup(cfg)
     return p.Status(version=__version__[:40], clock=utcnow(), disk_free_bytes=disk,
-                    last_backup_at=newest)
+                    last_backup_at=newest, load=load)
+
+
+async def current_load(db: Database) -> p.Load | None:
+    """The live load, or None when it cannot be read (the status goes out without)."""
+    try:
+        return await read_load(db)
+    except Exception:
+        log.exception("sync: the store's live load could not be read")
+        return None
 
 
 class SyncClient:
     def __init__(self, db: Database, cfg: StoreConfig, *, backoff_max: float = 60.0,
                  status_every: float = STATUS_SECONDS,
-                 newest_backup: NewestBackup | None = None) -> None:
+                 newest_backup: NewestBackup | None = None,
+                 load_every: float = LOAD_SECONDS,
+                 load_resend: float = LOAD_RESEND_SECONDS) -> None:
         self.db, self.cfg = db, cfg
         self.newest_backup = newest_backup
         self.status_every = status_every
+        self.load_every, self.load_resend = load_every, load_resend
         self.proto = 1  # the current link's protocol version (from the welcome)
         # (version, monotonic time): offer no more than that version until then
         self._fallback: tuple[int, float] = (p.PROTO, -math.inf)
@@ -242,7 +264,8 @@ class SyncClient:
             state = await read_state(self.db)
             version, until = self._fallback
             newest = version if time.monotonic() < until else p.PROTO
-            status = (await asyncio.to_thread(store_status, self.cfg, self.newest_backup)
+            load = await current_load(self.db) if newest >= p.CATALOG_FROM else None
+            status = (await asyncio.to_thread(store_status, self.cfg, self.newest_backup, load)
                       if newest >= p.STATUS_FROM else None)
             hello = p.hello(self.cfg.store.id, state.epoch, state.applied_down, status,
                             newest=newest, outbox_first=await outbox_first(self.db),
@@ -252,8 +275,11 @@ class SyncClient:
             if isinstance(reply, p.Error):
                 if (reply.code == p.BAD_MESSAGE and hello.proto_max is not None
                         and "unknown field" in reply.message):
+                    # A v2 hub names the first field it does not know: the catalogue
+                    # cursor, or the status's load (issue #24), both of v3.
                     older = (p.STATUS_FROM if hello.proto_max >= p.CATALOG_FROM
-                             and "applied_catalog" in reply.message else 1)
+                             and ("applied_catalog" in reply.message
+                                  or "`load`" in reply.message) else 1)
                     log.warning("sync: the hub predates protocol %d (%s): saying the v%d "
                                 "hello for the next %d min", older + 1, reply.message, older,
                                 V1_FALLBACK_SECONDS // 60)
@@ -281,7 +307,8 @@ class SyncClient:
                      self.proto, reply.acked_up)
             tasks = [asyncio.create_task(self._reader(ws)), asyncio.create_task(self._sender(ws))]
             if self.proto >= p.STATUS_FROM:
-                tasks.append(asyncio.create_task(self._status_sender(ws)))
+                tasks.append(asyncio.create_task(self._status_sender(
+                    ws, hello.status.load if hello.status is not None else None)))
             try:
                 done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
@@ -382,12 +409,26 @@ class SyncClient:
                             .values(acked_up=upto, acked_at=utcnow()))
         self.status.hub_acked = max(self.status.hub_acked, upto)
 
-    async def _status_sender(self, ws) -> None:
-        """The store's status every `status_every` (its hello carried the first)."""
+    async def _status_sender(self, ws, load: p.Load | None = None) -> None:
+        """The store's status every `status_every` (its hello carried the first). On a
+        v3 link also its live load: read every `load_every`, the status sent when the
+        load changed or `load_resend` passed (the hub drops a status sooner than 10 s
+        after the last, far below these)."""
+        live = self.proto >= p.CATALOG_FROM
+        loop = asyncio.get_running_loop()
+        sent_at = loop.time()
         while True:
-            await asyncio.sleep(self.status_every)
-            status = await asyncio.to_thread(store_status, self.cfg, self.newest_backup)
+            await asyncio.sleep(min(self.load_every, self.status_every) if live
+                                else self.status_every)
+            due = loop.time() - sent_at >= (min(self.load_resend, self.status_every) if live
+                                            else self.status_every) - 0.001
+            fresh = await current_load(self.db) if live else None
+            if live and not due and (fresh is None or fresh == load):
+                continue
+            load = fresh
+            status = await asyncio.to_thread(store_status, self.cfg, self.newest_backup, load)
             await ws.send(p.encode(status).decode())
+            sent_at = loop.time()
 
     async def _sender(self, ws) -> None:
         window = p.STORE_SEND_WINDOW

@@ -5,7 +5,8 @@ No I/O here; the store client and the hub endpoint move these messages over a we
 Versions: 1 is the original exchange; 2 adds the store's `status` (in its hello and then
 every few minutes); 3 adds the shared catalogue log (issue #24): products come in
 `catalog` frames from one ordered log the hub keeps once for all stores, each store with
-its own cursor (`applied_catalog`), instead of one copy per store in its own stream.
+its own cursor (`applied_catalog`), instead of one copy per store in its own stream;
+and the store's live load (`status.load`: pickers, open orders, pick rate).
 A store offers `proto`..`proto_max` (a store that predates 2 sends `proto` alone); the
 hub picks the highest version both speak and names it in `welcome` only when the store
 offered a range, so an older store gets exactly the v1 welcome.
@@ -81,6 +82,27 @@ class Event(msgspec.Struct, forbid_unknown_fields=True):
     data: dict[str, Any]
 
 
+LoadCount = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
+# An order state's name as the store says it (a newer store may have states this side
+# does not know: they count as open orders all the same).
+LoadState = Annotated[str, msgspec.Meta(pattern=r"^[a-z_]{1,16}$")]
+
+
+class Load(msgspec.Struct, forbid_unknown_fields=True):
+    """The store's live load (v3, in `status`; issue #24): pickers signed in now, its
+    open online orders by state and the lines picked per hour lately. The hub's capacity
+    and ranking use it while fresh (docs/routing.md). Whole numbers only: a negative,
+    huge or non-integer figure (NaN) is a 4400."""
+
+    pickers: LoadCount
+    orders: Annotated[dict[LoadState, LoadCount], msgspec.Meta(max_length=16)]
+    picks_per_hour: LoadCount
+
+    @property
+    def open_orders(self) -> int:
+        return sum(self.orders.values())
+
+
 class Status(msgspec.Struct, tag="status", forbid_unknown_fields=True, omit_defaults=True):
     """What the hub shows of a store (proto >= 2): sent in its hello and every few
     minutes. `clock` is the store's UTC now when sent: the hub's receipt time minus it
@@ -91,6 +113,8 @@ class Status(msgspec.Struct, tag="status", forbid_unknown_fields=True, omit_defa
     # Free bytes on the disk holding the store's database (None: could not be read).
     disk_free_bytes: Annotated[int, msgspec.Meta(ge=0, le=2**62)] | None = None
     last_backup_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None  # None: none
+    # The live load (v3 links only: an older hub refuses the field; None: not known).
+    load: Load | None = None
 
     def __post_init__(self) -> None:
         """Times a database can hold: 9999-12-31T23:59-14:00 decodes but has no UTC
@@ -260,6 +284,9 @@ def negotiate(hello: Hello, speaks: Sequence[int] = PROTOS) -> int:
     if hello.status is not None and high < STATUS_FROM:
         raise ProtocolError(BAD_MESSAGE, f"status needs protocol {STATUS_FROM}; the hello "
                                          f"offers {_span(low, high)}")
+    if hello.status is not None and hello.status.load is not None and high < CATALOG_FROM:
+        raise ProtocolError(BAD_MESSAGE, f"a status's load needs protocol {CATALOG_FROM}; "
+                                         f"the hello offers {_span(low, high)}")
     common = [v for v in speaks if low <= v <= high]
     if not common:
         who = "the hub" if low > max(speaks) else "the store"
@@ -277,6 +304,8 @@ def hello(store_id: str, epoch: str, applied_down: int, status: Status | None,
     if newest < STATUS_FROM:
         return Hello(proto=min(PROTOS), store_id=store_id, epoch=epoch,
                      applied_down=applied_down)
+    if status is not None and status.load is not None and newest < CATALOG_FROM:
+        status = msgspec.structs.replace(status, load=None)  # a v2 hub refuses it
     return Hello(proto=min(PROTOS), proto_max=newest, store_id=store_id, epoch=epoch,
                  applied_down=applied_down, status=status, outbox_first=outbox_first,
                  applied_catalog=applied_catalog if newest >= CATALOG_FROM else None)
