@@ -116,7 +116,8 @@ def test_prices_are_read_by_parse_amount_only(text: str) -> None:
 
 
 @given(st.builds(ProductFields, sku=st.from_regex(rules.SKU_RE, fullmatch=True),
-                 name=st.text(min_size=1, max_size=120).filter(str.strip),
+                 name=st.text(min_size=1, max_size=120).filter(  # no hidden characters
+                     lambda t: t.strip() and not rules.hidden_characters(t)),
                  price_minor=st.integers(1, rules.MAX_PRICE_MINOR),
                  gst_rate_bp=st.sampled_from(sorted(rules.GST_SLABS_BP)),
                  unit=st.sampled_from(rules.UNITS)))
