@@ -348,7 +348,7 @@ def create_hub_app(cfg: HubConfig, *, check_migrations: bool = True) -> Litestar
     if not cfg.security.require_totp:
         log.warning("security.require_totp is off: hub sign-in asks for no code. Never do "
                     "this on a hub reachable from the internet.")
-        _jinja_globals(app)["security_banner"] = lambda: (
+        _jinja_globals(app)["security_banner"] = lambda: i18n.gettext(
             "Demo: signing in to this hub needs no code (security.require_totp = false). "
             "Never run a hub like this where the internet can reach it.")
     return _finish(app, cfg, db)

@@ -27,6 +27,7 @@ from app.config import HubConfig
 from app.core import audit, auth
 from app.core.auth import LoginError, StaffUser
 from app.core.clock import utcnow
+from app.core.i18n import _
 from app.core.ids import uuid7
 from app.core.models import User
 from app.core.passwords import MAX_LENGTH, check_password_policy
@@ -95,7 +96,7 @@ async def check_password(db: HubDatabase, cfg: HubConfig, name: str, password: s
                          device_key: str, source: str = "", final: bool = True) -> StaffUser:
     """First step; `final` when no code follows (then this is the sign-in)."""
     if len(password) > MAX_LENGTH:
-        raise LoginError("Wrong name or password. Try again.")
+        raise LoginError(_("Wrong name or password. Try again."))
     user_id = await user_id_by_name(db, name)
     # A name nobody has is locked like a user's, so a lock tells nothing about names.
     unknown_as = "" if user_id else "name-" + hashlib.sha256(
@@ -108,7 +109,7 @@ async def check_password(db: HubDatabase, cfg: HubConfig, name: str, password: s
     except LoginError as exc:
         if exc.locked_seconds:
             raise
-        raise LoginError("Wrong name or password. Try again.") from None
+        raise LoginError(_("Wrong name or password. Try again.")) from None
 
 
 async def has_code_key(db: HubDatabase, user_id: str) -> bool:
@@ -141,9 +142,9 @@ def _open_key(db: HubDatabase, user: User) -> str:
     except sealing.Unsealable as exc:
         log.error("hub user %s: %s; give them a new key (kirana hub reset-totp %s)",
                   user.name, exc, user.name)
-        raise KeyUnreadable("This hub cannot read your authenticator key. Ask an admin to "
-                            "give you a new one (kirana hub reset-totp), then enrol "
-                            "again.") from None
+        raise KeyUnreadable(_("This hub cannot read your authenticator key. Ask an admin "
+                              "to give you a new one (kirana hub reset-totp), then enrol "
+                              "again.")) from None
 
 
 def _step_of(code: str, secret: str, now: float) -> int | None:
@@ -166,7 +167,7 @@ async def check_code(db: HubDatabase, cfg: HubConfig, user_id: str, code: str,
     async with db.read() as s:
         user = await s.get(User, user_id)
     if user is None or not user.active or not user.totp_secret:
-        raise LoginError("Sign in again.")
+        raise LoginError(_("Sign in again."))
     key = _open_key(db, user)
     step = _step_of(code, key, now.timestamp()) if (
         len(code) == 6 and code.isdigit()) else None
@@ -195,8 +196,8 @@ async def check_code(db: HubDatabase, cfg: HubConfig, user_id: str, code: str,
         if exc.locked_seconds:
             raise
     if replayed:
-        raise LoginError("That code was used already. Wait for the next code.")
-    raise LoginError("Wrong code. Check the time on your phone and try again.")
+        raise LoginError(_("That code was used already. Wait for the next code."))
+    raise LoginError(_("Wrong code. Check the time on your phone and try again."))
 
 
 def current_code(secret: str, at: datetime | None = None) -> str:
@@ -270,10 +271,10 @@ async def change_own_password(db: HubDatabase, user_id: str, old: str, new: str)
     async with db.read() as s:
         user = await s.get(User, user_id)
     if user is None:
-        raise ValueError("Sign in again.")
+        raise ValueError(_("Sign in again."))
     pepper = auth.pepper_of(db)
     if not await asyncio.to_thread(verify_pin, old[:MAX_LENGTH], user.pin_hash, pepper):
-        raise ValueError("The current password is wrong.")
+        raise ValueError(_("The current password is wrong."))
     if new == old:
-        raise ValueError("Choose a password different from the current one.")
+        raise ValueError(_("Choose a password different from the current one."))
     await reset_password(db, user.name, new, StaffUser(user.id, user.name, user.role))

@@ -8,7 +8,9 @@ allow a split (order value at or above `split_above_minor`), stores that cover o
 part of the order stay in, and `split_plan` shares the lines out.
 
 Candidates are ranked by the configured criteria, in order, then by store id, so
-the same inputs always give the same answer. Every store not chosen says why.
+the same inputs always give the same answer. A store's live load (issue #24: pickers
+signed in, its own open orders, pick rate; only when fresh) sets its capacity and adds
+a weighted share to "load" and a last tie-break before the id. Every store not chosen says why.
 """
 
 from __future__ import annotations
@@ -49,6 +51,10 @@ class Rules:
     safety_stock: int = 0
     split_above_minor: int = 0  # 0: never split an order between stores
     orders_per_picker: int = 4
+    # The stores' live load (issue #24): capacity from the pickers signed in now, and
+    # the weight of a store's own open orders per picker in the ranking (0: unused).
+    live_pickers: bool = True
+    live_load_weight: float = 0.25
 
     def __post_init__(self) -> None:
         unknown = [c for c in self.criteria if c not in CRITERIA]
@@ -64,6 +70,22 @@ class Rules:
             raise ValueError("safety stock or split value is too large; check it")
         if not 1 <= self.orders_per_picker <= 100:
             raise ValueError("orders per picker must be from 1 to 100")
+        if not (math.isfinite(self.live_load_weight) and 0 <= self.live_load_weight <= 10):
+            raise ValueError("the live load's weight must be from 0 to 10")
+
+
+class Live(NamedTuple):
+    """A store's live load as it reported it (sync protocol 3, fresh: older ones are
+    not read): pickers signed in, its open online orders, lines picked per hour."""
+
+    pickers: int
+    open_orders: int
+    picks_per_hour: int
+
+    def describe(self) -> str:
+        return (f"{count_of(self.pickers, 'picker')} signed in, "
+                f"{count_of(self.open_orders, 'open order')}, "
+                f"{self.picks_per_hour} picks/h")
 
 
 @dataclass(frozen=True)
@@ -80,9 +102,25 @@ class StoreView:
     pickers: int = 1
     level: Mapping[str, int] = field(default_factory=dict)  # the hub's on hand per SKU
     assigned: Mapping[str, int] = field(default_factory=dict)  # assigned, not yet picked
+    live: Live | None = None  # its live load, when fresh (issue #24)
+
+    def pickers_now(self, rules: Rules) -> int:
+        """The pickers capacity counts: those signed in now when the store reported them
+        (at least one, as the registered figure), else the registered figure."""
+        if rules.live_pickers and self.live is not None:
+            return max(1, self.live.pickers)
+        return self.pickers
 
     def capacity(self, rules: Rules) -> int:
-        return self.pickers * rules.orders_per_picker
+        return self.pickers_now(rules) * rules.orders_per_picker
+
+    def live_busy(self, rules: Rules) -> float:
+        """The store's own open orders per capacity, weighted (0 without a live load):
+        added to the "load" criterion and the last tie-break before the store's id."""
+        if self.live is None or not rules.live_load_weight:
+            return 0.0
+        return rules.live_load_weight * min(10.0, self.live.open_orders
+                                            / self.capacity(rules))
 
     def atp(self, sku: str, rules: Rules, level: Mapping[str, int] | None = None) -> int:
         """Available-to-promise of `sku` (from `level` instead of the store's when given)."""
@@ -113,6 +151,8 @@ class Candidate(NamedTuple):  # tuples: a decision makes hundreds of these
     priority: int
     covers_all: bool
     in_pincode: bool
+    live: Live | None = None  # the live load the decision used (issue #24)
+    live_busy: float = 0.0  # StoreView.live_busy
 
     def key(self, criteria: tuple[str, ...]) -> tuple:
         parts: list = []
@@ -122,10 +162,10 @@ class Candidate(NamedTuple):  # tuples: a decision makes hundreds of these
             elif criterion == "coverage":
                 parts.append(-self.coverage)
             elif criterion == "load":
-                parts.append(self.load)
+                parts.append(self.load + self.live_busy)
             elif criterion == "priority":
                 parts.append(-self.priority)
-        return (*parts, self.store_id)
+        return (*parts, self.live_busy, self.store_id)
 
     def describe(self) -> str:
         where = (f"{self.distance_km:.1f} km away" if self.distance_km is not None
@@ -133,7 +173,8 @@ class Candidate(NamedTuple):  # tuples: a decision makes hundreds of these
         return (f"{self.store_id} {self.store_name}: {where}"
                 f"{', serves this PIN code' if self.in_pincode else ''}, "
                 f"{round(self.coverage * 100)}% of the items in stock, "
-                f"{round(self.load * 100)}% busy, priority {self.priority}")
+                f"{round(self.load * 100)}% busy, priority {self.priority}"
+                + (f", {self.live.describe()}" if self.live is not None else ""))
 
 
 class Skipped(NamedTuple):
@@ -154,7 +195,8 @@ class Skipped(NamedTuple):
             where = f"is {distance:.1f} km away" if distance is not None else "has no location"
             return f"does not serve PIN {pincode} and {where} (limit {radius:g} km)"
         if self.why == "full":
-            return f"is full ({count_of(f[0], 'open order')}, capacity {f[1]})"
+            live = f"; {f[2].describe()}" if len(f) > 2 and f[2] is not None else ""
+            return f"is full ({count_of(f[0], 'open order')}, capacity {f[1]}{live})"
         if self.why == "short":
             sku, qty, have, more = f
             return (f"is short of {sku} (needs {qty}, can promise {have})"
@@ -276,7 +318,8 @@ def allocate(order: OrderView, stores: Sequence[StoreView], rules: Rules,
             continue
         capacity = store.capacity(rules)
         if store.open_orders >= capacity:
-            skipped.append(Skipped(store.id, "full", (store.open_orders, capacity)))
+            skipped.append(Skipped(store.id, "full", (store.open_orders, capacity,
+                                                      store.live)))
             continue
         atps = [store.atp(sku, rules) for sku, _qty in order.lines]
         short = [(sku, qty, have) for (sku, qty), have in zip(order.lines, atps, strict=True)
@@ -289,7 +332,7 @@ def allocate(order: OrderView, stores: Sequence[StoreView], rules: Rules,
             continue
         ranked.append(Candidate(store.id, store.name, distance, promised / wanted,
                                 store.open_orders / capacity, store.priority, not short,
-                                in_pincode))
+                                in_pincode, store.live, store.live_busy(rules)))
     whole = [c for c in ranked if c.covers_all]
     if whole:  # a store that covers everything always beats a split
         skipped += [Skipped(c.store_id, "partial") for c in ranked if not c.covers_all]

@@ -9,10 +9,12 @@ index. Rows older than KEPT are dropped when the store's next link closes.
 
 It also keeps the latest `status` a store sent (sync protocol 2: version, free disk,
 newest backup, clock) on its hub_stores row, with the clock turned into the skew
-against the hub's clock at receipt, for the Stores page."""
+against the hub's clock at receipt, for the Stores page; and from protocol 3 the live
+load the routing uses (issue #24, docs/routing.md)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,7 +27,7 @@ from app.core.i18n import _, ngettext
 from app.core.models import AuditLog
 from app.hub.db import HubDatabase, write_retrying
 from app.hub.models import HubStore
-from app.sync.protocol import Status
+from app.sync.protocol import Load, Status
 
 KEPT = timedelta(days=30)
 # A store's clock is off by more than this (either way): the Stores page warns.
@@ -71,13 +73,25 @@ async def recent(s: Session, store_id: str, limit: int = 20) -> list[LinkEvent]:
 
 
 def status_values(status: Status, received_at: datetime) -> dict:
-    """The hub_stores columns for a store's status received at `received_at`."""
+    """The hub_stores columns for a store's status received at `received_at`; its live
+    load's only when it sent one (v3: a status without keeps the last, which ages out)."""
     skew = (status.clock - received_at).total_seconds()
-    return {"status_version": status.version[:40],
-            "status_disk_free": status.disk_free_bytes,
-            "status_backup_at": status.last_backup_at,
-            "status_clock_skew": max(-SKEW_BOUND_SECONDS, min(SKEW_BOUND_SECONDS, skew)),
-            "status_at": received_at}
+    values = {"status_version": status.version[:40],
+              "status_disk_free": status.disk_free_bytes,
+              "status_backup_at": status.last_backup_at,
+              "status_clock_skew": max(-SKEW_BOUND_SECONDS, min(SKEW_BOUND_SECONDS, skew)),
+              "status_at": received_at}
+    if status.load is not None:
+        values.update(load_values(status.load, received_at))
+    return values
+
+
+def load_values(load: Load, received_at: datetime) -> dict:
+    """The hub_stores columns of a store's live load (issue #24)."""
+    return {"load_pickers": load.pickers,
+            "load_orders": json.dumps(dict(sorted(load.orders.items())),
+                                      separators=(",", ":")),
+            "load_picks_hour": load.picks_per_hour, "load_at": received_at}
 
 
 def apply_status(row: HubStore, status: Status, received_at: datetime) -> None:

@@ -31,6 +31,7 @@ from app.core import coupons as coupon_rules
 from app.core import promotions as engine
 from app.core.clock import utcnow
 from app.core.db import Session
+from app.core.i18n import N_, _
 from app.core.loyalty import is_phone, normalise_phone
 from app.hub import placement
 from app.hub.db import HubDatabase, dialect_of, write_retrying
@@ -112,7 +113,7 @@ def _per_store(form: Mapping[str, str]) -> int:
     if not text:
         return DEFAULT_PER_STORE
     if len(text) > 8 or not (text.isascii() and text.isdigit()):
-        raise FormError("uses a store may make offline is a whole number")
+        raise FormError(_("uses a store may make offline is a whole number"))
     value = int(text)
     try:
         coupon_rules.check_limits(None, None, value)
@@ -139,7 +140,7 @@ async def create(db: HubDatabase, form: Mapping[str, str], user_id: str) -> Crea
     total, per_customer = store_promotions.coupon_limits(form)
     per_store = _per_store(form)
     if not row.coupon and (total or per_customer):
-        raise FormError("limits on uses need a coupon code")
+        raise FormError(_("limits on uses need a coupon code"))
     now = utcnow()
 
     async def save(s: Session) -> Created:
@@ -160,7 +161,8 @@ async def create(db: HubDatabase, form: Mapping[str, str], user_id: str) -> Crea
         coupon = None
         if row.coupon:
             if await s.get(HubCoupon, row.coupon) is not None:
-                raise FormError(f"the coupon code {row.coupon} is taken: choose another")
+                raise FormError(_("the coupon code %(code)s is taken: choose another")
+                                % {"code": row.coupon})
             coupon = HubCoupon(code=row.coupon, promotion_id=promo.id, total_limit=total,
                                per_customer_limit=per_customer, per_store=per_store,
                                active=True, version=1, created_at=now, updated_at=now)
@@ -285,10 +287,10 @@ async def for_edit(db: HubDatabase, promotion_id: str) -> tuple[HubPromotion, di
         return promo, form_of(promo, coupon)
 
 
-KIND_STAYS = ("an offer's kind stays as it was made (its sales and reports are of that "
-              "kind): to make another kind, end this one and make a new offer")
-CODE_STAYS = ("a chain offer's coupon code stays as it was made (the stores count its "
-              "uses by it): to use another code, end this one and make a new offer")
+KIND_STAYS = N_("an offer's kind stays as it was made (its sales and reports are of that "
+                 "kind): to make another kind, end this one and make a new offer")
+CODE_STAYS = N_("a chain offer's coupon code stays as it was made (the stores count its "
+                "uses by it): to use another code, end this one and make a new offer")
 
 
 def _edited_row(promo: HubPromotion, form: Mapping[str, str], user_id: str
@@ -296,10 +298,10 @@ def _edited_row(promo: HubPromotion, form: Mapping[str, str], user_id: str
     """The edit form read like a new offer's, with the rules of an edit: the kind and
     the coupon code stay. FormError or PromotionError: nothing changes."""
     if (form.get("kind") or "").strip() != promo.kind:
-        raise FormError(KIND_STAYS)
+        raise FormError(_(KIND_STAYS))
     row = store_promotions.row_from_form(form, user_id)
     if row.coupon != promo.coupon:
-        raise FormError(CODE_STAYS)
+        raise FormError(_(CODE_STAYS))
     row.id = promo.id
     return row
 
@@ -315,12 +317,12 @@ async def edit(db: HubDatabase, promotion_id: str, form: Mapping[str, str],
     async with db.read() as s:
         found = await s.get(HubPromotion, promotion_id)
     if found is None or not found.active:
-        raise FormError("That offer is not running: an ended offer cannot be changed.")
+        raise FormError(_("That offer is not running: an ended offer cannot be changed."))
     row = _edited_row(found, form, user_id)
     total, per_customer = store_promotions.coupon_limits(form)
     per_store = _per_store(form)
     if not row.coupon and (total or per_customer):
-        raise FormError("limits on uses need a coupon code")
+        raise FormError(_("limits on uses need a coupon code"))
     now = utcnow()
 
     async def save(s: Session) -> Created:
@@ -329,7 +331,7 @@ async def edit(db: HubDatabase, promotion_id: str, form: Mapping[str, str],
         promo = await s.scalar(select(HubPromotion).where(HubPromotion.id == promotion_id)
                                .with_for_update().execution_options(populate_existing=True))
         if promo is None or not promo.active:
-            raise FormError("That offer is not running: an ended offer cannot be changed.")
+            raise FormError(_("That offer is not running: an ended offer cannot be changed."))
         coupon = None
         grants: dict[str, HubCouponGrant] = {}
         if promo.coupon:
@@ -341,9 +343,10 @@ async def edit(db: HubDatabase, promotion_id: str, form: Mapping[str, str],
                 HubCouponGrant.code == coupon.code))}
             held = sum(max(g.granted, g.used) for g in grants.values())
             if total is not None and total < held:
-                raise FormError(f"the uses in total cannot be fewer than {held}: the stores "
-                                "have used or been granted that many (grants are never "
-                                "taken back: a store offline may be using them)")
+                raise FormError(_("the uses in total cannot be fewer than %(held)s: the "
+                                  "stores have used or been granted that many (grants are "
+                                  "never taken back: a store offline may be using them)")
+                                % {"held": held})
             coupon.total_limit, coupon.per_customer_limit = total, per_customer
             coupon.per_store, coupon.updated_at = per_store, now
             coupon.version += 1
@@ -432,7 +435,7 @@ async def preview(db: HubDatabase, basket: str, on: str, coupons_text: str,
         try:
             picked = date.fromisoformat(on.strip()[:10])
         except ValueError:
-            raise FormError("the day is like 2026-12-31") from None
+            raise FormError(_("the day is like 2026-12-31")) from None
         day = day.replace(year=picked.year, month=picked.month, day=picked.day)
     async with db.read() as s:
         rows: list[Any] = [_StoreShape(p) for p in await s.scalars(
@@ -451,7 +454,7 @@ async def preview_edit(db: HubDatabase, promotion_id: str, form: Mapping[str, st
     async with db.read() as s:
         promo = await s.get(HubPromotion, promotion_id)
     if promo is None or not promo.active:
-        raise FormError("That offer is not running: an ended offer cannot be changed.")
+        raise FormError(_("That offer is not running: an ended offer cannot be changed."))
     return await preview(db, basket, on, coupons_text, tz,
                          edited=_edited_row(promo, form, "preview"))
 

@@ -24,6 +24,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 
+from app.core.i18n import gettext
+
 MAX_DAYS = 90
 
 
@@ -72,7 +74,7 @@ def suggest(figures: Iterable[StoreSku], dark_stores: Iterable[str], *, lead_day
             history_days: int) -> list[Suggestion]:
     """The page's suggestions (see the module's docstring), most urgent first."""
     if not 1 <= lead_days <= MAX_DAYS or not 1 <= history_days <= MAX_DAYS:
-        raise ValueError(f"days must be from 1 to {MAX_DAYS}")
+        raise ValueError(gettext("days must be from 1 to %(max)s") % {"max": MAX_DAYS})
     darks = set(dark_stores)
     by_sku: dict[str, list[StoreSku]] = {}
     for x in figures:
@@ -146,16 +148,17 @@ def picks_from_form(form: Mapping[str, str]) -> list[Pick]:
         if not name.startswith("take:"):
             continue
         if len(picks) >= MAX_PICKS:
-            raise ValueError(f"at most {MAX_PICKS} rows at once")
+            raise ValueError(gettext("at most %(max)s rows at once") % {"max": MAX_PICKS})
         _take, _, rest = name.partition(":")
         dest, _, sku = rest.partition(":")
         source = form.get(f"from:{rest}", "").strip().upper()
         text = form.get(f"qty:{rest}", "").strip()
         if not source:
-            raise ValueError(f"{sku[:40]} for {dest[:8]}: no store can spare it; untick it")
+            raise ValueError(gettext("%(sku)s for %(store)s: no store can spare it; untick it")
+                             % {"sku": sku[:40], "store": dest[:8]})
         if not text.isascii() or not text.isdigit() or len(text) > 7 or int(text) < 1:
-            raise ValueError(f"{sku[:40]} for {dest[:8]}: the quantity must be a whole "
-                             "number from 1")
+            raise ValueError(gettext("%(sku)s for %(store)s: the quantity must be a whole "
+                                     "number from 1") % {"sku": sku[:40], "store": dest[:8]})
         picks.append(Pick(source[:9], dest[:9], sku[:41], int(text)))
     return picks
 

@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 from app.catalog.models import Product
 from app.core.clock import utcnow
 from app.core.db import Session, next_number
+from app.core.i18n import gettext
 from app.core.ids import uuid7
 from app.core.words import count_of
 from app.hub import replenish
@@ -378,16 +379,17 @@ async def _create(s: Session, new: NewTransfer, by: str, key: str | None) -> Hub
     except TransferRuleError as exc:
         raise HubError(str(exc)) from None
     if "\x00" in new.note:
-        raise HubError("the note has a character that cannot be kept")
+        raise HubError(gettext("the note has a character that cannot be kept"))
     known = set(await s.scalars(select(HubStore.id).where(HubStore.id.in_([source, dest]))))
     for store in (source, dest):
         if store not in known:
-            raise HubError(f"there is no store {store}")
+            raise HubError(gettext("there is no store %(store)s") % {"store": store})
     skus = [line.sku for line in lines]
     have = set(await s.scalars(select(Product.sku).where(Product.sku.in_(skus))))
     missing = [sku for sku in skus if sku not in have]
     if missing:
-        raise HubError(f"no product with SKU {missing[0]} in the catalogue")
+        raise HubError(gettext("no product with SKU %(sku)s in the catalogue")
+                       % {"sku": missing[0]})
     now = utcnow()
     number = rules.transfer_number("HQ", await next_number(s, "hub_transfer"))
     transfer = HubTransfer(id=uuid7(), number=number, source=source, dest=dest,
@@ -418,11 +420,11 @@ async def create_many(db: HubDatabase, key: str, items: list[NewTransfer], by: s
     transaction. `key` comes with the form: the same confirm sent twice (a double tap,
     a second tab) finds the transfers the first made and makes none."""
     if not 8 <= len(key) <= 64 or not key.replace("-", "").isalnum():
-        raise HubError("the page is out of date: open it again")
+        raise HubError(gettext("the page is out of date: open it again"))
     if not items:
-        raise HubError("tick at least one suggestion")
+        raise HubError(gettext("tick at least one suggestion"))
     if len(items) > 500:
-        raise HubError("at most 500 transfers at once")
+        raise HubError(gettext("at most 500 transfers at once"))
 
     async def body(s: Session) -> list[HubTransfer]:
         stores = sorted({x.source for x in items} | {x.dest for x in items})
