@@ -560,6 +560,13 @@ class RoutingSection(Base):
     orders_per_picker: Annotated[int, msgspec.Meta(ge=1, le=50)] = 4
     accept_timeout_seconds: Annotated[int, msgspec.Meta(ge=5, le=3600)] = 120
     max_hops: Annotated[int, msgspec.Meta(ge=1, le=10)] = 3
+    # The stores' live load (issue #24, sync protocol 3; docs/routing.md): capacity from
+    # the pickers signed in now instead of the registered figure (while fresh); the
+    # weight of a store's own open orders per picker in the "load" ranking (0: unused);
+    # a load older than this many seconds is ignored (a store sends it at least every 2 min).
+    live_pickers: bool = True
+    live_load_weight: Annotated[float, msgspec.Meta(ge=0, le=10)] = 0.25
+    load_fresh_seconds: Annotated[int, msgspec.Meta(ge=10, le=3600)] = 300
     demo_orders_per_minute: Annotated[float, msgspec.Meta(ge=0, le=60)] = 0.0  # demo only
 
 

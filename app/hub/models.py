@@ -73,6 +73,14 @@ class HubStore(Base):
     catalog_acked: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     catalog_copied: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     sync_proto: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # 0: never
+    # The store's live load (issue #24, h026; sync protocol 3's status.load; NULL: never
+    # sent): pickers signed in, open online orders by state (JSON), lines picked per
+    # hour, and when the hub received it. Placement ignores one older than
+    # routing.load_fresh_seconds. Not watched by h007's triggers (changes often).
+    load_pickers: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    load_orders: Mapped[str | None] = mapped_column(Text, nullable=True)
+    load_picks_hour: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    load_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class HubStoreLink(Base):

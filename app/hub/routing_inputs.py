@@ -28,6 +28,7 @@ import weakref
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -78,7 +79,8 @@ def rules_of(saved: str | None, cfg: HubConfig) -> allocation.Rules:
     r = cfg.routing
     values = {"criteria": list(r.criteria), "radius_km": r.radius_km,
               "safety_stock": r.safety_stock, "split_above_minor": r.split_above_rupees * 100,
-              "orders_per_picker": r.orders_per_picker}
+              "orders_per_picker": r.orders_per_picker,
+              "live_pickers": r.live_pickers, "live_load_weight": r.live_load_weight}
     merged = {**values, **json.loads(saved)} if saved is not None else values
     try:
         return _rules(merged)
@@ -91,7 +93,9 @@ def _rules(values: dict) -> allocation.Rules:
     return allocation.Rules(criteria=tuple(values["criteria"]), radius_km=values["radius_km"],
                             safety_stock=values["safety_stock"],
                             split_above_minor=values["split_above_minor"],
-                            orders_per_picker=values["orders_per_picker"])
+                            orders_per_picker=values["orders_per_picker"],
+                            live_pickers=bool(values.get("live_pickers", True)),
+                            live_load_weight=values.get("live_load_weight", 0.0))
 
 
 def _key(s: Session) -> Pool:
@@ -172,7 +176,9 @@ def _statement(dialect: str) -> str:
     """The one read (see the module's docstring). Rows are (kind, a, b, n, m):
     v token · e order id · p sku, unit, price, active · k online store · l store, sku,
     on hand · h store, sku, promised by hub orders · r store, sku, reserved for the
-    store's own orders · o store, open orders · c courier, open orders."""
+    store's own orders · o store, open orders · c courier, open orders · s store, its
+    live load if fresh: open orders by state (JSON), pickers, picks per hour (issue #24:
+    from the store rows, so a placement reads it without another round trip)."""
     def of(column: str, param: str) -> str:
         return _one_of(dialect, column, param)
 
@@ -212,6 +218,9 @@ UNION ALL
 SELECT 'c', courier, {txt}, count(*), {num} FROM hub_orders
  WHERE :count_couriers = 1 AND status IN ({_COURIER_OPEN_SQL}) AND {of("courier", "couriers")}
  GROUP BY courier
+UNION ALL
+SELECT 's', id, load_orders, load_pickers, load_picks_hour FROM hub_stores
+ WHERE {of("id", "stores")} AND load_at > :load_since
 """
     return sql
 
@@ -233,7 +242,8 @@ _STATEMENTS = {dialect: _statement(dialect) for dialect in ("sqlite", "postgresq
 
 _FUNCTION_PARAMS = {"lock": "text[]", "channel": "text", "external_id": "text",
                     "products": "text[]", "skus": "text[]", "since": "text",
-                    "stores": "text[]", "couriers": "text[]", "count_couriers": "integer"}
+                    "stores": "text[]", "couriers": "text[]", "count_couriers": "integer",
+                    "load_since": "text"}
 
 
 def _locked_read_function() -> tuple[str, str]:
@@ -323,6 +333,21 @@ def _list(dialect: str, values: Sequence[str]) -> Any:
     return list(values) if dialect == "postgresql" else json.dumps(list(values))
 
 
+def load_since(cfg: HubConfig) -> Any:
+    """A store's live load received before this is stale: not read (issue #24)."""
+    return utcnow() - timedelta(seconds=cfg.routing.load_fresh_seconds)
+
+
+def live_of(orders: str | None, pickers: Any, picks: Any) -> allocation.Live | None:
+    """A store row's live load (None: it cannot be read; the registered figures stand)."""
+    try:
+        states = json.loads(orders or "{}")
+        open_orders = sum(int(n) for n in states.values())
+        return allocation.Live(int(pickers), open_orders, int(picks))
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
 def limited_couriers(cfg: HubConfig, pincode: str) -> list[str]:
     """Couriers with a capacity that could carry an order to this PIN code: only their
     open orders need counting."""
@@ -355,7 +380,8 @@ async def read(s: Session, cfg: HubConfig, order: allocation.OrderView, *,
     params = {"channel": channel, "external_id": external_id,
               "products": _list(dialect, skus if intake else []),
               "skus": _list(dialect, skus), "since": utcnow() - cfg.offline_after,
-              "couriers": _list(dialect, limited), "count_couriers": int(bool(limited))}
+              "couriers": _list(dialect, limited), "count_couriers": int(bool(limited)),
+              "load_since": load_since(cfg)}
     for attempt in range(1, 4):
         if attempt == 1 and locks == "area" and area:  # (PostgreSQL) lock, then read
             rows = await _locked_rows(s, area, {**params, "stores": _list(dialect, area)})
@@ -386,7 +412,8 @@ async def confirm(s: Session, cfg: HubConfig, order: allocation.OrderView, input
         "channel": "", "external_id": "", "products": _list(dialect, []),
         "skus": _list(dialect, [sku for sku, _qty in order.lines]),
         "since": utcnow() - cfg.offline_after, "stores": _list(dialect, [store_id]),
-        "couriers": _list(dialect, limited), "count_couriers": int(bool(limited))})
+        "couriers": _list(dialect, limited), "count_couriers": int(bool(limited)),
+        "load_since": load_since(cfg)})
     if next((row[1] for row in rows if row[0] == "v"), None) != inputs.config.token:
         await load(s, cfg)
         raise Stale("the routing config changed during a placement")
@@ -410,6 +437,7 @@ def _inputs(copy: RoutingConfig, area: list[str], rows: Sequence[Any], intake: b
     online: set[str] = set()
     products: dict[str, tuple[int, str, bool]] = {}
     courier_open: dict[str, int] = {}
+    live: dict[str, allocation.Live | None] = {}
     existing_id = None
     for kind, a, b, n, m in rows:
         if kind == "l":
@@ -424,11 +452,14 @@ def _inputs(copy: RoutingConfig, area: list[str], rows: Sequence[Any], intake: b
             products[a] = (int(n), b, bool(m))
         elif kind == "c":
             courier_open[a] = int(n)
+        elif kind == "s":
+            live[a] = live_of(b, n, m)
         elif kind == "e":
             existing_id = a
     near = set(area)
     views = [replace(st, online=st.id in online, open_orders=open_orders.get(st.id, 0),
-                     level=levels.get(st.id, {}), assigned=dict(promised.get(st.id, {})))
+                     level=levels.get(st.id, {}), assigned=dict(promised.get(st.id, {})),
+                     live=live.get(st.id))
              if st.id in near else st for st in copy.stores]
     return Inputs(copy, views, locked, existing_id, products if intake else None,
                   courier_open)
