@@ -69,7 +69,8 @@ async def check_printer(request: Request, name: str) -> Template:
 @post("/printers/jobs/{job_id:str}/{action:str}", guards=[MANAGER])
 async def job_action(request: Request, job_id: str, action: str) -> Template:
     db = request.app.state.db
-    actions = {"retry": service.retry, "cancel": service.cancel, "reprint": service.reprint}
+    actions = {"retry": service.retry, "cancel": service.cancel,
+               "reprint": lambda db, job_id: service.reprint(db, job_id, request.app.state.cfg)}
     if action not in actions:
         raise NotFoundException()
     try:

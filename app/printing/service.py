@@ -19,7 +19,7 @@ from sqlalchemy import Table, func, select
 from app.config import PrinterSection, StoreConfig
 from app.core.clock import utcnow
 from app.core.db import Database, Session, Tx, written
-from app.core.i18n import N_, _
+from app.core.i18n import N_, _, use_language
 from app.core.ids import uuid7
 from app.core.prepared import Prepared
 from app.printing import status as st
@@ -197,12 +197,18 @@ async def cancel(db: Database, job_id: str) -> PrintJob:
         return job
 
 
-async def reprint(db: Database, job_id: str) -> PrintJob:
-    """A new job with the same layout, marked DUPLICATE at the top (done or sent jobs)."""
+async def reprint(db: Database, job_id: str, cfg: StoreConfig | None = None) -> PrintJob:
+    """A new job with the same layout, marked DUPLICATE at the top (done or sent jobs);
+    with the store's `cfg`, the mark is in the document's language (issue #22)."""
     async with db.write() as s:
         job = await _job(s, job_id)
+        line = DUPLICATE_LINE
+        if cfg is not None:
+            code, bilingual = document_language(cfg, job.document)
+            with use_language(code, bilingual=bilingual):
+                line = f"[c][b]*** {_('DUPLICATE')} ***\n"
         return enqueue(s, job.printer, job.document,
-                       mark_duplicate(without_one_time_codes(job.layout)), ref=job.ref,
+                       mark_duplicate(without_one_time_codes(job.layout), line), ref=job.ref,
                        title=job.title, duplicate=True)
 
 
@@ -246,5 +252,5 @@ def without_one_time_codes(layout: str) -> str:
     return "".join(kept)
 
 
-def mark_duplicate(layout: str) -> str:
-    return layout if layout.startswith(DUPLICATE_LINE) else DUPLICATE_LINE + layout
+def mark_duplicate(layout: str, line: str = DUPLICATE_LINE) -> str:
+    return layout if layout.startswith((DUPLICATE_LINE, line)) else line + layout

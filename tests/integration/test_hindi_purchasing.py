@@ -265,3 +265,15 @@ async def test_a_printed_receipt_carries_the_local_names(client, db, cfg, staff,
     assert await receipts.reprint_receipt(db, cfg, sale_id, user)
     copy = (await printing.jobs_for(db, sale_id))[-1]
     assert copy.duplicate and f"[row]{product.name} नमक||" in copy.layout
+
+
+async def test_a_reprint_is_marked_in_the_document_language(db, cfg, tmp_path):
+    async with db.write() as s:
+        job = printing.enqueue(s, "packing-1", "pick_list", "[c]PICK LIST\n", title="Pick")
+    english = await printing.reprint(db, job.id, cfg)
+    assert english.layout == "[c][b]*** DUPLICATE ***\n[c]PICK LIST\n"
+    (tmp_path / "hi").mkdir()
+    hindi_store = make_config(tmp_path / "hi", **{'language = "en"': 'language = "hi"'})
+    copy = await printing.reprint(db, job.id, hindi_store)
+    assert copy.layout == "[c][b]*** डुप्लिकेट ***\n[c]PICK LIST\n"
+    assert (await printing.reprint(db, copy.id, hindi_store)).layout == copy.layout
