@@ -16,8 +16,10 @@ from app.hub import service as hub
 from app.hub.models import HubStore
 from app.orders.service import LineIn, OrderIn
 from app.sync import protocol as p
+from tests.hub import test_hub_links
 from tests.hub.test_hub_service import apply, edit, ev, go_online
 
+live_hub = test_hub_links.live_hub  # the fixture: a hub served in this process
 ORDER = allocation.OrderView(pincode="560038", lat=None, lon=None, lines=(("RICE", 1),))
 
 
@@ -116,3 +118,53 @@ async def test_no_pickers_signed_in_leaves_room_for_one_picker(hub_db, hub_cfg):
     assert view.live == allocation.Live(0, 0, 0)
     rules = routing_inputs.rules_of(None, hub_cfg)
     assert view.capacity(rules) == rules.orders_per_picker
+
+
+async def test_a_real_store_sends_its_load_in_its_hello_and_when_it_changes(
+        live_hub, hub_db, tmp_path, migrated_template, monkeypatch):
+    """The store client on a v3 link: the load in its hello, then again as soon as it
+    changes (read every `load_every`), kept on the hub's row."""
+    import asyncio
+    import shutil
+
+    from app.core.db import Database
+    from app.core.models import User
+    from app.sync import hub_link
+    from app.sync.client import SyncClient
+    from tests.conftest import make_config
+    from tests.hub.test_hub_links import add_s1
+
+    monkeypatch.setattr(hub_link, "STATUS_MIN_SECONDS", 0.0)
+    token = await add_s1(hub_db)
+    (tmp_path / "s1.token").write_text(token)
+    cfg = make_config(tmp_path, **{'url = ""': f'url = "{live_hub.ws_url}"\n'
+                                              'token_file = "s1.token"'})
+    shutil.copy(migrated_template, cfg.database_path)
+    store_db = Database(cfg.database_path)
+
+    async def sign_in(name: str, pin: str) -> None:  # a picker signed in just now
+        async with store_db.write() as s:
+            s.add(User(name=name, role="picker", pin_hash="x", active=True,
+                       created_at=utcnow(), last_login_at=utcnow()))
+
+    async def hub_pickers(want: int) -> int | None:
+        for _ in range(200):
+            async with hub_db.read() as s:
+                got = await s.scalar(select(HubStore.load_pickers)
+                                     .where(HubStore.id == "S1"))
+            if got == want:
+                return got
+            await asyncio.sleep(0.05)
+        return got
+
+    await sign_in("Ravi", "5209")
+    client = SyncClient(store_db, cfg, load_every=0.2, load_resend=60)
+    await client.start()
+    try:
+        assert await hub_pickers(1) == 1  # from the hello
+        await sign_in("Sita", "6052")
+        assert await hub_pickers(2) == 2  # within a load_every of the change
+        assert client.proto == p.CATALOG_FROM
+    finally:
+        await client.stop()
+        await store_db.dispose()
