@@ -49,7 +49,9 @@ def display_host(host: str) -> str:
 
 
 def when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "never"
+    from app.core.i18n import _
+
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else _("never")
 
 
 def write_secret(path: Path, text: str) -> None:
@@ -101,6 +103,22 @@ class Place:
             return run(go())
         except errors as exc:
             fail(str(exc))
+
+
+def in_store_language(fn: Callable[..., T]) -> Callable[..., T]:
+    """A store command whose words staff read (a new PIN, a catalogue import) speaks the
+    store's default language (``[store] language``, issue #22); in English it prints
+    exactly what it always did. Put it under ``@STORE.with_config``. (Never on `serve`:
+    the server's requests choose their own language.)"""
+
+    @functools.wraps(fn)
+    def wrapper(cfg: StoreConfig, *args: Any, **kwargs: Any) -> T:
+        from app.core.i18n import use_language
+
+        with use_language(cfg.store.language):
+            return fn(cfg, *args, **kwargs)
+
+    return wrapper
 
 
 def _store_database(cfg: StoreConfig) -> Any:

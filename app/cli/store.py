@@ -8,9 +8,9 @@ from typing import Any
 
 import click
 
-from app.cli.common import STORE, console, fail, progress_bar
+from app.cli.common import STORE, console, fail, in_store_language, progress_bar
 from app.config import StoreConfig
-from app.core.words import count_of
+from app.core.i18n import _, ngettext
 
 GRACEFUL_SHUTDOWN_SECONDS = 5
 
@@ -117,6 +117,7 @@ def catalog() -> None:
 @click.option("--dry-run", is_flag=True, help="Check the file and report; write nothing.")
 @click.option("--skip-bad", is_flag=True, help="Import the good rows and skip the bad ones.")
 @STORE.with_config
+@in_store_language
 def catalog_import(cfg: StoreConfig, csv_file: str, dry_run: bool, skip_bad: bool) -> None:
     report = import_catalog_file(cfg, Path(csv_file), dry_run=dry_run, skip_bad=skip_bad)
     if report is None:
@@ -137,12 +138,13 @@ def import_catalog_file(
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        fail(f"{path}: not UTF-8 text; save the sheet as 'CSV UTF-8'")
+        fail(_("%(file)s: not UTF-8 text; save the sheet as 'CSV UTF-8'") % {"file": path})
     parsed = parse_catalog(text, cfg.measure_rules)
 
     async def work(database):
         with progress_bar() as bar:
-            task = bar.add_task(f"Importing {path.name}", total=max(len(parsed.rows), 1))
+            task = bar.add_task(_("Importing %(file)s") % {"file": path.name},
+                                total=max(len(parsed.rows), 1))
 
             def step(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
@@ -157,21 +159,24 @@ def import_catalog_file(
         for err in exc.errors[:50]:
             console.print(f"  {path}: {err}", highlight=False, soft_wrap=True)
         if len(exc.errors) > 50:
-            console.print(f"  … and {len(exc.errors) - 50} more")
+            console.print("  " + _("… and %(count)s more") % {"count": len(exc.errors) - 50})
         console.print(
-            f"[bold red]{len(exc.errors)} bad row(s); nothing was imported.[/] "
-            "Fix them, or run again with --skip-bad to import the good rows."
+            "[bold red]" + _("%(count)s bad row(s); nothing was imported.") % {
+                "count": len(exc.errors)} + "[/] "
+            + _("Fix them, or run again with --skip-bad to import the good rows.")
         )
         return None
-    verb = "Would import" if dry_run else "Imported"
+    said = (_("Would import: %(new)s new, %(changed)s changed, %(unchanged)s unchanged.")
+            if dry_run else
+            _("Imported: %(new)s new, %(changed)s changed, %(unchanged)s unchanged."))
     if not quiet:
-        console.print(
-            f"{verb}: {report.created} new, {report.updated} changed, {report.unchanged} unchanged."
-        )
+        console.print(said % {"new": report.created, "changed": report.updated,
+                              "unchanged": report.unchanged})
         for err in report.skipped:
-            console.print(f"  skipped {path}: {err}", highlight=False, soft_wrap=True)
+            console.print("  " + _("skipped %(file)s: %(error)s") % {"file": path, "error": err},
+                          highlight=False, soft_wrap=True)
         if dry_run and not report.skipped:
-            console.print("The file is clean. Run again without --dry-run to import it.")
+            console.print(_("The file is clean. Run again without --dry-run to import it."))
     return report
 
 
@@ -179,6 +184,7 @@ def import_catalog_file(
 @STORE.config_option
 @click.option("--out", type=click.Path(dir_okay=False), default=None)
 @STORE.with_config
+@in_store_language
 def catalog_export(cfg: StoreConfig, out: str | None) -> None:
     from app.catalog.csv_io import write_catalog
     from app.catalog.service import export_rows
@@ -187,7 +193,8 @@ def catalog_export(cfg: StoreConfig, out: str | None) -> None:
     if out:
         with open(out, "w", encoding="utf-8", newline="") as fh:
             n = write_catalog(rows, fh)
-        console.print(f"Wrote {count_of(n, 'product')} to {out}.")
+        console.print(ngettext("Wrote %(num)d product to %(file)s.",
+                               "Wrote %(num)d products to %(file)s.", n) % {"num": n, "file": out})
     else:
         write_catalog(rows, sys.stdout)
 
@@ -201,6 +208,7 @@ def bins() -> None:
 @STORE.config_option
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False))
 @STORE.with_config
+@in_store_language
 def bins_import(cfg: StoreConfig, csv_file: str) -> None:
     from app.stock.service import StockError, load_bins_csv
 
@@ -209,4 +217,4 @@ def bins_import(cfg: StoreConfig, csv_file: str) -> None:
         n = STORE.with_db(cfg, lambda database: load_bins_csv(database, text), errors=())
     except StockError as exc:
         fail(f"{csv_file}: {exc}")
-    console.print(f"{count_of(n, 'bin')} loaded.")
+    console.print(ngettext("%(num)d bin loaded.", "%(num)d bins loaded.", n) % {"num": n})

@@ -8,8 +8,9 @@ import sys
 
 import click
 
-from app.cli.common import HUB, STORE, Place, console, when
+from app.cli.common import HUB, STORE, Place, console, in_store_language, when
 from app.config import HubConfig, StoreConfig
+from app.core.i18n import _
 
 # ---- one implementation for the store and the hub ----------------------------------------
 
@@ -18,18 +19,22 @@ def list_users(place: Place, cfg: StoreConfig | HubConfig) -> None:
     from app.core.credentials import list_users
 
     for u in place.with_db(cfg, list_users):
-        state = "" if u.active else "  (deactivated)"
-        click.echo(f"{u.name:<20} {u.role:<8} last sign-in {when(u.last_login_at)}{state}")
+        state = "" if u.active else "  " + _("(deactivated)")
+        seen = _("last sign-in %(when)s") % {"when": when(u.last_login_at)}
+        click.echo(f"{u.name:<20} {_(u.role):<8} {seen}{state}")
 
 
 def set_active(place: Place, cfg: StoreConfig | HubConfig, name: str, active: bool) -> None:
     from app.core.credentials import set_active
 
     user = place.with_db(cfg, lambda db: set_active(db, active, name=name))
-    if active:
-        console.print(f"{user.name} may sign in{place.to_the} again.")
+    if place.to_the:  # the hub: English
+        said = (f"{user.name} may sign in{place.to_the} again." if active
+                else f"{user.name} can no longer sign in{place.to_the}.")
     else:
-        console.print(f"{user.name} can no longer sign in{place.to_the}.")
+        said = (_("%(name)s may sign in again.") if active
+                else _("%(name)s can no longer sign in.")) % {"name": user.name}
+    console.print(said)
 
 
 # ---- the store: kirana user … --------------------------------------------------------------
@@ -46,16 +51,19 @@ def user() -> None:
 @click.option("--role", required=True, type=click.Choice(["cashier", "picker", "manager", "admin"]))
 @click.option("--pin", required=True, help="4 to 6 digits.")
 @STORE.with_config
+@in_store_language
 def user_add(cfg: StoreConfig, name: str, role: str, pin: str) -> None:
     from app.core.auth import create_user
 
     created = STORE.with_db(cfg, lambda db: create_user(db, name, role, pin))
-    console.print(f"Added {created.name} ({created.role}).")
+    console.print(_("Added %(name)s (%(role)s).") % {"name": created.name,
+                                                      "role": _(created.role)})
 
 
 @user.command("list", help="Staff with their role and last sign-in.")
 @STORE.config_option
 @STORE.with_config
+@in_store_language
 def user_list(cfg: StoreConfig) -> None:
     list_users(STORE, cfg)
 
@@ -64,6 +72,7 @@ def user_list(cfg: StoreConfig) -> None:
 @STORE.config_option
 @click.argument("name")
 @STORE.with_config
+@in_store_language
 def user_deactivate(cfg: StoreConfig, name: str) -> None:
     set_active(STORE, cfg, name, False)
 
@@ -72,6 +81,7 @@ def user_deactivate(cfg: StoreConfig, name: str) -> None:
 @STORE.config_option
 @click.argument("name")
 @STORE.with_config
+@in_store_language
 def user_activate(cfg: StoreConfig, name: str) -> None:
     set_active(STORE, cfg, name, True)
 
@@ -81,12 +91,13 @@ def user_activate(cfg: StoreConfig, name: str) -> None:
 @click.argument("name")
 @click.option("--pin", default=None, help="4 to 6 digits; prefer the prompt (not in history).")
 @STORE.with_config
+@in_store_language
 def user_reset_pin(cfg: StoreConfig, name: str, pin: str | None) -> None:
     from app.core.credentials import reset_pin
 
-    new_pin: str = pin or click.prompt("New PIN", hide_input=True, confirmation_prompt=True)
+    new_pin: str = pin or click.prompt(_("New PIN"), hide_input=True, confirmation_prompt=True)
     user = STORE.with_db(cfg, lambda db: reset_pin(db, new_pin, name=name))
-    console.print(f"{user.name} has a new PIN.")
+    console.print(_("%(name)s has a new PIN.") % {"name": user.name})
 
 
 # ---- the hub: kirana hub user, users, user-… , reset-… --------------------------------------
