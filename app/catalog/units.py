@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+from app.core.i18n import _
+
 _QTY_RE = re.compile(r"^[0-9]{1,9}(\.[0-9]{1,3})?$")
 MAX_BASE_QTY = 10_000_000  # 10 t or 10,000 kL or ten million pieces: beyond is a typo
 
@@ -23,20 +25,22 @@ def parse_quantity(text: str, unit: str) -> int:
     cleaned = str(text).strip()
     if not _QTY_RE.match(cleaned):
         raise QuantityError(
-            f"{_shown(str(text))} is not a quantity"
-            + ("" if unit == "piece" else f" in {unit} like 1.250")
+            (_("%(text)s is not a quantity") if unit == "piece" else
+             _("%(text)s is not a quantity in %(unit)s like 1.250"))
+            % {"text": _shown(str(text)), "unit": unit}
         )
     value = Decimal(cleaned)
     if unit == "piece":
         if value != value.to_integral_value():
-            raise QuantityError("pieces must be a whole number")
+            raise QuantityError(_("pieces must be a whole number"))
         base = int(value)
     else:
         base = int(value * 1000)
     if base <= 0:
-        raise QuantityError("quantity must be more than zero")
+        raise QuantityError(_("quantity must be more than zero"))
     if base > MAX_BASE_QTY:
-        raise QuantityError(f"{_shown(cleaned)} {unit} is too large; check the quantity")
+        raise QuantityError(_("%(text)s %(unit)s is too large; check the quantity")
+                            % {"text": _shown(cleaned), "unit": unit})
     return base
 
 

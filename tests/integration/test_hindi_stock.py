@@ -101,6 +101,10 @@ async def test_stock_list_receive_and_adjust_in_hindi(client, db, cfg, staff, lo
         "product_id": product_id, "quantity": "2", "bin": "ZZ-9"}, headers=_hx(client))).text
     _check(refused, allow)
     assert "ZZ-9" in refused and "नहीं है; सूची से कोई चुनें" in refused
+    half = (await client.post("/stock/receive", data={
+        "product_id": product_id, "quantity": "1.5", "bin": "A-01-1"}, headers=_hx(client))).text
+    _check(half, allow)
+    assert "नग पूरी संख्या में होने चाहिए" in half
     same = (await client.post("/stock/adjust", data={
         "product_id": product_id, "reason": "count", "quantity": "3", "bin": "A-01-1"},
         headers=_hx(client))).text
@@ -152,7 +156,7 @@ async def test_counts_phone_and_approvals_in_hindi(client, db, cfg, staff, login
     _check(misread, allow)
     assert "चेक अंक गलत" in misread and "कुछ नहीं जुड़ा" in misread
     for data in ({"code": code(p["GOLD"])}, {"code": "GOLD", "quantity": "774"},
-                 {"code": "ONION"}):
+                 {"code": "ONION"}, {"code": "ONION", "quantity": "1.2.3"}):
         html = (await client.post(f"/stock/count/{task.id}/bins/{bin_id}/scan", data=data,
                                   headers=_hx(client))).text
         _check(html, allow)
