@@ -310,8 +310,12 @@ async def populate(hub_dir: HubDir, ds: Dataset, seed: int) -> dict[str, float]:
             await hub.add_store(db, st.id, name=f"Dark store {st.id}", kind="darkstore",
                                 lat=st.lat, lon=st.lon, pincodes=list(st.pincodes))
         async with db.write() as s:
-            await s.execute(update(HubStore).values(pickers=PICKERS))
             now = utcnow()
+            # Every store with a live load (issue #24), so placement reads it as a hub
+            # with v3 stores does; dated ahead to stay fresh for the whole run.
+            await s.execute(update(HubStore).values(
+                pickers=PICKERS, load_pickers=PICKERS, load_orders='{"accepted":1}',
+                load_picks_hour=60, load_at=now + timedelta(days=1)))
             s.add_all([HubStoreLink(id=f"bench-{st.id}", store_id=st.id, process="bench",
                                     address="", version="", epoch="bench", applied_down=0,
                                     connected_at=now, last_seen_at=now) for st in ds.stores])

@@ -107,6 +107,38 @@ def test_only_a_v3_hello_carries_the_load():
         p.negotiate(forged)
 
 
+class V2Status(msgspec.Struct, tag="status", forbid_unknown_fields=True):
+    """A v2 hub's status, as the previous release decodes it."""
+
+    version: str
+    clock: str
+    disk_free_bytes: int | None = None
+    last_backup_at: str | None = None
+
+
+class V2Hello(msgspec.Struct, tag="hello", forbid_unknown_fields=True):
+    proto: int
+    store_id: str
+    epoch: str
+    applied_down: int
+    proto_max: int | None = None
+    status: V2Status | None = None
+    outbox_first: int | None = None
+
+
+def test_a_v2_hub_refuses_the_load_by_name_and_takes_the_v2_hello():
+    status = p.Status(version="1", clock=NOW, load=p.Load(**GOOD))
+    with pytest.raises(msgspec.ValidationError) as err:
+        msgspec.json.decode(p.encode(p.hello("S1", "e" * 16, 0, status)), type=V2Hello)
+    # What the store's client looks for to say the v2 hello next (client._session).
+    assert "`load`" in str(err.value)
+    v2 = msgspec.json.decode(p.encode(p.hello("S1", "e" * 16, 0, status, newest=2)),
+                             type=V2Hello)
+    assert v2.status is not None and v2.proto_max == 2
+    # And a status after the welcome on a v2 link carries none either.
+    assert b"load" not in p.encode(p.Status(version="1", clock=NOW, load=None))
+
+
 # --- the query, on a store database ------------------------------------------------------
 
 
