@@ -29,6 +29,7 @@ from app.core import coupons as rules
 from app.core.clock import utcnow
 from app.core.coupons import CouponError
 from app.core.db import Database, Session
+from app.core.i18n import _
 from app.core.ids import uuid7
 from app.core.promotions import Applied, Promotion
 from app.promotions.models import CouponRow, CouponUse, PromotionRow
@@ -240,8 +241,8 @@ async def record_uses(s: Session, cfg: StoreConfig, sale_id: str, sale_number: s
             continue
         why = await refusal(s, cfg, found, phone, at)
         if why is not None:
-            raise CouponError(f"{why}: remove the coupon from the bill (take the payments "
-                              "off first) and charge again")
+            raise CouponError(_("%(why)s: remove the coupon from the bill (take the payments "
+                                "off first) and charge again") % {"why": why})
         use = CouponUse(id=uuid7(), code=code, sale_id=sale_id, customer_phone=phone, at=at)
         s.add(use)
         if found.source == "hub":
@@ -282,7 +283,8 @@ async def set_store_limits(s: Session, code: str, total: int | None,
     now = utcnow()
     row = await s.get(CouponRow, code)
     if row is not None and row.source == "hub":
-        raise CouponError(f"{code} is a coupon from HQ: choose another code")
+        raise CouponError(_("%(code)s is a coupon from HQ: choose another code")
+                          % {"code": code})
     if row is None:
         s.add(CouponRow(code=code, total_limit=total, per_customer_limit=per_customer,
                         source="store", allowance=None, hub_version=0, active=True,
@@ -304,9 +306,9 @@ async def _end_store_offers(s: Session, code: str, now: datetime) -> int:
 
 def taken_by_hq(code: str) -> str:
     """What the manager reads on a store offer whose code HQ's chain coupon took."""
-    return (f"HQ sent a chain coupon with the same code {code}, so this offer ended when "
-            "it came and the code now gives HQ's offer. To run this offer again, make it "
-            "with another code")
+    return (_("HQ sent a chain coupon with the same code %(code)s, so this offer ended when "
+              "it came and the code now gives HQ's offer. To run this offer again, make it "
+              "with another code") % {"code": code})
 
 
 async def limits_by_code(s: Session) -> dict[str, CouponRow]:

@@ -29,11 +29,10 @@ from app.core import promotions as engine
 from app.core.auth import StaffUser
 from app.core.clock import utcnow
 from app.core.db import Database, Session
-from app.core.i18n import N_, _
+from app.core.i18n import N_, _, ngettext
 from app.core.ids import uuid7
 from app.core.money import MoneyError, parse_amount
 from app.core.prepared import Prepared
-from app.core.words import count_of
 from app.promotions import coupons
 from app.promotions.models import PromotionRow
 
@@ -200,10 +199,13 @@ KIND_WORDS: Mapping[str, str] = {
 def _text(form: Mapping[str, str], name: str, limit: int = 200) -> str:
     value = form.get(name, "") or ""
     if len(value) > MAX_TEXT or "\x00" in value:
-        raise FormError(f"the {name.replace('_', ' ')} field is not something that can be typed")
+        raise FormError(_("the %(field)s field is not something that can be typed")
+                        % {"field": name.replace("_", " ")})
     value = value.strip()
     if len(value) > limit:
-        raise FormError(f"the {name.replace('_', ' ')} is too long: at most {count_of(limit, 'character')}")
+        raise FormError(ngettext("the %(field)s is too long: at most %(num)d character",
+                                 "the %(field)s is too long: at most %(num)d characters", limit)
+                        % {"field": name.replace("_", " "), "num": limit})
     return value
 
 
@@ -212,10 +214,10 @@ def _whole(form: Mapping[str, str], name: str, what: str, limit: int = 1_000_000
     if not text:
         return 0
     if not (text.isascii() and text.isdigit()):
-        raise FormError(f"{what} is a whole number")
+        raise FormError(_("%(what)s is a whole number") % {"what": _(what)})
     value = int(text)
     if value > limit:
-        raise FormError(f"{what} is at most {limit}")
+        raise FormError(_("%(what)s is at most %(limit)s") % {"what": _(what), "limit": limit})
     return value
 
 
@@ -225,17 +227,19 @@ def _decimal(form: Mapping[str, str], name: str, what: str, places: int, limit: 
     text = _text(form, name, 20).replace(",", "")
     if not text:
         return 0
-    whole, _, frac = text.partition(".")
+    whole, _point, frac = text.partition(".")
     if (not text.isascii() or not (whole or frac) or not (whole.isdigit() or not whole)
             or not (frac.isdigit() or not frac)):
-        raise FormError(f"{what} is a number like 12 or 12.50")
+        raise FormError(_("%(what)s is a number like 12 or 12.50") % {"what": _(what)})
     if len(frac) > places:
-        raise FormError(f"{what} has at most {count_of(places, 'digit')} after the point")
+        raise FormError(ngettext("%(what)s has at most %(num)d digit after the point",
+                                 "%(what)s has at most %(num)d digits after the point", places)
+                        % {"what": _(what), "num": places})
     if len(whole) > 12:
-        raise FormError(f"{what} is too big")
+        raise FormError(_("%(what)s is too big") % {"what": _(what)})
     value = int(whole or "0") * 10**places + int((frac or "0").ljust(places, "0"))
     if value > limit:
-        raise FormError(f"{what} is too big")
+        raise FormError(_("%(what)s is too big") % {"what": _(what)})
     return value
 
 
@@ -247,14 +251,14 @@ def _rupees(form: Mapping[str, str], name: str, what: str) -> int:
     try:
         return parse_amount(text)
     except MoneyError as exc:
-        raise FormError(f"{what}: {exc}") from None
+        raise FormError(f"{_(what)}: {exc}") from None
 
 
 def _codes(form: Mapping[str, str], name: str, upper: bool) -> list[str]:
     text = _text(form, name, MAX_TEXT)
     items = [x.strip() for x in text.replace("\n", ",").split(",") if x.strip()]
     if any(len(x) > 60 for x in items):
-        raise FormError("a product code or category is at most 60 characters")
+        raise FormError(_("a product code or category is at most 60 characters"))
     return sorted({x.upper() if upper else x for x in items})
 
 
@@ -263,7 +267,8 @@ def _minute(text: str, what: str) -> int | None:
         return None
     hh, sep, mm = text.partition(":")
     if not (sep and hh.isdigit() and mm.isdigit() and len(hh) <= 2 and len(mm) == 2):
-        raise FormError(f"the {what} time is like 17:00")
+        raise FormError(_("the start time is like 17:00") if what == "start"
+                        else _("the end time is like 17:00"))
     return int(hh) * 60 + int(mm)
 
 
@@ -273,7 +278,8 @@ def _date(text: str, what: str) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise FormError(f"the {what} date is like 2026-12-31") from None
+        raise FormError(_("the start date is like 2026-12-31") if what == "start"
+                        else _("the end date is like 2026-12-31")) from None
 
 
 def _coupon(form: Mapping[str, str]) -> str | None:
@@ -294,11 +300,12 @@ def coupon_limits(form: Mapping[str, str]) -> tuple[int | None, int | None]:
             return None  # empty: no limit
         value = _whole(form, name, what, coupon_rules.MAX_LIMIT)
         if value < 1:
-            raise FormError(f"{what} is a whole number from 1 (empty: no limit)")
+            raise FormError(_("%(what)s is a whole number from 1 (empty: no limit)")
+                            % {"what": _(what)})
         return value
 
-    total = limit("coupon_total", "uses in total")
-    mine = limit("coupon_per_customer", "uses per customer")
+    total = limit("coupon_total", N_("uses in total"))
+    mine = limit("coupon_per_customer", N_("uses per customer"))
     try:
         coupon_rules.check_limits(total, mine)
     except coupon_rules.CouponError as exc:
@@ -311,11 +318,11 @@ def row_from_form(form: Mapping[str, str], user_id: str) -> PromotionRow:
     PromotionError); nothing is saved here."""
     kind = _text(form, "kind", 20)
     if kind not in engine.KINDS:
-        raise FormError("choose what kind of offer it is")
+        raise FormError(_("choose what kind of offer it is"))
     name = _text(form, "name", engine.MAX_NAME)
     days = sorted({int(d) for d in form.get("days", "").split(",") if d.strip().isdigit()
                    and len(d.strip()) == 1})
-    percent = _decimal(form, "percent", "the percent", 2, 100_00)
+    percent = _decimal(form, "percent", N_("the percent"), 2, 100_00)
     now = utcnow()
     coupon = _coupon(form)
     row = PromotionRow(
@@ -324,13 +331,13 @@ def row_from_form(form: Mapping[str, str], user_id: str) -> PromotionRow:
         target_categories=json.dumps(_codes(form, "categories", upper=False)),
         get_skus=json.dumps(_codes(form, "get_skus", upper=True)),
         get_categories="[]",
-        percent_bp=percent, amount_minor=_rupees(form, "amount", "the amount"),
-        buy=_whole(form, "buy", "buy", engine.MAX_GROUP),
-        get=_whole(form, "get", "get", engine.MAX_GROUP),
-        size=_whole(form, "size", "the number of pieces", engine.MAX_GROUP),
-        bundle_price_minor=_rupees(form, "bundle_price", "the bundle price"),
-        min_bill_minor=_rupees(form, "min_bill", "the minimum bill"),
-        cap_minor=_rupees(form, "cap", "the cap") or None,
+        percent_bp=percent, amount_minor=_rupees(form, "amount", N_("the amount")),
+        buy=_whole(form, "buy", N_("buy"), engine.MAX_GROUP),
+        get=_whole(form, "get", N_("get"), engine.MAX_GROUP),
+        size=_whole(form, "size", N_("the number of pieces"), engine.MAX_GROUP),
+        bundle_price_minor=_rupees(form, "bundle_price", N_("the bundle price")),
+        min_bill_minor=_rupees(form, "min_bill", N_("the minimum bill")),
+        cap_minor=_rupees(form, "cap", N_("the cap")) or None,
         free_sku=_text(form, "free_sku", 40).upper(),
         starts=_date(_text(form, "starts", 10), "start"),
         ends=_date(_text(form, "ends", 10), "end"),
@@ -338,7 +345,7 @@ def row_from_form(form: Mapping[str, str], user_id: str) -> PromotionRow:
         since_minute=_minute(_text(form, "since", 5), "start"),
         until_minute=_minute(_text(form, "until", 5), "end"),
         exclusive=form.get("exclusive", "") in ("1", "on", "yes"),
-        priority=_whole(form, "priority", "the priority", 1000),
+        priority=_whole(form, "priority", N_("the priority"), 1000),
         coupon=coupon, active=True, created_by=user_id, created_at=now, updated_at=now,
     )
     if kind == "buy_x_get_y" and not percent:
@@ -352,7 +359,7 @@ async def create(db: Database, cfg: StoreConfig, form: Mapping[str, str],
     row = row_from_form(form, user.id)
     total, per_customer = coupon_limits(form)
     if not row.coupon and (total or per_customer):
-        raise FormError("limits on uses need a coupon code")
+        raise FormError(_("limits on uses need a coupon code"))
     async with db.write() as s:
         if row.coupon:
             try:
@@ -474,7 +481,7 @@ async def preview(db: Database, cfg: StoreConfig, basket: str, coupons_text: str
 def parse_basket(basket: str) -> list[tuple[str, int]]:
     """A sample basket as (SKU, quantity) pairs; FormError says which line is wrong."""
     if len(basket) > MAX_TEXT or "\x00" in basket:
-        raise FormError("the sample basket is too long")
+        raise FormError(_("the sample basket is too long"))
     wanted: list[tuple[str, int]] = []
     for raw in basket.replace(",", " ").replace(" x ", " ").splitlines()[:50]:
         parts = raw.split()
@@ -483,7 +490,8 @@ def parse_basket(basket: str) -> list[tuple[str, int]]:
         qty_text = parts[1] if len(parts) > 1 else "1"
         if not (qty_text.isascii() and qty_text.isdigit() and len(qty_text) <= 4
                 and 0 < int(qty_text) <= 1000):
-            raise FormError(f"{raw.strip()[:40]}: the quantity is a whole number up to 1000")
+            raise FormError(_("%(line)s: the quantity is a whole number up to 1000")
+                            % {"line": raw.strip()[:40]})
         wanted.append((parts[0].upper()[:40], int(qty_text)))
     return wanted
 
@@ -491,7 +499,7 @@ def parse_basket(basket: str) -> list[tuple[str, int]]:
 def parse_coupons(text: str) -> list[str]:
     """Coupon codes shown with a sample basket (comma or space between)."""
     if len(text) > 1000:
-        raise FormError("too many coupon codes")
+        raise FormError(_("too many coupon codes"))
     codes = [coupon_rules.normalise(c) for c in text.replace(",", " ").split()]
     return [c for c in codes if c][:coupon_rules.MAX_ON_CART]
 

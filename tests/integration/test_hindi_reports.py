@@ -97,6 +97,12 @@ async def test_reports_and_promotions_in_hindi(client, login_as, db, cfg, staff,
         "basket": f"{rows_sold[1].sku} 2", "_csrf_token": csrf_of(client)})
     assert preview.status_code == 200
     assert "ऑफ़र से" in preview.text
+    refused = await client.post("/promotions", data={
+        "kind": "percent_off", "name": "x", "skus": rows_sold[1].sku, "percent": "abc",
+        "_csrf_token": csrf_of(client)})
+    assert refused.status_code == 400
+    assert "प्रतिशत 12 या 12.50 जैसी संख्या होती है" in refused.text
+    _hindi(refused.text, allow)
     ended = await client.post(f"/promotions/{'0' * 36}/end", data={
         "_csrf_token": csrf_of(client)})
     assert ended.status_code == 404 and "यह ऑफ़र चालू नहीं है।" in ended.text
