@@ -13,6 +13,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from app.catalog.models import Product
+from app.core import audit
 from app.core.clock import utcnow
 from app.core.models import User
 from app.stock import service
@@ -72,9 +73,13 @@ async def test_stock_list_receive_and_adjust_in_hindi(client, db, cfg, staff, lo
                                                       catalog):  # noqa: F811
     p = await with_barcodes(db, catalog)
     await _stocked(db, cfg, p)
+    async with db.write() as s:  # a picker's short picks: bins to count
+        audit.record(s, "count_needed", "bin A-01-1 P2: Not in the bin")
+        audit.record(s, "count_needed", "bin A-01-2 P3: not found")
     await _language(db, "hi")
     await login_as("manager")
     allow = DATA | {cfg.store.name}
+    assert "नहीं मिला" in (await client.get("/stock")).text
     for path in ("/stock", "/stock?low=true", "/stock?q=zzzz", "/stock/receive",
                  "/stock/adjust"):
         await _get(client, path, allow)
