@@ -11,12 +11,14 @@ from litestar import Request, get, post
 from litestar.response import Template
 
 from app.core.auth import requires
-from app.core.i18n import _, ngettext
+from app.core.i18n import N_, _, ngettext
 from app.core.loyalty import LoyaltyError
 from app.core.web import Form, page, signed_in
 from app.hub import loyalty
 
 HQ = ("manager",)  # admins too
+# The movements' kinds as the customer's table shows them (in English the kind itself).
+KIND_WORDS = (N_("earned"), N_("redeemed"), N_("earned_back"), N_("points_back"))
 
 
 @get("/hub/loyalty", guards=[requires(*HQ)])

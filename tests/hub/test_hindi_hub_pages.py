@@ -172,3 +172,17 @@ async def test_english_hub_pages_are_unchanged(hub_client, hub_db, hub_cfg):
         assert '<html lang="en">' in page, url
         for text in texts:
             assert text in page, (url, text)
+
+
+async def test_a_loyalty_customer_in_hindi(hub_client, hub_db):
+    """The customer's movements: their kinds in Hindi, the masked number as it is."""
+    from tests.hub.test_loyalty_hub import PHONE, joined, move, stores
+
+    await stores(hub_db)
+    await apply(hub_db, "S1", [joined(1), move(2, "E1", "earned", 100),
+                               move(3, "E2", "redeemed", -50, reference="S1-000002")])
+    await _language(hub_db, "Omar", "hi")
+    await sign_in(hub_client, "Omar")
+    page = (await hub_client.get("/hub/loyalty", params={"q": PHONE})).text
+    assert 'data-testid="loyalty-customer"' in page and "खर्च किए" in page
+    assert english_runs(page, allow=DATA) == [] and untranslated(page) == []
