@@ -66,7 +66,8 @@ def serve(cfg: StoreConfig, host: str | None, port: int | None) -> None:
         app.on_startup.append(watch.start)  # renews and reloads while the server runs
         app.on_shutdown.insert(0, watch.stop)
         served = lan_https.PlainHttpDoor(app, switch=switch, base_url=cfg.public_url,
-                                         store_name=cfg.store.name)
+                                         store_name=cfg.store.name,
+                                         language=cfg.store.language)
         http_protocol = lan_https.sniffing_protocol(switch)
     # Open order boards hold a live stream that never ends by itself: on SIGTERM or
     # Ctrl-C, requests get a few seconds to finish, then the server stops anyway.

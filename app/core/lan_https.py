@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from app.core import resources
+from app.core import i18n, resources
 from app.core.cert_names import covers
 from app.core.headers import security_headers
 from app.core.tls import TlsFiles, ca_fingerprint, san_of, server_cert
@@ -271,18 +271,20 @@ async def _first_byte(transport: asyncio.Transport) -> bytes:
 
 _pages = Environment(loader=FileSystemLoader(resources.TEMPLATES),
                      autoescape=select_autoescape(default=True, default_for_string=True))
+i18n.install(_pages)  # the trust page speaks the store's default language (issue #22)
 
 
 class PlainHttpDoor:
     """ASGI wrapper in front of the store app: what came over TLS goes to the app; over
     plain HTTP only the CA, the page about it, and redirects to HTTPS are answered."""
 
-    def __init__(self, app: Asgi, *, switch: TlsSwitch, base_url: str, store_name: str
-                 ) -> None:
+    def __init__(self, app: Asgi, *, switch: TlsSwitch, base_url: str, store_name: str,
+                 language: str = "en") -> None:
         self.app = app
         self.switch = switch
         self.base_url = base_url.rstrip("/")
         self.store_name = store_name
+        self.language = language  # [store] language: the phone's own is not known here
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope.get("scheme") == "http":
@@ -300,9 +302,10 @@ class PlainHttpDoor:
                 "content-disposition": 'attachment; filename="kirana-store-ca.crt"'},
                 head=method == "HEAD", path=path)
         elif method in ("GET", "HEAD") and path == TRUST_PATH:
-            page = _pages.get_template("core/pair_trust.html").render(
-                store_name=self.store_name, fingerprint=self.switch.fingerprint,
-                ca_path=CA_PATH, app_url=self._https_url(scope, "/"))
+            with i18n.use_language(self.language):
+                page = _pages.get_template("core/pair_trust.html").render(
+                    store_name=self.store_name, fingerprint=self.switch.fingerprint,
+                    ca_path=CA_PATH, app_url=self._https_url(scope, "/"))
             await _answer(send, 200, page.encode(), {
                 "content-type": "text/html; charset=utf-8",
                 "content-security-policy": TRUST_PAGE_CSP}, head=method == "HEAD", path=path)

@@ -197,3 +197,34 @@ async def test_the_default_is_refused_without_a_sign_in_choice_to_reset(client, 
     for bad in ("Default", "default\x00", "store", " default"):
         r = await client.post("/language", data={"lang": bad, "_csrf_token": csrf_of(client)})
         assert r.status_code == 400, bad
+
+
+async def _trust_page(language: str) -> str:
+    """The plain-HTTP trust page a phone opens before it trusts the store."""
+    from types import SimpleNamespace
+
+    from app.core import lan_https
+    switch = SimpleNamespace(fingerprint="AB:" * 31 + "CD", names=(), ips=(), ca_pem=b"")
+    door = lan_https.PlainHttpDoor(None, switch=switch, base_url="https://store.local:8443",
+                                   store_name="Sharma Kirana", language=language)
+    sent: list[dict] = []
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    await door._plain({"type": "http", "scheme": "http", "method": "GET",
+                       "path": lan_https.TRUST_PATH, "headers": []}, send)
+    return b"".join(m.get("body", b"") for m in sent).decode()
+
+
+async def test_the_trust_page_speaks_the_stores_language():
+    hindi = await _trust_page("hi")
+    assert 'lang="hi"' in hindi and "Sharma Kirana पर भरोसा करें" in hindi
+    assert english_runs(hindi, allow={"Sharma Kirana", "Kirana local CA", "Wi-Fi",
+                                      "Security &amp; privacy", "Security & privacy",
+                                      "kirana-store-ca.crt"}) == []
+    assert untranslated(hindi) == []
+    english = await _trust_page("en")
+    assert 'lang="en"' in english and "<h1>Trust Sharma Kirana</h1>" in english
+    assert "Settings → Security &amp; privacy → More security settings" in english
+    assert i18n.current_language() == "en"
