@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import io
 import zipfile
+from datetime import date
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from babel.dates import format_date
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.response import Template
 
-from app.core import csv_safe, svg_charts
+from app.core import csv_safe, i18n, svg_charts
 from app.core.auth import requires
 from app.core.clock import utcnow
 from app.core.i18n import _
@@ -22,9 +24,19 @@ from app.core.money import format_amount
 from app.core.web import Form, go, page
 from app.hub import report_rules as rules
 from app.hub import reports
+from app.locale import SOURCE_LANGUAGE
 
 HQ = ("manager",)  # admins may do everything
 
+
+
+def day_text(day: date, fmt: str = "%d %b %Y") -> str:
+    """A day as the language writes it: strftime in English (as before), Babel's month
+    and weekday names otherwise (i18n.local_time's rule, for dates)."""
+    code = i18n.current_language()
+    if code == SOURCE_LANGUAGE:
+        return day.strftime(fmt)
+    return str(format_date(day, i18n._cldr_pattern(fmt), locale=i18n.babel_locale(code)))
 
 
 def _today(request: Request) -> Any:
@@ -44,7 +56,7 @@ async def _overview(request: Request, start: str, end: str) -> reports.Overview:
 
 
 def _charts(o: reports.Overview) -> dict[str, Any]:
-    labels = [d.day.strftime("%d %b") for d in o.days]
+    labels = [day_text(d.day, "%d %b") for d in o.days]
     return {
         "sales_chart": svg_charts.bar_chart(
             labels, [d.sales for d in o.days], title=_("Chain sales per day (net of refunds)"),
@@ -65,7 +77,7 @@ async def reports_page(request: Request, start: str = "", end: str = "", sort: s
                     start=start[:10], end=end[:10], sort=column, descending=descending)
     rows = rules.sort_stores(o.stores, column, descending)
     query = {"start": o.first.isoformat(), "end": o.last.isoformat()}
-    return page(request, "hub/reports.html", error="", o=o, rows=rows,
+    return page(request, "hub/reports.html", error="", o=o, rows=rows, day=day_text,
                 start=query["start"], end=query["end"], sort=column, descending=descending,
                 sorts=rules.SORTS, query=urlencode(query), band=rules.sla_band,
                 bands=rules.SLA_BANDS, no_sla=rules.NO_SLA, **_charts(o))
@@ -127,7 +139,7 @@ def _promotion_charts(r: Any) -> dict[str, Any]:
             title=_("What each offer gave off, all stores"), fmt=format_amount)
         if biggest else None,
         "days": {(o.store_id, o.id): svg_charts.bar_chart(
-            [d.strftime("%d %b") for d in o.dates], list(o.during_units),
+            [day_text(d, "%d %b") for d in o.dates], list(o.during_units),
             previous=list(o.before_units),
             names=(_("During the offer"), _("The days before it, in order")),
             title=_("%(offer)s: units sold each day of the offer, beside the same day of "
@@ -153,7 +165,7 @@ async def promotions_page(request: Request, start: str = "", end: str = "") -> T
     except rules.RangeError as exc:
         return page(request, "hub/reports_promotions.html", status_code=400, error=str(exc),
                     r=None, start=start[:10], end=end[:10])
-    return page(request, "hub/reports_promotions.html", error="", r=r,
+    return page(request, "hub/reports_promotions.html", error="", r=r, day=day_text,
                 start=r.first.isoformat(), end=r.last.isoformat(),
                 charts=_promotion_charts(r))
 

@@ -21,7 +21,7 @@ from app.hub.models import HubOrder
 from app.stock.transfer_rules import Line
 from tests.conftest import csrf_of
 from tests.hindi import english_runs, untranslated
-from tests.hub.conftest import sign_in
+from tests.hub.conftest import ENROLLED, sign_in
 from tests.hub.test_hub_service import apply, edit, ev
 from tests.hub.test_routing import incoming, setup_stores
 
@@ -139,6 +139,18 @@ async def test_the_sign_in_pages_follow_the_device_choice(hub_client, hub_db):
     page = (await hub_client.get("/login")).text
     assert '<html lang="hi">' in page
     assert english_runs(page, allow=DATA) == [] and untranslated(page) == []
+    wrong = await hub_client.post("/login", data={
+        "name": "Omar", "password": "not his password", "next": "/",
+        "_csrf_token": csrf_of(hub_client)})
+    assert wrong.status_code == 401 and "नाम या पासवर्ड गलत है" in wrong.text
+    assert untranslated(wrong.text) == []
+    user = ENROLLED["Omar"]
+    code = await hub_client.post("/login", data={
+        "name": "Omar", "password": user.password, "next": "/",
+        "_csrf_token": csrf_of(hub_client)})
+    assert code.status_code == 200 and 'name="code"' in code.text
+    apps = {"Google Authenticator", "Microsoft Authenticator", "FreeOTP", "Aegis"}
+    assert english_runs(code.text, allow=DATA | apps) == [] and untranslated(code.text) == []
 
 
 async def test_a_hub_user_chooses_their_language_on_my_password(hub_client, hub_db):
