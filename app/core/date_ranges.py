@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
-from app.core.words import count_of
+from app.core.i18n import _, ngettext
 
 EARLIEST = date(2000, 1, 1)  # a date before this is a typo
 MAX_DAYS = 366
@@ -33,14 +33,20 @@ def _shown(text: str) -> str:
 def parse_day(text: str, label: str) -> date:
     """One picker's date; RangeError if it is not one."""
     cleaned = text.strip()
+    first = label == "start"
     if len(cleaned) != 10 or not _DATE.fullmatch(cleaned):
-        raise RangeError(f"The {label} date {_shown(cleaned)} is not a date like 2026-11-30: "
-                         "pick one from the calendar.")
+        raise RangeError((_("The start date %(text)s is not a date like 2026-11-30: pick one "
+                            "from the calendar.") if first else
+                          _("The end date %(text)s is not a date like 2026-11-30: pick one "
+                            "from the calendar.")) % {"text": _shown(cleaned)})
     try:
         return date.fromisoformat(cleaned)
     except ValueError:
-        raise RangeError(f"The {label} date {_shown(cleaned)} is not a date: it does not "
-                         "exist in the calendar. Pick one from the calendar.") from None
+        raise RangeError((_("The start date %(text)s is not a date: it does not exist in the "
+                            "calendar. Pick one from the calendar.") if first else
+                          _("The end date %(text)s is not a date: it does not exist in the "
+                            "calendar. Pick one from the calendar."))
+                         % {"text": _shown(cleaned)}) from None
 
 
 def parse_date_range(start_text: str | None, end_text: str | None, today: date, *,
@@ -69,16 +75,28 @@ def parse_date_range(start_text: str | None, end_text: str | None, today: date, 
             else:
                 first = first_given or last - timedelta(days=default_days - 1)
     if last < first:
-        raise RangeError(f"The period runs the wrong way round: {first.isoformat()} is after "
-                         f"{last.isoformat()}. Swap the two dates.")
+        raise RangeError(_("The period runs the wrong way round: %(first)s is after "
+                           "%(last)s. Swap the two dates.")
+                         % {"first": first.isoformat(), "last": last.isoformat()})
     days = (last - first).days + 1
     if days > max_days:
-        raise RangeError(f"That period is {count_of(days, 'day')}; a report covers at most "
-                         f"{count_of(max_days, 'day')}. Choose a shorter period.")
+        raise RangeError(_("That period is %(days)s; a report covers at most %(most)s. "
+                           "Choose a shorter period.")
+                         % {"days": ngettext("%(num)d day", "%(num)d days", days)
+                            % {"num": days},
+                            "most": ngettext("%(num)d day", "%(num)d days", max_days)
+                            % {"num": max_days}})
     if first > today or (last > today and not future_end):
         shown = first if first > today else last
-        raise RangeError(f"{shown.isoformat()} has not come yet: choose days up to today.")
+        raise RangeError(_("%(day)s has not come yet: choose days up to today.")
+                         % {"day": shown.isoformat()})
     if first < EARLIEST:
-        raise RangeError(f"{first.isoformat()} is before any {what} could have been recorded: "
-                         f"choose a day from {EARLIEST.isoformat()} on.")
+        words = {"sale": _("before any sale could have been recorded"),
+                 "bill": _("before any bill could have been recorded"),
+                 "stock move": _("before any stock move could have been recorded")}
+        raise RangeError(_("%(day)s is %(before)s: choose a day from %(earliest)s on.")
+                         % {"day": first.isoformat(),
+                            "before": words.get(what, f"before any {what} could have been "
+                                                      "recorded"),
+                            "earliest": EARLIEST.isoformat()})
     return first, last

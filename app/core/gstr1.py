@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from app.core.gst import tax_rows
+from app.core.i18n import _
 from app.core.words import count_of
 
 __all__ = [
@@ -140,13 +141,15 @@ def parse_month(text: str, today: dt.date) -> tuple[int, int]:
     shown = repr(text[:20] + ("..." if len(text) > 20 else ""))
     m = _MONTH.fullmatch(text.strip()) if isinstance(text, str) else None
     if not m:
-        raise ValueError(f"{shown} is not a month: write it as YYYY-MM, like 2026-11")
+        raise ValueError(_("%(month)s is not a month: write it as YYYY-MM, like 2026-11")
+                         % {"month": shown})
     year, month = int(m.group(1)), int(m.group(2))
     if not 1 <= month <= 12 or year < 2017:
-        raise ValueError(f"{shown} is not a month of GST (months 01 to 12, from 2017)")
+        raise ValueError(_("%(month)s is not a month of GST (months 01 to 12, from 2017)")
+                         % {"month": shown})
     if (year, month) > (today.year, today.month):
-        raise ValueError(f"{text.strip()} has not begun yet: choose {today.year:04d}-"
-                         f"{today.month:02d} or an earlier month")
+        raise ValueError(_("%(month)s has not begun yet: choose %(now)s or an earlier month")
+                         % {"month": text.strip(), "now": f"{today.year:04d}-{today.month:02d}"})
     return year, month
 
 

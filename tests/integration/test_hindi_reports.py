@@ -90,6 +90,13 @@ async def test_reports_and_promotions_in_hindi(client, login_as, db, cfg, staff,
              f"/reports/gstr1?month={month}", "/reports/promotions", "/promotions"]
     for url in pages:
         _hindi(await _get(client, url), allow)
+    for url, words in (("/reports/sales?from=2026-13-01", "कैलेंडर से चुनें"),
+                       ("/reports/sales?from=2026-03-02&to=2026-03-01", "अवधि उलटी है"),
+                       ("/reports/promotions?from=1999-01-01&to=1999-01-02", "दर्ज हो सकने"),
+                       ("/reports/gstr1?month=2026-13", "GST का महीना नहीं है")):
+        refused = await client.get(url)
+        assert refused.status_code == 400 and words in refused.text, url
+        _hindi(refused.text, allow)
     promotions = await _get(client, "/reports/promotions")
     assert "हर ऑफ़र" in promotions and OFFER in promotions
     # the sample basket and a form refused in Hindi
