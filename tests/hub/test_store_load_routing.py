@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from app.core.clock import utcnow
 from app.hub import allocation, link_history, order_reads, placement, routing_inputs
 from app.hub import service as hub
-from app.hub.models import HubStore
+from app.hub.models import HubConfigVersion, HubStore
 from app.orders.service import LineIn, OrderIn
 from app.sync import protocol as p
 from tests.hub import test_hub_links
@@ -54,8 +54,12 @@ async def test_a_fresh_load_sets_capacity_and_a_stale_one_does_not(hub_db, hub_c
     assert before["S1"].live is None
     assert before["S1"].capacity(routing_inputs.rules_of(None, hub_cfg)) == 5 * per_picker
 
+    async with hub_db.read() as s:
+        token = await s.scalar(select(HubConfigVersion.token))
     await report(hub_db, "S1", 2, {"accepted": 3, "picking": 4}, 42)
     async with hub_db.read() as s:
+        # A load is not a routing-config change: the hubs' copies stay valid (h007).
+        assert await s.scalar(select(HubConfigVersion.token)) == token
         row = await s.get(HubStore, "S1")
         assert (row.load_pickers, row.load_orders, row.load_picks_hour) == (
             2, '{"accepted":3,"picking":4}', 42)
