@@ -8,6 +8,7 @@ import msgspec
 from sqlalchemy import select
 
 from app.catalog.models import Barcode, Product
+from app.hub import catalog_log
 from app.hub import service as hub
 from app.hub.models import HubOutbox
 from app.sync.models import SyncState
@@ -21,9 +22,15 @@ def edit(sku: str, price: int = 4500, **kw) -> hub.ProductEdit:
 
 
 async def deliver(hub_db, db, cfg, store_id: str = "S1") -> list[str]:
-    """Apply every hub -> store event the store has not applied yet, like the client."""
+    """Apply what the store has not applied yet, like the client on protocol 3: the
+    shared catalogue log past its catalogue cursor first (the hub's link sends it before
+    the store's own events), then its own hub -> store events."""
     async with db.write() as s:
         state = await s.get(SyncState, 1)
+        entries = await catalog_log.read(hub_db, after=state.applied_catalog)
+        for entry in entries:
+            await apply_hub_event(s, cfg, entry)
+            state.applied_catalog = entry.seq
         async with hub_db.read() as h:
             rows = list(await h.scalars(select(HubOutbox).where(
                 HubOutbox.store_id == store_id, HubOutbox.seq > state.applied_down)
@@ -33,7 +40,7 @@ async def deliver(hub_db, db, cfg, store_id: str = "S1") -> list[str]:
                                                 at=row.at.isoformat(),
                                                 data=msgspec.json.decode(row.data)))
             state.applied_down = row.seq
-    return [row.kind for row in rows]
+    return [e.kind for e in entries] + [row.kind for row in rows]
 
 
 async def store_copy(db, sku: str) -> tuple:

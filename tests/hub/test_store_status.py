@@ -37,7 +37,7 @@ SLOW_WORDS = ("Clock 3 min fast: SLA timers will be wrong. Set the time on the s
 
 
 def v2_hello(status: p.Status | None) -> str:
-    return p.encode(p.hello("S1", EPOCH, 0, status)).decode()
+    return p.encode(p.hello("S1", EPOCH, 0, status, newest=2)).decode()
 
 
 def status_at(clock: datetime, **changes) -> p.Status:
@@ -120,8 +120,8 @@ async def test_an_old_store_gets_the_v1_welcome_and_may_not_send_status(live_hub
 
 
 @pytest.mark.parametrize(("offer", "words"), [
-    ({"proto": 3, "proto_max": 4}, "the store speaks protocols 3 to 4, the hub protocols 1 "
-                                   "to 2: upgrade the hub"),
+    ({"proto": 4, "proto_max": 5}, "the store speaks protocols 4 to 5, the hub protocols 1 "
+                                   "to 3: upgrade the hub"),
     ({"proto": 1, "status": {"type": "status", "version": "1",
                              "clock": "2026-12-01T10:00:00Z"}},
      "status needs protocol 2; the hello offers protocol 1"),
