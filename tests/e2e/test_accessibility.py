@@ -21,7 +21,17 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.e2e.conftest import HERE, KIRANA, Server, _env, demo_products, login, scan, start_server
+from tests.e2e.conftest import (
+    HERE,
+    KIRANA,
+    LOGINS,
+    Server,
+    _env,
+    demo_products,
+    login,
+    scan,
+    start_server,
+)
 from tests.e2e.test_fulfilment import api
 from tests.e2e.test_hub import hub_login
 from tests.sync.harness import Hub, make_hub
@@ -118,7 +128,7 @@ class Findings:
 
 async def menu_links(page: Page) -> list[str]:
     hrefs = await page.evaluate(
-        "() => [...document.querySelectorAll('nav[aria-label=Main] a')].map(a => a.getAttribute('href'))")
+        "() => [...document.querySelectorAll('header nav a')].map(a => a.getAttribute('href'))")
     return list(dict.fromkeys(h for h in hrefs if h and h.startswith("/")))
 
 
@@ -267,6 +277,34 @@ async def test_store_pages_pass_axe(new_page, a11y_store: Server, a11y_key: str,
         await cashier_states(page, findings)
     if role == "picker":
         await picker_states(page, findings, a11y_store, a11y_key, f"A11Y-{device}")
+    findings.verdict()
+
+
+async def login_in_hindi(page: Page, name: str) -> None:
+    """`login`, on a PIN screen switched to Hindi (its button reads "साइन इन")."""
+    tile = page.locator("label.tile", has=page.locator("span.tile-name", has_text=name))
+    await tile.tap()
+    for key in LOGINS[name]:
+        await page.locator(f'[data-pinpad] button[data-key="{key}"]').tap()
+    await page.locator(".login-form button[type=submit]").tap()
+
+
+@pytest.mark.parametrize("role", list(STORE_ROLES))
+async def test_store_pages_pass_axe_in_hindi(new_page, a11y_store: Server, role: str,
+                                             device: str) -> None:
+    """The same menus in Hindi (the PIN screen's toggle sets this device's language):
+    longer words and Devanagari must not break contrast, targets or names."""
+    page = await new_page(a11y_store.url)
+    findings = Findings()
+    await page.goto("/login")
+    await page.get_by_test_id("lang-hi").tap()
+    await expect(page.locator("html")).to_have_attribute("lang", "hi")
+    await findings.check(page, "hi sign-in")
+    await login_in_hindi(page, STORE_ROLES[role])
+    await expect(page.get_by_role("heading", name=re.compile("नमस्ते"))).to_be_visible()
+    await visit_menu(page, findings, f"hi {role}")
+    await page.goto("/account/pin")  # the profile: languages and the store's default
+    await findings.check(page, f"hi {role} my PIN and language")
     findings.verdict()
 
 
