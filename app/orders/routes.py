@@ -105,12 +105,12 @@ def shown_reason(reason: str) -> str:
     if m := _BAGS.fullmatch(reason):
         return ngettext("%(num)d bag", "%(num)d bags", int(m[1])) % {"num": int(m[1])}
     if reason.startswith("not enough stock: "):
-        parts = reason.removeprefix("not enough stock: ").split(", ")
-        if all(_SHORT.fullmatch(p) for p in parts):
+        rest = reason.removeprefix("not enough stock: ")
+        found = list(_SHORT.finditer(rest))
+        if found and ", ".join(m[0] for m in found) == rest:
             shown = ", ".join(
-                _("%(sku)s (wanted %(wanted)s, have %(have)s)") % dict(
-                    zip(("sku", "wanted", "have"), _SHORT.fullmatch(p).groups(), strict=True))
-                for p in parts)
+                _("%(sku)s (wanted %(wanted)s, have %(have)s)")
+                % {"sku": m[1], "wanted": m[2], "have": m[3]} for m in found)
             return _("not enough stock: %(lines)s") % {"lines": shown}
     return reason
 

@@ -228,3 +228,20 @@ async def test_the_trust_page_speaks_the_stores_language():
     assert 'lang="en"' in english and "<h1>Trust Sharma Kirana</h1>" in english
     assert "Settings → Security &amp; privacy → More security settings" in english
     assert i18n.current_language() == "en"
+
+
+def test_the_stores_own_order_reasons_are_shown_translated():
+    """Stored (and sent to channels) in English; a Hindi reader reads them in Hindi; text
+    a channel typed is shown as typed."""
+    from app.orders.routes import shown_reason
+
+    cases = {"every line in stock": "हर लाइन स्टॉक में", "batch B-7": "बैच B-7",
+             "1 bag": "1 थैला", "3 bags": "3 थैले", "packed and labelled": "पैक और लेबल हो गया",
+             "not enough stock: ATA-1 (wanted 2, have 0), DAL-2 (wanted 1, have 0)":
+             "स्टॉक कम: ATA-1 (चाहिए 2, है 0), DAL-2 (चाहिए 1, है 0)",
+             "customer asked, <b>twice</b>": "customer asked, <b>twice</b>",
+             "not enough stock: odd text": "not enough stock: odd text"}
+    for stored, hindi in cases.items():
+        assert shown_reason(stored) == stored  # English as stored
+        with i18n.use_language("hi"):
+            assert shown_reason(stored) == hindi
