@@ -448,8 +448,10 @@ class SyncClient:
                               for seq, id_, kind, at, data in rows]
                     self.status.outbox_last = max(self.status.outbox_last, events[-1].seq)
                     for frame in p.frames(events):
-                        await ws.send(p.encode(frame).decode())
+                        # Counted first: the hub's ack can be read before this send
+                        # returns (an ack past `_sent` is a 4409).
                         self._sent = frame.events[-1].seq
+                        await ws.send(p.encode(frame).decode())
                     continue
             await wait_event(self._wakeup, IDLE_POLL_SECONDS)
 

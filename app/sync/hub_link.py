@@ -478,8 +478,9 @@ class HubLink:
                 continue
             if pending:
                 for frame in p.frames(pending):
-                    await self.send(frame)
+                    # Counted first: the ack can be read before this send returns.
                     self.sent = frame.events[-1].seq
+                    await self.send(frame)
                 continue
             await wait_event(self.wakeup, POLL_SECONDS)
 
@@ -492,14 +493,16 @@ class HubLink:
             return False
         frames = await self.links.catalog.frames(self.cat_sent, head)
         for text, last in frames[:room]:
+            # Counted as sent before the send: the store's ack may be read while this
+            # send still waits for the socket to drain (an ack past `cat_sent` is a 4409).
+            self.cat_sent = last
+            self.cat_in_flight.append(last)
             try:
                 await self.socket.send_text(text)
             except (OSError, RuntimeError) as exc:
                 raise WebSocketDisconnect(detail=f"store went away while the hub was "
                                                  f"sending ({type(exc).__name__})",
                                           code=1006) from None
-            self.cat_sent = last
-            self.cat_in_flight.append(last)
         return bool(frames)
 
     async def _mark_gone(self) -> None:
