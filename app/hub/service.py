@@ -207,6 +207,7 @@ async def accept_store_database(db: HubDatabase, store_id: str, *,
         # below it were acknowledged, so applied). docs/sync-protocol.md "Retention".
         store.acked_up = 0
         store.down_acked = 0
+        store.catalog_acked = 0  # its catalogue cursor, whatever it is, is taken as it is
         store.alert, store.alert_at = "", None
         # Make the hub equal to the store again (its levels, its numbers): see reconcile.
         await enqueue(s, [store_id], [("store.resync", await reconcile.resync_payload(

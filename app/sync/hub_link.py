@@ -268,6 +268,14 @@ class HubLink:
                 return (f"store {store.id} went back in time: it applied hub events up to "
                         f"{row.down_acked} before, now says {hello.applied_down} "
                         "(database restored from a backup?)", 0, None, head)
+            cat = hello.applied_catalog if self.proto >= p.CATALOG_FROM else None
+            if cat is not None and cat < row.catalog_acked <= head:
+                # A store acks only what it committed, so a cursor below its last ack is
+                # a database that lost committed work. (Past the hub's head it is the
+                # hub that was restored: the welcome starts its catalogue again.)
+                return (f"store {store.id} went back in time: it applied the catalogue up to "
+                        f"{row.catalog_acked} before, now says {cat} (database restored "
+                        "from a backup?)", 0, None, head)
             if hello.applied_down < row.down_seq and hello.applied_down < (
                     await pruning.down_floor(s, store.id, row.down_seq)):
                 # Only after an accept (down_acked 0): the events it lacks were pruned.
@@ -294,6 +302,8 @@ class HubLink:
                 link_history.apply_status(row, status, now)
             self.catalog_copied = row.catalog_copied
             row.sync_proto = self.proto
+            if cat is not None:  # where its catalogue starts now (0: the hub's log is older)
+                row.catalog_acked = cat if cat <= head else 0
             return "", row.acked_up, link, head
 
         conflict, acked_up, self.row, head = await write_retrying(self.db, admit)

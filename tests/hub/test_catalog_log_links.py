@@ -210,3 +210,31 @@ async def test_forged_catalogue_replies_close_the_link(live_hub: LiveHub, hub_db
             while True:
                 await recv(ws)
         assert ws.close_code == code
+
+
+async def test_a_store_whose_catalogue_went_back_is_refused_until_accepted(
+        live_hub: LiveHub, hub_db):
+    """Its database was put back from a copy (same epoch): only the catalogue moved since,
+    so the catalogue cursor is what tells (the store acks only what it committed)."""
+    for sku in ("A-1", "B-1", "C-1"):
+        await hub.save_product(hub_db, edit(sku))
+    token = await new_store(hub_db, "S1")
+    async with live_hub.link(token, "kirana-store/test") as ws:
+        await ws.send(hello("S1"))
+        await recv(ws)
+        _seen, cursor = await read_catalogue(ws, 0, 3)
+    assert cursor == 3
+    async with live_hub.link(token, "kirana-store/test") as ws:
+        await ws.send(hello("S1", applied_catalog=1))
+        refused = await recv(ws)
+        assert refused["type"] == "error" and refused["code"] == 4409
+        assert "went back in time: it applied the catalogue up to 3" in refused["message"]
+    async with hub_db.read() as s:
+        refused_epoch = await s.scalar(select(HubStore.rejected_epoch)
+                                       .where(HubStore.id == "S1"))
+    await hub.accept_store_database(hub_db, "S1", epoch=refused_epoch)
+    async with live_hub.link(token, "kirana-store/test") as ws:
+        await ws.send(hello("S1", applied_catalog=1))
+        assert (await recv(ws))["catalog_after"] == 1
+        frame = await recv(ws)
+        assert [e["data"]["sku"] for e in frame["events"]] == ["B-1", "C-1"]
