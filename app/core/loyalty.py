@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from app.core.words import count_of
+from app.core.i18n import _, ngettext
 
 MAX_POINTS = 10_000_000  # more points than this in one step is a typo or a forgery
 CARD_RE = re.compile(r"^[A-Z0-9][A-Z0-9-]{5,31}$")
@@ -54,14 +54,14 @@ def normalise_phone(text: str) -> str:
     LoyaltyError. Only digits, spaces, '+' and '-' are read; anything else is refused
     rather than dropped (a NUL or a letter in a number is a mistake, not noise)."""
     if len(text) > 40:
-        raise LoyaltyError("a mobile number is 10 digits")
+        raise LoyaltyError(_("a mobile number is 10 digits"))
     if any(not (ch.isascii() and (ch.isdigit() or ch in " +-")) for ch in text):
-        raise LoyaltyError("a mobile number has only digits")
+        raise LoyaltyError(_("a mobile number has only digits"))
     digits = "".join(ch for ch in text if ch.isdigit())
     if len(digits) == 12 and digits.startswith("91"):
         digits = digits[2:]
     if not PHONE_RE.fullmatch(digits):
-        raise LoyaltyError("a mobile number has 10 digits and starts with 6, 7, 8 or 9")
+        raise LoyaltyError(_("a mobile number has 10 digits and starts with 6, 7, 8 or 9"))
     return digits
 
 
@@ -69,7 +69,7 @@ def normalise_card(text: str) -> str:
     """A loyalty card's code as printed on its barcode: 6-32 letters, digits or '-'."""
     code = text.strip().upper()
     if not CARD_RE.fullmatch(code):
-        raise LoyaltyError("a loyalty card code is 6 to 32 letters, digits or '-'")
+        raise LoyaltyError(_("a loyalty card code is 6 to 32 letters, digits or '-'"))
     return code
 
 
@@ -123,9 +123,9 @@ def clean_name(text: str) -> str:
     printable only)."""
     name = " ".join(text.split())
     if len(name) > NAME_MAX:
-        raise LoyaltyError(f"a name is at most {NAME_MAX} characters")
+        raise LoyaltyError(_("a name is at most %(most)s characters") % {"most": NAME_MAX})
     if any(not ch.isprintable() for ch in name):
-        raise LoyaltyError("a name has only letters, spaces and punctuation")
+        raise LoyaltyError(_("a name has only letters, spaces and punctuation"))
     return name
 
 
@@ -134,10 +134,10 @@ def parse_points(text: str) -> int:
     'NaN', '1e3', '2.5' and 2**63 are refused with a clear message)."""
     value = text.strip()
     if not value.isascii() or not value.isdigit() or len(value) > 9:
-        raise LoyaltyError("points are a whole number, like 150")
+        raise LoyaltyError(_("points are a whole number, like 150"))
     points = int(value)
     if not 1 <= points <= MAX_POINTS:
-        raise LoyaltyError("points must be at least 1")
+        raise LoyaltyError(_("points must be at least 1"))
     return points
 
 
@@ -188,16 +188,20 @@ def redeemable(*, hub_balance: int, pending: int, confirmed: bool, bill_total_mi
     """
     have = available(hub_balance, pending)
     if have < max(1, rules.min_balance_points):
-        return Redeemable(0, f"points can be used from a balance of "
-                             f"{max(1, rules.min_balance_points)}")
+        return Redeemable(0, _("points can be used from a balance of %(points)s")
+                          % {"points": max(1, rules.min_balance_points)})
     value = max(1, rules.point_value_paise)
     cap_minor = bill_total_minor * rules.redeem_cap_percent // 100 - on_bill_minor
     by_cap = max(0, min(cap_minor, remaining_minor)) // value
-    limits = [(have, ""), (by_cap, f"points pay at most {rules.redeem_cap_percent}% of a bill")]
+    limits = [(have, ""), (by_cap, _("points pay at most %(percent)s%% of a bill")
+                           % {"percent": rules.redeem_cap_percent})]
     if not confirmed:
         limits.append((max(0, pending + rules.offline_allowance_points),
-                       "the hub has not confirmed the balance; offline, at most "
-                       f"{count_of(rules.offline_allowance_points, 'point')}"))
+                       ngettext("the hub has not confirmed the balance; offline, at most "
+                                "%(num)d point",
+                                "the hub has not confirmed the balance; offline, at most "
+                                "%(num)d points", rules.offline_allowance_points)
+                       % {"num": rules.offline_allowance_points}))
     points, reason = min(limits, key=lambda lim: lim[0])
     return Redeemable(max(0, points), reason if points < have else "")
 
@@ -205,12 +209,15 @@ def redeemable(*, hub_balance: int, pending: int, confirmed: bool, bill_total_mi
 def check_redeem(points: int, limit: Redeemable) -> None:
     """Refuse a points tender over the limit, saying which rule it hits."""
     if not 1 <= points <= MAX_POINTS:
-        raise LoyaltyError("points must be at least 1")
+        raise LoyaltyError(_("points must be at least 1"))
     if limit.points <= 0:
-        raise LoyaltyError(f"no points can be used on this bill: {limit.reason or 'none left'}")
+        raise LoyaltyError(_("no points can be used on this bill: %(why)s")
+                           % {"why": limit.reason or _("none left")})
     if points > limit.points:
-        raise LoyaltyError(f"at most {count_of(limit.points, 'point')} on this bill "
-                           f"({limit.reason or 'the balance'})")
+        raise LoyaltyError(ngettext("at most %(num)d point on this bill (%(why)s)",
+                                    "at most %(num)d points on this bill (%(why)s)",
+                                    limit.points)
+                           % {"num": limit.points, "why": limit.reason or _("the balance")})
 
 
 # ---- refunds --------------------------------------------------------------------------

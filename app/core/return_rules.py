@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from app.core.i18n import N_
+
 # A unit at the returns desk is graded as one of these.
 #   resellable        back on the shelf (the put-away rule suggests the bin); refunded
 #   damaged           arrived damaged / broken in transit (our fault): written off; refunded
@@ -158,7 +160,7 @@ def decide(lines: Iterable[GradedLine], approval_above_minor: int) -> Decision:
     total = sum(refunds)
     reasons = []
     if total > approval_above_minor:
-        reasons.append("the refund is above the limit for automatic refunds")
+        reasons.append(N_("the refund is above the limit for automatic refunds"))
     if any(line.graded.get(grade, 0) for line in graded for grade in FLAGGED_GRADES):
-        reasons.append("a unit is not the item that was sold")
+        reasons.append(N_("a unit is not the item that was sold"))
     return Decision(refunds, total, bool(reasons), "; ".join(reasons))

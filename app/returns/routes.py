@@ -18,7 +18,7 @@ from app.catalog.units import format_measure, format_quantity
 from app.config import PHOTO_MAX_KB_LIMIT
 from app.core import auth
 from app.core.auth import LoginError, requires
-from app.core.i18n import _
+from app.core.i18n import N_, _
 from app.core.return_rules import GRADES, ReturnRuleError
 from app.core.routes import client_source, device_key
 from app.core.web import Form, current_user, go, is_htmx, page, signed_in
@@ -74,9 +74,11 @@ async def _desk(request: Request, rid: str, *, message: str = "", kind: str = "o
             scanned = service.Scanned(line, v.units.get(line.sku, "piece"))
     bin_code = await service.suggested_bin(db, scanned.line.product_id) if scanned else ""
     if v.ret.state == "awaiting_approval" and not approval:
-        approval = decision.why if decision else _("a manager must approve")
+        approval = decision.why if decision else N_("a manager must approve")
     # htmx swaps only 2xx answers: the desk's refusals come back as 200 fragments with
     # the red message (as the picker's screen does); a plain form post keeps the 4xx.
+    if approval:  # the rule's reasons, kept in English in the history, read translated
+        approval = "; ".join(_(part) for part in approval.split("; "))
     return page(request, "returns/desk.html", fragment="returns/_desk.html",
                 status_code=200 if is_htmx(request) else status_code, user=current_user(request), v=v,
                 decision=decision, message=message, kind=kind,

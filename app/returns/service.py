@@ -557,7 +557,7 @@ async def finish(db: Database, cfg: StoreConfig, return_id: str, user: StaffUser
                 s.add(OnlineReturnStep(return_id=ret.id, by=user.name, at=utcnow(),
                                        what=f"Waiting for a manager: {decision.why}"))
             return Finished("awaiting_approval", decision.total_minor, decision.why
-                            or "a manager rejects a return")
+                            or N_("a manager rejects a return"))
         state = "rejected" if reject else "completed"
         now = utcnow()
         # The guard against a second desk: only the transaction that moves the return out

@@ -155,6 +155,10 @@ async def test_loyalty_in_hindi(client, login_as, db, cfg, staff):
     customer = joined.headers["location"]
     _hindi(await _get(client, customer), allow)
     _hindi(await _get(client, "/loyalty?q=9812345610"), allow)
+    bad_phone = await client.post("/loyalty/join", data={
+        "phone": "12345", "consent": "yes", "_csrf_token": csrf_of(client)})
+    assert bad_phone.status_code == 400 and "मोबाइल नंबर 10 अंकों का होता है" in bad_phone.text
+    _hindi(bad_phone.text, allow)
     refused = await client.get("/loyalty?q=5610")
     assert "पूरा 10 अंकों का मोबाइल नंबर" in refused.text
     _hindi(refused.text, allow)
