@@ -100,7 +100,9 @@ def sales_charts(report: SalesReport) -> dict[str, Svg]:
     """The page's charts, each saying its figures in its title (the tables are under
     them)."""
     days = report.days
-    day_labels = [s.label for s in days]
+    dates = report.range.dates()
+    many_months = dates[0].month != dates[-1].month or len(dates) > 31
+    day_labels = [day_text(d, "%d %b" if many_months else "%a %d") for d in dates]
     charts: dict[str, Svg] = {}
     if len(days) <= 62:
         charts["days"] = bar_chart(
