@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 
 from app.catalog.models import Product
 from app.core.security import hash_token
+from app.hub import catalog_log, views
 from app.hub import service as hub
-from app.hub import views
 from app.hub.models import HubOutbox, HubStore
 from app.sync.protocol import Event
 
@@ -30,7 +30,7 @@ async def outbox(db, store_id: str) -> list[HubOutbox]:
                                     .order_by(HubOutbox.seq)))
 
 
-async def test_add_store_keeps_only_the_token_hash_and_queues_the_catalogue(hub_db):
+async def test_add_store_keeps_only_the_token_hash_and_gets_the_catalogue_log(hub_db):
     await hub.save_product(hub_db, edit("RICE-1KG", barcodes=("8901234567890",)))
     await hub.save_product(hub_db, edit("OLD-ITEM", active=False))
     made = await hub.add_store(hub_db, "s1", name="Indiranagar", kind="counter", lat=12.97,
@@ -42,8 +42,12 @@ async def test_add_store_keeps_only_the_token_hash_and_queues_the_catalogue(hub_
     assert row.pincodes == "560008,560038"
     assert (await hub.store_for_token(hub_db, made.token)).id == "S1"
     assert await hub.store_for_token(hub_db, "kst_guess") is None
-    queued = await outbox(hub_db, "S1")
-    assert [(e.seq, e.kind) for e in queued] == [(1, "product.upserted")]  # retired not sent
+    # Nothing is copied for it (issue #24): it reads the shared log from 0, which has the
+    # whole catalogue, the retired product too (as `active` false).
+    assert await outbox(hub_db, "S1") == []
+    logged = await catalog_log.read(hub_db)
+    assert [(e.data["sku"], e.data["active"]) for e in logged] == [("RICE-1KG", True),
+                                                                   ("OLD-ITEM", False)]
     with pytest.raises(hub.HubError, match="already registered"):
         await hub.add_store(hub_db, "S1", name="x", kind="counter", lat=1, lon=1)
     with pytest.raises(hub.HubError, match="6-digit"):
@@ -52,18 +56,22 @@ async def test_add_store_keeps_only_the_token_hash_and_queues_the_catalogue(hub_
 
 
 async def test_a_product_change_goes_to_every_store_in_order(hub_db):
+    """One log for every store; each change replaces the product's entry under the next
+    seq, with the product's whole state."""
     for sid in ("S1", "D2"):
         await hub.add_store(hub_db, sid, name=sid, kind="counter", lat=12.9, lon=77.6)
     await hub.save_product(hub_db, edit("DAL-1KG", barcodes=("8901234567890",)))
+    seen = [await catalog_log.read(hub_db)]
     await hub.set_price(hub_db, "DAL-1KG", 15000)
+    seen.append(await catalog_log.read(hub_db))
     await hub.set_active(hub_db, "DAL-1KG", False)
-    for sid in ("S1", "D2"):
-        events = await outbox(hub_db, sid)
-        assert [e.seq for e in events] == [1, 2, 3]
-        assert [e.kind for e in events] == ["product.upserted"] * 3  # whole state each time
-        assert '"active":false' in events[2].data and '"price_minor":15000' in events[2].data
-        assert '"price_minor":15000' in events[1].data
-        assert '"barcodes":["8901234567890"]' in events[0].data
+    seen.append(await catalog_log.read(hub_db))
+    assert [[e.seq for e in log] for log in seen] == [[1], [2], [3]]
+    first, second, third = (log[0] for log in seen)
+    assert third.kind == "product.upserted" and third.data["active"] is False
+    assert third.data["price_minor"] == 15000 and second.data["price_minor"] == 15000
+    assert first.data["barcodes"] == ["8901234567890"] == third.data["barcodes"]
+    assert await outbox(hub_db, "S1") == [] and await outbox(hub_db, "D2") == []
 
 
 async def test_bad_product_edits_change_nothing(hub_db):
@@ -80,15 +88,22 @@ async def test_bad_product_edits_change_nothing(hub_db):
             await hub.save_product(hub_db, bad)
     async with hub_db.read() as s:
         assert await s.scalar(select(func.count()).select_from(Product)) == 1
-    assert len(await outbox(hub_db, "S1")) == 1
+    assert len(await catalog_log.read(hub_db)) == 1
+    async with hub_db.read() as s:
+        assert await catalog_log.head(s) == 1
 
 
 async def test_concurrent_changes_get_consecutive_seqs(hub_db):
+    """Twenty price changes at once: the head hands out 21 seqs, one each, and the last
+    one committed is the state the log keeps."""
     await hub.add_store(hub_db, "S1", name="S1", kind="counter", lat=12.9, lon=77.6)
     await hub.save_product(hub_db, edit("A-1"))
     await asyncio.gather(*(hub.set_price(hub_db, "A-1", 1000 + i) for i in range(20)))
-    seqs = [e.seq for e in await outbox(hub_db, "S1")]
-    assert seqs == list(range(1, 22))
+    [entry] = await catalog_log.read(hub_db)
+    async with hub_db.read() as s:
+        assert await catalog_log.head(s) == 21 == entry.seq
+        price = await s.scalar(select(Product.price_minor).where(Product.sku == "A-1"))
+    assert entry.data["price_minor"] == price
 
 
 def ev(seq: int, kind: str, data: dict, id_: str | None = None) -> Event:
@@ -173,6 +188,8 @@ async def test_a_malformed_store_event_is_refused(hub_db):
 async def test_health_shows_waiting_events_and_offline_stores(hub_db):
     await hub.save_product(hub_db, edit("A-1"))
     await hub.add_store(hub_db, "S1", name="S1", kind="darkstore", lat=12.9, lon=77.6)
+    async with hub_db.write() as s:  # one event of its own waiting
+        await hub.enqueue(s, ["S1"], [("hub.channels", {"channels": ["shopx"]})])
     [health] = await views.store_health(hub_db, timedelta(seconds=60))
     assert health.state == "offline" and health.waiting_down == 1
     assert health.oldest_waiting_seconds is not None and health.oldest_waiting_seconds >= 0
