@@ -21,14 +21,14 @@ import gettext as gettext_module
 import io
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from functools import cache, lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal
@@ -206,6 +206,15 @@ def _cldr_pattern(fmt: str) -> str:
             out.append(f"'{ch}'" if ch.isalpha() else ("''" if ch == "'" else ch))
             i += 1
     return "".join(out)
+
+
+def day_text(day: date, fmt: str = "%d %b %Y") -> str:
+    """A day as the language in force writes it: strftime in English (as before),
+    Babel's month and weekday names otherwise (local_time's rule, for dates)."""
+    code = current_language()
+    if code == SOURCE_LANGUAGE:
+        return day.strftime(fmt)
+    return str(format_date(day, _cldr_pattern(fmt), locale=babel_locale(code)))
 
 
 def local_time(tz: ZoneInfo) -> Callable[..., str]:

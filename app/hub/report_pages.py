@@ -7,36 +7,24 @@ from __future__ import annotations
 
 import io
 import zipfile
-from datetime import date
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from babel.dates import format_date
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.response import Template
 
-from app.core import csv_safe, i18n, svg_charts
+from app.core import csv_safe, svg_charts
 from app.core.auth import requires
 from app.core.clock import utcnow
-from app.core.i18n import _
+from app.core.i18n import _, day_text
 from app.core.money import format_amount
 from app.core.web import Form, go, page
 from app.hub import report_rules as rules
 from app.hub import reports
-from app.locale import SOURCE_LANGUAGE
 
 HQ = ("manager",)  # admins may do everything
 
-
-
-def day_text(day: date, fmt: str = "%d %b %Y") -> str:
-    """A day as the language writes it: strftime in English (as before), Babel's month
-    and weekday names otherwise (i18n.local_time's rule, for dates)."""
-    code = i18n.current_language()
-    if code == SOURCE_LANGUAGE:
-        return day.strftime(fmt)
-    return str(format_date(day, i18n._cldr_pattern(fmt), locale=i18n.babel_locale(code)))
 
 
 def _today(request: Request) -> Any:

@@ -20,12 +20,11 @@ from litestar.response import Template
 from app.core.auth import requires
 from app.core.clock import utcnow
 from app.core.date_ranges import MAX_DAYS, RangeError, parse_date_range
-from app.core.i18n import N_, _
+from app.core.i18n import N_, _, day_text
 from app.core.money import format_amount
 from app.core.svg_charts import Svg, bar_chart, hbar_chart
 from app.core.web import current_user, page
 from app.reports import promotions
-from app.reports.sales_routes import day_text
 from app.reports.sales_rules import DateRange
 
 MANAGER = requires("manager")  # managers and admins

@@ -13,14 +13,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from babel.dates import format_date
 from litestar import Request, Response, get
 from litestar.response import Template
 
-from app.core import i18n
 from app.core.auth import requires
 from app.core.clock import utcnow
-from app.core.i18n import _
+from app.core.i18n import _, day_text
 from app.core.money import format_amount
 from app.core.svg_charts import Svg, bar_chart, compact_amount, hbar_chart, line_chart
 from app.core.web import TENDER_LABELS, current_user, page, tender_label
@@ -36,15 +34,6 @@ from app.reports.sales_rules import (
 
 MANAGER = requires("manager")  # managers and admins
 QUERY_LIMIT = 40  # characters of a date a query string may carry before it is cut
-
-
-def day_text(d: date, fmt: str = "%d %b %Y") -> str:
-    """A day as the page's language writes it (the templates' ``day``): strftime in
-    English, as before; Babel's month and weekday names in any other language."""
-    code = i18n.current_language()
-    if code == "en":
-        return d.strftime(fmt)
-    return str(format_date(d, i18n._cldr_pattern(fmt), locale=i18n.babel_locale(code)))
 
 
 def _today(request: Request) -> date:
