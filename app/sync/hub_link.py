@@ -179,6 +179,9 @@ class HubLink:
         self.cat_sent = self.cat_acked = self.cat_acked_saved = 0
         self.cat_in_flight: collections.deque[int] = collections.deque()
         self.catalog_copied = 0  # protocol 1-2: how far the log is in the store's stream
+        # Bumped by every resend the store asks for: a batch being sent stops there, so
+        # its later frames cannot move the cursor back past what the resend asked for.
+        self.resends = 0
         self.wakeup = asyncio.Event()
         # Store -> hub frames read but not applied yet, and what they weigh.
         self.inbox: asyncio.Queue = asyncio.Queue()
@@ -370,6 +373,7 @@ class HubLink:
                     raise LinkClosed(p.CONFLICT, f"resend from {message.from_} is past the "
                                                  f"last event sent ({self.sent})")
                 self.sent = max(self.acked, message.from_ - 1)
+                self.resends += 1
                 self.wakeup.set()
             elif isinstance(message, p.CatalogAck | p.CatalogResend):
                 self._catalog_reply(message)
@@ -404,6 +408,7 @@ class HubLink:
                                              f"past the last entry sent ({self.cat_sent})")
             self.cat_sent = message.after
             self.cat_in_flight.clear()
+            self.resends += 1
         self.wakeup.set()
 
     async def _status(self, status: p.Status) -> None:
@@ -487,7 +492,10 @@ class HubLink:
                     self.db, self.store_id, head)
                 continue
             if pending:
+                resends = self.resends
                 for frame in p.frames(pending):
+                    if self.resends != resends:
+                        break  # the store asked for a resend meanwhile: start from there
                     # Counted first: the ack can be read before this send returns.
                     self.sent = frame.events[-1].seq
                     await self.send(frame)
@@ -502,7 +510,10 @@ class HubLink:
         if room <= 0:
             return False
         frames = await self.links.catalog.frames(self.cat_sent, head)
+        resends = self.resends
         for text, last in frames[:room]:
+            if self.resends != resends:
+                break  # the store asked for a resend meanwhile: start from there
             # Counted as sent before the send: the store's ack may be read while this
             # send still waits for the socket to drain (an ack past `cat_sent` is a 4409).
             self.cat_sent = last
