@@ -182,6 +182,7 @@ class SyncClient:
         self._watcher: asyncio.Task | None = None
         self._sent = 0
         self._acked = 0
+        self._resends = 0  # a batch being sent stops when the hub asks for a resend
         self._welcomed = False
         self._wakeup = asyncio.Event()
 
@@ -363,6 +364,7 @@ class SyncClient:
                 self._wakeup.set()
             elif isinstance(message, p.Resend):
                 self._sent = max(self._acked, min(self._sent, message.from_ - 1))
+                self._resends += 1
                 self._wakeup.set()
             elif isinstance(message, p.Error):
                 raise HubRefused(message.code, message.message)
@@ -447,7 +449,10 @@ class SyncClient:
                                       data=msgspec.json.decode(data))
                               for seq, id_, kind, at, data in rows]
                     self.status.outbox_last = max(self.status.outbox_last, events[-1].seq)
+                    resends = self._resends
                     for frame in p.frames(events):
+                        if self._resends != resends:
+                            break  # the hub asked for a resend meanwhile: from there
                         # Counted first: the hub's ack can be read before this send
                         # returns (an ack past `_sent` is a 4409).
                         self._sent = frame.events[-1].seq
