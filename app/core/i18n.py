@@ -159,6 +159,15 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return translations(current_language()).ngettext(singular, plural, n)
 
 
+def pgettext(context: str, message: str) -> str:
+    """`message` as meant in `context`: one English word, two Hindi ones ("Open" the
+    button is खोलें, "Open" the state खुली; "To" a store is पाने वाला, "To" a date तक)."""
+    text = translations(current_language()).pgettext(context, message)
+    if text != message and _is_bilingual():
+        return f"{text} / {message}"
+    return text
+
+
 _ = gettext
 
 
@@ -236,7 +245,7 @@ def local_time(tz: ZoneInfo) -> Callable[..., str]:
 def install(env: Any) -> None:
     """Give a Jinja environment `_()`, `{% trans %}` and the language-aware helpers."""
     env.add_extension("jinja2.ext.i18n")
-    env.install_gettext_callables(gettext, ngettext, newstyle=True)
+    env.install_gettext_callables(gettext, ngettext, newstyle=True, pgettext=pgettext)
     env.globals["current_language"] = current_language
     env.globals["language_name"] = language_name
     env.globals["names_language"] = names_language

@@ -171,3 +171,17 @@ def test_receipt_languages_accepted(value):
     cfg = parse_config(GOOD.replace("[security]", f'[printing]\nreceipt_language = "{value}"'
                                     "\n\n[security]", 1))
     assert cfg.printing.receipt_language == value
+
+
+def test_one_english_word_two_hindi_ones_by_context():
+    """pgettext: the returns desk's "Open" button is not the state "Open", and a transfer's
+    "To" store is not a date range's "To"."""
+    with i18n.use_language("hi"):
+        assert i18n.pgettext("button", "Open") == "खोलें"
+        assert i18n.gettext("Open") == "खुली"
+        assert i18n.pgettext("store", "To") == "पाने वाला स्टोर" != i18n.gettext("To")
+        rendered = jinja2.Environment(extensions=["jinja2.ext.i18n"])
+        i18n.install(rendered)
+        assert rendered.from_string('{{ pgettext("button", "Open") }}').render() == "खोलें"
+    with i18n.use_language("en"):
+        assert i18n.pgettext("button", "Open") == "Open"
