@@ -188,4 +188,4 @@ class CatalogFrames:
         async with self.db.read() as s:
             entries = await entries_after(s, after, upto)
         return tuple((p.encode(frame).decode(), frame.events[-1].seq)
-                     for frame in p.catalog_frames(after, entries))
+                     for frame in p.catalog_frames(after, entries, head=upto))

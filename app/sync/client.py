@@ -77,10 +77,24 @@ class LinkStatus:
     last_error: str = ""
     hub_acked: int = 0
     outbox_last: int = 0
+    # The catalogue log's catch-up on this link (protocol 3): where it started, where
+    # it is, and the hub's head as the last frame said.
+    catalog_from: int = 0
+    catalog_at: int = 0
+    catalog_head: int = 0
 
     @property
     def waiting(self) -> int:
         return max(0, self.outbox_last - self.hub_acked)
+
+    @property
+    def catalog_percent(self) -> int | None:
+        """How much of a catalogue catch-up is done (a new store, a big import), 0-99;
+        None when there is none to show."""
+        if self.catalog_head <= self.catalog_at:
+            return None
+        span = self.catalog_head - self.catalog_from
+        return min(99, max(0, (self.catalog_at - self.catalog_from) * 100 // span))
 
 
 async def read_state(db: Database) -> SyncState:
@@ -302,8 +316,10 @@ class SyncClient:
             await self._save_ack(reply.acked_up)
             self._sent = self._acked = reply.acked_up
             self._welcomed = True
+            after = reply.catalog_after or 0
             self.status = LinkStatus(state="online", since=utcnow(), hub_acked=reply.acked_up,
-                                     outbox_last=last)
+                                     outbox_last=last, catalog_from=after, catalog_at=after,
+                                     catalog_head=after)
             log.info("sync: connected to the hub (protocol %s); it has our events up to %s",
                      self.proto, reply.acked_up)
             tasks = [asyncio.create_task(self._reader(ws)), asyncio.create_task(self._sender(ws))]
@@ -402,6 +418,8 @@ class SyncClient:
                 state.applied_catalog = cursor
         except BadHubEvent as exc:
             await self._fail(ws, p.BAD_MESSAGE, f"catalogue entry could not be applied: {exc}")
+        self.status.catalog_at = cursor
+        self.status.catalog_head = max(cursor, frame.head or 0)
         await ws.send(p.encode(reply).decode())
 
     async def _save_ack(self, upto: int) -> None:

@@ -178,6 +178,9 @@ class Catalog(msgspec.Struct, tag="catalog", forbid_unknown_fields=True):
 
     after: Annotated[int, msgspec.Meta(ge=0, le=2**62)]
     events: Annotated[list[Event], msgspec.Meta(min_length=1, max_length=MAX_EVENTS_PER_FRAME)]
+    # The log's head when the frame was read: how far the store has to go (its catch-up
+    # progress on the store's pages). None: not said.
+    head: Annotated[int, msgspec.Meta(ge=0, le=2**62)] | None = None
 
 
 class CatalogAck(msgspec.Struct, tag="catalog_ack", forbid_unknown_fields=True):
@@ -389,12 +392,13 @@ def receive_catalog(cursor: int, frame: Catalog) -> tuple[tuple[Event, ...], int
 
 
 def catalog_frames(after: int, entries: Sequence[Event],
-                   limit_bytes: int = MAX_FRAME_BYTES - 1024) -> list[Catalog]:
+                   limit_bytes: int = MAX_FRAME_BYTES - 1024,
+                   head: int | None = None) -> list[Catalog]:
     """Split catalogue-log entries (rising seqs, all past `after`) into frames, each
-    naming the cursor it follows."""
+    naming the cursor it follows (and the log's head, when given)."""
     out: list[Catalog] = []
     for part in frames(entries, limit_bytes):
-        out.append(Catalog(after=after, events=part.events))
+        out.append(Catalog(after=after, events=part.events, head=head))
         after = part.events[-1].seq
     return out
 
