@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from app.core.i18n import _
+from app.core.i18n import N_, _, ngettext
 from app.core.words import count_of
 
 __all__ = [
@@ -393,24 +393,24 @@ class _AI:
 _FIXED_AIS = {
     "00": _AI("SSCC", 18, fixed=True),
     "01": _AI("GTIN", 14, fixed=True),
-    "02": _AI("contained GTIN", 14, fixed=True),
-    "11": _AI("production date", 6, fixed=True),
-    "13": _AI("packaging date", 6, fixed=True),
-    "15": _AI("best before", 6, fixed=True),
-    "17": _AI("expiry", 6, fixed=True),
+    "02": _AI(N_("contained GTIN"), 14, fixed=True),
+    "11": _AI(N_("production date"), 6, fixed=True),
+    "13": _AI(N_("packaging date"), 6, fixed=True),
+    "15": _AI(N_("best before"), 6, fixed=True),
+    "17": _AI(N_("expiry"), 6, fixed=True),
 }
 _TWO_DIGIT_AIS = {
     **_FIXED_AIS,
-    "10": _AI("batch", 20, numeric=False),
-    "21": _AI("serial", 20, numeric=False),
-    "30": _AI("count", 8),
-    "37": _AI("count", 8),
+    "10": _AI(N_("batch"), 20, numeric=False),
+    "21": _AI(N_("serial"), 20, numeric=False),
+    "30": _AI(N_("count"), 8),
+    "37": _AI(N_("count"), 8),
 }
 _FAMILY_AIS = {  # 4-digit AIs whose last digit is the decimal-point position
-    "310": (_AI("net weight (kg)", 6, fixed=True), 5),
-    "320": (_AI("net weight (lb)", 6, fixed=True), 5),
-    "392": (_AI("price", 15), 9),
-    "393": (_AI("price with currency", 18, min_length=4), 9),
+    "310": (_AI(N_("net weight (kg)"), 6, fixed=True), 5),
+    "320": (_AI(N_("net weight (lb)"), 6, fixed=True), 5),
+    "392": (_AI(N_("price"), 15), 9),
+    "393": (_AI(N_("price with currency"), 18, min_length=4), 9),
 }
 _DATE_AIS = ("11", "13", "15", "17")
 _CHECKED_AIS = ("00", "01", "02")
@@ -458,38 +458,47 @@ def _gs1_date(value: str, today: datetime.date | None = None) -> datetime.date |
 
 def _check_value(ai: str, spec: _AI, value: str) -> None:
     """Validate one field so every dict parse_gs1 returns is safe to interpret."""
-    name = f"GS1: {spec.label} {ai}"
+    name = _("GS1: %(label)s %(ai)s") % {"label": _(spec.label), "ai": ai}
     if spec.fixed:
         if len(value) != spec.length or not _is_digits(value):
-            raise BarcodeError(f"{name} must be {count_of(spec.length, 'digit')}, got {value!r}")
+            raise BarcodeError(ngettext("%(name)s must be %(num)s digit, got %(got)r",
+                                        "%(name)s must be %(num)s digits, got %(got)r",
+                                        spec.length)
+                               % {"name": name, "num": spec.length, "got": value})
     else:
         if not value:
-            raise BarcodeError(f"{name} is empty")
+            raise BarcodeError(_("%(name)s is empty") % {"name": name})
         if len(value) > spec.length:
             raise BarcodeError(
-                f"{name} is too long ({len(value)} characters, at most {spec.length})"
+                _("%(name)s is too long (%(num)s characters, at most %(most)s)")
+                % {"name": name, "num": len(value), "most": spec.length}
             )
         if spec.numeric and not _is_digits(value):
-            raise BarcodeError(f"{name} must be digits, got {value!r}")
+            raise BarcodeError(_("%(name)s must be digits, got %(got)r")
+                               % {"name": name, "got": value})
         if len(value) < spec.min_length:
-            raise BarcodeError(f"{name} must be a 3-digit currency code followed by the price")
+            raise BarcodeError(_("%(name)s must be a 3-digit currency code followed by the "
+                                 "price") % {"name": name})
         if not spec.numeric:
             bad = next((c for c in value if _CSET82.fullmatch(c) is None), None)
             if bad is not None:
-                raise BarcodeError(f"{name} has character {bad!r}, which GS1 does not allow")
+                raise BarcodeError(_("%(name)s has character %(bad)r, which GS1 does not allow")
+                                   % {"name": name, "bad": bad})
     if ai in _CHECKED_AIS:
         _require_check(value, f"{name} ")
     if ai in _DATE_AIS and _gs1_date(value) is None:
-        raise BarcodeError(f"{name} has an invalid date {value}")
+        raise BarcodeError(_("%(name)s has an invalid date %(date)s")
+                           % {"name": name, "date": value})
 
 
 def _store(fields: dict[str, str], ai: str, spec: _AI, value: str) -> None:
     if ai in fields:
-        raise BarcodeError(f"GS1: application identifier {ai} appears twice")
+        raise BarcodeError(_("GS1: application identifier %(ai)s appears twice") % {"ai": ai})
     if len(ai) == 4:
         other = next((k for k in fields if len(k) == 4 and k[:3] == ai[:3]), None)
         if other is not None:
-            raise BarcodeError(f"GS1: {spec.label} given twice ({other} and {ai})")
+            raise BarcodeError(_("GS1: %(label)s given twice (%(other)s and %(ai)s)")
+                               % {"label": _(spec.label), "other": other, "ai": ai})
     _check_value(ai, spec, value)
     fields[ai] = value
 
@@ -504,18 +513,19 @@ def _parse_fnc1(data: str, fields: dict[str, str]) -> None:
         head = data[pos : pos + 2]
         if not _is_digits(head) or len(head) < 2:
             raise BarcodeError(
-                f"GS1: expected an application identifier at position {pos + 1}, "
-                f"got {data[pos : pos + 4]!r}"
+                _("GS1: expected an application identifier at position %(pos)s, got %(got)r")
+                % {"pos": pos + 1, "got": data[pos : pos + 4]}
             )
         length = _ai_length(head)
         ai = data[pos : pos + length]
         if len(ai) < length or not _is_digits(ai):
             raise BarcodeError(
-                f"GS1: incomplete application identifier {ai!r} at position {pos + 1}"
+                _("GS1: incomplete application identifier %(ai)r at position %(pos)s")
+                % {"ai": ai, "pos": pos + 1}
             )
         spec = _ai_spec(ai)
         if spec is None:
-            raise BarcodeError(f"GS1: unsupported application identifier {ai}")
+            raise BarcodeError(_("GS1: unsupported application identifier %(ai)s") % {"ai": ai})
         pos += len(ai)
         if spec.fixed:
             end = pos + spec.length
@@ -536,12 +546,12 @@ def _parse_parenthesised(data: str, fields: dict[str, str]) -> None:
     """
     marks = list(_PAREN_AI.finditer(data))
     if not marks or marks[0].start() != 0:
-        raise BarcodeError("GS1: expected '(' application identifier ')' at the start")
+        raise BarcodeError(_("GS1: expected '(' application identifier ')' at the start"))
     for mark, following in zip(marks, [*marks[1:], None], strict=True):
         ai = mark.group(1)
         spec = _ai_spec(ai)
         if spec is None:
-            raise BarcodeError(f"GS1: unsupported application identifier {ai}")
+            raise BarcodeError(_("GS1: unsupported application identifier %(ai)s") % {"ai": ai})
         end = following.start() if following is not None else len(data)
         _store(fields, ai, spec, data[mark.end() : end].strip(" "))
 
@@ -561,14 +571,14 @@ def parse_gs1(element_string: str) -> dict[str, str]:
     """
     aim, data = _strip_aim(element_string)
     if aim and aim not in _GS1_AIMS:
-        raise BarcodeError(f"GS1: symbology {aim} does not carry GS1 data")
+        raise BarcodeError(_("GS1: symbology %(aim)s does not carry GS1 data") % {"aim": aim})
     fields: dict[str, str] = {}
     if data.startswith("("):
         _parse_parenthesised(data, fields)
     else:
         _parse_fnc1(data, fields)
     if not fields:
-        raise BarcodeError("GS1: empty element string")
+        raise BarcodeError(_("GS1: empty element string"))
     return fields
 
 
@@ -592,8 +602,9 @@ def _price_paise(ai: str, digits: str) -> int:
     excess = 10 ** (decimals - 2)
     if amount % excess:
         raise BarcodeError(
-            f"GS1: price {ai} has {decimals} decimals; "
-            f"{_decimal_text(digits, decimals)} is not a whole number of paise"
+            _("GS1: price %(ai)s has %(decimals)s decimals; %(amount)s is not a whole number "
+              "of paise") % {"ai": ai, "decimals": decimals,
+                             "amount": _decimal_text(digits, decimals)}
         )
     return amount // excess
 
@@ -601,17 +612,17 @@ def _price_paise(ai: str, digits: str) -> int:
 def _scan_from_gs1(raw: str, fields: dict[str, str], today: datetime.date) -> "ScanResult":
     """Turn validated GS1 fields into a ScanResult in grams, paise and dates."""
     if "01" in fields and "02" in fields:
-        raise BarcodeError("GS1: both GTIN 01 and contained GTIN 02 given; expected one")
+        raise BarcodeError(_("GS1: both GTIN 01 and contained GTIN 02 given; expected one"))
     gtin = fields.get("01") or fields.get("02")
     if gtin is not None:
         lookup = normalize_gtin(gtin)
     elif "00" in fields:
         lookup = fields["00"]  # pallet/case label: receiving looks the SSCC up itself
     else:
-        raise BarcodeError("GS1: no product code; expected GTIN 01, 02 or SSCC 00")
+        raise BarcodeError(_("GS1: no product code; expected GTIN 01, 02 or SSCC 00"))
 
     if "30" in fields and "37" in fields:
-        raise BarcodeError("GS1: both count 30 and count 37 given; expected one")
+        raise BarcodeError(_("GS1: both count 30 and count 37 given; expected one"))
     count = fields.get("30") or fields.get("37")
 
     weight_g = None
@@ -624,7 +635,8 @@ def _scan_from_gs1(raw: str, fields: dict[str, str], today: datetime.date) -> "S
         weight_g = _round_div(int(fields[ai]) * 45_359_237, 10 ** (int(ai[3]) + 5))
 
     if "392" in by_ai and "393" in by_ai:
-        raise BarcodeError(f"GS1: price given twice ({by_ai['392']} and {by_ai['393']})")
+        raise BarcodeError(_("GS1: price given twice (%(first)s and %(second)s)")
+                           % {"first": by_ai["392"], "second": by_ai["393"]})
     price = None
     if "392" in by_ai:
         price = _price_paise(by_ai["392"], fields[by_ai["392"]])
@@ -633,7 +645,8 @@ def _scan_from_gs1(raw: str, fields: dict[str, str], today: datetime.date) -> "S
         currency, digits = fields[ai][:3], fields[ai][3:]
         if currency != HOME_CURRENCY:
             raise BarcodeError(
-                f"GS1: price {ai} is in currency {currency}; only INR ({HOME_CURRENCY}) is accepted"
+                _("GS1: price %(ai)s is in currency %(currency)s; only INR (%(home)s) is "
+                  "accepted") % {"ai": ai, "currency": currency, "home": HOME_CURRENCY}
             )
         price = _price_paise(ai, digits)
 

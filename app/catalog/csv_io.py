@@ -48,6 +48,7 @@ from typing import TextIO
 from app.catalog.barcodes import MeasureRule
 from app.catalog.rules import parse_product
 from app.core import csv_safe
+from app.core.i18n import _
 from app.core.money import MAX_QUANTITY, to_decimal_string
 
 COLUMNS = (
@@ -94,7 +95,7 @@ class RowError:
     message: str
 
     def __str__(self) -> str:
-        return f"line {self.line}: {self.message}"
+        return _("line %(line)s: %(message)s") % {"line": self.line, "message": self.message}
 
 
 @dataclass
@@ -127,7 +128,8 @@ def parse_line_quantity(text: str) -> int:
     cleaned = text.strip()
     if not re.fullmatch(r"[0-9]{1,7}", cleaned) or not 0 < int(cleaned) <= MAX_QUANTITY:
         shown = cleaned if len(cleaned) <= 20 else cleaned[:20] + "…"
-        raise ValueError(f"quantity {shown!r} must be a whole number from 1 to {MAX_QUANTITY:,}")
+        raise ValueError(_("quantity %(qty)r must be a whole number from 1 to %(most)s")
+                         % {"qty": shown, "most": f"{MAX_QUANTITY:,}"})
     return int(cleaned)
 
 
@@ -147,10 +149,10 @@ def csv_rows(reader: csv.DictReader) -> Iterator[dict[str, str]]:
         yield from reader
     except csv.Error as exc:
         if "field limit" in str(exc):
-            message = (f"a field is longer than {csv.field_size_limit() // 1024} KiB; "
-                       "the file was not read past this line")
+            message = (_("a field is longer than %(kib)s KiB; the file was not read past this "
+                         "line") % {"kib": csv.field_size_limit() // 1024})
         else:
-            message = f"the file cannot be read past this line ({exc})"
+            message = _("the file cannot be read past this line (%(reason)s)") % {"reason": exc}
         raise CsvUnreadable(reader.line_num + 1, message) from None  # the line it failed on
 
 
@@ -159,7 +161,8 @@ def csv_header(reader: csv.DictReader) -> list[str]:
     try:
         return list(reader.fieldnames or [])
     except csv.Error as exc:
-        raise CsvUnreadable(1, f"the header row cannot be read ({str(exc)[:80]})") from None
+        raise CsvUnreadable(1, _("the header row cannot be read (%(reason)s)")
+                             % {"reason": str(exc)[:80]}) from None
 
 
 def open_table(text: str, columns: Sequence[str], required: Sequence[str]) -> csv.DictReader:
@@ -171,16 +174,16 @@ def open_table(text: str, columns: Sequence[str], required: Sequence[str]) -> cs
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [h.strip().lower() for h in csv_header(reader)]
     if not header:
-        raise CsvUnreadable(1, "the file is empty (a header row is needed)")
+        raise CsvUnreadable(1, _("the file is empty (a header row is needed)"))
     reader.fieldnames = header
     unknown = [h for h in header if h not in columns]
     missing = [c for c in required if c not in header]
     if unknown or missing:
         parts = []
         if missing:
-            parts.append("missing column(s): " + ", ".join(missing))
+            parts.append(_("missing column(s): %(columns)s") % {"columns": ", ".join(missing)})
         if unknown:
-            parts.append("unknown column(s): " + ", ".join(unknown))
+            parts.append(_("unknown column(s): %(columns)s") % {"columns": ", ".join(unknown)})
         raise CsvUnreadable(1, "; ".join(parts))
     return reader
 
@@ -214,7 +217,7 @@ def _take_row(out: ParsedCatalog, line: int, rec: dict[str, str], rules: Sequenc
               seen_sku: dict[str, int], seen_code: dict[str, int]) -> None:
     """Check one row of the catalogue file and add it (or its error) to `out`."""
     if None in rec:
-        out.errors.append(RowError(line, "more fields than the header has columns"))
+        out.errors.append(RowError(line, _("more fields than the header has columns")))
         return
     if not any((v or "").strip() for v in rec.values()):
         return  # blank line
@@ -224,11 +227,13 @@ def _take_row(out: ParsedCatalog, line: int, rec: dict[str, str], rules: Sequenc
         out.errors.append(RowError(line, str(exc)))
         return
     if row.sku in seen_sku:
-        out.errors.append(RowError(line, f"sku {row.sku} already on line {seen_sku[row.sku]}"))
+        out.errors.append(RowError(line, _("sku %(sku)s already on line %(line)s")
+                                   % {"sku": row.sku, "line": seen_sku[row.sku]}))
         return
     clash = next((c for c in row.barcodes if c in seen_code), None)
     if clash:
-        out.errors.append(RowError(line, f"barcode {clash} already on line {seen_code[clash]}"))
+        out.errors.append(RowError(line, _("barcode %(code)s already on line %(line)s")
+                                   % {"code": clash, "line": seen_code[clash]}))
         return
     seen_sku[row.sku] = line
     seen_code.update(dict.fromkeys(row.barcodes, line))

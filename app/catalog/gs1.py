@@ -29,7 +29,7 @@ from app.catalog.barcodes import (
     normalize_gtin,
     parse_gs1,
 )
-from app.core.words import count_of
+from app.core.i18n import _, ngettext
 
 __all__ = [
     "GS1Data",
@@ -81,7 +81,7 @@ def gs1_year(yy: int, today: datetime.date) -> int:
     means the previous century, -99..-50 the next one, anything else this century.
     """
     if isinstance(yy, bool) or not isinstance(yy, int) or not 0 <= yy <= 99:
-        raise GS1Error(f"GS1: year {yy} must be two digits")
+        raise GS1Error(_("GS1: year %(year)s must be two digits") % {"year": yy})
     century, current = divmod(today.year, 100)
     difference = yy - current
     if difference >= 51:
@@ -94,17 +94,21 @@ def gs1_year(yy: int, today: datetime.date) -> int:
 def expiry_date(yymmdd: str, today: datetime.date) -> datetime.date:
     """YYMMDD of AI 17 (or 15, 11, 13) as a date; day 00 is the last day of the month."""
     if not isinstance(yymmdd, str) or len(yymmdd) != 6 or _DIGITS.fullmatch(yymmdd) is None:
-        raise GS1Error(f"GS1: date must be 6 digits YYMMDD, got {yymmdd!r}")
+        raise GS1Error(_("GS1: date must be 6 digits YYMMDD, got %(got)r") % {"got": yymmdd})
     year = gs1_year(int(yymmdd[:2]), today)
     month, day = int(yymmdd[2:4]), int(yymmdd[4:6])
     if not 1 <= month <= 12:
-        raise GS1Error(f"GS1: date {yymmdd} has month {month:02d}; expected 01 to 12")
+        raise GS1Error(_("GS1: date %(date)s has month %(month)02d; expected 01 to 12")
+                       % {"date": yymmdd, "month": month})
     last = calendar.monthrange(year, month)[1]
     if day == 0:
         day = last
     if day > last:
-        raise GS1Error(f"GS1: date {yymmdd} has day {day:02d}; "
-                       f"{year}-{month:02d} has {count_of(last, 'day')}")
+        raise GS1Error(ngettext("GS1: date %(date)s has day %(day)02d; %(year)s-%(month)02d "
+                                "has %(num)s day",
+                                "GS1: date %(date)s has day %(day)02d; %(year)s-%(month)02d "
+                                "has %(num)s days", last)
+                       % {"date": yymmdd, "day": day, "year": year, "month": month, "num": last})
     return datetime.date(year, month, day)
 
 
@@ -117,10 +121,12 @@ def piece_gtin(gtin14: str) -> str | None:
     canonical form of ``normalize_gtin`` (a zero-padded GTIN-8 piece comes back as 8 digits).
     """
     if not isinstance(gtin14, str) or _DIGITS.fullmatch(gtin14) is None or len(gtin14) != 14:
-        raise GS1Error(f"GS1: a case GTIN must be 14 digits, got {str(gtin14)[:20]!r}")
+        raise GS1Error(_("GS1: a case GTIN must be 14 digits, got %(got)r")
+                       % {"got": str(gtin14)[:20]})
     if gtin_check_digit(gtin14[:-1]) != gtin14[-1]:
         raise GS1Error(
-            f"GS1: GTIN {gtin14} check digit wrong: expected {gtin_check_digit(gtin14[:-1])}"
+            _("GS1: GTIN %(gtin)s check digit wrong: expected %(expected)s")
+            % {"gtin": gtin14, "expected": gtin_check_digit(gtin14[:-1])}
         )
     if gtin14[0] not in PACKAGING_LEVELS:
         return None
@@ -132,6 +138,12 @@ def _round_div(numerator: int, denominator: int) -> int:
     return (2 * numerator + denominator) // (2 * denominator)
 
 
+def _too_long(n: int) -> str:
+    return ngettext("GS1: too long (%(num)s character, at most %(most)s)",
+                    "GS1: too long (%(num)s characters, at most %(most)s)", n) % {
+        "num": n, "most": MAX_SCAN_LENGTH}
+
+
 def parse_element_string(raw: str, today: datetime.date) -> GS1Data:
     """Parse one GS1 element string as a scanner or camera delivers it.
 
@@ -140,28 +152,29 @@ def parse_element_string(raw: str, today: datetime.date) -> GS1Data:
     truncated fixed-length fields, control characters and over-long input raise GS1Error.
     """
     if not isinstance(raw, str):
-        raise GS1Error("GS1: expected text")
+        raise GS1Error(_("GS1: expected text"))
     # Refuse before any regex walks it: stripping edge spaces is quadratic on hostile input.
     if len(raw) > _MAX_RAW:
-        raise GS1Error(f"GS1: too long ({count_of(len(raw), 'character')}, at most {MAX_SCAN_LENGTH})")
+        raise GS1Error(_too_long(len(raw)))
     data = _EDGE_SPACE.sub("", raw)
     if not data:
-        raise GS1Error("GS1: empty")
+        raise GS1Error(_("GS1: empty"))
     if len(data) > MAX_SCAN_LENGTH:
-        raise GS1Error(f"GS1: too long ({count_of(len(data), 'character')}, at most {MAX_SCAN_LENGTH})")
+        raise GS1Error(_too_long(len(data)))
     control = _CONTROL.search(data)
     if control is not None:
         raise GS1Error(
-            f"GS1: control character U+{ord(control.group()):04X} at position {control.start() + 1}"
+            _("GS1: control character U+%(code)s at position %(pos)s")
+            % {"code": f"{ord(control.group()):04X}", "pos": control.start() + 1}
         )
     try:
         fields = parse_gs1(data)
     except BarcodeError as e:
         raise GS1Error(str(e)) from None
     if "01" in fields and "02" in fields:
-        raise GS1Error("GS1: both GTIN 01 and contained GTIN 02 given; expected one")
+        raise GS1Error(_("GS1: both GTIN 01 and contained GTIN 02 given; expected one"))
     if "30" in fields and "37" in fields:
-        raise GS1Error("GS1: both count 30 and count 37 given; expected one")
+        raise GS1Error(_("GS1: both count 30 and count 37 given; expected one"))
     gtin = fields.get("01") or fields.get("02")
     count = fields.get("30") or fields.get("37")
     weight_ai = next((ai for ai in fields if ai.startswith("310")), None)

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from app.catalog.barcodes import BarcodeError, MeasureRule, parse_scan
+from app.core.i18n import _
 from app.core.money import GST_SLABS_BP, MoneyError, format_amount, parse_amount, parse_gst_rate
 
 UNITS = ("piece", "kg", "litre")
@@ -87,10 +88,11 @@ def check_sku(text: str) -> str:
     """'ata-aash-5kg' -> 'ATA-AASH-5KG'."""
     sku = _text(text).strip().upper()
     if not sku:
-        raise ProductError("sku is empty")
+        raise ProductError(_("sku is empty"))
     if not SKU_RE.fullmatch(sku):
-        raise ProductError(f"SKU {_shown(_text(text).strip())} may only use A-Z, 0-9 and . _ -,"
-                           f" start with a letter or digit, at most {SKU_MAX} characters")
+        raise ProductError(_("SKU %(sku)s may only use A-Z, 0-9 and . _ -, start with a letter"
+                             " or digit, at most %(most)s characters")
+                           % {"sku": _shown(_text(text).strip()), "most": SKU_MAX})
     return sku
 
 
@@ -127,10 +129,12 @@ def _one_line_name(field: str, text: object) -> str:
     name = " ".join(_text(text).split())
     hidden = hidden_characters(name)
     if hidden:
-        raise ProductError(f"{field} has a control or invisible character (U+{ord(hidden[0]):04X}):"
-                           " type the name again without it")
+        raise ProductError(_("%(field)s has a control or invisible character (U+%(code)s):"
+                             " type the name again without it")
+                           % {"field": field, "code": f"{ord(hidden[0]):04X}"})
     if len(name) > NAME_MAX:
-        raise ProductError(f"{field} is longer than {NAME_MAX} characters")
+        raise ProductError(_("%(field)s is longer than %(most)s characters")
+                           % {"field": field, "most": NAME_MAX})
     return name
 
 
@@ -140,7 +144,7 @@ def check_name(text: str) -> str:
     override or a zero-width space would show staff and customers one name while the
     catalogue, search and receipts hold another (issue #22)."""
     if not " ".join(_text(text).split()):
-        raise ProductError("name is empty")
+        raise ProductError(_("name is empty"))
     return _one_line_name("name", text)
 
 
@@ -148,7 +152,8 @@ def check_price_minor(price_minor: int) -> int:
     """A product's price in paise: more than zero and at most ₹1 crore."""
     if (not isinstance(price_minor, int) or isinstance(price_minor, bool)
             or not 0 < price_minor <= MAX_PRICE_MINOR):
-        raise ProductError(PRICE_RULE)
+        raise ProductError(_("price must be more than zero and at most %(most)s")
+                           % {"most": format_amount(MAX_PRICE_MINOR)[:-3]})
     return price_minor
 
 
@@ -156,11 +161,11 @@ def parse_price(text: str) -> int:
     """A product's price typed in rupees -> paise (money.parse_amount, then the bounds)."""
     cleaned = _text(text)
     if not cleaned.strip():
-        raise ProductError("price is empty")
+        raise ProductError(_("price is empty"))
     try:
         price = parse_amount(cleaned)
     except MoneyError as exc:
-        raise ProductError(f"price: {exc}") from None
+        raise ProductError(_("price: %(reason)s") % {"reason": exc}) from None
     return check_price_minor(price)
 
 
@@ -170,7 +175,8 @@ def check_mrp_minor(mrp_minor: int | None) -> int | None:
         return None
     if (not isinstance(mrp_minor, int) or isinstance(mrp_minor, bool)
             or not 0 < mrp_minor <= MAX_PRICE_MINOR):
-        raise ProductError(MRP_RULE)
+        raise ProductError(_("mrp must be empty (not known) or more than zero and at most "
+                             "%(most)s") % {"most": format_amount(MAX_PRICE_MINOR)[:-3]})
     return mrp_minor
 
 
@@ -182,7 +188,7 @@ def parse_mrp(text: str) -> int | None:
     try:
         mrp = parse_amount(cleaned)
     except MoneyError as exc:
-        raise ProductError(f"mrp: {exc}") from None
+        raise ProductError(_("mrp: %(reason)s") % {"reason": exc}) from None
     return check_mrp_minor(mrp)
 
 
@@ -195,15 +201,16 @@ def check_within_mrp(sku: str, price_minor: int, mrp_minor: int | None) -> None:
     """The Legal Metrology rule: nothing is sold above its MRP. The message names the
     product and both amounts, so whoever typed it sees which one to correct."""
     if mrp_minor is not None and price_minor > mrp_minor:
-        raise ProductError(f"{sku}: price {format_amount(price_minor)} is above its MRP "
-                           f"{format_amount(mrp_minor)}; a product may not be sold above "
-                           "its MRP (lower the price or correct the MRP)")
+        raise ProductError(_("%(sku)s: price %(price)s is above its MRP %(mrp)s; a product "
+                             "may not be sold above its MRP (lower the price or correct "
+                             "the MRP)") % {"sku": sku, "price": format_amount(price_minor),
+                                            "mrp": format_amount(mrp_minor)})
 
 
 def check_gst_bp(rate_bp: int) -> int:
     if isinstance(rate_bp, bool) or rate_bp not in GST_SLABS_BP:
         slabs = ", ".join(f"{s / 100:g}" for s in sorted(GST_SLABS_BP))
-        raise ProductError(f"GST rate must be one of {slabs} %")
+        raise ProductError(_("GST rate must be one of %(slabs)s %%") % {"slabs": slabs})
     return rate_bp
 
 
@@ -211,7 +218,7 @@ def parse_gst(text: str) -> int:
     """'5' / '5%' -> 500 basis points (money.parse_gst_rate: the slabs only)."""
     cleaned = _text(text)
     if not cleaned.strip():
-        raise ProductError("gst_rate is empty")
+        raise ProductError(_("gst_rate is empty"))
     try:
         return parse_gst_rate(cleaned)
     except MoneyError as exc:
@@ -221,7 +228,7 @@ def parse_gst(text: str) -> int:
 def check_hsn(text: str) -> str:
     hsn = _text(text).strip()
     if hsn and not HSN_RE.fullmatch(hsn):
-        raise ProductError(f"hsn {_shown(hsn)} must be 4, 6 or 8 digits")
+        raise ProductError(_("hsn %(hsn)s must be 4, 6 or 8 digits") % {"hsn": _shown(hsn)})
     return hsn
 
 
@@ -229,13 +236,14 @@ def check_unit(text: str) -> str:
     """'KG' -> 'kg'; empty is 'piece'."""
     unit = _text(text).strip().lower() or "piece"
     if unit not in UNITS:
-        raise ProductError(f"unit {_shown(unit)} must be one of {', '.join(UNITS)}")
+        raise ProductError(_("unit %(unit)s must be one of %(units)s")
+                           % {"unit": _shown(unit), "units": ", ".join(UNITS)})
     return unit
 
 
 def check_reorder_level(level: int) -> int:
     if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= MAX_REORDER_LEVEL:
-        raise ProductError("reorder level must be a whole number up to 1,00,00,000")
+        raise ProductError(_("reorder level must be a whole number up to 1,00,00,000"))
     return level
 
 
@@ -243,8 +251,8 @@ def parse_reorder_level(text: str) -> int:
     """The low-stock mark: a whole number from 0 to 1,00,00,000 (empty is 0)."""
     cleaned = _text(text).strip() or "0"
     if not _REORDER_RE.fullmatch(cleaned) or int(cleaned) > MAX_REORDER_LEVEL:
-        raise ProductError(f"reorder_level {_shown(cleaned)} must be a whole number "
-                           "up to 1,00,00,000")
+        raise ProductError(_("reorder_level %(value)s must be a whole number up to 1,00,00,000")
+                           % {"value": _shown(cleaned)})
     return int(cleaned)
 
 
@@ -252,7 +260,8 @@ def parse_active(text: str) -> bool:
     """yes/no, y/n, true/false, 1/0; empty is yes."""
     word = _text(text).strip().lower()
     if word not in TRUE_WORDS | FALSE_WORDS:
-        raise ProductError(f"active {_shown(_text(text).strip())} must be yes or no")
+        raise ProductError(_("active %(value)s must be yes or no")
+                           % {"value": _shown(_text(text).strip())})
     return word in TRUE_WORDS
 
 
@@ -260,7 +269,8 @@ def parse_tracks_expiry(text: str) -> bool:
     """yes/no, y/n, true/false, 1/0; empty is no (most products carry no expiry)."""
     word = _text(text).strip().lower()
     if word not in TRUE_WORDS | FALSE_WORDS:
-        raise ProductError(f"tracks_expiry {_shown(_text(text).strip())} must be yes or no")
+        raise ProductError(_("tracks_expiry %(value)s must be yes or no")
+                           % {"value": _shown(_text(text).strip())})
     return bool(word) and word in TRUE_WORDS
 
 
@@ -276,15 +286,16 @@ def canonical_barcode(code: str, measure_rules: Sequence[MeasureRule] = ()) -> s
     try:
         result = parse_scan(raw, measure_rules)
     except BarcodeError as exc:
-        raise ProductError(f"barcode {shown}: {exc}") from None
+        raise ProductError(_("barcode %(code)s: %(reason)s") % {"code": shown, "reason": exc}) from None
     if result.symbology == "gs1":
-        raise ProductError(f"barcode {shown}: a GS1 element string is not a product barcode; "
-                           "use the GTIN")
+        raise ProductError(_("barcode %(code)s: a GS1 element string is not a product "
+                             "barcode; use the GTIN") % {"code": shown})
     if result.symbology == "text":
-        raise ProductError(f"barcode {shown}: not an EAN, UPC or GTIN (8, 12, 13 or 14 digits)")
+        raise ProductError(_("barcode %(code)s: not an EAN, UPC or GTIN (8, 12, 13 or 14 digits)")
+                           % {"code": shown})
     if result.symbology == "variable" and result.lookup_code != result.raw:
-        raise ProductError(f"barcode {shown}: variable-measure code must have zero value "
-                           f"digits: {result.lookup_code}")
+        raise ProductError(_("barcode %(code)s: variable-measure code must have zero value "
+                             "digits: %(lookup)s") % {"code": shown, "lookup": result.lookup_code})
     return result.lookup_code
 
 
@@ -297,7 +308,7 @@ def canonical_barcodes(codes: Iterable[str], measure_rules: Sequence[MeasureRule
             continue
         code = canonical_barcode(raw, measure_rules)
         if code in out:
-            raise ProductError(f"barcode {_text(raw).strip()} is listed twice")
+            raise ProductError(_("barcode %(code)s is listed twice") % {"code": _text(raw).strip()})
         out.append(code)
     return tuple(out)
 

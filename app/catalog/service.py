@@ -288,7 +288,7 @@ class ImportReport:
 
 class ImportRejected(Exception):
     def __init__(self, errors: list[RowError]) -> None:
-        super().__init__(f"{len(errors)} bad row(s); nothing was written")
+        super().__init__(_("%(num)s bad row(s); nothing was written") % {"num": len(errors)})
         self.errors = errors
 
 
@@ -328,7 +328,7 @@ def _above_kept_mrp(row: ProductRow, known: tuple[str, dict] | None, mrp_column:
     try:
         check_within_mrp(row.sku, row.price_minor, known[1]["mrp_minor"])
     except ProductError as exc:
-        return f"{exc} (the file has no mrp column; the product keeps its MRP)"
+        return _("%(reason)s (the file has no mrp column; the product keeps its MRP)") % {"reason": exc}
     return ""
 
 
@@ -397,7 +397,8 @@ async def import_catalog(
                 errors.append(
                     RowError(
                         row.line,
-                        f"barcode {clash} belongs to product {sku_of.get(owner[clash], '?')}",
+                        _("barcode %(code)s belongs to product %(sku)s")
+                        % {"code": clash, "sku": sku_of.get(owner[clash], "?")},
                     )
                 )
                 continue

@@ -53,8 +53,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
 
+from app.core.i18n import N_, _, ngettext
 from app.core.money import format_amount, round_half_up, spread
-from app.core.words import count_of
 
 Kind = Literal["percent_off", "amount_off", "buy_x_get_y", "bundle_price", "qty_slab",
                "bill_amount_off", "bill_percent_off", "bill_free_item"]
@@ -121,16 +121,17 @@ class Window:
 
     def check(self) -> None:
         if self.starts and self.ends and self.ends < self.starts:
-            raise PromotionError(f"the offer ends ({self.ends}) before it starts ({self.starts})")
+            raise PromotionError(_("the offer ends (%(ends)s) before it starts (%(starts)s)")
+                                 % {"ends": self.ends, "starts": self.starts})
         if any(d not in range(7) for d in self.days):
-            raise PromotionError("days of the week are 0 (Monday) to 6 (Sunday)")
+            raise PromotionError(_("days of the week are 0 (Monday) to 6 (Sunday)"))
         if (self.since_minute is None) != (self.until_minute is None):
-            raise PromotionError("give both the start and the end of the hours, or neither")
+            raise PromotionError(_("give both the start and the end of the hours, or neither"))
         for minute in (self.since_minute, self.until_minute):
             if minute is not None and minute not in range(24 * 60 + 1):
-                raise PromotionError("hours are between 00:00 and 24:00")
+                raise PromotionError(_("hours are between 00:00 and 24:00"))
         if self.since_minute is not None and self.since_minute == self.until_minute:
-            raise PromotionError("the hours start and end at the same time")
+            raise PromotionError(_("the hours start and end at the same time"))
 
     def active(self, at: datetime) -> bool:
         day = at.date()
@@ -170,56 +171,59 @@ class Promotion:
     def check(self) -> Promotion:
         """The promotion, or a PromotionError naming what to fix."""
         if not self.id or len(self.id) > 64:
-            raise PromotionError("a promotion needs an id of at most 64 characters")
+            raise PromotionError(_("a promotion needs an id of at most 64 characters"))
         if not self.name.strip() or len(self.name) > MAX_NAME:
-            raise PromotionError(f"give the offer a name of at most {MAX_NAME} characters")
+            raise PromotionError(_("give the offer a name of at most %(most)s characters")
+                                 % {"most": MAX_NAME})
         if self.kind not in KINDS:
-            raise PromotionError(f"{self.kind!r} is not a kind of offer")
+            raise PromotionError(_("%(kind)r is not a kind of offer") % {"kind": self.kind})
         self.window.check()
-        for what, value in (("percent", self.percent_bp), ("amount", self.amount),
-                            ("bundle price", self.bundle_price), ("minimum bill", self.min_bill)):
+        for what, value in ((N_("percent"), self.percent_bp), (N_("amount"), self.amount),
+                            (N_("bundle price"), self.bundle_price),
+                            (N_("minimum bill"), self.min_bill)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise PromotionError(f"the {what} cannot be negative")
+                raise PromotionError(_("the %(what)s cannot be negative") % {"what": _(what)})
         if self.percent_bp > FULL_BP:
-            raise PromotionError("a percent off cannot be more than 100 %")
+            raise PromotionError(_("a percent off cannot be more than 100 %"))
         if self.cap is not None and self.cap <= 0:
-            raise PromotionError("a cap must be more than zero (or none)")
+            raise PromotionError(_("a cap must be more than zero (or none)"))
         if self.target.size() + (self.get_target.size() if self.get_target else 0) > MAX_TARGETS:
-            raise PromotionError(f"an offer names at most {MAX_TARGETS} products, brands "
-                                 "and categories")
+            raise PromotionError(_("an offer names at most %(most)s products, brands and "
+                                   "categories") % {"most": MAX_TARGETS})
         kind = self.kind
         if kind in ITEM_KINDS and self.target.empty:
-            raise PromotionError("say which products, brands or categories the offer is on")
+            raise PromotionError(_("say which products, brands or categories the offer is on"))
         if kind == "percent_off" and not self.percent_bp > 0:
-            raise PromotionError("a percent off needs a percent more than zero")
+            raise PromotionError(_("a percent off needs a percent more than zero"))
         if kind == "amount_off" and not self.amount > 0:
-            raise PromotionError("an amount off needs an amount more than zero")
+            raise PromotionError(_("an amount off needs an amount more than zero"))
         if kind == "buy_x_get_y":
             if not (0 < self.buy <= MAX_GROUP and 0 < self.get <= MAX_GROUP):
-                raise PromotionError(f"buy and get are whole numbers from 1 to {MAX_GROUP}")
+                raise PromotionError(_("buy and get are whole numbers from 1 to %(most)s")
+                                     % {"most": MAX_GROUP})
             if self.percent_bp == 0:
-                raise PromotionError("say how much off the free pieces are (100 % for free)")
+                raise PromotionError(_("say how much off the free pieces are (100 % for free)"))
             if self.get_target is not None and (self.get_target.empty
                                                 or self.get_target.overlaps(self.target)):
-                raise PromotionError("the pieces to get must be other products than the "
-                                     "pieces to buy (or leave them out for the same ones)")
+                raise PromotionError(_("the pieces to get must be other products than the "
+                                       "pieces to buy (or leave them out for the same ones)"))
         if kind == "bundle_price":
             if not 1 < self.size <= MAX_GROUP:
-                raise PromotionError(f"a bundle is 2 to {MAX_GROUP} pieces")
+                raise PromotionError(_("a bundle is 2 to %(most)s pieces") % {"most": MAX_GROUP})
             if self.bundle_price <= 0:
-                raise PromotionError("a bundle needs a price more than zero")
+                raise PromotionError(_("a bundle needs a price more than zero"))
         if kind == "qty_slab":
             if not 1 < self.size <= MAX_GROUP:
-                raise PromotionError(f"a slab starts from 2 to {MAX_GROUP} pieces")
+                raise PromotionError(_("a slab starts from 2 to %(most)s pieces") % {"most": MAX_GROUP})
             if (self.amount > 0) == (self.percent_bp > 0):
-                raise PromotionError("a slab takes either an amount or a percent off each piece")
+                raise PromotionError(_("a slab takes either an amount or a percent off each piece"))
         if kind == "bill_amount_off" and (self.amount <= 0 or self.min_bill < self.amount):
-            raise PromotionError("a bill offer needs an amount more than zero and a minimum "
-                                 "bill at least that amount")
+            raise PromotionError(_("a bill offer needs an amount more than zero and a minimum "
+                                   "bill at least that amount"))
         if kind == "bill_percent_off" and self.percent_bp <= 0:
-            raise PromotionError("a bill offer needs a percent more than zero")
+            raise PromotionError(_("a bill offer needs a percent more than zero"))
         if kind == "bill_free_item" and (not self.free_sku or self.min_bill <= 0):
-            raise PromotionError("a free-item offer needs the product and the bill it needs")
+            raise PromotionError(_("a free-item offer needs the product and the bill it needs"))
         return self
 
 
@@ -732,11 +736,11 @@ def best(items: Sequence[Item], promos: Iterable[Promotion], at: datetime,
     each line and why. `promos` are checked ones (``Promotion.check``)."""
     keys = [item.key for item in items]
     if len(set(keys)) != len(keys):
-        raise PromotionError("each line of the basket needs its own key")
+        raise PromotionError(_("each line of the basket needs its own key"))
     for item in items:
         if item.quantity <= 0 or item.gross < 0 or item.unit_price < 0:
-            raise PromotionError(f"line {item.key}: quantity must be more than zero and "
-                                 "prices cannot be negative")
+            raise PromotionError(_("line %(key)s: quantity must be more than zero and prices "
+                                   "cannot be negative") % {"key": item.key})
     running = applicable(promos, at, coupons)
     if not items or not running:
         return Result((), {item.key: 0 for item in items}, 0, True)
@@ -804,31 +808,45 @@ def _pct(bp: int) -> str:
     return f"{bp // 100}" if bp % 100 == 0 else f"{bp / 100:g}"
 
 
+def _pieces(n: int) -> str:
+    return ngettext("%(num)s piece", "%(num)s pieces", n) % {"num": n}
+
+
 def _why_per_piece(promo: Promotion, pieces: int) -> str:
-    what = (f"{_pct(promo.percent_bp)} % off" if promo.kind == "percent_off"
-            else f"{_money(promo.amount)} off each")
-    return f"{what}: {count_of(pieces, 'piece')}"
+    what = (_("%(pct)s %% off") % {"pct": _pct(promo.percent_bp)} if promo.kind == "percent_off"
+            else _("%(amount)s off each") % {"amount": _money(promo.amount)})
+    return f"{what}: {_pieces(pieces)}"
 
 
 def _why_grouped(promo: Promotion, use: _Use) -> str:
     if promo.kind == "buy_x_get_y":
-        off = "free" if promo.percent_bp == FULL_BP else f"{_pct(promo.percent_bp)} % off"
+        off = (_("free") if promo.percent_bp == FULL_BP
+               else _("%(pct)s %% off") % {"pct": _pct(promo.percent_bp)})
         times = use.pieces // (promo.buy + promo.get)
-        return f"Buy {promo.buy} get {promo.get} {off}: {times} × ({count_of(use.pieces, 'piece')})"
+        return _("Buy %(buy)s get %(get)s %(off)s: %(times)s × (%(pieces)s)") % {
+            "buy": promo.buy, "get": promo.get, "off": off, "times": times,
+            "pieces": _pieces(use.pieces)}
     if promo.kind == "bundle_price":
-        return (f"{promo.size} for {_money(promo.bundle_price)}: "
-                f"{count_of(use.groups, 'bundle')}")
+        return _("%(size)s for %(price)s: %(bundles)s") % {
+            "size": promo.size, "price": _money(promo.bundle_price),
+            "bundles": ngettext("%(num)s bundle", "%(num)s bundles", use.groups)
+            % {"num": use.groups}}
     each = _money(promo.amount) if promo.amount else f"{_pct(promo.percent_bp)} %"
-    return f"{each} off each from {promo.size}: {count_of(use.pieces, 'piece')}"
+    return _("%(each)s off each from %(size)s: %(pieces)s") % {
+        "each": each, "size": promo.size, "pieces": _pieces(use.pieces)}
 
 
 def _why_bill(promo: Promotion, off: int, bill: int) -> str:
     if promo.kind == "bill_free_item":
-        return f"Free on bills of {_money(promo.min_bill)} or more: bill {_money(bill)}"
+        return _("Free on bills of %(least)s or more: bill %(bill)s") % {
+            "least": _money(promo.min_bill), "bill": _money(bill)}
     if promo.kind == "bill_amount_off":
-        return f"{_money(off)} off bills of {_money(promo.min_bill)} or more"
-    capped = f" (at most {_money(promo.cap)})" if promo.cap is not None else ""
-    return f"{_pct(promo.percent_bp)} % off the bill{capped}"
+        return _("%(off)s off bills of %(least)s or more") % {
+            "off": _money(off), "least": _money(promo.min_bill)}
+    if promo.cap is not None:
+        return _("%(pct)s %% off the bill (at most %(cap)s)") % {
+            "pct": _pct(promo.percent_bp), "cap": _money(promo.cap)}
+    return _("%(pct)s %% off the bill") % {"pct": _pct(promo.percent_bp)}
 
 
 def _hints(items: Sequence[Item], running: Sequence[Promotion]) -> tuple[str, ...]:
@@ -840,5 +858,6 @@ def _hints(items: Sequence[Item], running: Sequence[Promotion]) -> tuple[str, ..
         if promo.kind in BILL_DISCOUNT_KINDS and 0 < promo.min_bill - bill <= promo.min_bill // 5:
             gain = (_money(promo.amount) if promo.kind == "bill_amount_off"
                     else f"{_pct(promo.percent_bp)} %")
-            hints.append(f"{_money(promo.min_bill - bill)} more for {gain} off")
+            hints.append(_("%(more)s more for %(gain)s off")
+                         % {"more": _money(promo.min_bill - bill), "gain": gain})
     return tuple(hints[:2])

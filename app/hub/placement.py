@@ -44,6 +44,7 @@ from sqlalchemy.exc import IntegrityError
 from app.config import HubConfig
 from app.core.clock import utcnow
 from app.core.db import NEXT_NUMBER_SQL, Session, next_number
+from app.core.i18n import _
 from app.core.ids import uuid7
 from app.core.words import count_of
 from app.hub import allocation, couriers, order_states, routing_inputs, webhooks
@@ -690,14 +691,15 @@ async def assign_by_hand(db: HubDatabase, cfg: HubConfig, order_id: str, store_i
         await lock_stores(s)
         order = await s.get(HubOrder, order_id, with_for_update=True)
         if order is None:
-            raise HubError("no such order")
+            raise HubError(_("no such order"))
         if order.status not in order_states.MOVABLE_BY_HAND:
-            raise HubError(f"an order that is {LABELS[order.status].lower()} cannot move")
+            raise HubError(_("an order that is %(status)s cannot move")
+                           % {"status": _(LABELS[order.status]).lower()})
         store = await s.get(HubStore, store_id)
         if store is None or not store.active:
-            raise HubError(f"no active store {store_id}")
+            raise HubError(_("no active store %(store)s") % {"store": store_id})
         if order.store_id == store_id:
-            raise HubError(f"the order is with {store_id} already")
+            raise HubError(_("the order is with %(store)s already") % {"store": store_id})
         wake: list[str] = []
         if order.store_id:
             await enqueue(s, [order.store_id], [("order.cancelled", {
@@ -718,15 +720,16 @@ async def assign_by_hand(db: HubDatabase, cfg: HubConfig, order_id: str, store_i
 async def cancel(db: HubDatabase, order_id: str, reason: str, actor: str) -> tuple[str, ...]:
     reason = reason.strip()
     if not reason:
-        raise HubError("say why the order is cancelled")
+        raise HubError(_("say why the order is cancelled"))
 
     async def body(s: Session) -> tuple[str, ...]:
         await lock_stores(s)
         order = await s.get(HubOrder, order_id, with_for_update=True)
         if order is None:
-            raise HubError("no such order")
+            raise HubError(_("no such order"))
         if not order_states.can(order.status, "cancelled"):
-            raise HubError(f"the order is {LABELS[order.status].lower()}; it cannot be cancelled")
+            raise HubError(_("the order is %(status)s; it cannot be cancelled")
+                           % {"status": _(LABELS[order.status]).lower()})
         wake: tuple[str, ...] = ()
         if order.store_id:
             await enqueue(s, [order.store_id], [("order.cancelled", {
@@ -758,7 +761,7 @@ async def mark_delivered(db: HubDatabase, order_id: str, actor: str) -> HubOrder
     async def body(s: Session) -> HubOrder:
         order = await s.get(HubOrder, order_id, with_for_update=True)
         if order is None:
-            raise HubError("no such order")
+            raise HubError(_("no such order"))
         if order.status == "delivered":
             return order
         parts = list(await s.scalars(select(HubOrder).where(HubOrder.parent_id == order.id)))
@@ -769,8 +772,8 @@ async def mark_delivered(db: HubDatabase, order_id: str, actor: str) -> HubOrder
                     _set_status(s, part, "delivered", actor)
             return order
         if order.status != "handed_over":
-            raise HubError(f"only an order with a rider can be delivered; this one is "
-                           f"{LABELS[order.status].lower()}")
+            raise HubError(_("only an order with a rider can be delivered; this one is "
+                             "%(status)s") % {"status": _(LABELS[order.status]).lower()})
         _log(s, order, "courier", f"Delivered (reported by {actor})")
         _set_status(s, order, "delivered", actor)
         return order

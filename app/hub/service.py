@@ -28,6 +28,7 @@ from app.catalog.models import Barcode, Product
 from app.core.clock import utcnow
 from app.core.db import Session
 from app.core.geo import point_problem
+from app.core.i18n import _
 from app.core.ids import uuid7
 from app.core.security import hash_token
 from app.hub import catalog_log, reconcile
@@ -74,7 +75,7 @@ def parse_pincodes(text: str | list[str]) -> list[str]:
     codes = [c.strip() for c in items if c.strip()]
     bad = [c for c in codes if not PINCODE.match(c)]
     if bad:
-        raise HubError(f"{bad[0]!r} is not a 6-digit PIN code")
+        raise HubError(_("%(code)r is not a 6-digit PIN code") % {"code": bad[0]})
     return sorted(set(codes))
 
 
@@ -90,15 +91,15 @@ async def add_store(db: HubDatabase, store_id: str, *, name: str, kind: str, lat
     """Register a store: it gets the catalogue from the shared catalogue log."""
     store_id = store_id.strip().upper()
     if not STORE_ID.match(store_id):
-        raise HubError("store id: a letter, then up to 7 letters or digits (like S1 or D2)")
+        raise HubError(_("store id: a letter, then up to 7 letters or digits (like S1 or D2)"))
     if kind not in ("counter", "darkstore"):
-        raise HubError("kind must be counter or darkstore")
+        raise HubError(_("kind must be counter or darkstore"))
     if problem := point_problem(lat, lon):
         raise HubError(problem)
     if not name.strip():
-        raise HubError("a store needs a name")
+        raise HubError(_("a store needs a name"))
     if not 1 <= pickers <= 500:
-        raise HubError("pickers must be between 1 and 500")
+        raise HubError(_("pickers must be between 1 and 500"))
     codes = parse_pincodes(pincodes)
     token = "kst_" + secrets.token_urlsafe(32)
 
@@ -110,8 +111,8 @@ async def add_store(db: HubDatabase, store_id: str, *, name: str, kind: str, lat
         await s.execute(select(HubStore.id).order_by(HubStore.id).with_for_update())
         await promotions.lock_chain_offers(s)
         if await s.get(HubStore, store_id) is not None:
-            raise HubError(f"store {store_id} is already registered (use rotate-token "
-                           "for a new token)")
+            raise HubError(_("store %(store)s is already registered (use rotate-token for a "
+                             "new token)") % {"store": store_id})
         store = HubStore(id=store_id, name=name.strip()[:80], kind=kind, lat=lat, lon=lon,
                          pincodes=",".join(codes), priority=priority, pickers=pickers,
                          active=True,
@@ -138,14 +139,14 @@ async def update_store(db: HubDatabase, store_id: str, *, pincodes: str | None =
     async with db.write() as s:
         store = await s.get(HubStore, store_id.upper())
         if store is None:
-            raise HubError(f"no store {store_id}")
+            raise HubError(_("no store %(store)s") % {"store": store_id})
         if pincodes is not None:
             store.pincodes = ",".join(parse_pincodes(pincodes))
         if priority is not None:
             store.priority = priority
         if pickers is not None:
             if not 1 <= pickers <= 500:
-                raise HubError("pickers must be between 1 and 500")
+                raise HubError(_("pickers must be between 1 and 500"))
             store.pickers = pickers
         if active is not None:
             store.active = active
@@ -157,7 +158,7 @@ async def rotate_token(db: HubDatabase, store_id: str) -> str:
     async with db.write() as s:
         store = await s.get(HubStore, store_id)
         if store is None:
-            raise HubError(f"no store {store_id}")
+            raise HubError(_("no store %(store)s") % {"store": store_id})
         store.token_hash = hash_token(token)
     return token
 
@@ -184,20 +185,23 @@ async def accept_store_database(db: HubDatabase, store_id: str, *,
     async with db.write() as s:
         store = await s.get(HubStore, store_id, with_for_update=True)
         if store is None:
-            raise UnknownStore(f"no store {store_id}")
+            raise UnknownStore(_("no store %(store)s") % {"store": store_id})
         if epoch is not None and epoch != (store.rejected_epoch or ""):
-            raise HubError(f"another connection of {store_id} was refused since this page "
-                           "was loaded: look at the alert again before accepting")
+            raise HubError(_("another connection of %(store)s was refused since this page "
+                             "was loaded: look at the alert again before accepting")
+                           % {"store": store_id})
         live = (await live_links(s, now, offline_after, [store_id])).get(store_id, [])
         if live:
             link = live[0]
             raise HubError(
-                f"{store_id} is connected right now with the database the hub knows (from "
-                f"{link.address or 'an unknown address'}, {link.version or 'unknown version'}, "
-                f"since {link.connected_at:%H:%M} UTC). The refused connection came from "
-                "somewhere else: accepting it would cut off the real store. Find the other "
-                "device, or rotate the store's token; if the store itself was just replaced, "
-                "accept once its old link has gone offline.")
+                _("%(store)s is connected right now with the database the hub knows (from "
+                  "%(address)s, %(version)s, since %(since)s UTC). The refused connection came "
+                  "from somewhere else: accepting it would cut off the real store. Find the "
+                  "other device, or rotate the store's token; if the store itself was just "
+                  "replaced, accept once its old link has gone offline.")
+                % {"store": store_id, "address": link.address or _("an unknown address"),
+                   "version": link.version or _("unknown version"),
+                   "since": f"{link.connected_at:%H:%M}"})
         store.epoch = store.rejected_epoch or store.epoch
         store.rejected_epoch = None
         store.rejected_link = ""
@@ -513,7 +517,8 @@ async def save_product(db: HubDatabase, edit: ProductEdit,
                                            .where(Barcode.code.in_(codes)))).all())
             clash = next((c for c, owner in owners.items() if owner != sku), None)
             if clash:
-                raise HubError(f"barcode {clash} already belongs to {owners[clash]}")
+                raise HubError(_("barcode %(code)s already belongs to %(sku)s")
+                               % {"code": clash, "sku": owners[clash]})
         if product is None:
             product = Product(id=uuid7(), sku=sku)
             s.add(product)
@@ -558,7 +563,7 @@ async def _change_product(db: HubDatabase, sku: str, **changes: Any) -> Product:
     async def change(s: Session) -> Product:
         product = await s.scalar(select(Product).where(Product.sku == sku.upper()))
         if product is None:
-            raise HubError(f"no product {sku}")
+            raise HubError(_("no product %(sku)s") % {"sku": sku})
         for key, value in changes.items():
             setattr(product, key, value)
         try:

@@ -14,7 +14,7 @@ from app.core.web import current_user, page
 from app.printing import service
 from app.printing.html_render import to_html
 from app.printing.layout import parse_layout
-from app.printing.status import job_status
+from app.printing.status import job_error, job_status
 
 MANAGER = requires("manager")
 
@@ -30,7 +30,7 @@ async def _printers_context(request: Request, message: str = "", kind: str = "ok
         "states": _queue(request).state, "depth": await service.queue_depth(db),
         "jobs": await service.jobs(db, limit=60), "message": message, "kind": kind,
         "problems": service.template_problems(cfg),
-        "job_title": service.job_title, "job_status": job_status,
+        "job_title": service.job_title, "job_status": job_status, "job_error": job_error,
     }
 
 

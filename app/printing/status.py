@@ -121,3 +121,53 @@ def banner(printer: str, reason: str, waiting: int, document: str = "receipt") -
             f"no {document}s waiting")
     return gettext("Printer %(printer)s: %(problem)s — %(waiting)s.") % {
         "printer": printer, "problem": headline(reason), "waiting": what}
+
+
+# A job's last_error is stored in English (the worker runs in no one's language); these
+# turn the worker's and the transport's sentences into the reader's language when shown.
+_REASONS = (
+    (re.compile(r"printer at (?P<where>.+) refused the connection \(off, or another port\?\)"),
+     N_("printer at %(where)s refused the connection (off, or another port?)")),
+    (re.compile(r"printer at (?P<where>.+) did not answer \(off, or not on this network\?\)"),
+     N_("printer at %(where)s did not answer (off, or not on this network?)")),
+    (re.compile(r"the printer closed the connection before it answered"),
+     N_("the printer closed the connection before it answered")),
+    (re.compile(r"not responding: the printer takes the connection but does not answer "
+                r"\(paper jam, cover open\?\)"),
+     N_("not responding: the printer takes the connection but does not answer "
+        "(paper jam, cover open?)")),
+    (re.compile(r"not responding: the printer has not confirmed the job; waiting for it"),
+     N_("not responding: the printer has not confirmed the job; waiting for it")),
+    (re.compile(r"not responding: the printer has not confirmed (?P<title>.+); waiting for it"),
+     N_("not responding: the printer has not confirmed %(title)s; waiting for it")),
+    (re.compile(r"(?P<reason>.+), (?P<num>[0-9]+) times; it may have printed: check the "
+                r"printer, then Retry or Reprint"),
+     N_("%(reason)s, %(num)s times; it may have printed: check the printer, then Retry or "
+        "Reprint")),
+    (re.compile(r"(?P<reason>.+); the job will be sent again"),
+     N_("%(reason)s; the job will be sent again")),
+    (re.compile(r"layout: (?P<reason>.*)", re.S), N_("layout: %(reason)s")),
+)
+
+
+def job_error(text: str) -> str:
+    """A job's stored (English) last_error in the language in force; text it does not
+    know (an exception's own words, one cut at 300 characters) shows as it is."""
+    if not text:
+        return text
+    for reason, head in _HEADLINE.items():
+        step = _NEXT_STEP[reason]
+        if text == f"{head}: {step}":
+            return f"{headline(reason)}: {next_step(reason)}"
+        if text == f"{head} while printing this; it will be printed again in full":
+            return gettext("%(problem)s while printing this; it will be printed again in "
+                           "full") % {"problem": headline(reason)}
+    for pattern, message in _REASONS:
+        match = pattern.fullmatch(text)
+        if match is None:
+            continue
+        found = match.groupdict()
+        if "reason" in found and pattern.pattern != _REASONS[-1][0].pattern:
+            found["reason"] = job_error(found["reason"])
+        return gettext(message) % found
+    return text
