@@ -512,6 +512,12 @@ class StoreDetail:
     orders_today: tuple[tuple[str, int], ...]  # online orders made today, by status
     history: tuple[LinkEvent, ...]  # newest first
     last_event_at: datetime | None  # the newest store event the hub applied (its `at`)
+    catalog_behind: int = 0  # entries of the shared catalogue log it has not applied
+
+    @property
+    def waiting_total(self) -> int:
+        """Its own events waiting and the catalogue-log entries it has yet to apply."""
+        return self.health.waiting_down + self.catalog_behind
 
 
 async def store_detail(db: HubDatabase, store_id: str, offline_after: timedelta,
@@ -526,10 +532,17 @@ async def store_detail(db: HubDatabase, store_id: str, offline_after: timedelta,
         row = await s.get(HubStore, store_id)
         if row is None:
             return None
-        waiting = (await s.execute(
+        waiting = dict((await s.execute(
             select(HubOutbox.kind, func.count())
             .where(HubOutbox.store_id == store_id, HubOutbox.seq > row.down_acked)
-            .group_by(HubOutbox.kind).order_by(HubOutbox.kind))).all()
+            .group_by(HubOutbox.kind))).all())
+        # The shared catalogue log past the store's place in it (issue #24): its ack on
+        # protocol 3, else how far the log was copied into its stream (counted above).
+        place = row.catalog_acked if row.sync_proto >= 3 else row.catalog_copied
+        behind = int(await s.scalar(select(func.count()).select_from(HubCatalogEntry)
+                                    .where(HubCatalogEntry.seq > place)) or 0)
+        if behind:
+            waiting["product.upserted"] = waiting.get("product.upserted", 0) + behind
         orders = dict((await s.execute(
             select(HubOrder.status, func.count())
             .where(HubOrder.store_id == store_id,
@@ -542,6 +555,8 @@ async def store_detail(db: HubDatabase, store_id: str, offline_after: timedelta,
     return StoreDetail(
         health=health[0],
         day=StoreDay(store_id, tuple(sales[0]), sales[1], sales[2], open_now),
-        pincodes=row.pincodes, waiting_by_kind=tuple((k, int(n)) for k, n in waiting),
+        pincodes=row.pincodes,
+        waiting_by_kind=tuple((k, int(waiting[k])) for k in sorted(waiting)),
+        catalog_behind=behind,
         orders_today=tuple((st, int(orders[st])) for st in in_order),
         history=tuple(history), last_event_at=row.last_event_at)

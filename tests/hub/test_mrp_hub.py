@@ -40,11 +40,13 @@ async def test_the_service_refuses_a_price_above_the_mrp(hub_db):
     assert str(refused.value) == REFUSAL
     assert await stored(hub_db) == {}
     await hub.save_product(hub_db, edit())
+    sent = [e.data for e in await catalog_log.read(hub_db)]
     with pytest.raises(hub.HubError, match="GHEE-500: price ₹330.00 is above its MRP ₹325.50"):
         await hub.set_price(hub_db, "GHEE-500", 33000)
     assert await stored(hub_db) == {"GHEE-500": (30000, 32550)}  # rolled back
+    assert [e.data for e in await catalog_log.read(hub_db)] == sent  # nothing sent
     await hub.set_price(hub_db, "GHEE-500", 32550)  # at the MRP is allowed
-    sent = [e.data for e in await catalog_log.read(hub_db)]
+    sent += [e.data for e in await catalog_log.read(hub_db)]  # the log keeps the newest
     assert [(d["price_minor"], d["mrp_minor"]) for d in sent] == [(30000, 32550),
                                                                     (32550, 32550)]
 
