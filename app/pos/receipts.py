@@ -165,10 +165,11 @@ async def reprint_receipt(db: Database, cfg: StoreConfig, sale_id: str,
         sale = await s.get(Sale, sale_id)
         if sale is None:
             return None
-        names_local = dict((await s.execute(
-            select(Product.id, Product.name_local).where(
-                Product.id.in_({line.product_id for line in sale.lines}),
-                Product.name_local != ""))).tuples().all())
+        names_local: dict[str, str] = {
+            pid: name for pid, name in (await s.execute(
+                select(Product.id, Product.name_local).where(
+                    Product.id.in_({line.product_id for line in sale.lines}),
+                    Product.name_local != ""))).all()}
         jobs = printing.print_document(s, cfg, "receipt", counter=sale.counter, ref=sale.id,
                                        title=f"Receipt {sale.number} (copy)", duplicate=True,
                                        **_receipt_context(cfg, sale, user.name,
