@@ -110,21 +110,25 @@ async def test_hub_operator_flow(new_page, hub_server: Hub, device: str) -> None
 
 
 async def ack_as_store(hub: Hub, store_id: str, sales: tuple[int, ...] = ()) -> None:
-    """Be the store for a moment, as its sync client is: hello, send a sale.completed
-    for each amount in `sales` (paise, now), take every event the hub has queued for
-    it, acknowledge the last, close. (The epoch is this test's own.)"""
+    """Be the store for a moment, as its sync client is (protocol 3): hello, send a
+    sale.completed for each amount in `sales` (paise, now), take every event the hub has
+    queued for it and the shared catalogue log up to its head, acknowledge both, close.
+    (The epoch is this test's own.)"""
     with sqlite3.connect(hub.sqlite_path) as db:
-        acked, made = db.execute("SELECT down_acked, down_seq FROM hub_stores WHERE id = ?",
-                                 (store_id,)).fetchone()
+        acked, made, cat_acked = db.execute(
+            "SELECT down_acked, down_seq, catalog_acked FROM hub_stores WHERE id = ?",
+            (store_id,)).fetchone()
+        head = db.execute("SELECT seq FROM hub_catalog_head").fetchone()[0]
     async with connect(hub.ws_url, additional_headers={
             "Authorization": f"Bearer {hub.tokens[store_id]}"},
             user_agent_header="kirana-store/e2e", open_timeout=10) as ws:
-        await ws.send(json.dumps({"type": "hello", "proto": 1, "store_id": store_id,
-                                  "epoch": f"e2e-{store_id}-epoch", "applied_down": acked}))
-        last, sent, applied = acked, 0, 0
-        while last < made or applied < sent or not sent and sales:
+        await ws.send(json.dumps({"type": "hello", "proto": 1, "proto_max": 3,
+                                  "store_id": store_id, "epoch": f"e2e-{store_id}-epoch",
+                                  "applied_down": acked, "applied_catalog": cat_acked}))
+        last, sent, applied, cursor = acked, 0, 0, cat_acked
+        while last < made or applied < sent or not sent and sales or cursor < head:
             message = json.loads(await asyncio.wait_for(ws.recv(), 10))
-            assert message["type"] in ("welcome", "events", "ack"), message
+            assert message["type"] in ("welcome", "events", "ack", "catalog"), message
             if message["type"] == "welcome" and sales:
                 now = datetime.now(UTC).isoformat()
                 first = message["acked_up"] + 1
@@ -139,6 +143,9 @@ async def ack_as_store(hub: Hub, store_id: str, sales: tuple[int, ...] = ()) -> 
                 applied = message["upto"]
             elif message["type"] == "events":
                 last = message["events"][-1]["seq"]
+            elif message["type"] == "catalog":
+                cursor = message["events"][-1]["seq"]
+                await ws.send(json.dumps({"type": "catalog_ack", "upto": cursor}))
         await ws.send(json.dumps({"type": "ack", "upto": last}))
         await asyncio.sleep(0.3)  # the hub commits the ack before the link closes
 
