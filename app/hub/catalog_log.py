@@ -101,23 +101,13 @@ async def read(db: HubDatabase, after: int = 0, limit: int = READ_LIMIT) -> list
 
 
 async def copy_to_stream(db: HubDatabase, store_id: str, upto: int) -> int:
-    """For a store on protocol 1 or 2: copy the log's entries past the store's
-    `catalog_copied` (at most READ_LIMIT, up to `upto`) into its own stream, under its
-    row's lock. Returns how far the log is now copied."""
+    """For a store on protocol 1 or 2, from its link: copy one read of the log's entries
+    past the store's `catalog_copied` (up to `upto`) into its own stream. Returns how
+    far the log is now copied (service.copy_catalogue_into_stream)."""
     from app.hub import service  # (service imports this module)
 
     async def body(s: Session) -> int:
-        copied = await s.scalar(select(HubStore.catalog_copied).where(HubStore.id == store_id)
-                                .with_for_update())
-        if copied is None or copied >= upto:
-            return int(copied or 0)
-        entries = await entries_after(s, int(copied), upto)
-        if entries:
-            await service.enqueue(s, [store_id], [(e.kind, e.data) for e in entries])
-        reached = entries[-1].seq if len(entries) == READ_LIMIT else upto
-        await s.execute(update(HubStore).where(HubStore.id == store_id)
-                        .values(catalog_copied=reached))
-        return reached
+        return await service.copy_catalogue_into_stream(s, store_id, upto, reads=1)
 
     return await write_retrying(db, body)
 

@@ -360,7 +360,12 @@ async def enqueue(s: Session, store_ids: list[str], events: list[tuple[str, dict
     """Append events to each store's stream, seqs consecutive per store. The seq counter
     is bumped with UPDATE ... RETURNING, which also locks the store row on PostgreSQL,
     so two hub processes never hand out the same seq; rows are taken in id order, like
-    every other multi-row lock on hub_stores."""
+    every other multi-row lock on hub_stores.
+
+    A store on protocol 1 or 2 gets the catalogue log's entries committed so far copied
+    into its stream first (`copy_catalogue_into_stream`), so an event never reaches it
+    ahead of a catalogue change made before it (an order naming a product just added):
+    the order a v3 store gets from hub_link reading its events, then the log's head."""
     if not events or not store_ids:
         return
     for kind, _data in events:
@@ -372,29 +377,92 @@ async def enqueue(s: Session, store_ids: list[str], events: list[tuple[str, dict
     # intake): what the session holds is written first, and a store row it has loaded
     # learns its new seq.
     await s.flush()
+    targets = sorted(set(store_ids))  # hub_stores rows are always locked in id order
+    older = await _older_protocol(s, targets)
+    notify = False
+    for store_id in targets:
+        if store_id in older:
+            await copy_catalogue_into_stream(s, store_id)
+        notify = await _append(s, store_id, encoded, now)
+    if notify:  # (the statement NOTIFYed their links: heard at COMMIT)
+        uow_of(s).notified.update(store_ids)
+    raise_event(s, StoresHaveNews(tuple(targets)))  # woken after commit
+
+
+_OLDER_PROTOCOLS = (1, 2)  # stores that cannot read the catalogue log (sync protocol 3)
+
+
+async def _older_protocol(s: Session, store_ids: list[str]) -> set[str]:
+    """Which of these stores last linked on protocol 1 or 2. A row the session has loaded
+    answers without a round trip (a placement has its candidates loaded), so the hot
+    path pays nothing once every store runs this release."""
     loaded = s.sync_session.identity_map
+    older, ask = set(), []
+    for store_id in store_ids:
+        row = loaded.get(identity_key(HubStore, store_id))
+        proto = row.__dict__.get("sync_proto") if row is not None else None
+        if proto is None:
+            ask.append(store_id)
+        elif proto in _OLDER_PROTOCOLS:
+            older.add(store_id)
+    if ask:
+        older.update(await s.scalars(select(HubStore.id).where(
+            HubStore.id.in_(ask), HubStore.sync_proto.in_(_OLDER_PROTOCOLS))))
+    return older
+
+
+async def _append(s: Session, store_id: str, encoded: list[tuple[str, str]],
+                  now: datetime) -> bool:
+    """Write encoded (kind, data) events at the end of one store's stream; True when the
+    statement NOTIFYed the store's link (PostgreSQL)."""
     raw = await Raw.of(s)
     at_once = raw is not None and raw.dialect == "postgresql"
     notify = at_once and notify_in_commits()
-    for store_id in sorted(set(store_ids)):  # hub_stores rows are always locked in id order
-        if at_once:  # one round trip: the seqs and the rows in one statement
-            last = int((await rows_of(s, _BUMP_AND_WRITE_PG if notify else _BUMP_AND_WRITE_QUIET_PG, {
-                "store_id": store_id, "n": len(events), "at": now,
-                "ids": [uuid7() for _ in encoded], "kinds": [kind for kind, _ in encoded],
-                "data": [data for _, data in encoded]}))[0][0])
-        else:
-            last = int((await rows_of(s, _BUMP_SEQ, {"store_id": store_id,
-                                                     "n": len(events)}))[0][0])
-            first = last - len(events) + 1
-            await insert_rows(s, HubOutbox.__table__, [
-                {"store_id": store_id, "seq": first + i, "id": uuid7(), "kind": kind,
-                 "at": now, "data": data} for i, (kind, data) in enumerate(encoded)])
-        row = loaded.get(identity_key(HubStore, store_id))
+    if at_once:  # one round trip: the seqs and the rows in one statement
+        last = int((await rows_of(s, _BUMP_AND_WRITE_PG if notify else _BUMP_AND_WRITE_QUIET_PG, {
+            "store_id": store_id, "n": len(encoded), "at": now,
+            "ids": [uuid7() for _ in encoded], "kinds": [kind for kind, _ in encoded],
+            "data": [data for _, data in encoded]}))[0][0])
+    else:
+        last = int((await rows_of(s, _BUMP_SEQ, {"store_id": store_id,
+                                                 "n": len(encoded)}))[0][0])
+        first = last - len(encoded) + 1
+        await insert_rows(s, HubOutbox.__table__, [
+            {"store_id": store_id, "seq": first + i, "id": uuid7(), "kind": kind,
+             "at": now, "data": data} for i, (kind, data) in enumerate(encoded)])
+    row = s.sync_session.identity_map.get(identity_key(HubStore, store_id))
+    if row is not None:
+        set_committed_value(row, "down_seq", last)
+    return notify
+
+
+async def copy_catalogue_into_stream(s: Session, store_id: str, upto: int | None = None,
+                                     *, reads: int | None = None) -> int:
+    """For a store on protocol 1 or 2: copy the catalogue log's entries past its
+    `catalog_copied` (up to `upto`, default the head) into its own stream, under its
+    row's lock, in at most `reads` reads of catalog_log.READ_LIMIT (None: all). Returns
+    how far the log is now copied into the stream."""
+    copied = await s.scalar(select(HubStore.catalog_copied).where(HubStore.id == store_id)
+                            .with_for_update())
+    if copied is None:
+        return 0
+    start = copied = int(copied)
+    upto = await catalog_log.head(s) if upto is None else upto
+    now, done = utcnow(), 0
+    while copied < upto and (reads is None or done < reads):
+        entries = await catalog_log.entries_after(s, copied, upto)
+        done += 1
+        if entries:
+            await _append(s, store_id, [(e.kind, _json.encode(e.data).decode())
+                                        for e in entries], now)
+        copied = entries[-1].seq if len(entries) == catalog_log.READ_LIMIT else upto
+    if copied != start:
+        await s.execute(update(HubStore).where(HubStore.id == store_id)
+                        .values(catalog_copied=copied))
+        row = s.sync_session.identity_map.get(identity_key(HubStore, store_id))
         if row is not None:
-            set_committed_value(row, "down_seq", last)
-    if notify:  # (the statement NOTIFYed their links: heard at COMMIT)
-        uow_of(s).notified.update(store_ids)
-    raise_event(s, StoresHaveNews(tuple(sorted(set(store_ids)))))  # woken after commit
+            set_committed_value(row, "catalog_copied", copied)
+    return copied
 
 
 _BUMP_SEQ = ("UPDATE hub_stores SET down_seq = down_seq + :n WHERE id = :store_id "

@@ -4,13 +4,14 @@ Before, the page said "Saved. The stores are being told now." and never confirme
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from sqlalchemy import select, update
 
 from app.hub import catalog_log, views
 from app.hub import service as hub
-from app.hub.models import HubStore
+from app.hub.models import HubOutbox, HubStore
 from app.sync.hub_link import store_ack
 from tests.conftest import csrf_of
 from tests.hub.conftest import sign_in
@@ -198,3 +199,44 @@ async def test_without_stores_it_says_so(hub_client, hub_db):
     assert "No store to tell yet" in page.text
     assert (await hub_client.get("/hub/catalog/delivery", params={"sku": "DAL-1KG"})
             ).status_code == 286
+
+
+async def stream_kinds(hub_db, store_id: str) -> list[tuple[str, str]]:
+    async with hub_db.read() as s:
+        rows = (await s.execute(select(HubOutbox.kind, HubOutbox.data)
+                                .where(HubOutbox.store_id == store_id)
+                                .order_by(HubOutbox.seq))).all()
+    return [(kind, json.loads(data).get("sku", "")) for kind, data in rows]
+
+
+async def test_an_older_store_gets_a_catalogue_change_before_an_event_made_after_it(hub_db):
+    """Its link copies the log into its stream only when it gets round to it: an event
+    enqueued in between (an order naming a product just added) would overtake the
+    product. enqueue copies what the log holds first (CI caught the old store's inbox
+    out of order)."""
+    await two_stores(hub_db)
+    await speaks(hub_db, 2, "S1")
+    await speaks(hub_db, 3, "D2")
+    await hub.save_product(hub_db, edit("DAL-1KG"))
+    await hub.save_product(hub_db, edit("RICE-5KG"))
+    async with hub_db.write() as s:  # a store row the session has loaded, and one it has not
+        await s.get(HubStore, "D2")
+        await hub.enqueue(s, ["S1", "D2"], [("store.resync", {"why": "test"})])
+    assert await stream_kinds(hub_db, "S1") == [
+        ("product.upserted", "DAL-1KG"), ("product.upserted", "RICE-5KG"),
+        ("store.resync", "")]
+    # The v3 store reads the log itself: only its own event is in its stream.
+    assert await stream_kinds(hub_db, "D2") == [("store.resync", "")]
+    async with hub_db.read() as s:
+        assert await s.scalar(select(HubStore.catalog_copied).where(HubStore.id == "S1")) == 2
+
+    # The link's copy afterwards finds nothing more; a later change follows the event.
+    assert await catalog_log.copy_to_stream(hub_db, "S1", 2) == 2
+    await hub.set_price(hub_db, "DAL-1KG", 9900)
+    async with hub_db.write() as s:
+        row = await s.get(HubStore, "S1")  # loaded: its protocol is known without asking
+        assert row.sync_proto == 2
+        await hub.enqueue(s, ["S1"], [("store.resync", {"why": "again"})])
+    assert (await stream_kinds(hub_db, "S1"))[3:] == [
+        ("product.upserted", "DAL-1KG"), ("store.resync", "")]
+    assert await down_seq(hub_db, "S1") == 5
