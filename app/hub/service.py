@@ -360,12 +360,7 @@ async def enqueue(s: Session, store_ids: list[str], events: list[tuple[str, dict
     """Append events to each store's stream, seqs consecutive per store. The seq counter
     is bumped with UPDATE ... RETURNING, which also locks the store row on PostgreSQL,
     so two hub processes never hand out the same seq; rows are taken in id order, like
-    every other multi-row lock on hub_stores.
-
-    A store on protocol 1 or 2 gets the catalogue log's entries committed so far copied
-    into its stream first (`copy_catalogue_into_stream`), so an event never reaches it
-    ahead of a catalogue change made before it (an order naming a product just added):
-    the order a v3 store gets from hub_link reading its events, then the log's head."""
+    every other multi-row lock on hub_stores."""
     if not events or not store_ids:
         return
     for kind, _data in events:
@@ -378,11 +373,8 @@ async def enqueue(s: Session, store_ids: list[str], events: list[tuple[str, dict
     # learns its new seq.
     await s.flush()
     targets = sorted(set(store_ids))  # hub_stores rows are always locked in id order
-    older = await _older_protocol(s, targets)
     notify = False
     for store_id in targets:
-        if store_id in older:
-            await copy_catalogue_into_stream(s, store_id)
         notify = await _append(s, store_id, encoded, now)
     if notify:  # (the statement NOTIFYed their links: heard at COMMIT)
         uow_of(s).notified.update(store_ids)
@@ -390,25 +382,6 @@ async def enqueue(s: Session, store_ids: list[str], events: list[tuple[str, dict
 
 
 _OLDER_PROTOCOLS = (1, 2)  # stores that cannot read the catalogue log (sync protocol 3)
-
-
-async def _older_protocol(s: Session, store_ids: list[str]) -> set[str]:
-    """Which of these stores last linked on protocol 1 or 2. A row the session has loaded
-    answers without a round trip (a placement has its candidates loaded), so the hot
-    path pays nothing once every store runs this release."""
-    loaded = s.sync_session.identity_map
-    older, ask = set(), []
-    for store_id in store_ids:
-        row = loaded.get(identity_key(HubStore, store_id))
-        proto = row.__dict__.get("sync_proto") if row is not None else None
-        if proto is None:
-            ask.append(store_id)
-        elif proto in _OLDER_PROTOCOLS:
-            older.add(store_id)
-    if ask:
-        older.update(await s.scalars(select(HubStore.id).where(
-            HubStore.id.in_(ask), HubStore.sync_proto.in_(_OLDER_PROTOCOLS))))
-    return older
 
 
 async def _append(s: Session, store_id: str, encoded: list[tuple[str, str]],
@@ -548,6 +521,14 @@ async def announce_products(s: Session, product_ids: list[str]) -> None:
     await catalog_log.append(s, [
         (catalog_log.product_key(p.sku), "product.upserted", product_payload(p, codes[p.id]))
         for p in sorted(products, key=lambda p: p.sku)])
+    # A store on protocol 1 or 2 cannot read the log: the change goes into its own stream
+    # in this transaction, so an event enqueued for it after this commit (an order
+    # naming the product) comes after it there, as it does for a v3 store reading its
+    # events, then the log's head. (A catalogue change pays this, never a placement.)
+    older = await s.scalars(select(HubStore.id).where(HubStore.sync_proto.in_(_OLDER_PROTOCOLS))
+                            .order_by(HubStore.id))
+    for store_id in list(older):  # rows locked in id order, like every writer
+        await copy_catalogue_into_stream(s, store_id)
 
 
 async def import_catalog_with_progress(db: HubDatabase, parsed: Any, progress: Any,

@@ -78,11 +78,12 @@ async def test_a_store_has_the_change_once_it_acks_it(hub_db):
 
 
 async def test_an_older_store_has_it_once_the_copy_in_its_stream_is_acked(hub_db):
-    """A store on protocol 2 gets the log copied into its own stream while connected."""
+    """A store on protocol 2 gets the log copied into its own stream while connected
+    (here the changes were made before it linked on v2: its link copies them)."""
     await two_stores(hub_db)
-    await speaks(hub_db, 2, "S1", "D2")
     await hub.save_product(hub_db, edit("DAL-1KG"))
     await hub.set_price(hub_db, "DAL-1KG", 9900)
+    await speaks(hub_db, 2, "S1", "D2")
     assert await delivery(hub_db, "DAL-1KG") == {"D2": (1, 1), "S1": (1, 1)}  # not copied
     async with hub_db.read() as s:
         head = await catalog_log.head(s)
@@ -212,15 +213,14 @@ async def stream_kinds(hub_db, store_id: str) -> list[tuple[str, str]]:
 async def test_an_older_store_gets_a_catalogue_change_before_an_event_made_after_it(hub_db):
     """Its link copies the log into its stream only when it gets round to it: an event
     enqueued in between (an order naming a product just added) would overtake the
-    product. enqueue copies what the log holds first (CI caught the old store's inbox
-    out of order)."""
+    product. The change is copied into its stream in the transaction that makes it (CI
+    caught the old store's inbox out of order)."""
     await two_stores(hub_db)
     await speaks(hub_db, 2, "S1")
     await speaks(hub_db, 3, "D2")
     await hub.save_product(hub_db, edit("DAL-1KG"))
     await hub.save_product(hub_db, edit("RICE-5KG"))
-    async with hub_db.write() as s:  # a store row the session has loaded, and one it has not
-        await s.get(HubStore, "D2")
+    async with hub_db.write() as s:
         await hub.enqueue(s, ["S1", "D2"], [("store.resync", {"why": "test"})])
     assert await stream_kinds(hub_db, "S1") == [
         ("product.upserted", "DAL-1KG"), ("product.upserted", "RICE-5KG"),
@@ -234,9 +234,18 @@ async def test_an_older_store_gets_a_catalogue_change_before_an_event_made_after
     assert await catalog_log.copy_to_stream(hub_db, "S1", 2) == 2
     await hub.set_price(hub_db, "DAL-1KG", 9900)
     async with hub_db.write() as s:
-        row = await s.get(HubStore, "S1")  # loaded: its protocol is known without asking
-        assert row.sync_proto == 2
         await hub.enqueue(s, ["S1"], [("store.resync", {"why": "again"})])
     assert (await stream_kinds(hub_db, "S1"))[3:] == [
         ("product.upserted", "DAL-1KG"), ("store.resync", "")]
     assert await down_seq(hub_db, "S1") == 5
+
+
+async def test_a_backlog_is_copied_before_the_new_change(hub_db):
+    """A store that became v2 with the log ahead of its copy (its link not round to it
+    yet): the change's transaction copies the backlog first, in log order."""
+    await two_stores(hub_db)
+    await hub.save_product(hub_db, edit("DAL-1KG"))  # before it spoke v2: not copied
+    await speaks(hub_db, 2, "S1")
+    await hub.save_product(hub_db, edit("RICE-5KG"))
+    assert await stream_kinds(hub_db, "S1") == [("product.upserted", "DAL-1KG"),
+                                                ("product.upserted", "RICE-5KG")]
