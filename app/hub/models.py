@@ -143,12 +143,15 @@ class HubCatalogHead(Base):
 
 
 class StoreEventRow(Base):
-    """Every store -> hub event the hub applied (id is the store's event id)."""
+    """Every store -> hub event the hub applied (id is the store's event id). On
+    PostgreSQL partitioned by month of the id (a uuid7), TEXT of at most 64 characters
+    in the "C" collation (h027, app/hub/event_partitions.py)."""
 
     __tablename__ = "hub_store_events"
     __table_args__ = (Index("ix_hub_store_events_store_seq", "store_id", "seq"),)
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64).with_variant(Text(), "postgresql"),
+                                    primary_key=True)
     store_id: Mapped[str] = mapped_column(String(8))
     seq: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(40))

@@ -30,6 +30,7 @@ from sqlalchemy import delete, func, select
 from app.config import HubConfig
 from app.core.clock import utcnow
 from app.core.db import Session
+from app.hub import event_partitions
 from app.hub.db import HubDatabase, write_retrying
 from app.hub.models import HubOutbox, HubStore
 
@@ -107,7 +108,9 @@ async def prune(db: HubDatabase, retention_days: int, *, now: datetime | None = 
 
 class HubPruner:
     """The hub's background task: a pass every EVERY_SECONDS in every hub process (two
-    processes pruning at once delete the same rows under the same row lock: harmless)."""
+    processes pruning at once delete the same rows under the same row lock: harmless).
+    Each pass first makes the coming months' partitions of hub_store_events
+    (app/hub/event_partitions.py; PostgreSQL only)."""
 
     def __init__(self, db: HubDatabase, cfg: HubConfig, *, every: float = EVERY_SECONDS,
                  first_after: float = FIRST_AFTER_SECONDS) -> None:
@@ -127,6 +130,13 @@ class HubPruner:
     async def _run(self) -> None:
         await asyncio.sleep(self.first_after)
         while True:
+            try:  # next months' partitions of hub_store_events (PostgreSQL)
+                await event_partitions.ensure(self.db)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("making hub_store_events' next partitions failed; trying "
+                              "again later (this month's and up to 3 ahead are made)")
             try:
                 done = await prune(self.db, self.cfg.sync.retention_days)
                 if done.outbox:

@@ -104,12 +104,21 @@ def test_hub_migrations_from_empty_match_the_models(tmp_path, backend):
             pytest.skip(pg.NOT_REACHABLE)
         url = pg.create_database()
 
+        def compare(c):
+            # hub_store_events is partitioned by month on PostgreSQL (h027): its
+            # partitions are tables to the inspector, not the models' business.
+            parts = {name for (name,) in c.exec_driver_sql(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid")}
+            assert "hub_store_events_default" in parts
+            skip = {"include_name": lambda name, type_, _parent: not (
+                type_ == "table" and name in parts)}
+            return (compare_metadata(MigrationContext.configure(c, opts=skip), hub),
+                    set(inspect(c).get_table_names()) - {"alembic_version"} - parts)
+
         async def check():
             engine = create_async_engine(url)
             async with engine.connect() as conn:
-                found = await conn.run_sync(
-                    lambda c: (compare_metadata(MigrationContext.configure(c), hub),
-                               set(inspect(c).get_table_names()) - {"alembic_version"}))
+                found = await conn.run_sync(compare)
             await engine.dispose()
             return found
 
