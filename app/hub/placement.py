@@ -24,8 +24,11 @@ Lock order, to keep PostgreSQL free of deadlocks: store rows always in id order 
 before order rows; a new order's gapless number (a counter row) after them. Intake
 locks its chosen store (or its area's stores); the other routing transactions lock all
 store rows (`lock_stores`), and only then order rows. The sync endpoint does the same
-before applying a frame that carries `order.status`; the catalogue fan-out locks store
-rows in id order and no order rows.
+before applying a frame that may re-route (an `order.status` of rejected or cancelled,
+REROUTING_STATUSES); a frame of steps forward (accepted ... delivered) locks only its
+own store's row, then the order's, so a busy area's pickers never hold up placements
+elsewhere (issue #24). The catalogue fan-out locks store rows in id order and no order
+rows.
 """
 
 from __future__ import annotations
@@ -580,9 +583,17 @@ async def _choose_courier(s: Session, cfg: HubConfig, order: HubOrder,
 # --- what stores report --------------------------------------------------------------
 
 
+# A store's `order.status` values that send the order on to another store (`place`):
+# only a frame carrying one of these needs every store row locked first.
+REROUTING_STATUSES = frozenset({"rejected", "cancelled"})
+
+
 async def on_store_status(s: Session, cfg: HubConfig, store_id: str, data: dict) -> tuple[str, ...]:
     """A store's `order.status` for a hub-routed order (called while applying the
-    store's events, in that transaction, after `lock_stores`). Returns stores to wake."""
+    store's events, in that transaction, holding the sender's store row, and every store
+    row first when the status is one of REROUTING_STATUSES). A step forward touches the
+    order and the sender only, so it never waits for other stores' placements. Returns
+    stores to wake."""
     channel, external_id = data.get("channel"), data.get("external_id")
     if not isinstance(channel, str) or not isinstance(external_id, str):
         return ()
@@ -618,7 +629,7 @@ async def on_store_status(s: Session, cfg: HubConfig, store_id: str, data: dict)
         _log(s, order, "store", f"{store_id} reported {status}, which cannot follow "
                                 f"{LABELS[order.status].lower()}: ignored")
         return ()
-    if status in ("rejected", "cancelled"):
+    if status in REROUTING_STATUSES:
         what = "could not take it" if status == "rejected" else "cancelled it"
         _log(s, order, "store", f"{store_id} {what}{': ' + reason if reason else ''}. "
                                 "Looking for the next store.")
