@@ -372,10 +372,12 @@ async def enqueue(s: Session, store_ids: list[str], events: list[tuple[str, dict
     # intake): what the session holds is written first, and a store row it has loaded
     # learns its new seq.
     await s.flush()
+    raw = await Raw.of(s)
+    at_once = raw is not None and raw.dialect == "postgresql"
+    notify = at_once and notify_in_commits()
     targets = sorted(set(store_ids))  # hub_stores rows are always locked in id order
-    notify = False
     for store_id in targets:
-        notify = await _append(s, store_id, encoded, now)
+        await _append(s, store_id, encoded, now, at_once=at_once, notify=notify)
     if notify:  # (the statement NOTIFYed their links: heard at COMMIT)
         uow_of(s).notified.update(store_ids)
     raise_event(s, StoresHaveNews(tuple(targets)))  # woken after commit
@@ -385,12 +387,10 @@ _OLDER_PROTOCOLS = (1, 2)  # stores that cannot read the catalogue log (sync pro
 
 
 async def _append(s: Session, store_id: str, encoded: list[tuple[str, str]],
-                  now: datetime) -> bool:
-    """Write encoded (kind, data) events at the end of one store's stream; True when the
-    statement NOTIFYed the store's link (PostgreSQL)."""
-    raw = await Raw.of(s)
-    at_once = raw is not None and raw.dialect == "postgresql"
-    notify = at_once and notify_in_commits()
+                  now: datetime, *, at_once: bool, notify: bool) -> None:
+    """Write encoded (kind, data) events at the end of one store's stream. `at_once`
+    (PostgreSQL, its transaction begun): the seqs and the rows in one statement, which
+    NOTIFYs the store's link too when `notify`."""
     if at_once:  # one round trip: the seqs and the rows in one statement
         last = int((await rows_of(s, _BUMP_AND_WRITE_PG if notify else _BUMP_AND_WRITE_QUIET_PG, {
             "store_id": store_id, "n": len(encoded), "at": now,
@@ -406,7 +406,6 @@ async def _append(s: Session, store_id: str, encoded: list[tuple[str, str]],
     row = s.sync_session.identity_map.get(identity_key(HubStore, store_id))
     if row is not None:
         set_committed_value(row, "down_seq", last)
-    return notify
 
 
 async def copy_catalogue_into_stream(s: Session, store_id: str, upto: int | None = None,
@@ -421,13 +420,16 @@ async def copy_catalogue_into_stream(s: Session, store_id: str, upto: int | None
         return 0
     start = copied = int(copied)
     upto = await catalog_log.head(s) if upto is None else upto
+    raw = await Raw.of(s)  # (begun: the SELECT above)
+    at_once = raw is not None and raw.dialect == "postgresql"
     now, done = utcnow(), 0
     while copied < upto and (reads is None or done < reads):
         entries = await catalog_log.entries_after(s, copied, upto)
         done += 1
         if entries:
             await _append(s, store_id, [(e.kind, _json.encode(e.data).decode())
-                                        for e in entries], now)
+                                        for e in entries], now, at_once=at_once, notify=False)
+            raise_event(s, StoresHaveNews((store_id,)))  # its link woken after commit
         copied = entries[-1].seq if len(entries) == catalog_log.READ_LIMIT else upto
     if copied != start:
         await s.execute(update(HubStore).where(HubStore.id == store_id)
