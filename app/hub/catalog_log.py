@@ -3,7 +3,9 @@ all stores, each store with its own cursor, instead of a copy of every change in
 store's stream (a 100,000-product import to 1,000 stores was 100 million outbox rows).
 
 * One row per product (`hub_catalog_log`, key "product:<sku>") holding its newest
-  `product.upserted` and a seq. A change replaces the row under a higher seq: the log
+  `product.upserted` and a seq; likewise one per chain promotion ("promotion:<id>",
+  `promotion.upserted`: an offer is the same for every store, its coupon's allowance is
+  not and goes in each store's stream). A change replaces the row under a higher seq: the log
   is compacted by key, so it never grows past the catalogue, and read from 0 it IS a
   snapshot of the catalogue (a new store, or one far behind, gets exactly that).
 * Seqs come from one counter row (`hub_catalog_head`) bumped with UPDATE ... RETURNING
@@ -43,6 +45,10 @@ _CHUNK = 1000  # rows per INSERT ... ON CONFLICT statement
 
 def product_key(sku: str) -> str:
     return f"product:{sku}"
+
+
+def promotion_key(promotion_id: str) -> str:
+    return f"promotion:{promotion_id}"
 
 
 async def append(s: Session, entries: list[tuple[str, str, dict]]) -> int:

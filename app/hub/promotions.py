@@ -2,7 +2,8 @@
 
 HQ makes an offer here (the store's form rules and the pure engine judge it); it goes
 to every store as `promotion.upserted` (its whole state and a `version`, like a
-product), and a chain coupon as `coupon.upserted` with that store's allowance. Stores
+product) on the shared catalogue log (issue #24: one row, not one per store), and a
+chain coupon as `coupon.upserted` with that store's allowance in the store's stream. Stores
 report their uses (`coupon.used`, `coupon.released`) and the hub tops up the reporting
 store's allowance from what is left of the total (app/core/coupons.top_up): the stores'
 grants together never exceed the total, so the total is never overshot, online or not.
@@ -33,7 +34,7 @@ from app.core.clock import utcnow
 from app.core.db import Session
 from app.core.i18n import N_, _
 from app.core.loyalty import is_phone, normalise_phone
-from app.hub import placement
+from app.hub import catalog_log, placement
 from app.hub.db import HubDatabase, dialect_of, write_retrying
 from app.hub.models import (
     HubCoupon,
@@ -45,7 +46,7 @@ from app.hub.models import (
     HubPromotion,
     StoreEventRow,
 )
-from app.hub.service import active_store_ids, enqueue
+from app.hub.service import active_store_ids, append_to_catalogue_log, enqueue
 from app.promotions import service as store_promotions
 from app.promotions.models import PromotionRow
 from app.promotions.service import FormError
@@ -72,6 +73,15 @@ def promotion_payload(p: HubPromotion) -> dict[str, Any]:
         "until_minute": p.until_minute, "exclusive": p.exclusive, "priority": p.priority,
         "coupon": p.coupon, "active": p.active, "updated_at": p.updated_at.isoformat(),
     }
+
+
+async def _to_every_store(s: Session, promo: HubPromotion) -> None:
+    """The offer's new state on the shared catalogue log (issue #24): one row for all
+    stores, read by each from its cursor, instead of an event per store. Its coupon's
+    allowances went into each store's own stream first (an older store, which gets the
+    log copied into its stream here, sees them in that order, as before)."""
+    await append_to_catalogue_log(s, [(catalog_log.promotion_key(promo.id),
+                                       "promotion.upserted", promotion_payload(promo))])
 
 
 def coupon_payload(c: HubCoupon, granted: int) -> dict[str, Any]:
@@ -171,17 +181,16 @@ async def create(db: HubDatabase, form: Mapping[str, str], user_id: str) -> Crea
         stores = await active_store_ids(s)
         held = 0
         share = coupon_rules.first_share(total=total, per_store=per_store, stores=len(stores))
-        for store_id in stores:
-            events: list[tuple[str, dict]] = []
-            if coupon is not None:
+        if coupon is not None:
+            for store_id in stores:
                 granted = coupon_rules.top_up(total=total, per_store=share, used_here=0,
                                               held_elsewhere=held)
                 held += granted
                 s.add(HubCouponGrant(code=coupon.code, store_id=store_id, granted=granted,
                                      used=0))
-                events.append(("coupon.upserted", coupon_payload(coupon, granted)))
-            events.append(("promotion.upserted", promotion_payload(promo)))
-            await enqueue(s, [store_id], events)
+                await enqueue(s, [store_id], [("coupon.upserted",
+                                               coupon_payload(coupon, granted))])
+        await _to_every_store(s, promo)
         _audit(s, "chain_promotion_create", f"{promo.id} {promo.kind} {promo.name}", user_id)
         return Created(promo, tuple(stores))
 
@@ -215,12 +224,11 @@ async def end(db: HubDatabase, promotion_id: str, user_id: str) -> bool:
             grants = dict((await s.execute(select(HubCouponGrant.store_id,
                                                   HubCouponGrant.granted)
                                            .where(HubCouponGrant.code == coupon.code))).all())
-        for store_id in await active_store_ids(s):
-            events: list[tuple[str, dict]] = [("promotion.upserted", promotion_payload(promo))]
-            if coupon is not None:
-                events.insert(0, ("coupon.upserted",
-                                  coupon_payload(coupon, grants.get(store_id, 0))))
-            await enqueue(s, [store_id], events)
+        if coupon is not None:
+            for store_id in await active_store_ids(s):
+                await enqueue(s, [store_id], [("coupon.upserted",
+                                               coupon_payload(coupon, grants.get(store_id, 0)))])
+        await _to_every_store(s, promo)
         _audit(s, "chain_promotion_end", promotion_id, user_id)
         return True
 
@@ -372,13 +380,12 @@ async def edit(db: HubDatabase, promotion_id: str, form: Mapping[str, str],
                 grants={k: (g.granted, g.used) for k, g in grants.items() if k in stores})
             for store_id, granted in grown.items():
                 grants[store_id].granted = granted
-        for store_id in stores:
-            events: list[tuple[str, dict]] = []
-            if coupon is not None:
+        if coupon is not None:
+            for store_id in stores:
                 granted = grants[store_id].granted if store_id in grants else 0
-                events.append(("coupon.upserted", coupon_payload(coupon, granted)))
-            events.append(("promotion.upserted", promotion_payload(promo)))
-            await enqueue(s, [store_id], events)
+                await enqueue(s, [store_id], [("coupon.upserted",
+                                               coupon_payload(coupon, granted))])
+        await _to_every_store(s, promo)
         _audit(s, "chain_promotion_edit", f"{promo.id} v{promo.version} {promo.name}",
                user_id)
         return Created(promo, tuple(stores))
@@ -665,10 +672,12 @@ async def _rebalance(s: Session, coupon: HubCoupon, now: datetime) -> None:
 
 
 async def send_all_to(s: Session, store_id: str) -> None:
-    """A store added after chain offers were made hears the running ones (and a share
-    of their coupons), in the transaction that adds it (which holds the store rows and
-    the chain-offers lock: add_store). Each coupon's row is locked before its grants are
-    read, so a store's report changing them meanwhile is waited for, never missed."""
+    """A store added after chain offers were made gets a share of their coupons, in the
+    transaction that adds it (which holds the store rows and the chain-offers lock:
+    add_store); the offers themselves it reads from the shared catalogue log, which
+    holds every offer ever made (an ended one as ended). Each coupon's row is locked
+    before its grants are read, so a store's report changing them meanwhile is waited
+    for, never missed."""
     events: list[tuple[str, dict]] = []
     for promo in await s.scalars(select(HubPromotion).where(HubPromotion.active.is_(True))
                                  .order_by(HubPromotion.id)):
@@ -685,6 +694,5 @@ async def send_all_to(s: Session, store_id: str) -> None:
                                           held_elsewhere=int(held_by.get(coupon.code, 0) or 0))
             s.add(HubCouponGrant(code=coupon.code, store_id=store_id, granted=granted, used=0))
             events.append(("coupon.upserted", coupon_payload(coupon, granted)))
-        events.append(("promotion.upserted", promotion_payload(promo)))
     await enqueue(s, [store_id], events)
 

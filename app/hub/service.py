@@ -520,16 +520,23 @@ async def announce_products(s: Session, product_ids: list[str]) -> None:
         products += list(await s.scalars(select(Product).where(
             Product.id.in_(product_ids[i:i + 2000]))))
     codes = await _codes_for(s, [p.id for p in products])
-    await catalog_log.append(s, [
+    await append_to_catalogue_log(s, [
         (catalog_log.product_key(p.sku), "product.upserted", product_payload(p, codes[p.id]))
         for p in sorted(products, key=lambda p: p.sku)])
-    # A store on protocol 1 or 2 cannot read the log: the change goes into its own stream
-    # in this transaction, so an event enqueued for it after this commit (an order
-    # naming the product) comes after it there, as it does for a v3 store reading its
-    # events, then the log's head. (A catalogue change pays this, never a placement.)
-    older = await s.scalars(select(HubStore.id).where(HubStore.sync_proto.in_(_OLDER_PROTOCOLS))
-                            .order_by(HubStore.id))
-    for store_id in list(older):  # rows locked in id order, like every writer
+
+
+async def append_to_catalogue_log(s: Session, entries: list[tuple[str, str, dict]]) -> None:
+    """Write entries to the shared catalogue log (products, chain promotions) in the
+    caller's transaction, and copy them into the streams of stores on protocol 1 or 2,
+    which cannot read the log: an event enqueued for such a store after this commit (an
+    order naming the product) then comes after the change there too, as it does for a
+    v3 store reading its events, then the log's head. (The change pays for it, never a
+    placement.) Lock order: those stores' rows in id order, then the log's head row, as
+    a promotion writer holding every store row takes it."""
+    older = list(await s.scalars(select(HubStore.id).where(
+        HubStore.sync_proto.in_(_OLDER_PROTOCOLS)).order_by(HubStore.id).with_for_update()))
+    await catalog_log.append(s, entries)
+    for store_id in older:
         await copy_catalogue_into_stream(s, store_id)
 
 

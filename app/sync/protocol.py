@@ -29,7 +29,9 @@ STATUS_FROM: Final = 2  # the first version with `status`
 CATALOG_FROM: Final = 3  # the first version with the shared catalogue log
 # What the catalogue log carries (hub -> store, in `catalog` frames on a v3 link): whole
 # states keyed by product, so a newer entry for a product replaces the older one.
-CATALOG_KINDS = frozenset({"product.upserted"})
+# What the shared catalogue log carries (issue #24): a product's or a chain promotion's
+# whole state, the same for every store (a coupon's allowance is per store: its stream).
+CATALOG_KINDS = frozenset({"product.upserted", "promotion.upserted"})
 ProtoVersion = Annotated[int, msgspec.Meta(ge=1, le=1000)]
 MAX_FRAME_BYTES = 1024 * 1024
 MAX_EVENTS_PER_FRAME = 500

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select, update
 
 from app.core.models import User
+from app.hub import catalog_log
 from app.hub import promotions as chain
 from app.hub import service as hub
 from app.hub.models import HubCoupon, HubCouponGrant, HubOutbox, HubPromotion, HubStore
@@ -49,6 +50,13 @@ async def outbox(hub_db, store_id: str) -> list[tuple[str, dict]]:
             if r.kind in ("promotion.upserted", "coupon.upserted")]
 
 
+async def offers(hub_db) -> list[dict]:
+    """The chain offers on the shared catalogue log (issue #24): one entry each, its
+    newest state, read by every store from its own cursor."""
+    return [e.data for e in await catalog_log.read(hub_db)
+            if e.kind == "promotion.upserted"]
+
+
 async def grants(hub_db) -> dict[str, tuple[int, int]]:
     async with hub_db.read() as s:
         return {g.store_id: (g.granted, g.used) for g in await s.scalars(
@@ -71,9 +79,11 @@ async def test_an_offer_reaches_every_store_once_with_its_share_of_the_coupon(hu
     assert made.stores == ("S1", "S2", "S3")
     # total 5, 2 a store, 3 stores: an even share first (1 each), 2 kept for top-ups
     assert await grants(hub_db) == {"S1": (1, 0), "S2": (1, 0), "S3": (1, 0)}
-    sent = await outbox(hub_db, "S1")
-    assert [k for k, _ in sent] == ["coupon.upserted", "promotion.upserted"]
-    assert sent[0][1]["allowance"] == 1 and sent[1][1]["coupon"] == "HQ50"
+    sent = await outbox(hub_db, "S1")  # its own stream: its allowance
+    assert [k for k, _ in sent] == ["coupon.upserted"] and sent[0][1]["allowance"] == 1
+    [offer] = await offers(hub_db)  # the offer: once on the log for all three stores
+    assert offer["coupon"] == "HQ50" and offer["id"] == made.promotion.id
+    assert await outbox(hub_db, "S3") == [("coupon.upserted", sent[0][1])]
 
     await deliver(hub_db, db, cfg, "S1")
     async with db.read() as s:
@@ -142,8 +152,7 @@ async def test_no_store_is_left_with_none_of_a_coupon_that_others_hold(hub_db, h
     assert (await outbox(hub_db, "S3"))[-1][1]["allowance"] == 2
     await report(hub_db, "S1", "coupon.used", "u2")  # nothing left: no one is topped up
     assert await grants(hub_db) == {"S1": (1, 1), "S2": (1, 0), "S3": (2, 1)}
-    assert [k for k, _ in await outbox(hub_db, "S1")] == ["coupon.upserted",
-                                                          "promotion.upserted"]
+    assert [k for k, _ in await outbox(hub_db, "S1")] == ["coupon.upserted"]
 
 
 async def test_a_report_tops_up_a_store_that_did_not_report(hub_db, hq):
@@ -182,8 +191,9 @@ async def test_a_store_added_later_hears_the_running_offers(hub_db, hq):
     made = await chain.create(hub_db, {**OFFER, "coupon_total": "3"}, hq)
     await stores(hub_db, "S2")
     kinds = [(k, d.get("allowance")) for k, d in await outbox(hub_db, "S2")]
-    assert kinds == [("coupon.upserted", 1), ("promotion.upserted", None)]  # 3 - 2 held
-    assert (await outbox(hub_db, "S2"))[1][1]["id"] == made.promotion.id
+    assert kinds == [("coupon.upserted", 1)]  # 3 - 2 held
+    # The offer itself it reads from the log, from 0 like any new store.
+    assert [o["id"] for o in await offers(hub_db)] == [made.promotion.id]
 
 
 @pytest.mark.parametrize("form, error", [
@@ -355,6 +365,24 @@ async def test_a_store_registered_while_an_offer_is_made_hears_it(hub_db, hq, mo
         made = await asyncio.wait_for(making, 10)
     await asyncio.wait_for(adding, 10)
     sent = await outbox(hub_db, "S2")
-    assert [(k, d.get("id", d.get("code"))) for k, d in sent] == [
-        ("coupon.upserted", "HQ50"), ("promotion.upserted", made.promotion.id)]
+    assert [(k, d.get("code")) for k, d in sent] == [("coupon.upserted", "HQ50")]
+    assert [o["id"] for o in await offers(hub_db)] == [made.promotion.id]
     assert sum(g for g, _ in (await grants(hub_db)).values()) <= 4
+
+
+async def test_an_older_store_gets_the_offer_in_its_own_stream_after_its_coupon(hub_db, hq):
+    """A store on protocol 2 cannot read the catalogue log: the offer is copied into its
+    stream in the offer's transaction, after its coupon's allowance (the order it had
+    before the log); a v3 store beside it gets only its allowance in its stream."""
+    await stores(hub_db, "S1", "S2")
+    async with hub_db.write() as s:
+        await s.execute(update(HubStore).where(HubStore.id == "S1").values(sync_proto=2))
+        await s.execute(update(HubStore).where(HubStore.id == "S2").values(sync_proto=3))
+    made = await chain.create(hub_db, OFFER, hq)
+    assert [k for k, _ in await outbox(hub_db, "S1")] == ["coupon.upserted",
+                                                          "promotion.upserted"]
+    assert [k for k, _ in await outbox(hub_db, "S2")] == ["coupon.upserted"]
+    await chain.end(hub_db, made.promotion.id, hq)
+    ended = await outbox(hub_db, "S1")
+    assert [k for k, _ in ended[2:]] == ["coupon.upserted", "promotion.upserted"]
+    assert ended[-1][1]["active"] is False and ended[-1][1]["version"] == 2
