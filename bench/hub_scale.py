@@ -19,12 +19,15 @@ seqs, the products in the hub's order (by SKU); every stock event acked and kept
 at the hub; no traceback in the hub log. A step that runs out of time or memory stops
 the curve there, and what was measured is reported (exit 0 if at least one N finished).
 
-The hub, the import CLI and this process (the simulated stores) share the machine's
-CPUs with any other work on it: the `other work` column is the machine's busy CPU that
-was none of them. Run:
+The simulated stores run in this process, or with `--client-procs N` in N child
+processes (bench/_sim_procs.py), so that the bench's own CPU is not the limit; the
+checks are made where each link is read. The hub, the import CLI and the bench share the
+machine's CPUs with any other work on it: the `other work` column is the machine's busy
+CPU that was none of them. Run:
 
     .venv/bin/python bench/hub_scale.py [--backend sqlite|postgresql|both]
-        [--stores 100,1000,3000] [--products 100000] [--quick] [--markdown]
+        [--stores 100,1000,3000] [--products 100000] [--client-procs 2] [--quick]
+        [--markdown]
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import argparse
 import asyncio
 import collections
 import contextlib
+import math
 import os
 import random
 import re
@@ -58,12 +62,12 @@ from _common import (
     summarize,
     work_directory,
 )
+from _sim_procs import make_groups, merge_load
 from _till import machine_busy_seconds, own_cpu_seconds
 from sync import (
     BenchFailed,
     HubProbe,
     LoadFigures,
-    SimStore,
     cpu_seconds,
     hub_sums,
     pg_admin_dsn,
@@ -73,7 +77,6 @@ from sync import (
     proc_status,
     production_sync_settings,
     register_stores,
-    run_load,
 )
 
 PACKAGES = ("litestar", "uvicorn", "websockets", "SQLAlchemy", "asyncpg", "msgspec")
@@ -90,21 +93,30 @@ class Phase:
     """CPU seconds over one phase: the hub, this process, children (the import CLI, added
     by hand), and the machine's busy CPU that was none of them ('other work')."""
 
-    def __init__(self, hub_pid: int) -> None:
+    def __init__(self, hub_pid: int, clients: list[int] | None = None) -> None:
         self.pid = hub_pid
+        self.clients = clients or []  # the bench's client processes (--client-procs)
         self.t0 = time.perf_counter()
         self.hub0 = cpu_seconds(hub_pid)
-        self.own0 = own_cpu_seconds()
+        self.own0 = self._own()
         self.busy0 = machine_busy_seconds()[0]
         self.children = 0.0
 
     def stop(self) -> Phase:
         self.wall = time.perf_counter() - self.t0
         self.hub = cpu_seconds(self.pid) - self.hub0
-        self.own = own_cpu_seconds() - self.own0
+        self.own = self._own() - self.own0
         busy = machine_busy_seconds()[0] - self.busy0
         self.others = max(0.0, busy - self.hub - self.own - self.children)
         return self
+
+    def _own(self) -> float:
+        """The bench's CPU: this process and its client processes."""
+        total = own_cpu_seconds()
+        for pid in self.clients:
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                total += cpu_seconds(pid)
+        return total
 
     def pct(self, seconds: float) -> float:
         """Seconds of CPU as % of one core over this phase."""
@@ -240,43 +252,6 @@ def run_import(config: Path, csv_path: Path, log: Path) -> tuple[int, float, flo
     return proc.returncode, time.perf_counter() - start, usage.ru_utime + usage.ru_stime
 
 
-@dataclass
-class DownCheck:
-    """What one simulated store has been sent on the stream that carries the catalogue
-    (its own stream on protocol 1, the shared catalogue log on 3): seqs must be
-    consecutive and the products must arrive once each, in the hub's order."""
-
-    skus: list[str]
-    stream: str = "down"  # "down" (protocol 1) or "catalog" (protocol 3)
-    last_seq: int = 0
-    index: int = 0
-    other_kinds: int = 0
-    first_at: float = 0.0
-    last_at: float = 0.0
-    problems: list[str] = field(default_factory=list)
-
-    def __call__(self, sim: SimStore, fresh: list[dict], stream: str = "down") -> None:
-        if stream != self.stream:
-            self.other_kinds += len(fresh)
-            return
-        self.last_at = time.perf_counter()
-        if fresh and not self.first_at:
-            self.first_at = self.last_at
-        for event in fresh:
-            if event["seq"] != self.last_seq + 1 and len(self.problems) < 5:
-                self.problems.append(f"seq {event['seq']} after {self.last_seq}")
-            self.last_seq = event["seq"]
-            if event["kind"] != "product.upserted":
-                self.other_kinds += 1
-                continue
-            sku = event["data"].get("sku")
-            if (self.index >= len(self.skus) or sku != self.skus[self.index]) \
-                    and len(self.problems) < 5:
-                want = self.skus[self.index] if self.index < len(self.skus) else "nothing"
-                self.problems.append(f"product {self.index + 1}: got {sku}, expected {want}")
-            self.index += 1
-
-
 # ---- one N ----------------------------------------------------------------------------------
 
 
@@ -339,47 +314,7 @@ class Sizes:
     steady_seconds: float
     events_per_second: float
     proto: int = 3  # the simulated stores' protocol: 3 reads the catalogue log, 1 does not
-
-
-async def connect_all(sims: list[SimStore], ws_url: str, budget: Budget) -> float:
-    gate = asyncio.Semaphore(50)
-
-    async def open_one(sim: SimStore) -> None:
-        async with gate:
-            await sim.open(ws_url, min(120, budget.remaining()))
-
-    start = time.perf_counter()
-    await asyncio.gather(*(open_one(sim) for sim in sims))
-    return time.perf_counter() - start
-
-
-async def keep_reading(sim: SimStore, ws_url: str, drops: list[str],
-                       stop: asyncio.Event) -> None:
-    """Read a store's link; when it drops, reconnect as app/sync/client.py does (same
-    epoch, `applied_down` = its cursor; full jitter, uniform(0.2, 1) x a delay that
-    starts at 1 s after a session that got going and doubles per failed try up to
-    60 s), so the hub resumes where it was and sees the reconnect load real stores make."""
-    rng = random.Random(sim.id)
-    while True:
-        await sim.read()
-        if stop.is_set():
-            return
-        why = next((x for x in reversed(sim.problems) if x.startswith("connection closed")),
-                   "closed")
-        if why in sim.problems:
-            sim.problems.remove(why)
-        drops.append(f"{sim.id}: {why}")
-        delay = 1.0
-        while True:
-            await asyncio.sleep(rng.uniform(0.2, 1.0) * delay)
-            delay = min(delay * 2, 60.0)
-            if stop.is_set():
-                return
-            try:
-                await sim.open(ws_url, 60)
-                break
-            except Exception as exc:
-                drops.append(f"{sim.id}: reconnect failed: {type(exc).__name__}: {exc}")
+    client_procs: int = 0  # 0: the simulated stores in the bench process; N: N child processes
 
 
 async def measure_point(point: Point, hub: Any, tokens: dict[str, str], sizes: Sizes,
@@ -387,31 +322,26 @@ async def measure_point(point: Point, hub: Any, tokens: dict[str, str], sizes: S
     pid = hub.proc.popen.pid
     url = hub.database_url
     tag = f"[{point.backend}] {point.stores:,} stores:"
-    checks = {}
-    sims = []
-    for i, (store_id, token) in enumerate(sorted(tokens.items())):
-        sim = SimStore(store_id, token, random.Random(i), proto=sizes.proto)
-        checks[store_id] = sim.on_down = DownCheck(
-            [], stream="catalog" if sizes.proto >= 3 else "down")
-        sims.append(sim)
-    readers: list[asyncio.Task] = []
-    stop_reading = asyncio.Event()
+    groups = make_groups(tokens, sizes.proto, sizes.client_procs)
+    clients = [p for g in groups for p in g.pids]  # their CPU is the bench's
+
+    async def each(call: Any) -> list[Any]:
+        return list(await asyncio.gather(*(call(g) for g in groups)))
+
     try:
-        try:
-            point.connect_seconds = await connect_all(sims, hub.ws_url, budget)
-        except BudgetExceeded:
-            raise
-        except Exception as exc:
-            point.connected = sum(1 for s in sims if s.ws is not None)
+        wait_s = budget.remaining()  # each handshake waits at most 120 s of it
+        start = time.perf_counter()
+        opened = await each(lambda g: g.connect(hub.ws_url, wait_s))
+        point.connected = sum(c.connected for c in opened)
+        failed = [c.error for c in opened if c.error]
+        if failed:
             point.stopped = (f"only {point.connected:,} of {point.stores:,} stores connected "
-                             f"({type(exc).__name__}: {str(exc)[:120]})")
+                             f"({failed[0]})")
             return
-        point.connected = len(sims)
-        readers = [asyncio.create_task(keep_reading(sim, hub.ws_url, point.drops, stop_reading))
-                   for sim in sims]
+        point.connect_seconds = time.perf_counter() - start
         await asyncio.sleep(2.0)  # the hellos' writes settle
         point.rss_connected_kib = proc_status(pid).get("VmRSS", 0)
-        idle = Phase(pid)
+        idle = Phase(pid, clients)
         await asyncio.sleep(min(sizes.idle_seconds, budget.remaining()))
         point.idle = idle.stop()
         print(f"{tag} connected in {point.connect_seconds:.1f} s; hub RSS "
@@ -424,8 +354,7 @@ async def measure_point(point: Point, hub: Any, tokens: dict[str, str], sizes: S
         point.products = products
         csv_path = root / f"catalog-{products}.csv"
         skus = write_catalog(csv_path, products, round_no)
-        for check in checks.values():
-            check.skus = skus
+        await each(lambda g: g.expect(skus))
         # What each store must reach: its own stream's last seq (protocol 1), or the
         # catalogue log's head (protocol 3: one log for all stores).
         cursor_sql = ("SELECT id, (SELECT seq FROM hub_catalog_head) FROM hub_stores"
@@ -436,7 +365,7 @@ async def measure_point(point: Point, hub: Any, tokens: dict[str, str], sizes: S
             seq0 = dict(await probe.rows(cursor_sql))
         bytes0 = await db_bytes(url, hub.sqlite_path)
         pg_meter = await PgMeter(url).start()
-        fan = Phase(pid)
+        fan = Phase(pid, clients)
         rss_max = 0
         stop_rss = asyncio.Event()
 
@@ -456,22 +385,31 @@ async def measure_point(point: Point, hub: Any, tokens: dict[str, str], sizes: S
             raise BenchFailed(f"catalog-import exited {code}: "
                               f"{(root / 'import.log').read_text(errors='replace')[-1500:]}")
         async with Probe(url) as probe:
-            targets = dict(await probe.rows(cursor_sql))
+            targets = {str(k): int(v) for k, v in await probe.rows(cursor_sql)}
             point.outbox_rows = int(await probe.value("SELECT count(*) FROM hub_outbox")) - rows0
             point.log_rows = (int(await probe.value("SELECT count(*) FROM hub_catalog_log"))
                               - log0)
-        point.fan_events = sum(targets[s.id] - seq0.get(s.id, 0) for s in sims)
+        point.fan_events = sum(targets[s] - seq0.get(s, 0) for s in tokens)
+        await each(lambda g: g.aim(targets))
         wait_s = budget.remaining() - 30  # leave time to report
         deadline = time.perf_counter() + wait_s
-        while any(checks[s.id].last_seq < targets[s.id] for s in sims):
+        shown = time.perf_counter()
+        while True:
+            now = await each(lambda g: g.progress())
+            behind = sum(p.behind for p in now)
+            if not behind:
+                break
             if time.perf_counter() > deadline:
-                behind = sum(1 for s in sims if checks[s.id].last_seq < targets[s.id])
                 point.stopped = (f"time limit: {behind:,} stores still without the whole "
                                  f"catalogue after {time.perf_counter() - start:.0f} s")
                 break
-            await asyncio.sleep(0.1)
-        done = max(checks[s.id].last_at for s in sims)
-        first = min((checks[s.id].first_at for s in sims if checks[s.id].first_at),
+            if time.perf_counter() - shown > 60:  # a long fan-out shows it is alive
+                shown = time.perf_counter()
+                print(f"{tag} ... {shown - start:.0f} s: {behind:,} stores still behind, "
+                      f"{sum(p.drops for p in now):,} links dropped so far", flush=True)
+            await asyncio.sleep(0.1 if len(groups) == 1 else 0.25)
+        done = max(p.last_at for p in now)
+        first = min((p.first_at for p in now if not math.isnan(p.first_at)),
                     default=float("nan"))
         point.delivery_seconds = done - first
         stop_rss.set()
@@ -482,6 +420,7 @@ async def measure_point(point: Point, hub: Any, tokens: dict[str, str], sizes: S
         point.rss_fanout_kib = rss_max
         point.fanout_seconds = done - start
         point.after_commit_seconds = done - imported
+        point.drops = [d for lines in await each(lambda g: g.drop_lines()) for d in lines]
         point.fan_drops = len(point.drops)
         # The hub records the acks a moment later; then the DB size is the steady one.
         async with Probe(url) as probe:
@@ -493,14 +432,9 @@ async def measure_point(point: Point, hub: Any, tokens: dict[str, str], sizes: S
                     break
                 await asyncio.sleep(0.1)
         point.db_growth = await db_bytes(url, hub.sqlite_path) - bytes0
-        for sim in sims:
-            check = checks[sim.id]
-            got = check.index
-            if got != len(skus) and not point.stopped:
-                point.problems.append(f"{sim.id}: {got:,} product events, expected {len(skus):,}")
-            if sim.down_repeats:
-                point.problems.append(f"{sim.id}: {sim.down_repeats} events sent again")
-            point.problems += [f"{sim.id}: {p}" for p in check.problems + sim.problems]
+        stopped = bool(point.stopped)
+        for found in await each(lambda g: g.fan_problems(len(skus), stopped)):
+            point.problems += found
         if point.stopped:
             print(f"{tag} STOPPED: {point.stopped}", flush=True)
             return
@@ -512,45 +446,46 @@ async def measure_point(point: Point, hub: Any, tokens: dict[str, str], sizes: S
               f"({point.fan_rate:,.0f}/s; import {point.import_seconds:.1f} s, first event "
               f"to last ack {point.delivery_seconds:.1f} s = {point.delivery_rate:,.0f}/s), "
               f"{point.outbox_rows:,} hub_outbox rows, {point.log_rows:,} catalogue-log "
-              f"rows, DB +{point.db_growth / 2**20:,.1f} MiB",
+              f"rows, DB +{point.db_growth / 2**20:,.1f} MiB; hub CPU {point.fan.hub:.1f} s, "
+              f"bench CPU {point.fan.own:.1f} s, hub peak RSS {rss_max / 1024:,.0f} MiB",
               flush=True)
-
-        # 3. steady stock events at the chain's rate
-        per_store = sizes.events_per_second / len(sims)  # events/s from one store
-        batch = max(1, min(20, round(per_store * 5)))  # about one frame per 5 s, at least 1
-        period = batch / per_store
-        point.steady_target = sizes.events_per_second
-        pg_meter = await PgMeter(url).start()
-        phase = Phase(pid)
-        point.steady = await run_load(sims, pid, budget, sizes.steady_seconds,
-                                      lambda sim, until: sim.steady(period, batch, until),
-                                      drain_s=30)
-        point.steady_phase = phase.stop()
-        point.pg_steady = await pg_meter.stop()
-        point.steady_drops = len(point.drops) - point.fan_drops
-        s = point.steady
-        acks = summarize(s.acks)
-        print(f"{tag} steady {s.rate:,.0f} stock events/s (asked {sizes.events_per_second:,.0f};"
-              f" frames of {batch} every {period:.1f} s per store): ack p50 {acks.p50:.0f} ms, "
-              f"p99 {acks.p99:.0f} ms; hub CPU {point.steady_phase.pct(phase.hub):.1f}% of a "
-              f"core = {cpu_per_event_us(point):,.0f} us per event "
-              f"({cpu_per_event_us(point, net=True):,.0f} net of idle)", flush=True)
-        behind = [sim for sim in sims if sim.acked_upto != sim.next_seq - 1]
-        if behind:  # late, not lost: a store's client resends what was not acked
-            point.warnings.append(
-                f"steady: {len(behind)} stores still without their last ack when the run "
-                f"ended (e.g. {behind[0].id}: acked {behind[0].acked_upto} of "
-                f"{behind[0].next_seq - 1}); the hub was that far behind")
+        if sizes.steady_seconds > 0:
+            # 3. steady stock events at the chain's rate
+            per_store = sizes.events_per_second / point.stores  # events/s from one store
+            batch = max(1, min(20, round(per_store * 5)))  # about one frame per 5 s, at least 1
+            period = batch / per_store
+            point.steady_target = sizes.events_per_second
+            pg_meter = await PgMeter(url).start()
+            phase = Phase(pid, clients)
+            limit = budget.remaining()
+            point.steady = merge_load(await each(lambda g: g.steady(
+                pid, limit, sizes.steady_seconds, period, batch, 30)))
+            point.steady_phase = phase.stop()
+            point.pg_steady = await pg_meter.stop()
+            s = point.steady
+            acks = summarize(s.acks)
+            print(f"{tag} steady {s.rate:,.0f} stock events/s (asked "
+                  f"{sizes.events_per_second:,.0f}; frames of {batch} every {period:.1f} s per "
+                  f"store): ack p50 {acks.p50:.0f} ms, p99 {acks.p99:.0f} ms; hub CPU "
+                  f"{point.steady_phase.pct(phase.hub):.1f}% of a "
+                  f"core = {cpu_per_event_us(point):,.0f} us per event "
+                  f"({cpu_per_event_us(point, net=True):,.0f} net of idle); hub peak RSS "
+                  f"{s.rss_max_kib / 1024:,.0f} MiB", flush=True)
     finally:
-        stop_reading.set()
-        await asyncio.gather(*(sim.ws.close() for sim in sims if sim.ws is not None),
-                             return_exceptions=True)
-        for task in readers:
-            task.cancel()
-        await asyncio.gather(*readers, return_exceptions=True)
+        try:
+            closed = await each(lambda g: g.close())
+        finally:
+            await asyncio.gather(*(g.stop() for g in groups), return_exceptions=True)
+    point.drops = [d for c in closed for d in c.drops]
+    point.steady_drops = len(point.drops) - point.fan_drops
+    lagging = [c for c in closed if c.behind]
+    if lagging and point.steady is not None:  # late, not lost: a store resends what was not acked
+        point.warnings.append(
+            f"steady: {sum(c.behind for c in closed)} stores still without their last ack "
+            f"when the run ended (e.g. {lagging[0].example}); the hub was that far behind")
     events, acked = await hub_sums(url, sorted(tokens))
-    sent = sum(sim.next_seq - 1 for sim in sims)
-    told = sum(sim.acked_upto for sim in sims)
+    sent = sum(c.sent for c in closed)
+    told = sum(c.told for c in closed)
     if events != acked or acked > sent or told > acked:
         point.problems.append(f"the stores sent {sent:,} stock events and were told "
                               f"{told:,} were acked; the hub kept {events:,} and its cursors "
@@ -733,6 +668,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="the simulated stores' sync protocol: 3 reads the shared catalogue "
                         "log (issue #24), 1 gets the catalogue copied into its own stream "
                         "(the hub's path for older stores) (3)")
+    p.add_argument("--client-procs", type=int, default=0,
+                   help="run the simulated stores in this many child processes, dealt "
+                        "round-robin (0: all in the bench process itself) (0)")
     p.add_argument("--markdown", action="store_true", help="tables as Markdown too")
     p.add_argument("--workdir", help="use this (empty or new) directory; always kept")
     p.add_argument("--keep", action="store_true", help="keep the temp directory")
@@ -752,6 +690,7 @@ def sizes_for(args: argparse.Namespace) -> Sizes:
         if getattr(args, name) is not None:
             setattr(sizes, name, getattr(args, name))
     sizes.proto = args.proto
+    sizes.client_procs = args.client_procs
     if not sizes.stores or min(sizes.stores) < 1 or sizes.products < 1:
         raise SystemExit("--stores needs counts of at least 1; --products at least 1")
     return sizes
