@@ -144,6 +144,24 @@ class CatalogFrames:
         self._cache: collections.OrderedDict[tuple[int, int], asyncio.Future[Any]] = (
             collections.OrderedDict())
         self.reads = 0  # database reads made (for tests and the bench)
+        self._head: asyncio.Future[int] | None = None  # the latest read of the head
+        self._head_started = -float("inf")  # loop time that read began
+        self.head_reads = 0
+
+    async def head(self, since: float) -> int:
+        """The log's head as read by a statement begun at or after loop time `since`
+        (so it sees every commit before then); links woken together share one read."""
+        future = self._head
+        if future is None or self._head_started < since or (
+                future.done() and (future.cancelled() or future.exception() is not None)):
+            self._head_started = asyncio.get_running_loop().time()
+            future = self._head = asyncio.ensure_future(self._read_head())
+        return await asyncio.shield(future)
+
+    async def _read_head(self) -> int:
+        self.head_reads += 1
+        async with self.db.read() as s:
+            return await head(s)
 
     async def frames(self, after: int, upto: int) -> tuple[tuple[str, int], ...]:
         """(frame text, its last seq) for up to READ_LIMIT entries past `after`."""

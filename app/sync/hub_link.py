@@ -26,6 +26,7 @@ import contextlib
 import logging
 import math
 import os
+import random
 import socket as _socket
 from collections.abc import Sequence
 from datetime import datetime
@@ -34,6 +35,7 @@ from typing import Any
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 from sqlalchemy import update
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from app.config import HubConfig
 from app.core.auth import PUBLIC
@@ -184,6 +186,17 @@ class HubLink:
         # its later frames cannot move the cursor back past what the resend asked for.
         self.resends = 0
         self.wakeup = asyncio.Event()
+        # Set when the store's own stream may hold events to send (its topic woke, an
+        # ack made room, a resend): only then, or every POLL_SECONDS, does the sender read
+        # the stream. A catalogue wake alone needs only the log's head, read once for all
+        # links of the process (1,000 links reading their streams for every catalogue
+        # frame emptied the pool in the 100,000-product fan-out).
+        self.own_news = asyncio.Event()
+        self.own_news.set()
+        self.own_read_at = -math.inf
+        self.known_head = 0  # the highest catalogue-log head this link has read
+        self.catalog_news = asyncio.Event()  # the log may have grown past known_head
+        self.catalog_news.set()
         # Store -> hub frames read but not applied yet, and what they weigh.
         self.inbox: asyncio.Queue = asyncio.Queue()
         self.inbox_sizes: collections.deque[tuple[int, int]] = collections.deque()
@@ -330,7 +343,9 @@ class HubLink:
     async def _run(self) -> None:
         topic = down_topic(self.store_id)
         self.wakeup = self.waker.subscribe(topic)
+        self.waker.subscribe(topic, self.own_news)
         self.waker.subscribe(CATALOG_TOPIC, self.wakeup)
+        self.waker.subscribe(CATALOG_TOPIC, self.catalog_news)
         self.links.add(self)
         tasks = [asyncio.create_task(self._reader()), asyncio.create_task(self._applier()),
                  asyncio.create_task(self._sender())]
@@ -350,7 +365,9 @@ class HubLink:
                 log.warning("sync %s: %d link task(s) did not stop when cancelled",
                             self.store_id, len(stuck))
             self.waker.unsubscribe(topic, self.wakeup)
+            self.waker.unsubscribe(topic, self.own_news)
             self.waker.unsubscribe(CATALOG_TOPIC, self.wakeup)
+            self.waker.unsubscribe(CATALOG_TOPIC, self.catalog_news)
 
     async def _reader(self) -> None:
         """Reads every frame at once, so the server keeps reading pongs while a frame is
@@ -367,7 +384,12 @@ class HubLink:
                                                  f"sent ({self.sent})")
                 if message.upto > self.acked:
                     self.acked = message.upto
-                    await self._store_ack(message.upto)
+                    try:
+                        await self._store_ack(message.upto)
+                    except PoolTimeout:  # kept by its next ack or its next hello
+                        log.info("sync %s: ack %d not saved: the hub's database pool is "
+                                 "busy", self.store_id, message.upto)
+                self.own_news.set()  # room in the window: more of its stream may go
                 self.wakeup.set()
             elif isinstance(message, p.Resend):
                 if message.from_ - 1 > self.sent:
@@ -375,6 +397,7 @@ class HubLink:
                                                  f"last event sent ({self.sent})")
                 self.sent = max(self.acked, message.from_ - 1)
                 self.resends += 1
+                self.own_news.set()
                 self.wakeup.set()
             elif isinstance(message, p.CatalogAck | p.CatalogResend):
                 self._catalog_reply(message)
@@ -456,7 +479,14 @@ class HubLink:
             frame = await self.inbox.get()
             count, size = self.inbox_sizes.popleft()
             try:
-                await self._apply(frame)
+                while True:
+                    try:
+                        await self._apply(frame)
+                        break
+                    except PoolTimeout:  # no connection came: nothing was done, try again
+                        log.info("sync %s: the hub's database pool is busy: applying the "
+                                 "frame again shortly", self.store_id)
+                        await asyncio.sleep(random.uniform(0.5, 2.0))
             finally:
                 self.inbox_events -= count
                 self.inbox_bytes -= size
@@ -470,15 +500,48 @@ class HubLink:
         await store_ack(self.db, self.store_id, upto)
 
     async def _sender(self) -> None:
+        while True:
+            try:
+                await self._send_round()
+            except PoolTimeout:
+                # The pool had no connection for this link in time (a fan-out to many
+                # links): wait a moment and go on, rather than drop the link and have
+                # it come back through a handshake, which needs the pool too.
+                log.info("sync %s: the hub's database pool is busy: sending again shortly",
+                         self.store_id)
+                self.own_news.set()
+                await asyncio.sleep(random.uniform(0.5, 2.0))
+
+    async def _send_round(self) -> None:
         window = self.cfg.sync.send_window
+        loop = asyncio.get_running_loop()
         while True:
             self.wakeup.clear()
+            started = loop.time()
             room = window - (self.sent - self.acked)
-            # The store's events first, then the catalogue log's head: every product an
-            # event read here names is in the log at or below that head.
-            pending, head = await hub.pending_down_and_head(
-                self.db, self.store_id, self.sent,
-                min(room, p.MAX_EVENTS_PER_FRAME * 4) if room > 0 else 0)
+            limit = min(room, p.MAX_EVENTS_PER_FRAME * 4) if room > 0 else 0
+            if self.own_news.is_set() or started - self.own_read_at >= POLL_SECONDS:
+                self.own_news.clear()  # (before the read: news meanwhile sets it again)
+                self.own_read_at = started
+                # The store's events first, then the catalogue log's head: every product
+                # an event read here names is in the log at or below that head.
+                pending, head = await hub.pending_down_and_head(
+                    self.db, self.store_id, self.sent, limit)
+                if limit and len(pending) >= limit:
+                    self.own_news.set()  # a full read: there may be more
+            else:  # only the catalogue may have moved
+                pending = []
+                at = self.cat_sent if self.proto >= p.CATALOG_FROM else self.catalog_copied
+                if at < self.known_head or not self.catalog_news.is_set():
+                    head = self.known_head  # short of a head it read, or no news: no read
+                else:  # the head, read once for the links woken together
+                    self.catalog_news.clear()
+                    head = await self.links.catalog.head(since=started)
+            self.known_head = max(self.known_head, head)
+            catalogue_first = (self.cat_sent < head if self.proto >= p.CATALOG_FROM
+                               else self.catalog_copied < head)
+            if catalogue_first and pending:
+                self.own_news.set()  # not sent this round: read again after the catalogue
             if self.proto >= p.CATALOG_FROM:
                 if self.cat_sent < head:
                     if await self._send_catalog(head):
@@ -491,6 +554,7 @@ class HubLink:
                 # with the rest (re-read, in seq order).
                 self.catalog_copied = await catalog_log.copy_to_stream(
                     self.db, self.store_id, head)
+                self.own_news.set()  # (its stream grew)
                 continue
             if pending:
                 resends = self.resends
