@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import math
 from typing import Any
 
 import msgspec
@@ -145,7 +146,7 @@ class CatalogFrames:
             collections.OrderedDict())
         self.reads = 0  # database reads made (for tests and the bench)
         self._head: asyncio.Future[int] | None = None  # the latest read of the head
-        self._head_started = -float("inf")  # loop time that read began
+        self._head_started = -math.inf  # loop time that read began
         self.head_reads = 0
 
     async def head(self, since: float) -> int:
