@@ -180,3 +180,16 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
 
     if not pg.reachable():
         terminalreporter.write_line(pg.NOT_REACHABLE, red=True, bold=True)
+
+
+@pytest.fixture
+def pg_url():
+    """A fresh, migrated PostgreSQL hub database's URL (tests/pg.py), dropped after; the
+    test is skipped loudly where no server answers. Sync: tests/pg.py runs its own loop."""
+    from tests import pg
+
+    if not pg.reachable():
+        pytest.skip(pg.NOT_REACHABLE)
+    url = pg.create_database()
+    yield url
+    pg.drop_database(url)

@@ -76,16 +76,6 @@ def test_the_ids_this_hub_makes_fall_in_this_month():
 
 
 @pytest.fixture
-def pg_url():
-    # Sync: tests/pg.py runs its own event loop.
-    if not pg.reachable():
-        pytest.skip(pg.NOT_REACHABLE)
-    url = pg.create_database()
-    yield url
-    pg.drop_database(url)
-
-
-@pytest.fixture
 async def pg_hub(pg_url):
     db = open_hub_database(pg_url)
     assert isinstance(db, PgDatabase)

@@ -41,7 +41,6 @@ from app.core.db import Database
 from app.hub import service as hubsvc
 from app.hub.db import HubDatabase, open_hub_database
 from app.stock import service as stock
-from tests import pg
 from tests.integration.test_proxy_config import CERT, CONF, KEY, NGINX, needs_nginx, wrapped
 from tests.integration.test_proxy_config import wait_for as wait_listening
 from tests.sync.harness import HUB_TOML, Proc, free_port, kirana, make_hub, make_store, wait_for
@@ -56,15 +55,6 @@ LOAD_SECONDS = 20.0  # stock moves and price changes are spread over this long
 KILL_AFTER = 6.0  # seconds into the load
 LINK_BOUND = 30.0  # the store links again through nginx within this
 QUIET_TIMEOUT = 60.0
-
-
-@pytest.fixture
-def pg_url():
-    if not pg.reachable():
-        pytest.skip(pg.NOT_REACHABLE)
-    url = pg.create_database()
-    yield url
-    pg.drop_database(url)
 
 
 def certificate_for_127(folder: Path) -> tuple[Path, Path]:

@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from tests import pg
 from tests.sync.harness import (
     HUB_TOML,
     Hub,
@@ -27,15 +26,6 @@ from tests.sync.harness import (
 from tests.sync.test_end_to_end import ean13, save_product
 
 pytestmark = pytest.mark.timeout(180)
-
-
-@pytest.fixture
-def pg_url():
-    if not pg.reachable():
-        pytest.skip(pg.NOT_REACHABLE)
-    url = pg.create_database()
-    yield url
-    pg.drop_database(url)
 
 
 def test_a_change_on_one_hub_process_wakes_the_other(pg_url, tmp_path, migrated_template):
