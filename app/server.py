@@ -38,6 +38,7 @@ from app.core.headers import add_security_headers
 from app.core.inputs import bounded_input
 from app.core.logs import request_id_middleware
 from app.core.loyalty import mask_phone
+from app.core.page_words import page_words
 from app.core.session_files import SessionFileStore
 from app.core.timing import server_timing_middleware
 from app.core.web import EXCEPTION_HANDLERS, TEMPLATES_DIR, nav_for, template_globals
@@ -168,6 +169,7 @@ def _template_engine(engine: JinjaTemplateEngine) -> None:
     env.filters["masked_phone"] = mask_phone  # a customer's number on screens (#21 review 7)
     i18n.install(env)  # _(), {% trans %}, money and local() in the request's language
     env.globals["money"] = i18n.money
+    env.globals["page_words"] = page_words  # the scripts' words (static/js), translated
 
 
 def _common_middleware(cfg: StoreConfig | HubConfig, data_dir: Path) -> dict:

@@ -5,6 +5,21 @@
   "use strict";
 
   const SCAN_GAP_MS = 50; // scanners type far faster than people
+
+  /* The words this script and camera-scanner.js show, in the reader's language: a JSON
+     block written by base.html (app/core/page_words.py). No English is kept here; a
+     missing key shows as itself, which tests/unit/test_page_words.py keeps from
+     happening. word("table.scrolls", {name: "Stock"}) fills %(name)s. */
+  const WORDS = (function () {
+    const node = document.getElementById("page-words");
+    try { return node ? JSON.parse(node.textContent) : {}; } catch (e) { return {}; }
+  })();
+  function word(key, values) {
+    let text = Object.prototype.hasOwnProperty.call(WORDS, key) ? WORDS[key] : key;
+    Object.keys(values || {}).forEach(function (k) { text = text.split("%(" + k + ")s").join(values[k]); });
+    return text;
+  }
+  window.kiranaWord = word;
   const SCAN_MIN_LEN = 4;
 
   function isEditable(el) {
@@ -72,7 +87,10 @@
       banner = document.createElement("div");
       banner.id = "update-banner";
       banner.setAttribute("role", "status");
-      banner.innerHTML = 'A new version of Kirana is ready. <button type="button">Reload</button>';
+      const reload = document.createElement("button");
+      reload.type = "button";
+      reload.textContent = word("update.reload");
+      banner.append(word("update.ready") + " ", reload);
       document.body.appendChild(banner);
     }
     const button = banner.querySelector("button");
@@ -379,10 +397,9 @@
     serverDown();
     const box = notSentBox();
     const codes = unsent.filter(function (r) { return r.code; }).map(function (r) { return r.code; });
-    let text = "Not sent: store server unreachable.";
-    if (codes.length) text += " Scans waiting: " + codes.join(", ") + ".";
-    text += willRetry || unsent.length ? " They go in by themselves when the connection is back."
-      : " Try again when the connection is back.";
+    let text = word("unsent.title");
+    if (codes.length) text += " " + word("unsent.scans", { codes: codes.join(", ") });
+    text += " " + word(willRetry || unsent.length ? "unsent.will_retry" : "unsent.tap_again");
     box.textContent = text;
     box.hidden = false;
     // The last answer's green "Added …" is not true of what was just scanned.
@@ -644,9 +661,9 @@
       const stateSel = target.getAttribute("data-live-state");
       const state = stateSel ? document.querySelector(stateSel) : null;
       const source = new EventSource(target.getAttribute("data-live-events"));
-      source.addEventListener("hello", function () { if (state) state.textContent = "live"; });
+      source.addEventListener("hello", function () { if (state) state.textContent = word("live.on"); });
       source.addEventListener("orders", function () { htmx.trigger(target, "orders-changed"); });
-      source.onerror = function () { if (state) state.textContent = "reconnecting…"; };
+      source.onerror = function () { if (state) state.textContent = word("live.reconnecting"); };
       window.addEventListener("pagehide", function () { source.close(); });
     });
   }
@@ -702,10 +719,23 @@
       const caption = wrap.querySelector("caption");
       let heading = wrap.previousElementSibling;
       while (heading && !/^H[1-6]$/.test(heading.tagName)) heading = heading.previousElementSibling;
-      const name = (caption || heading || {}).textContent || "Table";
-      wrap.setAttribute("aria-label", name.replace(/\s+/g, " ").trim() + " (scrolls sideways)");
+      const name = (caption || heading || {}).textContent || word("table.name");
+      wrap.setAttribute("aria-label", word("table.scrolls", { name: name.replace(/\s+/g, " ").trim() }));
     });
   }
+
+  /* On a phone the till's summary (Total, Pay) sticks to the bottom of the screen: a
+     field or button tabbed to far down a long bill must not sit under it (WCAG 2.2 SC
+     2.4.11). The page's scroll-padding-bottom follows the summary's height while it is
+     sticky (scroll-padding-top does the same for the sticky top bar, in app.css). */
+  function padUnderStickySummary() {
+    const summary = document.querySelector(".cart-summary");
+    const sticky = summary && getComputedStyle(summary).position === "sticky";
+    document.documentElement.style.scrollPaddingBottom =
+      sticky ? Math.ceil(summary.getBoundingClientRect().height) + 8 + "px" : "";
+  }
+  document.addEventListener("htmx:afterSettle", padUnderStickySummary);
+  window.addEventListener("resize", padUnderStickySummary);
 
   /* ---- Page load (deferred script: the DOM is already parsed) ---- */
   document.addEventListener("htmx:load", function (e) {
@@ -716,6 +746,7 @@
   initPinpads(document);
   applyCssVars(document);
   labelScrollRegions(document);
+  padUnderStickySummary();
   startLiveEvents();
   updateOnline();
   focusScanField();

@@ -40,18 +40,19 @@
   const ANSWER_FORGET_MS = 30000; // a scan not sent by then (held while offline) is let go
   const FIELD_SELECTOR = "input[data-scan-field]";
 
+  // The words are the page's (app.js's word(), from app/core/page_words.py).
+  const word = window.kiranaWord || function (key) { return key; };
   const MSG = {
-    starting: "Starting the camera…",
-    loading: "Loading the barcode reader…",
-    ready: "Point the camera at a barcode or QR code.",
-    blocked: "Camera blocked: allow the camera for this site in the browser settings, or type the code",
-    missing: "No camera found: type the code or use the scanner gun",
-    busy: "Camera in use by another app: close it and try again, or type the code",
-    insecure: "The camera needs a secure (https) connection: type the code or use the scanner gun",
-    readerFailed: "The barcode reader could not start: type the code or use the scanner gun",
-    failed: "The camera could not start: type the code or use the scanner gun",
-    noField: "This screen has no scan field any more: close the camera",
-    checking: "Checking ",
+    starting: word("camera.starting"),
+    loading: word("camera.loading"),
+    ready: word("camera.ready"),
+    blocked: word("camera.blocked"),
+    missing: word("camera.missing"),
+    busy: word("camera.busy"),
+    insecure: word("camera.insecure"),
+    readerFailed: word("camera.reader_failed"),
+    failed: word("camera.failed"),
+    noField: word("camera.no_field"),
   };
 
   /* ---- detector: native when it can read all our formats, else the ponyfill ---- */
@@ -192,7 +193,7 @@
   }
 
   function buildPanel() {
-    panel = el("div", { class: "camera-panel", role: "dialog", "aria-label": "Camera scanner",
+    panel = el("div", { class: "camera-panel", role: "dialog", "aria-label": word("camera.panel"),
       "data-testid": "camera-panel" });
     panel.hidden = true;
     const view = el("div", { class: "camera-view" });
@@ -205,11 +206,11 @@
       "data-testid": "camera-status" });
     const actions = el("div", { class: "camera-actions" });
     const torch = el("button", { type: "button", class: "btn btn-quiet camera-torch",
-      "aria-pressed": "false" }, "Torch");
+      "aria-pressed": "false" }, word("camera.torch"));
     torch.hidden = true;
-    const type = el("button", { type: "button", class: "btn btn-quiet camera-type" }, "Type the code");
+    const type = el("button", { type: "button", class: "btn btn-quiet camera-type" }, word("camera.type"));
     const close = el("button", { type: "button", class: "btn btn-primary camera-close",
-      "aria-label": "Close the camera", title: "Close the camera" });
+      "aria-label": word("camera.close"), title: word("camera.close") });
     close.appendChild(closeIcon());
     actions.appendChild(torch);
     actions.appendChild(type);
@@ -283,7 +284,7 @@
       torchOn = want;
       ui.torch.setAttribute("aria-pressed", want ? "true" : "false");
     } catch (err) {
-      setStatus("The torch could not be switched " + (want ? "on." : "off."), "error");
+      setStatus(word(want ? "camera.torch_on_failed" : "camera.torch_off_failed"), "error");
     }
   }
 
@@ -419,7 +420,7 @@
       const scan = { code: code, name: f.name, xhr: null, ok: false, session: session, timer: 0 };
       scan.timer = setTimeout(function () { letGo(scan); }, ANSWER_FORGET_MS);
       waiting.push(scan);
-      setStatus(MSG.checking + code + "…");
+      setStatus(word("camera.checking", { code: code }));
     } else {
       sound(true);
       setStatus("✓ " + code, "ok");
@@ -514,9 +515,9 @@
       const next = f.nextElementSibling;
       if (next && next.hasAttribute("data-camera-button")) { buttons.set(f, next); return; }
       const btn = el("button", { type: "button", class: "btn btn-quiet camera-button",
-        "aria-label": "Scan with the camera", title: "Scan with the camera", "data-camera-button": "" });
+        "aria-label": word("camera.button"), title: word("camera.button"), "data-camera-button": "" });
       btn.appendChild(cameraIcon());
-      btn.appendChild(el("span", { class: "camera-button-label" }, " Camera"));
+      btn.appendChild(el("span", { class: "camera-button-label" }, " " + word("camera.button_label")));
       btn.addEventListener("click", function () { openCamera(f); });
       f.insertAdjacentElement("afterend", btn);
       buttons.set(f, btn);
