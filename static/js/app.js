@@ -22,6 +22,9 @@
   window.kiranaWord = word;
   const SCAN_MIN_LEN = 4;
 
+  // Apple keyboards type letters with Option (Alt): see the keyboard shortcuts below.
+  const APPLE = /Mac|iPhone|iPad|iPod/.test(navigator.platform || "");
+
   function isEditable(el) {
     return !!el && (/^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName) || el.isContentEditable);
   }
@@ -678,6 +681,12 @@
     if (/^F\d+$/.test(e.key) && !e.altKey && !e.shiftKey) key = e.key;
     else if (e.altKey && !e.shiftKey && /^Key[A-Z]$/.test(e.code)) key = "Alt+" + e.code.slice(3);
     if (!key) return;
+    // On a Mac, Option+letter types a letter (Option+C is "ç", Option+P "π"): in a text
+    // field other than the scan field it is typing (a buyer's name), not a shortcut.
+    // F2/F4 always work, and so does Option+letter from the scan field.
+    const here = document.activeElement;
+    if (key.startsWith("Alt+") && APPLE && e.key.length === 1 && isEditable(here) &&
+        !here.hasAttribute("data-scan-field")) return;
     const btn = Array.from(document.querySelectorAll("[aria-keyshortcuts]")).find(function (b) {
       return b.getAttribute("aria-keyshortcuts").split(" ").indexOf(key) >= 0 && !b.disabled &&
         b.getClientRects().length > 0 && !(document.querySelector("[data-modal]") && !b.closest("[data-modal]"));

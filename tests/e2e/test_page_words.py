@@ -5,6 +5,7 @@
   words from the page (app/core/page_words.py), not from English kept in static/js.
 * On a phone, a button far down a long bill that the keyboard moves to is never under
   the sticky summary at the bottom (WCAG 2.2 SC 2.4.11: scroll-padding-bottom follows it).
+* On a Mac, Option+letter types a letter: in a text field it is not taken as a till key.
 """
 
 from __future__ import annotations
@@ -110,3 +111,41 @@ async def test_the_keyboard_never_lands_under_the_phones_sticky_summary(
             f"{html} at {top:.0f}-{bottom:.0f} px is under the summary from {summary_top:.0f} px")
         checked += 1
     assert checked >= len(products), f"only {checked} of the lines' buttons were reached by Tab"
+
+
+OPTION_KEY = """([selector, key, code]) => {
+    const el = document.querySelector(selector);
+    el.focus();
+    const e = new KeyboardEvent("keydown",
+        {key: key, code: code, altKey: true, bubbles: true, cancelable: true});
+    el.dispatchEvent(e);
+    return e.defaultPrevented;
+}"""
+
+
+@pytest.mark.parametrize("platform", ["MacIntel", "Linux armv8l"])
+async def test_option_letter_on_a_mac_types_in_a_text_field(
+    own_server: Server, new_page, platform: str
+) -> None:
+    """Alt+P is Pay. On a Mac, Option+P types "π": in the till's search field it stays
+    typing (no Pay); from the scan field it is still Pay. Elsewhere Alt+P is Pay from any
+    field, as before."""
+    page = await new_page(own_server.url)
+    await page.add_init_script(
+        f"Object.defineProperty(navigator, 'platform', {{get: () => {platform!r}}});"
+    )
+    await login(page, "Asha")
+    await expect(page.get_by_role("heading", name="Hello, Asha")).to_be_visible()
+    await open_shift(page, "Open shift")
+    await scan(page, demo_products()[40].barcode)
+    await expect(page.get_by_test_id("cart-line")).to_have_count(1)
+    pay_panel = page.get_by_test_id("pay-panel")
+
+    taken = await page.evaluate(OPTION_KEY, [".pos-search-input", "π", "KeyP"])
+    if platform == "MacIntel":
+        assert taken is False, "Option+P in the search field was taken as Pay"
+        await page.wait_for_timeout(500)
+        await expect(pay_panel).to_have_count(0)
+        taken = await page.evaluate(OPTION_KEY, ["#scan-code", "π", "KeyP"])
+    assert taken is True
+    await expect(pay_panel).to_be_visible()
