@@ -197,6 +197,17 @@ def _money(minor: int, currency: str, symbol: bool, code: str) -> str:
                                locale=locale, currency_digits=False))
 
 
+def number(value: int) -> str:
+    """A count as the language writes it, grouped in lakhs and crores the Indian way
+    (10,00,000 for a million) in every language, as money is."""
+    return _number(int(value), current_language())
+
+
+@lru_cache(maxsize=4096)
+def _number(value: int, code: str) -> str:
+    return str(format_decimal(value, format="#,##,##0", locale=babel_locale(code)))
+
+
 # strftime's codes as CLDR patterns, so `local(dt, "%d %b %Y")` speaks every language.
 _CLDR = {"%d": "dd", "%e": "d", "%b": "MMM", "%B": "MMMM", "%m": "MM", "%Y": "y",
          "%y": "yy", "%H": "HH", "%I": "hh", "%M": "mm", "%S": "ss", "%p": "a", "%a": "EEE",
@@ -252,6 +263,7 @@ def install(env: Any) -> None:
     env.globals["store_language"] = store_language
     env.globals["shipped_languages"] = shipped_languages
     env.filters["money"] = money
+    env.filters["number"] = number
 
 
 def language_middleware(app: Any) -> Any:

@@ -129,6 +129,18 @@ def test_money_groups_in_lakhs_in_every_indian_language():
             i18n._fixed.set(None)
 
 
+@given(st.integers(min_value=-(10**15), max_value=10**15))
+def test_counts_are_grouped_in_lakhs_and_crores(n):
+    """i18n.number: the last three digits, then pairs (10,00,000 is a million)."""
+    digits = str(abs(n))
+    head, tail = digits[:-3], digits[-3:]
+    pairs = [head[max(0, i - 2):i] for i in range(len(head), 0, -2)][::-1]
+    expected = ("-" if n < 0 else "") + ",".join([*pairs, tail])
+    for code in ("en", "hi"):
+        with i18n.use_language(code):
+            assert i18n.number(n) == expected
+
+
 def test_dates_in_the_store_time_zone_as_the_language_writes_them():
     local = i18n.local_time(ZoneInfo("Asia/Kolkata"))
     at = datetime(2026, 12, 2, 4, 50, tzinfo=UTC)
