@@ -25,7 +25,7 @@ from datetime import date, timedelta
 
 from app.catalog.barcodes import MAX_SCAN_LENGTH, BarcodeError, MeasureRule, parse_scan
 from app.catalog.gs1 import PACKAGING_LEVELS, GS1Error, parse_element_string, piece_gtin
-from app.core.i18n import N_, _, ngettext
+from app.core.i18n import N_, _, ngettext, number
 
 MAX_COUNT = 9_999  # cases or pieces in one scan line
 MAX_LINE_UNITS = 1_000_000  # base units in one line (pieces, or grams/ml: a tonne)
@@ -119,7 +119,7 @@ def scan_quantity(unit: str, count: int, pack_size: int | None) -> int:
         raise ReceivingError(_("unit %(unit)s must be case or piece") % {"unit": _shown(str(unit))})
     if isinstance(count, bool) or not isinstance(count, int) or not 0 < count <= MAX_COUNT:
         raise ReceivingError(_("how many must be a whole number from 1 to %(max)s")
-                             % {"max": f"{MAX_COUNT:,}"})
+                             % {"max": number(MAX_COUNT)})
     if unit == "piece":
         return count
     if pack_size is None or pack_size <= 0:
@@ -130,7 +130,7 @@ def scan_quantity(unit: str, count: int, pack_size: int | None) -> int:
     units = count * pack_size
     if units > MAX_LINE_UNITS:
         raise ReceivingError(_("%(count)s cases of %(size)s is too many for one line")
-                             % {"count": f"{count:,}", "size": f"{pack_size:,}"})
+                             % {"count": number(count), "size": number(pack_size)})
     return units
 
 
@@ -166,7 +166,7 @@ def parse_count(text: object) -> int:
     cleaned = _clean(text, N_("how many"), 24)
     if not _COUNT_RE.fullmatch(cleaned) or not 0 < int(cleaned) <= MAX_COUNT:
         raise ReceivingError(_("how many %(value)s must be a whole number from 1 to %(max)s")
-                             % {"value": _shown(cleaned), "max": f"{MAX_COUNT:,}"})
+                             % {"value": _shown(cleaned), "max": number(MAX_COUNT)})
     return int(cleaned)
 
 
@@ -235,7 +235,7 @@ def check_line(line: LineCheck, today: date) -> list[str]:
     (``WARNINGS``) a person must confirm before the line is added."""
     if line.quantity <= 0 or line.quantity > MAX_LINE_UNITS:
         raise ReceivingError(_("the quantity must be more than zero and at most a tonne "
-                               "(%(max)s pieces)") % {"max": f"{MAX_LINE_UNITS:,}"})
+                               "(%(max)s pieces)") % {"max": number(MAX_LINE_UNITS)})
     if not line.tracks_expiry:
         if line.batch or line.expiry:
             raise ReceivingError(_(
@@ -260,7 +260,7 @@ def warning_text(kind: str, *, name: str, ordered: int | None = None, total: int
     if kind == "over":
         return _("%(name)s: %(total)s would be received against %(ordered)s ordered on "
                  "%(order)s. Count again; if the supplier really sent that many, confirm.") % {
-                     "name": name, "total": f"{total:,}", "ordered": f"{ordered or 0:,}",
+                     "name": name, "total": number(total), "ordered": number(ordered or 0),
                      "order": po}
     if kind == "not_ordered":
         return _("%(name)s is not on %(order)s. Receive it anyway only if you keep it.") % {

@@ -9,7 +9,7 @@ from datetime import date
 
 from stdnum.in_ import gstin as _gstin
 
-from app.core.i18n import N_, _
+from app.core.i18n import N_, _, number
 from app.core.money import MAX_QUANTITY, MoneyError, parse_amount
 
 NAME_MAX = 80
@@ -70,7 +70,7 @@ def _whole(text: str, what: str, low: int, high: int) -> int:
     if not re.fullmatch(r"[0-9]{1,7}", cleaned) or not low <= int(cleaned) <= high:
         raise SupplierError(_("%(what)s %(value)s must be a whole number from %(low)s to "
                               "%(high)s") % {"what": _(what), "value": _shown(cleaned),
-                                             "low": low, "high": f"{high:,}"})
+                                             "low": low, "high": number(high)})
     return int(cleaned)
 
 
