@@ -59,3 +59,23 @@ async def test_the_pick_screen_isolates_the_local_name(client, db, store, staff)
     html = (await client.post("/pick/claim", headers=hx(client))).text
     tag = local_tag(html)
     assert tag.startswith("<bdi ") and 'lang="hi"' in tag and 'class="pick-local"' in tag
+
+
+async def test_product_search_and_pages_show_the_local_name(client, db, login_as, rows):
+    """The till's search, the catalogue's results and the product page show the local
+    name beside the English one, isolated; a product without one shows none."""
+    named, plain = rows[0], rows[1]
+    async with db.write() as s:
+        await s.execute(update(Product).where(Product.sku == named.sku)
+                        .values(name_local="नमक"))
+    await login_as("manager")
+    for url in (f"/products/search?q={named.sku}", f"/products/{named.sku}"):
+        html = (await client.get(url, headers=hx(client))).text
+        tag = local_tag(html)
+        assert tag.startswith("<bdi ") and 'lang="hi"' in tag and ">नमक</bdi>" in tag, url
+    html = (await client.get(f"/products/{plain.sku}")).text
+    assert 'data-testid="name-local"' not in html
+    await login_as("cashier")
+    await open_till(client)
+    html = (await client.get(f"/pos/search?q={named.sku}", headers=hx(client))).text
+    assert ">नमक</bdi>" in local_tag(html)
