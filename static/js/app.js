@@ -5,6 +5,7 @@
   "use strict";
 
   const SCAN_GAP_MS = 50; // scanners type far faster than people
+  const SCAN_MIN_LEN = 4;
 
   /* The words this script and camera-scanner.js show, in the reader's language: a JSON
      block written by base.html (app/core/page_words.py). No English is kept here; a
@@ -20,7 +21,6 @@
     return text;
   }
   window.kiranaWord = word;
-  const SCAN_MIN_LEN = 4;
 
   // Apple keyboards type letters with Option (Alt): see the keyboard shortcuts below.
   const APPLE = /Mac|iPhone|iPad|iPod/.test(navigator.platform || "");
