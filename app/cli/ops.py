@@ -9,9 +9,9 @@ from pathlib import Path
 
 import click
 
-from app.cli.common import STORE, console, fail
+from app.cli.common import STORE, console, fail, in_store_language
 from app.config import StoreConfig
-from app.core.words import count_of
+from app.core.i18n import _, ngettext
 
 
 def _size(n: int) -> str:
@@ -25,6 +25,7 @@ def _size(n: int) -> str:
               help="Folder for this backup (default: backup.folder in the config).")
 @click.option("--list", "show", is_flag=True, help="List the backups there; take none.")
 @STORE.with_config
+@in_store_language
 def backup(cfg: StoreConfig, folder: str | None, show: bool) -> None:
     from app.ops.backup import BackupError, list_backups, take_backup
 
@@ -32,13 +33,15 @@ def backup(cfg: StoreConfig, folder: str | None, show: bool) -> None:
     if show:
         found = list_backups(where, cfg.store.id)
         if not found:
-            console.print(f"No backups of store {cfg.store.id} in {where}.", highlight=False)
+            console.print(_("No backups of store %(store)s in %(folder)s.")
+                          % {"store": cfg.store.id, "folder": where}, highlight=False)
             return
         now = datetime.now(UTC)
         for b in found:
             age = now - b.taken_at
-            console.print(f"{b.name}  {_size(b.size):>10}  "
-                          f"{age.days} d {age.seconds // 3600} h ago", highlight=False)
+            ago = _("%(days)s d %(hours)s h ago") % {"days": age.days,
+                                                      "hours": age.seconds // 3600}
+            console.print(f"{b.name}  {_size(b.size):>10}  {ago}", highlight=False)
         return
     mirror = cfg.resolve(cfg.backup.mirror) if cfg.backup.mirror else None
     try:
@@ -46,14 +49,16 @@ def backup(cfg: StoreConfig, folder: str | None, show: bool) -> None:
                            keep_last=cfg.backup.keep_last, keep_daily=cfg.backup.keep_daily,
                            mirror=mirror)
     except (BackupError, OSError) as exc:
-        fail(f"backup not taken: {exc}")
-    console.print(f"Backup taken: {done.path} ({_size(done.size)}, "
-                  f"{done.seconds:.1f} s)", highlight=False, soft_wrap=True)
+        fail(_("backup not taken: %(error)s") % {"error": exc})
+    console.print(_("Backup taken: %(file)s (%(size)s, %(seconds)s s)")
+                  % {"file": done.path, "size": _size(done.size),
+                     "seconds": f"{done.seconds:.1f}"}, highlight=False, soft_wrap=True)
     if done.mirrored:
-        console.print(f"Copied to {done.mirrored}", highlight=False, soft_wrap=True)
+        console.print(_("Copied to %(folder)s") % {"folder": done.mirrored}, highlight=False,
+                      soft_wrap=True)
     if done.deleted:
-        console.print(f"Old backups removed by the keep policy: {len(done.deleted)}",
-                      highlight=False)
+        console.print(_("Old backups removed by the keep policy: %(num)d")
+                      % {"num": len(done.deleted)}, highlight=False)
 
 
 @click.command(help="Put a backup in place of the store database (stop the store first). "
@@ -62,6 +67,7 @@ def backup(cfg: StoreConfig, folder: str | None, show: bool) -> None:
 @click.argument("backup_file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @STORE.with_config
+@in_store_language
 def restore(cfg: StoreConfig, backup_file: str, yes: bool) -> None:
     from app.core import migrate
     from app.ops.backup import BackupError, read_facts, restore_backup
@@ -70,31 +76,37 @@ def restore(cfg: StoreConfig, backup_file: str, yes: bool) -> None:
         facts = read_facts(Path(backup_file))
     except BackupError as exc:
         fail(str(exc))
-    console.print(f"This backup holds {count_of(facts.sales, 'sale')}; the last is "
-                  f"{facts.last_sale or '(none)'} at {facts.last_sale_at or '-'} UTC.",
-                  highlight=False)
+    console.print(ngettext("This backup holds %(num)d sale; the last is %(last)s at %(at)s UTC.",
+                           "This backup holds %(num)d sales; the last is %(last)s at %(at)s "
+                           "UTC.", facts.sales)
+                  % {"num": facts.sales, "last": facts.last_sale or _("(none)"),
+                     "at": facts.last_sale_at or "-"}, highlight=False)
     if not yes and not click.confirm(
-            f"Replace {cfg.database_path} with it? Sales made after the backup stay at the "
-            "hub but not in this store's database.", default=False):
-        fail("nothing changed")
+            _("Replace %(database)s with it? Sales made after the backup stay at the hub but "
+              "not in this store's database.") % {"database": cfg.database_path},
+            default=False):
+        fail(_("nothing changed"))
     try:
         done = restore_backup(Path(backup_file), cfg.database_path,
                               known_revisions=migrate.known_revisions(),
                               upgrade=migrate.upgrade)
     except (BackupError, OSError) as exc:
-        fail(f"not restored: {exc}")
-    console.print(f"Restored in {done.seconds:.1f} s.", highlight=False)
+        fail(_("not restored: %(error)s") % {"error": exc})
+    console.print(_("Restored in %(seconds)s s.") % {"seconds": f"{done.seconds:.1f}"},
+                  highlight=False)
     if done.moved_aside:
-        console.print(f"The database it replaced is kept as {done.moved_aside}",
-                      highlight=False, soft_wrap=True)
-    console.print(
-        "Next:\n"
-        f"  1. Start the store: kirana serve --config {cfg.source}\n"
-        "  2. The hub refuses it at first (its database changed). On the hub's Stores page, "
-        "press \"Accept the store's database\".\n"
-        "  3. The store then sends its stock figures and the hub sends what it missed; "
-        "the next receipt number continues after the hub's last one.", highlight=False,
-        soft_wrap=True)
+        console.print(_("The database it replaced is kept as %(file)s")
+                      % {"file": done.moved_aside}, highlight=False, soft_wrap=True)
+    steps = (
+        _("Start the store: %(command)s")
+        % {"command": f"kirana serve --config {cfg.source}"},
+        _("The hub refuses it at first (its database changed). On the hub's Stores page, "
+          "press \"%(button)s\".") % {"button": _("Accept the store's database")},
+        _("The store then sends its stock figures and the hub sends what it missed; the "
+          "next receipt number continues after the hub's last one."),
+    )
+    console.print("\n".join([_("Next:"), *(f"  {n}. {step}" for n, step in enumerate(steps, 1))]),
+                  highlight=False, soft_wrap=True)
 
 
 @click.command("init", help="Set up a new store, dark store or hub in DIR: a commented "

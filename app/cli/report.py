@@ -14,8 +14,9 @@ from pathlib import Path
 
 import click
 
-from app.cli.common import STORE, console, fail
+from app.cli.common import STORE, console, fail, in_store_language
 from app.config import StoreConfig
+from app.core.i18n import _, ngettext
 from app.core.money import format_amount
 
 
@@ -25,8 +26,21 @@ def report() -> None:
 
 
 def _figures_line(name: str, taxable: int, tax: int) -> str:
-    return (f"  {name:<28} taxable {format_amount(taxable):>16}   GST {format_amount(tax):>14}"
-            f"   total {format_amount(taxable + tax):>16}")
+    return "  " + _("%(section)s taxable %(taxable)s   GST %(tax)s   total %(total)s") % {
+        "section": f"{name:<28}", "taxable": f"{format_amount(taxable):>16}",
+        "tax": f"{format_amount(tax):>14}", "total": f"{format_amount(taxable + tax):>16}"}
+
+
+def _z_reports(count: int, later_shifts: tuple[str, ...]) -> str:
+    """How many Z reports the check used, and the later shifts it still counted."""
+    if not later_shifts:
+        return ngettext("Z reports: %(num)d closed in the month",
+                        "Z reports: %(num)d closed in the month", count) % {"num": count}
+    return ngettext("Z reports: %(num)d closed in the month; still counted from shifts "
+                    "closed later or open: %(shifts)s",
+                    "Z reports: %(num)d closed in the month; still counted from shifts "
+                    "closed later or open: %(shifts)s", count) % {
+        "num": count, "shifts": ", ".join(later_shifts[:5])}
 
 
 @report.command("gstr1", help="The month's GSTR-1 (CSV per section and the GST offline "
@@ -37,6 +51,7 @@ def _figures_line(name: str, taxable: int, tax: int) -> str:
               help="Write the CSV files and the JSON into this folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON instead of the summary.")
 @STORE.with_config
+@in_store_language
 def gstr1(cfg: StoreConfig, month: str, out_dir: str | None, as_json: bool) -> None:
     from app.core import gstr1_export
     from app.core.clock import utcnow
@@ -59,32 +74,37 @@ def gstr1(cfg: StoreConfig, month: str, out_dir: str | None, as_json: bool) -> N
             json_name = f"GSTR1_{ret.gstin or cfg.store.id}_{ret.fp}.json"
             (folder / json_name).write_text(gstr1_export.to_json(ret), encoding="utf-8")
         except OSError as exc:
-            fail(f"{out_dir}: cannot write the files there ({exc.strerror or exc})")
-        console.print(f"Wrote {len(gstr1_export.SECTIONS)} CSV files and {json_name} "
-                      f"to {folder}", highlight=False)
+            fail(_("%(folder)s: cannot write the files there (%(error)s)")
+                 % {"folder": out_dir, "error": exc.strerror or exc})
+        files = len(gstr1_export.SECTIONS)
+        console.print(ngettext("Wrote %(num)d CSV file and %(json)s to %(folder)s",
+                               "Wrote %(num)d CSV files and %(json)s to %(folder)s", files)
+                      % {"num": files, "json": json_name, "folder": folder}, highlight=False)
     if as_json:
         sys.stdout.write(gstr1_export.to_json(ret) + "\n")
     else:
         figs = ret.section_figures()
-        click.echo(f"GSTR-1 {year:04d}-{mon:02d} for {cfg.store.name} "
-                   f"(GSTIN {ret.gstin or 'not set'})")
-        for name, label in (("b2b", "B2B invoices"), ("b2cl", "B2C large"),
-                            ("b2cs", "B2C small (net of refunds)"), ("nil", "Nil-rated"),
-                            ("cdnr", "Credit notes, registered"),
-                            ("cdnur", "Credit notes, unregistered")):
+        click.echo(_("GSTR-1 %(month)s for %(store)s (GSTIN %(gstin)s)")
+                   % {"month": f"{year:04d}-{mon:02d}", "store": cfg.store.name,
+                      "gstin": ret.gstin or _("not set")})
+        for name, label in (("b2b", _("B2B invoices")), ("b2cl", _("B2C large")),
+                            ("b2cs", _("B2C small (net of refunds)")),
+                            ("nil", _("Nil-rated")),
+                            ("cdnr", _("Credit notes, registered")),
+                            ("cdnur", _("Credit notes, unregistered"))):
             click.echo(_figures_line(label, figs[name].taxable, figs[name].tax))
-        click.echo(_figures_line("Net outward supplies", ret.supplies.taxable,
+        click.echo(_figures_line(_("Net outward supplies"), ret.supplies.taxable,
                                  ret.supplies.tax))
         for note in ret.notes:
-            click.echo(f"  Note: {note}")
-    diff = rec.difference
-    said = (f"Z reports: {rec.z_count} closed in the month"
-            + (f"; still counted from shifts closed later or open: "
-               f"{', '.join(rec.later_shifts[:5])}" if rec.later_shifts else ""))
+            click.echo("  " + _("Note: %(note)s") % {"note": note})
+    said = _z_reports(rec.z_count, rec.later_shifts)
     if rec.ok:
-        console.print(f"Agrees with the Z reports to the paisa. {said}", highlight=False)
+        console.print(_("Agrees with the Z reports to the paisa. %(z_reports)s")
+                      % {"z_reports": said}, highlight=False)
         return
-    console.print("[bold red]Does not agree with the Z reports:[/] difference "
-                  + ", ".join(f"{k} {format_amount(v)}" for k, v in diff.items())
-                  + f". {said}", highlight=False, soft_wrap=True)
+    diff = {k: format_amount(v) for k, v in rec.difference.items()}
+    console.print("[bold red]" + _("Does not agree with the Z reports:") + "[/] "
+                  + _("difference taxable %(taxable)s, tax %(tax)s, total %(total)s. "
+                      "%(z_reports)s") % {**diff, "z_reports": said},
+                  highlight=False, soft_wrap=True)
     sys.exit(1)

@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from app.config import StoreConfig
+from app.core.i18n import _
 from app.core.private_files import FILE_MODE, private_dir, tighten
 from app.ops import backup_rules
 
@@ -64,12 +65,13 @@ class ServerLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
+            holder = (os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+                      or _("another process"))
             os.close(fd)
             raise BackupError(
-                f"{self.path.name[:-len(LOCK_SUFFIX)]} is in use by {holder}. "
-                f"Stop it first (for a store server: stop the kirana service), "
-                f"then try again.") from None
+                _("%(database)s is in use by %(holder)s. Stop it first (for a store server: "
+                  "stop the kirana service), then try again.")
+                % {"database": self.path.name[:-len(LOCK_SUFFIX)], "holder": holder}) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{self.purpose} (process {os.getpid()})".encode(), 0)
         self._fd = fd
@@ -97,8 +99,8 @@ def _folder_lock(folder: Path) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise BackupError(f"another backup into {folder} is running; "
-                              "wait for it to finish") from None
+            raise BackupError(_("another backup into %(folder)s is running; wait for it to "
+                                "finish") % {"folder": folder}) from None
         yield
     finally:
         os.close(fd)
@@ -136,7 +138,7 @@ def _fsync_dir(path: Path) -> None:
 def _open_existing(path: Path, readonly: bool = False) -> sqlite3.Connection:
     """Open a database file that must exist (sqlite3 would make an empty one)."""
     if not path.is_file():
-        raise BackupError(f"{path} does not exist")
+        raise BackupError(_("%(file)s does not exist") % {"file": path})
     mode = "ro" if readonly else "rw"
     # as_uri() escapes what a URI would misread in a folder name ('?', '#', '%', spaces)
     conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode={mode}", uri=True, timeout=30,
@@ -153,9 +155,11 @@ def _check(conn: sqlite3.Connection, what: str, full: bool) -> None:
     try:
         found = [row[0] for row in conn.execute(f"PRAGMA {pragma}")]
     except sqlite3.DatabaseError as exc:
-        raise BackupError(f"{what} is not a readable SQLite database ({exc})") from None
+        raise BackupError(_("%(file)s is not a readable SQLite database (%(error)s)")
+                          % {"file": what, "error": exc}) from None
     if found != ["ok"]:
-        raise BackupError(f"{what} is damaged: {'; '.join(map(str, found))[:300]}")
+        raise BackupError(_("%(file)s is damaged: %(details)s")
+                          % {"file": what, "details": "; ".join(map(str, found))[:300]})
 
 
 def _copy_database(src: sqlite3.Connection, dst_path: Path) -> None:
@@ -167,7 +171,7 @@ def _copy_database(src: sqlite3.Connection, dst_path: Path) -> None:
     try:
         src.backup(dst)  # one step: one read transaction, one consistent moment
         dst.execute("PRAGMA journal_mode=DELETE")
-        _check(dst, "the copy just written", full=False)
+        _check(dst, _("the copy just written"), full=False)
     finally:
         dst.close()
     _fsync_file(dst_path)
@@ -218,7 +222,8 @@ def take_backup(db_path: Path, store_id: str, folder: Path, *, keep_last: int,
         _clear_partials(folder, store_id)
         final = folder / name
         if final.exists():
-            raise BackupError(f"{final} already exists: a backup was taken this second")
+            raise BackupError(_("%(file)s already exists: a backup was taken this second")
+                              % {"file": final})
         partial = folder / (name + backup_rules.PARTIAL)
         _copy_file(Path(db_path), partial, readonly=False)
         _publish(partial, final)
@@ -289,18 +294,20 @@ def read_facts(path: Path) -> BackupFacts:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         needed = {"alembic_version", "sync_state", "sales", "outbox"}
         if not needed <= tables:
-            raise BackupError(f"{path} is not a Kirana store database "
-                              f"(it has no {', '.join(sorted(needed - tables))} table)")
+            raise BackupError(_("%(file)s is not a Kirana store database (it has no "
+                                "%(tables)s table)")
+                              % {"file": path, "tables": ", ".join(sorted(needed - tables))})
         revision = conn.execute("SELECT version_num FROM alembic_version").fetchone()
         epoch = conn.execute("SELECT epoch FROM sync_state WHERE id = 1").fetchone()
         if revision is None or epoch is None:
-            raise BackupError(f"{path} is not a finished Kirana store database "
-                              "(no schema version or sync identity)")
+            raise BackupError(_("%(file)s is not a finished Kirana store database (no schema "
+                                "version or sync identity)") % {"file": path})
         sales = conn.execute("SELECT count(*) FROM sales").fetchone()[0]
         last = conn.execute("SELECT number, at FROM sales ORDER BY at DESC LIMIT 1").fetchone()
         seq = conn.execute("SELECT coalesce(max(seq), 0) FROM outbox").fetchone()[0]
     except sqlite3.DatabaseError as exc:
-        raise BackupError(f"{path} could not be read as a store database ({exc})") from None
+        raise BackupError(_("%(file)s could not be read as a store database (%(error)s)")
+                          % {"file": path, "error": exc}) from None
     finally:
         conn.close()
     return BackupFacts(revision=str(revision[0]), epoch=str(epoch[0]), sales=int(sales),
@@ -327,13 +334,14 @@ def restore_backup(backup: Path, db_path: Path, *, known_revisions: set[str],
     started = time.perf_counter()
     backup, db_path = Path(backup).resolve(), Path(db_path).resolve()
     if backup == db_path:
-        raise BackupError("that is the live database itself; name a backup file")
+        raise BackupError(_("that is the live database itself; name a backup file"))
     with ServerLock(db_path, "kirana restore"):
         facts = read_facts(backup)
         if facts.revision not in known_revisions:
             raise BackupError(
-                f"{backup.name} was made by a newer Kirana (schema {facts.revision}); "
-                "install that version or a later one, then restore")
+                _("%(file)s was made by a newer Kirana (schema %(schema)s); install that "
+                  "version or a later one, then restore")
+                % {"file": backup.name, "schema": facts.revision})
         stamp = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
         partial = db_path.with_name(db_path.name + ".restore" + backup_rules.PARTIAL)
         _copy_file(backup, partial, readonly=True)
