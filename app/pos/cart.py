@@ -34,7 +34,7 @@ from app.core.gst_invoice import (
     parse_gstin,
     place_of_supply,
 )
-from app.core.i18n import _
+from app.core.i18n import _, day_text, ngettext
 from app.core.ids import uuid7
 from app.core.money import format_amount
 from app.core.prepared import Prepared
@@ -115,7 +115,8 @@ def _check_quantity(cfg: StoreConfig, product: Product | ProductInfo, quantity: 
     )
     if quantity > limit:
         shown = f"{limit}" if product.unit == "piece" else f"{limit // 1000} {product.unit}"
-        raise PosError(f"that is more than {shown} of {product.name} on one line; check it")
+        raise PosError(_("that is more than %(limit)s of %(name)s on one line; check it")
+                       % {"limit": shown, "name": product.name})
 
 
 _LINES = cast(Table, CartLine.__table__)
@@ -220,10 +221,11 @@ async def add_scan(
         await claim(s, request_id)
         product = await find_scanned_info(s, scan)  # or UnknownProduct
         if scan.expiry is not None and scan.expiry < today:
-            expired = f"{product.name} expired on {scan.expiry:%d %b %Y}"
             if approver is None:  # a manager at the till types their PIN too: a deliberate yes
-                raise ExpiredScan(f"{expired}. Do not sell it unless a manager approves.",
-                                  f"Sell {product.name}, expired on {scan.expiry:%d %b %Y}")
+                on = {"name": product.name, "day": day_text(scan.expiry, "%d %b %Y")}
+                raise ExpiredScan(_("%(name)s expired on %(day)s. Do not sell it unless a "
+                                    "manager approves.") % on,
+                                  _("Sell %(name)s, expired on %(day)s") % on)
             audit.record(s, "sell_expired", f"{product.sku} expiry {scan.expiry.isoformat()} "
                          f"batch {scan.batch or '-'}", user=user, approver=approver)
         label_price = scan.price_minor
@@ -234,10 +236,10 @@ async def add_scan(
         elif label_price is not None:
             quantity = scan.quantity or 1000  # a price label without weight: one unit
         else:
-            raise PosError(
-                f"{product.name} is sold by {product.unit}: scan the scale label "
+            raise PosError(_(
+                "%(name)s is sold by %(unit)s: scan the scale label "
                 "or use its quick key and enter the weight"
-            )
+            ) % {"name": product.name, "unit": product.unit})
         return await _add_line(s, cfg, counter, cart_id, product, quantity, label_price, code,
                                scan.batch or "", today)
 
@@ -269,11 +271,11 @@ async def set_quantity(
         line = line_state_of(cart, line_id)
         product = products[line.product_id]
         if quantity <= 0:
-            raise PosError("use Remove to take a line off the bill")
+            raise PosError(_("use Remove to take a line off the bill"))
         if line.label_price_minor is not None or product.unit != "piece":
-            raise PosError(
+            raise PosError(_(
                 "a weighed or price-labelled line cannot change quantity; remove it and scan again"
-            )
+            ))
         if quantity < line.quantity:
             # Taking items off is a (partial) void: logged, approved above the limit.
             unit_value = product.price_minor
@@ -307,7 +309,8 @@ async def _void(
 ) -> None:
     limit = cfg.pos.void_approval_above_rupees * 100
     if amount > limit and not is_manager(user) and approver is None:
-        raise NeedsApproval(f"removing {format_amount(amount)} needs a manager's PIN")
+        raise NeedsApproval(_("removing %(amount)s needs a manager's PIN")
+                            % {"amount": format_amount(amount)})
     shift = await open_shift_row(s, cart.counter)
     s.add(
         Void(
@@ -367,9 +370,9 @@ async def void_cart(
     async with db.write() as s:
         cart = await s.get(Cart, cart_id)
         if cart is None or cart.counter != counter or cart.status not in ("active", "parked"):
-            raise PosError("that cart is not open on this counter")
+            raise PosError(_("that cart is not open on this counter"))
         if cart.tenders:
-            raise PosError("payment has started; remove the payments first")
+            raise PosError(_("payment has started; remove the payments first"))
         products = await products_for(s, cart)
         value = totals_for(cfg, cart, products).gross
         if cart.lines:
@@ -385,7 +388,7 @@ async def set_customer_phone(
     if digits.startswith("91") and len(digits) == 12:
         digits = digits[2:]
     if digits and (len(digits) != 10 or digits[0] not in "6789"):
-        raise PosError("a mobile number has 10 digits and starts with 6, 7, 8 or 9")
+        raise PosError(_("a mobile number has 10 digits and starts with 6, 7, 8 or 9"))
     async with db.write() as s:
         cart, products = await cart_state_for_change(s, counter, cart_id)
         cart.customer_phone = digits
@@ -398,14 +401,22 @@ BUYER_ADDRESS_MAX = 200
 
 
 def _buyer_text(text: str, what: str, limit: int, needed: bool) -> str:
+    name = what == "name"  # else "address": one sentence each, so both translate whole
     if "\x00" in text:
-        raise PosError(f"the {what} has a character that cannot be typed; type it again")
+        raise PosError(_("the name has a character that cannot be typed; type it again")
+                       if name else
+                       _("the address has a character that cannot be typed; type it again"))
     clean = " ".join(text.split())
     if needed and not clean:
-        raise PosError(f"type the buyer's {what} as on their GST registration")
+        raise PosError(_("type the buyer's name as on their GST registration") if name
+                       else _("type the buyer's address as on their GST registration"))
     if len(clean) > limit:
-        raise PosError(f"the buyer's {what} is too long: at most "
-                       f"{count_of(limit, 'character')}")
+        raise PosError((ngettext("the buyer's name is too long: at most %(num)s character",
+                                 "the buyer's name is too long: at most %(num)s characters",
+                                 limit) if name else
+                        ngettext("the buyer's address is too long: at most %(num)s character",
+                                 "the buyer's address is too long: at most %(num)s characters",
+                                 limit)) % {"num": limit})
     refuse_card_number(clean)
     return clean
 
@@ -450,7 +461,7 @@ async def park_cart(
     async with db.write() as s:
         cart = await cart_for_change(s, counter, cart_id)
         if not cart.lines:
-            raise PosError("nothing to park: the cart is empty")
+            raise PosError(_("nothing to park: the cart is empty"))
         cart.status = "parked"
         cart.note = note.strip()[:40]
         touch(cart)
@@ -465,13 +476,13 @@ async def resume_cart(
     async with db.write() as s:
         parked = await s.get(Cart, cart_id)
         if parked is None or parked.counter != counter or parked.status != "parked":
-            raise PosError("that parked cart is not on this counter")
+            raise PosError(_("that parked cart is not on this counter"))
         current = await s.scalar(
             select(Cart).where(Cart.counter == counter, Cart.status == "active")
         )
         if current is not None:
             if current.tenders:
-                raise PosError("finish the payment on screen first")
+                raise PosError(_("finish the payment on screen first"))
             current.status = "parked" if current.lines else "voided"
             touch(current)
         parked.status = "active"

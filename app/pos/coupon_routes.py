@@ -6,6 +6,7 @@ from __future__ import annotations
 from litestar import Request, post
 from litestar.response import Template
 
+from app.core.i18n import _
 from app.core.web import Form, signed_in
 from app.pos import cart, coupons
 from app.pos.till_rules import PosError
@@ -17,7 +18,7 @@ async def apply_coupon(request: Request, data: Form) -> Template:
     db, cfg = request.app.state.db, request.app.state.cfg
     counter = counter_of(request)
     if not counter:
-        return notice(request, "Open a shift first.")
+        return notice(request, _("Open a shift first."))
     try:
         view, said = await coupons.add_coupon(db, cfg, counter, data.get("cart_id", "")[:64],
                                               data.get("code", ""),
@@ -33,14 +34,14 @@ async def remove_coupon(request: Request, data: Form) -> Template:
     db, cfg = request.app.state.db, request.app.state.cfg
     counter = counter_of(request)
     if not counter:
-        return notice(request, "Open a shift first.")
+        return notice(request, _("Open a shift first."))
     try:
         view = await coupons.remove_coupon(db, cfg, counter, data.get("cart_id", "")[:64],
                                            data.get("code", ""))
     except PosError as exc:
         view = await cart.current_cart(db, cfg, counter, signed_in(request))
         return await cart_response(request, view, str(exc), "error")
-    return await cart_response(request, view, "Coupon removed", "ok")
+    return await cart_response(request, view, _("Coupon removed"), "ok")
 
 
 ROUTES = [apply_coupon, remove_coupon]

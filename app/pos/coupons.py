@@ -14,6 +14,7 @@ from app.config import StoreConfig
 from app.core import coupons as rules
 from app.core.clock import utcnow
 from app.core.db import Database, Session
+from app.core.i18n import _, ngettext
 from app.core.money import format_amount
 from app.pos import cart as carts
 from app.pos.models import Cart
@@ -43,11 +44,11 @@ async def add_coupon(db: Database, cfg: StoreConfig, counter: str, cart_id: str,
     coupons.ASK_SECONDS; no answer: the store's own count is the rule)."""
     code = rules.normalise(text)
     if code is None:
-        raise NotACoupon("that is not a coupon code")
+        raise NotACoupon(_("that is not a coupon code"))
     async with db.read() as s:  # an unknown scan takes no write lock to find out
         first = await coupons.find(s, code)
         if first is None:
-            raise NotACoupon(f"No coupon {code}")
+            raise NotACoupon(_("No coupon %(code)s") % {"code": code})
         phone = await s.scalar(select(Cart.customer_phone).where(
             Cart.id == cart_id, Cart.counter == counter)) or ""
     if hub_online and coupons.chain_key(first, phone) is not None:
@@ -55,13 +56,15 @@ async def add_coupon(db: Database, cfg: StoreConfig, counter: str, cart_id: str,
     async with db.write() as s:
         found = await coupons.find(s, code)
         if found is None:
-            raise NotACoupon(f"No coupon {code}")
+            raise NotACoupon(_("No coupon %(code)s") % {"code": code})
         cart, products = await cart_state_for_change(s, counter, cart_id)
         entered = cart.coupons.split()
         if code in entered:
-            raise PosError(f"Coupon {code} is already on this bill")
+            raise PosError(_("Coupon %(code)s is already on this bill") % {"code": code})
         if len(entered) >= rules.MAX_ON_CART:
-            raise PosError(f"a bill takes at most {rules.MAX_ON_CART} coupons")
+            raise PosError(ngettext("a bill takes at most %(num)s coupon",
+                                    "a bill takes at most %(num)s coupons", rules.MAX_ON_CART)
+                           % {"num": rules.MAX_ON_CART})
         why = await coupons.refusal(s, cfg, found, cart.customer_phone)
         if why is not None:
             raise PosError(why)
@@ -71,9 +74,10 @@ async def add_coupon(db: Database, cfg: StoreConfig, counter: str, cart_id: str,
     off = sum(a.discount for a in view.totals.applied
               if a.promotion_id in {p.id for p in found.offers})
     if off > 0:
-        return view, f"Coupon {code} applied: {format_amount(off)} off"
-    return view, (f"Coupon {code} added: its offer ({found.offers[0].name}) does not apply "
-                  "to this bill yet")
+        return view, _("Coupon %(code)s applied: %(amount)s off") % {
+            "code": code, "amount": format_amount(off)}
+    return view, _("Coupon %(code)s added: its offer (%(offer)s) does not apply to this bill "
+                   "yet") % {"code": code, "offer": found.offers[0].name}
 
 
 async def set_customer_phone(db: Database, cfg: StoreConfig, counter: str, cart_id: str,
@@ -114,7 +118,7 @@ async def remove_coupon(db: Database, cfg: StoreConfig, counter: str, cart_id: s
         entered = cart.coupons.split()
         wanted = rules.normalise(code) or ""
         if wanted not in entered:
-            raise PosError("that coupon is not on this bill")
+            raise PosError(_("that coupon is not on this bill"))
         cart.coupons = " ".join(c for c in entered if c != wanted)
         await _save(s, cart)
         return await view_of_state(s, cfg, cart, products)

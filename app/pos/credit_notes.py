@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from sqlalchemy import func, select
 
 from app.core.db import Database, Session
+from app.core.i18n import _
 from app.pos.models import Refund, SaleTender
 from app.pos.till_rules import PosError, Tendered, credit_left, credit_on_cart
 
@@ -45,8 +46,8 @@ async def credit_note(s: Session, typed: str) -> Refund:
         found = await s.scalar(select(Refund).where(
             Refund.credit_code_hash == credit_code_hash(typed)))
     if found is None or found.tender_kind != "exchange":
-        raise PosError("no credit note has that code: scan or type the code printed on the "
-                       "credit note (CN-…), not the refund number")
+        raise PosError(_("no credit note has that code: scan or type the code printed on the "
+                         "credit note (CN-…), not the refund number"))
     return found
 
 
@@ -54,7 +55,8 @@ async def exchange_credit_left(s: Session, refund_number: str) -> int:
     """What is left to spend of an exchange refund (its total minus completed sales' use)."""
     refund_row = await s.scalar(select(Refund).where(Refund.number == refund_number))
     if refund_row is None or refund_row.tender_kind != "exchange":
-        raise PosError(f"{refund_number or 'that'} is not an exchange refund")
+        raise PosError(_("%(number)s is not an exchange refund") % {"number": refund_number}
+                       if refund_number else _("that is not an exchange refund"))
     used = await s.scalar(
         select(func.coalesce(func.sum(SaleTender.amount_minor), 0)).where(
             SaleTender.kind == "exchange", SaleTender.reference == refund_number

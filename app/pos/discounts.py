@@ -10,6 +10,7 @@ from app.config import StoreConfig
 from app.core import audit
 from app.core.auth import StaffUser
 from app.core.db import Database
+from app.core.i18n import _
 from app.core.money import format_amount
 from app.pos.common import is_manager
 from app.pos.priced_cart import (
@@ -44,20 +45,18 @@ def recheck_discounts(cfg: StoreConfig, cart: CartState, products: Mapping[str, 
         discount = Discount("amount", line.discount_value)
         if discount_needs_approval(cfg, discount, totals.line(line.id).gross):
             if approver is None:
-                raise NeedsApproval(
-                    f"the line discount would be over "
-                    f"{cfg.pos.discount_limit_percent}%: a manager's PIN is needed"
-                )
+                raise NeedsApproval(_(
+                    "the line discount would be over %(limit)s%%: a manager's PIN is needed"
+                ) % {"limit": cfg.pos.discount_limit_percent})
             line.discount_approver = approver.id
             changed.append(line)
     if cart.bill_discount_kind == "amount" and not cart.bill_discount_approver:
         base = totals.gross - totals.line_discounts
         if discount_needs_approval(cfg, Discount("amount", cart.bill_discount_value), base):
             if approver is None:
-                raise NeedsApproval(
-                    f"the bill discount would be over "
-                    f"{cfg.pos.discount_limit_percent}%: a manager's PIN is needed"
-                )
+                raise NeedsApproval(_(
+                    "the bill discount would be over %(limit)s%%: a manager's PIN is needed"
+                ) % {"limit": cfg.pos.discount_limit_percent})
             cart.bill_discount_approver = approver.id
     return changed
 
@@ -67,10 +66,12 @@ def _check_discount(cfg: StoreConfig, discount: Discount, base: int, what: str,
     """A line or bill discount (on `base`, the line's or bill's amount before it) is
     refused when it is more than `base`, and needs a manager's PIN over the limit."""
     if discount.kind == "amount" and discount.value > base:
-        raise PosError(f"the discount is more than the {what} ({format_amount(base)})")
+        raise PosError((_("the discount is more than the line (%(amount)s)") if what == "line"
+                        else _("the discount is more than the bill (%(amount)s)"))
+                       % {"amount": format_amount(base)})
     if discount_needs_approval(cfg, discount, base) and not is_manager(user) and approver is None:
-        raise NeedsApproval(
-            f"a discount over {cfg.pos.discount_limit_percent}% needs a manager's PIN")
+        raise NeedsApproval(_("a discount over %(limit)s%% needs a manager's PIN")
+                            % {"limit": cfg.pos.discount_limit_percent})
 
 
 async def set_line_discount(

@@ -16,6 +16,7 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Template
 
 from app.config import StoreConfig
+from app.core.i18n import _
 from app.core.loyalty import LoyaltyError, parse_points
 from app.core.money import MAX_AMOUNT_MINOR, MoneyError, format_amount, parse_amount
 from app.core.web import Form, go, is_htmx, page, qr_svg_data_uri, signed_in
@@ -117,10 +118,10 @@ async def pay_panel(request: Request) -> Template:
     db, cfg = request.app.state.db, request.app.state.cfg
     counter = counter_of(request)
     if not counter:
-        return notice(request, "Open a shift first.")
+        return notice(request, _("Open a shift first."))
     view = await cart.current_cart(db, cfg, counter, signed_in(request))
     if not view.cart.lines:
-        return await cart_response(request, view, "Scan something first.", "error")
+        return await cart_response(request, view, _("Scan something first."), "error")
     return await _pay_panel(request, view)
 
 
@@ -130,7 +131,7 @@ async def pay_upi_qr(request: Request, amount: int) -> Response[bytes]:
     is drawn: the payee comes from the config, never from the request."""
     cfg = request.app.state.cfg
     if not cfg.pos.upi_vpa or not 0 < amount <= MAX_AMOUNT_MINOR:
-        raise NotFoundException("No UPI QR for that amount.")
+        raise NotFoundException(_("No UPI QR for that amount."))
     return Response(_upi_qr_svg(_store_upi_uri(cfg, amount)), media_type="image/svg+xml")
 
 
@@ -146,7 +147,7 @@ async def pay_upi_code(request: Request, amount: str = "") -> Template:
         typed = parse_amount(amount) if amount.strip() else None
         taken = accept_tender("upi", typed, None, view.remaining)
         if not cfg.pos.upi_vpa:
-            raise PosError("this store has no UPI id set up")
+            raise PosError(_("this store has no UPI id set up"))
         upi = _upi_code(cfg, taken.amount)
     except (PosError, MoneyError) as exc:
         problem = str(exc)
@@ -262,7 +263,7 @@ async def sale_receipt(request: Request, sale_id: str) -> Template:
     db = request.app.state.db
     sale = await payment.get_sale(db, sale_id)
     if sale is None:
-        raise NotFoundException("No such sale.")
+        raise NotFoundException(_("No such sale."))
     receipt = {"sale": sale, "money": format_amount, "tax_rows": tax_rows(sale.lines),
                "loyalty_points": await loyalty.points_of_sale(db, sale.id),
                **gst_context(sale), **await _print_status(request, sale.id)}
@@ -290,7 +291,7 @@ async def sale_reprint(request: Request, sale_id: str) -> Template:
     db, cfg = request.app.state.db, request.app.state.cfg
     printers = await reprint_receipt(db, cfg, sale_id, signed_in(request))
     if printers is None:
-        raise NotFoundException("No such sale.")
+        raise NotFoundException(_("No such sale."))
     if printers:
         request.app.state.print_queue.wake()
     return page(request, "pos/_print_status.html", **await _print_status(request, sale_id))

@@ -89,15 +89,15 @@ async def add_tender(
         refuse_card_number(reference)
     reference = reference.strip()[:40]
     if kind == "card" and not reference:
-        raise PosError("enter the card terminal's approval or reference number")
+        raise PosError(_("enter the card terminal's approval or reference number"))
     if kind == "card" and not reference.replace("-", "").isalnum():
-        raise PosError("the card reference is letters and digits only (never the card number)")
+        raise PosError(_("the card reference is letters and digits only (never the card number)"))
     async with db.write() as s:
         cart, products, shift_open = await _cart_being_paid(s, counter, cart_id)
         if kind == "exchange":  # the tender keeps the refund's number, never the code
             reference = (await credit_note(s, reference)).number
         if not cart.lines:
-            raise PosError("the cart is empty")
+            raise PosError(_("the cart is empty"))
         if not shift_open:
             raise no_shift(counter)
         totals = await priced(s, cfg, cart, products)
@@ -112,7 +112,9 @@ async def add_tender(
                               settle_cart(cart, totals).remaining, credit, reference)
         if kind in ("card", "upi") and reference and any(
                 t.kind == kind and t.reference == reference for t in cart.tenders):
-            raise PosError(f"{kind} payment {reference} is already on this bill")
+            raise PosError((_("card payment %(reference)s is already on this bill") if kind == "card"
+                           else _("upi payment %(reference)s is already on this bill"))
+                          % {"reference": reference})
         tender = TenderState(id=uuid7(), position=max((t.position for t in cart.tenders),
                                                       default=0) + 1,
                              kind=cast(TenderKind, kind), amount_minor=taken.amount,
@@ -126,7 +128,7 @@ async def add_tender(
 async def _check_points(s: Session, cfg: StoreConfig, cart: CartState, total: int,
                         amount_minor: int | None, remaining: int) -> None:
     if amount_minor is None:
-        raise PosError("enter how many points the customer uses")
+        raise PosError(_("enter how many points the customer uses"))
     on_bill = sum(t.amount_minor for t in cart.tenders if t.kind == "points")
     try:
         await loyalty.check_points_tender(s, cfg, cart.customer_phone, amount_minor,
@@ -142,7 +144,7 @@ async def _cart_being_paid(s: Session, counter: str, cart_id: str
     and whether the counter has an open shift."""
     stored = await cart_state(s, cart_id)
     if stored is None or stored.cart.counter != counter or stored.cart.status != "active":
-        raise PosError("that cart is not open on this counter")
+        raise PosError(_("that cart is not open on this counter"))
     products = await read_lines(s, stored.cart)
     await read_tenders(s, stored.cart)
     return stored.cart, products, stored.shift_open
@@ -152,10 +154,10 @@ async def remove_tender(
     db: Database, cfg: StoreConfig, counter: str, cart_id: str, tender_id: str
 ) -> CartView:
     async with db.write() as s:
-        cart, products, _ = await _cart_being_paid(s, counter, cart_id)
+        cart, products, _shift_open = await _cart_being_paid(s, counter, cart_id)
         tender = next((t for t in cart.tenders if t.id == tender_id), None)
         if tender is None:
-            raise PosError("that payment is not on this cart")
+            raise PosError(_("that payment is not on this cart"))
         await DELETE_TENDER.run(s, {"tender_id": tender.id})
         cart.tenders.remove(tender)
         await touch_state(s, cart)
@@ -194,36 +196,35 @@ async def complete_sale(
     in this same transaction."""
     key = idempotency_key.strip()
     if not (8 <= len(key) <= 64):
-        raise PosError("missing payment key; reload the payment screen")
+        raise PosError(_("missing payment key; reload the payment screen"))
     async with db.write() as s:
         done = await _sale_for_key_or_cart(s, key, cart_id, counter)
         if done is not None:
             return done
         stored = await cart_state(s, cart_id)
         if stored is None or stored.cart.counter != counter:
-            raise PosError("that cart is not on this counter")
+            raise PosError(_("that cart is not on this counter"))
         cart = stored.cart
         if cart.status != "active":
-            raise PosError("that cart is no longer open")
+            raise PosError(_("that cart is no longer open"))
         if expected_version is not None and cart.version != expected_version:
-            raise PosError("the cart changed while paying; check the total and press again")
+            raise PosError(_("the cart changed while paying; check the total and press again"))
         hsn: dict[str, str] = {}
         products = await read_lines(s, cart, hsn)
         if not cart.lines:
-            raise PosError("the cart is empty")
+            raise PosError(_("the cart is empty"))
         shift = await open_shift_row(s, counter)
         await read_tenders(s, cart)
         offers = await promotions.running(s, cfg)
         totals = totals_for(cfg, cart, products, offers)
         if overpaid(cart, totals):
-            raise PosError(
+            raise PosError(_(
                 "prices changed after payment was taken: remove the payments and take them again"
-            )
+            ))
         if unapproved_discount_over_limit(cfg, cart, totals):
-            raise PosError(
-                f"a discount is over {cfg.pos.discount_limit_percent}% without "
-                "approval; apply it again"
-            )
+            raise PosError(_(
+                "a discount is over %(limit)s%% without approval; apply it again"
+            ) % {"limit": cfg.pos.discount_limit_percent})
         if exact_cash and (due := settle_cart(cart, totals).remaining) > 0:
             taken = accept_tender("cash", None, due, due)
             tender = TenderState(id=uuid7(), position=max((t.position for t in cart.tenders),
@@ -240,7 +241,8 @@ async def complete_sale(
             if t.kind == "exchange":
                 used = credit_on_cart(cart.tenders, t.reference)
                 if used > await exchange_credit_left(s, t.reference):
-                    raise PosError(f"the exchange credit on {t.reference} was already used")
+                    raise PosError(_("the exchange credit on %(reference)s was already used")
+                                   % {"reference": t.reference})
         n = await next_number(s, "sale")
         now = utcnow()
         doc = await _gst_document(s, cfg, cart, now)
@@ -379,12 +381,13 @@ async def _gst_document(s: Session, cfg: StoreConfig, cart: CartState, now: date
     try:
         place = place_of_supply(parse_gstin(cart.buyer_gstin)) if cart.buyer_gstin else ""
     except GstinError as exc:  # only set_buyer writes it, checked; never trust a row
-        raise PosError(f"the buyer's GSTIN on this bill is wrong: {exc}") from None
+        raise PosError(_("the buyer's GSTIN on this bill is wrong: %(error)s")
+                       % {"error": exc}) from None
     refusal = business_bill_refusal(cfg.store.gstin, cfg.store.state,
                                     cfg.store.composition_scheme, place) if place else ""
     if refusal:  # the buyer was added before the settings changed
-        raise PosError(f"{refusal} Remove the payment and the buyer, then take the payment "
-                       "again.")
+        raise PosError(_("%(refusal)s Remove the payment and the buyer, then take the "
+                         "payment again.") % {"refusal": refusal})
     if cfg.store.composition_scheme:
         return GstDocument("bos", place)
     if not cart.buyer_gstin:
@@ -394,8 +397,8 @@ async def _gst_document(s: Session, cfg: StoreConfig, cart: CartState, now: date
     try:
         number = document_number("invoice", cfg.store.series, fy, n)
     except DocumentNumberError as exc:
-        raise PosError(f"{exc}. Ask the manager; meanwhile remove the buyer for a retail "
-                       "bill") from None
+        raise PosError(_("%(error)s. Ask the manager; meanwhile remove the buyer for a "
+                         "retail bill") % {"error": exc}) from None
     return GstDocument("b2b", place, is_inter_state(cfg.store.state, place), number)
 
 
@@ -433,7 +436,7 @@ async def _sale_for_key_or_cart(s: Session, key: str, cart_id: str, counter: str
     by_key = next((r for r in rows if r.idempotency_key == key), None)
     if by_key is not None:
         if by_key.cart_id != cart_id:
-            raise PosError("that payment key belongs to another bill; reload the screen")
+            raise PosError(_("that payment key belongs to another bill; reload the screen"))
         return await s.get(Sale, by_key.id)
     by_cart = next((r for r in rows if r.cart_id == cart_id), None)
     if by_cart is not None and by_cart.counter == counter:

@@ -15,6 +15,7 @@ from app.catalog.service import PRODUCT_INFO_COLUMNS, ProductInfo
 from app.config import StoreConfig
 from app.core.clock import utcnow
 from app.core.db import Session
+from app.core.i18n import _
 from app.core.ids import uuid7
 from app.core.prepared import Prepared
 from app.core.promotions import Promotion
@@ -228,11 +229,11 @@ async def parked_on(s: Session, counter: str) -> list[ParkedCart]:
 
 def _check_changeable(counter: str, cart_counter: str | None, status: str, paying: bool) -> None:
     if cart_counter is None or cart_counter != counter:
-        raise PosError("that cart is not on this counter")
+        raise PosError(_("that cart is not on this counter"))
     if status != "active":
-        raise PosError("that cart is no longer open; start a new sale")
+        raise PosError(_("that cart is no longer open; start a new sale"))
     if paying:
-        raise PosError("payment has started; remove the payments to change the cart")
+        raise PosError(_("payment has started; remove the payments to change the cart"))
 
 
 async def cart_for_change(s: Session, counter: str, cart_id: str) -> Cart:
@@ -445,7 +446,7 @@ async def delete_line(s: Session, line: LineState) -> None:
 def line_state_of(cart: CartState, line_id: str) -> LineState:
     line = next((line for line in cart.lines if line.id == line_id), None)
     if line is None:
-        raise PosError("that line is not on this cart")
+        raise PosError(_("that line is not on this cart"))
     return line
 
 
@@ -457,7 +458,7 @@ def touch(cart: Cart) -> None:
 def line_of(cart: Cart, line_id: str) -> CartLine:
     line = next((line for line in cart.lines if line.id == line_id), None)
     if line is None:
-        raise PosError("that line is not on this cart")
+        raise PosError(_("that line is not on this cart"))
     return line
 
 

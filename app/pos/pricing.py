@@ -36,6 +36,7 @@ from typing import Literal
 
 from app.core import promotions as offers
 from app.core.gst import TaxRow, tax_rows
+from app.core.i18n import _
 from app.core.money import gst_in_inclusive, price_for_measure, round_half_up, spread
 
 DiscountKind = Literal["percent", "amount"]
@@ -56,9 +57,9 @@ class Discount:
         if self.kind not in ("percent", "amount"):
             raise PricingError(f"discount kind must be percent or amount, not {self.kind!r}")
         if self.value < 0:
-            raise PricingError("a discount cannot be negative")
+            raise PricingError(_("a discount cannot be negative"))
         if self.kind == "percent" and self.value > MAX_PERCENT_BP:
-            raise PricingError("a discount cannot be more than 100 %")
+            raise PricingError(_("a discount cannot be more than 100 %"))
 
     def of(self, base: int) -> int:
         """The discount on `base` paise, capped at `base`."""
@@ -134,13 +135,13 @@ class CartTotals:
 
 def line_gross(line: LineInput) -> int:
     if line.quantity <= 0:
-        raise PricingError("quantity must be more than zero")
+        raise PricingError(_("quantity must be more than zero"))
     if line.label_price is not None:
         if line.label_price < 0:
-            raise PricingError("a label price cannot be negative")
+            raise PricingError(_("a label price cannot be negative"))
         return line.label_price
     if line.unit_price < 0:
-        raise PricingError("a price cannot be negative")
+        raise PricingError(_("a price cannot be negative"))
     if line.measured:
         return price_for_measure(line.unit_price, line.quantity)
     return line.unit_price * line.quantity
@@ -313,14 +314,15 @@ def settle(due: int, tenders: Sequence[TenderInput]) -> Settlement:
     change = 0
     for t in tenders:
         if t.amount <= 0:
-            raise PricingError("a payment must be more than zero")
+            raise PricingError(_("a payment must be more than zero"))
         if t.kind == "cash":
             given = t.given if t.given is not None else t.amount
             if given < t.amount:
-                raise PricingError("cash given is less than the amount")
+                raise PricingError(_("cash given is less than the amount"))
             change += given - t.amount
         elif paid + t.amount > due:
-            raise PricingError(f"{t.kind} payment is more than the amount still due")
+            raise PricingError(_("%(kind)s payment is more than the amount still due")
+                               % {"kind": t.kind})
         paid += t.amount
     if paid > due:
         # Cash over-tender shows up as change, not as an overpayment.

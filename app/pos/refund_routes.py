@@ -47,8 +47,8 @@ async def refund_find(request: Request, data: Form) -> Template | Response:
     if sale is None:
         return notice(
             request,
-            f"No receipt {data.get('code', '').strip()!r} in this store. "
-            "Check the number on the receipt (like S1-000123).",
+            _("No receipt %(code)s in this store. Check the number on the receipt "
+              "(like S1-000123).") % {"code": repr(data.get("code", "").strip())},
         )
     return go(request, f"/pos/refund/{sale.id}")
 
@@ -59,7 +59,7 @@ async def _refund_form(
     db = request.app.state.db
     sale = await payment.get_sale(db, sale_id)
     if sale is None:
-        raise NotFoundException("No such sale.")
+        raise NotFoundException(_("No such sale."))
     lines = await refunds.refundable_lines(db, sale_id)
     return page(
         request,
@@ -144,7 +144,7 @@ def _refund_quantity(text: str, name: str, unit: str) -> int:
 async def refund_receipt(request: Request, refund_id: str) -> Template:
     found = await refunds.get_refund(request.app.state.db, refund_id)
     if found is None:
-        raise NotFoundException("No such refund.")
+        raise NotFoundException(_("No such refund."))
     refund, sale = found
     lines = {
         r.line.id: r.line for r in await refunds.refundable_lines(request.app.state.db, sale.id)

@@ -136,7 +136,7 @@ async def refund(
             raise PosError(_("each item may appear once in a refund"))
         sale = await s.get(Sale, sale_id)
         if sale is None:
-            raise PosError("no such sale")
+            raise PosError(_("no such sale"))
         paid_by = {t.kind for t in sale.tenders}
         if tender_kind in ("card", "upi") and tender_kind not in paid_by:
             raise PosError(_("this bill was not paid by %(kind)s; refund by %(kinds)s") % {
@@ -317,7 +317,7 @@ async def _credit_note_number(s: Session, cfg: StoreConfig, refund_row: Refund) 
     try:
         return document_number("credit", cfg.store.series, fy, n)
     except DocumentNumberError as exc:
-        raise PosError(f"{exc}. Ask the manager") from None
+        raise PosError(_("%(error)s. Ask the manager") % {"error": exc}) from None
 
 
 async def refunds_of_sale(db: Database, sale_id: str) -> list[Refund]:

@@ -22,6 +22,7 @@ from app.core.i18n import _
 from app.core.money import MoneyError, format_amount, format_rate, parse_amount
 from app.core.web import Form, current_user, go, page, signed_in
 from app.pos import cart, coupons, discounts, shifts
+from app.pos.common import NoShift
 from app.pos.priced_cart import CartView
 from app.pos.pricing import Discount, PricingError
 from app.pos.till_requests import AlreadyDone
@@ -68,7 +69,7 @@ async def _cart_or_error(request: Request, data: dict[str, str], action,
     db, cfg = request.app.state.db, request.app.state.cfg
     counter = counter_of(request)
     if not counter:
-        return notice(request, "Open a shift first.")
+        return notice(request, _("Open a shift first."))
     try:
         approver = await approver_of(request, data)
         view = await action(db, cfg, counter, data.get("cart_id", ""), approver)
@@ -98,35 +99,41 @@ def _what_is_approved(path: str, data: dict[str, str], view: CartView) -> str:
             name = view.products[line.product_id].name
             price = totals.line(line.id)
             if step[2] == "void":
-                return f"Remove {name} from the bill: {format_amount(price.gross - price.line_discount)}"
+                return _("Remove %(name)s from the bill: %(amount)s") % {
+                    "name": name, "amount": format_amount(price.gross - price.line_discount)}
             if step[2] == "qty":
                 wanted = data.get("quantity", "").strip()
                 if data.get("step") in ("+1", "-1"):
                     wanted = str(line.quantity + int(data["step"]))
-                return f"{name}: quantity {line.quantity} → {wanted}"
+                return _("%(name)s: quantity %(before)s → %(after)s") % {
+                    "name": name, "before": line.quantity, "after": wanted}
             discount = _discount_from(data)
             if discount is None:
-                return f"{name}: no discount"
-            return (f"{name}: {_discount_text(discount)}, {format_amount(discount.of(price.gross))}"
-                    f" off {format_amount(price.gross)}")
+                return _("%(name)s: no discount") % {"name": name}
+            return _("%(name)s: %(discount)s off, %(amount)s off %(base)s") % {
+                "name": name, "discount": _discount_value(discount),
+                "amount": format_amount(discount.of(price.gross)),
+                "base": format_amount(price.gross)}
         if path == "/pos/cart/discount":
             base = totals.gross - totals.line_discounts
             discount = _discount_from(data)
             if discount is None:
-                return "The bill: no discount"
-            return (f"The bill: {_discount_text(discount)}, {format_amount(discount.of(base))} "
-                    f"off {format_amount(base)}")
+                return _("The bill: no discount")
+            return _("The bill: %(discount)s off, %(amount)s off %(base)s") % {
+                "discount": _discount_value(discount),
+                "amount": format_amount(discount.of(base)), "base": format_amount(base)}
         if path == "/pos/cart/void":
-            return f"Void the whole bill: {format_amount(totals.total)}"
+            return _("Void the whole bill: %(amount)s") % {"amount": format_amount(totals.total)}
     except (PosError, PricingError, MoneyError):
         return ""
     return ""
 
 
-def _discount_text(discount: Discount) -> str:
+def _discount_value(discount: Discount) -> str:
+    """What the discount takes ("5%" or "₹20.00"), for the sentence that says it."""
     if discount.kind == "percent":
-        return f"{format_rate(discount.value)} off"
-    return f"{format_amount(discount.value)} off"
+        return format_rate(discount.value)
+    return format_amount(discount.value)
 
 
 @post("/pos/scan", guards=[CASHIER])
@@ -134,7 +141,7 @@ async def scan(request: Request, data: Form) -> Template:
     db, cfg = request.app.state.db, request.app.state.cfg
     counter = counter_of(request)
     if not counter:
-        return notice(request, "Open a shift first.")
+        return notice(request, _("Open a shift first."))
     code = data.get("code", "").strip()
     user = signed_in(request)
     try:
@@ -196,7 +203,7 @@ async def add(request: Request, data: Form) -> Template:
     async def action(db_, cfg, counter, cart_id, _approver):
         product = await catalog.get_by_sku(db, data.get("sku", ""))
         if product is None:
-            raise PosError("that product is not in the catalogue")
+            raise PosError(_("that product is not in the catalogue"))
         quantity = parse_quantity(data.get("quantity", "1") or "1", product.unit)
         try:
             view, line = await cart.add_product(db_, cfg, counter, cart_id, product.sku,
@@ -221,12 +228,12 @@ async def line_quantity(request: Request, line_id: str, data: Form) -> Template:
         view = await cart.current_cart(db, cfg, counter, signed_in(request))
         line = next((x for x in view.cart.lines if x.id == line_id), None)
         if line is None:
-            raise PosError("that line is not on this cart")
+            raise PosError(_("that line is not on this cart"))
         if step in ("+1", "-1"):
             quantity = line.quantity + int(step)
         else:
             if not WHOLE_NUMBER.fullmatch(text):
-                raise PosError(f"{text!r} is not a whole number of pieces")
+                raise PosError(_("%(text)s is not a whole number of pieces") % {"text": repr(text)})
             quantity = int(text)
         return await cart.set_quantity(
             db, cfg, counter, cart_id, line_id, quantity, signed_in(request), approver
@@ -252,13 +259,14 @@ def _discount_from(data: dict[str, str]) -> Discount | None:
         try:
             bp = parse_amount(value)  # "12.5" -> 1250 basis points, same two-decimals rule
         except MoneyError:
-            raise PosError(f"{value!r} is not a percentage like 5 or 12.5") from None
+            raise PosError(_("%(value)s is not a percentage like 5 or 12.5")
+                           % {"value": repr(value)}) from None
         if bp > 10_000:
-            raise PosError("a discount cannot be more than 100 %")
+            raise PosError(_("a discount cannot be more than 100 %"))
         return Discount("percent", bp)
     if kind == "amount":
         return Discount("amount", parse_amount(value))
-    raise PosError("discount must be a percent or an amount")
+    raise PosError(_("discount must be a percent or an amount"))
 
 
 @post("/pos/lines/{line_id:str}/discount", guards=[CASHIER])
@@ -299,7 +307,7 @@ async def buyer(request: Request, data: Form) -> Template:
     db, cfg = request.app.state.db, request.app.state.cfg
     counter = counter_of(request)
     if not counter:
-        return notice(request, "Open a shift first.")
+        return notice(request, _("Open a shift first."))
     typed = {k: data.get(k, "")[:200] for k in ("gstin", "name", "address")}
     try:
         view = await cart.set_buyer(db, cfg, counter, data.get("cart_id", ""), typed["gstin"],
@@ -307,9 +315,9 @@ async def buyer(request: Request, data: Form) -> Template:
     except PosError as exc:
         view = await cart.current_cart(db, cfg, counter, signed_in(request))
         return await cart_response(request, view, str(exc), "error", buyer_form=typed)
-    document = "a bill of supply" if cfg.store.composition_scheme else "a tax invoice"
-    return await cart_response(request, view,
-                               f"Business bill: {document} to {view.cart.buyer_name}")
+    done = (_("Business bill: a bill of supply to %(buyer)s") if cfg.store.composition_scheme
+            else _("Business bill: a tax invoice to %(buyer)s"))
+    return await cart_response(request, view, done % {"buyer": view.cart.buyer_name})
 
 
 @post("/pos/cart/buyer/remove", guards=[CASHIER])
@@ -350,11 +358,11 @@ async def cart_void(request: Request, data: Form) -> Template:
 def pos_error_handler(request: Request, exc: PosError) -> Response:
     """A refusal that escaped a route (the shift was closed on another tablet, say):
     the till starts over at its first screen instead of showing a server error."""
-    if "no open shift" in str(exc):
+    if isinstance(exc, NoShift):  # by its class: the message may be in Hindi
         request.session.pop(COUNTER_KEY, None)
         return go(request, "/pos")
     return page(request, "errors/error.html", fragment="errors/_error.html", status_code=409,
-                title="Please check", message=str(exc), user=current_user(request))
+                title=_("Please check"), message=str(exc), user=current_user(request))
 
 
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {PosError: pos_error_handler}

@@ -18,7 +18,7 @@ from app.core.auth import StaffUser
 from app.core.clock import utcnow
 from app.core.db import Database, Session, next_number
 from app.core.gst import TaxRow, mixed_tax_rows
-from app.core.i18n import _
+from app.core.i18n import _, ngettext
 from app.core.ids import uuid7
 from app.core.money import format_amount
 from app.core.prepared import Prepared
@@ -44,9 +44,10 @@ async def open_shift(
     db: Database, cfg: StoreConfig, counter: str, user: StaffUser, float_minor: int
 ) -> Shift:
     if counter not in cfg.pos.counters:
-        raise PosError(f"there is no counter {counter!r}")
+        raise PosError(_("there is no counter %(counter)s") % {"counter": repr(counter)})
     if float_minor < 0 or float_minor > CASH_CAP_MINOR:
-        raise PosError(f"the opening float must be between ₹0 and {CASH_CAP_SHOWN}")
+        raise PosError(_("the opening float must be between ₹0 and %(most)s")
+                       % {"most": CASH_CAP_SHOWN})
     async with db.write() as s:
         if await shift_on(s, counter):
             raise PosError(_("counter %(counter)s already has an open shift") % {"counter": counter})
@@ -96,11 +97,11 @@ def cash_out_refusal(pos_cfg: PosSection, amount_out: int, unapproved_before: in
     entry = pos_cfg.cash_out_approval_above_rupees * 100
     shift = pos_cfg.cash_out_shift_limit_rupees * 100
     if amount_out > entry:
-        return f"cash out above {format_amount(entry)} needs a manager's PIN"
+        return _("cash out above %(amount)s needs a manager's PIN") % {"amount": format_amount(entry)}
     if unapproved_before + amount_out > shift:
-        return (f"cash out without a manager may add up to {format_amount(shift)} in this "
-                f"shift or 24 hours ({format_amount(unapproved_before)} so far); this needs a "
-                "manager's PIN")
+        return _("cash out without a manager may add up to %(limit)s in this shift or 24 hours "
+                 "(%(so_far)s so far); this needs a manager's PIN") % {
+            "limit": format_amount(shift), "so_far": format_amount(unapproved_before)}
     return ""
 
 
@@ -112,10 +113,10 @@ async def cash_movement(
     manager (the user, or `approver` whose PIN was typed); the manager is recorded."""
     reason = reason.strip()
     if not reason:
-        raise PosError("say why cash goes in or out")
+        raise PosError(_("say why cash goes in or out"))
     refuse_card_number(reason)
     if amount_minor == 0 or abs(amount_minor) > CASH_CAP_MINOR:
-        raise PosError(f"enter an amount between ₹0.01 and {CASH_CAP_SHOWN}")
+        raise PosError(_("enter an amount between ₹0.01 and %(most)s") % {"most": CASH_CAP_SHOWN})
     pos_cfg = cfg.pos if cfg is not None else PosSection()
     manager = approver if approver is not None else (user if is_manager(user) else None)
     async with db.write() as s:
@@ -199,10 +200,14 @@ class ShiftReport:
         """A plain line for the X/Z report when cash out was more than usual."""
         if not self.cash_out or self.cash_out <= self.cash_out_usual:
             return ""
-        entries = f"{self.cash_out_count} entr{'y' if self.cash_out_count == 1 else 'ies'}"
-        return (f"Cash out {format_amount(self.cash_out)} ({entries}, "
-                f"{format_amount(self.cash_out_approved)} approved by a manager) is above "
-                f"the usual {format_amount(self.cash_out_usual)} for a shift")
+        return ngettext(
+            "Cash out %(amount)s (%(num)s entry, %(approved)s approved by a manager) is above "
+            "the usual %(usual)s for a shift",
+            "Cash out %(amount)s (%(num)s entries, %(approved)s approved by a manager) is above "
+            "the usual %(usual)s for a shift", self.cash_out_count) % {
+            "amount": format_amount(self.cash_out), "num": self.cash_out_count,
+            "approved": format_amount(self.cash_out_approved),
+            "usual": format_amount(self.cash_out_usual)}
 
     @property
     def has_igst(self) -> bool:
@@ -378,9 +383,11 @@ async def close_shift(
     """Close with the drawer counted by denomination (rupees -> number of notes/coins)."""
     for denom, n in counts.items():
         if denom not in cfg.pos.denominations:
-            raise PosError(f"₹{denom} is not a denomination this store counts")
+            raise PosError(_("₹%(denomination)s is not a denomination this store counts")
+                           % {"denomination": denom})
         if n < 0 or n > 100_000:
-            raise PosError(f"count of ₹{denom} must be between 0 and 1,00,000")
+            raise PosError(_("count of ₹%(denomination)s must be between 0 and 1,00,000")
+                           % {"denomination": denom})
     counted = sum(denom * 100 * n for denom, n in counts.items())
     async with db.write() as s:
         shift = await s.get(Shift, shift_id)
@@ -396,7 +403,7 @@ async def close_shift(
             )
         )
         if open_carts:
-            raise PosError("finish or void the open and parked carts before closing")
+            raise PosError(_("finish or void the open and parked carts before closing"))
         report = await _report(s, shift, cfg)
         shift.closed_at = utcnow()
         shift.closed_by = user.id

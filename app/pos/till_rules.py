@@ -13,6 +13,7 @@ from datetime import date
 from typing import Protocol
 
 from app.catalog.barcodes import BarcodeError, MeasureRule, parse_scan
+from app.core.i18n import _
 from app.core.money import format_amount
 from app.core.return_rules import prorated_share
 
@@ -83,27 +84,28 @@ def accept_tender(kind: str, amount: int | None, given: int | None, remaining: i
     credit also never more than `credit_available` (default: all of it that fits)."""
     check_tender_kind(kind)
     if remaining <= 0:
-        raise PosError("the bill is already paid; press Complete sale")
+        raise PosError(_("the bill is already paid; press Complete sale"))
     if kind == "cash":
         handed = given if given is not None else amount
         if handed is None or handed <= 0:
-            raise PosError("enter the cash received")
+            raise PosError(_("enter the cash received"))
         if handed > remaining + CASH_CAP_MINOR:
-            raise PosError("that is far more cash than the bill; check the amount")
+            raise PosError(_("that is far more cash than the bill; check the amount"))
         return TenderTaken(min(handed, remaining), handed)
     taken = amount if amount is not None else remaining
     if taken <= 0:
-        raise PosError("the amount must be more than zero")
+        raise PosError(_("the amount must be more than zero"))
     if taken > remaining:
-        raise PosError(f"{kind} payment is more than the {format_amount(remaining)} still due")
+        raise PosError(_("%(kind)s payment is more than the %(amount)s still due")
+                       % {"kind": kind, "amount": format_amount(remaining)})
     if kind == "exchange":
         if credit_available <= 0:
-            raise PosError(f"no exchange credit left on {reference}")
+            raise PosError(_("no exchange credit left on %(reference)s") % {"reference": reference})
         if amount is None:
             taken = min(credit_available, remaining)
         elif taken > credit_available:
-            raise PosError(f"only {format_amount(credit_available)} of credit is left on "
-                           f"{reference}")
+            raise PosError(_("only %(amount)s of credit is left on %(reference)s")
+                           % {"amount": format_amount(credit_available), "reference": reference})
     return TenderTaken(taken, None)
 
 
@@ -131,7 +133,7 @@ def refund_share(line: SoldLine, quantity: int) -> tuple[int, int]:
     line take exactly what is left of its net and GST; earlier ones their share rounded
     down (so what is left never goes below zero), the GST as two equal halves."""
     if not 0 < quantity <= line.refundable_quantity:
-        raise PosError("refund quantity must be more than zero and at most what is left")
+        raise PosError(_("refund quantity must be more than zero and at most what is left"))
     if quantity == line.refundable_quantity:
         return line.net - line.refunded_amount, line.tax - line.refunded_tax
     # One proration for the till and online returns (core/return_rules.prorated_share).

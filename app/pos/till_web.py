@@ -96,7 +96,7 @@ async def approver_of(request: Request, data: dict[str, str]) -> StaffUser | Non
     if not approver_id and not pin:
         return None
     if not approver_id or not pin:
-        raise LoginError("choose the manager and enter their PIN")
+        raise LoginError(i18n.gettext("choose the manager and enter their PIN"))
     asking = current_user(request)
     return await auth.verify_approver(
         request.app.state.db, request.app.state.cfg, approver_id, pin, device_key(request),
