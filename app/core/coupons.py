@@ -19,7 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from app.core.words import count_of
+from app.core import i18n
+from app.core.i18n import N_, _, ngettext
 
 MAX_CODE = 40
 MAX_TYPED = 200  # longer than this is not a coupon typed or scanned: refused unread
@@ -46,8 +47,8 @@ def check_new_code(text: str) -> str:
     """A code a manager gives an offer: normalised, or CouponError saying what is allowed."""
     code = normalise(text)
     if code is None:
-        raise CouponError(f"a coupon code is 2 to {MAX_CODE} letters, digits, - or _ "
-                          "(spaces are dropped)")
+        raise CouponError(_("a coupon code is 2 to %(most)s letters, digits, - or _ "
+                            "(spaces are dropped)") % {"most": MAX_CODE})
     return code
 
 
@@ -95,7 +96,8 @@ def is_customer_key(value: object) -> bool:
 
 
 def _day(d: date) -> str:
-    return f"{d.day} {d:%b}"
+    """"5 Jan" (no leading zero or space), the month as the language writes it."""
+    return i18n.day_text(d, "%e %b").lstrip()
 
 
 def refusal(code: str, *, starts: date | None, ends: date | None, ended: date | None,
@@ -103,42 +105,55 @@ def refusal(code: str, *, starts: date | None, ends: date | None, ended: date | 
     """Why this code cannot be used on this bill now (a sentence for the cashier), or
     None: it can. `ended`: the day HQ or the manager ended its offer early."""
     if ended is not None:
-        return f"Coupon {code} ended on {_day(ended)}"
+        return _("Coupon %(code)s ended on %(day)s") % {"code": code, "day": _day(ended)}
     if ends is not None and today > ends:
-        return f"Coupon {code} expired on {_day(ends)}"
+        return _("Coupon %(code)s expired on %(day)s") % {"code": code, "day": _day(ends)}
     if starts is not None and today < starts:
-        return f"Coupon {code} starts on {_day(starts)}"
+        return _("Coupon %(code)s starts on %(day)s") % {"code": code, "day": _day(starts)}
     if limits.total is not None and uses.total >= limits.total:
         if limits.total == 1:
-            return f"Coupon {code} already used"
-        return f"Coupon {code} is used up: all {count_of(limits.total, 'use')} taken"
+            return _("Coupon %(code)s already used") % {"code": code}
+        return ngettext("Coupon %(code)s is used up: all %(num)s use taken",
+                        "Coupon %(code)s is used up: all %(num)s uses taken", limits.total
+                        ) % {"code": code, "num": limits.total}
     if limits.allowance is not None and uses.total >= limits.allowance:
-        return (f"Coupon {code}: this store's share of its uses is taken; it gets more "
-                "when the hub is reachable")
+        return _("Coupon %(code)s: this store's share of its uses is taken; it gets more "
+                 "when the hub is reachable") % {"code": code}
     if limits.per_customer is not None:
         if not phone:
-            return (f"Coupon {code} is limited per customer: enter the customer's mobile "
-                    "number first")
+            return _("Coupon %(code)s is limited per customer: enter the customer's mobile "
+                     "number first") % {"code": code}
         used = uses.customer_count
         if used >= limits.per_customer:
-            where = "" if uses.chain_by_customer is None else " across the chain"
+            chain = uses.chain_by_customer is not None
             if limits.per_customer == 1:
-                return f"Coupon {code} already used by this customer{where}"
-            return (f"Coupon {code} already used "
-                    f"{count_of(used, 'time')} by this customer{where} (the limit)")
+                return (_("Coupon %(code)s already used by this customer across the chain")
+                        if chain else _("Coupon %(code)s already used by this customer")
+                        ) % {"code": code}
+            return (ngettext("Coupon %(code)s already used %(num)s time by this customer "
+                             "across the chain (the limit)",
+                             "Coupon %(code)s already used %(num)s times by this customer "
+                             "across the chain (the limit)", used) if chain else
+                    ngettext("Coupon %(code)s already used %(num)s time by this customer "
+                             "(the limit)",
+                             "Coupon %(code)s already used %(num)s times by this customer "
+                             "(the limit)", used)) % {"code": code, "num": used}
     return None
 
 
 def check_limits(total: int | None, per_customer: int | None, per_store: int | None = None
                  ) -> None:
     """Limits a manager or HQ typed: whole numbers from 1 (None: no limit)."""
-    for what, value in (("uses in total", total), ("uses per customer", per_customer),
-                        ("uses a store may make offline", per_store)):
+    for what, value in (
+            (N_("the uses in total is a whole number from 1 to %(most)s"), total),
+            (N_("the uses per customer is a whole number from 1 to %(most)s"), per_customer),
+            (N_("the uses a store may make offline is a whole number from 1 to %(most)s"),
+             per_store)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                   or not 1 <= value <= MAX_LIMIT):
-            raise CouponError(f"the {what} is a whole number from 1 to {MAX_LIMIT:,}")
+            raise CouponError(_(what) % {"most": i18n.number(MAX_LIMIT)})
     if total is not None and per_customer is not None and per_customer > total:
-        raise CouponError("uses per customer cannot be more than the uses in total")
+        raise CouponError(_("uses per customer cannot be more than the uses in total"))
 
 
 def top_up(*, total: int | None, per_store: int, used_here: int, held_elsewhere: int) -> int:

@@ -27,6 +27,7 @@ from datetime import UTC, date, datetime, tzinfo
 from stdnum import luhn
 from stdnum.exceptions import ValidationError
 
+from app.core.i18n import _
 from app.core.words import count_of
 
 __all__ = [
@@ -98,32 +99,35 @@ def _tidy(text: str) -> str:
 def parse_gstin(text: str) -> Gstin:
     """Check a GSTIN as typed (spaces ignored, any case); raise GstinError saying why not."""
     if not isinstance(text, str):
-        raise GstinError("Type the GSTIN: 15 letters and digits.")
+        raise GstinError(_("Type the GSTIN: 15 letters and digits."))
     if "\x00" in text:
-        raise GstinError("The GSTIN has a character that cannot be typed; type it again.")
+        raise GstinError(_("The GSTIN has a character that cannot be typed; type it again."))
     if len(text) > 200:  # a pasted document, not a GSTIN; do not echo it back
-        raise GstinError("That is far too long for a GSTIN: it has 15 letters and digits.")
+        raise GstinError(_("That is far too long for a GSTIN: it has 15 letters and digits."))
     number = _tidy(text)
     if not number:
-        raise GstinError("Type the GSTIN: 15 letters and digits.")
+        raise GstinError(_("Type the GSTIN: 15 letters and digits."))
     if len(number) != 15:
-        raise GstinError(f"A GSTIN has 15 letters and digits; this one has {len(number)}.")
+        raise GstinError(_("A GSTIN has 15 letters and digits; this one has %(num)s.")
+                         % {"num": len(number)})
     if not number.isascii() or not number.isalnum():
-        raise GstinError("A GSTIN has only letters and digits; check what was typed.")
+        raise GstinError(_("A GSTIN has only letters and digits; check what was typed."))
     if not number[:2].isdigit():
-        raise GstinError("A GSTIN starts with the 2-digit state code, like 29 for Karnataka.")
+        raise GstinError(_("A GSTIN starts with the 2-digit state code, like 29 for Karnataka."))
     if number[:2] not in STATE_NAMES:
-        raise GstinError(f"{number[:2]} is not a GST state code (the GSTIN's first 2 digits).")
+        raise GstinError(_("%(code)s is not a GST state code (the GSTIN's first 2 digits).")
+                         % {"code": number[:2]})
     if not _SHAPE.fullmatch(number):
-        raise GstinError("Characters 3 to 12 of a GSTIN are the PAN (5 letters, 4 digits, "
-                         "1 letter) and the 14th is Z; check what was typed.")
+        raise GstinError(_("Characters 3 to 12 of a GSTIN are the PAN (5 letters, 4 digits, "
+                           "1 letter) and the 14th is Z; check what was typed."))
     if number[12] == "0":
-        raise GstinError("The 13th character of a GSTIN is never 0; check what was typed.")
+        raise GstinError(_("The 13th character of a GSTIN is never 0; check what was typed."))
     try:
         luhn.validate(number, _ALPHABET)
     except ValidationError:
-        raise GstinError(f"The last character (check character) {number[14]} does not "
-                         "match: a character was typed wrong. Check the GSTIN again.") from None
+        raise GstinError(_("The last character (check character) %(char)s does not match: "
+                           "a character was typed wrong. Check the GSTIN again.")
+                         % {"char": number[14]}) from None
     return Gstin(number)
 
 
@@ -165,12 +169,12 @@ def business_bill_refusal(store_gstin: str, own_state: str, composition: bool,
     - a store with no GSTIN issues no tax invoice (rule 46 names the supplier's GSTIN);
     - a composition dealer may not supply to another state (CGST Act s.10(2)(c))."""
     if not store_gstin:
-        return ("This store has no GSTIN in its settings, so it cannot issue a tax "
-                "invoice. Sell it as a retail bill, or ask the manager to set store.gstin.")
+        return _("This store has no GSTIN in its settings, so it cannot issue a tax "
+                 "invoice. Sell it as a retail bill, or ask the manager to set store.gstin.")
     if composition and place and own_state and place != own_state:
-        return (f"Under the composition scheme this store cannot sell to a buyer in "
-                f"another state ({state_label(place)}). Sell it as a retail bill to a "
-                f"buyer here, or refuse the sale.")
+        return _("Under the composition scheme this store cannot sell to a buyer in "
+                 "another state (%(place)s). Sell it as a retail bill to a buyer here, or "
+                 "refuse the sale.") % {"place": state_label(place)}
     return ""
 
 
@@ -218,8 +222,9 @@ def document_number(kind: str, series: str, fy: str, n: int) -> str:
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise DocumentNumberError("document numbers start at 1")
     if n > MAX_DOCUMENT_NUMBER:
-        raise DocumentNumberError(f"the series {series} has used all {MAX_DOCUMENT_NUMBER} "
-                                  f"numbers of {fy}; set another store.invoice_series")
+        raise DocumentNumberError(_("the series %(series)s has used all %(most)s numbers of "
+                                    "%(year)s; set another store.invoice_series")
+                                  % {"series": series, "most": MAX_DOCUMENT_NUMBER, "year": fy})
     number = f"{check_series(series)}/{_KIND_LETTER[kind]}{fy[2:4]}{fy[5:7]}/{n:05d}"
     assert len(number) <= MAX_NUMBER_LENGTH, number
     return number

@@ -203,7 +203,7 @@ async def refusal(s: Session, cfg: StoreConfig, found: Found, phone: str,
     live = [p for p in found.offers if p.active and (p.ends is None or p.ends >= today)]
     offer = live[0] if live else found.offers[0]
     if found.coupon is not None and not found.coupon.active:
-        return f"Coupon {found.code} ended"
+        return _("Coupon %(code)s ended") % {"code": found.code}
     ended: date | None = None
     if not offer.active:
         ended = (offer.ended_at or offer.updated_at).astimezone(cfg.tz).date()
