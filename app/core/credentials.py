@@ -18,7 +18,7 @@ from app.core import audit
 from app.core.auth import StaffUser, pepper_of, role_allows
 from app.core.clock import utcnow
 from app.core.db import Database
-from app.core.i18n import is_shipped
+from app.core.i18n import _, is_shipped
 from app.core.models import ApiKey, TrustedDevice, User
 from app.core.security import check_pin_policy, hash_pin, new_api_key, verify_pin
 
@@ -71,13 +71,15 @@ def _may_manage(by: StaffUser | None, target: User) -> None:
     if by is None:
         return
     if by.id == target.id:
-        raise CredentialError("You cannot do this to your own account; ask another admin.")
+        raise CredentialError(_("You cannot do this to your own account; ask another admin."))
     if by.role == "admin":
         return
     if by.role == "manager" and target.role in ("cashier", "picker"):
         return
-    raise CredentialError(f"A {by.role} may not change {target.name}'s ({target.role}) "
-                          "sign-in; ask an admin.")
+    # The roles are words of the catalogue (app.core.i18n.ROLE_NAMES).
+    raise CredentialError(_("A %(role)s may not change %(name)s's (%(their_role)s) sign-in; "
+                            "ask an admin.") % {"role": _(by.role), "name": target.name,
+                                                "their_role": _(target.role)})
 
 
 async def _user(s, user_id: str = "", name: str = "") -> User:
@@ -86,7 +88,7 @@ async def _user(s, user_id: str = "", name: str = "") -> User:
     else:
         user = await s.scalar(select(User).where(func.lower(User.name) == name.strip().lower()))
     if user is None:
-        raise CredentialError(f"no user {name or user_id!r}")
+        raise CredentialError(_("no user %(name)s") % {"name": repr(name or user_id)})
     return user
 
 
@@ -99,7 +101,7 @@ async def set_active(db: Database, active: bool, *, user_id: str = "", name: str
             others = await s.scalar(select(func.count()).select_from(User).where(
                 User.role == "admin", User.active, User.id != user.id))
             if not others:
-                raise CredentialError("This is the last active admin; add another first.")
+                raise CredentialError(_("This is the last active admin; add another first."))
         user.active = active
         if not active:
             await s.execute(delete(TrustedDevice).where(TrustedDevice.user_id == user.id))
@@ -128,9 +130,9 @@ async def change_own_pin(db: Database, user_id: str, old_pin: str, new_pin: str)
         user = await _user(s, user_id)
     pepper = pepper_of(db)
     if not await asyncio.to_thread(verify_pin, old_pin[:128], user.pin_hash, pepper):
-        raise CredentialError("The current PIN is wrong.")
+        raise CredentialError(_("The current PIN is wrong."))
     if new_pin == old_pin:
-        raise CredentialError("Choose a PIN different from the current one.")
+        raise CredentialError(_("Choose a PIN different from the current one."))
     check_pin_policy(new_pin)
     digest = await asyncio.to_thread(hash_pin, new_pin, pepper)
     async with db.write() as s:
@@ -143,7 +145,7 @@ async def set_language(db: Database, user_id: str, code: str) -> None:
     """A signed-in person's own language for every device they sign in on (issue #22);
     "" takes it away (the device's choice, else the store's default, applies again)."""
     if code and not is_shipped(code):
-        raise CredentialError(f"{code[:20]!r} is not a language this store has")
+        raise CredentialError(_("%(code)s is not a language this store has") % {"code": repr(code[:20])})
     async with db.write() as s:
         row = await _user(s, user_id)
         row.language = code

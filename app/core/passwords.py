@@ -15,6 +15,8 @@ import re
 from functools import cache
 from pathlib import Path
 
+from app.core.i18n import _
+
 MIN_LENGTH = 12
 MAX_LENGTH = 128
 _LIST = Path(__file__).with_name("common_passwords.txt")
@@ -47,21 +49,21 @@ def _is_run(text: str) -> bool:
 def check_password_policy(password: str, username: str = "") -> None:
     """Raise PasswordPolicyError with a plain reason, or return for a good password."""
     if len(password) < MIN_LENGTH:
-        raise PasswordPolicyError(
-            f"Use at least {MIN_LENGTH} characters; a few unrelated words are easy to "
-            "remember and hard to guess.")
+        raise PasswordPolicyError(_(
+            "Use at least %(least)s characters; a few unrelated words are easy to "
+            "remember and hard to guess.") % {"least": MIN_LENGTH})
     if len(password) > MAX_LENGTH:
-        raise PasswordPolicyError(f"Use at most {MAX_LENGTH} characters.")
+        raise PasswordPolicyError(_("Use at most %(most)s characters.") % {"most": MAX_LENGTH})
     lowered = password.lower()
     squeezed = re.sub(r"\s+", "", lowered)
     base = _EDGES.sub("", squeezed)
     listed = common_passwords()
     if lowered in listed or squeezed in listed or base in listed:
-        raise PasswordPolicyError("That password is on the list of common passwords; "
-                                  "choose another.")
+        raise PasswordPolicyError(_("That password is on the list of common passwords; "
+                                    "choose another."))
     if _is_repeat(squeezed) or _is_run(squeezed) or len(set(squeezed)) < 4:
-        raise PasswordPolicyError("That password repeats itself or runs in order; "
-                                  "choose another.")
+        raise PasswordPolicyError(_("That password repeats itself or runs in order; "
+                                    "choose another."))
     name = username.strip().lower()
     if (len(name) >= 3 and name in squeezed) or "kirana" in squeezed:
-        raise PasswordPolicyError("The password must not contain your name or 'kirana'.")
+        raise PasswordPolicyError(_("The password must not contain your name or 'kirana'."))
