@@ -23,7 +23,10 @@ console = Console(stderr=True)
 
 
 def fail(message: str) -> NoReturn:
-    console.print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
+    from app.core.i18n import _
+
+    said = _("Error:")
+    console.print(f"[bold red]{said}[/] {message}", highlight=False, soft_wrap=True)
     sys.exit(2)
 
 

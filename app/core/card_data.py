@@ -20,8 +20,11 @@ import unicodedata
 
 from stdnum import luhn
 
-CARD_NUMBER_MESSAGE = ("That looks like a card number. Type only the terminal's approval "
-                       "code or the last 4 digits.")
+from app.core.i18n import N_
+
+# Marked for the catalogue; translated where it is shown (app/pos/common.py).
+CARD_NUMBER_MESSAGE = N_("That looks like a card number. Type only the terminal's approval "
+                         "code or the last 4 digits.")
 _GROUPS = re.compile(r"[0-9]+(?:[ \-]+[0-9]+)*")
 _SEPARATORS = re.compile(r"[ \-]+")
 

@@ -38,8 +38,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from app.core.gst import tax_rows
-from app.core.i18n import _
-from app.core.words import count_of
+from app.core.i18n import _, ngettext
 
 __all__ = [
     "B2CL_THRESHOLD_MINOR", "Line", "Document", "RateRow", "Invoice", "Note", "B2csRow",
@@ -520,18 +519,25 @@ def build(year: int, month: int, gstin: str, documents: Iterable[Document]) -> G
         if qty or row.taxable or row.tax:  # a line sold and refunded in the month nets out
             hsn.append(row)
     if ex_invoices or ex_notes:
-        notes.append(f"{count_of(ex_invoices, 'bill of supply', 'bills of supply')} and "
-                     f"{count_of(ex_notes, 'refund')} of them are left out: a composition "
-                     "dealer files CMP-08 and GSTR-4, not GSTR-1.")
+        notes.append(_("%(bills)s and %(refunds)s of them are left out: a composition "
+                       "dealer files CMP-08 and GSTR-4, not GSTR-1.") % {
+            "bills": ngettext("%(num)s bill of supply", "%(num)s bills of supply",
+                              ex_invoices) % {"num": ex_invoices},
+            "refunds": ngettext("%(num)s refund", "%(num)s refunds", ex_notes)
+            % {"num": ex_notes}})
     if bad_gstin:
-        notes.append("B2B documents without a 15-character buyer GSTIN: "
-                     + ", ".join(bad_gstin[:10]) + (" ..." if len(bad_gstin) > 10 else ""))
+        notes.append(_("B2B documents without a 15-character buyer GSTIN: %(numbers)s")
+                     % {"numbers": ", ".join(bad_gstin[:10])
+                        + (" ..." if len(bad_gstin) > 10 else "")})
     if no_hsn:
-        notes.append(f"{count_of(no_hsn, 'line')} without an HSN code: the HSN table lists "
-                     "them with an empty code; add the HSN in the catalogue before filing.")
+        notes.append(ngettext(
+            "%(num)s line without an HSN code: the HSN table lists it with an empty code; "
+            "add the HSN in the catalogue before filing.",
+            "%(num)s lines without an HSN code: the HSN table lists them with an empty code; "
+            "add the HSN in the catalogue before filing.", no_hsn) % {"num": no_hsn})
     if not gstin:
-        notes.append("The store has no GSTIN in its config: the portal will not take the "
-                     "JSON until store.gstin is set.")
+        notes.append(_("The store has no GSTIN in its config: the portal will not take the "
+                       "JSON until store.gstin is set."))
     return Gstr1(
         year, month, gstin,
         b2b=tuple(sorted(b2b, key=lambda i: (i.ctin, i.date, i.number))),

@@ -147,7 +147,7 @@ def test_backup_refusals_in_hindi(hindi_store, tmp_path):
     with ServerLock(live, "kirana serve"):
         busy = _flat(_plain("restore", "--config", hindi_store, str(copy), "--yes", code=2))
     # who holds it is what that process wrote in the lock file: "kirana serve (process 12)"
-    assert re.search(r"Error: बैकअप वापस नहीं लाया गया: store.db को kirana serve \(process \d+\) "
+    assert re.search(r"गड़बड़ी: बैकअप वापस नहीं लाया गया: store.db को kirana serve \(process \d+\) "
                      "इस्तेमाल कर रहा है। पहले उसे बंद करें", busy), busy
     itself = _flat(_plain("restore", "--config", hindi_store, str(live), "--yes", code=2))
     assert itself.endswith("बैकअप वापस नहीं लाया गया: यह तो चालू डेटाबेस ही है; किसी बैकअप "
