@@ -19,6 +19,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from app.core.i18n import N_, _
+
 PIN_RE = re.compile(r"^[0-9]{4,6}$")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 
@@ -46,28 +48,29 @@ def pin_weakness(pin: str) -> str | None:
     of the PIN pad (2580, 1470, 1236, 7896, 1254), the four corners (1397) and a short
     list of frequent PINs."""
     if len(set(pin)) == 1:
-        return "one digit repeated"
+        return N_("one digit repeated")
     if len(_steps(pin)) == 1 or {s % 10 for s in _steps(pin)} in ({1}, {9}):
-        return "digits in sequence"
+        return N_("digits in sequence")
     if pin in (pin + pin)[1:-1] or all(pin[i] == pin[i + 1] for i in range(0, len(pin) - 1, 2)):
-        return "a repeated pattern"
+        return N_("a repeated pattern")
     moves = [(KEYPAD[b][0] - KEYPAD[a][0], KEYPAD[b][1] - KEYPAD[a][1])
              for a, b in zip(pin, pin[1:], strict=False)]
     if all(max(abs(dr), abs(dc)) == 1 for dr, dc in moves):
-        return "a line or shape on the keypad"
+        return N_("a line or shape on the keypad")
     if set(pin) <= {"1", "3", "7", "9"} or set(pin) <= {"2", "4", "6", "8"}:
-        return "a shape on the keypad"
+        return N_("a shape on the keypad")
     if pin in COMMON_PINS:
-        return "one of the most used PINs"
+        return N_("one of the most used PINs")
     return None
 
 
 def check_pin_policy(pin: str) -> None:
     if not PIN_RE.match(pin):
-        raise PinPolicyError("PIN must be 4 to 6 digits")
+        raise PinPolicyError(_("PIN must be 4 to 6 digits"))
     weakness = pin_weakness(pin)
     if weakness:
-        raise PinPolicyError(f"That PIN is easy to guess ({weakness}); choose another")
+        raise PinPolicyError(_("That PIN is easy to guess (%(why)s); choose another")
+                             % {"why": _(weakness)})
 
 
 LEGACY = "scrypt"  # no pepper: only ever read, and wrapped by pepper_hash

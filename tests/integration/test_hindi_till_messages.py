@@ -221,3 +221,19 @@ async def test_pin_and_password_rules_in_hindi(db, staff):
     assert await in_both(lambda: check_password_policy("kirana store 2026 rocks")) == (
         "The password must not contain your name or 'kirana'.",
         "पासवर्ड में आपका नाम या 'kirana' नहीं होना चाहिए।")
+
+
+def test_pin_rules_refuse_in_hindi() -> None:
+    """The PIN policy's refusals (My PIN, a manager resetting a PIN) in the reader's
+    language, the weakness named in it too; English as before."""
+    from app.core.security import PinPolicyError, check_pin_policy
+
+    with i18n.use_language("en"), pytest.raises(PinPolicyError) as en:
+        check_pin_policy("1234")
+    assert str(en.value) == "That PIN is easy to guess (digits in sequence); choose another"
+    with i18n.use_language("hi"), pytest.raises(PinPolicyError) as hi:
+        check_pin_policy("1234")
+    assert str(hi.value) == ("यह PIN आसानी से अंदाज़ा लगाया जा सकता है (क्रम से अंक); "
+                             "कोई दूसरा चुनें")
+    with i18n.use_language("hi"), pytest.raises(PinPolicyError, match="4 से 6 अंकों"):
+        check_pin_policy("12a")
