@@ -103,7 +103,8 @@ async def screen_for(db: Database, cfg: StoreConfig, display: service.Display,
         price = totals.line(line.id)
         label = line.label_price_minor is not None
         lines.append({
-            "name": product.name, "quantity": line.quantity, "unit": product.unit,
+            "name": product.name, "name_local": product.name_local,
+            "quantity": line.quantity, "unit": product.unit,
             "each": product.price_minor,
             "measure": (quantity_and_rate(line.quantity, product.unit, product.price_minor,
                                           price.gross if label else None)

@@ -182,6 +182,9 @@ class SaleLine(Base):
     product_id: Mapped[str] = mapped_column(ForeignKey("products.id"))
     sku: Mapped[str] = mapped_column(String(40))
     name: Mapped[str] = mapped_column(String(120))
+    # The product's local-language name when sold ("" = none; migration 0034, issue #22):
+    # the screen receipt, the e-receipt and a reprint show what the paper showed.
+    name_local: Mapped[str] = mapped_column(String(120), default="", server_default="")
     hsn: Mapped[str] = mapped_column(String(8), default="")
     unit: Mapped[str] = mapped_column(String(8))
     quantity: Mapped[int] = mapped_column(Integer)

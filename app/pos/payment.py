@@ -290,7 +290,8 @@ async def complete_sale(
             sale_lines.append({
                 "id": uuid7(), "sale_id": sale_row["id"], "position": line.position,
                 "product_id": product.id, "sku": product.sku, "name": product.name,
-                "hsn": hsn[product.id], "unit": product.unit, "quantity": line.quantity,
+                "name_local": product.name_local, "hsn": hsn[product.id],
+                "unit": product.unit, "quantity": line.quantity,
                 "unit_price_minor": product.price_minor, "mrp_minor": product.mrp_minor,
                 "gross_minor": price.gross,
                 "discount_minor": price.discount, "net_minor": price.net,
@@ -357,9 +358,7 @@ async def complete_sale(
                            user_id=user.id, then=[("sale.completed", completed)])
         sale = _written_sale(sale_row, sale_lines, sale_tenders)
         receipts.ask_for_receipt(s, cfg, sale, user.name,
-                                 points.receipt() if points is not None else None,
-                                 {pid: p.name_local for pid, p in products.items()
-                                  if p.name_local})
+                                 points.receipt() if points is not None else None)
         return sale
 
 

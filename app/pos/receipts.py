@@ -147,13 +147,12 @@ def receipt_layout(cfg: StoreConfig, sale: Sale, cashier: str, duplicate: bool =
 
 
 def ask_for_receipt(s: Session, cfg: StoreConfig, sale: Sale, cashier: str,
-                    points: dict | None = None,
-                    names_local: Mapping[str, str] | None = None) -> list[str]:
-    """Queue the receipt on every printer that prints receipts for this counter
-    (`names_local`: product id -> local name, as the till read them for the sale)."""
+                    points: dict | None = None) -> list[str]:
+    """Queue the receipt on every printer that prints receipts for this counter (its
+    lines carry the products' local names as sold)."""
     jobs = printing.print_document(s, cfg, "receipt", counter=sale.counter, ref=sale.id,
                                    title=f"Receipt {sale.number}",
-                                   **_receipt_context(cfg, sale, cashier, points, names_local))
+                                   **_receipt_context(cfg, sale, cashier, points))
     return [job.printer for job in jobs]
 
 
@@ -165,6 +164,8 @@ async def reprint_receipt(db: Database, cfg: StoreConfig, sale_id: str,
         sale = await s.get(Sale, sale_id)
         if sale is None:
             return None
+        # A sale from before its lines kept the local name (migration 0034): the
+        # catalogue's name now, as reprints did then.
         names_local: dict[str, str] = {
             pid: name for pid, name in (await s.execute(
                 select(Product.id, Product.name_local).where(

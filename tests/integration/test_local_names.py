@@ -79,3 +79,39 @@ async def test_product_search_and_pages_show_the_local_name(client, db, login_as
     await open_till(client)
     html = (await client.get(f"/pos/search?q={named.sku}", headers=hx(client))).text
     assert ">नमक</bdi>" in local_tag(html)
+
+
+async def test_a_sale_keeps_the_local_name_it_was_sold_with(app, client, db, login_as, rows):
+    """The customer display shows the local name; the sale line keeps it (migration 0034),
+    so the receipt screen and the customer's e-receipt show what the paper showed even
+    after the catalogue's local name changes."""
+    from app.pos.models import Sale, SaleLine
+    from tests.integration.test_customer_display import pair
+    from tests.integration.test_pos_pages import pay_cash_and_complete
+
+    product = rows[0]
+    async with db.write() as s:
+        await s.execute(update(Product).where(Product.sku == product.sku)
+                        .values(name_local="नमक"))
+    await login_as("manager")
+    screen, _token, _code = await pair(app, client, "C1")
+    try:
+        await login_as("cashier")
+        cart = await open_till(client)
+        await client.post("/pos/scan", data={"code": product.barcodes[0], "cart_id": cart},
+                          headers=hx(client))
+        shown = (await screen.get("/display")).text
+        assert ">नमक</bdi>" in local_tag(shown)
+    finally:
+        await screen.__aexit__(None, None, None)
+    sale_id = await pay_cash_and_complete(client, cart)
+    async with db.write() as s:
+        await s.execute(update(Product).where(Product.sku == product.sku)
+                        .values(name_local="बदला"))
+    async with db.read() as s:
+        line = await s.scalar(select(SaleLine).where(SaleLine.sale_id == sale_id))
+        token = (await s.get(Sale, sale_id)).receipt_token
+    assert line.name_local == "नमक"
+    for url in (f"/pos/sales/{sale_id}", f"/r/{token}"):
+        html = (await client.get(url)).text
+        assert ">नमक</bdi>" in local_tag(html) and "बदला" not in html, url
