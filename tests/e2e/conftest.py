@@ -20,12 +20,14 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -114,6 +116,25 @@ def number(text: str) -> int:
 
 
 # ---- servers -----------------------------------------------------------------------
+
+
+def run_beside_the_loop(work: Callable[[], Coroutine[Any, Any, Any]],
+                        timeout: float = 60.0) -> None:
+    """Run `work()` with asyncio.run in a thread of its own, away from the session's
+    event loop (a fixture seeding a store runs beside it); its exception is re-raised here."""
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(work())
+        except BaseException as exc:  # re-raised in the caller's thread
+            failed.append(exc)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join(timeout)
+    if failed:
+        raise failed[0]
 
 
 def _env() -> dict[str, str]:

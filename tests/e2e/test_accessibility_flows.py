@@ -21,11 +21,9 @@ serious and critical violations fail, and `page-has-heading-one`, `empty-table-h
 
 from __future__ import annotations
 
-import asyncio
 import re
 import shutil
 import sqlite3
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +35,7 @@ from app.config import load_config
 from app.core.db import Database
 from app.sync.protocol import Event
 from app.sync.store_apply import apply_hub_event
-from tests.e2e.conftest import ROOT, Server, demo_products, start_server
+from tests.e2e.conftest import ROOT, Server, demo_products, run_beside_the_loop, start_server
 from tests.e2e.test_accessibility import Findings, login_in_hindi
 
 LANGS = ("en", "hi")
@@ -87,21 +85,6 @@ async def _seed_returns(cfg_path: Path) -> None:
         await db.dispose()
 
 
-def _seed(cfg_path: Path) -> None:
-    """asyncio.run away from the session's event loop (the fixture runs beside it)."""
-    failed: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            asyncio.run(_seed_returns(cfg_path))
-        except BaseException as exc:  # re-raised in the fixture's thread
-            failed.append(exc)
-
-    worker = threading.Thread(target=run)
-    worker.start()
-    worker.join(60)
-    if failed:
-        raise failed[0]
 
 
 @pytest.fixture(scope="module", params=LANGS)
@@ -115,7 +98,7 @@ def store(request: pytest.FixtureRequest, demo_template: Path,
     text, found = re.subn(r'(?m)^language = "en"', f'language = "{lang}"', toml.read_text())
     assert found == 1, "the demo's store.toml has no [store] language line"
     toml.write_text(text + LOYALTY)
-    _seed(toml)
+    run_beside_the_loop(lambda: _seed_returns(toml))
     server = start_server(template, template.parent / "store")
     yield Store(server, lang)
     server.stop()

@@ -17,11 +17,9 @@ basket (app/pos/pricing.price_cart with app/core/promotions), to the paisa.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import shutil
 import sqlite3
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,7 +38,15 @@ from app.core.money import format_amount
 from app.pos.pricing import CartTotals, LineInput, SavingLine, mrp_savings, price_cart
 from app.promotions import service as promotions
 from app.promotions.models import PromotionRow
-from tests.e2e.conftest import DEVICES, Server, demo_products, login, scan, start_server
+from tests.e2e.conftest import (
+    DEVICES,
+    Server,
+    demo_products,
+    login,
+    run_beside_the_loop,
+    scan,
+    start_server,
+)
 from tests.integration.test_gst_documents import paper_text
 
 PHONE = "9845012377"
@@ -76,21 +82,6 @@ async def _seed(cfg_path: Path) -> None:
         await db.dispose()
 
 
-def _in_a_thread(cfg_path: Path) -> None:
-    """asyncio.run away from the session's event loop (this fixture runs beside it)."""
-    failed: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            asyncio.run(_seed(cfg_path))
-        except BaseException as exc:  # re-raised in the test's thread
-            failed.append(exc)
-
-    worker = threading.Thread(target=run)
-    worker.start()
-    worker.join(60)
-    if failed:
-        raise failed[0]
 
 
 @pytest.fixture
@@ -101,7 +92,7 @@ def offers_server(demo_template: Path, tmp_path: Path) -> Iterator[Server]:
     shutil.copytree(demo_template, template)
     toml = template / "store.toml"
     toml.write_text(toml.read_text() + LOYALTY)
-    _in_a_thread(toml)
+    run_beside_the_loop(lambda: _seed(toml))
     server = start_server(template, tmp_path / "store")
     yield server
     server.stop()
