@@ -36,7 +36,7 @@ def refuse_card_number(text: str) -> None:
     """No card number is stored or printed anywhere (the till stays out of PCI DSS
     scope): every reference, reason and note typed at the till is checked whole."""
     if looks_like_card_number(text):
-        # The constant is app.core.card_data's (not marked there): its msgid is in the catalogue.
+        # Marked N_ in app.core.card_data, translated here where it is shown.
         raise PosError(_(CARD_NUMBER_MESSAGE))
 
 
